@@ -1,0 +1,51 @@
+//! Specs of every implemented command, one file per family. The server registers one handler
+//! per spec; a startup check fails if either side has one the other lacks.
+
+mod identity;
+mod objects;
+mod system;
+
+use crate::registry::{CommandSpec, Registry};
+
+/// Every implemented command.
+pub fn all() -> Vec<CommandSpec> {
+    let mut v = Vec::new();
+    v.extend(system::specs());
+    v.extend(identity::specs());
+    v
+}
+
+/// The registry of every implemented command.
+pub fn registry() -> Registry {
+    Registry::new(all())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_spec_is_well_formed() {
+        let r = super::registry();
+        for s in r.all() {
+            assert!(!s.description.is_empty(), "{} has no description", s.name);
+            assert!(
+                !s.response_key.is_empty() || s.response.is_empty(),
+                "{}",
+                s.name
+            );
+            let mut names: Vec<_> = s.params.iter().map(|p| p.name).collect();
+            names.sort();
+            let n = names.len();
+            names.dedup();
+            assert_eq!(n, names.len(), "{} declares a parameter twice", s.name);
+            for p in &s.params {
+                assert_eq!(
+                    p.name,
+                    p.name.to_ascii_lowercase(),
+                    "{}.{} must be lower-case",
+                    s.name,
+                    p.name
+                );
+            }
+        }
+    }
+}

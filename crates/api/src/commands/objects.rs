@@ -1,0 +1,383 @@
+//! Response objects' fields, as `listApis` describes them.
+
+use crate::registry::{f, Field};
+
+pub const DOMAIN: &[Field] = &[
+    f("id", "string", "the ID of the domain"),
+    f("name", "string", "the name of the domain"),
+    f("path", "string", "the path of the domain"),
+    f("level", "integer", "the level of the domain"),
+    f(
+        "parentdomainid",
+        "string",
+        "the domain ID of the parent domain",
+    ),
+    f(
+        "parentdomainname",
+        "string",
+        "the domain name of the parent domain",
+    ),
+    f(
+        "haschild",
+        "boolean",
+        "whether the domain has one or more sub-domains",
+    ),
+    f("state", "string", "the state of the domain"),
+    f("networkdomain", "string", "the network domain"),
+    f("created", "date", "the date when this domain was created"),
+];
+
+pub const USER_OBJ: &[Field] = &[
+    f("id", "string", "the user ID"),
+    f("username", "string", "the user name"),
+    f("firstname", "string", "the user firstname"),
+    f("lastname", "string", "the user lastname"),
+    f("email", "string", "the user email address"),
+    f(
+        "created",
+        "date",
+        "the date and time the user account was created",
+    ),
+    f("state", "string", "the user state"),
+    f("account", "string", "the account name of the user"),
+    f("accountid", "string", "the account ID of the user"),
+    f("accounttype", "integer", "the account type of the user"),
+    f("roleid", "string", "the ID of the role"),
+    f("roletype", "string", "the type of the role"),
+    f("rolename", "string", "the name of the role"),
+    f("domainid", "string", "the domain ID of the user"),
+    f("domain", "string", "the domain name of the user"),
+    f("timezone", "string", "the timezone user was created in"),
+    f("apikey", "string", "the api key of the user"),
+    f(
+        "isdefault",
+        "boolean",
+        "true if user is default, false otherwise",
+    ),
+    f(
+        "usersource",
+        "string",
+        "the source type of the user in lowercase, such as native, ldap, saml2",
+    ),
+    f(
+        "is2faenabled",
+        "boolean",
+        "true if user has two factor authentication enabled",
+    ),
+];
+
+pub const ACCOUNT: &[Field] = &[
+    f("id", "string", "the id of the account"),
+    f("name", "string", "the name of the account"),
+    f(
+        "accounttype",
+        "integer",
+        "account type (admin, domain-admin, user)",
+    ),
+    f("roleid", "string", "the ID of the role"),
+    f(
+        "roletype",
+        "string",
+        "the type of the role (Admin, ResourceAdmin, DomainAdmin, User)",
+    ),
+    f("rolename", "string", "the name of the role"),
+    f(
+        "domainid",
+        "string",
+        "id of the Domain the account belongs to",
+    ),
+    f(
+        "domain",
+        "string",
+        "name of the Domain the account belongs to",
+    ),
+    f(
+        "domainpath",
+        "string",
+        "path of the Domain the account belongs to",
+    ),
+    f("state", "string", "the state of the account"),
+    f(
+        "isdefault",
+        "boolean",
+        "true if account is default, false otherwise",
+    ),
+    f("networkdomain", "string", "the network domain"),
+    f("created", "date", "the date when this account was created"),
+    f("user", "list", "the list of users associated with account"),
+    f(
+        "vmlimit",
+        "string",
+        "the total number of virtual machines that can be deployed by this account",
+    ),
+    f(
+        "vmtotal",
+        "long",
+        "the total number of virtual machines deployed by this account",
+    ),
+];
+
+pub const ROLE: &[Field] = &[
+    f("id", "string", "the ID of the role"),
+    f("name", "string", "the name of the role"),
+    f("type", "string", "the type of the role"),
+    f("description", "string", "the description of the role"),
+    f("isdefault", "boolean", "true if role is default, false otherwise"),
+    f("ispublic", "boolean", "Indicates whether the role will be visible to all users (public) or only to root admins (private)."),
+    f("state", "string", "the state of the role"),
+];
+
+pub const USER_KEYS: &[Field] = &[
+    f("apikey", "string", "the api key of the registered user"),
+    f(
+        "secretkey",
+        "string",
+        "the secret key of the registered user",
+    ),
+    f(
+        "apikeyaccess",
+        "string",
+        "whether api key access is allowed or not",
+    ),
+];
+
+pub const EVENT: &[Field] = &[
+    f("id", "string", "the ID of the event"),
+    f(
+        "username",
+        "string",
+        "the name of the user who performed the action",
+    ),
+    f("type", "string", "the type of the event (see event types)"),
+    f("level", "string", "the event level (INFO, WARN, ERROR)"),
+    f("description", "string", "a brief description of the event"),
+    f(
+        "account",
+        "string",
+        "the account name for the account that owns the object being acted on in the event",
+    ),
+    f("domainid", "string", "the id of the account's domain"),
+    f("domain", "string", "the name of the account's domain"),
+    f("created", "date", "the date the event was created"),
+    f("state", "string", "the state of the event"),
+    f("resourceid", "string", "the id of the resource"),
+    f("resourcetype", "string", "the type of the resource"),
+    f("resourcename", "string", "the name of the resource"),
+    f(
+        "archived",
+        "boolean",
+        "whether the event has been archived or not",
+    ),
+];
+
+pub const ASYNC_JOB: &[Field] = &[
+    f("jobid", "string", "the ID of the async job"),
+    f(
+        "accountid",
+        "string",
+        "the account id that executed the async command",
+    ),
+    f(
+        "account",
+        "string",
+        "the account that executed the async command",
+    ),
+    f(
+        "domainid",
+        "string",
+        "the domain id that executed the async command",
+    ),
+    f(
+        "domainpath",
+        "string",
+        "the domain that executed the async command",
+    ),
+    f(
+        "userid",
+        "string",
+        "the user that executed the async command",
+    ),
+    f("cmd", "string", "the async command executed"),
+    f(
+        "jobstatus",
+        "integer",
+        "the current job status-should be 0 for PENDING",
+    ),
+    f(
+        "jobprocstatus",
+        "integer",
+        "the progress information of the PENDING job",
+    ),
+    f("jobresultcode", "integer", "the result code for the job"),
+    f("jobresulttype", "string", "the result type"),
+    f("jobresult", "responseobject", "the result reason"),
+    f(
+        "jobinstancetype",
+        "string",
+        "the instance/entity object related to the job",
+    ),
+    f(
+        "jobinstanceid",
+        "string",
+        "the unique ID of the instance/entity object related to the job",
+    ),
+    f("created", "date", "the created date of the job"),
+    f("completed", "date", "the completed date of the job"),
+    f(
+        "managementserverid",
+        "string",
+        "the msid of the management server on which the job is running",
+    ),
+];
+
+pub const CONFIGURATION: &[Field] = &[
+    f("name", "string", "the name of the configuration"),
+    f("value", "string", "the value of the configuration"),
+    f(
+        "defaultvalue",
+        "string",
+        "the default value of the configuration",
+    ),
+    f("category", "string", "the category of the configuration"),
+    f(
+        "description",
+        "string",
+        "the description of the configuration",
+    ),
+    f("type", "string", "the type of the configuration value"),
+    f(
+        "scope",
+        "string",
+        "scope(zone/cluster/pool/account) of the parameter that needs to be updated",
+    ),
+    f(
+        "isdynamic",
+        "boolean",
+        "true if the configuration is dynamic",
+    ),
+];
+
+pub const CAPABILITY: &[Field] = &[
+    f("cloudstackversion", "string", "version of the cloud stack"),
+    f(
+        "securitygroupsenabled",
+        "boolean",
+        "true if security groups support is enabled, false otherwise",
+    ),
+    f(
+        "userpublictemplateenabled",
+        "boolean",
+        "true if user and domain admins can set templates to be shared, false otherwise",
+    ),
+    f(
+        "supportELB",
+        "string",
+        "true if region supports elastic load balancer on basic zones",
+    ),
+    f(
+        "projectinviterequired",
+        "boolean",
+        "If invitation confirmation is required when add account to project",
+    ),
+    f(
+        "allowusercreateprojects",
+        "boolean",
+        "true if regular user is allowed to create projects",
+    ),
+    f(
+        "customdiskofferingminsize",
+        "long",
+        "minimum size that can be specified when create disk from disk offering with custom size",
+    ),
+    f(
+        "customdiskofferingmaxsize",
+        "long",
+        "maximum size that can be specified when create disk from disk offering with custom size",
+    ),
+    f(
+        "kvmsnapshotenabled",
+        "boolean",
+        "true if snapshot is supported for KVM host, false otherwise",
+    ),
+    f(
+        "apilimitinterval",
+        "integer",
+        "time interval (in seconds) to reset api count",
+    ),
+    f(
+        "apilimitmax",
+        "integer",
+        "Max allowed number of api requests within the specified interval",
+    ),
+    f(
+        "allowuserviewdestroyedvm",
+        "boolean",
+        "true if the user is allowed to view destroyed virtualmachines, false otherwise",
+    ),
+    f(
+        "allowuserexpungerecovervm",
+        "boolean",
+        "true if the user can recover and expunge virtualmachines, false otherwise",
+    ),
+    f(
+        "dynamicrolesenabled",
+        "boolean",
+        "true if dynamic role-based api checker is enabled, false otherwise",
+    ),
+    f(
+        "defaultuipagesize",
+        "long",
+        "default page size in the UI for various views, value set in the configurations",
+    ),
+];
+
+pub const API: &[Field] = &[
+    f("name", "string", "the name of the api command"),
+    f("description", "string", "description of the api"),
+    f("isasync", "boolean", "true if api is asynchronous"),
+    f("related", "string", "comma separated related apis"),
+    f(
+        "since",
+        "string",
+        "version of CloudStack the api was introduced in",
+    ),
+    f("params", "set", "the list params the api accepts"),
+    f("response", "set", "api response fields"),
+];
+
+pub const LOGIN: &[Field] = &[
+    f("username", "string", "Username"),
+    f("userid", "string", "User ID"),
+    f("domainid", "string", "Domain ID that the user belongs to"),
+    f(
+        "timeout",
+        "integer",
+        "the time period before the session has expired",
+    ),
+    f("account", "string", "the account name the user belongs to"),
+    f("firstname", "string", "first name of the user"),
+    f("lastname", "string", "last name of the user"),
+    f(
+        "type",
+        "string",
+        "the account type (admin, domain-admin, read-only-admin, user)",
+    ),
+    f(
+        "sessionkey",
+        "string",
+        "Session key that can be passed in place of apikey and signature",
+    ),
+];
+
+pub const SUCCESS: &[Field] = &[
+    f(
+        "success",
+        "boolean",
+        "true if operation is executed successfully",
+    ),
+    f(
+        "displaytext",
+        "string",
+        "any text associated with the success or failure",
+    ),
+];

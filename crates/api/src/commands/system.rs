@@ -1,0 +1,56 @@
+//! Discovery, sessions, jobs, events and configuration.
+
+use super::objects::*;
+use crate::registry::{roles::*, CommandSpec, ParamType::*};
+
+pub fn specs() -> Vec<CommandSpec> {
+    vec![
+        CommandSpec::new("login", "Logs a user into the CloudStack. A successful login attempt will generate a JSESSIONID cookie value that can be passed in subsequent Query command calls until the \"logout\" command has been issued or the session has expired.")
+            .returns("loginresponse", LOGIN)
+            .req("username", String, "Username")
+            .req("password", String, "Hashed password (Default is MD5). If you wish to use any other hashing algorithm, you would need to write a custom authentication adapter See Docs section.")
+            .opt("domain", String, "Path of the domain that the user belongs to. Example: domain=/com/cloud/internal. If no domain is passed in, the ROOT (/) domain is assumed.")
+            .opt("domainid", String, "The id of the domain that the user belongs to. If both domain and domainId are passed in, \"domainId\" parameter takes precedence."),
+        CommandSpec::new("logout", "Logs out the user").returns("logoutresponse", &[]),
+        CommandSpec::new("listCapabilities", "Lists capabilities").returns("capability", CAPABILITY),
+        CommandSpec::new("listApis", "lists all available apis on the server, provided by the Api Discovery plugin")
+            .returns("api", API)
+            .opt("name", String, "API name"),
+        CommandSpec::new("queryAsyncJobResult", "Retrieves the current status of asynchronous job.")
+            .returns("asyncjobs", ASYNC_JOB)
+            .related("listAsyncJobs")
+            .req("jobid", Uuid, "the ID of the asynchronous job"),
+        CommandSpec::new("listAsyncJobs", "Lists all pending asynchronous jobs for the account.")
+            .returns("asyncjobs", ASYNC_JOB)
+            .related("queryAsyncJobResult")
+            .owned_list()
+            .opt("startdate", Date, "The start date of the async job (use format \"yyyy-MM-dd'T'HH:mm:ss'+'SSSS\")")
+            .with_time()
+            .opt("managementserverid", Uuid, "The id of the management server"),
+        CommandSpec::new("listEvents", "A command to list events.")
+            .returns("event", EVENT)
+            .owned_list()
+            .opt("id", Uuid, "the ID of the event")
+            .opt("type", String, "the event type (see event types)")
+            .opt("level", String, "the event level (INFO, WARN, ERROR)")
+            .opt("startdate", Date, "the start date range of the list you want to retrieve (use format \"yyyy-MM-dd\" or the new format \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time()
+            .opt("enddate", Date, "the end date range of the list you want to retrieve (use format \"yyyy-MM-dd\" or the new format \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time()
+            .opt("resourceid", String, "the ID of the resource associated with the event")
+            .opt("resourcetype", String, "the type of the resource associated with the event")
+            .opt("startid", Uuid, "the parent/start ID of the event, when provided this will list all the events with the start/parent ID including the parent event"),
+        CommandSpec::new("listConfigurations", "Lists all configurations.")
+            .roles(ADMIN)
+            .returns("configuration", CONFIGURATION)
+            .list()
+            .opt("name", String, "lists configuration by name")
+            .opt("category", String, "lists configurations by category"),
+        CommandSpec::new("updateConfiguration", "Updates a configuration.")
+            .roles(ADMIN)
+            .returns("configuration", CONFIGURATION)
+            .req("name", String, "the name of the configuration")
+            .opt("value", String, "the value of the configuration")
+            .len(4096),
+    ]
+}

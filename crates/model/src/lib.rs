@@ -1,0 +1,12 @@
+//! Canopy's domain vocabulary: typed ids, resource enums and their wire spellings, state
+//! machines, and the catalogue of global settings.
+//!
+//! This crate must never do IO or know about the CloudStack parameter map: it is what every
+//! other crate agrees on.
+
+pub mod identity;
+pub mod ids;
+pub mod jobs;
+pub mod settings;
+
+pub use ids::*;

@@ -1,0 +1,198 @@
+//! The catalogue of global settings (`listConfigurations` / `updateConfiguration`): names,
+//! types, defaults and descriptions. Values live in the database only when an operator
+//! changed them; everything else is the default from here.
+
+/// The type of a setting's value; `updateConfiguration` refuses a value that does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingKind {
+    Integer,
+    Float,
+    Boolean,
+    String,
+}
+
+impl SettingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Integer => "Integer",
+            Self::Float => "Float",
+            Self::Boolean => "Boolean",
+            Self::String => "String",
+        }
+    }
+
+    /// Checks a value against the kind and returns it in canonical form.
+    pub fn validate(self, value: &str) -> Result<String, String> {
+        let v = value.trim();
+        match self {
+            Self::Integer => v
+                .parse::<i64>()
+                .map(|n| n.to_string())
+                .map_err(|_| format!("Please enter a valid integer value: {value}")),
+            Self::Float => match v.parse::<f64>() {
+                Ok(f) if f.is_finite() => Ok(v.to_string()),
+                _ => Err(format!("Please enter a valid float value: {value}")),
+            },
+            Self::Boolean => match v.to_ascii_lowercase().as_str() {
+                "true" | "false" => Ok(v.to_ascii_lowercase()),
+                _ => Err(format!("Please enter either 'true' or 'false': {value}")),
+            },
+            Self::String => Ok(value.to_string()),
+        }
+    }
+}
+
+/// One setting.
+#[derive(Debug)]
+pub struct SettingDef {
+    pub name: &'static str,
+    pub category: &'static str,
+    pub kind: SettingKind,
+    pub default: &'static str,
+    pub description: &'static str,
+    /// Takes effect without a restart.
+    pub dynamic: bool,
+    /// Lower bound for numbers, where one makes sense.
+    pub min: Option<f64>,
+    /// Upper bound for numbers, where one makes sense.
+    pub max: Option<f64>,
+}
+
+macro_rules! s {
+    ($name:literal, $cat:literal, $kind:ident, $def:literal, $desc:literal) => {
+        s!($name, $cat, $kind, $def, $desc, None, None)
+    };
+    ($name:literal, $cat:literal, $kind:ident, $def:literal, $desc:literal, $min:expr, $max:expr) => {
+        SettingDef {
+            name: $name,
+            category: $cat,
+            kind: SettingKind::$kind,
+            default: $def,
+            description: $desc,
+            dynamic: true,
+            min: $min,
+            max: $max,
+        }
+    };
+}
+
+/// Every setting Canopy knows, sorted by name.
+pub const SETTINGS: &[SettingDef] = &[
+    s!("account.cleanup.interval", "Advanced", Integer, "86400",
+       "The interval (in seconds) between cleanup for removed accounts", Some(1.0), None),
+    s!("allow.user.expunge.recover.vm", "Advanced", Boolean, "false",
+       "Determines whether users can expunge or recover their VMs"),
+    s!("allow.user.view.destroyed.vm", "Advanced", Boolean, "false",
+       "Determines whether users can view their destroyed or expunging VMs"),
+    s!("api.key.access", "Advanced", Boolean, "true",
+       "Whether API key (apiKey + signature) access is allowed"),
+    s!("cluster.cpu.allocated.capacity.disablethreshold", "Alert", Float, "0.85",
+       "Percentage (as a value between 0 and 1) of cpu utilization above which allocators will disable using the cluster for low cpu available", Some(0.0), Some(1.0)),
+    s!("cluster.memory.allocated.capacity.disablethreshold", "Alert", Float, "0.85",
+       "Percentage (as a value between 0 and 1) of memory utilization above which allocators will disable using the cluster for low memory available", Some(0.0), Some(1.0)),
+    s!("cpu.overprovisioning.factor", "Advanced", Float, "1.0",
+       "Used for CPU overprovisioning calculation; available CPU will be (actualCpuCapacity * cpu.overprovisioning.factor)", Some(1.0), None),
+    s!("default.page.size", "Advanced", Integer, "500",
+       "Default page size for API list* commands", Some(1.0), None),
+    s!("enforce.post.requests.and.timestamps", "Advanced", Boolean, "false",
+       "Require POST for state-changing APIs and signatureVersion=3 with expires no more than 15 minutes ahead"),
+    s!("event.purge.delay", "Advanced", Integer, "15",
+       "Events older than the specified number of days will be purged; 0 keeps them forever", Some(0.0), None),
+    s!("expunge.delay", "Advanced", Integer, "86400",
+       "Determines how long (in seconds) to wait before actually expunging destroyed vm", Some(0.0), None),
+    s!("expunge.interval", "Advanced", Integer, "86400",
+       "The interval (in seconds) to wait before running the expunge thread", Some(1.0), None),
+    s!("host.capacityType.to.order.clusters", "Advanced", String, "CPU",
+       "The host capacity type (CPU or RAM) used to order clusters for VM placement"),
+    s!("job.cancel.threshold.minutes", "Advanced", Integer, "60",
+       "Time (in minutes) for async-jobs to be forcely cancelled if it has been in process for long", Some(1.0), None),
+    s!("job.expire.minutes", "Advanced", Integer, "1440",
+       "Time (in minutes) for async-jobs to be kept in system", Some(1.0), None),
+    s!("mem.overprovisioning.factor", "Advanced", Float, "1.0",
+       "Used for memory overprovisioning calculation", Some(1.0), None),
+    s!("network.gc.interval", "Advanced", Integer, "600",
+       "Seconds to wait before checking for networks to shutdown", Some(1.0), None),
+    s!("network.gc.wait", "Advanced", Integer, "600",
+       "Time (in seconds) to wait before shutting down a network that's not in used", Some(0.0), None),
+    s!("ping.interval", "Advanced", Integer, "10",
+       "Interval (in seconds) at which agents send heartbeats to the management server", Some(1.0), None),
+    s!("ping.timeout", "Advanced", Float, "3.0",
+       "Multiplier to ping.interval before announcing an agent has timed out", Some(1.0), None),
+    s!("pool.storage.allocated.capacity.disablethreshold", "Alert", Float, "0.85",
+       "Percentage (as a value between 0 and 1) of allocated storage utilization above which allocators will disable using the pool", Some(0.0), Some(1.0)),
+    s!("pool.storage.capacity.disablethreshold", "Alert", Float, "0.85",
+       "Percentage (as a value between 0 and 1) of storage utilization above which allocators will disable using the pool", Some(0.0), Some(1.0)),
+    s!("session.timeout", "Advanced", Integer, "1800",
+       "Seconds of inactivity after which a login session expires", Some(60.0), None),
+    s!("storage.overprovisioning.factor", "Storage", Float, "2",
+       "Used for storage overprovisioning calculation", Some(1.0), None),
+    s!("vm.allocation.algorithm", "Advanced", String, "random",
+       "Order in which hosts within a cluster will be considered for VM/volume allocation: random, firstfit, userdispersing, userconcentratedpod_random, userconcentratedpod_firstfit, firstfitleastconsumed"),
+    s!("vm.deployment.planner", "Advanced", String, "FirstFitPlanner",
+       "Deployment planner used: FirstFitPlanner, UserDispersingPlanner, UserConcentratedPodPlanner"),
+    s!("workers", "Advanced", Integer, "10",
+       "Number of worker tasks that run async jobs", Some(1.0), Some(256.0)),
+];
+
+/// Looks a setting up by its exact name.
+pub fn setting(name: &str) -> Option<&'static SettingDef> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+/// Validates a value for a setting: its type, then its bounds.
+pub fn validate(def: &SettingDef, value: &str) -> Result<String, String> {
+    let v = def.kind.validate(value)?;
+    if let (SettingKind::Integer | SettingKind::Float, Ok(n)) = (def.kind, v.parse::<f64>()) {
+        if let Some(min) = def.min {
+            if n < min {
+                return Err(format!(
+                    "Invalid value for {}: {} is below the minimum {}",
+                    def.name, v, min
+                ));
+            }
+        }
+        if let Some(max) = def.max {
+            if n > max {
+                return Err(format!(
+                    "Invalid value for {}: {} is above the maximum {}",
+                    def.name, v, max
+                ));
+            }
+        }
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_is_sorted_unique_and_defaults_validate() {
+        for w in SETTINGS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} !< {}", w[0].name, w[1].name);
+        }
+        for s in SETTINGS {
+            assert_eq!(
+                validate(s, s.default).as_deref(),
+                Ok(s.default),
+                "{}",
+                s.name
+            );
+        }
+    }
+
+    #[test]
+    fn values_are_type_and_range_checked() {
+        let page = setting("default.page.size").expect("exists");
+        assert!(validate(page, "abc").is_err());
+        assert!(validate(page, "0").is_err());
+        assert_eq!(validate(page, " 200 ").as_deref(), Ok("200"));
+        let f = setting("cpu.overprovisioning.factor").expect("exists");
+        assert!(validate(f, "NaN").is_err());
+        assert!(validate(f, "2.5").is_ok());
+        let b = setting("api.key.access").expect("exists");
+        assert_eq!(validate(b, "TRUE").as_deref(), Ok("true"));
+        assert!(validate(b, "yes").is_err());
+    }
+}
