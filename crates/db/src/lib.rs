@@ -1,1 +1,169 @@
+//! The DataStore: every query Canopy makes, written once and run on SQLite (embedded, WAL)
+//! or PostgreSQL through sqlx's `Any` driver.
+//!
+//! Conventions:
+//! - Queries are free functions named `resource_verb` taking `&mut AnyConnection`, so the same
+//!   function runs on a pooled read connection or inside a write transaction.
+//! - Values are portable: ids are TEXT (UUID strings), times are BIGINT epoch milliseconds,
+//!   booleans are BIGINT 0/1, documents are TEXT JSON. Placeholders are `$N` on both backends.
+//! - On SQLite all writes go through one connection (SQLite allows one writer; queuing in the
+//!   pool avoids BUSY errors), reads use a separate pool and proceed concurrently under WAL.
+//!
+//! This crate must never contain business rules: it stores and fetches.
 
+mod identity;
+mod migrate;
+pub mod rows;
+mod sql;
+mod system;
+
+pub use identity::*;
+pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
+pub use rows::*;
+pub use sql::OwnerScope;
+pub use system::*;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Transaction};
+
+pub use sqlx::AnyConnection as Conn;
+
+/// A write transaction.
+pub type Tx = Transaction<'static, Any>;
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("the database schema is version {found}, newer than this binary supports ({supported}); upgrade canopy")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("unique constraint violated: {0}")]
+    Conflict(String),
+    #[error("bad stored value in {table}.{column}: {value}")]
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+    },
+    #[error("unsupported database url (use sqlite:PATH or postgres://…): {0}")]
+    BadUrl(String),
+}
+
+impl DbError {
+    /// Turns unique-constraint violations into [`DbError::Conflict`].
+    pub(crate) fn classify(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(d) = &e {
+            if d.is_unique_violation() {
+                return Self::Conflict(d.message().to_string());
+            }
+        }
+        Self::Sqlx(e)
+    }
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+type BoxFut<'c> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = std::result::Result<(), sqlx::Error>> + Send + 'c>,
+>;
+
+fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> BoxFut<'_> {
+    Box::pin(async move {
+        use sqlx::Executor;
+        conn.execute("PRAGMA busy_timeout = 10000").await?;
+        conn.execute("PRAGMA synchronous = NORMAL").await?;
+        conn.execute("PRAGMA foreign_keys = ON").await?;
+        Ok(())
+    })
+}
+
+/// The store: a read pool and a write pool (the same pool on PostgreSQL).
+#[derive(Clone)]
+pub struct DataStore {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+impl DataStore {
+    /// Opens `sqlite:PATH` (created if missing) or `postgres://…`, and applies migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let store = if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.trim_start_matches("//");
+            let url = format!("sqlite://{path}?mode=rwc");
+            let opts = AnyConnectOptions::from_str(&url)?;
+            let write = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(60))
+                .after_connect(sqlite_pragmas)
+                .connect_with(opts.clone())
+                .await?;
+            {
+                use sqlx::Executor;
+                write.execute("PRAGMA journal_mode = WAL").await?;
+            }
+            let read = AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(60))
+                .after_connect(sqlite_pragmas)
+                .connect_with(opts)
+                .await?;
+            Self {
+                read,
+                write,
+                backend: Backend::Sqlite,
+            }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect(url)
+                .await?;
+            Self {
+                read: pool.clone(),
+                write: pool,
+                backend: Backend::Postgres,
+            }
+        } else {
+            return Err(DbError::BadUrl(url.to_string()));
+        };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for reads.
+    pub async fn read(&self) -> Result<PoolConnection<Any>> {
+        Ok(self.read.acquire().await?)
+    }
+
+    /// A write transaction. Never hold one across IO to anything but the database, and never
+    /// open a second one in the same task while holding one (SQLite has one writer).
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// Closes the pools.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}

@@ -1,0 +1,829 @@
+//! Domains, roles, accounts, users and sessions.
+
+use std::str::FromStr;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use model::identity::{AccountState, AccountType, RoleType};
+use model::{AccountId, DomainId, RoleId, SessionId, UserId};
+
+use crate::migrate::now_ms;
+use crate::rows::*;
+use crate::sql::{OwnerScope, Sql};
+use crate::{DbError, Result};
+
+pub(crate) fn get_id<T: FromStr>(
+    row: &AnyRow,
+    col: &'static str,
+    table: &'static str,
+) -> Result<T> {
+    let s: String = row.try_get(col)?;
+    T::from_str(&s).map_err(|_| DbError::Corrupt {
+        table,
+        column: col,
+        value: s,
+    })
+}
+
+pub(crate) fn get_opt_id<T: FromStr>(
+    row: &AnyRow,
+    col: &'static str,
+    table: &'static str,
+) -> Result<Option<T>> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| {
+        T::from_str(&s).map_err(|_| DbError::Corrupt {
+            table,
+            column: col,
+            value: s,
+        })
+    })
+    .transpose()
+}
+
+/// A page of results and the total that matched.
+pub type Listed<T> = (Vec<T>, u64);
+
+async fn count(conn: &mut AnyConnection, q: &Sql) -> Result<u64> {
+    let row = q.query().fetch_one(&mut *conn).await?;
+    let n: i64 = row.try_get(0)?;
+    Ok(n.max(0) as u64)
+}
+
+// --- domains -------------------------------------------------------------------------------
+
+const DOMAIN_COLS: &str = "d.id, d.name, d.path, d.parent_id, p.name AS parent_name, d.level, d.network_domain, d.state, d.created, \
+     (SELECT COUNT(*) FROM domains c WHERE c.parent_id = d.id AND c.removed IS NULL) AS children";
+const DOMAIN_FROM: &str =
+    " FROM domains d LEFT JOIN domains p ON p.id = d.parent_id WHERE d.removed IS NULL";
+
+fn domain_row(r: &AnyRow) -> Result<DomainRow> {
+    Ok(DomainRow {
+        id: get_id(r, "id", "domains")?,
+        name: r.try_get("name")?,
+        path: r.try_get("path")?,
+        parent_id: get_opt_id(r, "parent_id", "domains")?,
+        parent_name: r.try_get("parent_name")?,
+        level: r.try_get("level")?,
+        network_domain: r.try_get("network_domain")?,
+        state: r.try_get("state")?,
+        created: r.try_get("created")?,
+        has_child: r.try_get::<i64, _>("children")? > 0,
+    })
+}
+
+/// Filters for [`domain_list`].
+#[derive(Clone, Debug, Default)]
+pub struct DomainFilter {
+    pub id: Option<DomainId>,
+    pub name: Option<String>,
+    pub level: Option<i64>,
+    pub keyword: Option<String>,
+    /// Only this domain (`false`) or its whole subtree (`true`).
+    pub under: Option<(String, bool)>,
+    /// Only direct children of this domain.
+    pub parent: Option<DomainId>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+pub async fn domain_insert(
+    conn: &mut AnyConnection,
+    id: DomainId,
+    name: &str,
+    path: &str,
+    parent: Option<DomainId>,
+    level: i64,
+    network_domain: Option<&str>,
+) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO domains (id, name, path, parent_id, level, network_domain, state, created) VALUES (");
+    q.bind(id)
+        .push(", ")
+        .bind(name)
+        .push(", ")
+        .bind(path)
+        .push(", ")
+        .bind(parent)
+        .push(", ");
+    q.bind(level)
+        .push(", ")
+        .bind(network_domain.map(str::to_string))
+        .push(", 'Active', ")
+        .bind(now_ms())
+        .push(")");
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn domain_get(conn: &mut AnyConnection, id: DomainId) -> Result<Option<DomainRow>> {
+    let mut q = Sql::new(&format!("SELECT {DOMAIN_COLS}{DOMAIN_FROM}"));
+    q.and(" AND d.id = ", id);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(domain_row)
+        .transpose()
+}
+
+pub async fn domain_get_by_path(conn: &mut AnyConnection, path: &str) -> Result<Option<DomainRow>> {
+    let mut q = Sql::new(&format!("SELECT {DOMAIN_COLS}{DOMAIN_FROM}"));
+    q.and(" AND d.path = ", path);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(domain_row)
+        .transpose()
+}
+
+fn domain_where(q: &mut Sql, f: &DomainFilter) {
+    if let Some(id) = f.id {
+        q.and(" AND d.id = ", id);
+    }
+    if let Some(n) = &f.name {
+        q.and(" AND lower(d.name) = lower(", n.clone()).push(")");
+    }
+    if let Some(l) = f.level {
+        q.and(" AND d.level = ", l);
+    }
+    if let Some(k) = &f.keyword {
+        q.and(
+            " AND lower(d.name) LIKE ",
+            format!("%{}%", k.to_lowercase()),
+        );
+    }
+    if let Some(p) = f.parent {
+        q.and(" AND d.parent_id = ", p);
+    }
+    match &f.under {
+        Some((path, true)) => {
+            q.starts_with("d.path", path);
+        }
+        Some((path, false)) => {
+            q.and(" AND d.path = ", path.clone());
+        }
+        None => {}
+    }
+}
+
+pub async fn domain_list(conn: &mut AnyConnection, f: &DomainFilter) -> Result<Listed<DomainRow>> {
+    let mut c = Sql::new(&format!("SELECT COUNT(*){DOMAIN_FROM}"));
+    domain_where(&mut c, f);
+    let total = count(conn, &c).await?;
+    let mut q = Sql::new(&format!("SELECT {DOMAIN_COLS}{DOMAIN_FROM}"));
+    domain_where(&mut q, f);
+    q.push(" ORDER BY d.path, d.id").page(f.offset, f.limit);
+    let rows = q.query().fetch_all(conn).await?;
+    Ok((rows.iter().map(domain_row).collect::<Result<_>>()?, total))
+}
+
+/// Renames a domain; the paths of the domain and its whole subtree are rewritten.
+pub async fn domain_rename(
+    conn: &mut AnyConnection,
+    id: DomainId,
+    old_path: &str,
+    new_path: &str,
+    name: &str,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE domains SET name = ");
+    q.bind(name).and(" WHERE id = ", id);
+    q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    let mut q = Sql::new("UPDATE domains SET path = ");
+    q.bind(new_path)
+        .push(" || substr(path, CAST(")
+        .bind(old_path.chars().count() as i64 + 1)
+        .push(" AS INTEGER))");
+    q.push(" WHERE removed IS NULL")
+        .starts_with("path", old_path);
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn domain_set_network_domain(
+    conn: &mut AnyConnection,
+    id: DomainId,
+    nd: Option<&str>,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE domains SET network_domain = ");
+    q.bind(nd.map(str::to_string)).and(" WHERE id = ", id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+pub async fn domain_mark_removed(conn: &mut AnyConnection, id: DomainId) -> Result<bool> {
+    let mut q = Sql::new("UPDATE domains SET removed = ");
+    q.bind(now_ms())
+        .push(", state = 'Inactive'")
+        .and(" WHERE removed IS NULL AND id = ", id);
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
+}
+
+// --- roles ---------------------------------------------------------------------------------
+
+fn role_row(r: &AnyRow) -> Result<RoleRow> {
+    let t: String = r.try_get("role_type")?;
+    Ok(RoleRow {
+        id: get_id(r, "id", "roles")?,
+        name: r.try_get("name")?,
+        role_type: RoleType::parse(&t).ok_or(DbError::Corrupt {
+            table: "roles",
+            column: "role_type",
+            value: t,
+        })?,
+        description: r.try_get("description")?,
+        is_default: r.try_get::<i64, _>("is_default")? != 0,
+        read_only: r.try_get::<i64, _>("read_only")? != 0,
+    })
+}
+
+pub async fn role_insert(conn: &mut AnyConnection, role: &RoleRow) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO roles (id, name, role_type, description, is_default, read_only, created) VALUES (");
+    q.bind(role.id)
+        .push(", ")
+        .bind(role.name.clone())
+        .push(", ")
+        .bind(role.role_type.as_str())
+        .push(", ");
+    q.bind(role.description.clone())
+        .push(", ")
+        .bind(role.is_default)
+        .push(", ")
+        .bind(role.read_only);
+    q.push(", ").bind(now_ms()).push(")");
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn role_get(conn: &mut AnyConnection, id: RoleId) -> Result<Option<RoleRow>> {
+    let mut q = Sql::new("SELECT * FROM roles WHERE id = ");
+    q.bind(id);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(role_row)
+        .transpose()
+}
+
+/// The default (non read-only) role of a type.
+pub async fn role_default_for(conn: &mut AnyConnection, t: RoleType) -> Result<Option<RoleRow>> {
+    let mut q =
+        Sql::new("SELECT * FROM roles WHERE is_default = 1 AND read_only = 0 AND role_type = ");
+    q.bind(t.as_str()).push(" ORDER BY created LIMIT 1");
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(role_row)
+        .transpose()
+}
+
+pub async fn role_list(
+    conn: &mut AnyConnection,
+    id: Option<RoleId>,
+    name: Option<&str>,
+    role_type: Option<RoleType>,
+    keyword: Option<&str>,
+) -> Result<Vec<RoleRow>> {
+    let mut q = Sql::new("SELECT * FROM roles WHERE 1 = 1");
+    if let Some(id) = id {
+        q.and(" AND id = ", id);
+    }
+    if let Some(n) = name {
+        q.and(" AND lower(name) = lower(", n).push(")");
+    }
+    if let Some(t) = role_type {
+        q.and(" AND role_type = ", t.as_str());
+    }
+    if let Some(k) = keyword {
+        q.and(" AND lower(name) LIKE ", format!("%{}%", k.to_lowercase()));
+    }
+    q.push(" ORDER BY created, name");
+    q.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(role_row)
+        .collect()
+}
+
+// --- accounts ------------------------------------------------------------------------------
+
+const ACCOUNT_COLS: &str = "a.id AS a_id, a.name AS a_name, a.account_type AS a_type, a.role_id AS a_role, r.name AS r_name, \
+     r.role_type AS r_type, r.read_only AS r_ro, a.domain_id AS a_domain, d.name AS d_name, d.path AS d_path, a.state AS a_state, \
+     a.network_domain AS a_nd, a.is_default AS a_default, a.created AS a_created";
+const ACCOUNT_FROM: &str =
+    " FROM accounts a JOIN roles r ON r.id = a.role_id JOIN domains d ON d.id = a.domain_id WHERE a.removed IS NULL";
+
+fn account_row(r: &AnyRow) -> Result<AccountRow> {
+    let t: i64 = r.try_get("a_type")?;
+    let rt: String = r.try_get("r_type")?;
+    let st: String = r.try_get("a_state")?;
+    Ok(AccountRow {
+        id: get_id(r, "a_id", "accounts")?,
+        name: r.try_get("a_name")?,
+        account_type: AccountType::from_i64(t).ok_or(DbError::Corrupt {
+            table: "accounts",
+            column: "account_type",
+            value: t.to_string(),
+        })?,
+        role_id: get_id(r, "a_role", "accounts")?,
+        role_name: r.try_get("r_name")?,
+        role_type: RoleType::parse(&rt).ok_or(DbError::Corrupt {
+            table: "roles",
+            column: "role_type",
+            value: rt,
+        })?,
+        role_read_only: r.try_get::<i64, _>("r_ro")? != 0,
+        domain_id: get_id(r, "a_domain", "accounts")?,
+        domain_name: r.try_get("d_name")?,
+        domain_path: r.try_get("d_path")?,
+        state: AccountState::parse(&st).ok_or(DbError::Corrupt {
+            table: "accounts",
+            column: "state",
+            value: st,
+        })?,
+        network_domain: r.try_get("a_nd")?,
+        is_default: r.try_get::<i64, _>("a_default")? != 0,
+        created: r.try_get("a_created")?,
+    })
+}
+
+/// Filters for [`account_list`].
+#[derive(Clone, Debug)]
+pub struct AccountFilter {
+    pub scope: OwnerScope,
+    pub id: Option<AccountId>,
+    pub name: Option<String>,
+    pub account_type: Option<AccountType>,
+    pub state: Option<AccountState>,
+    pub keyword: Option<String>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+pub async fn account_insert(
+    conn: &mut AnyConnection,
+    id: AccountId,
+    name: &str,
+    account_type: AccountType,
+    role_id: RoleId,
+    domain_id: DomainId,
+    network_domain: Option<&str>,
+    is_default: bool,
+) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO accounts (id, name, account_type, role_id, domain_id, state, network_domain, is_default, created) VALUES (");
+    q.bind(id)
+        .push(", ")
+        .bind(name)
+        .push(", ")
+        .bind(account_type.as_i64())
+        .push(", ")
+        .bind(role_id)
+        .push(", ");
+    q.bind(domain_id)
+        .push(", 'enabled', ")
+        .bind(network_domain.map(str::to_string))
+        .push(", ")
+        .bind(is_default);
+    q.push(", ").bind(now_ms()).push(")");
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn account_get(conn: &mut AnyConnection, id: AccountId) -> Result<Option<AccountRow>> {
+    let mut q = Sql::new(&format!("SELECT {ACCOUNT_COLS}{ACCOUNT_FROM}"));
+    q.and(" AND a.id = ", id);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(account_row)
+        .transpose()
+}
+
+pub async fn account_get_by_name(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    name: &str,
+) -> Result<Option<AccountRow>> {
+    let mut q = Sql::new(&format!("SELECT {ACCOUNT_COLS}{ACCOUNT_FROM}"));
+    q.and(" AND a.domain_id = ", domain)
+        .and(" AND a.name = ", name);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(account_row)
+        .transpose()
+}
+
+fn account_where(q: &mut Sql, f: &AccountFilter) {
+    f.scope.push(q, "a.id", "d");
+    if let Some(id) = f.id {
+        q.and(" AND a.id = ", id);
+    }
+    if let Some(n) = &f.name {
+        q.and(" AND a.name = ", n.clone());
+    }
+    if let Some(t) = f.account_type {
+        q.and(" AND a.account_type = ", t.as_i64());
+    }
+    if let Some(s) = f.state {
+        q.and(" AND a.state = ", s.as_str());
+    }
+    if let Some(k) = &f.keyword {
+        q.and(
+            " AND lower(a.name) LIKE ",
+            format!("%{}%", k.to_lowercase()),
+        );
+    }
+}
+
+pub async fn account_list(
+    conn: &mut AnyConnection,
+    f: &AccountFilter,
+) -> Result<Listed<AccountRow>> {
+    let mut c = Sql::new(&format!("SELECT COUNT(*){ACCOUNT_FROM}"));
+    account_where(&mut c, f);
+    let total = count(conn, &c).await?;
+    let mut q = Sql::new(&format!("SELECT {ACCOUNT_COLS}{ACCOUNT_FROM}"));
+    account_where(&mut q, f);
+    q.push(" ORDER BY a.created, a.id").page(f.offset, f.limit);
+    let rows = q.query().fetch_all(conn).await?;
+    Ok((rows.iter().map(account_row).collect::<Result<_>>()?, total))
+}
+
+/// Live accounts in a domain's subtree (for deleteDomain).
+pub async fn account_ids_under(conn: &mut AnyConnection, path: &str) -> Result<Vec<AccountId>> {
+    let mut q = Sql::new("SELECT a.id AS a_id FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE a.removed IS NULL");
+    q.starts_with("d.path", path);
+    q.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| get_id(r, "a_id", "accounts"))
+        .collect()
+}
+
+pub async fn account_update(
+    conn: &mut AnyConnection,
+    id: AccountId,
+    name: &str,
+    network_domain: Option<&str>,
+    role_id: RoleId,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE accounts SET name = ");
+    q.bind(name)
+        .and(", network_domain = ", network_domain.map(str::to_string))
+        .and(", role_id = ", role_id);
+    q.and(" WHERE removed IS NULL AND id = ", id);
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn account_set_state(
+    conn: &mut AnyConnection,
+    id: AccountId,
+    state: AccountState,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE accounts SET state = ");
+    q.bind(state.as_str())
+        .and(" WHERE removed IS NULL AND id = ", id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+/// Marks an account and its users removed and ends their sessions. Idempotent.
+pub async fn account_mark_removed(conn: &mut AnyConnection, id: AccountId) -> Result<()> {
+    let now = now_ms();
+    let mut q =
+        Sql::new("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE account_id = ");
+    q.bind(id).push(")");
+    q.query().execute(&mut *conn).await?;
+    let mut q = Sql::new("UPDATE users SET removed = ");
+    q.bind(now)
+        .push(", api_key = NULL, secret_enc = NULL")
+        .and(" WHERE removed IS NULL AND account_id = ", id);
+    q.query().execute(&mut *conn).await?;
+    let mut q = Sql::new("UPDATE accounts SET removed = ");
+    q.bind(now).and(" WHERE removed IS NULL AND id = ", id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+// --- users ---------------------------------------------------------------------------------
+
+fn user_cols() -> String {
+    format!(
+        "u.id AS u_id, u.username AS u_username, u.password_hash AS u_hash, u.email AS u_email, u.firstname AS u_first, \
+         u.lastname AS u_last, u.state AS u_state, u.api_key AS u_key, u.secret_enc AS u_secret, u.timezone AS u_tz, \
+         u.is_default AS u_default, u.source AS u_source, u.created AS u_created, {ACCOUNT_COLS}"
+    )
+}
+const USER_FROM: &str =
+    " FROM users u JOIN accounts a ON a.id = u.account_id JOIN roles r ON r.id = a.role_id \
+     JOIN domains d ON d.id = a.domain_id WHERE u.removed IS NULL";
+
+fn user_row(r: &AnyRow) -> Result<UserRow> {
+    let st: String = r.try_get("u_state")?;
+    Ok(UserRow {
+        id: get_id(r, "u_id", "users")?,
+        username: r.try_get("u_username")?,
+        password_hash: r.try_get("u_hash")?,
+        email: r.try_get("u_email")?,
+        firstname: r.try_get("u_first")?,
+        lastname: r.try_get("u_last")?,
+        state: AccountState::parse(&st).ok_or(DbError::Corrupt {
+            table: "users",
+            column: "state",
+            value: st,
+        })?,
+        api_key: r.try_get("u_key")?,
+        secret_enc: r.try_get("u_secret")?,
+        timezone: r.try_get("u_tz")?,
+        is_default: r.try_get::<i64, _>("u_default")? != 0,
+        source: r.try_get("u_source")?,
+        created: r.try_get("u_created")?,
+        account: account_row(r)?,
+    })
+}
+
+/// Filters for [`user_list`].
+#[derive(Clone, Debug)]
+pub struct UserFilter {
+    pub scope: OwnerScope,
+    pub id: Option<UserId>,
+    pub username: Option<String>,
+    pub account_type: Option<AccountType>,
+    pub state: Option<AccountState>,
+    pub keyword: Option<String>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+pub async fn user_insert(conn: &mut AnyConnection, u: &NewUser) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO users (id, account_id, domain_id, username, password_hash, email, firstname, lastname, state, api_key, secret_enc, timezone, is_default, source, created) VALUES (");
+    q.bind(u.id)
+        .push(", ")
+        .bind(u.account_id)
+        .push(", ")
+        .bind(u.domain_id)
+        .push(", ")
+        .bind(u.username.clone());
+    q.push(", ")
+        .bind(u.password_hash.clone())
+        .push(", ")
+        .bind(u.email.clone())
+        .push(", ")
+        .bind(u.firstname.clone());
+    q.push(", ")
+        .bind(u.lastname.clone())
+        .push(", 'enabled', ")
+        .bind(u.api_key.clone())
+        .push(", ");
+    q.bind(u.secret_enc.clone())
+        .push(", ")
+        .bind(u.timezone.clone())
+        .push(", ")
+        .bind(u.is_default);
+    q.push(", 'native', ").bind(now_ms()).push(")");
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn user_get(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow>> {
+    let mut q = Sql::new(&format!("SELECT {}{USER_FROM}", user_cols()));
+    q.and(" AND u.id = ", id);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(user_row)
+        .transpose()
+}
+
+pub async fn user_get_by_username(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    username: &str,
+) -> Result<Option<UserRow>> {
+    let mut q = Sql::new(&format!("SELECT {}{USER_FROM}", user_cols()));
+    q.and(" AND u.domain_id = ", domain)
+        .and(" AND u.username = ", username);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(user_row)
+        .transpose()
+}
+
+pub async fn user_get_by_api_key(
+    conn: &mut AnyConnection,
+    api_key: &str,
+) -> Result<Option<UserRow>> {
+    let mut q = Sql::new(&format!("SELECT {}{USER_FROM}", user_cols()));
+    q.and(" AND u.api_key = ", api_key);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(user_row)
+        .transpose()
+}
+
+fn user_where(q: &mut Sql, f: &UserFilter) {
+    f.scope.push(q, "u.account_id", "d");
+    if let Some(id) = f.id {
+        q.and(" AND u.id = ", id);
+    }
+    if let Some(n) = &f.username {
+        q.and(" AND u.username = ", n.clone());
+    }
+    if let Some(t) = f.account_type {
+        q.and(" AND a.account_type = ", t.as_i64());
+    }
+    if let Some(s) = f.state {
+        q.and(" AND u.state = ", s.as_str());
+    }
+    if let Some(k) = &f.keyword {
+        let k = format!("%{}%", k.to_lowercase());
+        q.and(" AND (lower(u.username) LIKE ", k.clone())
+            .and(" OR lower(COALESCE(u.email, '')) LIKE ", k.clone());
+        q.and(" OR lower(COALESCE(u.firstname, '')) LIKE ", k.clone())
+            .and(" OR lower(COALESCE(u.lastname, '')) LIKE ", k)
+            .push(")");
+    }
+}
+
+pub async fn user_list(conn: &mut AnyConnection, f: &UserFilter) -> Result<Listed<UserRow>> {
+    let mut c = Sql::new(&format!("SELECT COUNT(*){USER_FROM}"));
+    user_where(&mut c, f);
+    let total = count(conn, &c).await?;
+    let mut q = Sql::new(&format!("SELECT {}{USER_FROM}", user_cols()));
+    user_where(&mut q, f);
+    q.push(" ORDER BY u.created, u.id").page(f.offset, f.limit);
+    let rows = q.query().fetch_all(conn).await?;
+    Ok((rows.iter().map(user_row).collect::<Result<_>>()?, total))
+}
+
+/// Live users of an account.
+pub async fn user_count_for_account(conn: &mut AnyConnection, account: AccountId) -> Result<u64> {
+    let mut q = Sql::new("SELECT COUNT(*) FROM users WHERE removed IS NULL AND account_id = ");
+    q.bind(account);
+    count(conn, &q).await
+}
+
+/// Profile fields of a user (every field is the new value).
+#[derive(Clone, Debug)]
+pub struct UserProfile {
+    pub username: String,
+    pub email: Option<String>,
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub timezone: Option<String>,
+}
+
+pub async fn user_update_profile(
+    conn: &mut AnyConnection,
+    id: UserId,
+    p: &UserProfile,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE users SET username = ");
+    q.bind(p.username.clone())
+        .and(", email = ", p.email.clone())
+        .and(", firstname = ", p.firstname.clone());
+    q.and(", lastname = ", p.lastname.clone())
+        .and(", timezone = ", p.timezone.clone());
+    q.and(" WHERE removed IS NULL AND id = ", id);
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn user_set_password(conn: &mut AnyConnection, id: UserId, hash: &str) -> Result<()> {
+    let mut q = Sql::new("UPDATE users SET password_hash = ");
+    q.bind(hash).and(" WHERE removed IS NULL AND id = ", id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+pub async fn user_set_state(
+    conn: &mut AnyConnection,
+    id: UserId,
+    state: AccountState,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE users SET state = ");
+    q.bind(state.as_str())
+        .and(" WHERE removed IS NULL AND id = ", id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+/// Sets a user's API key and encrypted secret.
+pub async fn user_set_keys(
+    conn: &mut AnyConnection,
+    id: UserId,
+    api_key: &str,
+    secret_enc: &str,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE users SET api_key = ");
+    q.bind(api_key)
+        .and(", secret_enc = ", secret_enc)
+        .and(" WHERE removed IS NULL AND id = ", id);
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn user_mark_removed(conn: &mut AnyConnection, id: UserId) -> Result<()> {
+    let mut q = Sql::new("DELETE FROM sessions WHERE user_id = ");
+    q.bind(id);
+    q.query().execute(&mut *conn).await?;
+    let mut q = Sql::new("UPDATE users SET removed = ");
+    q.bind(now_ms())
+        .push(", api_key = NULL, secret_enc = NULL")
+        .and(" WHERE removed IS NULL AND id = ", id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+// --- sessions ------------------------------------------------------------------------------
+
+fn session_row(r: &AnyRow) -> Result<SessionRow> {
+    Ok(SessionRow {
+        id: get_id(r, "id", "sessions")?,
+        session_key: r.try_get("session_key")?,
+        user_id: get_id(r, "user_id", "sessions")?,
+        created: r.try_get("created")?,
+        last_seen: r.try_get("last_seen")?,
+        timeout_s: r.try_get("timeout_s")?,
+    })
+}
+
+pub async fn session_insert(conn: &mut AnyConnection, s: &SessionRow) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO sessions (id, session_key, user_id, created, last_seen, timeout_s) VALUES (",
+    );
+    q.bind(s.id)
+        .push(", ")
+        .bind(s.session_key.clone())
+        .push(", ")
+        .bind(s.user_id)
+        .push(", ")
+        .bind(s.created);
+    q.push(", ")
+        .bind(s.last_seen)
+        .push(", ")
+        .bind(s.timeout_s)
+        .push(")");
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+pub async fn session_get(conn: &mut AnyConnection, id: SessionId) -> Result<Option<SessionRow>> {
+    let mut q = Sql::new("SELECT * FROM sessions WHERE id = ");
+    q.bind(id);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(session_row)
+        .transpose()
+}
+
+pub async fn session_get_by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<SessionRow>> {
+    let mut q = Sql::new("SELECT * FROM sessions WHERE session_key = ");
+    q.bind(key);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(session_row)
+        .transpose()
+}
+
+pub async fn session_touch(conn: &mut AnyConnection, id: SessionId, now: i64) -> Result<()> {
+    let mut q = Sql::new("UPDATE sessions SET last_seen = ");
+    q.bind(now).and(" WHERE id = ", id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+pub async fn session_delete(conn: &mut AnyConnection, id: SessionId) -> Result<()> {
+    let mut q = Sql::new("DELETE FROM sessions WHERE id = ");
+    q.bind(id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+/// Removes sessions idle past their timeout; returns how many.
+pub async fn session_delete_expired(conn: &mut AnyConnection, now: i64) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM sessions WHERE last_seen + timeout_s * 1000 < ");
+    q.bind(now);
+    Ok(q.query().execute(conn).await?.rows_affected())
+}

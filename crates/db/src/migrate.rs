@@ -1,0 +1,196 @@
+//! Numbered migrations, applied in order at start inside one transaction each. A database
+//! whose schema is newer than the binary is refused. On PostgreSQL an advisory lock keeps two
+//! servers starting together from migrating at once.
+
+use sqlx::{Executor, Row};
+
+use crate::{Backend, DataStore, DbError, Result};
+
+/// (version, name, statements separated by `;`). Never edit a released migration: add one.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "identity, settings, events, jobs", V1)];
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+const V1: &str = r#"
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE domains (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    parent_id TEXT REFERENCES domains(id),
+    level BIGINT NOT NULL,
+    network_domain TEXT,
+    state TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    removed BIGINT
+);
+CREATE UNIQUE INDEX domains_path_live ON domains(path) WHERE removed IS NULL;
+CREATE INDEX domains_parent ON domains(parent_id);
+CREATE TABLE roles (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role_type TEXT NOT NULL,
+    description TEXT NOT NULL,
+    is_default BIGINT NOT NULL,
+    read_only BIGINT NOT NULL,
+    created BIGINT NOT NULL
+);
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    account_type BIGINT NOT NULL,
+    role_id TEXT NOT NULL REFERENCES roles(id),
+    domain_id TEXT NOT NULL REFERENCES domains(id),
+    state TEXT NOT NULL,
+    network_domain TEXT,
+    is_default BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    removed BIGINT
+);
+CREATE UNIQUE INDEX accounts_name_live ON accounts(domain_id, name) WHERE removed IS NULL;
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    domain_id TEXT NOT NULL REFERENCES domains(id),
+    username TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    email TEXT,
+    firstname TEXT,
+    lastname TEXT,
+    state TEXT NOT NULL,
+    api_key TEXT,
+    secret_enc TEXT,
+    timezone TEXT,
+    is_default BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    removed BIGINT
+);
+CREATE UNIQUE INDEX users_name_live ON users(domain_id, username) WHERE removed IS NULL;
+CREATE UNIQUE INDEX users_api_key ON users(api_key);
+CREATE INDEX users_account ON users(account_id);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    session_key TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    created BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    timeout_s BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated BIGINT NOT NULL
+);
+CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    level TEXT NOT NULL,
+    description TEXT NOT NULL,
+    state TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    domain_id TEXT NOT NULL,
+    user_id TEXT,
+    resource_id TEXT,
+    resource_type TEXT,
+    resource_name TEXT,
+    parent_id TEXT,
+    created BIGINT NOT NULL,
+    archived BIGINT NOT NULL
+);
+CREATE INDEX events_created ON events(created);
+CREATE INDEX events_account ON events(account_id);
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    command TEXT NOT NULL,
+    params TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    domain_id TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    result_code BIGINT NOT NULL,
+    result TEXT,
+    instance_type TEXT,
+    instance_id TEXT,
+    created BIGINT NOT NULL,
+    completed BIGINT,
+    owner TEXT,
+    lease_until BIGINT,
+    attempts BIGINT NOT NULL,
+    event_id TEXT
+);
+CREATE INDEX jobs_status ON jobs(status, lease_until);
+CREATE INDEX jobs_account ON jobs(account_id);
+CREATE TABLE servers (
+    id TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    started BIGINT NOT NULL,
+    heartbeat BIGINT NOT NULL
+)
+"#;
+
+const LOCK_KEY: i64 = 0x63616e6f7079; // "canopy"
+
+pub(crate) async fn run(store: &DataStore) -> Result<()> {
+    let mut conn = store.write.acquire().await?;
+    if store.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let out = apply(&mut conn).await;
+    if store.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *conn)
+            .await?;
+    }
+    out
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection) -> Result<()> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)",
+    )
+    .await?;
+    let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    let current: i64 = row.try_get("v")?;
+    if current > SCHEMA_VERSION {
+        return Err(DbError::SchemaTooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (version, name, sql) in MIGRATIONS {
+        if *version <= current {
+            continue;
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            tx.execute(stmt).await?;
+        }
+        sqlx::query("INSERT INTO schema_version (version, name, applied) VALUES ($1, $2, $3)")
+            .bind(*version)
+            .bind(name.to_string())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, name, "applied migration");
+    }
+    Ok(())
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

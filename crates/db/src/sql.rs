@@ -1,0 +1,164 @@
+//! A tiny SQL builder that numbers `$N` placeholders (which both backends accept) and keeps
+//! the bound values, plus the owner scope shared by list queries.
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::Any;
+
+use model::{AccountId, DomainId};
+
+#[derive(Clone, Debug)]
+pub(crate) enum Val {
+    Text(String),
+    Int(i64),
+    Null,
+}
+
+impl From<&str> for Val {
+    fn from(s: &str) -> Self {
+        Val::Text(s.to_string())
+    }
+}
+impl From<String> for Val {
+    fn from(s: String) -> Self {
+        Val::Text(s)
+    }
+}
+impl From<i64> for Val {
+    fn from(i: i64) -> Self {
+        Val::Int(i)
+    }
+}
+impl From<bool> for Val {
+    fn from(b: bool) -> Self {
+        Val::Int(b as i64)
+    }
+}
+impl<T: Into<Val>> From<Option<T>> for Val {
+    fn from(o: Option<T>) -> Self {
+        o.map(Into::into).unwrap_or(Val::Null)
+    }
+}
+
+macro_rules! id_val {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Val {
+            fn from(id: $t) -> Self {
+                Val::Text(id.to_string())
+            }
+        }
+    )*};
+}
+id_val!(
+    model::DomainId,
+    model::AccountId,
+    model::UserId,
+    model::RoleId,
+    model::JobId,
+    model::EventId,
+    model::SessionId,
+    model::ServerId
+);
+
+#[derive(Default)]
+pub(crate) struct Sql {
+    pub sql: String,
+    args: Vec<Val>,
+}
+
+impl Sql {
+    pub fn new(s: &str) -> Self {
+        Self {
+            sql: s.to_string(),
+            args: Vec::new(),
+        }
+    }
+    /// Appends text.
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.sql.push_str(s);
+        self
+    }
+    /// Appends a placeholder for `v`.
+    pub fn bind(&mut self, v: impl Into<Val>) -> &mut Self {
+        self.args.push(v.into());
+        self.sql.push_str(&format!("${}", self.args.len()));
+        self
+    }
+    /// Appends `text` then a placeholder.
+    pub fn and(&mut self, text: &str, v: impl Into<Val>) -> &mut Self {
+        self.push(text).bind(v)
+    }
+    /// `LIMIT`/`OFFSET` (limit `None` = all).
+    pub fn page(&mut self, offset: u64, limit: Option<u64>) -> &mut Self {
+        if let Some(l) = limit {
+            self.and(" LIMIT ", l as i64);
+        } else if offset > 0 {
+            // Both backends accept a very large limit where OFFSET needs one.
+            self.push(" LIMIT 9223372036854775807");
+        }
+        if offset > 0 {
+            self.and(" OFFSET ", offset as i64);
+        }
+        self
+    }
+    /// Appends ` AND <col>` starts with `prefix` (no LIKE, so `_` and `%` in names are literal).
+    pub fn starts_with(&mut self, col: &str, prefix: &str) -> &mut Self {
+        self.push(&format!(" AND substr({col}, 1, CAST("))
+            .bind(prefix.chars().count() as i64)
+            .push(" AS INTEGER)) = ")
+            .bind(prefix.to_string())
+    }
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.sql);
+        for a in &self.args {
+            q = match a {
+                Val::Text(s) => q.bind(s.clone()),
+                Val::Int(i) => q.bind(*i),
+                Val::Null => q.bind(Option::<String>::None),
+            };
+        }
+        q
+    }
+}
+
+/// Whose resources a list may return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnerScope {
+    /// Everything (root admin with listall).
+    All,
+    /// Resources of accounts in a domain: the domain only, or its whole subtree.
+    Domain {
+        id: DomainId,
+        path: String,
+        recursive: bool,
+    },
+    /// One account's resources.
+    Account(AccountId),
+}
+
+impl OwnerScope {
+    /// Adds the condition for rows whose owning account is `acct_col` and whose domain row is
+    /// aliased `dom` (joined by the caller).
+    pub(crate) fn push(&self, q: &mut Sql, acct_col: &str, dom: &str) {
+        match self {
+            OwnerScope::All => {}
+            OwnerScope::Account(a) => {
+                q.and(&format!(" AND {acct_col} = "), *a);
+            }
+            OwnerScope::Domain {
+                id,
+                recursive: false,
+                ..
+            } => {
+                q.and(&format!(" AND {dom}.id = "), *id);
+            }
+            OwnerScope::Domain {
+                path,
+                recursive: true,
+                ..
+            } => {
+                q.starts_with(&format!("{dom}.path"), path);
+            }
+        }
+    }
+}

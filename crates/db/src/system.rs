@@ -1,0 +1,426 @@
+//! Settings, events, async jobs, management-server rows and metadata.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use model::{EventId, JobId, ServerId, UserId};
+
+use crate::identity::{get_id, get_opt_id, Listed};
+use crate::migrate::now_ms;
+use crate::rows::*;
+use crate::sql::{OwnerScope, Sql};
+use crate::{DbError, Result};
+
+// --- metadata ------------------------------------------------------------------------------
+
+pub async fn meta_get(conn: &mut AnyConnection, key: &str) -> Result<Option<String>> {
+    let mut q = Sql::new("SELECT value FROM meta WHERE key = ");
+    q.bind(key);
+    Ok(q.query()
+        .fetch_optional(conn)
+        .await?
+        .map(|r| r.try_get("value"))
+        .transpose()?)
+}
+
+/// Inserts a metadata value; returns false if the key already existed (the old value stays).
+pub async fn meta_insert(conn: &mut AnyConnection, key: &str, value: &str) -> Result<bool> {
+    let mut q = Sql::new("INSERT INTO meta (key, value) VALUES (");
+    q.bind(key).push(", ").bind(value).push(")");
+    match q.query().execute(conn).await.map_err(DbError::classify) {
+        Ok(_) => Ok(true),
+        Err(DbError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+// --- settings ------------------------------------------------------------------------------
+
+/// Every setting an operator changed.
+pub async fn setting_all(conn: &mut AnyConnection) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT name, value FROM settings ORDER BY name")
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))
+        .collect()
+}
+
+pub async fn setting_set(conn: &mut AnyConnection, name: &str, value: &str) -> Result<()> {
+    let mut q = Sql::new("DELETE FROM settings WHERE name = ");
+    q.bind(name);
+    q.query().execute(&mut *conn).await?;
+    let mut q = Sql::new("INSERT INTO settings (name, value, updated) VALUES (");
+    q.bind(name)
+        .push(", ")
+        .bind(value)
+        .push(", ")
+        .bind(now_ms())
+        .push(")");
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+// --- events --------------------------------------------------------------------------------
+
+pub async fn event_insert(conn: &mut AnyConnection, e: &NewEvent) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO events (id, event_type, level, description, state, account_id, domain_id, user_id, resource_id, resource_type, resource_name, parent_id, created, archived) VALUES (");
+    q.bind(e.id)
+        .push(", ")
+        .bind(e.event_type.clone())
+        .push(", ")
+        .bind(e.level)
+        .push(", ")
+        .bind(e.description.clone());
+    q.push(", ")
+        .bind(e.state)
+        .push(", ")
+        .bind(e.account_id)
+        .push(", ")
+        .bind(e.domain_id)
+        .push(", ")
+        .bind(e.user_id);
+    q.push(", ")
+        .bind(e.resource_id.clone())
+        .push(", ")
+        .bind(e.resource_type.clone())
+        .push(", ");
+    q.bind(e.resource_name.clone())
+        .push(", ")
+        .bind(e.parent_id)
+        .push(", ")
+        .bind(now_ms())
+        .push(", 0)");
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+const EVENT_COLS: &str =
+    "e.*, a.name AS account_name, d.name AS domain_name, u.username AS username";
+const EVENT_FROM: &str =
+    " FROM events e JOIN accounts a ON a.id = e.account_id JOIN domains d ON d.id = e.domain_id \
+     LEFT JOIN users u ON u.id = e.user_id WHERE 1 = 1";
+
+fn event_row(r: &AnyRow) -> Result<EventRow> {
+    Ok(EventRow {
+        id: get_id(r, "id", "events")?,
+        event_type: r.try_get("event_type")?,
+        level: r.try_get("level")?,
+        description: r.try_get("description")?,
+        state: r.try_get("state")?,
+        account_id: get_id(r, "account_id", "events")?,
+        account_name: r.try_get("account_name")?,
+        domain_id: get_id(r, "domain_id", "events")?,
+        domain_name: r.try_get("domain_name")?,
+        username: r.try_get("username")?,
+        user_id: get_opt_id(r, "user_id", "events")?,
+        resource_id: r.try_get("resource_id")?,
+        resource_type: r.try_get("resource_type")?,
+        resource_name: r.try_get("resource_name")?,
+        parent_id: get_opt_id(r, "parent_id", "events")?,
+        created: r.try_get("created")?,
+        archived: r.try_get::<i64, _>("archived")? != 0,
+    })
+}
+
+/// Filters for [`event_list`].
+#[derive(Clone, Debug)]
+pub struct EventFilter {
+    pub scope: OwnerScope,
+    pub id: Option<EventId>,
+    pub event_type: Option<String>,
+    pub level: Option<String>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub keyword: Option<String>,
+    pub resource_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub start_id: Option<EventId>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+fn event_where(q: &mut Sql, f: &EventFilter) {
+    f.scope.push(q, "e.account_id", "d");
+    if let Some(id) = f.id {
+        q.and(" AND e.id = ", id);
+    }
+    if let Some(t) = &f.event_type {
+        q.and(" AND e.event_type = ", t.clone());
+    }
+    if let Some(l) = &f.level {
+        q.and(" AND e.level = ", l.to_uppercase());
+    }
+    if let Some(s) = f.start {
+        q.and(" AND e.created >= ", s);
+    }
+    if let Some(e) = f.end {
+        q.and(" AND e.created <= ", e);
+    }
+    if let Some(k) = &f.keyword {
+        let k = format!("%{}%", k.to_lowercase());
+        q.and(" AND (lower(e.description) LIKE ", k.clone())
+            .and(" OR lower(e.event_type) LIKE ", k)
+            .push(")");
+    }
+    if let Some(r) = &f.resource_id {
+        q.and(" AND e.resource_id = ", r.clone());
+    }
+    if let Some(r) = &f.resource_type {
+        q.and(" AND e.resource_type = ", r.clone());
+    }
+    if let Some(s) = f.start_id {
+        q.and(" AND (e.id = ", s)
+            .and(" OR e.parent_id = ", s)
+            .push(")");
+    }
+}
+
+pub async fn event_list(conn: &mut AnyConnection, f: &EventFilter) -> Result<Listed<EventRow>> {
+    let mut c = Sql::new(&format!("SELECT COUNT(*){EVENT_FROM}"));
+    event_where(&mut c, f);
+    let total: i64 = c.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let mut q = Sql::new(&format!("SELECT {EVENT_COLS}{EVENT_FROM}"));
+    event_where(&mut q, f);
+    q.push(" ORDER BY e.created DESC, e.id DESC")
+        .page(f.offset, f.limit);
+    let rows = q.query().fetch_all(conn).await?;
+    Ok((
+        rows.iter().map(event_row).collect::<Result<_>>()?,
+        total.max(0) as u64,
+    ))
+}
+
+/// Deletes events older than `before`; returns how many.
+pub async fn event_purge(conn: &mut AnyConnection, before: i64) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM events WHERE created < ");
+    q.bind(before);
+    Ok(q.query().execute(conn).await?.rows_affected())
+}
+
+// --- jobs ----------------------------------------------------------------------------------
+
+const JOB_COLS: &str = "j.*, a.name AS account_name, d.path AS domain_path";
+const JOB_FROM: &str = " FROM jobs j JOIN accounts a ON a.id = j.account_id JOIN domains d ON d.id = j.domain_id WHERE 1 = 1";
+
+fn job_row(r: &AnyRow) -> Result<JobRow> {
+    Ok(JobRow {
+        id: get_id(r, "id", "jobs")?,
+        command: r.try_get("command")?,
+        params: r.try_get("params")?,
+        user_id: get_id(r, "user_id", "jobs")?,
+        account_id: get_id(r, "account_id", "jobs")?,
+        account_name: r.try_get("account_name")?,
+        domain_id: get_id(r, "domain_id", "jobs")?,
+        domain_path: r.try_get("domain_path")?,
+        status: r.try_get("status")?,
+        result_code: r.try_get("result_code")?,
+        result: r.try_get("result")?,
+        instance_type: r.try_get("instance_type")?,
+        instance_id: r.try_get("instance_id")?,
+        created: r.try_get("created")?,
+        completed: r.try_get("completed")?,
+        owner: get_opt_id(r, "owner", "jobs")?,
+        lease_until: r.try_get("lease_until")?,
+        attempts: r.try_get("attempts")?,
+        event_id: get_opt_id(r, "event_id", "jobs")?,
+    })
+}
+
+/// Inserts a job already owned (leased) by `owner`.
+pub async fn job_insert(
+    conn: &mut AnyConnection,
+    j: &NewJob,
+    owner: ServerId,
+    lease_until: i64,
+) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO jobs (id, command, params, user_id, account_id, domain_id, status, result_code, instance_type, instance_id, created, owner, lease_until, attempts, event_id) VALUES (");
+    q.bind(j.id)
+        .push(", ")
+        .bind(j.command.clone())
+        .push(", ")
+        .bind(j.params.clone())
+        .push(", ")
+        .bind(j.user_id);
+    q.push(", ")
+        .bind(j.account_id)
+        .push(", ")
+        .bind(j.domain_id)
+        .push(", 0, 0, ")
+        .bind(j.instance_type.clone());
+    q.push(", ")
+        .bind(j.instance_id.clone())
+        .push(", ")
+        .bind(now_ms())
+        .push(", ")
+        .bind(owner)
+        .push(", ");
+    q.bind(lease_until).push(", 1, ").bind(j.event_id).push(")");
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+pub async fn job_get(conn: &mut AnyConnection, id: JobId) -> Result<Option<JobRow>> {
+    let mut q = Sql::new(&format!("SELECT {JOB_COLS}{JOB_FROM}"));
+    q.and(" AND j.id = ", id);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(job_row)
+        .transpose()
+}
+
+/// Filters for [`job_list`].
+#[derive(Clone, Debug)]
+pub struct JobFilter {
+    pub scope: OwnerScope,
+    pub start: Option<i64>,
+    pub keyword: Option<String>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+fn job_where(q: &mut Sql, f: &JobFilter) {
+    f.scope.push(q, "j.account_id", "d");
+    if let Some(s) = f.start {
+        q.and(" AND j.created >= ", s);
+    }
+    if let Some(k) = &f.keyword {
+        q.and(
+            " AND lower(j.command) LIKE ",
+            format!("%{}%", k.to_lowercase()),
+        );
+    }
+}
+
+pub async fn job_list(conn: &mut AnyConnection, f: &JobFilter) -> Result<Listed<JobRow>> {
+    let mut c = Sql::new(&format!("SELECT COUNT(*){JOB_FROM}"));
+    job_where(&mut c, f);
+    let total: i64 = c.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let mut q = Sql::new(&format!("SELECT {JOB_COLS}{JOB_FROM}"));
+    job_where(&mut q, f);
+    q.push(" ORDER BY j.created DESC, j.id")
+        .page(f.offset, f.limit);
+    let rows = q.query().fetch_all(conn).await?;
+    Ok((
+        rows.iter().map(job_row).collect::<Result<_>>()?,
+        total.max(0) as u64,
+    ))
+}
+
+/// Records a job's end. Only a job still in progress and owned by `owner` is changed, so a
+/// server that lost its lease cannot overwrite the new owner's result.
+pub async fn job_complete(
+    conn: &mut AnyConnection,
+    id: JobId,
+    owner: ServerId,
+    status: i64,
+    result_code: i64,
+    result: &str,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE jobs SET status = ");
+    q.bind(status)
+        .and(", result_code = ", result_code)
+        .and(", result = ", result)
+        .and(", completed = ", now_ms());
+    q.push(", lease_until = NULL")
+        .and(" WHERE status = 0 AND id = ", id)
+        .and(" AND owner = ", owner);
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
+}
+
+/// Extends the leases of every in-progress job this server owns.
+pub async fn job_renew_leases(
+    conn: &mut AnyConnection,
+    owner: ServerId,
+    until: i64,
+) -> Result<u64> {
+    let mut q = Sql::new("UPDATE jobs SET lease_until = ");
+    q.bind(until).and(" WHERE status = 0 AND owner = ", owner);
+    Ok(q.query().execute(conn).await?.rows_affected())
+}
+
+/// In-progress jobs another server owned whose lease has run out (or every job another server
+/// owned, with `any_other_owner`: a single-server SQLite store at start-up).
+pub async fn job_orphans(
+    conn: &mut AnyConnection,
+    me: ServerId,
+    now: i64,
+    any_other_owner: bool,
+) -> Result<Vec<JobRow>> {
+    let mut q = Sql::new(&format!("SELECT {JOB_COLS}{JOB_FROM} AND j.status = 0"));
+    if any_other_owner {
+        q.and(" AND (j.owner IS NULL OR j.owner <> ", me).push(")");
+    } else {
+        q.and(" AND (j.lease_until IS NULL OR j.lease_until < ", now)
+            .push(")");
+    }
+    q.push(" ORDER BY j.created");
+    q.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(job_row)
+        .collect()
+}
+
+/// Takes over a job if it is still as seen (same owner and attempt count). Returns whether
+/// this server now owns it; the attempt count is incremented.
+pub async fn job_take_over(
+    conn: &mut AnyConnection,
+    job: &JobRow,
+    me: ServerId,
+    until: i64,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE jobs SET owner = ");
+    q.bind(me)
+        .and(", lease_until = ", until)
+        .push(", attempts = attempts + 1");
+    q.and(" WHERE status = 0 AND id = ", job.id)
+        .and(" AND attempts = ", job.attempts);
+    match job.owner {
+        Some(o) => q.and(" AND owner = ", o),
+        None => q.push(" AND owner IS NULL"),
+    };
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
+}
+
+/// Deletes finished jobs completed before `before`.
+pub async fn job_purge(conn: &mut AnyConnection, before: i64) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM jobs WHERE status <> 0 AND completed < ");
+    q.bind(before);
+    Ok(q.query().execute(conn).await?.rows_affected())
+}
+
+// --- management servers --------------------------------------------------------------------
+
+pub async fn server_register(conn: &mut AnyConnection, id: ServerId, address: &str) -> Result<()> {
+    let now = now_ms();
+    let mut q = Sql::new("INSERT INTO servers (id, address, started, heartbeat) VALUES (");
+    q.bind(id)
+        .push(", ")
+        .bind(address)
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(")");
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+pub async fn server_heartbeat(conn: &mut AnyConnection, id: ServerId) -> Result<()> {
+    let mut q = Sql::new("UPDATE servers SET heartbeat = ");
+    q.bind(now_ms()).and(" WHERE id = ", id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+/// Whether a user id still names a live user (job owners may have been removed since).
+pub async fn user_exists(conn: &mut AnyConnection, id: UserId) -> Result<bool> {
+    let mut q = Sql::new("SELECT COUNT(*) FROM users WHERE removed IS NULL AND id = ");
+    q.bind(id);
+    let n: i64 = q.query().fetch_one(conn).await?.try_get(0)?;
+    Ok(n > 0)
+}
