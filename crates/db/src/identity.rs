@@ -84,6 +84,8 @@ pub struct DomainFilter {
     pub under: Option<(String, bool)>,
     /// Only direct children of this domain.
     pub parent: Option<DomainId>,
+    /// Only domains deeper than this level.
+    pub deeper_than: Option<i64>,
     pub offset: u64,
     pub limit: Option<u64>,
 }
@@ -156,6 +158,9 @@ fn domain_where(q: &mut Sql, f: &DomainFilter) {
     }
     if let Some(p) = f.parent {
         q.and(" AND d.parent_id = ", p);
+    }
+    if let Some(l) = f.deeper_than {
+        q.and(" AND d.level > ", l);
     }
     match &f.under {
         Some((path, true)) => {
@@ -826,4 +831,31 @@ pub async fn session_delete_expired(conn: &mut AnyConnection, now: i64) -> Resul
     let mut q = Sql::new("DELETE FROM sessions WHERE last_seen + timeout_s * 1000 < ");
     q.bind(now);
     Ok(q.query().execute(conn).await?.rows_affected())
+}
+
+/// Live users of several accounts (for account listings).
+pub async fn user_list_for_accounts(
+    conn: &mut AnyConnection,
+    accounts: &[AccountId],
+) -> Result<Vec<UserRow>> {
+    if accounts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(&format!(
+        "SELECT {}{USER_FROM} AND u.account_id IN (",
+        user_cols()
+    ));
+    for (i, a) in accounts.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*a);
+    }
+    q.push(") ORDER BY u.created, u.id");
+    q.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(user_row)
+        .collect()
 }

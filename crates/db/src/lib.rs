@@ -31,6 +31,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use sqlx::AnyConnection as Conn;
+pub use sqlx::Error as SqlxError;
 
 /// A write transaction.
 pub type Tx = Transaction<'static, Any>;

@@ -1,1 +1,196 @@
+//! The Canopy management server: the app layer (one module per resource family under
+//! `handlers`), the job engine, and the HTTP wiring.
+//!
+//! Layering: `http` parses and authenticates, `dispatch` routes a bound command to its
+//! handler, handlers authorise next to their queries (`access`) and write through `db` in
+//! transactions that also record the command's event. Handlers never see HTTP or raw
+//! parameter maps.
 
+pub mod access;
+pub mod auth;
+pub mod bootstrap;
+pub mod context;
+pub mod crypto;
+pub mod dispatch;
+pub mod error;
+pub mod events;
+pub mod handlers;
+pub mod http;
+pub mod jobs;
+pub mod settings;
+pub mod state;
+pub mod validate;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use model::ServerId;
+use tokio::sync::watch;
+
+pub use bootstrap::AdminCreds;
+use state::{AppState, State};
+
+/// How to run a server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `sqlite:PATH` or `postgres://…`; default: SQLite in the data directory.
+    pub database: Option<String>,
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    /// Set when this start created the database (first start).
+    pub admin: Option<AdminCreds>,
+    pub state: State,
+    stop: watch::Sender<bool>,
+    serve: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Stops serving and the background loops (unfinished jobs are resumed at next start).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.serve.await;
+        self.state.store.close().await;
+    }
+    /// Waits until the server stops.
+    pub async fn wait(self) {
+        let _ = self.serve.await;
+    }
+    /// A handle that stops the server.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Opens (and on first start seeds) the database, resumes unfinished jobs, and serves.
+pub async fn start(cfg: Config) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    let key = crypto::ServerKey::load_or_create(&cfg.data_dir)?;
+    let url = cfg
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite:{}", cfg.data_dir.join("canopy.db").display()));
+    let store = db::DataStore::open(&url)
+        .await
+        .with_context(|| format!("opening the database {}", redact_url(&url)))?;
+    let admin = bootstrap::run(&store, &key, &cfg.data_dir).await?;
+    let settings = settings::Settings::load(&store).await?;
+    let workers = settings.int("workers").clamp(1, 256) as usize;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let server_id = ServerId::new();
+    {
+        let mut tx = store.begin().await?;
+        db::server_register(&mut tx, server_id, &addr.to_string()).await?;
+        tx.commit().await?;
+    }
+    let st: State = Arc::new(AppState {
+        store,
+        registry: api::commands::registry(),
+        settings,
+        key,
+        server_id,
+        jobs: jobs::JobEngine::new(workers),
+    });
+    let resumed = jobs::recover(&st, true).await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "took over unfinished jobs");
+    }
+    std::fs::write(cfg.data_dir.join("server.addr"), addr.to_string())?;
+    let (stop, stopped) = watch::channel(false);
+    spawn_background(st.clone(), stopped.clone());
+    let app = http::router(st.clone());
+    let mut stopped_http = stopped;
+    let serve = tokio::spawn(async move {
+        let shutdown = async move {
+            while !*stopped_http.borrow() {
+                if stopped_http.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    tracing::info!(%addr, %server_id, "canopy server listening");
+    Ok(Server {
+        addr,
+        admin,
+        state: st,
+        stop,
+        serve,
+    })
+}
+
+/// Periodic work: job recovery and lease renewal, and purging of expired sessions, old
+/// finished jobs and old events.
+fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut n: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.changed() => break,
+            }
+            n += 1;
+            if let Err(e) = jobs::renew(&st).await {
+                tracing::warn!(error = %e, "lease renewal failed");
+            }
+            if let Err(e) = jobs::recover(&st, false).await {
+                tracing::warn!(error = %e, "job recovery failed");
+            }
+            if n % 12 == 0 {
+                if let Err(e) = purge(&st).await {
+                    tracing::warn!(error = %e, "purge failed");
+                }
+            }
+        }
+    });
+}
+
+async fn purge(st: &AppState) -> error::AppResult<()> {
+    let now = api::time::now_ms();
+    let mut tx = st.store.begin().await?;
+    db::session_delete_expired(&mut tx, now).await?;
+    db::job_purge(
+        &mut tx,
+        now - st.settings.int("job.expire.minutes") * 60_000,
+    )
+    .await?;
+    let days = st.settings.int("event.purge.delay");
+    if days > 0 {
+        db::event_purge(&mut tx, now - days * 86_400_000).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

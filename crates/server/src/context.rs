@@ -1,0 +1,59 @@
+//! The caller of an operation, passed explicitly to every app-layer function.
+
+use db::UserRow;
+use model::identity::{AccountType, RoleType};
+use model::{AccountId, DomainId, UserId};
+
+/// Who is asking, and through what.
+#[derive(Clone, Debug)]
+pub struct OpContext {
+    pub user: UserRow,
+    /// Set for requests that came with a login session.
+    pub via_session: bool,
+    pub request_id: uuid::Uuid,
+}
+
+impl OpContext {
+    pub fn new(user: UserRow, via_session: bool) -> Self {
+        Self {
+            user,
+            via_session,
+            request_id: uuid::Uuid::new_v4(),
+        }
+    }
+    pub fn user_id(&self) -> UserId {
+        self.user.id
+    }
+    pub fn account_id(&self) -> AccountId {
+        self.user.account.id
+    }
+    pub fn domain_id(&self) -> DomainId {
+        self.user.account.domain_id
+    }
+    /// The caller's domain path (`/`, `/a/`).
+    pub fn domain_path(&self) -> &str {
+        &self.user.account.domain_path
+    }
+    pub fn role_type(&self) -> RoleType {
+        self.user.account.role_type
+    }
+    pub fn account_type(&self) -> AccountType {
+        self.user.account.account_type
+    }
+    pub fn is_root_admin(&self) -> bool {
+        self.role_type() == RoleType::Admin
+    }
+    /// Domain admins and resource (domain) admins manage a domain subtree.
+    pub fn is_domain_admin(&self) -> bool {
+        matches!(
+            self.role_type(),
+            RoleType::DomainAdmin | RoleType::ResourceAdmin
+        )
+    }
+    pub fn is_admin(&self) -> bool {
+        self.is_root_admin() || self.is_domain_admin()
+    }
+    pub fn read_only(&self) -> bool {
+        self.user.account.role_read_only
+    }
+}

@@ -1,0 +1,107 @@
+//! The handler table: every command the registry declares has exactly one handler here. Sync
+//! commands have one function; async commands have a `prepare` (runs in the request: checks
+//! that must fail before a job exists) and a `run` (the job body, idempotent so it can be
+//! resumed after a crash).
+
+use api::Args;
+use serde_json::Value;
+
+use crate::context::OpContext;
+use crate::error::{AppError, AppResult};
+use crate::handlers::*;
+use crate::jobs::JobPlan;
+use crate::state::State;
+
+macro_rules! table {
+    (sync { $($s:literal => $sf:path),* $(,)? } async { $($a:literal => ($ap:path, $ar:path)),* $(,)? }) => {
+        /// Commands answered in the request.
+        pub const SYNC: &[&str] = &[$($s),*];
+        /// Commands answered with a job.
+        pub const ASYNC: &[&str] = &[$($a),*];
+
+        pub async fn run_sync(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+            match args.command {
+                $($s => $sf(st, ctx, args).await,)*
+                other => Err(AppError::Internal(format!("no sync handler for {other}"))),
+            }
+        }
+
+        pub async fn prepare_async(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+            match args.command {
+                $($a => $ap(st, ctx, args).await,)*
+                other => Err(AppError::Internal(format!("no async handler for {other}"))),
+            }
+        }
+
+        pub async fn run_async(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+            match args.command {
+                $($a => $ar(st, ctx, args).await,)*
+                other => Err(AppError::Internal(format!("no async handler for {other}"))),
+            }
+        }
+    };
+}
+
+table! {
+    sync {
+        "listCapabilities" => system::list_capabilities,
+        "listApis" => system::list_apis,
+        "queryAsyncJobResult" => system::query_async_job_result,
+        "listAsyncJobs" => system::list_async_jobs,
+        "listEvents" => system::list_events,
+        "listConfigurations" => system::list_configurations,
+        "updateConfiguration" => system::update_configuration,
+        "createDomain" => domains::create,
+        "listDomains" => domains::list,
+        "listDomainChildren" => domains::list_children,
+        "updateDomain" => domains::update,
+        "createAccount" => accounts::create,
+        "listAccounts" => accounts::list,
+        "updateAccount" => accounts::update,
+        "enableAccount" => accounts::enable,
+        "lockAccount" => accounts::lock,
+        "createUser" => users::create,
+        "listUsers" => users::list,
+        "updateUser" => users::update,
+        "enableUser" => users::enable,
+        "lockUser" => users::lock,
+        "deleteUser" => users::delete,
+        "registerUserKeys" => users::register_keys,
+        "getUserKeys" => users::get_keys,
+        "listRoles" => roles::list,
+    }
+    async {
+        "deleteDomain" => (domains::delete_prepare, domains::delete_run),
+        "disableAccount" => (accounts::disable_prepare, accounts::disable_run),
+        "deleteAccount" => (accounts::delete_prepare, accounts::delete_run),
+        "disableUser" => (users::disable_prepare, users::disable_run),
+    }
+}
+
+/// Commands the HTTP edge answers itself (sessions).
+pub const EDGE: &[&str] = &["login", "logout"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_command_has_one_handler_of_the_right_kind() {
+        let reg = api::commands::registry();
+        for spec in reg.all() {
+            let s = SYNC.contains(&spec.name);
+            let a = ASYNC.contains(&spec.name);
+            let e = EDGE.contains(&spec.name);
+            assert_eq!(
+                s as u8 + a as u8 + e as u8,
+                1,
+                "{} must have exactly one handler",
+                spec.name
+            );
+            assert_eq!(a, spec.isasync, "{}: async handler iff isasync", spec.name);
+        }
+        for name in SYNC.iter().chain(ASYNC).chain(EDGE) {
+            assert!(reg.get(name).is_some(), "handler {name} has no spec");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The app layer's error type and its single mapping to what the client sees. Internal
+//! details (database errors, IO) are logged with a reference and never sent.
+
+use api::{ApiError, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Already phrased for the client.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("storage: {0}")]
+    Db(#[from] db::DbError),
+    #[error("crypto: {0}")]
+    Crypto(String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The error as the client sees it; internal ones are logged here.
+    pub fn into_api(self) -> ApiError {
+        match self {
+            AppError::Api(e) => e,
+            AppError::Db(db::DbError::Conflict(msg)) => {
+                tracing::info!(%msg, "unique constraint conflict");
+                ApiError::param(
+                    "The request conflicts with an existing object of the same name or key",
+                )
+            }
+            other => {
+                let reference = uuid::Uuid::new_v4();
+                tracing::error!(%reference, error = %other, "internal error");
+                ApiError::new(
+                    ErrorCode::Internal,
+                    format!("Internal error executing command (reference {reference})"),
+                )
+            }
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Shorthands for handlers.
+pub fn param_err<T>(text: impl Into<String>) -> AppResult<T> {
+    Err(ApiError::param(text).into())
+}
+
+impl From<db::SqlxError> for AppError {
+    fn from(e: db::SqlxError) -> Self {
+        AppError::Db(db::DbError::from(e))
+    }
+}

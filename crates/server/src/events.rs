@@ -1,0 +1,85 @@
+//! Events: one row per state-changing command, written in the same transaction as the change.
+
+use db::{NewEvent, Tx};
+use model::jobs::{EventLevel, EventState};
+use model::EventId;
+
+use crate::context::OpContext;
+use crate::error::AppResult;
+
+/// An event about to be recorded.
+pub struct Event {
+    row: NewEvent,
+}
+
+impl Event {
+    /// A completed INFO event by the caller, owned by the caller's account.
+    pub fn new(ctx: &OpContext, event_type: &str, description: impl Into<String>) -> Self {
+        Self {
+            row: NewEvent {
+                id: EventId::new(),
+                event_type: event_type.to_string(),
+                level: EventLevel::Info.as_str(),
+                description: description.into(),
+                state: EventState::Completed.as_str(),
+                account_id: ctx.account_id(),
+                domain_id: ctx.domain_id(),
+                user_id: Some(ctx.user_id()),
+                resource_id: None,
+                resource_type: None,
+                resource_name: None,
+                parent_id: None,
+            },
+        }
+    }
+    pub fn resource(mut self, id: impl ToString, kind: &str, name: Option<&str>) -> Self {
+        self.row.resource_id = Some(id.to_string());
+        self.row.resource_type = Some(kind.to_string());
+        self.row.resource_name = name.map(str::to_string);
+        self
+    }
+    pub fn state(mut self, s: EventState) -> Self {
+        self.row.state = s.as_str();
+        self
+    }
+    pub fn level(mut self, l: EventLevel) -> Self {
+        self.row.level = l.as_str();
+        self
+    }
+    pub fn parent(mut self, p: Option<EventId>) -> Self {
+        self.row.parent_id = p;
+        self
+    }
+    pub fn id(&self) -> EventId {
+        self.row.id
+    }
+    pub async fn record(self, tx: &mut Tx) -> AppResult<EventId> {
+        db::event_insert(tx, &self.row).await?;
+        Ok(self.row.id)
+    }
+}
+
+/// The event type of a command, where CloudStack defines one.
+pub fn event_type(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "createDomain" => "DOMAIN.CREATE",
+        "updateDomain" => "DOMAIN.UPDATE",
+        "deleteDomain" => "DOMAIN.DELETE",
+        "createAccount" => "ACCOUNT.CREATE",
+        "updateAccount" => "ACCOUNT.UPDATE",
+        "enableAccount" => "ACCOUNT.ENABLE",
+        "disableAccount" | "lockAccount" => "ACCOUNT.DISABLE",
+        "deleteAccount" => "ACCOUNT.DELETE",
+        "createUser" => "USER.CREATE",
+        "updateUser" => "USER.UPDATE",
+        "enableUser" => "USER.ENABLE",
+        "disableUser" => "USER.DISABLE",
+        "lockUser" => "USER.LOCK",
+        "deleteUser" => "USER.DELETE",
+        "registerUserKeys" => "REGISTER.USER.KEY",
+        "updateConfiguration" => "CONFIGURATION.VALUE.EDIT",
+        "login" => "USER.LOGIN",
+        "logout" => "USER.LOGOUT",
+        _ => return None,
+    })
+}

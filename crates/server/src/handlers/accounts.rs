@@ -1,0 +1,347 @@
+//! Accounts: create (with the first user), list, update, enable/disable/lock, delete.
+
+use api::{list_body, success_body, ApiError, Args};
+use db::{AccountFilter, AccountRow, DbError, NewUser};
+use model::identity::{AccountState, AccountType, RoleType};
+use model::{AccountId, DomainId, RoleId, UserId};
+use serde_json::{json, Value};
+
+use crate::access;
+use crate::context::OpContext;
+use crate::crypto;
+use crate::error::{param_err, AppError, AppResult};
+use crate::events::Event;
+use crate::jobs::JobPlan;
+use crate::state::State;
+use crate::{validate, views};
+
+pub(crate) async fn view(st: &State, id: AccountId) -> AppResult<Value> {
+    let mut c = st.store.read().await?;
+    let a = db::account_get(&mut c, id)
+        .await?
+        .ok_or_else(|| AppError::Internal("account vanished".into()))?;
+    let users = db::user_list_for_accounts(&mut c, &[id]).await?;
+    Ok(views::account(&a, &users))
+}
+
+fn parse_requested_id<T: std::str::FromStr>(args: &Args, name: &str) -> AppResult<Option<T>> {
+    match args.text(name) {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<T>()
+            .map(Some)
+            .map_err(|_| ApiError::invalid_id(name, s).into()),
+    }
+}
+
+/// The role a new account gets: `roleid`, else the default role of `accounttype`, else User.
+async fn choose_role(st: &State, args: &Args) -> AppResult<db::RoleRow> {
+    let mut c = st.store.read().await?;
+    if let Some(rid) = args.id::<RoleId>("roleid") {
+        return db::role_get(&mut c, rid)
+            .await?
+            .ok_or_else(|| ApiError::invalid_id("roleid", &rid.to_string()).into());
+    }
+    let t = match args.int("accounttype") {
+        Some(t) => AccountType::from_i64(t).ok_or_else(|| {
+            ApiError::param(format!(
+                "Invalid account type {t}: use 0 (user), 1 (root admin) or 2 (domain admin)"
+            ))
+        })?,
+        None => AccountType::User,
+    };
+    db::role_default_for(&mut c, t.default_role_type())
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("no default role for {t:?}")))
+}
+
+pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let username = args.required_str("username")?;
+    let password = args.required_str("password")?;
+    validate::plain_name("User", username)?;
+    if password.is_empty() {
+        return param_err("Password can't be empty");
+    }
+    let domain = match args.id::<DomainId>("domainid") {
+        Some(d) => access::domain(st, "domainid", d).await?,
+        None => access::domain(st, "domainid", ctx.domain_id()).await?,
+    };
+    access::check_domain_admin(ctx, &domain)?;
+    let role = choose_role(st, args).await?;
+    if role.role_type == RoleType::Admin {
+        if !ctx.is_root_admin() {
+            return Err(
+                ApiError::permission("Only a root admin can create root admin accounts").into(),
+            );
+        }
+        if domain.path != "/" {
+            return param_err(format!("Invalid account type Admin given for an account in domain {}; unable to create user of admin role type in non-ROOT domain.", domain.id));
+        }
+    }
+    let name = args.text("account").unwrap_or(username);
+    validate::plain_name("Account", name)?;
+    let nd = args.text("networkdomain");
+    if let Some(nd) = nd {
+        validate::network_domain(nd)?;
+    }
+    let account_id = parse_requested_id::<AccountId>(args, "accountid")?.unwrap_or_default();
+    let user_id = parse_requested_id::<UserId>(args, "userid")?.unwrap_or_default();
+    let hash = crypto::hash_password_async(password.to_string()).await?;
+    let mut tx = st.store.begin().await?;
+    match db::account_insert(
+        &mut tx,
+        account_id,
+        name,
+        role.role_type.account_type(),
+        role.id,
+        domain.id,
+        nd,
+        false,
+    )
+    .await
+    {
+        Err(DbError::Conflict(_)) => {
+            return param_err(format!(
+                "The specified account: {name} already exists in domain {}",
+                domain.id
+            ))
+        }
+        r => r?,
+    }
+    let user = NewUser {
+        id: user_id,
+        account_id,
+        domain_id: domain.id,
+        username: username.to_string(),
+        password_hash: hash,
+        email: args.text("email").map(str::to_string),
+        firstname: args.text("firstname").map(str::to_string),
+        lastname: args.text("lastname").map(str::to_string),
+        timezone: args.text("timezone").map(str::to_string),
+        is_default: false,
+        api_key: None,
+        secret_enc: None,
+    };
+    match db::user_insert(&mut tx, &user).await {
+        Err(DbError::Conflict(_)) => {
+            return param_err(format!(
+                "The user {username} already exists in domain {}",
+                domain.id
+            ))
+        }
+        r => r?,
+    }
+    Event::new(
+        ctx,
+        "ACCOUNT.CREATE",
+        format!("Account {name} created in domain {}", domain.name),
+    )
+    .resource(account_id, "Account", Some(name))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(json!({ "account": view(st, account_id).await? }))
+}
+
+pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let state = match args.text("state") {
+        Some(s) => Some(AccountState::parse(s).ok_or_else(|| {
+            ApiError::param(format!(
+                "Invalid state {s}: use enabled, disabled or locked"
+            ))
+        })?),
+        None => None,
+    };
+    let account_type = match args.int("accounttype") {
+        Some(t) => Some(
+            AccountType::from_i64(t)
+                .ok_or_else(|| ApiError::param(format!("Invalid account type {t}")))?,
+        ),
+        None => None,
+    };
+    let f = AccountFilter {
+        scope: access::account_list_scope(st, ctx, args).await?,
+        id: args.id("id"),
+        name: args.text("name").map(str::to_string),
+        account_type,
+        state,
+        keyword: args.text("keyword").map(str::to_string),
+        offset: args.page.offset,
+        limit: args.page.limit,
+    };
+    let mut c = st.store.read().await?;
+    let (rows, total) = db::account_list(&mut c, &f).await?;
+    let ids: Vec<AccountId> = rows.iter().map(|a| a.id).collect();
+    let users = db::user_list_for_accounts(&mut c, &ids).await?;
+    let items = rows
+        .iter()
+        .map(|a| {
+            let mine: Vec<_> = users
+                .iter()
+                .filter(|u| u.account.id == a.id)
+                .cloned()
+                .collect();
+            views::account(a, &mine)
+        })
+        .collect();
+    Ok(list_body("account", total, items))
+}
+
+/// The account named by `id`, or by `account` (+`domainid`).
+async fn target(st: &State, ctx: &OpContext, args: &Args) -> AppResult<AccountRow> {
+    let a = if let Some(id) = args.id::<AccountId>("id") {
+        access::account(st, "id", id).await?
+    } else if let Some(name) = args.text("account") {
+        access::account_by_name(st, ctx, name, args.id("domainid")).await?
+    } else {
+        return param_err("Either id or account (with domainid) must be specified");
+    };
+    access::check_account_admin(ctx, &a)?;
+    Ok(a)
+}
+
+/// Refuses state changes and deletion of the caller's own account and of default accounts.
+fn not_self_or_default(ctx: &OpContext, a: &AccountRow, action: &str) -> AppResult<()> {
+    if a.id == ctx.account_id() {
+        return param_err(format!("You can't {action} your own account"));
+    }
+    if a.is_default {
+        return param_err(format!(
+            "The account {} is a default account: you can't {action} it",
+            a.name
+        ));
+    }
+    Ok(())
+}
+
+pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let a = target(st, ctx, args).await?;
+    let mut name = a.name.clone();
+    if let Some(n) = args.text("newname") {
+        validate::plain_name("Account", n)?;
+        name = n.to_string();
+    }
+    let nd = match args.str("networkdomain") {
+        Some("") => None,
+        Some(nd) => {
+            validate::network_domain(nd)?;
+            Some(nd.to_string())
+        }
+        None => a.network_domain.clone(),
+    };
+    let mut role_id = a.role_id;
+    if let Some(rid) = args.id::<RoleId>("roleid") {
+        let mut c = st.store.read().await?;
+        let r = db::role_get(&mut c, rid)
+            .await?
+            .ok_or_else(|| ApiError::invalid_id("roleid", &rid.to_string()))?;
+        if r.role_type != a.role_type {
+            return param_err(format!("Role {} is of type {}, the account's role type is {}; the type of an account can't change", r.name, r.role_type.as_str(), a.role_type.as_str()));
+        }
+        role_id = r.id;
+    }
+    let mut tx = st.store.begin().await?;
+    match db::account_update(&mut tx, a.id, &name, nd.as_deref(), role_id).await {
+        Err(DbError::Conflict(_)) => {
+            return param_err(format!(
+                "The specified account: {name} already exists in domain {}",
+                a.domain_id
+            ))
+        }
+        r => r?,
+    }
+    Event::new(ctx, "ACCOUNT.UPDATE", format!("Account {} updated", a.name))
+        .resource(a.id, "Account", Some(&name))
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(json!({ "account": view(st, a.id).await? }))
+}
+
+async fn set_state(
+    st: &State,
+    ctx: &OpContext,
+    a: &AccountRow,
+    state: AccountState,
+    ev: &str,
+) -> AppResult<Value> {
+    let mut tx = st.store.begin().await?;
+    db::account_set_state(&mut tx, a.id, state).await?;
+    Event::new(
+        ctx,
+        ev,
+        format!("Account {} is now {}", a.name, state.as_str()),
+    )
+    .resource(a.id, "Account", Some(&a.name))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(json!({ "account": view(st, a.id).await? }))
+}
+
+pub async fn enable(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let a = target(st, ctx, args).await?;
+    set_state(st, ctx, &a, AccountState::Enabled, "ACCOUNT.ENABLE").await
+}
+
+pub async fn lock(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let a = target(st, ctx, args).await?;
+    not_self_or_default(ctx, &a, "lock")?;
+    set_state(st, ctx, &a, AccountState::Locked, "ACCOUNT.DISABLE").await
+}
+
+pub async fn disable_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let a = target(st, ctx, args).await?;
+    not_self_or_default(ctx, &a, "disable")?;
+    Ok(JobPlan {
+        instance_type: Some("Account"),
+        instance_id: Some(a.id.to_string()),
+        returns_id: false,
+        description: format!("Disabling account {}", a.name),
+    })
+}
+
+pub async fn disable_run(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let a = target(st, ctx, args).await?;
+    let state = if args.flag("lock") {
+        AccountState::Locked
+    } else {
+        AccountState::Disabled
+    };
+    set_state(st, ctx, &a, state, "ACCOUNT.DISABLE").await
+}
+
+pub async fn delete_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let a = target(st, ctx, args).await?;
+    not_self_or_default(ctx, &a, "delete")?;
+    Ok(JobPlan {
+        instance_type: Some("Account"),
+        instance_id: Some(a.id.to_string()),
+        returns_id: false,
+        description: format!("Deleting account {}", a.name),
+    })
+}
+
+pub async fn delete_run(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let id: AccountId = args.required_id("id")?;
+    remove_account(st, ctx, id).await?;
+    Ok(success_body())
+}
+
+/// Removes an account and everything it owns. Idempotent; later resource families add their
+/// clean-up here.
+pub(crate) async fn remove_account(st: &State, ctx: &OpContext, id: AccountId) -> AppResult<()> {
+    let a = {
+        let mut c = st.store.read().await?;
+        db::account_get(&mut c, id).await?
+    };
+    let Some(a) = a else { return Ok(()) };
+    let mut tx = st.store.begin().await?;
+    db::account_mark_removed(&mut tx, id).await?;
+    Event::new(ctx, "ACCOUNT.DELETE", format!("Account {} deleted", a.name))
+        .resource(id, "Account", Some(&a.name))
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Command handlers, one module per resource family. Each takes the state, the caller and the
+//! bound arguments, and returns the value inside the response envelope.
+
+pub mod accounts;
+pub mod domains;
+pub mod roles;
+pub mod system;
+pub mod users;

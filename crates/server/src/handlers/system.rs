@@ -1,0 +1,203 @@
+//! Discovery (`listCapabilities`, `listApis`), async-job queries, events and configuration.
+
+use api::{list_body, ApiError, Args, CommandSpec, CLOUDSTACK_VERSION};
+use model::settings::{self, SettingDef, SETTINGS};
+use model::JobId;
+use serde_json::{json, Value};
+
+use crate::access;
+use crate::context::OpContext;
+use crate::error::{param_err, AppResult};
+use crate::events::Event;
+use crate::state::State;
+use crate::views;
+
+pub async fn list_capabilities(st: &State, _ctx: &OpContext, _args: &Args) -> AppResult<Value> {
+    let s = &st.settings;
+    Ok(json!({ "capability": {
+        "cloudstackversion": CLOUDSTACK_VERSION,
+        "securitygroupsenabled": false,
+        "userpublictemplateenabled": true,
+        "supportELB": "false",
+        "projectinviterequired": false,
+        "allowusercreateprojects": true,
+        "customdiskofferingminsize": 1,
+        "customdiskofferingmaxsize": 1024,
+        "kvmsnapshotenabled": true,
+        "allowuserviewdestroyedvm": s.bool("allow.user.view.destroyed.vm"),
+        "allowuserexpungerecovervm": s.bool("allow.user.expunge.recover.vm"),
+        "dynamicrolesenabled": true,
+        "defaultuipagesize": 20,
+    }}))
+}
+
+/// Whether the caller's role may call a command.
+pub fn allowed(ctx: &OpContext, spec: &CommandSpec) -> bool {
+    spec.roles & ctx.role_type().mask() != 0 && !(ctx.read_only() && spec.mutates())
+}
+
+pub async fn list_apis(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let name = args.text("name");
+    let items: Vec<Value> = st
+        .registry
+        .all()
+        .iter()
+        .filter(|s| allowed(ctx, s))
+        .filter(|s| name.map(|n| n == s.name).unwrap_or(true))
+        .map(|s| s.to_api_json())
+        .collect();
+    if let (Some(n), true) = (name, items.is_empty()) {
+        return param_err(format!(
+            "The API {n} does not exist or is not available for this account."
+        ));
+    }
+    Ok(list_body("api", items.len() as u64, items))
+}
+
+pub async fn query_async_job_result(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let id: JobId = args.required_id("jobid")?;
+    let job = {
+        let mut c = st.store.read().await?;
+        db::job_get(&mut c, id).await?
+    };
+    let Some(job) = job else {
+        return param_err(format!("Unable to find a job by id {id}"));
+    };
+    let visible = job.account_id == ctx.account_id()
+        || ctx.is_root_admin()
+        || (ctx.is_domain_admin() && job.domain_path.starts_with(ctx.domain_path()));
+    if !visible {
+        return Err(ApiError::permission(format!(
+            "Account {} does not have permission to access job {id}",
+            ctx.user.account.name
+        ))
+        .into());
+    }
+    Ok(views::job(&job))
+}
+
+pub async fn list_async_jobs(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let f = db::JobFilter {
+        scope: access::owner_scope(st, ctx, args).await?,
+        start: args.date("startdate"),
+        keyword: args.text("keyword").map(str::to_string),
+        offset: args.page.offset,
+        limit: args.page.limit,
+    };
+    let mut c = st.store.read().await?;
+    let (rows, total) = db::job_list(&mut c, &f).await?;
+    Ok(list_body(
+        "asyncjobs",
+        total,
+        rows.iter().map(views::job).collect(),
+    ))
+}
+
+pub async fn list_events(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let level = args.text("level").map(str::to_uppercase);
+    if let Some(l) = &level {
+        if !["INFO", "WARN", "ERROR"].contains(&l.as_str()) {
+            return param_err(format!("Level {l} is not valid: use INFO, WARN or ERROR"));
+        }
+    }
+    let f = db::EventFilter {
+        scope: access::owner_scope(st, ctx, args).await?,
+        id: args.id("id"),
+        event_type: args.text("type").map(str::to_string),
+        level,
+        start: args.date("startdate"),
+        // A plain end date includes the whole day.
+        end: args.date("enddate").map(|d| {
+            if d % 86_400_000 == 0 {
+                d + 86_399_999
+            } else {
+                d
+            }
+        }),
+        keyword: args.text("keyword").map(str::to_string),
+        resource_id: args.text("resourceid").map(str::to_string),
+        resource_type: args.text("resourcetype").map(str::to_string),
+        start_id: args.id("startid"),
+        offset: args.page.offset,
+        limit: args.page.limit,
+    };
+    let mut c = st.store.read().await?;
+    let (rows, total) = db::event_list(&mut c, &f).await?;
+    Ok(list_body(
+        "event",
+        total,
+        rows.iter().map(views::event).collect(),
+    ))
+}
+
+fn configuration(st: &State, d: &SettingDef) -> Value {
+    json!({
+        "category": d.category,
+        "name": d.name,
+        "value": st.settings.value(d),
+        "defaultvalue": d.default,
+        "description": d.description,
+        "type": d.kind.as_str(),
+        "isdynamic": d.dynamic,
+    })
+}
+
+pub async fn list_configurations(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    st.settings.refresh_if_stale(&st.store).await;
+    let name = args.text("name").map(str::to_lowercase);
+    let category = args.text("category");
+    let keyword = args.text("keyword").map(str::to_lowercase);
+    let matching: Vec<&SettingDef> = SETTINGS
+        .iter()
+        .filter(|d| {
+            name.as_deref()
+                .map(|n| d.name.to_lowercase().contains(n))
+                .unwrap_or(true)
+        })
+        .filter(|d| {
+            category
+                .map(|c| d.category.eq_ignore_ascii_case(c))
+                .unwrap_or(true)
+        })
+        .filter(|d| {
+            keyword
+                .as_deref()
+                .map(|k| {
+                    d.name.to_lowercase().contains(k) || d.description.to_lowercase().contains(k)
+                })
+                .unwrap_or(true)
+        })
+        .collect();
+    let total = matching.len() as u64;
+    let page = matching
+        .into_iter()
+        .skip(args.page.offset as usize)
+        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
+        .map(|d| configuration(st, d))
+        .collect();
+    Ok(list_body("configuration", total, page))
+}
+
+pub async fn update_configuration(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let name = args.required_str("name")?.trim();
+    let Some(def) = settings::setting(name) else {
+        return param_err(format!("Config parameter with name {name} doesn't exist"));
+    };
+    let value = match args.str("value") {
+        Some(v) => settings::validate(def, v).map_err(ApiError::param)?,
+        None => def.default.to_string(),
+    };
+    let mut tx = st.store.begin().await?;
+    db::setting_set(&mut tx, def.name, &value).await?;
+    Event::new(
+        ctx,
+        "CONFIGURATION.VALUE.EDIT",
+        format!("Value of configuration {} changed to {value}", def.name),
+    )
+    .resource(def.name, "Configuration", Some(def.name))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    st.settings.set_local(def.name, &value);
+    Ok(json!({ "configuration": configuration(st, def) }))
+}

@@ -1,0 +1,238 @@
+//! HTTP wiring: `/client/api` (GET and POST alike) → parse → authenticate → authorise → bind →
+//! run (or queue a job) → envelope. The handlers never see HTTP.
+
+use std::time::Instant;
+
+use api::envelope::{render, response_name};
+use api::{ApiError, ErrorCode, Format, RawParams};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State as AxState};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::auth;
+use crate::dispatch;
+use crate::handlers::system::allowed;
+use crate::jobs;
+use crate::state::State;
+
+pub fn router(st: State) -> Router {
+    Router::new()
+        .route("/client/api", get(api_entry).post(api_entry))
+        .with_state(st)
+}
+
+/// What goes back to the client.
+struct Reply {
+    wrapper: String,
+    result: Result<Value, ApiError>,
+    cookies: Vec<String>,
+}
+
+impl Reply {
+    fn err(wrapper: impl Into<String>, e: ApiError) -> Self {
+        Self {
+            wrapper: wrapper.into(),
+            result: Err(e),
+            cookies: Vec::new(),
+        }
+    }
+}
+
+async fn api_entry(
+    AxState(st): AxState<State>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+        .unwrap_or(method == Method::POST);
+    let raw = RawParams::parse(q.as_deref(), form.then_some(&body[..]));
+    let format = Format::from_param(raw.get("response"));
+    let reply = handle(&st, &method, &headers, &raw).await;
+    let status = match &reply.result {
+        Ok(_) => 200,
+        Err(e) => e.code.http_status(),
+    };
+    tracing::debug!(
+        command = raw.command().unwrap_or("-"),
+        status,
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "api"
+    );
+    respond(reply, format)
+}
+
+async fn handle(st: &State, method: &Method, headers: &HeaderMap, raw: &RawParams) -> Reply {
+    let Some(command) = raw.command() else {
+        return Reply::err(
+            "errorresponse",
+            ApiError::new(
+                ErrorCode::UnsupportedAction,
+                "Invalid request, no command sent",
+            ),
+        );
+    };
+    let wrapper = response_name(command);
+    if command == "login" {
+        return session_reply(wrapper, auth::login(st, method == Method::POST, raw).await);
+    }
+    let session = auth::session(st, headers, raw).await;
+    if command == "logout" {
+        return session_reply(
+            wrapper,
+            match session {
+                Ok(s) => auth::logout(st, s).await,
+                Err(e) => Err(e),
+            },
+        );
+    }
+    let (ctx, via_session) = match session {
+        Ok(Some((ctx, _))) => (Ok(ctx), true),
+        Ok(None) => (auth::signature(st, raw).await, false),
+        Err(e) => (Err(e), true),
+    };
+    let Some(spec) = st.registry.get(command) else {
+        // Without a valid session an unknown command is indistinguishable from bad credentials.
+        return match ctx {
+            Ok(_) if via_session => Reply::err(
+                "errorresponse",
+                ApiError::new(
+                    ErrorCode::UnsupportedAction,
+                    format!("Unknown API command: {command}"),
+                ),
+            ),
+            _ => Reply::err("errorresponse", ApiError::bad_credentials()),
+        };
+    };
+    let ctx = match ctx {
+        Ok(c) => c,
+        Err(e) => return Reply::err(wrapper, e),
+    };
+    if !allowed(&ctx, spec) {
+        return Reply::err(wrapper, ApiError::not_permitted(command));
+    }
+    if spec.mutates()
+        && *method != Method::POST
+        && st.settings.bool("enforce.post.requests.and.timestamps")
+    {
+        return Reply::err(
+            wrapper,
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "This API is only supported via POST",
+            ),
+        );
+    }
+    let admin = ctx.is_admin();
+    let result =
+        run(st, &ctx, spec, raw)
+            .await
+            .map_err(|e| if admin { e } else { e.redacted_for_user() });
+    Reply {
+        wrapper,
+        result,
+        cookies: Vec::new(),
+    }
+}
+
+async fn run(
+    st: &State,
+    ctx: &crate::context::OpContext,
+    spec: &'static api::CommandSpec,
+    raw: &RawParams,
+) -> Result<Value, ApiError> {
+    st.settings.refresh_if_stale(&st.store).await;
+    let args = spec.bind(raw, st.settings.page_size())?;
+    if !spec.isasync {
+        return dispatch::run_sync(st, ctx, &args)
+            .await
+            .map_err(|e| e.into_api());
+    }
+    let plan = dispatch::prepare_async(st, ctx, &args)
+        .await
+        .map_err(|e| e.into_api())?;
+    let job = jobs::submit(st, ctx, &args, raw, &plan)
+        .await
+        .map_err(|e| e.into_api())?;
+    let mut body = json!({ "jobid": job });
+    if plan.returns_id {
+        if let Some(id) = &plan.instance_id {
+            body = json!({ "id": id, "jobid": job });
+        }
+    }
+    Ok(body)
+}
+
+fn session_reply(wrapper: String, r: Result<auth::SessionReply, ApiError>) -> Reply {
+    match r {
+        Ok(s) => Reply {
+            wrapper,
+            result: Ok(s.body),
+            cookies: s.cookies,
+        },
+        Err(e) => Reply::err(wrapper, e),
+    }
+}
+
+/// Header-safe text: visible ASCII only.
+fn header_text(s: &str) -> HeaderValue {
+    let clean: String = s
+        .chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .take(1000)
+        .collect();
+    HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("error"))
+}
+
+fn respond(reply: Reply, format: Format) -> Response {
+    let (status, inner, description) = match &reply.result {
+        Ok(v) => (200, v.clone(), None),
+        Err(e) => (
+            e.code.http_status(),
+            e.body(),
+            (e.code != ErrorCode::Unauthorized).then(|| e.text.clone()),
+        ),
+    };
+    let text = render(&reply.wrapper, &inner, format);
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        text,
+    )
+        .into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-xss-protection", HeaderValue::from_static("1;mode=block"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(d) = description {
+        h.insert("x-description", header_text(&d));
+    }
+    for c in reply.cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}

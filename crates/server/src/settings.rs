@@ -1,0 +1,103 @@
+//! Global settings: the catalogue's defaults overlaid with what operators changed (stored in
+//! the database). Cached in memory and re-read every few seconds, so a change made through
+//! another management server on the same database is seen shortly after.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use model::settings::{setting, SettingDef};
+
+use crate::error::AppResult;
+
+const REFRESH: Duration = Duration::from_secs(5);
+
+pub struct Settings {
+    overrides: RwLock<(HashMap<String, String>, Instant)>,
+}
+
+impl Settings {
+    pub async fn load(store: &db::DataStore) -> AppResult<Self> {
+        let s = Self {
+            overrides: RwLock::new((HashMap::new(), Instant::now())),
+        };
+        s.reload(store).await?;
+        Ok(s)
+    }
+
+    pub async fn reload(&self, store: &db::DataStore) -> AppResult<()> {
+        let mut c = store.read().await?;
+        let all: HashMap<String, String> = db::setting_all(&mut c).await?.into_iter().collect();
+        if let Ok(mut g) = self.overrides.write() {
+            *g = (all, Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Re-reads the overrides if the cache is older than a few seconds.
+    pub async fn refresh_if_stale(&self, store: &db::DataStore) {
+        let stale = self
+            .overrides
+            .read()
+            .map(|g| g.1.elapsed() > REFRESH)
+            .unwrap_or(true);
+        if stale {
+            if let Err(e) = self.reload(store).await {
+                tracing::warn!(error = %e, "could not refresh settings");
+            }
+        }
+    }
+
+    /// Records a new value locally (the caller has stored it).
+    pub fn set_local(&self, name: &str, value: &str) {
+        if let Ok(mut g) = self.overrides.write() {
+            g.0.insert(name.to_string(), value.to_string());
+        }
+    }
+
+    /// The current value: the override, else the default.
+    pub fn value(&self, def: &SettingDef) -> String {
+        self.overrides
+            .read()
+            .ok()
+            .and_then(|g| g.0.get(def.name).cloned())
+            .unwrap_or_else(|| def.default.to_string())
+    }
+
+    fn raw(&self, name: &str) -> String {
+        match setting(name) {
+            Some(d) => self.value(d),
+            None => {
+                tracing::error!(name, "unknown setting requested");
+                String::new()
+            }
+        }
+    }
+
+    pub fn int(&self, name: &str) -> i64 {
+        let v = self.raw(name);
+        v.parse().unwrap_or_else(|_| {
+            setting(name)
+                .and_then(|d| d.default.parse().ok())
+                .unwrap_or(0)
+        })
+    }
+
+    pub fn float(&self, name: &str) -> f64 {
+        let v = self.raw(name);
+        v.parse().unwrap_or_else(|_| {
+            setting(name)
+                .and_then(|d| d.default.parse().ok())
+                .unwrap_or(0.0)
+        })
+    }
+
+    pub fn bool(&self, name: &str) -> bool {
+        self.raw(name).eq_ignore_ascii_case("true")
+    }
+
+    /// `default.page.size`, never below 1.
+    pub fn page_size(&self) -> u64 {
+        self.int("default.page.size").max(1) as u64
+    }
+}
