@@ -1,0 +1,297 @@
+//! Helpers for the server's API tests: an in-process server on a loopback port with its own
+//! data directory (SQLite, or a PostgreSQL database), and a signing client.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+pub struct TestServer {
+    pub server: Option<server::Server>,
+    pub base: String,
+    pub admin: Client,
+    pub dir: tempfile::TempDir,
+    pub database: Option<String>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    pub async fn start_with(database: Option<String>) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        Self::start_in(dir, database).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, database: Option<String>) -> Self {
+        let cfg = server::Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            database: database.clone(),
+        };
+        let srv = server::start(cfg).await.expect("server starts");
+        let base = format!("http://{}/client/api", srv.addr);
+        let creds: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("admin.json")).expect("admin.json"),
+        )
+        .expect("json");
+        let admin = Client::new(
+            &base,
+            creds["apikey"].as_str().expect("key"),
+            creds["secretkey"].as_str().expect("secret"),
+        );
+        Self {
+            server: Some(srv),
+            base,
+            admin,
+            dir,
+            database,
+        }
+    }
+
+    pub fn admin_password(&self) -> String {
+        let creds: Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.path().join("admin.json")).expect("admin.json"),
+        )
+        .expect("json");
+        creds["password"].as_str().expect("password").to_string()
+    }
+
+    /// Stops the server and starts it again on the same data directory and database.
+    pub async fn restart(mut self) -> Self {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        let TestServer { dir, database, .. } = self;
+        Self::start_in(dir, database).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub fn client(&self, key: &str, secret: &str) -> Client {
+        Client::new(&self.base, key, secret)
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub key: String,
+    pub secret: String,
+    pub http: reqwest::Client,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+    /// The value inside the single `<x>response` key.
+    pub fn inner(&self) -> Value {
+        let v = self.json();
+        let m = v.as_object().expect("object");
+        assert_eq!(m.len(), 1, "exactly one top-level key: {}", self.text);
+        m.values().next().cloned().expect("value")
+    }
+    pub fn key(&self) -> String {
+        self.json()
+            .as_object()
+            .expect("object")
+            .keys()
+            .next()
+            .cloned()
+            .expect("key")
+    }
+}
+
+/// Percent-encodes for a query string (application/x-www-form-urlencoded).
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn query(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Client {
+    pub fn new(base: &str, key: &str, secret: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            key: key.to_string(),
+            secret: secret.to_string(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
+    }
+
+    /// The parameters of a signed JSON request.
+    pub fn signed(&self, params: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut p: Vec<(String, String)> = params
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        if !p.iter().any(|(k, _)| k == "response") {
+            p.push(("response".into(), "json".into()));
+        }
+        p.push(("apiKey".into(), self.key.clone()));
+        let refs: Vec<(&str, &str)> = p.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let sig = api::sign::sign(&refs, &self.secret);
+        p.push(("signature".into(), sig));
+        p
+    }
+
+    pub async fn get_query(&self, q: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut rb = self.http.get(format!("{}?{}", self.base, q));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        to_resp(rb.send().await.expect("send")).await
+    }
+
+    pub async fn post_form(&self, q: &str, body: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut rb = self
+            .http
+            .post(format!(
+                "{}{}",
+                self.base,
+                if q.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{q}")
+                }
+            ))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string());
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        to_resp(rb.send().await.expect("send")).await
+    }
+
+    /// A signed GET with `response=json`.
+    pub async fn call(&self, params: &[(&str, &str)]) -> Resp {
+        self.get_query(&query(&self.signed(params)), &[]).await
+    }
+
+    /// A signed call that must succeed; returns the inner value.
+    pub async fn ok(&self, params: &[(&str, &str)]) -> Value {
+        let r = self.call(params).await;
+        assert_eq!(r.status, 200, "{params:?} -> {}", r.text);
+        r.inner()
+    }
+
+    /// A signed call that must fail with `code`; returns the error text.
+    pub async fn err(&self, params: &[(&str, &str)], code: u16) -> String {
+        let r = self.call(params).await;
+        assert_eq!(r.status, code, "{params:?} -> {}", r.text);
+        let inner = r.inner();
+        assert_eq!(inner["errorcode"], code, "{}", r.text);
+        inner["errortext"].as_str().expect("errortext").to_string()
+    }
+
+    /// Runs an async command and waits for its job; returns the final job object.
+    pub async fn job(&self, params: &[(&str, &str)]) -> Value {
+        let r = self.ok(params).await;
+        let id = r["jobid"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no jobid: {r}"))
+            .to_string();
+        self.wait_job(&id).await
+    }
+
+    pub async fn wait_job(&self, id: &str) -> Value {
+        for _ in 0..600 {
+            let j = self
+                .ok(&[("command", "queryAsyncJobResult"), ("jobid", id)])
+                .await;
+            if j["jobstatus"] != 0 {
+                return j;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("job {id} did not finish in 30 s");
+    }
+}
+
+async fn to_resp(r: reqwest::Response) -> Resp {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.expect("body");
+    Resp {
+        status,
+        headers,
+        text,
+    }
+}
+
+/// Creates an account with one user and API keys; returns (account id, user id, client).
+pub async fn account_with_keys(
+    ts: &TestServer,
+    by: &Client,
+    name: &str,
+    domainid: Option<&str>,
+    accounttype: &str,
+) -> (String, String, Client) {
+    let mut p = vec![
+        ("command", "createAccount"),
+        ("username", name),
+        ("password", "pw-123"),
+        ("email", "x@example.org"),
+        ("firstname", "F"),
+        ("lastname", "L"),
+        ("accounttype", accounttype),
+    ];
+    if let Some(d) = domainid {
+        p.push(("domainid", d));
+    }
+    let a = by.ok(&p).await;
+    let acct = a["account"]["id"].as_str().expect("id").to_string();
+    let user = a["account"]["user"][0]["id"]
+        .as_str()
+        .expect("user id")
+        .to_string();
+    let keys = by
+        .ok(&[("command", "registerUserKeys"), ("id", &user)])
+        .await;
+    let c = ts.client(
+        keys["userkeys"]["apikey"].as_str().expect("k"),
+        keys["userkeys"]["secretkey"].as_str().expect("s"),
+    );
+    (acct, user, c)
+}
+
+pub async fn create_domain(c: &Client, name: &str, parent: Option<&str>) -> String {
+    let mut p = vec![("command", "createDomain"), ("name", name)];
+    if let Some(pd) = parent {
+        p.push(("parentdomainid", pd));
+    }
+    c.ok(&p).await["domain"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
