@@ -372,30 +372,21 @@ pub struct AccountFilter {
     pub limit: Option<u64>,
 }
 
-pub async fn account_insert(
-    conn: &mut AnyConnection,
-    id: AccountId,
-    name: &str,
-    account_type: AccountType,
-    role_id: RoleId,
-    domain_id: DomainId,
-    network_domain: Option<&str>,
-    is_default: bool,
-) -> Result<()> {
+pub async fn account_insert(conn: &mut AnyConnection, a: &NewAccount) -> Result<()> {
     let mut q = Sql::new("INSERT INTO accounts (id, name, account_type, role_id, domain_id, state, network_domain, is_default, created) VALUES (");
-    q.bind(id)
+    q.bind(a.id)
         .push(", ")
-        .bind(name)
+        .bind(a.name.clone())
         .push(", ")
-        .bind(account_type.as_i64())
+        .bind(a.account_type.as_i64())
         .push(", ")
-        .bind(role_id)
+        .bind(a.role_id)
         .push(", ");
-    q.bind(domain_id)
+    q.bind(a.domain_id)
         .push(", 'enabled', ")
-        .bind(network_domain.map(str::to_string))
+        .bind(a.network_domain.clone())
         .push(", ")
-        .bind(is_default);
+        .bind(a.is_default);
     q.push(", ").bind(now_ms()).push(")");
     q.query().execute(conn).await.map_err(DbError::classify)?;
     Ok(())

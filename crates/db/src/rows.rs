@@ -47,6 +47,18 @@ pub struct AccountRow {
     pub created: i64,
 }
 
+/// What inserting an account stores.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub id: AccountId,
+    pub name: String,
+    pub account_type: AccountType,
+    pub role_id: RoleId,
+    pub domain_id: DomainId,
+    pub network_domain: Option<String>,
+    pub is_default: bool,
+}
+
 /// A user joined with its account (and the account's role and domain).
 #[derive(Clone, Debug, PartialEq)]
 pub struct UserRow {

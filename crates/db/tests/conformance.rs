@@ -50,13 +50,15 @@ async fn account(store: &DataStore, name: &str, d: &DomainRow, role: &RoleRow) -
     let mut tx = store.begin().await.expect("begin");
     account_insert(
         &mut tx,
-        id,
-        name,
-        AccountType::User,
-        role.id,
-        d.id,
-        None,
-        false,
+        &NewAccount {
+            id,
+            name: name.to_string(),
+            account_type: AccountType::User,
+            role_id: role.id,
+            domain_id: d.id,
+            network_domain: None,
+            is_default: false,
+        },
     )
     .await
     .expect("account");
@@ -222,13 +224,15 @@ async fn accounts_and_users(store: &DataStore) {
     let mut tx = store.begin().await.expect("begin");
     let r = account_insert(
         &mut tx,
-        AccountId::new(),
-        "alice",
-        AccountType::User,
-        role.id,
-        root.id,
-        None,
-        false,
+        &NewAccount {
+            id: AccountId::new(),
+            name: "alice".to_string(),
+            account_type: AccountType::User,
+            role_id: role.id,
+            domain_id: root.id,
+            network_domain: None,
+            is_default: false,
+        },
     )
     .await;
     assert!(matches!(r, Err(DbError::Conflict(_))));
@@ -611,13 +615,15 @@ async fn concurrency(store: &DataStore) {
             let name = format!("acct{}", i % 20);
             let r = account_insert(
                 &mut tx,
-                AccountId::new(),
-                &name,
-                AccountType::User,
-                role_id,
-                dom,
-                None,
-                false,
+                &NewAccount {
+                    id: AccountId::new(),
+                    name: name.clone(),
+                    account_type: AccountType::User,
+                    role_id,
+                    domain_id: dom,
+                    network_domain: None,
+                    is_default: false,
+                },
             )
             .await;
             match r {

@@ -105,13 +105,15 @@ pub async fn run(
         let account = AccountId::new();
         db::account_insert(
             &mut tx,
-            account,
-            name,
-            AccountType::RootAdmin,
-            admin_role,
-            root,
-            None,
-            true,
+            &db::NewAccount {
+                id: account,
+                name: name.into(),
+                account_type: AccountType::RootAdmin,
+                role_id: admin_role,
+                domain_id: root,
+                network_domain: None,
+                is_default: true,
+            },
         )
         .await?;
         let user = NewUser {

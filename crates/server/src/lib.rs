@@ -155,7 +155,7 @@ fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
             if let Err(e) = jobs::recover(&st, false).await {
                 tracing::warn!(error = %e, "job recovery failed");
             }
-            if n % 12 == 0 {
+            if n.is_multiple_of(12) {
                 if let Err(e) = purge(&st).await {
                     tracing::warn!(error = %e, "purge failed");
                 }

@@ -112,16 +112,21 @@ async fn signatures_expiry_and_client_variants() {
         ("keyword".to_string(), value.to_string()),
         ("response".to_string(), "json".to_string()),
     ];
-    let variants: Vec<(&str, Box<dyn Fn(&str) -> String>, bool)> = vec![
-        ("cs", Box::new(|v: &str| py_quote(v, "*")), false),
-        ("libcloud", Box::new(|v: &str| py_quote(v, "[]*")), true),
-        (
-            "marvin",
-            Box::new(|v: &str| py_quote(v, "").replace('~', "%7E")),
-            true,
-        ),
+    // (client, Python `safe` characters, `~` escaped, names sorted lower-cased)
+    let variants = [
+        ("cs", "*", false, false),
+        ("libcloud", "[]*", false, true),
+        ("marvin", "", true, true),
     ];
-    for (who, quote, lower_sort) in variants {
+    for (who, safe, escape_tilde, lower_sort) in variants {
+        let quote = |v: &str| {
+            let q = py_quote(v, safe);
+            if escape_tilde {
+                q.replace('~', "%7E")
+            } else {
+                q
+            }
+        };
         let mut sorted = base.clone();
         if lower_sort {
             sorted.sort_by_key(|(k, _)| k.to_lowercase());

@@ -90,13 +90,15 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     let mut tx = st.store.begin().await?;
     match db::account_insert(
         &mut tx,
-        account_id,
-        name,
-        role.role_type.account_type(),
-        role.id,
-        domain.id,
-        nd,
-        false,
+        &db::NewAccount {
+            id: account_id,
+            name: name.to_string(),
+            account_type: role.role_type.account_type(),
+            role_id: role.id,
+            domain_id: domain.id,
+            network_domain: nd.map(str::to_string),
+            is_default: false,
+        },
     )
     .await
     {
