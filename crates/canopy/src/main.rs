@@ -11,6 +11,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc returns freed memory to the OS; with glibc's malloc, the 19 MiB Argon2 blocks of
+/// a few logins stayed resident for good (measured: +200 MB after 20 password hashes).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "canopy",

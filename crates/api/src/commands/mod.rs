@@ -49,3 +49,20 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    /// docs/API-COMPAT.md must list every implemented command.
+    #[test]
+    fn api_compat_doc_lists_every_command() {
+        let doc = include_str!("../../../../docs/API-COMPAT.md");
+        for s in super::registry().all() {
+            let row = format!("| {} |", s.name);
+            assert!(
+                doc.contains(&row),
+                "docs/API-COMPAT.md has no row for {}",
+                s.name
+            );
+        }
+    }
+}

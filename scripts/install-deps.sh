@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the tests need and is missing, and nothing else:
+#   - PostgreSQL server binaries (the DataStore suite runs on a throwaway cluster);
+#   - python3-venv, and a virtualenv with the `cs` CloudStack client (end-to-end tests).
+# Later issues add QEMU, dnsmasq, nftables and haproxy here.
+# Idempotent; safe to run on every test run. Needs root for apt-get (as on CI).
+set -euo pipefail
+
+CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}
+VENV="$CACHE/venv"
+mkdir -p "$CACHE"
+
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "install-deps: installing ${need[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: need root to install ${need[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+if ! "$VENV/bin/python" -c 'import cs' >/dev/null 2>&1; then
+  echo "install-deps: creating $VENV with cs==5.2.0"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check cs==5.2.0
+fi
+echo "install-deps: ok (postgres: $(ls -d /usr/lib/postgresql/*/bin | tail -1), cs venv: $VENV)"

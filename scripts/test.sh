@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, checks formatting and lints, runs every
+# Rust test (the DataStore suite on SQLite and a throwaway PostgreSQL), then the end-to-end
+# tests with the real `cs` client against `canopy up`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CANOPY_CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CANOPY_CACHE/target}
+start=$(date +%s)
+
+echo "== dependencies"
+scripts/install-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+CANOPY_REQUIRE_PG=1 cargo test --workspace --locked
+
+echo "== end-to-end"
+scripts/e2e.sh
+
+echo "== all tests passed in $(( $(date +%s) - start ))s"
