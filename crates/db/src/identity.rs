@@ -121,23 +121,13 @@ pub async fn domain_insert(
 pub async fn domain_get(conn: &mut AnyConnection, id: DomainId) -> Result<Option<DomainRow>> {
     let mut q = Sql::new(&format!("SELECT {DOMAIN_COLS}{DOMAIN_FROM}"));
     q.and(" AND d.id = ", id);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(domain_row)
-        .transpose()
+    q.one(conn, domain_row).await
 }
 
 pub async fn domain_get_by_path(conn: &mut AnyConnection, path: &str) -> Result<Option<DomainRow>> {
     let mut q = Sql::new(&format!("SELECT {DOMAIN_COLS}{DOMAIN_FROM}"));
     q.and(" AND d.path = ", path);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(domain_row)
-        .transpose()
+    q.one(conn, domain_row).await
 }
 
 fn domain_where(q: &mut Sql, f: &DomainFilter) {
@@ -267,12 +257,7 @@ pub async fn role_insert(conn: &mut AnyConnection, role: &RoleRow) -> Result<()>
 pub async fn role_get(conn: &mut AnyConnection, id: RoleId) -> Result<Option<RoleRow>> {
     let mut q = Sql::new("SELECT * FROM roles WHERE id = ");
     q.bind(id);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(role_row)
-        .transpose()
+    q.one(conn, role_row).await
 }
 
 /// The default (non read-only) role of a type.
@@ -280,12 +265,7 @@ pub async fn role_default_for(conn: &mut AnyConnection, t: RoleType) -> Result<O
     let mut q =
         Sql::new("SELECT * FROM roles WHERE is_default = 1 AND read_only = 0 AND role_type = ");
     q.bind(t.as_str()).push(" ORDER BY created LIMIT 1");
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(role_row)
-        .transpose()
+    q.one(conn, role_row).await
 }
 
 pub async fn role_list(
@@ -309,12 +289,7 @@ pub async fn role_list(
         q.and(" AND lower(name) LIKE ", format!("%{}%", k.to_lowercase()));
     }
     q.push(" ORDER BY created, name");
-    q.query()
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(role_row)
-        .collect()
+    q.all(conn, role_row).await
 }
 
 // --- accounts ------------------------------------------------------------------------------
@@ -395,12 +370,7 @@ pub async fn account_insert(conn: &mut AnyConnection, a: &NewAccount) -> Result<
 pub async fn account_get(conn: &mut AnyConnection, id: AccountId) -> Result<Option<AccountRow>> {
     let mut q = Sql::new(&format!("SELECT {ACCOUNT_COLS}{ACCOUNT_FROM}"));
     q.and(" AND a.id = ", id);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(account_row)
-        .transpose()
+    q.one(conn, account_row).await
 }
 
 pub async fn account_get_by_name(
@@ -411,12 +381,7 @@ pub async fn account_get_by_name(
     let mut q = Sql::new(&format!("SELECT {ACCOUNT_COLS}{ACCOUNT_FROM}"));
     q.and(" AND a.domain_id = ", domain)
         .and(" AND a.name = ", name);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(account_row)
-        .transpose()
+    q.one(conn, account_row).await
 }
 
 fn account_where(q: &mut Sql, f: &AccountFilter) {
@@ -596,12 +561,7 @@ pub async fn user_insert(conn: &mut AnyConnection, u: &NewUser) -> Result<()> {
 pub async fn user_get(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow>> {
     let mut q = Sql::new(&format!("SELECT {}{USER_FROM}", user_cols()));
     q.and(" AND u.id = ", id);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(user_row)
-        .transpose()
+    q.one(conn, user_row).await
 }
 
 pub async fn user_get_by_username(
@@ -612,12 +572,7 @@ pub async fn user_get_by_username(
     let mut q = Sql::new(&format!("SELECT {}{USER_FROM}", user_cols()));
     q.and(" AND u.domain_id = ", domain)
         .and(" AND u.username = ", username);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(user_row)
-        .transpose()
+    q.one(conn, user_row).await
 }
 
 pub async fn user_get_by_api_key(
@@ -626,12 +581,7 @@ pub async fn user_get_by_api_key(
 ) -> Result<Option<UserRow>> {
     let mut q = Sql::new(&format!("SELECT {}{USER_FROM}", user_cols()));
     q.and(" AND u.api_key = ", api_key);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(user_row)
-        .transpose()
+    q.one(conn, user_row).await
 }
 
 fn user_where(q: &mut Sql, f: &UserFilter) {
@@ -784,23 +734,13 @@ pub async fn session_insert(conn: &mut AnyConnection, s: &SessionRow) -> Result<
 pub async fn session_get(conn: &mut AnyConnection, id: SessionId) -> Result<Option<SessionRow>> {
     let mut q = Sql::new("SELECT * FROM sessions WHERE id = ");
     q.bind(id);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(session_row)
-        .transpose()
+    q.one(conn, session_row).await
 }
 
 pub async fn session_get_by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<SessionRow>> {
     let mut q = Sql::new("SELECT * FROM sessions WHERE session_key = ");
     q.bind(key);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(session_row)
-        .transpose()
+    q.one(conn, session_row).await
 }
 
 pub async fn session_touch(conn: &mut AnyConnection, id: SessionId, now: i64) -> Result<()> {
@@ -843,10 +783,5 @@ pub async fn user_list_for_accounts(
         q.bind(*a);
     }
     q.push(") ORDER BY u.created, u.id");
-    q.query()
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(user_row)
-        .collect()
+    q.all(conn, user_row).await
 }

@@ -108,6 +108,32 @@ impl Sql {
             .push(" AS INTEGER)) = ")
             .bind(prefix.to_string())
     }
+    /// Runs the query and maps the first row, if any.
+    pub async fn one<T>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        map: fn(&sqlx::any::AnyRow) -> crate::Result<T>,
+    ) -> crate::Result<Option<T>> {
+        self.query()
+            .fetch_optional(conn)
+            .await?
+            .as_ref()
+            .map(map)
+            .transpose()
+    }
+    /// Runs the query and maps every row.
+    pub async fn all<T>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        map: fn(&sqlx::any::AnyRow) -> crate::Result<T>,
+    ) -> crate::Result<Vec<T>> {
+        self.query()
+            .fetch_all(conn)
+            .await?
+            .iter()
+            .map(map)
+            .collect()
+    }
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.sql);
         for a in &self.args {

@@ -263,12 +263,7 @@ pub async fn job_insert(
 pub async fn job_get(conn: &mut AnyConnection, id: JobId) -> Result<Option<JobRow>> {
     let mut q = Sql::new(&format!("SELECT {JOB_COLS}{JOB_FROM}"));
     q.and(" AND j.id = ", id);
-    q.query()
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(job_row)
-        .transpose()
+    q.one(conn, job_row).await
 }
 
 /// Filters for [`job_list`].
@@ -357,12 +352,7 @@ pub async fn job_orphans(
             .push(")");
     }
     q.push(" ORDER BY j.created");
-    q.query()
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(job_row)
-        .collect()
+    q.all(conn, job_row).await
 }
 
 /// Takes over a job if it is still as seen (same owner and attempt count). Returns whether

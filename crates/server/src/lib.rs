@@ -74,6 +74,13 @@ impl Server {
 pub async fn start(cfg: Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    // The directory holds the server key and (with SQLite) password hashes and encrypted
+    // secrets: owner only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", cfg.data_dir.display()))?;
+    }
     let key = crypto::ServerKey::load_or_create(&cfg.data_dir)?;
     let url = cfg
         .database

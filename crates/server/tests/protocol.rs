@@ -693,3 +693,72 @@ async fn list_apis_describes_every_command() {
     assert!(!names.contains(&"createDomain") && !names.contains(&"updateConfiguration"));
     ts.stop().await;
 }
+
+#[tokio::test]
+async fn enforced_post_and_timestamps() {
+    let ts = TestServer::start().await;
+    let c = &ts.admin;
+    c.ok(&[
+        ("command", "updateConfiguration"),
+        ("name", "enforce.post.requests.and.timestamps"),
+        ("value", "true"),
+    ])
+    .await;
+    let exp = (chrono::Utc::now() + chrono::Duration::minutes(5))
+        .format("%Y-%m-%dT%H:%M:%S%z")
+        .to_string();
+    let far = (chrono::Utc::now() + chrono::Duration::minutes(60))
+        .format("%Y-%m-%dT%H:%M:%S%z")
+        .to_string();
+    // Without signatureVersion=3 + expires: refused.
+    assert_eq!(c.call(&[("command", "listDomains")]).await.status, 401);
+    // expires more than 15 minutes ahead: refused.
+    assert_eq!(
+        c.call(&[
+            ("command", "listDomains"),
+            ("signatureVersion", "3"),
+            ("expires", &far)
+        ])
+        .await
+        .status,
+        401
+    );
+    // Reads may use GET; changes must use POST.
+    assert_eq!(
+        c.call(&[
+            ("command", "listDomains"),
+            ("signatureVersion", "3"),
+            ("expires", &exp)
+        ])
+        .await
+        .status,
+        200
+    );
+    let r = c
+        .call(&[
+            ("command", "createDomain"),
+            ("name", "viaget"),
+            ("signatureVersion", "3"),
+            ("expires", &exp),
+        ])
+        .await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    let body = query(&c.signed(&[
+        ("command", "createDomain"),
+        ("name", "viapost"),
+        ("signatureVersion", "3"),
+        ("expires", &exp),
+    ]));
+    assert_eq!(c.post_form("", &body, &[]).await.status, 200);
+    // The data directory is private.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(ts.dir.path())
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    ts.stop().await;
+}

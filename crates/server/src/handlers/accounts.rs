@@ -1,16 +1,16 @@
 //! Accounts: create (with the first user), list, update, enable/disable/lock, delete.
 
 use api::{list_body, success_body, ApiError, Args};
-use db::{AccountFilter, AccountRow, DbError, NewUser};
+use db::{AccountFilter, AccountRow, DbError};
 use model::identity::{AccountState, AccountType, RoleType};
 use model::{AccountId, DomainId, RoleId, UserId};
 use serde_json::{json, Value};
 
 use crate::access;
 use crate::context::OpContext;
-use crate::crypto;
 use crate::error::{param_err, AppError, AppResult};
 use crate::events::Event;
+use crate::handlers::users;
 use crate::jobs::JobPlan;
 use crate::state::State;
 use crate::{validate, views};
@@ -57,11 +57,6 @@ async fn choose_role(st: &State, args: &Args) -> AppResult<db::RoleRow> {
 
 pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let username = args.required_str("username")?;
-    let password = args.required_str("password")?;
-    validate::plain_name("User", username)?;
-    if password.is_empty() {
-        return param_err("Password can't be empty");
-    }
     let domain = match args.id::<DomainId>("domainid") {
         Some(d) => access::domain(st, "domainid", d).await?,
         None => access::domain(st, "domainid", ctx.domain_id()).await?,
@@ -86,7 +81,7 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     }
     let account_id = parse_requested_id::<AccountId>(args, "accountid")?.unwrap_or_default();
     let user_id = parse_requested_id::<UserId>(args, "userid")?.unwrap_or_default();
-    let hash = crypto::hash_password_async(password.to_string()).await?;
+    let (_, hash) = users::credentials(args).await?;
     let mut tx = st.store.begin().await?;
     match db::account_insert(
         &mut tx,
@@ -110,29 +105,15 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         }
         r => r?,
     }
-    let user = NewUser {
-        id: user_id,
-        account_id,
-        domain_id: domain.id,
-        username: username.to_string(),
-        password_hash: hash,
-        email: args.text("email").map(str::to_string),
-        firstname: args.text("firstname").map(str::to_string),
-        lastname: args.text("lastname").map(str::to_string),
-        timezone: args.text("timezone").map(str::to_string),
-        is_default: false,
-        api_key: None,
-        secret_enc: None,
-    };
-    match db::user_insert(&mut tx, &user).await {
-        Err(DbError::Conflict(_)) => {
-            return param_err(format!(
-                "The user {username} already exists in domain {}",
-                domain.id
-            ))
-        }
-        r => r?,
-    }
+    users::insert_from_args(
+        &mut tx,
+        args,
+        user_id,
+        (account_id, domain.id),
+        username,
+        hash,
+    )
+    .await?;
     Event::new(
         ctx,
         "ACCOUNT.CREATE",
@@ -146,21 +127,7 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
 }
 
 pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    let state = match args.text("state") {
-        Some(s) => Some(AccountState::parse(s).ok_or_else(|| {
-            ApiError::param(format!(
-                "Invalid state {s}: use enabled, disabled or locked"
-            ))
-        })?),
-        None => None,
-    };
-    let account_type = match args.int("accounttype") {
-        Some(t) => Some(
-            AccountType::from_i64(t)
-                .ok_or_else(|| ApiError::param(format!("Invalid account type {t}")))?,
-        ),
-        None => None,
-    };
+    let (state, account_type) = users::state_and_type_filters(args)?;
     let f = AccountFilter {
         scope: access::account_list_scope(st, ctx, args).await?,
         id: args.id("id"),

@@ -24,13 +24,54 @@ async fn view(st: &State, id: UserId) -> AppResult<Value> {
     Ok(views::user(&u))
 }
 
-pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+/// Checks `username` and `password` of a create request and hashes the password.
+pub(crate) async fn credentials(args: &Args) -> AppResult<(String, String)> {
     let username = args.required_str("username")?;
     let password = args.required_str("password")?;
     validate::plain_name("User", username)?;
     if password.is_empty() {
         return param_err("Password can't be empty");
     }
+    Ok((
+        username.to_string(),
+        crypto::hash_password_async(password.to_string()).await?,
+    ))
+}
+
+/// Inserts the user a createAccount or createUser request describes; a username taken in
+/// the domain is a 431.
+pub(crate) async fn insert_from_args(
+    tx: &mut db::Tx,
+    args: &Args,
+    id: UserId,
+    account: (model::AccountId, DomainId),
+    username: &str,
+    password_hash: String,
+) -> AppResult<()> {
+    let row = NewUser {
+        id,
+        account_id: account.0,
+        domain_id: account.1,
+        username: username.to_string(),
+        password_hash,
+        email: args.text("email").map(str::to_string),
+        firstname: args.text("firstname").map(str::to_string),
+        lastname: args.text("lastname").map(str::to_string),
+        timezone: args.text("timezone").map(str::to_string),
+        is_default: false,
+        api_key: None,
+        secret_enc: None,
+    };
+    match db::user_insert(tx, &row).await {
+        Err(DbError::Conflict(_)) => param_err(format!(
+            "The user {username} already exists in domain {}",
+            account.1
+        )),
+        r => Ok(r?),
+    }
+}
+
+pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let account = access::account_by_name(
         st,
         ctx,
@@ -45,31 +86,18 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
             .map_err(|_| ApiError::invalid_id("userid", s))?,
         None => UserId::new(),
     };
-    let hash = crypto::hash_password_async(password.to_string()).await?;
+    let (username, hash) = credentials(args).await?;
+    let username = username.as_str();
     let mut tx = st.store.begin().await?;
-    let row = NewUser {
+    insert_from_args(
+        &mut tx,
+        args,
         id,
-        account_id: account.id,
-        domain_id: account.domain_id,
-        username: username.to_string(),
-        password_hash: hash,
-        email: args.text("email").map(str::to_string),
-        firstname: args.text("firstname").map(str::to_string),
-        lastname: args.text("lastname").map(str::to_string),
-        timezone: args.text("timezone").map(str::to_string),
-        is_default: false,
-        api_key: None,
-        secret_enc: None,
-    };
-    match db::user_insert(&mut tx, &row).await {
-        Err(DbError::Conflict(_)) => {
-            return param_err(format!(
-                "The user {username} already exists in domain {}",
-                account.domain_id
-            ))
-        }
-        r => r?,
-    }
+        (account.id, account.domain_id),
+        username,
+        hash,
+    )
+    .await?;
     Event::new(
         ctx,
         "USER.CREATE",
@@ -82,7 +110,10 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     Ok(json!({ "user": view(st, id).await? }))
 }
 
-pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+/// The `state` and `accounttype` filters of listAccounts and listUsers.
+pub(crate) fn state_and_type_filters(
+    args: &Args,
+) -> AppResult<(Option<AccountState>, Option<AccountType>)> {
     let state = match args.text("state") {
         Some(s) => Some(AccountState::parse(s).ok_or_else(|| {
             ApiError::param(format!(
@@ -98,6 +129,11 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         ),
         None => None,
     };
+    Ok((state, account_type))
+}
+
+pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let (state, account_type) = state_and_type_filters(args)?;
     let f = UserFilter {
         scope: access::account_list_scope(st, ctx, args).await?,
         id: args.id("id"),
