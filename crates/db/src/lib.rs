@@ -12,12 +12,14 @@
 //! This crate must never contain business rules: it stores and fetches.
 
 mod identity;
+mod infra;
 mod migrate;
 pub mod rows;
 mod sql;
 mod system;
 
 pub use identity::*;
+pub use infra::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use rows::*;
 pub use sql::OwnerScope;

@@ -7,9 +7,12 @@ use sqlx::{Executor, Row};
 use crate::{Backend, DataStore, DbError, Result};
 
 /// (version, name, statements separated by `;`). Never edit a released migration: add one.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "identity, settings, events, jobs", V1)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "identity, settings, events, jobs", V1),
+    (2, "zones, pods, clusters, physical networks", V2),
+];
 
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -131,6 +134,43 @@ CREATE TABLE servers (
     started BIGINT NOT NULL,
     heartbeat BIGINT NOT NULL
 )
+"#;
+
+/// Inventory configuration objects share one layout: typed columns for what lists filter on,
+/// the rest in `attrs` (JSON). `zone_id` is the zone (zones: their own id), `parent_id` the
+/// object they belong to (pods, physical networks: the zone; clusters: the pod; traffic types
+/// and providers: the physical network).
+const V2: &str = r#"
+CREATE TABLE zones (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, domain_id TEXT REFERENCES domains(id), attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX zones_name_live ON zones(name) WHERE removed IS NULL;
+CREATE TABLE pods (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL REFERENCES zones(id), parent_id TEXT REFERENCES zones(id), name TEXT NOT NULL,
+    kind TEXT NOT NULL, state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX pods_name_live ON pods(parent_id, name) WHERE removed IS NULL;
+CREATE TABLE clusters (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL REFERENCES zones(id), parent_id TEXT REFERENCES pods(id), name TEXT NOT NULL,
+    kind TEXT NOT NULL, state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX clusters_name_live ON clusters(zone_id, name) WHERE removed IS NULL;
+CREATE TABLE physical_networks (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL REFERENCES zones(id), parent_id TEXT REFERENCES zones(id), name TEXT NOT NULL,
+    kind TEXT NOT NULL, state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX physical_networks_name_live ON physical_networks(zone_id, name) WHERE removed IS NULL;
+CREATE TABLE traffic_types (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL REFERENCES zones(id), parent_id TEXT REFERENCES physical_networks(id), name TEXT NOT NULL,
+    kind TEXT NOT NULL, state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX traffic_types_live ON traffic_types(parent_id, name) WHERE removed IS NULL;
+CREATE TABLE network_providers (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL REFERENCES zones(id), parent_id TEXT REFERENCES physical_networks(id), name TEXT NOT NULL,
+    kind TEXT NOT NULL, state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX network_providers_live ON network_providers(parent_id, name) WHERE removed IS NULL
 "#;
 
 const LOCK_KEY: i64 = 0x63616e6f7079; // "canopy"

@@ -61,4 +61,10 @@ typed_id!(
     SessionId,
     /// The id of one management-server process (changes at every start).
     ServerId,
+    ZoneId,
+    PodId,
+    ClusterId,
+    PhysicalNetworkId,
+    TrafficTypeId,
+    ProviderId,
 );

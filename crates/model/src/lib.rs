@@ -7,6 +7,7 @@
 pub mod identity;
 pub mod ids;
 pub mod jobs;
+pub mod net;
 pub mod settings;
 
 pub use ids::*;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::context::OpContext;
 use crate::error::{AppError, AppResult};
 use crate::handlers::*;
-use crate::jobs::JobPlan;
+use crate::jobs::{JobPlan, JobRef};
 use crate::state::State;
 
 macro_rules! table {
@@ -33,9 +33,9 @@ macro_rules! table {
             }
         }
 
-        pub async fn run_async(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+        pub async fn run_async(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -> AppResult<Value> {
             match args.command {
-                $($a => $ar(st, ctx, args).await,)*
+                $($a => $ar(st, ctx, args, job).await,)*
                 other => Err(AppError::Internal(format!("no async handler for {other}"))),
             }
         }
@@ -69,12 +69,36 @@ table! {
         "registerUserKeys" => users::register_keys,
         "getUserKeys" => users::get_keys,
         "listRoles" => roles::list,
+        "createZone" => zones::create_zone,
+        "listZones" => zones::list_zones,
+        "updateZone" => zones::update_zone,
+        "deleteZone" => zones::delete_zone,
+        "createPod" => zones::create_pod,
+        "listPods" => zones::list_pods,
+        "updatePod" => zones::update_pod,
+        "deletePod" => zones::delete_pod,
+        "addCluster" => zones::add_cluster,
+        "listClusters" => zones::list_clusters,
+        "updateCluster" => zones::update_cluster,
+        "deleteCluster" => zones::delete_cluster,
+        "listPhysicalNetworks" => physnets::list_physnets,
+        "listTrafficTypes" => physnets::list_traffic,
+        "listNetworkServiceProviders" => physnets::list_providers,
+        "listVirtualRouterElements" => physnets::list_vr_elements,
     }
     async {
         "deleteDomain" => (domains::delete_prepare, domains::delete_run),
         "disableAccount" => (accounts::disable_prepare, accounts::disable_run),
         "deleteAccount" => (accounts::delete_prepare, accounts::delete_run),
         "disableUser" => (users::disable_prepare, users::disable_run),
+        "createPhysicalNetwork" => (physnets::create_physnet_prepare, physnets::create_physnet_run),
+        "updatePhysicalNetwork" => (physnets::update_physnet_prepare, physnets::update_physnet_run),
+        "deletePhysicalNetwork" => (physnets::delete_physnet_prepare, physnets::delete_physnet_run),
+        "addTrafficType" => (physnets::add_traffic_prepare, physnets::add_traffic_run),
+        "updateTrafficType" => (physnets::update_traffic_prepare, physnets::update_traffic_run),
+        "deleteTrafficType" => (physnets::delete_traffic_prepare, physnets::delete_traffic_run),
+        "updateNetworkServiceProvider" => (physnets::update_provider_prepare, physnets::update_provider_run),
+        "configureVirtualRouterElement" => (physnets::configure_vr_prepare, physnets::configure_vr_run),
     }
 }
 

@@ -78,6 +78,15 @@ pub fn event_type(command: &str) -> Option<&'static str> {
         "deleteUser" => "USER.DELETE",
         "registerUserKeys" => "REGISTER.USER.KEY",
         "updateConfiguration" => "CONFIGURATION.VALUE.EDIT",
+        "createPhysicalNetwork" => "PHYSICAL.NETWORK.CREATE",
+        "updatePhysicalNetwork" => "PHYSICAL.NETWORK.UPDATE",
+        "deletePhysicalNetwork" => "PHYSICAL.NETWORK.DELETE",
+        "addTrafficType" => "TRAFFIC.TYPE.CREATE",
+        "updateTrafficType" => "TRAFFIC.TYPE.UPDATE",
+        "deleteTrafficType" => "TRAFFIC.TYPE.DELETE",
+        "updateNetworkServiceProvider" | "configureVirtualRouterElement" => {
+            "SERVICE.PROVIDER.UPDATE"
+        }
         "login" => "USER.LOGIN",
         "logout" => "USER.LOGOUT",
         _ => return None,

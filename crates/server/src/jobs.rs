@@ -63,6 +63,23 @@ impl JobEngine {
     }
 }
 
+/// What a job body knows about its job.
+pub struct JobRef {
+    pub id: JobId,
+    /// The entity the job acts on (for create-style commands, the one `prepare` created).
+    pub instance_id: Option<String>,
+}
+
+impl JobRef {
+    /// The instance id as a typed id.
+    pub fn instance<T: std::str::FromStr>(&self) -> AppResult<T> {
+        self.instance_id
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| AppError::Internal(format!("job {} has no valid instance id", self.id)))
+    }
+}
+
 /// What an async command's preparation decided before the job exists.
 pub struct JobPlan {
     pub instance_type: Option<&'static str>,
@@ -148,7 +165,11 @@ async fn run(st: &State, id: JobId) -> AppResult<()> {
     let started = std::time::Instant::now();
     let (ctx, outcome) = match prepare(st, &job).await {
         Ok((ctx, args)) => {
-            let r = dispatch::run_async(st, &ctx, &args)
+            let jr = JobRef {
+                id: job.id,
+                instance_id: job.instance_id.clone(),
+            };
+            let r = dispatch::run_async(st, &ctx, &args, &jr)
                 .await
                 .map_err(AppError::into_api);
             (Some(ctx), r)

@@ -2,6 +2,7 @@
 //! per spec; a startup check fails if either side has one the other lacks.
 
 mod identity;
+mod infra;
 mod objects;
 mod system;
 
@@ -12,6 +13,7 @@ pub fn all() -> Vec<CommandSpec> {
     let mut v = Vec::new();
     v.extend(system::specs());
     v.extend(identity::specs());
+    v.extend(infra::specs());
     v
 }
 

@@ -381,3 +381,216 @@ pub const SUCCESS: &[Field] = &[
         "any text associated with the success or failure",
     ),
 ];
+
+pub const ZONE: &[Field] = &[
+    f("id", "string", "Zone id"),
+    f("name", "string", "Zone name"),
+    f("description", "string", "Zone description"),
+    f("dns1", "string", "the first DNS for the Zone"),
+    f("dns2", "string", "the second DNS for the Zone"),
+    f(
+        "internaldns1",
+        "string",
+        "the first internal DNS for the Zone",
+    ),
+    f(
+        "internaldns2",
+        "string",
+        "the second internal DNS for the Zone",
+    ),
+    f("ip6dns1", "string", "the first IPv6 DNS for the Zone"),
+    f("ip6dns2", "string", "the second IPv6 DNS for the Zone"),
+    f(
+        "guestcidraddress",
+        "string",
+        "the guest CIDR address for the Zone",
+    ),
+    f(
+        "networktype",
+        "string",
+        "the network type of the zone; can be Basic or Advanced",
+    ),
+    f(
+        "securitygroupsenabled",
+        "boolean",
+        "true if security groups support is enabled, false otherwise",
+    ),
+    f(
+        "allocationstate",
+        "string",
+        "the allocation state of the cluster",
+    ),
+    f(
+        "localstorageenabled",
+        "boolean",
+        "true if local storage offering enabled, false otherwise",
+    ),
+    f(
+        "domain",
+        "string",
+        "Network domain name for the networks in the zone",
+    ),
+    f(
+        "domainid",
+        "string",
+        "the UUID of the containing domain, null for public zones",
+    ),
+    f(
+        "domainname",
+        "string",
+        "the name of the containing domain, null for public zones",
+    ),
+    f("dhcpprovider", "string", "the dhcp Provider for the Zone"),
+    f("type", "string", "The type of the zone - core or edge"),
+    f(
+        "tags",
+        "set",
+        "the list of resource tags associated with zone.",
+    ),
+    f(
+        "hasannotations",
+        "boolean",
+        "true if the entity/resource has annotations",
+    ),
+];
+
+pub const POD: &[Field] = &[
+    f("id", "string", "the ID of the Pod"),
+    f("name", "string", "the name of the Pod"),
+    f("zoneid", "string", "the Zone ID of the Pod"),
+    f("zonename", "string", "the Zone name of the Pod"),
+    f("gateway", "string", "the gateway of the Pod"),
+    f("netmask", "string", "the netmask of the Pod"),
+    f("startip", "list", "the starting IP for the Pod"),
+    f("endip", "list", "the ending IP for the Pod"),
+    f(
+        "allocationstate",
+        "string",
+        "the allocation state of the Pod",
+    ),
+];
+
+pub const CLUSTER: &[Field] = &[
+    f("id", "string", "the cluster ID"),
+    f("name", "string", "the cluster name"),
+    f("podid", "string", "the Pod ID of the cluster"),
+    f("podname", "string", "the Pod name of the cluster"),
+    f("zoneid", "string", "the Zone ID of the cluster"),
+    f("zonename", "string", "the Zone name of the cluster"),
+    f(
+        "hypervisortype",
+        "string",
+        "the hypervisor type of the cluster",
+    ),
+    f("clustertype", "string", "the type of the cluster"),
+    f(
+        "allocationstate",
+        "string",
+        "the allocation state of the cluster",
+    ),
+    f(
+        "managedstate",
+        "string",
+        "whether this cluster is managed by cloudstack",
+    ),
+    f(
+        "cpuovercommitratio",
+        "string",
+        "The cpu overcommit ratio of the cluster",
+    ),
+    f(
+        "memoryovercommitratio",
+        "string",
+        "The memory overcommit ratio of the cluster",
+    ),
+    f("arch", "string", "CPU Arch of the hosts in the cluster"),
+];
+
+pub const PHYSICAL_NETWORK: &[Field] = &[
+    f("id", "string", "the uuid of the physical network"),
+    f("name", "string", "name of the physical network"),
+    f("zoneid", "string", "zone id of the physical network"),
+    f("zonename", "string", "zone name of the physical network"),
+    f("state", "string", "state of the physical network"),
+    f("isolationmethods", "string", "isolation methods"),
+    f("vlan", "string", "the vlan of the physical network"),
+    f(
+        "broadcastdomainrange",
+        "string",
+        "Broadcast domain range of the physical network",
+    ),
+    f("tags", "string", "comma separated tag"),
+    f(
+        "networkspeed",
+        "string",
+        "the speed of the physical network",
+    ),
+    f(
+        "domainid",
+        "string",
+        "the domain id of the physical network owner",
+    ),
+];
+
+pub const TRAFFIC_TYPE: &[Field] = &[
+    f("id", "string", "id of the network provider"),
+    f("traffictype", "string", "the trafficType to be added to the physical network"),
+    f("physicalnetworkid", "string", "the physical network this belongs to"),
+    f("kvmnetworklabel", "string", "The network name label of the physical device dedicated to this traffic on a KVM host"),
+    f("xennetworklabel", "string", "The network name label of the physical device dedicated to this traffic on a XenServer host"),
+    f("vmwarenetworklabel", "string", "The network name label of the physical device dedicated to this traffic on a VMware host"),
+    f("hypervnetworklabel", "string", "The network name label of the physical device dedicated to this traffic on a HyperV host"),
+    f("isolationmethods", "string", "isolation methods for the traffic type"),
+    f("vlan", "string", "The VLAN id to be used for Management traffic by VMware host"),
+];
+
+pub const PROVIDER: &[Field] = &[
+    f("id", "string", "uuid of the network provider"),
+    f("name", "string", "the provider name"),
+    f(
+        "physicalnetworkid",
+        "string",
+        "the physical network this belongs to",
+    ),
+    f(
+        "destinationphysicalnetworkid",
+        "string",
+        "the destination physical network",
+    ),
+    f("state", "string", "state of the network provider"),
+    f("servicelist", "list", "services for this provider"),
+    f(
+        "canenableindividualservice",
+        "boolean",
+        "true if individual services can be enabled/disabled",
+    ),
+];
+
+pub const VR_ELEMENT: &[Field] = &[
+    f("id", "string", "the id of the router"),
+    f(
+        "nspid",
+        "string",
+        "the physical network service provider id of the provider",
+    ),
+    f(
+        "enabled",
+        "boolean",
+        "Enabled/Disabled the service provider",
+    ),
+    f(
+        "account",
+        "string",
+        "the account associated with the provider",
+    ),
+    f(
+        "domainid",
+        "string",
+        "the domain ID associated with the provider",
+    ),
+    f(
+        "domain",
+        "string",
+        "the domain associated with the provider",
+    ),
+];

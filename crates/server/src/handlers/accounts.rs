@@ -232,31 +232,33 @@ async fn set_state(
     ctx: &OpContext,
     a: &AccountRow,
     state: AccountState,
-    ev: &str,
+    ev: Option<&str>,
 ) -> AppResult<Value> {
     let mut tx = st.store.begin().await?;
     db::account_set_state(&mut tx, a.id, state).await?;
-    Event::new(
-        ctx,
-        ev,
-        format!("Account {} is now {}", a.name, state.as_str()),
-    )
-    .resource(a.id, "Account", Some(&a.name))
-    .record(&mut tx)
-    .await?;
+    if let Some(ev) = ev {
+        Event::new(
+            ctx,
+            ev,
+            format!("Account {} is now {}", a.name, state.as_str()),
+        )
+        .resource(a.id, "Account", Some(&a.name))
+        .record(&mut tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(json!({ "account": view(st, a.id).await? }))
 }
 
 pub async fn enable(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let a = target(st, ctx, args).await?;
-    set_state(st, ctx, &a, AccountState::Enabled, "ACCOUNT.ENABLE").await
+    set_state(st, ctx, &a, AccountState::Enabled, Some("ACCOUNT.ENABLE")).await
 }
 
 pub async fn lock(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let a = target(st, ctx, args).await?;
     not_self_or_default(ctx, &a, "lock")?;
-    set_state(st, ctx, &a, AccountState::Locked, "ACCOUNT.DISABLE").await
+    set_state(st, ctx, &a, AccountState::Locked, Some("ACCOUNT.DISABLE")).await
 }
 
 pub async fn disable_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
@@ -270,14 +272,19 @@ pub async fn disable_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     })
 }
 
-pub async fn disable_run(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+pub async fn disable_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &crate::jobs::JobRef,
+) -> AppResult<Value> {
     let a = target(st, ctx, args).await?;
     let state = if args.flag("lock") {
         AccountState::Locked
     } else {
         AccountState::Disabled
     };
-    set_state(st, ctx, &a, state, "ACCOUNT.DISABLE").await
+    set_state(st, ctx, &a, state, None).await
 }
 
 pub async fn delete_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
@@ -291,15 +298,26 @@ pub async fn delete_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     })
 }
 
-pub async fn delete_run(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+pub async fn delete_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &crate::jobs::JobRef,
+) -> AppResult<Value> {
     let id: AccountId = args.required_id("id")?;
-    remove_account(st, ctx, id).await?;
+    remove_account(st, ctx, id, false).await?;
     Ok(success_body())
 }
 
 /// Removes an account and everything it owns. Idempotent; later resource families add their
-/// clean-up here.
-pub(crate) async fn remove_account(st: &State, ctx: &OpContext, id: AccountId) -> AppResult<()> {
+/// clean-up here. `record` adds an ACCOUNT.DELETE event (for removals that are part of a
+/// larger job; deleteAccount's own job records its events).
+pub(crate) async fn remove_account(
+    st: &State,
+    ctx: &OpContext,
+    id: AccountId,
+    record: bool,
+) -> AppResult<()> {
     let a = {
         let mut c = st.store.read().await?;
         db::account_get(&mut c, id).await?
@@ -307,10 +325,12 @@ pub(crate) async fn remove_account(st: &State, ctx: &OpContext, id: AccountId) -
     let Some(a) = a else { return Ok(()) };
     let mut tx = st.store.begin().await?;
     db::account_mark_removed(&mut tx, id).await?;
-    Event::new(ctx, "ACCOUNT.DELETE", format!("Account {} deleted", a.name))
-        .resource(id, "Account", Some(&a.name))
-        .record(&mut tx)
-        .await?;
+    if record {
+        Event::new(ctx, "ACCOUNT.DELETE", format!("Account {} deleted", a.name))
+            .resource(id, "Account", Some(&a.name))
+            .record(&mut tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -195,7 +195,12 @@ pub async fn delete_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
 
 /// Deletes a domain; with `cleanup` its whole subtree and every account in it. Idempotent:
 /// a re-run after a crash continues where the last one stopped.
-pub async fn delete_run(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+pub async fn delete_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &crate::jobs::JobRef,
+) -> AppResult<Value> {
     let id: DomainId = args.required_id("id")?;
     let d = {
         let mut c = st.store.read().await?;
@@ -225,7 +230,7 @@ pub async fn delete_run(st: &State, ctx: &OpContext, args: &Args) -> AppResult<V
         .into());
     }
     for a in accounts {
-        accounts::remove_account(st, ctx, a).await?;
+        accounts::remove_account(st, ctx, a, true).await?;
     }
     let mut tx = st.store.begin().await?;
     let mut ordered = subtree;

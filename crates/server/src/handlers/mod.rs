@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod domains;
+pub mod physnets;
 pub mod roles;
 pub mod system;
 pub mod users;
+pub mod zones;

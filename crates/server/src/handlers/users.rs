@@ -248,31 +248,33 @@ async fn set_state(
     ctx: &OpContext,
     u: &UserRow,
     state: AccountState,
-    ev: &str,
+    ev: Option<&str>,
 ) -> AppResult<Value> {
     let mut tx = st.store.begin().await?;
     db::user_set_state(&mut tx, u.id, state).await?;
-    Event::new(
-        ctx,
-        ev,
-        format!("User {} is now {}", u.username, state.as_str()),
-    )
-    .resource(u.id, "User", Some(&u.username))
-    .record(&mut tx)
-    .await?;
+    if let Some(ev) = ev {
+        Event::new(
+            ctx,
+            ev,
+            format!("User {} is now {}", u.username, state.as_str()),
+        )
+        .resource(u.id, "User", Some(&u.username))
+        .record(&mut tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(json!({ "user": view(st, u.id).await? }))
 }
 
 pub async fn enable(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let u = target(st, ctx, args, false).await?;
-    set_state(st, ctx, &u, AccountState::Enabled, "USER.ENABLE").await
+    set_state(st, ctx, &u, AccountState::Enabled, Some("USER.ENABLE")).await
 }
 
 pub async fn lock(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let u = target(st, ctx, args, false).await?;
     not_self(ctx, &u, "lock")?;
-    set_state(st, ctx, &u, AccountState::Locked, "USER.LOCK").await
+    set_state(st, ctx, &u, AccountState::Locked, Some("USER.LOCK")).await
 }
 
 pub async fn disable_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
@@ -286,9 +288,14 @@ pub async fn disable_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     })
 }
 
-pub async fn disable_run(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+pub async fn disable_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &crate::jobs::JobRef,
+) -> AppResult<Value> {
     let u = target(st, ctx, args, false).await?;
-    set_state(st, ctx, &u, AccountState::Disabled, "USER.DISABLE").await
+    set_state(st, ctx, &u, AccountState::Disabled, None).await
 }
 
 pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
