@@ -1,5 +1,5 @@
-//! Inventory configuration objects: zones, pods, clusters, physical networks, traffic types
-//! and network service providers. They share one table layout, so one set of functions
+//! Inventory and catalogue objects: zones, pods, clusters, physical networks, traffic types,
+//! network service providers and offerings. They share one table layout, so one set of functions
 //! serves them all, chosen by [`Infra`].
 
 use sqlx::any::AnyRow;
@@ -20,6 +20,9 @@ pub enum Infra {
     PhysicalNetwork,
     TrafficType,
     Provider,
+    ServiceOffering,
+    DiskOffering,
+    NetworkOffering,
 }
 
 impl Infra {
@@ -31,6 +34,9 @@ impl Infra {
             Self::PhysicalNetwork => "physical_networks",
             Self::TrafficType => "traffic_types",
             Self::Provider => "network_providers",
+            Self::ServiceOffering => "service_offerings",
+            Self::DiskOffering => "disk_offerings",
+            Self::NetworkOffering => "network_offerings",
         }
     }
 }

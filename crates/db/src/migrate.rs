@@ -10,9 +10,10 @@ use crate::{Backend, DataStore, DbError, Result};
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "identity, settings, events, jobs", V1),
     (2, "zones, pods, clusters, physical networks", V2),
+    (3, "offerings", V3),
 ];
 
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -171,6 +172,24 @@ CREATE TABLE network_providers (
     kind TEXT NOT NULL, state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
 );
 CREATE UNIQUE INDEX network_providers_live ON network_providers(parent_id, name) WHERE removed IS NULL
+"#;
+
+/// Offerings use the inventory layout; `zone_id` is the nil UUID (zone and domain scoping
+/// lists live in `attrs`), `kind` is the offering's type, `state` Active/Inactive (network
+/// offerings: Enabled/Disabled). Names are not unique, as in CloudStack.
+const V3: &str = r#"
+CREATE TABLE service_offerings (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE TABLE disk_offerings (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE TABLE network_offerings (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+)
 "#;
 
 const LOCK_KEY: i64 = 0x63616e6f7079; // "canopy"

@@ -4,6 +4,7 @@
 mod identity;
 mod infra;
 mod objects;
+mod offerings;
 mod system;
 
 use crate::registry::{CommandSpec, Registry};
@@ -14,6 +15,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(system::specs());
     v.extend(identity::specs());
     v.extend(infra::specs());
+    v.extend(offerings::specs());
     v
 }
 

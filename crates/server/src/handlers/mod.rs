@@ -2,7 +2,9 @@
 //! bound arguments, and returns the value inside the response envelope.
 
 pub mod accounts;
+pub mod clusters;
 pub mod domains;
+pub mod offerings;
 pub mod physnets;
 pub mod roles;
 pub mod system;
