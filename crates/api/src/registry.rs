@@ -301,6 +301,8 @@ pub struct Page {
 pub struct Args {
     pub command: &'static str,
     values: HashMap<&'static str, Arg>,
+    /// Parameters sent with an empty value (which otherwise count as absent).
+    empty: Vec<&'static str>,
     pub page: Page,
 }
 
@@ -310,11 +312,16 @@ impl Args {
         Self {
             command,
             values: values.into_iter().collect(),
+            empty: Vec::new(),
             page: Page {
                 offset: 0,
                 limit: None,
             },
         }
+    }
+    /// Whether the parameter was sent with an empty value (`hosttags=` to clear).
+    pub fn given_empty(&self, name: &str) -> bool {
+        self.empty.contains(&name)
     }
     pub fn has(&self, name: &str) -> bool {
         self.values.contains_key(name)
@@ -469,6 +476,7 @@ impl CommandSpec {
             }
         }
         let mut values = HashMap::new();
+        let mut empty = Vec::new();
         for p in &self.params {
             let raw_value = if p.ty == ParamType::Map {
                 None
@@ -492,6 +500,7 @@ impl CommandSpec {
             let trimmed = v.trim();
             if trimmed.is_empty() && p.ty != ParamType::String {
                 // Empty numbers, ids, booleans and lists count as absent.
+                empty.push(p.name);
                 if p.required {
                     return Err(ApiError::missing_param(self.name, p.name));
                 }
@@ -563,6 +572,7 @@ impl CommandSpec {
         Ok(Args {
             command: self.name,
             values,
+            empty,
             page,
         })
     }

@@ -4,6 +4,8 @@
 //! - `canopy up`: the all-in-one cloud on this machine (today: the server on embedded SQLite;
 //!   the local host agent and the bootstrapped zone arrive with the inventory work), printing
 //!   the endpoint and the admin credentials.
+//! - `canopy agent`: a host agent (or `--simulate N` simulated hosts) joining with a token.
+//! - `canopy token create`: mints a join token through the API.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +40,69 @@ struct Common {
     /// Database URL: sqlite:PATH (default: DIR/canopy.db) or postgres://user:pass@host/db.
     #[arg(long, env = "CANOPY_DATABASE")]
     database: Option<String>,
+    /// Address of the agent endpoint (TLS) that host agents dial.
+    #[arg(long, env = "CANOPY_AGENT_LISTEN", default_value = "0.0.0.0:9443")]
+    agent_listen: SocketAddr,
+    /// Host name or IP agents use to reach this server (written into join tokens).
+    #[arg(long, env = "CANOPY_ADVERTISE")]
+    advertise: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct AgentArgs {
+    /// Join token (from addHost's `jointoken`, createHostJoinToken or `canopy token create`).
+    #[arg(long, env = "CANOPY_TOKEN")]
+    token: Option<String>,
+    /// The address this host is known by (as given to addHost). Required for a real host.
+    #[arg(long)]
+    address: Option<String>,
+    /// Where the host credential is kept after the first join.
+    #[arg(long, default_value = "./canopy-agent")]
+    state_dir: PathBuf,
+    /// Simulate this many hosts instead of managing this machine.
+    #[arg(long)]
+    simulate: Option<usize>,
+    /// Simulated hosts are named PREFIX-0, PREFIX-1, …
+    #[arg(long, default_value = "sim")]
+    sim_prefix: String,
+    #[arg(long, default_value_t = 4)]
+    sim_cpus: u32,
+    #[arg(long, default_value_t = 8000)]
+    sim_cpu_mhz: u64,
+    #[arg(long, default_value_t = 8192)]
+    sim_memory_mib: u64,
+    #[arg(long, default_value_t = 1024)]
+    sim_storage_gib: u64,
+    /// Delay of every simulated operation.
+    #[arg(long, default_value_t = 0)]
+    sim_delay_ms: u64,
+    /// Probability (0..1) that a simulated operation fails.
+    #[arg(long, default_value_t = 0.0)]
+    sim_fail_rate: f64,
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Mint a join token (calls createHostJoinToken with the admin's API keys).
+    Create {
+        /// Cluster the token admits hosts to.
+        #[arg(long)]
+        cluster: String,
+        /// Bind the token to one host address (added with addHost).
+        #[arg(long)]
+        address: Option<String>,
+        /// How many hosts a cluster token admits.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        #[arg(long, default_value_t = 60)]
+        validity_minutes: u32,
+        /// The API endpoint (plain HTTP).
+        #[arg(long, default_value = "http://127.0.0.1:8080/client/api")]
+        api: String,
+        /// The admin credentials file written at first start.
+        #[arg(long, default_value = "./canopy-data/admin.json")]
+        admin_json: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -46,6 +111,11 @@ enum Cmd {
     Server(Common),
     /// Run the all-in-one cloud on this machine and print how to reach it.
     Up(Common),
+    /// Run a host agent (or simulated hosts) that joins a server.
+    Agent(AgentArgs),
+    /// Join tokens for host agents.
+    #[command(subcommand)]
+    Token(TokenCmd),
 }
 
 fn endpoint(addr: SocketAddr) -> String {
@@ -84,12 +154,15 @@ async fn run(c: Common, up: bool) -> anyhow::Result<()> {
         data_dir: c.data_dir.clone(),
         listen: c.listen,
         database: c.database.clone(),
+        agent_listen: c.agent_listen,
+        advertise: c.advertise.clone(),
     };
     let srv = server::start(cfg).await?;
     let base = endpoint(srv.addr);
     let admin_file = c.data_dir.join("admin.json");
     println!("Canopy management server is up.");
     println!("  API:             {base}/client/api");
+    println!("  agent endpoint:  {} (TLS)", srv.state.agent_endpoint);
     println!("  web console:     not built yet (arrives with the web console issue)");
     match (&srv.admin, up) {
         (Some(creds), _) => print_credentials(creds, &admin_file),
@@ -145,6 +218,215 @@ fn main() -> anyhow::Result<()> {
         match cli.cmd {
             Cmd::Server(c) => run(c, false).await,
             Cmd::Up(c) => run(c, true).await,
+            Cmd::Agent(a) => run_agent(a).await,
+            Cmd::Token(TokenCmd::Create {
+                cluster,
+                address,
+                uses,
+                validity_minutes,
+                api,
+                admin_json,
+            }) => {
+                let token = mint_token(
+                    &api,
+                    &admin_json,
+                    &cluster,
+                    address.as_deref(),
+                    uses,
+                    validity_minutes,
+                )?;
+                println!("{token}");
+                Ok(())
+            }
         }
     })
+}
+
+/// The credential a real agent keeps after its first join.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedCredential {
+    host_id: uuid::Uuid,
+    secret: String,
+    server: String,
+    fingerprint: String,
+}
+
+async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&a.state_dir)
+        .with_context(|| format!("creating {}", a.state_dir.display()))?;
+    let token = a
+        .token
+        .as_deref()
+        .map(|t| proto::JoinToken::decode(t).context("the join token is malformed"))
+        .transpose()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(n) = a.simulate {
+        let token = token.context("--simulate needs --token (a cluster token with enough uses)")?;
+        let opts = agent::simulator::SimOptions {
+            count: n,
+            prefix: a.sim_prefix.clone(),
+            cpus: a.sim_cpus,
+            cpu_mhz: a.sim_cpu_mhz,
+            memory_bytes: a.sim_memory_mib << 20,
+            storage_bytes: a.sim_storage_gib << 30,
+            delay: std::time::Duration::from_millis(a.sim_delay_ms),
+            fail_rate: a.sim_fail_rate,
+            state_file: Some(a.state_dir.join("simulated-hosts.json")),
+        };
+        let hosts = agent::simulator::hosts(
+            &token.server,
+            &token.fingerprint,
+            &token.secret,
+            &opts,
+            None,
+        );
+        println!("simulating {n} hosts against {}", token.server);
+        let tasks = agent::simulator::spawn(hosts, stop_rx);
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        return Ok(());
+    }
+    let cred_path = a.state_dir.join("credential.json");
+    let saved: Option<SavedCredential> = std::fs::read(&cred_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let address = a
+        .address
+        .clone()
+        .context("--address is required: the address this host was added with")?;
+    let (server, fingerprint, credential) = match (&saved, &token) {
+        (Some(s), _) => (
+            s.server.clone(),
+            s.fingerprint.clone(),
+            agent::Credential::Host {
+                host_id: s.host_id,
+                secret: s.secret.clone(),
+            },
+        ),
+        (None, Some(t)) => (
+            t.server.clone(),
+            t.fingerprint.clone(),
+            agent::Credential::Token {
+                secret: t.secret.clone(),
+            },
+        ),
+        (None, None) => anyhow::bail!(
+            "no saved credential in {}: give --token",
+            a.state_dir.display()
+        ),
+    };
+    let (srv, fp) = (server.clone(), fingerprint.clone());
+    let path = cred_path.clone();
+    let host = agent::HostAgent {
+        server,
+        fingerprint,
+        credential: std::sync::Mutex::new(credential),
+        inventory: agent::inventory::local(&address),
+        driver: std::sync::Arc::new(agent::driver::LocalDriver),
+        on_credential: Some(std::sync::Arc::new(move |host_id, secret: &str| {
+            let c = SavedCredential {
+                host_id,
+                secret: secret.to_string(),
+                server: srv.clone(),
+                fingerprint: fp.clone(),
+            };
+            if let Ok(b) = serde_json::to_vec_pretty(&c) {
+                if std::fs::write(&path, b).is_err() {
+                    tracing::error!(path = %path.display(), "could not save the host credential");
+                }
+            }
+        })),
+    };
+    println!(
+        "agent for {address} ({} acceleration) dialling {}",
+        host.inventory.accelerator, host.server
+    );
+    let run = host.run(stop_rx);
+    tokio::select! {
+        r = run => r.map_err(|e| anyhow::anyhow!(e.to_string())),
+        _ = wait_for_signal() => {
+            let _ = stop_tx.send(true);
+            Ok(())
+        }
+    }
+}
+
+/// Calls createHostJoinToken with a signed GET over plain HTTP.
+fn mint_token(
+    api_url: &str,
+    admin_json: &std::path::Path,
+    cluster: &str,
+    address: Option<&str>,
+    uses: u32,
+    validity: u32,
+) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let creds: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(admin_json).with_context(|| format!("reading {}", admin_json.display()))?,
+    )?;
+    let key = creds["apikey"]
+        .as_str()
+        .context("admin.json has no apikey")?;
+    let secret = creds["secretkey"]
+        .as_str()
+        .context("admin.json has no secretkey")?;
+    let (uses, validity) = (uses.to_string(), validity.to_string());
+    let mut params: Vec<(&str, &str)> = vec![
+        ("command", "createHostJoinToken"),
+        ("clusterid", cluster),
+        ("uses", &uses),
+        ("validityminutes", &validity),
+        ("response", "json"),
+        ("apiKey", key),
+    ];
+    if let Some(a) = address {
+        params.push(("hostaddress", a));
+    }
+    let sig = api::sign::sign(&params, secret);
+    params.push(("signature", &sig));
+    let enc = |v: &str| -> String {
+        v.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect();
+    let rest = api_url
+        .strip_prefix("http://")
+        .context("--api must be an http:// URL")?;
+    let (hostport, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/client/api".into()));
+    let mut s = std::net::TcpStream::connect(hostport)
+        .with_context(|| format!("connecting to {hostport}"))?;
+    write!(
+        s,
+        "GET {path}?{} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n",
+        query.join("&")
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let v: serde_json::Value =
+        serde_json::from_str(body).with_context(|| format!("unexpected answer: {resp}"))?;
+    let inner = &v["createhostjointokenresponse"];
+    if let Some(t) = inner["jointoken"]["token"].as_str() {
+        return Ok(t.to_string());
+    }
+    anyhow::bail!(
+        "createHostJoinToken failed: {}",
+        inner["errortext"].as_str().unwrap_or(body)
+    )
 }

@@ -216,7 +216,14 @@ async fn bad_database_url_and_foreign_server_key_are_refused_clearly() {
     let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
         .args(["server", "--data-dir"])
         .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0", "--database", "mysql://nope"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--agent-listen",
+            "127.0.0.1:0",
+            "--database",
+            "mysql://nope",
+        ])
         .env("CANOPY_LOG", "off")
         .output()
         .expect("run");
@@ -233,7 +240,7 @@ async fn bad_database_url_and_foreign_server_key_are_refused_clearly() {
     let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
         .args(["server", "--data-dir"])
         .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0"])
         .env("CANOPY_LOG", "off")
         .output()
         .expect("run");

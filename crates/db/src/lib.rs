@@ -11,6 +11,7 @@
 //!
 //! This crate must never contain business rules: it stores and fetches.
 
+mod hosts;
 mod identity;
 mod infra;
 mod migrate;
@@ -18,6 +19,7 @@ pub mod rows;
 mod sql;
 mod system;
 
+pub use hosts::*;
 pub use identity::*;
 pub use infra::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};

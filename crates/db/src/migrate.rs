@@ -11,9 +11,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "identity, settings, events, jobs", V1),
     (2, "zones, pods, clusters, physical networks", V2),
     (3, "offerings", V3),
+    (4, "hosts and join tokens", V4),
 ];
 
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -189,6 +190,41 @@ CREATE TABLE disk_offerings (
 CREATE TABLE network_offerings (
     id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
     state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+)
+"#;
+
+const V4: &str = r#"
+CREATE TABLE hosts (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones(id),
+    pod_id TEXT NOT NULL REFERENCES pods(id),
+    cluster_id TEXT NOT NULL REFERENCES clusters(id),
+    name TEXT NOT NULL,
+    address TEXT NOT NULL,
+    hypervisor TEXT NOT NULL,
+    status TEXT NOT NULL,
+    resource_state TEXT NOT NULL,
+    host_tags TEXT NOT NULL,
+    inventory TEXT NOT NULL,
+    secret_hash TEXT,
+    server_id TEXT,
+    last_pinged BIGINT,
+    disconnected BIGINT,
+    simulated BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    removed BIGINT
+);
+CREATE UNIQUE INDEX hosts_address_live ON hosts(address) WHERE removed IS NULL;
+CREATE INDEX hosts_cluster ON hosts(cluster_id);
+CREATE INDEX hosts_zone ON hosts(zone_id);
+CREATE TABLE join_tokens (
+    id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL UNIQUE,
+    cluster_id TEXT NOT NULL REFERENCES clusters(id),
+    address TEXT,
+    uses_left BIGINT NOT NULL,
+    expires BIGINT NOT NULL,
+    created BIGINT NOT NULL
 )
 "#;
 

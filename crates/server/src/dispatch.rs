@@ -97,6 +97,11 @@ table! {
         "listNetworkOfferings" => offerings::list_network,
         "updateNetworkOffering" => offerings::update_network,
         "deleteNetworkOffering" => offerings::delete_network,
+        "addHost" => hosts::add_host,
+        "listHosts" => hosts::list_hosts,
+        "updateHost" => hosts::update_host,
+        "deleteHost" => hosts::delete_host,
+        "createHostJoinToken" => hosts::create_join_token,
     }
     async {
         "deleteDomain" => (domains::delete_prepare, domains::delete_run),
@@ -111,6 +116,7 @@ table! {
         "deleteTrafficType" => (physnets::delete_traffic_prepare, physnets::delete_traffic_run),
         "updateNetworkServiceProvider" => (physnets::update_provider_prepare, physnets::update_provider_run),
         "configureVirtualRouterElement" => (physnets::configure_vr_prepare, physnets::configure_vr_run),
+        "reconnectHost" => (hosts::reconnect_prepare, hosts::reconnect_run),
     }
 }
 

@@ -87,6 +87,7 @@ pub fn event_type(command: &str) -> Option<&'static str> {
         "updateNetworkServiceProvider" | "configureVirtualRouterElement" => {
             "SERVICE.PROVIDER.UPDATE"
         }
+        "reconnectHost" => "HOST.RECONNECT",
         "login" => "USER.LOGIN",
         "logout" => "USER.LOGOUT",
         _ => return None,

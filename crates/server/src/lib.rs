@@ -7,6 +7,7 @@
 //! parameter maps.
 
 pub mod access;
+pub mod agent_tls;
 pub mod auth;
 pub mod bootstrap;
 pub mod context;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod handlers;
 pub mod http;
+pub mod hub;
 pub mod jobs;
 pub mod settings;
 pub mod state;
@@ -41,11 +43,18 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite:PATH` or `postgres://…`; default: SQLite in the data directory.
     pub database: Option<String>,
+    /// Address of the agent endpoint (TLS).
+    pub agent_listen: SocketAddr,
+    /// Host name or address agents use to reach the agent endpoint; default: the listen
+    /// address, or 127.0.0.1 when it is unspecified.
+    pub advertise: Option<String>,
 }
 
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where the agent endpoint listens.
+    pub agent_addr: SocketAddr,
     /// Set when this start created the database (first start).
     pub admin: Option<AdminCreds>,
     pub state: State,
@@ -97,12 +106,25 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let agent_tls = agent_tls::load_or_create(&cfg.data_dir)?;
+    let agent_listener = tokio::net::TcpListener::bind(cfg.agent_listen)
+        .await
+        .with_context(|| format!("binding the agent endpoint {}", cfg.agent_listen))?;
+    let agent_addr = agent_listener.local_addr()?;
+    let advertise = cfg.advertise.clone().unwrap_or_else(|| {
+        if agent_addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            agent_addr.ip().to_string()
+        }
+    });
     let server_id = ServerId::new();
     {
         let mut tx = store.begin().await?;
         db::server_register(&mut tx, server_id, &addr.to_string()).await?;
         tx.commit().await?;
     }
+    let (stop, stopped) = watch::channel(false);
     let st: State = Arc::new(AppState {
         store,
         registry: api::commands::registry(),
@@ -110,14 +132,33 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         key,
         server_id,
         jobs: jobs::JobEngine::new(workers),
+        hub: hub::AgentHub::default(),
+        agent_endpoint: format!("{advertise}:{}", agent_addr.port()),
+        agent_fingerprint: agent_tls.fingerprint.clone(),
+        stopping: stopped.clone(),
     });
     let resumed = jobs::recover(&st, true).await?;
     if resumed > 0 {
         tracing::info!(resumed, "took over unfinished jobs");
     }
     std::fs::write(cfg.data_dir.join("server.addr"), addr.to_string())?;
-    let (stop, stopped) = watch::channel(false);
     spawn_background(st.clone(), stopped.clone());
+    tokio::spawn(hub::serve(
+        st.clone(),
+        agent_listener,
+        agent_tls.acceptor,
+        stopped.clone(),
+    ));
+    if st.store.backend() == db::Backend::Sqlite {
+        // One server per SQLite database: no agent is connected to a server that just started.
+        let mut tx = st.store.begin().await?;
+        db::host_mark_all_disconnected(&mut tx, api::time::now_ms()).await?;
+        tx.commit().await?;
+    }
+    let sims = handlers::hosts::resume_simulated(&st).await?;
+    if sims > 0 {
+        tracing::info!(sims, "restarted in-process simulated hosts");
+    }
     let app = http::router(st.clone());
     let mut stopped_http = stopped;
     let serve = tokio::spawn(async move {
@@ -135,9 +176,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
             tracing::error!(error = %e, "http server failed");
         }
     });
-    tracing::info!(%addr, %server_id, "canopy server listening");
+    tracing::info!(%addr, %agent_addr, %server_id, "canopy server listening");
     Ok(Server {
         addr,
+        agent_addr,
         admin,
         state: st,
         stop,
@@ -145,11 +187,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
     })
 }
 
-/// Periodic work: job recovery and lease renewal, and purging of expired sessions, old
-/// finished jobs and old events.
+/// Periodic work: the host monitor every 2 s (heartbeat flush, status), job recovery and
+/// lease renewal every 6 s, and purging of expired sessions, old finished jobs and old
+/// events every minute.
 fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
         let mut n: u64 = 0;
         loop {
             tokio::select! {
@@ -157,13 +200,19 @@ fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
                 _ = stopped.changed() => break,
             }
             n += 1;
+            if let Err(e) = hub::monitor_once(&st).await {
+                tracing::warn!(error = %e, "host monitor failed");
+            }
+            if !n.is_multiple_of(3) {
+                continue;
+            }
             if let Err(e) = jobs::renew(&st).await {
                 tracing::warn!(error = %e, "lease renewal failed");
             }
             if let Err(e) = jobs::recover(&st, false).await {
                 tracing::warn!(error = %e, "job recovery failed");
             }
-            if n.is_multiple_of(12) {
+            if n.is_multiple_of(30) {
                 if let Err(e) = purge(&st).await {
                     tracing::warn!(error = %e, "purge failed");
                 }

@@ -18,6 +18,13 @@ pub struct AppState {
     pub key: ServerKey,
     pub server_id: ServerId,
     pub jobs: JobEngine,
+    pub hub: crate::hub::AgentHub,
+    /// How agents reach this server (`host:port`), written into join tokens.
+    pub agent_endpoint: String,
+    /// SHA-256 of the agent endpoint's certificate.
+    pub agent_fingerprint: String,
+    /// Fires when the server stops (in-process simulated hosts stop with it).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 pub type State = Arc<AppState>;

@@ -1,6 +1,7 @@
 //! Specs of every implemented command, one file per family. The server registers one handler
 //! per spec; a startup check fails if either side has one the other lacks.
 
+mod hosts;
 mod identity;
 mod infra;
 mod objects;
@@ -16,6 +17,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(identity::specs());
     v.extend(infra::specs());
     v.extend(offerings::specs());
+    v.extend(hosts::specs());
     v
 }
 

@@ -695,3 +695,95 @@ pub const NETWORK_OFFERING: &[Field] = &[
     f("zoneid", "string", "the zone ID(s) this disk offering belongs to."),
     f("created", "date", "the date this network offering was created"),
 ];
+
+pub const HOST: &[Field] = &[
+    f("id", "string", "the ID of the host"),
+    f("name", "string", "the name of the host"),
+    f("state", "string", "the state of the host"),
+    f("resourcestate", "string", "the resource state of the host"),
+    f("type", "string", "the host type"),
+    f("ipaddress", "string", "the IP address of the host"),
+    f("zoneid", "string", "the Zone ID of the host"),
+    f("zonename", "string", "the Zone name of the host"),
+    f("podid", "string", "the Pod ID of the host"),
+    f("podname", "string", "the Pod name of the host"),
+    f("clusterid", "string", "the cluster ID of the host"),
+    f("clustername", "string", "the cluster name of the host"),
+    f(
+        "clustertype",
+        "string",
+        "the cluster type of the cluster that host belongs to",
+    ),
+    f("hypervisor", "string", "the host hypervisor"),
+    f("hypervisorversion", "string", "the hypervisor version"),
+    f(
+        "accelerator",
+        "string",
+        "the acceleration QEMU uses on this host: kvm, tcg, or none (simulated) — Canopy extension",
+    ),
+    f("cpunumber", "integer", "the CPU number of the host"),
+    f("cpuspeed", "long", "the CPU speed of the host"),
+    f(
+        "memorytotal",
+        "long",
+        "the memory total of the host, this parameter is deprecated use memorywithoverprovisioning",
+    ),
+    f(
+        "localstoragetotal",
+        "long",
+        "the total local storage of the host in bytes — Canopy extension",
+    ),
+    f(
+        "hosttags",
+        "string",
+        "comma-separated list of tags for the host",
+    ),
+    f("capabilities", "string", "capabilities of the host"),
+    f("version", "string", "the host version"),
+    f(
+        "lastpinged",
+        "date",
+        "the date and time the host was last pinged",
+    ),
+    f(
+        "disconnected",
+        "date",
+        "true if the host is disconnected. False otherwise.",
+    ),
+    f("created", "date", "the date and time the host was created"),
+    f(
+        "managementserverid",
+        "string",
+        "the management server ID of the host",
+    ),
+    f(
+        "islocalstorageactive",
+        "boolean",
+        "true if local storage is active, false otherwise",
+    ),
+    f(
+        "jointoken",
+        "string",
+        "the join token the host's agent presents (addHost only) — Canopy extension",
+    ),
+];
+
+pub const JOIN_TOKEN: &[Field] = &[
+    f(
+        "token",
+        "string",
+        "the join token to give to `canopy agent --token`",
+    ),
+    f(
+        "clusterid",
+        "string",
+        "the cluster the token admits hosts to",
+    ),
+    f(
+        "hostaddress",
+        "string",
+        "the host address the token is bound to, if any",
+    ),
+    f("uses", "integer", "how many hosts the token admits"),
+    f("expires", "date", "when the token expires"),
+];

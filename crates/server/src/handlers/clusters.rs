@@ -207,7 +207,16 @@ pub async fn update_cluster(st: &State, ctx: &OpContext, args: &Args) -> AppResu
 
 pub async fn delete_cluster(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let c = get(st, Infra::Cluster, "id", args.required_id("id")?).await?;
-    // Hosts and primary storage arrive with the agent; then a cluster holding either is kept.
+    let hosts = {
+        let mut conn = st.store.read().await?;
+        db::host_count_in_cluster(&mut conn, c.id).await?
+    };
+    if hosts > 0 {
+        return Err(api::ApiError::internal(format!(
+            "The cluster is not deletable because there are {hosts} host(s) in it"
+        ))
+        .into());
+    }
     let mut tx = st.store.begin().await?;
     db::infra_mark_removed(&mut tx, Infra::Cluster, c.id).await?;
     Event::new(ctx, "CLUSTER.DELETE", format!("Cluster {} deleted", c.name))

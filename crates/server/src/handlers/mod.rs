@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod clusters;
 pub mod domains;
+pub mod hosts;
 pub mod offerings;
 pub mod physnets;
 pub mod roles;

@@ -26,10 +26,25 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, database: Option<String>) -> Self {
+        Self::start_full(dir, database, "127.0.0.1:0".parse().expect("addr")).await
+    }
+
+    /// The agent endpoint's address (fixed across `restart`, so agents can reconnect).
+    pub fn agent_addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().map(|s| s.agent_addr).expect("running")
+    }
+
+    pub async fn start_full(
+        dir: tempfile::TempDir,
+        database: Option<String>,
+        agent_listen: std::net::SocketAddr,
+    ) -> Self {
         let cfg = server::Config {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             database: database.clone(),
+            agent_listen,
+            advertise: None,
         };
         let srv = server::start(cfg).await.expect("server starts");
         let base = format!("http://{}/client/api", srv.addr);
@@ -61,11 +76,12 @@ impl TestServer {
 
     /// Stops the server and starts it again on the same data directory and database.
     pub async fn restart(mut self) -> Self {
+        let agent = self.agent_addr();
         if let Some(s) = self.server.take() {
             s.shutdown().await;
         }
         let TestServer { dir, database, .. } = self;
-        Self::start_in(dir, database).await
+        Self::start_full(dir, database, agent).await
     }
 
     pub async fn stop(mut self) {

@@ -1,0 +1,13 @@
+//! The host agent: dials the management server over TLS (certificate pinned by the join
+//! token's fingerprint), reports inventory, sends heartbeats, and answers commands through a
+//! driver. The simulator runs many hosts in one process through the same protocol.
+//!
+//! The agent only ever dials out; it never listens.
+
+pub mod driver;
+pub mod inventory;
+pub mod runtime;
+pub mod simulator;
+pub mod tls;
+
+pub use runtime::{Credential, HostAgent};

@@ -1,0 +1,236 @@
+//! One host's connection to the server: dial (TLS, pinned), say hello, then heartbeats and
+//! commands until the connection ends; reconnect with jittered exponential backoff, so a
+//! restarted server is not stormed by every agent at once.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use proto::{AgentMsg, Auth, Command, Inventory, ServerMsg};
+use rand::Rng;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+use crate::driver::Driver;
+
+/// Who this host is to the server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Credential {
+    Token { secret: String },
+    Host { host_id: Uuid, secret: String },
+}
+
+/// Called with the host credential when the server issues one (first join).
+pub type OnCredential = Arc<dyn Fn(Uuid, &str) + Send + Sync>;
+
+pub struct HostAgent {
+    /// `host:port` of the server's agent endpoint.
+    pub server: String,
+    pub fingerprint: String,
+    pub credential: Mutex<Credential>,
+    pub inventory: Inventory,
+    pub driver: Arc<dyn Driver>,
+    pub on_credential: Option<OnCredential>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("refused by the server: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Transient(String),
+}
+
+enum End {
+    /// Connection lost or closed: reconnect.
+    Lost { welcomed: bool },
+    /// The server asked to reconnect at once.
+    Reconnect,
+    /// The host was removed.
+    Forget,
+}
+
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// Full jitter: a random wait up to base·2^attempt, capped.
+fn backoff(attempt: u32) -> Duration {
+    let max = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.min(10))
+        .min(BACKOFF_CAP);
+    Duration::from_millis(rand::thread_rng().gen_range(0..=max.as_millis() as u64))
+}
+
+impl HostAgent {
+    /// Runs until stopped, forgotten, or refused for good.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), AgentError> {
+        let mut attempt = 0u32;
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let end = tokio::select! {
+                e = self.session() => e,
+                _ = stop.changed() => return Ok(()),
+            };
+            match end {
+                Ok(End::Forget) => {
+                    tracing::warn!(address = %self.inventory.address, "the server removed this host; stopping");
+                    return Ok(());
+                }
+                Ok(End::Reconnect) => attempt = 0,
+                Ok(End::Lost { welcomed }) => {
+                    attempt = if welcomed { 0 } else { attempt + 1 };
+                }
+                Err(AgentError::Refused(r)) => {
+                    tracing::error!(address = %self.inventory.address, reason = %r, "the server refused this agent");
+                    return Err(AgentError::Refused(r));
+                }
+                Err(AgentError::Transient(e)) => {
+                    attempt += 1;
+                    tracing::debug!(address = %self.inventory.address, error = %e, attempt, "connection attempt failed");
+                }
+            }
+            let wait = backoff(attempt);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return Ok(()),
+            }
+        }
+    }
+
+    fn auth(&self) -> Auth {
+        match self.credential.lock().map(|c| c.clone()) {
+            Ok(Credential::Host { host_id, secret }) => Auth::Host { host_id, secret },
+            Ok(Credential::Token { secret }) => Auth::Token {
+                secret,
+                address: self.inventory.address.clone(),
+            },
+            Err(_) => Auth::Token {
+                secret: String::new(),
+                address: self.inventory.address.clone(),
+            },
+        }
+    }
+
+    async fn session(&self) -> Result<End, AgentError> {
+        let t = |e: String| AgentError::Transient(e);
+        let tcp = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::TcpStream::connect(&self.server),
+        )
+        .await
+        .map_err(|_| t(format!("connecting to {} timed out", self.server)))?
+        .map_err(|e| t(format!("connecting to {}: {e}", self.server)))?;
+        let _ = tcp.set_nodelay(true);
+        let connector = crate::tls::connector(&self.fingerprint).map_err(|e| t(e.to_string()))?;
+        let name =
+            rustls::pki_types::ServerName::try_from("canopy").map_err(|e| t(e.to_string()))?;
+        let tls = tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp))
+            .await
+            .map_err(|_| t("TLS handshake timed out".into()))?
+            .map_err(|e| t(format!("TLS: {e}")))?;
+        let url = format!("wss://{}{}", self.server, proto::AGENT_PATH);
+        let (mut ws, _) = tokio_tungstenite::client_async(url, tls)
+            .await
+            .map_err(|e| t(format!("websocket: {e}")))?;
+        let hello = AgentMsg::Hello {
+            version: proto::VERSION,
+            auth: self.auth(),
+            inventory: self.inventory.clone(),
+        };
+        ws.send(Message::text(json(&hello)))
+            .await
+            .map_err(|e| t(e.to_string()))?;
+        let first = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .map_err(|_| t("no welcome within 15 s".into()))?;
+        let interval = match first
+            .and_then(|m| m.ok())
+            .and_then(|m| m.into_text().ok())
+            .and_then(|s| serde_json::from_str::<ServerMsg>(&s).ok())
+        {
+            Some(ServerMsg::Welcome {
+                host_id,
+                host_secret,
+                ping_interval_s,
+            }) => {
+                if let Some(secret) = host_secret {
+                    if let Ok(mut c) = self.credential.lock() {
+                        *c = Credential::Host {
+                            host_id,
+                            secret: secret.clone(),
+                        };
+                    }
+                    if let Some(cb) = &self.on_credential {
+                        cb(host_id, &secret);
+                    }
+                }
+                tracing::info!(address = %self.inventory.address, %host_id, "joined");
+                Duration::from_secs(ping_interval_s.max(1))
+            }
+            Some(ServerMsg::Refused {
+                reason,
+                retry: false,
+            }) => return Err(AgentError::Refused(reason)),
+            Some(ServerMsg::Refused {
+                reason,
+                retry: true,
+            }) => return Err(t(reason)),
+            _ => return Err(t("unexpected first message".into())),
+        };
+        let mut tick = tokio::time::interval(interval);
+        tick.tick().await;
+        let mut seq = 0u64;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    seq += 1;
+                    if ws.send(Message::text(json(&AgentMsg::Heartbeat { seq }))).await.is_err() {
+                        return Ok(End::Lost { welcomed: true });
+                    }
+                }
+                m = ws.next() => {
+                    let Some(Ok(m)) = m else { return Ok(End::Lost { welcomed: true }) };
+                    let Ok(text) = m.into_text() else { continue };
+                    let Ok(ServerMsg::Command { id, command, .. }) = serde_json::from_str::<ServerMsg>(&text) else { continue };
+                    match command {
+                        Command::Forget => return Ok(End::Forget),
+                        Command::Reconnect => {
+                            let _ = ws.send(Message::text(json(&AgentMsg::Reply { id, ok: true, body: serde_json::Value::Null, error: None }))).await;
+                            let _ = ws.close(None).await;
+                            return Ok(End::Reconnect);
+                        }
+                        other => {
+                            let reply = match self.driver.handle(&other).await {
+                                Ok(body) => AgentMsg::Reply { id, ok: true, body, error: None },
+                                Err(e) => AgentMsg::Reply { id, ok: false, body: serde_json::Value::Null, error: Some(e) },
+                            };
+                            if ws.send(Message::text(json(&reply))).await.is_err() {
+                                return Ok(End::Lost { welcomed: true });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_is_bounded_and_jittered() {
+        for a in 0..20 {
+            assert!(super::backoff(a) <= super::BACKOFF_CAP);
+        }
+        let samples: std::collections::HashSet<_> =
+            (0..20).map(|_| super::backoff(6).as_millis()).collect();
+        assert!(samples.len() > 1, "jittered");
+    }
+}

@@ -1,0 +1,319 @@
+//! Hosts (hypervisor hosts joined by an agent) and the join tokens that admit them.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use crate::identity::Listed;
+use crate::migrate::now_ms;
+use crate::sql::Sql;
+use crate::{DbError, Result};
+
+/// A host as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostRow {
+    pub id: Uuid,
+    pub zone_id: Uuid,
+    pub pod_id: Uuid,
+    pub cluster_id: Uuid,
+    pub name: String,
+    pub address: String,
+    pub hypervisor: String,
+    /// Connection status: Connecting, Up, Disconnected, Alert, Down, …
+    pub status: String,
+    /// Enabled, Disabled, PrepareForMaintenance, Maintenance, …
+    pub resource_state: String,
+    pub host_tags: Vec<String>,
+    /// The agent's last inventory (JSON of `proto::Inventory`).
+    pub inventory: serde_json::Value,
+    pub secret_hash: Option<String>,
+    pub server_id: Option<Uuid>,
+    pub last_pinged: Option<i64>,
+    pub disconnected: Option<i64>,
+    pub simulated: bool,
+    pub created: i64,
+}
+
+fn uuid_of(r: &AnyRow, col: &'static str) -> Result<Uuid> {
+    let s: String = r.try_get(col)?;
+    Uuid::parse_str(&s).map_err(|_| DbError::Corrupt {
+        table: "hosts",
+        column: col,
+        value: s,
+    })
+}
+
+fn host_row(r: &AnyRow) -> Result<HostRow> {
+    let inv: String = r.try_get("inventory")?;
+    let tags: String = r.try_get("host_tags")?;
+    let server: Option<String> = r.try_get("server_id")?;
+    Ok(HostRow {
+        id: uuid_of(r, "id")?,
+        zone_id: uuid_of(r, "zone_id")?,
+        pod_id: uuid_of(r, "pod_id")?,
+        cluster_id: uuid_of(r, "cluster_id")?,
+        name: r.try_get("name")?,
+        address: r.try_get("address")?,
+        hypervisor: r.try_get("hypervisor")?,
+        status: r.try_get("status")?,
+        resource_state: r.try_get("resource_state")?,
+        host_tags: tags
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        inventory: serde_json::from_str(&inv).map_err(|_| DbError::Corrupt {
+            table: "hosts",
+            column: "inventory",
+            value: inv,
+        })?,
+        secret_hash: r.try_get("secret_hash")?,
+        server_id: server.and_then(|s| Uuid::parse_str(&s).ok()),
+        last_pinged: r.try_get("last_pinged")?,
+        disconnected: r.try_get("disconnected")?,
+        simulated: r.try_get::<i64, _>("simulated")? != 0,
+        created: r.try_get("created")?,
+    })
+}
+
+pub async fn host_insert(conn: &mut AnyConnection, h: &HostRow) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO hosts (id, zone_id, pod_id, cluster_id, name, address, hypervisor, status, resource_state, host_tags, inventory, secret_hash, simulated, created) VALUES (");
+    q.bind(h.id.to_string())
+        .push(", ")
+        .bind(h.zone_id.to_string())
+        .push(", ")
+        .bind(h.pod_id.to_string())
+        .push(", ");
+    q.bind(h.cluster_id.to_string())
+        .push(", ")
+        .bind(h.name.clone())
+        .push(", ")
+        .bind(h.address.clone())
+        .push(", ");
+    q.bind(h.hypervisor.clone())
+        .push(", ")
+        .bind(h.status.clone())
+        .push(", ")
+        .bind(h.resource_state.clone())
+        .push(", ");
+    q.bind(h.host_tags.join(","))
+        .push(", ")
+        .bind(h.inventory.to_string())
+        .push(", ")
+        .bind(h.secret_hash.clone())
+        .push(", ");
+    q.bind(h.simulated).push(", ").bind(now_ms()).push(")");
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn host_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<HostRow>> {
+    let mut q = Sql::new("SELECT * FROM hosts WHERE removed IS NULL AND id = ");
+    q.bind(id.to_string());
+    q.one(conn, host_row).await
+}
+
+pub async fn host_get_by_address(
+    conn: &mut AnyConnection,
+    address: &str,
+) -> Result<Option<HostRow>> {
+    let mut q = Sql::new("SELECT * FROM hosts WHERE removed IS NULL AND address = ");
+    q.bind(address);
+    q.one(conn, host_row).await
+}
+
+/// Filters for [`host_list`].
+#[derive(Clone, Debug, Default)]
+pub struct HostFilter {
+    pub id: Option<Uuid>,
+    pub zone_id: Option<Uuid>,
+    pub pod_id: Option<Uuid>,
+    pub cluster_id: Option<Uuid>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub resource_state: Option<String>,
+    pub hypervisor: Option<String>,
+    pub keyword: Option<String>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+fn host_where(q: &mut Sql, f: &HostFilter) {
+    for (col, v) in [
+        ("id", f.id),
+        ("zone_id", f.zone_id),
+        ("pod_id", f.pod_id),
+        ("cluster_id", f.cluster_id),
+    ] {
+        if let Some(v) = v {
+            q.and(&format!(" AND {col} = "), v.to_string());
+        }
+    }
+    for (col, v) in [
+        ("name", &f.name),
+        ("status", &f.status),
+        ("resource_state", &f.resource_state),
+        ("hypervisor", &f.hypervisor),
+    ] {
+        if let Some(v) = v {
+            q.and(&format!(" AND lower({col}) = lower("), v.clone())
+                .push(")");
+        }
+    }
+    if let Some(k) = &f.keyword {
+        q.and(" AND lower(name) LIKE ", format!("%{}%", k.to_lowercase()));
+    }
+}
+
+pub async fn host_list(conn: &mut AnyConnection, f: &HostFilter) -> Result<Listed<HostRow>> {
+    let mut c = Sql::new("SELECT COUNT(*) FROM hosts WHERE removed IS NULL");
+    host_where(&mut c, f);
+    let total: i64 = c.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let mut q = Sql::new("SELECT * FROM hosts WHERE removed IS NULL");
+    host_where(&mut q, f);
+    q.push(" ORDER BY created, id").page(f.offset, f.limit);
+    Ok((q.all(conn, host_row).await?, total.max(0) as u64))
+}
+
+/// Live hosts of a cluster.
+pub async fn host_count_in_cluster(conn: &mut AnyConnection, cluster: Uuid) -> Result<u64> {
+    let mut q = Sql::new("SELECT COUNT(*) FROM hosts WHERE removed IS NULL AND cluster_id = ");
+    q.bind(cluster.to_string());
+    let n: i64 = q.query().fetch_one(conn).await?.try_get(0)?;
+    Ok(n.max(0) as u64)
+}
+
+/// An agent connected: status, inventory, owning server, credential (on first join).
+pub async fn host_connected(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    inventory: &serde_json::Value,
+    server: Uuid,
+    secret_hash: Option<&str>,
+) -> Result<()> {
+    let now = now_ms();
+    let mut q = Sql::new("UPDATE hosts SET status = 'Up', disconnected = NULL, inventory = ");
+    q.bind(inventory.to_string())
+        .and(", server_id = ", server.to_string())
+        .and(", last_pinged = ", now);
+    if let Some(h) = secret_hash {
+        q.and(", secret_hash = ", h);
+    }
+    q.and(" WHERE removed IS NULL AND id = ", id.to_string());
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+/// Sets the connection status; `disconnected` records when the host was last lost.
+pub async fn host_set_status(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    status: &str,
+    disconnected: Option<i64>,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE hosts SET status = ");
+    q.bind(status)
+        .and(", disconnected = ", disconnected)
+        .and(" WHERE removed IS NULL AND id = ", id.to_string());
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+/// Records heartbeats of many hosts in one statement per 500.
+pub async fn host_touch_many(conn: &mut AnyConnection, ids: &[Uuid], now: i64) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let mut q = Sql::new("UPDATE hosts SET last_pinged = ");
+        q.bind(now).push(" WHERE id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id.to_string());
+        }
+        q.push(")");
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Name, tags and resource state (the operator-controlled parts).
+pub async fn host_update(conn: &mut AnyConnection, h: &HostRow) -> Result<()> {
+    let mut q = Sql::new("UPDATE hosts SET name = ");
+    q.bind(h.name.clone())
+        .and(", host_tags = ", h.host_tags.join(","))
+        .and(", resource_state = ", h.resource_state.clone());
+    q.and(" WHERE removed IS NULL AND id = ", h.id.to_string());
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+pub async fn host_mark_removed(conn: &mut AnyConnection, id: Uuid) -> Result<()> {
+    let mut q = Sql::new("UPDATE hosts SET removed = ");
+    q.bind(now_ms())
+        .push(", secret_hash = NULL, status = 'Removed'")
+        .and(" WHERE removed IS NULL AND id = ", id.to_string());
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+/// A join token as stored (the secret only by its hash).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenRow {
+    pub id: Uuid,
+    pub cluster_id: Uuid,
+    /// Bound to one host address, or `None` for a cluster token that admits new hosts.
+    pub address: Option<String>,
+    pub uses_left: i64,
+    pub expires: i64,
+}
+
+pub async fn token_insert(conn: &mut AnyConnection, t: &TokenRow, secret_hash: &str) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO join_tokens (id, secret_hash, cluster_id, address, uses_left, expires, created) VALUES (");
+    q.bind(t.id.to_string())
+        .push(", ")
+        .bind(secret_hash)
+        .push(", ")
+        .bind(t.cluster_id.to_string())
+        .push(", ");
+    q.bind(t.address.clone())
+        .push(", ")
+        .bind(t.uses_left)
+        .push(", ")
+        .bind(t.expires)
+        .push(", ")
+        .bind(now_ms())
+        .push(")");
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+/// The token with this secret hash, if it exists (used up or expired ones too).
+pub async fn token_get(conn: &mut AnyConnection, secret_hash: &str) -> Result<Option<TokenRow>> {
+    let mut q = Sql::new("SELECT * FROM join_tokens WHERE secret_hash = ");
+    q.bind(secret_hash);
+    q.one(conn, |r| {
+        Ok(TokenRow {
+            id: uuid_of(r, "id")?,
+            cluster_id: uuid_of(r, "cluster_id")?,
+            address: r.try_get("address")?,
+            uses_left: r.try_get("uses_left")?,
+            expires: r.try_get("expires")?,
+        })
+    })
+    .await
+}
+
+/// Spends one use of a token; false when none is left (another join won the race).
+pub async fn token_spend(conn: &mut AnyConnection, id: Uuid) -> Result<bool> {
+    let mut q =
+        Sql::new("UPDATE join_tokens SET uses_left = uses_left - 1 WHERE uses_left > 0 AND id = ");
+    q.bind(id.to_string());
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
+}
+
+/// Marks every joined host Disconnected (single-server start-up: no agent is connected yet).
+pub async fn host_mark_all_disconnected(conn: &mut AnyConnection, now: i64) -> Result<u64> {
+    let mut q = Sql::new("UPDATE hosts SET status = 'Disconnected', disconnected = ");
+    q.bind(now).push(" WHERE removed IS NULL AND secret_hash IS NOT NULL AND status IN ('Up', 'Connecting', 'Alert')");
+    Ok(q.query().execute(conn).await?.rows_affected())
+}

@@ -1,0 +1,198 @@
+//! The protocol between the management server and host agents.
+//!
+//! Transport: a WebSocket at `wss://SERVER:9443/agent`, one JSON text frame per message. The
+//! agent pins the server's certificate by the SHA-256 fingerprint carried in its join token.
+//! The agent speaks first (`Hello`); the server answers `Welcome` or `Refused`; then the agent
+//! sends `Heartbeat`s every `ping_interval_s` and the server sends `Command`s, each answered
+//! by a `Reply` with the same id. Desired state for VMs and networks will travel as commands
+//! carrying a generation number; an agent refuses a generation older than one it applied.
+//!
+//! Never add a field without a serde default: agents and servers of neighbouring versions
+//! must understand each other.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Protocol version spoken by this build.
+pub const VERSION: u32 = 1;
+
+/// The WebSocket path on the server's agent port.
+pub const AGENT_PATH: &str = "/agent";
+
+/// What an agent sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentMsg {
+    Hello {
+        version: u32,
+        auth: Auth,
+        inventory: Inventory,
+    },
+    Heartbeat {
+        seq: u64,
+    },
+    Reply {
+        id: u64,
+        ok: bool,
+        #[serde(default)]
+        body: serde_json::Value,
+        #[serde(default)]
+        error: Option<String>,
+    },
+}
+
+/// How an agent proves who it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Auth {
+    /// First contact: the secret of a join token, and the address this host is known by.
+    Token { secret: String, address: String },
+    /// Later contacts: the host's own credential from its `Welcome`.
+    Host { host_id: Uuid, secret: String },
+}
+
+/// What a host has, as its agent measured it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub hostname: String,
+    pub address: String,
+    pub cpus: u32,
+    pub cpu_speed_mhz: u64,
+    pub memory_bytes: u64,
+    pub local_storage_bytes: u64,
+    /// `KVM` or `Simulator`.
+    pub hypervisor: String,
+    pub hypervisor_version: String,
+    /// `kvm`, `tcg` or `none` (simulated).
+    pub accelerator: String,
+    pub capabilities: Vec<String>,
+    pub agent_version: String,
+}
+
+/// What the server sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Welcome {
+        host_id: Uuid,
+        /// Set on the first join: the credential for every later connection.
+        #[serde(default)]
+        host_secret: Option<String>,
+        ping_interval_s: u64,
+    },
+    Refused {
+        reason: String,
+        /// False when retrying with the same credentials cannot succeed.
+        retry: bool,
+    },
+    Command {
+        id: u64,
+        #[serde(default)]
+        generation: u64,
+        command: Command,
+    },
+}
+
+/// Commands for an agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    /// Answer at once (liveness and round-trip measurements).
+    Ping,
+    /// Close the connection and connect again (reconnectHost).
+    Reconnect,
+    /// The host was removed: forget the credential and stop.
+    Forget,
+}
+
+/// A join token, as printed for an operator: `cnp1.` + base64url(JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JoinToken {
+    /// `host:port` of the server's agent endpoint.
+    pub server: String,
+    /// SHA-256 of the server certificate (DER), lower-case hex.
+    pub fingerprint: String,
+    /// The secret the server knows by its hash.
+    pub secret: String,
+}
+
+const TOKEN_PREFIX: &str = "cnp1.";
+
+impl JoinToken {
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(json))
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let b = URL_SAFE_NO_PAD
+            .decode(s.trim().strip_prefix(TOKEN_PREFIX)?)
+            .ok()?;
+        serde_json::from_slice(&b).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_as_tagged_json() {
+        let m = AgentMsg::Hello {
+            version: VERSION,
+            auth: Auth::Token {
+                secret: "s".into(),
+                address: "10.0.0.5".into(),
+            },
+            inventory: Inventory {
+                cpus: 4,
+                hypervisor: "Simulator".into(),
+                ..Default::default()
+            },
+        };
+        let j = serde_json::to_string(&m).expect("json");
+        assert!(
+            j.starts_with(r#"{"type":"hello","version":1,"auth":{"kind":"token""#),
+            "{j}"
+        );
+        assert_eq!(serde_json::from_str::<AgentMsg>(&j).expect("parse"), m);
+        let c = ServerMsg::Command {
+            id: 7,
+            generation: 0,
+            command: Command::Ping,
+        };
+        let j = serde_json::to_string(&c).expect("json");
+        assert_eq!(
+            j,
+            r#"{"type":"command","id":7,"generation":0,"command":{"op":"ping"}}"#
+        );
+        // Older peers may omit defaulted fields.
+        let r: AgentMsg =
+            serde_json::from_str(r#"{"type":"reply","id":1,"ok":true}"#).expect("parse");
+        assert_eq!(
+            r,
+            AgentMsg::Reply {
+                id: 1,
+                ok: true,
+                body: serde_json::Value::Null,
+                error: None
+            }
+        );
+    }
+
+    #[test]
+    fn tokens_encode_and_decode() {
+        let t = JoinToken {
+            server: "10.0.0.1:9443".into(),
+            fingerprint: "ab".repeat(32),
+            secret: "xyz".into(),
+        };
+        let s = t.encode();
+        assert!(s.starts_with("cnp1."));
+        assert_eq!(JoinToken::decode(&s), Some(t));
+        assert_eq!(JoinToken::decode("cnp1.!!"), None);
+        assert_eq!(JoinToken::decode("other"), None);
+    }
+}

@@ -1,0 +1,594 @@
+//! The agent hub: the HTTPS endpoint agents dial (`wss://…:9443/agent`), their
+//! authentication (join token or host credential), the live connections, commands with
+//! replies, and the host-status monitor.
+//!
+//! Heartbeats are recorded in memory and written in batches, so thousands of hosts do not
+//! cost thousands of write transactions per interval. Status rules (times from
+//! `ping.interval` × `ping.timeout`): a connection that closes → Disconnected; a connected
+//! agent silent past the timeout → Alert (and its connection is closed); Disconnected past the
+//! timeout → Down; an Up host whose heartbeats stopped reaching the database (its server
+//! died) → Disconnected.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State as AxState};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use proto::{AgentMsg, Auth, Command, Inventory, ServerMsg};
+use rand::RngCore;
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use crate::agent_tls::sha256_hex;
+use crate::error::{AppError, AppResult};
+use crate::state::State;
+
+struct Conn {
+    conn_id: u64,
+    tx: mpsc::Sender<ServerMsg>,
+    last_heartbeat: i64,
+    /// The heartbeat interval this agent was told at welcome.
+    interval_ms: i64,
+}
+
+/// An agent's answer to a command: ok, body, error text.
+type ReplyTo = oneshot::Sender<(bool, serde_json::Value, Option<String>)>;
+
+#[derive(Default)]
+pub struct AgentHub {
+    conns: Mutex<HashMap<Uuid, Conn>>,
+    /// Heartbeats not yet written to the database.
+    pending_pings: Mutex<HashMap<Uuid, i64>>,
+    replies: Mutex<HashMap<u64, ReplyTo>>,
+    next_id: AtomicU64,
+}
+
+/// Why an agent was refused.
+struct Refusal {
+    reason: String,
+    retry: bool,
+}
+
+fn refuse<T>(reason: impl Into<String>, retry: bool) -> Result<T, Refusal> {
+    Err(Refusal {
+        reason: reason.into(),
+        retry,
+    })
+}
+
+fn now_ms() -> i64 {
+    api::time::now_ms()
+}
+
+pub fn new_secret() -> String {
+    use base64::Engine;
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+impl AgentHub {
+    pub fn is_connected(&self, host: Uuid) -> bool {
+        self.conns
+            .lock()
+            .map(|c| c.contains_key(&host))
+            .unwrap_or(false)
+    }
+
+    pub fn connected_count(&self) -> usize {
+        self.conns.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// Sends a command and waits for its reply.
+    pub async fn command(
+        &self,
+        host: Uuid,
+        command: Command,
+        timeout: Duration,
+    ) -> AppResult<serde_json::Value> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = oneshot::channel();
+        let sender = self
+            .conns
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&host).map(|c| c.tx.clone()));
+        let Some(sender) = sender else {
+            return Err(api::ApiError::new(
+                api::ErrorCode::ResourceUnavailable,
+                format!("Host {host} is not connected"),
+            )
+            .into());
+        };
+        if let Ok(mut r) = self.replies.lock() {
+            r.insert(id, tx);
+        }
+        let out = match sender
+            .send(ServerMsg::Command {
+                id,
+                generation: 0,
+                command,
+            })
+            .await
+        {
+            Ok(()) => Some(tokio::time::timeout(timeout, rx).await),
+            Err(_) => None,
+        };
+        if let Ok(mut r) = self.replies.lock() {
+            r.remove(&id);
+        }
+        let Some(out) = out else {
+            return Err(api::ApiError::new(
+                api::ErrorCode::ResourceUnavailable,
+                format!("Host {host} is not connected"),
+            )
+            .into());
+        };
+        match out {
+            Ok(Ok((true, body, _))) => Ok(body),
+            Ok(Ok((false, _, err))) => Err(AppError::Internal(format!(
+                "host {host}: {}",
+                err.unwrap_or_default()
+            ))),
+            Ok(Err(_)) => Err(api::ApiError::new(
+                api::ErrorCode::ResourceUnavailable,
+                format!("Host {host} disconnected before answering"),
+            )
+            .into()),
+            Err(_) => Err(api::ApiError::new(
+                api::ErrorCode::ResourceUnavailable,
+                format!("Host {host} did not answer in {timeout:?}"),
+            )
+            .into()),
+        }
+    }
+
+    /// Sends a message without waiting (Forget, Reconnect).
+    pub async fn notify(&self, host: Uuid, command: Command) -> bool {
+        let sender = self
+            .conns
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&host).map(|c| c.tx.clone()));
+        match sender {
+            Some(s) => s
+                .send(ServerMsg::Command {
+                    id: 0,
+                    generation: 0,
+                    command,
+                })
+                .await
+                .is_ok(),
+            None => false,
+        }
+    }
+}
+
+pub fn router(st: State) -> Router {
+    Router::new()
+        .route(proto::AGENT_PATH, get(upgrade))
+        .with_state(st)
+}
+
+async fn upgrade(
+    AxState(st): AxState<State>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> impl IntoResponse {
+    ws.max_message_size(1 << 20)
+        .on_upgrade(move |socket| async move {
+            if let Err(e) = session(st, socket, peer).await {
+                tracing::debug!(%peer, error = %e, "agent session ended");
+            }
+        })
+}
+
+async fn send(
+    ws: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    m: &ServerMsg,
+) -> AppResult<()> {
+    let text = serde_json::to_string(m).map_err(|e| AppError::Internal(e.to_string()))?;
+    ws.send(Message::Text(text.into()))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()> {
+    let (mut out, mut inc) = socket.split();
+    let first = tokio::time::timeout(Duration::from_secs(10), inc.next()).await;
+    let hello = match first {
+        Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<AgentMsg>(&t).ok(),
+        _ => None,
+    };
+    let Some(AgentMsg::Hello {
+        version,
+        auth,
+        inventory,
+    }) = hello
+    else {
+        tracing::warn!(%peer, "agent refused: no hello within 10 s");
+        return Ok(());
+    };
+    if version != proto::VERSION {
+        let m = ServerMsg::Refused {
+            reason: format!(
+                "protocol version {version} not supported (server speaks {})",
+                proto::VERSION
+            ),
+            retry: false,
+        };
+        tracing::warn!(%peer, version, "agent refused: protocol version");
+        return send(&mut out, &m).await;
+    }
+    let (host, secret) = match authenticate(&st, &auth, &inventory).await {
+        Ok(v) => v,
+        Err(r) => {
+            tracing::warn!(%peer, address = %inventory.address, reason = %r.reason, "agent refused");
+            return send(
+                &mut out,
+                &ServerMsg::Refused {
+                    reason: r.reason,
+                    retry: r.retry,
+                },
+            )
+            .await;
+        }
+    };
+    let inv = serde_json::to_value(&inventory).map_err(|e| AppError::Internal(e.to_string()))?;
+    {
+        let mut tx = st.store.begin().await?;
+        db::host_connected(
+            &mut tx,
+            host,
+            &inv,
+            st.server_id.0,
+            secret
+                .as_deref()
+                .map(|s| sha256_hex(s.as_bytes()))
+                .as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let interval = st.settings.int("ping.interval").max(1) as u64;
+    send(
+        &mut out,
+        &ServerMsg::Welcome {
+            host_id: host,
+            host_secret: secret,
+            ping_interval_s: interval,
+        },
+    )
+    .await?;
+    let (tx, mut rx) = mpsc::channel::<ServerMsg>(64);
+    let conn_id = st.hub.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+    let old = st.hub.conns.lock().ok().and_then(|mut c| {
+        c.insert(
+            host,
+            Conn {
+                conn_id,
+                tx,
+                last_heartbeat: now_ms(),
+                interval_ms: interval as i64 * 1000,
+            },
+        )
+    });
+    if old.is_some() {
+        tracing::info!(%host, "agent reconnected; the previous connection is replaced");
+    }
+    tracing::info!(%host, %peer, hypervisor = %inventory.hypervisor, "agent connected");
+    let mut stopping = st.stopping.clone();
+    loop {
+        tokio::select! {
+            // A stopping server closes its agent connections; the agents dial again.
+            _ = stopping.changed() => break,
+            m = rx.recv() => {
+                let Some(m) = m else { break };
+                if send(&mut out, &m).await.is_err() {
+                    break;
+                }
+            }
+            m = inc.next() => {
+                let text = match m {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    _ => break,
+                };
+                match serde_json::from_str::<AgentMsg>(&text) {
+                    Ok(AgentMsg::Heartbeat { .. }) => {
+                        let now = now_ms();
+                        if let Ok(mut c) = st.hub.conns.lock() {
+                            if let Some(conn) = c.get_mut(&host) {
+                                conn.last_heartbeat = now;
+                            }
+                        }
+                        if let Ok(mut p) = st.hub.pending_pings.lock() {
+                            p.insert(host, now);
+                        }
+                    }
+                    Ok(AgentMsg::Reply { id, ok, body, error }) => {
+                        if let Some(waiter) = st.hub.replies.lock().ok().and_then(|mut r| r.remove(&id)) {
+                            let _ = waiter.send((ok, body, error));
+                        }
+                    }
+                    Ok(AgentMsg::Hello { .. }) | Err(_) => {
+                        tracing::warn!(%host, "agent sent an unexpected message; closing");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    // Only the connection that is still current marks the host Disconnected.
+    let current = st.hub.conns.lock().map(|mut c| {
+        if c.get(&host).map(|x| x.conn_id) == Some(conn_id) {
+            c.remove(&host);
+            true
+        } else {
+            false
+        }
+    });
+    if current.unwrap_or(false) {
+        let mut tx = st.store.begin().await?;
+        if let Some(h) = db::host_get(&mut tx, host).await? {
+            if h.status == "Up" || h.status == "Connecting" {
+                db::host_set_status(&mut tx, host, "Disconnected", Some(now_ms())).await?;
+            }
+        }
+        tx.commit().await?;
+        tracing::info!(%host, "agent disconnected");
+    }
+    Ok(())
+}
+
+/// Checks the agent's credentials; binds a host to a join token on first contact. Returns
+/// the host id and, on first contact, the new host secret.
+async fn authenticate(
+    st: &State,
+    auth: &Auth,
+    inv: &Inventory,
+) -> Result<(Uuid, Option<String>), Refusal> {
+    let internal = |e: AppError| {
+        tracing::error!(error = %e, "agent authentication failed internally");
+        Refusal {
+            reason: "internal error on the management server".into(),
+            retry: true,
+        }
+    };
+    match auth {
+        Auth::Host { host_id, secret } => {
+            let mut c = st.store.read().await.map_err(|e| internal(e.into()))?;
+            let Some(h) = db::host_get(&mut c, *host_id)
+                .await
+                .map_err(|e| internal(e.into()))?
+            else {
+                return refuse(
+                    format!("host {host_id} is not registered (removed?)"),
+                    false,
+                );
+            };
+            if h.secret_hash.as_deref() != Some(sha256_hex(secret.as_bytes()).as_str()) {
+                return refuse(format!("wrong credential for host {host_id}"), false);
+            }
+            Ok((h.id, None))
+        }
+        Auth::Token { secret, address } => {
+            let hash = sha256_hex(secret.as_bytes());
+            let token = {
+                let mut c = st.store.read().await.map_err(|e| internal(e.into()))?;
+                db::token_get(&mut c, &hash)
+                    .await
+                    .map_err(|e| internal(e.into()))?
+            };
+            let Some(token) = token else {
+                return refuse("unknown join token", false);
+            };
+            if token.expires < now_ms() {
+                return refuse("join token expired", false);
+            }
+            if token.uses_left <= 0 {
+                return refuse("join token already used", false);
+            }
+            if let Some(a) = &token.address {
+                if a != address {
+                    return refuse(
+                        format!("join token is for host address {a}, the agent says {address}"),
+                        false,
+                    );
+                }
+            }
+            let cluster = {
+                let mut c = st.store.read().await.map_err(|e| internal(e.into()))?;
+                db::infra_get(&mut c, db::Infra::Cluster, token.cluster_id)
+                    .await
+                    .map_err(|e| internal(e.into()))?
+            };
+            let Some(cluster) = cluster else {
+                return refuse("the token's cluster no longer exists", false);
+            };
+            if !cluster.kind.eq_ignore_ascii_case(&inv.hypervisor) {
+                return refuse(
+                    format!(
+                        "cluster {} is {}, the agent runs {}",
+                        cluster.name, cluster.kind, inv.hypervisor
+                    ),
+                    false,
+                );
+            }
+            let host_secret = new_secret();
+            let mut tx = st.store.begin().await.map_err(|e| internal(e.into()))?;
+            let existing = db::host_get_by_address(&mut tx, address)
+                .await
+                .map_err(|e| internal(e.into()))?;
+            let id = match existing {
+                Some(h) if h.cluster_id == cluster.id && h.secret_hash.is_none() => h.id,
+                Some(_) => {
+                    return refuse(
+                        format!("address {address} is already registered to a joined host"),
+                        false,
+                    )
+                }
+                None if token.address.is_some() => {
+                    return refuse(
+                        format!(
+                            "no host with address {address} was added to cluster {}",
+                            cluster.name
+                        ),
+                        false,
+                    )
+                }
+                None => {
+                    let h = db::HostRow {
+                        id: Uuid::new_v4(),
+                        zone_id: cluster.zone_id,
+                        pod_id: cluster.parent_id.unwrap_or(cluster.zone_id),
+                        cluster_id: cluster.id,
+                        name: if inv.hostname.is_empty() {
+                            address.clone()
+                        } else {
+                            inv.hostname.clone()
+                        },
+                        address: address.clone(),
+                        hypervisor: cluster.kind.clone(),
+                        status: "Connecting".into(),
+                        resource_state: "Enabled".into(),
+                        host_tags: vec![],
+                        inventory: serde_json::json!({}),
+                        secret_hash: None,
+                        server_id: None,
+                        last_pinged: None,
+                        disconnected: None,
+                        simulated: inv.hypervisor == "Simulator",
+                        created: 0,
+                    };
+                    db::host_insert(&mut tx, &h)
+                        .await
+                        .map_err(|e| internal(e.into()))?;
+                    h.id
+                }
+            };
+            if !db::token_spend(&mut tx, token.id)
+                .await
+                .map_err(|e| internal(e.into()))?
+            {
+                return refuse("join token already used", false);
+            }
+            tx.commit().await.map_err(|e| internal(e.into()))?;
+            Ok((id, Some(host_secret)))
+        }
+    }
+}
+
+/// Writes pending heartbeats and moves host status on; runs every few seconds.
+pub async fn monitor_once(st: &State) -> AppResult<()> {
+    let now = now_ms();
+    let factor = st.settings.float("ping.timeout").max(1.0);
+    let timeout_ms = (st.settings.int("ping.interval").max(1) as f64 * factor * 1000.0) as i64;
+    let pings: Vec<Uuid> = st
+        .hub
+        .pending_pings
+        .lock()
+        .map(|mut p| p.drain().map(|(k, _)| k).collect())
+        .unwrap_or_default();
+    // Connected but silent: Alert, and drop the connection.
+    let silent: Vec<(Uuid, mpsc::Sender<ServerMsg>)> = st
+        .hub
+        .conns
+        .lock()
+        .map(|mut c| {
+            // Each agent is judged by the interval it was given (a changed ping.interval
+            // reaches it at its next connection).
+            let ids: Vec<Uuid> = c
+                .iter()
+                .filter(|(_, x)| now - x.last_heartbeat > (x.interval_ms as f64 * factor) as i64)
+                .map(|(k, _)| *k)
+                .collect();
+            ids.into_iter()
+                .filter_map(|k| c.remove(&k).map(|x| (k, x.tx)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let hosts = {
+        let mut c = st.store.read().await?;
+        db::host_list(&mut c, &db::HostFilter::default()).await?.0
+    };
+    let mut tx = st.store.begin().await?;
+    db::host_touch_many(&mut tx, &pings, now).await?;
+    // Removing a connection from the map dropped its sender, which ends its session.
+    for (id, _) in &silent {
+        db::host_set_status(&mut tx, *id, "Alert", Some(now)).await?;
+        tracing::warn!(host = %id, "no heartbeat within the timeout: Alert");
+    }
+    for h in hosts {
+        if st.hub.is_connected(h.id) || silent.iter().any(|(i, _)| *i == h.id) {
+            continue;
+        }
+        let last = if pings.contains(&h.id) {
+            Some(now)
+        } else {
+            h.last_pinged
+        };
+        match h.status.as_str() {
+            "Up" if last.map(|l| now - l > timeout_ms).unwrap_or(true) => {
+                db::host_set_status(&mut tx, h.id, "Disconnected", Some(now)).await?;
+            }
+            "Disconnected" | "Alert"
+                if h.disconnected
+                    .map(|d| now - d > timeout_ms)
+                    .unwrap_or(false) =>
+            {
+                db::host_set_status(&mut tx, h.id, "Down", h.disconnected).await?;
+                tracing::warn!(host = %h.id, name = %h.name, "host Down: no agent for longer than the ping timeout");
+            }
+            _ => {}
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Serves the agent endpoint over TLS until `stop` fires.
+pub async fn serve(
+    st: State,
+    listener: tokio::net::TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    mut stop: watch::Receiver<bool>,
+) {
+    let app = router(st.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => break,
+        };
+        let Ok((tcp, peer)) = accepted else { continue };
+        let tls = tls.clone();
+        let mut make = app.clone();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await
+            {
+                Ok(Ok(s)) => s,
+                _ => {
+                    tracing::debug!(%peer, "TLS handshake failed");
+                    return;
+                }
+            };
+            let svc = match tower::Service::call(&mut make, peer).await {
+                Ok(s) => s,
+                Err(e) => match e {},
+            };
+            let svc = hyper_util::service::TowerToHyperService::new(svc);
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection_with_upgrades(io, svc)
+                    .await;
+        });
+    }
+}
