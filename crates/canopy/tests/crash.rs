@@ -24,7 +24,8 @@ fn spawn(dir: &Path, port: u16, sub: &str, job_delay_ms: Option<u64>) -> Proc {
         .arg("--data-dir")
         .arg(dir)
         .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"));
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--agent-listen", "127.0.0.1:0"]);
     cmd.env("CANOPY_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
