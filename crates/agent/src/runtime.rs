@@ -132,7 +132,11 @@ impl HostAgent {
             .map_err(|_| t("TLS handshake timed out".into()))?
             .map_err(|e| t(format!("TLS: {e}")))?;
         let url = format!("wss://{}{}", self.server, proto::AGENT_PATH);
-        let (mut ws, _) = tokio_tungstenite::client_async(url, tls)
+        // Small buffers: thousands of simulated hosts share one process.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tls, Some(config))
             .await
             .map_err(|e| t(format!("websocket: {e}")))?;
         let hello = AgentMsg::Hello {

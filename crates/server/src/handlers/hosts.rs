@@ -91,7 +91,9 @@ async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>> {
     let zones = names(st, Infra::Zone, hosts.iter().map(|h| h.zone_id)).await?;
     let pods = names(st, Infra::Pod, hosts.iter().map(|h| h.pod_id)).await?;
     let clusters: HashMap<Uuid, db::InfraRow> = {
-        let ids: Vec<Uuid> = hosts.iter().map(|h| h.cluster_id).collect();
+        let mut ids: Vec<Uuid> = hosts.iter().map(|h| h.cluster_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let mut c = st.store.read().await?;
         let f = InfraFilter {
             ids: Some(ids),

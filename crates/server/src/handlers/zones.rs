@@ -51,7 +51,9 @@ pub(crate) async fn names(
     t: Infra,
     ids: impl Iterator<Item = Uuid>,
 ) -> AppResult<HashMap<Uuid, String>> {
-    let ids: Vec<Uuid> = ids.collect();
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
