@@ -19,6 +19,8 @@ pub trait Driver: Send + Sync {
 /// Simulated host: configurable delay per operation and injected failures.
 pub struct SimDriver {
     pub delay: Duration,
+    /// What `StorageStat` reports as capacity.
+    pub storage_bytes: u64,
     /// Probability (0..1) that an operation fails with "Simulated failure".
     pub fail_rate: f64,
 }
@@ -39,14 +41,45 @@ impl Driver for SimDriver {
             }
             match command {
                 Command::Ping => Ok(serde_json::json!({"pong": true})),
+                // A simulated host's storage is as large as configured and empty.
+                Command::StorageStat { .. } => {
+                    Ok(serde_json::json!({"capacity_bytes": self.storage_bytes, "used_bytes": 0}))
+                }
                 other => Err(format!("unsupported command {other:?}")),
             }
         })
     }
 }
 
-/// A real host before the hypervisor driver exists: answers pings only.
+/// A real host before the hypervisor driver exists: answers pings and measures storage.
 pub struct LocalDriver;
+
+/// Size and use of the filesystem holding `path`, via `df` (no unsafe statvfs here).
+pub async fn storage_stat(path: &str) -> Result<serde_json::Value, String> {
+    if !std::path::Path::new(path).is_dir() {
+        return Err(format!("{path} is not a directory on this host"));
+    }
+    let out = tokio::process::Command::new("df")
+        .args(["-P", "-B1", path])
+        .output()
+        .await
+        .map_err(|e| format!("running df: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text
+        .lines()
+        .nth(1)
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    match (
+        fields.get(1).and_then(|v| v.parse::<u64>().ok()),
+        fields.get(2).and_then(|v| v.parse::<u64>().ok()),
+    ) {
+        (Some(total), Some(used)) => {
+            Ok(serde_json::json!({"capacity_bytes": total, "used_bytes": used}))
+        }
+        _ => Err(format!("cannot read df output for {path}: {text}")),
+    }
+}
 
 impl Driver for LocalDriver {
     fn handle<'a>(
@@ -58,6 +91,7 @@ impl Driver for LocalDriver {
         Box::pin(async move {
             match command {
                 Command::Ping => Ok(serde_json::json!({"pong": true})),
+                Command::StorageStat { path } => storage_stat(path).await,
                 other => Err(format!("unsupported command {other:?}")),
             }
         })

@@ -83,6 +83,7 @@ pub fn hosts(
     let driver = Arc::new(SimDriver {
         delay: opts.delay,
         fail_rate: opts.fail_rate,
+        storage_bytes: opts.storage_bytes,
     });
     let addresses = addresses.unwrap_or_else(|| {
         (0..opts.count)

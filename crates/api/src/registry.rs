@@ -104,6 +104,8 @@ pub struct CommandSpec {
     pub response: &'static [Field],
     pub related: &'static str,
     pub since: &'static str,
+    /// The envelope key where CloudStack does not use `<name>response`.
+    pub wrapper: Option<&'static str>,
 }
 
 impl CommandSpec {
@@ -120,7 +122,13 @@ impl CommandSpec {
             response: &[],
             related: "",
             since: "",
+            wrapper: None,
         }
+    }
+    /// Answers under this envelope key instead of `<name>response` (CloudStack quirks).
+    pub fn wrapper(mut self, key: &'static str) -> Self {
+        self.wrapper = Some(key);
+        self
     }
     pub fn asynchronous(mut self) -> Self {
         self.isasync = true;

@@ -23,6 +23,8 @@ pub enum Infra {
     ServiceOffering,
     DiskOffering,
     NetworkOffering,
+    StoragePool,
+    ImageStore,
 }
 
 impl Infra {
@@ -37,6 +39,8 @@ impl Infra {
             Self::ServiceOffering => "service_offerings",
             Self::DiskOffering => "disk_offerings",
             Self::NetworkOffering => "network_offerings",
+            Self::StoragePool => "storage_pools",
+            Self::ImageStore => "image_stores",
         }
     }
 }

@@ -12,9 +12,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "zones, pods, clusters, physical networks", V2),
     (3, "offerings", V3),
     (4, "hosts and join tokens", V4),
+    (5, "storage pools and image stores", V5),
 ];
 
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -225,6 +226,19 @@ CREATE TABLE join_tokens (
     uses_left BIGINT NOT NULL,
     expires BIGINT NOT NULL,
     created BIGINT NOT NULL
+)
+"#;
+
+/// Storage pools and image stores use the inventory layout (`kind`: scope or protocol,
+/// `state`: pool status, `parent_id`: the cluster of a cluster-scoped pool, else the zone).
+const V5: &str = r#"
+CREATE TABLE storage_pools (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL REFERENCES zones(id), parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE TABLE image_stores (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL REFERENCES zones(id), parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
 )
 "#;
 

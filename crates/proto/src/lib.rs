@@ -105,6 +105,8 @@ pub enum Command {
     Reconnect,
     /// The host was removed: forget the credential and stop.
     Forget,
+    /// Capacity of a storage directory: reply `{"capacity_bytes": n, "used_bytes": n}`.
+    StorageStat { path: String },
 }
 
 /// A join token, as printed for an operator: `cnp1.` + base64url(JSON).

@@ -102,6 +102,14 @@ table! {
         "updateHost" => hosts::update_host,
         "deleteHost" => hosts::delete_host,
         "createHostJoinToken" => hosts::create_join_token,
+        "createStoragePool" => storage::create_pool,
+        "listStoragePools" => storage::list_pools,
+        "updateStoragePool" => storage::update_pool,
+        "deleteStoragePool" => storage::delete_pool,
+        "addImageStore" => storage::add_image_store,
+        "addSecondaryStorage" => storage::add_secondary_storage,
+        "listImageStores" => storage::list_image_stores,
+        "deleteImageStore" => storage::delete_image_store,
     }
     async {
         "deleteDomain" => (domains::delete_prepare, domains::delete_run),
@@ -117,6 +125,8 @@ table! {
         "updateNetworkServiceProvider" => (physnets::update_provider_prepare, physnets::update_provider_run),
         "configureVirtualRouterElement" => (physnets::configure_vr_prepare, physnets::configure_vr_run),
         "reconnectHost" => (hosts::reconnect_prepare, hosts::reconnect_run),
+        "enableStorageMaintenance" => (storage::maintenance_prepare, storage::maintenance_run),
+        "cancelStorageMaintenance" => (storage::cancel_maintenance_prepare, storage::cancel_maintenance_run),
     }
 }
 

@@ -116,6 +116,7 @@ async fn handle(st: &State, method: &Method, headers: &HeaderMap, raw: &RawParam
             _ => Reply::err("errorresponse", ApiError::bad_credentials()),
         };
     };
+    let wrapper = spec.wrapper.map(str::to_string).unwrap_or(wrapper);
     let ctx = match ctx {
         Ok(c) => c,
         Err(e) => return Reply::err(wrapper, e),

@@ -6,6 +6,7 @@ mod identity;
 mod infra;
 mod objects;
 mod offerings;
+mod storage;
 mod system;
 
 use crate::registry::{CommandSpec, Registry};
@@ -18,6 +19,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(infra::specs());
     v.extend(offerings::specs());
     v.extend(hosts::specs());
+    v.extend(storage::specs());
     v
 }
 

@@ -8,6 +8,7 @@ pub mod hosts;
 pub mod offerings;
 pub mod physnets;
 pub mod roles;
+pub mod storage;
 pub mod system;
 pub mod users;
 pub mod zones;
