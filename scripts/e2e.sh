@@ -34,6 +34,7 @@ echo "== e2e: cs client against canopy up on 127.0.0.1:$PORT"
 status=0
 "$PY" tests/e2e/identity_cs.py --url "http://127.0.0.1:$PORT/client/api" --admin-json "$DATA/admin.json" \
   --cs-bin "$CACHE/venv/bin/cs" || status=$?
+"$PY" tests/e2e/marvin_zone_cs.py --url "http://127.0.0.1:$PORT/client/api" --admin-json "$DATA/admin.json" || status=$?
 # The shared acceptance flow (shared/acceptance) deploys VMs; it joins this script once
 # deployVirtualMachine exists (VM lifecycle issue).
 if [ $status -ne 0 ]; then
