@@ -46,6 +46,10 @@ struct Common {
     /// Host name or IP agents use to reach this server (written into join tokens).
     #[arg(long, env = "CANOPY_ADVERTISE")]
     advertise: Option<String>,
+    /// `up` only: the zone's host — this machine (kvm), a simulated one, or auto (this
+    /// machine when QEMU is installed).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "kvm", "simulator"])]
+    host: String,
 }
 
 #[derive(Args, Clone)]
@@ -158,11 +162,36 @@ async fn run(c: Common, up: bool) -> anyhow::Result<()> {
         advertise: c.advertise.clone(),
     };
     let srv = server::start(cfg).await?;
+    let zone = if up {
+        Some(
+            server::up::ensure_zone(
+                &srv.state,
+                &c.data_dir,
+                match c.host.as_str() {
+                    "kvm" => server::up::HostChoice::Kvm,
+                    "simulator" => server::up::HostChoice::Simulator,
+                    _ => server::up::HostChoice::Auto,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("setting up the zone: {}", e.into_api().text))?,
+        )
+    } else {
+        None
+    };
     let base = endpoint(srv.addr);
     let admin_file = c.data_dir.join("admin.json");
     println!("Canopy management server is up.");
     println!("  API:             {base}/client/api");
     println!("  agent endpoint:  {} (TLS)", srv.state.agent_endpoint);
+    if let Some(z) = &zone {
+        println!(
+            "  zone:            {} ({}; host: {})",
+            z.zone_id,
+            if z.created { "created now" } else { "existing" },
+            z.host_kind
+        );
+    }
     println!("  web console:     not built yet (arrives with the web console issue)");
     match (&srv.admin, up) {
         (Some(creds), _) => print_credentials(creds, &admin_file),

@@ -1,0 +1,390 @@
+//! `canopy up`: on first start, a usable zone on this machine, built through the same
+//! command handlers (and checks) as the API, acting as the admin. The host is a real agent
+//! for this machine when QEMU is installed, a simulated one otherwise.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use api::{ApiError, RawParams};
+use serde_json::Value;
+
+use crate::context::OpContext;
+use crate::dispatch;
+use crate::error::{AppError, AppResult};
+use crate::jobs::JobRef;
+use crate::state::State;
+
+/// Which host `canopy up` puts in the zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostChoice {
+    /// This machine (KVM cluster) when QEMU is installed, else a simulated host.
+    Auto,
+    /// This machine, with a real agent.
+    Kvm,
+    /// A simulated host run by the server.
+    Simulator,
+}
+
+/// What `canopy up` set up (or found).
+#[derive(Clone, Debug)]
+pub struct UpZone {
+    pub zone_id: String,
+    pub host_kind: &'static str,
+    pub created: bool,
+}
+
+/// Runs one command as `ctx`, exactly as the API would (binding, checks, handler); async
+/// commands run their job body inline.
+async fn call(st: &State, ctx: &OpContext, params: &[(&str, &str)]) -> AppResult<Value> {
+    let raw = RawParams::from_pairs(params.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let name = raw.command().unwrap_or_default().to_string();
+    let spec = st
+        .registry
+        .get(&name)
+        .ok_or_else(|| AppError::Internal(format!("unknown command {name}")))?;
+    let args = spec.bind(&raw, st.settings.page_size())?;
+    if !spec.isasync {
+        return dispatch::run_sync(st, ctx, &args).await;
+    }
+    let plan = dispatch::prepare_async(st, ctx, &args).await?;
+    let job = JobRef {
+        id: model::JobId::new(),
+        instance_id: plan.instance_id,
+    };
+    dispatch::run_async(st, ctx, &args, &job).await
+}
+
+fn id(v: &Value, path: &[&str]) -> AppResult<String> {
+    let mut cur = v;
+    for p in path {
+        cur = match p.parse::<usize>() {
+            Ok(i) => &cur[i],
+            Err(_) => &cur[*p],
+        };
+    }
+    cur.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| AppError::Internal(format!("no {path:?} in {v}")))
+}
+
+fn qemu_installed() -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()))
+        .unwrap_or(false)
+}
+
+/// Saved credential of the local agent `canopy up` runs.
+const LOCAL_AGENT: &str = "local-agent.json";
+
+fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential) {
+    let path = data_dir.join(LOCAL_AGENT);
+    let host = Arc::new(agent::HostAgent {
+        server: st.agent_endpoint.clone(),
+        fingerprint: st.agent_fingerprint.clone(),
+        credential: Mutex::new(credential),
+        inventory: agent::inventory::local("127.0.0.1"),
+        driver: Arc::new(agent::driver::LocalDriver),
+        on_credential: Some(Arc::new(move |host_id, secret: &str| {
+            let v = serde_json::json!({"host_id": host_id, "secret": secret});
+            if let Err(e) = crate::crypto::write_private(&path, v.to_string().as_bytes()) {
+                tracing::error!(error = %e, "could not save the local agent's credential");
+            }
+        })),
+    });
+    let stop = st.stopping.clone();
+    tokio::spawn(async move {
+        if let Err(e) = host.run(stop).await {
+            tracing::error!(error = %e, "the local agent stopped");
+        }
+    });
+}
+
+/// Sets up the zone on first start; on later starts brings the local agent back.
+pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> AppResult<UpZone> {
+    let admin = {
+        let mut c = st.store.read().await?;
+        let root = db::domain_get_by_path(&mut c, "/")
+            .await?
+            .ok_or_else(|| AppError::Internal("no ROOT domain".into()))?;
+        db::user_get_by_username(&mut c, root.id, "admin")
+            .await?
+            .ok_or_else(|| AppError::Internal("no admin user".into()))?
+    };
+    let ctx = OpContext::new(admin, false);
+    let zones = call(st, &ctx, &[("command", "listZones")]).await?;
+    if let Some(z) = zones["zone"].as_array().and_then(|a| a.first()) {
+        let saved: Option<Value> = std::fs::read(data_dir.join(LOCAL_AGENT))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(s) = saved {
+            if let (Some(h), Some(secret)) = (
+                s["host_id"].as_str().and_then(|h| h.parse().ok()),
+                s["secret"].as_str(),
+            ) {
+                start_local_agent(
+                    st,
+                    data_dir,
+                    agent::Credential::Host {
+                        host_id: h,
+                        secret: secret.to_string(),
+                    },
+                );
+                return Ok(UpZone {
+                    zone_id: id(z, &["id"])?,
+                    host_kind: "KVM (this machine)",
+                    created: false,
+                });
+            }
+        }
+        return Ok(UpZone {
+            zone_id: id(z, &["id"])?,
+            host_kind: "Simulator",
+            created: false,
+        });
+    }
+    let zone = call(
+        st,
+        &ctx,
+        &[
+            ("command", "createZone"),
+            ("name", "zone1"),
+            ("networktype", "Advanced"),
+            ("dns1", "1.1.1.1"),
+            ("internaldns1", "127.0.0.53"),
+            ("guestcidraddress", "10.1.0.0/16"),
+            ("domain", "canopy.internal"),
+        ],
+    )
+    .await?;
+    let zone_id = id(&zone, &["zone", "id"])?;
+    let pn = call(
+        st,
+        &ctx,
+        &[
+            ("command", "createPhysicalNetwork"),
+            ("name", "physnet1"),
+            ("zoneid", &zone_id),
+            ("isolationmethods", "VXLAN"),
+            ("vlan", "1000-1999"),
+        ],
+    )
+    .await?;
+    let pn_id = id(&pn, &["physicalnetwork", "id"])?;
+    for t in ["Guest", "Management", "Public"] {
+        call(
+            st,
+            &ctx,
+            &[
+                ("command", "addTrafficType"),
+                ("physicalnetworkid", &pn_id),
+                ("traffictype", t),
+                ("kvmnetworklabel", "canopybr0"),
+            ],
+        )
+        .await?;
+    }
+    let nsp = call(
+        st,
+        &ctx,
+        &[
+            ("command", "listNetworkServiceProviders"),
+            ("physicalnetworkid", &pn_id),
+            ("name", "VirtualRouter"),
+        ],
+    )
+    .await?;
+    let nsp_id = id(&nsp, &["networkserviceprovider", "0", "id"])?;
+    let el = call(
+        st,
+        &ctx,
+        &[("command", "listVirtualRouterElements"), ("nspid", &nsp_id)],
+    )
+    .await?;
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "configureVirtualRouterElement"),
+            ("id", &id(&el, &["virtualrouterelement", "0", "id"])?),
+            ("enabled", "true"),
+        ],
+    )
+    .await?;
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "updateNetworkServiceProvider"),
+            ("id", &nsp_id),
+            ("state", "Enabled"),
+        ],
+    )
+    .await?;
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "updatePhysicalNetwork"),
+            ("id", &pn_id),
+            ("state", "Enabled"),
+        ],
+    )
+    .await?;
+    let pod = call(
+        st,
+        &ctx,
+        &[
+            ("command", "createPod"),
+            ("name", "pod1"),
+            ("zoneid", &zone_id),
+            ("gateway", "172.30.0.1"),
+            ("netmask", "255.255.0.0"),
+            ("startip", "172.30.0.10"),
+            ("endip", "172.30.255.250"),
+        ],
+    )
+    .await?;
+    let pod_id = id(&pod, &["pod", "id"])?;
+    let kvm = match choice {
+        HostChoice::Auto => qemu_installed(),
+        HostChoice::Kvm => true,
+        HostChoice::Simulator => false,
+    };
+    let hv = if kvm { "KVM" } else { "Simulator" };
+    let cluster = call(
+        st,
+        &ctx,
+        &[
+            ("command", "addCluster"),
+            ("clustername", "cluster1"),
+            ("clustertype", "CloudManaged"),
+            ("hypervisor", hv),
+            ("podid", &pod_id),
+            ("zoneid", &zone_id),
+        ],
+    )
+    .await?;
+    let cluster_id = id(&cluster, &["cluster", "0", "id"])?;
+    if kvm {
+        let h = call(
+            st,
+            &ctx,
+            &[
+                ("command", "addHost"),
+                ("zoneid", &zone_id),
+                ("podid", &pod_id),
+                ("clusterid", &cluster_id),
+                ("hypervisor", "KVM"),
+                ("url", "http://127.0.0.1"),
+            ],
+        )
+        .await?;
+        let token = proto::JoinToken::decode(&id(&h, &["host", "0", "jointoken"])?)
+            .ok_or_else(|| AppError::Internal("bad join token".into()))?;
+        let host_id: uuid::Uuid = id(&h, &["host", "0", "id"])?
+            .parse()
+            .map_err(|_| AppError::Internal("bad host id".into()))?;
+        start_local_agent(
+            st,
+            data_dir,
+            agent::Credential::Token {
+                secret: token.secret,
+            },
+        );
+        let end = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        while !st.hub.is_connected(host_id) && tokio::time::Instant::now() < end {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    } else {
+        call(
+            st,
+            &ctx,
+            &[
+                ("command", "addHost"),
+                ("zoneid", &zone_id),
+                ("podid", &pod_id),
+                ("clusterid", &cluster_id),
+                ("hypervisor", "Simulator"),
+                ("url", "http://sim/up/host1"),
+            ],
+        )
+        .await?;
+    }
+    let primary = data_dir.join("primary");
+    let secondary = data_dir.join("secondary");
+    std::fs::create_dir_all(&primary)?;
+    let abs =
+        |p: &Path| -> AppResult<String> { Ok(std::fs::canonicalize(p)?.display().to_string()) };
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "createStoragePool"),
+            ("name", "primary1"),
+            ("zoneid", &zone_id),
+            ("podid", &pod_id),
+            ("clusterid", &cluster_id),
+            ("url", &format!("filesystem://{}", abs(&primary)?)),
+        ],
+    )
+    .await?;
+    std::fs::create_dir_all(&secondary)?;
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "addImageStore"),
+            ("provider", "NFS"),
+            ("name", "secondary1"),
+            ("url", &format!("file://{}", abs(&secondary)?)),
+            ("zoneid", &zone_id),
+        ],
+    )
+    .await?;
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "updateCluster"),
+            ("id", &cluster_id),
+            ("allocationstate", "Enabled"),
+        ],
+    )
+    .await?;
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "updatePod"),
+            ("id", &pod_id),
+            ("allocationstate", "Enabled"),
+        ],
+    )
+    .await?;
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "updateZone"),
+            ("id", &zone_id),
+            ("allocationstate", "Enabled"),
+        ],
+    )
+    .await
+    .map_err(|e| match e {
+        AppError::Api(a) => AppError::Api(ApiError {
+            text: format!("enabling the zone: {}", a.text),
+            ..a
+        }),
+        other => other,
+    })?;
+    Ok(UpZone {
+        zone_id,
+        host_kind: if kvm {
+            "KVM (this machine)"
+        } else {
+            "Simulator"
+        },
+        created: true,
+    })
+}

@@ -1,0 +1,82 @@
+//! `canopy up`'s zone: built through the API handlers on first start, reused afterwards; with
+//! this machine as a KVM host its local agent joins, and comes back after a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn up_builds_an_enabled_zone_with_a_local_kvm_host() {
+    let ts = TestServer::start().await;
+    let dir = ts.dir.path().to_path_buf();
+    let st = ts.server.as_ref().expect("running").state.clone();
+    let z = server::up::ensure_zone(&st, &dir, server::up::HostChoice::Kvm)
+        .await
+        .map_err(|e| e.into_api())
+        .expect("zone");
+    assert!(z.created);
+    let c = ts.admin.clone();
+    let zone = c.ok(&[("command", "listZones"), ("id", &z.zone_id)]).await;
+    assert_eq!(zone["zone"][0]["allocationstate"], "Enabled");
+    let hosts = c
+        .ok(&[("command", "listHosts"), ("zoneid", &z.zone_id)])
+        .await;
+    assert_eq!(
+        (
+            hosts["count"].as_u64(),
+            hosts["host"][0]["state"].as_str(),
+            hosts["host"][0]["hypervisor"].as_str()
+        ),
+        (Some(1), Some("Up"), Some("KVM"))
+    );
+    let pools = c
+        .ok(&[("command", "listStoragePools"), ("zoneid", &z.zone_id)])
+        .await;
+    assert!(
+        pools["storagepool"][0]["disksizetotal"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{pools}"
+    );
+    assert_eq!(
+        c.ok(&[("command", "listImageStores"), ("zoneid", &z.zone_id)])
+            .await["count"],
+        1
+    );
+    assert!(
+        dir.join("local-agent.json").exists(),
+        "the local agent's credential is kept"
+    );
+    drop(st);
+
+    // After a restart the zone is reused and the local agent rejoins with its credential.
+    let ts = ts.restart().await;
+    let st = ts.server.as_ref().expect("running").state.clone();
+    let again = server::up::ensure_zone(&st, &dir, server::up::HostChoice::Kvm)
+        .await
+        .map_err(|e| e.into_api())
+        .expect("zone");
+    assert!(!again.created);
+    assert_eq!(again.zone_id, z.zone_id);
+    let host = hosts["host"][0]["id"].as_str().expect("id").to_string();
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = ts
+            .admin
+            .ok(&[("command", "listHosts"), ("id", &host)])
+            .await["host"][0]["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if state == "Up" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "Up");
+    drop(st);
+    ts.stop().await;
+}
