@@ -102,6 +102,7 @@ table! {
         "updateHost" => hosts::update_host,
         "deleteHost" => hosts::delete_host,
         "createHostJoinToken" => hosts::create_join_token,
+        "listCapacity" => capacity::list_capacity,
         "createStoragePool" => storage::create_pool,
         "listStoragePools" => storage::list_pools,
         "updateStoragePool" => storage::update_pool,

@@ -80,3 +80,75 @@ async fn up_builds_an_enabled_zone_with_a_local_kvm_host() {
     drop(st);
     ts.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn capacity_of_a_simulated_zone() {
+    let ts = TestServer::start().await;
+    let st = ts.server.as_ref().expect("running").state.clone();
+    let z = server::up::ensure_zone(&st, ts.dir.path(), server::up::HostChoice::Simulator)
+        .await
+        .map_err(|e| e.into_api())
+        .expect("zone");
+    let c = ts.admin.clone();
+    let caps = c
+        .ok(&[("command", "listCapacity"), ("zoneid", &z.zone_id)])
+        .await;
+    let by_type = |t: i64| {
+        caps["capacity"]
+            .as_array()
+            .expect("caps")
+            .iter()
+            .find(|x| x["type"] == t)
+            .cloned()
+            .unwrap_or_else(|| panic!("no type {t}: {caps}"))
+    };
+    assert_eq!(
+        (
+            by_type(0)["capacitytotal"].as_u64(),
+            by_type(0)["name"].as_str()
+        ),
+        (Some(8 << 30), Some("MEMORY"))
+    );
+    assert_eq!(by_type(1)["capacitytotal"].as_u64(), Some(4 * 8000));
+    assert_eq!(by_type(90)["capacitytotal"].as_u64(), Some(4));
+    assert_eq!(by_type(2)["capacitytotal"].as_u64(), Some(1 << 40));
+    assert_eq!(
+        by_type(3)["capacitytotal"].as_u64(),
+        Some(2 << 40),
+        "storage.overprovisioning.factor 2"
+    );
+    assert_eq!(
+        by_type(5)["capacitytotal"].as_u64(),
+        Some(65_521),
+        "172.30.0.10 - 172.30.255.250"
+    );
+    assert!(
+        by_type(6)["capacitytotal"].as_u64().unwrap_or(0) > 0,
+        "secondary storage measured on the server"
+    );
+    assert_eq!(by_type(0)["percentused"], "0.00");
+    assert_eq!(by_type(0)["zonename"], "zone1");
+    // One type; per cluster.
+    let mem = c.ok(&[("command", "listCapacity"), ("type", "0")]).await;
+    assert_eq!(mem["count"], 1);
+    let cl = c.ok(&[("command", "listClusters")]).await["cluster"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let per = c
+        .ok(&[
+            ("command", "listCapacity"),
+            ("clusterid", &cl),
+            ("type", "1"),
+        ])
+        .await;
+    assert_eq!(
+        (
+            per["count"].as_u64(),
+            per["capacity"][0]["clustername"].as_str()
+        ),
+        (Some(1), Some("cluster1"))
+    );
+    drop(st);
+    ts.stop().await;
+}

@@ -215,6 +215,19 @@ pub fn specs() -> Vec<CommandSpec> {
             .asynchronous()
             .returns("success", SUCCESS)
             .req("id", Uuid, "traffic type id"),
+        CommandSpec::new("listCapacity", "Lists all the system wide capacities.")
+            .roles(ADMIN)
+            .returns("capacity", CAPACITY)
+            .list()
+            .opt("zoneid", Uuid, "lists capacity by the Zone ID")
+            .rel("listZones")
+            .opt("podid", Uuid, "lists capacity by the Pod ID")
+            .rel("listPods")
+            .opt("clusterid", Uuid, "lists capacity by the Cluster ID")
+            .rel("listClusters")
+            .opt("type", Integer, "lists capacity by type* CAPACITY_TYPE_MEMORY = 0* CAPACITY_TYPE_CPU = 1* CAPACITY_TYPE_STORAGE = 2* CAPACITY_TYPE_STORAGE_ALLOCATED = 3* CAPACITY_TYPE_VIRTUAL_NETWORK_PUBLIC_IP = 4* CAPACITY_TYPE_PRIVATE_IP = 5* CAPACITY_TYPE_SECONDARY_STORAGE = 6* CAPACITY_TYPE_VLAN = 7* CAPACITY_TYPE_DIRECT_ATTACHED_PUBLIC_IP = 8* CAPACITY_TYPE_LOCAL_STORAGE = 9* CAPACITY_TYPE_CPU_CORE = 90.")
+            .opt("fetchlatest", Boolean, "recalculate capacities and fetch the latest")
+            .opt("sortby", String, "Sort the results. Available values: Usage"),
         // --- service providers and virtual router elements ---------------------------------
         CommandSpec::new("listNetworkServiceProviders", "Lists network serviceproviders for a given physical network.")
             .roles(ADMIN)

@@ -859,3 +859,26 @@ pub const IMAGE_STORE: &[Field] = &[
     f("zonename", "string", "the Zone name of the image store"),
     f("readonly", "boolean", "defines if store is read-only"),
 ];
+
+pub const CAPACITY: &[Field] = &[
+    f("type", "short", "the capacity type"),
+    f("name", "string", "the capacity name"),
+    f("zoneid", "string", "the Zone ID"),
+    f("zonename", "string", "the Zone name"),
+    f("podid", "string", "the Pod ID"),
+    f("podname", "string", "the Pod name"),
+    f("clusterid", "string", "the Cluster ID"),
+    f("clustername", "string", "the Cluster name"),
+    f("capacitytotal", "long", "the total capacity available"),
+    f("capacityused", "long", "the capacity currently in use"),
+    f(
+        "capacityallocated",
+        "long",
+        "the capacity currently in allocated",
+    ),
+    f(
+        "percentused",
+        "string",
+        "the percentage of capacity currently in use",
+    ),
+];

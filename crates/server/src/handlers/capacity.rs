@@ -1,0 +1,240 @@
+//! listCapacity: totals per zone (or per pod / cluster when asked), computed from what agents
+//! report (host CPU, memory, local storage; pool sizes), storage pools, image stores on the
+//! management server, and pod management ranges. Allocation by VMs, volumes and IPs is zero
+//! until those exist; the figures use the clusters' over-commit ratios as CloudStack does.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use api::{list_body, Args};
+use db::{HostFilter, Infra, InfraFilter, InfraRow};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::context::OpContext;
+use crate::error::AppResult;
+use crate::handlers::zones::{attr_str, names};
+use crate::state::State;
+
+/// Capacity types (`Capacity.java`) and their names.
+const TYPES: &[(i64, &str)] = &[
+    (0, "MEMORY"),
+    (1, "CPU"),
+    (2, "STORAGE"),
+    (3, "STORAGE_ALLOCATED"),
+    (5, "PRIVATE_IP"),
+    (6, "SECONDARY_STORAGE"),
+    (9, "LOCAL_STORAGE"),
+    (90, "CPU_CORE"),
+];
+
+/// Where a figure belongs: (zone, pod, cluster) — the finer levels only when grouping by them.
+type Key = (Uuid, Option<Uuid>, Option<Uuid>);
+
+#[derive(Default, Clone, Copy)]
+struct Figure {
+    total: u64,
+    used: u64,
+    allocated: u64,
+}
+
+fn ratio(c: Option<&InfraRow>, k: &str) -> f64 {
+    c.and_then(|c| attr_str(c, k))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0)
+}
+
+fn range_size(p: &InfraRow) -> u64 {
+    let ip = |k: &str| {
+        attr_str(p, k)
+            .and_then(|v| v.parse::<Ipv4Addr>().ok())
+            .map(u32::from)
+    };
+    match (ip("startip"), ip("endip")) {
+        (Some(a), Some(b)) if b >= a => (b - a + 1) as u64,
+        _ => 0,
+    }
+}
+
+fn df(path: &str) -> Option<(u64, u64)> {
+    let out = std::process::Command::new("df")
+        .args(["-P", "-B1", path])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let f: Vec<&str> = text.lines().nth(1)?.split_whitespace().collect();
+    Some((f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?))
+}
+
+pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let zone_f = args.uuid("zoneid");
+    let (pod_f, cluster_f) = (args.uuid("podid"), args.uuid("clusterid"));
+    let (hosts, clusters, pods, pools, stores) = {
+        let mut c = st.store.read().await?;
+        let hosts = db::host_list(
+            &mut c,
+            &HostFilter {
+                zone_id: zone_f,
+                pod_id: pod_f,
+                cluster_id: cluster_f,
+                status: Some("Up".into()),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        let f = InfraFilter {
+            zone_id: zone_f,
+            ..Default::default()
+        };
+        (
+            hosts,
+            db::infra_list(&mut c, Infra::Cluster, &f).await?.0,
+            db::infra_list(&mut c, Infra::Pod, &f).await?.0,
+            db::infra_list(&mut c, Infra::StoragePool, &f).await?.0,
+            db::infra_list(&mut c, Infra::ImageStore, &f).await?.0,
+        )
+    };
+    let cluster_of = |id: Uuid| clusters.iter().find(|c| c.id == id);
+    let key = |zone: Uuid, pod: Option<Uuid>, cluster: Option<Uuid>| -> Key {
+        (
+            zone,
+            if pod_f.is_some() || cluster_f.is_some() {
+                pod
+            } else {
+                None
+            },
+            if cluster_f.is_some() { cluster } else { None },
+        )
+    };
+    let mut figures: BTreeMap<(Key, i64), Figure> = BTreeMap::new();
+    let mut add = |k: Key, t: i64, total: u64, used: u64| {
+        let f = figures.entry((k, t)).or_default();
+        f.total += total;
+        f.used += used;
+    };
+    for h in &hosts {
+        let c = cluster_of(h.cluster_id);
+        let inv = |k: &str| h.inventory.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let k = key(h.zone_id, Some(h.pod_id), Some(h.cluster_id));
+        add(
+            k,
+            0,
+            (inv("memory_bytes") as f64 * ratio(c, "memoryovercommitratio")) as u64,
+            0,
+        );
+        add(
+            k,
+            1,
+            (inv("cpus") as f64 * inv("cpu_speed_mhz") as f64 * ratio(c, "cpuovercommitratio"))
+                as u64,
+            0,
+        );
+        add(k, 90, inv("cpus"), 0);
+        if inv("local_storage_bytes") > 0 {
+            add(k, 9, inv("local_storage_bytes"), 0);
+        }
+    }
+    let over = st
+        .settings
+        .float("storage.overprovisioning.factor")
+        .max(1.0);
+    for p in pools.iter().filter(|p| p.state == "Up") {
+        let cl = if p.kind == "CLUSTER" {
+            p.parent_id
+        } else {
+            None
+        };
+        if cluster_f.is_some() && cl != cluster_f {
+            continue;
+        }
+        let pod = attr_str(p, "podid").and_then(|v| v.parse().ok());
+        if pod_f.is_some() && pod != pod_f {
+            continue;
+        }
+        let n = |k: &str| p.attrs.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let k = key(p.zone_id, pod, cl);
+        add(k, 2, n("capacity_bytes"), n("used_bytes"));
+        add(
+            k,
+            3,
+            (n("capacity_bytes") as f64 * over) as u64,
+            n("allocated_bytes"),
+        );
+    }
+    if pod_f.is_none() && cluster_f.is_none() {
+        for s in &stores {
+            if let Some((total, used)) = attr_str(s, "path").and_then(|p| df(&p)) {
+                add(key(s.zone_id, None, None), 6, total, used);
+            }
+        }
+    }
+    if cluster_f.is_none() {
+        for p in pods
+            .iter()
+            .filter(|p| pod_f.map(|f| f == p.id).unwrap_or(true))
+        {
+            let used = hosts
+                .iter()
+                .filter(|h| h.pod_id == p.id && !h.simulated)
+                .count() as u64;
+            add(key(p.zone_id, Some(p.id), None), 5, range_size(p), used);
+        }
+    }
+    let zn = names(st, Infra::Zone, figures.keys().map(|((z, _, _), _)| *z)).await?;
+    let pn = names(
+        st,
+        Infra::Pod,
+        figures.keys().filter_map(|((_, p, _), _)| *p),
+    )
+    .await?;
+    let cn = names(
+        st,
+        Infra::Cluster,
+        figures.keys().filter_map(|((_, _, c), _)| *c),
+    )
+    .await?;
+    let wanted = args.int("type");
+    let mut items: Vec<(f64, Value)> = figures
+        .into_iter()
+        .filter(|((_, t), _)| wanted.map(|w| w == *t).unwrap_or(true))
+        .map(|(((z, p, c), t), f)| {
+            let pct = if f.total == 0 {
+                0.0
+            } else {
+                (f.used.max(f.allocated)) as f64 * 100.0 / f.total as f64
+            };
+            let mut v = json!({
+                "type": t,
+                "name": TYPES.iter().find(|(n, _)| *n == t).map(|(_, s)| *s).unwrap_or(""),
+                "zoneid": z, "zonename": zn.get(&z),
+                "capacitytotal": f.total, "capacityused": f.used, "capacityallocated": f.allocated,
+                "percentused": format!("{pct:.2}"),
+            });
+            if let Some(p) = p {
+                v["podid"] = json!(p);
+                v["podname"] = json!(pn.get(&p));
+            }
+            if let Some(c) = c {
+                v["clusterid"] = json!(c);
+                v["clustername"] = json!(cn.get(&c));
+            }
+            (pct, v)
+        })
+        .collect();
+    if args
+        .text("sortby")
+        .map(|s| s.eq_ignore_ascii_case("usage"))
+        .unwrap_or(false)
+    {
+        items.sort_by(|a, b| b.0.total_cmp(&a.0));
+    }
+    let total = items.len() as u64;
+    let page = items
+        .into_iter()
+        .map(|(_, v)| v)
+        .skip(args.page.offset as usize)
+        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
+        .collect();
+    Ok(list_body("capacity", total, page))
+}
