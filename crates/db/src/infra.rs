@@ -25,6 +25,7 @@ pub enum Infra {
     NetworkOffering,
     StoragePool,
     ImageStore,
+    Template,
 }
 
 impl Infra {
@@ -41,6 +42,7 @@ impl Infra {
             Self::NetworkOffering => "network_offerings",
             Self::StoragePool => "storage_pools",
             Self::ImageStore => "image_stores",
+            Self::Template => "templates",
         }
     }
 }

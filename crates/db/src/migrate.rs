@@ -13,9 +13,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "offerings", V3),
     (4, "hosts and join tokens", V4),
     (5, "storage pools and image stores", V5),
+    (6, "templates and ISOs", V6),
 ];
 
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -238,6 +239,15 @@ CREATE TABLE storage_pools (
 );
 CREATE TABLE image_stores (
     id TEXT PRIMARY KEY, zone_id TEXT NOT NULL REFERENCES zones(id), parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+)
+"#;
+
+/// Templates and ISOs (`kind` TEMPLATE or ISO; `zone_id` nil for cross-zone; `domain_id` the
+/// owner's domain, the owning account in `attrs`).
+const V6: &str = r#"
+CREATE TABLE templates (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
     state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
 )
 "#;

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod net;
+pub mod os;
 pub mod settings;
 
 pub use ids::*;

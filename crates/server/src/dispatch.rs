@@ -103,6 +103,14 @@ table! {
         "deleteHost" => hosts::delete_host,
         "createHostJoinToken" => hosts::create_join_token,
         "listCapacity" => capacity::list_capacity,
+        "registerTemplate" => templates::register,
+        "registerIso" => templates::register,
+        "listTemplates" => templates::list,
+        "listIsos" => templates::list,
+        "updateTemplate" => templates::update,
+        "updateIso" => templates::update,
+        "listOsTypes" => templates::list_os_types,
+        "listOsCategories" => templates::list_os_categories,
         "createStoragePool" => storage::create_pool,
         "listStoragePools" => storage::list_pools,
         "updateStoragePool" => storage::update_pool,
@@ -127,6 +135,8 @@ table! {
         "configureVirtualRouterElement" => (physnets::configure_vr_prepare, physnets::configure_vr_run),
         "reconnectHost" => (hosts::reconnect_prepare, hosts::reconnect_run),
         "enableStorageMaintenance" => (storage::maintenance_prepare, storage::maintenance_run),
+        "deleteTemplate" => (templates::delete_prepare, templates::delete_run),
+        "deleteIso" => (templates::delete_prepare, templates::delete_run),
         "cancelStorageMaintenance" => (storage::cancel_maintenance_prepare, storage::cancel_maintenance_run),
     }
 }

@@ -88,6 +88,8 @@ pub fn event_type(command: &str) -> Option<&'static str> {
             "SERVICE.PROVIDER.UPDATE"
         }
         "reconnectHost" => "HOST.RECONNECT",
+        "deleteTemplate" => "TEMPLATE.DELETE",
+        "deleteIso" => "ISO.DELETE",
         "enableStorageMaintenance" => "MAINT.PREPARE.PS",
         "cancelStorageMaintenance" => "MAINT.CANCEL.PS",
         "login" => "USER.LOGIN",

@@ -18,6 +18,7 @@ pub mod events;
 pub mod handlers;
 pub mod http;
 pub mod hub;
+pub mod images;
 pub mod jobs;
 pub mod settings;
 pub mod state;
@@ -157,6 +158,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         tx.commit().await?;
     }
     let sims = handlers::hosts::resume_simulated(&st).await?;
+    let downloads = images::resume(&st).await?;
+    if downloads > 0 {
+        tracing::info!(downloads, "restarted interrupted template downloads");
+    }
     if sims > 0 {
         tracing::info!(sims, "restarted in-process simulated hosts");
     }

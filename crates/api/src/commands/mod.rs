@@ -8,6 +8,7 @@ mod objects;
 mod offerings;
 mod storage;
 mod system;
+mod templates;
 
 use crate::registry::{CommandSpec, Registry};
 
@@ -20,6 +21,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(offerings::specs());
     v.extend(hosts::specs());
     v.extend(storage::specs());
+    v.extend(templates::specs());
     v
 }
 

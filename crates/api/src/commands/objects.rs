@@ -882,3 +882,120 @@ pub const CAPACITY: &[Field] = &[
         "the percentage of capacity currently in use",
     ),
 ];
+
+pub const TEMPLATE: &[Field] = &[
+    f("id", "string", "the template ID"),
+    f("name", "string", "the template name"),
+    f("displaytext", "string", "the template display text"),
+    f(
+        "ispublic",
+        "boolean",
+        "true if this template is a public template, false otherwise",
+    ),
+    f(
+        "isfeatured",
+        "boolean",
+        "true if this template is a featured template, false otherwise",
+    ),
+    f(
+        "isready",
+        "boolean",
+        "true if the template is ready to be deployed from, false otherwise.",
+    ),
+    f("status", "string", "the status of the template"),
+    f("format", "string", "the format of the template."),
+    f(
+        "hypervisor",
+        "string",
+        "the hypervisor on which the template runs",
+    ),
+    f(
+        "ostypeid",
+        "string",
+        "the ID of the OS type for this template.",
+    ),
+    f(
+        "ostypename",
+        "string",
+        "the name of the OS type for this template.",
+    ),
+    f("zoneid", "string", "the ID of the zone for this template"),
+    f(
+        "zonename",
+        "string",
+        "the name of the zone for this template",
+    ),
+    f("size", "long", "the size of the template"),
+    f("physicalsize", "long", "the physical size of the template"),
+    f(
+        "passwordenabled",
+        "boolean",
+        "true if the reset password feature is enabled, false otherwise",
+    ),
+    f(
+        "sshkeyenabled",
+        "boolean",
+        "true if template is sshkey enabled, false otherwise",
+    ),
+    f(
+        "crossZones",
+        "boolean",
+        "true if the template is managed across all Zones, false otherwise",
+    ),
+    f("templatetype", "string", "the type of the template"),
+    f(
+        "account",
+        "string",
+        "the account name to which the template belongs",
+    ),
+    f(
+        "domain",
+        "string",
+        "the name of the domain to which the template belongs",
+    ),
+    f(
+        "domainid",
+        "string",
+        "the ID of the domain to which the template belongs",
+    ),
+    f("created", "date", "the date this template was created"),
+    f(
+        "bootable",
+        "boolean",
+        "true if the ISO is bootable, false otherwise",
+    ),
+    f(
+        "isextractable",
+        "boolean",
+        "true if the template is extractable, false otherwise",
+    ),
+    f("checksum", "string", "checksum of the template"),
+    f(
+        "url",
+        "string",
+        "the URL which the template/iso is registered from",
+    ),
+    f(
+        "downloadprogress",
+        "string",
+        "the download progress in percent — Canopy extension",
+    ),
+];
+
+pub const OS_TYPE: &[Field] = &[
+    f("id", "string", "the ID of the OS type"),
+    f(
+        "description",
+        "string",
+        "the name/description of the OS type",
+    ),
+    f("name", "string", "the name of the OS type"),
+    f("oscategoryid", "string", "the ID of the OS category"),
+    f("oscategoryname", "string", "the name of the OS category"),
+    f("isuserdefined", "boolean", "is the guest OS user defined"),
+];
+
+pub const OS_CATEGORY: &[Field] = &[
+    f("id", "string", "the ID of the OS category"),
+    f("name", "string", "the name of the OS category"),
+];

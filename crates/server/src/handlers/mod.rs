@@ -11,5 +11,6 @@ pub mod physnets;
 pub mod roles;
 pub mod storage;
 pub mod system;
+pub mod templates;
 pub mod users;
 pub mod zones;

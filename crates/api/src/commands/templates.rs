@@ -1,0 +1,112 @@
+//! Templates, ISOs and OS types.
+
+use super::objects::*;
+use crate::registry::{CommandSpec, ParamType::*};
+
+fn register(name: &'static str, desc: &'static str, key: &'static str) -> CommandSpec {
+    CommandSpec::new(name, desc)
+        .returns(key, TEMPLATE)
+        .req("name", String, "the name of the template/ISO")
+        .req("url", String, "the URL of where the template/ISO is hosted: http://, or file:// for a file on the management server")
+        .len(2048)
+        .opt("displaytext", String, "the display text of the template/ISO, defaults to the name")
+        .len(4096)
+        .opt("zoneid", String, "the ID of the zone the template/ISO is to be hosted on; -1 or absent: all zones")
+        .opt("zoneids", List, "a list of zone ids where the template/ISO will be hosted")
+        .of(Uuid)
+        .opt("ostypeid", Uuid, "the ID of the OS Type that best represents the OS of this template/ISO")
+        .rel("listOsTypes")
+        .opt("ispublic", Boolean, "true if the template/ISO is available to all accounts; default is true for ISO, false for template")
+        .opt("isfeatured", Boolean, "true if the template/ISO is featured (admins only)")
+        .opt("isextractable", Boolean, "true if the template/ISO is extractable")
+        .opt("passwordenabled", Boolean, "true if the template supports the password reset feature; default is false")
+        .opt("sshkeyenabled", Boolean, "true if the template supports the sshkey upload feature; default is false")
+        .opt("checksum", String, "the checksum value of this template: plain md5 or sha256 hex, or {MD5}hex / {SHA-256}hex")
+        .opt("account", String, "an optional accountName. Must be used with domainId.")
+        .opt("domainid", Uuid, "an optional domainId. If the account parameter is used, domainId must also be used.")
+        .opt("details", Map, "Template details in key/value pairs.")
+        .opt("directdownload", Boolean, "Indicates if the template/ISO should bypass Secondary Storage; not supported")
+}
+
+pub fn specs() -> Vec<CommandSpec> {
+    vec![
+        register("registerTemplate", "Registers an existing template into the CloudStack cloud.", "template")
+            .related("listTemplates")
+            .req("format", String, "the format for the template: QCOW2 or RAW")
+            .req("hypervisor", String, "the target hypervisor for the template: KVM or Simulator")
+            .opt("requireshvm", Boolean, "true if this template requires HVM")
+            .opt("bits", Integer, "32 or 64 bits support. 64 by default")
+            .opt("templatetag", String, "the tag for this template."),
+        register("registerIso", "Registers an existing ISO into the CloudStack Cloud.", "iso")
+            .related("listIsos")
+            .opt("bootable", Boolean, "true if this ISO is bootable. If not passed explicitly its assumed to be true"),
+        CommandSpec::new("listTemplates", "List all public, private, and privileged templates.")
+            .returns("template", TEMPLATE)
+            .owned_list()
+            .req("templatefilter", String, "possible values are featured, self, selfexecutable, sharedexecutable, executable, community, shared and all")
+            .opt("id", Uuid, "the template ID")
+            .opt("ids", List, "the IDs of the templates, mutually exclusive with id")
+            .of(Uuid)
+            .opt("name", String, "the template name")
+            .opt("zoneid", Uuid, "list templates by zoneId")
+            .rel("listZones")
+            .opt("hypervisor", String, "the hypervisor for which to restrict the search")
+            .opt("isready", Boolean, "list only ready templates")
+            .opt("showremoved", Boolean, "show removed templates as well")
+            .opt("showunique", Boolean, "If set to true, list only unique templates across zones"),
+        CommandSpec::new("listIsos", "Lists all available ISO files.")
+            .returns("iso", TEMPLATE)
+            .owned_list()
+            .opt("isofilter", String, "possible values are featured, self, selfexecutable, sharedexecutable, executable, community, shared and all")
+            .opt("id", Uuid, "list ISO by ID")
+            .opt("name", String, "list all ISOs by name")
+            .opt("zoneid", Uuid, "the ID of the zone")
+            .rel("listZones")
+            .opt("bootable", Boolean, "true if the ISO is bootable, false otherwise")
+            .opt("ispublic", Boolean, "true if the ISO is publicly available to all users, false otherwise.")
+            .opt("isready", Boolean, "true if this ISO is ready to be deployed")
+            .opt("showunique", Boolean, "If set to true, list only unique ISOs across zones"),
+        CommandSpec::new("updateTemplate", "Updates attributes of a template.")
+            .returns("template", TEMPLATE)
+            .req("id", Uuid, "the ID of the image file")
+            .opt("name", String, "the name of the image file")
+            .opt("displaytext", String, "the display text of the image")
+            .len(4096)
+            .opt("ostypeid", Uuid, "the ID of the OS type that best represents the OS of this image.")
+            .opt("passwordenabled", Boolean, "true if the image supports the password reset feature; default is false")
+            .opt("sshkeyenabled", Boolean, "true if the template supports the sshkey upload feature; default is false")
+            .opt("bootable", Boolean, "true if image is bootable, false otherwise; available only for updateIso API")
+            .opt("sortkey", Integer, "sort key of the template, integer"),
+        CommandSpec::new("updateIso", "Updates an ISO file.")
+            .returns("iso", TEMPLATE)
+            .req("id", Uuid, "the ID of the image file")
+            .opt("name", String, "the name of the image file")
+            .opt("displaytext", String, "the display text of the image")
+            .len(4096)
+            .opt("ostypeid", Uuid, "the ID of the OS type that best represents the OS of this image.")
+            .opt("bootable", Boolean, "true if image is bootable, false otherwise; available only for updateIso API")
+            .opt("sortkey", Integer, "sort key of the template, integer"),
+        CommandSpec::new("deleteTemplate", "Deletes a template from the system. All virtual machines using the deleted template will not be affected.")
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the ID of the template")
+            .opt("zoneid", Uuid, "the ID of zone of the template")
+            .opt("forced", Boolean, "Force delete a template."),
+        CommandSpec::new("deleteIso", "Deletes an ISO file.")
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the ID of the ISO file")
+            .opt("zoneid", Uuid, "the ID of the zone of the ISO file"),
+        CommandSpec::new("listOsTypes", "Lists all supported OS types for this cloud.")
+            .returns("ostype", OS_TYPE)
+            .list()
+            .opt("id", Uuid, "list by Os type Id")
+            .opt("oscategoryid", Uuid, "list by Os Category id")
+            .opt("description", String, "list os by description"),
+        CommandSpec::new("listOsCategories", "Lists all supported OS categories for this cloud.")
+            .returns("oscategory", OS_CATEGORY)
+            .list()
+            .opt("id", Uuid, "list Os category by id")
+            .opt("name", String, "list os category by name"),
+    ]
+}

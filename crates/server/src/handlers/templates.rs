@@ -1,0 +1,541 @@
+//! Templates and ISOs: registration (the file is fetched into the zone's image store in the
+//! background; `isready` turns true when it is there and its checksum and format check out),
+//! the listings with every `templatefilter`, updates, deletion, and OS types.
+
+use std::collections::HashMap;
+
+use api::{list_body, success_body, ApiError, Args};
+use db::{Infra, InfraFilter, InfraRow};
+use model::os::{category, os_type, OS_CATEGORIES, OS_TYPES};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::access;
+use crate::context::OpContext;
+use crate::error::{param_err, AppError, AppResult};
+use crate::events::Event;
+use crate::handlers::zones::{attr_str, get};
+use crate::jobs::{JobPlan, JobRef};
+use crate::state::State;
+
+fn b(r: &InfraRow, k: &str) -> bool {
+    r.attrs.get(k).and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+fn owner(r: &InfraRow) -> Option<Uuid> {
+    attr_str(r, "account_id").and_then(|a| a.parse().ok())
+}
+
+fn is_iso(args: &Args) -> bool {
+    matches!(
+        args.command,
+        "registerIso" | "listIsos" | "updateIso" | "deleteIso"
+    )
+}
+
+pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let iso = is_iso(args);
+    let name = args.required_str("name")?.trim().to_string();
+    if name.is_empty() {
+        return param_err("Name can't be empty");
+    }
+    let url = args.required_str("url")?.trim().to_string();
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("file://")) {
+        return param_err(format!(
+            "Unsupported URL {url}: use http:// or file:// (https:// is not supported yet)"
+        ));
+    }
+    let format = if iso {
+        "ISO".to_string()
+    } else {
+        let f = args.required_str("format")?.to_ascii_uppercase();
+        if f != "QCOW2" && f != "RAW" {
+            return param_err(format!(
+                "Invalid format {f}: Canopy templates are QCOW2 or RAW"
+            ));
+        }
+        f
+    };
+    let hypervisor = if iso {
+        "None".to_string()
+    } else {
+        match args.required_str("hypervisor")? {
+            h if h.eq_ignore_ascii_case("kvm") => "KVM".into(),
+            h if h.eq_ignore_ascii_case("simulator") => "Simulator".into(),
+            h => return param_err(format!("Invalid hypervisor {h}: KVM or Simulator")),
+        }
+    };
+    let os = match args.uuid("ostypeid") {
+        Some(o) => Some(
+            os_type(&o.to_string())
+                .ok_or_else(|| ApiError::invalid_id("ostypeid", &o.to_string()))?,
+        ),
+        None if iso && args.bool("bootable").unwrap_or(true) => {
+            return param_err("ostypeid is required for a bootable ISO")
+        }
+        None => None,
+    };
+    if let Some(c) = args.text("checksum") {
+        if crate::images::parse_checksum(c).is_none() {
+            return param_err(format!("Invalid checksum {c}: give md5 or sha256 hex, optionally as {{MD5}}hex or {{SHA-256}}hex"));
+        }
+    }
+    if args.flag("isfeatured") && !ctx.is_admin() {
+        return Err(ApiError::permission("Only admins can register featured templates").into());
+    }
+    if args.flag("directdownload") {
+        return param_err("Direct download is not supported: images are kept in the image store");
+    }
+    // The owner: the caller, or (admins) `account` + `domainid`.
+    let owner = match args.text("account") {
+        Some(a) => {
+            let acct = access::account_by_name(st, ctx, a, args.id("domainid")).await?;
+            access::check_account_admin(ctx, &acct)?;
+            acct
+        }
+        None => ctx.user.account.clone(),
+    };
+    // Zone: one, or all (absent / -1).
+    let zone = match args.text("zoneid") {
+        None | Some("-1") => None,
+        Some(z) => Some(
+            z.parse::<Uuid>()
+                .map_err(|_| ApiError::invalid_id("zoneid", z))?,
+        ),
+    };
+    let store = {
+        let mut c = st.store.read().await?;
+        let f = InfraFilter {
+            zone_id: zone,
+            ..Default::default()
+        };
+        db::infra_list(&mut c, Infra::ImageStore, &f)
+            .await?
+            .0
+            .into_iter()
+            .next()
+    };
+    if let Some(z) = zone {
+        get(st, Infra::Zone, "zoneid", z).await?;
+    }
+    let Some(store) = store else {
+        return param_err("No image store to hold the image: add one with addImageStore");
+    };
+    let attrs = json!({
+        "displaytext": args.text("displaytext").unwrap_or(&name),
+        "url": url,
+        "format": format,
+        "hypervisor": hypervisor,
+        "ostypeid": os.map(|o| o.id),
+        "ispublic": args.bool("ispublic").unwrap_or(iso),
+        "isfeatured": args.flag("isfeatured"),
+        "isextractable": args.flag("isextractable"),
+        "passwordenabled": args.flag("passwordenabled"),
+        "sshkeyenabled": args.flag("sshkeyenabled"),
+        "bootable": args.bool("bootable").unwrap_or(true),
+        "checksum": args.text("checksum"),
+        "templatetype": "USER",
+        "account_id": owner.id,
+        "crosszones": zone.is_none(),
+        "isready": false,
+        "downloading": true,
+        "downloadprogress": 0,
+        "storepath": attr_str(&store, "path"),
+        "size": 0,
+    });
+    let id = Uuid::new_v4();
+    let row = InfraRow {
+        id,
+        zone_id: zone.unwrap_or(Uuid::nil()),
+        parent_id: Some(store.id),
+        name: name.clone(),
+        kind: if iso { "ISO" } else { "TEMPLATE" }.into(),
+        state: "Download pending".into(),
+        domain_id: Some(owner.domain_id.0),
+        attrs,
+        created: 0,
+    };
+    let mut tx = st.store.begin().await?;
+    db::infra_insert(&mut tx, Infra::Template, &row).await?;
+    let (ev, kind) = if iso {
+        ("ISO.CREATE", "ISO")
+    } else {
+        ("TEMPLATE.CREATE", "Template")
+    };
+    Event::new(
+        ctx,
+        ev,
+        format!(
+            "{kind} {name} registered from {}",
+            row.attrs["url"].as_str().unwrap_or("")
+        ),
+    )
+    .resource(id, kind, Some(&name))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    tokio::spawn(crate::images::download(st.clone(), id));
+    let row = get(st, Infra::Template, "id", id).await?;
+    let items = views(st, std::slice::from_ref(&row), None).await?;
+    Ok(list_body(
+        if iso { "iso" } else { "template" },
+        items.len() as u64,
+        items,
+    ))
+}
+
+/// One object per template per zone (cross-zone templates appear in every zone).
+async fn views(st: &State, rows: &[InfraRow], zone: Option<Uuid>) -> AppResult<Vec<Value>> {
+    let all_zones: Vec<InfraRow> = {
+        let mut c = st.store.read().await?;
+        db::infra_list(&mut c, Infra::Zone, &InfraFilter::default())
+            .await?
+            .0
+    };
+    let znames: HashMap<Uuid, String> = all_zones.iter().map(|z| (z.id, z.name.clone())).collect();
+    let mut accounts: HashMap<Uuid, (String, String, Uuid)> = HashMap::new();
+    {
+        let mut c = st.store.read().await?;
+        for r in rows {
+            if let Some(a) = owner(r) {
+                if let std::collections::hash_map::Entry::Vacant(e) = accounts.entry(a) {
+                    if let Some(acct) = db::account_get(&mut c, model::AccountId(a)).await? {
+                        e.insert((acct.name, acct.domain_name, acct.domain_id.0));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for r in rows {
+        let zones: Vec<Uuid> = if r.zone_id.is_nil() {
+            all_zones.iter().map(|z| z.id).collect()
+        } else {
+            vec![r.zone_id]
+        };
+        for z in zones
+            .into_iter()
+            .filter(|z| zone.map(|w| w == *z).unwrap_or(true))
+        {
+            let mut m = Map::new();
+            m.insert("id".into(), json!(r.id));
+            m.insert("name".into(), json!(r.name));
+            m.insert(
+                "displaytext".into(),
+                json!(attr_str(r, "displaytext").unwrap_or_else(|| r.name.clone())),
+            );
+            for k in [
+                "ispublic",
+                "isfeatured",
+                "isready",
+                "passwordenabled",
+                "sshkeyenabled",
+                "isextractable",
+                "bootable",
+            ] {
+                m.insert(k.into(), json!(b(r, k)));
+            }
+            m.insert("status".into(), json!(r.state));
+            m.insert("format".into(), json!(attr_str(r, "format")));
+            m.insert("hypervisor".into(), json!(attr_str(r, "hypervisor")));
+            if let Some(o) = attr_str(r, "ostypeid").and_then(|o| os_type(&o)) {
+                m.insert("ostypeid".into(), json!(o.id));
+                m.insert("ostypename".into(), json!(o.description));
+            } else {
+                m.insert("ostypename".into(), json!(""));
+            }
+            m.insert("zoneid".into(), json!(z));
+            m.insert("zonename".into(), json!(znames.get(&z)));
+            for k in ["size", "physicalsize"] {
+                m.insert(
+                    k.into(),
+                    json!(r.attrs.get(k).and_then(|v| v.as_u64()).unwrap_or(0)),
+                );
+            }
+            m.insert("crossZones".into(), json!(r.zone_id.is_nil()));
+            m.insert("templatetype".into(), json!(attr_str(r, "templatetype")));
+            if let Some((acct, dom, did)) = owner(r).and_then(|a| accounts.get(&a)) {
+                m.insert("account".into(), json!(acct));
+                m.insert("domain".into(), json!(dom));
+                m.insert("domainid".into(), json!(did));
+            }
+            if let Some(c) = attr_str(r, "checksum") {
+                m.insert("checksum".into(), json!(c));
+            }
+            m.insert("url".into(), json!(attr_str(r, "url")));
+            m.insert(
+                "downloadprogress".into(),
+                json!(r
+                    .attrs
+                    .get("downloadprogress")
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0)
+                    .to_string()),
+            );
+            m.insert("created".into(), json!(api::time::format_ms(r.created)));
+            m.insert("tags".into(), json!([]));
+            out.push(Value::Object(m));
+        }
+    }
+    Ok(out)
+}
+
+pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let iso = is_iso(args);
+    let filter = args
+        .text(if iso { "isofilter" } else { "templatefilter" })
+        .unwrap_or("all")
+        .to_ascii_lowercase();
+    if ![
+        "featured",
+        "self",
+        "selfexecutable",
+        "shared",
+        "sharedexecutable",
+        "executable",
+        "community",
+        "all",
+    ]
+    .contains(&filter.as_str())
+    {
+        return param_err(format!("Invalid filter {filter}: use featured, self, selfexecutable, sharedexecutable, executable, community, shared or all"));
+    }
+    if filter == "all" && !ctx.is_admin() && !iso {
+        return Err(
+            ApiError::permission("Only admins can list templates with templatefilter=all").into(),
+        );
+    }
+    let mut ids: Vec<Uuid> = args.ids::<Uuid>("ids").unwrap_or_default();
+    if let Some(id) = args.uuid("id") {
+        ids.push(id);
+    }
+    let f = InfraFilter {
+        ids: (!ids.is_empty()).then_some(ids),
+        kind: Some(if iso { "ISO" } else { "TEMPLATE" }.into()),
+        name: args.text("name").map(str::to_string),
+        keyword: args.text("keyword").map(str::to_string),
+        ..Default::default()
+    };
+    let rows = {
+        let mut c = st.store.read().await?;
+        db::infra_list(&mut c, Infra::Template, &f).await?.0
+    };
+    // Owner scope (account / domainid / listall) narrows what the filter allows.
+    let scope = if args.text("account").is_some() || args.has("domainid") {
+        Some(access::owner_scope(st, ctx, args).await?)
+    } else {
+        None
+    };
+    let me = ctx.account_id().0;
+    let visible_admin = |r: &InfraRow| {
+        ctx.is_root_admin()
+            || r.domain_id.map(|d| d == ctx.domain_id().0).unwrap_or(false)
+            || ctx.is_domain_admin()
+    };
+    let mut matching: Vec<InfraRow> = rows
+        .into_iter()
+        .filter(|r| {
+            let public = b(r, "ispublic");
+            let mine = owner(r) == Some(me);
+            let ready = b(r, "isready");
+            match filter.as_str() {
+                "featured" => public && b(r, "isfeatured"),
+                "self" => mine,
+                "selfexecutable" => mine && ready,
+                "shared" | "sharedexecutable" => false,
+                "executable" => (mine || public) && ready,
+                "community" => public && !b(r, "isfeatured"),
+                _ => public || mine || (ctx.is_admin() && visible_admin(r)),
+            }
+        })
+        .filter(|r| match &scope {
+            Some(db::OwnerScope::Account(a)) => owner(r) == Some(a.0),
+            Some(db::OwnerScope::Domain {
+                id,
+                recursive: false,
+                ..
+            }) => r.domain_id == Some(id.0),
+            _ => true,
+        })
+        .filter(|r| {
+            args.text("hypervisor")
+                .map(|h| {
+                    attr_str(r, "hypervisor")
+                        .map(|x| x.eq_ignore_ascii_case(h))
+                        .unwrap_or(false)
+                })
+                .unwrap_or(true)
+        })
+        .filter(|r| {
+            args.bool("isready")
+                .map(|v| b(r, "isready") == v)
+                .unwrap_or(true)
+        })
+        .filter(|r| {
+            args.bool("bootable")
+                .map(|v| b(r, "bootable") == v)
+                .unwrap_or(true)
+        })
+        .filter(|r| {
+            args.bool("ispublic")
+                .map(|v| b(r, "ispublic") == v)
+                .unwrap_or(true)
+        })
+        .filter(|r| {
+            args.uuid("zoneid")
+                .map(|z| r.zone_id.is_nil() || r.zone_id == z)
+                .unwrap_or(true)
+        })
+        .collect();
+    matching.sort_by_key(|r| (r.created, r.id));
+    let mut items = views(st, &matching, args.uuid("zoneid")).await?;
+    if args.flag("showunique") {
+        let mut seen = std::collections::HashSet::new();
+        items.retain(|v| seen.insert(v["id"].as_str().unwrap_or_default().to_string()));
+    }
+    let total = items.len() as u64;
+    let page: Vec<Value> = items
+        .into_iter()
+        .skip(args.page.offset as usize)
+        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
+        .collect();
+    Ok(list_body(if iso { "iso" } else { "template" }, total, page))
+}
+
+/// The template the caller may change: its owner, or an admin over the owner.
+async fn owned(st: &State, ctx: &OpContext, id: Uuid, iso: bool) -> AppResult<InfraRow> {
+    let r = get(st, Infra::Template, "id", id).await?;
+    if (r.kind == "ISO") != iso {
+        return Err(ApiError::invalid_id("id", &id.to_string()).into());
+    }
+    if owner(&r) != Some(ctx.account_id().0) {
+        let acct = owner(&r).ok_or_else(|| AppError::Internal("template without owner".into()))?;
+        let a = access::account(st, "id", model::AccountId(acct)).await?;
+        access::check_account_admin(ctx, &a)?;
+    }
+    Ok(r)
+}
+
+pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let iso = is_iso(args);
+    let mut r = owned(st, ctx, args.required_id("id")?, iso).await?;
+    if let Some(n) = args.text("name") {
+        r.name = n.trim().to_string();
+    }
+    if let Some(d) = args.text("displaytext") {
+        r.attrs["displaytext"] = json!(d);
+    }
+    if let Some(o) = args.uuid("ostypeid") {
+        let o = os_type(&o.to_string())
+            .ok_or_else(|| ApiError::invalid_id("ostypeid", &o.to_string()))?;
+        r.attrs["ostypeid"] = json!(o.id);
+    }
+    for k in ["passwordenabled", "sshkeyenabled", "bootable"] {
+        if let Some(v) = args.bool(k) {
+            r.attrs[k] = json!(v);
+        }
+    }
+    if let Some(k) = args.int("sortkey") {
+        r.attrs["sortkey"] = json!(k);
+    }
+    let mut tx = st.store.begin().await?;
+    db::infra_update(&mut tx, Infra::Template, &r).await?;
+    let (ev, kind) = if iso {
+        ("ISO.UPDATE", "ISO")
+    } else {
+        ("TEMPLATE.UPDATE", "Template")
+    };
+    Event::new(ctx, ev, format!("{kind} {} updated", r.name))
+        .resource(r.id, kind, Some(&r.name))
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    let v = views(st, std::slice::from_ref(&r), None).await?;
+    Ok(json!({ (if iso { "iso" } else { "template" }): v.into_iter().next() }))
+}
+
+pub async fn delete_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let iso = is_iso(args);
+    let r = owned(st, ctx, args.required_id("id")?, iso).await?;
+    Ok(JobPlan {
+        instance_type: Some(if iso { "Iso" } else { "Template" }),
+        instance_id: Some(r.id.to_string()),
+        returns_id: false,
+        description: format!("Deleting {}", r.name),
+    })
+}
+
+/// Removes the image file and the row. Idempotent. (No VM uses a template yet; with VMs the
+/// base images on primary storage stay until their last overlay is gone.)
+pub async fn delete_run(
+    st: &State,
+    _ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = args.required_id("id")?;
+    let r = {
+        let mut c = st.store.read().await?;
+        db::infra_get(&mut c, Infra::Template, id).await?
+    };
+    let Some(r) = r else {
+        return Ok(success_body());
+    };
+    if let Some(store) = attr_str(&r, "storepath") {
+        let dir = std::path::Path::new(&store)
+            .join("template")
+            .join(id.to_string());
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+    }
+    let mut tx = st.store.begin().await?;
+    db::infra_mark_removed(&mut tx, Infra::Template, id).await?;
+    tx.commit().await?;
+    Ok(success_body())
+}
+
+pub async fn list_os_types(_st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let id = args.uuid("id").map(|u| u.to_string());
+    let cat = args.uuid("oscategoryid").map(|u| u.to_string());
+    let desc = args.text("description").map(str::to_lowercase);
+    let kw = args.text("keyword").map(str::to_lowercase);
+    let items: Vec<Value> = OS_TYPES
+        .iter()
+        .filter(|o| id.as_deref().map(|i| i == o.id).unwrap_or(true))
+        .filter(|o| cat.as_deref().map(|c| category(o.category).map(|x| x.id == c).unwrap_or(false)).unwrap_or(true))
+        .filter(|o| desc.as_deref().map(|d| o.description.to_lowercase() == d).unwrap_or(true))
+        .filter(|o| kw.as_deref().map(|k| o.description.to_lowercase().contains(k)).unwrap_or(true))
+        .map(|o| {
+            let c = category(o.category);
+            json!({"id": o.id, "description": o.description, "name": o.description, "oscategoryid": c.map(|c| c.id), "oscategoryname": o.category, "isuserdefined": false})
+        })
+        .collect();
+    let total = items.len() as u64;
+    Ok(list_body(
+        "ostype",
+        total,
+        items
+            .into_iter()
+            .skip(args.page.offset as usize)
+            .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
+            .collect(),
+    ))
+}
+
+pub async fn list_os_categories(_st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let id = args.uuid("id").map(|u| u.to_string());
+    let items: Vec<Value> = OS_CATEGORIES
+        .iter()
+        .filter(|c| id.as_deref().map(|i| i == c.id).unwrap_or(true))
+        .filter(|c| {
+            args.text("name")
+                .map(|n| c.name.eq_ignore_ascii_case(n))
+                .unwrap_or(true)
+        })
+        .map(|c| json!({"id": c.id, "name": c.name}))
+        .collect();
+    let total = items.len() as u64;
+    Ok(list_body("oscategory", total, items))
+}
