@@ -23,12 +23,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
-  [ -f "$DATA/server.addr" ] && [ -f "$DATA/admin.json" ] && break
+# The banner comes once the zone is built (first start).
+for _ in $(seq 1 600); do
+  grep -q "admin secretkey:" "$LOG" && break
   kill -0 "$PID" 2>/dev/null || { echo "canopy up exited:"; cat "$LOG"; exit 1; }
   sleep 0.1
 done
 grep -q "/client/api" "$LOG" || { echo "canopy up did not print the endpoint"; cat "$LOG"; exit 1; }
+grep -E "zone:|template:" "$LOG" || true
 
 echo "== e2e: cs client against canopy up on 127.0.0.1:$PORT"
 status=0

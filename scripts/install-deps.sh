@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need and is missing, and nothing else:
 #   - PostgreSQL server binaries (the DataStore suite runs on a throwaway cluster);
-#   - python3-venv, and a virtualenv with the `cs` CloudStack client (end-to-end tests).
-# Later issues add QEMU, dnsmasq, nftables and haproxy here.
+#   - python3-venv, and a virtualenv with the `cs` CloudStack client (end-to-end tests);
+#   - QEMU (qemu-system-x86 from bookworm-backports, through a private source list so the
+#     machine's qemu-utils 10 is kept — see shared/reference/host-platform.md), e2fsprogs.
+# Later issues add dnsmasq, nftables and haproxy here.
 # Idempotent; safe to run on every test run. Needs root for apt-get (as on CI).
 set -euo pipefail
 
@@ -26,9 +28,27 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+command -v mkfs.ext4 >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends e2fsprogs; }
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+  echo "install-deps: installing QEMU from bookworm-backports (qemu-utils is kept)"
+  L="$CACHE/apt-backports"
+  mkdir -p "$L/lists/partial"
+  printf '%s\n' \
+    "deb http://deb.debian.org/debian bookworm main" \
+    "deb http://deb.debian.org/debian bookworm-updates main" \
+    "deb http://deb.debian.org/debian-security bookworm-security main" \
+    "deb http://deb.debian.org/debian bookworm-backports main" > "$L/sources.list"
+  APT=(-o Dir::Etc::sourcelist="$L/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::lists="$L/lists")
+  apt-get -qq "${APT[@]}" update
+  DEBIAN_FRONTEND=noninteractive apt-get -qq "${APT[@]}" install -y --no-install-recommends \
+    qemu-system-x86/bookworm-backports qemu-system-common/bookworm-backports \
+    qemu-system-data/bookworm-backports seabios/bookworm-backports
+fi
+
 if ! "$VENV/bin/python" -c 'import cs' >/dev/null 2>&1; then
   echo "install-deps: creating $VENV with cs==5.2.0"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check cs==5.2.0
 fi
-echo "install-deps: ok (postgres: $(ls -d /usr/lib/postgresql/*/bin | tail -1), cs venv: $VENV)"
+echo "install-deps: ok (postgres: $(ls -d /usr/lib/postgresql/*/bin | tail -1), $(qemu-system-x86_64 --version | head -1), cs venv: $VENV)"

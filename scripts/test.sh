@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, checks formatting and lints, runs every
 # Rust test (the DataStore suite on SQLite and a throwaway PostgreSQL), then the end-to-end
-# tests with the real `cs` client against `canopy up`.
+# tests with the real `cs` client against `canopy up`. Builds the built-in template first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CANOPY_CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}
@@ -10,6 +10,7 @@ start=$(date +%s)
 
 echo "== dependencies"
 scripts/install-deps.sh
+scripts/build-test-template.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -18,7 +19,7 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
-CANOPY_REQUIRE_PG=1 cargo test --workspace --locked
+CANOPY_REQUIRE_PG=1 CANOPY_REQUIRE_TEMPLATE=1 cargo test --workspace --locked
 
 echo "== end-to-end"
 scripts/e2e.sh

@@ -191,6 +191,10 @@ async fn run(c: Common, up: bool) -> anyhow::Result<()> {
             if z.created { "created now" } else { "existing" },
             z.host_kind
         );
+        match &z.template {
+            Ok(id) => println!("  template:        {} {id}", server::up::BUILTIN_TEMPLATE),
+            Err(why) => println!("  template:        none — {why}"),
+        }
     }
     println!("  web console:     not built yet (arrives with the web console issue)");
     match (&srv.admin, up) {

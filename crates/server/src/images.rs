@@ -232,6 +232,16 @@ pub async fn download(st: State, id: Uuid) {
         check_format(&dest, &format).await.inspect_err(|_| {
             let _ = std::fs::remove_file(&dest);
         })?;
+        // Direct-kernel-boot files (kernel, initrd) go next to the disk image.
+        if let Some(extras) = row.attrs.get("extras").and_then(|e| e.as_object()) {
+            for (name, url) in extras {
+                let Some(url) = url.as_str() else { continue };
+                let path = dest.with_extension(name);
+                fetch(&st, id, url, &path)
+                    .await
+                    .map_err(|e| format!("{name}: {e}"))?;
+            }
+        }
         Ok(got)
     }
     .await;

@@ -31,6 +31,92 @@ pub struct UpZone {
     pub zone_id: String,
     pub host_kind: &'static str,
     pub created: bool,
+    /// The built-in template: registered (its id), or why not.
+    pub template: Result<String, String>,
+}
+
+/// Name of the built-in template.
+pub const BUILTIN_TEMPLATE: &str = "Canopy Tiny Linux";
+
+/// Where `scripts/build-test-template.sh` puts the built-in template.
+pub fn template_dir() -> std::path::PathBuf {
+    std::env::var_os("CANOPY_TEMPLATE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/canopy/template")
+        })
+}
+
+/// Registers the built-in template (public, featured) unless it is registered already.
+async fn ensure_template(
+    st: &State,
+    ctx: &OpContext,
+    zone_id: &str,
+    hypervisor: &str,
+) -> Result<String, String> {
+    let existing = call(
+        st,
+        ctx,
+        &[
+            ("command", "listTemplates"),
+            ("templatefilter", "all"),
+            ("name", BUILTIN_TEMPLATE),
+        ],
+    )
+    .await
+    .map_err(|e| e.into_api().text)?;
+    if let Some(id) = existing["template"][0]["id"].as_str() {
+        return Ok(id.to_string());
+    }
+    let dir = template_dir();
+    let manifest: Value = std::fs::read(dir.join("template.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| {
+            format!(
+                "not built ({} missing): run scripts/build-test-template.sh",
+                dir.join("template.json").display()
+            )
+        })?;
+    let sha = manifest["files"]["root.qcow2"]["sha256"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let url = |f: &str| format!("file://{}", dir.join(f).display());
+    let os = model::os::OS_TYPES
+        .iter()
+        .find(|o| o.description == "Other Linux (64-bit)")
+        .map(|o| o.id)
+        .unwrap_or_default();
+    let r = call(
+        st,
+        ctx,
+        &[
+            ("command", "registerTemplate"),
+            ("name", BUILTIN_TEMPLATE),
+            (
+                "displaytext",
+                "Canopy Tiny Linux (Debian kernel, busybox; boots in seconds under TCG)",
+            ),
+            ("url", &url("root.qcow2")),
+            ("format", "QCOW2"),
+            ("hypervisor", hypervisor),
+            ("ostypeid", os),
+            ("zoneid", zone_id),
+            ("ispublic", "true"),
+            ("isfeatured", "true"),
+            ("checksum", &format!("{{SHA-256}}{sha}")),
+            ("details[0].kernel", &url("vmlinux")),
+            ("details[0].initrd", &url("initramfs.cpio.gz")),
+        ],
+    )
+    .await
+    .map_err(|e| e.into_api().text)?;
+    r["template"][0]["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "registration answered no id".to_string())
 }
 
 /// Runs one command as `ctx`, exactly as the API would (binding, checks, handler); async
@@ -113,9 +199,11 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     let ctx = OpContext::new(admin, false);
     let zones = call(st, &ctx, &[("command", "listZones")]).await?;
     if let Some(z) = zones["zone"].as_array().and_then(|a| a.first()) {
+        let zone_id = id(z, &["id"])?;
         let saved: Option<Value> = std::fs::read(data_dir.join(LOCAL_AGENT))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
+        let mut kind = "Simulator";
         if let Some(s) = saved {
             if let (Some(h), Some(secret)) = (
                 s["host_id"].as_str().and_then(|h| h.parse().ok()),
@@ -129,17 +217,20 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
                         secret: secret.to_string(),
                     },
                 );
-                return Ok(UpZone {
-                    zone_id: id(z, &["id"])?,
-                    host_kind: "KVM (this machine)",
-                    created: false,
-                });
+                kind = "KVM (this machine)";
             }
         }
+        let hv = if kind == "Simulator" {
+            "Simulator"
+        } else {
+            "KVM"
+        };
+        let template = ensure_template(st, &ctx, &zone_id, hv).await;
         return Ok(UpZone {
-            zone_id: id(z, &["id"])?,
-            host_kind: "Simulator",
+            zone_id,
+            host_kind: kind,
             created: false,
+            template,
         });
     }
     let zone = call(
@@ -378,6 +469,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
         }),
         other => other,
     })?;
+    let template = ensure_template(st, &ctx, &zone_id, hv).await;
     Ok(UpZone {
         zone_id,
         host_kind: if kvm {
@@ -386,5 +478,6 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
             "Simulator"
         },
         created: true,
+        template,
     })
 }

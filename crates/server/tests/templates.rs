@@ -242,18 +242,33 @@ async fn register_download_check_list_and_delete() {
         .await;
     let names: Vec<&str> = exec["template"]
         .as_array()
-        .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["name"].as_str())
+                .filter(|n| *n != server::up::BUILTIN_TEMPLATE)
+                .collect()
+        })
         .unwrap_or_default();
-    assert_eq!(names, vec!["good", "web"], "ready public templates only");
+    assert_eq!(
+        names,
+        vec!["good", "web"],
+        "ready public templates only (besides the built-in one)"
+    );
     assert_eq!(
         user.ok(&[("command", "listTemplates"), ("templatefilter", "self")])
             .await,
         serde_json::json!({})
     );
-    assert_eq!(
-        user.ok(&[("command", "listTemplates"), ("templatefilter", "featured")])
-            .await,
-        serde_json::json!({})
+    // Only the built-in template (when built) is featured.
+    let featured = user
+        .ok(&[("command", "listTemplates"), ("templatefilter", "featured")])
+        .await;
+    assert!(
+        featured["template"]
+            .as_array()
+            .map(|a| a.iter().all(|t| t["name"] == server::up::BUILTIN_TEMPLATE))
+            .unwrap_or(true),
+        "{featured}"
     );
     assert_eq!(
         user.ok(&[

@@ -128,6 +128,58 @@ async fn capacity_of_a_simulated_zone() {
     );
     assert_eq!(by_type(0)["percentused"], "0.00");
     assert_eq!(by_type(0)["zonename"], "zone1");
+    // The built-in template (scripts/build-test-template.sh; the test command builds it and
+    // sets CANOPY_REQUIRE_TEMPLATE=1) is registered, public and featured, and becomes ready.
+    let built = server::up::template_dir().join("template.json").exists();
+    if !built
+        && std::env::var("CANOPY_REQUIRE_TEMPLATE")
+            .map(|v| v == "1")
+            .unwrap_or(false)
+    {
+        panic!("CANOPY_REQUIRE_TEMPLATE=1 but the built-in template is not built");
+    }
+    match (&z.template, built) {
+        (Ok(id), true) => {
+            let mut t = serde_json::Value::Null;
+            for _ in 0..400 {
+                t = c
+                    .ok(&[
+                        ("command", "listTemplates"),
+                        ("templatefilter", "featured"),
+                        ("id", id),
+                    ])
+                    .await["template"][0]
+                    .clone();
+                if t["isready"] == true
+                    || t["status"]
+                        .as_str()
+                        .map(|s| !s.contains("Download"))
+                        .unwrap_or(false)
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert_eq!(
+                (
+                    t["isready"].as_bool(),
+                    t["name"].as_str(),
+                    t["hypervisor"].as_str()
+                ),
+                (Some(true), Some("Canopy Tiny Linux"), Some("Simulator")),
+                "{t}"
+            );
+            let dir = ts.dir.path().join("secondary").join("template").join(id);
+            for f in ["qcow2", "kernel", "initrd"] {
+                assert!(
+                    dir.join(format!("{id}.{f}")).exists(),
+                    "{f} in the image store"
+                );
+            }
+        }
+        (Err(why), false) => assert!(why.contains("build-test-template"), "{why}"),
+        other => panic!("unexpected template outcome: {other:?}"),
+    }
     // One type; per cluster.
     let mem = c.ok(&[("command", "listCapacity"), ("type", "0")]).await;
     assert_eq!(mem["count"], 1);

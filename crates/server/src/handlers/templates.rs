@@ -144,6 +144,24 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
         "storepath": attr_str(&store, "path"),
         "size": 0,
     });
+    // Canopy extension: `details[0].kernel=URL&details[0].initrd=URL` for templates booted
+    // directly from a kernel and initramfs (fetched next to the disk image).
+    let mut extras = serde_json::Map::new();
+    for d in args.map("details").unwrap_or_default() {
+        for (k, v) in d {
+            if k == "kernel" || k == "initrd" {
+                let l = v.to_ascii_lowercase();
+                if !(l.starts_with("http://") || l.starts_with("file://")) {
+                    return param_err(format!("Invalid {k} URL {v}: use http:// or file://"));
+                }
+                extras.insert(k.clone(), json!(v));
+            }
+        }
+    }
+    let mut attrs = attrs;
+    if !extras.is_empty() {
+        attrs["extras"] = Value::Object(extras);
+    }
     let id = Uuid::new_v4();
     let row = InfraRow {
         id,
@@ -275,6 +293,15 @@ async fn views(st: &State, rows: &[InfraRow], zone: Option<Uuid>) -> AppResult<V
             );
             m.insert("created".into(), json!(api::time::format_ms(r.created)));
             m.insert("tags".into(), json!([]));
+            if let Some(e) = r.attrs.get("extras").and_then(|e| e.as_object()) {
+                m.insert(
+                    "details".into(),
+                    json!(e
+                        .keys()
+                        .map(|k| (k.clone(), json!("yes")))
+                        .collect::<serde_json::Map<_, _>>()),
+                );
+            }
             out.push(Value::Object(m));
         }
     }
