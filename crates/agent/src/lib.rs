@@ -5,6 +5,7 @@
 //! The agent only ever dials out; it never listens.
 
 pub mod driver;
+pub mod images;
 pub mod inventory;
 pub mod runtime;
 pub mod simulator;

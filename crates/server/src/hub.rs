@@ -174,7 +174,93 @@ impl AgentHub {
 pub fn router(st: State) -> Router {
     Router::new()
         .route(proto::AGENT_PATH, get(upgrade))
+        .route("/images/{template}/{file}", get(image))
         .with_state(st)
+}
+
+/// Serves a template's files (disk image, kernel, initrd) from the image store to agents.
+/// Only a joined host may fetch: `Authorization: Host <host id>:<host secret>`.
+async fn image(
+    AxState(st): AxState<State>,
+    axum::extract::Path((template, file)): axum::extract::Path<(Uuid, String)>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    let deny = |code: StatusCode, why: &str| (code, why.to_string()).into_response();
+    let Some((host, secret)) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Host "))
+        .and_then(|v| v.split_once(':'))
+        .and_then(|(h, s)| Some((h.parse::<Uuid>().ok()?, s.to_string())))
+    else {
+        return deny(StatusCode::UNAUTHORIZED, "host credential required");
+    };
+    let rows = match st.store.read().await {
+        Ok(mut c) => (
+            db::host_get(&mut c, host).await.ok().flatten(),
+            db::infra_get(&mut c, db::Infra::Template, template)
+                .await
+                .ok()
+                .flatten(),
+        ),
+        Err(_) => return deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    };
+    let (Some(h), Some(t)) = rows else {
+        return deny(StatusCode::NOT_FOUND, "no such host or template");
+    };
+    if h.secret_hash.as_deref() != Some(sha256_hex(secret.as_bytes()).as_str()) {
+        tracing::warn!(%host, "image request with a wrong host credential");
+        return deny(StatusCode::UNAUTHORIZED, "wrong host credential");
+    }
+    if t.attrs["isready"] != true {
+        return deny(StatusCode::CONFLICT, "the template is not ready");
+    }
+    let Some(disk) = t.attrs["path"].as_str().map(std::path::PathBuf::from) else {
+        return deny(StatusCode::NOT_FOUND, "the template has no file");
+    };
+    let path = match file.as_str() {
+        "disk" => disk,
+        "kernel" | "initrd" => disk.with_extension(&file),
+        _ => return deny(StatusCode::NOT_FOUND, "files are disk, kernel and initrd"),
+    };
+    let Ok(f) = tokio::fs::File::open(&path).await else {
+        return deny(StatusCode::NOT_FOUND, "the file is not in the image store");
+    };
+    let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let mut resp = (
+        StatusCode::OK,
+        axum::body::Body::from_stream(file_chunks(f)),
+    )
+        .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&len.to_string()) {
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_LENGTH, v);
+    }
+    resp
+}
+
+/// A file as a stream of 256 KiB chunks.
+fn file_chunks(
+    mut f: tokio::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> {
+    futures_util::stream::poll_fn(move |cx| {
+        use tokio::io::AsyncRead;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut rb = tokio::io::ReadBuf::new(&mut buf);
+        match std::pin::Pin::new(&mut f).poll_read(cx, &mut rb) {
+            std::task::Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                std::task::Poll::Ready(None)
+            }
+            std::task::Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                buf.truncate(n);
+                std::task::Poll::Ready(Some(Ok(axum::body::Bytes::from(buf))))
+            }
+            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Some(Err(e))),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    })
 }
 
 async fn upgrade(

@@ -50,6 +50,76 @@ async fn up_builds_an_enabled_zone_with_a_local_kvm_host() {
         dir.join("local-agent.json").exists(),
         "the local agent's credential is kept"
     );
+
+    // Agents fetch template files from the image store over the agent endpoint, with their
+    // host credential; anyone else is refused.
+    let files = tempfile::tempdir().expect("tmp");
+    let img = files.path().join("t.qcow2");
+    let mut bytes = b"QFI\xfb".to_vec();
+    bytes.resize(300 * 1024, 3);
+    std::fs::write(&img, &bytes).expect("write");
+    let t = c
+        .ok(&[
+            ("command", "registerTemplate"),
+            ("name", "fetchme"),
+            ("format", "QCOW2"),
+            ("hypervisor", "KVM"),
+            ("url", &format!("file://{}", img.display())),
+            ("zoneid", &z.zone_id),
+        ])
+        .await;
+    let tid = t["template"][0]["id"].as_str().expect("id").to_string();
+    for _ in 0..100 {
+        if c.ok(&[
+            ("command", "listTemplates"),
+            ("templatefilter", "self"),
+            ("id", &tid),
+        ])
+        .await["template"][0]["isready"]
+            == true
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("local-agent.json")).expect("cred"))
+            .expect("json");
+    let make = |secret: &str| agent::HostAgent {
+        server: st.agent_endpoint.clone(),
+        fingerprint: st.agent_fingerprint.clone(),
+        credential: std::sync::Mutex::new(agent::Credential::Host {
+            host_id: saved["host_id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("uuid"),
+            secret: secret.to_string(),
+        }),
+        inventory: agent::inventory::local("127.0.0.1"),
+        driver: std::sync::Arc::new(agent::driver::LocalDriver),
+        on_credential: None,
+    };
+    let fetcher = make(saved["secret"].as_str().expect("secret"));
+    let dest = files.path().join("fetched.qcow2");
+    let n = fetcher
+        .fetch_image(tid.parse().expect("uuid"), "disk", &dest)
+        .await
+        .expect("fetch");
+    assert_eq!(
+        (n, std::fs::read(&dest).expect("read")),
+        (bytes.len() as u64, bytes.clone())
+    );
+    let e = make("wrong")
+        .fetch_image(tid.parse().expect("uuid"), "disk", &dest)
+        .await
+        .expect_err("refused");
+    assert!(e.contains("401"), "{e}");
+    let e = fetcher
+        .fetch_image(tid.parse().expect("uuid"), "passwd", &dest)
+        .await
+        .expect_err("refused");
+    assert!(e.contains("404"), "{e}");
     drop(st);
 
     // After a restart the zone is reused and the local agent rejoins with its credential.

@@ -1,0 +1,83 @@
+//! Fetching template files (disk, kernel, initrd) from the server's image store over the
+//! agent endpoint: the same pinned TLS, authenticated with the host's own credential.
+
+use std::path::Path;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use crate::runtime::{Credential, HostAgent};
+
+impl HostAgent {
+    /// Downloads `file` (`disk`, `kernel` or `initrd`) of a template to `dest`; returns its size.
+    pub async fn fetch_image(
+        &self,
+        template: Uuid,
+        file: &str,
+        dest: &Path,
+    ) -> Result<u64, String> {
+        let (host, secret) = match self.credential.lock().map(|c| c.clone()) {
+            Ok(Credential::Host { host_id, secret }) => (host_id, secret),
+            _ => return Err("this host has not joined yet".into()),
+        };
+        let tcp = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::TcpStream::connect(&self.server),
+        )
+        .await
+        .map_err(|_| "connecting timed out".to_string())?
+        .map_err(|e| format!("connecting to {}: {e}", self.server))?;
+        let connector = crate::tls::connector(&self.fingerprint).map_err(|e| e.to_string())?;
+        let name = rustls::pki_types::ServerName::try_from("canopy").map_err(|e| e.to_string())?;
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let req = hyper::Request::get(format!("/images/{template}/{file}"))
+            .header(hyper::header::HOST, "canopy")
+            .header(
+                hyper::header::AUTHORIZATION,
+                format!("Host {host}:{secret}"),
+            )
+            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+            .map_err(|e| e.to_string())?;
+        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| String::from_utf8_lossy(&b.to_bytes()).to_string())
+                .unwrap_or_default();
+            return Err(format!("HTTP {status}: {body}"));
+        }
+        let tmp = dest.with_extension("part");
+        let mut out = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| format!("creating {}: {e}", tmp.display()))?;
+        let mut body = resp.into_body();
+        let mut size = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| e.to_string())?;
+            if let Ok(data) = frame.into_data() {
+                out.write_all(&data).await.map_err(|e| e.to_string())?;
+                size += data.len() as u64;
+            }
+        }
+        out.sync_all().await.map_err(|e| e.to_string())?;
+        tokio::fs::rename(&tmp, dest)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(size)
+    }
+}
