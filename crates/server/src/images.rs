@@ -20,6 +20,21 @@ struct Fetched {
     sha256: String,
 }
 
+/// An error with its causes ("client error (Connect): invalid peer certificate: UnknownIssuer").
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        cur = c.source();
+    }
+    out
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -124,16 +139,31 @@ async fn fetch(st: &State, id: Uuid, url: &str, dest: &Path) -> Result<Fetched, 
             size += n as u64;
             progress(st, id, size, total, &mut last).await;
         }
-    } else if lower.starts_with("http://") {
+    } else if lower.starts_with("http://") || lower.starts_with("https://") {
         use http_body_util::BodyExt;
+        // https: Mozilla's root set (webpki-roots), ring as the crypto provider.
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        })
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<http_body_util::Empty<axum::body::Bytes>>();
+                .build::<_, http_body_util::Empty<axum::body::Bytes>>(connector);
         let uri: hyper::Uri = url.parse().map_err(|e| format!("invalid URL {url}: {e}"))?;
         let resp = client
             .get(uri)
             .await
-            .map_err(|e| format!("fetching {url}: {e}"))?;
+            .map_err(|e| format!("fetching {url}: {}", chain(&e)))?;
         if !resp.status().is_success() {
             return Err(format!("fetching {url}: HTTP {}", resp.status()));
         }
@@ -144,7 +174,7 @@ async fn fetch(st: &State, id: Uuid, url: &str, dest: &Path) -> Result<Fetched, 
             .and_then(|v| v.parse().ok());
         let mut body = resp.into_body();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| format!("reading {url}: {e}"))?;
+            let frame = frame.map_err(|e| format!("reading {url}: {}", chain(&e)))?;
             if let Ok(data) = frame.into_data() {
                 md5.update(&data);
                 sha.update(&data);
@@ -157,7 +187,7 @@ async fn fetch(st: &State, id: Uuid, url: &str, dest: &Path) -> Result<Fetched, 
         }
     } else {
         return Err(format!(
-            "Unsupported URL {url}: use http:// or file:// (https:// is not supported yet)"
+            "Unsupported URL {url}: use https://, http:// or file://"
         ));
     }
     out.flush().await.map_err(|e| e.to_string())?;

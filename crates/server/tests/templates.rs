@@ -232,6 +232,35 @@ async fn register_download_check_list_and_delete() {
     );
     server.abort();
 
+    // https: the server's certificate must chain to a public root; a self-signed one fails
+    // the download with a clear status.
+    let certdir = tempfile::tempdir().expect("tmp");
+    let tls = server::agent_tls::load_or_create(certdir.path()).expect("cert");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let https_url = format!(
+        "https://127.0.0.1:{}/tiny.qcow2",
+        l.local_addr().expect("addr").port()
+    );
+    let acceptor = tls.acceptor.clone();
+    let tls_server = tokio::spawn(async move {
+        if let Ok((s, _)) = l.accept().await {
+            let _ = acceptor.accept(s).await;
+        }
+    });
+    let https = c.ok(&call(&base("secure", &https_url, "QCOW2", ""))).await["template"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let t = wait_template(&c, &https, "self").await;
+    let status = t["status"].as_str().unwrap_or("").to_lowercase();
+    assert!(
+        t["isready"] == false && (status.contains("certificate") || status.contains("issuer")),
+        "{t}"
+    );
+    tls_server.abort();
+
     // Filters as seen by another account: public ready templates are executable for it.
     let (_, _, user) = account_with_keys(&ts, &c, "tpluser", None, "0").await;
     let exec = user
@@ -277,7 +306,7 @@ async fn register_download_check_list_and_delete() {
         ])
         .await["count"]
             .as_u64(),
-        Some(5)
+        Some(6)
     );
     user.err(
         &[("command", "listTemplates"), ("templatefilter", "all")],

@@ -41,10 +41,11 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
     }
     let url = args.required_str("url")?.trim().to_string();
     let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("file://")) {
-        return param_err(format!(
-            "Unsupported URL {url}: use http:// or file:// (https:// is not supported yet)"
-        ));
+    if !(lower.starts_with("https://")
+        || lower.starts_with("http://")
+        || lower.starts_with("file://"))
+    {
+        return param_err(format!("Unsupported URL {url}: use https://, http://, or file:// for a file on the management server"));
     }
     let format = if iso {
         "ISO".to_string()
