@@ -5,6 +5,7 @@ mod hosts;
 mod identity;
 mod infra;
 mod objects;
+mod objects_infra;
 mod offerings;
 mod storage;
 mod system;

@@ -230,11 +230,6 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
         items.sort_by(|a, b| b.0.total_cmp(&a.0));
     }
     let total = items.len() as u64;
-    let page = items
-        .into_iter()
-        .map(|(_, v)| v)
-        .skip(args.page.offset as usize)
-        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-        .collect();
+    let page = args.page.slice(items.into_iter().map(|(_, v)| v).collect());
     Ok(list_body("capacity", total, page))
 }

@@ -679,11 +679,7 @@ pub async fn list_vr_elements(st: &State, _ctx: &OpContext, args: &Args) -> AppR
         })
         .collect();
     let total = items.len() as u64;
-    let items: Vec<Value> = items
-        .drain(..)
-        .skip(args.page.offset as usize)
-        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-        .collect();
+    let items: Vec<Value> = args.page.slice(std::mem::take(&mut items));
     Ok(list_body("virtualrouterelement", total, items))
 }
 

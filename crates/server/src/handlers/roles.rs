@@ -36,11 +36,6 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         .filter(|r| ctx.is_root_admin() || r.role_type != RoleType::Admin)
         .collect();
     let total = rows.len() as u64;
-    let page = rows
-        .iter()
-        .skip(args.page.offset as usize)
-        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-        .map(views::role)
-        .collect();
+    let page = args.page.slice(rows).iter().map(views::role).collect();
     Ok(list_body("role", total, page))
 }

@@ -302,11 +302,7 @@ pub async fn list_pools(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<
         })
         .collect();
     let total = rows.len() as u64;
-    let page: Vec<InfraRow> = rows
-        .drain(..)
-        .skip(args.page.offset as usize)
-        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-        .collect();
+    let page: Vec<InfraRow> = args.page.slice(std::mem::take(&mut rows));
     Ok(list_body(
         "storagepool",
         total,

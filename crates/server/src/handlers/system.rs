@@ -169,10 +169,10 @@ pub async fn list_configurations(st: &State, _ctx: &OpContext, args: &Args) -> A
         })
         .collect();
     let total = matching.len() as u64;
-    let page = matching
+    let page = args
+        .page
+        .slice(matching)
         .into_iter()
-        .skip(args.page.offset as usize)
-        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
         .map(|d| configuration(st, d))
         .collect();
     Ok(list_body("configuration", total, page))

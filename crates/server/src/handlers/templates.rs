@@ -423,11 +423,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         items.retain(|v| seen.insert(v["id"].as_str().unwrap_or_default().to_string()));
     }
     let total = items.len() as u64;
-    let page: Vec<Value> = items
-        .into_iter()
-        .skip(args.page.offset as usize)
-        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-        .collect();
+    let page: Vec<Value> = args.page.slice(items);
     Ok(list_body(if iso { "iso" } else { "template" }, total, page))
 }
 
@@ -541,15 +537,7 @@ pub async fn list_os_types(_st: &State, _ctx: &OpContext, args: &Args) -> AppRes
         })
         .collect();
     let total = items.len() as u64;
-    Ok(list_body(
-        "ostype",
-        total,
-        items
-            .into_iter()
-            .skip(args.page.offset as usize)
-            .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-            .collect(),
-    ))
+    Ok(list_body("ostype", total, args.page.slice(items)))
 }
 
 pub async fn list_os_categories(_st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {

@@ -392,11 +392,7 @@ pub async fn list_service(st: &State, ctx: &OpContext, args: &Args) -> AppResult
         )
     });
     let total = matching.len() as u64;
-    let page: Vec<InfraRow> = matching
-        .drain(..)
-        .skip(args.page.offset as usize)
-        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-        .collect();
+    let page: Vec<InfraRow> = args.page.slice(std::mem::take(&mut matching));
     let mut items = Vec::with_capacity(page.len());
     for r in &page {
         items.push(service_view(st, r).await?);
@@ -631,11 +627,7 @@ pub async fn list_disk(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Va
         )
     });
     let total = matching.len() as u64;
-    let page: Vec<InfraRow> = matching
-        .drain(..)
-        .skip(args.page.offset as usize)
-        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-        .collect();
+    let page: Vec<InfraRow> = args.page.slice(std::mem::take(&mut matching));
     let mut items = Vec::with_capacity(page.len());
     for r in &page {
         items.push(disk_view(st, r).await?);

@@ -351,11 +351,7 @@ pub async fn list_network(st: &State, ctx: &OpContext, args: &Args) -> AppResult
         .collect();
     matching.sort_by_key(|r| (n(r, "sortkey").unwrap_or(0), r.created));
     let total = matching.len() as u64;
-    let page: Vec<InfraRow> = matching
-        .drain(..)
-        .skip(args.page.offset as usize)
-        .take(args.page.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-        .collect();
+    let page: Vec<InfraRow> = args.page.slice(std::mem::take(&mut matching));
     let mut items = Vec::with_capacity(page.len());
     for r in &page {
         items.push(network_view(st, r).await?);
