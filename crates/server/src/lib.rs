@@ -194,8 +194,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
 }
 
 /// Periodic work: the host monitor every 2 s (heartbeat flush, status), job recovery and
-/// lease renewal every 6 s, and purging of expired sessions, old finished jobs and old
-/// events every minute.
+/// lease renewal every 6 s, and every minute purging of expired sessions, old finished jobs
+/// and old events, and re-measuring storage pools through their hosts.
 fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -221,6 +221,9 @@ fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
             if n.is_multiple_of(30) {
                 if let Err(e) = purge(&st).await {
                     tracing::warn!(error = %e, "purge failed");
+                }
+                if let Err(e) = handlers::storage::refresh_pools(&st).await {
+                    tracing::warn!(error = %e, "storage pool refresh failed");
                 }
             }
         }

@@ -221,6 +221,35 @@ async fn pools_and_image_stores() {
     );
     assert_eq!(local["scope"], "ZONE");
 
+    // The periodic refresh re-measures pools through their hosts, but keeps a capacity the
+    // operator set.
+    let st = ts.server.as_ref().expect("running").state.clone();
+    c.ok(&[
+        ("command", "updateStoragePool"),
+        ("id", &psid),
+        ("capacitybytes", "1234567"),
+    ])
+    .await;
+    server::handlers::storage::refresh_pools(&st)
+        .await
+        .map_err(|e| e.into_api())
+        .expect("refresh");
+    let after = c
+        .ok(&[("command", "listStoragePools"), ("id", &psid)])
+        .await;
+    assert_eq!(
+        after["storagepool"][0]["disksizetotal"].as_u64(),
+        Some(1_234_567)
+    );
+    let zps = c
+        .ok(&[("command", "listStoragePools"), ("name", "ZPS")])
+        .await;
+    assert_eq!(
+        zps["storagepool"][0]["disksizetotal"], local["disksizetotal"],
+        "re-measured by the KVM agent: same filesystem"
+    );
+    drop(st);
+
     // Lists, updates, maintenance (CloudStack's odd wrapper names).
     assert_eq!(
         c.ok(&[("command", "listStoragePools"), ("clusterid", &sims)])

@@ -230,6 +230,7 @@ pub async fn create_pool(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
         }
         capacity = cap as u64;
     }
+    let capacity_fixed = args.has("capacitybytes");
     let tags: Vec<String> = args
         .text("tags")
         .map(|t| {
@@ -242,7 +243,7 @@ pub async fn create_pool(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
     let mut attrs = json!({
         "url": args.required_str("url")?, "type": kind, "path": path, "hypervisor": hypervisor,
         "provider": args.text("provider").unwrap_or("DefaultPrimary"), "tags": tags,
-        "capacity_bytes": capacity, "used_bytes": used, "allocated_bytes": 0,
+        "capacity_bytes": capacity, "used_bytes": used, "allocated_bytes": 0, "capacity_fixed": capacity_fixed,
     });
     if let Some(p) = pod {
         attrs["podid"] = json!(p);
@@ -325,6 +326,7 @@ pub async fn update_pool(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
             return param_err("capacitybytes must be positive");
         }
         p.attrs["capacity_bytes"] = json!(cap);
+        p.attrs["capacity_fixed"] = json!(true);
     }
     if let Some(en) = args.bool("enabled") {
         match (en, p.state.as_str()) {
@@ -586,4 +588,47 @@ pub async fn delete_image_store(st: &State, ctx: &OpContext, args: &Args) -> App
     .await?;
     tx.commit().await?;
     Ok(success_body())
+}
+
+/// Re-measures every Up pool through a connected host of its scope (run every minute): the
+/// agents report size and use; an operator-set capacity is kept.
+pub async fn refresh_pools(st: &State) -> AppResult<()> {
+    let pools = {
+        let mut c = st.store.read().await?;
+        db::infra_list(
+            &mut c,
+            Infra::StoragePool,
+            &InfraFilter {
+                state: Some("Up".into()),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    for p in pools {
+        let (Some(path), cluster) = (
+            attr_str(&p, "path"),
+            if p.kind == "CLUSTER" {
+                p.parent_id
+            } else {
+                None
+            },
+        ) else {
+            continue;
+        };
+        let Ok((capacity, used)) = measure(st, p.zone_id, cluster, &path).await else {
+            continue;
+        };
+        let mut tx = st.store.begin().await?;
+        if let Some(mut fresh) = db::infra_get(&mut tx, Infra::StoragePool, p.id).await? {
+            if fresh.attrs["capacity_fixed"] != true {
+                fresh.attrs["capacity_bytes"] = json!(capacity);
+            }
+            fresh.attrs["used_bytes"] = json!(used);
+            db::infra_update(&mut tx, Infra::StoragePool, &fresh).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }
