@@ -1,0 +1,461 @@
+//! Unit cases for each rule, and a property test against a brute-force oracle.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use uuid::Uuid;
+
+use super::*;
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn tags(t: &[&str]) -> BTreeSet<String> {
+    t.iter().map(|s| s.to_string()).collect()
+}
+
+fn host(n: u128, cluster: u128) -> Host {
+    Host {
+        id: id(n),
+        cluster: id(cluster),
+        usable: true,
+        cpus: 4,
+        cpu_mhz: 2000,
+        memory: 8 << 30,
+        used_cpu_mhz: 0,
+        used_memory: 0,
+        vms: 0,
+        owner_vms: 0,
+        max_guests: 50,
+        tags: BTreeSet::new(),
+    }
+}
+
+fn cluster(n: u128, pod: u128) -> Cluster {
+    Cluster {
+        id: id(n),
+        pod: id(pod),
+        enabled: true,
+        cpu_overcommit: 1.0,
+        mem_overcommit: 1.0,
+    }
+}
+
+fn shared_pool(n: u128, cluster: u128) -> Pool {
+    Pool {
+        id: id(n),
+        scope: PoolScope::Cluster(id(cluster)),
+        usable: true,
+        capacity: 1 << 40,
+        allocated: 0,
+        overprovisioning: 1.0,
+        tags: BTreeSet::new(),
+    }
+}
+
+/// Two clusters (100, 200) in pods 10 and 20, hosts 1-2 and 3-4, a shared pool each.
+fn snapshot() -> Snapshot {
+    Snapshot {
+        clusters: vec![cluster(100, 10), cluster(200, 20)],
+        hosts: vec![host(1, 100), host(2, 100), host(3, 200), host(4, 200)],
+        pools: vec![shared_pool(1000, 100), shared_pool(2000, 200)],
+    }
+}
+
+fn small() -> Request {
+    Request {
+        cpus: 1,
+        cpu_mhz: 500,
+        memory: 512 << 20,
+        disk: 5 << 30,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn first_fit_takes_the_cluster_with_most_free_cpu_then_the_first_host() {
+    let mut s = snapshot();
+    s.hosts[0].used_cpu_mhz = 4000; // cluster 100 has less free CPU
+    let p = plan(&s, &small(), &Policy::default()).expect("fits");
+    assert_eq!((p.cluster, p.host, p.pool), (id(200), id(3), id(2000)));
+}
+
+#[test]
+fn overcommit_ratios_stretch_cpu_and_memory() {
+    let mut s = snapshot();
+    s.clusters.truncate(1);
+    s.hosts.truncate(1);
+    let big = Request {
+        cpus: 4,
+        cpu_mhz: 2000,
+        memory: 12 << 30,
+        ..small()
+    };
+    assert!(plan(
+        &s,
+        &big,
+        &Policy {
+            cluster_mem_threshold: 1.0,
+            ..Policy::default()
+        }
+    )
+    .is_err());
+    s.clusters[0].mem_overcommit = 2.0;
+    let p = plan(
+        &s,
+        &big,
+        &Policy {
+            cluster_cpu_threshold: 1.0,
+            cluster_mem_threshold: 1.0,
+            ..Policy::default()
+        },
+    );
+    assert_eq!(p.map(|p| p.host), Ok(id(1)));
+}
+
+#[test]
+fn guest_limit_tags_and_usability_exclude_hosts() {
+    let mut s = snapshot();
+    s.hosts[0].max_guests = 0;
+    s.hosts[1].usable = false;
+    s.hosts[2].tags = tags(&["ssd"]);
+    let r = Request {
+        host_tags: tags(&["ssd"]),
+        ..small()
+    };
+    assert_eq!(plan(&s, &r, &Policy::default()).map(|p| p.host), Ok(id(3)));
+    s.hosts[2].tags.clear();
+    let e = plan(&s, &r, &Policy::default()).expect_err("no tagged host");
+    assert!(e.reason.contains("host tags"), "{e}");
+}
+
+#[test]
+fn local_storage_needs_a_pool_of_that_host() {
+    let mut s = snapshot();
+    let r = Request {
+        local_storage: true,
+        ..small()
+    };
+    assert!(
+        plan(&s, &r, &Policy::default()).is_err(),
+        "shared pools do not serve local disks"
+    );
+    s.pools.push(Pool {
+        id: id(4000),
+        scope: PoolScope::Host(id(4)),
+        ..shared_pool(0, 0)
+    });
+    assert_eq!(
+        plan(&s, &r, &Policy::default()),
+        Ok(Placement {
+            host: id(4),
+            cluster: id(200),
+            pool: id(4000)
+        })
+    );
+}
+
+#[test]
+fn storage_tags_and_space() {
+    let mut s = snapshot();
+    s.pools[1].allocated = (1u64 << 40) - (1 << 30); // cluster 200's pool is full
+    s.hosts[0].used_cpu_mhz = 4000;
+    let p = plan(&s, &small(), &Policy::default()).expect("falls back to cluster 100");
+    assert_eq!(p.pool, id(1000));
+    let r = Request {
+        storage_tags: tags(&["fast"]),
+        ..small()
+    };
+    let e = plan(&s, &r, &Policy::default()).expect_err("no tagged pool");
+    assert!(e.reason.contains("storage pool"), "{e}");
+}
+
+#[test]
+fn disabled_clusters_only_for_root_admins_and_thresholds_apply() {
+    let mut s = snapshot();
+    s.clusters[1].enabled = false;
+    s.hosts[0].used_cpu_mhz = 4000;
+    assert_eq!(
+        plan(&s, &small(), &Policy::default()).map(|p| p.cluster),
+        Ok(id(100))
+    );
+    let admin = Request {
+        admin: true,
+        ..small()
+    };
+    assert_eq!(
+        plan(&s, &admin, &Policy::default()).map(|p| p.cluster),
+        Ok(id(200))
+    );
+    s.clusters[1].enabled = true;
+    for h in &mut s.hosts {
+        h.used_memory = 7 << 30; // 87.5% of memory allocated everywhere
+    }
+    let e = plan(&s, &small(), &Policy::default()).expect_err("over the 0.85 threshold");
+    assert!(e.reason.contains("allocation thresholds"), "{e}");
+}
+
+#[test]
+fn avoid_sets_and_fixed_scope() {
+    let s = snapshot();
+    let r = Request {
+        avoid_hosts: [id(1), id(3)].into(),
+        ..small()
+    };
+    let p = plan(&s, &r, &Policy::default()).expect("fits");
+    assert!(p.host == id(2) || p.host == id(4));
+    let r = Request {
+        host: Some(id(4)),
+        ..small()
+    };
+    assert_eq!(plan(&s, &r, &Policy::default()).map(|p| p.host), Ok(id(4)));
+    let r = Request {
+        pod: Some(id(10)),
+        avoid_clusters: [id(100)].into(),
+        ..small()
+    };
+    assert!(plan(&s, &r, &Policy::default()).is_err());
+}
+
+#[test]
+fn allocators_order_hosts() {
+    let mut s = snapshot();
+    s.clusters.truncate(1);
+    s.hosts = vec![host(1, 100), host(2, 100), host(3, 100)];
+    s.hosts[0].used_memory = 4 << 30;
+    s.hosts[1].owner_vms = 3;
+    s.hosts[2].owner_vms = 1;
+    s.hosts[2].used_cpu_mhz = 1000;
+    let with = |a| Policy {
+        allocator: a,
+        ..Policy::default()
+    };
+    assert_eq!(
+        plan(&s, &small(), &with(Allocator::FirstFit)).map(|p| p.host),
+        Ok(id(1))
+    );
+    assert_eq!(
+        plan(&s, &small(), &with(Allocator::FirstFitLeastConsumed)).map(|p| p.host),
+        Ok(id(2))
+    );
+    assert_eq!(
+        plan(&s, &small(), &with(Allocator::UserDispersing)).map(|p| p.host),
+        Ok(id(1))
+    );
+    // Random: the same seed gives the same host; different seeds spread over all hosts.
+    let r = |seed| Request { seed, ..small() };
+    assert_eq!(
+        plan(&s, &r(7), &with(Allocator::Random)),
+        plan(&s, &r(7), &with(Allocator::Random))
+    );
+    let chosen: BTreeSet<Uuid> = (0..64)
+        .filter_map(|seed| plan(&s, &r(seed), &with(Allocator::Random)).ok())
+        .map(|p| p.host)
+        .collect();
+    assert_eq!(chosen.len(), 3);
+    assert_eq!(
+        Allocator::parse("userconcentratedpod_random"),
+        Some(Allocator::Random)
+    );
+    assert_eq!(Allocator::parse("nonsense"), None);
+}
+
+#[test]
+fn planners_order_clusters() {
+    let mut s = snapshot();
+    s.hosts[2].owner_vms = 2; // the owner already has VMs in cluster 200 (pod 20)
+    s.hosts[0].used_cpu_mhz = 100; // cluster 200 has the most free CPU either way
+    let with = |p| Policy {
+        planner: p,
+        ..Policy::default()
+    };
+    assert_eq!(
+        plan(&s, &small(), &with(Planner::UserDispersing)).map(|p| p.cluster),
+        Ok(id(100))
+    );
+    assert_eq!(
+        plan(&s, &small(), &with(Planner::UserConcentratedPod)).map(|p| p.cluster),
+        Ok(id(200))
+    );
+}
+
+/// The oracle: does any (cluster, host, pool) satisfy every rule?
+fn anything_fits(s: &Snapshot, r: &Request, policy: &Policy) -> bool {
+    s.clusters.iter().any(|c| {
+        let hosts: Vec<&Host> = s.hosts.iter().filter(|h| h.cluster == c.id).collect();
+        (c.enabled || r.admin)
+            && !r.avoid_clusters.contains(&c.id)
+            && r.cluster.map(|x| x == c.id).unwrap_or(true)
+            && r.pod.map(|x| x == c.pod).unwrap_or(true)
+            && cluster_under_threshold(c, &hosts, r, policy)
+            && hosts
+                .iter()
+                .any(|h| host_fits(h, c, r) && s.pools.iter().any(|p| pool_fits(p, h, r, policy)))
+    })
+}
+
+fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
+    let host = (
+        0u128..3,
+        any::<bool>(),
+        1u32..8,
+        0u64..8000,
+        0u64..(16u64 << 30),
+        0u32..4,
+        any::<bool>(),
+    );
+    (
+        prop::collection::vec((any::<bool>(), 1.0f64..3.0, 1.0f64..2.0), 1..4),
+        prop::collection::vec(host, 0..10),
+        prop::collection::vec(
+            (0u128..12, any::<bool>(), 0u64..(1u64 << 34), any::<bool>()),
+            0..6,
+        ),
+    )
+        .prop_map(|(cs, hs, ps)| {
+            let clusters: Vec<Cluster> = cs
+                .iter()
+                .enumerate()
+                .map(|(i, (en, cr, mr))| Cluster {
+                    id: id(100 + i as u128),
+                    pod: id(10 + (i as u128 % 2)),
+                    enabled: *en,
+                    cpu_overcommit: *cr,
+                    mem_overcommit: *mr,
+                })
+                .collect();
+            let n = clusters.len() as u128;
+            let hosts: Vec<Host> = hs
+                .iter()
+                .enumerate()
+                .map(
+                    |(i, (c, usable, cpus, used_cpu, used_mem, vms, tagged))| Host {
+                        id: id(1 + i as u128),
+                        cluster: id(100 + c % n),
+                        usable: *usable,
+                        cpus: *cpus,
+                        cpu_mhz: 2000,
+                        memory: 16 << 30,
+                        used_cpu_mhz: *used_cpu,
+                        used_memory: *used_mem,
+                        vms: *vms,
+                        owner_vms: *vms / 2,
+                        max_guests: 3,
+                        tags: if *tagged {
+                            tags(&["ssd"])
+                        } else {
+                            BTreeSet::new()
+                        },
+                    },
+                )
+                .collect();
+            let pools = ps
+                .iter()
+                .enumerate()
+                .map(|(i, (scope, usable, allocated, tagged))| Pool {
+                    id: id(1000 + i as u128),
+                    scope: match scope {
+                        0..=3 => PoolScope::Cluster(id(100 + scope % n)),
+                        4..=5 => PoolScope::Zone,
+                        x => PoolScope::Host(id(1 + (x - 6))),
+                    },
+                    usable: *usable,
+                    capacity: 1 << 34,
+                    allocated: *allocated,
+                    overprovisioning: 1.0,
+                    tags: if *tagged {
+                        tags(&["fast"])
+                    } else {
+                        BTreeSet::new()
+                    },
+                })
+                .collect();
+            Snapshot {
+                clusters,
+                hosts,
+                pools,
+            }
+        })
+}
+
+fn arb_request() -> impl Strategy<Value = Request> {
+    (
+        1u32..6,
+        100u64..2500,
+        0u64..(12u64 << 30),
+        0u64..(8u64 << 30),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<u64>(),
+        prop::option::of(1u128..6),
+    )
+        .prop_map(
+            |(cpus, mhz, mem, disk, ssd, fast, local, admin, seed, avoid)| Request {
+                cpus,
+                cpu_mhz: mhz,
+                memory: mem,
+                disk,
+                host_tags: if ssd { tags(&["ssd"]) } else { BTreeSet::new() },
+                storage_tags: if fast {
+                    tags(&["fast"])
+                } else {
+                    BTreeSet::new()
+                },
+                local_storage: local,
+                admin,
+                seed,
+                avoid_hosts: avoid.map(|a| [id(a)].into()).unwrap_or_default(),
+                ..Default::default()
+            },
+        )
+}
+
+fn arb_policy() -> impl Strategy<Value = Policy> {
+    (0usize..3, 0usize..4, 0.5f64..1.0, 0.5f64..1.0).prop_map(|(p, a, ct, mt)| Policy {
+        planner: [
+            Planner::FirstFit,
+            Planner::UserDispersing,
+            Planner::UserConcentratedPod,
+        ][p],
+        allocator: [
+            Allocator::FirstFit,
+            Allocator::Random,
+            Allocator::FirstFitLeastConsumed,
+            Allocator::UserDispersing,
+        ][a],
+        cluster_cpu_threshold: ct,
+        cluster_mem_threshold: mt,
+        pool_threshold: 0.85,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Every answer obeys every rule; "no fit" only when nothing fits; same input, same answer.
+    #[test]
+    fn plan_agrees_with_the_oracle(s in arb_snapshot(), r in arb_request(), policy in arb_policy()) {
+        let got = plan(&s, &r, &policy);
+        match &got {
+            Ok(p) => {
+                let c = s.clusters.iter().find(|c| c.id == p.cluster).expect("cluster exists");
+                let h = s.hosts.iter().find(|h| h.id == p.host).expect("host exists");
+                let pool = s.pools.iter().find(|x| x.id == p.pool).expect("pool exists");
+                let hosts: Vec<&Host> = s.hosts.iter().filter(|x| x.cluster == c.id).collect();
+                prop_assert_eq!(h.cluster, c.id);
+                prop_assert!(c.enabled || r.admin);
+                prop_assert!(host_fits(h, c, &r));
+                prop_assert!(pool_fits(pool, h, &r, &policy));
+                prop_assert!(cluster_under_threshold(c, &hosts, &r, &policy));
+            }
+            Err(e) => {
+                prop_assert!(!anything_fits(&s, &r, &policy), "said no fit ({}) but something fits", e.reason);
+                prop_assert!(!e.reason.is_empty());
+            }
+        }
+        prop_assert_eq!(got, plan(&s, &r, &policy));
+    }
+}
