@@ -244,7 +244,8 @@ fn splitmix(mut x: u64) -> impl FnMut() -> u64 {
 
 /// Chooses a host and a pool, or explains why none fits.
 pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoFit> {
-    // Candidate clusters in scope, with their hosts.
+    // Candidate clusters in scope, with their hosts: one pass over the hosts,
+    // grouped by cluster index, so a plan is linear in the snapshot size.
     let mut clusters: Vec<(&Cluster, Vec<&Host>)> = s
         .clusters
         .iter()
@@ -253,16 +254,18 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
                 && r.pod.map(|x| x == c.pod).unwrap_or(true)
         })
         .filter(|c| !r.avoid_clusters.contains(&c.id))
-        .map(|c| {
-            (
-                c,
-                s.hosts
-                    .iter()
-                    .filter(|h| h.cluster == c.id)
-                    .collect::<Vec<_>>(),
-            )
-        })
+        .map(|c| (c, Vec::new()))
         .collect();
+    let index: std::collections::HashMap<Uuid, usize> = clusters
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| (c.id, i))
+        .collect();
+    for h in &s.hosts {
+        if let Some(&i) = index.get(&h.cluster) {
+            clusters[i].1.push(h);
+        }
+    }
     if clusters.is_empty() {
         return Err(NoFit {
             reason: "no cluster in the requested scope".into(),
@@ -285,9 +288,9 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
     let owner_vms =
         |(_, hs): &(&Cluster, Vec<&Host>)| hs.iter().map(|h| h.owner_vms as u64).sum::<u64>();
     match policy.planner {
-        Planner::FirstFit => clusters.sort_by_key(|x| std::cmp::Reverse(free_cpu(x))),
+        Planner::FirstFit => clusters.sort_by_cached_key(|x| std::cmp::Reverse(free_cpu(x))),
         Planner::UserDispersing => {
-            clusters.sort_by_key(|x| (owner_vms(x), std::cmp::Reverse(free_cpu(x))))
+            clusters.sort_by_cached_key(|x| (owner_vms(x), std::cmp::Reverse(free_cpu(x))))
         }
         Planner::UserConcentratedPod => {
             let pods_with_vms: BTreeSet<Uuid> = clusters
@@ -295,7 +298,7 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
                 .filter(|x| owner_vms(x) > 0)
                 .map(|(c, _)| c.pod)
                 .collect();
-            clusters.sort_by_key(|x| {
+            clusters.sort_by_cached_key(|x| {
                 (
                     !pods_with_vms.contains(&x.0.pod),
                     std::cmp::Reverse(free_cpu(x)),
@@ -314,7 +317,9 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
         host_reasons.0 += hosts.len() - fit.len();
         match policy.allocator {
             Allocator::FirstFit => {}
-            Allocator::FirstFitLeastConsumed => fit.sort_by_key(|h| std::cmp::Reverse(free(h, c))),
+            Allocator::FirstFitLeastConsumed => {
+                fit.sort_by_cached_key(|h| std::cmp::Reverse(free(h, c)))
+            }
             Allocator::UserDispersing => fit.sort_by_key(|h| h.owner_vms),
             Allocator::Random => {
                 for i in (1..fit.len()).rev() {
