@@ -3,7 +3,8 @@
 #   - PostgreSQL server binaries (the DataStore suite runs on a throwaway cluster);
 #   - python3-venv, and a virtualenv with the `cs` CloudStack client (end-to-end tests);
 #   - QEMU (qemu-system-x86 from bookworm-backports, through a private source list so the
-#     machine's qemu-utils 10 is kept — see shared/reference/host-platform.md), e2fsprogs.
+#     machine's qemu-utils 10 is kept — see shared/reference/host-platform.md), e2fsprogs;
+#   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates).
 # Later issues add dnsmasq, nftables and haproxy here.
 # Idempotent; safe to run on every test run. Needs root for apt-get (as on CI).
 set -euo pipefail
@@ -16,6 +17,7 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"

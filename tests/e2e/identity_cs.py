@@ -7,7 +7,8 @@ against a running Canopy (the README's run command).
 Steps: list domains; create a domain, an account and a second user; register keys for that
 user; as that user see only its own account; a wrong secret gets a 401 envelope; an expired
 signatureVersion=3 request gets 401; listApis lists every implemented command with complete
-params; an async delete runs through job polling; POST works like GET.
+params; SSH key pairs are created (the private key is OpenSSH-readable), registered, listed
+and deleted; an async delete runs through job polling; POST works like GET.
 Last line: "N passed, N failed"; exit status 1 if anything failed.
 """
 import argparse
@@ -128,6 +129,35 @@ def main():
         check(out["count"] == 1 and out["account"][0]["name"] == "alice-" + tag, out)
         return "cs CLI ok"
     step("cs CLI listAccounts as the user", cli_as_user)
+
+    def ssh_keypairs():
+        k = st["keys"]
+        user = CloudStack(endpoint=a.url, key=k["apikey"], secret=k["secretkey"])
+        kp = user.createSSHKeyPair(name="laptop")["keypair"]
+        check(kp["privatekey"].startswith("-----BEGIN RSA PRIVATE KEY-----") and len(kp["fingerprint"]) == 47, kp)
+        err = expect_error(lambda: user.createSSHKeyPair(name="laptop"), 431)
+        check("already exists" in err, err)
+        # The private key handed out is a real OpenSSH-readable key; register its public half
+        # under another account (the same key twice in one account is refused).
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "id")
+            with open(path, "w") as f:
+                f.write(kp["privatekey"])
+            os.chmod(path, 0o600)
+            pub = subprocess.run(["ssh-keygen", "-y", "-f", path], capture_output=True, text=True, timeout=30)
+            check(pub.returncode == 0, pub.stderr)
+        err = expect_error(lambda: user.registerSSHKeyPair(name="again", publickey=pub.stdout.strip()), 431)
+        check("already exists for this account" in err, err)
+        reg = admin.registerSSHKeyPair(name="from-alice-" + tag, publickey=pub.stdout.strip())["keypair"]
+        check(reg["fingerprint"] == kp["fingerprint"], (reg, kp))
+        mine = user.listSSHKeyPairs()
+        check(mine["count"] == 1 and mine["sshkeypair"][0]["name"] == "laptop" and "privatekey" not in mine["sshkeypair"][0], mine)
+        check(user.deleteSSHKeyPair(name="laptop").get("success") is True, "delete")
+        check(user.listSSHKeyPairs() == {}, "still listed")
+        check(admin.deleteSSHKeyPair(name="from-alice-" + tag).get("success") is True, "admin delete")
+        return "fingerprint %s" % kp["fingerprint"]
+    step("SSH key pairs: create, register, list, delete", ssh_keypairs)
 
     def wrong_secret():
         bad = CloudStack(endpoint=a.url, key=creds["apikey"], secret=creds["secretkey"] + "x")

@@ -45,7 +45,7 @@ pub(crate) fn get_opt_id<T: FromStr>(
 /// A page of results and the total that matched.
 pub type Listed<T> = (Vec<T>, u64);
 
-async fn count(conn: &mut AnyConnection, q: &Sql) -> Result<u64> {
+pub(crate) async fn count(conn: &mut AnyConnection, q: &Sql) -> Result<u64> {
     let row = q.query().fetch_one(&mut *conn).await?;
     let n: i64 = row.try_get(0)?;
     Ok(n.max(0) as u64)

@@ -14,6 +14,7 @@
 mod hosts;
 mod identity;
 mod infra;
+mod keypairs;
 mod migrate;
 pub mod rows;
 mod sql;
@@ -22,6 +23,7 @@ mod system;
 pub use hosts::*;
 pub use identity::*;
 pub use infra::*;
+pub use keypairs::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use rows::*;
 pub use sql::OwnerScope;

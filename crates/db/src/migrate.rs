@@ -14,9 +14,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "hosts and join tokens", V4),
     (5, "storage pools and image stores", V5),
     (6, "templates and ISOs", V6),
+    (7, "SSH key pairs", V7),
 ];
 
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -249,6 +250,15 @@ const V6: &str = r#"
 CREATE TABLE templates (
     id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
     state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+)
+"#;
+
+/// SSH key pairs: a name is unique within its account; only the public key is kept.
+const V7: &str = r#"
+CREATE TABLE ssh_keypairs (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id), domain_id TEXT NOT NULL,
+    name TEXT NOT NULL, fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, created BIGINT NOT NULL,
+    UNIQUE (account_id, name)
 )
 "#;
 

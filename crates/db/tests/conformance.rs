@@ -792,6 +792,148 @@ async fn inventory(store: &DataStore) {
         .is_none());
 }
 
+async fn keypairs(store: &DataStore) {
+    let role = seed_roles(store).await;
+    let root = domain(store, "ROOT", None).await;
+    let sub = domain(store, "sub", Some(&root)).await;
+    let alice = account(store, "alice", &root, &role).await;
+    let bob = account(store, "bob", &sub, &role).await;
+    let (k1, k2, k3) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    let mut tx = store.begin().await.expect("begin");
+    keypair_insert(
+        &mut tx,
+        k1,
+        alice,
+        root.id,
+        "laptop",
+        "aa:bb",
+        "ssh-ed25519 AAAA1",
+    )
+    .await
+    .expect("k1");
+    keypair_insert(
+        &mut tx,
+        k2,
+        alice,
+        root.id,
+        "ci",
+        "cc:dd",
+        "ssh-ed25519 AAAA2",
+    )
+    .await
+    .expect("k2");
+    // The same name in another account is fine.
+    keypair_insert(
+        &mut tx,
+        k3,
+        bob,
+        sub.id,
+        "laptop",
+        "aa:bb",
+        "ssh-ed25519 AAAA1",
+    )
+    .await
+    .expect("k3");
+    tx.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    let dup = keypair_insert(
+        &mut tx,
+        uuid::Uuid::new_v4(),
+        alice,
+        root.id,
+        "laptop",
+        "x",
+        "y",
+    )
+    .await;
+    assert!(matches!(dup, Err(DbError::Conflict(_))), "{dup:?}");
+    drop(tx);
+    let mut c = store.read().await.expect("read");
+    let got = keypair_get_by_name(&mut c, bob, "laptop")
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(
+        (got.id, got.account_name.as_str(), got.domain_name.as_str()),
+        (k3, "bob", "sub")
+    );
+    let f = |scope: OwnerScope| KeyPairFilter {
+        scope,
+        id: None,
+        name: None,
+        fingerprint: None,
+        keyword: None,
+        offset: 0,
+        limit: None,
+    };
+    let (rows, n) = keypair_list(&mut c, &f(OwnerScope::Account(alice)))
+        .await
+        .expect("list");
+    assert_eq!((n, rows.len()), (2, 2));
+    assert_eq!(
+        keypair_list(&mut c, &f(OwnerScope::All))
+            .await
+            .expect("all")
+            .1,
+        3
+    );
+    let sub_scope = OwnerScope::Domain {
+        id: sub.id,
+        path: sub.path.clone(),
+        recursive: false,
+    };
+    assert_eq!(keypair_list(&mut c, &f(sub_scope)).await.expect("sub").1, 1);
+    let by_fp = KeyPairFilter {
+        fingerprint: Some("aa:bb".into()),
+        ..f(OwnerScope::All)
+    };
+    assert_eq!(keypair_list(&mut c, &by_fp).await.expect("fp").1, 2);
+    let by_kw = KeyPairFilter {
+        keyword: Some("LAP".into()),
+        ..f(OwnerScope::Account(alice))
+    };
+    let (rows, n) = keypair_list(&mut c, &by_kw).await.expect("kw");
+    assert_eq!((n, rows[0].id), (1, k1));
+    let paged = KeyPairFilter {
+        offset: 1,
+        limit: Some(1),
+        ..f(OwnerScope::All)
+    };
+    let (rows, n) = keypair_list(&mut c, &paged).await.expect("page");
+    assert_eq!((n, rows.len()), (3, 1));
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    assert!(keypair_delete(&mut tx, k1).await.expect("delete"));
+    assert!(!keypair_delete(&mut tx, k1).await.expect("delete again"));
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    assert!(keypair_get_by_name(&mut c, alice, "laptop")
+        .await
+        .expect("get")
+        .is_none());
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    assert_eq!(
+        keypair_delete_for_account(&mut tx, alice)
+            .await
+            .expect("for account"),
+        1
+    );
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    assert_eq!(
+        keypair_list(&mut c, &f(OwnerScope::All))
+            .await
+            .expect("all")
+            .1,
+        1
+    );
+}
+
 async fn suite(fresh: impl Fn() -> String) {
     migrations(&fresh()).await;
     domains(&DataStore::open(&fresh()).await.expect("open")).await;
@@ -800,6 +942,7 @@ async fn suite(fresh: impl Fn() -> String) {
     jobs(&DataStore::open(&fresh()).await.expect("open")).await;
     concurrency(&DataStore::open(&fresh()).await.expect("open")).await;
     inventory(&DataStore::open(&fresh()).await.expect("open")).await;
+    keypairs(&DataStore::open(&fresh()).await.expect("open")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -21,6 +21,7 @@ pub mod hub;
 pub mod images;
 pub mod jobs;
 pub mod settings;
+pub mod sshkeys;
 pub mod state;
 pub mod up;
 pub mod validate;

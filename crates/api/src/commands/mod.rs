@@ -4,6 +4,7 @@
 mod hosts;
 mod identity;
 mod infra;
+mod keypairs;
 mod objects;
 mod objects_infra;
 mod offerings;
@@ -23,6 +24,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(hosts::specs());
     v.extend(storage::specs());
     v.extend(templates::specs());
+    v.extend(keypairs::specs());
     v
 }
 

@@ -127,6 +127,51 @@ pub const ROLE: &[Field] = &[
     f("state", "string", "the state of the role"),
 ];
 
+pub const KEYPAIR: &[Field] = &[
+    f("id", "string", "ID of the ssh keypair"),
+    f("name", "string", "Name of the keypair"),
+    f("fingerprint", "string", "Fingerprint of the public key"),
+    f("account", "string", "the owner of the keypair"),
+    f("accountid", "string", "the owner id of the keypair"),
+    f("domainid", "string", "the domain id of the keypair owner"),
+    f("domain", "string", "the domain name of the keypair owner"),
+    f(
+        "domainpath",
+        "string",
+        "path of the domain to which the keypair belongs",
+    ),
+    f(
+        "hasannotations",
+        "boolean",
+        "whether this resource has annotations",
+    ),
+];
+
+pub const KEYPAIR_CREATED: &[Field] = &[
+    f("id", "string", "ID of the ssh keypair"),
+    f("name", "string", "Name of the keypair"),
+    f("fingerprint", "string", "Fingerprint of the public key"),
+    f(
+        "privatekey",
+        "string",
+        "Private key (PKCS#1 PEM), returned only by createSSHKeyPair",
+    ),
+    f("account", "string", "the owner of the keypair"),
+    f("accountid", "string", "the owner id of the keypair"),
+    f("domainid", "string", "the domain id of the keypair owner"),
+    f("domain", "string", "the domain name of the keypair owner"),
+    f(
+        "domainpath",
+        "string",
+        "path of the domain to which the keypair belongs",
+    ),
+    f(
+        "hasannotations",
+        "boolean",
+        "whether this resource has annotations",
+    ),
+];
+
 pub const USER_KEYS: &[Field] = &[
     f("apikey", "string", "the api key of the registered user"),
     f(

@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod clusters;
 pub mod domains;
 pub mod hosts;
+pub mod keypairs;
 pub mod offerings;
 pub mod physnets;
 pub mod roles;
