@@ -8,7 +8,7 @@ Steps: list domains; create a domain, an account and a second user; register key
 user; as that user see only its own account; a wrong secret gets a 401 envelope; an expired
 signatureVersion=3 request gets 401; listApis lists every implemented command with complete
 params; SSH key pairs are created (the private key is OpenSSH-readable), registered, listed
-and deleted; an async delete runs through job polling; POST works like GET.
+and deleted; resource limits are listed and updated; an async delete runs through job polling; POST works like GET.
 Last line: "N passed, N failed"; exit status 1 if anything failed.
 """
 import argparse
@@ -158,6 +158,19 @@ def main():
         check(admin.deleteSSHKeyPair(name="from-alice-" + tag).get("success") is True, "admin delete")
         return "fingerprint %s" % kp["fingerprint"]
     step("SSH key pairs: create, register, list, delete", ssh_keypairs)
+
+    def resource_limits():
+        k = st["keys"]
+        user = CloudStack(endpoint=a.url, key=k["apikey"], secret=k["secretkey"])
+        mine = user.listResourceLimits()
+        check(mine["count"] == 12 and {x["resourcetypename"] for x in mine["resourcelimit"]} >= {"user_vm", "cpu", "memory"}, mine)
+        r = admin.updateResourceLimit(resourcetype=8, max=4, account=st["account"]["name"], domainid=st["domain"]["id"])["resourcelimit"]
+        check(r["max"] == 4 and r["resourcetype"] == "8", r)
+        cpu = user.listResourceLimits(resourcetypename="cpu")["resourcelimit"]
+        check([x["max"] for x in cpu] == [4], cpu)
+        expect_error(lambda: user.updateResourceLimit(resourcetype=8, max=100), 401)
+        return "cpu limit 4"
+    step("resource limits: list as user, update as admin", resource_limits)
 
     def wrong_secret():
         bad = CloudStack(endpoint=a.url, key=creds["apikey"], secret=creds["secretkey"] + "x")

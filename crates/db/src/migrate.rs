@@ -15,9 +15,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "storage pools and image stores", V5),
     (6, "templates and ISOs", V6),
     (7, "SSH key pairs", V7),
+    (8, "resource limits", V8),
 ];
 
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -259,6 +260,15 @@ CREATE TABLE ssh_keypairs (
     id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id), domain_id TEXT NOT NULL,
     name TEXT NOT NULL, fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, created BIGINT NOT NULL,
     UNIQUE (account_id, name)
+)
+"#;
+
+/// Resource limits set for an account or a domain (`owner_kind` account or domain); types
+/// without a row use the `max.account.*` / `max.domain.*` defaults.
+const V8: &str = r#"
+CREATE TABLE resource_limits (
+    owner_kind TEXT NOT NULL, owner_id TEXT NOT NULL, resource_type BIGINT NOT NULL, max BIGINT NOT NULL,
+    PRIMARY KEY (owner_kind, owner_id, resource_type)
 )
 "#;
 

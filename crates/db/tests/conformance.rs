@@ -934,6 +934,32 @@ async fn keypairs(store: &DataStore) {
     );
 }
 
+async fn limits(store: &DataStore) {
+    let role = seed_roles(store).await;
+    let root = domain(store, "ROOT", None).await;
+    let alice = account(store, "alice", &root, &role).await;
+    let (a, d) = (LimitOwner::Account(alice), LimitOwner::Domain(root.id));
+    let mut tx = store.begin().await.expect("begin");
+    limit_set(&mut tx, a, 0, 5).await.expect("set");
+    limit_set(&mut tx, a, 9, 2048).await.expect("set");
+    limit_set(&mut tx, a, 0, 7).await.expect("replace");
+    limit_set(&mut tx, d, 0, -1).await.expect("domain");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    assert_eq!(
+        limit_list(&mut c, a).await.expect("list"),
+        [(0, 7), (9, 2048)]
+    );
+    assert_eq!(limit_list(&mut c, d).await.expect("list"), [(0, -1)]);
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    limit_delete_all(&mut tx, a).await.expect("delete");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    assert!(limit_list(&mut c, a).await.expect("list").is_empty());
+    assert_eq!(limit_list(&mut c, d).await.expect("list").len(), 1);
+}
+
 async fn suite(fresh: impl Fn() -> String) {
     migrations(&fresh()).await;
     domains(&DataStore::open(&fresh()).await.expect("open")).await;
@@ -943,6 +969,7 @@ async fn suite(fresh: impl Fn() -> String) {
     concurrency(&DataStore::open(&fresh()).await.expect("open")).await;
     inventory(&DataStore::open(&fresh()).await.expect("open")).await;
     keypairs(&DataStore::open(&fresh()).await.expect("open")).await;
+    limits(&DataStore::open(&fresh()).await.expect("open")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

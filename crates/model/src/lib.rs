@@ -7,6 +7,7 @@
 pub mod identity;
 pub mod ids;
 pub mod jobs;
+pub mod limits;
 pub mod net;
 pub mod os;
 pub mod settings;

@@ -115,6 +115,8 @@ table! {
         "registerSSHKeyPair" => keypairs::register,
         "listSSHKeyPairs" => keypairs::list,
         "deleteSSHKeyPair" => keypairs::delete,
+        "listResourceLimits" => limits::list,
+        "updateResourceLimit" => limits::update,
         "createStoragePool" => storage::create_pool,
         "listStoragePools" => storage::list_pools,
         "updateStoragePool" => storage::update_pool,

@@ -5,6 +5,7 @@ mod hosts;
 mod identity;
 mod infra;
 mod keypairs;
+mod limits;
 mod objects;
 mod objects_infra;
 mod offerings;
@@ -25,6 +26,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(storage::specs());
     v.extend(templates::specs());
     v.extend(keypairs::specs());
+    v.extend(limits::specs());
     v
 }
 

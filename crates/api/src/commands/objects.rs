@@ -172,6 +172,28 @@ pub const KEYPAIR_CREATED: &[Field] = &[
     ),
 ];
 
+pub const RESOURCE_LIMIT: &[Field] = &[
+    f(
+        "resourcetype",
+        "string",
+        "resource type (the ordinal, as a string)",
+    ),
+    f("resourcetypename", "string", "resource type name"),
+    f(
+        "max",
+        "long",
+        "the maximum number of the resource; -1 means unlimited",
+    ),
+    f("account", "string", "the account of the resource limit"),
+    f("domainid", "string", "the domain ID of the resource limit"),
+    f("domain", "string", "the domain name of the resource limit"),
+    f(
+        "domainpath",
+        "string",
+        "path of the domain to which the resource limit belongs",
+    ),
+];
+
 pub const USER_KEYS: &[Field] = &[
     f("apikey", "string", "the api key of the registered user"),
     f(

@@ -325,6 +325,7 @@ pub(crate) async fn remove_account(
     let Some(a) = a else { return Ok(()) };
     let mut tx = st.store.begin().await?;
     db::keypair_delete_for_account(&mut tx, id).await?;
+    db::limit_delete_all(&mut tx, db::LimitOwner::Account(id)).await?;
     db::account_mark_removed(&mut tx, id).await?;
     if record {
         Event::new(ctx, "ACCOUNT.DELETE", format!("Account {} deleted", a.name))

@@ -237,6 +237,7 @@ pub async fn delete_run(
     ordered.sort_by_key(|x| std::cmp::Reverse(x.level));
     for x in &ordered {
         db::domain_mark_removed(&mut tx, x.id).await?;
+        db::limit_delete_all(&mut tx, db::LimitOwner::Domain(x.id)).await?;
     }
     tx.commit().await?;
     Ok(success_body())

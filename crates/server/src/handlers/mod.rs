@@ -7,6 +7,7 @@ pub mod clusters;
 pub mod domains;
 pub mod hosts;
 pub mod keypairs;
+pub mod limits;
 pub mod offerings;
 pub mod physnets;
 pub mod roles;

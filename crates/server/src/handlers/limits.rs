@@ -1,0 +1,223 @@
+//! Resource limits: listResourceLimits and updateResourceLimit.
+//!
+//! An account's limit for a type is its own setting, or the `max.account.*` default; root
+//! admin accounts are unlimited. A domain's limit is its own setting, or the nearest
+//! ancestor's below ROOT, or the `max.domain.*` default; ROOT is unlimited. An account's limit
+//! cannot exceed its domain's, nor a domain's its parent's. (Enforcement comes with the
+//! resources being counted: VMs, volumes, CPU, memory and storage at deploy and scale.)
+
+use api::{list_body, ApiError, Args};
+use db::{AccountRow, DomainRow, LimitOwner};
+use model::identity::{display_domain_path, RoleType};
+use model::limits::{ResourceType, UNLIMITED};
+use serde_json::{json, Value};
+
+use crate::access;
+use crate::context::OpContext;
+use crate::error::{param_err, AppResult};
+use crate::state::State;
+
+fn explicit(rows: &[(i64, i64)], t: ResourceType) -> Option<i64> {
+    rows.iter()
+        .find(|(k, _)| *k == t.ordinal())
+        .map(|(_, m)| *m)
+}
+
+/// Every type's effective limit for an account.
+async fn account_limits(st: &State, a: &AccountRow) -> AppResult<Vec<(ResourceType, i64)>> {
+    if a.role_type == RoleType::Admin {
+        return Ok(ResourceType::ALL.map(|t| (t, UNLIMITED)).to_vec());
+    }
+    let rows = {
+        let mut c = st.store.read().await?;
+        db::limit_list(&mut c, LimitOwner::Account(a.id)).await?
+    };
+    Ok(ResourceType::ALL
+        .map(|t| {
+            let max = explicit(&rows, t).unwrap_or_else(|| st.settings.int(&t.account_setting()));
+            (t, max)
+        })
+        .to_vec())
+}
+
+/// Every type's effective limit for a domain.
+async fn domain_limits(st: &State, d: &DomainRow) -> AppResult<Vec<(ResourceType, i64)>> {
+    if d.parent_id.is_none() {
+        return Ok(ResourceType::ALL.map(|t| (t, UNLIMITED)).to_vec());
+    }
+    // The domain's own rows, then its ancestors' below ROOT, nearest first.
+    let mut chain = Vec::new();
+    let mut c = st.store.read().await?;
+    let mut cur = Some(d.clone());
+    for _ in 0..64 {
+        let Some(x) = cur.take() else { break };
+        if x.parent_id.is_none() {
+            break;
+        }
+        chain.push(db::limit_list(&mut c, LimitOwner::Domain(x.id)).await?);
+        cur = match x.parent_id {
+            Some(p) => db::domain_get(&mut c, p).await?,
+            None => None,
+        };
+    }
+    Ok(ResourceType::ALL
+        .map(|t| {
+            let max = chain
+                .iter()
+                .find_map(|rows| explicit(rows, t))
+                .unwrap_or_else(|| st.settings.int(&t.domain_setting()));
+            (t, max)
+        })
+        .to_vec())
+}
+
+fn limit_of(limits: &[(ResourceType, i64)], t: ResourceType) -> i64 {
+    limits
+        .iter()
+        .find(|(k, _)| *k == t)
+        .map(|(_, m)| *m)
+        .unwrap_or(UNLIMITED)
+}
+
+fn view(t: ResourceType, max: i64, account: Option<&AccountRow>, d: &DomainRow) -> Value {
+    let mut v = json!({
+        "resourcetype": t.ordinal().to_string(),
+        "resourcetypename": t.name(),
+        "max": max,
+        "domainid": d.id,
+        "domain": d.name,
+        "domainpath": display_domain_path(&d.path),
+    });
+    if let Some(a) = account {
+        v["account"] = json!(a.name);
+    }
+    v
+}
+
+/// The type named by `resourcetypename` or `resourcetype`.
+fn resource_type(args: &Args, required: bool) -> AppResult<Option<ResourceType>> {
+    if let Some(n) = args.text("resourcetypename") {
+        return match ResourceType::from_name(n) {
+            Some(t) => Ok(Some(t)),
+            None => param_err(format!(
+                "Please specify a valid resource type name: {n} is not one of user_vm, public_ip, volume, snapshot, template, project, network, vpc, cpu, memory, primary_storage, secondary_storage"
+            )),
+        };
+    }
+    match args.int("resourcetype") {
+        Some(n) => match ResourceType::from_ordinal(n) {
+            Some(t) => Ok(Some(t)),
+            None => param_err(format!(
+                "Please specify a valid resource type: {n} is not between 0 and 11"
+            )),
+        },
+        None if required => param_err("Please specify a valid resource type"),
+        None => Ok(None),
+    }
+}
+
+pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let only = resource_type(args, false)?;
+    let keep = |t: &ResourceType| only.map(|o| o == *t).unwrap_or(true);
+    let rows: Vec<Value> = if let Some(name) = args.text("account") {
+        let a = access::account_by_name(st, ctx, name, args.id("domainid")).await?;
+        let d = access::domain(st, "domainid", a.domain_id).await?;
+        account_limits(st, &a)
+            .await?
+            .into_iter()
+            .filter(|(t, _)| keep(t))
+            .map(|(t, m)| view(t, m, Some(&a), &d))
+            .collect()
+    } else if let (Some(did), true) = (args.id("domainid"), ctx.is_admin()) {
+        let d = access::domain(st, "domainid", did).await?;
+        access::check_domain_admin(ctx, &d)?;
+        domain_limits(st, &d)
+            .await?
+            .into_iter()
+            .filter(|(t, _)| keep(t))
+            .map(|(t, m)| view(t, m, None, &d))
+            .collect()
+    } else {
+        let a = ctx.user.account.clone();
+        let d = access::domain(st, "domainid", a.domain_id).await?;
+        account_limits(st, &a)
+            .await?
+            .into_iter()
+            .filter(|(t, _)| keep(t))
+            .map(|(t, m)| view(t, m, Some(&a), &d))
+            .collect()
+    };
+    let total = rows.len() as u64;
+    Ok(list_body("resourcelimit", total, args.page.slice(rows)))
+}
+
+fn exceeds(max: i64, cap: i64) -> bool {
+    cap != UNLIMITED && (max == UNLIMITED || max > cap)
+}
+
+pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let Some(t) = resource_type(args, true)? else {
+        return param_err("Please specify a valid resource type");
+    };
+    let max = args.int("max").unwrap_or(UNLIMITED);
+    if max < UNLIMITED {
+        return param_err(
+            "Please specify either '-1' for an infinite limit, or a limit that is at least '0'.",
+        );
+    }
+    if let Some(name) = args.text("account") {
+        let a = access::account_by_name(st, ctx, name, args.id("domainid")).await?;
+        access::check_account_admin(ctx, &a)?;
+        if a.role_type == RoleType::Admin {
+            return param_err("Can't update limits for Root Admin accounts");
+        }
+        if a.id == ctx.account_id() && !ctx.is_root_admin() {
+            return Err(ApiError::permission(
+                "Only root admins can update the resource limits of their own account",
+            )
+            .into());
+        }
+        let d = access::domain(st, "domainid", a.domain_id).await?;
+        let cap = limit_of(&domain_limits(st, &d).await?, t);
+        if exceeds(max, cap) {
+            return param_err(format!(
+                "The {} limit of account {} cannot exceed the limit of its domain {} ({cap})",
+                t.name(),
+                a.name,
+                d.name
+            ));
+        }
+        let mut tx = st.store.begin().await?;
+        db::limit_set(&mut tx, LimitOwner::Account(a.id), t.ordinal(), max).await?;
+        tx.commit().await?;
+        return Ok(json!({ "resourcelimit": view(t, max, Some(&a), &d) }));
+    }
+    let Some(did) = args.id("domainid") else {
+        return param_err("Please specify either account and domainid, or domainid");
+    };
+    let d = access::domain(st, "domainid", did).await?;
+    access::check_domain_admin(ctx, &d)?;
+    let Some(parent) = d.parent_id else {
+        return param_err("Cannot update the resource limits of the ROOT domain: it is unlimited");
+    };
+    if d.id == ctx.domain_id() && !ctx.is_root_admin() {
+        return Err(ApiError::permission(format!(
+            "Cannot update resource limit for domain {}, permission denied",
+            d.name
+        ))
+        .into());
+    }
+    let p = access::domain(st, "domainid", parent).await?;
+    let cap = limit_of(&domain_limits(st, &p).await?, t);
+    if exceeds(max, cap) {
+        return param_err(format!(
+            "Domain {} has maximum allowed resource limit {cap} for {}, please specify a value less than or equal to {cap}",
+            p.name,
+            t.name()
+        ));
+    }
+    let mut tx = st.store.begin().await?;
+    db::limit_set(&mut tx, LimitOwner::Domain(d.id), t.ordinal(), max).await?;
+    tx.commit().await?;
+    Ok(json!({ "resourcelimit": view(t, max, None, &d) }))
+}
