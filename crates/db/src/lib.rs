@@ -12,6 +12,7 @@
 //! This crate must never contain business rules: it stores and fetches.
 
 mod hosts;
+mod hvcaps;
 mod identity;
 mod infra;
 mod keypairs;
@@ -22,6 +23,7 @@ mod sql;
 mod system;
 
 pub use hosts::*;
+pub use hvcaps::*;
 pub use identity::*;
 pub use infra::*;
 pub use keypairs::*;

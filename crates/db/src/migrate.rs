@@ -16,9 +16,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "templates and ISOs", V6),
     (7, "SSH key pairs", V7),
     (8, "resource limits", V8),
+    (9, "hypervisor capabilities", V9),
 ];
 
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -270,6 +271,20 @@ CREATE TABLE resource_limits (
     owner_kind TEXT NOT NULL, owner_id TEXT NOT NULL, resource_type BIGINT NOT NULL, max BIGINT NOT NULL,
     PRIMARY KEY (owner_kind, owner_id, resource_type)
 )
+"#;
+
+/// Hypervisor capabilities per (hypervisor, version); `default` is the fallback version. The
+/// rows are seeded here with fixed ids, like CloudStack's schema scripts.
+const V9: &str = r#"
+CREATE TABLE hypervisor_capabilities (
+    id TEXT PRIMARY KEY, hypervisor TEXT NOT NULL, version TEXT NOT NULL, max_guests BIGINT NOT NULL,
+    max_data_volumes BIGINT NOT NULL, max_hosts_per_cluster BIGINT, security_group_enabled BIGINT NOT NULL,
+    storage_motion_enabled BIGINT NOT NULL, vm_snapshot_enabled BIGINT NOT NULL,
+    UNIQUE (hypervisor, version)
+);
+INSERT INTO hypervisor_capabilities VALUES
+    ('6e2b0c1d-4a1f-4a53-9a0e-0c0a4b564d01', 'KVM', 'default', 50, 24, NULL, 1, 1, 1),
+    ('6e2b0c1d-4a1f-4a53-9a0e-0c0a4b564d02', 'Simulator', 'default', 50, 6, NULL, 1, 1, 1)
 "#;
 
 const LOCK_KEY: i64 = 0x63616e6f7079; // "canopy"

@@ -960,6 +960,51 @@ async fn limits(store: &DataStore) {
     assert_eq!(limit_list(&mut c, d).await.expect("list").len(), 1);
 }
 
+async fn hypervisor_capabilities(store: &DataStore) {
+    let mut c = store.read().await.expect("read");
+    let all = hvcaps_list(&mut c, None, None).await.expect("list");
+    assert_eq!(
+        all.iter()
+            .map(|r| r.hypervisor.as_str())
+            .collect::<Vec<_>>(),
+        ["KVM", "Simulator"]
+    );
+    let kvm = hvcaps_for(&mut c, "kvm", Some("8.2"))
+        .await
+        .expect("for")
+        .expect("default");
+    assert_eq!((kvm.version.as_str(), kvm.max_guests), ("default", 50));
+    assert!(hvcaps_for(&mut c, "XenServer", None)
+        .await
+        .expect("for")
+        .is_none());
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    hvcaps_update(
+        &mut tx,
+        &HvCapsRow {
+            max_guests: 3,
+            vm_snapshot_enabled: false,
+            ..kvm.clone()
+        },
+    )
+    .await
+    .expect("update");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let got = hvcaps_list(&mut c, Some(kvm.id), None)
+        .await
+        .expect("by id");
+    assert_eq!(
+        (
+            got[0].max_guests,
+            got[0].vm_snapshot_enabled,
+            got[0].max_data_volumes
+        ),
+        (3, false, 24)
+    );
+}
+
 async fn suite(fresh: impl Fn() -> String) {
     migrations(&fresh()).await;
     domains(&DataStore::open(&fresh()).await.expect("open")).await;
@@ -970,6 +1015,7 @@ async fn suite(fresh: impl Fn() -> String) {
     inventory(&DataStore::open(&fresh()).await.expect("open")).await;
     keypairs(&DataStore::open(&fresh()).await.expect("open")).await;
     limits(&DataStore::open(&fresh()).await.expect("open")).await;
+    hypervisor_capabilities(&DataStore::open(&fresh()).await.expect("open")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -117,6 +117,8 @@ table! {
         "deleteSSHKeyPair" => keypairs::delete,
         "listResourceLimits" => limits::list,
         "updateResourceLimit" => limits::update,
+        "listHypervisorCapabilities" => limits::list_caps,
+        "updateHypervisorCapabilities" => limits::update_caps,
         "createStoragePool" => storage::create_pool,
         "listStoragePools" => storage::list_pools,
         "updateStoragePool" => storage::update_pool,

@@ -244,3 +244,76 @@ async fn root_domain(c: &Client) -> String {
     let d = c.ok(&[("command", "listDomains"), ("name", "ROOT")]).await;
     d["domain"][0]["id"].as_str().expect("root id").to_string()
 }
+
+#[tokio::test]
+async fn hypervisor_capabilities_list_and_update() {
+    let ts = TestServer::start().await;
+    let admin = &ts.admin;
+    let r = ts
+        .admin
+        .call(&[("command", "listHypervisorCapabilities")])
+        .await;
+    // The item key is camelCase, as CloudStack's.
+    let body = r.json();
+    let list = &body["listhypervisorcapabilitiesresponse"];
+    assert_eq!(list["count"], 2, "{body}");
+    let kvm = list["hypervisorCapabilities"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|x| x["hypervisor"] == "KVM")
+        .expect("KVM row")
+        .clone();
+    assert_eq!(kvm["hypervisorversion"], "default");
+    assert_eq!(kvm["maxguestslimit"], 50);
+    let id = kvm["id"].as_str().expect("id").to_string();
+    let only = admin
+        .ok(&[
+            ("command", "listHypervisorCapabilities"),
+            ("hypervisor", "simulator"),
+        ])
+        .await;
+    assert_eq!(only["count"], 1);
+    assert_eq!(only["hypervisorCapabilities"][0]["hypervisor"], "Simulator");
+
+    let u = admin
+        .ok(&[
+            ("command", "updateHypervisorCapabilities"),
+            ("id", &id),
+            ("maxguestslimit", "3"),
+            ("vmsnapshotenabled", "false"),
+        ])
+        .await;
+    assert_eq!(u["hypervisorCapabilities"]["maxguestslimit"], 3);
+    assert_eq!(u["hypervisorCapabilities"]["vmsnapshotenabled"], false);
+    assert_eq!(u["hypervisorCapabilities"]["maxdatavolumeslimit"], 24);
+    admin
+        .err(
+            &[
+                ("command", "updateHypervisorCapabilities"),
+                ("id", &id),
+                ("maxguestslimit", "-1"),
+            ],
+            431,
+        )
+        .await;
+    admin
+        .err(
+            &[
+                ("command", "updateHypervisorCapabilities"),
+                ("id", "00000000-0000-4000-8000-000000000000"),
+            ],
+            431,
+        )
+        .await;
+    let (_, _, user) = account_with_keys(&ts, admin, "carol", None, "0").await;
+    user.err(&[("command", "listHypervisorCapabilities")], 401)
+        .await;
+    let ts = ts.restart().await;
+    let l = ts
+        .admin
+        .ok(&[("command", "listHypervisorCapabilities"), ("id", &id)])
+        .await;
+    assert_eq!(l["hypervisorCapabilities"][0]["maxguestslimit"], 3);
+    ts.stop().await;
+}

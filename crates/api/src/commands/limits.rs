@@ -1,4 +1,5 @@
-//! Resource limits of accounts and domains.
+//! Resource limits of accounts and domains, and per-hypervisor capabilities (the per-host
+//! guest limit).
 
 use super::objects::*;
 use crate::registry::{roles::*, CommandSpec, ParamType::*};
@@ -19,5 +20,21 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("account", String, "Update resource for a specified account. Must be used with the domainId parameter.")
             .opt("domainid", Uuid, "Update resource limits for all accounts in specified domain. If used with the account parameter, updates resource limits for a specified account in specified domain.")
             .rel("listDomains"),
+        CommandSpec::new("listHypervisorCapabilities", "Lists all hypervisor capabilities.")
+            .roles(ADMIN)
+            .returns("hypervisorCapabilities", HYPERVISOR_CAPABILITIES)
+            .list()
+            .opt("id", Uuid, "ID of the hypervisor capability")
+            .opt("hypervisor", String, "the hypervisor for which to restrict the search"),
+        CommandSpec::new("updateHypervisorCapabilities", "Updates a hypervisor capabilities.")
+            .roles(ADMIN)
+            .returns("hypervisorCapabilities", HYPERVISOR_CAPABILITIES)
+            .req("id", Uuid, "ID of the hypervisor capability")
+            .rel("listHypervisorCapabilities")
+            .opt("maxguestslimit", Long, "the max number of Guest Virtual Machines per host for this hypervisor")
+            .opt("maxdatavolumeslimit", Integer, "the maximum number of Data Volumes that can be attached to a VM for this hypervisor")
+            .opt("securitygroupenabled", Boolean, "set true to enable security group for this hypervisor")
+            .opt("storagemotionenabled", Boolean, "set true to enable storage motion support for this hypervisor")
+            .opt("vmsnapshotenabled", Boolean, "set true to enable VM snapshots for this hypervisor"),
     ]
 }

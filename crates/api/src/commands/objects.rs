@@ -194,6 +194,42 @@ pub const RESOURCE_LIMIT: &[Field] = &[
     ),
 ];
 
+pub const HYPERVISOR_CAPABILITIES: &[Field] = &[
+    f("id", "string", "the ID of the hypervisor capabilities row"),
+    f("hypervisor", "string", "the hypervisor type"),
+    f("hypervisorversion", "string", "the hypervisor version"),
+    f(
+        "maxguestslimit",
+        "long",
+        "the maximum number of guest vms recommended for this hypervisor",
+    ),
+    f(
+        "maxdatavolumeslimit",
+        "integer",
+        "the maximum number of Data Volumes that can be attached for this hypervisor",
+    ),
+    f(
+        "maxhostspercluster",
+        "integer",
+        "the maximum number of Hosts per cluster for this hypervisor",
+    ),
+    f(
+        "securitygroupenabled",
+        "boolean",
+        "true if security group is supported",
+    ),
+    f(
+        "storagemotionenabled",
+        "boolean",
+        "true if storage motion is supported",
+    ),
+    f(
+        "vmsnapshotenabled",
+        "boolean",
+        "true if VM snapshots are enabled for this hypervisor",
+    ),
+];
+
 pub const USER_KEYS: &[Field] = &[
     f("apikey", "string", "the api key of the registered user"),
     f(

@@ -1,4 +1,5 @@
-//! Resource limits: listResourceLimits and updateResourceLimit.
+//! Resource limits (listResourceLimits, updateResourceLimit) and hypervisor capabilities
+//! (listHypervisorCapabilities, updateHypervisorCapabilities: the per-host guest limit).
 //!
 //! An account's limit for a type is its own setting, or the `max.account.*` default; root
 //! admin accounts are unlimited. A domain's limit is its own setting, or the nearest
@@ -220,4 +221,66 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     db::limit_set(&mut tx, LimitOwner::Domain(d.id), t.ordinal(), max).await?;
     tx.commit().await?;
     Ok(json!({ "resourcelimit": view(t, max, None, &d) }))
+}
+
+fn caps_view(r: &db::HvCapsRow) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "hypervisor": r.hypervisor,
+        "hypervisorversion": r.version,
+        "maxguestslimit": r.max_guests,
+        "maxdatavolumeslimit": r.max_data_volumes,
+        "securitygroupenabled": r.security_group_enabled,
+        "storagemotionenabled": r.storage_motion_enabled,
+        "vmsnapshotenabled": r.vm_snapshot_enabled,
+    });
+    if let Some(m) = r.max_hosts_per_cluster {
+        v["maxhostspercluster"] = json!(m);
+    }
+    v
+}
+
+pub async fn list_caps(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let mut c = st.store.read().await?;
+    let rows = db::hvcaps_list(&mut c, args.uuid("id"), args.text("hypervisor")).await?;
+    let total = rows.len() as u64;
+    let page = args.page.slice(rows).iter().map(caps_view).collect();
+    Ok(list_body("hypervisorCapabilities", total, page))
+}
+
+pub async fn update_caps(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let id = args.required_id::<uuid::Uuid>("id")?;
+    let mut r = {
+        let mut c = st.store.read().await?;
+        db::hvcaps_list(&mut c, Some(id), None)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?
+    };
+    if let Some(n) = args.int("maxguestslimit") {
+        if n < 0 {
+            return param_err(format!("maxguestslimit must be 0 or more, not {n}"));
+        }
+        r.max_guests = n;
+    }
+    if let Some(n) = args.int("maxdatavolumeslimit") {
+        if n < 0 {
+            return param_err(format!("maxdatavolumeslimit must be 0 or more, not {n}"));
+        }
+        r.max_data_volumes = n;
+    }
+    if let Some(b) = args.bool("securitygroupenabled") {
+        r.security_group_enabled = b;
+    }
+    if let Some(b) = args.bool("storagemotionenabled") {
+        r.storage_motion_enabled = b;
+    }
+    if let Some(b) = args.bool("vmsnapshotenabled") {
+        r.vm_snapshot_enabled = b;
+    }
+    let mut tx = st.store.begin().await?;
+    db::hvcaps_update(&mut tx, &r).await?;
+    tx.commit().await?;
+    Ok(json!({ "hypervisorCapabilities": caps_view(&r) }))
 }
