@@ -8,7 +8,7 @@ Steps: list domains; create a domain, an account and a second user; register key
 user; as that user see only its own account; a wrong secret gets a 401 envelope; an expired
 signatureVersion=3 request gets 401; listApis lists every implemented command with complete
 params; SSH key pairs are created (the private key is OpenSSH-readable), registered, listed
-and deleted; resource limits are listed and updated; an async delete runs through job polling; POST works like GET.
+and deleted; resource limits are listed and updated; a template is tagged and untagged; an async delete runs through job polling; POST works like GET.
 Last line: "N passed, N failed"; exit status 1 if anything failed.
 """
 import argparse
@@ -171,6 +171,22 @@ def main():
         expect_error(lambda: user.updateResourceLimit(resourcetype=8, max=100), 401)
         return "cpu limit 4"
     step("resource limits: list as user, update as admin", resource_limits)
+
+    def resource_tags():
+        tpl = admin.listTemplates(templatefilter="all")["template"][0]
+        r = admin.createTags(resourceids=tpl["id"], resourcetype="Template",
+                             tags=[{"key": "e2e-" + tag, "value": "yes"}], fetch_result=True)
+        check(r.get("success") is True, r)
+        found = admin.listTags(resourceid=tpl["id"], key="e2e-" + tag, listall=True)
+        check(found["count"] == 1 and found["tag"][0]["value"] == "yes", found)
+        again = admin.listTemplates(templatefilter="all", id=tpl["id"])["template"][0]
+        check(any(t["key"] == "e2e-" + tag for t in again["tags"]), again)
+        r = admin.deleteTags(resourceids=tpl["id"], resourcetype="Template",
+                             tags=[{"key": "e2e-" + tag}], fetch_result=True)
+        check(r.get("success") is True, r)
+        check(admin.listTags(resourceid=tpl["id"], key="e2e-" + tag, listall=True) == {}, "tag left")
+        return "tagged %s" % tpl["name"]
+    step("resource tags on a template (async jobs)", resource_tags)
 
     def wrong_secret():
         bad = CloudStack(endpoint=a.url, key=creds["apikey"], secret=creds["secretkey"] + "x")

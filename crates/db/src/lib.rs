@@ -21,6 +21,7 @@ mod migrate;
 pub mod rows;
 mod sql;
 mod system;
+mod tags;
 
 pub use hosts::*;
 pub use hvcaps::*;
@@ -32,6 +33,7 @@ pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use rows::*;
 pub use sql::OwnerScope;
 pub use system::*;
+pub use tags::*;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -17,9 +17,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "SSH key pairs", V7),
     (8, "resource limits", V8),
     (9, "hypervisor capabilities", V9),
+    (10, "resource tags", V10),
 ];
 
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -285,6 +286,16 @@ CREATE TABLE hypervisor_capabilities (
 INSERT INTO hypervisor_capabilities VALUES
     ('6e2b0c1d-4a1f-4a53-9a0e-0c0a4b564d01', 'KVM', 'default', 50, 24, NULL, 1, 1, 1),
     ('6e2b0c1d-4a1f-4a53-9a0e-0c0a4b564d02', 'Simulator', 'default', 50, 6, NULL, 1, 1, 1)
+"#;
+
+/// Resource tags (createTags): one key per resource; owner = the tagged resource's owner.
+const V10: &str = r#"
+CREATE TABLE resource_tags (
+    id TEXT PRIMARY KEY, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL, account_id TEXT NOT NULL, domain_id TEXT NOT NULL, customer TEXT,
+    created BIGINT NOT NULL, UNIQUE (resource_type, resource_id, tag_key)
+);
+CREATE INDEX resource_tags_resource ON resource_tags (resource_id)
 "#;
 
 const LOCK_KEY: i64 = 0x63616e6f7079; // "canopy"

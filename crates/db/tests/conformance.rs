@@ -1005,6 +1005,80 @@ async fn hypervisor_capabilities(store: &DataStore) {
     );
 }
 
+async fn tags(store: &DataStore) {
+    let role = seed_roles(store).await;
+    let root = domain(store, "ROOT", None).await;
+    let alice = account(store, "alice", &root, &role).await;
+    let (r1, r2) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let tag = |rid: uuid::Uuid, k: &str, v: &str| NewTag {
+        resource_type: "Template".into(),
+        resource_id: rid,
+        key: k.into(),
+        value: v.into(),
+        account_id: alice,
+        domain_id: root.id,
+        customer: None,
+    };
+    let mut tx = store.begin().await.expect("begin");
+    tag_insert(&mut tx, &tag(r1, "env", "prod"))
+        .await
+        .expect("t1");
+    tag_insert(&mut tx, &tag(r1, "team", "db"))
+        .await
+        .expect("t2");
+    tag_insert(&mut tx, &tag(r2, "env", "dev"))
+        .await
+        .expect("t3");
+    tx.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    let dup = tag_insert(&mut tx, &tag(r1, "env", "other")).await;
+    assert!(matches!(dup, Err(DbError::Conflict(_))), "{dup:?}");
+    drop(tx);
+    let mut c = store.read().await.expect("read");
+    let (rows, n) = tag_list(&mut c, &TagFilter::all()).await.expect("all");
+    assert_eq!((n, rows.len()), (3, 3));
+    let f = TagFilter {
+        resource_ids: vec![r1],
+        ..TagFilter::all()
+    };
+    let (rows, _) = tag_list(&mut c, &f).await.expect("r1");
+    assert_eq!(
+        rows.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(),
+        ["env", "team"]
+    );
+    assert_eq!(rows[0].account_name, "alice");
+    let f = TagFilter {
+        key: Some("env".into()),
+        value: Some("dev".into()),
+        ..TagFilter::all()
+    };
+    assert_eq!(tag_list(&mut c, &f).await.expect("kv").0[0].resource_id, r2);
+    let f = TagFilter {
+        keyword: Some("PRO".into()),
+        ..TagFilter::all()
+    };
+    assert_eq!(tag_list(&mut c, &f).await.expect("kw").1, 1);
+    let f = TagFilter {
+        scope: OwnerScope::Account(AccountId::new()),
+        ..TagFilter::all()
+    };
+    assert_eq!(tag_list(&mut c, &f).await.expect("other").1, 0);
+    let first = rows[0].id;
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    tag_delete(&mut tx, first).await.expect("delete");
+    tag_delete_for_resource(&mut tx, r2)
+        .await
+        .expect("for resource");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let (rows, _) = tag_list(&mut c, &TagFilter::all()).await.expect("left");
+    assert_eq!(
+        rows.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(),
+        ["team"]
+    );
+}
+
 async fn suite(fresh: impl Fn() -> String) {
     migrations(&fresh()).await;
     domains(&DataStore::open(&fresh()).await.expect("open")).await;
@@ -1016,6 +1090,7 @@ async fn suite(fresh: impl Fn() -> String) {
     keypairs(&DataStore::open(&fresh()).await.expect("open")).await;
     limits(&DataStore::open(&fresh()).await.expect("open")).await;
     hypervisor_capabilities(&DataStore::open(&fresh()).await.expect("open")).await;
+    tags(&DataStore::open(&fresh()).await.expect("open")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

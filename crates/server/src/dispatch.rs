@@ -119,6 +119,7 @@ table! {
         "updateResourceLimit" => limits::update,
         "listHypervisorCapabilities" => limits::list_caps,
         "updateHypervisorCapabilities" => limits::update_caps,
+        "listTags" => tags::list,
         "createStoragePool" => storage::create_pool,
         "listStoragePools" => storage::list_pools,
         "updateStoragePool" => storage::update_pool,
@@ -144,6 +145,8 @@ table! {
         "reconnectHost" => (hosts::reconnect_prepare, hosts::reconnect_run),
         "enableStorageMaintenance" => (storage::maintenance_prepare, storage::maintenance_run),
         "deleteTemplate" => (templates::delete_prepare, templates::delete_run),
+        "createTags" => (tags::create_prepare, tags::create_run),
+        "deleteTags" => (tags::delete_prepare, tags::delete_run),
         "deleteIso" => (templates::delete_prepare, templates::delete_run),
         "cancelStorageMaintenance" => (storage::cancel_maintenance_prepare, storage::cancel_maintenance_run),
     }

@@ -11,6 +11,7 @@ mod objects_infra;
 mod offerings;
 mod storage;
 mod system;
+mod tags;
 mod templates;
 
 use crate::registry::{CommandSpec, Registry};
@@ -27,6 +28,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(templates::specs());
     v.extend(keypairs::specs());
     v.extend(limits::specs());
+    v.extend(tags::specs());
     v
 }
 

@@ -230,6 +230,26 @@ pub const HYPERVISOR_CAPABILITIES: &[Field] = &[
     ),
 ];
 
+pub const TAG: &[Field] = &[
+    f("key", "string", "tag key name"),
+    f("value", "string", "tag value"),
+    f("resourcetype", "string", "resource type"),
+    f("resourceid", "string", "id of the resource"),
+    f("account", "string", "the account associated with the tag"),
+    f(
+        "domainid",
+        "string",
+        "the ID of the domain associated with the tag",
+    ),
+    f("domain", "string", "the domain associated with the tag"),
+    f(
+        "domainpath",
+        "string",
+        "path of the Domain associated with the tag",
+    ),
+    f("customer", "string", "customer associated with the tag"),
+];
+
 pub const USER_KEYS: &[Field] = &[
     f("apikey", "string", "the api key of the registered user"),
     f(

@@ -13,6 +13,7 @@ pub mod physnets;
 pub mod roles;
 pub mod storage;
 pub mod system;
+pub mod tags;
 pub mod templates;
 pub mod users;
 pub mod zones;

@@ -226,6 +226,8 @@ async fn views(st: &State, rows: &[InfraRow], zone: Option<Uuid>) -> AppResult<V
             }
         }
     }
+    let tags =
+        super::tags::for_resources(st, &rows.iter().map(|r| r.id).collect::<Vec<_>>()).await?;
     let mut out = Vec::new();
     for r in rows {
         let zones: Vec<Uuid> = if r.zone_id.is_nil() {
@@ -293,7 +295,14 @@ async fn views(st: &State, rows: &[InfraRow], zone: Option<Uuid>) -> AppResult<V
                     .to_string()),
             );
             m.insert("created".into(), json!(api::time::format_ms(r.created)));
-            m.insert("tags".into(), json!([]));
+            m.insert(
+                "tags".into(),
+                json!(tags
+                    .iter()
+                    .filter(|t| t.resource_id == r.id)
+                    .map(super::tags::view)
+                    .collect::<Vec<_>>()),
+            );
             if let Some(e) = r.attrs.get("extras").and_then(|e| e.as_object()) {
                 m.insert(
                     "details".into(),
@@ -427,6 +436,18 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     Ok(list_body(if iso { "iso" } else { "template" }, total, page))
 }
 
+/// The owner of a template or ISO the caller may change (for tags).
+pub(crate) async fn owner_account(
+    st: &State,
+    ctx: &OpContext,
+    id: Uuid,
+    iso: bool,
+) -> AppResult<db::AccountRow> {
+    let r = owned(st, ctx, id, iso).await?;
+    let acct = owner(&r).ok_or_else(|| AppError::Internal("template without owner".into()))?;
+    access::account(st, "id", model::AccountId(acct)).await
+}
+
 /// The template the caller may change: its owner, or an admin over the owner.
 async fn owned(st: &State, ctx: &OpContext, id: Uuid, iso: bool) -> AppResult<InfraRow> {
     let r = get(st, Infra::Template, "id", id).await?;
@@ -516,6 +537,7 @@ pub async fn delete_run(
     }
     let mut tx = st.store.begin().await?;
     db::infra_mark_removed(&mut tx, Infra::Template, id).await?;
+    db::tag_delete_for_resource(&mut tx, id).await?;
     tx.commit().await?;
     Ok(success_body())
 }
