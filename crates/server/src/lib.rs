@@ -20,6 +20,7 @@ pub mod http;
 pub mod hub;
 pub mod images;
 pub mod jobs;
+pub mod placing;
 pub mod settings;
 pub mod sshkeys;
 pub mod state;
