@@ -1,7 +1,8 @@
-//! Placement end to end: snapshot a zone of N hosts from the database (SQLite, or PostgreSQL
-//! with `CANOPY_BENCH_DATABASE=postgres://…`) and plan, as the deploy path will.
+//! Placement end to end: snapshot a zone of N hosts from the database (SQLite; PostgreSQL with
+//! `--pg` for a throwaway cluster or `CANOPY_BENCH_DATABASE=postgres://…`) and plan, as the
+//! deploy path will.
 //!
-//!     cargo run --release -p server --example placement_e2e [HOSTS] [DECISIONS]
+//!     cargo run --release -p server --example placement_e2e [HOSTS] [DECISIONS] [--pg]
 //!
 //! The zone is `canopy up`'s (one simulated host), widened with HOSTS rows in clusters of 100
 //! written straight to the database (no agents: this measures the read + plan path).
@@ -21,10 +22,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hosts = args.first().copied().unwrap_or(10_000);
     let decisions = args.get(1).copied().unwrap_or(50).max(1);
     let dir = tempfile::tempdir()?;
+    // `--pg`: a throwaway PostgreSQL (testkit), stopped at the end.
+    let mut pg = if std::env::args().any(|a| a == "--pg") {
+        Some(testkit::Postgres::start()?)
+    } else {
+        None
+    };
+    let database = match &pg {
+        Some(p) => Some(p.fresh_database()?),
+        None => std::env::var("CANOPY_BENCH_DATABASE").ok(),
+    };
+    let backend = if database.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     let cfg = server::Config {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse()?,
-        database: std::env::var("CANOPY_BENCH_DATABASE").ok(),
+        database,
         agent_listen: "127.0.0.1:0".parse()?,
         advertise: None,
     };
@@ -110,11 +126,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         plan_t += t.elapsed().as_secs_f64();
     }
     let secs = start.elapsed().as_secs_f64();
-    let backend = if std::env::var("CANOPY_BENCH_DATABASE").is_ok() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
     println!(
         "placement e2e ({backend}): {} hosts ({usable} usable), {decisions} decisions in {secs:.2} s = {:.1} decisions/s; per decision: snapshot {:.1} ms, plan {:.2} ms ({placed} placed)",
         hosts + 1,
@@ -123,5 +134,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         plan_t * 1000.0 / decisions as f64,
     );
     srv.shutdown().await;
+    if let Some(p) = pg.as_mut() {
+        p.stop();
+    }
     Ok(())
 }
