@@ -109,6 +109,10 @@ pub async fn snapshot(st: &State, zone: Uuid) -> AppResult<Snapshot> {
         }
     })
     .collect();
+    let overprovisioning = st
+        .settings
+        .float("storage.overprovisioning.factor")
+        .max(1.0);
     let pools: Vec<Pool> = db::infra_list(&mut c, Infra::StoragePool, &f)
         .await?
         .0
@@ -126,10 +130,7 @@ pub async fn snapshot(st: &State, zone: Uuid) -> AppResult<Snapshot> {
                 usable: p.state == "Up",
                 capacity: n("capacity_bytes"),
                 allocated: n("allocated_bytes"),
-                overprovisioning: st
-                    .settings
-                    .float("storage.overprovisioning.factor")
-                    .max(1.0),
+                overprovisioning,
                 tags: tag_set(p.attrs.get("tags")),
             })
         })

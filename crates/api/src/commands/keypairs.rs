@@ -16,7 +16,7 @@ pub fn specs() -> Vec<CommandSpec> {
                 "createSSHKeyPair",
                 "Create a new keypair and returns the private key",
             )
-            .returns("keypair", KEYPAIR_CREATED)
+            .returns("keypair", KEYPAIR)
             .related("listSSHKeyPairs")
             .req("name", String, "Name of the keypair")
             .len(255),

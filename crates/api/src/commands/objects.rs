@@ -131,26 +131,6 @@ pub const KEYPAIR: &[Field] = &[
     f("id", "string", "ID of the ssh keypair"),
     f("name", "string", "Name of the keypair"),
     f("fingerprint", "string", "Fingerprint of the public key"),
-    f("account", "string", "the owner of the keypair"),
-    f("accountid", "string", "the owner id of the keypair"),
-    f("domainid", "string", "the domain id of the keypair owner"),
-    f("domain", "string", "the domain name of the keypair owner"),
-    f(
-        "domainpath",
-        "string",
-        "path of the domain to which the keypair belongs",
-    ),
-    f(
-        "hasannotations",
-        "boolean",
-        "whether this resource has annotations",
-    ),
-];
-
-pub const KEYPAIR_CREATED: &[Field] = &[
-    f("id", "string", "ID of the ssh keypair"),
-    f("name", "string", "Name of the keypair"),
-    f("fingerprint", "string", "Fingerprint of the public key"),
     f(
         "privatekey",
         "string",

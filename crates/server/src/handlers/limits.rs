@@ -119,35 +119,26 @@ fn resource_type(args: &Args, required: bool) -> AppResult<Option<ResourceType>>
 
 pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let only = resource_type(args, false)?;
-    let keep = |t: &ResourceType| only.map(|o| o == *t).unwrap_or(true);
-    let rows: Vec<Value> = if let Some(name) = args.text("account") {
-        let a = access::account_by_name(st, ctx, name, args.id("domainid")).await?;
-        let d = access::domain(st, "domainid", a.domain_id).await?;
-        account_limits(st, &a)
-            .await?
-            .into_iter()
-            .filter(|(t, _)| keep(t))
-            .map(|(t, m)| view(t, m, Some(&a), &d))
-            .collect()
-    } else if let (Some(did), true) = (args.id("domainid"), ctx.is_admin()) {
+    // Whose limits: the named account, a domain (admins), or the caller's account.
+    let (account, limits, d) = if let (None, Some(did), true) =
+        (args.text("account"), args.id("domainid"), ctx.is_admin())
+    {
         let d = access::domain(st, "domainid", did).await?;
         access::check_domain_admin(ctx, &d)?;
-        domain_limits(st, &d)
-            .await?
-            .into_iter()
-            .filter(|(t, _)| keep(t))
-            .map(|(t, m)| view(t, m, None, &d))
-            .collect()
+        (None, domain_limits(st, &d).await?, d)
     } else {
-        let a = ctx.user.account.clone();
+        let a = match args.text("account") {
+            Some(name) => access::account_by_name(st, ctx, name, args.id("domainid")).await?,
+            None => ctx.user.account.clone(),
+        };
         let d = access::domain(st, "domainid", a.domain_id).await?;
-        account_limits(st, &a)
-            .await?
-            .into_iter()
-            .filter(|(t, _)| keep(t))
-            .map(|(t, m)| view(t, m, Some(&a), &d))
-            .collect()
+        (Some(a.clone()), account_limits(st, &a).await?, d)
     };
+    let rows: Vec<Value> = limits
+        .into_iter()
+        .filter(|(t, _)| only.map(|o| o == *t).unwrap_or(true))
+        .map(|(t, m)| view(t, m, account.as_ref(), &d))
+        .collect();
     let total = rows.len() as u64;
     Ok(list_body("resourcelimit", total, args.page.slice(rows)))
 }
