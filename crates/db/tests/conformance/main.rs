@@ -1,0 +1,146 @@
+//! The DataStore conformance suite: the same checks against embedded SQLite and a throwaway
+//! PostgreSQL (started by testkit; `CANOPY_REQUIRE_PG=1` makes its absence a failure).
+
+use db::*;
+use model::identity::{AccountType, RoleType};
+use model::*;
+
+mod identity;
+mod inventory;
+mod jobs;
+mod owned;
+
+use identity::*;
+use inventory::*;
+use jobs::*;
+use owned::*;
+
+pub(crate) async fn seed_roles(store: &DataStore) -> RoleRow {
+    let mut tx = store.begin().await.expect("begin");
+    let mut user_role = None;
+    for (name, t) in [
+        ("Root Admin", RoleType::Admin),
+        ("Domain Admin", RoleType::DomainAdmin),
+        ("User", RoleType::User),
+    ] {
+        let r = RoleRow {
+            id: RoleId::new(),
+            name: name.into(),
+            role_type: t,
+            description: "d".into(),
+            is_default: true,
+            read_only: false,
+        };
+        role_insert(&mut tx, &r).await.expect("role");
+        if t == RoleType::User {
+            user_role = Some(r);
+        }
+    }
+    tx.commit().await.expect("commit");
+    user_role.expect("user role")
+}
+
+pub(crate) async fn domain(store: &DataStore, name: &str, parent: Option<&DomainRow>) -> DomainRow {
+    let id = DomainId::new();
+    let (path, level) = match parent {
+        None => ("/".to_string(), 0),
+        Some(p) => (format!("{}{}/", p.path, name), p.level + 1),
+    };
+    let mut tx = store.begin().await.expect("begin");
+    domain_insert(&mut tx, id, name, &path, parent.map(|p| p.id), level, None)
+        .await
+        .expect("insert domain");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    domain_get(&mut c, id).await.expect("get").expect("exists")
+}
+
+pub(crate) async fn account(
+    store: &DataStore,
+    name: &str,
+    d: &DomainRow,
+    role: &RoleRow,
+) -> AccountId {
+    let id = AccountId::new();
+    let mut tx = store.begin().await.expect("begin");
+    account_insert(
+        &mut tx,
+        &NewAccount {
+            id,
+            name: name.to_string(),
+            account_type: AccountType::User,
+            role_id: role.id,
+            domain_id: d.id,
+            network_domain: None,
+            is_default: false,
+        },
+    )
+    .await
+    .expect("account");
+    tx.commit().await.expect("commit");
+    id
+}
+
+pub(crate) async fn user(
+    store: &DataStore,
+    name: &str,
+    a: AccountId,
+    d: DomainId,
+    key: Option<&str>,
+) -> UserId {
+    let id = UserId::new();
+    let mut tx = store.begin().await.expect("begin");
+    let u = NewUser {
+        id,
+        account_id: a,
+        domain_id: d,
+        username: name.into(),
+        password_hash: "h".into(),
+        email: Some(format!("{name}@example.org")),
+        firstname: Some("F".into()),
+        lastname: Some("L".into()),
+        timezone: None,
+        is_default: false,
+        api_key: key.map(str::to_string),
+        secret_enc: key.map(|_| "enc".to_string()),
+    };
+    user_insert(&mut tx, &u).await.expect("user");
+    tx.commit().await.expect("commit");
+    id
+}
+
+async fn suite(fresh: impl Fn() -> String) {
+    migrations(&fresh()).await;
+    domains(&DataStore::open(&fresh()).await.expect("open")).await;
+    accounts_and_users(&DataStore::open(&fresh()).await.expect("open")).await;
+    sessions_settings_events(&DataStore::open(&fresh()).await.expect("open")).await;
+    jobs(&DataStore::open(&fresh()).await.expect("open")).await;
+    concurrency(&DataStore::open(&fresh()).await.expect("open")).await;
+    inventory(&DataStore::open(&fresh()).await.expect("open")).await;
+    keypairs(&DataStore::open(&fresh()).await.expect("open")).await;
+    limits(&DataStore::open(&fresh()).await.expect("open")).await;
+    hypervisor_capabilities(&DataStore::open(&fresh()).await.expect("open")).await;
+    tags(&DataStore::open(&fresh()).await.expect("open")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_sqlite() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = std::sync::atomic::AtomicU32::new(0);
+    suite(|| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        format!(
+            "sqlite:{}",
+            dir.path().join(format!("db{i}.sqlite")).display()
+        )
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_postgres() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    suite(|| pg.fresh_database().expect("create database")).await;
+}
