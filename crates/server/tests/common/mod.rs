@@ -311,3 +311,17 @@ pub async fn create_domain(c: &Client, name: &str, parent: Option<&str>) -> Stri
         .expect("id")
         .to_string()
 }
+
+/// The sorted `field` of every item under `key` of a list answer.
+pub fn names(v: &Value, key: &str, field: &str) -> Vec<String> {
+    let mut n: Vec<String> = v[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x[field].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    n.sort();
+    n
+}
