@@ -152,9 +152,9 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let rtype = resource_type(args)?;
     let ids = resource_ids(args)?;
     let pairs = tag_pairs(args, true)?;
-    let mut c = st.store.read().await?;
     for id in &ids {
         owner(st, ctx, rtype, *id).await?;
+        let mut c = st.store.read().await?;
         let f = TagFilter {
             resource_ids: vec![*id],
             ..TagFilter::all()
