@@ -16,13 +16,113 @@ pub trait Driver: Send + Sync {
     >;
 }
 
-/// Simulated host: configurable delay per operation and injected failures.
+/// What one simulated host runs and stores, kept in memory.
+#[derive(Debug, Default)]
+pub struct SimHost {
+    /// Instance name → VM.
+    pub vms: std::sync::Mutex<std::collections::BTreeMap<String, proto::VmSpec>>,
+    /// Volume id → size in bytes.
+    pub volumes: std::sync::Mutex<std::collections::BTreeMap<uuid::Uuid, u64>>,
+}
+
+impl SimHost {
+    /// Instance names of the running VMs.
+    pub fn vm_names(&self) -> Vec<String> {
+        self.vms
+            .lock()
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+    pub fn volume_ids(&self) -> Vec<uuid::Uuid> {
+        self.volumes
+            .lock()
+            .map(|v| v.keys().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Simulated host: configurable delay per operation and injected failures; VMs and volumes
+/// live in its [`SimHost`].
 pub struct SimDriver {
     pub delay: Duration,
     /// What `StorageStat` reports as capacity.
     pub storage_bytes: u64,
     /// Probability (0..1) that an operation fails with "Simulated failure".
     pub fail_rate: f64,
+    pub host: std::sync::Arc<SimHost>,
+}
+
+fn poisoned<T>(_: T) -> String {
+    "simulator state poisoned".to_string()
+}
+
+impl SimDriver {
+    fn apply(&self, command: &Command) -> Result<serde_json::Value, String> {
+        match command {
+            Command::Ping => Ok(serde_json::json!({"pong": true})),
+            // A simulated host's storage is as large as configured.
+            Command::StorageStat { .. } => {
+                let used: u64 = self.host.volumes.lock().map_err(poisoned)?.values().sum();
+                Ok(serde_json::json!({"capacity_bytes": self.storage_bytes, "used_bytes": used}))
+            }
+            Command::CreateVolume { volume } => {
+                let mut v = self.host.volumes.lock().map_err(poisoned)?;
+                v.entry(volume.volume_id).or_insert(volume.size_bytes);
+                Ok(serde_json::json!({
+                    "path": format!("{}/{}.qcow2", volume.pool_path, volume.volume_id),
+                    "size": volume.size_bytes,
+                }))
+            }
+            Command::DeleteVolume { volume_id, .. } => {
+                let in_use = self
+                    .host
+                    .vms
+                    .lock()
+                    .map_err(poisoned)?
+                    .values()
+                    .any(|vm| vm.disks.iter().any(|d| d.volume_id == *volume_id));
+                if in_use {
+                    return Err(format!("volume {volume_id} is in use by a running VM"));
+                }
+                self.host
+                    .volumes
+                    .lock()
+                    .map_err(poisoned)?
+                    .remove(volume_id);
+                Ok(serde_json::json!({}))
+            }
+            Command::StartVm { vm } => {
+                // Shared storage is not modelled per host: a disk this host did not create
+                // is taken as reachable (a shared pool), but a path must be given.
+                if let Some(d) = vm.disks.iter().find(|d| d.path.is_empty()) {
+                    return Err(format!("disk {} has no path", d.volume_id));
+                }
+                self.host
+                    .vms
+                    .lock()
+                    .map_err(poisoned)?
+                    .entry(vm.name.clone())
+                    .or_insert_with(|| vm.clone());
+                Ok(serde_json::json!({"state": "Running"}))
+            }
+            Command::StopVm { name, .. } => {
+                self.host.vms.lock().map_err(poisoned)?.remove(name);
+                Ok(serde_json::json!({"state": "Stopped"}))
+            }
+            Command::RebootVm { name } => {
+                if self.host.vms.lock().map_err(poisoned)?.contains_key(name) {
+                    Ok(serde_json::json!({"state": "Running"}))
+                } else {
+                    Err(format!("VM {name} is not running on this host"))
+                }
+            }
+            Command::ListVms => Ok(serde_json::json!({
+                "vms": self.host.vm_names().iter().map(|n| serde_json::json!({"name": n, "state": "Running"})).collect::<Vec<_>>(),
+                "volumes": self.host.volume_ids(),
+            })),
+            other => Err(format!("unsupported command {other:?}")),
+        }
+    }
 }
 
 impl Driver for SimDriver {
@@ -36,17 +136,13 @@ impl Driver for SimDriver {
             if !self.delay.is_zero() {
                 tokio::time::sleep(self.delay).await;
             }
-            if self.fail_rate > 0.0 && rand::thread_rng().gen_bool(self.fail_rate.min(1.0)) {
+            if self.fail_rate > 0.0
+                && !matches!(command, Command::Ping | Command::ListVms)
+                && rand::thread_rng().gen_bool(self.fail_rate.min(1.0))
+            {
                 return Err("Simulated failure".into());
             }
-            match command {
-                Command::Ping => Ok(serde_json::json!({"pong": true})),
-                // A simulated host's storage is as large as configured and empty.
-                Command::StorageStat { .. } => {
-                    Ok(serde_json::json!({"capacity_bytes": self.storage_bytes, "used_bytes": 0}))
-                }
-                other => Err(format!("unsupported command {other:?}")),
-            }
+            self.apply(command)
         })
     }
 }
@@ -92,7 +188,10 @@ impl Driver for LocalDriver {
             match command {
                 Command::Ping => Ok(serde_json::json!({"pong": true})),
                 Command::StorageStat { path } => storage_stat(path).await,
-                other => Err(format!("unsupported command {other:?}")),
+                Command::ListVms => Ok(serde_json::json!({"vms": [], "volumes": []})),
+                other => Err(format!(
+                    "this host cannot run VMs yet (the QEMU driver is not built): {other:?}"
+                )),
             }
         })
     }

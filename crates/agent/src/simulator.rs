@@ -11,7 +11,7 @@ use proto::Inventory;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::driver::SimDriver;
+use crate::driver::{SimDriver, SimHost};
 use crate::runtime::{Credential, HostAgent, OnCredential};
 
 /// Shape of the simulated hosts (CloudStack's simulator defaults: 4 × 8000 MHz, 8 GiB, 1 TiB).
@@ -80,11 +80,6 @@ pub fn hosts(
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     let saved = Arc::new(Mutex::new(saved));
-    let driver = Arc::new(SimDriver {
-        delay: opts.delay,
-        fail_rate: opts.fail_rate,
-        storage_bytes: opts.storage_bytes,
-    });
     let addresses = addresses.unwrap_or_else(|| {
         (0..opts.count)
             .map(|i| format!("{}-{i}", opts.prefix))
@@ -112,16 +107,35 @@ pub fn hosts(
                     }
                 }) as OnCredential
             });
+            let driver = Arc::new(SimDriver {
+                delay: opts.delay,
+                fail_rate: opts.fail_rate,
+                storage_bytes: opts.storage_bytes,
+                host: sim_host(&address),
+            });
             Arc::new(HostAgent {
                 server: server.to_string(),
                 fingerprint: fingerprint.to_string(),
                 credential: Mutex::new(cred),
                 inventory: inventory(opts, &address),
-                driver: driver.clone(),
+                driver,
                 on_credential,
             })
         })
         .collect()
+}
+
+/// The in-memory state of the simulated host at `address`. It outlives the host's agent, so a
+/// simulated host whose agent (or in-process server) restarts still runs its VMs, as a real
+/// hypervisor would; it is lost when the process exits.
+pub fn sim_host(address: &str) -> Arc<SimHost> {
+    static HOSTS: std::sync::OnceLock<Mutex<HashMap<String, Arc<SimHost>>>> =
+        std::sync::OnceLock::new();
+    let m = HOSTS.get_or_init(Default::default);
+    match m.lock() {
+        Ok(mut m) => m.entry(address.to_string()).or_default().clone(),
+        Err(_) => Arc::default(),
+    }
 }
 
 /// Runs hosts until `stop` fires; returns their tasks.

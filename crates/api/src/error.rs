@@ -22,6 +22,27 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code for a number, if it is one of these.
+    pub fn from_u16(n: u16) -> Option<Self> {
+        [
+            Self::Unauthorized,
+            Self::MethodNotAllowed,
+            Self::MalformedParameter,
+            Self::ParamError,
+            Self::UnsupportedAction,
+            Self::Internal,
+            Self::Account,
+            Self::AccountResourceLimit,
+            Self::InsufficientCapacity,
+            Self::ResourceUnavailable,
+            Self::ResourceAllocation,
+            Self::ResourceInUse,
+            Self::NetworkRuleConflict,
+        ]
+        .into_iter()
+        .find(|c| *c as u16 == n)
+    }
+
     pub fn http_status(self) -> u16 {
         self as u16
     }

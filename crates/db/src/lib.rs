@@ -22,6 +22,8 @@ pub mod rows;
 mod sql;
 mod system;
 mod tags;
+mod vms;
+mod volumes;
 
 pub use hosts::*;
 pub use hvcaps::*;
@@ -34,6 +36,8 @@ pub use rows::*;
 pub use sql::OwnerScope;
 pub use system::*;
 pub use tags::*;
+pub use vms::*;
+pub use volumes::*;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -18,9 +18,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "resource limits", V8),
     (9, "hypervisor capabilities", V9),
     (10, "resource tags", V10),
+    (11, "virtual machines, volumes, sagas", V11),
 ];
 
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -296,6 +297,43 @@ CREATE TABLE resource_tags (
     created BIGINT NOT NULL, UNIQUE (resource_type, resource_id, tag_key)
 );
 CREATE INDEX resource_tags_resource ON resource_tags (resource_id)
+"#;
+
+/// Virtual machines, volumes and saga progress. `counters` hands out the numbers in instance
+/// names (`i-<account number>-<vm number>-VM`); `account_numbers` gives each account its number
+/// the first time it deploys. Capacity is not stored: it is the sum over active VMs and live
+/// volumes, so it cannot drift.
+const V11: &str = r#"
+CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO counters VALUES ('account', 1), ('vm', 0);
+CREATE TABLE account_numbers (account_id TEXT PRIMARY KEY, num BIGINT NOT NULL UNIQUE);
+CREATE TABLE vms (
+    id TEXT PRIMARY KEY, seq BIGINT NOT NULL UNIQUE, instance_name TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL, display_name TEXT NOT NULL, state TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts(id), domain_id TEXT NOT NULL, user_id TEXT NOT NULL,
+    zone_id TEXT NOT NULL, pod_id TEXT, cluster_id TEXT, host_id TEXT, last_host_id TEXT,
+    template_id TEXT, iso_id TEXT, service_offering_id TEXT NOT NULL,
+    cpus BIGINT NOT NULL, cpu_mhz BIGINT NOT NULL, memory_mib BIGINT NOT NULL,
+    ha_enable BIGINT NOT NULL, vm_group TEXT, userdata TEXT, keypairs TEXT NOT NULL,
+    attrs TEXT NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL, removed BIGINT
+);
+CREATE INDEX vms_host ON vms (host_id, state);
+CREATE INDEX vms_account ON vms (account_id, removed);
+CREATE INDEX vms_zone ON vms (zone_id, removed);
+CREATE TABLE volumes (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, vol_type TEXT NOT NULL, state TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts(id), domain_id TEXT NOT NULL, zone_id TEXT NOT NULL,
+    vm_id TEXT, device_id BIGINT, size BIGINT NOT NULL, pool_id TEXT, path TEXT, host_id TEXT,
+    disk_offering_id TEXT, template_id TEXT, attrs TEXT NOT NULL,
+    created BIGINT NOT NULL, attached BIGINT, removed BIGINT
+);
+CREATE INDEX volumes_vm ON volumes (vm_id);
+CREATE INDEX volumes_pool ON volumes (pool_id, removed);
+CREATE INDEX volumes_account ON volumes (account_id, removed);
+CREATE TABLE sagas (
+    job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, resource_id TEXT, step BIGINT NOT NULL,
+    phase TEXT NOT NULL, data TEXT NOT NULL, updated BIGINT NOT NULL
+)
 "#;
 
 const LOCK_KEY: i64 = 0x63616e6f7079; // "canopy"

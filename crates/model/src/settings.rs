@@ -104,6 +104,8 @@ pub const SETTINGS: &[SettingDef] = &[
        "The interval (in seconds) to wait before running the expunge thread", Some(1.0), None),
     s!("host.capacityType.to.order.clusters", "Advanced", String, "CPU",
        "The host capacity type (CPU or RAM) used to order clusters for VM placement"),
+    s!("instance.name", "Advanced", String, "VM",
+       "Name of the deployment instance: the last part of every VM's instance name (i-<account>-<vm>-<instance.name>)"),
     s!("job.cancel.threshold.minutes", "Advanced", Integer, "60",
        "Time (in minutes) for async-jobs to be forcely cancelled if it has been in process for long", Some(1.0), None),
     s!("job.expire.minutes", "Advanced", Integer, "1440",
@@ -178,6 +180,8 @@ pub const SETTINGS: &[SettingDef] = &[
        "Order in which hosts within a cluster will be considered for VM/volume allocation: random, firstfit, userdispersing, userconcentratedpod_random, userconcentratedpod_firstfit, firstfitleastconsumed"),
     s!("vm.deployment.planner", "Advanced", String, "FirstFitPlanner",
        "Deployment planner used: FirstFitPlanner, UserDispersingPlanner, UserConcentratedPodPlanner"),
+    s!("vm.userdata.max.length", "Advanced", Integer, "32768",
+       "Max length of vm userdata after base64 decoding", Some(1.0), Some(1048576.0)),
     s!("workers", "Advanced", Integer, "10",
        "Number of worker tasks that run async jobs", Some(1.0), Some(256.0)),
 ];

@@ -107,6 +107,64 @@ pub enum Command {
     Forget,
     /// Capacity of a storage directory: reply `{"capacity_bytes": n, "used_bytes": n}`.
     StorageStat { path: String },
+    /// Creates a volume on primary storage (idempotent: an existing volume of that id is
+    /// kept). Reply `{"path": "…", "size": n}`.
+    CreateVolume { volume: VolumeSpec },
+    /// Deletes a volume (idempotent: a missing volume is success).
+    DeleteVolume { pool_path: String, volume_id: Uuid },
+    /// Starts a VM (idempotent: a running VM of that name is success). Reply `{"state":
+    /// "Running"}`.
+    StartVm { vm: VmSpec },
+    /// Stops a VM (idempotent: a VM that is not there is success). `force` skips the
+    /// graceful shutdown.
+    StopVm { name: String, force: bool },
+    /// Reboots a running VM.
+    RebootVm { name: String },
+    /// Reply `{"vms": [{"name": "…", "state": "Running"}], "volumes": ["<uuid>", …]}`: what
+    /// this host runs and stores (reconciliation and tests).
+    ListVms,
+}
+
+/// A volume as a host creates it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VolumeSpec {
+    pub volume_id: Uuid,
+    /// The primary storage's path on the host.
+    pub pool_path: String,
+    pub size_bytes: u64,
+    /// For a root volume: the template whose image it is built on.
+    #[serde(default)]
+    pub template_id: Option<Uuid>,
+}
+
+/// A VM as a host runs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VmSpec {
+    pub id: Uuid,
+    /// The instance name (`i-2-683-VM`), unique in the cloud: the host-side name.
+    pub name: String,
+    /// The guest's host name.
+    #[serde(default)]
+    pub hostname: String,
+    pub cpus: u32,
+    pub cpu_mhz: u64,
+    pub memory_mib: u64,
+    /// Root first, then data disks in device order.
+    #[serde(default)]
+    pub disks: Vec<DiskSpec>,
+    /// User data (base64, as the API took it).
+    #[serde(default)]
+    pub userdata: Option<String>,
+    /// Public keys for the guest's authorized_keys.
+    #[serde(default)]
+    pub ssh_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiskSpec {
+    pub volume_id: Uuid,
+    pub path: String,
+    pub device_id: u32,
 }
 
 /// A join token, as printed for an operator: `cnp1.` + base64url(JSON).

@@ -127,6 +127,10 @@ table! {
         "addImageStore" => storage::add_image_store,
         "addSecondaryStorage" => storage::add_secondary_storage,
         "listImageStores" => storage::list_image_stores,
+        "listVirtualMachines" => vms::list,
+        "recoverVirtualMachine" => vms::recover,
+        "updateVirtualMachine" => vms::update,
+        "listVolumes" => volumes::list,
         "deleteImageStore" => storage::delete_image_store,
     }
     async {
@@ -149,6 +153,12 @@ table! {
         "deleteTags" => (tags::delete_prepare, tags::delete_run),
         "deleteIso" => (templates::delete_prepare, templates::delete_run),
         "cancelStorageMaintenance" => (storage::cancel_maintenance_prepare, storage::cancel_maintenance_run),
+        "deployVirtualMachine" => (vms::deploy_prepare, vms::deploy_run),
+        "startVirtualMachine" => (vms::start_prepare, vms::start_run),
+        "stopVirtualMachine" => (vms::stop_prepare, vms::stop_run),
+        "rebootVirtualMachine" => (vms::reboot_prepare, vms::reboot_run),
+        "destroyVirtualMachine" => (vms::destroy_prepare, vms::destroy_run),
+        "expungeVirtualMachine" => (vms::expunge_prepare, vms::expunge_run),
     }
 }
 

@@ -41,6 +41,9 @@ struct Conn {
 /// An agent's answer to a command: ok, body, error text.
 type ReplyTo = oneshot::Sender<(bool, serde_json::Value, Option<String>)>;
 
+/// How long a command waits for its host's agent to (re)connect.
+pub const RECONNECT_WAIT: Duration = Duration::from_secs(15);
+
 #[derive(Default)]
 pub struct AgentHub {
     conns: Mutex<HashMap<Uuid, Conn>>,
@@ -148,6 +151,22 @@ impl AgentHub {
             )
             .into()),
         }
+    }
+
+    /// Like [`AgentHub::command`], but first waits (up to [`RECONNECT_WAIT`]) for a host that
+    /// is not connected right now: after a server restart its agent reconnects within seconds,
+    /// and a resumed saga should not fail for that.
+    pub async fn command_ready(
+        &self,
+        host: Uuid,
+        command: Command,
+        timeout: Duration,
+    ) -> AppResult<serde_json::Value> {
+        let end = tokio::time::Instant::now() + RECONNECT_WAIT;
+        while !self.is_connected(host) && tokio::time::Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.command(host, command, timeout).await
     }
 
     /// Sends a message without waiting (Forget, Reconnect).

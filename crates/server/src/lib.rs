@@ -21,6 +21,7 @@ pub mod hub;
 pub mod images;
 pub mod jobs;
 pub mod placing;
+pub mod saga;
 pub mod settings;
 pub mod sshkeys;
 pub mod state;
@@ -137,6 +138,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         server_id,
         jobs: jobs::JobEngine::new(workers),
         hub: hub::AgentHub::default(),
+        faults: saga::Faults::from_env(),
         agent_endpoint: format!("{advertise}:{}", agent_addr.port()),
         agent_fingerprint: agent_tls.fingerprint.clone(),
         stopping: stopped.clone(),

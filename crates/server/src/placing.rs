@@ -1,9 +1,9 @@
 //! The IO shell around the pure `placement` crate: builds its [`Snapshot`] of one zone from
 //! the database (hosts with their agents' inventories, clusters with their over-commit
 //! ratios, pools, hypervisor guest limits) and its [`Policy`] from the settings. The deploy
-//! saga calls [`snapshot`] + `placement::plan` and re-checks the choice in the transaction
-//! that reserves it. (VM reservations are not counted yet: used CPU, memory and VM counts are
-//! zero until the VM lifecycle exists.)
+//! saga calls [`snapshot_for`] + `placement::plan` and re-checks the choice in the transaction
+//! that reserves it. Used CPU, memory and VM counts are the sums over the VMs that hold a host
+//! (Starting, Running, Stopping, Migrating); a pool's allocation is the sum of its volumes.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -42,7 +42,25 @@ fn tag_set(v: Option<&serde_json::Value>) -> BTreeSet<String> {
 
 /// Everything placement needs to know about one zone.
 pub async fn snapshot(st: &State, zone: Uuid) -> AppResult<Snapshot> {
+    snapshot_for(st, zone, None).await
+}
+
+/// The zone as `owner` deploys into it (the dispersing planners count the owner's VMs).
+pub async fn snapshot_for(
+    st: &State,
+    zone: Uuid,
+    owner: Option<model::AccountId>,
+) -> AppResult<Snapshot> {
     let mut c = st.store.read().await?;
+    let usage: HashMap<Uuid, (db::Usage, i64)> = db::zone_usage(&mut c, zone, owner)
+        .await?
+        .into_iter()
+        .map(|(h, u, o)| (h, (u, o)))
+        .collect();
+    let allocated: HashMap<Uuid, i64> = db::pool_allocation(&mut c, zone)
+        .await?
+        .into_iter()
+        .collect();
     let f = InfraFilter {
         zone_id: Some(zone),
         ..Default::default()
@@ -93,6 +111,7 @@ pub async fn snapshot(st: &State, zone: Uuid) -> AppResult<Snapshot> {
     .iter()
     .map(|h| {
         let inv = |k: &str| h.inventory.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let (u, owned) = usage.get(&h.id).copied().unwrap_or_default();
         Host {
             id: h.id,
             cluster: h.cluster_id,
@@ -100,10 +119,10 @@ pub async fn snapshot(st: &State, zone: Uuid) -> AppResult<Snapshot> {
             cpus: inv("cpus").min(u32::MAX as u64) as u32,
             cpu_mhz: inv("cpu_speed_mhz"),
             memory: inv("memory_bytes"),
-            used_cpu_mhz: 0,
-            used_memory: 0,
-            vms: 0,
-            owner_vms: 0,
+            used_cpu_mhz: u.cpu_mhz.max(0) as u64,
+            used_memory: (u.memory_mib.max(0) as u64) << 20,
+            vms: u.vms.clamp(0, u32::MAX as i64) as u32,
+            owner_vms: owned.clamp(0, u32::MAX as i64) as u32,
             max_guests: max_guests(&h.hypervisor),
             tags: h.host_tags.iter().map(|t| t.trim().to_string()).collect(),
         }
@@ -129,7 +148,7 @@ pub async fn snapshot(st: &State, zone: Uuid) -> AppResult<Snapshot> {
                 scope,
                 usable: p.state == "Up",
                 capacity: n("capacity_bytes"),
-                allocated: n("allocated_bytes"),
+                allocated: allocated.get(&p.id).copied().unwrap_or(0).max(0) as u64,
                 overprovisioning,
                 tags: tag_set(p.attrs.get("tags")),
             })

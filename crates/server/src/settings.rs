@@ -92,6 +92,10 @@ impl Settings {
         })
     }
 
+    pub fn text(&self, name: &str) -> String {
+        self.raw(name)
+    }
+
     pub fn bool(&self, name: &str) -> bool {
         self.raw(name).eq_ignore_ascii_case("true")
     }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub server_id: ServerId,
     pub jobs: JobEngine,
     pub hub: crate::hub::AgentHub,
+    /// Injected saga faults (tests and `CANOPY_FAULT_SAGA`).
+    pub faults: crate::saga::Faults,
     /// How agents reach this server (`host:port`), written into join tokens.
     pub agent_endpoint: String,
     /// SHA-256 of the agent endpoint's certificate.

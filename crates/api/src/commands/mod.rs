@@ -8,11 +8,13 @@ mod keypairs;
 mod limits;
 mod objects;
 mod objects_infra;
+mod objects_vm;
 mod offerings;
 mod storage;
 mod system;
 mod tags;
 mod templates;
+mod vms;
 
 use crate::registry::{CommandSpec, Registry};
 
@@ -29,6 +31,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(keypairs::specs());
     v.extend(limits::specs());
     v.extend(tags::specs());
+    v.extend(vms::specs());
     v
 }
 

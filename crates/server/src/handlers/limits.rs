@@ -4,8 +4,9 @@
 //! An account's limit for a type is its own setting, or the `max.account.*` default; root
 //! admin accounts are unlimited. A domain's limit is its own setting, or the nearest
 //! ancestor's below ROOT, or the `max.domain.*` default; ROOT is unlimited. An account's limit
-//! cannot exceed its domain's, nor a domain's its parent's. (Enforcement comes with the
-//! resources being counted: VMs, volumes, CPU, memory and storage at deploy and scale.)
+//! cannot exceed its domain's, nor a domain's its parent's. [`enforce`] checks a request for
+//! more VMs, CPUs, memory, volumes or primary storage against the account's limits and every
+//! domain's above it (deploy, createVolume, scale, resize).
 
 use api::{list_body, ApiError, Args};
 use db::{AccountRow, DomainRow, LimitOwner};
@@ -115,6 +116,87 @@ fn resource_type(args: &Args, required: bool) -> AppResult<Option<ResourceType>>
         None if required => param_err("Please specify a valid resource type"),
         None => Ok(None),
     }
+}
+
+fn usage_of(u: &db::AccountUsage, t: ResourceType) -> i64 {
+    match t {
+        ResourceType::UserVm => u.vms,
+        ResourceType::Cpu => u.cpus,
+        ResourceType::Memory => u.memory_mib,
+        ResourceType::Volume => u.volumes,
+        // Primary storage limits are in GiB; usage is in bytes.
+        ResourceType::PrimaryStorage => u.storage_bytes,
+        _ => 0,
+    }
+}
+
+fn exceeded(t: ResourceType, owner: String) -> crate::error::AppError {
+    ApiError::new(
+        api::ErrorCode::ResourceAllocation,
+        format!(
+            "Maximum number of resources of type '{}' for {owner} has been exceeded.",
+            t.name()
+        ),
+    )
+    .into()
+}
+
+/// Refuses (535) when adding `want` (type, amount; storage in bytes) would take the account,
+/// or any domain above it, past a limit. Checked before the resources are created; two racing
+/// requests may both pass (as in CloudStack, which checks without a lock).
+pub async fn enforce(st: &State, acct: &AccountRow, want: &[(ResourceType, i64)]) -> AppResult<()> {
+    let want: Vec<(ResourceType, i64)> = want.iter().copied().filter(|(_, n)| *n > 0).collect();
+    if want.is_empty() {
+        return Ok(());
+    }
+    let over = |limits: &[(ResourceType, i64)], used: &db::AccountUsage| {
+        want.iter().copied().find(|(t, n)| {
+            let max = limit_of(limits, *t);
+            if max == UNLIMITED {
+                return false;
+            }
+            let max = if *t == ResourceType::PrimaryStorage {
+                max.saturating_mul(1 << 30)
+            } else {
+                max
+            };
+            usage_of(used, *t) + n > max
+        })
+    };
+    let limits = account_limits(st, acct).await?;
+    let used = {
+        let mut c = st.store.read().await?;
+        db::owner_usage(&mut c, &db::OwnerScope::Account(acct.id)).await?
+    };
+    if let Some((t, _)) = over(&limits, &used) {
+        return Err(exceeded(
+            t,
+            format!("account name={} in domain id={}", acct.name, acct.domain_id),
+        ));
+    }
+    let mut next = Some(acct.domain_id);
+    for _ in 0..64 {
+        let Some(did) = next else { break };
+        let d = access::domain(st, "domainid", did).await?;
+        if d.parent_id.is_none() {
+            break;
+        }
+        let limits = domain_limits(st, &d).await?;
+        let used = {
+            let mut c = st.store.read().await?;
+            let scope = db::OwnerScope::Domain {
+                id: d.id,
+                path: d.path.clone(),
+                recursive: true,
+            };
+            db::owner_usage(&mut c, &scope).await?
+        };
+        if let Some((t, _)) = over(&limits, &used) {
+            return Err(exceeded(t, format!("domain id={}", d.id)));
+        }
+        next = d.parent_id;
+    }
+    Ok(())
 }
 
 pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {

@@ -16,4 +16,6 @@ pub mod system;
 pub mod tags;
 pub mod templates;
 pub mod users;
+pub mod vms;
+pub mod volumes;
 pub mod zones;

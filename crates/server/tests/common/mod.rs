@@ -325,3 +325,171 @@ pub fn names(v: &Value, key: &str, field: &str) -> Vec<String> {
     n.sort();
     n
 }
+
+/// A zone ready for VMs: the `canopy up` zone with its own host disabled, `hosts` simulated
+/// hosts of 4 × 8000 MHz / 8 GiB with addresses unique to this test (their in-memory state is
+/// per process), a ready template and a 1-CPU offering.
+pub struct VmZone {
+    pub zone: String,
+    pub pod: String,
+    pub cluster: String,
+    /// (host id, simulator address)
+    pub hosts: Vec<(String, String)>,
+    pub template: String,
+    pub offering: String,
+}
+
+impl VmZone {
+    pub async fn new(ts: &TestServer, hosts: usize) -> Self {
+        let st = ts.server.as_ref().expect("running").state.clone();
+        let z = server::up::ensure_zone(&st, ts.dir.path(), server::up::HostChoice::Simulator)
+            .await
+            .map_err(|e| e.into_api())
+            .expect("zone");
+        let c = &ts.admin;
+        let mut up = Value::Null;
+        for _ in 0..200 {
+            up = c
+                .ok(&[
+                    ("command", "listHosts"),
+                    ("zoneid", &z.zone_id),
+                    ("type", "Routing"),
+                ])
+                .await["host"][0]
+                .clone();
+            if up["state"] == "Up" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(up["state"], "Up", "{up}");
+        // The `canopy up` host has a fixed address shared by every test of this process.
+        c.ok(&[
+            ("command", "updateHost"),
+            ("id", up["id"].as_str().expect("id")),
+            ("allocationstate", "Disable"),
+        ])
+        .await;
+        let (pod, cluster) = (
+            up["podid"].as_str().expect("pod").to_string(),
+            up["clusterid"].as_str().expect("cluster").to_string(),
+        );
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let mut out = Vec::new();
+        for i in 0..hosts {
+            let url = format!("http://sim/{tag}/h{i}");
+            let r = c
+                .ok(&[
+                    ("command", "addHost"),
+                    ("zoneid", &z.zone_id),
+                    ("podid", &pod),
+                    ("clusterid", &cluster),
+                    ("hypervisor", "Simulator"),
+                    ("url", &url),
+                    ("username", "root"),
+                    ("password", "password"),
+                ])
+                .await;
+            out.push((
+                r["host"][0]["id"].as_str().expect("host id").to_string(),
+                format!("sim/{tag}/h{i}"),
+            ));
+        }
+        // A tiny QCOW2 on the management server.
+        let img = ts.dir.path().join(format!("tiny-{tag}.qcow2"));
+        let mut b = b"QFI\xfb".to_vec();
+        b.resize(64 * 1024, 7);
+        std::fs::write(&img, b).expect("write image");
+        let url = format!("file://{}", img.display());
+        let t = c
+            .ok(&[
+                ("command", "registerTemplate"),
+                ("name", "tiny"),
+                ("displaytext", "tiny"),
+                ("url", &url),
+                ("format", "QCOW2"),
+                ("hypervisor", "Simulator"),
+                ("zoneid", &z.zone_id),
+                ("ispublic", "true"),
+                ("ostypeid", "4e3f2c1a-7b6d-4e5f-8a9b-000000000001"),
+            ])
+            .await;
+        let template = t["template"][0]["id"]
+            .as_str()
+            .expect("template")
+            .to_string();
+        let mut ready = false;
+        for _ in 0..200 {
+            let r = c
+                .ok(&[
+                    ("command", "listTemplates"),
+                    ("templatefilter", "all"),
+                    ("id", &template),
+                ])
+                .await;
+            if r["template"][0]["isready"] == true {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ready, "template not ready");
+        let offering = c
+            .ok(&[
+                ("command", "createServiceOffering"),
+                ("name", "small"),
+                ("displaytext", "small"),
+                ("cpunumber", "1"),
+                ("cpuspeed", "1000"),
+                ("memory", "512"),
+                ("offerha", "true"),
+            ])
+            .await["serviceoffering"]["id"]
+            .as_str()
+            .expect("offering")
+            .to_string();
+        Self {
+            zone: z.zone_id,
+            pod,
+            cluster,
+            hosts: out,
+            template,
+            offering,
+        }
+    }
+
+    /// deployVirtualMachine params with this zone's template and offering.
+    pub fn deploy<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut p = vec![
+            ("command", "deployVirtualMachine"),
+            ("zoneid", self.zone.as_str()),
+            ("templateid", self.template.as_str()),
+            ("serviceofferingid", self.offering.as_str()),
+        ];
+        p.extend_from_slice(extra);
+        p
+    }
+
+    /// The instance names running on every simulated host of this zone.
+    pub fn running(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .hosts
+            .iter()
+            .flat_map(|(_, a)| agent::simulator::sim_host(a).vm_names())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The volumes stored on every simulated host of this zone.
+    pub fn stored_volumes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .hosts
+            .iter()
+            .flat_map(|(_, a)| agent::simulator::sim_host(a).volume_ids())
+            .map(|u| u.to_string())
+            .collect();
+        v.sort();
+        v
+    }
+}

@@ -1,0 +1,167 @@
+//! Virtual machines and their volumes.
+
+use super::objects::*;
+use super::objects_vm::*;
+use crate::registry::{CommandSpec, ParamType::*};
+
+fn placement(spec: CommandSpec) -> CommandSpec {
+    spec.opt(
+        "hostid",
+        Uuid,
+        "destination Host ID to deploy the VM to - parameter available for root admin only",
+    )
+    .rel("listHosts")
+    .opt(
+        "clusterid",
+        Uuid,
+        "destination Cluster ID to deploy the VM to - parameter available for root admin only",
+    )
+    .rel("listClusters")
+    .opt(
+        "podid",
+        Uuid,
+        "destination Pod ID to deploy the VM to - parameter available for root admin only",
+    )
+    .rel("listPods")
+}
+
+fn vm_id(spec: CommandSpec) -> CommandSpec {
+    spec.req("id", Uuid, "The ID of the virtual machine")
+        .rel("listVirtualMachines")
+}
+
+pub fn specs() -> Vec<CommandSpec> {
+    vec![
+        placement(
+            CommandSpec::new(
+                "deployVirtualMachine",
+                "Creates and automatically starts a virtual machine based on a service offering, disk offering, and template.",
+            )
+            .asynchronous()
+            .creates()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .req("zoneid", Uuid, "availability zone for the virtual machine")
+            .rel("listZones")
+            .req("serviceofferingid", Uuid, "the ID of the service offering for the virtual machine")
+            .rel("listServiceOfferings")
+            .opt("templateid", Uuid, "the ID of the template for the virtual machine")
+            .rel("listTemplates")
+            .opt("isoid", Uuid, "the ID of the ISO to boot the virtual machine from; the disk offering gives its blank root disk")
+            .rel("listIsos")
+            .opt("diskofferingid", Uuid, "the ID of the disk offering for the virtual machine: a data disk with a template, the root disk with an ISO")
+            .rel("listDiskOfferings")
+            .opt("size", Long, "the arbitrary size for the DATADISK volume (GB). Mutually exclusive with diskOfferingId unless the offering is customized")
+            .opt("rootdisksize", Long, "Optional field to resize root disk on deploy (GB). Value must be greater than the template size")
+            .opt("name", String, "host name for the virtual machine")
+            .len(63)
+            .opt("displayname", String, "an optional user generated name for the virtual machine")
+            .len(255)
+            .opt("account", String, "an optional account for the virtual machine. Must be used with domainId.")
+            .opt("domainid", Uuid, "an optional domainId for the virtual machine. If the account parameter is used, domainId must also be used.")
+            .rel("listDomains")
+            .opt("group", String, "an optional group for the virtual machine")
+            .len(255)
+            .opt("keypair", String, "name of the ssh key pair used to login to the virtual machine")
+            .opt("keypairs", List, "names of the ssh key pairs used to login to the virtual machine")
+            .of(String)
+            .opt("userdata", String, "an optional binary data that can be sent to the virtual machine upon a successful deployment, base64 encoded (up to vm.userdata.max.length bytes decoded; use POST for more than 4 KB)")
+            .len(1_048_576)
+            .opt("startvm", Boolean, "true if start vm after creating; defaulted to true if not specified")
+            .opt("details", Map, "used to specify the custom parameters: details[0].cpuNumber, details[0].cpuSpeed, details[0].memory, details[0].rootdisksize")
+            .opt("hypervisor", String, "the hypervisor on which to deploy the virtual machine (KVM or Simulator)")
+            .opt("networkids", List, "list of network ids used by virtual machine (stored; networks arrive with the networking release)")
+            .of(Uuid)
+            .opt("securitygroupids", List, "comma separated list of security groups id that going to be applied to the virtual machine (stored; security groups arrive with the networking release)")
+            .of(Uuid)
+            .opt("securitygroupnames", List, "comma separated list of security groups names that going to be applied to the virtual machine (stored)")
+            .of(String)
+            .opt("ipaddress", String, "the ip address for default vm's network (stored)")
+            .opt("macaddress", String, "the mac address for default vm's network (stored)")
+            .opt("displayvm", Boolean, "an optional field, whether to the display the vm to the end user or not."),
+        ),
+        CommandSpec::new("listVirtualMachines", "List the virtual machines owned by the account.")
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .owned_list()
+            .opt("id", Uuid, "the ID of the virtual machine")
+            .opt("ids", List, "the IDs of the virtual machines, mutually exclusive with id")
+            .of(Uuid)
+            .opt("name", String, "name of the virtual machine (a host name)")
+            .opt("state", String, "state of the virtual machine, or present (not Destroyed or Expunging)")
+            .opt("zoneid", Uuid, "the availability zone ID")
+            .opt("podid", Uuid, "the pod ID (admins)")
+            .opt("clusterid", Uuid, "the cluster ID (admins)")
+            .opt("hostid", Uuid, "the host ID (admins)")
+            .opt("storageid", Uuid, "the storage ID where vm's volumes belong to (admins)")
+            .opt("templateid", Uuid, "list vms by template")
+            .opt("isoid", Uuid, "list vms by iso")
+            .opt("serviceofferingid", Uuid, "list by the service offering")
+            .opt("groupid", String, "the group of the virtual machine")
+            .opt("haenable", Boolean, "list by the High Availability offering; true if filtering VMs with HA enabled; false for VMs with HA disabled")
+            .opt("keypair", String, "list vms by ssh keypair name")
+            .opt("userid", Uuid, "the user ID that created the VM")
+            .opt("hypervisor", String, "the target hypervisor for the template")
+            .opt("details", List, "comma separated list of vm details requested (all, group, nics, stats, secgrp, tmpl, servoff, diskoff, iso, volume, min, affgrp); Canopy always returns every detail it has")
+            .of(String)
+            .opt("tags", Map, "List resources by tags (key/value pairs)")
+            .opt("retrieveonlyresourcecount", Boolean, "Whether to retrieve only the count of the VMs")
+            .opt("displayvm", Boolean, "list resources by display flag"),
+        placement(vm_id(CommandSpec::new("startVirtualMachine", "Starts a virtual machine."))
+            .asynchronous()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .opt("considerlasthost", Boolean, "True by default; placement considers every suitable host")),
+        vm_id(CommandSpec::new("stopVirtualMachine", "Stops a virtual machine."))
+            .asynchronous()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .opt("forced", Boolean, "Force stop the VM (the VM is marked Stopped even when the host does not confirm)"),
+        vm_id(CommandSpec::new("rebootVirtualMachine", "Reboots a virtual machine."))
+            .asynchronous()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .opt("forced", Boolean, "Force reboot the VM"),
+        vm_id(CommandSpec::new("destroyVirtualMachine", "Destroys a virtual machine."))
+            .asynchronous()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .opt("expunge", Boolean, "If true is passed, the vm is expunged immediately. False by default.")
+            .opt("volumeids", List, "Comma separated list of UUIDs for volumes that will be deleted")
+            .of(Uuid),
+        vm_id(CommandSpec::new("expungeVirtualMachine", "Expunge a virtual machine. Once expunged, it cannot be recoverd."))
+            .asynchronous()
+            .returns("success", SUCCESS),
+        vm_id(CommandSpec::new("recoverVirtualMachine", "Recovers a virtual machine."))
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines"),
+        vm_id(CommandSpec::new("updateVirtualMachine", "Updates properties of a virtual machine. The VM has to be stopped and restarted for the new properties to take effect."))
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .opt("displayname", String, "user generated name")
+            .len(255)
+            .opt("name", String, "new host name of the vm (the VM must be Stopped)")
+            .len(63)
+            .opt("haenable", Boolean, "true if high-availability is enabled for the virtual machine, false otherwise")
+            .opt("group", String, "group of the virtual machine")
+            .len(255)
+            .opt("userdata", String, "an optional binary data that can be sent to the virtual machine upon a successful deployment, base64 encoded")
+            .len(1_048_576)
+            .opt("displayvm", Boolean, "an optional field, whether to the display the vm to the end user or not.")
+            .opt("details", Map, "Details in key/value pairs.")
+            .opt("cleanupdetails", Boolean, "optional boolean field, which indicates if details should be cleaned up or not"),
+        CommandSpec::new("listVolumes", "Lists all volumes.")
+            .returns("volume", VOLUME)
+            .owned_list()
+            .opt("id", Uuid, "the ID of the disk volume")
+            .opt("ids", List, "the IDs of the volumes, mutually exclusive with id")
+            .of(Uuid)
+            .opt("name", String, "the name of the disk volume")
+            .opt("virtualmachineid", Uuid, "the ID of the virtual machine")
+            .rel("listVirtualMachines")
+            .opt("type", String, "the type of disk volume (ROOT or DATADISK)")
+            .opt("state", String, "state of the volume")
+            .opt("zoneid", Uuid, "the ID of the availability zone")
+            .opt("storageid", Uuid, "the ID of the storage pool (admins)")
+            .opt("diskofferingid", Uuid, "List volumes by disk offering"),
+    ]
+}

@@ -1,0 +1,570 @@
+//! Virtual machines and the numbers in their instance names.
+//!
+//! State changes are conditional updates (`… WHERE state IN (from…)`): two operations racing
+//! on one VM cannot both win, and an illegal transition changes nothing.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use model::ids::{AccountId, DomainId, UserId};
+
+use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::migrate::now_ms;
+use crate::sql::{OwnerScope, Sql};
+use crate::{DbError, Result};
+
+/// States in which a VM holds CPU and memory on its host.
+pub const ACTIVE_STATES: &[&str] = &["Starting", "Running", "Stopping", "Migrating"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VmRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub instance_name: String,
+    /// The host name.
+    pub name: String,
+    pub display_name: String,
+    pub state: String,
+    pub account_id: AccountId,
+    pub account_name: String,
+    pub domain_id: DomainId,
+    pub domain_name: String,
+    pub domain_path: String,
+    pub user_id: UserId,
+    pub zone_id: Uuid,
+    pub pod_id: Option<Uuid>,
+    pub cluster_id: Option<Uuid>,
+    pub host_id: Option<Uuid>,
+    pub last_host_id: Option<Uuid>,
+    pub template_id: Option<Uuid>,
+    pub iso_id: Option<Uuid>,
+    pub service_offering_id: Uuid,
+    pub cpus: i64,
+    pub cpu_mhz: i64,
+    pub memory_mib: i64,
+    pub ha_enable: bool,
+    pub group: Option<String>,
+    pub userdata: Option<String>,
+    pub keypairs: Vec<String>,
+    /// Everything else the app layer keeps (details, networkids, securitygroupids, …).
+    pub attrs: serde_json::Value,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// A VM to create (state `Stopped`, no host).
+#[derive(Clone, Debug)]
+pub struct NewVm {
+    pub id: Uuid,
+    /// Host name; `None` = use the instance name's `VM-<uuid>` default.
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub account_id: AccountId,
+    pub domain_id: DomainId,
+    pub user_id: UserId,
+    pub zone_id: Uuid,
+    pub template_id: Option<Uuid>,
+    pub iso_id: Option<Uuid>,
+    pub service_offering_id: Uuid,
+    pub cpus: i64,
+    pub cpu_mhz: i64,
+    pub memory_mib: i64,
+    pub ha_enable: bool,
+    pub group: Option<String>,
+    pub userdata: Option<String>,
+    pub keypairs: Vec<String>,
+    pub attrs: serde_json::Value,
+    /// The `instance.name` suffix.
+    pub suffix: String,
+}
+
+/// What `listVirtualMachines` filters on.
+#[derive(Clone, Debug, Default)]
+pub struct VmFilter {
+    pub scope: Option<OwnerScope>,
+    pub ids: Vec<Uuid>,
+    pub name: Option<String>,
+    /// Exactly these states (empty = any).
+    pub states: Vec<String>,
+    /// Never these states.
+    pub hide_states: Vec<String>,
+    pub zone_id: Option<Uuid>,
+    pub pod_id: Option<Uuid>,
+    pub cluster_id: Option<Uuid>,
+    pub host_id: Option<Uuid>,
+    pub template_id: Option<Uuid>,
+    pub iso_id: Option<Uuid>,
+    pub service_offering_id: Option<Uuid>,
+    pub group: Option<String>,
+    pub ha_enable: Option<bool>,
+    pub keypair: Option<String>,
+    pub user_id: Option<UserId>,
+    pub storage_id: Option<Uuid>,
+    pub tags: Vec<(String, String)>,
+    pub keyword: Option<String>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+const VM_COLS: &str =
+    "v.id AS v_id, v.seq AS v_seq, v.instance_name AS v_iname, v.name AS v_name, \
+     v.display_name AS v_dname, v.state AS v_state, v.account_id AS v_acct, a.name AS a_name, \
+     v.domain_id AS v_dom, d.name AS d_name, d.path AS d_path, v.user_id AS v_user, \
+     v.zone_id AS v_zone, v.pod_id AS v_pod, v.cluster_id AS v_cluster, v.host_id AS v_host, \
+     v.last_host_id AS v_last, v.template_id AS v_tmpl, v.iso_id AS v_iso, \
+     v.service_offering_id AS v_so, v.cpus AS v_cpus, v.cpu_mhz AS v_mhz, v.memory_mib AS v_mem, \
+     v.ha_enable AS v_ha, v.vm_group AS v_group, v.userdata AS v_ud, v.keypairs AS v_kp, \
+     v.attrs AS v_attrs, v.created AS v_created, v.updated AS v_updated";
+const VM_FROM: &str = " FROM vms v JOIN accounts a ON a.id = v.account_id \
+     JOIN domains d ON d.id = v.domain_id WHERE v.removed IS NULL";
+
+fn vm_row(r: &AnyRow) -> Result<VmRow> {
+    const T: &str = "vms";
+    let attrs: String = r.try_get("v_attrs")?;
+    let kp: String = r.try_get("v_kp")?;
+    let ha: i64 = r.try_get("v_ha")?;
+    Ok(VmRow {
+        id: get_id(r, "v_id", T)?,
+        seq: r.try_get("v_seq")?,
+        instance_name: r.try_get("v_iname")?,
+        name: r.try_get("v_name")?,
+        display_name: r.try_get("v_dname")?,
+        state: r.try_get("v_state")?,
+        account_id: get_id(r, "v_acct", T)?,
+        account_name: r.try_get("a_name")?,
+        domain_id: get_id(r, "v_dom", T)?,
+        domain_name: r.try_get("d_name")?,
+        domain_path: r.try_get("d_path")?,
+        user_id: get_id(r, "v_user", T)?,
+        zone_id: get_id(r, "v_zone", T)?,
+        pod_id: get_opt_id(r, "v_pod", T)?,
+        cluster_id: get_opt_id(r, "v_cluster", T)?,
+        host_id: get_opt_id(r, "v_host", T)?,
+        last_host_id: get_opt_id(r, "v_last", T)?,
+        template_id: get_opt_id(r, "v_tmpl", T)?,
+        iso_id: get_opt_id(r, "v_iso", T)?,
+        service_offering_id: get_id(r, "v_so", T)?,
+        cpus: r.try_get("v_cpus")?,
+        cpu_mhz: r.try_get("v_mhz")?,
+        memory_mib: r.try_get("v_mem")?,
+        ha_enable: ha != 0,
+        group: r.try_get("v_group")?,
+        userdata: r.try_get("v_ud")?,
+        keypairs: serde_json::from_str(&kp).unwrap_or_default(),
+        attrs: serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null),
+        created: r.try_get("v_created")?,
+        updated: r.try_get("v_updated")?,
+    })
+}
+
+/// The next value of a named counter (a row lock on PostgreSQL; SQLite has one writer).
+pub async fn counter_next(conn: &mut AnyConnection, name: &str) -> Result<i64> {
+    let mut q = Sql::new("UPDATE counters SET value = value + 1 WHERE name = ");
+    q.bind(name).push(" RETURNING value");
+    let row = q.query().fetch_one(&mut *conn).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The account's number in instance names, given on first use.
+pub async fn account_number(conn: &mut AnyConnection, account: AccountId) -> Result<i64> {
+    let mut q = Sql::new("SELECT num FROM account_numbers WHERE account_id = ");
+    q.bind(account);
+    if let Some(r) = q.query().fetch_optional(&mut *conn).await? {
+        return Ok(r.try_get(0)?);
+    }
+    let n = counter_next(conn, "account").await?;
+    let mut q = Sql::new("INSERT INTO account_numbers (account_id, num) VALUES (");
+    q.bind(account).push(", ").bind(n).push(")");
+    q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(n)
+}
+
+/// Creates a VM in state `Stopped`; returns its instance name.
+pub async fn vm_insert(conn: &mut AnyConnection, v: &NewVm) -> Result<String> {
+    let acct = account_number(conn, v.account_id).await?;
+    let seq = counter_next(conn, "vm").await?;
+    let instance = format!("i-{acct}-{seq}-{}", v.suffix);
+    let name = v.name.clone().unwrap_or_else(|| format!("VM-{}", v.id));
+    let display = v.display_name.clone().unwrap_or_else(|| name.clone());
+    let now = now_ms();
+    let mut q = Sql::new(
+        "INSERT INTO vms (id, seq, instance_name, name, display_name, state, account_id, domain_id, \
+         user_id, zone_id, template_id, iso_id, service_offering_id, cpus, cpu_mhz, memory_mib, \
+         ha_enable, vm_group, userdata, keypairs, attrs, created, updated) VALUES (",
+    );
+    q.bind(v.id.to_string())
+        .push(", ")
+        .bind(seq)
+        .push(", ")
+        .bind(instance.clone())
+        .push(", ")
+        .bind(name)
+        .push(", ")
+        .bind(display)
+        .push(", 'Stopped', ")
+        .bind(v.account_id)
+        .push(", ")
+        .bind(v.domain_id)
+        .push(", ")
+        .bind(v.user_id.to_string())
+        .push(", ")
+        .bind(v.zone_id.to_string())
+        .push(", ")
+        .bind(v.template_id.map(|u| u.to_string()))
+        .push(", ")
+        .bind(v.iso_id.map(|u| u.to_string()))
+        .push(", ")
+        .bind(v.service_offering_id.to_string())
+        .push(", ")
+        .bind(v.cpus)
+        .push(", ")
+        .bind(v.cpu_mhz)
+        .push(", ")
+        .bind(v.memory_mib)
+        .push(", ")
+        .bind(v.ha_enable)
+        .push(", ")
+        .bind(v.group.clone())
+        .push(", ")
+        .bind(v.userdata.clone())
+        .push(", ")
+        .bind(serde_json::to_string(&v.keypairs).unwrap_or_else(|_| "[]".into()))
+        .push(", ")
+        .bind(v.attrs.to_string())
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(")");
+    q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(instance)
+}
+
+pub async fn vm_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<VmRow>> {
+    let mut q = Sql::new(&format!("SELECT {VM_COLS}{VM_FROM}"));
+    q.and(" AND v.id = ", id.to_string());
+    q.one(conn, vm_row).await
+}
+
+fn in_list(q: &mut Sql, col: &str, vals: &[String]) {
+    q.push(&format!(" AND {col} IN ("));
+    for (i, v) in vals.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(v.clone());
+    }
+    q.push(")");
+}
+
+fn vm_where(q: &mut Sql, f: &VmFilter) {
+    if let Some(s) = &f.scope {
+        s.push(q, "v.account_id", "d");
+    }
+    if !f.ids.is_empty() {
+        let ids: Vec<String> = f.ids.iter().map(Uuid::to_string).collect();
+        in_list(q, "v.id", &ids);
+    }
+    if let Some(n) = &f.name {
+        q.and(" AND v.name = ", n.clone());
+    }
+    if !f.states.is_empty() {
+        in_list(q, "v.state", &f.states);
+    }
+    if !f.hide_states.is_empty() {
+        q.push(" AND NOT (1 = 0");
+        for s in &f.hide_states {
+            q.and(" OR v.state = ", s.clone());
+        }
+        q.push(")");
+    }
+    for (col, v) in [
+        ("v.zone_id", f.zone_id),
+        ("v.pod_id", f.pod_id),
+        ("v.cluster_id", f.cluster_id),
+        ("v.host_id", f.host_id),
+        ("v.template_id", f.template_id),
+        ("v.iso_id", f.iso_id),
+        ("v.service_offering_id", f.service_offering_id),
+    ] {
+        if let Some(v) = v {
+            q.and(&format!(" AND {col} = "), v.to_string());
+        }
+    }
+    if let Some(g) = &f.group {
+        q.and(" AND v.vm_group = ", g.clone());
+    }
+    if let Some(h) = f.ha_enable {
+        q.and(" AND v.ha_enable = ", h);
+    }
+    if let Some(k) = &f.keypair {
+        q.and(
+            " AND v.keypairs LIKE ",
+            format!("%\"{}\"%", k.replace('"', "")),
+        );
+    }
+    if let Some(u) = f.user_id {
+        q.and(" AND v.user_id = ", u.to_string());
+    }
+    if let Some(p) = f.storage_id {
+        q.and(
+            " AND v.id IN (SELECT vm_id FROM volumes WHERE removed IS NULL AND pool_id = ",
+            p.to_string(),
+        )
+        .push(")");
+    }
+    for (k, v) in &f.tags {
+        q.and(
+            " AND v.id IN (SELECT resource_id FROM resource_tags WHERE resource_type = 'UserVm' AND tag_key = ",
+            k.clone(),
+        )
+        .and(" AND tag_value = ", v.clone())
+        .push(")");
+    }
+    if let Some(k) = &f.keyword {
+        let k = format!("%{}%", k.to_lowercase());
+        q.and(" AND (lower(v.name) LIKE ", k.clone())
+            .and(" OR lower(v.display_name) LIKE ", k.clone())
+            .and(" OR lower(v.instance_name) LIKE ", k)
+            .push(")");
+    }
+}
+
+pub async fn vm_list(conn: &mut AnyConnection, f: &VmFilter) -> Result<Listed<VmRow>> {
+    let mut c = Sql::new(&format!("SELECT COUNT(*){VM_FROM}"));
+    vm_where(&mut c, f);
+    let total = count(conn, &c).await?;
+    let mut q = Sql::new(&format!("SELECT {VM_COLS}{VM_FROM}"));
+    vm_where(&mut q, f);
+    q.push(" ORDER BY v.seq").page(f.offset, f.limit);
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    Ok((rows.iter().map(vm_row).collect::<Result<_>>()?, total))
+}
+
+/// Where a state change puts the VM.
+#[derive(Clone, Debug, Default)]
+pub struct VmPlace {
+    /// `Some(None)` clears the placement (keeping `last_host_id`).
+    pub host: Option<Option<(Uuid, Uuid, Uuid)>>,
+}
+
+impl VmPlace {
+    pub fn keep() -> Self {
+        Self { host: None }
+    }
+    /// On host (host, cluster, pod).
+    pub fn on(host: Uuid, cluster: Uuid, pod: Uuid) -> Self {
+        Self {
+            host: Some(Some((host, cluster, pod))),
+        }
+    }
+    /// Off any host; the current host becomes the last host.
+    pub fn off() -> Self {
+        Self { host: Some(None) }
+    }
+}
+
+/// Moves a VM to `to` if it is in one of `from`; whether it moved.
+pub async fn vm_transition(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+    place: &VmPlace,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE vms SET state = ");
+    q.bind(to).and(", updated = ", now_ms());
+    match &place.host {
+        None => {}
+        Some(Some((h, c, p))) => {
+            q.and(", host_id = ", h.to_string())
+                .and(", last_host_id = ", h.to_string())
+                .and(", cluster_id = ", c.to_string())
+                .and(", pod_id = ", p.to_string());
+        }
+        Some(None) => {
+            q.push(", last_host_id = COALESCE(host_id, last_host_id), host_id = NULL");
+        }
+    }
+    q.and(" WHERE removed IS NULL AND id = ", id.to_string());
+    let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
+    in_list(&mut q, "state", &from);
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
+/// Changes what updateVirtualMachine / changeServiceForVirtualMachine may change.
+#[derive(Clone, Debug, Default)]
+pub struct VmChanges {
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub ha_enable: Option<bool>,
+    /// `Some(None)` clears the group.
+    pub group: Option<Option<String>>,
+    pub userdata: Option<String>,
+    pub keypairs: Option<Vec<String>>,
+    pub attrs: Option<serde_json::Value>,
+    /// (offering, cpus, cpu_mhz, memory_mib)
+    pub offering: Option<(Uuid, i64, i64, i64)>,
+}
+
+pub async fn vm_update(conn: &mut AnyConnection, id: Uuid, c: &VmChanges) -> Result<bool> {
+    let mut q = Sql::new("UPDATE vms SET updated = ");
+    q.bind(now_ms());
+    if let Some(n) = &c.name {
+        q.and(", name = ", n.clone());
+    }
+    if let Some(n) = &c.display_name {
+        q.and(", display_name = ", n.clone());
+    }
+    if let Some(h) = c.ha_enable {
+        q.and(", ha_enable = ", h);
+    }
+    if let Some(g) = &c.group {
+        q.and(", vm_group = ", g.clone());
+    }
+    if let Some(u) = &c.userdata {
+        q.and(", userdata = ", u.clone());
+    }
+    if let Some(k) = &c.keypairs {
+        q.and(
+            ", keypairs = ",
+            serde_json::to_string(k).unwrap_or_else(|_| "[]".into()),
+        );
+    }
+    if let Some(a) = &c.attrs {
+        q.and(", attrs = ", a.to_string());
+    }
+    if let Some((o, cpus, mhz, mem)) = c.offering {
+        q.and(", service_offering_id = ", o.to_string())
+            .and(", cpus = ", cpus)
+            .and(", cpu_mhz = ", mhz)
+            .and(", memory_mib = ", mem);
+    }
+    q.and(" WHERE removed IS NULL AND id = ", id.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
+/// Marks an expunged VM removed (its row stays for events and usage).
+pub async fn vm_mark_removed(conn: &mut AnyConnection, id: Uuid) -> Result<bool> {
+    let mut q = Sql::new("UPDATE vms SET state = 'Expunging', host_id = NULL, removed = ");
+    q.bind(now_ms())
+        .and(" WHERE removed IS NULL AND id = ", id.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
+/// What the active VMs of a host hold: (cpu MHz, memory MiB, VM count).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub cpu_mhz: i64,
+    pub memory_mib: i64,
+    pub vms: i64,
+}
+
+fn usage_sql(q: &mut Sql) {
+    q.push(" AND state IN (");
+    for (i, s) in ACTIVE_STATES.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*s);
+    }
+    q.push(")");
+}
+
+/// Locks a host row for the rest of the transaction (PostgreSQL; SQLite has one writer), so
+/// concurrent reservations on one host are checked one after the other.
+pub async fn host_lock(conn: &mut AnyConnection, host: Uuid) -> Result<()> {
+    let pg = conn.backend_name().eq_ignore_ascii_case("postgresql");
+    let mut q = Sql::new("SELECT id FROM hosts WHERE id = ");
+    q.bind(host.to_string());
+    if pg {
+        q.push(" FOR UPDATE");
+    }
+    q.query().fetch_optional(&mut *conn).await?;
+    Ok(())
+}
+
+/// What a host's active VMs hold (call after [`host_lock`] when reserving).
+pub async fn host_usage(conn: &mut AnyConnection, host: Uuid) -> Result<Usage> {
+    let mut q = Sql::new(
+        "SELECT COALESCE(SUM(cpus * cpu_mhz), 0), COALESCE(SUM(memory_mib), 0), COUNT(*) \
+         FROM vms WHERE removed IS NULL AND host_id = ",
+    );
+    q.bind(host.to_string());
+    usage_sql(&mut q);
+    let r = q.query().fetch_one(&mut *conn).await?;
+    Ok(Usage {
+        cpu_mhz: r.try_get(0)?,
+        memory_mib: r.try_get(1)?,
+        vms: r.try_get(2)?,
+    })
+}
+
+/// Usage of every host of a zone that has active VMs; also each host's VM count for `owner`.
+pub async fn zone_usage(
+    conn: &mut AnyConnection,
+    zone: Uuid,
+    owner: Option<AccountId>,
+) -> Result<Vec<(Uuid, Usage, i64)>> {
+    let mut q = Sql::new("SELECT host_id, COALESCE(SUM(cpus * cpu_mhz), 0), COALESCE(SUM(memory_mib), 0), COUNT(*), SUM(CASE WHEN account_id = ");
+    q.bind(owner.map(|a| a.to_string()).unwrap_or_default())
+        .push(" THEN 1 ELSE 0 END) FROM vms WHERE removed IS NULL AND host_id IS NOT NULL AND zone_id = ")
+        .bind(zone.to_string());
+    usage_sql(&mut q);
+    q.push(" GROUP BY host_id");
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                get_id(r, "host_id", "vms")?,
+                Usage {
+                    cpu_mhz: r.try_get(1)?,
+                    memory_mib: r.try_get(2)?,
+                    vms: r.try_get(3)?,
+                },
+                r.try_get::<Option<i64>, _>(4)?.unwrap_or(0),
+            ))
+        })
+        .collect()
+}
+
+/// What an account's VMs count against its limits (Destroyed and Error VMs do not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountUsage {
+    pub vms: i64,
+    pub cpus: i64,
+    pub memory_mib: i64,
+    pub volumes: i64,
+    pub storage_bytes: i64,
+}
+
+/// What the VMs and volumes of an account, or of a domain's accounts, count against limits.
+pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result<AccountUsage> {
+    let mut q = Sql::new(
+        "SELECT COALESCE(SUM(v.cpus), 0), COALESCE(SUM(v.memory_mib), 0), COUNT(*) FROM vms v \
+         JOIN domains d ON d.id = v.domain_id \
+         WHERE v.removed IS NULL AND v.state <> 'Destroyed' AND v.state <> 'Error'",
+    );
+    scope.push(&mut q, "v.account_id", "d");
+    let r = q.query().fetch_one(&mut *conn).await?;
+    let mut q = Sql::new(
+        "SELECT COUNT(*), COALESCE(SUM(o.size), 0) FROM volumes o \
+         JOIN domains d ON d.id = o.domain_id WHERE o.removed IS NULL",
+    );
+    scope.push(&mut q, "o.account_id", "d");
+    let v = q.query().fetch_one(&mut *conn).await?;
+    Ok(AccountUsage {
+        cpus: r.try_get(0)?,
+        memory_mib: r.try_get(1)?,
+        vms: r.try_get(2)?,
+        volumes: v.try_get(0)?,
+        storage_bytes: v.try_get(1)?,
+    })
+}

@@ -1,0 +1,374 @@
+//! Volumes (root and data disks) and the progress of sagas.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use model::ids::{AccountId, DomainId};
+
+use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::migrate::now_ms;
+use crate::sql::{OwnerScope, Sql};
+use crate::{DbError, Result};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VolumeRow {
+    pub id: Uuid,
+    pub name: String,
+    /// `ROOT` or `DATADISK`.
+    pub vol_type: String,
+    pub state: String,
+    pub account_id: AccountId,
+    pub account_name: String,
+    pub domain_id: DomainId,
+    pub domain_name: String,
+    pub domain_path: String,
+    pub zone_id: Uuid,
+    pub vm_id: Option<Uuid>,
+    pub device_id: Option<i64>,
+    pub size: i64,
+    pub pool_id: Option<Uuid>,
+    pub path: Option<String>,
+    /// The host that created it (where a host-local pool lives; any host of a shared one).
+    pub host_id: Option<Uuid>,
+    pub disk_offering_id: Option<Uuid>,
+    pub template_id: Option<Uuid>,
+    pub attrs: serde_json::Value,
+    pub created: i64,
+    pub attached: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewVolume {
+    pub id: Uuid,
+    pub name: String,
+    pub vol_type: String,
+    pub account_id: AccountId,
+    pub domain_id: DomainId,
+    pub zone_id: Uuid,
+    pub vm_id: Option<Uuid>,
+    pub device_id: Option<i64>,
+    pub size: i64,
+    pub disk_offering_id: Option<Uuid>,
+    pub template_id: Option<Uuid>,
+    pub attrs: serde_json::Value,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct VolumeFilter {
+    pub scope: Option<OwnerScope>,
+    pub ids: Vec<Uuid>,
+    pub name: Option<String>,
+    pub vm_id: Option<Uuid>,
+    pub vol_type: Option<String>,
+    pub state: Option<String>,
+    pub zone_id: Option<Uuid>,
+    pub pool_id: Option<Uuid>,
+    pub disk_offering_id: Option<Uuid>,
+    pub keyword: Option<String>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+const COLS: &str = "o.id AS o_id, o.name AS o_name, o.vol_type AS o_type, o.state AS o_state, \
+     o.account_id AS o_acct, a.name AS a_name, o.domain_id AS o_dom, d.name AS d_name, \
+     d.path AS d_path, o.zone_id AS o_zone, o.vm_id AS o_vm, o.device_id AS o_dev, o.size AS o_size, \
+     o.pool_id AS o_pool, o.path AS o_path, o.host_id AS o_host, o.disk_offering_id AS o_do, o.template_id AS o_tmpl, \
+     o.attrs AS o_attrs, o.created AS o_created, o.attached AS o_attached";
+const FROM: &str = " FROM volumes o JOIN accounts a ON a.id = o.account_id \
+     JOIN domains d ON d.id = o.domain_id WHERE o.removed IS NULL";
+
+fn row(r: &AnyRow) -> Result<VolumeRow> {
+    const T: &str = "volumes";
+    let attrs: String = r.try_get("o_attrs")?;
+    Ok(VolumeRow {
+        id: get_id(r, "o_id", T)?,
+        name: r.try_get("o_name")?,
+        vol_type: r.try_get("o_type")?,
+        state: r.try_get("o_state")?,
+        account_id: get_id(r, "o_acct", T)?,
+        account_name: r.try_get("a_name")?,
+        domain_id: get_id(r, "o_dom", T)?,
+        domain_name: r.try_get("d_name")?,
+        domain_path: r.try_get("d_path")?,
+        zone_id: get_id(r, "o_zone", T)?,
+        vm_id: get_opt_id(r, "o_vm", T)?,
+        device_id: r.try_get("o_dev")?,
+        size: r.try_get("o_size")?,
+        pool_id: get_opt_id(r, "o_pool", T)?,
+        path: r.try_get("o_path")?,
+        host_id: get_opt_id(r, "o_host", T)?,
+        disk_offering_id: get_opt_id(r, "o_do", T)?,
+        template_id: get_opt_id(r, "o_tmpl", T)?,
+        attrs: serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null),
+        created: r.try_get("o_created")?,
+        attached: r.try_get("o_attached")?,
+    })
+}
+
+/// Creates a volume in state `Allocated` (no pool yet).
+pub async fn volume_insert(conn: &mut AnyConnection, v: &NewVolume) -> Result<()> {
+    let now = now_ms();
+    let mut q = Sql::new(
+        "INSERT INTO volumes (id, name, vol_type, state, account_id, domain_id, zone_id, vm_id, \
+         device_id, size, disk_offering_id, template_id, attrs, created, attached) VALUES (",
+    );
+    q.bind(v.id.to_string())
+        .push(", ")
+        .bind(v.name.clone())
+        .push(", ")
+        .bind(v.vol_type.clone())
+        .push(", 'Allocated', ")
+        .bind(v.account_id)
+        .push(", ")
+        .bind(v.domain_id)
+        .push(", ")
+        .bind(v.zone_id.to_string())
+        .push(", ")
+        .bind(v.vm_id.map(|u| u.to_string()))
+        .push(", ")
+        .bind(v.device_id)
+        .push(", ")
+        .bind(v.size)
+        .push(", ")
+        .bind(v.disk_offering_id.map(|u| u.to_string()))
+        .push(", ")
+        .bind(v.template_id.map(|u| u.to_string()))
+        .push(", ")
+        .bind(v.attrs.to_string())
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(v.vm_id.map(|_| now))
+        .push(")");
+    q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn volume_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<VolumeRow>> {
+    let mut q = Sql::new(&format!("SELECT {COLS}{FROM}"));
+    q.and(" AND o.id = ", id.to_string());
+    q.one(conn, row).await
+}
+
+fn vol_where(q: &mut Sql, f: &VolumeFilter) {
+    if let Some(s) = &f.scope {
+        s.push(q, "o.account_id", "d");
+    }
+    if !f.ids.is_empty() {
+        q.push(" AND o.id IN (");
+        for (i, id) in f.ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id.to_string());
+        }
+        q.push(")");
+    }
+    if let Some(n) = &f.name {
+        q.and(" AND o.name = ", n.clone());
+    }
+    if let Some(t) = &f.vol_type {
+        q.and(" AND o.vol_type = ", t.to_uppercase());
+    }
+    if let Some(s) = &f.state {
+        q.and(" AND o.state = ", s.clone());
+    }
+    for (col, v) in [
+        ("o.vm_id", f.vm_id),
+        ("o.zone_id", f.zone_id),
+        ("o.pool_id", f.pool_id),
+        ("o.disk_offering_id", f.disk_offering_id),
+    ] {
+        if let Some(v) = v {
+            q.and(&format!(" AND {col} = "), v.to_string());
+        }
+    }
+    if let Some(k) = &f.keyword {
+        q.and(
+            " AND lower(o.name) LIKE ",
+            format!("%{}%", k.to_lowercase()),
+        );
+    }
+}
+
+pub async fn volume_list(conn: &mut AnyConnection, f: &VolumeFilter) -> Result<Listed<VolumeRow>> {
+    let mut c = Sql::new(&format!("SELECT COUNT(*){FROM}"));
+    vol_where(&mut c, f);
+    let total = count(conn, &c).await?;
+    let mut q = Sql::new(&format!("SELECT {COLS}{FROM}"));
+    vol_where(&mut q, f);
+    q.push(" ORDER BY o.created, o.id").page(f.offset, f.limit);
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    Ok((rows.iter().map(row).collect::<Result<_>>()?, total))
+}
+
+/// Moves a volume to `to` if it is in one of `from`, setting the pool and path when given
+/// (`Some(None)` clears them); whether it moved.
+pub async fn volume_transition(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+    pool: Option<Option<(Uuid, String)>>,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE volumes SET state = ");
+    q.bind(to);
+    match pool {
+        None => {}
+        Some(Some((p, path))) => {
+            q.and(", pool_id = ", p.to_string()).and(", path = ", path);
+        }
+        Some(None) => {
+            q.push(", pool_id = NULL, path = NULL");
+        }
+    }
+    q.and(" WHERE removed IS NULL AND id = ", id.to_string());
+    q.push(" AND state IN (");
+    for (i, s) in from.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*s);
+    }
+    q.push(")");
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
+/// Attaches (`Some((vm, device))`) or detaches (`None`) a volume.
+pub async fn volume_attach(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    to: Option<(Uuid, i64)>,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE volumes SET ");
+    match to {
+        Some((vm, dev)) => {
+            q.and("vm_id = ", vm.to_string())
+                .and(", device_id = ", dev)
+                .and(", attached = ", now_ms());
+        }
+        None => {
+            q.push("vm_id = NULL, device_id = NULL, attached = NULL");
+        }
+    }
+    q.and(" WHERE removed IS NULL AND id = ", id.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
+/// Records the host that created a volume.
+pub async fn volume_set_host(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    host: Option<Uuid>,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE volumes SET host_id = ");
+    q.bind(host.map(|h| h.to_string()))
+        .and(" WHERE removed IS NULL AND id = ", id.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
+/// Changes a volume's size (bytes).
+pub async fn volume_resize(conn: &mut AnyConnection, id: Uuid, size: i64) -> Result<bool> {
+    let mut q = Sql::new("UPDATE volumes SET size = ");
+    q.bind(size)
+        .and(" WHERE removed IS NULL AND id = ", id.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
+/// Marks a volume expunged.
+pub async fn volume_mark_removed(conn: &mut AnyConnection, id: Uuid) -> Result<bool> {
+    let mut q = Sql::new("UPDATE volumes SET state = 'Expunged', vm_id = NULL, removed = ");
+    q.bind(now_ms())
+        .and(" WHERE removed IS NULL AND id = ", id.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
+/// Bytes allocated on each pool of a zone (live volumes placed on it).
+pub async fn pool_allocation(conn: &mut AnyConnection, zone: Uuid) -> Result<Vec<(Uuid, i64)>> {
+    let mut q = Sql::new(
+        "SELECT pool_id, COALESCE(SUM(size), 0) FROM volumes WHERE removed IS NULL \
+         AND pool_id IS NOT NULL AND zone_id = ",
+    );
+    q.bind(zone.to_string()).push(" GROUP BY pool_id");
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| Ok((get_id(r, "pool_id", "volumes")?, r.try_get(1)?)))
+        .collect()
+}
+
+// --- sagas -----------------------------------------------------------------------------------
+
+/// A saga's persisted progress: the next step to run (forward) or to undo (unwinding).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SagaRow {
+    pub job_id: model::JobId,
+    pub kind: String,
+    pub resource_id: Option<Uuid>,
+    pub step: i64,
+    /// `forward`, `unwind`, `done` or `unwound`.
+    pub phase: String,
+    pub data: serde_json::Value,
+}
+
+pub async fn saga_get(conn: &mut AnyConnection, job: model::JobId) -> Result<Option<SagaRow>> {
+    let mut q =
+        Sql::new("SELECT job_id, kind, resource_id, step, phase, data FROM sagas WHERE job_id = ");
+    q.bind(job);
+    q.one(conn, |r| {
+        let data: String = r.try_get("data")?;
+        Ok(SagaRow {
+            job_id: get_id(r, "job_id", "sagas")?,
+            kind: r.try_get("kind")?,
+            resource_id: get_opt_id(r, "resource_id", "sagas")?,
+            step: r.try_get("step")?,
+            phase: r.try_get("phase")?,
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+        })
+    })
+    .await
+}
+
+/// Writes a saga's progress (insert or replace).
+pub async fn saga_put(conn: &mut AnyConnection, s: &SagaRow) -> Result<()> {
+    let mut q = Sql::new("DELETE FROM sagas WHERE job_id = ");
+    q.bind(s.job_id);
+    q.query().execute(&mut *conn).await?;
+    let mut q = Sql::new(
+        "INSERT INTO sagas (job_id, kind, resource_id, step, phase, data, updated) VALUES (",
+    );
+    q.bind(s.job_id)
+        .push(", ")
+        .bind(s.kind.clone())
+        .push(", ")
+        .bind(s.resource_id.map(|u| u.to_string()))
+        .push(", ")
+        .bind(s.step)
+        .push(", ")
+        .bind(s.phase.clone())
+        .push(", ")
+        .bind(s.data.to_string())
+        .push(", ")
+        .bind(now_ms())
+        .push(")");
+    q.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Sagas of a resource that have not finished (a second operation on it must wait).
+pub async fn saga_unfinished_for(
+    conn: &mut AnyConnection,
+    resource: Uuid,
+) -> Result<Vec<(model::JobId, String)>> {
+    let mut q = Sql::new(
+        "SELECT job_id, kind FROM sagas WHERE phase IN ('forward', 'unwind') AND resource_id = ",
+    );
+    q.bind(resource.to_string());
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| Ok((get_id(r, "job_id", "sagas")?, r.try_get("kind")?)))
+        .collect()
+}
