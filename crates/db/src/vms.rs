@@ -166,7 +166,8 @@ pub async fn counter_next(conn: &mut AnyConnection, name: &str) -> Result<i64> {
     Ok(row.try_get(0)?)
 }
 
-/// The account's number in instance names, given on first use.
+/// The account's number in instance names, given on first use. Two first deploys of one
+/// account racing both take a number; one row wins and both read it back.
 pub async fn account_number(conn: &mut AnyConnection, account: AccountId) -> Result<i64> {
     let mut q = Sql::new("SELECT num FROM account_numbers WHERE account_id = ");
     q.bind(account);
@@ -174,13 +175,17 @@ pub async fn account_number(conn: &mut AnyConnection, account: AccountId) -> Res
         return Ok(r.try_get(0)?);
     }
     let n = counter_next(conn, "account").await?;
-    let mut q = Sql::new("INSERT INTO account_numbers (account_id, num) VALUES (");
-    q.bind(account).push(", ").bind(n).push(")");
-    q.query()
+    let mut ins = Sql::new("INSERT INTO account_numbers (account_id, num) VALUES (");
+    ins.bind(account)
+        .push(", ")
+        .bind(n)
+        .push(") ON CONFLICT (account_id) DO NOTHING");
+    ins.query()
         .execute(&mut *conn)
         .await
         .map_err(DbError::classify)?;
-    Ok(n)
+    let r = q.query().fetch_one(&mut *conn).await?;
+    Ok(r.try_get(0)?)
 }
 
 /// Creates a VM in state `Stopped`; returns its instance name.
@@ -245,6 +250,14 @@ pub async fn vm_insert(conn: &mut AnyConnection, v: &NewVm) -> Result<String> {
         .await
         .map_err(DbError::classify)?;
     Ok(instance)
+}
+
+/// A VM even after it was expunged (its last row, state `Expunging`).
+pub async fn vm_get_any(conn: &mut AnyConnection, id: Uuid) -> Result<Option<VmRow>> {
+    let from = VM_FROM.replace("v.removed IS NULL", "1 = 1");
+    let mut q = Sql::new(&format!("SELECT {VM_COLS}{from}"));
+    q.and(" AND v.id = ", id.to_string());
+    q.one(conn, vm_row).await
 }
 
 pub async fn vm_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<VmRow>> {
@@ -494,7 +507,7 @@ pub async fn host_lock(conn: &mut AnyConnection, host: Uuid) -> Result<()> {
 /// What a host's active VMs hold (call after [`host_lock`] when reserving).
 pub async fn host_usage(conn: &mut AnyConnection, host: Uuid) -> Result<Usage> {
     let mut q = Sql::new(
-        "SELECT COALESCE(SUM(cpus * cpu_mhz), 0), COALESCE(SUM(memory_mib), 0), COUNT(*) \
+        "SELECT CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*) \
          FROM vms WHERE removed IS NULL AND host_id = ",
     );
     q.bind(host.to_string());
@@ -513,9 +526,9 @@ pub async fn zone_usage(
     zone: Uuid,
     owner: Option<AccountId>,
 ) -> Result<Vec<(Uuid, Usage, i64)>> {
-    let mut q = Sql::new("SELECT host_id, COALESCE(SUM(cpus * cpu_mhz), 0), COALESCE(SUM(memory_mib), 0), COUNT(*), SUM(CASE WHEN account_id = ");
+    let mut q = Sql::new("SELECT host_id, CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*), CAST(SUM(CASE WHEN account_id = ");
     q.bind(owner.map(|a| a.to_string()).unwrap_or_default())
-        .push(" THEN 1 ELSE 0 END) FROM vms WHERE removed IS NULL AND host_id IS NOT NULL AND zone_id = ")
+        .push(" THEN 1 ELSE 0 END) AS BIGINT) FROM vms WHERE removed IS NULL AND host_id IS NOT NULL AND zone_id = ")
         .bind(zone.to_string());
     usage_sql(&mut q);
     q.push(" GROUP BY host_id");
@@ -548,14 +561,14 @@ pub struct AccountUsage {
 /// What the VMs and volumes of an account, or of a domain's accounts, count against limits.
 pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result<AccountUsage> {
     let mut q = Sql::new(
-        "SELECT COALESCE(SUM(v.cpus), 0), COALESCE(SUM(v.memory_mib), 0), COUNT(*) FROM vms v \
+        "SELECT CAST(COALESCE(SUM(v.cpus), 0) AS BIGINT), CAST(COALESCE(SUM(v.memory_mib), 0) AS BIGINT), COUNT(*) FROM vms v \
          JOIN domains d ON d.id = v.domain_id \
          WHERE v.removed IS NULL AND v.state <> 'Destroyed' AND v.state <> 'Error'",
     );
     scope.push(&mut q, "v.account_id", "d");
     let r = q.query().fetch_one(&mut *conn).await?;
     let mut q = Sql::new(
-        "SELECT COUNT(*), COALESCE(SUM(o.size), 0) FROM volumes o \
+        "SELECT COUNT(*), CAST(COALESCE(SUM(o.size), 0) AS BIGINT) FROM volumes o \
          JOIN domains d ON d.id = o.domain_id WHERE o.removed IS NULL",
     );
     scope.push(&mut q, "o.account_id", "d");

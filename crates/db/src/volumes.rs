@@ -290,7 +290,7 @@ pub async fn volume_mark_removed(conn: &mut AnyConnection, id: Uuid) -> Result<b
 /// Bytes allocated on each pool of a zone (live volumes placed on it).
 pub async fn pool_allocation(conn: &mut AnyConnection, zone: Uuid) -> Result<Vec<(Uuid, i64)>> {
     let mut q = Sql::new(
-        "SELECT pool_id, COALESCE(SUM(size), 0) FROM volumes WHERE removed IS NULL \
+        "SELECT pool_id, CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM volumes WHERE removed IS NULL \
          AND pool_id IS NOT NULL AND zone_id = ",
     );
     q.bind(zone.to_string()).push(" GROUP BY pool_id");

@@ -277,6 +277,7 @@ pub async fn recover(st: &State, startup: bool) -> AppResult<usize> {
         db::job_orphans(&mut c, st.server_id, now_ms(), all).await?
     };
     let mut n = 0;
+    let mut resume = Vec::new();
     for job in orphans {
         let mut tx = st.store.begin().await?;
         if !db::job_take_over(&mut tx, &job, st.server_id, now_ms() + LEASE_MS).await? {
@@ -292,7 +293,7 @@ pub async fn recover(st: &State, startup: bool) -> AppResult<usize> {
         let attempt = job.attempts + 1;
         if known && attempt <= MAX_ATTEMPTS {
             tracing::info!(job = %job.id, command = %job.command, attempt, "resuming job after restart");
-            spawn(st.clone(), job.id);
+            resume.push(job.id);
         } else {
             let why = if known {
                 format!("it was interrupted {} times", job.attempts)
@@ -320,7 +321,46 @@ pub async fn recover(st: &State, startup: bool) -> AppResult<usize> {
             finish(st, &taken, ctx.as_ref(), Err(ApiError::internal(text))).await?;
         }
     }
+    if startup && !resume.is_empty() {
+        // Resumed sagas talk to hosts: give the agents that were Up a moment to reconnect
+        // to this (re)started server first, so a restart does not fail their work.
+        let st = st.clone();
+        tokio::spawn(async move {
+            wait_for_agents(&st).await;
+            for id in resume {
+                spawn(st.clone(), id);
+            }
+        });
+    } else {
+        for id in resume {
+            spawn(st.clone(), id);
+        }
+    }
     Ok(n)
+}
+
+/// Waits (at most [`crate::hub::RECONNECT_WAIT`]) until every host that is not Down is
+/// connected (a stopping server marks its agents Disconnected).
+async fn wait_for_agents(st: &State) {
+    let expected: Vec<uuid::Uuid> = match st.store.read().await {
+        Ok(mut c) => db::host_list(&mut c, &db::HostFilter::default())
+            .await
+            .map(|(hosts, _)| {
+                hosts
+                    .into_iter()
+                    .filter(|h| {
+                        ["Up", "Connecting", "Disconnected", "Alert"].contains(&h.status.as_str())
+                    })
+                    .map(|h| h.id)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let end = tokio::time::Instant::now() + crate::hub::RECONNECT_WAIT;
+    while tokio::time::Instant::now() < end && !expected.iter().all(|h| st.hub.is_connected(*h)) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Renews this server's leases; run periodically.

@@ -9,11 +9,13 @@ mod identity;
 mod inventory;
 mod jobs;
 mod owned;
+mod vms;
 
 use identity::*;
 use inventory::*;
 use jobs::*;
 use owned::*;
+use vms::*;
 
 pub(crate) async fn seed_roles(store: &DataStore) -> RoleRow {
     let mut tx = store.begin().await.expect("begin");
@@ -121,6 +123,7 @@ async fn suite(fresh: impl Fn() -> String) {
     limits(&DataStore::open(&fresh()).await.expect("open")).await;
     hypervisor_capabilities(&DataStore::open(&fresh()).await.expect("open")).await;
     tags(&DataStore::open(&fresh()).await.expect("open")).await;
+    vms(&DataStore::open(&fresh()).await.expect("open")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

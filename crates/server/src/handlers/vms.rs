@@ -1534,7 +1534,12 @@ pub async fn destroy_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
+    // After a restart the saga may already have removed the VM: answer from its last row.
+    let vm = {
+        let mut c = st.store.read().await?;
+        db::vm_get_any(&mut c, id).await?
+    }
+    .ok_or_else(|| vm_gone(id))?;
     let mut data = Map::new();
     data.insert("forced".into(), json!(true));
     if let Some(v) = args.list("volumeids") {

@@ -1,0 +1,372 @@
+//! Virtual machines, volumes and saga progress.
+
+use db::*;
+use model::*;
+use uuid::Uuid;
+
+use crate::*;
+
+fn new_vm(acct: AccountId, dom: DomainId, user: UserId, zone: Uuid, name: &str) -> NewVm {
+    NewVm {
+        id: Uuid::new_v4(),
+        name: Some(name.to_string()),
+        display_name: None,
+        account_id: acct,
+        domain_id: dom,
+        user_id: user,
+        zone_id: zone,
+        template_id: Some(Uuid::new_v4()),
+        iso_id: None,
+        service_offering_id: Uuid::new_v4(),
+        cpus: 2,
+        cpu_mhz: 1000,
+        memory_mib: 512,
+        ha_enable: true,
+        group: Some("web".into()),
+        userdata: None,
+        keypairs: vec!["k1".into()],
+        attrs: serde_json::json!({"hypervisor": "Simulator"}),
+        suffix: "VM".into(),
+    }
+}
+
+pub(crate) async fn vms(store: &DataStore) {
+    let role = seed_roles(store).await;
+    let root = domain(store, "ROOT", None).await;
+    let sub = domain(store, "sub", Some(&root)).await;
+    let alice = account(store, "alice", &root, &role).await;
+    let bob = account(store, "bob", &sub, &role).await;
+    let ua = user(store, "alice", alice, root.id, None).await;
+    let ub = user(store, "bob", bob, sub.id, None).await;
+    let zone = Uuid::new_v4();
+    let (host, cluster, pod) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+
+    // Instance names: i-<account number>-<vm number>-<suffix>, numbers handed out once.
+    let a1 = new_vm(alice, root.id, ua, zone, "a1");
+    let a2 = new_vm(alice, root.id, ua, zone, "a2");
+    let b1 = new_vm(bob, sub.id, ub, zone, "b1");
+    let mut tx = store.begin().await.expect("begin");
+    let n1 = vm_insert(&mut tx, &a1).await.expect("a1");
+    let n2 = vm_insert(&mut tx, &a2).await.expect("a2");
+    let n3 = vm_insert(&mut tx, &b1).await.expect("b1");
+    tx.commit().await.expect("commit");
+    assert_eq!(n1, "i-2-1-VM");
+    assert_eq!(n2, "i-2-2-VM");
+    assert_eq!(n3, "i-3-3-VM");
+
+    // Concurrent inserts never share a number.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        let v = new_vm(alice, root.id, ua, zone, &format!("c{i}"));
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.begin().await.expect("begin");
+            let n = vm_insert(&mut tx, &v).await.expect("insert");
+            tx.commit().await.expect("commit");
+            n
+        }));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for t in tasks {
+        assert!(names.insert(t.await.expect("task")));
+    }
+    assert_eq!(names.len(), 10);
+
+    let mut c = store.read().await.expect("read");
+    let v = vm_get(&mut c, a1.id).await.expect("get").expect("exists");
+    assert_eq!(v.state, "Stopped");
+    assert_eq!(v.name, "a1");
+    assert_eq!(v.display_name, "a1", "display name defaults to the name");
+    assert_eq!(v.account_name, "alice");
+    assert_eq!(v.keypairs, vec!["k1".to_string()]);
+    assert_eq!(v.group.as_deref(), Some("web"));
+    assert!(v.ha_enable && v.host_id.is_none());
+
+    // Lists: scope, filters, paging.
+    let all = VmFilter {
+        scope: Some(OwnerScope::All),
+        ..Default::default()
+    };
+    assert_eq!(vm_list(&mut c, &all).await.expect("list").1, 13);
+    let bobs = VmFilter {
+        scope: Some(OwnerScope::Account(bob)),
+        ..Default::default()
+    };
+    assert_eq!(vm_list(&mut c, &bobs).await.expect("list").0[0].id, b1.id);
+    let subtree = VmFilter {
+        scope: Some(OwnerScope::Domain {
+            id: sub.id,
+            path: sub.path.clone(),
+            recursive: true,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(vm_list(&mut c, &subtree).await.expect("list").1, 1);
+    let paged = VmFilter {
+        offset: 2,
+        limit: Some(2),
+        ..all.clone()
+    };
+    let (p, total) = vm_list(&mut c, &paged).await.expect("list");
+    assert_eq!((p.len(), total), (2, 13));
+    assert_eq!(p[0].seq, 3, "ordered by number");
+    let named = VmFilter {
+        name: Some("a2".into()),
+        keypair: Some("k1".into()),
+        group: Some("web".into()),
+        ..all.clone()
+    };
+    assert_eq!(vm_list(&mut c, &named).await.expect("list").0[0].id, a2.id);
+    let kw = VmFilter {
+        keyword: Some("I-2-2".into()),
+        ..all.clone()
+    };
+    assert_eq!(vm_list(&mut c, &kw).await.expect("list").1, 1);
+    drop(c);
+
+    // Transitions are conditional: an illegal one changes nothing.
+    let mut tx = store.begin().await.expect("begin");
+    assert!(
+        !vm_transition(&mut tx, a1.id, &["Running"], "Stopping", &VmPlace::keep())
+            .await
+            .expect("t")
+    );
+    assert!(vm_transition(
+        &mut tx,
+        a1.id,
+        &["Stopped"],
+        "Starting",
+        &VmPlace::on(host, cluster, pod)
+    )
+    .await
+    .expect("t"));
+    assert!(
+        vm_transition(&mut tx, a1.id, &["Starting"], "Running", &VmPlace::keep())
+            .await
+            .expect("t")
+    );
+    assert!(vm_transition(
+        &mut tx,
+        a2.id,
+        &["Stopped"],
+        "Starting",
+        &VmPlace::on(host, cluster, pod)
+    )
+    .await
+    .expect("t"));
+    host_lock(&mut tx, host).await.expect("lock");
+    let u = host_usage(&mut tx, host).await.expect("usage");
+    assert_eq!(
+        u,
+        Usage {
+            cpu_mhz: 4000,
+            memory_mib: 1024,
+            vms: 2
+        }
+    );
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let zu = zone_usage(&mut c, zone, Some(alice))
+        .await
+        .expect("zone usage");
+    assert_eq!(zu, vec![(host, u, 2)]);
+    let on_host = VmFilter {
+        host_id: Some(host),
+        states: vec!["Running".into()],
+        ..all.clone()
+    };
+    assert_eq!(vm_list(&mut c, &on_host).await.expect("list").1, 1);
+    let present = VmFilter {
+        hide_states: vec!["Running".into(), "Starting".into()],
+        ..all.clone()
+    };
+    assert_eq!(vm_list(&mut c, &present).await.expect("list").1, 11);
+    drop(c);
+    // Off the host: the host becomes the last host and frees its capacity.
+    let mut tx = store.begin().await.expect("begin");
+    assert!(
+        vm_transition(&mut tx, a2.id, &["Starting"], "Stopped", &VmPlace::off())
+            .await
+            .expect("t")
+    );
+    assert!(vm_update(
+        &mut tx,
+        a2.id,
+        &VmChanges {
+            display_name: Some("Two".into()),
+            group: Some(None),
+            offering: Some((Uuid::new_v4(), 4, 2000, 2048)),
+            ..Default::default()
+        }
+    )
+    .await
+    .expect("update"));
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let v = vm_get(&mut c, a2.id).await.expect("get").expect("exists");
+    assert_eq!((v.host_id, v.last_host_id), (None, Some(host)));
+    assert_eq!(
+        (v.display_name.as_str(), v.group.clone(), v.cpus),
+        ("Two", None, 4)
+    );
+    assert_eq!(host_usage(&mut c, host).await.expect("usage").vms, 1);
+    drop(c);
+
+    // Volumes: Allocated → Creating → Ready on a pool; allocation per pool; attach/detach.
+    let pool = Uuid::new_v4();
+    let root_vol = Uuid::new_v4();
+    let data_vol = Uuid::new_v4();
+    let mut tx = store.begin().await.expect("begin");
+    for (id, t, dev, size) in [
+        (root_vol, "ROOT", 0, 10i64 << 30),
+        (data_vol, "DATADISK", 1, 5 << 30),
+    ] {
+        volume_insert(
+            &mut tx,
+            &NewVolume {
+                id,
+                name: format!("{t}-1"),
+                vol_type: t.into(),
+                account_id: alice,
+                domain_id: root.id,
+                zone_id: zone,
+                vm_id: Some(a1.id),
+                device_id: Some(dev),
+                size,
+                disk_offering_id: None,
+                template_id: None,
+                attrs: serde_json::json!({}),
+            },
+        )
+        .await
+        .expect("volume");
+    }
+    assert!(
+        !volume_transition(&mut tx, root_vol, &["Creating"], "Ready", None)
+            .await
+            .expect("t")
+    );
+    assert!(volume_transition(
+        &mut tx,
+        root_vol,
+        &["Allocated"],
+        "Creating",
+        Some(Some((pool, String::new())))
+    )
+    .await
+    .expect("t"));
+    assert!(volume_transition(
+        &mut tx,
+        root_vol,
+        &["Creating"],
+        "Ready",
+        Some(Some((pool, "/p/root".into())))
+    )
+    .await
+    .expect("t"));
+    assert!(volume_set_host(&mut tx, root_vol, Some(host))
+        .await
+        .expect("host"));
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let v = volume_get(&mut c, root_vol)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (v.state.as_str(), v.pool_id, v.path.as_deref(), v.host_id),
+        ("Ready", Some(pool), Some("/p/root"), Some(host))
+    );
+    assert_eq!(
+        pool_allocation(&mut c, zone).await.expect("alloc"),
+        vec![(pool, 10 << 30)]
+    );
+    let of_vm = VolumeFilter {
+        scope: Some(OwnerScope::Account(alice)),
+        vm_id: Some(a1.id),
+        ..Default::default()
+    };
+    assert_eq!(volume_list(&mut c, &of_vm).await.expect("list").1, 2);
+    let data_only = VolumeFilter {
+        vol_type: Some("datadisk".into()),
+        ..of_vm.clone()
+    };
+    assert_eq!(
+        volume_list(&mut c, &data_only).await.expect("list").0[0].id,
+        data_vol
+    );
+    let usage = owner_usage(&mut c, &OwnerScope::Account(alice))
+        .await
+        .expect("usage");
+    assert_eq!(
+        (usage.vms, usage.volumes, usage.storage_bytes),
+        (12, 2, 15 << 30)
+    );
+    let in_root = OwnerScope::Domain {
+        id: root.id,
+        path: root.path.clone(),
+        recursive: true,
+    };
+    assert_eq!(owner_usage(&mut c, &in_root).await.expect("usage").vms, 13);
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    assert!(volume_attach(&mut tx, data_vol, None)
+        .await
+        .expect("detach"));
+    assert!(volume_resize(&mut tx, data_vol, 6 << 30)
+        .await
+        .expect("resize"));
+    assert!(volume_mark_removed(&mut tx, root_vol)
+        .await
+        .expect("removed"));
+    assert!(vm_mark_removed(&mut tx, a1.id).await.expect("removed"));
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let d = volume_get(&mut c, data_vol)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!((d.vm_id, d.size), (None, 6 << 30));
+    assert!(volume_get(&mut c, root_vol).await.expect("get").is_none());
+    assert!(vm_get(&mut c, a1.id).await.expect("get").is_none());
+    assert!(pool_allocation(&mut c, zone)
+        .await
+        .expect("alloc")
+        .is_empty());
+    assert_eq!(host_usage(&mut c, host).await.expect("usage").vms, 0);
+    drop(c);
+
+    // Sagas: progress replaced in place; unfinished ones found by resource.
+    let job = JobId::new();
+    let mut row = SagaRow {
+        job_id: job,
+        kind: "start".into(),
+        resource_id: Some(a2.id),
+        step: 0,
+        phase: "forward".into(),
+        data: serde_json::json!({"host": host}),
+    };
+    let mut tx = store.begin().await.expect("begin");
+    saga_put(&mut tx, &row).await.expect("put");
+    row.step = 2;
+    saga_put(&mut tx, &row).await.expect("put");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    assert_eq!(saga_get(&mut c, job).await.expect("get"), Some(row.clone()));
+    assert_eq!(
+        saga_unfinished_for(&mut c, a2.id)
+            .await
+            .expect("unfinished"),
+        vec![(job, "start".to_string())]
+    );
+    drop(c);
+    row.phase = "done".into();
+    let mut tx = store.begin().await.expect("begin");
+    saga_put(&mut tx, &row).await.expect("put");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    assert!(saga_unfinished_for(&mut c, a2.id)
+        .await
+        .expect("unfinished")
+        .is_empty());
+}
