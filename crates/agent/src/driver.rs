@@ -116,6 +116,38 @@ impl SimDriver {
                     Err(format!("VM {name} is not running on this host"))
                 }
             }
+            Command::AttachDisk { vm, disk } => {
+                let mut vms = self.host.vms.lock().map_err(poisoned)?;
+                let v = vms
+                    .get_mut(vm)
+                    .ok_or_else(|| format!("VM {vm} is not running on this host"))?;
+                if !v.disks.iter().any(|d| d.volume_id == disk.volume_id) {
+                    v.disks.push(disk.clone());
+                }
+                Ok(serde_json::json!({}))
+            }
+            Command::DetachDisk { vm, volume_id } => {
+                let mut vms = self.host.vms.lock().map_err(poisoned)?;
+                if let Some(v) = vms.get_mut(vm) {
+                    v.disks.retain(|d| d.volume_id != *volume_id);
+                }
+                Ok(serde_json::json!({}))
+            }
+            Command::ResizeVolume {
+                volume_id,
+                size_bytes,
+                ..
+            } => {
+                let mut vols = self.host.volumes.lock().map_err(poisoned)?;
+                match vols.get_mut(volume_id) {
+                    Some(s) => {
+                        *s = *size_bytes;
+                        Ok(serde_json::json!({"size": size_bytes}))
+                    }
+                    // A volume on shared storage another host created.
+                    None => Ok(serde_json::json!({"size": size_bytes})),
+                }
+            }
             Command::ListVms => Ok(serde_json::json!({
                 "vms": self.host.vm_names().iter().map(|n| serde_json::json!({"name": n, "state": "Running"})).collect::<Vec<_>>(),
                 "volumes": self.host.volume_ids(),

@@ -120,6 +120,16 @@ pub enum Command {
     StopVm { name: String, force: bool },
     /// Reboots a running VM.
     RebootVm { name: String },
+    /// Hot-plugs a disk into a running VM (idempotent).
+    AttachDisk { vm: String, disk: DiskSpec },
+    /// Unplugs a disk from a running VM (idempotent).
+    DetachDisk { vm: String, volume_id: Uuid },
+    /// Grows (or, when allowed, shrinks) a volume.
+    ResizeVolume {
+        pool_path: String,
+        volume_id: Uuid,
+        size_bytes: u64,
+    },
     /// Reply `{"vms": [{"name": "…", "state": "Running"}], "volumes": ["<uuid>", …]}`: what
     /// this host runs and stores (reconciliation and tests).
     ListVms,

@@ -131,6 +131,7 @@ table! {
         "recoverVirtualMachine" => vms::recover,
         "updateVirtualMachine" => vms::update,
         "listVolumes" => volumes::list,
+        "deleteVolume" => volumes::delete,
         "deleteImageStore" => storage::delete_image_store,
     }
     async {
@@ -159,6 +160,10 @@ table! {
         "rebootVirtualMachine" => (vms::reboot_prepare, vms::reboot_run),
         "destroyVirtualMachine" => (vms::destroy_prepare, vms::destroy_run),
         "expungeVirtualMachine" => (vms::expunge_prepare, vms::expunge_run),
+        "createVolume" => (volumes::create_prepare, volumes::create_run),
+        "attachVolume" => (volumes::attach_prepare, volumes::attach_run),
+        "detachVolume" => (volumes::detach_prepare, volumes::detach_run),
+        "resizeVolume" => (volumes::resize_prepare, volumes::resize_run),
     }
 }
 

@@ -81,6 +81,34 @@ async fn consistent(ts: &TestServer, z: &VmZone, why: &str) {
         z.stored_volumes(),
         "{why}: volumes (database vs hosts)"
     );
+    // Every running VM has exactly its Ready volumes plugged in.
+    for vm in items(&vms, "virtualmachine") {
+        if vm["state"] != "Running" {
+            continue;
+        }
+        let name = s(&vm["instancename"]);
+        let mut plugged: Vec<String> = z
+            .hosts
+            .iter()
+            .find_map(|(_, a)| {
+                agent::simulator::sim_host(a)
+                    .vms
+                    .lock()
+                    .ok()?
+                    .get(&name)
+                    .cloned()
+            })
+            .map(|spec| spec.disks.iter().map(|d| d.volume_id.to_string()).collect())
+            .unwrap_or_default();
+        plugged.sort();
+        let mut want: Vec<String> = items(&vols, "volume")
+            .into_iter()
+            .filter(|v| v["virtualmachineid"] == vm["id"] && v["state"] == "Ready")
+            .map(|v| s(&v["id"]))
+            .collect();
+        want.sort();
+        assert_eq!(plugged, want, "{why}: disks of {name}");
+    }
     let st = ts.server.as_ref().expect("running").state.clone();
     let snap = server::placing::snapshot(&st, z.zone.parse().expect("uuid"))
         .await
@@ -320,11 +348,86 @@ async fn a_failure_at_every_step_unwinds_or_completes() {
             consistent(&ts, &z, &why).await;
         }
     }
+    // Volumes: attach to a running VM (record → create → plug), detach (unplug → record).
+    let vm = deploy(&c, &z, true).await;
+    for step in 0..3 {
+        let vol = data_volume(&c, &z).await;
+        faults.add(Fault {
+            saga: "attach".into(),
+            step,
+            kind: FaultKind::Fail,
+        });
+        let j = c
+            .job(&[
+                ("command", "attachVolume"),
+                ("id", &vol),
+                ("virtualmachineid", &vm),
+            ])
+            .await;
+        assert_eq!(j["jobstatus"], 2, "attach failing at step {step}: {j}");
+        consistent(&ts, &z, &format!("attach failing at step {step}")).await;
+        let j = c
+            .job(&[
+                ("command", "attachVolume"),
+                ("id", &vol),
+                ("virtualmachineid", &vm),
+            ])
+            .await;
+        assert_eq!(j["jobstatus"], 1, "{j}");
+    }
+    for step in 0..2 {
+        let vol = data_volume(&c, &z).await;
+        c.job(&[
+            ("command", "attachVolume"),
+            ("id", &vol),
+            ("virtualmachineid", &vm),
+        ])
+        .await;
+        faults.add(Fault {
+            saga: "detach".into(),
+            step,
+            kind: FaultKind::Fail,
+        });
+        let j = c.job(&[("command", "detachVolume"), ("id", &vol)]).await;
+        // The unplug is the point of no return: a failure after it is retried.
+        assert_eq!(
+            j["jobstatus"],
+            if step == 0 { 2 } else { 1 },
+            "detach failing at step {step}: {j}"
+        );
+        consistent(&ts, &z, &format!("detach failing at step {step}")).await;
+    }
     assert_eq!(
         faults.failures(),
-        4 + CASES.iter().map(|c| c.steps as u64).sum::<u64>()
+        4 + 5 + CASES.iter().map(|c| c.steps as u64).sum::<u64>()
     );
     ts.stop().await;
+}
+
+async fn data_volume(c: &Client, z: &VmZone) -> String {
+    let d = c
+        .ok(&[("command", "listDiskOfferings"), ("name", "saga-data")])
+        .await;
+    let offering = match d["diskoffering"][0]["id"].as_str() {
+        Some(id) => id.to_string(),
+        None => s(&c
+            .ok(&[
+                ("command", "createDiskOffering"),
+                ("name", "saga-data"),
+                ("displaytext", "1 GB"),
+                ("disksize", "1"),
+            ])
+            .await["diskoffering"]["id"]),
+    };
+    let j = c
+        .job(&[
+            ("command", "createVolume"),
+            ("zoneid", &z.zone),
+            ("diskofferingid", &offering),
+        ])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    s(&j["jobresult"]["volume"]["id"])
 }
 
 async fn wait_crash(ts: &TestServer, before: u64) {

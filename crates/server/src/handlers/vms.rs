@@ -32,7 +32,7 @@ use crate::jobs::{JobPlan, JobRef};
 use crate::saga::{self, SagaCx, SagaDef, Step};
 use crate::state::State;
 
-const HOST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const HOST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How often placement is retried when the database refuses a reservation (another deploy
 /// took the capacity first); each retry avoids the hosts refused so far.
@@ -40,12 +40,12 @@ const RESERVE_ATTEMPTS: usize = 8;
 
 // --- lookups ---------------------------------------------------------------------------------
 
-async fn load(st: &State, id: Uuid) -> AppResult<Option<VmRow>> {
+pub(crate) async fn load(st: &State, id: Uuid) -> AppResult<Option<VmRow>> {
     let mut c = st.store.read().await?;
     Ok(db::vm_get(&mut c, id).await?)
 }
 
-fn vm_gone(id: Uuid) -> AppError {
+pub(crate) fn vm_gone(id: Uuid) -> AppError {
     ApiError::new(
         ErrorCode::ParamError,
         format!("Unable to find virtual machine with id {id}"),
@@ -71,7 +71,7 @@ pub(crate) async fn owned(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Vm
     Ok(vm)
 }
 
-fn state_err(vm: &VmRow, what: &str) -> AppError {
+pub(crate) fn state_err(vm: &VmRow, what: &str) -> AppError {
     ApiError::new(
         ErrorCode::ParamError,
         format!(
@@ -82,7 +82,7 @@ fn state_err(vm: &VmRow, what: &str) -> AppError {
     .into()
 }
 
-async fn volumes_of(st: &State, vm: Uuid) -> AppResult<Vec<VolumeRow>> {
+pub(crate) async fn volumes_of(st: &State, vm: Uuid) -> AppResult<Vec<VolumeRow>> {
     let mut c = st.store.read().await?;
     let f = db::VolumeFilter {
         vm_id: Some(vm),
@@ -368,7 +368,11 @@ fn compute_of(o: &InfraRow, args: &Args) -> AppResult<(i64, i64, i64)> {
     Ok((cpus, speed, mem))
 }
 
-async fn owner_account(st: &State, ctx: &OpContext, args: &Args) -> AppResult<db::AccountRow> {
+pub(crate) async fn owner_account(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<db::AccountRow> {
     match args.text("account") {
         Some(a) => {
             let acct = access::account_by_name(st, ctx, a, args.id("domainid")).await?;
@@ -384,7 +388,7 @@ fn template_usable(t: &InfraRow, acct: &db::AccountRow, ctx: &OpContext) -> bool
     attr_b(t, "ispublic") || owner.as_deref() == Some(&acct.id.to_string()) || ctx.is_admin()
 }
 
-const GIB: i64 = 1 << 30;
+pub(crate) const GIB: i64 = 1 << 30;
 
 pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let acct = owner_account(st, ctx, args).await?;
@@ -897,7 +901,7 @@ fn release(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     })
 }
 
-async fn pool_path(st: &State, pool: Uuid) -> AppResult<String> {
+pub(crate) async fn pool_path(st: &State, pool: Uuid) -> AppResult<String> {
     let p = infra_get(st, Infra::StoragePool, "storageid", pool).await?;
     Ok(attr_str(&p, "path").unwrap_or_else(|| format!("/var/lib/canopy/pools/{pool}")))
 }
@@ -1418,7 +1422,11 @@ fn to_expunging(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 
 /// A connected host that can reach a volume: the one that created it, else any Up host of the
 /// VM's last cluster.
-async fn host_for_volume(st: &State, v: &VolumeRow, vm: &VmRow) -> AppResult<Option<Uuid>> {
+pub(crate) async fn host_for_volume(
+    st: &State,
+    v: &VolumeRow,
+    vm: &VmRow,
+) -> AppResult<Option<Uuid>> {
     for h in v.host_id.into_iter().chain(vm.last_host_id) {
         if st.hub.is_connected(h) {
             return Ok(Some(h));

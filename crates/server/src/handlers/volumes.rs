@@ -170,3 +170,766 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         rows.iter().map(|v| view(ctx, v, &n, &tags)).collect(),
     ))
 }
+
+// --- create / attach / detach / resize / delete -----------------------------------------------
+
+use api::{success_body, ErrorCode};
+use futures_util::future::BoxFuture;
+
+use super::vms::{host_for_volume, pool_path, state_err, volumes_of, GIB, HOST_TIMEOUT};
+use super::zones::get as infra_get;
+use crate::error::{param_err, AppError};
+use crate::events::Event;
+use crate::jobs::{JobPlan, JobRef};
+use crate::saga::{self, SagaCx, SagaDef, Step};
+
+async fn load(st: &State, id: Uuid) -> AppResult<Option<VolumeRow>> {
+    let mut c = st.store.read().await?;
+    Ok(db::volume_get(&mut c, id).await?)
+}
+
+/// The volume the caller may act on.
+async fn owned(st: &State, ctx: &OpContext, param: &str, id: Uuid) -> AppResult<VolumeRow> {
+    let v = load(st, id)
+        .await?
+        .ok_or_else(|| ApiError::invalid_id(param, &id.to_string()))?;
+    if v.account_id != ctx.account_id() {
+        let a = access::account(st, "id", v.account_id).await?;
+        access::check_account(ctx, &a)?;
+    }
+    Ok(v)
+}
+
+async fn result(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Value> {
+    let v = load(st, id)
+        .await?
+        .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
+    let n = names(st, std::slice::from_ref(&v)).await?;
+    let tags = super::tags::for_resources(st, &[v.id]).await?;
+    Ok(json!({ "volume": view(ctx, &v, &n, &tags) }))
+}
+
+pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let acct = super::vms::owner_account(st, ctx, args).await?;
+    let vm = match args.uuid("virtualmachineid") {
+        Some(id) => {
+            let vm = super::vms::owned(st, ctx, id).await?;
+            if vm.account_id != acct.id {
+                return param_err("The volume and the VM must belong to the same account");
+            }
+            Some(vm)
+        }
+        None => None,
+    };
+    let offering = match args.uuid("diskofferingid") {
+        Some(d) => infra_get(st, Infra::DiskOffering, "diskofferingid", d).await?,
+        None => {
+            return param_err(
+                "Either disk offering or snapshot id must be passed whilst creating volume (snapshots are not supported yet: give diskofferingid)",
+            )
+        }
+    };
+    let size = if super::offerings::b(&offering, "iscustomized") {
+        match args.int("size") {
+            Some(g) if g > 0 => g * GIB,
+            _ => return param_err("This disk offering requires a custom size: give size (GB)"),
+        }
+    } else {
+        if args.has("size") {
+            return param_err(
+                "This disk offering has a fixed size; size can only be given with a customized offering",
+            );
+        }
+        super::offerings::n(&offering, "disksize").unwrap_or(0) * GIB
+    };
+    let zone = match (args.uuid("zoneid"), &vm) {
+        (Some(z), _) => infra_get(st, Infra::Zone, "zoneid", z).await?.id,
+        (None, Some(vm)) => vm.zone_id,
+        (None, None) => return param_err("Please specify zoneid with diskofferingid"),
+    };
+    if let Some(vm) = &vm {
+        if vm.zone_id != zone {
+            return param_err("The volume and the VM must be in the same zone");
+        }
+    }
+    super::limits::enforce(
+        st,
+        &acct,
+        &[
+            (model::limits::ResourceType::Volume, 1),
+            (model::limits::ResourceType::PrimaryStorage, size),
+        ],
+    )
+    .await?;
+    let id = Uuid::new_v4();
+    let name = match args.text("name") {
+        Some(n) => n.trim().to_string(),
+        None => format!("DATA-{}", &id.simple().to_string()[..8]),
+    };
+    let mut tx = st.store.begin().await?;
+    db::volume_insert(
+        &mut tx,
+        &db::NewVolume {
+            id,
+            name: name.clone(),
+            vol_type: "DATADISK".into(),
+            account_id: acct.id,
+            domain_id: acct.domain_id,
+            zone_id: zone,
+            vm_id: None,
+            device_id: None,
+            size,
+            disk_offering_id: Some(offering.id),
+            template_id: None,
+            attrs: json!({}),
+        },
+    )
+    .await?;
+    Event::new(ctx, "VOLUME.CREATE", format!("Volume {name} created"))
+        .resource(id, "Volume", Some(&name))
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(JobPlan {
+        instance_type: Some("Volume"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: format!("Creating volume {name}"),
+    })
+}
+
+pub async fn create_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    if let Some(vm) = args.uuid("virtualmachineid") {
+        attach_saga(st, job, id, vm, None).await?;
+    }
+    result(st, ctx, id).await
+}
+
+/// Where a volume can go for a VM: its root volume's pool (reachable by its host).
+async fn root_pool(st: &State, vm: Uuid) -> AppResult<Option<Uuid>> {
+    Ok(volumes_of(st, vm)
+        .await?
+        .into_iter()
+        .find(|v| v.vol_type == "ROOT")
+        .and_then(|v| v.pool_id))
+}
+
+/// Whether a VM whose root is on `root` can use a volume on `pool`.
+async fn reachable(st: &State, root: Option<Uuid>, pool: Uuid) -> AppResult<bool> {
+    let Some(root) = root else { return Ok(true) };
+    if root == pool {
+        return Ok(true);
+    }
+    let (a, b) = (
+        infra_get(st, Infra::StoragePool, "storageid", root).await?,
+        infra_get(st, Infra::StoragePool, "storageid", pool).await?,
+    );
+    Ok(b.kind == "ZONE"
+        || (a.kind == "CLUSTER" && b.kind == "CLUSTER" && a.parent_id == b.parent_id))
+}
+
+pub async fn attach_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let v = owned(st, ctx, "id", args.required_id("id")?).await?;
+    let vm = super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    check_attach(st, &v, &vm, args.int("deviceid")).await?;
+    Ok(JobPlan {
+        instance_type: Some("Volume"),
+        instance_id: Some(v.id.to_string()),
+        returns_id: false,
+        description: format!("Attaching volume {} to VM {}", v.name, vm.instance_name),
+    })
+}
+
+async fn check_attach(
+    st: &State,
+    v: &VolumeRow,
+    vm: &db::VmRow,
+    device: Option<i64>,
+) -> AppResult<()> {
+    if v.vol_type == "ROOT" {
+        return param_err("Please specify a volume that is not a ROOT volume");
+    }
+    if v.vm_id.is_some() {
+        return param_err(format!(
+            "Volume {} is already attached to a VM; detach it first",
+            v.name
+        ));
+    }
+    if !matches!(v.state.as_str(), "Allocated" | "Ready") {
+        return param_err(format!("Volume {} is in state {}", v.name, v.state));
+    }
+    if v.account_id != vm.account_id {
+        return param_err("The volume and the VM must belong to the same account");
+    }
+    if v.zone_id != vm.zone_id {
+        return param_err("The volume and the VM must be in the same zone");
+    }
+    if !matches!(vm.state.as_str(), "Running" | "Stopped") {
+        return Err(state_err(vm, "attach a volume to"));
+    }
+    if let Some(pool) = v.pool_id {
+        if !reachable(st, root_pool(st, vm.id).await?, pool).await? {
+            return param_err(format!(
+                "Volume {} is on primary storage the VM's hosts cannot reach",
+                v.name
+            ));
+        }
+    }
+    let attached = volumes_of(st, vm.id).await?;
+    let hv = vm.attrs["hypervisor"].as_str().unwrap_or("Simulator");
+    let max = {
+        let mut c = st.store.read().await?;
+        db::hvcaps_list(&mut c, None, Some(hv))
+            .await?
+            .into_iter()
+            .find(|r| r.version == "default")
+            .map(|r| r.max_data_volumes)
+            .unwrap_or(6)
+    };
+    let data = attached.iter().filter(|x| x.vol_type == "DATADISK").count() as i64;
+    if data >= max {
+        return param_err(format!(
+            "Maximum number of data volumes ({max}) for a {hv} VM has been reached"
+        ));
+    }
+    if let Some(d) = device {
+        if d <= 0 || d == 3 || d > 25 {
+            return param_err(format!(
+                "deviceid {d} is not allowed: use 1, 2 or 4 to 25 (0 is the root disk, 3 the CD-ROM)"
+            ));
+        }
+        if attached.iter().any(|x| x.device_id == Some(d)) {
+            return param_err(format!(
+                "deviceid {d} is already used by another volume of the VM"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn next_device(used: &[Option<i64>]) -> i64 {
+    (1..=25)
+        .filter(|d| *d != 3)
+        .find(|d| !used.contains(&Some(*d)))
+        .unwrap_or(26)
+}
+
+async fn attach_saga(
+    st: &State,
+    job: &JobRef,
+    volume: Uuid,
+    vm: Uuid,
+    device: Option<i64>,
+) -> AppResult<()> {
+    let mut data = Map::new();
+    data.insert("vm".into(), json!(vm));
+    if let Some(d) = device {
+        data.insert("deviceid".into(), json!(d));
+    }
+    saga::run(st, job.id, &ATTACH, volume, data).await?;
+    Ok(())
+}
+
+pub async fn attach_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    attach_saga(
+        st,
+        job,
+        id,
+        args.required_id("virtualmachineid")?,
+        args.int("deviceid"),
+    )
+    .await?;
+    result(st, ctx, id).await
+}
+
+/// attach: record the attachment → create the volume where the running VM's root is →
+/// plug it into the running VM. A stopped VM gets the volume created at its next start.
+pub static ATTACH: SagaDef = SagaDef {
+    kind: "attach",
+    pivot: None,
+    steps: &[
+        Step {
+            name: "record",
+            run: attach_record,
+            undo: Some(attach_unrecord),
+        },
+        Step {
+            name: "create",
+            run: attach_create,
+            undo: Some(attach_uncreate),
+        },
+        Step {
+            name: "plug",
+            run: attach_plug,
+            undo: Some(attach_unplug),
+        },
+    ],
+};
+
+async fn saga_vm(cx: &SagaCx) -> AppResult<db::VmRow> {
+    let id = cx
+        .uuid("vm")
+        .ok_or_else(|| AppError::Internal("attach saga without a VM".into()))?;
+    super::vms::load(&cx.st, id)
+        .await?
+        .ok_or_else(|| super::vms::vm_gone(id))
+}
+
+async fn saga_volume(cx: &SagaCx) -> AppResult<VolumeRow> {
+    load(&cx.st, cx.resource)
+        .await?
+        .ok_or_else(|| ApiError::invalid_id("id", &cx.resource.to_string()).into())
+}
+
+fn attach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let vm = saga_vm(cx).await?;
+        let v = saga_volume(cx).await?;
+        if v.vm_id == Some(vm.id) {
+            return Ok(()); // resumed
+        }
+        check_attach(
+            &cx.st,
+            &v,
+            &vm,
+            cx.data.get("deviceid").and_then(Value::as_i64),
+        )
+        .await?;
+        let used: Vec<Option<i64>> = volumes_of(&cx.st, vm.id)
+            .await?
+            .iter()
+            .map(|x| x.device_id)
+            .collect();
+        let dev = cx
+            .data
+            .get("deviceid")
+            .and_then(Value::as_i64)
+            .unwrap_or_else(|| next_device(&used));
+        let mut tx = cx.st.store.begin().await?;
+        db::volume_attach(&mut tx, v.id, Some((vm.id, dev))).await?;
+        tx.commit().await?;
+        cx.data.insert("attached".into(), json!(true));
+        Ok(())
+    })
+}
+
+fn attach_unrecord(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        if cx.flag("attached") {
+            let mut tx = cx.st.store.begin().await?;
+            db::volume_attach(&mut tx, cx.resource, None).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    })
+}
+
+fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let vm = saga_vm(cx).await?;
+        let v = saga_volume(cx).await?;
+        let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) else {
+            return Ok(());
+        };
+        if v.state == "Ready" {
+            return Ok(());
+        }
+        let pool = root_pool(&cx.st, vm.id)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("running VM {} has no root pool", vm.id)))?;
+        cx.data.insert("host".into(), json!(host));
+        cx.data.insert("created".into(), json!(true));
+        let path = pool_path(&cx.st, pool).await?;
+        let mut tx = cx.st.store.begin().await?;
+        db::volume_transition(
+            &mut tx,
+            v.id,
+            &["Allocated", "Creating"],
+            "Creating",
+            Some(Some((pool, String::new()))),
+        )
+        .await?;
+        tx.commit().await?;
+        let reply = cx
+            .st
+            .hub
+            .command_ready(
+                host,
+                proto::Command::CreateVolume {
+                    volume: proto::VolumeSpec {
+                        volume_id: v.id,
+                        pool_path: path.clone(),
+                        size_bytes: v.size.max(0) as u64,
+                        template_id: None,
+                    },
+                },
+                HOST_TIMEOUT,
+            )
+            .await?;
+        let vpath = reply["path"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{path}/{}", v.id));
+        let mut tx = cx.st.store.begin().await?;
+        db::volume_transition(
+            &mut tx,
+            v.id,
+            &["Creating"],
+            "Ready",
+            Some(Some((pool, vpath))),
+        )
+        .await?;
+        db::volume_set_host(&mut tx, v.id, Some(host)).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        if !cx.flag("created") {
+            return Ok(());
+        }
+        let v = saga_volume(cx).await?;
+        let host = cx
+            .uuid("host")
+            .ok_or_else(|| AppError::Internal("attach saga without a host".into()))?;
+        if let Some(pool) = v.pool_id {
+            let path = pool_path(&cx.st, pool).await?;
+            cx.st
+                .hub
+                .command_ready(
+                    host,
+                    proto::Command::DeleteVolume {
+                        pool_path: path,
+                        volume_id: v.id,
+                    },
+                    HOST_TIMEOUT,
+                )
+                .await?;
+        }
+        let mut tx = cx.st.store.begin().await?;
+        db::volume_transition(
+            &mut tx,
+            v.id,
+            &["Creating", "Ready"],
+            "Allocated",
+            Some(None),
+        )
+        .await?;
+        db::volume_set_host(&mut tx, v.id, None).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+fn disk_of(v: &VolumeRow) -> proto::DiskSpec {
+    proto::DiskSpec {
+        volume_id: v.id,
+        path: v.path.clone().unwrap_or_default(),
+        device_id: v.device_id.unwrap_or(1).clamp(0, u32::MAX as i64) as u32,
+    }
+}
+
+fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let vm = saga_vm(cx).await?;
+        let v = saga_volume(cx).await?;
+        let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) else {
+            return Ok(());
+        };
+        cx.data.insert("plugged_on".into(), json!(host));
+        cx.st
+            .hub
+            .command_ready(
+                host,
+                proto::Command::AttachDisk {
+                    vm: vm.instance_name.clone(),
+                    disk: disk_of(&v),
+                },
+                HOST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    })
+}
+
+fn attach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let Some(host) = cx.uuid("plugged_on") else {
+            return Ok(());
+        };
+        let vm = saga_vm(cx).await?;
+        cx.st
+            .hub
+            .command_ready(
+                host,
+                proto::Command::DetachDisk {
+                    vm: vm.instance_name,
+                    volume_id: cx.resource,
+                },
+                HOST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    })
+}
+
+/// detach: unplug from the running VM → record. Past the unplug it completes.
+pub static DETACH: SagaDef = SagaDef {
+    kind: "detach",
+    pivot: Some(0),
+    steps: &[
+        Step {
+            name: "unplug",
+            run: detach_unplug,
+            undo: None,
+        },
+        Step {
+            name: "record",
+            run: detach_record,
+            undo: None,
+        },
+    ],
+};
+
+fn detach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let v = saga_volume(cx).await?;
+        let Some(vm_id) = v.vm_id else {
+            return Ok(());
+        };
+        let Some(vm) = super::vms::load(&cx.st, vm_id).await? else {
+            return Ok(());
+        };
+        if let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) {
+            cx.st
+                .hub
+                .command_ready(
+                    host,
+                    proto::Command::DetachDisk {
+                        vm: vm.instance_name,
+                        volume_id: v.id,
+                    },
+                    HOST_TIMEOUT,
+                )
+                .await?;
+        }
+        Ok(())
+    })
+}
+
+fn detach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let mut tx = cx.st.store.begin().await?;
+        db::volume_attach(&mut tx, cx.resource, None).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+async fn detach_target(st: &State, ctx: &OpContext, args: &Args) -> AppResult<VolumeRow> {
+    match (
+        args.uuid("id"),
+        args.uuid("virtualmachineid"),
+        args.int("deviceid"),
+    ) {
+        (Some(id), _, _) => owned(st, ctx, "id", id).await,
+        (None, Some(vm), Some(dev)) => {
+            let vm = super::vms::owned(st, ctx, vm).await?;
+            let v = volumes_of(st, vm.id)
+                .await?
+                .into_iter()
+                .find(|v| v.device_id == Some(dev))
+                .ok_or_else(|| {
+                    ApiError::param(format!(
+                        "VM {} has no volume at deviceid {dev}",
+                        vm.display_name
+                    ))
+                })?;
+            Ok(v)
+        }
+        _ => param_err("Please specify the volume id, or virtualmachineid and deviceid"),
+    }
+}
+
+pub async fn detach_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let v = detach_target(st, ctx, args).await?;
+    if v.vol_type == "ROOT" {
+        return param_err(
+            "Please specify a volume that is not a ROOT volume: the root disk cannot be detached",
+        );
+    }
+    let Some(vm) = v.vm_id else {
+        return param_err(format!("Volume {} is not attached to any VM", v.name));
+    };
+    if let Some(vm) = super::vms::load(st, vm).await? {
+        if !matches!(vm.state.as_str(), "Running" | "Stopped" | "Destroyed") {
+            return Err(state_err(&vm, "detach a volume from"));
+        }
+    }
+    Ok(JobPlan {
+        instance_type: Some("Volume"),
+        instance_id: Some(v.id.to_string()),
+        returns_id: false,
+        description: format!("Detaching volume {}", v.name),
+    })
+}
+
+pub async fn detach_run(
+    st: &State,
+    ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    saga::run(st, job.id, &DETACH, id, Map::new()).await?;
+    result(st, ctx, id).await
+}
+
+pub async fn resize_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let v = owned(st, ctx, "id", args.required_id("id")?).await?;
+    let new = new_size(st, &v, args).await?;
+    if new < v.size && !args.flag("shrinkok") {
+        return param_err(format!(
+            "Going from existing size of {} to size of {new} would shrink the volume. Need to sign off by supplying the shrinkok parameter with value of true.",
+            v.size
+        ));
+    }
+    if new > v.size {
+        let acct = access::account(st, "id", v.account_id).await?;
+        super::limits::enforce(
+            st,
+            &acct,
+            &[(model::limits::ResourceType::PrimaryStorage, new - v.size)],
+        )
+        .await?;
+    }
+    if !matches!(v.state.as_str(), "Allocated" | "Ready") {
+        return param_err(format!("Volume {} is in state {}", v.name, v.state));
+    }
+    Ok(JobPlan {
+        instance_type: Some("Volume"),
+        instance_id: Some(v.id.to_string()),
+        returns_id: false,
+        description: format!("Resizing volume {}", v.name),
+    })
+}
+
+async fn new_size(st: &State, v: &VolumeRow, args: &Args) -> AppResult<i64> {
+    if let Some(d) = args.uuid("diskofferingid") {
+        let o = infra_get(st, Infra::DiskOffering, "diskofferingid", d).await?;
+        if !super::offerings::b(&o, "iscustomized") {
+            return Ok(super::offerings::n(&o, "disksize").unwrap_or(0) * GIB);
+        }
+    }
+    match args.int("size") {
+        Some(g) if g > 0 => Ok(g * GIB),
+        Some(g) => param_err(format!("size must be a positive number of GB: {g}")),
+        None if v.vol_type == "ROOT" || args.has("diskofferingid") => {
+            param_err("Please specify the new size (GB)")
+        }
+        None => param_err("Please specify size (GB) or a fixed-size diskofferingid"),
+    }
+}
+
+pub async fn resize_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    let v = load(st, id)
+        .await?
+        .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
+    let new = new_size(st, &v, args).await?;
+    if let (Some(pool), "Ready") = (v.pool_id, v.state.as_str()) {
+        let vm = match v.vm_id {
+            Some(vm) => super::vms::load(st, vm).await?,
+            None => None,
+        };
+        let host = match vm.as_ref().and_then(|vm| vm.host_id) {
+            Some(h) => Some(h),
+            None => match &vm {
+                Some(vm) => host_for_volume(st, &v, vm).await?,
+                None => v.host_id.filter(|h| st.hub.is_connected(*h)),
+            },
+        };
+        let host = host.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ResourceUnavailable,
+                format!("No connected host can reach volume {} to resize it", v.name),
+            )
+        })?;
+        let path = pool_path(st, pool).await?;
+        st.hub
+            .command_ready(
+                host,
+                proto::Command::ResizeVolume {
+                    pool_path: path,
+                    volume_id: v.id,
+                    size_bytes: new.max(0) as u64,
+                },
+                HOST_TIMEOUT,
+            )
+            .await?;
+    }
+    let mut tx = st.store.begin().await?;
+    db::volume_resize(&mut tx, id, new).await?;
+    tx.commit().await?;
+    result(st, ctx, id).await
+}
+
+pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let v = owned(st, ctx, "id", args.required_id("id")?).await?;
+    if v.vm_id.is_some() {
+        return param_err("Please specify a volume that is not attached to any VM.");
+    }
+    if !matches!(v.state.as_str(), "Allocated" | "Ready") {
+        return param_err(format!("Volume {} is in state {}", v.name, v.state));
+    }
+    if let Some(pool) = v.pool_id {
+        let host = v
+            .host_id
+            .filter(|h| st.hub.is_connected(*h))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ResourceUnavailable,
+                    format!("No connected host can reach volume {} to delete it", v.name),
+                )
+            })?;
+        let path = pool_path(st, pool).await?;
+        st.hub
+            .command_ready(
+                host,
+                proto::Command::DeleteVolume {
+                    pool_path: path,
+                    volume_id: v.id,
+                },
+                HOST_TIMEOUT,
+            )
+            .await?;
+    }
+    let mut tx = st.store.begin().await?;
+    db::volume_mark_removed(&mut tx, v.id).await?;
+    db::tag_delete_for_resource(&mut tx, v.id).await?;
+    Event::new(ctx, "VOLUME.DELETE", format!("Volume {} deleted", v.name))
+        .resource(v.id, "Volume", Some(&v.name))
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(success_body())
+}
