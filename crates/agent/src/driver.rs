@@ -116,6 +116,20 @@ impl SimDriver {
                     Err(format!("VM {name} is not running on this host"))
                 }
             }
+            Command::PrepareMigration { vm } => {
+                self.host
+                    .vms
+                    .lock()
+                    .map_err(poisoned)?
+                    .entry(vm.name.clone())
+                    .or_insert_with(|| vm.clone());
+                Ok(serde_json::json!({}))
+            }
+            // The simulated transfer: the destination already holds the VM (prepared).
+            Command::MigrateVm { name, .. } => {
+                self.host.vms.lock().map_err(poisoned)?.remove(name);
+                Ok(serde_json::json!({"state": "Migrated"}))
+            }
             Command::AttachDisk { vm, disk } => {
                 let mut vms = self.host.vms.lock().map_err(poisoned)?;
                 let v = vms

@@ -311,13 +311,14 @@ CREATE TABLE vms (
     id TEXT PRIMARY KEY, seq BIGINT NOT NULL UNIQUE, instance_name TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL, display_name TEXT NOT NULL, state TEXT NOT NULL,
     account_id TEXT NOT NULL REFERENCES accounts(id), domain_id TEXT NOT NULL, user_id TEXT NOT NULL,
-    zone_id TEXT NOT NULL, pod_id TEXT, cluster_id TEXT, host_id TEXT, last_host_id TEXT,
+    zone_id TEXT NOT NULL, pod_id TEXT, cluster_id TEXT, host_id TEXT, last_host_id TEXT, dest_host_id TEXT,
     template_id TEXT, iso_id TEXT, service_offering_id TEXT NOT NULL,
     cpus BIGINT NOT NULL, cpu_mhz BIGINT NOT NULL, memory_mib BIGINT NOT NULL,
     ha_enable BIGINT NOT NULL, vm_group TEXT, userdata TEXT, keypairs TEXT NOT NULL,
     attrs TEXT NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL, removed BIGINT
 );
 CREATE INDEX vms_host ON vms (host_id, state);
+CREATE INDEX vms_dest ON vms (dest_host_id);
 CREATE INDEX vms_account ON vms (account_id, removed);
 CREATE INDEX vms_zone ON vms (zone_id, removed);
 CREATE TABLE volumes (

@@ -37,6 +37,8 @@ pub struct VmRow {
     pub cluster_id: Option<Uuid>,
     pub host_id: Option<Uuid>,
     pub last_host_id: Option<Uuid>,
+    /// Where a Migrating VM is going (its capacity is held there too).
+    pub dest_host_id: Option<Uuid>,
     pub template_id: Option<Uuid>,
     pub iso_id: Option<Uuid>,
     pub service_offering_id: Uuid,
@@ -112,7 +114,7 @@ const VM_COLS: &str =
      v.display_name AS v_dname, v.state AS v_state, v.account_id AS v_acct, a.name AS a_name, \
      v.domain_id AS v_dom, d.name AS d_name, d.path AS d_path, v.user_id AS v_user, \
      v.zone_id AS v_zone, v.pod_id AS v_pod, v.cluster_id AS v_cluster, v.host_id AS v_host, \
-     v.last_host_id AS v_last, v.template_id AS v_tmpl, v.iso_id AS v_iso, \
+     v.last_host_id AS v_last, v.dest_host_id AS v_dest, v.template_id AS v_tmpl, v.iso_id AS v_iso, \
      v.service_offering_id AS v_so, v.cpus AS v_cpus, v.cpu_mhz AS v_mhz, v.memory_mib AS v_mem, \
      v.ha_enable AS v_ha, v.vm_group AS v_group, v.userdata AS v_ud, v.keypairs AS v_kp, \
      v.attrs AS v_attrs, v.created AS v_created, v.updated AS v_updated";
@@ -142,6 +144,7 @@ fn vm_row(r: &AnyRow) -> Result<VmRow> {
         cluster_id: get_opt_id(r, "v_cluster", T)?,
         host_id: get_opt_id(r, "v_host", T)?,
         last_host_id: get_opt_id(r, "v_last", T)?,
+        dest_host_id: get_opt_id(r, "v_dest", T)?,
         template_id: get_opt_id(r, "v_tmpl", T)?,
         iso_id: get_opt_id(r, "v_iso", T)?,
         service_offering_id: get_id(r, "v_so", T)?,
@@ -366,21 +369,34 @@ pub async fn vm_list(conn: &mut AnyConnection, f: &VmFilter) -> Result<Listed<Vm
 pub struct VmPlace {
     /// `Some(None)` clears the placement (keeping `last_host_id`).
     pub host: Option<Option<(Uuid, Uuid, Uuid)>>,
+    /// `Some(x)` sets (or clears) the migration target.
+    pub dest: Option<Option<Uuid>>,
 }
 
 impl VmPlace {
     pub fn keep() -> Self {
-        Self { host: None }
+        Self::default()
     }
     /// On host (host, cluster, pod).
     pub fn on(host: Uuid, cluster: Uuid, pod: Uuid) -> Self {
         Self {
             host: Some(Some((host, cluster, pod))),
+            dest: Some(None),
         }
     }
     /// Off any host; the current host becomes the last host.
     pub fn off() -> Self {
-        Self { host: Some(None) }
+        Self {
+            host: Some(None),
+            dest: Some(None),
+        }
+    }
+    /// Still on its host, migrating to `dest`.
+    pub fn migrating_to(dest: Uuid) -> Self {
+        Self {
+            host: None,
+            dest: Some(Some(dest)),
+        }
     }
 }
 
@@ -404,6 +420,12 @@ pub async fn vm_transition(
         }
         Some(None) => {
             q.push(", last_host_id = COALESCE(host_id, last_host_id), host_id = NULL");
+        }
+    }
+    match place.dest {
+        None => {}
+        Some(d) => {
+            q.and(", dest_host_id = ", d.map(|u| u.to_string()));
         }
     }
     q.and(" WHERE removed IS NULL AND id = ", id.to_string());
@@ -508,9 +530,11 @@ pub async fn host_lock(conn: &mut AnyConnection, host: Uuid) -> Result<()> {
 pub async fn host_usage(conn: &mut AnyConnection, host: Uuid) -> Result<Usage> {
     let mut q = Sql::new(
         "SELECT CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*) \
-         FROM vms WHERE removed IS NULL AND host_id = ",
+         FROM vms WHERE removed IS NULL AND (host_id = ",
     );
-    q.bind(host.to_string());
+    q.bind(host.to_string())
+        .and(" OR dest_host_id = ", host.to_string())
+        .push(")");
     usage_sql(&mut q);
     let r = q.query().fetch_one(&mut *conn).await?;
     Ok(Usage {
@@ -526,26 +550,29 @@ pub async fn zone_usage(
     zone: Uuid,
     owner: Option<AccountId>,
 ) -> Result<Vec<(Uuid, Usage, i64)>> {
-    let mut q = Sql::new("SELECT host_id, CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*), CAST(SUM(CASE WHEN account_id = ");
-    q.bind(owner.map(|a| a.to_string()).unwrap_or_default())
-        .push(" THEN 1 ELSE 0 END) AS BIGINT) FROM vms WHERE removed IS NULL AND host_id IS NOT NULL AND zone_id = ")
-        .bind(zone.to_string());
-    usage_sql(&mut q);
-    q.push(" GROUP BY host_id");
-    let rows = q.query().fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                get_id(r, "host_id", "vms")?,
-                Usage {
-                    cpu_mhz: r.try_get(1)?,
-                    memory_mib: r.try_get(2)?,
-                    vms: r.try_get(3)?,
-                },
-                r.try_get::<Option<i64>, _>(4)?.unwrap_or(0),
+    // A migrating VM holds capacity on its host and on its destination.
+    let mut out: std::collections::BTreeMap<Uuid, (Usage, i64)> = Default::default();
+    for col in ["host_id", "dest_host_id"] {
+        let mut q = Sql::new(&format!(
+            "SELECT {col} AS h, CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*), CAST(SUM(CASE WHEN account_id = "
+        ));
+        q.bind(owner.map(|a| a.to_string()).unwrap_or_default())
+            .push(&format!(
+                " THEN 1 ELSE 0 END) AS BIGINT) FROM vms WHERE removed IS NULL AND {col} IS NOT NULL AND zone_id = "
             ))
-        })
-        .collect()
+            .bind(zone.to_string());
+        usage_sql(&mut q);
+        q.push(&format!(" GROUP BY {col}"));
+        for r in q.query().fetch_all(&mut *conn).await? {
+            let e = out.entry(get_id(&r, "h", "vms")?).or_default();
+            e.0.cpu_mhz += r.try_get::<i64, _>(1)?;
+            e.0.memory_mib += r.try_get::<i64, _>(2)?;
+            e.0.vms += r.try_get::<i64, _>(3)?;
+            e.1 += r.try_get::<Option<i64>, _>(4)?.unwrap_or(0);
+        }
+    }
+    Ok(out.into_iter().map(|(h, (u, o))| (h, u, o)).collect())
 }
 
 /// What an account's VMs count against its limits (Destroyed and Error VMs do not).

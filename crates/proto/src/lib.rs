@@ -120,6 +120,12 @@ pub enum Command {
     StopVm { name: String, force: bool },
     /// Reboots a running VM.
     RebootVm { name: String },
+    /// Live migration, destination side: get ready to receive the VM (idempotent).
+    PrepareMigration { vm: VmSpec },
+    /// Live migration, source side: send the running VM to the host at `dest` (its agent
+    /// address); when this answers, the VM runs there and no longer here. Idempotent: a VM
+    /// that is not here any more is success.
+    MigrateVm { name: String, dest: String },
     /// Hot-plugs a disk into a running VM (idempotent).
     AttachDisk { vm: String, disk: DiskSpec },
     /// Unplugs a disk from a running VM (idempotent).

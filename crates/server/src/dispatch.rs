@@ -164,6 +164,9 @@ table! {
         "attachVolume" => (volumes::attach_prepare, volumes::attach_run),
         "detachVolume" => (volumes::detach_prepare, volumes::detach_run),
         "resizeVolume" => (volumes::resize_prepare, volumes::resize_run),
+        "migrateVirtualMachine" => (migrate::migrate_prepare, migrate::migrate_run),
+        "prepareHostForMaintenance" => (migrate::maintenance_prepare, migrate::maintenance_run),
+        "cancelHostMaintenance" => (migrate::cancel_prepare, migrate::cancel_run),
     }
 }
 

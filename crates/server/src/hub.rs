@@ -393,6 +393,9 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
         tracing::info!(%host, "agent reconnected; the previous connection is replaced");
     }
     tracing::info!(%host, %peer, hypervisor = %inventory.hypervisor, "agent connected");
+    if let Err(e) = crate::handlers::storage::ensure_local_pool(&st, host).await {
+        tracing::warn!(%host, error = %e, "could not create the host's local storage pool");
+    }
     let mut stopping = st.stopping.clone();
     loop {
         tokio::select! {

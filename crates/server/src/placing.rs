@@ -139,6 +139,7 @@ pub async fn snapshot_for(
         .filter_map(|p| {
             let scope = match p.kind.as_str() {
                 "CLUSTER" => PoolScope::Cluster(p.parent_id?),
+                "HOST" => PoolScope::Host(attr_str(p, "host_id")?.parse().ok()?),
                 "ZONE" => PoolScope::Zone,
                 _ => return None,
             };

@@ -236,6 +236,8 @@ struct Case {
     op: &'static [(&'static str, &'static str)],
     /// Deploy running (true), stopped (false); "destroyed" VMs are deployed then destroyed.
     pre: &'static str,
+    /// The parameter that names the VM.
+    id_param: &'static str,
     failed: Option<&'static str>,
     done: Option<&'static str>,
     pivot: Option<usize>,
@@ -243,10 +245,21 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        saga: "migrate",
+        steps: 4,
+        op: &[("command", "migrateVirtualMachine")],
+        pre: "running",
+        id_param: "virtualmachineid",
+        failed: Some("Running"),
+        done: Some("Running"),
+        pivot: Some(2),
+    },
+    Case {
         saga: "start",
         steps: 4,
         op: &[("command", "startVirtualMachine")],
         pre: "stopped",
+        id_param: "id",
         failed: Some("Stopped"),
         done: Some("Running"),
         pivot: None,
@@ -256,6 +269,7 @@ const CASES: &[Case] = &[
         steps: 3,
         op: &[("command", "stopVirtualMachine")],
         pre: "running",
+        id_param: "id",
         failed: Some("Running"),
         done: Some("Stopped"),
         pivot: Some(1),
@@ -265,6 +279,7 @@ const CASES: &[Case] = &[
         steps: 3,
         op: &[("command", "destroyVirtualMachine")],
         pre: "running",
+        id_param: "id",
         failed: Some("Running"),
         done: Some("Destroyed"),
         pivot: Some(1),
@@ -274,6 +289,7 @@ const CASES: &[Case] = &[
         steps: 5,
         op: &[("command", "destroyVirtualMachine"), ("expunge", "true")],
         pre: "running",
+        id_param: "id",
         failed: Some("Running"),
         done: None,
         pivot: Some(1),
@@ -283,6 +299,7 @@ const CASES: &[Case] = &[
         steps: 3,
         op: &[("command", "expungeVirtualMachine")],
         pre: "destroyed",
+        id_param: "id",
         failed: Some("Destroyed"),
         done: None,
         pivot: Some(0),
@@ -300,9 +317,9 @@ async fn prepare(c: &Client, z: &VmZone, pre: &str) -> String {
     id
 }
 
-async fn submit(c: &Client, op: &[(&str, &str)], id: &str) -> String {
+async fn submit(c: &Client, op: &[(&str, &str)], param: &str, id: &str) -> String {
     let mut p = op.to_vec();
-    p.push(("id", id));
+    p.push((param, id));
     let r = c.ok(&p).await;
     s(&r["jobid"])
 }
@@ -338,7 +355,9 @@ async fn a_failure_at_every_step_unwinds_or_completes() {
                 step,
                 kind: FaultKind::Fail,
             });
-            let j = c.wait_job(&submit(&c, case.op, &id).await).await;
+            let j = c
+                .wait_job(&submit(&c, case.op, case.id_param, &id).await)
+                .await;
             let why = format!("{} failing at step {step}", case.saga);
             // Past the pivot the step is retried and the operation completes.
             let past = case.pivot.map(|p| step > p).unwrap_or(false);
@@ -448,10 +467,10 @@ async fn a_crash_at_every_step_is_recovered_after_restart() {
     let mut runs = 0;
     for case in CASES
         .iter()
-        .map(|c| (c.saga, c.steps, c.op, c.pre, c.done))
-        .chain([("start", 4, &[][..], "deploy", Some("Running"))])
+        .map(|c| (c.saga, c.steps, c.op, c.id_param, c.pre, c.done))
+        .chain([("start", 4, &[][..], "id", "deploy", Some("Running"))])
     {
-        let (saga, steps, op, pre, done) = case;
+        let (saga, steps, op, id_param, pre, done) = case;
         for step in 0..steps {
             for kind in [FaultKind::CrashBefore, FaultKind::CrashAfter] {
                 let c = ts.admin.clone();
@@ -478,7 +497,7 @@ async fn a_crash_at_every_step_is_recovered_after_restart() {
                             step,
                             kind,
                         });
-                    let job = submit(&c, op, &id).await;
+                    let job = submit(&c, op, id_param, &id).await;
                     (id, job)
                 };
                 wait_crash(&ts, 0).await;

@@ -1,6 +1,7 @@
 //! Virtual machines and their volumes.
 
 use super::objects::*;
+use super::objects_infra::HOST;
 use super::objects_vm::*;
 use crate::registry::{CommandSpec, ParamType::*};
 
@@ -149,6 +150,31 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("displayvm", Boolean, "an optional field, whether to the display the vm to the end user or not.")
             .opt("details", Map, "Details in key/value pairs.")
             .opt("cleanupdetails", Boolean, "optional boolean field, which indicates if details should be cleaned up or not"),
+        CommandSpec::new("migrateVirtualMachine", "Attempts Migration of a VM to a different host or Root volume of the vm to a different storage pool")
+            .asynchronous()
+            .roles(crate::registry::roles::ADMIN)
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .req("virtualmachineid", Uuid, "the ID of the virtual machine")
+            .rel("listVirtualMachines")
+            .opt("hostid", Uuid, "Destination Host ID to migrate VM to (same cluster); without it a host is chosen")
+            .rel("listHosts")
+            .opt("storageid", Uuid, "Destination storage pool ID to migrate VM volumes to (not supported yet)")
+            .opt("autoselect", Boolean, "Automatically select a destination host (the default when hostid is not given)"),
+        CommandSpec::new("prepareHostForMaintenance", "Prepares a host for maintenance.")
+            .asynchronous()
+            .roles(crate::registry::roles::ADMIN)
+            .returns("host", HOST)
+            .related("listHosts")
+            .req("id", Uuid, "the host ID")
+            .rel("listHosts"),
+        CommandSpec::new("cancelHostMaintenance", "Cancels host maintenance.")
+            .asynchronous()
+            .roles(crate::registry::roles::ADMIN)
+            .returns("host", HOST)
+            .related("listHosts")
+            .req("id", Uuid, "the host ID")
+            .rel("listHosts"),
         CommandSpec::new("createVolume", "Creates a disk volume from a disk offering. This disk volume must still be attached to a virtual machine to make use of it.")
             .asynchronous()
             .creates()

@@ -87,7 +87,7 @@ fn inv_num(h: &HostRow, k: &str) -> Option<u64> {
     h.inventory.get(k).and_then(|v| v.as_u64())
 }
 
-async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>> {
+pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>> {
     let zones = names(st, Infra::Zone, hosts.iter().map(|h| h.zone_id)).await?;
     let pods = names(st, Infra::Pod, hosts.iter().map(|h| h.pod_id)).await?;
     let clusters: HashMap<Uuid, db::InfraRow> = {
@@ -170,7 +170,7 @@ async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>> {
         .collect())
 }
 
-async fn host(st: &State, param: &str, id: Uuid) -> AppResult<HostRow> {
+pub(crate) async fn host(st: &State, param: &str, id: Uuid) -> AppResult<HostRow> {
     let mut c = st.store.read().await?;
     db::host_get(&mut c, id)
         .await?
@@ -448,6 +448,16 @@ pub async fn delete_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
             "Host {} is {} and in resource state {}: put it into maintenance first, or use forced=true",
             h.name, h.status, h.resource_state
         ));
+    }
+    if !args.flag("forced") {
+        let mut c = st.store.read().await?;
+        let active = db::host_usage(&mut c, h.id).await?.vms;
+        if active > 0 {
+            return param_err(format!(
+                "Unable to delete the host as there are vms in Running/Migrating/Starting/Stopping state using this host ({active} on {})",
+                h.name
+            ));
+        }
     }
     st.hub.notify(h.id, Command::Forget).await;
     let mut tx = st.store.begin().await?;

@@ -8,6 +8,7 @@ pub mod domains;
 pub mod hosts;
 pub mod keypairs;
 pub mod limits;
+pub mod migrate;
 pub mod offerings;
 pub mod physnets;
 pub mod roles;

@@ -606,7 +606,7 @@ pub async fn refresh_pools(st: &State) -> AppResult<()> {
         .await?
         .0
     };
-    for p in pools {
+    for p in pools.into_iter().filter(|p| p.kind != "HOST") {
         let (Some(path), cluster) = (
             attr_str(&p, "path"),
             if p.kind == "CLUSTER" {
@@ -630,5 +630,67 @@ pub async fn refresh_pools(st: &State) -> AppResult<()> {
         }
         tx.commit().await?;
     }
+    Ok(())
+}
+
+/// A host's local storage as a primary storage pool (scope HOST), created when a host with
+/// local storage joins a zone with `localstorageenabled` (CloudStack's local pools). Its
+/// capacity is what the agent measured as local storage. Idempotent.
+pub async fn ensure_local_pool(st: &State, host: Uuid) -> AppResult<()> {
+    let h = {
+        let mut c = st.store.read().await?;
+        db::host_get(&mut c, host).await?
+    };
+    let Some(h) = h else { return Ok(()) };
+    let local = h
+        .inventory
+        .get("local_storage_bytes")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    let zone = get(st, Infra::Zone, "zoneid", h.zone_id).await?;
+    if local == 0 || zone.attrs["localstorageenabled"] != true {
+        return Ok(());
+    }
+    let existing = {
+        let mut c = st.store.read().await?;
+        db::infra_list(
+            &mut c,
+            Infra::StoragePool,
+            &InfraFilter {
+                zone_id: Some(h.zone_id),
+                kind: Some("HOST".into()),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    if existing
+        .iter()
+        .any(|p| attr_str(p, "host_id") == Some(h.id.to_string()))
+    {
+        return Ok(());
+    }
+    let name = format!("{} Local Storage", h.name);
+    let row = InfraRow {
+        id: Uuid::new_v4(),
+        zone_id: h.zone_id,
+        parent_id: Some(h.cluster_id),
+        name: name.clone(),
+        kind: "HOST".into(),
+        state: "Up".into(),
+        domain_id: None,
+        attrs: json!({
+            "url": format!("file:///var/lib/canopy/local/{}", h.id), "type": "Filesystem",
+            "path": format!("/var/lib/canopy/local/{}", h.id), "hypervisor": h.hypervisor,
+            "provider": "DefaultPrimary", "tags": [], "capacity_bytes": local, "used_bytes": 0,
+            "allocated_bytes": 0, "capacity_fixed": true, "host_id": h.id, "podid": h.pod_id,
+        }),
+        created: 0,
+    };
+    let mut tx = st.store.begin().await?;
+    db::infra_insert(&mut tx, Infra::StoragePool, &row).await?;
+    tx.commit().await?;
+    tracing::info!(host = %h.id, pool = %row.id, "local storage pool created");
     Ok(())
 }

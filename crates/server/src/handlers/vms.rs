@@ -270,6 +270,10 @@ async fn one_view(st: &State, ctx: &OpContext, vm: &VmRow) -> AppResult<Value> {
     Ok(view(ctx, vm, &n, &tags))
 }
 
+pub(crate) async fn result_of(st: &State, ctx: &OpContext, vm: &VmRow) -> AppResult<Value> {
+    Ok(json!({ "virtualmachine": one_view(st, ctx, vm).await? }))
+}
+
 async fn result(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Value> {
     let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
     Ok(json!({ "virtualmachine": one_view(st, ctx, &vm).await? }))
@@ -1006,7 +1010,7 @@ fn delete_created_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     })
 }
 
-async fn spec(st: &State, vm: &VmRow) -> AppResult<proto::VmSpec> {
+pub(crate) async fn spec(st: &State, vm: &VmRow) -> AppResult<proto::VmSpec> {
     let vols = volumes_of(st, vm.id).await?;
     let mut keys = Vec::new();
     {
