@@ -16,16 +16,54 @@ pub trait Driver: Send + Sync {
     >;
 }
 
-/// What one simulated host runs and stores, kept in memory.
-#[derive(Debug, Default)]
+/// What one simulated host runs and stores, kept in memory, and how it fails.
+#[derive(Debug)]
 pub struct SimHost {
     /// Instance name → VM.
     pub vms: std::sync::Mutex<std::collections::BTreeMap<String, proto::VmSpec>>,
     /// Volume id → size in bytes.
     pub volumes: std::sync::Mutex<std::collections::BTreeMap<uuid::Uuid, u64>>,
+    /// True: the agent cannot talk to the server (host down or partitioned).
+    pub offline: tokio::sync::watch::Sender<bool>,
+    /// Whether other hosts can reach this one (`CheckHost`).
+    pub reachable: std::sync::atomic::AtomicBool,
+}
+
+impl Default for SimHost {
+    fn default() -> Self {
+        Self {
+            vms: Default::default(),
+            volumes: Default::default(),
+            offline: tokio::sync::watch::Sender::new(false),
+            reachable: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
 }
 
 impl SimHost {
+    /// The host dies: its agent goes silent, its VMs are gone, no peer can reach it.
+    pub fn power_off(&self) {
+        self.reachable
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut v) = self.vms.lock() {
+            v.clear();
+        }
+        self.offline.send_replace(true);
+    }
+    /// The host is cut off: from the server only (`peers_see_it`), or from everything. Its
+    /// VMs keep running.
+    pub fn partition(&self, peers_see_it: bool) {
+        self.reachable
+            .store(peers_see_it, std::sync::atomic::Ordering::SeqCst);
+        self.offline.send_replace(true);
+    }
+    /// Power or network back: the agent reconnects.
+    pub fn restore(&self) {
+        self.reachable
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.offline.send_replace(false);
+    }
+
     /// Instance names of the running VMs.
     pub fn vm_names(&self) -> Vec<String> {
         self.vms
@@ -116,6 +154,11 @@ impl SimDriver {
                     Err(format!("VM {name} is not running on this host"))
                 }
             }
+            Command::CheckHost { address } => Ok(serde_json::json!({
+                "alive": crate::simulator::sim_host(address)
+                    .reachable
+                    .load(std::sync::atomic::Ordering::SeqCst),
+            })),
             Command::PrepareMigration { vm } => {
                 self.host
                     .vms

@@ -32,6 +32,9 @@ pub struct HostAgent {
     pub inventory: Inventory,
     pub driver: Arc<dyn Driver>,
     pub on_credential: Option<OnCredential>,
+    /// While this reads true the agent stays (or goes) offline: simulated hosts use it for
+    /// power-off and network partitions.
+    pub offline: Option<watch::Receiver<bool>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,9 +73,18 @@ impl HostAgent {
             if *stop.borrow() {
                 return Ok(());
             }
+            if let Some(mut off) = self.offline.clone() {
+                while *off.borrow_and_update() {
+                    tokio::select! {
+                        r = off.changed() => if r.is_err() { return Ok(()) },
+                        _ = stop.changed() => return Ok(()),
+                    }
+                }
+            }
             let end = tokio::select! {
                 e = self.session() => e,
                 _ = stop.changed() => return Ok(()),
+                _ = went_offline(self.offline.clone()) => Ok(End::Lost { welcomed: true }),
             };
             match end {
                 Ok(End::Forget) => {
@@ -159,7 +171,21 @@ impl HostAgent {
                 host_id,
                 host_secret,
                 ping_interval_s,
+                fenced,
             }) => {
+                // Fenced VMs first: they run elsewhere now.
+                for name in fenced {
+                    let stop = Command::StopVm {
+                        name: name.clone(),
+                        force: true,
+                    };
+                    match self.driver.handle(&stop).await {
+                        Ok(_) => {
+                            tracing::warn!(address = %self.inventory.address, vm = %name, "stopped a VM the server fenced off this host")
+                        }
+                        Err(e) => return Err(t(format!("could not stop fenced VM {name}: {e}"))),
+                    }
+                }
                 if let Some(secret) = host_secret {
                     if let Ok(mut c) = self.credential.lock() {
                         *c = Credential::Host {
@@ -218,6 +244,21 @@ impl HostAgent {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Resolves when the offline gate turns true (never, without a gate).
+async fn went_offline(gate: Option<watch::Receiver<bool>>) {
+    let Some(mut g) = gate else {
+        return std::future::pending().await;
+    };
+    loop {
+        if *g.borrow_and_update() {
+            return;
+        }
+        if g.changed().await.is_err() {
+            return std::future::pending().await;
         }
     }
 }

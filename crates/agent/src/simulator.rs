@@ -107,11 +107,13 @@ pub fn hosts(
                     }
                 }) as OnCredential
             });
+            let host = sim_host(&address);
+            let offline = Some(host.offline.subscribe());
             let driver = Arc::new(SimDriver {
                 delay: opts.delay,
                 fail_rate: opts.fail_rate,
                 storage_bytes: opts.storage_bytes,
-                host: sim_host(&address),
+                host,
             });
             Arc::new(HostAgent {
                 server: server.to_string(),
@@ -120,6 +122,7 @@ pub fn hosts(
                 inventory: inventory(opts, &address),
                 driver,
                 on_credential,
+                offline,
             })
         })
         .collect()

@@ -359,6 +359,7 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
         credential: std::sync::Mutex::new(credential),
         inventory: agent::inventory::local(&address),
         driver: std::sync::Arc::new(agent::driver::LocalDriver),
+        offline: None,
         on_credential: Some(std::sync::Arc::new(move |host_id, secret: &str| {
             let c = SavedCredential {
                 host_id,

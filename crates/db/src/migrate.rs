@@ -331,6 +331,9 @@ CREATE TABLE volumes (
 CREATE INDEX volumes_vm ON volumes (vm_id);
 CREATE INDEX volumes_pool ON volumes (pool_id, removed);
 CREATE INDEX volumes_account ON volumes (account_id, removed);
+CREATE TABLE fences (
+    host_id TEXT NOT NULL, vm_name TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (host_id, vm_name)
+);
 CREATE TABLE sagas (
     job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, resource_id TEXT, step BIGINT NOT NULL,
     phase TEXT NOT NULL, data TEXT NOT NULL, updated BIGINT NOT NULL

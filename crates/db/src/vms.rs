@@ -608,3 +608,39 @@ pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result
         storage_bytes: v.try_get(1)?,
     })
 }
+
+// --- fencing ---------------------------------------------------------------------------------
+
+/// Records that a VM was fenced off a host declared Down: the host's agent must stop it when
+/// it comes back.
+pub async fn fence_add(conn: &mut AnyConnection, host: Uuid, vm_name: &str) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO fences (host_id, vm_name, created) VALUES (");
+    q.bind(host.to_string())
+        .push(", ")
+        .bind(vm_name)
+        .push(", ")
+        .bind(now_ms())
+        .push(") ON CONFLICT (host_id, vm_name) DO NOTHING");
+    q.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The VMs fenced off a host, oldest first.
+pub async fn fence_list(conn: &mut AnyConnection, host: Uuid) -> Result<Vec<String>> {
+    let mut q = Sql::new("SELECT vm_name FROM fences WHERE host_id = ");
+    q.bind(host.to_string()).push(" ORDER BY created, vm_name");
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String, _>(0)?))
+        .collect()
+}
+
+/// Lifts these fences (the host's agent stopped the VMs).
+pub async fn fence_clear(conn: &mut AnyConnection, host: Uuid, names: &[String]) -> Result<()> {
+    for n in names {
+        let mut q = Sql::new("DELETE FROM fences WHERE host_id = ");
+        q.bind(host.to_string()).and(" AND vm_name = ", n.clone());
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -166,7 +166,7 @@ pub const SETTINGS: &[SettingDef] = &[
        "Time (in seconds) to wait before shutting down a network that's not in used", Some(0.0), None),
     s!("ping.interval", "Advanced", Integer, "10",
        "Interval (in seconds) at which agents send heartbeats to the management server", Some(1.0), None),
-    s!("ping.timeout", "Advanced", Float, "3.0",
+    s!("ping.timeout", "Advanced", Float, "2.5",
        "Multiplier to ping.interval before announcing an agent has timed out", Some(1.0), None),
     s!("pool.storage.allocated.capacity.disablethreshold", "Alert", Float, "0.85",
        "Percentage (as a value between 0 and 1) of allocated storage utilization above which allocators will disable using the pool", Some(0.0), Some(1.0)),

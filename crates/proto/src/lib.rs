@@ -81,6 +81,10 @@ pub enum ServerMsg {
         #[serde(default)]
         host_secret: Option<String>,
         ping_interval_s: u64,
+        /// VMs this host must stop before anything else: while it was unreachable it was
+        /// declared Down and these VMs were fenced off it (restarted elsewhere or stopped).
+        #[serde(default)]
+        fenced: Vec<String>,
     },
     Refused {
         reason: String,
@@ -120,6 +124,9 @@ pub enum Command {
     StopVm { name: String, force: bool },
     /// Reboots a running VM.
     RebootVm { name: String },
+    /// Host investigation: can this host reach the host at `address` (its agent address)?
+    /// Reply `{"alive": true|false}`; an error means "cannot tell".
+    CheckHost { address: String },
     /// Live migration, destination side: get ready to receive the VM (idempotent).
     PrepareMigration { vm: VmSpec },
     /// Live migration, source side: send the running VM to the host at `dest` (its agent

@@ -1,13 +1,14 @@
 //! The agent hub: the HTTPS endpoint agents dial (`wss://…:9443/agent`), their
 //! authentication (join token or host credential), the live connections, commands with
-//! replies, and the host-status monitor.
+//! replies, and the host-status monitor (which hands hosts that stopped answering to `ha`).
 //!
 //! Heartbeats are recorded in memory and written in batches, so thousands of hosts do not
 //! cost thousands of write transactions per interval. Status rules (times from
 //! `ping.interval` × `ping.timeout`): a connection that closes → Disconnected; a connected
-//! agent silent past the timeout → Alert (and its connection is closed); Disconnected past the
-//! timeout → Down; an Up host whose heartbeats stopped reaching the database (its server
-//! died) → Disconnected.
+//! agent silent past the timeout has its connection closed; any host whose last heartbeat is
+//! older than the timeout is investigated by `ha` (Alert when a peer still reaches it, else
+//! Down, fenced, and its HA VMs restarted) — except hosts in Maintenance or Disabled, which
+//! just go Disconnected.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -51,6 +52,8 @@ pub struct AgentHub {
     pending_pings: Mutex<HashMap<Uuid, i64>>,
     replies: Mutex<HashMap<u64, ReplyTo>>,
     next_id: AtomicU64,
+    /// Hosts being investigated right now (one investigation per host at a time).
+    pub(crate) investigating: Mutex<std::collections::HashSet<Uuid>>,
 }
 
 /// Why an agent was refused.
@@ -367,12 +370,20 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
         tx.commit().await?;
     }
     let interval = st.settings.int("ping.interval").max(1) as u64;
+    let mut fenced: Vec<String> = {
+        let mut c = st.store.read().await?;
+        db::fence_list(&mut c, host).await?
+    };
+    if !fenced.is_empty() {
+        tracing::warn!(%host, vms = ?fenced, "the host comes back: it must stop the VMs fenced off it first");
+    }
     send(
         &mut out,
         &ServerMsg::Welcome {
             host_id: host,
             host_secret: secret,
             ping_interval_s: interval,
+            fenced: fenced.clone(),
         },
     )
     .await?;
@@ -416,6 +427,14 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                 match serde_json::from_str::<AgentMsg>(&text) {
                     Ok(AgentMsg::Heartbeat { .. }) => {
                         let now = now_ms();
+                        // The agent heartbeats only after stopping the fenced VMs.
+                        if !fenced.is_empty() {
+                            let mut tx = st.store.begin().await?;
+                            db::fence_clear(&mut tx, host, &fenced).await?;
+                            tx.commit().await?;
+                            tracing::info!(%host, "fenced VMs stopped; the fence is lifted");
+                            fenced.clear();
+                        }
                         if let Ok(mut c) = st.hub.conns.lock() {
                             if let Some(conn) = c.get_mut(&host) {
                                 conn.last_heartbeat = now;
@@ -609,7 +628,7 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
         .lock()
         .map(|mut p| p.drain().map(|(k, _)| k).collect())
         .unwrap_or_default();
-    // Connected but silent: Alert, and drop the connection.
+    // Connected but silent: drop the connection; the host is then investigated below.
     let silent: Vec<(Uuid, mpsc::Sender<ServerMsg>)> = st
         .hub
         .conns
@@ -635,11 +654,11 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
     db::host_touch_many(&mut tx, &pings, now).await?;
     // Removing a connection from the map dropped its sender, which ends its session.
     for (id, _) in &silent {
-        db::host_set_status(&mut tx, *id, "Alert", Some(now)).await?;
-        tracing::warn!(host = %id, "no heartbeat within the timeout: Alert");
+        tracing::warn!(host = %id, "no heartbeat within the timeout; the connection is dropped");
     }
+    let mut suspects = Vec::new();
     for h in hosts {
-        if st.hub.is_connected(h.id) || silent.iter().any(|(i, _)| *i == h.id) {
+        if st.hub.is_connected(h.id) {
             continue;
         }
         let last = if pings.contains(&h.id) {
@@ -647,22 +666,32 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
         } else {
             h.last_pinged
         };
-        match h.status.as_str() {
-            "Up" if last.map(|l| now - l > timeout_ms).unwrap_or(true) => {
-                db::host_set_status(&mut tx, h.id, "Disconnected", Some(now)).await?;
+        // Never joined, or still within the timeout: nothing to decide yet.
+        let Some(last) = last else { continue };
+        if now - last <= timeout_ms {
+            continue;
+        }
+        match (h.status.as_str(), h.resource_state.as_str()) {
+            ("Down", _) => {}
+            // As CloudStack: hosts an operator took out are not investigated.
+            (_, "Maintenance" | "Disabled") if h.status != "Disconnected" => {
+                db::host_set_status(
+                    &mut tx,
+                    h.id,
+                    "Disconnected",
+                    Some(h.disconnected.unwrap_or(now)),
+                )
+                .await?;
             }
-            "Disconnected" | "Alert"
-                if h.disconnected
-                    .map(|d| now - d > timeout_ms)
-                    .unwrap_or(false) =>
-            {
-                db::host_set_status(&mut tx, h.id, "Down", h.disconnected).await?;
-                tracing::warn!(host = %h.id, name = %h.name, "host Down: no agent for longer than the ping timeout");
-            }
+            (_, "Maintenance" | "Disabled") => {}
+            ("Up" | "Connecting" | "Disconnected" | "Alert", _) => suspects.push(h),
             _ => {}
         }
     }
     tx.commit().await?;
+    for h in suspects {
+        crate::ha::investigate_in_background(st, h);
+    }
     Ok(())
 }
 

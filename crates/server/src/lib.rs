@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod ha;
 pub mod handlers;
 pub mod http;
 pub mod hub;

@@ -170,6 +170,7 @@ fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential)
         credential: Mutex::new(credential),
         inventory: agent::inventory::local("127.0.0.1"),
         driver: Arc::new(agent::driver::LocalDriver),
+        offline: None,
         on_credential: Some(Arc::new(move |host_id, secret: &str| {
             let v = serde_json::json!({"host_id": host_id, "secret": secret});
             if let Err(e) = crate::crypto::write_private(&path, v.to_string().as_bytes()) {

@@ -96,6 +96,7 @@ fn kvm_agent(
         credential: Mutex::new(agent::Credential::Token { secret: t.secret }),
         inventory: inv,
         driver: Arc::new(agent::driver::LocalDriver),
+        offline: None,
         on_credential: Some(Arc::new(move |id, secret: &str| {
             if let Ok(mut s) = saved.lock() {
                 *s = Some((id, secret.to_string()));

@@ -175,6 +175,7 @@ async fn pools_and_image_stores() {
         credential: Mutex::new(agent::Credential::Token { secret: tok.secret }),
         inventory: agent::inventory::local("10.7.7.7"),
         driver: Arc::new(agent::driver::LocalDriver),
+        offline: None,
         on_credential: None,
     });
     let task = tokio::spawn({

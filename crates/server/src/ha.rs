@@ -1,0 +1,225 @@
+//! Host investigation, fencing and HA restarts (reference §9).
+//!
+//! A host whose last heartbeat is older than `ping.interval` × `ping.timeout` is investigated:
+//! up to three other connected hosts of its cluster are asked whether they can reach it
+//! (`CheckHost`). If one can, the host is alive but cut off from this server: **Alert**, its
+//! VMs untouched (the next monitor cycle asks again). Otherwise — the peers cannot reach it
+//! either, or nobody can tell — it is **Down**: every VM on it is stopped in the database
+//! (capacity released) and fenced (the host's agent, if it comes back, must stop them before
+//! anything else: they are in its `Welcome`), then each HA-enabled VM (`haenable`, from the
+//! offering's `offerha`) is started again elsewhere by a `startVirtualMachine` job of its
+//! owner; the others stay Stopped. VMs whose root disk is on the dead host's local storage
+//! stay Stopped (as CloudStack). Real KVM hosts answer `CheckHost` once the QEMU driver
+//! exists; until then nobody can vouch for them and a silent one is declared Down.
+
+use std::time::Duration;
+
+use api::RawParams;
+use db::{HostRow, VmPlace};
+use uuid::Uuid;
+
+use crate::context::OpContext;
+use crate::error::AppResult;
+use crate::jobs::JobPlan;
+use crate::state::State;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+const PEERS_ASKED: usize = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A peer reaches it: only the server lost it.
+    Alive,
+    /// Nobody reaches it.
+    Dead,
+}
+
+/// Starts an investigation of `h` unless one is running.
+pub fn investigate_in_background(st: &State, h: HostRow) {
+    let fresh = st
+        .hub
+        .investigating
+        .lock()
+        .map(|mut s| s.insert(h.id))
+        .unwrap_or(false);
+    if !fresh {
+        return;
+    }
+    let st = st.clone();
+    tokio::spawn(async move {
+        let id = h.id;
+        if let Err(e) = investigate(&st, h).await {
+            tracing::warn!(host = %id, error = %e, "host investigation failed; retried next cycle");
+        }
+        if let Ok(mut s) = st.hub.investigating.lock() {
+            s.remove(&id);
+        }
+    });
+}
+
+/// Asks the host's peers whether they reach it.
+pub async fn verdict(st: &State, h: &HostRow) -> AppResult<Verdict> {
+    let peers = {
+        let mut c = st.store.read().await?;
+        db::host_list(
+            &mut c,
+            &db::HostFilter {
+                cluster_id: Some(h.cluster_id),
+                status: Some("Up".into()),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    for p in peers
+        .iter()
+        .filter(|p| p.id != h.id && st.hub.is_connected(p.id))
+        .take(PEERS_ASKED)
+    {
+        let r = st
+            .hub
+            .command(
+                p.id,
+                proto::Command::CheckHost {
+                    address: h.address.clone(),
+                },
+                CHECK_TIMEOUT,
+            )
+            .await;
+        match r {
+            Ok(v) if v["alive"] == true => {
+                tracing::info!(host = %h.id, peer = %p.id, "a peer still reaches the host");
+                return Ok(Verdict::Alive);
+            }
+            Ok(_) => tracing::info!(host = %h.id, peer = %p.id, "a peer cannot reach the host"),
+            Err(e) => {
+                tracing::debug!(host = %h.id, peer = %p.id, error = %e, "a peer could not tell")
+            }
+        }
+    }
+    Ok(Verdict::Dead)
+}
+
+async fn investigate(st: &State, h: HostRow) -> AppResult<()> {
+    let v = verdict(st, &h).await?;
+    // The agent may have come back while we asked.
+    if st.hub.is_connected(h.id) {
+        return Ok(());
+    }
+    let now = api::time::now_ms();
+    match v {
+        Verdict::Alive => {
+            if h.status != "Alert" {
+                let mut tx = st.store.begin().await?;
+                db::host_set_status(&mut tx, h.id, "Alert", Some(h.disconnected.unwrap_or(now)))
+                    .await?;
+                tx.commit().await?;
+                tracing::warn!(host = %h.id, name = %h.name, "host Alert: alive but unreachable from the management server");
+            }
+            Ok(())
+        }
+        Verdict::Dead => host_down(st, &h).await,
+    }
+}
+
+/// Declares a host Down: fences and stops its VMs, then restarts the HA-enabled ones.
+pub async fn host_down(st: &State, h: &HostRow) -> AppResult<()> {
+    let vms = {
+        let mut c = st.store.read().await?;
+        db::vm_list(
+            &mut c,
+            &db::VmFilter {
+                host_id: Some(h.id),
+                states: db::ACTIVE_STATES.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let mut stopped = Vec::new();
+    let mut tx = st.store.begin().await?;
+    db::host_set_status(
+        &mut tx,
+        h.id,
+        "Down",
+        Some(h.disconnected.unwrap_or_else(api::time::now_ms)),
+    )
+    .await?;
+    for vm in &vms {
+        db::fence_add(&mut tx, h.id, &vm.instance_name).await?;
+        if db::vm_transition(
+            &mut tx,
+            vm.id,
+            db::ACTIVE_STATES,
+            "Stopped",
+            &VmPlace::off(),
+        )
+        .await?
+        {
+            stopped.push(vm.clone());
+        }
+    }
+    tx.commit().await?;
+    tracing::warn!(host = %h.id, name = %h.name, vms = stopped.len(), "host Down: its VMs are fenced and stopped");
+    for vm in stopped {
+        if !vm.ha_enable {
+            tracing::warn!(vm = %vm.id, name = %vm.instance_name, "VM stopped unexpectedly (host down; HA not enabled)");
+            continue;
+        }
+        if on_local_storage(st, vm.id).await? {
+            tracing::warn!(vm = %vm.id, "not restarted: its root disk is on the dead host's local storage");
+            continue;
+        }
+        if let Err(e) = restart(st, &vm).await {
+            tracing::error!(vm = %vm.id, error = %e, "could not schedule the HA restart");
+        }
+    }
+    Ok(())
+}
+
+async fn on_local_storage(st: &State, vm: Uuid) -> AppResult<bool> {
+    let vols = crate::handlers::vms::volumes_of(st, vm).await?;
+    let mut c = st.store.read().await?;
+    for v in vols.iter().filter(|v| v.vol_type == "ROOT") {
+        if let Some(p) = v.pool_id {
+            if let Some(pool) = db::infra_get(&mut c, db::Infra::StoragePool, p).await? {
+                if pool.kind == "HOST" {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Submits `startVirtualMachine` for the VM as its owner: a persisted job, so the restart
+/// survives a management-server crash too.
+async fn restart(st: &State, vm: &db::VmRow) -> AppResult<()> {
+    let user = {
+        let mut c = st.store.read().await?;
+        db::user_get(&mut c, vm.user_id).await?
+    };
+    let Some(user) = user else {
+        tracing::warn!(vm = %vm.id, "the VM's user is gone; not restarted");
+        return Ok(());
+    };
+    let ctx = OpContext::new(user, false);
+    let id = vm.id.to_string();
+    let raw = RawParams::from_pairs([("command", "startVirtualMachine"), ("id", id.as_str())]);
+    let spec = st
+        .registry
+        .get("startVirtualMachine")
+        .ok_or_else(|| crate::error::AppError::Internal("no startVirtualMachine".into()))?;
+    let args = spec.bind(&raw, u64::MAX)?;
+    let plan = JobPlan {
+        instance_type: Some("VirtualMachine"),
+        instance_id: Some(id),
+        returns_id: false,
+        description: format!("HA restart of VM {}", vm.instance_name),
+    };
+    let job = crate::jobs::submit(st, &ctx, &args, &raw, &plan).await?;
+    tracing::warn!(vm = %vm.id, %job, "HA: restarting the VM on another host");
+    Ok(())
+}
