@@ -154,6 +154,21 @@ impl SimDriver {
                     Err(format!("VM {name} is not running on this host"))
                 }
             }
+            Command::ScaleVm {
+                name,
+                cpus,
+                cpu_mhz,
+                memory_mib,
+            } => {
+                let mut vms = self.host.vms.lock().map_err(poisoned)?;
+                let v = vms
+                    .get_mut(name)
+                    .ok_or_else(|| format!("VM {name} is not running on this host"))?;
+                v.cpus = *cpus;
+                v.cpu_mhz = *cpu_mhz;
+                v.memory_mib = *memory_mib;
+                Ok(serde_json::json!({}))
+            }
             Command::CheckHost { address } => Ok(serde_json::json!({
                 "alive": crate::simulator::sim_host(address)
                     .reachable

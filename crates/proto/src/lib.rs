@@ -133,6 +133,13 @@ pub enum Command {
     /// address); when this answers, the VM runs there and no longer here. Idempotent: a VM
     /// that is not here any more is success.
     MigrateVm { name: String, dest: String },
+    /// Changes a running VM's CPUs and memory (hot-plug; scale up only).
+    ScaleVm {
+        name: String,
+        cpus: u32,
+        cpu_mhz: u64,
+        memory_mib: u64,
+    },
     /// Hot-plugs a disk into a running VM (idempotent).
     AttachDisk { vm: String, disk: DiskSpec },
     /// Unplugs a disk from a running VM (idempotent).

@@ -131,6 +131,8 @@ table! {
         "recoverVirtualMachine" => vms::recover,
         "updateVirtualMachine" => vms::update,
         "listVolumes" => volumes::list,
+        "changeServiceForVirtualMachine" => vms::change_service,
+        "listVirtualMachinesMetrics" => vms::list_metrics,
         "deleteVolume" => volumes::delete,
         "deleteImageStore" => storage::delete_image_store,
     }
@@ -161,6 +163,8 @@ table! {
         "destroyVirtualMachine" => (vms::destroy_prepare, vms::destroy_run),
         "expungeVirtualMachine" => (vms::expunge_prepare, vms::expunge_run),
         "createVolume" => (volumes::create_prepare, volumes::create_run),
+        "scaleVirtualMachine" => (vms::scale_prepare, vms::scale_run),
+        "resetSSHKeyForVirtualMachine" => (vms::reset_key_prepare, vms::reset_key_run),
         "attachVolume" => (volumes::attach_prepare, volumes::attach_run),
         "detachVolume" => (volumes::detach_prepare, volumes::detach_run),
         "resizeVolume" => (volumes::resize_prepare, volumes::resize_run),

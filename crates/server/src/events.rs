@@ -101,6 +101,8 @@ pub fn event_type(command: &str) -> Option<&'static str> {
         "recoverVirtualMachine" => "VM.RECOVER",
         "updateVirtualMachine" => "VM.UPDATE",
         "createVolume" => "VOLUME.CREATE",
+        "changeServiceForVirtualMachine" | "scaleVirtualMachine" => "VM.UPGRADE",
+        "resetSSHKeyForVirtualMachine" => "VM.RESETSSHKEY",
         "migrateVirtualMachine" => "VM.MIGRATE",
         "prepareHostForMaintenance" => "MAINT.PREPARE",
         "cancelHostMaintenance" => "MAINT.CANCEL",

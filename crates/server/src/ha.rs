@@ -197,29 +197,91 @@ async fn on_local_storage(st: &State, vm: Uuid) -> AppResult<bool> {
 /// Submits `startVirtualMachine` for the VM as its owner: a persisted job, so the restart
 /// survives a management-server crash too.
 async fn restart(st: &State, vm: &db::VmRow) -> AppResult<()> {
+    let job = submit_for_owner(st, vm, "startVirtualMachine", "HA restart").await?;
+    if let Some(job) = job {
+        tracing::warn!(vm = %vm.id, %job, "HA: restarting the VM on another host");
+    }
+    Ok(())
+}
+
+/// Submits an async VM command (`id` = the VM) as the VM's owner, for the server's own
+/// background work (HA restarts, the expunge thread). `None` when the owner is gone.
+pub async fn submit_for_owner(
+    st: &State,
+    vm: &db::VmRow,
+    command: &str,
+    what: &str,
+) -> AppResult<Option<model::JobId>> {
     let user = {
         let mut c = st.store.read().await?;
         db::user_get(&mut c, vm.user_id).await?
     };
     let Some(user) = user else {
-        tracing::warn!(vm = %vm.id, "the VM's user is gone; not restarted");
-        return Ok(());
+        tracing::warn!(vm = %vm.id, command, "the VM's user is gone; nothing submitted");
+        return Ok(None);
     };
     let ctx = OpContext::new(user, false);
     let id = vm.id.to_string();
-    let raw = RawParams::from_pairs([("command", "startVirtualMachine"), ("id", id.as_str())]);
+    let raw = RawParams::from_pairs([("command", command), ("id", id.as_str())]);
     let spec = st
         .registry
-        .get("startVirtualMachine")
-        .ok_or_else(|| crate::error::AppError::Internal("no startVirtualMachine".into()))?;
+        .get(command)
+        .ok_or_else(|| crate::error::AppError::Internal(format!("no command {command}")))?;
     let args = spec.bind(&raw, u64::MAX)?;
     let plan = JobPlan {
         instance_type: Some("VirtualMachine"),
         instance_id: Some(id),
         returns_id: false,
-        description: format!("HA restart of VM {}", vm.instance_name),
+        description: format!("{what} of VM {}", vm.instance_name),
     };
-    let job = crate::jobs::submit(st, &ctx, &args, &raw, &plan).await?;
-    tracing::warn!(vm = %vm.id, %job, "HA: restarting the VM on another host");
-    Ok(())
+    Ok(Some(
+        crate::jobs::submit(st, &ctx, &args, &raw, &plan).await?,
+    ))
+}
+
+/// The expunge thread: Destroyed VMs older than `expunge.delay` seconds (and VMs left in
+/// Error) are expunged, each by an `expungeVirtualMachine` job of its owner.
+pub async fn expunge_due(st: &State) -> AppResult<usize> {
+    static SUBMITTED: std::sync::Mutex<Vec<(Uuid, i64)>> = std::sync::Mutex::new(Vec::new());
+    let now = api::time::now_ms();
+    let delay = st.settings.int("expunge.delay").max(0) * 1000;
+    let vms = {
+        let mut c = st.store.read().await?;
+        db::vm_list(
+            &mut c,
+            &db::VmFilter {
+                states: vec!["Destroyed".into(), "Error".into()],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let mut n = 0;
+    for vm in vms.into_iter().filter(|v| now - v.updated >= delay) {
+        // One job per VM (a job that is still queued keeps its VM Destroyed for a while).
+        let fresh = SUBMITTED
+            .lock()
+            .map(|mut s| {
+                s.retain(|(_, at)| now - at < 300_000);
+                if s.iter().any(|(id, _)| *id == vm.id) {
+                    false
+                } else {
+                    s.push((vm.id, now));
+                    true
+                }
+            })
+            .unwrap_or(false);
+        if fresh
+            && submit_for_owner(st, &vm, "expungeVirtualMachine", "Expunge")
+                .await?
+                .is_some()
+        {
+            n += 1;
+        }
+    }
+    if n > 0 {
+        tracing::info!(vms = n, "expunge thread: expunging destroyed VMs");
+    }
+    Ok(n)
 }

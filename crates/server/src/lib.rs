@@ -198,13 +198,15 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
     })
 }
 
-/// Periodic work: the host monitor every 2 s (heartbeat flush, status), job recovery and
+/// Periodic work: the host monitor every 2 s (heartbeat flush, status, HA), the expunge
+/// thread every `expunge.interval`, job recovery and
 /// lease renewal every 6 s, and every minute purging of expired sessions, old finished jobs
 /// and old events, and re-measuring storage pools through their hosts.
 fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         let mut n: u64 = 0;
+        let mut last_expunge = api::time::now_ms();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -213,6 +215,13 @@ fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
             n += 1;
             if let Err(e) = hub::monitor_once(&st).await {
                 tracing::warn!(error = %e, "host monitor failed");
+            }
+            let now = api::time::now_ms();
+            if now - last_expunge >= st.settings.int("expunge.interval").max(1) * 1000 {
+                last_expunge = now;
+                if let Err(e) = ha::expunge_due(&st).await {
+                    tracing::warn!(error = %e, "expunge thread failed");
+                }
             }
             if !n.is_multiple_of(3) {
                 continue;

@@ -672,3 +672,216 @@ async fn volumes_create_attach_detach_resize_delete() {
     assert!(z.stored_volumes().is_empty());
     ts.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scale_keys_metrics_tags_and_the_expunge_thread() {
+    let ts = TestServer::start().await;
+    let z = VmZone::new(&ts, 1).await;
+    let c = &ts.admin;
+    let (_a, _u, alice) = account_with_keys(&ts, c, "alice", None, "0").await;
+    for (name, key) in [
+        (
+            "k1",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl one",
+        ),
+        (
+            "k2",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBlSBSLcL1sKfs3nhRWX8zUQgXv7cuJqCuzj0jKAEcau two",
+        ),
+    ] {
+        alice
+            .ok(&[
+                ("command", "registerSSHKeyPair"),
+                ("name", name),
+                ("publickey", key),
+            ])
+            .await;
+    }
+    let big = s(&c
+        .ok(&[
+            ("command", "createServiceOffering"),
+            ("name", "big"),
+            ("displaytext", "big"),
+            ("cpunumber", "2"),
+            ("cpuspeed", "1000"),
+            ("memory", "1024"),
+        ])
+        .await["serviceoffering"]["id"]);
+    let j = alice
+        .job(&z.deploy(&[("keypair", "k1"), ("name", "s1")]))
+        .await;
+    let id = s(&j["jobresult"]["virtualmachine"]["id"]);
+    let inst = s(&c
+        .ok(&[
+            ("command", "listVirtualMachines"),
+            ("id", &id),
+            ("listall", "true"),
+        ])
+        .await["virtualmachine"][0]["instancename"]);
+    let spec = |name: &str| {
+        z.hosts.iter().find_map(|(_, a)| {
+            agent::simulator::sim_host(a)
+                .vms
+                .lock()
+                .ok()?
+                .get(name)
+                .cloned()
+        })
+    };
+    // Scale a running VM up: the host hot-plugs the new size.
+    let e = alice
+        .err(
+            &[
+                ("command", "changeServiceForVirtualMachine"),
+                ("id", &id),
+                ("serviceofferingid", &big),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("stop it first"), "{e}");
+    let j = alice
+        .job(&[
+            ("command", "scaleVirtualMachine"),
+            ("id", &id),
+            ("serviceofferingid", &big),
+        ])
+        .await;
+    assert_eq!(j["jobresult"]["virtualmachine"]["cpunumber"], 2, "{j}");
+    assert_eq!(
+        j["jobresult"]["virtualmachine"]["serviceofferingid"],
+        big.as_str()
+    );
+    assert_eq!(spec(&inst).map(|v| (v.cpus, v.memory_mib)), Some((2, 1024)));
+    let e = alice
+        .err(
+            &[
+                ("command", "scaleVirtualMachine"),
+                ("id", &id),
+                ("serviceofferingid", &z.offering),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("scaling up"), "{e}");
+    // Stopped: change offering (down) and reset the key.
+    alice
+        .job(&[("command", "stopVirtualMachine"), ("id", &id)])
+        .await;
+    let r = alice
+        .ok(&[
+            ("command", "changeServiceForVirtualMachine"),
+            ("id", &id),
+            ("serviceofferingid", &z.offering),
+        ])
+        .await;
+    assert_eq!(r["virtualmachine"]["cpunumber"], 1, "{r}");
+    let r = alice
+        .call(&[
+            ("command", "resetSSHKeyForVirtualMachine"),
+            ("id", &id),
+            ("keypair", "k2"),
+            ("response", "json"),
+        ])
+        .await;
+    assert_eq!(
+        r.key(),
+        "resetSSHKeyforvirtualmachineresponse",
+        "{}",
+        r.text
+    );
+    let j = alice.wait_job(&s(&r.inner()["jobid"])).await;
+    assert_eq!(j["jobresult"]["virtualmachine"]["keypairs"], "k2", "{j}");
+    alice
+        .job(&[("command", "startVirtualMachine"), ("id", &id)])
+        .await;
+    let keys = spec(&inst).map(|v| v.ssh_keys).unwrap_or_default();
+    assert!(keys.len() == 1 && keys[0].ends_with(" two"), "{keys:?}");
+    let e = alice
+        .err(
+            &[
+                ("command", "resetSSHKeyForVirtualMachine"),
+                ("id", &id),
+                ("keypair", "k1"),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("should be stopped"), "{e}");
+    // Metrics.
+    let m = alice.ok(&[("command", "listVirtualMachinesMetrics")]).await;
+    assert_eq!(m["virtualmachine"][0]["cputotal"], "1.00 Ghz", "{m}");
+    assert!(
+        m["virtualmachine"][0]["disksizetotal"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
+    // Tags on VMs and volumes; listVirtualMachines filters by tag.
+    let root = s(&alice
+        .ok(&[("command", "listVolumes"), ("virtualmachineid", &id)])
+        .await["volume"][0]["id"]);
+    for (t, rid) in [("UserVm", &id), ("Volume", &root)] {
+        let j = alice
+            .job(&[
+                ("command", "createTags"),
+                ("resourcetype", t),
+                ("resourceids", rid),
+                ("tags[0].key", "env"),
+                ("tags[0].value", "prod"),
+            ])
+            .await;
+        assert_eq!(j["jobstatus"], 1, "{t}: {j}");
+    }
+    let r = alice
+        .ok(&[
+            ("command", "listVirtualMachines"),
+            ("tags[0].key", "env"),
+            ("tags[0].value", "prod"),
+        ])
+        .await;
+    assert_eq!(r["count"], 1, "{r}");
+    assert_eq!(r["virtualmachine"][0]["tags"][0]["key"], "env");
+    let r = alice
+        .ok(&[
+            ("command", "listVirtualMachines"),
+            ("tags[0].key", "env"),
+            ("tags[0].value", "dev"),
+        ])
+        .await;
+    assert!(r.get("count").is_none(), "{r}");
+    let v = alice.ok(&[("command", "listVolumes"), ("id", &root)]).await;
+    assert_eq!(v["volume"][0]["tags"][0]["value"], "prod", "{v}");
+    // The expunge thread removes Destroyed VMs after expunge.delay; their tags go with them.
+    for (k, val) in [("expunge.delay", "1"), ("expunge.interval", "1")] {
+        c.ok(&[
+            ("command", "updateConfiguration"),
+            ("name", k),
+            ("value", val),
+        ])
+        .await;
+    }
+    alice
+        .job(&[("command", "destroyVirtualMachine"), ("id", &id)])
+        .await;
+    let mut gone = false;
+    for _ in 0..100 {
+        let r = c
+            .ok(&[
+                ("command", "listVirtualMachines"),
+                ("id", &id),
+                ("listall", "true"),
+            ])
+            .await;
+        if r.get("count").is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "expunged by the expunge thread");
+    assert!(z.stored_volumes().is_empty());
+    let t = c.ok(&[("command", "listTags"), ("listall", "true")]).await;
+    assert!(t.get("count").is_none(), "{t}");
+    ts.stop().await;
+}

@@ -92,7 +92,7 @@ fn resource_type(args: &Args) -> AppResult<&'static str> {
         return param_err(format!("Invalid resource type: {given}"));
     };
     match *t {
-        "Template" | "ISO" => Ok(t),
+        "Template" | "ISO" | "UserVm" | "Volume" => Ok(t),
         other => param_err(format!(
             "Tagging {other} resources is not supported yet: Canopy has no such resources"
         )),
@@ -103,6 +103,14 @@ fn resource_type(args: &Args) -> AppResult<&'static str> {
 async fn owner(st: &State, ctx: &OpContext, rtype: &str, id: Uuid) -> AppResult<AccountRow> {
     match rtype {
         "Template" => super::templates::owner_account(st, ctx, id, false).await,
+        "UserVm" => {
+            let vm = super::vms::owned(st, ctx, id).await?;
+            crate::access::account(st, "id", vm.account_id).await
+        }
+        "Volume" => {
+            let v = super::volumes::owned(st, ctx, "resourceids", id).await?;
+            crate::access::account(st, "id", v.account_id).await
+        }
         _ => super::templates::owner_account(st, ctx, id, true).await,
     }
 }

@@ -189,7 +189,12 @@ async fn load(st: &State, id: Uuid) -> AppResult<Option<VolumeRow>> {
 }
 
 /// The volume the caller may act on.
-async fn owned(st: &State, ctx: &OpContext, param: &str, id: Uuid) -> AppResult<VolumeRow> {
+pub(crate) async fn owned(
+    st: &State,
+    ctx: &OpContext,
+    param: &str,
+    id: Uuid,
+) -> AppResult<VolumeRow> {
     let v = load(st, id)
         .await?
         .ok_or_else(|| ApiError::invalid_id(param, &id.to_string()))?;
