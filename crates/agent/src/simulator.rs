@@ -57,7 +57,8 @@ pub fn inventory(opts: &SimOptions, address: &str) -> Inventory {
         hypervisor: "Simulator".into(),
         hypervisor_version: "1.0".into(),
         accelerator: "none".into(),
-        capabilities: vec!["hvm".into()],
+        // `vms`: this host runs VMs (placement only chooses such hosts).
+        capabilities: vec!["hvm".into(), "vms".into()],
         agent_version: env!("CARGO_PKG_VERSION").into(),
     }
 }

@@ -19,9 +19,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "hypervisor capabilities", V9),
     (10, "resource tags", V10),
     (11, "virtual machines, volumes, sagas", V11),
+    (12, "guest networks and NICs", V12),
 ];
 
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -338,6 +339,27 @@ CREATE TABLE sagas (
     job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, resource_id TEXT, step BIGINT NOT NULL,
     phase TEXT NOT NULL, data TEXT NOT NULL, updated BIGINT NOT NULL
 )
+"#;
+
+/// Guest networks and the NICs of VMs on them (the IP address management the networking
+/// release builds on). An IP or a MAC is unique among live NICs, so two deploys racing for
+/// the same address cannot both get it.
+const V12: &str = r#"
+CREATE TABLE networks (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, display_text TEXT NOT NULL, zone_id TEXT NOT NULL,
+    account_id TEXT, domain_id TEXT, guest_type TEXT NOT NULL, traffic_type TEXT NOT NULL,
+    state TEXT NOT NULL, cidr TEXT, gateway TEXT, netmask TEXT, network_domain TEXT, vni BIGINT,
+    network_offering_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE INDEX networks_account ON networks (account_id, zone_id);
+CREATE UNIQUE INDEX networks_name_live ON networks (zone_id, account_id, name) WHERE removed IS NULL;
+CREATE TABLE nics (
+    id TEXT PRIMARY KEY, vm_id TEXT NOT NULL, network_id TEXT NOT NULL, ip4 TEXT, mac TEXT NOT NULL,
+    device_id BIGINT NOT NULL, is_default BIGINT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE INDEX nics_vm ON nics (vm_id);
+CREATE UNIQUE INDEX nics_ip_live ON nics (network_id, ip4) WHERE removed IS NULL;
+CREATE UNIQUE INDEX nics_mac_live ON nics (mac) WHERE removed IS NULL
 "#;
 
 const LOCK_KEY: i64 = 0x63616e6f7079; // "canopy"

@@ -11,7 +11,10 @@ use model::{AccountId, DomainId};
 pub(crate) enum Val {
     Text(String),
     Int(i64),
+    /// NULL for a TEXT column.
     Null,
+    /// NULL for a BIGINT column.
+    NullInt,
 }
 
 impl From<&str> for Val {
@@ -34,17 +37,29 @@ impl From<bool> for Val {
         Val::Int(b as i64)
     }
 }
-impl<T: Into<Val>> From<Option<T>> for Val {
-    fn from(o: Option<T>) -> Self {
-        o.map(Into::into).unwrap_or(Val::Null)
-    }
+/// A missing value: typed, because PostgreSQL refuses a text NULL for a BIGINT column.
+macro_rules! opt_val {
+    ($null:ident: $($t:ty),*) => {$(
+        impl From<Option<$t>> for Val {
+            fn from(o: Option<$t>) -> Self {
+                o.map(Into::into).unwrap_or(Val::$null)
+            }
+        }
+    )*};
 }
+opt_val!(Null: String, &str);
+opt_val!(NullInt: i64, bool);
 
 macro_rules! id_val {
     ($($t:ty),*) => {$(
         impl From<$t> for Val {
             fn from(id: $t) -> Self {
                 Val::Text(id.to_string())
+            }
+        }
+        impl From<Option<$t>> for Val {
+            fn from(o: Option<$t>) -> Self {
+                o.map(Into::into).unwrap_or(Val::Null)
             }
         }
     )*};
@@ -141,6 +156,7 @@ impl Sql {
                 Val::Text(s) => q.bind(s.clone()),
                 Val::Int(i) => q.bind(*i),
                 Val::Null => q.bind(Option::<String>::None),
+                Val::NullInt => q.bind(Option::<i64>::None),
             };
         }
         q

@@ -131,6 +131,7 @@ table! {
         "recoverVirtualMachine" => vms::recover,
         "updateVirtualMachine" => vms::update,
         "listVolumes" => volumes::list,
+        "listNetworks" => networks::list,
         "changeServiceForVirtualMachine" => vms::change_service,
         "listVirtualMachinesMetrics" => vms::list_metrics,
         "deleteVolume" => volumes::delete,

@@ -115,7 +115,13 @@ pub async fn snapshot_for(
         Host {
             id: h.id,
             cluster: h.cluster_id,
-            usable: h.status == "Up" && h.resource_state == "Enabled",
+            // Only agents whose driver runs VMs (capability `vms`) can take them.
+            usable: h.status == "Up"
+                && h.resource_state == "Enabled"
+                && h.inventory["capabilities"]
+                    .as_array()
+                    .map(|c| c.iter().any(|x| x == "vms"))
+                    .unwrap_or(false),
             cpus: inv("cpus").min(u32::MAX as u64) as u32,
             cpu_mhz: inv("cpu_speed_mhz"),
             memory: inv("memory_bytes"),

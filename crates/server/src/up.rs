@@ -407,6 +407,62 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     std::fs::create_dir_all(&primary)?;
     let abs =
         |p: &Path| -> AppResult<String> { Ok(std::fs::canonicalize(p)?.display().to_string()) };
+    if kvm {
+        // This machine's agent cannot run VMs until the QEMU driver exists: a simulated host
+        // in its own cluster (with its own primary storage) takes the VMs meanwhile.
+        let sim = call(
+            st,
+            &ctx,
+            &[
+                ("command", "addCluster"),
+                ("clustername", "simulator1"),
+                ("clustertype", "CloudManaged"),
+                ("hypervisor", "Simulator"),
+                ("podid", &pod_id),
+                ("zoneid", &zone_id),
+            ],
+        )
+        .await?;
+        let sim_cluster = id(&sim, &["cluster", "0", "id"])?;
+        call(
+            st,
+            &ctx,
+            &[
+                ("command", "addHost"),
+                ("zoneid", &zone_id),
+                ("podid", &pod_id),
+                ("clusterid", &sim_cluster),
+                ("hypervisor", "Simulator"),
+                ("url", "http://sim/up/host1"),
+            ],
+        )
+        .await?;
+        let sim_primary = data_dir.join("primary-sim");
+        std::fs::create_dir_all(&sim_primary)?;
+        call(
+            st,
+            &ctx,
+            &[
+                ("command", "createStoragePool"),
+                ("name", "primary-sim"),
+                ("zoneid", &zone_id),
+                ("podid", &pod_id),
+                ("clusterid", &sim_cluster),
+                ("url", &format!("filesystem://{}", abs(&sim_primary)?)),
+            ],
+        )
+        .await?;
+        call(
+            st,
+            &ctx,
+            &[
+                ("command", "updateCluster"),
+                ("id", &sim_cluster),
+                ("allocationstate", "Enabled"),
+            ],
+        )
+        .await?;
+    }
     call(
         st,
         &ctx,
@@ -474,7 +530,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     Ok(UpZone {
         zone_id,
         host_kind: if kvm {
-            "KVM (this machine)"
+            "KVM (this machine; runs no VMs until the QEMU driver) + a simulated host for VMs"
         } else {
             "Simulator"
         },

@@ -194,6 +194,22 @@ async fn concurrent_deploys(ts: &TestServer) {
         }
     }
     assert_eq!((ok, full), (100, 100));
+    // Every VM (the refused ones keep theirs until expunged) has its own address.
+    let all = c
+        .ok(&[
+            ("command", "listVirtualMachines"),
+            ("listall", "true"),
+            ("pagesize", "-1"),
+        ])
+        .await;
+    let mut ips: Vec<String> = items(&all, "virtualmachine")
+        .iter()
+        .map(|v| s(&v["nic"][0]["ipaddress"]))
+        .collect();
+    assert_eq!(ips.len(), 200);
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 200, "duplicate addresses");
     for (h, addr) in &z.hosts {
         let n = c
             .ok(&[

@@ -12,7 +12,18 @@ fn s(v: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deploy_and_the_vm_state_machine() {
-    let ts = TestServer::start().await;
+    lifecycle(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deploy_and_the_vm_state_machine_postgres() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    lifecycle(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
+}
+
+async fn lifecycle(ts: TestServer) {
     let z = VmZone::new(&ts, 2).await;
     let c = &ts.admin;
     let (_acct, _user, alice) = account_with_keys(&ts, c, "alice", None, "0").await;
@@ -52,7 +63,21 @@ async fn deploy_and_the_vm_state_machine() {
     assert_eq!(vm["cpunumber"], 1);
     assert_eq!(vm["memory"], 512);
     assert_eq!(vm["haenable"], true, "offerha offering");
-    assert!(vm["nic"].is_array() && vm["tags"].is_array(), "{vm}");
+    assert!(vm["tags"].is_array(), "{vm}");
+    // Its NIC is on the account's default isolated network, created by this first deploy.
+    let nic = &vm["nic"][0];
+    let nets = alice
+        .ok(&[("command", "listNetworks"), ("zoneid", &z.zone)])
+        .await;
+    assert_eq!(nets["count"], 1, "{nets}");
+    let net = &nets["network"][0];
+    assert_eq!(net["type"], "Isolated");
+    assert_eq!(nic["networkid"], net["id"], "{vm}");
+    assert_eq!(nic["gateway"], net["gateway"]);
+    assert_eq!(nic["isdefault"], true);
+    assert!(s(&nic["macaddress"]).starts_with("02:00:"), "{nic}");
+    let ip = s(&nic["ipaddress"]);
+    assert!(!ip.is_empty() && ip != s(&net["gateway"]), "{nic}");
     // Users do not see the host or the instance name.
     assert!(
         vm.get("hostid").is_none() && vm.get("instancename").is_none(),
@@ -492,7 +517,18 @@ async fn limits_are_enforced_at_deploy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn volumes_create_attach_detach_resize_delete() {
-    let ts = TestServer::start().await;
+    volumes(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn volumes_create_attach_detach_resize_delete_postgres() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    volumes(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
+}
+
+async fn volumes(ts: TestServer) {
     let z = VmZone::new(&ts, 1).await;
     let c = &ts.admin;
     let disk = c

@@ -84,3 +84,66 @@ pub const VOLUME: &[Field] = &[
     f("displayvolume", "boolean", "an optional field whether to the display the volume to the end user or not."),
     f("tags", "set", "the list of resource tags associated"),
 ];
+
+pub const NETWORK: &[Field] = &[
+    f("id", "string", "the id of the network"),
+    f("name", "string", "the name of the network"),
+    f("displaytext", "string", "the displaytext of the network"),
+    f("zoneid", "string", "zone id of the network"),
+    f(
+        "zonename",
+        "string",
+        "the name of the zone the network belongs to",
+    ),
+    f("type", "string", "the type of the network"),
+    f("traffictype", "string", "the traffic type of the network"),
+    f("state", "string", "state of the network"),
+    f(
+        "cidr",
+        "string",
+        "Cloudstack managed address space, all CloudStack managed VMs get IP address from CIDR",
+    ),
+    f("gateway", "string", "the network's gateway"),
+    f("netmask", "string", "the network's netmask"),
+    f("networkdomain", "string", "the network domain"),
+    f(
+        "networkofferingid",
+        "string",
+        "network offering id the network is created from",
+    ),
+    f(
+        "networkofferingname",
+        "string",
+        "name of the network offering the network is created from",
+    ),
+    f("account", "string", "the owner of the network"),
+    f("domainid", "string", "the domain id of the network owner"),
+    f("domain", "string", "the domain name of the network owner"),
+    f(
+        "canusefordeploy",
+        "boolean",
+        "list networks available for vm deployment",
+    ),
+    f(
+        "isdefault",
+        "boolean",
+        "true if network is default, false otherwise",
+    ),
+    f("acltype", "string", "acl type - access type to the network"),
+    f(
+        "vlan",
+        "string",
+        "The vlan of the network. This parameter is visible to ROOT admins only",
+    ),
+    f(
+        "broadcasturi",
+        "string",
+        "broadcast uri of the network. This parameter is visible to ROOT admins only",
+    ),
+    f("service", "set", "the list of services"),
+    f(
+        "tags",
+        "set",
+        "the list of resource tags associated with network",
+    ),
+];

@@ -264,6 +264,18 @@ pub fn specs() -> Vec<CommandSpec> {
             .returns("success", SUCCESS)
             .req("id", Uuid, "The ID of the disk volume")
             .rel("listVolumes"),
+        CommandSpec::new("listNetworks", "Lists all available networks.")
+            .returns("network", NETWORK)
+            .owned_list()
+            .opt("id", Uuid, "list networks by ID")
+            .opt("zoneid", Uuid, "the zone ID of the network")
+            .rel("listZones")
+            .opt("type", String, "the type of the network. Supported values are: isolated, l2, shared and all")
+            .opt("guestiptype", String, "the guest IP type of the network (Isolated, Shared, L2)")
+            .opt("traffictype", String, "type of the traffic")
+            .opt("issystem", Boolean, "true if network is system, false otherwise")
+            .opt("canusefordeploy", Boolean, "list networks available for VM deployment")
+            .opt("isrecursive", Boolean, "defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves."),
         CommandSpec::new("listVolumes", "Lists all volumes.")
             .returns("volume", VOLUME)
             .owned_list()

@@ -336,6 +336,114 @@ pub(crate) async fn vms(store: &DataStore) {
     assert_eq!(host_usage(&mut c, host).await.expect("usage").vms, 0);
     drop(c);
 
+    // A detached volume (no VM, no device: typed NULLs on PostgreSQL).
+    let mut tx = store.begin().await.expect("begin");
+    volume_insert(
+        &mut tx,
+        &NewVolume {
+            id: Uuid::new_v4(),
+            name: "loose".into(),
+            vol_type: "DATADISK".into(),
+            account_id: alice,
+            domain_id: root.id,
+            zone_id: zone,
+            vm_id: None,
+            device_id: None,
+            size: 1 << 30,
+            disk_offering_id: None,
+            template_id: None,
+            attrs: serde_json::json!({}),
+        },
+    )
+    .await
+    .expect("detached volume");
+    // Networks and NICs: an address or a MAC is taken once among live NICs.
+    let net = NetworkRow {
+        id: Uuid::new_v4(),
+        name: "alice-network".into(),
+        display_text: "d".into(),
+        zone_id: zone,
+        account_id: Some(alice),
+        account_name: None,
+        domain_id: Some(root.id),
+        domain_name: None,
+        domain_path: None,
+        guest_type: "Isolated".into(),
+        traffic_type: "Guest".into(),
+        state: "Allocated".into(),
+        cidr: Some("10.1.1.0/24".into()),
+        gateway: Some("10.1.1.1".into()),
+        netmask: Some("255.255.255.0".into()),
+        network_domain: None,
+        vni: None,
+        network_offering_id: None,
+        attrs: serde_json::json!({}),
+        created: 0,
+    };
+    network_insert(&mut tx, &net).await.expect("network");
+    let dup = NetworkRow {
+        id: Uuid::new_v4(),
+        ..net.clone()
+    };
+    tx.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    assert!(matches!(
+        network_insert(&mut tx, &dup).await,
+        Err(DbError::Conflict(_))
+    ));
+    drop(tx);
+    let nic = |vm: Uuid, ip: &str, mac: &str| NewNic {
+        id: Uuid::new_v4(),
+        vm_id: vm,
+        network_id: net.id,
+        ip4: Some(ip.into()),
+        mac: mac.into(),
+        device_id: 0,
+        is_default: true,
+    };
+    let mut tx = store.begin().await.expect("begin");
+    nic_insert(&mut tx, &nic(a2.id, "10.1.1.2", "02:00:00:00:00:01"))
+        .await
+        .expect("nic");
+    tx.commit().await.expect("commit");
+    for bad in [
+        nic(b1.id, "10.1.1.2", "02:00:00:00:00:02"),
+        nic(b1.id, "10.1.1.3", "02:00:00:00:00:01"),
+    ] {
+        let mut tx = store.begin().await.expect("begin");
+        assert!(matches!(
+            nic_insert(&mut tx, &bad).await,
+            Err(DbError::Conflict(_))
+        ));
+    }
+    let mut c = store.read().await.expect("read");
+    assert_eq!(
+        nic_ips(&mut c, net.id).await.expect("ips"),
+        vec!["10.1.1.2"]
+    );
+    let shown = nics_for_vms(&mut c, &[a2.id, b1.id]).await.expect("nics");
+    assert_eq!(shown.len(), 1);
+    assert_eq!(
+        (shown[0].network_name.as_str(), shown[0].gateway.as_deref()),
+        ("alice-network", Some("10.1.1.1"))
+    );
+    let mine = NetworkFilter {
+        scope: Some(OwnerScope::Account(alice)),
+        guest_type: Some("isolated".into()),
+        ..Default::default()
+    };
+    assert_eq!(network_list(&mut c, &mine).await.expect("list").1, 1);
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    assert_eq!(
+        nic_release_for_vm(&mut tx, a2.id).await.expect("release"),
+        1
+    );
+    nic_insert(&mut tx, &nic(b1.id, "10.1.1.2", "02:00:00:00:00:01"))
+        .await
+        .expect("the address is free again");
+    tx.commit().await.expect("commit");
+
     // Sagas: progress replaced in place; unfinished ones found by resource.
     let job = JobId::new();
     let mut row = SagaRow {

@@ -9,6 +9,7 @@ pub mod hosts;
 pub mod keypairs;
 pub mod limits;
 pub mod migrate;
+pub mod networks;
 pub mod offerings;
 pub mod physnets;
 pub mod roles;

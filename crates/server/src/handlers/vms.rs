@@ -96,6 +96,7 @@ pub(crate) async fn volumes_of(st: &State, vm: Uuid) -> AppResult<Vec<VolumeRow>
 // --- views -----------------------------------------------------------------------------------
 
 struct Names {
+    nics: Vec<db::NicRow>,
     zones: HashMap<Uuid, String>,
     offerings: HashMap<Uuid, InfraRow>,
     templates: HashMap<Uuid, InfraRow>,
@@ -150,7 +151,17 @@ async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
             }
         }
     }
+    let nics = {
+        let ids: Vec<Uuid> = vms.iter().map(|v| v.id).collect();
+        let mut c = st.store.read().await?;
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            out.extend(db::nics_for_vms(&mut c, chunk).await?);
+        }
+        out
+    };
     Ok(Names {
+        nics,
         zones,
         offerings,
         templates,
@@ -249,7 +260,10 @@ fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) -> Value {
     put("bootmode", json!("legacy"));
     put("boottype", json!("BIOS"));
     put("vmtype", json!("User"));
-    put("nic", json!([]));
+    put(
+        "nic",
+        Value::Array(super::networks::nic_views(&n.nics, vm.id)),
+    );
     put("securitygroup", json!([]));
     put("affinitygroup", json!([]));
     put(
@@ -591,6 +605,13 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         ],
     )
     .await?;
+    let network = super::networks::default_network(
+        st,
+        &acct,
+        &zone,
+        args.list("networkids").unwrap_or_default(),
+    )
+    .await?;
     let details: Map<String, Value> = args
         .map("details")
         .unwrap_or_default()
@@ -679,6 +700,21 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         .record(&mut tx)
         .await?;
     tx.commit().await?;
+    if let Err(e) = super::networks::allocate_nic(
+        st,
+        id,
+        &network,
+        args.text("ipaddress"),
+        args.text("macaddress"),
+    )
+    .await
+    {
+        // No address: the VM can never start; it is left in Error (expunged later).
+        let mut tx = st.store.begin().await?;
+        db::vm_transition(&mut tx, id, &["Stopped"], "Error", &VmPlace::keep()).await?;
+        tx.commit().await?;
+        return Err(e);
+    }
     Ok(JobPlan {
         instance_type: Some("VirtualMachine"),
         instance_id: Some(id.to_string()),
@@ -1494,6 +1530,7 @@ fn mark_removed(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let mut tx = cx.st.store.begin().await?;
         db::vm_mark_removed(&mut tx, cx.resource).await?;
+        db::nic_release_for_vm(&mut tx, cx.resource).await?;
         db::tag_delete_for_resource(&mut tx, cx.resource).await?;
         tx.commit().await?;
         Ok(())

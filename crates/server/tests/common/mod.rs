@@ -39,6 +39,13 @@ impl TestServer {
         database: Option<String>,
         agent_listen: std::net::SocketAddr,
     ) -> Self {
+        // `CANOPY_TEST_LOG=warn` (or any filter) shows the server's log in a failing test.
+        if let Ok(filter) = std::env::var("CANOPY_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let cfg = server::Config {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("addr"),

@@ -1,0 +1,296 @@
+//! Guest networks and NICs.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use model::ids::{AccountId, DomainId};
+
+use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::migrate::now_ms;
+use crate::sql::{OwnerScope, Sql};
+use crate::{DbError, Result};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkRow {
+    pub id: Uuid,
+    pub name: String,
+    pub display_text: String,
+    pub zone_id: Uuid,
+    pub account_id: Option<AccountId>,
+    pub account_name: Option<String>,
+    pub domain_id: Option<DomainId>,
+    pub domain_name: Option<String>,
+    pub domain_path: Option<String>,
+    /// `Isolated`, `Shared` or `L2`.
+    pub guest_type: String,
+    pub traffic_type: String,
+    pub state: String,
+    pub cidr: Option<String>,
+    pub gateway: Option<String>,
+    pub netmask: Option<String>,
+    pub network_domain: Option<String>,
+    pub vni: Option<i64>,
+    pub network_offering_id: Option<Uuid>,
+    pub attrs: serde_json::Value,
+    pub created: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NetworkFilter {
+    pub scope: Option<OwnerScope>,
+    pub ids: Vec<Uuid>,
+    pub zone_id: Option<Uuid>,
+    pub guest_type: Option<String>,
+    pub keyword: Option<String>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+const COLS: &str =
+    "n.id AS n_id, n.name AS n_name, n.display_text AS n_text, n.zone_id AS n_zone, \
+     n.account_id AS n_acct, a.name AS a_name, n.domain_id AS n_dom, d.name AS d_name, \
+     d.path AS d_path, n.guest_type AS n_gt, n.traffic_type AS n_tt, n.state AS n_state, \
+     n.cidr AS n_cidr, n.gateway AS n_gw, n.netmask AS n_mask, n.network_domain AS n_nd, \
+     n.vni AS n_vni, n.network_offering_id AS n_no, n.attrs AS n_attrs, n.created AS n_created";
+const FROM: &str = " FROM networks n LEFT JOIN accounts a ON a.id = n.account_id \
+     LEFT JOIN domains d ON d.id = n.domain_id WHERE n.removed IS NULL";
+
+fn row(r: &AnyRow) -> Result<NetworkRow> {
+    const T: &str = "networks";
+    let attrs: String = r.try_get("n_attrs")?;
+    Ok(NetworkRow {
+        id: get_id(r, "n_id", T)?,
+        name: r.try_get("n_name")?,
+        display_text: r.try_get("n_text")?,
+        zone_id: get_id(r, "n_zone", T)?,
+        account_id: get_opt_id(r, "n_acct", T)?,
+        account_name: r.try_get("a_name")?,
+        domain_id: get_opt_id(r, "n_dom", T)?,
+        domain_name: r.try_get("d_name")?,
+        domain_path: r.try_get("d_path")?,
+        guest_type: r.try_get("n_gt")?,
+        traffic_type: r.try_get("n_tt")?,
+        state: r.try_get("n_state")?,
+        cidr: r.try_get("n_cidr")?,
+        gateway: r.try_get("n_gw")?,
+        netmask: r.try_get("n_mask")?,
+        network_domain: r.try_get("n_nd")?,
+        vni: r.try_get("n_vni")?,
+        network_offering_id: get_opt_id(r, "n_no", T)?,
+        attrs: serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null),
+        created: r.try_get("n_created")?,
+    })
+}
+
+pub async fn network_insert(conn: &mut AnyConnection, n: &NetworkRow) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO networks (id, name, display_text, zone_id, account_id, domain_id, guest_type, \
+         traffic_type, state, cidr, gateway, netmask, network_domain, vni, network_offering_id, \
+         attrs, created) VALUES (",
+    );
+    q.bind(n.id.to_string())
+        .push(", ")
+        .bind(n.name.clone())
+        .push(", ")
+        .bind(n.display_text.clone())
+        .push(", ")
+        .bind(n.zone_id.to_string())
+        .push(", ")
+        .bind(n.account_id)
+        .push(", ")
+        .bind(n.domain_id)
+        .push(", ")
+        .bind(n.guest_type.clone())
+        .push(", ")
+        .bind(n.traffic_type.clone())
+        .push(", ")
+        .bind(n.state.clone())
+        .push(", ")
+        .bind(n.cidr.clone())
+        .push(", ")
+        .bind(n.gateway.clone())
+        .push(", ")
+        .bind(n.netmask.clone())
+        .push(", ")
+        .bind(n.network_domain.clone())
+        .push(", ")
+        .bind(n.vni)
+        .push(", ")
+        .bind(n.network_offering_id.map(|u| u.to_string()))
+        .push(", ")
+        .bind(n.attrs.to_string())
+        .push(", ")
+        .bind(now_ms())
+        .push(")");
+    q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn network_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<NetworkRow>> {
+    let mut q = Sql::new(&format!("SELECT {COLS}{FROM}"));
+    q.and(" AND n.id = ", id.to_string());
+    q.one(conn, row).await
+}
+
+fn net_where(q: &mut Sql, f: &NetworkFilter) {
+    if let Some(s) = &f.scope {
+        s.push(q, "n.account_id", "d");
+    }
+    if !f.ids.is_empty() {
+        q.push(" AND n.id IN (");
+        for (i, id) in f.ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id.to_string());
+        }
+        q.push(")");
+    }
+    if let Some(z) = f.zone_id {
+        q.and(" AND n.zone_id = ", z.to_string());
+    }
+    if let Some(t) = &f.guest_type {
+        q.and(" AND lower(n.guest_type) = ", t.to_lowercase());
+    }
+    if let Some(k) = &f.keyword {
+        q.and(
+            " AND lower(n.name) LIKE ",
+            format!("%{}%", k.to_lowercase()),
+        );
+    }
+}
+
+pub async fn network_list(
+    conn: &mut AnyConnection,
+    f: &NetworkFilter,
+) -> Result<Listed<NetworkRow>> {
+    let mut c = Sql::new(&format!("SELECT COUNT(*){FROM}"));
+    net_where(&mut c, f);
+    let total = count(conn, &c).await?;
+    let mut q = Sql::new(&format!("SELECT {COLS}{FROM}"));
+    net_where(&mut q, f);
+    q.push(" ORDER BY n.created, n.id").page(f.offset, f.limit);
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    Ok((rows.iter().map(row).collect::<Result<_>>()?, total))
+}
+
+/// A NIC with what responses show of its network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NicRow {
+    pub id: Uuid,
+    pub vm_id: Uuid,
+    pub network_id: Uuid,
+    pub network_name: String,
+    pub guest_type: String,
+    pub ip4: Option<String>,
+    pub gateway: Option<String>,
+    pub netmask: Option<String>,
+    pub vni: Option<i64>,
+    pub mac: String,
+    pub device_id: i64,
+    pub is_default: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewNic {
+    pub id: Uuid,
+    pub vm_id: Uuid,
+    pub network_id: Uuid,
+    pub ip4: Option<String>,
+    pub mac: String,
+    pub device_id: i64,
+    pub is_default: bool,
+}
+
+/// Adds a NIC; an IP or MAC already taken is a [`DbError::Conflict`].
+pub async fn nic_insert(conn: &mut AnyConnection, n: &NewNic) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO nics (id, vm_id, network_id, ip4, mac, device_id, is_default, created) VALUES (",
+    );
+    q.bind(n.id.to_string())
+        .push(", ")
+        .bind(n.vm_id.to_string())
+        .push(", ")
+        .bind(n.network_id.to_string())
+        .push(", ")
+        .bind(n.ip4.clone())
+        .push(", ")
+        .bind(n.mac.clone())
+        .push(", ")
+        .bind(n.device_id)
+        .push(", ")
+        .bind(n.is_default)
+        .push(", ")
+        .bind(now_ms())
+        .push(")");
+    q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// The IPv4 addresses live NICs hold on a network.
+pub async fn nic_ips(conn: &mut AnyConnection, network: Uuid) -> Result<Vec<String>> {
+    let mut q = Sql::new(
+        "SELECT ip4 FROM nics WHERE removed IS NULL AND ip4 IS NOT NULL AND network_id = ",
+    );
+    q.bind(network.to_string());
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String, _>(0)?))
+        .collect()
+}
+
+/// The live NICs of these VMs, by VM then device.
+pub async fn nics_for_vms(conn: &mut AnyConnection, vms: &[Uuid]) -> Result<Vec<NicRow>> {
+    if vms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(
+        "SELECT c.id AS c_id, c.vm_id AS c_vm, c.network_id AS c_net, n.name AS n_name, \
+         n.guest_type AS n_gt, c.ip4 AS c_ip, n.gateway AS n_gw, n.netmask AS n_mask, \
+         n.vni AS n_vni, c.mac AS c_mac, c.device_id AS c_dev, c.is_default AS c_def \
+         FROM nics c JOIN networks n ON n.id = c.network_id WHERE c.removed IS NULL AND c.vm_id IN (",
+    );
+    for (i, v) in vms.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(v.to_string());
+    }
+    q.push(") ORDER BY c.vm_id, c.device_id");
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            const T: &str = "nics";
+            let d: i64 = r.try_get("c_def")?;
+            Ok(NicRow {
+                id: get_id(r, "c_id", T)?,
+                vm_id: get_id(r, "c_vm", T)?,
+                network_id: get_id(r, "c_net", T)?,
+                network_name: r.try_get("n_name")?,
+                guest_type: r.try_get("n_gt")?,
+                ip4: r.try_get("c_ip")?,
+                gateway: r.try_get("n_gw")?,
+                netmask: r.try_get("n_mask")?,
+                vni: r.try_get("n_vni")?,
+                mac: r.try_get("c_mac")?,
+                device_id: r.try_get("c_dev")?,
+                is_default: d != 0,
+            })
+        })
+        .collect()
+}
+
+/// Releases the NICs of an expunged VM (their addresses become free).
+pub async fn nic_release_for_vm(conn: &mut AnyConnection, vm: Uuid) -> Result<u64> {
+    let mut q = Sql::new("UPDATE nics SET removed = ");
+    q.bind(now_ms())
+        .and(" WHERE removed IS NULL AND vm_id = ", vm.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}
