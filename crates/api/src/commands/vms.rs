@@ -274,8 +274,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("guestiptype", String, "the guest IP type of the network (Isolated, Shared, L2)")
             .opt("traffictype", String, "type of the traffic")
             .opt("issystem", Boolean, "true if network is system, false otherwise")
-            .opt("canusefordeploy", Boolean, "list networks available for VM deployment")
-            .opt("isrecursive", Boolean, "defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves."),
+            .opt("canusefordeploy", Boolean, "list networks available for VM deployment"),
         CommandSpec::new("listVolumes", "Lists all volumes.")
             .returns("volume", VOLUME)
             .owned_list()

@@ -62,7 +62,12 @@ pub async fn default_network(
     };
     let (found, n) = db::network_list(&mut c, &mine).await?;
     match n {
-        1 => return Ok(found.into_iter().next().ok_or_else(|| AppError::Internal("lost network".into()))?),
+        1 => {
+            return found
+                .into_iter()
+                .next()
+                .ok_or_else(|| AppError::Internal("lost network".into()))
+        }
         0 => {}
         _ => {
             return param_err(format!(
