@@ -169,11 +169,12 @@ impl SimDriver {
                 v.memory_mib = *memory_mib;
                 Ok(serde_json::json!({}))
             }
-            Command::CheckHost { address } => Ok(serde_json::json!({
-                "alive": crate::simulator::sim_host(address)
-                    .reachable
-                    .load(std::sync::atomic::Ordering::SeqCst),
-            })),
+            Command::CheckHost { address } => match crate::simulator::known_sim_host(address) {
+                Some(h) => Ok(serde_json::json!({
+                    "alive": h.reachable.load(std::sync::atomic::Ordering::SeqCst),
+                })),
+                None => Err(format!("cannot tell whether {address} is alive")),
+            },
             Command::PrepareMigration { vm } => {
                 self.host
                     .vms

@@ -133,13 +133,22 @@ pub fn hosts(
 /// simulated host whose agent (or in-process server) restarts still runs its VMs, as a real
 /// hypervisor would; it is lost when the process exits.
 pub fn sim_host(address: &str) -> Arc<SimHost> {
-    static HOSTS: std::sync::OnceLock<Mutex<HashMap<String, Arc<SimHost>>>> =
-        std::sync::OnceLock::new();
-    let m = HOSTS.get_or_init(Default::default);
-    match m.lock() {
+    match registry().lock() {
         Ok(mut m) => m.entry(address.to_string()).or_default().clone(),
         Err(_) => Arc::default(),
     }
+}
+
+/// The simulated host at `address` if this process runs it (a peer in another process cannot
+/// be judged from here).
+pub fn known_sim_host(address: &str) -> Option<Arc<SimHost>> {
+    registry().lock().ok()?.get(address).cloned()
+}
+
+fn registry() -> &'static Mutex<HashMap<String, Arc<SimHost>>> {
+    static HOSTS: std::sync::OnceLock<Mutex<HashMap<String, Arc<SimHost>>>> =
+        std::sync::OnceLock::new();
+    HOSTS.get_or_init(Default::default)
 }
 
 /// Runs hosts until `stop` fires; returns their tasks.

@@ -126,6 +126,8 @@ pub async fn host_get_by_address(
 #[derive(Clone, Debug, Default)]
 pub struct HostFilter {
     pub id: Option<Uuid>,
+    /// Any of these hosts (empty: no condition).
+    pub ids: Vec<Uuid>,
     pub zone_id: Option<Uuid>,
     pub pod_id: Option<Uuid>,
     pub cluster_id: Option<Uuid>,
@@ -162,6 +164,16 @@ fn host_where(q: &mut Sql, f: &HostFilter) {
     }
     if let Some(k) = &f.keyword {
         q.and(" AND lower(name) LIKE ", format!("%{}%", k.to_lowercase()));
+    }
+    if !f.ids.is_empty() {
+        q.push(" AND id IN (");
+        for (i, id) in f.ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id.to_string());
+        }
+        q.push(")");
     }
 }
 

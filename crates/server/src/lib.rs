@@ -140,6 +140,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         jobs: jobs::JobEngine::new(workers),
         hub: hub::AgentHub::default(),
         faults: saga::Faults::from_env(),
+        snapshots: placing::SnapshotCache::default(),
         agent_endpoint: format!("{advertise}:{}", agent_addr.port()),
         agent_fingerprint: agent_tls.fingerprint.clone(),
         stopping: stopped.clone(),

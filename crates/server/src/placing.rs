@@ -40,6 +40,54 @@ fn tag_set(v: Option<&serde_json::Value>) -> BTreeSet<String> {
     }
 }
 
+/// How long a zone's snapshot is reused for planning. Staleness only costs a re-plan: the
+/// reservation is re-checked in the database, and a refusal drops the cached snapshot.
+pub const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Recent snapshots per zone, for the deploy path (building one of a 25,000-host zone costs
+/// far more than planning on it).
+#[derive(Default)]
+pub struct SnapshotCache {
+    zones: std::sync::Mutex<HashMap<Uuid, (std::time::Instant, std::sync::Arc<Snapshot>)>>,
+}
+
+impl SnapshotCache {
+    /// Forgets a zone's snapshot (a reservation was refused, or the zone changed).
+    pub fn invalidate(&self, zone: Uuid) {
+        if let Ok(mut z) = self.zones.lock() {
+            z.remove(&zone);
+        }
+    }
+}
+
+/// The snapshot to plan `owner`'s VM on: a cached one (at most [`SNAPSHOT_TTL`] old) for the
+/// first-fit planner; a fresh one for the planners that count the owner's VMs per host.
+pub async fn planning_snapshot(
+    st: &State,
+    zone: Uuid,
+    owner: model::AccountId,
+    policy: &Policy,
+) -> AppResult<std::sync::Arc<Snapshot>> {
+    if policy.planner != Planner::FirstFit {
+        return Ok(std::sync::Arc::new(
+            snapshot_for(st, zone, Some(owner)).await?,
+        ));
+    }
+    let cached = st.snapshots.zones.lock().ok().and_then(|z| {
+        z.get(&zone)
+            .filter(|(at, _)| at.elapsed() < SNAPSHOT_TTL)
+            .map(|(_, s)| s.clone())
+    });
+    if let Some(s) = cached {
+        return Ok(s);
+    }
+    let fresh = std::sync::Arc::new(snapshot_for(st, zone, None).await?);
+    if let Ok(mut z) = st.snapshots.zones.lock() {
+        z.insert(zone, (std::time::Instant::now(), fresh.clone()));
+    }
+    Ok(fresh)
+}
+
 /// Everything placement needs to know about one zone.
 pub async fn snapshot(st: &State, zone: Uuid) -> AppResult<Snapshot> {
     snapshot_for(st, zone, None).await

@@ -21,6 +21,8 @@ pub struct AppState {
     pub hub: crate::hub::AgentHub,
     /// Injected saga faults (tests and `CANOPY_FAULT_SAGA`).
     pub faults: crate::saga::Faults,
+    /// Recent placement snapshots per zone.
+    pub snapshots: crate::placing::SnapshotCache,
     /// How agents reach this server (`host:port`), written into join tokens.
     pub agent_endpoint: String,
     /// SHA-256 of the agent endpoint's certificate.

@@ -395,6 +395,7 @@ pub async fn list_hosts(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<
         keyword: args.text("keyword").map(str::to_string),
         offset: args.page.offset,
         limit: args.page.limit,
+        ..Default::default()
     };
     let (rows, total) = {
         let mut c = st.store.read().await?;

@@ -115,13 +115,16 @@ async fn infra_rows(
         return Ok(HashMap::new());
     }
     let mut c = st.store.read().await?;
-    let mut out = HashMap::new();
-    for id in ids {
-        if let Some(r) = db::infra_get(&mut c, t, id).await? {
-            out.insert(id, r);
-        }
-    }
-    Ok(out)
+    let f = db::InfraFilter {
+        ids: Some(ids),
+        ..Default::default()
+    };
+    Ok(db::infra_list(&mut c, t, &f)
+        .await?
+        .0
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect())
 }
 
 async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
@@ -145,9 +148,13 @@ async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
     let mut hosts = HashMap::new();
     if !host_ids.is_empty() {
         let mut c = st.store.read().await?;
-        for h in host_ids {
-            if let Some(r) = db::host_get(&mut c, h).await? {
-                hosts.insert(h, r.name);
+        for chunk in host_ids.chunks(500) {
+            let f = db::HostFilter {
+                ids: chunk.to_vec(),
+                ..Default::default()
+            };
+            for r in db::host_list(&mut c, &f).await?.0 {
+                hosts.insert(r.id, r.name);
             }
         }
     }
@@ -851,7 +858,8 @@ fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         }
         let policy = crate::placing::policy(&st.settings);
         for _ in 0..RESERVE_ATTEMPTS {
-            let snap = crate::placing::snapshot_for(&st, vm.zone_id, Some(vm.account_id)).await?;
+            let snap =
+                crate::placing::planning_snapshot(&st, vm.zone_id, vm.account_id, &policy).await?;
             let mut plan = placement::plan(&snap, &req, &policy).map_err(|e| {
                 AppError::from(ApiError::new(
                     ErrorCode::InsufficientCapacity,
@@ -879,13 +887,20 @@ fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             let mut tx = st.store.begin().await?;
             db::host_lock(&mut tx, host.id).await?;
             let used = db::host_usage(&mut tx, host.id).await?;
+            // The snapshot may be a second old: the host must still take VMs, too.
+            let live = db::host_get(&mut tx, host.id)
+                .await?
+                .map(|h| h.status == "Up" && h.resource_state == "Enabled")
+                .unwrap_or(false);
             let cpu_cap = host.cpus as f64 * host.cpu_mhz as f64 * cluster.cpu_overcommit;
             let mem_cap = host.memory as f64 * cluster.mem_overcommit;
-            let fits = (used.cpu_mhz + vm.cpus * vm.cpu_mhz) as f64 <= cpu_cap
+            let fits = live
+                && (used.cpu_mhz + vm.cpus * vm.cpu_mhz) as f64 <= cpu_cap
                 && (((used.memory_mib + vm.memory_mib) as u64) << 20) as f64 <= mem_cap
                 && used.vms < host.max_guests as i64;
             if !fits {
                 drop(tx);
+                st.snapshots.invalidate(vm.zone_id);
                 tracing::debug!(vm = %vm.id, host = %host.id, "reservation refused by the database; re-planning");
                 req.avoid_hosts.insert(host.id);
                 continue;
