@@ -42,13 +42,15 @@ fn tag_set(v: Option<&serde_json::Value>) -> BTreeSet<String> {
 
 /// How long a zone's snapshot is reused for planning. Staleness only costs a re-plan: the
 /// reservation is re-checked in the database, and a refusal drops the cached snapshot.
-pub const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_millis(1000);
+pub const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_millis(3000);
 
 /// Recent snapshots per zone, for the deploy path (building one of a 25,000-host zone costs
 /// far more than planning on it).
 #[derive(Default)]
 pub struct SnapshotCache {
     zones: std::sync::Mutex<HashMap<Uuid, (std::time::Instant, std::sync::Arc<Snapshot>)>>,
+    /// One rebuild at a time: concurrent deploys wait for it rather than all rebuilding.
+    rebuild: tokio::sync::Mutex<()>,
 }
 
 impl SnapshotCache {
@@ -73,12 +75,18 @@ pub async fn planning_snapshot(
             snapshot_for(st, zone, Some(owner)).await?,
         ));
     }
-    let cached = st.snapshots.zones.lock().ok().and_then(|z| {
-        z.get(&zone)
-            .filter(|(at, _)| at.elapsed() < SNAPSHOT_TTL)
-            .map(|(_, s)| s.clone())
-    });
-    if let Some(s) = cached {
+    let cached = || {
+        st.snapshots.zones.lock().ok().and_then(|z| {
+            z.get(&zone)
+                .filter(|(at, _)| at.elapsed() < SNAPSHOT_TTL)
+                .map(|(_, s)| s.clone())
+        })
+    };
+    if let Some(s) = cached() {
+        return Ok(s);
+    }
+    let _one = st.snapshots.rebuild.lock().await;
+    if let Some(s) = cached() {
         return Ok(s);
     }
     let fresh = std::sync::Arc::new(snapshot_for(st, zone, None).await?);
