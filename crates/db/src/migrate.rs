@@ -318,6 +318,7 @@ CREATE TABLE vms (
     ha_enable BIGINT NOT NULL, vm_group TEXT, userdata TEXT, keypairs TEXT NOT NULL,
     attrs TEXT NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL, removed BIGINT
 );
+CREATE INDEX vms_live ON vms (removed, seq, id);
 CREATE INDEX vms_host ON vms (host_id, state);
 CREATE INDEX vms_dest ON vms (dest_host_id);
 CREATE INDEX vms_account ON vms (account_id, removed);

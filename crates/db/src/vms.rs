@@ -353,15 +353,49 @@ fn vm_where(q: &mut Sql, f: &VmFilter) {
     }
 }
 
+/// The FROM clause for counting and paging: the domains join only when the scope needs it.
+fn vm_from_lean(f: &VmFilter) -> &'static str {
+    match f.scope {
+        Some(OwnerScope::Domain { .. }) => {
+            " FROM vms v JOIN domains d ON d.id = v.domain_id WHERE v.removed IS NULL"
+        }
+        _ => " FROM vms v WHERE v.removed IS NULL",
+    }
+}
+
+/// A page of VMs and the total. The page is found on the `vms` table alone (an index walk in
+/// `seq` order), then only its rows are joined with their owners — at 100,000 VMs joining
+/// every row just to skip it costs more than the rest of the request.
 pub async fn vm_list(conn: &mut AnyConnection, f: &VmFilter) -> Result<Listed<VmRow>> {
-    let mut c = Sql::new(&format!("SELECT COUNT(*){VM_FROM}"));
+    let lean = vm_from_lean(f);
+    let mut c = Sql::new(&format!("SELECT COUNT(*){lean}"));
     vm_where(&mut c, f);
     let total = count(conn, &c).await?;
-    let mut q = Sql::new(&format!("SELECT {VM_COLS}{VM_FROM}"));
+    if f.limit == Some(0) {
+        return Ok((Vec::new(), total));
+    }
+    let mut q = Sql::new(&format!("SELECT v.id{lean}"));
     vm_where(&mut q, f);
     q.push(" ORDER BY v.seq").page(f.offset, f.limit);
-    let rows = q.query().fetch_all(&mut *conn).await?;
-    Ok((rows.iter().map(vm_row).collect::<Result<_>>()?, total))
+    let ids: Vec<String> = q
+        .query()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut rows = Vec::with_capacity(ids.len());
+    // By primary key only: with `removed IS NULL` here SQLite would walk that index instead.
+    let by_id = VM_FROM.replace("v.removed IS NULL", "1 = 1");
+    for chunk in ids.chunks(500) {
+        let mut q = Sql::new(&format!("SELECT {VM_COLS}{by_id}"));
+        in_list(&mut q, "v.id", chunk);
+        for r in q.query().fetch_all(&mut *conn).await? {
+            rows.push(vm_row(&r)?);
+        }
+    }
+    rows.sort_by_key(|v| v.seq);
+    Ok((rows, total))
 }
 
 /// Where a state change puts the VM.

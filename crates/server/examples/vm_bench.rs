@@ -10,6 +10,8 @@
 //! - the time from the death of a host (its agent process killed) to its HA VMs Running on
 //!   other hosts, with the default 10 s heartbeats.
 //!
+//! Run:
+//!
 //!     scripts/bench-vms.sh            # both databases, 25,000 hosts, 100,000 VMs
 //!     cargo run --release -p server --example vm_bench -- [--pg] [--hosts N] [--vms N] [--deploys N]
 
@@ -133,12 +135,24 @@ fn s(v: &Value) -> String {
 
 #[tokio::main]
 async fn main() -> Res<()> {
+    let dir = tempfile::tempdir()?;
+    let r = run(dir.path()).await;
+    if let Err(e) = &r {
+        eprintln!("benchmark failed: {e}; the server's last log lines:");
+        let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+        for l in log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev() {
+            eprintln!("  {l}");
+        }
+    }
+    r
+}
+
+async fn run(data: &Path) -> Res<()> {
     let hosts = arg("--hosts", 25_000);
     let vms = arg("--vms", 100_000);
     let deploys = arg("--deploys", 1_000).min(vms);
     let pg_wanted = std::env::args().any(|a| a == "--pg");
-    let dir = tempfile::tempdir()?;
-    let data = dir.path().to_path_buf();
+    let data = data.to_path_buf();
     let mut pg = if pg_wanted {
         Some(testkit::Postgres::start()?)
     } else {
@@ -247,7 +261,8 @@ async fn main() -> Res<()> {
     }
     let want = hosts as u64 + 4;
     loop {
-        let n = api
+        // The server is busy admitting hosts: a failed poll is retried.
+        let n = match api
             .call(&[
                 ("command", "listHosts"),
                 ("clusterid", &cluster),
@@ -255,9 +270,14 @@ async fn main() -> Res<()> {
                 ("page", "1"),
                 ("pagesize", "1"),
             ])
-            .await?["count"]
-            .as_u64()
-            .unwrap_or(0);
+            .await
+        {
+            Ok(r) => r["count"].as_u64().unwrap_or(0),
+            Err(e) => {
+                eprintln!("listHosts while hosts join: {e}");
+                0
+            }
+        };
         if n >= want {
             break;
         }
@@ -436,6 +456,9 @@ async fn main() -> Res<()> {
     let mut done = 0;
     while done < fill {
         let mut tx = store.begin().await?;
+        // Write first: the server writes to the same SQLite file, and a transaction that
+        // starts with a read cannot wait for the write lock.
+        db::counter_next(&mut tx, "account").await?;
         for i in done..(done + 2_000).min(fill) {
             let id = uuid::Uuid::new_v4();
             let v = db::NewVm {

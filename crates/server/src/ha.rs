@@ -25,6 +25,17 @@ use crate::state::State;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 const PEERS_ASKED: usize = 3;
+/// Peers read from the database per investigation (the connected ones among them are asked).
+const PEERS_LISTED: u64 = 16;
+/// Investigations running at once: after a network blip thousands of hosts can be overdue
+/// together; they are worked through a few at a time instead of all hammering the database.
+const PARALLEL: usize = 16;
+
+fn permits() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static P: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    P.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL)))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -48,6 +59,7 @@ pub fn investigate_in_background(st: &State, h: HostRow) {
     let st = st.clone();
     tokio::spawn(async move {
         let id = h.id;
+        let _permit = permits().clone().acquire_owned().await;
         if let Err(e) = investigate(&st, h).await {
             tracing::warn!(host = %id, error = %e, "host investigation failed; retried next cycle");
         }
@@ -66,6 +78,7 @@ pub async fn verdict(st: &State, h: &HostRow) -> AppResult<Verdict> {
             &db::HostFilter {
                 cluster_id: Some(h.cluster_id),
                 status: Some("Up".into()),
+                limit: Some(PEERS_LISTED),
                 ..Default::default()
             },
         )
@@ -102,6 +115,10 @@ pub async fn verdict(st: &State, h: &HostRow) -> AppResult<Verdict> {
 }
 
 async fn investigate(st: &State, h: HostRow) -> AppResult<()> {
+    // It may have come back while this waited for its turn.
+    if st.hub.is_connected(h.id) {
+        return Ok(());
+    }
     let v = verdict(st, &h).await?;
     // The agent may have come back while we asked.
     if st.hub.is_connected(h.id) {

@@ -138,6 +138,8 @@ async fn measure(
                 zone_id: Some(zone),
                 cluster_id: cluster,
                 status: Some("Up".into()),
+                // One connected host is enough; do not read a 20,000-host cluster for it.
+                limit: Some(32),
                 ..Default::default()
             },
         )
