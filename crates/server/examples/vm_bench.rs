@@ -140,7 +140,14 @@ async fn main() -> Res<()> {
     if let Err(e) = &r {
         eprintln!("benchmark failed: {e}; the server's last log lines:");
         let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
-        for l in log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev() {
+        for l in log
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             eprintln!("  {l}");
         }
     }
