@@ -1,189 +1,20 @@
-//! Volumes: listVolumes. Root volumes are created with their VM (deployVirtualMachine) on
-//! the primary storage placement chose, when the VM first starts; a deploy with a disk offering
-//! adds a data volume the same way.
+//! createVolume, attachVolume (a saga), detachVolume (a saga), resizeVolume, deleteVolume.
 
-use std::collections::HashMap;
-
-use api::{list_body, ApiError, Args};
-use db::{Infra, VolumeRow};
-use model::identity::display_domain_path;
-use serde_json::{json, Map, Value};
-use uuid::Uuid;
-
-use crate::access;
-use crate::context::OpContext;
-use crate::error::AppResult;
-use crate::state::State;
-
-struct Names {
-    zones: HashMap<Uuid, String>,
-    pools: HashMap<Uuid, String>,
-    offerings: HashMap<Uuid, String>,
-    vms: HashMap<Uuid, db::VmRow>,
-}
-
-async fn names(st: &State, rows: &[VolumeRow]) -> AppResult<Names> {
-    use super::zones::names as n;
-    let zones = n(st, Infra::Zone, rows.iter().map(|v| v.zone_id)).await?;
-    let pools = n(
-        st,
-        Infra::StoragePool,
-        rows.iter().filter_map(|v| v.pool_id),
-    )
-    .await?;
-    let offerings = n(
-        st,
-        Infra::DiskOffering,
-        rows.iter().filter_map(|v| v.disk_offering_id),
-    )
-    .await?;
-    let mut vms = HashMap::new();
-    let mut c = st.store.read().await?;
-    for id in rows.iter().filter_map(|v| v.vm_id) {
-        if let std::collections::hash_map::Entry::Vacant(e) = vms.entry(id) {
-            if let Some(vm) = db::vm_get(&mut c, id).await? {
-                e.insert(vm);
-            }
-        }
-    }
-    Ok(Names {
-        zones,
-        pools,
-        offerings,
-        vms,
-    })
-}
-
-fn view(ctx: &OpContext, v: &VolumeRow, n: &Names, tags: &[db::TagRow]) -> Value {
-    let mut m = Map::new();
-    let mut put = |k: &str, val: Value| {
-        m.insert(k.to_string(), val);
-    };
-    put("id", json!(v.id));
-    put("name", json!(v.name));
-    put("type", json!(v.vol_type));
-    put("state", json!(v.state));
-    put("size", json!(v.size));
-    put("zoneid", json!(v.zone_id));
-    if let Some(z) = n.zones.get(&v.zone_id) {
-        put("zonename", json!(z));
-    }
-    if let Some(vm_id) = v.vm_id {
-        put("virtualmachineid", json!(vm_id));
-        if let Some(vm) = n.vms.get(&vm_id) {
-            put("vmname", json!(vm.name));
-            put("vmdisplayname", json!(vm.display_name));
-            put("vmstate", json!(vm.state));
-            put(
-                "hypervisor",
-                json!(vm.attrs["hypervisor"].as_str().unwrap_or("Simulator")),
-            );
-        }
-        if let Some(d) = v.device_id {
-            put("deviceid", json!(d));
-        }
-    }
-    if let Some(a) = v.attached {
-        put("attached", json!(api::time::format_ms(a)));
-    }
-    if let Some(d) = v.disk_offering_id {
-        put("diskofferingid", json!(d));
-        if let Some(name) = n.offerings.get(&d) {
-            put("diskofferingname", json!(name));
-        }
-    }
-    if let Some(t) = v.template_id {
-        put("templateid", json!(t));
-    }
-    if let Some(p) = v.pool_id {
-        if ctx.is_admin() {
-            put("storageid", json!(p));
-        }
-        if let Some(name) = n.pools.get(&p) {
-            put("storage", json!(name));
-        }
-    }
-    put("storagetype", json!("shared"));
-    if ctx.is_admin() {
-        if let Some(p) = &v.path {
-            put("path", json!(p));
-        }
-    }
-    put("provisioningtype", json!("thin"));
-    put("account", json!(v.account_name));
-    put("domainid", json!(v.domain_id));
-    put("domain", json!(v.domain_name));
-    put("domainpath", json!(display_domain_path(&v.domain_path)));
-    put("created", json!(api::time::format_ms(v.created)));
-    put("destroyed", json!(v.state == "Destroy"));
-    put("displayvolume", json!(true));
-    put(
-        "tags",
-        Value::Array(
-            tags.iter()
-                .filter(|t| t.resource_id == v.id)
-                .map(super::tags::view)
-                .collect(),
-        ),
-    );
-    Value::Object(m)
-}
-
-pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    let scope = access::owner_scope(st, ctx, args).await?;
-    let mut f = db::VolumeFilter {
-        scope: Some(scope),
-        offset: args.page.offset,
-        limit: args.page.limit,
-        ..Default::default()
-    };
-    if let Some(id) = args.uuid("id") {
-        f.ids.push(id);
-    }
-    for s in args.list("ids").unwrap_or_default() {
-        f.ids.push(
-            s.trim()
-                .parse()
-                .map_err(|_| ApiError::invalid_id("ids", s))?,
-        );
-    }
-    f.name = args.text("name").map(str::to_string);
-    f.vm_id = args.uuid("virtualmachineid");
-    f.vol_type = args.text("type").map(str::to_string);
-    f.state = args.text("state").map(str::to_string);
-    f.zone_id = args.uuid("zoneid");
-    f.disk_offering_id = args.uuid("diskofferingid");
-    f.keyword = args.text("keyword").map(str::to_string);
-    if ctx.is_admin() {
-        f.pool_id = args.uuid("storageid");
-    }
-    let (rows, total) = {
-        let mut c = st.store.read().await?;
-        db::volume_list(&mut c, &f).await?
-    };
-    let n = names(st, &rows).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|v| v.id).collect();
-    let tags = super::tags::for_resources(st, &ids).await?;
-    Ok(list_body(
-        "volume",
-        total,
-        rows.iter().map(|v| view(ctx, v, &n, &tags)).collect(),
-    ))
-}
+use super::*;
 
 // --- create / attach / detach / resize / delete -----------------------------------------------
 
 use api::{success_body, ErrorCode};
 use futures_util::future::BoxFuture;
 
-use super::vms::{host_for_volume, pool_path, state_err, volumes_of, GIB, HOST_TIMEOUT};
-use super::zones::get as infra_get;
 use crate::error::{param_err, AppError};
 use crate::events::Event;
+use crate::handlers::vms::{host_for_volume, pool_path, state_err, volumes_of, GIB, HOST_TIMEOUT};
+use crate::handlers::zones::get as infra_get;
 use crate::jobs::{JobPlan, JobRef};
 use crate::saga::{self, SagaCx, SagaDef, Step};
 
-async fn load(st: &State, id: Uuid) -> AppResult<Option<VolumeRow>> {
+pub(crate) async fn load(st: &State, id: Uuid) -> AppResult<Option<VolumeRow>> {
     let mut c = st.store.read().await?;
     Ok(db::volume_get(&mut c, id).await?)
 }
@@ -205,20 +36,20 @@ pub(crate) async fn owned(
     Ok(v)
 }
 
-async fn result(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Value> {
+pub(crate) async fn result(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Value> {
     let v = load(st, id)
         .await?
         .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
     let n = names(st, std::slice::from_ref(&v)).await?;
-    let tags = super::tags::for_resources(st, &[v.id]).await?;
+    let tags = crate::handlers::tags::for_resources(st, &[v.id]).await?;
     Ok(json!({ "volume": view(ctx, &v, &n, &tags) }))
 }
 
 pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let acct = super::vms::owner_account(st, ctx, args).await?;
+    let acct = crate::handlers::vms::owner_account(st, ctx, args).await?;
     let vm = match args.uuid("virtualmachineid") {
         Some(id) => {
-            let vm = super::vms::owned(st, ctx, id).await?;
+            let vm = crate::handlers::vms::owned(st, ctx, id).await?;
             if vm.account_id != acct.id {
                 return param_err("The volume and the VM must belong to the same account");
             }
@@ -234,7 +65,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             )
         }
     };
-    let size = if super::offerings::b(&offering, "iscustomized") {
+    let size = if crate::handlers::offerings::b(&offering, "iscustomized") {
         match args.int("size") {
             Some(g) if g > 0 => g * GIB,
             _ => return param_err("This disk offering requires a custom size: give size (GB)"),
@@ -245,7 +76,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
                 "This disk offering has a fixed size; size can only be given with a customized offering",
             );
         }
-        super::offerings::n(&offering, "disksize").unwrap_or(0) * GIB
+        crate::handlers::offerings::n(&offering, "disksize").unwrap_or(0) * GIB
     };
     let zone = match (args.uuid("zoneid"), &vm) {
         (Some(z), _) => infra_get(st, Infra::Zone, "zoneid", z).await?.id,
@@ -257,7 +88,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             return param_err("The volume and the VM must be in the same zone");
         }
     }
-    super::limits::enforce(
+    crate::handlers::limits::enforce(
         st,
         &acct,
         &[
@@ -317,7 +148,7 @@ pub async fn create_run(
 }
 
 /// Where a volume can go for a VM: its root volume's pool (reachable by its host).
-async fn root_pool(st: &State, vm: Uuid) -> AppResult<Option<Uuid>> {
+pub(crate) async fn root_pool(st: &State, vm: Uuid) -> AppResult<Option<Uuid>> {
     Ok(volumes_of(st, vm)
         .await?
         .into_iter()
@@ -326,7 +157,7 @@ async fn root_pool(st: &State, vm: Uuid) -> AppResult<Option<Uuid>> {
 }
 
 /// Whether a VM whose root is on `root` can use a volume on `pool`.
-async fn reachable(st: &State, root: Option<Uuid>, pool: Uuid) -> AppResult<bool> {
+pub(crate) async fn reachable(st: &State, root: Option<Uuid>, pool: Uuid) -> AppResult<bool> {
     let Some(root) = root else { return Ok(true) };
     if root == pool {
         return Ok(true);
@@ -341,7 +172,7 @@ async fn reachable(st: &State, root: Option<Uuid>, pool: Uuid) -> AppResult<bool
 
 pub async fn attach_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let v = owned(st, ctx, "id", args.required_id("id")?).await?;
-    let vm = super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    let vm = crate::handlers::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
     check_attach(st, &v, &vm, args.int("deviceid")).await?;
     Ok(JobPlan {
         instance_type: Some("Volume"),
@@ -351,7 +182,7 @@ pub async fn attach_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     })
 }
 
-async fn check_attach(
+pub(crate) async fn check_attach(
     st: &State,
     v: &VolumeRow,
     vm: &db::VmRow,
@@ -418,14 +249,14 @@ async fn check_attach(
     Ok(())
 }
 
-fn next_device(used: &[Option<i64>]) -> i64 {
+pub(crate) fn next_device(used: &[Option<i64>]) -> i64 {
     (1..=25)
         .filter(|d| *d != 3)
         .find(|d| !used.contains(&Some(*d)))
         .unwrap_or(26)
 }
 
-async fn attach_saga(
+pub(crate) async fn attach_saga(
     st: &State,
     job: &JobRef,
     volume: Uuid,
@@ -483,22 +314,22 @@ pub static ATTACH: SagaDef = SagaDef {
     ],
 };
 
-async fn saga_vm(cx: &SagaCx) -> AppResult<db::VmRow> {
+pub(crate) async fn saga_vm(cx: &SagaCx) -> AppResult<db::VmRow> {
     let id = cx
         .uuid("vm")
         .ok_or_else(|| AppError::Internal("attach saga without a VM".into()))?;
-    super::vms::load(&cx.st, id)
+    crate::handlers::vms::load(&cx.st, id)
         .await?
-        .ok_or_else(|| super::vms::vm_gone(id))
+        .ok_or_else(|| crate::handlers::vms::vm_gone(id))
 }
 
-async fn saga_volume(cx: &SagaCx) -> AppResult<VolumeRow> {
+pub(crate) async fn saga_volume(cx: &SagaCx) -> AppResult<VolumeRow> {
     load(&cx.st, cx.resource)
         .await?
         .ok_or_else(|| ApiError::invalid_id("id", &cx.resource.to_string()).into())
 }
 
-fn attach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+pub(crate) fn attach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let vm = saga_vm(cx).await?;
         let v = saga_volume(cx).await?;
@@ -530,7 +361,7 @@ fn attach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     })
 }
 
-fn attach_unrecord(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+pub(crate) fn attach_unrecord(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         if cx.flag("attached") {
             let mut tx = cx.st.store.begin().await?;
@@ -541,7 +372,7 @@ fn attach_unrecord(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     })
 }
 
-fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+pub(crate) fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let vm = saga_vm(cx).await?;
         let v = saga_volume(cx).await?;
@@ -602,7 +433,7 @@ fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     })
 }
 
-fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+pub(crate) fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         if !cx.flag("created") {
             return Ok(());
@@ -640,7 +471,7 @@ fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     })
 }
 
-fn disk_of(v: &VolumeRow) -> proto::DiskSpec {
+pub(crate) fn disk_of(v: &VolumeRow) -> proto::DiskSpec {
     proto::DiskSpec {
         volume_id: v.id,
         path: v.path.clone().unwrap_or_default(),
@@ -648,7 +479,7 @@ fn disk_of(v: &VolumeRow) -> proto::DiskSpec {
     }
 }
 
-fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+pub(crate) fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let vm = saga_vm(cx).await?;
         let v = saga_volume(cx).await?;
@@ -671,7 +502,7 @@ fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     })
 }
 
-fn attach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+pub(crate) fn attach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let Some(host) = cx.uuid("plugged_on") else {
             return Ok(());
@@ -710,13 +541,13 @@ pub static DETACH: SagaDef = SagaDef {
     ],
 };
 
-fn detach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+pub(crate) fn detach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let v = saga_volume(cx).await?;
         let Some(vm_id) = v.vm_id else {
             return Ok(());
         };
-        let Some(vm) = super::vms::load(&cx.st, vm_id).await? else {
+        let Some(vm) = crate::handlers::vms::load(&cx.st, vm_id).await? else {
             return Ok(());
         };
         if let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) {
@@ -736,7 +567,7 @@ fn detach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     })
 }
 
-fn detach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+pub(crate) fn detach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let mut tx = cx.st.store.begin().await?;
         db::volume_attach(&mut tx, cx.resource, None).await?;
@@ -745,7 +576,11 @@ fn detach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     })
 }
 
-async fn detach_target(st: &State, ctx: &OpContext, args: &Args) -> AppResult<VolumeRow> {
+pub(crate) async fn detach_target(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<VolumeRow> {
     match (
         args.uuid("id"),
         args.uuid("virtualmachineid"),
@@ -753,7 +588,7 @@ async fn detach_target(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Vo
     ) {
         (Some(id), _, _) => owned(st, ctx, "id", id).await,
         (None, Some(vm), Some(dev)) => {
-            let vm = super::vms::owned(st, ctx, vm).await?;
+            let vm = crate::handlers::vms::owned(st, ctx, vm).await?;
             let v = volumes_of(st, vm.id)
                 .await?
                 .into_iter()
@@ -780,7 +615,7 @@ pub async fn detach_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let Some(vm) = v.vm_id else {
         return param_err(format!("Volume {} is not attached to any VM", v.name));
     };
-    if let Some(vm) = super::vms::load(st, vm).await? {
+    if let Some(vm) = crate::handlers::vms::load(st, vm).await? {
         if !matches!(vm.state.as_str(), "Running" | "Stopped" | "Destroyed") {
             return Err(state_err(&vm, "detach a volume from"));
         }
@@ -815,7 +650,7 @@ pub async fn resize_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     }
     if new > v.size {
         let acct = access::account(st, "id", v.account_id).await?;
-        super::limits::enforce(
+        crate::handlers::limits::enforce(
             st,
             &acct,
             &[(model::limits::ResourceType::PrimaryStorage, new - v.size)],
@@ -833,11 +668,11 @@ pub async fn resize_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     })
 }
 
-async fn new_size(st: &State, v: &VolumeRow, args: &Args) -> AppResult<i64> {
+pub(crate) async fn new_size(st: &State, v: &VolumeRow, args: &Args) -> AppResult<i64> {
     if let Some(d) = args.uuid("diskofferingid") {
         let o = infra_get(st, Infra::DiskOffering, "diskofferingid", d).await?;
-        if !super::offerings::b(&o, "iscustomized") {
-            return Ok(super::offerings::n(&o, "disksize").unwrap_or(0) * GIB);
+        if !crate::handlers::offerings::b(&o, "iscustomized") {
+            return Ok(crate::handlers::offerings::n(&o, "disksize").unwrap_or(0) * GIB);
         }
     }
     match args.int("size") {
@@ -863,7 +698,7 @@ pub async fn resize_run(
     let new = new_size(st, &v, args).await?;
     if let (Some(pool), "Ready") = (v.pool_id, v.state.as_str()) {
         let vm = match v.vm_id {
-            Some(vm) => super::vms::load(st, vm).await?,
+            Some(vm) => crate::handlers::vms::load(st, vm).await?,
             None => None,
         };
         let host = match vm.as_ref().and_then(|vm| vm.host_id) {

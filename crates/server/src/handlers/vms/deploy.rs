@@ -1,0 +1,458 @@
+//! Deploy: the checks of deployVirtualMachine and its job.
+
+use super::*;
+
+// --- deploy ----------------------------------------------------------------------------------
+
+/// CloudStack's host-name rule (RFC 1123 label, not starting with a digit).
+pub(crate) fn check_hostname(name: &str) -> AppResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        param_err("Invalid name. Vm name can contain ASCII letters 'a' through 'z', the digits '0' through '9', and the hyphen ('-'), must be between 1 and 63 characters long, and can't start or end with \"-\" and can't start with digit")
+    }
+}
+
+pub(crate) fn check_userdata(ud: &str, max: i64) -> AppResult<()> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(ud.trim())
+        .map_err(|_| ApiError::param("User data is not base64 encoded"))?;
+    if decoded.len() as i64 > max {
+        return param_err(format!(
+            "User data is too long: {} bytes after decoding, the limit is {max} (vm.userdata.max.length)",
+            decoded.len()
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn detail<'a>(args: &'a Args, key: &str) -> Option<&'a str> {
+    args.map("details")?.iter().find_map(|m| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    })
+}
+
+pub(crate) fn detail_num(args: &Args, key: &str) -> AppResult<Option<i64>> {
+    match detail(args, key) {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => param_err(format!("details {key} must be a positive number: {v}")),
+        },
+    }
+}
+
+/// CPU count, speed (MHz) and memory (MiB) from the offering, or from `details` for a
+/// customized one.
+pub(crate) fn compute_of(o: &InfraRow, args: &Args) -> AppResult<(i64, i64, i64)> {
+    let fixed = (
+        attr_n(o, "cpunumber"),
+        attr_n(o, "cpuspeed"),
+        attr_n(o, "memory"),
+    );
+    let cpus = match fixed.0 {
+        Some(v) => v,
+        None => detail_num(args, "cpuNumber")?.ok_or_else(|| {
+            ApiError::param("The service offering is customized: give details[0].cpuNumber")
+        })?,
+    };
+    let speed = match fixed.1 {
+        Some(v) => v,
+        None => detail_num(args, "cpuSpeed")?.unwrap_or(1000),
+    };
+    let mem = match fixed.2 {
+        Some(v) => v,
+        None => detail_num(args, "memory")?.ok_or_else(|| {
+            ApiError::param("The service offering is customized: give details[0].memory (MB)")
+        })?,
+    };
+    for (v, lo, hi) in [
+        ("mincpunumber", "maxcpunumber", cpus),
+        ("minmemory", "maxmemory", mem),
+    ]
+    .map(|(lo, hi, v)| (v, attr_n(o, lo), attr_n(o, hi)))
+    {
+        if lo.map(|m| v < m).unwrap_or(false) || hi.map(|m| v > m).unwrap_or(false) {
+            return param_err(format!(
+                "The requested value {v} is outside the offering's range {}..{}",
+                lo.unwrap_or(1),
+                hi.map(|m| m.to_string())
+                    .unwrap_or_else(|| "unlimited".into())
+            ));
+        }
+    }
+    if mem < 32 {
+        return param_err("Memory must be at least 32 MB");
+    }
+    Ok((cpus, speed, mem))
+}
+
+pub(crate) async fn owner_account(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<db::AccountRow> {
+    match args.text("account") {
+        Some(a) => {
+            let acct = access::account_by_name(st, ctx, a, args.id("domainid")).await?;
+            access::check_account(ctx, &acct)?;
+            Ok(acct)
+        }
+        None => Ok(ctx.user.account.clone()),
+    }
+}
+
+pub(crate) fn template_usable(t: &InfraRow, acct: &db::AccountRow, ctx: &OpContext) -> bool {
+    let owner = attr_str(t, "account_id");
+    attr_b(t, "ispublic") || owner.as_deref() == Some(&acct.id.to_string()) || ctx.is_admin()
+}
+
+pub(crate) const GIB: i64 = 1 << 30;
+
+pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let acct = owner_account(st, ctx, args).await?;
+    let zone = infra_get(st, Infra::Zone, "zoneid", args.required_id("zoneid")?).await?;
+    if zone.state != "Enabled" && !ctx.is_root_admin() {
+        return Err(ApiError::new(
+            ErrorCode::Account,
+            format!(
+                "Cannot perform this operation, Zone {} is currently disabled",
+                zone.name
+            ),
+        )
+        .into());
+    }
+    let so = infra_get(
+        st,
+        Infra::ServiceOffering,
+        "serviceofferingid",
+        args.required_id("serviceofferingid")?,
+    )
+    .await?;
+    if attr_b(&so, "issystem") || so.state == "Inactive" {
+        return param_err(format!(
+            "Service offering {} cannot be used to deploy a user VM",
+            so.name
+        ));
+    }
+    let (cpus, cpu_mhz, memory) = compute_of(&so, args)?;
+    for p in ["hostid", "clusterid", "podid"] {
+        if args.has(p) && !ctx.is_root_admin() {
+            return Err(ApiError::permission(format!(
+                "Parameter {p} can only be specified by a Root Admin"
+            ))
+            .into());
+        }
+    }
+    if let Some(h) = args.uuid("hostid") {
+        let mut c = st.store.read().await?;
+        let host = db::host_get(&mut c, h)
+            .await?
+            .ok_or_else(|| ApiError::invalid_id("hostid", &h.to_string()))?;
+        if host.zone_id != zone.id {
+            return param_err("The host is not in the given zone");
+        }
+    }
+    if let Some(cl) = args.uuid("clusterid") {
+        infra_get(st, Infra::Cluster, "clusterid", cl).await?;
+    }
+    if let Some(p) = args.uuid("podid") {
+        infra_get(st, Infra::Pod, "podid", p).await?;
+    }
+    // Image: a template, or an ISO with a blank root disk from a disk offering.
+    let (template, iso) = match (args.uuid("templateid"), args.uuid("isoid")) {
+        (Some(_), Some(_)) => return param_err("Specify either templateid or isoid, not both"),
+        (None, None) => return param_err("Please specify a valid template or ISO ID (templateid)"),
+        (Some(t), None) => (
+            Some(infra_get(st, Infra::Template, "templateid", t).await?),
+            None,
+        ),
+        (None, Some(i)) => (
+            None,
+            Some(infra_get(st, Infra::Template, "isoid", i).await?),
+        ),
+    };
+    let image = template
+        .as_ref()
+        .or(iso.as_ref())
+        .ok_or_else(|| AppError::Internal("no image".into()))?;
+    if (image.kind == "ISO") != iso.is_some() {
+        return Err(ApiError::invalid_id(
+            if iso.is_some() { "isoid" } else { "templateid" },
+            &image.id.to_string(),
+        )
+        .into());
+    }
+    if !template_usable(image, &acct, ctx) {
+        return Err(ApiError::permission(format!(
+            "Account {} has no access to template {}",
+            acct.name, image.name
+        ))
+        .into());
+    }
+    if !attr_b(image, "isready") {
+        return param_err(format!(
+            "Template {} is not ready to be used (it has not been downloaded yet)",
+            image.name
+        ));
+    }
+    if !image.zone_id.is_nil() && image.zone_id != zone.id {
+        return param_err(format!(
+            "Template {} is not available in zone {}",
+            image.name, zone.name
+        ));
+    }
+    // Disks.
+    let disk_offering = match args.uuid("diskofferingid") {
+        Some(d) => Some(infra_get(st, Infra::DiskOffering, "diskofferingid", d).await?),
+        None => None,
+    };
+    let data_size = match &disk_offering {
+        Some(d) if attr_b(d, "iscustomized") => match args.int("size") {
+            Some(s) if s > 0 => Some(s * GIB),
+            _ => return param_err("The disk offering is customized: give size (GB)"),
+        },
+        Some(d) => Some(attr_n(d, "disksize").unwrap_or(0) * GIB),
+        None => None,
+    };
+    let template_size = attr_n(image, "size").unwrap_or(0).max(0);
+    let rootdisksize = match args
+        .int("rootdisksize")
+        .or(detail_num(args, "rootdisksize")?)
+    {
+        Some(g) if g <= 0 => return param_err("rootdisksize must be a positive number of GB"),
+        Some(g) => Some(g * GIB),
+        None => attr_n(&so, "rootdisksize").map(|g| g * GIB),
+    };
+    // A template deploy: root from the template (optionally larger) and the disk offering is
+    // a data disk. An ISO deploy: the disk offering is the blank root disk.
+    let (root_size, data_disk) = if iso.is_some() {
+        let size = data_size
+            .ok_or_else(|| ApiError::param("A disk offering (diskofferingid) is required to deploy from an ISO: it is the root disk"))?;
+        (size, None)
+    } else {
+        let root = match rootdisksize {
+            Some(r) if r < template_size => {
+                return param_err(format!(
+                    "rootdisksize ({} GB) is smaller than the template ({template_size} bytes)",
+                    r / GIB
+                ))
+            }
+            Some(r) => r,
+            None => template_size.max(1),
+        };
+        (root, data_size.map(|s| (s, disk_offering.clone())))
+    };
+    // Names.
+    let name = match args.text("name") {
+        Some(n) => {
+            check_hostname(n)?;
+            Some(n.to_string())
+        }
+        None => None,
+    };
+    if let Some(n) = &name {
+        let mut c = st.store.read().await?;
+        let f = db::VmFilter {
+            scope: Some(db::OwnerScope::Account(acct.id)),
+            name: Some(n.clone()),
+            zone_id: Some(zone.id),
+            hide_states: vec!["Expunging".into()],
+            ..Default::default()
+        };
+        if db::vm_list(&mut c, &f).await?.1 > 0 {
+            return param_err(format!(
+                "The vm with hostName {n} already exists in the network domain of the account"
+            ));
+        }
+    }
+    // Key pairs and user data.
+    let mut keypairs: Vec<String> = Vec::new();
+    if let Some(k) = args.text("keypair") {
+        keypairs.push(k.to_string());
+    }
+    for k in args.list("keypairs").unwrap_or_default() {
+        if !keypairs.contains(k) {
+            keypairs.push(k.clone());
+        }
+    }
+    {
+        let mut c = st.store.read().await?;
+        for k in &keypairs {
+            if db::keypair_get_by_name(&mut c, acct.id, k).await?.is_none() {
+                return param_err(format!(
+                    "A key pair with name '{k}' was not found for account {}",
+                    acct.name
+                ));
+            }
+        }
+    }
+    let userdata = args.text("userdata").map(str::to_string);
+    if let Some(u) = &userdata {
+        check_userdata(u, st.settings.int("vm.userdata.max.length"))?;
+    }
+    // Limits: the VM, its CPUs and memory, its volumes and their storage.
+    let volumes = 1 + data_disk.is_some() as i64;
+    let storage = root_size + data_disk.as_ref().map(|(s, _)| *s).unwrap_or(0);
+    crate::handlers::limits::enforce(
+        st,
+        &acct,
+        &[
+            (model::limits::ResourceType::UserVm, 1),
+            (model::limits::ResourceType::Cpu, cpus),
+            (model::limits::ResourceType::Memory, memory),
+            (model::limits::ResourceType::Volume, volumes),
+            (model::limits::ResourceType::PrimaryStorage, storage),
+        ],
+    )
+    .await?;
+    let network = crate::handlers::networks::default_network(
+        st,
+        &acct,
+        &zone,
+        args.list("networkids").unwrap_or_default(),
+    )
+    .await?;
+    let details: Map<String, Value> = args
+        .map("details")
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|m| m.iter().map(|(k, v)| (k.clone(), json!(v))))
+        .collect();
+    let strs = |k: &str| -> Vec<String> { args.list(k).map(|l| l.to_vec()).unwrap_or_default() };
+    let attrs = json!({
+        "hypervisor": args.text("hypervisor").unwrap_or("Simulator"),
+        "details": details,
+        "networkids": strs("networkids"),
+        "securitygroupids": strs("securitygroupids"),
+        "securitygroupnames": strs("securitygroupnames"),
+        "diskofferingid": if iso.is_none() { disk_offering.as_ref().map(|d| d.id) } else { None },
+        "displayvm": args.bool("displayvm").unwrap_or(true),
+        "hosttags": attr_s(&so, "hosttags"),
+        "storagetags": attr_s(&so, "storagetags"),
+        "localstorage": attr_s(&so, "storagetype").as_deref() == Some("local"),
+        "ipaddress": args.text("ipaddress"),
+        "macaddress": args.text("macaddress"),
+    });
+    let id = Uuid::new_v4();
+    let new = db::NewVm {
+        id,
+        name: name.clone(),
+        display_name: args.text("displayname").map(str::to_string),
+        account_id: acct.id,
+        domain_id: acct.domain_id,
+        user_id: ctx.user_id(),
+        zone_id: zone.id,
+        template_id: template.as_ref().map(|t| t.id),
+        iso_id: iso.as_ref().map(|t| t.id),
+        service_offering_id: so.id,
+        cpus,
+        cpu_mhz,
+        memory_mib: memory,
+        ha_enable: attr_b(&so, "offerha"),
+        group: args.text("group").map(str::to_string),
+        userdata,
+        keypairs,
+        attrs,
+        suffix: st.settings.text("instance.name"),
+    };
+    let mut tx = st.store.begin().await?;
+    let instance = db::vm_insert(&mut tx, &new).await?;
+    db::volume_insert(
+        &mut tx,
+        &db::NewVolume {
+            id: Uuid::new_v4(),
+            name: format!("ROOT-{}", instance.split('-').nth(2).unwrap_or("0")),
+            vol_type: "ROOT".into(),
+            account_id: acct.id,
+            domain_id: acct.domain_id,
+            zone_id: zone.id,
+            vm_id: Some(id),
+            device_id: Some(0),
+            size: root_size,
+            disk_offering_id: iso.as_ref().and(disk_offering.as_ref()).map(|d| d.id),
+            template_id: template.as_ref().map(|t| t.id),
+            attrs: json!({}),
+        },
+    )
+    .await?;
+    if let Some((size, offering)) = data_disk {
+        db::volume_insert(
+            &mut tx,
+            &db::NewVolume {
+                id: Uuid::new_v4(),
+                name: format!("DATA-{}", instance.split('-').nth(2).unwrap_or("0")),
+                vol_type: "DATADISK".into(),
+                account_id: acct.id,
+                domain_id: acct.domain_id,
+                zone_id: zone.id,
+                vm_id: Some(id),
+                device_id: Some(1),
+                size,
+                disk_offering_id: offering.map(|d| d.id),
+                template_id: None,
+                attrs: json!({}),
+            },
+        )
+        .await?;
+    }
+    Event::new(ctx, "VM.CREATE", format!("VM {instance} created"))
+        .resource(id, "VirtualMachine", name.as_deref())
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    if let Err(e) = crate::handlers::networks::allocate_nic(
+        st,
+        id,
+        &network,
+        args.text("ipaddress"),
+        args.text("macaddress"),
+    )
+    .await
+    {
+        // No address: the VM can never start; it is left in Error (expunged later).
+        let mut tx = st.store.begin().await?;
+        db::vm_transition(&mut tx, id, &["Stopped"], "Error", &VmPlace::keep()).await?;
+        tx.commit().await?;
+        return Err(e);
+    }
+    Ok(JobPlan {
+        instance_type: Some("VirtualMachine"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: format!("Deploying VM {instance}"),
+    })
+}
+
+pub(crate) fn placement_hints(args: &Args) -> Map<String, Value> {
+    let mut m = Map::new();
+    for k in ["hostid", "clusterid", "podid"] {
+        if let Some(u) = args.uuid(k) {
+            m.insert(k.into(), json!(u));
+        }
+    }
+    m
+}
+
+pub async fn deploy_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    if args.bool("startvm").unwrap_or(true) {
+        let mut data = placement_hints(args);
+        data.insert("fresh".into(), json!(true));
+        saga::run(st, job.id, &START, id, data).await?;
+    }
+    result(st, ctx, id).await
+}

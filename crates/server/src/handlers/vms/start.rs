@@ -1,0 +1,605 @@
+//! The start saga (deploy, start, HA restart), and start/stop/reboot.
+
+use super::*;
+
+// --- the start saga --------------------------------------------------------------------------
+
+pub static START: SagaDef = SagaDef {
+    pivot: None,
+    kind: "start",
+    steps: &[
+        Step {
+            name: "reserve",
+            run: reserve,
+            undo: Some(release),
+        },
+        Step {
+            name: "volumes",
+            run: create_volumes,
+            undo: Some(delete_created_volumes),
+        },
+        Step {
+            name: "boot",
+            run: boot,
+            undo: Some(halt_forced),
+        },
+        Step {
+            name: "running",
+            run: mark_running,
+            undo: None,
+        },
+    ],
+};
+
+pub(crate) async fn vm_of(cx: &SagaCx) -> AppResult<VmRow> {
+    load(&cx.st, cx.resource)
+        .await?
+        .ok_or_else(|| vm_gone(cx.resource))
+}
+
+pub(crate) fn host_of(cx: &SagaCx) -> AppResult<Uuid> {
+    cx.uuid("host")
+        .ok_or_else(|| AppError::Internal(format!("saga {} has no host", cx.job)))
+}
+
+pub(crate) fn tag_set(v: &Value) -> BTreeSet<String> {
+    v.as_str()
+        .unwrap_or("")
+        .split(',')
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let vm = vm_of(cx).await?;
+        let vols = volumes_of(&cx.st, vm.id).await?;
+        let to_create: Vec<&VolumeRow> = vols.iter().filter(|v| v.state == "Allocated").collect();
+        cx.data.insert(
+            "to_create".into(),
+            json!(to_create.iter().map(|v| v.id).collect::<Vec<_>>()),
+        );
+        if vm.state == "Starting" {
+            // This saga reserved it before a restart: adopt the reservation.
+            if let (Some(h), Some(c), Some(p)) = (vm.host_id, vm.cluster_id, vm.pod_id) {
+                cx.data.insert("host".into(), json!(h));
+                cx.data.insert("cluster".into(), json!(c));
+                cx.data.insert("pod".into(), json!(p));
+                if cx.uuid("pool").is_none() {
+                    if let Some(pool) = vols.iter().find_map(|v| v.pool_id) {
+                        cx.data.insert("pool".into(), json!(pool));
+                    }
+                }
+                return Ok(());
+            }
+        }
+        if vm.state != "Stopped" {
+            return Err(state_err(&vm, "start"));
+        }
+        let st = cx.st.clone();
+        let mut req = placement::Request {
+            cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
+            cpu_mhz: vm.cpu_mhz.max(0) as u64,
+            memory: (vm.memory_mib.max(0) as u64) << 20,
+            disk: to_create.iter().map(|v| v.size.max(0) as u64).sum(),
+            host_tags: tag_set(&vm.attrs["hosttags"]),
+            storage_tags: tag_set(&vm.attrs["storagetags"]),
+            local_storage: vm.attrs["localstorage"].as_bool().unwrap_or(false),
+            host: cx.uuid("hostid"),
+            cluster: cx.uuid("clusterid"),
+            pod: cx.uuid("podid"),
+            seed: vm.seq as u64,
+            admin: false,
+            ..Default::default()
+        };
+        // Volumes that already exist pin the VM to where their pool is reachable.
+        let existing: Vec<Uuid> = vols.iter().filter_map(|v| v.pool_id).collect();
+        if let Some(pool) = existing.first() {
+            let p = infra_get(&st, Infra::StoragePool, "storageid", *pool).await?;
+            match p.kind.as_str() {
+                "CLUSTER" => req.cluster = p.parent_id.or(req.cluster),
+                "HOST" => req.host = attr_str(&p, "host_id").and_then(|h| h.parse().ok()),
+                _ => {}
+            }
+        }
+        let policy = crate::placing::policy(&st.settings);
+        for _ in 0..RESERVE_ATTEMPTS {
+            let snap =
+                crate::placing::planning_snapshot(&st, vm.zone_id, vm.account_id, &policy).await?;
+            let mut plan = placement::plan(&snap, &req, &policy).map_err(|e| {
+                AppError::from(ApiError::new(
+                    ErrorCode::InsufficientCapacity,
+                    format!(
+                        "Unable to create a deployment for VM[User|{}]: {}",
+                        vm.instance_name, e.reason
+                    ),
+                ))
+            })?;
+            if let Some(pool) = existing.first() {
+                plan.pool = *pool;
+            }
+            let host = snap
+                .hosts
+                .iter()
+                .find(|h| h.id == plan.host)
+                .ok_or_else(|| AppError::Internal("placement chose an unknown host".into()))?;
+            let cluster = snap
+                .clusters
+                .iter()
+                .find(|c| c.id == plan.cluster)
+                .ok_or_else(|| AppError::Internal("placement chose an unknown cluster".into()))?;
+            // The database has the last word: under the host's lock, what its active VMs
+            // hold now plus this VM must fit its over-committed capacity and guest limit.
+            let mut tx = st.store.begin().await?;
+            db::host_lock(&mut tx, host.id).await?;
+            let used = db::host_usage(&mut tx, host.id).await?;
+            // The snapshot may be a second old: the host must still take VMs, too.
+            let live = db::host_get(&mut tx, host.id)
+                .await?
+                .map(|h| h.status == "Up" && h.resource_state == "Enabled")
+                .unwrap_or(false);
+            let cpu_cap = host.cpus as f64 * host.cpu_mhz as f64 * cluster.cpu_overcommit;
+            let mem_cap = host.memory as f64 * cluster.mem_overcommit;
+            let fits = live
+                && (used.cpu_mhz + vm.cpus * vm.cpu_mhz) as f64 <= cpu_cap
+                && (((used.memory_mib + vm.memory_mib) as u64) << 20) as f64 <= mem_cap
+                && used.vms < host.max_guests as i64;
+            if !fits {
+                drop(tx);
+                st.snapshots.invalidate(vm.zone_id);
+                tracing::debug!(vm = %vm.id, host = %host.id, "reservation refused by the database; re-planning");
+                req.avoid_hosts.insert(host.id);
+                continue;
+            }
+            let moved = db::vm_transition(
+                &mut tx,
+                vm.id,
+                &["Stopped"],
+                "Starting",
+                &VmPlace::on(host.id, cluster.id, cluster.pod),
+            )
+            .await?;
+            if !moved {
+                let now = load(&st, vm.id).await?;
+                return Err(match now {
+                    Some(v) => state_err(&v, "start"),
+                    None => vm_gone(vm.id),
+                });
+            }
+            tx.commit().await?;
+            cx.data.insert("host".into(), json!(host.id));
+            cx.data.insert("cluster".into(), json!(cluster.id));
+            cx.data.insert("pod".into(), json!(cluster.pod));
+            cx.data.insert("pool".into(), json!(plan.pool));
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorCode::InsufficientCapacity,
+            format!(
+                "Unable to create a deployment for VM[User|{}]: every suitable host was taken by concurrent deployments",
+                vm.instance_name
+            ),
+        )
+        .into())
+    })
+}
+
+/// Undo of `reserve`: off the host; a VM that never ran goes to Error.
+pub(crate) fn release(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let to = if cx.flag("fresh") { "Error" } else { "Stopped" };
+        let mut tx = cx.st.store.begin().await?;
+        db::vm_transition(
+            &mut tx,
+            cx.resource,
+            &["Starting", "Stopped"],
+            to,
+            &VmPlace::off(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+pub(crate) async fn pool_path(st: &State, pool: Uuid) -> AppResult<String> {
+    let p = infra_get(st, Infra::StoragePool, "storageid", pool).await?;
+    Ok(attr_str(&p, "path").unwrap_or_else(|| format!("/var/lib/canopy/pools/{pool}")))
+}
+
+pub(crate) fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let host = host_of(cx)?;
+        let Some(pool) = cx.uuid("pool") else {
+            return Ok(());
+        };
+        let path = pool_path(&cx.st, pool).await?;
+        for id in cx.uuids("to_create") {
+            let v = {
+                let mut c = cx.st.store.read().await?;
+                db::volume_get(&mut c, id).await?
+            };
+            let Some(v) = v else { continue };
+            if v.state == "Ready" {
+                continue;
+            }
+            let mut tx = cx.st.store.begin().await?;
+            db::volume_transition(
+                &mut tx,
+                id,
+                &["Allocated", "Creating"],
+                "Creating",
+                Some(Some((pool, String::new()))),
+            )
+            .await?;
+            tx.commit().await?;
+            let reply = cx
+                .st
+                .hub
+                .command_ready(
+                    host,
+                    proto::Command::CreateVolume {
+                        volume: proto::VolumeSpec {
+                            volume_id: id,
+                            pool_path: path.clone(),
+                            size_bytes: v.size.max(0) as u64,
+                            template_id: v.template_id,
+                        },
+                    },
+                    HOST_TIMEOUT,
+                )
+                .await?;
+            let vpath = reply["path"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{path}/{id}"));
+            let mut tx = cx.st.store.begin().await?;
+            db::volume_transition(
+                &mut tx,
+                id,
+                &["Creating"],
+                "Ready",
+                Some(Some((pool, vpath))),
+            )
+            .await?;
+            db::volume_set_host(&mut tx, id, Some(host)).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    })
+}
+
+/// Undo of `create_volumes`: the volumes this saga created are deleted on the host and are
+/// Allocated again (no pool).
+pub(crate) fn delete_created_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let host = host_of(cx)?;
+        for id in cx.uuids("to_create") {
+            let v = {
+                let mut c = cx.st.store.read().await?;
+                db::volume_get(&mut c, id).await?
+            };
+            let Some(v) = v else { continue };
+            if v.state == "Allocated" {
+                continue;
+            }
+            if let Some(pool) = v.pool_id {
+                let path = pool_path(&cx.st, pool).await?;
+                cx.st
+                    .hub
+                    .command_ready(
+                        host,
+                        proto::Command::DeleteVolume {
+                            pool_path: path,
+                            volume_id: id,
+                        },
+                        HOST_TIMEOUT,
+                    )
+                    .await?;
+            }
+            let mut tx = cx.st.store.begin().await?;
+            db::volume_transition(&mut tx, id, &["Creating", "Ready"], "Allocated", Some(None))
+                .await?;
+            db::volume_set_host(&mut tx, id, None).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    })
+}
+
+pub(crate) async fn spec(st: &State, vm: &VmRow) -> AppResult<proto::VmSpec> {
+    let vols = volumes_of(st, vm.id).await?;
+    let mut keys = Vec::new();
+    {
+        let mut c = st.store.read().await?;
+        for k in &vm.keypairs {
+            if let Some(kp) = db::keypair_get_by_name(&mut c, vm.account_id, k).await? {
+                keys.push(kp.public_key);
+            }
+        }
+    }
+    Ok(proto::VmSpec {
+        id: vm.id,
+        name: vm.instance_name.clone(),
+        hostname: vm.name.clone(),
+        cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
+        cpu_mhz: vm.cpu_mhz.max(0) as u64,
+        memory_mib: vm.memory_mib.max(0) as u64,
+        disks: vols
+            .iter()
+            .filter(|v| v.state == "Ready")
+            .map(|v| proto::DiskSpec {
+                volume_id: v.id,
+                path: v.path.clone().unwrap_or_default(),
+                device_id: v.device_id.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+            })
+            .collect(),
+        userdata: vm.userdata.clone(),
+        ssh_keys: keys,
+    })
+}
+
+pub(crate) fn boot(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let host = host_of(cx)?;
+        let vm = vm_of(cx).await?;
+        let spec = spec(&cx.st, &vm).await?;
+        cx.st
+            .hub
+            .command_ready(host, proto::Command::StartVm { vm: spec }, HOST_TIMEOUT)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Undo of `boot`: stop the VM on the host, without waiting for the guest.
+pub(crate) fn halt_forced(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let host = host_of(cx)?;
+        let vm = vm_of(cx).await?;
+        cx.st
+            .hub
+            .command_ready(
+                host,
+                proto::Command::StopVm {
+                    name: vm.instance_name,
+                    force: true,
+                },
+                HOST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    })
+}
+
+pub(crate) fn mark_running(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let mut tx = cx.st.store.begin().await?;
+        let moved = db::vm_transition(
+            &mut tx,
+            cx.resource,
+            &["Starting"],
+            "Running",
+            &VmPlace::keep(),
+        )
+        .await?;
+        tx.commit().await?;
+        if !moved {
+            let vm = vm_of(cx).await?;
+            if vm.state != "Running" {
+                return Err(state_err(&vm, "mark as running"));
+            }
+        }
+        Ok(())
+    })
+}
+
+// --- start / stop / reboot -------------------------------------------------------------------
+
+pub(crate) fn job_plan(vm: &VmRow, what: &str) -> JobPlan {
+    JobPlan {
+        instance_type: Some("VirtualMachine"),
+        instance_id: Some(vm.id.to_string()),
+        returns_id: false,
+        description: format!("{what} VM {}", vm.instance_name),
+    }
+}
+
+pub async fn start_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let vm = owned(st, ctx, args.required_id("id")?).await?;
+    for p in ["hostid", "clusterid", "podid"] {
+        if args.has(p) && !ctx.is_root_admin() {
+            return Err(ApiError::permission(format!(
+                "Parameter {p} can only be specified by a Root Admin"
+            ))
+            .into());
+        }
+    }
+    match vm.state.as_str() {
+        "Stopped" | "Running" => {}
+        _ => return Err(state_err(&vm, "start")),
+    }
+    Ok(job_plan(&vm, "Starting"))
+}
+
+pub async fn start_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
+    // Starting a running VM is a no-op in CloudStack (it answers with the VM).
+    if vm.state != "Running" || saga_exists(st, job).await? {
+        saga::run(st, job.id, &START, id, placement_hints(args)).await?;
+    }
+    result(st, ctx, id).await
+}
+
+pub(crate) async fn saga_exists(st: &State, job: &JobRef) -> AppResult<bool> {
+    let mut c = st.store.read().await?;
+    Ok(db::saga_get(&mut c, job.id).await?.is_some())
+}
+
+pub static STOP: SagaDef = SagaDef {
+    pivot: Some(1),
+    kind: "stop",
+    steps: &[
+        Step {
+            name: "stopping",
+            run: to_stopping,
+            undo: Some(back_to_running),
+        },
+        Step {
+            name: "halt",
+            run: halt,
+            undo: None,
+        },
+        Step {
+            name: "stopped",
+            run: mark_stopped,
+            undo: None,
+        },
+    ],
+};
+
+pub(crate) fn to_stopping(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let vm = vm_of(cx).await?;
+        match vm.state.as_str() {
+            "Running" => {
+                let mut tx = cx.st.store.begin().await?;
+                let moved =
+                    db::vm_transition(&mut tx, vm.id, &["Running"], "Stopping", &VmPlace::keep())
+                        .await?;
+                tx.commit().await?;
+                if !moved {
+                    return Err(state_err(&vm, "stop"));
+                }
+                cx.data.insert("was_running".into(), json!(true));
+                if let Some(h) = vm.host_id {
+                    cx.data.insert("host".into(), json!(h));
+                }
+            }
+            "Stopping" => {
+                if let Some(h) = vm.host_id {
+                    cx.data.insert("host".into(), json!(h));
+                }
+            }
+            "Stopped" | "Error" => {}
+            _ => return Err(state_err(&vm, "stop")),
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn back_to_running(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        if cx.flag("was_running") {
+            let mut tx = cx.st.store.begin().await?;
+            db::vm_transition(
+                &mut tx,
+                cx.resource,
+                &["Stopping"],
+                "Running",
+                &VmPlace::keep(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn halt(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let Some(host) = cx.uuid("host") else {
+            return Ok(());
+        };
+        let vm = vm_of(cx).await?;
+        let forced = cx.flag("forced");
+        let r = cx
+            .st
+            .hub
+            .command_ready(
+                host,
+                proto::Command::StopVm {
+                    name: vm.instance_name.clone(),
+                    force: forced,
+                },
+                HOST_TIMEOUT,
+            )
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if forced => {
+                tracing::warn!(vm = %vm.id, %host, error = %e, "forced stop: the host did not confirm; the VM is marked Stopped");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// Final step of stop (and the stop part of destroy).
+pub(crate) fn mark_stopped(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let mut tx = cx.st.store.begin().await?;
+        db::vm_transition(
+            &mut tx,
+            cx.resource,
+            &["Stopping", "Stopped"],
+            "Stopped",
+            &VmPlace::off(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+pub async fn stop_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let vm = owned(st, ctx, args.required_id("id")?).await?;
+    match vm.state.as_str() {
+        "Running" | "Stopped" | "Stopping" => {}
+        "Starting" | "Migrating" if args.flag("forced") => {}
+        _ => return Err(state_err(&vm, "stop")),
+    }
+    Ok(job_plan(&vm, "Stopping"))
+}
+
+pub async fn stop_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    let mut data = Map::new();
+    data.insert("forced".into(), json!(args.flag("forced")));
+    saga::run(st, job.id, &STOP, id, data).await?;
+    result(st, ctx, id).await
+}
+
+pub async fn reboot_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let vm = owned(st, ctx, args.required_id("id")?).await?;
+    if vm.state != "Running" {
+        return Err(state_err(&vm, "reboot"));
+    }
+    Ok(job_plan(&vm, "Rebooting"))
+}
+
+pub async fn reboot_run(
+    st: &State,
+    ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
+    let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) else {
+        return Err(state_err(&vm, "reboot"));
+    };
+    st.hub
+        .command_ready(
+            host,
+            proto::Command::RebootVm {
+                name: vm.instance_name.clone(),
+            },
+            HOST_TIMEOUT,
+        )
+        .await?;
+    result(st, ctx, id).await
+}
