@@ -96,6 +96,31 @@ pub async fn planning_snapshot(
     Ok(fresh)
 }
 
+/// The database's last word on a placement, in the transaction that claims it: under the
+/// host's lock, the host must still be Up and Enabled, and what its active VMs hold now plus
+/// `cpu_mhz` / `memory_mib` more (and one more guest, with `new_guest`) must fit its
+/// over-committed capacity. A deploy, a migration and a scale-up all ask this.
+pub async fn host_takes(
+    tx: &mut db::Conn,
+    h: &Host,
+    c: &Cluster,
+    cpu_mhz: i64,
+    memory_mib: i64,
+    new_guest: bool,
+) -> AppResult<bool> {
+    db::host_lock(tx, h.id).await?;
+    let used = db::host_usage(tx, h.id).await?;
+    let live = db::host_get(tx, h.id)
+        .await?
+        .map(|r| r.status == "Up" && r.resource_state == "Enabled")
+        .unwrap_or(false);
+    let memory = ((used.memory_mib + memory_mib).max(0) as u64) << 20;
+    Ok(live
+        && (used.cpu_mhz + cpu_mhz) as f64 <= h.cpus as f64 * h.cpu_mhz as f64 * c.cpu_overcommit
+        && memory as f64 <= h.memory as f64 * c.mem_overcommit
+        && (!new_guest || used.vms < h.max_guests as i64))
+}
+
 /// Everything placement needs to know about one zone.
 pub async fn snapshot(st: &State, zone: Uuid) -> AppResult<Snapshot> {
     snapshot_for(st, zone, None).await

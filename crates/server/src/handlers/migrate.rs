@@ -218,13 +218,15 @@ fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
                 ));
             };
             let mut tx = st.store.begin().await?;
-            db::host_lock(&mut tx, dest).await?;
-            let used = db::host_usage(&mut tx, dest).await?;
-            let fits = (used.cpu_mhz + vm.cpus * vm.cpu_mhz) as f64
-                <= h.cpus as f64 * h.cpu_mhz as f64 * c.cpu_overcommit
-                && (((used.memory_mib + vm.memory_mib) as u64) << 20) as f64
-                    <= h.memory as f64 * c.mem_overcommit
-                && used.vms < h.max_guests as i64;
+            let fits = crate::placing::host_takes(
+                &mut tx,
+                h,
+                c,
+                vm.cpus * vm.cpu_mhz,
+                vm.memory_mib,
+                true,
+            )
+            .await?;
             if !fits {
                 drop(tx);
                 if cx.uuid("hostid").is_some() {

@@ -152,14 +152,17 @@ pub async fn scale_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -
     };
     {
         let mut tx = st.store.begin().await?;
-        db::host_lock(&mut tx, host).await?;
-        let used = db::host_usage(&mut tx, host).await?;
-        let cpu = used.cpu_mhz - vm.cpus * vm.cpu_mhz + cpus * mhz;
-        let memory = used.memory_mib - vm.memory_mib + mem;
-        let fits = cpu as f64 <= h.cpus as f64 * h.cpu_mhz as f64 * c.cpu_overcommit
-            && ((memory.max(0) as u64) << 20) as f64 <= h.memory as f64 * c.mem_overcommit
-            && h.cpus as i64 >= cpus
-            && h.cpu_mhz as i64 >= mhz;
+        let fits = h.cpus as i64 >= cpus
+            && h.cpu_mhz as i64 >= mhz
+            && crate::placing::host_takes(
+                &mut tx,
+                h,
+                c,
+                cpus * mhz - vm.cpus * vm.cpu_mhz,
+                mem - vm.memory_mib,
+                false,
+            )
+            .await?;
         if !fits {
             return Err(ApiError::new(
                 ErrorCode::InsufficientCapacity,

@@ -132,19 +132,15 @@ pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             // The database has the last word: under the host's lock, what its active VMs
             // hold now plus this VM must fit its over-committed capacity and guest limit.
             let mut tx = st.store.begin().await?;
-            db::host_lock(&mut tx, host.id).await?;
-            let used = db::host_usage(&mut tx, host.id).await?;
-            // The snapshot may be a second old: the host must still take VMs, too.
-            let live = db::host_get(&mut tx, host.id)
-                .await?
-                .map(|h| h.status == "Up" && h.resource_state == "Enabled")
-                .unwrap_or(false);
-            let cpu_cap = host.cpus as f64 * host.cpu_mhz as f64 * cluster.cpu_overcommit;
-            let mem_cap = host.memory as f64 * cluster.mem_overcommit;
-            let fits = live
-                && (used.cpu_mhz + vm.cpus * vm.cpu_mhz) as f64 <= cpu_cap
-                && (((used.memory_mib + vm.memory_mib) as u64) << 20) as f64 <= mem_cap
-                && used.vms < host.max_guests as i64;
+            let fits = crate::placing::host_takes(
+                &mut tx,
+                host,
+                cluster,
+                vm.cpus * vm.cpu_mhz,
+                vm.memory_mib,
+                true,
+            )
+            .await?;
             if !fits {
                 drop(tx);
                 st.snapshots.invalidate(vm.zone_id);
