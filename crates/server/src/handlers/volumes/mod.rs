@@ -41,15 +41,25 @@ pub(crate) async fn names(st: &State, rows: &[VolumeRow]) -> AppResult<Names> {
         rows.iter().filter_map(|v| v.disk_offering_id),
     )
     .await?;
-    let mut vms = HashMap::new();
-    let mut c = st.store.read().await?;
-    for id in rows.iter().filter_map(|v| v.vm_id) {
-        if let std::collections::hash_map::Entry::Vacant(e) = vms.entry(id) {
-            if let Some(vm) = db::vm_get(&mut c, id).await? {
-                e.insert(vm);
-            }
-        }
-    }
+    // The page's VMs in one query, not one per volume.
+    let mut ids: Vec<Uuid> = rows.iter().filter_map(|v| v.vm_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let vms: HashMap<Uuid, db::VmRow> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        let mut c = st.store.read().await?;
+        let f = db::VmFilter {
+            ids,
+            ..Default::default()
+        };
+        db::vm_list(&mut c, &f)
+            .await?
+            .0
+            .into_iter()
+            .map(|v| (v.id, v))
+            .collect()
+    };
     Ok(Names {
         zones,
         pools,
