@@ -44,7 +44,7 @@ if [ -f "$ACCEPT/run.py" ]; then
   KEY=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["apikey"])' "$DATA/admin.json")
   SECRET=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secretkey"])' "$DATA/admin.json")
   echo "== acceptance: $ACCEPT/run.py"
-  "$PY" "$ACCEPT/run.py" --url "http://127.0.0.1:$PORT/client/api" --key "$KEY" --secret "$SECRET" \
+  "$PY" "$ACCEPT/run.py" --url "http://127.0.0.1:$PORT/client/api" --key="$KEY" --secret="$SECRET" \
     --no-bootstrap --cs-bin "$CACHE/venv/bin/cs" --poll 0.5 --job-timeout 120 || status=$?
 else
   echo "!! the shared acceptance flow is not at $ACCEPT (set CANOPY_ACCEPTANCE); not run"
