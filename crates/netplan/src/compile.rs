@@ -1,0 +1,435 @@
+//! The compiler: a host's desired data-plane configuration from the network state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::render;
+use crate::state::*;
+
+/// VXLAN's IANA port.
+pub const VXLAN_PORT: u16 = 4789;
+
+/// How a bridge reaches the other hosts of its segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Link {
+    /// A VXLAN device with head-end replication to `peers` (the other hosts with this network).
+    Vxlan {
+        dev: String,
+        vni: u32,
+        local: Ipv4Addr,
+        port: u16,
+        peers: Vec<Ipv4Addr>,
+    },
+    /// An 802.1Q sub-interface of the host's uplink.
+    Vlan { dev: String, id: u16 },
+    /// The public network: the host's uplink bridge (tagged when the range has a VLAN).
+    Public { vlan: Option<u16> },
+    /// Only this host (no isolation id yet).
+    Local,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bridge {
+    pub name: String,
+    /// `None` for the public bridge.
+    pub network_id: Option<Uuid>,
+    pub link: Link,
+    pub mtu: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tap {
+    pub name: String,
+    pub bridge: String,
+    pub vm_id: Uuid,
+    pub nic_id: Uuid,
+    pub mac: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    /// The name inside the router's namespace: `guest`, `public` or `control`.
+    pub name: String,
+    /// The host bridge its peer end joins (`None` for the control link to the host).
+    pub bridge: Option<String>,
+    pub mac: Option<String>,
+    pub addresses: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub destination: Cidr,
+    pub via: Option<Ipv4Addr>,
+    pub dev: Option<String>,
+    pub metric: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub mac: String,
+    pub ip: Ipv4Addr,
+    pub hostname: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpnDesired {
+    pub ipsec_conf: String,
+    pub ipsec_secrets: String,
+    pub xl2tpd_conf: String,
+    pub chap_secrets: String,
+}
+
+/// One virtual router: everything its namespace runs, as files and lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterDesired {
+    pub router_id: Uuid,
+    pub network_id: Uuid,
+    pub namespace: String,
+    pub interfaces: Vec<Interface>,
+    /// Longest prefix first, then lowest metric.
+    pub routes: Vec<Route>,
+    pub leases: Vec<Lease>,
+    /// `(fqdn, address)`.
+    pub dns: Vec<(String, Ipv4Addr)>,
+    pub dnsmasq_conf: String,
+    pub nftables: String,
+    pub haproxy_cfg: Option<String>,
+    pub vpn: Option<VpnDesired>,
+}
+
+/// Everything one host must have: the agent applies it idempotently.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostDesired {
+    pub host_id: Uuid,
+    pub bridges: Vec<Bridge>,
+    pub taps: Vec<Tap>,
+    /// The nftables ruleset of the security groups of this host's VMs (one atomic
+    /// transaction: it deletes and recreates `table bridge canopy_sg`); `None` when no VM
+    /// here is on a network that enforces security groups.
+    pub security: Option<String>,
+    pub routers: Vec<RouterDesired>,
+}
+
+impl HostDesired {
+    /// The digest the server compares to decide whether to push a new generation.
+    pub fn digest(&self) -> String {
+        crate::digest(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
+}
+
+/// The last `n` hex digits of an id (random in a v4 UUID): short names for interfaces, chains
+/// and namespaces.
+pub(crate) fn short(id: Uuid, n: usize) -> String {
+    let s = id.simple().to_string();
+    s[s.len() - n..].to_string()
+}
+
+fn hex8(id: Uuid) -> String {
+    short(id, 8)
+}
+
+/// A tap's name: `vt` + 10 hex digits of the NIC id (15 bytes is the kernel's limit; 40 random
+/// bits make a clash between two NICs of one host about one in a million at 1,000 NICs).
+pub fn tap_name(nic: Uuid) -> String {
+    format!("vt{}", short(nic, 10))
+}
+
+/// A guest network's bridge: by VNI/VLAN when it has one, else by id.
+pub fn bridge_name(n: &Network) -> String {
+    match n.isolation {
+        Isolation::Vxlan(v) => format!("cbr{v}"),
+        Isolation::Vlan(v) => format!("cbv{v}"),
+        Isolation::None => format!("cbn{}", hex8(n.id)),
+    }
+}
+
+pub fn public_bridge(vlan: Option<u16>) -> String {
+    match vlan {
+        Some(v) => format!("cpub{v}"),
+        None => "cpub".to_string(),
+    }
+}
+
+/// The namespace of a router: `r-` + 8 hex digits of its id.
+pub fn namespace(router: Uuid) -> String {
+    format!("r-{}", hex8(router))
+}
+
+/// Indexes over a [`NetState`] the compiler needs more than once.
+pub(crate) struct Index<'a> {
+    pub st: &'a NetState,
+    pub networks: BTreeMap<Uuid, &'a Network>,
+    pub hosts: BTreeMap<Uuid, Ipv4Addr>,
+    pub groups: BTreeMap<Uuid, &'a SecurityGroup>,
+}
+
+impl<'a> Index<'a> {
+    pub fn new(st: &'a NetState) -> Self {
+        Index {
+            st,
+            networks: st.networks.iter().map(|n| (n.id, n)).collect(),
+            hosts: st.hosts.iter().map(|h| (h.id, h.address)).collect(),
+            groups: st.security_groups.iter().map(|g| (g.id, g)).collect(),
+        }
+    }
+}
+
+/// Hosts where a network is present: its running VMs' hosts and its running router's host.
+fn network_hosts(st: &NetState, network: Uuid) -> BTreeSet<Uuid> {
+    st.nics
+        .iter()
+        .filter(|n| n.network_id == network)
+        .filter_map(|n| n.host_id)
+        .chain(
+            st.routers
+                .iter()
+                .filter(|r| r.network_id == network && r.running)
+                .filter_map(|r| r.host_id),
+        )
+        .collect()
+}
+
+/// Every host the state gives something to (running VMs or routers): the hosts whose
+/// configuration the server compiles after a change to this state.
+pub fn involved_hosts(st: &NetState) -> BTreeSet<Uuid> {
+    st.nics
+        .iter()
+        .filter_map(|n| n.host_id)
+        .chain(
+            st.routers
+                .iter()
+                .filter(|r| r.running)
+                .filter_map(|r| r.host_id),
+        )
+        .collect()
+}
+
+/// The desired configuration of `host`.
+pub fn compile_host(st: &NetState, host: Uuid) -> HostDesired {
+    let ix = Index::new(st);
+    let local = ix
+        .hosts
+        .get(&host)
+        .copied()
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let mut nics: Vec<&Nic> = st.nics.iter().filter(|n| n.host_id == Some(host)).collect();
+    nics.sort_by_key(|n| (n.vm_id, n.id));
+    let mut routers: Vec<&Router> = st
+        .routers
+        .iter()
+        .filter(|r| r.host_id == Some(host) && r.running)
+        .collect();
+    routers.sort_by_key(|r| r.id);
+
+    let mut nets: BTreeSet<Uuid> = nics.iter().map(|n| n.network_id).collect();
+    nets.extend(routers.iter().map(|r| r.network_id));
+    let mut bridges = Vec::new();
+    for id in &nets {
+        let Some(n) = ix.networks.get(id) else {
+            continue;
+        };
+        let link = match n.isolation {
+            Isolation::Vxlan(vni) => {
+                let mut peers: Vec<Ipv4Addr> = network_hosts(st, n.id)
+                    .into_iter()
+                    .filter(|h| *h != host)
+                    .filter_map(|h| ix.hosts.get(&h).copied())
+                    .collect();
+                peers.sort_unstable();
+                peers.dedup();
+                Link::Vxlan {
+                    dev: format!("cvx{vni}"),
+                    vni,
+                    local,
+                    port: VXLAN_PORT,
+                    peers,
+                }
+            }
+            Isolation::Vlan(v) => Link::Vlan {
+                dev: format!("cvl{v}"),
+                id: v,
+            },
+            Isolation::None => Link::Local,
+        };
+        bridges.push(Bridge {
+            name: bridge_name(n),
+            network_id: Some(n.id),
+            link,
+            mtu: n.mtu,
+        });
+    }
+    let publics: BTreeSet<Option<u16>> = routers
+        .iter()
+        .filter_map(|r| r.public.as_ref().map(|p| p.vlan))
+        .collect();
+    for vlan in publics {
+        bridges.push(Bridge {
+            name: public_bridge(vlan),
+            network_id: None,
+            link: Link::Public { vlan },
+            mtu: 1500,
+        });
+    }
+
+    let taps = nics
+        .iter()
+        .filter_map(|n| {
+            let net = ix.networks.get(&n.network_id)?;
+            Some(Tap {
+                name: tap_name(n.id),
+                bridge: bridge_name(net),
+                vm_id: n.vm_id,
+                nic_id: n.id,
+                mac: n.mac.to_lowercase(),
+            })
+        })
+        .collect();
+
+    let guarded: Vec<&Nic> = nics
+        .iter()
+        .copied()
+        .filter(|n| {
+            ix.networks
+                .get(&n.network_id)
+                .is_some_and(|net| net.security_groups)
+        })
+        .collect();
+    let security = (!guarded.is_empty()).then(|| render::security_ruleset(&ix, &guarded));
+
+    let routers = routers
+        .into_iter()
+        .filter_map(|r| compile_router(&ix, r))
+        .collect();
+    HostDesired {
+        host_id: host,
+        bridges,
+        taps,
+        security,
+        routers,
+    }
+}
+
+fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
+    let st = ix.st;
+    let net = *ix.networks.get(&r.network_id)?;
+    let prefix = net.cidr.map(|c| c.len).unwrap_or(24);
+    let mut ips: Vec<&PublicIp> = st
+        .public_ips
+        .iter()
+        .filter(|p| p.network_id == net.id)
+        .collect();
+    ips.sort_by_key(|p| (!p.source_nat, p.address));
+
+    let mut interfaces = vec![Interface {
+        name: "guest".into(),
+        bridge: Some(bridge_name(net)),
+        mac: Some(r.guest_mac.to_lowercase()),
+        addresses: vec![format!("{}/{prefix}", r.guest_ip)],
+    }];
+    let mut routes = Vec::new();
+    if let Some(p) = &r.public {
+        let mut addrs = vec![format!("{}/{}", p.ip, p.prefix)];
+        addrs.extend(
+            ips.iter()
+                .filter(|i| i.address != p.ip)
+                .map(|i| format!("{}/{}", i.address, p.prefix)),
+        );
+        interfaces.push(Interface {
+            name: "public".into(),
+            bridge: Some(public_bridge(p.vlan)),
+            mac: Some(p.mac.to_lowercase()),
+            addresses: addrs,
+        });
+        routes.push(Route {
+            destination: Cidr::any(),
+            via: Some(p.gateway),
+            dev: Some("public".into()),
+            metric: 0,
+        });
+    }
+    interfaces.push(Interface {
+        name: "control".into(),
+        bridge: None,
+        mac: None,
+        addresses: vec![format!("{}/16", r.link_local_ip)],
+    });
+
+    routes.extend(
+        st.routes
+            .iter()
+            .filter(|s| s.network_id == net.id)
+            .map(|s| Route {
+                destination: s.destination,
+                via: s.next_hop,
+                dev: s.interface.clone(),
+                metric: s.metric,
+            }),
+    );
+    routes.sort_by(|a, b| {
+        b.destination
+            .len
+            .cmp(&a.destination.len)
+            .then(a.metric.cmp(&b.metric))
+            .then(a.destination.addr.cmp(&b.destination.addr))
+            .then(a.via.cmp(&b.via))
+    });
+
+    let mut nics: Vec<&Nic> = st
+        .nics
+        .iter()
+        .filter(|n| n.network_id == net.id && n.ip.is_some())
+        .collect();
+    nics.sort_by_key(|n| (n.ip, n.id));
+    nics.dedup_by_key(|n| n.ip);
+    let leases: Vec<Lease> = nics
+        .iter()
+        .filter_map(|n| {
+            Some(Lease {
+                mac: n.mac.to_lowercase(),
+                ip: n.ip?,
+                hostname: n.vm_name.clone(),
+            })
+        })
+        .collect();
+    let domain = net.domain.clone().unwrap_or_else(|| "cs.internal".into());
+    let dns = leases
+        .iter()
+        .map(|l| (format!("{}.{domain}", l.hostname), l.ip))
+        .collect();
+
+    let dnsmasq_conf = render::dnsmasq(net, r, &leases, &domain);
+    let nftables = render::router_ruleset(ix, net, r, &ips);
+    let mut lbs: Vec<&LoadBalancer> = st
+        .load_balancers
+        .iter()
+        .filter(|l| ips.iter().any(|i| i.id == l.ip_id))
+        .collect();
+    lbs.sort_by_key(|l| (l.public_port, l.id));
+    let haproxy_cfg = (!lbs.is_empty()).then(|| render::haproxy(&lbs, &ips));
+    let vpn = st
+        .vpns
+        .iter()
+        .filter(|v| v.network_id == net.id)
+        .min_by_key(|v| v.id)
+        .and_then(|v| {
+            let ip = ips.iter().find(|i| i.id == v.ip_id)?;
+            Some(render::vpn(v, ip.address, r.guest_ip))
+        });
+    Some(RouterDesired {
+        router_id: r.id,
+        network_id: net.id,
+        namespace: namespace(r.id),
+        interfaces,
+        routes,
+        leases,
+        dns,
+        dnsmasq_conf,
+        nftables,
+        haproxy_cfg,
+        vpn,
+    })
+}

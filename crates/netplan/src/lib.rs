@@ -1,0 +1,32 @@
+//! Network planning, pure and deterministic.
+//!
+//! * [`ipam`]: VNI/VLAN allocation from a physical network's ranges and address picking.
+//! * [`state`]: the network state the server reads from its database (networks, NICs and where
+//!   their VMs run, routers, security groups, public IPs and the rules on them).
+//! * [`compile`]: from that state, the desired configuration of one host — bridges, VXLAN/VLAN
+//!   links and their peer lists, taps, the security-group ruleset — and of every virtual router
+//!   it runs — interfaces, routes, dnsmasq, nftables, haproxy, VPN. The Linux network driver
+//!   applies it; the simulator records it.
+//!
+//! Everything here is a function of its input: the same state compiles to byte-identical
+//! output (the golden tests hold it to that), so the server can tell by a digest whether a
+//! host's configuration changed and push a new generation only to the hosts it changed for.
+
+pub mod compile;
+pub mod ipam;
+mod render;
+pub mod state;
+
+pub use compile::{compile_host, involved_hosts, HostDesired, RouterDesired};
+pub use state::*;
+
+/// FNV-1a, 64 bits: a digest that is stable across builds and toolchains (the server stores
+/// it to decide whether a host's compiled configuration changed).
+pub fn digest(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
