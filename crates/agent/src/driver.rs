@@ -27,6 +27,8 @@ pub struct SimHost {
     pub offline: tokio::sync::watch::Sender<bool>,
     /// Whether other hosts can reach this one (`CheckHost`).
     pub reachable: std::sync::atomic::AtomicBool,
+    /// The data plane this host was told to have (the fake network driver).
+    pub net: crate::netdriver::FakeNet,
 }
 
 impl Default for SimHost {
@@ -36,6 +38,7 @@ impl Default for SimHost {
             volumes: Default::default(),
             offline: tokio::sync::watch::Sender::new(false),
             reachable: std::sync::atomic::AtomicBool::new(true),
+            net: Default::default(),
         }
     }
 }
@@ -225,6 +228,14 @@ impl SimDriver {
                 "vms": self.host.vm_names().iter().map(|n| serde_json::json!({"name": n, "state": "Running"})).collect::<Vec<_>>(),
                 "volumes": self.host.volume_ids(),
             })),
+            Command::ApplyNetwork {
+                generation,
+                desired,
+            } => {
+                use crate::netdriver::NetDriver;
+                let now = self.host.net.apply(*generation, desired)?;
+                Ok(serde_json::json!({"generation": now, "stale": now != *generation}))
+            }
             other => Err(format!("unsupported command {other:?}")),
         }
     }

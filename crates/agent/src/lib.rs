@@ -7,6 +7,7 @@
 pub mod driver;
 pub mod images;
 pub mod inventory;
+pub mod netdriver;
 pub mod runtime;
 pub mod simulator;
 pub mod tls;

@@ -20,9 +20,14 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "resource tags", V10),
     (11, "virtual machines, volumes, sagas", V11),
     (12, "guest networks and NICs", V12),
+    (
+        13,
+        "IP ranges, public IPs, network rules, routers, data-plane generations",
+        V13,
+    ),
 ];
 
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -361,6 +366,65 @@ CREATE TABLE nics (
 CREATE INDEX nics_vm ON nics (vm_id);
 CREATE UNIQUE INDEX nics_ip_live ON nics (network_id, ip4) WHERE removed IS NULL;
 CREATE UNIQUE INDEX nics_mac_live ON nics (mac) WHERE removed IS NULL
+"#;
+
+/// The networking model. `vlan_ranges` are public ranges (`network_id` NULL) and the IP
+/// ranges of shared networks; a public range's addresses are rows of `public_ips` (Free until
+/// associated), unique per zone. `net_rules` holds every rule-like object — security groups
+/// and their rules, firewall/egress/port-forwarding/IP-forwarding rules, load balancers and
+/// their stickiness and health-check policies, static routes, VPNs and VPN users — with the
+/// kind-specific fields in `spec`; `rule_members` says which VMs a security group or a load
+/// balancer has. `net_generations` is, per host, the last compiled configuration pushed
+/// (generation, digest) and the generation the agent acknowledged.
+const V13: &str = r#"
+CREATE TABLE vlan_ranges (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, physnet_id TEXT, pod_id TEXT, network_id TEXT,
+    vlan TEXT, gateway TEXT NOT NULL, netmask TEXT NOT NULL, start_ip TEXT NOT NULL, end_ip TEXT NOT NULL,
+    for_virtual BIGINT NOT NULL, for_system BIGINT NOT NULL, account_id TEXT, domain_id TEXT,
+    created BIGINT NOT NULL, removed BIGINT
+);
+CREATE INDEX vlan_ranges_zone ON vlan_ranges (zone_id, removed);
+CREATE INDEX vlan_ranges_network ON vlan_ranges (network_id);
+CREATE TABLE public_ips (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, range_id TEXT NOT NULL, address TEXT NOT NULL,
+    addr_num BIGINT NOT NULL, state TEXT NOT NULL, account_id TEXT, domain_id TEXT, network_id TEXT,
+    source_nat BIGINT NOT NULL, static_nat_vm TEXT, static_nat_ip TEXT, allocated BIGINT,
+    for_display BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX public_ips_address ON public_ips (zone_id, address);
+CREATE INDEX public_ips_range ON public_ips (range_id);
+CREATE INDEX public_ips_free ON public_ips (zone_id, state, addr_num);
+CREATE INDEX public_ips_network ON public_ips (network_id);
+CREATE INDEX public_ips_account ON public_ips (account_id);
+CREATE TABLE net_rules (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, state TEXT NOT NULL,
+    account_id TEXT, domain_id TEXT, network_id TEXT, ip_id TEXT, parent_id TEXT,
+    spec TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE INDEX net_rules_network ON net_rules (network_id, kind);
+CREATE INDEX net_rules_ip ON net_rules (ip_id, kind);
+CREATE INDEX net_rules_parent ON net_rules (parent_id, kind);
+CREATE INDEX net_rules_account ON net_rules (account_id, kind);
+CREATE UNIQUE INDEX net_rules_unique_name ON net_rules (kind, account_id, name)
+    WHERE removed IS NULL AND kind IN ('securitygroup', 'vpnuser');
+CREATE TABLE rule_members (
+    owner_id TEXT NOT NULL, member_id TEXT NOT NULL, ip TEXT, created BIGINT NOT NULL,
+    PRIMARY KEY (owner_id, member_id)
+);
+CREATE INDEX rule_members_member ON rule_members (member_id);
+CREATE TABLE routers (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, network_id TEXT NOT NULL, zone_id TEXT NOT NULL,
+    account_id TEXT, domain_id TEXT, host_id TEXT, state TEXT NOT NULL, guest_ip TEXT,
+    guest_mac TEXT NOT NULL, public_ip_id TEXT, public_mac TEXT NOT NULL, link_local_ip TEXT NOT NULL,
+    created BIGINT NOT NULL, updated BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX routers_network_live ON routers (network_id) WHERE removed IS NULL;
+CREATE INDEX routers_host ON routers (host_id, removed);
+CREATE TABLE net_generations (
+    host_id TEXT PRIMARY KEY, generation BIGINT NOT NULL, digest TEXT NOT NULL,
+    acked BIGINT NOT NULL, updated BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX networks_vni_live ON networks (zone_id, vni) WHERE removed IS NULL AND vni IS NOT NULL
 "#;
 
 const LOCK_KEY: i64 = 0x63616e6f7079; // "canopy"

@@ -72,7 +72,8 @@ id_val!(
     model::JobId,
     model::EventId,
     model::SessionId,
-    model::ServerId
+    model::ServerId,
+    uuid::Uuid
 );
 
 #[derive(Default)]

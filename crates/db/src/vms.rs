@@ -617,6 +617,8 @@ pub struct AccountUsage {
     pub memory_mib: i64,
     pub volumes: i64,
     pub storage_bytes: i64,
+    /// Public addresses held (not Free), source-NAT ones included.
+    pub public_ips: i64,
 }
 
 /// What the VMs and volumes of an account, or of a domain's accounts, count against limits.
@@ -634,12 +636,18 @@ pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result
     );
     scope.push(&mut q, "o.account_id", "d");
     let v = q.query().fetch_one(&mut *conn).await?;
+    let mut q = Sql::new(
+        "SELECT COUNT(*) FROM public_ips p JOIN domains d ON d.id = p.domain_id WHERE p.state <> 'Free'",
+    );
+    scope.push(&mut q, "p.account_id", "d");
+    let p = q.query().fetch_one(&mut *conn).await?;
     Ok(AccountUsage {
         cpus: r.try_get(0)?,
         memory_mib: r.try_get(1)?,
         vms: r.try_get(2)?,
         volumes: v.try_get(0)?,
         storage_bytes: v.try_get(1)?,
+        public_ips: p.try_get(0)?,
     })
 }
 

@@ -153,6 +153,14 @@ pub enum Command {
     /// Reply `{"vms": [{"name": "…", "state": "Running"}], "volumes": ["<uuid>", …]}`: what
     /// this host runs and stores (reconciliation and tests).
     ListVms,
+    /// The host's whole desired data plane (bridges, VXLAN peers, taps, security groups,
+    /// routers), compiled by the server. The agent applies it idempotently and replies
+    /// `{"generation": n}` with the generation it now has; one older than that is refused
+    /// (the reply carries the newer one and `"stale": true`).
+    ApplyNetwork {
+        generation: u64,
+        desired: Box<netplan::HostDesired>,
+    },
 }
 
 /// A volume as a host creates it.

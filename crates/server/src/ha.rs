@@ -180,6 +180,10 @@ pub async fn host_down(st: &State, h: &HostRow) -> AppResult<()> {
     }
     tx.commit().await?;
     tracing::warn!(host = %h.id, name = %h.name, vms = stopped.len(), "host Down: its VMs are fenced and stopped");
+    // Its virtual routers move to other hosts at once (they hold no state of their own).
+    if let Err(e) = crate::handlers::routers::host_failed(st, h.id).await {
+        tracing::error!(host = %h.id, error = %e, "could not re-place the host's virtual routers");
+    }
     for vm in stopped {
         if !vm.ha_enable {
             tracing::warn!(vm = %vm.id, name = %vm.instance_name, "VM stopped unexpectedly (host down; HA not enabled)");

@@ -407,6 +407,11 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
     if let Err(e) = crate::handlers::storage::ensure_local_pool(&st, host).await {
         tracing::warn!(%host, error = %e, "could not create the host's local storage pool");
     }
+    // A (re)connected agent is told its whole data plane again: it may have restarted.
+    {
+        let st = st.clone();
+        tokio::spawn(async move { crate::netsync::request(&st, [host], true).await });
+    }
     let mut stopping = st.stopping.clone();
     loop {
         tokio::select! {

@@ -176,6 +176,13 @@ async fn run(st: &State, id: JobId) -> AppResult<()> {
         }
         Err(e) => (None, Err(e)),
     };
+    // A VM that changed (started, stopped, moved, got a NIC…): its hosts' data plane follows
+    // before the job answers, so a finished job means configured hosts.
+    if job.instance_type.as_deref() == Some("VirtualMachine") {
+        if let Some(vm) = job.instance_id.as_deref().and_then(|i| i.parse().ok()) {
+            crate::netsync::vm_changed(st, vm).await;
+        }
+    }
     tracing::info!(job = %id, command = %job.command, ok = outcome.is_ok(), ms = started.elapsed().as_millis() as u64, "job finished");
     finish(st, &job, ctx.as_ref(), outcome).await
 }

@@ -21,6 +21,7 @@ pub mod http;
 pub mod hub;
 pub mod images;
 pub mod jobs;
+pub mod netsync;
 pub mod placing;
 pub mod saga;
 pub mod settings;
@@ -140,6 +141,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         jobs: jobs::JobEngine::new(workers),
         hub: hub::AgentHub::default(),
         faults: saga::Faults::from_env(),
+        net: netsync::NetSync::default(),
         snapshots: placing::SnapshotCache::default(),
         agent_endpoint: format!("{advertise}:{}", agent_addr.port()),
         agent_fingerprint: agent_tls.fingerprint.clone(),
@@ -150,6 +152,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         tracing::info!(resumed, "took over unfinished jobs");
     }
     std::fs::write(cfg.data_dir.join("server.addr"), addr.to_string())?;
+    netsync::spawn_worker(st.clone());
     spawn_background(st.clone(), stopped.clone());
     tokio::spawn(hub::serve(
         st.clone(),
@@ -208,6 +211,7 @@ fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         let mut n: u64 = 0;
         let mut last_expunge = api::time::now_ms();
+        let mut last_gc = api::time::now_ms();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -222,6 +226,12 @@ fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
                 last_expunge = now;
                 if let Err(e) = ha::expunge_due(&st).await {
                     tracing::warn!(error = %e, "expunge thread failed");
+                }
+            }
+            if now - last_gc >= st.settings.int("network.gc.interval").max(1) * 1000 {
+                last_gc = now;
+                if let Err(e) = handlers::networks::gc(&st).await {
+                    tracing::warn!(error = %e, "network garbage collector failed");
                 }
             }
             if !n.is_multiple_of(3) {

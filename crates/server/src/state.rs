@@ -21,6 +21,8 @@ pub struct AppState {
     pub hub: crate::hub::AgentHub,
     /// Injected saga faults (tests and `CANOPY_FAULT_SAGA`).
     pub faults: crate::saga::Faults,
+    /// Data-plane requests: hosts whose compiled network configuration must be pushed.
+    pub net: crate::netsync::NetSync,
     /// Recent placement snapshots per zone.
     pub snapshots: crate::placing::SnapshotCache,
     /// How agents reach this server (`host:port`), written into join tokens.

@@ -322,6 +322,25 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
         ],
     )
     .await?;
+    // The public range: source NAT, static NAT, port forwarding and load balancers take
+    // addresses from it. 203.0.113.0/24 is TEST-NET-3: on a real deployment, replace it with
+    // the operator's public range (createVlanIpRange / deleteVlanIpRange).
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "createVlanIpRange"),
+            ("zoneid", &zone_id),
+            ("physicalnetworkid", &pn_id),
+            ("forvirtualnetwork", "true"),
+            ("vlan", "untagged"),
+            ("gateway", "203.0.113.1"),
+            ("netmask", "255.255.255.0"),
+            ("startip", "203.0.113.10"),
+            ("endip", "203.0.113.250"),
+        ],
+    )
+    .await?;
     let pod = call(
         st,
         &ctx,

@@ -6,8 +6,10 @@ mod identity;
 mod infra;
 mod keypairs;
 mod limits;
+mod network;
 mod objects;
 mod objects_infra;
+mod objects_net;
 mod objects_vm;
 mod offerings;
 mod storage;
@@ -32,6 +34,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(limits::specs());
     v.extend(tags::specs());
     v.extend(vms::specs());
+    v.extend(network::specs());
     v
 }
 

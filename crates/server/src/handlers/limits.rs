@@ -126,6 +126,7 @@ fn usage_of(u: &db::AccountUsage, t: ResourceType) -> i64 {
         ResourceType::Volume => u.volumes,
         // Primary storage limits are in GiB; usage is in bytes.
         ResourceType::PrimaryStorage => u.storage_bytes,
+        ResourceType::PublicIp => u.public_ips,
         _ => 0,
     }
 }

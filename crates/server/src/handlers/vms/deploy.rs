@@ -314,13 +314,20 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         ],
     )
     .await?;
-    let network = crate::handlers::networks::default_network(
+    let networks = crate::handlers::networks::deploy_networks(
         st,
+        ctx,
         &acct,
         &zone,
         args.list("networkids").unwrap_or_default(),
     )
     .await?;
+    // Security groups apply when the default network enforces them.
+    let enforced = {
+        let off = crate::handlers::networks::offering_of(st, &networks[0]).await?;
+        crate::handlers::networks::has_service(&networks[0], off.as_ref(), "SecurityGroup")
+    };
+    let groups = crate::handlers::secgroups::for_deploy(st, &acct, args, enforced).await?;
     let details: Map<String, Value> = args
         .map("details")
         .unwrap_or_default()
@@ -409,15 +416,28 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         .record(&mut tx)
         .await?;
     tx.commit().await?;
-    if let Err(e) = crate::handlers::networks::allocate_nic(
-        st,
-        id,
-        &network,
-        args.text("ipaddress"),
-        args.text("macaddress"),
-    )
-    .await
-    {
+    let mut nics = Ok(());
+    for (i, network) in networks.iter().enumerate() {
+        let first = i == 0;
+        let r = crate::handlers::networks::allocate_nic(
+            st,
+            id,
+            network,
+            if first { args.text("ipaddress") } else { None },
+            if first { args.text("macaddress") } else { None },
+            i as i64,
+            first,
+        )
+        .await;
+        if let Err(e) = r {
+            nics = Err(e);
+            break;
+        }
+    }
+    if let (Ok(()), Some(groups)) = (&nics, &groups) {
+        nics = crate::handlers::secgroups::join(st, id, groups).await;
+    }
+    if let Err(e) = nics {
         // No address: the VM can never start; it is left in Error (expunged later).
         let mut tx = st.store.begin().await?;
         db::vm_transition(&mut tx, id, &["Stopped"], "Error", &VmPlace::keep()).await?;

@@ -188,11 +188,60 @@ pub(crate) fn delete_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 
 pub(crate) fn mark_removed(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
+        let vm = cx.resource;
+        let nets: Vec<Uuid> = {
+            let mut c = cx.st.store.read().await?;
+            db::net_nics_of_vms(&mut c, &[vm])
+                .await?
+                .into_iter()
+                .map(|n| n.network_id)
+                .collect()
+        };
+        let groups = {
+            let mut c = cx.st.store.read().await?;
+            db::memberships(&mut c, &[vm]).await?
+        };
         let mut tx = cx.st.store.begin().await?;
-        db::vm_mark_removed(&mut tx, cx.resource).await?;
-        db::nic_release_for_vm(&mut tx, cx.resource).await?;
-        db::tag_delete_for_resource(&mut tx, cx.resource).await?;
+        db::vm_mark_removed(&mut tx, vm).await?;
+        db::nic_release_for_vm(&mut tx, vm).await?;
+        db::tag_delete_for_resource(&mut tx, vm).await?;
+        // Its groups and load balancers forget it; rules pointing at it go.
+        db::member_remove_everywhere(&mut tx, vm).await?;
+        let rules = db::rule_list(
+            &mut tx,
+            &db::RuleFilter {
+                kinds: vec!["portforward", "ipforward"],
+                network_ids: nets.clone(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        let me = vm.to_string();
+        for r in rules
+            .iter()
+            .filter(|r| r.spec["virtualmachineid"].as_str() == Some(&me))
+        {
+            db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
+        }
+        let nat = db::public_ip_list(
+            &mut tx,
+            &db::PublicIpFilter {
+                static_nat_vm: Some(vm),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        for ip in nat {
+            db::public_ip_static_nat(&mut tx, ip.id, None).await?;
+        }
         tx.commit().await?;
+        // The routers' leases and the member sets of other hosts change.
+        let st = cx.st.clone();
+        crate::netsync::networks_changed(&st, &nets).await?;
+        let groups: Vec<Uuid> = groups.into_iter().map(|m| m.owner_id).collect();
+        crate::netsync::groups_changed(&st, &groups).await?;
         Ok(())
     })
 }

@@ -111,6 +111,7 @@ pub(crate) struct Names {
     offerings: HashMap<Uuid, InfraRow>,
     templates: HashMap<Uuid, InfraRow>,
     hosts: HashMap<Uuid, String>,
+    groups: HashMap<Uuid, Vec<Value>>,
 }
 
 pub(crate) async fn infra_rows(
@@ -177,12 +178,21 @@ pub(crate) async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
         }
         out
     };
+    let groups = {
+        let ids: Vec<Uuid> = vms.iter().map(|v| v.id).collect();
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(500) {
+            out.extend(super::secgroups::of_vms(st, chunk).await?);
+        }
+        out
+    };
     Ok(Names {
         nics,
         zones,
         offerings,
         templates,
         hosts,
+        groups,
     })
 }
 
@@ -281,7 +291,10 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
         "nic",
         Value::Array(super::networks::nic_views(&n.nics, vm.id)),
     );
-    put("securitygroup", json!([]));
+    put(
+        "securitygroup",
+        json!(n.groups.get(&vm.id).cloned().unwrap_or_default()),
+    );
     put("affinitygroup", json!([]));
     put(
         "tags",

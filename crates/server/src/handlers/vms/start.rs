@@ -14,6 +14,11 @@ pub static START: SagaDef = SagaDef {
             undo: Some(release),
         },
         Step {
+            name: "network",
+            run: implement_networks,
+            undo: None,
+        },
+        Step {
             name: "volumes",
             run: create_volumes,
             undo: Some(delete_created_volumes),
@@ -178,6 +183,15 @@ pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             ),
         )
         .into())
+    })
+}
+
+/// The VM's networks are implemented (VNI, router, source NAT) before it boots; nothing to
+/// undo: an idle network is shut down by the garbage collector.
+pub(crate) fn implement_networks(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move {
+        let st = cx.st.clone();
+        crate::handlers::networks::implement_for_vm(&st, cx.resource).await
     })
 }
 

@@ -1,0 +1,842 @@
+//! Load balancing on a network's router (haproxy): createLoadBalancerRule (roundrobin,
+//! leastconn, source), assign/remove VMs, list/update/delete, listLoadBalancerRuleInstances,
+//! stickiness policies (LbCookie, AppCookie, SourceBased) and health-check policies.
+
+use std::collections::BTreeMap;
+
+use api::{list_body, success_body, ApiError, Args};
+use db::RuleRow;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::netrules::{activate, owned_rule, owner_fields, revoke};
+use crate::context::OpContext;
+use crate::error::{param_err, AppResult};
+use crate::events::Event;
+use crate::jobs::{JobPlan, JobRef};
+use crate::state::State;
+
+const ALGORITHMS: &[&str] = &["roundrobin", "leastconn", "source"];
+const METHODS: &[&str] = &["LbCookie", "AppCookie", "SourceBased"];
+
+fn algorithm(v: &str) -> AppResult<String> {
+    let a = v.trim().to_ascii_lowercase();
+    if ALGORITHMS.contains(&a.as_str()) {
+        Ok(a)
+    } else {
+        param_err(format!(
+            "Invalid algorithm: {v} (use source, roundrobin or leastconn)"
+        ))
+    }
+}
+
+fn protocol(v: Option<&str>) -> AppResult<String> {
+    let p = v.unwrap_or("tcp").trim().to_ascii_lowercase();
+    match p.as_str() {
+        "tcp" | "udp" | "tcp-proxy" | "ssl" => Ok(p),
+        _ => param_err(format!(
+            "Invalid protocol {p}: use tcp, udp, tcp-proxy or ssl"
+        )),
+    }
+}
+
+fn lb_view(r: &RuleRow, ip: Option<&db::PublicIpRow>, zone: Option<&String>) -> Value {
+    let s = &r.spec;
+    let mut v = json!({
+        "id": r.id,
+        "name": r.name,
+        "description": s["description"].as_str().unwrap_or(""),
+        "algorithm": s["algorithm"],
+        "publicport": s["publicport"].as_i64().unwrap_or(0).to_string(),
+        "privateport": s["privateport"].as_i64().unwrap_or(0).to_string(),
+        "protocol": s["protocol"],
+        "cidrlist": s["cidrlist"].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+        "state": r.state,
+        "fordisplay": s["fordisplay"].as_bool().unwrap_or(true),
+        "tags": [],
+    });
+    if let Some(n) = r.network_id {
+        v["networkid"] = json!(n);
+    }
+    if let Some(ip) = ip {
+        v["publicipid"] = json!(ip.id);
+        v["publicip"] = json!(ip.address);
+        v["zoneid"] = json!(ip.zone_id);
+        if let Some(z) = zone {
+            v["zonename"] = json!(z);
+        }
+    }
+    owner_fields(&mut v, r);
+    v
+}
+
+async fn views(st: &State, rows: &[RuleRow]) -> AppResult<Vec<Value>> {
+    let ids: Vec<Uuid> = rows.iter().filter_map(|r| r.ip_id).collect();
+    let ips: Vec<db::PublicIpRow> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        let mut c = st.store.read().await?;
+        db::public_ip_list(
+            &mut c,
+            &db::PublicIpFilter {
+                ids,
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let zones = super::zones::names(st, db::Infra::Zone, ips.iter().map(|i| i.zone_id)).await?;
+    let tags =
+        super::tags::for_resources(st, &rows.iter().map(|r| r.id).collect::<Vec<_>>()).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let ip = ips.iter().find(|i| Some(i.id) == r.ip_id);
+            let mut v = lb_view(r, ip, ip.and_then(|i| zones.get(&i.zone_id)));
+            v["tags"] = json!(tags
+                .iter()
+                .filter(|t| t.resource_id == r.id)
+                .map(super::tags::view)
+                .collect::<Vec<_>>());
+            v
+        })
+        .collect())
+}
+
+pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let Some(ip_id) = args.uuid("publicipid") else {
+        return param_err("Please specify publicipid (elastic load balancing is not supported)");
+    };
+    let ip = super::netrules::rule_ip(st, ctx, "publicipid", ip_id).await?;
+    let net = ip.network_id.unwrap_or_default();
+    if let Some(n) = args.uuid("networkid") {
+        if n != net {
+            return param_err("networkid must be the network of the public IP address");
+        }
+    }
+    super::netrules::require_service(st, net, "Lb").await?;
+    if ip.static_nat_vm.is_some() {
+        return param_err(format!(
+            "Can't create a load balancer rule on IP {}: static NAT is enabled on it",
+            ip.address
+        ));
+    }
+    let name = args.required_str("name")?.trim().to_string();
+    let algo = algorithm(args.required_str("algorithm")?)?;
+    let proto = protocol(args.text("protocol"))?;
+    let ports = |k: &str| -> AppResult<i64> {
+        match args.int(k) {
+            Some(p) if (1..=65535).contains(&p) => Ok(p),
+            Some(p) => param_err(format!("Invalid {k} {p}: ports are between 1 and 65535")),
+            None => param_err(format!("Please specify {k}")),
+        }
+    };
+    let public = ports("publicport")?;
+    let private = ports("privateport")?;
+    let l4 = if proto == "udp" { "udp" } else { "tcp" };
+    super::netrules::check_port_conflict(
+        st,
+        &ip,
+        vec!["portforward", "lb"],
+        l4,
+        (public, public),
+        None,
+    )
+    .await?;
+    let cidrs = super::netrules::parse_cidrs(args, "cidrlist", false)?;
+    let spec = json!({
+        "algorithm": algo, "protocol": proto,
+        "publicport": public, "privateport": private,
+        "description": args.text("description").unwrap_or(""),
+        "cidrlist": cidrs,
+        "fordisplay": args.bool("fordisplay").unwrap_or(true),
+    });
+    let id = super::netrules::insert_rule(
+        st,
+        ctx,
+        "lb",
+        Some(&ip),
+        None,
+        Some(name),
+        spec,
+        "LB.CREATE",
+    )
+    .await?;
+    if args.bool("openfirewall").unwrap_or(true) {
+        let fw = json!({
+            "protocol": l4, "startport": public, "endport": public,
+            "cidrlist": if cidrs.is_empty() { vec!["0.0.0.0/0".to_string()] } else { cidrs },
+            "type": "system", "fordisplay": true, "for": id.to_string(),
+        });
+        super::netrules::insert_rule(
+            st,
+            ctx,
+            "firewall",
+            Some(&ip),
+            None,
+            None,
+            fw,
+            "FIREWALL.OPEN",
+        )
+        .await?;
+    }
+    Ok(JobPlan {
+        instance_type: Some("LoadBalancerRule"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: "Creating a load balancer rule".into(),
+    })
+}
+
+pub async fn create_run(
+    st: &State,
+    _ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let r = activate(st, job.instance()?).await?;
+    super::netrules::activate_companions(st, &r).await?;
+    Ok(json!({ "loadbalancer": views(st, &[r]).await?.remove(0) }))
+}
+
+pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let mut f = db::RuleFilter::kind("lb");
+    f.scope = Some(crate::access::owner_scope(st, ctx, args).await?);
+    f.ids.extend(args.uuid("id"));
+    f.ip_ids.extend(args.uuid("publicipid"));
+    f.network_ids.extend(args.uuid("networkid"));
+    f.name = args.text("name").map(|n| n.trim().to_string());
+    let mut rows = {
+        let mut c = st.store.read().await?;
+        db::rule_list(&mut c, &f).await?.0
+    };
+    if let Some(vm) = args.uuid("virtualmachineid") {
+        let m = {
+            let mut c = st.store.read().await?;
+            db::memberships(&mut c, &[vm]).await?
+        };
+        rows.retain(|r| m.iter().any(|x| x.owner_id == r.id));
+    }
+    if let Some(z) = args.uuid("zoneid") {
+        let mut keep = Vec::new();
+        let mut c = st.store.read().await?;
+        for r in rows {
+            if let Some(ip) = r.ip_id {
+                if db::public_ip_get(&mut c, ip)
+                    .await?
+                    .is_some_and(|i| i.zone_id == z)
+                {
+                    keep.push(r);
+                }
+            }
+        }
+        rows = keep;
+    }
+    let total = rows.len() as u64;
+    let rows = args.page.slice(rows);
+    Ok(list_body(
+        "loadbalancerrule",
+        total,
+        views(st, &rows).await?,
+    ))
+}
+
+fn plan(r: &RuleRow, what: &str) -> JobPlan {
+    JobPlan {
+        instance_type: Some("LoadBalancerRule"),
+        instance_id: Some(r.id.to_string()),
+        returns_id: false,
+        description: format!(
+            "{what} load balancer rule {}",
+            r.name.as_deref().unwrap_or("")
+        ),
+    }
+}
+
+pub async fn delete_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    Ok(plan(&r, "Deleting"))
+}
+
+pub async fn delete_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    if let Ok(r) = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await {
+        super::netrules::remove_companions(st, &r).await?;
+    }
+    revoke(st, ctx, args.required_id("id")?, &["lb"]).await?;
+    Ok(success_body())
+}
+
+pub async fn update_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    if let Some(a) = args.text("algorithm") {
+        algorithm(a)?;
+    }
+    if args.has("protocol") {
+        protocol(args.text("protocol"))?;
+    }
+    Ok(plan(&r, "Updating"))
+}
+
+pub async fn update_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let mut spec = r.spec.clone();
+    if let Some(a) = args.text("algorithm") {
+        spec["algorithm"] = json!(algorithm(a)?);
+    }
+    if args.has("protocol") {
+        spec["protocol"] = json!(protocol(args.text("protocol"))?);
+    }
+    if let Some(d) = args.text("description") {
+        spec["description"] = json!(d);
+    }
+    if let Some(d) = args.bool("fordisplay") {
+        spec["fordisplay"] = json!(d);
+    }
+    let name = args
+        .text("name")
+        .map(|n| n.trim().to_string())
+        .or(r.name.clone());
+    let mut tx = st.store.begin().await?;
+    db::rule_update(&mut tx, r.id, "Add", name.as_deref(), &spec).await?;
+    tx.commit().await?;
+    let r = activate(st, r.id).await?;
+    Ok(json!({ "loadbalancer": views(st, &[r]).await?.remove(0) }))
+}
+
+/// `virtualmachineids` and `vmidipmap` → (vm, guest ip on the rule's network).
+async fn members_arg(
+    st: &State,
+    ctx: &OpContext,
+    r: &RuleRow,
+    args: &Args,
+) -> AppResult<Vec<(Uuid, String)>> {
+    let net = r.network_id.unwrap_or_default();
+    let mut out = Vec::new();
+    for v in args.list("virtualmachineids").unwrap_or_default() {
+        let id: Uuid = v
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::invalid_id("virtualmachineids", v))?;
+        let (vm, ip) = super::netrules::target_vm(st, ctx, id, net, None).await?;
+        out.push((vm.id, ip));
+    }
+    for m in args.map("vmidipmap").unwrap_or_default() {
+        let Some(id) = m.get("vmid").and_then(|v| v.trim().parse::<Uuid>().ok()) else {
+            return param_err("vmidipmap entries need a vmid");
+        };
+        let (vm, ip) =
+            super::netrules::target_vm(st, ctx, id, net, m.get("vmip").map(String::as_str)).await?;
+        out.push((vm.id, ip));
+    }
+    if out.is_empty() {
+        return param_err("Please specify virtualmachineids or vmidipmap");
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+pub async fn assign_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let m = members_arg(st, ctx, &r, args).await?;
+    for (vm, _) in &m {
+        let v = super::vms::owned(st, ctx, *vm).await?;
+        if Some(v.account_id) != r.account_id {
+            return param_err(format!(
+                "VM {} belongs to another account than the load balancer rule",
+                v.instance_name
+            ));
+        }
+    }
+    Ok(plan(&r, "Assigning VMs to"))
+}
+
+pub async fn assign_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let m = members_arg(st, ctx, &r, args).await?;
+    let mut tx = st.store.begin().await?;
+    for (vm, ip) in &m {
+        db::member_add(
+            &mut tx,
+            &db::MemberRow {
+                owner_id: r.id,
+                member_id: *vm,
+                ip: Some(ip.clone()),
+            },
+        )
+        .await?;
+    }
+    Event::new(
+        ctx,
+        "LB.ASSIGN.TO.RULE",
+        format!("{} VMs assigned to load balancer {}", m.len(), r.id),
+    )
+    .resource(r.id, "LoadBalancerRule", r.name.as_deref())
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    activate(st, r.id).await?;
+    Ok(success_body())
+}
+
+pub async fn remove_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    Ok(plan(&r, "Removing VMs from"))
+}
+
+pub async fn remove_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let mut ids: Vec<Uuid> = Vec::new();
+    for v in args.list("virtualmachineids").unwrap_or_default() {
+        ids.push(
+            v.trim()
+                .parse()
+                .map_err(|_| ApiError::invalid_id("virtualmachineids", v))?,
+        );
+    }
+    for m in args.map("vmidipmap").unwrap_or_default() {
+        if let Some(id) = m.get("vmid").and_then(|v| v.trim().parse().ok()) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return param_err("Please specify virtualmachineids or vmidipmap");
+    }
+    let mut tx = st.store.begin().await?;
+    for vm in &ids {
+        db::member_remove(&mut tx, r.id, *vm).await?;
+    }
+    Event::new(
+        ctx,
+        "LB.REMOVE.FROM.RULE",
+        format!("{} VMs removed from load balancer {}", ids.len(), r.id),
+    )
+    .resource(r.id, "LoadBalancerRule", r.name.as_deref())
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    activate(st, r.id).await?;
+    Ok(success_body())
+}
+
+pub async fn list_instances(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let members = {
+        let mut c = st.store.read().await?;
+        db::members_of(&mut c, &[r.id]).await?
+    };
+    let mut out = Vec::new();
+    for m in &members {
+        if let Ok(vm) = super::vms::owned(st, ctx, m.member_id).await {
+            let mut v = super::vms::one_view(st, ctx, &vm).await?;
+            if args.flag("lbvmips") {
+                v["lbvmipaddresses"] = json!(m.ip.iter().collect::<Vec<_>>());
+            }
+            out.push(v);
+        }
+    }
+    let total = out.len() as u64;
+    Ok(list_body(
+        "loadbalancerruleinstance",
+        total,
+        args.page.slice(out),
+    ))
+}
+
+// --- stickiness and health checks ----------------------------------------------------------
+
+fn policy_view(r: &RuleRow, lb: &RuleRow, zone: Option<Uuid>) -> Value {
+    let (wrapper, inner) = if r.kind == "stickiness" {
+        (
+            "stickinesspolicy",
+            json!({
+                "id": r.id,
+                "name": r.name,
+                "methodname": r.spec["methodname"],
+                "description": r.spec["description"].as_str().unwrap_or(""),
+                "params": r.spec["params"],
+                "state": r.state,
+                "fordisplay": r.spec["fordisplay"].as_bool().unwrap_or(true),
+            }),
+        )
+    } else {
+        (
+            "healthcheckpolicy",
+            json!({
+                "id": r.id,
+                "pingpath": r.spec["pingpath"],
+                "description": r.spec["description"].as_str().unwrap_or(""),
+                "responsetime": r.spec["responsetimeout"],
+                "healthcheckinterval": r.spec["intervaltime"],
+                "healthcheckthresshold": r.spec["healthythreshold"],
+                "unhealthcheckthresshold": r.spec["unhealthythreshold"],
+                "state": r.state,
+                "fordisplay": r.spec["fordisplay"].as_bool().unwrap_or(true),
+            }),
+        )
+    };
+    let mut v = json!({
+        "lbruleid": lb.id,
+        wrapper: [inner],
+    });
+    if r.kind == "stickiness" {
+        v["name"] = json!(r.name);
+        v["description"] = r.spec["description"].clone();
+        v["state"] = json!(r.state);
+    }
+    if let Some(z) = zone {
+        v["zoneid"] = json!(z);
+    }
+    owner_fields(&mut v, lb);
+    v
+}
+
+async fn lb_zone(st: &State, lb: &RuleRow) -> AppResult<Option<Uuid>> {
+    let Some(ip) = lb.ip_id else { return Ok(None) };
+    let mut c = st.store.read().await?;
+    Ok(db::public_ip_get(&mut c, ip).await?.map(|i| i.zone_id))
+}
+
+async fn insert_policy(
+    st: &State,
+    ctx: &OpContext,
+    lb: &RuleRow,
+    kind: &'static str,
+    name: Option<String>,
+    spec: Value,
+) -> AppResult<Uuid> {
+    let existing = {
+        let mut c = st.store.read().await?;
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec![kind],
+                parent_ids: vec![lb.id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .1
+    };
+    if existing > 0 {
+        return param_err(format!(
+            "Failed to create the policy: load balancer rule {} already has a {kind} policy; delete it first",
+            lb.id
+        ));
+    }
+    let id = Uuid::new_v4();
+    let mut tx = st.store.begin().await?;
+    db::rule_insert(
+        &mut tx,
+        &db::NewRule {
+            id,
+            kind,
+            name,
+            state: "Add",
+            account_id: lb.account_id,
+            domain_id: lb.domain_id,
+            network_id: lb.network_id,
+            ip_id: None,
+            parent_id: Some(lb.id),
+            spec,
+        },
+    )
+    .await?;
+    let ev = if kind == "stickiness" {
+        "LB.STICKINESSPOLICY.CREATE"
+    } else {
+        "LB.HEALTHCHECKPOLICY.CREATE"
+    };
+    Event::new(ctx, ev, format!("{kind} policy on load balancer {}", lb.id))
+        .resource(id, "LoadBalancerRule", None)
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn create_stickiness_prepare(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<JobPlan> {
+    let lb = owned_rule(st, ctx, "lbruleid", args.required_id("lbruleid")?, &["lb"]).await?;
+    let given = args.required_str("methodname")?;
+    let Some(method) = METHODS.iter().find(|m| m.eq_ignore_ascii_case(given)) else {
+        return param_err(format!(
+            "Failed to create Stickiness policy: Invalid stickiness method {given} (use LbCookie, AppCookie or SourceBased)"
+        ));
+    };
+    let allowed: &[&str] = match *method {
+        "LbCookie" => &[
+            "cookie-name",
+            "mode",
+            "nocache",
+            "indirect",
+            "postonly",
+            "domain",
+        ],
+        "AppCookie" => &[
+            "cookie-name",
+            "length",
+            "holdtime",
+            "request-learn",
+            "prefix",
+            "mode",
+        ],
+        _ => &["tablesize", "expire"],
+    };
+    let mut params = BTreeMap::new();
+    for m in args.map("param").unwrap_or_default() {
+        let (Some(n), Some(v)) = (m.get("name"), m.get("value")) else {
+            return param_err("param entries need a name and a value");
+        };
+        let n = n.trim().to_ascii_lowercase();
+        if !allowed.contains(&n.as_str()) {
+            return param_err(format!(
+                "Failed to create Stickiness policy: parameter {n} is not supported by {method} (it takes {})",
+                allowed.join(", ")
+            ));
+        }
+        let ok = match n.as_str() {
+            "length" | "tablesize" => v.trim_end_matches(['k', 'm', 'g']).parse::<u64>().is_ok(),
+            "holdtime" | "expire" => v
+                .trim_end_matches(['s', 'm', 'h', 'd'])
+                .parse::<u64>()
+                .is_ok(),
+            "nocache" | "indirect" | "postonly" | "request-learn" | "prefix" => {
+                v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false")
+            }
+            _ => !v.is_empty() && !v.contains(char::is_whitespace),
+        };
+        if !ok {
+            return param_err(format!(
+                "Failed to create Stickiness policy: invalid value {v:?} for {n}"
+            ));
+        }
+        params.insert(n, v.clone());
+    }
+    if (*method == "LbCookie" || *method == "AppCookie")
+        && lb.spec["protocol"].as_str() == Some("udp")
+    {
+        return param_err("Cookie-based stickiness needs a TCP (HTTP) load balancer rule");
+    }
+    let spec = json!({
+        "methodname": method,
+        "description": args.text("description").unwrap_or(""),
+        "params": params,
+        "fordisplay": args.bool("fordisplay").unwrap_or(true),
+    });
+    let name = args.required_str("name")?.trim().to_string();
+    let id = insert_policy(st, ctx, &lb, "stickiness", Some(name), spec).await?;
+    Ok(JobPlan {
+        instance_type: Some("LoadBalancerRule"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: "Creating a stickiness policy".into(),
+    })
+}
+
+async fn policy_result(st: &State, id: Uuid, key: &str) -> AppResult<Value> {
+    let r = activate(st, id).await?;
+    let lb = {
+        let mut c = st.store.read().await?;
+        db::rule_get(&mut c, r.parent_id.unwrap_or_default()).await?
+    }
+    .ok_or_else(|| {
+        ApiError::invalid_id("lbruleid", &r.parent_id.unwrap_or_default().to_string())
+    })?;
+    let z = lb_zone(st, &lb).await?;
+    Ok(json!({ key: policy_view(&r, &lb, z) }))
+}
+
+pub async fn create_stickiness_run(
+    st: &State,
+    _ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    policy_result(st, job.instance()?, "stickinesspolicies").await
+}
+
+async fn list_policies(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    kind: &'static str,
+    key: &str,
+) -> AppResult<Value> {
+    let lb = match (args.uuid("lbruleid"), args.uuid("id")) {
+        (Some(l), _) => owned_rule(st, ctx, "lbruleid", l, &["lb"]).await?,
+        (None, Some(p)) => {
+            let pol = owned_rule(st, ctx, "id", p, &[kind]).await?;
+            owned_rule(st, ctx, "id", pol.parent_id.unwrap_or_default(), &["lb"]).await?
+        }
+        (None, None) => return param_err("Please specify lbruleid or id"),
+    };
+    let mut rows = {
+        let mut c = st.store.read().await?;
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec![kind],
+                parent_ids: vec![lb.id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    if let Some(p) = args.uuid("id") {
+        rows.retain(|r| r.id == p);
+    }
+    let z = lb_zone(st, &lb).await?;
+    // One object per rule, with its policies (CloudStack answers the rule's even when empty).
+    let mut v = policy_view_many(&rows, &lb, z, kind);
+    if rows.is_empty() && kind == "stickiness" {
+        v["stickinesspolicy"] = json!([]);
+    }
+    Ok(list_body(key, 1, vec![v]))
+}
+
+fn policy_view_many(rows: &[RuleRow], lb: &RuleRow, zone: Option<Uuid>, kind: &str) -> Value {
+    let key = if kind == "stickiness" {
+        "stickinesspolicy"
+    } else {
+        "healthcheckpolicy"
+    };
+    let mut base = match rows.first() {
+        Some(r) => policy_view(r, lb, zone),
+        None => {
+            let mut v = json!({"lbruleid": lb.id, key: []});
+            owner_fields(&mut v, lb);
+            if let Some(z) = zone {
+                v["zoneid"] = json!(z);
+            }
+            v
+        }
+    };
+    let all: Vec<Value> = rows
+        .iter()
+        .filter_map(|r| policy_view(r, lb, zone)[key].get(0).cloned())
+        .collect();
+    base[key] = json!(all);
+    base
+}
+
+pub async fn list_stickiness(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    list_policies(st, ctx, args, "stickiness", "stickinesspolicies").await
+}
+
+pub async fn delete_stickiness_prepare(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["stickiness"]).await?;
+    Ok(plan(&r, "Deleting the stickiness policy of"))
+}
+
+pub async fn delete_stickiness_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    revoke(st, ctx, args.required_id("id")?, &["stickiness"]).await?;
+    Ok(success_body())
+}
+
+pub async fn create_healthcheck_prepare(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<JobPlan> {
+    let lb = owned_rule(st, ctx, "lbruleid", args.required_id("lbruleid")?, &["lb"]).await?;
+    let get = |k: &str, d: i64, lo: i64, hi: i64| -> AppResult<i64> {
+        let v = args.int(k).unwrap_or(d);
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            param_err(format!("Invalid {k} {v}: between {lo} and {hi}"))
+        }
+    };
+    let timeout = get("responsetimeout", 2, 2, 60)?;
+    let interval = get("intervaltime", 5, 1, 20940)?;
+    if interval <= timeout {
+        return param_err("intervaltime must be greater than responsetimeout");
+    }
+    let path = args.text("pingpath").unwrap_or("/").trim().to_string();
+    if !path.starts_with('/') || path.contains(char::is_whitespace) {
+        return param_err(format!("Invalid pingpath {path:?}: an absolute HTTP path"));
+    }
+    let spec = json!({
+        "pingpath": path,
+        "responsetimeout": timeout,
+        "intervaltime": interval,
+        "healthythreshold": get("healthythreshold", 2, 1, 10)?,
+        "unhealthythreshold": get("unhealthythreshold", 10, 1, 10)?,
+        "description": args.text("description").unwrap_or(""),
+        "fordisplay": args.bool("fordisplay").unwrap_or(true),
+    });
+    let id = insert_policy(st, ctx, &lb, "healthcheck", None, spec).await?;
+    Ok(JobPlan {
+        instance_type: Some("LoadBalancerRule"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: "Creating a health check policy".into(),
+    })
+}
+
+pub async fn create_healthcheck_run(
+    st: &State,
+    _ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    policy_result(st, job.instance()?, "healthcheckpolicies").await
+}
+
+pub async fn list_healthcheck(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    list_policies(st, ctx, args, "healthcheck", "healthcheckpolicies").await
+}
+
+pub async fn delete_healthcheck_prepare(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["healthcheck"]).await?;
+    Ok(plan(&r, "Deleting the health check policy of"))
+}
+
+pub async fn delete_healthcheck_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    revoke(st, ctx, args.required_id("id")?, &["healthcheck"]).await?;
+    Ok(success_body())
+}

@@ -1,0 +1,1087 @@
+//! Rules on public IPs and guest networks: firewall (ingress on a public IP), egress
+//! firewall (per network, against the offering's default policy), port forwarding, and IP
+//! forwarding (port ranges of a static-NAT IP). Every rule is created in state `Add` by the
+//! request (so it is listed at once, as libcloud expects), compiled and pushed to the router's
+//! host by the job, then `Active`; deleting pushes the configuration without it.
+//!
+//! Also the helpers the other rule families share (owner fields, access, activate/revoke).
+
+use std::net::Ipv4Addr;
+
+use api::{list_body, success_body, ApiError, Args};
+use db::{PublicIpRow, RuleRow};
+use model::identity::display_domain_path;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::context::OpContext;
+use crate::error::{param_err, AppResult};
+use crate::events::Event;
+use crate::jobs::{JobPlan, JobRef};
+use crate::state::State;
+
+pub(crate) fn owner_fields(v: &mut Value, r: &RuleRow) {
+    if let Some(a) = &r.account_name {
+        v["account"] = json!(a);
+    }
+    if let (Some(d), Some(dn)) = (r.domain_id, &r.domain_name) {
+        v["domainid"] = json!(d);
+        v["domain"] = json!(dn);
+        v["domainpath"] = json!(display_domain_path(r.domain_path.as_deref().unwrap_or("/")));
+    }
+}
+
+/// The rule (of one of `kinds`) the caller may change.
+pub(crate) async fn owned_rule(
+    st: &State,
+    ctx: &OpContext,
+    param: &str,
+    id: Uuid,
+    kinds: &[&str],
+) -> AppResult<RuleRow> {
+    let r = {
+        let mut c = st.store.read().await?;
+        db::rule_get(&mut c, id).await?
+    };
+    let Some(r) = r.filter(|r| kinds.contains(&r.kind.as_str())) else {
+        return Err(ApiError::invalid_id(param, &id.to_string()).into());
+    };
+    match r.account_id {
+        Some(a) if a == ctx.account_id() => {}
+        Some(a) => {
+            let acct = crate::access::account(st, "account", a).await?;
+            crate::access::check_account(ctx, &acct)?;
+        }
+        None if ctx.is_admin() => {}
+        None => return Err(ApiError::invalid_id(param, &id.to_string()).into()),
+    }
+    Ok(r)
+}
+
+/// The networks a rule's configuration lives on.
+fn nets_of(r: &RuleRow) -> Vec<Uuid> {
+    r.network_id.into_iter().collect()
+}
+
+/// Pushes the configuration with the rule and marks it Active.
+pub(crate) async fn activate(st: &State, id: Uuid) -> AppResult<RuleRow> {
+    let r = {
+        let mut c = st.store.read().await?;
+        db::rule_get(&mut c, id).await?
+    }
+    .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
+    crate::netsync::networks_changed(st, &nets_of(&r)).await?;
+    if r.state != "Active" {
+        let mut tx = st.store.begin().await?;
+        db::rule_update(&mut tx, r.id, "Active", r.name.as_deref(), &r.spec).await?;
+        tx.commit().await?;
+    }
+    let mut c = st.store.read().await?;
+    Ok(db::rule_get(&mut c, id)
+        .await?
+        .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?)
+}
+
+/// Removes a rule (and what hangs under it) and pushes the configuration without it.
+/// Idempotent: a rule already gone is success.
+pub(crate) async fn revoke(st: &State, ctx: &OpContext, id: Uuid, kinds: &[&str]) -> AppResult<()> {
+    let r = match owned_rule(st, ctx, "id", id, kinds).await {
+        Ok(r) => r,
+        Err(_) => return Ok(()),
+    };
+    let mut tx = st.store.begin().await?;
+    db::rule_remove(&mut tx, db::RuleOwner::Parent, r.id).await?;
+    db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
+    let event = match r.kind.as_str() {
+        "firewall" | "egressfw" => "FIREWALL.CLOSE",
+        "portforward" => "NET.RULEDELETE",
+        "lb" => "LB.DELETE",
+        "route" => "STATIC.ROUTE.DELETE",
+        "vpn" => "VPN.REMOTE.ACCESS.DESTROY",
+        _ => "NET.RULEDELETE",
+    };
+    Event::new(ctx, event, format!("{} rule {} removed", r.kind, r.id))
+        .resource(r.id, "FirewallRule", None)
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    crate::netsync::networks_changed(st, &nets_of(&r)).await?;
+    Ok(())
+}
+
+/// The public IP the caller may put rules on: allocated, on a network.
+pub(crate) async fn rule_ip(
+    st: &State,
+    ctx: &OpContext,
+    param: &str,
+    id: Uuid,
+) -> AppResult<PublicIpRow> {
+    let ip = super::ips::owned_ip(st, ctx, param, id).await?;
+    if ip.state != "Allocated" {
+        return param_err(format!(
+            "Public IP {} is in state {}: rules need an Allocated address",
+            ip.address, ip.state
+        ));
+    }
+    if ip.network_id.is_none() {
+        return param_err(format!(
+            "Unable to create the rule: IP address {} is not associated with any network",
+            ip.address
+        ));
+    }
+    Ok(ip)
+}
+
+pub(crate) fn parse_cidrs(args: &Args, key: &str, default_any: bool) -> AppResult<Vec<String>> {
+    let given: Vec<String> = args
+        .list(key)
+        .map(|l| {
+            l.iter()
+                .flat_map(|s| s.split(','))
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if given.is_empty() {
+        return Ok(if default_any {
+            vec!["0.0.0.0/0".into()]
+        } else {
+            Vec::new()
+        });
+    }
+    given
+        .into_iter()
+        .map(|c| {
+            let p: netplan::Cidr = c
+                .parse()
+                .map_err(|_| ApiError::param(format!("Invalid CIDR {c} in {key}")))?;
+            if !c.contains('/') || p.to_string() != c {
+                // CloudStack wants the network address with its prefix length.
+                return param_err(format!("Invalid CIDR {c} in {key}: give it as {p}"));
+            }
+            Ok(c)
+        })
+        .collect()
+}
+
+fn port_arg(args: &Args, k: &str) -> AppResult<Option<i64>> {
+    match args.int(k) {
+        Some(p) if !(1..=65535).contains(&p) => {
+            param_err(format!("Invalid {k} {p}: ports are between 1 and 65535"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// The protocol and ports/ICMP of a firewall-style rule, checked. `extra` protocols are
+/// allowed besides tcp/udp/icmp (egress: `all` and numbers).
+pub(crate) fn l4_spec(args: &Args, egress: bool) -> AppResult<Value> {
+    let proto_in = args.text("protocol").unwrap_or("all").to_ascii_lowercase();
+    let proto = match proto_in.as_str() {
+        "tcp" | "udp" | "icmp" => proto_in.clone(),
+        "all" if egress => "all".into(),
+        n if egress && n.parse::<u8>().is_ok() => n.to_string(),
+        other => {
+            return param_err(format!(
+                "Invalid protocol {other}: use {}",
+                if egress {
+                    "TCP, UDP, ICMP, ALL or a protocol number"
+                } else {
+                    "TCP, UDP or ICMP"
+                }
+            ))
+        }
+    };
+    let start = port_arg(args, "startport")?;
+    let end = port_arg(args, "endport")?.or(start);
+    let mut spec = json!({"protocol": proto});
+    if proto == "tcp" || proto == "udp" {
+        if let (Some(s), Some(e)) = (start, end) {
+            if e < s {
+                return param_err(format!("Invalid port range {s}-{e}: the end port is lower"));
+            }
+            spec["startport"] = json!(s);
+            spec["endport"] = json!(e);
+        }
+    } else {
+        if start.is_some() {
+            return param_err(format!("Ports are only for TCP and UDP rules, not {proto}"));
+        }
+        if proto == "icmp" {
+            for k in ["icmptype", "icmpcode"] {
+                let v = args.int(k).unwrap_or(-1);
+                if !(-1..=255).contains(&v) {
+                    return param_err(format!("Invalid {k} {v}: -1 (any) or 0-255"));
+                }
+                spec[k] = json!(v);
+            }
+        }
+    }
+    if proto != "icmp" && (args.has("icmptype") || args.has("icmpcode")) {
+        return param_err("icmptype and icmpcode are only for ICMP rules");
+    }
+    Ok(spec)
+}
+
+fn range_of(spec: &Value, a: &str, b: &str) -> Option<(i64, i64)> {
+    let s = spec[a].as_i64()?;
+    Some((s, spec[b].as_i64().unwrap_or(s)))
+}
+
+/// Refuses a public port range that overlaps one of another rule of these kinds on the IP
+/// (same protocol).
+pub(crate) async fn check_port_conflict(
+    st: &State,
+    ip: &PublicIpRow,
+    kinds: Vec<&'static str>,
+    protocol: &str,
+    range: (i64, i64),
+    except: Option<Uuid>,
+) -> AppResult<()> {
+    let rules = {
+        let mut c = st.store.read().await?;
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds,
+                ip_ids: vec![ip.id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    for r in rules.iter().filter(|r| Some(r.id) != except) {
+        let p = r.spec["protocol"].as_str().unwrap_or("tcp");
+        if !(p.eq_ignore_ascii_case(protocol) || r.kind == "lb" && protocol == "tcp") {
+            continue;
+        }
+        let theirs = range_of(&r.spec, "publicport", "publicendport")
+            .or_else(|| range_of(&r.spec, "startport", "endport"));
+        if let Some((a, b)) = theirs {
+            if range.0 <= b && a <= range.1 {
+                return param_err(format!(
+                    "The range specified, {}-{}, conflicts with rule {} which has {a}-{b}",
+                    range.0, range.1, r.id
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn base_view(r: &RuleRow, ip: Option<&PublicIpRow>) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "state": r.state,
+        "fordisplay": r.spec["fordisplay"].as_bool().unwrap_or(true),
+        "tags": [],
+    });
+    if let Some(n) = r.network_id {
+        v["networkid"] = json!(n);
+    }
+    if let Some(ip) = ip {
+        v["ipaddressid"] = json!(ip.id);
+        v["ipaddress"] = json!(ip.address);
+    } else if let Some(i) = r.ip_id {
+        v["ipaddressid"] = json!(i);
+    }
+    owner_fields(&mut v, r);
+    v
+}
+
+fn cidr_text(spec: &Value, k: &str) -> String {
+    spec[k]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn firewall_view(r: &RuleRow, ip: Option<&PublicIpRow>) -> Value {
+    let mut v = base_view(r, ip);
+    v["protocol"] = r.spec["protocol"].clone();
+    for k in ["startport", "endport", "icmptype", "icmpcode"] {
+        if !r.spec[k].is_null() {
+            v[k] = r.spec[k].clone();
+        }
+    }
+    v["cidrlist"] = json!(cidr_text(&r.spec, "cidrlist"));
+    if r.kind == "egressfw" {
+        v["destcidrlist"] = json!(cidr_text(&r.spec, "destcidrlist"));
+        v["traffictype"] = json!("Egress");
+    } else {
+        v["traffictype"] = json!("Ingress");
+    }
+    v
+}
+
+async fn ips_by_id(
+    st: &State,
+    rows: &[RuleRow],
+) -> AppResult<std::collections::HashMap<Uuid, PublicIpRow>> {
+    let ids: Vec<Uuid> = rows.iter().filter_map(|r| r.ip_id).collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut c = st.store.read().await?;
+    Ok(db::public_ip_list(
+        &mut c,
+        &db::PublicIpFilter {
+            ids,
+            ..Default::default()
+        },
+    )
+    .await?
+    .0
+    .into_iter()
+    .map(|i| (i.id, i))
+    .collect())
+}
+
+async fn vm_names(
+    st: &State,
+    rows: &[RuleRow],
+) -> AppResult<std::collections::HashMap<String, db::VmRow>> {
+    let mut out = std::collections::HashMap::new();
+    let mut c = st.store.read().await?;
+    for r in rows {
+        if let Some(v) = r.spec["virtualmachineid"].as_str() {
+            if out.contains_key(v) {
+                continue;
+            }
+            if let Ok(id) = v.parse() {
+                if let Some(vm) = db::vm_get_any(&mut c, id).await? {
+                    out.insert(v.to_string(), vm);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn pf_view(r: &RuleRow, ip: Option<&PublicIpRow>, vm: Option<&db::VmRow>) -> Value {
+    let mut v = base_view(r, ip);
+    let s = &r.spec;
+    v["protocol"] = s["protocol"].clone();
+    for (k, d) in [
+        ("privateport", "privateport"),
+        ("privateendport", "privateport"),
+        ("publicport", "publicport"),
+        ("publicendport", "publicport"),
+    ] {
+        let x = s[k].as_i64().or(s[d].as_i64()).unwrap_or(0);
+        v[k] = json!(x.to_string());
+    }
+    v["virtualmachineid"] = s["virtualmachineid"].clone();
+    if let Some(vm) = vm {
+        v["virtualmachinename"] = json!(vm.name);
+        v["virtualmachinedisplayname"] = json!(vm.display_name);
+    }
+    if let Some(g) = s["vmguestip"].as_str() {
+        v["vmguestip"] = json!(g);
+    }
+    v["cidrlist"] = json!(cidr_text(s, "cidrlist"));
+    v
+}
+
+fn ipfwd_view(r: &RuleRow, ip: Option<&PublicIpRow>, vm: Option<&db::VmRow>) -> Value {
+    let mut v = base_view(r, ip);
+    let s = &r.spec;
+    v["protocol"] = s["protocol"].clone();
+    v["startport"] = json!(s["startport"].as_i64().unwrap_or(0).to_string());
+    v["endport"] = json!(s["endport"].as_i64().unwrap_or(0).to_string());
+    v["cidrlist"] = json!(cidr_text(s, "cidrlist"));
+    v["virtualmachineid"] = s["virtualmachineid"].clone();
+    if let Some(vm) = vm {
+        v["virtualmachinename"] = json!(vm.name);
+        v["virtualmachinedisplayname"] = json!(vm.display_name);
+    }
+    v
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_rule(
+    st: &State,
+    ctx: &OpContext,
+    kind: &'static str,
+    ip: Option<&PublicIpRow>,
+    network: Option<&db::NetworkRow>,
+    name: Option<String>,
+    spec: Value,
+    event: &str,
+) -> AppResult<Uuid> {
+    let id = Uuid::new_v4();
+    let (acct, dom) = match (ip, network) {
+        (Some(i), _) => (i.account_id, i.domain_id),
+        (None, Some(n)) => (n.account_id, n.domain_id),
+        _ => (Some(ctx.account_id()), Some(ctx.domain_id())),
+    };
+    let mut tx = st.store.begin().await?;
+    db::rule_insert(
+        &mut tx,
+        &db::NewRule {
+            id,
+            kind,
+            name,
+            state: "Add",
+            account_id: acct,
+            domain_id: dom,
+            network_id: ip.and_then(|i| i.network_id).or(network.map(|n| n.id)),
+            ip_id: ip.map(|i| i.id),
+            parent_id: None,
+            spec,
+        },
+    )
+    .await?;
+    Event::new(ctx, event, format!("{kind} rule {id} created"))
+        .resource(id, "FirewallRule", None)
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+fn create_plan(id: Uuid, what: &str) -> JobPlan {
+    JobPlan {
+        instance_type: Some("FirewallRule"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: what.to_string(),
+    }
+}
+
+fn rule_plan(r: &RuleRow, what: &str) -> JobPlan {
+    JobPlan {
+        instance_type: Some("FirewallRule"),
+        instance_id: Some(r.id.to_string()),
+        returns_id: false,
+        description: format!("{what} rule {}", r.id),
+    }
+}
+
+/// The network-offering check: the network of the IP must provide the service.
+pub(crate) async fn require_service(
+    st: &State,
+    network: Uuid,
+    service: &str,
+) -> AppResult<db::NetworkRow> {
+    let n = super::networks::network_get(st, "networkid", network).await?;
+    let off = super::networks::offering_of(st, &n).await?;
+    if !super::networks::has_service(&n, off.as_ref(), service) {
+        return param_err(format!(
+            "Network {} does not support the {service} service (its offering does not provide it)",
+            n.name
+        ));
+    }
+    Ok(n)
+}
+
+// --- firewall (ingress) ----------------------------------------------------------------------
+
+pub async fn create_firewall_prepare(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<JobPlan> {
+    let ip = rule_ip(st, ctx, "ipaddressid", args.required_id("ipaddressid")?).await?;
+    if let Some(n) = ip.network_id {
+        require_service(st, n, "Firewall").await?;
+    }
+    let mut spec = l4_spec(args, false)?;
+    spec["cidrlist"] = json!(parse_cidrs(args, "cidrlist", true)?);
+    spec["type"] = json!(args.text("type").unwrap_or("user"));
+    spec["fordisplay"] = json!(args.bool("fordisplay").unwrap_or(true));
+    if let Some(r) = range_of(&spec, "startport", "endport") {
+        check_port_conflict(
+            st,
+            &ip,
+            vec!["firewall"],
+            spec["protocol"].as_str().unwrap_or("tcp"),
+            r,
+            None,
+        )
+        .await?;
+    }
+    let id = insert_rule(
+        st,
+        ctx,
+        "firewall",
+        Some(&ip),
+        None,
+        None,
+        spec,
+        "FIREWALL.OPEN",
+    )
+    .await?;
+    Ok(create_plan(id, "Creating a firewall rule"))
+}
+
+pub async fn create_firewall_run(
+    st: &State,
+    _ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let r = activate(st, job.instance()?).await?;
+    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
+    Ok(json!({ "firewallrule": firewall_view(&r, r.ip_id.and_then(|i| ips.get(&i))) }))
+}
+
+async fn list_rules(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    kinds: Vec<&'static str>,
+) -> AppResult<(Vec<RuleRow>, u64)> {
+    let mut f = db::RuleFilter {
+        kinds,
+        scope: Some(crate::access::owner_scope(st, ctx, args).await?),
+        offset: args.page.offset,
+        limit: args.page.limit,
+        ..Default::default()
+    };
+    f.ids.extend(args.uuid("id"));
+    f.ip_ids.extend(args.uuid("ipaddressid"));
+    f.network_ids.extend(args.uuid("networkid"));
+    let mut c = st.store.read().await?;
+    Ok(db::rule_list(&mut c, &f).await?)
+}
+
+pub async fn list_firewall(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let (rows, total) = list_rules(st, ctx, args, vec!["firewall"]).await?;
+    let ips = ips_by_id(st, &rows).await?;
+    Ok(list_body(
+        "firewallrule",
+        total,
+        rows.iter()
+            .map(|r| firewall_view(r, r.ip_id.and_then(|i| ips.get(&i))))
+            .collect(),
+    ))
+}
+
+pub async fn delete_firewall_prepare(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["firewall"]).await?;
+    Ok(rule_plan(&r, "Deleting firewall"))
+}
+
+pub async fn delete_firewall_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    revoke(st, ctx, args.required_id("id")?, &["firewall"]).await?;
+    Ok(success_body())
+}
+
+async fn update_display(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    kinds: &[&str],
+) -> AppResult<RuleRow> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, kinds).await?;
+    let mut spec = r.spec.clone();
+    if let Some(d) = args.bool("fordisplay") {
+        spec["fordisplay"] = json!(d);
+    }
+    let mut tx = st.store.begin().await?;
+    db::rule_update(&mut tx, r.id, &r.state, r.name.as_deref(), &spec).await?;
+    tx.commit().await?;
+    owned_rule(st, ctx, "id", r.id, kinds).await
+}
+
+pub async fn update_firewall_prepare(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["firewall"]).await?;
+    Ok(rule_plan(&r, "Updating firewall"))
+}
+
+pub async fn update_firewall_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let r = update_display(st, ctx, args, &["firewall"]).await?;
+    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
+    Ok(json!({ "firewallrule": firewall_view(&r, r.ip_id.and_then(|i| ips.get(&i))) }))
+}
+
+// --- egress ------------------------------------------------------------------------------
+
+pub async fn create_egress_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let n = super::networks::owned_network(st, ctx, "networkid", args.required_id("networkid")?)
+        .await?;
+    if n.guest_type != "Isolated" {
+        return param_err(format!(
+            "Egress firewall rules are for isolated networks; {} is {}",
+            n.name, n.guest_type
+        ));
+    }
+    require_service(st, n.id, "Firewall").await?;
+    let mut spec = l4_spec(args, true)?;
+    let src = parse_cidrs(args, "cidrlist", false)?;
+    if let Some(g) = n
+        .cidr
+        .as_deref()
+        .and_then(|c| c.parse::<netplan::Cidr>().ok())
+    {
+        for c in &src {
+            let p: netplan::Cidr = c
+                .parse()
+                .map_err(|_| ApiError::param(format!("Invalid CIDR {c}")))?;
+            if !(g.contains(p.addr) && p.len >= g.len) {
+                return param_err(format!(
+                    "Source CIDR {c} of an egress rule must be inside the network's CIDR {g}"
+                ));
+            }
+        }
+    }
+    spec["cidrlist"] = json!(src);
+    spec["destcidrlist"] = json!(parse_cidrs(args, "destcidrlist", false)?);
+    spec["type"] = json!(args.text("type").unwrap_or("user"));
+    spec["fordisplay"] = json!(args.bool("fordisplay").unwrap_or(true));
+    let id = insert_rule(
+        st,
+        ctx,
+        "egressfw",
+        None,
+        Some(&n),
+        None,
+        spec,
+        "FIREWALL.EGRESS.OPEN",
+    )
+    .await?;
+    Ok(create_plan(id, "Creating an egress firewall rule"))
+}
+
+pub async fn create_egress_run(
+    st: &State,
+    _ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let r = activate(st, job.instance()?).await?;
+    Ok(json!({ "firewallrule": firewall_view(&r, None) }))
+}
+
+pub async fn list_egress(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let (rows, total) = list_rules(st, ctx, args, vec!["egressfw"]).await?;
+    Ok(list_body(
+        "firewallrule",
+        total,
+        rows.iter().map(|r| firewall_view(r, None)).collect(),
+    ))
+}
+
+pub async fn delete_egress_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["egressfw"]).await?;
+    Ok(rule_plan(&r, "Deleting egress"))
+}
+
+pub async fn delete_egress_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    revoke(st, ctx, args.required_id("id")?, &["egressfw"]).await?;
+    Ok(success_body())
+}
+
+pub async fn update_egress_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["egressfw"]).await?;
+    Ok(rule_plan(&r, "Updating egress"))
+}
+
+pub async fn update_egress_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let r = update_display(st, ctx, args, &["egressfw"]).await?;
+    Ok(json!({ "firewallrule": firewall_view(&r, None) }))
+}
+
+// --- port forwarding -----------------------------------------------------------------------
+
+/// The VM a rule targets: the caller may use it, it has a NIC on the IP's network; returns
+/// its guest address there.
+pub(crate) async fn target_vm(
+    st: &State,
+    ctx: &OpContext,
+    vm_id: Uuid,
+    network: Uuid,
+    guest_ip: Option<&str>,
+) -> AppResult<(db::VmRow, String)> {
+    let vm = super::vms::owned(st, ctx, vm_id).await?;
+    if matches!(vm.state.as_str(), "Destroyed" | "Expunging" | "Error") {
+        return Err(super::vms::state_err(&vm, "use"));
+    }
+    let nics = {
+        let mut c = st.store.read().await?;
+        db::nics_for_vms(&mut c, &[vm.id]).await?
+    };
+    let Some(nic) = nics.iter().find(|n| n.network_id == network) else {
+        return param_err(format!(
+            "VM {} has no NIC on the IP address's network",
+            vm.instance_name
+        ));
+    };
+    let ip = nic.ip4.clone().unwrap_or_default();
+    if let Some(g) = guest_ip {
+        if g.parse::<Ipv4Addr>().is_err() || g != ip {
+            return param_err(format!(
+                "vmguestip {g} is not an address of VM {} on that network (it has {ip})",
+                vm.instance_name
+            ));
+        }
+    }
+    Ok((vm, ip))
+}
+
+pub async fn create_pf_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let ip = rule_ip(st, ctx, "ipaddressid", args.required_id("ipaddressid")?).await?;
+    let net = ip.network_id.unwrap_or_default();
+    require_service(st, net, "PortForwarding").await?;
+    if ip.static_nat_vm.is_some() {
+        return param_err(format!(
+            "Can't create a port forwarding rule on IP {}: static NAT is enabled on it",
+            ip.address
+        ));
+    }
+    let protocol = args.required_str("protocol")?.to_ascii_lowercase();
+    if protocol != "tcp" && protocol != "udp" {
+        return param_err(format!("Invalid protocol {protocol}: use TCP or UDP"));
+    }
+    let pub_s = port_arg(args, "publicport")?.unwrap_or(0);
+    let pub_e = port_arg(args, "publicendport")?.unwrap_or(pub_s);
+    let prv_s = port_arg(args, "privateport")?.unwrap_or(0);
+    let prv_e = port_arg(args, "privateendport")?.unwrap_or(prv_s);
+    if pub_e < pub_s || prv_e < prv_s {
+        return param_err("Invalid port range: an end port is lower than its start port");
+    }
+    if pub_e - pub_s != prv_e - prv_s {
+        return param_err("Private and public port ranges must be of the same size");
+    }
+    let (vm, guest) = target_vm(
+        st,
+        ctx,
+        args.required_id("virtualmachineid")?,
+        net,
+        args.text("vmguestip"),
+    )
+    .await?;
+    if let Some(n) = args.uuid("networkid") {
+        if n != net {
+            return param_err("networkid must be the network of the IP address");
+        }
+    }
+    check_port_conflict(
+        st,
+        &ip,
+        vec!["portforward", "lb"],
+        &protocol,
+        (pub_s, pub_e),
+        None,
+    )
+    .await?;
+    let cidrs = parse_cidrs(args, "cidrlist", true)?;
+    let spec = json!({
+        "protocol": protocol,
+        "publicport": pub_s, "publicendport": pub_e,
+        "privateport": prv_s, "privateendport": prv_e,
+        "virtualmachineid": vm.id.to_string(),
+        "vmguestip": guest,
+        "cidrlist": cidrs,
+        "fordisplay": args.bool("fordisplay").unwrap_or(true),
+    });
+    let id = insert_rule(
+        st,
+        ctx,
+        "portforward",
+        Some(&ip),
+        None,
+        None,
+        spec,
+        "NET.RULEADD",
+    )
+    .await?;
+    // openfirewall (default true): the matching ingress firewall rule, created with it.
+    if args.bool("openfirewall").unwrap_or(true) {
+        let fw = json!({
+            "protocol": protocol, "startport": pub_s, "endport": pub_e,
+            "cidrlist": cidrs, "type": "system", "fordisplay": true, "for": id.to_string(),
+        });
+        insert_rule(
+            st,
+            ctx,
+            "firewall",
+            Some(&ip),
+            None,
+            None,
+            fw,
+            "FIREWALL.OPEN",
+        )
+        .await?;
+    }
+    Ok(create_plan(id, "Creating a port forwarding rule"))
+}
+
+pub async fn create_pf_run(
+    st: &State,
+    _ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    let r = activate(st, id).await?;
+    activate_companions(st, &r).await?;
+    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
+    let vms = vm_names(st, std::slice::from_ref(&r)).await?;
+    let vm = r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v));
+    Ok(json!({ "portforwardingrule": pf_view(&r, r.ip_id.and_then(|i| ips.get(&i)), vm) }))
+}
+
+/// The firewall rules created for a rule (`openfirewall`) become Active with it.
+pub(crate) async fn activate_companions(st: &State, r: &RuleRow) -> AppResult<()> {
+    let Some(ip) = r.ip_id else { return Ok(()) };
+    let fws = {
+        let mut c = st.store.read().await?;
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec!["firewall"],
+                ip_ids: vec![ip],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let me = r.id.to_string();
+    let mut tx = st.store.begin().await?;
+    for f in fws
+        .iter()
+        .filter(|f| f.spec["for"].as_str() == Some(&me) && f.state != "Active")
+    {
+        db::rule_update(&mut tx, f.id, "Active", None, &f.spec).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes the firewall rules created for a rule.
+pub(crate) async fn remove_companions(st: &State, r: &RuleRow) -> AppResult<()> {
+    let Some(ip) = r.ip_id else { return Ok(()) };
+    let fws = {
+        let mut c = st.store.read().await?;
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec!["firewall"],
+                ip_ids: vec![ip],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let me = r.id.to_string();
+    let mut tx = st.store.begin().await?;
+    for f in fws.iter().filter(|f| f.spec["for"].as_str() == Some(&me)) {
+        db::rule_remove(&mut tx, db::RuleOwner::Id, f.id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn list_pf(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let (mut rows, mut total) = list_rules(st, ctx, args, vec!["portforward"]).await?;
+    if let Some(vm) = args.uuid("virtualmachineid") {
+        let v = vm.to_string();
+        rows.retain(|r| r.spec["virtualmachineid"].as_str() == Some(&v));
+        total = rows.len() as u64;
+    }
+    let ips = ips_by_id(st, &rows).await?;
+    let vms = vm_names(st, &rows).await?;
+    Ok(list_body(
+        "portforwardingrule",
+        total,
+        rows.iter()
+            .map(|r| {
+                pf_view(
+                    r,
+                    r.ip_id.and_then(|i| ips.get(&i)),
+                    r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v)),
+                )
+            })
+            .collect(),
+    ))
+}
+
+pub async fn delete_pf_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["portforward"]).await?;
+    Ok(rule_plan(&r, "Deleting port forwarding"))
+}
+
+pub async fn delete_pf_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    if let Ok(r) = owned_rule(st, ctx, "id", args.required_id("id")?, &["portforward"]).await {
+        remove_companions(st, &r).await?;
+    }
+    revoke(st, ctx, args.required_id("id")?, &["portforward"]).await?;
+    Ok(success_body())
+}
+
+pub async fn update_pf_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["portforward"]).await?;
+    Ok(rule_plan(&r, "Updating port forwarding"))
+}
+
+pub async fn update_pf_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["portforward"]).await?;
+    let mut spec = r.spec.clone();
+    let pub_len =
+        spec["publicendport"].as_i64().unwrap_or(0) - spec["publicport"].as_i64().unwrap_or(0);
+    if let Some(p) = port_arg(args, "privateport")? {
+        spec["privateport"] = json!(p);
+        let e = port_arg(args, "privateendport")?.unwrap_or(p + pub_len);
+        if e - p != pub_len {
+            return param_err("Private and public port ranges must be of the same size");
+        }
+        spec["privateendport"] = json!(e);
+    }
+    if let Some(vm) = args.uuid("virtualmachineid") {
+        let net = r.network_id.unwrap_or_default();
+        let (vm, guest) = target_vm(st, ctx, vm, net, args.text("vmguestip")).await?;
+        spec["virtualmachineid"] = json!(vm.id.to_string());
+        spec["vmguestip"] = json!(guest);
+    }
+    if let Some(d) = args.bool("fordisplay") {
+        spec["fordisplay"] = json!(d);
+    }
+    let mut tx = st.store.begin().await?;
+    db::rule_update(&mut tx, r.id, "Add", None, &spec).await?;
+    tx.commit().await?;
+    let r = activate(st, r.id).await?;
+    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
+    let vms = vm_names(st, std::slice::from_ref(&r)).await?;
+    let vm = r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v));
+    Ok(json!({ "portforwardingrule": pf_view(&r, r.ip_id.and_then(|i| ips.get(&i)), vm) }))
+}
+
+// --- IP forwarding (port ranges of a static-NAT IP) ------------------------------------------
+
+pub async fn create_ipfwd_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let ip = rule_ip(st, ctx, "ipaddressid", args.required_id("ipaddressid")?).await?;
+    let Some(vm) = ip.static_nat_vm else {
+        return param_err(format!(
+            "Unable to create an ip forwarding rule: static NAT is not enabled on IP {}",
+            ip.address
+        ));
+    };
+    let protocol = args.required_str("protocol")?.to_ascii_lowercase();
+    if protocol != "tcp" && protocol != "udp" {
+        return param_err(format!("Invalid protocol {protocol}: use TCP or UDP"));
+    }
+    let s = port_arg(args, "startport")?.unwrap_or(0);
+    let e = port_arg(args, "endport")?.unwrap_or(s);
+    if e < s {
+        return param_err("Invalid port range: the end port is lower than the start port");
+    }
+    check_port_conflict(st, &ip, vec!["ipforward"], &protocol, (s, e), None).await?;
+    let spec = json!({
+        "protocol": protocol, "startport": s, "endport": e,
+        "virtualmachineid": vm.to_string(),
+        "cidrlist": parse_cidrs(args, "cidrlist", true)?,
+    });
+    let id = insert_rule(
+        st,
+        ctx,
+        "ipforward",
+        Some(&ip),
+        None,
+        None,
+        spec,
+        "NET.RULEADD",
+    )
+    .await?;
+    Ok(create_plan(id, "Creating an IP forwarding rule"))
+}
+
+pub async fn create_ipfwd_run(
+    st: &State,
+    _ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let r = activate(st, job.instance()?).await?;
+    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
+    let vms = vm_names(st, std::slice::from_ref(&r)).await?;
+    let vm = r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v));
+    Ok(json!({ "ipforwardingrule": ipfwd_view(&r, r.ip_id.and_then(|i| ips.get(&i)), vm) }))
+}
+
+pub async fn list_ipfwd(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let (mut rows, mut total) = list_rules(st, ctx, args, vec!["ipforward"]).await?;
+    if let Some(vm) = args.uuid("virtualmachineid") {
+        let v = vm.to_string();
+        rows.retain(|r| r.spec["virtualmachineid"].as_str() == Some(&v));
+        total = rows.len() as u64;
+    }
+    let ips = ips_by_id(st, &rows).await?;
+    let vms = vm_names(st, &rows).await?;
+    Ok(list_body(
+        "ipforwardingrule",
+        total,
+        rows.iter()
+            .map(|r| {
+                ipfwd_view(
+                    r,
+                    r.ip_id.and_then(|i| ips.get(&i)),
+                    r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v)),
+                )
+            })
+            .collect(),
+    ))
+}
+
+pub async fn delete_ipfwd_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["ipforward"]).await?;
+    Ok(rule_plan(&r, "Deleting IP forwarding"))
+}
+
+pub async fn delete_ipfwd_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    revoke(st, ctx, args.required_id("id")?, &["ipforward"]).await?;
+    Ok(success_body())
+}

@@ -1,0 +1,213 @@
+//! A VM's NICs: listNics, addNicToVirtualMachine, removeNicFromVirtualMachine,
+//! updateDefaultNicForVirtualMachine.
+
+use api::{list_body, ApiError, Args, ErrorCode};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::*;
+use crate::events::Event;
+use crate::jobs::{JobPlan, JobRef};
+
+async fn nics_of(st: &State, vm: Uuid) -> AppResult<Vec<db::NicRow>> {
+    let mut c = st.store.read().await?;
+    Ok(db::nics_for_vms(&mut c, &[vm]).await?)
+}
+
+pub async fn list_nics(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let vm = super::super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    let mut nics = nics_of(st, vm.id).await?;
+    if let Some(n) = args.uuid("nicid") {
+        nics.retain(|x| x.id == n);
+    }
+    if let Some(n) = args.uuid("networkid") {
+        nics.retain(|x| x.network_id == n);
+    }
+    let total = nics.len() as u64;
+    let nics = args.page.slice(nics);
+    Ok(list_body("nic", total, nics.iter().map(nic_view).collect()))
+}
+
+fn vm_plan(vm: &db::VmRow, what: &str) -> JobPlan {
+    JobPlan {
+        instance_type: Some("VirtualMachine"),
+        instance_id: Some(vm.id.to_string()),
+        returns_id: false,
+        description: format!("{what} VM {}", vm.instance_name),
+    }
+}
+
+pub async fn add_nic_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let vm = super::super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    let n = network_get(st, "networkid", args.required_id("networkid")?).await?;
+    if n.zone_id != vm.zone_id {
+        return param_err(format!("Network {} is not in the VM's zone", n.name));
+    }
+    let acct = crate::access::account(st, "account", vm.account_id).await?;
+    check_use(st, ctx, &acct, &n).await?;
+    if !matches!(vm.state.as_str(), "Running" | "Stopped") {
+        return Err(super::super::vms::state_err(&vm, "add a NIC to"));
+    }
+    if nics_of(st, vm.id)
+        .await?
+        .iter()
+        .any(|x| x.network_id == n.id)
+    {
+        return param_err(format!(
+            "Network {} already has a vm with host name: {}",
+            n.name, vm.name
+        ));
+    }
+    Ok(vm_plan(&vm, "Adding a NIC to"))
+}
+
+pub async fn add_nic_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let vm = super::super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    let n = network_get(st, "networkid", args.required_id("networkid")?).await?;
+    let nics = nics_of(st, vm.id).await?;
+    // Resumed after the NIC was made: done.
+    if !nics.iter().any(|x| x.network_id == n.id) {
+        let device = nics.iter().map(|x| x.device_id).max().map_or(0, |d| d + 1);
+        allocate_nic(
+            st,
+            vm.id,
+            &n,
+            args.text("ipaddress"),
+            args.text("macaddress"),
+            device,
+            nics.is_empty(),
+        )
+        .await?;
+        if vm.state == "Running" {
+            implement(st, n.id).await?;
+        }
+        let mut tx = st.store.begin().await?;
+        Event::new(
+            ctx,
+            "NIC.CREATE",
+            format!("NIC on network {} added to VM {}", n.name, vm.instance_name),
+        )
+        .resource(vm.id, "VirtualMachine", Some(&vm.name))
+        .record(&mut tx)
+        .await?;
+        tx.commit().await?;
+    }
+    super::super::vms::result(st, ctx, vm.id).await
+}
+
+async fn vm_and_nic(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<(db::VmRow, db::NicRow, Vec<db::NicRow>)> {
+    let vm = super::super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    let nic_id: Uuid = args.required_id("nicid")?;
+    let nics = nics_of(st, vm.id).await?;
+    let nic = nics
+        .iter()
+        .find(|x| x.id == nic_id)
+        .cloned()
+        .ok_or_else(|| ApiError::invalid_id("nicid", &nic_id.to_string()))?;
+    Ok((vm, nic, nics))
+}
+
+pub async fn remove_nic_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let (vm, nic, _) = vm_and_nic(st, ctx, args).await?;
+    if nic.is_default {
+        return param_err(format!(
+            "Unable to remove nic from VM {} in network {}: it is the default NIC; make another NIC the default first",
+            vm.instance_name, nic.network_name
+        ));
+    }
+    if nic_in_rules(st, &vm, &nic).await? {
+        return Err(ApiError::new(
+            ErrorCode::ResourceInUse,
+            format!(
+                "Unable to remove nic from VM {}: its address {} is used by static NAT, port forwarding or load balancing rules",
+                vm.instance_name,
+                nic.ip4.as_deref().unwrap_or("")
+            ),
+        )
+        .into());
+    }
+    Ok(vm_plan(&vm, "Removing a NIC from"))
+}
+
+/// Whether a NIC's address is the target of rules of its network.
+async fn nic_in_rules(st: &State, vm: &db::VmRow, nic: &db::NicRow) -> AppResult<bool> {
+    let mut c = st.store.read().await?;
+    let rules = db::rule_list(
+        &mut c,
+        &db::RuleFilter {
+            kinds: vec!["portforward"],
+            network_ids: vec![nic.network_id],
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    let vm_s = vm.id.to_string();
+    if rules
+        .iter()
+        .any(|r| r.spec["virtualmachineid"].as_str() == Some(&vm_s))
+    {
+        return Ok(true);
+    }
+    let nat = db::public_ip_list(
+        &mut c,
+        &db::PublicIpFilter {
+            static_nat_vm: Some(vm.id),
+            network_id: Some(nic.network_id),
+            ..Default::default()
+        },
+    )
+    .await?
+    .1;
+    Ok(nat > 0)
+}
+
+pub async fn remove_nic_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let vm = super::super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    let nic_id: Uuid = args.required_id("nicid")?;
+    let mut tx = st.store.begin().await?;
+    if db::nic_remove(&mut tx, nic_id).await? > 0 {
+        Event::new(
+            ctx,
+            "NIC.DELETE",
+            format!("NIC {nic_id} removed from VM {}", vm.instance_name),
+        )
+        .resource(vm.id, "VirtualMachine", Some(&vm.name))
+        .record(&mut tx)
+        .await?;
+    }
+    tx.commit().await?;
+    super::super::vms::result(st, ctx, vm.id).await
+}
+
+pub async fn default_nic_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let (vm, _, _) = vm_and_nic(st, ctx, args).await?;
+    Ok(vm_plan(&vm, "Changing the default NIC of"))
+}
+
+pub async fn default_nic_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let (vm, nic, _) = vm_and_nic(st, ctx, args).await?;
+    let mut tx = st.store.begin().await?;
+    db::nic_set_default(&mut tx, vm.id, nic.id).await?;
+    tx.commit().await?;
+    super::super::vms::result(st, ctx, vm.id).await
+}

@@ -1,0 +1,886 @@
+//! Desired data plane: from the database to `netplan` to the agents.
+//!
+//! Whoever changes something a host's network configuration depends on asks for those hosts
+//! ([`request`]); one worker takes every pending request at once (so a burst of deploys
+//! costs one round, not one each), loads the network state those hosts need, compiles each
+//! host's configuration, and pushes it — as a new generation — only to the hosts whose
+//! compiled digest changed (or that reconnected and must be told again). The generation and
+//! digest are kept per host in `net_generations`, with the generation the agent acknowledged.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use netplan::{Cidr, NetState};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::AppResult;
+use crate::state::State;
+
+/// How long a caller waits for its round (the pushes themselves time out sooner).
+const WAIT: Duration = Duration::from_secs(30);
+/// How long an agent has to apply a configuration.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// VM states in which a VM's NICs are on its host.
+pub const ON_HOST: &[&str] = &["Starting", "Running", "Stopping", "Migrating"];
+
+#[derive(Default)]
+struct Pending {
+    hosts: BTreeSet<Uuid>,
+    force: BTreeSet<Uuid>,
+    /// Rounds taken by the worker so far.
+    started: u64,
+}
+
+/// The request queue and the completed-round counter.
+pub struct NetSync {
+    pending: Mutex<Pending>,
+    wake: tokio::sync::Notify,
+    done: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for NetSync {
+    fn default() -> Self {
+        NetSync {
+            pending: Mutex::new(Pending::default()),
+            wake: tokio::sync::Notify::new(),
+            done: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+/// Asks for these hosts' configurations to be compiled and, where changed (or `force`d),
+/// pushed; waits until the round that covers them has finished.
+pub async fn request(st: &State, hosts: impl IntoIterator<Item = Uuid>, force: bool) {
+    let ticket = {
+        let Ok(mut p) = st.net.pending.lock() else {
+            return;
+        };
+        let before = p.hosts.len();
+        for h in hosts {
+            p.hosts.insert(h);
+            if force {
+                p.force.insert(h);
+            }
+        }
+        if p.hosts.len() == before && !force {
+            // Nothing new: any round that has these hosts pending covers us.
+        }
+        p.started + 1
+    };
+    st.net.wake.notify_one();
+    let mut rx = st.net.done.subscribe();
+    let _ = tokio::time::timeout(WAIT, rx.wait_for(|d| *d >= ticket)).await;
+}
+
+/// The worker: one round per wake-up, until the server stops.
+pub fn spawn_worker(st: State) {
+    tokio::spawn(async move {
+        let mut stopping = st.stopping.clone();
+        loop {
+            tokio::select! {
+                _ = st.net.wake.notified() => {}
+                _ = stopping.changed() => break,
+            }
+            loop {
+                let (hosts, force, round) = {
+                    let Ok(mut p) = st.net.pending.lock() else {
+                        return;
+                    };
+                    if p.hosts.is_empty() {
+                        break;
+                    }
+                    p.started += 1;
+                    (
+                        std::mem::take(&mut p.hosts),
+                        std::mem::take(&mut p.force),
+                        p.started,
+                    )
+                };
+                if let Err(e) = sync_hosts(&st, &hosts, &force).await {
+                    tracing::warn!(error = %e, hosts = hosts.len(), "data-plane round failed");
+                }
+                st.net.done.send_replace(round);
+            }
+        }
+    });
+}
+
+/// Compiles the hosts' configurations and pushes the changed ones.
+async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) -> AppResult<()> {
+    let list: Vec<Uuid> = hosts.iter().copied().collect();
+    let state = load_state(st, &list).await?;
+    let mut pushes = Vec::new();
+    for h in &list {
+        let desired = netplan::compile_host(&state, *h);
+        let digest = desired.digest();
+        let prev = {
+            let mut c = st.store.read().await?;
+            db::netgen_get(&mut c, *h).await?
+        };
+        let same = prev.as_ref().is_some_and(|p| p.digest == digest);
+        if same && !force.contains(h) {
+            continue;
+        }
+        let generation = match (&prev, same) {
+            (Some(p), true) => p.generation,
+            (Some(p), false) => p.generation + 1,
+            (None, _) => 1,
+        };
+        if !same || prev.is_none() {
+            let mut tx = st.store.begin().await?;
+            db::netgen_put(&mut tx, *h, generation, &digest).await?;
+            tx.commit().await?;
+        }
+        pushes.push((*h, generation, desired));
+    }
+    let results = futures_util::future::join_all(pushes.into_iter().map(|(h, g, d)| {
+        let st = st.clone();
+        async move {
+            if !st.hub.is_connected(h) {
+                return (h, g, Err("not connected".to_string()));
+            }
+            let r = st
+                .hub
+                .command(
+                    h,
+                    proto::Command::ApplyNetwork {
+                        generation: g as u64,
+                        desired: Box::new(d),
+                    },
+                    PUSH_TIMEOUT,
+                )
+                .await
+                .map_err(|e| e.to_string());
+            (h, g, r)
+        }
+    }))
+    .await;
+    for (h, g, r) in results {
+        match r {
+            Ok(body) => {
+                let applied = body["generation"].as_i64().unwrap_or(0);
+                let mut tx = st.store.begin().await?;
+                db::netgen_ack(&mut tx, h, applied.min(g)).await?;
+                tx.commit().await?;
+                tracing::debug!(host = %h, generation = g, "data plane applied");
+            }
+            // A disconnected host gets its configuration when it connects again.
+            Err(e) => {
+                tracing::info!(host = %h, generation = g, error = %e, "data plane not applied yet")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hosts where these networks are present: hosts of their VMs that are on a host, and
+/// of their routers.
+pub async fn hosts_of_networks(st: &State, nets: &[Uuid]) -> AppResult<BTreeSet<Uuid>> {
+    let mut c = st.store.read().await?;
+    let mut out: BTreeSet<Uuid> = db::net_nics(&mut c, nets)
+        .await?
+        .into_iter()
+        .filter(|n| ON_HOST.contains(&n.vm_state.as_str()))
+        .filter_map(|n| n.host_id)
+        .collect();
+    let routers = db::router_list(
+        &mut c,
+        &db::RouterFilter {
+            network_ids: nets.to_vec(),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    out.extend(routers.into_iter().filter_map(|r| r.host_id));
+    Ok(out)
+}
+
+/// The hosts affected by a change to these security groups: the hosts of their members, and
+/// of the members of groups whose rules name them (their member sets change).
+pub async fn hosts_of_groups(st: &State, groups: &[Uuid]) -> AppResult<BTreeSet<Uuid>> {
+    let mut c = st.store.read().await?;
+    let mut owners: BTreeSet<Uuid> = groups.iter().copied().collect();
+    // Groups whose rules refer to these.
+    let rules = db::rule_list(
+        &mut c,
+        &db::RuleFilter {
+            kinds: vec!["ingress", "egress"],
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    for r in &rules {
+        let named = sg_refs(&r.spec);
+        if named.iter().any(|g| groups.contains(g)) {
+            if let Some(p) = r.parent_id {
+                owners.insert(p);
+            }
+        }
+    }
+    let owners: Vec<Uuid> = owners.into_iter().collect();
+    let vms: Vec<Uuid> = db::members_of(&mut c, &owners)
+        .await?
+        .into_iter()
+        .map(|m| m.member_id)
+        .collect();
+    let nics = db::net_nics_of_vms(&mut c, &vms).await?;
+    Ok(nics
+        .into_iter()
+        .filter(|n| ON_HOST.contains(&n.vm_state.as_str()))
+        .filter_map(|n| n.host_id)
+        .collect())
+}
+
+/// After a VM changed (started, stopped, moved, got or lost a NIC or a group): every host of
+/// its networks, its current and last host, and the hosts whose group member sets hold it.
+pub async fn vm_changed(st: &State, vm: Uuid) {
+    let r: AppResult<BTreeSet<Uuid>> = async {
+        let (row, nets, groups) = {
+            let mut c = st.store.read().await?;
+            let row = db::vm_get_any(&mut c, vm).await?;
+            let nets: Vec<Uuid> = db::net_nics_of_vms(&mut c, &[vm])
+                .await?
+                .into_iter()
+                .map(|n| n.network_id)
+                .collect();
+            let groups: Vec<Uuid> = db::memberships(&mut c, &[vm])
+                .await?
+                .into_iter()
+                .map(|m| m.owner_id)
+                .collect();
+            (row, nets, groups)
+        };
+        let mut hosts = hosts_of_networks(st, &nets).await?;
+        if let Some(v) = row {
+            hosts.extend(v.host_id);
+            hosts.extend(v.last_host_id);
+            hosts.extend(v.dest_host_id);
+        }
+        if !groups.is_empty() {
+            hosts.extend(hosts_of_groups(st, &groups).await?);
+        }
+        Ok(hosts)
+    }
+    .await;
+    match r {
+        Ok(h) if !h.is_empty() => request(st, h, false).await,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(%vm, error = %e, "could not work out the hosts a VM change affects")
+        }
+    }
+}
+
+/// After a change to networks' rules, IPs, routes or routers.
+pub async fn networks_changed(st: &State, nets: &[Uuid]) -> AppResult<()> {
+    let hosts = hosts_of_networks(st, nets).await?;
+    if !hosts.is_empty() {
+        request(st, hosts, false).await;
+    }
+    Ok(())
+}
+
+/// After a change to security groups.
+pub async fn groups_changed(st: &State, groups: &[Uuid]) -> AppResult<()> {
+    let hosts = hosts_of_groups(st, groups).await?;
+    if !hosts.is_empty() {
+        request(st, hosts, false).await;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading the state
+
+/// The groups a rule's `usersecuritygrouplist` names.
+pub fn sg_refs(spec: &Value) -> Vec<Uuid> {
+    spec["usersecuritygrouplist"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|g| g["groupid"].as_str().and_then(|s| s.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn protocol(s: &str) -> Option<netplan::Protocol> {
+    use netplan::Protocol::*;
+    match s.to_ascii_lowercase().as_str() {
+        "tcp" | "6" => Some(Tcp),
+        "udp" | "17" => Some(Udp),
+        "icmp" | "1" => Some(Icmp),
+        "all" | "-1" => Some(All),
+        n => n.parse::<u8>().ok().map(Number),
+    }
+}
+
+fn port(v: &Value) -> Option<u16> {
+    v.as_i64().and_then(|p| u16::try_from(p).ok())
+}
+
+fn int(v: &Value) -> Option<i32> {
+    v.as_i64().and_then(|p| i32::try_from(p).ok())
+}
+
+pub fn cidrs(v: &Value) -> Vec<Cidr> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().and_then(|s| s.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The underlay address other hosts' VXLAN tunnels point at: the host's address, or for a
+/// simulated host (whose address is a name) a stable one in 100.64.0.0/10 from its id.
+pub fn underlay(h: &db::HostRow) -> Ipv4Addr {
+    if let Ok(a) = h.address.parse::<Ipv4Addr>() {
+        return a;
+    }
+    let b = h.id.as_bytes();
+    Ipv4Addr::new(100, 64 | (b[13] & 0x3f), b[14], b[15])
+}
+
+/// The (gateway/prefix) of a network's public range for a router's public interface.
+fn prefix_of(mask: &str) -> u8 {
+    mask.parse::<Ipv4Addr>()
+        .ok()
+        .and_then(model::net::prefix_len)
+        .unwrap_or(24)
+}
+
+fn vlan_of(v: &Option<String>) -> Option<u16> {
+    v.as_deref()
+        .map(|s| s.trim_start_matches("vlan://"))
+        .and_then(|s| s.parse().ok())
+}
+
+async fn load_state(st: &State, hosts: &[Uuid]) -> AppResult<NetState> {
+    let mut c = st.store.read().await?;
+    let local: Vec<db::NetNic> = db::net_nics_on_hosts(&mut c, hosts)
+        .await?
+        .into_iter()
+        .filter(|n| ON_HOST.contains(&n.vm_state.as_str()))
+        .collect();
+    let routers_here = db::router_list(
+        &mut c,
+        &db::RouterFilter {
+            host_ids: hosts.to_vec(),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    let mut net_ids: BTreeSet<Uuid> = local.iter().map(|n| n.network_id).collect();
+    net_ids.extend(routers_here.iter().map(|r| r.network_id));
+    let net_list: Vec<Uuid> = net_ids.iter().copied().collect();
+    let mut all_nics = db::net_nics(&mut c, &net_list).await?;
+    let networks = if net_list.is_empty() {
+        Vec::new()
+    } else {
+        db::network_list(
+            &mut c,
+            &db::NetworkFilter {
+                ids: net_list.clone(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let routers = db::router_list(
+        &mut c,
+        &db::RouterFilter {
+            network_ids: net_list.clone(),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+
+    // Security groups of the VMs here, their rules, and the members of the groups the rules name.
+    let local_vms: Vec<Uuid> = local.iter().map(|n| n.vm_id).collect();
+    let mut groups_here: BTreeSet<Uuid> = db::memberships(&mut c, &local_vms)
+        .await?
+        .into_iter()
+        .map(|m| m.owner_id)
+        .collect();
+    let sg_rules = if groups_here.is_empty() {
+        Vec::new()
+    } else {
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec!["ingress", "egress"],
+                parent_ids: groups_here.iter().copied().collect(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let referenced: BTreeSet<Uuid> = sg_rules.iter().flat_map(|r| sg_refs(&r.spec)).collect();
+    groups_here.extend(referenced.iter().copied());
+    let member_rows =
+        db::members_of(&mut c, &groups_here.iter().copied().collect::<Vec<_>>()).await?;
+    let member_vms: Vec<Uuid> = member_rows.iter().map(|m| m.member_id).collect();
+    let known: BTreeSet<Uuid> = all_nics.iter().map(|n| n.nic_id).collect();
+    for n in db::net_nics_of_vms(&mut c, &member_vms).await? {
+        if !known.contains(&n.nic_id) {
+            all_nics.push(n);
+        }
+    }
+    let all_vms: Vec<Uuid> = all_nics.iter().map(|n| n.vm_id).collect();
+    let mut vm_groups: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    for m in db::memberships(&mut c, &all_vms).await? {
+        vm_groups.entry(m.member_id).or_default().push(m.owner_id);
+    }
+    let group_rows = if groups_here.is_empty() {
+        Vec::new()
+    } else {
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec!["securitygroup"],
+                ids: groups_here.iter().copied().collect(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+
+    // Router-side objects of the networks whose routers run here.
+    let rnets: Vec<Uuid> = routers_here.iter().map(|r| r.network_id).collect();
+    let ips = if rnets.is_empty() {
+        Vec::new()
+    } else {
+        let mut v = Vec::new();
+        for n in &rnets {
+            v.extend(
+                db::public_ip_list(
+                    &mut c,
+                    &db::PublicIpFilter {
+                        network_id: Some(*n),
+                        allocated_only: true,
+                        ..Default::default()
+                    },
+                )
+                .await?
+                .0,
+            );
+        }
+        v
+    };
+    let rules = if rnets.is_empty() {
+        Vec::new()
+    } else {
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec![
+                    "firewall",
+                    "egressfw",
+                    "portforward",
+                    "ipforward",
+                    "lb",
+                    "route",
+                    "vpn",
+                ],
+                network_ids: rnets.clone(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let lb_ids: Vec<Uuid> = rules
+        .iter()
+        .filter(|r| r.kind == "lb")
+        .map(|r| r.id)
+        .collect();
+    let lb_members = db::members_of(&mut c, &lb_ids).await?;
+    let lb_policies = if lb_ids.is_empty() {
+        Vec::new()
+    } else {
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec!["stickiness", "healthcheck"],
+                parent_ids: lb_ids.clone(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let vpn_accounts: Vec<model::AccountId> = rules
+        .iter()
+        .filter(|r| r.kind == "vpn")
+        .filter_map(|r| r.account_id)
+        .collect();
+    let mut vpn_users: Vec<db::RuleRow> = Vec::new();
+    for a in vpn_accounts {
+        vpn_users.extend(
+            db::rule_list(
+                &mut c,
+                &db::RuleFilter {
+                    kinds: vec!["vpnuser"],
+                    scope: Some(db::OwnerScope::Account(a)),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0,
+        );
+    }
+
+    // Hosts' underlay addresses.
+    let mut host_ids: BTreeSet<Uuid> = hosts.iter().copied().collect();
+    host_ids.extend(all_nics.iter().filter_map(|n| n.host_id));
+    host_ids.extend(routers.iter().filter_map(|r| r.host_id));
+    let host_rows = db::host_list(
+        &mut c,
+        &db::HostFilter {
+            ids: host_ids.iter().copied().collect(),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    // Offerings (egress policy, security groups) and zones (DNS) of the networks.
+    let offering_ids: BTreeSet<Uuid> = networks
+        .iter()
+        .filter_map(|n| n.network_offering_id)
+        .collect();
+    let mut offerings = BTreeMap::new();
+    for o in offering_ids {
+        if let Some(row) = db::infra_get(&mut c, db::Infra::NetworkOffering, o).await? {
+            offerings.insert(o, row);
+        }
+    }
+    let zone_ids: BTreeSet<Uuid> = networks.iter().map(|n| n.zone_id).collect();
+    let mut zones = BTreeMap::new();
+    for z in zone_ids {
+        if let Some(row) = db::infra_get(&mut c, db::Infra::Zone, z).await? {
+            zones.insert(z, row);
+        }
+    }
+    drop(c);
+
+    let mut s = NetState {
+        hosts: host_rows
+            .iter()
+            .map(|h| netplan::Host {
+                id: h.id,
+                address: underlay(h),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    for n in &networks {
+        let off = n.network_offering_id.and_then(|o| offerings.get(&o));
+        let zone = zones.get(&n.zone_id);
+        s.networks.push(netplan::Network {
+            id: n.id,
+            name: n.name.clone(),
+            guest_type: match n.guest_type.as_str() {
+                "Shared" => netplan::GuestType::Shared,
+                "L2" => netplan::GuestType::L2,
+                _ => netplan::GuestType::Isolated,
+            },
+            isolation: match n.vni {
+                Some(v) if (1..=16_777_215).contains(&v) => netplan::Isolation::Vxlan(v as u32),
+                _ => netplan::Isolation::None,
+            },
+            cidr: n.cidr.as_deref().and_then(|c| c.parse().ok()),
+            gateway: n.gateway.as_deref().and_then(|g| g.parse().ok()),
+            domain: n.network_domain.clone(),
+            dns: zone
+                .map(|z| {
+                    ["dns1", "dns2"]
+                        .iter()
+                        .filter_map(|k| z.attrs[*k].as_str().and_then(|d| d.parse().ok()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            egress_default_allow: off
+                .map(|o| o.attrs["egressdefaultpolicy"].as_bool().unwrap_or(true))
+                .unwrap_or(true),
+            security_groups: crate::handlers::networks::has_service(n, off, "SecurityGroup"),
+            mtu: 1450,
+        });
+    }
+    let mut seen = BTreeSet::new();
+    for n in &all_nics {
+        if !seen.insert(n.nic_id) {
+            continue;
+        }
+        s.nics.push(netplan::Nic {
+            id: n.nic_id,
+            vm_id: n.vm_id,
+            vm_name: n.vm_name.clone(),
+            network_id: n.network_id,
+            host_id: n.host_id.filter(|_| ON_HOST.contains(&n.vm_state.as_str())),
+            ip: n.ip4.as_deref().and_then(|i| i.parse().ok()),
+            mac: n.mac.clone(),
+            is_default: n.is_default,
+            security_groups: vm_groups.get(&n.vm_id).cloned().unwrap_or_default(),
+        });
+    }
+    let ip_rows: BTreeMap<Uuid, &db::PublicIpRow> = ips.iter().map(|i| (i.id, i)).collect();
+    for r in &routers {
+        let public = r.public_ip_id.and_then(|p| ip_rows.get(&p)).and_then(|p| {
+            Some(netplan::RouterPublic {
+                ip: p.address.parse().ok()?,
+                prefix: prefix_of(&p.netmask),
+                gateway: p.gateway.parse().ok()?,
+                mac: r.public_mac.clone(),
+                vlan: vlan_of(&p.vlan),
+            })
+        });
+        let Some(guest_ip) = r.guest_ip.as_deref().and_then(|g| g.parse().ok()) else {
+            continue;
+        };
+        s.routers.push(netplan::Router {
+            id: r.id,
+            name: r.name.clone(),
+            network_id: r.network_id,
+            host_id: r.host_id,
+            running: r.state == "Running" || r.state == "Starting",
+            guest_ip,
+            guest_mac: r.guest_mac.clone(),
+            link_local_ip: r
+                .link_local_ip
+                .parse()
+                .unwrap_or(Ipv4Addr::new(169, 254, 0, 1)),
+            public,
+        });
+    }
+    for g in &group_rows {
+        let rules_of = |dir: &str| -> Vec<netplan::SgRule> {
+            sg_rules
+                .iter()
+                .filter(|r| r.parent_id == Some(g.id) && r.kind == dir)
+                .filter_map(|r| {
+                    Some(netplan::SgRule {
+                        id: r.id,
+                        protocol: protocol(r.spec["protocol"].as_str().unwrap_or("all"))?,
+                        start_port: port(&r.spec["startport"]),
+                        end_port: port(&r.spec["endport"]),
+                        icmp_type: int(&r.spec["icmptype"]),
+                        icmp_code: int(&r.spec["icmpcode"]),
+                        cidrs: cidrs(&r.spec["cidrlist"]),
+                        groups: sg_refs(&r.spec),
+                    })
+                })
+                .collect()
+        };
+        s.security_groups.push(netplan::SecurityGroup {
+            id: g.id,
+            name: g.name.clone().unwrap_or_default(),
+            ingress: rules_of("ingress"),
+            egress: rules_of("egress"),
+        });
+    }
+    for i in &ips {
+        let (Ok(address), Some(network_id)) = (i.address.parse(), i.network_id) else {
+            continue;
+        };
+        s.public_ips.push(netplan::PublicIp {
+            id: i.id,
+            address,
+            network_id,
+            source_nat: i.source_nat,
+            static_nat: i.static_nat_ip.as_deref().and_then(|a| a.parse().ok()),
+        });
+    }
+    let guest_ip_of = |vm: &str| -> Option<Ipv4Addr> {
+        let vm: Uuid = vm.parse().ok()?;
+        all_nics
+            .iter()
+            .filter(|n| n.vm_id == vm)
+            .find(|n| rnets.contains(&n.network_id))
+            .and_then(|n| n.ip4.as_deref())
+            .and_then(|i| i.parse().ok())
+    };
+    for r in &rules {
+        let x = &r.spec;
+        match r.kind.as_str() {
+            "firewall" | "ipforward" => {
+                let Some(ip_id) = r.ip_id else { continue };
+                let Some(p) = protocol(x["protocol"].as_str().unwrap_or("tcp")) else {
+                    continue;
+                };
+                s.firewall_rules.push(netplan::FirewallRule {
+                    id: r.id,
+                    ip_id,
+                    protocol: p,
+                    start_port: port(&x["startport"]),
+                    end_port: port(&x["endport"]),
+                    icmp_type: int(&x["icmptype"]),
+                    icmp_code: int(&x["icmpcode"]),
+                    cidrs: cidrs(&x["cidrlist"]),
+                });
+            }
+            "egressfw" => {
+                let (Some(network_id), Some(p)) = (
+                    r.network_id,
+                    protocol(x["protocol"].as_str().unwrap_or("all")),
+                ) else {
+                    continue;
+                };
+                s.egress_rules.push(netplan::EgressRule {
+                    id: r.id,
+                    network_id,
+                    protocol: p,
+                    start_port: port(&x["startport"]),
+                    end_port: port(&x["endport"]),
+                    icmp_type: int(&x["icmptype"]),
+                    icmp_code: int(&x["icmpcode"]),
+                    cidrs: cidrs(&x["cidrlist"]),
+                    dest_cidrs: cidrs(&x["destcidrlist"]),
+                });
+            }
+            "portforward" => {
+                let Some(ip_id) = r.ip_id else { continue };
+                let dest = x["vmguestip"]
+                    .as_str()
+                    .and_then(|a| a.parse().ok())
+                    .or_else(|| guest_ip_of(x["virtualmachineid"].as_str().unwrap_or("")));
+                let (Some(dest), Some(ps), Some(qs)) =
+                    (dest, port(&x["publicport"]), port(&x["privateport"]))
+                else {
+                    continue;
+                };
+                s.port_forwards.push(netplan::PortForward {
+                    id: r.id,
+                    ip_id,
+                    protocol: protocol(x["protocol"].as_str().unwrap_or("tcp"))
+                        .unwrap_or(netplan::Protocol::Tcp),
+                    public_start: ps,
+                    public_end: port(&x["publicendport"]).unwrap_or(ps),
+                    private_start: qs,
+                    private_end: port(&x["privateendport"]).unwrap_or(qs),
+                    dest,
+                    cidrs: cidrs(&x["cidrlist"]),
+                });
+            }
+            "lb" => {
+                let Some(ip_id) = r.ip_id else { continue };
+                let (Some(pp), Some(qp)) = (port(&x["publicport"]), port(&x["privateport"])) else {
+                    continue;
+                };
+                let members: Vec<Ipv4Addr> = lb_members
+                    .iter()
+                    .filter(|m| m.owner_id == r.id)
+                    .filter_map(|m| {
+                        m.ip.as_deref()
+                            .and_then(|i| i.parse().ok())
+                            .or_else(|| guest_ip_of(&m.member_id.to_string()))
+                    })
+                    .collect();
+                let policy = |kind: &str| {
+                    lb_policies
+                        .iter()
+                        .find(|p| p.parent_id == Some(r.id) && p.kind == kind)
+                };
+                s.load_balancers.push(netplan::LoadBalancer {
+                    id: r.id,
+                    name: r.name.clone().unwrap_or_default(),
+                    ip_id,
+                    protocol: x["protocol"].as_str().unwrap_or("tcp").to_string(),
+                    public_port: pp,
+                    private_port: qp,
+                    algorithm: match x["algorithm"].as_str().unwrap_or("roundrobin") {
+                        "leastconn" => netplan::Algorithm::Leastconn,
+                        "source" => netplan::Algorithm::Source,
+                        _ => netplan::Algorithm::Roundrobin,
+                    },
+                    members,
+                    cidrs: cidrs(&x["cidrlist"]),
+                    stickiness: policy("stickiness").map(|p| netplan::Stickiness {
+                        method: p.spec["methodname"]
+                            .as_str()
+                            .unwrap_or("SourceBased")
+                            .to_string(),
+                        name: p.name.clone().unwrap_or_default(),
+                        params: p.spec["params"]
+                            .as_object()
+                            .map(|m| {
+                                m.iter()
+                                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    }),
+                    health_check: policy("healthcheck").map(|p| netplan::HealthCheck {
+                        ping_path: p.spec["pingpath"].as_str().unwrap_or("/").to_string(),
+                        interval_s: p.spec["intervaltime"].as_u64().unwrap_or(5) as u32,
+                        timeout_s: p.spec["responsetimeout"].as_u64().unwrap_or(2) as u32,
+                        healthy: p.spec["healthythreshold"].as_u64().unwrap_or(2) as u32,
+                        unhealthy: p.spec["unhealthythreshold"].as_u64().unwrap_or(10) as u32,
+                    }),
+                });
+            }
+            "route" => {
+                let (Some(network_id), Some(dest)) = (
+                    r.network_id,
+                    x["cidr"].as_str().and_then(|c| c.parse::<Cidr>().ok()),
+                ) else {
+                    continue;
+                };
+                s.routes.push(netplan::StaticRoute {
+                    id: r.id,
+                    network_id,
+                    destination: dest,
+                    next_hop: x["nexthop"].as_str().and_then(|h| h.parse().ok()),
+                    interface: x["interface"].as_str().map(str::to_string),
+                    metric: x["metric"].as_u64().unwrap_or(0) as u32,
+                });
+            }
+            "vpn" => {
+                let (Some(ip_id), Some(network_id)) = (r.ip_id, r.network_id) else {
+                    continue;
+                };
+                let range = x["iprange"].as_str().unwrap_or("");
+                let (a, b) = range.split_once('-').unwrap_or((range, range));
+                let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse()) else {
+                    continue;
+                };
+                let psk = x["presharedkey"]
+                    .as_str()
+                    .and_then(|e| st.key.decrypt(e).ok())
+                    .unwrap_or_default();
+                s.vpns.push(netplan::RemoteAccessVpn {
+                    id: r.id,
+                    ip_id,
+                    network_id,
+                    range_start: a,
+                    range_end: b,
+                    preshared_key: psk,
+                    users: vpn_users
+                        .iter()
+                        .filter(|u| u.account_id == r.account_id && u.state != "Revoke")
+                        .map(|u| netplan::VpnUser {
+                            username: u.name.clone().unwrap_or_default(),
+                            password: u.spec["password"]
+                                .as_str()
+                                .and_then(|e| st.key.decrypt(e).ok())
+                                .unwrap_or_default(),
+                        })
+                        .collect(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
