@@ -322,6 +322,17 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
         ],
     )
     .await?;
+    // The default VPN client range (10.1.2.1-10.1.2.8) lies inside this zone's guest CIDR.
+    call(
+        st,
+        &ctx,
+        &[
+            ("command", "updateConfiguration"),
+            ("name", "remote.access.vpn.client.iprange"),
+            ("value", "10.255.0.2-10.255.0.254"),
+        ],
+    )
+    .await?;
     // The public range: source NAT, static NAT, port forwarding and load balancers take
     // addresses from it. 203.0.113.0/24 is TEST-NET-3: on a real deployment, replace it with
     // the operator's public range (createVlanIpRange / deleteVlanIpRange).

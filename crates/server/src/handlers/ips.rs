@@ -697,7 +697,7 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
     }
     crate::handlers::limits::enforce(st, &acct, &[(model::limits::ResourceType::PublicIp, 1)])
         .await?;
-    let candidates: Vec<(Uuid, String)> = match args.text("ipaddress") {
+    let wanted: Option<(Uuid, String)> = match args.text("ipaddress") {
         Some(want) => {
             let mut c = st.store.read().await?;
             let rows = db::public_ip_list(
@@ -721,54 +721,65 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
                     r.state
                 ));
             }
-            vec![(r.id, r.address)]
+            Some((r.id, r.address))
         }
-        None => {
-            let mut c = st.store.read().await?;
-            db::public_ip_free(&mut c, network.zone_id, acct.id, 16).await?
-        }
+        None => None,
     };
-    if candidates.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::InsufficientCapacity,
-            format!("Insufficient address capacity: no free public IP address in the zone for network {}", network.name),
-        )
-        .into());
-    }
-    // Claim one (a concurrent association may take a candidate first).
-    let mut order = candidates.clone();
-    let n = order.len();
-    if n > 1 {
-        order.swap(0, rand::thread_rng().gen_range(0..n));
-    }
-    for (id, addr) in order {
-        let mut tx = st.store.begin().await?;
-        if db::public_ip_claim(
-            &mut tx,
-            id,
-            acct.id,
-            acct.domain_id,
-            Some(network.id),
-            false,
-            "Allocating",
-        )
-        .await?
-        {
-            Event::new(
-                ctx,
-                "NET.IPASSIGN",
-                format!("IP {addr} associated with network {}", network.name),
+    // Claim one: a concurrent association may take a candidate first, so try the free ones
+    // in random order, and read them again when all were taken.
+    for _ in 0..16 {
+        let mut candidates = match &wanted {
+            Some(w) => vec![w.clone()],
+            None => {
+                let mut c = st.store.read().await?;
+                db::public_ip_free(&mut c, network.zone_id, acct.id, 32).await?
+            }
+        };
+        if candidates.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InsufficientCapacity,
+                format!("Insufficient address capacity: no free public IP address in the zone for network {}", network.name),
             )
-            .resource(id, "IpAddress", Some(&addr))
-            .record(&mut tx)
-            .await?;
-            tx.commit().await?;
-            return Ok(JobPlan {
-                instance_type: Some("IpAddress"),
-                instance_id: Some(id.to_string()),
-                returns_id: true,
-                description: format!("Associating IP {addr}"),
-            });
+            .into());
+        }
+        {
+            let mut r = rand::thread_rng();
+            for i in (1..candidates.len()).rev() {
+                candidates.swap(i, r.gen_range(0..=i));
+            }
+        }
+        for (id, addr) in candidates {
+            let mut tx = st.store.begin().await?;
+            if db::public_ip_claim(
+                &mut tx,
+                id,
+                acct.id,
+                acct.domain_id,
+                Some(network.id),
+                false,
+                "Allocating",
+            )
+            .await?
+            {
+                Event::new(
+                    ctx,
+                    "NET.IPASSIGN",
+                    format!("IP {addr} associated with network {}", network.name),
+                )
+                .resource(id, "IpAddress", Some(&addr))
+                .record(&mut tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(JobPlan {
+                    instance_type: Some("IpAddress"),
+                    instance_id: Some(id.to_string()),
+                    returns_id: true,
+                    description: format!("Associating IP {addr}"),
+                });
+            }
+        }
+        if wanted.is_some() {
+            return param_err("The requested IP address was taken concurrently");
         }
     }
     Err(ApiError::new(

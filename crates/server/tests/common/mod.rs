@@ -488,6 +488,30 @@ impl VmZone {
         v
     }
 
+    /// The data plane simulated host `host_id` was last told to have.
+    pub fn net_of(&self, host_id: &str) -> agent::netdriver::FakeNetState {
+        let addr = self
+            .hosts
+            .iter()
+            .find(|(h, _)| h == host_id)
+            .map(|(_, a)| a.clone())
+            .unwrap_or_else(|| panic!("{host_id} is not a host of this zone"));
+        agent::simulator::sim_host(&addr).net.snapshot()
+    }
+
+    /// Host id → the data-plane generation it applied.
+    pub fn generations(&self) -> std::collections::BTreeMap<String, u64> {
+        self.hosts
+            .iter()
+            .map(|(h, a)| {
+                (
+                    h.clone(),
+                    agent::simulator::sim_host(a).net.snapshot().generation,
+                )
+            })
+            .collect()
+    }
+
     /// The volumes stored on every simulated host of this zone.
     pub fn stored_volumes(&self) -> Vec<String> {
         let mut v: Vec<String> = self
