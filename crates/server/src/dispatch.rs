@@ -155,6 +155,7 @@ table! {
         "listVpnUsers" => vpn::list_users,
         "listStaticRoutes" => routers::list_routes,
         "listRouters" => routers::list,
+        "getHostNetworkConfiguration" => routers::host_config,
         "changeServiceForVirtualMachine" => vms::change_service,
         "listVirtualMachinesMetrics" => vms::list_metrics,
         "deleteVolume" => volumes::delete,

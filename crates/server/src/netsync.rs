@@ -108,6 +108,18 @@ pub fn spawn_worker(st: State) {
     });
 }
 
+/// What a host's configuration is now (compiled from the database, as the next push would
+/// send it) and the generation it was last given and acknowledged.
+pub async fn compiled_for(
+    st: &State,
+    host: Uuid,
+) -> AppResult<(netplan::HostDesired, Option<db::NetGeneration>)> {
+    let state = load_state(st, &[host]).await?;
+    let desired = netplan::compile_host(&state, host);
+    let mut c = st.store.read().await?;
+    Ok((desired, db::netgen_get(&mut c, host).await?))
+}
+
 /// Compiles the hosts' configurations and pushes the changed ones.
 async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) -> AppResult<()> {
     let list: Vec<Uuid> = hosts.iter().copied().collect();

@@ -1047,3 +1047,73 @@ async fn network_implemented_on_first_vm_and_garbage_collected() {
     assert_eq!(routers(admin).await, 1);
     ts.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn router_moves_when_its_host_dies() {
+    let ts = TestServer::start().await;
+    let admin = &ts.admin;
+    for (k, v) in [("ping.interval", "1"), ("ping.timeout", "2")] {
+        admin
+            .ok(&[
+                ("command", "updateConfiguration"),
+                ("name", k),
+                ("value", v),
+            ])
+            .await;
+    }
+    let z = VmZone::new(&ts, 3).await;
+    let (_a, _u, erin) = account_with_keys(&ts, admin, "erin", None, "0").await;
+    let vm = deploy(&erin, &z, "r1", &[]).await;
+    let net = s(&vm["nic"][0]["networkid"]);
+    let router = |c: &Client| {
+        let c = Client::new(&c.base, &c.key, &c.secret);
+        let net = net.clone();
+        async move {
+            c.ok(&[
+                ("command", "listRouters"),
+                ("networkid", &net),
+                ("listall", "true"),
+            ])
+            .await["router"][0]
+                .clone()
+        }
+    };
+    let r = router(admin).await;
+    let dead = s(&r["hostid"]);
+    let addr = z
+        .hosts
+        .iter()
+        .find(|(h, _)| *h == dead)
+        .map(|(_, a)| a.clone())
+        .expect("router host is a host of the zone");
+    agent::simulator::sim_host(&addr).power_off();
+    let mut now = Value::Null;
+    for _ in 0..600 {
+        now = router(admin).await;
+        if now["state"] == "Running" && s(&now["hostid"]) != dead && !s(&now["hostid"]).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let moved_to = s(&now["hostid"]);
+    assert!(
+        moved_to != dead && !moved_to.is_empty(),
+        "router did not move: {now}"
+    );
+    assert_eq!(now["publicip"], r["publicip"], "same addresses");
+    // The new host has it (pushed by the re-placement).
+    let mut has = false;
+    for _ in 0..100 {
+        if z.net_of(&moved_to)
+            .desired
+            .is_some_and(|d| d.routers.len() == 1)
+        {
+            has = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(has, "the new host was not given the router");
+    agent::simulator::sim_host(&addr).restore();
+    ts.stop().await;
+}

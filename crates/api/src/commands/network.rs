@@ -712,6 +712,13 @@ fn routes_and_routers() -> Vec<CommandSpec> {
             .opt("version", String, "list virtual router elements by version")
             .opt("healthchecksfailed", Boolean, "if this parameter is passed, list only routers by health check results")
             .opt("fetchhealthcheckresults", Boolean, "if true is passed for this parameter, also fetch last executed health check results for the router. Default is false"),
+        CommandSpec::new("getHostNetworkConfiguration", "Canopy: the compiled data-plane configuration of a host (bridges, VXLAN peers, taps, security-group nftables, and its routers' interfaces, routes, dnsmasq, nftables, haproxy and VPN files), with the generation the host was given and acknowledged.")
+            .roles(ADMIN)
+            .returns("hostnetworkconfiguration", HOST_NET_CONFIG)
+            .opt("hostid", Uuid, "the host")
+            .rel("listHosts")
+            .opt("routerid", Uuid, "a router: its host's configuration, narrowed to that router")
+            .rel("listRouters"),
         CommandSpec::new("startRouter", "Starts a router.")
             .roles(ADMIN)
             .asynchronous()

@@ -491,3 +491,14 @@ pub const IP_FWD_RULE: &[Field] = &[
     f("state", "string", "the state of the rule"),
     f("cidrlist", "string", "the cidr list"),
 ];
+pub const HOST_NET_CONFIG: &[Field] = &[
+    f("host_id", "string", "the host"),
+    f("bridges", "list", "bridges and their VXLAN/VLAN links with peers"),
+    f("taps", "list", "the taps of the host's VM NICs"),
+    f("security", "string", "the security-group nftables ruleset"),
+    f("routers", "list", "the routers on this host: interfaces, routes, leases, DNS, dnsmasq, nftables, haproxy, VPN"),
+    f("digest", "string", "digest of the compiled configuration"),
+    f("generation", "long", "the generation last pushed to the host"),
+    f("acknowledged", "long", "the generation the host acknowledged"),
+    f("pushed", "boolean", "whether the last pushed generation is this configuration"),
+];

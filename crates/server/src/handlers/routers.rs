@@ -716,3 +716,49 @@ pub async fn delete_route_run(
     super::netrules::revoke(st, ctx, args.required_id("id")?, &["route"]).await?;
     Ok(success_body())
 }
+
+/// getHostNetworkConfiguration (Canopy): a host's compiled data plane — bridges, VXLAN peers,
+/// taps, the security-group ruleset and its routers' files — with the generation the host was
+/// given and the one it acknowledged. `routerid` narrows it to one router.
+pub async fn host_config(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let (host, router) = match (args.uuid("hostid"), args.uuid("routerid")) {
+        (Some(h), r) => (h, r),
+        (None, Some(r)) => {
+            let row = router_get(st, r).await?;
+            let Some(h) = row.host_id else {
+                return param_err(format!(
+                    "Router {} is not on a host (state {})",
+                    row.name, row.state
+                ));
+            };
+            (h, Some(r))
+        }
+        (None, None) => return param_err("Please specify hostid or routerid"),
+    };
+    {
+        let mut c = st.store.read().await?;
+        if db::host_get(&mut c, host).await?.is_none() {
+            return Err(ApiError::invalid_id("hostid", &host.to_string()).into());
+        }
+    }
+    let (desired, generation) = crate::netsync::compiled_for(st, host).await?;
+    let digest = desired.digest();
+    let mut body = serde_json::to_value(&desired)
+        .map_err(|e| AppError::Internal(format!("serialising the configuration: {e}")))?;
+    if let Some(r) = router {
+        if let Some(list) = body["routers"].as_array_mut() {
+            list.retain(|x| x["router_id"] == json!(r));
+        }
+    }
+    body["digest"] = json!(digest);
+    if let Some(g) = generation {
+        body["generation"] = json!(g.generation);
+        body["acknowledged"] = json!(g.acked);
+        body["pushed"] = json!(g.digest == digest);
+    } else {
+        body["generation"] = json!(0);
+        body["acknowledged"] = json!(0);
+        body["pushed"] = json!(false);
+    }
+    Ok(json!({ "hostnetworkconfiguration": body }))
+}
