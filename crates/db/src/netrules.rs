@@ -982,6 +982,28 @@ pub async fn netgen_get(conn: &mut AnyConnection, host: Uuid) -> Result<Option<N
     .await
 }
 
+/// The generations of these hosts (hosts never pushed to are absent).
+pub async fn netgen_list(conn: &mut AnyConnection, hosts: &[Uuid]) -> Result<Vec<NetGeneration>> {
+    let mut out = Vec::new();
+    for chunk in hosts.chunks(500) {
+        let mut q =
+            Sql::new("SELECT host_id, generation, digest, acked FROM net_generations WHERE 1 = 1");
+        in_list(&mut q, "host_id", chunk);
+        out.extend(
+            q.all(conn, |r| {
+                Ok(NetGeneration {
+                    host_id: get_id(r, "host_id", "net_generations")?,
+                    generation: r.try_get("generation")?,
+                    digest: r.try_get("digest")?,
+                    acked: r.try_get("acked")?,
+                })
+            })
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
 /// Records a new generation for a host (its digest), keeping the acknowledged one.
 pub async fn netgen_put(
     conn: &mut AnyConnection,

@@ -135,6 +135,9 @@ fn s(v: &Value) -> String {
 async fn main() -> Res<()> {
     let dir = tempfile::tempdir()?;
     let r = run(dir.path()).await;
+    if let Ok(keep) = std::env::var("CANOPY_BENCH_KEEP_LOG") {
+        let _ = std::fs::copy(dir.path().join("server.log"), keep);
+    }
     if let Err(e) = &r {
         eprintln!("benchmark failed: {e}; the server's last log lines:");
         let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
@@ -174,7 +177,10 @@ async fn run(data: &Path) -> Res<()> {
     up.args(["up", "--host", "simulator", "--listen", "127.0.0.1:0"])
         .args(["--agent-listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
-        .env("CANOPY_LOG", "warn")
+        .env(
+            "CANOPY_LOG",
+            std::env::var("CANOPY_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(data.join("server.log"))?);
     if let Some(db) = &database {

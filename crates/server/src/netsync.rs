@@ -122,32 +122,46 @@ pub async fn compiled_for(
 
 /// Compiles the hosts' configurations and pushes the changed ones.
 async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) -> AppResult<()> {
+    let t0 = std::time::Instant::now();
     let list: Vec<Uuid> = hosts.iter().copied().collect();
     let state = load_state(st, &list).await?;
+    let loaded = t0.elapsed();
+    let prev: BTreeMap<Uuid, db::NetGeneration> = {
+        let mut c = st.store.read().await?;
+        db::netgen_list(&mut c, &list)
+            .await?
+            .into_iter()
+            .map(|g| (g.host_id, g))
+            .collect()
+    };
     let mut pushes = Vec::new();
+    let mut records = Vec::new();
     for h in &list {
         let desired = netplan::compile_host(&state, *h);
         let digest = desired.digest();
-        let prev = {
-            let mut c = st.store.read().await?;
-            db::netgen_get(&mut c, *h).await?
-        };
-        let same = prev.as_ref().is_some_and(|p| p.digest == digest);
+        let prev = prev.get(h);
+        let same = prev.is_some_and(|p| p.digest == digest);
         if same && !force.contains(h) {
             continue;
         }
-        let generation = match (&prev, same) {
+        let generation = match (prev, same) {
             (Some(p), true) => p.generation,
             (Some(p), false) => p.generation + 1,
             (None, _) => 1,
         };
-        if !same || prev.is_none() {
-            let mut tx = st.store.begin().await?;
-            db::netgen_put(&mut tx, *h, generation, &digest).await?;
-            tx.commit().await?;
+        if !same {
+            records.push((*h, generation, digest));
         }
         pushes.push((*h, generation, desired));
     }
+    if !records.is_empty() {
+        let mut tx = st.store.begin().await?;
+        for (h, g, d) in &records {
+            db::netgen_put(&mut tx, *h, *g, d).await?;
+        }
+        tx.commit().await?;
+    }
+    let compiled = t0.elapsed();
     let results = futures_util::future::join_all(pushes.into_iter().map(|(h, g, d)| {
         let st = st.clone();
         async move {
@@ -170,21 +184,32 @@ async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) 
         }
     }))
     .await;
+    let pushed = results.len();
+    let mut acks = Vec::new();
     for (h, g, r) in results {
         match r {
-            Ok(body) => {
-                let applied = body["generation"].as_i64().unwrap_or(0);
-                let mut tx = st.store.begin().await?;
-                db::netgen_ack(&mut tx, h, applied.min(g)).await?;
-                tx.commit().await?;
-                tracing::debug!(host = %h, generation = g, "data plane applied");
-            }
+            Ok(body) => acks.push((h, body["generation"].as_i64().unwrap_or(0).min(g))),
             // A disconnected host gets its configuration when it connects again.
             Err(e) => {
                 tracing::info!(host = %h, generation = g, error = %e, "data plane not applied yet")
             }
         }
     }
+    if !acks.is_empty() {
+        let mut tx = st.store.begin().await?;
+        for (h, g) in &acks {
+            db::netgen_ack(&mut tx, *h, *g).await?;
+        }
+        tx.commit().await?;
+    }
+    tracing::debug!(
+        hosts = list.len(),
+        pushed,
+        load_ms = loaded.as_millis() as u64,
+        compile_ms = (compiled - loaded).as_millis() as u64,
+        total_ms = t0.elapsed().as_millis() as u64,
+        "data-plane round"
+    );
     Ok(())
 }
 
@@ -580,9 +605,32 @@ async fn load_state(st: &State, hosts: &[Uuid]) -> AppResult<NetState> {
     }
     let zone_ids: BTreeSet<Uuid> = networks.iter().map(|n| n.zone_id).collect();
     let mut zones = BTreeMap::new();
+    // Zones whose physical networks isolate with 802.1Q VLANs (and not VXLAN).
+    let mut vlan_zones = BTreeSet::new();
     for z in zone_ids {
         if let Some(row) = db::infra_get(&mut c, db::Infra::Zone, z).await? {
             zones.insert(z, row);
+        }
+        let pns = db::infra_list(
+            &mut c,
+            db::Infra::PhysicalNetwork,
+            &db::InfraFilter {
+                zone_id: Some(z),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        let has = |m: &str| {
+            pns.iter().any(|p| {
+                p.attrs["isolationmethods"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(m)))
+                })
+            })
+        };
+        if has("VLAN") && !has("VXLAN") {
+            vlan_zones.insert(z);
         }
     }
     drop(c);
@@ -609,6 +657,9 @@ async fn load_state(st: &State, hosts: &[Uuid]) -> AppResult<NetState> {
                 _ => netplan::GuestType::Isolated,
             },
             isolation: match n.vni {
+                Some(v) if vlan_zones.contains(&n.zone_id) && (1..=4094).contains(&v) => {
+                    netplan::Isolation::Vlan(v as u16)
+                }
                 Some(v) if (1..=16_777_215).contains(&v) => netplan::Isolation::Vxlan(v as u32),
                 _ => netplan::Isolation::None,
             },

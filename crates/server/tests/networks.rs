@@ -1117,3 +1117,70 @@ async fn router_moves_when_its_host_dies() {
     agent::simulator::sim_host(&addr).restore();
     ts.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_an_account_releases_its_networking() {
+    let ts = TestServer::start().await;
+    let z = VmZone::new(&ts, 2).await;
+    let admin = &ts.admin;
+    let (acct, _u, frank) = account_with_keys(&ts, admin, "frank", None, "0").await;
+    let vm = deploy(&frank, &z, "f1", &[]).await;
+    let net = s(&vm["nic"][0]["networkid"]);
+    let j = frank
+        .job(&[("command", "associateIpAddress"), ("networkid", &net)])
+        .await;
+    let extra = s(&j["jobresult"]["ipaddress"]["ipaddress"]);
+    frank
+        .ok(&[("command", "createSecurityGroup"), ("name", "fsg")])
+        .await;
+    let j = admin
+        .job(&[
+            ("command", "destroyVirtualMachine"),
+            ("id", &s(&vm["id"])),
+            ("expunge", "true"),
+        ])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let j = admin
+        .job(&[("command", "deleteAccount"), ("id", &acct)])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let ip = &admin
+        .ok(&[
+            ("command", "listPublicIpAddresses"),
+            ("ipaddress", &extra),
+            ("allocatedonly", "false"),
+            ("listall", "true"),
+        ])
+        .await["publicipaddress"][0];
+    assert_eq!(ip["state"], "Free", "{ip}");
+    let allocated = admin
+        .ok(&[("command", "listPublicIpAddresses"), ("listall", "true")])
+        .await;
+    assert_eq!(allocated["count"].as_u64().unwrap_or(0), 0, "{allocated}");
+    let nets = admin
+        .ok(&[
+            ("command", "listNetworks"),
+            ("id", &net),
+            ("listall", "true"),
+        ])
+        .await;
+    assert_eq!(nets["count"].as_u64().unwrap_or(0), 0, "{nets}");
+    let routers = admin
+        .ok(&[
+            ("command", "listRouters"),
+            ("listall", "true"),
+            ("networkid", &net),
+        ])
+        .await;
+    assert_eq!(routers["count"].as_u64().unwrap_or(0), 0, "{routers}");
+    let sgs = admin
+        .ok(&[
+            ("command", "listSecurityGroups"),
+            ("listall", "true"),
+            ("securitygroupname", "fsg"),
+        ])
+        .await;
+    assert_eq!(sgs["count"].as_u64().unwrap_or(0), 0, "{sgs}");
+    ts.stop().await;
+}

@@ -323,6 +323,7 @@ pub(crate) async fn remove_account(
         db::account_get(&mut c, id).await?
     };
     let Some(a) = a else { return Ok(()) };
+    super::networks::remove_for_account(st, id).await?;
     let mut tx = st.store.begin().await?;
     db::keypair_delete_for_account(&mut tx, id).await?;
     db::limit_delete_all(&mut tx, db::LimitOwner::Account(id)).await?;

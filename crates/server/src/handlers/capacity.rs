@@ -1,7 +1,7 @@
 //! listCapacity: totals per zone (or per pod / cluster when asked), computed from what agents
 //! report (host CPU, memory, local storage; pool sizes), storage pools, image stores on the
-//! management server, and pod management ranges. Allocation by VMs, volumes and IPs is zero
-//! until those exist; the figures use the clusters' over-commit ratios as CloudStack does.
+//! management server, pod management ranges and public IP ranges (allocated = associated
+//! addresses); the figures use the clusters' over-commit ratios as CloudStack does.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -22,6 +22,7 @@ const TYPES: &[(i64, &str)] = &[
     (1, "CPU"),
     (2, "STORAGE"),
     (3, "STORAGE_ALLOCATED"),
+    (4, "VIRTUAL_NETWORK_PUBLIC_IP"),
     (5, "PRIVATE_IP"),
     (6, "SECONDARY_STORAGE"),
     (9, "LOCAL_STORAGE"),
@@ -179,6 +180,31 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
                 .filter(|h| h.pod_id == p.id && !h.simulated)
                 .count() as u64;
             add(key(p.zone_id, Some(p.id), None), 5, range_size(p), used);
+        }
+    }
+    // Public addresses per zone: every address of the public ranges, allocated = not Free.
+    if pod_f.is_none() && cluster_f.is_none() {
+        let zones = {
+            let mut c = st.store.read().await?;
+            db::infra_list(
+                &mut c,
+                Infra::Zone,
+                &InfraFilter {
+                    ids: zone_f.map(|z| vec![z]),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0
+        };
+        for z in zones {
+            let (total, used) = {
+                let mut c = st.store.read().await?;
+                db::public_ip_capacity(&mut c, z.id).await?
+            };
+            if total > 0 {
+                add(key(z.id, None, None), 4, total, used);
+            }
         }
     }
     let zn = names(st, Infra::Zone, figures.keys().map(|((z, _, _), _)| *z)).await?;

@@ -692,3 +692,88 @@ pub async fn restart_run(
     tx.commit().await?;
     Ok(success_body())
 }
+
+/// An account is removed: its rules, security groups, VPN users and public IPs go, and its
+/// networks that no VM uses any more (with their routers and ranges).
+pub async fn remove_for_account(st: &State, account: model::AccountId) -> AppResult<()> {
+    let (rules, ips, nets) = {
+        let mut c = st.store.read().await?;
+        let rules = db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                scope: Some(db::OwnerScope::Account(account)),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        let ips = db::public_ip_list(
+            &mut c,
+            &db::PublicIpFilter {
+                scope: Some(db::OwnerScope::Account(account)),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        let nets = db::network_list(
+            &mut c,
+            &db::NetworkFilter {
+                scope: Some(db::OwnerScope::Account(account)),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        (rules, ips, nets)
+    };
+    let net_ids: Vec<Uuid> = nets.iter().map(|n| n.id).collect();
+    let hosts = crate::netsync::hosts_of_networks(st, &net_ids).await?;
+    let mut tx = st.store.begin().await?;
+    for r in &rules {
+        db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
+    }
+    for ip in &ips {
+        db::rule_remove(&mut tx, db::RuleOwner::Ip, ip.id).await?;
+        db::public_ip_release(&mut tx, ip.id).await?;
+    }
+    for n in &nets {
+        let used = db::net_nics(&mut tx, &[n.id])
+            .await?
+            .iter()
+            .any(|x| x.vm_state != "Expunging");
+        if used {
+            tracing::warn!(network = %n.id, "the removed account's network still has VMs; kept");
+            continue;
+        }
+        for r in db::router_list(
+            &mut tx,
+            &db::RouterFilter {
+                network_ids: vec![n.id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+        {
+            db::router_remove(&mut tx, r.id).await?;
+        }
+        db::rule_remove(&mut tx, db::RuleOwner::Network, n.id).await?;
+        for r in db::vlan_range_list(
+            &mut tx,
+            &db::VlanRangeFilter {
+                network_id: Some(n.id),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+        {
+            db::vlan_range_remove(&mut tx, r.id).await?;
+        }
+        db::network_remove(&mut tx, n.id).await?;
+    }
+    tx.commit().await?;
+    crate::netsync::request(st, hosts, false).await;
+    Ok(())
+}
