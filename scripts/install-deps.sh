@@ -4,8 +4,8 @@
 #   - python3-venv, and a virtualenv with the `cs` CloudStack client (end-to-end tests);
 #   - QEMU (qemu-system-x86 from bookworm-backports, through a private source list so the
 #     machine's qemu-utils 10 is kept — see shared/reference/host-platform.md), e2fsprogs;
-#   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates).
-# Later issues add dnsmasq, nftables and haproxy here.
+#   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates);
+#   - nftables, haproxy, dnsmasq-base (the compiled data-plane files are checked with them).
 # Idempotent; safe to run on every test run. Needs root for apt-get (as on CI).
 set -euo pipefail
 
@@ -18,6 +18,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+# The data plane's tools: the compiled nftables/haproxy/dnsmasq files are checked by them.
+[ -x /usr/sbin/nft ] || need+=(nftables)
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"

@@ -19,7 +19,7 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
-CANOPY_REQUIRE_PG=1 CANOPY_REQUIRE_TEMPLATE=1 cargo test --workspace --locked
+CANOPY_REQUIRE_PG=1 CANOPY_REQUIRE_TEMPLATE=1 CANOPY_REQUIRE_TOOLS=1 cargo test --workspace --locked
 
 echo "== end-to-end"
 scripts/e2e.sh

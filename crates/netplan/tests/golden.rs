@@ -494,3 +494,109 @@ fn a_change_reaches_exactly_the_hosts_it_concerns() {
     let d4 = digests(&stop);
     assert!(d0.iter().zip(&d4).all(|(a, b)| a != b));
 }
+
+/// The other branches of the renderers (AppCookie and SourceBased stickiness, a CIDR-limited
+/// load balancer, leastconn/source, an allow-by-default egress policy, protocol numbers, ICMP
+/// codes, a VLAN-isolated network, a tagged public VLAN), so the real tools check them too.
+#[test]
+fn variants_match_golden_files() {
+    let mut st = fixture();
+    st.networks[0].egress_default_allow = true;
+    st.networks[1].isolation = Isolation::Vlan(120);
+    if let Some(p) = st.routers[0].public.as_mut() {
+        p.vlan = Some(30);
+    }
+    st.load_balancers[0].stickiness = Some(Stickiness {
+        method: "AppCookie".into(),
+        name: "app".into(),
+        params: BTreeMap::from([
+            ("cookie-name".to_string(), "JSESSIONID".to_string()),
+            ("holdtime".to_string(), "1h".to_string()),
+        ]),
+    });
+    st.load_balancers[0].algorithm = Algorithm::Leastconn;
+    st.load_balancers.push(LoadBalancer {
+        id: id(0xf301),
+        name: "dns-lb".into(),
+        ip_id: id(0x9013),
+        protocol: "tcp".into(),
+        public_port: 5353,
+        private_port: 53,
+        algorithm: Algorithm::Source,
+        members: vec![ip("10.1.1.11")],
+        cidrs: vec![cidr("198.51.100.0/24"), cidr("203.0.113.0/24")],
+        stickiness: Some(Stickiness {
+            method: "SourceBased".into(),
+            name: "src".into(),
+            params: BTreeMap::from([("expire".to_string(), "10m".to_string())]),
+        }),
+        health_check: None,
+    });
+    let web = &mut st.security_groups[1];
+    web.ingress.push(SgRule {
+        id: id(0xe010),
+        protocol: Protocol::Number(47),
+        start_port: None,
+        end_port: None,
+        icmp_type: None,
+        icmp_code: None,
+        cidrs: vec![cidr("10.0.0.0/8")],
+        groups: vec![],
+    });
+    web.ingress.push(SgRule {
+        id: id(0xe011),
+        protocol: Protocol::Icmp,
+        start_port: None,
+        end_port: None,
+        icmp_type: Some(3),
+        icmp_code: Some(4),
+        cidrs: vec![cidr("0.0.0.0/0")],
+        groups: vec![],
+    });
+    web.egress.push(SgRule {
+        id: id(0xe012),
+        protocol: Protocol::All,
+        start_port: None,
+        end_port: None,
+        icmp_type: None,
+        icmp_code: None,
+        cidrs: vec![cidr("10.2.0.0/24")],
+        groups: vec![id(SG_DEFAULT)],
+    });
+    st.egress_rules.push(EgressRule {
+        id: id(0xf102),
+        network_id: id(NET_A),
+        protocol: Protocol::Udp,
+        start_port: Some(53),
+        end_port: Some(53),
+        icmp_type: None,
+        icmp_code: None,
+        cidrs: vec![],
+        dest_cidrs: vec![cidr("8.8.8.8/32")],
+    });
+    for (host, name) in [(H1, "v-h1"), (H3, "v-h3")] {
+        let d = compile_host(&st, id(host));
+        check(
+            &format!("{name}.json"),
+            &(serde_json::to_string_pretty(&d).expect("json") + "\n"),
+        );
+        if let Some(s) = &d.security {
+            check(&format!("{name}.security.nft"), s);
+        }
+        for r in &d.routers {
+            check(&format!("{name}.{}.nft", r.namespace), &r.nftables);
+            check(
+                &format!("{name}.{}.dnsmasq.conf", r.namespace),
+                &r.dnsmasq_conf,
+            );
+            if let Some(h) = &r.haproxy_cfg {
+                check(&format!("{name}.{}.haproxy.cfg", r.namespace), h);
+            }
+        }
+    }
+    let h1 = compile_host(&st, id(H1));
+    assert!(h1
+        .bridges
+        .iter()
+        .any(|b| matches!(b.link, compile::Link::Vlan { id: 120, .. })));
+}

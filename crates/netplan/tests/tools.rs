@@ -1,0 +1,93 @@
+//! The compiled files are checked by the real tools: `nft -c` (in a fresh network namespace,
+//! so nothing is applied to this machine), `haproxy -c` and `dnsmasq --test`. The test command
+//! installs them and sets CANOPY_REQUIRE_TOOLS=1, which turns a missing tool into a failure;
+//! elsewhere a missing tool (or not being root, which `unshare -n` needs) skips its check.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn golden() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn files(ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(golden())
+        .expect("golden dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(ext))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no golden *{ext}");
+    v
+}
+
+fn have(tool: &str) -> bool {
+    let found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        .iter()
+        .any(|d| Path::new(d).join(tool).exists());
+    if !found && std::env::var_os("CANOPY_REQUIRE_TOOLS").is_some() {
+        panic!("{tool} is not installed (scripts/install-deps.sh installs it)");
+    }
+    found
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                == Some("0")
+        })
+        .unwrap_or(false)
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("run the tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn nftables_rulesets_are_accepted_by_nft() {
+    if !have("nft") || !have("unshare") {
+        return;
+    }
+    if !is_root() {
+        if std::env::var_os("CANOPY_REQUIRE_TOOLS").is_some() {
+            panic!("checking rulesets needs root (unshare -n)");
+        }
+        return;
+    }
+    for f in files(".nft") {
+        run(Command::new("unshare")
+            .args(["-n", "nft", "-c", "-f"])
+            .arg(&f));
+    }
+}
+
+#[test]
+fn haproxy_configurations_are_valid() {
+    if !have("haproxy") {
+        return;
+    }
+    for f in files(".haproxy.cfg") {
+        run(Command::new("haproxy").arg("-c").arg("-f").arg(&f));
+    }
+}
+
+#[test]
+fn dnsmasq_configurations_are_valid() {
+    if !have("dnsmasq") {
+        return;
+    }
+    for f in files(".dnsmasq.conf") {
+        run(Command::new("dnsmasq")
+            .arg("--test")
+            .arg(format!("--conf-file={}", f.display())));
+    }
+}
