@@ -1045,6 +1045,82 @@ async fn network_implemented_on_first_vm_and_garbage_collected() {
         .await;
     assert_eq!(j["jobstatus"], 1, "{j}");
     assert_eq!(routers(admin).await, 1);
+
+    // An L2 network: no addresses, no router; its VNI comes when a VM starts on it.
+    let l2off = s(&admin
+        .ok(&[
+            ("command", "listNetworkOfferings"),
+            ("name", "DefaultL2NetworkOffering"),
+        ])
+        .await["networkoffering"][0]["id"]);
+    let l2 = s(&dave
+        .ok(&[
+            ("command", "createNetwork"),
+            ("name", "l2net"),
+            ("zoneid", &z.zone),
+            ("networkofferingid", &l2off),
+        ])
+        .await["network"]["id"]);
+    let vm2 = deploy(&dave, &z, "l2vm", &[("networkids", &format!("{l2},{net}"))]).await;
+    assert!(vm2["nic"][0].get("ipaddress").is_none(), "{vm2}");
+    assert_eq!(vm2["nic"][0]["networkid"], l2.as_str());
+    assert_eq!(vm2["nic"][0]["isdefault"], true);
+    assert!(
+        s(&vm2["nic"][1]["ipaddress"]).starts_with("10.9.8."),
+        "{vm2}"
+    );
+    let n = &admin
+        .ok(&[
+            ("command", "listNetworks"),
+            ("id", &l2),
+            ("listall", "true"),
+        ])
+        .await["network"][0];
+    assert_eq!(n["state"], "Implemented", "{n}");
+    assert!(n["vlan"].is_string(), "{n}");
+    // NICs: list, add (one per network), make default, remove.
+    let nics = dave
+        .ok(&[
+            ("command", "listNics"),
+            ("virtualmachineid", &s(&vm2["id"])),
+        ])
+        .await;
+    assert_eq!(nics["count"], 2, "{nics}");
+    let second = s(&nics["nic"][1]["id"]);
+    let e = dave
+        .call(&[
+            ("command", "addNicToVirtualMachine"),
+            ("virtualmachineid", &s(&vm2["id"])),
+            ("networkid", &net),
+        ])
+        .await;
+    assert_eq!(e.status, 431, "one NIC per network: {}", e.text);
+    let j = dave
+        .job(&[
+            ("command", "updateDefaultNicForVirtualMachine"),
+            ("virtualmachineid", &s(&vm2["id"])),
+            ("nicid", &second),
+        ])
+        .await;
+    assert_eq!(
+        j["jobresult"]["virtualmachine"]["nic"][1]["isdefault"], true,
+        "{j}"
+    );
+    let first = s(&nics["nic"][0]["id"]);
+    let j = dave
+        .job(&[
+            ("command", "removeNicFromVirtualMachine"),
+            ("virtualmachineid", &s(&vm2["id"])),
+            ("nicid", &first),
+        ])
+        .await;
+    assert_eq!(
+        j["jobresult"]["virtualmachine"]["nic"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{j}"
+    );
     ts.stop().await;
 }
 
@@ -1182,5 +1258,239 @@ async fn deleting_an_account_releases_its_networking() {
         ])
         .await;
     assert_eq!(sgs["count"].as_u64().unwrap_or(0), 0, "{sgs}");
+    ts.stop().await;
+}
+
+/// A basic zone as Marvin's basic.cfg builds it: the pod's guest range (createVlanIpRange
+/// podid=… forvirtualnetwork=false) makes the zone's shared guest network with security
+/// groups; a VM deployed without networks lands on it, in the account's `default` group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn basic_zone_guest_network_and_default_group() {
+    let ts = TestServer::start().await;
+    let c = &ts.admin;
+    let zone = s(&c
+        .ok(&[
+            ("command", "createZone"),
+            ("name", "basic1"),
+            ("networktype", "Basic"),
+            ("dns1", "192.0.2.53"),
+            ("internaldns1", "192.0.2.53"),
+        ])
+        .await["zone"]["id"]);
+    let pn = c
+        .job(&[
+            ("command", "createPhysicalNetwork"),
+            ("name", "basic-pn"),
+            ("zoneid", &zone),
+            ("isolationmethods", "VXLAN"),
+            ("vlan", "2000-2099"),
+        ])
+        .await;
+    let pn = s(&pn["jobresult"]["physicalnetwork"]["id"]);
+    for t in ["Guest", "Management"] {
+        c.job(&[
+            ("command", "addTrafficType"),
+            ("physicalnetworkid", &pn),
+            ("traffictype", t),
+        ])
+        .await;
+    }
+    let pod = s(&c
+        .ok(&[
+            ("command", "createPod"),
+            ("name", "bpod"),
+            ("zoneid", &zone),
+            ("allocationstate", "Enabled"),
+            ("gateway", "172.17.0.1"),
+            ("netmask", "255.255.255.0"),
+            ("startip", "172.17.0.10"),
+            ("endip", "172.17.0.100"),
+        ])
+        .await["pod"]["id"]);
+    let range = c
+        .ok(&[
+            ("command", "createVlanIpRange"),
+            ("podid", &pod),
+            ("forvirtualnetwork", "false"),
+            ("gateway", "10.147.29.1"),
+            ("netmask", "255.255.255.0"),
+            ("startip", "10.147.29.10"),
+            ("endip", "10.147.29.50"),
+        ])
+        .await;
+    let guest = s(&range["vlan"]["networkid"]);
+    assert!(!guest.is_empty(), "{range}");
+    let n = &c
+        .ok(&[
+            ("command", "listNetworks"),
+            ("id", &guest),
+            ("listall", "true"),
+        ])
+        .await["network"][0];
+    assert_eq!(n["type"], "Shared", "{n}");
+    assert!(n["service"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x["name"] == "SecurityGroup")));
+    // A second guest range of the pod extends the same network; overlapping is refused.
+    let r2 = c
+        .ok(&[
+            ("command", "createVlanIpRange"),
+            ("podid", &pod),
+            ("forvirtualnetwork", "false"),
+            ("gateway", "10.147.29.1"),
+            ("netmask", "255.255.255.0"),
+            ("startip", "10.147.29.60"),
+            ("endip", "10.147.29.70"),
+        ])
+        .await;
+    assert_eq!(r2["vlan"]["networkid"], guest.as_str());
+    c.err(
+        &[
+            ("command", "createVlanIpRange"),
+            ("podid", &pod),
+            ("forvirtualnetwork", "false"),
+            ("gateway", "10.147.29.1"),
+            ("netmask", "255.255.255.0"),
+            ("startip", "10.147.29.40"),
+            ("endip", "10.147.29.65"),
+        ],
+        431,
+    )
+    .await;
+    let ranges = c
+        .ok(&[("command", "listVlanIpRanges"), ("networkid", &guest)])
+        .await;
+    assert_eq!(ranges["count"], 2, "{ranges}");
+
+    let cluster = s(&c
+        .ok(&[
+            ("command", "addCluster"),
+            ("clustername", "bc"),
+            ("clustertype", "CloudManaged"),
+            ("allocationstate", "Enabled"),
+            ("hypervisor", "Simulator"),
+            ("podid", &pod),
+            ("zoneid", &zone),
+        ])
+        .await["cluster"][0]["id"]);
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let mut hosts = Vec::new();
+    for i in 0..2 {
+        let h = c
+            .ok(&[
+                ("command", "addHost"),
+                ("zoneid", &zone),
+                ("podid", &pod),
+                ("clusterid", &cluster),
+                ("hypervisor", "Simulator"),
+                ("url", &format!("http://sim/{tag}/b{i}")),
+                ("username", "root"),
+                ("password", "password"),
+            ])
+            .await;
+        hosts.push(s(&h["host"][0]["id"]));
+    }
+    let primary = ts.dir.path().join("basic-primary");
+    std::fs::create_dir_all(&primary).expect("primary");
+    c.ok(&[
+        ("command", "createStoragePool"),
+        ("name", "bps"),
+        ("zoneid", &zone),
+        ("podid", &pod),
+        ("clusterid", &cluster),
+        ("url", &format!("filesystem://{}", primary.display())),
+    ])
+    .await;
+    let sec = ts.dir.path().join("basic-secondary");
+    std::fs::create_dir_all(&sec).expect("secondary");
+    c.ok(&[
+        ("command", "addImageStore"),
+        ("provider", "NFS"),
+        ("name", "bss"),
+        ("url", &format!("file://{}", sec.display())),
+        ("zoneid", &zone),
+    ])
+    .await;
+    c.ok(&[
+        ("command", "updateZone"),
+        ("id", &zone),
+        ("allocationstate", "Enabled"),
+    ])
+    .await;
+    let img = ts.dir.path().join("basic-tiny.qcow2");
+    let mut b = b"QFI\xfb".to_vec();
+    b.resize(64 * 1024, 7);
+    std::fs::write(&img, b).expect("image");
+    let t = s(&c
+        .ok(&[
+            ("command", "registerTemplate"),
+            ("name", "btiny"),
+            ("displaytext", "btiny"),
+            ("url", &format!("file://{}", img.display())),
+            ("format", "QCOW2"),
+            ("hypervisor", "Simulator"),
+            ("zoneid", &zone),
+            ("ispublic", "true"),
+            ("ostypeid", "4e3f2c1a-7b6d-4e5f-8a9b-000000000001"),
+        ])
+        .await["template"][0]["id"]);
+    for _ in 0..200 {
+        let r = c
+            .ok(&[
+                ("command", "listTemplates"),
+                ("templatefilter", "all"),
+                ("id", &t),
+            ])
+            .await;
+        if r["template"][0]["isready"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let so = s(&c
+        .ok(&[
+            ("command", "createServiceOffering"),
+            ("name", "bsmall"),
+            ("displaytext", "bsmall"),
+            ("cpunumber", "1"),
+            ("cpuspeed", "500"),
+            ("memory", "256"),
+        ])
+        .await["serviceoffering"]["id"]);
+    let (_a, _u, gina) = account_with_keys(&ts, c, "gina", None, "0").await;
+
+    let j = gina
+        .job(&[
+            ("command", "deployVirtualMachine"),
+            ("zoneid", &zone),
+            ("templateid", &t),
+            ("serviceofferingid", &so),
+            ("name", "b1"),
+        ])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let vm = &j["jobresult"]["virtualmachine"];
+    assert_eq!(vm["nic"][0]["networkid"], guest.as_str(), "{vm}");
+    let ip = s(&vm["nic"][0]["ipaddress"]);
+    assert!(ip.starts_with("10.147.29."), "{vm}");
+    assert_eq!(vm["securitygroup"][0]["name"], "default", "{vm}");
+    // Its host enforces the default group: nothing in, anti-spoofing on its tap.
+    let host = s(&c
+        .ok(&[
+            ("command", "listVirtualMachines"),
+            ("id", &s(&vm["id"])),
+            ("listall", "true"),
+        ])
+        .await["virtualmachine"][0]["hostid"]);
+    let cfg = &c
+        .ok(&[
+            ("command", "getHostNetworkConfiguration"),
+            ("hostid", &host),
+        ])
+        .await["hostnetworkconfiguration"];
+    let nft = s(&cfg["security"]);
+    assert!(nft.contains(&format!("ip saddr != {ip} drop")), "{cfg}");
+    assert_eq!(cfg["pushed"], true, "{cfg}");
+    assert_eq!(cfg["generation"], cfg["acknowledged"]);
     ts.stop().await;
 }
