@@ -54,19 +54,20 @@ impl Default for NetSync {
 /// Asks for these hosts' configurations to be compiled and, where changed (or `force`d),
 /// pushed; waits until the round that covers them has finished.
 pub async fn request(st: &State, hosts: impl IntoIterator<Item = Uuid>, force: bool) {
+    let hosts: Vec<Uuid> = hosts.into_iter().collect();
+    if hosts.is_empty() {
+        // No round would ever run for nothing: do not wait for one.
+        return;
+    }
     let ticket = {
         let Ok(mut p) = st.net.pending.lock() else {
             return;
         };
-        let before = p.hosts.len();
         for h in hosts {
             p.hosts.insert(h);
             if force {
                 p.force.insert(h);
             }
-        }
-        if p.hosts.len() == before && !force {
-            // Nothing new: any round that has these hosts pending covers us.
         }
         p.started + 1
     };
