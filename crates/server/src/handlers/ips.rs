@@ -871,7 +871,7 @@ pub async fn disassociate_prepare(st: &State, ctx: &OpContext, args: &Args) -> A
 pub async fn disassociate_run(
     st: &State,
     ctx: &OpContext,
-    args: &Args,
+    _args: &Args,
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
@@ -881,7 +881,6 @@ pub async fn disassociate_run(
     if ip.state == "Free" {
         return Ok(success_body());
     }
-    let _ = args;
     let mut tx = st.store.begin().await?;
     db::public_ip_set_state(&mut tx, ip.id, "Releasing").await?;
     db::rule_remove(&mut tx, db::RuleOwner::Ip, ip.id).await?;
