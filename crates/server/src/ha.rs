@@ -180,6 +180,23 @@ pub async fn host_down(st: &State, h: &HostRow) -> AppResult<()> {
     }
     tx.commit().await?;
     tracing::warn!(host = %h.id, name = %h.name, vms = stopped.len(), "host Down: its VMs are fenced and stopped");
+    // The other hosts of the stopped VMs' networks drop the dead host from their peers.
+    {
+        let st = st.clone();
+        let ids: Vec<Uuid> = stopped.iter().map(|v| v.id).collect();
+        tokio::spawn(async move {
+            let nets: Vec<Uuid> = match st.store.read().await {
+                Ok(mut c) => db::net_nics_of_vms(&mut c, &ids)
+                    .await
+                    .map(|n| n.into_iter().map(|x| x.network_id).collect())
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            if let Err(e) = crate::netsync::networks_changed(&st, &nets).await {
+                tracing::warn!(error = %e, "could not update the data plane after a host went Down");
+            }
+        });
+    }
     // Its virtual routers move to other hosts at once (they hold no state of their own).
     if let Err(e) = crate::handlers::routers::host_failed(st, h.id).await {
         tracing::error!(host = %h.id, error = %e, "could not re-place the host's virtual routers");

@@ -180,7 +180,14 @@ async fn run(st: &State, id: JobId) -> AppResult<()> {
     // before the job answers, so a finished job means configured hosts.
     if job.instance_type.as_deref() == Some("VirtualMachine") {
         if let Some(vm) = job.instance_id.as_deref().and_then(|i| i.parse().ok()) {
-            crate::netsync::vm_changed(st, vm).await;
+            let structural = matches!(
+                job.command.as_str(),
+                "deployVirtualMachine"
+                    | "addNicToVirtualMachine"
+                    | "removeNicFromVirtualMachine"
+                    | "updateDefaultNicForVirtualMachine"
+            );
+            crate::netsync::vm_changed(st, vm, structural).await;
         }
     }
     tracing::info!(job = %id, command = %job.command, ok = outcome.is_ok(), ms = started.elapsed().as_millis() as u64, "job finished");

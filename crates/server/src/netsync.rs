@@ -274,32 +274,67 @@ pub async fn hosts_of_groups(st: &State, groups: &[Uuid]) -> AppResult<BTreeSet<
         .collect())
 }
 
-/// After a VM changed (started, stopped, moved, got or lost a NIC or a group): every host of
-/// its networks, its current and last host, and the hosts whose group member sets hold it.
-pub async fn vm_changed(st: &State, vm: Uuid) {
+/// After a VM changed (started, stopped, moved; `structural`: it got or lost a NIC or a group,
+/// i.e. deployed or NICs added/removed). Only the hosts whose inputs can have changed: the
+/// VM's current, last and destination hosts; its networks' routers (leases, DNS); every host
+/// of a network when the VM's host gains or loses the network (VXLAN peers change); and, for
+/// structural changes, the hosts whose group member sets hold it. (Member sets and leases list
+/// a VM whatever its state, so starting or stopping one does not touch them.)
+pub async fn vm_changed(st: &State, vm: Uuid, structural: bool) {
     let r: AppResult<BTreeSet<Uuid>> = async {
-        let (row, nets, groups) = {
+        let (row, nets, all, routers, groups) = {
             let mut c = st.store.read().await?;
             let row = db::vm_get_any(&mut c, vm).await?;
-            let nets: Vec<Uuid> = db::net_nics_of_vms(&mut c, &[vm])
+            let mut nets: Vec<Uuid> = db::net_nics_of_vms(&mut c, &[vm])
                 .await?
                 .into_iter()
                 .map(|n| n.network_id)
                 .collect();
+            nets.sort_unstable();
+            nets.dedup();
+            let all = db::net_nics(&mut c, &nets).await?;
+            let routers = db::router_list(
+                &mut c,
+                &db::RouterFilter {
+                    network_ids: nets.clone(),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0;
             let groups: Vec<Uuid> = db::memberships(&mut c, &[vm])
                 .await?
                 .into_iter()
                 .map(|m| m.owner_id)
                 .collect();
-            (row, nets, groups)
+            (row, nets, all, routers, groups)
         };
-        let mut hosts = hosts_of_networks(st, &nets).await?;
-        if let Some(v) = row {
-            hosts.extend(v.host_id);
-            hosts.extend(v.last_host_id);
-            hosts.extend(v.dest_host_id);
+        let mut vm_hosts = BTreeSet::new();
+        if let Some(v) = &row {
+            vm_hosts.extend(v.host_id);
+            vm_hosts.extend(v.last_host_id);
+            vm_hosts.extend(v.dest_host_id);
         }
-        if !groups.is_empty() {
+        let mut hosts = vm_hosts.clone();
+        for n in &nets {
+            let router_hosts: BTreeSet<Uuid> = routers
+                .iter()
+                .filter(|r| r.network_id == *n)
+                .filter_map(|r| r.host_id)
+                .collect();
+            let mut others: BTreeSet<Uuid> = all
+                .iter()
+                .filter(|x| x.network_id == *n && x.vm_id != vm)
+                .filter(|x| ON_HOST.contains(&x.vm_state.as_str()))
+                .filter_map(|x| x.host_id)
+                .collect();
+            others.extend(router_hosts.iter().copied());
+            hosts.extend(router_hosts);
+            if vm_hosts.iter().any(|h| !others.contains(h)) {
+                hosts.extend(others);
+            }
+        }
+        if structural && !groups.is_empty() {
             hosts.extend(hosts_of_groups(st, &groups).await?);
         }
         Ok(hosts)
