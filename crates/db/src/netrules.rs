@@ -1181,6 +1181,39 @@ pub async fn net_nics_of_vms(conn: &mut AnyConnection, vms: &[Uuid]) -> Result<V
     q.all(conn, net_nic_row).await
 }
 
+/// The distinct (network, host) pairs where VMs in one of `states` have NICs on these
+/// networks, leaving out one VM's NICs.
+pub async fn network_vm_hosts(
+    conn: &mut AnyConnection,
+    nets: &[Uuid],
+    states: &[&str],
+    except_vm: Option<Uuid>,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    if nets.is_empty() || states.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(
+        "SELECT DISTINCT c.network_id AS c_net, m.host_id AS m_host FROM nics c JOIN vms m ON m.id = c.vm_id \
+         WHERE c.removed IS NULL AND m.host_id IS NOT NULL",
+    );
+    in_list(&mut q, "c.network_id", nets);
+    q.push(" AND m.state IN (");
+    for (i, st) in states.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*st);
+    }
+    q.push(")");
+    if let Some(v) = except_vm {
+        q.and(" AND c.vm_id <> ", v);
+    }
+    q.all(conn, |r| {
+        Ok((get_id(r, "c_net", "nics")?, get_id(r, "m_host", "vms")?))
+    })
+    .await
+}
+
 /// Removes one NIC (removeNicFromVirtualMachine).
 pub async fn nic_remove(conn: &mut AnyConnection, nic: Uuid) -> Result<u64> {
     let mut q = Sql::new("UPDATE nics SET removed = ");

@@ -159,38 +159,61 @@ pub fn namespace(router: Uuid) -> String {
     format!("r-{}", hex8(router))
 }
 
-/// Indexes over a [`NetState`] the compiler needs more than once.
-pub(crate) struct Index<'a> {
-    pub st: &'a NetState,
-    pub networks: BTreeMap<Uuid, &'a Network>,
-    pub hosts: BTreeMap<Uuid, Ipv4Addr>,
-    pub groups: BTreeMap<Uuid, &'a SecurityGroup>,
+/// Indexes over a [`NetState`], built once and shared by every host compiled from it (so a
+/// round over N hosts costs O(N), not O(N²)).
+pub struct Index<'a> {
+    pub(crate) st: &'a NetState,
+    pub(crate) networks: BTreeMap<Uuid, &'a Network>,
+    pub(crate) hosts: BTreeMap<Uuid, Ipv4Addr>,
+    pub(crate) groups: BTreeMap<Uuid, &'a SecurityGroup>,
+    /// Network → the hosts where it is present (running VMs, running router).
+    network_hosts: BTreeMap<Uuid, BTreeSet<Uuid>>,
+    /// Host → the NICs of the VMs running there.
+    nics_on: BTreeMap<Uuid, Vec<&'a Nic>>,
+    /// Network → its NICs (any VM state).
+    nics_of: BTreeMap<Uuid, Vec<&'a Nic>>,
+    /// Group → its members' addresses, sorted.
+    pub(crate) members: BTreeMap<Uuid, Vec<Ipv4Addr>>,
 }
 
 impl<'a> Index<'a> {
     pub fn new(st: &'a NetState) -> Self {
+        let mut network_hosts: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
+        let mut nics_on: BTreeMap<Uuid, Vec<&Nic>> = BTreeMap::new();
+        let mut nics_of: BTreeMap<Uuid, Vec<&Nic>> = BTreeMap::new();
+        let mut members: BTreeMap<Uuid, Vec<Ipv4Addr>> = BTreeMap::new();
+        for n in &st.nics {
+            if let Some(h) = n.host_id {
+                network_hosts.entry(n.network_id).or_default().insert(h);
+                nics_on.entry(h).or_default().push(n);
+            }
+            nics_of.entry(n.network_id).or_default().push(n);
+            if let Some(ip) = n.ip {
+                for g in &n.security_groups {
+                    members.entry(*g).or_default().push(ip);
+                }
+            }
+        }
+        for r in st.routers.iter().filter(|r| r.running) {
+            if let Some(h) = r.host_id {
+                network_hosts.entry(r.network_id).or_default().insert(h);
+            }
+        }
+        for m in members.values_mut() {
+            m.sort_unstable();
+            m.dedup();
+        }
         Index {
             st,
             networks: st.networks.iter().map(|n| (n.id, n)).collect(),
             hosts: st.hosts.iter().map(|h| (h.id, h.address)).collect(),
             groups: st.security_groups.iter().map(|g| (g.id, g)).collect(),
+            network_hosts,
+            nics_on,
+            nics_of,
+            members,
         }
     }
-}
-
-/// Hosts where a network is present: its running VMs' hosts and its running router's host.
-fn network_hosts(st: &NetState, network: Uuid) -> BTreeSet<Uuid> {
-    st.nics
-        .iter()
-        .filter(|n| n.network_id == network)
-        .filter_map(|n| n.host_id)
-        .chain(
-            st.routers
-                .iter()
-                .filter(|r| r.network_id == network && r.running)
-                .filter_map(|r| r.host_id),
-        )
-        .collect()
 }
 
 /// Every host the state gives something to (running VMs or routers): the hosts whose
@@ -210,13 +233,23 @@ pub fn involved_hosts(st: &NetState) -> BTreeSet<Uuid> {
 
 /// The desired configuration of `host`.
 pub fn compile_host(st: &NetState, host: Uuid) -> HostDesired {
+    compile_indexed(&Index::new(st), host)
+}
+
+/// The desired configurations of several hosts of one state (the index is built once).
+pub fn compile_hosts(st: &NetState, hosts: &[Uuid]) -> Vec<HostDesired> {
     let ix = Index::new(st);
+    hosts.iter().map(|h| compile_indexed(&ix, *h)).collect()
+}
+
+fn compile_indexed(ix: &Index, host: Uuid) -> HostDesired {
+    let st = ix.st;
     let local = ix
         .hosts
         .get(&host)
         .copied()
         .unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let mut nics: Vec<&Nic> = st.nics.iter().filter(|n| n.host_id == Some(host)).collect();
+    let mut nics: Vec<&Nic> = ix.nics_on.get(&host).cloned().unwrap_or_default();
     nics.sort_by_key(|n| (n.vm_id, n.id));
     let mut routers: Vec<&Router> = st
         .routers
@@ -234,8 +267,12 @@ pub fn compile_host(st: &NetState, host: Uuid) -> HostDesired {
         };
         let link = match n.isolation {
             Isolation::Vxlan(vni) => {
-                let mut peers: Vec<Ipv4Addr> = network_hosts(st, n.id)
+                let mut peers: Vec<Ipv4Addr> = ix
+                    .network_hosts
+                    .get(&n.id)
                     .into_iter()
+                    .flatten()
+                    .copied()
                     .filter(|h| *h != host)
                     .filter_map(|h| ix.hosts.get(&h).copied())
                     .collect();
@@ -298,11 +335,11 @@ pub fn compile_host(st: &NetState, host: Uuid) -> HostDesired {
                 .is_some_and(|net| net.security_groups)
         })
         .collect();
-    let security = (!guarded.is_empty()).then(|| render::security_ruleset(&ix, &guarded));
+    let security = (!guarded.is_empty()).then(|| render::security_ruleset(ix, &guarded));
 
     let routers = routers
         .into_iter()
-        .filter_map(|r| compile_router(&ix, r))
+        .filter_map(|r| compile_router(ix, r))
         .collect();
     HostDesired {
         host_id: host,
@@ -378,10 +415,13 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
             .then(a.via.cmp(&b.via))
     });
 
-    let mut nics: Vec<&Nic> = st
-        .nics
-        .iter()
-        .filter(|n| n.network_id == net.id && n.ip.is_some())
+    let mut nics: Vec<&Nic> = ix
+        .nics_of
+        .get(&net.id)
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|n| n.ip.is_some())
         .collect();
     nics.sort_by_key(|n| (n.ip, n.id));
     nics.dedup_by_key(|n| n.ip);

@@ -17,7 +17,7 @@ pub mod ipam;
 mod render;
 pub mod state;
 
-pub use compile::{compile_host, involved_hosts, HostDesired, RouterDesired};
+pub use compile::{compile_host, compile_hosts, involved_hosts, HostDesired, Index, RouterDesired};
 pub use state::*;
 
 /// FNV-1a, 64 bits: a digest that is stable across builds and toolchains (the server stores

@@ -92,7 +92,6 @@ fn group_set(g: uuid::Uuid) -> String {
 ///   on one host), `to_<tap>` what it receives. One set of member addresses per group a rule
 ///   names.
 pub(crate) fn security_ruleset(ix: &Index, nics: &[&Nic]) -> String {
-    let st = ix.st;
     let mut out = String::new();
     out.push_str("# Canopy security groups (generated; applied as one transaction)\n");
     out.push_str("table bridge canopy_spoof {}\ndelete table bridge canopy_spoof\n");
@@ -138,14 +137,7 @@ pub(crate) fn security_ruleset(ix: &Index, nics: &[&Nic]) -> String {
         }
     }
     for g in &referenced {
-        let mut members: Vec<Ipv4Addr> = st
-            .nics
-            .iter()
-            .filter(|n| n.security_groups.contains(g))
-            .filter_map(|n| n.ip)
-            .collect();
-        members.sort_unstable();
-        members.dedup();
+        let members: &[Ipv4Addr] = ix.members.get(g).map(Vec::as_slice).unwrap_or(&[]);
         let _ = write!(
             out,
             "    set {} {{\n        type ipv4_addr\n",

@@ -137,8 +137,7 @@ async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) 
     };
     let mut pushes = Vec::new();
     let mut records = Vec::new();
-    for h in &list {
-        let desired = netplan::compile_host(&state, *h);
+    for (h, desired) in list.iter().zip(netplan::compile_hosts(&state, &list)) {
         let digest = desired.digest();
         let prev = prev.get(h);
         let same = prev.is_some_and(|p| p.digest == digest);
@@ -218,11 +217,10 @@ async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) 
 /// of their routers.
 pub async fn hosts_of_networks(st: &State, nets: &[Uuid]) -> AppResult<BTreeSet<Uuid>> {
     let mut c = st.store.read().await?;
-    let mut out: BTreeSet<Uuid> = db::net_nics(&mut c, nets)
+    let mut out: BTreeSet<Uuid> = db::network_vm_hosts(&mut c, nets, ON_HOST, None)
         .await?
         .into_iter()
-        .filter(|n| ON_HOST.contains(&n.vm_state.as_str()))
-        .filter_map(|n| n.host_id)
+        .map(|(_, h)| h)
         .collect();
     let routers = db::router_list(
         &mut c,
@@ -282,7 +280,7 @@ pub async fn hosts_of_groups(st: &State, groups: &[Uuid]) -> AppResult<BTreeSet<
 /// a VM whatever its state, so starting or stopping one does not touch them.)
 pub async fn vm_changed(st: &State, vm: Uuid, structural: bool) {
     let r: AppResult<BTreeSet<Uuid>> = async {
-        let (row, nets, all, routers, groups) = {
+        let (row, nets, others_all, routers, groups) = {
             let mut c = st.store.read().await?;
             let row = db::vm_get_any(&mut c, vm).await?;
             let mut nets: Vec<Uuid> = db::net_nics_of_vms(&mut c, &[vm])
@@ -292,7 +290,7 @@ pub async fn vm_changed(st: &State, vm: Uuid, structural: bool) {
                 .collect();
             nets.sort_unstable();
             nets.dedup();
-            let all = db::net_nics(&mut c, &nets).await?;
+            let others = db::network_vm_hosts(&mut c, &nets, ON_HOST, Some(vm)).await?;
             let routers = db::router_list(
                 &mut c,
                 &db::RouterFilter {
@@ -307,7 +305,7 @@ pub async fn vm_changed(st: &State, vm: Uuid, structural: bool) {
                 .into_iter()
                 .map(|m| m.owner_id)
                 .collect();
-            (row, nets, all, routers, groups)
+            (row, nets, others, routers, groups)
         };
         let mut vm_hosts = BTreeSet::new();
         if let Some(v) = &row {
@@ -322,11 +320,10 @@ pub async fn vm_changed(st: &State, vm: Uuid, structural: bool) {
                 .filter(|r| r.network_id == *n)
                 .filter_map(|r| r.host_id)
                 .collect();
-            let mut others: BTreeSet<Uuid> = all
+            let mut others: BTreeSet<Uuid> = others_all
                 .iter()
-                .filter(|x| x.network_id == *n && x.vm_id != vm)
-                .filter(|x| ON_HOST.contains(&x.vm_state.as_str()))
-                .filter_map(|x| x.host_id)
+                .filter(|(net, _)| net == n)
+                .map(|(_, h)| *h)
                 .collect();
             others.extend(router_hosts.iter().copied());
             hosts.extend(router_hosts);
