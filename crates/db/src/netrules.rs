@@ -1026,6 +1026,43 @@ pub async fn netgen_put(
     Ok(())
 }
 
+/// Records a round's outcome for many hosts in one statement per 200 hosts: each host's
+/// generation, digest and acknowledged generation (the acknowledgement never goes back).
+pub async fn netgen_record(
+    conn: &mut AnyConnection,
+    rows: &[(Uuid, i64, String, i64)],
+) -> Result<()> {
+    let now = now_ms();
+    for chunk in rows.chunks(200) {
+        let mut q = Sql::new(
+            "INSERT INTO net_generations (host_id, generation, digest, acked, updated) VALUES ",
+        );
+        for (i, (h, g, d, a)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .bind(*h)
+                .push(", ")
+                .bind(*g)
+                .push(", ")
+                .bind(d.clone())
+                .push(", ")
+                .bind(*a)
+                .push(", ")
+                .bind(now)
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (host_id) DO UPDATE SET generation = excluded.generation, \
+             digest = excluded.digest, updated = excluded.updated, \
+             acked = CASE WHEN excluded.acked > net_generations.acked THEN excluded.acked ELSE net_generations.acked END",
+        );
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// The agent applied `generation` (an older acknowledgement never overwrites a newer one).
 pub async fn netgen_ack(conn: &mut AnyConnection, host: Uuid, generation: i64) -> Result<u64> {
     let mut q = Sql::new("UPDATE net_generations SET acked = ");

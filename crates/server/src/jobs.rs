@@ -144,7 +144,7 @@ fn spawn(st: State, id: JobId) {
 
 /// Runs one job this server owns.
 async fn run(st: &State, id: JobId) -> AppResult<()> {
-    let _permit = st
+    let permit = st
         .jobs
         .permits
         .clone()
@@ -177,7 +177,9 @@ async fn run(st: &State, id: JobId) -> AppResult<()> {
         Err(e) => (None, Err(e)),
     };
     // A VM that changed (started, stopped, moved, got a NIC…): its hosts' data plane follows
-    // before the job answers, so a finished job means configured hosts.
+    // before the job answers, so a finished job means configured hosts. Waiting for the
+    // data-plane round is not work: the job gives its worker slot back first.
+    drop(permit);
     if job.instance_type.as_deref() == Some("VirtualMachine") {
         if let Some(vm) = job.instance_id.as_deref().and_then(|i| i.parse().ok()) {
             let structural = matches!(

@@ -154,13 +154,6 @@ async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) 
         }
         pushes.push((*h, generation, desired));
     }
-    if !records.is_empty() {
-        let mut tx = st.store.begin().await?;
-        for (h, g, d) in &records {
-            db::netgen_put(&mut tx, *h, *g, d).await?;
-        }
-        tx.commit().await?;
-    }
     let compiled = t0.elapsed();
     let results = futures_util::future::join_all(pushes.into_iter().map(|(h, g, d)| {
         let st = st.clone();
@@ -195,11 +188,28 @@ async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) 
             }
         }
     }
-    if !acks.is_empty() {
-        let mut tx = st.store.begin().await?;
-        for (h, g) in &acks {
-            db::netgen_ack(&mut tx, *h, *g).await?;
+    // One write per round: the new generations (with their digests) and the
+    // acknowledgements. A crash before it only means the next round pushes again.
+    let acked: BTreeMap<Uuid, i64> = acks.into_iter().collect();
+    let mut rows: Vec<(Uuid, i64, String, i64)> = records
+        .into_iter()
+        .map(|(h, g, d)| {
+            let a = acked
+                .get(&h)
+                .copied()
+                .unwrap_or_else(|| prev.get(&h).map(|p| p.acked).unwrap_or(0));
+            (h, g, d, a)
+        })
+        .collect();
+    // Forced pushes of an unchanged configuration only move the acknowledgement.
+    for (h, a) in &acked {
+        if let Some(p) = prev.get(h).filter(|_| !rows.iter().any(|r| r.0 == *h)) {
+            rows.push((*h, p.generation, p.digest.clone(), *a));
         }
+    }
+    if !rows.is_empty() {
+        let mut tx = st.store.begin().await?;
+        db::netgen_record(&mut tx, &rows).await?;
         tx.commit().await?;
     }
     tracing::debug!(
