@@ -8,12 +8,14 @@ use model::*;
 mod identity;
 mod inventory;
 mod jobs;
+mod networks;
 mod owned;
 mod vms;
 
 use identity::*;
 use inventory::*;
 use jobs::*;
+use networks::*;
 use owned::*;
 use vms::*;
 
@@ -124,6 +126,7 @@ async fn suite(fresh: impl Fn() -> String) {
     hypervisor_capabilities(&DataStore::open(&fresh()).await.expect("open")).await;
     tags(&DataStore::open(&fresh()).await.expect("open")).await;
     vms(&DataStore::open(&fresh()).await.expect("open")).await;
+    networking(&DataStore::open(&fresh()).await.expect("open")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
