@@ -521,6 +521,45 @@ async fn every_remaining_networking_command() {
     admin
         .ok(&[("command", "deleteVlanIpRange"), ("id", &fresh)])
         .await;
+    // Tags on networking objects, shown in their objects.
+    let g2 = s(&hal
+        .ok(&[
+            ("command", "listSecurityGroups"),
+            ("securitygroupname", "new"),
+        ])
+        .await["securitygroup"][0]["id"]);
+    for (rtype, id) in [
+        ("Network", net.as_str()),
+        ("SecurityGroup", g2.as_str()),
+        ("PublicIpAddress", pf_ip_id.as_str()),
+    ] {
+        let j = hal
+            .job(&[
+                ("command", "createTags"),
+                ("resourcetype", rtype),
+                ("resourceids", id),
+                ("tags[0].key", "env"),
+                ("tags[0].value", "prod"),
+            ])
+            .await;
+        assert_eq!(j["jobstatus"], 1, "{rtype}: {j}");
+    }
+    let nl = hal.ok(&[("command", "listNetworks"), ("id", &net)]).await;
+    assert_eq!(nl["network"][0]["tags"][0]["value"], "prod", "{nl}");
+    let g = hal
+        .ok(&[("command", "listSecurityGroups"), ("id", &g2)])
+        .await;
+    assert_eq!(g["securitygroup"][0]["tags"][0]["key"], "env", "{g}");
+    let i = hal
+        .ok(&[("command", "listPublicIpAddresses"), ("id", &pf_ip_id)])
+        .await;
+    assert_eq!(i["publicipaddress"][0]["tags"][0]["key"], "env", "{i}");
+    assert_eq!(
+        n(&hal
+            .ok(&[("command", "listTags"), ("resourcetype", "Network")])
+            .await),
+        1
+    );
     // Users may not manage ranges.
     hal.err(&[("command", "listVlanIpRanges")], 401).await;
     ts.stop().await;

@@ -130,7 +130,7 @@ async fn tags_on_templates() {
         .err(
             &[
                 ("command", "createTags"),
-                ("resourcetype", "SecurityGroup"),
+                ("resourcetype", "Snapshot"),
                 ("resourceids", &ids[0]),
                 ("tags[0].key", "a"),
                 ("tags[0].value", "b"),

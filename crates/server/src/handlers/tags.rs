@@ -1,7 +1,8 @@
 //! Resource tags: createTags, deleteTags, listTags, and the `tags` array of tagged objects.
 //!
 //! A tag belongs to the tagged resource's owner; whoever may change the resource may tag it.
-//! Resource types are resolved here as their families arrive (today: Template, ISO).
+//! Resource types are resolved here as their families arrive (today: Template, ISO, UserVm,
+//! Volume, and the networking objects).
 
 use api::{list_body, success_body, Args};
 use db::{AccountRow, DbError, NewTag, TagFilter, TagRow};
@@ -92,7 +93,9 @@ fn resource_type(args: &Args) -> AppResult<&'static str> {
         return param_err(format!("Invalid resource type: {given}"));
     };
     match *t {
-        "Template" | "ISO" | "UserVm" | "Volume" => Ok(t),
+        "Template" | "ISO" | "UserVm" | "Volume" | "Network" | "PublicIpAddress"
+        | "SecurityGroup" | "PortForwardingRule" | "FirewallRule" | "LoadBalancer"
+        | "StaticRoute" | "RemoteAccessVpn" => Ok(t),
         other => param_err(format!(
             "Tagging {other} resources is not supported yet: Canopy has no such resources"
         )),
@@ -110,6 +113,36 @@ async fn owner(st: &State, ctx: &OpContext, rtype: &str, id: Uuid) -> AppResult<
         "Volume" => {
             let v = super::volumes::owned(st, ctx, "resourceids", id).await?;
             crate::access::account(st, "id", v.account_id).await
+        }
+        "Network" => {
+            let n = super::networks::owned_network(st, ctx, "resourceids", id).await?;
+            match n.account_id {
+                Some(a) => crate::access::account(st, "id", a).await,
+                None => Ok(ctx.user.account.clone()),
+            }
+        }
+        "PublicIpAddress" => {
+            let ip = super::ips::owned_ip(st, ctx, "resourceids", id).await?;
+            match ip.account_id {
+                Some(a) => crate::access::account(st, "id", a).await,
+                None => Ok(ctx.user.account.clone()),
+            }
+        }
+        "SecurityGroup" | "PortForwardingRule" | "FirewallRule" | "LoadBalancer"
+        | "StaticRoute" | "RemoteAccessVpn" => {
+            let kinds: &[&str] = match rtype {
+                "SecurityGroup" => &["securitygroup"],
+                "PortForwardingRule" => &["portforward"],
+                "FirewallRule" => &["firewall", "egressfw"],
+                "LoadBalancer" => &["lb"],
+                "StaticRoute" => &["route"],
+                _ => &["vpn"],
+            };
+            let r = super::netrules::owned_rule(st, ctx, "resourceids", id, kinds).await?;
+            match r.account_id {
+                Some(a) => crate::access::account(st, "id", a).await,
+                None => Ok(ctx.user.account.clone()),
+            }
         }
         _ => super::templates::owner_account(st, ctx, id, true).await,
     }
