@@ -11,6 +11,7 @@
 //!
 //! This crate must never contain business rules: it stores and fetches.
 
+mod addresses;
 mod hosts;
 mod hvcaps;
 mod identity;
@@ -20,6 +21,7 @@ mod limits;
 mod migrate;
 mod netrules;
 mod networks;
+mod routers;
 pub mod rows;
 mod sql;
 mod system;
@@ -27,6 +29,7 @@ mod tags;
 mod vms;
 mod volumes;
 
+pub use addresses::*;
 pub use hosts::*;
 pub use hvcaps::*;
 pub use identity::*;
@@ -36,6 +39,7 @@ pub use limits::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use netrules::*;
 pub use networks::*;
+pub use routers::*;
 pub use rows::*;
 pub use sql::OwnerScope;
 pub use system::*;

@@ -8,7 +8,7 @@ use model::ids::{AccountId, DomainId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
-use crate::sql::{OwnerScope, Sql};
+use crate::sql::{in_list, OwnerScope, Sql};
 use crate::{DbError, Result};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -141,14 +141,7 @@ fn net_where(q: &mut Sql, f: &NetworkFilter) {
         s.push(q, "n.account_id", "d");
     }
     if !f.ids.is_empty() {
-        q.push(" AND n.id IN (");
-        for (i, id) in f.ids.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(id.to_string());
-        }
-        q.push(")");
+        in_list(q, "n.id", &f.ids);
     }
     if let Some(z) = f.zone_id {
         q.and(" AND n.zone_id = ", z.to_string());
@@ -255,15 +248,10 @@ pub async fn nics_for_vms(conn: &mut AnyConnection, vms: &[Uuid]) -> Result<Vec<
         "SELECT c.id AS c_id, c.vm_id AS c_vm, c.network_id AS c_net, n.name AS n_name, \
          n.guest_type AS n_gt, c.ip4 AS c_ip, n.gateway AS n_gw, n.netmask AS n_mask, \
          n.vni AS n_vni, c.mac AS c_mac, c.device_id AS c_dev, c.is_default AS c_def \
-         FROM nics c JOIN networks n ON n.id = c.network_id WHERE c.removed IS NULL AND c.vm_id IN (",
+         FROM nics c JOIN networks n ON n.id = c.network_id WHERE c.removed IS NULL",
     );
-    for (i, v) in vms.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(v.to_string());
-    }
-    q.push(") ORDER BY c.vm_id, c.device_id");
+    in_list(&mut q, "c.vm_id", vms);
+    q.push(" ORDER BY c.vm_id, c.device_id");
     let rows = q.query().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
@@ -293,4 +281,201 @@ pub async fn nic_release_for_vm(conn: &mut AnyConnection, vm: Uuid) -> Result<u6
     q.bind(now_ms())
         .and(" WHERE removed IS NULL AND vm_id = ", vm.to_string());
     Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}
+
+// ---------------------------------------------------------------------------------------
+// Network lifecycle helpers
+
+/// The VNIs live networks of a zone hold.
+pub async fn network_vnis(conn: &mut AnyConnection, zone: Uuid) -> Result<Vec<i64>> {
+    let mut q = Sql::new(
+        "SELECT vni FROM networks WHERE removed IS NULL AND vni IS NOT NULL AND zone_id = ",
+    );
+    q.bind(zone);
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+}
+
+/// Sets a network's state (when it is in `from`, if given) and VNI. True when it changed.
+pub async fn network_transition(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    from: Option<&str>,
+    to: &str,
+    vni: Option<Option<i64>>,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE networks SET state = ");
+    q.bind(to);
+    if let Some(v) = vni {
+        q.push(", vni = ").bind(v);
+    }
+    q.and(" WHERE removed IS NULL AND id = ", id);
+    if let Some(f) = from {
+        q.and(" AND state = ", f);
+    }
+    Ok(q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?
+        .rows_affected()
+        == 1)
+}
+
+/// Gives a network without one its VNI. False when it already had one (a racing
+/// implement set it first); a VNI another live network of the zone holds is a
+/// [`DbError::Conflict`].
+pub async fn network_set_vni(conn: &mut AnyConnection, id: Uuid, vni: i64) -> Result<bool> {
+    let mut q = Sql::new("UPDATE networks SET vni = ");
+    q.bind(vni)
+        .and(" WHERE removed IS NULL AND vni IS NULL AND id = ", id);
+    Ok(q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?
+        .rows_affected()
+        == 1)
+}
+
+/// Updates what updateNetwork may change.
+pub async fn network_update(conn: &mut AnyConnection, n: &crate::NetworkRow) -> Result<u64> {
+    let mut q = Sql::new("UPDATE networks SET name = ");
+    q.bind(n.name.clone())
+        .push(", display_text = ")
+        .bind(n.display_text.clone())
+        .push(", network_domain = ")
+        .bind(n.network_domain.clone())
+        .push(", network_offering_id = ")
+        .bind(n.network_offering_id)
+        .push(", attrs = ")
+        .bind(n.attrs.to_string())
+        .and(" WHERE removed IS NULL AND id = ", n.id);
+    Ok(q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?
+        .rows_affected())
+}
+
+pub async fn network_remove(conn: &mut AnyConnection, id: Uuid) -> Result<u64> {
+    let mut q = Sql::new("UPDATE networks SET state = 'Destroy', vni = NULL, removed = ");
+    q.bind(now_ms()).and(" WHERE removed IS NULL AND id = ", id);
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}
+
+/// Live NICs on a network, with their VM's state and host (for IPAM, implement and GC).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetNic {
+    pub nic_id: Uuid,
+    pub vm_id: Uuid,
+    pub vm_name: String,
+    pub vm_state: String,
+    pub host_id: Option<Uuid>,
+    pub network_id: Uuid,
+    pub ip4: Option<String>,
+    pub mac: String,
+    pub is_default: bool,
+    pub device_id: i64,
+}
+
+fn net_nic_row(r: &AnyRow) -> Result<NetNic> {
+    const T: &str = "nics";
+    let d: i64 = r.try_get("c_def")?;
+    Ok(NetNic {
+        nic_id: get_id(r, "c_id", T)?,
+        vm_id: get_id(r, "c_vm", T)?,
+        vm_name: r.try_get("m_name")?,
+        vm_state: r.try_get("m_state")?,
+        host_id: get_opt_id(r, "m_host", T)?,
+        network_id: get_id(r, "c_net", T)?,
+        ip4: r.try_get("c_ip")?,
+        mac: r.try_get("c_mac")?,
+        is_default: d != 0,
+        device_id: r.try_get("c_dev")?,
+    })
+}
+
+const NET_NIC_SQL: &str = "SELECT c.id AS c_id, c.vm_id AS c_vm, m.name AS m_name, m.state AS m_state, \
+    m.host_id AS m_host, c.network_id AS c_net, c.ip4 AS c_ip, c.mac AS c_mac, c.is_default AS c_def, \
+    c.device_id AS c_dev FROM nics c JOIN vms m ON m.id = c.vm_id WHERE c.removed IS NULL";
+
+pub async fn net_nics(conn: &mut AnyConnection, networks: &[Uuid]) -> Result<Vec<NetNic>> {
+    if networks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(NET_NIC_SQL);
+    in_list(&mut q, "c.network_id", networks);
+    q.push(" ORDER BY c.network_id, c.ip4, c.id");
+    q.all(conn, net_nic_row).await
+}
+
+/// The live NICs of the VMs on these hosts (running there or arriving by migration).
+pub async fn net_nics_on_hosts(conn: &mut AnyConnection, hosts: &[Uuid]) -> Result<Vec<NetNic>> {
+    if hosts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(NET_NIC_SQL);
+    in_list(&mut q, "m.host_id", hosts);
+    q.push(" AND m.removed IS NULL ORDER BY c.network_id, c.ip4, c.id");
+    q.all(conn, net_nic_row).await
+}
+
+pub async fn net_nics_of_vms(conn: &mut AnyConnection, vms: &[Uuid]) -> Result<Vec<NetNic>> {
+    if vms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(NET_NIC_SQL);
+    in_list(&mut q, "c.vm_id", vms);
+    q.push(" ORDER BY c.vm_id, c.device_id");
+    q.all(conn, net_nic_row).await
+}
+
+/// The distinct (network, host) pairs where VMs in one of `states` have NICs on these
+/// networks, leaving out one VM's NICs.
+pub async fn network_vm_hosts(
+    conn: &mut AnyConnection,
+    nets: &[Uuid],
+    states: &[&str],
+    except_vm: Option<Uuid>,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    if nets.is_empty() || states.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(
+        "SELECT DISTINCT c.network_id AS c_net, m.host_id AS m_host FROM nics c JOIN vms m ON m.id = c.vm_id \
+         WHERE c.removed IS NULL AND m.host_id IS NOT NULL",
+    );
+    in_list(&mut q, "c.network_id", nets);
+    q.push(" AND m.state IN (");
+    for (i, st) in states.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*st);
+    }
+    q.push(")");
+    if let Some(v) = except_vm {
+        q.and(" AND c.vm_id <> ", v);
+    }
+    q.all(conn, |r| {
+        Ok((get_id(r, "c_net", "nics")?, get_id(r, "m_host", "vms")?))
+    })
+    .await
+}
+
+/// Removes one NIC (removeNicFromVirtualMachine).
+pub async fn nic_remove(conn: &mut AnyConnection, nic: Uuid) -> Result<u64> {
+    let mut q = Sql::new("UPDATE nics SET removed = ");
+    q.bind(now_ms())
+        .and(" WHERE removed IS NULL AND id = ", nic);
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}
+
+/// Makes one NIC of a VM its default.
+pub async fn nic_set_default(conn: &mut AnyConnection, vm: Uuid, nic: Uuid) -> Result<()> {
+    let mut q = Sql::new("UPDATE nics SET is_default = CASE WHEN id = ");
+    q.bind(nic)
+        .push(" THEN 1 ELSE 0 END")
+        .and(" WHERE removed IS NULL AND vm_id = ", vm);
+    q.query().execute(&mut *conn).await?;
+    Ok(())
 }

@@ -164,6 +164,18 @@ impl Sql {
     }
 }
 
+/// Adds ` AND col IN (…)` for these ids.
+pub(crate) fn in_list(q: &mut Sql, col: &str, ids: &[uuid::Uuid]) {
+    q.push(&format!(" AND {col} IN ("));
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*id);
+    }
+    q.push(")");
+}
+
 /// Whose resources a list may return.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OwnerScope {

@@ -1,0 +1,268 @@
+//! Virtual routers (one live per network) and the per-host data-plane generations.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use model::ids::{AccountId, DomainId};
+
+use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::migrate::now_ms;
+use crate::sql::{in_list, OwnerScope, Sql};
+use crate::{DbError, Result};
+
+// ---------------------------------------------------------------------------------------
+// Routers
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouterRow {
+    pub id: Uuid,
+    pub name: String,
+    pub network_id: Uuid,
+    pub zone_id: Uuid,
+    pub account_id: Option<AccountId>,
+    pub account_name: Option<String>,
+    pub domain_id: Option<DomainId>,
+    pub domain_name: Option<String>,
+    pub domain_path: Option<String>,
+    pub host_id: Option<Uuid>,
+    pub state: String,
+    pub guest_ip: Option<String>,
+    pub guest_mac: String,
+    pub public_ip_id: Option<Uuid>,
+    pub public_mac: String,
+    pub link_local_ip: String,
+    pub created: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RouterFilter {
+    pub scope: Option<OwnerScope>,
+    pub ids: Vec<Uuid>,
+    pub network_ids: Vec<Uuid>,
+    pub host_ids: Vec<Uuid>,
+    pub zone_id: Option<Uuid>,
+    pub state: Option<String>,
+    pub name: Option<String>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+const ROUTER_COLS: &str =
+    "v.id AS v_id, v.name AS v_name, v.network_id AS v_net, v.zone_id AS v_zone, \
+    v.account_id AS v_acct, a.name AS a_name, v.domain_id AS v_dom, d.name AS d_name, \
+    d.path AS d_path, v.host_id AS v_host, v.state AS v_state, v.guest_ip AS v_gip, \
+    v.guest_mac AS v_gmac, v.public_ip_id AS v_pip, v.public_mac AS v_pmac, \
+    v.link_local_ip AS v_ll, v.created AS v_created";
+const ROUTER_FROM: &str = " FROM routers v LEFT JOIN accounts a ON a.id = v.account_id \
+    LEFT JOIN domains d ON d.id = v.domain_id WHERE v.removed IS NULL";
+
+fn router_row(r: &AnyRow) -> Result<RouterRow> {
+    const T: &str = "routers";
+    Ok(RouterRow {
+        id: get_id(r, "v_id", T)?,
+        name: r.try_get("v_name")?,
+        network_id: get_id(r, "v_net", T)?,
+        zone_id: get_id(r, "v_zone", T)?,
+        account_id: get_opt_id(r, "v_acct", T)?,
+        account_name: r.try_get("a_name")?,
+        domain_id: get_opt_id(r, "v_dom", T)?,
+        domain_name: r.try_get("d_name")?,
+        domain_path: r.try_get("d_path")?,
+        host_id: get_opt_id(r, "v_host", T)?,
+        state: r.try_get("v_state")?,
+        guest_ip: r.try_get("v_gip")?,
+        guest_mac: r.try_get("v_gmac")?,
+        public_ip_id: get_opt_id(r, "v_pip", T)?,
+        public_mac: r.try_get("v_pmac")?,
+        link_local_ip: r.try_get("v_ll")?,
+        created: r.try_get("v_created")?,
+    })
+}
+
+/// Adds a network's router; a second live router for one network is a
+/// [`DbError::Conflict`].
+pub async fn router_insert(conn: &mut AnyConnection, v: &RouterRow) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO routers (id, name, network_id, zone_id, account_id, domain_id, host_id, state, \
+         guest_ip, guest_mac, public_ip_id, public_mac, link_local_ip, created, updated) VALUES (",
+    );
+    let now = now_ms();
+    q.bind(v.id)
+        .push(", ")
+        .bind(v.name.clone())
+        .push(", ")
+        .bind(v.network_id)
+        .push(", ")
+        .bind(v.zone_id)
+        .push(", ")
+        .bind(v.account_id)
+        .push(", ")
+        .bind(v.domain_id)
+        .push(", ")
+        .bind(v.host_id)
+        .push(", ")
+        .bind(v.state.clone())
+        .push(", ")
+        .bind(v.guest_ip.clone())
+        .push(", ")
+        .bind(v.guest_mac.clone())
+        .push(", ")
+        .bind(v.public_ip_id)
+        .push(", ")
+        .bind(v.public_mac.clone())
+        .push(", ")
+        .bind(v.link_local_ip.clone())
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(")");
+    q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+fn router_where(q: &mut Sql, f: &RouterFilter) {
+    if let Some(s) = &f.scope {
+        s.push(q, "v.account_id", "d");
+    }
+    if !f.ids.is_empty() {
+        in_list(q, "v.id", &f.ids);
+    }
+    if !f.network_ids.is_empty() {
+        in_list(q, "v.network_id", &f.network_ids);
+    }
+    if !f.host_ids.is_empty() {
+        in_list(q, "v.host_id", &f.host_ids);
+    }
+    if let Some(z) = f.zone_id {
+        q.and(" AND v.zone_id = ", z);
+    }
+    if let Some(s) = &f.state {
+        q.and(" AND lower(v.state) = ", s.to_lowercase());
+    }
+    if let Some(n) = &f.name {
+        q.and(" AND v.name = ", n.clone());
+    }
+}
+
+pub async fn router_list(conn: &mut AnyConnection, f: &RouterFilter) -> Result<Listed<RouterRow>> {
+    let mut c = Sql::new(&format!("SELECT COUNT(*){ROUTER_FROM}"));
+    router_where(&mut c, f);
+    let total = count(conn, &c).await?;
+    let mut q = Sql::new(&format!("SELECT {ROUTER_COLS}{ROUTER_FROM}"));
+    router_where(&mut q, f);
+    q.push(" ORDER BY v.created, v.id").page(f.offset, f.limit);
+    Ok((q.all(conn, router_row).await?, total))
+}
+
+/// Moves a router to a state and host.
+pub async fn router_set(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    state: &str,
+    host: Option<Uuid>,
+) -> Result<u64> {
+    let mut q = Sql::new("UPDATE routers SET state = ");
+    q.bind(state)
+        .push(", host_id = ")
+        .bind(host)
+        .push(", updated = ")
+        .bind(now_ms())
+        .and(" WHERE removed IS NULL AND id = ", id);
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}
+
+pub async fn router_remove(conn: &mut AnyConnection, id: Uuid) -> Result<u64> {
+    let mut q = Sql::new("UPDATE routers SET state = 'Expunging', host_id = NULL, removed = ");
+    q.bind(now_ms()).and(" WHERE removed IS NULL AND id = ", id);
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}
+
+// ---------------------------------------------------------------------------------------
+// Data-plane generations
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetGeneration {
+    pub host_id: Uuid,
+    pub generation: i64,
+    pub digest: String,
+    pub acked: i64,
+}
+
+pub async fn netgen_get(conn: &mut AnyConnection, host: Uuid) -> Result<Option<NetGeneration>> {
+    let mut q =
+        Sql::new("SELECT host_id, generation, digest, acked FROM net_generations WHERE host_id = ");
+    q.bind(host);
+    q.one(conn, |r| {
+        Ok(NetGeneration {
+            host_id: get_id(r, "host_id", "net_generations")?,
+            generation: r.try_get("generation")?,
+            digest: r.try_get("digest")?,
+            acked: r.try_get("acked")?,
+        })
+    })
+    .await
+}
+
+/// The generations of these hosts (hosts never pushed to are absent).
+pub async fn netgen_list(conn: &mut AnyConnection, hosts: &[Uuid]) -> Result<Vec<NetGeneration>> {
+    let mut out = Vec::new();
+    for chunk in hosts.chunks(500) {
+        let mut q =
+            Sql::new("SELECT host_id, generation, digest, acked FROM net_generations WHERE 1 = 1");
+        in_list(&mut q, "host_id", chunk);
+        out.extend(
+            q.all(conn, |r| {
+                Ok(NetGeneration {
+                    host_id: get_id(r, "host_id", "net_generations")?,
+                    generation: r.try_get("generation")?,
+                    digest: r.try_get("digest")?,
+                    acked: r.try_get("acked")?,
+                })
+            })
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Records a round's outcome for many hosts in one statement per 200 hosts: each host's
+/// generation, digest and acknowledged generation (the acknowledgement never goes back).
+pub async fn netgen_record(
+    conn: &mut AnyConnection,
+    rows: &[(Uuid, i64, String, i64)],
+) -> Result<()> {
+    let now = now_ms();
+    for chunk in rows.chunks(200) {
+        let mut q = Sql::new(
+            "INSERT INTO net_generations (host_id, generation, digest, acked, updated) VALUES ",
+        );
+        for (i, (h, g, d, a)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .bind(*h)
+                .push(", ")
+                .bind(*g)
+                .push(", ")
+                .bind(d.clone())
+                .push(", ")
+                .bind(*a)
+                .push(", ")
+                .bind(now)
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (host_id) DO UPDATE SET generation = excluded.generation, \
+             digest = excluded.digest, updated = excluded.updated, \
+             acked = CASE WHEN excluded.acked > net_generations.acked THEN excluded.acked ELSE net_generations.acked END",
+        );
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
