@@ -6,9 +6,15 @@
 //!
 //! Also the helpers the other rule families share (owner fields, access, activate/revoke).
 
+mod firewall;
+mod forwarding;
+
+pub use firewall::*;
+pub use forwarding::*;
+
 use std::net::Ipv4Addr;
 
-use api::{list_body, success_body, ApiError, Args};
+use api::{ApiError, Args};
 use db::{PublicIpRow, RuleRow};
 use model::identity::display_domain_path;
 use serde_json::{json, Value};
@@ -59,7 +65,7 @@ pub(crate) async fn owned_rule(
 }
 
 /// The networks a rule's configuration lives on.
-fn nets_of(r: &RuleRow) -> Vec<Uuid> {
+pub(crate) fn nets_of(r: &RuleRow) -> Vec<Uuid> {
     r.network_id.into_iter().collect()
 }
 
@@ -165,7 +171,7 @@ pub(crate) fn parse_cidrs(args: &Args, key: &str, default_any: bool) -> AppResul
         .collect()
 }
 
-fn port_arg(args: &Args, k: &str) -> AppResult<Option<i64>> {
+pub(crate) fn port_arg(args: &Args, k: &str) -> AppResult<Option<i64>> {
     match args.int(k) {
         Some(p) if !(1..=65535).contains(&p) => {
             param_err(format!("Invalid {k} {p}: ports are between 1 and 65535"))
@@ -224,7 +230,7 @@ pub(crate) fn l4_spec(args: &Args, egress: bool) -> AppResult<Value> {
     Ok(spec)
 }
 
-fn range_of(spec: &Value, a: &str, b: &str) -> Option<(i64, i64)> {
+pub(crate) fn range_of(spec: &Value, a: &str, b: &str) -> Option<(i64, i64)> {
     let s = spec[a].as_i64()?;
     Some((s, spec[b].as_i64().unwrap_or(s)))
 }
@@ -271,7 +277,7 @@ pub(crate) async fn check_port_conflict(
     Ok(())
 }
 
-fn base_view(r: &RuleRow, ip: Option<&PublicIpRow>) -> Value {
+pub(crate) fn base_view(r: &RuleRow, ip: Option<&PublicIpRow>) -> Value {
     let mut v = json!({
         "id": r.id,
         "state": r.state,
@@ -291,7 +297,7 @@ fn base_view(r: &RuleRow, ip: Option<&PublicIpRow>) -> Value {
     v
 }
 
-fn cidr_text(spec: &Value, k: &str) -> String {
+pub(crate) fn cidr_text(spec: &Value, k: &str) -> String {
     spec[k]
         .as_array()
         .map(|a| {
@@ -321,7 +327,7 @@ pub(crate) fn firewall_view(r: &RuleRow, ip: Option<&PublicIpRow>) -> Value {
     v
 }
 
-async fn ips_by_id(
+pub(crate) async fn ips_by_id(
     st: &State,
     rows: &[RuleRow],
 ) -> AppResult<std::collections::HashMap<Uuid, PublicIpRow>> {
@@ -344,7 +350,7 @@ async fn ips_by_id(
     .collect())
 }
 
-async fn vm_names(
+pub(crate) async fn vm_names(
     st: &State,
     rows: &[RuleRow],
 ) -> AppResult<std::collections::HashMap<String, db::VmRow>> {
@@ -390,7 +396,7 @@ pub(crate) fn pf_view(r: &RuleRow, ip: Option<&PublicIpRow>, vm: Option<&db::VmR
     v
 }
 
-fn ipfwd_view(r: &RuleRow, ip: Option<&PublicIpRow>, vm: Option<&db::VmRow>) -> Value {
+pub(crate) fn ipfwd_view(r: &RuleRow, ip: Option<&PublicIpRow>, vm: Option<&db::VmRow>) -> Value {
     let mut v = base_view(r, ip);
     let s = &r.spec;
     v["protocol"] = s["protocol"].clone();
@@ -447,7 +453,7 @@ pub(crate) async fn insert_rule(
     Ok(id)
 }
 
-fn create_plan(id: Uuid, what: &str) -> JobPlan {
+pub(crate) fn create_plan(id: Uuid, what: &str) -> JobPlan {
     JobPlan {
         instance_type: Some("FirewallRule"),
         instance_id: Some(id.to_string()),
@@ -456,7 +462,7 @@ fn create_plan(id: Uuid, what: &str) -> JobPlan {
     }
 }
 
-fn rule_plan(r: &RuleRow, what: &str) -> JobPlan {
+pub(crate) fn rule_plan(r: &RuleRow, what: &str) -> JobPlan {
     JobPlan {
         instance_type: Some("FirewallRule"),
         instance_id: Some(r.id.to_string()),
@@ -482,58 +488,7 @@ pub(crate) async fn require_service(
     Ok(n)
 }
 
-// --- firewall (ingress) ----------------------------------------------------------------------
-
-pub async fn create_firewall_prepare(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-) -> AppResult<JobPlan> {
-    let ip = rule_ip(st, ctx, "ipaddressid", args.required_id("ipaddressid")?).await?;
-    if let Some(n) = ip.network_id {
-        require_service(st, n, "Firewall").await?;
-    }
-    let mut spec = l4_spec(args, false)?;
-    spec["cidrlist"] = json!(parse_cidrs(args, "cidrlist", true)?);
-    spec["type"] = json!(args.text("type").unwrap_or("user"));
-    spec["fordisplay"] = json!(args.bool("fordisplay").unwrap_or(true));
-    if let Some(r) = range_of(&spec, "startport", "endport") {
-        check_port_conflict(
-            st,
-            &ip,
-            vec!["firewall"],
-            spec["protocol"].as_str().unwrap_or("tcp"),
-            r,
-            None,
-        )
-        .await?;
-    }
-    let id = insert_rule(
-        st,
-        ctx,
-        "firewall",
-        Some(&ip),
-        None,
-        None,
-        spec,
-        "FIREWALL.OPEN",
-    )
-    .await?;
-    Ok(create_plan(id, "Creating a firewall rule"))
-}
-
-pub async fn create_firewall_run(
-    st: &State,
-    _ctx: &OpContext,
-    _args: &Args,
-    job: &JobRef,
-) -> AppResult<Value> {
-    let r = activate(st, job.instance()?).await?;
-    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
-    Ok(json!({ "firewallrule": firewall_view(&r, r.ip_id.and_then(|i| ips.get(&i))) }))
-}
-
-async fn list_rules(
+pub(crate) async fn list_rules(
     st: &State,
     ctx: &OpContext,
     args: &Args,
@@ -553,38 +508,7 @@ async fn list_rules(
     Ok(db::rule_list(&mut c, &f).await?)
 }
 
-pub async fn list_firewall(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    let (rows, total) = list_rules(st, ctx, args, vec!["firewall"]).await?;
-    let ips = ips_by_id(st, &rows).await?;
-    Ok(list_body(
-        "firewallrule",
-        total,
-        rows.iter()
-            .map(|r| firewall_view(r, r.ip_id.and_then(|i| ips.get(&i))))
-            .collect(),
-    ))
-}
-
-pub async fn delete_firewall_prepare(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["firewall"]).await?;
-    Ok(rule_plan(&r, "Deleting firewall"))
-}
-
-pub async fn delete_firewall_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    revoke(st, ctx, args.required_id("id")?, &["firewall"]).await?;
-    Ok(success_body())
-}
-
-async fn update_display(
+pub(crate) async fn update_display(
     st: &State,
     ctx: &OpContext,
     args: &Args,
@@ -600,125 +524,6 @@ async fn update_display(
     tx.commit().await?;
     owned_rule(st, ctx, "id", r.id, kinds).await
 }
-
-pub async fn update_firewall_prepare(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["firewall"]).await?;
-    Ok(rule_plan(&r, "Updating firewall"))
-}
-
-pub async fn update_firewall_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    let r = update_display(st, ctx, args, &["firewall"]).await?;
-    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
-    Ok(json!({ "firewallrule": firewall_view(&r, r.ip_id.and_then(|i| ips.get(&i))) }))
-}
-
-// --- egress ------------------------------------------------------------------------------
-
-pub async fn create_egress_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let n = super::networks::owned_network(st, ctx, "networkid", args.required_id("networkid")?)
-        .await?;
-    if n.guest_type != "Isolated" {
-        return param_err(format!(
-            "Egress firewall rules are for isolated networks; {} is {}",
-            n.name, n.guest_type
-        ));
-    }
-    require_service(st, n.id, "Firewall").await?;
-    let mut spec = l4_spec(args, true)?;
-    let src = parse_cidrs(args, "cidrlist", false)?;
-    if let Some(g) = n
-        .cidr
-        .as_deref()
-        .and_then(|c| c.parse::<netplan::Cidr>().ok())
-    {
-        for c in &src {
-            let p: netplan::Cidr = c
-                .parse()
-                .map_err(|_| ApiError::param(format!("Invalid CIDR {c}")))?;
-            if !(g.contains(p.addr) && p.len >= g.len) {
-                return param_err(format!(
-                    "Source CIDR {c} of an egress rule must be inside the network's CIDR {g}"
-                ));
-            }
-        }
-    }
-    spec["cidrlist"] = json!(src);
-    spec["destcidrlist"] = json!(parse_cidrs(args, "destcidrlist", false)?);
-    spec["type"] = json!(args.text("type").unwrap_or("user"));
-    spec["fordisplay"] = json!(args.bool("fordisplay").unwrap_or(true));
-    let id = insert_rule(
-        st,
-        ctx,
-        "egressfw",
-        None,
-        Some(&n),
-        None,
-        spec,
-        "FIREWALL.EGRESS.OPEN",
-    )
-    .await?;
-    Ok(create_plan(id, "Creating an egress firewall rule"))
-}
-
-pub async fn create_egress_run(
-    st: &State,
-    _ctx: &OpContext,
-    _args: &Args,
-    job: &JobRef,
-) -> AppResult<Value> {
-    let r = activate(st, job.instance()?).await?;
-    Ok(json!({ "firewallrule": firewall_view(&r, None) }))
-}
-
-pub async fn list_egress(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    let (rows, total) = list_rules(st, ctx, args, vec!["egressfw"]).await?;
-    Ok(list_body(
-        "firewallrule",
-        total,
-        rows.iter().map(|r| firewall_view(r, None)).collect(),
-    ))
-}
-
-pub async fn delete_egress_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["egressfw"]).await?;
-    Ok(rule_plan(&r, "Deleting egress"))
-}
-
-pub async fn delete_egress_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    revoke(st, ctx, args.required_id("id")?, &["egressfw"]).await?;
-    Ok(success_body())
-}
-
-pub async fn update_egress_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["egressfw"]).await?;
-    Ok(rule_plan(&r, "Updating egress"))
-}
-
-pub async fn update_egress_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    let r = update_display(st, ctx, args, &["egressfw"]).await?;
-    Ok(json!({ "firewallrule": firewall_view(&r, None) }))
-}
-
-// --- port forwarding -----------------------------------------------------------------------
 
 /// The VM a rule targets: the caller may use it, it has a NIC on the IP's network; returns
 /// its guest address there.
@@ -755,112 +560,11 @@ pub(crate) async fn target_vm(
     Ok((vm, ip))
 }
 
-pub async fn create_pf_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let ip = rule_ip(st, ctx, "ipaddressid", args.required_id("ipaddressid")?).await?;
-    let net = ip.network_id.unwrap_or_default();
-    require_service(st, net, "PortForwarding").await?;
-    if ip.static_nat_vm.is_some() {
-        return param_err(format!(
-            "Can't create a port forwarding rule on IP {}: static NAT is enabled on it",
-            ip.address
-        ));
-    }
-    let protocol = args.required_str("protocol")?.to_ascii_lowercase();
-    if protocol != "tcp" && protocol != "udp" {
-        return param_err(format!("Invalid protocol {protocol}: use TCP or UDP"));
-    }
-    let pub_s = port_arg(args, "publicport")?.unwrap_or(0);
-    let pub_e = port_arg(args, "publicendport")?.unwrap_or(pub_s);
-    let prv_s = port_arg(args, "privateport")?.unwrap_or(0);
-    let prv_e = port_arg(args, "privateendport")?.unwrap_or(prv_s);
-    if pub_e < pub_s || prv_e < prv_s {
-        return param_err("Invalid port range: an end port is lower than its start port");
-    }
-    if pub_e - pub_s != prv_e - prv_s {
-        return param_err("Private and public port ranges must be of the same size");
-    }
-    let (vm, guest) = target_vm(
-        st,
-        ctx,
-        args.required_id("virtualmachineid")?,
-        net,
-        args.text("vmguestip"),
-    )
-    .await?;
-    if let Some(n) = args.uuid("networkid") {
-        if n != net {
-            return param_err("networkid must be the network of the IP address");
-        }
-    }
-    check_port_conflict(
-        st,
-        &ip,
-        vec!["portforward", "lb"],
-        &protocol,
-        (pub_s, pub_e),
-        None,
-    )
-    .await?;
-    let cidrs = parse_cidrs(args, "cidrlist", true)?;
-    let spec = json!({
-        "protocol": protocol,
-        "publicport": pub_s, "publicendport": pub_e,
-        "privateport": prv_s, "privateendport": prv_e,
-        "virtualmachineid": vm.id.to_string(),
-        "vmguestip": guest,
-        "cidrlist": cidrs,
-        "fordisplay": args.bool("fordisplay").unwrap_or(true),
-    });
-    let id = insert_rule(
-        st,
-        ctx,
-        "portforward",
-        Some(&ip),
-        None,
-        None,
-        spec,
-        "NET.RULEADD",
-    )
-    .await?;
-    // openfirewall (default true): the matching ingress firewall rule, created with it.
-    if args.bool("openfirewall").unwrap_or(true) {
-        let fw = json!({
-            "protocol": protocol, "startport": pub_s, "endport": pub_e,
-            "cidrlist": cidrs, "type": "system", "fordisplay": true, "for": id.to_string(),
-        });
-        insert_rule(
-            st,
-            ctx,
-            "firewall",
-            Some(&ip),
-            None,
-            None,
-            fw,
-            "FIREWALL.OPEN",
-        )
-        .await?;
-    }
-    Ok(create_plan(id, "Creating a port forwarding rule"))
-}
-
-pub async fn create_pf_run(
-    st: &State,
-    _ctx: &OpContext,
-    _args: &Args,
-    job: &JobRef,
-) -> AppResult<Value> {
-    let id: Uuid = job.instance()?;
-    let r = activate(st, id).await?;
-    activate_companions(st, &r).await?;
-    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
-    let vms = vm_names(st, std::slice::from_ref(&r)).await?;
-    let vm = r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v));
-    Ok(json!({ "portforwardingrule": pf_view(&r, r.ip_id.and_then(|i| ips.get(&i)), vm) }))
-}
-
-/// The firewall rules created for a rule (`openfirewall`) become Active with it.
-pub(crate) async fn activate_companions(st: &State, r: &RuleRow) -> AppResult<()> {
-    let Some(ip) = r.ip_id else { return Ok(()) };
+/// The firewall rules created for a rule with `openfirewall`.
+async fn companions(st: &State, r: &RuleRow) -> AppResult<Vec<RuleRow>> {
+    let Some(ip) = r.ip_id else {
+        return Ok(Vec::new());
+    };
     let fws = {
         let mut c = st.store.read().await?;
         db::rule_list(
@@ -875,11 +579,17 @@ pub(crate) async fn activate_companions(st: &State, r: &RuleRow) -> AppResult<()
         .0
     };
     let me = r.id.to_string();
+    Ok(fws
+        .into_iter()
+        .filter(|f| f.spec["for"].as_str() == Some(&me))
+        .collect())
+}
+
+/// The firewall rules created for a rule (`openfirewall`) become Active with it.
+pub(crate) async fn activate_companions(st: &State, r: &RuleRow) -> AppResult<()> {
+    let fws = companions(st, r).await?;
     let mut tx = st.store.begin().await?;
-    for f in fws
-        .iter()
-        .filter(|f| f.spec["for"].as_str() == Some(&me) && f.state != "Active")
-    {
+    for f in fws.iter().filter(|f| f.state != "Active") {
         db::rule_update(&mut tx, f.id, "Active", None, &f.spec).await?;
     }
     tx.commit().await?;
@@ -888,200 +598,11 @@ pub(crate) async fn activate_companions(st: &State, r: &RuleRow) -> AppResult<()
 
 /// Removes the firewall rules created for a rule.
 pub(crate) async fn remove_companions(st: &State, r: &RuleRow) -> AppResult<()> {
-    let Some(ip) = r.ip_id else { return Ok(()) };
-    let fws = {
-        let mut c = st.store.read().await?;
-        db::rule_list(
-            &mut c,
-            &db::RuleFilter {
-                kinds: vec!["firewall"],
-                ip_ids: vec![ip],
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-    };
-    let me = r.id.to_string();
+    let fws = companions(st, r).await?;
     let mut tx = st.store.begin().await?;
-    for f in fws.iter().filter(|f| f.spec["for"].as_str() == Some(&me)) {
+    for f in &fws {
         db::rule_remove(&mut tx, db::RuleOwner::Id, f.id).await?;
     }
     tx.commit().await?;
     Ok(())
-}
-
-pub async fn list_pf(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    let (mut rows, mut total) = list_rules(st, ctx, args, vec!["portforward"]).await?;
-    if let Some(vm) = args.uuid("virtualmachineid") {
-        let v = vm.to_string();
-        rows.retain(|r| r.spec["virtualmachineid"].as_str() == Some(&v));
-        total = rows.len() as u64;
-    }
-    let ips = ips_by_id(st, &rows).await?;
-    let vms = vm_names(st, &rows).await?;
-    Ok(list_body(
-        "portforwardingrule",
-        total,
-        rows.iter()
-            .map(|r| {
-                pf_view(
-                    r,
-                    r.ip_id.and_then(|i| ips.get(&i)),
-                    r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v)),
-                )
-            })
-            .collect(),
-    ))
-}
-
-pub async fn delete_pf_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["portforward"]).await?;
-    Ok(rule_plan(&r, "Deleting port forwarding"))
-}
-
-pub async fn delete_pf_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    if let Ok(r) = owned_rule(st, ctx, "id", args.required_id("id")?, &["portforward"]).await {
-        remove_companions(st, &r).await?;
-    }
-    revoke(st, ctx, args.required_id("id")?, &["portforward"]).await?;
-    Ok(success_body())
-}
-
-pub async fn update_pf_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["portforward"]).await?;
-    Ok(rule_plan(&r, "Updating port forwarding"))
-}
-
-pub async fn update_pf_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["portforward"]).await?;
-    let mut spec = r.spec.clone();
-    let pub_len =
-        spec["publicendport"].as_i64().unwrap_or(0) - spec["publicport"].as_i64().unwrap_or(0);
-    if let Some(p) = port_arg(args, "privateport")? {
-        spec["privateport"] = json!(p);
-        let e = port_arg(args, "privateendport")?.unwrap_or(p + pub_len);
-        if e - p != pub_len {
-            return param_err("Private and public port ranges must be of the same size");
-        }
-        spec["privateendport"] = json!(e);
-    }
-    if let Some(vm) = args.uuid("virtualmachineid") {
-        let net = r.network_id.unwrap_or_default();
-        let (vm, guest) = target_vm(st, ctx, vm, net, args.text("vmguestip")).await?;
-        spec["virtualmachineid"] = json!(vm.id.to_string());
-        spec["vmguestip"] = json!(guest);
-    }
-    if let Some(d) = args.bool("fordisplay") {
-        spec["fordisplay"] = json!(d);
-    }
-    let mut tx = st.store.begin().await?;
-    db::rule_update(&mut tx, r.id, "Add", None, &spec).await?;
-    tx.commit().await?;
-    let r = activate(st, r.id).await?;
-    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
-    let vms = vm_names(st, std::slice::from_ref(&r)).await?;
-    let vm = r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v));
-    Ok(json!({ "portforwardingrule": pf_view(&r, r.ip_id.and_then(|i| ips.get(&i)), vm) }))
-}
-
-// --- IP forwarding (port ranges of a static-NAT IP) ------------------------------------------
-
-pub async fn create_ipfwd_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let ip = rule_ip(st, ctx, "ipaddressid", args.required_id("ipaddressid")?).await?;
-    let Some(vm) = ip.static_nat_vm else {
-        return param_err(format!(
-            "Unable to create an ip forwarding rule: static NAT is not enabled on IP {}",
-            ip.address
-        ));
-    };
-    let protocol = args.required_str("protocol")?.to_ascii_lowercase();
-    if protocol != "tcp" && protocol != "udp" {
-        return param_err(format!("Invalid protocol {protocol}: use TCP or UDP"));
-    }
-    let s = port_arg(args, "startport")?.unwrap_or(0);
-    let e = port_arg(args, "endport")?.unwrap_or(s);
-    if e < s {
-        return param_err("Invalid port range: the end port is lower than the start port");
-    }
-    check_port_conflict(st, &ip, vec!["ipforward"], &protocol, (s, e), None).await?;
-    let spec = json!({
-        "protocol": protocol, "startport": s, "endport": e,
-        "virtualmachineid": vm.to_string(),
-        "cidrlist": parse_cidrs(args, "cidrlist", true)?,
-    });
-    let id = insert_rule(
-        st,
-        ctx,
-        "ipforward",
-        Some(&ip),
-        None,
-        None,
-        spec,
-        "NET.RULEADD",
-    )
-    .await?;
-    Ok(create_plan(id, "Creating an IP forwarding rule"))
-}
-
-pub async fn create_ipfwd_run(
-    st: &State,
-    _ctx: &OpContext,
-    _args: &Args,
-    job: &JobRef,
-) -> AppResult<Value> {
-    let r = activate(st, job.instance()?).await?;
-    let ips = ips_by_id(st, std::slice::from_ref(&r)).await?;
-    let vms = vm_names(st, std::slice::from_ref(&r)).await?;
-    let vm = r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v));
-    Ok(json!({ "ipforwardingrule": ipfwd_view(&r, r.ip_id.and_then(|i| ips.get(&i)), vm) }))
-}
-
-pub async fn list_ipfwd(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    let (mut rows, mut total) = list_rules(st, ctx, args, vec!["ipforward"]).await?;
-    if let Some(vm) = args.uuid("virtualmachineid") {
-        let v = vm.to_string();
-        rows.retain(|r| r.spec["virtualmachineid"].as_str() == Some(&v));
-        total = rows.len() as u64;
-    }
-    let ips = ips_by_id(st, &rows).await?;
-    let vms = vm_names(st, &rows).await?;
-    Ok(list_body(
-        "ipforwardingrule",
-        total,
-        rows.iter()
-            .map(|r| {
-                ipfwd_view(
-                    r,
-                    r.ip_id.and_then(|i| ips.get(&i)),
-                    r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v)),
-                )
-            })
-            .collect(),
-    ))
-}
-
-pub async fn delete_ipfwd_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["ipforward"]).await?;
-    Ok(rule_plan(&r, "Deleting IP forwarding"))
-}
-
-pub async fn delete_ipfwd_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    revoke(st, ctx, args.required_id("id")?, &["ipforward"]).await?;
-    Ok(success_body())
 }
