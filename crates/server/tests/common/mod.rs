@@ -524,3 +524,34 @@ impl VmZone {
         v
     }
 }
+
+/// Deploys a VM named `name` in the zone and waits for it; the job's VM object.
+pub async fn deploy_vm(c: &Client, z: &VmZone, name: &str, extra: &[(&str, &str)]) -> Value {
+    let mut p = z.deploy(&[("name", name)]);
+    p.extend_from_slice(extra);
+    let j = c.job(&p).await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    j["jobresult"]["virtualmachine"].clone()
+}
+
+/// A VM as `listVirtualMachines id=… listall=true` shows it to `c`.
+pub async fn vm_view(c: &Client, id: &str) -> Value {
+    c.ok(&[
+        ("command", "listVirtualMachines"),
+        ("id", id),
+        ("listall", "true"),
+    ])
+    .await["virtualmachine"][0]
+        .clone()
+}
+
+/// The hosts whose data-plane generation changed between two snapshots.
+pub fn generations_changed(
+    a: &std::collections::BTreeMap<String, u64>,
+    b: &std::collections::BTreeMap<String, u64>,
+) -> std::collections::BTreeSet<String> {
+    a.iter()
+        .filter(|(h, g)| b.get(*h) != Some(*g))
+        .map(|(h, _)| h.clone())
+        .collect()
+}

@@ -1,0 +1,452 @@
+//! VLAN IP ranges: public ranges (each address a Free public IP), the guest range of a basic
+//! zone (which makes its shared guest network), the ranges of shared networks.
+
+use std::net::Ipv4Addr;
+
+use api::{list_body, success_body, ApiError, Args, ErrorCode};
+use db::{Infra, VlanRangeRow};
+use model::identity::display_domain_path;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::context::OpContext;
+use crate::error::{param_err, AppResult};
+use crate::events::Event;
+use crate::handlers::{networks, zones};
+use crate::state::State;
+
+/// At most this many addresses per range (each is a row).
+const MAX_RANGE: u32 = 65_536;
+
+fn ip(param: &str, v: Option<&str>) -> AppResult<Ipv4Addr> {
+    let Some(v) = v else {
+        return param_err(format!("Please specify {param}"));
+    };
+    v.trim()
+        .parse()
+        .map_err(|_| ApiError::param(format!("Invalid {param}: {v} is not an IPv4 address")).into())
+}
+
+fn range_view(r: &VlanRangeRow, zone: Option<&String>, pod: Option<&String>) -> Value {
+    let prefix = r
+        .netmask
+        .parse::<Ipv4Addr>()
+        .ok()
+        .and_then(model::net::prefix_len)
+        .unwrap_or(32);
+    let gw: Ipv4Addr = r.gateway.parse().unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let mut v = json!({
+        "id": r.id,
+        "forvirtualnetwork": r.for_virtual,
+        "forsystemvms": r.for_system,
+        "zoneid": r.zone_id,
+        "vlan": r.vlan.clone().unwrap_or_else(|| "vlan://untagged".into()),
+        "gateway": r.gateway,
+        "netmask": r.netmask,
+        "cidr": format!("{}/{prefix}", model::net::network(gw, prefix)),
+        "startip": r.start_ip,
+        "endip": r.end_ip,
+    });
+    if let Some(z) = zone {
+        v["zonename"] = json!(z);
+    }
+    if let Some(p) = r.pod_id {
+        v["podid"] = json!(p);
+        if let Some(n) = pod {
+            v["podname"] = json!(n);
+        }
+    }
+    if let Some(n) = r.network_id {
+        v["networkid"] = json!(n);
+    }
+    if let Some(p) = r.physnet_id {
+        v["physicalnetworkid"] = json!(p);
+    }
+    if let Some(a) = &r.account_name {
+        v["account"] = json!(a);
+    }
+    if let (Some(d), Some(dn)) = (r.domain_id, &r.domain_name) {
+        v["domainid"] = json!(d);
+        v["domain"] = json!(dn);
+        v["domainpath"] = json!(display_domain_path(r.domain_path.as_deref().unwrap_or("/")));
+    }
+    v
+}
+
+async fn range_views(st: &State, rows: &[VlanRangeRow]) -> AppResult<Vec<Value>> {
+    let zones = zones::names(st, Infra::Zone, rows.iter().map(|r| r.zone_id)).await?;
+    let pods = zones::names(st, Infra::Pod, rows.iter().filter_map(|r| r.pod_id)).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            range_view(
+                r,
+                zones.get(&r.zone_id),
+                r.pod_id.and_then(|p| pods.get(&p)),
+            )
+        })
+        .collect())
+}
+
+/// The basic zone's shared guest network (created by the first guest range).
+async fn basic_guest_network(
+    st: &State,
+    ctx: &OpContext,
+    zone: &db::InfraRow,
+    gateway: Ipv4Addr,
+    prefix: u8,
+) -> AppResult<db::NetworkRow> {
+    {
+        let mut c = st.store.read().await?;
+        let found = db::network_list(
+            &mut c,
+            &db::NetworkFilter {
+                zone_id: Some(zone.id),
+                guest_type: Some("Shared".into()),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        if let Some(n) = found.into_iter().find(|n| n.account_id.is_none()) {
+            return Ok(n);
+        }
+    }
+    let offering = {
+        let mut c = st.store.read().await?;
+        db::infra_list(
+            &mut c,
+            Infra::NetworkOffering,
+            &db::InfraFilter {
+                name: Some("DefaultSharedNetworkOfferingWithSGService".into()),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+        .into_iter()
+        .next()
+    };
+    let Some(offering) = offering else {
+        return param_err("The DefaultSharedNetworkOfferingWithSGService offering is missing");
+    };
+    let net = model::net::network(gateway, prefix);
+    let vni = networks::allocate_vni(st, zone).await?;
+    let row = db::NetworkRow {
+        id: Uuid::new_v4(),
+        name: "defaultGuestNetwork".into(),
+        display_text: "The basic zone's guest network".into(),
+        zone_id: zone.id,
+        account_id: None,
+        account_name: None,
+        domain_id: Some(ctx.domain_id()),
+        domain_name: None,
+        domain_path: None,
+        guest_type: "Shared".into(),
+        traffic_type: "Guest".into(),
+        state: "Setup".into(),
+        cidr: Some(format!("{net}/{prefix}")),
+        gateway: Some(gateway.to_string()),
+        netmask: Some(networks::mask_of(prefix).to_string()),
+        network_domain: zones::attr_str(zone, "domain"),
+        vni: Some(vni),
+        network_offering_id: Some(offering.id),
+        attrs: json!({
+            "acltype": "Domain",
+            "services": networks::services_of(&offering),
+            "egressdefaultpolicy": true,
+            "subdomainaccess": true,
+        }),
+        created: 0,
+    };
+    let mut tx = st.store.begin().await?;
+    db::network_insert(&mut tx, &row).await?;
+    tx.commit().await?;
+    networks::network_get(st, "networkid", row.id).await
+}
+
+pub async fn create_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    if args.has("projectid") {
+        return param_err("Projects are not supported");
+    }
+    let network = match args.uuid("networkid") {
+        Some(n) => Some(networks::network_get(st, "networkid", n).await?),
+        None => None,
+    };
+    let zone_id = match (args.uuid("zoneid"), &network) {
+        (Some(z), _) => z,
+        (None, Some(n)) => n.zone_id,
+        (None, None) => match args.uuid("podid") {
+            Some(p) => zones::get(st, Infra::Pod, "podid", p).await?.zone_id,
+            None => return param_err("Please specify zoneid, podid or networkid"),
+        },
+    };
+    let zone = zones::get(st, Infra::Zone, "zoneid", zone_id).await?;
+    let basic = zone.kind.eq_ignore_ascii_case("basic");
+    let for_virtual = args
+        .bool("forvirtualnetwork")
+        .unwrap_or(network.is_none() && !basic);
+    let start = ip("startip", args.text("startip"))?;
+    let end = match args.text("endip") {
+        Some(e) => ip("endip", Some(e))?,
+        None => start,
+    };
+    if u32::from(end) < u32::from(start) {
+        return param_err(format!(
+            "Invalid range {start}-{end}: the end is before the start"
+        ));
+    }
+    if u32::from(end) - u32::from(start) >= MAX_RANGE {
+        return param_err(format!("A range holds at most {MAX_RANGE} addresses"));
+    }
+    let (gateway, netmask) = match (&network, args.text("gateway"), args.text("netmask")) {
+        (_, Some(g), Some(m)) => (ip("gateway", Some(g))?, ip("netmask", Some(m))?),
+        (Some(n), None, None) => (
+            ip("gateway", n.gateway.as_deref())?,
+            ip("netmask", n.netmask.as_deref())?,
+        ),
+        _ => return param_err("Please specify gateway and netmask"),
+    };
+    let prefix = model::net::prefix_len(netmask)
+        .ok_or_else(|| ApiError::param(format!("Invalid netmask {netmask}")))?;
+    let cidr =
+        netplan::Cidr::new(gateway, prefix).ok_or_else(|| ApiError::param("Invalid netmask"))?;
+    if !cidr.contains(start) || !cidr.contains(end) {
+        return param_err(format!(
+            "The range {start}-{end} is not inside {cidr} (gateway {gateway}, netmask {netmask})"
+        ));
+    }
+    if (u32::from(start)..=u32::from(end)).contains(&u32::from(gateway)) {
+        return param_err("The gateway cannot be inside the IP range");
+    }
+    let vlan = match args.text("vlan") {
+        None => None,
+        Some(v) if v.eq_ignore_ascii_case("untagged") || v == "vlan://untagged" => None,
+        Some(v) => Some(format!("vlan://{}", networks::parse_vni(v)?)),
+    };
+    // Dedication to an account.
+    let owner = match args.text("account") {
+        Some(a) => Some(crate::access::account_by_name(st, ctx, a, args.id("domainid")).await?),
+        None => None,
+    };
+    // Guest ranges: of the given shared network, or of the basic zone's guest network.
+    let network = match network {
+        Some(n) => Some(n),
+        None if !for_virtual && basic => Some(basic_guest_network(st, ctx, &zone, gateway, prefix).await?),
+        None if !for_virtual => {
+            return param_err("A direct (forvirtualnetwork=false) range in an advanced zone belongs to a shared network: give networkid")
+        }
+        None => None,
+    };
+    if let Some(n) = &network {
+        if n.guest_type != "Shared" {
+            return param_err(format!(
+                "Network {} is {}: only shared networks take IP ranges",
+                n.name, n.guest_type
+            ));
+        }
+        if n.cidr.as_deref() != Some(&cidr.to_string()) {
+            return param_err(format!(
+                "The range's subnet {cidr} is not the network's ({})",
+                n.cidr.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    // No overlap with another range of the zone (public) or of the network.
+    let existing = {
+        let mut c = st.store.read().await?;
+        db::vlan_range_list(
+            &mut c,
+            &db::VlanRangeFilter {
+                zone_id: Some(zone.id),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    for r in &existing {
+        let same_space = match (&network, r.network_id) {
+            (Some(n), Some(m)) => n.id == m,
+            (None, None) => true,
+            _ => false,
+        };
+        let (Ok(a), Ok(b)) = (r.start_ip.parse::<Ipv4Addr>(), r.end_ip.parse::<Ipv4Addr>()) else {
+            continue;
+        };
+        if same_space && netplan::ipam::ranges_overlap((a, b), (start, end)) {
+            return param_err(format!(
+                "The IP range {start}-{end} overlaps the existing range {a}-{b} (id {})",
+                r.id
+            ));
+        }
+    }
+    let row = VlanRangeRow {
+        id: Uuid::new_v4(),
+        zone_id: zone.id,
+        physnet_id: args.uuid("physicalnetworkid"),
+        pod_id: args.uuid("podid"),
+        network_id: network.as_ref().map(|n| n.id),
+        vlan: vlan.or_else(|| {
+            network
+                .as_ref()
+                .and_then(|n| n.vni)
+                .map(|v| format!("vxlan://{v}"))
+        }),
+        gateway: gateway.to_string(),
+        netmask: netmask.to_string(),
+        start_ip: start.to_string(),
+        end_ip: end.to_string(),
+        for_virtual,
+        for_system: args.bool("forsystemvms").unwrap_or(false),
+        account_id: owner.as_ref().map(|a| a.id),
+        account_name: None,
+        domain_id: owner.as_ref().map(|a| a.domain_id).or(args.id("domainid")),
+        domain_name: None,
+        domain_path: None,
+        created: 0,
+    };
+    let mut tx = st.store.begin().await?;
+    db::vlan_range_insert(&mut tx, &row).await?;
+    if row.network_id.is_none() {
+        let addrs: Vec<Ipv4Addr> = (u32::from(start)..=u32::from(end))
+            .map(Ipv4Addr::from)
+            .collect();
+        match db::public_ips_insert(&mut tx, zone.id, row.id, &addrs).await {
+            Ok(()) => {}
+            Err(db::DbError::Conflict(_)) => {
+                return param_err(
+                    "Some addresses of the range are already public addresses of the zone",
+                )
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Event::new(
+        ctx,
+        "VLAN.IP.RANGE.CREATE",
+        format!("IP range {start}-{end} created in zone {}", zone.name),
+    )
+    .resource(row.id, "Vlan", None)
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    let r = {
+        let mut c = st.store.read().await?;
+        db::vlan_range_list(
+            &mut c,
+            &db::VlanRangeFilter {
+                ids: vec![row.id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    Ok(json!({ "vlan": range_views(st, &r).await?.into_iter().next().unwrap_or_default() }))
+}
+
+pub async fn list_ranges(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let mut f = db::VlanRangeFilter {
+        zone_id: args.uuid("zoneid"),
+        network_id: args.uuid("networkid"),
+        physnet_id: args.uuid("physicalnetworkid"),
+        offset: 0,
+        limit: None,
+        ..Default::default()
+    };
+    f.ids.extend(args.uuid("id"));
+    let mut rows = {
+        let mut c = st.store.read().await?;
+        db::vlan_range_list(&mut c, &f).await?.0
+    };
+    if let Some(v) = args.bool("forvirtualnetwork") {
+        rows.retain(|r| r.for_virtual == v);
+    }
+    if let Some(v) = args.text("vlan") {
+        let want = v.trim_start_matches("vlan://").to_string();
+        rows.retain(|r| {
+            r.vlan
+                .as_deref()
+                .map(|x| {
+                    x.trim_start_matches("vlan://")
+                        .trim_start_matches("vxlan://")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "untagged".into())
+                == want
+        });
+    }
+    if let Some(a) = args.text("account") {
+        rows.retain(|r| r.account_name.as_deref() == Some(a));
+    }
+    let total = rows.len() as u64;
+    let rows = args.page.slice(rows);
+    Ok(list_body(
+        "vlaniprange",
+        total,
+        range_views(st, &rows).await?,
+    ))
+}
+
+pub async fn delete_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let id: Uuid = args.required_id("id")?;
+    let r = {
+        let mut c = st.store.read().await?;
+        db::vlan_range_list(
+            &mut c,
+            &db::VlanRangeFilter {
+                ids: vec![id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+        .into_iter()
+        .next()
+    }
+    .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
+    let mut tx = st.store.begin().await?;
+    match r.network_id {
+        None => {
+            let used = db::public_ips_in_use(&mut tx, r.id).await?;
+            if used > 0 {
+                return Err(ApiError::new(
+                    ErrorCode::ResourceInUse,
+                    format!("The IP range can't be deleted because it has {used} allocated public IP addresses"),
+                )
+                .into());
+            }
+            db::public_ips_delete_range(&mut tx, r.id).await?;
+        }
+        Some(n) => {
+            let (a, b): (Ipv4Addr, Ipv4Addr) = (
+                r.start_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+                r.end_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+            );
+            let busy = db::nic_ips(&mut tx, n).await?.into_iter().any(|x| {
+                x.parse::<Ipv4Addr>()
+                    .map(|x| (u32::from(a)..=u32::from(b)).contains(&u32::from(x)))
+                    .unwrap_or(false)
+            });
+            if busy {
+                return Err(ApiError::new(
+                    ErrorCode::ResourceInUse,
+                    "The IP range can't be deleted: VMs hold addresses of it".to_string(),
+                )
+                .into());
+            }
+        }
+    }
+    db::vlan_range_remove(&mut tx, r.id).await?;
+    Event::new(
+        ctx,
+        "VLAN.IP.RANGE.DELETE",
+        format!("IP range {}-{} deleted", r.start_ip, r.end_ip),
+    )
+    .resource(r.id, "Vlan", None)
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(success_body())
+}

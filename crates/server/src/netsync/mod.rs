@@ -1,0 +1,378 @@
+//! Desired data plane: from the database to `netplan` to the agents.
+//!
+//! Whoever changes something a host's network configuration depends on asks for those hosts
+//! ([`request`]); one worker takes every pending request at once (so a burst of deploys
+//! costs one round, not one each), loads the network state those hosts need, compiles each
+//! host's configuration, and pushes it — as a new generation — only to the hosts whose
+//! compiled digest changed (or that reconnected and must be told again). The generation and
+//! digest are kept per host in `net_generations`, with the generation the agent acknowledged.
+
+mod load;
+
+use load::load_state;
+pub use load::sg_refs;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::error::AppResult;
+use crate::state::State;
+
+/// How long a caller waits for its round (the pushes themselves time out sooner).
+const WAIT: Duration = Duration::from_secs(30);
+/// How long an agent has to apply a configuration.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// VM states in which a VM's NICs are on its host.
+pub const ON_HOST: &[&str] = &["Starting", "Running", "Stopping", "Migrating"];
+
+#[derive(Default)]
+struct Pending {
+    hosts: BTreeSet<Uuid>,
+    force: BTreeSet<Uuid>,
+    /// Rounds taken by the worker so far.
+    started: u64,
+}
+
+/// The request queue and the completed-round counter.
+pub struct NetSync {
+    pending: Mutex<Pending>,
+    wake: tokio::sync::Notify,
+    done: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for NetSync {
+    fn default() -> Self {
+        NetSync {
+            pending: Mutex::new(Pending::default()),
+            wake: tokio::sync::Notify::new(),
+            done: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+/// Asks for these hosts' configurations to be compiled and, where changed (or `force`d),
+/// pushed; waits until the round that covers them has finished.
+pub async fn request(st: &State, hosts: impl IntoIterator<Item = Uuid>, force: bool) {
+    let hosts: Vec<Uuid> = hosts.into_iter().collect();
+    if hosts.is_empty() {
+        // No round would ever run for nothing: do not wait for one.
+        return;
+    }
+    let ticket = {
+        let Ok(mut p) = st.net.pending.lock() else {
+            return;
+        };
+        for h in hosts {
+            p.hosts.insert(h);
+            if force {
+                p.force.insert(h);
+            }
+        }
+        p.started + 1
+    };
+    st.net.wake.notify_one();
+    let mut rx = st.net.done.subscribe();
+    let _ = tokio::time::timeout(WAIT, rx.wait_for(|d| *d >= ticket)).await;
+}
+
+/// The worker: one round per wake-up, until the server stops.
+pub fn spawn_worker(st: State) {
+    tokio::spawn(async move {
+        let mut stopping = st.stopping.clone();
+        loop {
+            tokio::select! {
+                _ = st.net.wake.notified() => {}
+                _ = stopping.changed() => break,
+            }
+            loop {
+                let (hosts, force, round) = {
+                    let Ok(mut p) = st.net.pending.lock() else {
+                        return;
+                    };
+                    if p.hosts.is_empty() {
+                        break;
+                    }
+                    p.started += 1;
+                    (
+                        std::mem::take(&mut p.hosts),
+                        std::mem::take(&mut p.force),
+                        p.started,
+                    )
+                };
+                if let Err(e) = sync_hosts(&st, &hosts, &force).await {
+                    tracing::warn!(error = %e, hosts = hosts.len(), "data-plane round failed");
+                }
+                st.net.done.send_replace(round);
+            }
+        }
+    });
+}
+
+/// What a host's configuration is now (compiled from the database, as the next push would
+/// send it) and the generation it was last given and acknowledged.
+pub async fn compiled_for(
+    st: &State,
+    host: Uuid,
+) -> AppResult<(netplan::HostDesired, Option<db::NetGeneration>)> {
+    let state = load_state(st, &[host]).await?;
+    let desired = netplan::compile_host(&state, host);
+    let mut c = st.store.read().await?;
+    Ok((desired, db::netgen_get(&mut c, host).await?))
+}
+
+/// Compiles the hosts' configurations and pushes the changed ones.
+async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) -> AppResult<()> {
+    let t0 = std::time::Instant::now();
+    let list: Vec<Uuid> = hosts.iter().copied().collect();
+    let state = load_state(st, &list).await?;
+    let loaded = t0.elapsed();
+    let prev: BTreeMap<Uuid, db::NetGeneration> = {
+        let mut c = st.store.read().await?;
+        db::netgen_list(&mut c, &list)
+            .await?
+            .into_iter()
+            .map(|g| (g.host_id, g))
+            .collect()
+    };
+    let mut pushes = Vec::new();
+    let mut records = Vec::new();
+    for (h, desired) in list.iter().zip(netplan::compile_hosts(&state, &list)) {
+        let digest = desired.digest();
+        let prev = prev.get(h);
+        let same = prev.is_some_and(|p| p.digest == digest);
+        if same && !force.contains(h) {
+            continue;
+        }
+        let generation = match (prev, same) {
+            (Some(p), true) => p.generation,
+            (Some(p), false) => p.generation + 1,
+            (None, _) => 1,
+        };
+        if !same {
+            records.push((*h, generation, digest));
+        }
+        pushes.push((*h, generation, desired));
+    }
+    let compiled = t0.elapsed();
+    let results = futures_util::future::join_all(pushes.into_iter().map(|(h, g, d)| {
+        let st = st.clone();
+        async move {
+            if !st.hub.is_connected(h) {
+                return (h, g, Err("not connected".to_string()));
+            }
+            let r = st
+                .hub
+                .command(
+                    h,
+                    proto::Command::ApplyNetwork {
+                        generation: g as u64,
+                        desired: Box::new(d),
+                    },
+                    PUSH_TIMEOUT,
+                )
+                .await
+                .map_err(|e| e.to_string());
+            (h, g, r)
+        }
+    }))
+    .await;
+    let pushed = results.len();
+    let mut acks = Vec::new();
+    for (h, g, r) in results {
+        match r {
+            Ok(body) => acks.push((h, body["generation"].as_i64().unwrap_or(0).min(g))),
+            // A disconnected host gets its configuration when it connects again.
+            Err(e) => {
+                tracing::info!(host = %h, generation = g, error = %e, "data plane not applied yet")
+            }
+        }
+    }
+    // One write per round: the new generations (with their digests) and the
+    // acknowledgements. A crash before it only means the next round pushes again.
+    let acked: BTreeMap<Uuid, i64> = acks.into_iter().collect();
+    let mut rows: Vec<(Uuid, i64, String, i64)> = records
+        .into_iter()
+        .map(|(h, g, d)| {
+            let a = acked
+                .get(&h)
+                .copied()
+                .unwrap_or_else(|| prev.get(&h).map(|p| p.acked).unwrap_or(0));
+            (h, g, d, a)
+        })
+        .collect();
+    // Forced pushes of an unchanged configuration only move the acknowledgement.
+    for (h, a) in &acked {
+        if let Some(p) = prev.get(h).filter(|_| !rows.iter().any(|r| r.0 == *h)) {
+            rows.push((*h, p.generation, p.digest.clone(), *a));
+        }
+    }
+    if !rows.is_empty() {
+        let mut tx = st.store.begin().await?;
+        db::netgen_record(&mut tx, &rows).await?;
+        tx.commit().await?;
+    }
+    tracing::debug!(
+        hosts = list.len(),
+        pushed,
+        load_ms = loaded.as_millis() as u64,
+        compile_ms = (compiled - loaded).as_millis() as u64,
+        total_ms = t0.elapsed().as_millis() as u64,
+        "data-plane round"
+    );
+    Ok(())
+}
+
+/// The hosts where these networks are present: hosts of their VMs that are on a host, and
+/// of their routers.
+pub async fn hosts_of_networks(st: &State, nets: &[Uuid]) -> AppResult<BTreeSet<Uuid>> {
+    let mut c = st.store.read().await?;
+    let mut out: BTreeSet<Uuid> = db::network_vm_hosts(&mut c, nets, ON_HOST, None)
+        .await?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    let routers = db::router_list(
+        &mut c,
+        &db::RouterFilter {
+            network_ids: nets.to_vec(),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    out.extend(routers.into_iter().filter_map(|r| r.host_id));
+    Ok(out)
+}
+
+/// The hosts affected by a change to these security groups: the hosts of their members, and
+/// of the members of groups whose rules name them (their member sets change).
+pub async fn hosts_of_groups(st: &State, groups: &[Uuid]) -> AppResult<BTreeSet<Uuid>> {
+    let mut c = st.store.read().await?;
+    let mut owners: BTreeSet<Uuid> = groups.iter().copied().collect();
+    // Groups whose rules refer to these.
+    let rules = db::rule_list(
+        &mut c,
+        &db::RuleFilter {
+            kinds: vec!["ingress", "egress"],
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    for r in &rules {
+        let named = sg_refs(&r.spec);
+        if named.iter().any(|g| groups.contains(g)) {
+            if let Some(p) = r.parent_id {
+                owners.insert(p);
+            }
+        }
+    }
+    let owners: Vec<Uuid> = owners.into_iter().collect();
+    let vms: Vec<Uuid> = db::members_of(&mut c, &owners)
+        .await?
+        .into_iter()
+        .map(|m| m.member_id)
+        .collect();
+    let nics = db::net_nics_of_vms(&mut c, &vms).await?;
+    Ok(nics
+        .into_iter()
+        .filter(|n| ON_HOST.contains(&n.vm_state.as_str()))
+        .filter_map(|n| n.host_id)
+        .collect())
+}
+
+/// After a VM changed (started, stopped, moved; `structural`: it got or lost a NIC or a group,
+/// i.e. deployed or NICs added/removed). Only the hosts whose inputs can have changed: the
+/// VM's current, last and destination hosts; its networks' routers (leases, DNS); every host
+/// of a network when the VM's host gains or loses the network (VXLAN peers change); and, for
+/// structural changes, the hosts whose group member sets hold it. (Member sets and leases list
+/// a VM whatever its state, so starting or stopping one does not touch them.)
+pub async fn vm_changed(st: &State, vm: Uuid, structural: bool) {
+    let r: AppResult<BTreeSet<Uuid>> = async {
+        let (row, nets, others_all, routers, groups) = {
+            let mut c = st.store.read().await?;
+            let row = db::vm_get_any(&mut c, vm).await?;
+            let mut nets: Vec<Uuid> = db::net_nics_of_vms(&mut c, &[vm])
+                .await?
+                .into_iter()
+                .map(|n| n.network_id)
+                .collect();
+            nets.sort_unstable();
+            nets.dedup();
+            let others = db::network_vm_hosts(&mut c, &nets, ON_HOST, Some(vm)).await?;
+            let routers = db::router_list(
+                &mut c,
+                &db::RouterFilter {
+                    network_ids: nets.clone(),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0;
+            let groups: Vec<Uuid> = db::memberships(&mut c, &[vm])
+                .await?
+                .into_iter()
+                .map(|m| m.owner_id)
+                .collect();
+            (row, nets, others, routers, groups)
+        };
+        let mut vm_hosts = BTreeSet::new();
+        if let Some(v) = &row {
+            vm_hosts.extend(v.host_id);
+            vm_hosts.extend(v.last_host_id);
+            vm_hosts.extend(v.dest_host_id);
+        }
+        let mut hosts = vm_hosts.clone();
+        for n in &nets {
+            let router_hosts: BTreeSet<Uuid> = routers
+                .iter()
+                .filter(|r| r.network_id == *n)
+                .filter_map(|r| r.host_id)
+                .collect();
+            let mut others: BTreeSet<Uuid> = others_all
+                .iter()
+                .filter(|(net, _)| net == n)
+                .map(|(_, h)| *h)
+                .collect();
+            others.extend(router_hosts.iter().copied());
+            hosts.extend(router_hosts);
+            if vm_hosts.iter().any(|h| !others.contains(h)) {
+                hosts.extend(others);
+            }
+        }
+        if structural && !groups.is_empty() {
+            hosts.extend(hosts_of_groups(st, &groups).await?);
+        }
+        Ok(hosts)
+    }
+    .await;
+    match r {
+        Ok(h) if !h.is_empty() => request(st, h, false).await,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(%vm, error = %e, "could not work out the hosts a VM change affects")
+        }
+    }
+}
+
+/// After a change to networks' rules, IPs, routes or routers.
+pub async fn networks_changed(st: &State, nets: &[Uuid]) -> AppResult<()> {
+    let hosts = hosts_of_networks(st, nets).await?;
+    if !hosts.is_empty() {
+        request(st, hosts, false).await;
+    }
+    Ok(())
+}
+
+/// After a change to security groups.
+pub async fn groups_changed(st: &State, groups: &[Uuid]) -> AppResult<()> {
+    let hosts = hosts_of_groups(st, groups).await?;
+    if !hosts.is_empty() {
+        request(st, hosts, false).await;
+    }
+    Ok(())
+}
