@@ -24,6 +24,8 @@ pub struct FakeNetState {
     pub desired: Option<HostDesired>,
     /// Applies that changed something.
     pub applies: u64,
+    /// Every configuration received (a reboot's forced push of an unchanged one included).
+    pub received: u64,
 }
 
 impl FakeNet {
@@ -39,6 +41,7 @@ impl NetDriver for FakeNet {
             .state
             .lock()
             .map_err(|_| "network state poisoned".to_string())?;
+        s.received += 1;
         if generation < s.generation {
             return Ok(s.generation);
         }
@@ -73,6 +76,7 @@ mod tests {
         assert_eq!(n.snapshot().desired, Some(desired(1)));
         assert_eq!(n.apply(2, &desired(1)), Ok(2), "re-apply is idempotent");
         assert_eq!(n.snapshot().applies, 1);
+        assert_eq!(n.snapshot().received, 3);
         assert_eq!(n.apply(3, &desired(3)), Ok(3));
         assert_eq!(n.snapshot().applies, 2);
     }
