@@ -12,8 +12,11 @@
 # when missing. Needs root for apt-get download (as on CI).
 set -euo pipefail
 OUT=${CANOPY_TEMPLATE_DIR:-$HOME/.cache/canopy/template}
-if [ -f "$OUT/template.json" ] && [ -f "$OUT/root.qcow2" ] && [ -f "$OUT/vmlinux" ]; then
-  echo "build-test-template: $OUT is built"
+# Bump when the guest's init changes: an older build is rebuilt.
+VERSION=4
+if [ -f "$OUT/template.json" ] && [ -f "$OUT/root.qcow2" ] && [ -f "$OUT/vmlinux" ] \
+   && grep -q "\"version\": $VERSION" "$OUT/template.json"; then
+  echo "build-test-template: $OUT is built (version $VERSION)"
   exit 0
 fi
 WORK=$(mktemp -d /tmp/canopy-template.XXXXXX)
@@ -75,6 +78,8 @@ for m in $MODS; do
   [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
 done
 ip link set lo up
+# The VM's name (the host gives it on the kernel command line).
+for w in $(cat /proc/cmdline); do case "$w" in canopy.name=*) hostname "${w#canopy.name=}";; esac; done
 # Drivers probe asynchronously: wait (bounded) for the disk and the NIC.
 i=0; while [ $i -lt 50 ] && ! { [ -b /dev/vda ] && ip link show eth0 >/dev/null 2>&1; }; do sleep 0.1; i=$((i+1)); done
 if ip link show eth0 >/dev/null 2>&1; then
@@ -82,16 +87,26 @@ if ip link show eth0 >/dev/null 2>&1; then
   udhcpc -i eth0 -q -t 5 -n -s /bin/udhcpc.script >/dev/null 2>&1 && echo "CANOPY-GUEST-IP $(ip -4 -o addr show eth0 | awk '{print $4}')"
 fi
 [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt/root && echo "CANOPY-GUEST-ROOT $(cat /mnt/root/etc/canopy-release)"
-acpid 2>/dev/null
+# ACPI power button (graceful stop): busybox acpid runs /etc/acpi/PWRF/00000080.
+mkdir -p /var/log /var/run
+acpid
+# Test services: a web page naming this VM on ports 80 and 81, and a counter that
+# advances every second (live migration keeps it counting).
+mkdir -p /www && hostname > /www/index.html
+httpd -p 80 -h /www && httpd -p 81 -h /www
+(i=0; while :; do echo $i > /tmp/tick; i=$((i+1)); sleep 1; done) &
 echo "CANOPY-GUEST-READY"
 exec sh
 SH
+mkdir -p init/etc/acpi/PWRF
+printf '#!/bin/sh\npoweroff -f\n' > init/etc/acpi/PWRF/00000080
+chmod +x init/etc/acpi/PWRF/00000080
 cat > init/bin/udhcpc.script <<'SH'
 #!/bin/sh
 [ "$1" = bound ] || [ "$1" = renew ] || exit 0
 ip addr add "$ip/${mask:-24}" dev "$interface"
 [ -n "$router" ] && ip route add default via "$router"
-[ -n "$dns" ] && for d in $dns; do echo "nameserver $d"; done > /etc/resolv.conf
+[ -n "$dns" ] && { [ -n "$domain" ] && echo "search $domain"; for d in $dns; do echo "nameserver $d"; done; } > /etc/resolv.conf
 exit 0
 SH
 chmod +x init/init init/bin/udhcpc.script
@@ -107,13 +122,13 @@ qemu-img convert -f raw -O qcow2 root.raw root.qcow2
 
 mkdir -p "$OUT"
 cp vmlinux initramfs.cpio.gz root.qcow2 "$OUT"/
-python3 - "$OUT" "$KPKG" <<'PY'
+VERSION=$VERSION python3 - "$OUT" "$KPKG" <<'PY'
 import hashlib, json, os, sys
 out, kpkg = sys.argv[1], sys.argv[2]
 files = {}
 for n in ("vmlinux", "initramfs.cpio.gz", "root.qcow2"):
     p = os.path.join(out, n)
     files[n] = {"size": os.path.getsize(p), "sha256": hashlib.sha256(open(p, "rb").read()).hexdigest()}
-json.dump({"name": "Canopy Tiny Linux", "kernel_package": kpkg, "files": files}, open(os.path.join(out, "template.json"), "w"), indent=1)
+json.dump({"name": "Canopy Tiny Linux", "version": int(os.environ["VERSION"]), "kernel_package": kpkg, "files": files}, open(os.path.join(out, "template.json"), "w"), indent=1)
 PY
 echo "build-test-template: built in $OUT ($(du -sh "$OUT" | cut -f1))"

@@ -5,7 +5,8 @@
 #   - QEMU (qemu-system-x86 from bookworm-backports, through a private source list so the
 #     machine's qemu-utils 10 is kept — see shared/reference/host-platform.md), e2fsprogs;
 #   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates);
-#   - nftables, haproxy, dnsmasq-base (the compiled data-plane files are checked with them).
+#   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
+#     groups, routers with DHCP/DNS and load balancers) and the real-hosts test.
 # Idempotent; safe to run on every test run. Needs root for apt-get (as on CI).
 set -euo pipefail
 
@@ -22,6 +23,9 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 [ -x /usr/sbin/nft ] || need+=(nftables)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+# Host agents: iproute2 (ip, bridge), busybox (ping for host checks; the template's userland).
+command -v bridge >/dev/null 2>&1 || need+=(iproute2)
+command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"

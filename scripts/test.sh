@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, checks formatting and lints, runs every
 # Rust test (the DataStore suite on SQLite and a throwaway PostgreSQL), then the end-to-end
-# tests with the real `cs` client against `canopy up`. Builds the built-in template first.
+# tests with the real `cs` client against `canopy up`, and the real-hosts test (servers, agents,
+# QEMU VMs and the data plane in network namespaces). Builds the built-in template first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CANOPY_CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}
@@ -23,5 +24,8 @@ CANOPY_REQUIRE_PG=1 CANOPY_REQUIRE_TEMPLATE=1 CANOPY_REQUIRE_TOOLS=1 cargo test 
 
 echo "== end-to-end"
 scripts/e2e.sh
+
+echo "== real hosts (QEMU VMs, Linux data plane, two hosts and a public network in namespaces)"
+CANOPY_REQUIRE_TOOLS=1 scripts/real-hosts.sh
 
 echo "== all tests passed in $(( $(date +%s) - start ))s"

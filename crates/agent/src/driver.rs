@@ -14,6 +14,11 @@ pub trait Driver: Send + Sync {
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send + 'a>,
     >;
+
+    /// The unix socket of a running VM's VNC server (the console), if this host has one.
+    fn vnc_socket(&self, _vm: &str) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 /// What one simulated host runs and stores, kept in memory, and how it fails.

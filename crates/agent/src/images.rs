@@ -22,14 +22,67 @@ impl HostAgent {
             Ok(Credential::Host { host_id, secret }) => (host_id, secret),
             _ => return Err("this host has not joined yet".into()),
         };
+        fetch(
+            &self.server,
+            &self.fingerprint,
+            host,
+            &secret,
+            template,
+            file,
+            dest,
+        )
+        .await
+    }
+}
+
+/// Where a real host's driver fetches template files: the server and the host's credential
+/// (set once the host has joined).
+#[derive(Clone, Default)]
+pub struct ImageSource {
+    pub server: String,
+    pub fingerprint: String,
+    pub credential: std::sync::Arc<std::sync::Mutex<Option<(Uuid, String)>>>,
+}
+
+impl ImageSource {
+    /// Downloads `file` of `template` to `dest`; an error starting `HTTP 404` means the
+    /// template has no such file.
+    pub async fn fetch(&self, template: Uuid, file: &str, dest: &Path) -> Result<u64, String> {
+        let cred = self.credential.lock().ok().and_then(|c| c.clone());
+        let Some((host, secret)) = cred else {
+            return Err("this host has not joined yet".into());
+        };
+        fetch(
+            &self.server,
+            &self.fingerprint,
+            host,
+            &secret,
+            template,
+            file,
+            dest,
+        )
+        .await
+    }
+}
+
+async fn fetch(
+    server: &str,
+    fingerprint: &str,
+    host: Uuid,
+    secret: &str,
+    template: Uuid,
+    file: &str,
+    dest: &Path,
+) -> Result<u64, String> {
+    {
         let tcp = tokio::time::timeout(
             Duration::from_secs(10),
-            tokio::net::TcpStream::connect(&self.server),
+            tokio::net::TcpStream::connect(server),
         )
         .await
         .map_err(|_| "connecting timed out".to_string())?
-        .map_err(|e| format!("connecting to {}: {e}", self.server))?;
-        let connector = crate::tls::connector(&self.fingerprint).map_err(|e| e.to_string())?;
+        .map_err(|e| format!("connecting to {server}: {e}"))?;
+        let connector = crate::tls::connector(fingerprint).map_err(|e| e.to_string())?;
         let name = rustls::pki_types::ServerName::try_from("canopy").map_err(|e| e.to_string())?;
         let tls = connector
             .connect(name, tcp)

@@ -44,6 +44,19 @@ fn cpu_mhz() -> u64 {
         .unwrap_or(1000)
 }
 
+/// `qemu-system-x86_64 --version`'s version number, when QEMU is installed.
+pub fn qemu_version() -> Option<String> {
+    let out = std::process::Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "version")
+        .nth(1)
+        .map(str::to_string)
+}
+
 /// What this machine has.
 pub fn local(address: &str) -> Inventory {
     let accel = accelerator();
@@ -59,7 +72,7 @@ pub fn local(address: &str) -> Inventory {
         memory_bytes: meminfo_bytes(),
         local_storage_bytes: 0,
         hypervisor: "KVM".into(),
-        hypervisor_version: String::new(),
+        hypervisor_version: qemu_version().unwrap_or_default(),
         accelerator: accel.into(),
         capabilities: vec!["hvm".into()],
         agent_version: env!("CARGO_PKG_VERSION").into(),

@@ -4,12 +4,17 @@
 //!
 //! The agent only ever dials out; it never listens.
 
+pub mod console;
 pub mod driver;
 pub mod images;
 pub mod inventory;
+pub mod linuxnet;
 pub mod netdriver;
+pub mod qemu;
+pub mod qmp;
 pub mod runtime;
 pub mod simulator;
+pub mod sys;
 pub mod tls;
 
 pub use runtime::{Credential, HostAgent};

@@ -213,8 +213,16 @@ impl HostAgent {
         let mut tick = tokio::time::interval(interval);
         tick.tick().await;
         let mut seq = 0u64;
+        // Commands run concurrently (a VM's graceful stop may take many seconds; heartbeats
+        // and other commands must not wait for it); their replies come back here.
+        let (reply_tx, mut replies) = tokio::sync::mpsc::channel::<AgentMsg>(256);
         loop {
             tokio::select! {
+                Some(reply) = replies.recv() => {
+                    if ws.send(Message::text(json(&reply))).await.is_err() {
+                        return Ok(End::Lost { welcomed: true });
+                    }
+                }
                 _ = tick.tick() => {
                     seq += 1;
                     if ws.send(Message::text(json(&AgentMsg::Heartbeat { seq }))).await.is_err() {
@@ -232,14 +240,33 @@ impl HostAgent {
                             let _ = ws.close(None).await;
                             return Ok(End::Reconnect);
                         }
+                        Command::OpenConsole { name, session } => {
+                            let vnc = self.driver.vnc_socket(&name);
+                            let dialer = self.dialer();
+                            let tx = reply_tx.clone();
+                            tokio::spawn(async move {
+                                let r = match vnc {
+                                    Some(path) => dialer.open_console(&path, session).await,
+                                    None => Err(format!("VM {name} has no console on this host")),
+                                };
+                                let reply = match r {
+                                    Ok(()) => AgentMsg::Reply { id, ok: true, body: serde_json::json!({}), error: None },
+                                    Err(e) => AgentMsg::Reply { id, ok: false, body: serde_json::Value::Null, error: Some(e) },
+                                };
+                                let _ = tx.send(reply).await;
+                            });
+                        }
                         other => {
-                            let reply = match self.driver.handle(&other).await {
-                                Ok(body) => AgentMsg::Reply { id, ok: true, body, error: None },
-                                Err(e) => AgentMsg::Reply { id, ok: false, body: serde_json::Value::Null, error: Some(e) },
-                            };
-                            if ws.send(Message::text(json(&reply))).await.is_err() {
-                                return Ok(End::Lost { welcomed: true });
-                            }
+                            let driver = self.driver.clone();
+                            let tx = reply_tx.clone();
+                            tokio::spawn(async move {
+                                let reply = match driver.handle(&other).await {
+                                    Ok(body) => AgentMsg::Reply { id, ok: true, body, error: None },
+                                    Err(e) => AgentMsg::Reply { id, ok: false, body: serde_json::Value::Null, error: Some(e) },
+                                };
+                                // The session may have ended meanwhile: the server re-asks.
+                                let _ = tx.send(reply).await;
+                            });
                         }
                     }
                 }

@@ -83,6 +83,13 @@ struct AgentArgs {
     /// Probability (0..1) that a simulated operation fails.
     #[arg(long, default_value_t = 0.0)]
     sim_fail_rate: f64,
+    /// Where VMs' runtime files (QMP/VNC/serial sockets, pid files) and router files are
+    /// kept (default: STATE_DIR/run).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    /// The device joined to the public bridge (this host's link to the outside world).
+    #[arg(long)]
+    public_uplink: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -353,14 +360,57 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
     };
     let (srv, fp) = (server.clone(), fingerprint.clone());
     let path = cred_path.clone();
+    let images = agent::images::ImageSource {
+        server: server.clone(),
+        fingerprint: fingerprint.clone(),
+        credential: Default::default(),
+    };
+    if let agent::Credential::Host { host_id, secret } = &credential {
+        if let Ok(mut c) = images.credential.lock() {
+            *c = Some((*host_id, secret.clone()));
+        }
+    }
+    let image_cred = images.credential.clone();
+    let run_dir = a.run_dir.clone().unwrap_or_else(|| a.state_dir.join("run"));
+    let mut inventory = agent::inventory::local(&address);
+    let driver: std::sync::Arc<dyn agent::driver::Driver> =
+        if agent::inventory::qemu_version().is_some() {
+            std::fs::create_dir_all(run_dir.join("vms"))
+                .with_context(|| format!("creating {}", run_dir.display()))?;
+            let sys: std::sync::Arc<dyn agent::sys::Sys> = std::sync::Arc::new(agent::sys::RealSys);
+            let net = std::sync::Arc::new(agent::linuxnet::LinuxNet::new(
+                sys.clone(),
+                run_dir.join("net"),
+                a.public_uplink.clone(),
+            ));
+            let q = agent::qemu::QemuDriver::new(
+                sys,
+                run_dir.join("vms"),
+                &inventory.accelerator,
+                net,
+                images,
+                &address,
+            );
+            inventory.capabilities.push("vms".into());
+            let adopted = agent::qemu::adopted(&q);
+            if !adopted.is_empty() {
+                println!("adopted {} running VMs: {:?}", adopted.len(), adopted);
+            }
+            std::sync::Arc::new(q)
+        } else {
+            std::sync::Arc::new(agent::driver::LocalDriver)
+        };
     let host = agent::HostAgent {
         server,
         fingerprint,
         credential: std::sync::Mutex::new(credential),
-        inventory: agent::inventory::local(&address),
-        driver: std::sync::Arc::new(agent::driver::LocalDriver),
+        inventory,
+        driver,
         offline: None,
         on_credential: Some(std::sync::Arc::new(move |host_id, secret: &str| {
+            if let Ok(mut c) = image_cred.lock() {
+                *c = Some((host_id, secret.to_string()));
+            }
             let c = SavedCredential {
                 host_id,
                 secret: secret.to_string(),

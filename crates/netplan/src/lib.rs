@@ -17,7 +17,10 @@ pub mod ipam;
 mod render;
 pub mod state;
 
-pub use compile::{compile_host, compile_hosts, involved_hosts, HostDesired, Index, RouterDesired};
+pub use compile::{
+    compile_host, compile_hosts, involved_hosts, tap_name, Bridge, HostDesired, Index, Link,
+    RouterDesired,
+};
 pub use state::*;
 
 /// FNV-1a, 64 bits: a digest that is stable across builds and toolchains (the server stores

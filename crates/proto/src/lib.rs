@@ -21,6 +21,9 @@ pub const VERSION: u32 = 1;
 /// The WebSocket path on the server's agent port.
 pub const AGENT_PATH: &str = "/agent";
 
+/// Where an agent connects a console session (`/agent/console/<session id>`).
+pub const CONSOLE_PATH: &str = "/agent/console";
+
 /// What an agent sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -153,6 +156,10 @@ pub enum Command {
     /// Reply `{"vms": [{"name": "…", "state": "Running"}], "volumes": ["<uuid>", …]}`: what
     /// this host runs and stores (reconciliation and tests).
     ListVms,
+    /// Console: connect the VM's VNC socket to the server. The agent dials
+    /// `wss://SERVER/agent/console/<session>` (its host credential in `Authorization: Host
+    /// id:secret`) and carries RFB both ways in binary frames; it replies once connected.
+    OpenConsole { name: String, session: Uuid },
     /// The host's whole desired data plane (bridges, VXLAN peers, taps, security groups,
     /// routers), compiled by the server. The agent applies it idempotently and replies
     /// `{"generation": n}` with the generation it now has; one older than that is refused
@@ -196,6 +203,31 @@ pub struct VmSpec {
     /// Public keys for the guest's authorized_keys.
     #[serde(default)]
     pub ssh_keys: Vec<String>,
+    /// Network interfaces in device order (the first is the default NIC).
+    #[serde(default)]
+    pub nics: Vec<NicSpec>,
+    /// The template of the root disk: a host boots its kernel and initrd directly when the
+    /// template carries them (cached next to its base image on primary storage).
+    #[serde(default)]
+    pub template_id: Option<Uuid>,
+}
+
+/// A VM's network interface as a host wires it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NicSpec {
+    pub nic_id: Uuid,
+    pub mac: String,
+    /// The host tap device (`netplan::tap_name`); the data plane joins it to its bridge.
+    pub tap: String,
+}
+
+/// The TCP port a destination host listens on for an incoming live migration of `vm` (both
+/// sides derive it, so the source needs no answer from the destination).
+pub fn migration_port(vm: &str) -> u16 {
+    let h = vm.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    49152 + (h % 8192) as u16
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

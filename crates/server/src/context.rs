@@ -11,6 +11,8 @@ pub struct OpContext {
     /// Set for requests that came with a login session.
     pub via_session: bool,
     pub request_id: uuid::Uuid,
+    /// The `Host` the request was sent to (for URLs handed back, such as the console's).
+    pub origin: Option<String>,
 }
 
 impl OpContext {
@@ -19,6 +21,7 @@ impl OpContext {
             user,
             via_session,
             request_id: uuid::Uuid::new_v4(),
+            origin: None,
         }
     }
     pub fn user_id(&self) -> UserId {

@@ -156,6 +156,7 @@ table! {
         "listStaticRoutes" => routers::list_routes,
         "listRouters" => routers::list,
         "getHostNetworkConfiguration" => routers::host_config,
+        "createConsoleEndpoint" => crate::console::create_endpoint,
         "changeServiceForVirtualMachine" => vms::change_service,
         "listVirtualMachinesMetrics" => vms::list_metrics,
         "deleteVolume" => volumes::delete,

@@ -22,6 +22,7 @@ use crate::state::State;
 pub fn router(st: State) -> Router {
     Router::new()
         .route("/client/api", get(api_entry).post(api_entry))
+        .route("/client/console", get(crate::console::browser))
         .with_state(st)
 }
 
@@ -117,10 +118,14 @@ async fn handle(st: &State, method: &Method, headers: &HeaderMap, raw: &RawParam
         };
     };
     let wrapper = spec.wrapper.map(str::to_string).unwrap_or(wrapper);
-    let ctx = match ctx {
+    let mut ctx = match ctx {
         Ok(c) => c,
         Err(e) => return Reply::err(wrapper, e),
     };
+    ctx.origin = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     if !allowed(&ctx, spec) {
         return Reply::err(wrapper, ApiError::not_permitted(command));
     }

@@ -54,6 +54,8 @@ pub struct AgentHub {
     next_id: AtomicU64,
     /// Hosts being investigated right now (one investigation per host at a time).
     pub(crate) investigating: Mutex<std::collections::HashSet<Uuid>>,
+    /// Console sessions waiting for their host to dial back.
+    pub(crate) consoles: crate::console::Consoles,
 }
 
 /// Why an agent was refused.
@@ -197,7 +199,40 @@ pub fn router(st: State) -> Router {
     Router::new()
         .route(proto::AGENT_PATH, get(upgrade))
         .route("/images/{template}/{file}", get(image))
+        .route(
+            &format!("{}/{{session}}", proto::CONSOLE_PATH),
+            get(crate::console::agent),
+        )
         .with_state(st)
+}
+
+/// A joined host's credential from `Authorization: Host <host id>:<host secret>`.
+pub(crate) async fn authenticate_host(
+    st: &State,
+    headers: &axum::http::HeaderMap,
+) -> Result<Uuid, (axum::http::StatusCode, &'static str)> {
+    use axum::http::StatusCode;
+    let Some((host, secret)) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Host "))
+        .and_then(|v| v.split_once(':'))
+        .and_then(|(h, s)| Some((h.parse::<Uuid>().ok()?, s.to_string())))
+    else {
+        return Err((StatusCode::UNAUTHORIZED, "host credential required"));
+    };
+    let h = match st.store.read().await {
+        Ok(mut c) => db::host_get(&mut c, host).await.ok().flatten(),
+        Err(_) => return Err((StatusCode::SERVICE_UNAVAILABLE, "database unavailable")),
+    };
+    let Some(h) = h else {
+        return Err((StatusCode::NOT_FOUND, "no such host"));
+    };
+    if h.secret_hash.as_deref() != Some(sha256_hex(secret.as_bytes()).as_str()) {
+        tracing::warn!(%host, "request with a wrong host credential");
+        return Err((StatusCode::UNAUTHORIZED, "wrong host credential"));
+    }
+    Ok(host)
 }
 
 /// Serves a template's files (disk image, kernel, initrd) from the image store to agents.
@@ -209,32 +244,19 @@ async fn image(
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     let deny = |code: StatusCode, why: &str| (code, why.to_string()).into_response();
-    let Some((host, secret)) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Host "))
-        .and_then(|v| v.split_once(':'))
-        .and_then(|(h, s)| Some((h.parse::<Uuid>().ok()?, s.to_string())))
-    else {
-        return deny(StatusCode::UNAUTHORIZED, "host credential required");
-    };
-    let rows = match st.store.read().await {
-        Ok(mut c) => (
-            db::host_get(&mut c, host).await.ok().flatten(),
-            db::infra_get(&mut c, db::Infra::Template, template)
-                .await
-                .ok()
-                .flatten(),
-        ),
+    if let Err((code, why)) = authenticate_host(&st, &headers).await {
+        return deny(code, why);
+    }
+    let t = match st.store.read().await {
+        Ok(mut c) => db::infra_get(&mut c, db::Infra::Template, template)
+            .await
+            .ok()
+            .flatten(),
         Err(_) => return deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     };
-    let (Some(h), Some(t)) = rows else {
-        return deny(StatusCode::NOT_FOUND, "no such host or template");
+    let Some(t) = t else {
+        return deny(StatusCode::NOT_FOUND, "no such template");
     };
-    if h.secret_hash.as_deref() != Some(sha256_hex(secret.as_bytes()).as_str()) {
-        tracing::warn!(%host, "image request with a wrong host credential");
-        return deny(StatusCode::UNAUTHORIZED, "wrong host credential");
-    }
     if t.attrs["isready"] != true {
         return deny(StatusCode::CONFLICT, "the template is not ready");
     }

@@ -10,6 +10,7 @@ pub mod access;
 pub mod agent_tls;
 pub mod auth;
 pub mod bootstrap;
+pub mod console;
 pub mod context;
 pub mod crypto;
 pub mod dispatch;

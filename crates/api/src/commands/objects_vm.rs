@@ -147,3 +147,22 @@ pub const NETWORK: &[Field] = &[
         "the list of resource tags associated with network",
     ),
 ];
+
+pub const CONSOLE_ENDPOINT: &[Field] = &[
+    f(
+        "success",
+        "boolean",
+        "true if the console endpoint is generated properly",
+    ),
+    f("details", "string", "details in case of an error"),
+    f(
+        "url",
+        "string",
+        "the console websocket URL (with its token)",
+    ),
+    f(
+        "websocket",
+        "consoleendpointwebsocketresponse",
+        "the console websocket: token, host, port, path, extra",
+    ),
+];

@@ -117,6 +117,11 @@ pub fn specs() -> Vec<CommandSpec> {
             .returns("virtualmachine", VIRTUAL_MACHINE)
             .related("listVirtualMachines")
             .opt("forced", Boolean, "Force stop the VM (the VM is marked Stopped even when the host does not confirm)"),
+        CommandSpec::new("createConsoleEndpoint", "Create a console endpoint to connect to a VM console: a websocket URL and a short-lived token bound to the VM and the caller (RFB over the websocket, noVNC-compatible).")
+            .returns("consoleendpoint", CONSOLE_ENDPOINT)
+            .req("virtualmachineid", Uuid, "ID of the VM")
+            .rel("listVirtualMachines")
+            .opt("token", String, "(optional) extra security token, valid when the extra validation is enabled"),
         vm_id(CommandSpec::new("rebootVirtualMachine", "Reboots a virtual machine."))
             .asynchronous()
             .returns("virtualmachine", VIRTUAL_MACHINE)

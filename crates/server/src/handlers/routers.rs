@@ -169,6 +169,13 @@ pub async fn ensure_router(st: &State, n: &NetworkRow) -> AppResult<()> {
     }
     let public = source_nat_ip(st, n).await?;
     let host = choose_host(st, n.zone_id, n.id, &[]).await?;
+    // An isolated network's router is its gateway; a shared network's (DHCP and DNS only)
+    // takes the highest free address of its range, VMs take the lowest.
+    let guest_ip = if n.guest_type == "Shared" {
+        Some(shared_router_ip(st, n).await?.to_string())
+    } else {
+        n.gateway.clone()
+    };
     let id = Uuid::new_v4();
     let b = id.as_bytes();
     let row = RouterRow {
@@ -183,7 +190,7 @@ pub async fn ensure_router(st: &State, n: &NetworkRow) -> AppResult<()> {
         domain_path: None,
         host_id: Some(host),
         state: "Running".into(),
-        guest_ip: n.gateway.clone(),
+        guest_ip,
         guest_mac: random_mac(),
         public_ip_id: public,
         public_mac: random_mac(),
@@ -201,6 +208,40 @@ pub async fn ensure_router(st: &State, n: &NetworkRow) -> AppResult<()> {
         Err(DbError::Conflict(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+async fn shared_router_ip(st: &State, n: &NetworkRow) -> AppResult<Ipv4Addr> {
+    let ranges = super::networks::nic_ranges(st, n).await?;
+    let used: std::collections::BTreeSet<u32> = {
+        let mut c = st.store.read().await?;
+        db::nic_ips(&mut c, n.id)
+            .await?
+            .iter()
+            .filter_map(|a| a.parse::<Ipv4Addr>().ok())
+            .map(u32::from)
+            .collect()
+    };
+    let gateway = n
+        .gateway
+        .as_deref()
+        .and_then(|g| g.parse::<Ipv4Addr>().ok())
+        .map(u32::from);
+    ranges
+        .iter()
+        .rev()
+        .flat_map(|(f, l)| (*f..=*l).rev())
+        .find(|a| !used.contains(a) && Some(*a) != gateway)
+        .map(Ipv4Addr::from)
+        .ok_or_else(|| {
+            api::ApiError::new(
+                api::ErrorCode::InsufficientCapacity,
+                format!(
+                    "Insufficient address capacity: network {} has no free address for its DHCP router",
+                    n.name
+                ),
+            )
+            .into()
+        })
 }
 
 /// A host failed: its routers move to other hosts of the zone and are rebuilt there.

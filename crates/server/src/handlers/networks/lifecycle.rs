@@ -363,6 +363,9 @@ pub async fn implement(st: &State, network: Uuid) -> AppResult<()> {
             tx.commit().await?;
         }
         super::super::routers::ensure_router(st, &n).await?;
+    } else if n.guest_type == "Shared" && n.cidr.is_some() {
+        // DHCP and DNS for the shared network's VMs (no public side, no source NAT).
+        super::super::routers::ensure_router(st, &n).await?;
     }
     if matches!(n.state.as_str(), "Allocated" | "Implementing" | "Shutdown") {
         let mut tx = st.store.begin().await?;
@@ -675,6 +678,9 @@ pub async fn restart_run(
             db::router_remove(&mut tx, r.id).await?;
         }
         tx.commit().await?;
+        super::super::routers::ensure_router(st, &n).await?;
+    } else if n.guest_type == "Shared" && n.cidr.is_some() {
+        // DHCP and DNS for the shared network's VMs (no public side, no source NAT).
         super::super::routers::ensure_router(st, &n).await?;
     }
     let mut hosts = crate::netsync::hosts_of_networks(st, &[n.id]).await?;

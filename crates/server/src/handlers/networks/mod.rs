@@ -367,12 +367,31 @@ pub async fn allocate_nic(
         .gateway
         .as_deref()
         .and_then(|g| g.parse::<Ipv4Addr>().ok());
+    // A shared network's DHCP router holds one of its addresses too.
+    let router_ips: Vec<Ipv4Addr> = {
+        let mut c = st.store.read().await?;
+        db::router_list(
+            &mut c,
+            &db::RouterFilter {
+                network_ids: vec![n.id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+        .iter()
+        .filter_map(|r| r.guest_ip.as_deref()?.parse().ok())
+        .filter(|ip| Some(*ip) != gateway)
+        .collect()
+    };
     if let Some(ip) = want_ip {
         let ok = ip
             .parse::<Ipv4Addr>()
             .map(|a| {
                 let x = u32::from(a);
-                ranges.iter().any(|(f, l)| x >= *f && x <= *l) && Some(a) != gateway
+                ranges.iter().any(|(f, l)| x >= *f && x <= *l)
+                    && Some(a) != gateway
+                    && !router_ips.contains(&a)
             })
             .unwrap_or(false);
         if !ok {
@@ -416,7 +435,10 @@ pub async fn allocate_nic(
                 Some(ip) => Some(ip.to_string()),
                 None => {
                     let want = if attempt == 0 { 1 } else { 64 };
-                    let reserved: Vec<Ipv4Addr> = gateway.into_iter().collect();
+                    let reserved: Vec<Ipv4Addr> = gateway
+                        .into_iter()
+                        .chain(router_ips.iter().copied())
+                        .collect();
                     let mut free = Vec::new();
                     for (f, l) in &ranges {
                         free.extend(netplan::ipam::free_addresses(

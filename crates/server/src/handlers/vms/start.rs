@@ -321,14 +321,17 @@ pub(crate) fn delete_created_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult
 pub(crate) async fn spec(st: &State, vm: &VmRow) -> AppResult<proto::VmSpec> {
     let vols = volumes_of(st, vm.id).await?;
     let mut keys = Vec::new();
-    {
+    let nics = {
         let mut c = st.store.read().await?;
+        let mut nics = db::nics_for_vms(&mut c, &[vm.id]).await?;
+        nics.sort_by_key(|n| n.device_id);
         for k in &vm.keypairs {
             if let Some(kp) = db::keypair_get_by_name(&mut c, vm.account_id, k).await? {
                 keys.push(kp.public_key);
             }
         }
-    }
+        nics
+    };
     Ok(proto::VmSpec {
         id: vm.id,
         name: vm.instance_name.clone(),
@@ -347,6 +350,15 @@ pub(crate) async fn spec(st: &State, vm: &VmRow) -> AppResult<proto::VmSpec> {
             .collect(),
         userdata: vm.userdata.clone(),
         ssh_keys: keys,
+        nics: nics
+            .iter()
+            .map(|n| proto::NicSpec {
+                nic_id: n.id,
+                mac: n.mac.clone(),
+                tap: netplan::tap_name(n.id),
+            })
+            .collect(),
+        template_id: vm.template_id,
     })
 }
 

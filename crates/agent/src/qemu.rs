@@ -1,0 +1,584 @@
+//! The QEMU driver: one QEMU process per VM, controlled over QMP.
+//!
+//! Each VM has a directory `RUN/<instance name>/` holding `spec.json` (what it was started
+//! with), `qemu.pid`, `qmp.sock`, `vnc.sock`, `serial.sock` and `serial.log`. QEMU
+//! daemonizes, so VMs outlive the agent: a restarted agent finds them by their pid files and
+//! QMP sockets (nothing else is kept in memory). Root disks are qcow2 overlays of the
+//! template's base image, cached once per primary storage under `POOL/templates/`; a template
+//! that carries a kernel and initrd is booted directly (the fast path under TCG).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::{Command, VmSpec};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::driver::Driver;
+use crate::images::ImageSource;
+use crate::linuxnet::{alive, LinuxNet};
+use crate::netdriver::NetDriver;
+use crate::qmp::Qmp;
+use crate::sys::Sys;
+
+pub struct QemuDriver {
+    pub sys: Arc<dyn Sys>,
+    /// Per-VM directories.
+    pub run_dir: PathBuf,
+    /// `kvm` or `tcg`.
+    pub accel: String,
+    pub net: Arc<LinuxNet>,
+    pub images: ImageSource,
+    /// The address migrations are received on (this host's address).
+    pub address: String,
+    /// How long a graceful stop waits for the guest before QEMU is told to quit.
+    pub stop_timeout: Duration,
+    /// One template download at a time per file.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+/// How many hot-plug slots (PCIe root ports) a VM gets for data disks.
+const HOTPLUG_PORTS: u32 = 6;
+
+impl QemuDriver {
+    pub fn new(
+        sys: Arc<dyn Sys>,
+        run_dir: PathBuf,
+        accel: &str,
+        net: Arc<LinuxNet>,
+        images: ImageSource,
+        address: &str,
+    ) -> Self {
+        Self {
+            sys,
+            run_dir,
+            accel: accel.to_string(),
+            net,
+            images,
+            address: address.to_string(),
+            stop_timeout: Duration::from_secs(20),
+            fetching: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn vm_dir(&self, name: &str) -> PathBuf {
+        self.run_dir.join(name)
+    }
+
+    /// The pid of the VM's QEMU when it runs.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        alive(&self.vm_dir(name).join("qemu.pid"), "qemu")
+    }
+
+    /// The VNC socket of a running VM (the console).
+    pub fn vnc_socket(&self, name: &str) -> Option<PathBuf> {
+        self.pid(name)?;
+        Some(self.vm_dir(name).join("vnc.sock"))
+    }
+
+    async fn qmp(&self, name: &str) -> Result<Qmp, String> {
+        Qmp::connect(&self.vm_dir(name).join("qmp.sock")).await
+    }
+
+    /// Names of the VMs whose QEMU runs.
+    pub fn running(&self) -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(&self.run_dir) else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| self.pid(n).is_some())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn spec_of(&self, name: &str) -> Option<VmSpec> {
+        std::fs::read(self.vm_dir(name).join("spec.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    }
+
+    /// The template's cached files on a pool: base image, kernel and initrd (when it has them).
+    async fn template_files(&self, pool: &Path, t: Uuid) -> Result<PathBuf, String> {
+        let dir = pool.join("templates");
+        let base = dir.join(format!("{t}.qcow2"));
+        let _one = self.fetching.lock().await;
+        if base.exists() {
+            return Ok(base);
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        for (file, ext) in [("kernel", "kernel"), ("initrd", "initrd")] {
+            let dest = dir.join(format!("{t}.{ext}"));
+            match self.images.fetch(t, file, &dest).await {
+                Ok(_) => {}
+                Err(e) if e.starts_with("HTTP 404") => {}
+                Err(e) => return Err(format!("fetching the template's {file}: {e}")),
+            }
+        }
+        self.images
+            .fetch(t, "disk", &base)
+            .await
+            .map_err(|e| format!("fetching the template's disk: {e}"))?;
+        Ok(base)
+    }
+
+    async fn create_volume(&self, v: &proto::VolumeSpec) -> Result<Value, String> {
+        let pool = PathBuf::from(&v.pool_path);
+        std::fs::create_dir_all(&pool).map_err(|e| format!("creating {}: {e}", pool.display()))?;
+        let path = pool.join(format!("{}.qcow2", v.volume_id));
+        let p = path.display().to_string();
+        if !path.exists() {
+            let tmp = pool.join(format!("{}.qcow2.part", v.volume_id));
+            let t = tmp.display().to_string();
+            let size = v.size_bytes.to_string();
+            match v.template_id {
+                Some(tid) => {
+                    let base = self.template_files(&pool, tid).await?;
+                    let b = base.display().to_string();
+                    let info = self
+                        .sys
+                        .run("qemu-img", &["info", "--output=json", &b], None)?;
+                    let virtual_size = serde_json::from_str::<Value>(&info)
+                        .ok()
+                        .and_then(|i| i["virtual-size"].as_u64())
+                        .unwrap_or(0);
+                    let mut args = vec!["create", "-q", "-f", "qcow2", "-b", &b, "-F", "qcow2", &t];
+                    if v.size_bytes > virtual_size {
+                        args.push(&size);
+                    }
+                    self.sys.run("qemu-img", &args, None)?;
+                }
+                None => {
+                    self.sys.run(
+                        "qemu-img",
+                        &["create", "-q", "-f", "qcow2", &t, &size],
+                        None,
+                    )?;
+                }
+            }
+            std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+        }
+        Ok(json!({"path": p, "size": v.size_bytes}))
+    }
+
+    fn in_use(&self, volume: Uuid) -> Option<String> {
+        self.running().into_iter().find(|n| {
+            self.spec_of(n)
+                .map(|s| s.disks.iter().any(|d| d.volume_id == volume))
+                .unwrap_or(false)
+        })
+    }
+
+    /// QEMU's command line for a VM (without `-incoming`).
+    pub fn command_line(&self, vm: &VmSpec, dir: &Path) -> Vec<String> {
+        let d = |f: &str| dir.join(f).display().to_string();
+        let kvm = self.accel == "kvm";
+        let mut a: Vec<String> = vec![
+            "-name".into(),
+            format!("{},process={}", vm.name, vm.name),
+            "-machine".into(),
+            format!("q35,accel={}", if kvm { "kvm" } else { "tcg" }),
+            "-cpu".into(),
+            if kvm { "host" } else { "max" }.into(),
+            "-smp".into(),
+            vm.cpus.max(1).to_string(),
+            "-m".into(),
+            vm.memory_mib.max(64).to_string(),
+            "-nodefaults".into(),
+            "-no-user-config".into(),
+            "-display".into(),
+            "none".into(),
+            "-device".into(),
+            "VGA".into(),
+            "-vnc".into(),
+            format!("unix:{}", d("vnc.sock")),
+            "-qmp".into(),
+            format!("unix:{},server=on,wait=off", d("qmp.sock")),
+            "-chardev".into(),
+            format!(
+                "socket,id=ser0,path={},server=on,wait=off,logfile={},logappend=on",
+                d("serial.sock"),
+                d("serial.log")
+            ),
+            "-serial".into(),
+            "chardev:ser0".into(),
+            "-pidfile".into(),
+            d("qemu.pid"),
+            "-daemonize".into(),
+        ];
+        for i in 1..=HOTPLUG_PORTS {
+            a.push("-device".into());
+            a.push(format!("pcie-root-port,id=hp{i},chassis={i},slot={i}"));
+        }
+        for (i, disk) in vm.disks.iter().enumerate() {
+            a.push("-drive".into());
+            a.push(format!(
+                "file={},if=none,id=drive-{},format=qcow2,cache=writeback",
+                disk.path, disk.volume_id
+            ));
+            a.push("-device".into());
+            a.push(format!(
+                "virtio-blk-pci,drive=drive-{},id=disk-{}{}",
+                disk.volume_id,
+                disk.volume_id,
+                if i == 0 { ",bootindex=1" } else { "" }
+            ));
+        }
+        for (i, n) in vm.nics.iter().enumerate() {
+            a.push("-netdev".into());
+            a.push(format!(
+                "tap,id=net{i},ifname={},script=no,downscript=no,vhost=off",
+                n.tap
+            ));
+            a.push("-device".into());
+            a.push(format!("virtio-net-pci,netdev=net{i},mac={}", n.mac));
+        }
+        if let (Some(t), Some(root)) = (vm.template_id, vm.disks.first()) {
+            let tdir = Path::new(&root.path)
+                .parent()
+                .map(|p| p.join("templates"))
+                .unwrap_or_default();
+            let kernel = tdir.join(format!("{t}.kernel"));
+            let initrd = tdir.join(format!("{t}.initrd"));
+            if kernel.exists() {
+                a.extend([
+                    "-kernel".into(),
+                    kernel.display().to_string(),
+                    "-append".into(),
+                    format!("console=ttyS0 panic=-1 quiet canopy.name={}", vm.hostname),
+                ]);
+                if initrd.exists() {
+                    a.extend(["-initrd".into(), initrd.display().to_string()]);
+                }
+            }
+        }
+        a
+    }
+
+    /// Creates the VM's taps (joined to their bridges when the data plane has them).
+    fn taps(&self, vm: &VmSpec) -> Result<(), String> {
+        for n in &vm.nics {
+            let exists = self
+                .sys
+                .run("ip", &["link", "show", "dev", &n.tap], None)
+                .is_ok();
+            if !exists {
+                self.sys
+                    .run("ip", &["tuntap", "add", "dev", &n.tap, "mode", "tap"], None)?;
+            }
+            if let Some(b) = self.net.bridge_of(&n.tap) {
+                self.net.join_tap(&n.tap, &b)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_taps(&self, vm: &VmSpec) {
+        for n in &vm.nics {
+            let _ = self.sys.run("ip", &["link", "del", "dev", &n.tap], None);
+        }
+    }
+
+    async fn start(&self, vm: &VmSpec, incoming: Option<u16>) -> Result<Value, String> {
+        if self.pid(&vm.name).is_some() {
+            return Ok(json!({"state": "Running"}));
+        }
+        if let Some(d) = vm.disks.iter().find(|d| d.path.is_empty()) {
+            return Err(format!("disk {} has no path", d.volume_id));
+        }
+        let dir = self.vm_dir(&vm.name);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        for f in ["qmp.sock", "vnc.sock", "serial.sock", "qemu.pid"] {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+        let spec = serde_json::to_vec_pretty(vm).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("spec.json"), spec).map_err(|e| e.to_string())?;
+        self.taps(vm)?;
+        let mut args = self.command_line(vm, &dir);
+        if let Some(port) = incoming {
+            args.push("-incoming".into());
+            args.push(format!("tcp:{}:{port}", self.address));
+        }
+        let sys = self.sys.clone();
+        let log = dir.join("qemu.log");
+        tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            sys.run_daemon("qemu-system-x86_64", &a, &log)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let mut q = self.qmp(&vm.name).await?;
+        let st = q.execute("query-status", Value::Null).await?;
+        tracing::info!(vm = %vm.name, status = %st["status"], "QEMU started");
+        Ok(json!({"state": "Running"}))
+    }
+
+    async fn wait_gone(&self, name: &str, within: Duration) -> bool {
+        let end = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < end {
+            if self.pid(name).is_none() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.pid(name).is_none()
+    }
+
+    async fn stop(&self, name: &str, force: bool) -> Result<Value, String> {
+        let spec = self.spec_of(name);
+        if let Some(pid) = self.pid(name) {
+            if !force {
+                if let Ok(mut q) = self.qmp(name).await {
+                    let _ = q.execute("system_powerdown", Value::Null).await;
+                }
+                if !self.wait_gone(name, self.stop_timeout).await {
+                    tracing::warn!(
+                        vm = name,
+                        "the guest ignored the ACPI power button; quitting QEMU"
+                    );
+                }
+            }
+            if self.pid(name).is_some() {
+                if let Ok(mut q) = self.qmp(name).await {
+                    let _ = q.execute("quit", Value::Null).await;
+                }
+                if !self.wait_gone(name, Duration::from_secs(5)).await {
+                    crate::linuxnet::stop_pid(pid);
+                }
+            }
+        }
+        if let Some(s) = spec {
+            self.remove_taps(&s);
+        }
+        let _ = std::fs::remove_file(self.vm_dir(name).join("spec.json"));
+        Ok(json!({"state": "Stopped"}))
+    }
+
+    async fn migrate(&self, name: &str, dest: &str) -> Result<Value, String> {
+        if self.pid(name).is_none() {
+            return Ok(json!({"state": "Migrated"}));
+        }
+        let port = proto::migration_port(name);
+        let mut q = self.qmp(name).await?;
+        q.execute("migrate", json!({"uri": format!("tcp:{dest}:{port}")}))
+            .await?;
+        // Bounded: a migration that does not finish in 10 minutes is cancelled.
+        for _ in 0..6000 {
+            let st = q.execute("query-migrate", Value::Null).await?;
+            match st["status"].as_str().unwrap_or_default() {
+                "completed" => {
+                    let _ = q.execute("quit", Value::Null).await;
+                    let pid = self.pid(name);
+                    if !self.wait_gone(name, Duration::from_secs(5)).await {
+                        if let Some(p) = pid {
+                            crate::linuxnet::stop_pid(p);
+                        }
+                    }
+                    if let Some(s) = self.spec_of(name) {
+                        self.remove_taps(&s);
+                    }
+                    let _ = std::fs::remove_file(self.vm_dir(name).join("spec.json"));
+                    return Ok(json!({"state": "Migrated"}));
+                }
+                "failed" | "cancelled" => {
+                    return Err(format!(
+                        "the migration failed: {}",
+                        st["error-desc"].as_str().unwrap_or("no reason given")
+                    ))
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let _ = q.execute("migrate_cancel", Value::Null).await;
+        Err("the migration did not finish within 10 minutes; cancelled".into())
+    }
+
+    async fn attach(&self, vm: &str, disk: &proto::DiskSpec) -> Result<Value, String> {
+        let mut q = self.qmp(vm).await?;
+        let devices = q.execute("query-pci", Value::Null).await?.to_string();
+        let id = format!("disk-{}", disk.volume_id);
+        if devices.contains(&id) {
+            return Ok(json!({}));
+        }
+        let node = format!("drive-{}", disk.volume_id);
+        q.execute(
+            "blockdev-add",
+            json!({"driver": "qcow2", "node-name": node,
+                   "file": {"driver": "file", "filename": disk.path}}),
+        )
+        .await?;
+        let mut last = String::new();
+        for port in 1..=HOTPLUG_PORTS {
+            match q
+                .execute(
+                    "device_add",
+                    json!({"driver": "virtio-blk-pci", "drive": node, "id": id, "bus": format!("hp{port}")}),
+                )
+                .await
+            {
+                Ok(_) => {
+                    self.update_spec(vm, |s| {
+                        if !s.disks.iter().any(|d| d.volume_id == disk.volume_id) {
+                            s.disks.push(disk.clone());
+                        }
+                    });
+                    return Ok(json!({}));
+                }
+                Err(e) => last = e,
+            }
+        }
+        let _ = q.execute("blockdev-del", json!({"node-name": node})).await;
+        Err(format!("no free hot-plug slot: {last}"))
+    }
+
+    async fn detach(&self, vm: &str, volume: Uuid) -> Result<Value, String> {
+        if self.pid(vm).is_none() {
+            return Ok(json!({}));
+        }
+        let mut q = self.qmp(vm).await?;
+        let id = format!("disk-{volume}");
+        let _ = q.execute("device_del", json!({"id": id})).await;
+        // The guest releases the device; then the block node can go (bounded wait).
+        for _ in 0..100 {
+            let pci = q.execute("query-pci", Value::Null).await?.to_string();
+            if !pci.contains(&id) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = q
+            .execute(
+                "blockdev-del",
+                json!({"node-name": format!("drive-{volume}")}),
+            )
+            .await;
+        self.update_spec(vm, |s| s.disks.retain(|d| d.volume_id != volume));
+        Ok(json!({}))
+    }
+
+    fn update_spec(&self, vm: &str, f: impl FnOnce(&mut VmSpec)) {
+        if let Some(mut s) = self.spec_of(vm) {
+            f(&mut s);
+            if let Ok(b) = serde_json::to_vec_pretty(&s) {
+                let _ = std::fs::write(self.vm_dir(vm).join("spec.json"), b);
+            }
+        }
+    }
+
+    async fn apply(&self, command: &Command) -> Result<Value, String> {
+        match command {
+            Command::Ping => Ok(json!({"pong": true})),
+            Command::StorageStat { path } => {
+                let _ = std::fs::create_dir_all(path);
+                crate::driver::storage_stat(path).await
+            }
+            Command::CreateVolume { volume } => self.create_volume(volume).await,
+            Command::DeleteVolume {
+                pool_path,
+                volume_id,
+            } => {
+                if let Some(vm) = self.in_use(*volume_id) {
+                    return Err(format!("volume {volume_id} is in use by running VM {vm}"));
+                }
+                let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
+                match std::fs::remove_file(&p) {
+                    Ok(()) => Ok(json!({})),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
+                    Err(e) => Err(format!("deleting {}: {e}", p.display())),
+                }
+            }
+            Command::ResizeVolume {
+                pool_path,
+                volume_id,
+                size_bytes,
+            } => {
+                let size = size_bytes.to_string();
+                if let Some(vm) = self.in_use(*volume_id) {
+                    let mut q = self.qmp(&vm).await?;
+                    q.execute(
+                        "block_resize",
+                        json!({"node-name": format!("drive-{volume_id}"), "size": size_bytes}),
+                    )
+                    .await?;
+                } else {
+                    let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
+                    self.sys
+                        .run("qemu-img", &["resize", "-q", &p.display().to_string(), &size], None)?;
+                }
+                Ok(json!({"size": size_bytes}))
+            }
+            Command::StartVm { vm } => self.start(vm, None).await,
+            Command::PrepareMigration { vm } => {
+                self.start(vm, Some(proto::migration_port(&vm.name))).await?;
+                Ok(json!({}))
+            }
+            Command::StopVm { name, force } => self.stop(name, *force).await,
+            Command::RebootVm { name } => {
+                if self.pid(name).is_none() {
+                    return Err(format!("VM {name} is not running on this host"));
+                }
+                self.qmp(name)
+                    .await?
+                    .execute("system_reset", Value::Null)
+                    .await?;
+                Ok(json!({"state": "Running"}))
+            }
+            Command::MigrateVm { name, dest } => self.migrate(name, dest).await,
+            Command::AttachDisk { vm, disk } => self.attach(vm, disk).await,
+            Command::DetachDisk { vm, volume_id } => self.detach(vm, *volume_id).await,
+            Command::ScaleVm { name, .. } => Err(format!(
+                "VM {name} runs on QEMU, which this driver does not resize while running: stop it and change its offering"
+            )),
+            Command::CheckHost { address } => {
+                // A peer is alive when it answers on the agent's underlay (ICMP echo).
+                let alive = self
+                    .sys
+                    .run("busybox", &["ping", "-c", "1", "-W", "1", address], None)
+                    .is_ok();
+                Ok(json!({"alive": alive}))
+            }
+            Command::ListVms => Ok(json!({
+                "vms": self.running().iter().map(|n| json!({"name": n, "state": "Running"})).collect::<Vec<_>>(),
+                "volumes": [],
+            })),
+            Command::ApplyNetwork {
+                generation,
+                desired,
+            } => {
+                let net = self.net.clone();
+                let (g, d) = (*generation, desired.clone());
+                let now = tokio::task::spawn_blocking(move || net.apply(g, &d))
+                    .await
+                    .map_err(|e| e.to_string())??;
+                Ok(json!({"generation": now, "stale": now != *generation}))
+            }
+            other => Err(format!("unsupported command {other:?}")),
+        }
+    }
+}
+
+impl Driver for QemuDriver {
+    fn handle<'a>(
+        &'a self,
+        command: &'a Command,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, String>> + Send + 'a>>
+    {
+        Box::pin(self.apply(command))
+    }
+
+    fn vnc_socket(&self, vm: &str) -> Option<PathBuf> {
+        QemuDriver::vnc_socket(self, vm)
+    }
+}
+
+/// Summary of the VMs a restarted agent found running (logged at start).
+pub fn adopted(d: &QemuDriver) -> BTreeMap<String, u32> {
+    d.running()
+        .into_iter()
+        .filter_map(|n| d.pid(&n).map(|p| (n, p)))
+        .collect()
+}

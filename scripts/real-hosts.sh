@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Real hosts on one machine: the management server, two host agents running real QEMU VMs and
+# the Linux data plane, and a public network — each in network namespaces this script creates
+# (nothing is configured in the machine's own namespace):
+#
+#   cnpX-m     the management server (API on its loopback, agent endpoint on the underlay
+#              bridge 192.168.251.1) and the test itself
+#   cnpX-h1/h2 the hosts (underlay 192.168.251.11/.12; their VXLAN tunnels run over it);
+#              each has an uplink `pubup` to the public bridge
+#   cnpX-pub   the public network's bridge (the outside world)
+#   cnpX-inet  a client on the public network (203.0.113.1, the public range's gateway)
+#
+# Then tests/e2e/real_hosts.py drives the cloud through the API (see its docstring). Every
+# process started is stopped by PID; the namespaces are deleted at the end.
+#   scripts/real-hosts.sh            # the end-to-end test
+#   KEEP=1 scripts/real-hosts.sh     # leave everything up for inspection (prints how to clean)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+TEMPLATE=${CANOPY_TEMPLATE_DIR:-$CACHE/template}
+PY="$CACHE/venv/bin/python"
+
+missing=()
+for t in qemu-system-x86_64 qemu-img nft dnsmasq haproxy ip bridge; do
+  command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+done
+[ -f "$TEMPLATE/template.json" ] || missing+=("template ($TEMPLATE)")
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "${CANOPY_REQUIRE_TOOLS:-}" = 1 ]; then
+    echo "real-hosts: missing ${missing[*]}" >&2; exit 1
+  fi
+  echo "real-hosts: SKIPPED (missing ${missing[*]}; scripts/install-deps.sh installs them)"
+  exit 0
+fi
+
+cargo build -q -p canopy
+BIN="$CARGO_TARGET_DIR/debug/canopy"
+X=cnp$(printf '%04x' $((RANDOM % 65536)))
+M=$X-m; H1=$X-h1; H2=$X-h2; PUB=$X-pub; INET=$X-inet
+WORK=$(mktemp -d /tmp/canopy-real.XXXXXX)
+PIDS=()
+
+cleanup() {
+  set +e
+  if [ -n "${KEEP:-}" ]; then
+    echo "KEEP: left running (pids ${PIDS[*]}; namespaces $X-*; files $WORK)"; return
+  fi
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  # The test stops its VMs and agents; QEMU processes of a failed run are stopped by pid.
+  for f in "$WORK"/h*/run/vms/*/qemu.pid; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+  done
+  for f in "$WORK"/h*/run/net/routers/*/*.pid; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+  done
+  sleep 0.5
+  for d in "$WORK"/h*/run/net/routers/r-*; do
+    [ -d "$d" ] && ip netns del "$(basename "$d")" 2>/dev/null
+  done
+  for n in $M $H1 $H2 $PUB $INET; do ip netns del "$n" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for n in $M $H1 $H2 $PUB $INET; do ip netns add "$n"; ip -n "$n" link set lo up; done
+# Underlay: a bridge in the management namespace, one veth per host.
+ip -n $M link add ul type bridge && ip -n $M link set ul up
+ip -n $M addr add 192.168.251.1/24 dev ul
+# Public: a bridge in the public namespace, one uplink per host, and the client.
+ip -n $PUB link add pub type bridge && ip -n $PUB link set pub up
+i=0
+for h in $H1 $H2; do
+  i=$((i+1))
+  ip link add "${X}u$i" type veth peer name ul0 netns "$h"
+  ip link set "${X}u$i" netns $M
+  ip -n $M link set "${X}u$i" master ul up
+  ip -n "$h" addr add 192.168.251.1$i/24 dev ul0
+  ip -n "$h" link set ul0 up
+  ip link add "${X}p$i" type veth peer name pubup netns "$h"
+  ip link set "${X}p$i" netns $PUB
+  ip -n $PUB link set "${X}p$i" master pub up
+  ip -n "$h" link set pubup up
+done
+ip link add "${X}i" type veth peer name eth0 netns $INET
+ip link set "${X}i" netns $PUB
+ip -n $PUB link set "${X}i" master pub up
+ip -n $INET addr add 203.0.113.1/24 dev eth0
+ip -n $INET link set eth0 up
+
+mkdir -p "$WORK/server" "$WORK/primary" "$WORK/secondary" "$WORK/h1" "$WORK/h2"
+ip netns exec $M "$BIN" server --data-dir "$WORK/server" --listen 127.0.0.1:8080 \
+  --agent-listen 192.168.251.1:9443 --advertise 192.168.251.1 >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 300); do
+  [ -f "$WORK/server/admin.json" ] && grep -q "API:" "$WORK/server.log" && break
+  sleep 0.1
+done
+
+status=0
+ip netns exec $M "$PY" tests/e2e/real_hosts.py --url http://127.0.0.1:8080/client/api \
+  --admin-json "$WORK/server/admin.json" --work "$WORK" --bin "$BIN" --template "$TEMPLATE" \
+  --hosts "$H1,$H2" --inet "$INET" || status=$?
+if [ $status -ne 0 ]; then
+  echo "---- server log (tail) ----"; tail -40 "$WORK/server.log"
+  for h in h1 h2; do echo "---- agent $h log (tail) ----"; tail -20 "$WORK/$h/agent.log" 2>/dev/null; done
+fi
+exit $status

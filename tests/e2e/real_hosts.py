@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""Real hosts end to end (run by scripts/real-hosts.sh inside the management namespace):
+builds a zone through the API, starts two host agents in their namespaces (real QEMU, the
+Linux data plane), and checks what a user would: VMs boot and get their addresses from the
+router's DHCP, resolve and ping each other across hosts; a security group opens one port and
+not the next, and revoking closes it; port forwarding, static NAT and a load balancer (with
+source stickiness) reach the VMs from the public namespace; the console websocket answers
+RFB; stop, start, reboot; live migration keeps a guest counter counting; an agent killed and
+restarted adopts its VMs. Prints measured times. Last line: "N passed, N failed".
+"""
+import argparse
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+
+from cs import CloudStack
+
+RESULTS = []
+TIMES = {}
+
+
+def step(name, fn):
+    t0 = time.monotonic()
+    try:
+        out = fn()
+        RESULTS.append(True)
+        print("PASS  %s (%.1f s)%s" % (name, time.monotonic() - t0, (" -- " + str(out)) if out else ""), flush=True)
+        return out
+    except Exception as e:  # noqa: BLE001
+        RESULTS.append(False)
+        print("FAIL  %s -- %s: %s" % (name, type(e).__name__, e), flush=True)
+        traceback.print_exc(limit=4)
+        return None
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def wait_for(what, fn, timeout=60.0, every=0.2):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what, last))
+
+
+class Console:
+    """The guest's serial console (QEMU's chardev socket): run a shell command, read its output."""
+
+    def __init__(self, sock_path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(1.0)
+        self.s.connect(sock_path)
+        self.n = 1000 + (os.getpid() % 1000) * 10
+
+    def run(self, cmd, timeout=30.0):
+        self.n += 1
+        n = self.n
+        # The marker is computed by the shell, so the echoed command line never matches it.
+        line = "%s; echo END-$((%d+0))-$?\n" % (cmd, n)
+        self.s.sendall(line.encode())
+        buf = b""
+        end = time.monotonic() + timeout
+        pat = re.compile(rb"END-%d-(\d+)" % n)
+        while time.monotonic() < end:
+            try:
+                chunk = self.s.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            buf += chunk
+            m = pat.search(buf)
+            if m:
+                text = buf[: m.start()].decode(errors="replace")
+                # Drop the echoed command line.
+                first = text.find("\n")
+                return int(m.group(1)), text[first + 1:] if first >= 0 else text
+        raise AssertionError("no answer from the guest to %r within %.0f s: %r" % (cmd, timeout, buf[-300:]))
+
+    def close(self):
+        self.s.close()
+
+
+def ns_fetch(ns, url, timeout=3):
+    """GET `url` from the network namespace `ns` (a fresh connection); body or None."""
+    code = ("import urllib.request,sys\n"
+            "try:\n print(urllib.request.urlopen(sys.argv[1], timeout=%d).read().decode().strip())\n"
+            "except Exception as e:\n print('ERR', e); sys.exit(1)\n") % timeout
+    r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code, url], capture_output=True, text=True,
+                       timeout=timeout + 10)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def ws_console(url):
+    """Opens the console websocket and returns the first binary message (the RFB version)."""
+    m = re.match(r"wss?://([^/:]+):(\d+)(/.*)", url)
+    host, port, path = m.group(1), int(m.group(2)), m.group(3)
+    s = socket.create_connection((host, port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n"
+           % (path, host, port, key))
+    s.sendall(req.encode())
+    resp = b""
+    while b"\r\n\r\n" not in resp:
+        c = s.recv(4096)
+        if not c:
+            break
+        resp += c
+    head, _, rest = resp.partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 101"), "no websocket upgrade: %r" % head[:200])
+    data = rest
+    while len(data) < 2:
+        data += s.recv(4096)
+    ln = data[1] & 0x7F
+    off = 2
+    if ln == 126:
+        while len(data) < 4:
+            data += s.recv(4096)
+        ln = int.from_bytes(data[2:4], "big")
+        off = 4
+    while len(data) < off + ln:
+        data += s.recv(4096)
+    s.close()
+    return data[0] & 0x0F, data[off:off + ln]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--admin-json", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--template", required=True)
+    ap.add_argument("--hosts", required=True, help="namespaces of host 1 and host 2")
+    ap.add_argument("--inet", required=True, help="the public client's namespace")
+    a = ap.parse_args()
+    creds = json.load(open(a.admin_json))
+    api = CloudStack(endpoint=a.url, key=creds["apikey"], secret=creds["secretkey"], poll_interval=0.1,
+                     job_timeout=300, fetch_result=True)
+    hosts_ns = a.hosts.split(",")
+    st = {"agents": {}}
+
+    def start_agent(i, token=None):
+        d = os.path.join(a.work, "h%d" % i)
+        cmd = ["ip", "netns", "exec", hosts_ns[i - 1], a.bin, "agent", "--address", "192.168.251.1%d" % i,
+               "--state-dir", d, "--public-uplink", "pubup"]
+        if token:
+            cmd += ["--token", token]
+        log = open(os.path.join(d, "agent.log"), "a")
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, CANOPY_LOG="info"))
+        st["agents"][i] = p
+        return p
+
+    def zone():
+        z = api.createZone(name="real1", networktype="Advanced", dns1="203.0.113.1", internaldns1="203.0.113.1",
+                           guestcidraddress="10.1.0.0/16", domain="real.internal")["zone"]
+        st["zone"] = z["id"]
+        pn = api.createPhysicalNetwork(name="pn1", zoneid=z["id"], isolationmethods="VXLAN", vlan="3000-3099")
+        pn = pn["physicalnetwork"]
+        for t in ("Guest", "Management", "Public"):
+            api.addTrafficType(physicalnetworkid=pn["id"], traffictype=t)
+        nsp = api.listNetworkServiceProviders(physicalnetworkid=pn["id"], name="VirtualRouter")
+        nsp = nsp["networkserviceprovider"][0]
+        el = api.listVirtualRouterElements(nspid=nsp["id"])["virtualrouterelement"][0]
+        api.configureVirtualRouterElement(id=el["id"], enabled="true")
+        api.updateNetworkServiceProvider(id=nsp["id"], state="Enabled")
+        api.updatePhysicalNetwork(id=pn["id"], state="Enabled")
+        api.createVlanIpRange(zoneid=z["id"], physicalnetworkid=pn["id"], forvirtualnetwork="true",
+                              vlan="untagged", gateway="203.0.113.1", netmask="255.255.255.0",
+                              startip="203.0.113.10", endip="203.0.113.60")
+        pod = api.createPod(name="pod1", zoneid=z["id"], gateway="192.168.251.1", netmask="255.255.255.0",
+                            startip="192.168.251.100", endip="192.168.251.200", allocationstate="Enabled")["pod"]
+        cl = api.addCluster(clustername="c1", clustertype="CloudManaged", hypervisor="KVM", podid=pod["id"],
+                            zoneid=z["id"])["cluster"][0]
+        st["cluster"] = cl["id"]
+        tokens = []
+        for i in (1, 2):
+            h = api.addHost(zoneid=z["id"], podid=pod["id"], clusterid=cl["id"], hypervisor="KVM",
+                            url="http://192.168.251.1%d" % i)["host"][0]
+            st["h%d" % i] = h["id"]
+            tokens.append(h["jointoken"])
+        for i in (1, 2):
+            start_agent(i, tokens[i - 1])
+        wait_for("both hosts Up", lambda: len([h for h in api.listHosts(zoneid=z["id"], type="Routing")
+                                                .get("host", []) if h["state"] == "Up"]) == 2, 60)
+        api.createStoragePool(name="shared", zoneid=z["id"], podid=pod["id"], clusterid=cl["id"],
+                              url="filesystem://" + os.path.join(a.work, "primary"))
+        api.addImageStore(provider="NFS", name="sec", url="file://" + os.path.join(a.work, "secondary"),
+                          zoneid=z["id"])
+        api.updateCluster(id=cl["id"], allocationstate="Enabled")
+        api.updateZone(id=z["id"], allocationstate="Enabled")
+        hs = api.listHosts(zoneid=z["id"], type="Routing")["host"]
+        return ", ".join("%s %s (%s, QEMU %s)" % (h["name"], h["state"], h.get("details", {}).get("accelerator"),
+                                                  h.get("hypervisorversion", "?")) for h in hs)
+    step("zone with two real hosts (agents in their namespaces) joins and is enabled", zone)
+    if "h2" not in st or not all(RESULTS):
+        return finish(st)
+
+    def template():
+        os_id = [o["id"] for o in api.listOsTypes()["ostype"] if o["description"] == "Other Linux (64-bit)"][0]
+        url = lambda f: "file://" + os.path.join(a.template, f)  # noqa: E731
+        t = api.registerTemplate(**{"name": "tiny", "displaytext": "tiny", "url": url("root.qcow2"),
+                                    "format": "QCOW2", "hypervisor": "KVM", "ostypeid": os_id,
+                                    "zoneid": st["zone"], "ispublic": "true",
+                                    "details[0].kernel": url("vmlinux"),
+                                    "details[0].initrd": url("initramfs.cpio.gz")})["template"][0]
+        st["template"] = t["id"]
+        wait_for("template ready", lambda: api.listTemplates(templatefilter="all", id=t["id"])["template"][0]
+                 ["isready"], 120)
+        so = api.createServiceOffering(name="tiny", displaytext="tiny", cpunumber=1, cpuspeed=500,
+                                       memory=256)["serviceoffering"]
+        st["offering"] = so["id"]
+    step("template (kernel + initrd + root disk) registered and ready; a 256 MiB offering", template)
+    if "offering" not in st:
+        return finish(st)
+
+    def vm_dir(host, inst):
+        return os.path.join(a.work, "h%d" % host, "run", "vms", inst)
+
+    def host_no(host_id):
+        return 1 if host_id == st["h1"] else 2
+
+    def serial_log(vm):
+        v = api.listVirtualMachines(id=vm)["virtualmachine"][0]
+        return os.path.join(vm_dir(host_no(v["hostid"]), v["instancename"]), "serial.log")
+
+    def read(path):
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def console(vm):
+        v = api.listVirtualMachines(id=vm)["virtualmachine"][0]
+        return Console(os.path.join(vm_dir(host_no(v["hostid"]), v["instancename"]), "serial.sock"))
+
+    def deploy(name, host, **kw):
+        t0 = time.monotonic()
+        args = dict(zoneid=st["zone"], serviceofferingid=st["offering"], templateid=st["template"], name=name,
+                    hostid=st["h%d" % host])
+        args.update(kw)
+        v = api.deployVirtualMachine(**args)["virtualmachine"]
+        t_api = time.monotonic() - t0
+        log = serial_log(v["id"])
+        wait_for(name + " guest init", lambda: "CANOPY-GUEST-READY" in read(log), 120, 0.05)
+        t_ready = time.monotonic() - t0
+        return v, t_api, t_ready
+
+    def two_vms():
+        t0 = time.monotonic()
+        v1, api1, ready1 = deploy("vm1", 1)
+        st["vm1"] = v1
+        # The network is implemented by the first deploy: its router serves DHCP.
+        routers = api.listRouters(networkid=v1["nic"][0]["networkid"])["router"]
+        check(routers and routers[0]["state"] == "Running", routers)
+        st["network"] = v1["nic"][0]["networkid"]
+        st["router"] = routers[0]
+        v2, api2, ready2 = deploy("vm2", 2)
+        st["vm2"] = v2
+        TIMES["deploy API call (vm1, implements the network)"] = api1
+        TIMES["deploy API call -> guest init marker (vm1)"] = ready1
+        TIMES["deploy API call -> guest init marker (vm2)"] = ready2
+        for v in (v1, v2):
+            check(v["state"] == "Running", v)
+            ip = v["nic"][0]["ipaddress"]
+            log = serial_log(v["id"])
+            got = wait_for(v["name"] + " DHCP address", lambda: re.search(r"CANOPY-GUEST-IP (\S+)", read(log)), 30)
+            check(got.group(1).split("/")[0] == ip, "%s got %s over DHCP, expected %s" % (v["name"], got.group(1), ip))
+        check(v1["hostid"] != v2["hostid"], "the VMs are on different hosts")
+        return "vm1 %s on h1, vm2 %s on h2 (%.1f s)" % (v1["nic"][0]["ipaddress"], v2["nic"][0]["ipaddress"],
+                                                        time.monotonic() - t0)
+    step("two VMs of one isolated network on two hosts: Running, booted, addresses from the router's DHCP",
+         two_vms)
+    if "vm2" not in st:
+        return finish(st)
+
+    def names_and_ping():
+        c = console(st["vm1"]["id"])
+        ip2 = st["vm2"]["nic"][0]["ipaddress"]
+        rc, out = c.run("nslookup vm2")
+        check(rc == 0 and ip2 in out, "vm1 resolves vm2: %r" % out)
+        rc, out = c.run("ping -c 3 -W 2 %s" % ip2)
+        check(rc == 0 and "3 packets received" in out, "vm1 pings vm2 across hosts: %r" % out)
+        c.close()
+        c = console(st["vm2"]["id"])
+        rc, out = c.run("ping -c 2 -W 2 vm1")
+        c.close()
+        check(rc == 0, "vm2 pings vm1 by name: %r" % out)
+        return "nslookup vm2 -> %s; ping both ways" % ip2
+    step("vm1 resolves vm2 by name and they ping each other across hosts (VXLAN)", names_and_ping)
+
+    def public_ip():
+        ip = api.associateIpAddress(networkid=st["network"])["ipaddress"]
+        return ip["id"], ip["ipaddress"]
+
+    def port_forwarding():
+        ipid, addr = public_ip()
+        api.createPortForwardingRule(ipaddressid=ipid, protocol="tcp", publicport=8080, privateport=80,
+                                     virtualmachineid=st["vm1"]["id"], openfirewall="true")
+        body = wait_for("port forward answers", lambda: ns_fetch(a.inet, "http://%s:8080/" % addr), 30, 0.5)
+        check(body == "vm1", body)
+        check(ns_fetch(a.inet, "http://%s:81/" % addr, 2) is None, "only the forwarded port is open")
+        return "%s:8080 -> vm1:80" % addr
+    step("port forwarding reaches vm1 from the public namespace", port_forwarding)
+
+    def static_nat():
+        ipid, addr = public_ip()
+        api.enableStaticNat(ipaddressid=ipid, virtualmachineid=st["vm2"]["id"])
+        api.createFirewallRule(ipaddressid=ipid, protocol="tcp", startport=80, endport=80, cidrlist="0.0.0.0/0")
+        body = wait_for("static NAT answers", lambda: ns_fetch(a.inet, "http://%s/" % addr), 30, 0.5)
+        check(body == "vm2", body)
+        check(ns_fetch(a.inet, "http://%s:81/" % addr, 2) is None, "the firewall opens only port 80")
+        return "%s -> vm2" % addr
+    step("static NAT with a firewall rule reaches vm2 from the public namespace", static_nat)
+
+    def load_balancer():
+        ipid, addr = public_ip()
+        lb = api.createLoadBalancerRule(publicipid=ipid, name="web", algorithm="roundrobin", publicport=80,
+                                        privateport=80, openfirewall="true")["loadbalancer"]
+        api.assignToLoadBalancerRule(id=lb["id"], virtualmachineids="%s,%s" % (st["vm1"]["id"], st["vm2"]["id"]))
+        wait_for("LB answers", lambda: ns_fetch(a.inet, "http://%s/" % addr), 30, 0.5)
+        seen = [ns_fetch(a.inet, "http://%s/" % addr) for _ in range(8)]
+        check(set(seen) == {"vm1", "vm2"}, "round robin spreads over both VMs: %s" % seen)
+        api.createLBStickinessPolicy(lbruleid=lb["id"], methodname="SourceBased", name="src")
+        time.sleep(1.0)
+        seen = [ns_fetch(a.inet, "http://%s/" % addr) for _ in range(8)]
+        check(len(set(seen)) == 1 and seen[0] in ("vm1", "vm2"), "source stickiness keeps one VM: %s" % seen)
+        return "%s: round robin over vm1+vm2, then sticky to %s" % (addr, seen[0])
+    step("a load balancer spreads connections over two VMs; source stickiness keeps a client on one",
+         load_balancer)
+
+    def security_groups():
+        # A shared network with security groups (its router serves DHCP only), two VMs on it:
+        # `web` allows TCP 80 in, the client is in the default group.
+        offs = api.listNetworkOfferings(name="DefaultSharedNetworkOfferingWithSGService")["networkoffering"]
+        n = api.createNetwork(zoneid=st["zone"], networkofferingid=offs[0]["id"], name="sgnet", displaytext="sgnet",
+                              gateway="10.60.0.1", netmask="255.255.255.0", startip="10.60.0.10",
+                              endip="10.60.0.99", vlan="3090")["network"]
+        g = api.createSecurityGroup(name="web")["securitygroup"]
+        api.authorizeSecurityGroupIngress(securitygroupid=g["id"], protocol="tcp", startport=80, endport=80,
+                                          cidrlist="0.0.0.0/0")
+        srv, _, _ = deploy("sgweb", 1, networkids=n["id"], securitygroupids=g["id"])
+        cli, _, _ = deploy("sgcli", 2, networkids=n["id"])
+        st["sg"] = (srv, cli, g)
+        ip = srv["nic"][0]["ipaddress"]
+        c = console(cli["id"])
+        try:
+            get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 %s %d"
+            rc, out = c.run(get % (ip, 80))
+            check(rc == 0 and "sgweb" in out, "port 80 allowed: %r" % out)
+            rc, out = c.run(get % (ip, 81))
+            check(rc != 0, "port 81 stays closed: %r" % out)
+            rule = api.listSecurityGroups(id=g["id"])["securitygroup"][0]["ingressrule"][0]
+            t0 = time.monotonic()
+            api.revokeSecurityGroupIngress(id=rule["ruleid"])
+            TIMES["security group revoke -> applied (API job)"] = time.monotonic() - t0
+            rc, out = c.run(get % (ip, 80))
+            check(rc != 0, "port 80 closed once the rule is revoked: %r" % out)
+        finally:
+            c.close()
+        return "tcp/80 open, tcp/81 closed, revoke closes tcp/80"
+    step("a security group rule opens one port, not the next; revoking closes it at once", security_groups)
+
+    def console_ws():
+        r = api.createConsoleEndpoint(virtualmachineid=st["vm1"]["id"])["consoleendpoint"]
+        check(r.get("success") in (True, "true"), r)
+        url = r["url"]
+        op, payload = ws_console(url)
+        check(op == 2 and payload.startswith(b"RFB 003.0"), "RFB handshake: %r" % payload)
+        return payload.decode().strip()
+    step("the console websocket carries the VM's RFB handshake", console_ws)
+
+    def stop_start_reboot():
+        v = st["vm2"]
+        log = serial_log(v["id"])
+        t0 = time.monotonic()
+        s = api.stopVirtualMachine(id=v["id"])["virtualmachine"]
+        check(s["state"] == "Stopped", s)
+        TIMES["graceful stop (ACPI power button)"] = time.monotonic() - t0
+        inst = v["instancename"]
+        check(not os.path.exists(os.path.join(vm_dir(2, inst), "spec.json")), "QEMU gone on the host")
+        check(TIMES["graceful stop (ACPI power button)"] < 15, "the guest powered off (not the timeout)")
+        before = read(log).count("CANOPY-GUEST-READY")
+        s = api.startVirtualMachine(id=v["id"], hostid=st["h2"])["virtualmachine"]
+        check(s["state"] == "Running", s)
+        wait_for("vm2 boots again", lambda: read(log).count("CANOPY-GUEST-READY") > before, 120, 0.1)
+        before = read(log).count("CANOPY-GUEST-READY")
+        api.rebootVirtualMachine(id=v["id"])
+        wait_for("vm2 reboots", lambda: read(log).count("CANOPY-GUEST-READY") > before, 120, 0.1)
+        return "stopped in %.1f s, started, rebooted" % TIMES["graceful stop (ACPI power button)"]
+    step("stop (graceful), start and reboot a VM", stop_start_reboot)
+
+    def migrate():
+        v = st["vm1"]
+        c = console(v["id"])
+        _, out = c.run("cat /tmp/tick")
+        c.close()
+        before = int(out.strip().splitlines()[-1])
+        t0 = time.monotonic()
+        m = api.migrateVirtualMachine(virtualmachineid=v["id"], hostid=st["h2"])["virtualmachine"]
+        TIMES["live migration h1 -> h2"] = time.monotonic() - t0
+        check(m["hostid"] == st["h2"] and m["state"] == "Running", m)
+        check(not os.path.exists(os.path.join(vm_dir(1, v["instancename"]), "spec.json")), "gone from h1")
+        new_log = os.path.join(vm_dir(2, v["instancename"]), "serial.log")
+        check("CANOPY-GUEST-READY" not in read(new_log), "the guest did not boot again on h2")
+        c = console(v["id"])
+        _, out = c.run("cat /tmp/tick")
+        after = int(out.strip().splitlines()[-1])
+        time.sleep(2)
+        _, out = c.run("cat /tmp/tick")
+        later = int(out.strip().splitlines()[-1])
+        c.close()
+        check(after >= before and later > after, "counter %d -> %d -> %d" % (before, after, later))
+        # Its network followed it: still reachable through the port forward.
+        return "counter %d before, %d after, %d two seconds later" % (before, after, later)
+    step("live migration moves a running VM to the other host; the guest's counter keeps counting", migrate)
+
+    def agent_restart():
+        p = st["agents"][2]
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        running = [v for v in api.listVirtualMachines(hostid=st["h2"])["virtualmachine"]]
+        pids = {}
+        for v in running:
+            pf = os.path.join(vm_dir(2, v["instancename"]), "qemu.pid")
+            pids[v["name"]] = int(open(pf).read())
+            os.kill(pids[v["name"]], 0)  # still alive
+        start_agent(2)
+        wait_for("h2 reconnects", lambda: api.listHosts(id=st["h2"])["host"][0]["state"] == "Up", 60)
+        log = read(os.path.join(a.work, "h2", "agent.log"))
+        check("adopted %d running VMs" % len(pids) in log, "the agent reports adopting its VMs")
+        for v in running:
+            pf = os.path.join(vm_dir(2, v["instancename"]), "qemu.pid")
+            check(int(open(pf).read()) == pids[v["name"]], "same QEMU process")
+            check(api.listVirtualMachines(id=v["id"])["virtualmachine"][0]["state"] == "Running", v["name"])
+        c = console(st["vm1"]["id"])
+        rc, _ = c.run("ping -c 1 -W 2 %s" % st["vm2"]["nic"][0]["ipaddress"])
+        c.close()
+        check(rc == 0, "VMs on the restarted host still reach each other")
+        return "%d VMs kept running and were adopted: %s" % (len(pids), sorted(pids))
+    step("killing and restarting an agent leaves its VMs running and adopted", agent_restart)
+
+    return finish(st)
+
+
+def finish(st):
+    if TIMES:
+        print("\nMeasured:")
+        for k, v in TIMES.items():
+            print("  %-55s %6.2f s" % (k, v))
+    for p in st.get("agents", {}).values():
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    ok = sum(RESULTS)
+    print("%d passed, %d failed" % (ok, len(RESULTS) - ok))
+    sys.exit(0 if ok == len(RESULTS) else 1)
+
+
+if __name__ == "__main__":
+    main()
