@@ -455,6 +455,28 @@ def main():
         return "%d VMs kept running and were adopted: %s" % (len(pids), sorted(pids))
     step("killing and restarting an agent leaves its VMs running and adopted", agent_restart)
 
+    def qemu_dies():
+        # Without HA: reported and Stopped. With HA: restarted.
+        cli = st["sg"][1]
+        pf = os.path.join(vm_dir(2, cli["instancename"]), "qemu.pid")
+        os.kill(int(open(pf).read()), signal.SIGKILL)
+        wait_for("sgcli Stopped", lambda: api.listVirtualMachines(id=cli["id"])["virtualmachine"][0]["state"]
+                 == "Stopped", 30)
+        v = st["vm2"]
+        api.updateVirtualMachine(id=v["id"], haenable="true")
+        log = serial_log(v["id"])
+        before = read(log).count("CANOPY-GUEST-READY")
+        pf = os.path.join(vm_dir(host_no(api.listVirtualMachines(id=v["id"])["virtualmachine"][0]["hostid"]),
+                                 v["instancename"]), "qemu.pid")
+        old = int(open(pf).read())
+        os.kill(old, signal.SIGKILL)
+        wait_for("vm2 restarted by HA", lambda: api.listVirtualMachines(id=v["id"])["virtualmachine"][0]["state"]
+                 == "Running" and os.path.exists(pf) and int(open(pf).read() or 0) != old, 60)
+        log = serial_log(v["id"])
+        wait_for("vm2 boots again", lambda: read(log).count("CANOPY-GUEST-READY") > before, 120, 0.1)
+        return "sgcli Stopped; vm2 (HA) restarted"
+    step("a QEMU that dies is reported: Stopped, or restarted when the VM is HA-enabled", qemu_dies)
+
     return finish(st)
 
 

@@ -19,6 +19,11 @@ pub trait Driver: Send + Sync {
     fn vnc_socket(&self, _vm: &str) -> Option<std::path::PathBuf> {
         None
     }
+
+    /// VMs that stopped on their own since the last call (each reported once).
+    fn gone(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What one simulated host runs and stores, kept in memory, and how it fails.

@@ -37,6 +37,20 @@ pub struct QemuDriver {
     pub stop_timeout: Duration,
     /// One template download at a time per file.
     fetching: tokio::sync::Mutex<()>,
+    /// VMs being started, stopped or migrated right now (not "gone" while their QEMU comes
+    /// or goes).
+    busy: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+/// Marks a VM busy while it lives.
+struct Busy<'a>(&'a QemuDriver, String);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut b) = self.0.busy.lock() {
+            b.remove(&self.1);
+        }
+    }
 }
 
 /// How many hot-plug slots (PCIe root ports) a VM gets for data disks.
@@ -60,7 +74,41 @@ impl QemuDriver {
             address: address.to_string(),
             stop_timeout: Duration::from_secs(20),
             fetching: tokio::sync::Mutex::new(()),
+            busy: Default::default(),
         }
+    }
+
+    fn busy(&self, name: &str) -> Busy<'_> {
+        if let Ok(mut b) = self.busy.lock() {
+            b.insert(name.to_string());
+        }
+        Busy(self, name.to_string())
+    }
+
+    /// VMs whose spec says they run here but whose QEMU is gone (and nobody is starting,
+    /// stopping or migrating them): their spec is set aside so each is reported once.
+    pub fn reap(&self) -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(&self.run_dir) else {
+            return Vec::new();
+        };
+        let busy = self.busy.lock().map(|b| b.clone()).unwrap_or_default();
+        let mut out = Vec::new();
+        for name in rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+        {
+            let dir = self.vm_dir(&name);
+            if busy.contains(&name) || !dir.join("spec.json").exists() || self.pid(&name).is_some()
+            {
+                continue;
+            }
+            if let Some(s) = self.spec_of(&name) {
+                self.remove_taps(&s);
+            }
+            let _ = std::fs::rename(dir.join("spec.json"), dir.join("spec.gone.json"));
+            out.push(name);
+        }
+        out
     }
 
     fn vm_dir(&self, name: &str) -> PathBuf {
@@ -284,6 +332,7 @@ impl QemuDriver {
     }
 
     async fn start(&self, vm: &VmSpec, incoming: Option<u16>) -> Result<Value, String> {
+        let _busy = self.busy(&vm.name);
         if self.pid(&vm.name).is_some() {
             return Ok(json!({"state": "Running"}));
         }
@@ -329,6 +378,7 @@ impl QemuDriver {
     }
 
     async fn stop(&self, name: &str, force: bool) -> Result<Value, String> {
+        let _busy = self.busy(name);
         let spec = self.spec_of(name);
         if let Some(pid) = self.pid(name) {
             if !force {
@@ -362,6 +412,7 @@ impl QemuDriver {
         if self.pid(name).is_none() {
             return Ok(json!({"state": "Migrated"}));
         }
+        let _busy = self.busy(name);
         let port = proto::migration_port(name);
         let mut q = self.qmp(name).await?;
         q.execute("migrate", json!({"uri": format!("tcp:{dest}:{port}")}))
@@ -572,6 +623,10 @@ impl Driver for QemuDriver {
 
     fn vnc_socket(&self, vm: &str) -> Option<PathBuf> {
         QemuDriver::vnc_socket(self, vm)
+    }
+
+    fn gone(&self) -> Vec<String> {
+        self.reap()
     }
 }
 

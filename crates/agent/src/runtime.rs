@@ -228,6 +228,12 @@ impl HostAgent {
                     if ws.send(Message::text(json(&AgentMsg::Heartbeat { seq }))).await.is_err() {
                         return Ok(End::Lost { welcomed: true });
                     }
+                    for name in self.driver.gone() {
+                        tracing::warn!(vm = %name, "the VM stopped on its own; reporting it");
+                        if ws.send(Message::text(json(&AgentMsg::VmGone { name }))).await.is_err() {
+                            return Ok(End::Lost { welcomed: true });
+                        }
+                    }
                 }
                 m = ws.next() => {
                     let Some(Ok(m)) = m else { return Ok(End::Lost { welcomed: true }) };

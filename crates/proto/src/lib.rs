@@ -36,6 +36,11 @@ pub enum AgentMsg {
     Heartbeat {
         seq: u64,
     },
+    /// A VM that ran here stopped on its own (the guest powered off, crashed, or its process
+    /// was killed); the server marks it Stopped and restarts it when it is HA-enabled.
+    VmGone {
+        name: String,
+    },
     Reply {
         id: u64,
         ok: bool,

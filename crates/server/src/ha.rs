@@ -217,6 +217,41 @@ pub async fn host_down(st: &State, h: &HostRow) -> AppResult<()> {
     Ok(())
 }
 
+/// A host reports that a VM stopped on its own (guest power-off, crash, killed process):
+/// Running → Stopped, and an HA restart when the VM is HA-enabled. A VM that is
+/// not Running on that host (stopping, migrating, already moved) is left alone.
+pub async fn vm_gone(st: &State, host: Uuid, instance_name: &str) -> AppResult<()> {
+    let vm = {
+        let mut c = st.store.read().await?;
+        db::vm_list(
+            &mut c,
+            &db::VmFilter {
+                host_id: Some(host),
+                states: vec!["Running".to_string()],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+        .into_iter()
+        .find(|v| v.instance_name == instance_name)
+    };
+    let Some(vm) = vm else {
+        return Ok(());
+    };
+    let mut tx = st.store.begin().await?;
+    if !db::vm_transition(&mut tx, vm.id, &["Running"], "Stopped", &VmPlace::off()).await? {
+        return Ok(());
+    }
+    tx.commit().await?;
+    tracing::warn!(vm = %vm.id, name = %vm.instance_name, %host, ha = vm.ha_enable, "VM stopped on its host without being asked");
+    crate::netsync::vm_changed(st, vm.id, true).await;
+    if vm.ha_enable {
+        restart(st, &vm).await?;
+    }
+    Ok(())
+}
+
 async fn on_local_storage(st: &State, vm: Uuid) -> AppResult<bool> {
     let vols = crate::handlers::vms::volumes_of(st, vm).await?;
     let mut c = st.store.read().await?;

@@ -476,6 +476,14 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                             let _ = waiter.send((ok, body, error));
                         }
                     }
+                    Ok(AgentMsg::VmGone { name }) => {
+                        let st = st.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = crate::ha::vm_gone(&st, host, &name).await {
+                                tracing::error!(%host, vm = %name, error = %e, "could not handle a VM that stopped on its own");
+                            }
+                        });
+                    }
                     Ok(AgentMsg::Hello { .. }) | Err(_) => {
                         tracing::warn!(%host, "agent sent an unexpected message; closing");
                         break;
