@@ -261,8 +261,23 @@ def main():
         t_ready = time.monotonic() - t0
         return v, t_api, t_ready
 
+    def watch_dnsmasq(t0):
+        # The network's implementation ends when its router serves DHCP (dnsmasq runs).
+        import glob
+        import threading
+
+        def run():
+            end = time.monotonic() + 120
+            while time.monotonic() < end:
+                if glob.glob(os.path.join(a.work, "h*", "run", "net", "routers", "r-*", "dnsmasq.pid")):
+                    TIMES["network implement: deploy call -> router serving DHCP"] = time.monotonic() - t0
+                    return
+                time.sleep(0.01)
+        threading.Thread(target=run, daemon=True).start()
+
     def two_vms():
         t0 = time.monotonic()
+        watch_dnsmasq(t0)
         v1, api1, ready1 = deploy("vm1", 1)
         st["vm1"] = v1
         # The network is implemented by the first deploy: its router serves DHCP.
@@ -280,6 +295,8 @@ def main():
             ip = v["nic"][0]["ipaddress"]
             log = serial_log(v["id"])
             got = wait_for(v["name"] + " DHCP address", lambda: re.search(r"CANOPY-GUEST-IP (\S+)", read(log)), 30)
+            if v is v1:
+                TIMES["deploy API call -> guest has its DHCP address (vm1)"] = time.monotonic() - t0
             check(got.group(1).split("/")[0] == ip, "%s got %s over DHCP, expected %s" % (v["name"], got.group(1), ip))
         check(v1["hostid"] != v2["hostid"], "the VMs are on different hosts")
         return "vm1 %s on h1, vm2 %s on h2 (%.1f s)" % (v1["nic"][0]["ipaddress"], v2["nic"][0]["ipaddress"],
@@ -288,6 +305,42 @@ def main():
          two_vms)
     if "vm2" not in st:
         return finish(st)
+
+    def bare_boot():
+        # The same image and QEMU command line as vm1, started by hand: the floor for a deploy.
+        import shutil
+        import tempfile
+        v = api.listVirtualMachines(id=st["vm1"]["id"])["virtualmachine"][0]
+        d = vm_dir(host_no(v["hostid"]), v["instancename"])
+        args = open("/proc/%d/cmdline" % int(open(os.path.join(d, "qemu.pid")).read()), "rb").read()
+        args = [x.decode() for x in args.split(b"\0") if x]
+        tmp = tempfile.mkdtemp(prefix="bare-", dir=a.work)
+        root = [x for x in args if x.startswith("file=")][0].split(",")[0][5:]
+        base = subprocess.run(["qemu-img", "info", "--output=json", root], capture_output=True, text=True)
+        base = json.loads(base.stdout)["backing-filename"]
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2",
+                        os.path.join(tmp, "root.qcow2")], check=True)
+        out = []
+        for x in args:
+            x = x.replace(d, tmp).replace(root, os.path.join(tmp, "root.qcow2"))
+            if x.startswith("tap,"):
+                x = "user,id=net0"
+            out.append(x)
+        t0 = time.monotonic()
+        subprocess.run(out, check=True)
+        log = os.path.join(tmp, "serial.log")
+        try:
+            wait_for("bare boot", lambda: "CANOPY-GUEST-READY" in read(log), 60, 0.05)
+            TIMES["bare QEMU boot of the same image -> guest init marker"] = time.monotonic() - t0
+        finally:
+            pid = int(open(os.path.join(tmp, "qemu.pid")).read())
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return "%.2f s (deploy API call -> marker: vm1 %.2f s, vm2 %.2f s)" % (
+            TIMES["bare QEMU boot of the same image -> guest init marker"],
+            TIMES["deploy API call -> guest init marker (vm1)"], TIMES["deploy API call -> guest init marker (vm2)"])
+    step("measure: a bare QEMU boot of the same image and command line", bare_boot)
 
     def names_and_ping():
         c = console(st["vm1"]["id"])

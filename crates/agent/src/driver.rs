@@ -24,6 +24,11 @@ pub trait Driver: Send + Sync {
     fn gone(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// How often `gone` is worth asking (`None`: never — simulated hosts).
+    fn gone_every(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// What one simulated host runs and stores, kept in memory, and how it fails.

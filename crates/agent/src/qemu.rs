@@ -628,6 +628,10 @@ impl Driver for QemuDriver {
     fn gone(&self) -> Vec<String> {
         self.reap()
     }
+
+    fn gone_every(&self) -> Option<Duration> {
+        Some(Duration::from_secs(1))
+    }
 }
 
 /// Summary of the VMs a restarted agent found running (logged at start).
@@ -636,4 +640,43 @@ pub fn adopted(d: &QemuDriver) -> BTreeMap<String, u32> {
         .into_iter()
         .filter_map(|n| d.pid(&n).map(|p| (n, p)))
         .collect()
+}
+
+/// The driver for this machine: QEMU and the Linux data plane when QEMU is installed (the
+/// inventory then advertises the `vms` capability), else a driver that only measures
+/// storage. `run_dir` holds VMs' and routers' runtime files.
+pub fn for_this_machine(
+    inventory: &mut proto::Inventory,
+    run_dir: &Path,
+    public_uplink: Option<String>,
+    images: ImageSource,
+) -> Result<Arc<dyn Driver>, String> {
+    if crate::inventory::qemu_version().is_none() {
+        return Ok(Arc::new(crate::driver::LocalDriver));
+    }
+    std::fs::create_dir_all(run_dir.join("vms"))
+        .map_err(|e| format!("creating {}: {e}", run_dir.display()))?;
+    let sys: Arc<dyn Sys> = Arc::new(crate::sys::RealSys);
+    let net = Arc::new(LinuxNet::new(
+        sys.clone(),
+        run_dir.join("net"),
+        public_uplink,
+    ));
+    let q = QemuDriver::new(
+        sys,
+        run_dir.join("vms"),
+        &inventory.accelerator,
+        net,
+        images,
+        &inventory.address,
+    );
+    if !inventory.capabilities.iter().any(|c| c == "vms") {
+        inventory.capabilities.push("vms".into());
+    }
+    let adopted = adopted(&q);
+    if !adopted.is_empty() {
+        tracing::info!(count = adopted.len(), vms = ?adopted, "adopted running VMs");
+        println!("adopted {} running VMs: {:?}", adopted.len(), adopted);
+    }
+    Ok(Arc::new(q))
 }

@@ -216,6 +216,9 @@ impl HostAgent {
         // Commands run concurrently (a VM's graceful stop may take many seconds; heartbeats
         // and other commands must not wait for it); their replies come back here.
         let (reply_tx, mut replies) = tokio::sync::mpsc::channel::<AgentMsg>(256);
+        // VMs that stopped on their own are reported at once (not at the next heartbeat).
+        let reaping = self.driver.gone_every().is_some();
+        let mut reap = tokio::time::interval(self.driver.gone_every().unwrap_or(interval));
         loop {
             tokio::select! {
                 Some(reply) = replies.recv() => {
@@ -228,6 +231,8 @@ impl HostAgent {
                     if ws.send(Message::text(json(&AgentMsg::Heartbeat { seq }))).await.is_err() {
                         return Ok(End::Lost { welcomed: true });
                     }
+                }
+                _ = reap.tick(), if reaping => {
                     for name in self.driver.gone() {
                         tracing::warn!(vm = %name, "the VM stopped on its own; reporting it");
                         if ws.send(Message::text(json(&AgentMsg::VmGone { name }))).await.is_err() {

@@ -373,33 +373,9 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
     let image_cred = images.credential.clone();
     let run_dir = a.run_dir.clone().unwrap_or_else(|| a.state_dir.join("run"));
     let mut inventory = agent::inventory::local(&address);
-    let driver: std::sync::Arc<dyn agent::driver::Driver> =
-        if agent::inventory::qemu_version().is_some() {
-            std::fs::create_dir_all(run_dir.join("vms"))
-                .with_context(|| format!("creating {}", run_dir.display()))?;
-            let sys: std::sync::Arc<dyn agent::sys::Sys> = std::sync::Arc::new(agent::sys::RealSys);
-            let net = std::sync::Arc::new(agent::linuxnet::LinuxNet::new(
-                sys.clone(),
-                run_dir.join("net"),
-                a.public_uplink.clone(),
-            ));
-            let q = agent::qemu::QemuDriver::new(
-                sys,
-                run_dir.join("vms"),
-                &inventory.accelerator,
-                net,
-                images,
-                &address,
-            );
-            inventory.capabilities.push("vms".into());
-            let adopted = agent::qemu::adopted(&q);
-            if !adopted.is_empty() {
-                println!("adopted {} running VMs: {:?}", adopted.len(), adopted);
-            }
-            std::sync::Arc::new(q)
-        } else {
-            std::sync::Arc::new(agent::driver::LocalDriver)
-        };
+    let driver =
+        agent::qemu::for_this_machine(&mut inventory, &run_dir, a.public_uplink.clone(), images)
+            .map_err(|e| anyhow::anyhow!(e))?;
     let host = agent::HostAgent {
         server,
         fingerprint,

@@ -162,16 +162,35 @@ fn qemu_installed() -> bool {
 /// Saved credential of the local agent `canopy up` runs.
 const LOCAL_AGENT: &str = "local-agent.json";
 
-fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential) {
+fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential) -> AppResult<()> {
     let path = data_dir.join(LOCAL_AGENT);
+    let images = agent::images::ImageSource {
+        server: st.agent_endpoint.clone(),
+        fingerprint: st.agent_fingerprint.clone(),
+        credential: Default::default(),
+    };
+    if let (agent::Credential::Host { host_id, secret }, Ok(mut c)) =
+        (&credential, images.credential.lock())
+    {
+        *c = Some((*host_id, secret.clone()));
+    }
+    let image_cred = images.credential.clone();
+    let mut inventory = agent::inventory::local("127.0.0.1");
+    // This machine's VMs (QEMU) and data plane; their runtime files under DIR/host.
+    let driver =
+        agent::qemu::for_this_machine(&mut inventory, &data_dir.join("host"), None, images)
+            .map_err(AppError::Internal)?;
     let host = Arc::new(agent::HostAgent {
         server: st.agent_endpoint.clone(),
         fingerprint: st.agent_fingerprint.clone(),
         credential: Mutex::new(credential),
-        inventory: agent::inventory::local("127.0.0.1"),
-        driver: Arc::new(agent::driver::LocalDriver),
+        inventory,
+        driver,
         offline: None,
         on_credential: Some(Arc::new(move |host_id, secret: &str| {
+            if let Ok(mut c) = image_cred.lock() {
+                *c = Some((host_id, secret.to_string()));
+            }
             let v = serde_json::json!({"host_id": host_id, "secret": secret});
             if let Err(e) = crate::crypto::write_private(&path, v.to_string().as_bytes()) {
                 tracing::error!(error = %e, "could not save the local agent's credential");
@@ -184,6 +203,7 @@ fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential)
             tracing::error!(error = %e, "the local agent stopped");
         }
     });
+    Ok(())
 }
 
 /// Sets up the zone on first start; on later starts brings the local agent back.
@@ -217,7 +237,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
                         host_id: h,
                         secret: secret.to_string(),
                     },
-                );
+                )?;
                 kind = "KVM (this machine)";
             }
         }
@@ -412,7 +432,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
             agent::Credential::Token {
                 secret: token.secret,
             },
-        );
+        )?;
         let end = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
         while !st.hub.is_connected(host_id) && tokio::time::Instant::now() < end {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -437,62 +457,6 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     std::fs::create_dir_all(&primary)?;
     let abs =
         |p: &Path| -> AppResult<String> { Ok(std::fs::canonicalize(p)?.display().to_string()) };
-    if kvm {
-        // This machine's agent cannot run VMs until the QEMU driver exists: a simulated host
-        // in its own cluster (with its own primary storage) takes the VMs meanwhile.
-        let sim = call(
-            st,
-            &ctx,
-            &[
-                ("command", "addCluster"),
-                ("clustername", "simulator1"),
-                ("clustertype", "CloudManaged"),
-                ("hypervisor", "Simulator"),
-                ("podid", &pod_id),
-                ("zoneid", &zone_id),
-            ],
-        )
-        .await?;
-        let sim_cluster = id(&sim, &["cluster", "0", "id"])?;
-        call(
-            st,
-            &ctx,
-            &[
-                ("command", "addHost"),
-                ("zoneid", &zone_id),
-                ("podid", &pod_id),
-                ("clusterid", &sim_cluster),
-                ("hypervisor", "Simulator"),
-                ("url", "http://sim/up/host1"),
-            ],
-        )
-        .await?;
-        let sim_primary = data_dir.join("primary-sim");
-        std::fs::create_dir_all(&sim_primary)?;
-        call(
-            st,
-            &ctx,
-            &[
-                ("command", "createStoragePool"),
-                ("name", "primary-sim"),
-                ("zoneid", &zone_id),
-                ("podid", &pod_id),
-                ("clusterid", &sim_cluster),
-                ("url", &format!("filesystem://{}", abs(&sim_primary)?)),
-            ],
-        )
-        .await?;
-        call(
-            st,
-            &ctx,
-            &[
-                ("command", "updateCluster"),
-                ("id", &sim_cluster),
-                ("allocationstate", "Enabled"),
-            ],
-        )
-        .await?;
-    }
     call(
         st,
         &ctx,
@@ -560,7 +524,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     Ok(UpZone {
         zone_id,
         host_kind: if kvm {
-            "KVM (this machine; runs no VMs until the QEMU driver) + a simulated host for VMs"
+            "KVM (this machine: QEMU VMs)"
         } else {
             "Simulator"
         },
