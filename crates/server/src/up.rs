@@ -177,8 +177,12 @@ fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential)
     let image_cred = images.credential.clone();
     let mut inventory = agent::inventory::local("127.0.0.1");
     // This machine's VMs (QEMU) and data plane; their runtime files under DIR/host.
+    // The uplink of the public bridge (routers' public side), e.g. CANOPY_PUBLIC_UPLINK=eth1.
+    let uplink = std::env::var("CANOPY_PUBLIC_UPLINK")
+        .ok()
+        .filter(|v| !v.is_empty());
     let driver =
-        agent::qemu::for_this_machine(&mut inventory, &data_dir.join("host"), None, images)
+        agent::qemu::for_this_machine(&mut inventory, &data_dir.join("host"), uplink, images)
             .map_err(AppError::Internal)?;
     let host = Arc::new(agent::HostAgent {
         server: st.agent_endpoint.clone(),
