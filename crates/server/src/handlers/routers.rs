@@ -517,7 +517,14 @@ pub async fn reboot_run(
 ) -> AppResult<Value> {
     let r = router_get(st, args.required_id("id")?).await?;
     if let Some(h) = r.host_id {
-        crate::netsync::request(st, [h], true).await;
+        // Down, then up again: the host tears the namespace (and its daemons) down, then
+        // builds it anew from the compiled state.
+        for (state, force) in [("Stopped", false), ("Running", true)] {
+            let mut tx = st.store.begin().await?;
+            db::router_set(&mut tx, r.id, state, Some(h)).await?;
+            tx.commit().await?;
+            crate::netsync::request(st, [h], force).await;
+        }
     }
     let mut tx = st.store.begin().await?;
     Event::new(ctx, "ROUTER.REBOOT", format!("Router {} rebooted", r.name))
