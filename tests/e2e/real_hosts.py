@@ -156,7 +156,10 @@ def main():
 
     def start_agent(i, token=None):
         d = os.path.join(a.work, "h%d" % i)
-        cmd = ["ip", "netns", "exec", hosts_ns[i - 1], a.bin, "agent", "--address", "192.168.251.1%d" % i,
+        # nsenter switches only the network namespace, as an agent on a real host runs: the
+        # router namespaces it creates are mounted where every process sees them (`ip netns
+        # exec` would give the agent a private mount namespace).
+        cmd = ["nsenter", "--net=/run/netns/" + hosts_ns[i - 1], a.bin, "agent", "--address", "192.168.251.1%d" % i,
                "--state-dir", d, "--public-uplink", "pubup"]
         if token:
             cmd += ["--token", token]
@@ -498,6 +501,24 @@ def main():
         # Its network followed it: still reachable through the port forward.
         return "counter %d before, %d after, %d two seconds later" % (before, after, later)
     step("live migration moves a running VM to the other host; the guest's counter keeps counting", migrate)
+
+    def hotplug():
+        do = api.createDiskOffering(name="small", displaytext="small", disksize=1)["diskoffering"]
+        vol = api.createVolume(name="data1", zoneid=st["zone"], diskofferingid=do["id"])["volume"]
+        v = st["vm1"]
+        api.attachVolume(id=vol["id"], virtualmachineid=v["id"])
+        c = console(v["id"])
+        try:
+            wait_for("the disk in the guest", lambda: c.run("ls /dev/vdb")[0] == 0, 30, 0.5)
+            rc, out = c.run("cat /sys/block/vdb/size")
+            check(rc == 0 and int(out.strip().splitlines()[-1]) * 512 == 1 << 30, "a 1 GiB disk: %r" % out)
+            api.detachVolume(id=vol["id"])
+            wait_for("the disk gone from the guest", lambda: c.run("ls /dev/vdb")[0] != 0, 30, 0.5)
+        finally:
+            c.close()
+        api.deleteVolume(id=vol["id"])
+        return "1 GiB data disk hot-plugged into the running guest and unplugged"
+    step("a data disk attached to a running VM appears in the guest; detached, it goes", hotplug)
 
     def agent_restart():
         p = st["agents"][2]

@@ -306,7 +306,14 @@ impl LinuxNet {
         let ns = r.namespace.as_str();
         let dir = self.router_dir(ns);
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let fresh = !self.namespaces()?.contains(ns);
+        let mut fresh = !self.namespaces()?.contains(ns);
+        // A name whose namespace cannot be entered (its bind mount lives in another mount
+        // namespace, or is gone) is made again.
+        if !fresh && self.ip(&["-n", ns, "link", "show", "lo"]).is_err() {
+            tracing::warn!(namespace = ns, "router namespace unusable; rebuilding it");
+            let _ = self.ip(&["netns", "del", ns]);
+            fresh = true;
+        }
         if fresh {
             self.ip(&["netns", "add", ns])?;
             self.ip(&["-n", ns, "link", "set", "lo", "up"])?;

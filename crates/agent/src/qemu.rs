@@ -455,7 +455,7 @@ impl QemuDriver {
         if devices.contains(&id) {
             return Ok(json!({}));
         }
-        let node = format!("drive-{}", disk.volume_id);
+        let node = hotplug_node(disk.volume_id);
         q.execute(
             "blockdev-add",
             json!({"driver": "qcow2", "node-name": node,
@@ -501,11 +501,9 @@ impl QemuDriver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // A disk the VM started with goes with its device; a hot-plugged node is deleted.
         let _ = q
-            .execute(
-                "blockdev-del",
-                json!({"node-name": format!("drive-{volume}")}),
-            )
+            .execute("blockdev-del", json!({"node-name": hotplug_node(volume)}))
             .await;
         self.update_spec(vm, |s| s.disks.retain(|d| d.volume_id != volume));
         Ok(json!({}))
@@ -550,11 +548,20 @@ impl QemuDriver {
                 let size = size_bytes.to_string();
                 if let Some(vm) = self.in_use(*volume_id) {
                     let mut q = self.qmp(&vm).await?;
-                    q.execute(
-                        "block_resize",
-                        json!({"node-name": format!("drive-{volume_id}"), "size": size_bytes}),
-                    )
-                    .await?;
+                    // A disk the VM started with is a drive; a hot-plugged one a node.
+                    let by_drive = q
+                        .execute(
+                            "block_resize",
+                            json!({"device": format!("drive-{volume_id}"), "size": size_bytes}),
+                        )
+                        .await;
+                    if by_drive.is_err() {
+                        q.execute(
+                            "block_resize",
+                            json!({"node-name": hotplug_node(*volume_id), "size": size_bytes}),
+                        )
+                        .await?;
+                    }
                 } else {
                     let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
                     self.sys
@@ -632,6 +639,11 @@ impl Driver for QemuDriver {
     fn gone_every(&self) -> Option<Duration> {
         Some(Duration::from_secs(1))
     }
+}
+
+/// QEMU's name for a hot-plugged disk's block node (node names have at most 31 characters).
+fn hotplug_node(volume: Uuid) -> String {
+    format!("hp{}", &volume.simple().to_string()[..28])
 }
 
 /// Summary of the VMs a restarted agent found running (logged at start).
