@@ -121,6 +121,31 @@ async fn check_token(st: &State, token: &str) -> Result<(db::VmRow, Uuid), Strin
     Ok((vm, user))
 }
 
+async fn still_allowed(st: &State, user: Uuid, vm: Uuid) -> Result<(), String> {
+    use model::identity::AccountState;
+    let u = {
+        let mut c = st
+            .store
+            .read()
+            .await
+            .map_err(|_| "database unavailable".to_string())?;
+        db::user_get(&mut c, model::UserId::from(user))
+            .await
+            .map_err(|_| "database unavailable".to_string())?
+    };
+    let Some(u) = u else {
+        return Err("the user of this console token no longer exists".into());
+    };
+    if u.state != AccountState::Enabled || u.account.state != AccountState::Enabled {
+        return Err("the user of this console token is disabled".into());
+    }
+    let ctx = OpContext::new(u, false);
+    crate::handlers::vms::owned(st, &ctx, vm)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.into_api().text)
+}
+
 /// `GET /client/console?token=…` (websocket upgrade).
 pub async fn browser(
     AxState(st): AxState<State>,
@@ -130,10 +155,14 @@ pub async fn browser(
     let Some(token) = q.get("token") else {
         return (StatusCode::BAD_REQUEST, "token required").into_response();
     };
-    let (vm, _user) = match check_token(&st, token).await {
+    let (vm, user) = match check_token(&st, token).await {
         Ok(v) => v,
         Err(e) => return (StatusCode::UNAUTHORIZED, e).into_response(),
     };
+    // The caller the token was issued to must still be enabled and still reach the VM.
+    if let Err(e) = still_allowed(&st, user, vm.id).await {
+        return (StatusCode::FORBIDDEN, e).into_response();
+    }
     let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) else {
         return (
             StatusCode::CONFLICT,

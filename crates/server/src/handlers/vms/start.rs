@@ -187,11 +187,26 @@ pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 }
 
 /// The VM's networks are implemented (VNI, router, source NAT) before it boots; nothing to
-/// undo: an idle network is shut down by the garbage collector.
+/// undo: an idle network is shut down by the garbage collector. On a real host the data plane
+/// is pushed now too (its bridge, its tap's place, its router serving DHCP), so the guest
+/// finds its network when it boots; simulated hosts get it after the job, as every VM job.
 pub(crate) fn implement_networks(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let st = cx.st.clone();
-        crate::handlers::networks::implement_for_vm(&st, cx.resource).await
+        crate::handlers::networks::implement_for_vm(&st, cx.resource).await?;
+        let real = match cx.uuid("host") {
+            Some(h) => {
+                let mut c = st.store.read().await?;
+                db::host_get(&mut c, h)
+                    .await?
+                    .is_some_and(|h| h.hypervisor != "Simulator")
+            }
+            None => false,
+        };
+        if real {
+            crate::netsync::vm_changed(&st, cx.resource, true).await;
+        }
+        Ok(())
     })
 }
 
