@@ -177,52 +177,44 @@ impl LinuxNet {
                 self.enslave(links, dev, &b.name, b.mtu)?;
                 self.peers(dev, peers.iter().map(|p| p.to_string()).collect())?;
             }
-            Link::Vlan { dev, id } => {
-                let sub = format!("cvl{id}");
-                if !links.contains_key(&sub) {
-                    self.ip(&[
-                        "link",
-                        "add",
-                        "link",
-                        dev,
-                        "name",
-                        &sub,
-                        "type",
-                        "vlan",
-                        "id",
-                        &id.to_string(),
-                    ])?;
-                }
-                self.enslave(links, &sub, &b.name, b.mtu)?;
-            }
+            Link::Vlan { dev, id } => self.vlan_sub(links, dev, *id, b)?,
             Link::Public { vlan } => {
                 if let Some(up) = &self.public_uplink {
                     match vlan {
                         None => self.enslave(links, up, &b.name, b.mtu)?,
-                        Some(id) => {
-                            let sub = format!("cvl{id}");
-                            if !links.contains_key(&sub) {
-                                self.ip(&[
-                                    "link",
-                                    "add",
-                                    "link",
-                                    up,
-                                    "name",
-                                    &sub,
-                                    "type",
-                                    "vlan",
-                                    "id",
-                                    &id.to_string(),
-                                ])?;
-                            }
-                            self.enslave(links, &sub, &b.name, b.mtu)?;
-                        }
+                        Some(id) => self.vlan_sub(links, up, *id, b)?,
                     }
                 }
             }
             Link::Local => {}
         }
         Ok(())
+    }
+
+    /// An 802.1Q sub-interface `cvl<id>` of `uplink`, joined to the bridge.
+    fn vlan_sub(
+        &self,
+        links: &BTreeMap<String, LinkInfo>,
+        uplink: &str,
+        id: u16,
+        b: &Bridge,
+    ) -> Result<(), String> {
+        let sub = format!("cvl{id}");
+        if !links.contains_key(&sub) {
+            self.ip(&[
+                "link",
+                "add",
+                "link",
+                uplink,
+                "name",
+                &sub,
+                "type",
+                "vlan",
+                "id",
+                &id.to_string(),
+            ])?;
+        }
+        self.enslave(links, &sub, &b.name, b.mtu)
     }
 
     /// Makes the head-end replication list of a VXLAN device exactly `want`.

@@ -143,20 +143,24 @@ pub(crate) async fn source_nat_ip(st: &State, n: &NetworkRow) -> AppResult<Optio
     )))
 }
 
-/// Makes sure an isolated network has a running router (idempotent).
+/// The routers of a network.
+pub(crate) async fn of_network(st: &State, network: Uuid) -> AppResult<Vec<RouterRow>> {
+    let mut c = st.store.read().await?;
+    Ok(db::router_list(
+        &mut c,
+        &db::RouterFilter {
+            network_ids: vec![network],
+            ..Default::default()
+        },
+    )
+    .await?
+    .0)
+}
+
+/// Makes sure a network (isolated, or shared with addresses) has a running router
+/// (idempotent).
 pub async fn ensure_router(st: &State, n: &NetworkRow) -> AppResult<()> {
-    let existing = {
-        let mut c = st.store.read().await?;
-        db::router_list(
-            &mut c,
-            &db::RouterFilter {
-                network_ids: vec![n.id],
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-    };
+    let existing = of_network(st, n.id).await?;
     if let Some(r) = existing.into_iter().next() {
         if r.state == "Running" && r.host_id.is_some() {
             return Ok(());

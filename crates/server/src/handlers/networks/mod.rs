@@ -368,22 +368,12 @@ pub async fn allocate_nic(
         .as_deref()
         .and_then(|g| g.parse::<Ipv4Addr>().ok());
     // A shared network's DHCP router holds one of its addresses too.
-    let router_ips: Vec<Ipv4Addr> = {
-        let mut c = st.store.read().await?;
-        db::router_list(
-            &mut c,
-            &db::RouterFilter {
-                network_ids: vec![n.id],
-                ..Default::default()
-            },
-        )
+    let router_ips: Vec<Ipv4Addr> = crate::handlers::routers::of_network(st, n.id)
         .await?
-        .0
         .iter()
         .filter_map(|r| r.guest_ip.as_deref()?.parse().ok())
         .filter(|ip| Some(*ip) != gateway)
-        .collect()
-    };
+        .collect();
     if let Some(ip) = want_ip {
         let ok = ip
             .parse::<Ipv4Addr>()
