@@ -647,24 +647,28 @@ fn hotplug_node(volume: Uuid) -> String {
 }
 
 /// Summary of the VMs a restarted agent found running (logged at start).
-pub fn adopted(d: &QemuDriver) -> BTreeMap<String, u32> {
+pub fn adopted(d: &QemuDriver) -> Adopted {
     d.running()
         .into_iter()
         .filter_map(|n| d.pid(&n).map(|p| (n, p)))
         .collect()
 }
 
+/// VMs a starting agent found running: instance name → QEMU pid.
+pub type Adopted = BTreeMap<String, u32>;
+
 /// The driver for this machine: QEMU and the Linux data plane when QEMU is installed (the
 /// inventory then advertises the `vms` capability), else a driver that only measures
-/// storage. `run_dir` holds VMs' and routers' runtime files.
+/// storage. `run_dir` holds VMs' and routers' runtime files. Also answers the VMs found
+/// running (adopted after an agent restart), with their QEMU pids.
 pub fn for_this_machine(
     inventory: &mut proto::Inventory,
     run_dir: &Path,
     public_uplink: Option<String>,
     images: ImageSource,
-) -> Result<Arc<dyn Driver>, String> {
+) -> Result<(Arc<dyn Driver>, Adopted), String> {
     if crate::inventory::qemu_version().is_none() {
-        return Ok(Arc::new(crate::driver::LocalDriver));
+        return Ok((Arc::new(crate::driver::LocalDriver), BTreeMap::new()));
     }
     std::fs::create_dir_all(run_dir.join("vms"))
         .map_err(|e| format!("creating {}: {e}", run_dir.display()))?;
@@ -688,9 +692,8 @@ pub fn for_this_machine(
     let adopted = adopted(&q);
     if !adopted.is_empty() {
         tracing::info!(count = adopted.len(), vms = ?adopted, "adopted running VMs");
-        println!("adopted {} running VMs: {:?}", adopted.len(), adopted);
     }
-    Ok(Arc::new(q))
+    Ok((Arc::new(q), adopted))
 }
 
 #[cfg(test)]

@@ -373,9 +373,12 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
     let image_cred = images.credential.clone();
     let run_dir = a.run_dir.clone().unwrap_or_else(|| a.state_dir.join("run"));
     let mut inventory = agent::inventory::local(&address);
-    let driver =
+    let (driver, adopted) =
         agent::qemu::for_this_machine(&mut inventory, &run_dir, a.public_uplink.clone(), images)
             .map_err(|e| anyhow::anyhow!(e))?;
+    if !adopted.is_empty() {
+        println!("adopted {} running VMs: {adopted:?}", adopted.len());
+    }
     let host = agent::HostAgent {
         server,
         fingerprint,

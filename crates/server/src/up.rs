@@ -181,7 +181,7 @@ fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential)
     let uplink = std::env::var("CANOPY_PUBLIC_UPLINK")
         .ok()
         .filter(|v| !v.is_empty());
-    let driver =
+    let (driver, _adopted) =
         agent::qemu::for_this_machine(&mut inventory, &data_dir.join("host"), uplink, images)
             .map_err(AppError::Internal)?;
     let host = Arc::new(agent::HostAgent {
