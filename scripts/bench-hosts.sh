@@ -17,7 +17,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 for N in "${@:-1000 10000}"; do
   DATA=$(mktemp -d /tmp/canopy-bench-hosts.XXXXXX)
   PORT=$(free_port); APORT=$(free_port)
-  CANOPY_LOG=warn "$BIN" up --data-dir "$DATA" --listen "127.0.0.1:$PORT" --agent-listen "127.0.0.1:$APORT" >"$DATA/server.log" 2>&1 &
+  CANOPY_LOG=warn "$BIN" up --host simulator --data-dir "$DATA" --listen "127.0.0.1:$PORT" --agent-listen "127.0.0.1:$APORT" >"$DATA/server.log" 2>&1 &
   SPID=$!
   APID=""
   cleanup() {

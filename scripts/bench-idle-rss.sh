@@ -13,7 +13,7 @@ cargo build -q --release -p canopy
 BIN="$CARGO_TARGET_DIR/release/canopy"
 DATA=$(mktemp -d /tmp/canopy-bench.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-CANOPY_LOG=warn "$BIN" up --data-dir "$DATA" --listen "127.0.0.1:$PORT" --agent-listen 127.0.0.1:0 >"$DATA/log" 2>&1 &
+CANOPY_LOG=warn "$BIN" up --host simulator --data-dir "$DATA" --listen "127.0.0.1:$PORT" --agent-listen 127.0.0.1:0 >"$DATA/log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; sleep 0.3; kill -9 $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 100); do [ -f "$DATA/admin.json" ] && [ -f "$DATA/server.addr" ] && break; sleep 0.1; done

@@ -20,8 +20,12 @@ impl Drop for Proc {
 
 fn spawn(dir: &Path, port: u16, sub: &str, job_delay_ms: Option<u64>) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_canopy"));
-    cmd.arg(sub)
-        .arg("--data-dir")
+    cmd.arg(sub);
+    if sub == "up" {
+        // Tests keep real VMs and bridges off the machine: a simulated host.
+        cmd.args(["--host", "simulator"]);
+    }
+    cmd.arg("--data-dir")
         .arg(dir)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
