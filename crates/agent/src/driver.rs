@@ -20,10 +20,13 @@ pub trait Driver: Send + Sync {
         None
     }
 
-    /// VMs that stopped on their own since the last call (each reported once).
+    /// VMs that stopped on their own and are not reported yet.
     fn gone(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// The server was told that `vm` is gone: do not report it again.
+    fn reported(&self, _vm: &str) {}
 
     /// How often `gone` is worth asking (`None`: never — simulated hosts).
     fn gone_every(&self) -> Option<Duration> {

@@ -86,7 +86,8 @@ impl QemuDriver {
     }
 
     /// VMs whose spec says they run here but whose QEMU is gone (and nobody is starting,
-    /// stopping or migrating them): their spec is set aside so each is reported once.
+    /// stopping or migrating them). Each is reported until `reported` sets its spec aside, so
+    /// a report lost with the connection is made again on the next one.
     pub fn reap(&self) -> Vec<String> {
         let Ok(rd) = std::fs::read_dir(&self.run_dir) else {
             return Vec::new();
@@ -102,13 +103,21 @@ impl QemuDriver {
             {
                 continue;
             }
-            if let Some(s) = self.spec_of(&name) {
-                self.remove_taps(&s);
-            }
-            let _ = std::fs::rename(dir.join("spec.json"), dir.join("spec.gone.json"));
             out.push(name);
         }
         out
+    }
+
+    /// The server knows the VM is gone: its taps go and its spec is set aside.
+    pub fn forget_gone(&self, name: &str) {
+        if self.pid(name).is_some() {
+            return;
+        }
+        let dir = self.vm_dir(name);
+        if let Some(s) = self.spec_of(name) {
+            self.remove_taps(&s);
+        }
+        let _ = std::fs::rename(dir.join("spec.json"), dir.join("spec.gone.json"));
     }
 
     fn vm_dir(&self, name: &str) -> PathBuf {
@@ -636,6 +645,10 @@ impl Driver for QemuDriver {
         self.reap()
     }
 
+    fn reported(&self, vm: &str) {
+        self.forget_gone(vm)
+    }
+
     fn gone_every(&self) -> Option<Duration> {
         Some(Duration::from_secs(1))
     }
@@ -807,7 +820,7 @@ mod tests {
     }
 
     #[test]
-    fn a_vm_whose_qemu_is_gone_is_reported_once_and_busy_ones_never() {
+    fn a_vm_whose_qemu_is_gone_is_reported_until_the_server_has_it_and_busy_ones_never() {
         let dir = tempfile::tempdir().expect("tmp");
         let d = driver(dir.path());
         for name in ["i-1-1-VM", "i-1-2-VM"] {
@@ -819,7 +832,13 @@ mod tests {
         }
         let busy = d.busy("i-1-2-VM");
         assert_eq!(d.reap(), vec!["i-1-1-VM".to_string()]);
-        assert!(d.reap().is_empty(), "reported once");
+        assert_eq!(
+            d.reap(),
+            vec!["i-1-1-VM".to_string()],
+            "reported again until the server has it"
+        );
+        d.forget_gone("i-1-1-VM");
+        assert!(d.reap().is_empty(), "not after");
         drop(busy);
         assert_eq!(d.reap(), vec!["i-1-2-VM".to_string()]);
         assert!(d.running().is_empty());

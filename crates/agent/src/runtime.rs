@@ -235,9 +235,10 @@ impl HostAgent {
                 _ = reap.tick(), if reaping => {
                     for name in self.driver.gone() {
                         tracing::warn!(vm = %name, "the VM stopped on its own; reporting it");
-                        if ws.send(Message::text(json(&AgentMsg::VmGone { name }))).await.is_err() {
+                        if ws.send(Message::text(json(&AgentMsg::VmGone { name: name.clone() }))).await.is_err() {
                             return Ok(End::Lost { welcomed: true });
                         }
+                        self.driver.reported(&name);
                     }
                 }
                 m = ws.next() => {
