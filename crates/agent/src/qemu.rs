@@ -406,7 +406,7 @@ impl QemuDriver {
                     let _ = q.execute("quit", Value::Null).await;
                 }
                 if !self.wait_gone(name, Duration::from_secs(5)).await {
-                    crate::linuxnet::stop_pid(pid);
+                    stop_pid_async(pid).await;
                 }
             }
         }
@@ -435,7 +435,7 @@ impl QemuDriver {
                     let pid = self.pid(name);
                     if !self.wait_gone(name, Duration::from_secs(5)).await {
                         if let Some(p) = pid {
-                            crate::linuxnet::stop_pid(p);
+                            stop_pid_async(p).await;
                         }
                     }
                     if let Some(s) = self.spec_of(name) {
@@ -602,10 +602,14 @@ impl QemuDriver {
             )),
             Command::CheckHost { address } => {
                 // A peer is alive when it answers on the agent's underlay (ICMP echo).
-                let alive = self
-                    .sys
-                    .run("busybox", &["ping", "-c", "1", "-W", "1", address], None)
-                    .is_ok();
+                let sys = self.sys.clone();
+                let a = address.clone();
+                let alive = tokio::task::spawn_blocking(move || {
+                    sys.run("busybox", &["ping", "-c", "1", "-W", "1", &a], None)
+                        .is_ok()
+                })
+                .await
+                .unwrap_or(false);
                 Ok(json!({"alive": alive}))
             }
             Command::ListVms => Ok(json!({
@@ -665,6 +669,11 @@ pub fn adopted(d: &QemuDriver) -> Adopted {
         .into_iter()
         .filter_map(|n| d.pid(&n).map(|p| (n, p)))
         .collect()
+}
+
+/// `stop_pid` (which waits up to 2 s) off the async workers.
+async fn stop_pid_async(pid: u32) {
+    let _ = tokio::task::spawn_blocking(move || crate::linuxnet::stop_pid(pid)).await;
 }
 
 /// VMs a starting agent found running: instance name → QEMU pid.
