@@ -573,7 +573,22 @@ impl LinuxNet {
             }
         }
         if applied.security.as_ref() != Some(&desired.security) {
-            self.security(&desired.security)?;
+            // Only the chains and sets that changed, when the ruleset kept its shape (one
+            // transaction either way); the whole ruleset otherwise, or if the delta fails.
+            let delta = match (&applied.security, &desired.security) {
+                (Some(Some(old)), Some(new)) => netplan::nft_delta(old, new),
+                _ => None,
+            };
+            match delta {
+                Some(d) if d.is_empty() => {}
+                Some(d) => {
+                    if let Err(e) = self.sys.run("nft", &["-f", "-"], Some(&d)) {
+                        tracing::warn!(error = %e, "security-group delta refused; applying the whole ruleset");
+                        self.security(&desired.security)?;
+                    }
+                }
+                None => self.security(&desired.security)?,
+            }
             applied.security = Some(desired.security.clone());
         }
         let want: BTreeSet<&str> = desired
@@ -750,6 +765,41 @@ mod tests {
         let n = sys.commands().len();
         assert_eq!(net.apply(0, &desired(Link::Local)), Ok(1));
         assert_eq!(sys.commands().len(), n);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_security_group_change_sends_only_the_changed_chain() {
+        let sys = Arc::new(FakeSys::default());
+        let dir = std::env::temp_dir().join(format!("canopy-ln-{}", uuid::Uuid::new_v4()));
+        let net = LinuxNet::new(sys.clone(), dir.clone(), None);
+        let rules = |extra: &str| {
+            format!(
+                "table inet canopy_sg {{}}\ndelete table inet canopy_sg\ntable inet canopy_sg {{\n    chain forward {{\n        type filter hook forward priority filter; policy accept;\n{}    }}\n    chain sgin_1 {{\n        tcp dport 80 accept\n{extra}    }}\n}}\n",
+                "        jump sgin_1\n".repeat(200)
+            )
+        };
+        let mut d = desired(Link::Local);
+        d.security = Some(rules(""));
+        net.apply(1, &d).expect("apply");
+        d.security = Some(rules("        tcp dport 443 accept\n"));
+        net.apply(2, &d).expect("apply");
+        let nft: Vec<String> = sys
+            .commands()
+            .into_iter()
+            .filter(|c| c.starts_with("nft -f -"))
+            .collect();
+        assert_eq!(nft.len(), 2, "{nft:?}");
+        let size = |c: &str| {
+            c.rsplit("<<")
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        assert!(
+            size(&nft[1]) < 150 && size(&nft[0]) > 3000,
+            "the second apply sends the changed chain only: {nft:?}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

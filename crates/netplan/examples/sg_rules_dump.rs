@@ -24,6 +24,18 @@ fn main() {
     let st = bench_state::state(vms, rules, 1);
     let host = st.hosts[0].id;
     let nft = compile_host(&st, host).security.unwrap_or_default();
+    // The change: one rule more in one group (its 50 members' traffic is affected).
+    let mut changed = st.clone();
+    let mut rule = changed.security_groups[0].ingress[0].clone();
+    rule.id = uuid::Uuid::from_u128(u128::MAX);
+    rule.start_port = Some(9999);
+    rule.end_port = Some(9999);
+    changed.security_groups[0].ingress.push(rule);
+    let nft2 = compile_host(&changed, host).security.unwrap_or_default();
+    let (Some(fwd), Some(back)) = (nft_delta(&nft, &nft2), nft_delta(&nft2, &nft)) else {
+        eprintln!("the change altered the ruleset's shape: no delta");
+        std::process::exit(1);
+    };
     let groups: std::collections::HashMap<_, _> =
         st.security_groups.iter().map(|g| (g.id, g)).collect();
     let mut ipt = String::from("set -e\n");
@@ -74,10 +86,14 @@ fn main() {
         }
     };
     w("sg.nft", &nft);
+    w("sg-changed.nft", &nft2);
+    w("delta-forward.nft", &fwd);
+    w("delta-back.nft", &back);
     w("iptables.sh", &ipt);
     println!(
-        "{vms} VMs x {rules} rules on one host: sg.nft {} lines ({} KiB), iptables.sh {calls} calls",
+        "{vms} VMs x {rules} rules on one host: sg.nft {} lines ({} KiB), the change as a delta {} lines, iptables.sh {calls} calls",
         nft.lines().count(),
-        nft.len() / 1024
+        nft.len() / 1024,
+        fwd.lines().count()
     );
 }

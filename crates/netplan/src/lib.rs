@@ -14,6 +14,7 @@
 
 pub mod compile;
 pub mod ipam;
+pub mod nftdelta;
 mod render;
 pub mod state;
 
@@ -21,6 +22,7 @@ pub use compile::{
     compile_host, compile_hosts, involved_hosts, tap_name, Bridge, HostDesired, Index, Link,
     RouterDesired,
 };
+pub use nftdelta::nft_delta;
 pub use state::*;
 
 /// FNV-1a, 64 bits: a digest that is stable across builds and toolchains (the server stores

@@ -91,3 +91,39 @@ fn dnsmasq_configurations_are_valid() {
             .arg(format!("--conf-file={}", f.display())));
     }
 }
+
+/// A security-group change applied as the delta (`nft_delta`) leaves the kernel with exactly
+/// the ruleset a full replacement gives.
+#[test]
+fn security_group_deltas_apply_and_equal_the_full_ruleset() {
+    if !have("nft") || !have("unshare") || !is_root() {
+        if std::env::var_os("CANOPY_REQUIRE_TOOLS").is_some() {
+            panic!("needs nft, unshare and root");
+        }
+        return;
+    }
+    let old = std::fs::read_to_string(golden().join("h1.security.nft")).expect("golden");
+    // A rule more in one group, a member more in a group set.
+    let new = old
+        .replacen(
+            "meta nfproto ipv4 tcp dport 80 accept",
+            "meta nfproto ipv4 tcp dport 80 accept\n        meta nfproto ipv4 tcp dport 8443 accept",
+            1,
+        )
+        .replacen("elements = { 10.2.0.21, 10.2.0.22 }", "elements = { 10.2.0.21, 10.2.0.22, 10.2.0.23 }", 1);
+    assert_ne!(old, new, "the golden file has the lines this test changes");
+    let delta = netplan::nft_delta(&old, &new).expect("a delta");
+    assert!(
+        delta.contains("flush chain") && delta.contains("flush set"),
+        "{delta}"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    for (n, t) in [("old", &old), ("new", &new), ("delta", &delta)] {
+        std::fs::write(dir.path().join(n), t).expect("write");
+    }
+    let script = "nft -f old && nft -f delta && nft list ruleset > by-delta && \
+                  nft -f new && nft list ruleset > by-full && cmp by-delta by-full";
+    run(Command::new("unshare")
+        .args(["-n", "sh", "-c", script])
+        .current_dir(dir.path()));
+}
