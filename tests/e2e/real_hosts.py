@@ -298,7 +298,13 @@ def main():
         check(routers and routers[0]["state"] == "Running", routers)
         st["network"] = v1["nic"][0]["networkid"]
         st["router"] = routers[0]
+        import glob
+        pidf = glob.glob(os.path.join(a.work, "h*", "run", "net", "routers", "r-*", "dnsmasq.pid"))
+        check(len(pidf) == 1, "one router running dnsmasq: %s" % pidf)
+        dnsmasq_pid = read(pidf[0]).strip()
         v2, api2, ready2 = deploy("vm2", 2)
+        # vm2's lease and name reached dnsmasq by a reread (SIGHUP), not a restart.
+        check(read(pidf[0]).strip() == dnsmasq_pid, "dnsmasq was not restarted for vm2")
         st["vm2"] = v2
         TIMES["deploy API call (vm1, implements the network)"] = api1
         TIMES["deploy API call -> guest init marker, after its DHCP lease (vm1)"] = ready1

@@ -363,7 +363,7 @@ impl LinuxNet {
             let f = dir.join("ruleset.nft");
             self.ip(&["netns", "exec", ns, "nft", "-f", &path(&f)])?;
         }
-        self.dnsmasq(ns, &dir, &r.dnsmasq_conf)?;
+        self.dnsmasq(ns, &dir, r)?;
         self.haproxy(ns, &dir, r.haproxy_cfg.as_deref())?;
         if let Some(v) = &r.vpn {
             // The VPN daemons (strongSwan, xl2tpd) are not part of this build: the files are
@@ -492,28 +492,45 @@ impl LinuxNet {
         Ok(())
     }
 
-    fn dnsmasq(&self, ns: &str, dir: &Path, conf: &str) -> Result<(), String> {
-        let changed = Self::write_file(dir, "dnsmasq.conf", conf)?;
+    /// dnsmasq with the leases and names in files of their own (`dhcp-hostsfile`,
+    /// `addn-hosts`): a VM coming or going changes only those, and dnsmasq rereads them on
+    /// SIGHUP — no restart, no gap in DHCP and DNS. Any other change restarts it.
+    fn dnsmasq(&self, ns: &str, dir: &Path, r: &RouterDesired) -> Result<(), String> {
+        let (conf, hosts, names) = dnsmasq_files(dir, r);
+        let changed = Self::write_file(dir, "dnsmasq.conf", &conf)?;
+        let lists_changed = Self::write_file(dir, "hosts.dhcp", &hosts)?
+            | Self::write_file(dir, "hosts.dns", &names)?;
         let pidfile = dir.join("dnsmasq.pid");
         let running = alive(&pidfile, "dnsmasq");
-        if running.is_some() && !changed {
+        if let (Some(pid), false) = (running, changed) {
+            if lists_changed {
+                self.sys.run("kill", &["-HUP", &pid.to_string()], None)?;
+            }
             return Ok(());
         }
         if let Some(pid) = running {
             stop_pid(pid);
         }
-        // dnsmasq drops to `nobody`: its lease file's directory must be writable by it.
         let leases = dir.join("leases");
         std::fs::create_dir_all(&leases).map_err(|e| e.to_string())?;
-        let _ = std::os::unix::fs::chown(&leases, Some(65534), Some(65534));
         let conf_arg = format!("--conf-file={}", path(&dir.join("dnsmasq.conf")));
         let pid_arg = format!("--pid-file={}", path(&pidfile));
         let lease_arg = format!("--dhcp-leasefile={}", path(&leases.join("dnsmasq.leases")));
         let log_arg = format!("--log-facility={}", path(&dir.join("dnsmasq.log")));
+        // It stays root (alone in the router's namespace): it rereads the host files on
+        // SIGHUP, and as `nobody` it could not reach them under a private state directory.
         self.sys.run_daemon(
             "ip",
             &[
-                "netns", "exec", ns, "dnsmasq", &conf_arg, &pid_arg, &lease_arg, &log_arg,
+                "netns",
+                "exec",
+                ns,
+                "dnsmasq",
+                "--user=root",
+                &conf_arg,
+                &pid_arg,
+                &lease_arg,
+                &log_arg,
             ],
             &dir.join("dnsmasq.err"),
         )
@@ -679,6 +696,36 @@ impl NetDriver for LinuxNet {
     }
 }
 
+/// The router's dnsmasq configuration with its static leases and host records moved into
+/// `hosts.dhcp` and `hosts.dns` (both reread on SIGHUP): (configuration, leases, names).
+fn dnsmasq_files(dir: &Path, r: &RouterDesired) -> (String, String, String) {
+    let mut conf: String = r
+        .dnsmasq_conf
+        .lines()
+        .filter(|l| !l.starts_with("dhcp-host=") && !l.starts_with("host-record="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    conf.push_str(&format!(
+        "dhcp-hostsfile={}\naddn-hosts={}\n",
+        path(&dir.join("hosts.dhcp")),
+        path(&dir.join("hosts.dns"))
+    ));
+    let hosts: String = r
+        .leases
+        .iter()
+        .map(|l| format!("{},{},{},infinite\n", l.mac, l.ip, l.hostname))
+        .collect();
+    let names: String = r
+        .dns
+        .iter()
+        .map(|(fqdn, ip)| {
+            let short = fqdn.split('.').next().unwrap_or(fqdn);
+            format!("{ip} {fqdn} {short}\n")
+        })
+        .collect();
+    (conf, hosts, names)
+}
+
 fn path(p: &Path) -> String {
     p.display().to_string()
 }
@@ -766,6 +813,54 @@ mod tests {
         assert_eq!(net.apply(0, &desired(Link::Local)), Ok(1));
         assert_eq!(sys.commands().len(), n);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn dnsmasq_keeps_leases_and_names_in_files_it_rereads() {
+        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../netplan/tests/golden/h3.json");
+        let host: HostDesired =
+            serde_json::from_slice(&std::fs::read(golden).expect("golden")).expect("json");
+        let r = &host.routers[0];
+        let dir = tempfile::tempdir().expect("tmp");
+        let (conf, hosts, names) = dnsmasq_files(dir.path(), r);
+        assert!(
+            !conf.contains("dhcp-host=") && !conf.contains("host-record="),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("dhcp-hostsfile=") && conf.contains("addn-hosts="),
+            "{conf}"
+        );
+        assert!(
+            hosts.contains("02:00:00:00:00:01,10.1.1.11,web1,infinite"),
+            "{hosts}"
+        );
+        assert!(
+            names.contains("10.1.1.11 web1.acme.internal web1"),
+            "{names}"
+        );
+        // The real dnsmasq accepts the configuration and its files.
+        if std::process::Command::new("dnsmasq")
+            .arg("--version")
+            .output()
+            .is_ok()
+        {
+            std::fs::write(dir.path().join("hosts.dhcp"), &hosts).expect("write");
+            std::fs::write(dir.path().join("hosts.dns"), &names).expect("write");
+            let f = dir.path().join("dnsmasq.conf");
+            std::fs::write(&f, &conf).expect("write");
+            let out = std::process::Command::new("dnsmasq")
+                .arg("--test")
+                .arg(format!("--conf-file={}", f.display()))
+                .output()
+                .expect("dnsmasq");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 
     #[test]
