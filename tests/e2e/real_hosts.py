@@ -432,6 +432,30 @@ def main():
             sorted(before.values()), sorted(after.values()))
     step("rebootRouter rebuilds the router's namespace from the compiled state", reboot_router)
 
+    def static_routes():
+        # Two routes to one destination with different metrics, and a more specific one: the
+        # router's namespace holds them all (the kernel picks by prefix, then metric).
+        api.createStaticRoute(networkid=st["network"], cidr="172.31.0.0/16", nexthop="10.1.0.250", metric=20)
+        api.createStaticRoute(networkid=st["network"], cidr="172.31.0.0/16", nexthop="10.1.0.251", metric=10)
+        api.createStaticRoute(networkid=st["network"], cidr="172.31.5.0/24", nexthop="10.1.0.252", metric=5)
+        r = api.listRouters(networkid=st["network"])["router"][0]
+        ns = "r-" + r["id"].replace("-", "")[-8:]
+        want = ["172.31.0.0/16 via 10.1.0.250 dev guest metric 20", "172.31.0.0/16 via 10.1.0.251 dev guest metric 10",
+                "172.31.5.0/24 via 10.1.0.252 dev guest metric 5"]
+
+        def table():
+            out = subprocess.run(["ip", "-n", ns, "route", "show", "proto", "static"], capture_output=True,
+                                 text=True).stdout
+            return out if all(w in out for w in want) else None
+        out = wait_for("the routes in the router's namespace", table, 30, 0.5)
+        got = subprocess.run(["ip", "-n", ns, "route", "get", "172.31.9.9"], capture_output=True, text=True).stdout
+        check("via 10.1.0.251" in got, "the lower metric wins: %r" % got)
+        got = subprocess.run(["ip", "-n", ns, "route", "get", "172.31.5.9"], capture_output=True, text=True).stdout
+        check("via 10.1.0.252" in got, "the longer prefix wins: %r" % got)
+        return "%d static routes in %s; 172.31.9.9 via .251 (metric 10), 172.31.5.9 via .252 (/24)" % (
+            len(out.strip().splitlines()), ns)
+    step("static routes with metrics are in the router's namespace", static_routes)
+
     def security_groups():
         # A shared network with security groups (its router serves DHCP only), two VMs on it:
         # `web` allows TCP 80 in, the client is in the default group.
