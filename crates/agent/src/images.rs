@@ -18,19 +18,16 @@ impl HostAgent {
         file: &str,
         dest: &Path,
     ) -> Result<u64, String> {
-        let (host, secret) = match self.credential.lock().map(|c| c.clone()) {
-            Ok(Credential::Host { host_id, secret }) => (host_id, secret),
-            _ => return Err("this host has not joined yet".into()),
+        let joined = match self.credential.lock().map(|c| c.clone()) {
+            Ok(Credential::Host { host_id, secret }) => Some((host_id, secret)),
+            _ => None,
         };
-        fetch(
-            &self.server,
-            &self.fingerprint,
-            host,
-            &secret,
-            template,
-            file,
-            dest,
-        )
+        ImageSource {
+            server: self.server.clone(),
+            fingerprint: self.fingerprint.clone(),
+            credential: std::sync::Arc::new(std::sync::Mutex::new(joined)),
+        }
+        .fetch(template, file, dest)
         .await
     }
 }
