@@ -10,6 +10,7 @@ pub mod images;
 pub mod inventory;
 pub mod linuxnet;
 pub mod netdriver;
+pub mod procs;
 pub mod qemu;
 pub mod qmp;
 pub mod runtime;

@@ -14,14 +14,17 @@ use std::time::Duration;
 
 use proto::{Command, VmSpec};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::driver::Driver;
 use crate::images::ImageSource;
-use crate::linuxnet::{alive, LinuxNet};
+use crate::linuxnet::LinuxNet;
 use crate::netdriver::NetDriver;
+use crate::procs::alive;
 use crate::qmp::Qmp;
 use crate::sys::Sys;
+
+mod cmdline;
+mod disks;
 
 pub struct QemuDriver {
     pub sys: Arc<dyn Sys>,
@@ -52,9 +55,6 @@ impl Drop for Busy<'_> {
         }
     }
 }
-
-/// How many hot-plug slots (PCIe root ports) a VM gets for data disks.
-const HOTPLUG_PORTS: u32 = 6;
 
 impl QemuDriver {
     pub fn new(
@@ -157,163 +157,6 @@ impl QemuDriver {
         std::fs::read(self.vm_dir(name).join("spec.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-    }
-
-    /// The template's cached files on a pool: base image, kernel and initrd (when it has them).
-    async fn template_files(&self, pool: &Path, t: Uuid) -> Result<PathBuf, String> {
-        let dir = pool.join("templates");
-        let base = dir.join(format!("{t}.qcow2"));
-        let _one = self.fetching.lock().await;
-        if base.exists() {
-            return Ok(base);
-        }
-        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        for (file, ext) in [("kernel", "kernel"), ("initrd", "initrd")] {
-            let dest = dir.join(format!("{t}.{ext}"));
-            match self.images.fetch(t, file, &dest).await {
-                Ok(_) => {}
-                Err(e) if e.starts_with("HTTP 404") => {}
-                Err(e) => return Err(format!("fetching the template's {file}: {e}")),
-            }
-        }
-        self.images
-            .fetch(t, "disk", &base)
-            .await
-            .map_err(|e| format!("fetching the template's disk: {e}"))?;
-        Ok(base)
-    }
-
-    async fn create_volume(&self, v: &proto::VolumeSpec) -> Result<Value, String> {
-        let pool = PathBuf::from(&v.pool_path);
-        std::fs::create_dir_all(&pool).map_err(|e| format!("creating {}: {e}", pool.display()))?;
-        let path = pool.join(format!("{}.qcow2", v.volume_id));
-        let p = path.display().to_string();
-        if !path.exists() {
-            let tmp = pool.join(format!("{}.qcow2.part", v.volume_id));
-            let t = tmp.display().to_string();
-            let size = v.size_bytes.to_string();
-            match v.template_id {
-                Some(tid) => {
-                    let base = self.template_files(&pool, tid).await?;
-                    let b = base.display().to_string();
-                    let info = self
-                        .sys
-                        .run("qemu-img", &["info", "--output=json", &b], None)?;
-                    let virtual_size = serde_json::from_str::<Value>(&info)
-                        .ok()
-                        .and_then(|i| i["virtual-size"].as_u64())
-                        .unwrap_or(0);
-                    let mut args = vec!["create", "-q", "-f", "qcow2", "-b", &b, "-F", "qcow2", &t];
-                    if v.size_bytes > virtual_size {
-                        args.push(&size);
-                    }
-                    self.sys.run("qemu-img", &args, None)?;
-                }
-                None => {
-                    self.sys.run(
-                        "qemu-img",
-                        &["create", "-q", "-f", "qcow2", &t, &size],
-                        None,
-                    )?;
-                }
-            }
-            std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
-        }
-        Ok(json!({"path": p, "size": v.size_bytes}))
-    }
-
-    fn in_use(&self, volume: Uuid) -> Option<String> {
-        self.running().into_iter().find(|n| {
-            self.spec_of(n)
-                .map(|s| s.disks.iter().any(|d| d.volume_id == volume))
-                .unwrap_or(false)
-        })
-    }
-
-    /// QEMU's command line for a VM (without `-incoming`).
-    pub fn command_line(&self, vm: &VmSpec, dir: &Path) -> Vec<String> {
-        let d = |f: &str| dir.join(f).display().to_string();
-        let kvm = self.accel == "kvm";
-        let mut a: Vec<String> = vec![
-            "-name".into(),
-            format!("{},process={}", vm.name, vm.name),
-            "-machine".into(),
-            format!("q35,accel={}", if kvm { "kvm" } else { "tcg" }),
-            "-cpu".into(),
-            if kvm { "host" } else { "max" }.into(),
-            "-smp".into(),
-            vm.cpus.max(1).to_string(),
-            "-m".into(),
-            vm.memory_mib.max(64).to_string(),
-            "-nodefaults".into(),
-            "-no-user-config".into(),
-            "-display".into(),
-            "none".into(),
-            "-device".into(),
-            "VGA".into(),
-            "-vnc".into(),
-            format!("unix:{}", d("vnc.sock")),
-            "-qmp".into(),
-            format!("unix:{},server=on,wait=off", d("qmp.sock")),
-            "-chardev".into(),
-            format!(
-                "socket,id=ser0,path={},server=on,wait=off,logfile={},logappend=on",
-                d("serial.sock"),
-                d("serial.log")
-            ),
-            "-serial".into(),
-            "chardev:ser0".into(),
-            "-pidfile".into(),
-            d("qemu.pid"),
-            "-daemonize".into(),
-        ];
-        for i in 1..=HOTPLUG_PORTS {
-            a.push("-device".into());
-            a.push(format!("pcie-root-port,id=hp{i},chassis={i},slot={i}"));
-        }
-        for (i, disk) in vm.disks.iter().enumerate() {
-            a.push("-drive".into());
-            a.push(format!(
-                "file={},if=none,id=drive-{},format=qcow2,cache=writeback",
-                disk.path, disk.volume_id
-            ));
-            a.push("-device".into());
-            a.push(format!(
-                "virtio-blk-pci,drive=drive-{},id=disk-{}{}",
-                disk.volume_id,
-                disk.volume_id,
-                if i == 0 { ",bootindex=1" } else { "" }
-            ));
-        }
-        for (i, n) in vm.nics.iter().enumerate() {
-            a.push("-netdev".into());
-            a.push(format!(
-                "tap,id=net{i},ifname={},script=no,downscript=no,vhost=off",
-                n.tap
-            ));
-            a.push("-device".into());
-            a.push(format!("virtio-net-pci,netdev=net{i},mac={}", n.mac));
-        }
-        if let (Some(t), Some(root)) = (vm.template_id, vm.disks.first()) {
-            let tdir = Path::new(&root.path)
-                .parent()
-                .map(|p| p.join("templates"))
-                .unwrap_or_default();
-            let kernel = tdir.join(format!("{t}.kernel"));
-            let initrd = tdir.join(format!("{t}.initrd"));
-            if kernel.exists() {
-                a.extend([
-                    "-kernel".into(),
-                    kernel.display().to_string(),
-                    "-append".into(),
-                    format!("console=ttyS0 panic=-1 quiet canopy.name={}", vm.hostname),
-                ]);
-                if initrd.exists() {
-                    a.extend(["-initrd".into(), initrd.display().to_string()]);
-                }
-            }
-        }
-        a
     }
 
     /// Creates the VM's taps (joined to their bridges when the data plane has them).
@@ -457,67 +300,6 @@ impl QemuDriver {
         Err("the migration did not finish within 10 minutes; cancelled".into())
     }
 
-    async fn attach(&self, vm: &str, disk: &proto::DiskSpec) -> Result<Value, String> {
-        let mut q = self.qmp(vm).await?;
-        let devices = q.execute("query-pci", Value::Null).await?.to_string();
-        let id = format!("disk-{}", disk.volume_id);
-        if devices.contains(&id) {
-            return Ok(json!({}));
-        }
-        let node = hotplug_node(disk.volume_id);
-        q.execute(
-            "blockdev-add",
-            json!({"driver": "qcow2", "node-name": node,
-                   "file": {"driver": "file", "filename": disk.path}}),
-        )
-        .await?;
-        let mut last = String::new();
-        for port in 1..=HOTPLUG_PORTS {
-            match q
-                .execute(
-                    "device_add",
-                    json!({"driver": "virtio-blk-pci", "drive": node, "id": id, "bus": format!("hp{port}")}),
-                )
-                .await
-            {
-                Ok(_) => {
-                    self.update_spec(vm, |s| {
-                        if !s.disks.iter().any(|d| d.volume_id == disk.volume_id) {
-                            s.disks.push(disk.clone());
-                        }
-                    });
-                    return Ok(json!({}));
-                }
-                Err(e) => last = e,
-            }
-        }
-        let _ = q.execute("blockdev-del", json!({"node-name": node})).await;
-        Err(format!("no free hot-plug slot: {last}"))
-    }
-
-    async fn detach(&self, vm: &str, volume: Uuid) -> Result<Value, String> {
-        if self.pid(vm).is_none() {
-            return Ok(json!({}));
-        }
-        let mut q = self.qmp(vm).await?;
-        let id = format!("disk-{volume}");
-        let _ = q.execute("device_del", json!({"id": id})).await;
-        // The guest releases the device; then the block node can go (bounded wait).
-        for _ in 0..100 {
-            let pci = q.execute("query-pci", Value::Null).await?.to_string();
-            if !pci.contains(&id) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        // A disk the VM started with goes with its device; a hot-plugged node is deleted.
-        let _ = q
-            .execute("blockdev-del", json!({"node-name": hotplug_node(volume)}))
-            .await;
-        self.update_spec(vm, |s| s.disks.retain(|d| d.volume_id != volume));
-        Ok(json!({}))
-    }
-
     fn update_spec(&self, vm: &str, f: impl FnOnce(&mut VmSpec)) {
         if let Some(mut s) = self.spec_of(vm) {
             f(&mut s);
@@ -538,46 +320,12 @@ impl QemuDriver {
             Command::DeleteVolume {
                 pool_path,
                 volume_id,
-            } => {
-                if let Some(vm) = self.in_use(*volume_id) {
-                    return Err(format!("volume {volume_id} is in use by running VM {vm}"));
-                }
-                let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
-                match std::fs::remove_file(&p) {
-                    Ok(()) => Ok(json!({})),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
-                    Err(e) => Err(format!("deleting {}: {e}", p.display())),
-                }
-            }
+            } => self.delete_volume(pool_path, *volume_id),
             Command::ResizeVolume {
                 pool_path,
                 volume_id,
                 size_bytes,
-            } => {
-                let size = size_bytes.to_string();
-                if let Some(vm) = self.in_use(*volume_id) {
-                    let mut q = self.qmp(&vm).await?;
-                    // A disk the VM started with is a drive; a hot-plugged one a node.
-                    let by_drive = q
-                        .execute(
-                            "block_resize",
-                            json!({"device": format!("drive-{volume_id}"), "size": size_bytes}),
-                        )
-                        .await;
-                    if by_drive.is_err() {
-                        q.execute(
-                            "block_resize",
-                            json!({"node-name": hotplug_node(*volume_id), "size": size_bytes}),
-                        )
-                        .await?;
-                    }
-                } else {
-                    let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
-                    self.sys
-                        .run("qemu-img", &["resize", "-q", &p.display().to_string(), &size], None)?;
-                }
-                Ok(json!({"size": size_bytes}))
-            }
+            } => self.resize_volume(pool_path, *volume_id, *size_bytes).await,
             Command::StartVm { vm } => self.start(vm, None).await,
             Command::PrepareMigration { vm } => {
                 self.start(vm, Some(proto::migration_port(&vm.name))).await?;
@@ -658,11 +406,6 @@ impl Driver for QemuDriver {
     }
 }
 
-/// QEMU's name for a hot-plugged disk's block node (node names have at most 31 characters).
-fn hotplug_node(volume: Uuid) -> String {
-    format!("hp{}", &volume.simple().to_string()[..28])
-}
-
 /// Summary of the VMs a restarted agent found running (logged at start).
 pub fn adopted(d: &QemuDriver) -> Adopted {
     d.running()
@@ -673,7 +416,7 @@ pub fn adopted(d: &QemuDriver) -> Adopted {
 
 /// `stop_pid` (which waits up to 2 s) off the async workers.
 async fn stop_pid_async(pid: u32) {
-    let _ = tokio::task::spawn_blocking(move || crate::linuxnet::stop_pid(pid)).await;
+    let _ = tokio::task::spawn_blocking(move || crate::procs::stop_pid(pid)).await;
 }
 
 /// VMs a starting agent found running: instance name → QEMU pid.
@@ -719,144 +462,4 @@ pub fn for_this_machine(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sys::FakeSys;
-
-    fn driver(dir: &Path) -> QemuDriver {
-        let sys: Arc<dyn Sys> = Arc::new(FakeSys::default());
-        let net = Arc::new(LinuxNet::new(sys.clone(), dir.join("net"), None));
-        QemuDriver::new(
-            sys,
-            dir.join("vms"),
-            "tcg",
-            net,
-            ImageSource::default(),
-            "10.0.0.5",
-        )
-    }
-
-    fn spec(pool: &Path, template: Option<Uuid>) -> VmSpec {
-        VmSpec {
-            id: Uuid::nil(),
-            name: "i-2-7-VM".into(),
-            hostname: "web1".into(),
-            cpus: 2,
-            cpu_mhz: 1000,
-            memory_mib: 256,
-            disks: vec![
-                proto::DiskSpec {
-                    volume_id: Uuid::from_u128(1),
-                    path: pool.join("root.qcow2").display().to_string(),
-                    device_id: 0,
-                },
-                proto::DiskSpec {
-                    volume_id: Uuid::from_u128(2),
-                    path: pool.join("data.qcow2").display().to_string(),
-                    device_id: 1,
-                },
-            ],
-            userdata: None,
-            ssh_keys: Vec::new(),
-            nics: vec![proto::NicSpec {
-                nic_id: Uuid::from_u128(3),
-                mac: "02:00:00:00:00:07".into(),
-                tap: "vt0000000003".into(),
-            }],
-            template_id: template,
-        }
-    }
-
-    #[test]
-    fn command_line_boots_the_template_kernel_directly_when_the_pool_caches_it() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let pool = dir.path().join("pool");
-        let t = Uuid::from_u128(9);
-        std::fs::create_dir_all(pool.join("templates")).expect("mkdir");
-        let d = driver(dir.path());
-        let vm_dir = dir.path().join("vms/i-2-7-VM");
-        let without = d.command_line(&spec(&pool, Some(t)), &vm_dir).join(" ");
-        assert!(!without.contains("-kernel"), "{without}");
-        std::fs::write(pool.join(format!("templates/{t}.kernel")), b"k").expect("write");
-        std::fs::write(pool.join(format!("templates/{t}.initrd")), b"i").expect("write");
-        let a = d.command_line(&spec(&pool, Some(t)), &vm_dir).join(" ");
-        for want in [
-            "-machine q35,accel=tcg",
-            "-cpu max",
-            "-smp 2",
-            "-m 256",
-            &format!(
-                "-kernel {}",
-                pool.join(format!("templates/{t}.kernel")).display()
-            ),
-            &format!(
-                "-initrd {}",
-                pool.join(format!("templates/{t}.initrd")).display()
-            ),
-            "console=ttyS0",
-            "canopy.name=web1",
-            "tap,id=net0,ifname=vt0000000003,script=no,downscript=no,vhost=off",
-            "virtio-net-pci,netdev=net0,mac=02:00:00:00:00:07",
-            "bootindex=1",
-            &format!("-vnc unix:{}", vm_dir.join("vnc.sock").display()),
-            "-daemonize",
-        ] {
-            assert!(a.contains(want), "missing {want:?} in {a}");
-        }
-        // Root first, the data disk second, without a boot index.
-        let root = a
-            .find("drive-00000000-0000-0000-0000-000000000001")
-            .expect("root");
-        let data = a
-            .find("drive-00000000-0000-0000-0000-000000000002")
-            .expect("data");
-        assert!(root < data);
-        assert_eq!(a.matches("bootindex").count(), 1);
-    }
-
-    #[test]
-    fn kvm_hosts_use_the_host_cpu() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut d = driver(dir.path());
-        d.accel = "kvm".into();
-        let a = d
-            .command_line(&spec(dir.path(), None), dir.path())
-            .join(" ");
-        assert!(
-            a.contains("q35,accel=kvm") && a.contains("-cpu host"),
-            "{a}"
-        );
-    }
-
-    #[test]
-    fn a_vm_whose_qemu_is_gone_is_reported_until_the_server_has_it_and_busy_ones_never() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let d = driver(dir.path());
-        for name in ["i-1-1-VM", "i-1-2-VM"] {
-            let vm = d.vm_dir(name);
-            std::fs::create_dir_all(&vm).expect("mkdir");
-            std::fs::write(vm.join("spec.json"), b"{}").expect("write");
-            // A pid that is not QEMU.
-            std::fs::write(vm.join("qemu.pid"), std::process::id().to_string()).expect("write");
-        }
-        let busy = d.busy("i-1-2-VM");
-        assert_eq!(d.reap(), vec!["i-1-1-VM".to_string()]);
-        assert_eq!(
-            d.reap(),
-            vec!["i-1-1-VM".to_string()],
-            "reported again until the server has it"
-        );
-        d.forget_gone("i-1-1-VM");
-        assert!(d.reap().is_empty(), "not after");
-        drop(busy);
-        assert_eq!(d.reap(), vec!["i-1-2-VM".to_string()]);
-        assert!(d.running().is_empty());
-    }
-
-    #[test]
-    fn migration_ports_are_stable_and_in_the_dynamic_range() {
-        let p = proto::migration_port("i-2-7-VM");
-        assert_eq!(p, proto::migration_port("i-2-7-VM"));
-        assert!(p >= 49152);
-    }
-}
+mod tests;

@@ -1,0 +1,344 @@
+//! Virtual routers: one network namespace each, with its interfaces, addresses, routes,
+//! nftables ruleset, dnsmasq and haproxy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use netplan::RouterDesired;
+use serde_json::Value;
+
+use super::{host_end, path, LinkInfo, LinuxNet};
+use crate::procs::{alive, stop_pid};
+
+impl LinuxNet {
+    /// Builds or updates one router; `links` are the host's links and `present` the named
+    /// namespaces, both read once per apply.
+    pub(super) fn router(
+        &self,
+        links: &BTreeMap<String, LinkInfo>,
+        present: &BTreeSet<String>,
+        r: &RouterDesired,
+    ) -> Result<(), String> {
+        let ns = r.namespace.as_str();
+        let dir = self.router_dir(ns);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let mut fresh = !present.contains(ns);
+        // A name whose namespace cannot be entered (its bind mount lives in another mount
+        // namespace, or is gone) is made again.
+        if !fresh && self.ip(&["-n", ns, "link", "show", "lo"]).is_err() {
+            tracing::warn!(namespace = ns, "router namespace unusable; rebuilding it");
+            let _ = self.ip(&["netns", "del", ns]);
+            fresh = true;
+        }
+        if fresh {
+            self.ip(&["netns", "add", ns])?;
+            self.ip(&["-n", ns, "link", "set", "lo", "up"])?;
+            self.ip(&[
+                "netns",
+                "exec",
+                ns,
+                "sh",
+                "-c",
+                "echo 1 > /proc/sys/net/ipv4/ip_forward",
+            ])?;
+        }
+        let inside = self.links(Some(ns))?;
+        // The veth pairs first; the host's links are read again only if one was made.
+        let mut made = false;
+        for i in r
+            .interfaces
+            .iter()
+            .filter(|i| !inside.contains_key(&i.name))
+        {
+            let host = host_end(ns, &i.name);
+            if links.contains_key(&host) {
+                self.ip(&["link", "del", &host])?;
+            }
+            self.ip(&[
+                "link", "add", &host, "type", "veth", "peer", "name", &i.name, "netns", ns,
+            ])?;
+            made = true;
+        }
+        let fresh_links;
+        let now = if made {
+            fresh_links = self.links(None)?;
+            &fresh_links
+        } else {
+            links
+        };
+        for i in &r.interfaces {
+            let host = host_end(ns, &i.name);
+            let mtu = i
+                .bridge
+                .as_ref()
+                .and_then(|b| links.get(b))
+                .map(|b| b.mtu as u32)
+                .unwrap_or(1500);
+            match &i.bridge {
+                Some(b) => self.enslave(now, &host, b, mtu)?,
+                None => {
+                    if !now.get(&host).map(|l| l.up).unwrap_or(false) {
+                        self.ip(&["link", "set", &host, "up"])?;
+                    }
+                }
+            }
+            let cur = inside.get(&i.name);
+            if let Some(mac) = &i.mac {
+                if cur.map(|c| c.address.as_str()) != Some(mac.as_str()) {
+                    self.ip(&["-n", ns, "link", "set", &i.name, "address", mac])?;
+                }
+            }
+            if cur.map(|c| c.mtu) != Some(mtu as u64) {
+                self.ip(&["-n", ns, "link", "set", &i.name, "mtu", &mtu.to_string()])?;
+            }
+            self.addresses(ns, &i.name, &i.addresses)?;
+            if !cur.map(|c| c.up).unwrap_or(false) {
+                self.ip(&["-n", ns, "link", "set", &i.name, "up"])?;
+            }
+        }
+        self.routes(ns, r)?;
+        if Self::write_file(&dir, "ruleset.nft", &r.nftables)? || fresh {
+            let f = dir.join("ruleset.nft");
+            self.ip(&["netns", "exec", ns, "nft", "-f", &path(&f)])?;
+        }
+        self.dnsmasq(ns, &dir, r)?;
+        self.haproxy(ns, &dir, r.haproxy_cfg.as_deref())?;
+        if let Some(v) = &r.vpn {
+            // The VPN daemons (strongSwan, xl2tpd) are not part of this build: the files are
+            // written for an operator-provided endpoint to pick up.
+            Self::write_file(&dir, "ipsec.conf", &v.ipsec_conf)?;
+            Self::write_file(&dir, "ipsec.secrets", &v.ipsec_secrets)?;
+            Self::write_file(&dir, "xl2tpd.conf", &v.xl2tpd_conf)?;
+            Self::write_file(&dir, "chap-secrets", &v.chap_secrets)?;
+        }
+        Ok(())
+    }
+
+    fn addresses(&self, ns: &str, dev: &str, want: &[String]) -> Result<(), String> {
+        let out = self.ip(&["-n", ns, "-j", "addr", "show", "dev", dev])?;
+        let v: Value = serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
+            .map_err(|e| format!("parsing ip addr output: {e}"))?;
+        let have: BTreeSet<String> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["family"] == "inet")
+            .filter_map(|a| {
+                Some(format!(
+                    "{}/{}",
+                    a["local"].as_str()?,
+                    a["prefixlen"].as_u64()?
+                ))
+            })
+            .collect();
+        let want: BTreeSet<String> = want.iter().cloned().collect();
+        for a in have.difference(&want) {
+            self.ip(&["-n", ns, "addr", "del", a, "dev", dev])?;
+        }
+        for a in want.difference(&have) {
+            self.ip(&["-n", ns, "addr", "add", a, "dev", dev])?;
+        }
+        Ok(())
+    }
+
+    fn routes(&self, ns: &str, r: &RouterDesired) -> Result<(), String> {
+        let key = |dst: &str, via: &str, dev: &str, metric: u64| {
+            format!("{dst} via {via} dev {dev} metric {metric}")
+        };
+        let out = self.ip(&["-n", ns, "-j", "route", "show", "proto", "static"])?;
+        let v: Value = serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
+            .map_err(|e| format!("parsing ip route output: {e}"))?;
+        let have: BTreeMap<String, Vec<String>> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let dst = match e["dst"].as_str().unwrap_or("default") {
+                    "default" => "0.0.0.0/0".to_string(),
+                    d if d.contains('/') => d.to_string(),
+                    d => format!("{d}/32"),
+                };
+                let via = e["gateway"].as_str().unwrap_or("-").to_string();
+                let dev = e["dev"].as_str().unwrap_or("-").to_string();
+                let metric = e["metric"].as_u64().unwrap_or(0);
+                let mut args = vec![dst.clone()];
+                if via != "-" {
+                    args.extend(["via".into(), via.clone()]);
+                }
+                args.extend([
+                    "dev".into(),
+                    dev.clone(),
+                    "metric".into(),
+                    metric.to_string(),
+                ]);
+                (key(&dst, &via, &dev, metric), args)
+            })
+            .collect();
+        let mut want = BTreeMap::new();
+        for rt in &r.routes {
+            // A route's device is the interface its next hop is on when not given.
+            let dev = rt.dev.clone().or_else(|| {
+                let via = rt.via?;
+                r.interfaces
+                    .iter()
+                    .find(|i| {
+                        i.addresses.iter().any(|a| {
+                            a.parse::<netplan::Cidr>()
+                                .map(|c| c.contains(via))
+                                .unwrap_or(false)
+                        })
+                    })
+                    .map(|i| i.name.clone())
+            });
+            let via = rt.via.map(|v| v.to_string());
+            let dst = rt.destination.to_string();
+            let mut args = vec![dst.clone()];
+            if let Some(v) = &via {
+                args.extend(["via".to_string(), v.clone()]);
+            }
+            if let Some(d) = &dev {
+                args.extend(["dev".to_string(), d.clone()]);
+            }
+            args.extend(["metric".to_string(), rt.metric.to_string()]);
+            want.insert(
+                key(
+                    &dst,
+                    via.as_deref().unwrap_or("-"),
+                    dev.as_deref().unwrap_or("-"),
+                    rt.metric as u64,
+                ),
+                args,
+            );
+        }
+        for (k, args) in &have {
+            if !want.contains_key(k) {
+                let mut a: Vec<&str> = vec!["-n", ns, "route", "del"];
+                a.extend(args.iter().map(String::as_str));
+                a.extend(["proto", "static"]);
+                self.ip(&a)?;
+            }
+        }
+        for (k, args) in &want {
+            if !have.contains_key(k) {
+                let mut a: Vec<&str> = vec!["-n", ns, "route", "add"];
+                a.extend(args.iter().map(String::as_str));
+                a.extend(["proto", "static"]);
+                self.ip(&a)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// dnsmasq with the leases and names in files of their own (`dhcp-hostsfile`,
+    /// `addn-hosts`): a VM coming or going changes only those, and dnsmasq rereads them on
+    /// SIGHUP — no restart, no gap in DHCP and DNS. Any other change restarts it.
+    fn dnsmasq(&self, ns: &str, dir: &Path, r: &RouterDesired) -> Result<(), String> {
+        let (conf, hosts, names) = dnsmasq_files(dir, r);
+        let changed = Self::write_file(dir, "dnsmasq.conf", &conf)?;
+        let lists_changed = Self::write_file(dir, "hosts.dhcp", &hosts)?
+            | Self::write_file(dir, "hosts.dns", &names)?;
+        let pidfile = dir.join("dnsmasq.pid");
+        let running = alive(&pidfile, "dnsmasq");
+        if let (Some(pid), false) = (running, changed) {
+            if lists_changed {
+                self.sys.run("kill", &["-HUP", &pid.to_string()], None)?;
+            }
+            return Ok(());
+        }
+        if let Some(pid) = running {
+            stop_pid(pid);
+        }
+        let leases = dir.join("leases");
+        std::fs::create_dir_all(&leases).map_err(|e| e.to_string())?;
+        let conf_arg = format!("--conf-file={}", path(&dir.join("dnsmasq.conf")));
+        let pid_arg = format!("--pid-file={}", path(&pidfile));
+        let lease_arg = format!("--dhcp-leasefile={}", path(&leases.join("dnsmasq.leases")));
+        let log_arg = format!("--log-facility={}", path(&dir.join("dnsmasq.log")));
+        // It stays root (alone in the router's namespace): it rereads the host files on
+        // SIGHUP, and as `nobody` it could not reach them under a private state directory.
+        self.sys.run_daemon(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                ns,
+                "dnsmasq",
+                "--user=root",
+                &conf_arg,
+                &pid_arg,
+                &lease_arg,
+                &log_arg,
+            ],
+            &dir.join("dnsmasq.err"),
+        )
+    }
+
+    fn haproxy(&self, ns: &str, dir: &Path, cfg: Option<&str>) -> Result<(), String> {
+        let pidfile = dir.join("haproxy.pid");
+        let running = alive(&pidfile, "haproxy");
+        let Some(cfg) = cfg else {
+            if let Some(pid) = running {
+                stop_pid(pid);
+            }
+            let _ = std::fs::remove_file(dir.join("haproxy.cfg"));
+            return Ok(());
+        };
+        let changed = Self::write_file(dir, "haproxy.cfg", cfg)?;
+        if running.is_some() && !changed {
+            return Ok(());
+        }
+        let f = path(&dir.join("haproxy.cfg"));
+        let p = path(&pidfile);
+        let old = running.map(|p| p.to_string());
+        let mut args = vec!["netns", "exec", ns, "haproxy", "-D", "-f", &f, "-p", &p];
+        if let Some(o) = &old {
+            // Graceful reload: the old process finishes its connections and exits.
+            args.extend(["-sf", o.as_str()]);
+        }
+        self.sys.run_daemon("ip", &args, &dir.join("haproxy.err"))
+    }
+
+    pub(super) fn teardown(&self, ns: &str) -> Result<(), String> {
+        let dir = self.router_dir(ns);
+        for d in ["dnsmasq", "haproxy"] {
+            if let Some(pid) = alive(&dir.join(format!("{d}.pid")), d) {
+                stop_pid(pid);
+            }
+        }
+        // Deleting the namespace deletes the veth pairs with it.
+        self.ip(&["netns", "del", ns])?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+}
+
+/// The router's dnsmasq configuration with its static leases and host records moved into
+/// `hosts.dhcp` and `hosts.dns` (both reread on SIGHUP): (configuration, leases, names).
+pub(super) fn dnsmasq_files(dir: &Path, r: &RouterDesired) -> (String, String, String) {
+    let mut conf: String = r
+        .dnsmasq_conf
+        .lines()
+        .filter(|l| !l.starts_with("dhcp-host=") && !l.starts_with("host-record="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    conf.push_str(&format!(
+        "dhcp-hostsfile={}\naddn-hosts={}\n",
+        path(&dir.join("hosts.dhcp")),
+        path(&dir.join("hosts.dns"))
+    ));
+    let hosts: String = r
+        .leases
+        .iter()
+        .map(|l| format!("{},{},{},infinite\n", l.mac, l.ip, l.hostname))
+        .collect();
+    let names: String = r
+        .dns
+        .iter()
+        .map(|(fqdn, ip)| {
+            let short = fqdn.split('.').next().unwrap_or(fqdn);
+            format!("{ip} {fqdn} {short}\n")
+        })
+        .collect();
+    (conf, hosts, names)
+}

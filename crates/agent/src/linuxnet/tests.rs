@@ -1,0 +1,179 @@
+//! The Linux network driver's decisions, through the fake `Sys`.
+
+use super::router::dnsmasq_files;
+use super::*;
+use crate::sys::FakeSys;
+
+fn desired(link: Link) -> HostDesired {
+    HostDesired {
+        host_id: uuid::Uuid::nil(),
+        bridges: vec![Bridge {
+            name: "cbv42".into(),
+            network_id: Some(uuid::Uuid::nil()),
+            link,
+            mtu: 1500,
+        }],
+        taps: Vec::new(),
+        security: None,
+        routers: Vec::new(),
+    }
+}
+
+#[test]
+fn vlan_networks_get_a_sub_interface_of_the_uplink_joined_to_their_bridge() {
+    let sys = Arc::new(FakeSys::default());
+    let dir = std::env::temp_dir().join(format!("canopy-ln-{}", uuid::Uuid::new_v4()));
+    let net = LinuxNet::new(sys.clone(), dir.clone(), None);
+    net.apply(
+        1,
+        &desired(Link::Vlan {
+            dev: "eth1".into(),
+            id: 42,
+        }),
+    )
+    .expect("apply");
+    let cmds = sys.commands();
+    assert!(
+        cmds.contains(&"ip link add name cbv42 mtu 1500 type bridge stp_state 0".into()),
+        "{cmds:#?}"
+    );
+    assert!(
+        cmds.contains(&"ip link add link eth1 name cvl42 type vlan id 42".into()),
+        "{cmds:#?}"
+    );
+    assert!(
+        cmds.contains(&"ip link set cvl42 master cbv42".into()),
+        "{cmds:#?}"
+    );
+    // Stale generations change nothing.
+    let n = sys.commands().len();
+    assert_eq!(net.apply(0, &desired(Link::Local)), Ok(1));
+    assert_eq!(sys.commands().len(), n);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn dnsmasq_keeps_leases_and_names_in_files_it_rereads() {
+    let golden =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../netplan/tests/golden/h3.json");
+    let host: HostDesired =
+        serde_json::from_slice(&std::fs::read(golden).expect("golden")).expect("json");
+    let r = &host.routers[0];
+    let dir = tempfile::tempdir().expect("tmp");
+    let (conf, hosts, names) = dnsmasq_files(dir.path(), r);
+    assert!(
+        !conf.contains("dhcp-host=") && !conf.contains("host-record="),
+        "{conf}"
+    );
+    assert!(
+        conf.contains("dhcp-hostsfile=") && conf.contains("addn-hosts="),
+        "{conf}"
+    );
+    assert!(
+        hosts.contains("02:00:00:00:00:01,10.1.1.11,web1,infinite"),
+        "{hosts}"
+    );
+    assert!(
+        names.contains("10.1.1.11 web1.acme.internal web1"),
+        "{names}"
+    );
+    // The real dnsmasq accepts the configuration and its files.
+    if std::process::Command::new("dnsmasq")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        std::fs::write(dir.path().join("hosts.dhcp"), &hosts).expect("write");
+        std::fs::write(dir.path().join("hosts.dns"), &names).expect("write");
+        let f = dir.path().join("dnsmasq.conf");
+        std::fs::write(&f, &conf).expect("write");
+        let out = std::process::Command::new("dnsmasq")
+            .arg("--test")
+            .arg(format!("--conf-file={}", f.display()))
+            .output()
+            .expect("dnsmasq");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_security_group_change_sends_only_the_changed_chain() {
+    let sys = Arc::new(FakeSys::default());
+    let dir = std::env::temp_dir().join(format!("canopy-ln-{}", uuid::Uuid::new_v4()));
+    let net = LinuxNet::new(sys.clone(), dir.clone(), None);
+    let rules = |extra: &str| {
+        format!(
+            "table inet canopy_sg {{}}\ndelete table inet canopy_sg\ntable inet canopy_sg {{\n    chain forward {{\n        type filter hook forward priority filter; policy accept;\n{}    }}\n    chain sgin_1 {{\n        tcp dport 80 accept\n{extra}    }}\n}}\n",
+            "        jump sgin_1\n".repeat(200)
+        )
+    };
+    let mut d = desired(Link::Local);
+    d.security = Some(rules(""));
+    net.apply(1, &d).expect("apply");
+    d.security = Some(rules("        tcp dport 443 accept\n"));
+    net.apply(2, &d).expect("apply");
+    let nft: Vec<String> = sys
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("nft -f -"))
+        .collect();
+    assert_eq!(nft.len(), 2, "{nft:?}");
+    let size = |c: &str| {
+        c.rsplit("<<")
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        size(&nft[1]) < 150 && size(&nft[0]) > 3000,
+        "the second apply sends the changed chain only: {nft:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn vxlan_peers_are_diffed_against_the_fdb() {
+    let sys = Arc::new(FakeSys::default());
+    sys.answer(
+        "ip -j link show",
+        r#"[{"ifname":"cbv42","flags":["UP"],"mtu":1450},{"ifname":"cvx42","master":"cbv42","flags":["UP"],"mtu":1450},{"ifname":"cbr7","flags":["UP"],"mtu":1450}]"#,
+    );
+    sys.answer(
+        "bridge -j fdb show dev cvx42",
+        r#"[{"mac":"00:00:00:00:00:00","dst":"10.0.0.2"},{"mac":"00:00:00:00:00:00","dst":"10.0.0.9"},{"mac":"02:00:00:00:00:01","master":"cbv42"}]"#,
+    );
+    let dir = std::env::temp_dir().join(format!("canopy-ln-{}", uuid::Uuid::new_v4()));
+    let net = LinuxNet::new(sys.clone(), dir.clone(), None);
+    let mut d = desired(Link::Vxlan {
+        dev: "cvx42".into(),
+        vni: 42,
+        local: "10.0.0.1".parse().expect("ip"),
+        port: 4789,
+        peers: vec![
+            "10.0.0.2".parse().expect("ip"),
+            "10.0.0.3".parse().expect("ip"),
+        ],
+    });
+    d.bridges[0].mtu = 1450;
+    net.apply(3, &d).expect("apply");
+    let cmds = sys.commands();
+    let changes: Vec<&String> = cmds
+        .iter()
+        .filter(|c| !c.contains(" -j ") && !c.starts_with("ip -j") && !c.starts_with("bridge -j"))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            "bridge fdb append 00:00:00:00:00:00 dev cvx42 dst 10.0.0.3",
+            "bridge fdb del 00:00:00:00:00:00 dev cvx42 dst 10.0.0.9",
+            "nft -f - <<114",
+            "ip link del cbr7",
+        ],
+        "only the differences are applied; a bridge no longer desired goes"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,98 @@
+//! QEMU's command line for a VM.
+
+use std::path::Path;
+
+use proto::VmSpec;
+
+use super::QemuDriver;
+
+/// How many hot-plug slots (PCIe root ports) a VM gets for data disks.
+pub(super) const HOTPLUG_PORTS: u32 = 6;
+
+impl QemuDriver {
+    /// QEMU's command line for a VM (without `-incoming`).
+    pub fn command_line(&self, vm: &VmSpec, dir: &Path) -> Vec<String> {
+        let d = |f: &str| dir.join(f).display().to_string();
+        let kvm = self.accel == "kvm";
+        let mut a: Vec<String> = vec![
+            "-name".into(),
+            format!("{},process={}", vm.name, vm.name),
+            "-machine".into(),
+            format!("q35,accel={}", if kvm { "kvm" } else { "tcg" }),
+            "-cpu".into(),
+            if kvm { "host" } else { "max" }.into(),
+            "-smp".into(),
+            vm.cpus.max(1).to_string(),
+            "-m".into(),
+            vm.memory_mib.max(64).to_string(),
+            "-nodefaults".into(),
+            "-no-user-config".into(),
+            "-display".into(),
+            "none".into(),
+            "-device".into(),
+            "VGA".into(),
+            "-vnc".into(),
+            format!("unix:{}", d("vnc.sock")),
+            "-qmp".into(),
+            format!("unix:{},server=on,wait=off", d("qmp.sock")),
+            "-chardev".into(),
+            format!(
+                "socket,id=ser0,path={},server=on,wait=off,logfile={},logappend=on",
+                d("serial.sock"),
+                d("serial.log")
+            ),
+            "-serial".into(),
+            "chardev:ser0".into(),
+            "-pidfile".into(),
+            d("qemu.pid"),
+            "-daemonize".into(),
+        ];
+        for i in 1..=HOTPLUG_PORTS {
+            a.push("-device".into());
+            a.push(format!("pcie-root-port,id=hp{i},chassis={i},slot={i}"));
+        }
+        for (i, disk) in vm.disks.iter().enumerate() {
+            a.push("-drive".into());
+            a.push(format!(
+                "file={},if=none,id=drive-{},format=qcow2,cache=writeback",
+                disk.path, disk.volume_id
+            ));
+            a.push("-device".into());
+            a.push(format!(
+                "virtio-blk-pci,drive=drive-{},id=disk-{}{}",
+                disk.volume_id,
+                disk.volume_id,
+                if i == 0 { ",bootindex=1" } else { "" }
+            ));
+        }
+        for (i, n) in vm.nics.iter().enumerate() {
+            a.push("-netdev".into());
+            a.push(format!(
+                "tap,id=net{i},ifname={},script=no,downscript=no,vhost=off",
+                n.tap
+            ));
+            a.push("-device".into());
+            a.push(format!("virtio-net-pci,netdev=net{i},mac={}", n.mac));
+        }
+        if let (Some(t), Some(root)) = (vm.template_id, vm.disks.first()) {
+            let tdir = Path::new(&root.path)
+                .parent()
+                .map(|p| p.join("templates"))
+                .unwrap_or_default();
+            let kernel = tdir.join(format!("{t}.kernel"));
+            let initrd = tdir.join(format!("{t}.initrd"));
+            if kernel.exists() {
+                a.extend([
+                    "-kernel".into(),
+                    kernel.display().to_string(),
+                    "-append".into(),
+                    format!("console=ttyS0 panic=-1 quiet canopy.name={}", vm.hostname),
+                ]);
+                if initrd.exists() {
+                    a.extend(["-initrd".into(), initrd.display().to_string()]);
+                }
+            }
+        }
+        a
+    }
+}

@@ -1,0 +1,196 @@
+//! Volumes on primary storage (qcow2 overlays of cached template images) and disks
+//! hot-plugged into running VMs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::cmdline::HOTPLUG_PORTS;
+use super::QemuDriver;
+
+impl QemuDriver {
+    /// The template's cached files on a pool: base image, kernel and initrd (when it has them).
+    async fn template_files(&self, pool: &Path, t: Uuid) -> Result<PathBuf, String> {
+        let dir = pool.join("templates");
+        let base = dir.join(format!("{t}.qcow2"));
+        let _one = self.fetching.lock().await;
+        if base.exists() {
+            return Ok(base);
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        for (file, ext) in [("kernel", "kernel"), ("initrd", "initrd")] {
+            let dest = dir.join(format!("{t}.{ext}"));
+            match self.images.fetch(t, file, &dest).await {
+                Ok(_) => {}
+                Err(e) if e.starts_with("HTTP 404") => {}
+                Err(e) => return Err(format!("fetching the template's {file}: {e}")),
+            }
+        }
+        self.images
+            .fetch(t, "disk", &base)
+            .await
+            .map_err(|e| format!("fetching the template's disk: {e}"))?;
+        Ok(base)
+    }
+
+    pub(super) async fn create_volume(&self, v: &proto::VolumeSpec) -> Result<Value, String> {
+        let pool = PathBuf::from(&v.pool_path);
+        std::fs::create_dir_all(&pool).map_err(|e| format!("creating {}: {e}", pool.display()))?;
+        let path = pool.join(format!("{}.qcow2", v.volume_id));
+        let p = path.display().to_string();
+        if !path.exists() {
+            let tmp = pool.join(format!("{}.qcow2.part", v.volume_id));
+            let t = tmp.display().to_string();
+            let size = v.size_bytes.to_string();
+            match v.template_id {
+                Some(tid) => {
+                    let base = self.template_files(&pool, tid).await?;
+                    let b = base.display().to_string();
+                    let info = self
+                        .sys
+                        .run("qemu-img", &["info", "--output=json", &b], None)?;
+                    let virtual_size = serde_json::from_str::<Value>(&info)
+                        .ok()
+                        .and_then(|i| i["virtual-size"].as_u64())
+                        .unwrap_or(0);
+                    let mut args = vec!["create", "-q", "-f", "qcow2", "-b", &b, "-F", "qcow2", &t];
+                    if v.size_bytes > virtual_size {
+                        args.push(&size);
+                    }
+                    self.sys.run("qemu-img", &args, None)?;
+                }
+                None => {
+                    self.sys.run(
+                        "qemu-img",
+                        &["create", "-q", "-f", "qcow2", &t, &size],
+                        None,
+                    )?;
+                }
+            }
+            std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+        }
+        Ok(json!({"path": p, "size": v.size_bytes}))
+    }
+
+    fn in_use(&self, volume: Uuid) -> Option<String> {
+        self.running().into_iter().find(|n| {
+            self.spec_of(n)
+                .map(|s| s.disks.iter().any(|d| d.volume_id == volume))
+                .unwrap_or(false)
+        })
+    }
+
+    pub(super) async fn attach(&self, vm: &str, disk: &proto::DiskSpec) -> Result<Value, String> {
+        let mut q = self.qmp(vm).await?;
+        let devices = q.execute("query-pci", Value::Null).await?.to_string();
+        let id = format!("disk-{}", disk.volume_id);
+        if devices.contains(&id) {
+            return Ok(json!({}));
+        }
+        let node = hotplug_node(disk.volume_id);
+        q.execute(
+            "blockdev-add",
+            json!({"driver": "qcow2", "node-name": node,
+                   "file": {"driver": "file", "filename": disk.path}}),
+        )
+        .await?;
+        let mut last = String::new();
+        for port in 1..=HOTPLUG_PORTS {
+            match q
+                .execute(
+                    "device_add",
+                    json!({"driver": "virtio-blk-pci", "drive": node, "id": id, "bus": format!("hp{port}")}),
+                )
+                .await
+            {
+                Ok(_) => {
+                    self.update_spec(vm, |s| {
+                        if !s.disks.iter().any(|d| d.volume_id == disk.volume_id) {
+                            s.disks.push(disk.clone());
+                        }
+                    });
+                    return Ok(json!({}));
+                }
+                Err(e) => last = e,
+            }
+        }
+        let _ = q.execute("blockdev-del", json!({"node-name": node})).await;
+        Err(format!("no free hot-plug slot: {last}"))
+    }
+
+    pub(super) async fn detach(&self, vm: &str, volume: Uuid) -> Result<Value, String> {
+        if self.pid(vm).is_none() {
+            return Ok(json!({}));
+        }
+        let mut q = self.qmp(vm).await?;
+        let id = format!("disk-{volume}");
+        let _ = q.execute("device_del", json!({"id": id})).await;
+        // The guest releases the device; then the block node can go (bounded wait).
+        for _ in 0..100 {
+            let pci = q.execute("query-pci", Value::Null).await?.to_string();
+            if !pci.contains(&id) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // A disk the VM started with goes with its device; a hot-plugged node is deleted.
+        let _ = q
+            .execute("blockdev-del", json!({"node-name": hotplug_node(volume)}))
+            .await;
+        self.update_spec(vm, |s| s.disks.retain(|d| d.volume_id != volume));
+        Ok(json!({}))
+    }
+
+    pub(super) fn delete_volume(&self, pool_path: &str, volume_id: Uuid) -> Result<Value, String> {
+        if let Some(vm) = self.in_use(volume_id) {
+            return Err(format!("volume {volume_id} is in use by running VM {vm}"));
+        }
+        let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
+        match std::fs::remove_file(&p) {
+            Ok(()) => Ok(json!({})),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
+            Err(e) => Err(format!("deleting {}: {e}", p.display())),
+        }
+    }
+
+    pub(super) async fn resize_volume(
+        &self,
+        pool_path: &str,
+        volume_id: Uuid,
+        size_bytes: u64,
+    ) -> Result<Value, String> {
+        if let Some(vm) = self.in_use(volume_id) {
+            let mut q = self.qmp(&vm).await?;
+            // A disk the VM started with is a drive; a hot-plugged one a node.
+            let by_drive = q
+                .execute(
+                    "block_resize",
+                    json!({"device": format!("drive-{volume_id}"), "size": size_bytes}),
+                )
+                .await;
+            if by_drive.is_err() {
+                q.execute(
+                    "block_resize",
+                    json!({"node-name": hotplug_node(volume_id), "size": size_bytes}),
+                )
+                .await?;
+            }
+        } else {
+            let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
+            let size = size_bytes.to_string();
+            self.sys.run(
+                "qemu-img",
+                &["resize", "-q", &p.display().to_string(), &size],
+                None,
+            )?;
+        }
+        Ok(json!({"size": size_bytes}))
+    }
+}
+
+/// QEMU's name for a hot-plugged disk's block node (node names have at most 31 characters).
+pub(super) fn hotplug_node(volume: Uuid) -> String {
+    format!("hp{}", &volume.simple().to_string()[..28])
+}

@@ -1,0 +1,142 @@
+//! The QEMU driver's command lines and bookkeeping, through the fake `Sys`.
+
+use super::*;
+use crate::sys::FakeSys;
+use uuid::Uuid;
+
+fn driver(dir: &Path) -> QemuDriver {
+    let sys: Arc<dyn Sys> = Arc::new(FakeSys::default());
+    let net = Arc::new(LinuxNet::new(sys.clone(), dir.join("net"), None));
+    QemuDriver::new(
+        sys,
+        dir.join("vms"),
+        "tcg",
+        net,
+        ImageSource::default(),
+        "10.0.0.5",
+    )
+}
+
+fn spec(pool: &Path, template: Option<Uuid>) -> VmSpec {
+    VmSpec {
+        id: Uuid::nil(),
+        name: "i-2-7-VM".into(),
+        hostname: "web1".into(),
+        cpus: 2,
+        cpu_mhz: 1000,
+        memory_mib: 256,
+        disks: vec![
+            proto::DiskSpec {
+                volume_id: Uuid::from_u128(1),
+                path: pool.join("root.qcow2").display().to_string(),
+                device_id: 0,
+            },
+            proto::DiskSpec {
+                volume_id: Uuid::from_u128(2),
+                path: pool.join("data.qcow2").display().to_string(),
+                device_id: 1,
+            },
+        ],
+        userdata: None,
+        ssh_keys: Vec::new(),
+        nics: vec![proto::NicSpec {
+            nic_id: Uuid::from_u128(3),
+            mac: "02:00:00:00:00:07".into(),
+            tap: "vt0000000003".into(),
+        }],
+        template_id: template,
+    }
+}
+
+#[test]
+fn command_line_boots_the_template_kernel_directly_when_the_pool_caches_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pool = dir.path().join("pool");
+    let t = Uuid::from_u128(9);
+    std::fs::create_dir_all(pool.join("templates")).expect("mkdir");
+    let d = driver(dir.path());
+    let vm_dir = dir.path().join("vms/i-2-7-VM");
+    let without = d.command_line(&spec(&pool, Some(t)), &vm_dir).join(" ");
+    assert!(!without.contains("-kernel"), "{without}");
+    std::fs::write(pool.join(format!("templates/{t}.kernel")), b"k").expect("write");
+    std::fs::write(pool.join(format!("templates/{t}.initrd")), b"i").expect("write");
+    let a = d.command_line(&spec(&pool, Some(t)), &vm_dir).join(" ");
+    for want in [
+        "-machine q35,accel=tcg",
+        "-cpu max",
+        "-smp 2",
+        "-m 256",
+        &format!(
+            "-kernel {}",
+            pool.join(format!("templates/{t}.kernel")).display()
+        ),
+        &format!(
+            "-initrd {}",
+            pool.join(format!("templates/{t}.initrd")).display()
+        ),
+        "console=ttyS0",
+        "canopy.name=web1",
+        "tap,id=net0,ifname=vt0000000003,script=no,downscript=no,vhost=off",
+        "virtio-net-pci,netdev=net0,mac=02:00:00:00:00:07",
+        "bootindex=1",
+        &format!("-vnc unix:{}", vm_dir.join("vnc.sock").display()),
+        "-daemonize",
+    ] {
+        assert!(a.contains(want), "missing {want:?} in {a}");
+    }
+    // Root first, the data disk second, without a boot index.
+    let root = a
+        .find("drive-00000000-0000-0000-0000-000000000001")
+        .expect("root");
+    let data = a
+        .find("drive-00000000-0000-0000-0000-000000000002")
+        .expect("data");
+    assert!(root < data);
+    assert_eq!(a.matches("bootindex").count(), 1);
+}
+
+#[test]
+fn kvm_hosts_use_the_host_cpu() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut d = driver(dir.path());
+    d.accel = "kvm".into();
+    let a = d
+        .command_line(&spec(dir.path(), None), dir.path())
+        .join(" ");
+    assert!(
+        a.contains("q35,accel=kvm") && a.contains("-cpu host"),
+        "{a}"
+    );
+}
+
+#[test]
+fn a_vm_whose_qemu_is_gone_is_reported_until_the_server_has_it_and_busy_ones_never() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = driver(dir.path());
+    for name in ["i-1-1-VM", "i-1-2-VM"] {
+        let vm = d.vm_dir(name);
+        std::fs::create_dir_all(&vm).expect("mkdir");
+        std::fs::write(vm.join("spec.json"), b"{}").expect("write");
+        // A pid that is not QEMU.
+        std::fs::write(vm.join("qemu.pid"), std::process::id().to_string()).expect("write");
+    }
+    let busy = d.busy("i-1-2-VM");
+    assert_eq!(d.reap(), vec!["i-1-1-VM".to_string()]);
+    assert_eq!(
+        d.reap(),
+        vec!["i-1-1-VM".to_string()],
+        "reported again until the server has it"
+    );
+    d.forget_gone("i-1-1-VM");
+    assert!(d.reap().is_empty(), "not after");
+    drop(busy);
+    assert_eq!(d.reap(), vec!["i-1-2-VM".to_string()]);
+    assert!(d.running().is_empty());
+}
+
+#[test]
+fn migration_ports_are_stable_and_in_the_dynamic_range() {
+    let p = proto::migration_port("i-2-7-VM");
+    assert_eq!(p, proto::migration_port("i-2-7-VM"));
+    assert!(p >= 49152);
+}
