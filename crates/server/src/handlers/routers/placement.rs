@@ -1,0 +1,285 @@
+//! Where routers run: placement on the least-loaded host, their addresses (source NAT, a
+//! shared network's DHCP address), and re-placement when their host fails.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use api::{ApiError, ErrorCode};
+use db::{DbError, NetworkRow, RouterRow};
+use rand::Rng;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+use crate::state::State;
+
+/// Hosts that can run routers: Up, Enabled, with an agent whose drivers run guests.
+async fn candidate_hosts(st: &State, zone: Uuid) -> AppResult<Vec<db::HostRow>> {
+    let mut c = st.store.read().await?;
+    let hosts = db::host_list(
+        &mut c,
+        &db::HostFilter {
+            zone_id: Some(zone),
+            status: Some("Up".into()),
+            resource_state: Some("Enabled".into()),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    Ok(hosts
+        .into_iter()
+        .filter(|h| {
+            h.inventory["capabilities"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|x| x == "vms"))
+        })
+        .collect())
+}
+
+/// The host for a network's router: the candidate with the fewest routers (ties broken by a
+/// hash of network and host, so routers spread), never one in `avoid`.
+pub(super) async fn choose_host(
+    st: &State,
+    zone: Uuid,
+    network: Uuid,
+    avoid: &[Uuid],
+) -> AppResult<Uuid> {
+    let hosts = candidate_hosts(st, zone).await?;
+    let routers = {
+        let mut c = st.store.read().await?;
+        db::router_list(
+            &mut c,
+            &db::RouterFilter {
+                zone_id: Some(zone),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let mut load: HashMap<Uuid, usize> = HashMap::new();
+    for r in routers.iter().filter_map(|r| r.host_id) {
+        *load.entry(r).or_default() += 1;
+    }
+    let mix = |h: Uuid| {
+        let (a, b) = (network.as_u128(), h.as_u128());
+        netplan::digest(&(a ^ b).to_le_bytes())
+    };
+    hosts
+        .iter()
+        .filter(|h| !avoid.contains(&h.id))
+        .min_by_key(|h| (load.get(&h.id).copied().unwrap_or(0), mix(h.id)))
+        .map(|h| h.id)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InsufficientCapacity,
+                "Unable to place the virtual router: no host in the zone is Up and Enabled"
+                    .to_string(),
+            )
+            .into()
+        })
+}
+
+fn random_mac() -> String {
+    netplan::ipam::mac_from(rand::thread_rng().gen())
+}
+
+/// The network's source-NAT address: the one it has, else a free public address claimed for
+/// it (ranges dedicated to its account first).
+pub(crate) async fn source_nat_ip(st: &State, n: &NetworkRow) -> AppResult<Option<Uuid>> {
+    let off = crate::handlers::networks::offering_of(st, n).await?;
+    if !crate::handlers::networks::has_service(n, off.as_ref(), "SourceNat") {
+        return Ok(None);
+    }
+    let (Some(acct), Some(dom)) = (n.account_id, n.domain_id) else {
+        return Ok(None);
+    };
+    {
+        let mut c = st.store.read().await?;
+        let have = db::public_ip_list(
+            &mut c,
+            &db::PublicIpFilter {
+                network_id: Some(n.id),
+                source_nat: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        if let Some(ip) = have.first() {
+            return Ok(Some(ip.id));
+        }
+    }
+    for _ in 0..8 {
+        let free = {
+            let mut c = st.store.read().await?;
+            db::public_ip_free(&mut c, n.zone_id, acct, 8).await?
+        };
+        if free.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InsufficientCapacity,
+                format!(
+                    "Insufficient address capacity: no free public IP address in the zone for the source NAT of network {} (add one with createVlanIpRange)",
+                    n.name
+                ),
+            )
+            .into());
+        }
+        let (id, addr) = free[rand::thread_rng().gen_range(0..free.len())].clone();
+        let mut tx = st.store.begin().await?;
+        if db::public_ip_claim(&mut tx, id, acct, dom, Some(n.id), true, "Allocated").await? {
+            tx.commit().await?;
+            tracing::info!(network = %n.id, ip = %addr, "source NAT address acquired");
+            return Ok(Some(id));
+        }
+    }
+    Err(AppError::Internal(format!(
+        "could not claim a source NAT address for network {} after 8 attempts",
+        n.id
+    )))
+}
+
+/// The routers of a network.
+pub(crate) async fn of_network(st: &State, network: Uuid) -> AppResult<Vec<RouterRow>> {
+    let mut c = st.store.read().await?;
+    Ok(db::router_list(
+        &mut c,
+        &db::RouterFilter {
+            network_ids: vec![network],
+            ..Default::default()
+        },
+    )
+    .await?
+    .0)
+}
+
+/// Makes sure a network (isolated, or shared with addresses) has a running router
+/// (idempotent).
+pub async fn ensure_router(st: &State, n: &NetworkRow) -> AppResult<()> {
+    let existing = of_network(st, n.id).await?;
+    if let Some(r) = existing.into_iter().next() {
+        if r.state == "Running" && r.host_id.is_some() {
+            return Ok(());
+        }
+        let host = choose_host(st, n.zone_id, n.id, &[]).await?;
+        let mut tx = st.store.begin().await?;
+        db::router_set(&mut tx, r.id, "Running", Some(host)).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let public = source_nat_ip(st, n).await?;
+    let host = choose_host(st, n.zone_id, n.id, &[]).await?;
+    // An isolated network's router is its gateway; a shared network's (DHCP and DNS only)
+    // takes the highest free address of its range, VMs take the lowest.
+    let guest_ip = if n.guest_type == "Shared" {
+        Some(shared_router_ip(st, n).await?.to_string())
+    } else {
+        n.gateway.clone()
+    };
+    let id = Uuid::new_v4();
+    let b = id.as_bytes();
+    let row = RouterRow {
+        id,
+        name: format!("r-{}-VM", &id.simple().to_string()[..8]),
+        network_id: n.id,
+        zone_id: n.zone_id,
+        account_id: n.account_id,
+        account_name: None,
+        domain_id: n.domain_id,
+        domain_name: None,
+        domain_path: None,
+        host_id: Some(host),
+        state: "Running".into(),
+        guest_ip,
+        guest_mac: random_mac(),
+        public_ip_id: public,
+        public_mac: random_mac(),
+        link_local_ip: Ipv4Addr::new(169, 254, b[14].max(1), b[15].max(2)).to_string(),
+        created: 0,
+    };
+    let mut tx = st.store.begin().await?;
+    match db::router_insert(&mut tx, &row).await {
+        Ok(()) => {
+            tx.commit().await?;
+            tracing::info!(network = %n.id, router = %row.name, %host, "virtual router placed");
+            Ok(())
+        }
+        // A concurrent implement placed it.
+        Err(DbError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn shared_router_ip(st: &State, n: &NetworkRow) -> AppResult<Ipv4Addr> {
+    let ranges = crate::handlers::networks::nic_ranges(st, n).await?;
+    let used: std::collections::BTreeSet<u32> = {
+        let mut c = st.store.read().await?;
+        db::nic_ips(&mut c, n.id)
+            .await?
+            .iter()
+            .filter_map(|a| a.parse::<Ipv4Addr>().ok())
+            .map(u32::from)
+            .collect()
+    };
+    let gateway = n
+        .gateway
+        .as_deref()
+        .and_then(|g| g.parse::<Ipv4Addr>().ok())
+        .map(u32::from);
+    ranges
+        .iter()
+        .rev()
+        .flat_map(|(f, l)| (*f..=*l).rev())
+        .find(|a| !used.contains(a) && Some(*a) != gateway)
+        .map(Ipv4Addr::from)
+        .ok_or_else(|| {
+            api::ApiError::new(
+                api::ErrorCode::InsufficientCapacity,
+                format!(
+                    "Insufficient address capacity: network {} has no free address for its DHCP router",
+                    n.name
+                ),
+            )
+            .into()
+        })
+}
+
+/// A host failed: its routers move to other hosts of the zone and are rebuilt there.
+pub async fn host_failed(st: &State, host: Uuid) -> AppResult<usize> {
+    let routers = {
+        let mut c = st.store.read().await?;
+        db::router_list(
+            &mut c,
+            &db::RouterFilter {
+                host_ids: vec![host],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let mut moved = 0;
+    let mut nets = Vec::new();
+    for r in routers.into_iter().filter(|r| r.state == "Running") {
+        match choose_host(st, r.zone_id, r.network_id, &[host]).await {
+            Ok(to) => {
+                let mut tx = st.store.begin().await?;
+                db::router_set(&mut tx, r.id, "Running", Some(to)).await?;
+                tx.commit().await?;
+                tracing::warn!(router = %r.name, from = %host, %to, "virtual router re-placed after its host failed");
+                moved += 1;
+                nets.push(r.network_id);
+            }
+            Err(e) => {
+                tracing::error!(router = %r.name, error = %e, "no host to re-place the virtual router on");
+                let mut tx = st.store.begin().await?;
+                db::router_set(&mut tx, r.id, "Stopped", None).await?;
+                tx.commit().await?;
+            }
+        }
+    }
+    if !nets.is_empty() {
+        crate::netsync::networks_changed(st, &nets).await?;
+    }
+    Ok(moved)
+}

@@ -1,0 +1,207 @@
+//! Static routes on a network's router (Canopy's extension: next hop, interface, metric).
+
+use std::net::Ipv4Addr;
+
+use api::{list_body, success_body, ApiError, Args};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::context::OpContext;
+use crate::error::{param_err, AppResult};
+use crate::events::Event;
+use crate::jobs::{JobPlan, JobRef};
+use crate::state::State;
+
+pub(crate) fn route_view(r: &db::RuleRow) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "cidr": r.spec["cidr"],
+        "metric": r.spec["metric"],
+        "state": r.state,
+        "networkid": r.network_id,
+        "tags": [],
+    });
+    for k in ["nexthop", "interface"] {
+        if let Some(x) = r.spec[k].as_str() {
+            v[k] = json!(x);
+        }
+    }
+    crate::handlers::netrules::owner_fields(&mut v, r);
+    v
+}
+
+pub async fn create_route_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    if args.uuid("vpcid").is_some() || args.uuid("gatewayid").is_some() {
+        return param_err("VPCs and private gateways are not supported: give networkid (a guest network with a virtual router)");
+    }
+    let Some(net) = args.uuid("networkid") else {
+        return param_err(
+            "Please specify networkid: the guest network whose router gets the route",
+        );
+    };
+    let n = crate::handlers::networks::owned_network(st, ctx, "networkid", net).await?;
+    if n.guest_type != "Isolated" {
+        return param_err(format!(
+            "Network {} has no virtual router: static routes go on isolated networks",
+            n.name
+        ));
+    }
+    let dest: netplan::Cidr = args.required_str("cidr")?.parse().map_err(|_| {
+        ApiError::param(format!("Invalid cidr {}", args.text("cidr").unwrap_or("")))
+    })?;
+    let nexthop =
+        match args.text("nexthop") {
+            Some(h) => Some(h.trim().parse::<Ipv4Addr>().map_err(|_| {
+                ApiError::param(format!("Invalid nexthop {h}: not an IPv4 address"))
+            })?),
+            None => None,
+        };
+    let iface = match args.text("interface") {
+        Some(i) if i.eq_ignore_ascii_case("guest") => Some("guest"),
+        Some(i) if i.eq_ignore_ascii_case("public") => Some("public"),
+        Some(i) => return param_err(format!("Invalid interface {i}: use guest or public")),
+        None => None,
+    };
+    if nexthop.is_none() && iface.is_none() {
+        return param_err("Give nexthop, interface, or both");
+    }
+    let guest: Option<netplan::Cidr> = n.cidr.as_deref().and_then(|c| c.parse().ok());
+    if let (Some(h), Some(g)) = (nexthop, guest) {
+        if iface.unwrap_or("guest") == "guest" && !g.contains(h) {
+            return param_err(format!(
+                "The next hop {h} is not in the network's CIDR {g}: give interface=public for a next hop on the public side"
+            ));
+        }
+    }
+    let metric = args.int("metric").unwrap_or(0);
+    if !(0..=i64::from(u32::MAX)).contains(&metric) {
+        return param_err("metric must be between 0 and 4294967295");
+    }
+    let existing = {
+        let mut c = st.store.read().await?;
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec!["route"],
+                network_ids: vec![n.id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let same = existing.iter().any(|r| {
+        r.spec["cidr"].as_str() == Some(&dest.to_string())
+            && r.spec["nexthop"].as_str().map(str::to_string) == nexthop.map(|h| h.to_string())
+            && r.spec["metric"].as_i64() == Some(metric)
+    });
+    if same {
+        return param_err(format!(
+            "A static route to {dest} via {} with metric {metric} already exists",
+            nexthop
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| "the interface".into())
+        ));
+    }
+    let id = Uuid::new_v4();
+    let mut spec = json!({"cidr": dest.to_string(), "metric": metric});
+    if let Some(h) = nexthop {
+        spec["nexthop"] = json!(h.to_string());
+    }
+    if let Some(i) = iface {
+        spec["interface"] = json!(i);
+    }
+    let mut tx = st.store.begin().await?;
+    db::rule_insert(
+        &mut tx,
+        &db::NewRule {
+            id,
+            kind: "route",
+            name: None,
+            state: "Staged",
+            account_id: n.account_id,
+            domain_id: n.domain_id,
+            network_id: Some(n.id),
+            ip_id: None,
+            parent_id: None,
+            spec,
+        },
+    )
+    .await?;
+    Event::new(
+        ctx,
+        "STATIC.ROUTE.CREATE",
+        format!("Static route to {dest} on network {}", n.name),
+    )
+    .resource(id, "StaticRoute", None)
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(JobPlan {
+        instance_type: Some("StaticRoute"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: format!("Adding a static route to {dest}"),
+    })
+}
+
+pub async fn create_route_run(
+    st: &State,
+    _ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    let r = crate::handlers::netrules::activate(st, id).await?;
+    Ok(json!({ "staticroute": route_view(&r) }))
+}
+
+pub async fn list_routes(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    if args.uuid("vpcid").is_some() || args.uuid("gatewayid").is_some() {
+        return Ok(list_body("staticroute", 0, Vec::new()));
+    }
+    let mut f = db::RuleFilter::kind("route");
+    f.scope = Some(crate::access::owner_scope(st, ctx, args).await?);
+    f.ids.extend(args.uuid("id"));
+    f.network_ids.extend(args.uuid("networkid"));
+    f.offset = args.page.offset;
+    f.limit = args.page.limit;
+    let (rows, total) = {
+        let mut c = st.store.read().await?;
+        db::rule_list(&mut c, &f).await?
+    };
+    let rows: Vec<_> = match args.text("state") {
+        Some(s) => rows
+            .into_iter()
+            .filter(|r| r.state.eq_ignore_ascii_case(s))
+            .collect(),
+        None => rows,
+    };
+    Ok(list_body(
+        "staticroute",
+        total,
+        rows.iter().map(route_view).collect(),
+    ))
+}
+
+pub async fn delete_route_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let r =
+        crate::handlers::netrules::owned_rule(st, ctx, "id", args.required_id("id")?, &["route"])
+            .await?;
+    Ok(JobPlan {
+        instance_type: Some("StaticRoute"),
+        instance_id: Some(r.id.to_string()),
+        returns_id: false,
+        description: "Deleting a static route".into(),
+    })
+}
+
+pub async fn delete_route_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    crate::handlers::netrules::revoke(st, ctx, args.required_id("id")?, &["route"]).await?;
+    Ok(success_body())
+}
