@@ -18,17 +18,14 @@ impl HostAgent {
         file: &str,
         dest: &Path,
     ) -> Result<u64, String> {
-        let joined = match self.credential.lock().map(|c| c.clone()) {
-            Ok(Credential::Host { host_id, secret }) => Some((host_id, secret)),
-            _ => None,
-        };
-        ImageSource {
-            server: self.server.clone(),
-            fingerprint: self.fingerprint.clone(),
-            credential: std::sync::Arc::new(std::sync::Mutex::new(joined)),
-        }
-        .fetch(template, file, dest)
-        .await
+        let credential = self
+            .credential
+            .lock()
+            .map(|c| c.clone())
+            .map_err(|_| "credential poisoned".to_string())?;
+        ImageSource::new(&self.server, &self.fingerprint, &credential)
+            .fetch(template, file, dest)
+            .await
     }
 }
 
@@ -42,6 +39,27 @@ pub struct ImageSource {
 }
 
 impl ImageSource {
+    /// For an agent dialling `server`: usable at once with a host credential, after the
+    /// first join (see `joined`) with a join token.
+    pub fn new(server: &str, fingerprint: &str, credential: &Credential) -> Self {
+        let s = Self {
+            server: server.to_string(),
+            fingerprint: fingerprint.to_string(),
+            credential: Default::default(),
+        };
+        if let Credential::Host { host_id, secret } = credential {
+            s.joined(*host_id, secret);
+        }
+        s
+    }
+
+    /// The host joined (or its credential was renewed).
+    pub fn joined(&self, host: Uuid, secret: &str) {
+        if let Ok(mut c) = self.credential.lock() {
+            *c = Some((host, secret.to_string()));
+        }
+    }
+
     /// Downloads `file` of `template` to `dest`; an error starting `HTTP 404` means the
     /// template has no such file.
     pub async fn fetch(&self, template: Uuid, file: &str, dest: &Path) -> Result<u64, String> {

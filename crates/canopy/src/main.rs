@@ -360,17 +360,8 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
     };
     let (srv, fp) = (server.clone(), fingerprint.clone());
     let path = cred_path.clone();
-    let images = agent::images::ImageSource {
-        server: server.clone(),
-        fingerprint: fingerprint.clone(),
-        credential: Default::default(),
-    };
-    if let agent::Credential::Host { host_id, secret } = &credential {
-        if let Ok(mut c) = images.credential.lock() {
-            *c = Some((*host_id, secret.clone()));
-        }
-    }
-    let image_cred = images.credential.clone();
+    let images = agent::images::ImageSource::new(&server, &fingerprint, &credential);
+    let joined = images.clone();
     let run_dir = a.run_dir.clone().unwrap_or_else(|| a.state_dir.join("run"));
     let mut inventory = agent::inventory::local(&address);
     let (driver, adopted) =
@@ -387,9 +378,7 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
         driver,
         offline: None,
         on_credential: Some(std::sync::Arc::new(move |host_id, secret: &str| {
-            if let Ok(mut c) = image_cred.lock() {
-                *c = Some((host_id, secret.to_string()));
-            }
+            joined.joined(host_id, secret);
             let c = SavedCredential {
                 host_id,
                 secret: secret.to_string(),

@@ -93,7 +93,7 @@ pub async fn create_endpoint(st: &State, ctx: &OpContext, args: &Args) -> AppRes
 }
 
 /// What a valid token names: the VM and the user it was issued to.
-async fn check_token(st: &State, token: &str) -> Result<(db::VmRow, Uuid), String> {
+fn check_token(st: &State, token: &str) -> Result<(Uuid, Uuid), String> {
     let bytes = URL_SAFE_NO_PAD
         .decode(token)
         .map_err(|_| "malformed console token".to_string())?;
@@ -114,14 +114,11 @@ async fn check_token(st: &State, token: &str) -> Result<(db::VmRow, Uuid), Strin
         .as_str()
         .and_then(|v| v.parse().ok())
         .ok_or("invalid console token")?;
-    let vm = crate::handlers::vms::load(st, vm_id)
-        .await
-        .map_err(|_| "database unavailable".to_string())?
-        .ok_or("the VM no longer exists")?;
-    Ok((vm, user))
+    Ok((vm_id, user))
 }
 
-async fn still_allowed(st: &State, user: Uuid, vm: Uuid) -> Result<(), String> {
+/// The VM, if the token's user is still enabled and still reaches it.
+async fn still_allowed(st: &State, user: Uuid, vm: Uuid) -> Result<db::VmRow, String> {
     use model::identity::AccountState;
     let u = {
         let mut c = st
@@ -142,7 +139,6 @@ async fn still_allowed(st: &State, user: Uuid, vm: Uuid) -> Result<(), String> {
     let ctx = OpContext::new(u, false);
     crate::handlers::vms::owned(st, &ctx, vm)
         .await
-        .map(|_| ())
         .map_err(|e| e.into_api().text)
 }
 
@@ -155,14 +151,15 @@ pub async fn browser(
     let Some(token) = q.get("token") else {
         return (StatusCode::BAD_REQUEST, "token required").into_response();
     };
-    let (vm, user) = match check_token(&st, token).await {
+    let (vm, user) = match check_token(&st, token) {
         Ok(v) => v,
         Err(e) => return (StatusCode::UNAUTHORIZED, e).into_response(),
     };
     // The caller the token was issued to must still be enabled and still reach the VM.
-    if let Err(e) = still_allowed(&st, user, vm.id).await {
-        return (StatusCode::FORBIDDEN, e).into_response();
-    }
+    let vm = match still_allowed(&st, user, vm).await {
+        Ok(vm) => vm,
+        Err(e) => return (StatusCode::FORBIDDEN, e).into_response(),
+    };
     let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) else {
         return (
             StatusCode::CONFLICT,

@@ -164,17 +164,9 @@ const LOCAL_AGENT: &str = "local-agent.json";
 
 fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential) -> AppResult<()> {
     let path = data_dir.join(LOCAL_AGENT);
-    let images = agent::images::ImageSource {
-        server: st.agent_endpoint.clone(),
-        fingerprint: st.agent_fingerprint.clone(),
-        credential: Default::default(),
-    };
-    if let (agent::Credential::Host { host_id, secret }, Ok(mut c)) =
-        (&credential, images.credential.lock())
-    {
-        *c = Some((*host_id, secret.clone()));
-    }
-    let image_cred = images.credential.clone();
+    let images =
+        agent::images::ImageSource::new(&st.agent_endpoint, &st.agent_fingerprint, &credential);
+    let joined = images.clone();
     let mut inventory = agent::inventory::local("127.0.0.1");
     // This machine's VMs (QEMU) and data plane; their runtime files under DIR/host.
     // The uplink of the public bridge (routers' public side), e.g. CANOPY_PUBLIC_UPLINK=eth1.
@@ -192,9 +184,7 @@ fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential)
         driver,
         offline: None,
         on_credential: Some(Arc::new(move |host_id, secret: &str| {
-            if let Ok(mut c) = image_cred.lock() {
-                *c = Some((host_id, secret.to_string()));
-            }
+            joined.joined(host_id, secret);
             let v = serde_json::json!({"host_id": host_id, "secret": secret});
             if let Err(e) = crate::crypto::write_private(&path, v.to_string().as_bytes()) {
                 tracing::error!(error = %e, "could not save the local agent's credential");
