@@ -1,5 +1,5 @@
 //! What carries out commands on a host. The simulator answers from memory; the QEMU driver
-//! (a later issue) will run real VMs behind the same trait.
+//! (`qemu`) runs real VMs behind the same trait; `LocalDriver` serves a machine without QEMU.
 
 use std::time::Duration;
 
@@ -281,7 +281,8 @@ impl Driver for SimDriver {
     }
 }
 
-/// A real host before the hypervisor driver exists: answers pings and measures storage.
+/// A real host without QEMU: answers pings and measures storage, runs no VMs (it does not
+/// advertise the `vms` capability, so placement never picks it).
 pub struct LocalDriver;
 
 /// Size and use of the filesystem holding `path`, via `df` (no unsafe statvfs here).
@@ -324,7 +325,7 @@ impl Driver for LocalDriver {
                 Command::StorageStat { path } => storage_stat(path).await,
                 Command::ListVms => Ok(serde_json::json!({"vms": [], "volumes": []})),
                 other => Err(format!(
-                    "this host cannot run VMs yet (the QEMU driver is not built): {other:?}"
+                    "this host cannot run VMs: QEMU (qemu-system-x86_64) is not installed: {other:?}"
                 )),
             }
         })

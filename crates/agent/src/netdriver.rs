@@ -1,5 +1,5 @@
 //! Network drivers: what applies a host's compiled desired data plane. The Linux driver
-//! (bridges, VXLAN, taps, nftables, router namespaces) comes with the real-hosts issue; the
+//! (`linuxnet`: bridges, VXLAN, taps, nftables, router namespaces) runs on real hosts; the
 //! fake here keeps what it was given, which is what simulated hosts and tests need: the
 //! generation, the configuration, and how many times it changed.
 
