@@ -99,6 +99,7 @@ table! {
         "deleteNetworkOffering" => offerings::delete_network,
         "addHost" => hosts::add_host,
         "listHosts" => hosts::list_hosts,
+        "findHostsForMigration" => migrate::find_hosts,
         "updateHost" => hosts::update_host,
         "deleteHost" => hosts::delete_host,
         "createHostJoinToken" => hosts::create_join_token,

@@ -48,6 +48,63 @@ async fn migrate_and_evacuate_for_maintenance() {
     }
     let (id, inst) = vms[0].clone();
     assert_eq!(host_of(&z, &inst), Some(z.hosts[0].0.clone()));
+    // What the four VMs hold shows on their host and in the zone's capacity.
+    let vm = &c
+        .ok(&[("command", "listVirtualMachines"), ("id", &id)])
+        .await["virtualmachine"][0];
+    let mem = vm["memory"].as_u64().expect("memory") << 20;
+    let mhz = vm["cpunumber"].as_u64().expect("cpus") * vm["cpuspeed"].as_u64().expect("mhz");
+    let h0 = &c
+        .ok(&[("command", "listHosts"), ("id", &z.hosts[0].0)])
+        .await["host"][0];
+    assert_eq!(h0["memoryallocated"].as_u64(), Some(4 * mem), "{h0}");
+    assert_eq!(h0["cpuallocatedvalue"].as_u64(), Some(4 * mhz), "{h0}");
+    assert!(
+        s(&h0["cpuallocated"]).ends_with('%') && s(&h0["cpuallocated"]) != "0%",
+        "{h0}"
+    );
+    let cap = c.ok(&[("command", "listCapacity"), ("type", "0")]).await;
+    assert_eq!(
+        cap["capacity"][0]["capacityused"].as_u64(),
+        Some(4 * mem),
+        "{cap}"
+    );
+    // findHostsForMigration: the other hosts of the cluster; a disabled one is not suitable.
+    c.ok(&[
+        ("command", "updateHost"),
+        ("id", &z.hosts[2].0),
+        ("allocationstate", "Disable"),
+    ])
+    .await;
+    let found = c
+        .ok(&[
+            ("command", "findHostsForMigration"),
+            ("virtualmachineid", &id),
+        ])
+        .await;
+    let hosts = found["host"].as_array().expect("hosts");
+    // (the cluster also holds the test server's own disabled host)
+    assert!(hosts.len() >= 2, "{found}");
+    assert_eq!(
+        hosts
+            .iter()
+            .filter(|h| h["suitableformigration"] == true)
+            .count(),
+        1,
+        "{found}"
+    );
+    for h in hosts {
+        assert_ne!(s(&h["id"]), z.hosts[0].0, "not the VM's own host");
+        let expect = s(&h["id"]) == z.hosts[1].0;
+        assert_eq!(h["suitableformigration"], expect, "{h}");
+        assert_eq!(h["requiresStorageMotion"], false);
+    }
+    c.ok(&[
+        ("command", "updateHost"),
+        ("id", &z.hosts[2].0),
+        ("allocationstate", "Enable"),
+    ])
+    .await;
     // Migrate to a chosen host: the guest moves, the database follows.
     let j = c
         .job(&[

@@ -337,6 +337,8 @@ pub const HOST: &[Field] = &[
     ),
     f("hypervisor", "string", "the host hypervisor"),
     f("hypervisorversion", "string", "the hypervisor version"),
+    f("suitableformigration", "boolean", "true if the host can take the VM (findHostsForMigration)"),
+    f("requiresStorageMotion", "boolean", "true if migrating the VM there needs its storage moved (findHostsForMigration; always false: Canopy migrates within a cluster)"),
     f(
         "accelerator",
         "string",

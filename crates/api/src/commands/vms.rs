@@ -205,6 +205,12 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listHosts")
             .opt("storageid", Uuid, "Destination storage pool ID to migrate VM volumes to (not supported yet)")
             .opt("autoselect", Boolean, "Automatically select a destination host (the default when hostid is not given)"),
+        CommandSpec::new("findHostsForMigration", "Find hosts suitable for migrating a virtual machine.")
+            .roles(crate::registry::roles::ADMIN)
+            .returns("host", HOST)
+            .list()
+            .req("virtualmachineid", Uuid, "find hosts to which this VM can be migrated")
+            .rel("listVirtualMachines"),
         CommandSpec::new("prepareHostForMaintenance", "Prepares a host for maintenance.")
             .asynchronous()
             .roles(crate::registry::roles::ADMIN)

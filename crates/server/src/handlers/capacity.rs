@@ -3,7 +3,7 @@
 //! management server, pod management ranges and public IP ranges (allocated = associated
 //! addresses); the figures use the clusters' over-commit ratios as CloudStack does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
 use api::{list_body, Args};
@@ -39,7 +39,26 @@ struct Figure {
     allocated: u64,
 }
 
-fn ratio(c: Option<&InfraRow>, k: &str) -> f64 {
+/// What the active VMs on each host hold (CPU MHz, memory MiB, VMs), for the hosts' zones;
+/// a migrating VM counts on its host and its destination, as placement counts it.
+pub(crate) async fn host_usage(
+    st: &State,
+    zones: impl IntoIterator<Item = Uuid>,
+) -> AppResult<HashMap<Uuid, db::Usage>> {
+    let mut zones: Vec<Uuid> = zones.into_iter().collect();
+    zones.sort_unstable();
+    zones.dedup();
+    let mut out = HashMap::new();
+    let mut c = st.store.read().await?;
+    for z in zones {
+        for (h, u, _) in db::zone_usage(&mut c, z, None).await? {
+            out.insert(h, u);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn ratio(c: Option<&InfraRow>, k: &str) -> f64 {
     c.and_then(|c| attr_str(c, k))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1.0)
@@ -96,6 +115,7 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
             db::infra_list(&mut c, Infra::ImageStore, &f).await?.0,
         )
     };
+    let usage = host_usage(st, hosts.iter().map(|h| h.zone_id)).await?;
     let cluster_of = |id: Uuid| clusters.iter().find(|c| c.id == id);
     let key = |zone: Uuid, pod: Option<Uuid>, cluster: Option<Uuid>| -> Key {
         (
@@ -118,18 +138,19 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
         let c = cluster_of(h.cluster_id);
         let inv = |k: &str| h.inventory.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         let k = key(h.zone_id, Some(h.pod_id), Some(h.cluster_id));
+        let u = usage.get(&h.id).copied().unwrap_or_default();
         add(
             k,
             0,
             (inv("memory_bytes") as f64 * ratio(c, "memoryovercommitratio")) as u64,
-            0,
+            u.memory_mib.max(0) as u64 * 1024 * 1024,
         );
         add(
             k,
             1,
             (inv("cpus") as f64 * inv("cpu_speed_mhz") as f64 * ratio(c, "cpuovercommitratio"))
                 as u64,
-            0,
+            u.cpu_mhz.max(0) as u64,
         );
         add(k, 90, inv("cpus"), 0);
         if inv("local_storage_bytes") > 0 {

@@ -106,6 +106,7 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
             .map(|r| (r.id, r))
             .collect()
     };
+    let usage = super::capacity::host_usage(st, hosts.iter().map(|h| h.zone_id)).await?;
     Ok(hosts
         .iter()
         .map(|h| {
@@ -144,8 +145,29 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
                     m.insert(k.into(), json!(v));
                 }
             }
-            m.insert("cpuallocated".into(), json!("0%"));
-            m.insert("memoryallocated".into(), json!(0));
+            // Allocated: what the active VMs placed here hold, against the capacity
+            // placement allows (the inventory × the cluster's over-commit ratios).
+            let u = usage.get(&h.id).copied().unwrap_or_default();
+            let cl = clusters.get(&h.cluster_id);
+            let cpu_total = inv_num(h, "cpus").unwrap_or(0) as f64
+                * inv_num(h, "cpu_speed_mhz").unwrap_or(0) as f64
+                * super::capacity::ratio(cl, "cpuovercommitratio");
+            let mem_total = inv_num(h, "memory_bytes").unwrap_or(0) as f64
+                * super::capacity::ratio(cl, "memoryovercommitratio");
+            let mem_used = u.memory_mib.max(0) as u64 * 1024 * 1024;
+            let pct = |used: f64, total: f64| {
+                if total > 0.0 {
+                    format!("{:.2}%", used * 100.0 / total)
+                } else {
+                    "0%".to_string()
+                }
+            };
+            m.insert("cpuallocated".into(), json!(pct(u.cpu_mhz as f64, cpu_total)));
+            m.insert("cpuallocatedpercentage".into(), json!(pct(u.cpu_mhz as f64, cpu_total)));
+            m.insert("cpuallocatedvalue".into(), json!(u.cpu_mhz));
+            m.insert("memoryallocated".into(), json!(mem_used));
+            m.insert("memoryallocatedbytes".into(), json!(mem_used));
+            m.insert("memoryallocatedpercentage".into(), json!(pct(mem_used as f64, mem_total)));
             m.insert("hosttags".into(), json!(h.host_tags.join(",")));
             if let Some(caps) = h.inventory.get("capabilities").and_then(|c| c.as_array()) {
                 m.insert("capabilities".into(), json!(caps.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(",")));

@@ -71,6 +71,51 @@ async fn check_migratable(st: &State, vm: &VmRow) -> AppResult<()> {
     Ok(())
 }
 
+/// findHostsForMigration: the other hosts of the VM's cluster (live migration stays within
+/// it), each with `suitableformigration` — Up, Enabled, and room for the VM now (the same
+/// over-commit arithmetic placement uses; the migration re-checks under the host's lock).
+pub async fn find_hosts(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let vm = super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    check_migratable(st, &vm).await?;
+    let Some(cluster) = vm.cluster_id else {
+        return Err(state_err(&vm, "migrate"));
+    };
+    let rows = {
+        let mut c = st.store.read().await?;
+        db::host_list(
+            &mut c,
+            &db::HostFilter {
+                cluster_id: Some(cluster),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let rows: Vec<HostRow> = rows
+        .into_iter()
+        .filter(|h| Some(h.id) != vm.host_id)
+        .collect();
+    let snap = crate::placing::snapshot(st, vm.zone_id).await?;
+    let req = placement::Request {
+        cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
+        cpu_mhz: vm.cpu_mhz.max(0) as u64,
+        memory: (vm.memory_mib.max(0) as u64) << 20,
+        ..Default::default()
+    };
+    let c = snap.clusters.iter().find(|c| c.id == cluster);
+    let mut views = super::hosts::views(st, &rows).await?;
+    for (v, h) in views.iter_mut().zip(&rows) {
+        let fits = match (snap.hosts.iter().find(|x| x.id == h.id), c) {
+            (Some(sh), Some(c)) => placement::host_fits(sh, c, &req),
+            _ => false,
+        };
+        v["suitableformigration"] = json!(unsuitable(&vm, h).is_none() && fits);
+        v["requiresStorageMotion"] = json!(false);
+    }
+    Ok(api::list_body("host", views.len() as u64, views))
+}
+
 pub async fn migrate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let vm = super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
     if args.has("storageid") {
