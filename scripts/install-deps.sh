@@ -6,7 +6,10 @@
 #     machine's qemu-utils 10 is kept — see shared/reference/host-platform.md), e2fsprogs;
 #   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates);
 #   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
-#     groups, routers with DHCP/DNS and load balancers) and the real-hosts test.
+#     groups, routers with DHCP/DNS and load balancers) and the real-hosts test;
+#   - chromium (Debian's) for the web console's browser tests, and Node.js with npm when the
+#     machine has none (the UI is built with npm; playwright-core drives Debian's chromium —
+#     no test tool downloads a browser).
 # Idempotent; safe to run on every test run. Needs root for apt-get (as on CI).
 set -euo pipefail
 
@@ -26,6 +29,9 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 # Host agents: iproute2 (ip, bridge), busybox (ping for host checks; the template's userland).
 command -v bridge >/dev/null 2>&1 || need+=(iproute2)
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+# The web console: built with npm, tested in Debian's chromium.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"
@@ -61,4 +67,5 @@ if ! "$VENV/bin/python" -c 'import cs' >/dev/null 2>&1; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check cs==5.2.0
 fi
-echo "install-deps: ok (postgres: $(ls -d /usr/lib/postgresql/*/bin | tail -1), $(qemu-system-x86_64 --version | head -1), cs venv: $VENV)"
+echo "install-deps: ok (node $(node --version), npm $(npm --version 2>/dev/null), $(/usr/bin/chromium --version 2>/dev/null | head -1),
+  postgres: $(ls -d /usr/lib/postgresql/*/bin | tail -1), $(qemu-system-x86_64 --version | head -1), cs venv: $VENV)"

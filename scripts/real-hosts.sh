@@ -89,8 +89,16 @@ ip -n $INET addr add 203.0.113.1/24 dev eth0
 ip -n $INET link set eth0 up
 
 mkdir -p "$WORK/server" "$WORK/primary" "$WORK/secondary" "$WORK/h1" "$WORK/h2"
+# The web console, when built and a browser is here: its noVNC page is checked on a real VM.
+UI_ARGS=(); SERVER_UI=()
+if [ -f ui/dist/index.html ] && [ -x "${CANOPY_CHROMIUM:-/usr/bin/chromium}" ] && [ -d ui/node_modules/playwright-core ]; then
+  SHOTS=${CANOPY_SHOTS:-$CACHE/ui-shots}; mkdir -p "$SHOTS"
+  UI_ARGS=(--ui "$PWD/ui" --shots "$SHOTS"); SERVER_UI=(--ui-dir "$PWD/ui/dist")
+elif [ "${CANOPY_REQUIRE_TOOLS:-}" = 1 ]; then
+  echo "real-hosts: the web console is not built (scripts/build-ui.sh) or Chromium is missing" >&2; exit 1
+fi
 ip netns exec $M "$BIN" server --data-dir "$WORK/server" --listen 127.0.0.1:8080 \
-  --agent-listen 192.168.251.1:9443 --advertise 192.168.251.1 >"$WORK/server.log" 2>&1 &
+  --agent-listen 192.168.251.1:9443 --advertise 192.168.251.1 "${SERVER_UI[@]}" >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 300); do
   [ -f "$WORK/server/admin.json" ] && grep -q "API:" "$WORK/server.log" && break
@@ -100,7 +108,7 @@ done
 status=0
 ip netns exec $M "$PY" tests/e2e/real_hosts.py --url http://127.0.0.1:8080/client/api \
   --admin-json "$WORK/server/admin.json" --work "$WORK" --bin "$BIN" --template "$TEMPLATE" \
-  --hosts "$H1,$H2" --inet "$INET" || status=$?
+  --hosts "$H1,$H2" --inet "$INET" "${UI_ARGS[@]}" || status=$?
 if [ $status -ne 0 ]; then
   echo "---- server log (tail) ----"; tail -40 "$WORK/server.log"
   for h in h1 h2; do echo "---- agent $h log (tail) ----"; tail -20 "$WORK/$h/agent.log" 2>/dev/null; done

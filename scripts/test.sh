@@ -2,7 +2,8 @@
 # The one test command: installs what is missing, checks formatting and lints, runs every
 # Rust test (the DataStore suite on SQLite and a throwaway PostgreSQL), then the end-to-end
 # tests with the real `cs` client against `canopy up`, and the real-hosts test (servers, agents,
-# QEMU VMs and the data plane in network namespaces). Builds the built-in template first.
+# QEMU VMs and the data plane in network namespaces), and the web console's browser tests
+# (Chromium). Builds the built-in template and the web console first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CANOPY_CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}
@@ -12,6 +13,7 @@ start=$(date +%s)
 echo "== dependencies"
 scripts/install-deps.sh
 scripts/build-test-template.sh
+scripts/build-ui.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -24,6 +26,9 @@ CANOPY_REQUIRE_PG=1 CANOPY_REQUIRE_TEMPLATE=1 CANOPY_REQUIRE_TOOLS=1 cargo test 
 
 echo "== end-to-end"
 scripts/e2e.sh
+
+echo "== web console (Chromium, as each role)"
+CANOPY_REQUIRE_TOOLS=1 scripts/ui-test.sh
 
 echo "== real hosts (QEMU VMs, Linux data plane, two hosts and a public network in namespaces)"
 CANOPY_REQUIRE_TOOLS=1 scripts/real-hosts.sh

@@ -155,6 +155,8 @@ def main():
     ap.add_argument("--template", required=True)
     ap.add_argument("--hosts", required=True, help="namespaces of host 1 and host 2")
     ap.add_argument("--inet", required=True, help="the public client's namespace")
+    ap.add_argument("--ui", help="the web console's directory (ui/, built): its noVNC page is checked in Chromium")
+    ap.add_argument("--shots", help="where the browser check saves its screenshot")
     a = ap.parse_args()
     creds = json.load(open(a.admin_json))
     api = CloudStack(endpoint=a.url, key=creds["apikey"], secret=creds["secretkey"], poll_interval=0.1,
@@ -491,11 +493,24 @@ def main():
     def console_ws():
         r = api.createConsoleEndpoint(virtualmachineid=st["vm1"]["id"])["consoleendpoint"]
         check(r.get("success") in (True, "true"), r)
-        url = r["url"]
+        w = r["websocket"]
+        url = "ws://%s:%s%s?token=%s" % (w["host"], w["port"], w["path"], w["token"])
         op, payload = ws_console(url)
         check(op == 2 and payload.startswith(b"RFB 003.0"), "RFB handshake: %r" % payload)
         return payload.decode().strip()
     step("the console websocket carries the VM's RFB handshake", console_ws)
+
+    def console_page():
+        shot = os.path.join(a.shots or a.work, "console-real-qemu.png")
+        r = subprocess.run(["node", os.path.join(a.ui, "tests", "console.mjs"), "--base", a.url.replace("/client/api", ""),
+                            "--user", creds["username"], "--password", creds["password"], "--vm", st["vm1"]["id"],
+                            "--shot", shot], capture_output=True, text=True, timeout=120, cwd=a.ui)
+        out = json.loads((r.stdout.strip().splitlines() or ["{}"])[-1])
+        check(out.get("connected"), "noVNC connected: %r %s" % (out, r.stderr[-500:]))
+        check(out.get("width", 0) > 0 and out.get("lit", 0) > 0, "the guest's screen drawn on the canvas: %r" % out)
+        return "connected; %dx%d canvas, %.0f%% lit; screenshot %s" % (out["width"], out["height"], out["lit"] * 100, shot)
+    if a.ui:
+        step("the web console's View Console opens noVNC on the VM's screen (Chromium)", console_page)
 
     def stop_start_reboot():
         v = st["vm2"]

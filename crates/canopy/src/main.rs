@@ -50,6 +50,9 @@ struct Common {
     /// machine when QEMU is installed).
     #[arg(long, default_value = "auto", value_parser = ["auto", "kvm", "simulator"])]
     host: String,
+    /// The built web console (npm run build in ui/); default: ./ui/dist when it exists.
+    #[arg(long, env = "CANOPY_UI_DIR")]
+    ui_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -160,6 +163,14 @@ async fn wait_for_signal() {
     }
 }
 
+/// The web console's directory: `--ui-dir`, else `./ui/dist` when it exists.
+fn ui_dir(c: &Common) -> Option<PathBuf> {
+    c.ui_dir.clone().or_else(|| {
+        let d = PathBuf::from("ui/dist");
+        d.is_dir().then(|| d.canonicalize().unwrap_or(d))
+    })
+}
+
 async fn run(c: Common, up: bool) -> anyhow::Result<()> {
     let cfg = server::Config {
         data_dir: c.data_dir.clone(),
@@ -167,6 +178,7 @@ async fn run(c: Common, up: bool) -> anyhow::Result<()> {
         database: c.database.clone(),
         agent_listen: c.agent_listen,
         advertise: c.advertise.clone(),
+        ui_dir: ui_dir(&c),
     };
     let srv = server::start(cfg).await?;
     let zone = if up {
@@ -203,7 +215,15 @@ async fn run(c: Common, up: bool) -> anyhow::Result<()> {
             Err(why) => println!("  template:        none — {why}"),
         }
     }
-    println!("  web console:     not built yet (arrives with the web console issue)");
+    match ui_dir(&c) {
+        Some(d) if d.join("index.html").is_file() => {
+            println!(
+                "  web console:     {base}/client/  (files: {})",
+                d.display()
+            )
+        }
+        _ => println!("  web console:     not built — scripts/build-ui.sh builds it (npm)"),
+    }
     match (&srv.admin, up) {
         (Some(creds), _) => print_credentials(creds, &admin_file),
         (None, true) => {

@@ -43,6 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         database,
         agent_listen: "127.0.0.1:0".parse()?,
         advertise: None,
+        ui_dir: None,
     };
     let srv = server::start(cfg).await?;
     let st = srv.state.clone();

@@ -81,7 +81,9 @@ pub async fn create_endpoint(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     };
     Ok(json!({"consoleendpoint": {
         "success": true,
-        "url": format!("ws://{origin}/client/console?token={token}"),
+        // The page (the web console's noVNC viewer), as CloudStack's `url` is; it opens the
+        // websocket below with the token.
+        "url": format!("http://{origin}/client/console.html?token={token}"),
         "websocket": {
             "token": token,
             "host": host,

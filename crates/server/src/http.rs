@@ -23,6 +23,9 @@ pub fn router(st: State) -> Router {
     Router::new()
         .route("/client/api", get(api_entry).post(api_entry))
         .route("/client/console", get(crate::console::browser))
+        .route("/client", get(crate::webui::root))
+        .route("/client/", get(crate::webui::index))
+        .route("/client/{*rel}", get(crate::webui::file))
         .with_state(st)
 }
 

@@ -31,6 +31,7 @@ pub mod state;
 pub mod up;
 pub mod validate;
 pub mod views;
+pub mod webui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ pub struct Config {
     /// Host name or address agents use to reach the agent endpoint; default: the listen
     /// address, or 127.0.0.1 when it is unspecified.
     pub advertise: Option<String>,
+    /// The built web console (`ui/dist`); `None` serves a page saying it is not built.
+    pub ui_dir: Option<PathBuf>,
 }
 
 /// A running server.
@@ -147,6 +150,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         agent_endpoint: format!("{advertise}:{}", agent_addr.port()),
         agent_fingerprint: agent_tls.fingerprint.clone(),
         stopping: stopped.clone(),
+        ui_dir: cfg.ui_dir.clone(),
     });
     let resumed = jobs::recover(&st, true).await?;
     if resumed > 0 {

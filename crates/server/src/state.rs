@@ -31,6 +31,8 @@ pub struct AppState {
     pub agent_fingerprint: String,
     /// Fires when the server stops (in-process simulated hosts stop with it).
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// The built web console's directory, served at `/client/`.
+    pub ui_dir: Option<std::path::PathBuf>,
 }
 
 pub type State = Arc<AppState>;

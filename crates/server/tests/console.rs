@@ -23,7 +23,7 @@ async fn console_endpoints_are_for_running_vms_their_users_may_use() {
     assert_eq!(e["success"], true, "{r}");
     let url = e["url"].as_str().expect("url");
     assert!(
-        url.starts_with("ws://") && url.contains("/client/console?token="),
+        url.starts_with("http://") && url.contains("/client/console.html?token="),
         "{url}"
     );
     assert_eq!(e["websocket"]["path"], "/client/console");

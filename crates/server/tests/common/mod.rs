@@ -52,6 +52,7 @@ impl TestServer {
             database: database.clone(),
             agent_listen,
             advertise: None,
+            ui_dir: None,
         };
         let srv = server::start(cfg).await.expect("server starts");
         let base = format!("http://{}/client/api", srv.addr);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The web console's browser tests: builds the UI, starts `canopy up --host simulator` on a fresh
+# data directory and a free loopback port serving it, and runs ui/tests/run.mjs in Debian's
+# chromium (playwright-core) as each role. Screenshots go to $CANOPY_SHOTS (default
+# ~/.cache/canopy/ui-shots). The server is stopped by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+SHOTS=${CANOPY_SHOTS:-$CACHE/ui-shots}
+
+if [ ! -x "${CANOPY_CHROMIUM:-/usr/bin/chromium}" ]; then
+  if [ "${CANOPY_REQUIRE_TOOLS:-}" = 1 ]; then echo "ui-test: chromium is missing" >&2; exit 1; fi
+  echo "ui-test: SKIPPED (no chromium; scripts/install-deps.sh installs it)"; exit 0
+fi
+scripts/build-ui.sh
+cargo build -q -p canopy
+BIN="$CARGO_TARGET_DIR/debug/canopy"
+DATA=$(mktemp -d /tmp/canopy-ui.XXXXXX)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+LOG="$DATA/canopy.log"
+"$BIN" up --host simulator --data-dir "$DATA" --listen "127.0.0.1:$PORT" --agent-listen 127.0.0.1:0 \
+  --ui-dir "$PWD/ui/dist" >"$LOG" 2>&1 &
+PID=$!
+cleanup() {
+  kill "$PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$PID" 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+for _ in $(seq 1 600); do
+  grep -q "admin secretkey:" "$LOG" && break
+  kill -0 "$PID" 2>/dev/null || { echo "canopy up exited:"; cat "$LOG"; exit 1; }
+  sleep 0.1
+done
+grep -q "web console:     http" "$LOG" || { echo "canopy up does not serve the web console"; cat "$LOG"; exit 1; }
+rm -rf "$SHOTS"; mkdir -p "$SHOTS"
+echo "== web console: browser tests against canopy up on 127.0.0.1:$PORT (screenshots: $SHOTS)"
+status=0
+(cd ui && timeout 900 node tests/run.mjs --base "http://127.0.0.1:$PORT" --admin-json "$DATA/admin.json" --shots "$SHOTS") || status=$?
+if [ $status -ne 0 ]; then echo "---- canopy log (tail) ----"; tail -40 "$LOG"; fi
+exit $status

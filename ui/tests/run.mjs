@@ -1,0 +1,400 @@
+// The web console's browser tests, against a running server (`canopy up --host simulator`):
+//
+//   node tests/run.mjs --base http://127.0.0.1:PORT --admin-json DATA/admin.json --shots DIR
+//
+// As each role — root admin, domain admin, user (two accounts) — through the UI only, except
+// for creating the test accounts: log in; deploy a VM with the wizard and see it Running;
+// stop and start it; open its console page; create a security group and a rule; acquire a
+// public IP and add a port-forwarding rule; disable and enable a zone and put a host into
+// maintenance (root admin); a user sees no infrastructure menu and no other account's VMs.
+// Screenshots of the main pages go to --shots.
+
+import { readFileSync } from "node:fs";
+import { apiSession, args, check, launch, sleep, Steps, uiLogin, watchErrors } from "./lib.mjs";
+
+const a = args();
+const base = a.base ?? "http://127.0.0.1:8080";
+const creds = JSON.parse(readFileSync(a["admin-json"], "utf8"));
+const steps = new Steps(a.shots ?? "test-results/screenshots");
+const PASS = "Secret-pass-1";
+const run = Date.now().toString(36);
+const alice = `alice${run}`;
+const bob = `bob${run}`;
+const dadmin = `dadmin${run}`;
+const domainName = `acme${run}`;
+
+const admin = await apiSession(base, creds.username, creds.password);
+// Accounts for the roles (the only setup done through the API): a domain with a domain admin
+// and a user, and a user of another domain.
+const dom = (await admin("createDomain", { name: domainName })).domain;
+await admin("createAccount", { username: alice, password: PASS, email: "a@example.org", firstname: "Alice", lastname: "User", accounttype: 0, domainid: dom.id });
+await admin("createAccount", { username: dadmin, password: PASS, email: "d@example.org", firstname: "Dom", lastname: "Admin", accounttype: 2, domainid: dom.id });
+await admin("createAccount", { username: bob, password: PASS, email: "b@example.org", firstname: "Bob", lastname: "Other", accounttype: 0 });
+const zone = (await admin("listZones", {})).zone[0];
+// A second simulated host in the zone's cluster, so that maintenance has somewhere to move VMs.
+const firstHost = (await admin("listHosts", { type: "Routing" })).host[0];
+await admin("addHost", { zoneid: zone.id, podid: firstHost.podid, clusterid: firstHost.clusterid, hypervisor: "Simulator", url: `http://sim/ui-${run}` });
+for (let i = 0; i < 100 && (await admin("listHosts", { type: "Routing", state: "Up" })).host.length < 2; i++) await sleep(200);
+
+const browser = await launch();
+const errors = [];
+const newPage = async (width = 1280, height = 860) => {
+  const ctx = await browser.newContext({ viewport: { width, height } });
+  const page = await ctx.newPage();
+  watchErrors(page, errors);
+  page.setDefaultTimeout(20000);
+  return { ctx, page };
+};
+
+const navSections = (page) => page.$$eval("nav .nav-section", (els) => els.map((e) => e.getAttribute("data-section")));
+const rowByName = (page, name) => page.locator(`tbody tr[data-name="${name}"]`);
+const waitText = async (loc, re, ms = 30000) => {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const t = (await loc.textContent().catch(() => "")) ?? "";
+    if (re.test(t)) return t;
+    await sleep(250);
+  }
+  throw new Error(`waited ${ms} ms for ${re}: ${(await loc.textContent().catch(() => "")) ?? ""}`);
+};
+const dialogSubmit = async (page) => {
+  await page.click(".modal form button[type=submit]");
+  await page.waitForSelector(".modal", { state: "detached", timeout: 60000 });
+};
+
+// ---- a user: alice -----------------------------------------------------------------------
+{
+  const { ctx, page } = await newPage();
+  let vmId = "";
+  const vmName = `web-${run}`.slice(0, 20);
+
+  await steps.step("login page, bad password shows the API's refusal", async () => {
+    await page.goto(`${base}/client/`);
+    await steps.shot(page, "01-login");
+    await page.fill("#username", alice);
+    await page.fill("#password", "wrong");
+    await page.fill("#domain", `/${domainName}`);
+    await page.click("form.login button[type=submit]");
+    const t = await waitText(page.locator(".login .form-error"), /credentials|531/);
+    return t;
+  });
+
+  await steps.step("user logs in; no infrastructure or administration of others in the menu", async () => {
+    await uiLogin(page, base, alice, PASS, `/${domainName}`);
+    const s = await navSections(page);
+    check(!s.includes("Infrastructure"), `sections ${s}`);
+    check(!(await page.$('nav a[data-path="accounts"]')), "no accounts page for a user");
+    check((await page.textContent(".who")).includes("(user)"), "role shown");
+    await page.waitForSelector(".donut-card");
+    await steps.shot(page, "02-dashboard-user");
+    return s.join(", ");
+  });
+
+  await steps.step("deploy a VM through the wizard and see it Running", async () => {
+    await page.goto(`${base}/client/#/instances`);
+    await page.click("text=+ Add instance");
+    await page.waitForSelector(".wizard");
+    // zone
+    await page.check(`.choice[data-name="${zone.name}"] input`);
+    await page.click("text=Next ›");
+    // template
+    await page.waitForSelector('.choice[data-name] input[name="image"]');
+    await page.locator('input[name="image"]').first().check();
+    await steps.shot(page, "03-wizard-template");
+    await page.click("text=Next ›");
+    // offering
+    await page.waitForSelector('input[name="offering"]');
+    await page.locator('input[name="offering"]').first().check();
+    await page.click("text=Next ›");
+    // data disk: none
+    await page.waitForSelector('input[name="diskoffering"]');
+    await page.click("text=Next ›");
+    // networks: none chosen (the account's isolated network is created)
+    await page.waitForSelector(".step-body h2:has-text('Networks')");
+    await page.click("text=Next ›");
+    // security groups
+    await page.waitForSelector(".step-body h2:has-text('Security groups')");
+    await page.click("text=Next ›");
+    // key pair
+    await page.waitForSelector('input[name="keypair"]');
+    await page.click("text=Next ›");
+    // name
+    await page.fill('input[name="vmname"]', vmName);
+    await page.click("text=Next ›");
+    await page.waitForSelector(".review");
+    await steps.shot(page, "04-wizard-review");
+    check((await page.textContent(".review")).includes(vmName), "review shows the name");
+    await page.click("text=Launch instance");
+    await page.waitForURL(/#\/instance\//, { timeout: 30000 });
+    vmId = page.url().split("/").pop();
+    const t0 = Date.now();
+    await waitText(page.locator(".detail-head h1 .badge"), /^Running$/, 60000);
+    await steps.shot(page, "05-instance-detail");
+    return `Running ${((Date.now() - t0) / 1000).toFixed(1)} s after the wizard's launch`;
+  });
+
+  await steps.step("stop (with the force option offered) and start the VM", async () => {
+    await page.click(".detail-head .actions button:has-text('Stop')");
+    await page.waitForSelector(".modal input[name=forced]");
+    await dialogSubmit(page);
+    await waitText(page.locator(".detail-head h1 .badge"), /^Stopped$/, 60000);
+    await page.click(".detail-head .actions button:has-text('Start')");
+    await waitText(page.locator(".detail-head h1 .badge"), /^Running$/, 60000);
+    return "Stopped, then Running";
+  });
+
+  await steps.step("the instances list: search, state badge, sorting, paging text", async () => {
+    await page.goto(`${base}/client/#/instances`);
+    await rowByName(page, vmName).waitFor();
+    await page.fill("input.search", vmName);
+    await sleep(600);
+    const rows = await page.locator("tbody tr[data-id]").count();
+    check(rows === 1, `one row for the search, got ${rows}`);
+    check((await rowByName(page, vmName).locator(".badge").textContent()) === "Running", "badge Running");
+    await page.click("th:has-text('Name')");
+    check((await page.textContent(".pager")).includes("1 in all"), "pager counts");
+    await page.fill("input.search", "");
+    await sleep(600);
+    await steps.shot(page, "06-instances");
+    return `${await page.locator("tbody tr[data-id]").count()} row(s)`;
+  });
+
+  await steps.step("View console opens the noVNC page in a new tab", async () => {
+    await page.goto(`${base}/client/#/instance/${vmId}`);
+    await page.waitForSelector(".detail-head .actions button:has-text('Console')");
+    const [tab] = await Promise.all([ctx.waitForEvent("page"), page.click(".detail-head .actions button:has-text('Console')")]);
+    await tab.waitForURL(/console\.html/, { timeout: 15000 });
+    // A simulated host has no display: the page must say the connection was refused (a real
+    // QEMU host's console is checked by the real-hosts test, tests/e2e/real_hosts.py).
+    const st = tab.locator("#console-status");
+    const text = await waitText(st, /connected|failed|refused|disconnected/, 20000);
+    await steps.shot(tab, "07-console-simulated-host");
+    await tab.close();
+    return `status: ${text}`;
+  });
+
+  await steps.step("create a security group and an ingress rule", async () => {
+    await page.goto(`${base}/client/#/securitygroups`);
+    await page.click("text=+ Create security group");
+    await page.fill(".modal input[name=name]", "web");
+    await page.fill(".modal input[name=description]", "web servers");
+    await dialogSubmit(page);
+    await rowByName(page, "web").waitFor();
+    await rowByName(page, "web").locator("a").click();
+    await page.click("text=+ Add ingress rule");
+    await page.selectOption(".modal select[name=protocol]", "tcp");
+    await page.fill(".modal input[name=startport]", "80");
+    await page.fill(".modal input[name=endport]", "80");
+    await page.selectOption(".modal select[name=source]", "cidr");
+    await page.fill(".modal input[name=cidrlist]", "0.0.0.0/0");
+    await dialogSubmit(page);
+    await page.waitForSelector(".rules[data-kind=ingress] tr[data-rule]");
+    const t = await page.textContent(".rules[data-kind=ingress] tr[data-rule]");
+    check(t.includes("tcp") && t.includes("80") && t.includes("0.0.0.0/0"), t);
+    // an invalid rule: the API's error text shows in the dialog
+    await page.click("text=+ Add ingress rule");
+    await page.selectOption(".modal select[name=protocol]", "tcp");
+    await page.fill(".modal input[name=startport]", "70000");
+    await page.fill(".modal input[name=endport]", "70001");
+    await page.click(".modal form button[type=submit]");
+    const err = await waitText(page.locator(".modal .form-error"), /\S/, 10000);
+    await steps.shot(page, "08-security-group-rule-error");
+    await page.click(".modal button:has-text('Cancel')");
+    await steps.shot(page, "09-security-group");
+    return `rule: ${t.trim()}; bad port refused: ${err}`;
+  });
+
+  await steps.step("acquire a public IP and add a port-forwarding rule", async () => {
+    await page.goto(`${base}/client/#/publicips`);
+    await page.locator("tbody tr[data-id]").first().waitFor();
+    const before = await page.locator("tbody tr[data-id]").count();
+    await page.click("text=+ Acquire IP");
+    await page.waitForSelector(".modal select[name=networkid] option[value]:not([value=''])", { state: "attached" });
+    await dialogSubmit(page);
+    await page.waitForFunction((n) => document.querySelectorAll("tbody tr[data-id]").length > n, before);
+    // the new (not source NAT) address
+    const rows = page.locator("tbody tr[data-id]");
+    let ip = "";
+    for (let i = 0; i < (await rows.count()); i++) {
+      const cells = await rows.nth(i).locator("td").allTextContents();
+      if (cells[3] !== "yes") {
+        ip = cells[0];
+        await rows.nth(i).locator("a").click();
+        break;
+      }
+    }
+    check(ip, "an acquired address");
+    await page.waitForSelector(".tabs button:has-text('Port forwarding')");
+    await page.click(".tabs button:has-text('Port forwarding')");
+    await page.click("text=+ Add port forwarding rule");
+    await page.selectOption(".modal select[name=protocol]", "tcp");
+    await page.fill(".modal input[name=publicport]", "2222");
+    await page.fill(".modal input[name=privateport]", "22");
+    await page.waitForSelector(".modal select[name=virtualmachineid] option[value]:not([value=''])", { state: "attached" });
+    const opt = await page.$eval(".modal select[name=virtualmachineid]", (s, n) => [...s.options].find((o) => o.text.startsWith(n))?.value, vmName);
+    check(opt, "the VM is offered");
+    await page.selectOption(".modal select[name=virtualmachineid]", opt);
+    await dialogSubmit(page);
+    await page.waitForSelector("tbody tr[data-id] td:has-text('2222')");
+    await steps.shot(page, "10-public-ip-port-forwarding");
+    return `${ip}: tcp 2222 → ${vmName}:22`;
+  });
+
+  await steps.step("narrow window: the menu is a drawer and lists still read", async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(`${base}/client/#/instances`);
+    await rowByName(page, vmName).waitFor();
+    check(await page.isVisible(".menu-toggle"), "menu button");
+    await sleep(400); // the drawer's slide
+    check(!(await page.isVisible("nav.nav a[data-path=instances]")), "menu hidden until opened");
+    await steps.shot(page, "11-instances-narrow");
+    await page.click(".menu-toggle");
+    await page.waitForSelector("nav.nav a[data-path=instances]", { state: "visible" });
+    await steps.shot(page, "12-menu-narrow");
+    await page.setViewportSize({ width: 1280, height: 860 });
+    return "390 px";
+  });
+
+  await steps.step("session expiry: a logged-out session returns to the login page with a message", async () => {
+    // end the session behind the UI's back (as an expiry does)
+    const key = await page.evaluate(() => JSON.parse(localStorage.getItem("canopy.session") ?? "{}").sessionkey);
+    await page.evaluate(async (k) => {
+      await fetch("/client/api", { method: "POST", body: new URLSearchParams({ command: "logout", sessionkey: k, response: "json" }) });
+    }, key);
+    await page.goto(`${base}/client/#/volumes`);
+    const t = await waitText(page.locator(".login .form-error"), /session|log in/i, 15000);
+    return t;
+  });
+  await ctx.close();
+}
+
+// ---- another user: bob sees none of alice's VMs -------------------------------------------
+await steps.step("another account's user sees no other account's VMs and no infrastructure", async () => {
+  const { ctx, page } = await newPage();
+  await uiLogin(page, base, bob, PASS);
+  check(!(await navSections(page)).includes("Infrastructure"), "no infrastructure");
+  await page.goto(`${base}/client/#/instances`);
+  await page.waitForSelector("tbody tr");
+  await sleep(500);
+  const n = await page.locator("tbody tr[data-id]").count();
+  check(n === 0, `bob sees ${n} VMs`);
+  // and a direct link to alice's VM says so, not a crash
+  await page.goto(`${base}/client/#/hosts`);
+  check((await page.textContent("main")).includes("Not found"), "hosts page refused");
+  await steps.shot(page, "13-user-other-account");
+  await ctx.close();
+  return "0 VMs listed";
+});
+
+// ---- a domain admin --------------------------------------------------------------------------
+await steps.step("domain admin: accounts of the domain, its VMs, no infrastructure", async () => {
+  const { ctx, page } = await newPage();
+  await uiLogin(page, base, dadmin, PASS, `/${domainName}`);
+  const s = await navSections(page);
+  check(!s.includes("Infrastructure"), `sections ${s}`);
+  check(await page.$('nav a[data-path="accounts"]'), "accounts page");
+  await page.goto(`${base}/client/#/accounts`);
+  await rowByName(page, alice).waitFor();
+  check((await page.locator(`tbody tr[data-name="${bob}"]`).count()) === 0, "not bob (another domain)");
+  await steps.shot(page, "14-domain-admin-accounts");
+  await page.goto(`${base}/client/#/instances`);
+  await page.waitForSelector("tbody tr[data-id]");
+  await ctx.close();
+  return s.join(", ");
+});
+
+// ---- the root admin ------------------------------------------------------------------------
+{
+  const { ctx, page } = await newPage();
+  await steps.step("root admin logs in; dashboard shows capacity charts and hosts by state", async () => {
+    await uiLogin(page, base, creds.username, creds.password);
+    check((await navSections(page)).includes("Infrastructure"), "infrastructure menu");
+    await page.waitForSelector(".zone-capacity .capbar");
+    await page.waitForSelector('.donut-card[data-chart="Hosts"]');
+    const bars = await page.locator(".zone-capacity .capbar").count();
+    await steps.shot(page, "15-dashboard-admin");
+    return `${bars} capacity bars`;
+  });
+
+  await steps.step("disable and enable the zone", async () => {
+    await page.goto(`${base}/client/#/zones`);
+    const row = rowByName(page, zone.name);
+    await row.waitFor();
+    await row.locator("button:has-text('Disable')").click();
+    await dialogSubmit(page);
+    await waitText(row.locator(".badge").first(), /^Disabled$/);
+    const z1 = (await admin("listZones", { id: zone.id })).zone[0].allocationstate;
+    await steps.shot(page, "16-zone-disabled");
+    await row.locator("button:has-text('Enable')").click();
+    await waitText(row.locator(".badge").first(), /^Enabled$/);
+    const z2 = (await admin("listZones", { id: zone.id })).zone[0].allocationstate;
+    check(z1 === "Disabled" && z2 === "Enabled", `${z1} → ${z2}`);
+    return `${z1} → ${z2}`;
+  });
+
+  await steps.step("admin sees every account's VMs and migrates one to a suitable host", async () => {
+    await page.goto(`${base}/client/#/instances`);
+    await page.waitForSelector("tbody tr[data-id]");
+    const accounts = await page.$$eval("tbody tr[data-id] td[data-label=Account]", (els) => els.map((e) => e.textContent));
+    check(accounts.includes(alice), `accounts ${accounts}`);
+    const name = `web-${run}`.slice(0, 20);
+    const before = (await admin("listVirtualMachines", { listall: true, name })).virtualmachine[0];
+    await rowByName(page, name).locator("button:has-text('Migrate')").click();
+    await page.waitForSelector(".modal select[name=hostid] option[value]:not([value=''])", { state: "attached" });
+    const offered = await page.$$eval(".modal select[name=hostid] option[value]:not([value=''])", (os) => os.map((o) => o.textContent));
+    await steps.shot(page, "17-migrate-dialog");
+    await dialogSubmit(page);
+    const after = (await admin("listVirtualMachines", { listall: true, name })).virtualmachine[0];
+    check(after.state === "Running" && after.hostid !== before.hostid, `moved: ${before.hostname} → ${after.hostname}`);
+    return `${accounts.length} VMs; offered ${offered.length} host(s): ${offered.join("; ")}; ${before.hostname} → ${after.hostname}`;
+  });
+
+  await steps.step("put a host into maintenance (its VM moves) and back; the accelerator is shown", async () => {
+    const vm = (await admin("listVirtualMachines", { listall: true, name: `web-${run}`.slice(0, 20) })).virtualmachine[0];
+    const hostRow = (await admin("listHosts", { id: vm.hostid })).host[0];
+    await page.goto(`${base}/client/#/hosts`);
+    const row = rowByName(page, hostRow.name);
+    await row.waitFor();
+    await row.locator("button:has-text('Maintenance')").click();
+    await dialogSubmit(page);
+    await waitText(row.locator("td").nth(2), /^Maintenance$/, 60000);
+    await steps.shot(page, "18-host-maintenance");
+    const rs = (await admin("listHosts", { id: hostRow.id })).host[0].resourcestate;
+    const moved = (await admin("listVirtualMachines", { id: vm.id, listall: true })).virtualmachine[0];
+    check(rs === "Maintenance", `resource state ${rs}`);
+    check(moved.state === "Running" && moved.hostid !== hostRow.id, `the VM moved: ${moved.state} on ${moved.hostname}`);
+    await row.locator("button:has-text('Cancel maintenance')").click();
+    await waitText(row.locator("td").nth(2), /^Enabled$/, 60000);
+    await row.locator("a").click();
+    await page.waitForSelector('dd[data-key="accelerator"], dd[data-key="hypervisor"]');
+    await steps.shot(page, "19-host-detail");
+    return `${hostRow.name} ${rs} (its VM live-migrated to ${moved.hostname}), then Enabled`;
+  });
+
+  await steps.step("every page of the navigation renders without an error", async () => {
+    const paths = await page.$$eval("nav a[data-path]", (els) => els.map((e) => e.getAttribute("data-path")));
+    const bad = [];
+    for (const p of paths) {
+      const before = errors.length;
+      await page.goto(`${base}/client/#/${p}`);
+      await page.waitForSelector("main h1");
+      await sleep(700);
+      const listErr = await page.$$eval(".list-status.error, p.error", (els) => els.map((e) => e.textContent));
+      if (listErr.length || errors.length > before) bad.push(`${p}: ${[...listErr, ...errors.slice(before)].join(" | ")}`);
+      if (["offerings", "settings", "accounts", "events", "networks", "templates", "routers", "domains", "primarystorage"].includes(p)) await steps.shot(page, `20-${p}`);
+    }
+    check(!bad.length, bad.join("\n"));
+    return `${paths.length} pages`;
+  });
+
+  await steps.step("logout returns to the login page", async () => {
+    await page.click("button.logout");
+    await page.waitForSelector("form.login");
+    return "";
+  });
+  await ctx.close();
+}
+
+await browser.close();
+if (errors.length) console.log(`browser errors seen:\n  ${errors.join("\n  ")}`);
+process.exit(steps.finish());
