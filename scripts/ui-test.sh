@@ -36,8 +36,11 @@ for _ in $(seq 1 600); do
 done
 grep -q "web console:     http" "$LOG" || { echo "canopy up does not serve the web console"; cat "$LOG"; exit 1; }
 rm -rf "$SHOTS"; mkdir -p "$SHOTS"
+# A file in a staging directory on the server, for "register a template from a local path".
+mkdir -p "$DATA/staging" && qemu-img create -q -f qcow2 "$DATA/staging/staged.qcow2" 64M
 echo "== web console: browser tests against canopy up on 127.0.0.1:$PORT (screenshots: $SHOTS)"
 status=0
-(cd ui && timeout 900 node tests/run.mjs --base "http://127.0.0.1:$PORT" --admin-json "$DATA/admin.json" --shots "$SHOTS") || status=$?
+(cd ui && timeout 900 node tests/run.mjs --base "http://127.0.0.1:$PORT" --admin-json "$DATA/admin.json" --shots "$SHOTS" \
+  --staged "$DATA/staging/staged.qcow2") || status=$?
 if [ $status -ne 0 ]; then echo "---- canopy log (tail) ----"; tail -40 "$LOG"; fi
 exit $status

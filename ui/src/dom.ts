@@ -59,6 +59,7 @@ export function toast(text: string, kind: "ok" | "error" | "info" = "info") {
   }
   const t = h("div", { class: `toast toast-${kind}` }, text, h("button", { class: "x", "aria-label": "dismiss", onclick: () => t.remove() }, "×"));
   toasts.append(t);
+  while (toasts.children.length > 4) toasts.firstElementChild?.remove();
   setTimeout(() => t.remove(), kind === "error" ? 15000 : 6000);
 }
 

@@ -128,7 +128,7 @@ export function listView(cfg: ListConfig): HTMLElement {
       sorted.map((r) =>
         h(
           "tr",
-          { "data-id": r.id ?? "", "data-name": r.name ?? "" },
+          { "data-id": r.id ?? "", "data-name": r.name ?? r.username ?? r.ipaddress ?? "" },
           cfg.columns.map((c, i) => {
             const v = c.render ? c.render(r) : String(r[c.key] ?? "");
             const href = i === 0 ? cfg.link?.(r) : undefined;

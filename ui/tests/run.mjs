@@ -240,6 +240,35 @@ const dialogSubmit = async (page) => {
     return `${ip}: tcp 2222 → ${vmName}:22`;
   });
 
+  await steps.step("the jobs page lists this browser's jobs with their outcome", async () => {
+    await page.goto(`${base}/client/#/jobs`);
+    await page.waitForSelector("tr[data-job]");
+    const rows = await page.$$eval("tr[data-job]", (els) => els.map((e) => e.textContent));
+    check(rows.some((t) => t.includes("Succeeded")), rows.join(" | "));
+    await page.waitForSelector("tbody tr[data-id]"); // the account's jobs from listAsyncJobs
+    await steps.shot(page, "10b-jobs");
+    return `${rows.length} job(s) followed`;
+  });
+
+  await steps.step("a user generates their API keys", async () => {
+    await page.goto(`${base}/client/#/users`);
+    const row = rowByName(page, alice);
+    await row.waitFor();
+    await row.locator("button:has-text('API keys')").click();
+    // "no API keys: generate them?" — then the keys' own dialog
+    await page.click(".modal form button[type=submit]");
+    await page.waitForSelector(".modal pre.key", { timeout: 15000 });
+    const keys = await page.locator(".modal pre.key").textContent();
+    await steps.shot(page, "10c-api-keys");
+    check(/apikey:\s+\S{20,}/.test(keys) && /secretkey:\s+\S{20,}/.test(keys), keys);
+    const api = await apiSession(base, alice, PASS, `/${domainName}`);
+    const mine = (await api("getUserKeys", { id: await row.getAttribute("data-id") })).userkeys;
+    check(keys.includes(mine.apikey), "the keys shown are the user's");
+    await page.click(".modal button.x");
+    await page.waitForSelector(".modal", { state: "detached" });
+    return "apikey and secretkey shown";
+  });
+
   await steps.step("narrow window: the menu is a drawer and lists still read", async () => {
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto(`${base}/client/#/instances`);
@@ -369,6 +398,42 @@ await steps.step("domain admin: accounts of the domain, its VMs, no infrastructu
     await page.waitForSelector('dd[data-key="accelerator"], dd[data-key="hypervisor"]');
     await steps.shot(page, "19-host-detail");
     return `${hostRow.name} ${rs} (its VM live-migrated to ${moved.hostname}), then Enabled`;
+  });
+
+  await steps.step("create and delete a compute offering", async () => {
+    const name = `ui-offering-${run}`;
+    await page.goto(`${base}/client/#/offerings`);
+    await page.click("text=+ Add compute offering");
+    await page.fill(".modal input[name=name]", name);
+    await page.fill(".modal input[name=cpunumber]", "2");
+    await page.fill(".modal input[name=memory]", "1024");
+    await dialogSubmit(page);
+    const row = rowByName(page, name);
+    await row.waitFor();
+    const cells = await row.locator("td").allTextContents();
+    check(cells[1] === "2" && cells[3] === "1024", cells.join(","));
+    await row.locator("button:has-text('Delete')").click();
+    await dialogSubmit(page);
+    await row.waitFor({ state: "detached" });
+    return "2 CPU / 1024 MiB, then deleted";
+  });
+
+  await steps.step("register a template from a staging path on the server; its download completes", async () => {
+    check(a.staged, "--staged names a QCOW2 file");
+    const name = `staged-${run}`;
+    await page.goto(`${base}/client/#/templates`);
+    await page.click("text=+ Register template");
+    await page.fill(".modal input[name=name]", name);
+    await page.fill(".modal input[name=url]", `file://${a.staged}`);
+    await page.selectOption(".modal select[name=format]", "QCOW2");
+    await page.selectOption(".modal select[name=hypervisor]", "Simulator");
+    await dialogSubmit(page);
+    const row = rowByName(page, name);
+    await row.waitFor();
+    const first = (await row.locator("td").nth(1).textContent()).trim();
+    await waitText(row.locator("td").nth(1), /^Ready$/, 60000);
+    await steps.shot(page, "20a-template-registered");
+    return `status "${first}", then Ready`;
   });
 
   await steps.step("every page of the navigation renders without an error", async () => {
