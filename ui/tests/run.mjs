@@ -240,6 +240,84 @@ const dialogSubmit = async (page) => {
     return `${ip}: tcp 2222 → ${vmName}:22`;
   });
 
+  await steps.step("on that address: a firewall rule, a load balancer with a member and stickiness, a VPN", async () => {
+    // still on the address's page
+    await page.click(".tabs button:has-text('Firewall')");
+    await page.click("text=+ Add firewall rule");
+    await page.selectOption(".modal select[name=protocol]", "tcp");
+    await page.fill(".modal input[name=startport]", "80");
+    await page.fill(".modal input[name=endport]", "80");
+    await dialogSubmit(page);
+    await page.waitForSelector("tbody tr[data-id] td:has-text('0.0.0.0/0')");
+    await page.click(".tabs button:has-text('Load balancing')");
+    await page.click("text=+ Add load balancer");
+    await page.fill(".modal input[name=name]", "web-lb");
+    await page.selectOption(".modal select[name=algorithm]", "roundrobin");
+    await page.fill(".modal input[name=publicport]", "80");
+    await page.fill(".modal input[name=privateport]", "8080");
+    await dialogSubmit(page);
+    await rowByName(page, "web-lb").locator("button:has-text('Members')").click();
+    await page.click(".lb-members button:has-text('+ Add member')");
+    await page.waitForSelector(".modal select[name=virtualmachineids] option[value]:not([value=''])", { state: "attached" });
+    const opt = await page.$eval(".modal select[name=virtualmachineids]", (s, n) => [...s.options].find((o) => o.text.startsWith(n))?.value, vmName);
+    await page.selectOption(".modal select[name=virtualmachineids]", opt);
+    await dialogSubmit(page);
+    await page.waitForSelector(`.lb-members li:has-text("${vmName}")`);
+    await page.click(".lb-members button:has-text('+ Stickiness policy')");
+    await page.fill(".modal input[name=name]", "sticky");
+    await page.selectOption(".modal select[name=methodname]", "SourceBased");
+    await dialogSubmit(page);
+    await page.waitForSelector(".lb-members li:has-text('sticky (SourceBased)')");
+    await steps.shot(page, "10a-load-balancer");
+    await page.click(".tabs button:has-text('VPN')");
+    await page.click("button:has-text('Enable VPN')");
+    await dialogSubmit(page);
+    const psk = await page.locator('dd[data-key="presharedkey"]').textContent({ timeout: 15000 });
+    check(psk.length >= 8, `pre-shared key ${psk}`);
+    return "tcp/80 open; web-lb 80→8080 with the VM and SourceBased stickiness; VPN with a pre-shared key";
+  });
+
+  await steps.step("the network's egress rule and static route; a data volume attached and detached", async () => {
+    await page.goto(`${base}/client/#/networks`);
+    await page.locator("tbody tr[data-id] a").first().click();
+    await page.click(".tabs button:has-text('Egress rules')");
+    await page.click("text=+ Add egress rule");
+    await page.selectOption(".modal select[name=protocol]", "tcp");
+    await page.fill(".modal input[name=startport]", "443");
+    await page.fill(".modal input[name=endport]", "443");
+    await page.fill(".modal input[name=destcidrlist]", "0.0.0.0/0");
+    await dialogSubmit(page);
+    await page.waitForSelector("tbody tr[data-id] td:has-text('443')");
+    await page.click(".tabs button:has-text('Static routes')");
+    await page.click("text=+ Add static route");
+    await page.fill(".modal input[name=cidr]", "172.31.0.0/16");
+    await page.fill(".modal input[name=nexthop]", "10.1.0.254");
+    await page.fill(".modal input[name=metric]", "20");
+    await dialogSubmit(page);
+    await page.waitForSelector("tbody tr[data-id] td:has-text('172.31.0.0/16')");
+    await steps.shot(page, "10d-static-routes");
+    // a volume: create, attach from the VM's page, detach
+    await page.goto(`${base}/client/#/volumes`);
+    await page.click("text=+ Create volume");
+    await page.fill(".modal input[name=name]", "data1");
+    await page.waitForSelector(".modal select[name=diskofferingid] option[value]:not([value=''])", { state: "attached" });
+    const off = await page.$eval(".modal select[name=diskofferingid]", (s) => [...s.options].find((o) => o.value && !o.text.includes("custom"))?.value);
+    await page.selectOption(".modal select[name=diskofferingid]", off);
+    await dialogSubmit(page);
+    await rowByName(page, "data1").waitFor();
+    await page.goto(`${base}/client/#/instance/${vmId}`);
+    await page.click(".detail-head .actions button:has-text('Attach volume')");
+    await page.waitForSelector(".modal select[name=id] option[value]:not([value=''])", { state: "attached" });
+    await dialogSubmit(page);
+    await page.click(".tabs button:has-text('Volumes')");
+    const vrow = rowByName(page, "data1");
+    await vrow.waitFor();
+    await vrow.locator("button:has-text('Detach')").click();
+    await dialogSubmit(page);
+    await vrow.waitFor({ state: "detached" });
+    return "egress tcp/443, route 172.31.0.0/16 via 10.1.0.254 metric 20, data1 attached then detached";
+  });
+
   await steps.step("the jobs page lists this browser's jobs with their outcome", async () => {
     await page.goto(`${base}/client/#/jobs`);
     await page.waitForSelector("tr[data-job]");

@@ -25,9 +25,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "IP ranges, public IPs, network rules, routers, data-plane generations",
         V13,
     ),
+    (14, "VMs by state (counts by state without a scan)", V14),
 ];
 
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
+
+/// `listVirtualMachines state=X` (the web console's dashboard asks one count per state) read
+/// every live VM without it: 50 ms per state at 100,000 VMs.
+const V14: &str = r#"
+CREATE INDEX vms_state ON vms (removed, state)
+"#;
 
 const V1: &str = r#"
 CREATE TABLE meta (

@@ -371,7 +371,8 @@ pub async fn vm_list(conn: &mut AnyConnection, f: &VmFilter) -> Result<Listed<Vm
     let mut c = Sql::new(&format!("SELECT COUNT(*){lean}"));
     vm_where(&mut c, f);
     let total = count(conn, &c).await?;
-    if f.limit == Some(0) {
+    // Nothing matches: the page query would walk every live VM in `seq` order to find none.
+    if f.limit == Some(0) || total == 0 {
         return Ok((Vec::new(), total));
     }
     let mut q = Sql::new(&format!("SELECT v.id{lean}"));
@@ -576,6 +577,31 @@ pub async fn host_usage(conn: &mut AnyConnection, host: Uuid) -> Result<Usage> {
         memory_mib: r.try_get(1)?,
         vms: r.try_get(2)?,
     })
+}
+
+/// What the active VMs on each of these hosts hold (a migrating VM counts on its host and its
+/// destination); hosts without VMs are absent. Reads the hosts' VMs by index, so a page of
+/// hosts costs the same whatever the zone holds.
+pub async fn hosts_usage(conn: &mut AnyConnection, hosts: &[Uuid]) -> Result<Vec<(Uuid, Usage)>> {
+    let mut out: std::collections::BTreeMap<Uuid, Usage> = Default::default();
+    for chunk in hosts.chunks(500) {
+        for col in ["host_id", "dest_host_id"] {
+            let mut q = Sql::new(&format!(
+                "SELECT {col} AS h, CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*) FROM vms WHERE removed IS NULL"
+            ));
+            crate::sql::in_list(&mut q, col, chunk);
+            usage_sql(&mut q);
+            q.push(&format!(" GROUP BY {col}"));
+            for r in q.query().fetch_all(&mut *conn).await? {
+                let e = out.entry(get_id(&r, "h", "vms")?).or_default();
+                e.cpu_mhz += r.try_get::<i64, _>(1)?;
+                e.memory_mib += r.try_get::<i64, _>(2)?;
+                e.vms += r.try_get::<i64, _>(3)?;
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 /// Usage of every host of a zone that has active VMs; also each host's VM count for `owner`.

@@ -7,6 +7,8 @@
 //!   the rest written straight to the database as Running VMs spread over the hosts (the
 //!   list path reads only the database);
 //! - the server's RSS at that size;
+//! - with `--ui`: the web console in Chromium at that size (`ui/tests/bench.mjs`: dashboard,
+//!   the instances list, a search, the next page, a VM's page);
 //! - the time from the death of a host (its agent process killed) to its HA VMs Running on
 //!   other hosts, with the default 10 s heartbeats.
 //!
@@ -233,6 +235,21 @@ async fn run(data: PathBuf) -> Res<()> {
         "server RSS with {want} hosts and {total} VMs: {} MiB",
         rss_mib(server_pid)
     );
+
+    // 3b. The web console at that size, as a browser sees it.
+    if std::env::args().any(|a| a == "--ui") {
+        let origin = api.base.trim_end_matches("/client/api").to_string();
+        let out = std::process::Command::new("node")
+            .current_dir("ui")
+            .args(["tests/bench.mjs", "--base", &origin, "--admin-json"])
+            .arg(data.join("admin.json"))
+            .args(["--search", "fill-4242"])
+            .output()?;
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        if !out.status.success() {
+            eprintln!("ui bench failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
 
     // 4. HA: 8 HA VMs on the 4 victim hosts; their agent process dies.
     let victims: Vec<String> = {

@@ -170,6 +170,14 @@ pub(crate) async fn vms(store: &DataStore) {
         .await
         .expect("zone usage");
     assert_eq!(zu, vec![(host, u, 2)]);
+    let other = Uuid::new_v4();
+    assert_eq!(
+        hosts_usage(&mut c, &[other, host])
+            .await
+            .expect("hosts usage"),
+        vec![(host, u)]
+    );
+    assert_eq!(hosts_usage(&mut c, &[]).await.expect("none"), vec![]);
     let on_host = VmFilter {
         host_id: Some(host),
         states: vec!["Running".into()],

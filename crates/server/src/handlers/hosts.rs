@@ -106,7 +106,11 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
             .map(|r| (r.id, r))
             .collect()
     };
-    let usage = super::capacity::host_usage(st, hosts.iter().map(|h| h.zone_id)).await?;
+    let usage: HashMap<Uuid, db::Usage> = {
+        let ids: Vec<Uuid> = hosts.iter().map(|h| h.id).collect();
+        let mut c = st.store.read().await?;
+        db::hosts_usage(&mut c, &ids).await?.into_iter().collect()
+    };
     Ok(hosts
         .iter()
         .map(|h| {
