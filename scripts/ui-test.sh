@@ -38,9 +38,14 @@ grep -q "web console:     http" "$LOG" || { echo "canopy up does not serve the w
 rm -rf "$SHOTS"; mkdir -p "$SHOTS"
 # A file in a staging directory on the server, for "register a template from a local path".
 mkdir -p "$DATA/staging" && qemu-img create -q -f qcow2 "$DATA/staging/staged.qcow2" 64M
+# …and one of 16 MB on disk (metadata preallocated) that the test serves slowly over HTTP.
+qemu-img create -q -f qcow2 -o preallocation=metadata "$DATA/staging/slow.qcow2" 16M
 echo "== web console: browser tests against canopy up on 127.0.0.1:$PORT (screenshots: $SHOTS)"
 status=0
 (cd ui && timeout 900 node tests/run.mjs --base "http://127.0.0.1:$PORT" --admin-json "$DATA/admin.json" --shots "$SHOTS" \
-  --staged "$DATA/staging/staged.qcow2") || status=$?
-if [ $status -ne 0 ]; then echo "---- canopy log (tail) ----"; tail -40 "$LOG"; fi
+  --staged "$DATA/staging/staged.qcow2" --slow-image "$DATA/staging/slow.qcow2") || status=$?
+if [ $status -ne 0 ]; then
+  cp "$LOG" "$SHOTS/canopy.log"
+  echo "---- canopy log (tail; all of it in $SHOTS/canopy.log) ----"; tail -40 "$LOG"
+fi
 exit $status

@@ -37,6 +37,8 @@ export interface ListConfig {
   pageSize?: number;
   /** Reload every N ms while the page is shown (states that change by themselves). */
   refreshMs?: number;
+  /** While this holds for the rows shown (a download running, say), reload every second. */
+  busy?: (rows: Row[]) => boolean;
   empty?: string;
   /** Sort order applied before the user picks a column. */
   sort?: { key: string; desc?: boolean };
@@ -167,6 +169,11 @@ export function listView(cfg: ListConfig): HTMLElement {
       count = r.count;
       status.textContent = "";
       body();
+      if (cfg.busy?.(rows)) {
+        window.setTimeout(() => {
+          if (root.isConnected && mine === seq) reload();
+        }, 1000);
+      }
     } catch (e) {
       if (mine !== seq) return;
       status.className = "list-status error";

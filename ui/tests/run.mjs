@@ -9,7 +9,8 @@
 // maintenance (root admin); a user sees no infrastructure menu and no other account's VMs.
 // Screenshots of the main pages go to --shots.
 
-import { readFileSync } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
 import { apiSession, args, check, launch, sleep, Steps, uiLogin, watchErrors } from "./lib.mjs";
 
 const a = args();
@@ -35,6 +36,22 @@ const zone = (await admin("listZones", {})).zone[0];
 const firstHost = (await admin("listHosts", { type: "Routing" })).host[0];
 await admin("addHost", { zoneid: zone.id, podid: firstHost.podid, clusterid: firstHost.clusterid, hypervisor: "Simulator", url: `http://sim/ui-${run}` });
 for (let i = 0; i < 100 && (await admin("listHosts", { type: "Routing", state: "Up" })).host.length < 2; i++) await sleep(200);
+
+// An image server on loopback that sends --slow-image at about 4 MB/s, so that a download
+// takes a few seconds and its progress can be seen in the list.
+const images = createServer((req, res) => {
+  if (!a["slow-image"]) return res.writeHead(404).end();
+  res.writeHead(200, { "content-type": "application/octet-stream", "content-length": statSync(a["slow-image"]).size });
+  const src = createReadStream(a["slow-image"], { highWaterMark: 256 * 1024 });
+  src.on("data", (chunk) => {
+    src.pause();
+    res.write(chunk);
+    setTimeout(() => src.resume(), 60);
+  });
+  src.on("end", () => res.end());
+});
+await new Promise((r) => images.listen(0, "127.0.0.1", r));
+const imagesUrl = `http://127.0.0.1:${images.address().port}/slow.qcow2`;
 
 const browser = await launch();
 const errors = [];
@@ -514,6 +531,36 @@ await steps.step("domain admin: accounts of the domain, its VMs, no infrastructu
     return `status "${first}", then Ready`;
   });
 
+  await steps.step("register a template from a URL; the list shows its download progress, then Ready", async () => {
+    check(a["slow-image"], "--slow-image names a QCOW2 file");
+    const name = `url-${run}`;
+    await page.goto(`${base}/client/#/templates`);
+    await page.click("text=+ Register template");
+    await page.fill(".modal input[name=name]", name);
+    await page.fill(".modal input[name=url]", imagesUrl);
+    await page.selectOption(".modal select[name=format]", "QCOW2");
+    await page.selectOption(".modal select[name=hypervisor]", "Simulator");
+    await dialogSubmit(page);
+    const row = rowByName(page, name);
+    await row.waitFor();
+    const seen = new Set();
+    const t0 = Date.now();
+    while (Date.now() - t0 < 60000) {
+      const s = ((await row.locator("td").nth(1).textContent().catch(() => "")) ?? "").trim();
+      if (s) seen.add(s);
+      if (/% Downloaded/.test(s) && !(await page.$("[data-shot=progress]"))) {
+        await steps.shot(page, "20b-template-download-progress");
+        await page.evaluate(() => document.body.setAttribute("data-shot", "progress"));
+      }
+      if (s === "Ready") break;
+      await sleep(200);
+    }
+    const progress = [...seen].filter((s) => /% Downloaded/.test(s));
+    check(seen.has("Ready"), `Ready at the end: ${[...seen].join(", ")}`);
+    check(progress.length >= 2, `progress shown while downloading: ${[...seen].join(", ")}`);
+    return [...seen].join(" → ");
+  });
+
   await steps.step("every page of the navigation renders without an error", async () => {
     const paths = await page.$$eval("nav a[data-path]", (els) => els.map((e) => e.getAttribute("data-path")));
     const bad = [];
@@ -539,5 +586,6 @@ await steps.step("domain admin: accounts of the domain, its VMs, no infrastructu
 }
 
 await browser.close();
+images.close();
 if (errors.length) console.log(`browser errors seen:\n  ${errors.join("\n  ")}`);
 process.exit(steps.finish());

@@ -140,6 +140,7 @@ export function instances(): HTMLElement {
 }
 
 export function instanceDetail(id: string): HTMLElement {
+  let shown = ""; // the state the page shows
   const head = h("div", { class: "detail-head" });
   const body = h("div");
   const page = h("section", {}, h("a", { href: "#/instances", class: "back" }, "← Instances"), head, body);
@@ -148,6 +149,7 @@ export function instanceDetail(id: string): HTMLElement {
       const { items } = await list("listVirtualMachines", { id, listall: true });
       const v = items[0];
       if (!v) throw new Error("this instance does not exist (or is not yours)");
+      shown = String(v.state);
       document.title = `${v.name} — Canopy`;
       clear(
         head,
@@ -233,19 +235,19 @@ export function instanceDetail(id: string): HTMLElement {
     }
   };
   load();
-  const t = window.setInterval(() => (page.isConnected ? refreshState() : window.clearInterval(t)), 4000);
-  let last = "";
+  // While the page is open, the VM's state is asked every 2 s and the page redrawn when it
+  // differs from the state drawn (not from the last state seen: a change that lands between
+  // the first drawing and the first poll must still redraw).
+  const t = window.setInterval(() => (page.isConnected ? refreshState() : window.clearInterval(t)), 2000);
   async function refreshState() {
     try {
       const { items } = await list("listVirtualMachines", { id, listall: true });
       const s = items[0]?.state ?? "";
-      if (last && s !== last) load();
-      last = s;
+      if (shown && s !== shown) load();
     } catch {
       // the next tick tries again; errors show when the page loads
     }
   }
-  refreshState();
   return page;
 }
 

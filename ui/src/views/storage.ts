@@ -117,7 +117,8 @@ function imageList(kind: "template" | "iso"): HTMLElement {
       },
       { label: "Delete", danger: true, run: (t, r) => confirmAct(`Delete ${t.name}`, `Delete the ${T.toLowerCase()} ${t.name}?`, kind === "template" ? "deleteTemplate" : "deleteIso", { id: t.id, zoneid: t.zoneid }, r) },
     ],
-    refreshMs: 3000,
+    refreshMs: 5000,
+    busy: (rows) => rows.some((t) => String(t.isready) !== "true" && !/error|fail/i.test(String(t.status ?? ""))),
   });
 }
 
