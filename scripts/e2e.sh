@@ -7,29 +7,8 @@ CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}
 PY="$CACHE/venv/bin/python"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 
-cargo build -q -p canopy
-BIN="$CARGO_TARGET_DIR/debug/canopy"
-DATA=$(mktemp -d /tmp/canopy-e2e.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-LOG="$DATA/canopy.log"
-
-"$BIN" up --host simulator --data-dir "$DATA" --listen "127.0.0.1:$PORT" --agent-listen 127.0.0.1:0 >"$LOG" 2>&1 &
-PID=$!
-cleanup() {
-  kill "$PID" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PID" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-# The banner comes once the zone is built (first start).
-for _ in $(seq 1 600); do
-  grep -q "admin secretkey:" "$LOG" && break
-  kill -0 "$PID" 2>/dev/null || { echo "canopy up exited:"; cat "$LOG"; exit 1; }
-  sleep 0.1
-done
-grep -q "/client/api" "$LOG" || { echo "canopy up did not print the endpoint"; cat "$LOG"; exit 1; }
+. scripts/lib/up-simulated.sh
+up_simulated
 grep -E "zone:|template:" "$LOG" || true
 
 echo "== e2e: cs client against canopy up on 127.0.0.1:$PORT"

@@ -14,26 +14,8 @@ if [ ! -x "${CANOPY_CHROMIUM:-/usr/bin/chromium}" ]; then
   echo "ui-test: SKIPPED (no chromium; scripts/install-deps.sh installs it)"; exit 0
 fi
 scripts/build-ui.sh
-cargo build -q -p canopy
-BIN="$CARGO_TARGET_DIR/debug/canopy"
-DATA=$(mktemp -d /tmp/canopy-ui.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-LOG="$DATA/canopy.log"
-"$BIN" up --host simulator --data-dir "$DATA" --listen "127.0.0.1:$PORT" --agent-listen 127.0.0.1:0 \
-  --ui-dir "$PWD/ui/dist" >"$LOG" 2>&1 &
-PID=$!
-cleanup() {
-  kill "$PID" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PID" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-for _ in $(seq 1 600); do
-  grep -q "admin secretkey:" "$LOG" && break
-  kill -0 "$PID" 2>/dev/null || { echo "canopy up exited:"; cat "$LOG"; exit 1; }
-  sleep 0.1
-done
+. scripts/lib/up-simulated.sh
+up_simulated --ui-dir "$PWD/ui/dist"
 grep -q "web console:     http" "$LOG" || { echo "canopy up does not serve the web console"; cat "$LOG"; exit 1; }
 rm -rf "$SHOTS"; mkdir -p "$SHOTS"
 # A file in a staging directory on the server, for "register a template from a local path".
