@@ -108,8 +108,10 @@ let navEl: HTMLElement;
 function jobsIndicator(): HTMLElement {
   const el = h("a", { href: "#/jobs", class: "jobs-indicator", title: "Async jobs" });
   const paint = () => {
-    const running = trackedJobs().filter((j) => j.status === "running").length;
-    el.textContent = running ? `⟳ ${running} job${running > 1 ? "s" : ""} running` : "Jobs";
+    const active = trackedJobs().filter((j) => j.status === "running");
+    const running = active.length;
+    const pct = running === 1 && active[0].progress ? ` (${active[0].progress}%)` : "";
+    el.textContent = running ? `⟳ ${running} job${running > 1 ? "s" : ""} running${pct}` : "Jobs";
     el.classList.toggle("busy", running > 0);
   };
   paint();

@@ -341,6 +341,8 @@ const dialogSubmit = async (page) => {
     const rows = await page.$$eval("tr[data-job]", (els) => els.map((e) => e.textContent));
     check(rows.some((t) => t.includes("Succeeded")), rows.join(" | "));
     await page.waitForSelector("tbody tr[data-id]"); // the account's jobs from listAsyncJobs
+    const progress = await page.$$eval("tbody tr[data-id] td[data-label=Progress]", (els) => els.map((e) => e.textContent));
+    check(progress.includes("100%"), `finished saga jobs show 100%: ${progress}`);
     await steps.shot(page, "10b-jobs");
     return `${rows.length} job(s) followed`;
   });

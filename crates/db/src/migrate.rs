@@ -26,9 +26,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         V13,
     ),
     (14, "VMs by state (counts by state without a scan)", V14),
+    (15, "job progress", V15),
 ];
 
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
+
+/// How far a running job is, 0–100 (`jobprocstatus`): a saga's steps done, or a host
+/// maintenance's VMs moved.
+const V15: &str = r#"
+ALTER TABLE jobs ADD COLUMN progress BIGINT NOT NULL DEFAULT 0
+"#;
 
 /// `listVirtualMachines state=X` (the web console's dashboard asks one count per state) read
 /// every live VM without it: 50 ms per state at 100,000 VMs.

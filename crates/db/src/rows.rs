@@ -166,6 +166,8 @@ pub struct JobRow {
     pub lease_until: Option<i64>,
     pub attempts: i64,
     pub event_id: Option<EventId>,
+    /// How far the job is, 0–100 (`jobprocstatus`).
+    pub progress: i64,
 }
 
 /// What inserting a job stores.

@@ -224,7 +224,19 @@ fn job_row(r: &AnyRow) -> Result<JobRow> {
         lease_until: r.try_get("lease_until")?,
         attempts: r.try_get("attempts")?,
         event_id: get_opt_id(r, "event_id", "jobs")?,
+        progress: r.try_get("progress")?,
     })
+}
+
+/// Records how far a running job is (0–100). A finished job, or an id that is not a job (a
+/// saga key derived from one), is left alone.
+pub async fn job_set_progress(conn: &mut AnyConnection, id: JobId, pct: i64) -> Result<()> {
+    let mut q = Sql::new("UPDATE jobs SET progress = ");
+    q.bind(pct.clamp(0, 100))
+        .push(" WHERE status = 0 AND id = ")
+        .bind(id);
+    q.query().execute(conn).await?;
+    Ok(())
 }
 
 /// Inserts a job already owned (leased) by `owner`.

@@ -192,13 +192,15 @@ const PHASE_UNWIND: &str = "unwind";
 const PHASE_DONE: &str = "done";
 const PHASE_UNWOUND: &str = "unwound";
 
-async fn save(cx: &SagaCx, kind: &str, step: i64, phase: &str) -> AppResult<()> {
+/// Persists the saga's position; going forward, the job's progress (`jobprocstatus`) is the
+/// share of steps done, written in the same transaction.
+async fn save(cx: &SagaCx, def: &SagaDef, step: i64, phase: &str) -> AppResult<()> {
     let mut tx = cx.st.store.begin().await?;
     db::saga_put(
         &mut tx,
         &db::SagaRow {
             job_id: cx.job,
-            kind: kind.to_string(),
+            kind: def.kind.to_string(),
             resource_id: Some(cx.resource),
             step,
             phase: phase.to_string(),
@@ -206,8 +208,19 @@ async fn save(cx: &SagaCx, kind: &str, step: i64, phase: &str) -> AppResult<()> 
         },
     )
     .await?;
+    if phase == PHASE_FORWARD || phase == PHASE_DONE {
+        db::job_set_progress(&mut tx, cx.job, progress(step, def.steps.len())).await?;
+    }
     tx.commit().await?;
     Ok(())
+}
+
+/// Percent of `steps` done after `step` of them.
+pub fn progress(step: i64, steps: usize) -> i64 {
+    if steps == 0 {
+        return 100;
+    }
+    (step.clamp(0, steps as i64) * 100) / steps as i64
 }
 
 fn stored_error(e: AppError) -> Value {
@@ -272,7 +285,7 @@ pub async fn run(
     if step > 0 {
         tracing::info!(%job, saga = def.kind, step, "resuming a saga");
     } else {
-        save(&cx, def.kind, 0, PHASE_FORWARD).await?;
+        save(&cx, def, 0, PHASE_FORWARD).await?;
     }
     while (step as usize) < def.steps.len() {
         let i = step as usize;
@@ -309,13 +322,13 @@ pub async fn run(
                 } else {
                     PHASE_FORWARD
                 };
-                save(&cx, def.kind, step, phase).await?;
+                save(&cx, def, step, phase).await?;
             }
             Err(e) => {
                 tracing::warn!(%job, saga = def.kind, step = s.name, error = %e, "saga step failed; unwinding");
                 cx.data.insert("error".into(), stored_error(e));
                 cx.data.insert("failed_step".into(), json!(s.name));
-                save(&cx, def.kind, step, PHASE_UNWIND).await?;
+                save(&cx, def, step, PHASE_UNWIND).await?;
                 return unwind(&mut cx, def, step).await;
             }
         }
@@ -351,7 +364,21 @@ async fn unwind(cx: &mut SagaCx, def: &SagaDef, from: i64) -> AppResult<Map<Stri
         } else {
             PHASE_UNWIND
         };
-        save(cx, def.kind, step.max(0), phase).await?;
+        save(cx, def, step.max(0), phase).await?;
     }
     Err(error_from(cx.data.get("error")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn progress_is_the_share_of_steps_done() {
+        assert_eq!(super::progress(0, 4), 0);
+        assert_eq!(super::progress(1, 4), 25);
+        assert_eq!(super::progress(3, 4), 75);
+        assert_eq!(super::progress(4, 4), 100);
+        assert_eq!(super::progress(9, 4), 100);
+        assert_eq!(super::progress(-1, 4), 0);
+        assert_eq!(super::progress(0, 0), 100);
+    }
 }

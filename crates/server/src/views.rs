@@ -125,7 +125,7 @@ pub fn job(j: &JobRow) -> Value {
         )),
     );
     m.insert("jobstatus".into(), json!(j.status));
-    m.insert("jobprocstatus".into(), json!(0));
+    m.insert("jobprocstatus".into(), json!(j.progress));
     m.insert("jobresultcode".into(), json!(j.result_code));
     if j.status != 0 {
         if let Some(r) = j

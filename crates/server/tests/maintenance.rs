@@ -43,6 +43,8 @@ async fn migrate_and_evacuate_for_maintenance() {
             .job(&z.deploy(&[("name", &format!("m{i}")), ("hostid", &z.hosts[0].0)]))
             .await;
         assert_eq!(j["jobstatus"], 1, "{j}");
+        // The deploy saga went through all its steps: jobprocstatus 100.
+        assert_eq!(j["jobprocstatus"], 100, "{j}");
         let vm = &j["jobresult"]["virtualmachine"];
         vms.push((s(&vm["id"]), s(&vm["instancename"])));
     }
@@ -186,6 +188,7 @@ async fn migrate_and_evacuate_for_maintenance() {
         ])
         .await;
     assert_eq!(j["jobstatus"], 1, "{j}");
+    assert_eq!(j["jobprocstatus"], 100, "every VM dealt with: {j}");
     assert_eq!(
         j["jobresult"]["host"]["resourcestate"], "Maintenance",
         "{j}"

@@ -272,7 +272,12 @@ export function jobsPage(): HTMLElement {
                 "tr",
                 { "data-job": j.id },
                 h("td", {}, j.label),
-                h("td", {}, badge(j.status === "running" ? "Running" : j.status === "done" ? "Succeeded" : "Failed"), j.status === "running" ? h("span", { class: "spinner" }) : null),
+                h(
+                  "td",
+                  {},
+                  badge(j.status === "running" ? "Running" : j.status === "done" ? "Succeeded" : "Failed"),
+                  j.status === "running" ? [h("span", { class: "spinner" }), ` ${j.progress ?? 0}%`] : null,
+                ),
                 h("td", {}, new Date(j.started).toLocaleTimeString()),
                 h("td", {}, j.finished ? `${((j.finished - j.started) / 1000).toFixed(1)} s` : `${((Date.now() - j.started) / 1000).toFixed(0)} s…`),
                 h("td", {}, j.text ?? ""),
@@ -295,6 +300,7 @@ export function jobsPage(): HTMLElement {
       columns: [
         { key: "cmd", label: "Command", render: (j) => String(j.cmd ?? "").split(".").pop() ?? "" },
         { key: "jobstatus", label: "Status", render: (j) => badge(["Running", "Succeeded", "Failed"][Number(j.jobstatus)] ?? String(j.jobstatus)) },
+        { key: "jobprocstatus", label: "Progress", render: (j) => `${j.jobprocstatus ?? 0}%` },
         { key: "created", label: "Created", render: (j) => when(j.created) },
         { key: "jobinstancetype", label: "Resource", minor: true },
         { key: "jobresult", label: "Result", render: (j) => (Number(j.jobstatus) === 2 ? String(j.jobresult?.errortext ?? "") : "") },

@@ -34,6 +34,24 @@ pub(crate) async fn jobs(store: &DataStore) {
     let row = job_get(&mut c, j.id).await.expect("q").expect("job");
     assert_eq!((row.status, row.attempts, row.owner), (0, 1, Some(s1)));
     assert_eq!(row.account_name, "admin");
+    assert_eq!(row.progress, 0);
+    drop(c);
+    // Progress is recorded while the job runs (clamped to 0–100); an unknown id changes nothing.
+    let mut tx = store.begin().await.expect("begin");
+    job_set_progress(&mut tx, j.id, 40).await.expect("progress");
+    job_set_progress(&mut tx, JobId::new(), 70)
+        .await
+        .expect("no such job");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    assert_eq!(
+        job_get(&mut c, j.id)
+            .await
+            .expect("q")
+            .expect("job")
+            .progress,
+        40
+    );
     // Not orphaned while the lease runs; orphaned after; or at once for "any other owner".
     assert!(job_orphans(&mut c, s2, 5_000, false)
         .await

@@ -460,12 +460,22 @@ pub async fn maintenance_run(
         .0
     };
     let mut failed = Vec::new();
-    for vm in vms {
+    let total = vms.len();
+    for (done, vm) in vms.into_iter().enumerate() {
         if let Err(e) = migrate(st, sub_job(job.id, vm.id), vm.id, None).await {
             let e = e.into_api();
             tracing::warn!(%host, vm = %vm.id, error = %e.text, "VM could not be migrated off a host entering maintenance");
             failed.push(format!("{}: {}", vm.instance_name, e.text));
         }
+        // Progress: the share of the host's VMs dealt with (jobprocstatus).
+        let mut tx = st.store.begin().await?;
+        db::job_set_progress(
+            &mut tx,
+            job.id,
+            crate::saga::progress(done as i64 + 1, total),
+        )
+        .await?;
+        tx.commit().await?;
     }
     let mut h = super::hosts::host(st, "id", host).await?;
     if h.resource_state == "PrepareForMaintenance" {
