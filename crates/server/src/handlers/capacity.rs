@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
 use api::{list_body, Args};
-use db::{HostFilter, Infra, InfraFilter, InfraRow};
+use db::{HostFilter, HostRow, Infra, InfraFilter, InfraRow};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -39,13 +39,22 @@ struct Figure {
     allocated: u64,
 }
 
-/// What the active VMs on each host hold (CPU MHz, memory MiB, VMs), for the hosts' zones;
-/// a migrating VM counts on its host and its destination, as placement counts it.
+/// What the active VMs on each of `hosts` hold (a migrating VM counts on its host and its
+/// destination, as placement counts it), read by the hosts' index: for a page of hosts.
 pub(crate) async fn host_usage(
     st: &State,
-    zones: impl IntoIterator<Item = Uuid>,
+    hosts: &[HostRow],
 ) -> AppResult<HashMap<Uuid, db::Usage>> {
-    let mut zones: Vec<Uuid> = zones.into_iter().collect();
+    let ids: Vec<Uuid> = hosts.iter().map(|h| h.id).collect();
+    let mut c = st.store.read().await?;
+    Ok(db::hosts_usage(&mut c, &ids).await?.into_iter().collect())
+}
+
+/// The same for every host of these hosts' zones, one grouped scan per zone: for whole zones
+/// (listCapacity), where reading thousands of hosts by index is slower (~400 ms against
+/// 110–170 ms for 2,000 hosts and 100,000 VMs).
+async fn zones_usage(st: &State, hosts: &[HostRow]) -> AppResult<HashMap<Uuid, db::Usage>> {
+    let mut zones: Vec<Uuid> = hosts.iter().map(|h| h.zone_id).collect();
     zones.sort_unstable();
     zones.dedup();
     let mut out = HashMap::new();
@@ -58,7 +67,18 @@ pub(crate) async fn host_usage(
     Ok(out)
 }
 
-pub(crate) fn ratio(c: Option<&InfraRow>, k: &str) -> f64 {
+/// A host's CPU (MHz) and memory (bytes) as placement may fill them: its inventory × its
+/// cluster's over-commit ratios.
+pub(crate) fn host_capacity(h: &HostRow, cluster: Option<&InfraRow>) -> (u64, u64) {
+    let inv = |k: &str| h.inventory.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    (
+        (inv("cpus") as f64 * inv("cpu_speed_mhz") as f64 * ratio(cluster, "cpuovercommitratio"))
+            as u64,
+        (inv("memory_bytes") as f64 * ratio(cluster, "memoryovercommitratio")) as u64,
+    )
+}
+
+fn ratio(c: Option<&InfraRow>, k: &str) -> f64 {
     c.and_then(|c| attr_str(c, k))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1.0)
@@ -115,7 +135,7 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
             db::infra_list(&mut c, Infra::ImageStore, &f).await?.0,
         )
     };
-    let usage = host_usage(st, hosts.iter().map(|h| h.zone_id)).await?;
+    let usage = zones_usage(st, &hosts).await?;
     let cluster_of = |id: Uuid| clusters.iter().find(|c| c.id == id);
     let key = |zone: Uuid, pod: Option<Uuid>, cluster: Option<Uuid>| -> Key {
         (
@@ -139,19 +159,9 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
         let inv = |k: &str| h.inventory.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         let k = key(h.zone_id, Some(h.pod_id), Some(h.cluster_id));
         let u = usage.get(&h.id).copied().unwrap_or_default();
-        add(
-            k,
-            0,
-            (inv("memory_bytes") as f64 * ratio(c, "memoryovercommitratio")) as u64,
-            u.memory_mib.max(0) as u64 * 1024 * 1024,
-        );
-        add(
-            k,
-            1,
-            (inv("cpus") as f64 * inv("cpu_speed_mhz") as f64 * ratio(c, "cpuovercommitratio"))
-                as u64,
-            u.cpu_mhz.max(0) as u64,
-        );
+        let (cpu_total, mem_total) = host_capacity(h, c);
+        add(k, 0, mem_total, u.memory_mib.max(0) as u64 * 1024 * 1024);
+        add(k, 1, cpu_total, u.cpu_mhz.max(0) as u64);
         add(k, 90, inv("cpus"), 0);
         if inv("local_storage_bytes") > 0 {
             add(k, 9, inv("local_storage_bytes"), 0);

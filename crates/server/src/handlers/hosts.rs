@@ -106,11 +106,7 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
             .map(|r| (r.id, r))
             .collect()
     };
-    let usage: HashMap<Uuid, db::Usage> = {
-        let ids: Vec<Uuid> = hosts.iter().map(|h| h.id).collect();
-        let mut c = st.store.read().await?;
-        db::hosts_usage(&mut c, &ids).await?.into_iter().collect()
-    };
+    let usage = super::capacity::host_usage(st, hosts).await?;
     Ok(hosts
         .iter()
         .map(|h| {
@@ -152,12 +148,9 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
             // Allocated: what the active VMs placed here hold, against the capacity
             // placement allows (the inventory × the cluster's over-commit ratios).
             let u = usage.get(&h.id).copied().unwrap_or_default();
-            let cl = clusters.get(&h.cluster_id);
-            let cpu_total = inv_num(h, "cpus").unwrap_or(0) as f64
-                * inv_num(h, "cpu_speed_mhz").unwrap_or(0) as f64
-                * super::capacity::ratio(cl, "cpuovercommitratio");
-            let mem_total = inv_num(h, "memory_bytes").unwrap_or(0) as f64
-                * super::capacity::ratio(cl, "memoryovercommitratio");
+            let (cpu_total, mem_total) =
+                super::capacity::host_capacity(h, clusters.get(&h.cluster_id));
+            let (cpu_total, mem_total) = (cpu_total as f64, mem_total as f64);
             let mem_used = u.memory_mib.max(0) as u64 * 1024 * 1024;
             let pct = |used: f64, total: f64| {
                 if total > 0.0 {

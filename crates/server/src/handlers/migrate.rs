@@ -71,6 +71,18 @@ async fn check_migratable(st: &State, vm: &VmRow) -> AppResult<()> {
     Ok(())
 }
 
+/// What a running VM needs of a destination host (CPU and memory; its disks stay where they
+/// are).
+fn request(vm: &VmRow) -> placement::Request {
+    placement::Request {
+        cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
+        cpu_mhz: vm.cpu_mhz.max(0) as u64,
+        memory: (vm.memory_mib.max(0) as u64) << 20,
+        disk: 0,
+        ..Default::default()
+    }
+}
+
 /// findHostsForMigration: the other hosts of the VM's cluster (live migration stays within
 /// it), each with `suitableformigration` — Up, Enabled, and room for the VM now (the same
 /// over-commit arithmetic placement uses; the migration re-checks under the host's lock).
@@ -97,12 +109,7 @@ pub async fn find_hosts(st: &State, ctx: &OpContext, args: &Args) -> AppResult<V
         .filter(|h| Some(h.id) != vm.host_id)
         .collect();
     let snap = crate::placing::snapshot(st, vm.zone_id).await?;
-    let req = placement::Request {
-        cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
-        cpu_mhz: vm.cpu_mhz.max(0) as u64,
-        memory: (vm.memory_mib.max(0) as u64) << 20,
-        ..Default::default()
-    };
+    let req = request(&vm);
     let c = snap.clusters.iter().find(|c| c.id == cluster);
     let mut views = super::hosts::views(st, &rows).await?;
     for (v, h) in views.iter_mut().zip(&rows) {
@@ -225,14 +232,10 @@ fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
                     let snap =
                         crate::placing::snapshot_for(&st, vm.zone_id, Some(vm.account_id)).await?;
                     let req = placement::Request {
-                        cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
-                        cpu_mhz: vm.cpu_mhz.max(0) as u64,
-                        memory: (vm.memory_mib.max(0) as u64) << 20,
-                        disk: 0,
                         cluster: Some(cluster),
                         avoid_hosts: avoid.clone(),
                         seed: vm.seq as u64,
-                        ..Default::default()
+                        ..request(&vm)
                     };
                     let policy = crate::placing::policy(&st.settings);
                     placement::plan(&snap, &req, &policy)
