@@ -114,27 +114,22 @@ export function fieldset(fields: Field[]): { el: HTMLElement; values: () => Valu
   const inputs = new Map<string, HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>();
   const rows = new Map<string, HTMLElement>();
   const el = h("div", { class: "fields" });
-  const values = (): Values => {
+  /** The fields' values; hidden fields (their `when` is false) only with `all`. */
+  const read = (all: boolean): Values => {
     const v: Values = {};
     for (const [name, input] of inputs) {
-      if (rows.get(name)?.hidden) continue;
+      if (!all && rows.get(name)?.hidden) continue;
       v[name] = input instanceof HTMLInputElement && input.type === "checkbox" ? input.checked : input.value.trim();
     }
     return v;
   };
+  const values = () => read(false);
   const refresh = () => {
-    const v = values();
+    const v = read(true);
     for (const f of fields) {
       const row = rows.get(f.name);
-      if (row && f.when) row.hidden = !f.when({ ...v, ...valuesAll() });
+      if (row && f.when) row.hidden = !f.when(v);
     }
-  };
-  const valuesAll = (): Values => {
-    const v: Values = {};
-    for (const [name, input] of inputs) {
-      v[name] = input instanceof HTMLInputElement && input.type === "checkbox" ? input.checked : input.value.trim();
-    }
-    return v;
   };
   for (const f of fields) {
     const id = `f-${f.name}-${Math.random().toString(36).slice(2, 7)}`;

@@ -2,8 +2,8 @@
 // router, and the jobs indicator.
 
 import "./style.css";
-import { ApiError, Job, currentSession, login, logout, onJob, onSessionExpired, role, trackedJobs } from "./api";
-import { clear, errorText, h, toast } from "./dom";
+import { ApiError, currentSession, login, logout, onJob, onSessionExpired, role, trackedJobs } from "./api";
+import { clear, errorText, h } from "./dom";
 import { dashboard } from "./views/dashboard";
 import { instanceDetail, instances, deployWizard } from "./views/instances";
 import { isos, keypairs, templates, volumes } from "./views/storage";
@@ -115,10 +115,9 @@ function jobsIndicator(): HTMLElement {
     el.classList.toggle("busy", running > 0);
   };
   paint();
-  onJob((j: Job) => {
-    paint();
-    if (j.status === "failed") toast(`${j.label} failed: ${j.text}`, "error");
-  });
+  // Whoever started a job reports how it ended; this only counts. It stops listening when the
+  // shell is replaced (a logout and a new login build a new one).
+  const off = onJob(() => (el.isConnected ? paint() : off()));
   return el;
 }
 

@@ -190,7 +190,6 @@ export function listView(cfg: ListConfig): HTMLElement {
       else reload();
     }, cfg.refreshMs);
   }
-  (root as any).reload = reload;
   return root;
 }
 

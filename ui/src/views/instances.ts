@@ -474,7 +474,7 @@ export function deployWizard(): HTMLElement {
       // shows the state as it changes.
       follow(String(r.jobid), label).then(
         (res) => toast(`${label}: ${res.virtualmachine?.state ?? "done"}`, "ok"),
-        () => undefined, // the jobs panel's notification carries the error text
+        (e) => toast(`${label}: ${errorText(e)}`, "error"),
       );
       location.hash = r.id ? `#/instance/${r.id}` : "#/instances";
     } catch (e) {
