@@ -38,7 +38,7 @@ pub async fn file(AxState(st): AxState<State>, AxPath(rel): AxPath<String>) -> R
 /// a client-side route: it gets the application's entry page.
 async fn serve(dir: Option<&Path>, rel: &str) -> Response {
     let Some(dir) = dir else {
-        return page(StatusCode::OK, NOT_BUILT);
+        return not_built();
     };
     let Some(path) = inside(dir, rel) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
@@ -54,10 +54,10 @@ async fn serve(dir: Option<&Path>, rel: &str) -> Response {
             let entry = dir.join("index.html");
             match tokio::fs::read(&entry).await {
                 Ok(b) => (entry, b),
-                Err(_) => return page(StatusCode::OK, NOT_BUILT),
+                Err(_) => return not_built(),
             }
         }
-        Err(_) if rel == "index.html" => return page(StatusCode::OK, NOT_BUILT),
+        Err(_) if rel == "index.html" => return not_built(),
         Err(_) => return (StatusCode::NOT_FOUND, "not found").into_response(),
     };
     // The symlink check: what was read must still be inside the directory.
@@ -88,8 +88,9 @@ async fn serve(dir: Option<&Path>, rel: &str) -> Response {
     resp
 }
 
-fn page(status: StatusCode, html: &'static str) -> Response {
-    let mut resp = (status, html).into_response();
+/// The page `/client/` shows while no UI is built.
+fn not_built() -> Response {
+    let mut resp = (StatusCode::OK, NOT_BUILT).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
