@@ -228,6 +228,8 @@ def main():
     def template():
         os_id = [o["id"] for o in api.listOsTypes()["ostype"] if o["description"] == "Other Linux (64-bit)"][0]
         url = lambda f: "file://" + os.path.join(a.template, f)  # noqa: E731
+        # file:// registrations read only from staging directories: make the template's one.
+        api.updateConfiguration(name="image.staging.dirs", value=os.path.abspath(a.template))
         t = api.registerTemplate(**{"name": "tiny", "displaytext": "tiny", "url": url("root.qcow2"),
                                     "format": "QCOW2", "hypervisor": "KVM", "ostypeid": os_id,
                                     "zoneid": st["zone"], "ispublic": "true",

@@ -133,16 +133,19 @@ impl ApiError {
         v
     }
 
-    /// Non-admin callers see a generic text for internal and capacity errors.
-    pub fn redacted_for_user(self) -> Self {
+    /// What a non-admin caller may read of this error. Texts phrased for clients stay (a host
+    /// that is not connected, capacity that is short: the user can act on them); an internal
+    /// error keeps only its reference id — the detail is in the log under that id (written
+    /// by whoever made the reference, or by the caller when `reference` is given here).
+    pub fn redacted_for_user(self, reference: impl FnOnce(&str) -> String) -> Self {
         match self.code {
-            ErrorCode::Internal
-            | ErrorCode::InsufficientCapacity
-            | ErrorCode::ResourceUnavailable => Self {
-                text: "Internal error executing command, please contact your system administrator"
-                    .into(),
-                ..self
-            },
+            ErrorCode::Internal if !self.text.contains("(reference ") => {
+                let r = reference(&self.text);
+                Self {
+                    text: format!("Internal error executing command (reference {r})"),
+                    ..self
+                }
+            }
             _ => self,
         }
     }

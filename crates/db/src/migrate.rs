@@ -27,12 +27,19 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (14, "VMs by state (counts by state without a scan)", V14),
     (15, "job progress", V15),
+    (16, "where a job was when it was last resumed", V16),
 ];
 
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 /// How far a running job is, 0–100 (`jobprocstatus`): a saga's steps done, or a host
 /// maintenance's VMs moved.
+/// A resumed job's restart counter counts restarts without progress: the mark is where its
+/// saga (and progress) stood when it was last taken over.
+const V16: &str = r#"
+ALTER TABLE jobs ADD COLUMN resume_mark TEXT
+"#;
+
 const V15: &str = r#"
 ALTER TABLE jobs ADD COLUMN progress BIGINT NOT NULL DEFAULT 0
 "#;

@@ -168,6 +168,8 @@ pub struct JobRow {
     pub event_id: Option<EventId>,
     /// How far the job is, 0–100 (`jobprocstatus`).
     pub progress: i64,
+    /// Where the job stood when it was last taken over (see `job_take_over`).
+    pub resume_mark: Option<String>,
 }
 
 /// What inserting a job stores.

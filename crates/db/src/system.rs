@@ -225,6 +225,7 @@ fn job_row(r: &AnyRow) -> Result<JobRow> {
         attempts: r.try_get("attempts")?,
         event_id: get_opt_id(r, "event_id", "jobs")?,
         progress: r.try_get("progress")?,
+        resume_mark: r.try_get("resume_mark")?,
     })
 }
 
@@ -368,17 +369,27 @@ pub async fn job_orphans(
 }
 
 /// Takes over a job if it is still as seen (same owner and attempt count). Returns whether
-/// this server now owns it; the attempt count is incremented.
+/// this server now owns it. `mark` says where the job stands now (its saga's position and
+/// progress): the attempt count is incremented when the mark is the one recorded at the last
+/// take-over (no progress since), and starts again at 1 when the job moved on — so a job
+/// interrupted many times while making progress is never failed for it.
 pub async fn job_take_over(
     conn: &mut AnyConnection,
     job: &JobRow,
     me: ServerId,
     until: i64,
+    mark: &str,
 ) -> Result<bool> {
+    let attempts = if job.resume_mark.as_deref() == Some(mark) {
+        job.attempts + 1
+    } else {
+        1
+    };
     let mut q = Sql::new("UPDATE jobs SET owner = ");
     q.bind(me)
         .and(", lease_until = ", until)
-        .push(", attempts = attempts + 1");
+        .and(", attempts = ", attempts)
+        .and(", resume_mark = ", mark.to_string());
     q.and(" WHERE status = 0 AND id = ", job.id)
         .and(" AND attempts = ", job.attempts);
     match job.owner {

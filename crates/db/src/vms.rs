@@ -263,6 +263,28 @@ pub async fn vm_get_any(conn: &mut AnyConnection, id: Uuid) -> Result<Option<VmR
     q.one(conn, vm_row).await
 }
 
+/// VMs by instance name, removed ones included; each with whether it is removed. For the
+/// power-state sync, which must recognise a VM its host still runs after it was expunged.
+pub async fn vm_by_instance_names(
+    conn: &mut AnyConnection,
+    names: &[String],
+) -> Result<Vec<(VmRow, bool)>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let from = VM_FROM.replace("v.removed IS NULL", "1 = 1");
+    let mut out = Vec::new();
+    for chunk in names.chunks(500) {
+        let mut q = Sql::new(&format!("SELECT {VM_COLS}, v.removed AS v_removed{from}"));
+        in_list(&mut q, "v.instance_name", chunk);
+        for r in q.query().fetch_all(&mut *conn).await? {
+            let removed: Option<i64> = r.try_get("v_removed")?;
+            out.push((vm_row(&r)?, removed.is_some()));
+        }
+    }
+    Ok(out)
+}
+
 pub async fn vm_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<VmRow>> {
     let mut q = Sql::new(&format!("SELECT {VM_COLS}{VM_FROM}"));
     q.and(" AND v.id = ", id.to_string());

@@ -171,8 +171,14 @@ pub fn normalize_domain_path(input: &str) -> String {
     let mut p = input.trim().trim_matches('/').to_string();
     if p.eq_ignore_ascii_case("root") {
         p.clear();
-    } else if p.len() > 5 && p[..5].eq_ignore_ascii_case("root/") {
-        p = p[5..].to_string();
+    } else if let Some(rest) = p
+        .get(..5)
+        .filter(|head| head.eq_ignore_ascii_case("root/"))
+        .and_then(|_| p.get(5..))
+    {
+        // `get` instead of `[..5]`: the text is the caller's and byte 5 need not be a
+        // character boundary ("ユニ" is 6 bytes).
+        p = rest.to_string();
     }
     if p.is_empty() {
         "/".to_string()
@@ -195,6 +201,10 @@ mod tests {
         assert_eq!(normalize_domain_path("child"), "/child/");
         assert_eq!(normalize_domain_path("/child/"), "/child/");
         assert_eq!(normalize_domain_path("ROOT/child/x"), "/child/x/");
+        // Multi-byte text around byte 5 (the audit's pre-authentication panic).
+        assert_eq!(normalize_domain_path("ユニ"), "/ユニ/");
+        assert_eq!(normalize_domain_path("root/ユ"), "/ユ/");
+        assert_eq!(normalize_domain_path("rooté/x"), "/rooté/x/");
     }
 
     #[test]

@@ -104,6 +104,13 @@ pub const SETTINGS: &[SettingDef] = &[
        "The interval (in seconds) to wait before running the expunge thread", Some(1.0), None),
     s!("host.capacityType.to.order.clusters", "Advanced", String, "CPU",
        "The host capacity type (CPU or RAM) used to order clusters for VM placement"),
+    s!(
+        "image.staging.dirs",
+        "Storage",
+        String,
+        "staging",
+        "Directories on the management server from which root admins may register templates and ISOs with file:// URLs (comma-separated; relative paths are below the data directory). Symlinks leading out of them are refused"
+    ),
     s!("instance.name", "Advanced", String, "VM",
        "Name of the deployment instance: the last part of every VM's instance name (i-<account>-<vm>-<instance.name>)"),
     s!("job.cancel.threshold.minutes", "Advanced", Integer, "60",
@@ -176,6 +183,13 @@ pub const SETTINGS: &[SettingDef] = &[
        "The range of ips to be allocated to remote access vpn clients. The first ip in the range is used by the VPN server"),
     s!("remote.access.vpn.psk.length", "Network", Integer, "24",
        "The length of the ipsec preshared key (minimum 8, maximum 256)", Some(8.0), Some(256.0)),
+    s!(
+        "secstorage.allowed.internal.download.sites",
+        "Storage",
+        String,
+        "",
+        "Comma-separated CIDRs of internal addresses (loopback, link-local, the management server's own networks) that users other than root admins may download templates and ISOs from"
+    ),
     s!("session.timeout", "Advanced", Integer, "1800",
        "Seconds of inactivity after which a login session expires", Some(60.0), None),
     s!("storage.overprovisioning.factor", "Storage", Float, "2",
@@ -184,6 +198,8 @@ pub const SETTINGS: &[SettingDef] = &[
        "Order in which hosts within a cluster will be considered for VM/volume allocation: random, firstfit, userdispersing, userconcentratedpod_random, userconcentratedpod_firstfit, firstfitleastconsumed"),
     s!("vm.deployment.planner", "Advanced", String, "FirstFitPlanner",
        "Deployment planner used: FirstFitPlanner, UserDispersingPlanner, UserConcentratedPodPlanner"),
+    s!("vm.power.sync.interval", "Advanced", Integer, "60",
+       "The interval (in seconds) between comparisons of the VMs each host runs with the database (power-state sync); also run when a host connects", Some(5.0), None),
     s!("vm.userdata.max.length", "Advanced", Integer, "32768",
        "Max length of vm userdata after base64 decoding", Some(1.0), Some(1048576.0)),
     s!("workers", "Advanced", Integer, "10",

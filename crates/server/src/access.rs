@@ -139,7 +139,10 @@ pub async fn owner_scope(st: &AppState, ctx: &OpContext, args: &Args) -> AppResu
             recursive: args.flag("isrecursive"),
         });
     }
-    if ctx.is_admin() && args.flag("listall") {
+    // As CloudStack's buildACLSearchParameters: an admin naming the object by `id` gets it
+    // whoever in its reach owns it (root admins: anyone; domain admins: their subtree).
+    let by_id = args.has("id") || args.has("ids");
+    if ctx.is_admin() && (args.flag("listall") || by_id) {
         if ctx.is_root_admin() {
             return Ok(OwnerScope::All);
         }
@@ -160,7 +163,7 @@ pub async fn account_list_scope(
     ctx: &OpContext,
     args: &Args,
 ) -> AppResult<OwnerScope> {
-    if !ctx.is_admin() || args.text("account").is_some() || args.has("domainid") {
+    if !ctx.is_admin() || args.text("account").is_some() || args.has("domainid") || args.has("id") {
         return owner_scope(st, ctx, args).await;
     }
     let recursive = args.flag("listall") || args.flag("isrecursive");

@@ -57,7 +57,17 @@ pub async fn create_endpoint(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     let id = args
         .uuid("virtualmachineid")
         .ok_or_else(|| ApiError::param("Please specify virtualmachineid"))?;
-    let vm = crate::handlers::vms::owned(st, ctx, id).await?;
+    // As CloudStack's ConsoleAccessManager: no access is an answer, not an error.
+    let vm = match crate::handlers::vms::owned(st, ctx, id).await {
+        Ok(vm) => vm,
+        Err(crate::error::AppError::Api(e)) if e.code == api::ErrorCode::Account => {
+            return Ok(json!({"consoleendpoint": {
+                "success": false,
+                "details": "Permission denied",
+            }}));
+        }
+        Err(e) => return Err(e),
+    };
     if vm.state != "Running" || vm.host_id.is_none() {
         return Ok(json!({"consoleendpoint": {
             "success": false,

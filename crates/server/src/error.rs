@@ -53,3 +53,12 @@ impl From<db::SqlxError> for AppError {
         AppError::Db(db::DbError::from(e))
     }
 }
+
+/// [`ApiError::redacted_for_user`] with the detail logged under a new reference id.
+pub fn for_user(e: ApiError) -> ApiError {
+    e.redacted_for_user(|detail| {
+        let reference = uuid::Uuid::new_v4();
+        tracing::error!(%reference, error = %detail, "internal error (shown to the user by reference)");
+        reference.to_string()
+    })
+}

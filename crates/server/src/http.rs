@@ -51,9 +51,13 @@ async fn api_entry(
     method: Method,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
     let started = Instant::now();
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(e) => return respond(Reply::err("errorresponse", e), Format::Json),
+    };
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -64,7 +68,15 @@ async fn api_entry(
         .unwrap_or(method == Method::POST);
     let raw = RawParams::parse(q.as_deref(), form.then_some(&body[..]));
     let format = Format::from_param(raw.get("response"));
-    let reply = handle(&st, &method, &headers, &raw).await;
+    let reply = match crate::panics::guard(
+        handle(&st, &method, &headers, &raw),
+        raw.command().unwrap_or("-"),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => Reply::err("errorresponse", e),
+    };
     let status = match &reply.result {
         Ok(_) => 200,
         Err(e) => e.code.http_status(),
@@ -76,6 +88,35 @@ async fn api_entry(
         "api"
     );
     respond(reply, format)
+}
+
+/// Largest request body accepted (a template URL list or user data is far smaller).
+const MAX_BODY: usize = 2 << 20;
+/// Time a client has to send its whole body once the head arrived: 30 s
+/// (`CANOPY_HTTP_BODY_TIMEOUT_MS` overrides it, for tests).
+fn body_timeout() -> std::time::Duration {
+    static T: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *T.get_or_init(|| {
+        std::env::var("CANOPY_HTTP_BODY_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|ms| std::time::Duration::from_millis(ms.max(50)))
+            .unwrap_or(std::time::Duration::from_secs(30))
+    })
+}
+
+async fn read_body(body: axum::body::Body) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(body_timeout(), axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(ApiError::new(
+            ErrorCode::ParamError,
+            format!("The request body is larger than {MAX_BODY} bytes or could not be read"),
+        )),
+        Err(_) => Err(ApiError::new(
+            ErrorCode::ParamError,
+            "The request body was not received in time",
+        )),
+    }
 }
 
 async fn handle(st: &State, method: &Method, headers: &HeaderMap, raw: &RawParams) -> Reply {
@@ -117,6 +158,18 @@ async fn handle(st: &State, method: &Method, headers: &HeaderMap, raw: &RawParam
                     format!("Unknown API command: {command}"),
                 ),
             ),
+            // Signed correctly: CloudStack's 401 with the text that names the command, so
+            // the caller does not go looking for a key problem.
+            Ok(_) => Reply::err(
+                "errorresponse",
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    format!(
+                        "The given command '{}' either does not exist, is not available for user, or not available from ip address",
+                        printable(command)
+                    ),
+                ),
+            ),
             _ => Reply::err("errorresponse", ApiError::bad_credentials()),
         };
     };
@@ -148,7 +201,7 @@ async fn handle(st: &State, method: &Method, headers: &HeaderMap, raw: &RawParam
     let result =
         run(st, &ctx, spec, raw)
             .await
-            .map_err(|e| if admin { e } else { e.redacted_for_user() });
+            .map_err(|e| if admin { e } else { crate::error::for_user(e) });
     Reply {
         wrapper,
         result,
@@ -193,6 +246,15 @@ fn session_reply(wrapper: String, r: Result<auth::SessionReply, ApiError>) -> Re
         },
         Err(e) => Reply::err(wrapper, e),
     }
+}
+
+/// A caller's command name as it may appear in a message: at most 100 characters, control
+/// characters replaced.
+fn printable(s: &str) -> String {
+    s.chars()
+        .take(100)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Header-safe text: visible ASCII only.

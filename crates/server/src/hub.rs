@@ -90,6 +90,14 @@ impl AgentHub {
             .unwrap_or(false)
     }
 
+    /// The id of the host's current connection, if it is connected.
+    pub fn connection_id(&self, host: Uuid) -> Option<u64> {
+        self.conns
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&host).map(|c| c.conn_id))
+    }
+
     pub fn connected_count(&self) -> usize {
         self.conns.lock().map(|c| c.len()).unwrap_or(0)
     }
@@ -111,7 +119,7 @@ impl AgentHub {
         let Some(sender) = sender else {
             return Err(api::ApiError::new(
                 api::ErrorCode::ResourceUnavailable,
-                format!("Host {host} is not connected"),
+                format!("Host {host} is not connected, try again later"),
             )
             .into());
         };
@@ -135,7 +143,7 @@ impl AgentHub {
         let Some(out) = out else {
             return Err(api::ApiError::new(
                 api::ErrorCode::ResourceUnavailable,
-                format!("Host {host} is not connected"),
+                format!("Host {host} is not connected, try again later"),
             )
             .into());
         };
@@ -429,6 +437,8 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
     if let Err(e) = crate::handlers::storage::ensure_local_pool(&st, host).await {
         tracing::warn!(%host, error = %e, "could not create the host's local storage pool");
     }
+    // What it runs is compared with the database now and then periodically.
+    crate::powersync::spawn_for_connection(st.clone(), host, conn_id);
     // A (re)connected agent is told its whole data plane again: it may have restarted.
     {
         let st = st.clone();
@@ -735,36 +745,15 @@ pub async fn serve(
     st: State,
     listener: tokio::net::TcpListener,
     tls: tokio_rustls::TlsAcceptor,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let app = router(st.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = stop.changed() => break,
-        };
-        let Ok((tcp, peer)) = accepted else { continue };
-        let tls = tls.clone();
-        let mut make = app.clone();
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await
-            {
-                Ok(Ok(s)) => s,
-                _ => {
-                    tracing::debug!(%peer, "TLS handshake failed");
-                    return;
-                }
-            };
-            let svc = match tower::Service::call(&mut make, peer).await {
-                Ok(s) => s,
-                Err(e) => match e {},
-            };
-            let svc = hyper_util::service::TowerToHyperService::new(svc);
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection_with_upgrades(io, svc)
-                    .await;
-        });
-    }
+    crate::conn::serve(
+        listener,
+        Some(tls),
+        app,
+        crate::conn::from_env(crate::conn::Limits::AGENT),
+        stop,
+    )
+    .await;
 }

@@ -105,7 +105,13 @@ async fn progress(st: &State, id: Uuid, done: u64, total: Option<u64>, last: &mu
     }
 }
 
-async fn fetch(st: &State, id: Uuid, url: &str, dest: &Path) -> Result<Fetched, String> {
+async fn fetch(
+    st: &State,
+    id: Uuid,
+    url: &str,
+    dest: &Path,
+    restricted: bool,
+) -> Result<Fetched, String> {
     if let Some(parent) = dest.parent() {
         tokio::fs::create_dir_all(parent)
             .await
@@ -117,9 +123,13 @@ async fn fetch(st: &State, id: Uuid, url: &str, dest: &Path) -> Result<Fetched, 
         .map_err(|e| format!("creating {}: {e}", tmp.display()))?;
     let (mut md5, mut sha, mut size, mut last) = (Md5::new(), Sha256::new(), 0u64, -5i64);
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("file://") {
-        let path = &url["file://".len()..];
-        let mut f = tokio::fs::File::open(path)
+    if lower.starts_with("file:") {
+        // Checked again now: the file (or a symlink on its way) may have changed since the
+        // registration was accepted.
+        let path = crate::sources::staged_file(url, &crate::sources::staging_dirs(st))
+            .map_err(|_| crate::sources::FILE_REFUSED.to_string())?;
+        let path = path.display().to_string();
+        let mut f = tokio::fs::File::open(&path)
             .await
             .map_err(|e| format!("cannot read {path} on the management server: {e}"))?;
         let total = f.metadata().await.map(|m| m.len()).ok();
@@ -151,15 +161,35 @@ async fn fetch(st: &State, id: Uuid, url: &str, dest: &Path) -> Result<Fetched, 
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         })
         .with_no_client_auth();
+        let policy = if restricted {
+            crate::sources::Policy::of(st)
+        } else {
+            crate::sources::Policy::open()
+        };
+        let uri: hyper::Uri = url.parse().map_err(|e| format!("invalid URL {url}: {e}"))?;
+        // The connector skips the resolver for address literals: check those here.
+        let literal = uri
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .and_then(|h| h.parse::<std::net::IpAddr>().ok());
+        if literal.is_some_and(|ip| !policy.allows(ip)) {
+            return Err(format!(
+                "fetching {url}: the address is internal to the cloud"
+            ));
+        }
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(
+            crate::sources::GuardedResolver(policy),
+        );
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(std::time::Duration::from_secs(30)));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build::<_, http_body_util::Empty<axum::body::Bytes>>(connector);
-        let uri: hyper::Uri = url.parse().map_err(|e| format!("invalid URL {url}: {e}"))?;
         let resp = client
             .get(uri)
             .await
@@ -245,11 +275,13 @@ pub async fn download(st: State, id: Uuid) {
     let Some(row) = row else { return };
     let url = row.attrs["url"].as_str().unwrap_or_default().to_string();
     let format = row.attrs["format"].as_str().unwrap_or("RAW").to_string();
+    // Registered by someone other than a root admin (rows from before the rule: restricted).
+    let restricted = row.attrs["restricted"].as_bool().unwrap_or(true);
     let store = PathBuf::from(row.attrs["storepath"].as_str().unwrap_or_default());
     let dest = image_path(&store, id, &format);
     let _ = set(&st, id, |r| r.state = "Download in progress".into()).await;
     let outcome = async {
-        let got = fetch(&st, id, &url, &dest).await?;
+        let got = fetch(&st, id, &url, &dest, restricted).await?;
         if let Some((algo, want)) = row.attrs["checksum"].as_str().and_then(parse_checksum) {
             let have = if algo == "md5" { &got.md5 } else { &got.sha256 };
             if *have != want {
@@ -267,7 +299,7 @@ pub async fn download(st: State, id: Uuid) {
             for (name, url) in extras {
                 let Some(url) = url.as_str() else { continue };
                 let path = dest.with_extension(name);
-                fetch(&st, id, url, &path)
+                fetch(&st, id, url, &path, restricted)
                     .await
                     .map_err(|e| format!("{name}: {e}"))?;
             }

@@ -22,7 +22,8 @@ use crate::error::{AppError, AppResult};
 use crate::events::{event_type, Event};
 use crate::state::{AppState, State};
 
-/// How many times a job may be started (the first run included) before recovery gives up.
+/// How many times in a row a job may be started without its saga or progress moving (the run
+/// that made the last progress included) before recovery gives up.
 pub const MAX_ATTEMPTS: i64 = 3;
 /// Lease length; renewed every third of it.
 pub const LEASE_MS: i64 = 30_000;
@@ -169,9 +170,9 @@ async fn run(st: &State, id: JobId) -> AppResult<()> {
                 id: job.id,
                 instance_id: job.instance_id.clone(),
             };
-            let r = dispatch::run_async(st, &ctx, &args, &jr)
+            let r = crate::panics::guard(dispatch::run_async(st, &ctx, &args, &jr), &job.command)
                 .await
-                .map_err(AppError::into_api);
+                .and_then(|r| r.map_err(AppError::into_api));
             (Some(ctx), r)
         }
         Err(e) => (None, Err(e)),
@@ -241,7 +242,7 @@ async fn finish(
     let (status, code, result, level) = match outcome {
         Ok(v) => (JobStatus::Succeeded, 0, v, EventLevel::Info),
         Err(e) => {
-            let e = if admin { e } else { e.redacted_for_user() };
+            let e = if admin { e } else { crate::error::for_user(e) };
             (
                 JobStatus::Failed,
                 e.code as i64,
@@ -296,7 +297,15 @@ pub async fn recover(st: &State, startup: bool) -> AppResult<usize> {
     let mut resume = Vec::new();
     for job in orphans {
         let mut tx = st.store.begin().await?;
-        if !db::job_take_over(&mut tx, &job, st.server_id, now_ms() + LEASE_MS).await? {
+        let saga = db::saga_get(&mut tx, job.id).await?;
+        let mark = format!(
+            "{}|{}",
+            job.progress,
+            saga.as_ref()
+                .map(|s| format!("{}:{}", s.phase, s.step))
+                .unwrap_or_default()
+        );
+        if !db::job_take_over(&mut tx, &job, st.server_id, now_ms() + LEASE_MS, &mark).await? {
             continue;
         }
         tx.commit().await?;
@@ -306,13 +315,25 @@ pub async fn recover(st: &State, startup: bool) -> AppResult<usize> {
             .get(&job.command)
             .map(|s| s.isasync)
             .unwrap_or(false);
-        let attempt = job.attempts + 1;
-        if known && attempt <= MAX_ATTEMPTS {
+        let attempt = if job.resume_mark.as_deref() == Some(mark.as_str()) {
+            job.attempts + 1
+        } else {
+            1
+        };
+        // A saga that reached its end only has its outcome left to record: always resume it,
+        // so the job answers what the saga did (not "interrupted").
+        let settled = saga
+            .as_ref()
+            .is_some_and(|s| s.phase == "done" || s.phase == "unwound");
+        if known && (attempt <= MAX_ATTEMPTS || (settled && attempt <= 3 * MAX_ATTEMPTS)) {
             tracing::info!(job = %job.id, command = %job.command, attempt, "resuming job after restart");
             resume.push(job.id);
         } else {
             let why = if known {
-                format!("it was interrupted {} times", job.attempts)
+                format!(
+                    "it was interrupted {} times without making progress",
+                    attempt - 1
+                )
             } else {
                 format!(
                     "the command {} is not known to this management server",

@@ -10,6 +10,7 @@ pub mod access;
 pub mod agent_tls;
 pub mod auth;
 pub mod bootstrap;
+pub mod conn;
 pub mod console;
 pub mod context;
 pub mod crypto;
@@ -23,9 +24,12 @@ pub mod hub;
 pub mod images;
 pub mod jobs;
 pub mod netsync;
+pub mod panics;
 pub mod placing;
+pub mod powersync;
 pub mod saga;
 pub mod settings;
+pub mod sources;
 pub mod sshkeys;
 pub mod state;
 pub mod up;
@@ -151,6 +155,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         agent_fingerprint: agent_tls.fingerprint.clone(),
         stopping: stopped.clone(),
         ui_dir: cfg.ui_dir.clone(),
+        data_dir: cfg.data_dir.clone(),
     });
     let resumed = jobs::recover(&st, true).await?;
     if resumed > 0 {
@@ -179,23 +184,14 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
     if sims > 0 {
         tracing::info!(sims, "restarted in-process simulated hosts");
     }
-    let app = http::router(st.clone());
-    let mut stopped_http = stopped;
-    let serve = tokio::spawn(async move {
-        let shutdown = async move {
-            while !*stopped_http.borrow() {
-                if stopped_http.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    let app = http::router(st.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let serve = tokio::spawn(conn::serve(
+        listener,
+        None,
+        app,
+        conn::from_env(conn::Limits::API),
+        stopped,
+    ));
     tracing::info!(%addr, %agent_addr, %server_id, "canopy server listening");
     Ok(Server {
         addr,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The built web console's directory, served at `/client/`.
     pub ui_dir: Option<std::path::PathBuf>,
+    /// The server's data directory (relative staging directories are taken below it).
+    pub data_dir: std::path::PathBuf,
 }
 
 pub type State = Arc<AppState>;

@@ -84,6 +84,28 @@ async fn ensure_template(
         .unwrap_or_default()
         .to_string();
     let url = |f: &str| format!("file://{}", dir.join(f).display());
+    // The built-in template's directory becomes a staging directory (file:// registrations
+    // are confined to those): it holds only the images the test-template script built.
+    let staging = st.settings.text("image.staging.dirs");
+    let dir_text = dir.display().to_string();
+    if !staging.split(',').any(|d| d.trim() == dir_text) {
+        let value = if staging.trim().is_empty() {
+            dir_text
+        } else {
+            format!("{staging},{dir_text}")
+        };
+        call(
+            st,
+            ctx,
+            &[
+                ("command", "updateConfiguration"),
+                ("name", "image.staging.dirs"),
+                ("value", &value),
+            ],
+        )
+        .await
+        .map_err(|e| e.into_api().text)?;
+    }
     let os = model::os::OS_TYPES
         .iter()
         .find(|o| o.description == "Other Linux (64-bit)")

@@ -619,7 +619,7 @@ async fn basic_zone_guest_network_and_default_group() {
         ("allocationstate", "Enabled"),
     ])
     .await;
-    let img = ts.dir.path().join("basic-tiny.qcow2");
+    let img = ts.staging().join("basic-tiny.qcow2");
     let mut b = b"QFI\xfb".to_vec();
     b.resize(64 * 1024, 7);
     std::fs::write(&img, b).expect("image");

@@ -37,8 +37,8 @@ async fn tags_on_templates() {
     let dom = create_domain(&admin, "tenants", None).await;
     let (_, _, alice) = account_with_keys(&ts, &admin, "alice", Some(&dom), "0").await;
     let (_, _, bob) = account_with_keys(&ts, &admin, "bob", Some(&dom), "0").await;
-    let files = tempfile::tempdir().expect("tmp");
-    let img = files.path().join("tiny.qcow2");
+    let files = ts.staging();
+    let img = files.as_path().join("tiny.qcow2");
     let mut bytes = b"QFI\xfb".to_vec();
     bytes.resize(64 * 1024, 1);
     std::fs::write(&img, bytes).expect("write");
@@ -97,7 +97,14 @@ async fn tags_on_templates() {
         .await;
     let tags = t["template"][0]["tags"].as_array().expect("tags");
     assert_eq!(tags.len(), 2, "{t}");
-    assert_eq!(tags[0]["resourceid"], ids[0].as_str());
+    // Embedded tags are key and value only, as CloudStack's (the full form is listTags').
+    assert_eq!(
+        tags[0]
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["key".to_string(), "value".to_string()]),
+        "{t}"
+    );
 
     // Refusals, before any job starts.
     let e = alice

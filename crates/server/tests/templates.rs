@@ -76,8 +76,8 @@ async fn register_download_check_list_and_delete() {
         .map_err(|e| e.into_api())
         .expect("zone");
     let c = ts.admin.clone();
-    let files = tempfile::tempdir().expect("tmp");
-    let img = files.path().join("tiny.qcow2");
+    let files = ts.staging();
+    let img = files.as_path().join("tiny.qcow2");
     std::fs::write(&img, qcow2_bytes()).expect("write");
     let sha = sha2::Sha256::digest(qcow2_bytes())
         .iter()
@@ -185,7 +185,7 @@ async fn register_download_check_list_and_delete() {
             .starts_with("Checksum mismatch: expected md5 00000000000000000000000000000000, got "),
         "{t}"
     );
-    let raw = files.path().join("raw.img");
+    let raw = files.as_path().join("raw.img");
     std::fs::write(&raw, vec![0u8; 4096]).expect("write");
     let notq = c
         .ok(&call(&base(
@@ -202,21 +202,22 @@ async fn register_download_check_list_and_delete() {
         .as_str()
         .unwrap_or("")
         .contains("not a QCOW2 image"));
-    let missing = c
-        .ok(&call(&base(
-            "missing",
-            "file:///no/such/file.qcow2",
-            "QCOW2",
-            "",
-        )))
-        .await["template"][0]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    assert!(wait_template(&c, &missing, "self").await["status"]
-        .as_str()
-        .unwrap_or("")
-        .contains("cannot read /no/such/file.qcow2"));
+    // A file that is not there, outside the staging directories, a directory, a symlink
+    // out of staging, the server's own key: one answer that reveals nothing about the path.
+    std::fs::create_dir_all(files.join("subdir")).expect("mkdir");
+    std::os::unix::fs::symlink(ts.dir.path().join("server.key"), files.join("key.qcow2"))
+        .expect("symlink");
+    for url in [
+        "file:///no/such/file.qcow2".to_string(),
+        "file:///etc/passwd".to_string(),
+        format!("file://{}", ts.dir.path().join("server.key").display()),
+        format!("file://{}", files.join("subdir").display()),
+        format!("file://{}", files.join("key.qcow2").display()),
+        format!("file://{}/../server.key", files.display()),
+    ] {
+        let e = c.err(&call(&base("missing", &url, "QCOW2", "")), 431).await;
+        assert_eq!(e, server::sources::FILE_REFUSED, "{url}");
+    }
 
     // http:// from a loopback server.
     let (url, server) = http_server(qcow2_bytes()).await;
@@ -306,7 +307,7 @@ async fn register_download_check_list_and_delete() {
         ])
         .await["count"]
             .as_u64(),
-        Some(6)
+        Some(5)
     );
     user.err(
         &[("command", "listTemplates"), ("templatefilter", "all")],
@@ -327,23 +328,61 @@ async fn register_download_check_list_and_delete() {
         431,
     )
     .await;
-    // A user's private template is invisible to others.
-    let up = files.path().join("user.qcow2");
+    // Users may not read the server's files, even in staging, nor make it fetch from its
+    // own (loopback) addresses — until the operator allows that range.
+    let up = files.as_path().join("user.qcow2");
     std::fs::write(&up, qcow2_bytes()).expect("write");
-    let mine = user
-        .ok(&[
-            ("command", "registerTemplate"),
-            ("name", "private"),
-            ("format", "QCOW2"),
-            ("hypervisor", "KVM"),
-            ("url", &format!("file://{}", up.display())),
-            ("zoneid", &z.zone_id),
-        ])
-        .await["template"][0]["id"]
+    let user_reg = |url: String| {
+        vec![
+            ("command".to_string(), "registerTemplate".to_string()),
+            ("name".into(), "private".into()),
+            ("format".into(), "QCOW2".into()),
+            ("hypervisor".into(), "KVM".into()),
+            ("url".into(), url),
+            ("zoneid".into(), z.zone_id.clone()),
+        ]
+    };
+    for url in [
+        format!("file://{}", up.display()),
+        "file:///etc/passwd".to_string(),
+        format!("file://{}", ts.dir.path().join("server.key").display()),
+    ] {
+        let e = user.err(&call(&user_reg(url.clone())), 431).await;
+        assert_eq!(e, server::sources::FILE_REFUSED, "{url}");
+    }
+    let (url, server) = http_server(qcow2_bytes()).await;
+    for internal in [
+        url.clone(),
+        url.replace("127.0.0.1", "localhost"),
+        "http://169.254.169.254/latest/meta-data".to_string(),
+        "http://[::1]/x.qcow2".to_string(),
+    ] {
+        let e = user.err(&call(&user_reg(internal.clone())), 431).await;
+        assert!(e.contains("internal address"), "{internal}: {e}");
+    }
+    c.ok(&[
+        ("command", "updateConfiguration"),
+        ("name", "secstorage.allowed.internal.download.sites"),
+        ("value", "127.0.0.0/8"),
+    ])
+    .await;
+    let mine = user.ok(&call(&user_reg(url))).await["template"][0]["id"]
         .as_str()
         .expect("id")
         .to_string();
-    wait_template(&user, &mine, "self").await;
+    let t = wait_template(&user, &mine, "self").await;
+    assert_eq!(t["isready"], true, "{t}");
+    server.abort();
+    // Users never see a server path: the built-in and staged templates have no url for them.
+    let all = user
+        .ok(&[
+            ("command", "listTemplates"),
+            ("templatefilter", "executable"),
+        ])
+        .await;
+    for t in all["template"].as_array().cloned().unwrap_or_default() {
+        assert!(!t["url"].as_str().unwrap_or("").starts_with("file:"), "{t}");
+    }
     let (_, _, other) = account_with_keys(&ts, &c, "tplother", None, "0").await;
     let seen = other
         .ok(&[
@@ -357,7 +396,7 @@ async fn register_download_check_list_and_delete() {
         .unwrap_or(false));
 
     // ISOs.
-    let iso = files.path().join("boot.iso");
+    let iso = files.as_path().join("boot.iso");
     std::fs::write(&iso, iso_bytes()).expect("write");
     c.err(
         &[

@@ -66,8 +66,8 @@ async fn up_builds_an_enabled_zone_with_a_local_kvm_host() {
 
     // Agents fetch template files from the image store over the agent endpoint, with their
     // host credential; anyone else is refused.
-    let files = tempfile::tempdir().expect("tmp");
-    let img = files.path().join("t.qcow2");
+    let files = ts.staging();
+    let img = files.as_path().join("t.qcow2");
     let mut bytes = b"QFI\xfb".to_vec();
     bytes.resize(300 * 1024, 3);
     std::fs::write(&img, &bytes).expect("write");
@@ -115,7 +115,7 @@ async fn up_builds_an_enabled_zone_with_a_local_kvm_host() {
         on_credential: None,
     };
     let fetcher = make(saved["secret"].as_str().expect("secret"));
-    let dest = files.path().join("fetched.qcow2");
+    let dest = files.as_path().join("fetched.qcow2");
     let n = fetcher
         .fetch_image(tid.parse().expect("uuid"), "disk", &dest)
         .await

@@ -61,6 +61,10 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("name", String, "the name of the service offering to be updated")
             .opt("displaytext", String, "the display text of the service offering to be updated")
             .len(4096)
+            .opt("domainid", String, "the ID of the containing domain(s) as comma separated string, public for public offerings")
+            .len(4096)
+            .opt("zoneid", String, "the ID of the containing zone(s) as comma separated string, all for all zones offerings")
+            .len(4096)
             .opt("sortkey", Integer, "sort key of the service offering, integer"),
         CommandSpec::new("deleteServiceOffering", "Deletes a service offering.")
             .roles(ADMIN_DOMAIN)
@@ -105,6 +109,10 @@ pub fn specs() -> Vec<CommandSpec> {
             .req("id", Uuid, "ID of the disk offering")
             .opt("name", String, "updates name of the disk offering with this value")
             .opt("displaytext", String, "updates alternate display text of the disk offering with this value")
+            .len(4096)
+            .opt("domainid", String, "the ID of the containing domain(s) as comma separated string, public for public offerings")
+            .len(4096)
+            .opt("zoneid", String, "the ID of the containing zone(s) as comma separated string, all for all zones offerings")
             .len(4096)
             .opt("sortkey", Integer, "sort key of the disk offering, integer")
             .opt("displayoffering", Boolean, "an optional field, whether to display the offering to the end user or not."),

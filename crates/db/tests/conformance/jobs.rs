@@ -72,13 +72,29 @@ pub(crate) async fn jobs(store: &DataStore) {
     drop(c);
 
     let mut tx = store.begin().await.expect("begin");
-    assert!(job_take_over(&mut tx, &row, s2, 99_000)
+    assert!(job_take_over(&mut tx, &row, s2, 99_000, "0|forward:1")
         .await
         .expect("take"));
     // A second taker with the stale view loses.
-    assert!(!job_take_over(&mut tx, &row, s1, 99_000)
+    assert!(!job_take_over(&mut tx, &row, s1, 99_000, "0|forward:1")
         .await
         .expect("take"));
+    // The restart counter counts take-overs without progress, and starts again after progress.
+    let taken = job_get(&mut tx, j.id).await.expect("get").expect("job");
+    assert_eq!(
+        (taken.attempts, taken.resume_mark.as_deref()),
+        (1, Some("0|forward:1"))
+    );
+    assert!(job_take_over(&mut tx, &taken, s2, 99_000, "0|forward:1")
+        .await
+        .expect("take"));
+    let again = job_get(&mut tx, j.id).await.expect("get").expect("job");
+    assert_eq!(again.attempts, 2);
+    assert!(job_take_over(&mut tx, &again, s2, 99_000, "40|forward:2")
+        .await
+        .expect("take"));
+    let moved = job_get(&mut tx, j.id).await.expect("get").expect("job");
+    assert_eq!(moved.attempts, 1);
     // The old owner can no longer complete it.
     assert!(!job_complete(&mut tx, j.id, s1, 1, 0, "{}")
         .await
@@ -98,7 +114,7 @@ pub(crate) async fn jobs(store: &DataStore) {
     tx.commit().await.expect("commit");
     let mut c = store.read().await.expect("read");
     let row = job_get(&mut c, j.id).await.expect("q").expect("job");
-    assert_eq!((row.status, row.result_code, row.attempts), (2, 530, 2));
+    assert_eq!((row.status, row.result_code, row.attempts), (2, 530, 1));
     assert!(row.completed.is_some());
     let f = JobFilter {
         scope: OwnerScope::Account(a),

@@ -269,7 +269,7 @@ async fn views(
                 "egressrule": pick("egress"),
                 "virtualmachinecount": vms.len(),
                 "virtualmachineids": vms,
-                "tags": tags.iter().filter(|t| t.resource_id == g.id).map(super::tags::view).collect::<Vec<_>>(),
+                "tags": super::tags::embedded(&tags, g.id),
             });
             super::netrules::owner_fields(&mut v, g);
             v

@@ -69,6 +69,18 @@ pub fn view(t: &TagRow) -> Value {
     v
 }
 
+/// The `tags` array embedded in a resource's own object: only `key` and `value`, as
+/// CloudStack's `createResourceTagResponse(tag, keyValueOnly = true)` (the full form is
+/// `listTags`'). Ansible compares these arrays exactly.
+pub fn embedded(tags: &[TagRow], resource: Uuid) -> Value {
+    Value::Array(
+        tags.iter()
+            .filter(|t| t.resource_id == resource)
+            .map(|t| json!({"key": t.key, "value": t.value}))
+            .collect(),
+    )
+}
+
 /// The tags of these resources (for the `tags` array of their objects).
 pub async fn for_resources(st: &State, ids: &[Uuid]) -> AppResult<Vec<TagRow>> {
     if ids.is_empty() {

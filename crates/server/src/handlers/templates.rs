@@ -26,6 +26,46 @@ fn owner(r: &InfraRow) -> Option<Uuid> {
     attr_str(r, "account_id").and_then(|a| a.parse().ok())
 }
 
+/// Whether `who` may see and use a template or ISO (CloudStack's template access): a public
+/// one, its own, any for a root admin, and for a domain admin those owned in its subtree.
+/// `owner_domain_path` is the path of the template's owner's domain.
+pub(crate) fn visible_to(who: &db::AccountRow, r: &InfraRow, owner_domain_path: &str) -> bool {
+    use model::identity::RoleType;
+    b(r, "ispublic")
+        || owner(r) == Some(who.id.0)
+        || who.role_type == RoleType::Admin
+        || (who.role_type == RoleType::DomainAdmin
+            && owner_domain_path.starts_with(&who.domain_path))
+}
+
+/// The domain path of a template's owner ("" when unknown: only public rules apply).
+pub(crate) async fn owner_domain_path(st: &State, r: &InfraRow) -> AppResult<String> {
+    let Some(d) = r.domain_id else {
+        return Ok(String::new());
+    };
+    let mut c = st.store.read().await?;
+    Ok(db::domain_get(&mut c, model::DomainId(d))
+        .await?
+        .map(|d| d.path)
+        .unwrap_or_default())
+}
+
+/// A template or ISO the caller may use, or the same "does not exist" answer as for an
+/// unknown id (so ids of others' private images cannot be probed).
+pub(crate) async fn usable(
+    st: &State,
+    who: &db::AccountRow,
+    param: &str,
+    id: Uuid,
+) -> AppResult<InfraRow> {
+    let r = get(st, Infra::Template, param, id).await?;
+    if visible_to(who, &r, &owner_domain_path(st, &r).await?) {
+        Ok(r)
+    } else {
+        Err(ApiError::invalid_id(param, &id.to_string()).into())
+    }
+}
+
 fn is_iso(args: &Args) -> bool {
     matches!(
         args.command,
@@ -40,13 +80,8 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
         return param_err("Name can't be empty");
     }
     let url = args.required_str("url")?.trim().to_string();
-    let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("https://")
-        || lower.starts_with("http://")
-        || lower.starts_with("file://"))
-    {
-        return param_err(format!("Unsupported URL {url}: use https://, http://, or file:// for a file on the management server"));
-    }
+    let root_admin = ctx.is_root_admin();
+    crate::sources::check(st, root_admin, &url, "url").await?;
     let format = if iso {
         "ISO".to_string()
     } else {
@@ -126,6 +161,8 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
     let attrs = json!({
         "displaytext": args.text("displaytext").unwrap_or(&name),
         "url": url,
+        // The downloader keeps a non-root-admin's download off internal addresses.
+        "restricted": !root_admin,
         "format": format,
         "hypervisor": hypervisor,
         "ostypeid": os.map(|o| o.id),
@@ -151,11 +188,8 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
     for d in args.map("details").unwrap_or_default() {
         for (k, v) in d {
             if k == "kernel" || k == "initrd" {
-                let l = v.to_ascii_lowercase();
-                if !(l.starts_with("http://") || l.starts_with("file://")) {
-                    return param_err(format!("Invalid {k} URL {v}: use http:// or file://"));
-                }
-                extras.insert(k.clone(), json!(v));
+                crate::sources::check(st, root_admin, v, k).await?;
+                extras.insert(k.clone(), json!(v.trim()));
             }
         }
     }
@@ -196,7 +230,7 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
     tx.commit().await?;
     tokio::spawn(crate::images::download(st.clone(), id));
     let row = get(st, Infra::Template, "id", id).await?;
-    let items = views(st, std::slice::from_ref(&row), None).await?;
+    let items = views(st, ctx, std::slice::from_ref(&row), None).await?;
     Ok(list_body(
         if iso { "iso" } else { "template" },
         items.len() as u64,
@@ -205,7 +239,12 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
 }
 
 /// One object per template per zone (cross-zone templates appear in every zone).
-async fn views(st: &State, rows: &[InfraRow], zone: Option<Uuid>) -> AppResult<Vec<Value>> {
+async fn views(
+    st: &State,
+    ctx: &OpContext,
+    rows: &[InfraRow],
+    zone: Option<Uuid>,
+) -> AppResult<Vec<Value>> {
     let all_zones: Vec<InfraRow> = {
         let mut c = st.store.read().await?;
         db::infra_list(&mut c, Infra::Zone, &InfraFilter::default())
@@ -284,7 +323,11 @@ async fn views(st: &State, rows: &[InfraRow], zone: Option<Uuid>) -> AppResult<V
             if let Some(c) = attr_str(r, "checksum") {
                 m.insert("checksum".into(), json!(c));
             }
-            m.insert("url".into(), json!(attr_str(r, "url")));
+            // A file:// URL is a path on the management server: admins only.
+            let url = attr_str(r, "url").unwrap_or_default();
+            if ctx.is_admin() || !url.to_ascii_lowercase().starts_with("file:") {
+                m.insert("url".into(), json!(url));
+            }
             m.insert(
                 "downloadprogress".into(),
                 json!(r
@@ -295,14 +338,7 @@ async fn views(st: &State, rows: &[InfraRow], zone: Option<Uuid>) -> AppResult<V
                     .to_string()),
             );
             m.insert("created".into(), json!(api::time::format_ms(r.created)));
-            m.insert(
-                "tags".into(),
-                json!(tags
-                    .iter()
-                    .filter(|t| t.resource_id == r.id)
-                    .map(super::tags::view)
-                    .collect::<Vec<_>>()),
-            );
+            m.insert("tags".into(), super::tags::embedded(&tags, r.id));
             if let Some(e) = r.attrs.get("extras").and_then(|e| e.as_object()) {
                 m.insert(
                     "details".into(),
@@ -365,10 +401,25 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         None
     };
     let me = ctx.account_id().0;
+    // Owner domain paths, for a domain admin's view of its subtree.
+    let mut paths: HashMap<Uuid, String> = HashMap::new();
+    if ctx.is_domain_admin() {
+        let mut c = st.store.read().await?;
+        for d in rows.iter().filter_map(|r| r.domain_id) {
+            if let std::collections::hash_map::Entry::Vacant(e) = paths.entry(d) {
+                if let Some(row) = db::domain_get(&mut c, model::DomainId(d)).await? {
+                    e.insert(row.path);
+                }
+            }
+        }
+    }
     let visible_admin = |r: &InfraRow| {
-        ctx.is_root_admin()
-            || r.domain_id.map(|d| d == ctx.domain_id().0).unwrap_or(false)
-            || ctx.is_domain_admin()
+        let path = r
+            .domain_id
+            .and_then(|d| paths.get(&d))
+            .map(String::as_str)
+            .unwrap_or("");
+        visible_to(&ctx.user.account, r, path)
     };
     let mut matching: Vec<InfraRow> = rows
         .into_iter()
@@ -426,7 +477,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         })
         .collect();
     matching.sort_by_key(|r| (r.created, r.id));
-    let mut items = views(st, &matching, args.uuid("zoneid")).await?;
+    let mut items = views(st, ctx, &matching, args.uuid("zoneid")).await?;
     if args.flag("showunique") {
         let mut seen = std::collections::HashSet::new();
         items.retain(|v| seen.insert(v["id"].as_str().unwrap_or_default().to_string()));
@@ -496,7 +547,7 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         .record(&mut tx)
         .await?;
     tx.commit().await?;
-    let v = views(st, std::slice::from_ref(&r), None).await?;
+    let v = views(st, ctx, std::slice::from_ref(&r), None).await?;
     Ok(json!({ (if iso { "iso" } else { "template" }): v.into_iter().next() }))
 }
 

@@ -225,8 +225,13 @@ pub async fn create_zone(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
 /// The ids of the caller's domain and its ancestors (zones dedicated to any of them are
 /// visible to it).
 pub(crate) async fn domain_lineage(st: &State, ctx: &OpContext) -> AppResult<Vec<Uuid>> {
+    domain_lineage_of(st, ctx.domain_id()).await
+}
+
+/// A domain and its ancestors, nearest first.
+pub(crate) async fn domain_lineage_of(st: &State, domain: model::DomainId) -> AppResult<Vec<Uuid>> {
     let mut out = Vec::new();
-    let mut next = Some(ctx.domain_id());
+    let mut next = Some(domain);
     let mut c = st.store.read().await?;
     while let Some(id) = next.take() {
         if out.len() > 64 {

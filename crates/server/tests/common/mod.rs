@@ -16,6 +16,14 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// The server's default staging directory (`image.staging.dirs` = `staging` below the data
+    /// directory): the only place file:// registrations may read from.
+    pub fn staging(&self) -> std::path::PathBuf {
+        let d = self.dir.path().join("staging");
+        std::fs::create_dir_all(&d).expect("staging dir");
+        d
+    }
+
     pub async fn start() -> Self {
         Self::start_with(None).await
     }
@@ -404,7 +412,7 @@ impl VmZone {
             ));
         }
         // A tiny QCOW2 on the management server.
-        let img = ts.dir.path().join(format!("tiny-{tag}.qcow2"));
+        let img = ts.staging().join(format!("tiny-{tag}.qcow2"));
         let mut b = b"QFI\xfb".to_vec();
         b.resize(64 * 1024, 7);
         std::fs::write(&img, b).expect("write image");

@@ -116,7 +116,7 @@ async fn ip_views(st: &State, ctx: &OpContext, rows: &[PublicIpRow]) -> AppResul
                 "state": r.state,
                 "networkid": public_network_id(r.zone_id),
                 "hasrules": with_rules.contains(&r.id),
-                "tags": tags.iter().filter(|t| t.resource_id == r.id).map(super::tags::view).collect::<Vec<_>>(),
+                "tags": super::tags::embedded(&tags, r.id),
             });
             if let Some(z) = zones.get(&r.zone_id) {
                 v["zonename"] = json!(z);
@@ -151,7 +151,8 @@ async fn ip_views(st: &State, ctx: &OpContext, rows: &[PublicIpRow]) -> AppResul
             if let (Some(d), Some(dn)) = (r.domain_id, &r.domain_name) {
                 v["domainid"] = json!(d);
                 v["domain"] = json!(dn);
-                v["domainpath"] = json!(display_domain_path(r.domain_path.as_deref().unwrap_or("/")));
+                v["domainpath"] =
+                    json!(display_domain_path(r.domain_path.as_deref().unwrap_or("/")));
             }
             if !ctx.is_admin() {
                 if let Some(o) = v.as_object_mut() {

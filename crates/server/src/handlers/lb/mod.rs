@@ -95,11 +95,7 @@ async fn views(st: &State, rows: &[RuleRow]) -> AppResult<Vec<Value>> {
         .map(|r| {
             let ip = ips.iter().find(|i| Some(i.id) == r.ip_id);
             let mut v = lb_view(r, ip, ip.and_then(|i| zones.get(&i.zone_id)));
-            v["tags"] = json!(tags
-                .iter()
-                .filter(|t| t.resource_id == r.id)
-                .map(super::tags::view)
-                .collect::<Vec<_>>());
+            v["tags"] = super::tags::embedded(&tags, r.id);
             v
         })
         .collect())

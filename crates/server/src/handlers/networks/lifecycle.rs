@@ -50,8 +50,9 @@ pub(crate) fn parse_vni(v: &str) -> AppResult<i64> {
 pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let zone =
         super::super::zones::get(st, Infra::Zone, "zoneid", args.required_id("zoneid")?).await?;
-    let offering = super::super::zones::get(
+    let offering = crate::handlers::offerings::usable(
         st,
+        &ctx.user.account,
         Infra::NetworkOffering,
         "networkofferingid",
         args.required_id("networkofferingid")?,
@@ -491,8 +492,14 @@ pub async fn gc(st: &State) -> AppResult<u64> {
 pub async fn update_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let n = owned_network(st, ctx, "id", args.required_id("id")?).await?;
     if let Some(o) = args.uuid("networkofferingid") {
-        let off =
-            super::super::zones::get(st, Infra::NetworkOffering, "networkofferingid", o).await?;
+        let off = crate::handlers::offerings::usable(
+            st,
+            &ctx.user.account,
+            Infra::NetworkOffering,
+            "networkofferingid",
+            o,
+        )
+        .await?;
         if off.kind != n.guest_type {
             return param_err(format!(
                 "Can't upgrade from network offering of guest type {} to {}",

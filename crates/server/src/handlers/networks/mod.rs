@@ -685,11 +685,7 @@ pub(crate) async fn views(
                 n.network_offering_id.and_then(|o| offerings.get(&o)),
                 ctx.is_root_admin(),
             );
-            v["tags"] = json!(tags
-                .iter()
-                .filter(|t| t.resource_id == n.id)
-                .map(super::tags::view)
-                .collect::<Vec<_>>());
+            v["tags"] = super::tags::embedded(&tags, n.id);
             v
         })
         .collect())

@@ -110,6 +110,32 @@ pub(super) async fn visible_filter(st: &State, ctx: &OpContext) -> AppResult<Opt
     Ok(Some(domain_lineage(st, ctx).await?))
 }
 
+/// An offering `who` may use: a public one, or one scoped to its domain or an ancestor (root
+/// admins: any). Otherwise the same answer as for an id that does not exist, so offerings of
+/// other domains cannot be probed.
+pub(crate) async fn usable(
+    st: &State,
+    who: &db::AccountRow,
+    t: Infra,
+    param: &str,
+    id: Uuid,
+) -> AppResult<InfraRow> {
+    let r = get(st, t, param, id).await?;
+    if who.role_type == model::identity::RoleType::Admin {
+        return Ok(r);
+    }
+    let ds = uuids(&r, "domainids");
+    if ds.is_empty() {
+        return Ok(r);
+    }
+    let lineage = crate::handlers::zones::domain_lineage_of(st, who.domain_id).await?;
+    if ds.iter().any(|d| lineage.contains(d)) {
+        Ok(r)
+    } else {
+        Err(ApiError::invalid_id(param, &id.to_string()).into())
+    }
+}
+
 pub(super) fn visible(r: &InfraRow, lineage: &Option<Vec<Uuid>>, zone: Option<Uuid>) -> bool {
     let ds = uuids(r, "domainids");
     let zs = uuids(r, "zoneids");
@@ -421,6 +447,35 @@ pub(super) async fn rename(
                 ApiError::permission("Only a root admin can change public offerings").into(),
             );
         }
+    }
+    // `domainid` / `zoneid` change the scope (CloudStack: comma lists, "public" / "all").
+    if let Some(list) = args.text("domainid") {
+        let mut ds = Vec::new();
+        if !list.trim().eq_ignore_ascii_case("public") {
+            for d in list.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                let id: Uuid = d.parse().map_err(|_| ApiError::invalid_id("domainid", d))?;
+                let dom = crate::access::domain(st, "domainid", model::DomainId(id)).await?;
+                crate::access::check_domain_admin(ctx, &dom)?;
+                ds.push(id);
+            }
+        }
+        if ds.is_empty() && !ctx.is_root_admin() {
+            return Err(
+                ApiError::permission("Only a root admin can make an offering public").into(),
+            );
+        }
+        r.attrs["domainids"] = json!(ds);
+    }
+    if let Some(list) = args.text("zoneid") {
+        let mut zs = Vec::new();
+        if !list.trim().eq_ignore_ascii_case("all") {
+            for z in list.split(',').map(str::trim).filter(|z| !z.is_empty()) {
+                let id: Uuid = z.parse().map_err(|_| ApiError::invalid_id("zoneid", z))?;
+                get(st, Infra::Zone, "zoneid", id).await?;
+                zs.push(id);
+            }
+        }
+        r.attrs["zoneids"] = json!(zs);
     }
     if let Some(nm) = args.text("name") {
         r.name = nm.trim().to_string();

@@ -110,11 +110,6 @@ pub(crate) async fn owner_account(
     }
 }
 
-pub(crate) fn template_usable(t: &InfraRow, acct: &db::AccountRow, ctx: &OpContext) -> bool {
-    let owner = attr_str(t, "account_id");
-    attr_b(t, "ispublic") || owner.as_deref() == Some(&acct.id.to_string()) || ctx.is_admin()
-}
-
 pub(crate) const GIB: i64 = 1 << 30;
 
 pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
@@ -130,8 +125,9 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         )
         .into());
     }
-    let so = infra_get(
+    let so = crate::handlers::offerings::usable(
         st,
+        &acct,
         Infra::ServiceOffering,
         "serviceofferingid",
         args.required_id("serviceofferingid")?,
@@ -171,13 +167,14 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let (template, iso) = match (args.uuid("templateid"), args.uuid("isoid")) {
         (Some(_), Some(_)) => return param_err("Specify either templateid or isoid, not both"),
         (None, None) => return param_err("Please specify a valid template or ISO ID (templateid)"),
+        // The caller must be able to see the image, or it does not exist for them.
         (Some(t), None) => (
-            Some(infra_get(st, Infra::Template, "templateid", t).await?),
+            Some(super::super::templates::usable(st, &ctx.user.account, "templateid", t).await?),
             None,
         ),
         (None, Some(i)) => (
             None,
-            Some(infra_get(st, Infra::Template, "isoid", i).await?),
+            Some(super::super::templates::usable(st, &ctx.user.account, "isoid", i).await?),
         ),
     };
     let image = template
@@ -191,7 +188,8 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         )
         .into());
     }
-    if !template_usable(image, &acct, ctx) {
+    let image_domain = super::super::templates::owner_domain_path(st, image).await?;
+    if !super::super::templates::visible_to(&acct, image, &image_domain) {
         return Err(ApiError::permission(format!(
             "Account {} has no access to template {}",
             acct.name, image.name
@@ -212,7 +210,10 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     }
     // Disks.
     let disk_offering = match args.uuid("diskofferingid") {
-        Some(d) => Some(infra_get(st, Infra::DiskOffering, "diskofferingid", d).await?),
+        Some(d) => Some(
+            crate::handlers::offerings::usable(st, &acct, Infra::DiskOffering, "diskofferingid", d)
+                .await?,
+        ),
         None => None,
     };
     let data_size = match &disk_offering {

@@ -306,7 +306,20 @@ pub async fn destroy_run(
     }
     let expunge = args.flag("expunge") || vm.state == "Error";
     if expunge {
-        saga::run(st, job.id, &DESTROY_EXPUNGE, id, data).await?;
+        // A VM already Destroyed has nothing to stop: it is expunged (as CloudStack does for
+        // `destroyVirtualMachine expunge=true` on a destroyed VM). A resumed job keeps the
+        // saga it started with.
+        let started = {
+            let mut c = st.store.read().await?;
+            db::saga_get(&mut c, job.id).await?.map(|s| s.kind)
+        };
+        let def = match started.as_deref() {
+            Some(k) if k == EXPUNGE.kind => &EXPUNGE,
+            Some(_) => &DESTROY_EXPUNGE,
+            None if matches!(vm.state.as_str(), "Destroyed" | "Expunging") => &EXPUNGE,
+            None => &DESTROY_EXPUNGE,
+        };
+        saga::run(st, job.id, def, id, data).await?;
         // The removed VM, as its last state.
         let mut view = one_view(st, ctx, &vm).await?;
         view["state"] = json!("Expunging");

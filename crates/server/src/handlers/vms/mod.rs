@@ -265,7 +265,10 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
     if let Some(g) = &vm.group {
         put("group", json!(g));
     }
-    if !vm.keypairs.is_empty() {
+    if let Some(first) = vm.keypairs.first() {
+        // Both: `keypair` (the first key's name) is what libcloud and Ansible's cs_instance
+        // read; `keypairs` lists them all (CloudStack 4.17+).
+        put("keypair", json!(first));
         put("keypairs", json!(vm.keypairs.join(",")));
     }
     if let Some(d) = vm.attrs.get("diskofferingid").filter(|d| !d.is_null()) {
@@ -296,15 +299,7 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
         json!(n.groups.get(&vm.id).cloned().unwrap_or_default()),
     );
     put("affinitygroup", json!([]));
-    put(
-        "tags",
-        Value::Array(
-            tags.iter()
-                .filter(|t| t.resource_id == vm.id)
-                .map(super::tags::view)
-                .collect(),
-        ),
-    );
+    put("tags", super::tags::embedded(tags, vm.id));
     Value::Object(m)
 }
 

@@ -11,8 +11,10 @@ pub(crate) async fn new_offering(
     vm: &VmRow,
     args: &Args,
 ) -> AppResult<(InfraRow, i64, i64, i64)> {
-    let so = infra_get(
+    let owner = crate::access::account(st, "id", vm.account_id).await?;
+    let so = crate::handlers::offerings::usable(
         st,
+        &owner,
         Infra::ServiceOffering,
         "serviceofferingid",
         args.required_id("serviceofferingid")?,

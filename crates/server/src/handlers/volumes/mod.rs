@@ -131,15 +131,7 @@ pub(crate) fn view(ctx: &OpContext, v: &VolumeRow, n: &Names, tags: &[db::TagRow
     put("created", json!(api::time::format_ms(v.created)));
     put("destroyed", json!(v.state == "Destroy"));
     put("displayvolume", json!(true));
-    put(
-        "tags",
-        Value::Array(
-            tags.iter()
-                .filter(|t| t.resource_id == v.id)
-                .map(super::tags::view)
-                .collect(),
-        ),
-    );
+    put("tags", super::tags::embedded(tags, v.id));
     Value::Object(m)
 }
 

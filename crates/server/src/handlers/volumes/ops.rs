@@ -58,7 +58,10 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         None => None,
     };
     let offering = match args.uuid("diskofferingid") {
-        Some(d) => infra_get(st, Infra::DiskOffering, "diskofferingid", d).await?,
+        Some(d) => {
+            crate::handlers::offerings::usable(st, &acct, Infra::DiskOffering, "diskofferingid", d)
+                .await?
+        }
         None => {
             return param_err(
                 "Either disk offering or snapshot id must be passed whilst creating volume (snapshots are not supported yet: give diskofferingid)",
