@@ -27,6 +27,10 @@ CANOPY_REQUIRE_PG=1 CANOPY_REQUIRE_TEMPLATE=1 CANOPY_REQUIRE_TOOLS=1 cargo test 
 echo "== end-to-end"
 scripts/e2e.sh
 
+echo "== crash audit (the real binary killed 10 times under a mixed workload)"
+cargo build -q -p canopy
+"$CANOPY_CACHE/venv/bin/python" tests/e2e/crash_cs.py --bin "$CARGO_TARGET_DIR/debug/canopy" --kills 10
+
 echo "== web console (Chromium, as each role)"
 CANOPY_REQUIRE_TOOLS=1 scripts/ui-test.sh
 
