@@ -4,7 +4,8 @@
 #   - python3-venv, and a virtualenv with the `cs` CloudStack client (end-to-end tests);
 #   - QEMU (qemu-system-x86 from bookworm-backports, through a private source list so the
 #     machine's qemu-utils 10 is kept — see shared/reference/host-platform.md), e2fsprogs;
-#   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates);
+#   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates), jq (the README
+#     walkthrough);
 #   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
 #     groups, routers with DHCP/DNS and load balancers) and the real-hosts test;
 #   - chromium (Debian's) for the web console's browser tests, and Node.js with npm when the
@@ -22,6 +23,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+# The README walkthrough picks ids out of answers with jq.
+command -v jq >/dev/null 2>&1 || need+=(jq)
 # The data plane's tools: the compiled nftables/haproxy/dnsmasq files are checked by them.
 [ -x /usr/sbin/nft ] || need+=(nftables)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)

@@ -27,6 +27,9 @@ CANOPY_REQUIRE_PG=1 CANOPY_REQUIRE_TEMPLATE=1 CANOPY_REQUIRE_TOOLS=1 cargo test 
 echo "== end-to-end"
 scripts/e2e.sh
 
+echo "== README walkthrough (the \"Using it\" commands as written, in order, against canopy up)"
+scripts/readme-walkthrough.sh
+
 echo "== crash audit (the real binary killed 10 times under a mixed workload)"
 cargo build -q -p canopy
 "$CANOPY_CACHE/venv/bin/python" tests/e2e/crash_cs.py --bin "$CARGO_TARGET_DIR/debug/canopy" --kills 10

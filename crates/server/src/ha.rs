@@ -220,7 +220,8 @@ pub async fn host_down(st: &State, h: &HostRow) -> AppResult<()> {
 /// A host reports that a VM stopped on its own (guest power-off, crash, killed process):
 /// Running → Stopped, and an HA restart when the VM is HA-enabled. A VM that is
 /// not Running on that host (stopping, migrating, already moved) is left alone.
-pub async fn vm_gone(st: &State, host: Uuid, instance_name: &str) -> AppResult<()> {
+/// Returns whether the VM was Running there and is now Stopped (by this call).
+pub async fn vm_gone(st: &State, host: Uuid, instance_name: &str) -> AppResult<bool> {
     let vm = {
         let mut c = st.store.read().await?;
         db::vm_list(
@@ -237,11 +238,11 @@ pub async fn vm_gone(st: &State, host: Uuid, instance_name: &str) -> AppResult<(
         .find(|v| v.instance_name == instance_name)
     };
     let Some(vm) = vm else {
-        return Ok(());
+        return Ok(false);
     };
     let mut tx = st.store.begin().await?;
     if !db::vm_transition(&mut tx, vm.id, &["Running"], "Stopped", &VmPlace::off()).await? {
-        return Ok(());
+        return Ok(false);
     }
     tx.commit().await?;
     tracing::warn!(vm = %vm.id, name = %vm.instance_name, %host, ha = vm.ha_enable, "VM stopped on its host without being asked");
@@ -249,7 +250,7 @@ pub async fn vm_gone(st: &State, host: Uuid, instance_name: &str) -> AppResult<(
     if vm.ha_enable {
         restart(st, &vm).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 async fn on_local_storage(st: &State, vm: Uuid) -> AppResult<bool> {

@@ -69,6 +69,11 @@ pub async fn sync_host(st: &State, host: Uuid) -> AppResult<Report> {
         if running.contains(&vm.instance_name) || unfinished_saga(st, vm.id).await? {
             continue;
         }
+        // Conditional on the VM still being Running there: a stop or migration that began
+        // after the database was read is not taken for a loss.
+        if !crate::ha::vm_gone(st, host, &vm.instance_name).await? {
+            continue;
+        }
         report.missing.push(vm.instance_name.clone());
         record(
             st,
@@ -81,7 +86,6 @@ pub async fn sync_host(st: &State, host: Uuid) -> AppResult<Report> {
             ),
         )
         .await;
-        crate::ha::vm_gone(st, host, &vm.instance_name).await?;
     }
     let placed: HashSet<&str> = before.iter().map(|v| v.instance_name.as_str()).collect();
     let unknown: Vec<String> = running
