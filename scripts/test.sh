@@ -24,6 +24,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 CANOPY_REQUIRE_PG=1 CANOPY_REQUIRE_TEMPLATE=1 CANOPY_REQUIRE_TOOLS=1 cargo test --workspace --locked
 
+echo "== fuzzing (every parser of outside input, ${FUZZ_SECONDS:-60} s per target)"
+scripts/fuzz.sh
+
 echo "== end-to-end"
 scripts/e2e.sh
 

@@ -325,8 +325,28 @@ pub async fn recover(st: &State, startup: bool) -> AppResult<usize> {
         let settled = saga
             .as_ref()
             .is_some_and(|s| s.phase == "done" || s.phase == "unwound");
+        // A saga stuck going forward is not left half done: it is told to give up, and the
+        // resumed job unwinds it (before its point of no return) or reports the failure.
+        let stuck_forward = saga
+            .as_ref()
+            .filter(|s| s.phase == "forward" && s.data["give_up"] != true);
         if known && (attempt <= MAX_ATTEMPTS || (settled && attempt <= 3 * MAX_ATTEMPTS)) {
             tracing::info!(job = %job.id, command = %job.command, attempt, "resuming job after restart");
+            resume.push(job.id);
+        } else if let (true, Some(s)) = (known, stuck_forward) {
+            let text = format!(
+                "Job {} ({}) was interrupted {} times by management server restarts without making progress; it was rolled back where it could be",
+                job.id,
+                job.command,
+                attempt - 1
+            );
+            tracing::warn!(job = %job.id, saga = %s.kind, step = s.step, "a saga makes no progress across restarts; giving it up");
+            let mut given_up = s.clone();
+            given_up.data["give_up"] = json!(true);
+            given_up.data["error"] = json!({"code": 530, "text": text});
+            let mut tx = st.store.begin().await?;
+            db::saga_put(&mut tx, &given_up).await?;
+            tx.commit().await?;
             resume.push(job.id);
         } else {
             let why = if known {

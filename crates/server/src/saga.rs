@@ -282,6 +282,17 @@ pub async fn run(
         }
         _ => {}
     }
+    if cx.flag("give_up") {
+        // Recovery gave this saga up (it made no progress across several restarts): unwind
+        // it where that is allowed, else report the failure and leave it to be asked again.
+        let past_pivot = def.pivot.map(|p| step as usize > p).unwrap_or(false);
+        if past_pivot {
+            return Err(error_from(cx.data.get("error")));
+        }
+        tracing::warn!(%job, saga = def.kind, step, "unwinding a saga given up by recovery");
+        save(&cx, def, step, PHASE_UNWIND).await?;
+        return unwind(&mut cx, def, step).await;
+    }
     if step > 0 {
         tracing::info!(%job, saga = def.kind, step, "resuming a saga");
     } else {
