@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Crash audit of the real binary: `canopy up --host simulator` plus server-run simulated
-hosts, a concurrent mixed workload of several accounts through the `cs` client library
+hosts and a separate `canopy agent --simulate 2` process (its hosts keep their VMs while the
+server is dead, and reconnect to the restarted server), a concurrent mixed workload of several accounts through the `cs` client library
 (deploy, stop, start, reboot, volume create/attach/detach, IP acquire/release, destroy with
 expunge), SIGKILL of the server at random moments (--kills, at least 10), restart on the same
 data directory each time, then an audit:
@@ -9,7 +10,8 @@ data directory each time, then an audit:
 - no phantom VM: once settled, power-state sync rounds on every host find nothing to correct
   (no new VM.POWER.SYNC event over two sync intervals);
 - per-host allocation equals its VMs; no guest IP or public IP assigned twice; no volume of
-  an expunged VM.
+  an expunged VM;
+- no operation failed with a bare "Internal error" (every failure has a specific text).
 
 Last line: "crash audit: K kills, N operations (S ok, F failed), V invariant violations".
 
@@ -44,12 +46,14 @@ def free_port():
 class Server:
     def __init__(self, binary, data, port):
         self.binary, self.data, self.port, self.proc = binary, data, port, None
+        # Fixed, so agent processes find the restarted server where they left it.
+        self.agent_port = free_port()
         self.log = open(os.path.join(data, "server.log"), "ab")
 
     def start(self):
         self.proc = subprocess.Popen(
             [self.binary, "up", "--host", "simulator", "--data-dir", self.data,
-             "--listen", "127.0.0.1:%d" % self.port, "--agent-listen", "127.0.0.1:0"],
+             "--listen", "127.0.0.1:%d" % self.port, "--agent-listen", "127.0.0.1:%d" % self.agent_port],
             stdout=self.log, stderr=self.log, env=dict(os.environ, CANOPY_LOG="warn"))
         end = time.time() + 120
         while time.time() < end:
@@ -180,6 +184,7 @@ def main():
     srv = Server(os.path.abspath(a.bin), data, free_port())
     url = "http://127.0.0.1:%d/client/api" % srv.port
     violations = []
+    agent = None
     try:
         srv.start()
         creds = json.load(open(os.path.join(data, "admin.json")))
@@ -189,6 +194,21 @@ def main():
         for i in range(3):
             admin.addHost(zoneid=zone["id"], podid=cluster["podid"], clusterid=cluster["id"], hypervisor="Simulator",
                           url="http://sim/crash/h%d" % i, username="root", password="password")
+        # Two more hosts simulated by an agent process of their own.
+        tok = subprocess.run([srv.binary, "token", "create", "--cluster", cluster["id"], "--uses", "2",
+                              "--api", url, "--admin-json", os.path.join(data, "admin.json")],
+                             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        agent_log = open(os.path.join(data, "agent.log"), "ab")
+        agent = subprocess.Popen([srv.binary, "agent", "--token", tok, "--simulate", "2", "--state-dir",
+                                  os.path.join(data, "agents")], stdout=agent_log, stderr=agent_log,
+                                 env=dict(os.environ, CANOPY_LOG="warn"))
+        for _ in range(200):
+            up = [h for h in admin.listHosts(type="Routing").get("host", []) if h["state"] == "Up"]
+            if len(up) >= 6:
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the hosts did not all come up: %s" % admin.listHosts(type="Routing"))
         admin.updateConfiguration(name="vm.power.sync.interval", value="5")
         admin.updateConfiguration(name="allow.user.expunge.recover.vm", value="true")
         tmpl = []
@@ -284,15 +304,33 @@ def main():
         if open_jobs:
             violations.append("job rows pending: %s" % open_jobs)
         db.close()
+        # Every failure a user suffers has a specific text: none is a bare internal error.
+        opaque = {t: n for t, n in stats.errors.items() if t.startswith("Internal error")}
+        if opaque:
+            violations.append("failures with no specific text: %s" % opaque)
         for v in violations:
             print("VIOLATION  %s" % v)
         top = sorted(stats.errors.items(), key=lambda kv: -kv[1])[:8]
         print("failures by text: %s" % top)
+        # Internal errors are answered with a reference: show what the log says under it.
+        log = open(os.path.join(data, "server.log"), "rb").read().decode("utf-8", "replace")
+        for text in stats.errors:
+            if "(reference " in text:
+                ref = text.split("(reference ", 1)[1].split(")", 1)[0]
+                lines = [l for l in log.splitlines() if ref in l]
+                print("530 %s: %s" % (ref, lines[:1]))
         print("crash audit: %d kills, %d operations (%d ok, %d failed), %d invariant violations (seed %d)" %
               (a.kills, stats.ok + stats.failed, stats.ok, stats.failed, len(violations), a.seed))
         return 1 if violations or stats.ok == 0 else 0
     finally:
         srv.stop()
+        if agent is not None and agent.poll() is None:
+            agent.terminate()
+            try:
+                agent.wait(20)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+                agent.wait()
         if os.environ.get("CANOPY_KEEP_CRASH_DATA"):
             print("data kept in %s" % data)
         else:

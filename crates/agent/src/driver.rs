@@ -172,7 +172,7 @@ impl SimDriver {
                 if self.host.vms.lock().map_err(poisoned)?.contains_key(name) {
                     Ok(serde_json::json!({"state": "Running"}))
                 } else {
-                    Err(format!("VM {name} is not running on this host"))
+                    Err(proto::vm_not_here(name))
                 }
             }
             Command::ScaleVm {
@@ -182,9 +182,7 @@ impl SimDriver {
                 memory_mib,
             } => {
                 let mut vms = self.host.vms.lock().map_err(poisoned)?;
-                let v = vms
-                    .get_mut(name)
-                    .ok_or_else(|| format!("VM {name} is not running on this host"))?;
+                let v = vms.get_mut(name).ok_or_else(|| proto::vm_not_here(name))?;
                 v.cpus = *cpus;
                 v.cpu_mhz = *cpu_mhz;
                 v.memory_mib = *memory_mib;
@@ -212,9 +210,7 @@ impl SimDriver {
             }
             Command::AttachDisk { vm, disk } => {
                 let mut vms = self.host.vms.lock().map_err(poisoned)?;
-                let v = vms
-                    .get_mut(vm)
-                    .ok_or_else(|| format!("VM {vm} is not running on this host"))?;
+                let v = vms.get_mut(vm).ok_or_else(|| proto::vm_not_here(vm))?;
                 if !v.disks.iter().any(|d| d.volume_id == disk.volume_id) {
                     v.disks.push(disk.clone());
                 }

@@ -51,6 +51,21 @@ pub enum AgentMsg {
     },
 }
 
+/// The error an agent answers when a command names a VM it does not run. The server
+/// recognises it ([`vm_not_here_name`]): the VM stopped outside the cloud's control, so it is
+/// reconciled at once and the caller gets a specific answer instead of an internal error.
+pub fn vm_not_here(name: &str) -> String {
+    format!("VM {name} is not running on this host")
+}
+
+/// The VM name of a [`vm_not_here`] error.
+pub fn vm_not_here_name(error: &str) -> Option<&str> {
+    error
+        .strip_prefix("VM ")?
+        .strip_suffix(" is not running on this host")
+        .filter(|n| !n.is_empty() && !n.contains(' '))
+}
+
 /// How an agent proves who it is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -266,6 +281,22 @@ impl JoinToken {
             .decode(s.trim().strip_prefix(TOKEN_PREFIX)?)
             .ok()?;
         serde_json::from_slice(&b).ok()
+    }
+}
+
+#[cfg(test)]
+mod vm_not_here_tests {
+    #[test]
+    fn the_name_comes_back() {
+        assert_eq!(
+            super::vm_not_here_name(&super::vm_not_here("i-2-3-VM")),
+            Some("i-2-3-VM")
+        );
+        assert_eq!(
+            super::vm_not_here_name("VM  is not running on this host"),
+            None
+        );
+        assert_eq!(super::vm_not_here_name("something else"), None);
     }
 }
 

@@ -155,24 +155,37 @@ pub async fn owner_scope(st: &AppState, ctx: &OpContext, args: &Args) -> AppResu
     Ok(OwnerScope::Account(ctx.account_id()))
 }
 
-/// The scope of `listAccounts` and `listUsers`: like [`owner_scope`], except that an admin
-/// with no filter sees the accounts of its own domain (and its subtree with `listall` or
-/// `isrecursive`).
+/// The scope of `listAccounts` and `listUsers`, as CloudStack's searchForAccounts: users
+/// their own account; `account`/`id` as [`owner_scope`]; an admin with `domainid` that domain
+/// (its subtree with `isrecursive` or `listall`), with `listall` alone its own subtree (root
+/// admins: everything), and with neither only its own account.
 pub async fn account_list_scope(
     st: &AppState,
     ctx: &OpContext,
     args: &Args,
 ) -> AppResult<OwnerScope> {
-    if !ctx.is_admin() || args.text("account").is_some() || args.has("domainid") || args.has("id") {
+    if !ctx.is_admin() || args.text("account").is_some() || args.has("id") {
         return owner_scope(st, ctx, args).await;
     }
-    let recursive = args.flag("listall") || args.flag("isrecursive");
-    if ctx.is_root_admin() && recursive {
-        return Ok(OwnerScope::All);
+    let listall = args.flag("listall");
+    if let Some(did) = args.id::<DomainId>("domainid") {
+        let d = domain(st, "domainid", did).await?;
+        check_domain_admin(ctx, &d)?;
+        return Ok(OwnerScope::Domain {
+            id: d.id,
+            path: d.path,
+            recursive: listall || args.flag("isrecursive"),
+        });
     }
-    Ok(OwnerScope::Domain {
-        id: ctx.domain_id(),
-        path: ctx.domain_path().to_string(),
-        recursive,
-    })
+    if listall {
+        if ctx.is_root_admin() {
+            return Ok(OwnerScope::All);
+        }
+        return Ok(OwnerScope::Domain {
+            id: ctx.domain_id(),
+            path: ctx.domain_path().to_string(),
+            recursive: true,
+        });
+    }
+    Ok(OwnerScope::Account(ctx.account_id()))
 }

@@ -149,10 +149,18 @@ impl AgentHub {
         };
         match out {
             Ok(Ok((true, body, _))) => Ok(body),
-            Ok(Ok((false, _, err))) => Err(AppError::Internal(format!(
-                "host {host}: {}",
-                err.unwrap_or_default()
-            ))),
+            Ok(Ok((false, _, err))) => {
+                let err = err.unwrap_or_default();
+                match proto::vm_not_here_name(&err) {
+                    // The session that carried the reply reconciles the VM (see `session`).
+                    Some(vm) => Err(api::ApiError::new(
+                        api::ErrorCode::ResourceUnavailable,
+                        format!("VM {vm} is not running on its host: it stopped outside the cloud's control and is marked Stopped now (HA-enabled VMs are restarted); start it again"),
+                    )
+                    .into()),
+                    None => Err(AppError::Internal(format!("host {host}: {err}"))),
+                }
+            }
             Ok(Err(_)) => Err(api::ApiError::new(
                 api::ErrorCode::ResourceUnavailable,
                 format!("Host {host} disconnected before answering"),
@@ -482,6 +490,16 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                         }
                     }
                     Ok(AgentMsg::Reply { id, ok, body, error }) => {
+                        // A command named a VM this host does not run: reconcile it now
+                        // (Running there in the database → Stopped, HA restarts it).
+                        if let Some(vm) = error.as_deref().and_then(proto::vm_not_here_name) {
+                            let (st, vm) = (st.clone(), vm.to_string());
+                            tokio::spawn(async move {
+                                if let Err(e) = crate::ha::vm_gone(&st, host, &vm).await {
+                                    tracing::warn!(%host, %vm, error = %e, "could not reconcile a VM its host does not run");
+                                }
+                            });
+                        }
                         if let Some(waiter) = st.hub.replies.lock().ok().and_then(|mut r| r.remove(&id)) {
                             let _ = waiter.send((ok, body, error));
                         }

@@ -137,6 +137,42 @@ async fn scoping(ts: &TestServer) {
         531,
     )
     .await;
+    // listAccounts and listDomains as CloudStack's searchForAccounts / searchForDomains: an
+    // admin without listall or domainid sees its own account; with domainid that domain
+    // (isrecursive: its subtree); by id anything in reach. Root admins see every domain,
+    // domain admins their own (listall: their subtree).
+    let v = c.ok(&[("command", "listAccounts")]).await;
+    assert_eq!(names(&v, "account", "name"), vec!["admin"]);
+    let v = c.ok(&[("command", "listAccounts"), ("id", &u2_acct)]).await;
+    assert_eq!(ids(&v, "account"), vec![u2_acct.clone()]);
+    let v = da.ok(&[("command", "listAccounts")]).await;
+    assert_eq!(names(&v, "account", "name"), vec!["da"]);
+    let v = da
+        .ok(&[("command", "listAccounts"), ("domainid", &a1)])
+        .await;
+    assert_eq!(names(&v, "account", "name"), vec!["u1"]);
+    let v = da
+        .ok(&[
+            ("command", "listAccounts"),
+            ("domainid", &a),
+            ("isrecursive", "true"),
+        ])
+        .await;
+    assert_eq!(names(&v, "account", "name"), vec!["da", "u1"]);
+    let v = da
+        .ok(&[("command", "listAccounts"), ("id", &u1_acct)])
+        .await;
+    assert_eq!(ids(&v, "account"), vec![u1_acct.clone()]);
+    da.err(&[("command", "listAccounts"), ("id", &u2_acct)], 531)
+        .await;
+    let v = c.ok(&[("command", "listDomains")]).await;
+    assert_eq!(names(&v, "domain", "name"), vec!["ROOT", "a", "a1", "b"]);
+    let v = da.ok(&[("command", "listDomains")]).await;
+    assert_eq!(names(&v, "domain", "name"), vec!["a"]);
+    // Anyone may read their own keys.
+    let k = u1.ok(&[("command", "getUserKeys"), ("id", &u1_user)]).await;
+    assert_eq!(k["userkeys"]["apikey"].as_str(), Some(u1.key.as_str()));
+
     // Inside its subtree it works.
     da.ok(&[
         ("command", "createDomain"),

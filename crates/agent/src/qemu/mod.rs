@@ -334,7 +334,7 @@ impl QemuDriver {
             Command::StopVm { name, force } => self.stop(name, *force).await,
             Command::RebootVm { name } => {
                 if self.pid(name).is_none() {
-                    return Err(format!("VM {name} is not running on this host"));
+                    return Err(proto::vm_not_here(name));
                 }
                 self.qmp(name)
                     .await?

@@ -128,6 +128,18 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
 
 pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let (state, account_type) = users::state_and_type_filters(args)?;
+    // By id, as CloudStack: an account the caller may not see is refused, not hidden.
+    if let Some(id) = args.id::<AccountId>("id") {
+        let a = access::account(st, "id", id).await?;
+        if access::check_account(ctx, &a).is_err() {
+            // Without the account's name: the caller only sent an id.
+            return Err(api::ApiError::permission(format!(
+                "Account {} does not have permission to access account id={id}",
+                ctx.user.account.name
+            ))
+            .into());
+        }
+    }
     let f = AccountFilter {
         scope: access::account_list_scope(st, ctx, args).await?,
         id: args.id("id"),

@@ -84,16 +84,15 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         limit: args.page.limit,
         ..Default::default()
     };
+    // As CloudStack's searchForDomains: by id, any domain the caller may see (its own for a
+    // user); otherwise root admins see every domain, others their own domain — and with
+    // listall their subtree. name/level/keyword narrow that.
     if let Some(id) = args.id::<DomainId>("id") {
         let d = access::domain(st, "id", id).await?;
-        access::check_domain_admin(ctx, &d)?;
+        access::check_domain_visible(ctx, &d)?;
         f.id = Some(id);
-    } else {
-        // Without listall only the caller's own domain; with it, the caller's subtree.
-        f.under = Some((
-            ctx.domain_path().to_string(),
-            args.flag("listall") || f.name.is_some() || f.level.is_some(),
-        ));
+    } else if !ctx.is_root_admin() {
+        f.under = Some((ctx.domain_path().to_string(), args.flag("listall")));
     }
     let mut c = st.store.read().await?;
     let (rows, total) = db::domain_list(&mut c, &f).await?;
