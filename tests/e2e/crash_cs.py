@@ -50,7 +50,12 @@ class Server:
         self.agent_port = free_port()
         self.log = open(os.path.join(data, "server.log"), "ab")
 
+    def banners(self):
+        with open(os.path.join(self.data, "server.log"), "rb") as f:
+            return f.read().count(b"Canopy management server is up.")
+
     def start(self):
+        before = self.banners()
         self.proc = subprocess.Popen(
             [self.binary, "up", "--host", "simulator", "--data-dir", self.data,
              "--listen", "127.0.0.1:%d" % self.port, "--agent-listen", "127.0.0.1:%d" % self.agent_port],
@@ -59,13 +64,9 @@ class Server:
         while time.time() < end:
             if self.proc.poll() is not None:
                 raise RuntimeError("canopy exited with %s" % self.proc.returncode)
-            if os.path.exists(os.path.join(self.data, "admin.json")):
-                try:
-                    c = socket.create_connection(("127.0.0.1", self.port), timeout=1)
-                    c.close()
-                    return
-                except OSError:
-                    pass
+            # The banner comes once the zone is built (first start) or checked (restarts).
+            if self.banners() > before:
+                return
             time.sleep(0.1)
         raise RuntimeError("canopy did not come up")
 
