@@ -143,16 +143,21 @@ pub async fn owner_scope(st: &AppState, ctx: &OpContext, args: &Args) -> AppResu
     // whoever in its reach owns it (root admins: anyone; domain admins: their subtree).
     let by_id = args.has("id") || args.has("ids");
     if ctx.is_admin() && (args.flag("listall") || by_id) {
-        if ctx.is_root_admin() {
-            return Ok(OwnerScope::All);
-        }
-        return Ok(OwnerScope::Domain {
-            id: ctx.domain_id(),
-            path: ctx.domain_path().to_string(),
-            recursive: true,
-        });
+        return Ok(reach(ctx));
     }
     Ok(OwnerScope::Account(ctx.account_id()))
+}
+
+/// Everything an admin may see: all for a root admin, its subtree for a domain admin.
+fn reach(ctx: &OpContext) -> OwnerScope {
+    if ctx.is_root_admin() {
+        return OwnerScope::All;
+    }
+    OwnerScope::Domain {
+        id: ctx.domain_id(),
+        path: ctx.domain_path().to_string(),
+        recursive: true,
+    }
 }
 
 /// The scope of `listAccounts` and `listUsers`, as CloudStack's searchForAccounts: users
@@ -178,14 +183,7 @@ pub async fn account_list_scope(
         });
     }
     if listall {
-        if ctx.is_root_admin() {
-            return Ok(OwnerScope::All);
-        }
-        return Ok(OwnerScope::Domain {
-            id: ctx.domain_id(),
-            path: ctx.domain_path().to_string(),
-            recursive: true,
-        });
+        return Ok(reach(ctx));
     }
     Ok(OwnerScope::Account(ctx.account_id()))
 }

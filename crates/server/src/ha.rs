@@ -217,26 +217,30 @@ pub async fn host_down(st: &State, h: &HostRow) -> AppResult<()> {
     Ok(())
 }
 
+/// The VMs the database has Running on `host`.
+pub async fn running_on(st: &State, host: Uuid) -> AppResult<Vec<db::VmRow>> {
+    let mut c = st.store.read().await?;
+    Ok(db::vm_list(
+        &mut c,
+        &db::VmFilter {
+            host_id: Some(host),
+            states: vec!["Running".to_string()],
+            ..Default::default()
+        },
+    )
+    .await?
+    .0)
+}
+
 /// A host reports that a VM stopped on its own (guest power-off, crash, killed process):
 /// Running → Stopped, and an HA restart when the VM is HA-enabled. A VM that is
 /// not Running on that host (stopping, migrating, already moved) is left alone.
 /// Returns whether the VM was Running there and is now Stopped (by this call).
 pub async fn vm_gone(st: &State, host: Uuid, instance_name: &str) -> AppResult<bool> {
-    let vm = {
-        let mut c = st.store.read().await?;
-        db::vm_list(
-            &mut c,
-            &db::VmFilter {
-                host_id: Some(host),
-                states: vec!["Running".to_string()],
-                ..Default::default()
-            },
-        )
+    let vm = running_on(st, host)
         .await?
-        .0
         .into_iter()
-        .find(|v| v.instance_name == instance_name)
-    };
+        .find(|v| v.instance_name == instance_name);
     let Some(vm) = vm else {
         return Ok(false);
     };

@@ -38,19 +38,7 @@ pub struct Report {
 
 /// Syncs one connected host. An unreachable host is left to the host monitor.
 pub async fn sync_host(st: &State, host: Uuid) -> AppResult<Report> {
-    let before: Vec<db::VmRow> = {
-        let mut c = st.store.read().await?;
-        db::vm_list(
-            &mut c,
-            &db::VmFilter {
-                host_id: Some(host),
-                states: vec!["Running".to_string()],
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-    };
+    let before = crate::ha::running_on(st, host).await?;
     let body = st
         .hub
         .command(host, proto::Command::ListVms, Duration::from_secs(30))
