@@ -4,7 +4,7 @@
 #   - python3-venv, and a virtualenv with the `cs` CloudStack client (end-to-end tests);
 #   - QEMU (qemu-system-x86 from bookworm-backports, through a private source list so the
 #     machine's qemu-utils 10 is kept — see shared/reference/host-platform.md), e2fsprogs;
-#   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates), jq (the README
+#   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates), jq and curl (the README
 #     walkthrough);
 #   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
 #     groups, routers with DHCP/DNS and load balancers) and the real-hosts test;
@@ -25,6 +25,7 @@ command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 # The README walkthrough picks ids out of answers with jq.
 command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 # The data plane's tools: the compiled nftables/haproxy/dnsmasq files are checked by them.
 [ -x /usr/sbin/nft ] || need+=(nftables)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)

@@ -281,31 +281,24 @@ impl Driver for SimDriver {
 /// advertise the `vms` capability, so placement never picks it).
 pub struct LocalDriver;
 
-/// Size and use of the filesystem holding `path`, via `df` (no unsafe statvfs here).
+/// Size and use of the filesystem holding `path` (statvfs through rustix: no `df`
+/// subprocess; the same figures `df -B1` prints: size = blocks × fragment size, used = size −
+/// free blocks).
 pub async fn storage_stat(path: &str) -> Result<serde_json::Value, String> {
     if !std::path::Path::new(path).is_dir() {
         return Err(format!("{path} is not a directory on this host"));
     }
-    let out = tokio::process::Command::new("df")
-        .args(["-P", "-B1", path])
-        .output()
+    let p = path.to_string();
+    let st = tokio::task::spawn_blocking(move || rustix::fs::statvfs(p.as_str()))
         .await
-        .map_err(|e| format!("running df: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let fields: Vec<&str> = text
-        .lines()
-        .nth(1)
-        .map(|l| l.split_whitespace().collect())
-        .unwrap_or_default();
-    match (
-        fields.get(1).and_then(|v| v.parse::<u64>().ok()),
-        fields.get(2).and_then(|v| v.parse::<u64>().ok()),
-    ) {
-        (Some(total), Some(used)) => {
-            Ok(serde_json::json!({"capacity_bytes": total, "used_bytes": used}))
-        }
-        _ => Err(format!("cannot read df output for {path}: {text}")),
-    }
+        .map_err(|e| format!("measuring {path}: {e}"))?
+        .map_err(|e| format!("measuring {path}: {e}"))?;
+    let total = st.f_blocks.saturating_mul(st.f_frsize);
+    let used = st
+        .f_blocks
+        .saturating_sub(st.f_bfree)
+        .saturating_mul(st.f_frsize);
+    Ok(serde_json::json!({"capacity_bytes": total, "used_bytes": used}))
 }
 
 impl Driver for LocalDriver {

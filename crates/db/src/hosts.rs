@@ -329,3 +329,21 @@ pub async fn host_mark_all_disconnected(conn: &mut AnyConnection, now: i64) -> R
     q.bind(now).push(" WHERE removed IS NULL AND secret_hash IS NOT NULL AND status IN ('Up', 'Connecting', 'Alert')");
     Ok(q.query().execute(conn).await?.rows_affected())
 }
+
+/// Live hosts per (status, resource state) (for metrics).
+pub async fn host_count_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT status, resource_state, COUNT(*) AS n FROM hosts WHERE removed IS NULL GROUP BY status, resource_state",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("status")?,
+                r.try_get("resource_state")?,
+                r.try_get("n")?,
+            ))
+        })
+        .collect()
+}

@@ -187,6 +187,14 @@ impl DataStore {
     }
 
     /// Closes the pools.
+    /// (pool, connections open, of them idle) for the read and write pools — for metrics.
+    pub fn pool_stats(&self) -> [(&'static str, u32, usize); 2] {
+        [
+            ("read", self.read.size(), self.read.num_idle()),
+            ("write", self.write.size(), self.write.num_idle()),
+        ]
+    }
+
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;

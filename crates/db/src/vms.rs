@@ -734,3 +734,14 @@ pub async fn fence_clear(conn: &mut AnyConnection, host: Uuid, names: &[String])
     }
     Ok(())
 }
+
+/// Live VMs per state (for metrics).
+pub async fn vm_count_by_state(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>> {
+    let rows =
+        sqlx::query("SELECT state, COUNT(*) AS n FROM vms WHERE removed IS NULL GROUP BY state")
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+        .collect()
+}

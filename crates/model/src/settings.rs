@@ -167,6 +167,8 @@ pub const SETTINGS: &[SettingDef] = &[
        "The default maximum number of vpcs that can be created for a domain; -1 for no limit", Some(-1.0), None),
     s!("mem.overprovisioning.factor", "Advanced", Float, "1.0",
        "Used for memory overprovisioning calculation", Some(1.0), None),
+    s!("metrics.allowed.cidrs", "Advanced", String, "127.0.0.1/32,::1/128",
+       "Comma-separated CIDRs of the clients that may scrape the Prometheus metrics at /metrics on the API port"),
     s!("network.gc.interval", "Advanced", Integer, "600",
        "Seconds to wait before checking for networks to shutdown", Some(1.0), None),
     s!("network.gc.wait", "Advanced", Integer, "600",

@@ -51,6 +51,8 @@ table! {
         "listEvents" => system::list_events,
         "listConfigurations" => system::list_configurations,
         "updateConfiguration" => system::update_configuration,
+        "listBackgroundTasks" => system::list_background_tasks,
+        "runBackgroundTask" => system::run_background_task,
         "createDomain" => domains::create,
         "listDomains" => domains::list,
         "listDomainChildren" => domains::list_children,

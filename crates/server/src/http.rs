@@ -22,6 +22,7 @@ use crate::state::State;
 pub fn router(st: State) -> Router {
     Router::new()
         .route("/client/api", get(api_entry).post(api_entry))
+        .route("/metrics", get(crate::metrics::endpoint))
         .route("/client/console", get(crate::console::browser))
         .route("/client", get(crate::webui::root))
         .route("/client/", get(crate::webui::index))
@@ -68,8 +69,11 @@ async fn api_entry(
         .unwrap_or(method == Method::POST);
     let raw = RawParams::parse(q.as_deref(), form.then_some(&body[..]));
     let format = Format::from_param(raw.get("response"));
+    // The request id: in the log's span, in the caller's context, and in the answer.
+    let request_id = uuid::Uuid::new_v4();
+    let span = tracing::info_span!("api", request_id = %request_id);
     let reply = match crate::panics::guard(
-        handle(&st, &method, &headers, &raw),
+        tracing::Instrument::instrument(handle(&st, &method, &headers, &raw, request_id), span),
         raw.command().unwrap_or("-"),
     )
     .await
@@ -81,13 +85,19 @@ async fn api_entry(
         Ok(_) => 200,
         Err(e) => e.code.http_status(),
     };
-    tracing::debug!(
-        command = raw.command().unwrap_or("-"),
-        status,
-        ms = started.elapsed().as_secs_f64() * 1000.0,
-        "api"
-    );
-    respond(reply, format)
+    // A label is a registered command's name, never what the caller sent.
+    let label = match raw.command() {
+        Some(c) => st.registry.get(c).map(|s| s.name).unwrap_or("unknown"),
+        None => "none",
+    };
+    let secs = started.elapsed().as_secs_f64();
+    st.metrics.api_request(label, status, secs);
+    tracing::debug!(%request_id, command = label, status, ms = secs * 1000.0, "api");
+    let mut resp = respond(reply, format);
+    if let Ok(v) = HeaderValue::from_str(&request_id.to_string()) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
 }
 
 /// Largest request body accepted (a template URL list or user data is far smaller).
@@ -119,7 +129,13 @@ async fn read_body(body: axum::body::Body) -> Result<Bytes, ApiError> {
     }
 }
 
-async fn handle(st: &State, method: &Method, headers: &HeaderMap, raw: &RawParams) -> Reply {
+async fn handle(
+    st: &State,
+    method: &Method,
+    headers: &HeaderMap,
+    raw: &RawParams,
+    request_id: uuid::Uuid,
+) -> Reply {
     let Some(command) = raw.command() else {
         return Reply::err(
             "errorresponse",
@@ -178,6 +194,7 @@ async fn handle(st: &State, method: &Method, headers: &HeaderMap, raw: &RawParam
         Ok(c) => c,
         Err(e) => return Reply::err(wrapper, e),
     };
+    ctx.request_id = request_id;
     ctx.origin = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

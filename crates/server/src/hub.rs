@@ -98,6 +98,20 @@ impl AgentHub {
             .and_then(|c| c.get(&host).map(|c| c.conn_id))
     }
 
+    /// The longest time since a connected agent's last heartbeat, in milliseconds.
+    pub fn max_heartbeat_lag_ms(&self) -> i64 {
+        let now = now_ms();
+        self.conns
+            .lock()
+            .map(|c| {
+                c.values()
+                    .map(|x| (now - x.last_heartbeat).max(0))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+
     pub fn connected_count(&self) -> usize {
         self.conns.lock().map(|c| c.len()).unwrap_or(0)
     }

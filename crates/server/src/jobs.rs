@@ -164,15 +164,23 @@ async fn run(st: &State, id: JobId) -> AppResult<()> {
         return Ok(());
     }
     let started = std::time::Instant::now();
+    st.metrics
+        .job_queue_wait
+        .observe((now_ms() - job.created).max(0) as f64 / 1000.0);
+    st.metrics.jobs_running.inc();
+    let span = tracing::info_span!("job", job = %job.id, command = %job.command);
     let (ctx, outcome) = match prepare(st, &job).await {
         Ok((ctx, args)) => {
             let jr = JobRef {
                 id: job.id,
                 instance_id: job.instance_id.clone(),
             };
-            let r = crate::panics::guard(dispatch::run_async(st, &ctx, &args, &jr), &job.command)
-                .await
-                .and_then(|r| r.map_err(AppError::into_api));
+            let r = crate::panics::guard(
+                tracing::Instrument::instrument(dispatch::run_async(st, &ctx, &args, &jr), span),
+                &job.command,
+            )
+            .await
+            .and_then(|r| r.map_err(AppError::into_api));
             (Some(ctx), r)
         }
         Err(e) => (None, Err(e)),
@@ -181,6 +189,14 @@ async fn run(st: &State, id: JobId) -> AppResult<()> {
     // before the job answers, so a finished job means configured hosts. Waiting for the
     // data-plane round is not work: the job gives its worker slot back first.
     drop(permit);
+    st.metrics.jobs_running.dec();
+    st.metrics.job_finished(
+        st.registry
+            .get(&job.command)
+            .map(|s| s.name)
+            .unwrap_or("unknown"),
+        outcome.is_ok(),
+    );
     if job.instance_type.as_deref() == Some("VirtualMachine") {
         if let Some(vm) = job.instance_id.as_deref().and_then(|i| i.parse().ok()) {
             let structural = matches!(

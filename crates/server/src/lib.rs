@@ -23,6 +23,7 @@ pub mod http;
 pub mod hub;
 pub mod images;
 pub mod jobs;
+pub mod metrics;
 pub mod netsync;
 pub mod panics;
 pub mod placing;
@@ -32,6 +33,7 @@ pub mod settings;
 pub mod sources;
 pub mod sshkeys;
 pub mod state;
+pub mod tasks;
 pub mod up;
 pub mod validate;
 pub mod views;
@@ -156,6 +158,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         stopping: stopped.clone(),
         ui_dir: cfg.ui_dir.clone(),
         data_dir: cfg.data_dir.clone(),
+        tasks: Default::default(),
+        metrics: Default::default(),
     });
     let resumed = jobs::recover(&st, true).await?;
     if resumed > 0 {
@@ -203,57 +207,74 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
     })
 }
 
-/// Periodic work: the host monitor every 2 s (heartbeat flush, status, HA), the expunge
-/// thread every `expunge.interval`, job recovery and
-/// lease renewal every 6 s, and every minute purging of expired sessions, old finished jobs
-/// and old events, and re-measuring storage pools through their hosts.
-fn spawn_background(st: State, mut stopped: watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(2));
-        let mut n: u64 = 0;
-        let mut last_expunge = api::time::now_ms();
-        let mut last_gc = api::time::now_ms();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stopped.changed() => break,
-            }
-            n += 1;
-            if let Err(e) = hub::monitor_once(&st).await {
-                tracing::warn!(error = %e, "host monitor failed");
-            }
-            let now = api::time::now_ms();
-            if now - last_expunge >= st.settings.int("expunge.interval").max(1) * 1000 {
-                last_expunge = now;
-                if let Err(e) = ha::expunge_due(&st).await {
-                    tracing::warn!(error = %e, "expunge thread failed");
-                }
-            }
-            if now - last_gc >= st.settings.int("network.gc.interval").max(1) * 1000 {
-                last_gc = now;
-                if let Err(e) = handlers::networks::gc(&st).await {
-                    tracing::warn!(error = %e, "network garbage collector failed");
-                }
-            }
-            if !n.is_multiple_of(3) {
-                continue;
-            }
-            if let Err(e) = jobs::renew(&st).await {
-                tracing::warn!(error = %e, "lease renewal failed");
-            }
-            if let Err(e) = jobs::recover(&st, false).await {
-                tracing::warn!(error = %e, "job recovery failed");
-            }
-            if n.is_multiple_of(30) {
-                if let Err(e) = purge(&st).await {
-                    tracing::warn!(error = %e, "purge failed");
-                }
-                if let Err(e) = handlers::storage::refresh_pools(&st).await {
-                    tracing::warn!(error = %e, "storage pool refresh failed");
-                }
-            }
-        }
-    });
+/// The background tasks (`tasks`), each on its own: the host monitor every 2 s (heartbeat
+/// flush, status, HA), job lease renewal every 5 s (database only: it never waits behind
+/// IO), job recovery every 6 s, the expunge thread every `expunge.interval`, the network
+/// garbage collector every `network.gc.interval`, and every minute the purge of expired
+/// sessions, old jobs and old events and the storage-pool refresh through their hosts.
+fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
+    use futures_util::FutureExt;
+    use tasks::TaskDef;
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+    fn text<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<(), String> {
+        r.map(|_| ()).map_err(|e| e.to_string())
+    }
+    let defs: Vec<TaskDef<State>> = vec![
+        TaskDef {
+            name: "host-monitor",
+            description: "Flushes heartbeats, marks silent hosts, investigates them and starts HA",
+            period: |_| secs(2),
+            timeout: secs(120),
+            run: |st| async move { text(hub::monitor_once(&st).await) }.boxed(),
+        },
+        TaskDef {
+            name: "job-lease-renewal",
+            description: "Renews the leases of this server's jobs and its heartbeat",
+            period: |_| secs(5),
+            timeout: secs(10),
+            run: |st| async move { text(jobs::renew(&st).await) }.boxed(),
+        },
+        TaskDef {
+            name: "job-recovery",
+            description: "Takes over jobs whose owner's lease ran out",
+            period: |_| secs(6),
+            timeout: secs(120),
+            run: |st| async move { text(jobs::recover(&st, false).await) }.boxed(),
+        },
+        TaskDef {
+            name: "expunge",
+            description: "Expunges VMs destroyed for expunge.delay seconds, and VMs in Error",
+            period: |st| secs(st.settings.int("expunge.interval").max(1) as u64),
+            timeout: secs(600),
+            run: |st| async move { text(ha::expunge_due(&st).await) }.boxed(),
+        },
+        TaskDef {
+            name: "network-gc",
+            description: "Shuts down networks without VMs for network.gc.wait seconds",
+            period: |st| secs(st.settings.int("network.gc.interval").max(1) as u64),
+            timeout: secs(600),
+            run: |st| async move { text(handlers::networks::gc(&st).await) }.boxed(),
+        },
+        TaskDef {
+            name: "purge",
+            description: "Removes expired sessions, old finished jobs and old events",
+            period: |_| secs(60),
+            timeout: secs(120),
+            run: |st| async move { text(purge(&st).await) }.boxed(),
+        },
+        TaskDef {
+            name: "storage-pool-refresh",
+            description: "Measures shared storage pools through their hosts",
+            period: |_| secs(60),
+            timeout: secs(600),
+            run: |st| async move { text(handlers::storage::refresh_pools(&st).await) }.boxed(),
+        },
+    ];
+    for def in defs {
+        st.tasks.spawn(st.clone(), def, stopped.clone());
+    }
 }
 
 async fn purge(st: &AppState) -> error::AppResult<()> {

@@ -306,12 +306,15 @@ pub async fn run(
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
-            let r = async {
-                faults.check(def.kind, i, FaultKind::CrashBefore).await?;
-                faults.check(def.kind, i, FaultKind::Fail).await?;
-                (s.run)(&mut cx).await?;
-                faults.check(def.kind, i, FaultKind::CrashAfter).await
-            }
+            let r = tracing::Instrument::instrument(
+                async {
+                    faults.check(def.kind, i, FaultKind::CrashBefore).await?;
+                    faults.check(def.kind, i, FaultKind::Fail).await?;
+                    (s.run)(&mut cx).await?;
+                    faults.check(def.kind, i, FaultKind::CrashAfter).await
+                },
+                tracing::info_span!("saga_step", saga = def.kind, step = s.name),
+            )
             .await;
             match r {
                 Err(e) if past_pivot && attempt < FORWARD_ATTEMPTS => {
@@ -325,6 +328,7 @@ pub async fn run(
                 r => break r,
             }
         };
+        st.metrics.saga_step(def.kind, outcome.is_ok());
         match outcome {
             Ok(()) => {
                 step += 1;
@@ -377,6 +381,7 @@ async fn unwind(cx: &mut SagaCx, def: &SagaDef, from: i64) -> AppResult<Map<Stri
         };
         save(cx, def, step.max(0), phase).await?;
     }
+    cx.st.metrics.saga_unwound(def.kind);
     Err(error_from(cx.data.get("error")))
 }
 

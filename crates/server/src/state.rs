@@ -35,6 +35,10 @@ pub struct AppState {
     pub ui_dir: Option<std::path::PathBuf>,
     /// The server's data directory (relative staging directories are taken below it).
     pub data_dir: std::path::PathBuf,
+    /// The background tasks and their status.
+    pub tasks: Arc<crate::tasks::Tasks>,
+    /// Prometheus metrics (`/metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 pub type State = Arc<AppState>;

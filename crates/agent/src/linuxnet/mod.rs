@@ -292,7 +292,9 @@ impl LinuxNet {
         if std::fs::read_to_string(&p).ok().as_deref() == Some(content) {
             return Ok(false);
         }
-        std::fs::write(&p, content).map_err(|e| format!("writing {}: {e}", p.display()))?;
+        // Atomic: dnsmasq rereads these files on SIGHUP and must never see half of one.
+        crate::procs::write_atomic(&p, content.as_bytes())
+            .map_err(|e| format!("writing {}: {e}", p.display()))?;
         Ok(true)
     }
 }

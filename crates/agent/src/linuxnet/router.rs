@@ -242,7 +242,7 @@ impl LinuxNet {
         let running = alive(&pidfile, "dnsmasq");
         if let (Some(pid), false) = (running, changed) {
             if lists_changed {
-                self.sys.run("kill", &["-HUP", &pid.to_string()], None)?;
+                crate::procs::hangup(pid);
             }
             return Ok(());
         }

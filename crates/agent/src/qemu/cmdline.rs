@@ -46,6 +46,11 @@ impl QemuDriver {
             "-pidfile".into(),
             d("qemu.pid"),
             "-daemonize".into(),
+            // QEMU's seccomp filter: no obsolete system calls, no changes to scheduling or
+            // resource limits. (`elevateprivileges=deny` and `spawn=deny` would stop
+            // `-daemonize` itself — both checked with this QEMU.)
+            "-sandbox".into(),
+            "on,obsolete=deny,resourcecontrol=deny".into(),
         ];
         for i in 1..=HOTPLUG_PORTS {
             a.push("-device".into());

@@ -23,6 +23,23 @@ use crate::procs::alive;
 use crate::qmp::Qmp;
 use crate::sys::Sys;
 
+/// What one `busybox ping -c 1` says: `Ok(true)` a reply, `Ok(false)` the echo went out and
+/// nothing came back, `Err` the probe could not be made (so nothing can be concluded).
+pub(crate) fn ping_verdict(code: Option<i32>, stdout: &str, stderr: &str) -> Result<bool, String> {
+    match code {
+        Some(0) => Ok(true),
+        Some(1) if stdout.contains("1 packets transmitted") && stderr.trim().is_empty() => {
+            Ok(false)
+        }
+        _ => Err(format!(
+            "ping failed ({}): {}",
+            code.map(|c| format!("exit {c}"))
+                .unwrap_or_else(|| "killed".into()),
+            stderr.trim().chars().take(200).collect::<String>()
+        )),
+    }
+}
+
 mod cmdline;
 mod disks;
 
@@ -197,7 +214,7 @@ impl QemuDriver {
             let _ = std::fs::remove_file(dir.join(f));
         }
         let spec = serde_json::to_vec_pretty(vm).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("spec.json"), spec).map_err(|e| e.to_string())?;
+        crate::procs::write_atomic(&dir.join("spec.json"), &spec).map_err(|e| e.to_string())?;
         self.taps(vm)?;
         let mut args = self.command_line(vm, &dir);
         if let Some(port) = incoming {
@@ -304,7 +321,7 @@ impl QemuDriver {
         if let Some(mut s) = self.spec_of(vm) {
             f(&mut s);
             if let Ok(b) = serde_json::to_vec_pretty(&s) {
-                let _ = std::fs::write(self.vm_dir(vm).join("spec.json"), b);
+                let _ = crate::procs::write_atomic(&self.vm_dir(vm).join("spec.json"), &b);
             }
         }
     }
@@ -349,15 +366,26 @@ impl QemuDriver {
                 "VM {name} runs on QEMU, which this driver does not resize while running: stop it and change its offering"
             )),
             Command::CheckHost { address } => {
-                // A peer is alive when it answers on the agent's underlay (ICMP echo).
-                let sys = self.sys.clone();
+                // A peer is alive when it answers on the agent's underlay (ICMP echo). When
+                // the probe itself cannot run (no busybox, no raw socket, a bad address), the
+                // answer is "cannot tell" (an error), never "dead": the server fences a host
+                // only on peers that really saw it silent.
                 let a = address.clone();
                 let alive = tokio::task::spawn_blocking(move || {
-                    sys.run("busybox", &["ping", "-c", "1", "-W", "1", &a], None)
-                        .is_ok()
+                    let out = std::process::Command::new("busybox")
+                        .args(["ping", "-c", "1", "-W", "1", &a])
+                        .stdin(std::process::Stdio::null())
+                        .output()
+                        .map_err(|e| format!("cannot tell whether {a} is alive: busybox ping: {e}"))?;
+                    ping_verdict(
+                        out.status.code(),
+                        &String::from_utf8_lossy(&out.stdout),
+                        &String::from_utf8_lossy(&out.stderr),
+                    )
+                    .map_err(|e| format!("cannot tell whether {a} is alive: {e}"))
                 })
                 .await
-                .unwrap_or(false);
+                .map_err(|e| format!("the host check did not finish: {e}"))??;
                 Ok(json!({"alive": alive}))
             }
             Command::ListVms => Ok(json!({

@@ -81,6 +81,7 @@ fn command_line_boots_the_template_kernel_directly_when_the_pool_caches_it() {
         "bootindex=1",
         &format!("-vnc unix:{}", vm_dir.join("vnc.sock").display()),
         "-daemonize",
+        "-sandbox on,obsolete=deny,resourcecontrol=deny",
     ] {
         assert!(a.contains(want), "missing {want:?} in {a}");
     }
@@ -139,4 +140,26 @@ fn migration_ports_are_stable_and_in_the_dynamic_range() {
     let p = proto::migration_port("i-2-7-VM");
     assert_eq!(p, proto::migration_port("i-2-7-VM"));
     assert!(p >= 49152);
+}
+
+#[test]
+fn a_failed_probe_is_cannot_tell_not_dead() {
+    use super::ping_verdict;
+    assert_eq!(
+        ping_verdict(Some(0), "1 packets transmitted, 1 packets received", ""),
+        Ok(true)
+    );
+    assert_eq!(
+        ping_verdict(
+            Some(1),
+            "PING 10.0.0.9 (10.0.0.9): 56 data bytes\n\n--- 10.0.0.9 ping statistics ---\n1 packets transmitted, 0 packets received, 100% packet loss\n",
+            ""
+        ),
+        Ok(false)
+    );
+    // No raw socket, a bad address, a missing tool, a signal: nothing can be concluded.
+    assert!(ping_verdict(Some(1), "", "ping: permission denied (are you root?)").is_err());
+    assert!(ping_verdict(Some(1), "", "ping: bad address 'x'").is_err());
+    assert!(ping_verdict(Some(127), "", "").is_err());
+    assert!(ping_verdict(None, "", "").is_err());
 }

@@ -333,6 +333,41 @@ pub const ASYNC_JOB: &[Field] = &[
     ),
 ];
 
+/// Canopy addition: a background task of the management server.
+pub const BACKGROUND_TASK: &[Field] = &[
+    f("name", "string", "the task's name"),
+    f("description", "string", "what the task does"),
+    f(
+        "managementserverid",
+        "string",
+        "the management server that runs this copy of the task",
+    ),
+    f(
+        "interval",
+        "long",
+        "seconds between the end of one run and the start of the next",
+    ),
+    f(
+        "timeout",
+        "long",
+        "seconds after which a run is abandoned and counted as failed",
+    ),
+    f("running", "boolean", "whether a run is under way"),
+    f("runs", "long", "runs since the server started"),
+    f("failures", "long", "failed runs since the server started"),
+    f("laststart", "date", "when the last run started"),
+    f(
+        "lastduration",
+        "long",
+        "milliseconds the last finished run took",
+    ),
+    f(
+        "lasterror",
+        "string",
+        "the error of the last run, when it failed",
+    ),
+];
+
 pub const CONFIGURATION: &[Field] = &[
     f("name", "string", "the name of the configuration"),
     f("value", "string", "the value of the configuration"),

@@ -46,6 +46,15 @@ pub fn specs() -> Vec<CommandSpec> {
             .list()
             .opt("name", String, "lists configuration by name")
             .opt("category", String, "lists configurations by category"),
+        CommandSpec::new("listBackgroundTasks", "Canopy addition: lists the management server's background tasks with their status")
+            .roles(ADMIN)
+            .returns("backgroundtask", BACKGROUND_TASK)
+            .list()
+            .opt("name", String, "the task's name"),
+        CommandSpec::new("runBackgroundTask", "Canopy addition: runs a background task now (after its current run, if one is under way)")
+            .roles(ADMIN)
+            .returns("backgroundtask", BACKGROUND_TASK)
+            .req("name", String, "the task's name"),
         CommandSpec::new("updateConfiguration", "Updates a configuration.")
             .roles(ADMIN)
             .returns("configuration", CONFIGURATION)

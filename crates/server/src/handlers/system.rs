@@ -201,3 +201,59 @@ pub async fn update_configuration(st: &State, ctx: &OpContext, args: &Args) -> A
     st.settings.set_local(def.name, &value);
     Ok(json!({ "configuration": configuration(st, def) }))
 }
+
+fn task_view(st: &State, t: &crate::tasks::TaskStatus) -> Value {
+    let mut v = json!({
+        "name": t.name,
+        "description": t.description,
+        "managementserverid": st.server_id.0,
+        "interval": t.period_ms / 1000,
+        "timeout": t.timeout_ms / 1000,
+        "running": t.running,
+        "runs": t.runs,
+        "failures": t.failures,
+    });
+    if let Some(s) = t.last_start {
+        v["laststart"] = json!(api::time::format_ms(s));
+    }
+    if let Some(d) = t.last_duration_ms {
+        v["lastduration"] = json!(d);
+    }
+    if let Some(e) = &t.last_error {
+        v["lasterror"] = json!(e);
+    }
+    v
+}
+
+/// `listBackgroundTasks` (Canopy addition, root admin): this server's background tasks.
+pub async fn list_background_tasks(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let items: Vec<Value> = st
+        .tasks
+        .status()
+        .iter()
+        .filter(|t| args.text("name").map(|n| n == t.name).unwrap_or(true))
+        .map(|t| task_view(st, t))
+        .collect();
+    let total = items.len() as u64;
+    Ok(list_body("backgroundtask", total, args.page.slice(items)))
+}
+
+/// `runBackgroundTask` (Canopy addition, root admin): runs a task now.
+pub async fn run_background_task(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let name = args.required_str("name")?;
+    if !st.tasks.trigger(name) {
+        let known: Vec<&str> = st.tasks.status().iter().map(|t| t.name).collect();
+        return param_err(format!(
+            "Unknown background task {}: the tasks are {}",
+            name.chars().take(100).collect::<String>(),
+            known.join(", ")
+        ));
+    }
+    let t = st
+        .tasks
+        .status()
+        .into_iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| crate::error::AppError::Internal("task vanished".into()))?;
+    Ok(json!({ "backgroundtask": task_view(st, &t) }))
+}

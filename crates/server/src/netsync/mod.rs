@@ -103,7 +103,14 @@ pub fn spawn_worker(st: State) {
                         p.started,
                     )
                 };
-                if let Err(e) = sync_hosts(&st, &hosts, &force).await {
+                let started = std::time::Instant::now();
+                let r = sync_hosts(&st, &hosts, &force).await;
+                st.metrics.dataplane_rounds.inc();
+                st.metrics
+                    .dataplane_round_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                if let Err(e) = r {
+                    st.metrics.dataplane_round_failures.inc();
                     tracing::warn!(error = %e, hosts = hosts.len(), "data-plane round failed");
                 }
                 st.net.done.send_replace(round);

@@ -1,0 +1,367 @@
+//! Prometheus metrics at `GET /metrics` on the API port (text exposition format, with `# HELP`
+//! and `# TYPE` lines), through the `prometheus-client` crate. Counters and histograms are
+//! updated where the work happens (API requests, jobs, saga steps, data-plane rounds); gauges
+//! that describe state (agents, hosts and VMs by state, database pools, background tasks) are
+//! read when scraped. Label values are bounded: a command label is a registered command name
+//! or `unknown`, never what a caller sent.
+//!
+//! Who may scrape: clients from `metrics.allowed.cidrs` (default loopback), as CloudStack's
+//! Prometheus exporter has its allowed-IPs list; everyone else gets 403.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use axum::extract::{ConnectInfo, State as AxState};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::state::State;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CommandCode {
+    pub command: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Command {
+    pub command: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobOutcome {
+    pub command: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SagaStep {
+    pub saga: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Saga {
+    pub saga: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HostState {
+    pub status: String,
+    pub resource_state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Pool {
+    pub pool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Task {
+    pub task: String,
+}
+
+fn latency() -> Histogram {
+    // 1 ms … ~33 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// Every metric of the server.
+pub struct Metrics {
+    pub api_requests: Family<CommandCode, Counter>,
+    pub api_latency: Family<Command, Histogram, fn() -> Histogram>,
+    pub jobs_finished: Family<JobOutcome, Counter>,
+    pub jobs_running: Gauge,
+    pub job_queue_wait: Histogram,
+    pub saga_steps: Family<SagaStep, Counter>,
+    pub saga_unwinds: Family<Saga, Counter>,
+    pub dataplane_rounds: Counter,
+    pub dataplane_round_failures: Counter,
+    pub dataplane_round_seconds: Histogram,
+    // Read at scrape time.
+    agents_connected: Gauge,
+    heartbeat_lag_max: Gauge<f64, std::sync::atomic::AtomicU64>,
+    hosts: Family<HostState, Gauge>,
+    vms: Family<StateLabel, Gauge>,
+    db_connections: Family<Pool, Gauge>,
+    db_idle: Family<Pool, Gauge>,
+    task_runs: Family<Task, Gauge>,
+    task_failures: Family<Task, Gauge>,
+    task_running: Family<Task, Gauge>,
+    registry: Mutex<Registry>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let m = Self {
+            api_requests: Family::default(),
+            api_latency: Family::new_with_constructor(latency),
+            jobs_finished: Family::default(),
+            jobs_running: Gauge::default(),
+            job_queue_wait: latency(),
+            saga_steps: Family::default(),
+            saga_unwinds: Family::default(),
+            dataplane_rounds: Counter::default(),
+            dataplane_round_failures: Counter::default(),
+            dataplane_round_seconds: latency(),
+            agents_connected: Gauge::default(),
+            heartbeat_lag_max: Gauge::default(),
+            hosts: Family::default(),
+            vms: Family::default(),
+            db_connections: Family::default(),
+            db_idle: Family::default(),
+            task_runs: Family::default(),
+            task_failures: Family::default(),
+            task_running: Family::default(),
+            registry: Mutex::new(Registry::with_prefix("canopy")),
+        };
+        if let Ok(mut r) = m.registry.lock() {
+            r.register(
+                "api_requests",
+                "API requests by command and answer code (200 or the CloudStack error code)",
+                m.api_requests.clone(),
+            );
+            r.register(
+                "api_request_duration_seconds",
+                "API request latency by command",
+                m.api_latency.clone(),
+            );
+            r.register(
+                "jobs_finished",
+                "Async jobs finished, by command and outcome (succeeded, failed)",
+                m.jobs_finished.clone(),
+            );
+            r.register(
+                "jobs_running",
+                "Async jobs running on this server",
+                m.jobs_running.clone(),
+            );
+            r.register(
+                "job_queue_wait_seconds",
+                "Time from a job's submission to the start of its run",
+                m.job_queue_wait.clone(),
+            );
+            r.register(
+                "saga_steps",
+                "Saga steps run, by saga and outcome (done, failed)",
+                m.saga_steps.clone(),
+            );
+            r.register("saga_unwinds", "Sagas that unwound", m.saga_unwinds.clone());
+            r.register(
+                "dataplane_rounds",
+                "Data-plane rounds (compile and push to hosts)",
+                m.dataplane_rounds.clone(),
+            );
+            r.register(
+                "dataplane_round_failures",
+                "Data-plane rounds that failed",
+                m.dataplane_round_failures.clone(),
+            );
+            r.register(
+                "dataplane_round_duration_seconds",
+                "Duration of data-plane rounds",
+                m.dataplane_round_seconds.clone(),
+            );
+            r.register(
+                "agents_connected",
+                "Host agents connected to this server",
+                m.agents_connected.clone(),
+            );
+            r.register(
+                "agent_heartbeat_lag_max_seconds",
+                "The longest time since a connected agent's last heartbeat",
+                m.heartbeat_lag_max.clone(),
+            );
+            r.register(
+                "hosts",
+                "Hosts by status and resource state",
+                m.hosts.clone(),
+            );
+            r.register("vms", "Virtual machines by state", m.vms.clone());
+            r.register(
+                "db_connections",
+                "Database connections open, by pool",
+                m.db_connections.clone(),
+            );
+            r.register(
+                "db_connections_idle",
+                "Database connections idle, by pool",
+                m.db_idle.clone(),
+            );
+            r.register(
+                "background_task_runs",
+                "Runs of each background task since start",
+                m.task_runs.clone(),
+            );
+            r.register(
+                "background_task_failures",
+                "Failed runs of each background task since start",
+                m.task_failures.clone(),
+            );
+            r.register(
+                "background_task_running",
+                "Whether a background task is running now",
+                m.task_running.clone(),
+            );
+        }
+        m
+    }
+}
+
+impl Metrics {
+    /// Counts an API request; `command` must be a registered name (or "unknown").
+    pub fn api_request(&self, command: &str, code: u16, seconds: f64) {
+        self.api_requests
+            .get_or_create(&CommandCode {
+                command: command.to_string(),
+                code: code.to_string(),
+            })
+            .inc();
+        self.api_latency
+            .get_or_create(&Command {
+                command: command.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn saga_step(&self, saga: &str, ok: bool) {
+        self.saga_steps
+            .get_or_create(&SagaStep {
+                saga: saga.to_string(),
+                outcome: if ok { "done" } else { "failed" }.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn saga_unwound(&self, saga: &str) {
+        self.saga_unwinds
+            .get_or_create(&Saga {
+                saga: saga.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn job_finished(&self, command: &str, ok: bool) {
+        self.jobs_finished
+            .get_or_create(&JobOutcome {
+                command: command.to_string(),
+                outcome: if ok { "succeeded" } else { "failed" }.to_string(),
+            })
+            .inc();
+    }
+
+    /// Reads the state gauges and renders everything.
+    async fn render(&self, st: &State) -> Result<String, String> {
+        self.agents_connected.set(st.hub.connected_count() as i64);
+        self.heartbeat_lag_max
+            .set(st.hub.max_heartbeat_lag_ms() as f64 / 1000.0);
+        {
+            let mut c = st.store.read().await.map_err(|e| e.to_string())?;
+            self.hosts.clear();
+            for (status, resource_state, n) in db::host_count_by_status(&mut c)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                self.hosts
+                    .get_or_create(&HostState {
+                        status,
+                        resource_state,
+                    })
+                    .set(n);
+            }
+            self.vms.clear();
+            for (state, n) in db::vm_count_by_state(&mut c)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                self.vms.get_or_create(&StateLabel { state }).set(n);
+            }
+        }
+        for (pool, size, idle) in st.store.pool_stats() {
+            let p = Pool {
+                pool: pool.to_string(),
+            };
+            self.db_connections.get_or_create(&p).set(size as i64);
+            self.db_idle.get_or_create(&p).set(idle as i64);
+        }
+        for t in st.tasks.status() {
+            let l = Task {
+                task: t.name.to_string(),
+            };
+            self.task_runs.get_or_create(&l).set(t.runs as i64);
+            self.task_failures.get_or_create(&l).set(t.failures as i64);
+            self.task_running
+                .get_or_create(&l)
+                .set(i64::from(t.running));
+        }
+        let mut out = String::new();
+        let r = self.registry.lock().map_err(|e| e.to_string())?;
+        prometheus_client::encoding::text::encode(&mut out, &r).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+}
+
+/// Whether `peer` may scrape (`metrics.allowed.cidrs`).
+fn allowed(st: &State, peer: &SocketAddr) -> bool {
+    let ip = match peer.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(std::net::IpAddr::V4)
+            .unwrap_or(std::net::IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    st.settings
+        .text("metrics.allowed.cidrs")
+        .split(',')
+        .map(str::trim)
+        .filter_map(|c| {
+            c.parse::<ipnet::IpNet>()
+                .ok()
+                .or_else(|| c.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+        })
+        .any(|n| n.contains(&ip))
+}
+
+/// `GET /metrics`.
+pub async fn endpoint(
+    AxState(st): AxState<State>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if !allowed(&st, &peer) {
+        return (
+            StatusCode::FORBIDDEN,
+            "metrics are served to the addresses in the global setting metrics.allowed.cidrs\n",
+        )
+            .into_response();
+    }
+    match st.metrics.render(&st).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            let reference = uuid::Uuid::new_v4();
+            tracing::error!(%reference, error = %e, "metrics could not be rendered");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("metrics unavailable (reference {reference})\n"),
+            )
+                .into_response()
+        }
+    }
+}
