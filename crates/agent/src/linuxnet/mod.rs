@@ -37,6 +37,9 @@ pub struct LinuxNet {
     /// Tap → bridge, from the last desired state (read by the QEMU driver while an apply
     /// may be running, so not under `applied`).
     taps: Mutex<BTreeMap<String, String>>,
+    /// The switch that sends bridged traffic through the inet hooks, where the security
+    /// groups' stateful rules are (tests point it elsewhere).
+    pub bridge_nf: PathBuf,
 }
 
 #[derive(Default)]
@@ -74,6 +77,35 @@ impl LinuxNet {
             public_uplink,
             applied: Mutex::new(Applied::default()),
             taps: Mutex::new(BTreeMap::new()),
+            bridge_nf: PathBuf::from("/proc/sys/net/bridge/bridge-nf-call-iptables"),
+        }
+    }
+
+    /// Security groups fail closed: they can only be enforced when bridged traffic passes the
+    /// inet hooks (br_netfilter, `net.bridge.bridge-nf-call-iptables = 1`). The module is
+    /// loaded and the switch set when they are not; when that does not take, the host's data
+    /// plane is refused (the server keeps retrying and says so) rather than applied without
+    /// its firewall.
+    fn bridged_traffic_filtered(&self) -> Result<(), String> {
+        let on = || {
+            std::fs::read_to_string(&self.bridge_nf)
+                .map(|v| v.trim() == "1")
+                .unwrap_or(false)
+        };
+        if on() {
+            return Ok(());
+        }
+        if !self.bridge_nf.exists() {
+            let _ = self.sys.run("modprobe", &["br_netfilter"], None);
+        }
+        let _ = std::fs::write(&self.bridge_nf, "1");
+        if on() {
+            Ok(())
+        } else {
+            Err(format!(
+                "security groups cannot be enforced on this host: bridged traffic does not pass the firewall ({} is not 1; load br_netfilter); the data plane is not applied",
+                self.bridge_nf.display()
+            ))
         }
     }
 
@@ -301,8 +333,11 @@ impl LinuxNet {
 
 impl LinuxNet {
     fn apply_all(&self, desired: &HostDesired, applied: &mut Applied) -> Result<(), String> {
-        // Bridged IPv4 must traverse the inet hooks for the security groups (stateful rules).
-        let _ = std::fs::write("/proc/sys/net/bridge/bridge-nf-call-iptables", "1");
+        // Bridged IPv4 must traverse the inet hooks for the security groups (stateful rules);
+        // checked before any tap joins a bridge, so nothing flows unfiltered.
+        if desired.security.is_some() {
+            self.bridged_traffic_filtered()?;
+        }
         let links = self.links(None)?;
         for b in &desired.bridges {
             self.bridge(&links, b)?;

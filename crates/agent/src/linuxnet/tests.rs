@@ -106,7 +106,10 @@ fn dnsmasq_keeps_leases_and_names_in_files_it_rereads() {
 fn a_security_group_change_sends_only_the_changed_chain() {
     let sys = Arc::new(FakeSys::default());
     let dir = std::env::temp_dir().join(format!("canopy-ln-{}", uuid::Uuid::new_v4()));
-    let net = LinuxNet::new(sys.clone(), dir.clone(), None);
+    let mut net = LinuxNet::new(sys.clone(), dir.clone(), None);
+    std::fs::create_dir_all(&dir).expect("dir");
+    net.bridge_nf = dir.join("bridge-nf-call-iptables");
+    std::fs::write(&net.bridge_nf, "0").expect("switch");
     let rules = |extra: &str| {
         format!(
             "table inet canopy_sg {{}}\ndelete table inet canopy_sg\ntable inet canopy_sg {{\n    chain forward {{\n        type filter hook forward priority filter; policy accept;\n{}    }}\n    chain sgin_1 {{\n        tcp dport 80 accept\n{extra}    }}\n}}\n",
@@ -178,4 +181,32 @@ fn vxlan_peers_are_diffed_against_the_fdb() {
         "only the differences are applied; a bridge no longer desired goes"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn security_groups_fail_closed_when_bridged_traffic_cannot_be_filtered() {
+    let sys = Arc::new(FakeSys::default());
+    let dir = std::env::temp_dir().join(format!("canopy-ln-{}", uuid::Uuid::new_v4()));
+    let mut net = LinuxNet::new(sys.clone(), dir.clone(), None);
+    // A switch that cannot be set (no br_netfilter, and modprobe does not help).
+    net.bridge_nf = dir.join("no-such-dir").join("bridge-nf-call-iptables");
+    let mut d = desired(Link::Local);
+    d.security = Some("table inet canopy_sg {}\n".into());
+    let e = net.apply(1, &d).expect_err("refused");
+    assert!(e.contains("security groups cannot be enforced"), "{e}");
+    let cmds = sys.commands();
+    assert!(
+        cmds.iter().any(|c| c == "modprobe br_netfilter"),
+        "{cmds:?}"
+    );
+    assert!(
+        !cmds
+            .iter()
+            .any(|c| c.starts_with("nft") || c.contains("master")),
+        "nothing applied: {cmds:?}"
+    );
+    // Without security groups the host's networks are applied as before.
+    d.security = None;
+    net.apply(2, &d).expect("applied");
+    let _ = std::fs::remove_dir_all(&dir);
 }
