@@ -35,6 +35,18 @@ impl QemuDriver {
         Ok(base)
     }
 
+    /// Runs a tool that may take a while (qemu-img on a large image) off the async workers.
+    async fn tool(&self, program: &'static str, args: &[&str]) -> Result<String, String> {
+        let sys = self.sys.clone();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            sys.run(program, &refs, None)
+        })
+        .await
+        .map_err(|e| format!("{program} did not finish: {e}"))?
+    }
+
     pub(super) async fn create_volume(&self, v: &proto::VolumeSpec) -> Result<Value, String> {
         let pool = PathBuf::from(&v.pool_path);
         std::fs::create_dir_all(&pool).map_err(|e| format!("creating {}: {e}", pool.display()))?;
@@ -49,8 +61,8 @@ impl QemuDriver {
                     let base = self.template_files(&pool, tid).await?;
                     let b = base.display().to_string();
                     let info = self
-                        .sys
-                        .run("qemu-img", &["info", "--output=json", &b], None)?;
+                        .tool("qemu-img", &["info", "--output=json", &b])
+                        .await?;
                     let virtual_size = serde_json::from_str::<Value>(&info)
                         .ok()
                         .and_then(|i| i["virtual-size"].as_u64())
@@ -59,14 +71,11 @@ impl QemuDriver {
                     if v.size_bytes > virtual_size {
                         args.push(&size);
                     }
-                    self.sys.run("qemu-img", &args, None)?;
+                    self.tool("qemu-img", &args).await?;
                 }
                 None => {
-                    self.sys.run(
-                        "qemu-img",
-                        &["create", "-q", "-f", "qcow2", &t, &size],
-                        None,
-                    )?;
+                    self.tool("qemu-img", &["create", "-q", "-f", "qcow2", &t, &size])
+                        .await?;
                 }
             }
             std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
@@ -180,11 +189,8 @@ impl QemuDriver {
         } else {
             let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
             let size = size_bytes.to_string();
-            self.sys.run(
-                "qemu-img",
-                &["resize", "-q", &p.display().to_string(), &size],
-                None,
-            )?;
+            self.tool("qemu-img", &["resize", "-q", &p.display().to_string(), &size])
+                .await?;
         }
         Ok(json!({"size": size_bytes}))
     }
