@@ -189,8 +189,11 @@ impl QemuDriver {
         } else {
             let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
             let size = size_bytes.to_string();
-            self.tool("qemu-img", &["resize", "-q", &p.display().to_string(), &size])
-                .await?;
+            self.tool(
+                "qemu-img",
+                &["resize", "-q", &p.display().to_string(), &size],
+            )
+            .await?;
         }
         Ok(json!({"size": size_bytes}))
     }

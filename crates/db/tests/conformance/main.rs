@@ -113,40 +113,71 @@ pub(crate) async fn user(
     id
 }
 
-async fn suite(fresh: impl Fn() -> String) {
-    migrations(&fresh()).await;
-    domains(&DataStore::open(&fresh()).await.expect("open")).await;
-    accounts_and_users(&DataStore::open(&fresh()).await.expect("open")).await;
-    sessions_settings_events(&DataStore::open(&fresh()).await.expect("open")).await;
-    jobs(&DataStore::open(&fresh()).await.expect("open")).await;
-    concurrency(&DataStore::open(&fresh()).await.expect("open")).await;
-    inventory(&DataStore::open(&fresh()).await.expect("open")).await;
-    keypairs(&DataStore::open(&fresh()).await.expect("open")).await;
-    limits(&DataStore::open(&fresh()).await.expect("open")).await;
-    hypervisor_capabilities(&DataStore::open(&fresh()).await.expect("open")).await;
-    tags(&DataStore::open(&fresh()).await.expect("open")).await;
-    vms(&DataStore::open(&fresh()).await.expect("open")).await;
-    networking(&DataStore::open(&fresh()).await.expect("open")).await;
+/// One throwaway PostgreSQL shared by the tests of this binary that run at the same time
+/// (each gets a fresh database); stopped when the last of them drops it.
+fn shared_pg() -> Option<std::sync::Arc<testkit::Postgres>> {
+    use std::sync::{Arc, Mutex, Weak};
+    static SHARED: Mutex<Weak<testkit::Postgres>> = Mutex::new(Weak::new());
+    let mut g = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = g.upgrade() {
+        return Some(p);
+    }
+    let p = Arc::new(testkit::Postgres::start_for_test()?);
+    *g = Arc::downgrade(&p);
+    Some(p)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn conformance_sqlite() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let n = std::sync::atomic::AtomicU32::new(0);
-    suite(|| {
-        let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        format!(
-            "sqlite:{}",
-            dir.path().join(format!("db{i}.sqlite")).display()
-        )
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn conformance_postgres() {
-    let Some(pg) = testkit::Postgres::start_for_test() else {
-        return;
+/// A test per family and backend, so one failure does not hide the others: `sqlite::jobs`,
+/// `postgres::jobs`, …
+macro_rules! families {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn migrations() {
+                let dir = tempfile::tempdir().expect("tmp");
+                super::migrations(&format!("sqlite:{}", dir.path().join("db.sqlite").display()))
+                    .await;
+            }
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().expect("tmp");
+                    let url = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+                    super::$name(&DataStore::open(&url).await.expect("open")).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn migrations() {
+                let Some(pg) = shared_pg() else { return };
+                super::migrations(&pg.fresh_database().expect("create database")).await;
+            }
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(pg) = shared_pg() else { return };
+                    let url = pg.fresh_database().expect("create database");
+                    super::$name(&DataStore::open(&url).await.expect("open")).await;
+                }
+            )*
+        }
     };
-    suite(|| pg.fresh_database().expect("create database")).await;
 }
+
+families!(
+    domains,
+    accounts_and_users,
+    sessions_settings_events,
+    jobs,
+    concurrency,
+    inventory,
+    keypairs,
+    limits,
+    hypervisor_capabilities,
+    tags,
+    vms,
+    networking,
+);
