@@ -164,14 +164,15 @@ const dialogSubmit = async (page) => {
     await page.goto(`${base}/client/#/instances`);
     await rowByName(page, vmName).waitFor();
     await page.fill("input.search", vmName);
-    await sleep(600);
+    // The search runs after a debounce: wait for the list it draws, not for a time.
+    await page.waitForFunction(() => document.querySelectorAll("tbody tr[data-id]").length === 1);
     const rows = await page.locator("tbody tr[data-id]").count();
     check(rows === 1, `one row for the search, got ${rows}`);
     check((await rowByName(page, vmName).locator(".badge").textContent()) === "Running", "badge Running");
     await page.click("th:has-text('Name')");
     check((await page.textContent(".pager")).includes("1 in all"), "pager counts");
     await page.fill("input.search", "");
-    await sleep(600);
+    await page.waitForLoadState("networkidle");
     await steps.shot(page, "06-instances");
     return `${await page.locator("tbody tr[data-id]").count()} row(s)`;
   });
@@ -371,7 +372,7 @@ const dialogSubmit = async (page) => {
     await page.goto(`${base}/client/#/instances`);
     await rowByName(page, vmName).waitFor();
     check(await page.isVisible(".menu-toggle"), "menu button");
-    await sleep(400); // the drawer's slide
+    await page.waitForSelector("nav.nav a[data-path=instances]", { state: "hidden" });
     check(!(await page.isVisible("nav.nav a[data-path=instances]")), "menu hidden until opened");
     await steps.shot(page, "11-instances-narrow");
     await page.click(".menu-toggle");
@@ -401,7 +402,7 @@ await steps.step("another account's user sees no other account's VMs and no infr
   check(!(await navSections(page)).includes("Infrastructure"), "no infrastructure");
   await page.goto(`${base}/client/#/instances`);
   await page.waitForSelector("tbody tr");
-  await sleep(500);
+  await page.waitForLoadState("networkidle");
   const n = await page.locator("tbody tr[data-id]").count();
   check(n === 0, `bob sees ${n} VMs`);
   // and a direct link to alice's VM says so, not a crash
@@ -570,7 +571,7 @@ await steps.step("domain admin: accounts of the domain, its VMs, no infrastructu
       const before = errors.length;
       await page.goto(`${base}/client/#/${p}`);
       await page.waitForSelector("main h1");
-      await sleep(700);
+      await page.waitForLoadState("networkidle");
       const listErr = await page.$$eval(".list-status.error, p.error", (els) => els.map((e) => e.textContent));
       if (listErr.length || errors.length > before) bad.push(`${p}: ${[...listErr, ...errors.slice(before)].join(" | ")}`);
       if (["offerings", "settings", "accounts", "events", "networks", "templates", "routers", "domains", "primarystorage"].includes(p)) await steps.shot(page, `20-${p}`);
