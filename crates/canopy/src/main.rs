@@ -294,7 +294,8 @@ fn main() -> anyhow::Result<()> {
                     address.as_deref(),
                     uses,
                     validity_minutes,
-                )?;
+                )
+                .await?;
                 println!("{token}");
                 Ok(())
             }
@@ -427,7 +428,9 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
 }
 
 /// Calls createHostJoinToken with a signed GET over plain HTTP.
-fn mint_token(
+/// Calls createHostJoinToken with the admin's keys (reqwest: a real HTTP client, not a
+/// hand-written request over a TCP stream).
+async fn mint_token(
     api_url: &str,
     admin_json: &std::path::Path,
     cluster: &str,
@@ -435,7 +438,6 @@ fn mint_token(
     uses: u32,
     validity: u32,
 ) -> anyhow::Result<String> {
-    use std::io::{Read, Write};
     let creds: serde_json::Value = serde_json::from_slice(
         &std::fs::read(admin_json).with_context(|| format!("reading {}", admin_json.display()))?,
     )?;
@@ -459,46 +461,23 @@ fn mint_token(
     }
     let sig = api::sign::sign(&params, secret);
     params.push(("signature", &sig));
-    let enc = |v: &str| -> String {
-        v.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect()
-    };
-    let query: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect();
-    let rest = api_url
-        .strip_prefix("http://")
-        .context("--api must be an http:// URL")?;
-    let (hostport, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/client/api".into()));
-    let mut s = std::net::TcpStream::connect(hostport)
-        .with_context(|| format!("connecting to {hostport}"))?;
-    write!(
-        s,
-        "GET {path}?{} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n",
-        query.join("&")
-    )?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let resp = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?
+        .get(api_url)
+        .query(&params)
+        .send()
+        .await
+        .with_context(|| format!("calling {api_url}"))?;
+    let body = resp.text().await?;
     let v: serde_json::Value =
-        serde_json::from_str(body).with_context(|| format!("unexpected answer: {resp}"))?;
+        serde_json::from_str(&body).with_context(|| format!("unexpected answer: {body}"))?;
     let inner = &v["createhostjointokenresponse"];
     if let Some(t) = inner["jointoken"]["token"].as_str() {
         return Ok(t.to_string());
     }
     anyhow::bail!(
         "createHostJoinToken failed: {}",
-        inner["errortext"].as_str().unwrap_or(body)
+        inner["errortext"].as_str().unwrap_or(&body)
     )
 }
