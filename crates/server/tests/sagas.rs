@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -463,17 +462,6 @@ async fn data_volume(c: &Client, z: &VmZone) -> String {
         .await;
     assert_eq!(j["jobstatus"], 1, "{j}");
     s(&j["jobresult"]["volume"]["id"])
-}
-
-async fn wait_crash(ts: &TestServer, before: u64) {
-    let faults = &ts.server.as_ref().expect("running").state.faults;
-    for _ in 0..600 {
-        if faults.crashes() > before {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the injected crash never struck");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

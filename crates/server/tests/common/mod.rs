@@ -564,3 +564,15 @@ pub fn generations_changed(
         .map(|(h, _)| h.clone())
         .collect()
 }
+
+/// Waits (at most 12 s) until an injected saga crash has struck more than `before` times.
+pub async fn wait_crash(ts: &TestServer, before: u64) {
+    let faults = &ts.server.as_ref().expect("running").state.faults;
+    for _ in 0..600 {
+        if faults.crashes() > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the injected crash never struck");
+}
