@@ -121,7 +121,8 @@ pub async fn serve(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
-                .max_buf_size(64 * 1024);
+                // Room for a GET carrying 32 KiB of base64 user data (cs sends GET), bounded.
+                .max_buf_size(256 * 1024);
             match tls {
                 Some(tls) => {
                     let stream =
