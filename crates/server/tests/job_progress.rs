@@ -12,6 +12,16 @@ use std::time::Duration;
 use common::*;
 use server::saga::{Fault, FaultKind};
 
+/// The phase of the saga of `job`, as stored.
+async fn saga_phase(ts: &TestServer, job: &str) -> Option<String> {
+    let st = ts.server.as_ref().expect("running").state.clone();
+    let mut conn = st.store.read().await.expect("read");
+    db::saga_get(&mut conn, job.parse().expect("job id"))
+        .await
+        .expect("saga")
+        .map(|s| s.phase)
+}
+
 /// Submits destroyVirtualMachine with expunge for `id`; the job id.
 async fn destroy_expunge(c: &Client, id: &str) -> String {
     c.ok(&[
@@ -72,14 +82,7 @@ async fn a_job_that_progresses_across_many_crashes_completes() {
         serde_json::json!({}),
         "the VM is gone"
     );
-    let st = ts.server.as_ref().expect("running").state.clone();
-    let saga = {
-        let mut conn = st.store.read().await.expect("read");
-        db::saga_get(&mut conn, job.parse().expect("job id"))
-            .await
-            .expect("saga")
-    };
-    assert_eq!(saga.map(|s| s.phase).as_deref(), Some("done"));
+    assert_eq!(saga_phase(&ts, &job).await.as_deref(), Some("done"));
 
     // A job that dies at the same point every time is given up, saying why.
     let vm = deploy_vm(&c, &z, "always-killed", &[]).await;
@@ -121,13 +124,6 @@ async fn a_job_that_progresses_across_many_crashes_completes() {
     );
     // It was rolled back, not left half done: the VM runs as before and its saga is final.
     assert_eq!(vm_view(&ts.admin, &id).await["state"], "Running");
-    let st = ts.server.as_ref().expect("running").state.clone();
-    let saga = {
-        let mut conn = st.store.read().await.expect("read");
-        db::saga_get(&mut conn, job.parse().expect("job id"))
-            .await
-            .expect("saga")
-    };
-    assert_eq!(saga.map(|s| s.phase).as_deref(), Some("unwound"));
+    assert_eq!(saga_phase(&ts, &job).await.as_deref(), Some("unwound"));
     ts.stop().await;
 }
