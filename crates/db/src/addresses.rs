@@ -179,7 +179,7 @@ pub struct PublicIpRow {
     pub zone_id: Uuid,
     pub range_id: Uuid,
     pub address: String,
-    pub state: String,
+    pub state: model::IpState,
     pub account_id: Option<AccountId>,
     pub account_name: Option<String>,
     pub domain_id: Option<DomainId>,
@@ -236,7 +236,7 @@ fn ip_row(r: &AnyRow) -> Result<PublicIpRow> {
         zone_id: get_id(r, "p_zone", T)?,
         range_id: get_id(r, "p_range", T)?,
         address: r.try_get("p_addr")?,
-        state: r.try_get("p_state")?,
+        state: get_id(r, "p_state", T)?,
         account_id: get_opt_id(r, "p_acct", T)?,
         account_name: r.try_get("a_name")?,
         domain_id: get_opt_id(r, "p_dom", T)?,
@@ -384,7 +384,7 @@ pub async fn public_ip_claim(
     domain: DomainId,
     network: Option<Uuid>,
     source_nat: bool,
-    state: &str,
+    state: model::IpState,
 ) -> Result<bool> {
     let mut q = Sql::new("UPDATE public_ips SET state = ");
     q.bind(state)
@@ -402,7 +402,11 @@ pub async fn public_ip_claim(
     Ok(q.query().execute(&mut *conn).await?.rows_affected() == 1)
 }
 
-pub async fn public_ip_set_state(conn: &mut AnyConnection, id: Uuid, state: &str) -> Result<u64> {
+pub async fn public_ip_set_state(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    state: model::IpState,
+) -> Result<u64> {
     let mut q = Sql::new("UPDATE public_ips SET state = ");
     q.bind(state).and(" WHERE state <> 'Free' AND id = ", id);
     Ok(q.query().execute(&mut *conn).await?.rows_affected())

@@ -4,7 +4,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use crate::identity::Listed;
+use model::{HostStatus, ResourceState};
+
+use crate::identity::{get_id, Listed};
 use crate::migrate::now_ms;
 use crate::sql::Sql;
 use crate::{DbError, Result};
@@ -20,9 +22,9 @@ pub struct HostRow {
     pub address: String,
     pub hypervisor: String,
     /// Connection status: Connecting, Up, Disconnected, Alert, Down, …
-    pub status: String,
+    pub status: HostStatus,
     /// Enabled, Disabled, PrepareForMaintenance, Maintenance, …
-    pub resource_state: String,
+    pub resource_state: ResourceState,
     pub host_tags: Vec<String>,
     /// The agent's last inventory (JSON of `proto::Inventory`).
     pub inventory: serde_json::Value,
@@ -55,8 +57,8 @@ fn host_row(r: &AnyRow) -> Result<HostRow> {
         name: r.try_get("name")?,
         address: r.try_get("address")?,
         hypervisor: r.try_get("hypervisor")?,
-        status: r.try_get("status")?,
-        resource_state: r.try_get("resource_state")?,
+        status: get_id(r, "status", "hosts")?,
+        resource_state: get_id(r, "resource_state", "hosts")?,
         host_tags: tags
             .split(',')
             .filter(|t| !t.is_empty())
@@ -92,9 +94,9 @@ pub async fn host_insert(conn: &mut AnyConnection, h: &HostRow) -> Result<()> {
         .push(", ");
     q.bind(h.hypervisor.clone())
         .push(", ")
-        .bind(h.status.clone())
+        .bind(h.status)
         .push(", ")
-        .bind(h.resource_state.clone())
+        .bind(h.resource_state)
         .push(", ");
     q.bind(h.host_tags.join(","))
         .push(", ")
@@ -132,8 +134,10 @@ pub struct HostFilter {
     pub pod_id: Option<Uuid>,
     pub cluster_id: Option<Uuid>,
     pub name: Option<String>,
-    pub status: Option<String>,
-    pub resource_state: Option<String>,
+    pub status: Option<HostStatus>,
+    pub resource_state: Option<ResourceState>,
+    /// Match no host (a state filter naming no state: CloudStack answers an empty list).
+    pub none: bool,
     pub hypervisor: Option<String>,
     pub keyword: Option<String>,
     pub offset: u64,
@@ -151,12 +155,16 @@ fn host_where(q: &mut Sql, f: &HostFilter) {
             q.and(&format!(" AND {col} = "), v.to_string());
         }
     }
-    for (col, v) in [
-        ("name", &f.name),
-        ("status", &f.status),
-        ("resource_state", &f.resource_state),
-        ("hypervisor", &f.hypervisor),
-    ] {
+    if f.none {
+        q.push(" AND 1 = 0");
+    }
+    if let Some(s) = f.status {
+        q.and(" AND status = ", s);
+    }
+    if let Some(s) = f.resource_state {
+        q.and(" AND resource_state = ", s);
+    }
+    for (col, v) in [("name", &f.name), ("hypervisor", &f.hypervisor)] {
         if let Some(v) = v {
             q.and(&format!(" AND lower({col}) = lower("), v.clone())
                 .push(")");
@@ -220,7 +228,7 @@ pub async fn host_connected(
 pub async fn host_set_status(
     conn: &mut AnyConnection,
     id: Uuid,
-    status: &str,
+    status: HostStatus,
     disconnected: Option<i64>,
 ) -> Result<()> {
     let mut q = Sql::new("UPDATE hosts SET status = ");
@@ -253,7 +261,7 @@ pub async fn host_update(conn: &mut AnyConnection, h: &HostRow) -> Result<()> {
     let mut q = Sql::new("UPDATE hosts SET name = ");
     q.bind(h.name.clone())
         .and(", host_tags = ", h.host_tags.join(","))
-        .and(", resource_state = ", h.resource_state.clone());
+        .and(", resource_state = ", h.resource_state);
     q.and(" WHERE removed IS NULL AND id = ", h.id.to_string());
     q.query().execute(conn).await?;
     Ok(())

@@ -75,6 +75,13 @@ pub enum DbError {
         column: &'static str,
         value: String,
     },
+    /// A conditional state change the state machine does not allow (a programming error).
+    #[error("illegal {kind} transition {from} -> {to}")]
+    IllegalTransition {
+        kind: &'static str,
+        from: &'static str,
+        to: &'static str,
+    },
     #[error("unsupported database url (use sqlite:PATH or postgres://…): {0}")]
     BadUrl(String),
 }
@@ -92,6 +99,18 @@ impl DbError {
 }
 
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// Refuses a conditional update `from… → to` that the state's transition table forbids.
+pub(crate) fn check_moves<S: model::State>(from: &[S], to: S) -> Result<()> {
+    match from.iter().find(|f| !f.can_become(to)) {
+        Some(f) => Err(DbError::IllegalTransition {
+            kind: S::KIND,
+            from: f.as_str(),
+            to: to.as_str(),
+        }),
+        None => Ok(()),
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -25,7 +25,7 @@ pub struct NetworkRow {
     /// `Isolated`, `Shared` or `L2`.
     pub guest_type: String,
     pub traffic_type: String,
-    pub state: String,
+    pub state: model::NetworkState,
     pub cidr: Option<String>,
     pub gateway: Option<String>,
     pub netmask: Option<String>,
@@ -71,7 +71,7 @@ fn row(r: &AnyRow) -> Result<NetworkRow> {
         domain_path: r.try_get("d_path")?,
         guest_type: r.try_get("n_gt")?,
         traffic_type: r.try_get("n_tt")?,
-        state: r.try_get("n_state")?,
+        state: get_id(r, "n_state", T)?,
         cidr: r.try_get("n_cidr")?,
         gateway: r.try_get("n_gw")?,
         netmask: r.try_get("n_mask")?,
@@ -105,7 +105,7 @@ pub async fn network_insert(conn: &mut AnyConnection, n: &NetworkRow) -> Result<
         .push(", ")
         .bind(n.traffic_type.clone())
         .push(", ")
-        .bind(n.state.clone())
+        .bind(n.state)
         .push(", ")
         .bind(n.cidr.clone())
         .push(", ")
@@ -300,10 +300,13 @@ pub async fn network_vnis(conn: &mut AnyConnection, zone: Uuid) -> Result<Vec<i6
 pub async fn network_transition(
     conn: &mut AnyConnection,
     id: Uuid,
-    from: Option<&str>,
-    to: &str,
+    from: Option<model::NetworkState>,
+    to: model::NetworkState,
     vni: Option<Option<i64>>,
 ) -> Result<bool> {
+    if let Some(f) = from {
+        crate::check_moves(&[f], to)?;
+    }
     let mut q = Sql::new("UPDATE networks SET state = ");
     q.bind(to);
     if let Some(v) = vni {
@@ -368,7 +371,7 @@ pub struct NetNic {
     pub nic_id: Uuid,
     pub vm_id: Uuid,
     pub vm_name: String,
-    pub vm_state: String,
+    pub vm_state: model::VmState,
     pub host_id: Option<Uuid>,
     pub network_id: Uuid,
     pub ip4: Option<String>,
@@ -384,7 +387,7 @@ fn net_nic_row(r: &AnyRow) -> Result<NetNic> {
         nic_id: get_id(r, "c_id", T)?,
         vm_id: get_id(r, "c_vm", T)?,
         vm_name: r.try_get("m_name")?,
-        vm_state: r.try_get("m_state")?,
+        vm_state: get_id(r, "m_state", T)?,
         host_id: get_opt_id(r, "m_host", T)?,
         network_id: get_id(r, "c_net", T)?,
         ip4: r.try_get("c_ip")?,
@@ -434,7 +437,7 @@ pub async fn net_nics_of_vms(conn: &mut AnyConnection, vms: &[Uuid]) -> Result<V
 pub async fn network_vm_hosts(
     conn: &mut AnyConnection,
     nets: &[Uuid],
-    states: &[&str],
+    states: &[model::VmState],
     except_vm: Option<Uuid>,
 ) -> Result<Vec<(Uuid, Uuid)>> {
     if nets.is_empty() || states.is_empty() {

@@ -26,7 +26,7 @@ pub struct RouterRow {
     pub domain_name: Option<String>,
     pub domain_path: Option<String>,
     pub host_id: Option<Uuid>,
-    pub state: String,
+    pub state: model::VmState,
     pub guest_ip: Option<String>,
     pub guest_mac: String,
     pub public_ip_id: Option<Uuid>,
@@ -70,7 +70,7 @@ fn router_row(r: &AnyRow) -> Result<RouterRow> {
         domain_name: r.try_get("d_name")?,
         domain_path: r.try_get("d_path")?,
         host_id: get_opt_id(r, "v_host", T)?,
-        state: r.try_get("v_state")?,
+        state: get_id(r, "v_state", T)?,
         guest_ip: r.try_get("v_gip")?,
         guest_mac: r.try_get("v_gmac")?,
         public_ip_id: get_opt_id(r, "v_pip", T)?,
@@ -102,7 +102,7 @@ pub async fn router_insert(conn: &mut AnyConnection, v: &RouterRow) -> Result<()
         .push(", ")
         .bind(v.host_id)
         .push(", ")
-        .bind(v.state.clone())
+        .bind(v.state)
         .push(", ")
         .bind(v.guest_ip.clone())
         .push(", ")
@@ -163,7 +163,7 @@ pub async fn router_list(conn: &mut AnyConnection, f: &RouterFilter) -> Result<L
 pub async fn router_set(
     conn: &mut AnyConnection,
     id: Uuid,
-    state: &str,
+    state: model::VmState,
     host: Option<Uuid>,
 ) -> Result<u64> {
     let mut q = Sql::new("UPDATE routers SET state = ");

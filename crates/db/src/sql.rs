@@ -65,6 +65,15 @@ macro_rules! id_val {
     )*};
 }
 id_val!(
+    model::VmState,
+    model::VolumeState,
+    model::HostStatus,
+    model::ResourceState,
+    model::NetworkState,
+    model::IpState,
+    model::RuleState,
+    model::AllocationState,
+    model::PoolState,
     model::DomainId,
     model::AccountId,
     model::UserId,

@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 use model::ids::{AccountId, DomainId, UserId};
+use model::VmState;
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -15,7 +16,7 @@ use crate::sql::{OwnerScope, Sql};
 use crate::{DbError, Result};
 
 /// States in which a VM holds CPU and memory on its host.
-pub const ACTIVE_STATES: &[&str] = &["Starting", "Running", "Stopping", "Migrating"];
+pub const ACTIVE_STATES: &[VmState] = VmState::ACTIVE;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct VmRow {
@@ -25,7 +26,7 @@ pub struct VmRow {
     /// The host name.
     pub name: String,
     pub display_name: String,
-    pub state: String,
+    pub state: VmState,
     pub account_id: AccountId,
     pub account_name: String,
     pub domain_id: DomainId,
@@ -88,9 +89,11 @@ pub struct VmFilter {
     pub ids: Vec<Uuid>,
     pub name: Option<String>,
     /// Exactly these states (empty = any).
-    pub states: Vec<String>,
+    pub states: Vec<VmState>,
     /// Never these states.
-    pub hide_states: Vec<String>,
+    pub hide_states: Vec<VmState>,
+    /// Match no VM (a state filter naming no state: CloudStack answers an empty list).
+    pub none: bool,
     pub zone_id: Option<Uuid>,
     pub pod_id: Option<Uuid>,
     pub cluster_id: Option<Uuid>,
@@ -132,7 +135,7 @@ fn vm_row(r: &AnyRow) -> Result<VmRow> {
         instance_name: r.try_get("v_iname")?,
         name: r.try_get("v_name")?,
         display_name: r.try_get("v_dname")?,
-        state: r.try_get("v_state")?,
+        state: get_id(r, "v_state", T)?,
         account_id: get_id(r, "v_acct", T)?,
         account_name: r.try_get("a_name")?,
         domain_id: get_id(r, "v_dom", T)?,
@@ -154,8 +157,16 @@ fn vm_row(r: &AnyRow) -> Result<VmRow> {
         ha_enable: ha != 0,
         group: r.try_get("v_group")?,
         userdata: r.try_get("v_ud")?,
-        keypairs: serde_json::from_str(&kp).unwrap_or_default(),
-        attrs: serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null),
+        keypairs: serde_json::from_str(&kp).map_err(|_| DbError::Corrupt {
+            table: T,
+            column: "keypairs",
+            value: kp.clone(),
+        })?,
+        attrs: serde_json::from_str(&attrs).map_err(|_| DbError::Corrupt {
+            table: T,
+            column: "attrs",
+            value: attrs.clone(),
+        })?,
         created: r.try_get("v_created")?,
         updated: r.try_get("v_updated")?,
     })
@@ -213,7 +224,9 @@ pub async fn vm_insert(conn: &mut AnyConnection, v: &NewVm) -> Result<String> {
         .bind(name)
         .push(", ")
         .bind(display)
-        .push(", 'Stopped', ")
+        .push(", ")
+        .bind(VmState::Stopped)
+        .push(", ")
         .bind(v.account_id)
         .push(", ")
         .bind(v.domain_id)
@@ -313,13 +326,17 @@ fn vm_where(q: &mut Sql, f: &VmFilter) {
     if let Some(n) = &f.name {
         q.and(" AND v.name = ", n.clone());
     }
+    if f.none {
+        q.push(" AND 1 = 0");
+    }
     if !f.states.is_empty() {
-        in_list(q, "v.state", &f.states);
+        let states: Vec<String> = f.states.iter().map(|s| s.to_string()).collect();
+        in_list(q, "v.state", &states);
     }
     if !f.hide_states.is_empty() {
         q.push(" AND NOT (1 = 0");
         for s in &f.hide_states {
-            q.and(" OR v.state = ", s.clone());
+            q.and(" OR v.state = ", *s);
         }
         q.push(")");
     }
@@ -461,10 +478,11 @@ impl VmPlace {
 pub async fn vm_transition(
     conn: &mut AnyConnection,
     id: Uuid,
-    from: &[&str],
-    to: &str,
+    from: &[VmState],
+    to: VmState,
     place: &VmPlace,
 ) -> Result<bool> {
+    crate::check_moves(from, to)?;
     let mut q = Sql::new("UPDATE vms SET state = ");
     q.bind(to).and(", updated = ", now_ms());
     match &place.host {
@@ -486,7 +504,7 @@ pub async fn vm_transition(
         }
     }
     q.and(" WHERE removed IS NULL AND id = ", id.to_string());
-    let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
+    let from: Vec<String> = from.iter().map(VmState::to_string).collect();
     in_list(&mut q, "state", &from);
     Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
 }

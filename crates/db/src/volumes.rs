@@ -17,7 +17,7 @@ pub struct VolumeRow {
     pub name: String,
     /// `ROOT` or `DATADISK`.
     pub vol_type: String,
-    pub state: String,
+    pub state: model::VolumeState,
     pub account_id: AccountId,
     pub account_name: String,
     pub domain_id: DomainId,
@@ -61,7 +61,9 @@ pub struct VolumeFilter {
     pub name: Option<String>,
     pub vm_id: Option<Uuid>,
     pub vol_type: Option<String>,
-    pub state: Option<String>,
+    pub state: Option<model::VolumeState>,
+    /// Match no volume (a state filter naming no state: CloudStack answers an empty list).
+    pub none: bool,
     pub zone_id: Option<Uuid>,
     pub pool_id: Option<Uuid>,
     pub disk_offering_id: Option<Uuid>,
@@ -85,7 +87,7 @@ fn row(r: &AnyRow) -> Result<VolumeRow> {
         id: get_id(r, "o_id", T)?,
         name: r.try_get("o_name")?,
         vol_type: r.try_get("o_type")?,
-        state: r.try_get("o_state")?,
+        state: get_id(r, "o_state", T)?,
         account_id: get_id(r, "o_acct", T)?,
         account_name: r.try_get("a_name")?,
         domain_id: get_id(r, "o_dom", T)?,
@@ -100,7 +102,11 @@ fn row(r: &AnyRow) -> Result<VolumeRow> {
         host_id: get_opt_id(r, "o_host", T)?,
         disk_offering_id: get_opt_id(r, "o_do", T)?,
         template_id: get_opt_id(r, "o_tmpl", T)?,
-        attrs: serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null),
+        attrs: serde_json::from_str(&attrs).map_err(|_| DbError::Corrupt {
+            table: T,
+            column: "attrs",
+            value: attrs.clone(),
+        })?,
         created: r.try_get("o_created")?,
         attached: r.try_get("o_attached")?,
     })
@@ -174,8 +180,11 @@ fn vol_where(q: &mut Sql, f: &VolumeFilter) {
     if let Some(t) = &f.vol_type {
         q.and(" AND o.vol_type = ", t.to_uppercase());
     }
+    if f.none {
+        q.push(" AND 1 = 0");
+    }
     if let Some(s) = &f.state {
-        q.and(" AND o.state = ", s.clone());
+        q.and(" AND o.state = ", *s);
     }
     for (col, v) in [
         ("o.vm_id", f.vm_id),
@@ -211,10 +220,11 @@ pub async fn volume_list(conn: &mut AnyConnection, f: &VolumeFilter) -> Result<L
 pub async fn volume_transition(
     conn: &mut AnyConnection,
     id: Uuid,
-    from: &[&str],
-    to: &str,
+    from: &[model::VolumeState],
+    to: model::VolumeState,
     pool: Option<Option<(Uuid, String)>>,
 ) -> Result<bool> {
+    crate::check_moves(from, to)?;
     let mut q = Sql::new("UPDATE volumes SET state = ");
     q.bind(to);
     match pool {

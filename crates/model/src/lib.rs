@@ -11,5 +11,10 @@ pub mod limits;
 pub mod net;
 pub mod os;
 pub mod settings;
+pub mod state;
 
 pub use ids::*;
+pub use state::{
+    AllocationState, HostStatus, IpState, NetworkState, PoolState, ResourceState, RuleState, State,
+    VmState, VolumeState,
+};

@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut h = None;
         for _ in 0..200 {
             let hs = db::host_list(&mut c, &db::HostFilter::default()).await?.0;
-            if let Some(x) = hs.into_iter().find(|x| x.status == "Up") {
+            if let Some(x) = hs.into_iter().find(|x| x.status == model::HostStatus::Up) {
                 h = Some(x);
                 break;
             }

@@ -193,8 +193,8 @@ async fn run(data: PathBuf) -> Res<()> {
             db::vm_transition(
                 &mut tx,
                 id,
-                &["Stopped"],
-                "Running",
+                &[model::VmState::Stopped],
+                model::VmState::Running,
                 &db::VmPlace::on(h.id, cluster_id, pod_id),
             )
             .await?;

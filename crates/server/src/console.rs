@@ -68,7 +68,7 @@ pub async fn create_endpoint(st: &State, ctx: &OpContext, args: &Args) -> AppRes
         }
         Err(e) => return Err(e),
     };
-    if vm.state != "Running" || vm.host_id.is_none() {
+    if vm.state != model::VmState::Running || vm.host_id.is_none() {
         return Ok(json!({"consoleendpoint": {
             "success": false,
             "details": format!("VM {} is {}: only a running VM has a console", vm.name, vm.state),
@@ -172,7 +172,7 @@ pub async fn browser(
         Ok(vm) => vm,
         Err(e) => return (StatusCode::FORBIDDEN, e).into_response(),
     };
-    let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) else {
+    let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) else {
         return (
             StatusCode::CONFLICT,
             format!("VM {} is {}", vm.name, vm.state),

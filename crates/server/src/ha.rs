@@ -77,7 +77,7 @@ pub async fn verdict(st: &State, h: &HostRow) -> AppResult<Verdict> {
             &mut c,
             &db::HostFilter {
                 cluster_id: Some(h.cluster_id),
-                status: Some("Up".into()),
+                status: Some(model::HostStatus::Up),
                 limit: Some(PEERS_LISTED),
                 ..Default::default()
             },
@@ -127,10 +127,15 @@ async fn investigate(st: &State, h: HostRow) -> AppResult<()> {
     let now = api::time::now_ms();
     match v {
         Verdict::Alive => {
-            if h.status != "Alert" {
+            if h.status != model::HostStatus::Alert {
                 let mut tx = st.store.begin().await?;
-                db::host_set_status(&mut tx, h.id, "Alert", Some(h.disconnected.unwrap_or(now)))
-                    .await?;
+                db::host_set_status(
+                    &mut tx,
+                    h.id,
+                    model::HostStatus::Alert,
+                    Some(h.disconnected.unwrap_or(now)),
+                )
+                .await?;
                 tx.commit().await?;
                 tracing::warn!(host = %h.id, name = %h.name, "host Alert: alive but unreachable from the management server");
             }
@@ -148,7 +153,7 @@ pub async fn host_down(st: &State, h: &HostRow) -> AppResult<()> {
             &mut c,
             &db::VmFilter {
                 host_id: Some(h.id),
-                states: db::ACTIVE_STATES.iter().map(|s| s.to_string()).collect(),
+                states: db::ACTIVE_STATES.to_vec(),
                 ..Default::default()
             },
         )
@@ -160,7 +165,7 @@ pub async fn host_down(st: &State, h: &HostRow) -> AppResult<()> {
     db::host_set_status(
         &mut tx,
         h.id,
-        "Down",
+        model::HostStatus::Down,
         Some(h.disconnected.unwrap_or_else(api::time::now_ms)),
     )
     .await?;
@@ -170,7 +175,7 @@ pub async fn host_down(st: &State, h: &HostRow) -> AppResult<()> {
             &mut tx,
             vm.id,
             db::ACTIVE_STATES,
-            "Stopped",
+            model::VmState::Stopped,
             &VmPlace::off(),
         )
         .await?
@@ -224,7 +229,7 @@ pub async fn running_on(st: &State, host: Uuid) -> AppResult<Vec<db::VmRow>> {
         &mut c,
         &db::VmFilter {
             host_id: Some(host),
-            states: vec!["Running".to_string()],
+            states: vec![model::VmState::Running],
             ..Default::default()
         },
     )
@@ -245,7 +250,15 @@ pub async fn vm_gone(st: &State, host: Uuid, instance_name: &str) -> AppResult<b
         return Ok(false);
     };
     let mut tx = st.store.begin().await?;
-    if !db::vm_transition(&mut tx, vm.id, &["Running"], "Stopped", &VmPlace::off()).await? {
+    if !db::vm_transition(
+        &mut tx,
+        vm.id,
+        &[model::VmState::Running],
+        model::VmState::Stopped,
+        &VmPlace::off(),
+    )
+    .await?
+    {
         return Ok(false);
     }
     tx.commit().await?;
@@ -328,7 +341,7 @@ pub async fn expunge_due(st: &State) -> AppResult<usize> {
         db::vm_list(
             &mut c,
             &db::VmFilter {
-                states: vec!["Destroyed".into(), "Error".into()],
+                states: vec![model::VmState::Destroyed, model::VmState::Error],
                 ..Default::default()
             },
         )

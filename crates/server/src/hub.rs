@@ -546,8 +546,14 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
     if current.unwrap_or(false) {
         let mut tx = st.store.begin().await?;
         if let Some(h) = db::host_get(&mut tx, host).await? {
-            if h.status == "Up" || h.status == "Connecting" {
-                db::host_set_status(&mut tx, host, "Disconnected", Some(now_ms())).await?;
+            if h.status == model::HostStatus::Up || h.status == model::HostStatus::Connecting {
+                db::host_set_status(
+                    &mut tx,
+                    host,
+                    model::HostStatus::Disconnected,
+                    Some(now_ms()),
+                )
+                .await?;
             }
         }
         tx.commit().await?;
@@ -665,8 +671,8 @@ async fn authenticate(
                         },
                         address: address.clone(),
                         hypervisor: cluster.kind.clone(),
-                        status: "Connecting".into(),
-                        resource_state: "Enabled".into(),
+                        status: model::HostStatus::Connecting,
+                        resource_state: model::ResourceState::Enabled,
                         host_tags: vec![],
                         inventory: serde_json::json!({}),
                         secret_hash: None,
@@ -748,20 +754,21 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
         if now - last <= timeout_ms {
             continue;
         }
-        match (h.status.as_str(), h.resource_state.as_str()) {
-            ("Down", _) => {}
+        use model::{HostStatus as H, ResourceState as R};
+        match (h.status, h.resource_state) {
+            (H::Down, _) => {}
             // As CloudStack: hosts an operator took out are not investigated.
-            (_, "Maintenance" | "Disabled") if h.status != "Disconnected" => {
+            (_, R::Maintenance | R::Disabled) if h.status != H::Disconnected => {
                 db::host_set_status(
                     &mut tx,
                     h.id,
-                    "Disconnected",
+                    model::HostStatus::Disconnected,
                     Some(h.disconnected.unwrap_or(now)),
                 )
                 .await?;
             }
-            (_, "Maintenance" | "Disabled") => {}
-            ("Up" | "Connecting" | "Disconnected" | "Alert", _) => suspects.push(h),
+            (_, R::Maintenance | R::Disabled) => {}
+            (H::Up | H::Connecting | H::Disconnected | H::Alert, _) => suspects.push(h),
             _ => {}
         }
     }

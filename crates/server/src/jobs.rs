@@ -422,7 +422,13 @@ async fn wait_for_agents(st: &State) {
                 hosts
                     .into_iter()
                     .filter(|h| {
-                        ["Up", "Connecting", "Disconnected", "Alert"].contains(&h.status.as_str())
+                        matches!(
+                            h.status,
+                            model::HostStatus::Up
+                                | model::HostStatus::Connecting
+                                | model::HostStatus::Disconnected
+                                | model::HostStatus::Alert
+                        )
                     })
                     .map(|h| h.id)
                     .collect()

@@ -112,7 +112,9 @@ pub async fn host_takes(
     let used = db::host_usage(tx, h.id).await?;
     let live = db::host_get(tx, h.id)
         .await?
-        .map(|r| r.status == "Up" && r.resource_state == "Enabled")
+        .map(|r| {
+            r.status == model::HostStatus::Up && r.resource_state == model::ResourceState::Enabled
+        })
         .unwrap_or(false);
     let memory = ((used.memory_mib + memory_mib).max(0) as u64) << 20;
     Ok(live
@@ -197,8 +199,8 @@ pub async fn snapshot_for(
             id: h.id,
             cluster: h.cluster_id,
             // Only agents whose driver runs VMs (capability `vms`) can take them.
-            usable: h.status == "Up"
-                && h.resource_state == "Enabled"
+            usable: h.status == model::HostStatus::Up
+                && h.resource_state == model::ResourceState::Enabled
                 && h.inventory["capabilities"]
                     .as_array()
                     .map(|c| c.iter().any(|x| x == "vms"))

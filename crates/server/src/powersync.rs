@@ -92,13 +92,17 @@ pub async fn sync_host(st: &State, host: Uuid) -> AppResult<Report> {
             .map(|(v, _)| v);
         let elsewhere = row.is_some_and(|v| {
             v.host_id.is_some_and(|h| h != host)
-                && matches!(v.state.as_str(), "Running" | "Starting")
+                && matches!(v.state, model::VmState::Running | model::VmState::Starting)
         });
         let busy = match row {
             Some(v) => {
                 !matches!(
-                    v.state.as_str(),
-                    "Running" | "Starting" | "Stopped" | "Destroyed" | "Error"
+                    v.state,
+                    model::VmState::Running
+                        | model::VmState::Starting
+                        | model::VmState::Stopped
+                        | model::VmState::Destroyed
+                        | model::VmState::Error
                 ) || unfinished_saga(st, v.id).await?
             }
             None => false,

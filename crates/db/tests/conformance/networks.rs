@@ -21,7 +21,7 @@ fn network(zone: Uuid, acct: AccountId, dom: DomainId, name: &str, vni: Option<i
         domain_path: None,
         guest_type: "Isolated".into(),
         traffic_type: "Guest".into(),
-        state: "Allocated".into(),
+        state: model::NetworkState::Allocated,
         cidr: Some("10.1.1.0/24".into()),
         gateway: Some("10.1.1.1".into()),
         netmask: Some("255.255.255.0".into()),
@@ -112,16 +112,28 @@ pub(crate) async fn networking(store: &DataStore) {
     // Claims are exclusive; release frees.
     let ip = free_first(store, zone, alice).await;
     let mut tx = store.begin().await.expect("begin");
-    assert!(
-        public_ip_claim(&mut tx, ip, alice, root.id, Some(na.id), true, "Allocated")
-            .await
-            .expect("claim")
-    );
-    assert!(
-        !public_ip_claim(&mut tx, ip, bob, root.id, Some(nb.id), false, "Allocated")
-            .await
-            .expect("claim")
-    );
+    assert!(public_ip_claim(
+        &mut tx,
+        ip,
+        alice,
+        root.id,
+        Some(na.id),
+        true,
+        model::IpState::Allocated
+    )
+    .await
+    .expect("claim"));
+    assert!(!public_ip_claim(
+        &mut tx,
+        ip,
+        bob,
+        root.id,
+        Some(nb.id),
+        false,
+        model::IpState::Allocated
+    )
+    .await
+    .expect("claim"));
     tx.commit().await.expect("commit");
     let mut c = store.read().await.expect("read");
     let mine = public_ip_list(
@@ -172,7 +184,7 @@ pub(crate) async fn networking(store: &DataStore) {
         id,
         kind,
         name: name.map(str::to_string),
-        state: "Active",
+        state: model::RuleState::Active,
         account_id: Some(acct),
         domain_id: Some(root.id),
         network_id: None,
@@ -278,7 +290,7 @@ pub(crate) async fn networking(store: &DataStore) {
         domain_name: None,
         domain_path: None,
         host_id: Some(Uuid::new_v4()),
-        state: "Running".into(),
+        state: model::VmState::Running,
         guest_ip: Some("10.1.1.1".into()),
         guest_mac: "02:00:00:00:00:01".into(),
         public_ip_id: Some(ip),
@@ -295,7 +307,7 @@ pub(crate) async fn networking(store: &DataStore) {
     ));
     drop(tx);
     let mut tx = store.begin().await.expect("begin");
-    router_set(&mut tx, first, "Stopped", None)
+    router_set(&mut tx, first, model::VmState::Stopped, None)
         .await
         .expect("set");
     router_remove(&mut tx, first).await.expect("rm");

@@ -74,7 +74,7 @@ pub(crate) async fn vms(store: &DataStore) {
 
     let mut c = store.read().await.expect("read");
     let v = vm_get(&mut c, a1.id).await.expect("get").expect("exists");
-    assert_eq!(v.state, "Stopped");
+    assert_eq!(v.state, model::VmState::Stopped);
     assert_eq!(v.name, "a1");
     assert_eq!(v.display_name, "a1", "display name defaults to the name");
     assert_eq!(v.account_name, "alice");
@@ -126,30 +126,54 @@ pub(crate) async fn vms(store: &DataStore) {
 
     // Transitions are conditional: an illegal one changes nothing.
     let mut tx = store.begin().await.expect("begin");
-    assert!(
-        !vm_transition(&mut tx, a1.id, &["Running"], "Stopping", &VmPlace::keep())
-            .await
-            .expect("t")
-    );
+    // A move the state machine forbids is refused before it reaches the database.
+    assert!(matches!(
+        vm_transition(
+            &mut tx,
+            a1.id,
+            &[model::VmState::Expunging],
+            model::VmState::Running,
+            &VmPlace::keep()
+        )
+        .await,
+        Err(db::DbError::IllegalTransition {
+            from: "Expunging",
+            to: "Running",
+            ..
+        })
+    ));
+    assert!(!vm_transition(
+        &mut tx,
+        a1.id,
+        &[model::VmState::Running],
+        model::VmState::Stopping,
+        &VmPlace::keep()
+    )
+    .await
+    .expect("t"));
     assert!(vm_transition(
         &mut tx,
         a1.id,
-        &["Stopped"],
-        "Starting",
+        &[model::VmState::Stopped],
+        model::VmState::Starting,
         &VmPlace::on(host, cluster, pod)
     )
     .await
     .expect("t"));
-    assert!(
-        vm_transition(&mut tx, a1.id, &["Starting"], "Running", &VmPlace::keep())
-            .await
-            .expect("t")
-    );
+    assert!(vm_transition(
+        &mut tx,
+        a1.id,
+        &[model::VmState::Starting],
+        model::VmState::Running,
+        &VmPlace::keep()
+    )
+    .await
+    .expect("t"));
     assert!(vm_transition(
         &mut tx,
         a2.id,
-        &["Stopped"],
-        "Starting",
+        &[model::VmState::Stopped],
+        model::VmState::Starting,
         &VmPlace::on(host, cluster, pod)
     )
     .await
@@ -180,23 +204,27 @@ pub(crate) async fn vms(store: &DataStore) {
     assert_eq!(hosts_usage(&mut c, &[]).await.expect("none"), vec![]);
     let on_host = VmFilter {
         host_id: Some(host),
-        states: vec!["Running".into()],
+        states: vec![model::VmState::Running],
         ..all.clone()
     };
     assert_eq!(vm_list(&mut c, &on_host).await.expect("list").1, 1);
     let present = VmFilter {
-        hide_states: vec!["Running".into(), "Starting".into()],
+        hide_states: vec![model::VmState::Running, model::VmState::Starting],
         ..all.clone()
     };
     assert_eq!(vm_list(&mut c, &present).await.expect("list").1, 11);
     drop(c);
     // Off the host: the host becomes the last host and frees its capacity.
     let mut tx = store.begin().await.expect("begin");
-    assert!(
-        vm_transition(&mut tx, a2.id, &["Starting"], "Stopped", &VmPlace::off())
-            .await
-            .expect("t")
-    );
+    assert!(vm_transition(
+        &mut tx,
+        a2.id,
+        &[model::VmState::Starting],
+        model::VmState::Stopped,
+        &VmPlace::off()
+    )
+    .await
+    .expect("t"));
     assert!(vm_update(
         &mut tx,
         a2.id,
@@ -249,16 +277,20 @@ pub(crate) async fn vms(store: &DataStore) {
         .await
         .expect("volume");
     }
-    assert!(
-        !volume_transition(&mut tx, root_vol, &["Creating"], "Ready", None)
-            .await
-            .expect("t")
-    );
+    assert!(!volume_transition(
+        &mut tx,
+        root_vol,
+        &[model::VolumeState::Creating],
+        model::VolumeState::Ready,
+        None
+    )
+    .await
+    .expect("t"));
     assert!(volume_transition(
         &mut tx,
         root_vol,
-        &["Allocated"],
-        "Creating",
+        &[model::VolumeState::Allocated],
+        model::VolumeState::Creating,
         Some(Some((pool, String::new())))
     )
     .await
@@ -266,8 +298,8 @@ pub(crate) async fn vms(store: &DataStore) {
     assert!(volume_transition(
         &mut tx,
         root_vol,
-        &["Creating"],
-        "Ready",
+        &[model::VolumeState::Creating],
+        model::VolumeState::Ready,
         Some(Some((pool, "/p/root".into())))
     )
     .await
@@ -378,7 +410,7 @@ pub(crate) async fn vms(store: &DataStore) {
         domain_path: None,
         guest_type: "Isolated".into(),
         traffic_type: "Guest".into(),
-        state: "Allocated".into(),
+        state: model::NetworkState::Allocated,
         cidr: Some("10.1.1.0/24".into()),
         gateway: Some("10.1.1.1".into()),
         netmask: Some("255.255.255.0".into()),

@@ -300,7 +300,10 @@ pub async fn start(data: &Path, hosts: usize, title: &str) -> Res<Bench> {
         ("allocationstate", "Enabled"),
     ])
     .await?;
-    let img = data.join("tiny.qcow2");
+    // file:// images must come from the server's staging directory (`image.staging.dirs`,
+    // by default DATA/staging).
+    std::fs::create_dir_all(data.join("staging"))?;
+    let img = data.join("staging").join("tiny.qcow2");
     let mut b = b"QFI\xfb".to_vec();
     b.resize(64 * 1024, 7);
     std::fs::write(&img, b)?;

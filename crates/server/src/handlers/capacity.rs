@@ -117,7 +117,7 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
                 zone_id: zone_f,
                 pod_id: pod_f,
                 cluster_id: cluster_f,
-                status: Some("Up".into()),
+                status: Some(model::HostStatus::Up),
                 ..Default::default()
             },
         )

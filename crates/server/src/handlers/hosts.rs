@@ -325,12 +325,12 @@ pub async fn add_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
         }
     };
     let resource_state = match args.text("allocationstate") {
-        None => "Enabled",
+        None => model::ResourceState::Enabled,
         Some(a) if a.eq_ignore_ascii_case("enable") || a.eq_ignore_ascii_case("enabled") => {
-            "Enabled"
+            model::ResourceState::Enabled
         }
         Some(a) if a.eq_ignore_ascii_case("disable") || a.eq_ignore_ascii_case("disabled") => {
-            "Disabled"
+            model::ResourceState::Disabled
         }
         Some(a) => {
             return param_err(format!(
@@ -346,8 +346,8 @@ pub async fn add_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
         name: address.clone(),
         address: address.clone(),
         hypervisor: cluster.kind.clone(),
-        status: "Connecting".into(),
-        resource_state: resource_state.into(),
+        status: model::HostStatus::Connecting,
+        resource_state,
         host_tags: args
             .list("hosttags")
             .map(|l| l.to_vec())
@@ -402,14 +402,20 @@ pub async fn list_hosts(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<
             return Ok(json!({}));
         }
     }
+    // A state no host can be in matches nothing (CloudStack compares the text in SQL).
+    let status = args.text("state").map(model::HostStatus::parse_loose);
+    let resource_state = args
+        .text("resourcestate")
+        .map(model::ResourceState::parse_loose);
     let f = HostFilter {
+        none: status == Some(None) || resource_state == Some(None),
         id: args.uuid("id"),
         zone_id: args.uuid("zoneid"),
         pod_id: args.uuid("podid"),
         cluster_id: args.uuid("clusterid"),
         name: args.text("name").map(str::to_string),
-        status: args.text("state").map(str::to_string),
-        resource_state: args.text("resourcestate").map(str::to_string),
+        status: status.flatten(),
+        resource_state: resource_state.flatten(),
         hypervisor: args.text("hypervisor").map(str::to_string),
         keyword: args.text("keyword").map(str::to_string),
         offset: args.page.offset,
@@ -435,18 +441,20 @@ pub async fn update_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
     }
     if let Some(a) = args.text("allocationstate") {
         let target = if a.eq_ignore_ascii_case("enable") || a.eq_ignore_ascii_case("enabled") {
-            "Enabled"
+            model::ResourceState::Enabled
         } else if a.eq_ignore_ascii_case("disable") || a.eq_ignore_ascii_case("disabled") {
-            "Disabled"
+            model::ResourceState::Disabled
         } else {
             return param_err(format!(
                 "Invalid allocation state {a}: use Enable or Disable"
             ));
         };
-        if h.resource_state != "Enabled" && h.resource_state != "Disabled" {
+        if h.resource_state != model::ResourceState::Enabled
+            && h.resource_state != model::ResourceState::Disabled
+        {
             return param_err(format!("Host {} is in resource state {}; it can be enabled or disabled only from Enabled or Disabled", h.name, h.resource_state));
         }
-        h.resource_state = target.into();
+        h.resource_state = target;
     }
     let mut tx = st.store.begin().await?;
     db::host_update(&mut tx, &h).await?;
@@ -461,9 +469,11 @@ pub async fn update_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
 
 pub async fn delete_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let h = host(st, "id", args.required_id("id")?).await?;
-    let gone = matches!(h.status.as_str(), "Disconnected" | "Down" | "Alert")
-        || (h.status == "Connecting" && h.last_pinged.is_none());
-    if !(h.resource_state == "Maintenance" || gone || args.flag("forced")) {
+    let gone = matches!(
+        h.status,
+        model::HostStatus::Disconnected | model::HostStatus::Down | model::HostStatus::Alert
+    ) || (h.status == model::HostStatus::Connecting && h.last_pinged.is_none());
+    if !(h.resource_state == model::ResourceState::Maintenance || gone || args.flag("forced")) {
         return param_err(format!(
             "Host {} is {} and in resource state {}: put it into maintenance first, or use forced=true",
             h.name, h.status, h.resource_state
@@ -603,7 +613,7 @@ pub async fn resume_simulated(st: &State) -> AppResult<usize> {
             Some(&sha256_hex(secret.as_bytes())),
         )
         .await?;
-        db::host_set_status(&mut tx, h.id, "Connecting", None).await?;
+        db::host_set_status(&mut tx, h.id, model::HostStatus::Connecting, None).await?;
         tx.commit().await?;
         let opts = agent::simulator::SimOptions {
             cpus: inv_num(&h, "cpus").unwrap_or(4) as u32,

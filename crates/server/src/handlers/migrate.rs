@@ -49,7 +49,8 @@ fn unsuitable(vm: &VmRow, dest: &HostRow) -> Option<String> {
             vm.instance_name, dest.name
         ));
     }
-    if dest.status != "Up" || dest.resource_state != "Enabled" {
+    if dest.status != model::HostStatus::Up || dest.resource_state != model::ResourceState::Enabled
+    {
         return Some(format!(
             "Host {} is {} and {}: it cannot take VMs",
             dest.name, dest.status, dest.resource_state
@@ -59,7 +60,7 @@ fn unsuitable(vm: &VmRow, dest: &HostRow) -> Option<String> {
 }
 
 async fn check_migratable(st: &State, vm: &VmRow) -> AppResult<()> {
-    if vm.state != "Running" {
+    if vm.state != model::VmState::Running {
         return param_err(format!(
             "VM is not Running, unable to migrate the vm {} (it is {})",
             vm.instance_name, vm.state
@@ -212,7 +213,7 @@ fn dest_of(cx: &SagaCx) -> AppResult<Uuid> {
 fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let vm = saga_vm(cx).await?;
-        if vm.state == "Migrating" {
+        if vm.state == model::VmState::Migrating {
             if let Some(d) = vm.dest_host_id {
                 cx.data.insert("dest".into(), json!(d));
                 cx.data.insert("source".into(), json!(vm.host_id));
@@ -293,8 +294,8 @@ fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             if !db::vm_transition(
                 &mut tx,
                 vm.id,
-                &["Running"],
-                "Migrating",
+                &[model::VmState::Running],
+                model::VmState::Migrating,
                 &VmPlace::migrating_to(dest),
             )
             .await?
@@ -319,7 +320,14 @@ fn release_dest(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         let mut place = VmPlace::keep();
         place.dest = Some(None);
         let mut tx = cx.st.store.begin().await?;
-        db::vm_transition(&mut tx, cx.resource, &["Migrating"], "Running", &place).await?;
+        db::vm_transition(
+            &mut tx,
+            cx.resource,
+            &[model::VmState::Migrating],
+            model::VmState::Running,
+            &place,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     })
@@ -392,8 +400,8 @@ fn arrived(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         db::vm_transition(
             &mut tx,
             cx.resource,
-            &["Migrating"],
-            "Running",
+            &[model::VmState::Migrating],
+            model::VmState::Running,
             &VmPlace::on(h.id, h.cluster_id, h.pod_id),
         )
         .await?;
@@ -407,12 +415,12 @@ fn arrived(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 pub async fn maintenance_prepare(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let h = super::hosts::host(st, "id", args.required_id("id")?).await?;
     if !matches!(
-        h.resource_state.as_str(),
-        "Enabled"
-            | "Disabled"
-            | "ErrorInMaintenance"
-            | "ErrorInPrepareForMaintenance"
-            | "PrepareForMaintenance"
+        h.resource_state,
+        model::ResourceState::Enabled
+            | model::ResourceState::Disabled
+            | model::ResourceState::ErrorInMaintenance
+            | model::ResourceState::ErrorInPrepareForMaintenance
+            | model::ResourceState::PrepareForMaintenance
     ) {
         return param_err(format!(
             "Host {} is in resource state {}: it cannot be prepared for maintenance",
@@ -421,7 +429,7 @@ pub async fn maintenance_prepare(st: &State, _ctx: &OpContext, args: &Args) -> A
     }
     let mut tx = st.store.begin().await?;
     let mut row = h.clone();
-    row.resource_state = "PrepareForMaintenance".into();
+    row.resource_state = model::ResourceState::PrepareForMaintenance;
     db::host_update(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(JobPlan {
@@ -455,7 +463,7 @@ pub async fn maintenance_run(
             &mut c,
             &db::VmFilter {
                 host_id: Some(host),
-                states: vec!["Running".into(), "Migrating".into()],
+                states: vec![model::VmState::Running, model::VmState::Migrating],
                 ..Default::default()
             },
         )
@@ -481,11 +489,11 @@ pub async fn maintenance_run(
         tx.commit().await?;
     }
     let mut h = super::hosts::host(st, "id", host).await?;
-    if h.resource_state == "PrepareForMaintenance" {
+    if h.resource_state == model::ResourceState::PrepareForMaintenance {
         h.resource_state = if failed.is_empty() {
-            "Maintenance".into()
+            model::ResourceState::Maintenance
         } else {
-            "ErrorInMaintenance".into()
+            model::ResourceState::ErrorInMaintenance
         };
         let mut tx = st.store.begin().await?;
         db::host_update(&mut tx, &h).await?;
@@ -500,11 +508,11 @@ pub async fn maintenance_run(
 pub async fn cancel_prepare(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let h = super::hosts::host(st, "id", args.required_id("id")?).await?;
     if !matches!(
-        h.resource_state.as_str(),
-        "Maintenance"
-            | "ErrorInMaintenance"
-            | "ErrorInPrepareForMaintenance"
-            | "PrepareForMaintenance"
+        h.resource_state,
+        model::ResourceState::Maintenance
+            | model::ResourceState::ErrorInMaintenance
+            | model::ResourceState::ErrorInPrepareForMaintenance
+            | model::ResourceState::PrepareForMaintenance
     ) {
         return param_err(format!(
             "Host {} is in resource state {}, not in maintenance",
@@ -527,8 +535,8 @@ pub async fn cancel_run(
 ) -> AppResult<Value> {
     let host: Uuid = job.instance()?;
     let mut h = super::hosts::host(st, "id", host).await?;
-    if h.resource_state != "Enabled" {
-        h.resource_state = "Enabled".into();
+    if h.resource_state != model::ResourceState::Enabled {
+        h.resource_state = model::ResourceState::Enabled;
         let mut tx = st.store.begin().await?;
         db::host_update(&mut tx, &h).await?;
         tx.commit().await?;

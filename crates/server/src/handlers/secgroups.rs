@@ -54,7 +54,7 @@ pub(crate) async fn ensure_default(st: &State, acct: &AccountRow) -> AppResult<U
             id,
             kind: "securitygroup",
             name: Some(DEFAULT.into()),
-            state: "Active",
+            state: model::RuleState::Active,
             account_id: Some(acct.id),
             domain_id: Some(acct.domain_id),
             network_id: None,
@@ -341,7 +341,7 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
             id,
             kind: "securitygroup",
             name: Some(name.clone()),
-            state: "Active",
+            state: model::RuleState::Active,
             account_id: Some(acct.id),
             domain_id: Some(acct.domain_id),
             network_id: None,
@@ -455,7 +455,7 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
             return param_err(format!("Invalid security group name {n:?}"));
         }
         let mut tx = st.store.begin().await?;
-        match db::rule_update(&mut tx, g.id, &g.state, Some(n), &g.spec).await {
+        match db::rule_update(&mut tx, g.id, g.state, Some(n), &g.spec).await {
             Ok(_) => {}
             Err(DbError::Conflict(_)) => {
                 return param_err(format!("A security group with name {n} already exists"))
@@ -687,7 +687,7 @@ pub async fn authorize_run(
                 id,
                 kind: dir,
                 name: None,
-                state: "Active",
+                state: model::RuleState::Active,
                 account_id: g.account_id,
                 domain_id: g.domain_id,
                 network_id: None,

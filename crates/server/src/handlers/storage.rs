@@ -137,7 +137,7 @@ async fn measure(
             &HostFilter {
                 zone_id: Some(zone),
                 cluster_id: cluster,
-                status: Some("Up".into()),
+                status: Some(model::HostStatus::Up),
                 // One connected host is enough; do not read a 20,000-host cluster for it.
                 limit: Some(32),
                 ..Default::default()

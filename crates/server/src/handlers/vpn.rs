@@ -168,7 +168,7 @@ pub async fn create_run(
 ) -> AppResult<Value> {
     let r = activate(st, job.instance()?).await?;
     let mut tx = st.store.begin().await?;
-    db::rule_update(&mut tx, r.id, "Running", None, &r.spec).await?;
+    db::rule_update(&mut tx, r.id, model::RuleState::Running, None, &r.spec).await?;
     tx.commit().await?;
     let r = {
         let mut c = st.store.read().await?;
@@ -227,7 +227,7 @@ pub async fn update_run(
         spec["fordisplay"] = json!(d);
     }
     let mut tx = st.store.begin().await?;
-    db::rule_update(&mut tx, r.id, &r.state, None, &spec).await?;
+    db::rule_update(&mut tx, r.id, r.state, None, &spec).await?;
     tx.commit().await?;
     let r = owned_rule(st, ctx, "id", r.id, &["vpn"]).await?;
     let ip = ip_of(st, &r).await?;
@@ -314,7 +314,7 @@ pub async fn add_user_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRe
             id,
             kind: "vpnuser",
             name: Some(username.clone()),
-            state: "Add",
+            state: model::RuleState::Add,
             account_id: Some(acct.id),
             domain_id: Some(acct.domain_id),
             network_id: None,
@@ -364,7 +364,14 @@ pub async fn add_user_run(
         crate::netsync::networks_changed(st, &nets).await?;
     }
     let mut tx = st.store.begin().await?;
-    db::rule_update(&mut tx, r.id, "Active", r.name.as_deref(), &r.spec).await?;
+    db::rule_update(
+        &mut tx,
+        r.id,
+        model::RuleState::Active,
+        r.name.as_deref(),
+        &r.spec,
+    )
+    .await?;
     tx.commit().await?;
     let mut c = st.store.read().await?;
     let r = db::rule_get(&mut c, id)

@@ -86,7 +86,7 @@ pub(super) async fn load_state(st: &State, hosts: &[Uuid]) -> AppResult<NetState
     let local: Vec<db::NetNic> = db::net_nics_on_hosts(&mut c, hosts)
         .await?
         .into_iter()
-        .filter(|n| ON_HOST.contains(&n.vm_state.as_str()))
+        .filter(|n| ON_HOST.contains(&n.vm_state))
         .collect();
     let routers_here = db::router_list(
         &mut c,
@@ -373,7 +373,7 @@ pub(super) async fn load_state(st: &State, hosts: &[Uuid]) -> AppResult<NetState
             vm_id: n.vm_id,
             vm_name: n.vm_name.clone(),
             network_id: n.network_id,
-            host_id: n.host_id.filter(|_| ON_HOST.contains(&n.vm_state.as_str())),
+            host_id: n.host_id.filter(|_| ON_HOST.contains(&n.vm_state)),
             ip: n.ip4.as_deref().and_then(|i| i.parse().ok()),
             mac: n.mac.clone(),
             is_default: n.is_default,
@@ -399,7 +399,7 @@ pub(super) async fn load_state(st: &State, hosts: &[Uuid]) -> AppResult<NetState
             name: r.name.clone(),
             network_id: r.network_id,
             host_id: r.host_id,
-            running: r.state == "Running" || r.state == "Starting",
+            running: r.state == model::VmState::Running || r.state == model::VmState::Starting,
             guest_ip,
             guest_mac: r.guest_mac.clone(),
             link_local_ip: r
@@ -613,7 +613,9 @@ pub(super) async fn load_state(st: &State, hosts: &[Uuid]) -> AppResult<NetState
                     preshared_key: psk,
                     users: vpn_users
                         .iter()
-                        .filter(|u| u.account_id == r.account_id && u.state != "Revoke")
+                        .filter(|u| {
+                            u.account_id == r.account_id && u.state != model::RuleState::Revoke
+                        })
                         .map(|u| netplan::VpnUser {
                             username: u.name.clone().unwrap_or_default(),
                             password: u.spec["password"]

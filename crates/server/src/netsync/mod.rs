@@ -27,7 +27,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// How long an agent has to apply a configuration.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// VM states in which a VM's NICs are on its host.
-pub const ON_HOST: &[&str] = &["Starting", "Running", "Stopping", "Migrating"];
+pub const ON_HOST: &[model::VmState] = model::VmState::ACTIVE;
 
 #[derive(Default)]
 struct Pending {
@@ -287,7 +287,7 @@ pub async fn hosts_of_groups(st: &State, groups: &[Uuid]) -> AppResult<BTreeSet<
     let nics = db::net_nics_of_vms(&mut c, &vms).await?;
     Ok(nics
         .into_iter()
-        .filter(|n| ON_HOST.contains(&n.vm_state.as_str()))
+        .filter(|n| ON_HOST.contains(&n.vm_state))
         .filter_map(|n| n.host_id)
         .collect())
 }

@@ -285,7 +285,7 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
                     "IP address {want} is not a public address of the zone"
                 ));
             };
-            if r.state != "Free" {
+            if r.state != model::IpState::Free {
                 return param_err(format!(
                     "IP address {want} is already in use (state {})",
                     r.state
@@ -327,7 +327,7 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
                 acct.domain_id,
                 Some(network.id),
                 false,
-                "Allocating",
+                model::IpState::Allocating,
             )
             .await?
             {
@@ -372,7 +372,7 @@ pub async fn associate_run(
         crate::netsync::networks_changed(st, &[n]).await?;
     }
     let mut tx = st.store.begin().await?;
-    db::public_ip_set_state(&mut tx, id, "Allocated").await?;
+    db::public_ip_set_state(&mut tx, id, model::IpState::Allocated).await?;
     tx.commit().await?;
     result(st, ctx, id).await
 }
@@ -448,11 +448,11 @@ pub async fn disassociate_run(
     let Ok(ip) = owned_ip(st, ctx, "id", id).await else {
         return Ok(success_body());
     };
-    if ip.state == "Free" {
+    if ip.state == model::IpState::Free {
         return Ok(success_body());
     }
     let mut tx = st.store.begin().await?;
-    db::public_ip_set_state(&mut tx, ip.id, "Releasing").await?;
+    db::public_ip_set_state(&mut tx, ip.id, model::IpState::Releasing).await?;
     db::rule_remove(&mut tx, db::RuleOwner::Ip, ip.id).await?;
     db::public_ip_static_nat(&mut tx, ip.id, None).await?;
     tx.commit().await?;

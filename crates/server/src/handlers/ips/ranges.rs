@@ -144,7 +144,7 @@ async fn basic_guest_network(
         domain_path: None,
         guest_type: "Shared".into(),
         traffic_type: "Guest".into(),
-        state: "Setup".into(),
+        state: model::NetworkState::Setup,
         cidr: Some(format!("{net}/{prefix}")),
         gateway: Some(gateway.to_string()),
         netmask: Some(networks::mask_of(prefix).to_string()),

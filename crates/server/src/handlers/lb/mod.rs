@@ -305,7 +305,7 @@ pub async fn update_run(
         .map(|n| n.trim().to_string())
         .or(r.name.clone());
     let mut tx = st.store.begin().await?;
-    db::rule_update(&mut tx, r.id, "Add", name.as_deref(), &spec).await?;
+    db::rule_update(&mut tx, r.id, model::RuleState::Add, name.as_deref(), &spec).await?;
     tx.commit().await?;
     let r = activate(st, r.id).await?;
     Ok(json!({ "loadbalancer": views(st, &[r]).await?.remove(0) }))

@@ -106,7 +106,7 @@ async fn insert_policy(
             id,
             kind,
             name,
-            state: "Add",
+            state: model::RuleState::Add,
             account_id: lb.account_id,
             domain_id: lb.domain_id,
             network_id: lb.network_id,

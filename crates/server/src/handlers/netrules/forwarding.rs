@@ -164,7 +164,7 @@ pub async fn update_pf_run(
         spec["fordisplay"] = json!(d);
     }
     let mut tx = st.store.begin().await?;
-    db::rule_update(&mut tx, r.id, "Add", None, &spec).await?;
+    db::rule_update(&mut tx, r.id, model::RuleState::Add, None, &spec).await?;
     tx.commit().await?;
     let r = activate(st, r.id).await?;
     let v = forward_views(st, std::slice::from_ref(&r), pf_view)

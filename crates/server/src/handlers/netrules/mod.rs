@@ -77,9 +77,16 @@ pub(crate) async fn activate(st: &State, id: Uuid) -> AppResult<RuleRow> {
     }
     .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
     crate::netsync::networks_changed(st, &nets_of(&r)).await?;
-    if r.state != "Active" {
+    if r.state != model::RuleState::Active {
         let mut tx = st.store.begin().await?;
-        db::rule_update(&mut tx, r.id, "Active", r.name.as_deref(), &r.spec).await?;
+        db::rule_update(
+            &mut tx,
+            r.id,
+            model::RuleState::Active,
+            r.name.as_deref(),
+            &r.spec,
+        )
+        .await?;
         tx.commit().await?;
     }
     let mut c = st.store.read().await?;
@@ -123,7 +130,7 @@ pub(crate) async fn rule_ip(
     id: Uuid,
 ) -> AppResult<PublicIpRow> {
     let ip = super::ips::owned_ip(st, ctx, param, id).await?;
-    if ip.state != "Allocated" {
+    if ip.state != model::IpState::Allocated {
         return param_err(format!(
             "Public IP {} is in state {}: rules need an Allocated address",
             ip.address, ip.state
@@ -435,7 +442,7 @@ pub(crate) async fn insert_rule(
             id,
             kind,
             name,
-            state: "Add",
+            state: model::RuleState::Add,
             account_id: acct,
             domain_id: dom,
             network_id: ip.and_then(|i| i.network_id).or(network.map(|n| n.id)),
@@ -520,7 +527,7 @@ pub(crate) async fn update_display(
         spec["fordisplay"] = json!(d);
     }
     let mut tx = st.store.begin().await?;
-    db::rule_update(&mut tx, r.id, &r.state, r.name.as_deref(), &spec).await?;
+    db::rule_update(&mut tx, r.id, r.state, r.name.as_deref(), &spec).await?;
     tx.commit().await?;
     owned_rule(st, ctx, "id", r.id, kinds).await
 }
@@ -535,7 +542,10 @@ pub(crate) async fn target_vm(
     guest_ip: Option<&str>,
 ) -> AppResult<(db::VmRow, String)> {
     let vm = super::vms::owned(st, ctx, vm_id).await?;
-    if matches!(vm.state.as_str(), "Destroyed" | "Expunging" | "Error") {
+    if matches!(
+        vm.state,
+        model::VmState::Destroyed | model::VmState::Expunging | model::VmState::Error
+    ) {
         return Err(super::vms::state_err(&vm, "use"));
     }
     let nics = {
@@ -589,8 +599,8 @@ async fn companions(st: &State, r: &RuleRow) -> AppResult<Vec<RuleRow>> {
 pub(crate) async fn activate_companions(st: &State, r: &RuleRow) -> AppResult<()> {
     let fws = companions(st, r).await?;
     let mut tx = st.store.begin().await?;
-    for f in fws.iter().filter(|f| f.state != "Active") {
-        db::rule_update(&mut tx, f.id, "Active", None, &f.spec).await?;
+    for f in fws.iter().filter(|f| f.state != model::RuleState::Active) {
+        db::rule_update(&mut tx, f.id, model::RuleState::Active, None, &f.spec).await?;
     }
     tx.commit().await?;
     Ok(())

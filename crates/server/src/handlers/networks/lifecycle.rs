@@ -16,7 +16,7 @@ use crate::events::Event;
 use crate::jobs::{JobPlan, JobRef};
 
 /// VM states that keep a network in use.
-const ACTIVE: &[&str] = &["Starting", "Running", "Stopping", "Migrating"];
+const ACTIVE: &[model::VmState] = model::VmState::ACTIVE;
 
 fn plan(n: &NetworkRow, what: &str) -> JobPlan {
     JobPlan {
@@ -170,11 +170,10 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
                 guest_type: guest.clone(),
                 traffic_type: "Guest".into(),
                 state: if guest == "Shared" {
-                    "Setup"
+                    model::NetworkState::Setup
                 } else {
-                    "Allocated"
-                }
-                .into(),
+                    model::NetworkState::Allocated
+                },
                 cidr: cidr_s,
                 gateway: gw,
                 netmask: mask,
@@ -358,9 +357,16 @@ pub async fn implement(st: &State, network: Uuid) -> AppResult<()> {
         }
     }
     if n.guest_type == "Isolated" {
-        if n.state == "Allocated" {
+        if n.state == model::NetworkState::Allocated {
             let mut tx = st.store.begin().await?;
-            db::network_transition(&mut tx, n.id, Some("Allocated"), "Implementing", None).await?;
+            db::network_transition(
+                &mut tx,
+                n.id,
+                Some(model::NetworkState::Allocated),
+                model::NetworkState::Implementing,
+                None,
+            )
+            .await?;
             tx.commit().await?;
         }
         super::super::routers::ensure_router(st, &n).await?;
@@ -368,9 +374,14 @@ pub async fn implement(st: &State, network: Uuid) -> AppResult<()> {
         // DHCP and DNS for the shared network's VMs (no public side, no source NAT).
         super::super::routers::ensure_router(st, &n).await?;
     }
-    if matches!(n.state.as_str(), "Allocated" | "Implementing" | "Shutdown") {
+    if matches!(
+        n.state,
+        model::NetworkState::Allocated
+            | model::NetworkState::Implementing
+            | model::NetworkState::Shutdown
+    ) {
         let mut tx = st.store.begin().await?;
-        db::network_transition(&mut tx, n.id, None, "Implemented", None).await?;
+        db::network_transition(&mut tx, n.id, None, model::NetworkState::Implemented, None).await?;
         let mut attrs = n.attrs.clone();
         if let Some(o) = attrs.as_object_mut() {
             o.remove("idle_since");
@@ -409,7 +420,7 @@ pub async fn implement_for_vm(st: &State, vm: Uuid) -> AppResult<()> {
 pub async fn shutdown(st: &State, n: &NetworkRow) -> AppResult<()> {
     let hosts = crate::netsync::hosts_of_networks(st, &[n.id]).await?;
     let mut tx = st.store.begin().await?;
-    db::network_transition(&mut tx, n.id, None, "Shutdown", None).await?;
+    db::network_transition(&mut tx, n.id, None, model::NetworkState::Shutdown, None).await?;
     let routers = db::router_list(
         &mut tx,
         &db::RouterFilter {
@@ -427,7 +438,14 @@ pub async fn shutdown(st: &State, n: &NetworkRow) -> AppResult<()> {
     } else {
         Some(None)
     };
-    db::network_transition(&mut tx, n.id, Some("Shutdown"), "Allocated", vni).await?;
+    db::network_transition(
+        &mut tx,
+        n.id,
+        Some(model::NetworkState::Shutdown),
+        model::NetworkState::Allocated,
+        vni,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(network = %n.id, name = %n.name, "network shut down");
     crate::netsync::request(st, hosts, false).await;
@@ -452,13 +470,16 @@ pub async fn gc(st: &State) -> AppResult<u64> {
     let wait = st.settings.int("network.gc.wait").max(0) * 1000;
     let now = api::time::now_ms();
     let mut down = 0;
-    for n in rows.into_iter().filter(|n| n.state == "Implemented") {
+    for n in rows
+        .into_iter()
+        .filter(|n| n.state == model::NetworkState::Implemented)
+    {
         let active = {
             let mut c = st.store.read().await?;
             db::net_nics(&mut c, &[n.id])
                 .await?
                 .iter()
-                .any(|x| ACTIVE.contains(&x.vm_state.as_str()))
+                .any(|x| ACTIVE.contains(&x.vm_state))
         };
         let mut row = n.clone();
         match (active, n.attrs["idle_since"].as_i64()) {
@@ -581,7 +602,7 @@ pub async fn delete_run(
         db::net_nics(&mut c, &[n.id])
             .await?
             .into_iter()
-            .any(|x| x.vm_state != "Expunging")
+            .any(|x| x.vm_state != model::VmState::Expunging)
     };
     if in_use {
         return Err(ApiError::new(
@@ -651,7 +672,10 @@ pub async fn restart_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     if args.bool("makeredundant") == Some(true) {
         return param_err("Redundant routers are not supported");
     }
-    if !matches!(n.state.as_str(), "Implemented" | "Setup") {
+    if !matches!(
+        n.state,
+        model::NetworkState::Implemented | model::NetworkState::Setup
+    ) {
         return param_err(format!(
             "Network {} is in state {}: only Implemented or Setup networks can be restarted",
             n.name, n.state
@@ -754,7 +778,7 @@ pub async fn remove_for_account(st: &State, account: model::AccountId) -> AppRes
         let used = db::net_nics(&mut tx, &[n.id])
             .await?
             .iter()
-            .any(|x| x.vm_state != "Expunging");
+            .any(|x| x.vm_state != model::VmState::Expunging);
         if used {
             tracing::warn!(network = %n.id, "the removed account's network still has VMs; kept");
             continue;

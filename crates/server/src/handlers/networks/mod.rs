@@ -289,7 +289,7 @@ pub(crate) fn isolated_row(
         domain_path: None,
         guest_type: "Isolated".into(),
         traffic_type: "Guest".into(),
-        state: "Allocated".into(),
+        state: model::NetworkState::Allocated,
         cidr: Some(format!("{net}/{prefix}")),
         gateway: Some(gateway.to_string()),
         netmask: Some(mask_of(prefix).to_string()),

@@ -45,7 +45,7 @@ pub async fn add_nic_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     }
     let acct = crate::access::account(st, "account", vm.account_id).await?;
     check_use(st, ctx, &acct, &n).await?;
-    if !matches!(vm.state.as_str(), "Running" | "Stopped") {
+    if !matches!(vm.state, model::VmState::Running | model::VmState::Stopped) {
         return Err(super::super::vms::state_err(&vm, "add a NIC to"));
     }
     if nics_of(st, vm.id)
@@ -83,7 +83,7 @@ pub async fn add_nic_run(
             nics.is_empty(),
         )
         .await?;
-        if vm.state == "Running" {
+        if vm.state == model::VmState::Running {
             implement(st, n.id).await?;
         }
         let mut tx = st.store.begin().await?;

@@ -206,10 +206,10 @@ pub async fn start_run(
     _job: &JobRef,
 ) -> AppResult<Value> {
     let r = router_get(st, args.required_id("id")?).await?;
-    if !(r.state == "Running" && r.host_id.is_some()) {
+    if !(r.state == model::VmState::Running && r.host_id.is_some()) {
         let host = choose_host(st, r.zone_id, r.network_id, &[]).await?;
         let mut tx = st.store.begin().await?;
-        db::router_set(&mut tx, r.id, "Running", Some(host)).await?;
+        db::router_set(&mut tx, r.id, model::VmState::Running, Some(host)).await?;
         Event::new(ctx, "ROUTER.START", format!("Router {} started", r.name))
             .resource(r.id, "DomainRouter", Some(&r.name))
             .record(&mut tx)
@@ -227,10 +227,10 @@ pub async fn stop_prepare(st: &State, _ctx: &OpContext, args: &Args) -> AppResul
 
 pub async fn stop_run(st: &State, ctx: &OpContext, args: &Args, _job: &JobRef) -> AppResult<Value> {
     let r = router_get(st, args.required_id("id")?).await?;
-    if r.state != "Stopped" {
+    if r.state != model::VmState::Stopped {
         let mut hosts = crate::netsync::hosts_of_networks(st, &[r.network_id]).await?;
         let mut tx = st.store.begin().await?;
-        db::router_set(&mut tx, r.id, "Stopped", None).await?;
+        db::router_set(&mut tx, r.id, model::VmState::Stopped, None).await?;
         Event::new(ctx, "ROUTER.STOP", format!("Router {} stopped", r.name))
             .resource(r.id, "DomainRouter", Some(&r.name))
             .record(&mut tx)
@@ -244,7 +244,7 @@ pub async fn stop_run(st: &State, ctx: &OpContext, args: &Args, _job: &JobRef) -
 
 pub async fn reboot_prepare(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let r = router_get(st, args.required_id("id")?).await?;
-    if r.state != "Running" {
+    if r.state != model::VmState::Running {
         return param_err(format!(
             "Router {} is in state {}: only a Running router can be rebooted",
             r.name, r.state
@@ -264,7 +264,10 @@ pub async fn reboot_run(
     if let Some(h) = r.host_id {
         // Down, then up again: the host tears the namespace (and its daemons) down, then
         // builds it anew from the compiled state.
-        for (state, force) in [("Stopped", false), ("Running", true)] {
+        for (state, force) in [
+            (model::VmState::Stopped, false),
+            (model::VmState::Running, true),
+        ] {
             let mut tx = st.store.begin().await?;
             db::router_set(&mut tx, r.id, state, Some(h)).await?;
             tx.commit().await?;
@@ -294,7 +297,7 @@ pub async fn destroy_run(
     let id: Uuid = args.required_id("id")?;
     let r = match router_get(st, id).await {
         Ok(r) => r,
-        Err(_) => return Ok(json!({"router": {"id": id, "state": "Destroyed"}})),
+        Err(_) => return Ok(json!({"router": {"id": id, "state": model::VmState::Destroyed}})),
     };
     let mut hosts = crate::netsync::hosts_of_networks(st, &[r.network_id]).await?;
     let v = view(st, std::slice::from_ref(&r)).await?.remove(0);
@@ -312,7 +315,7 @@ pub async fn destroy_run(
     hosts.extend(r.host_id);
     crate::netsync::request(st, hosts, false).await;
     let mut v = v;
-    v["state"] = json!("Destroyed");
+    v["state"] = json!(model::VmState::Destroyed);
     Ok(json!({ "router": v }))
 }
 

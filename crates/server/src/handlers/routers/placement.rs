@@ -19,8 +19,8 @@ async fn candidate_hosts(st: &State, zone: Uuid) -> AppResult<Vec<db::HostRow>> 
         &mut c,
         &db::HostFilter {
             zone_id: Some(zone),
-            status: Some("Up".into()),
-            resource_state: Some("Enabled".into()),
+            status: Some(model::HostStatus::Up),
+            resource_state: Some(model::ResourceState::Enabled),
             ..Default::default()
         },
     )
@@ -127,7 +127,17 @@ pub(crate) async fn source_nat_ip(st: &State, n: &NetworkRow) -> AppResult<Optio
         }
         let (id, addr) = free[rand::thread_rng().gen_range(0..free.len())].clone();
         let mut tx = st.store.begin().await?;
-        if db::public_ip_claim(&mut tx, id, acct, dom, Some(n.id), true, "Allocated").await? {
+        if db::public_ip_claim(
+            &mut tx,
+            id,
+            acct,
+            dom,
+            Some(n.id),
+            true,
+            model::IpState::Allocated,
+        )
+        .await?
+        {
             tx.commit().await?;
             tracing::info!(network = %n.id, ip = %addr, "source NAT address acquired");
             return Ok(Some(id));
@@ -158,12 +168,12 @@ pub(crate) async fn of_network(st: &State, network: Uuid) -> AppResult<Vec<Route
 pub async fn ensure_router(st: &State, n: &NetworkRow) -> AppResult<()> {
     let existing = of_network(st, n.id).await?;
     if let Some(r) = existing.into_iter().next() {
-        if r.state == "Running" && r.host_id.is_some() {
+        if r.state == model::VmState::Running && r.host_id.is_some() {
             return Ok(());
         }
         let host = choose_host(st, n.zone_id, n.id, &[]).await?;
         let mut tx = st.store.begin().await?;
-        db::router_set(&mut tx, r.id, "Running", Some(host)).await?;
+        db::router_set(&mut tx, r.id, model::VmState::Running, Some(host)).await?;
         tx.commit().await?;
         return Ok(());
     }
@@ -189,7 +199,7 @@ pub async fn ensure_router(st: &State, n: &NetworkRow) -> AppResult<()> {
         domain_name: None,
         domain_path: None,
         host_id: Some(host),
-        state: "Running".into(),
+        state: model::VmState::Running,
         guest_ip,
         guest_mac: random_mac(),
         public_ip_id: public,
@@ -260,11 +270,14 @@ pub async fn host_failed(st: &State, host: Uuid) -> AppResult<usize> {
     };
     let mut moved = 0;
     let mut nets = Vec::new();
-    for r in routers.into_iter().filter(|r| r.state == "Running") {
+    for r in routers
+        .into_iter()
+        .filter(|r| r.state == model::VmState::Running)
+    {
         match choose_host(st, r.zone_id, r.network_id, &[host]).await {
             Ok(to) => {
                 let mut tx = st.store.begin().await?;
-                db::router_set(&mut tx, r.id, "Running", Some(to)).await?;
+                db::router_set(&mut tx, r.id, model::VmState::Running, Some(to)).await?;
                 tx.commit().await?;
                 tracing::warn!(router = %r.name, from = %host, %to, "virtual router re-placed after its host failed");
                 moved += 1;
@@ -273,7 +286,7 @@ pub async fn host_failed(st: &State, host: Uuid) -> AppResult<usize> {
             Err(e) => {
                 tracing::error!(router = %r.name, error = %e, "no host to re-place the virtual router on");
                 let mut tx = st.store.begin().await?;
-                db::router_set(&mut tx, r.id, "Stopped", None).await?;
+                db::router_set(&mut tx, r.id, model::VmState::Stopped, None).await?;
                 tx.commit().await?;
             }
         }

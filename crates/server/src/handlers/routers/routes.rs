@@ -118,7 +118,7 @@ pub async fn create_route_prepare(st: &State, ctx: &OpContext, args: &Args) -> A
             id,
             kind: "route",
             name: None,
-            state: "Staged",
+            state: model::RuleState::Staged,
             account_id: n.account_id,
             domain_id: n.domain_id,
             network_id: Some(n.id),
@@ -173,7 +173,7 @@ pub async fn list_routes(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
     let rows: Vec<_> = match args.text("state") {
         Some(s) => rows
             .into_iter()
-            .filter(|r| r.state.eq_ignore_ascii_case(s))
+            .filter(|r| r.state.as_str().eq_ignore_ascii_case(s))
             .collect(),
         None => rows,
     };

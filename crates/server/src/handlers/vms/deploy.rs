@@ -266,7 +266,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             scope: Some(db::OwnerScope::Account(acct.id)),
             name: Some(n.clone()),
             zone_id: Some(zone.id),
-            hide_states: vec!["Expunging".into()],
+            hide_states: vec![model::VmState::Expunging],
             ..Default::default()
         };
         if db::vm_list(&mut c, &f).await?.1 > 0 {
@@ -441,7 +441,14 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     if let Err(e) = nics {
         // No address: the VM can never start; it is left in Error (expunged later).
         let mut tx = st.store.begin().await?;
-        db::vm_transition(&mut tx, id, &["Stopped"], "Error", &VmPlace::keep()).await?;
+        db::vm_transition(
+            &mut tx,
+            id,
+            &[model::VmState::Stopped],
+            model::VmState::Error,
+            &VmPlace::keep(),
+        )
+        .await?;
         tx.commit().await?;
         return Err(e);
     }

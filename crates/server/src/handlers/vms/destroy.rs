@@ -86,8 +86,12 @@ pub(crate) fn mark_destroyed(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         let moved = db::vm_transition(
             &mut tx,
             cx.resource,
-            &["Stopping", "Stopped", "Destroyed"],
-            "Destroyed",
+            &[
+                model::VmState::Stopping,
+                model::VmState::Stopped,
+                model::VmState::Destroyed,
+            ],
+            model::VmState::Destroyed,
             &VmPlace::off(),
         )
         .await?;
@@ -106,8 +110,14 @@ pub(crate) fn to_expunging(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         let moved = db::vm_transition(
             &mut tx,
             cx.resource,
-            &["Stopping", "Stopped", "Destroyed", "Error", "Expunging"],
-            "Expunging",
+            &[
+                model::VmState::Stopping,
+                model::VmState::Stopped,
+                model::VmState::Destroyed,
+                model::VmState::Error,
+                model::VmState::Expunging,
+            ],
+            model::VmState::Expunging,
             &VmPlace::off(),
         )
         .await?;
@@ -262,9 +272,12 @@ pub async fn destroy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     if args.flag("expunge") {
         may_expunge(st, ctx)?;
     }
-    match vm.state.as_str() {
-        "Running" | "Stopped" | "Stopping" | "Error" => {}
-        "Destroyed" if args.flag("expunge") => {}
+    match vm.state {
+        model::VmState::Running
+        | model::VmState::Stopped
+        | model::VmState::Stopping
+        | model::VmState::Error => {}
+        model::VmState::Destroyed if args.flag("expunge") => {}
         _ => return Err(state_err(&vm, "destroy")),
     }
     for v in args.list("volumeids").unwrap_or_default() {
@@ -304,7 +317,7 @@ pub async fn destroy_run(
     if let Some(v) = args.list("volumeids") {
         data.insert("volumeids".into(), json!(v));
     }
-    let expunge = args.flag("expunge") || vm.state == "Error";
+    let expunge = args.flag("expunge") || vm.state == model::VmState::Error;
     if expunge {
         // A VM already Destroyed has nothing to stop: it is expunged (as CloudStack does for
         // `destroyVirtualMachine expunge=true` on a destroyed VM). A resumed job keeps the
@@ -316,13 +329,19 @@ pub async fn destroy_run(
         let def = match started.as_deref() {
             Some(k) if k == EXPUNGE.kind => &EXPUNGE,
             Some(_) => &DESTROY_EXPUNGE,
-            None if matches!(vm.state.as_str(), "Destroyed" | "Expunging") => &EXPUNGE,
+            None if matches!(
+                vm.state,
+                model::VmState::Destroyed | model::VmState::Expunging
+            ) =>
+            {
+                &EXPUNGE
+            }
             None => &DESTROY_EXPUNGE,
         };
         saga::run(st, job.id, def, id, data).await?;
         // The removed VM, as its last state.
         let mut view = one_view(st, ctx, &vm).await?;
-        view["state"] = json!("Expunging");
+        view["state"] = json!(model::VmState::Expunging);
         return Ok(json!({ "virtualmachine": view }));
     }
     saga::run(st, job.id, &DESTROY, id, data).await?;
@@ -332,7 +351,10 @@ pub async fn destroy_run(
 pub async fn expunge_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let vm = owned(st, ctx, args.required_id("id")?).await?;
     may_expunge(st, ctx)?;
-    if !matches!(vm.state.as_str(), "Destroyed" | "Error" | "Expunging") {
+    if !matches!(
+        vm.state,
+        model::VmState::Destroyed | model::VmState::Error | model::VmState::Expunging
+    ) {
         return param_err(format!(
             "Please destroy VM {} before expunging it (it is {})",
             vm.display_name, vm.state
@@ -360,11 +382,19 @@ pub async fn recover(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Valu
         )
         .into());
     }
-    if vm.state != "Destroyed" {
+    if vm.state != model::VmState::Destroyed {
         return Err(state_err(&vm, "recover"));
     }
     let mut tx = st.store.begin().await?;
-    if !db::vm_transition(&mut tx, vm.id, &["Destroyed"], "Stopped", &VmPlace::keep()).await? {
+    if !db::vm_transition(
+        &mut tx,
+        vm.id,
+        &[model::VmState::Destroyed],
+        model::VmState::Stopped,
+        &VmPlace::keep(),
+    )
+    .await?
+    {
         return Err(state_err(&vm, "recover"));
     }
     Event::new(

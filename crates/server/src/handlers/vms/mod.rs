@@ -73,7 +73,10 @@ pub(crate) async fn owned(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Vm
         access::check_account(ctx, &a)?;
     }
     if !ctx.is_admin()
-        && matches!(vm.state.as_str(), "Destroyed" | "Expunging")
+        && matches!(
+            vm.state,
+            model::VmState::Destroyed | model::VmState::Expunging
+        )
         && !st.settings.bool("allow.user.view.destroyed.vm")
     {
         return Err(ApiError::invalid_id("id", &id.to_string()).into());
@@ -326,7 +329,7 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     if let Some(n) = args.text("name") {
         check_hostname(n)?;
         if n != vm.name {
-            if vm.state != "Stopped" {
+            if vm.state != model::VmState::Stopped {
                 return param_err("The VM's host name can only be changed while it is Stopped");
             }
             ch.name = Some(n.to_string());
@@ -404,31 +407,17 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     f.name = args.text("name").map(str::to_string);
     match args.text("state") {
         Some(s) if s.eq_ignore_ascii_case("present") => {
-            f.hide_states = vec!["Destroyed".into(), "Expunging".into()];
+            f.hide_states = vec![model::VmState::Destroyed, model::VmState::Expunging];
         }
-        Some(s) => {
-            let canon = [
-                "Starting",
-                "Running",
-                "Stopping",
-                "Stopped",
-                "Destroyed",
-                "Expunging",
-                "Migrating",
-                "Error",
-                "Unknown",
-                "Shutdown",
-            ]
-            .into_iter()
-            .find(|x| x.eq_ignore_ascii_case(s))
-            .unwrap_or(s);
-            f.states = vec![canon.to_string()];
-        }
+        Some(s) => match model::VmState::parse_loose(s) {
+            Some(v) => f.states = vec![v],
+            None => f.none = true,
+        },
         None => {}
     }
     if !ctx.is_admin() && !st.settings.bool("allow.user.view.destroyed.vm") {
         f.hide_states
-            .extend(["Destroyed".to_string(), "Expunging".to_string()]);
+            .extend([model::VmState::Destroyed, model::VmState::Expunging]);
     }
     f.zone_id = args.uuid("zoneid");
     f.template_id = args.uuid("templateid");

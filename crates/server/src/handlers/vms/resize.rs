@@ -54,7 +54,7 @@ pub(crate) async fn apply_offering(
     vm: &VmRow,
     so: &InfraRow,
     (cpus, mhz, mem): (i64, i64, i64),
-    from: &[&str],
+    from: &[model::VmState],
 ) -> AppResult<bool> {
     let mut attrs = vm.attrs.clone();
     attrs["hosttags"] = json!(attr_s(so, "hosttags"));
@@ -63,10 +63,7 @@ pub(crate) async fn apply_offering(
     // Only in the state the caller checked (a concurrent start must not be scaled behind its
     // back): re-check under the write lock.
     let now = db::vm_get(&mut tx, vm.id).await?;
-    if !now
-        .map(|v| from.contains(&v.state.as_str()))
-        .unwrap_or(false)
-    {
+    if !now.map(|v| from.contains(&v.state)).unwrap_or(false) {
         return Ok(false);
     }
     db::vm_update(
@@ -97,14 +94,23 @@ pub(crate) async fn apply_offering(
 
 pub async fn change_service(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let vm = owned(st, ctx, args.required_id("id")?).await?;
-    if vm.state != "Stopped" {
+    if vm.state != model::VmState::Stopped {
         return param_err(format!(
             "Unable to upgrade virtual machine {}: it is {}; stop it first, or use scaleVirtualMachine",
             vm.display_name, vm.state
         ));
     }
     let (so, cpus, mhz, mem) = new_offering(st, &vm, args).await?;
-    if !apply_offering(st, ctx, &vm, &so, (cpus, mhz, mem), &["Stopped"]).await? {
+    if !apply_offering(
+        st,
+        ctx,
+        &vm,
+        &so,
+        (cpus, mhz, mem),
+        &[model::VmState::Stopped],
+    )
+    .await?
+    {
         return Err(state_err(&vm, "upgrade"));
     }
     result(st, ctx, vm.id).await
@@ -112,11 +118,13 @@ pub async fn change_service(st: &State, ctx: &OpContext, args: &Args) -> AppResu
 
 pub async fn scale_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let vm = owned(st, ctx, args.required_id("id")?).await?;
-    if !matches!(vm.state.as_str(), "Running" | "Stopped") {
+    if !matches!(vm.state, model::VmState::Running | model::VmState::Stopped) {
         return Err(state_err(&vm, "scale"));
     }
     let (_, cpus, mhz, mem) = new_offering(st, &vm, args).await?;
-    if vm.state == "Running" && (cpus < vm.cpus || mhz < vm.cpu_mhz || mem < vm.memory_mib) {
+    if vm.state == model::VmState::Running
+        && (cpus < vm.cpus || mhz < vm.cpu_mhz || mem < vm.memory_mib)
+    {
         return param_err("Only scaling up a running VM is supported: stop it to scale down");
     }
     Ok(job_plan(&vm, "Scaling"))
@@ -133,8 +141,17 @@ pub async fn scale_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -
         }
         Err(e) => return Err(e),
     };
-    if vm.state == "Stopped" {
-        if !apply_offering(st, ctx, &vm, &so, (cpus, mhz, mem), &["Stopped"]).await? {
+    if vm.state == model::VmState::Stopped {
+        if !apply_offering(
+            st,
+            ctx,
+            &vm,
+            &so,
+            (cpus, mhz, mem),
+            &[model::VmState::Stopped],
+        )
+        .await?
+        {
             return Err(state_err(&vm, "scale"));
         }
         return result(st, ctx, id).await;
@@ -215,13 +232,21 @@ pub async fn scale_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -
         tx.commit().await?;
         return Err(e);
     }
-    apply_offering(st, ctx, &vm, &so, (cpus, mhz, mem), &["Running"]).await?;
+    apply_offering(
+        st,
+        ctx,
+        &vm,
+        &so,
+        (cpus, mhz, mem),
+        &[model::VmState::Running],
+    )
+    .await?;
     result(st, ctx, id).await
 }
 
 pub async fn reset_key_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let vm = owned(st, ctx, args.required_id("id")?).await?;
-    if vm.state != "Stopped" {
+    if vm.state != model::VmState::Stopped {
         return param_err(format!(
             "Vm {} should be stopped to do SSH Key reset",
             vm.display_name

@@ -60,12 +60,15 @@ pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let vm = vm_of(cx).await?;
         let vols = volumes_of(&cx.st, vm.id).await?;
-        let to_create: Vec<&VolumeRow> = vols.iter().filter(|v| v.state == "Allocated").collect();
+        let to_create: Vec<&VolumeRow> = vols
+            .iter()
+            .filter(|v| v.state == model::VolumeState::Allocated)
+            .collect();
         cx.data.insert(
             "to_create".into(),
             json!(to_create.iter().map(|v| v.id).collect::<Vec<_>>()),
         );
-        if vm.state == "Starting" {
+        if vm.state == model::VmState::Starting {
             // This saga reserved it before a restart: adopt the reservation.
             if let (Some(h), Some(c), Some(p)) = (vm.host_id, vm.cluster_id, vm.pod_id) {
                 cx.data.insert("host".into(), json!(h));
@@ -79,7 +82,7 @@ pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
                 return Ok(());
             }
         }
-        if vm.state != "Stopped" {
+        if vm.state != model::VmState::Stopped {
             return Err(state_err(&vm, "start"));
         }
         let st = cx.st.clone();
@@ -156,8 +159,8 @@ pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             let moved = db::vm_transition(
                 &mut tx,
                 vm.id,
-                &["Stopped"],
-                "Starting",
+                &[model::VmState::Stopped],
+                model::VmState::Starting,
                 &VmPlace::on(host.id, cluster.id, cluster.pod),
             )
             .await?;
@@ -213,12 +216,16 @@ pub(crate) fn implement_networks(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>
 /// Undo of `reserve`: off the host; a VM that never ran goes to Error.
 pub(crate) fn release(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
-        let to = if cx.flag("fresh") { "Error" } else { "Stopped" };
+        let to = if cx.flag("fresh") {
+            model::VmState::Error
+        } else {
+            model::VmState::Stopped
+        };
         let mut tx = cx.st.store.begin().await?;
         db::vm_transition(
             &mut tx,
             cx.resource,
-            &["Starting", "Stopped"],
+            &[model::VmState::Starting, model::VmState::Stopped],
             to,
             &VmPlace::off(),
         )
@@ -246,15 +253,15 @@ pub(crate) fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
                 db::volume_get(&mut c, id).await?
             };
             let Some(v) = v else { continue };
-            if v.state == "Ready" {
+            if v.state == model::VolumeState::Ready {
                 continue;
             }
             let mut tx = cx.st.store.begin().await?;
             db::volume_transition(
                 &mut tx,
                 id,
-                &["Allocated", "Creating"],
-                "Creating",
+                &[model::VolumeState::Allocated, model::VolumeState::Creating],
+                model::VolumeState::Creating,
                 Some(Some((pool, String::new()))),
             )
             .await?;
@@ -283,8 +290,8 @@ pub(crate) fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             db::volume_transition(
                 &mut tx,
                 id,
-                &["Creating"],
-                "Ready",
+                &[model::VolumeState::Creating],
+                model::VolumeState::Ready,
                 Some(Some((pool, vpath))),
             )
             .await?;
@@ -306,7 +313,7 @@ pub(crate) fn delete_created_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult
                 db::volume_get(&mut c, id).await?
             };
             let Some(v) = v else { continue };
-            if v.state == "Allocated" {
+            if v.state == model::VolumeState::Allocated {
                 continue;
             }
             if let Some(pool) = v.pool_id {
@@ -324,8 +331,14 @@ pub(crate) fn delete_created_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult
                     .await?;
             }
             let mut tx = cx.st.store.begin().await?;
-            db::volume_transition(&mut tx, id, &["Creating", "Ready"], "Allocated", Some(None))
-                .await?;
+            db::volume_transition(
+                &mut tx,
+                id,
+                &[model::VolumeState::Creating, model::VolumeState::Ready],
+                model::VolumeState::Allocated,
+                Some(None),
+            )
+            .await?;
             db::volume_set_host(&mut tx, id, None).await?;
             tx.commit().await?;
         }
@@ -356,7 +369,7 @@ pub(crate) async fn spec(st: &State, vm: &VmRow) -> AppResult<proto::VmSpec> {
         memory_mib: vm.memory_mib.max(0) as u64,
         disks: vols
             .iter()
-            .filter(|v| v.state == "Ready")
+            .filter(|v| v.state == model::VolumeState::Ready)
             .map(|v| proto::DiskSpec {
                 volume_id: v.id,
                 path: v.path.clone().unwrap_or_default(),
@@ -416,15 +429,15 @@ pub(crate) fn mark_running(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         let moved = db::vm_transition(
             &mut tx,
             cx.resource,
-            &["Starting"],
-            "Running",
+            &[model::VmState::Starting],
+            model::VmState::Running,
             &VmPlace::keep(),
         )
         .await?;
         tx.commit().await?;
         if !moved {
             let vm = vm_of(cx).await?;
-            if vm.state != "Running" {
+            if vm.state != model::VmState::Running {
                 return Err(state_err(&vm, "mark as running"));
             }
         }
@@ -453,8 +466,8 @@ pub async fn start_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResul
             .into());
         }
     }
-    match vm.state.as_str() {
-        "Stopped" | "Running" => {}
+    match vm.state {
+        model::VmState::Stopped | model::VmState::Running => {}
         _ => return Err(state_err(&vm, "start")),
     }
     Ok(job_plan(&vm, "Starting"))
@@ -464,7 +477,7 @@ pub async fn start_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -
     let id: Uuid = job.instance()?;
     let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
     // Starting a running VM is a no-op in CloudStack (it answers with the VM).
-    if vm.state != "Running" || saga_exists(st, job).await? {
+    if vm.state != model::VmState::Running || saga_exists(st, job).await? {
         saga::run(st, job.id, &START, id, placement_hints(args)).await?;
     }
     result(st, ctx, id).await
@@ -500,12 +513,17 @@ pub static STOP: SagaDef = SagaDef {
 pub(crate) fn to_stopping(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let vm = vm_of(cx).await?;
-        match vm.state.as_str() {
-            "Running" => {
+        match vm.state {
+            model::VmState::Running => {
                 let mut tx = cx.st.store.begin().await?;
-                let moved =
-                    db::vm_transition(&mut tx, vm.id, &["Running"], "Stopping", &VmPlace::keep())
-                        .await?;
+                let moved = db::vm_transition(
+                    &mut tx,
+                    vm.id,
+                    &[model::VmState::Running],
+                    model::VmState::Stopping,
+                    &VmPlace::keep(),
+                )
+                .await?;
                 tx.commit().await?;
                 if !moved {
                     return Err(state_err(&vm, "stop"));
@@ -515,12 +533,12 @@ pub(crate) fn to_stopping(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
                     cx.data.insert("host".into(), json!(h));
                 }
             }
-            "Stopping" => {
+            model::VmState::Stopping => {
                 if let Some(h) = vm.host_id {
                     cx.data.insert("host".into(), json!(h));
                 }
             }
-            "Stopped" | "Error" => {}
+            model::VmState::Stopped | model::VmState::Error => {}
             _ => return Err(state_err(&vm, "stop")),
         }
         Ok(())
@@ -534,8 +552,8 @@ pub(crate) fn back_to_running(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             db::vm_transition(
                 &mut tx,
                 cx.resource,
-                &["Stopping"],
-                "Running",
+                &[model::VmState::Stopping],
+                model::VmState::Running,
                 &VmPlace::keep(),
             )
             .await?;
@@ -582,8 +600,8 @@ pub(crate) fn mark_stopped(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         db::vm_transition(
             &mut tx,
             cx.resource,
-            &["Stopping", "Stopped"],
-            "Stopped",
+            &[model::VmState::Stopping, model::VmState::Stopped],
+            model::VmState::Stopped,
             &VmPlace::off(),
         )
         .await?;
@@ -594,9 +612,9 @@ pub(crate) fn mark_stopped(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 
 pub async fn stop_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let vm = owned(st, ctx, args.required_id("id")?).await?;
-    match vm.state.as_str() {
-        "Running" | "Stopped" | "Stopping" => {}
-        "Starting" | "Migrating" if args.flag("forced") => {}
+    match vm.state {
+        model::VmState::Running | model::VmState::Stopped | model::VmState::Stopping => {}
+        model::VmState::Starting | model::VmState::Migrating if args.flag("forced") => {}
         _ => return Err(state_err(&vm, "stop")),
     }
     Ok(job_plan(&vm, "Stopping"))
@@ -612,7 +630,7 @@ pub async fn stop_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) ->
 
 pub async fn reboot_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let vm = owned(st, ctx, args.required_id("id")?).await?;
-    if vm.state != "Running" {
+    if vm.state != model::VmState::Running {
         return Err(state_err(&vm, "reboot"));
     }
     Ok(job_plan(&vm, "Rebooting"))
@@ -626,7 +644,7 @@ pub async fn reboot_run(
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
     let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
-    let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) else {
+    let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) else {
         return Err(state_err(&vm, "reboot"));
     };
     st.hub

@@ -129,7 +129,7 @@ pub(crate) fn view(ctx: &OpContext, v: &VolumeRow, n: &Names, tags: &[db::TagRow
     put("domain", json!(v.domain_name));
     put("domainpath", json!(display_domain_path(&v.domain_path)));
     put("created", json!(api::time::format_ms(v.created)));
-    put("destroyed", json!(v.state == "Destroy"));
+    put("destroyed", json!(v.state == model::VolumeState::Destroy));
     put("displayvolume", json!(true));
     put("tags", super::tags::embedded(tags, v.id));
     Value::Object(m)
@@ -156,7 +156,12 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     f.name = args.text("name").map(str::to_string);
     f.vm_id = args.uuid("virtualmachineid");
     f.vol_type = args.text("type").map(str::to_string);
-    f.state = args.text("state").map(str::to_string);
+    if let Some(s) = args.text("state") {
+        match model::VolumeState::parse_loose(s) {
+            Some(v) => f.state = Some(v),
+            None => f.none = true,
+        }
+    }
     f.zone_id = args.uuid("zoneid");
     f.disk_offering_id = args.uuid("diskofferingid");
     f.keyword = args.text("keyword").map(str::to_string);

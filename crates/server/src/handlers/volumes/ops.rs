@@ -200,7 +200,10 @@ pub(crate) async fn check_attach(
             v.name
         ));
     }
-    if !matches!(v.state.as_str(), "Allocated" | "Ready") {
+    if !matches!(
+        v.state,
+        model::VolumeState::Allocated | model::VolumeState::Ready
+    ) {
         return param_err(format!("Volume {} is in state {}", v.name, v.state));
     }
     if v.account_id != vm.account_id {
@@ -209,7 +212,7 @@ pub(crate) async fn check_attach(
     if v.zone_id != vm.zone_id {
         return param_err("The volume and the VM must be in the same zone");
     }
-    if !matches!(vm.state.as_str(), "Running" | "Stopped") {
+    if !matches!(vm.state, model::VmState::Running | model::VmState::Stopped) {
         return Err(state_err(vm, "attach a volume to"));
     }
     if let Some(pool) = v.pool_id {
@@ -379,10 +382,10 @@ pub(crate) fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let vm = saga_vm(cx).await?;
         let v = saga_volume(cx).await?;
-        let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) else {
+        let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) else {
             return Ok(());
         };
-        if v.state == "Ready" {
+        if v.state == model::VolumeState::Ready {
             return Ok(());
         }
         let pool = root_pool(&cx.st, vm.id)
@@ -395,8 +398,8 @@ pub(crate) fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         db::volume_transition(
             &mut tx,
             v.id,
-            &["Allocated", "Creating"],
-            "Creating",
+            &[model::VolumeState::Allocated, model::VolumeState::Creating],
+            model::VolumeState::Creating,
             Some(Some((pool, String::new()))),
         )
         .await?;
@@ -425,8 +428,8 @@ pub(crate) fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         db::volume_transition(
             &mut tx,
             v.id,
-            &["Creating"],
-            "Ready",
+            &[model::VolumeState::Creating],
+            model::VolumeState::Ready,
             Some(Some((pool, vpath))),
         )
         .await?;
@@ -463,8 +466,8 @@ pub(crate) fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         db::volume_transition(
             &mut tx,
             v.id,
-            &["Creating", "Ready"],
-            "Allocated",
+            &[model::VolumeState::Creating, model::VolumeState::Ready],
+            model::VolumeState::Allocated,
             Some(None),
         )
         .await?;
@@ -486,7 +489,7 @@ pub(crate) fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let vm = saga_vm(cx).await?;
         let v = saga_volume(cx).await?;
-        let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) else {
+        let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) else {
             return Ok(());
         };
         cx.data.insert("plugged_on".into(), json!(host));
@@ -553,7 +556,7 @@ pub(crate) fn detach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         let Some(vm) = crate::handlers::vms::load(&cx.st, vm_id).await? else {
             return Ok(());
         };
-        if let (Some(host), "Running") = (vm.host_id, vm.state.as_str()) {
+        if let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) {
             cx.st
                 .hub
                 .command_ready(
@@ -619,7 +622,10 @@ pub async fn detach_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         return param_err(format!("Volume {} is not attached to any VM", v.name));
     };
     if let Some(vm) = crate::handlers::vms::load(st, vm).await? {
-        if !matches!(vm.state.as_str(), "Running" | "Stopped" | "Destroyed") {
+        if !matches!(
+            vm.state,
+            model::VmState::Running | model::VmState::Stopped | model::VmState::Destroyed
+        ) {
             return Err(state_err(&vm, "detach a volume from"));
         }
     }
@@ -660,7 +666,10 @@ pub async fn resize_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         )
         .await?;
     }
-    if !matches!(v.state.as_str(), "Allocated" | "Ready") {
+    if !matches!(
+        v.state,
+        model::VolumeState::Allocated | model::VolumeState::Ready
+    ) {
         return param_err(format!("Volume {} is in state {}", v.name, v.state));
     }
     Ok(JobPlan {
@@ -699,7 +708,7 @@ pub async fn resize_run(
         .await?
         .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
     let new = new_size(st, &v, args).await?;
-    if let (Some(pool), "Ready") = (v.pool_id, v.state.as_str()) {
+    if let (Some(pool), model::VolumeState::Ready) = (v.pool_id, v.state) {
         let vm = match v.vm_id {
             Some(vm) => crate::handlers::vms::load(st, vm).await?,
             None => None,
@@ -741,7 +750,10 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     if v.vm_id.is_some() {
         return param_err("Please specify a volume that is not attached to any VM.");
     }
-    if !matches!(v.state.as_str(), "Allocated" | "Ready") {
+    if !matches!(
+        v.state,
+        model::VolumeState::Allocated | model::VolumeState::Ready
+    ) {
         return param_err(format!("Volume {} is in state {}", v.name, v.state));
     }
     if let Some(pool) = v.pool_id {
