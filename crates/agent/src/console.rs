@@ -33,7 +33,7 @@ pub(crate) struct Dialer {
 impl Dialer {
     /// Connects the VNC socket to the server's console session; returns once both ends are
     /// connected (the relay goes on in a task of its own).
-    pub async fn open_console(&self, vnc: &Path, session: Uuid) -> Result<(), String> {
+    pub async fn open_console(&self, vnc: &Path, session: Uuid) -> crate::HostResult<()> {
         let (host, secret) = match &self.credential {
             Some(Credential::Host { host_id, secret }) => (*host_id, secret.clone()),
             _ => return Err("this host has not joined yet".into()),

@@ -12,7 +12,7 @@ pub trait Driver: Send + Sync {
         &'a self,
         command: &'a Command,
     ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send + 'a>,
+        Box<dyn std::future::Future<Output = crate::HostResult<serde_json::Value>> + Send + 'a>,
     >;
 
     /// The unix socket of a running VM's VNC server (the console), if this host has one.
@@ -27,6 +27,11 @@ pub trait Driver: Send + Sync {
 
     /// The server was told that `vm` is gone: do not report it again.
     fn reported(&self, _vm: &str) {}
+
+    /// How many VMs the host runs (`None`: this driver does not say).
+    fn vm_count(&self) -> Option<u64> {
+        None
+    }
 
     /// How often `gone` is worth asking (`None`: never — simulated hosts).
     fn gone_every(&self) -> Option<Duration> {
@@ -116,7 +121,7 @@ fn poisoned<T>(_: T) -> String {
 }
 
 impl SimDriver {
-    fn apply(&self, command: &Command) -> Result<serde_json::Value, String> {
+    fn apply(&self, command: &Command) -> crate::HostResult<serde_json::Value> {
         match command {
             Command::Ping => Ok(serde_json::json!({"pong": true})),
             // A simulated host's storage is as large as configured.
@@ -141,7 +146,7 @@ impl SimDriver {
                     .values()
                     .any(|vm| vm.disks.iter().any(|d| d.volume_id == *volume_id));
                 if in_use {
-                    return Err(format!("volume {volume_id} is in use by a running VM"));
+                    return Err(format!("volume {volume_id} is in use by a running VM").into());
                 }
                 self.host
                     .volumes
@@ -154,7 +159,7 @@ impl SimDriver {
                 // Shared storage is not modelled per host: a disk this host did not create
                 // is taken as reachable (a shared pool), but a path must be given.
                 if let Some(d) = vm.disks.iter().find(|d| d.path.is_empty()) {
-                    return Err(format!("disk {} has no path", d.volume_id));
+                    return Err(format!("disk {} has no path", d.volume_id).into());
                 }
                 self.host
                     .vms
@@ -172,7 +177,7 @@ impl SimDriver {
                 if self.host.vms.lock().map_err(poisoned)?.contains_key(name) {
                     Ok(serde_json::json!({"state": "Running"}))
                 } else {
-                    Err(proto::vm_not_here(name))
+                    Err(crate::HostError::VmNotHere(name.to_string()))
                 }
             }
             Command::ScaleVm {
@@ -192,7 +197,9 @@ impl SimDriver {
                 Some(h) => Ok(serde_json::json!({
                     "alive": h.reachable.load(std::sync::atomic::Ordering::SeqCst),
                 })),
-                None => Err(format!("cannot tell whether {address} is alive")),
+                None => Err(crate::HostError::Undetermined(format!(
+                    "cannot tell whether {address} is alive"
+                ))),
             },
             Command::PrepareMigration { vm } => {
                 self.host
@@ -250,7 +257,7 @@ impl SimDriver {
                 let now = self.host.net.apply(*generation, desired)?;
                 Ok(serde_json::json!({"generation": now, "stale": now != *generation}))
             }
-            other => Err(format!("unsupported command {other:?}")),
+            other => Err(format!("unsupported command {other:?}").into()),
         }
     }
 }
@@ -260,7 +267,7 @@ impl Driver for SimDriver {
         &'a self,
         command: &'a Command,
     ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send + 'a>,
+        Box<dyn std::future::Future<Output = crate::HostResult<serde_json::Value>> + Send + 'a>,
     > {
         Box::pin(async move {
             if !self.delay.is_zero() {
@@ -284,9 +291,11 @@ pub struct LocalDriver;
 /// Size and use of the filesystem holding `path` (statvfs through rustix: no `df`
 /// subprocess; the same figures `df -B1` prints: size = blocks × fragment size, used = size −
 /// free blocks).
-pub async fn storage_stat(path: &str) -> Result<serde_json::Value, String> {
+pub async fn storage_stat(path: &str) -> crate::HostResult<serde_json::Value> {
     if !std::path::Path::new(path).is_dir() {
-        return Err(format!("{path} is not a directory on this host"));
+        return Err(crate::HostError::Refused(format!(
+            "{path} is not a directory on this host"
+        )));
     }
     let p = path.to_string();
     let st = tokio::task::spawn_blocking(move || rustix::fs::statvfs(p.as_str()))
@@ -306,16 +315,16 @@ impl Driver for LocalDriver {
         &'a self,
         command: &'a Command,
     ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send + 'a>,
+        Box<dyn std::future::Future<Output = crate::HostResult<serde_json::Value>> + Send + 'a>,
     > {
         Box::pin(async move {
             match command {
                 Command::Ping => Ok(serde_json::json!({"pong": true})),
                 Command::StorageStat { path } => storage_stat(path).await,
                 Command::ListVms => Ok(serde_json::json!({"vms": [], "volumes": []})),
-                other => Err(format!(
+                other => Err(crate::HostError::Refused(format!(
                     "this host cannot run VMs: QEMU (qemu-system-x86_64) is not installed: {other:?}"
-                )),
+                ))),
             }
         })
     }

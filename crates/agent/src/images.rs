@@ -17,7 +17,7 @@ impl HostAgent {
         template: Uuid,
         file: &str,
         dest: &Path,
-    ) -> Result<u64, String> {
+    ) -> crate::HostResult<u64> {
         let credential = self
             .credential
             .lock()
@@ -62,7 +62,7 @@ impl ImageSource {
 
     /// Downloads `file` of `template` to `dest`; an error starting `HTTP 404` means the
     /// template has no such file.
-    pub async fn fetch(&self, template: Uuid, file: &str, dest: &Path) -> Result<u64, String> {
+    pub async fn fetch(&self, template: Uuid, file: &str, dest: &Path) -> crate::HostResult<u64> {
         let cred = self.credential.lock().ok().and_then(|c| c.clone());
         let Some((host, secret)) = cred else {
             return Err("this host has not joined yet".into());
@@ -88,7 +88,7 @@ async fn fetch(
     template: Uuid,
     file: &str,
     dest: &Path,
-) -> Result<u64, String> {
+) -> crate::HostResult<u64> {
     {
         let tcp = tokio::time::timeout(
             Duration::from_secs(10),
@@ -127,7 +127,7 @@ async fn fetch(
                 .await
                 .map(|b| String::from_utf8_lossy(&b.to_bytes()).to_string())
                 .unwrap_or_default();
-            return Err(format!("HTTP {status}: {body}"));
+            return Err(format!("HTTP {status}: {body}").into());
         }
         let tmp = dest.with_extension("part");
         let mut out = tokio::fs::File::create(&tmp)

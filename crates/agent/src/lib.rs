@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod driver;
+pub mod error;
 pub mod images;
 pub mod inventory;
 pub mod linuxnet;
@@ -15,7 +16,9 @@ pub mod qemu;
 pub mod qmp;
 pub mod runtime;
 pub mod simulator;
+pub mod stats;
 pub mod sys;
 pub mod tls;
 
+pub use error::{HostError, HostResult};
 pub use runtime::{Credential, HostAgent};

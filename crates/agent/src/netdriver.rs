@@ -10,7 +10,7 @@ use netplan::HostDesired;
 pub trait NetDriver: Send + Sync {
     /// Applies `desired` as generation `generation` unless a newer one is already applied;
     /// returns the generation the host has afterwards.
-    fn apply(&self, generation: u64, desired: &HostDesired) -> Result<u64, String>;
+    fn apply(&self, generation: u64, desired: &HostDesired) -> crate::HostResult<u64>;
 }
 
 #[derive(Debug, Default)]
@@ -36,7 +36,7 @@ impl FakeNet {
 }
 
 impl NetDriver for FakeNet {
-    fn apply(&self, generation: u64, desired: &HostDesired) -> Result<u64, String> {
+    fn apply(&self, generation: u64, desired: &HostDesired) -> crate::HostResult<u64> {
         let mut s = self
             .state
             .lock()

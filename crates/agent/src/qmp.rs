@@ -17,7 +17,7 @@ pub struct Qmp {
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Qmp {
-    pub async fn connect(socket: &Path) -> Result<Qmp, String> {
+    pub async fn connect(socket: &Path) -> crate::HostResult<Qmp> {
         let s = tokio::time::timeout(TIMEOUT, UnixStream::connect(socket))
             .await
             .map_err(|_| format!("QMP {}: connect timed out", socket.display()))?
@@ -29,13 +29,15 @@ impl Qmp {
         };
         let greeting = q.line().await?;
         if greeting.get("QMP").is_none() {
-            return Err(format!("not a QMP greeting: {greeting}"));
+            return Err(crate::HostError::Qmp(format!(
+                "not a QMP greeting: {greeting}"
+            )));
         }
         q.execute("qmp_capabilities", Value::Null).await?;
         Ok(q)
     }
 
-    async fn line(&mut self) -> Result<Value, String> {
+    async fn line(&mut self) -> crate::HostResult<Value> {
         let mut buf = String::new();
         let n = tokio::time::timeout(TIMEOUT, self.reader.read_line(&mut buf))
             .await
@@ -44,11 +46,12 @@ impl Qmp {
         if n == 0 {
             return Err("QMP: connection closed".into());
         }
-        serde_json::from_str(&buf).map_err(|e| format!("QMP: bad JSON ({e}): {buf}"))
+        serde_json::from_str(&buf)
+            .map_err(|e| crate::HostError::Qmp(format!("QMP: bad JSON ({e}): {buf}")))
     }
 
     /// Runs a command; its `return` value, or its error's description.
-    pub async fn execute(&mut self, command: &str, arguments: Value) -> Result<Value, String> {
+    pub async fn execute(&mut self, command: &str, arguments: Value) -> crate::HostResult<Value> {
         let mut msg = json!({ "execute": command });
         if !arguments.is_null() {
             msg["arguments"] = arguments;
@@ -66,12 +69,14 @@ impl Qmp {
                 return Ok(r.clone());
             }
             if let Some(e) = v.get("error") {
-                return Err(format!(
+                return Err(crate::HostError::Qmp(format!(
                     "QEMU refused {command}: {}",
                     e["desc"].as_str().unwrap_or("unknown error")
-                ));
+                )));
             }
         }
-        Err(format!("QMP: no answer to {command}"))
+        Err(crate::HostError::Qmp(format!(
+            "QMP: no answer to {command}"
+        )))
     }
 }

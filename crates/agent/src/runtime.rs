@@ -216,6 +216,7 @@ impl HostAgent {
         // Commands run concurrently (a VM's graceful stop may take many seconds; heartbeats
         // and other commands must not wait for it); their replies come back here.
         let (reply_tx, mut replies) = tokio::sync::mpsc::channel::<AgentMsg>(256);
+        let stats = Arc::new(crate::stats::Stats::default());
         // VMs that stopped on their own are reported at once (not at the next heartbeat).
         let reaping = self.driver.gone_every().is_some();
         let mut reap = tokio::time::interval(self.driver.gone_every().unwrap_or(interval));
@@ -228,7 +229,9 @@ impl HostAgent {
                 }
                 _ = tick.tick() => {
                     seq += 1;
-                    if ws.send(Message::text(json(&AgentMsg::Heartbeat { seq }))).await.is_err() {
+                    stats.set_vms(self.driver.vm_count());
+                    let hb = AgentMsg::Heartbeat { seq, stats: stats.take_changed() };
+                    if ws.send(Message::text(json(&hb))).await.is_err() {
                         return Ok(End::Lost { welcomed: true });
                     }
                 }
@@ -259,11 +262,11 @@ impl HostAgent {
                             tokio::spawn(async move {
                                 let r = match vnc {
                                     Some(path) => dialer.open_console(&path, session).await,
-                                    None => Err(format!("VM {name} has no console on this host")),
+                                    None => Err(crate::HostError::Refused(format!("VM {name} has no console on this host"))),
                                 };
                                 let reply = match r {
                                     Ok(()) => AgentMsg::Reply { id, ok: true, body: serde_json::json!({}), error: None },
-                                    Err(e) => AgentMsg::Reply { id, ok: false, body: serde_json::Value::Null, error: Some(e) },
+                                    Err(e) => AgentMsg::Reply { id, ok: false, body: serde_json::Value::Null, error: Some(e.to_string()) },
                                 };
                                 let _ = tx.send(reply).await;
                             });
@@ -271,10 +274,18 @@ impl HostAgent {
                         other => {
                             let driver = self.driver.clone();
                             let tx = reply_tx.clone();
+                            let stats = stats.clone();
                             tokio::spawn(async move {
-                                let reply = match driver.handle(&other).await {
+                                let started = std::time::Instant::now();
+                                let r = driver.handle(&other).await;
+                                let took = started.elapsed().as_secs_f64();
+                                stats.record(other.op(), took, r.as_ref().err().map(crate::HostError::kind));
+                                let reply = match r {
                                     Ok(body) => AgentMsg::Reply { id, ok: true, body, error: None },
-                                    Err(e) => AgentMsg::Reply { id, ok: false, body: serde_json::Value::Null, error: Some(e) },
+                                    Err(e) => {
+                                        tracing::warn!(op = other.op(), kind = e.kind(), error = %e, "command failed");
+                                        AgentMsg::Reply { id, ok: false, body: serde_json::Value::Null, error: Some(e.to_string()) }
+                                    }
                                 };
                                 // The session may have ended meanwhile: the server re-asks.
                                 let _ = tx.send(reply).await;

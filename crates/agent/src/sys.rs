@@ -6,15 +6,28 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
+use crate::HostError;
+
+fn tool(program: &str, message: String) -> HostError {
+    HostError::Tool {
+        program: program.to_string(),
+        message,
+    }
+}
+
 pub trait Sys: Send + Sync {
     /// Runs `program args…` (with `stdin` fed to it), returning its standard output; a
     /// non-zero exit is an error carrying its standard error.
-    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String>;
+    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> crate::HostResult<String>;
     /// Runs a program that daemonizes itself (QEMU `-daemonize`, dnsmasq, haproxy `-D`): no
     /// pipes are held open (the daemon would keep them), standard error goes to `log`, and
     /// the call returns when the foreground process exits.
-    fn run_daemon(&self, program: &str, args: &[&str], log: &std::path::Path)
-        -> Result<(), String>;
+    fn run_daemon(
+        &self,
+        program: &str,
+        args: &[&str],
+        log: &std::path::Path,
+    ) -> crate::HostResult<()>;
 }
 
 /// Runs the real tools.
@@ -27,32 +40,35 @@ impl Sys for RealSys {
         program: &str,
         args: &[&str],
         log: &std::path::Path,
-    ) -> Result<(), String> {
+    ) -> crate::HostResult<()> {
         let err = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
-            .map_err(|e| format!("opening {}: {e}", log.display()))?;
+            .map_err(HostError::io(format!("opening {}", log.display())))?;
         let status = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)
             .status()
-            .map_err(|e| format!("running {program}: {e}"))?;
+            .map_err(|e| tool(program, format!("running {program}: {e}")))?;
         if status.success() {
             Ok(())
         } else {
             let tail = std::fs::read_to_string(log).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(3).collect();
-            Err(format!(
-                "{program} exited with {status}: {}",
-                tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+            Err(tool(
+                program,
+                format!(
+                    "{program} exited with {status}: {}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+                ),
             ))
         }
     }
 
-    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> crate::HostResult<String> {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(if stdin.is_some() {
@@ -62,21 +78,26 @@ impl Sys for RealSys {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| format!("running {program}: {e}"))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| tool(program, format!("running {program}: {e}")))?;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(text.as_bytes())
-                .map_err(|e| format!("writing to {program}: {e}"))?;
+                .map_err(|e| tool(program, format!("writing to {program}: {e}")))?;
         }
         let out = child
             .wait_with_output()
-            .map_err(|e| format!("waiting for {program}: {e}"))?;
+            .map_err(|e| tool(program, format!("waiting for {program}: {e}")))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(format!(
-                "{program} {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
+            Err(tool(
+                program,
+                format!(
+                    "{program} {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
             ))
         }
     }
@@ -107,11 +128,11 @@ impl Sys for FakeSys {
         program: &str,
         args: &[&str],
         _log: &std::path::Path,
-    ) -> Result<(), String> {
+    ) -> crate::HostResult<()> {
         self.run(program, args, None).map(|_| ())
     }
 
-    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> crate::HostResult<String> {
         let line = std::iter::once(program)
             .chain(args.iter().copied())
             .collect::<Vec<_>>()

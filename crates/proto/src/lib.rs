@@ -35,12 +35,14 @@ pub enum AgentMsg {
     },
     Heartbeat {
         seq: u64,
+        /// The agent's figures since it started, sent when they changed (the agent never
+        /// listens; the server shows them at `/metrics` with a `host` label).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stats: Option<AgentStats>,
     },
     /// A VM that ran here stopped on its own (the guest powered off, crashed, or its process
     /// was killed); the server marks it Stopped and restarts it when it is HA-enabled.
-    VmGone {
-        name: String,
-    },
+    VmGone { name: String },
     Reply {
         id: u64,
         ok: bool,
@@ -188,6 +190,62 @@ pub enum Command {
         generation: u64,
         desired: Box<netplan::HostDesired>,
     },
+}
+
+impl Command {
+    /// The `op` name (a metric label).
+    pub fn op(&self) -> &'static str {
+        match self {
+            Self::Ping => "ping",
+            Self::Reconnect => "reconnect",
+            Self::Forget => "forget",
+            Self::StorageStat { .. } => "storage_stat",
+            Self::CreateVolume { .. } => "create_volume",
+            Self::DeleteVolume { .. } => "delete_volume",
+            Self::StartVm { .. } => "start_vm",
+            Self::StopVm { .. } => "stop_vm",
+            Self::RebootVm { .. } => "reboot_vm",
+            Self::CheckHost { .. } => "check_host",
+            Self::PrepareMigration { .. } => "prepare_migration",
+            Self::MigrateVm { .. } => "migrate_vm",
+            Self::ScaleVm { .. } => "scale_vm",
+            Self::AttachDisk { .. } => "attach_disk",
+            Self::DetachDisk { .. } => "detach_disk",
+            Self::ResizeVolume { .. } => "resize_volume",
+            Self::ListVms => "list_vms",
+            Self::OpenConsole { .. } => "open_console",
+            Self::ApplyNetwork { .. } => "apply_network",
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the agent's command-latency histogram buckets.
+pub const COMMAND_SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// An agent's cumulative figures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentStats {
+    /// VMs running on the host now.
+    pub vms: u64,
+    /// Per command op.
+    pub commands: Vec<CommandStats>,
+    /// Failed commands by error kind (`tool`, `io`, `qmp`, `vm_not_here`, …).
+    #[serde(default)]
+    pub errors: std::collections::BTreeMap<String, u64>,
+}
+
+/// One command op's count, failures and latency histogram.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandStats {
+    pub op: String,
+    pub ok: u64,
+    pub failed: u64,
+    pub seconds_sum: f64,
+    /// Cumulative counts per [`COMMAND_SECONDS_BUCKETS`] bound (same length; longer or
+    /// shorter lists from another version are cut or ignored by the reader).
+    pub buckets: Vec<u64>,
 }
 
 /// A volume as a host creates it.

@@ -484,8 +484,11 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                     _ => break,
                 };
                 match serde_json::from_str::<AgentMsg>(&text) {
-                    Ok(AgentMsg::Heartbeat { .. }) => {
+                    Ok(AgentMsg::Heartbeat { stats, .. }) => {
                         let now = now_ms();
+                        if let Some(s) = stats {
+                            st.metrics.agents.set(host, s);
+                        }
                         // The agent heartbeats only after stopping the fenced VMs.
                         if !fenced.is_empty() {
                             let mut tx = st.store.begin().await?;
@@ -544,6 +547,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
         }
     });
     if current.unwrap_or(false) {
+        st.metrics.agents.remove(host);
         let mut tx = st.store.begin().await?;
         if let Some(h) = db::host_get(&mut tx, host).await? {
             if h.status == model::HostStatus::Up || h.status == model::HostStatus::Connecting {

@@ -99,7 +99,177 @@ pub struct Metrics {
     task_runs: Family<Task, Gauge>,
     task_failures: Family<Task, Gauge>,
     task_running: Family<Task, Gauge>,
+    /// What connected agents report in their heartbeats, shown per host.
+    pub agents: std::sync::Arc<AgentFigures>,
     registry: Mutex<Registry>,
+}
+
+/// The figures agents send (`proto::AgentStats`), by host id, encoded at scrape time as
+/// `canopy_agent_*{host="…"}` (the agent itself never listens).
+#[derive(Debug, Default)]
+pub struct AgentFigures {
+    by_host: Mutex<std::collections::BTreeMap<uuid::Uuid, proto::AgentStats>>,
+}
+
+impl AgentFigures {
+    pub fn set(&self, host: uuid::Uuid, s: proto::AgentStats) {
+        if let Ok(mut m) = self.by_host.lock() {
+            m.insert(host, s);
+        }
+    }
+    pub fn remove(&self, host: uuid::Uuid) {
+        if let Ok(mut m) = self.by_host.lock() {
+            m.remove(&host);
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostLabel {
+    host: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostOp {
+    host: String,
+    op: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostOpOutcome {
+    host: String,
+    op: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostKind {
+    host: String,
+    kind: String,
+}
+
+/// A histogram whose figures were counted elsewhere (by an agent).
+#[derive(Debug)]
+struct RelayedHistogram<'a> {
+    sum: f64,
+    count: u64,
+    buckets: &'a [u64],
+}
+
+impl prometheus_client::encoding::EncodeMetric for RelayedHistogram<'_> {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        // The agent counts cumulatively per bound; the encoder wants each bucket's own
+        // count (it accumulates), with +Inf taking the observations above the last bound.
+        let mut b = Vec::with_capacity(self.buckets.len() + 1);
+        let mut below = 0u64;
+        for (bound, cum) in proto::COMMAND_SECONDS_BUCKETS.iter().zip(self.buckets) {
+            let cum = (*cum).clamp(below, self.count);
+            b.push((*bound, cum - below));
+            below = cum;
+        }
+        b.push((f64::INFINITY, self.count.saturating_sub(below)));
+        encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            self.sum, self.count, &b, None,
+        )
+    }
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        prometheus_client::metrics::MetricType::Histogram
+    }
+}
+
+impl prometheus_client::collector::Collector for AgentFigures {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        use prometheus_client::metrics::MetricType;
+        let Ok(m) = self.by_host.lock() else {
+            return Ok(());
+        };
+        if m.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut f = encoder.encode_descriptor(
+                "agent_vms",
+                "VMs running on the host, as its agent reports",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (h, s) in m.iter() {
+                let l = HostLabel {
+                    host: h.to_string(),
+                };
+                ConstGauge::new(s.vms as i64).encode(f.encode_family(&l)?)?;
+            }
+        }
+        {
+            let mut f = encoder.encode_descriptor(
+                "agent_commands",
+                "Commands the host's agent carried out, by op and outcome",
+                None,
+                MetricType::Counter,
+            )?;
+            for (h, s) in m.iter() {
+                for c in &s.commands {
+                    for (outcome, n) in [("ok", c.ok), ("failed", c.failed)] {
+                        let l = HostOpOutcome {
+                            host: h.to_string(),
+                            op: c.op.clone(),
+                            outcome: outcome.to_string(),
+                        };
+                        ConstCounter::new(n).encode(f.encode_family(&l)?)?;
+                    }
+                }
+            }
+        }
+        {
+            let mut f = encoder.encode_descriptor(
+                "agent_command_seconds",
+                "How long the host's agent took per command (apply_network: data-plane applies)",
+                None,
+                MetricType::Histogram,
+            )?;
+            for (h, s) in m.iter() {
+                for c in &s.commands {
+                    let l = HostOp {
+                        host: h.to_string(),
+                        op: c.op.clone(),
+                    };
+                    RelayedHistogram {
+                        sum: c.seconds_sum,
+                        count: c.ok + c.failed,
+                        buckets: &c.buckets,
+                    }
+                    .encode(f.encode_family(&l)?)?;
+                }
+            }
+        }
+        {
+            let mut f = encoder.encode_descriptor(
+                "agent_command_errors",
+                "Failed agent commands by error kind",
+                None,
+                MetricType::Counter,
+            )?;
+            for (h, s) in m.iter() {
+                for (kind, n) in &s.errors {
+                    let l = HostKind {
+                        host: h.to_string(),
+                        kind: kind.clone(),
+                    };
+                    ConstCounter::new(*n).encode(f.encode_family(&l)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Metrics {
@@ -124,9 +294,11 @@ impl Default for Metrics {
             task_runs: Family::default(),
             task_failures: Family::default(),
             task_running: Family::default(),
+            agents: Default::default(),
             registry: Mutex::new(Registry::with_prefix("canopy")),
         };
         if let Ok(mut r) = m.registry.lock() {
+            r.register_collector(Box::new(m.agents.clone()));
             r.register(
                 "api_requests",
                 "API requests by command and answer code (200 or the CloudStack error code)",

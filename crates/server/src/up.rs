@@ -197,7 +197,7 @@ fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential)
         .filter(|v| !v.is_empty());
     let (driver, _adopted) =
         agent::qemu::for_this_machine(&mut inventory, &data_dir.join("host"), uplink, images)
-            .map_err(AppError::Internal)?;
+            .map_err(|e| AppError::Internal(e.to_string()))?;
     let host = Arc::new(agent::HostAgent {
         server: st.agent_endpoint.clone(),
         fingerprint: st.agent_fingerprint.clone(),

@@ -2,7 +2,8 @@
 //! command and code, jobs, saga steps, data-plane rounds, agents, hosts and VMs by state,
 //! database pools and background tasks, each with HELP and TYPE lines; a caller's invented
 //! command name never becomes a label; only allowed addresses may scrape; every API answer
-//! carries its request id.
+//! carries its request id; the agents' own figures (commands by op and outcome, their latency)
+//! arrive in heartbeats and are shown per host.
 
 mod common;
 
@@ -11,8 +12,15 @@ use common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_describe_what_the_server_did() {
     let ts = TestServer::start().await;
-    let z = VmZone::new(&ts, 1).await;
     let c = ts.admin.clone();
+    // Heartbeats every second, so the agent's figures arrive quickly.
+    c.ok(&[
+        ("command", "updateConfiguration"),
+        ("name", "ping.interval"),
+        ("value", "1"),
+    ])
+    .await;
+    let z = VmZone::new(&ts, 1).await;
     deploy_vm(&c, &z, "metered", &[]).await;
     c.err(&[("command", "noSuchCommandXyz")], 401).await;
     let r = c.call(&[("command", "listZones")]).await;
@@ -54,6 +62,31 @@ async fn metrics_describe_what_the_server_did() {
         !body.contains("noSuchCommandXyz"),
         "a caller's text became a label"
     );
+
+    // The agent's own figures (it never listens): relayed in its heartbeats, shown per host.
+    let mut body = body;
+    for _ in 0..100 {
+        if body.contains("op=\"start_vm\",outcome=\"ok\"} 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        body = reqwest::get(&url)
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("text");
+    }
+    for want in [
+        "# TYPE canopy_agent_commands counter",
+        ",op=\"start_vm\",outcome=\"ok\"} 1",
+        "# TYPE canopy_agent_command_seconds histogram",
+        "canopy_agent_command_seconds_bucket{le=\"+Inf\",host=",
+        "canopy_agent_command_seconds_count{host=",
+        "canopy_agent_vms{host=",
+    ] {
+        assert!(body.contains(want), "missing {want:?} in:\n{body}");
+    }
 
     // Only allowed addresses may scrape.
     c.ok(&[

@@ -128,12 +128,12 @@ async fn up_builds_an_enabled_zone_with_a_local_kvm_host() {
         .fetch_image(tid.parse().expect("uuid"), "disk", &dest)
         .await
         .expect_err("refused");
-    assert!(e.contains("401"), "{e}");
+    assert!(e.to_string().contains("401"), "{e}");
     let e = fetcher
         .fetch_image(tid.parse().expect("uuid"), "passwd", &dest)
         .await
         .expect_err("refused");
-    assert!(e.contains("404"), "{e}");
+    assert!(e.to_string().contains("404"), "{e}");
     drop(st);
 
     // After a restart the zone is reused and the local agent rejoins with its credential.

@@ -86,7 +86,7 @@ impl LinuxNet {
     /// loaded and the switch set when they are not; when that does not take, the host's data
     /// plane is refused (the server keeps retrying and says so) rather than applied without
     /// its firewall.
-    fn bridged_traffic_filtered(&self) -> Result<(), String> {
+    fn bridged_traffic_filtered(&self) -> crate::HostResult<()> {
         let on = || {
             std::fs::read_to_string(&self.bridge_nf)
                 .map(|v| v.trim() == "1")
@@ -105,15 +105,15 @@ impl LinuxNet {
             Err(format!(
                 "security groups cannot be enforced on this host: bridged traffic does not pass the firewall ({} is not 1; load br_netfilter); the data plane is not applied",
                 self.bridge_nf.display()
-            ))
+            ).into())
         }
     }
 
-    fn ip(&self, args: &[&str]) -> Result<String, String> {
+    fn ip(&self, args: &[&str]) -> crate::HostResult<String> {
         self.sys.run("ip", args, None)
     }
 
-    fn links(&self, ns: Option<&str>) -> Result<BTreeMap<String, LinkInfo>, String> {
+    fn links(&self, ns: Option<&str>) -> crate::HostResult<BTreeMap<String, LinkInfo>> {
         let out = match ns {
             Some(n) => self.ip(&["-n", n, "-j", "link", "show"])?,
             None => self.ip(&["-j", "link", "show"])?,
@@ -148,7 +148,7 @@ impl LinuxNet {
         dev: &str,
         bridge: &str,
         mtu: u32,
-    ) -> Result<(), String> {
+    ) -> crate::HostResult<()> {
         let l = links.get(dev);
         let m = mtu.to_string();
         if l.and_then(|l| l.master.as_deref()) != Some(bridge) {
@@ -163,7 +163,7 @@ impl LinuxNet {
         Ok(())
     }
 
-    fn bridge(&self, links: &BTreeMap<String, LinkInfo>, b: &Bridge) -> Result<(), String> {
+    fn bridge(&self, links: &BTreeMap<String, LinkInfo>, b: &Bridge) -> crate::HostResult<()> {
         let m = b.mtu.to_string();
         if !links.contains_key(&b.name) {
             self.ip(&[
@@ -232,7 +232,7 @@ impl LinuxNet {
         uplink: &str,
         id: u16,
         b: &Bridge,
-    ) -> Result<(), String> {
+    ) -> crate::HostResult<()> {
         let sub = format!("cvl{id}");
         if !links.contains_key(&sub) {
             self.ip(&[
@@ -252,7 +252,7 @@ impl LinuxNet {
     }
 
     /// Makes the head-end replication list of a VXLAN device exactly `want`.
-    fn peers(&self, dev: &str, want: BTreeSet<String>) -> Result<(), String> {
+    fn peers(&self, dev: &str, want: BTreeSet<String>) -> crate::HostResult<()> {
         let out = self
             .sys
             .run("bridge", &["-j", "fdb", "show", "dev", dev], None)?;
@@ -284,7 +284,7 @@ impl LinuxNet {
         Ok(())
     }
 
-    fn security(&self, text: &Option<String>) -> Result<(), String> {
+    fn security(&self, text: &Option<String>) -> crate::HostResult<()> {
         match text {
             Some(t) => self.sys.run("nft", &["-f", "-"], Some(t)).map(|_| ()),
             None => self
@@ -301,7 +301,7 @@ impl LinuxNet {
         }
     }
 
-    fn namespaces(&self) -> Result<BTreeSet<String>, String> {
+    fn namespaces(&self) -> crate::HostResult<BTreeSet<String>> {
         let out = self.ip(&["-j", "netns", "list"])?;
         let v: Value = serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
             .map_err(|e| format!("parsing netns list: {e}"))?;
@@ -319,7 +319,7 @@ impl LinuxNet {
     }
 
     /// Writes `name` in the router's directory; true when its content changed.
-    fn write_file(dir: &Path, name: &str, content: &str) -> Result<bool, String> {
+    fn write_file(dir: &Path, name: &str, content: &str) -> crate::HostResult<bool> {
         let p = dir.join(name);
         if std::fs::read_to_string(&p).ok().as_deref() == Some(content) {
             return Ok(false);
@@ -332,7 +332,7 @@ impl LinuxNet {
 }
 
 impl LinuxNet {
-    fn apply_all(&self, desired: &HostDesired, applied: &mut Applied) -> Result<(), String> {
+    fn apply_all(&self, desired: &HostDesired, applied: &mut Applied) -> crate::HostResult<()> {
         // Bridged IPv4 must traverse the inet hooks for the security groups (stateful rules);
         // checked before any tap joins a bridge, so nothing flows unfiltered.
         if desired.security.is_some() {
@@ -425,7 +425,7 @@ impl LinuxNet {
     }
 
     /// Joins a VM's tap to its bridge when the bridge exists already.
-    pub fn join_tap(&self, tap: &str, bridge: &str) -> Result<(), String> {
+    pub fn join_tap(&self, tap: &str, bridge: &str) -> crate::HostResult<()> {
         let links = self.links(None)?;
         if !links.contains_key(bridge) {
             return Ok(());
@@ -436,7 +436,7 @@ impl LinuxNet {
 }
 
 impl NetDriver for LinuxNet {
-    fn apply(&self, generation: u64, desired: &HostDesired) -> Result<u64, String> {
+    fn apply(&self, generation: u64, desired: &HostDesired) -> crate::HostResult<u64> {
         let mut applied = self
             .applied
             .lock()

@@ -18,7 +18,7 @@ impl LinuxNet {
         links: &BTreeMap<String, LinkInfo>,
         present: &BTreeSet<String>,
         r: &RouterDesired,
-    ) -> Result<(), String> {
+    ) -> crate::HostResult<()> {
         let ns = r.namespace.as_str();
         let dir = self.router_dir(ns);
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -114,7 +114,7 @@ impl LinuxNet {
         Ok(())
     }
 
-    fn addresses(&self, ns: &str, dev: &str, want: &[String]) -> Result<(), String> {
+    fn addresses(&self, ns: &str, dev: &str, want: &[String]) -> crate::HostResult<()> {
         let out = self.ip(&["-n", ns, "-j", "addr", "show", "dev", dev])?;
         let v: Value = serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
             .map_err(|e| format!("parsing ip addr output: {e}"))?;
@@ -142,7 +142,7 @@ impl LinuxNet {
         Ok(())
     }
 
-    fn routes(&self, ns: &str, r: &RouterDesired) -> Result<(), String> {
+    fn routes(&self, ns: &str, r: &RouterDesired) -> crate::HostResult<()> {
         let key = |dst: &str, via: &str, dev: &str, metric: u64| {
             format!("{dst} via {via} dev {dev} metric {metric}")
         };
@@ -233,7 +233,7 @@ impl LinuxNet {
     /// dnsmasq with the leases and names in files of their own (`dhcp-hostsfile`,
     /// `addn-hosts`): a VM coming or going changes only those, and dnsmasq rereads them on
     /// SIGHUP — no restart, no gap in DHCP and DNS. Any other change restarts it.
-    fn dnsmasq(&self, ns: &str, dir: &Path, r: &RouterDesired) -> Result<(), String> {
+    fn dnsmasq(&self, ns: &str, dir: &Path, r: &RouterDesired) -> crate::HostResult<()> {
         let (conf, hosts, names) = dnsmasq_files(dir, r);
         let changed = Self::write_file(dir, "dnsmasq.conf", &conf)?;
         let lists_changed = Self::write_file(dir, "hosts.dhcp", &hosts)?
@@ -274,7 +274,7 @@ impl LinuxNet {
         )
     }
 
-    fn haproxy(&self, ns: &str, dir: &Path, cfg: Option<&str>) -> Result<(), String> {
+    fn haproxy(&self, ns: &str, dir: &Path, cfg: Option<&str>) -> crate::HostResult<()> {
         let pidfile = dir.join("haproxy.pid");
         let running = alive(&pidfile, "haproxy");
         let Some(cfg) = cfg else {
@@ -299,7 +299,7 @@ impl LinuxNet {
         self.sys.run_daemon("ip", &args, &dir.join("haproxy.err"))
     }
 
-    pub(super) fn teardown(&self, ns: &str) -> Result<(), String> {
+    pub(super) fn teardown(&self, ns: &str) -> crate::HostResult<()> {
         let dir = self.router_dir(ns);
         for d in ["dnsmasq", "haproxy"] {
             if let Some(pid) = alive(&dir.join(format!("{d}.pid")), d) {

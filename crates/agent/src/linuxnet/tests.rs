@@ -193,7 +193,10 @@ fn security_groups_fail_closed_when_bridged_traffic_cannot_be_filtered() {
     let mut d = desired(Link::Local);
     d.security = Some("table inet canopy_sg {}\n".into());
     let e = net.apply(1, &d).expect_err("refused");
-    assert!(e.contains("security groups cannot be enforced"), "{e}");
+    assert!(
+        e.to_string().contains("security groups cannot be enforced"),
+        "{e}"
+    );
     let cmds = sys.commands();
     assert!(
         cmds.iter().any(|c| c == "modprobe br_netfilter"),

@@ -12,7 +12,7 @@ use super::QemuDriver;
 
 impl QemuDriver {
     /// The template's cached files on a pool: base image, kernel and initrd (when it has them).
-    async fn template_files(&self, pool: &Path, t: Uuid) -> Result<PathBuf, String> {
+    async fn template_files(&self, pool: &Path, t: Uuid) -> crate::HostResult<PathBuf> {
         let dir = pool.join("templates");
         let base = dir.join(format!("{t}.qcow2"));
         let _one = self.fetching.lock().await;
@@ -24,8 +24,8 @@ impl QemuDriver {
             let dest = dir.join(format!("{t}.{ext}"));
             match self.images.fetch(t, file, &dest).await {
                 Ok(_) => {}
-                Err(e) if e.starts_with("HTTP 404") => {}
-                Err(e) => return Err(format!("fetching the template's {file}: {e}")),
+                Err(e) if e.to_string().starts_with("HTTP 404") => {}
+                Err(e) => return Err(format!("fetching the template's {file}: {e}").into()),
             }
         }
         self.images
@@ -36,7 +36,7 @@ impl QemuDriver {
     }
 
     /// Runs a tool that may take a while (qemu-img on a large image) off the async workers.
-    async fn tool(&self, program: &'static str, args: &[&str]) -> Result<String, String> {
+    async fn tool(&self, program: &'static str, args: &[&str]) -> crate::HostResult<String> {
         let sys = self.sys.clone();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         tokio::task::spawn_blocking(move || {
@@ -47,7 +47,7 @@ impl QemuDriver {
         .map_err(|e| format!("{program} did not finish: {e}"))?
     }
 
-    pub(super) async fn create_volume(&self, v: &proto::VolumeSpec) -> Result<Value, String> {
+    pub(super) async fn create_volume(&self, v: &proto::VolumeSpec) -> crate::HostResult<Value> {
         let pool = PathBuf::from(&v.pool_path);
         std::fs::create_dir_all(&pool).map_err(|e| format!("creating {}: {e}", pool.display()))?;
         let path = pool.join(format!("{}.qcow2", v.volume_id));
@@ -91,7 +91,11 @@ impl QemuDriver {
         })
     }
 
-    pub(super) async fn attach(&self, vm: &str, disk: &proto::DiskSpec) -> Result<Value, String> {
+    pub(super) async fn attach(
+        &self,
+        vm: &str,
+        disk: &proto::DiskSpec,
+    ) -> crate::HostResult<Value> {
         let mut q = self.qmp(vm).await?;
         let devices = q.execute("query-pci", Value::Null).await?.to_string();
         let id = format!("disk-{}", disk.volume_id);
@@ -122,14 +126,16 @@ impl QemuDriver {
                     });
                     return Ok(json!({}));
                 }
-                Err(e) => last = e,
+                Err(e) => last = e.to_string(),
             }
         }
         let _ = q.execute("blockdev-del", json!({"node-name": node})).await;
-        Err(format!("no free hot-plug slot: {last}"))
+        Err(crate::HostError::Refused(format!(
+            "no free hot-plug slot: {last}"
+        )))
     }
 
-    pub(super) async fn detach(&self, vm: &str, volume: Uuid) -> Result<Value, String> {
+    pub(super) async fn detach(&self, vm: &str, volume: Uuid) -> crate::HostResult<Value> {
         if self.pid(vm).is_none() {
             return Ok(json!({}));
         }
@@ -152,15 +158,19 @@ impl QemuDriver {
         Ok(json!({}))
     }
 
-    pub(super) fn delete_volume(&self, pool_path: &str, volume_id: Uuid) -> Result<Value, String> {
+    pub(super) fn delete_volume(
+        &self,
+        pool_path: &str,
+        volume_id: Uuid,
+    ) -> crate::HostResult<Value> {
         if let Some(vm) = self.in_use(volume_id) {
-            return Err(format!("volume {volume_id} is in use by running VM {vm}"));
+            return Err(format!("volume {volume_id} is in use by running VM {vm}").into());
         }
         let p = Path::new(pool_path).join(format!("{volume_id}.qcow2"));
         match std::fs::remove_file(&p) {
             Ok(()) => Ok(json!({})),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
-            Err(e) => Err(format!("deleting {}: {e}", p.display())),
+            Err(e) => Err(format!("deleting {}: {e}", p.display()).into()),
         }
     }
 
@@ -169,7 +179,7 @@ impl QemuDriver {
         pool_path: &str,
         volume_id: Uuid,
         size_bytes: u64,
-    ) -> Result<Value, String> {
+    ) -> crate::HostResult<Value> {
         if let Some(vm) = self.in_use(volume_id) {
             let mut q = self.qmp(&vm).await?;
             // A disk the VM started with is a drive; a hot-plugged one a node.

@@ -25,7 +25,11 @@ use crate::sys::Sys;
 
 /// What one `busybox ping -c 1` says: `Ok(true)` a reply, `Ok(false)` the echo went out and
 /// nothing came back, `Err` the probe could not be made (so nothing can be concluded).
-pub(crate) fn ping_verdict(code: Option<i32>, stdout: &str, stderr: &str) -> Result<bool, String> {
+pub(crate) fn ping_verdict(
+    code: Option<i32>,
+    stdout: &str,
+    stderr: &str,
+) -> crate::HostResult<bool> {
     match code {
         Some(0) => Ok(true),
         Some(1) if stdout.contains("1 packets transmitted") && stderr.trim().is_empty() => {
@@ -36,7 +40,8 @@ pub(crate) fn ping_verdict(code: Option<i32>, stdout: &str, stderr: &str) -> Res
             code.map(|c| format!("exit {c}"))
                 .unwrap_or_else(|| "killed".into()),
             stderr.trim().chars().take(200).collect::<String>()
-        )),
+        )
+        .into()),
     }
 }
 
@@ -152,7 +157,7 @@ impl QemuDriver {
         Some(self.vm_dir(name).join("vnc.sock"))
     }
 
-    async fn qmp(&self, name: &str) -> Result<Qmp, String> {
+    async fn qmp(&self, name: &str) -> crate::HostResult<Qmp> {
         Qmp::connect(&self.vm_dir(name).join("qmp.sock")).await
     }
 
@@ -177,7 +182,7 @@ impl QemuDriver {
     }
 
     /// Creates the VM's taps (joined to their bridges when the data plane has them).
-    fn taps(&self, vm: &VmSpec) -> Result<(), String> {
+    fn taps(&self, vm: &VmSpec) -> crate::HostResult<()> {
         for n in &vm.nics {
             let exists = self
                 .sys
@@ -200,13 +205,16 @@ impl QemuDriver {
         }
     }
 
-    async fn start(&self, vm: &VmSpec, incoming: Option<u16>) -> Result<Value, String> {
+    async fn start(&self, vm: &VmSpec, incoming: Option<u16>) -> crate::HostResult<Value> {
         let _busy = self.busy(&vm.name);
         if self.pid(&vm.name).is_some() {
             return Ok(json!({"state": "Running"}));
         }
         if let Some(d) = vm.disks.iter().find(|d| d.path.is_empty()) {
-            return Err(format!("disk {} has no path", d.volume_id));
+            return Err(crate::HostError::Refused(format!(
+                "disk {} has no path",
+                d.volume_id
+            )));
         }
         let dir = self.vm_dir(&vm.name);
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -246,7 +254,7 @@ impl QemuDriver {
         self.pid(name).is_none()
     }
 
-    async fn stop(&self, name: &str, force: bool) -> Result<Value, String> {
+    async fn stop(&self, name: &str, force: bool) -> crate::HostResult<Value> {
         let _busy = self.busy(name);
         let spec = self.spec_of(name);
         if let Some(pid) = self.pid(name) {
@@ -277,7 +285,7 @@ impl QemuDriver {
         Ok(json!({"state": "Stopped"}))
     }
 
-    async fn migrate(&self, name: &str, dest: &str) -> Result<Value, String> {
+    async fn migrate(&self, name: &str, dest: &str) -> crate::HostResult<Value> {
         if self.pid(name).is_none() {
             return Ok(json!({"state": "Migrated"}));
         }
@@ -305,10 +313,10 @@ impl QemuDriver {
                     return Ok(json!({"state": "Migrated"}));
                 }
                 "failed" | "cancelled" => {
-                    return Err(format!(
+                    return Err(crate::HostError::Failed(format!(
                         "the migration failed: {}",
                         st["error-desc"].as_str().unwrap_or("no reason given")
-                    ))
+                    )))
                 }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
@@ -326,7 +334,7 @@ impl QemuDriver {
         }
     }
 
-    async fn apply(&self, command: &Command) -> Result<Value, String> {
+    async fn apply(&self, command: &Command) -> crate::HostResult<Value> {
         match command {
             Command::Ping => Ok(json!({"pong": true})),
             Command::StorageStat { path } => {
@@ -351,7 +359,7 @@ impl QemuDriver {
             Command::StopVm { name, force } => self.stop(name, *force).await,
             Command::RebootVm { name } => {
                 if self.pid(name).is_none() {
-                    return Err(proto::vm_not_here(name));
+                    return Err(crate::HostError::VmNotHere(name.to_string()));
                 }
                 self.qmp(name)
                     .await?
@@ -362,9 +370,9 @@ impl QemuDriver {
             Command::MigrateVm { name, dest } => self.migrate(name, dest).await,
             Command::AttachDisk { vm, disk } => self.attach(vm, disk).await,
             Command::DetachDisk { vm, volume_id } => self.detach(vm, *volume_id).await,
-            Command::ScaleVm { name, .. } => Err(format!(
+            Command::ScaleVm { name, .. } => Err(crate::HostError::Refused(format!(
                 "VM {name} runs on QEMU, which this driver does not resize while running: stop it and change its offering"
-            )),
+            ))),
             Command::CheckHost { address } => {
                 // A peer is alive when it answers on the agent's underlay (ICMP echo). When
                 // the probe itself cannot run (no busybox, no raw socket, a bad address), the
@@ -376,13 +384,13 @@ impl QemuDriver {
                         .args(["ping", "-c", "1", "-W", "1", &a])
                         .stdin(std::process::Stdio::null())
                         .output()
-                        .map_err(|e| format!("cannot tell whether {a} is alive: busybox ping: {e}"))?;
+                        .map_err(|e| crate::HostError::Undetermined(format!("cannot tell whether {a} is alive: busybox ping: {e}")))?;
                     ping_verdict(
                         out.status.code(),
                         &String::from_utf8_lossy(&out.stdout),
                         &String::from_utf8_lossy(&out.stderr),
                     )
-                    .map_err(|e| format!("cannot tell whether {a} is alive: {e}"))
+                    .map_err(|e| crate::HostError::Undetermined(format!("cannot tell whether {a} is alive: {e}")))
                 })
                 .await
                 .map_err(|e| format!("the host check did not finish: {e}"))??;
@@ -403,7 +411,7 @@ impl QemuDriver {
                     .map_err(|e| e.to_string())??;
                 Ok(json!({"generation": now, "stale": now != *generation}))
             }
-            other => Err(format!("unsupported command {other:?}")),
+            other => Err(crate::HostError::Refused(format!("unsupported command {other:?}"))),
         }
     }
 }
@@ -412,7 +420,7 @@ impl Driver for QemuDriver {
     fn handle<'a>(
         &'a self,
         command: &'a Command,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, String>> + Send + 'a>>
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::HostResult<Value>> + Send + 'a>>
     {
         Box::pin(self.apply(command))
     }
@@ -423,6 +431,10 @@ impl Driver for QemuDriver {
 
     fn gone(&self) -> Vec<String> {
         self.reap()
+    }
+
+    fn vm_count(&self) -> Option<u64> {
+        Some(self.running().len() as u64)
     }
 
     fn reported(&self, vm: &str) {
@@ -459,7 +471,7 @@ pub fn for_this_machine(
     run_dir: &Path,
     public_uplink: Option<String>,
     images: ImageSource,
-) -> Result<(Arc<dyn Driver>, Adopted), String> {
+) -> crate::HostResult<(Arc<dyn Driver>, Adopted)> {
     if crate::inventory::qemu_version().is_none() {
         return Ok((Arc::new(crate::driver::LocalDriver), BTreeMap::new()));
     }
