@@ -74,6 +74,7 @@ id_val!(
     model::RuleState,
     model::AllocationState,
     model::PoolState,
+    model::SagaPhase,
     model::DomainId,
     model::AccountId,
     model::UserId,

@@ -319,8 +319,7 @@ pub struct SagaRow {
     pub kind: String,
     pub resource_id: Option<Uuid>,
     pub step: i64,
-    /// `forward`, `unwind`, `done` or `unwound`.
-    pub phase: String,
+    pub phase: model::SagaPhase,
     pub data: serde_json::Value,
 }
 
@@ -335,8 +334,12 @@ pub async fn saga_get(conn: &mut AnyConnection, job: model::JobId) -> Result<Opt
             kind: r.try_get("kind")?,
             resource_id: get_opt_id(r, "resource_id", "sagas")?,
             step: r.try_get("step")?,
-            phase: r.try_get("phase")?,
-            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            phase: get_id(r, "phase", "sagas")?,
+            data: serde_json::from_str(&data).map_err(|_| DbError::Corrupt {
+                table: "sagas",
+                column: "data",
+                value: data.clone(),
+            })?,
         })
     })
     .await
@@ -358,7 +361,7 @@ pub async fn saga_put(conn: &mut AnyConnection, s: &SagaRow) -> Result<()> {
         .push(", ")
         .bind(s.step)
         .push(", ")
-        .bind(s.phase.clone())
+        .bind(s.phase)
         .push(", ")
         .bind(s.data.to_string())
         .push(", ")

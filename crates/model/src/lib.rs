@@ -15,6 +15,6 @@ pub mod state;
 
 pub use ids::*;
 pub use state::{
-    AllocationState, HostStatus, IpState, NetworkState, PoolState, ResourceState, RuleState, State,
-    VmState, VolumeState,
+    AllocationState, HostStatus, IpState, NetworkState, PoolState, ResourceState, RuleState,
+    SagaPhase, State, VmState, VolumeState,
 };

@@ -284,6 +284,17 @@ state_enum! {
     moves: |_from, _to| true
 }
 
+state_enum! {
+    /// Where a saga is: going forward, unwinding, or finished either way.
+    SagaPhase, "saga phase" {
+        Forward = "forward", Unwind = "unwind", Done = "done", Unwound = "unwound",
+    }
+    moves: |from, to| matches!(
+        (from, to),
+        (Forward, Forward | Unwind | Done) | (Unwind, Unwind | Unwound)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +322,8 @@ mod tests {
         round_trip::<RuleState>();
         round_trip::<AllocationState>();
         round_trip::<PoolState>();
+        round_trip::<SagaPhase>();
+        assert_eq!(SagaPhase::Unwound.as_str(), "unwound");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use api::{ApiError, Args, RawParams};
 use db::{Backend, JobRow, NewJob};
 use model::jobs::{EventLevel, EventState, JobStatus};
 use model::JobId;
+use model::SagaPhase;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -340,16 +341,18 @@ pub async fn recover(st: &State, startup: bool) -> AppResult<usize> {
         // so the job answers what the saga did (not "interrupted").
         let settled = saga
             .as_ref()
-            .is_some_and(|s| s.phase == "done" || s.phase == "unwound");
+            .is_some_and(|s| matches!(s.phase, SagaPhase::Done | SagaPhase::Unwound));
         // A saga stuck going forward is not left half done: it is told to give up, and the
         // resumed job unwinds it (before its point of no return) or reports the failure.
         let stuck_forward = saga
             .as_ref()
-            .filter(|s| s.phase == "forward" && s.data["give_up"] != true);
+            .filter(|s| s.phase == SagaPhase::Forward)
+            .map(|s| (s, crate::saga::SagaData::of(s)))
+            .filter(|(_, d)| !d.as_ref().is_ok_and(|d| d.give_up));
         if known && (attempt <= MAX_ATTEMPTS || (settled && attempt <= 3 * MAX_ATTEMPTS)) {
             tracing::info!(job = %job.id, command = %job.command, attempt, "resuming job after restart");
             resume.push(job.id);
-        } else if let (true, Some(s)) = (known, stuck_forward) {
+        } else if let (true, Some((s, data))) = (known, stuck_forward) {
             let text = format!(
                 "Job {} ({}) was interrupted {} times by management server restarts without making progress; it was rolled back where it could be",
                 job.id,
@@ -357,9 +360,12 @@ pub async fn recover(st: &State, startup: bool) -> AppResult<usize> {
                 attempt - 1
             );
             tracing::warn!(job = %job.id, saga = %s.kind, step = s.step, "a saga makes no progress across restarts; giving it up");
+            let mut data = data?;
+            data.give_up = true;
+            data.error = Some(crate::saga::StoredError { code: 530, text });
             let mut given_up = s.clone();
-            given_up.data["give_up"] = json!(true);
-            given_up.data["error"] = json!({"code": 530, "text": text});
+            given_up.data = serde_json::to_value(&data)
+                .map_err(|e| AppError::Internal(format!("saga data: {e}")))?;
             let mut tx = st.store.begin().await?;
             db::saga_put(&mut tx, &given_up).await?;
             tx.commit().await?;

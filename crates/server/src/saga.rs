@@ -2,8 +2,10 @@
 //! and a restart resumes where the last server stopped.
 //!
 //! A saga is a list of [`Step`]s, each an idempotent action with an optional idempotent undo.
-//! Its row in `sagas` (keyed by the job) records the phase and the next step, plus a JSON
-//! `data` bag the steps share (the chosen host, the volumes to create, …). Forward: after
+//! Its row in `sagas` (keyed by the job) records the phase and the next step, plus the
+//! [`SagaData`] the steps share (the request's hints, the chosen host, the volumes to
+//! create, …) — a typed struct stored as JSON; a row that does not decode is
+//! `DbError::Corrupt`, never silently empty. Forward: after
 //! each step the next step is recorded. A step that fails switches the saga to `unwind`, which
 //! undoes the failed step and every earlier one, newest first, recording progress the same
 //! way; the job then fails with the step's error. Steps after a saga's pivot (the point of
@@ -21,12 +23,107 @@ use std::time::Duration;
 
 use api::{ApiError, ErrorCode};
 use futures_util::future::BoxFuture;
-use model::JobId;
-use serde_json::{json, Map, Value};
+use model::{JobId, SagaPhase};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 use crate::state::State;
+
+/// What a saga's steps share, persisted after every step. One struct for every saga; each
+/// uses its own fields (the field names are the JSON keys, as rows written before this type
+/// existed have them).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SagaData {
+    // Seeds, from the request.
+    /// start: a never-started VM (deploy) goes to Error when its start unwinds.
+    #[serde(skip_serializing_if = "is_false")]
+    pub fresh: bool,
+    /// stop: skip the guest's shutdown.
+    #[serde(skip_serializing_if = "is_false")]
+    pub forced: bool,
+    /// start: placement hints; migrate: the requested destination (`hostid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostid: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clusterid: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub podid: Option<Uuid>,
+    /// destroy: data volumes to delete with the VM.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumeids: Vec<Uuid>,
+    /// attach: the VM, and the device number asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vm: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deviceid: Option<i64>,
+
+    // Step outputs.
+    /// start: the reserved host, its cluster and pod, the root volume's pool; stop: the host
+    /// the VM ran on; attach: the host that created the volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Uuid>,
+    /// start: volumes still Allocated, to be created on the host.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub to_create: Vec<Uuid>,
+    /// stop: the VM was Running when the stop began.
+    #[serde(skip_serializing_if = "is_false")]
+    pub was_running: bool,
+    /// migrate: where the VM runs and where it goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest: Option<Uuid>,
+    /// attach: the volume was created on a host / recorded as attached; the host the disk
+    /// was plugged into.
+    #[serde(skip_serializing_if = "is_false")]
+    pub created: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub attached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugged_on: Option<Uuid>,
+
+    // Outcome.
+    /// The failing step's error (what the job answers after unwinding).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<StoredError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+    /// Recovery gave the saga up (no progress across several restarts).
+    #[serde(skip_serializing_if = "is_false")]
+    pub give_up: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// An error as the client will see it, kept with the saga.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredError {
+    pub code: u16,
+    pub text: String,
+}
+
+impl SagaData {
+    /// The saga data stored in `row`, or `Corrupt` naming the job.
+    pub fn of(row: &db::SagaRow) -> AppResult<Self> {
+        serde_json::from_value(row.data.clone()).map_err(|e| {
+            AppError::Db(db::DbError::Corrupt {
+                table: "sagas",
+                column: "data",
+                value: format!("job {}: {e}", row.job_id),
+            })
+        })
+    }
+}
 
 /// The context steps run in.
 pub struct SagaCx {
@@ -34,30 +131,7 @@ pub struct SagaCx {
     pub job: JobId,
     pub resource: Uuid,
     /// Shared, persisted between steps.
-    pub data: Map<String, Value>,
-}
-
-impl SagaCx {
-    pub fn uuid(&self, key: &str) -> Option<Uuid> {
-        self.data
-            .get(key)
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse().ok())
-    }
-    pub fn flag(&self, key: &str) -> bool {
-        self.data.get(key).and_then(Value::as_bool).unwrap_or(false)
-    }
-    pub fn uuids(&self, key: &str) -> Vec<Uuid> {
-        self.data
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
+    pub data: SagaData,
 }
 
 pub type StepFn = for<'a> fn(&'a mut SagaCx) -> BoxFuture<'a, AppResult<()>>;
@@ -187,14 +261,11 @@ impl Faults {
     }
 }
 
-const PHASE_FORWARD: &str = "forward";
-const PHASE_UNWIND: &str = "unwind";
-const PHASE_DONE: &str = "done";
-const PHASE_UNWOUND: &str = "unwound";
-
 /// Persists the saga's position; going forward, the job's progress (`jobprocstatus`) is the
 /// share of steps done, written in the same transaction.
-async fn save(cx: &SagaCx, def: &SagaDef, step: i64, phase: &str) -> AppResult<()> {
+async fn save(cx: &SagaCx, def: &SagaDef, step: i64, phase: SagaPhase) -> AppResult<()> {
+    let data = serde_json::to_value(&cx.data)
+        .map_err(|e| AppError::Internal(format!("saga data: {e}")))?;
     let mut tx = cx.st.store.begin().await?;
     db::saga_put(
         &mut tx,
@@ -203,12 +274,12 @@ async fn save(cx: &SagaCx, def: &SagaDef, step: i64, phase: &str) -> AppResult<(
             kind: def.kind.to_string(),
             resource_id: Some(cx.resource),
             step,
-            phase: phase.to_string(),
-            data: Value::Object(cx.data.clone()),
+            phase,
+            data,
         },
     )
     .await?;
-    if phase == PHASE_FORWARD || phase == PHASE_DONE {
+    if phase == SagaPhase::Forward || phase == SagaPhase::Done {
         db::job_set_progress(&mut tx, cx.job, progress(step, def.steps.len())).await?;
     }
     tx.commit().await?;
@@ -223,20 +294,21 @@ pub fn progress(step: i64, steps: usize) -> i64 {
     (step.clamp(0, steps as i64) * 100) / steps as i64
 }
 
-fn stored_error(e: AppError) -> Value {
+fn stored_error(e: AppError) -> StoredError {
     let api = e.into_api();
-    json!({"code": api.code as u16, "text": api.text})
+    StoredError {
+        code: api.code as u16,
+        text: api.text,
+    }
 }
 
-fn error_from(v: Option<&Value>) -> AppError {
+fn error_from(v: Option<&StoredError>) -> AppError {
     let code = v
-        .and_then(|v| v["code"].as_u64())
-        .and_then(|c| ErrorCode::from_u16(c as u16))
+        .and_then(|v| ErrorCode::from_u16(v.code))
         .unwrap_or(ErrorCode::Internal);
     let text = v
-        .and_then(|v| v["text"].as_str())
-        .unwrap_or("The operation failed and was rolled back")
-        .to_string();
+        .map(|v| v.text.clone())
+        .unwrap_or_else(|| "The operation failed and was rolled back".to_string());
     ApiError::new(code, text).into()
 }
 
@@ -247,25 +319,21 @@ pub async fn run(
     job: JobId,
     def: &SagaDef,
     resource: Uuid,
-    data: Map<String, Value>,
-) -> AppResult<Map<String, Value>> {
+    data: SagaData,
+) -> AppResult<SagaData> {
     let saved = {
         let mut c = st.store.read().await?;
         db::saga_get(&mut c, job).await?
     };
     let (mut step, phase, data) = match saved {
-        Some(s) if s.kind == def.kind => (
-            s.step,
-            s.phase,
-            s.data.as_object().cloned().unwrap_or_default(),
-        ),
+        Some(s) if s.kind == def.kind => (s.step, s.phase, SagaData::of(&s)?),
         Some(s) => {
             return Err(AppError::Internal(format!(
                 "job {job} has a {} saga, not {}",
                 s.kind, def.kind
             )))
         }
-        None => (0, PHASE_FORWARD.to_string(), data),
+        None => (0, SagaPhase::Forward, data),
     };
     let mut cx = SagaCx {
         st: st.clone(),
@@ -273,30 +341,30 @@ pub async fn run(
         resource,
         data,
     };
-    match phase.as_str() {
-        PHASE_DONE => return Ok(cx.data),
-        PHASE_UNWOUND => return Err(error_from(cx.data.get("error"))),
-        PHASE_UNWIND => {
+    match phase {
+        SagaPhase::Done => return Ok(cx.data),
+        SagaPhase::Unwound => return Err(error_from(cx.data.error.as_ref())),
+        SagaPhase::Unwind => {
             tracing::info!(%job, saga = def.kind, step, "resuming the unwinding of a saga");
             return unwind(&mut cx, def, step).await;
         }
-        _ => {}
+        SagaPhase::Forward => {}
     }
-    if cx.flag("give_up") {
+    if cx.data.give_up {
         // Recovery gave this saga up (it made no progress across several restarts): unwind
         // it where that is allowed, else report the failure and leave it to be asked again.
         let past_pivot = def.pivot.map(|p| step as usize > p).unwrap_or(false);
         if past_pivot {
-            return Err(error_from(cx.data.get("error")));
+            return Err(error_from(cx.data.error.as_ref()));
         }
         tracing::warn!(%job, saga = def.kind, step, "unwinding a saga given up by recovery");
-        save(&cx, def, step, PHASE_UNWIND).await?;
+        save(&cx, def, step, SagaPhase::Unwind).await?;
         return unwind(&mut cx, def, step).await;
     }
     if step > 0 {
         tracing::info!(%job, saga = def.kind, step, "resuming a saga");
     } else {
-        save(&cx, def, 0, PHASE_FORWARD).await?;
+        save(&cx, def, 0, SagaPhase::Forward).await?;
     }
     while (step as usize) < def.steps.len() {
         let i = step as usize;
@@ -333,17 +401,17 @@ pub async fn run(
             Ok(()) => {
                 step += 1;
                 let phase = if step as usize == def.steps.len() {
-                    PHASE_DONE
+                    SagaPhase::Done
                 } else {
-                    PHASE_FORWARD
+                    SagaPhase::Forward
                 };
                 save(&cx, def, step, phase).await?;
             }
             Err(e) => {
                 tracing::warn!(%job, saga = def.kind, step = s.name, error = %e, "saga step failed; unwinding");
-                cx.data.insert("error".into(), stored_error(e));
-                cx.data.insert("failed_step".into(), json!(s.name));
-                save(&cx, def, step, PHASE_UNWIND).await?;
+                cx.data.error = Some(stored_error(e));
+                cx.data.failed_step = Some(s.name.to_string());
+                save(&cx, def, step, SagaPhase::Unwind).await?;
                 return unwind(&mut cx, def, step).await;
             }
         }
@@ -352,7 +420,7 @@ pub async fn run(
 }
 
 /// Undoes step `from` and every earlier one.
-async fn unwind(cx: &mut SagaCx, def: &SagaDef, from: i64) -> AppResult<Map<String, Value>> {
+async fn unwind(cx: &mut SagaCx, def: &SagaDef, from: i64) -> AppResult<SagaData> {
     let mut step = from.min(def.steps.len() as i64 - 1);
     while step >= 0 {
         let s = &def.steps[step as usize];
@@ -375,18 +443,57 @@ async fn unwind(cx: &mut SagaCx, def: &SagaDef, from: i64) -> AppResult<Map<Stri
         }
         step -= 1;
         let phase = if step < 0 {
-            PHASE_UNWOUND
+            SagaPhase::Unwound
         } else {
-            PHASE_UNWIND
+            SagaPhase::Unwind
         };
         save(cx, def, step.max(0), phase).await?;
     }
     cx.st.metrics.saga_unwound(def.kind);
-    Err(error_from(cx.data.get("error")))
+    Err(error_from(cx.data.error.as_ref()))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn saga_data_reads_rows_written_as_json_maps() {
+        // The shape rows had when the data was a JSON map read by key.
+        let row = db::SagaRow {
+            job_id: JobId::new(),
+            kind: "start".into(),
+            resource_id: None,
+            step: 2,
+            phase: SagaPhase::Forward,
+            data: serde_json::json!({
+                "fresh": true,
+                "host": "7c835313-f944-413e-92e2-23a1a65b846a",
+                "to_create": ["9d7799d9-5833-4021-8770-95fe252c6d48"],
+                "error": {"code": 530, "text": "boom"},
+            }),
+        };
+        let d = SagaData::of(&row).expect("decodes");
+        assert!(d.fresh && !d.forced);
+        assert_eq!(d.to_create.len(), 1);
+        assert_eq!(d.error.as_ref().map(|e| e.code), Some(530));
+        let back = serde_json::to_value(&d).expect("encodes");
+        assert_eq!(back["host"], row.data["host"]);
+        assert!(back.get("forced").is_none(), "false flags are left out");
+        // A value of the wrong type is Corrupt, naming the job.
+        let bad = db::SagaRow {
+            data: serde_json::json!({"host": 7}),
+            ..row
+        };
+        match SagaData::of(&bad) {
+            Err(AppError::Db(db::DbError::Corrupt { table, value, .. })) => {
+                assert_eq!(table, "sagas");
+                assert!(value.contains(&bad.job_id.to_string()), "{value}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
     #[test]
     fn progress_is_the_share_of_steps_done() {
         assert_eq!(super::progress(0, 4), 0);

@@ -19,7 +19,7 @@ async fn saga_phase(ts: &TestServer, job: &str) -> Option<String> {
     db::saga_get(&mut conn, job.parse().expect("job id"))
         .await
         .expect("saga")
-        .map(|s| s.phase)
+        .map(|s| s.phase.to_string())
 }
 
 /// Submits destroyVirtualMachine with expunge for `id`; the job id.

@@ -491,7 +491,7 @@ pub(crate) async fn vms(store: &DataStore) {
         kind: "start".into(),
         resource_id: Some(a2.id),
         step: 0,
-        phase: "forward".into(),
+        phase: model::SagaPhase::Forward,
         data: serde_json::json!({"host": host}),
     };
     let mut tx = store.begin().await.expect("begin");
@@ -508,7 +508,7 @@ pub(crate) async fn vms(store: &DataStore) {
         vec![(job, "start".to_string())]
     );
     drop(c);
-    row.phase = "done".into();
+    row.phase = model::SagaPhase::Done;
     let mut tx = store.begin().await.expect("begin");
     saga_put(&mut tx, &row).await.expect("put");
     tx.commit().await.expect("commit");

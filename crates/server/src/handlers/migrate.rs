@@ -10,7 +10,7 @@
 use api::{ApiError, Args};
 use db::{HostRow, VmPlace, VmRow};
 use futures_util::future::BoxFuture;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::vms::{load, state_err, vm_gone, volumes_of, HOST_TIMEOUT};
@@ -164,10 +164,10 @@ pub async fn migrate(
     vm: Uuid,
     dest: Option<Uuid>,
 ) -> AppResult<()> {
-    let mut data = Map::new();
-    if let Some(d) = dest {
-        data.insert("hostid".into(), json!(d));
-    }
+    let data = saga::SagaData {
+        hostid: dest,
+        ..Default::default()
+    };
     saga::run(st, saga_job, &MIGRATE, vm, data).await?;
     Ok(())
 }
@@ -206,7 +206,8 @@ async fn saga_vm(cx: &SagaCx) -> AppResult<VmRow> {
 }
 
 fn dest_of(cx: &SagaCx) -> AppResult<Uuid> {
-    cx.uuid("dest")
+    cx.data
+        .dest
         .ok_or_else(|| AppError::Internal(format!("migration saga {} has no destination", cx.job)))
 }
 
@@ -215,8 +216,8 @@ fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         let vm = saga_vm(cx).await?;
         if vm.state == model::VmState::Migrating {
             if let Some(d) = vm.dest_host_id {
-                cx.data.insert("dest".into(), json!(d));
-                cx.data.insert("source".into(), json!(vm.host_id));
+                cx.data.dest = Some(d);
+                cx.data.source = vm.host_id;
                 return Ok(()); // resumed
             }
         }
@@ -227,7 +228,7 @@ fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         };
         let mut avoid = std::collections::BTreeSet::from([source]);
         for _ in 0..8 {
-            let dest = match cx.uuid("hostid") {
+            let dest = match cx.data.hostid {
                 Some(h) => h,
                 None => {
                     let snap =
@@ -278,7 +279,7 @@ fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             .await?;
             if !fits {
                 drop(tx);
-                if cx.uuid("hostid").is_some() {
+                if cx.data.hostid.is_some() {
                     return Err(ApiError::new(
                         api::ErrorCode::InsufficientCapacity,
                         format!(
@@ -303,8 +304,8 @@ fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
                 return Err(state_err(&vm, "migrate"));
             }
             tx.commit().await?;
-            cx.data.insert("dest".into(), json!(dest));
-            cx.data.insert("source".into(), json!(source));
+            cx.data.dest = Some(dest);
+            cx.data.source = Some(source);
             return Ok(());
         }
         Err(ApiError::new(
@@ -373,7 +374,8 @@ fn transfer(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let dest = dest_of(cx)?;
         let source = cx
-            .uuid("source")
+            .data
+            .source
             .ok_or_else(|| AppError::Internal("migration saga without a source".into()))?;
         let vm = saga_vm(cx).await?;
         let address = super::hosts::host(&cx.st, "hostid", dest).await?.address;

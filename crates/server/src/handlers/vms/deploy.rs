@@ -460,14 +460,13 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     })
 }
 
-pub(crate) fn placement_hints(args: &Args) -> Map<String, Value> {
-    let mut m = Map::new();
-    for k in ["hostid", "clusterid", "podid"] {
-        if let Some(u) = args.uuid(k) {
-            m.insert(k.into(), json!(u));
-        }
+pub(crate) fn placement_hints(args: &Args) -> saga::SagaData {
+    saga::SagaData {
+        hostid: args.uuid("hostid"),
+        clusterid: args.uuid("clusterid"),
+        podid: args.uuid("podid"),
+        ..Default::default()
     }
-    m
 }
 
 pub async fn deploy_run(
@@ -479,7 +478,7 @@ pub async fn deploy_run(
     let id: Uuid = job.instance()?;
     if args.bool("startvm").unwrap_or(true) {
         let mut data = placement_hints(args);
-        data.insert("fresh".into(), json!(true));
+        data.fresh = true;
         saga::run(st, job.id, &START, id, data).await?;
     }
     result(st, ctx, id).await

@@ -150,7 +150,7 @@ pub(crate) async fn host_for_volume(
 pub(crate) fn delete_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let vm = vm_of(cx).await?;
-        let also = cx.uuids("volumeids");
+        let also = cx.data.volumeids.clone();
         for v in volumes_of(&cx.st, vm.id).await? {
             let delete = v.vol_type == "ROOT" || also.contains(&v.id);
             if !delete {
@@ -312,11 +312,17 @@ pub async fn destroy_run(
         db::vm_get_any(&mut c, id).await?
     }
     .ok_or_else(|| vm_gone(id))?;
-    let mut data = Map::new();
-    data.insert("forced".into(), json!(true));
-    if let Some(v) = args.list("volumeids") {
-        data.insert("volumeids".into(), json!(v));
-    }
+    // The ids were checked when the job was accepted.
+    let data = saga::SagaData {
+        forced: true,
+        volumeids: args
+            .list("volumeids")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.trim().parse().ok())
+            .collect(),
+        ..Default::default()
+    };
     let expunge = args.flag("expunge") || vm.state == model::VmState::Error;
     if expunge {
         // A VM already Destroyed has nothing to stop: it is expunged (as CloudStack does for
@@ -370,7 +376,7 @@ pub async fn expunge_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    saga::run(st, job.id, &EXPUNGE, id, Map::new()).await?;
+    saga::run(st, job.id, &EXPUNGE, id, Default::default()).await?;
     Ok(success_body())
 }
 

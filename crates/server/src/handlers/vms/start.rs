@@ -43,7 +43,8 @@ pub(crate) async fn vm_of(cx: &SagaCx) -> AppResult<VmRow> {
 }
 
 pub(crate) fn host_of(cx: &SagaCx) -> AppResult<Uuid> {
-    cx.uuid("host")
+    cx.data
+        .host
         .ok_or_else(|| AppError::Internal(format!("saga {} has no host", cx.job)))
 }
 
@@ -64,19 +65,16 @@ pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             .iter()
             .filter(|v| v.state == model::VolumeState::Allocated)
             .collect();
-        cx.data.insert(
-            "to_create".into(),
-            json!(to_create.iter().map(|v| v.id).collect::<Vec<_>>()),
-        );
+        cx.data.to_create = to_create.iter().map(|v| v.id).collect();
         if vm.state == model::VmState::Starting {
             // This saga reserved it before a restart: adopt the reservation.
             if let (Some(h), Some(c), Some(p)) = (vm.host_id, vm.cluster_id, vm.pod_id) {
-                cx.data.insert("host".into(), json!(h));
-                cx.data.insert("cluster".into(), json!(c));
-                cx.data.insert("pod".into(), json!(p));
-                if cx.uuid("pool").is_none() {
+                cx.data.host = Some(h);
+                cx.data.cluster = Some(c);
+                cx.data.pod = Some(p);
+                if cx.data.pool.is_none() {
                     if let Some(pool) = vols.iter().find_map(|v| v.pool_id) {
-                        cx.data.insert("pool".into(), json!(pool));
+                        cx.data.pool = Some(pool);
                     }
                 }
                 return Ok(());
@@ -94,9 +92,9 @@ pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
             host_tags: tag_set(&vm.attrs["hosttags"]),
             storage_tags: tag_set(&vm.attrs["storagetags"]),
             local_storage: vm.attrs["localstorage"].as_bool().unwrap_or(false),
-            host: cx.uuid("hostid"),
-            cluster: cx.uuid("clusterid"),
-            pod: cx.uuid("podid"),
+            host: cx.data.hostid,
+            cluster: cx.data.clusterid,
+            pod: cx.data.podid,
             seed: vm.seq as u64,
             admin: false,
             ..Default::default()
@@ -172,10 +170,10 @@ pub(crate) fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
                 });
             }
             tx.commit().await?;
-            cx.data.insert("host".into(), json!(host.id));
-            cx.data.insert("cluster".into(), json!(cluster.id));
-            cx.data.insert("pod".into(), json!(cluster.pod));
-            cx.data.insert("pool".into(), json!(plan.pool));
+            cx.data.host = Some(host.id);
+            cx.data.cluster = Some(cluster.id);
+            cx.data.pod = Some(cluster.pod);
+            cx.data.pool = Some(plan.pool);
             return Ok(());
         }
         Err(ApiError::new(
@@ -197,7 +195,7 @@ pub(crate) fn implement_networks(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>
     Box::pin(async move {
         let st = cx.st.clone();
         crate::handlers::networks::implement_for_vm(&st, cx.resource).await?;
-        let real = match cx.uuid("host") {
+        let real = match cx.data.host {
             Some(h) => {
                 let mut c = st.store.read().await?;
                 db::host_get(&mut c, h)
@@ -216,7 +214,7 @@ pub(crate) fn implement_networks(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>
 /// Undo of `reserve`: off the host; a VM that never ran goes to Error.
 pub(crate) fn release(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
-        let to = if cx.flag("fresh") {
+        let to = if cx.data.fresh {
             model::VmState::Error
         } else {
             model::VmState::Stopped
@@ -243,11 +241,11 @@ pub(crate) async fn pool_path(st: &State, pool: Uuid) -> AppResult<String> {
 pub(crate) fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let host = host_of(cx)?;
-        let Some(pool) = cx.uuid("pool") else {
+        let Some(pool) = cx.data.pool else {
             return Ok(());
         };
         let path = pool_path(&cx.st, pool).await?;
-        for id in cx.uuids("to_create") {
+        for id in cx.data.to_create.clone() {
             let v = {
                 let mut c = cx.st.store.read().await?;
                 db::volume_get(&mut c, id).await?
@@ -307,7 +305,7 @@ pub(crate) fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 pub(crate) fn delete_created_volumes(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
         let host = host_of(cx)?;
-        for id in cx.uuids("to_create") {
+        for id in cx.data.to_create.clone() {
             let v = {
                 let mut c = cx.st.store.read().await?;
                 db::volume_get(&mut c, id).await?
@@ -528,14 +526,14 @@ pub(crate) fn to_stopping(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
                 if !moved {
                     return Err(state_err(&vm, "stop"));
                 }
-                cx.data.insert("was_running".into(), json!(true));
+                cx.data.was_running = true;
                 if let Some(h) = vm.host_id {
-                    cx.data.insert("host".into(), json!(h));
+                    cx.data.host = Some(h);
                 }
             }
             model::VmState::Stopping => {
                 if let Some(h) = vm.host_id {
-                    cx.data.insert("host".into(), json!(h));
+                    cx.data.host = Some(h);
                 }
             }
             model::VmState::Stopped | model::VmState::Error => {}
@@ -547,7 +545,7 @@ pub(crate) fn to_stopping(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 
 pub(crate) fn back_to_running(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
-        if cx.flag("was_running") {
+        if cx.data.was_running {
             let mut tx = cx.st.store.begin().await?;
             db::vm_transition(
                 &mut tx,
@@ -565,11 +563,11 @@ pub(crate) fn back_to_running(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 
 pub(crate) fn halt(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
-        let Some(host) = cx.uuid("host") else {
+        let Some(host) = cx.data.host else {
             return Ok(());
         };
         let vm = vm_of(cx).await?;
-        let forced = cx.flag("forced");
+        let forced = cx.data.forced;
         let r = cx
             .st
             .hub
@@ -622,8 +620,10 @@ pub async fn stop_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult
 
 pub async fn stop_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    let mut data = Map::new();
-    data.insert("forced".into(), json!(args.flag("forced")));
+    let data = saga::SagaData {
+        forced: args.flag("forced"),
+        ..Default::default()
+    };
     saga::run(st, job.id, &STOP, id, data).await?;
     result(st, ctx, id).await
 }

@@ -269,11 +269,11 @@ pub(crate) async fn attach_saga(
     vm: Uuid,
     device: Option<i64>,
 ) -> AppResult<()> {
-    let mut data = Map::new();
-    data.insert("vm".into(), json!(vm));
-    if let Some(d) = device {
-        data.insert("deviceid".into(), json!(d));
-    }
+    let data = saga::SagaData {
+        vm: Some(vm),
+        deviceid: device,
+        ..Default::default()
+    };
     saga::run(st, job.id, &ATTACH, volume, data).await?;
     Ok(())
 }
@@ -322,7 +322,8 @@ pub static ATTACH: SagaDef = SagaDef {
 
 pub(crate) async fn saga_vm(cx: &SagaCx) -> AppResult<db::VmRow> {
     let id = cx
-        .uuid("vm")
+        .data
+        .vm
         .ok_or_else(|| AppError::Internal("attach saga without a VM".into()))?;
     crate::handlers::vms::load(&cx.st, id)
         .await?
@@ -342,34 +343,24 @@ pub(crate) fn attach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         if v.vm_id == Some(vm.id) {
             return Ok(()); // resumed
         }
-        check_attach(
-            &cx.st,
-            &v,
-            &vm,
-            cx.data.get("deviceid").and_then(Value::as_i64),
-        )
-        .await?;
+        check_attach(&cx.st, &v, &vm, cx.data.deviceid).await?;
         let used: Vec<Option<i64>> = volumes_of(&cx.st, vm.id)
             .await?
             .iter()
             .map(|x| x.device_id)
             .collect();
-        let dev = cx
-            .data
-            .get("deviceid")
-            .and_then(Value::as_i64)
-            .unwrap_or_else(|| next_device(&used));
+        let dev = cx.data.deviceid.unwrap_or_else(|| next_device(&used));
         let mut tx = cx.st.store.begin().await?;
         db::volume_attach(&mut tx, v.id, Some((vm.id, dev))).await?;
         tx.commit().await?;
-        cx.data.insert("attached".into(), json!(true));
+        cx.data.attached = true;
         Ok(())
     })
 }
 
 pub(crate) fn attach_unrecord(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
-        if cx.flag("attached") {
+        if cx.data.attached {
             let mut tx = cx.st.store.begin().await?;
             db::volume_attach(&mut tx, cx.resource, None).await?;
             tx.commit().await?;
@@ -391,8 +382,8 @@ pub(crate) fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         let pool = root_pool(&cx.st, vm.id)
             .await?
             .ok_or_else(|| AppError::Internal(format!("running VM {} has no root pool", vm.id)))?;
-        cx.data.insert("host".into(), json!(host));
-        cx.data.insert("created".into(), json!(true));
+        cx.data.host = Some(host);
+        cx.data.created = true;
         let path = pool_path(&cx.st, pool).await?;
         let mut tx = cx.st.store.begin().await?;
         db::volume_transition(
@@ -441,12 +432,13 @@ pub(crate) fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 
 pub(crate) fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
-        if !cx.flag("created") {
+        if !cx.data.created {
             return Ok(());
         }
         let v = saga_volume(cx).await?;
         let host = cx
-            .uuid("host")
+            .data
+            .host
             .ok_or_else(|| AppError::Internal("attach saga without a host".into()))?;
         if let Some(pool) = v.pool_id {
             let path = pool_path(&cx.st, pool).await?;
@@ -492,7 +484,7 @@ pub(crate) fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
         let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) else {
             return Ok(());
         };
-        cx.data.insert("plugged_on".into(), json!(host));
+        cx.data.plugged_on = Some(host);
         cx.st
             .hub
             .command_ready(
@@ -510,7 +502,7 @@ pub(crate) fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
 
 pub(crate) fn attach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
     Box::pin(async move {
-        let Some(host) = cx.uuid("plugged_on") else {
+        let Some(host) = cx.data.plugged_on else {
             return Ok(());
         };
         let vm = saga_vm(cx).await?;
@@ -644,7 +636,7 @@ pub async fn detach_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    saga::run(st, job.id, &DETACH, id, Map::new()).await?;
+    saga::run(st, job.id, &DETACH, id, Default::default()).await?;
     result(st, ctx, id).await
 }
 
