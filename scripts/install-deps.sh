@@ -4,6 +4,7 @@
 #   - python3-venv, and a virtualenv with the `cs` CloudStack client (end-to-end tests);
 #   - QEMU (qemu-system-x86 from bookworm-backports, through a private source list so the
 #     machine's qemu-utils 10 is kept — see shared/reference/host-platform.md), e2fsprogs;
+#   - the system user canopy-qemu that host agents run QEMU as;
 #   - openssh-client (ssh-keygen cross-checks the SSH keys Canopy generates), jq and curl (the README
 #     walkthrough);
 #   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
@@ -64,6 +65,12 @@ if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get -qq "${APT[@]}" install -y --no-install-recommends \
     qemu-system-x86/bookworm-backports qemu-system-common/bookworm-backports \
     qemu-system-data/bookworm-backports seabios/bookworm-backports
+fi
+
+# The unprivileged user host agents run QEMU as (after it has opened its devices as root).
+if ! getent passwd canopy-qemu >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "install-deps: creating the system user canopy-qemu (QEMU drops to it)"
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin canopy-qemu
 fi
 
 if ! "$VENV/bin/python" -c 'import cs' >/dev/null 2>&1; then

@@ -39,6 +39,9 @@ BIN="$CARGO_TARGET_DIR/debug/canopy"
 X=cnp$(printf '%04x' $((RANDOM % 65536)))
 M=$X-m; H1=$X-h1; H2=$X-h2; PUB=$X-pub; INET=$X-inet
 WORK=$(mktemp -d /tmp/canopy-real.XXXXXX)
+# QEMU drops to canopy-qemu after opening its first files; disks it opens later (hot-plug,
+# migration) must be reachable by that user, so the work directory is not 0700.
+chmod 755 "$WORK"
 PIDS=()
 
 cleanup() {

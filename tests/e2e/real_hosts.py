@@ -328,6 +328,24 @@ def main():
     if "vm2" not in st:
         return finish(st)
 
+    def unprivileged_qemu():
+        # QEMU opens its devices as root, then becomes canopy-qemu (scripts/install-deps.sh
+        # creates it): a guest that escapes QEMU holds that user's rights, not root's.
+        import pwd
+        want = pwd.getpwnam("canopy-qemu")
+        for key in ("vm1", "vm2"):
+            v = api.listVirtualMachines(id=st[key]["id"])["virtualmachine"][0]
+            d = vm_dir(host_no(v["hostid"]), v["instancename"])
+            pid = int(open(os.path.join(d, "qemu.pid")).read())
+            uids = [l.split()[1:] for l in open("/proc/%d/status" % pid) if l.startswith("Uid:")][0]
+            if any(int(u) != want.pw_uid for u in uids):
+                raise AssertionError("QEMU of %s runs with uids %s, not canopy-qemu's %d" % (key, uids, want.pw_uid))
+            args = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
+            root = [x.decode() for x in args if x.startswith(b"file=")][0].split(",")[0][5:]
+            if os.stat(root).st_uid != want.pw_uid:
+                raise AssertionError("%s's root disk %s is not canopy-qemu's" % (key, root))
+    step("QEMU runs as the unprivileged canopy-qemu user; the VMs' disks are that user's", unprivileged_qemu)
+
     def bare_boot():
         # The same image and QEMU command line as vm1, started by hand: the floor for a deploy.
         import shutil

@@ -10,6 +10,21 @@ use super::QemuDriver;
 pub(super) const HOTPLUG_PORTS: u32 = 6;
 
 impl QemuDriver {
+    /// The user this VM's QEMU drops to: none when the user could not reach the directory
+    /// of one of its disks (QEMU reopens disks after dropping — hot-plug, the end of an
+    /// incoming migration), so such a host keeps working, as root, and says why.
+    pub fn run_as_for(&self, vm: &VmSpec) -> Option<&super::QemuUser> {
+        let u = self.run_as.as_ref()?;
+        for d in &vm.disks {
+            let dir = Path::new(&d.path).parent()?;
+            if let Some(blocked) = super::disks::unreachable_for(dir, u) {
+                tracing::warn!(vm = %vm.name, user = %u.name, dir = %blocked.display(), "QEMU's user cannot enter this directory on the way to the VM's disks; this VM's QEMU keeps root (chmod o+x it)");
+                return None;
+            }
+        }
+        Some(u)
+    }
+
     /// QEMU's command line for a VM (without `-incoming`).
     pub fn command_line(&self, vm: &VmSpec, dir: &Path) -> Vec<String> {
         let d = |f: &str| dir.join(f).display().to_string();
@@ -52,6 +67,11 @@ impl QemuDriver {
             "-sandbox".into(),
             "on,obsolete=deny,resourcecontrol=deny".into(),
         ];
+        if let Some(u) = self.run_as_for(vm) {
+            // Everything above is opened as root; then QEMU becomes this user.
+            a.push("-run-with".into());
+            a.push(format!("user={}:{}", u.uid, u.gid));
+        }
         for i in 1..=HOTPLUG_PORTS {
             a.push("-device".into());
             a.push(format!("pcie-root-port,id=hp{i},chassis={i},slot={i}"));

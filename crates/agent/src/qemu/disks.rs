@@ -78,6 +78,16 @@ impl QemuDriver {
                         .await?;
                 }
             }
+            // QEMU running as its own user opens hot-plugged disks (and grows resized
+            // ones) after dropping root: the volume is that user's.
+            if let Some(u) = &self.run_as {
+                rustix::fs::chown(
+                    &tmp,
+                    Some(rustix::process::Uid::from_raw(u.uid)),
+                    Some(rustix::process::Gid::from_raw(u.gid)),
+                )
+                .map_err(|e| format!("giving {} to {}: {e}", tmp.display(), u.name))?;
+            }
             std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
         }
         Ok(json!({"path": p, "size": v.size_bytes}))
@@ -212,4 +222,24 @@ impl QemuDriver {
 /// QEMU's name for a hot-plugged disk's block node (node names have at most 31 characters).
 pub(super) fn hotplug_node(volume: Uuid) -> String {
     format!("hp{}", &volume.simple().to_string()[..28])
+}
+
+/// The first directory on the way to `dir` (itself included) that `u` may not enter.
+pub(super) fn unreachable_for(dir: &std::path::Path, u: &super::QemuUser) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = dir.canonicalize().ok()?;
+    dir.ancestors()
+        .filter_map(|d| std::fs::metadata(d).ok().map(|m| (d, m)))
+        .find(|(_, m)| {
+            let mode = m.mode();
+            let ok = if m.uid() == u.uid {
+                mode & 0o100 != 0
+            } else if m.gid() == u.gid {
+                mode & 0o010 != 0
+            } else {
+                mode & 0o001 != 0
+            };
+            !ok
+        })
+        .map(|(d, _)| d.to_path_buf())
 }

@@ -65,6 +65,68 @@ pub struct QemuDriver {
     /// VMs being started, stopped or migrated right now (not "gone" while their QEMU comes
     /// or goes).
     busy: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// The unprivileged user QEMU switches to before the guest runs (`None`: the agent's).
+    pub run_as: Option<QemuUser>,
+}
+
+/// The user QEMU runs as once it has opened its devices, files and sockets (as Firecracker's
+/// jailer drops to an unprivileged uid): a guest that breaks out of QEMU holds that user's
+/// rights, not root's. Volumes are made that user's (hot-plug and resize reopen them later).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QemuUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl QemuUser {
+    /// A `getent passwd` line.
+    pub fn from_passwd(line: &str) -> Option<Self> {
+        let f: Vec<&str> = line.trim().split(':').collect();
+        Some(Self {
+            name: f.first()?.to_string(),
+            uid: f.get(2)?.parse().ok()?,
+            gid: f.get(3)?.parse().ok()?,
+        })
+        .filter(|u| u.uid != 0 && !u.name.is_empty())
+    }
+
+    /// Who QEMU should run as here: `CANOPY_QEMU_USER` (empty or `none`: nobody else), by
+    /// default `canopy-qemu` when that user exists and the agent runs as root (only root can
+    /// switch users).
+    pub fn for_this_host(sys: &dyn Sys) -> Option<Self> {
+        let asked = std::env::var("CANOPY_QEMU_USER").ok();
+        let name = asked.clone().unwrap_or_else(|| "canopy-qemu".into());
+        if name.is_empty() || name == "none" {
+            return None;
+        }
+        if !rustix::process::geteuid().is_root() {
+            if asked.is_some() {
+                tracing::warn!(user = %name, "the agent is not root, so QEMU cannot switch to another user; it runs as the agent's user");
+            }
+            return None;
+        }
+        match sys.run("getent", &["passwd", &name], None) {
+            Ok(line) => match Self::from_passwd(&line) {
+                Some(u) => {
+                    tracing::info!(user = %u.name, uid = u.uid, gid = u.gid, "QEMU runs as an unprivileged user");
+                    Some(u)
+                }
+                None => {
+                    tracing::warn!(user = %name, "not an unprivileged user; QEMU runs as root");
+                    None
+                }
+            },
+            Err(_) => {
+                if asked.is_some() {
+                    tracing::warn!(user = %name, "CANOPY_QEMU_USER names no user; QEMU runs as root");
+                } else {
+                    tracing::info!("no canopy-qemu user on this host (scripts/install-deps.sh creates it); QEMU runs as root");
+                }
+                None
+            }
+        }
+    }
 }
 
 /// Marks a VM busy while it lives.
@@ -97,6 +159,7 @@ impl QemuDriver {
             stop_timeout: Duration::from_secs(20),
             fetching: tokio::sync::Mutex::new(()),
             busy: Default::default(),
+            run_as: None,
         }
     }
 
@@ -483,14 +546,15 @@ pub fn for_this_machine(
         run_dir.join("net"),
         public_uplink,
     ));
-    let q = QemuDriver::new(
-        sys,
+    let mut q = QemuDriver::new(
+        sys.clone(),
         run_dir.join("vms"),
         &inventory.accelerator,
         net,
         images,
         &inventory.address,
     );
+    q.run_as = QemuUser::for_this_host(sys.as_ref());
     if !inventory.capabilities.iter().any(|c| c == "vms") {
         inventory.capabilities.push("vms".into());
     }

@@ -111,15 +111,55 @@ fn kvm_hosts_use_the_host_cpu() {
 }
 
 #[test]
+fn qemu_drops_to_its_unprivileged_user_when_one_is_set() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut d = driver(dir.path());
+    let a = d
+        .command_line(&spec(dir.path(), None), dir.path())
+        .join(" ");
+    assert!(!a.contains("-run-with"), "{a}");
+    d.run_as =
+        super::QemuUser::from_passwd("canopy-qemu:x:990:985::/nonexistent:/usr/sbin/nologin\n");
+    assert_eq!(d.run_as.as_ref().map(|u| (u.uid, u.gid)), Some((990, 985)));
+    use std::os::unix::fs::PermissionsExt;
+    let open_to_all = |mode| {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    open_to_all(0o755);
+    let a = d
+        .command_line(&spec(dir.path(), None), dir.path())
+        .join(" ");
+    assert!(a.contains("-run-with user=990:985"), "{a}");
+    // A disk directory the user could not enter later (hot-plug, migration): this VM's QEMU
+    // keeps root rather than fail then.
+    open_to_all(0o700);
+    let a = d
+        .command_line(&spec(dir.path(), None), dir.path())
+        .join(" ");
+    assert!(!a.contains("-run-with"), "{a}");
+    // Never "switch" to root, and a line that is not a passwd entry is no user.
+    assert_eq!(
+        super::QemuUser::from_passwd("root:x:0:0:root:/root:/bin/bash"),
+        None
+    );
+    assert_eq!(super::QemuUser::from_passwd("garbage"), None);
+}
+
+#[test]
 fn a_vm_whose_qemu_is_gone_is_reported_until_the_server_has_it_and_busy_ones_never() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = driver(dir.path());
+    // A live process that is not QEMU (not this test binary: its command line may name a
+    // test filter such as "qemu").
+    let mut other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("sleep");
     for name in ["i-1-1-VM", "i-1-2-VM"] {
         let vm = d.vm_dir(name);
         std::fs::create_dir_all(&vm).expect("mkdir");
         std::fs::write(vm.join("spec.json"), b"{}").expect("write");
-        // A pid that is not QEMU.
-        std::fs::write(vm.join("qemu.pid"), std::process::id().to_string()).expect("write");
+        std::fs::write(vm.join("qemu.pid"), other.id().to_string()).expect("write");
     }
     let busy = d.busy("i-1-2-VM");
     assert_eq!(d.reap(), vec!["i-1-1-VM".to_string()]);
@@ -133,6 +173,8 @@ fn a_vm_whose_qemu_is_gone_is_reported_until_the_server_has_it_and_busy_ones_nev
     drop(busy);
     assert_eq!(d.reap(), vec!["i-1-2-VM".to_string()]);
     assert!(d.running().is_empty());
+    let _ = other.kill();
+    let _ = other.wait();
 }
 
 #[test]
