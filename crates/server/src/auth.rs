@@ -227,7 +227,7 @@ pub async fn login(st: &State, post: bool, raw: &RawParams) -> Result<SessionRep
     .resource(user.id, "User", Some(&user.username))
     .record(&mut tx)
     .await
-    .map_err(AppError::into_api)?;
+    .map_err(|e| AppError::from(e).into_api())?;
     tx.commit()
         .await
         .map_err(|e| internal(db::DbError::from(e)))?;
@@ -283,7 +283,7 @@ pub async fn logout(
     .resource(ctx.user_id(), "User", Some(&ctx.user.username))
     .record(&mut tx)
     .await
-    .map_err(AppError::into_api)?;
+    .map_err(|e| AppError::from(e).into_api())?;
     tx.commit()
         .await
         .map_err(|e| internal(db::DbError::from(e)))?;

@@ -48,6 +48,36 @@ pub fn param_err<T>(text: impl Into<String>) -> AppResult<T> {
     Err(ApiError::param(text).into())
 }
 
+/// The one mapping from the domain's refusal kinds to CloudStack's codes.
+pub fn code_of(kind: domain::ErrorKind) -> ErrorCode {
+    use domain::ErrorKind as K;
+    match kind {
+        K::Param => ErrorCode::ParamError,
+        K::Unsupported => ErrorCode::UnsupportedAction,
+        K::Internal => ErrorCode::Internal,
+        K::Permission => ErrorCode::Account,
+        K::ResourceLimit => ErrorCode::AccountResourceLimit,
+        K::Capacity => ErrorCode::InsufficientCapacity,
+        K::Unavailable => ErrorCode::ResourceUnavailable,
+        K::Allocation => ErrorCode::ResourceAllocation,
+        K::InUse => ErrorCode::ResourceInUse,
+        K::RuleConflict => ErrorCode::NetworkRuleConflict,
+    }
+}
+
+impl From<domain::DomainError> for AppError {
+    fn from(e: domain::DomainError) -> Self {
+        use domain::DomainError as D;
+        match e {
+            D::Refused { kind, text } => AppError::Api(ApiError::new(code_of(kind), text)),
+            D::Db(e) => AppError::Db(e),
+            D::Crypto(e) => AppError::Crypto(e),
+            D::Io(e) => AppError::Io(e),
+            D::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 impl From<db::SqlxError> for AppError {
     fn from(e: db::SqlxError) -> Self {
         AppError::Db(db::DbError::from(e))

@@ -12,11 +12,8 @@ pub mod auth;
 pub mod bootstrap;
 pub mod conn;
 pub mod console;
-pub mod context;
-pub mod crypto;
 pub mod dispatch;
 pub mod error;
-pub mod events;
 pub mod ha;
 pub mod handlers;
 pub mod http;
@@ -29,11 +26,9 @@ pub mod panics;
 pub mod placing;
 pub mod powersync;
 pub mod saga;
-pub mod settings;
 pub mod sources;
 pub mod sshkeys;
 pub mod state;
-pub mod tasks;
 pub mod up;
 pub mod validate;
 pub mod views;
@@ -49,6 +44,8 @@ use model::ServerId;
 use tokio::sync::watch;
 
 pub use bootstrap::AdminCreds;
+/// Modules of the domain layer, under the names the server's code has always used.
+pub use domain::{context, crypto, events, settings, tasks};
 use state::{AppState, State};
 
 /// How to run a server.

@@ -58,6 +58,9 @@ fn malformed_maps() -> Vec<(String, String)> {
     ]
 }
 
+/// What counts as a hang.
+const HANG: Duration = Duration::from_secs(10);
+
 struct Tally {
     requests: usize,
     slowest: Duration,
@@ -97,9 +100,12 @@ async fn check(c: &Client, params: &[(String, String)], post: bool, sign: bool, 
         t.slowest = took;
         t.slowest_what = what.clone();
     }
+    // A hang, not speed: this catches a request that never answers. A generous bound, as the
+    // tests run in parallel on two cores and createSSHKeyPair's RSA key generation alone can
+    // take a second there (speed is measured by the benchmarks; the slowest is printed).
     assert!(
-        took < Duration::from_secs(1),
-        "{what} took {took:?} (limit 1 s)"
+        took < HANG,
+        "{what} took {took:?} (a hang: the limit is {HANG:?})"
     );
     assert!(
         CODES.contains(&r.status),

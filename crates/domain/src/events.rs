@@ -5,7 +5,7 @@ use model::jobs::{EventLevel, EventState};
 use model::EventId;
 
 use crate::context::OpContext;
-use crate::error::AppResult;
+use crate::error::DomainResult;
 
 /// An event about to be recorded.
 pub struct Event {
@@ -53,7 +53,7 @@ impl Event {
     pub fn id(&self) -> EventId {
         self.row.id
     }
-    pub async fn record(self, tx: &mut Tx) -> AppResult<EventId> {
+    pub async fn record(self, tx: &mut Tx) -> DomainResult<EventId> {
         db::event_insert(tx, &self.row).await?;
         Ok(self.row.id)
     }

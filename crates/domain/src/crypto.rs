@@ -10,7 +10,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use rand::RngCore;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{DomainError, DomainResult};
 
 /// The key that encrypts secrets. Servers sharing one database must share this file.
 #[derive(Clone)]
@@ -20,11 +20,11 @@ pub struct ServerKey {
 
 impl ServerKey {
     /// Loads `DIR/server.key`, creating it (0600) on first start.
-    pub fn load_or_create(dir: &Path) -> AppResult<Self> {
+    pub fn load_or_create(dir: &Path) -> DomainResult<Self> {
         let path = dir.join("server.key");
         let bytes = match std::fs::read_to_string(&path) {
             Ok(s) => hex_decode(s.trim()).ok_or_else(|| {
-                AppError::Crypto(format!("{} is not a 64-digit hex key", path.display()))
+                DomainError::Crypto(format!("{} is not a 64-digit hex key", path.display()))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut k = [0u8; 32];
@@ -35,44 +35,44 @@ impl ServerKey {
             Err(e) => return Err(e.into()),
         };
         if bytes.len() != 32 {
-            return Err(AppError::Crypto(format!(
+            return Err(DomainError::Crypto(format!(
                 "{} must hold 32 bytes",
                 path.display()
             )));
         }
         let cipher =
-            Aes256Gcm::new_from_slice(&bytes).map_err(|e| AppError::Crypto(e.to_string()))?;
+            Aes256Gcm::new_from_slice(&bytes).map_err(|e| DomainError::Crypto(e.to_string()))?;
         Ok(Self { cipher })
     }
 
-    pub fn encrypt(&self, plain: &str) -> AppResult<String> {
+    pub fn encrypt(&self, plain: &str) -> DomainResult<String> {
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
         let ct = self
             .cipher
             .encrypt(Nonce::from_slice(&nonce), plain.as_bytes())
-            .map_err(|e| AppError::Crypto(e.to_string()))?;
+            .map_err(|e| DomainError::Crypto(e.to_string()))?;
         let mut all = nonce.to_vec();
         all.extend(ct);
         Ok(format!("v1:{}", STANDARD.encode(all)))
     }
 
-    pub fn decrypt(&self, stored: &str) -> AppResult<String> {
+    pub fn decrypt(&self, stored: &str) -> DomainResult<String> {
         let raw = stored
             .strip_prefix("v1:")
             .and_then(|b| STANDARD.decode(b).ok())
             .filter(|r| r.len() > 12)
-            .ok_or_else(|| AppError::Crypto("malformed encrypted value".into()))?;
+            .ok_or_else(|| DomainError::Crypto("malformed encrypted value".into()))?;
         let plain = self
             .cipher
             .decrypt(Nonce::from_slice(&raw[..12]), &raw[12..])
-            .map_err(|_| AppError::Crypto("cannot decrypt with this server key (is server.key the one this database was created with?)".into()))?;
-        String::from_utf8(plain).map_err(|e| AppError::Crypto(e.to_string()))
+            .map_err(|_| DomainError::Crypto("cannot decrypt with this server key (is server.key the one this database was created with?)".into()))?;
+        String::from_utf8(plain).map_err(|e| DomainError::Crypto(e.to_string()))
     }
 }
 
 /// Writes a file readable only by its owner.
-pub fn write_private(path: &Path, data: &[u8]) -> AppResult<()> {
+pub fn write_private(path: &Path, data: &[u8]) -> DomainResult<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -120,13 +120,13 @@ pub fn random_password() -> String {
 }
 
 /// Argon2id hash in PHC form. CPU-heavy: call from a blocking task.
-pub fn hash_password(password: &str) -> AppResult<String> {
+pub fn hash_password(password: &str) -> DomainResult<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AppError::Crypto(e.to_string()))
+        .map_err(|e| DomainError::Crypto(e.to_string()))
 }
 
 /// Checks a password against a stored hash. CPU-heavy: call from a blocking task.
@@ -142,10 +142,10 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 /// Hashes on the blocking pool.
-pub async fn hash_password_async(password: String) -> AppResult<String> {
+pub async fn hash_password_async(password: String) -> DomainResult<String> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| DomainError::Internal(e.to_string()))?
 }
 
 /// Verifies on the blocking pool.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use model::settings::{setting, SettingDef};
 
-use crate::error::AppResult;
+use crate::error::DomainResult;
 
 const REFRESH: Duration = Duration::from_secs(5);
 
@@ -17,7 +17,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub async fn load(store: &db::DataStore) -> AppResult<Self> {
+    pub async fn load(store: &db::DataStore) -> DomainResult<Self> {
         let s = Self {
             overrides: RwLock::new((HashMap::new(), Instant::now())),
         };
@@ -25,7 +25,7 @@ impl Settings {
         Ok(s)
     }
 
-    pub async fn reload(&self, store: &db::DataStore) -> AppResult<()> {
+    pub async fn reload(&self, store: &db::DataStore) -> DomainResult<()> {
         let mut c = store.read().await?;
         let all: HashMap<String, String> = db::setting_all(&mut c).await?.into_iter().collect();
         if let Ok(mut g) = self.overrides.write() {
