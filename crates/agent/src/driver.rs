@@ -245,10 +245,10 @@ impl SimDriver {
                     None => Ok(serde_json::json!({"size": size_bytes})),
                 }
             }
-            Command::ListVms => Ok(serde_json::json!({
-                "vms": self.host.vm_names().iter().map(|n| serde_json::json!({"name": n, "state": "Running"})).collect::<Vec<_>>(),
-                "volumes": self.host.volume_ids(),
-            })),
+            Command::ListVms => to_reply(&proto::VmList::running(
+                self.host.vm_names(),
+                self.host.volume_ids(),
+            )),
             Command::ApplyNetwork {
                 generation,
                 desired,
@@ -291,6 +291,12 @@ pub struct LocalDriver;
 /// Size and use of the filesystem holding `path` (statvfs through rustix: no `df`
 /// subprocess; the same figures `df -B1` prints: size = blocks × fragment size, used = size −
 /// free blocks).
+/// A typed reply as the JSON body that travels back.
+pub fn to_reply<T: serde::Serialize>(reply: &T) -> crate::HostResult<serde_json::Value> {
+    serde_json::to_value(reply)
+        .map_err(|e| crate::HostError::Failed(format!("encoding a reply: {e}")))
+}
+
 pub async fn storage_stat(path: &str) -> crate::HostResult<serde_json::Value> {
     if !std::path::Path::new(path).is_dir() {
         return Err(crate::HostError::Refused(format!(
@@ -321,7 +327,7 @@ impl Driver for LocalDriver {
             match command {
                 Command::Ping => Ok(serde_json::json!({"pong": true})),
                 Command::StorageStat { path } => storage_stat(path).await,
-                Command::ListVms => Ok(serde_json::json!({"vms": [], "volumes": []})),
+                Command::ListVms => to_reply(&proto::VmList::default()),
                 other => Err(crate::HostError::Refused(format!(
                     "this host cannot run VMs: QEMU (qemu-system-x86_64) is not installed: {other:?}"
                 ))),

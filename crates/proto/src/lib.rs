@@ -175,8 +175,7 @@ pub enum Command {
         volume_id: Uuid,
         size_bytes: u64,
     },
-    /// Reply `{"vms": [{"name": "…", "state": "Running"}], "volumes": ["<uuid>", …]}`: what
-    /// this host runs and stores (reconciliation and tests).
+    /// Reply: a [`VmList`], what this host runs and stores (reconciliation and tests).
     ListVms,
     /// Console: connect the VM's VNC socket to the server. The agent dials
     /// `wss://SERVER/agent/console/<session>` (its host credential in `Authorization: Host
@@ -223,6 +222,52 @@ impl Command {
 pub const COMMAND_SECONDS_BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
+
+/// The reply to [`Command::ListVms`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VmList {
+    #[serde(default)]
+    pub vms: Vec<ListedVm>,
+    /// Volumes the host stores (the simulator; real hosts leave it empty).
+    #[serde(default)]
+    pub volumes: Vec<Uuid>,
+}
+
+/// A VM a host reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListedVm {
+    pub name: String,
+    #[serde(default)]
+    pub state: PowerState,
+}
+
+/// What a host says of a VM's power.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PowerState {
+    #[default]
+    Running,
+    /// Known to the host but not running (paused, shut off).
+    Stopped,
+    /// A state this server does not know (from a newer agent).
+    #[serde(other)]
+    Unknown,
+}
+
+impl VmList {
+    /// The VMs listed as running, by instance name.
+    pub fn running(names: impl IntoIterator<Item = String>, volumes: Vec<Uuid>) -> Self {
+        Self {
+            vms: names
+                .into_iter()
+                .map(|name| ListedVm {
+                    name,
+                    state: PowerState::Running,
+                })
+                .collect(),
+            volumes,
+        }
+    }
+}
 
 /// An agent's cumulative figures.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -361,6 +406,33 @@ mod vm_not_here_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vm_lists_read_what_agents_send() {
+        let old = serde_json::json!({
+            "vms": [{"name": "i-2-7-VM", "state": "Running"}, {"name": "i-2-8-VM"},
+                    {"name": "i-2-9-VM", "state": "Paused"}],
+            "volumes": ["9d7799d9-5833-4021-8770-95fe252c6d48"],
+        });
+        let l: VmList = serde_json::from_value(old).expect("decodes");
+        let states: Vec<_> = l.vms.iter().map(|v| v.state).collect();
+        assert_eq!(
+            states,
+            [
+                PowerState::Running,
+                PowerState::Running,
+                PowerState::Unknown
+            ]
+        );
+        assert_eq!(l.volumes.len(), 1);
+        let back: VmList =
+            serde_json::from_value(serde_json::to_value(&l).expect("encodes")).expect("decodes");
+        assert_eq!(back.vms[0], l.vms[0]);
+        // A name that is not a string is an error, not an empty list.
+        assert!(
+            serde_json::from_value::<VmList>(serde_json::json!({"vms": [{"name": 7}]})).is_err()
+        );
+    }
 
     #[test]
     fn messages_round_trip_as_tagged_json() {

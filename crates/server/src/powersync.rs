@@ -17,11 +17,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use model::jobs::EventLevel;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::context::OpContext;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::events::Event;
 use crate::state::State;
 
@@ -43,15 +42,14 @@ pub async fn sync_host(st: &State, host: Uuid) -> AppResult<Report> {
         .hub
         .command(host, proto::Command::ListVms, Duration::from_secs(30))
         .await?;
-    let running: HashSet<String> = body["vms"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|v| v["state"].as_str().unwrap_or("Running") == "Running")
-                .filter_map(|v| v["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let listed: proto::VmList = serde_json::from_value(body)
+        .map_err(|e| AppError::Internal(format!("host {host}: unreadable ListVms reply: {e}")))?;
+    let running: HashSet<String> = listed
+        .vms
+        .into_iter()
+        .filter(|v| v.state == proto::PowerState::Running)
+        .map(|v| v.name)
+        .collect();
     let mut report = Report::default();
     for vm in &before {
         if running.contains(&vm.instance_name) || unfinished_saga(st, vm.id).await? {
@@ -223,21 +221,4 @@ pub fn spawn_for_connection(st: State, host: Uuid, conn_id: u64) {
             tokio::time::sleep(Duration::from_secs(secs) + Duration::from_millis(jitter)).await;
         }
     });
-}
-
-/// The reply body of `ListVms` as (name, state) pairs — for tests and audits.
-pub fn reported(body: &Value) -> Vec<(String, String)> {
-    body["vms"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| {
-                    Some((
-                        v["name"].as_str()?.to_string(),
-                        v["state"].as_str().unwrap_or("Running").to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }

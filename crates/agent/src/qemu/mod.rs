@@ -459,10 +459,10 @@ impl QemuDriver {
                 .map_err(|e| format!("the host check did not finish: {e}"))??;
                 Ok(json!({"alive": alive}))
             }
-            Command::ListVms => Ok(json!({
-                "vms": self.running().iter().map(|n| json!({"name": n, "state": "Running"})).collect::<Vec<_>>(),
-                "volumes": [],
-            })),
+            Command::ListVms => crate::driver::to_reply(&proto::VmList::running(
+                self.running(),
+                Vec::new(),
+            )),
             Command::ApplyNetwork {
                 generation,
                 desired,
