@@ -31,6 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "real-hosts: missing ${missing[*]}" >&2; exit 1
   fi
   echo "real-hosts: SKIPPED (missing ${missing[*]}; scripts/install-deps.sh installs them)"
+  [ -n "${CANOPY_SKIP_LOG:-}" ] && echo "real-hosts: missing ${missing[*]}" >>"$CANOPY_SKIP_LOG"
   exit 0
 fi
 

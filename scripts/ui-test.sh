@@ -11,7 +11,9 @@ SHOTS=${CANOPY_SHOTS:-$CACHE/ui-shots}
 
 if [ ! -x "${CANOPY_CHROMIUM:-/usr/bin/chromium}" ]; then
   if [ "${CANOPY_REQUIRE_TOOLS:-}" = 1 ]; then echo "ui-test: chromium is missing" >&2; exit 1; fi
-  echo "ui-test: SKIPPED (no chromium; scripts/install-deps.sh installs it)"; exit 0
+  echo "ui-test: SKIPPED (no chromium; scripts/install-deps.sh installs it)"
+  [ -n "${CANOPY_SKIP_LOG:-}" ] && echo "ui-test: no chromium" >>"$CANOPY_SKIP_LOG"
+  exit 0
 fi
 scripts/build-ui.sh
 . scripts/lib/up-simulated.sh

@@ -1,7 +1,8 @@
 //! The compiled files are checked by the real tools: `nft -c` (in a fresh network namespace,
 //! so nothing is applied to this machine), `haproxy -c` and `dnsmasq --test`. The test command
 //! installs them and sets CANOPY_REQUIRE_TOOLS=1, which turns a missing tool into a failure;
-//! elsewhere a missing tool (or not being root, which `unshare -n` needs) skips its check.
+//! elsewhere a missing tool (or not being root, which `unshare -n` needs) skips its check,
+//! saying so (`testkit::skip`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,14 +25,29 @@ fn files(ext: &str) -> Vec<PathBuf> {
     v
 }
 
-fn have(tool: &str) -> bool {
+/// Whether `tool` is installed; when not, `test` is skipped (loudly; a failure under the
+/// test command, which sets CANOPY_REQUIRE_TOOLS=1).
+fn have(test: &str, tool: &str) -> bool {
     let found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
         .iter()
         .any(|d| Path::new(d).join(tool).exists());
-    if !found && std::env::var_os("CANOPY_REQUIRE_TOOLS").is_some() {
-        panic!("{tool} is not installed (scripts/install-deps.sh installs it)");
+    if !found {
+        testkit::skip(
+            test,
+            &format!("{tool} is not installed (scripts/install-deps.sh installs it)"),
+            "CANOPY_REQUIRE_TOOLS",
+        );
     }
     found
+}
+
+/// Whether this runs as root; when not, `test` is skipped as [`have`] does.
+fn root(test: &str) -> bool {
+    let root = is_root();
+    if !root {
+        testkit::skip(test, "needs root (unshare -n)", "CANOPY_REQUIRE_TOOLS");
+    }
+    root
 }
 
 fn is_root() -> bool {
@@ -57,13 +73,8 @@ fn run(cmd: &mut Command) {
 
 #[test]
 fn nftables_rulesets_are_accepted_by_nft() {
-    if !have("nft") || !have("unshare") {
-        return;
-    }
-    if !is_root() {
-        if std::env::var_os("CANOPY_REQUIRE_TOOLS").is_some() {
-            panic!("checking rulesets needs root (unshare -n)");
-        }
+    const T: &str = "nftables_rulesets_are_accepted_by_nft";
+    if !have(T, "nft") || !have(T, "unshare") || !root(T) {
         return;
     }
     for f in files(".nft") {
@@ -75,7 +86,7 @@ fn nftables_rulesets_are_accepted_by_nft() {
 
 #[test]
 fn haproxy_configurations_are_valid() {
-    if !have("haproxy") {
+    if !have("haproxy_configurations_are_valid", "haproxy") {
         return;
     }
     for f in files(".haproxy.cfg") {
@@ -85,7 +96,7 @@ fn haproxy_configurations_are_valid() {
 
 #[test]
 fn dnsmasq_configurations_are_valid() {
-    if !have("dnsmasq") {
+    if !have("dnsmasq_configurations_are_valid", "dnsmasq") {
         return;
     }
     for f in files(".dnsmasq.conf") {
@@ -99,10 +110,8 @@ fn dnsmasq_configurations_are_valid() {
 /// the ruleset a full replacement gives.
 #[test]
 fn security_group_deltas_apply_and_equal_the_full_ruleset() {
-    if !have("nft") || !have("unshare") || !is_root() {
-        if std::env::var_os("CANOPY_REQUIRE_TOOLS").is_some() {
-            panic!("needs nft, unshare and root");
-        }
+    const T: &str = "security_group_deltas_apply_and_equal_the_full_ruleset";
+    if !have(T, "nft") || !have(T, "unshare") || !root(T) {
         return;
     }
     let old = std::fs::read_to_string(golden().join("h1.security.nft")).expect("golden");

@@ -215,12 +215,12 @@ async fn capacity_of_a_simulated_zone() {
     // The built-in template (scripts/build-test-template.sh; the test command builds it and
     // sets CANOPY_REQUIRE_TEMPLATE=1) is registered, public and featured, and becomes ready.
     let built = server::up::template_dir().join("template.json").exists();
-    if !built
-        && std::env::var("CANOPY_REQUIRE_TEMPLATE")
-            .map(|v| v == "1")
-            .unwrap_or(false)
-    {
-        panic!("CANOPY_REQUIRE_TEMPLATE=1 but the built-in template is not built");
+    if !built {
+        testkit::skip(
+            "up: the built-in template becomes ready",
+            "the template is not built (scripts/build-test-template.sh)",
+            "CANOPY_REQUIRE_TEMPLATE",
+        );
     }
     match (&z.template, built) {
         (Ok(id), true) => {

@@ -63,6 +63,28 @@ pub struct Postgres {
     next_db: std::sync::atomic::AtomicU32,
 }
 
+/// A test (or part of one) that cannot run here. When `require` (an environment variable the
+/// project's test command sets to 1) is set, this is a failure: the test command never skips
+/// silently. Otherwise it says so on stderr and appends a line to `$CANOPY_SKIP_LOG`, which
+/// the test command prints at the end, so a skip is never hidden by cargo's output capture.
+pub fn skip(what: &str, why: &str, require: &str) {
+    if std::env::var(require).map(|v| v == "1").unwrap_or(false) {
+        panic!("{require}=1 but {what} cannot run: {why}");
+    }
+    eprintln!("SKIPPED: {what}: {why}");
+    if let Some(log) = std::env::var_os("CANOPY_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            // One write per line: O_APPEND keeps lines of parallel tests whole.
+            let _ = f.write_all(format!("{what}: {why}\n").as_bytes());
+        }
+    }
+}
+
 impl Postgres {
     /// Whether the PostgreSQL server binaries are installed.
     pub fn available() -> bool {
@@ -73,15 +95,11 @@ impl Postgres {
     /// returns `None` — unless `CANOPY_REQUIRE_PG=1` (the project's test command sets it), in
     /// which case it panics so the suite cannot silently skip PostgreSQL.
     pub fn start_for_test() -> Option<Self> {
-        let required = std::env::var("CANOPY_REQUIRE_PG")
-            .map(|v| v == "1")
-            .unwrap_or(false);
         if !Self::available() {
-            if required {
-                panic!("CANOPY_REQUIRE_PG=1 but no PostgreSQL server binaries under /usr/lib/postgresql");
-            }
-            eprintln!(
-                "NOTE: PostgreSQL server not installed; skipping the PostgreSQL half of this test"
+            skip(
+                "the PostgreSQL half of this test",
+                "no PostgreSQL server binaries under /usr/lib/postgresql",
+                "CANOPY_REQUIRE_PG",
             );
             return None;
         }
