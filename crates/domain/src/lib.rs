@@ -2,20 +2,29 @@
 //! format or of HTTP (this crate depends on neither `api` nor `axum`; `cargo tree -p domain`
 //! shows it).
 //!
-//! Here today: the saga engine ([`saga`]: persisted multi-step operations that unwind on
-//! failure and resume after a crash), the job engine ([`jobs`]: worker pool, leases,
-//! recovery of orphaned jobs), background tasks ([`tasks`]), the caller of an operation
-//! ([`context`]), the event log ([`events`]), live settings ([`settings`]) and the server's
-//! secrets ([`crypto`]), with one error type ([`error`]). The server crate implements
-//! [`saga::SagaEnv`] and [`jobs::JobHost`] and maps [`DomainError`] to CloudStack's codes
-//! in one place. The saga definitions and resource services still live in the server
-//! crate and move here as the server's state is split (see docs/ARCHITECTURE.md).
+//! Here today: what the services share ([`core::Core`]), the saga engine ([`saga`]:
+//! persisted multi-step operations that unwind on failure and resume after a crash), the
+//! job engine ([`jobs`]: worker pool, leases, recovery of orphaned jobs), the agent hub's
+//! connections and commands ([`hub`]), the data-plane sync ([`netsync`]), placement wiring
+//! ([`placing`]), background tasks ([`tasks`]), Prometheus metrics ([`metrics`]), the caller
+//! of an operation ([`context`]), the event log ([`events`]), live settings ([`settings`]),
+//! the server's secrets ([`crypto`]) and inventory attributes ([`inventory`]), with one
+//! error type ([`error`]). The server crate implements [`saga::SagaEnv`] and
+//! [`jobs::JobHost`] and maps [`DomainError`] to CloudStack's codes in one place. The saga
+//! definitions, resource services, HA and the power-state sync still live in the server
+//! crate and move here next (see docs/ARCHITECTURE.md).
 
 pub mod context;
+pub mod core;
 pub mod crypto;
 pub mod error;
 pub mod events;
+pub mod hub;
+pub mod inventory;
 pub mod jobs;
+pub mod metrics;
+pub mod netsync;
+pub mod placing;
 pub mod saga;
 pub mod settings;
 pub mod tasks;

@@ -109,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let snap = server::placing::snapshot(&st, zone)
             .await
-            .map_err(|e| format!("{:?}", e.into_api()))?;
+            .map_err(|e| format!("{e}"))?;
         snap_t += t.elapsed().as_secs_f64();
         usable = snap.hosts.iter().filter(|h| h.usable).count();
         let t = Instant::now();

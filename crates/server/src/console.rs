@@ -197,7 +197,7 @@ pub async fn browser(
 
 async fn relay(st: State, mut browser: WebSocket, host: Uuid, name: String) -> Result<(), String> {
     let session = Uuid::new_v4();
-    let rx = st.hub.consoles.wait(session);
+    let rx = st.consoles.wait(session);
     let asked = st
         .hub
         .command_ready(
@@ -210,8 +210,8 @@ async fn relay(st: State, mut browser: WebSocket, host: Uuid, name: String) -> R
         )
         .await;
     if let Err(e) = asked {
-        st.hub.consoles.forget(session);
-        let text = e.into_api().text;
+        st.consoles.forget(session);
+        let text = crate::error::AppError::from(e).into_api().text;
         let _ = browser
             .send(Message::Close(Some(axum::extract::ws::CloseFrame {
                 code: 1011,
@@ -223,7 +223,7 @@ async fn relay(st: State, mut browser: WebSocket, host: Uuid, name: String) -> R
     let agent = match tokio::time::timeout(Duration::from_secs(10), rx).await {
         Ok(Ok(a)) => a,
         _ => {
-            st.hub.consoles.forget(session);
+            st.consoles.forget(session);
             return Err("the host did not connect the console".into());
         }
     };
@@ -266,7 +266,7 @@ pub async fn agent(
     if let Err((code, why)) = crate::hub::authenticate_host(&st, &headers).await {
         return (code, why).into_response();
     }
-    let Some(tx) = st.hub.consoles.take(session) else {
+    let Some(tx) = st.consoles.take(session) else {
         return (StatusCode::NOT_FOUND, "no such console session").into_response();
     };
     ws.on_upgrade(move |socket| async move {

@@ -10,10 +10,7 @@
 //! Down, fenced, and its HA VMs restarted) — except hosts in Maintenance or Disabled, which
 //! just go Disconnected.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -22,41 +19,16 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
-use proto::{AgentMsg, Auth, Command, Inventory, ServerMsg};
+use proto::{AgentMsg, Auth, Inventory, ServerMsg};
 use rand::RngCore;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use crate::agent_tls::sha256_hex;
 use crate::error::{AppError, AppResult};
 use crate::state::State;
 
-struct Conn {
-    conn_id: u64,
-    tx: mpsc::Sender<ServerMsg>,
-    last_heartbeat: i64,
-    /// The heartbeat interval this agent was told at welcome.
-    interval_ms: i64,
-}
-
-/// An agent's answer to a command: ok, body, error text.
-type ReplyTo = oneshot::Sender<(bool, serde_json::Value, Option<String>)>;
-
-/// How long a command waits for its host's agent to (re)connect.
-pub const RECONNECT_WAIT: Duration = Duration::from_secs(15);
-
-#[derive(Default)]
-pub struct AgentHub {
-    conns: Mutex<HashMap<Uuid, Conn>>,
-    /// Heartbeats not yet written to the database.
-    pending_pings: Mutex<HashMap<Uuid, i64>>,
-    replies: Mutex<HashMap<u64, ReplyTo>>,
-    next_id: AtomicU64,
-    /// Hosts being investigated right now (one investigation per host at a time).
-    pub(crate) investigating: Mutex<std::collections::HashSet<Uuid>>,
-    /// Console sessions waiting for their host to dial back.
-    pub(crate) consoles: crate::console::Consoles,
-}
+pub use domain::hub::{AgentHub, RECONNECT_WAIT};
 
 /// Why an agent was refused.
 struct Refusal {
@@ -80,149 +52,6 @@ pub fn new_secret() -> String {
     let mut b = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut b);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
-impl AgentHub {
-    pub fn is_connected(&self, host: Uuid) -> bool {
-        self.conns
-            .lock()
-            .map(|c| c.contains_key(&host))
-            .unwrap_or(false)
-    }
-
-    /// The id of the host's current connection, if it is connected.
-    pub fn connection_id(&self, host: Uuid) -> Option<u64> {
-        self.conns
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&host).map(|c| c.conn_id))
-    }
-
-    /// The longest time since a connected agent's last heartbeat, in milliseconds.
-    pub fn max_heartbeat_lag_ms(&self) -> i64 {
-        let now = now_ms();
-        self.conns
-            .lock()
-            .map(|c| {
-                c.values()
-                    .map(|x| (now - x.last_heartbeat).max(0))
-                    .max()
-                    .unwrap_or(0)
-            })
-            .unwrap_or(0)
-    }
-
-    pub fn connected_count(&self) -> usize {
-        self.conns.lock().map(|c| c.len()).unwrap_or(0)
-    }
-
-    /// Sends a command and waits for its reply.
-    pub async fn command(
-        &self,
-        host: Uuid,
-        command: Command,
-        timeout: Duration,
-    ) -> AppResult<serde_json::Value> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let (tx, rx) = oneshot::channel();
-        let sender = self
-            .conns
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&host).map(|c| c.tx.clone()));
-        let Some(sender) = sender else {
-            return Err(api::ApiError::new(
-                api::ErrorCode::ResourceUnavailable,
-                format!("Host {host} is not connected, try again later"),
-            )
-            .into());
-        };
-        if let Ok(mut r) = self.replies.lock() {
-            r.insert(id, tx);
-        }
-        let out = match sender
-            .send(ServerMsg::Command {
-                id,
-                generation: 0,
-                command,
-            })
-            .await
-        {
-            Ok(()) => Some(tokio::time::timeout(timeout, rx).await),
-            Err(_) => None,
-        };
-        if let Ok(mut r) = self.replies.lock() {
-            r.remove(&id);
-        }
-        let Some(out) = out else {
-            return Err(api::ApiError::new(
-                api::ErrorCode::ResourceUnavailable,
-                format!("Host {host} is not connected, try again later"),
-            )
-            .into());
-        };
-        match out {
-            Ok(Ok((true, body, _))) => Ok(body),
-            Ok(Ok((false, _, err))) => {
-                let err = err.unwrap_or_default();
-                match proto::vm_not_here_name(&err) {
-                    // The session that carried the reply reconciles the VM (see `session`).
-                    Some(vm) => Err(api::ApiError::new(
-                        api::ErrorCode::ResourceUnavailable,
-                        format!("VM {vm} is not running on its host: it stopped outside the cloud's control and is marked Stopped now (HA-enabled VMs are restarted); start it again"),
-                    )
-                    .into()),
-                    None => Err(AppError::Internal(format!("host {host}: {err}"))),
-                }
-            }
-            Ok(Err(_)) => Err(api::ApiError::new(
-                api::ErrorCode::ResourceUnavailable,
-                format!("Host {host} disconnected before answering"),
-            )
-            .into()),
-            Err(_) => Err(api::ApiError::new(
-                api::ErrorCode::ResourceUnavailable,
-                format!("Host {host} did not answer in {timeout:?}"),
-            )
-            .into()),
-        }
-    }
-
-    /// Like [`AgentHub::command`], but first waits (up to [`RECONNECT_WAIT`]) for a host that
-    /// is not connected right now: after a server restart its agent reconnects within seconds,
-    /// and a resumed saga should not fail for that.
-    pub async fn command_ready(
-        &self,
-        host: Uuid,
-        command: Command,
-        timeout: Duration,
-    ) -> AppResult<serde_json::Value> {
-        let end = tokio::time::Instant::now() + RECONNECT_WAIT;
-        while !self.is_connected(host) && tokio::time::Instant::now() < end {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.command(host, command, timeout).await
-    }
-
-    /// Sends a message without waiting (Forget, Reconnect).
-    pub async fn notify(&self, host: Uuid, command: Command) -> bool {
-        let sender = self
-            .conns
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&host).map(|c| c.tx.clone()));
-        match sender {
-            Some(s) => s
-                .send(ServerMsg::Command {
-                    id: 0,
-                    generation: 0,
-                    command,
-                })
-                .await
-                .is_ok(),
-            None => false,
-        }
-    }
 }
 
 pub fn router(st: State) -> Router {
@@ -440,19 +269,8 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
     )
     .await?;
     let (tx, mut rx) = mpsc::channel::<ServerMsg>(64);
-    let conn_id = st.hub.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-    let old = st.hub.conns.lock().ok().and_then(|mut c| {
-        c.insert(
-            host,
-            Conn {
-                conn_id,
-                tx,
-                last_heartbeat: now_ms(),
-                interval_ms: interval as i64 * 1000,
-            },
-        )
-    });
-    if old.is_some() {
+    let (conn_id, replaced) = st.hub.attach(host, tx, interval as i64 * 1000);
+    if replaced {
         tracing::info!(%host, "agent reconnected; the previous connection is replaced");
     }
     tracing::info!(%host, %peer, hypervisor = %inventory.hypervisor, "agent connected");
@@ -497,14 +315,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                             tracing::info!(%host, "fenced VMs stopped; the fence is lifted");
                             fenced.clear();
                         }
-                        if let Ok(mut c) = st.hub.conns.lock() {
-                            if let Some(conn) = c.get_mut(&host) {
-                                conn.last_heartbeat = now;
-                            }
-                        }
-                        if let Ok(mut p) = st.hub.pending_pings.lock() {
-                            p.insert(host, now);
-                        }
+                        st.hub.heartbeat(host, now);
                     }
                     Ok(AgentMsg::Reply { id, ok, body, error }) => {
                         // A command named a VM this host does not run: reconcile it now
@@ -517,9 +328,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                                 }
                             });
                         }
-                        if let Some(waiter) = st.hub.replies.lock().ok().and_then(|mut r| r.remove(&id)) {
-                            let _ = waiter.send((ok, body, error));
-                        }
+                        st.hub.deliver(id, ok, body, error);
                     }
                     Ok(AgentMsg::VmGone { name }) => {
                         let st = st.clone();
@@ -538,15 +347,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
         }
     }
     // Only the connection that is still current marks the host Disconnected.
-    let current = st.hub.conns.lock().map(|mut c| {
-        if c.get(&host).map(|x| x.conn_id) == Some(conn_id) {
-            c.remove(&host);
-            true
-        } else {
-            false
-        }
-    });
-    if current.unwrap_or(false) {
+    if st.hub.detach(host, conn_id) {
         st.metrics.agents.remove(host);
         let mut tx = st.store.begin().await?;
         if let Some(h) = db::host_get(&mut tx, host).await? {
@@ -709,30 +510,11 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
     let now = now_ms();
     let factor = st.settings.float("ping.timeout").max(1.0);
     let timeout_ms = (st.settings.int("ping.interval").max(1) as f64 * factor * 1000.0) as i64;
-    let pings: Vec<Uuid> = st
-        .hub
-        .pending_pings
-        .lock()
-        .map(|mut p| p.drain().map(|(k, _)| k).collect())
-        .unwrap_or_default();
-    // Connected but silent: drop the connection; the host is then investigated below.
-    let silent: Vec<(Uuid, mpsc::Sender<ServerMsg>)> = st
-        .hub
-        .conns
-        .lock()
-        .map(|mut c| {
-            // Each agent is judged by the interval it was given (a changed ping.interval
-            // reaches it at its next connection).
-            let ids: Vec<Uuid> = c
-                .iter()
-                .filter(|(_, x)| now - x.last_heartbeat > (x.interval_ms as f64 * factor) as i64)
-                .map(|(k, _)| *k)
-                .collect();
-            ids.into_iter()
-                .filter_map(|k| c.remove(&k).map(|x| (k, x.tx)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let pings: Vec<Uuid> = st.hub.take_heartbeats();
+    // Connected but silent: drop the connection; the host is then investigated below. Each
+    // agent is judged by the interval it was given (a changed ping.interval reaches it at its
+    // next connection).
+    let silent = st.hub.drop_silent(now, factor);
     let hosts = {
         let mut c = st.store.read().await?;
         db::host_list(&mut c, &db::HostFilter::default()).await?.0
@@ -740,7 +522,7 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
     let mut tx = st.store.begin().await?;
     db::host_touch_many(&mut tx, &pings, now).await?;
     // Removing a connection from the map dropped its sender, which ends its session.
-    for (id, _) in &silent {
+    for id in &silent {
         tracing::warn!(host = %id, "no heartbeat within the timeout; the connection is dropped");
     }
     let mut suspects = Vec::new();

@@ -21,9 +21,7 @@ pub mod hub;
 pub mod images;
 pub mod jobs;
 pub mod metrics;
-pub mod netsync;
 pub mod panics;
-pub mod placing;
 pub mod powersync;
 pub mod saga;
 pub mod sources;
@@ -45,7 +43,7 @@ use tokio::sync::watch;
 
 pub use bootstrap::AdminCreds;
 /// Modules of the domain layer, under the names the server's code has always used.
-pub use domain::{context, crypto, events, settings, tasks};
+pub use domain::{context, crypto, events, netsync, placing, settings, tasks};
 use state::{AppState, State};
 
 /// How to run a server.
@@ -139,9 +137,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         tx.commit().await?;
     }
     let (stop, stopped) = watch::channel(false);
-    let st: State = Arc::new(AppState {
+    let core = Arc::new(state::Core {
         store,
-        registry: api::commands::registry(),
         settings,
         key,
         server_id,
@@ -150,20 +147,25 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         faults: saga::Faults::from_env(),
         net: netsync::NetSync::default(),
         snapshots: placing::SnapshotCache::default(),
-        agent_endpoint: format!("{advertise}:{}", agent_addr.port()),
-        agent_fingerprint: agent_tls.fingerprint.clone(),
         stopping: stopped.clone(),
-        ui_dir: cfg.ui_dir.clone(),
         data_dir: cfg.data_dir.clone(),
         tasks: Default::default(),
         metrics: Default::default(),
+    });
+    let st: State = Arc::new(AppState {
+        core,
+        registry: api::commands::registry(),
+        consoles: Default::default(),
+        agent_endpoint: format!("{advertise}:{}", agent_addr.port()),
+        agent_fingerprint: agent_tls.fingerprint.clone(),
+        ui_dir: cfg.ui_dir.clone(),
     });
     let resumed = jobs::recover(&st, true).await?;
     if resumed > 0 {
         tracing::info!(resumed, "took over unfinished jobs");
     }
     std::fs::write(cfg.data_dir.join("server.addr"), addr.to_string())?;
-    netsync::spawn_worker(st.clone());
+    netsync::spawn_worker(st.core.clone());
     spawn_background(st.clone(), stopped.clone());
     tokio::spawn(hub::serve(
         st.clone(),

@@ -161,7 +161,7 @@ async fn measure(
         .await
         .map_err(|e| {
             let text = match e {
-                crate::error::AppError::Api(a) => a.text,
+                domain::DomainError::Refused { text, .. } => text,
                 other => other.to_string(),
             };
             ApiError::new(

@@ -70,9 +70,7 @@ pub(crate) async fn names(
         .collect())
 }
 
-pub(crate) fn attr_str(r: &InfraRow, k: &str) -> Option<String> {
-    r.attrs.get(k).and_then(|v| v.as_str()).map(str::to_string)
-}
+pub(crate) use domain::inventory::attr_str;
 
 fn attr_bool(r: &InfraRow, k: &str) -> bool {
     r.attrs.get(k).and_then(|v| v.as_bool()).unwrap_or(false)

@@ -35,25 +35,7 @@ pub(crate) fn mask_of(prefix: u8) -> Ipv4Addr {
     Ipv4Addr::from(u32::MAX.checked_shl(32 - prefix as u32).unwrap_or(0))
 }
 
-/// Whether a network (through its offering) provides a service (`SourceNat`,
-/// `SecurityGroup`, `Lb`, `Firewall`, `StaticNat`, `PortForwarding`, `Vpn`, `Dhcp`, …).
-pub fn has_service(n: &NetworkRow, offering: Option<&InfraRow>, service: &str) -> bool {
-    if let Some(s) = n.attrs["services"].as_array() {
-        return s
-            .iter()
-            .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(service)));
-    }
-    offering
-        .and_then(|o| o.attrs["services"].as_array())
-        .map(|s| {
-            s.iter().any(|x| {
-                x["name"]
-                    .as_str()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(service))
-            })
-        })
-        .unwrap_or(false)
-}
+pub use domain::inventory::has_service;
 
 /// The services of an offering, as names.
 pub(crate) fn services_of(offering: &InfraRow) -> Vec<String> {

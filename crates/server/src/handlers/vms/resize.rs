@@ -230,7 +230,7 @@ pub async fn scale_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -
         )
         .await?;
         tx.commit().await?;
-        return Err(e);
+        return Err(e.into());
     }
     apply_offering(
         st,

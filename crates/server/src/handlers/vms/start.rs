@@ -586,7 +586,7 @@ pub(crate) fn halt(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
                 tracing::warn!(vm = %vm.id, %host, error = %e, "forced stop: the host did not confirm; the VM is marked Stopped");
                 Ok(())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     })
 }

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::error::AppResult;
-use crate::state::State;
+use crate::core::Core;
+use crate::error::DomainResult;
 
 /// How long a caller waits for its round (the pushes themselves time out sooner).
 const WAIT: Duration = Duration::from_secs(30);
@@ -56,7 +56,7 @@ impl Default for NetSync {
 
 /// Asks for these hosts' configurations to be compiled and, where changed (or `force`d),
 /// pushed; waits until the round that covers them has finished.
-pub async fn request(st: &State, hosts: impl IntoIterator<Item = Uuid>, force: bool) {
+pub async fn request(st: &Core, hosts: impl IntoIterator<Item = Uuid>, force: bool) {
     let hosts: Vec<Uuid> = hosts.into_iter().collect();
     if hosts.is_empty() {
         // No round would ever run for nothing: do not wait for one.
@@ -80,7 +80,7 @@ pub async fn request(st: &State, hosts: impl IntoIterator<Item = Uuid>, force: b
 }
 
 /// The worker: one round per wake-up, until the server stops.
-pub fn spawn_worker(st: State) {
+pub fn spawn_worker(st: std::sync::Arc<Core>) {
     tokio::spawn(async move {
         let mut stopping = st.stopping.clone();
         loop {
@@ -122,9 +122,9 @@ pub fn spawn_worker(st: State) {
 /// What a host's configuration is now (compiled from the database, as the next push would
 /// send it) and the generation it was last given and acknowledged.
 pub async fn compiled_for(
-    st: &State,
+    st: &Core,
     host: Uuid,
-) -> AppResult<(netplan::HostDesired, Option<db::NetGeneration>)> {
+) -> DomainResult<(netplan::HostDesired, Option<db::NetGeneration>)> {
     let state = load_state(st, &[host]).await?;
     let desired = netplan::compile_host(&state, host);
     let mut c = st.store.read().await?;
@@ -132,7 +132,11 @@ pub async fn compiled_for(
 }
 
 /// Compiles the hosts' configurations and pushes the changed ones.
-async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) -> AppResult<()> {
+async fn sync_hosts(
+    st: &std::sync::Arc<Core>,
+    hosts: &BTreeSet<Uuid>,
+    force: &BTreeSet<Uuid>,
+) -> DomainResult<()> {
     let t0 = std::time::Instant::now();
     let list: Vec<Uuid> = hosts.iter().copied().collect();
     let state = load_state(st, &list).await?;
@@ -235,7 +239,7 @@ async fn sync_hosts(st: &State, hosts: &BTreeSet<Uuid>, force: &BTreeSet<Uuid>) 
 
 /// The hosts where these networks are present: hosts of their VMs that are on a host, and
 /// of their routers.
-pub async fn hosts_of_networks(st: &State, nets: &[Uuid]) -> AppResult<BTreeSet<Uuid>> {
+pub async fn hosts_of_networks(st: &Core, nets: &[Uuid]) -> DomainResult<BTreeSet<Uuid>> {
     let mut c = st.store.read().await?;
     let mut out: BTreeSet<Uuid> = db::network_vm_hosts(&mut c, nets, ON_HOST, None)
         .await?
@@ -257,7 +261,7 @@ pub async fn hosts_of_networks(st: &State, nets: &[Uuid]) -> AppResult<BTreeSet<
 
 /// The hosts affected by a change to these security groups: the hosts of their members, and
 /// of the members of groups whose rules name them (their member sets change).
-pub async fn hosts_of_groups(st: &State, groups: &[Uuid]) -> AppResult<BTreeSet<Uuid>> {
+pub async fn hosts_of_groups(st: &Core, groups: &[Uuid]) -> DomainResult<BTreeSet<Uuid>> {
     let mut c = st.store.read().await?;
     let mut owners: BTreeSet<Uuid> = groups.iter().copied().collect();
     // Groups whose rules refer to these.
@@ -298,8 +302,8 @@ pub async fn hosts_of_groups(st: &State, groups: &[Uuid]) -> AppResult<BTreeSet<
 /// of a network when the VM's host gains or loses the network (VXLAN peers change); and, for
 /// structural changes, the hosts whose group member sets hold it. (Member sets and leases list
 /// a VM whatever its state, so starting or stopping one does not touch them.)
-pub async fn vm_changed(st: &State, vm: Uuid, structural: bool) {
-    let r: AppResult<BTreeSet<Uuid>> = async {
+pub async fn vm_changed(st: &Core, vm: Uuid, structural: bool) {
+    let r: DomainResult<BTreeSet<Uuid>> = async {
         let (row, nets, others_all, routers, groups) = {
             let mut c = st.store.read().await?;
             let row = db::vm_get_any(&mut c, vm).await?;
@@ -367,7 +371,7 @@ pub async fn vm_changed(st: &State, vm: Uuid, structural: bool) {
 }
 
 /// After a change to networks' rules, IPs, routes or routers.
-pub async fn networks_changed(st: &State, nets: &[Uuid]) -> AppResult<()> {
+pub async fn networks_changed(st: &Core, nets: &[Uuid]) -> DomainResult<()> {
     let hosts = hosts_of_networks(st, nets).await?;
     if !hosts.is_empty() {
         request(st, hosts, false).await;
@@ -376,7 +380,7 @@ pub async fn networks_changed(st: &State, nets: &[Uuid]) -> AppResult<()> {
 }
 
 /// After a change to security groups.
-pub async fn groups_changed(st: &State, groups: &[Uuid]) -> AppResult<()> {
+pub async fn groups_changed(st: &Core, groups: &[Uuid]) -> DomainResult<()> {
     let hosts = hosts_of_groups(st, groups).await?;
     if !hosts.is_empty() {
         request(st, hosts, false).await;

@@ -10,8 +10,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::ON_HOST;
-use crate::error::AppResult;
-use crate::state::State;
+use crate::core::Core;
+use crate::error::DomainResult;
 
 // ---------------------------------------------------------------------------------------
 // Loading the state
@@ -81,7 +81,7 @@ fn vlan_of(v: &Option<String>) -> Option<u16> {
         .and_then(|s| s.parse().ok())
 }
 
-pub(super) async fn load_state(st: &State, hosts: &[Uuid]) -> AppResult<NetState> {
+pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetState> {
     let mut c = st.store.read().await?;
     let local: Vec<db::NetNic> = db::net_nics_on_hosts(&mut c, hosts)
         .await?
@@ -359,7 +359,7 @@ pub(super) async fn load_state(st: &State, hosts: &[Uuid]) -> AppResult<NetState
             egress_default_allow: off
                 .map(|o| o.attrs["egressdefaultpolicy"].as_bool().unwrap_or(true))
                 .unwrap_or(true),
-            security_groups: crate::handlers::networks::has_service(n, off, "SecurityGroup"),
+            security_groups: crate::inventory::has_service(n, off, "SecurityGroup"),
             mtu: 1450,
         });
     }

@@ -11,10 +11,10 @@ use db::{HostFilter, Infra, InfraFilter, InfraRow};
 use placement::{Allocator, Cluster, Host, Planner, Policy, Pool, PoolScope, Snapshot};
 use uuid::Uuid;
 
-use crate::error::AppResult;
-use crate::handlers::zones::attr_str;
+use crate::core::Core;
+use crate::error::DomainResult;
+use crate::inventory::attr_str;
 use crate::settings::Settings;
-use crate::state::State;
 
 fn ratio(c: &InfraRow, k: &str) -> f64 {
     attr_str(c, k)
@@ -65,11 +65,11 @@ impl SnapshotCache {
 /// The snapshot to plan `owner`'s VM on: a cached one (at most [`SNAPSHOT_TTL`] old) for the
 /// first-fit planner; a fresh one for the planners that count the owner's VMs per host.
 pub async fn planning_snapshot(
-    st: &State,
+    st: &Core,
     zone: Uuid,
     owner: model::AccountId,
     policy: &Policy,
-) -> AppResult<std::sync::Arc<Snapshot>> {
+) -> DomainResult<std::sync::Arc<Snapshot>> {
     if policy.planner != Planner::FirstFit {
         return Ok(std::sync::Arc::new(
             snapshot_for(st, zone, Some(owner)).await?,
@@ -107,7 +107,7 @@ pub async fn host_takes(
     cpu_mhz: i64,
     memory_mib: i64,
     new_guest: bool,
-) -> AppResult<bool> {
+) -> DomainResult<bool> {
     db::host_lock(tx, h.id).await?;
     let used = db::host_usage(tx, h.id).await?;
     let live = db::host_get(tx, h.id)
@@ -124,16 +124,16 @@ pub async fn host_takes(
 }
 
 /// Everything placement needs to know about one zone.
-pub async fn snapshot(st: &State, zone: Uuid) -> AppResult<Snapshot> {
+pub async fn snapshot(st: &Core, zone: Uuid) -> DomainResult<Snapshot> {
     snapshot_for(st, zone, None).await
 }
 
 /// The zone as `owner` deploys into it (the dispersing planners count the owner's VMs).
 pub async fn snapshot_for(
-    st: &State,
+    st: &Core,
     zone: Uuid,
     owner: Option<model::AccountId>,
-) -> AppResult<Snapshot> {
+) -> DomainResult<Snapshot> {
     let mut c = st.store.read().await?;
     let usage: HashMap<Uuid, (db::Usage, i64)> = db::zone_usage(&mut c, zone, owner)
         .await?

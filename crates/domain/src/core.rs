@@ -1,0 +1,43 @@
+//! What the domain layer's services share: the store, settings, the server's key and
+//! identity, the job and saga machinery, the agent hub, the data-plane queue, placement
+//! snapshots, background tasks and metrics. The server's state holds one `Arc<Core>` and
+//! dereferences to it, so a service that takes `&Core` is called with the server's state.
+
+use std::sync::Arc;
+
+use db::DataStore;
+use model::ServerId;
+
+use crate::crypto::ServerKey;
+use crate::hub::AgentHub;
+use crate::jobs::JobEngine;
+use crate::metrics::Metrics;
+use crate::netsync::NetSync;
+use crate::placing::SnapshotCache;
+use crate::saga::Faults;
+use crate::settings::Settings;
+use crate::tasks::Tasks;
+
+pub struct Core {
+    pub store: DataStore,
+    pub settings: Settings,
+    pub key: ServerKey,
+    pub server_id: ServerId,
+    pub jobs: JobEngine,
+    /// The connected host agents.
+    pub hub: AgentHub,
+    /// Injected saga faults (tests and `CANOPY_FAULT_SAGA`).
+    pub faults: Faults,
+    /// Data-plane requests: hosts whose compiled network configuration must be pushed.
+    pub net: NetSync,
+    /// Recent placement snapshots per zone.
+    pub snapshots: SnapshotCache,
+    /// Fires when the server stops (in-process simulated hosts stop with it).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// The server's data directory (relative staging directories are taken below it).
+    pub data_dir: std::path::PathBuf,
+    /// The background tasks and their status.
+    pub tasks: Arc<Tasks>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}

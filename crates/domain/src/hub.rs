@@ -1,0 +1,257 @@
+//! The agent hub's core: the live connections of host agents, commands with replies and
+//! their timeouts, heartbeats waiting to be written. The server's agent endpoint (TLS,
+//! WebSocket, authentication) attaches each authenticated session here with
+//! [`AgentHub::attach`] and hands it what arrives; everything else talks to hosts through
+//! [`AgentHub::command`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use proto::{Command, ServerMsg};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::error::{now_ms, DomainError, DomainResult, ErrorKind};
+
+struct Conn {
+    conn_id: u64,
+    tx: mpsc::Sender<ServerMsg>,
+    last_heartbeat: i64,
+    /// The heartbeat interval this agent was told at welcome.
+    interval_ms: i64,
+}
+
+/// An agent's answer to a command: ok, body, error text.
+type ReplyTo = oneshot::Sender<(bool, serde_json::Value, Option<String>)>;
+
+/// How long a command waits for its host's agent to (re)connect.
+pub const RECONNECT_WAIT: Duration = Duration::from_secs(15);
+
+#[derive(Default)]
+pub struct AgentHub {
+    conns: Mutex<HashMap<Uuid, Conn>>,
+    /// Heartbeats not yet written to the database.
+    pending_pings: Mutex<HashMap<Uuid, i64>>,
+    replies: Mutex<HashMap<u64, ReplyTo>>,
+    next_id: AtomicU64,
+    /// Hosts being investigated right now (one investigation per host at a time).
+    pub investigating: Mutex<HashSet<Uuid>>,
+}
+
+impl AgentHub {
+    pub fn is_connected(&self, host: Uuid) -> bool {
+        self.conns
+            .lock()
+            .map(|c| c.contains_key(&host))
+            .unwrap_or(false)
+    }
+
+    /// The id of the host's current connection, if it is connected.
+    pub fn connection_id(&self, host: Uuid) -> Option<u64> {
+        self.conns
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&host).map(|c| c.conn_id))
+    }
+
+    /// The longest time since a connected agent's last heartbeat, in milliseconds.
+    pub fn max_heartbeat_lag_ms(&self) -> i64 {
+        let now = now_ms();
+        self.conns
+            .lock()
+            .map(|c| {
+                c.values()
+                    .map(|x| (now - x.last_heartbeat).max(0))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn connected_count(&self) -> usize {
+        self.conns.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// Sends a command and waits for its reply.
+    pub async fn command(
+        &self,
+        host: Uuid,
+        command: Command,
+        timeout: Duration,
+    ) -> DomainResult<serde_json::Value> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = oneshot::channel();
+        let sender = self
+            .conns
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&host).map(|c| c.tx.clone()));
+        let Some(sender) = sender else {
+            return Err(DomainError::refused(
+                ErrorKind::Unavailable,
+                format!("Host {host} is not connected, try again later"),
+            ));
+        };
+        if let Ok(mut r) = self.replies.lock() {
+            r.insert(id, tx);
+        }
+        let out = match sender
+            .send(ServerMsg::Command {
+                id,
+                generation: 0,
+                command,
+            })
+            .await
+        {
+            Ok(()) => Some(tokio::time::timeout(timeout, rx).await),
+            Err(_) => None,
+        };
+        if let Ok(mut r) = self.replies.lock() {
+            r.remove(&id);
+        }
+        let Some(out) = out else {
+            return Err(DomainError::refused(
+                ErrorKind::Unavailable,
+                format!("Host {host} is not connected, try again later"),
+            ));
+        };
+        match out {
+            Ok(Ok((true, body, _))) => Ok(body),
+            Ok(Ok((false, _, err))) => {
+                let err = err.unwrap_or_default();
+                match proto::vm_not_here_name(&err) {
+                    // The session that carried the reply reconciles the VM (see `session`).
+                    Some(vm) => Err(DomainError::refused(
+                        ErrorKind::Unavailable,
+                        format!("VM {vm} is not running on its host: it stopped outside the cloud's control and is marked Stopped now (HA-enabled VMs are restarted); start it again"),
+                    )),
+                    None => Err(DomainError::Internal(format!("host {host}: {err}"))),
+                }
+            }
+            Ok(Err(_)) => Err(DomainError::refused(
+                ErrorKind::Unavailable,
+                format!("Host {host} disconnected before answering"),
+            )),
+            Err(_) => Err(DomainError::refused(
+                ErrorKind::Unavailable,
+                format!("Host {host} did not answer in {timeout:?}"),
+            )),
+        }
+    }
+
+    /// Like [`AgentHub::command`], but first waits (up to [`RECONNECT_WAIT`]) for a host that
+    /// is not connected right now: after a server restart its agent reconnects within seconds,
+    /// and a resumed saga should not fail for that.
+    pub async fn command_ready(
+        &self,
+        host: Uuid,
+        command: Command,
+        timeout: Duration,
+    ) -> DomainResult<serde_json::Value> {
+        let end = tokio::time::Instant::now() + RECONNECT_WAIT;
+        while !self.is_connected(host) && tokio::time::Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.command(host, command, timeout).await
+    }
+
+    /// Sends a message without waiting (Forget, Reconnect).
+    pub async fn notify(&self, host: Uuid, command: Command) -> bool {
+        let sender = self
+            .conns
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&host).map(|c| c.tx.clone()));
+        match sender {
+            Some(s) => s
+                .send(ServerMsg::Command {
+                    id: 0,
+                    generation: 0,
+                    command,
+                })
+                .await
+                .is_ok(),
+            None => false,
+        }
+    }
+
+    /// Attaches an authenticated agent's session: commands for `host` go to `tx` from now on.
+    /// Returns the connection's id and whether it replaced an earlier connection.
+    pub fn attach(&self, host: Uuid, tx: mpsc::Sender<ServerMsg>, interval_ms: i64) -> (u64, bool) {
+        let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let old = self.conns.lock().ok().and_then(|mut c| {
+            c.insert(
+                host,
+                Conn {
+                    conn_id,
+                    tx,
+                    last_heartbeat: now_ms(),
+                    interval_ms,
+                },
+            )
+        });
+        (conn_id, old.is_some())
+    }
+
+    /// Detaches connection `conn_id` of `host` if it is still the current one; whether it was.
+    pub fn detach(&self, host: Uuid, conn_id: u64) -> bool {
+        self.conns
+            .lock()
+            .map(|mut c| {
+                if c.get(&host).map(|x| x.conn_id) == Some(conn_id) {
+                    c.remove(&host);
+                    true
+                } else {
+                    false
+                }
+            })
+            .unwrap_or(false)
+    }
+
+    /// The agent of `host` sent a heartbeat at `now` (written to the database in batches).
+    pub fn heartbeat(&self, host: Uuid, now: i64) {
+        if let Ok(mut c) = self.conns.lock() {
+            if let Some(conn) = c.get_mut(&host) {
+                conn.last_heartbeat = now;
+            }
+        }
+        if let Ok(mut p) = self.pending_pings.lock() {
+            p.insert(host, now);
+        }
+    }
+
+    /// A reply to command `id` arrived: the waiting caller gets it.
+    pub fn deliver(&self, id: u64, ok: bool, body: serde_json::Value, error: Option<String>) {
+        if let Some(waiter) = self.replies.lock().ok().and_then(|mut r| r.remove(&id)) {
+            let _ = waiter.send((ok, body, error));
+        }
+    }
+
+    /// The hosts that sent heartbeats since the last call.
+    pub fn take_heartbeats(&self) -> Vec<Uuid> {
+        self.pending_pings
+            .lock()
+            .map(|mut p| p.drain().map(|(k, _)| k).collect())
+            .unwrap_or_default()
+    }
+
+    /// Drops the connections whose agents have been silent for more than `factor` times the
+    /// interval each was given (dropping the sender ends the session). Returns their hosts.
+    pub fn drop_silent(&self, now: i64, factor: f64) -> Vec<Uuid> {
+        self.conns
+            .lock()
+            .map(|mut c| {
+                let ids: Vec<Uuid> = c
+                    .iter()
+                    .filter(|(_, x)| {
+                        now - x.last_heartbeat > (x.interval_ms as f64 * factor) as i64
+                    })
+                    .map(|(k, _)| *k)
+                    .collect();
+                ids.into_iter().filter(|k| c.remove(k).is_some()).collect()
+            })
+            .unwrap_or_default()
+    }
+}

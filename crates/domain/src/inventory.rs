@@ -1,0 +1,29 @@
+//! Reading inventory rows' attributes (what the JSON `attrs` of zones, offerings and
+//! networks say), shared by the services and the CloudStack edge.
+
+use db::{InfraRow, NetworkRow};
+
+/// A string attribute of an inventory row.
+pub fn attr_str(r: &InfraRow, k: &str) -> Option<String> {
+    r.attrs.get(k).and_then(|v| v.as_str()).map(str::to_string)
+}
+
+/// Whether a network (through its offering) provides a service (`SourceNat`,
+/// `SecurityGroup`, `Lb`, `Firewall`, `StaticNat`, `PortForwarding`, `Vpn`, `Dhcp`, …).
+pub fn has_service(n: &NetworkRow, offering: Option<&InfraRow>, service: &str) -> bool {
+    if let Some(s) = n.attrs["services"].as_array() {
+        return s
+            .iter()
+            .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(service)));
+    }
+    offering
+        .and_then(|o| o.attrs["services"].as_array())
+        .map(|s| {
+            s.iter().any(|x| {
+                x["name"]
+                    .as_str()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(service))
+            })
+        })
+        .unwrap_or(false)
+}
