@@ -81,7 +81,70 @@ fn vlan_of(v: &Option<String>) -> Option<u16> {
         .and_then(|s| s.parse().ok())
 }
 
+/// What a round reads from the database: the rows the network state is built from.
+#[derive(Default)]
+struct Rows {
+    /// Every NIC of the networks concerned (and of the VMs in the security groups named).
+    nics: Vec<db::NetNic>,
+    networks: Vec<db::NetworkRow>,
+    /// Every router of those networks.
+    routers: Vec<db::RouterRow>,
+    /// The networks whose routers run on the hosts of the round.
+    router_networks: Vec<Uuid>,
+    security: Security,
+    router_side: RouterSide,
+    hosts: Vec<db::HostRow>,
+    offerings: BTreeMap<Uuid, db::InfraRow>,
+    zones: BTreeMap<Uuid, db::InfraRow>,
+    /// Zones whose physical networks isolate with 802.1Q VLANs (and not VXLAN).
+    vlan_zones: BTreeSet<Uuid>,
+}
+
+/// Security groups: the groups of the VMs here and those their rules name, the groups'
+/// rules, and each VM's groups.
+#[derive(Default)]
+struct Security {
+    groups: Vec<db::RuleRow>,
+    rules: Vec<db::RuleRow>,
+    vm_groups: BTreeMap<Uuid, Vec<Uuid>>,
+}
+
+/// What the routers here serve: public IPs, rules, load balancer members and policies, VPN
+/// users.
+#[derive(Default)]
+struct RouterSide {
+    ips: Vec<db::PublicIpRow>,
+    rules: Vec<db::RuleRow>,
+    lb_members: Vec<db::MemberRow>,
+    lb_policies: Vec<db::RuleRow>,
+    vpn_users: Vec<db::RuleRow>,
+}
+
+/// The network state the hosts' configurations are compiled from.
 pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetState> {
+    let rows = read_rows(st, hosts).await?;
+    let mut s = NetState {
+        hosts: rows
+            .hosts
+            .iter()
+            .map(|h| netplan::Host {
+                id: h.id,
+                address: underlay(h),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    add_networks(&mut s, &rows);
+    add_nics(&mut s, &rows);
+    add_routers(&mut s, &rows);
+    add_security_groups(&mut s, &rows.security);
+    add_public_ips(&mut s, &rows.router_side.ips);
+    add_router_rules(st, &mut s, &rows);
+    Ok(s)
+}
+
+/// Reads every row a round needs, in one read connection.
+async fn read_rows(st: &Core, hosts: &[Uuid]) -> DomainResult<Rows> {
     let mut c = st.store.read().await?;
     let local: Vec<db::NetNic> = db::net_nics_on_hosts(&mut c, hosts)
         .await?
@@ -100,7 +163,7 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
     let mut net_ids: BTreeSet<Uuid> = local.iter().map(|n| n.network_id).collect();
     net_ids.extend(routers_here.iter().map(|r| r.network_id));
     let net_list: Vec<Uuid> = net_ids.iter().copied().collect();
-    let mut all_nics = db::net_nics(&mut c, &net_list).await?;
+    let mut nics = db::net_nics(&mut c, &net_list).await?;
     let networks = if net_list.is_empty() {
         Vec::new()
     } else {
@@ -123,19 +186,55 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
     )
     .await?
     .0;
-
-    // Security groups of the VMs here, their rules, and the members of the groups the rules name.
     let local_vms: Vec<Uuid> = local.iter().map(|n| n.vm_id).collect();
-    let mut groups_here: BTreeSet<Uuid> = db::memberships(&mut c, &local_vms)
+    let security = read_security(&mut c, &local_vms, &mut nics).await?;
+    let router_networks: Vec<Uuid> = routers_here.iter().map(|r| r.network_id).collect();
+    let router_side = read_router_side(&mut c, &router_networks).await?;
+    // Hosts' underlay addresses.
+    let mut host_ids: BTreeSet<Uuid> = hosts.iter().copied().collect();
+    host_ids.extend(nics.iter().filter_map(|n| n.host_id));
+    host_ids.extend(routers.iter().filter_map(|r| r.host_id));
+    let host_rows = db::host_list(
+        &mut c,
+        &db::HostFilter {
+            ids: host_ids.iter().copied().collect(),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    let (offerings, zones, vlan_zones) = read_inventory(&mut c, &networks).await?;
+    Ok(Rows {
+        nics,
+        networks,
+        routers,
+        router_networks,
+        security,
+        router_side,
+        hosts: host_rows,
+        offerings,
+        zones,
+        vlan_zones,
+    })
+}
+
+/// Security groups of the VMs here, their rules, and the members of the groups the rules
+/// name (whose NICs are added to `nics`: their addresses fill the groups' sets).
+async fn read_security(
+    c: &mut db::Conn,
+    local_vms: &[Uuid],
+    nics: &mut Vec<db::NetNic>,
+) -> DomainResult<Security> {
+    let mut groups_here: BTreeSet<Uuid> = db::memberships(c, local_vms)
         .await?
         .into_iter()
         .map(|m| m.owner_id)
         .collect();
-    let sg_rules = if groups_here.is_empty() {
+    let rules = if groups_here.is_empty() {
         Vec::new()
     } else {
         db::rule_list(
-            &mut c,
+            c,
             &db::RuleFilter {
                 kinds: vec!["ingress", "egress"],
                 parent_ids: groups_here.iter().copied().collect(),
@@ -145,27 +244,26 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
         .await?
         .0
     };
-    let referenced: BTreeSet<Uuid> = sg_rules.iter().flat_map(|r| sg_refs(&r.spec)).collect();
+    let referenced: BTreeSet<Uuid> = rules.iter().flat_map(|r| sg_refs(&r.spec)).collect();
     groups_here.extend(referenced.iter().copied());
-    let member_rows =
-        db::members_of(&mut c, &groups_here.iter().copied().collect::<Vec<_>>()).await?;
+    let member_rows = db::members_of(c, &groups_here.iter().copied().collect::<Vec<_>>()).await?;
     let member_vms: Vec<Uuid> = member_rows.iter().map(|m| m.member_id).collect();
-    let known: BTreeSet<Uuid> = all_nics.iter().map(|n| n.nic_id).collect();
-    for n in db::net_nics_of_vms(&mut c, &member_vms).await? {
+    let known: BTreeSet<Uuid> = nics.iter().map(|n| n.nic_id).collect();
+    for n in db::net_nics_of_vms(c, &member_vms).await? {
         if !known.contains(&n.nic_id) {
-            all_nics.push(n);
+            nics.push(n);
         }
     }
-    let all_vms: Vec<Uuid> = all_nics.iter().map(|n| n.vm_id).collect();
+    let all_vms: Vec<Uuid> = nics.iter().map(|n| n.vm_id).collect();
     let mut vm_groups: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
-    for m in db::memberships(&mut c, &all_vms).await? {
+    for m in db::memberships(c, &all_vms).await? {
         vm_groups.entry(m.member_id).or_default().push(m.owner_id);
     }
-    let group_rows = if groups_here.is_empty() {
+    let groups = if groups_here.is_empty() {
         Vec::new()
     } else {
         db::rule_list(
-            &mut c,
+            c,
             &db::RuleFilter {
                 kinds: vec!["securitygroup"],
                 ids: groups_here.iter().copied().collect(),
@@ -175,62 +273,62 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
         .await?
         .0
     };
+    Ok(Security {
+        groups,
+        rules,
+        vm_groups,
+    })
+}
 
-    // Router-side objects of the networks whose routers run here.
-    let rnets: Vec<Uuid> = routers_here.iter().map(|r| r.network_id).collect();
-    let ips = if rnets.is_empty() {
-        Vec::new()
-    } else {
-        let mut v = Vec::new();
-        for n in &rnets {
-            v.extend(
-                db::public_ip_list(
-                    &mut c,
-                    &db::PublicIpFilter {
-                        network_id: Some(*n),
-                        allocated_only: true,
-                        ..Default::default()
-                    },
-                )
-                .await?
-                .0,
-            );
-        }
-        v
-    };
-    let rules = if rnets.is_empty() {
-        Vec::new()
-    } else {
-        db::rule_list(
-            &mut c,
-            &db::RuleFilter {
-                kinds: vec![
-                    "firewall",
-                    "egressfw",
-                    "portforward",
-                    "ipforward",
-                    "lb",
-                    "route",
-                    "vpn",
-                ],
-                network_ids: rnets.clone(),
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-    };
+/// Router-side objects of the networks whose routers run here.
+async fn read_router_side(c: &mut db::Conn, rnets: &[Uuid]) -> DomainResult<RouterSide> {
+    if rnets.is_empty() {
+        return Ok(RouterSide::default());
+    }
+    let mut ips = Vec::new();
+    for n in rnets {
+        ips.extend(
+            db::public_ip_list(
+                c,
+                &db::PublicIpFilter {
+                    network_id: Some(*n),
+                    allocated_only: true,
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0,
+        );
+    }
+    let rules = db::rule_list(
+        c,
+        &db::RuleFilter {
+            kinds: vec![
+                "firewall",
+                "egressfw",
+                "portforward",
+                "ipforward",
+                "lb",
+                "route",
+                "vpn",
+            ],
+            network_ids: rnets.to_vec(),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
     let lb_ids: Vec<Uuid> = rules
         .iter()
         .filter(|r| r.kind == "lb")
         .map(|r| r.id)
         .collect();
-    let lb_members = db::members_of(&mut c, &lb_ids).await?;
+    let lb_members = db::members_of(c, &lb_ids).await?;
     let lb_policies = if lb_ids.is_empty() {
         Vec::new()
     } else {
         db::rule_list(
-            &mut c,
+            c,
             &db::RuleFilter {
                 kinds: vec!["stickiness", "healthcheck"],
                 parent_ids: lb_ids.clone(),
@@ -249,7 +347,7 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
     for a in vpn_accounts {
         vpn_users.extend(
             db::rule_list(
-                &mut c,
+                c,
                 &db::RuleFilter {
                     kinds: vec!["vpnuser"],
                     scope: Some(db::OwnerScope::Account(a)),
@@ -260,41 +358,43 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
             .0,
         );
     }
+    Ok(RouterSide {
+        ips,
+        rules,
+        lb_members,
+        lb_policies,
+        vpn_users,
+    })
+}
 
-    // Hosts' underlay addresses.
-    let mut host_ids: BTreeSet<Uuid> = hosts.iter().copied().collect();
-    host_ids.extend(all_nics.iter().filter_map(|n| n.host_id));
-    host_ids.extend(routers.iter().filter_map(|r| r.host_id));
-    let host_rows = db::host_list(
-        &mut c,
-        &db::HostFilter {
-            ids: host_ids.iter().copied().collect(),
-            ..Default::default()
-        },
-    )
-    .await?
-    .0;
-    // Offerings (egress policy, security groups) and zones (DNS) of the networks.
+type Inventory = (
+    BTreeMap<Uuid, db::InfraRow>,
+    BTreeMap<Uuid, db::InfraRow>,
+    BTreeSet<Uuid>,
+);
+
+/// The networks' offerings (egress policy, security groups) and zones (DNS, and whether
+/// their physical networks isolate with VLANs).
+async fn read_inventory(c: &mut db::Conn, networks: &[db::NetworkRow]) -> DomainResult<Inventory> {
     let offering_ids: BTreeSet<Uuid> = networks
         .iter()
         .filter_map(|n| n.network_offering_id)
         .collect();
     let mut offerings = BTreeMap::new();
     for o in offering_ids {
-        if let Some(row) = db::infra_get(&mut c, db::Infra::NetworkOffering, o).await? {
+        if let Some(row) = db::infra_get(c, db::Infra::NetworkOffering, o).await? {
             offerings.insert(o, row);
         }
     }
     let zone_ids: BTreeSet<Uuid> = networks.iter().map(|n| n.zone_id).collect();
     let mut zones = BTreeMap::new();
-    // Zones whose physical networks isolate with 802.1Q VLANs (and not VXLAN).
     let mut vlan_zones = BTreeSet::new();
     for z in zone_ids {
-        if let Some(row) = db::infra_get(&mut c, db::Infra::Zone, z).await? {
+        if let Some(row) = db::infra_get(c, db::Infra::Zone, z).await? {
             zones.insert(z, row);
         }
         let pns = db::infra_list(
-            &mut c,
+            c,
             db::Infra::PhysicalNetwork,
             &db::InfraFilter {
                 zone_id: Some(z),
@@ -315,21 +415,13 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
             vlan_zones.insert(z);
         }
     }
-    drop(c);
+    Ok((offerings, zones, vlan_zones))
+}
 
-    let mut s = NetState {
-        hosts: host_rows
-            .iter()
-            .map(|h| netplan::Host {
-                id: h.id,
-                address: underlay(h),
-            })
-            .collect(),
-        ..Default::default()
-    };
-    for n in &networks {
-        let off = n.network_offering_id.and_then(|o| offerings.get(&o));
-        let zone = zones.get(&n.zone_id);
+fn add_networks(s: &mut NetState, rows: &Rows) {
+    for n in &rows.networks {
+        let off = n.network_offering_id.and_then(|o| rows.offerings.get(&o));
+        let zone = rows.zones.get(&n.zone_id);
         s.networks.push(netplan::Network {
             id: n.id,
             name: n.name.clone(),
@@ -339,7 +431,7 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
                 _ => netplan::GuestType::Isolated,
             },
             isolation: match n.vni {
-                Some(v) if vlan_zones.contains(&n.zone_id) && (1..=4094).contains(&v) => {
+                Some(v) if rows.vlan_zones.contains(&n.zone_id) && (1..=4094).contains(&v) => {
                     netplan::Isolation::Vlan(v as u16)
                 }
                 Some(v) if (1..=16_777_215).contains(&v) => netplan::Isolation::Vxlan(v as u32),
@@ -363,8 +455,11 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
             mtu: 1450,
         });
     }
+}
+
+fn add_nics(s: &mut NetState, rows: &Rows) {
     let mut seen = BTreeSet::new();
-    for n in &all_nics {
+    for n in &rows.nics {
         if !seen.insert(n.nic_id) {
             continue;
         }
@@ -377,11 +472,20 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
             ip: n.ip4.as_deref().and_then(|i| i.parse().ok()),
             mac: n.mac.clone(),
             is_default: n.is_default,
-            security_groups: vm_groups.get(&n.vm_id).cloned().unwrap_or_default(),
+            security_groups: rows
+                .security
+                .vm_groups
+                .get(&n.vm_id)
+                .cloned()
+                .unwrap_or_default(),
         });
     }
-    let ip_rows: BTreeMap<Uuid, &db::PublicIpRow> = ips.iter().map(|i| (i.id, i)).collect();
-    for r in &routers {
+}
+
+fn add_routers(s: &mut NetState, rows: &Rows) {
+    let ip_rows: BTreeMap<Uuid, &db::PublicIpRow> =
+        rows.router_side.ips.iter().map(|i| (i.id, i)).collect();
+    for r in &rows.routers {
         let public = r.public_ip_id.and_then(|p| ip_rows.get(&p)).and_then(|p| {
             Some(netplan::RouterPublic {
                 ip: p.address.parse().ok()?,
@@ -409,9 +513,12 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
             public,
         });
     }
-    for g in &group_rows {
+}
+
+fn add_security_groups(s: &mut NetState, sec: &Security) {
+    for g in &sec.groups {
         let rules_of = |dir: &str| -> Vec<netplan::SgRule> {
-            sg_rules
+            sec.rules
                 .iter()
                 .filter(|r| r.parent_id == Some(g.id) && r.kind == dir)
                 .filter_map(|r| {
@@ -435,7 +542,10 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
             egress: rules_of("egress"),
         });
     }
-    for i in &ips {
+}
+
+fn add_public_ips(s: &mut NetState, ips: &[db::PublicIpRow]) {
+    for i in ips {
         let (Ok(address), Some(network_id)) = (i.address.parse(), i.network_id) else {
             continue;
         };
@@ -447,187 +557,218 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
             static_nat: i.static_nat_ip.as_deref().and_then(|a| a.parse().ok()),
         });
     }
+}
+
+/// Firewall, egress, port forwarding, load balancer, route and VPN rules of the routers here.
+fn add_router_rules(st: &Core, s: &mut NetState, rows: &Rows) {
+    let side = &rows.router_side;
     let guest_ip_of = |vm: &str| -> Option<Ipv4Addr> {
         let vm: Uuid = vm.parse().ok()?;
-        all_nics
+        rows.nics
             .iter()
             .filter(|n| n.vm_id == vm)
-            .find(|n| rnets.contains(&n.network_id))
+            .find(|n| rows.router_networks.contains(&n.network_id))
             .and_then(|n| n.ip4.as_deref())
             .and_then(|i| i.parse().ok())
     };
-    for r in &rules {
-        let x = &r.spec;
+    for r in &side.rules {
         match r.kind.as_str() {
-            "firewall" | "ipforward" => {
-                let Some(ip_id) = r.ip_id else { continue };
-                let Some(p) = protocol(x["protocol"].as_str().unwrap_or("tcp")) else {
-                    continue;
-                };
-                s.firewall_rules.push(netplan::FirewallRule {
-                    id: r.id,
-                    ip_id,
-                    protocol: p,
-                    start_port: port(&x["startport"]),
-                    end_port: port(&x["endport"]),
-                    icmp_type: int(&x["icmptype"]),
-                    icmp_code: int(&x["icmpcode"]),
-                    cidrs: cidrs(&x["cidrlist"]),
-                });
-            }
-            "egressfw" => {
-                let (Some(network_id), Some(p)) = (
-                    r.network_id,
-                    protocol(x["protocol"].as_str().unwrap_or("all")),
-                ) else {
-                    continue;
-                };
-                s.egress_rules.push(netplan::EgressRule {
-                    id: r.id,
-                    network_id,
-                    protocol: p,
-                    start_port: port(&x["startport"]),
-                    end_port: port(&x["endport"]),
-                    icmp_type: int(&x["icmptype"]),
-                    icmp_code: int(&x["icmpcode"]),
-                    cidrs: cidrs(&x["cidrlist"]),
-                    dest_cidrs: cidrs(&x["destcidrlist"]),
-                });
-            }
-            "portforward" => {
-                let Some(ip_id) = r.ip_id else { continue };
-                let dest = x["vmguestip"]
-                    .as_str()
-                    .and_then(|a| a.parse().ok())
-                    .or_else(|| guest_ip_of(x["virtualmachineid"].as_str().unwrap_or("")));
-                let (Some(dest), Some(ps), Some(qs)) =
-                    (dest, port(&x["publicport"]), port(&x["privateport"]))
-                else {
-                    continue;
-                };
-                s.port_forwards.push(netplan::PortForward {
-                    id: r.id,
-                    ip_id,
-                    protocol: protocol(x["protocol"].as_str().unwrap_or("tcp"))
-                        .unwrap_or(netplan::Protocol::Tcp),
-                    public_start: ps,
-                    public_end: port(&x["publicendport"]).unwrap_or(ps),
-                    private_start: qs,
-                    private_end: port(&x["privateendport"]).unwrap_or(qs),
-                    dest,
-                    cidrs: cidrs(&x["cidrlist"]),
-                });
-            }
-            "lb" => {
-                let Some(ip_id) = r.ip_id else { continue };
-                let (Some(pp), Some(qp)) = (port(&x["publicport"]), port(&x["privateport"])) else {
-                    continue;
-                };
-                let members: Vec<Ipv4Addr> = lb_members
-                    .iter()
-                    .filter(|m| m.owner_id == r.id)
-                    .filter_map(|m| {
-                        m.ip.as_deref()
-                            .and_then(|i| i.parse().ok())
-                            .or_else(|| guest_ip_of(&m.member_id.to_string()))
-                    })
-                    .collect();
-                let policy = |kind: &str| {
-                    lb_policies
-                        .iter()
-                        .find(|p| p.parent_id == Some(r.id) && p.kind == kind)
-                };
-                s.load_balancers.push(netplan::LoadBalancer {
-                    id: r.id,
-                    name: r.name.clone().unwrap_or_default(),
-                    ip_id,
-                    protocol: x["protocol"].as_str().unwrap_or("tcp").to_string(),
-                    public_port: pp,
-                    private_port: qp,
-                    algorithm: match x["algorithm"].as_str().unwrap_or("roundrobin") {
-                        "leastconn" => netplan::Algorithm::Leastconn,
-                        "source" => netplan::Algorithm::Source,
-                        _ => netplan::Algorithm::Roundrobin,
-                    },
-                    members,
-                    cidrs: cidrs(&x["cidrlist"]),
-                    stickiness: policy("stickiness").map(|p| netplan::Stickiness {
-                        method: p.spec["methodname"]
-                            .as_str()
-                            .unwrap_or("SourceBased")
-                            .to_string(),
-                        name: p.name.clone().unwrap_or_default(),
-                        params: p.spec["params"]
-                            .as_object()
-                            .map(|m| {
-                                m.iter()
-                                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    }),
-                    health_check: policy("healthcheck").map(|p| netplan::HealthCheck {
-                        ping_path: p.spec["pingpath"].as_str().unwrap_or("/").to_string(),
-                        interval_s: p.spec["intervaltime"].as_u64().unwrap_or(5) as u32,
-                        timeout_s: p.spec["responsetimeout"].as_u64().unwrap_or(2) as u32,
-                        healthy: p.spec["healthythreshold"].as_u64().unwrap_or(2) as u32,
-                        unhealthy: p.spec["unhealthythreshold"].as_u64().unwrap_or(10) as u32,
-                    }),
-                });
-            }
-            "route" => {
-                let (Some(network_id), Some(dest)) = (
-                    r.network_id,
-                    x["cidr"].as_str().and_then(|c| c.parse::<Cidr>().ok()),
-                ) else {
-                    continue;
-                };
-                s.routes.push(netplan::StaticRoute {
-                    id: r.id,
-                    network_id,
-                    destination: dest,
-                    next_hop: x["nexthop"].as_str().and_then(|h| h.parse().ok()),
-                    interface: x["interface"].as_str().map(str::to_string),
-                    metric: x["metric"].as_u64().unwrap_or(0) as u32,
-                });
-            }
-            "vpn" => {
-                let (Some(ip_id), Some(network_id)) = (r.ip_id, r.network_id) else {
-                    continue;
-                };
-                let range = x["iprange"].as_str().unwrap_or("");
-                let (a, b) = range.split_once('-').unwrap_or((range, range));
-                let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse()) else {
-                    continue;
-                };
-                let psk = x["presharedkey"]
-                    .as_str()
-                    .and_then(|e| st.key.decrypt(e).ok())
-                    .unwrap_or_default();
-                s.vpns.push(netplan::RemoteAccessVpn {
-                    id: r.id,
-                    ip_id,
-                    network_id,
-                    range_start: a,
-                    range_end: b,
-                    preshared_key: psk,
-                    users: vpn_users
-                        .iter()
-                        .filter(|u| {
-                            u.account_id == r.account_id && u.state != model::RuleState::Revoke
-                        })
-                        .map(|u| netplan::VpnUser {
-                            username: u.name.clone().unwrap_or_default(),
-                            password: u.spec["password"]
-                                .as_str()
-                                .and_then(|e| st.key.decrypt(e).ok())
-                                .unwrap_or_default(),
-                        })
-                        .collect(),
-                });
-            }
+            "firewall" | "ipforward" => s.firewall_rules.extend(firewall_rule(r)),
+            "egressfw" => s.egress_rules.extend(egress_rule(r)),
+            "portforward" => s.port_forwards.extend(port_forward(r, &guest_ip_of)),
+            "lb" => s
+                .load_balancers
+                .extend(load_balancer(r, side, &guest_ip_of)),
+            "route" => s.routes.extend(static_route(r)),
+            "vpn" => s.vpns.extend(remote_access_vpn(st, r, side)),
             _ => {}
         }
     }
-    Ok(s)
+}
+
+fn firewall_rule(r: &db::RuleRow) -> Option<netplan::FirewallRule> {
+    let x = &r.spec;
+    let ip_id = r.ip_id?;
+    let p = protocol(x["protocol"].as_str().unwrap_or("tcp"))?;
+    Some(netplan::FirewallRule {
+        id: r.id,
+        ip_id,
+        protocol: p,
+        start_port: port(&x["startport"]),
+        end_port: port(&x["endport"]),
+        icmp_type: int(&x["icmptype"]),
+        icmp_code: int(&x["icmpcode"]),
+        cidrs: cidrs(&x["cidrlist"]),
+    })
+}
+
+fn egress_rule(r: &db::RuleRow) -> Option<netplan::EgressRule> {
+    let x = &r.spec;
+    let (Some(network_id), Some(p)) = (
+        r.network_id,
+        protocol(x["protocol"].as_str().unwrap_or("all")),
+    ) else {
+        return None;
+    };
+    Some(netplan::EgressRule {
+        id: r.id,
+        network_id,
+        protocol: p,
+        start_port: port(&x["startport"]),
+        end_port: port(&x["endport"]),
+        icmp_type: int(&x["icmptype"]),
+        icmp_code: int(&x["icmpcode"]),
+        cidrs: cidrs(&x["cidrlist"]),
+        dest_cidrs: cidrs(&x["destcidrlist"]),
+    })
+}
+
+fn port_forward(
+    r: &db::RuleRow,
+    guest_ip_of: &dyn Fn(&str) -> Option<Ipv4Addr>,
+) -> Option<netplan::PortForward> {
+    let x = &r.spec;
+    let ip_id = r.ip_id?;
+    let dest = x["vmguestip"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .or_else(|| guest_ip_of(x["virtualmachineid"].as_str().unwrap_or("")));
+    let (Some(dest), Some(ps), Some(qs)) = (dest, port(&x["publicport"]), port(&x["privateport"]))
+    else {
+        return None;
+    };
+    Some(netplan::PortForward {
+        id: r.id,
+        ip_id,
+        protocol: protocol(x["protocol"].as_str().unwrap_or("tcp"))
+            .unwrap_or(netplan::Protocol::Tcp),
+        public_start: ps,
+        public_end: port(&x["publicendport"]).unwrap_or(ps),
+        private_start: qs,
+        private_end: port(&x["privateendport"]).unwrap_or(qs),
+        dest,
+        cidrs: cidrs(&x["cidrlist"]),
+    })
+}
+
+fn load_balancer(
+    r: &db::RuleRow,
+    side: &RouterSide,
+    guest_ip_of: &dyn Fn(&str) -> Option<Ipv4Addr>,
+) -> Option<netplan::LoadBalancer> {
+    let x = &r.spec;
+    let ip_id = r.ip_id?;
+    let (Some(pp), Some(qp)) = (port(&x["publicport"]), port(&x["privateport"])) else {
+        return None;
+    };
+    let members: Vec<Ipv4Addr> = side
+        .lb_members
+        .iter()
+        .filter(|m| m.owner_id == r.id)
+        .filter_map(|m| {
+            m.ip.as_deref()
+                .and_then(|i| i.parse().ok())
+                .or_else(|| guest_ip_of(&m.member_id.to_string()))
+        })
+        .collect();
+    let policy = |kind: &str| {
+        side.lb_policies
+            .iter()
+            .find(|p| p.parent_id == Some(r.id) && p.kind == kind)
+    };
+    Some(netplan::LoadBalancer {
+        id: r.id,
+        name: r.name.clone().unwrap_or_default(),
+        ip_id,
+        protocol: x["protocol"].as_str().unwrap_or("tcp").to_string(),
+        public_port: pp,
+        private_port: qp,
+        algorithm: match x["algorithm"].as_str().unwrap_or("roundrobin") {
+            "leastconn" => netplan::Algorithm::Leastconn,
+            "source" => netplan::Algorithm::Source,
+            _ => netplan::Algorithm::Roundrobin,
+        },
+        members,
+        cidrs: cidrs(&x["cidrlist"]),
+        stickiness: policy("stickiness").map(|p| netplan::Stickiness {
+            method: p.spec["methodname"]
+                .as_str()
+                .unwrap_or("SourceBased")
+                .to_string(),
+            name: p.name.clone().unwrap_or_default(),
+            params: p.spec["params"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }),
+        health_check: policy("healthcheck").map(|p| netplan::HealthCheck {
+            ping_path: p.spec["pingpath"].as_str().unwrap_or("/").to_string(),
+            interval_s: p.spec["intervaltime"].as_u64().unwrap_or(5) as u32,
+            timeout_s: p.spec["responsetimeout"].as_u64().unwrap_or(2) as u32,
+            healthy: p.spec["healthythreshold"].as_u64().unwrap_or(2) as u32,
+            unhealthy: p.spec["unhealthythreshold"].as_u64().unwrap_or(10) as u32,
+        }),
+    })
+}
+
+fn static_route(r: &db::RuleRow) -> Option<netplan::StaticRoute> {
+    let x = &r.spec;
+    let (Some(network_id), Some(dest)) = (
+        r.network_id,
+        x["cidr"].as_str().and_then(|c| c.parse::<Cidr>().ok()),
+    ) else {
+        return None;
+    };
+    Some(netplan::StaticRoute {
+        id: r.id,
+        network_id,
+        destination: dest,
+        next_hop: x["nexthop"].as_str().and_then(|h| h.parse().ok()),
+        interface: x["interface"].as_str().map(str::to_string),
+        metric: x["metric"].as_u64().unwrap_or(0) as u32,
+    })
+}
+
+fn remote_access_vpn(
+    st: &Core,
+    r: &db::RuleRow,
+    side: &RouterSide,
+) -> Option<netplan::RemoteAccessVpn> {
+    let x = &r.spec;
+    let (Some(ip_id), Some(network_id)) = (r.ip_id, r.network_id) else {
+        return None;
+    };
+    let range = x["iprange"].as_str().unwrap_or("");
+    let (a, b) = range.split_once('-').unwrap_or((range, range));
+    let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse()) else {
+        return None;
+    };
+    let psk = x["presharedkey"]
+        .as_str()
+        .and_then(|e| st.key.decrypt(e).ok())
+        .unwrap_or_default();
+    Some(netplan::RemoteAccessVpn {
+        id: r.id,
+        ip_id,
+        network_id,
+        range_start: a,
+        range_end: b,
+        preshared_key: psk,
+        users: side
+            .vpn_users
+            .iter()
+            .filter(|u| u.account_id == r.account_id && u.state != model::RuleState::Revoke)
+            .map(|u| netplan::VpnUser {
+                username: u.name.clone().unwrap_or_default(),
+                password: u.spec["password"]
+                    .as_str()
+                    .and_then(|e| st.key.decrypt(e).ok())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    })
 }
