@@ -112,8 +112,83 @@ pub(crate) async fn owner_account(
 
 pub(crate) const GIB: i64 = 1 << 30;
 
+/// deployVirtualMachine before its job: every check, then the VM, its volumes and NICs are
+/// recorded (the job's saga starts it). Each step is a function below.
 pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let acct = owner_account(st, ctx, args).await?;
+    let (zone, so, compute) = zone_and_offering(st, ctx, &acct, args).await?;
+    check_placement_hints(st, ctx, &zone, args).await?;
+    let image = image_for(st, ctx, &acct, &zone, args).await?;
+    let disks = disks_for(st, &acct, &so, &image, args).await?;
+    let name = unique_name(st, &acct, &zone, args).await?;
+    let keypairs = keypairs_for(st, &acct, args).await?;
+    let userdata = args.text("userdata").map(str::to_string);
+    if let Some(u) = &userdata {
+        check_userdata(u, st.settings.int("vm.userdata.max.length"))?;
+    }
+    // Limits: the VM, its CPUs and memory, its volumes and their storage.
+    let (cpus, _, memory) = compute;
+    crate::handlers::limits::enforce(
+        st,
+        &acct,
+        &[
+            (model::limits::ResourceType::UserVm, 1),
+            (model::limits::ResourceType::Cpu, cpus),
+            (model::limits::ResourceType::Memory, memory),
+            (
+                model::limits::ResourceType::Volume,
+                1 + disks.data.is_some() as i64,
+            ),
+            (
+                model::limits::ResourceType::PrimaryStorage,
+                disks.root_size + disks.data.as_ref().map(|(s, _)| *s).unwrap_or(0),
+            ),
+        ],
+    )
+    .await?;
+    let networks = crate::handlers::networks::deploy_networks(
+        st,
+        ctx,
+        &acct,
+        &zone,
+        args.list("networkids").unwrap_or_default(),
+    )
+    .await?;
+    // Security groups apply when the default network enforces them.
+    let enforced = {
+        let off = crate::handlers::networks::offering_of(st, &networks[0]).await?;
+        crate::handlers::networks::has_service(&networks[0], off.as_ref(), "SecurityGroup")
+    };
+    let groups = crate::handlers::secgroups::for_deploy(st, &acct, args, enforced).await?;
+    let vm = NewDeploy {
+        acct: &acct,
+        zone: &zone,
+        so: &so,
+        compute,
+        image: &image,
+        disks,
+        name,
+        keypairs,
+        userdata,
+    };
+    let (id, instance) = record_vm(st, ctx, vm, args).await?;
+    plug_networks(st, id, &networks, groups.as_ref(), args).await?;
+    Ok(JobPlan {
+        instance_type: Some("VirtualMachine"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: format!("Deploying VM {instance}"),
+    })
+}
+
+/// The zone (enabled, unless the caller is a root admin) and a service offering for user VMs,
+/// with the VM's CPU count, speed and memory.
+async fn zone_and_offering(
+    st: &State,
+    ctx: &OpContext,
+    acct: &db::AccountRow,
+    args: &Args,
+) -> AppResult<(InfraRow, InfraRow, (i64, i64, i64))> {
     let zone = infra_get(st, Infra::Zone, "zoneid", args.required_id("zoneid")?).await?;
     if zone.state != "Enabled" && !ctx.is_root_admin() {
         return Err(ApiError::new(
@@ -127,7 +202,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     }
     let so = crate::handlers::offerings::usable(
         st,
-        &acct,
+        acct,
         Infra::ServiceOffering,
         "serviceofferingid",
         args.required_id("serviceofferingid")?,
@@ -139,7 +214,18 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             so.name
         ));
     }
-    let (cpus, cpu_mhz, memory) = compute_of(&so, args)?;
+    let compute = compute_of(&so, args)?;
+    Ok((zone, so, compute))
+}
+
+/// `hostid`, `clusterid` and `podid`: a root admin's, and naming what exists (a host in the
+/// zone).
+async fn check_placement_hints(
+    st: &State,
+    ctx: &OpContext,
+    zone: &InfraRow,
+    args: &Args,
+) -> AppResult<()> {
     for p in ["hostid", "clusterid", "podid"] {
         if args.has(p) && !ctx.is_root_admin() {
             return Err(ApiError::permission(format!(
@@ -163,7 +249,32 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     if let Some(p) = args.uuid("podid") {
         infra_get(st, Infra::Pod, "podid", p).await?;
     }
-    // Image: a template, or an ISO with a blank root disk from a disk offering.
+    Ok(())
+}
+
+/// What the VM boots: a template, or an ISO with a blank root disk from a disk offering.
+struct Image {
+    template: Option<InfraRow>,
+    iso: Option<InfraRow>,
+}
+
+impl Image {
+    fn row(&self) -> AppResult<&InfraRow> {
+        self.template
+            .as_ref()
+            .or(self.iso.as_ref())
+            .ok_or_else(|| AppError::Internal("no image".into()))
+    }
+}
+
+/// The template or ISO: one of them, visible to the caller and the owner, ready, in the zone.
+async fn image_for(
+    st: &State,
+    ctx: &OpContext,
+    acct: &db::AccountRow,
+    zone: &InfraRow,
+    args: &Args,
+) -> AppResult<Image> {
     let (template, iso) = match (args.uuid("templateid"), args.uuid("isoid")) {
         (Some(_), Some(_)) => return param_err("Specify either templateid or isoid, not both"),
         (None, None) => return param_err("Please specify a valid template or ISO ID (templateid)"),
@@ -177,10 +288,9 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             Some(super::super::templates::usable(st, &ctx.user.account, "isoid", i).await?),
         ),
     };
-    let image = template
-        .as_ref()
-        .or(iso.as_ref())
-        .ok_or_else(|| AppError::Internal("no image".into()))?;
+    let found = Image { template, iso };
+    let image = found.row()?;
+    let iso = &found.iso;
     if (image.kind == "ISO") != iso.is_some() {
         return Err(ApiError::invalid_id(
             if iso.is_some() { "isoid" } else { "templateid" },
@@ -189,7 +299,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         .into());
     }
     let image_domain = super::super::templates::owner_domain_path(st, image).await?;
-    if !super::super::templates::visible_to(&acct, image, &image_domain) {
+    if !super::super::templates::visible_to(acct, image, &image_domain) {
         return Err(ApiError::permission(format!(
             "Account {} has no access to template {}",
             acct.name, image.name
@@ -208,10 +318,29 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             image.name, zone.name
         ));
     }
-    // Disks.
+    Ok(found)
+}
+
+/// The VM's disks: the root disk's size, and a data disk (size, offering) if any.
+struct Disks {
+    root_size: i64,
+    data: Option<(i64, Option<InfraRow>)>,
+    /// The disk offering given: a data disk's, or an ISO deploy's root disk's.
+    offering: Option<InfraRow>,
+}
+
+/// A template deploy: root from the template (optionally larger) and the disk offering is a
+/// data disk. An ISO deploy: the disk offering is the blank root disk.
+async fn disks_for(
+    st: &State,
+    acct: &db::AccountRow,
+    so: &InfraRow,
+    image: &Image,
+    args: &Args,
+) -> AppResult<Disks> {
     let disk_offering = match args.uuid("diskofferingid") {
         Some(d) => Some(
-            crate::handlers::offerings::usable(st, &acct, Infra::DiskOffering, "diskofferingid", d)
+            crate::handlers::offerings::usable(st, acct, Infra::DiskOffering, "diskofferingid", d)
                 .await?,
         ),
         None => None,
@@ -224,18 +353,16 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         Some(d) => Some(attr_n(d, "disksize").unwrap_or(0) * GIB),
         None => None,
     };
-    let template_size = attr_n(image, "size").unwrap_or(0).max(0);
+    let template_size = attr_n(image.row()?, "size").unwrap_or(0).max(0);
     let rootdisksize = match args
         .int("rootdisksize")
         .or(detail_num(args, "rootdisksize")?)
     {
         Some(g) if g <= 0 => return param_err("rootdisksize must be a positive number of GB"),
         Some(g) => Some(g * GIB),
-        None => attr_n(&so, "rootdisksize").map(|g| g * GIB),
+        None => attr_n(so, "rootdisksize").map(|g| g * GIB),
     };
-    // A template deploy: root from the template (optionally larger) and the disk offering is
-    // a data disk. An ISO deploy: the disk offering is the blank root disk.
-    let (root_size, data_disk) = if iso.is_some() {
+    let (root_size, data) = if image.iso.is_some() {
         let size = data_size
             .ok_or_else(|| ApiError::param("A disk offering (diskofferingid) is required to deploy from an ISO: it is the root disk"))?;
         (size, None)
@@ -252,7 +379,20 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         };
         (root, data_size.map(|s| (s, disk_offering.clone())))
     };
-    // Names.
+    Ok(Disks {
+        root_size,
+        data,
+        offering: disk_offering,
+    })
+}
+
+/// The host name asked for: valid, and not taken by another VM of the account in the zone.
+async fn unique_name(
+    st: &State,
+    acct: &db::AccountRow,
+    zone: &InfraRow,
+    args: &Args,
+) -> AppResult<Option<String>> {
     let name = match args.text("name") {
         Some(n) => {
             check_hostname(n)?;
@@ -275,7 +415,11 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             ));
         }
     }
-    // Key pairs and user data.
+    Ok(name)
+}
+
+/// `keypair` and `keypairs`, each the account's.
+async fn keypairs_for(st: &State, acct: &db::AccountRow, args: &Args) -> AppResult<Vec<String>> {
     let mut keypairs: Vec<String> = Vec::new();
     if let Some(k) = args.text("keypair") {
         keypairs.push(k.to_string());
@@ -296,39 +440,42 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             }
         }
     }
-    let userdata = args.text("userdata").map(str::to_string);
-    if let Some(u) = &userdata {
-        check_userdata(u, st.settings.int("vm.userdata.max.length"))?;
-    }
-    // Limits: the VM, its CPUs and memory, its volumes and their storage.
-    let volumes = 1 + data_disk.is_some() as i64;
-    let storage = root_size + data_disk.as_ref().map(|(s, _)| *s).unwrap_or(0);
-    crate::handlers::limits::enforce(
-        st,
-        &acct,
-        &[
-            (model::limits::ResourceType::UserVm, 1),
-            (model::limits::ResourceType::Cpu, cpus),
-            (model::limits::ResourceType::Memory, memory),
-            (model::limits::ResourceType::Volume, volumes),
-            (model::limits::ResourceType::PrimaryStorage, storage),
-        ],
-    )
-    .await?;
-    let networks = crate::handlers::networks::deploy_networks(
-        st,
-        ctx,
-        &acct,
-        &zone,
-        args.list("networkids").unwrap_or_default(),
-    )
-    .await?;
-    // Security groups apply when the default network enforces them.
-    let enforced = {
-        let off = crate::handlers::networks::offering_of(st, &networks[0]).await?;
-        crate::handlers::networks::has_service(&networks[0], off.as_ref(), "SecurityGroup")
-    };
-    let groups = crate::handlers::secgroups::for_deploy(st, &acct, args, enforced).await?;
+    Ok(keypairs)
+}
+
+/// What [`record_vm`] writes.
+struct NewDeploy<'a> {
+    acct: &'a db::AccountRow,
+    zone: &'a InfraRow,
+    so: &'a InfraRow,
+    compute: (i64, i64, i64),
+    image: &'a Image,
+    disks: Disks,
+    name: Option<String>,
+    keypairs: Vec<String>,
+    userdata: Option<String>,
+}
+
+/// Writes the VM (Stopped), its volumes (Allocated) and the `VM.CREATE` event in one
+/// transaction. Returns its id and instance name.
+async fn record_vm(
+    st: &State,
+    ctx: &OpContext,
+    vm: NewDeploy<'_>,
+    args: &Args,
+) -> AppResult<(Uuid, String)> {
+    let NewDeploy {
+        acct,
+        zone,
+        so,
+        compute: (cpus, cpu_mhz, memory),
+        image,
+        disks,
+        name,
+        keypairs,
+        userdata,
+    } = vm;
+    let (template, iso, disk_offering) = (&image.template, &image.iso, &disks.offering);
     let details: Map<String, Value> = args
         .map("details")
         .unwrap_or_default()
@@ -344,9 +491,9 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         "securitygroupnames": strs("securitygroupnames"),
         "diskofferingid": if iso.is_none() { disk_offering.as_ref().map(|d| d.id) } else { None },
         "displayvm": args.bool("displayvm").unwrap_or(true),
-        "hosttags": attr_s(&so, "hosttags"),
-        "storagetags": attr_s(&so, "storagetags"),
-        "localstorage": attr_s(&so, "storagetype").as_deref() == Some("local"),
+        "hosttags": attr_s(so, "hosttags"),
+        "storagetags": attr_s(so, "storagetags"),
+        "localstorage": attr_s(so, "storagetype").as_deref() == Some("local"),
         "ipaddress": args.text("ipaddress"),
         "macaddress": args.text("macaddress"),
     });
@@ -365,7 +512,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         cpus,
         cpu_mhz,
         memory_mib: memory,
-        ha_enable: attr_b(&so, "offerha"),
+        ha_enable: attr_b(so, "offerha"),
         group: args.text("group").map(str::to_string),
         userdata,
         keypairs,
@@ -385,14 +532,14 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             zone_id: zone.id,
             vm_id: Some(id),
             device_id: Some(0),
-            size: root_size,
+            size: disks.root_size,
             disk_offering_id: iso.as_ref().and(disk_offering.as_ref()).map(|d| d.id),
             template_id: template.as_ref().map(|t| t.id),
             attrs: json!({}),
         },
     )
     .await?;
-    if let Some((size, offering)) = data_disk {
+    if let Some((size, offering)) = disks.data {
         db::volume_insert(
             &mut tx,
             &db::NewVolume {
@@ -417,6 +564,19 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         .record(&mut tx)
         .await?;
     tx.commit().await?;
+    Ok((id, instance))
+}
+
+/// The VM's NICs on its networks (the first the default, with the address and MAC asked
+/// for) and its security groups. On failure the VM can never start: it is left in Error
+/// (expunged later) and the error returned.
+async fn plug_networks(
+    st: &State,
+    id: Uuid,
+    networks: &[db::NetworkRow],
+    groups: Option<&Vec<Uuid>>,
+    args: &Args,
+) -> AppResult<()> {
     let mut nics = Ok(());
     for (i, network) in networks.iter().enumerate() {
         let first = i == 0;
@@ -435,7 +595,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             break;
         }
     }
-    if let (Ok(()), Some(groups)) = (&nics, &groups) {
+    if let (Ok(()), Some(groups)) = (&nics, groups) {
         nics = crate::handlers::secgroups::join(st, id, groups).await;
     }
     if let Err(e) = nics {
@@ -452,12 +612,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         tx.commit().await?;
         return Err(e);
     }
-    Ok(JobPlan {
-        instance_type: Some("VirtualMachine"),
-        instance_id: Some(id.to_string()),
-        returns_id: true,
-        description: format!("Deploying VM {instance}"),
-    })
+    Ok(())
 }
 
 pub(crate) fn placement_hints(args: &Args) -> saga::SagaData {
