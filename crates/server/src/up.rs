@@ -222,8 +222,40 @@ fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential)
     Ok(())
 }
 
-/// Sets up the zone on first start; on later starts brings the local agent back.
+/// Sets up the zone on first start; on later starts brings the local agent back. Each step
+/// is a CloudStack command run as the admin, as an operator would run it.
 pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> AppResult<UpZone> {
+    let ctx = admin_context(st).await?;
+    let zones = call(st, &ctx, &[("command", "listZones")]).await?;
+    if let Some(z) = zones["zone"].as_array().and_then(|a| a.first()) {
+        return resume_zone(st, &ctx, data_dir, z).await;
+    }
+    let zone_id = create_zone_network(st, &ctx).await?;
+    let kvm = match choice {
+        HostChoice::Auto => qemu_installed(),
+        HostChoice::Kvm => true,
+        HostChoice::Simulator => false,
+    };
+    let hv = if kvm { "KVM" } else { "Simulator" };
+    let (pod_id, cluster_id) = create_pod_and_cluster(st, &ctx, &zone_id, hv).await?;
+    add_first_host(st, &ctx, data_dir, kvm, [&zone_id, &pod_id, &cluster_id]).await?;
+    add_storage(st, &ctx, data_dir, [&zone_id, &pod_id, &cluster_id]).await?;
+    enable(st, &ctx, [&zone_id, &pod_id, &cluster_id]).await?;
+    let template = ensure_template(st, &ctx, &zone_id, hv).await;
+    Ok(UpZone {
+        zone_id,
+        host_kind: if kvm {
+            "KVM (this machine: QEMU VMs)"
+        } else {
+            "Simulator"
+        },
+        created: true,
+        template,
+    })
+}
+
+/// The root admin, as whom the zone is built.
+async fn admin_context(st: &State) -> AppResult<OpContext> {
     let admin = {
         let mut c = st.store.read().await?;
         let root = db::domain_get_by_path(&mut c, "/")
@@ -233,46 +265,53 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
             .await?
             .ok_or_else(|| AppError::Internal("no admin user".into()))?
     };
-    let ctx = OpContext::new(admin, false);
-    let zones = call(st, &ctx, &[("command", "listZones")]).await?;
-    if let Some(z) = zones["zone"].as_array().and_then(|a| a.first()) {
-        let zone_id = id(z, &["id"])?;
-        let saved: Option<Value> = std::fs::read(data_dir.join(LOCAL_AGENT))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let mut kind = "Simulator";
-        if let Some(s) = saved {
-            if let (Some(h), Some(secret)) = (
-                s["host_id"].as_str().and_then(|h| h.parse().ok()),
-                s["secret"].as_str(),
-            ) {
-                start_local_agent(
-                    st,
-                    data_dir,
-                    agent::Credential::Host {
-                        host_id: h,
-                        secret: secret.to_string(),
-                    },
-                )?;
-                kind = "KVM (this machine)";
-            }
+    Ok(OpContext::new(admin, false))
+}
+
+/// A zone exists: the local agent (if this machine is its host) starts again with its saved
+/// credential, and the built-in template is registered if it is not.
+async fn resume_zone(st: &State, ctx: &OpContext, data_dir: &Path, z: &Value) -> AppResult<UpZone> {
+    let zone_id = id(z, &["id"])?;
+    let saved: Option<Value> = std::fs::read(data_dir.join(LOCAL_AGENT))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let mut kind = "Simulator";
+    if let Some(s) = saved {
+        if let (Some(h), Some(secret)) = (
+            s["host_id"].as_str().and_then(|h| h.parse().ok()),
+            s["secret"].as_str(),
+        ) {
+            start_local_agent(
+                st,
+                data_dir,
+                agent::Credential::Host {
+                    host_id: h,
+                    secret: secret.to_string(),
+                },
+            )?;
+            kind = "KVM (this machine)";
         }
-        let hv = if kind == "Simulator" {
-            "Simulator"
-        } else {
-            "KVM"
-        };
-        let template = ensure_template(st, &ctx, &zone_id, hv).await;
-        return Ok(UpZone {
-            zone_id,
-            host_kind: kind,
-            created: false,
-            template,
-        });
     }
+    let hv = if kind == "Simulator" {
+        "Simulator"
+    } else {
+        "KVM"
+    };
+    let template = ensure_template(st, ctx, &zone_id, hv).await;
+    Ok(UpZone {
+        zone_id,
+        host_kind: kind,
+        created: false,
+        template,
+    })
+}
+
+/// The zone, its physical network (VXLAN) with its traffic types, the virtual router
+/// provider enabled, the VPN client range and the public range. Returns the zone's id.
+async fn create_zone_network(st: &State, ctx: &OpContext) -> AppResult<String> {
     let zone = call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "createZone"),
             ("name", "zone1"),
@@ -287,7 +326,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     let zone_id = id(&zone, &["zone", "id"])?;
     let pn = call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "createPhysicalNetwork"),
             ("name", "physnet1"),
@@ -301,7 +340,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     for t in ["Guest", "Management", "Public"] {
         call(
             st,
-            &ctx,
+            ctx,
             &[
                 ("command", "addTrafficType"),
                 ("physicalnetworkid", &pn_id),
@@ -313,7 +352,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     }
     let nsp = call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "listNetworkServiceProviders"),
             ("physicalnetworkid", &pn_id),
@@ -324,13 +363,13 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     let nsp_id = id(&nsp, &["networkserviceprovider", "0", "id"])?;
     let el = call(
         st,
-        &ctx,
+        ctx,
         &[("command", "listVirtualRouterElements"), ("nspid", &nsp_id)],
     )
     .await?;
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "configureVirtualRouterElement"),
             ("id", &id(&el, &["virtualrouterelement", "0", "id"])?),
@@ -340,7 +379,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     .await?;
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "updateNetworkServiceProvider"),
             ("id", &nsp_id),
@@ -350,7 +389,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     .await?;
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "updatePhysicalNetwork"),
             ("id", &pn_id),
@@ -361,7 +400,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     // The default VPN client range (10.1.2.1-10.1.2.8) lies inside this zone's guest CIDR.
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "updateConfiguration"),
             ("name", "remote.access.vpn.client.iprange"),
@@ -374,7 +413,7 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     // the operator's public range (createVlanIpRange / deleteVlanIpRange).
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "createVlanIpRange"),
             ("zoneid", &zone_id),
@@ -388,13 +427,23 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
         ],
     )
     .await?;
+    Ok(zone_id)
+}
+
+/// The pod and the cluster of hypervisor `hv`. Returns their ids.
+async fn create_pod_and_cluster(
+    st: &State,
+    ctx: &OpContext,
+    zone_id: &str,
+    hv: &str,
+) -> AppResult<(String, String)> {
     let pod = call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "createPod"),
             ("name", "pod1"),
-            ("zoneid", &zone_id),
+            ("zoneid", zone_id),
             ("gateway", "172.30.0.1"),
             ("netmask", "255.255.0.0"),
             ("startip", "172.30.0.10"),
@@ -403,35 +452,41 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     )
     .await?;
     let pod_id = id(&pod, &["pod", "id"])?;
-    let kvm = match choice {
-        HostChoice::Auto => qemu_installed(),
-        HostChoice::Kvm => true,
-        HostChoice::Simulator => false,
-    };
-    let hv = if kvm { "KVM" } else { "Simulator" };
     let cluster = call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "addCluster"),
             ("clustername", "cluster1"),
             ("clustertype", "CloudManaged"),
             ("hypervisor", hv),
             ("podid", &pod_id),
-            ("zoneid", &zone_id),
+            ("zoneid", zone_id),
         ],
     )
     .await?;
     let cluster_id = id(&cluster, &["cluster", "0", "id"])?;
+    Ok((pod_id, cluster_id))
+}
+
+/// This machine as a KVM host (its agent started in-process with a join token, waited for
+/// up to 15 s) or a simulated host.
+async fn add_first_host(
+    st: &State,
+    ctx: &OpContext,
+    data_dir: &Path,
+    kvm: bool,
+    [zone_id, pod_id, cluster_id]: [&str; 3],
+) -> AppResult<()> {
     if kvm {
         let h = call(
             st,
-            &ctx,
+            ctx,
             &[
                 ("command", "addHost"),
-                ("zoneid", &zone_id),
-                ("podid", &pod_id),
-                ("clusterid", &cluster_id),
+                ("zoneid", zone_id),
+                ("podid", pod_id),
+                ("clusterid", cluster_id),
                 ("hypervisor", "KVM"),
                 ("url", "http://127.0.0.1"),
             ],
@@ -456,18 +511,29 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     } else {
         call(
             st,
-            &ctx,
+            ctx,
             &[
                 ("command", "addHost"),
-                ("zoneid", &zone_id),
-                ("podid", &pod_id),
-                ("clusterid", &cluster_id),
+                ("zoneid", zone_id),
+                ("podid", pod_id),
+                ("clusterid", cluster_id),
                 ("hypervisor", "Simulator"),
                 ("url", "http://sim/up/host1"),
             ],
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Primary storage (a directory pool) and secondary storage (a directory image store) under
+/// the data directory.
+async fn add_storage(
+    st: &State,
+    ctx: &OpContext,
+    data_dir: &Path,
+    [zone_id, pod_id, cluster_id]: [&str; 3],
+) -> AppResult<()> {
     let primary = data_dir.join("primary");
     let secondary = data_dir.join("secondary");
     std::fs::create_dir_all(&primary)?;
@@ -475,13 +541,13 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
         |p: &Path| -> AppResult<String> { Ok(std::fs::canonicalize(p)?.display().to_string()) };
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "createStoragePool"),
             ("name", "primary1"),
-            ("zoneid", &zone_id),
-            ("podid", &pod_id),
-            ("clusterid", &cluster_id),
+            ("zoneid", zone_id),
+            ("podid", pod_id),
+            ("clusterid", cluster_id),
             ("url", &format!("filesystem://{}", abs(&primary)?)),
         ],
     )
@@ -489,42 +555,51 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     std::fs::create_dir_all(&secondary)?;
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "addImageStore"),
             ("provider", "NFS"),
             ("name", "secondary1"),
             ("url", &format!("file://{}", abs(&secondary)?)),
-            ("zoneid", &zone_id),
+            ("zoneid", zone_id),
         ],
     )
     .await?;
+    Ok(())
+}
+
+/// The cluster, the pod and the zone enabled, in that order.
+async fn enable(
+    st: &State,
+    ctx: &OpContext,
+    [zone_id, pod_id, cluster_id]: [&str; 3],
+) -> AppResult<()> {
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "updateCluster"),
-            ("id", &cluster_id),
+            ("id", cluster_id),
             ("allocationstate", "Enabled"),
         ],
     )
     .await?;
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "updatePod"),
-            ("id", &pod_id),
+            ("id", pod_id),
             ("allocationstate", "Enabled"),
         ],
     )
     .await?;
     call(
         st,
-        &ctx,
+        ctx,
         &[
             ("command", "updateZone"),
-            ("id", &zone_id),
+            ("id", zone_id),
             ("allocationstate", "Enabled"),
         ],
     )
@@ -536,15 +611,5 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
         }),
         other => other,
     })?;
-    let template = ensure_template(st, &ctx, &zone_id, hv).await;
-    Ok(UpZone {
-        zone_id,
-        host_kind: if kvm {
-            "KVM (this machine: QEMU VMs)"
-        } else {
-            "Simulator"
-        },
-        created: true,
-        template,
-    })
+    Ok(())
 }
