@@ -40,4 +40,45 @@ pub struct Core {
     pub tasks: Arc<Tasks>,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Network lifecycle operations that still live in the server crate.
+    pub networks: Box<dyn NetworkLifecycle>,
+}
+
+/// What the domain's sagas need of the network lifecycle, which still lives in the server
+/// crate (with the routers it deploys): the server implements it and hands it to [`Core`].
+pub trait NetworkLifecycle: Send + Sync {
+    /// Implements every network a VM has a NIC on (VNI, router, source NAT), idempotently.
+    fn implement_for_vm<'a>(
+        &'a self,
+        core: &'a Arc<Core>,
+        vm: uuid::Uuid,
+    ) -> futures_util::future::BoxFuture<'a, crate::DomainResult<()>>;
+}
+
+impl crate::saga::SagaEnv for Core {
+    type Error = crate::DomainError;
+
+    fn store(&self) -> &DataStore {
+        &self.store
+    }
+
+    fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    fn step_ran(&self, saga: &'static str, ok: bool) {
+        self.metrics.saga_step(saga, ok);
+    }
+
+    fn unwound(&self, saga: &'static str) {
+        self.metrics.saga_unwound(saga);
+    }
+
+    fn keep_error(e: crate::DomainError) -> crate::saga::StoredError {
+        let (kind, text) = e.phrased();
+        crate::saga::StoredError {
+            code: kind.number(),
+            text,
+        }
+    }
 }

@@ -82,6 +82,38 @@ impl DomainError {
     pub fn param(text: impl Into<String>) -> Self {
         Self::refused(ErrorKind::Param, text)
     }
+
+    /// An id that is malformed or names nothing the caller may see (CloudStack's text).
+    pub fn invalid_id(param: &str, value: &str) -> Self {
+        Self::param(format!(
+            "Invalid parameter {param} value={value} due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class."
+        ))
+    }
+
+    /// The error as its caller reads it: a refusal as it is; a unique-key conflict as a
+    /// parameter error; anything else is logged here under a new reference id, which is all
+    /// the caller gets.
+    pub fn phrased(self) -> (ErrorKind, String) {
+        match self {
+            DomainError::Refused { kind, text } => (kind, text),
+            DomainError::Db(db::DbError::Conflict(msg)) => {
+                tracing::info!(%msg, "unique constraint conflict");
+                (
+                    ErrorKind::Param,
+                    "The request conflicts with an existing object of the same name or key"
+                        .to_string(),
+                )
+            }
+            other => {
+                let reference = uuid::Uuid::new_v4();
+                tracing::error!(%reference, error = %other, "internal error");
+                (
+                    ErrorKind::Internal,
+                    format!("Internal error executing command (reference {reference})"),
+                )
+            }
+        }
+    }
 }
 
 impl From<db::SqlxError> for DomainError {
@@ -91,6 +123,11 @@ impl From<db::SqlxError> for DomainError {
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+/// A refusal for a wrong parameter, as a result (CloudStack's 431).
+pub fn refuse<T>(text: impl Into<String>) -> DomainResult<T> {
+    Err(DomainError::param(text))
+}
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> i64 {

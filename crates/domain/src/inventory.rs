@@ -1,7 +1,27 @@
 //! Reading inventory rows' attributes (what the JSON `attrs` of zones, offerings and
 //! networks say), shared by the services and the CloudStack edge.
 
-use db::{InfraRow, NetworkRow};
+use db::{Infra, InfraRow, NetworkRow};
+use uuid::Uuid;
+
+use crate::core::Core;
+use crate::error::{DomainError, DomainResult};
+
+/// An inventory row by id; `param` names it in the error when there is none.
+pub async fn get(st: &Core, t: Infra, param: &str, id: Uuid) -> DomainResult<InfraRow> {
+    let mut c = st.store.read().await?;
+    db::infra_get(&mut c, t, id)
+        .await?
+        .ok_or_else(|| DomainError::invalid_id(param, &id.to_string()))
+}
+
+/// A host by id; `param` names it in the error when there is none.
+pub async fn host(st: &Core, param: &str, id: Uuid) -> DomainResult<db::HostRow> {
+    let mut c = st.store.read().await?;
+    db::host_get(&mut c, id)
+        .await?
+        .ok_or_else(|| DomainError::invalid_id(param, &id.to_string()))
+}
 
 /// A string attribute of an inventory row.
 pub fn attr_str(r: &InfraRow, k: &str) -> Option<String> {

@@ -8,11 +8,12 @@
 //! connections and commands ([`hub`]), the data-plane sync ([`netsync`]), placement wiring
 //! ([`placing`]), background tasks ([`tasks`]), Prometheus metrics ([`metrics`]), the caller
 //! of an operation ([`context`]), the event log ([`events`]), live settings ([`settings`]),
-//! the server's secrets ([`crypto`]) and inventory attributes ([`inventory`]), with one
-//! error type ([`error`]). The server crate implements [`saga::SagaEnv`] and
-//! [`jobs::JobHost`] and maps [`DomainError`] to CloudStack's codes in one place. The saga
-//! definitions, resource services, HA and the power-state sync still live in the server
-//! crate and move here next (see docs/ARCHITECTURE.md).
+//! the server's secrets ([`crypto`]), inventory rows ([`inventory`]) and every saga
+//! ([`vms`]: start, stop, destroy, expunge, migrate; [`volumes`]: attach, detach), with one
+//! error type ([`error`]). The server crate implements [`jobs::JobHost`] and
+//! [`core::NetworkLifecycle`] and maps [`DomainError`] to CloudStack's codes in one place.
+//! The resource services, HA and the power-state sync still live in the server crate and
+//! move here next (see docs/ARCHITECTURE.md).
 
 pub mod context;
 pub mod core;
@@ -28,5 +29,7 @@ pub mod placing;
 pub mod saga;
 pub mod settings;
 pub mod tasks;
+pub mod vms;
+pub mod volumes;
 
 pub use error::{now_ms, DomainError, DomainResult, ErrorKind};

@@ -21,23 +21,16 @@ pub enum AppError {
 impl AppError {
     /// The error as the client sees it; internal ones are logged here.
     pub fn into_api(self) -> ApiError {
-        match self {
-            AppError::Api(e) => e,
-            AppError::Db(db::DbError::Conflict(msg)) => {
-                tracing::info!(%msg, "unique constraint conflict");
-                ApiError::param(
-                    "The request conflicts with an existing object of the same name or key",
-                )
-            }
-            other => {
-                let reference = uuid::Uuid::new_v4();
-                tracing::error!(%reference, error = %other, "internal error");
-                ApiError::new(
-                    ErrorCode::Internal,
-                    format!("Internal error executing command (reference {reference})"),
-                )
-            }
-        }
+        let inner = match self {
+            AppError::Api(e) => return e,
+            AppError::Db(e) => domain::DomainError::Db(e),
+            AppError::Crypto(e) => domain::DomainError::Crypto(e),
+            AppError::Io(e) => domain::DomainError::Io(e),
+            AppError::Internal(e) => domain::DomainError::Internal(e),
+        };
+        // One wording for both layers (a conflict as a parameter error, the rest by reference).
+        let (kind, text) = inner.phrased();
+        ApiError::new(code_of(kind), text)
     }
 }
 
@@ -62,6 +55,26 @@ pub fn code_of(kind: domain::ErrorKind) -> ErrorCode {
         K::Allocation => ErrorCode::ResourceAllocation,
         K::InUse => ErrorCode::ResourceInUse,
         K::RuleConflict => ErrorCode::NetworkRuleConflict,
+    }
+}
+
+impl AppError {
+    /// The error for the domain layer (a client-phrased error keeps its code's kind).
+    pub fn into_domain(self) -> domain::DomainError {
+        use domain::DomainError as D;
+        match self {
+            AppError::Api(a) => {
+                let kind = domain::ErrorKind::ALL
+                    .into_iter()
+                    .find(|k| code_of(*k) == a.code)
+                    .unwrap_or(domain::ErrorKind::Internal);
+                D::refused(kind, a.text)
+            }
+            AppError::Db(e) => D::Db(e),
+            AppError::Crypto(e) => D::Crypto(e),
+            AppError::Io(e) => D::Io(e),
+            AppError::Internal(e) => D::Internal(e),
+        }
     }
 }
 

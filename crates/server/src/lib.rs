@@ -151,6 +151,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         data_dir: cfg.data_dir.clone(),
         tasks: Default::default(),
         metrics: Default::default(),
+        networks: Box::new(handlers::networks::Lifecycle),
     });
     let st: State = Arc::new(AppState {
         core,

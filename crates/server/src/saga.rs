@@ -1,58 +1,23 @@
-//! The server's sagas run on the domain layer's engine ([`domain::saga`]); this module binds
-//! it to the server's state: steps get the whole server as `cx.st`, return the server's
-//! error, and the error a step fails with is kept as its caller will see it.
+//! The server runs the domain's sagas ([`domain::saga`]; their definitions are in
+//! [`domain::vms`] and [`domain::volumes`]) in its jobs.
 
 use std::sync::Arc;
 
-pub use domain::saga::{progress, Fault, FaultKind, Faults, SagaData, SagaEnv, StoredError};
+pub use domain::saga::{progress, Fault, FaultKind, Faults, SagaData, StoredError};
 use model::JobId;
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::error::AppResult;
+use crate::state::{AppState, Core};
 
-/// The context the server's steps run in.
-pub type SagaCx = domain::saga::SagaCx<AppState>;
-/// A saga of the server.
-pub type SagaDef = domain::saga::SagaDef<AppState>;
-/// A step of one.
-pub type Step = domain::saga::Step<AppState>;
-
-impl SagaEnv for AppState {
-    type Error = AppError;
-
-    fn store(&self) -> &db::DataStore {
-        &self.store
-    }
-
-    fn faults(&self) -> &Faults {
-        &self.faults
-    }
-
-    fn step_ran(&self, saga: &'static str, ok: bool) {
-        self.metrics.saga_step(saga, ok);
-    }
-
-    fn unwound(&self, saga: &'static str) {
-        self.metrics.saga_unwound(saga);
-    }
-
-    fn keep_error(e: AppError) -> StoredError {
-        let api = e.into_api();
-        StoredError {
-            code: api.code as u16,
-            text: api.text,
-        }
-    }
-}
-
-/// Runs (or resumes) the saga of `job` (see [`domain::saga::run`]).
+/// Runs (or resumes) a saga of the domain for job `job` of the server (see
+/// [`domain::saga::run`]).
 pub async fn run(
     st: &Arc<AppState>,
     job: JobId,
-    def: &SagaDef,
+    def: &domain::saga::SagaDef<Core>,
     resource: Uuid,
     data: SagaData,
 ) -> AppResult<SagaData> {
-    domain::saga::run(st, job, def, resource, data).await
+    Ok(domain::saga::run(&st.core, job, def, resource, data).await?)
 }

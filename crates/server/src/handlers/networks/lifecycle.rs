@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::*;
 use crate::events::Event;
 use crate::jobs::{JobPlan, JobRef};
+use crate::state::Core;
 
 /// VM states that keep a network in use.
 const ACTIVE: &[model::VmState] = model::VmState::ACTIVE;
@@ -277,7 +278,7 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
 
 /// The zone's guest physical network's VNI ranges (`vlan` of the physical network that
 /// carries Guest traffic, else of any physical network of the zone).
-async fn vni_ranges(st: &State, zone: Uuid) -> AppResult<Vec<(u32, u32)>> {
+async fn vni_ranges(st: &Core, zone: Uuid) -> AppResult<Vec<(u32, u32)>> {
     let mut c = st.store.read().await?;
     let pns = db::infra_list(
         &mut c,
@@ -299,7 +300,7 @@ async fn vni_ranges(st: &State, zone: Uuid) -> AppResult<Vec<(u32, u32)>> {
 }
 
 /// The lowest free VNI of the zone's ranges (the database refuses a duplicate; callers retry).
-pub(crate) async fn allocate_vni(st: &State, zone: &db::InfraRow) -> AppResult<i64> {
+pub(crate) async fn allocate_vni(st: &Core, zone: &db::InfraRow) -> AppResult<i64> {
     let ranges = vni_ranges(st, zone.id).await?;
     let used: std::collections::BTreeSet<u32> = {
         let mut c = st.store.read().await?;
@@ -330,7 +331,7 @@ pub(crate) async fn allocate_vni(st: &State, zone: &db::InfraRow) -> AppResult<i
 /// Makes a network ready for a starting VM (idempotent): a VNI, and for an isolated
 /// network its router (placed on a host, with the source-NAT address). Allocated →
 /// Implementing → Implemented.
-pub async fn implement(st: &State, network: Uuid) -> AppResult<()> {
+pub async fn implement(st: &Core, network: Uuid) -> AppResult<()> {
     let n = network_get(st, "networkid", network).await?;
     let zone = super::super::zones::get(st, Infra::Zone, "zoneid", n.zone_id).await?;
     // The VNI (a racing implement of another network may take the same one: retry).
@@ -400,7 +401,24 @@ pub async fn implement(st: &State, network: Uuid) -> AppResult<()> {
 }
 
 /// Implements every network a VM has a NIC on (the start saga's network step).
-pub async fn implement_for_vm(st: &State, vm: Uuid) -> AppResult<()> {
+/// The network lifecycle as the domain's sagas call it.
+pub struct Lifecycle;
+
+impl domain::core::NetworkLifecycle for Lifecycle {
+    fn implement_for_vm<'a>(
+        &'a self,
+        core: &'a std::sync::Arc<domain::core::Core>,
+        vm: Uuid,
+    ) -> futures_util::future::BoxFuture<'a, domain::DomainResult<()>> {
+        Box::pin(async move {
+            implement_for_vm(core, vm)
+                .await
+                .map_err(crate::error::AppError::into_domain)
+        })
+    }
+}
+
+pub async fn implement_for_vm(st: &Core, vm: Uuid) -> AppResult<()> {
     let nets: Vec<Uuid> = {
         let mut c = st.store.read().await?;
         db::net_nics_of_vms(&mut c, &[vm])

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::access;
 use crate::context::OpContext;
 use crate::error::{param_err, AppError, AppResult};
-use crate::state::State;
+use crate::state::{Core, State};
 
 pub(crate) const DEFAULT_CIDR: &str = "10.1.1.0/24";
 
@@ -49,7 +49,7 @@ pub(crate) fn services_of(offering: &InfraRow) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub(crate) async fn network_get(st: &State, param: &str, id: Uuid) -> AppResult<NetworkRow> {
+pub(crate) async fn network_get(st: &Core, param: &str, id: Uuid) -> AppResult<NetworkRow> {
     let mut c = st.store.read().await?;
     db::network_get(&mut c, id)
         .await?
@@ -123,7 +123,7 @@ pub(crate) async fn owned_network(
     }
 }
 
-pub(crate) async fn offering_of(st: &State, n: &NetworkRow) -> AppResult<Option<InfraRow>> {
+pub(crate) async fn offering_of(st: &Core, n: &NetworkRow) -> AppResult<Option<InfraRow>> {
     let Some(o) = n.network_offering_id else {
         return Ok(None);
     };
@@ -294,7 +294,7 @@ fn random_mac() -> String {
 
 /// The address ranges NICs of a network take from: a shared network's IP ranges, else the
 /// whole CIDR (network and broadcast addresses excluded).
-pub(crate) async fn nic_ranges(st: &State, n: &NetworkRow) -> AppResult<Vec<(u32, u32)>> {
+pub(crate) async fn nic_ranges(st: &Core, n: &NetworkRow) -> AppResult<Vec<(u32, u32)>> {
     let mut c = st.store.read().await?;
     let ranges = db::vlan_range_list(
         &mut c,

@@ -10,10 +10,10 @@ use rand::Rng;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
-use crate::state::State;
+use crate::state::{Core, State};
 
 /// Hosts that can run routers: Up, Enabled, with an agent whose drivers run guests.
-async fn candidate_hosts(st: &State, zone: Uuid) -> AppResult<Vec<db::HostRow>> {
+async fn candidate_hosts(st: &Core, zone: Uuid) -> AppResult<Vec<db::HostRow>> {
     let mut c = st.store.read().await?;
     let hosts = db::host_list(
         &mut c,
@@ -39,7 +39,7 @@ async fn candidate_hosts(st: &State, zone: Uuid) -> AppResult<Vec<db::HostRow>> 
 /// The host for a network's router: the candidate with the fewest routers (ties broken by a
 /// hash of network and host, so routers spread), never one in `avoid`.
 pub(super) async fn choose_host(
-    st: &State,
+    st: &Core,
     zone: Uuid,
     network: Uuid,
     avoid: &[Uuid],
@@ -86,7 +86,7 @@ fn random_mac() -> String {
 
 /// The network's source-NAT address: the one it has, else a free public address claimed for
 /// it (ranges dedicated to its account first).
-pub(crate) async fn source_nat_ip(st: &State, n: &NetworkRow) -> AppResult<Option<Uuid>> {
+pub(crate) async fn source_nat_ip(st: &Core, n: &NetworkRow) -> AppResult<Option<Uuid>> {
     let off = crate::handlers::networks::offering_of(st, n).await?;
     if !crate::handlers::networks::has_service(n, off.as_ref(), "SourceNat") {
         return Ok(None);
@@ -150,7 +150,7 @@ pub(crate) async fn source_nat_ip(st: &State, n: &NetworkRow) -> AppResult<Optio
 }
 
 /// The routers of a network.
-pub(crate) async fn of_network(st: &State, network: Uuid) -> AppResult<Vec<RouterRow>> {
+pub(crate) async fn of_network(st: &Core, network: Uuid) -> AppResult<Vec<RouterRow>> {
     let mut c = st.store.read().await?;
     Ok(db::router_list(
         &mut c,
@@ -165,7 +165,7 @@ pub(crate) async fn of_network(st: &State, network: Uuid) -> AppResult<Vec<Route
 
 /// Makes sure a network (isolated, or shared with addresses) has a running router
 /// (idempotent).
-pub async fn ensure_router(st: &State, n: &NetworkRow) -> AppResult<()> {
+pub async fn ensure_router(st: &Core, n: &NetworkRow) -> AppResult<()> {
     let existing = of_network(st, n.id).await?;
     if let Some(r) = existing.into_iter().next() {
         if r.state == model::VmState::Running && r.host_id.is_some() {
@@ -220,7 +220,7 @@ pub async fn ensure_router(st: &State, n: &NetworkRow) -> AppResult<()> {
     }
 }
 
-async fn shared_router_ip(st: &State, n: &NetworkRow) -> AppResult<Ipv4Addr> {
+async fn shared_router_ip(st: &Core, n: &NetworkRow) -> AppResult<Ipv4Addr> {
     let ranges = crate::handlers::networks::nic_ranges(st, n).await?;
     let used: std::collections::BTreeSet<u32> = {
         let mut c = st.store.read().await?;

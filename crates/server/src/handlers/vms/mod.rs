@@ -1,7 +1,7 @@
 //! Virtual machines: deployVirtualMachine, listVirtualMachines, start/stop/reboot, destroy,
 //! recover, expunge, updateVirtualMachine.
 //!
-//! Every operation that touches a host is a saga (see `saga.rs`) whose steps move the VM
+//! Every operation that touches a host is a saga (defined in `domain::vms`) whose steps move the VM
 //! through CloudStack's state machine with conditional updates, so an illegal or concurrent
 //! transition changes nothing and is reported, never half-applied:
 //! - start (also the second half of deploy): reserve (placement + a capacity re-check under
@@ -12,12 +12,11 @@
 //!   VM to Running unless `forced`.
 //! - destroy: stop, then Destroyed (or, with expunge, Expunging → delete volumes → removed).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use api::{list_body, success_body, ApiError, Args, ErrorCode};
 use base64::Engine;
-use db::{Infra, InfraRow, VmPlace, VmRow, VolumeRow};
-use futures_util::future::BoxFuture;
+use db::{Infra, InfraRow, VmPlace, VmRow};
 use model::identity::display_domain_path;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -29,7 +28,7 @@ use crate::context::OpContext;
 use crate::error::{param_err, AppError, AppResult};
 use crate::events::Event;
 use crate::jobs::{JobPlan, JobRef};
-use crate::saga::{self, SagaCx, SagaDef, Step};
+use crate::saga;
 use crate::state::State;
 
 mod deploy;
@@ -42,25 +41,13 @@ pub use destroy::*;
 pub use resize::*;
 pub use start::*;
 
-pub(crate) const HOST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) use domain::vms::{
+    host_for_volume, load, pool_path, DESTROY, DESTROY_EXPUNGE, EXPUNGE, HOST_TIMEOUT, START, STOP,
+};
 
-/// How often placement is retried when the database refuses a reservation (another deploy
-/// took the capacity first); each retry avoids the hosts refused so far.
-pub(crate) const RESERVE_ATTEMPTS: usize = 8;
-
-// --- lookups ---------------------------------------------------------------------------------
-
-pub(crate) async fn load(st: &State, id: Uuid) -> AppResult<Option<VmRow>> {
-    let mut c = st.store.read().await?;
-    Ok(db::vm_get(&mut c, id).await?)
-}
-
+/// [`domain::vms::vm_gone`] as the server's error.
 pub(crate) fn vm_gone(id: Uuid) -> AppError {
-    ApiError::new(
-        ErrorCode::ParamError,
-        format!("Unable to find virtual machine with id {id}"),
-    )
-    .into()
+    domain::vms::vm_gone(id).into()
 }
 
 /// The VM the caller may act on.
@@ -84,27 +71,12 @@ pub(crate) async fn owned(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Vm
     Ok(vm)
 }
 
+/// [`domain::vms::state_err`] as the server's error.
 pub(crate) fn state_err(vm: &VmRow, what: &str) -> AppError {
-    ApiError::new(
-        ErrorCode::ParamError,
-        format!(
-            "Unable to {what} VM {} ({}): it is in state {}",
-            vm.display_name, vm.instance_name, vm.state
-        ),
-    )
-    .into()
+    domain::vms::state_err(vm, what).into()
 }
 
-pub(crate) async fn volumes_of(st: &State, vm: Uuid) -> AppResult<Vec<VolumeRow>> {
-    let mut c = st.store.read().await?;
-    let f = db::VolumeFilter {
-        vm_id: Some(vm),
-        ..Default::default()
-    };
-    let mut v = db::volume_list(&mut c, &f).await?.0;
-    v.sort_by_key(|x| (x.vol_type != "ROOT", x.device_id.unwrap_or(0)));
-    Ok(v)
-}
+pub(crate) use domain::vms::volumes_of;
 
 // --- views -----------------------------------------------------------------------------------
 

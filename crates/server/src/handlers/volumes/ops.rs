@@ -5,14 +5,13 @@ use super::*;
 // --- create / attach / detach / resize / delete -----------------------------------------------
 
 use api::{success_body, ErrorCode};
-use futures_util::future::BoxFuture;
 
-use crate::error::{param_err, AppError};
+use crate::error::param_err;
 use crate::events::Event;
 use crate::handlers::vms::{host_for_volume, pool_path, state_err, volumes_of, GIB, HOST_TIMEOUT};
 use crate::handlers::zones::get as infra_get;
 use crate::jobs::{JobPlan, JobRef};
-use crate::saga::{self, SagaCx, SagaDef, Step};
+use crate::saga;
 
 pub(crate) async fn load(st: &State, id: Uuid) -> AppResult<Option<VolumeRow>> {
     let mut c = st.store.read().await?;
@@ -145,33 +144,12 @@ pub async fn create_run(
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
     if let Some(vm) = args.uuid("virtualmachineid") {
-        attach_saga(st, job, id, vm, None).await?;
+        domain::volumes::attach_saga(&st.core, job, id, vm, None).await?;
     }
     result(st, ctx, id).await
 }
 
-/// Where a volume can go for a VM: its root volume's pool (reachable by its host).
-pub(crate) async fn root_pool(st: &State, vm: Uuid) -> AppResult<Option<Uuid>> {
-    Ok(volumes_of(st, vm)
-        .await?
-        .into_iter()
-        .find(|v| v.vol_type == "ROOT")
-        .and_then(|v| v.pool_id))
-}
-
-/// Whether a VM whose root is on `root` can use a volume on `pool`.
-pub(crate) async fn reachable(st: &State, root: Option<Uuid>, pool: Uuid) -> AppResult<bool> {
-    let Some(root) = root else { return Ok(true) };
-    if root == pool {
-        return Ok(true);
-    }
-    let (a, b) = (
-        infra_get(st, Infra::StoragePool, "storageid", root).await?,
-        infra_get(st, Infra::StoragePool, "storageid", pool).await?,
-    );
-    Ok(b.kind == "ZONE"
-        || (a.kind == "CLUSTER" && b.kind == "CLUSTER" && a.parent_id == b.parent_id))
-}
+pub(crate) use domain::volumes::check_attach;
 
 pub async fn attach_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let v = owned(st, ctx, "id", args.required_id("id")?).await?;
@@ -185,99 +163,6 @@ pub async fn attach_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     })
 }
 
-pub(crate) async fn check_attach(
-    st: &State,
-    v: &VolumeRow,
-    vm: &db::VmRow,
-    device: Option<i64>,
-) -> AppResult<()> {
-    if v.vol_type == "ROOT" {
-        return param_err("Please specify a volume that is not a ROOT volume");
-    }
-    if v.vm_id.is_some() {
-        return param_err(format!(
-            "Volume {} is already attached to a VM; detach it first",
-            v.name
-        ));
-    }
-    if !matches!(
-        v.state,
-        model::VolumeState::Allocated | model::VolumeState::Ready
-    ) {
-        return param_err(format!("Volume {} is in state {}", v.name, v.state));
-    }
-    if v.account_id != vm.account_id {
-        return param_err("The volume and the VM must belong to the same account");
-    }
-    if v.zone_id != vm.zone_id {
-        return param_err("The volume and the VM must be in the same zone");
-    }
-    if !matches!(vm.state, model::VmState::Running | model::VmState::Stopped) {
-        return Err(state_err(vm, "attach a volume to"));
-    }
-    if let Some(pool) = v.pool_id {
-        if !reachable(st, root_pool(st, vm.id).await?, pool).await? {
-            return param_err(format!(
-                "Volume {} is on primary storage the VM's hosts cannot reach",
-                v.name
-            ));
-        }
-    }
-    let attached = volumes_of(st, vm.id).await?;
-    let hv = vm.attrs["hypervisor"].as_str().unwrap_or("Simulator");
-    let max = {
-        let mut c = st.store.read().await?;
-        db::hvcaps_list(&mut c, None, Some(hv))
-            .await?
-            .into_iter()
-            .find(|r| r.version == "default")
-            .map(|r| r.max_data_volumes)
-            .unwrap_or(6)
-    };
-    let data = attached.iter().filter(|x| x.vol_type == "DATADISK").count() as i64;
-    if data >= max {
-        return param_err(format!(
-            "Maximum number of data volumes ({max}) for a {hv} VM has been reached"
-        ));
-    }
-    if let Some(d) = device {
-        if d <= 0 || d == 3 || d > 25 {
-            return param_err(format!(
-                "deviceid {d} is not allowed: use 1, 2 or 4 to 25 (0 is the root disk, 3 the CD-ROM)"
-            ));
-        }
-        if attached.iter().any(|x| x.device_id == Some(d)) {
-            return param_err(format!(
-                "deviceid {d} is already used by another volume of the VM"
-            ));
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn next_device(used: &[Option<i64>]) -> i64 {
-    (1..=25)
-        .filter(|d| *d != 3)
-        .find(|d| !used.contains(&Some(*d)))
-        .unwrap_or(26)
-}
-
-pub(crate) async fn attach_saga(
-    st: &State,
-    job: &JobRef,
-    volume: Uuid,
-    vm: Uuid,
-    device: Option<i64>,
-) -> AppResult<()> {
-    let data = saga::SagaData {
-        vm: Some(vm),
-        deviceid: device,
-        ..Default::default()
-    };
-    saga::run(st, job.id, &ATTACH, volume, data).await?;
-    Ok(())
-}
-
 pub async fn attach_run(
     st: &State,
     ctx: &OpContext,
@@ -285,8 +170,8 @@ pub async fn attach_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    attach_saga(
-        st,
+    domain::volumes::attach_saga(
+        &st.core,
         job,
         id,
         args.required_id("virtualmachineid")?,
@@ -294,284 +179,6 @@ pub async fn attach_run(
     )
     .await?;
     result(st, ctx, id).await
-}
-
-/// attach: record the attachment → create the volume where the running VM's root is →
-/// plug it into the running VM. A stopped VM gets the volume created at its next start.
-pub static ATTACH: SagaDef = SagaDef {
-    kind: "attach",
-    pivot: None,
-    steps: &[
-        Step {
-            name: "record",
-            run: attach_record,
-            undo: Some(attach_unrecord),
-        },
-        Step {
-            name: "create",
-            run: attach_create,
-            undo: Some(attach_uncreate),
-        },
-        Step {
-            name: "plug",
-            run: attach_plug,
-            undo: Some(attach_unplug),
-        },
-    ],
-};
-
-pub(crate) async fn saga_vm(cx: &SagaCx) -> AppResult<db::VmRow> {
-    let id = cx
-        .data
-        .vm
-        .ok_or_else(|| AppError::Internal("attach saga without a VM".into()))?;
-    crate::handlers::vms::load(&cx.st, id)
-        .await?
-        .ok_or_else(|| crate::handlers::vms::vm_gone(id))
-}
-
-pub(crate) async fn saga_volume(cx: &SagaCx) -> AppResult<VolumeRow> {
-    load(&cx.st, cx.resource)
-        .await?
-        .ok_or_else(|| ApiError::invalid_id("id", &cx.resource.to_string()).into())
-}
-
-pub(crate) fn attach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
-    Box::pin(async move {
-        let vm = saga_vm(cx).await?;
-        let v = saga_volume(cx).await?;
-        if v.vm_id == Some(vm.id) {
-            return Ok(()); // resumed
-        }
-        check_attach(&cx.st, &v, &vm, cx.data.deviceid).await?;
-        let used: Vec<Option<i64>> = volumes_of(&cx.st, vm.id)
-            .await?
-            .iter()
-            .map(|x| x.device_id)
-            .collect();
-        let dev = cx.data.deviceid.unwrap_or_else(|| next_device(&used));
-        let mut tx = cx.st.store.begin().await?;
-        db::volume_attach(&mut tx, v.id, Some((vm.id, dev))).await?;
-        tx.commit().await?;
-        cx.data.attached = true;
-        Ok(())
-    })
-}
-
-pub(crate) fn attach_unrecord(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
-    Box::pin(async move {
-        if cx.data.attached {
-            let mut tx = cx.st.store.begin().await?;
-            db::volume_attach(&mut tx, cx.resource, None).await?;
-            tx.commit().await?;
-        }
-        Ok(())
-    })
-}
-
-pub(crate) fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
-    Box::pin(async move {
-        let vm = saga_vm(cx).await?;
-        let v = saga_volume(cx).await?;
-        let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) else {
-            return Ok(());
-        };
-        if v.state == model::VolumeState::Ready {
-            return Ok(());
-        }
-        let pool = root_pool(&cx.st, vm.id)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("running VM {} has no root pool", vm.id)))?;
-        cx.data.host = Some(host);
-        cx.data.created = true;
-        let path = pool_path(&cx.st, pool).await?;
-        let mut tx = cx.st.store.begin().await?;
-        db::volume_transition(
-            &mut tx,
-            v.id,
-            &[model::VolumeState::Allocated, model::VolumeState::Creating],
-            model::VolumeState::Creating,
-            Some(Some((pool, String::new()))),
-        )
-        .await?;
-        tx.commit().await?;
-        let reply = cx
-            .st
-            .hub
-            .command_ready(
-                host,
-                proto::Command::CreateVolume {
-                    volume: proto::VolumeSpec {
-                        volume_id: v.id,
-                        pool_path: path.clone(),
-                        size_bytes: v.size.max(0) as u64,
-                        template_id: None,
-                    },
-                },
-                HOST_TIMEOUT,
-            )
-            .await?;
-        let vpath = reply["path"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{path}/{}", v.id));
-        let mut tx = cx.st.store.begin().await?;
-        db::volume_transition(
-            &mut tx,
-            v.id,
-            &[model::VolumeState::Creating],
-            model::VolumeState::Ready,
-            Some(Some((pool, vpath))),
-        )
-        .await?;
-        db::volume_set_host(&mut tx, v.id, Some(host)).await?;
-        tx.commit().await?;
-        Ok(())
-    })
-}
-
-pub(crate) fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
-    Box::pin(async move {
-        if !cx.data.created {
-            return Ok(());
-        }
-        let v = saga_volume(cx).await?;
-        let host = cx
-            .data
-            .host
-            .ok_or_else(|| AppError::Internal("attach saga without a host".into()))?;
-        if let Some(pool) = v.pool_id {
-            let path = pool_path(&cx.st, pool).await?;
-            cx.st
-                .hub
-                .command_ready(
-                    host,
-                    proto::Command::DeleteVolume {
-                        pool_path: path,
-                        volume_id: v.id,
-                    },
-                    HOST_TIMEOUT,
-                )
-                .await?;
-        }
-        let mut tx = cx.st.store.begin().await?;
-        db::volume_transition(
-            &mut tx,
-            v.id,
-            &[model::VolumeState::Creating, model::VolumeState::Ready],
-            model::VolumeState::Allocated,
-            Some(None),
-        )
-        .await?;
-        db::volume_set_host(&mut tx, v.id, None).await?;
-        tx.commit().await?;
-        Ok(())
-    })
-}
-
-pub(crate) fn disk_of(v: &VolumeRow) -> proto::DiskSpec {
-    proto::DiskSpec {
-        volume_id: v.id,
-        path: v.path.clone().unwrap_or_default(),
-        device_id: v.device_id.unwrap_or(1).clamp(0, u32::MAX as i64) as u32,
-    }
-}
-
-pub(crate) fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
-    Box::pin(async move {
-        let vm = saga_vm(cx).await?;
-        let v = saga_volume(cx).await?;
-        let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) else {
-            return Ok(());
-        };
-        cx.data.plugged_on = Some(host);
-        cx.st
-            .hub
-            .command_ready(
-                host,
-                proto::Command::AttachDisk {
-                    vm: vm.instance_name.clone(),
-                    disk: disk_of(&v),
-                },
-                HOST_TIMEOUT,
-            )
-            .await?;
-        Ok(())
-    })
-}
-
-pub(crate) fn attach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
-    Box::pin(async move {
-        let Some(host) = cx.data.plugged_on else {
-            return Ok(());
-        };
-        let vm = saga_vm(cx).await?;
-        cx.st
-            .hub
-            .command_ready(
-                host,
-                proto::Command::DetachDisk {
-                    vm: vm.instance_name,
-                    volume_id: cx.resource,
-                },
-                HOST_TIMEOUT,
-            )
-            .await?;
-        Ok(())
-    })
-}
-
-/// detach: unplug from the running VM → record. Past the unplug it completes.
-pub static DETACH: SagaDef = SagaDef {
-    kind: "detach",
-    pivot: Some(0),
-    steps: &[
-        Step {
-            name: "unplug",
-            run: detach_unplug,
-            undo: None,
-        },
-        Step {
-            name: "record",
-            run: detach_record,
-            undo: None,
-        },
-    ],
-};
-
-pub(crate) fn detach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
-    Box::pin(async move {
-        let v = saga_volume(cx).await?;
-        let Some(vm_id) = v.vm_id else {
-            return Ok(());
-        };
-        let Some(vm) = crate::handlers::vms::load(&cx.st, vm_id).await? else {
-            return Ok(());
-        };
-        if let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) {
-            cx.st
-                .hub
-                .command_ready(
-                    host,
-                    proto::Command::DetachDisk {
-                        vm: vm.instance_name,
-                        volume_id: v.id,
-                    },
-                    HOST_TIMEOUT,
-                )
-                .await?;
-        }
-        Ok(())
-    })
-}
-
-pub(crate) fn detach_record(cx: &mut SagaCx) -> BoxFuture<'_, AppResult<()>> {
-    Box::pin(async move {
-        let mut tx = cx.st.store.begin().await?;
-        db::volume_attach(&mut tx, cx.resource, None).await?;
-        tx.commit().await?;
-        Ok(())
-    })
 }
 
 pub(crate) async fn detach_target(
@@ -636,7 +243,7 @@ pub async fn detach_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    saga::run(st, job.id, &DETACH, id, Default::default()).await?;
+    saga::run(st, job.id, &domain::volumes::DETACH, id, Default::default()).await?;
     result(st, ctx, id).await
 }
 
