@@ -202,6 +202,11 @@ pub async fn start(data: &Path, hosts: usize, title: &str) -> Res<Bench> {
         ("cluster.cpu.allocated.capacity.disablethreshold", "1"),
         ("cluster.memory.allocated.capacity.disablethreshold", "1"),
         ("vm.allocation.algorithm", "random"),
+        // The VMs a benchmark writes straight into the database are not on the simulated
+        // hosts: the power-state sync would (rightly) stop every one of them, a write storm
+        // that is not what is measured. Set before the agents connect, so no host's periodic
+        // sync is due during the run.
+        ("vm.power.sync.interval", "86400"),
     ] {
         api.call(&[
             ("command", "updateConfiguration"),
