@@ -64,6 +64,19 @@ pub struct InfraRow {
     pub created: i64,
 }
 
+impl InfraRow {
+    /// A zone's, pod's or cluster's allocation state; `None` for other rows, or a value the
+    /// enum does not know (exactly as stored: such a row is not Enabled).
+    pub fn allocation(&self) -> Option<model::AllocationState> {
+        self.state.parse().ok()
+    }
+
+    /// A storage pool's status, as [`InfraRow::allocation`].
+    pub fn pool_status(&self) -> Option<model::PoolState> {
+        self.state.parse().ok()
+    }
+}
+
 fn uuid_col(r: &AnyRow, col: &'static str) -> Result<Uuid> {
     let s: String = r.try_get(col)?;
     Uuid::parse_str(&s).map_err(|_| DbError::Corrupt {

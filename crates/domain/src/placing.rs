@@ -150,13 +150,18 @@ pub async fn snapshot_for(
     };
     let zone_enabled = db::infra_get(&mut c, Infra::Zone, zone)
         .await?
-        .map(|z| z.state == "Enabled")
+        .map(|z| z.allocation() == Some(model::AllocationState::Enabled))
         .unwrap_or(false);
     let pods: HashMap<Uuid, bool> = db::infra_list(&mut c, Infra::Pod, &f)
         .await?
         .0
         .into_iter()
-        .map(|p| (p.id, p.state == "Enabled"))
+        .map(|p| {
+            (
+                p.id,
+                p.allocation() == Some(model::AllocationState::Enabled),
+            )
+        })
         .collect();
     let clusters: Vec<Cluster> = db::infra_list(&mut c, Infra::Cluster, &f)
         .await?
@@ -168,7 +173,7 @@ pub async fn snapshot_for(
                 id: cl.id,
                 pod,
                 enabled: zone_enabled
-                    && cl.state == "Enabled"
+                    && cl.allocation() == Some(model::AllocationState::Enabled)
                     && pods.get(&pod).copied().unwrap_or(false),
                 cpu_overcommit: ratio(cl, "cpuovercommitratio"),
                 mem_overcommit: ratio(cl, "memoryovercommitratio"),
@@ -236,7 +241,7 @@ pub async fn snapshot_for(
             Some(Pool {
                 id: p.id,
                 scope,
-                usable: p.state == "Up",
+                usable: p.pool_status() == Some(model::PoolState::Up),
                 capacity: n("capacity_bytes"),
                 allocated: allocated.get(&p.id).copied().unwrap_or(0).max(0) as u64,
                 overprovisioning,

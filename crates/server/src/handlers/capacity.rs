@@ -171,7 +171,10 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
         .settings
         .float("storage.overprovisioning.factor")
         .max(1.0);
-    for p in pools.iter().filter(|p| p.state == "Up") {
+    for p in pools
+        .iter()
+        .filter(|p| p.pool_status() == Some(model::PoolState::Up))
+    {
         let cl = if p.kind == "CLUSTER" {
             p.parent_id
         } else {

@@ -190,7 +190,7 @@ async fn zone_and_offering(
     args: &Args,
 ) -> AppResult<(InfraRow, InfraRow, (i64, i64, i64))> {
     let zone = infra_get(st, Infra::Zone, "zoneid", args.required_id("zoneid")?).await?;
-    if zone.state != "Enabled" && !ctx.is_root_admin() {
+    if zone.allocation() != Some(model::AllocationState::Enabled) && !ctx.is_root_admin() {
         return Err(ApiError::new(
             ErrorCode::Account,
             format!(
