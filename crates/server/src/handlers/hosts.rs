@@ -189,12 +189,7 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
         .collect())
 }
 
-pub(crate) async fn host(st: &State, param: &str, id: Uuid) -> AppResult<HostRow> {
-    let mut c = st.store.read().await?;
-    db::host_get(&mut c, id)
-        .await?
-        .ok_or_else(|| ApiError::invalid_id(param, &id.to_string()).into())
-}
+pub(crate) use domain::inventory::host;
 
 /// Mints a join token and stores its hash; returns the printable token and its expiry.
 pub(crate) async fn mint_token(

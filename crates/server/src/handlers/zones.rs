@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::context::OpContext;
 use crate::error::{param_err, AppError, AppResult};
 use crate::events::Event;
-use crate::state::{Core, State};
+use crate::state::State;
 use crate::validate;
 
 /// `Enabled` / `Disabled` from a parameter (any case), or the default.
@@ -38,12 +38,7 @@ fn ipv4(args: &Args, name: &str) -> AppResult<Option<String>> {
     }
 }
 
-pub(crate) async fn get(st: &Core, t: Infra, param: &str, id: Uuid) -> AppResult<InfraRow> {
-    let mut c = st.store.read().await?;
-    db::infra_get(&mut c, t, id)
-        .await?
-        .ok_or_else(|| ApiError::invalid_id(param, &id.to_string()).into())
-}
+pub(crate) use domain::inventory::get;
 
 /// Names of zones (and pods) by id, for the `zonename`/`podname` fields of lists.
 pub(crate) async fn names(

@@ -8,9 +8,11 @@
 //! * [`nics`]: listNics, addNicToVirtualMachine, removeNicFromVirtualMachine,
 //!   updateDefaultNicForVirtualMachine.
 
+pub mod implement;
 pub mod lifecycle;
 pub mod nics;
 
+pub use implement::*;
 pub use lifecycle::*;
 pub use nics::*;
 

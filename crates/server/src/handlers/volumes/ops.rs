@@ -13,10 +13,7 @@ use crate::handlers::zones::get as infra_get;
 use crate::jobs::{JobPlan, JobRef};
 use crate::saga;
 
-pub(crate) async fn load(st: &State, id: Uuid) -> AppResult<Option<VolumeRow>> {
-    let mut c = st.store.read().await?;
-    Ok(db::volume_get(&mut c, id).await?)
-}
+pub(crate) use domain::volumes::load;
 
 /// The volume the caller may act on.
 pub(crate) async fn owned(
