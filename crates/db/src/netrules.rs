@@ -10,6 +10,7 @@ use model::ids::{AccountId, DomainId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
+use crate::rulespec::RuleSpec;
 use crate::sql::{in_list, OwnerScope, Sql};
 use crate::{DbError, Result};
 
@@ -23,7 +24,6 @@ use crate::{DbError, Result};
 #[derive(Clone, Debug, PartialEq)]
 pub struct RuleRow {
     pub id: Uuid,
-    pub kind: String,
     pub name: Option<String>,
     pub state: model::RuleState,
     pub account_id: Option<AccountId>,
@@ -34,8 +34,16 @@ pub struct RuleRow {
     pub network_id: Option<Uuid>,
     pub ip_id: Option<Uuid>,
     pub parent_id: Option<Uuid>,
-    pub spec: serde_json::Value,
+    /// What the rule says, decoded by its kind.
+    pub spec: RuleSpec,
     pub created: i64,
+}
+
+impl RuleRow {
+    /// The stored kind (`net_rules.kind`), which is the spec's.
+    pub fn kind(&self) -> &'static str {
+        self.spec.kind()
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -70,9 +78,10 @@ const RULE_FROM: &str = " FROM net_rules x LEFT JOIN accounts a ON a.id = x.acco
 fn rule_row(r: &AnyRow) -> Result<RuleRow> {
     const T: &str = "net_rules";
     let spec: String = r.try_get("x_spec")?;
+    let kind: String = r.try_get("x_kind")?;
+    let id = get_id(r, "x_id", T)?;
     Ok(RuleRow {
-        id: get_id(r, "x_id", T)?,
-        kind: r.try_get("x_kind")?,
+        id,
         name: r.try_get("x_name")?,
         state: get_id(r, "x_state", T)?,
         account_id: get_opt_id(r, "x_acct", T)?,
@@ -83,11 +92,7 @@ fn rule_row(r: &AnyRow) -> Result<RuleRow> {
         network_id: get_opt_id(r, "x_net", T)?,
         ip_id: get_opt_id(r, "x_ip", T)?,
         parent_id: get_opt_id(r, "x_parent", T)?,
-        spec: serde_json::from_str(&spec).map_err(|_| DbError::Corrupt {
-            table: T,
-            column: "spec",
-            value: spec.clone(),
-        })?,
+        spec: RuleSpec::decode(&kind, &spec, id)?,
         created: r.try_get("x_created")?,
     })
 }
@@ -95,7 +100,6 @@ fn rule_row(r: &AnyRow) -> Result<RuleRow> {
 #[derive(Clone, Debug)]
 pub struct NewRule {
     pub id: Uuid,
-    pub kind: &'static str,
     pub name: Option<String>,
     pub state: model::RuleState,
     pub account_id: Option<AccountId>,
@@ -103,7 +107,8 @@ pub struct NewRule {
     pub network_id: Option<Uuid>,
     pub ip_id: Option<Uuid>,
     pub parent_id: Option<Uuid>,
-    pub spec: serde_json::Value,
+    /// Its kind is the rule's kind.
+    pub spec: RuleSpec,
 }
 
 /// Adds a rule; a security group or VPN user whose name the account already uses is a
@@ -115,7 +120,7 @@ pub async fn rule_insert(conn: &mut AnyConnection, n: &NewRule) -> Result<()> {
     );
     q.bind(n.id)
         .push(", ")
-        .bind(n.kind)
+        .bind(n.spec.kind())
         .push(", ")
         .bind(n.name.clone())
         .push(", ")
@@ -131,7 +136,7 @@ pub async fn rule_insert(conn: &mut AnyConnection, n: &NewRule) -> Result<()> {
         .push(", ")
         .bind(n.parent_id)
         .push(", ")
-        .bind(n.spec.to_string())
+        .bind(n.spec.to_json())
         .push(", ")
         .bind(now_ms())
         .push(")");
@@ -189,21 +194,22 @@ pub async fn rule_list(conn: &mut AnyConnection, f: &RuleFilter) -> Result<Liste
     Ok((q.all(conn, rule_row).await?, total))
 }
 
-/// Replaces a rule's state, name and spec.
+/// Replaces a rule's state, name and spec (a spec of another kind changes nothing).
 pub async fn rule_update(
     conn: &mut AnyConnection,
     id: Uuid,
     state: model::RuleState,
     name: Option<&str>,
-    spec: &serde_json::Value,
+    spec: &RuleSpec,
 ) -> Result<u64> {
     let mut q = Sql::new("UPDATE net_rules SET state = ");
     q.bind(state)
         .push(", name = ")
         .bind(name)
         .push(", spec = ")
-        .bind(spec.to_string())
-        .and(" WHERE removed IS NULL AND id = ", id);
+        .bind(spec.to_json())
+        .and(" WHERE removed IS NULL AND kind = ", spec.kind())
+        .and(" AND id = ", id);
     Ok(q.query()
         .execute(&mut *conn)
         .await

@@ -182,7 +182,6 @@ pub(crate) async fn networking(store: &DataStore) {
                 acct: AccountId,
                 parent: Option<Uuid>| NewRule {
         id,
-        kind,
         name: name.map(str::to_string),
         state: model::RuleState::Active,
         account_id: Some(acct),
@@ -190,7 +189,17 @@ pub(crate) async fn networking(store: &DataStore) {
         network_id: None,
         ip_id: None,
         parent_id: parent,
-        spec: serde_json::json!({"protocol": "tcp", "startport": 22}),
+        spec: match kind {
+            "securitygroup" => RuleSpec::SecurityGroup(Default::default()),
+            _ => RuleSpec::Ingress(db::rulespec::SgRuleSpec {
+                l4: db::rulespec::L4 {
+                    protocol: "tcp".into(),
+                    startport: Some(22),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+        },
     };
     let mut tx = store.begin().await.expect("begin");
     rule_insert(
@@ -257,8 +266,30 @@ pub(crate) async fn networking(store: &DataStore) {
     )
     .await
     .expect("rules");
-    assert_eq!((n, rows[0].spec["startport"].as_i64()), (1, Some(22)));
+    assert_eq!(
+        (n, rows[0].spec.l4().and_then(|l| l.startport)),
+        (1, Some(22))
+    );
     drop(c);
+    // A spec that does not decode as its kind is an error naming the row, not a lost rule.
+    let mut tx = store.begin().await.expect("begin");
+    sqlx::query("UPDATE net_rules SET spec = '{\"protocol\": 6}' WHERE id = $1")
+        .bind(rows[0].id.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("corrupt it");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    match rule_get(&mut c, rows[0].id).await {
+        Err(DbError::Corrupt { value, .. }) => assert!(value.contains(&rows[0].id.to_string())),
+        other => panic!("a corrupt spec must fail loudly: {other:?}"),
+    }
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    rule_update(&mut tx, rows[0].id, model::RuleState::Active, None, &rows[0].spec)
+        .await
+        .expect("repair");
+    tx.commit().await.expect("commit");
     let mut tx = store.begin().await.expect("begin");
     assert_eq!(
         rule_remove(&mut tx, RuleOwner::Parent, sg)

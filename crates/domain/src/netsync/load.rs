@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use netplan::{Cidr, NetState};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::ON_HOST;
@@ -15,18 +14,6 @@ use crate::error::DomainResult;
 
 // ---------------------------------------------------------------------------------------
 // Loading the state
-
-/// The groups a rule's `usersecuritygrouplist` names.
-pub fn sg_refs(spec: &Value) -> Vec<Uuid> {
-    spec["usersecuritygrouplist"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|g| g["groupid"].as_str().and_then(|s| s.parse().ok()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 fn protocol(s: &str) -> Option<netplan::Protocol> {
     use netplan::Protocol::*;
@@ -39,22 +26,16 @@ fn protocol(s: &str) -> Option<netplan::Protocol> {
     }
 }
 
-fn port(v: &Value) -> Option<u16> {
-    v.as_i64().and_then(|p| u16::try_from(p).ok())
+fn port(v: Option<i64>) -> Option<u16> {
+    v.and_then(|p| u16::try_from(p).ok())
 }
 
-fn int(v: &Value) -> Option<i32> {
-    v.as_i64().and_then(|p| i32::try_from(p).ok())
+fn int(v: Option<i64>) -> Option<i32> {
+    v.and_then(|p| i32::try_from(p).ok())
 }
 
-fn cidrs(v: &Value) -> Vec<Cidr> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().and_then(|s| s.parse().ok()))
-                .collect()
-        })
-        .unwrap_or_default()
+fn cidrs(v: &[String]) -> Vec<Cidr> {
+    v.iter().filter_map(|s| s.parse().ok()).collect()
 }
 
 /// The underlay address other hosts' VXLAN tunnels point at: the host's address, or for a
@@ -244,7 +225,7 @@ async fn read_security(
         .await?
         .0
     };
-    let referenced: BTreeSet<Uuid> = rules.iter().flat_map(|r| sg_refs(&r.spec)).collect();
+    let referenced: BTreeSet<Uuid> = rules.iter().flat_map(|r| r.spec.groups()).collect();
     groups_here.extend(referenced.iter().copied());
     let member_rows = db::members_of(c, &groups_here.iter().copied().collect::<Vec<_>>()).await?;
     let member_vms: Vec<Uuid> = member_rows.iter().map(|m| m.member_id).collect();
@@ -320,7 +301,7 @@ async fn read_router_side(c: &mut db::Conn, rnets: &[Uuid]) -> DomainResult<Rout
     .0;
     let lb_ids: Vec<Uuid> = rules
         .iter()
-        .filter(|r| r.kind == "lb")
+        .filter(|r| r.kind() == db::rulespec::kind::LOAD_BALANCER)
         .map(|r| r.id)
         .collect();
     let lb_members = db::members_of(c, &lb_ids).await?;
@@ -340,7 +321,7 @@ async fn read_router_side(c: &mut db::Conn, rnets: &[Uuid]) -> DomainResult<Rout
     };
     let vpn_accounts: Vec<model::AccountId> = rules
         .iter()
-        .filter(|r| r.kind == "vpn")
+        .filter(|r| r.kind() == db::rulespec::kind::VPN)
         .filter_map(|r| r.account_id)
         .collect();
     let mut vpn_users: Vec<db::RuleRow> = Vec::new();
@@ -520,17 +501,20 @@ fn add_security_groups(s: &mut NetState, sec: &Security) {
         let rules_of = |dir: &str| -> Vec<netplan::SgRule> {
             sec.rules
                 .iter()
-                .filter(|r| r.parent_id == Some(g.id) && r.kind == dir)
+                .filter(|r| r.parent_id == Some(g.id) && r.kind() == dir)
                 .filter_map(|r| {
+                    let (db::RuleSpec::Ingress(x) | db::RuleSpec::Egress(x)) = &r.spec else {
+                        return None;
+                    };
                     Some(netplan::SgRule {
                         id: r.id,
-                        protocol: protocol(r.spec["protocol"].as_str().unwrap_or("all"))?,
-                        start_port: port(&r.spec["startport"]),
-                        end_port: port(&r.spec["endport"]),
-                        icmp_type: int(&r.spec["icmptype"]),
-                        icmp_code: int(&r.spec["icmpcode"]),
-                        cidrs: cidrs(&r.spec["cidrlist"]),
-                        groups: sg_refs(&r.spec),
+                        protocol: protocol(&x.l4.protocol)?,
+                        start_port: port(x.l4.startport),
+                        end_port: port(x.l4.endport),
+                        icmp_type: int(x.l4.icmptype),
+                        icmp_code: int(x.l4.icmpcode),
+                        cidrs: cidrs(&x.cidrlist),
+                        groups: x.groups(),
                     })
                 })
                 .collect()
@@ -562,8 +546,7 @@ fn add_public_ips(s: &mut NetState, ips: &[db::PublicIpRow]) {
 /// Firewall, egress, port forwarding, load balancer, route and VPN rules of the routers here.
 fn add_router_rules(st: &Core, s: &mut NetState, rows: &Rows) {
     let side = &rows.router_side;
-    let guest_ip_of = |vm: &str| -> Option<Ipv4Addr> {
-        let vm: Uuid = vm.parse().ok()?;
+    let guest_ip_of = |vm: Uuid| -> Option<Ipv4Addr> {
         rows.nics
             .iter()
             .filter(|n| n.vm_id == vm)
@@ -571,94 +554,98 @@ fn add_router_rules(st: &Core, s: &mut NetState, rows: &Rows) {
             .and_then(|n| n.ip4.as_deref())
             .and_then(|i| i.parse().ok())
     };
+    use db::RuleSpec as K;
     for r in &side.rules {
-        match r.kind.as_str() {
-            "firewall" | "ipforward" => s.firewall_rules.extend(firewall_rule(r)),
-            "egressfw" => s.egress_rules.extend(egress_rule(r)),
-            "portforward" => s.port_forwards.extend(port_forward(r, &guest_ip_of)),
-            "lb" => s
+        match &r.spec {
+            K::Firewall(x) => s.firewall_rules.extend(firewall_rule(r, &x.l4, &x.cidrlist)),
+            K::IpForward(x) => s.firewall_rules.extend(firewall_rule(r, &x.l4, &x.cidrlist)),
+            K::EgressFirewall(x) => s.egress_rules.extend(egress_rule(r, x)),
+            K::PortForward(x) => s.port_forwards.extend(port_forward(r, x, &guest_ip_of)),
+            K::LoadBalancer(x) => s
                 .load_balancers
-                .extend(load_balancer(r, side, &guest_ip_of)),
-            "route" => s.routes.extend(static_route(r)),
-            "vpn" => s.vpns.extend(remote_access_vpn(st, r, side)),
+                .extend(load_balancer(r, x, side, &guest_ip_of)),
+            K::Route(x) => s.routes.extend(static_route(r, x)),
+            K::Vpn(x) => s.vpns.extend(remote_access_vpn(st, r, x, side)),
             _ => {}
         }
     }
 }
 
-fn firewall_rule(r: &db::RuleRow) -> Option<netplan::FirewallRule> {
-    let x = &r.spec;
+fn firewall_rule(
+    r: &db::RuleRow,
+    x: &db::rulespec::L4,
+    cidrlist: &[String],
+) -> Option<netplan::FirewallRule> {
     let ip_id = r.ip_id?;
-    let p = protocol(x["protocol"].as_str().unwrap_or("tcp"))?;
+    let p = protocol(&x.protocol)?;
     Some(netplan::FirewallRule {
         id: r.id,
         ip_id,
         protocol: p,
-        start_port: port(&x["startport"]),
-        end_port: port(&x["endport"]),
-        icmp_type: int(&x["icmptype"]),
-        icmp_code: int(&x["icmpcode"]),
-        cidrs: cidrs(&x["cidrlist"]),
+        start_port: port(x.startport),
+        end_port: port(x.endport),
+        icmp_type: int(x.icmptype),
+        icmp_code: int(x.icmpcode),
+        cidrs: cidrs(cidrlist),
     })
 }
 
-fn egress_rule(r: &db::RuleRow) -> Option<netplan::EgressRule> {
-    let x = &r.spec;
-    let (Some(network_id), Some(p)) = (
-        r.network_id,
-        protocol(x["protocol"].as_str().unwrap_or("all")),
-    ) else {
+fn egress_rule(r: &db::RuleRow, x: &db::rulespec::FirewallSpec) -> Option<netplan::EgressRule> {
+    let (Some(network_id), Some(p)) = (r.network_id, protocol(&x.l4.protocol)) else {
         return None;
     };
     Some(netplan::EgressRule {
         id: r.id,
         network_id,
         protocol: p,
-        start_port: port(&x["startport"]),
-        end_port: port(&x["endport"]),
-        icmp_type: int(&x["icmptype"]),
-        icmp_code: int(&x["icmpcode"]),
-        cidrs: cidrs(&x["cidrlist"]),
-        dest_cidrs: cidrs(&x["destcidrlist"]),
+        start_port: port(x.l4.startport),
+        end_port: port(x.l4.endport),
+        icmp_type: int(x.l4.icmptype),
+        icmp_code: int(x.l4.icmpcode),
+        cidrs: cidrs(&x.cidrlist),
+        dest_cidrs: cidrs(&x.destcidrlist),
     })
 }
 
 fn port_forward(
     r: &db::RuleRow,
-    guest_ip_of: &dyn Fn(&str) -> Option<Ipv4Addr>,
+    x: &db::rulespec::PortForwardSpec,
+    guest_ip_of: &dyn Fn(Uuid) -> Option<Ipv4Addr>,
 ) -> Option<netplan::PortForward> {
-    let x = &r.spec;
     let ip_id = r.ip_id?;
-    let dest = x["vmguestip"]
-        .as_str()
+    let dest = x
+        .vmguestip
+        .as_deref()
         .and_then(|a| a.parse().ok())
-        .or_else(|| guest_ip_of(x["virtualmachineid"].as_str().unwrap_or("")));
-    let (Some(dest), Some(ps), Some(qs)) = (dest, port(&x["publicport"]), port(&x["privateport"]))
-    else {
+        .or_else(|| guest_ip_of(x.virtualmachineid));
+    let (Some(dest), Some(ps), Some(qs)) = (
+        dest,
+        port(Some(x.publicport)),
+        port(Some(x.privateport)),
+    ) else {
         return None;
     };
     Some(netplan::PortForward {
         id: r.id,
         ip_id,
-        protocol: protocol(x["protocol"].as_str().unwrap_or("tcp"))
-            .unwrap_or(netplan::Protocol::Tcp),
+        protocol: protocol(&x.protocol).unwrap_or(netplan::Protocol::Tcp),
         public_start: ps,
-        public_end: port(&x["publicendport"]).unwrap_or(ps),
+        public_end: port(Some(x.publicendport)).unwrap_or(ps),
         private_start: qs,
-        private_end: port(&x["privateendport"]).unwrap_or(qs),
+        private_end: port(Some(x.privateendport)).unwrap_or(qs),
         dest,
-        cidrs: cidrs(&x["cidrlist"]),
+        cidrs: cidrs(&x.cidrlist),
     })
 }
 
 fn load_balancer(
     r: &db::RuleRow,
+    x: &db::rulespec::LbSpec,
     side: &RouterSide,
-    guest_ip_of: &dyn Fn(&str) -> Option<Ipv4Addr>,
+    guest_ip_of: &dyn Fn(Uuid) -> Option<Ipv4Addr>,
 ) -> Option<netplan::LoadBalancer> {
-    let x = &r.spec;
     let ip_id = r.ip_id?;
-    let (Some(pp), Some(qp)) = (port(&x["publicport"]), port(&x["privateport"])) else {
+    let (Some(pp), Some(qp)) = (port(Some(x.publicport)), port(Some(x.privateport))) else {
         return None;
     };
     let members: Vec<Ipv4Addr> = side
@@ -668,89 +655,79 @@ fn load_balancer(
         .filter_map(|m| {
             m.ip.as_deref()
                 .and_then(|i| i.parse().ok())
-                .or_else(|| guest_ip_of(&m.member_id.to_string()))
+                .or_else(|| guest_ip_of(m.member_id))
         })
         .collect();
-    let policy = |kind: &str| {
-        side.lb_policies
-            .iter()
-            .find(|p| p.parent_id == Some(r.id) && p.kind == kind)
-    };
+    let policies = side
+        .lb_policies
+        .iter()
+        .filter(|p| p.parent_id == Some(r.id));
+    let stickiness = policies.clone().find_map(|p| match &p.spec {
+        db::RuleSpec::Stickiness(s) => Some(netplan::Stickiness {
+            method: s.methodname.clone(),
+            name: p.name.clone().unwrap_or_default(),
+            params: s.params.clone().into_iter().collect(),
+        }),
+        _ => None,
+    });
+    let health_check = policies.clone().find_map(|p| match &p.spec {
+        db::RuleSpec::HealthCheck(h) => Some(netplan::HealthCheck {
+            ping_path: h.pingpath.clone(),
+            interval_s: h.intervaltime.clamp(0, u32::MAX as i64) as u32,
+            timeout_s: h.responsetimeout.clamp(0, u32::MAX as i64) as u32,
+            healthy: h.healthythreshold.clamp(0, u32::MAX as i64) as u32,
+            unhealthy: h.unhealthythreshold.clamp(0, u32::MAX as i64) as u32,
+        }),
+        _ => None,
+    });
     Some(netplan::LoadBalancer {
         id: r.id,
         name: r.name.clone().unwrap_or_default(),
         ip_id,
-        protocol: x["protocol"].as_str().unwrap_or("tcp").to_string(),
+        protocol: x.protocol.clone(),
         public_port: pp,
         private_port: qp,
-        algorithm: match x["algorithm"].as_str().unwrap_or("roundrobin") {
+        algorithm: match x.algorithm.as_str() {
             "leastconn" => netplan::Algorithm::Leastconn,
             "source" => netplan::Algorithm::Source,
             _ => netplan::Algorithm::Roundrobin,
         },
         members,
-        cidrs: cidrs(&x["cidrlist"]),
-        stickiness: policy("stickiness").map(|p| netplan::Stickiness {
-            method: p.spec["methodname"]
-                .as_str()
-                .unwrap_or("SourceBased")
-                .to_string(),
-            name: p.name.clone().unwrap_or_default(),
-            params: p.spec["params"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }),
-        health_check: policy("healthcheck").map(|p| netplan::HealthCheck {
-            ping_path: p.spec["pingpath"].as_str().unwrap_or("/").to_string(),
-            interval_s: p.spec["intervaltime"].as_u64().unwrap_or(5) as u32,
-            timeout_s: p.spec["responsetimeout"].as_u64().unwrap_or(2) as u32,
-            healthy: p.spec["healthythreshold"].as_u64().unwrap_or(2) as u32,
-            unhealthy: p.spec["unhealthythreshold"].as_u64().unwrap_or(10) as u32,
-        }),
+        cidrs: cidrs(&x.cidrlist),
+        stickiness,
+        health_check,
     })
 }
 
-fn static_route(r: &db::RuleRow) -> Option<netplan::StaticRoute> {
-    let x = &r.spec;
-    let (Some(network_id), Some(dest)) = (
-        r.network_id,
-        x["cidr"].as_str().and_then(|c| c.parse::<Cidr>().ok()),
-    ) else {
+fn static_route(r: &db::RuleRow, x: &db::rulespec::RouteSpec) -> Option<netplan::StaticRoute> {
+    let (Some(network_id), Ok(dest)) = (r.network_id, x.cidr.parse::<Cidr>()) else {
         return None;
     };
     Some(netplan::StaticRoute {
         id: r.id,
         network_id,
         destination: dest,
-        next_hop: x["nexthop"].as_str().and_then(|h| h.parse().ok()),
-        interface: x["interface"].as_str().map(str::to_string),
-        metric: x["metric"].as_u64().unwrap_or(0) as u32,
+        next_hop: x.nexthop.as_deref().and_then(|h| h.parse().ok()),
+        interface: x.interface.clone(),
+        metric: x.metric.clamp(0, u32::MAX as i64) as u32,
     })
 }
 
 fn remote_access_vpn(
     st: &Core,
     r: &db::RuleRow,
+    x: &db::rulespec::VpnSpec,
     side: &RouterSide,
 ) -> Option<netplan::RemoteAccessVpn> {
-    let x = &r.spec;
     let (Some(ip_id), Some(network_id)) = (r.ip_id, r.network_id) else {
         return None;
     };
-    let range = x["iprange"].as_str().unwrap_or("");
+    let range = x.iprange.as_str();
     let (a, b) = range.split_once('-').unwrap_or((range, range));
     let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse()) else {
         return None;
     };
-    let psk = x["presharedkey"]
-        .as_str()
-        .and_then(|e| st.key.decrypt(e).ok())
-        .unwrap_or_default();
+    let psk = st.key.decrypt(&x.presharedkey).unwrap_or_default();
     Some(netplan::RemoteAccessVpn {
         id: r.id,
         ip_id,
@@ -762,12 +739,12 @@ fn remote_access_vpn(
             .vpn_users
             .iter()
             .filter(|u| u.account_id == r.account_id && u.state != model::RuleState::Revoke)
-            .map(|u| netplan::VpnUser {
-                username: u.name.clone().unwrap_or_default(),
-                password: u.spec["password"]
-                    .as_str()
-                    .and_then(|e| st.key.decrypt(e).ok())
-                    .unwrap_or_default(),
+            .filter_map(|u| match &u.spec {
+                db::RuleSpec::VpnUser(v) => Some(netplan::VpnUser {
+                    username: u.name.clone().unwrap_or_default(),
+                    password: st.key.decrypt(&v.password).unwrap_or_default(),
+                }),
+                _ => None,
             })
             .collect(),
     })

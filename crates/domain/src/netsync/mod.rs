@@ -10,7 +10,6 @@
 mod load;
 
 use load::load_state;
-pub use load::sg_refs;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -275,7 +274,7 @@ pub async fn hosts_of_groups(st: &Core, groups: &[Uuid]) -> DomainResult<BTreeSe
     .await?
     .0;
     for r in &rules {
-        let named = sg_refs(&r.spec);
+        let named = r.spec.groups();
         if named.iter().any(|g| groups.contains(g)) {
             if let Some(p) = r.parent_id {
                 owners.insert(p);

@@ -227,11 +227,7 @@ pub fn mark_removed(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         )
         .await?
         .0;
-        let me = vm.to_string();
-        for r in rules
-            .iter()
-            .filter(|r| r.spec["virtualmachineid"].as_str() == Some(&me))
-        {
+        for r in rules.iter().filter(|r| r.spec.target_vm() == Some(vm)) {
             db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
         }
         let nat = db::public_ip_list(

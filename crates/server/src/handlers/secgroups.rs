@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 
 use api::{list_body, success_body, ApiError, Args, ErrorCode};
-use db::{AccountRow, DbError, RuleRow};
+use db::rulespec::{self, GroupSpec, SgRuleSpec, L4};
+use db::{AccountRow, DbError, RuleRow, RuleSpec};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -52,7 +53,6 @@ pub(crate) async fn ensure_default(st: &State, acct: &AccountRow) -> AppResult<U
         &mut tx,
         &db::NewRule {
             id,
-            kind: "securitygroup",
             name: Some(DEFAULT.into()),
             state: model::RuleState::Active,
             account_id: Some(acct.id),
@@ -60,7 +60,9 @@ pub(crate) async fn ensure_default(st: &State, acct: &AccountRow) -> AppResult<U
             network_id: None,
             ip_id: None,
             parent_id: None,
-            spec: json!({"description": "Default Security Group"}),
+            spec: RuleSpec::SecurityGroup(GroupSpec {
+                description: "Default Security Group".into(),
+            }),
         },
     )
     .await
@@ -113,7 +115,7 @@ pub(crate) async fn for_deploy(
             db::rule_get(&mut c, id).await?
         };
         match g {
-            Some(g) if g.kind == "securitygroup" && g.account_id == Some(acct.id) => out.push(g.id),
+            Some(g) if g.kind() == rulespec::kind::SECURITY_GROUP && g.account_id == Some(acct.id) => out.push(g.id),
             _ => {
                 return param_err(format!(
                     "Unable to find security group {s} of account {}",
@@ -165,22 +167,27 @@ pub(crate) async fn join(st: &State, vm: Uuid, groups: &[Uuid]) -> AppResult<()>
     Ok(())
 }
 
+fn description(g: &RuleRow) -> &str {
+    match &g.spec {
+        RuleSpec::SecurityGroup(s) => &s.description,
+        _ => "",
+    }
+}
+
 fn rule_view(r: &RuleRow, names: &HashMap<Uuid, (String, String)>) -> Value {
-    let s = &r.spec;
+    let (RuleSpec::Ingress(s) | RuleSpec::Egress(s)) = &r.spec else {
+        return json!({ "ruleid": r.id });
+    };
     let mut v = json!({
         "ruleid": r.id,
-        "protocol": s["protocol"],
+        "protocol": s.l4.protocol,
         "tags": [],
     });
-    for k in ["startport", "endport", "icmptype", "icmpcode"] {
-        if !s[k].is_null() {
-            v[k] = s[k].clone();
-        }
+    super::netrules::l4_fields(&mut v, &s.l4);
+    if let Some(c) = s.cidrlist.first() {
+        v["cidr"] = json!(c);
     }
-    if let Some(c) = s["cidrlist"].as_array().and_then(|a| a.first()) {
-        v["cidr"] = c.clone();
-    }
-    if let Some(g) = crate::netsync::sg_refs(s).first() {
+    if let Some(g) = s.groups().first() {
         if let Some((name, acct)) = names.get(g) {
             v["securitygroupname"] = json!(name);
             v["account"] = json!(acct);
@@ -214,7 +221,7 @@ async fn views(
         let members = db::members_of(&mut c, &ids).await?;
         let refs: Vec<Uuid> = rules
             .iter()
-            .flat_map(|r| crate::netsync::sg_refs(&r.spec))
+            .flat_map(|r| r.spec.groups())
             .collect();
         let named = if refs.is_empty() {
             Vec::new()
@@ -251,7 +258,7 @@ async fn views(
             let pick = |dir: &str| -> Vec<Value> {
                 rules
                     .iter()
-                    .filter(|r| r.parent_id == Some(g.id) && r.kind == dir)
+                    .filter(|r| r.parent_id == Some(g.id) && r.kind() == dir)
                     .filter(|r| only_rules.is_none_or(|o| o.contains(&r.id)))
                     .map(|r| rule_view(r, &names))
                     .collect()
@@ -264,7 +271,7 @@ async fn views(
             let mut v = json!({
                 "id": g.id,
                 "name": g.name,
-                "description": g.spec["description"].as_str().unwrap_or(""),
+                "description": description(g),
                 "ingressrule": pick("ingress"),
                 "egressrule": pick("egress"),
                 "virtualmachinecount": vms.len(),
@@ -308,7 +315,7 @@ pub(crate) async fn of_vms(st: &State, vms: &[Uuid]) -> AppResult<HashMap<Uuid, 
             let mut v = json!({
                 "id": g.id,
                 "name": g.name,
-                "description": g.spec["description"].as_str().unwrap_or(""),
+                "description": description(g),
             });
             super::netrules::owner_fields(&mut v, g);
             out.entry(x.member_id).or_default().push(v);
@@ -339,7 +346,6 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         &mut tx,
         &db::NewRule {
             id,
-            kind: "securitygroup",
             name: Some(name.clone()),
             state: model::RuleState::Active,
             account_id: Some(acct.id),
@@ -347,7 +353,9 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
             network_id: None,
             ip_id: None,
             parent_id: None,
-            spec: json!({"description": args.text("description").unwrap_or(&name)}),
+            spec: RuleSpec::SecurityGroup(GroupSpec {
+                description: args.text("description").unwrap_or(&name).to_string(),
+            }),
         },
     )
     .await
@@ -373,7 +381,7 @@ async fn group(st: &State, id: Uuid) -> AppResult<RuleRow> {
     let mut c = st.store.read().await?;
     db::rule_get(&mut c, id)
         .await?
-        .filter(|g| g.kind == "securitygroup")
+        .filter(|g| g.kind() == rulespec::kind::SECURITY_GROUP)
         .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()).into())
 }
 
@@ -487,7 +495,7 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         .0;
         let referenced = rules
             .iter()
-            .any(|r| r.parent_id != Some(g.id) && crate::netsync::sg_refs(&r.spec).contains(&g.id));
+            .any(|r| r.parent_id != Some(g.id) && r.spec.groups().contains(&g.id));
         (members, referenced)
     };
     if members > 0 {
@@ -533,7 +541,7 @@ async fn rule_specs(
     ctx: &OpContext,
     g: &RuleRow,
     args: &Args,
-) -> AppResult<Vec<Value>> {
+) -> AppResult<Vec<RuleSpec>> {
     let protocol = args.text("protocol").unwrap_or("tcp").to_ascii_lowercase();
     let proto = match protocol.as_str() {
         "tcp" | "udp" | "icmp" | "all" => protocol.clone(),
@@ -549,7 +557,7 @@ async fn rule_specs(
             }
         },
     };
-    let mut base = json!({"protocol": proto});
+    let mut base = L4::protocol(proto.clone());
     match proto.as_str() {
         "tcp" | "udp" => {
             let (Some(s), Some(e)) = (
@@ -563,8 +571,8 @@ async fn rule_specs(
             if !(0..=65535).contains(&s) || !(0..=65535).contains(&e) || e < s {
                 return param_err(format!("Invalid port range {s}:{e}"));
             }
-            base["startport"] = json!(s);
-            base["endport"] = json!(e);
+            base.startport = Some(s);
+            base.endport = Some(e);
         }
         "icmp" => {
             let t = args.int("icmptype").unwrap_or(-1);
@@ -572,8 +580,8 @@ async fn rule_specs(
             if !(-1..=255).contains(&t) || !(-1..=255).contains(&c) {
                 return param_err(format!("Invalid ICMP type/code {t}/{c}"));
             }
-            base["icmptype"] = json!(t);
-            base["icmpcode"] = json!(c);
+            base.icmptype = Some(t);
+            base.icmpcode = Some(c);
         }
         _ => {
             if args.has("startport") || args.has("endport") {
@@ -601,16 +609,27 @@ async fn rule_specs(
     if cidrs.is_empty() && groups.is_empty() {
         return param_err("At least one of cidrlist or usersecuritygrouplist must be given");
     }
+    let one = |s: SgRuleSpec| {
+        if dir_of(args) == rulespec::kind::EGRESS {
+            RuleSpec::Egress(s)
+        } else {
+            RuleSpec::Ingress(s)
+        }
+    };
     let mut out = Vec::new();
     for c in cidrs {
-        let mut s = base.clone();
-        s["cidrlist"] = json!([c]);
-        out.push(s);
+        out.push(one(SgRuleSpec {
+            l4: base.clone(),
+            cidrlist: vec![c],
+            usersecuritygrouplist: Vec::new(),
+        }));
     }
     for t in groups {
-        let mut s = base.clone();
-        s["usersecuritygrouplist"] = json!([{"groupid": t}]);
-        out.push(s);
+        out.push(one(SgRuleSpec {
+            l4: base.clone(),
+            cidrlist: Vec::new(),
+            usersecuritygrouplist: vec![rulespec::GroupRef { groupid: t }],
+        }));
     }
     Ok(out)
 }
@@ -631,7 +650,7 @@ pub async fn authorize_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
         .await?
         .0
     };
-    let new: Vec<&Value> = specs
+    let new: Vec<&RuleSpec> = specs
         .iter()
         .filter(|s| !existing.iter().any(|r| &r.spec == *s))
         .collect();
@@ -685,7 +704,6 @@ pub async fn authorize_run(
             &mut tx,
             &db::NewRule {
                 id,
-                kind: dir,
                 name: None,
                 state: model::RuleState::Active,
                 account_id: g.account_id,
@@ -744,7 +762,7 @@ pub async fn revoke_run(
     };
     let mut tx = st.store.begin().await?;
     db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
-    let ev = if r.kind == "ingress" {
+    let ev = if matches!(r.spec, RuleSpec::Ingress(_)) {
         "SG.REVOKE.INGRESS"
     } else {
         "SG.REVOKE.EGRESS"

@@ -28,12 +28,17 @@ fn psk(len: usize) -> String {
 }
 
 fn vpn_view(st: &State, r: &RuleRow, ip: Option<&db::PublicIpRow>) -> Value {
+    let default = db::rulespec::VpnSpec::default();
+    let s = match &r.spec {
+        db::RuleSpec::Vpn(s) => s,
+        _ => &default,
+    };
     let mut v = json!({
         "id": r.id,
-        "iprange": r.spec["iprange"],
-        "presharedkey": r.spec["presharedkey"].as_str().and_then(|e| st.key.decrypt(e).ok()).unwrap_or_default(),
+        "iprange": s.iprange,
+        "presharedkey": st.key.decrypt(&s.presharedkey).unwrap_or_default(),
         "state": r.state,
-        "fordisplay": r.spec["fordisplay"].as_bool().unwrap_or(true),
+        "fordisplay": s.fordisplay,
         "type": "RemoteAccessVpn",
     });
     if let Some(ip) = ip {
@@ -136,15 +141,14 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         .settings
         .int("remote.access.vpn.psk.length")
         .clamp(8, 256) as usize;
-    let spec = json!({
-        "iprange": format!("{a}-{b}"),
-        "presharedkey": st.key.encrypt(&psk(len))?,
-        "fordisplay": args.bool("fordisplay").unwrap_or(true),
+    let spec = db::RuleSpec::Vpn(db::rulespec::VpnSpec {
+        iprange: format!("{a}-{b}"),
+        presharedkey: st.key.encrypt(&psk(len))?,
+        fordisplay: args.bool("fordisplay").unwrap_or(true),
     });
     let id = super::netrules::insert_rule(
         st,
         ctx,
-        "vpn",
         Some(&ip),
         None,
         None,
@@ -224,7 +228,7 @@ pub async fn update_run(
     let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["vpn"]).await?;
     let mut spec = r.spec.clone();
     if let Some(d) = args.bool("fordisplay") {
-        spec["fordisplay"] = json!(d);
+        spec.set_for_display(d);
     }
     let mut tx = st.store.begin().await?;
     db::rule_update(&mut tx, r.id, r.state, None, &spec).await?;
@@ -312,7 +316,6 @@ pub async fn add_user_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRe
         &mut tx,
         &db::NewRule {
             id,
-            kind: "vpnuser",
             name: Some(username.clone()),
             state: model::RuleState::Add,
             account_id: Some(acct.id),
@@ -320,7 +323,9 @@ pub async fn add_user_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRe
             network_id: None,
             ip_id: None,
             parent_id: None,
-            spec: json!({"password": st.key.encrypt(password)?}),
+            spec: db::RuleSpec::VpnUser(db::rulespec::VpnUserSpec {
+                password: st.key.encrypt(password)?,
+            }),
         },
     )
     .await

@@ -7,7 +7,7 @@ mod policies;
 pub use policies::*;
 
 use api::{list_body, success_body, ApiError, Args};
-use db::RuleRow;
+use db::{RuleRow, RuleSpec};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -42,18 +42,22 @@ fn protocol(v: Option<&str>) -> AppResult<String> {
 }
 
 fn lb_view(r: &RuleRow, ip: Option<&db::PublicIpRow>, zone: Option<&String>) -> Value {
-    let s = &r.spec;
+    let default = db::rulespec::LbSpec::default();
+    let s = match &r.spec {
+        RuleSpec::LoadBalancer(s) => s,
+        _ => &default,
+    };
     let mut v = json!({
         "id": r.id,
         "name": r.name,
-        "description": s["description"].as_str().unwrap_or(""),
-        "algorithm": s["algorithm"],
-        "publicport": s["publicport"].as_i64().unwrap_or(0).to_string(),
-        "privateport": s["privateport"].as_i64().unwrap_or(0).to_string(),
-        "protocol": s["protocol"],
-        "cidrlist": s["cidrlist"].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+        "description": s.description,
+        "algorithm": s.algorithm,
+        "publicport": s.publicport.to_string(),
+        "privateport": s.privateport.to_string(),
+        "protocol": s.protocol,
+        "cidrlist": s.cidrlist.join(","),
         "state": r.state,
-        "fordisplay": s["fordisplay"].as_bool().unwrap_or(true),
+        "fordisplay": s.fordisplay,
         "tags": [],
     });
     if let Some(n) = r.network_id {
@@ -142,38 +146,40 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     )
     .await?;
     let cidrs = super::netrules::parse_cidrs(args, "cidrlist", false)?;
-    let spec = json!({
-        "algorithm": algo, "protocol": proto,
-        "publicport": public, "privateport": private,
-        "description": args.text("description").unwrap_or(""),
-        "cidrlist": cidrs,
-        "fordisplay": args.bool("fordisplay").unwrap_or(true),
-    });
+    let spec = db::rulespec::LbSpec {
+        algorithm: algo,
+        protocol: proto,
+        publicport: public,
+        privateport: private,
+        description: args.text("description").unwrap_or("").to_string(),
+        cidrlist: cidrs.clone(),
+        fordisplay: args.bool("fordisplay").unwrap_or(true),
+    };
     let id = super::netrules::insert_rule(
         st,
         ctx,
-        "lb",
         Some(&ip),
         None,
         Some(name),
-        spec,
+        RuleSpec::LoadBalancer(spec),
         "LB.CREATE",
     )
     .await?;
     if args.bool("openfirewall").unwrap_or(true) {
-        let fw = json!({
-            "protocol": l4, "startport": public, "endport": public,
-            "cidrlist": if cidrs.is_empty() { vec!["0.0.0.0/0".to_string()] } else { cidrs },
-            "type": "system", "fordisplay": true, "for": id.to_string(),
-        });
+        let cidrs = if cidrs.is_empty() {
+            vec!["0.0.0.0/0".to_string()]
+        } else {
+            cidrs
+        };
         super::netrules::insert_rule(
             st,
             ctx,
-            "firewall",
             Some(&ip),
             None,
             None,
-            fw,
+            RuleSpec::Firewall(super::netrules::opened_firewall(
+                l4, public, public, cidrs, id,
+            )),
             "FIREWALL.OPEN",
         )
         .await?;
@@ -287,19 +293,22 @@ pub async fn update_run(
     _job: &JobRef,
 ) -> AppResult<Value> {
     let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
-    let mut spec = r.spec.clone();
+    let RuleSpec::LoadBalancer(mut spec) = r.spec.clone() else {
+        return Err(ApiError::invalid_id("id", &r.id.to_string()).into());
+    };
     if let Some(a) = args.text("algorithm") {
-        spec["algorithm"] = json!(algorithm(a)?);
+        spec.algorithm = algorithm(a)?;
     }
     if args.has("protocol") {
-        spec["protocol"] = json!(protocol(args.text("protocol"))?);
+        spec.protocol = protocol(args.text("protocol"))?;
     }
     if let Some(d) = args.text("description") {
-        spec["description"] = json!(d);
+        spec.description = d.to_string();
     }
     if let Some(d) = args.bool("fordisplay") {
-        spec["fordisplay"] = json!(d);
+        spec.fordisplay = d;
     }
+    let spec = RuleSpec::LoadBalancer(spec);
     let name = args
         .text("name")
         .map(|n| n.trim().to_string())

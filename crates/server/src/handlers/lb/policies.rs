@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use api::{list_body, success_body, ApiError, Args};
-use db::RuleRow;
+use db::{RuleRow, RuleSpec};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -20,42 +20,42 @@ const METHODS: &[&str] = &["LbCookie", "AppCookie", "SourceBased"];
 // --- stickiness and health checks ----------------------------------------------------------
 
 fn policy_view(r: &RuleRow, lb: &RuleRow, zone: Option<Uuid>) -> Value {
-    let (wrapper, inner) = if r.kind == "stickiness" {
-        (
+    let (wrapper, inner) = match &r.spec {
+        RuleSpec::Stickiness(s) => (
             "stickinesspolicy",
             json!({
                 "id": r.id,
                 "name": r.name,
-                "methodname": r.spec["methodname"],
-                "description": r.spec["description"].as_str().unwrap_or(""),
-                "params": r.spec["params"],
+                "methodname": s.methodname,
+                "description": s.description,
+                "params": s.params,
                 "state": r.state,
-                "fordisplay": r.spec["fordisplay"].as_bool().unwrap_or(true),
+                "fordisplay": s.fordisplay,
             }),
-        )
-    } else {
-        (
+        ),
+        RuleSpec::HealthCheck(h) => (
             "healthcheckpolicy",
             json!({
                 "id": r.id,
-                "pingpath": r.spec["pingpath"],
-                "description": r.spec["description"].as_str().unwrap_or(""),
-                "responsetime": r.spec["responsetimeout"],
-                "healthcheckinterval": r.spec["intervaltime"],
-                "healthcheckthresshold": r.spec["healthythreshold"],
-                "unhealthcheckthresshold": r.spec["unhealthythreshold"],
+                "pingpath": h.pingpath,
+                "description": h.description,
+                "responsetime": h.responsetimeout,
+                "healthcheckinterval": h.intervaltime,
+                "healthcheckthresshold": h.healthythreshold,
+                "unhealthcheckthresshold": h.unhealthythreshold,
                 "state": r.state,
-                "fordisplay": r.spec["fordisplay"].as_bool().unwrap_or(true),
+                "fordisplay": h.fordisplay,
             }),
-        )
+        ),
+        _ => ("healthcheckpolicy", json!({ "id": r.id, "state": r.state })),
     };
     let mut v = json!({
         "lbruleid": lb.id,
         wrapper: [inner],
     });
-    if r.kind == "stickiness" {
+    if let RuleSpec::Stickiness(s) = &r.spec {
         v["name"] = json!(r.name);
-        v["description"] = r.spec["description"].clone();
+        v["description"] = json!(s.description);
         v["state"] = json!(r.state);
     }
     if let Some(z) = zone {
@@ -75,10 +75,10 @@ async fn insert_policy(
     st: &State,
     ctx: &OpContext,
     lb: &RuleRow,
-    kind: &'static str,
     name: Option<String>,
-    spec: Value,
+    spec: RuleSpec,
 ) -> AppResult<Uuid> {
+    let kind = spec.kind();
     let existing = {
         let mut c = st.store.read().await?;
         db::rule_list(
@@ -104,7 +104,6 @@ async fn insert_policy(
         &mut tx,
         &db::NewRule {
             id,
-            kind,
             name,
             state: model::RuleState::Add,
             account_id: lb.account_id,
@@ -191,18 +190,18 @@ pub async fn create_stickiness_prepare(
         params.insert(n, v.clone());
     }
     if (*method == "LbCookie" || *method == "AppCookie")
-        && lb.spec["protocol"].as_str() == Some("udp")
+        && lb.spec.protocol() == Some("udp")
     {
         return param_err("Cookie-based stickiness needs a TCP (HTTP) load balancer rule");
     }
-    let spec = json!({
-        "methodname": method,
-        "description": args.text("description").unwrap_or(""),
-        "params": params,
-        "fordisplay": args.bool("fordisplay").unwrap_or(true),
+    let spec = RuleSpec::Stickiness(db::rulespec::StickinessSpec {
+        methodname: method.to_string(),
+        description: args.text("description").unwrap_or("").to_string(),
+        params,
+        fordisplay: args.bool("fordisplay").unwrap_or(true),
     });
     let name = args.required_str("name")?.trim().to_string();
-    let id = insert_policy(st, ctx, &lb, "stickiness", Some(name), spec).await?;
+    let id = insert_policy(st, ctx, &lb, Some(name), spec).await?;
     Ok(JobPlan {
         instance_type: Some("LoadBalancerRule"),
         instance_id: Some(id.to_string()),
@@ -344,16 +343,16 @@ pub async fn create_healthcheck_prepare(
     if !path.starts_with('/') || path.contains(char::is_whitespace) {
         return param_err(format!("Invalid pingpath {path:?}: an absolute HTTP path"));
     }
-    let spec = json!({
-        "pingpath": path,
-        "responsetimeout": timeout,
-        "intervaltime": interval,
-        "healthythreshold": get("healthythreshold", 2, 1, 10)?,
-        "unhealthythreshold": get("unhealthythreshold", 10, 1, 10)?,
-        "description": args.text("description").unwrap_or(""),
-        "fordisplay": args.bool("fordisplay").unwrap_or(true),
+    let spec = RuleSpec::HealthCheck(db::rulespec::HealthCheckSpec {
+        pingpath: path,
+        responsetimeout: timeout,
+        intervaltime: interval,
+        healthythreshold: get("healthythreshold", 2, 1, 10)?,
+        unhealthythreshold: get("unhealthythreshold", 10, 1, 10)?,
+        description: args.text("description").unwrap_or("").to_string(),
+        fordisplay: args.bool("fordisplay").unwrap_or(true),
     });
-    let id = insert_policy(st, ctx, &lb, "healthcheck", None, spec).await?;
+    let id = insert_policy(st, ctx, &lb, None, spec).await?;
     Ok(JobPlan {
         instance_type: Some("LoadBalancerRule"),
         instance_id: Some(id.to_string()),

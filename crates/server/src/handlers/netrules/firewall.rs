@@ -16,29 +16,24 @@ pub async fn create_firewall_prepare(
     if let Some(n) = ip.network_id {
         require_service(st, n, "Firewall").await?;
     }
-    let mut spec = l4_spec(args, false)?;
-    spec["cidrlist"] = json!(parse_cidrs(args, "cidrlist", true)?);
-    spec["type"] = json!(args.text("type").unwrap_or("user"));
-    spec["fordisplay"] = json!(args.bool("fordisplay").unwrap_or(true));
-    if let Some(r) = range_of(&spec, "startport", "endport") {
-        check_port_conflict(
-            st,
-            &ip,
-            vec!["firewall"],
-            spec["protocol"].as_str().unwrap_or("tcp"),
-            r,
-            None,
-        )
-        .await?;
+    let spec = db::rulespec::FirewallSpec {
+        l4: l4_spec(args, false)?,
+        cidrlist: parse_cidrs(args, "cidrlist", true)?,
+        destcidrlist: Vec::new(),
+        rule_type: args.text("type").unwrap_or("user").to_string(),
+        fordisplay: args.bool("fordisplay").unwrap_or(true),
+        opened_for: None,
+    };
+    if let Some(r) = spec.l4.ports() {
+        check_port_conflict(st, &ip, vec!["firewall"], &spec.l4.protocol, r, None).await?;
     }
     let id = insert_rule(
         st,
         ctx,
-        "firewall",
         Some(&ip),
         None,
         None,
-        spec,
+        RuleSpec::Firewall(spec),
         "FIREWALL.OPEN",
     )
     .await?;
@@ -124,7 +119,7 @@ pub async fn create_egress_prepare(st: &State, ctx: &OpContext, args: &Args) -> 
         ));
     }
     require_service(st, n.id, "Firewall").await?;
-    let mut spec = l4_spec(args, true)?;
+    let l4 = l4_spec(args, true)?;
     let src = parse_cidrs(args, "cidrlist", false)?;
     if let Some(g) = n
         .cidr
@@ -144,18 +139,21 @@ pub async fn create_egress_prepare(st: &State, ctx: &OpContext, args: &Args) -> 
             }
         }
     }
-    spec["cidrlist"] = json!(src);
-    spec["destcidrlist"] = json!(parse_cidrs(args, "destcidrlist", false)?);
-    spec["type"] = json!(args.text("type").unwrap_or("user"));
-    spec["fordisplay"] = json!(args.bool("fordisplay").unwrap_or(true));
+    let spec = db::rulespec::FirewallSpec {
+        l4,
+        cidrlist: src,
+        destcidrlist: parse_cidrs(args, "destcidrlist", false)?,
+        rule_type: args.text("type").unwrap_or("user").to_string(),
+        fordisplay: args.bool("fordisplay").unwrap_or(true),
+        opened_for: None,
+    };
     let id = insert_rule(
         st,
         ctx,
-        "egressfw",
         None,
         Some(&n),
         None,
-        spec,
+        RuleSpec::EgressFirewall(spec),
         "FIREWALL.EGRESS.OPEN",
     )
     .await?;

@@ -54,40 +54,36 @@ pub async fn create_pf_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
     )
     .await?;
     let cidrs = parse_cidrs(args, "cidrlist", true)?;
-    let spec = json!({
-        "protocol": protocol,
-        "publicport": pub_s, "publicendport": pub_e,
-        "privateport": prv_s, "privateendport": prv_e,
-        "virtualmachineid": vm.id.to_string(),
-        "vmguestip": guest,
-        "cidrlist": cidrs,
-        "fordisplay": args.bool("fordisplay").unwrap_or(true),
-    });
+    let spec = db::rulespec::PortForwardSpec {
+        protocol: protocol.clone(),
+        publicport: pub_s,
+        publicendport: pub_e,
+        privateport: prv_s,
+        privateendport: prv_e,
+        virtualmachineid: vm.id,
+        vmguestip: Some(guest),
+        cidrlist: cidrs.clone(),
+        fordisplay: args.bool("fordisplay").unwrap_or(true),
+    };
     let id = insert_rule(
         st,
         ctx,
-        "portforward",
         Some(&ip),
         None,
         None,
-        spec,
+        RuleSpec::PortForward(spec),
         "NET.RULEADD",
     )
     .await?;
     // openfirewall (default true): the matching ingress firewall rule, created with it.
     if args.bool("openfirewall").unwrap_or(true) {
-        let fw = json!({
-            "protocol": protocol, "startport": pub_s, "endport": pub_e,
-            "cidrlist": cidrs, "type": "system", "fordisplay": true, "for": id.to_string(),
-        });
         insert_rule(
             st,
             ctx,
-            "firewall",
             Some(&ip),
             None,
             None,
-            fw,
+            RuleSpec::Firewall(opened_firewall(&protocol, pub_s, pub_e, cidrs, id)),
             "FIREWALL.OPEN",
         )
         .await?;
@@ -143,28 +139,36 @@ pub async fn update_pf_run(
     _job: &JobRef,
 ) -> AppResult<Value> {
     let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["portforward"]).await?;
-    let mut spec = r.spec.clone();
-    let pub_len =
-        spec["publicendport"].as_i64().unwrap_or(0) - spec["publicport"].as_i64().unwrap_or(0);
+    let RuleSpec::PortForward(mut spec) = r.spec.clone() else {
+        return Err(api::ApiError::invalid_id("id", &r.id.to_string()).into());
+    };
+    let pub_len = spec.publicendport - spec.publicport;
     if let Some(p) = port_arg(args, "privateport")? {
-        spec["privateport"] = json!(p);
+        spec.privateport = p;
         let e = port_arg(args, "privateendport")?.unwrap_or(p + pub_len);
         if e - p != pub_len {
             return param_err("Private and public port ranges must be of the same size");
         }
-        spec["privateendport"] = json!(e);
+        spec.privateendport = e;
     }
     if let Some(vm) = args.uuid("virtualmachineid") {
         let net = r.network_id.unwrap_or_default();
         let (vm, guest) = target_vm(st, ctx, vm, net, args.text("vmguestip")).await?;
-        spec["virtualmachineid"] = json!(vm.id.to_string());
-        spec["vmguestip"] = json!(guest);
+        spec.virtualmachineid = vm.id;
+        spec.vmguestip = Some(guest);
     }
     if let Some(d) = args.bool("fordisplay") {
-        spec["fordisplay"] = json!(d);
+        spec.fordisplay = d;
     }
     let mut tx = st.store.begin().await?;
-    db::rule_update(&mut tx, r.id, model::RuleState::Add, None, &spec).await?;
+    db::rule_update(
+        &mut tx,
+        r.id,
+        model::RuleState::Add,
+        None,
+        &RuleSpec::PortForward(spec),
+    )
+    .await?;
     tx.commit().await?;
     let r = activate(st, r.id).await?;
     let v = forward_views(st, std::slice::from_ref(&r), pf_view)
@@ -193,19 +197,23 @@ pub async fn create_ipfwd_prepare(st: &State, ctx: &OpContext, args: &Args) -> A
         return param_err("Invalid port range: the end port is lower than the start port");
     }
     check_port_conflict(st, &ip, vec!["ipforward"], &protocol, (s, e), None).await?;
-    let spec = json!({
-        "protocol": protocol, "startport": s, "endport": e,
-        "virtualmachineid": vm.to_string(),
-        "cidrlist": parse_cidrs(args, "cidrlist", true)?,
-    });
+    let spec = db::rulespec::IpForwardSpec {
+        l4: L4 {
+            protocol,
+            startport: Some(s),
+            endport: Some(e),
+            ..Default::default()
+        },
+        virtualmachineid: vm,
+        cidrlist: parse_cidrs(args, "cidrlist", true)?,
+    };
     let id = insert_rule(
         st,
         ctx,
-        "ipforward",
         Some(&ip),
         None,
         None,
-        spec,
+        RuleSpec::IpForward(spec),
         "NET.RULEADD",
     )
     .await?;
@@ -256,7 +264,7 @@ async fn forward_views(st: &State, rows: &[RuleRow], view: ForwardView) -> AppRe
             view(
                 r,
                 r.ip_id.and_then(|i| ips.get(&i)),
-                r.spec["virtualmachineid"].as_str().and_then(|v| vms.get(v)),
+                r.spec.target_vm().and_then(|v| vms.get(&v)),
             )
         })
         .collect())
@@ -273,8 +281,7 @@ async fn list_forwards(
 ) -> AppResult<Value> {
     let (mut rows, mut total) = list_rules(st, ctx, args, vec![kind]).await?;
     if let Some(vm) = args.uuid("virtualmachineid") {
-        let v = vm.to_string();
-        rows.retain(|r| r.spec["virtualmachineid"].as_str() == Some(&v));
+        rows.retain(|r| r.spec.target_vm() == Some(vm));
         total = rows.len() as u64;
     }
     Ok(list_body(key, total, forward_views(st, &rows, view).await?))

@@ -15,7 +15,8 @@ pub use forwarding::*;
 use std::net::Ipv4Addr;
 
 use api::{ApiError, Args};
-use db::{PublicIpRow, RuleRow};
+use db::rulespec::L4;
+use db::{PublicIpRow, RuleRow, RuleSpec};
 use model::identity::display_domain_path;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -49,7 +50,7 @@ pub(crate) async fn owned_rule(
         let mut c = st.store.read().await?;
         db::rule_get(&mut c, id).await?
     };
-    let Some(r) = r.filter(|r| kinds.contains(&r.kind.as_str())) else {
+    let Some(r) = r.filter(|r| kinds.contains(&r.kind())) else {
         return Err(ApiError::invalid_id(param, &id.to_string()).into());
     };
     match r.account_id {
@@ -105,15 +106,15 @@ pub(crate) async fn revoke(st: &State, ctx: &OpContext, id: Uuid, kinds: &[&str]
     let mut tx = st.store.begin().await?;
     db::rule_remove(&mut tx, db::RuleOwner::Parent, r.id).await?;
     db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
-    let event = match r.kind.as_str() {
-        "firewall" | "egressfw" => "FIREWALL.CLOSE",
-        "portforward" => "NET.RULEDELETE",
-        "lb" => "LB.DELETE",
-        "route" => "STATIC.ROUTE.DELETE",
-        "vpn" => "VPN.REMOTE.ACCESS.DESTROY",
+    let event = match &r.spec {
+        RuleSpec::Firewall(_) | RuleSpec::EgressFirewall(_) => "FIREWALL.CLOSE",
+        RuleSpec::PortForward(_) => "NET.RULEDELETE",
+        RuleSpec::LoadBalancer(_) => "LB.DELETE",
+        RuleSpec::Route(_) => "STATIC.ROUTE.DELETE",
+        RuleSpec::Vpn(_) => "VPN.REMOTE.ACCESS.DESTROY",
         _ => "NET.RULEDELETE",
     };
-    Event::new(ctx, event, format!("{} rule {} removed", r.kind, r.id))
+    Event::new(ctx, event, format!("{} rule {} removed", r.kind(), r.id))
         .resource(r.id, "FirewallRule", None)
         .record(&mut tx)
         .await?;
@@ -189,7 +190,7 @@ pub(crate) fn port_arg(args: &Args, k: &str) -> AppResult<Option<i64>> {
 
 /// The protocol and ports/ICMP of a firewall-style rule, checked. `extra` protocols are
 /// allowed besides tcp/udp/icmp (egress: `all` and numbers).
-pub(crate) fn l4_spec(args: &Args, egress: bool) -> AppResult<Value> {
+pub(crate) fn l4_spec(args: &Args, egress: bool) -> AppResult<L4> {
     let proto_in = args.text("protocol").unwrap_or("all").to_ascii_lowercase();
     let proto = match proto_in.as_str() {
         "tcp" | "udp" | "icmp" => proto_in.clone(),
@@ -208,14 +209,14 @@ pub(crate) fn l4_spec(args: &Args, egress: bool) -> AppResult<Value> {
     };
     let start = port_arg(args, "startport")?;
     let end = port_arg(args, "endport")?.or(start);
-    let mut spec = json!({"protocol": proto});
+    let mut spec = L4::protocol(proto.clone());
     if proto == "tcp" || proto == "udp" {
         if let (Some(s), Some(e)) = (start, end) {
             if e < s {
                 return param_err(format!("Invalid port range {s}-{e}: the end port is lower"));
             }
-            spec["startport"] = json!(s);
-            spec["endport"] = json!(e);
+            spec.startport = Some(s);
+            spec.endport = Some(e);
         }
     } else {
         if start.is_some() {
@@ -227,7 +228,11 @@ pub(crate) fn l4_spec(args: &Args, egress: bool) -> AppResult<Value> {
                 if !(-1..=255).contains(&v) {
                     return param_err(format!("Invalid {k} {v}: -1 (any) or 0-255"));
                 }
-                spec[k] = json!(v);
+                if k == "icmptype" {
+                    spec.icmptype = Some(v);
+                } else {
+                    spec.icmpcode = Some(v);
+                }
             }
         }
     }
@@ -235,11 +240,6 @@ pub(crate) fn l4_spec(args: &Args, egress: bool) -> AppResult<Value> {
         return param_err("icmptype and icmpcode are only for ICMP rules");
     }
     Ok(spec)
-}
-
-pub(crate) fn range_of(spec: &Value, a: &str, b: &str) -> Option<(i64, i64)> {
-    let s = spec[a].as_i64()?;
-    Some((s, spec[b].as_i64().unwrap_or(s)))
 }
 
 /// Refuses a public port range that overlaps one of another rule of these kinds on the IP
@@ -266,12 +266,12 @@ pub(crate) async fn check_port_conflict(
         .0
     };
     for r in rules.iter().filter(|r| Some(r.id) != except) {
-        let p = r.spec["protocol"].as_str().unwrap_or("tcp");
-        if !(p.eq_ignore_ascii_case(protocol) || r.kind == "lb" && protocol == "tcp") {
+        let p = r.spec.protocol().unwrap_or("tcp");
+        let lb = matches!(r.spec, RuleSpec::LoadBalancer(_));
+        if !(p.eq_ignore_ascii_case(protocol) || lb && protocol == "tcp") {
             continue;
         }
-        let theirs = range_of(&r.spec, "publicport", "publicendport")
-            .or_else(|| range_of(&r.spec, "startport", "endport"));
+        let theirs = r.spec.public_ports();
         if let Some((a, b)) = theirs {
             if range.0 <= b && a <= range.1 {
                 return param_err(format!(
@@ -288,7 +288,7 @@ pub(crate) fn base_view(r: &RuleRow, ip: Option<&PublicIpRow>) -> Value {
     let mut v = json!({
         "id": r.id,
         "state": r.state,
-        "fordisplay": r.spec["fordisplay"].as_bool().unwrap_or(true),
+        "fordisplay": r.spec.for_display(),
         "tags": [],
     });
     if let Some(n) = r.network_id {
@@ -304,29 +304,34 @@ pub(crate) fn base_view(r: &RuleRow, ip: Option<&PublicIpRow>) -> Value {
     v
 }
 
-pub(crate) fn cidr_text(spec: &Value, k: &str) -> String {
-    spec[k]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
+pub(crate) fn cidr_text(cidrs: &[String]) -> String {
+    cidrs.join(",")
+}
+
+/// The protocol and the ports or ICMP type/code of a rule view (those it has).
+pub(crate) fn l4_fields(v: &mut Value, l4: &L4) {
+    v["protocol"] = json!(l4.protocol);
+    for (k, x) in [
+        ("startport", l4.startport),
+        ("endport", l4.endport),
+        ("icmptype", l4.icmptype),
+        ("icmpcode", l4.icmpcode),
+    ] {
+        if let Some(x) = x {
+            v[k] = json!(x);
+        }
+    }
 }
 
 pub(crate) fn firewall_view(r: &RuleRow, ip: Option<&PublicIpRow>) -> Value {
     let mut v = base_view(r, ip);
-    v["protocol"] = r.spec["protocol"].clone();
-    for k in ["startport", "endport", "icmptype", "icmpcode"] {
-        if !r.spec[k].is_null() {
-            v[k] = r.spec[k].clone();
-        }
-    }
-    v["cidrlist"] = json!(cidr_text(&r.spec, "cidrlist"));
-    if r.kind == "egressfw" {
-        v["destcidrlist"] = json!(cidr_text(&r.spec, "destcidrlist"));
+    let (RuleSpec::Firewall(x) | RuleSpec::EgressFirewall(x)) = &r.spec else {
+        return v;
+    };
+    l4_fields(&mut v, &x.l4);
+    v["cidrlist"] = json!(cidr_text(&x.cidrlist));
+    if matches!(r.spec, RuleSpec::EgressFirewall(_)) {
+        v["destcidrlist"] = json!(cidr_text(&x.destcidrlist));
         v["traffictype"] = json!("Egress");
     } else {
         v["traffictype"] = json!("Ingress");
@@ -360,19 +365,15 @@ pub(crate) async fn ips_by_id(
 pub(crate) async fn vm_names(
     st: &State,
     rows: &[RuleRow],
-) -> AppResult<std::collections::HashMap<String, db::VmRow>> {
+) -> AppResult<std::collections::HashMap<Uuid, db::VmRow>> {
     let mut out = std::collections::HashMap::new();
     let mut c = st.store.read().await?;
-    for r in rows {
-        if let Some(v) = r.spec["virtualmachineid"].as_str() {
-            if out.contains_key(v) {
-                continue;
-            }
-            if let Ok(id) = v.parse() {
-                if let Some(vm) = db::vm_get_any(&mut c, id).await? {
-                    out.insert(v.to_string(), vm);
-                }
-            }
+    for id in rows.iter().filter_map(|r| r.spec.target_vm()) {
+        if out.contains_key(&id) {
+            continue;
+        }
+        if let Some(vm) = db::vm_get_any(&mut c, id).await? {
+            out.insert(id, vm);
         }
     }
     Ok(out)
@@ -380,37 +381,40 @@ pub(crate) async fn vm_names(
 
 pub(crate) fn pf_view(r: &RuleRow, ip: Option<&PublicIpRow>, vm: Option<&db::VmRow>) -> Value {
     let mut v = base_view(r, ip);
-    let s = &r.spec;
-    v["protocol"] = s["protocol"].clone();
-    for (k, d) in [
-        ("privateport", "privateport"),
-        ("privateendport", "privateport"),
-        ("publicport", "publicport"),
-        ("publicendport", "publicport"),
+    let RuleSpec::PortForward(s) = &r.spec else {
+        return v;
+    };
+    v["protocol"] = json!(s.protocol);
+    for (k, x) in [
+        ("privateport", s.privateport),
+        ("privateendport", s.privateendport),
+        ("publicport", s.publicport),
+        ("publicendport", s.publicendport),
     ] {
-        let x = s[k].as_i64().or(s[d].as_i64()).unwrap_or(0);
         v[k] = json!(x.to_string());
     }
-    v["virtualmachineid"] = s["virtualmachineid"].clone();
+    v["virtualmachineid"] = json!(s.virtualmachineid);
     if let Some(vm) = vm {
         v["virtualmachinename"] = json!(vm.name);
         v["virtualmachinedisplayname"] = json!(vm.display_name);
     }
-    if let Some(g) = s["vmguestip"].as_str() {
+    if let Some(g) = &s.vmguestip {
         v["vmguestip"] = json!(g);
     }
-    v["cidrlist"] = json!(cidr_text(s, "cidrlist"));
+    v["cidrlist"] = json!(cidr_text(&s.cidrlist));
     v
 }
 
 pub(crate) fn ipfwd_view(r: &RuleRow, ip: Option<&PublicIpRow>, vm: Option<&db::VmRow>) -> Value {
     let mut v = base_view(r, ip);
-    let s = &r.spec;
-    v["protocol"] = s["protocol"].clone();
-    v["startport"] = json!(s["startport"].as_i64().unwrap_or(0).to_string());
-    v["endport"] = json!(s["endport"].as_i64().unwrap_or(0).to_string());
-    v["cidrlist"] = json!(cidr_text(s, "cidrlist"));
-    v["virtualmachineid"] = s["virtualmachineid"].clone();
+    let RuleSpec::IpForward(s) = &r.spec else {
+        return v;
+    };
+    v["protocol"] = json!(s.l4.protocol);
+    v["startport"] = json!(s.l4.startport.unwrap_or(0).to_string());
+    v["endport"] = json!(s.l4.endport.unwrap_or(0).to_string());
+    v["cidrlist"] = json!(cidr_text(&s.cidrlist));
+    v["virtualmachineid"] = json!(s.virtualmachineid);
     if let Some(vm) = vm {
         v["virtualmachinename"] = json!(vm.name);
         v["virtualmachinedisplayname"] = json!(vm.display_name);
@@ -422,13 +426,13 @@ pub(crate) fn ipfwd_view(r: &RuleRow, ip: Option<&PublicIpRow>, vm: Option<&db::
 pub(crate) async fn insert_rule(
     st: &State,
     ctx: &OpContext,
-    kind: &'static str,
     ip: Option<&PublicIpRow>,
     network: Option<&db::NetworkRow>,
     name: Option<String>,
-    spec: Value,
+    spec: RuleSpec,
     event: &str,
 ) -> AppResult<Uuid> {
+    let kind = spec.kind();
     let id = Uuid::new_v4();
     let (acct, dom) = match (ip, network) {
         (Some(i), _) => (i.account_id, i.domain_id),
@@ -440,7 +444,6 @@ pub(crate) async fn insert_rule(
         &mut tx,
         &db::NewRule {
             id,
-            kind,
             name,
             state: model::RuleState::Add,
             account_id: acct,
@@ -524,7 +527,7 @@ pub(crate) async fn update_display(
     let r = owned_rule(st, ctx, "id", args.required_id("id")?, kinds).await?;
     let mut spec = r.spec.clone();
     if let Some(d) = args.bool("fordisplay") {
-        spec["fordisplay"] = json!(d);
+        spec.set_for_display(d);
     }
     let mut tx = st.store.begin().await?;
     db::rule_update(&mut tx, r.id, r.state, r.name.as_deref(), &spec).await?;
@@ -570,6 +573,29 @@ pub(crate) async fn target_vm(
     Ok((vm, ip))
 }
 
+/// The ingress firewall rule `openfirewall` creates with a rule (`for` it).
+pub(crate) fn opened_firewall(
+    protocol: &str,
+    start: i64,
+    end: i64,
+    cidrlist: Vec<String>,
+    opened_for: Uuid,
+) -> db::rulespec::FirewallSpec {
+    db::rulespec::FirewallSpec {
+        l4: L4 {
+            protocol: protocol.to_string(),
+            startport: Some(start),
+            endport: Some(end),
+            ..Default::default()
+        },
+        cidrlist,
+        destcidrlist: Vec::new(),
+        rule_type: "system".into(),
+        fordisplay: true,
+        opened_for: Some(opened_for),
+    }
+}
+
 /// The firewall rules created for a rule with `openfirewall`.
 async fn companions(st: &State, r: &RuleRow) -> AppResult<Vec<RuleRow>> {
     let Some(ip) = r.ip_id else {
@@ -588,10 +614,9 @@ async fn companions(st: &State, r: &RuleRow) -> AppResult<Vec<RuleRow>> {
         .await?
         .0
     };
-    let me = r.id.to_string();
     Ok(fws
         .into_iter()
-        .filter(|f| f.spec["for"].as_str() == Some(&me))
+        .filter(|f| matches!(&f.spec, RuleSpec::Firewall(x) if x.opened_for == Some(r.id)))
         .collect())
 }
 

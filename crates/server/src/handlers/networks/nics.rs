@@ -151,11 +151,7 @@ async fn nic_in_rules(st: &State, vm: &db::VmRow, nic: &db::NicRow) -> AppResult
     )
     .await?
     .0;
-    let vm_s = vm.id.to_string();
-    if rules
-        .iter()
-        .any(|r| r.spec["virtualmachineid"].as_str() == Some(&vm_s))
-    {
+    if rules.iter().any(|r| r.spec.target_vm() == Some(vm.id)) {
         return Ok(true);
     }
     let nat = db::public_ip_list(

@@ -13,16 +13,21 @@ use crate::jobs::{JobPlan, JobRef};
 use crate::state::State;
 
 pub(crate) fn route_view(r: &db::RuleRow) -> Value {
+    let default = db::rulespec::RouteSpec::default();
+    let s = match &r.spec {
+        db::RuleSpec::Route(s) => s,
+        _ => &default,
+    };
     let mut v = json!({
         "id": r.id,
-        "cidr": r.spec["cidr"],
-        "metric": r.spec["metric"],
+        "cidr": s.cidr,
+        "metric": s.metric,
         "state": r.state,
         "networkid": r.network_id,
         "tags": [],
     });
-    for k in ["nexthop", "interface"] {
-        if let Some(x) = r.spec[k].as_str() {
+    for (k, x) in [("nexthop", &s.nexthop), ("interface", &s.interface)] {
+        if let Some(x) = x {
             v[k] = json!(x);
         }
     }
@@ -90,10 +95,13 @@ pub async fn create_route_prepare(st: &State, ctx: &OpContext, args: &Args) -> A
         .await?
         .0
     };
-    let same = existing.iter().any(|r| {
-        r.spec["cidr"].as_str() == Some(&dest.to_string())
-            && r.spec["nexthop"].as_str().map(str::to_string) == nexthop.map(|h| h.to_string())
-            && r.spec["metric"].as_i64() == Some(metric)
+    let same = existing.iter().any(|r| match &r.spec {
+        db::RuleSpec::Route(s) => {
+            s.cidr == dest.to_string()
+                && s.nexthop == nexthop.map(|h| h.to_string())
+                && s.metric == metric
+        }
+        _ => false,
     });
     if same {
         return param_err(format!(
@@ -104,19 +112,17 @@ pub async fn create_route_prepare(st: &State, ctx: &OpContext, args: &Args) -> A
         ));
     }
     let id = Uuid::new_v4();
-    let mut spec = json!({"cidr": dest.to_string(), "metric": metric});
-    if let Some(h) = nexthop {
-        spec["nexthop"] = json!(h.to_string());
-    }
-    if let Some(i) = iface {
-        spec["interface"] = json!(i);
-    }
+    let spec = db::RuleSpec::Route(db::rulespec::RouteSpec {
+        cidr: dest.to_string(),
+        metric,
+        nexthop: nexthop.map(|h| h.to_string()),
+        interface: iface.map(|i| i.to_string()),
+    });
     let mut tx = st.store.begin().await?;
     db::rule_insert(
         &mut tx,
         &db::NewRule {
             id,
-            kind: "route",
             name: None,
             state: model::RuleState::Staged,
             account_id: n.account_id,
