@@ -42,6 +42,39 @@ pub struct Core {
     pub metrics: Metrics,
     /// Network lifecycle operations that still live in the server crate.
     pub networks: Box<dyn NetworkLifecycle>,
+    /// How the server's own background work submits persisted jobs.
+    pub own_jobs: Box<dyn OwnJobs>,
+}
+
+/// Work the server does on its own behalf as a VM's owner (HA restarts, the expunge
+/// task): persisted jobs, so they survive a management-server crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnJob {
+    /// Start the VM (on whichever host placement chooses).
+    StartVm,
+    /// Expunge the destroyed VM.
+    ExpungeVm,
+}
+
+impl OwnJob {
+    pub fn describe(self) -> &'static str {
+        match self {
+            OwnJob::StartVm => "HA restart",
+            OwnJob::ExpungeVm => "Expunge",
+        }
+    }
+}
+
+/// Submits [`OwnJob`]s. Jobs are stored in the API's form (the command and its parameters,
+/// rebound when a job is resumed), which only the server crate knows; it implements this.
+pub trait OwnJobs: Send + Sync {
+    /// Submits the job as the VM's owner; `None` when the owner is gone (nothing submitted).
+    fn submit<'a>(
+        &'a self,
+        core: &'a Arc<Core>,
+        vm: &'a db::VmRow,
+        job: OwnJob,
+    ) -> futures_util::future::BoxFuture<'a, crate::DomainResult<Option<model::JobId>>>;
 }
 
 /// What the domain's sagas need of the network lifecycle, which still lives in the server
@@ -53,6 +86,14 @@ pub trait NetworkLifecycle: Send + Sync {
         core: &'a Arc<Core>,
         vm: uuid::Uuid,
     ) -> futures_util::future::BoxFuture<'a, crate::DomainResult<()>>;
+
+    /// Re-places the virtual routers of a host declared Down on other hosts; returns how
+    /// many moved.
+    fn routers_host_failed<'a>(
+        &'a self,
+        core: &'a Arc<Core>,
+        host: uuid::Uuid,
+    ) -> futures_util::future::BoxFuture<'a, crate::DomainResult<usize>>;
 }
 
 impl crate::saga::SagaEnv for Core {

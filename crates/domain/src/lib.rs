@@ -9,10 +9,10 @@
 //! ([`placing`]), background tasks ([`tasks`]), Prometheus metrics ([`metrics`]), the caller
 //! of an operation ([`context`]), the event log ([`events`]), live settings ([`settings`]),
 //! the server's secrets ([`crypto`]), inventory rows ([`inventory`]) and every saga
-//! ([`vms`]: start, stop, destroy, expunge, migrate; [`volumes`]: attach, detach), with one
-//! error type ([`error`]). The server crate implements [`jobs::JobHost`] and
+//! ([`vms`]: start, stop, destroy, expunge, migrate; [`volumes`]: attach, detach), host
+//! investigation, fencing and HA restarts ([`ha`]), with one error type ([`error`]). The server crate implements [`jobs::JobHost`] and
 //! [`core::NetworkLifecycle`] and maps [`DomainError`] to CloudStack's codes in one place.
-//! The resource services, HA and the power-state sync still live in the server crate and
+//! The resource services and the power-state sync still live in the server crate and
 //! move here next (see docs/ARCHITECTURE.md).
 
 pub mod context;
@@ -20,6 +20,7 @@ pub mod core;
 pub mod crypto;
 pub mod error;
 pub mod events;
+pub mod ha;
 pub mod hub;
 pub mod inventory;
 pub mod jobs;

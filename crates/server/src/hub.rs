@@ -323,7 +323,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                         if let Some(vm) = error.as_deref().and_then(proto::vm_not_here_name) {
                             let (st, vm) = (st.clone(), vm.to_string());
                             tokio::spawn(async move {
-                                if let Err(e) = crate::ha::vm_gone(&st, host, &vm).await {
+                                if let Err(e) = domain::ha::vm_gone(&st.core, host, &vm).await {
                                     tracing::warn!(%host, %vm, error = %e, "could not reconcile a VM its host does not run");
                                 }
                             });
@@ -333,7 +333,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                     Ok(AgentMsg::VmGone { name }) => {
                         let st = st.clone();
                         tokio::spawn(async move {
-                            if let Err(e) = crate::ha::vm_gone(&st, host, &name).await {
+                            if let Err(e) = domain::ha::vm_gone(&st.core, host, &name).await {
                                 tracing::error!(%host, vm = %name, error = %e, "could not handle a VM that stopped on its own");
                             }
                         });
@@ -560,7 +560,7 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
     }
     tx.commit().await?;
     for h in suspects {
-        crate::ha::investigate_in_background(st, h);
+        domain::ha::investigate_in_background(&st.core, h);
     }
     Ok(())
 }

@@ -137,6 +137,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         tx.commit().await?;
     }
     let (stop, stopped) = watch::channel(false);
+    let own_jobs = ha::OwnJobs::default();
     let core = Arc::new(state::Core {
         store,
         settings,
@@ -152,6 +153,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         tasks: Default::default(),
         metrics: Default::default(),
         networks: Box::new(handlers::networks::Lifecycle),
+        own_jobs: Box::new(own_jobs.clone()),
     });
     let st: State = Arc::new(AppState {
         core,
@@ -161,6 +163,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         agent_fingerprint: agent_tls.fingerprint.clone(),
         ui_dir: cfg.ui_dir.clone(),
     });
+    let _ = own_jobs.state.set(Arc::downgrade(&st));
     let resumed = jobs::recover(&st, true).await?;
     if resumed > 0 {
         tracing::info!(resumed, "took over unfinished jobs");
@@ -248,7 +251,7 @@ fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
             description: "Expunges VMs destroyed for expunge.delay seconds, and VMs in Error",
             period: |st| secs(st.settings.int("expunge.interval").max(1) as u64),
             timeout: secs(600),
-            run: |st| async move { text(ha::expunge_due(&st).await) }.boxed(),
+            run: |st| async move { text(domain::ha::expunge_due(&st.core).await) }.boxed(),
         },
         TaskDef {
             name: "network-gc",

@@ -37,7 +37,7 @@ pub struct Report {
 
 /// Syncs one connected host. An unreachable host is left to the host monitor.
 pub async fn sync_host(st: &State, host: Uuid) -> AppResult<Report> {
-    let before = crate::ha::running_on(st, host).await?;
+    let before = domain::ha::running_on(st, host).await?;
     let body = st
         .hub
         .command(host, proto::Command::ListVms, Duration::from_secs(30))
@@ -57,7 +57,7 @@ pub async fn sync_host(st: &State, host: Uuid) -> AppResult<Report> {
         }
         // Conditional on the VM still being Running there: a stop or migration that began
         // after the database was read is not taken for a loss.
-        if !crate::ha::vm_gone(st, host, &vm.instance_name).await? {
+        if !domain::ha::vm_gone(&st.core, host, &vm.instance_name).await? {
             continue;
         }
         report.missing.push(vm.instance_name.clone());

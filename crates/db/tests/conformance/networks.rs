@@ -286,9 +286,15 @@ pub(crate) async fn networking(store: &DataStore) {
     }
     drop(c);
     let mut tx = store.begin().await.expect("begin");
-    rule_update(&mut tx, rows[0].id, model::RuleState::Active, None, &rows[0].spec)
-        .await
-        .expect("repair");
+    rule_update(
+        &mut tx,
+        rows[0].id,
+        model::RuleState::Active,
+        None,
+        &rows[0].spec,
+    )
+    .await
+    .expect("repair");
     tx.commit().await.expect("commit");
     let mut tx = store.begin().await.expect("begin");
     assert_eq!(

@@ -557,8 +557,12 @@ fn add_router_rules(st: &Core, s: &mut NetState, rows: &Rows) {
     use db::RuleSpec as K;
     for r in &side.rules {
         match &r.spec {
-            K::Firewall(x) => s.firewall_rules.extend(firewall_rule(r, &x.l4, &x.cidrlist)),
-            K::IpForward(x) => s.firewall_rules.extend(firewall_rule(r, &x.l4, &x.cidrlist)),
+            K::Firewall(x) => s
+                .firewall_rules
+                .extend(firewall_rule(r, &x.l4, &x.cidrlist)),
+            K::IpForward(x) => s
+                .firewall_rules
+                .extend(firewall_rule(r, &x.l4, &x.cidrlist)),
             K::EgressFirewall(x) => s.egress_rules.extend(egress_rule(r, x)),
             K::PortForward(x) => s.port_forwards.extend(port_forward(r, x, &guest_ip_of)),
             K::LoadBalancer(x) => s
@@ -618,11 +622,9 @@ fn port_forward(
         .as_deref()
         .and_then(|a| a.parse().ok())
         .or_else(|| guest_ip_of(x.virtualmachineid));
-    let (Some(dest), Some(ps), Some(qs)) = (
-        dest,
-        port(Some(x.publicport)),
-        port(Some(x.privateport)),
-    ) else {
+    let (Some(dest), Some(ps), Some(qs)) =
+        (dest, port(Some(x.publicport)), port(Some(x.privateport)))
+    else {
         return None;
     };
     Some(netplan::PortForward {

@@ -115,7 +115,11 @@ pub(crate) async fn for_deploy(
             db::rule_get(&mut c, id).await?
         };
         match g {
-            Some(g) if g.kind() == rulespec::kind::SECURITY_GROUP && g.account_id == Some(acct.id) => out.push(g.id),
+            Some(g)
+                if g.kind() == rulespec::kind::SECURITY_GROUP && g.account_id == Some(acct.id) =>
+            {
+                out.push(g.id)
+            }
             _ => {
                 return param_err(format!(
                     "Unable to find security group {s} of account {}",
@@ -219,10 +223,7 @@ async fn views(
             .0
         };
         let members = db::members_of(&mut c, &ids).await?;
-        let refs: Vec<Uuid> = rules
-            .iter()
-            .flat_map(|r| r.spec.groups())
-            .collect();
+        let refs: Vec<Uuid> = rules.iter().flat_map(|r| r.spec.groups()).collect();
         let named = if refs.is_empty() {
             Vec::new()
         } else {

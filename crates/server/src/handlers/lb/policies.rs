@@ -189,9 +189,7 @@ pub async fn create_stickiness_prepare(
         }
         params.insert(n, v.clone());
     }
-    if (*method == "LbCookie" || *method == "AppCookie")
-        && lb.spec.protocol() == Some("udp")
-    {
+    if (*method == "LbCookie" || *method == "AppCookie") && lb.spec.protocol() == Some("udp") {
         return param_err("Cookie-based stickiness needs a TCP (HTTP) load balancer rule");
     }
     let spec = RuleSpec::Stickiness(db::rulespec::StickinessSpec {

@@ -149,6 +149,18 @@ impl domain::core::NetworkLifecycle for Lifecycle {
                 .map_err(crate::error::AppError::into_domain)
         })
     }
+
+    fn routers_host_failed<'a>(
+        &'a self,
+        core: &'a std::sync::Arc<domain::core::Core>,
+        host: Uuid,
+    ) -> futures_util::future::BoxFuture<'a, domain::DomainResult<usize>> {
+        Box::pin(async move {
+            crate::handlers::routers::host_failed(core, host)
+                .await
+                .map_err(crate::error::AppError::into_domain)
+        })
+    }
 }
 
 /// Implements every network a VM has a NIC on (the start saga's network step).

@@ -10,7 +10,7 @@ use rand::Rng;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
-use crate::state::{Core, State};
+use crate::state::Core;
 
 /// Hosts that can run routers: Up, Enabled, with an agent whose drivers run guests.
 async fn candidate_hosts(st: &Core, zone: Uuid) -> AppResult<Vec<db::HostRow>> {
@@ -255,7 +255,7 @@ async fn shared_router_ip(st: &Core, n: &NetworkRow) -> AppResult<Ipv4Addr> {
 }
 
 /// A host failed: its routers move to other hosts of the zone and are rebuilt there.
-pub async fn host_failed(st: &State, host: Uuid) -> AppResult<usize> {
+pub async fn host_failed(st: &Core, host: Uuid) -> AppResult<usize> {
     let routers = {
         let mut c = st.store.read().await?;
         db::router_list(
