@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::{HostStatus, ResourceState};
+use model::{HostId, HostStatus, ResourceState};
 
 use crate::identity::{get_id, Listed};
 use crate::migrate::now_ms;
@@ -14,7 +14,7 @@ use crate::{DbError, Result};
 /// A host as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostRow {
-    pub id: Uuid,
+    pub id: HostId,
     pub zone_id: Uuid,
     pub pod_id: Uuid,
     pub cluster_id: Uuid,
@@ -50,7 +50,7 @@ fn host_row(r: &AnyRow) -> Result<HostRow> {
     let tags: String = r.try_get("host_tags")?;
     let server: Option<String> = r.try_get("server_id")?;
     Ok(HostRow {
-        id: uuid_of(r, "id")?,
+        id: HostId(uuid_of(r, "id")?),
         zone_id: uuid_of(r, "zone_id")?,
         pod_id: uuid_of(r, "pod_id")?,
         cluster_id: uuid_of(r, "cluster_id")?,
@@ -109,7 +109,7 @@ pub async fn host_insert(conn: &mut AnyConnection, h: &HostRow) -> Result<()> {
     Ok(())
 }
 
-pub async fn host_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<HostRow>> {
+pub async fn host_get(conn: &mut AnyConnection, id: HostId) -> Result<Option<HostRow>> {
     let mut q = Sql::new("SELECT * FROM hosts WHERE removed IS NULL AND id = ");
     q.bind(id.to_string());
     q.one(conn, host_row).await
@@ -127,9 +127,9 @@ pub async fn host_get_by_address(
 /// Filters for [`host_list`].
 #[derive(Clone, Debug, Default)]
 pub struct HostFilter {
-    pub id: Option<Uuid>,
+    pub id: Option<HostId>,
     /// Any of these hosts (empty: no condition).
-    pub ids: Vec<Uuid>,
+    pub ids: Vec<HostId>,
     pub zone_id: Option<Uuid>,
     pub pod_id: Option<Uuid>,
     pub cluster_id: Option<Uuid>,
@@ -145,8 +145,10 @@ pub struct HostFilter {
 }
 
 fn host_where(q: &mut Sql, f: &HostFilter) {
+    if let Some(id) = f.id {
+        q.and(" AND id = ", id.to_string());
+    }
     for (col, v) in [
-        ("id", f.id),
         ("zone_id", f.zone_id),
         ("pod_id", f.pod_id),
         ("cluster_id", f.cluster_id),
@@ -206,7 +208,7 @@ pub async fn host_count_in_cluster(conn: &mut AnyConnection, cluster: Uuid) -> R
 /// An agent connected: status, inventory, owning server, credential (on first join).
 pub async fn host_connected(
     conn: &mut AnyConnection,
-    id: Uuid,
+    id: HostId,
     inventory: &serde_json::Value,
     server: Uuid,
     secret_hash: Option<&str>,
@@ -227,7 +229,7 @@ pub async fn host_connected(
 /// Sets the connection status; `disconnected` records when the host was last lost.
 pub async fn host_set_status(
     conn: &mut AnyConnection,
-    id: Uuid,
+    id: HostId,
     status: HostStatus,
     disconnected: Option<i64>,
 ) -> Result<()> {
@@ -240,7 +242,7 @@ pub async fn host_set_status(
 }
 
 /// Records heartbeats of many hosts in one statement per 500.
-pub async fn host_touch_many(conn: &mut AnyConnection, ids: &[Uuid], now: i64) -> Result<()> {
+pub async fn host_touch_many(conn: &mut AnyConnection, ids: &[HostId], now: i64) -> Result<()> {
     for chunk in ids.chunks(500) {
         let mut q = Sql::new("UPDATE hosts SET last_pinged = ");
         q.bind(now).push(" WHERE id IN (");
@@ -267,7 +269,7 @@ pub async fn host_update(conn: &mut AnyConnection, h: &HostRow) -> Result<()> {
     Ok(())
 }
 
-pub async fn host_mark_removed(conn: &mut AnyConnection, id: Uuid) -> Result<()> {
+pub async fn host_mark_removed(conn: &mut AnyConnection, id: HostId) -> Result<()> {
     let mut q = Sql::new("UPDATE hosts SET removed = ");
     q.bind(now_ms())
         .push(", secret_hash = NULL, status = 'Removed'")

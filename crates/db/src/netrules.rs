@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId};
+use model::ids::{AccountId, DomainId, VmId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -249,7 +249,8 @@ pub enum RuleOwner {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemberRow {
     pub owner_id: Uuid,
-    pub member_id: Uuid,
+    /// Members are VMs.
+    pub member_id: VmId,
     pub ip: Option<String>,
 }
 
@@ -277,14 +278,14 @@ pub async fn member_add(conn: &mut AnyConnection, m: &MemberRow) -> Result<()> {
     Ok(())
 }
 
-pub async fn member_remove(conn: &mut AnyConnection, owner: Uuid, member: Uuid) -> Result<u64> {
+pub async fn member_remove(conn: &mut AnyConnection, owner: Uuid, member: VmId) -> Result<u64> {
     let mut q = Sql::new("DELETE FROM rule_members WHERE owner_id = ");
     q.bind(owner).and(" AND member_id = ", member);
     Ok(q.query().execute(&mut *conn).await?.rows_affected())
 }
 
 /// Removes a VM from every group and load balancer (it is expunged).
-pub async fn member_remove_everywhere(conn: &mut AnyConnection, member: Uuid) -> Result<u64> {
+pub async fn member_remove_everywhere(conn: &mut AnyConnection, member: VmId) -> Result<u64> {
     let mut q = Sql::new("DELETE FROM rule_members WHERE member_id = ");
     q.bind(member);
     Ok(q.query().execute(&mut *conn).await?.rows_affected())
@@ -306,7 +307,7 @@ pub async fn members_of(conn: &mut AnyConnection, owners: &[Uuid]) -> Result<Vec
 }
 
 /// What these members belong to.
-pub async fn memberships(conn: &mut AnyConnection, members: &[Uuid]) -> Result<Vec<MemberRow>> {
+pub async fn memberships(conn: &mut AnyConnection, members: &[VmId]) -> Result<Vec<MemberRow>> {
     if members.is_empty() {
         return Ok(Vec::new());
     }

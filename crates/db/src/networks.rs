@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId};
+use model::ids::{AccountId, DomainId, HostId, VmId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -175,7 +175,7 @@ pub async fn network_list(
 #[derive(Clone, Debug, PartialEq)]
 pub struct NicRow {
     pub id: Uuid,
-    pub vm_id: Uuid,
+    pub vm_id: VmId,
     pub network_id: Uuid,
     pub network_name: String,
     pub guest_type: String,
@@ -191,7 +191,7 @@ pub struct NicRow {
 #[derive(Clone, Debug)]
 pub struct NewNic {
     pub id: Uuid,
-    pub vm_id: Uuid,
+    pub vm_id: VmId,
     pub network_id: Uuid,
     pub ip4: Option<String>,
     pub mac: String,
@@ -240,7 +240,7 @@ pub async fn nic_ips(conn: &mut AnyConnection, network: Uuid) -> Result<Vec<Stri
 }
 
 /// The live NICs of these VMs, by VM then device.
-pub async fn nics_for_vms(conn: &mut AnyConnection, vms: &[Uuid]) -> Result<Vec<NicRow>> {
+pub async fn nics_for_vms(conn: &mut AnyConnection, vms: &[VmId]) -> Result<Vec<NicRow>> {
     if vms.is_empty() {
         return Ok(Vec::new());
     }
@@ -276,7 +276,7 @@ pub async fn nics_for_vms(conn: &mut AnyConnection, vms: &[Uuid]) -> Result<Vec<
 }
 
 /// Releases the NICs of an expunged VM (their addresses become free).
-pub async fn nic_release_for_vm(conn: &mut AnyConnection, vm: Uuid) -> Result<u64> {
+pub async fn nic_release_for_vm(conn: &mut AnyConnection, vm: VmId) -> Result<u64> {
     let mut q = Sql::new("UPDATE nics SET removed = ");
     q.bind(now_ms())
         .and(" WHERE removed IS NULL AND vm_id = ", vm.to_string());
@@ -369,10 +369,10 @@ pub async fn network_remove(conn: &mut AnyConnection, id: Uuid) -> Result<u64> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetNic {
     pub nic_id: Uuid,
-    pub vm_id: Uuid,
+    pub vm_id: VmId,
     pub vm_name: String,
     pub vm_state: model::VmState,
-    pub host_id: Option<Uuid>,
+    pub host_id: Option<HostId>,
     pub network_id: Uuid,
     pub ip4: Option<String>,
     pub mac: String,
@@ -412,7 +412,7 @@ pub async fn net_nics(conn: &mut AnyConnection, networks: &[Uuid]) -> Result<Vec
 }
 
 /// The live NICs of the VMs on these hosts (running there or arriving by migration).
-pub async fn net_nics_on_hosts(conn: &mut AnyConnection, hosts: &[Uuid]) -> Result<Vec<NetNic>> {
+pub async fn net_nics_on_hosts(conn: &mut AnyConnection, hosts: &[HostId]) -> Result<Vec<NetNic>> {
     if hosts.is_empty() {
         return Ok(Vec::new());
     }
@@ -422,7 +422,7 @@ pub async fn net_nics_on_hosts(conn: &mut AnyConnection, hosts: &[Uuid]) -> Resu
     q.all(conn, net_nic_row).await
 }
 
-pub async fn net_nics_of_vms(conn: &mut AnyConnection, vms: &[Uuid]) -> Result<Vec<NetNic>> {
+pub async fn net_nics_of_vms(conn: &mut AnyConnection, vms: &[VmId]) -> Result<Vec<NetNic>> {
     if vms.is_empty() {
         return Ok(Vec::new());
     }
@@ -438,8 +438,8 @@ pub async fn network_vm_hosts(
     conn: &mut AnyConnection,
     nets: &[Uuid],
     states: &[model::VmState],
-    except_vm: Option<Uuid>,
-) -> Result<Vec<(Uuid, Uuid)>> {
+    except_vm: Option<VmId>,
+) -> Result<Vec<(Uuid, HostId)>> {
     if nets.is_empty() || states.is_empty() {
         return Ok(Vec::new());
     }
@@ -474,7 +474,7 @@ pub async fn nic_remove(conn: &mut AnyConnection, nic: Uuid) -> Result<u64> {
 }
 
 /// Makes one NIC of a VM its default.
-pub async fn nic_set_default(conn: &mut AnyConnection, vm: Uuid, nic: Uuid) -> Result<()> {
+pub async fn nic_set_default(conn: &mut AnyConnection, vm: VmId, nic: Uuid) -> Result<()> {
     let mut q = Sql::new("UPDATE nics SET is_default = CASE WHEN id = ");
     q.bind(nic)
         .push(" THEN 1 ELSE 0 END")

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId};
+use model::ids::{AccountId, DomainId, HostId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -25,7 +25,7 @@ pub struct RouterRow {
     pub domain_id: Option<DomainId>,
     pub domain_name: Option<String>,
     pub domain_path: Option<String>,
-    pub host_id: Option<Uuid>,
+    pub host_id: Option<HostId>,
     pub state: model::VmState,
     pub guest_ip: Option<String>,
     pub guest_mac: String,
@@ -40,7 +40,7 @@ pub struct RouterFilter {
     pub scope: Option<OwnerScope>,
     pub ids: Vec<Uuid>,
     pub network_ids: Vec<Uuid>,
-    pub host_ids: Vec<Uuid>,
+    pub host_ids: Vec<HostId>,
     pub zone_id: Option<Uuid>,
     pub state: Option<String>,
     pub name: Option<String>,
@@ -164,7 +164,7 @@ pub async fn router_set(
     conn: &mut AnyConnection,
     id: Uuid,
     state: model::VmState,
-    host: Option<Uuid>,
+    host: Option<HostId>,
 ) -> Result<u64> {
     let mut q = Sql::new("UPDATE routers SET state = ");
     q.bind(state)
@@ -187,13 +187,13 @@ pub async fn router_remove(conn: &mut AnyConnection, id: Uuid) -> Result<u64> {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetGeneration {
-    pub host_id: Uuid,
+    pub host_id: HostId,
     pub generation: i64,
     pub digest: String,
     pub acked: i64,
 }
 
-pub async fn netgen_get(conn: &mut AnyConnection, host: Uuid) -> Result<Option<NetGeneration>> {
+pub async fn netgen_get(conn: &mut AnyConnection, host: HostId) -> Result<Option<NetGeneration>> {
     let mut q =
         Sql::new("SELECT host_id, generation, digest, acked FROM net_generations WHERE host_id = ");
     q.bind(host);
@@ -209,7 +209,7 @@ pub async fn netgen_get(conn: &mut AnyConnection, host: Uuid) -> Result<Option<N
 }
 
 /// The generations of these hosts (hosts never pushed to are absent).
-pub async fn netgen_list(conn: &mut AnyConnection, hosts: &[Uuid]) -> Result<Vec<NetGeneration>> {
+pub async fn netgen_list(conn: &mut AnyConnection, hosts: &[HostId]) -> Result<Vec<NetGeneration>> {
     let mut out = Vec::new();
     for chunk in hosts.chunks(500) {
         let mut q =
@@ -234,7 +234,7 @@ pub async fn netgen_list(conn: &mut AnyConnection, hosts: &[Uuid]) -> Result<Vec
 /// generation, digest and acknowledged generation (the acknowledgement never goes back).
 pub async fn netgen_record(
     conn: &mut AnyConnection,
-    rows: &[(Uuid, i64, String, i64)],
+    rows: &[(HostId, i64, String, i64)],
 ) -> Result<()> {
     let now = now_ms();
     for chunk in rows.chunks(200) {

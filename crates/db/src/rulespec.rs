@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use model::VmId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -119,7 +120,7 @@ pub struct PortForwardSpec {
     pub publicendport: i64,
     pub privateport: i64,
     pub privateendport: i64,
-    pub virtualmachineid: Uuid,
+    pub virtualmachineid: VmId,
     /// The VM's address the traffic goes to (its NIC on the IP's network).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vmguestip: Option<String>,
@@ -135,7 +136,7 @@ pub struct PortForwardSpec {
 pub struct IpForwardSpec {
     #[serde(flatten)]
     pub l4: L4,
-    pub virtualmachineid: Uuid,
+    pub virtualmachineid: VmId,
     #[serde(default)]
     pub cidrlist: Vec<String>,
 }
@@ -356,7 +357,7 @@ impl RuleSpec {
     }
 
     /// The VM a forwarding rule sends traffic to.
-    pub fn target_vm(&self) -> Option<Uuid> {
+    pub fn target_vm(&self) -> Option<VmId> {
         match self {
             RuleSpec::PortForward(s) => Some(s.virtualmachineid),
             RuleSpec::IpForward(s) => Some(s.virtualmachineid),
@@ -447,14 +448,14 @@ mod tests {
                 publicendport: 81,
                 privateport: 8080,
                 privateendport: 8081,
-                virtualmachineid: id,
+                virtualmachineid: VmId(id),
                 vmguestip: Some("10.1.1.2".into()),
                 cidrlist: vec![],
                 fordisplay: false,
             }),
             RuleSpec::IpForward(IpForwardSpec {
                 l4: L4::protocol("tcp"),
-                virtualmachineid: id,
+                virtualmachineid: VmId(id),
                 cidrlist: vec![],
             }),
             RuleSpec::LoadBalancer(LbSpec {

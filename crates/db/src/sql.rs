@@ -76,6 +76,10 @@ id_val!(
     model::PoolState,
     model::SagaPhase,
     model::DomainId,
+    model::VmId,
+    model::HostId,
+    model::VolumeId,
+    model::NetworkId,
     model::AccountId,
     model::UserId,
     model::RoleId,
@@ -175,7 +179,7 @@ impl Sql {
 }
 
 /// Adds ` AND col IN (…)` for these ids.
-pub(crate) fn in_list(q: &mut Sql, col: &str, ids: &[uuid::Uuid]) {
+pub(crate) fn in_list<T: Copy + Into<Val>>(q: &mut Sql, col: &str, ids: &[T]) {
     q.push(&format!(" AND {col} IN ("));
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId, UserId};
+use model::ids::{AccountId, DomainId, HostId, UserId, VmId};
 use model::VmState;
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
@@ -20,7 +20,7 @@ pub const ACTIVE_STATES: &[VmState] = VmState::ACTIVE;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct VmRow {
-    pub id: Uuid,
+    pub id: VmId,
     pub seq: i64,
     pub instance_name: String,
     /// The host name.
@@ -36,10 +36,10 @@ pub struct VmRow {
     pub zone_id: Uuid,
     pub pod_id: Option<Uuid>,
     pub cluster_id: Option<Uuid>,
-    pub host_id: Option<Uuid>,
-    pub last_host_id: Option<Uuid>,
+    pub host_id: Option<HostId>,
+    pub last_host_id: Option<HostId>,
     /// Where a Migrating VM is going (its capacity is held there too).
-    pub dest_host_id: Option<Uuid>,
+    pub dest_host_id: Option<HostId>,
     pub template_id: Option<Uuid>,
     pub iso_id: Option<Uuid>,
     pub service_offering_id: Uuid,
@@ -59,7 +59,7 @@ pub struct VmRow {
 /// A VM to create (state `Stopped`, no host).
 #[derive(Clone, Debug)]
 pub struct NewVm {
-    pub id: Uuid,
+    pub id: VmId,
     /// Host name; `None` = use the instance name's `VM-<uuid>` default.
     pub name: Option<String>,
     pub display_name: Option<String>,
@@ -86,7 +86,7 @@ pub struct NewVm {
 #[derive(Clone, Debug, Default)]
 pub struct VmFilter {
     pub scope: Option<OwnerScope>,
-    pub ids: Vec<Uuid>,
+    pub ids: Vec<VmId>,
     pub name: Option<String>,
     /// Exactly these states (empty = any).
     pub states: Vec<VmState>,
@@ -97,7 +97,7 @@ pub struct VmFilter {
     pub zone_id: Option<Uuid>,
     pub pod_id: Option<Uuid>,
     pub cluster_id: Option<Uuid>,
-    pub host_id: Option<Uuid>,
+    pub host_id: Option<HostId>,
     pub template_id: Option<Uuid>,
     pub iso_id: Option<Uuid>,
     pub service_offering_id: Option<Uuid>,
@@ -269,7 +269,7 @@ pub async fn vm_insert(conn: &mut AnyConnection, v: &NewVm) -> Result<String> {
 }
 
 /// A VM even after it was expunged (its last row, state `Expunging`).
-pub async fn vm_get_any(conn: &mut AnyConnection, id: Uuid) -> Result<Option<VmRow>> {
+pub async fn vm_get_any(conn: &mut AnyConnection, id: VmId) -> Result<Option<VmRow>> {
     let from = VM_FROM.replace("v.removed IS NULL", "1 = 1");
     let mut q = Sql::new(&format!("SELECT {VM_COLS}{from}"));
     q.and(" AND v.id = ", id.to_string());
@@ -298,7 +298,7 @@ pub async fn vm_by_instance_names(
     Ok(out)
 }
 
-pub async fn vm_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<VmRow>> {
+pub async fn vm_get(conn: &mut AnyConnection, id: VmId) -> Result<Option<VmRow>> {
     let mut q = Sql::new(&format!("SELECT {VM_COLS}{VM_FROM}"));
     q.and(" AND v.id = ", id.to_string());
     q.one(conn, vm_row).await
@@ -320,7 +320,7 @@ fn vm_where(q: &mut Sql, f: &VmFilter) {
         s.push(q, "v.account_id", "d");
     }
     if !f.ids.is_empty() {
-        let ids: Vec<String> = f.ids.iter().map(Uuid::to_string).collect();
+        let ids: Vec<String> = f.ids.iter().map(VmId::to_string).collect();
         in_list(q, "v.id", &ids);
     }
     if let Some(n) = &f.name {
@@ -340,11 +340,13 @@ fn vm_where(q: &mut Sql, f: &VmFilter) {
         }
         q.push(")");
     }
+    if let Some(h) = f.host_id {
+        q.and(" AND v.host_id = ", h.to_string());
+    }
     for (col, v) in [
         ("v.zone_id", f.zone_id),
         ("v.pod_id", f.pod_id),
         ("v.cluster_id", f.cluster_id),
-        ("v.host_id", f.host_id),
         ("v.template_id", f.template_id),
         ("v.iso_id", f.iso_id),
         ("v.service_offering_id", f.service_offering_id),
@@ -442,9 +444,9 @@ pub async fn vm_list(conn: &mut AnyConnection, f: &VmFilter) -> Result<Listed<Vm
 #[derive(Clone, Debug, Default)]
 pub struct VmPlace {
     /// `Some(None)` clears the placement (keeping `last_host_id`).
-    pub host: Option<Option<(Uuid, Uuid, Uuid)>>,
+    pub host: Option<Option<(HostId, Uuid, Uuid)>>,
     /// `Some(x)` sets (or clears) the migration target.
-    pub dest: Option<Option<Uuid>>,
+    pub dest: Option<Option<HostId>>,
 }
 
 impl VmPlace {
@@ -452,7 +454,7 @@ impl VmPlace {
         Self::default()
     }
     /// On host (host, cluster, pod).
-    pub fn on(host: Uuid, cluster: Uuid, pod: Uuid) -> Self {
+    pub fn on(host: HostId, cluster: Uuid, pod: Uuid) -> Self {
         Self {
             host: Some(Some((host, cluster, pod))),
             dest: Some(None),
@@ -466,7 +468,7 @@ impl VmPlace {
         }
     }
     /// Still on its host, migrating to `dest`.
-    pub fn migrating_to(dest: Uuid) -> Self {
+    pub fn migrating_to(dest: HostId) -> Self {
         Self {
             host: None,
             dest: Some(Some(dest)),
@@ -477,7 +479,7 @@ impl VmPlace {
 /// Moves a VM to `to` if it is in one of `from`; whether it moved.
 pub async fn vm_transition(
     conn: &mut AnyConnection,
-    id: Uuid,
+    id: VmId,
     from: &[VmState],
     to: VmState,
     place: &VmPlace,
@@ -524,7 +526,7 @@ pub struct VmChanges {
     pub offering: Option<(Uuid, i64, i64, i64)>,
 }
 
-pub async fn vm_update(conn: &mut AnyConnection, id: Uuid, c: &VmChanges) -> Result<bool> {
+pub async fn vm_update(conn: &mut AnyConnection, id: VmId, c: &VmChanges) -> Result<bool> {
     let mut q = Sql::new("UPDATE vms SET updated = ");
     q.bind(now_ms());
     if let Some(n) = &c.name {
@@ -562,7 +564,7 @@ pub async fn vm_update(conn: &mut AnyConnection, id: Uuid, c: &VmChanges) -> Res
 }
 
 /// Marks an expunged VM removed (its row stays for events and usage).
-pub async fn vm_mark_removed(conn: &mut AnyConnection, id: Uuid) -> Result<bool> {
+pub async fn vm_mark_removed(conn: &mut AnyConnection, id: VmId) -> Result<bool> {
     let mut q = Sql::new("UPDATE vms SET state = 'Expunging', host_id = NULL, removed = ");
     q.bind(now_ms())
         .and(" WHERE removed IS NULL AND id = ", id.to_string());
@@ -590,7 +592,7 @@ fn usage_sql(q: &mut Sql) {
 
 /// Locks a host row for the rest of the transaction (PostgreSQL; SQLite has one writer), so
 /// concurrent reservations on one host are checked one after the other.
-pub async fn host_lock(conn: &mut AnyConnection, host: Uuid) -> Result<()> {
+pub async fn host_lock(conn: &mut AnyConnection, host: HostId) -> Result<()> {
     let pg = conn.backend_name().eq_ignore_ascii_case("postgresql");
     let mut q = Sql::new("SELECT id FROM hosts WHERE id = ");
     q.bind(host.to_string());
@@ -602,7 +604,7 @@ pub async fn host_lock(conn: &mut AnyConnection, host: Uuid) -> Result<()> {
 }
 
 /// What a host's active VMs hold (call after [`host_lock`] when reserving).
-pub async fn host_usage(conn: &mut AnyConnection, host: Uuid) -> Result<Usage> {
+pub async fn host_usage(conn: &mut AnyConnection, host: HostId) -> Result<Usage> {
     let mut q = Sql::new(
         "SELECT CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*) \
          FROM vms WHERE removed IS NULL AND (host_id = ",
@@ -622,8 +624,11 @@ pub async fn host_usage(conn: &mut AnyConnection, host: Uuid) -> Result<Usage> {
 /// What the active VMs on each of these hosts hold (a migrating VM counts on its host and its
 /// destination); hosts without VMs are absent. Reads the hosts' VMs by index, so a page of
 /// hosts costs the same whatever the zone holds.
-pub async fn hosts_usage(conn: &mut AnyConnection, hosts: &[Uuid]) -> Result<Vec<(Uuid, Usage)>> {
-    let mut out: std::collections::BTreeMap<Uuid, Usage> = Default::default();
+pub async fn hosts_usage(
+    conn: &mut AnyConnection,
+    hosts: &[HostId],
+) -> Result<Vec<(HostId, Usage)>> {
+    let mut out: std::collections::BTreeMap<HostId, Usage> = Default::default();
     for chunk in hosts.chunks(500) {
         for col in ["host_id", "dest_host_id"] {
             let mut q = Sql::new(&format!(
@@ -649,9 +654,9 @@ pub async fn zone_usage(
     conn: &mut AnyConnection,
     zone: Uuid,
     owner: Option<AccountId>,
-) -> Result<Vec<(Uuid, Usage, i64)>> {
+) -> Result<Vec<(HostId, Usage, i64)>> {
     // A migrating VM holds capacity on its host and on its destination.
-    let mut out: std::collections::BTreeMap<Uuid, (Usage, i64)> = Default::default();
+    let mut out: std::collections::BTreeMap<HostId, (Usage, i64)> = Default::default();
     for col in ["host_id", "dest_host_id"] {
         let mut q = Sql::new(&format!(
             "SELECT {col} AS h, CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), \
@@ -721,7 +726,7 @@ pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result
 
 /// Records that a VM was fenced off a host declared Down: the host's agent must stop it when
 /// it comes back.
-pub async fn fence_add(conn: &mut AnyConnection, host: Uuid, vm_name: &str) -> Result<()> {
+pub async fn fence_add(conn: &mut AnyConnection, host: HostId, vm_name: &str) -> Result<()> {
     let mut q = Sql::new("INSERT INTO fences (host_id, vm_name, created) VALUES (");
     q.bind(host.to_string())
         .push(", ")
@@ -734,7 +739,7 @@ pub async fn fence_add(conn: &mut AnyConnection, host: Uuid, vm_name: &str) -> R
 }
 
 /// The VMs fenced off a host, oldest first.
-pub async fn fence_list(conn: &mut AnyConnection, host: Uuid) -> Result<Vec<String>> {
+pub async fn fence_list(conn: &mut AnyConnection, host: HostId) -> Result<Vec<String>> {
     let mut q = Sql::new("SELECT vm_name FROM fences WHERE host_id = ");
     q.bind(host.to_string()).push(" ORDER BY created, vm_name");
     let rows = q.query().fetch_all(&mut *conn).await?;
@@ -744,7 +749,7 @@ pub async fn fence_list(conn: &mut AnyConnection, host: Uuid) -> Result<Vec<Stri
 }
 
 /// Lifts these fences (the host's agent stopped the VMs).
-pub async fn fence_clear(conn: &mut AnyConnection, host: Uuid, names: &[String]) -> Result<()> {
+pub async fn fence_clear(conn: &mut AnyConnection, host: HostId, names: &[String]) -> Result<()> {
     for n in names {
         let mut q = Sql::new("DELETE FROM fences WHERE host_id = ");
         q.bind(host.to_string()).and(" AND vm_name = ", n.clone());

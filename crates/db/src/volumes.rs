@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId};
+use model::ids::{AccountId, DomainId, HostId, VmId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -24,13 +24,13 @@ pub struct VolumeRow {
     pub domain_name: String,
     pub domain_path: String,
     pub zone_id: Uuid,
-    pub vm_id: Option<Uuid>,
+    pub vm_id: Option<VmId>,
     pub device_id: Option<i64>,
     pub size: i64,
     pub pool_id: Option<Uuid>,
     pub path: Option<String>,
     /// The host that created it (where a host-local pool lives; any host of a shared one).
-    pub host_id: Option<Uuid>,
+    pub host_id: Option<HostId>,
     pub disk_offering_id: Option<Uuid>,
     pub template_id: Option<Uuid>,
     pub attrs: serde_json::Value,
@@ -46,7 +46,7 @@ pub struct NewVolume {
     pub account_id: AccountId,
     pub domain_id: DomainId,
     pub zone_id: Uuid,
-    pub vm_id: Option<Uuid>,
+    pub vm_id: Option<VmId>,
     pub device_id: Option<i64>,
     pub size: i64,
     pub disk_offering_id: Option<Uuid>,
@@ -59,7 +59,7 @@ pub struct VolumeFilter {
     pub scope: Option<OwnerScope>,
     pub ids: Vec<Uuid>,
     pub name: Option<String>,
-    pub vm_id: Option<Uuid>,
+    pub vm_id: Option<VmId>,
     pub vol_type: Option<String>,
     pub state: Option<model::VolumeState>,
     /// Match no volume (a state filter naming no state: CloudStack answers an empty list).
@@ -186,8 +186,10 @@ fn vol_where(q: &mut Sql, f: &VolumeFilter) {
     if let Some(s) = &f.state {
         q.and(" AND o.state = ", *s);
     }
+    if let Some(vm) = f.vm_id {
+        q.and(" AND o.vm_id = ", vm.to_string());
+    }
     for (col, v) in [
-        ("o.vm_id", f.vm_id),
         ("o.zone_id", f.zone_id),
         ("o.pool_id", f.pool_id),
         ("o.disk_offering_id", f.disk_offering_id),
@@ -252,7 +254,7 @@ pub async fn volume_transition(
 pub async fn volume_attach(
     conn: &mut AnyConnection,
     id: Uuid,
-    to: Option<(Uuid, i64)>,
+    to: Option<(VmId, i64)>,
 ) -> Result<bool> {
     let mut q = Sql::new("UPDATE volumes SET ");
     match to {
@@ -273,7 +275,7 @@ pub async fn volume_attach(
 pub async fn volume_set_host(
     conn: &mut AnyConnection,
     id: Uuid,
-    host: Option<Uuid>,
+    host: Option<HostId>,
 ) -> Result<bool> {
     let mut q = Sql::new("UPDATE volumes SET host_id = ");
     q.bind(host.map(|h| h.to_string()))

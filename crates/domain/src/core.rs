@@ -84,7 +84,7 @@ pub trait NetworkLifecycle: Send + Sync {
     fn implement_for_vm<'a>(
         &'a self,
         core: &'a Arc<Core>,
-        vm: uuid::Uuid,
+        vm: model::VmId,
     ) -> futures_util::future::BoxFuture<'a, crate::DomainResult<()>>;
 
     /// Re-places the virtual routers of a host declared Down on other hosts; returns how
@@ -92,7 +92,7 @@ pub trait NetworkLifecycle: Send + Sync {
     fn routers_host_failed<'a>(
         &'a self,
         core: &'a Arc<Core>,
-        host: uuid::Uuid,
+        host: model::HostId,
     ) -> futures_util::future::BoxFuture<'a, crate::DomainResult<usize>>;
 }
 

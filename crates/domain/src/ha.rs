@@ -17,6 +17,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use db::{HostRow, VmPlace};
+use model::{HostId, VmId};
 use uuid::Uuid;
 
 use crate::core::{Core, OwnJob};
@@ -187,7 +188,7 @@ pub async fn host_down(st: &Arc<Core>, h: &HostRow) -> AppResult<()> {
     // The other hosts of the stopped VMs' networks drop the dead host from their peers.
     {
         let st = st.clone();
-        let ids: Vec<Uuid> = stopped.iter().map(|v| v.id).collect();
+        let ids: Vec<VmId> = stopped.iter().map(|v| v.id).collect();
         tokio::spawn(async move {
             let nets: Vec<Uuid> = match st.store.read().await {
                 Ok(mut c) => db::net_nics_of_vms(&mut c, &ids)
@@ -222,7 +223,7 @@ pub async fn host_down(st: &Arc<Core>, h: &HostRow) -> AppResult<()> {
 }
 
 /// The VMs the database has Running on `host`.
-pub async fn running_on(st: &Core, host: Uuid) -> AppResult<Vec<db::VmRow>> {
+pub async fn running_on(st: &Core, host: HostId) -> AppResult<Vec<db::VmRow>> {
     let mut c = st.store.read().await?;
     Ok(db::vm_list(
         &mut c,
@@ -240,7 +241,7 @@ pub async fn running_on(st: &Core, host: Uuid) -> AppResult<Vec<db::VmRow>> {
 /// Running → Stopped, and an HA restart when the VM is HA-enabled. A VM that is
 /// not Running on that host (stopping, migrating, already moved) is left alone.
 /// Returns whether the VM was Running there and is now Stopped (by this call).
-pub async fn vm_gone(st: &Arc<Core>, host: Uuid, instance_name: &str) -> AppResult<bool> {
+pub async fn vm_gone(st: &Arc<Core>, host: HostId, instance_name: &str) -> AppResult<bool> {
     let vm = running_on(st, host)
         .await?
         .into_iter()
@@ -269,7 +270,7 @@ pub async fn vm_gone(st: &Arc<Core>, host: Uuid, instance_name: &str) -> AppResu
     Ok(true)
 }
 
-async fn on_local_storage(st: &Core, vm: Uuid) -> AppResult<bool> {
+async fn on_local_storage(st: &Core, vm: VmId) -> AppResult<bool> {
     let vols = crate::vms::volumes_of(st, vm).await?;
     let mut c = st.store.read().await?;
     for v in vols.iter().filter(|v| v.vol_type == "ROOT") {
@@ -297,7 +298,7 @@ async fn restart(st: &Arc<Core>, vm: &db::VmRow) -> AppResult<()> {
 /// The expunge thread: Destroyed VMs older than `expunge.delay` seconds (and VMs left in
 /// Error) are expunged, each by an `expungeVirtualMachine` job of its owner.
 pub async fn expunge_due(st: &Arc<Core>) -> AppResult<usize> {
-    static SUBMITTED: std::sync::Mutex<Vec<(Uuid, i64)>> = std::sync::Mutex::new(Vec::new());
+    static SUBMITTED: std::sync::Mutex<Vec<(VmId, i64)>> = std::sync::Mutex::new(Vec::new());
     let now = crate::now_ms();
     let delay = st.settings.int("expunge.delay").max(0) * 1000;
     let vms = {

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use model::HostId;
 use proto::{Command, ServerMsg};
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
 use crate::error::{now_ms, DomainError, DomainResult, ErrorKind};
 
@@ -31,17 +31,17 @@ pub const RECONNECT_WAIT: Duration = Duration::from_secs(15);
 
 #[derive(Default)]
 pub struct AgentHub {
-    conns: Mutex<HashMap<Uuid, Conn>>,
+    conns: Mutex<HashMap<HostId, Conn>>,
     /// Heartbeats not yet written to the database.
-    pending_pings: Mutex<HashMap<Uuid, i64>>,
+    pending_pings: Mutex<HashMap<HostId, i64>>,
     replies: Mutex<HashMap<u64, ReplyTo>>,
     next_id: AtomicU64,
     /// Hosts being investigated right now (one investigation per host at a time).
-    pub investigating: Mutex<HashSet<Uuid>>,
+    pub investigating: Mutex<HashSet<HostId>>,
 }
 
 impl AgentHub {
-    pub fn is_connected(&self, host: Uuid) -> bool {
+    pub fn is_connected(&self, host: HostId) -> bool {
         self.conns
             .lock()
             .map(|c| c.contains_key(&host))
@@ -49,7 +49,7 @@ impl AgentHub {
     }
 
     /// The id of the host's current connection, if it is connected.
-    pub fn connection_id(&self, host: Uuid) -> Option<u64> {
+    pub fn connection_id(&self, host: HostId) -> Option<u64> {
         self.conns
             .lock()
             .ok()
@@ -77,7 +77,7 @@ impl AgentHub {
     /// Sends a command and waits for its reply.
     pub async fn command(
         &self,
-        host: Uuid,
+        host: HostId,
         command: Command,
         timeout: Duration,
     ) -> DomainResult<serde_json::Value> {
@@ -146,7 +146,7 @@ impl AgentHub {
     /// and a resumed saga should not fail for that.
     pub async fn command_ready(
         &self,
-        host: Uuid,
+        host: HostId,
         command: Command,
         timeout: Duration,
     ) -> DomainResult<serde_json::Value> {
@@ -158,7 +158,7 @@ impl AgentHub {
     }
 
     /// Sends a message without waiting (Forget, Reconnect).
-    pub async fn notify(&self, host: Uuid, command: Command) -> bool {
+    pub async fn notify(&self, host: HostId, command: Command) -> bool {
         let sender = self
             .conns
             .lock()
@@ -179,7 +179,12 @@ impl AgentHub {
 
     /// Attaches an authenticated agent's session: commands for `host` go to `tx` from now on.
     /// Returns the connection's id and whether it replaced an earlier connection.
-    pub fn attach(&self, host: Uuid, tx: mpsc::Sender<ServerMsg>, interval_ms: i64) -> (u64, bool) {
+    pub fn attach(
+        &self,
+        host: HostId,
+        tx: mpsc::Sender<ServerMsg>,
+        interval_ms: i64,
+    ) -> (u64, bool) {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let old = self.conns.lock().ok().and_then(|mut c| {
             c.insert(
@@ -196,7 +201,7 @@ impl AgentHub {
     }
 
     /// Detaches connection `conn_id` of `host` if it is still the current one; whether it was.
-    pub fn detach(&self, host: Uuid, conn_id: u64) -> bool {
+    pub fn detach(&self, host: HostId, conn_id: u64) -> bool {
         self.conns
             .lock()
             .map(|mut c| {
@@ -211,7 +216,7 @@ impl AgentHub {
     }
 
     /// The agent of `host` sent a heartbeat at `now` (written to the database in batches).
-    pub fn heartbeat(&self, host: Uuid, now: i64) {
+    pub fn heartbeat(&self, host: HostId, now: i64) {
         if let Ok(mut c) = self.conns.lock() {
             if let Some(conn) = c.get_mut(&host) {
                 conn.last_heartbeat = now;
@@ -230,7 +235,7 @@ impl AgentHub {
     }
 
     /// The hosts that sent heartbeats since the last call.
-    pub fn take_heartbeats(&self) -> Vec<Uuid> {
+    pub fn take_heartbeats(&self) -> Vec<HostId> {
         self.pending_pings
             .lock()
             .map(|mut p| p.drain().map(|(k, _)| k).collect())
@@ -239,11 +244,11 @@ impl AgentHub {
 
     /// Drops the connections whose agents have been silent for more than `factor` times the
     /// interval each was given (dropping the sender ends the session). Returns their hosts.
-    pub fn drop_silent(&self, now: i64, factor: f64) -> Vec<Uuid> {
+    pub fn drop_silent(&self, now: i64, factor: f64) -> Vec<HostId> {
         self.conns
             .lock()
             .map(|mut c| {
-                let ids: Vec<Uuid> = c
+                let ids: Vec<HostId> = c
                     .iter()
                     .filter(|(_, x)| {
                         now - x.last_heartbeat > (x.interval_ms as f64 * factor) as i64

@@ -2,6 +2,7 @@
 //! networks say), shared by the services and the CloudStack edge.
 
 use db::{Infra, InfraRow, NetworkRow};
+use model::HostId;
 use uuid::Uuid;
 
 use crate::core::Core;
@@ -16,7 +17,7 @@ pub async fn get(st: &Core, t: Infra, param: &str, id: Uuid) -> DomainResult<Inf
 }
 
 /// A host by id; `param` names it in the error when there is none.
-pub async fn host(st: &Core, param: &str, id: Uuid) -> DomainResult<db::HostRow> {
+pub async fn host(st: &Core, param: &str, id: HostId) -> DomainResult<db::HostRow> {
     let mut c = st.store.read().await?;
     db::host_get(&mut c, id)
         .await?

@@ -101,16 +101,16 @@ pub struct Metrics {
 /// `canopy_agent_*{host="…"}` (the agent itself never listens).
 #[derive(Debug, Default)]
 pub struct AgentFigures {
-    by_host: Mutex<std::collections::BTreeMap<uuid::Uuid, proto::AgentStats>>,
+    by_host: Mutex<std::collections::BTreeMap<model::HostId, proto::AgentStats>>,
 }
 
 impl AgentFigures {
-    pub fn set(&self, host: uuid::Uuid, s: proto::AgentStats) {
+    pub fn set(&self, host: model::HostId, s: proto::AgentStats) {
         if let Ok(mut m) = self.by_host.lock() {
             m.insert(host, s);
         }
     }
-    pub fn remove(&self, host: uuid::Uuid) {
+    pub fn remove(&self, host: model::HostId) {
         if let Ok(mut m) = self.by_host.lock() {
             m.remove(&host);
         }

@@ -108,9 +108,9 @@ pub async fn host_takes(
     memory_mib: i64,
     new_guest: bool,
 ) -> DomainResult<bool> {
-    db::host_lock(tx, h.id).await?;
-    let used = db::host_usage(tx, h.id).await?;
-    let live = db::host_get(tx, h.id)
+    db::host_lock(tx, model::HostId(h.id)).await?;
+    let used = db::host_usage(tx, model::HostId(h.id)).await?;
+    let live = db::host_get(tx, model::HostId(h.id))
         .await?
         .map(|r| {
             r.status == model::HostStatus::Up && r.resource_state == model::ResourceState::Enabled
@@ -135,7 +135,7 @@ pub async fn snapshot_for(
     owner: Option<model::AccountId>,
 ) -> DomainResult<Snapshot> {
     let mut c = st.store.read().await?;
-    let usage: HashMap<Uuid, (db::Usage, i64)> = db::zone_usage(&mut c, zone, owner)
+    let usage: HashMap<model::HostId, (db::Usage, i64)> = db::zone_usage(&mut c, zone, owner)
         .await?
         .into_iter()
         .map(|(h, u, o)| (h, (u, o)))
@@ -201,7 +201,7 @@ pub async fn snapshot_for(
         let inv = |k: &str| h.inventory.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         let (u, owned) = usage.get(&h.id).copied().unwrap_or_default();
         Host {
-            id: h.id,
+            id: h.id.0,
             cluster: h.cluster_id,
             // Only agents whose driver runs VMs (capability `vms`) can take them.
             usable: h.status == model::HostStatus::Up

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use model::{JobId, SagaPhase};
+use model::{HostId, JobId, SagaPhase, VmId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -60,7 +60,7 @@ pub struct SagaData {
     pub forced: bool,
     /// start: placement hints; migrate: the requested destination (`hostid`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hostid: Option<Uuid>,
+    pub hostid: Option<HostId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clusterid: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,7 +70,7 @@ pub struct SagaData {
     pub volumeids: Vec<Uuid>,
     /// attach: the VM, and the device number asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub vm: Option<Uuid>,
+    pub vm: Option<VmId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deviceid: Option<i64>,
 
@@ -78,7 +78,7 @@ pub struct SagaData {
     /// start: the reserved host, its cluster and pod, the root volume's pool; stop: the host
     /// the VM ran on; attach: the host that created the volume.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<Uuid>,
+    pub host: Option<HostId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,9 +93,9 @@ pub struct SagaData {
     pub was_running: bool,
     /// migrate: where the VM runs and where it goes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<Uuid>,
+    pub source: Option<HostId>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dest: Option<Uuid>,
+    pub dest: Option<HostId>,
     /// attach: the volume was created on a host / recorded as attached; the host the disk
     /// was plugged into.
     #[serde(skip_serializing_if = "is_false")]
@@ -103,7 +103,7 @@ pub struct SagaData {
     #[serde(skip_serializing_if = "is_false")]
     pub attached: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plugged_on: Option<Uuid>,
+    pub plugged_on: Option<HostId>,
 
     // Outcome.
     /// The failing step's error (what the job answers after unwinding).
@@ -147,6 +147,13 @@ pub struct SagaCx<E: SagaEnv> {
     pub resource: Uuid,
     /// Shared, persisted between steps.
     pub data: SagaData,
+}
+
+impl<E: SagaEnv> SagaCx<E> {
+    /// The resource as a VM (the VM sagas' resource).
+    pub fn vm(&self) -> VmId {
+        VmId(self.resource)
+    }
 }
 
 pub type StepFn<E> =

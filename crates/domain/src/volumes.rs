@@ -4,6 +4,7 @@
 
 use db::VolumeRow;
 use futures_util::future::BoxFuture;
+use model::VmId;
 use uuid::Uuid;
 
 use crate::core::Core;
@@ -13,7 +14,7 @@ use crate::saga::SagaData;
 use crate::vms::{pool_path, volumes_of, SagaCx, SagaDef, Step, HOST_TIMEOUT};
 
 /// Where a volume can go for a VM: its root volume's pool (reachable by its host).
-pub async fn root_pool(st: &Core, vm: Uuid) -> DomainResult<Option<Uuid>> {
+pub async fn root_pool(st: &Core, vm: VmId) -> DomainResult<Option<Uuid>> {
     Ok(volumes_of(st, vm)
         .await?
         .into_iter()
@@ -122,7 +123,7 @@ pub async fn attach_saga(
     st: &std::sync::Arc<Core>,
     job: &JobRef,
     volume: Uuid,
-    vm: Uuid,
+    vm: VmId,
     device: Option<i64>,
 ) -> DomainResult<()> {
     let data = SagaData {

@@ -48,6 +48,24 @@ macro_rules! typed_id {
                 Self(u)
             }
         }
+
+        impl From<$name> for uuid::Uuid {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl PartialEq<uuid::Uuid> for $name {
+            fn eq(&self, other: &uuid::Uuid) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<$name> for uuid::Uuid {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
     )*};
 }
 
@@ -67,4 +85,10 @@ typed_id!(
     PhysicalNetworkId,
     TrafficTypeId,
     ProviderId,
+    /// A virtual machine (user VMs; virtual routers have their own rows).
+    VmId,
+    /// A hypervisor host.
+    HostId,
+    VolumeId,
+    NetworkId,
 );

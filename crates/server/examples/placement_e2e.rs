@@ -89,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             db::infra_insert(&mut tx, Infra::Cluster, &current).await?;
         }
         let mut h = host.clone();
-        h.id = Uuid::new_v4();
+        h.id = model::HostId(Uuid::new_v4());
         h.cluster_id = current.id;
         h.name = format!("bench-host-{i}");
         h.address = format!("bench-{i}");

@@ -168,7 +168,7 @@ async fn run(data: PathBuf) -> Res<()> {
         for i in done..(done + 2_000).min(fill) {
             let id = uuid::Uuid::new_v4();
             let v = db::NewVm {
-                id,
+                id: model::VmId(id),
                 name: Some(format!("fill-{i}")),
                 display_name: None,
                 account_id: acct,
@@ -192,7 +192,7 @@ async fn run(data: PathBuf) -> Res<()> {
             let h = &host_rows[i % host_rows.len().max(1)];
             db::vm_transition(
                 &mut tx,
-                id,
+                model::VmId(id),
                 &[model::VmState::Stopped],
                 model::VmState::Running,
                 &db::VmPlace::on(h.id, cluster_id, pod_id),

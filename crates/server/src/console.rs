@@ -195,7 +195,12 @@ pub async fn browser(
         })
 }
 
-async fn relay(st: State, mut browser: WebSocket, host: Uuid, name: String) -> Result<(), String> {
+async fn relay(
+    st: State,
+    mut browser: WebSocket,
+    host: model::HostId,
+    name: String,
+) -> Result<(), String> {
     let session = Uuid::new_v4();
     let rx = st.consoles.wait(session);
     let asked = st

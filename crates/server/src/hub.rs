@@ -19,6 +19,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
+use model::HostId;
 use proto::{AgentMsg, Auth, Inventory, ServerMsg};
 use rand::RngCore;
 use tokio::sync::{mpsc, watch};
@@ -69,14 +70,14 @@ pub fn router(st: State) -> Router {
 pub(crate) async fn authenticate_host(
     st: &State,
     headers: &axum::http::HeaderMap,
-) -> Result<Uuid, (axum::http::StatusCode, &'static str)> {
+) -> Result<HostId, (axum::http::StatusCode, &'static str)> {
     use axum::http::StatusCode;
     let Some((host, secret)) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Host "))
         .and_then(|v| v.split_once(':'))
-        .and_then(|(h, s)| Some((h.parse::<Uuid>().ok()?, s.to_string())))
+        .and_then(|(h, s)| Some((h.parse::<HostId>().ok()?, s.to_string())))
     else {
         return Err((StatusCode::UNAUTHORIZED, "host credential required"));
     };
@@ -261,7 +262,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
     send(
         &mut out,
         &ServerMsg::Welcome {
-            host_id: host,
+            host_id: host.0,
             host_secret: secret,
             ping_interval_s: interval,
             fenced: fenced.clone(),
@@ -373,7 +374,7 @@ async fn authenticate(
     st: &State,
     auth: &Auth,
     inv: &Inventory,
-) -> Result<(Uuid, Option<String>), Refusal> {
+) -> Result<(HostId, Option<String>), Refusal> {
     let internal = |e: AppError| {
         tracing::error!(error = %e, "agent authentication failed internally");
         Refusal {
@@ -384,7 +385,7 @@ async fn authenticate(
     match auth {
         Auth::Host { host_id, secret } => {
             let mut c = st.store.read().await.map_err(|e| internal(e.into()))?;
-            let Some(h) = db::host_get(&mut c, *host_id)
+            let Some(h) = db::host_get(&mut c, HostId(*host_id))
                 .await
                 .map_err(|e| internal(e.into()))?
             else {
@@ -465,7 +466,7 @@ async fn authenticate(
                 }
                 None => {
                     let h = db::HostRow {
-                        id: Uuid::new_v4(),
+                        id: HostId::new(),
                         zone_id: cluster.zone_id,
                         pod_id: cluster.parent_id.unwrap_or(cluster.zone_id),
                         cluster_id: cluster.id,
@@ -510,7 +511,7 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
     let now = now_ms();
     let factor = st.settings.float("ping.timeout").max(1.0);
     let timeout_ms = (st.settings.int("ping.interval").max(1) as f64 * factor * 1000.0) as i64;
-    let pings: Vec<Uuid> = st.hub.take_heartbeats();
+    let pings: Vec<HostId> = st.hub.take_heartbeats();
     // Connected but silent: drop the connection; the host is then investigated below. Each
     // agent is judged by the interval it was given (a changed ping.interval reaches it at its
     // next connection).

@@ -121,7 +121,7 @@ async fn prepare(st: &State, job: &JobRow) -> Result<(OpContext, Args), ApiError
 /// Waits (at most [`crate::hub::RECONNECT_WAIT`]) until every host that is not Down is
 /// connected (a stopping server marks its agents Disconnected).
 async fn wait_for_agents(st: &State) {
-    let expected: Vec<uuid::Uuid> = match st.store.read().await {
+    let expected: Vec<model::HostId> = match st.store.read().await {
         Ok(mut c) => db::host_list(&mut c, &db::HostFilter::default())
             .await
             .map(|(hosts, _)| {

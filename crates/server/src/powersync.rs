@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use model::jobs::EventLevel;
-use uuid::Uuid;
+use model::{HostId, VmId};
 
 use crate::context::OpContext;
 use crate::error::{AppError, AppResult};
@@ -36,7 +36,7 @@ pub struct Report {
 }
 
 /// Syncs one connected host. An unreachable host is left to the host monitor.
-pub async fn sync_host(st: &State, host: Uuid) -> AppResult<Report> {
+pub async fn sync_host(st: &State, host: HostId) -> AppResult<Report> {
     let before = domain::ha::running_on(st, host).await?;
     let body = st
         .hub
@@ -150,9 +150,9 @@ pub async fn sync_host(st: &State, host: Uuid) -> AppResult<Report> {
     Ok(report)
 }
 
-async fn unfinished_saga(st: &State, vm: Uuid) -> AppResult<bool> {
+async fn unfinished_saga(st: &State, vm: VmId) -> AppResult<bool> {
     let mut c = st.store.read().await?;
-    Ok(!db::saga_unfinished_for(&mut c, vm).await?.is_empty())
+    Ok(!db::saga_unfinished_for(&mut c, vm.0).await?.is_empty())
 }
 
 /// VMs by instance name, removed ones included (a VM expunged while its host was away).
@@ -200,7 +200,7 @@ async fn record(st: &State, vm: &db::VmRow, level: EventLevel, text: String) {
 
 /// Runs the sync for `host` shortly after it connects, then every `vm.power.sync.interval`
 /// seconds while `conn_id` is still its connection.
-pub fn spawn_for_connection(st: State, host: Uuid, conn_id: u64) {
+pub fn spawn_for_connection(st: State, host: HostId, conn_id: u64) {
     tokio::spawn(async move {
         // Let the agent finish its own start-up (adopting VMs) first.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -217,7 +217,7 @@ pub fn spawn_for_connection(st: State, host: Uuid, conn_id: u64) {
             }
             let secs = st.settings.int("vm.power.sync.interval").max(5) as u64;
             // Spread hosts over the interval.
-            let jitter = (host.as_u128() % 1000) as u64;
+            let jitter = (host.0.as_u128() % 1000) as u64;
             tokio::time::sleep(Duration::from_secs(secs) + Duration::from_millis(jitter)).await;
         }
     });

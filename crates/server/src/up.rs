@@ -505,7 +505,7 @@ async fn add_first_host(
             },
         )?;
         let end = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-        while !st.hub.is_connected(host_id) && tokio::time::Instant::now() < end {
+        while !st.hub.is_connected(model::HostId(host_id)) && tokio::time::Instant::now() < end {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     } else {

@@ -238,7 +238,7 @@ pub(crate) async fn networking(store: &DataStore) {
             &mut tx,
             &MemberRow {
                 owner_id: sg,
-                member_id: vm,
+                member_id: model::VmId(vm),
                 ip: None,
             },
         )
@@ -253,7 +253,10 @@ pub(crate) async fn networking(store: &DataStore) {
         "idempotent"
     );
     assert_eq!(
-        memberships(&mut c, &[vm]).await.expect("of vm")[0].owner_id,
+        memberships(&mut c, &[model::VmId(vm)])
+            .await
+            .expect("of vm")[0]
+            .owner_id,
         sg
     );
     let (rows, n) = rule_list(
@@ -326,7 +329,7 @@ pub(crate) async fn networking(store: &DataStore) {
         domain_id: Some(root.id),
         domain_name: None,
         domain_path: None,
-        host_id: Some(Uuid::new_v4()),
+        host_id: Some(model::HostId(Uuid::new_v4())),
         state: model::VmState::Running,
         guest_ip: Some("10.1.1.1".into()),
         guest_mac: "02:00:00:00:00:01".into(),
@@ -356,18 +359,21 @@ pub(crate) async fn networking(store: &DataStore) {
     // Generations: recorded per round; an acknowledgement never goes back.
     let h = Uuid::new_v4();
     let mut tx = store.begin().await.expect("begin");
-    netgen_record(&mut tx, &[(h, 3, "d3".into(), 3)])
+    netgen_record(&mut tx, &[(model::HostId(h), 3, "d3".into(), 3)])
         .await
         .expect("record");
-    netgen_record(&mut tx, &[(h, 4, "d4".into(), 2)])
+    netgen_record(&mut tx, &[(model::HostId(h), 4, "d4".into(), 2)])
         .await
         .expect("record");
     tx.commit().await.expect("commit");
     let mut c = store.read().await.expect("read");
-    let g = netgen_get(&mut c, h).await.expect("get").expect("row");
+    let g = netgen_get(&mut c, model::HostId(h))
+        .await
+        .expect("get")
+        .expect("row");
     assert_eq!((g.generation, g.digest.as_str(), g.acked), (4, "d4", 3));
     assert_eq!(
-        netgen_list(&mut c, &[h, Uuid::new_v4()])
+        netgen_list(&mut c, &[model::HostId(h), HostId::new()])
             .await
             .expect("list")
             .len(),

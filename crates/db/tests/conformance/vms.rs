@@ -8,7 +8,7 @@ use crate::*;
 
 fn new_vm(acct: AccountId, dom: DomainId, user: UserId, zone: Uuid, name: &str) -> NewVm {
     NewVm {
-        id: Uuid::new_v4(),
+        id: model::VmId(Uuid::new_v4()),
         name: Some(name.to_string()),
         display_name: None,
         account_id: acct,
@@ -39,7 +39,7 @@ pub(crate) async fn vms(store: &DataStore) {
     let ua = user(store, "alice", alice, root.id, None).await;
     let ub = user(store, "bob", bob, sub.id, None).await;
     let zone = Uuid::new_v4();
-    let (host, cluster, pod) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (host, cluster, pod) = (HostId::new(), Uuid::new_v4(), Uuid::new_v4());
 
     // Instance names: i-<account number>-<vm number>-<suffix>, numbers handed out once.
     let a1 = new_vm(alice, root.id, ua, zone, "a1");
@@ -194,7 +194,7 @@ pub(crate) async fn vms(store: &DataStore) {
         .await
         .expect("zone usage");
     assert_eq!(zu, vec![(host, u, 2)]);
-    let other = Uuid::new_v4();
+    let other = HostId::new();
     assert_eq!(
         hosts_usage(&mut c, &[other, host])
             .await
@@ -434,7 +434,7 @@ pub(crate) async fn vms(store: &DataStore) {
     drop(tx);
     let nic = |vm: Uuid, ip: &str, mac: &str| NewNic {
         id: Uuid::new_v4(),
-        vm_id: vm,
+        vm_id: model::VmId(vm),
         network_id: net.id,
         ip4: Some(ip.into()),
         mac: mac.into(),
@@ -442,13 +442,13 @@ pub(crate) async fn vms(store: &DataStore) {
         is_default: true,
     };
     let mut tx = store.begin().await.expect("begin");
-    nic_insert(&mut tx, &nic(a2.id, "10.1.1.2", "02:00:00:00:00:01"))
+    nic_insert(&mut tx, &nic(a2.id.into(), "10.1.1.2", "02:00:00:00:00:01"))
         .await
         .expect("nic");
     tx.commit().await.expect("commit");
     for bad in [
-        nic(b1.id, "10.1.1.2", "02:00:00:00:00:02"),
-        nic(b1.id, "10.1.1.3", "02:00:00:00:00:01"),
+        nic(b1.id.into(), "10.1.1.2", "02:00:00:00:00:02"),
+        nic(b1.id.into(), "10.1.1.3", "02:00:00:00:00:01"),
     ] {
         let mut tx = store.begin().await.expect("begin");
         assert!(matches!(
@@ -479,7 +479,7 @@ pub(crate) async fn vms(store: &DataStore) {
         nic_release_for_vm(&mut tx, a2.id).await.expect("release"),
         1
     );
-    nic_insert(&mut tx, &nic(b1.id, "10.1.1.2", "02:00:00:00:00:01"))
+    nic_insert(&mut tx, &nic(b1.id.into(), "10.1.1.2", "02:00:00:00:00:01"))
         .await
         .expect("the address is free again");
     tx.commit().await.expect("commit");
@@ -489,7 +489,7 @@ pub(crate) async fn vms(store: &DataStore) {
     let mut row = SagaRow {
         job_id: job,
         kind: "start".into(),
-        resource_id: Some(a2.id),
+        resource_id: Some(a2.id.into()),
         step: 0,
         phase: model::SagaPhase::Forward,
         data: serde_json::json!({"host": host}),
@@ -502,7 +502,7 @@ pub(crate) async fn vms(store: &DataStore) {
     let mut c = store.read().await.expect("read");
     assert_eq!(saga_get(&mut c, job).await.expect("get"), Some(row.clone()));
     assert_eq!(
-        saga_unfinished_for(&mut c, a2.id)
+        saga_unfinished_for(&mut c, a2.id.into())
             .await
             .expect("unfinished"),
         vec![(job, "start".to_string())]
@@ -513,7 +513,7 @@ pub(crate) async fn vms(store: &DataStore) {
     saga_put(&mut tx, &row).await.expect("put");
     tx.commit().await.expect("commit");
     let mut c = store.read().await.expect("read");
-    assert!(saga_unfinished_for(&mut c, a2.id)
+    assert!(saga_unfinished_for(&mut c, a2.id.into())
         .await
         .expect("unfinished")
         .is_empty());

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
+use model::{HostId, VmId};
 use netplan::{Cidr, NetState};
 use uuid::Uuid;
 
@@ -44,7 +45,7 @@ fn underlay(h: &db::HostRow) -> Ipv4Addr {
     if let Ok(a) = h.address.parse::<Ipv4Addr>() {
         return a;
     }
-    let b = h.id.as_bytes();
+    let b = h.id.0.as_bytes();
     Ipv4Addr::new(100, 64 | (b[13] & 0x3f), b[14], b[15])
 }
 
@@ -87,7 +88,7 @@ struct Rows {
 struct Security {
     groups: Vec<db::RuleRow>,
     rules: Vec<db::RuleRow>,
-    vm_groups: BTreeMap<Uuid, Vec<Uuid>>,
+    vm_groups: BTreeMap<VmId, Vec<Uuid>>,
 }
 
 /// What the routers here serve: public IPs, rules, load balancer members and policies, VPN
@@ -102,14 +103,14 @@ struct RouterSide {
 }
 
 /// The network state the hosts' configurations are compiled from.
-pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetState> {
+pub(super) async fn load_state(st: &Core, hosts: &[HostId]) -> DomainResult<NetState> {
     let rows = read_rows(st, hosts).await?;
     let mut s = NetState {
         hosts: rows
             .hosts
             .iter()
             .map(|h| netplan::Host {
-                id: h.id,
+                id: h.id.0,
                 address: underlay(h),
             })
             .collect(),
@@ -125,7 +126,7 @@ pub(super) async fn load_state(st: &Core, hosts: &[Uuid]) -> DomainResult<NetSta
 }
 
 /// Reads every row a round needs, in one read connection.
-async fn read_rows(st: &Core, hosts: &[Uuid]) -> DomainResult<Rows> {
+async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
     let mut c = st.store.read().await?;
     let local: Vec<db::NetNic> = db::net_nics_on_hosts(&mut c, hosts)
         .await?
@@ -167,12 +168,12 @@ async fn read_rows(st: &Core, hosts: &[Uuid]) -> DomainResult<Rows> {
     )
     .await?
     .0;
-    let local_vms: Vec<Uuid> = local.iter().map(|n| n.vm_id).collect();
+    let local_vms: Vec<VmId> = local.iter().map(|n| n.vm_id).collect();
     let security = read_security(&mut c, &local_vms, &mut nics).await?;
     let router_networks: Vec<Uuid> = routers_here.iter().map(|r| r.network_id).collect();
     let router_side = read_router_side(&mut c, &router_networks).await?;
     // Hosts' underlay addresses.
-    let mut host_ids: BTreeSet<Uuid> = hosts.iter().copied().collect();
+    let mut host_ids: BTreeSet<HostId> = hosts.iter().copied().collect();
     host_ids.extend(nics.iter().filter_map(|n| n.host_id));
     host_ids.extend(routers.iter().filter_map(|r| r.host_id));
     let host_rows = db::host_list(
@@ -203,7 +204,7 @@ async fn read_rows(st: &Core, hosts: &[Uuid]) -> DomainResult<Rows> {
 /// name (whose NICs are added to `nics`: their addresses fill the groups' sets).
 async fn read_security(
     c: &mut db::Conn,
-    local_vms: &[Uuid],
+    local_vms: &[VmId],
     nics: &mut Vec<db::NetNic>,
 ) -> DomainResult<Security> {
     let mut groups_here: BTreeSet<Uuid> = db::memberships(c, local_vms)
@@ -228,15 +229,15 @@ async fn read_security(
     let referenced: BTreeSet<Uuid> = rules.iter().flat_map(|r| r.spec.groups()).collect();
     groups_here.extend(referenced.iter().copied());
     let member_rows = db::members_of(c, &groups_here.iter().copied().collect::<Vec<_>>()).await?;
-    let member_vms: Vec<Uuid> = member_rows.iter().map(|m| m.member_id).collect();
+    let member_vms: Vec<VmId> = member_rows.iter().map(|m| m.member_id).collect();
     let known: BTreeSet<Uuid> = nics.iter().map(|n| n.nic_id).collect();
     for n in db::net_nics_of_vms(c, &member_vms).await? {
         if !known.contains(&n.nic_id) {
             nics.push(n);
         }
     }
-    let all_vms: Vec<Uuid> = nics.iter().map(|n| n.vm_id).collect();
-    let mut vm_groups: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    let all_vms: Vec<VmId> = nics.iter().map(|n| n.vm_id).collect();
+    let mut vm_groups: BTreeMap<VmId, Vec<Uuid>> = BTreeMap::new();
     for m in db::memberships(c, &all_vms).await? {
         vm_groups.entry(m.member_id).or_default().push(m.owner_id);
     }
@@ -446,10 +447,13 @@ fn add_nics(s: &mut NetState, rows: &Rows) {
         }
         s.nics.push(netplan::Nic {
             id: n.nic_id,
-            vm_id: n.vm_id,
+            vm_id: n.vm_id.0,
             vm_name: n.vm_name.clone(),
             network_id: n.network_id,
-            host_id: n.host_id.filter(|_| ON_HOST.contains(&n.vm_state)),
+            host_id: n
+                .host_id
+                .filter(|_| ON_HOST.contains(&n.vm_state))
+                .map(|h| h.0),
             ip: n.ip4.as_deref().and_then(|i| i.parse().ok()),
             mac: n.mac.clone(),
             is_default: n.is_default,
@@ -483,7 +487,7 @@ fn add_routers(s: &mut NetState, rows: &Rows) {
             id: r.id,
             name: r.name.clone(),
             network_id: r.network_id,
-            host_id: r.host_id,
+            host_id: r.host_id.map(|h| h.0),
             running: r.state == model::VmState::Running || r.state == model::VmState::Starting,
             guest_ip,
             guest_mac: r.guest_mac.clone(),
@@ -546,7 +550,7 @@ fn add_public_ips(s: &mut NetState, ips: &[db::PublicIpRow]) {
 /// Firewall, egress, port forwarding, load balancer, route and VPN rules of the routers here.
 fn add_router_rules(st: &Core, s: &mut NetState, rows: &Rows) {
     let side = &rows.router_side;
-    let guest_ip_of = |vm: Uuid| -> Option<Ipv4Addr> {
+    let guest_ip_of = |vm: VmId| -> Option<Ipv4Addr> {
         rows.nics
             .iter()
             .filter(|n| n.vm_id == vm)
@@ -614,7 +618,7 @@ fn egress_rule(r: &db::RuleRow, x: &db::rulespec::FirewallSpec) -> Option<netpla
 fn port_forward(
     r: &db::RuleRow,
     x: &db::rulespec::PortForwardSpec,
-    guest_ip_of: &dyn Fn(Uuid) -> Option<Ipv4Addr>,
+    guest_ip_of: &dyn Fn(VmId) -> Option<Ipv4Addr>,
 ) -> Option<netplan::PortForward> {
     let ip_id = r.ip_id?;
     let dest = x
@@ -644,7 +648,7 @@ fn load_balancer(
     r: &db::RuleRow,
     x: &db::rulespec::LbSpec,
     side: &RouterSide,
-    guest_ip_of: &dyn Fn(Uuid) -> Option<Ipv4Addr>,
+    guest_ip_of: &dyn Fn(VmId) -> Option<Ipv4Addr>,
 ) -> Option<netplan::LoadBalancer> {
     let ip_id = r.ip_id?;
     let (Some(pp), Some(qp)) = (port(Some(x.publicport)), port(Some(x.privateport))) else {

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use model::{HostId, VmId};
 use uuid::Uuid;
 
 use crate::core::Core;
@@ -30,8 +31,8 @@ pub const ON_HOST: &[model::VmState] = model::VmState::ACTIVE;
 
 #[derive(Default)]
 struct Pending {
-    hosts: BTreeSet<Uuid>,
-    force: BTreeSet<Uuid>,
+    hosts: BTreeSet<HostId>,
+    force: BTreeSet<HostId>,
     /// Rounds taken by the worker so far.
     started: u64,
 }
@@ -55,8 +56,8 @@ impl Default for NetSync {
 
 /// Asks for these hosts' configurations to be compiled and, where changed (or `force`d),
 /// pushed; waits until the round that covers them has finished.
-pub async fn request(st: &Core, hosts: impl IntoIterator<Item = Uuid>, force: bool) {
-    let hosts: Vec<Uuid> = hosts.into_iter().collect();
+pub async fn request(st: &Core, hosts: impl IntoIterator<Item = HostId>, force: bool) {
+    let hosts: Vec<HostId> = hosts.into_iter().collect();
     if hosts.is_empty() {
         // No round would ever run for nothing: do not wait for one.
         return;
@@ -122,10 +123,10 @@ pub fn spawn_worker(st: std::sync::Arc<Core>) {
 /// send it) and the generation it was last given and acknowledged.
 pub async fn compiled_for(
     st: &Core,
-    host: Uuid,
+    host: HostId,
 ) -> DomainResult<(netplan::HostDesired, Option<db::NetGeneration>)> {
     let state = load_state(st, &[host]).await?;
-    let desired = netplan::compile_host(&state, host);
+    let desired = netplan::compile_host(&state, host.0);
     let mut c = st.store.read().await?;
     Ok((desired, db::netgen_get(&mut c, host).await?))
 }
@@ -133,14 +134,14 @@ pub async fn compiled_for(
 /// Compiles the hosts' configurations and pushes the changed ones.
 async fn sync_hosts(
     st: &std::sync::Arc<Core>,
-    hosts: &BTreeSet<Uuid>,
-    force: &BTreeSet<Uuid>,
+    hosts: &BTreeSet<HostId>,
+    force: &BTreeSet<HostId>,
 ) -> DomainResult<()> {
     let t0 = std::time::Instant::now();
-    let list: Vec<Uuid> = hosts.iter().copied().collect();
+    let list: Vec<HostId> = hosts.iter().copied().collect();
     let state = load_state(st, &list).await?;
     let loaded = t0.elapsed();
-    let prev: BTreeMap<Uuid, db::NetGeneration> = {
+    let prev: BTreeMap<HostId, db::NetGeneration> = {
         let mut c = st.store.read().await?;
         db::netgen_list(&mut c, &list)
             .await?
@@ -150,7 +151,8 @@ async fn sync_hosts(
     };
     let mut pushes = Vec::new();
     let mut records = Vec::new();
-    for (h, desired) in list.iter().zip(netplan::compile_hosts(&state, &list)) {
+    let plain: Vec<Uuid> = list.iter().map(|h| h.0).collect();
+    for (h, desired) in list.iter().zip(netplan::compile_hosts(&state, &plain)) {
         let digest = desired.digest();
         let prev = prev.get(h);
         let same = prev.is_some_and(|p| p.digest == digest);
@@ -203,8 +205,8 @@ async fn sync_hosts(
     }
     // One write per round: the new generations (with their digests) and the
     // acknowledgements. A crash before it only means the next round pushes again.
-    let acked: BTreeMap<Uuid, i64> = acks.into_iter().collect();
-    let mut rows: Vec<(Uuid, i64, String, i64)> = records
+    let acked: BTreeMap<HostId, i64> = acks.into_iter().collect();
+    let mut rows: Vec<(HostId, i64, String, i64)> = records
         .into_iter()
         .map(|(h, g, d)| {
             let a = acked
@@ -238,9 +240,9 @@ async fn sync_hosts(
 
 /// The hosts where these networks are present: hosts of their VMs that are on a host, and
 /// of their routers.
-pub async fn hosts_of_networks(st: &Core, nets: &[Uuid]) -> DomainResult<BTreeSet<Uuid>> {
+pub async fn hosts_of_networks(st: &Core, nets: &[Uuid]) -> DomainResult<BTreeSet<HostId>> {
     let mut c = st.store.read().await?;
-    let mut out: BTreeSet<Uuid> = db::network_vm_hosts(&mut c, nets, ON_HOST, None)
+    let mut out: BTreeSet<HostId> = db::network_vm_hosts(&mut c, nets, ON_HOST, None)
         .await?
         .into_iter()
         .map(|(_, h)| h)
@@ -260,7 +262,7 @@ pub async fn hosts_of_networks(st: &Core, nets: &[Uuid]) -> DomainResult<BTreeSe
 
 /// The hosts affected by a change to these security groups: the hosts of their members, and
 /// of the members of groups whose rules name them (their member sets change).
-pub async fn hosts_of_groups(st: &Core, groups: &[Uuid]) -> DomainResult<BTreeSet<Uuid>> {
+pub async fn hosts_of_groups(st: &Core, groups: &[Uuid]) -> DomainResult<BTreeSet<HostId>> {
     let mut c = st.store.read().await?;
     let mut owners: BTreeSet<Uuid> = groups.iter().copied().collect();
     // Groups whose rules refer to these.
@@ -282,7 +284,7 @@ pub async fn hosts_of_groups(st: &Core, groups: &[Uuid]) -> DomainResult<BTreeSe
         }
     }
     let owners: Vec<Uuid> = owners.into_iter().collect();
-    let vms: Vec<Uuid> = db::members_of(&mut c, &owners)
+    let vms: Vec<VmId> = db::members_of(&mut c, &owners)
         .await?
         .into_iter()
         .map(|m| m.member_id)
@@ -301,8 +303,8 @@ pub async fn hosts_of_groups(st: &Core, groups: &[Uuid]) -> DomainResult<BTreeSe
 /// of a network when the VM's host gains or loses the network (VXLAN peers change); and, for
 /// structural changes, the hosts whose group member sets hold it. (Member sets and leases list
 /// a VM whatever its state, so starting or stopping one does not touch them.)
-pub async fn vm_changed(st: &Core, vm: Uuid, structural: bool) {
-    let r: DomainResult<BTreeSet<Uuid>> = async {
+pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
+    let r: DomainResult<BTreeSet<HostId>> = async {
         let (row, nets, others_all, routers, groups) = {
             let mut c = st.store.read().await?;
             let row = db::vm_get_any(&mut c, vm).await?;
@@ -338,12 +340,12 @@ pub async fn vm_changed(st: &Core, vm: Uuid, structural: bool) {
         }
         let mut hosts = vm_hosts.clone();
         for n in &nets {
-            let router_hosts: BTreeSet<Uuid> = routers
+            let router_hosts: BTreeSet<HostId> = routers
                 .iter()
                 .filter(|r| r.network_id == *n)
                 .filter_map(|r| r.host_id)
                 .collect();
-            let mut others: BTreeSet<Uuid> = others_all
+            let mut others: BTreeSet<HostId> = others_all
                 .iter()
                 .filter(|(net, _)| net == n)
                 .map(|(_, h)| *h)

@@ -2,6 +2,7 @@
 
 use db::VmPlace;
 use futures_util::future::BoxFuture;
+use model::HostId;
 use uuid::Uuid;
 
 use super::*;
@@ -90,7 +91,7 @@ pub fn mark_destroyed(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut tx = cx.st.store.begin().await?;
         let moved = db::vm_transition(
             &mut tx,
-            cx.resource,
+            cx.vm(),
             &[
                 model::VmState::Stopping,
                 model::VmState::Stopped,
@@ -114,7 +115,7 @@ pub fn to_expunging(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut tx = cx.st.store.begin().await?;
         let moved = db::vm_transition(
             &mut tx,
-            cx.resource,
+            cx.vm(),
             &[
                 model::VmState::Stopping,
                 model::VmState::Stopped,
@@ -137,7 +138,7 @@ pub fn to_expunging(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 
 /// A connected host that can reach a volume: the one that created it, else any Up host of the
 /// VM's last cluster.
-pub async fn host_for_volume(st: &Core, v: &VolumeRow, vm: &VmRow) -> DomainResult<Option<Uuid>> {
+pub async fn host_for_volume(st: &Core, v: &VolumeRow, vm: &VmRow) -> DomainResult<Option<HostId>> {
     for h in v.host_id.into_iter().chain(vm.last_host_id) {
         if st.hub.is_connected(h) {
             return Ok(Some(h));
@@ -198,7 +199,7 @@ pub fn delete_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 
 pub fn mark_removed(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
     Box::pin(async move {
-        let vm = cx.resource;
+        let vm = cx.vm();
         let nets: Vec<Uuid> = {
             let mut c = cx.st.store.read().await?;
             db::net_nics_of_vms(&mut c, &[vm])
@@ -214,7 +215,7 @@ pub fn mark_removed(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut tx = cx.st.store.begin().await?;
         db::vm_mark_removed(&mut tx, vm).await?;
         db::nic_release_for_vm(&mut tx, vm).await?;
-        db::tag_delete_for_resource(&mut tx, vm).await?;
+        db::tag_delete_for_resource(&mut tx, vm.0).await?;
         // Its groups and load balancers forget it; rules pointing at it go.
         db::member_remove_everywhere(&mut tx, vm).await?;
         let rules = db::rule_list(
@@ -233,7 +234,7 @@ pub fn mark_removed(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let nat = db::public_ip_list(
             &mut tx,
             &db::PublicIpFilter {
-                static_nat_vm: Some(vm),
+                static_nat_vm: Some(vm.0),
                 ..Default::default()
             },
         )

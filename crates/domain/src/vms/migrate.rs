@@ -5,7 +5,7 @@
 
 use db::{HostRow, VmPlace, VmRow};
 use futures_util::future::BoxFuture;
-use uuid::Uuid;
+use model::{HostId, VmId};
 
 use super::{load, spec, state_err, vm_gone, volumes_of, SagaCx, SagaDef, Step, HOST_TIMEOUT};
 use crate::core::Core;
@@ -81,14 +81,14 @@ pub fn request(vm: &VmRow) -> placement::Request {
 pub async fn migrate(
     st: &std::sync::Arc<Core>,
     saga_job: model::JobId,
-    vm: Uuid,
-    dest: Option<Uuid>,
+    vm: VmId,
+    dest: Option<HostId>,
 ) -> DomainResult<()> {
     let data = SagaData {
         hostid: dest,
         ..Default::default()
     };
-    crate::saga::run(st, saga_job, &MIGRATE, vm, data).await?;
+    crate::saga::run(st, saga_job, &MIGRATE, vm.0, data).await?;
     Ok(())
 }
 
@@ -120,12 +120,10 @@ pub static MIGRATE: SagaDef = SagaDef {
 };
 
 pub async fn saga_vm(cx: &SagaCx) -> DomainResult<VmRow> {
-    load(&cx.st, cx.resource)
-        .await?
-        .ok_or_else(|| vm_gone(cx.resource))
+    load(&cx.st, cx.vm()).await?.ok_or_else(|| vm_gone(cx.vm()))
 }
 
-pub fn dest_of(cx: &SagaCx) -> DomainResult<Uuid> {
+pub fn dest_of(cx: &SagaCx) -> DomainResult<HostId> {
     cx.data.dest.ok_or_else(|| {
         DomainError::Internal(format!("migration saga {} has no destination", cx.job))
     })
@@ -155,7 +153,7 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                         crate::placing::snapshot_for(&st, vm.zone_id, Some(vm.account_id)).await?;
                     let req = placement::Request {
                         cluster: Some(cluster),
-                        avoid_hosts: avoid.clone(),
+                        avoid_hosts: avoid.iter().map(|h| h.0).collect(),
                         seed: vm.seq as u64,
                         ..request(&vm)
                     };
@@ -169,8 +167,8 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                                     vm.instance_name, e.reason
                                 ),
                             )
-                        })?
-                        .host
+                        })
+                        .map(|p| HostId(p.host))?
                 }
             };
             let dest_row = crate::inventory::host(&st, "hostid", dest).await?;
@@ -241,7 +239,7 @@ pub fn release_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut tx = cx.st.store.begin().await?;
         db::vm_transition(
             &mut tx,
-            cx.resource,
+            cx.vm(),
             &[model::VmState::Migrating],
             model::VmState::Running,
             &place,
@@ -321,7 +319,7 @@ pub fn arrived(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut tx = cx.st.store.begin().await?;
         db::vm_transition(
             &mut tx,
-            cx.resource,
+            cx.vm(),
             &[model::VmState::Migrating],
             model::VmState::Running,
             &VmPlace::on(h.id, h.cluster_id, h.pod_id),

@@ -11,7 +11,7 @@ pub use destroy::*;
 pub use start::*;
 
 use db::{VmRow, VolumeRow};
-use uuid::Uuid;
+use model::VmId;
 
 use crate::core::Core;
 use crate::error::{DomainError, DomainResult};
@@ -33,13 +33,13 @@ pub const RESERVE_ATTEMPTS: usize = 8;
 // --- lookups ---------------------------------------------------------------------------------
 
 /// The VM, if it exists.
-pub async fn load(st: &Core, id: Uuid) -> DomainResult<Option<VmRow>> {
+pub async fn load(st: &Core, id: VmId) -> DomainResult<Option<VmRow>> {
     let mut c = st.store.read().await?;
     Ok(db::vm_get(&mut c, id).await?)
 }
 
 /// A VM that is not there (CloudStack's text).
-pub fn vm_gone(id: Uuid) -> DomainError {
+pub fn vm_gone(id: impl std::fmt::Display) -> DomainError {
     DomainError::param(format!("Unable to find virtual machine with id {id}"))
 }
 
@@ -52,7 +52,7 @@ pub fn state_err(vm: &VmRow, what: &str) -> DomainError {
 }
 
 /// A VM's volumes, the root first, then by device id.
-pub async fn volumes_of(st: &Core, vm: Uuid) -> DomainResult<Vec<VolumeRow>> {
+pub async fn volumes_of(st: &Core, vm: VmId) -> DomainResult<Vec<VolumeRow>> {
     let mut c = st.store.read().await?;
     let f = db::VolumeFilter {
         vm_id: Some(vm),

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use db::VmPlace;
 use futures_util::future::BoxFuture;
+use model::HostId;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -46,12 +47,10 @@ pub static START: SagaDef = SagaDef {
 };
 
 pub async fn vm_of(cx: &SagaCx) -> DomainResult<VmRow> {
-    load(&cx.st, cx.resource)
-        .await?
-        .ok_or_else(|| vm_gone(cx.resource))
+    load(&cx.st, cx.vm()).await?.ok_or_else(|| vm_gone(cx.vm()))
 }
 
-pub fn host_of(cx: &SagaCx) -> DomainResult<Uuid> {
+pub fn host_of(cx: &SagaCx) -> DomainResult<HostId> {
     cx.data
         .host
         .ok_or_else(|| DomainError::Internal(format!("saga {} has no host", cx.job)))
@@ -101,7 +100,7 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             host_tags: tag_set(&vm.attrs["hosttags"]),
             storage_tags: tag_set(&vm.attrs["storagetags"]),
             local_storage: vm.attrs["localstorage"].as_bool().unwrap_or(false),
-            host: cx.data.hostid,
+            host: cx.data.hostid.map(|h| h.0),
             cluster: cx.data.clusterid,
             pod: cx.data.podid,
             seed: vm.seq as u64,
@@ -170,7 +169,7 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 vm.id,
                 &[model::VmState::Stopped],
                 model::VmState::Starting,
-                &VmPlace::on(host.id, cluster.id, cluster.pod),
+                &VmPlace::on(HostId(host.id), cluster.id, cluster.pod),
             )
             .await?;
             if !moved {
@@ -181,7 +180,7 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 });
             }
             tx.commit().await?;
-            cx.data.host = Some(host.id);
+            cx.data.host = Some(HostId(host.id));
             cx.data.cluster = Some(cluster.id);
             cx.data.pod = Some(cluster.pod);
             cx.data.pool = Some(plan.pool);
@@ -204,7 +203,7 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 pub fn implement_networks(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
     Box::pin(async move {
         let st = cx.st.clone();
-        st.networks.implement_for_vm(&st, cx.resource).await?;
+        st.networks.implement_for_vm(&st, cx.vm()).await?;
         let real = match cx.data.host {
             Some(h) => {
                 let mut c = st.store.read().await?;
@@ -215,7 +214,7 @@ pub fn implement_networks(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             None => false,
         };
         if real {
-            crate::netsync::vm_changed(&st, cx.resource, true).await;
+            crate::netsync::vm_changed(&st, cx.vm(), true).await;
         }
         Ok(())
     })
@@ -232,7 +231,7 @@ pub fn release(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut tx = cx.st.store.begin().await?;
         db::vm_transition(
             &mut tx,
-            cx.resource,
+            cx.vm(),
             &[model::VmState::Starting, model::VmState::Stopped],
             to,
             &VmPlace::off(),
@@ -369,7 +368,7 @@ pub async fn spec(st: &Core, vm: &VmRow) -> DomainResult<proto::VmSpec> {
         nics
     };
     Ok(proto::VmSpec {
-        id: vm.id,
+        id: vm.id.0,
         name: vm.instance_name.clone(),
         hostname: vm.name.clone(),
         cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
@@ -436,7 +435,7 @@ pub fn mark_running(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut tx = cx.st.store.begin().await?;
         let moved = db::vm_transition(
             &mut tx,
-            cx.resource,
+            cx.vm(),
             &[model::VmState::Starting],
             model::VmState::Running,
             &VmPlace::keep(),
@@ -518,7 +517,7 @@ pub fn back_to_running(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             let mut tx = cx.st.store.begin().await?;
             db::vm_transition(
                 &mut tx,
-                cx.resource,
+                cx.vm(),
                 &[model::VmState::Stopping],
                 model::VmState::Running,
                 &VmPlace::keep(),
@@ -566,7 +565,7 @@ pub fn mark_stopped(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut tx = cx.st.store.begin().await?;
         db::vm_transition(
             &mut tx,
-            cx.resource,
+            cx.vm(),
             &[model::VmState::Stopping, model::VmState::Stopped],
             model::VmState::Stopped,
             &VmPlace::off(),

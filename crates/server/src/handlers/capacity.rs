@@ -44,8 +44,8 @@ struct Figure {
 pub(crate) async fn host_usage(
     st: &State,
     hosts: &[HostRow],
-) -> AppResult<HashMap<Uuid, db::Usage>> {
-    let ids: Vec<Uuid> = hosts.iter().map(|h| h.id).collect();
+) -> AppResult<HashMap<model::HostId, db::Usage>> {
+    let ids: Vec<model::HostId> = hosts.iter().map(|h| h.id).collect();
     let mut c = st.store.read().await?;
     Ok(db::hosts_usage(&mut c, &ids).await?.into_iter().collect())
 }
@@ -53,7 +53,10 @@ pub(crate) async fn host_usage(
 /// The same for every host of these hosts' zones, one grouped scan per zone: for whole zones
 /// (listCapacity), where reading thousands of hosts by index is slower (~400 ms against
 /// 110–170 ms for 2,000 hosts and 100,000 VMs).
-async fn zones_usage(st: &State, hosts: &[HostRow]) -> AppResult<HashMap<Uuid, db::Usage>> {
+async fn zones_usage(
+    st: &State,
+    hosts: &[HostRow],
+) -> AppResult<HashMap<model::HostId, db::Usage>> {
     let mut zones: Vec<Uuid> = hosts.iter().map(|h| h.zone_id).collect();
     zones.sort_unstable();
     zones.dedup();

@@ -248,7 +248,7 @@ pub(crate) fn spawn_simulated(
 }
 
 /// Waits (bounded) until a host's agent has joined.
-async fn wait_connected(st: &State, id: Uuid, within: Duration) -> bool {
+async fn wait_connected(st: &State, id: model::HostId, within: Duration) -> bool {
     let end = tokio::time::Instant::now() + within;
     while tokio::time::Instant::now() < end {
         if st.hub.is_connected(id) {
@@ -334,7 +334,7 @@ pub async fn add_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
         }
     };
     let row = HostRow {
-        id: Uuid::new_v4(),
+        id: model::HostId(Uuid::new_v4()),
         zone_id: zone.id,
         pod_id: pod.id,
         cluster_id: cluster.id,
@@ -404,7 +404,7 @@ pub async fn list_hosts(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<
         .map(model::ResourceState::parse_loose);
     let f = HostFilter {
         none: status == Some(None) || resource_state == Some(None),
-        id: args.uuid("id"),
+        id: args.uuid("id").map(model::HostId),
         zone_id: args.uuid("zoneid"),
         pod_id: args.uuid("podid"),
         cluster_id: args.uuid("clusterid"),
@@ -518,24 +518,28 @@ pub async fn reconnect_run(
     _job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = args.required_id("id")?;
-    if st.hub.is_connected(id) {
+    if st.hub.is_connected(model::HostId(id)) {
         st.hub
-            .command(id, Command::Reconnect, Duration::from_secs(10))
+            .command(
+                model::HostId(id),
+                Command::Reconnect,
+                Duration::from_secs(10),
+            )
             .await?;
         // The old connection drops, then the agent dials again.
         let end = tokio::time::Instant::now() + Duration::from_secs(2);
-        while st.hub.is_connected(id) && tokio::time::Instant::now() < end {
+        while st.hub.is_connected(model::HostId(id)) && tokio::time::Instant::now() < end {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    if !wait_connected(st, id, Duration::from_secs(30)).await {
+    if !wait_connected(st, model::HostId(id), Duration::from_secs(30)).await {
         return Err(ApiError::new(
             api::ErrorCode::ResourceUnavailable,
             format!("Host {id} did not reconnect within 30 s"),
         )
         .into());
     }
-    let fresh = host(st, "id", id).await?;
+    let fresh = host(st, "id", model::HostId(id)).await?;
     Ok(json!({ "host": views(st, std::slice::from_ref(&fresh)).await?.pop() }))
 }
 
@@ -617,7 +621,7 @@ pub async fn resume_simulated(st: &State) -> AppResult<usize> {
             storage_bytes: inv_num(&h, "local_storage_bytes").unwrap_or(1 << 40),
             ..Default::default()
         };
-        spawn_simulated(st, "", &h.address, &opts, Some((h.id, secret)));
+        spawn_simulated(st, "", &h.address, &opts, Some((h.id.into(), secret)));
         n += 1;
     }
     Ok(n)

@@ -67,7 +67,7 @@ pub async fn migrate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     }
     check_migratable(st, &vm).await?;
     if let Some(h) = args.uuid("hostid") {
-        let dest = super::hosts::host(st, "hostid", h).await?;
+        let dest = super::hosts::host(st, "hostid", model::HostId(h)).await?;
         if let Some(why) = unsuitable(&vm, &dest) {
             return param_err(why);
         }
@@ -87,8 +87,16 @@ pub async fn migrate_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    domain::vms::migrate::migrate(&st.core, job.id, id, args.uuid("hostid")).await?;
-    let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
+    domain::vms::migrate::migrate(
+        &st.core,
+        job.id,
+        model::VmId(id),
+        args.uuid("hostid").map(model::HostId),
+    )
+    .await?;
+    let vm = load(st, model::VmId(id))
+        .await?
+        .ok_or_else(|| vm_gone(id))?;
     super::vms::result_of(st, ctx, &vm).await
 }
 
@@ -144,7 +152,7 @@ pub async fn maintenance_run(
         db::vm_list(
             &mut c,
             &db::VmFilter {
-                host_id: Some(host),
+                host_id: Some(model::HostId(host)),
                 states: vec![model::VmState::Running, model::VmState::Migrating],
                 ..Default::default()
             },
@@ -156,7 +164,8 @@ pub async fn maintenance_run(
     let total = vms.len();
     for (done, vm) in vms.into_iter().enumerate() {
         if let Err(e) =
-            domain::vms::migrate::migrate(&st.core, sub_job(job.id, vm.id), vm.id, None).await
+            domain::vms::migrate::migrate(&st.core, sub_job(job.id, vm.id.into()), vm.id, None)
+                .await
         {
             let e = AppError::from(e).into_api();
             tracing::warn!(%host, vm = %vm.id, error = %e.text, "VM could not be migrated off a host entering maintenance");
@@ -172,7 +181,7 @@ pub async fn maintenance_run(
         .await?;
         tx.commit().await?;
     }
-    let mut h = super::hosts::host(st, "id", host).await?;
+    let mut h = super::hosts::host(st, "id", model::HostId(host)).await?;
     if h.resource_state == model::ResourceState::PrepareForMaintenance {
         h.resource_state = if failed.is_empty() {
             model::ResourceState::Maintenance
@@ -218,7 +227,7 @@ pub async fn cancel_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let host: Uuid = job.instance()?;
-    let mut h = super::hosts::host(st, "id", host).await?;
+    let mut h = super::hosts::host(st, "id", model::HostId(host)).await?;
     if h.resource_state != model::ResourceState::Enabled {
         h.resource_state = model::ResourceState::Enabled;
         let mut tx = st.store.begin().await?;

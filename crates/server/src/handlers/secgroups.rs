@@ -161,7 +161,7 @@ pub(crate) async fn join(st: &State, vm: Uuid, groups: &[Uuid]) -> AppResult<()>
             &mut tx,
             &db::MemberRow {
                 owner_id: *g,
-                member_id: vm,
+                member_id: model::VmId(vm),
                 ip: None,
             },
         )
@@ -264,7 +264,7 @@ async fn views(
                     .map(|r| rule_view(r, &names))
                     .collect()
             };
-            let vms: Vec<Uuid> = members
+            let vms: Vec<model::VmId> = members
                 .iter()
                 .filter(|m| m.owner_id == g.id)
                 .map(|m| m.member_id)
@@ -286,8 +286,11 @@ async fn views(
 }
 
 /// The `securitygroup` array of VM objects.
-pub(crate) async fn of_vms(st: &State, vms: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<Value>>> {
-    let mut out: HashMap<Uuid, Vec<Value>> = HashMap::new();
+pub(crate) async fn of_vms(
+    st: &State,
+    vms: &[model::VmId],
+) -> AppResult<HashMap<model::VmId, Vec<Value>>> {
+    let mut out: HashMap<model::VmId, Vec<Value>> = HashMap::new();
     if vms.is_empty() {
         return Ok(out);
     }
@@ -435,7 +438,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         super::vms::owned(st, ctx, vm).await?;
         let m = {
             let mut c = st.store.read().await?;
-            db::memberships(&mut c, &[vm]).await?
+            db::memberships(&mut c, &[model::VmId(vm)]).await?
         };
         rows.retain(|g| m.iter().any(|x| x.owner_id == g.id));
     }

@@ -638,7 +638,7 @@ pub async fn refresh_pools(st: &State) -> AppResult<()> {
 /// A host's local storage as a primary storage pool (scope HOST), created when a host with
 /// local storage joins a zone with `localstorageenabled` (CloudStack's local pools). Its
 /// capacity is what the agent measured as local storage. Idempotent.
-pub async fn ensure_local_pool(st: &State, host: Uuid) -> AppResult<()> {
+pub async fn ensure_local_pool(st: &State, host: model::HostId) -> AppResult<()> {
     let h = {
         let mut c = st.store.read().await?;
         db::host_get(&mut c, host).await?

@@ -76,7 +76,7 @@ async fn ip_views(st: &State, ctx: &OpContext, rows: &[PublicIpRow]) -> AppResul
                 }
             }
             if let Some(v) = r.static_nat_vm {
-                if let Some(x) = db::vm_get_any(&mut c, v).await? {
+                if let Some(x) = db::vm_get_any(&mut c, model::VmId(v)).await? {
                     vms.insert(v, x);
                 }
             }

@@ -41,7 +41,7 @@ pub async fn enable_static_nat(st: &State, ctx: &OpContext, args: &Args) -> AppR
         args.text("vmguestip"),
     )
     .await?;
-    if ip.static_nat_vm == Some(vm.id) {
+    if ip.static_nat_vm == Some(vm.id.into()) {
         return Ok(success_body());
     }
     if ip.static_nat_vm.is_some() {
@@ -71,7 +71,7 @@ pub async fn enable_static_nat(st: &State, ctx: &OpContext, args: &Args) -> AppR
         let other = db::public_ip_list(
             &mut c,
             &db::PublicIpFilter {
-                static_nat_vm: Some(vm.id),
+                static_nat_vm: Some(vm.id.into()),
                 network_id: Some(net),
                 ..Default::default()
             },
@@ -86,7 +86,7 @@ pub async fn enable_static_nat(st: &State, ctx: &OpContext, args: &Args) -> AppR
         }
     }
     let mut tx = st.store.begin().await?;
-    if !db::public_ip_static_nat(&mut tx, ip.id, Some((vm.id, guest.clone()))).await? {
+    if !db::public_ip_static_nat(&mut tx, ip.id, Some((vm.id.into(), guest.clone()))).await? {
         return param_err(format!(
             "Static NAT was enabled on IP {} concurrently",
             ip.address

@@ -217,7 +217,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     if let Some(vm) = args.uuid("virtualmachineid") {
         let m = {
             let mut c = st.store.read().await?;
-            db::memberships(&mut c, &[vm]).await?
+            db::memberships(&mut c, &[model::VmId(vm)]).await?
         };
         rows.retain(|r| m.iter().any(|x| x.owner_id == r.id));
     }
@@ -326,7 +326,7 @@ async fn members_arg(
     ctx: &OpContext,
     r: &RuleRow,
     args: &Args,
-) -> AppResult<Vec<(Uuid, String)>> {
+) -> AppResult<Vec<(model::VmId, String)>> {
     let net = r.network_id.unwrap_or_default();
     let mut out = Vec::new();
     for v in args.list("virtualmachineids").unwrap_or_default() {
@@ -357,7 +357,7 @@ pub async fn assign_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
     let m = members_arg(st, ctx, &r, args).await?;
     for (vm, _) in &m {
-        let v = super::vms::owned(st, ctx, *vm).await?;
+        let v = super::vms::owned(st, ctx, (*vm).into()).await?;
         if Some(v.account_id) != r.account_id {
             return param_err(format!(
                 "VM {} belongs to another account than the load balancer rule",
@@ -431,7 +431,7 @@ pub async fn remove_run(
     }
     let mut tx = st.store.begin().await?;
     for vm in &ids {
-        db::member_remove(&mut tx, r.id, *vm).await?;
+        db::member_remove(&mut tx, r.id, model::VmId(*vm)).await?;
     }
     Event::new(
         ctx,
@@ -454,7 +454,7 @@ pub async fn list_instances(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     };
     let mut out = Vec::new();
     for m in &members {
-        if let Ok(vm) = super::vms::owned(st, ctx, m.member_id).await {
+        if let Ok(vm) = super::vms::owned(st, ctx, m.member_id.into()).await {
             let mut v = super::vms::one_view(st, ctx, &vm).await?;
             if args.flag("lbvmips") {
                 v["lbvmipaddresses"] = json!(m.ip.iter().collect::<Vec<_>>());

@@ -204,7 +204,7 @@ pub async fn create_ipfwd_prepare(st: &State, ctx: &OpContext, args: &Args) -> A
             endport: Some(e),
             ..Default::default()
         },
-        virtualmachineid: vm,
+        virtualmachineid: model::VmId(vm),
         cidrlist: parse_cidrs(args, "cidrlist", true)?,
     };
     let id = insert_rule(
@@ -281,7 +281,7 @@ async fn list_forwards(
 ) -> AppResult<Value> {
     let (mut rows, mut total) = list_rules(st, ctx, args, vec![kind]).await?;
     if let Some(vm) = args.uuid("virtualmachineid") {
-        rows.retain(|r| r.spec.target_vm() == Some(vm));
+        rows.retain(|r| r.spec.target_vm() == Some(model::VmId(vm)));
         total = rows.len() as u64;
     }
     Ok(list_body(key, total, forward_views(st, &rows, view).await?))

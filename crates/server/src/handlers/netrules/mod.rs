@@ -365,7 +365,7 @@ pub(crate) async fn ips_by_id(
 pub(crate) async fn vm_names(
     st: &State,
     rows: &[RuleRow],
-) -> AppResult<std::collections::HashMap<Uuid, db::VmRow>> {
+) -> AppResult<std::collections::HashMap<model::VmId, db::VmRow>> {
     let mut out = std::collections::HashMap::new();
     let mut c = st.store.read().await?;
     for id in rows.iter().filter_map(|r| r.spec.target_vm()) {

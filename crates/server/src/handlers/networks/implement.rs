@@ -141,10 +141,10 @@ impl domain::core::NetworkLifecycle for Lifecycle {
     fn implement_for_vm<'a>(
         &'a self,
         core: &'a std::sync::Arc<domain::core::Core>,
-        vm: Uuid,
+        vm: model::VmId,
     ) -> futures_util::future::BoxFuture<'a, domain::DomainResult<()>> {
         Box::pin(async move {
-            implement_for_vm(core, vm)
+            implement_for_vm(core, vm.0)
                 .await
                 .map_err(crate::error::AppError::into_domain)
         })
@@ -153,7 +153,7 @@ impl domain::core::NetworkLifecycle for Lifecycle {
     fn routers_host_failed<'a>(
         &'a self,
         core: &'a std::sync::Arc<domain::core::Core>,
-        host: Uuid,
+        host: model::HostId,
     ) -> futures_util::future::BoxFuture<'a, domain::DomainResult<usize>> {
         Box::pin(async move {
             crate::handlers::routers::host_failed(core, host)
@@ -167,7 +167,7 @@ impl domain::core::NetworkLifecycle for Lifecycle {
 pub async fn implement_for_vm(st: &Core, vm: Uuid) -> AppResult<()> {
     let nets: Vec<Uuid> = {
         let mut c = st.store.read().await?;
-        db::net_nics_of_vms(&mut c, &[vm])
+        db::net_nics_of_vms(&mut c, &[model::VmId(vm)])
             .await?
             .into_iter()
             .map(|n| n.network_id)

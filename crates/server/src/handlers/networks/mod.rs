@@ -442,7 +442,7 @@ pub async fn allocate_nic(
         };
         let nic = db::NewNic {
             id: Uuid::new_v4(),
-            vm_id: vm,
+            vm_id: model::VmId(vm),
             network_id: n.id,
             ip4: ip,
             mac: want_mac.map(str::to_lowercase).unwrap_or_else(random_mac),

@@ -11,12 +11,12 @@ use crate::jobs::{JobPlan, JobRef};
 
 async fn nics_of(st: &State, vm: Uuid) -> AppResult<Vec<db::NicRow>> {
     let mut c = st.store.read().await?;
-    Ok(db::nics_for_vms(&mut c, &[vm]).await?)
+    Ok(db::nics_for_vms(&mut c, &[model::VmId(vm)]).await?)
 }
 
 pub async fn list_nics(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let vm = super::super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
-    let mut nics = nics_of(st, vm.id).await?;
+    let mut nics = nics_of(st, vm.id.into()).await?;
     if let Some(n) = args.uuid("nicid") {
         nics.retain(|x| x.id == n);
     }
@@ -48,7 +48,7 @@ pub async fn add_nic_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     if !matches!(vm.state, model::VmState::Running | model::VmState::Stopped) {
         return Err(super::super::vms::state_err(&vm, "add a NIC to"));
     }
-    if nics_of(st, vm.id)
+    if nics_of(st, vm.id.into())
         .await?
         .iter()
         .any(|x| x.network_id == n.id)
@@ -69,13 +69,13 @@ pub async fn add_nic_run(
 ) -> AppResult<Value> {
     let vm = super::super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
     let n = network_get(st, "networkid", args.required_id("networkid")?).await?;
-    let nics = nics_of(st, vm.id).await?;
+    let nics = nics_of(st, vm.id.into()).await?;
     // Resumed after the NIC was made: done.
     if !nics.iter().any(|x| x.network_id == n.id) {
         let device = nics.iter().map(|x| x.device_id).max().map_or(0, |d| d + 1);
         allocate_nic(
             st,
-            vm.id,
+            vm.id.into(),
             &n,
             args.text("ipaddress"),
             args.text("macaddress"),
@@ -97,7 +97,7 @@ pub async fn add_nic_run(
         .await?;
         tx.commit().await?;
     }
-    super::super::vms::result(st, ctx, vm.id).await
+    super::super::vms::result(st, ctx, vm.id.into()).await
 }
 
 async fn vm_and_nic(
@@ -107,7 +107,7 @@ async fn vm_and_nic(
 ) -> AppResult<(db::VmRow, db::NicRow, Vec<db::NicRow>)> {
     let vm = super::super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
     let nic_id: Uuid = args.required_id("nicid")?;
-    let nics = nics_of(st, vm.id).await?;
+    let nics = nics_of(st, vm.id.into()).await?;
     let nic = nics
         .iter()
         .find(|x| x.id == nic_id)
@@ -157,7 +157,7 @@ async fn nic_in_rules(st: &State, vm: &db::VmRow, nic: &db::NicRow) -> AppResult
     let nat = db::public_ip_list(
         &mut c,
         &db::PublicIpFilter {
-            static_nat_vm: Some(vm.id),
+            static_nat_vm: Some(vm.id.into()),
             network_id: Some(nic.network_id),
             ..Default::default()
         },
@@ -187,7 +187,7 @@ pub async fn remove_nic_run(
         .await?;
     }
     tx.commit().await?;
-    super::super::vms::result(st, ctx, vm.id).await
+    super::super::vms::result(st, ctx, vm.id.into()).await
 }
 
 pub async fn default_nic_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
@@ -205,5 +205,5 @@ pub async fn default_nic_run(
     let mut tx = st.store.begin().await?;
     db::nic_set_default(&mut tx, vm.id, nic.id).await?;
     tx.commit().await?;
-    super::super::vms::result(st, ctx, vm.id).await
+    super::super::vms::result(st, ctx, vm.id.into()).await
 }

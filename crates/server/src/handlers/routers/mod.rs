@@ -156,7 +156,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     };
     f.ids.extend(args.uuid("id"));
     f.network_ids.extend(args.uuid("networkid"));
-    f.host_ids.extend(args.uuid("hostid"));
+    f.host_ids.extend(args.uuid("hostid").map(model::HostId));
     let (rows, total) = {
         let mut c = st.store.read().await?;
         db::router_list(&mut c, &f).await?
@@ -326,7 +326,7 @@ pub async fn destroy_run(
 /// given and the one it acknowledged. `routerid` narrows it to one router.
 pub async fn host_config(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let (host, router) = match (args.uuid("hostid"), args.uuid("routerid")) {
-        (Some(h), r) => (h, r),
+        (Some(h), r) => (model::HostId(h), r),
         (None, Some(r)) => {
             let row = router_get(st, r).await?;
             let Some(h) = row.host_id else {

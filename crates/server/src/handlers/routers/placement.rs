@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 use crate::state::Core;
+use model::HostId;
 
 /// Hosts that can run routers: Up, Enabled, with an agent whose drivers run guests.
 async fn candidate_hosts(st: &Core, zone: Uuid) -> AppResult<Vec<db::HostRow>> {
@@ -42,8 +43,8 @@ pub(super) async fn choose_host(
     st: &Core,
     zone: Uuid,
     network: Uuid,
-    avoid: &[Uuid],
-) -> AppResult<Uuid> {
+    avoid: &[HostId],
+) -> AppResult<HostId> {
     let hosts = candidate_hosts(st, zone).await?;
     let routers = {
         let mut c = st.store.read().await?;
@@ -57,12 +58,12 @@ pub(super) async fn choose_host(
         .await?
         .0
     };
-    let mut load: HashMap<Uuid, usize> = HashMap::new();
+    let mut load: HashMap<HostId, usize> = HashMap::new();
     for r in routers.iter().filter_map(|r| r.host_id) {
         *load.entry(r).or_default() += 1;
     }
-    let mix = |h: Uuid| {
-        let (a, b) = (network.as_u128(), h.as_u128());
+    let mix = |h: HostId| {
+        let (a, b) = (network.as_u128(), h.0.as_u128());
         netplan::digest(&(a ^ b).to_le_bytes())
     };
     hosts
@@ -255,7 +256,7 @@ async fn shared_router_ip(st: &Core, n: &NetworkRow) -> AppResult<Ipv4Addr> {
 }
 
 /// A host failed: its routers move to other hosts of the zone and are rebuilt there.
-pub async fn host_failed(st: &Core, host: Uuid) -> AppResult<usize> {
+pub async fn host_failed(st: &Core, host: HostId) -> AppResult<usize> {
     let routers = {
         let mut c = st.store.read().await?;
         db::router_list(

@@ -236,7 +236,7 @@ async fn check_placement_hints(
     }
     if let Some(h) = args.uuid("hostid") {
         let mut c = st.store.read().await?;
-        let host = db::host_get(&mut c, h)
+        let host = db::host_get(&mut c, model::HostId(h))
             .await?
             .ok_or_else(|| ApiError::invalid_id("hostid", &h.to_string()))?;
         if host.zone_id != zone.id {
@@ -499,7 +499,7 @@ async fn record_vm(
     });
     let id = Uuid::new_v4();
     let new = db::NewVm {
-        id,
+        id: model::VmId(id),
         name: name.clone(),
         display_name: args.text("displayname").map(str::to_string),
         account_id: acct.id,
@@ -530,7 +530,7 @@ async fn record_vm(
             account_id: acct.id,
             domain_id: acct.domain_id,
             zone_id: zone.id,
-            vm_id: Some(id),
+            vm_id: Some(model::VmId(id)),
             device_id: Some(0),
             size: disks.root_size,
             disk_offering_id: iso.as_ref().and(disk_offering.as_ref()).map(|d| d.id),
@@ -549,7 +549,7 @@ async fn record_vm(
                 account_id: acct.id,
                 domain_id: acct.domain_id,
                 zone_id: zone.id,
-                vm_id: Some(id),
+                vm_id: Some(model::VmId(id)),
                 device_id: Some(1),
                 size,
                 disk_offering_id: offering.map(|d| d.id),
@@ -603,7 +603,7 @@ async fn plug_networks(
         let mut tx = st.store.begin().await?;
         db::vm_transition(
             &mut tx,
-            id,
+            model::VmId(id),
             &[model::VmState::Stopped],
             model::VmState::Error,
             &VmPlace::keep(),
@@ -617,7 +617,7 @@ async fn plug_networks(
 
 pub(crate) fn placement_hints(args: &Args) -> saga::SagaData {
     saga::SagaData {
-        hostid: args.uuid("hostid"),
+        hostid: args.uuid("hostid").map(model::HostId),
         clusterid: args.uuid("clusterid"),
         podid: args.uuid("podid"),
         ..Default::default()

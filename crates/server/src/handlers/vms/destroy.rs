@@ -57,7 +57,7 @@ pub async fn destroy_run(
     // After a restart the saga may already have removed the VM: answer from its last row.
     let vm = {
         let mut c = st.store.read().await?;
-        db::vm_get_any(&mut c, id).await?
+        db::vm_get_any(&mut c, model::VmId(id)).await?
     }
     .ok_or_else(|| vm_gone(id))?;
     // The ids were checked when the job was accepted.
@@ -160,5 +160,5 @@ pub async fn recover(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Valu
     .record(&mut tx)
     .await?;
     tx.commit().await?;
-    result(st, ctx, vm.id).await
+    result(st, ctx, vm.id.into()).await
 }

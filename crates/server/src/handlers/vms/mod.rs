@@ -52,7 +52,7 @@ pub(crate) fn vm_gone(id: Uuid) -> AppError {
 
 /// The VM the caller may act on.
 pub(crate) async fn owned(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<VmRow> {
-    let vm = load(st, id)
+    let vm = load(st, model::VmId(id))
         .await?
         .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
     if vm.account_id != ctx.account_id() {
@@ -85,8 +85,8 @@ pub(crate) struct Names {
     zones: HashMap<Uuid, String>,
     offerings: HashMap<Uuid, InfraRow>,
     templates: HashMap<Uuid, InfraRow>,
-    hosts: HashMap<Uuid, String>,
-    groups: HashMap<Uuid, Vec<Value>>,
+    hosts: HashMap<model::HostId, String>,
+    groups: HashMap<model::VmId, Vec<Value>>,
 }
 
 pub(crate) async fn infra_rows(
@@ -128,7 +128,7 @@ pub(crate) async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
             .flat_map(|v| v.template_id.into_iter().chain(v.iso_id)),
     )
     .await?;
-    let mut host_ids: Vec<Uuid> = vms.iter().filter_map(|v| v.host_id).collect();
+    let mut host_ids: Vec<model::HostId> = vms.iter().filter_map(|v| v.host_id).collect();
     host_ids.sort_unstable();
     host_ids.dedup();
     let mut hosts = HashMap::new();
@@ -145,7 +145,7 @@ pub(crate) async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
         }
     }
     let nics = {
-        let ids: Vec<Uuid> = vms.iter().map(|v| v.id).collect();
+        let ids: Vec<model::VmId> = vms.iter().map(|v| v.id).collect();
         let mut c = st.store.read().await?;
         let mut out = Vec::new();
         for chunk in ids.chunks(500) {
@@ -154,7 +154,7 @@ pub(crate) async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
         out
     };
     let groups = {
-        let ids: Vec<Uuid> = vms.iter().map(|v| v.id).collect();
+        let ids: Vec<model::VmId> = vms.iter().map(|v| v.id).collect();
         let mut out = HashMap::new();
         for chunk in ids.chunks(500) {
             out.extend(super::secgroups::of_vms(st, chunk).await?);
@@ -267,20 +267,20 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
     put("vmtype", json!("User"));
     put(
         "nic",
-        Value::Array(super::networks::nic_views(&n.nics, vm.id)),
+        Value::Array(super::networks::nic_views(&n.nics, vm.id.into())),
     );
     put(
         "securitygroup",
         json!(n.groups.get(&vm.id).cloned().unwrap_or_default()),
     );
     put("affinitygroup", json!([]));
-    put("tags", super::tags::embedded(tags, vm.id));
+    put("tags", super::tags::embedded(tags, vm.id.into()));
     Value::Object(m)
 }
 
 pub(crate) async fn one_view(st: &State, ctx: &OpContext, vm: &VmRow) -> AppResult<Value> {
     let n = names(st, std::slice::from_ref(vm)).await?;
-    let tags = super::tags::for_resources(st, &[vm.id]).await?;
+    let tags = super::tags::for_resources(st, &[vm.id.into()]).await?;
     Ok(view(ctx, vm, &n, &tags))
 }
 
@@ -289,7 +289,9 @@ pub(crate) async fn result_of(st: &State, ctx: &OpContext, vm: &VmRow) -> AppRes
 }
 
 pub(crate) async fn result(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Value> {
-    let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
+    let vm = load(st, model::VmId(id))
+        .await?
+        .ok_or_else(|| vm_gone(id))?;
     Ok(json!({ "virtualmachine": one_view(st, ctx, &vm).await? }))
 }
 
@@ -353,7 +355,7 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         .record(&mut tx)
         .await?;
     tx.commit().await?;
-    result(st, ctx, vm.id).await
+    result(st, ctx, vm.id.into()).await
 }
 
 pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
@@ -365,7 +367,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         ..Default::default()
     };
     if let Some(id) = args.uuid("id") {
-        f.ids.push(id);
+        f.ids.push(model::VmId(id));
     }
     if let Some(ids) = args.list("ids") {
         for s in ids {
@@ -406,7 +408,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     if ctx.is_admin() {
         f.pod_id = args.uuid("podid");
         f.cluster_id = args.uuid("clusterid");
-        f.host_id = args.uuid("hostid");
+        f.host_id = args.uuid("hostid").map(model::HostId);
         f.storage_id = args.uuid("storageid");
     }
     for m in args.map("tags").unwrap_or_default() {
@@ -422,7 +424,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         return Ok(json!({ "count": total }));
     }
     let n = names(st, &rows).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|v| v.id).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|v| v.id.0).collect();
     let tags = super::tags::for_resources(st, &ids).await?;
     let items: Vec<Value> = rows.iter().map(|v| view(ctx, v, &n, &tags)).collect();
     Ok(list_body("virtualmachine", total, items))

@@ -113,7 +113,7 @@ pub async fn change_service(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     {
         return Err(state_err(&vm, "upgrade"));
     }
-    result(st, ctx, vm.id).await
+    result(st, ctx, vm.id.into()).await
 }
 
 pub async fn scale_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
@@ -132,7 +132,9 @@ pub async fn scale_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResul
 
 pub async fn scale_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
+    let vm = load(st, model::VmId(id))
+        .await?
+        .ok_or_else(|| vm_gone(id))?;
     let (so, cpus, mhz, mem) = match new_offering(st, &vm, args).await {
         Ok(x) => x,
         // Resumed after the change was applied.
@@ -293,7 +295,9 @@ pub async fn reset_key_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
+    let vm = load(st, model::VmId(id))
+        .await?
+        .ok_or_else(|| vm_gone(id))?;
     let names = reset_keys(st, &vm, args).await?;
     let mut tx = st.store.begin().await?;
     db::vm_update(
@@ -322,7 +326,7 @@ pub async fn list_metrics(st: &State, ctx: &OpContext, args: &Args) -> AppResult
             .as_str()
             .and_then(|s| s.parse().ok())
             .unwrap_or_default();
-        let vols = volumes_of(st, id).await?;
+        let vols = volumes_of(st, model::VmId(id)).await?;
         let disk: i64 = vols.iter().map(|v| v.size).sum();
         let cpus = vm["cpunumber"].as_i64().unwrap_or(0);
         let mhz = vm["cpuspeed"].as_i64().unwrap_or(0);

@@ -32,7 +32,9 @@ pub async fn start_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResul
 
 pub async fn start_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
+    let vm = load(st, model::VmId(id))
+        .await?
+        .ok_or_else(|| vm_gone(id))?;
     // Starting a running VM is a no-op in CloudStack (it answers with the VM).
     if vm.state != model::VmState::Running || saga_exists(st, job).await? {
         saga::run(st, job.id, &START, id, placement_hints(args)).await?;
@@ -80,7 +82,9 @@ pub async fn reboot_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    let vm = load(st, id).await?.ok_or_else(|| vm_gone(id))?;
+    let vm = load(st, model::VmId(id))
+        .await?
+        .ok_or_else(|| vm_gone(id))?;
     let (Some(host), model::VmState::Running) = (vm.host_id, vm.state) else {
         return Err(state_err(&vm, "reboot"));
     };

@@ -23,7 +23,7 @@ pub(crate) struct Names {
     zones: HashMap<Uuid, String>,
     pools: HashMap<Uuid, String>,
     offerings: HashMap<Uuid, String>,
-    vms: HashMap<Uuid, db::VmRow>,
+    vms: HashMap<model::VmId, db::VmRow>,
 }
 
 pub(crate) async fn names(st: &State, rows: &[VolumeRow]) -> AppResult<Names> {
@@ -42,10 +42,10 @@ pub(crate) async fn names(st: &State, rows: &[VolumeRow]) -> AppResult<Names> {
     )
     .await?;
     // The page's VMs in one query, not one per volume.
-    let mut ids: Vec<Uuid> = rows.iter().filter_map(|v| v.vm_id).collect();
+    let mut ids: Vec<model::VmId> = rows.iter().filter_map(|v| v.vm_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let vms: HashMap<Uuid, db::VmRow> = if ids.is_empty() {
+    let vms: HashMap<model::VmId, db::VmRow> = if ids.is_empty() {
         HashMap::new()
     } else {
         let mut c = st.store.read().await?;
@@ -154,7 +154,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         );
     }
     f.name = args.text("name").map(str::to_string);
-    f.vm_id = args.uuid("virtualmachineid");
+    f.vm_id = args.uuid("virtualmachineid").map(model::VmId);
     f.vol_type = args.text("type").map(str::to_string);
     if let Some(s) = args.text("state") {
         match model::VolumeState::parse_loose(s) {

@@ -141,7 +141,7 @@ pub async fn create_run(
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
     if let Some(vm) = args.uuid("virtualmachineid") {
-        domain::volumes::attach_saga(&st.core, job, id, vm, None).await?;
+        domain::volumes::attach_saga(&st.core, job, id, model::VmId(vm), None).await?;
     }
     result(st, ctx, id).await
 }
