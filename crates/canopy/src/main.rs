@@ -191,6 +191,7 @@ async fn run(c: Common, up: bool) -> anyhow::Result<()> {
                     "simulator" => server::up::HostChoice::Simulator,
                     _ => server::up::HostChoice::Auto,
                 },
+                &canopy::local_agent::QemuLocalAgent,
             )
             .await
             .map_err(|e| anyhow::anyhow!("setting up the zone: {}", e.into_api().text))?,

@@ -49,9 +49,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let st = srv.state.clone();
     // Rows written here have no agent: keep the monitor from declaring them down mid-run.
     st.settings.set_local("ping.timeout", "100000");
-    let z = server::up::ensure_zone(&st, dir.path(), server::up::HostChoice::Simulator)
-        .await
-        .map_err(|e| format!("{:?}", e.into_api()))?;
+    let z = server::up::ensure_zone(
+        &st,
+        dir.path(),
+        server::up::HostChoice::Simulator,
+        &server::up::NoLocalAgent,
+    )
+    .await
+    .map_err(|e| format!("{:?}", e.into_api()))?;
     let zone: Uuid = z.zone_id.parse()?;
     let (cluster, host) = {
         let mut c = st.store.read().await?;

@@ -3,7 +3,6 @@
 //! for this machine when QEMU is installed, a simulated one otherwise.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use api::{ApiError, RawParams};
 use serde_json::Value;
@@ -181,54 +180,44 @@ fn qemu_installed() -> bool {
         .unwrap_or(false)
 }
 
-/// Saved credential of the local agent `canopy up` runs.
-const LOCAL_AGENT: &str = "local-agent.json";
+/// This machine as a host of `canopy up`'s zone: its agent, which the binary crate wires
+/// (the server crate does not run a local agent itself). [`NoLocalAgent`] is for servers
+/// whose zone is simulated.
+pub trait LocalAgent: Send + Sync {
+    /// Starts this machine's agent, joining with a fresh join token's secret.
+    fn join(&self, st: &State, data_dir: &Path, token_secret: String) -> AppResult<()>;
+    /// Starts it again with the credential it saved when it joined; `false` when this
+    /// machine never joined (the zone's host is simulated).
+    fn resume(&self, st: &State, data_dir: &Path) -> AppResult<bool>;
+}
 
-fn start_local_agent(st: &State, data_dir: &Path, credential: agent::Credential) -> AppResult<()> {
-    let path = data_dir.join(LOCAL_AGENT);
-    let images =
-        agent::images::ImageSource::new(&st.agent_endpoint, &st.agent_fingerprint, &credential);
-    let joined = images.clone();
-    let mut inventory = agent::inventory::local("127.0.0.1");
-    // This machine's VMs (QEMU) and data plane; their runtime files under DIR/host.
-    // The uplink of the public bridge (routers' public side), e.g. CANOPY_PUBLIC_UPLINK=eth1.
-    let uplink = std::env::var("CANOPY_PUBLIC_UPLINK")
-        .ok()
-        .filter(|v| !v.is_empty());
-    let (driver, _adopted) =
-        agent::qemu::for_this_machine(&mut inventory, &data_dir.join("host"), uplink, images)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-    let host = Arc::new(agent::HostAgent {
-        server: st.agent_endpoint.clone(),
-        fingerprint: st.agent_fingerprint.clone(),
-        credential: Mutex::new(credential),
-        inventory,
-        driver,
-        offline: None,
-        on_credential: Some(Arc::new(move |host_id, secret: &str| {
-            joined.joined(host_id, secret);
-            let v = serde_json::json!({"host_id": host_id, "secret": secret});
-            if let Err(e) = crate::crypto::write_private(&path, v.to_string().as_bytes()) {
-                tracing::error!(error = %e, "could not save the local agent's credential");
-            }
-        })),
-    });
-    let stop = st.stopping.clone();
-    tokio::spawn(async move {
-        if let Err(e) = host.run(stop).await {
-            tracing::error!(error = %e, "the local agent stopped");
-        }
-    });
-    Ok(())
+/// No local agent: a zone with this machine as its host cannot be built.
+pub struct NoLocalAgent;
+
+impl LocalAgent for NoLocalAgent {
+    fn join(&self, _st: &State, _data_dir: &Path, _token_secret: String) -> AppResult<()> {
+        Err(AppError::Internal(
+            "this server runs no local agent: use a simulated host".into(),
+        ))
+    }
+
+    fn resume(&self, _st: &State, _data_dir: &Path) -> AppResult<bool> {
+        Ok(false)
+    }
 }
 
 /// Sets up the zone on first start; on later starts brings the local agent back. Each step
 /// is a CloudStack command run as the admin, as an operator would run it.
-pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> AppResult<UpZone> {
+pub async fn ensure_zone(
+    st: &State,
+    data_dir: &Path,
+    choice: HostChoice,
+    local: &dyn LocalAgent,
+) -> AppResult<UpZone> {
     let ctx = admin_context(st).await?;
     let zones = call(st, &ctx, &[("command", "listZones")]).await?;
     if let Some(z) = zones["zone"].as_array().and_then(|a| a.first()) {
-        return resume_zone(st, &ctx, data_dir, z).await;
+        return resume_zone(st, &ctx, data_dir, z, local).await;
     }
     let zone_id = create_zone_network(st, &ctx).await?;
     let kvm = match choice {
@@ -238,7 +227,8 @@ pub async fn ensure_zone(st: &State, data_dir: &Path, choice: HostChoice) -> App
     };
     let hv = if kvm { "KVM" } else { "Simulator" };
     let (pod_id, cluster_id) = create_pod_and_cluster(st, &ctx, &zone_id, hv).await?;
-    add_first_host(st, &ctx, data_dir, kvm, [&zone_id, &pod_id, &cluster_id]).await?;
+    let first = [zone_id.as_str(), pod_id.as_str(), cluster_id.as_str()];
+    add_first_host(st, &ctx, data_dir, kvm.then_some(local), first).await?;
     add_storage(st, &ctx, data_dir, [&zone_id, &pod_id, &cluster_id]).await?;
     enable(st, &ctx, [&zone_id, &pod_id, &cluster_id]).await?;
     let template = ensure_template(st, &ctx, &zone_id, hv).await;
@@ -270,28 +260,19 @@ async fn admin_context(st: &State) -> AppResult<OpContext> {
 
 /// A zone exists: the local agent (if this machine is its host) starts again with its saved
 /// credential, and the built-in template is registered if it is not.
-async fn resume_zone(st: &State, ctx: &OpContext, data_dir: &Path, z: &Value) -> AppResult<UpZone> {
+async fn resume_zone(
+    st: &State,
+    ctx: &OpContext,
+    data_dir: &Path,
+    z: &Value,
+    local: &dyn LocalAgent,
+) -> AppResult<UpZone> {
     let zone_id = id(z, &["id"])?;
-    let saved: Option<Value> = std::fs::read(data_dir.join(LOCAL_AGENT))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let mut kind = "Simulator";
-    if let Some(s) = saved {
-        if let (Some(h), Some(secret)) = (
-            s["host_id"].as_str().and_then(|h| h.parse().ok()),
-            s["secret"].as_str(),
-        ) {
-            start_local_agent(
-                st,
-                data_dir,
-                agent::Credential::Host {
-                    host_id: h,
-                    secret: secret.to_string(),
-                },
-            )?;
-            kind = "KVM (this machine)";
-        }
-    }
+    let kind = if local.resume(st, data_dir)? {
+        "KVM (this machine)"
+    } else {
+        "Simulator"
+    };
     let hv = if kind == "Simulator" {
         "Simulator"
     } else {
@@ -475,10 +456,10 @@ async fn add_first_host(
     st: &State,
     ctx: &OpContext,
     data_dir: &Path,
-    kvm: bool,
+    local: Option<&dyn LocalAgent>,
     [zone_id, pod_id, cluster_id]: [&str; 3],
 ) -> AppResult<()> {
-    if kvm {
+    if let Some(local) = local {
         let h = call(
             st,
             ctx,
@@ -497,13 +478,7 @@ async fn add_first_host(
         let host_id: uuid::Uuid = id(&h, &["host", "0", "id"])?
             .parse()
             .map_err(|_| AppError::Internal("bad host id".into()))?;
-        start_local_agent(
-            st,
-            data_dir,
-            agent::Credential::Token {
-                secret: token.secret,
-            },
-        )?;
+        local.join(st, data_dir, token.secret)?;
         let end = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
         while !st.hub.is_connected(model::HostId(host_id)) && tokio::time::Instant::now() < end {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

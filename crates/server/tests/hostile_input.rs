@@ -149,10 +149,15 @@ async fn every_command_survives_hostile_input() {
     }
     let ts = TestServer::start().await;
     let st = ts.server.as_ref().expect("running").state.clone();
-    server::up::ensure_zone(&st, ts.dir.path(), server::up::HostChoice::Simulator)
-        .await
-        .map_err(|e| e.into_api())
-        .expect("zone");
+    server::up::ensure_zone(
+        &st,
+        ts.dir.path(),
+        server::up::HostChoice::Simulator,
+        &server::up::NoLocalAgent,
+    )
+    .await
+    .map_err(|e| e.into_api())
+    .expect("zone");
     let admin = ts.admin.clone();
     let (_, _, user) = account_with_keys(&ts, &admin, "hostileuser", None, "0").await;
     let apis = admin.ok(&[("command", "listApis")]).await;

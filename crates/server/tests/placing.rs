@@ -13,10 +13,15 @@ use uuid::Uuid;
 async fn snapshot_of_a_zone_drives_placement() {
     let ts = TestServer::start().await;
     let st = ts.server.as_ref().expect("running").state.clone();
-    let z = server::up::ensure_zone(&st, ts.dir.path(), server::up::HostChoice::Simulator)
-        .await
-        .map_err(|e| e.into_api())
-        .expect("zone");
+    let z = server::up::ensure_zone(
+        &st,
+        ts.dir.path(),
+        server::up::HostChoice::Simulator,
+        &server::up::NoLocalAgent,
+    )
+    .await
+    .map_err(|e| e.into_api())
+    .expect("zone");
     let zone: Uuid = z.zone_id.parse().expect("uuid");
     let c = ts.admin.clone();
     // Wait for the simulated host to be Up.

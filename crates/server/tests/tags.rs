@@ -29,10 +29,15 @@ fn keys(v: &Value) -> Vec<String> {
 async fn tags_on_templates() {
     let ts = TestServer::start().await;
     let st = ts.server.as_ref().expect("running").state.clone();
-    let z = server::up::ensure_zone(&st, ts.dir.path(), server::up::HostChoice::Simulator)
-        .await
-        .map_err(|e| e.into_api())
-        .expect("zone");
+    let z = server::up::ensure_zone(
+        &st,
+        ts.dir.path(),
+        server::up::HostChoice::Simulator,
+        &server::up::NoLocalAgent,
+    )
+    .await
+    .map_err(|e| e.into_api())
+    .expect("zone");
     let admin = ts.admin.clone();
     let dom = create_domain(&admin, "tenants", None).await;
     let (_, _, alice) = account_with_keys(&ts, &admin, "alice", Some(&dom), "0").await;

@@ -71,10 +71,15 @@ async fn http_server(body: Vec<u8>) -> (String, tokio::task::JoinHandle<()>) {
 async fn register_download_check_list_and_delete() {
     let ts = TestServer::start().await;
     let st = ts.server.as_ref().expect("running").state.clone();
-    let z = server::up::ensure_zone(&st, ts.dir.path(), server::up::HostChoice::Simulator)
-        .await
-        .map_err(|e| e.into_api())
-        .expect("zone");
+    let z = server::up::ensure_zone(
+        &st,
+        ts.dir.path(),
+        server::up::HostChoice::Simulator,
+        &server::up::NoLocalAgent,
+    )
+    .await
+    .map_err(|e| e.into_api())
+    .expect("zone");
     let c = ts.admin.clone();
     let files = ts.staging();
     let img = files.as_path().join("tiny.qcow2");

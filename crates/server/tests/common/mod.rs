@@ -358,10 +358,15 @@ pub struct VmZone {
 impl VmZone {
     pub async fn new(ts: &TestServer, hosts: usize) -> Self {
         let st = ts.server.as_ref().expect("running").state.clone();
-        let z = server::up::ensure_zone(&st, ts.dir.path(), server::up::HostChoice::Simulator)
-            .await
-            .map_err(|e| e.into_api())
-            .expect("zone");
+        let z = server::up::ensure_zone(
+            &st,
+            ts.dir.path(),
+            server::up::HostChoice::Simulator,
+            &server::up::NoLocalAgent,
+        )
+        .await
+        .map_err(|e| e.into_api())
+        .expect("zone");
         let c = &ts.admin;
         let mut up = Value::Null;
         for _ in 0..200 {
