@@ -9,6 +9,8 @@
 #     walkthrough);
 #   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
 #     groups, routers with DHCP/DNS and load balancers) and the real-hosts test;
+#   - debootstrap, extlinux, syslinux-common, fdisk: scripts/build-debian-image.sh builds the
+#     Debian cloud image the real-hosts test boots (from Debian's packages only);
 #   - chromium (Debian's) for the web console's browser tests, and Node.js with npm when the
 #     machine has none (the UI is built with npm; playwright-core drives Debian's chromium —
 #     no test tool downloads a browser).
@@ -34,6 +36,11 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 # Host agents: iproute2 (ip, bridge), busybox (ping for host checks; the template's userland).
 command -v bridge >/dev/null 2>&1 || need+=(iproute2)
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+# The Debian cloud image the real-hosts test boots.
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v extlinux >/dev/null 2>&1 || need+=(extlinux)
+[ -f /usr/lib/syslinux/mbr/mbr.bin ] || need+=(syslinux-common)
+command -v sfdisk >/dev/null 2>&1 || need+=(fdisk)
 # The web console: built with npm, tested in Debian's chromium.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)

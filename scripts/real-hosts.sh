@@ -36,6 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo build -q -p canopy
+# The Debian cloud image (built from Debian's packages once, then cached).
+DEBIAN=$(scripts/build-debian-image.sh)
 BIN="$CARGO_TARGET_DIR/debug/canopy"
 X=cnp$(printf '%04x' $((RANDOM % 65536)))
 M=$X-m; H1=$X-h1; H2=$X-h2; PUB=$X-pub; INET=$X-inet
@@ -112,7 +114,7 @@ done
 status=0
 ip netns exec $M "$PY" tests/e2e/real_hosts.py --url http://127.0.0.1:8080/client/api \
   --admin-json "$WORK/server/admin.json" --work "$WORK" --bin "$BIN" --template "$TEMPLATE" \
-  --hosts "$H1,$H2" --inet "$INET" "${UI_ARGS[@]}" || status=$?
+  --hosts "$H1,$H2" --inet "$INET" --debian "$DEBIAN" "${UI_ARGS[@]}" || status=$?
 if [ $status -ne 0 ]; then
   echo "---- server log (tail) ----"; tail -40 "$WORK/server.log"
   for h in h1 h2; do echo "---- agent $h log (tail) ----"; tail -20 "$WORK/$h/agent.log" 2>/dev/null; done

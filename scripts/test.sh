@@ -26,6 +26,7 @@ trap report_skips EXIT
 echo "== dependencies"
 scripts/install-deps.sh
 scripts/build-test-template.sh
+scripts/build-debian-image.sh >/dev/null
 scripts/build-ui.sh
 
 echo "== cargo fmt --check"

@@ -24,6 +24,11 @@ from cs import CloudStack
 
 RESULTS = []
 TIMES = {}
+# vm1's user data: a cloud-config as a user would give it (the guest reads it back).
+USERDATA = "#cloud-config\nwrite_files:\n- path: /etc/motd\n  content: hello from canopy\n"
+# The Debian guest's user data: a file cloud-init writes (checked over SSH).
+DEB_USERDATA = ("#cloud-config\nwrite_files:\n- path: /etc/canopy-userdata\n  content: written-by-user-data\n"
+                "  permissions: '0644'\n")
 
 
 def step(name, fn):
@@ -157,6 +162,7 @@ def main():
     ap.add_argument("--inet", required=True, help="the public client's namespace")
     ap.add_argument("--ui", help="the web console's directory (ui/, built): its noVNC page is checked in Chromium")
     ap.add_argument("--shots", help="where the browser check saves its screenshot")
+    ap.add_argument("--debian", help="the Debian cloud image (scripts/build-debian-image.sh)")
     a = ap.parse_args()
     creds = json.load(open(a.admin_json))
     api = CloudStack(endpoint=a.url, key=creds["apikey"], secret=creds["secretkey"], poll_interval=0.1,
@@ -227,6 +233,7 @@ def main():
 
     def template():
         os_id = [o["id"] for o in api.listOsTypes()["ostype"] if o["description"] == "Other Linux (64-bit)"][0]
+        st["ostype"] = os_id
         url = lambda f: "file://" + os.path.join(a.template, f)  # noqa: E731
         # file:// registrations read only from staging directories: make the template's one.
         api.updateConfiguration(name="image.staging.dirs", value=os.path.abspath(a.template))
@@ -242,6 +249,15 @@ def main():
                                        memory=256)["serviceoffering"]
         st["offering"] = so["id"]
     step("template (kernel + initrd + root disk) registered and ready; a 256 MiB offering", template)
+
+    def key_pair():
+        key = os.path.join(a.work, "id_rh")
+        if not os.path.exists(key):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rh@canopy", "-f", key], check=True)
+        st["pubkey"] = open(key + ".pub").read().strip()
+        api.registerSSHKeyPair(name="rh-key", publickey=st["pubkey"])
+        return st["pubkey"].split()[0]
+    step("a key pair registered (ssh-keygen)", key_pair)
     if "offering" not in st:
         return finish(st)
 
@@ -295,7 +311,8 @@ def main():
     def two_vms():
         t0 = time.monotonic()
         watch_dnsmasq(t0)
-        v1, api1, ready1 = deploy("vm1", 1)
+        v1, api1, ready1 = deploy("vm1", 1, keypair="rh-key",
+                                  userdata=base64.b64encode(USERDATA.encode()).decode())
         st["vm1"] = v1
         # The network is implemented by the first deploy: its router serves DHCP.
         routers = api.listRouters(networkid=v1["nic"][0]["networkid"])["router"]
@@ -397,6 +414,220 @@ def main():
         check(rc == 0, "vm2 pings vm1 by name: %r" % out)
         return "nslookup vm2 -> %s; ping both ways" % ip2
     step("vm1 resolves vm2 by name and they ping each other across hosts (VXLAN)", names_and_ping)
+
+    def guest_fetch(c, url, header=None):
+        """GET `url` from inside a guest: (ok, body). The request is written with busybox nc
+        (the guest's static busybox wget cannot run without the C library's NSS modules)."""
+        m = re.match(r"http://([^/:]+)(?::(\d+))?(/.*)?$", url)
+        host, port, path = m.group(1), m.group(2) or "80", m.group(3) or "/"
+        req = "GET %s HTTP/1.0\\r\\nHost: %s\\r\\n%s\\r\\n" % (path, host, (header + "\\r\\n") if header else "")
+        # stdin stays open for a moment: busybox nc stops reading when its input ends.
+        rc, out = c.run("echo BEGIN-$((40+2)); (printf '%s'; sleep 2) | nc -w 5 %s %s; echo; echo END-$((40+3))"
+                        % (req, host, port), 40)
+        m = re.search(r"BEGIN-42\n(.*)\nEND-43", out.replace("\r", ""), re.S)
+        check(m and m.group(1).startswith("HTTP/"), "no HTTP answer in %r" % out)
+        head, _, body = m.group(1).partition("\n\n")
+        return head.split(" ")[1:2] == ["200"], body.rstrip("\n")
+
+    def guest_data():
+        router = st["router"]["guestipaddress"]
+        base = "http://%s/latest" % router
+        out = []
+        for key in ("vm1", "vm2"):
+            v = st[key]
+            c = console(v["id"])
+            ok, body = guest_fetch(c, base + "/meta-data/instance-id")
+            check(ok and body.strip() == v["id"], "%s reads its own instance-id: %r" % (key, body))
+            ok, body = guest_fetch(c, base + "/meta-data/local-hostname")
+            check(ok and body.strip() == v["name"], "%s's local-hostname: %r" % (key, body))
+            ok, body = guest_fetch(c, base + "/meta-data/local-ipv4")
+            check(ok and body.strip() == v["nic"][0]["ipaddress"], "%s's local-ipv4: %r" % (key, body))
+            ok, body = guest_fetch(c, base + "/meta-data/")
+            check(ok and "instance-id" in body and "public-keys" in body, "the meta-data listing: %r" % body)
+            if key == "vm1":
+                ok, body = guest_fetch(c, base + "/meta-data/public-keys")
+                check(ok and st["pubkey"].split()[1] in body, "vm1's public-keys carry its key pair: %r" % body)
+                ok, body = guest_fetch(c, base + "/user-data")
+                check(ok and body.strip() == USERDATA.strip(), "vm1's user-data, decoded: %r" % body)
+                rc, ns = c.run("nslookup data-server")
+                got = re.search(r"Name:\s*data-server\S*\s*Address:?\s*(\S+)", ns.replace("\r", ""))
+                check(rc == 0 and got and got.group(1) == router, "data-server resolves to the router: %r" % ns)
+            else:
+                # vm2 has no user data, and no way to read vm1's: the server knows a guest by
+                # its address on the network.
+                ok, body = guest_fetch(c, base + "/user-data")
+                check(not ok, "vm2 has no user data: %r" % body)
+            c.close()
+            out.append("%s -> its own id" % key)
+        return "; ".join(out) + "; data-server -> %s" % router
+    step("each guest reads its own meta-data and user data from the router's data server (inside the guest)",
+         guest_data)
+
+    def password_server():
+        # A password-enabled template: the deploy answers a generated password, the guest reads
+        # it once from the router's password server and acknowledges it; a reset gives a new
+        # one at the next boot.
+        api.updateTemplate(id=st["template"], passwordenabled="true")
+        v = api.deployVirtualMachine(zoneid=st["zone"], serviceofferingid=st["offering"],
+                                     templateid=st["template"], name="pw1", hostid=st["h1"])["virtualmachine"]
+        st["pw1"] = v
+        check(v.get("password"), "the deploy of a password-enabled template answers a password: %r" % v)
+        wait_for("pw1 guest init", lambda: "CANOPY-GUEST-READY" in read(serial_log(v["id"])), 120, 0.05)
+        url = "http://%s:8080/" % st["router"]["guestipaddress"]
+
+        def ask(c, expect):
+            got = [None]
+
+            def once():
+                ok, body = guest_fetch(c, url, "DomU_Request: send_my_password")
+                got[0] = body.strip()
+                return ok and got[0] == expect
+            wait_for("the password server answers %r" % expect, once, 30, 1)
+        c = console(v["id"])
+        ask(c, v["password"])
+        ok, body = guest_fetch(c, url, "DomU_Request: saved_password")
+        check(ok and body.strip() == "saved_password", body)
+        ask(c, "saved_password")
+        ok, body = guest_fetch(c, url)
+        check(not ok, "no DomU_Request header: bad request (%r)" % body)
+        c.close()
+        log = serial_log(v["id"])
+        api.stopVirtualMachine(id=v["id"])
+        r = api.resetPasswordForVirtualMachine(id=v["id"])["virtualmachine"]
+        check(r.get("password") and r["password"] != v["password"], "a new password: %r" % r.get("password"))
+        before = read(log).count("CANOPY-GUEST-READY")
+        api.startVirtualMachine(id=v["id"], hostid=st["h1"])
+        wait_for("pw1 boots again", lambda: read(log).count("CANOPY-GUEST-READY") > before, 120, 0.05)
+        c = console(v["id"])
+        ask(c, r["password"])
+        c.close()
+        api.destroyVirtualMachine(id=v["id"], expunge="true")
+        return "deploy password read once then saved_password; reset password read after the restart"
+    step("the router's password server: a deploy's password, acknowledged; a reset's, at the next boot",
+         password_server)
+
+    def debian_guest():
+        # A real distribution image (scripts/build-debian-image.sh: Debian 12 with cloud-init,
+        # openssh-server), registered as a user would, booting from its own disk; cloud-init
+        # finds the router's data server and sets the host name, the key and the user data.
+        if not a.debian:
+            raise AssertionError("no Debian image given (--debian)")
+        d = os.path.dirname(os.path.abspath(a.debian))
+        api.updateConfiguration(name="image.staging.dirs", value="%s,%s" % (os.path.abspath(a.template), d))
+        t = api.registerTemplate(name="debian-12", displaytext="Debian 12 (cloud-init)",
+                                 url="file://" + os.path.abspath(a.debian), format="QCOW2", hypervisor="KVM",
+                                 ostypeid=st["ostype"], zoneid=st["zone"], ispublic="true",
+                                 sshkeyenabled="true")["template"][0]
+        wait_for("debian template ready", lambda: api.listTemplates(templatefilter="all", id=t["id"])["template"][0]
+                 ["isready"], 300)
+        so = api.createServiceOffering(name="deb", displaytext="deb", cpunumber=1, cpuspeed=1000,
+                                       memory=768)["serviceoffering"]
+        st["deb_offering"] = so["id"]
+        st["deb_template"] = t["id"]
+        ip = api.associateIpAddress(networkid=st["network"])["ipaddress"]
+        ipid, addr = ip["id"], ip["ipaddress"]
+        key = os.path.join(a.work, "id_rh")
+        t0 = time.monotonic()
+        v = api.deployVirtualMachine(zoneid=st["zone"], serviceofferingid=so["id"], templateid=t["id"],
+                                     name="deb1", hostid=st["h2"], keypair="rh-key",
+                                     userdata=base64.b64encode(DEB_USERDATA.encode()).decode())["virtualmachine"]
+        st["deb1"] = v
+        api.createPortForwardingRule(ipaddressid=ipid, protocol="tcp", publicport=22, privateport=22,
+                                     virtualmachineid=v["id"], openfirewall="true")
+        ssh = ["ip", "netns", "exec", a.inet, "ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+               "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+               "debian@" + addr]
+
+        def login():
+            r = subprocess.run(ssh + ["hostname; cat /etc/canopy-userdata"], capture_output=True, text=True,
+                               timeout=30)
+            return r.stdout if r.returncode == 0 else None
+        try:
+            out = wait_for("SSH login to deb1 (%s:22) with the key pair" % addr, login, 420, 3)
+        except AssertionError:
+            tail = read(serial_log(v["id"]))[-3000:]
+            r = subprocess.run(ssh + ["true"], capture_output=True, text=True, timeout=30)
+            raise AssertionError("no SSH login to deb1; ssh said %r; the guest's console ends with:\n%s"
+                                 % (r.stderr[-500:], tail))
+        TIMES["Debian: deployVirtualMachine call -> SSH login possible"] = time.monotonic() - t0
+        lines = out.split()
+        check(lines[:1] == ["deb1"], "the guest's host name is the VM's name: %r" % out)
+        check("written-by-user-data" in out, "the user data ran: %r" % out)
+        st["deb_addr"] = addr
+        return "ssh debian@%s -> %s in %.0f s after the deploy call" % (
+            addr, lines[0], TIMES["Debian: deployVirtualMachine call -> SSH login possible"])
+    step("a Debian 12 cloud image boots from its disk; cloud-init takes its name, key and user data "
+         "from the router; SSH through port forwarding logs in", debian_guest)
+
+    def debian_bare():
+        # The same image and QEMU command line, started by hand with the same cloud-init
+        # configuration given as a NoCloud seed (over HTTP, QEMU's user network): the floor.
+        import http.server
+        import shutil
+        import tempfile
+        import threading
+        v = api.listVirtualMachines(id=st["deb1"]["id"])["virtualmachine"][0]
+        d = vm_dir(host_no(v["hostid"]), v["instancename"])
+        args = open("/proc/%d/cmdline" % int(open(os.path.join(d, "qemu.pid")).read()), "rb").read()
+        args = [x.decode() for x in args.split(b"\0") if x]
+        tmp = tempfile.mkdtemp(prefix="bare-deb-", dir=a.work)
+        seed = os.path.join(tmp, "seed")
+        os.makedirs(seed)
+        open(os.path.join(seed, "meta-data"), "w").write("instance-id: bare-deb\nlocal-hostname: deb1\n")
+        pub = open(os.path.join(a.work, "id_rh.pub")).read().strip()
+        open(os.path.join(seed, "user-data"), "w").write(
+            DEB_USERDATA + "ssh_authorized_keys:\n- %s\n" % pub)
+        open(os.path.join(seed, "vendor-data"), "w").write("")
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *x, **kw):
+                super().__init__(*x, directory=seed, **kw)
+
+            def log_message(self, *x):
+                pass
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        port = srv.server_address[1]
+        root = [x for x in args if x.startswith("file=")][0].split(",")[0][5:]
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", os.path.abspath(a.debian), "-F", "qcow2",
+                        os.path.join(tmp, "root.qcow2")], check=True)
+        sshport = 20000 + os.getpid() % 20000
+        out = []
+        for x in args:
+            x = x.replace(d, tmp).replace(root, os.path.join(tmp, "root.qcow2"))
+            if x.startswith("tap,"):
+                x = "user,id=net0,hostfwd=tcp:127.0.0.1:%d-:22" % sshport
+            if "CloudStack KVM Hypervisor" in x:
+                # Not a CloudStack guest: cloud-init takes the NoCloud seed instead.
+                out.pop()
+                continue
+            out.append(x)
+        out += ["-smbios", "type=1,serial=ds=nocloud-net;s=http://10.0.2.2:%d/" % port]
+        key = os.path.join(a.work, "id_rh")
+        ssh = ["ssh", "-i", key, "-p", str(sshport), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+               "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+               "debian@127.0.0.1", "hostname; cat /etc/canopy-userdata"]
+        t0 = time.monotonic()
+        subprocess.run(out, check=True)
+        try:
+            def login():
+                r = subprocess.run(ssh, capture_output=True, text=True, timeout=30)
+                return r.stdout if r.returncode == 0 else None
+            got = wait_for("SSH login to the bare Debian boot", login, 420, 3)
+            TIMES["Debian: bare QEMU boot with a NoCloud seed -> SSH login possible"] = time.monotonic() - t0
+            check("written-by-user-data" in got, got)
+        finally:
+            srv.shutdown()
+            pid = int(open(os.path.join(tmp, "qemu.pid")).read())
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return "bare boot -> SSH %.0f s; deploy call -> SSH %.0f s" % (
+            TIMES["Debian: bare QEMU boot with a NoCloud seed -> SSH login possible"],
+            TIMES["Debian: deployVirtualMachine call -> SSH login possible"])
+    if "deb1" in st:
+        step("measure: a bare QEMU boot of the Debian image with a NoCloud seed -> SSH login", debian_bare)
+        api.destroyVirtualMachine(id=st["deb1"]["id"], expunge="true")
 
     def public_ip():
         ip = api.associateIpAddress(networkid=st["network"])["ipaddress"]

@@ -37,6 +37,11 @@ pub trait Driver: Send + Sync {
     fn gone_every(&self) -> Option<Duration> {
         None
     }
+
+    /// VMs whose guest acknowledged its password at a router here since the last call.
+    fn passwords_saved(&self) -> Vec<uuid::Uuid> {
+        Vec::new()
+    }
 }
 
 /// What one simulated host runs and stores, kept in memory, and how it fails.

@@ -19,6 +19,7 @@ pub mod simulator;
 pub mod stats;
 pub mod sys;
 pub mod tls;
+pub mod vrdata;
 
 pub use error::{HostError, HostResult};
 pub use runtime::{Credential, HostAgent};

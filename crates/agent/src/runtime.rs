@@ -243,6 +243,11 @@ impl HostAgent {
                         }
                         self.driver.reported(&name);
                     }
+                    for vm_id in self.driver.passwords_saved() {
+                        if ws.send(Message::text(json(&AgentMsg::PasswordSaved { vm_id }))).await.is_err() {
+                            return Ok(End::Lost { welcomed: true });
+                        }
+                    }
                 }
                 m = ws.next() => {
                     let Some(Ok(m)) = m else { return Ok(End::Lost { welcomed: true }) };

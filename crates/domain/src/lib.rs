@@ -20,6 +20,7 @@ pub mod core;
 pub mod crypto;
 pub mod error;
 pub mod events;
+pub mod guestdata;
 pub mod ha;
 pub mod hub;
 pub mod inventory;

@@ -99,6 +99,11 @@ pub struct RouterDesired {
     pub nftables: String,
     pub haproxy_cfg: Option<String>,
     pub vpn: Option<VpnDesired>,
+    /// The router's guest address: its data server (port 80) and password server (8080).
+    pub data_address: Ipv4Addr,
+    /// What the data and password servers tell each guest, by address.
+    #[serde(default)]
+    pub guests: Vec<crate::GuestData>,
 }
 
 /// Everything one host must have: the agent applies it idempotently.
@@ -436,12 +441,23 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
         })
         .collect();
     let domain = net.domain.clone().unwrap_or_else(|| "cs.internal".into());
-    let dns = leases
+    let mut dns: Vec<(String, Ipv4Addr)> = leases
         .iter()
         .map(|l| (format!("{}.{domain}", l.hostname), l.ip))
         .collect();
+    // cloud-init's CloudStack datasource looks for the data server by this name first.
+    dns.push((format!("data-server.{domain}"), r.guest_ip));
 
     let dnsmasq_conf = render::dnsmasq(net, r, &leases, &domain);
+    let on_net: BTreeSet<Ipv4Addr> = leases.iter().map(|l| l.ip).collect();
+    let mut guests: Vec<crate::GuestData> = st
+        .guests
+        .iter()
+        .filter(|(n, g)| *n == net.id && on_net.contains(&g.ip))
+        .map(|(_, g)| g.clone())
+        .collect();
+    guests.sort_by_key(|g| (g.ip, g.vm_id));
+    guests.dedup_by_key(|g| g.ip);
     let nftables = render::router_ruleset(ix, net, r, &ips);
     let mut lbs: Vec<&LoadBalancer> = st
         .load_balancers
@@ -471,5 +487,7 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
         nftables,
         haproxy_cfg,
         vpn,
+        data_address: r.guest_ip,
+        guests,
     })
 }

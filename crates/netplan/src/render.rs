@@ -483,6 +483,12 @@ pub(crate) fn dnsmasq(net: &Network, r: &Router, leases: &[Lease], domain: &str)
             l.hostname, l.hostname, l.ip
         );
     }
+    // cloud-init's CloudStack datasource looks for the data server by this name first.
+    let _ = writeln!(
+        out,
+        "host-record=data-server.{domain},data-server,{}",
+        r.guest_ip
+    );
     out
 }
 

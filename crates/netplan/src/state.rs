@@ -176,6 +176,23 @@ pub struct Router {
     pub public: Option<RouterPublic>,
 }
 
+/// What a router's data and password servers tell one guest (CloudStack's VM data: the
+/// server builds it from the VM's row; the router serves it to the guest's address only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestData {
+    pub vm_id: Uuid,
+    /// The guest's address on the router's network (how the servers know it).
+    pub ip: Ipv4Addr,
+    /// `latest/meta-data/<key>` → value.
+    pub metadata: BTreeMap<String, String>,
+    /// The user data as the API took it (base64); served decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+    /// A password the guest has not acknowledged yet (password-enabled templates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -338,6 +355,8 @@ pub struct RemoteAccessVpn {
 /// Everything the compiler reads. Lists need not be sorted: the compiler orders its output.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetState {
+    /// What routers' data servers tell each guest: `(network, data)`.
+    pub guests: Vec<(Uuid, GuestData)>,
     pub hosts: Vec<Host>,
     pub networks: Vec<Network>,
     pub nics: Vec<Nic>,

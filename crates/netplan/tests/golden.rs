@@ -98,6 +98,33 @@ pub fn fixture() -> NetState {
         mtu: 1450,
     };
     NetState {
+        // web1's data, and one for an address the network does not have (not served).
+        guests: vec![
+            (
+                id(NET_A),
+                GuestData {
+                    vm_id: id(0xd001),
+                    ip: ip("10.1.1.11"),
+                    metadata: [
+                        ("instance-id".to_string(), "web1-id".to_string()),
+                        ("local-hostname".to_string(), "web1".to_string()),
+                    ]
+                    .into(),
+                    user_data: Some("I2Nsb3VkLWNvbmZpZwo=".into()),
+                    password: Some("s3cret".into()),
+                },
+            ),
+            (
+                id(NET_A),
+                GuestData {
+                    vm_id: id(0xdfff),
+                    ip: ip("10.1.1.99"),
+                    metadata: Default::default(),
+                    user_data: None,
+                    password: None,
+                },
+            ),
+        ],
         hosts: vec![
             Host {
                 id: id(H1),

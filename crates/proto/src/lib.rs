@@ -43,6 +43,9 @@ pub enum AgentMsg {
     /// A VM that ran here stopped on its own (the guest powered off, crashed, or its process
     /// was killed); the server marks it Stopped and restarts it when it is HA-enabled.
     VmGone { name: String },
+    /// A guest acknowledged its password at a router here (`DomU_Request: saved_password`):
+    /// the server stops sending it.
+    PasswordSaved { vm_id: Uuid },
     Reply {
         id: u64,
         ok: bool,

@@ -331,6 +331,14 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                         }
                         st.hub.deliver(id, ok, body, error);
                     }
+                    Ok(AgentMsg::PasswordSaved { vm_id }) => {
+                        let st = st.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = domain::guestdata::password_saved(&st.core, host, model::VmId(vm_id)).await {
+                                tracing::warn!(%host, vm = %vm_id, error = %e, "could not record a password acknowledgement");
+                            }
+                        });
+                    }
                     Ok(AgentMsg::VmGone { name }) => {
                         let st = st.clone();
                         tokio::spawn(async move {

@@ -40,6 +40,9 @@ pub struct LinuxNet {
     /// The switch that sends bridged traffic through the inet hooks, where the security
     /// groups' stateful rules are (tests point it elsewhere).
     pub bridge_nf: PathBuf,
+    /// The routers' data and password servers (served by this process, inside each
+    /// router's namespace).
+    pub data: crate::vrdata::DataServers,
 }
 
 #[derive(Default)]
@@ -78,6 +81,7 @@ impl LinuxNet {
             applied: Mutex::new(Applied::default()),
             taps: Mutex::new(BTreeMap::new()),
             bridge_nf: PathBuf::from("/proc/sys/net/bridge/bridge-nf-call-iptables"),
+            data: Default::default(),
         }
     }
 
@@ -378,7 +382,12 @@ impl LinuxNet {
         for r in &desired.routers {
             self.router(&links, &present, r)
                 .map_err(|e| format!("router {}: {e}", r.namespace))?;
+            // The guests' data: a router whose data server cannot start still routes.
+            if let Err(e) = self.data.apply(&r.namespace, r.data_address, &r.guests) {
+                tracing::warn!(namespace = %r.namespace, error = %e, "router data server");
+            }
         }
+        self.data.retain(&want);
         // Only routers this agent built (several agents may share a machine's namespaces).
         let mine: Vec<String> = std::fs::read_dir(self.state_dir.join("routers"))
             .map(|rd| {

@@ -240,7 +240,20 @@ impl LinuxNet {
             | Self::write_file(dir, "hosts.dns", &names)?;
         let pidfile = dir.join("dnsmasq.pid");
         let running = alive(&pidfile, "dnsmasq");
-        if let (Some(pid), false) = (running, changed) {
+        let leases = dir.join("leases");
+        let lease_file = leases.join("dnsmasq.leases");
+        // A lease dnsmasq holds for an address that now belongs to another MAC (a VM expunged,
+        // its address given to a new one) would keep the new VM from getting its address
+        // until the old lease expired: such leases are dropped, which needs a restart
+        // (dnsmasq reads its lease file only when it starts).
+        let stale = if lists_changed {
+            std::fs::read_to_string(&lease_file)
+                .ok()
+                .and_then(|t| without_stale_leases(&t, &r.leases))
+        } else {
+            None
+        };
+        if let (Some(pid), false, None) = (running, changed, &stale) {
             if lists_changed {
                 crate::procs::hangup(pid);
             }
@@ -249,8 +262,15 @@ impl LinuxNet {
         if let Some(pid) = running {
             stop_pid(pid);
         }
-        let leases = dir.join("leases");
         std::fs::create_dir_all(&leases).map_err(|e| e.to_string())?;
+        if let Some(kept) = stale {
+            tracing::info!(
+                namespace = ns,
+                "dropping leases of addresses that moved to another VM"
+            );
+            std::fs::write(&lease_file, kept)
+                .map_err(|e| format!("rewriting {}: {e}", lease_file.display()))?;
+        }
         let conf_arg = format!("--conf-file={}", path(&dir.join("dnsmasq.conf")));
         let pid_arg = format!("--pid-file={}", path(&pidfile));
         let lease_arg = format!("--dhcp-leasefile={}", path(&leases.join("dnsmasq.leases")));
@@ -311,6 +331,34 @@ impl LinuxNet {
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }
+}
+
+/// The lease file without the leases whose address is no longer given to that MAC (`None`
+/// when every lease still holds). dnsmasq's lease lines: `expiry mac address name client-id`.
+pub(super) fn without_stale_leases(
+    text: &str,
+    leases: &[netplan::compile::Lease],
+) -> Option<String> {
+    let mut stale = false;
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let keep = match (
+                f.get(1),
+                f.get(2).and_then(|a| a.parse::<std::net::Ipv4Addr>().ok()),
+            ) {
+                (Some(mac), Some(ip)) => leases
+                    .iter()
+                    .any(|d| d.ip == ip && d.mac.eq_ignore_ascii_case(mac)),
+                _ => true,
+            };
+            stale |= !keep;
+            keep
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    stale.then_some(kept)
 }
 
 /// The router's dnsmasq configuration with its static leases and host records moved into

@@ -1,6 +1,6 @@
 //! The Linux network driver's decisions, through the fake `Sys`.
 
-use super::router::dnsmasq_files;
+use super::router::{dnsmasq_files, without_stale_leases};
 use super::*;
 use crate::sys::FakeSys;
 
@@ -212,4 +212,41 @@ fn security_groups_fail_closed_when_bridged_traffic_cannot_be_filtered() {
     d.security = None;
     net.apply(2, &d).expect("applied");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_lease_whose_address_moved_to_another_vm_is_dropped() {
+    let lease = |mac: &str, ip: &str| netplan::compile::Lease {
+        mac: mac.into(),
+        ip: ip.parse().expect("ip"),
+        hostname: "vm".into(),
+    };
+    let file = "0 02:00:00:00:00:01 10.1.0.2 vm1 *\n0 02:00:00:00:00:02 10.1.0.4 pw1 *\n";
+    // Nothing moved: the file stays as it is.
+    assert_eq!(
+        without_stale_leases(
+            file,
+            &[
+                lease("02:00:00:00:00:01", "10.1.0.2"),
+                lease("02:00:00:00:00:02", "10.1.0.4")
+            ]
+        ),
+        None
+    );
+    // 10.1.0.4 now belongs to another MAC (its VM was expunged, a new one got the address).
+    assert_eq!(
+        without_stale_leases(
+            file,
+            &[
+                lease("02:00:00:00:00:01", "10.1.0.2"),
+                lease("02:00:00:00:00:09", "10.1.0.4")
+            ]
+        ),
+        Some("0 02:00:00:00:00:01 10.1.0.2 vm1 *\n".into())
+    );
+    // An address no VM has any more goes too.
+    assert_eq!(
+        without_stale_leases(file, &[lease("02:00:00:00:00:01", "10.1.0.2")]),
+        Some("0 02:00:00:00:00:01 10.1.0.2 vm1 *\n".into())
+    );
 }

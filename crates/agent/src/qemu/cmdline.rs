@@ -42,6 +42,13 @@ impl QemuDriver {
             vm.memory_mib.max(64).to_string(),
             "-nodefaults".into(),
             "-no-user-config".into(),
+            // The guest sees a CloudStack KVM guest (cloud-init's ds-identify finds its
+            // CloudStack datasource by this product name) and its VM's UUID.
+            "-uuid".into(),
+            vm.id.hyphenated().to_string(),
+            "-smbios".into(),
+            "type=1,manufacturer=Apache Software Foundation,product=CloudStack KVM Hypervisor"
+                .into(),
             "-display".into(),
             "none".into(),
             "-device".into(),

@@ -2,6 +2,16 @@
 
 use crate::registry::{f, Field};
 
+/// getVirtualMachineUserData's object.
+pub const VM_USER_DATA: &[Field] = &[
+    f(
+        "virtualmachineid",
+        "string",
+        "the ID of the virtual machine",
+    ),
+    f("userdata", "string", "Base64 encoded VM user data"),
+];
+
 pub const VIRTUAL_MACHINE: &[Field] = &[
     f("id", "string", "the ID of the virtual machine"),
     f("name", "string", "the name (host name) of the virtual machine"),
@@ -27,6 +37,7 @@ pub const VIRTUAL_MACHINE: &[Field] = &[
     f("isoname", "string", "the name of the ISO attached to the virtual machine"),
     f("isodisplaytext", "string", "an alternate display text of the ISO attached to the virtual machine"),
     f("passwordenabled", "boolean", "true if the password rest feature is enabled, false otherwise"),
+    f("password", "string", "the password (if exists) of the virtual machine"),
     f("serviceofferingid", "string", "the ID of the service offering of the virtual machine"),
     f("serviceofferingname", "string", "the name of the service offering of the virtual machine"),
     f("diskofferingid", "string", "the ID of the disk offering of the virtual machine"),

@@ -168,6 +168,15 @@ pub fn specs() -> Vec<CommandSpec> {
             .req("serviceofferingid", Uuid, "the ID of the service offering for the virtual machine")
             .rel("listServiceOfferings")
             .opt("details", Map, "name value pairs of custom parameters for cpuSpeed, memory and cpunumber. example details[i].name=value"),
+        vm_id(CommandSpec::new("resetPasswordForVirtualMachine", "Resets the password for virtual machine. The virtual machine must be in a \"Stopped\" state and the template must already support this feature for this command to take effect."))
+            .asynchronous()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .opt("password", String, "The new password of the virtual machine. If null, a random password will be generated for the VM.")
+            .len(255),
+        vm_id(CommandSpec::new("getVirtualMachineUserData", "Returns user data associated with the VM"))
+            .returns("virtualmachineuserdata", VM_USER_DATA)
+            .related("listVirtualMachines"),
         vm_id(CommandSpec::new("resetSSHKeyForVirtualMachine", "Resets the SSH Key for virtual machine. The virtual machine must be in a \"Stopped\" state."))
             .asynchronous()
             .wrapper("resetSSHKeyforvirtualmachineresponse")

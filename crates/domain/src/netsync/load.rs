@@ -80,6 +80,15 @@ struct Rows {
     zones: BTreeMap<Uuid, db::InfraRow>,
     /// Zones whose physical networks isolate with 802.1Q VLANs (and not VXLAN).
     vlan_zones: BTreeSet<Uuid>,
+    /// The VMs on the networks of the routers here, with what their data servers tell them.
+    guests: Vec<Guest>,
+}
+
+/// A VM on a router network here: its row, its public keys, its offering's name.
+struct Guest {
+    vm: db::VmRow,
+    keys: Vec<String>,
+    offering: String,
 }
 
 /// Security groups: the groups of the VMs here and those their rules name, the groups'
@@ -122,6 +131,7 @@ pub(super) async fn load_state(st: &Core, hosts: &[HostId]) -> DomainResult<NetS
     add_security_groups(&mut s, &rows.security);
     add_public_ips(&mut s, &rows.router_side.ips);
     add_router_rules(st, &mut s, &rows);
+    add_guest_data(st, &mut s, &rows);
     Ok(s)
 }
 
@@ -186,6 +196,7 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
     .await?
     .0;
     let (offerings, zones, vlan_zones) = read_inventory(&mut c, &networks).await?;
+    let guests = read_guests(&mut c, &nics, &router_networks).await?;
     Ok(Rows {
         nics,
         networks,
@@ -197,7 +208,73 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
         offerings,
         zones,
         vlan_zones,
+        guests,
     })
+}
+
+/// The VMs with a NIC on the networks of the routers here (what their data servers serve).
+async fn read_guests(
+    c: &mut db::Conn,
+    nics: &[db::NetNic],
+    router_networks: &[Uuid],
+) -> DomainResult<Vec<Guest>> {
+    let ids: BTreeSet<VmId> = nics
+        .iter()
+        .filter(|n| router_networks.contains(&n.network_id))
+        .map(|n| n.vm_id)
+        .collect();
+    let ids: Vec<VmId> = ids.into_iter().collect();
+    let mut out = Vec::new();
+    let mut keys: BTreeMap<(model::AccountId, String), Option<String>> = BTreeMap::new();
+    let mut offerings: BTreeMap<Uuid, String> = BTreeMap::new();
+    for chunk in ids.chunks(500) {
+        let vms = db::vm_list(
+            c,
+            &db::VmFilter {
+                ids: chunk.to_vec(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        for vm in vms {
+            let mut k = Vec::new();
+            for name in &vm.keypairs {
+                let key = (vm.account_id, name.clone());
+                if !keys.contains_key(&key) {
+                    let found = db::keypair_get_by_name(c, vm.account_id, name)
+                        .await?
+                        .map(|r| r.public_key);
+                    keys.insert(key.clone(), found);
+                }
+                if let Some(Some(pk)) = keys.get(&key) {
+                    k.push(pk.clone());
+                }
+            }
+            let offering = match offerings.get(&vm.service_offering_id) {
+                Some(o) => o.clone(),
+                None => {
+                    let name = db::infra_get(c, db::Infra::ServiceOffering, vm.service_offering_id)
+                        .await?
+                        .map(|o| {
+                            o.attrs["displaytext"]
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or(o.name)
+                        })
+                        .unwrap_or_default();
+                    offerings.insert(vm.service_offering_id, name.clone());
+                    name
+                }
+            };
+            out.push(Guest {
+                vm,
+                keys: k,
+                offering,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Security groups of the VMs here, their rules, and the members of the groups the rules
@@ -497,6 +574,78 @@ fn add_routers(s: &mut NetState, rows: &Rows) {
                 .unwrap_or(Ipv4Addr::new(169, 254, 0, 1)),
             public,
         });
+    }
+}
+
+/// What each guest's router tells it (CloudStack's VM data: the `VmDataCommand` of
+/// `UserVmManagerImpl`): instance and VM id (the UUID), host name, addresses, keys, offering,
+/// zone, cloud identifier, user data and a pending password.
+fn add_guest_data(st: &Core, s: &mut NetState, rows: &Rows) {
+    let by_vm: BTreeMap<VmId, &Guest> = rows.guests.iter().map(|g| (g.vm.id, g)).collect();
+    let cloud = st.settings.text("cloud.identifier");
+    let cloud = if cloud.is_empty() {
+        String::new()
+    } else {
+        format!("CloudStack-{{{cloud}}}")
+    };
+    for n in rows
+        .nics
+        .iter()
+        .filter(|n| rows.router_networks.contains(&n.network_id))
+    {
+        let (Some(g), Some(ip)) = (
+            by_vm.get(&n.vm_id),
+            n.ip4.as_deref().and_then(|i| i.parse::<Ipv4Addr>().ok()),
+        ) else {
+            continue;
+        };
+        let vm = &g.vm;
+        // The public address: the VM's static NAT IP on this network, else its router's
+        // source NAT IP, else (no public side) its guest address, as CloudStack answers.
+        let ips = &rows.router_side.ips;
+        let public = ips
+            .iter()
+            .find(|i| i.network_id == Some(n.network_id) && i.static_nat_vm == Some(vm.id.0))
+            .or_else(|| {
+                ips.iter()
+                    .find(|i| i.network_id == Some(n.network_id) && i.source_nat)
+            })
+            .map(|i| i.address.clone())
+            .unwrap_or_else(|| ip.to_string());
+        let zone = rows
+            .zones
+            .get(&vm.zone_id)
+            .map(|z| z.name.clone())
+            .unwrap_or_default();
+        let id = vm.id.to_string();
+        let metadata: BTreeMap<String, String> = [
+            ("availability-zone", zone),
+            ("cloud-identifier", cloud.clone()),
+            ("instance-id", id.clone()),
+            ("local-hostname", vm.name.clone()),
+            ("local-ipv4", ip.to_string()),
+            ("public-hostname", public.clone()),
+            ("public-ipv4", public),
+            ("public-keys", g.keys.join("\n")),
+            ("service-offering", g.offering.clone()),
+            ("vm-id", id),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let password = vm.attrs["pendingpassword"]
+            .as_str()
+            .and_then(|e| st.key.decrypt(e).ok());
+        s.guests.push((
+            n.network_id,
+            netplan::GuestData {
+                vm_id: vm.id.0,
+                ip,
+                metadata,
+                user_data: vm.userdata.clone().filter(|u| !u.is_empty()),
+                password,
+            },
+        ));
     }
 }
 

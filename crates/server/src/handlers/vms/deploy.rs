@@ -483,7 +483,7 @@ async fn record_vm(
         .flat_map(|m| m.iter().map(|(k, v)| (k.clone(), json!(v))))
         .collect();
     let strs = |k: &str| -> Vec<String> { args.list(k).map(|l| l.to_vec()).unwrap_or_default() };
-    let attrs = json!({
+    let mut attrs = json!({
         "hypervisor": args.text("hypervisor").unwrap_or("Simulator"),
         "details": details,
         "networkids": strs("networkids"),
@@ -497,6 +497,15 @@ async fn record_vm(
         "ipaddress": args.text("ipaddress"),
         "macaddress": args.text("macaddress"),
     });
+    // A password-enabled template's guest gets a generated password from its router at its
+    // first boot; the deploy answers it.
+    if template
+        .as_ref()
+        .is_some_and(|t| attr_b(t, "passwordenabled"))
+    {
+        let p = domain::guestdata::generate_password(st);
+        attrs[domain::guestdata::PENDING_PASSWORD] = json!(st.key.encrypt(&p)?);
+    }
     let id = Uuid::new_v4();
     let new = db::NewVm {
         id: model::VmId(id),
@@ -631,10 +640,19 @@ pub async fn deploy_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
+    // Read before the guest boots (it may acknowledge the password before the job answers).
+    let password = match load(st, model::VmId(id)).await? {
+        Some(vm) => pending_password(st, &vm),
+        None => None,
+    };
     if args.bool("startvm").unwrap_or(true) {
         let mut data = placement_hints(args);
         data.fresh = true;
         saga::run(st, job.id, &START, id, data).await?;
     }
-    result(st, ctx, id).await
+    let mut r = result(st, ctx, id).await?;
+    if let Some(p) = password {
+        r["virtualmachine"]["password"] = json!(p);
+    }
+    Ok(r)
 }

@@ -33,11 +33,13 @@ use crate::state::State;
 
 mod deploy;
 mod destroy;
+mod guest;
 mod resize;
 mod start;
 
 pub use deploy::*;
 pub use destroy::*;
+pub use guest::*;
 pub use resize::*;
 pub use start::*;
 
@@ -355,6 +357,10 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         .record(&mut tx)
         .await?;
     tx.commit().await?;
+    if ch.userdata.is_some() || ch.name.is_some() {
+        // The routers' data servers answer the new user data / host name.
+        crate::netsync::vm_changed(st, vm.id, false).await;
+    }
     result(st, ctx, vm.id.into()).await
 }
 

@@ -310,6 +310,8 @@ pub async fn reset_key_run(
     )
     .await?;
     tx.commit().await?;
+    // The routers' data servers answer the new keys (public-keys) from now on.
+    crate::netsync::vm_changed(st, vm.id, false).await;
     result(st, ctx, id).await
 }
 
