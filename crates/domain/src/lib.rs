@@ -10,7 +10,8 @@
 //! of an operation ([`context`]), the event log ([`events`]), live settings ([`settings`]),
 //! the server's secrets ([`crypto`]), inventory rows ([`inventory`]) and every saga
 //! ([`vms`]: start, stop, destroy, expunge, migrate; [`volumes`]: attach, detach), host
-//! investigation, fencing and HA restarts ([`ha`]), with one error type ([`error`]). The server crate implements [`jobs::JobHost`] and
+//! investigation, fencing and HA restarts ([`ha`]), guests' pending passwords
+//! ([`guestdata`]), with one error type ([`error`]). The server crate implements [`jobs::JobHost`] and
 //! [`core::NetworkLifecycle`] and maps [`DomainError`] to CloudStack's codes in one place.
 //! The resource services and the power-state sync still live in the server crate and
 //! move here next (see docs/ARCHITECTURE.md).
