@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds a Debian 12 (bookworm) cloud image from Debian's packages only — the kind of image
 # users really run — and prints its path:
-#   debian-12.qcow2   one ext4 partition (label `root`) that boots from its own disk
-#                     (syslinux's MBR + extlinux, Debian's cloud kernel and initramfs):
+#   debian-12.qcow2   a disk that boots by itself: syslinux's MBR, a FAT boot partition
+#                     (syslinux, Debian's cloud kernel and initramfs), an ext4 root
+#                     (label `root`):
 #                     cloud-init (CloudStack, ConfigDrive and NoCloud datasources),
 #                     openssh-server, qemu-guest-agent, wget (cloud-init's CloudStack password
 #                     client runs it), gettys on the VGA console and ttyS0;
@@ -10,18 +11,19 @@
 #                     the cloud sets one)
 #   image.json        version, size, sha256, kernel
 # Output: ${CANOPY_DEBIAN_IMAGE_DIR:-$HOME/.cache/canopy/debian}; rebuilt only when missing or
-# older than VERSION. Needs root (debootstrap, a loop mount for extlinux) and the packages
-# debootstrap, extlinux, syslinux-common, fdisk, qemu-utils (scripts/install-deps.sh).
+# older than VERSION. Needs root (debootstrap; no loop device or mount) and the packages
+# debootstrap, syslinux, syslinux-common, mtools, dosfstools, fdisk, qemu-utils
+# (scripts/install-deps.sh).
 set -euo pipefail
 OUT=${CANOPY_DEBIAN_IMAGE_DIR:-$HOME/.cache/canopy/debian}
 # Bump when the image's contents change: an older build is rebuilt.
-VERSION=2
+VERSION=3
 IMG="$OUT/debian-12.qcow2"
 if [ -f "$IMG" ] && [ -f "$OUT/image.json" ] && grep -q "\"version\": $VERSION," "$OUT/image.json"; then
   echo "$IMG"
   exit 0
 fi
-for t in debootstrap extlinux sfdisk mkfs.ext4 qemu-img; do
+for t in debootstrap syslinux mcopy mkfs.vfat sfdisk mkfs.ext4 qemu-img; do
   command -v "$t" >/dev/null || { echo "build-debian-image: needs $t (scripts/install-deps.sh)" >&2; exit 1; }
 done
 MBR=/usr/lib/syslinux/mbr/mbr.bin
@@ -30,13 +32,10 @@ MIRROR=${DEBIAN_MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
 WORK=$(mktemp -d /tmp/canopy-debian.XXXXXX)
-MNT="$WORK/mnt"
-LOOP=""
 cleanup() {
-  for m in "$WORK/root/proc" "$WORK/root/sys" "$WORK/root/dev" "$MNT"; do
+  for m in "$WORK/root/proc" "$WORK/root/sys" "$WORK/root/dev"; do
     mountpoint -q "$m" 2>/dev/null && umount "$m" || true
   done
-  [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -94,37 +93,31 @@ chroot "$ROOT" apt-get clean
 umount "$ROOT/proc" "$ROOT/sys" "$ROOT/dev"
 rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/log/*.log "$ROOT"/tmp/*
 
-# Boot loader: extlinux reads its configuration and the kernel from the root filesystem.
-mkdir -p "$ROOT/boot/extlinux"
-cat >"$ROOT/boot/extlinux/extlinux.conf" <<EOF
-DEFAULT debian
-PROMPT 0
-TIMEOUT 0
-LABEL debian
-  LINUX /boot/vmlinuz-$KVER
-  INITRD /boot/initrd.img-$KVER
-  APPEND root=LABEL=root ro console=tty0 console=ttyS0,115200n8 net.ifnames=0
-EOF
+# Boot: a small FAT partition with the kernel, the initramfs and syslinux (installed into the
+# image file through mtools: no loop device, no mount), then the root filesystem made from
+# the tree. Kernel updates inside the guest do not reach the boot partition.
+BOOT_MB=256
+ROOT_MB=2048
+BOOT="$WORK/boot.img"
+truncate -s ${BOOT_MB}M "$BOOT"
+mkfs.vfat -n BOOT "$BOOT" >/dev/null
+printf 'DEFAULT debian\nPROMPT 0\nTIMEOUT 0\nLABEL debian\n  LINUX /vmlinuz\n  INITRD /initrd.img\n  APPEND root=LABEL=root ro console=tty0 console=ttyS0,115200n8 net.ifnames=0\n' \
+  >"$WORK/syslinux.cfg"
+mcopy -i "$BOOT" "$ROOT/boot/vmlinuz-$KVER" ::/vmlinuz
+mcopy -i "$BOOT" "$ROOT/boot/initrd.img-$KVER" ::/initrd.img
+mcopy -i "$BOOT" "$WORK/syslinux.cfg" ::/syslinux.cfg
+syslinux --install "$BOOT"
+PART="$WORK/root.img"
+truncate -s ${ROOT_MB}M "$PART"
+mkfs.ext4 -q -F -L root -d "$ROOT" "$PART"
 
-# The partition's filesystem, made from the tree (64-bit ext4 features off: extlinux's
-# needs), then extlinux installed into it through a loop mount.
-SIZE_MB=2048
-PART="$WORK/part.img"
-truncate -s $((SIZE_MB - 1))M "$PART"
-mkfs.ext4 -q -F -L root -O ^64bit,^metadata_csum -d "$ROOT" "$PART"
-mkdir -p "$MNT"
-LOOP=$(losetup -f --show "$PART")
-mount "$LOOP" "$MNT"
-extlinux --install "$MNT/boot/extlinux" >/dev/null 2>&1
-umount "$MNT"
-losetup -d "$LOOP"
-LOOP=""
-
-# The disk: an MBR with one bootable partition at 1 MiB, syslinux's boot code.
+# The disk: an MBR with the boot partition (bootable) at 1 MiB and the root partition after
+# it, syslinux's boot code.
 DISK="$WORK/disk.raw"
 truncate -s 1M "$DISK"
-cat "$PART" >>"$DISK"
-printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$DISK"
+cat "$BOOT" "$PART" >>"$DISK"
+printf 'label: dos\nstart=2048, size=%d, type=c, bootable\nstart=%d, type=83\n' \
+  $((BOOT_MB * 2048)) $((2048 + BOOT_MB * 2048)) | sfdisk -q "$DISK"
 dd if="$MBR" of="$DISK" bs=440 count=1 conv=notrunc status=none
 mkdir -p "$OUT"
 qemu-img convert -q -c -f raw -O qcow2 "$DISK" "$IMG.tmp"

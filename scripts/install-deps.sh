@@ -9,7 +9,8 @@
 #     walkthrough);
 #   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
 #     groups, routers with DHCP/DNS and load balancers) and the real-hosts test;
-#   - debootstrap, extlinux, syslinux-common, fdisk: scripts/build-debian-image.sh builds the
+#   - debootstrap, syslinux, syslinux-common, mtools, dosfstools, fdisk:
+#     scripts/build-debian-image.sh builds the
 #     Debian cloud image the real-hosts test boots (from Debian's packages only);
 #   - chromium (Debian's) for the web console's browser tests, and Node.js with npm when the
 #     machine has none (the UI is built with npm; playwright-core drives Debian's chromium —
@@ -38,8 +39,10 @@ command -v bridge >/dev/null 2>&1 || need+=(iproute2)
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 # The Debian cloud image the real-hosts test boots.
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
-command -v extlinux >/dev/null 2>&1 || need+=(extlinux)
+command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
 [ -f /usr/lib/syslinux/mbr/mbr.bin ] || need+=(syslinux-common)
+command -v mcopy >/dev/null 2>&1 || need+=(mtools)
+command -v mkfs.vfat >/dev/null 2>&1 || need+=(dosfstools)
 command -v sfdisk >/dev/null 2>&1 || need+=(fdisk)
 # The web console: built with npm, tested in Debian's chromium.
 [ -x /usr/bin/chromium ] || need+=(chromium)
