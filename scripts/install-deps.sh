@@ -9,6 +9,7 @@
 #     walkthrough);
 #   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
 #     groups, routers with DHCP/DNS and load balancers) and the real-hosts test;
+#   - genisoimage: hosts build config drives with it (as CloudStack does);
 #   - debootstrap, syslinux, syslinux-common, mtools, dosfstools, fdisk:
 #     scripts/build-debian-image.sh builds the
 #     Debian cloud image the real-hosts test boots (from Debian's packages only);
@@ -38,6 +39,8 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v bridge >/dev/null 2>&1 || need+=(iproute2)
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 # The Debian cloud image the real-hosts test boots.
+# Config drives (genisoimage, as CloudStack's ConfigDriveBuilder; isoinfo for the tests).
+command -v genisoimage >/dev/null 2>&1 || need+=(genisoimage)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
 [ -f /usr/lib/syslinux/mbr/mbr.bin ] || need+=(syslinux-common)

@@ -12,6 +12,22 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(back, m);
     }
     let _ = serde_json::from_slice::<proto::ServerMsg>(data);
+    // Commands the agent carries out: a config drive's paths and contents are checked
+    // before anything is written.
+    if let Ok(c) = serde_json::from_slice::<proto::Command>(data) {
+        let drive = match &c {
+            proto::Command::StartVm { vm } | proto::Command::PrepareMigration { vm } => {
+                vm.config_drive.clone()
+            }
+            proto::Command::UpdateConfigDrive { drive, .. } => Some(drive.clone()),
+            _ => None,
+        };
+        if let Some(Ok(files)) = drive.map(|d| d.decoded()) {
+            for (p, _) in files {
+                assert!(!p.starts_with('/') && !p.split('/').any(|c| c == ".." || c.is_empty()));
+            }
+        }
+    }
     // Command replies the server decodes.
     if let Ok(l) = serde_json::from_slice::<proto::VmList>(data) {
         let again = serde_json::to_vec(&l).expect("serialise");

@@ -166,6 +166,9 @@ impl SimDriver {
                 if let Some(d) = vm.disks.iter().find(|d| d.path.is_empty()) {
                     return Err(format!("disk {} has no path", d.volume_id).into());
                 }
+                if let Some(c) = &vm.config_drive {
+                    c.decoded().map_err(crate::HostError::Refused)?;
+                }
                 self.host
                     .vms
                     .lock()
@@ -177,6 +180,13 @@ impl SimDriver {
             Command::StopVm { name, .. } => {
                 self.host.vms.lock().map_err(poisoned)?.remove(name);
                 Ok(serde_json::json!({"state": "Stopped"}))
+            }
+            Command::UpdateConfigDrive { name, drive } => {
+                drive.decoded().map_err(crate::HostError::Refused)?;
+                let mut vms = self.host.vms.lock().map_err(poisoned)?;
+                let v = vms.get_mut(name).ok_or_else(|| proto::vm_not_here(name))?;
+                v.config_drive = Some(drive.clone());
+                Ok(serde_json::json!({"updated": true}))
             }
             Command::RebootVm { name } => {
                 if self.host.vms.lock().map_err(poisoned)?.contains_key(name) {

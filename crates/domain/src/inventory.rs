@@ -48,3 +48,17 @@ pub fn has_service(n: &NetworkRow, offering: Option<&InfraRow>, service: &str) -
         })
         .unwrap_or(false)
 }
+
+/// The provider of a service in a network offering (`VirtualRouter`, `ConfigDrive`, …).
+pub fn provider_of(offering: Option<&InfraRow>, service: &str) -> Option<String> {
+    offering?.attrs["services"]
+        .as_array()?
+        .iter()
+        .find(|x| {
+            x["name"]
+                .as_str()
+                .is_some_and(|x| x.eq_ignore_ascii_case(service))
+        })
+        .and_then(|x| x["provider"].as_str())
+        .map(str::to_string)
+}

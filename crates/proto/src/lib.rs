@@ -10,6 +10,8 @@
 //! Never add a field without a serde default: agents and servers of neighbouring versions
 //! must understand each other.
 
+use std::collections::BTreeMap;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -152,6 +154,9 @@ pub enum Command {
     StopVm { name: String, force: bool },
     /// Reboots a running VM.
     RebootVm { name: String },
+    /// Rebuilds a running VM's config drive (its user data, keys or password changed) and
+    /// swaps the medium in its CD-ROM; the guest reads it at its next boot.
+    UpdateConfigDrive { name: String, drive: ConfigDrive },
     /// Host investigation: can this host reach the host at `address` (its agent address)?
     /// Reply `{"alive": true|false}`; an error means "cannot tell".
     CheckHost { address: String },
@@ -207,6 +212,7 @@ impl Command {
             Self::StartVm { .. } => "start_vm",
             Self::StopVm { .. } => "stop_vm",
             Self::RebootVm { .. } => "reboot_vm",
+            Self::UpdateConfigDrive { .. } => "update_config_drive",
             Self::CheckHost { .. } => "check_host",
             Self::PrepareMigration { .. } => "prepare_migration",
             Self::MigrateVm { .. } => "migrate_vm",
@@ -336,6 +342,77 @@ pub struct VmSpec {
     /// template carries them (cached next to its base image on primary storage).
     #[serde(default)]
     pub template_id: Option<Uuid>,
+    /// The config drive the guest reads its metadata, user data and keys from, when no
+    /// router's data server serves them (L2 networks, the ConfigDrive provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_drive: Option<ConfigDrive>,
+}
+
+/// A config drive, as CloudStack's ConfigDrive provider builds it (OpenStack's layout,
+/// which cloud-init's ConfigDrive datasource reads): the host makes an ISO 9660 volume
+/// labelled [`ConfigDrive::LABEL`] from these files and attaches it as a CD-ROM.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfigDrive {
+    /// Path inside the volume (`openstack/latest/meta_data.json`) → content, base64.
+    pub files: BTreeMap<String, String>,
+}
+
+impl ConfigDrive {
+    /// The volume label cloud-init looks for.
+    pub const LABEL: &'static str = "config-2";
+    /// The most a config drive may hold (CloudStack refuses larger ones).
+    pub const MAX_BYTES: usize = 64 << 20;
+
+    /// Adds a file (its content is encoded here).
+    pub fn put(&mut self, path: &str, content: &[u8]) {
+        self.files.insert(
+            path.to_string(),
+            base64::engine::general_purpose::STANDARD.encode(content),
+        );
+    }
+
+    /// The files decoded, their paths checked: relative, `/`-separated components of ASCII
+    /// letters, digits, `.`, `_` and `-`, none of them `.` or `..`, at most 8 deep; the
+    /// contents together at most [`Self::MAX_BYTES`]. A drive that breaks a rule is refused
+    /// whole, naming the first bad path.
+    pub fn decoded(&self) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let mut out = Vec::with_capacity(self.files.len());
+        let mut total = 0usize;
+        for (path, content) in &self.files {
+            let parts: Vec<&str> = path.split('/').collect();
+            let ok = !path.is_empty()
+                && parts.len() <= 8
+                && parts.iter().all(|c| {
+                    !c.is_empty()
+                        && *c != "."
+                        && *c != ".."
+                        && c.len() <= 64
+                        && c.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                });
+            if !ok {
+                return Err(format!("config drive path {path:?} is not allowed"));
+            }
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(content)
+                .map_err(|e| format!("config drive file {path}: {e}"))?;
+            total = total.saturating_add(bytes.len());
+            if total > Self::MAX_BYTES {
+                return Err("the config drive exceeds 64 MiB".into());
+            }
+            out.push((path.clone(), bytes));
+        }
+        // A file and a directory of the same name cannot both exist.
+        for (p, _) in &out {
+            let dir = format!("{p}/");
+            if out.iter().any(|(q, _)| q.starts_with(&dir)) {
+                return Err(format!(
+                    "config drive path {p:?} is both a file and a directory"
+                ));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// A VM's network interface as a host wires it.

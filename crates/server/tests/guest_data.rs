@@ -229,3 +229,147 @@ async fn the_router_serves_each_guest_its_data_and_a_password_until_acknowledged
     assert_eq!(g2["metadata"]["local-hostname"], "web2");
     ts.stop().await;
 }
+
+/// The config drive `vm` (instance name) was started with on its simulated host, its files
+/// decoded.
+fn drive_of(z: &VmZone, instance: &str) -> Option<std::collections::BTreeMap<String, String>> {
+    for (_, a) in &z.hosts {
+        let h = agent::simulator::sim_host(a);
+        let vms = h.vms.lock().expect("vms");
+        if let Some(v) = vms.get(instance) {
+            return v.config_drive.as_ref().map(|d| {
+                d.decoded()
+                    .expect("a valid drive")
+                    .into_iter()
+                    .map(|(p, c)| (p, String::from_utf8(c).expect("utf-8")))
+                    .collect()
+            });
+        }
+    }
+    None
+}
+
+/// A VM on an L2 network (no router serves it) gets CloudStack's config drive: OpenStack's
+/// files for cloud-init and CloudStack's own; a VM on a routed network does not. New user
+/// data reaches a running VM's drive; another tenant reads none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_vm_without_a_router_gets_its_data_on_a_config_drive() {
+    let ts = TestServer::start().await;
+    let z = VmZone::new(&ts, 1).await;
+    let admin = ts.admin.clone();
+    let (_a, _u, dave) = account_with_keys(&ts, &admin, "dave", None, "0").await;
+    let (_a, _u, eve) = account_with_keys(&ts, &admin, "eve", None, "0").await;
+    dave.ok(&[
+        ("command", "registerSSHKeyPair"),
+        ("name", "one"),
+        ("publickey", KEY1),
+    ])
+    .await;
+    let l2off = admin
+        .ok(&[
+            ("command", "listNetworkOfferings"),
+            ("name", "DefaultL2NetworkOffering"),
+        ])
+        .await["networkoffering"][0]["id"]
+        .as_str()
+        .expect("offering")
+        .to_string();
+    let l2 = dave
+        .ok(&[
+            ("command", "createNetwork"),
+            ("name", "l2net"),
+            ("zoneid", &z.zone),
+            ("networkofferingid", &l2off),
+        ])
+        .await["network"]["id"]
+        .as_str()
+        .expect("network")
+        .to_string();
+    let userdata = "I2Nsb3VkLWNvbmZpZwpob3N0bmFtZTogd2ViMQo="; // "#cloud-config\nhostname: web1\n"
+    let vm = deploy_vm(
+        &dave,
+        &z,
+        "l2web",
+        &[
+            ("networkids", &l2),
+            ("keypair", "one"),
+            ("userdata", userdata),
+        ],
+    )
+    .await;
+    let id = vm["id"].as_str().expect("id").to_string();
+    let instance = vm["instancename"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            // Users do not see instance names; the host knows the VM by it.
+            z.running().into_iter().next().expect("running")
+        });
+    let d = drive_of(&z, &instance).expect("a config drive");
+    let md: Value =
+        serde_json::from_str(&d["openstack/latest/meta_data.json"]).expect("meta_data.json");
+    assert_eq!(md["uuid"], id.as_str());
+    assert_eq!(md["hostname"], "l2web");
+    assert_eq!(md["public_keys"]["one@canopy"], KEY1, "{md}");
+    assert_eq!(md["keys"][0]["data"], KEY1, "{md}");
+    assert_eq!(
+        d["openstack/latest/user_data"],
+        "#cloud-config\nhostname: web1\n"
+    );
+    assert_eq!(d["openstack/latest/vendor_data.json"], "{}");
+    assert_eq!(
+        d["openstack/latest/network_data.json"], "{}",
+        "an L2 NIC has no address to describe"
+    );
+    assert_eq!(d["cloudstack/metadata/vm-id.txt"], id);
+    assert_eq!(d["cloudstack/metadata/public-keys.txt"], KEY1);
+    assert_eq!(
+        d["cloudstack/userdata/user_data.txt"],
+        "#cloud-config\nhostname: web1\n"
+    );
+    assert!(!d.contains_key("cloudstack/password/vm_password.txt"));
+
+    // New user data reaches the running VM's drive.
+    let ud2 = "I2Nsb3VkLWNvbmZpZwpob3N0bmFtZTogd2ViMgo="; // hostname: web2
+    dave.ok(&[
+        ("command", "updateVirtualMachine"),
+        ("id", &id),
+        ("userdata", ud2),
+    ])
+    .await;
+    let d = drive_of(&z, &instance).expect("a config drive");
+    assert_eq!(
+        d["openstack/latest/user_data"],
+        "#cloud-config\nhostname: web2\n"
+    );
+    // Another tenant reads nothing of it.
+    let e = eve
+        .err(
+            &[("command", "getVirtualMachineUserData"), ("id", &id)],
+            531,
+        )
+        .await;
+    assert!(!e.contains("hostname"), "{e}");
+    eve.err(
+        &[
+            ("command", "updateVirtualMachine"),
+            ("id", &id),
+            ("userdata", userdata),
+        ],
+        531,
+    )
+    .await;
+    let d = drive_of(&z, &instance).expect("a config drive");
+    assert_eq!(
+        d["openstack/latest/user_data"],
+        "#cloud-config\nhostname: web2\n"
+    );
+
+    // A VM on a routed network gets its data from the router, not a drive.
+    let routed = deploy_vm(&dave, &z, "routed", &[("keypair", "one")]).await;
+    let names = z.running();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let other = names.into_iter().find(|n| *n != instance).expect("other");
+    assert!(drive_of(&z, &other).is_none(), "{routed}");
+    ts.stop().await;
+}

@@ -97,6 +97,24 @@ impl QemuDriver {
                 if i == 0 { ",bootindex=1" } else { "" }
             ));
         }
+        if vm.config_drive.is_some() {
+            // The config drive: a read-only SCSI CD-ROM (its medium is swapped when the data
+            // changes).
+            a.extend([
+                "-device".into(),
+                "virtio-scsi-pci,id=scsi0".into(),
+                "-drive".into(),
+                format!(
+                    "file={},if=none,id=drive-config,media=cdrom,readonly=on,format=raw",
+                    d(super::configdrive::ISO)
+                ),
+                "-device".into(),
+                format!(
+                    "scsi-cd,bus=scsi0.0,drive=drive-config,id={}",
+                    super::configdrive::DEVICE
+                ),
+            ]);
+        }
         for (i, n) in vm.nics.iter().enumerate() {
             a.push("-netdev".into());
             a.push(format!(

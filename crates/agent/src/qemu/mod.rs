@@ -46,6 +46,7 @@ pub(crate) fn ping_verdict(
 }
 
 mod cmdline;
+mod configdrive;
 mod disks;
 
 pub struct QemuDriver {
@@ -286,6 +287,14 @@ impl QemuDriver {
         }
         let spec = serde_json::to_vec_pretty(vm).map_err(|e| e.to_string())?;
         crate::procs::write_atomic(&dir.join("spec.json"), &spec).map_err(|e| e.to_string())?;
+        match &vm.config_drive {
+            Some(drive) => {
+                self.config_drive_iso(&dir, drive).await?;
+            }
+            None => {
+                let _ = std::fs::remove_file(dir.join(configdrive::ISO));
+            }
+        }
         self.taps(vm)?;
         let mut args = self.command_line(vm, &dir);
         if let Some(port) = incoming {
@@ -431,6 +440,9 @@ impl QemuDriver {
                 Ok(json!({"state": "Running"}))
             }
             Command::MigrateVm { name, dest } => self.migrate(name, dest).await,
+            Command::UpdateConfigDrive { name, drive } => {
+                self.update_config_drive(name, drive).await
+            }
             Command::AttachDisk { vm, disk } => self.attach(vm, disk).await,
             Command::DetachDisk { vm, volume_id } => self.detach(vm, *volume_id).await,
             Command::ScaleVm { name, .. } => Err(crate::HostError::Refused(format!(

@@ -45,7 +45,19 @@ fn spec(pool: &Path, template: Option<Uuid>) -> VmSpec {
             tap: "vt0000000003".into(),
         }],
         template_id: template,
+        config_drive: None,
     }
+}
+
+fn drive() -> proto::ConfigDrive {
+    let mut d = proto::ConfigDrive::default();
+    d.put(
+        "openstack/latest/meta_data.json",
+        br#"{"uuid":"u1","hostname":"web1"}"#,
+    );
+    d.put("openstack/latest/user_data", b"#cloud-config\n");
+    d.put("cloudstack/metadata/vm-id.txt", b"u1");
+    d
 }
 
 #[test]
@@ -204,4 +216,98 @@ fn a_failed_probe_is_cannot_tell_not_dead() {
     assert!(ping_verdict(Some(1), "", "ping: bad address 'x'").is_err());
     assert!(ping_verdict(Some(127), "", "").is_err());
     assert!(ping_verdict(None, "", "").is_err());
+}
+
+#[test]
+fn a_config_drive_is_a_read_only_scsi_cdrom_built_from_the_staged_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = driver(dir.path());
+    let vm_dir = dir.path().join("vms/i-2-7-VM");
+    let mut vm = spec(dir.path(), None);
+    let plain = d.command_line(&vm, &vm_dir).join(" ");
+    assert!(!plain.contains("cdrom"), "{plain}");
+    vm.config_drive = Some(drive());
+    let a = d.command_line(&vm, &vm_dir).join(" ");
+    for want in [
+        "virtio-scsi-pci,id=scsi0".to_string(),
+        format!(
+            "file={},if=none,id=drive-config,media=cdrom,readonly=on,format=raw",
+            vm_dir.join("config-2.iso").display()
+        ),
+        "scsi-cd,bus=scsi0.0,drive=drive-config,id=cd-config".into(),
+    ] {
+        assert!(a.contains(&want), "missing {want:?} in {a}");
+    }
+    // The root disk still boots first.
+    assert_eq!(a.matches("bootindex").count(), 1);
+
+    let staging = dir.path().join("stage");
+    std::fs::create_dir_all(staging.join("stale")).expect("mkdir");
+    super::configdrive::stage(&drive(), &staging).expect("stage");
+    assert_eq!(
+        std::fs::read_to_string(staging.join("openstack/latest/user_data")).expect("read"),
+        "#cloud-config\n"
+    );
+    assert!(staging.join("cloudstack/metadata/vm-id.txt").exists());
+    assert!(!staging.join("stale").exists(), "emptied first");
+    let args = super::configdrive::iso_args(Path::new("/x/c.iso"), &staging).join(" ");
+    assert!(
+        args.starts_with("-o /x/c.iso -ldots -allow-lowercase -allow-multidot"),
+        "{args}"
+    );
+    assert!(args.contains("-J -r -V config-2"), "{args}");
+
+    // Paths that would leave the staging directory are refused whole.
+    let mut bad = drive();
+    bad.put("../../etc/passwd", b"x");
+    assert!(super::configdrive::stage(&bad, &staging).is_err());
+    let mut bad = drive();
+    bad.put("/etc/passwd", b"x");
+    assert!(bad.decoded().is_err());
+    let mut bad = drive();
+    bad.put("openstack/latest", b"x");
+    assert!(bad.decoded().is_err(), "a file where a directory is");
+}
+
+/// genisoimage makes the volume cloud-init finds: ISO 9660 labelled config-2, with the
+/// files under their own (lower-case, several-dot) names.
+#[test]
+fn genisoimage_builds_a_config_2_volume_with_the_files() {
+    let found = ["/usr/bin/genisoimage", "/usr/bin/isoinfo"]
+        .iter()
+        .all(|t| Path::new(t).exists());
+    if !found {
+        testkit::skip(
+            "genisoimage_builds_a_config_2_volume_with_the_files",
+            "genisoimage is not installed (scripts/install-deps.sh installs it)",
+            "CANOPY_REQUIRE_TOOLS",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let iso =
+        super::configdrive::build(&crate::sys::RealSys, None, dir.path(), &drive()).expect("build");
+    assert_eq!(iso, dir.path().join("config-2.iso"));
+    assert!(!dir.path().join("config-drive").exists(), "staging removed");
+    let info = std::process::Command::new("isoinfo")
+        .args(["-d", "-i"])
+        .arg(&iso)
+        .output()
+        .expect("isoinfo");
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("Volume id: config-2"), "{info}");
+    assert!(info.contains("Rock Ridge"), "{info}");
+    let read = |p: &str| {
+        let o = std::process::Command::new("isoinfo")
+            .args(["-R", "-x", p, "-i"])
+            .arg(&iso)
+            .output()
+            .expect("isoinfo");
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    assert_eq!(
+        read("/openstack/latest/meta_data.json"),
+        r#"{"uuid":"u1","hostname":"web1"}"#
+    );
+    assert_eq!(read("/cloudstack/metadata/vm-id.txt"), "u1");
 }

@@ -582,12 +582,7 @@ fn add_routers(s: &mut NetState, rows: &Rows) {
 /// zone, cloud identifier, user data and a pending password.
 fn add_guest_data(st: &Core, s: &mut NetState, rows: &Rows) {
     let by_vm: BTreeMap<VmId, &Guest> = rows.guests.iter().map(|g| (g.vm.id, g)).collect();
-    let cloud = st.settings.text("cloud.identifier");
-    let cloud = if cloud.is_empty() {
-        String::new()
-    } else {
-        format!("CloudStack-{{{cloud}}}")
-    };
+    let cloud = crate::guestdata::cloud_identifier(st);
     for n in rows
         .nics
         .iter()
@@ -617,22 +612,15 @@ fn add_guest_data(st: &Core, s: &mut NetState, rows: &Rows) {
             .get(&vm.zone_id)
             .map(|z| z.name.clone())
             .unwrap_or_default();
-        let id = vm.id.to_string();
-        let metadata: BTreeMap<String, String> = [
-            ("availability-zone", zone),
-            ("cloud-identifier", cloud.clone()),
-            ("instance-id", id.clone()),
-            ("local-hostname", vm.name.clone()),
-            ("local-ipv4", ip.to_string()),
-            ("public-hostname", public.clone()),
-            ("public-ipv4", public),
-            ("public-keys", g.keys.join("\n")),
-            ("service-offering", g.offering.clone()),
-            ("vm-id", id),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let metadata = crate::guestdata::metadata(&crate::guestdata::Facts {
+            vm,
+            zone: &zone,
+            cloud: &cloud,
+            offering: &g.offering,
+            keys: &g.keys,
+            local_ipv4: &ip.to_string(),
+            public_ipv4: &public,
+        });
         let password = vm.attrs["pendingpassword"]
             .as_str()
             .and_then(|e| st.key.decrypt(e).ok());

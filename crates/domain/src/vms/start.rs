@@ -356,7 +356,7 @@ pub fn delete_created_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>
 pub async fn spec(st: &Core, vm: &VmRow) -> DomainResult<proto::VmSpec> {
     let vols = volumes_of(st, vm.id).await?;
     let mut keys = Vec::new();
-    let nics = {
+    let (nics, config_drive) = {
         let mut c = st.store.read().await?;
         let mut nics = db::nics_for_vms(&mut c, &[vm.id]).await?;
         nics.sort_by_key(|n| n.device_id);
@@ -365,7 +365,8 @@ pub async fn spec(st: &Core, vm: &VmRow) -> DomainResult<proto::VmSpec> {
                 keys.push(kp.public_key);
             }
         }
-        nics
+        let drive = crate::guestdata::config_drive_of(st, &mut c, vm, &nics, &keys).await?;
+        (nics, drive)
     };
     Ok(proto::VmSpec {
         id: vm.id.0,
@@ -394,6 +395,7 @@ pub async fn spec(st: &Core, vm: &VmRow) -> DomainResult<proto::VmSpec> {
             })
             .collect(),
         template_id: vm.template_id,
+        config_drive,
     })
 }
 

@@ -358,8 +358,10 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         .await?;
     tx.commit().await?;
     if ch.userdata.is_some() || ch.name.is_some() {
-        // The routers' data servers answer the new user data / host name.
+        // The routers' data servers answer the new user data / host name; a running VM's
+        // config drive is rebuilt.
         crate::netsync::vm_changed(st, vm.id, false).await;
+        domain::guestdata::refresh_config_drive(st, vm.id).await;
     }
     result(st, ctx, vm.id.into()).await
 }
