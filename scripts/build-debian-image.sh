@@ -4,7 +4,9 @@
 #   debian-12.qcow2   a disk that boots by itself: syslinux's MBR, a FAT boot partition
 #                     (syslinux, Debian's cloud kernel and initramfs), an ext4 root
 #                     (label `root`):
-#                     cloud-init (CloudStack, ConfigDrive and NoCloud datasources),
+#                     cloud-init (CloudStack, ConfigDrive and NoCloud datasources; its ssh
+#                     and set_passwords modules run at every boot, as CloudStack's template
+#                     guide prepares images, so reset keys and passwords apply),
 #                     openssh-server, qemu-guest-agent, wget (cloud-init's CloudStack password
 #                     client runs it), gettys on the VGA console and ttyS0;
 #                     cloud-init's default user is `debian` (key-only SSH; a password only if
@@ -17,7 +19,7 @@
 set -euo pipefail
 OUT=${CANOPY_DEBIAN_IMAGE_DIR:-$HOME/.cache/canopy/debian}
 # Bump when the image's contents change: an older build is rebuilt.
-VERSION=3
+VERSION=5
 IMG="$OUT/debian-12.qcow2"
 if [ -f "$IMG" ] && [ -f "$OUT/image.json" ] && grep -q "\"version\": $VERSION," "$OUT/image.json"; then
   echo "$IMG"
@@ -78,14 +80,25 @@ cat >"$ROOT/etc/cloud/cloud.cfg.d/90-canopy.cfg" <<'EOF'
 # server, a config drive), and NoCloud for a bare boot with a seed.
 datasource_list: [ CloudStack, ConfigDrive, NoCloud, None ]
 EOF
+# As CloudStack's template guide prepares cloud-init images: the ssh and set_passwords
+# modules run at every boot (not once per instance), so resetSSHKeyForVirtualMachine's and
+# resetPasswordForVirtualMachine's new key or password apply at the next start; host keys
+# are kept across boots (made once, at the first boot, since none are baked in).
+sed -i -E -e 's/^( *)- ssh$/\1- [ssh, always]/' -e 's/^( *)- set[-_]passwords$/\1- [set_passwords, always]/' \
+  "$ROOT/etc/cloud/cloud.cfg"
+grep -q -- '- \[ssh, always\]' "$ROOT/etc/cloud/cloud.cfg" && grep -q -- '- \[set_passwords, always\]' "$ROOT/etc/cloud/cloud.cfg" \
+  || { echo "build-debian-image: cloud.cfg has no ssh/set_passwords module lines to change" >&2; exit 1; }
+echo "ssh_deletekeys: false" >>"$ROOT/etc/cloud/cloud.cfg.d/90-canopy.cfg"
 echo "debian" >"$ROOT/etc/hostname"
 printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
 : >"$ROOT/etc/machine-id"
 rm -f "$ROOT/var/lib/dbus/machine-id"
 # SSH host keys are made by cloud-init at the first boot of each instance.
 rm -f "$ROOT"/etc/ssh/ssh_host_*
-# The initramfs with the drivers a virtio guest boots from.
-printf 'virtio_pci\nvirtio_blk\nvirtio_net\next4\n' >>"$ROOT/etc/initramfs-tools/modules"
+# The initramfs with the drivers a virtio guest boots from, and those of the config drive
+# (a virtio-SCSI CD-ROM): cloud-init's ds-identify looks for the config-2 label early in the
+# boot, before the root's udev would load them.
+printf 'virtio_pci\nvirtio_blk\nvirtio_net\next4\nvirtio_scsi\nsr_mod\nisofs\n' >>"$ROOT/etc/initramfs-tools/modules"
 chroot "$ROOT" update-initramfs -u -k "$KVER" >"$WORK/initramfs.log" 2>&1 \
   || { tail -20 "$WORK/initramfs.log" >&2; exit 1; }
 chroot "$ROOT" systemctl enable serial-getty@ttyS0.service getty@tty1.service >/dev/null 2>&1 || true

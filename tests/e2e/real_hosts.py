@@ -187,6 +187,8 @@ def main():
     def zone():
         # Heartbeats every 3 s: a dead host is noticed after 7.5 s (the default is 25 s).
         api.updateConfiguration(name="ping.interval", value="3")
+        # Guest statistics every 5 s (CloudStack's default is a minute).
+        api.updateConfiguration(name="vm.stats.interval", value="5000")
         z = api.createZone(name="real1", networktype="Advanced", dns1="203.0.113.1", internaldns1="203.0.113.1",
                            guestcidraddress="10.1.0.0/16", domain="real.internal")["zone"]
         st["zone"] = z["id"]
@@ -625,9 +627,106 @@ def main():
         return "bare boot -> SSH %.0f s; deploy call -> SSH %.0f s" % (
             TIMES["Debian: bare QEMU boot with a NoCloud seed -> SSH login possible"],
             TIMES["Debian: deployVirtualMachine call -> SSH login possible"])
+    def deb_ssh(key, cmd, timeout=60):
+        return subprocess.run(["ip", "netns", "exec", a.inet, "ssh", "-i", key, "-o", "BatchMode=yes",
+                               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                               "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", "debian@" + st["deb_addr"], cmd],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def debian_stats():
+        # The guest writes 32 MiB to its disk and reads a file over the network: its host's
+        # statistics (QMP block statistics, the tap's counters, the balloon) reach the API.
+        r = deb_ssh(os.path.join(a.work, "id_rh"),
+                    "sudo dd if=/dev/urandom of=/var/tmp/io bs=1M count=32 oflag=direct status=none && "
+                    "sudo sync && head -c 2000000 /dev/urandom | base64 >/dev/null && echo io-done", 120)
+        check("io-done" in r.stdout, "the guest's IO ran: %r %r" % (r.stdout, r.stderr[-300:]))
+        vm = st["deb1"]["id"]
+
+        def figures():
+            v = api.listVirtualMachines(id=vm)["virtualmachine"][0]
+            return v if v.get("diskkbswrite", 0) >= 32 * 1024 and v.get("networkkbsread", 0) > 0 else None
+        v = wait_for("deb1's statistics show the writes", figures, 60, 1)
+        check(v.get("cpuused", "").endswith("%"), "cpuused %r" % v.get("cpuused"))
+        check(v.get("diskiowrite", 0) > 0 and v.get("diskkbsread", 0) > 0, "disk figures %r" % v)
+        m = api.listVirtualMachinesMetrics(id=vm)["virtualmachine"][0]
+        check(m.get("diskiopstotal", 0) > 0, "metrics %r" % m)
+        vol = api.listVolumesMetrics(virtualmachineid=vm, type="ROOT")["volume"][0]
+        check(vol.get("diskkbswrite", 0) >= 32 * 1024, "volume metrics %r" % vol)
+
+        def balloon():
+            x = api.listVirtualMachines(id=vm)["virtualmachine"][0]
+            return x if x.get("memoryintfreekbs") else None
+        x = wait_for("the guest's own memory figures (balloon)", balloon, 60, 1)
+        return "cpuused %s, disk read/write %d/%d KiB (%d/%d requests), network read/write %d/%d KiB, free memory %d KiB" % (
+            x["cpuused"], x["diskkbsread"], x["diskkbswrite"], x["diskioread"], x["diskiowrite"],
+            x["networkkbsread"], x["networkkbswrite"], x["memoryintfreekbs"])
+
+    def debian_agent_and_key():
+        # Stop: the agent asks the guest's qemu-guest-agent to power off (ACPI only when no
+        # agent answers). Then a second key pair replaces the first while it is stopped, and
+        # logs in after the start (the image runs cloud-init's ssh module at every boot, as
+        # CloudStack's template guide prepares images).
+        vm = st["deb1"]["id"]
+        v = api.listVirtualMachines(id=vm)["virtualmachine"][0]
+        log = os.path.join(a.work, "h%d" % host_no(v["hostid"]), "agent.log")
+        before = read(log).count("stopping through the guest agent")
+        t0 = time.monotonic()
+        api.stopVirtualMachine(id=vm)
+        took = time.monotonic() - t0
+        lines = [x for x in read(log).splitlines() if "stopping through the guest agent" in x]
+        check(len(lines) > before and v["instancename"] in lines[-1],
+              "the agent stopped %s through its guest agent: %r" % (v["instancename"], lines[-1:]))
+        key2 = os.path.join(a.work, "id_rh2")
+        if not os.path.exists(key2):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rh2@canopy", "-f", key2], check=True)
+        api.registerSSHKeyPair(name="rh-key2", publickey=open(key2 + ".pub").read().strip())
+        api.resetSSHKeyForVirtualMachine(id=vm, keypair="rh-key2")
+        t1 = time.monotonic()
+        api.startVirtualMachine(id=vm)
+
+        def login():
+            r = deb_ssh(key2, "cat ~/.ssh/authorized_keys", 30)
+            return r.stdout if r.returncode == 0 else None
+        out = wait_for("SSH login to deb1 with the second key", login, 420, 3)
+        check("rh2@canopy" in out, "the second key is authorized: %r" % out)
+        return "stopped through the guest agent in %.0f s; second key logs in %.0f s after the start" % (
+            took, time.monotonic() - t1)
+
+    def debian_l2():
+        # An L2 network has no router: the VM's metadata, key and user data come on a config
+        # drive (ISO 9660, label config-2). The user data prints what cloud-init found to the
+        # serial console.
+        off = api.listNetworkOfferings(name="DefaultL2NetworkOffering")["networkoffering"][0]
+        net = api.createNetwork(name="l2", displaytext="l2", zoneid=st["zone"],
+                                networkofferingid=off["id"])["network"]
+        ud = ("#cloud-config\nruncmd:\n- [sh, -c, 'echo \"CANOPY-L2 platform=$(cloud-init query platform) "
+              "host=$(hostname) keys=$(cat /home/debian/.ssh/authorized_keys | tr \" \" _)\" > /dev/ttyS0']\n")
+        t0 = time.monotonic()
+        v = api.deployVirtualMachine(zoneid=st["zone"], serviceofferingid=st["deb_offering"],
+                                     templateid=st["deb_template"], name="debl2", hostid=st["h1"],
+                                     networkids=net["id"], keypair="rh-key",
+                                     userdata=base64.b64encode(ud.encode()).decode())["virtualmachine"]
+        log = serial_log(v["id"])
+        iso = os.path.join(os.path.dirname(log), "config-2.iso")
+        check(os.path.exists(iso), "the host made %s" % iso)
+        line = wait_for("cloud-init reports from the config drive", lambda: next(
+            (x for x in read(log).splitlines() if x.startswith("CANOPY-L2 ")), None), 420, 2)
+        took = time.monotonic() - t0
+        api.destroyVirtualMachine(id=v["id"], expunge="true")
+        check("platform=openstack" in line, "cloud-init's ConfigDrive datasource: %r" % line)
+        check("host=debl2" in line, "the host name from the drive: %r" % line)
+        check("rh@canopy" in line, "the key pair from the drive: %r" % line)
+        return "%s (%.0f s after the deploy call)" % (line[:120], took)
+
     if "deb1" in st:
         step("measure: a bare QEMU boot of the Debian image with a NoCloud seed -> SSH login", debian_bare)
+        step("guest statistics: the Debian guest's disk and network IO in listVirtualMachines, "
+             "listVirtualMachinesMetrics and listVolumesMetrics; its own memory figures", debian_stats)
+        step("stop goes through the guest agent; resetSSHKeyForVirtualMachine's second key logs in after the start",
+             debian_agent_and_key)
         api.destroyVirtualMachine(id=st["deb1"]["id"], expunge="true")
+        step("on an L2 network the Debian image takes its name, key and user data from a config drive",
+             debian_l2)
 
     def public_ip():
         ip = api.associateIpAddress(networkid=st["network"])["ipaddress"]

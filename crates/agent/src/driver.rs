@@ -42,6 +42,15 @@ pub trait Driver: Send + Sync {
     fn passwords_saved(&self) -> Vec<uuid::Uuid> {
         Vec::new()
     }
+
+    /// The statistics of the guests running here (reported every `vm.stats.interval`).
+    fn guest_stats(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Vec<model::stats::GuestStats>> + Send + '_>,
+    > {
+        Box::pin(async { Vec::new() })
+    }
 }
 
 /// What one simulated host runs and stores, kept in memory, and how it fails.
@@ -57,6 +66,8 @@ pub struct SimHost {
     pub reachable: std::sync::atomic::AtomicBool,
     /// The data plane this host was told to have (the fake network driver).
     pub net: crate::netdriver::FakeNet,
+    /// Each simulated guest's running figures (counters only grow).
+    pub guest_io: std::sync::Mutex<std::collections::BTreeMap<String, model::stats::GuestStats>>,
 }
 
 impl Default for SimHost {
@@ -67,6 +78,7 @@ impl Default for SimHost {
             offline: tokio::sync::watch::Sender::new(false),
             reachable: std::sync::atomic::AtomicBool::new(true),
             net: Default::default(),
+            guest_io: Default::default(),
         }
     }
 }
@@ -295,6 +307,62 @@ impl Driver for SimDriver {
                 return Err("Simulated failure".into());
             }
             self.apply(command)
+        })
+    }
+
+    /// Plausible figures: a few percent of CPU, half the memory free, counters that grow a
+    /// little every round (volumes and NICs as the VM has them).
+    fn guest_stats(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Vec<model::stats::GuestStats>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            let vms: Vec<proto::VmSpec> = match self.host.vms.lock() {
+                Ok(v) => v.values().cloned().collect(),
+                Err(_) => return Vec::new(),
+            };
+            let Ok(mut io) = self.host.guest_io.lock() else {
+                return Vec::new();
+            };
+            io.retain(|k, _| vms.iter().any(|v| &v.name == k));
+            let mut r = rand::thread_rng();
+            vms.iter()
+                .map(|vm| {
+                    let s = io
+                        .entry(vm.name.clone())
+                        .or_insert_with(|| model::stats::GuestStats {
+                            vm_id: vm.id,
+                            memory_kib: vm.memory_mib * 1024,
+                            memory_target_kib: Some(vm.memory_mib * 1024),
+                            disks: vm
+                                .disks
+                                .iter()
+                                .map(|d| model::stats::DiskIo {
+                                    volume_id: d.volume_id,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        });
+                    s.cpu_used_percent = r.gen_range(1.0..25.0);
+                    s.memory_free_kib = Some(vm.memory_mib * 1024 / 2);
+                    for d in &mut s.disks {
+                        let (rb, wb) = (r.gen_range(0..64u64), r.gen_range(0..32u64));
+                        d.read_bytes += rb * 4096;
+                        d.write_bytes += wb * 4096;
+                        d.read_ops += rb;
+                        d.write_ops += wb;
+                    }
+                    s.disk_read_bytes = s.disks.iter().map(|d| d.read_bytes).sum();
+                    s.disk_write_bytes = s.disks.iter().map(|d| d.write_bytes).sum();
+                    s.disk_read_ops = s.disks.iter().map(|d| d.read_ops).sum();
+                    s.disk_write_ops = s.disks.iter().map(|d| d.write_ops).sum();
+                    s.net_read_bytes += r.gen_range(0..100_000u64) * vm.nics.len() as u64;
+                    s.net_write_bytes += r.gen_range(0..50_000u64) * vm.nics.len() as u64;
+                    s.clone()
+                })
+                .collect()
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod linuxnet;
 pub mod netdriver;
 pub mod procs;
 pub mod qemu;
+pub mod qga;
 pub mod qmp;
 pub mod runtime;
 pub mod simulator;

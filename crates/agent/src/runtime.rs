@@ -162,6 +162,7 @@ impl HostAgent {
         let first = tokio::time::timeout(Duration::from_secs(15), ws.next())
             .await
             .map_err(|_| t("no welcome within 15 s".into()))?;
+        let mut stats_every = None;
         let interval = match first
             .and_then(|m| m.ok())
             .and_then(|m| m.into_text().ok())
@@ -172,7 +173,11 @@ impl HostAgent {
                 host_secret,
                 ping_interval_s,
                 fenced,
+                vm_stats_interval_ms,
             }) => {
+                if vm_stats_interval_ms > 0 {
+                    stats_every = Some(Duration::from_millis(vm_stats_interval_ms.max(1000)));
+                }
                 // Fenced VMs first: they run elsewhere now.
                 for name in fenced {
                     let stop = Command::StopVm {
@@ -220,6 +225,11 @@ impl HostAgent {
         // VMs that stopped on their own are reported at once (not at the next heartbeat).
         let reaping = self.driver.gone_every().is_some();
         let mut reap = tokio::time::interval(self.driver.gone_every().unwrap_or(interval));
+        // Guest statistics, collected off this loop (one round at a time) and sent through
+        // the replies' channel.
+        let mut stats_tick = tokio::time::interval(stats_every.unwrap_or(interval));
+        stats_tick.tick().await;
+        let collecting = Arc::new(std::sync::atomic::AtomicBool::new(false));
         loop {
             tokio::select! {
                 Some(reply) = replies.recv() => {
@@ -233,6 +243,18 @@ impl HostAgent {
                     let hb = AgentMsg::Heartbeat { seq, stats: stats.take_changed() };
                     if ws.send(Message::text(json(&hb))).await.is_err() {
                         return Ok(End::Lost { welcomed: true });
+                    }
+                }
+                _ = stats_tick.tick(), if stats_every.is_some() => {
+                    if !collecting.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        let (driver, tx, busy) = (self.driver.clone(), reply_tx.clone(), collecting.clone());
+                        tokio::spawn(async move {
+                            let vms = driver.guest_stats().await;
+                            if !vms.is_empty() {
+                                let _ = tx.send(AgentMsg::VmStats { vms }).await;
+                            }
+                            busy.store(false, std::sync::atomic::Ordering::SeqCst);
+                        });
                     }
                 }
                 _ = reap.tick(), if reaping => {

@@ -12,6 +12,7 @@
 //! This crate must never contain business rules: it stores and fetches.
 
 mod addresses;
+mod guest_stats;
 mod hosts;
 mod hvcaps;
 mod identity;
@@ -31,6 +32,7 @@ mod vms;
 mod volumes;
 
 pub use addresses::*;
+pub use guest_stats::*;
 pub use hosts::*;
 pub use hvcaps::*;
 pub use identity::*;

@@ -28,9 +28,17 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "VMs by state (counts by state without a scan)", V14),
     (15, "job progress", V15),
     (16, "where a job was when it was last resumed", V16),
+    (17, "guest statistics", V17),
 ];
 
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
+
+/// Each VM's latest guest statistics, as its host reported them (replaced at each report).
+const V17: &str = r#"
+CREATE TABLE vm_stats (
+    vm_id TEXT PRIMARY KEY, host_id TEXT NOT NULL, collected BIGINT NOT NULL, stats TEXT NOT NULL
+)
+"#;
 
 /// How far a running job is, 0–100 (`jobprocstatus`): a saga's steps done, or a host
 /// maintenance's VMs moved.

@@ -377,6 +377,77 @@ pub async fn refresh_config_drive(st: &Core, vm: VmId) {
     }
 }
 
+/// A host reported its guests' statistics: kept for the VMs the database says run there
+/// (a report about another host's VM — a stale one after a migration — is dropped).
+pub async fn stats_reported(
+    st: &Core,
+    host: HostId,
+    stats: Vec<model::stats::GuestStats>,
+) -> DomainResult<usize> {
+    if stats.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<VmId> = stats.iter().map(|s| VmId(s.vm_id)).collect();
+    let here: std::collections::BTreeSet<VmId> = {
+        let mut c = st.store.read().await?;
+        let mut here = std::collections::BTreeSet::new();
+        for chunk in ids.chunks(500) {
+            let rows = db::vm_list(
+                &mut c,
+                &db::VmFilter {
+                    ids: chunk.to_vec(),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0;
+            here.extend(
+                rows.into_iter()
+                    .filter(|v| v.host_id == Some(host) && v.state == model::VmState::Running)
+                    .map(|v| v.id),
+            );
+        }
+        here
+    };
+    let keep: Vec<model::stats::GuestStats> = stats
+        .into_iter()
+        .filter(|s| here.contains(&VmId(s.vm_id)))
+        .collect();
+    if keep.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = st.store.begin().await?;
+    db::vm_stats_put(&mut tx, host, &keep).await?;
+    tx.commit().await?;
+    Ok(keep.len())
+}
+
+/// The latest statistics of running VMs, by VM (a VM that is not Running, or whose figures
+/// came from another host than the one it runs on, has none).
+pub async fn stats_of(
+    st: &Core,
+    vms: &[&db::VmRow],
+) -> DomainResult<BTreeMap<VmId, model::stats::GuestStats>> {
+    let running: Vec<VmId> = vms
+        .iter()
+        .filter(|v| v.state == model::VmState::Running)
+        .map(|v| v.id)
+        .collect();
+    if running.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let host_of: BTreeMap<VmId, Option<HostId>> = vms.iter().map(|v| (v.id, v.host_id)).collect();
+    let rows = {
+        let mut c = st.store.read().await?;
+        db::vm_stats_get(&mut c, &running).await?
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|r| host_of.get(&r.vm_id).copied().flatten() == Some(r.host_id))
+        .map(|r| (r.vm_id, r.stats))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

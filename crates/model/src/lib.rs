@@ -12,6 +12,7 @@ pub mod net;
 pub mod os;
 pub mod settings;
 pub mod state;
+pub mod stats;
 
 pub use ids::*;
 pub use state::{

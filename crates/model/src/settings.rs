@@ -206,6 +206,8 @@ pub const SETTINGS: &[SettingDef] = &[
        "Specifies the length of a randomly generated password", Some(6.0), Some(64.0)),
     s!("vm.power.sync.interval", "Advanced", Integer, "60",
        "The interval (in seconds) between comparisons of the VMs each host runs with the database (power-state sync); also run when a host connects", Some(5.0), None),
+    s!("vm.stats.interval", "Advanced", Integer, "60000",
+       "The interval (in milliseconds) when vm stats are retrieved from agents", Some(0.0), None),
     s!("vm.userdata.max.length", "Advanced", Integer, "32768",
        "Max length of vm userdata after base64 decoding", Some(1.0), Some(1048576.0)),
     s!("workers", "Advanced", Integer, "10",

@@ -48,6 +48,9 @@ pub enum AgentMsg {
     /// A guest acknowledged its password at a router here (`DomU_Request: saved_password`):
     /// the server stops sending it.
     PasswordSaved { vm_id: Uuid },
+    /// The guests' statistics, every `vm_stats_interval_ms` of the `Welcome` (only VMs that
+    /// run here; the server keeps the latest report of each).
+    VmStats { vms: Vec<model::stats::GuestStats> },
     Reply {
         id: u64,
         ok: bool,
@@ -115,6 +118,10 @@ pub enum ServerMsg {
         /// declared Down and these VMs were fenced off it (restarted elsewhere or stopped).
         #[serde(default)]
         fenced: Vec<String>,
+        /// How often the agent reports its guests' statistics (`vm.stats.interval`); 0:
+        /// never.
+        #[serde(default)]
+        vm_stats_interval_ms: u64,
     },
     Refused {
         reason: String,

@@ -134,6 +134,7 @@ table! {
         "recoverVirtualMachine" => vms::recover,
         "updateVirtualMachine" => vms::update,
         "listVolumes" => volumes::list,
+        "listVolumesMetrics" => volumes::list_metrics,
         "listNetworks" => networks::list,
         "createNetwork" => networks::create,
         "listNics" => networks::list_nics,

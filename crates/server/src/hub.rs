@@ -266,6 +266,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
             host_secret: secret,
             ping_interval_s: interval,
             fenced: fenced.clone(),
+            vm_stats_interval_ms: st.settings.int("vm.stats.interval").max(0) as u64,
         },
     )
     .await?;
@@ -336,6 +337,14 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
                         tokio::spawn(async move {
                             if let Err(e) = domain::guestdata::password_saved(&st.core, host, model::VmId(vm_id)).await {
                                 tracing::warn!(%host, vm = %vm_id, error = %e, "could not record a password acknowledgement");
+                            }
+                        });
+                    }
+                    Ok(AgentMsg::VmStats { vms }) => {
+                        let st = st.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = domain::guestdata::stats_reported(&st.core, host, vms).await {
+                                tracing::warn!(%host, error = %e, "could not record guest statistics");
                             }
                         });
                     }

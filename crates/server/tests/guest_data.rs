@@ -373,3 +373,65 @@ async fn a_vm_without_a_router_gets_its_data_on_a_config_drive() {
     assert!(drive_of(&z, &other).is_none(), "{routed}");
     ts.stop().await;
 }
+
+/// Hosts report their guests' statistics every `vm.stats.interval`; listVirtualMachines,
+/// listVirtualMachinesMetrics and listVolumesMetrics show the latest (simulated hosts report
+/// plausible, growing figures); a stopped VM shows none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guests_statistics_reach_the_vm_and_volume_views() {
+    let ts = TestServer::start().await;
+    let c = ts.admin.clone();
+    c.ok(&[
+        ("command", "updateConfiguration"),
+        ("name", "vm.stats.interval"),
+        ("value", "1000"),
+    ])
+    .await;
+    let z = VmZone::new(&ts, 1).await;
+    let vm = deploy_vm(&c, &z, "busy", &[]).await;
+    let id = vm["id"].as_str().expect("id").to_string();
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = vm_view(&c, &id).await;
+        if seen["diskioread"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen["cpuused"].as_str().is_some_and(|s| s.ends_with('%')),
+        "{seen}"
+    );
+    assert_eq!(seen["memorykbs"], 512 * 1024, "{seen}");
+    assert!(seen["memoryintfreekbs"].as_u64().is_some(), "{seen}");
+    assert!(seen["diskioread"].as_u64().unwrap_or(0) > 0, "{seen}");
+    assert!(seen.get("networkkbsread").is_some(), "{seen}");
+    let m = c
+        .ok(&[("command", "listVirtualMachinesMetrics"), ("id", &id)])
+        .await;
+    let m = &m["virtualmachine"][0];
+    assert!(m["diskiopstotal"].as_u64().unwrap_or(0) > 0, "{m}");
+    assert!(
+        m["diskread"].as_str().is_some_and(|s| s.ends_with(" MB")),
+        "{m}"
+    );
+    let v = c
+        .ok(&[
+            ("command", "listVolumesMetrics"),
+            ("virtualmachineid", &id),
+            ("type", "ROOT"),
+        ])
+        .await;
+    let v = &v["volume"][0];
+    assert!(v["diskioread"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert!(
+        v["sizegb"].as_str().is_some_and(|s| s.ends_with(" GB")),
+        "{v}"
+    );
+    // Stopped: no figures.
+    c.job(&[("command", "stopVirtualMachine"), ("id", &id)])
+        .await;
+    let seen = vm_view(&c, &id).await;
+    assert!(seen.get("cpuused").is_none(), "{seen}");
+    ts.stop().await;
+}

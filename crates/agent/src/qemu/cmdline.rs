@@ -65,6 +65,19 @@ impl QemuDriver {
             ),
             "-serial".into(),
             "chardev:ser0".into(),
+            // The guest agent's channel (qemu-guest-agent opens org.qemu.guest_agent.0).
+            "-chardev".into(),
+            format!(
+                "socket,id=qga0,path={},server=on,wait=off",
+                d(super::guest::QGA_SOCKET)
+            ),
+            "-device".into(),
+            "virtio-serial-pci,id=vser0".into(),
+            "-device".into(),
+            "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0".into(),
+            // The balloon: the guest's own memory figures (statistics).
+            "-device".into(),
+            "virtio-balloon-pci,id=balloon0".into(),
             "-pidfile".into(),
             d("qemu.pid"),
             "-daemonize".into(),

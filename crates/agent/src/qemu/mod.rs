@@ -48,6 +48,7 @@ pub(crate) fn ping_verdict(
 mod cmdline;
 mod configdrive;
 mod disks;
+mod guest;
 
 pub struct QemuDriver {
     pub sys: Arc<dyn Sys>,
@@ -68,6 +69,8 @@ pub struct QemuDriver {
     busy: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// The unprivileged user QEMU switches to before the guest runs (`None`: the agent's).
     pub run_as: Option<QemuUser>,
+    /// Each VM's previous CPU sample (its CPU use is measured between two rounds).
+    cpu_samples: guest::CpuSamples,
 }
 
 /// The user QEMU runs as once it has opened its devices, files and sockets (as Firecracker's
@@ -161,6 +164,7 @@ impl QemuDriver {
             fetching: tokio::sync::Mutex::new(()),
             busy: Default::default(),
             run_as: None,
+            cpu_samples: Default::default(),
         }
     }
 
@@ -282,7 +286,13 @@ impl QemuDriver {
         }
         let dir = self.vm_dir(&vm.name);
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        for f in ["qmp.sock", "vnc.sock", "serial.sock", "qemu.pid"] {
+        for f in [
+            "qmp.sock",
+            "vnc.sock",
+            "serial.sock",
+            guest::QGA_SOCKET,
+            "qemu.pid",
+        ] {
             let _ = std::fs::remove_file(dir.join(f));
         }
         let spec = serde_json::to_vec_pretty(vm).map_err(|e| e.to_string())?;
@@ -312,6 +322,8 @@ impl QemuDriver {
         let mut q = self.qmp(&vm.name).await?;
         let st = q.execute("query-status", Value::Null).await?;
         tracing::info!(vm = %vm.name, status = %st["status"], "QEMU started");
+        drop(q);
+        self.enable_balloon_stats(&vm.name).await;
         Ok(json!({"state": "Running"}))
     }
 
@@ -331,13 +343,19 @@ impl QemuDriver {
         let spec = self.spec_of(name);
         if let Some(pid) = self.pid(name) {
             if !force {
-                if let Ok(mut q) = self.qmp(name).await {
-                    let _ = q.execute("system_powerdown", Value::Null).await;
+                // The guest's agent first (a clean shutdown the guest OS itself carries
+                // out), the ACPI power button when no agent answers.
+                let by_agent = self.powerdown_through_agent(name).await;
+                if !by_agent {
+                    if let Ok(mut q) = self.qmp(name).await {
+                        let _ = q.execute("system_powerdown", Value::Null).await;
+                    }
                 }
                 if !self.wait_gone(name, self.stop_timeout).await {
                     tracing::warn!(
                         vm = name,
-                        "the guest ignored the ACPI power button; quitting QEMU"
+                        by_agent,
+                        "the guest did not power off in time; quitting QEMU"
                     );
                 }
             }
@@ -522,6 +540,14 @@ impl Driver for QemuDriver {
 
     fn passwords_saved(&self) -> Vec<uuid::Uuid> {
         self.net.data.take_acknowledged()
+    }
+
+    fn guest_stats(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Vec<model::stats::GuestStats>> + Send + '_>,
+    > {
+        Box::pin(QemuDriver::guest_stats(self))
     }
 }
 

@@ -309,5 +309,19 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("zoneid", Uuid, "the ID of the availability zone")
             .opt("storageid", Uuid, "the ID of the storage pool (admins)")
             .opt("diskofferingid", Uuid, "List volumes by disk offering"),
+        CommandSpec::new("listVolumesMetrics", "Lists volume metrics")
+            .returns("volume", VOLUME)
+            .owned_list()
+            .opt("id", Uuid, "the ID of the disk volume")
+            .opt("ids", List, "the IDs of the volumes, mutually exclusive with id")
+            .of(Uuid)
+            .opt("name", String, "the name of the disk volume")
+            .opt("virtualmachineid", Uuid, "the ID of the virtual machine")
+            .rel("listVirtualMachines")
+            .opt("type", String, "the type of disk volume (ROOT or DATADISK)")
+            .opt("state", String, "state of the volume")
+            .opt("zoneid", Uuid, "the ID of the availability zone")
+            .opt("storageid", Uuid, "the ID of the storage pool (admins)")
+            .opt("diskofferingid", Uuid, "List volumes by disk offering"),
     ]
 }

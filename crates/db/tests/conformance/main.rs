@@ -179,5 +179,6 @@ families!(
     hypervisor_capabilities,
     tags,
     vms,
+    guest_stats,
     networking,
 );

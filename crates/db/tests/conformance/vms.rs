@@ -518,3 +518,60 @@ pub(crate) async fn vms(store: &DataStore) {
         .expect("unfinished")
         .is_empty());
 }
+
+pub(crate) async fn guest_stats(store: &DataStore) {
+    let (vm, other) = (VmId(Uuid::new_v4()), VmId(Uuid::new_v4()));
+    let (h1, h2) = (HostId::new(), HostId::new());
+    let figures = |id: VmId, reads: u64| model::stats::GuestStats {
+        vm_id: id.0,
+        cpu_used_percent: 12.5,
+        memory_kib: 524288,
+        memory_free_kib: Some(1000),
+        disk_read_ops: reads,
+        disks: vec![model::stats::DiskIo {
+            volume_id: Uuid::new_v4(),
+            read_ops: reads,
+            ..Default::default()
+        }],
+        interfaces: vec![model::stats::GuestInterface {
+            name: "eth0".into(),
+            mac: "02:00:00:00:00:01".into(),
+            ipv4: vec!["10.0.0.5".into()],
+            ipv6: vec![],
+        }],
+        ..Default::default()
+    };
+    let mut tx = store.begin().await.expect("begin");
+    vm_stats_put(&mut tx, h1, &[figures(vm, 1), figures(other, 7)])
+        .await
+        .expect("put");
+    tx.commit().await.expect("commit");
+    // A later report replaces the earlier one, wherever it came from.
+    let mut tx = store.begin().await.expect("begin");
+    vm_stats_put(&mut tx, h2, &[figures(vm, 5)])
+        .await
+        .expect("put");
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let mut rows = vm_stats_get(&mut c, &[vm, other, VmId(Uuid::new_v4())])
+        .await
+        .expect("get");
+    rows.sort_by_key(|r| r.stats.disk_read_ops);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].vm_id, vm);
+    assert_eq!(rows[0].host_id, h2);
+    assert_eq!(rows[0].stats.disk_read_ops, 5);
+    assert_eq!(
+        rows[0].stats.interfaces[0].ipv4,
+        vec!["10.0.0.5".to_string()]
+    );
+    assert_eq!(rows[0].stats.memory_free_kib, Some(1000));
+    assert_eq!(rows[1].stats.disk_read_ops, 7);
+    assert!(rows[0].collected > 0);
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    assert_eq!(vm_stats_clear(&mut tx, vm).await.expect("clear"), 1);
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    assert_eq!(vm_stats_get(&mut c, &[vm]).await.expect("get").len(), 0);
+}

@@ -89,6 +89,8 @@ pub(crate) struct Names {
     templates: HashMap<Uuid, InfraRow>,
     hosts: HashMap<model::HostId, String>,
     groups: HashMap<model::VmId, Vec<Value>>,
+    /// Running VMs' latest guest statistics.
+    stats: std::collections::BTreeMap<model::VmId, model::stats::GuestStats>,
 }
 
 pub(crate) async fn infra_rows(
@@ -163,6 +165,7 @@ pub(crate) async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
         }
         out
     };
+    let stats = domain::guestdata::stats_of(st, &vms.iter().collect::<Vec<_>>()).await?;
     Ok(Names {
         nics,
         zones,
@@ -170,6 +173,7 @@ pub(crate) async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
         templates,
         hosts,
         groups,
+        stats,
     })
 }
 
@@ -267,10 +271,26 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
     put("bootmode", json!("legacy"));
     put("boottype", json!("BIOS"));
     put("vmtype", json!("User"));
-    put(
-        "nic",
-        Value::Array(super::networks::nic_views(&n.nics, vm.id.into())),
-    );
+    let mut nics = super::networks::nic_views(&n.nics, vm.id.into());
+    if let Some(g) = n.stats.get(&vm.id) {
+        stats_view(g, &mut put);
+        // A NIC without an address the cloud gave (L2) shows what the guest's agent reports.
+        for nic in &mut nics {
+            if nic.get("ipaddress").is_some() {
+                continue;
+            }
+            let mac = nic["macaddress"].as_str().unwrap_or_default();
+            if let Some(ip) = g
+                .interfaces
+                .iter()
+                .find(|i| !mac.is_empty() && i.mac.eq_ignore_ascii_case(mac))
+                .and_then(|i| i.ipv4.first())
+            {
+                nic["ipaddress"] = json!(ip);
+            }
+        }
+    }
+    put("nic", Value::Array(nics));
     put(
         "securitygroup",
         json!(n.groups.get(&vm.id).cloned().unwrap_or_default()),
@@ -278,6 +298,27 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
     put("affinitygroup", json!([]));
     put("tags", super::tags::embedded(tags, vm.id.into()));
     Value::Object(m)
+}
+
+/// A running VM's guest statistics as CloudStack's VM response carries them (kilobytes,
+/// requests, `cpuused` as a percentage text).
+fn stats_view(g: &model::stats::GuestStats, put: &mut impl FnMut(&str, Value)) {
+    put("cpuused", json!(format!("{:.2}%", g.cpu_used_percent)));
+    put("memorykbs", json!(g.memory_kib));
+    if let Some(f) = g.memory_free_kib {
+        put("memoryintfreekbs", json!(f));
+    }
+    if let Some(t) = g.memory_target_kib {
+        put("memorytargetkbs", json!(t));
+    }
+    put("diskkbsread", json!(g.disk_read_bytes / 1024));
+    put("diskkbswrite", json!(g.disk_write_bytes / 1024));
+    put("diskioread", json!(g.disk_read_ops));
+    put("diskiowrite", json!(g.disk_write_ops));
+    put("networkkbsread", json!(g.net_read_bytes / 1024));
+    put("networkkbswrite", json!(g.net_write_bytes / 1024));
+    put("receivedbytes", json!(g.net_read_bytes));
+    put("sentbytes", json!(g.net_write_bytes));
 }
 
 pub(crate) async fn one_view(st: &State, ctx: &OpContext, vm: &VmRow) -> AppResult<Value> {

@@ -315,14 +315,15 @@ pub async fn reset_key_run(
     result(st, ctx, id).await
 }
 
-/// listVirtualMachinesMetrics: the VMs of listVirtualMachines with their usage figures. The
-/// simulator reports no guest statistics, so usage is the allocation: CPU as configured,
-/// disk as the size of the volumes.
+/// listVirtualMachinesMetrics: the VMs of listVirtualMachines with their usage figures, from
+/// the guests' latest statistics (listVirtualMachines' `cpuused`, `networkkbsread`…, which a
+/// running VM has once its host reported; a VM without any shows zero use).
 pub async fn list_metrics(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let mut body = list(st, ctx, args).await?;
     let Some(items) = body.get_mut("virtualmachine").and_then(Value::as_array_mut) else {
         return Ok(body);
     };
+    let mb = |kb: i64| json!(format!("{:.2} MB", kb as f64 / 1024.0));
     for vm in items.iter_mut() {
         let id: Uuid = vm["id"]
             .as_str()
@@ -333,16 +334,26 @@ pub async fn list_metrics(st: &State, ctx: &OpContext, args: &Args) -> AppResult
         let cpus = vm["cpunumber"].as_i64().unwrap_or(0);
         let mhz = vm["cpuspeed"].as_i64().unwrap_or(0);
         let mem = vm["memory"].as_i64().unwrap_or(0);
+        let n = |k: &str| vm[k].as_i64().unwrap_or(0);
+        let (net_r, net_w, disk_r, disk_w) = (
+            n("networkkbsread"),
+            n("networkkbswrite"),
+            n("diskkbsread"),
+            n("diskkbswrite"),
+        );
+        let iops = n("diskioread") + n("diskiowrite");
         vm["cputotal"] = json!(format!("{:.2} Ghz", (cpus * mhz) as f64 / 1000.0));
-        vm["cpuused"] = json!("0%");
+        if vm.get("cpuused").is_none() {
+            vm["cpuused"] = json!("0%");
+        }
         vm["memorytotal"] = json!(format!("{:.2} GB", mem as f64 / 1024.0));
         vm["disksizetotal"] = json!(disk);
         vm["disksizetotalgb"] = json!(format!("{:.2} GB", disk as f64 / GIB as f64));
-        vm["networkread"] = json!("0.00 MB");
-        vm["networkwrite"] = json!("0.00 MB");
-        vm["diskread"] = json!("0.00 MB");
-        vm["diskwrite"] = json!("0.00 MB");
-        vm["diskiopstotal"] = json!(0);
+        vm["networkread"] = mb(net_r);
+        vm["networkwrite"] = mb(net_w);
+        vm["diskread"] = mb(disk_r);
+        vm["diskwrite"] = mb(disk_w);
+        vm["diskiopstotal"] = json!(iops);
         vm["ipaddress"] = json!(null);
     }
     Ok(body)

@@ -181,3 +181,55 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         rows.iter().map(|v| view(ctx, v, &n, &tags)).collect(),
     ))
 }
+
+/// listVolumesMetrics: the volumes of listVolumes with their I/O, from the latest statistics
+/// of the running VMs they are attached to (`diskkbsread`, `diskkbswrite`, `diskioread`,
+/// `diskiowrite`, `diskiopstotal`), and their size in GB.
+pub async fn list_metrics(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let mut body = list(st, ctx, args).await?;
+    let Some(items) = body.get_mut("volume").and_then(Value::as_array_mut) else {
+        return Ok(body);
+    };
+    let vm_ids: Vec<model::VmId> = items
+        .iter()
+        .filter_map(|v| v["virtualmachineid"].as_str()?.parse().ok())
+        .map(model::VmId)
+        .collect();
+    let vms = if vm_ids.is_empty() {
+        Vec::new()
+    } else {
+        let mut c = st.store.read().await?;
+        let mut out = Vec::new();
+        for chunk in vm_ids.chunks(500) {
+            out.extend(
+                db::vm_list(
+                    &mut c,
+                    &db::VmFilter {
+                        ids: chunk.to_vec(),
+                        ..Default::default()
+                    },
+                )
+                .await?
+                .0,
+            );
+        }
+        out
+    };
+    let stats = domain::guestdata::stats_of(st, &vms.iter().collect::<Vec<_>>()).await?;
+    let io: std::collections::HashMap<Uuid, model::stats::DiskIo> = stats
+        .values()
+        .flat_map(|s| s.disks.iter().map(|d| (d.volume_id, d.clone())))
+        .collect();
+    for v in items.iter_mut() {
+        let id: Option<Uuid> = v["id"].as_str().and_then(|s| s.parse().ok());
+        let d = id.and_then(|i| io.get(&i)).cloned().unwrap_or_default();
+        v["diskkbsread"] = json!(d.read_bytes / 1024);
+        v["diskkbswrite"] = json!(d.write_bytes / 1024);
+        v["diskioread"] = json!(d.read_ops);
+        v["diskiowrite"] = json!(d.write_ops);
+        v["diskiopstotal"] = json!(d.read_ops + d.write_ops);
+        let size = v["size"].as_i64().unwrap_or(0);
+        v["sizegb"] = json!(format!("{:.2} GB", size as f64 / (1u64 << 30) as f64));
+    }
+    Ok(body)
+}
