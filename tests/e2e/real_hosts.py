@@ -713,10 +713,53 @@ def main():
             (x for x in read(log).splitlines() if x.startswith("CANOPY-L2 ")), None), 420, 2)
         took = time.monotonic() - t0
         api.destroyVirtualMachine(id=v["id"], expunge="true")
-        check("platform=openstack" in line, "cloud-init's ConfigDrive datasource: %r" % line)
+        # cloud-init 22.4 names the ConfigDrive datasource's platform "configdrive" (later
+        # versions "openstack"); the CloudStack datasource's would be "cloudstack".
+        check("platform=configdrive" in line or "platform=openstack" in line,
+              "cloud-init's ConfigDrive datasource: %r" % line)
         check("host=debl2" in line, "the host name from the drive: %r" % line)
         check("rh@canopy" in line, "the key pair from the drive: %r" % line)
         return "%s (%.0f s after the deploy call)" % (line[:120], took)
+
+    def vga_text(vm):
+        # The guest's VGA text screen (80x25 at 0xb8000: character, attribute), read through
+        # QEMU's monitor on the VM's QMP socket.
+        import socket
+        v = api.listVirtualMachines(id=vm)["virtualmachine"][0]
+        path = os.path.join(vm_dir(host_no(v["hostid"]), v["instancename"]), "qmp.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(path)
+        f = s.makefile("rw")
+        f.readline()
+        for cmd in ({"execute": "qmp_capabilities"},
+                    {"execute": "human-monitor-command", "arguments": {"command-line": "xp /2000hx 0xb8000"}}):
+            f.write(json.dumps(cmd) + "\n")
+            f.flush()
+            for _ in range(100):
+                r = json.loads(f.readline())
+                if "return" in r or "error" in r:
+                    break
+        s.close()
+        words = []
+        for line in r.get("return", "").splitlines():
+            words += [int(w, 16) for w in line.split(":", 1)[-1].split()]
+        chars = "".join(chr(w & 0xFF) if 32 <= (w & 0xFF) < 127 else " " for w in words)
+        return "\n".join(chars[i:i + 80].rstrip() for i in range(0, len(chars), 80))
+
+    def debian_console():
+        vm = st["deb1"]["id"]
+        screen = wait_for("a login prompt on deb1's VGA console", lambda: (lambda t: t if "login:" in t else None)(
+            vga_text(vm)), 120, 2)
+        shot = os.path.join(a.shots or a.work, "console-debian.png")
+        r = subprocess.run(["node", os.path.join(a.ui, "tests", "console.mjs"), "--base", a.url.replace("/client/api", ""),
+                            "--user", creds["username"], "--password", creds["password"], "--vm", vm,
+                            "--shot", shot], capture_output=True, text=True, timeout=120, cwd=a.ui)
+        out = json.loads((r.stdout.strip().splitlines() or ["{}"])[-1])
+        check(out.get("connected"), "noVNC connected: %r %s" % (out, r.stderr[-500:]))
+        check(out.get("width", 0) >= 640 and out.get("lit", 0) > 0, "the guest's screen on the canvas: %r" % out)
+        prompt = [x for x in screen.splitlines() if "login:" in x][-1].strip()
+        return "%r on the screen; noVNC %dx%d, screenshot %s" % (prompt, out["width"], out["height"], shot)
 
     if "deb1" in st:
         step("measure: a bare QEMU boot of the Debian image with a NoCloud seed -> SSH login", debian_bare)
@@ -724,6 +767,9 @@ def main():
              "listVirtualMachinesMetrics and listVolumesMetrics; its own memory figures", debian_stats)
         step("stop goes through the guest agent; resetSSHKeyForVirtualMachine's second key logs in after the start",
              debian_agent_and_key)
+        if a.ui:
+            step("the web console's noVNC page shows the Debian guest's login prompt (Chromium screenshot; "
+                 "the prompt read from the guest's VGA text memory)", debian_console)
         api.destroyVirtualMachine(id=st["deb1"]["id"], expunge="true")
         step("on an L2 network the Debian image takes its name, key and user data from a config drive",
              debian_l2)

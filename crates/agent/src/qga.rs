@@ -100,10 +100,13 @@ impl Qga {
             .write_all(&[0xFF])
             .await
             .map_err(|e| format!("guest agent: {e}"))?;
+        // The agent answers that 0xFF with a parse error (qemu-ga 7: "stray '\xff'"), and a
+        // previous client may have left answers behind: only our id counts.
         let got = q
             .call_raw(
                 json!({"execute": "guest-sync-delimited", "arguments": {"id": id}}),
                 wait,
+                true,
                 |v| v.get("return").and_then(Value::as_u64) == Some(id as u64),
             )
             .await?;
@@ -114,11 +117,12 @@ impl Qga {
     }
 
     /// Sends `msg` and reads lines until one satisfies `done` (`Some`), an error answer
-    /// (`Err`) or the deadline (`Err`).
+    /// (`Err`, unless `skip_errors`) or the deadline (`Err`).
     async fn call_raw(
         &mut self,
         msg: Value,
         wait: Duration,
+        skip_errors: bool,
         done: impl Fn(&Value) -> bool,
     ) -> crate::HostResult<Option<Value>> {
         let mut text = msg.to_string();
@@ -144,14 +148,17 @@ impl Qga {
                 return Err("guest agent: the channel closed".into());
             }
             let Some(v) = parse_line(&buf) else { continue };
+            if done(&v) {
+                return Ok(Some(v));
+            }
+            if skip_errors {
+                continue;
+            }
             if let Some(e) = v.get("error") {
                 return Err(crate::HostError::Qmp(format!(
                     "the guest agent refused: {}",
                     short(&e["desc"]).unwrap_or_else(|| "unknown error".into())
                 )));
-            }
-            if done(&v) {
-                return Ok(Some(v));
             }
         }
         Ok(None)
@@ -168,7 +175,7 @@ impl Qga {
         if !arguments.is_null() {
             msg["arguments"] = arguments;
         }
-        self.call_raw(msg, wait, |v| v.get("return").is_some())
+        self.call_raw(msg, wait, false, |v| v.get("return").is_some())
             .await?
             .and_then(|v| v.get("return").cloned())
             .ok_or_else(|| {
@@ -236,6 +243,10 @@ mod tests {
             let (r, mut w) = s.into_split();
             let mut r = BufReader::new(r);
             w.write_all(b"{\"return\": {}}\n").await.expect("stale");
+            // qemu-ga answers the reset byte with a parse error.
+            w.write_all(b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error, stray '\\xff'\"}}\n")
+                .await
+                .expect("error");
             let mut buf = Vec::new();
             for _ in 0..2 {
                 buf.clear();

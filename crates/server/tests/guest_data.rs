@@ -214,6 +214,25 @@ async fn the_router_serves_each_guest_its_data_and_a_password_until_acknowledged
     );
     served_until(&z, &id, |g| g.get("password").is_none()).await;
 
+    // With a password-enabled template, a key reset brings a new password too (CloudStack).
+    c.job(&[("command", "stopVirtualMachine"), ("id", &id)])
+        .await;
+    let j = c
+        .job(&[
+            ("command", "resetSSHKeyForVirtualMachine"),
+            ("id", &id),
+            ("keypair", "one"),
+        ])
+        .await;
+    let pw3 = j["jobresult"]["virtualmachine"]["password"]
+        .as_str()
+        .expect("a key reset of a password-enabled VM answers a password")
+        .to_string();
+    served_until(&z, &id, |g| {
+        g["password"] == pw3.as_str() && g["metadata"]["public-keys"] == KEY1
+    })
+    .await;
+
     // A deploy of a password-enabled template answers its generated password, which the
     // router serves.
     let vm2 = deploy_vm(&c, &z, "web2", &[]).await;

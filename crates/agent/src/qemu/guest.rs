@@ -3,7 +3,6 @@
 //! guest agent's view of its interfaces) and a graceful stop through its guest agent.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use model::stats::{DiskIo, GuestStats};
@@ -51,17 +50,20 @@ pub(crate) fn block_stats(v: &Value) -> Vec<DiskIo> {
         .collect()
 }
 
-/// A counter of a network device (`/sys/class/net/<dev>/statistics/<name>`), 0 when absent.
-fn net_counter(dev: &str, name: &str) -> u64 {
-    std::fs::read_to_string(
-        Path::new("/sys/class/net")
-            .join(dev)
-            .join("statistics")
-            .join(name),
-    )
-    .ok()
-    .and_then(|s| s.trim().parse().ok())
-    .unwrap_or(0)
+/// Received and sent bytes per device of this process's network namespace, from
+/// `/proc/self/net/dev` (sysfs would show the namespace it was mounted in).
+pub(crate) fn net_counters(dev_table: &str) -> BTreeMap<String, (u64, u64)> {
+    dev_table
+        .lines()
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .map(|x| x.parse().unwrap_or(0))
+                .collect();
+            Some((name.trim().to_string(), (*f.first()?, *f.get(8)?)))
+        })
+        .collect()
 }
 
 impl QemuDriver {
@@ -170,9 +172,12 @@ impl QemuDriver {
             }
         }
         // The taps: what the host sends into the tap the guest reads.
+        let devs = net_counters(&std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default());
         for n in &spec.nics {
-            s.net_read_bytes += net_counter(&n.tap, "tx_bytes");
-            s.net_write_bytes += net_counter(&n.tap, "rx_bytes");
+            if let Some((rx, tx)) = devs.get(&n.tap) {
+                s.net_read_bytes += tx;
+                s.net_write_bytes += rx;
+            }
         }
         if let Ok(mut a) = Qga::connect(&self.vm_dir(name).join(QGA_SOCKET), QGA_WAIT).await {
             if let Ok(v) = a
@@ -208,5 +213,9 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].read_bytes, 4096);
         assert_eq!(d[0].write_ops, 1);
+        let t = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n vt0000000003: 1500 10 0 0 0 0 0 0 9000 20 0 0 0 0 0 0\n    lo: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        let n = net_counters(t);
+        assert_eq!(n.get("vt0000000003"), Some(&(1500, 9000)));
+        assert_eq!(n.len(), 2);
     }
 }

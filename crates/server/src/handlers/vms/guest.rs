@@ -12,7 +12,7 @@ pub(crate) fn pending_password(st: &State, vm: &VmRow) -> Option<String> {
 }
 
 /// Whether the VM's template supports password reset.
-async fn password_enabled(st: &State, vm: &VmRow) -> AppResult<bool> {
+pub(crate) async fn password_enabled(st: &State, vm: &VmRow) -> AppResult<bool> {
     let Some(t) = vm.template_id else {
         return Ok(false);
     };

@@ -310,9 +310,22 @@ pub async fn reset_key_run(
     )
     .await?;
     tx.commit().await?;
+    // A password-enabled template's VM gets a new password with its new key, as CloudStack
+    // does (answered in the job result, served at the next boot).
+    let password = if super::guest::password_enabled(st, &vm).await? {
+        let p = domain::guestdata::generate_password(st);
+        domain::guestdata::set_pending_password(st, vm.id, Some(&p)).await?;
+        Some(p)
+    } else {
+        None
+    };
     // The routers' data servers answer the new keys (public-keys) from now on.
     crate::netsync::vm_changed(st, vm.id, false).await;
-    result(st, ctx, id).await
+    let mut r = result(st, ctx, id).await?;
+    if let Some(p) = password {
+        r["virtualmachine"]["password"] = json!(p);
+    }
+    Ok(r)
 }
 
 /// listVirtualMachinesMetrics: the VMs of listVirtualMachines with their usage figures, from
