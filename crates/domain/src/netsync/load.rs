@@ -1,43 +1,23 @@
 //! Reading what a round needs from the database into a `netplan::NetState`: the hosts' VMs
 //! and routers, every NIC of their networks, security groups, their rules and member sets, the
-//! routers' public IPs and rules, hosts' underlay addresses, offerings and zones.
+//! routers' public IPs and rules, hosts' underlay addresses, offerings and zones. The guests'
+//! data (`guests`) and the routers' rules (`rules`) are built in their own modules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use model::{HostId, VmId};
-use netplan::{Cidr, NetState};
+use netplan::NetState;
 use uuid::Uuid;
 
+use super::guests::{add_guest_data, read_guests, Guest};
+use super::rules::{add_router_rules, cidrs, int, port, protocol};
 use super::ON_HOST;
 use crate::core::Core;
 use crate::error::DomainResult;
 
 // ---------------------------------------------------------------------------------------
 // Loading the state
-
-fn protocol(s: &str) -> Option<netplan::Protocol> {
-    use netplan::Protocol::*;
-    match s.to_ascii_lowercase().as_str() {
-        "tcp" | "6" => Some(Tcp),
-        "udp" | "17" => Some(Udp),
-        "icmp" | "1" => Some(Icmp),
-        "all" | "-1" => Some(All),
-        n => n.parse::<u8>().ok().map(Number),
-    }
-}
-
-fn port(v: Option<i64>) -> Option<u16> {
-    v.and_then(|p| u16::try_from(p).ok())
-}
-
-fn int(v: Option<i64>) -> Option<i32> {
-    v.and_then(|p| i32::try_from(p).ok())
-}
-
-fn cidrs(v: &[String]) -> Vec<Cidr> {
-    v.iter().filter_map(|s| s.parse().ok()).collect()
-}
 
 /// The underlay address other hosts' VXLAN tunnels point at: the host's address, or for a
 /// simulated host (whose address is a name) a stable one in 100.64.0.0/10 from its id.
@@ -65,50 +45,43 @@ fn vlan_of(v: &Option<String>) -> Option<u16> {
 
 /// What a round reads from the database: the rows the network state is built from.
 #[derive(Default)]
-struct Rows {
+pub(super) struct Rows {
     /// Every NIC of the networks concerned (and of the VMs in the security groups named).
-    nics: Vec<db::NetNic>,
-    networks: Vec<db::NetworkRow>,
+    pub(super) nics: Vec<db::NetNic>,
+    pub(super) networks: Vec<db::NetworkRow>,
     /// Every router of those networks.
-    routers: Vec<db::RouterRow>,
+    pub(super) routers: Vec<db::RouterRow>,
     /// The networks whose routers run on the hosts of the round.
-    router_networks: Vec<Uuid>,
-    security: Security,
-    router_side: RouterSide,
-    hosts: Vec<db::HostRow>,
-    offerings: BTreeMap<Uuid, db::InfraRow>,
-    zones: BTreeMap<Uuid, db::InfraRow>,
+    pub(super) router_networks: Vec<Uuid>,
+    pub(super) security: Security,
+    pub(super) router_side: RouterSide,
+    pub(super) hosts: Vec<db::HostRow>,
+    pub(super) offerings: BTreeMap<Uuid, db::InfraRow>,
+    pub(super) zones: BTreeMap<Uuid, db::InfraRow>,
     /// Zones whose physical networks isolate with 802.1Q VLANs (and not VXLAN).
-    vlan_zones: BTreeSet<Uuid>,
+    pub(super) vlan_zones: BTreeSet<Uuid>,
     /// The VMs on the networks of the routers here, with what their data servers tell them.
-    guests: Vec<Guest>,
-}
-
-/// A VM on a router network here: its row, its public keys, its offering's name.
-struct Guest {
-    vm: db::VmRow,
-    keys: Vec<String>,
-    offering: String,
+    pub(super) guests: Vec<Guest>,
 }
 
 /// Security groups: the groups of the VMs here and those their rules name, the groups'
 /// rules, and each VM's groups.
 #[derive(Default)]
-struct Security {
-    groups: Vec<db::RuleRow>,
-    rules: Vec<db::RuleRow>,
-    vm_groups: BTreeMap<VmId, Vec<Uuid>>,
+pub(super) struct Security {
+    pub(super) groups: Vec<db::RuleRow>,
+    pub(super) rules: Vec<db::RuleRow>,
+    pub(super) vm_groups: BTreeMap<VmId, Vec<Uuid>>,
 }
 
 /// What the routers here serve: public IPs, rules, load balancer members and policies, VPN
 /// users.
 #[derive(Default)]
-struct RouterSide {
-    ips: Vec<db::PublicIpRow>,
-    rules: Vec<db::RuleRow>,
-    lb_members: Vec<db::MemberRow>,
-    lb_policies: Vec<db::RuleRow>,
-    vpn_users: Vec<db::RuleRow>,
+pub(super) struct RouterSide {
+    pub(super) ips: Vec<db::PublicIpRow>,
+    pub(super) rules: Vec<db::RuleRow>,
+    pub(super) lb_members: Vec<db::MemberRow>,
+    pub(super) lb_policies: Vec<db::RuleRow>,
+    pub(super) vpn_users: Vec<db::RuleRow>,
 }
 
 /// The network state the hosts' configurations are compiled from.
@@ -210,71 +183,6 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
         vlan_zones,
         guests,
     })
-}
-
-/// The VMs with a NIC on the networks of the routers here (what their data servers serve).
-async fn read_guests(
-    c: &mut db::Conn,
-    nics: &[db::NetNic],
-    router_networks: &[Uuid],
-) -> DomainResult<Vec<Guest>> {
-    let ids: BTreeSet<VmId> = nics
-        .iter()
-        .filter(|n| router_networks.contains(&n.network_id))
-        .map(|n| n.vm_id)
-        .collect();
-    let ids: Vec<VmId> = ids.into_iter().collect();
-    let mut out = Vec::new();
-    let mut keys: BTreeMap<(model::AccountId, String), Option<String>> = BTreeMap::new();
-    let mut offerings: BTreeMap<Uuid, String> = BTreeMap::new();
-    for chunk in ids.chunks(500) {
-        let vms = db::vm_list(
-            c,
-            &db::VmFilter {
-                ids: chunk.to_vec(),
-                ..Default::default()
-            },
-        )
-        .await?
-        .0;
-        for vm in vms {
-            let mut k = Vec::new();
-            for name in &vm.keypairs {
-                let key = (vm.account_id, name.clone());
-                if !keys.contains_key(&key) {
-                    let found = db::keypair_get_by_name(c, vm.account_id, name)
-                        .await?
-                        .map(|r| r.public_key);
-                    keys.insert(key.clone(), found);
-                }
-                if let Some(Some(pk)) = keys.get(&key) {
-                    k.push(pk.clone());
-                }
-            }
-            let offering = match offerings.get(&vm.service_offering_id) {
-                Some(o) => o.clone(),
-                None => {
-                    let name = db::infra_get(c, db::Infra::ServiceOffering, vm.service_offering_id)
-                        .await?
-                        .map(|o| {
-                            o.attrs["displaytext"]
-                                .as_str()
-                                .map(str::to_string)
-                                .unwrap_or(o.name)
-                        })
-                        .unwrap_or_default();
-                    offerings.insert(vm.service_offering_id, name.clone());
-                    name
-                }
-            };
-            out.push(Guest {
-                vm,
-                keys: k,
-                offering,
-            });
-        }
-    }
-    Ok(out)
 }
 
 /// Security groups of the VMs here, their rules, and the members of the groups the rules
@@ -577,66 +485,6 @@ fn add_routers(s: &mut NetState, rows: &Rows) {
     }
 }
 
-/// What each guest's router tells it (CloudStack's VM data: the `VmDataCommand` of
-/// `UserVmManagerImpl`): instance and VM id (the UUID), host name, addresses, keys, offering,
-/// zone, cloud identifier, user data and a pending password.
-fn add_guest_data(st: &Core, s: &mut NetState, rows: &Rows) {
-    let by_vm: BTreeMap<VmId, &Guest> = rows.guests.iter().map(|g| (g.vm.id, g)).collect();
-    let cloud = crate::guestdata::cloud_identifier(st);
-    for n in rows
-        .nics
-        .iter()
-        .filter(|n| rows.router_networks.contains(&n.network_id))
-    {
-        let (Some(g), Some(ip)) = (
-            by_vm.get(&n.vm_id),
-            n.ip4.as_deref().and_then(|i| i.parse::<Ipv4Addr>().ok()),
-        ) else {
-            continue;
-        };
-        let vm = &g.vm;
-        // The public address: the VM's static NAT IP on this network, else its router's
-        // source NAT IP, else (no public side) its guest address, as CloudStack answers.
-        let ips = &rows.router_side.ips;
-        let public = ips
-            .iter()
-            .find(|i| i.network_id == Some(n.network_id) && i.static_nat_vm == Some(vm.id.0))
-            .or_else(|| {
-                ips.iter()
-                    .find(|i| i.network_id == Some(n.network_id) && i.source_nat)
-            })
-            .map(|i| i.address.clone())
-            .unwrap_or_else(|| ip.to_string());
-        let zone = rows
-            .zones
-            .get(&vm.zone_id)
-            .map(|z| z.name.clone())
-            .unwrap_or_default();
-        let metadata = crate::guestdata::metadata(&crate::guestdata::Facts {
-            vm,
-            zone: &zone,
-            cloud: &cloud,
-            offering: &g.offering,
-            keys: &g.keys,
-            local_ipv4: &ip.to_string(),
-            public_ipv4: &public,
-        });
-        let password = vm.attrs["pendingpassword"]
-            .as_str()
-            .and_then(|e| st.key.decrypt(e).ok());
-        s.guests.push((
-            n.network_id,
-            netplan::GuestData {
-                vm_id: vm.id.0,
-                ip,
-                metadata,
-                user_data: vm.userdata.clone().filter(|u| !u.is_empty()),
-                password,
-            },
-        ));
-    }
-}
-
 fn add_security_groups(s: &mut NetState, sec: &Security) {
     for g in &sec.groups {
         let rules_of = |dir: &str| -> Vec<netplan::SgRule> {
@@ -682,213 +530,4 @@ fn add_public_ips(s: &mut NetState, ips: &[db::PublicIpRow]) {
             static_nat: i.static_nat_ip.as_deref().and_then(|a| a.parse().ok()),
         });
     }
-}
-
-/// Firewall, egress, port forwarding, load balancer, route and VPN rules of the routers here.
-fn add_router_rules(st: &Core, s: &mut NetState, rows: &Rows) {
-    let side = &rows.router_side;
-    let guest_ip_of = |vm: VmId| -> Option<Ipv4Addr> {
-        rows.nics
-            .iter()
-            .filter(|n| n.vm_id == vm)
-            .find(|n| rows.router_networks.contains(&n.network_id))
-            .and_then(|n| n.ip4.as_deref())
-            .and_then(|i| i.parse().ok())
-    };
-    use db::RuleSpec as K;
-    for r in &side.rules {
-        match &r.spec {
-            K::Firewall(x) => s
-                .firewall_rules
-                .extend(firewall_rule(r, &x.l4, &x.cidrlist)),
-            K::IpForward(x) => s
-                .firewall_rules
-                .extend(firewall_rule(r, &x.l4, &x.cidrlist)),
-            K::EgressFirewall(x) => s.egress_rules.extend(egress_rule(r, x)),
-            K::PortForward(x) => s.port_forwards.extend(port_forward(r, x, &guest_ip_of)),
-            K::LoadBalancer(x) => s
-                .load_balancers
-                .extend(load_balancer(r, x, side, &guest_ip_of)),
-            K::Route(x) => s.routes.extend(static_route(r, x)),
-            K::Vpn(x) => s.vpns.extend(remote_access_vpn(st, r, x, side)),
-            _ => {}
-        }
-    }
-}
-
-fn firewall_rule(
-    r: &db::RuleRow,
-    x: &db::rulespec::L4,
-    cidrlist: &[String],
-) -> Option<netplan::FirewallRule> {
-    let ip_id = r.ip_id?;
-    let p = protocol(&x.protocol)?;
-    Some(netplan::FirewallRule {
-        id: r.id,
-        ip_id,
-        protocol: p,
-        start_port: port(x.startport),
-        end_port: port(x.endport),
-        icmp_type: int(x.icmptype),
-        icmp_code: int(x.icmpcode),
-        cidrs: cidrs(cidrlist),
-    })
-}
-
-fn egress_rule(r: &db::RuleRow, x: &db::rulespec::FirewallSpec) -> Option<netplan::EgressRule> {
-    let (Some(network_id), Some(p)) = (r.network_id, protocol(&x.l4.protocol)) else {
-        return None;
-    };
-    Some(netplan::EgressRule {
-        id: r.id,
-        network_id,
-        protocol: p,
-        start_port: port(x.l4.startport),
-        end_port: port(x.l4.endport),
-        icmp_type: int(x.l4.icmptype),
-        icmp_code: int(x.l4.icmpcode),
-        cidrs: cidrs(&x.cidrlist),
-        dest_cidrs: cidrs(&x.destcidrlist),
-    })
-}
-
-fn port_forward(
-    r: &db::RuleRow,
-    x: &db::rulespec::PortForwardSpec,
-    guest_ip_of: &dyn Fn(VmId) -> Option<Ipv4Addr>,
-) -> Option<netplan::PortForward> {
-    let ip_id = r.ip_id?;
-    let dest = x
-        .vmguestip
-        .as_deref()
-        .and_then(|a| a.parse().ok())
-        .or_else(|| guest_ip_of(x.virtualmachineid));
-    let (Some(dest), Some(ps), Some(qs)) =
-        (dest, port(Some(x.publicport)), port(Some(x.privateport)))
-    else {
-        return None;
-    };
-    Some(netplan::PortForward {
-        id: r.id,
-        ip_id,
-        protocol: protocol(&x.protocol).unwrap_or(netplan::Protocol::Tcp),
-        public_start: ps,
-        public_end: port(Some(x.publicendport)).unwrap_or(ps),
-        private_start: qs,
-        private_end: port(Some(x.privateendport)).unwrap_or(qs),
-        dest,
-        cidrs: cidrs(&x.cidrlist),
-    })
-}
-
-fn load_balancer(
-    r: &db::RuleRow,
-    x: &db::rulespec::LbSpec,
-    side: &RouterSide,
-    guest_ip_of: &dyn Fn(VmId) -> Option<Ipv4Addr>,
-) -> Option<netplan::LoadBalancer> {
-    let ip_id = r.ip_id?;
-    let (Some(pp), Some(qp)) = (port(Some(x.publicport)), port(Some(x.privateport))) else {
-        return None;
-    };
-    let members: Vec<Ipv4Addr> = side
-        .lb_members
-        .iter()
-        .filter(|m| m.owner_id == r.id)
-        .filter_map(|m| {
-            m.ip.as_deref()
-                .and_then(|i| i.parse().ok())
-                .or_else(|| guest_ip_of(m.member_id))
-        })
-        .collect();
-    let policies = side
-        .lb_policies
-        .iter()
-        .filter(|p| p.parent_id == Some(r.id));
-    let stickiness = policies.clone().find_map(|p| match &p.spec {
-        db::RuleSpec::Stickiness(s) => Some(netplan::Stickiness {
-            method: s.methodname.clone(),
-            name: p.name.clone().unwrap_or_default(),
-            params: s.params.clone().into_iter().collect(),
-        }),
-        _ => None,
-    });
-    let health_check = policies.clone().find_map(|p| match &p.spec {
-        db::RuleSpec::HealthCheck(h) => Some(netplan::HealthCheck {
-            ping_path: h.pingpath.clone(),
-            interval_s: h.intervaltime.clamp(0, u32::MAX as i64) as u32,
-            timeout_s: h.responsetimeout.clamp(0, u32::MAX as i64) as u32,
-            healthy: h.healthythreshold.clamp(0, u32::MAX as i64) as u32,
-            unhealthy: h.unhealthythreshold.clamp(0, u32::MAX as i64) as u32,
-        }),
-        _ => None,
-    });
-    Some(netplan::LoadBalancer {
-        id: r.id,
-        name: r.name.clone().unwrap_or_default(),
-        ip_id,
-        protocol: x.protocol.clone(),
-        public_port: pp,
-        private_port: qp,
-        algorithm: match x.algorithm.as_str() {
-            "leastconn" => netplan::Algorithm::Leastconn,
-            "source" => netplan::Algorithm::Source,
-            _ => netplan::Algorithm::Roundrobin,
-        },
-        members,
-        cidrs: cidrs(&x.cidrlist),
-        stickiness,
-        health_check,
-    })
-}
-
-fn static_route(r: &db::RuleRow, x: &db::rulespec::RouteSpec) -> Option<netplan::StaticRoute> {
-    let (Some(network_id), Ok(dest)) = (r.network_id, x.cidr.parse::<Cidr>()) else {
-        return None;
-    };
-    Some(netplan::StaticRoute {
-        id: r.id,
-        network_id,
-        destination: dest,
-        next_hop: x.nexthop.as_deref().and_then(|h| h.parse().ok()),
-        interface: x.interface.clone(),
-        metric: x.metric.clamp(0, u32::MAX as i64) as u32,
-    })
-}
-
-fn remote_access_vpn(
-    st: &Core,
-    r: &db::RuleRow,
-    x: &db::rulespec::VpnSpec,
-    side: &RouterSide,
-) -> Option<netplan::RemoteAccessVpn> {
-    let (Some(ip_id), Some(network_id)) = (r.ip_id, r.network_id) else {
-        return None;
-    };
-    let range = x.iprange.as_str();
-    let (a, b) = range.split_once('-').unwrap_or((range, range));
-    let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse()) else {
-        return None;
-    };
-    let psk = st.key.decrypt(&x.presharedkey).unwrap_or_default();
-    Some(netplan::RemoteAccessVpn {
-        id: r.id,
-        ip_id,
-        network_id,
-        range_start: a,
-        range_end: b,
-        preshared_key: psk,
-        users: side
-            .vpn_users
-            .iter()
-            .filter(|u| u.account_id == r.account_id && u.state != model::RuleState::Revoke)
-            .filter_map(|u| match &u.spec {
-                db::RuleSpec::VpnUser(v) => Some(netplan::VpnUser {
-                    username: u.name.clone().unwrap_or_default(),
-                    password: st.key.decrypt(&v.password).unwrap_or_default(),
-                }),
-                _ => None,
-            })
-            .collect(),
-    })
 }

@@ -7,7 +7,9 @@
 //! compiled digest changed (or that reconnected and must be told again). The generation and
 //! digest are kept per host in `net_generations`, with the generation the agent acknowledged.
 
+mod guests;
 mod load;
+mod rules;
 
 use load::load_state;
 
