@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId};
+use model::ids::{AccountId, DomainId, NetworkId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -22,7 +22,7 @@ pub struct VlanRangeRow {
     pub physnet_id: Option<Uuid>,
     pub pod_id: Option<Uuid>,
     /// Set for the IP range of a shared network.
-    pub network_id: Option<Uuid>,
+    pub network_id: Option<NetworkId>,
     pub vlan: Option<String>,
     pub gateway: String,
     pub netmask: String,
@@ -42,7 +42,7 @@ pub struct VlanRangeRow {
 pub struct VlanRangeFilter {
     pub ids: Vec<Uuid>,
     pub zone_id: Option<Uuid>,
-    pub network_id: Option<Uuid>,
+    pub network_id: Option<NetworkId>,
     /// `Some(true)`: public ranges only (no network); `Some(false)`: network ranges only.
     pub public: Option<bool>,
     pub physnet_id: Option<Uuid>,
@@ -185,7 +185,7 @@ pub struct PublicIpRow {
     pub domain_id: Option<DomainId>,
     pub domain_name: Option<String>,
     pub domain_path: Option<String>,
-    pub network_id: Option<Uuid>,
+    pub network_id: Option<NetworkId>,
     pub source_nat: bool,
     pub static_nat_vm: Option<Uuid>,
     pub static_nat_ip: Option<String>,
@@ -203,7 +203,7 @@ pub struct PublicIpFilter {
     pub scope: Option<OwnerScope>,
     pub ids: Vec<Uuid>,
     pub zone_id: Option<Uuid>,
-    pub network_id: Option<Uuid>,
+    pub network_id: Option<NetworkId>,
     pub range_id: Option<Uuid>,
     pub address: Option<String>,
     /// Only Allocated/Allocating/Releasing addresses (`allocatedonly`, the default).

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId, VmId};
+use model::ids::{AccountId, DomainId, NetworkId, VmId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -31,7 +31,7 @@ pub struct RuleRow {
     pub domain_id: Option<DomainId>,
     pub domain_name: Option<String>,
     pub domain_path: Option<String>,
-    pub network_id: Option<Uuid>,
+    pub network_id: Option<NetworkId>,
     pub ip_id: Option<Uuid>,
     pub parent_id: Option<Uuid>,
     /// What the rule says, decoded by its kind.
@@ -52,7 +52,7 @@ pub struct RuleFilter {
     pub scope: Option<OwnerScope>,
     pub ids: Vec<Uuid>,
     pub name: Option<String>,
-    pub network_ids: Vec<Uuid>,
+    pub network_ids: Vec<NetworkId>,
     pub ip_ids: Vec<Uuid>,
     pub parent_ids: Vec<Uuid>,
     pub offset: u64,
@@ -104,7 +104,7 @@ pub struct NewRule {
     pub state: model::RuleState,
     pub account_id: Option<AccountId>,
     pub domain_id: Option<DomainId>,
-    pub network_id: Option<Uuid>,
+    pub network_id: Option<NetworkId>,
     pub ip_id: Option<Uuid>,
     pub parent_id: Option<Uuid>,
     /// Its kind is the rule's kind.

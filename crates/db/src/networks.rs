@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId, HostId, VmId};
+use model::ids::{AccountId, DomainId, HostId, NetworkId, VmId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -13,7 +13,7 @@ use crate::{DbError, Result};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkRow {
-    pub id: Uuid,
+    pub id: NetworkId,
     pub name: String,
     pub display_text: String,
     pub zone_id: Uuid,
@@ -39,7 +39,7 @@ pub struct NetworkRow {
 #[derive(Clone, Debug, Default)]
 pub struct NetworkFilter {
     pub scope: Option<OwnerScope>,
-    pub ids: Vec<Uuid>,
+    pub ids: Vec<NetworkId>,
     pub zone_id: Option<Uuid>,
     pub guest_type: Option<String>,
     pub keyword: Option<String>,
@@ -130,7 +130,7 @@ pub async fn network_insert(conn: &mut AnyConnection, n: &NetworkRow) -> Result<
     Ok(())
 }
 
-pub async fn network_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<NetworkRow>> {
+pub async fn network_get(conn: &mut AnyConnection, id: NetworkId) -> Result<Option<NetworkRow>> {
     let mut q = Sql::new(&format!("SELECT {COLS}{FROM}"));
     q.and(" AND n.id = ", id.to_string());
     q.one(conn, row).await
@@ -176,7 +176,7 @@ pub async fn network_list(
 pub struct NicRow {
     pub id: Uuid,
     pub vm_id: VmId,
-    pub network_id: Uuid,
+    pub network_id: NetworkId,
     pub network_name: String,
     pub guest_type: String,
     pub ip4: Option<String>,
@@ -192,7 +192,7 @@ pub struct NicRow {
 pub struct NewNic {
     pub id: Uuid,
     pub vm_id: VmId,
-    pub network_id: Uuid,
+    pub network_id: NetworkId,
     pub ip4: Option<String>,
     pub mac: String,
     pub device_id: i64,
@@ -228,7 +228,7 @@ pub async fn nic_insert(conn: &mut AnyConnection, n: &NewNic) -> Result<()> {
 }
 
 /// The IPv4 addresses live NICs hold on a network.
-pub async fn nic_ips(conn: &mut AnyConnection, network: Uuid) -> Result<Vec<String>> {
+pub async fn nic_ips(conn: &mut AnyConnection, network: NetworkId) -> Result<Vec<String>> {
     let mut q = Sql::new(
         "SELECT ip4 FROM nics WHERE removed IS NULL AND ip4 IS NOT NULL AND network_id = ",
     );
@@ -299,7 +299,7 @@ pub async fn network_vnis(conn: &mut AnyConnection, zone: Uuid) -> Result<Vec<i6
 /// Sets a network's state (when it is in `from`, if given) and VNI. True when it changed.
 pub async fn network_transition(
     conn: &mut AnyConnection,
-    id: Uuid,
+    id: NetworkId,
     from: Option<model::NetworkState>,
     to: model::NetworkState,
     vni: Option<Option<i64>>,
@@ -327,7 +327,7 @@ pub async fn network_transition(
 /// Gives a network without one its VNI. False when it already had one (a racing
 /// implement set it first); a VNI another live network of the zone holds is a
 /// [`DbError::Conflict`].
-pub async fn network_set_vni(conn: &mut AnyConnection, id: Uuid, vni: i64) -> Result<bool> {
+pub async fn network_set_vni(conn: &mut AnyConnection, id: NetworkId, vni: i64) -> Result<bool> {
     let mut q = Sql::new("UPDATE networks SET vni = ");
     q.bind(vni)
         .and(" WHERE removed IS NULL AND vni IS NULL AND id = ", id);
@@ -359,7 +359,7 @@ pub async fn network_update(conn: &mut AnyConnection, n: &crate::NetworkRow) -> 
         .rows_affected())
 }
 
-pub async fn network_remove(conn: &mut AnyConnection, id: Uuid) -> Result<u64> {
+pub async fn network_remove(conn: &mut AnyConnection, id: NetworkId) -> Result<u64> {
     let mut q = Sql::new("UPDATE networks SET state = 'Destroy', vni = NULL, removed = ");
     q.bind(now_ms()).and(" WHERE removed IS NULL AND id = ", id);
     Ok(q.query().execute(&mut *conn).await?.rows_affected())
@@ -373,7 +373,7 @@ pub struct NetNic {
     pub vm_name: String,
     pub vm_state: model::VmState,
     pub host_id: Option<HostId>,
-    pub network_id: Uuid,
+    pub network_id: NetworkId,
     pub ip4: Option<String>,
     pub mac: String,
     pub is_default: bool,
@@ -401,7 +401,7 @@ const NET_NIC_SQL: &str = "SELECT c.id AS c_id, c.vm_id AS c_vm, m.name AS m_nam
     m.host_id AS m_host, c.network_id AS c_net, c.ip4 AS c_ip, c.mac AS c_mac, c.is_default AS c_def, \
     c.device_id AS c_dev FROM nics c JOIN vms m ON m.id = c.vm_id WHERE c.removed IS NULL";
 
-pub async fn net_nics(conn: &mut AnyConnection, networks: &[Uuid]) -> Result<Vec<NetNic>> {
+pub async fn net_nics(conn: &mut AnyConnection, networks: &[NetworkId]) -> Result<Vec<NetNic>> {
     if networks.is_empty() {
         return Ok(Vec::new());
     }
@@ -436,7 +436,7 @@ pub async fn net_nics_of_vms(conn: &mut AnyConnection, vms: &[VmId]) -> Result<V
 /// networks, leaving out one VM's NICs.
 pub async fn network_vm_hosts(
     conn: &mut AnyConnection,
-    nets: &[Uuid],
+    nets: &[NetworkId],
     states: &[model::VmState],
     except_vm: Option<VmId>,
 ) -> Result<Vec<(Uuid, HostId)>> {

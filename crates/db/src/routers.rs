@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId, HostId};
+use model::ids::{AccountId, DomainId, HostId, NetworkId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -18,7 +18,7 @@ use crate::{DbError, Result};
 pub struct RouterRow {
     pub id: Uuid,
     pub name: String,
-    pub network_id: Uuid,
+    pub network_id: NetworkId,
     pub zone_id: Uuid,
     pub account_id: Option<AccountId>,
     pub account_name: Option<String>,
@@ -39,7 +39,7 @@ pub struct RouterRow {
 pub struct RouterFilter {
     pub scope: Option<OwnerScope>,
     pub ids: Vec<Uuid>,
-    pub network_ids: Vec<Uuid>,
+    pub network_ids: Vec<NetworkId>,
     pub host_ids: Vec<HostId>,
     pub zone_id: Option<Uuid>,
     pub state: Option<String>,

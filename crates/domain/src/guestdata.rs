@@ -73,7 +73,7 @@ pub async fn set_pending_password(
 /// the password is dropped (the routers stop serving it). A report from a host that runs no
 /// router of the VM's networks changes nothing.
 pub async fn password_saved(st: &Core, host: HostId, vm: VmId) -> DomainResult<bool> {
-    let nets: Vec<uuid::Uuid> = {
+    let nets: Vec<model::NetworkId> = {
         let mut c = st.store.read().await?;
         db::net_nics_of_vms(&mut c, &[vm])
             .await?
@@ -328,7 +328,7 @@ pub async fn config_drive_of(
         .map(|n| DriveNic {
             mac: n.mac.clone(),
             device_id: n.device_id,
-            network_id: n.network_id,
+            network_id: n.network_id.into(),
             ip4: n.ip4.clone(),
             netmask: n.netmask.clone(),
             gateway: n.gateway.clone(),

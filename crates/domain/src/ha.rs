@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use db::{HostRow, VmPlace};
 use model::{HostId, VmId};
-use uuid::Uuid;
 
 use crate::core::{Core, OwnJob};
 use crate::error::DomainResult as AppResult;
@@ -190,7 +189,7 @@ pub async fn host_down(st: &Arc<Core>, h: &HostRow) -> AppResult<()> {
         let st = st.clone();
         let ids: Vec<VmId> = stopped.iter().map(|v| v.id).collect();
         tokio::spawn(async move {
-            let nets: Vec<Uuid> = match st.store.read().await {
+            let nets: Vec<model::NetworkId> = match st.store.read().await {
                 Ok(mut c) => db::net_nics_of_vms(&mut c, &ids)
                     .await
                     .map(|n| n.into_iter().map(|x| x.network_id).collect())

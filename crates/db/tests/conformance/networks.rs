@@ -10,7 +10,7 @@ use crate::*;
 
 fn network(zone: Uuid, acct: AccountId, dom: DomainId, name: &str, vni: Option<i64>) -> NetworkRow {
     NetworkRow {
-        id: Uuid::new_v4(),
+        id: model::NetworkId::new(),
         name: name.into(),
         display_text: name.into(),
         zone_id: zone,
@@ -117,7 +117,7 @@ pub(crate) async fn networking(store: &DataStore) {
         ip,
         alice,
         root.id,
-        Some(na.id),
+        Some(na.id.into()),
         true,
         model::IpState::Allocated
     )
@@ -128,7 +128,7 @@ pub(crate) async fn networking(store: &DataStore) {
         ip,
         bob,
         root.id,
-        Some(nb.id),
+        Some(nb.id.into()),
         false,
         model::IpState::Allocated
     )

@@ -399,7 +399,7 @@ pub(crate) async fn vms(store: &DataStore) {
     .expect("detached volume");
     // Networks and NICs: an address or a MAC is taken once among live NICs.
     let net = NetworkRow {
-        id: Uuid::new_v4(),
+        id: model::NetworkId::new(),
         name: "alice-network".into(),
         display_text: "d".into(),
         zone_id: zone,
@@ -422,7 +422,7 @@ pub(crate) async fn vms(store: &DataStore) {
     };
     network_insert(&mut tx, &net).await.expect("network");
     let dup = NetworkRow {
-        id: Uuid::new_v4(),
+        id: model::NetworkId::new(),
         ..net.clone()
     };
     tx.commit().await.expect("commit");

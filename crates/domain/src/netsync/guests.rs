@@ -24,7 +24,7 @@ pub(super) struct Guest {
 pub(super) async fn read_guests(
     c: &mut db::Conn,
     nics: &[db::NetNic],
-    router_networks: &[Uuid],
+    router_networks: &[model::NetworkId],
 ) -> DomainResult<Vec<Guest>> {
     let ids: BTreeSet<VmId> = nics
         .iter()
@@ -133,7 +133,7 @@ pub(super) fn add_guest_data(st: &Core, s: &mut NetState, rows: &Rows) {
             .as_str()
             .and_then(|e| st.key.decrypt(e).ok());
         s.guests.push((
-            n.network_id,
+            n.network_id.into(),
             netplan::GuestData {
                 vm_id: vm.id.0,
                 ip,

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use model::{HostId, VmId};
+use model::{HostId, NetworkId, VmId};
 use netplan::NetState;
 use uuid::Uuid;
 
@@ -52,7 +52,7 @@ pub(super) struct Rows {
     /// Every router of those networks.
     pub(super) routers: Vec<db::RouterRow>,
     /// The networks whose routers run on the hosts of the round.
-    pub(super) router_networks: Vec<Uuid>,
+    pub(super) router_networks: Vec<NetworkId>,
     pub(super) security: Security,
     pub(super) router_side: RouterSide,
     pub(super) hosts: Vec<db::HostRow>,
@@ -125,9 +125,9 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
     )
     .await?
     .0;
-    let mut net_ids: BTreeSet<Uuid> = local.iter().map(|n| n.network_id).collect();
+    let mut net_ids: BTreeSet<NetworkId> = local.iter().map(|n| n.network_id).collect();
     net_ids.extend(routers_here.iter().map(|r| r.network_id));
-    let net_list: Vec<Uuid> = net_ids.iter().copied().collect();
+    let net_list: Vec<NetworkId> = net_ids.iter().copied().collect();
     let mut nics = db::net_nics(&mut c, &net_list).await?;
     let networks = if net_list.is_empty() {
         Vec::new()
@@ -153,7 +153,7 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
     .0;
     let local_vms: Vec<VmId> = local.iter().map(|n| n.vm_id).collect();
     let security = read_security(&mut c, &local_vms, &mut nics).await?;
-    let router_networks: Vec<Uuid> = routers_here.iter().map(|r| r.network_id).collect();
+    let router_networks: Vec<NetworkId> = routers_here.iter().map(|r| r.network_id).collect();
     let router_side = read_router_side(&mut c, &router_networks).await?;
     // Hosts' underlay addresses.
     let mut host_ids: BTreeSet<HostId> = hosts.iter().copied().collect();
@@ -248,7 +248,7 @@ async fn read_security(
 }
 
 /// Router-side objects of the networks whose routers run here.
-async fn read_router_side(c: &mut db::Conn, rnets: &[Uuid]) -> DomainResult<RouterSide> {
+async fn read_router_side(c: &mut db::Conn, rnets: &[NetworkId]) -> DomainResult<RouterSide> {
     if rnets.is_empty() {
         return Ok(RouterSide::default());
     }
@@ -390,7 +390,7 @@ fn add_networks(s: &mut NetState, rows: &Rows) {
         let off = n.network_offering_id.and_then(|o| rows.offerings.get(&o));
         let zone = rows.zones.get(&n.zone_id);
         s.networks.push(netplan::Network {
-            id: n.id,
+            id: n.id.into(),
             name: n.name.clone(),
             guest_type: match n.guest_type.as_str() {
                 "Shared" => netplan::GuestType::Shared,
@@ -434,7 +434,7 @@ fn add_nics(s: &mut NetState, rows: &Rows) {
             id: n.nic_id,
             vm_id: n.vm_id.0,
             vm_name: n.vm_name.clone(),
-            network_id: n.network_id,
+            network_id: n.network_id.into(),
             host_id: n
                 .host_id
                 .filter(|_| ON_HOST.contains(&n.vm_state))
@@ -471,7 +471,7 @@ fn add_routers(s: &mut NetState, rows: &Rows) {
         s.routers.push(netplan::Router {
             id: r.id,
             name: r.name.clone(),
-            network_id: r.network_id,
+            network_id: r.network_id.into(),
             host_id: r.host_id.map(|h| h.0),
             running: r.state == model::VmState::Running || r.state == model::VmState::Starting,
             guest_ip,
@@ -525,7 +525,7 @@ fn add_public_ips(s: &mut NetState, ips: &[db::PublicIpRow]) {
         s.public_ips.push(netplan::PublicIp {
             id: i.id,
             address,
-            network_id,
+            network_id: network_id.into(),
             source_nat: i.source_nat,
             static_nat: i.static_nat_ip.as_deref().and_then(|a| a.parse().ok()),
         });

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use model::{HostId, VmId};
+use model::{HostId, NetworkId, VmId};
 use uuid::Uuid;
 
 use crate::core::Core;
@@ -242,7 +242,7 @@ async fn sync_hosts(
 
 /// The hosts where these networks are present: hosts of their VMs that are on a host, and
 /// of their routers.
-pub async fn hosts_of_networks(st: &Core, nets: &[Uuid]) -> DomainResult<BTreeSet<HostId>> {
+pub async fn hosts_of_networks(st: &Core, nets: &[NetworkId]) -> DomainResult<BTreeSet<HostId>> {
     let mut c = st.store.read().await?;
     let mut out: BTreeSet<HostId> = db::network_vm_hosts(&mut c, nets, ON_HOST, None)
         .await?
@@ -310,7 +310,7 @@ pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
         let (row, nets, others_all, routers, groups) = {
             let mut c = st.store.read().await?;
             let row = db::vm_get_any(&mut c, vm).await?;
-            let mut nets: Vec<Uuid> = db::net_nics_of_vms(&mut c, &[vm])
+            let mut nets: Vec<NetworkId> = db::net_nics_of_vms(&mut c, &[vm])
                 .await?
                 .into_iter()
                 .map(|n| n.network_id)
@@ -374,7 +374,7 @@ pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
 }
 
 /// After a change to networks' rules, IPs, routes or routers.
-pub async fn networks_changed(st: &Core, nets: &[Uuid]) -> DomainResult<()> {
+pub async fn networks_changed(st: &Core, nets: &[NetworkId]) -> DomainResult<()> {
     let hosts = hosts_of_networks(st, nets).await?;
     if !hosts.is_empty() {
         request(st, hosts, false).await;

@@ -91,7 +91,7 @@ fn egress_rule(r: &db::RuleRow, x: &db::rulespec::FirewallSpec) -> Option<netpla
     };
     Some(netplan::EgressRule {
         id: r.id,
-        network_id,
+        network_id: network_id.into(),
         protocol: p,
         start_port: port(x.l4.startport),
         end_port: port(x.l4.endport),
@@ -198,7 +198,7 @@ fn static_route(r: &db::RuleRow, x: &db::rulespec::RouteSpec) -> Option<netplan:
     };
     Some(netplan::StaticRoute {
         id: r.id,
-        network_id,
+        network_id: network_id.into(),
         destination: dest,
         next_hop: x.nexthop.as_deref().and_then(|h| h.parse().ok()),
         interface: x.interface.clone(),
@@ -224,7 +224,7 @@ fn remote_access_vpn(
     Some(netplan::RemoteAccessVpn {
         id: r.id,
         ip_id,
-        network_id,
+        network_id: network_id.into(),
         range_start: a,
         range_end: b,
         preshared_key: psk,

@@ -200,7 +200,7 @@ pub fn delete_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 pub fn mark_removed(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
     Box::pin(async move {
         let vm = cx.vm();
-        let nets: Vec<Uuid> = {
+        let nets: Vec<model::NetworkId> = {
             let mut c = cx.st.store.read().await?;
             db::net_nics_of_vms(&mut c, &[vm])
                 .await?

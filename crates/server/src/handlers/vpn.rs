@@ -243,7 +243,8 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     f.scope = Some(crate::access::owner_scope(st, ctx, args).await?);
     f.ids.extend(args.uuid("id"));
     f.ip_ids.extend(args.uuid("publicipid"));
-    f.network_ids.extend(args.uuid("networkid"));
+    f.network_ids
+        .extend(args.id::<model::NetworkId>("networkid"));
     f.offset = args.page.offset;
     f.limit = args.page.limit;
     let (rows, total) = {
@@ -271,7 +272,7 @@ fn user_view(r: &RuleRow) -> Value {
 }
 
 /// The networks whose VPN configuration lists this account's users.
-async fn vpn_networks(st: &State, acct: model::AccountId) -> AppResult<Vec<Uuid>> {
+async fn vpn_networks(st: &State, acct: model::AccountId) -> AppResult<Vec<model::NetworkId>> {
     let mut c = st.store.read().await?;
     Ok(db::rule_list(
         &mut c,

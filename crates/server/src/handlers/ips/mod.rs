@@ -62,7 +62,7 @@ fn public_network_id(zone: Uuid) -> Uuid {
 
 async fn ip_views(st: &State, ctx: &OpContext, rows: &[PublicIpRow]) -> AppResult<Vec<Value>> {
     let zones = super::zones::names(st, Infra::Zone, rows.iter().map(|r| r.zone_id)).await?;
-    let mut nets: HashMap<Uuid, String> = HashMap::new();
+    let mut nets: HashMap<model::NetworkId, String> = HashMap::new();
     let mut vms: HashMap<Uuid, db::VmRow> = HashMap::new();
     let mut with_rules: std::collections::HashSet<Uuid> = Default::default();
     {
@@ -174,7 +174,7 @@ pub async fn list_ips(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
     let mut f = db::PublicIpFilter {
         scope: if free_view { None } else { Some(scope) },
         zone_id: args.uuid("zoneid"),
-        network_id: args.uuid("associatednetworkid"),
+        network_id: args.id("associatednetworkid"),
         range_id: args.uuid("vlanid"),
         address: args.text("ipaddress").map(str::to_string),
         allocated_only,
@@ -229,7 +229,7 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
     }
     let acct = super::vms::owner_account(st, ctx, args).await?;
     let network = match (args.uuid("networkid"), args.uuid("zoneid")) {
-        (Some(n), _) => super::networks::network_get(st, "networkid", n).await?,
+        (Some(n), _) => super::networks::network_get(st, "networkid", model::NetworkId(n)).await?,
         (None, Some(z)) => {
             let zone = super::zones::get(st, Infra::Zone, "zoneid", z).await?;
             let mut c = st.store.read().await?;
@@ -325,7 +325,7 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
                 id,
                 acct.id,
                 acct.domain_id,
-                Some(network.id),
+                Some(network.id.into()),
                 false,
                 model::IpState::Allocating,
             )

@@ -133,7 +133,7 @@ async fn basic_guest_network(
     let net = model::net::network(gateway, prefix);
     let vni = networks::allocate_vni(st, zone).await?;
     let row = db::NetworkRow {
-        id: Uuid::new_v4(),
+        id: model::NetworkId::new(),
         name: "defaultGuestNetwork".into(),
         display_text: "The basic zone's guest network".into(),
         zone_id: zone.id,
@@ -170,7 +170,7 @@ pub async fn create_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult
         return param_err("Projects are not supported");
     }
     let network = match args.uuid("networkid") {
-        Some(n) => Some(networks::network_get(st, "networkid", n).await?),
+        Some(n) => Some(networks::network_get(st, "networkid", model::NetworkId(n)).await?),
         None => None,
     };
     let zone_id = match (args.uuid("zoneid"), &network) {
@@ -349,7 +349,7 @@ pub async fn create_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult
 pub async fn list_ranges(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let mut f = db::VlanRangeFilter {
         zone_id: args.uuid("zoneid"),
-        network_id: args.uuid("networkid"),
+        network_id: args.id("networkid"),
         physnet_id: args.uuid("physicalnetworkid"),
         offset: 0,
         limit: None,

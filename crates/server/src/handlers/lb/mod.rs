@@ -208,7 +208,8 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     f.scope = Some(crate::access::owner_scope(st, ctx, args).await?);
     f.ids.extend(args.uuid("id"));
     f.ip_ids.extend(args.uuid("publicipid"));
-    f.network_ids.extend(args.uuid("networkid"));
+    f.network_ids
+        .extend(args.id::<model::NetworkId>("networkid"));
     f.name = args.text("name").map(|n| n.trim().to_string());
     let mut rows = {
         let mut c = st.store.read().await?;

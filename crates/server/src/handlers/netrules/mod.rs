@@ -66,7 +66,7 @@ pub(crate) async fn owned_rule(
 }
 
 /// The networks a rule's configuration lives on.
-pub(crate) fn nets_of(r: &RuleRow) -> Vec<Uuid> {
+pub(crate) fn nets_of(r: &RuleRow) -> Vec<model::NetworkId> {
     r.network_id.into_iter().collect()
 }
 
@@ -484,7 +484,7 @@ pub(crate) fn rule_plan(r: &RuleRow, what: &str) -> JobPlan {
 /// The network-offering check: the network of the IP must provide the service.
 pub(crate) async fn require_service(
     st: &State,
-    network: Uuid,
+    network: model::NetworkId,
     service: &str,
 ) -> AppResult<db::NetworkRow> {
     let n = super::networks::network_get(st, "networkid", network).await?;
@@ -513,7 +513,8 @@ pub(crate) async fn list_rules(
     };
     f.ids.extend(args.uuid("id"));
     f.ip_ids.extend(args.uuid("ipaddressid"));
-    f.network_ids.extend(args.uuid("networkid"));
+    f.network_ids
+        .extend(args.id::<model::NetworkId>("networkid"));
     let mut c = st.store.read().await?;
     Ok(db::rule_list(&mut c, &f).await?)
 }
@@ -541,7 +542,7 @@ pub(crate) async fn target_vm(
     st: &State,
     ctx: &OpContext,
     vm_id: Uuid,
-    network: Uuid,
+    network: model::NetworkId,
     guest_ip: Option<&str>,
 ) -> AppResult<(db::VmRow, String)> {
     let vm = super::vms::owned(st, ctx, vm_id).await?;

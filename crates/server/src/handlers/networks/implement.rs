@@ -65,7 +65,7 @@ pub(crate) async fn allocate_vni(st: &Core, zone: &db::InfraRow) -> AppResult<i6
 /// Makes a network ready for a starting VM (idempotent): a VNI, and for an isolated
 /// network its router (placed on a host, with the source-NAT address). Allocated →
 /// Implementing → Implemented.
-pub async fn implement(st: &Core, network: Uuid) -> AppResult<()> {
+pub async fn implement(st: &Core, network: model::NetworkId) -> AppResult<()> {
     let n = network_get(st, "networkid", network).await?;
     let zone = super::super::zones::get(st, Infra::Zone, "zoneid", n.zone_id).await?;
     // The VNI (a racing implement of another network may take the same one: retry).
@@ -165,7 +165,7 @@ impl domain::core::NetworkLifecycle for Lifecycle {
 
 /// Implements every network a VM has a NIC on (the start saga's network step).
 pub async fn implement_for_vm(st: &Core, vm: Uuid) -> AppResult<()> {
-    let nets: Vec<Uuid> = {
+    let nets: Vec<model::NetworkId> = {
         let mut c = st.store.read().await?;
         db::net_nics_of_vms(&mut c, &[model::VmId(vm)])
             .await?

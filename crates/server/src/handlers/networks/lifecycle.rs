@@ -158,7 +158,7 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
                 None => (None, None, None),
             };
             NetworkRow {
-                id: Uuid::new_v4(),
+                id: model::NetworkId::new(),
                 name: name.clone(),
                 display_text: display.clone(),
                 zone_id: zone.id,
@@ -405,7 +405,7 @@ pub async fn delete_run(
     {
         db::router_remove(&mut tx, r.id).await?;
     }
-    db::rule_remove(&mut tx, db::RuleOwner::Network, n.id).await?;
+    db::rule_remove(&mut tx, db::RuleOwner::Network, n.id.into()).await?;
     for ip in &ips {
         db::rule_remove(&mut tx, db::RuleOwner::Ip, ip.id).await?;
         db::public_ip_release(&mut tx, ip.id).await?;
@@ -529,7 +529,7 @@ pub async fn remove_for_account(st: &State, account: model::AccountId) -> AppRes
         .0;
         (rules, ips, nets)
     };
-    let net_ids: Vec<Uuid> = nets.iter().map(|n| n.id).collect();
+    let net_ids: Vec<model::NetworkId> = nets.iter().map(|n| n.id).collect();
     let hosts = crate::netsync::hosts_of_networks(st, &net_ids).await?;
     let mut tx = st.store.begin().await?;
     for r in &rules {
@@ -560,7 +560,7 @@ pub async fn remove_for_account(st: &State, account: model::AccountId) -> AppRes
         {
             db::router_remove(&mut tx, r.id).await?;
         }
-        db::rule_remove(&mut tx, db::RuleOwner::Network, n.id).await?;
+        db::rule_remove(&mut tx, db::RuleOwner::Network, n.id.into()).await?;
         for r in db::vlan_range_list(
             &mut tx,
             &db::VlanRangeFilter {

@@ -51,7 +51,11 @@ pub(crate) fn services_of(offering: &InfraRow) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub(crate) async fn network_get(st: &Core, param: &str, id: Uuid) -> AppResult<NetworkRow> {
+pub(crate) async fn network_get(
+    st: &Core,
+    param: &str,
+    id: model::NetworkId,
+) -> AppResult<NetworkRow> {
     let mut c = st.store.read().await?;
     db::network_get(&mut c, id)
         .await?
@@ -101,7 +105,7 @@ pub(crate) async fn owned_network(
     param: &str,
     id: Uuid,
 ) -> AppResult<NetworkRow> {
-    let n = network_get(st, param, id).await?;
+    let n = network_get(st, param, model::NetworkId(id)).await?;
     match n.account_id {
         Some(a) if a == ctx.account_id() => Ok(n),
         Some(a) => {
@@ -150,7 +154,7 @@ pub async fn deploy_networks(
                 .trim()
                 .parse()
                 .map_err(|_| ApiError::invalid_id("networkids", given))?;
-            let n = network_get(st, "networkids", id).await?;
+            let n = network_get(st, "networkids", model::NetworkId(id)).await?;
             if n.zone_id != zone.id {
                 return param_err(format!("Network {} is not in zone {}", n.name, zone.name));
             }
@@ -262,7 +266,7 @@ pub(crate) fn isolated_row(
     };
     let gateway = Ipv4Addr::from(u32::from(net) + 1);
     Ok(NetworkRow {
-        id: Uuid::new_v4(),
+        id: model::NetworkId::new(),
         name,
         display_text: display,
         zone_id: zone.id,
@@ -659,7 +663,7 @@ pub(crate) async fn views(
         }
     }
     let tags =
-        super::tags::for_resources(st, &rows.iter().map(|n| n.id).collect::<Vec<_>>()).await?;
+        super::tags::for_resources(st, &rows.iter().map(|n| n.id.0).collect::<Vec<_>>()).await?;
     Ok(rows
         .iter()
         .map(|n| {
@@ -669,7 +673,7 @@ pub(crate) async fn views(
                 n.network_offering_id.and_then(|o| offerings.get(&o)),
                 ctx.is_root_admin(),
             );
-            v["tags"] = super::tags::embedded(&tags, n.id);
+            v["tags"] = super::tags::embedded(&tags, n.id.into());
             v
         })
         .collect())
@@ -690,7 +694,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         ..Default::default()
     };
     if let Some(id) = args.uuid("id") {
-        f.ids.push(id);
+        f.ids.push(model::NetworkId(id));
     }
     if let Some(t) = args.text("traffictype") {
         if !t.eq_ignore_ascii_case("guest") {

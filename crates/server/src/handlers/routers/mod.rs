@@ -155,7 +155,8 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         ..Default::default()
     };
     f.ids.extend(args.uuid("id"));
-    f.network_ids.extend(args.uuid("networkid"));
+    f.network_ids
+        .extend(args.id::<model::NetworkId>("networkid"));
     f.host_ids.extend(args.uuid("hostid").map(model::HostId));
     let (rows, total) = {
         let mut c = st.store.read().await?;
@@ -207,7 +208,7 @@ pub async fn start_run(
 ) -> AppResult<Value> {
     let r = router_get(st, args.required_id("id")?).await?;
     if !(r.state == model::VmState::Running && r.host_id.is_some()) {
-        let host = choose_host(st, r.zone_id, r.network_id, &[]).await?;
+        let host = choose_host(st, r.zone_id, r.network_id.into(), &[]).await?;
         let mut tx = st.store.begin().await?;
         db::router_set(&mut tx, r.id, model::VmState::Running, Some(host)).await?;
         Event::new(ctx, "ROUTER.START", format!("Router {} started", r.name))

@@ -133,7 +133,7 @@ pub(crate) async fn source_nat_ip(st: &Core, n: &NetworkRow) -> AppResult<Option
             id,
             acct,
             dom,
-            Some(n.id),
+            Some(n.id.into()),
             true,
             model::IpState::Allocated,
         )
@@ -151,7 +151,7 @@ pub(crate) async fn source_nat_ip(st: &Core, n: &NetworkRow) -> AppResult<Option
 }
 
 /// The routers of a network.
-pub(crate) async fn of_network(st: &Core, network: Uuid) -> AppResult<Vec<RouterRow>> {
+pub(crate) async fn of_network(st: &Core, network: model::NetworkId) -> AppResult<Vec<RouterRow>> {
     let mut c = st.store.read().await?;
     Ok(db::router_list(
         &mut c,
@@ -172,14 +172,14 @@ pub async fn ensure_router(st: &Core, n: &NetworkRow) -> AppResult<()> {
         if r.state == model::VmState::Running && r.host_id.is_some() {
             return Ok(());
         }
-        let host = choose_host(st, n.zone_id, n.id, &[]).await?;
+        let host = choose_host(st, n.zone_id, n.id.into(), &[]).await?;
         let mut tx = st.store.begin().await?;
         db::router_set(&mut tx, r.id, model::VmState::Running, Some(host)).await?;
         tx.commit().await?;
         return Ok(());
     }
     let public = source_nat_ip(st, n).await?;
-    let host = choose_host(st, n.zone_id, n.id, &[]).await?;
+    let host = choose_host(st, n.zone_id, n.id.into(), &[]).await?;
     // An isolated network's router is its gateway; a shared network's (DHCP and DNS only)
     // takes the highest free address of its range, VMs take the lowest.
     let guest_ip = if n.guest_type == "Shared" {
@@ -275,7 +275,7 @@ pub async fn host_failed(st: &Core, host: HostId) -> AppResult<usize> {
         .into_iter()
         .filter(|r| r.state == model::VmState::Running)
     {
-        match choose_host(st, r.zone_id, r.network_id, &[host]).await {
+        match choose_host(st, r.zone_id, r.network_id.into(), &[host]).await {
             Ok(to) => {
                 let mut tx = st.store.begin().await?;
                 db::router_set(&mut tx, r.id, model::VmState::Running, Some(to)).await?;

@@ -169,7 +169,8 @@ pub async fn list_routes(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
     let mut f = db::RuleFilter::kind("route");
     f.scope = Some(crate::access::owner_scope(st, ctx, args).await?);
     f.ids.extend(args.uuid("id"));
-    f.network_ids.extend(args.uuid("networkid"));
+    f.network_ids
+        .extend(args.id::<model::NetworkId>("networkid"));
     f.offset = args.page.offset;
     f.limit = args.page.limit;
     let (rows, total) = {
