@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use model::ids::{AccountId, DomainId, HostId, VmId};
+use model::ids::{AccountId, DomainId, HostId, VmId, VolumeId};
 
 use crate::identity::{count, get_id, get_opt_id, Listed};
 use crate::migrate::now_ms;
@@ -13,7 +13,7 @@ use crate::{DbError, Result};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct VolumeRow {
-    pub id: Uuid,
+    pub id: VolumeId,
     pub name: String,
     /// `ROOT` or `DATADISK`.
     pub vol_type: String,
@@ -40,7 +40,7 @@ pub struct VolumeRow {
 
 #[derive(Clone, Debug)]
 pub struct NewVolume {
-    pub id: Uuid,
+    pub id: VolumeId,
     pub name: String,
     pub vol_type: String,
     pub account_id: AccountId,
@@ -57,7 +57,7 @@ pub struct NewVolume {
 #[derive(Clone, Debug, Default)]
 pub struct VolumeFilter {
     pub scope: Option<OwnerScope>,
-    pub ids: Vec<Uuid>,
+    pub ids: Vec<VolumeId>,
     pub name: Option<String>,
     pub vm_id: Option<VmId>,
     pub vol_type: Option<String>,
@@ -154,7 +154,7 @@ pub async fn volume_insert(conn: &mut AnyConnection, v: &NewVolume) -> Result<()
     Ok(())
 }
 
-pub async fn volume_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<VolumeRow>> {
+pub async fn volume_get(conn: &mut AnyConnection, id: VolumeId) -> Result<Option<VolumeRow>> {
     let mut q = Sql::new(&format!("SELECT {COLS}{FROM}"));
     q.and(" AND o.id = ", id.to_string());
     q.one(conn, row).await
@@ -221,7 +221,7 @@ pub async fn volume_list(conn: &mut AnyConnection, f: &VolumeFilter) -> Result<L
 /// (`Some(None)` clears them); whether it moved.
 pub async fn volume_transition(
     conn: &mut AnyConnection,
-    id: Uuid,
+    id: VolumeId,
     from: &[model::VolumeState],
     to: model::VolumeState,
     pool: Option<Option<(Uuid, String)>>,
@@ -253,7 +253,7 @@ pub async fn volume_transition(
 /// Attaches (`Some((vm, device))`) or detaches (`None`) a volume.
 pub async fn volume_attach(
     conn: &mut AnyConnection,
-    id: Uuid,
+    id: VolumeId,
     to: Option<(VmId, i64)>,
 ) -> Result<bool> {
     let mut q = Sql::new("UPDATE volumes SET ");
@@ -274,7 +274,7 @@ pub async fn volume_attach(
 /// Records the host that created a volume.
 pub async fn volume_set_host(
     conn: &mut AnyConnection,
-    id: Uuid,
+    id: VolumeId,
     host: Option<HostId>,
 ) -> Result<bool> {
     let mut q = Sql::new("UPDATE volumes SET host_id = ");
@@ -284,7 +284,7 @@ pub async fn volume_set_host(
 }
 
 /// Changes a volume's size (bytes).
-pub async fn volume_resize(conn: &mut AnyConnection, id: Uuid, size: i64) -> Result<bool> {
+pub async fn volume_resize(conn: &mut AnyConnection, id: VolumeId, size: i64) -> Result<bool> {
     let mut q = Sql::new("UPDATE volumes SET size = ");
     q.bind(size)
         .and(" WHERE removed IS NULL AND id = ", id.to_string());
@@ -292,7 +292,7 @@ pub async fn volume_resize(conn: &mut AnyConnection, id: Uuid, size: i64) -> Res
 }
 
 /// Marks a volume expunged.
-pub async fn volume_mark_removed(conn: &mut AnyConnection, id: Uuid) -> Result<bool> {
+pub async fn volume_mark_removed(conn: &mut AnyConnection, id: VolumeId) -> Result<bool> {
     let mut q = Sql::new("UPDATE volumes SET state = 'Expunged', vm_id = NULL, removed = ");
     q.bind(now_ms())
         .and(" WHERE removed IS NULL AND id = ", id.to_string());

@@ -67,7 +67,7 @@ pub struct SagaData {
     pub podid: Option<Uuid>,
     /// destroy: data volumes to delete with the VM.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumeids: Vec<Uuid>,
+    pub volumeids: Vec<model::VolumeId>,
     /// attach: the VM, and the device number asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vm: Option<VmId>,
@@ -87,7 +87,7 @@ pub struct SagaData {
     pub pool: Option<Uuid>,
     /// start: volumes still Allocated, to be created on the host.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub to_create: Vec<Uuid>,
+    pub to_create: Vec<model::VolumeId>,
     /// stop: the VM was Running when the stop began.
     #[serde(skip_serializing_if = "is_false")]
     pub was_running: bool,

@@ -114,7 +114,7 @@ pub fn next_device(used: &[Option<i64>]) -> i64 {
 }
 
 /// A volume, if it exists.
-pub async fn load(st: &Core, id: Uuid) -> DomainResult<Option<VolumeRow>> {
+pub async fn load(st: &Core, id: model::VolumeId) -> DomainResult<Option<VolumeRow>> {
     let mut c = st.store.read().await?;
     Ok(db::volume_get(&mut c, id).await?)
 }
@@ -170,7 +170,7 @@ pub async fn saga_vm(cx: &SagaCx) -> DomainResult<db::VmRow> {
 }
 
 pub async fn saga_volume(cx: &SagaCx) -> DomainResult<VolumeRow> {
-    load(&cx.st, cx.resource)
+    load(&cx.st, model::VolumeId(cx.resource))
         .await?
         .ok_or_else(|| DomainError::invalid_id("id", &cx.resource.to_string()))
 }
@@ -201,7 +201,7 @@ pub fn attach_unrecord(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
     Box::pin(async move {
         if cx.data.attached {
             let mut tx = cx.st.store.begin().await?;
-            db::volume_attach(&mut tx, cx.resource, None).await?;
+            db::volume_attach(&mut tx, model::VolumeId(cx.resource), None).await?;
             tx.commit().await?;
         }
         Ok(())
@@ -241,7 +241,7 @@ pub fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 host,
                 proto::Command::CreateVolume {
                     volume: proto::VolumeSpec {
-                        volume_id: v.id,
+                        volume_id: v.id.into(),
                         pool_path: path.clone(),
                         size_bytes: v.size.max(0) as u64,
                         template_id: None,
@@ -287,7 +287,7 @@ pub fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                     host,
                     proto::Command::DeleteVolume {
                         pool_path: path,
-                        volume_id: v.id,
+                        volume_id: v.id.into(),
                     },
                     HOST_TIMEOUT,
                 )
@@ -310,7 +310,7 @@ pub fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 
 pub fn disk_of(v: &VolumeRow) -> proto::DiskSpec {
     proto::DiskSpec {
-        volume_id: v.id,
+        volume_id: v.id.into(),
         path: v.path.clone().unwrap_or_default(),
         device_id: v.device_id.unwrap_or(1).clamp(0, u32::MAX as i64) as u32,
     }
@@ -394,7 +394,7 @@ pub fn detach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                     host,
                     proto::Command::DetachDisk {
                         vm: vm.instance_name,
-                        volume_id: v.id,
+                        volume_id: v.id.into(),
                     },
                     HOST_TIMEOUT,
                 )
@@ -407,7 +407,7 @@ pub fn detach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 pub fn detach_record(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
     Box::pin(async move {
         let mut tx = cx.st.store.begin().await?;
-        db::volume_attach(&mut tx, cx.resource, None).await?;
+        db::volume_attach(&mut tx, model::VolumeId(cx.resource), None).await?;
         tx.commit().await?;
         Ok(())
     })

@@ -260,7 +260,7 @@ pub(crate) async fn vms(store: &DataStore) {
         volume_insert(
             &mut tx,
             &NewVolume {
-                id,
+                id: model::VolumeId(id),
                 name: format!("{t}-1"),
                 vol_type: t.into(),
                 account_id: alice,
@@ -279,7 +279,7 @@ pub(crate) async fn vms(store: &DataStore) {
     }
     assert!(!volume_transition(
         &mut tx,
-        root_vol,
+        model::VolumeId(root_vol),
         &[model::VolumeState::Creating],
         model::VolumeState::Ready,
         None
@@ -288,7 +288,7 @@ pub(crate) async fn vms(store: &DataStore) {
     .expect("t"));
     assert!(volume_transition(
         &mut tx,
-        root_vol,
+        model::VolumeId(root_vol),
         &[model::VolumeState::Allocated],
         model::VolumeState::Creating,
         Some(Some((pool, String::new())))
@@ -297,19 +297,21 @@ pub(crate) async fn vms(store: &DataStore) {
     .expect("t"));
     assert!(volume_transition(
         &mut tx,
-        root_vol,
+        model::VolumeId(root_vol),
         &[model::VolumeState::Creating],
         model::VolumeState::Ready,
         Some(Some((pool, "/p/root".into())))
     )
     .await
     .expect("t"));
-    assert!(volume_set_host(&mut tx, root_vol, Some(host))
-        .await
-        .expect("host"));
+    assert!(
+        volume_set_host(&mut tx, model::VolumeId(root_vol), Some(host))
+            .await
+            .expect("host")
+    );
     tx.commit().await.expect("commit");
     let mut c = store.read().await.expect("read");
-    let v = volume_get(&mut c, root_vol)
+    let v = volume_get(&mut c, model::VolumeId(root_vol))
         .await
         .expect("get")
         .expect("exists");
@@ -350,24 +352,27 @@ pub(crate) async fn vms(store: &DataStore) {
     assert_eq!(owner_usage(&mut c, &in_root).await.expect("usage").vms, 13);
     drop(c);
     let mut tx = store.begin().await.expect("begin");
-    assert!(volume_attach(&mut tx, data_vol, None)
+    assert!(volume_attach(&mut tx, model::VolumeId(data_vol), None)
         .await
         .expect("detach"));
-    assert!(volume_resize(&mut tx, data_vol, 6 << 30)
+    assert!(volume_resize(&mut tx, model::VolumeId(data_vol), 6 << 30)
         .await
         .expect("resize"));
-    assert!(volume_mark_removed(&mut tx, root_vol)
+    assert!(volume_mark_removed(&mut tx, model::VolumeId(root_vol))
         .await
         .expect("removed"));
     assert!(vm_mark_removed(&mut tx, a1.id).await.expect("removed"));
     tx.commit().await.expect("commit");
     let mut c = store.read().await.expect("read");
-    let d = volume_get(&mut c, data_vol)
+    let d = volume_get(&mut c, model::VolumeId(data_vol))
         .await
         .expect("get")
         .expect("exists");
     assert_eq!((d.vm_id, d.size), (None, 6 << 30));
-    assert!(volume_get(&mut c, root_vol).await.expect("get").is_none());
+    assert!(volume_get(&mut c, model::VolumeId(root_vol))
+        .await
+        .expect("get")
+        .is_none());
     assert!(vm_get(&mut c, a1.id).await.expect("get").is_none());
     assert!(pool_allocation(&mut c, zone)
         .await
@@ -381,7 +386,7 @@ pub(crate) async fn vms(store: &DataStore) {
     volume_insert(
         &mut tx,
         &NewVolume {
-            id: Uuid::new_v4(),
+            id: model::VolumeId::new(),
             name: "loose".into(),
             vol_type: "DATADISK".into(),
             account_id: alice,

@@ -171,7 +171,7 @@ pub fn delete_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                                 h,
                                 proto::Command::DeleteVolume {
                                     pool_path: path,
-                                    volume_id: v.id,
+                                    volume_id: v.id.into(),
                                 },
                                 HOST_TIMEOUT,
                             )
@@ -190,7 +190,7 @@ pub fn delete_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             }
             let mut tx = cx.st.store.begin().await?;
             db::volume_mark_removed(&mut tx, v.id).await?;
-            db::tag_delete_for_resource(&mut tx, v.id).await?;
+            db::tag_delete_for_resource(&mut tx, v.id.into()).await?;
             tx.commit().await?;
         }
         Ok(())

@@ -280,7 +280,7 @@ pub fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                     host,
                     proto::Command::CreateVolume {
                         volume: proto::VolumeSpec {
-                            volume_id: id,
+                            volume_id: id.into(),
                             pool_path: path.clone(),
                             size_bytes: v.size.max(0) as u64,
                             template_id: v.template_id,
@@ -331,7 +331,7 @@ pub fn delete_created_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>
                         host,
                         proto::Command::DeleteVolume {
                             pool_path: path,
-                            volume_id: id,
+                            volume_id: id.into(),
                         },
                         HOST_TIMEOUT,
                     )
@@ -379,7 +379,7 @@ pub async fn spec(st: &Core, vm: &VmRow) -> DomainResult<proto::VmSpec> {
             .iter()
             .filter(|v| v.state == model::VolumeState::Ready)
             .map(|v| proto::DiskSpec {
-                volume_id: v.id,
+                volume_id: v.id.into(),
                 path: v.path.clone().unwrap_or_default(),
                 device_id: v.device_id.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
             })

@@ -533,7 +533,7 @@ async fn record_vm(
     db::volume_insert(
         &mut tx,
         &db::NewVolume {
-            id: Uuid::new_v4(),
+            id: model::VolumeId::new(),
             name: format!("ROOT-{}", instance.split('-').nth(2).unwrap_or("0")),
             vol_type: "ROOT".into(),
             account_id: acct.id,
@@ -552,7 +552,7 @@ async fn record_vm(
         db::volume_insert(
             &mut tx,
             &db::NewVolume {
-                id: Uuid::new_v4(),
+                id: model::VolumeId::new(),
                 name: format!("DATA-{}", instance.split('-').nth(2).unwrap_or("0")),
                 vol_type: "DATADISK".into(),
                 account_id: acct.id,

@@ -34,7 +34,7 @@ pub async fn destroy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
             .parse()
             .map_err(|_| ApiError::invalid_id("volumeids", v))?;
         let mut c = st.store.read().await?;
-        let vol = db::volume_get(&mut c, id)
+        let vol = db::volume_get(&mut c, model::VolumeId(id))
             .await?
             .ok_or_else(|| ApiError::invalid_id("volumeids", v))?;
         if vol.vm_id != Some(vm.id) || vol.vol_type != "DATADISK" {

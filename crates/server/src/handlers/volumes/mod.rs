@@ -131,7 +131,7 @@ pub(crate) fn view(ctx: &OpContext, v: &VolumeRow, n: &Names, tags: &[db::TagRow
     put("created", json!(api::time::format_ms(v.created)));
     put("destroyed", json!(v.state == model::VolumeState::Destroy));
     put("displayvolume", json!(true));
-    put("tags", super::tags::embedded(tags, v.id));
+    put("tags", super::tags::embedded(tags, v.id.into()));
     Value::Object(m)
 }
 
@@ -144,7 +144,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         ..Default::default()
     };
     if let Some(id) = args.uuid("id") {
-        f.ids.push(id);
+        f.ids.push(model::VolumeId(id));
     }
     for s in args.list("ids").unwrap_or_default() {
         f.ids.push(
@@ -173,7 +173,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         db::volume_list(&mut c, &f).await?
     };
     let n = names(st, &rows).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|v| v.id).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|v| v.id.0).collect();
     let tags = super::tags::for_resources(st, &ids).await?;
     Ok(list_body(
         "volume",

@@ -22,7 +22,7 @@ pub(crate) async fn owned(
     param: &str,
     id: Uuid,
 ) -> AppResult<VolumeRow> {
-    let v = load(st, id)
+    let v = load(st, model::VolumeId(id))
         .await?
         .ok_or_else(|| ApiError::invalid_id(param, &id.to_string()))?;
     if v.account_id != ctx.account_id() {
@@ -32,12 +32,12 @@ pub(crate) async fn owned(
     Ok(v)
 }
 
-pub(crate) async fn result(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Value> {
+pub(crate) async fn result(st: &State, ctx: &OpContext, id: model::VolumeId) -> AppResult<Value> {
     let v = load(st, id)
         .await?
         .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
     let n = names(st, std::slice::from_ref(&v)).await?;
-    let tags = crate::handlers::tags::for_resources(st, &[v.id]).await?;
+    let tags = crate::handlers::tags::for_resources(st, &[v.id.into()]).await?;
     Ok(json!({ "volume": view(ctx, &v, &n, &tags) }))
 }
 
@@ -105,7 +105,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     db::volume_insert(
         &mut tx,
         &db::NewVolume {
-            id,
+            id: model::VolumeId(id),
             name: name.clone(),
             vol_type: "DATADISK".into(),
             account_id: acct.id,
@@ -143,7 +143,7 @@ pub async fn create_run(
     if let Some(vm) = args.uuid("virtualmachineid") {
         domain::volumes::attach_saga(&st.core, job, id, model::VmId(vm), None).await?;
     }
-    result(st, ctx, id).await
+    result(st, ctx, model::VolumeId(id)).await
 }
 
 pub(crate) use domain::volumes::check_attach;
@@ -175,7 +175,7 @@ pub async fn attach_run(
         args.int("deviceid"),
     )
     .await?;
-    result(st, ctx, id).await
+    result(st, ctx, model::VolumeId(id)).await
 }
 
 pub(crate) async fn detach_target(
@@ -241,7 +241,7 @@ pub async fn detach_run(
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
     saga::run(st, job.id, &domain::volumes::DETACH, id, Default::default()).await?;
-    result(st, ctx, id).await
+    result(st, ctx, model::VolumeId(id)).await
 }
 
 pub async fn resize_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
@@ -300,7 +300,7 @@ pub async fn resize_run(
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    let v = load(st, id)
+    let v = load(st, model::VolumeId(id))
         .await?
         .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
     let new = new_size(st, &v, args).await?;
@@ -328,7 +328,7 @@ pub async fn resize_run(
                 host,
                 proto::Command::ResizeVolume {
                     pool_path: path,
-                    volume_id: v.id,
+                    volume_id: v.id.into(),
                     size_bytes: new.max(0) as u64,
                 },
                 HOST_TIMEOUT,
@@ -336,9 +336,9 @@ pub async fn resize_run(
             .await?;
     }
     let mut tx = st.store.begin().await?;
-    db::volume_resize(&mut tx, id, new).await?;
+    db::volume_resize(&mut tx, model::VolumeId(id), new).await?;
     tx.commit().await?;
-    result(st, ctx, id).await
+    result(st, ctx, model::VolumeId(id)).await
 }
 
 pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
@@ -368,7 +368,7 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
                 host,
                 proto::Command::DeleteVolume {
                     pool_path: path,
-                    volume_id: v.id,
+                    volume_id: v.id.into(),
                 },
                 HOST_TIMEOUT,
             )
@@ -376,7 +376,7 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     }
     let mut tx = st.store.begin().await?;
     db::volume_mark_removed(&mut tx, v.id).await?;
-    db::tag_delete_for_resource(&mut tx, v.id).await?;
+    db::tag_delete_for_resource(&mut tx, v.id.into()).await?;
     Event::new(ctx, "VOLUME.DELETE", format!("Volume {} deleted", v.name))
         .resource(v.id, "Volume", Some(&v.name))
         .record(&mut tx)
