@@ -102,6 +102,8 @@ pub struct CommandSpec {
     /// The object name of the response (`domain`, `account`, …).
     pub response_key: &'static str,
     pub response: &'static [Field],
+    /// Fields this command's objects carry beyond `response` (the metrics commands).
+    pub response_extra: &'static [Field],
     pub related: &'static str,
     pub since: &'static str,
     /// The envelope key where CloudStack does not use `<name>response`.
@@ -120,6 +122,7 @@ impl CommandSpec {
             params: Vec::new(),
             response_key: "",
             response: &[],
+            response_extra: &[],
             related: "",
             since: "",
             wrapper: None,
@@ -147,6 +150,17 @@ impl CommandSpec {
         self.response_key = key;
         self.response = fields;
         self
+    }
+
+    /// More fields beyond the object's usual ones (listVirtualMachinesMetrics…).
+    pub fn returns_also(mut self, extra: &'static [Field]) -> Self {
+        self.response_extra = extra;
+        self
+    }
+
+    /// Every field this command's objects may carry.
+    pub fn response_fields(&self) -> impl Iterator<Item = &'static Field> {
+        self.response.iter().chain(self.response_extra)
     }
     pub fn related(mut self, related: &'static str) -> Self {
         self.related = related;
@@ -258,6 +272,7 @@ impl CommandSpec {
         let mut response: Vec<Value> = self
             .response
             .iter()
+            .chain(self.response_extra)
             .map(|r| json!({"name": r.name, "description": r.description, "type": r.ty}))
             .collect();
         if self.isasync {

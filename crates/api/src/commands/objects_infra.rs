@@ -241,6 +241,7 @@ pub const SERVICE_OFFERING: &[Field] = &[
     f("state", "string", "state of the service offering"),
     f("provisioningtype", "string", "provisioning type used to create volumes. Valid values are thin, sparse, fat."),
     f("rootdisksize", "long", "Root disk size in GB"),
+    f("dynamicscalingenabled", "boolean", "true if virtual machine needs to be dynamically scalable of cpu or memory"),
 ];
 
 pub const DISK_OFFERING: &[Field] = &[
@@ -389,6 +390,14 @@ pub const HOST: &[Field] = &[
         "string",
         "the join token the host's agent presents (addHost only) — Canopy extension",
     ),
+    f("cpuallocated", "string", "the amount of the host's CPU currently allocated"),
+    f("cpuallocatedpercentage", "string", "the amount of the host's CPU currently allocated in percentage"),
+    f("cpuallocatedvalue", "long", "the amount of the host's CPU currently allocated in MHz"),
+    f("memoryallocated", "long", "the amount of the host's memory currently allocated"),
+    f("memoryallocatedbytes", "long", "the amount of the host's memory currently allocated in bytes"),
+    f("memoryallocatedpercentage", "string", "the amount of the host's memory currently allocated in percentage"),
+    f("details", "map", "Host details in key/value pairs."),
+    f("events", "string", "events available for the host"),
 ];
 
 pub const JOIN_TOKEN: &[Field] = &[
@@ -603,6 +612,12 @@ pub const TEMPLATE: &[Field] = &[
         "string",
         "the download progress in percent — Canopy extension",
     ),
+    f(
+        "details",
+        "map",
+        "additional key/value details tied with template",
+    ),
+    f("tags", "set", "the list of resource tags associated"),
 ];
 
 pub const OS_TYPE: &[Field] = &[

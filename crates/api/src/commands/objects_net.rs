@@ -438,6 +438,22 @@ pub const ROUTER: &[Field] = &[
         "the date and time the router was created",
     ),
     f("nic", "set", "the list of nics associated with the router"),
+    f(
+        "domainpath",
+        "string",
+        "path of the Domain the router belongs to",
+    ),
+    f(
+        "healthcheckresults",
+        "list",
+        "Last executed health check result for the router",
+    ),
+    f("podid", "string", "the Pod ID for the router"),
+    f(
+        "softwareversion",
+        "string",
+        "the version of the code / software in the router",
+    ),
 ];
 
 pub const NIC: &[Field] = &[

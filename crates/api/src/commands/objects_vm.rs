@@ -61,6 +61,36 @@ pub const VIRTUAL_MACHINE: &[Field] = &[
     f("securitygroup", "set", "list of security groups associated with the virtual machine"),
     f("affinitygroup", "set", "list of affinity groups associated with the virtual machine"),
     f("tags", "set", "the list of resource tags associated"),
+    f("cpuused", "string", "the amount of the vm's CPU currently used"),
+    f("memorykbs", "long", "the memory used by the VM in KiB"),
+    f("memoryintfreekbs", "long", "the internal memory (KiB) that's free in VM or zero if it can not be calculated"),
+    f("memorytargetkbs", "long", "the target memory in VM (KiB)"),
+    f("diskkbsread", "long", "the VM's disk read in KiB"),
+    f("diskkbswrite", "long", "the VM's disk write in KiB"),
+    f("diskioread", "long", "the read (IO) of disk on the VM"),
+    f("diskiowrite", "long", "the write (IO) of disk on the VM"),
+    f("networkkbsread", "long", "the incoming network traffic on the VM in KiB"),
+    f("networkkbswrite", "long", "the outgoing network traffic on the host in KiB"),
+    f("receivedbytes", "long", "the total number of network traffic bytes received"),
+    f("sentbytes", "long", "the total number of network traffic bytes sent"),
+];
+
+/// What listVirtualMachinesMetrics adds (CloudStack's `VmMetricsResponse`).
+pub const VIRTUAL_MACHINE_METRICS: &[Field] = &[
+    f("ipaddress", "string", "the VM's primary IP address"),
+    f("cputotal", "string", "the total cpu capacity in Ghz"),
+    f("memorytotal", "string", "the total memory capacity in GiB"),
+    f(
+        "disksizetotal",
+        "long",
+        "the total disk size of the VM in bytes",
+    ),
+    f("disksizetotalgb", "string", "the total disk size in GiB"),
+    f("networkread", "string", "network read in MiB"),
+    f("networkwrite", "string", "network write in MiB"),
+    f("diskread", "string", "disk read in MiB"),
+    f("diskwrite", "string", "disk write in MiB"),
+    f("diskiopstotal", "long", "the total disk iops"),
 ];
 
 pub const VOLUME: &[Field] = &[
@@ -94,6 +124,16 @@ pub const VOLUME: &[Field] = &[
     f("destroyed", "boolean", "the boolean state of whether the volume is destroyed or not"),
     f("displayvolume", "boolean", "an optional field whether to the display the volume to the end user or not."),
     f("tags", "set", "the list of resource tags associated"),
+    f("diskkbsread", "long", "the read (bytes) of disk on the vm"),
+    f("diskkbswrite", "long", "the write (bytes) of disk on the vm"),
+    f("diskioread", "long", "the read (io) of disk on the vm"),
+    f("diskiowrite", "long", "the write (io) of disk on the vm"),
+];
+
+/// What listVolumesMetrics adds (CloudStack's `VolumeMetricsResponse`).
+pub const VOLUME_METRICS: &[Field] = &[
+    f("sizegb", "string", "disk size in GiB"),
+    f("diskiopstotal", "long", "the total disk iops"),
 ];
 
 pub const NETWORK: &[Field] = &[
@@ -157,6 +197,18 @@ pub const NETWORK: &[Field] = &[
         "set",
         "the list of resource tags associated with network",
     ),
+    f("broadcastdomaintype", "string", "Broadcast domain type of the network"),
+    f("displaynetwork", "boolean", "an optional field, whether to the display the network to the end user or not."),
+    f("domainpath", "string", "path of the Domain the network belongs to"),
+    f("egressdefaultpolicy", "boolean", "true if guest network default egress policy is allow; false if default egress policy is deny"),
+    f("ispersistent", "boolean", "list networks that are persistent"),
+    f("issystem", "boolean", "true if network is system, false otherwise"),
+    f("networkofferingavailability", "string", "availability of the network offering the network is created from"),
+    f("networkofferingconservemode", "boolean", "true if network offering is ip conserve mode enabled"),
+    f("networkofferingdisplaytext", "string", "display text of the network offering the network is created from"),
+    f("redundantrouter", "boolean", "If the network has redundant routers enabled"),
+    f("restartrequired", "boolean", "true network requires restart"),
+    f("specifyipranges", "boolean", "true if network supports specifying ip ranges, false otherwise"),
 ];
 
 pub const CONSOLE_ENDPOINT: &[Field] = &[

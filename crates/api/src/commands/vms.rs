@@ -190,6 +190,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listDomains"),
         CommandSpec::new("listVirtualMachinesMetrics", "Lists VM metrics")
             .returns("virtualmachine", VIRTUAL_MACHINE)
+            .returns_also(VIRTUAL_MACHINE_METRICS)
             .owned_list()
             .opt("id", Uuid, "the ID of the virtual machine")
             .opt("ids", List, "the IDs of the virtual machines, mutually exclusive with id")
@@ -311,6 +312,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("diskofferingid", Uuid, "List volumes by disk offering"),
         CommandSpec::new("listVolumesMetrics", "Lists volume metrics")
             .returns("volume", VOLUME)
+            .returns_also(VOLUME_METRICS)
             .owned_list()
             .opt("id", Uuid, "the ID of the disk volume")
             .opt("ids", List, "the IDs of the volumes, mutually exclusive with id")

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use api::{list_body, ApiError, Args};
 use db::{Infra, VolumeRow};
 use model::identity::display_domain_path;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::access;
@@ -68,71 +68,104 @@ pub(crate) async fn names(st: &State, rows: &[VolumeRow]) -> AppResult<Names> {
     })
 }
 
+/// A volume as listVolumes answers it (CloudStack's `VolumeResponse`): every field is named
+/// in `api`'s `VOLUME` list (a test checks), in the order clients have always seen them;
+/// absent values are left out.
+#[derive(serde::Serialize)]
+pub(crate) struct VolumeView<'a> {
+    id: model::VolumeId,
+    name: &'a str,
+    #[serde(rename = "type")]
+    vol_type: &'a str,
+    state: model::VolumeState,
+    size: i64,
+    zoneid: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zonename: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    virtualmachineid: Option<model::VmId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vmname: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vmdisplayname: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vmstate: Option<model::VmState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hypervisor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deviceid: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attached: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diskofferingid: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diskofferingname: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    templateid: Option<Uuid>,
+    /// Admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storageid: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<&'a str>,
+    storagetype: &'static str,
+    /// Admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    provisioningtype: &'static str,
+    account: &'a str,
+    domainid: model::DomainId,
+    domain: &'a str,
+    domainpath: String,
+    created: String,
+    destroyed: bool,
+    displayvolume: bool,
+    tags: Value,
+}
+
+impl<'a> VolumeView<'a> {
+    pub(crate) fn of(ctx: &OpContext, v: &'a VolumeRow, n: &'a Names, tags: &[db::TagRow]) -> Self {
+        let vm = v.vm_id.and_then(|id| n.vms.get(&id));
+        let pool = v.pool_id;
+        VolumeView {
+            id: v.id,
+            name: &v.name,
+            vol_type: &v.vol_type,
+            state: v.state,
+            size: v.size,
+            zoneid: v.zone_id,
+            zonename: n.zones.get(&v.zone_id).map(String::as_str),
+            virtualmachineid: v.vm_id,
+            vmname: vm.map(|vm| vm.name.as_str()),
+            vmdisplayname: vm.map(|vm| vm.display_name.as_str()),
+            vmstate: vm.map(|vm| vm.state),
+            hypervisor: vm.map(|vm| vm.attrs["hypervisor"].as_str().unwrap_or("Simulator")),
+            deviceid: v.vm_id.and(v.device_id),
+            attached: v.attached.map(api::time::format_ms),
+            diskofferingid: v.disk_offering_id,
+            diskofferingname: v
+                .disk_offering_id
+                .and_then(|d| n.offerings.get(&d))
+                .map(String::as_str),
+            templateid: v.template_id,
+            storageid: pool.filter(|_| ctx.is_admin()),
+            storage: pool.and_then(|p| n.pools.get(&p)).map(String::as_str),
+            storagetype: "shared",
+            path: v.path.as_deref().filter(|_| ctx.is_admin()),
+            provisioningtype: "thin",
+            account: &v.account_name,
+            domainid: v.domain_id,
+            domain: &v.domain_name,
+            domainpath: display_domain_path(&v.domain_path),
+            created: api::time::format_ms(v.created),
+            destroyed: v.state == model::VolumeState::Destroy,
+            displayvolume: true,
+            tags: super::tags::embedded(tags, v.id.into()),
+        }
+    }
+}
+
 pub(crate) fn view(ctx: &OpContext, v: &VolumeRow, n: &Names, tags: &[db::TagRow]) -> Value {
-    let mut m = Map::new();
-    let mut put = |k: &str, val: Value| {
-        m.insert(k.to_string(), val);
-    };
-    put("id", json!(v.id));
-    put("name", json!(v.name));
-    put("type", json!(v.vol_type));
-    put("state", json!(v.state));
-    put("size", json!(v.size));
-    put("zoneid", json!(v.zone_id));
-    if let Some(z) = n.zones.get(&v.zone_id) {
-        put("zonename", json!(z));
-    }
-    if let Some(vm_id) = v.vm_id {
-        put("virtualmachineid", json!(vm_id));
-        if let Some(vm) = n.vms.get(&vm_id) {
-            put("vmname", json!(vm.name));
-            put("vmdisplayname", json!(vm.display_name));
-            put("vmstate", json!(vm.state));
-            put(
-                "hypervisor",
-                json!(vm.attrs["hypervisor"].as_str().unwrap_or("Simulator")),
-            );
-        }
-        if let Some(d) = v.device_id {
-            put("deviceid", json!(d));
-        }
-    }
-    if let Some(a) = v.attached {
-        put("attached", json!(api::time::format_ms(a)));
-    }
-    if let Some(d) = v.disk_offering_id {
-        put("diskofferingid", json!(d));
-        if let Some(name) = n.offerings.get(&d) {
-            put("diskofferingname", json!(name));
-        }
-    }
-    if let Some(t) = v.template_id {
-        put("templateid", json!(t));
-    }
-    if let Some(p) = v.pool_id {
-        if ctx.is_admin() {
-            put("storageid", json!(p));
-        }
-        if let Some(name) = n.pools.get(&p) {
-            put("storage", json!(name));
-        }
-    }
-    put("storagetype", json!("shared"));
-    if ctx.is_admin() {
-        if let Some(p) = &v.path {
-            put("path", json!(p));
-        }
-    }
-    put("provisioningtype", json!("thin"));
-    put("account", json!(v.account_name));
-    put("domainid", json!(v.domain_id));
-    put("domain", json!(v.domain_name));
-    put("domainpath", json!(display_domain_path(&v.domain_path)));
-    put("created", json!(api::time::format_ms(v.created)));
-    put("destroyed", json!(v.state == model::VolumeState::Destroy));
-    put("displayvolume", json!(true));
-    put("tags", super::tags::embedded(tags, v.id.into()));
-    Value::Object(m)
+    serde_json::to_value(VolumeView::of(ctx, v, n, tags)).unwrap_or(Value::Null)
 }
 
 pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
