@@ -256,6 +256,20 @@ pub fn config_drive(
     d
 }
 
+/// A service offering's display text (its name when it has none; empty when it is gone):
+/// the `service-offering` metadata item.
+pub async fn offering_text(c: &mut db::Conn, id: uuid::Uuid) -> DomainResult<String> {
+    Ok(db::infra_get(c, db::Infra::ServiceOffering, id)
+        .await?
+        .map(|o| {
+            o.attrs["displaytext"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(o.name)
+        })
+        .unwrap_or_default())
+}
+
 /// Whether a VM with these NICs gets a config drive: one of its networks has no router to
 /// serve its data (L2), or its offering names ConfigDrive as the UserData provider.
 pub async fn wants_config_drive(c: &mut db::Conn, nics: &[db::NicRow]) -> DomainResult<bool> {
@@ -295,15 +309,7 @@ pub async fn config_drive_of(
         .await?
         .map(|z| z.name)
         .unwrap_or_default();
-    let offering = db::infra_get(c, db::Infra::ServiceOffering, vm.service_offering_id)
-        .await?
-        .map(|o| {
-            o.attrs["displaytext"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or(o.name)
-        })
-        .unwrap_or_default();
+    let offering = offering_text(c, vm.service_offering_id).await?;
     let ip = nics
         .iter()
         .find(|n| n.is_default)

@@ -447,6 +447,23 @@ async fn guests_statistics_reach_the_vm_and_volume_views() {
         v["sizegb"].as_str().is_some_and(|s| s.ends_with(" GB")),
         "{v}"
     );
+    // Another tenant sees none of it; hostile parameters get CloudStack's 431.
+    let (_a, _u, eve) = account_with_keys(&ts, &c, "eve", None, "0").await;
+    let theirs = eve
+        .ok(&[("command", "listVolumesMetrics"), ("virtualmachineid", &id)])
+        .await;
+    assert!(theirs.get("volume").is_none(), "{theirs}");
+    let theirs = eve
+        .ok(&[("command", "listVirtualMachinesMetrics"), ("id", &id)])
+        .await;
+    assert!(theirs.get("virtualmachine").is_none(), "{theirs}");
+    for bad in ["\u{0}\u{7f}", "ü-not-a-uuid", &"x".repeat(5000)] {
+        eve.err(
+            &[("command", "listVolumesMetrics"), ("virtualmachineid", bad)],
+            431,
+        )
+        .await;
+    }
     // Stopped: no figures.
     c.job(&[("command", "stopVirtualMachine"), ("id", &id)])
         .await;

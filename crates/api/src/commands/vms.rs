@@ -296,34 +296,33 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("traffictype", String, "type of the traffic")
             .opt("issystem", Boolean, "true if network is system, false otherwise")
             .opt("canusefordeploy", Boolean, "list networks available for VM deployment"),
-        CommandSpec::new("listVolumes", "Lists all volumes.")
-            .returns("volume", VOLUME)
-            .owned_list()
-            .opt("id", Uuid, "the ID of the disk volume")
-            .opt("ids", List, "the IDs of the volumes, mutually exclusive with id")
-            .of(Uuid)
-            .opt("name", String, "the name of the disk volume")
-            .opt("virtualmachineid", Uuid, "the ID of the virtual machine")
-            .rel("listVirtualMachines")
-            .opt("type", String, "the type of disk volume (ROOT or DATADISK)")
-            .opt("state", String, "state of the volume")
-            .opt("zoneid", Uuid, "the ID of the availability zone")
-            .opt("storageid", Uuid, "the ID of the storage pool (admins)")
-            .opt("diskofferingid", Uuid, "List volumes by disk offering"),
-        CommandSpec::new("listVolumesMetrics", "Lists volume metrics")
-            .returns("volume", VOLUME)
-            .returns_also(VOLUME_METRICS)
-            .owned_list()
-            .opt("id", Uuid, "the ID of the disk volume")
-            .opt("ids", List, "the IDs of the volumes, mutually exclusive with id")
-            .of(Uuid)
-            .opt("name", String, "the name of the disk volume")
-            .opt("virtualmachineid", Uuid, "the ID of the virtual machine")
-            .rel("listVirtualMachines")
-            .opt("type", String, "the type of disk volume (ROOT or DATADISK)")
-            .opt("state", String, "state of the volume")
-            .opt("zoneid", Uuid, "the ID of the availability zone")
-            .opt("storageid", Uuid, "the ID of the storage pool (admins)")
-            .opt("diskofferingid", Uuid, "List volumes by disk offering"),
+        volume_filters(
+            CommandSpec::new("listVolumes", "Lists all volumes.").returns("volume", VOLUME),
+        ),
+        volume_filters(
+            CommandSpec::new("listVolumesMetrics", "Lists volume metrics")
+                .returns("volume", VOLUME)
+                .returns_also(VOLUME_METRICS),
+        ),
     ]
+}
+
+/// listVolumes' filters (listVolumesMetrics takes the same).
+fn volume_filters(spec: CommandSpec) -> CommandSpec {
+    spec.owned_list()
+        .opt("id", Uuid, "the ID of the disk volume")
+        .opt(
+            "ids",
+            List,
+            "the IDs of the volumes, mutually exclusive with id",
+        )
+        .of(Uuid)
+        .opt("name", String, "the name of the disk volume")
+        .opt("virtualmachineid", Uuid, "the ID of the virtual machine")
+        .rel("listVirtualMachines")
+        .opt("type", String, "the type of disk volume (ROOT or DATADISK)")
+        .opt("state", String, "state of the volume")
+        .opt("zoneid", Uuid, "the ID of the availability zone")
+        .opt("storageid", Uuid, "the ID of the storage pool (admins)")
+        .opt("diskofferingid", Uuid, "List volumes by disk offering")
 }

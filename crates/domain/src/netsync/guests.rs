@@ -62,15 +62,7 @@ pub(super) async fn read_guests(
             let offering = match offerings.get(&vm.service_offering_id) {
                 Some(o) => o.clone(),
                 None => {
-                    let name = db::infra_get(c, db::Infra::ServiceOffering, vm.service_offering_id)
-                        .await?
-                        .map(|o| {
-                            o.attrs["displaytext"]
-                                .as_str()
-                                .map(str::to_string)
-                                .unwrap_or(o.name)
-                        })
-                        .unwrap_or_default();
+                    let name = crate::guestdata::offering_text(c, vm.service_offering_id).await?;
                     offerings.insert(vm.service_offering_id, name.clone());
                     name
                 }
