@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use model::ids::{AccountId, DomainId, NetworkId};
 
-use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::identity::{count, Listed};
+use crate::mapper::{map_row, parsed};
 use crate::migrate::now_ms;
 use crate::sql::{in_list, OwnerScope, Sql};
 use crate::{DbError, Result};
@@ -61,28 +62,30 @@ const RANGE_FROM: &str = " FROM vlan_ranges r LEFT JOIN accounts a ON a.id = r.a
 
 fn range_row(r: &AnyRow) -> Result<VlanRangeRow> {
     const T: &str = "vlan_ranges";
-    let fv: i64 = r.try_get("r_fv")?;
-    let fs: i64 = r.try_get("r_fs")?;
-    Ok(VlanRangeRow {
-        id: get_id(r, "r_id", T)?,
-        zone_id: get_id(r, "r_zone", T)?,
-        physnet_id: get_opt_id(r, "r_pn", T)?,
-        pod_id: get_opt_id(r, "r_pod", T)?,
-        network_id: get_opt_id(r, "r_net", T)?,
-        vlan: r.try_get("r_vlan")?,
-        gateway: r.try_get("r_gw")?,
-        netmask: r.try_get("r_mask")?,
-        start_ip: r.try_get("r_start")?,
-        end_ip: r.try_get("r_end")?,
-        for_virtual: fv != 0,
-        for_system: fs != 0,
-        account_id: get_opt_id(r, "r_acct", T)?,
-        account_name: r.try_get("a_name")?,
-        domain_id: get_opt_id(r, "r_dom", T)?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        created: r.try_get("r_created")?,
-    })
+    map_row!(
+        r,
+        T,
+        VlanRangeRow {
+            id: "r_id",
+            zone_id: "r_zone",
+            physnet_id: "r_pn",
+            pod_id: "r_pod",
+            network_id: "r_net",
+            vlan: "r_vlan",
+            gateway: "r_gw",
+            netmask: "r_mask",
+            start_ip: "r_start",
+            end_ip: "r_end",
+            for_virtual: "r_fv",
+            for_system: "r_fs",
+            account_id: "r_acct",
+            account_name: "a_name",
+            domain_id: "r_dom",
+            domain_name: "d_name",
+            domain_path: "d_path",
+            created: "r_created",
+        }
+    )
 }
 
 pub async fn vlan_range_insert(conn: &mut AnyConnection, v: &VlanRangeRow) -> Result<()> {
@@ -229,30 +232,32 @@ const IP_FROM: &str = " FROM public_ips p JOIN vlan_ranges r ON r.id = p.range_i
 
 fn ip_row(r: &AnyRow) -> Result<PublicIpRow> {
     const T: &str = "public_ips";
-    let snat: i64 = r.try_get("p_snat")?;
-    let disp: i64 = r.try_get("p_disp")?;
-    Ok(PublicIpRow {
-        id: get_id(r, "p_id", T)?,
-        zone_id: get_id(r, "p_zone", T)?,
-        range_id: get_id(r, "p_range", T)?,
-        address: r.try_get("p_addr")?,
-        state: get_id(r, "p_state", T)?,
-        account_id: get_opt_id(r, "p_acct", T)?,
-        account_name: r.try_get("a_name")?,
-        domain_id: get_opt_id(r, "p_dom", T)?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        network_id: get_opt_id(r, "p_net", T)?,
-        source_nat: snat != 0,
-        static_nat_vm: get_opt_id(r, "p_svm", T)?,
-        static_nat_ip: r.try_get("p_sip")?,
-        allocated: r.try_get("p_alloc")?,
-        for_display: disp != 0,
-        vlan: r.try_get("r_vlan")?,
-        gateway: r.try_get("r_gw")?,
-        netmask: r.try_get("r_mask")?,
-        physnet_id: get_opt_id(r, "r_pn", T)?,
-    })
+    map_row!(
+        r,
+        T,
+        PublicIpRow {
+            id: "p_id",
+            zone_id: "p_zone",
+            range_id: "p_range",
+            address: "p_addr",
+            state: "p_state",
+            account_id: "p_acct",
+            account_name: "a_name",
+            domain_id: "p_dom",
+            domain_name: "d_name",
+            domain_path: "d_path",
+            network_id: "p_net",
+            source_nat: "p_snat",
+            static_nat_vm: "p_svm",
+            static_nat_ip: "p_sip",
+            allocated: "p_alloc",
+            for_display: "p_disp",
+            vlan: "r_vlan",
+            gateway: "r_gw",
+            netmask: "r_mask",
+            physnet_id: "r_pn",
+        }
+    )
 }
 
 /// Adds the addresses of a public range, all Free.
@@ -371,7 +376,7 @@ pub async fn public_ip_free(
         .bind(n);
     let rows = q.query().fetch_all(&mut *conn).await?;
     rows.iter()
-        .map(|r| Ok((get_id(r, "id", "public_ips")?, r.try_get("address")?)))
+        .map(|r| Ok((parsed(r, "public_ips", "id")?, r.try_get("address")?)))
         .collect()
 }
 

@@ -7,7 +7,8 @@ use model::stats::GuestStats;
 use model::{HostId, VmId};
 use sqlx::{AnyConnection, Row};
 
-use crate::identity::get_id;
+use crate::mapper::parsed;
+
 use crate::migrate::now_ms;
 use crate::sql::{in_list, Sql};
 use crate::{DbError, Result};
@@ -73,8 +74,8 @@ pub async fn vm_stats_get(conn: &mut AnyConnection, vms: &[VmId]) -> Result<Vec<
                 value: format!("{e}: {}", doc.chars().take(80).collect::<String>()),
             })?;
             out.push(VmStatsRow {
-                vm_id: get_id(&r, "vm_id", "vm_stats")?,
-                host_id: get_id(&r, "host_id", "vm_stats")?,
+                vm_id: parsed(&r, "vm_stats", "vm_id")?,
+                host_id: parsed(&r, "vm_stats", "host_id")?,
                 collected: r.try_get("collected")?,
                 stats,
             });

@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use model::{HostId, HostStatus, ResourceState};
 
-use crate::identity::{get_id, Listed};
+use crate::identity::Listed;
+use crate::mapper::map_row;
 use crate::migrate::now_ms;
 use crate::sql::Sql;
 use crate::{DbError, Result};
@@ -36,45 +37,25 @@ pub struct HostRow {
     pub created: i64,
 }
 
-fn uuid_of(r: &AnyRow, col: &'static str) -> Result<Uuid> {
-    let s: String = r.try_get(col)?;
-    Uuid::parse_str(&s).map_err(|_| DbError::Corrupt {
-        table: "hosts",
-        column: col,
-        value: s,
-    })
-}
-
 fn host_row(r: &AnyRow) -> Result<HostRow> {
-    let inv: String = r.try_get("inventory")?;
-    let tags: String = r.try_get("host_tags")?;
-    let server: Option<String> = r.try_get("server_id")?;
-    Ok(HostRow {
-        id: HostId(uuid_of(r, "id")?),
-        zone_id: uuid_of(r, "zone_id")?,
-        pod_id: uuid_of(r, "pod_id")?,
-        cluster_id: uuid_of(r, "cluster_id")?,
-        name: r.try_get("name")?,
-        address: r.try_get("address")?,
-        hypervisor: r.try_get("hypervisor")?,
-        status: get_id(r, "status", "hosts")?,
-        resource_state: get_id(r, "resource_state", "hosts")?,
-        host_tags: tags
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
-        inventory: serde_json::from_str(&inv).map_err(|_| DbError::Corrupt {
-            table: "hosts",
-            column: "inventory",
-            value: inv,
-        })?,
-        secret_hash: r.try_get("secret_hash")?,
-        server_id: server.and_then(|s| Uuid::parse_str(&s).ok()),
-        last_pinged: r.try_get("last_pinged")?,
-        disconnected: r.try_get("disconnected")?,
-        simulated: r.try_get::<i64, _>("simulated")? != 0,
-        created: r.try_get("created")?,
+    map_row!(r, "hosts", HostRow {
+        id: "id",
+        zone_id: "zone_id",
+        pod_id: "pod_id",
+        cluster_id: "cluster_id",
+        name: "name",
+        address: "address",
+        hypervisor: "hypervisor",
+        status: "status",
+        resource_state: "resource_state",
+        host_tags: (csv "host_tags"),
+        inventory: (json "inventory"),
+        secret_hash: "secret_hash",
+        server_id: "server_id",
+        last_pinged: "last_pinged",
+        disconnected: "disconnected",
+        simulated: "simulated",
+        created: "created",
     })
 }
 
@@ -314,13 +295,17 @@ pub async fn token_get(conn: &mut AnyConnection, secret_hash: &str) -> Result<Op
     let mut q = Sql::new("SELECT * FROM join_tokens WHERE secret_hash = ");
     q.bind(secret_hash);
     q.one(conn, |r| {
-        Ok(TokenRow {
-            id: uuid_of(r, "id")?,
-            cluster_id: uuid_of(r, "cluster_id")?,
-            address: r.try_get("address")?,
-            uses_left: r.try_get("uses_left")?,
-            expires: r.try_get("expires")?,
-        })
+        map_row!(
+            r,
+            "join_tokens",
+            TokenRow {
+                id: "id",
+                cluster_id: "cluster_id",
+                address: "address",
+                uses_left: "uses_left",
+                expires: "expires",
+            }
+        )
     })
     .await
 }

@@ -2,11 +2,12 @@
 //! placement honours, and what each hypervisor supports.
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
+use crate::mapper::map_row;
 use crate::sql::Sql;
-use crate::{DbError, Result};
+use crate::Result;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HvCapsRow {
@@ -25,22 +26,21 @@ const COLS: &str = "SELECT id, hypervisor, version, max_guests, max_data_volumes
      security_group_enabled, storage_motion_enabled, vm_snapshot_enabled FROM hypervisor_capabilities WHERE 1 = 1";
 
 fn row(r: &AnyRow) -> Result<HvCapsRow> {
-    let id: String = r.try_get("id")?;
-    Ok(HvCapsRow {
-        id: Uuid::parse_str(&id).map_err(|_| DbError::Corrupt {
-            table: "hypervisor_capabilities",
-            column: "id",
-            value: id,
-        })?,
-        hypervisor: r.try_get("hypervisor")?,
-        version: r.try_get("version")?,
-        max_guests: r.try_get("max_guests")?,
-        max_data_volumes: r.try_get("max_data_volumes")?,
-        max_hosts_per_cluster: r.try_get("max_hosts_per_cluster")?,
-        security_group_enabled: r.try_get::<i64, _>("security_group_enabled")? != 0,
-        storage_motion_enabled: r.try_get::<i64, _>("storage_motion_enabled")? != 0,
-        vm_snapshot_enabled: r.try_get::<i64, _>("vm_snapshot_enabled")? != 0,
-    })
+    map_row!(
+        r,
+        "hypervisor_capabilities",
+        HvCapsRow {
+            id: "id",
+            hypervisor: "hypervisor",
+            version: "version",
+            max_guests: "max_guests",
+            max_data_volumes: "max_data_volumes",
+            max_hosts_per_cluster: "max_hosts_per_cluster",
+            security_group_enabled: "security_group_enabled",
+            storage_motion_enabled: "storage_motion_enabled",
+            vm_snapshot_enabled: "vm_snapshot_enabled",
+        }
+    )
 }
 
 /// Rows by id and/or hypervisor (case-insensitive), ordered by hypervisor and version.

@@ -1,46 +1,16 @@
 //! Domains, roles, accounts, users and sessions.
 
-use std::str::FromStr;
-
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use model::identity::{AccountState, AccountType, RoleType};
 use model::{AccountId, DomainId, RoleId, SessionId, UserId};
 
+use crate::mapper::{map_row, parsed};
 use crate::migrate::now_ms;
 use crate::rows::*;
 use crate::sql::{OwnerScope, Sql};
 use crate::{DbError, Result};
-
-pub(crate) fn get_id<T: FromStr>(
-    row: &AnyRow,
-    col: &'static str,
-    table: &'static str,
-) -> Result<T> {
-    let s: String = row.try_get(col)?;
-    T::from_str(&s).map_err(|_| DbError::Corrupt {
-        table,
-        column: col,
-        value: s,
-    })
-}
-
-pub(crate) fn get_opt_id<T: FromStr>(
-    row: &AnyRow,
-    col: &'static str,
-    table: &'static str,
-) -> Result<Option<T>> {
-    let s: Option<String> = row.try_get(col)?;
-    s.map(|s| {
-        T::from_str(&s).map_err(|_| DbError::Corrupt {
-            table,
-            column: col,
-            value: s,
-        })
-    })
-    .transpose()
-}
 
 /// A page of results and the total that matched.
 pub type Listed<T> = (Vec<T>, u64);
@@ -59,18 +29,22 @@ const DOMAIN_FROM: &str =
     " FROM domains d LEFT JOIN domains p ON p.id = d.parent_id WHERE d.removed IS NULL";
 
 fn domain_row(r: &AnyRow) -> Result<DomainRow> {
-    Ok(DomainRow {
-        id: get_id(r, "id", "domains")?,
-        name: r.try_get("name")?,
-        path: r.try_get("path")?,
-        parent_id: get_opt_id(r, "parent_id", "domains")?,
-        parent_name: r.try_get("parent_name")?,
-        level: r.try_get("level")?,
-        network_domain: r.try_get("network_domain")?,
-        state: r.try_get("state")?,
-        created: r.try_get("created")?,
-        has_child: r.try_get::<i64, _>("children")? > 0,
-    })
+    map_row!(
+        r,
+        "domains",
+        DomainRow {
+            id: "id",
+            name: "name",
+            path: "path",
+            parent_id: "parent_id",
+            parent_name: "parent_name",
+            level: "level",
+            network_domain: "network_domain",
+            state: "state",
+            created: "created",
+            has_child: "children",
+        }
+    )
 }
 
 /// Filters for [`domain_list`].
@@ -221,19 +195,18 @@ pub async fn domain_mark_removed(conn: &mut AnyConnection, id: DomainId) -> Resu
 // --- roles ---------------------------------------------------------------------------------
 
 fn role_row(r: &AnyRow) -> Result<RoleRow> {
-    let t: String = r.try_get("role_type")?;
-    Ok(RoleRow {
-        id: get_id(r, "id", "roles")?,
-        name: r.try_get("name")?,
-        role_type: RoleType::parse(&t).ok_or(DbError::Corrupt {
-            table: "roles",
-            column: "role_type",
-            value: t,
-        })?,
-        description: r.try_get("description")?,
-        is_default: r.try_get::<i64, _>("is_default")? != 0,
-        read_only: r.try_get::<i64, _>("read_only")? != 0,
-    })
+    map_row!(
+        r,
+        "roles",
+        RoleRow {
+            id: "id",
+            name: "name",
+            role_type: "role_type",
+            description: "description",
+            is_default: "is_default",
+            read_only: "read_only",
+        }
+    )
 }
 
 pub async fn role_insert(conn: &mut AnyConnection, role: &RoleRow) -> Result<()> {
@@ -301,37 +274,26 @@ const ACCOUNT_FROM: &str =
     " FROM accounts a JOIN roles r ON r.id = a.role_id JOIN domains d ON d.id = a.domain_id WHERE a.removed IS NULL";
 
 fn account_row(r: &AnyRow) -> Result<AccountRow> {
-    let t: i64 = r.try_get("a_type")?;
-    let rt: String = r.try_get("r_type")?;
-    let st: String = r.try_get("a_state")?;
-    Ok(AccountRow {
-        id: get_id(r, "a_id", "accounts")?,
-        name: r.try_get("a_name")?,
-        account_type: AccountType::from_i64(t).ok_or(DbError::Corrupt {
-            table: "accounts",
-            column: "account_type",
-            value: t.to_string(),
-        })?,
-        role_id: get_id(r, "a_role", "accounts")?,
-        role_name: r.try_get("r_name")?,
-        role_type: RoleType::parse(&rt).ok_or(DbError::Corrupt {
-            table: "roles",
-            column: "role_type",
-            value: rt,
-        })?,
-        role_read_only: r.try_get::<i64, _>("r_ro")? != 0,
-        domain_id: get_id(r, "a_domain", "accounts")?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        state: AccountState::parse(&st).ok_or(DbError::Corrupt {
-            table: "accounts",
-            column: "state",
-            value: st,
-        })?,
-        network_domain: r.try_get("a_nd")?,
-        is_default: r.try_get::<i64, _>("a_default")? != 0,
-        created: r.try_get("a_created")?,
-    })
+    map_row!(
+        r,
+        "accounts",
+        AccountRow {
+            id: "a_id",
+            name: "a_name",
+            account_type: "a_type",
+            role_id: "a_role",
+            role_name: "r_name",
+            role_type: "r_type",
+            role_read_only: "r_ro",
+            domain_id: "a_domain",
+            domain_name: "d_name",
+            domain_path: "d_path",
+            state: "a_state",
+            network_domain: "a_nd",
+            is_default: "a_default",
+            created: "a_created",
+        }
+    )
 }
 
 /// Filters for [`account_list`].
@@ -428,7 +390,7 @@ pub async fn account_ids_under(conn: &mut AnyConnection, path: &str) -> Result<V
         .fetch_all(conn)
         .await?
         .iter()
-        .map(|r| get_id(r, "a_id", "accounts"))
+        .map(|r| parsed(r, "accounts", "a_id"))
         .collect()
 }
 
@@ -492,27 +454,26 @@ const USER_FROM: &str =
      JOIN domains d ON d.id = a.domain_id WHERE u.removed IS NULL";
 
 fn user_row(r: &AnyRow) -> Result<UserRow> {
-    let st: String = r.try_get("u_state")?;
-    Ok(UserRow {
-        id: get_id(r, "u_id", "users")?,
-        username: r.try_get("u_username")?,
-        password_hash: r.try_get("u_hash")?,
-        email: r.try_get("u_email")?,
-        firstname: r.try_get("u_first")?,
-        lastname: r.try_get("u_last")?,
-        state: AccountState::parse(&st).ok_or(DbError::Corrupt {
-            table: "users",
-            column: "state",
-            value: st,
-        })?,
-        api_key: r.try_get("u_key")?,
-        secret_enc: r.try_get("u_secret")?,
-        timezone: r.try_get("u_tz")?,
-        is_default: r.try_get::<i64, _>("u_default")? != 0,
-        source: r.try_get("u_source")?,
-        created: r.try_get("u_created")?,
-        account: account_row(r)?,
-    })
+    map_row!(
+        r,
+        "users",
+        UserRow {
+            id: "u_id",
+            username: "u_username",
+            password_hash: "u_hash",
+            email: "u_email",
+            firstname: "u_first",
+            lastname: "u_last",
+            state: "u_state",
+            api_key: "u_key",
+            secret_enc: "u_secret",
+            timezone: "u_tz",
+            is_default: "u_default",
+            source: "u_source",
+            created: "u_created",
+            account: { account_row(r)? },
+        }
+    )
 }
 
 /// Filters for [`user_list`].
@@ -701,14 +662,18 @@ pub async fn user_mark_removed(conn: &mut AnyConnection, id: UserId) -> Result<(
 // --- sessions ------------------------------------------------------------------------------
 
 fn session_row(r: &AnyRow) -> Result<SessionRow> {
-    Ok(SessionRow {
-        id: get_id(r, "id", "sessions")?,
-        session_key: r.try_get("session_key")?,
-        user_id: get_id(r, "user_id", "sessions")?,
-        created: r.try_get("created")?,
-        last_seen: r.try_get("last_seen")?,
-        timeout_s: r.try_get("timeout_s")?,
-    })
+    map_row!(
+        r,
+        "sessions",
+        SessionRow {
+            id: "id",
+            session_key: "session_key",
+            user_id: "user_id",
+            created: "created",
+            last_seen: "last_seen",
+            timeout_s: "timeout_s",
+        }
+    )
 }
 
 pub async fn session_insert(conn: &mut AnyConnection, s: &SessionRow) -> Result<()> {

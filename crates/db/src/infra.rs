@@ -7,6 +7,7 @@ use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 use crate::identity::Listed;
+use crate::mapper::map_row;
 use crate::migrate::now_ms;
 use crate::sql::Sql;
 use crate::{DbError, Result};
@@ -77,44 +78,22 @@ impl InfraRow {
     }
 }
 
-fn uuid_col(r: &AnyRow, col: &'static str) -> Result<Uuid> {
-    let s: String = r.try_get(col)?;
-    Uuid::parse_str(&s).map_err(|_| DbError::Corrupt {
-        table: "inventory",
-        column: col,
-        value: s,
-    })
-}
-
-fn opt_uuid_col(r: &AnyRow, col: &'static str) -> Result<Option<Uuid>> {
-    let s: Option<String> = r.try_get(col)?;
-    s.map(|s| {
-        Uuid::parse_str(&s).map_err(|_| DbError::Corrupt {
-            table: "inventory",
-            column: col,
-            value: s,
-        })
-    })
-    .transpose()
-}
-
 fn infra_row(r: &AnyRow) -> Result<InfraRow> {
-    let attrs: String = r.try_get("attrs")?;
-    Ok(InfraRow {
-        id: uuid_col(r, "id")?,
-        zone_id: uuid_col(r, "zone_id")?,
-        parent_id: opt_uuid_col(r, "parent_id")?,
-        name: r.try_get("name")?,
-        kind: r.try_get("kind")?,
-        state: r.try_get("state")?,
-        domain_id: opt_uuid_col(r, "domain_id")?,
-        attrs: serde_json::from_str(&attrs).map_err(|_| DbError::Corrupt {
-            table: "inventory",
-            column: "attrs",
-            value: attrs,
-        })?,
-        created: r.try_get("created")?,
-    })
+    map_row!(
+        r,
+        "inventory",
+        InfraRow {
+            id: "id",
+            zone_id: "zone_id",
+            parent_id: "parent_id",
+            name: "name",
+            kind: "kind",
+            state: "state",
+            domain_id: "domain_id",
+            attrs: "attrs",
+            created: "created",
+        }
+    )
 }
 
 pub async fn infra_insert(conn: &mut AnyConnection, t: Infra, row: &InfraRow) -> Result<()> {

@@ -1,12 +1,13 @@
 //! SSH key pairs: public keys registered to an account, referenced by name at deploy time.
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use model::ids::{AccountId, DomainId};
 use uuid::Uuid;
 
-use crate::identity::{count, get_id, Listed};
+use crate::identity::{count, Listed};
+use crate::mapper::map_row;
 use crate::migrate::now_ms;
 use crate::sql::{OwnerScope, Sql};
 use crate::{DbError, Result};
@@ -46,23 +47,22 @@ const KP_FROM: &str = " FROM ssh_keypairs k JOIN accounts a ON a.id = k.account_
      JOIN domains d ON d.id = k.domain_id WHERE 1 = 1";
 
 fn kp_row(r: &AnyRow) -> Result<KeyPairRow> {
-    let id: String = r.try_get("k_id")?;
-    Ok(KeyPairRow {
-        id: Uuid::parse_str(&id).map_err(|_| DbError::Corrupt {
-            table: "ssh_keypairs",
-            column: "id",
-            value: id,
-        })?,
-        account_id: get_id(r, "k_acct", "ssh_keypairs")?,
-        account_name: r.try_get("a_name")?,
-        domain_id: get_id(r, "k_dom", "ssh_keypairs")?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        name: r.try_get("k_name")?,
-        fingerprint: r.try_get("k_fp")?,
-        public_key: r.try_get("k_pub")?,
-        created: r.try_get("k_created")?,
-    })
+    map_row!(
+        r,
+        "ssh_keypairs",
+        KeyPairRow {
+            id: "k_id",
+            account_id: "k_acct",
+            account_name: "a_name",
+            domain_id: "k_dom",
+            domain_name: "d_name",
+            domain_path: "d_path",
+            name: "k_name",
+            fingerprint: "k_fp",
+            public_key: "k_pub",
+            created: "k_created",
+        }
+    )
 }
 
 /// Stores a key pair; a second pair with the same name in the account is a

@@ -19,6 +19,7 @@ mod identity;
 mod infra;
 mod keypairs;
 mod limits;
+mod mapper;
 mod migrate;
 mod netrules;
 mod networks;

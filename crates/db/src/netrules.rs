@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use model::ids::{AccountId, DomainId, NetworkId, VmId};
 
-use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::identity::{count, Listed};
+use crate::mapper::{map_row, parsed};
 use crate::migrate::now_ms;
 use crate::rulespec::RuleSpec;
 use crate::sql::{in_list, OwnerScope, Sql};
@@ -79,22 +80,26 @@ fn rule_row(r: &AnyRow) -> Result<RuleRow> {
     const T: &str = "net_rules";
     let spec: String = r.try_get("x_spec")?;
     let kind: String = r.try_get("x_kind")?;
-    let id = get_id(r, "x_id", T)?;
-    Ok(RuleRow {
-        id,
-        name: r.try_get("x_name")?,
-        state: get_id(r, "x_state", T)?,
-        account_id: get_opt_id(r, "x_acct", T)?,
-        account_name: r.try_get("a_name")?,
-        domain_id: get_opt_id(r, "x_dom", T)?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        network_id: get_opt_id(r, "x_net", T)?,
-        ip_id: get_opt_id(r, "x_ip", T)?,
-        parent_id: get_opt_id(r, "x_parent", T)?,
-        spec: RuleSpec::decode(&kind, &spec, id)?,
-        created: r.try_get("x_created")?,
-    })
+    let id = parsed(r, T, "x_id")?;
+    map_row!(
+        r,
+        T,
+        RuleRow {
+            id: { id },
+            name: "x_name",
+            state: "x_state",
+            account_id: "x_acct",
+            account_name: "a_name",
+            domain_id: "x_dom",
+            domain_name: "d_name",
+            domain_path: "d_path",
+            network_id: "x_net",
+            ip_id: "x_ip",
+            parent_id: "x_parent",
+            spec: { RuleSpec::decode(&kind, &spec, id)? },
+            created: "x_created",
+        }
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -256,11 +261,15 @@ pub struct MemberRow {
 
 fn member_row(r: &AnyRow) -> Result<MemberRow> {
     const T: &str = "rule_members";
-    Ok(MemberRow {
-        owner_id: get_id(r, "owner_id", T)?,
-        member_id: get_id(r, "member_id", T)?,
-        ip: r.try_get("ip")?,
-    })
+    map_row!(
+        r,
+        T,
+        MemberRow {
+            owner_id: "owner_id",
+            member_id: "member_id",
+            ip: "ip",
+        }
+    )
 }
 
 /// Adds a member (idempotent: an existing pair is kept).

@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use model::ids::{AccountId, DomainId, HostId, NetworkId, VmId};
 
-use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::identity::{count, Listed};
+use crate::mapper::{map_row, parsed};
 use crate::migrate::now_ms;
 use crate::sql::{in_list, OwnerScope, Sql};
 use crate::{DbError, Result};
@@ -58,29 +59,32 @@ const FROM: &str = " FROM networks n LEFT JOIN accounts a ON a.id = n.account_id
 
 fn row(r: &AnyRow) -> Result<NetworkRow> {
     const T: &str = "networks";
-    let attrs: String = r.try_get("n_attrs")?;
-    Ok(NetworkRow {
-        id: get_id(r, "n_id", T)?,
-        name: r.try_get("n_name")?,
-        display_text: r.try_get("n_text")?,
-        zone_id: get_id(r, "n_zone", T)?,
-        account_id: get_opt_id(r, "n_acct", T)?,
-        account_name: r.try_get("a_name")?,
-        domain_id: get_opt_id(r, "n_dom", T)?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        guest_type: r.try_get("n_gt")?,
-        traffic_type: r.try_get("n_tt")?,
-        state: get_id(r, "n_state", T)?,
-        cidr: r.try_get("n_cidr")?,
-        gateway: r.try_get("n_gw")?,
-        netmask: r.try_get("n_mask")?,
-        network_domain: r.try_get("n_nd")?,
-        vni: r.try_get("n_vni")?,
-        network_offering_id: get_opt_id(r, "n_no", T)?,
-        attrs: serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null),
-        created: r.try_get("n_created")?,
-    })
+    map_row!(
+        r,
+        T,
+        NetworkRow {
+            id: "n_id",
+            name: "n_name",
+            display_text: "n_text",
+            zone_id: "n_zone",
+            account_id: "n_acct",
+            account_name: "a_name",
+            domain_id: "n_dom",
+            domain_name: "d_name",
+            domain_path: "d_path",
+            guest_type: "n_gt",
+            traffic_type: "n_tt",
+            state: "n_state",
+            cidr: "n_cidr",
+            gateway: "n_gw",
+            netmask: "n_mask",
+            network_domain: "n_nd",
+            vni: "n_vni",
+            network_offering_id: "n_no",
+            attrs: "n_attrs",
+            created: "n_created",
+        }
+    )
 }
 
 pub async fn network_insert(conn: &mut AnyConnection, n: &NetworkRow) -> Result<()> {
@@ -255,22 +259,24 @@ pub async fn nics_for_vms(conn: &mut AnyConnection, vms: &[VmId]) -> Result<Vec<
     let rows = q.query().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
-            const T: &str = "nics";
-            let d: i64 = r.try_get("c_def")?;
-            Ok(NicRow {
-                id: get_id(r, "c_id", T)?,
-                vm_id: get_id(r, "c_vm", T)?,
-                network_id: get_id(r, "c_net", T)?,
-                network_name: r.try_get("n_name")?,
-                guest_type: r.try_get("n_gt")?,
-                ip4: r.try_get("c_ip")?,
-                gateway: r.try_get("n_gw")?,
-                netmask: r.try_get("n_mask")?,
-                vni: r.try_get("n_vni")?,
-                mac: r.try_get("c_mac")?,
-                device_id: r.try_get("c_dev")?,
-                is_default: d != 0,
-            })
+            map_row!(
+                r,
+                "nics",
+                NicRow {
+                    id: "c_id",
+                    vm_id: "c_vm",
+                    network_id: "c_net",
+                    network_name: "n_name",
+                    guest_type: "n_gt",
+                    ip4: "c_ip",
+                    gateway: "n_gw",
+                    netmask: "n_mask",
+                    vni: "n_vni",
+                    mac: "c_mac",
+                    device_id: "c_dev",
+                    is_default: "c_def",
+                }
+            )
         })
         .collect()
 }
@@ -381,20 +387,22 @@ pub struct NetNic {
 }
 
 fn net_nic_row(r: &AnyRow) -> Result<NetNic> {
-    const T: &str = "nics";
-    let d: i64 = r.try_get("c_def")?;
-    Ok(NetNic {
-        nic_id: get_id(r, "c_id", T)?,
-        vm_id: get_id(r, "c_vm", T)?,
-        vm_name: r.try_get("m_name")?,
-        vm_state: get_id(r, "m_state", T)?,
-        host_id: get_opt_id(r, "m_host", T)?,
-        network_id: get_id(r, "c_net", T)?,
-        ip4: r.try_get("c_ip")?,
-        mac: r.try_get("c_mac")?,
-        is_default: d != 0,
-        device_id: r.try_get("c_dev")?,
-    })
+    map_row!(
+        r,
+        "nics",
+        NetNic {
+            nic_id: "c_id",
+            vm_id: "c_vm",
+            vm_name: "m_name",
+            vm_state: "m_state",
+            host_id: "m_host",
+            network_id: "c_net",
+            ip4: "c_ip",
+            mac: "c_mac",
+            is_default: "c_def",
+            device_id: "c_dev",
+        }
+    )
 }
 
 const NET_NIC_SQL: &str = "SELECT c.id AS c_id, c.vm_id AS c_vm, m.name AS m_name, m.state AS m_state, \
@@ -460,7 +468,7 @@ pub async fn network_vm_hosts(
         q.and(" AND c.vm_id <> ", v);
     }
     q.all(conn, |r| {
-        Ok((get_id(r, "c_net", "nics")?, get_id(r, "m_host", "vms")?))
+        Ok((parsed(r, "nics", "c_net")?, parsed(r, "vms", "m_host")?))
     })
     .await
 }

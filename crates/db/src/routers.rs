@@ -1,12 +1,13 @@
 //! Virtual routers (one live per network) and the per-host data-plane generations.
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use model::ids::{AccountId, DomainId, HostId, NetworkId};
 
-use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::identity::{count, Listed};
+use crate::mapper::map_row;
 use crate::migrate::now_ms;
 use crate::sql::{in_list, OwnerScope, Sql};
 use crate::{DbError, Result};
@@ -59,25 +60,29 @@ const ROUTER_FROM: &str = " FROM routers v LEFT JOIN accounts a ON a.id = v.acco
 
 fn router_row(r: &AnyRow) -> Result<RouterRow> {
     const T: &str = "routers";
-    Ok(RouterRow {
-        id: get_id(r, "v_id", T)?,
-        name: r.try_get("v_name")?,
-        network_id: get_id(r, "v_net", T)?,
-        zone_id: get_id(r, "v_zone", T)?,
-        account_id: get_opt_id(r, "v_acct", T)?,
-        account_name: r.try_get("a_name")?,
-        domain_id: get_opt_id(r, "v_dom", T)?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        host_id: get_opt_id(r, "v_host", T)?,
-        state: get_id(r, "v_state", T)?,
-        guest_ip: r.try_get("v_gip")?,
-        guest_mac: r.try_get("v_gmac")?,
-        public_ip_id: get_opt_id(r, "v_pip", T)?,
-        public_mac: r.try_get("v_pmac")?,
-        link_local_ip: r.try_get("v_ll")?,
-        created: r.try_get("v_created")?,
-    })
+    map_row!(
+        r,
+        T,
+        RouterRow {
+            id: "v_id",
+            name: "v_name",
+            network_id: "v_net",
+            zone_id: "v_zone",
+            account_id: "v_acct",
+            account_name: "a_name",
+            domain_id: "v_dom",
+            domain_name: "d_name",
+            domain_path: "d_path",
+            host_id: "v_host",
+            state: "v_state",
+            guest_ip: "v_gip",
+            guest_mac: "v_gmac",
+            public_ip_id: "v_pip",
+            public_mac: "v_pmac",
+            link_local_ip: "v_ll",
+            created: "v_created",
+        }
+    )
 }
 
 /// Adds a network's router; a second live router for one network is a
@@ -198,12 +203,16 @@ pub async fn netgen_get(conn: &mut AnyConnection, host: HostId) -> Result<Option
         Sql::new("SELECT host_id, generation, digest, acked FROM net_generations WHERE host_id = ");
     q.bind(host);
     q.one(conn, |r| {
-        Ok(NetGeneration {
-            host_id: get_id(r, "host_id", "net_generations")?,
-            generation: r.try_get("generation")?,
-            digest: r.try_get("digest")?,
-            acked: r.try_get("acked")?,
-        })
+        map_row!(
+            r,
+            "net_generations",
+            NetGeneration {
+                host_id: "host_id",
+                generation: "generation",
+                digest: "digest",
+                acked: "acked",
+            }
+        )
     })
     .await
 }
@@ -217,12 +226,16 @@ pub async fn netgen_list(conn: &mut AnyConnection, hosts: &[HostId]) -> Result<V
         in_list(&mut q, "host_id", chunk);
         out.extend(
             q.all(conn, |r| {
-                Ok(NetGeneration {
-                    host_id: get_id(r, "host_id", "net_generations")?,
-                    generation: r.try_get("generation")?,
-                    digest: r.try_get("digest")?,
-                    acked: r.try_get("acked")?,
-                })
+                map_row!(
+                    r,
+                    "net_generations",
+                    NetGeneration {
+                        host_id: "host_id",
+                        generation: "generation",
+                        digest: "digest",
+                        acked: "acked",
+                    }
+                )
             })
             .await?,
         );

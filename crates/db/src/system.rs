@@ -5,7 +5,8 @@ use sqlx::{AnyConnection, Row};
 
 use model::{EventId, JobId, ServerId, UserId};
 
-use crate::identity::{get_id, get_opt_id, Listed};
+use crate::identity::Listed;
+use crate::mapper::map_row;
 use crate::migrate::now_ms;
 use crate::rows::*;
 use crate::sql::{OwnerScope, Sql};
@@ -102,25 +103,29 @@ const EVENT_FROM: &str =
      LEFT JOIN users u ON u.id = e.user_id WHERE 1 = 1";
 
 fn event_row(r: &AnyRow) -> Result<EventRow> {
-    Ok(EventRow {
-        id: get_id(r, "id", "events")?,
-        event_type: r.try_get("event_type")?,
-        level: r.try_get("level")?,
-        description: r.try_get("description")?,
-        state: r.try_get("state")?,
-        account_id: get_id(r, "account_id", "events")?,
-        account_name: r.try_get("account_name")?,
-        domain_id: get_id(r, "domain_id", "events")?,
-        domain_name: r.try_get("domain_name")?,
-        username: r.try_get("username")?,
-        user_id: get_opt_id(r, "user_id", "events")?,
-        resource_id: r.try_get("resource_id")?,
-        resource_type: r.try_get("resource_type")?,
-        resource_name: r.try_get("resource_name")?,
-        parent_id: get_opt_id(r, "parent_id", "events")?,
-        created: r.try_get("created")?,
-        archived: r.try_get::<i64, _>("archived")? != 0,
-    })
+    map_row!(
+        r,
+        "events",
+        EventRow {
+            id: "id",
+            event_type: "event_type",
+            level: "level",
+            description: "description",
+            state: "state",
+            account_id: "account_id",
+            account_name: "account_name",
+            domain_id: "domain_id",
+            domain_name: "domain_name",
+            username: "username",
+            user_id: "user_id",
+            resource_id: "resource_id",
+            resource_type: "resource_type",
+            resource_name: "resource_name",
+            parent_id: "parent_id",
+            created: "created",
+            archived: "archived",
+        }
+    )
 }
 
 /// Filters for [`event_list`].
@@ -204,29 +209,33 @@ const JOB_COLS: &str = "j.*, a.name AS account_name, d.path AS domain_path";
 const JOB_FROM: &str = " FROM jobs j JOIN accounts a ON a.id = j.account_id JOIN domains d ON d.id = j.domain_id WHERE 1 = 1";
 
 fn job_row(r: &AnyRow) -> Result<JobRow> {
-    Ok(JobRow {
-        id: get_id(r, "id", "jobs")?,
-        command: r.try_get("command")?,
-        params: r.try_get("params")?,
-        user_id: get_id(r, "user_id", "jobs")?,
-        account_id: get_id(r, "account_id", "jobs")?,
-        account_name: r.try_get("account_name")?,
-        domain_id: get_id(r, "domain_id", "jobs")?,
-        domain_path: r.try_get("domain_path")?,
-        status: r.try_get("status")?,
-        result_code: r.try_get("result_code")?,
-        result: r.try_get("result")?,
-        instance_type: r.try_get("instance_type")?,
-        instance_id: r.try_get("instance_id")?,
-        created: r.try_get("created")?,
-        completed: r.try_get("completed")?,
-        owner: get_opt_id(r, "owner", "jobs")?,
-        lease_until: r.try_get("lease_until")?,
-        attempts: r.try_get("attempts")?,
-        event_id: get_opt_id(r, "event_id", "jobs")?,
-        progress: r.try_get("progress")?,
-        resume_mark: r.try_get("resume_mark")?,
-    })
+    map_row!(
+        r,
+        "jobs",
+        JobRow {
+            id: "id",
+            command: "command",
+            params: "params",
+            user_id: "user_id",
+            account_id: "account_id",
+            account_name: "account_name",
+            domain_id: "domain_id",
+            domain_path: "domain_path",
+            status: "status",
+            result_code: "result_code",
+            result: "result",
+            instance_type: "instance_type",
+            instance_id: "instance_id",
+            created: "created",
+            completed: "completed",
+            owner: "owner",
+            lease_until: "lease_until",
+            attempts: "attempts",
+            event_id: "event_id",
+            progress: "progress",
+            resume_mark: "resume_mark",
+        }
+    )
 }
 
 /// Records how far a running job is (0–100). A finished job, or an id that is not a job (a

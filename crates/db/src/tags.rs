@@ -1,12 +1,13 @@
 //! Resource tags: key/value pairs users attach to their resources (createTags).
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use model::ids::{AccountId, DomainId};
 
-use crate::identity::{count, get_id, Listed};
+use crate::identity::{count, Listed};
+use crate::mapper::map_row;
 use crate::migrate::now_ms;
 use crate::sql::{OwnerScope, Sql};
 use crate::{DbError, Result};
@@ -74,29 +75,24 @@ const COLS: &str = "t.id AS t_id, t.resource_type AS t_rtype, t.resource_id AS t
 const FROM: &str = " FROM resource_tags t JOIN accounts a ON a.id = t.account_id \
      JOIN domains d ON d.id = t.domain_id WHERE 1 = 1";
 
-fn uuid(r: &AnyRow, col: &'static str) -> Result<Uuid> {
-    let s: String = r.try_get(col)?;
-    Uuid::parse_str(&s).map_err(|_| DbError::Corrupt {
-        table: "resource_tags",
-        column: col,
-        value: s,
-    })
-}
-
 fn tag_row(r: &AnyRow) -> Result<TagRow> {
-    Ok(TagRow {
-        id: uuid(r, "t_id")?,
-        resource_type: r.try_get("t_rtype")?,
-        resource_id: uuid(r, "t_rid")?,
-        key: r.try_get("t_key")?,
-        value: r.try_get("t_value")?,
-        account_id: get_id(r, "t_acct", "resource_tags")?,
-        account_name: r.try_get("a_name")?,
-        domain_id: get_id(r, "t_dom", "resource_tags")?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        customer: r.try_get("t_customer")?,
-    })
+    map_row!(
+        r,
+        "resource_tags",
+        TagRow {
+            id: "t_id",
+            resource_type: "t_rtype",
+            resource_id: "t_rid",
+            key: "t_key",
+            value: "t_value",
+            account_id: "t_acct",
+            account_name: "a_name",
+            domain_id: "t_dom",
+            domain_name: "d_name",
+            domain_path: "d_path",
+            customer: "t_customer",
+        }
+    )
 }
 
 /// Stores a tag; a key already on the resource is a [`DbError::Conflict`].

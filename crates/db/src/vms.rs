@@ -10,7 +10,8 @@ use uuid::Uuid;
 use model::ids::{AccountId, DomainId, HostId, UserId, VmId};
 use model::VmState;
 
-use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::identity::{count, Listed};
+use crate::mapper::{map_row, parsed};
 use crate::migrate::now_ms;
 use crate::sql::{OwnerScope, Sql};
 use crate::{DbError, Result};
@@ -126,49 +127,38 @@ const VM_FROM: &str = " FROM vms v JOIN accounts a ON a.id = v.account_id \
 
 fn vm_row(r: &AnyRow) -> Result<VmRow> {
     const T: &str = "vms";
-    let attrs: String = r.try_get("v_attrs")?;
-    let kp: String = r.try_get("v_kp")?;
-    let ha: i64 = r.try_get("v_ha")?;
-    Ok(VmRow {
-        id: get_id(r, "v_id", T)?,
-        seq: r.try_get("v_seq")?,
-        instance_name: r.try_get("v_iname")?,
-        name: r.try_get("v_name")?,
-        display_name: r.try_get("v_dname")?,
-        state: get_id(r, "v_state", T)?,
-        account_id: get_id(r, "v_acct", T)?,
-        account_name: r.try_get("a_name")?,
-        domain_id: get_id(r, "v_dom", T)?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        user_id: get_id(r, "v_user", T)?,
-        zone_id: get_id(r, "v_zone", T)?,
-        pod_id: get_opt_id(r, "v_pod", T)?,
-        cluster_id: get_opt_id(r, "v_cluster", T)?,
-        host_id: get_opt_id(r, "v_host", T)?,
-        last_host_id: get_opt_id(r, "v_last", T)?,
-        dest_host_id: get_opt_id(r, "v_dest", T)?,
-        template_id: get_opt_id(r, "v_tmpl", T)?,
-        iso_id: get_opt_id(r, "v_iso", T)?,
-        service_offering_id: get_id(r, "v_so", T)?,
-        cpus: r.try_get("v_cpus")?,
-        cpu_mhz: r.try_get("v_mhz")?,
-        memory_mib: r.try_get("v_mem")?,
-        ha_enable: ha != 0,
-        group: r.try_get("v_group")?,
-        userdata: r.try_get("v_ud")?,
-        keypairs: serde_json::from_str(&kp).map_err(|_| DbError::Corrupt {
-            table: T,
-            column: "keypairs",
-            value: kp.clone(),
-        })?,
-        attrs: serde_json::from_str(&attrs).map_err(|_| DbError::Corrupt {
-            table: T,
-            column: "attrs",
-            value: attrs.clone(),
-        })?,
-        created: r.try_get("v_created")?,
-        updated: r.try_get("v_updated")?,
+    map_row!(r, T, VmRow {
+        id: "v_id",
+        seq: "v_seq",
+        instance_name: "v_iname",
+        name: "v_name",
+        display_name: "v_dname",
+        state: "v_state",
+        account_id: "v_acct",
+        account_name: "a_name",
+        domain_id: "v_dom",
+        domain_name: "d_name",
+        domain_path: "d_path",
+        user_id: "v_user",
+        zone_id: "v_zone",
+        pod_id: "v_pod",
+        cluster_id: "v_cluster",
+        host_id: "v_host",
+        last_host_id: "v_last",
+        dest_host_id: "v_dest",
+        template_id: "v_tmpl",
+        iso_id: "v_iso",
+        service_offering_id: "v_so",
+        cpus: "v_cpus",
+        cpu_mhz: "v_mhz",
+        memory_mib: "v_mem",
+        ha_enable: "v_ha",
+        group: "v_group",
+        userdata: "v_ud",
+        keypairs: (json "v_kp"),
+        attrs: "v_attrs",
+        created: "v_created",
+        updated: "v_updated",
     })
 }
 
@@ -639,7 +629,7 @@ pub async fn hosts_usage(
             usage_sql(&mut q);
             q.push(&format!(" GROUP BY {col}"));
             for r in q.query().fetch_all(&mut *conn).await? {
-                let e = out.entry(get_id(&r, "h", "vms")?).or_default();
+                let e = out.entry(parsed(&r, "vms", "h")?).or_default();
                 e.cpu_mhz += r.try_get::<i64, _>(1)?;
                 e.memory_mib += r.try_get::<i64, _>(2)?;
                 e.vms += r.try_get::<i64, _>(3)?;
@@ -670,7 +660,7 @@ pub async fn zone_usage(
         usage_sql(&mut q);
         q.push(&format!(" GROUP BY {col}"));
         for r in q.query().fetch_all(&mut *conn).await? {
-            let e = out.entry(get_id(&r, "h", "vms")?).or_default();
+            let e = out.entry(parsed(&r, "vms", "h")?).or_default();
             e.0.cpu_mhz += r.try_get::<i64, _>(1)?;
             e.0.memory_mib += r.try_get::<i64, _>(2)?;
             e.0.vms += r.try_get::<i64, _>(3)?;

@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use model::ids::{AccountId, DomainId, HostId, VmId, VolumeId};
 
-use crate::identity::{count, get_id, get_opt_id, Listed};
+use crate::identity::{count, Listed};
+use crate::mapper::{map_row, parsed};
 use crate::migrate::now_ms;
 use crate::sql::{OwnerScope, Sql};
 use crate::{DbError, Result};
@@ -82,34 +83,33 @@ const FROM: &str = " FROM volumes o JOIN accounts a ON a.id = o.account_id \
 
 fn row(r: &AnyRow) -> Result<VolumeRow> {
     const T: &str = "volumes";
-    let attrs: String = r.try_get("o_attrs")?;
-    Ok(VolumeRow {
-        id: get_id(r, "o_id", T)?,
-        name: r.try_get("o_name")?,
-        vol_type: r.try_get("o_type")?,
-        state: get_id(r, "o_state", T)?,
-        account_id: get_id(r, "o_acct", T)?,
-        account_name: r.try_get("a_name")?,
-        domain_id: get_id(r, "o_dom", T)?,
-        domain_name: r.try_get("d_name")?,
-        domain_path: r.try_get("d_path")?,
-        zone_id: get_id(r, "o_zone", T)?,
-        vm_id: get_opt_id(r, "o_vm", T)?,
-        device_id: r.try_get("o_dev")?,
-        size: r.try_get("o_size")?,
-        pool_id: get_opt_id(r, "o_pool", T)?,
-        path: r.try_get("o_path")?,
-        host_id: get_opt_id(r, "o_host", T)?,
-        disk_offering_id: get_opt_id(r, "o_do", T)?,
-        template_id: get_opt_id(r, "o_tmpl", T)?,
-        attrs: serde_json::from_str(&attrs).map_err(|_| DbError::Corrupt {
-            table: T,
-            column: "attrs",
-            value: attrs.clone(),
-        })?,
-        created: r.try_get("o_created")?,
-        attached: r.try_get("o_attached")?,
-    })
+    map_row!(
+        r,
+        T,
+        VolumeRow {
+            id: "o_id",
+            name: "o_name",
+            vol_type: "o_type",
+            state: "o_state",
+            account_id: "o_acct",
+            account_name: "a_name",
+            domain_id: "o_dom",
+            domain_name: "d_name",
+            domain_path: "d_path",
+            zone_id: "o_zone",
+            vm_id: "o_vm",
+            device_id: "o_dev",
+            size: "o_size",
+            pool_id: "o_pool",
+            path: "o_path",
+            host_id: "o_host",
+            disk_offering_id: "o_do",
+            template_id: "o_tmpl",
+            attrs: "o_attrs",
+            created: "o_created",
+            attached: "o_attached",
+        }
+    )
 }
 
 /// Creates a volume in state `Allocated` (no pool yet).
@@ -308,7 +308,7 @@ pub async fn pool_allocation(conn: &mut AnyConnection, zone: Uuid) -> Result<Vec
     q.bind(zone.to_string()).push(" GROUP BY pool_id");
     let rows = q.query().fetch_all(&mut *conn).await?;
     rows.iter()
-        .map(|r| Ok((get_id(r, "pool_id", "volumes")?, r.try_get(1)?)))
+        .map(|r| Ok((parsed(r, "volumes", "pool_id")?, r.try_get(1)?)))
         .collect()
 }
 
@@ -330,19 +330,18 @@ pub async fn saga_get(conn: &mut AnyConnection, job: model::JobId) -> Result<Opt
         Sql::new("SELECT job_id, kind, resource_id, step, phase, data FROM sagas WHERE job_id = ");
     q.bind(job);
     q.one(conn, |r| {
-        let data: String = r.try_get("data")?;
-        Ok(SagaRow {
-            job_id: get_id(r, "job_id", "sagas")?,
-            kind: r.try_get("kind")?,
-            resource_id: get_opt_id(r, "resource_id", "sagas")?,
-            step: r.try_get("step")?,
-            phase: get_id(r, "phase", "sagas")?,
-            data: serde_json::from_str(&data).map_err(|_| DbError::Corrupt {
-                table: "sagas",
-                column: "data",
-                value: data.clone(),
-            })?,
-        })
+        map_row!(
+            r,
+            "sagas",
+            SagaRow {
+                job_id: "job_id",
+                kind: "kind",
+                resource_id: "resource_id",
+                step: "step",
+                phase: "phase",
+                data: "data",
+            }
+        )
     })
     .await
 }
@@ -384,6 +383,6 @@ pub async fn saga_unfinished_for(
     q.bind(resource.to_string());
     let rows = q.query().fetch_all(&mut *conn).await?;
     rows.iter()
-        .map(|r| Ok((get_id(r, "job_id", "sagas")?, r.try_get("kind")?)))
+        .map(|r| Ok((parsed(r, "sagas", "job_id")?, r.try_get("kind")?)))
         .collect()
 }
