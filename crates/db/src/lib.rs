@@ -12,6 +12,7 @@
 //! This crate must never contain business rules: it stores and fetches.
 
 mod addresses;
+pub mod attrs;
 mod guest_stats;
 mod hosts;
 mod hvcaps;
@@ -33,6 +34,7 @@ mod vms;
 mod volumes;
 
 pub use addresses::*;
+pub use attrs::Attrs;
 pub use guest_stats::*;
 pub use hosts::*;
 pub use hvcaps::*;

@@ -6,6 +6,7 @@
 //! offering whose UserData provider is ConfigDrive) gets them on a config drive
 //! ([`config_drive`]), built at each start and rebuilt while it runs when they change.
 
+use db::Attrs;
 use std::collections::BTreeMap;
 
 use base64::Engine;
@@ -262,11 +263,13 @@ pub async fn offering_text(c: &mut db::Conn, id: uuid::Uuid) -> DomainResult<Str
     Ok(db::infra_get(c, db::Infra::ServiceOffering, id)
         .await?
         .map(|o| {
-            o.attrs["displaytext"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or(o.name)
+            Ok::<_, db::DbError>(
+                o.decode::<db::attrs::ServiceOfferingAttrs>()?
+                    .displaytext
+                    .unwrap_or(o.name),
+            )
         })
+        .transpose()?
         .unwrap_or_default())
 }
 
@@ -284,7 +287,7 @@ pub async fn wants_config_drive(c: &mut db::Conn, nics: &[db::NicRow]) -> Domain
             Some(o) => db::infra_get(c, db::Infra::NetworkOffering, o).await?,
             None => None,
         };
-        if crate::inventory::provider_of(offering.as_ref(), "UserData")
+        if crate::inventory::provider_of(offering.as_ref(), "UserData")?
             .is_some_and(|p| p.eq_ignore_ascii_case("ConfigDrive"))
         {
             return Ok(true);
@@ -326,9 +329,10 @@ pub async fn config_drive_of(
         local_ipv4: &ip,
         public_ipv4: &ip,
     });
-    let password = vm.attrs[PENDING_PASSWORD]
-        .as_str()
-        .and_then(|e| st.key.decrypt(e).ok());
+    let password = vm
+        .decode::<db::attrs::VmAttrs>()?
+        .pendingpassword
+        .and_then(|e| st.key.decrypt(&e).ok());
     let drive_nics: Vec<DriveNic> = nics
         .iter()
         .map(|n| DriveNic {

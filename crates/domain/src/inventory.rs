@@ -1,7 +1,8 @@
 //! Reading inventory rows' attributes (what the JSON `attrs` of zones, offerings and
 //! networks say), shared by the services and the CloudStack edge.
 
-use db::{Infra, InfraRow, NetworkRow};
+use db::attrs::{NetworkAttrs, NetworkOfferingAttrs};
+use db::{Attrs, Infra, InfraRow, NetworkRow};
 use model::HostId;
 use uuid::Uuid;
 
@@ -31,34 +32,32 @@ pub fn attr_str(r: &InfraRow, k: &str) -> Option<String> {
 
 /// Whether a network (through its offering) provides a service (`SourceNat`,
 /// `SecurityGroup`, `Lb`, `Firewall`, `StaticNat`, `PortForwarding`, `Vpn`, `Dhcp`, …).
-pub fn has_service(n: &NetworkRow, offering: Option<&InfraRow>, service: &str) -> bool {
-    if let Some(s) = n.attrs["services"].as_array() {
-        return s
-            .iter()
-            .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(service)));
+pub fn has_service(
+    n: &NetworkRow,
+    offering: Option<&InfraRow>,
+    service: &str,
+) -> DomainResult<bool> {
+    if let Some(s) = n.decode::<NetworkAttrs>()?.services {
+        return Ok(s.iter().any(|x| x.eq_ignore_ascii_case(service)));
     }
-    offering
-        .and_then(|o| o.attrs["services"].as_array())
-        .map(|s| {
-            s.iter().any(|x| {
-                x["name"]
-                    .as_str()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(service))
-            })
-        })
-        .unwrap_or(false)
+    Ok(match offering {
+        Some(o) => o
+            .decode::<NetworkOfferingAttrs>()?
+            .services
+            .iter()
+            .any(|x| x.name.eq_ignore_ascii_case(service)),
+        None => false,
+    })
 }
 
 /// The provider of a service in a network offering (`VirtualRouter`, `ConfigDrive`, …).
-pub fn provider_of(offering: Option<&InfraRow>, service: &str) -> Option<String> {
-    offering?.attrs["services"]
-        .as_array()?
-        .iter()
-        .find(|x| {
-            x["name"]
-                .as_str()
-                .is_some_and(|x| x.eq_ignore_ascii_case(service))
-        })
-        .and_then(|x| x["provider"].as_str())
-        .map(str::to_string)
+pub fn provider_of(offering: Option<&InfraRow>, service: &str) -> DomainResult<Option<String>> {
+    let Some(o) = offering else {
+        return Ok(None);
+    };
+    Ok(o.decode::<NetworkOfferingAttrs>()?
+        .services
+        .into_iter()
+        .find(|x| x.name.eq_ignore_ascii_case(service))
+        .and_then(|x| x.provider))
 }

@@ -5,40 +5,16 @@
 //! that reserves it. Used CPU, memory and VM counts are the sums over the VMs that hold a host
 //! (Starting, Running, Stopping, Migrating); a pool's allocation is the sum of its volumes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
-use db::{HostFilter, Infra, InfraFilter, InfraRow};
+use db::attrs::{ClusterAttrs, PoolAttrs};
+use db::{Attrs, HostFilter, Infra, InfraFilter};
 use placement::{Allocator, Cluster, Host, Planner, Policy, Pool, PoolScope, Snapshot};
 use uuid::Uuid;
 
 use crate::core::Core;
 use crate::error::DomainResult;
-use crate::inventory::attr_str;
 use crate::settings::Settings;
-
-fn ratio(c: &InfraRow, k: &str) -> f64 {
-    attr_str(c, k)
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .unwrap_or(1.0)
-}
-
-fn tag_set(v: Option<&serde_json::Value>) -> BTreeSet<String> {
-    match v {
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .filter_map(|t| t.as_str())
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect(),
-        Some(serde_json::Value::String(s)) => s
-            .split(',')
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect(),
-        _ => BTreeSet::new(),
-    }
-}
 
 /// How long a zone's snapshot is reused for planning. Staleness only costs a re-plan: the
 /// reservation is re-checked in the database, and a refusal drops the cached snapshot.
@@ -163,23 +139,20 @@ pub async fn snapshot_for(
             )
         })
         .collect();
-    let clusters: Vec<Cluster> = db::infra_list(&mut c, Infra::Cluster, &f)
-        .await?
-        .0
-        .iter()
-        .filter_map(|cl| {
-            let pod = cl.parent_id?;
-            Some(Cluster {
-                id: cl.id,
-                pod,
-                enabled: zone_enabled
-                    && cl.allocation() == Some(model::AllocationState::Enabled)
-                    && pods.get(&pod).copied().unwrap_or(false),
-                cpu_overcommit: ratio(cl, "cpuovercommitratio"),
-                mem_overcommit: ratio(cl, "memoryovercommitratio"),
-            })
-        })
-        .collect();
+    let mut clusters: Vec<Cluster> = Vec::new();
+    for cl in db::infra_list(&mut c, Infra::Cluster, &f).await?.0 {
+        let Some(pod) = cl.parent_id else { continue };
+        let a: ClusterAttrs = cl.decode()?;
+        clusters.push(Cluster {
+            id: cl.id,
+            pod,
+            enabled: zone_enabled
+                && cl.allocation() == Some(model::AllocationState::Enabled)
+                && pods.get(&pod).copied().unwrap_or(false),
+            cpu_overcommit: a.cpuovercommitratio.or_one(),
+            mem_overcommit: a.memoryovercommitratio.or_one(),
+        });
+    }
     let caps = db::hvcaps_list(&mut c, None, None).await?;
     let max_guests = |hv: &str| {
         caps.iter()
@@ -226,29 +199,25 @@ pub async fn snapshot_for(
         .settings
         .float("storage.overprovisioning.factor")
         .max(1.0);
-    let pools: Vec<Pool> = db::infra_list(&mut c, Infra::StoragePool, &f)
-        .await?
-        .0
-        .iter()
-        .filter_map(|p| {
-            let scope = match p.kind.as_str() {
-                "CLUSTER" => PoolScope::Cluster(p.parent_id?),
-                "HOST" => PoolScope::Host(attr_str(p, "host_id")?.parse().ok()?),
-                "ZONE" => PoolScope::Zone,
-                _ => return None,
-            };
-            let n = |k: &str| p.attrs.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-            Some(Pool {
-                id: p.id,
-                scope,
-                usable: p.pool_status() == Some(model::PoolState::Up),
-                capacity: n("capacity_bytes"),
-                allocated: allocated.get(&p.id).copied().unwrap_or(0).max(0) as u64,
-                overprovisioning,
-                tags: tag_set(p.attrs.get("tags")),
-            })
-        })
-        .collect();
+    let mut pools: Vec<Pool> = Vec::new();
+    for p in db::infra_list(&mut c, Infra::StoragePool, &f).await?.0 {
+        let a: PoolAttrs = p.decode()?;
+        let scope = match (p.kind.as_str(), p.parent_id, a.host_id) {
+            ("CLUSTER", Some(cluster), _) => PoolScope::Cluster(cluster),
+            ("HOST", _, Some(host)) => PoolScope::Host(host.0),
+            ("ZONE", _, _) => PoolScope::Zone,
+            _ => continue,
+        };
+        pools.push(Pool {
+            id: p.id,
+            scope,
+            usable: p.pool_status() == Some(model::PoolState::Up),
+            capacity: a.capacity_bytes.unwrap_or(0).max(0) as u64,
+            allocated: allocated.get(&p.id).copied().unwrap_or(0).max(0) as u64,
+            overprovisioning,
+            tags: a.tags.0,
+        });
+    }
     Ok(Snapshot {
         clusters,
         hosts,

@@ -2,6 +2,7 @@
 //! root is → plug it into the running VM; a stopped VM gets it created at its next start)
 //! and detach (unplug from the running VM → record; past the unplug it completes).
 
+use db::Attrs;
 use db::VolumeRow;
 use futures_util::future::BoxFuture;
 use model::VmId;
@@ -75,10 +76,13 @@ pub async fn check_attach(
         }
     }
     let attached = volumes_of(st, vm.id).await?;
-    let hv = vm.attrs["hypervisor"].as_str().unwrap_or("Simulator");
+    let hv = vm
+        .decode::<db::attrs::VmAttrs>()?
+        .hypervisor
+        .unwrap_or_else(|| "Simulator".into());
     let max = {
         let mut c = st.store.read().await?;
-        db::hvcaps_list(&mut c, None, Some(hv))
+        db::hvcaps_list(&mut c, None, Some(&hv))
             .await?
             .into_iter()
             .find(|r| r.version == "default")

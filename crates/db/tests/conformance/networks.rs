@@ -111,8 +111,14 @@ pub(crate) async fn networking(store: &DataStore) {
     // A stored value that does not decode (an unknown state, attributes that are not JSON) is
     // an error naming the table and column, never a row with the value silently dropped.
     for (sql, column) in [
-        ("UPDATE networks SET attrs = 'not json' WHERE id = $1", "n_attrs"),
-        ("UPDATE networks SET state = 'Sideways' WHERE id = $1", "n_state"),
+        (
+            "UPDATE networks SET attrs = 'not json' WHERE id = $1",
+            "n_attrs",
+        ),
+        (
+            "UPDATE networks SET state = 'Sideways' WHERE id = $1",
+            "n_state",
+        ),
     ] {
         let mut tx = store.begin().await.expect("begin");
         let old = network_get(&mut tx, nb.id).await.expect("get").expect("nb");
@@ -122,7 +128,9 @@ pub(crate) async fn networking(store: &DataStore) {
             .await
             .expect("corrupt it");
         match network_get(&mut tx, nb.id).await {
-            Err(DbError::Corrupt { table, column: c, .. }) => {
+            Err(DbError::Corrupt {
+                table, column: c, ..
+            }) => {
                 assert_eq!((table, c), ("networks", column))
             }
             other => panic!("a corrupt {column} must fail loudly: {other:?}"),

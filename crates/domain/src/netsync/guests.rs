@@ -2,6 +2,7 @@
 //! VMs on the networks of the routers of a round, their keys and offering (`read_guests`),
 //! and each guest's entry in its router's state (`add_guest_data`).
 
+use db::Attrs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
@@ -80,7 +81,7 @@ pub(super) async fn read_guests(
 /// What each guest's router tells it (CloudStack's VM data: the `VmDataCommand` of
 /// `UserVmManagerImpl`): instance and VM id (the UUID), host name, addresses, keys, offering,
 /// zone, cloud identifier, user data and a pending password.
-pub(super) fn add_guest_data(st: &Core, s: &mut NetState, rows: &Rows) {
+pub(super) fn add_guest_data(st: &Core, s: &mut NetState, rows: &Rows) -> DomainResult<()> {
     let by_vm: BTreeMap<VmId, &Guest> = rows.guests.iter().map(|g| (g.vm.id, g)).collect();
     let cloud = crate::guestdata::cloud_identifier(st);
     for n in rows
@@ -121,9 +122,10 @@ pub(super) fn add_guest_data(st: &Core, s: &mut NetState, rows: &Rows) {
             local_ipv4: &ip.to_string(),
             public_ipv4: &public,
         });
-        let password = vm.attrs["pendingpassword"]
-            .as_str()
-            .and_then(|e| st.key.decrypt(e).ok());
+        let password = vm
+            .decode::<db::attrs::VmAttrs>()?
+            .pendingpassword
+            .and_then(|e| st.key.decrypt(&e).ok());
         s.guests.push((
             n.network_id.into(),
             netplan::GuestData {
@@ -135,4 +137,5 @@ pub(super) fn add_guest_data(st: &Core, s: &mut NetState, rows: &Rows) {
             },
         ));
     }
+    Ok(())
 }

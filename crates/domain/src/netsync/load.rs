@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
+use db::attrs::{NetworkOfferingAttrs, PhysicalNetworkAttrs, ZoneAttrs};
+use db::Attrs;
 use model::{HostId, NetworkId, VmId};
 use netplan::NetState;
 use uuid::Uuid;
@@ -98,13 +100,13 @@ pub(super) async fn load_state(st: &Core, hosts: &[HostId]) -> DomainResult<NetS
             .collect(),
         ..Default::default()
     };
-    add_networks(&mut s, &rows);
+    add_networks(&mut s, &rows)?;
     add_nics(&mut s, &rows);
     add_routers(&mut s, &rows);
     add_security_groups(&mut s, &rows.security);
     add_public_ips(&mut s, &rows.router_side.ips);
     add_router_rules(st, &mut s, &rows);
-    add_guest_data(st, &mut s, &rows);
+    add_guest_data(st, &mut s, &rows)?;
     Ok(s)
 }
 
@@ -370,14 +372,11 @@ async fn read_inventory(c: &mut db::Conn, networks: &[db::NetworkRow]) -> Domain
         )
         .await?
         .0;
-        let has = |m: &str| {
-            pns.iter().any(|p| {
-                p.attrs["isolationmethods"].as_array().is_some_and(|a| {
-                    a.iter()
-                        .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(m)))
-                })
-            })
-        };
+        let mut methods = Vec::new();
+        for p in &pns {
+            methods.push(p.decode::<PhysicalNetworkAttrs>()?.isolationmethods);
+        }
+        let has = |m: &str| methods.iter().any(|t| t.contains_ignore_case(m));
         if has("VLAN") && !has("VXLAN") {
             vlan_zones.insert(z);
         }
@@ -385,10 +384,17 @@ async fn read_inventory(c: &mut db::Conn, networks: &[db::NetworkRow]) -> Domain
     Ok((offerings, zones, vlan_zones))
 }
 
-fn add_networks(s: &mut NetState, rows: &Rows) {
+fn add_networks(s: &mut NetState, rows: &Rows) -> DomainResult<()> {
     for n in &rows.networks {
         let off = n.network_offering_id.and_then(|o| rows.offerings.get(&o));
-        let zone = rows.zones.get(&n.zone_id);
+        let zone: ZoneAttrs = match rows.zones.get(&n.zone_id) {
+            Some(z) => z.decode()?,
+            None => ZoneAttrs::default(),
+        };
+        let offering: NetworkOfferingAttrs = match off {
+            Some(o) => o.decode()?,
+            None => NetworkOfferingAttrs::default(),
+        };
         s.networks.push(netplan::Network {
             id: n.id.into(),
             name: n.name.clone(),
@@ -407,21 +413,17 @@ fn add_networks(s: &mut NetState, rows: &Rows) {
             cidr: n.cidr.as_deref().and_then(|c| c.parse().ok()),
             gateway: n.gateway.as_deref().and_then(|g| g.parse().ok()),
             domain: n.network_domain.clone(),
-            dns: zone
-                .map(|z| {
-                    ["dns1", "dns2"]
-                        .iter()
-                        .filter_map(|k| z.attrs[*k].as_str().and_then(|d| d.parse().ok()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            egress_default_allow: off
-                .map(|o| o.attrs["egressdefaultpolicy"].as_bool().unwrap_or(true))
-                .unwrap_or(true),
-            security_groups: crate::inventory::has_service(n, off, "SecurityGroup"),
+            dns: [zone.dns1, zone.dns2]
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.parse().ok())
+                .collect(),
+            egress_default_allow: offering.egressdefaultpolicy.unwrap_or(true),
+            security_groups: crate::inventory::has_service(n, off, "SecurityGroup")?,
             mtu: 1450,
         });
     }
+    Ok(())
 }
 
 fn add_nics(s: &mut NetState, rows: &Rows) {

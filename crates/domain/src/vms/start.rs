@@ -1,16 +1,14 @@
 //! The start saga (deploy, start, HA restart) and the stop saga.
 
-use std::collections::BTreeSet;
-
 use db::VmPlace;
 use futures_util::future::BoxFuture;
 use model::HostId;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::*;
 use crate::error::{DomainError, DomainResult, ErrorKind};
-use crate::inventory::attr_str;
+use db::attrs::{PoolAttrs, VmAttrs};
+use db::Attrs;
 
 // --- the start saga --------------------------------------------------------------------------
 
@@ -56,15 +54,6 @@ pub fn host_of(cx: &SagaCx) -> DomainResult<HostId> {
         .ok_or_else(|| DomainError::Internal(format!("saga {} has no host", cx.job)))
 }
 
-pub fn tag_set(v: &Value) -> BTreeSet<String> {
-    v.as_str()
-        .unwrap_or("")
-        .split(',')
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect()
-}
-
 pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
     Box::pin(async move {
         let vm = vm_of(cx).await?;
@@ -92,14 +81,15 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             return Err(state_err(&vm, "start"));
         }
         let st = cx.st.clone();
+        let attrs: VmAttrs = vm.decode()?;
         let mut req = placement::Request {
             cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
             cpu_mhz: vm.cpu_mhz.max(0) as u64,
             memory: (vm.memory_mib.max(0) as u64) << 20,
             disk: to_create.iter().map(|v| v.size.max(0) as u64).sum(),
-            host_tags: tag_set(&vm.attrs["hosttags"]),
-            storage_tags: tag_set(&vm.attrs["storagetags"]),
-            local_storage: vm.attrs["localstorage"].as_bool().unwrap_or(false),
+            host_tags: attrs.hosttags.0,
+            storage_tags: attrs.storagetags.0,
+            local_storage: attrs.localstorage,
             host: cx.data.hostid.map(|h| h.0),
             cluster: cx.data.clusterid,
             pod: cx.data.podid,
@@ -113,7 +103,7 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             let p = crate::inventory::get(&st, db::Infra::StoragePool, "storageid", *pool).await?;
             match p.kind.as_str() {
                 "CLUSTER" => req.cluster = p.parent_id.or(req.cluster),
-                "HOST" => req.host = attr_str(&p, "host_id").and_then(|h| h.parse().ok()),
+                "HOST" => req.host = p.decode::<PoolAttrs>()?.host_id.map(|h| h.0),
                 _ => {}
             }
         }
@@ -244,7 +234,9 @@ pub fn release(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 
 pub async fn pool_path(st: &Core, pool: Uuid) -> DomainResult<String> {
     let p = crate::inventory::get(st, db::Infra::StoragePool, "storageid", pool).await?;
-    Ok(attr_str(&p, "path").unwrap_or_else(|| format!("/var/lib/canopy/pools/{pool}")))
+    Ok(p.decode::<PoolAttrs>()?
+        .path
+        .unwrap_or_else(|| format!("/var/lib/canopy/pools/{pool}")))
 }
 
 pub fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {

@@ -489,7 +489,7 @@ pub(crate) async fn require_service(
 ) -> AppResult<db::NetworkRow> {
     let n = super::networks::network_get(st, "networkid", network).await?;
     let off = super::networks::offering_of(st, &n).await?;
-    if !super::networks::has_service(&n, off.as_ref(), service) {
+    if !super::networks::has_service(&n, off.as_ref(), service)? {
         return param_err(format!(
             "Network {} does not support the {service} service (its offering does not provide it)",
             n.name

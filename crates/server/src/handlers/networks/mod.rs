@@ -749,7 +749,11 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         let mut keep = Vec::new();
         for n in rows {
             let off = offering_of(st, &n).await?;
-            if svcs.iter().all(|s| has_service(&n, off.as_ref(), s.trim())) {
+            let mut all = true;
+            for s in svcs {
+                all &= has_service(&n, off.as_ref(), s.trim())?;
+            }
+            if all {
                 keep.push(n);
             }
         }

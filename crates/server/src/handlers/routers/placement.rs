@@ -89,7 +89,7 @@ fn random_mac() -> String {
 /// it (ranges dedicated to its account first).
 pub(crate) async fn source_nat_ip(st: &Core, n: &NetworkRow) -> AppResult<Option<Uuid>> {
     let off = crate::handlers::networks::offering_of(st, n).await?;
-    if !crate::handlers::networks::has_service(n, off.as_ref(), "SourceNat") {
+    if !crate::handlers::networks::has_service(n, off.as_ref(), "SourceNat")? {
         return Ok(None);
     }
     let (Some(acct), Some(dom)) = (n.account_id, n.domain_id) else {

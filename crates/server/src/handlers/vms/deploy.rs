@@ -157,7 +157,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     // Security groups apply when the default network enforces them.
     let enforced = {
         let off = crate::handlers::networks::offering_of(st, &networks[0]).await?;
-        crate::handlers::networks::has_service(&networks[0], off.as_ref(), "SecurityGroup")
+        crate::handlers::networks::has_service(&networks[0], off.as_ref(), "SecurityGroup")?
     };
     let groups = crate::handlers::secgroups::for_deploy(st, &acct, args, enforced).await?;
     let vm = NewDeploy {
