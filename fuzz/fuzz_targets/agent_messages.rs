@@ -1,5 +1,6 @@
 //! What crosses the agent connection before and after authentication: agent messages, server
-//! messages (the agent's side), the command replies the server decodes, and join tokens.
+//! messages (the agent's side), the command replies the server decodes, join tokens, and
+//! the calls between management servers (request, answer, authentication header).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -34,6 +35,16 @@ fuzz_target!(|data: &[u8]| {
         let back: proto::VmList = serde_json::from_slice(&again).expect("round trip");
         assert_eq!(back.vms.len(), l.vms.len());
     }
+    // Between servers: the request a peer runs (after its MAC is checked) and the header.
+    if let Ok(r) = serde_json::from_slice::<proto::peer::PeerRequest>(data) {
+        let again = serde_json::to_vec(&r).expect("serialise");
+        let back: proto::peer::PeerRequest = serde_json::from_slice(&again).expect("round trip");
+        assert_eq!(back, r);
+    }
+    let _ = serde_json::from_slice::<proto::peer::PeerAnswer>(data);
     let text = String::from_utf8_lossy(data);
+    if let Some((ts, mac)) = proto::peer::parse_auth(&text) {
+        assert!(ts >= 0 && !mac.is_empty() && mac.len() <= 128);
+    }
     let _ = proto::JoinToken::decode(&text);
 });

@@ -17,7 +17,7 @@ impl HostAgent {
     /// What a console session needs to dial the server: its address, pin and credential.
     pub(crate) fn dialer(&self) -> Dialer {
         Dialer {
-            server: self.server.clone(),
+            server: self.server.current(),
             fingerprint: self.fingerprint.clone(),
             credential: self.credential.lock().ok().map(|c| c.clone()),
         }
@@ -25,7 +25,8 @@ impl HostAgent {
 }
 
 pub(crate) struct Dialer {
-    server: String,
+    /// The server to dial (the one holding the console session).
+    pub(crate) server: String,
     fingerprint: String,
     credential: Option<Credential>,
 }

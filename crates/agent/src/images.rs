@@ -33,7 +33,8 @@ impl HostAgent {
 /// (set once the host has joined).
 #[derive(Clone, Default)]
 pub struct ImageSource {
-    pub server: String,
+    /// The servers (images are fetched from the one in use).
+    pub server: crate::ServerList,
     pub fingerprint: String,
     pub credential: std::sync::Arc<std::sync::Mutex<Option<(Uuid, String)>>>,
 }
@@ -41,9 +42,9 @@ pub struct ImageSource {
 impl ImageSource {
     /// For an agent dialling `server`: usable at once with a host credential, after the
     /// first join (see `joined`) with a join token.
-    pub fn new(server: &str, fingerprint: &str, credential: &Credential) -> Self {
+    pub fn new(server: &crate::ServerList, fingerprint: &str, credential: &Credential) -> Self {
         let s = Self {
-            server: server.to_string(),
+            server: server.clone(),
             fingerprint: fingerprint.to_string(),
             credential: Default::default(),
         };
@@ -68,7 +69,7 @@ impl ImageSource {
             return Err("this host has not joined yet".into());
         };
         fetch(
-            &self.server,
+            &self.server.current(),
             &self.fingerprint,
             host,
             &secret,

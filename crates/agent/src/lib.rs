@@ -16,6 +16,7 @@ pub mod qemu;
 pub mod qga;
 pub mod qmp;
 pub mod runtime;
+pub mod servers;
 pub mod simulator;
 pub mod stats;
 pub mod sys;
@@ -24,3 +25,4 @@ pub mod vrdata;
 
 pub use error::{HostError, HostResult};
 pub use runtime::{Credential, HostAgent};
+pub use servers::ServerList;

@@ -25,8 +25,9 @@ pub enum Credential {
 pub type OnCredential = Arc<dyn Fn(Uuid, &str) + Send + Sync>;
 
 pub struct HostAgent {
-    /// `host:port` of the server's agent endpoint.
-    pub server: String,
+    /// The management servers' agent endpoints (`host:port`), the one in use first; the
+    /// agent moves to the next when it loses its server.
+    pub server: crate::ServerList,
     pub fingerprint: String,
     pub credential: Mutex<Credential>,
     pub inventory: Inventory,
@@ -94,6 +95,10 @@ impl HostAgent {
                 Ok(End::Reconnect) => attempt = 0,
                 Ok(End::Lost { welcomed }) => {
                     attempt = if welcomed { 0 } else { attempt + 1 };
+                    // The server in use is gone: the next one at once (CloudStack's agent
+                    // reconnects to the next host of its list).
+                    let next = self.server.advance();
+                    tracing::info!(address = %self.inventory.address, server = %next, "lost the management server; trying the next");
                 }
                 Err(AgentError::Refused(r)) => {
                     tracing::error!(address = %self.inventory.address, reason = %r, "the server refused this agent");
@@ -101,6 +106,7 @@ impl HostAgent {
                 }
                 Err(AgentError::Transient(e)) => {
                     attempt += 1;
+                    self.server.advance();
                     tracing::debug!(address = %self.inventory.address, error = %e, attempt, "connection attempt failed");
                 }
             }
@@ -128,13 +134,14 @@ impl HostAgent {
 
     async fn session(&self) -> Result<End, AgentError> {
         let t = |e: String| AgentError::Transient(e);
+        let server = self.server.current();
         let tcp = tokio::time::timeout(
             Duration::from_secs(10),
-            tokio::net::TcpStream::connect(&self.server),
+            tokio::net::TcpStream::connect(&server),
         )
         .await
-        .map_err(|_| t(format!("connecting to {} timed out", self.server)))?
-        .map_err(|e| t(format!("connecting to {}: {e}", self.server)))?;
+        .map_err(|_| t(format!("connecting to {server} timed out")))?
+        .map_err(|e| t(format!("connecting to {server}: {e}")))?;
         let _ = tcp.set_nodelay(true);
         let connector = crate::tls::connector(&self.fingerprint).map_err(|e| t(e.to_string()))?;
         let name =
@@ -143,7 +150,7 @@ impl HostAgent {
             .await
             .map_err(|_| t("TLS handshake timed out".into()))?
             .map_err(|e| t(format!("TLS: {e}")))?;
-        let url = format!("wss://{}{}", self.server, proto::AGENT_PATH);
+        let url = format!("wss://{server}{}", proto::AGENT_PATH);
         // Small buffers: thousands of simulated hosts share one process.
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(4096)
@@ -174,7 +181,9 @@ impl HostAgent {
                 ping_interval_s,
                 fenced,
                 vm_stats_interval_ms,
+                servers,
             }) => {
+                self.server.set(servers);
                 if vm_stats_interval_ms > 0 {
                     stats_every = Some(Duration::from_millis(vm_stats_interval_ms.max(1000)));
                 }
@@ -277,14 +286,24 @@ impl HostAgent {
                     let Ok(ServerMsg::Command { id, command, .. }) = serde_json::from_str::<ServerMsg>(&text) else { continue };
                     match command {
                         Command::Forget => return Ok(End::Forget),
+                        Command::SetServers { servers } => {
+                            self.server.set(servers);
+                            let ok = AgentMsg::Reply { id, ok: true, body: serde_json::Value::Null, error: None };
+                            if ws.send(Message::text(json(&ok))).await.is_err() {
+                                return Ok(End::Lost { welcomed: true });
+                            }
+                        }
                         Command::Reconnect => {
                             let _ = ws.send(Message::text(json(&AgentMsg::Reply { id, ok: true, body: serde_json::Value::Null, error: None }))).await;
                             let _ = ws.close(None).await;
                             return Ok(End::Reconnect);
                         }
-                        Command::OpenConsole { name, session } => {
+                        Command::OpenConsole { name, session, server } => {
                             let vnc = self.driver.vnc_socket(&name);
-                            let dialer = self.dialer();
+                            let mut dialer = self.dialer();
+                            if let Some(s) = server.filter(|s| !s.is_empty()) {
+                                dialer.server = s;
+                            }
                             let tx = reply_tx.clone();
                             tokio::spawn(async move {
                                 let r = match vnc {

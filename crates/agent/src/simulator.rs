@@ -117,7 +117,7 @@ pub fn hosts(
                 host,
             });
             Arc::new(HostAgent {
-                server: server.to_string(),
+                server: server.into(),
                 fingerprint: fingerprint.to_string(),
                 credential: Mutex::new(cred),
                 inventory: inventory(opts, &address),

@@ -51,8 +51,8 @@ impl server::up::LocalAgent for QemuLocalAgent {
 
 fn start(st: &State, data_dir: &Path, credential: agent::Credential) -> AppResult<()> {
     let path = data_dir.join(LOCAL_AGENT);
-    let images =
-        agent::images::ImageSource::new(&st.agent_endpoint, &st.agent_fingerprint, &credential);
+    let servers = agent::ServerList::from(st.agent_endpoint.as_str());
+    let images = agent::images::ImageSource::new(&servers, &st.agent_fingerprint, &credential);
     let joined = images.clone();
     let mut inventory = agent::inventory::local("127.0.0.1");
     // This machine's VMs (QEMU) and data plane; their runtime files under DIR/host.
@@ -64,7 +64,7 @@ fn start(st: &State, data_dir: &Path, credential: agent::Credential) -> AppResul
         agent::qemu::for_this_machine(&mut inventory, &data_dir.join("host"), uplink, images)
             .map_err(|e| AppError::Internal(e.to_string()))?;
     let host = Arc::new(agent::HostAgent {
-        server: st.agent_endpoint.clone(),
+        server: servers,
         fingerprint: st.agent_fingerprint.clone(),
         credential: Mutex::new(credential),
         inventory,

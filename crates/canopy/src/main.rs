@@ -252,14 +252,24 @@ async fn run(c: Common, up: bool) -> anyhow::Result<()> {
         ),
     }
     let stop = srv.stopper();
+    let mut stopped = stop.subscribe();
     tokio::select! {
         _ = wait_for_signal() => {
             tracing::info!("shutting down");
             let _ = stop.send(true);
         }
-        _ = std::future::pending::<()>() => {}
+        // The server stopped itself: it fenced itself off the cluster.
+        _ = stopped.wait_for(|s| *s) => {}
     }
+    let fenced = srv.state.cluster.fenced();
     srv.shutdown().await;
+    if fenced {
+        eprintln!(
+            "this management server fenced itself (see the log); exiting with {}",
+            server::cluster::SELF_FENCING_EXIT_CODE
+        );
+        std::process::exit(server::cluster::SELF_FENCING_EXIT_CODE);
+    }
     Ok(())
 }
 
@@ -309,8 +319,13 @@ fn main() -> anyhow::Result<()> {
 struct SavedCredential {
     host_id: uuid::Uuid,
     secret: String,
+    /// The server the host first joined through.
     server: String,
     fingerprint: String,
+    /// Every management server's agent endpoint, as the servers last told (the order to try
+    /// them); empty in credentials saved before several servers.
+    #[serde(default)]
+    servers: Vec<String>,
 }
 
 async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
@@ -382,7 +397,29 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
     };
     let (srv, fp) = (server.clone(), fingerprint.clone());
     let path = cred_path.clone();
-    let images = agent::images::ImageSource::new(&server, &fingerprint, &credential);
+    let known = saved
+        .as_ref()
+        .map(|s| s.servers.clone())
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| vec![server.clone()]);
+    // A new list from the servers is saved with the credential (when there is one yet).
+    let list_path = cred_path.clone();
+    let servers = agent::ServerList::new(known).on_change(std::sync::Arc::new(move |l: &[String]| {
+        let Some(mut c) = std::fs::read(&list_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<SavedCredential>(&b).ok())
+        else {
+            return;
+        };
+        c.servers = l.to_vec();
+        if let Ok(b) = serde_json::to_vec_pretty(&c) {
+            if std::fs::write(&list_path, b).is_err() {
+                tracing::error!(path = %list_path.display(), "could not save the management servers' list");
+            }
+        }
+    }));
+    let images = agent::images::ImageSource::new(&servers, &fingerprint, &credential);
+    let in_use = servers.clone();
     let joined = images.clone();
     let run_dir = a.run_dir.clone().unwrap_or_else(|| a.state_dir.join("run"));
     let mut inventory = agent::inventory::local(&address);
@@ -393,7 +430,7 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
         println!("adopted {} running VMs: {adopted:?}", adopted.len());
     }
     let host = agent::HostAgent {
-        server,
+        server: servers,
         fingerprint,
         credential: std::sync::Mutex::new(credential),
         inventory,
@@ -406,6 +443,7 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
                 secret: secret.to_string(),
                 server: srv.clone(),
                 fingerprint: fp.clone(),
+                servers: in_use.all(),
             };
             if let Ok(b) = serde_json::to_vec_pretty(&c) {
                 if std::fs::write(&path, b).is_err() {
@@ -416,7 +454,8 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
     };
     println!(
         "agent for {address} ({} acceleration) dialling {}",
-        host.inventory.accelerator, host.server
+        host.inventory.accelerator,
+        host.server.current()
     );
     let run = host.run(stop_rx);
     tokio::select! {

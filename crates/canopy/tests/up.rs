@@ -105,7 +105,7 @@ async fn up_builds_an_enabled_zone_with_a_local_kvm_host() {
         serde_json::from_slice(&std::fs::read(dir.join("local-agent.json")).expect("cred"))
             .expect("json");
     let make = |secret: &str| agent::HostAgent {
-        server: st.agent_endpoint.clone(),
+        server: st.agent_endpoint.as_str().into(),
         fingerprint: st.agent_fingerprint.clone(),
         credential: std::sync::Mutex::new(agent::Credential::Host {
             host_id: saved["host_id"]

@@ -207,6 +207,30 @@ pub async fn host_connected(
     Ok(())
 }
 
+/// Claims a host for server `me` unless a live server holds it: answers whether `me` holds it
+/// now. A host held by no server is claimed only with `unowned` (at start; otherwise it may be
+/// a host being added elsewhere). One conditional UPDATE, so of several servers claiming at
+/// once exactly one wins.
+pub async fn host_claim(
+    conn: &mut AnyConnection,
+    id: HostId,
+    me: model::ServerId,
+    live: &[model::ServerId],
+    unowned: bool,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE hosts SET server_id = ");
+    q.bind(me.to_string())
+        .and(" WHERE removed IS NULL AND id = ", id.to_string())
+        .push(" AND (");
+    q.push(if unowned { "server_id IS NULL OR " } else { "" });
+    q.push("(server_id IS NOT NULL");
+    for s in live {
+        q.and(" AND server_id <> ", s.to_string());
+    }
+    q.push("))");
+    Ok(q.query().execute(conn).await?.rows_affected() == 1)
+}
+
 /// Sets the connection status; `disconnected` records when the host was last lost.
 pub async fn host_set_status(
     conn: &mut AnyConnection,

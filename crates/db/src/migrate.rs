@@ -29,9 +29,28 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, "job progress", V15),
     (16, "where a job was when it was last resumed", V16),
     (17, "guest statistics", V17),
+    (18, "management servers know each other", V18),
 ];
 
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
+
+/// Several management servers: each registers its name (its agent endpoint, unique per
+/// server), version and the endpoint agents dial; `state` is Up, PreparingForMaintenance,
+/// Maintenance or Down (a graceful stop, or a peer judged it dead); `stopped` when it stopped;
+/// `metrics` what it last measured of itself (`listManagementServersMetrics`).
+/// `cluster_secrets` holds what every server must share — the agent endpoint's TLS identity,
+/// so an agent that pinned one server's certificate trusts all of them.
+const V18: &str = r#"
+ALTER TABLE servers ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE servers ADD COLUMN agent_endpoint TEXT NOT NULL DEFAULT '';
+ALTER TABLE servers ADD COLUMN version TEXT NOT NULL DEFAULT '';
+ALTER TABLE servers ADD COLUMN state TEXT NOT NULL DEFAULT 'Up';
+ALTER TABLE servers ADD COLUMN stopped BIGINT;
+ALTER TABLE servers ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE cluster_secrets (
+    name TEXT PRIMARY KEY, value TEXT NOT NULL, created BIGINT NOT NULL
+)
+"#;
 
 /// Each VM's latest guest statistics, as its host reported them (replaced at each report).
 const V17: &str = r#"

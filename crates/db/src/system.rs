@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Row};
 use model::{EventId, JobId, ServerId, UserId};
 
 use crate::identity::Listed;
-use crate::mapper::map_row;
+use crate::mapper::{map_row, parsed};
 use crate::migrate::now_ms;
 use crate::rows::*;
 use crate::sql::{OwnerScope, Sql};
@@ -417,26 +417,194 @@ pub async fn job_purge(conn: &mut AnyConnection, before: i64) -> Result<u64> {
 
 // --- management servers --------------------------------------------------------------------
 
-pub async fn server_register(conn: &mut AnyConnection, id: ServerId, address: &str) -> Result<()> {
-    let now = now_ms();
-    let mut q = Sql::new("INSERT INTO servers (id, address, started, heartbeat) VALUES (");
-    q.bind(id)
-        .push(", ")
-        .bind(address)
-        .push(", ")
-        .bind(now)
-        .push(", ")
-        .bind(now)
-        .push(")");
-    q.query().execute(conn).await?;
-    Ok(())
+/// One management-server process. `name` is its agent endpoint (unique among live servers).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerRow {
+    pub id: ServerId,
+    pub name: String,
+    /// The API address it listens on.
+    pub address: String,
+    /// `host:port` agents dial.
+    pub agent_endpoint: String,
+    pub version: String,
+    /// Up, PreparingForMaintenance, Maintenance, Down.
+    pub state: String,
+    pub started: i64,
+    pub heartbeat: i64,
+    pub stopped: Option<i64>,
+    /// What the server last measured of itself (JSON object).
+    pub metrics: serde_json::Value,
 }
 
-pub async fn server_heartbeat(conn: &mut AnyConnection, id: ServerId) -> Result<()> {
+/// What registering a server stores.
+#[derive(Clone, Debug)]
+pub struct NewServer {
+    pub id: ServerId,
+    pub name: String,
+    pub address: String,
+    pub agent_endpoint: String,
+    pub version: String,
+}
+
+/// Registers a starting server, replacing earlier rows of the same name (the server bound
+/// that endpoint, so their processes are gone). Answers how many of those were still
+/// heartbeating after `stale_before`: a restart after a crash, or — a misconfiguration — two
+/// servers advertising one endpoint.
+pub async fn server_register(
+    conn: &mut AnyConnection,
+    s: &NewServer,
+    stale_before: i64,
+) -> Result<i64> {
+    let mut q = Sql::new("SELECT COUNT(*) FROM servers WHERE state <> 'Down' AND name = ");
+    q.bind(s.name.clone())
+        .push(" AND heartbeat >= ")
+        .bind(stale_before);
+    let live: i64 = q.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let mut q = Sql::new("DELETE FROM servers WHERE name = ");
+    q.bind(s.name.clone());
+    q.query().execute(&mut *conn).await?;
+    let now = now_ms();
+    let mut q = Sql::new(
+        "INSERT INTO servers (id, address, started, heartbeat, name, agent_endpoint, version, state) VALUES (",
+    );
+    q.bind(s.id)
+        .push(", ")
+        .bind(s.address.clone())
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(s.name.clone())
+        .push(", ")
+        .bind(s.agent_endpoint.clone())
+        .push(", ")
+        .bind(s.version.clone())
+        .push(", 'Up')");
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(live)
+}
+
+/// Writes this server's heartbeat. False when its row is gone or a peer marked it Down: the
+/// others have taken over its work, so it must stop acting (self-fencing).
+pub async fn server_heartbeat(
+    conn: &mut AnyConnection,
+    id: ServerId,
+    metrics: Option<&serde_json::Value>,
+) -> Result<bool> {
     let mut q = Sql::new("UPDATE servers SET heartbeat = ");
-    q.bind(now_ms()).and(" WHERE id = ", id);
-    q.query().execute(conn).await?;
-    Ok(())
+    q.bind(now_ms());
+    if let Some(m) = metrics {
+        q.push(", metrics = ").bind(m.to_string());
+    }
+    q.and(" WHERE id = ", id).push(" AND state <> 'Down'");
+    Ok(q.query().execute(conn).await?.rows_affected() == 1)
+}
+
+/// Every registered server, by name.
+pub async fn server_list(conn: &mut AnyConnection) -> Result<Vec<ServerRow>> {
+    let q = Sql::new(
+        "SELECT id, name, address, agent_endpoint, version, state, started, heartbeat, stopped, \
+         metrics FROM servers ORDER BY name, started",
+    );
+    q.all(conn, |r| {
+        map_row!(
+            r,
+            "servers",
+            ServerRow {
+                id: "id",
+                name: "name",
+                address: "address",
+                agent_endpoint: "agent_endpoint",
+                version: "version",
+                state: "state",
+                started: "started",
+                heartbeat: "heartbeat",
+                stopped: "stopped",
+                metrics: "metrics",
+            }
+        )
+    })
+    .await
+}
+
+/// Sets a server's state (`stopped` is written when given).
+pub async fn server_set_state(
+    conn: &mut AnyConnection,
+    id: ServerId,
+    state: &str,
+    stopped: Option<i64>,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE servers SET state = ");
+    q.bind(state);
+    if let Some(t) = stopped {
+        q.push(", stopped = ").bind(t);
+    }
+    q.and(" WHERE id = ", id);
+    Ok(q.query().execute(conn).await?.rows_affected() == 1)
+}
+
+/// Marks Down every server still Up (or in maintenance) whose heartbeat is older than
+/// `stale_before`, and answers them: a peer's judgement that they are dead.
+pub async fn server_mark_dead(
+    conn: &mut AnyConnection,
+    stale_before: i64,
+) -> Result<Vec<ServerId>> {
+    let mut q = Sql::new("UPDATE servers SET state = 'Down', stopped = heartbeat WHERE state <> 'Down' AND heartbeat < ");
+    q.bind(stale_before).push(" RETURNING id");
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(|r| parsed(r, "servers", "id")).collect()
+}
+
+/// Per server: the hosts whose agents are connected to it now (names), and its unfinished
+/// jobs.
+pub async fn server_load(
+    conn: &mut AnyConnection,
+) -> Result<std::collections::HashMap<ServerId, (Vec<String>, i64)>> {
+    let mut out: std::collections::HashMap<ServerId, (Vec<String>, i64)> = Default::default();
+    let q = Sql::new(
+        "SELECT server_id, name FROM hosts WHERE removed IS NULL AND server_id IS NOT NULL \
+         AND disconnected IS NULL ORDER BY name",
+    );
+    for r in q.query().fetch_all(&mut *conn).await? {
+        let id: ServerId = parsed(&r, "hosts", "server_id")?;
+        out.entry(id).or_default().0.push(r.try_get("name")?);
+    }
+    let q = Sql::new(
+        "SELECT owner, COUNT(*) AS n FROM jobs WHERE status = 0 AND owner IS NOT NULL GROUP BY owner",
+    );
+    for r in q.query().fetch_all(&mut *conn).await? {
+        let id: ServerId = parsed(&r, "jobs", "owner")?;
+        out.entry(id).or_default().1 = r.try_get("n")?;
+    }
+    Ok(out)
+}
+
+/// A secret every server shares (see `cluster_secrets`), if one was stored.
+pub async fn cluster_secret_get(conn: &mut AnyConnection, name: &str) -> Result<Option<String>> {
+    let mut q = Sql::new("SELECT value FROM cluster_secrets WHERE name = ");
+    q.bind(name);
+    q.one(conn, |r| Ok(r.try_get("value")?)).await
+}
+
+/// Stores a shared secret unless one of that name exists; answers the stored one (this, or
+/// the one a concurrently starting server stored first).
+pub async fn cluster_secret_put_once(
+    conn: &mut AnyConnection,
+    name: &str,
+    value: &str,
+) -> Result<String> {
+    let mut q = Sql::new("INSERT INTO cluster_secrets (name, value, created) VALUES (");
+    q.bind(name)
+        .push(", ")
+        .bind(value)
+        .push(", ")
+        .bind(now_ms())
+        .push(") ON CONFLICT (name) DO NOTHING");
+    q.query().execute(&mut *conn).await?;
+    Ok(cluster_secret_get(conn, name)
+        .await?
+        .unwrap_or_else(|| value.to_string()))
 }
 
 /// Whether a user id still names a live user (job owners may have been removed since).

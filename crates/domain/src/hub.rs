@@ -6,8 +6,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use futures_util::future::BoxFuture;
 
 use model::HostId;
 use proto::{Command, ServerMsg};
@@ -29,8 +31,23 @@ type ReplyTo = oneshot::Sender<(bool, serde_json::Value, Option<String>)>;
 /// How long a command waits for its host's agent to (re)connect.
 pub const RECONNECT_WAIT: Duration = Duration::from_secs(15);
 
+/// Reaches hosts whose agents are connected to another management server (the server
+/// implements it: an authenticated call to the server the host's agent uses).
+pub trait PeerHosts: Send + Sync {
+    /// Runs `command` on `host` through the server its agent is connected to and answers
+    /// that host's answer; `None` when no other Up server has the host's agent.
+    fn command(
+        &self,
+        host: HostId,
+        command: Command,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Option<DomainResult<serde_json::Value>>>;
+}
+
 #[derive(Default)]
 pub struct AgentHub {
+    /// Set once at start when several servers may share the database.
+    peers: OnceLock<Arc<dyn PeerHosts>>,
     conns: Mutex<HashMap<HostId, Conn>>,
     /// Heartbeats not yet written to the database.
     pending_pings: Mutex<HashMap<HostId, i64>>,
@@ -70,12 +87,44 @@ impl AgentHub {
             .unwrap_or(0)
     }
 
+    /// The hosts whose agents are connected here now.
+    pub fn connected_hosts(&self) -> Vec<HostId> {
+        self.conns
+            .lock()
+            .map(|c| c.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
     pub fn connected_count(&self) -> usize {
         self.conns.lock().map(|c| c.len()).unwrap_or(0)
     }
 
-    /// Sends a command and waits for its reply.
+    /// Lets commands reach hosts connected to other servers.
+    pub fn set_peers(&self, peers: Arc<dyn PeerHosts>) {
+        let _ = self.peers.set(peers);
+    }
+
+    /// Sends a command and waits for its reply: to the host's agent when it is connected
+    /// here, else through the server it is connected to (CloudStack forwards to the host's
+    /// management server the same way).
     pub async fn command(
+        &self,
+        host: HostId,
+        command: Command,
+        timeout: Duration,
+    ) -> DomainResult<serde_json::Value> {
+        if !self.is_connected(host) {
+            if let Some(p) = self.peers.get() {
+                if let Some(r) = p.command(host, command.clone(), timeout).await {
+                    return r;
+                }
+            }
+        }
+        self.command_local(host, command, timeout).await
+    }
+
+    /// Sends a command to an agent connected here (never forwarded) and waits for its reply.
+    pub async fn command_local(
         &self,
         host: HostId,
         command: Command,
@@ -151,10 +200,18 @@ impl AgentHub {
         timeout: Duration,
     ) -> DomainResult<serde_json::Value> {
         let end = tokio::time::Instant::now() + RECONNECT_WAIT;
-        while !self.is_connected(host) && tokio::time::Instant::now() < end {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        while !self.is_connected(host) {
+            if let Some(p) = self.peers.get() {
+                if let Some(r) = p.command(host, command.clone(), timeout).await {
+                    return r;
+                }
+            }
+            if tokio::time::Instant::now() >= end {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        self.command(host, command, timeout).await
+        self.command_local(host, command, timeout).await
     }
 
     /// Sends a message without waiting (Forget, Reconnect).

@@ -338,11 +338,11 @@ fn fate(known: bool, job: &JobRow, saga: Option<db::SagaRow>, attempt: i64) -> D
     }))
 }
 
-/// Renews this server's leases and its heartbeat; run periodically.
+/// Renews this server's job leases; run periodically (its heartbeat is the
+/// `server-heartbeat` task's).
 pub async fn renew(store: &DataStore, server: ServerId) -> DomainResult<()> {
     let mut tx = store.begin().await?;
     db::job_renew_leases(&mut tx, server, now_ms() + LEASE_MS).await?;
-    db::server_heartbeat(&mut tx, server).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -10,6 +10,8 @@
 //! Never add a field without a serde default: agents and servers of neighbouring versions
 //! must understand each other.
 
+pub mod peer;
+
 use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -122,6 +124,11 @@ pub enum ServerMsg {
         /// never.
         #[serde(default)]
         vm_stats_interval_ms: u64,
+        /// Every management server's agent endpoint, in the order this agent should try them
+        /// when it loses its server (CloudStack's `host` list with
+        /// `indirect.agent.lb.algorithm` applied). Empty from older servers: keep the list.
+        #[serde(default)]
+        servers: Vec<String>,
     },
     Refused {
         reason: String,
@@ -146,6 +153,9 @@ pub enum Command {
     Reconnect,
     /// The host was removed: forget the credential and stop.
     Forget,
+    /// The management servers changed (one joined, left or died): the agent endpoints in the
+    /// order to try them (CloudStack's `SetupMSListCommand`). The agent keeps its connection.
+    SetServers { servers: Vec<String> },
     /// Capacity of a storage directory: reply `{"capacity_bytes": n, "used_bytes": n}`.
     StorageStat { path: String },
     /// Creates a volume on primary storage (idempotent: an existing volume of that id is
@@ -195,7 +205,15 @@ pub enum Command {
     /// Console: connect the VM's VNC socket to the server. The agent dials
     /// `wss://SERVER/agent/console/<session>` (its host credential in `Authorization: Host
     /// id:secret`) and carries RFB both ways in binary frames; it replies once connected.
-    OpenConsole { name: String, session: Uuid },
+    /// `server` is the agent endpoint of the server holding the session (it may not be the
+    /// one the agent is connected to: the command may have been forwarded); absent, the
+    /// agent's own server.
+    OpenConsole {
+        name: String,
+        session: Uuid,
+        #[serde(default)]
+        server: Option<String>,
+    },
     /// The host's whole desired data plane (bridges, VXLAN peers, taps, security groups,
     /// routers), compiled by the server. The agent applies it idempotently and replies
     /// `{"generation": n}` with the generation it now has; one older than that is refused
@@ -213,6 +231,7 @@ impl Command {
             Self::Ping => "ping",
             Self::Reconnect => "reconnect",
             Self::Forget => "forget",
+            Self::SetServers { .. } => "set_servers",
             Self::StorageStat { .. } => "storage_stat",
             Self::CreateVolume { .. } => "create_volume",
             Self::DeleteVolume { .. } => "delete_volume",

@@ -210,6 +210,8 @@ async fn relay(
             proto::Command::OpenConsole {
                 name: name.clone(),
                 session,
+                // The session waits here, whichever server the agent is connected to.
+                server: Some(st.agent_endpoint.clone()),
             },
             Duration::from_secs(20),
         )

@@ -52,6 +52,8 @@ table! {
         "listConfigurations" => system::list_configurations,
         "updateConfiguration" => system::update_configuration,
         "listBackgroundTasks" => system::list_background_tasks,
+        "listManagementServers" => servers::list,
+        "listManagementServersMetrics" => servers::list_metrics,
         "runBackgroundTask" => system::run_background_task,
         "createDomain" => domains::create,
         "listDomains" => domains::list,

@@ -59,6 +59,7 @@ pub fn router(st: State) -> Router {
     Router::new()
         .route(proto::AGENT_PATH, get(upgrade))
         .route("/images/{template}/{file}", get(image))
+        .route(crate::peers::PATH, axum::routing::post(crate::peers::serve))
         .route(
             &format!("{}/{{session}}", proto::CONSOLE_PATH),
             get(crate::console::agent),
@@ -267,6 +268,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
             ping_interval_s: interval,
             fenced: fenced.clone(),
             vm_stats_interval_ms: st.settings.int("vm.stats.interval").max(0) as u64,
+            servers: crate::cluster::agent_servers(&st, host),
         },
     )
     .await?;

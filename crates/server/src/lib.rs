@@ -10,6 +10,7 @@ pub mod access;
 pub mod agent_tls;
 pub mod auth;
 pub mod bootstrap;
+pub mod cluster;
 pub mod conn;
 pub mod console;
 pub mod dispatch;
@@ -22,6 +23,7 @@ pub mod images;
 pub mod jobs;
 pub mod metrics;
 pub mod panics;
+pub mod peers;
 pub mod powersync;
 pub mod saga;
 pub mod sources;
@@ -79,6 +81,9 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.serve.await;
+        if !self.state.cluster.fenced() {
+            cluster::leave(&self.state).await;
+        }
         self.state.store.close().await;
     }
     /// Waits until the server stops.
@@ -118,7 +123,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let agent_tls = agent_tls::load_or_create(&cfg.data_dir)?;
+    let agent_tls = agent_tls::load_shared(&store, &key, &cfg.data_dir).await?;
     let agent_listener = tokio::net::TcpListener::bind(cfg.agent_listen)
         .await
         .with_context(|| format!("binding the agent endpoint {}", cfg.agent_listen))?;
@@ -131,10 +136,27 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         }
     });
     let server_id = ServerId::new();
+    let agent_endpoint = format!("{advertise}:{}", agent_addr.port());
     {
         let mut tx = store.begin().await?;
-        db::server_register(&mut tx, server_id, &addr.to_string()).await?;
+        let stale = api::time::now_ms() - settings.int("cluster.heartbeat.threshold");
+        let live = db::server_register(
+            &mut tx,
+            &db::NewServer {
+                id: server_id,
+                name: agent_endpoint.clone(),
+                address: addr.to_string(),
+                agent_endpoint: agent_endpoint.clone(),
+                version: api::CLOUDSTACK_VERSION.to_string(),
+            },
+            stale,
+        )
+        .await
+        .with_context(|| format!("registering this management server ({agent_endpoint})"))?;
         tx.commit().await?;
+        if live > 0 {
+            tracing::warn!(name = %agent_endpoint, "replaced a management server of the same name that was still heartbeating: a restart after a crash — or two servers advertising one endpoint (give each its own --advertise)");
+        }
     }
     let (stop, stopped) = watch::channel(false);
     let own_jobs = ha::OwnJobs::default();
@@ -155,13 +177,18 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         networks: Box::new(handlers::networks::Lifecycle),
         own_jobs: Box::new(own_jobs.clone()),
     });
+    core.hub.set_peers(Arc::new(peers::Link::new(
+        Arc::downgrade(&core),
+        agent_tls.fingerprint.clone(),
+    )));
     let st: State = Arc::new(AppState {
         core,
         registry: api::commands::registry(),
         consoles: Default::default(),
-        agent_endpoint: format!("{advertise}:{}", agent_addr.port()),
+        agent_endpoint,
         agent_fingerprint: agent_tls.fingerprint.clone(),
         ui_dir: cfg.ui_dir.clone(),
+        cluster: cluster::Membership::new(stop.clone()),
     });
     let _ = own_jobs.state.set(Arc::downgrade(&st));
     let resumed = jobs::recover(&st, true).await?;
@@ -183,7 +210,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         db::host_mark_all_disconnected(&mut tx, api::time::now_ms()).await?;
         tx.commit().await?;
     }
-    let sims = handlers::hosts::resume_simulated(&st).await?;
+    let sims = handlers::hosts::resume_simulated(&st, true).await?;
     let downloads = images::resume(&st).await?;
     if downloads > 0 {
         tracing::info!(downloads, "restarted interrupted template downloads");
@@ -233,8 +260,15 @@ fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
             run: |st| async move { text(hub::monitor_once(&st).await) }.boxed(),
         },
         TaskDef {
+            name: "server-heartbeat",
+            description: "Writes this server's heartbeat (cluster.heartbeat.interval), marks silent peers Down, and stops this server (exit 219) when it cannot heartbeat for cluster.heartbeat.threshold",
+            period: |st| Duration::from_millis(st.settings.int("cluster.heartbeat.interval").max(100) as u64),
+            timeout: secs(10),
+            run: |st| async move { text(cluster::heartbeat(&st).await) }.boxed(),
+        },
+        TaskDef {
             name: "job-lease-renewal",
-            description: "Renews the leases of this server's jobs and its heartbeat",
+            description: "Renews the leases of this server's jobs",
             period: |_| secs(5),
             timeout: secs(10),
             run: |st| async move { text(jobs::renew(&st).await) }.boxed(),

@@ -19,6 +19,8 @@ pub struct AppState {
     pub agent_fingerprint: String,
     /// The built web console's directory, served at `/client/`.
     pub ui_dir: Option<std::path::PathBuf>,
+    /// This server's standing among the servers of its database.
+    pub cluster: crate::cluster::Membership,
 }
 
 impl std::ops::Deref for AppState {

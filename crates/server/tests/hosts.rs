@@ -91,7 +91,7 @@ fn kvm_agent(
     let mut inv = agent::inventory::local(address);
     inv.hostname = format!("kvm-{address}");
     Arc::new(agent::HostAgent {
-        server: t.server,
+        server: t.server.into(),
         fingerprint: t.fingerprint,
         credential: Mutex::new(agent::Credential::Token { secret: t.secret }),
         inventory: inv,

@@ -170,7 +170,7 @@ async fn pools_and_image_stores() {
         .expect("decode");
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let agent = Arc::new(agent::HostAgent {
-        server: tok.server,
+        server: tok.server.into(),
         fingerprint: tok.fingerprint,
         credential: Mutex::new(agent::Credential::Token { secret: tok.secret }),
         inventory: agent::inventory::local("10.7.7.7"),

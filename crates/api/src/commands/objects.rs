@@ -333,6 +333,137 @@ pub const ASYNC_JOB: &[Field] = &[
     ),
 ];
 
+/// A management server (CloudStack's `ManagementServerResponse`; no Java fields: Canopy is
+/// not a JVM).
+pub const MANAGEMENT_SERVER: &[Field] = &[
+    f("id", "string", "the ID of the management server"),
+    f(
+        "name",
+        "string",
+        "the name of the management server (its agent endpoint)",
+    ),
+    f(
+        "state",
+        "state",
+        "the state of the management server: Up, PreparingForMaintenance, Maintenance, Down",
+    ),
+    f("version", "string", "the version of the management server"),
+    f(
+        "osdistribution",
+        "string",
+        "the name of the OS distribution running on the management server",
+    ),
+    f(
+        "lastserverstart",
+        "date",
+        "the last time this Management Server was started",
+    ),
+    f(
+        "lastserverstop",
+        "date",
+        "the last time this Management Server was stopped",
+    ),
+    f(
+        "lastboottime",
+        "date",
+        "the last time the host on which this Management Server runs was booted",
+    ),
+    f(
+        "kernelversion",
+        "string",
+        "the running OS kernel version for this Management Server",
+    ),
+    f(
+        "serviceip",
+        "string",
+        "the IP Address for this Management Server (deprecated: ipaddress)",
+    ),
+    f(
+        "ipaddress",
+        "string",
+        "the IP Address for this Management Server",
+    ),
+    f(
+        "agentendpoint",
+        "string",
+        "Canopy addition: the host:port agents dial (TLS)",
+    ),
+];
+
+/// What listManagementServersMetrics adds (CloudStack's `ManagementServerMetricsResponse`),
+/// as the server last measured itself at its heartbeat.
+pub const MANAGEMENT_SERVER_METRICS: &[Field] = &[
+    f(
+        "agentcount",
+        "integer",
+        "the number of agents this Management Server is responsible for",
+    ),
+    f(
+        "agents",
+        "list",
+        "the names of the hosts whose agents are connected to this Management Server",
+    ),
+    f(
+        "agentscount",
+        "long",
+        "the number of agents connected to this Management Server",
+    ),
+    f(
+        "pendingjobscount",
+        "long",
+        "the number of unfinished jobs this Management Server runs",
+    ),
+    f(
+        "availableprocessors",
+        "integer",
+        "the number of processors available to the server",
+    ),
+    f(
+        "collectiontime",
+        "date",
+        "the time these statistics were collected",
+    ),
+    f("cpuload", "string", "the load of the server's processors"),
+    f(
+        "heapmemoryused",
+        "long",
+        "the memory the server process uses (resident set, bytes)",
+    ),
+    f(
+        "heapmemorytotal",
+        "long",
+        "the memory the server process holds (resident set, bytes)",
+    ),
+    f(
+        "threadstotalcount",
+        "integer",
+        "the number of threads of the server process",
+    ),
+    f("sessions", "long", "the number of active sessions"),
+    f(
+        "systemloadaverages",
+        "double[]",
+        "the system load for 1, 5 and 15 minutes",
+    ),
+    f("systemmemorytotal", "string", "the total system memory"),
+    f(
+        "systemmemoryfree",
+        "string",
+        "the free (available) system memory",
+    ),
+    f("systemmemoryused", "string", "the used system memory"),
+    f(
+        "dbislocal",
+        "boolean",
+        "whether the database is on the same machine (embedded SQLite)",
+    ),
+    f(
+        "usageislocal",
+        "boolean",
+        "whether a usage server runs on the same machine (never: Canopy has none)",
+    ),
+];
+
 /// Canopy addition: a background task of the management server.
 pub const BACKGROUND_TASK: &[Field] = &[
     f("name", "string", "the task's name"),

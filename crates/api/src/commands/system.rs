@@ -46,6 +46,22 @@ pub fn specs() -> Vec<CommandSpec> {
             .list()
             .opt("name", String, "lists configuration by name")
             .opt("category", String, "lists configurations by category"),
+        CommandSpec::new("listManagementServers", "Lists management servers.")
+            .roles(ADMIN)
+            .returns("managementserver", MANAGEMENT_SERVER)
+            .list()
+            .opt("id", Uuid, "the id of the management server")
+            .opt("name", String, "the name of the management server")
+            .opt("peers", Boolean, "whether to include the management server peers (accepted; Canopy lists peers as servers)"),
+        CommandSpec::new("listManagementServersMetrics", "Lists Management Server metrics")
+            .roles(ADMIN)
+            .returns("managementserver", MANAGEMENT_SERVER)
+            .returns_also(MANAGEMENT_SERVER_METRICS)
+            .list()
+            .opt("id", Uuid, "the id of the management server")
+            .opt("name", String, "the name of the management server")
+            .opt("system", Boolean, "include system level stats (always included)")
+            .opt("peers", Boolean, "whether to include the management server peers (accepted)"),
         CommandSpec::new("listBackgroundTasks", "Canopy addition: lists the management server's background tasks with their status")
             .roles(ADMIN)
             .returns("backgroundtask", BACKGROUND_TASK)

@@ -6,6 +6,106 @@ use model::*;
 
 use crate::*;
 
+fn new_server(id: ServerId, name: &str) -> NewServer {
+    NewServer {
+        id,
+        name: name.into(),
+        address: "127.0.0.1:8080".into(),
+        agent_endpoint: name.into(),
+        version: "4.20.0.0".into(),
+    }
+}
+
+/// Management servers: registration, heartbeats, a peer's judgement, shared secrets.
+pub(crate) async fn servers(store: &DataStore) {
+    let (a, b, a2) = (ServerId::new(), ServerId::new(), ServerId::new());
+    let mut tx = store.begin().await.expect("begin");
+    server_register(&mut tx, &new_server(a, "10.0.0.1:9443"), 0)
+        .await
+        .expect("a");
+    server_register(&mut tx, &new_server(b, "10.0.0.2:9443"), 0)
+        .await
+        .expect("b");
+    tx.commit().await.expect("commit");
+    // Registering a name that is still heartbeating says so (the caller warns).
+    let mut tx = store.begin().await.expect("begin");
+    assert_eq!(
+        server_register(&mut tx, &new_server(a2, "10.0.0.1:9443"), 0)
+            .await
+            .expect("again"),
+        1
+    );
+    drop(tx);
+    let mut tx = store.begin().await.expect("begin");
+    assert!(
+        server_heartbeat(&mut tx, a, Some(&serde_json::json!({"cpuload": "1%"})))
+            .await
+            .expect("hb")
+    );
+    // Nobody is stale yet; then b is (its heartbeat is before the cut-off) and only b.
+    assert!(server_mark_dead(&mut tx, 0).await.expect("scan").is_empty());
+    sqlx::query("UPDATE servers SET heartbeat = 5 WHERE id = $1")
+        .bind(b.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("age b");
+    assert_eq!(server_mark_dead(&mut tx, 10).await.expect("scan"), vec![b]);
+    // A server marked Down cannot heartbeat any more: it must fence itself.
+    assert!(!server_heartbeat(&mut tx, b, None).await.expect("hb"));
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let rows = server_list(&mut c).await.expect("list");
+    let states: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.state.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        vec![("10.0.0.1:9443", "Up"), ("10.0.0.2:9443", "Down")]
+    );
+    assert_eq!(rows[1].stopped, Some(5));
+    assert_eq!(rows[0].metrics["cpuload"], "1%");
+    assert!(server_load(&mut c).await.expect("load").is_empty());
+    drop(c);
+    // The same name after its earlier process stopped heartbeating replaces that row.
+    let mut tx = store.begin().await.expect("begin");
+    server_register(&mut tx, &new_server(a2, "10.0.0.1:9443"), i64::MAX)
+        .await
+        .expect("a again");
+    assert!(server_set_state(&mut tx, b, "Down", Some(7))
+        .await
+        .expect("set"));
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let ids: Vec<ServerId> = server_list(&mut c)
+        .await
+        .expect("list")
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(ids.contains(&a2) && !ids.contains(&a) && ids.contains(&b));
+    // The first shared secret stored wins; later ones read it.
+    assert_eq!(
+        cluster_secret_get(&mut c, "agent-tls").await.expect("q"),
+        None
+    );
+    drop(c);
+    let mut tx = store.begin().await.expect("begin");
+    assert_eq!(
+        cluster_secret_put_once(&mut tx, "agent-tls", "one")
+            .await
+            .expect("put"),
+        "one"
+    );
+    assert_eq!(
+        cluster_secret_put_once(&mut tx, "agent-tls", "two")
+            .await
+            .expect("put"),
+        "one"
+    );
+    tx.commit().await.expect("commit");
+}
+
 pub(crate) async fn jobs(store: &DataStore) {
     let role = seed_roles(store).await;
     let root = domain(store, "ROOT", None).await;
@@ -13,7 +113,7 @@ pub(crate) async fn jobs(store: &DataStore) {
     let u = user(store, "admin", a, root.id, None).await;
     let (s1, s2) = (ServerId::new(), ServerId::new());
     let mut tx = store.begin().await.expect("begin");
-    server_register(&mut tx, s1, "127.0.0.1:1")
+    server_register(&mut tx, &new_server(s1, "127.0.0.1:1"), 0)
         .await
         .expect("server");
     let j = NewJob {

@@ -181,4 +181,5 @@ families!(
     vms,
     guest_stats,
     networking,
+    servers,
 );

@@ -584,10 +584,24 @@ pub async fn create_join_token(st: &State, _ctx: &OpContext, args: &Args) -> App
 
 /// At start: the in-process simulated hosts (added with a simulator URL) come back, each with
 /// a fresh credential (the old one lived in the previous process's memory).
-pub async fn resume_simulated(st: &State) -> AppResult<usize> {
-    let hosts = {
+/// Runs the server-run simulated hosts that no live server runs (each on exactly one server:
+/// a conditional claim decides). At start (`unowned`) also those nobody has run yet; later
+/// (when a server went away) only those a gone server ran.
+pub async fn resume_simulated(st: &State, unowned: bool) -> AppResult<usize> {
+    let now = api::time::now_ms();
+    let threshold = st.settings.int("cluster.heartbeat.threshold");
+    let (hosts, live) = {
         let mut c = st.store.read().await?;
-        db::host_list(
+        let mut live: Vec<model::ServerId> = db::server_list(&mut c)
+            .await?
+            .into_iter()
+            .filter(|s| s.state != "Down" && now - s.heartbeat <= threshold)
+            .map(|s| s.id)
+            .collect();
+        if !live.contains(&st.server_id) {
+            live.push(st.server_id);
+        }
+        let hosts = db::host_list(
             &mut c,
             &HostFilter {
                 hypervisor: Some("Simulator".into()),
@@ -595,7 +609,8 @@ pub async fn resume_simulated(st: &State) -> AppResult<usize> {
             },
         )
         .await?
-        .0
+        .0;
+        (hosts, live)
     };
     let mut n = 0;
     for h in hosts
@@ -604,6 +619,9 @@ pub async fn resume_simulated(st: &State) -> AppResult<usize> {
     {
         let secret = new_secret();
         let mut tx = st.store.begin().await?;
+        if !db::host_claim(&mut tx, h.id, st.server_id, &live, unowned).await? {
+            continue;
+        }
         db::host_connected(
             &mut tx,
             h.id,

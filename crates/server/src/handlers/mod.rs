@@ -18,6 +18,7 @@ pub mod physnets;
 pub mod roles;
 pub mod routers;
 pub mod secgroups;
+pub mod servers;
 pub mod storage;
 pub mod system;
 pub mod tags;

@@ -100,6 +100,16 @@ impl TestServer {
         Self::start_full(dir, database, agent).await
     }
 
+    /// Another management server on this one's database: its own data directory with the
+    /// shared `server.key` (and the admin credentials, for the test's client).
+    pub async fn join(&self) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        for f in ["server.key", "admin.json"] {
+            std::fs::copy(self.dir.path().join(f), dir.path().join(f)).expect("copy");
+        }
+        Self::start_in(dir, self.database.clone()).await
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await;

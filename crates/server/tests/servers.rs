@@ -1,0 +1,605 @@
+//! Several management servers on one PostgreSQL database: they know each other
+//! (`listManagementServers`, `listManagementServersMetrics`), share the agent endpoint's TLS
+//! identity, judge a silent peer Down, and a server judged Down fences itself.
+
+mod common;
+use common::*;
+
+use std::time::Duration;
+
+fn by_name<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    list["managementserver"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("{name} not in {list}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn servers_know_each_other_and_a_server_judged_dead_fences_itself() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    let a = TestServer::start_with(Some(pg.fresh_database().expect("db"))).await;
+    let b = a.join().await;
+    let (sa, sb) = (a.server.as_ref().expect("a"), b.server.as_ref().expect("b"));
+    let (na, nb) = (
+        sa.state.agent_endpoint.clone(),
+        sb.state.agent_endpoint.clone(),
+    );
+    // One agent identity for all: an agent that pinned A's certificate trusts B.
+    assert_eq!(sa.state.agent_fingerprint, sb.state.agent_fingerprint);
+
+    // Each server answers for both, through either.
+    for c in [&a.admin, &b.admin] {
+        let l = c.ok(&[("command", "listManagementServers")]).await;
+        assert_eq!(l["count"], 2, "{l}");
+        for n in [&na, &nb] {
+            let s = by_name(&l, n);
+            assert_eq!(s["state"], "Up", "{s}");
+            assert_eq!(s["version"], api::CLOUDSTACK_VERSION);
+            assert_eq!(s["ipaddress"], "127.0.0.1");
+            assert!(s["lastserverstart"].is_string());
+        }
+    }
+    // Metrics as each measured itself at its heartbeat (the Kubernetes CCM reads `version`).
+    // (B's first heartbeat may still be under way: wait for its figures.)
+    let mut m = serde_json::Value::Null;
+    for _ in 0..100 {
+        m = a
+            .admin
+            .ok(&[("command", "listManagementServersMetrics")])
+            .await;
+        if by_name(&m, &nb)["collectiontime"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let s = by_name(&m, &nb);
+    assert!(s["availableprocessors"].as_u64().unwrap_or(0) >= 1, "{s}");
+    assert!(s["heapmemoryused"].as_u64().unwrap_or(0) > 0, "{s}");
+    assert_eq!(s["agentcount"], 0);
+    assert_eq!(s["pendingjobscount"], 0);
+    assert_eq!(s["dbislocal"], false);
+    assert!(s["collectiontime"].is_string());
+    // Filters, and what a stranger gets.
+    let id = s["id"].as_str().expect("id").to_string();
+    let one = a
+        .admin
+        .ok(&[("command", "listManagementServers"), ("id", &id)])
+        .await;
+    assert_eq!(
+        (one["count"].as_u64(), &one["managementserver"][0]["name"]),
+        (Some(1), &serde_json::json!(nb))
+    );
+    a.admin
+        .err(
+            &[("command", "listManagementServers"), ("id", "not-a-uuid")],
+            431,
+        )
+        .await;
+    let (_, _, tenant) = account_with_keys(&a, &a.admin, "tenant", None, "0").await;
+    tenant
+        .err(&[("command", "listManagementServersMetrics")], 401)
+        .await;
+
+    // B goes silent (its heartbeat is made old): A judges it Down at A's next heartbeat, and
+    // B, finding itself Down at its own next heartbeat, fences itself — stops serving.
+    sqlx::any::install_default_drivers();
+    let mut conn =
+        <sqlx::AnyConnection as sqlx::Connection>::connect(a.database.as_deref().expect("pg url"))
+            .await
+            .expect("connect");
+    let mut down = false;
+    for _ in 0..100 {
+        sqlx::query("UPDATE servers SET heartbeat = 1 WHERE name = $1")
+            .bind(&nb)
+            .execute(&mut conn)
+            .await
+            .expect("age b");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let l = a
+            .admin
+            .ok(&[("command", "listManagementServers"), ("name", &nb)])
+            .await;
+        if l["managementserver"][0]["state"] == "Down" && sb.state.cluster.fenced() {
+            down = true;
+            break;
+        }
+    }
+    assert!(down, "B was not judged Down and fenced within 10 s");
+    let l = a
+        .admin
+        .ok(&[("command", "listManagementServers"), ("name", &nb)])
+        .await;
+    assert!(
+        l["managementserver"][0]["lastserverstop"].is_string(),
+        "{l}"
+    );
+    // A fenced server answers no more API calls.
+    let mut refused = false;
+    for _ in 0..50 {
+        if reqwest::get(&b.base).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "a fenced server still serves");
+    assert_eq!(
+        by_name(
+            &a.admin.ok(&[("command", "listManagementServers")]).await,
+            &na
+        )["state"],
+        "Up"
+    );
+    b.stop().await;
+
+    // A graceful stop marks a server Down at once, with its stop time.
+    let c = a.join().await;
+    let nc = c.server.as_ref().expect("c").state.agent_endpoint.clone();
+    assert_eq!(
+        by_name(
+            &a.admin.ok(&[("command", "listManagementServers")]).await,
+            &nc
+        )["state"],
+        "Up"
+    );
+    c.stop().await;
+    let s = a
+        .admin
+        .ok(&[("command", "listManagementServers"), ("name", &nc)])
+        .await;
+    assert_eq!(s["managementserver"][0]["state"], "Down", "{s}");
+    assert!(s["managementserver"][0]["lastserverstop"].is_string());
+    a.stop().await;
+}
+
+/// Hosts whose agents joined through server A keep running when A goes away: the agents know
+/// every server (from their welcome, and when B joined), move to B at once, and B — which
+/// never saw them before — takes them over without judging any Down; their VMs keep running
+/// and B stops one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn agents_move_to_another_server_when_theirs_goes_away() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    let mut a = TestServer::start_with(Some(pg.fresh_database().expect("db"))).await;
+    let z = VmZone::new(&a, 0).await;
+    // The zone's own host is a simulated host A runs in its process.
+    let sim: model::HostId = a
+        .admin
+        .ok(&[
+            ("command", "listHosts"),
+            ("zoneid", &z.zone),
+            ("type", "Routing"),
+        ])
+        .await["host"][0]["id"]
+        .as_str()
+        .expect("host")
+        .parse()
+        .expect("uuid");
+    let b = a.join().await;
+    let sb = b.server.as_ref().expect("b").state.clone();
+    // B does not run it too (it did before: both servers ran every server-run host).
+    for _ in 0..15 {
+        assert!(
+            !sb.hub.is_connected(sim),
+            "B runs A's simulated host as well"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (na, nb) = (
+        a.server.as_ref().expect("a").state.agent_endpoint.clone(),
+        sb.agent_endpoint.clone(),
+    );
+    let t = a
+        .admin
+        .ok(&[
+            ("command", "createHostJoinToken"),
+            ("clusterid", &z.cluster),
+            ("uses", "3"),
+        ])
+        .await["jointoken"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let tok = proto::JoinToken::decode(&t).expect("token");
+    assert_eq!(tok.server, na, "the token names the server that made it");
+    let prefix = format!("fo-{}", uuid::Uuid::new_v4().simple());
+    let opts = agent::simulator::SimOptions {
+        count: 3,
+        prefix: prefix.clone(),
+        ..Default::default()
+    };
+    let sims = agent::simulator::hosts(&tok.server, &tok.fingerprint, &tok.secret, &opts, None);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for h in &sims {
+        let (h, stop) = (h.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move { h.run(stop).await }));
+    }
+    // Every agent learns both servers.
+    let mut know = false;
+    for _ in 0..150 {
+        if sims.iter().all(|h| {
+            let mut l = h.server.all();
+            l.sort();
+            let mut want = vec![na.clone(), nb.clone()];
+            want.sort();
+            l == want
+        }) {
+            know = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        know,
+        "agents did not learn every server: {:?}",
+        sims[0].server.all()
+    );
+    let hosts = a
+        .admin
+        .ok(&[
+            ("command", "listHosts"),
+            ("keyword", &prefix),
+            ("state", "Up"),
+        ])
+        .await;
+    assert_eq!(hosts["count"], 3, "{hosts}");
+    // A VM on them, deployed through A.
+    let vm = a.admin.job(&z.deploy(&[("name", "survivor")])).await;
+    assert_eq!(
+        vm["jobresult"]["virtualmachine"]["state"], "Running",
+        "{vm}"
+    );
+    let vm_id = vm["jobresult"]["virtualmachine"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let instance = vm["jobresult"]["virtualmachine"]["instancename"]
+        .as_str()
+        .expect("instance")
+        .to_string();
+    let running_on = |name: &str| {
+        sims.iter()
+            .filter(|h| {
+                agent::simulator::sim_host(&h.inventory.address)
+                    .vm_names()
+                    .contains(&name.to_string())
+            })
+            .count()
+    };
+    assert_eq!(running_on(&instance), 1);
+
+    // A goes away; within seconds every agent is connected to B.
+    if let Some(s) = a.server.take() {
+        s.shutdown().await;
+    }
+    let ids: Vec<model::HostId> = hosts["host"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| h["id"].as_str().expect("id").parse().expect("uuid"))
+        .collect();
+    let started = std::time::Instant::now();
+    let mut moved = false;
+    for _ in 0..100 {
+        if ids.iter().all(|h| sb.hub.is_connected(*h)) {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(moved, "the agents did not reach B within 10 s");
+    eprintln!("agents on B {:?} after A stopped", started.elapsed());
+    // B takes over the simulated host A ran (at its next heartbeat after A left).
+    let mut adopted = false;
+    for _ in 0..100 {
+        if sb.hub.is_connected(sim) {
+            adopted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        adopted,
+        "B did not take over A's simulated host within 10 s"
+    );
+    eprintln!(
+        "A's simulated host on B {:?} after A stopped",
+        started.elapsed()
+    );
+    // Nobody is judged Down over the next seconds (B's host monitor runs every 2 s), and the
+    // VM keeps running where it was.
+    for _ in 0..4 {
+        let l = b
+            .admin
+            .ok(&[("command", "listHosts"), ("keyword", &prefix)])
+            .await;
+        for h in l["host"].as_array().expect("hosts") {
+            assert_eq!(h["state"], "Up", "{h}");
+        }
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+    assert_eq!(running_on(&instance), 1);
+    assert_eq!(vm_view(&b.admin, &vm_id).await["state"], "Running");
+    // B reaches the VM's host: a stop through B works.
+    let j = b
+        .admin
+        .job(&[("command", "stopVirtualMachine"), ("id", &vm_id)])
+        .await;
+    assert_eq!(j["jobresult"]["virtualmachine"]["state"], "Stopped", "{j}");
+    assert_eq!(running_on(&instance), 0);
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Any call reaches any host: hosts whose agents are connected to server B are driven through
+/// server A (deploy, reboot, stop), A forwarding each command to B; B's peer endpoint obeys
+/// only a server holding the shared key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_server_drives_hosts_connected_to_another() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    let a = TestServer::start_with(Some(pg.fresh_database().expect("db"))).await;
+    let z = VmZone::new(&a, 0).await;
+    let b = a.join().await;
+    let (sa, sb) = (
+        a.server.as_ref().expect("a").state.clone(),
+        b.server.as_ref().expect("b").state.clone(),
+    );
+    // The agents join through B (B made their token).
+    let t = b
+        .admin
+        .ok(&[
+            ("command", "createHostJoinToken"),
+            ("clusterid", &z.cluster),
+            ("uses", "2"),
+        ])
+        .await["jointoken"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let tok = proto::JoinToken::decode(&t).expect("token");
+    assert_eq!(tok.server, sb.agent_endpoint);
+    let prefix = format!("fw-{}", uuid::Uuid::new_v4().simple());
+    let opts = agent::simulator::SimOptions {
+        count: 2,
+        prefix: prefix.clone(),
+        ..Default::default()
+    };
+    let sims = agent::simulator::hosts(&tok.server, &tok.fingerprint, &tok.secret, &opts, None);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for h in &sims {
+        let (h, stop) = (h.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move { h.run(stop).await }));
+    }
+    let mut hosts = serde_json::Value::Null;
+    for _ in 0..100 {
+        hosts = a
+            .admin
+            .ok(&[
+                ("command", "listHosts"),
+                ("keyword", &prefix),
+                ("state", "Up"),
+            ])
+            .await;
+        if hosts["count"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hosts["count"], 2, "{hosts}");
+    for h in hosts["host"].as_array().expect("hosts") {
+        let id: model::HostId = h["id"].as_str().expect("id").parse().expect("uuid");
+        assert!(sb.hub.is_connected(id) && !sa.hub.is_connected(id));
+    }
+    let running_on = |name: &str| {
+        sims.iter()
+            .filter(|h| {
+                agent::simulator::sim_host(&h.inventory.address)
+                    .vm_names()
+                    .contains(&name.to_string())
+            })
+            .count()
+    };
+    // Deploy, reboot and stop through A.
+    let vm = a.admin.job(&z.deploy(&[("name", "through-a")])).await;
+    assert_eq!(
+        vm["jobresult"]["virtualmachine"]["state"], "Running",
+        "{vm}"
+    );
+    let id = vm["jobresult"]["virtualmachine"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let instance = vm["jobresult"]["virtualmachine"]["instancename"]
+        .as_str()
+        .expect("instance")
+        .to_string();
+    assert_eq!(running_on(&instance), 1, "the VM runs on a host of B's");
+    let r = a
+        .admin
+        .job(&[("command", "rebootVirtualMachine"), ("id", &id)])
+        .await;
+    assert_eq!(r["jobresult"]["virtualmachine"]["state"], "Running", "{r}");
+    let r = a
+        .admin
+        .job(&[("command", "stopVirtualMachine"), ("id", &id)])
+        .await;
+    assert_eq!(r["jobresult"]["virtualmachine"]["state"], "Stopped", "{r}");
+    assert_eq!(running_on(&instance), 0);
+
+    // B's peer endpoint: no signature, or one made with another key, is refused.
+    let body = serde_json::to_vec(&serde_json::json!({
+        "host_id": hosts["host"][0]["id"], "command": {"op": "list_vms"}, "timeout_ms": 1000
+    }))
+    .expect("json");
+    let (status, _) = server::peers::post(
+        &sb.agent_endpoint,
+        &sb.agent_fingerprint,
+        None,
+        body.clone(),
+    )
+    .await
+    .expect("post");
+    assert_eq!(status, 401);
+    let (status, _) = server::peers::post(
+        &sb.agent_endpoint,
+        &sb.agent_fingerprint,
+        Some("1.00ff"),
+        body,
+    )
+    .await
+    .expect("post");
+    assert_eq!(status, 401);
+
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A simulated host that also offers a VNC socket (a fake RFB server), so a console can be
+/// carried end to end without QEMU.
+struct WithVnc {
+    inner: agent::driver::SimDriver,
+    sock: std::path::PathBuf,
+}
+
+impl agent::driver::Driver for WithVnc {
+    fn handle<'a>(
+        &'a self,
+        command: &'a proto::Command,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = agent::HostResult<serde_json::Value>> + Send + 'a>,
+    > {
+        self.inner.handle(command)
+    }
+    fn vnc_socket(&self, _vm: &str) -> Option<std::path::PathBuf> {
+        Some(self.sock.clone())
+    }
+}
+
+/// A console opened through server A for a VM whose host's agent is connected to server B:
+/// A forwards the request, the agent dials A (which holds the session), and the browser
+/// reads the VM's RFB greeting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_console_through_one_server_for_a_host_on_another() {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    let a = TestServer::start_with(Some(pg.fresh_database().expect("db"))).await;
+    let z = VmZone::new(&a, 0).await;
+    let b = a.join().await;
+    let sb = b.server.as_ref().expect("b").state.clone();
+    // The fake VNC server: greets each connection with the RFB version line.
+    let dir = tempfile::tempdir().expect("tmp");
+    let sock = dir.path().join("vnc.sock");
+    let listener = tokio::net::UnixListener::bind(&sock).expect("bind");
+    let vnc = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(b"RFB 003.008\n").await;
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                drop(s);
+            });
+        }
+    });
+    let t = b
+        .admin
+        .ok(&[
+            ("command", "createHostJoinToken"),
+            ("clusterid", &z.cluster),
+            ("uses", "1"),
+        ])
+        .await["jointoken"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let tok = proto::JoinToken::decode(&t).expect("token");
+    let address = format!("vnc-{}", uuid::Uuid::new_v4().simple());
+    let opts = agent::simulator::SimOptions::default();
+    let host = std::sync::Arc::new(agent::HostAgent {
+        server: tok.server.clone().into(),
+        fingerprint: tok.fingerprint.clone(),
+        credential: std::sync::Mutex::new(agent::Credential::Token {
+            secret: tok.secret.clone(),
+        }),
+        inventory: agent::simulator::inventory(&opts, &address),
+        driver: std::sync::Arc::new(WithVnc {
+            inner: agent::driver::SimDriver {
+                delay: Duration::ZERO,
+                storage_bytes: opts.storage_bytes,
+                fail_rate: 0.0,
+                host: agent::simulator::sim_host(&address),
+            },
+            sock,
+        }),
+        offline: None,
+        on_credential: None,
+    });
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let run = {
+        let h = host.clone();
+        tokio::spawn(async move { h.run(stop).await })
+    };
+    let vm = a.admin.job(&z.deploy(&[("name", "con-b")])).await;
+    assert_eq!(
+        vm["jobresult"]["virtualmachine"]["state"], "Running",
+        "{vm}"
+    );
+    let id = vm["jobresult"]["virtualmachine"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let hid: model::HostId = vm["jobresult"]["virtualmachine"]["hostid"]
+        .as_str()
+        .expect("host")
+        .parse()
+        .expect("uuid");
+    assert!(sb.hub.is_connected(hid), "the VM's host is on B");
+    let e = a
+        .admin
+        .ok(&[
+            ("command", "createConsoleEndpoint"),
+            ("virtualmachineid", &id),
+        ])
+        .await;
+    let token = e["consoleendpoint"]["websocket"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{e}"))
+        .to_string();
+    let url = format!(
+        "{}?token={token}",
+        a.base
+            .replace("/client/api", "/client/console")
+            .replace("http://", "ws://")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket");
+    let first = tokio::time::timeout(Duration::from_secs(20), ws.next())
+        .await
+        .expect("a frame within 20 s")
+        .expect("a frame")
+        .expect("not an error");
+    assert_eq!(first.into_data().as_ref(), b"RFB 003.008\n");
+    drop(ws);
+    let _ = stop_tx.send(true);
+    let _ = run.await;
+    vnc.abort();
+    b.stop().await;
+    a.stop().await;
+}
