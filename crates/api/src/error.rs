@@ -19,6 +19,8 @@ pub enum ErrorCode {
     ResourceAllocation = 535,
     ResourceInUse = 536,
     NetworkRuleConflict = 537,
+    /// The server takes no new work now (a management server preparing for maintenance).
+    ServiceUnavailable = 503,
 }
 
 impl ErrorCode {
@@ -38,6 +40,7 @@ impl ErrorCode {
             Self::ResourceAllocation,
             Self::ResourceInUse,
             Self::NetworkRuleConflict,
+            Self::ServiceUnavailable,
         ]
         .into_iter()
         .find(|c| *c as u16 == n)
@@ -51,7 +54,9 @@ impl ErrorCode {
     pub fn cs_code(self) -> Option<u32> {
         match self {
             Self::Unauthorized | Self::MethodNotAllowed => None,
-            Self::MalformedParameter | Self::UnsupportedAction => Some(9999),
+            Self::MalformedParameter | Self::UnsupportedAction | Self::ServiceUnavailable => {
+                Some(9999)
+            }
             Self::ParamError => Some(4350),
             Self::Internal => Some(4250),
             Self::Account => Some(4365),

@@ -485,19 +485,43 @@ pub async fn server_register(
     Ok(live)
 }
 
-/// Writes this server's heartbeat. False when its row is gone or a peer marked it Down: the
-/// others have taken over its work, so it must stop acting (self-fencing).
+/// Writes this server's heartbeat and answers its stored state (Up, PreparingForMaintenance,
+/// Maintenance). `None` when its row is gone or a peer marked it Down: the others have taken
+/// over its work, so it must stop acting (self-fencing).
 pub async fn server_heartbeat(
     conn: &mut AnyConnection,
     id: ServerId,
     metrics: Option<&serde_json::Value>,
-) -> Result<bool> {
+) -> Result<Option<String>> {
     let mut q = Sql::new("UPDATE servers SET heartbeat = ");
     q.bind(now_ms());
     if let Some(m) = metrics {
         q.push(", metrics = ").bind(m.to_string());
     }
-    q.and(" WHERE id = ", id).push(" AND state <> 'Down'");
+    q.and(" WHERE id = ", id)
+        .push(" AND state <> 'Down' RETURNING state");
+    let row = q.query().fetch_optional(conn).await?;
+    row.map(|r| Ok(r.try_get::<String, _>("state")?))
+        .transpose()
+}
+
+/// Moves a server from one state to another (conditional: `false` when it was not in
+/// `from`).
+pub async fn server_transition(
+    conn: &mut AnyConnection,
+    id: ServerId,
+    from: &[&str],
+    to: &str,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE servers SET state = ");
+    q.bind(to).and(" WHERE id = ", id).push(" AND state IN (");
+    for (i, s) in from.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*s);
+    }
+    q.push(")");
     Ok(q.query().execute(conn).await?.rows_affected() == 1)
 }
 

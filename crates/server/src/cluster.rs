@@ -3,7 +3,8 @@
 //! than `cluster.heartbeat.threshold` Down. A server that could not write its heartbeat for
 //! longer than the threshold, or that a peer marked Down, fences itself: it stops serving at
 //! once (the binary then exits with CloudStack's 219), because the others are taking over its
-//! jobs and agents and two servers must never act on the same work.
+//! jobs and agents and two servers must never act on the same work. (Not on embedded SQLite:
+//! one server, nobody to take over.)
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Mutex;
@@ -23,6 +24,8 @@ pub struct Membership {
     /// When the heartbeat was last written (epoch ms).
     last_ok: AtomicI64,
     fenced: AtomicBool,
+    /// Preparing for maintenance, or in it: new async jobs are refused (503).
+    draining: AtomicBool,
     stop: watch::Sender<bool>,
     /// The agent endpoints of the servers Up at the last heartbeat, by name.
     peers: Mutex<Vec<String>>,
@@ -33,6 +36,7 @@ impl Membership {
         Self {
             last_ok: AtomicI64::new(api::time::now_ms()),
             fenced: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             stop,
             peers: Mutex::new(Vec::new()),
         }
@@ -42,6 +46,11 @@ impl Membership {
     /// the first).
     pub fn peers(&self) -> Vec<String> {
         self.peers.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Whether this server takes no new jobs (preparing for maintenance, or in it).
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     /// Whether this server fenced itself (the binary exits with [`SELF_FENCING_EXIT_CODE`]).
@@ -64,7 +73,7 @@ pub async fn heartbeat(st: &State) -> AppResult<()> {
         let mut tx = st.store.begin().await?;
         let metrics = measure(st);
         let ours = db::server_heartbeat(&mut tx, st.server_id, Some(&metrics)).await?;
-        let dead = if ours {
+        let dead = if ours.is_some() {
             db::server_mark_dead(&mut tx, now - threshold).await?
         } else {
             Vec::new()
@@ -73,21 +82,31 @@ pub async fn heartbeat(st: &State) -> AppResult<()> {
         Ok::<_, AppError>((ours, dead))
     };
     match round.await {
-        Ok((true, dead)) => {
+        Ok((Some(state), dead)) => {
             st.cluster.last_ok.store(now, Ordering::SeqCst);
             for d in dead {
                 tracing::warn!(server = %d, "a management server stopped heartbeating; marked it Down");
             }
-            refresh_peers(st, now, threshold).await
+            let draining = state != "Up";
+            if st.cluster.draining.swap(draining, Ordering::SeqCst) != draining {
+                tracing::warn!(state = %state, "this management server {} new jobs", if draining { "refuses" } else { "accepts" });
+            }
+            refresh_peers(st, now, threshold).await?;
+            if state == "PreparingForMaintenance" {
+                drain(st).await?;
+            }
+            Ok(())
         }
-        Ok((false, _)) => {
+        Ok((None, _)) => {
             st.cluster
                 .fence("a peer marked this server Down (its heartbeat was late)");
             Ok(())
         }
         Err(e) => {
             let silent = now - st.cluster.last_ok.load(Ordering::SeqCst);
-            if silent > threshold {
+            // With embedded SQLite there is one server and nobody to take over: a busy
+            // database is waited out, never a reason to stop.
+            if silent > threshold && st.store.backend() != db::Backend::Sqlite {
                 st.cluster.fence(&format!(
                     "could not write the heartbeat for {silent} ms (cluster.heartbeat.threshold {threshold} ms): {e}"
                 ));
@@ -95,6 +114,54 @@ pub async fn heartbeat(st: &State) -> AppResult<()> {
             Err(e)
         }
     }
+}
+
+/// One step of preparing this server for maintenance (CloudStack 4.21's
+/// `prepareForMaintenance`): once its running jobs are done, its agents are told to move
+/// (their server lists no longer name it; `Reconnect` makes them dial the next); with no job
+/// and no agent left it is in Maintenance.
+async fn drain(st: &State) -> AppResult<()> {
+    let pending = {
+        let mut c = st.store.read().await?;
+        db::server_load(&mut c)
+            .await?
+            .get(&st.server_id)
+            .map(|l| l.1)
+            .unwrap_or(0)
+    };
+    if pending > 0 {
+        return Ok(());
+    }
+    let agents = st.hub.connected_hosts();
+    if agents.is_empty() {
+        let mut tx = st.store.begin().await?;
+        if db::server_transition(
+            &mut tx,
+            st.server_id,
+            &["PreparingForMaintenance"],
+            "Maintenance",
+        )
+        .await?
+        {
+            tracing::warn!("this management server is in maintenance: no jobs, no agents");
+        }
+        tx.commit().await?;
+        return Ok(());
+    }
+    for host in agents {
+        let servers: Vec<String> = agent_servers(st, host)
+            .into_iter()
+            .filter(|s| *s != st.agent_endpoint)
+            .collect();
+        if servers.is_empty() {
+            continue;
+        }
+        st.hub
+            .notify(host, proto::Command::SetServers { servers })
+            .await;
+        st.hub.notify(host, proto::Command::Reconnect).await;
+    }
+    Ok(())
 }
 
 /// Marks this server Down on a graceful stop (peers need not wait for the threshold).

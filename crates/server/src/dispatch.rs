@@ -54,6 +54,8 @@ table! {
         "listBackgroundTasks" => system::list_background_tasks,
         "listManagementServers" => servers::list,
         "listManagementServersMetrics" => servers::list_metrics,
+        "prepareForMaintenance" => servers::prepare_for_maintenance,
+        "cancelMaintenance" => servers::cancel_maintenance,
         "runBackgroundTask" => system::run_background_task,
         "createDomain" => domains::create,
         "listDomains" => domains::list,

@@ -239,6 +239,14 @@ async fn run(
             .await
             .map_err(|e| e.into_api());
     }
+    if st.cluster.draining() {
+        // CloudStack 4.21: a server preparing for maintenance answers 503 to new jobs (a
+        // balancer in front retries them on another server).
+        return Err(api::ApiError::new(
+            api::ErrorCode::ServiceUnavailable,
+            "This management server is preparing for maintenance and accepts no new jobs; send the request to another management server",
+        ));
+    }
     let plan = dispatch::prepare_async(st, ctx, &args)
         .await
         .map_err(|e| e.into_api())?;

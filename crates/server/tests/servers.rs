@@ -603,3 +603,187 @@ async fn a_console_through_one_server_for_a_host_on_another() {
     b.stop().await;
     a.stop().await;
 }
+
+/// Maintenance of a management server (CloudStack 4.21): refused for the only server Up; a
+/// server preparing for maintenance answers 503 to new jobs, moves its agents to the others
+/// and reaches Maintenance; cancelled, it takes jobs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_server_in_maintenance_hands_its_agents_to_the_others() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    let a = TestServer::start_with(Some(pg.fresh_database().expect("db"))).await;
+    let z = VmZone::new(&a, 0).await;
+    let id_of = |st: &server::state::State| st.server_id.to_string();
+    let sa = a.server.as_ref().expect("a").state.clone();
+    // Alone, A may not go into maintenance.
+    let e = a
+        .admin
+        .err(
+            &[
+                ("command", "prepareForMaintenance"),
+                ("managementserverid", &id_of(&sa)),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("only one Up"), "{e}");
+    let b = a.join().await;
+    let sb = b.server.as_ref().expect("b").state.clone();
+    // Agents on B.
+    let t = b
+        .admin
+        .ok(&[
+            ("command", "createHostJoinToken"),
+            ("clusterid", &z.cluster),
+            ("uses", "2"),
+        ])
+        .await["jointoken"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let tok = proto::JoinToken::decode(&t).expect("token");
+    let prefix = format!("mt-{}", uuid::Uuid::new_v4().simple());
+    let opts = agent::simulator::SimOptions {
+        count: 2,
+        prefix: prefix.clone(),
+        ..Default::default()
+    };
+    let sims = agent::simulator::hosts(&tok.server, &tok.fingerprint, &tok.secret, &opts, None);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for h in &sims {
+        let (h, stop) = (h.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move { h.run(stop).await }));
+    }
+    let mut ids: Vec<model::HostId> = Vec::new();
+    for _ in 0..100 {
+        let l = a
+            .admin
+            .ok(&[
+                ("command", "listHosts"),
+                ("keyword", &prefix),
+                ("state", "Up"),
+            ])
+            .await;
+        if l["count"] == 2 {
+            ids = l["host"]
+                .as_array()
+                .expect("hosts")
+                .iter()
+                .map(|h| h["id"].as_str().expect("id").parse().expect("uuid"))
+                .collect();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ids.len(), 2);
+    // Both servers know each other before B is taken out (their lists name both).
+    for _ in 0..100 {
+        if sims.iter().all(|h| h.server.all().len() == 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ids.iter().all(|h| sb.hub.is_connected(*h)));
+
+    // B into maintenance, asked through A.
+    let r = a
+        .admin
+        .ok(&[
+            ("command", "prepareForMaintenance"),
+            ("managementserverid", &id_of(&sb)),
+        ])
+        .await;
+    let m = &r["managementserver"];
+    assert_eq!(
+        (m["state"].as_str(), m["maintenanceinitiated"].as_bool()),
+        (Some("PreparingForMaintenance"), Some(true)),
+        "{r}"
+    );
+    let started = std::time::Instant::now();
+    let mut state = String::new();
+    for _ in 0..150 {
+        let l = a
+            .admin
+            .ok(&[("command", "listManagementServers"), ("id", &id_of(&sb))])
+            .await;
+        state = l["managementserver"][0]["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if state == "Maintenance" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        state, "Maintenance",
+        "B did not reach Maintenance within 15 s"
+    );
+    eprintln!(
+        "B in Maintenance {:?} after prepareForMaintenance",
+        started.elapsed()
+    );
+    assert!(ids.iter().all(|h| !sb.hub.is_connected(*h)));
+    let sa2 = sa.clone();
+    let mut moved = false;
+    for _ in 0..50 {
+        if ids.iter().all(|h| sa2.hub.is_connected(*h)) {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(moved, "B's agents are not on A");
+    // B takes no new job (503), but still answers; a job through A runs on the moved hosts.
+    let r = b.admin.call(&z.deploy(&[("name", "refused")])).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.inner()["errorcode"], 503);
+    b.admin.ok(&[("command", "listZones")]).await;
+    let vm = a.admin.job(&z.deploy(&[("name", "on-a")])).await;
+    assert_eq!(
+        vm["jobresult"]["virtualmachine"]["state"], "Running",
+        "{vm}"
+    );
+    // Cancelled: B takes jobs again (from its next heartbeat).
+    let r = a
+        .admin
+        .ok(&[
+            ("command", "cancelMaintenance"),
+            ("managementserverid", &id_of(&sb)),
+        ])
+        .await;
+    assert_eq!(r["managementserver"]["state"], "Up", "{r}");
+    let mut ok = false;
+    for _ in 0..50 {
+        if b.admin.call(&[("command", "listAsyncJobs")]).await.status == 200
+            && !sb.cluster.draining()
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "B still refuses jobs");
+    let vm = b.admin.job(&z.deploy(&[("name", "on-b-again")])).await;
+    assert_eq!(
+        vm["jobresult"]["virtualmachine"]["state"], "Running",
+        "{vm}"
+    );
+    a.admin
+        .err(
+            &[
+                ("command", "cancelMaintenance"),
+                ("managementserverid", &id_of(&sb)),
+            ],
+            431,
+        )
+        .await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    b.stop().await;
+    a.stop().await;
+}

@@ -464,6 +464,47 @@ pub const MANAGEMENT_SERVER_METRICS: &[Field] = &[
     ),
 ];
 
+/// A management server's maintenance status (CloudStack's
+/// `ManagementServerMaintenanceResponse`).
+pub const MANAGEMENT_SERVER_MAINTENANCE: &[Field] = &[
+    f(
+        "managementserverid",
+        "string",
+        "The id of the management server",
+    ),
+    f("state", "string", "the state of the management server"),
+    f(
+        "maintenanceinitiated",
+        "boolean",
+        "Indicates whether maintenance is initiated",
+    ),
+    f(
+        "shutdowntriggered",
+        "boolean",
+        "Indicates whether a shutdown is triggered (never: Canopy has no triggerShutdown)",
+    ),
+    f(
+        "readyforshutdown",
+        "boolean",
+        "Indicates whether the server has no jobs and no agents left",
+    ),
+    f(
+        "pendingjobscount",
+        "long",
+        "The number of jobs in progress on the management server",
+    ),
+    f(
+        "agentscount",
+        "long",
+        "The number of host agents connected to the management server",
+    ),
+    f(
+        "agents",
+        "list",
+        "The host agents connected to the management server (host names)",
+    ),
+];
+
 /// Canopy addition: a background task of the management server.
 pub const BACKGROUND_TASK: &[Field] = &[
     f("name", "string", "the task's name"),

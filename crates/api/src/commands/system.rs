@@ -62,6 +62,17 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("name", String, "the name of the management server")
             .opt("system", Boolean, "include system level stats (always included)")
             .opt("peers", Boolean, "whether to include the management server peers (accepted)"),
+        CommandSpec::new("prepareForMaintenance", "Prepares management server for maintenance by preventing new jobs from being accepted after completion of active jobs and migrating the agents")
+            .roles(ADMIN)
+            .returns("managementserver", MANAGEMENT_SERVER_MAINTENANCE)
+            .req("managementserverid", Uuid, "The id of the management server")
+            .opt("algorithm", String, "indirect agents load balancer algorithm (static, roundrobin, shuffle) to move the agents with (accepted; the global setting applies)")
+            .opt("forced", Boolean, "Force management server maintenance even when another server is preparing for maintenance"),
+        CommandSpec::new("cancelMaintenance", "Cancels maintenance of the management server")
+            .roles(ADMIN)
+            .returns("managementserver", MANAGEMENT_SERVER_MAINTENANCE)
+            .req("managementserverid", Uuid, "The id of the management server")
+            .opt("rebalance", Boolean, "Rebalance agents across the servers after cancelling (accepted; agents stay where they are)"),
         CommandSpec::new("listBackgroundTasks", "Canopy addition: lists the management server's background tasks with their status")
             .roles(ADMIN)
             .returns("backgroundtask", BACKGROUND_TASK)

@@ -37,10 +37,12 @@ pub(crate) async fn servers(store: &DataStore) {
     );
     drop(tx);
     let mut tx = store.begin().await.expect("begin");
-    assert!(
+    assert_eq!(
         server_heartbeat(&mut tx, a, Some(&serde_json::json!({"cpuload": "1%"})))
             .await
             .expect("hb")
+            .as_deref(),
+        Some("Up")
     );
     // Nobody is stale yet; then b is (its heartbeat is before the cut-off) and only b.
     assert!(server_mark_dead(&mut tx, 0).await.expect("scan").is_empty());
@@ -51,7 +53,31 @@ pub(crate) async fn servers(store: &DataStore) {
         .expect("age b");
     assert_eq!(server_mark_dead(&mut tx, 10).await.expect("scan"), vec![b]);
     // A server marked Down cannot heartbeat any more: it must fence itself.
-    assert!(!server_heartbeat(&mut tx, b, None).await.expect("hb"));
+    assert_eq!(server_heartbeat(&mut tx, b, None).await.expect("hb"), None);
+    // Conditional moves: only from the states named.
+    assert!(
+        server_transition(&mut tx, a, &["Up"], "PreparingForMaintenance")
+            .await
+            .expect("t")
+    );
+    assert!(!server_transition(&mut tx, a, &["Up"], "Maintenance")
+        .await
+        .expect("t"));
+    assert_eq!(
+        server_heartbeat(&mut tx, a, None)
+            .await
+            .expect("hb")
+            .as_deref(),
+        Some("PreparingForMaintenance")
+    );
+    assert!(server_transition(
+        &mut tx,
+        a,
+        &["PreparingForMaintenance", "Maintenance"],
+        "Up"
+    )
+    .await
+    .expect("t"));
     tx.commit().await.expect("commit");
     let mut c = store.read().await.expect("read");
     let rows = server_list(&mut c).await.expect("list");
