@@ -56,6 +56,9 @@ echo "== crash audit (the real binary killed 10 times under a mixed workload)"
 cargo build -q -p canopy
 "$CANOPY_CACHE/venv/bin/python" tests/e2e/crash_cs.py --bin "$CARGO_TARGET_DIR/debug/canopy" --kills 10
 
+echo "== several management servers (two on PostgreSQL behind haproxy, each SIGKILLed under load)"
+"$CANOPY_CACHE/venv/bin/python" tests/e2e/failover_cs.py --bin "$CARGO_TARGET_DIR/debug/canopy"
+
 echo "== web console (Chromium, as each role)"
 CANOPY_REQUIRE_TOOLS=1 scripts/ui-test.sh
 

@@ -231,6 +231,25 @@ pub async fn host_claim(
     Ok(q.query().execute(conn).await?.rows_affected() == 1)
 }
 
+/// Marks an Up host Disconnected if its agent is still recorded with server `owner` (one
+/// conditional UPDATE: a host whose agent has meanwhile connected to another server is left
+/// alone). Answers whether it changed.
+pub async fn host_disconnect_if_owned(
+    conn: &mut AnyConnection,
+    id: HostId,
+    owner: Uuid,
+    now: i64,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE hosts SET status = 'Disconnected', disconnected = ");
+    q.bind(now)
+        .and(
+            " WHERE removed IS NULL AND status = 'Up' AND id = ",
+            id.to_string(),
+        )
+        .and(" AND server_id = ", owner.to_string());
+    Ok(q.query().execute(conn).await?.rows_affected() == 1)
+}
+
 /// Sets the connection status; `disconnected` records when the host was last lost.
 pub async fn host_set_status(
     conn: &mut AnyConnection,

@@ -535,19 +535,34 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
     // agent is judged by the interval it was given (a changed ping.interval reaches it at its
     // next connection).
     let silent = st.hub.drop_silent(now, factor);
-    let hosts = {
+    let (hosts, servers) = {
         let mut c = st.store.read().await?;
-        db::host_list(&mut c, &db::HostFilter::default()).await?.0
+        let hosts = db::host_list(&mut c, &db::HostFilter::default()).await?.0;
+        let servers: std::collections::HashMap<Uuid, db::ServerRow> = db::server_list(&mut c)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.0, s))
+            .collect();
+        (hosts, servers)
     };
+    let several = st.store.backend() != db::Backend::Sqlite;
+    let threshold = st.settings.int("cluster.heartbeat.threshold");
     let mut tx = st.store.begin().await?;
     db::host_touch_many(&mut tx, &pings, now).await?;
     // Removing a connection from the map dropped its sender, which ends its session.
     for id in &silent {
         tracing::warn!(host = %id, "no heartbeat within the timeout; the connection is dropped");
     }
+    // A peer whose heartbeat is this late is probably gone: its hosts take no new VMs.
+    let silent_ms = (3 * st.settings.int("cluster.heartbeat.interval")).max(3000);
     let mut suspects = Vec::new();
     for h in hosts {
         if st.hub.is_connected(h.id) {
+            // Connected here, though a peer marked it Disconnected while this server was
+            // slow to heartbeat: it is Up.
+            if h.status == model::HostStatus::Disconnected {
+                db::host_set_status(&mut tx, h.id, model::HostStatus::Up, None).await?;
+            }
             continue;
         }
         let last = if pings.contains(&h.id) {
@@ -555,8 +570,27 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
         } else {
             h.last_pinged
         };
-        // Never joined, or still within the timeout: nothing to decide yet.
+        // Never joined: nothing to decide yet.
         let Some(last) = last else { continue };
+        // The server its agent used is not this one: "that server died" is not "the host
+        // died". While that server heartbeats, it judges its own hosts. Once it is silent,
+        // the host is Disconnected (no new VM is placed there) but nobody suspects it until
+        // its agent had the time to move, or its server-run host to be adopted.
+        if let Some(owner) = h.server_id.filter(|s| several && *s != st.server_id.0) {
+            let since = match servers.get(&owner) {
+                Some(s) if s.state != "Down" && now - s.heartbeat <= silent_ms => continue,
+                Some(s) => s.heartbeat,
+                // A restart replaced its row: the old process is gone since at most its
+                // last ping.
+                None => last,
+            };
+            if h.status == model::HostStatus::Up {
+                db::host_disconnect_if_owned(&mut tx, h.id, owner, now).await?;
+            }
+            if now - since <= threshold + timeout_ms {
+                continue;
+            }
+        }
         if now - last <= timeout_ms {
             continue;
         }

@@ -279,7 +279,14 @@ pub async fn download(st: State, id: Uuid) {
     let restricted = row.attrs["restricted"].as_bool().unwrap_or(true);
     let store = PathBuf::from(row.attrs["storepath"].as_str().unwrap_or_default());
     let dest = image_path(&store, id, &format);
-    let _ = set(&st, id, |r| r.state = "Download in progress".into()).await;
+    let me = st.server_id.to_string();
+    let _ = set(&st, id, |r| {
+        r.state = "Download in progress".into();
+        // Which server downloads it (into its own image store): another server resumes the
+        // download only when this one is gone.
+        r.attrs["downloadserver"] = json!(me);
+    })
+    .await;
     let outcome = async {
         let got = fetch(&st, id, &url, &dest, restricted).await?;
         if let Some((algo, want)) = row.attrs["checksum"].as_str().and_then(parse_checksum) {
@@ -340,15 +347,30 @@ pub async fn download(st: State, id: Uuid) {
 
 /// At start: downloads that a restart interrupted begin again.
 pub async fn resume(st: &State) -> crate::error::AppResult<usize> {
-    let rows = {
+    let now = api::time::now_ms();
+    let threshold = st.settings.int("cluster.heartbeat.threshold");
+    let (rows, live) = {
         let mut c = st.store.read().await?;
-        db::infra_list(&mut c, Infra::Template, &db::InfraFilter::default())
+        let rows = db::infra_list(&mut c, Infra::Template, &db::InfraFilter::default())
             .await?
-            .0
+            .0;
+        let live: Vec<String> = db::server_list(&mut c)
+            .await?
+            .into_iter()
+            .filter(|s| s.id != st.server_id && s.state != "Down" && now - s.heartbeat <= threshold)
+            .map(|s| s.id.to_string())
+            .collect();
+        (rows, live)
     };
+    // Interrupted downloads — not those another live server is doing.
     let pending: Vec<Uuid> = rows
         .into_iter()
         .filter(|r| r.attrs["downloading"] == true)
+        .filter(|r| {
+            r.attrs["downloadserver"]
+                .as_str()
+                .is_none_or(|s| !live.iter().any(|l| l == s))
+        })
         .map(|r| r.id)
         .collect();
     for id in &pending {
