@@ -2,7 +2,6 @@
 //! agent endpoint: the same pinned TLS, authenticated with the host's own credential.
 
 use std::path::Path;
-use std::time::Duration;
 
 use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
@@ -91,26 +90,7 @@ async fn fetch(
     dest: &Path,
 ) -> crate::HostResult<u64> {
     {
-        let tcp = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio::net::TcpStream::connect(server),
-        )
-        .await
-        .map_err(|_| "connecting timed out".to_string())?
-        .map_err(|e| format!("connecting to {server}: {e}"))?;
-        let connector = crate::tls::connector(fingerprint).map_err(|e| e.to_string())?;
-        let name = rustls::pki_types::ServerName::try_from("canopy").map_err(|e| e.to_string())?;
-        let tls = connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                .await
-                .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let mut sender = crate::tls::http1(server, fingerprint).await?;
         let req = hyper::Request::get(format!("/images/{template}/{file}"))
             .header(hyper::header::HOST, "canopy")
             .header(

@@ -77,6 +77,40 @@ impl ServerCertVerifier for Pinned {
 }
 
 /// A connector that accepts exactly the certificate with this fingerprint.
+/// An HTTP/1.1 connection to `server` over TLS pinned to `fingerprint` (the agent endpoint's
+/// certificate): the agent's image downloads and the servers' calls to each other use it.
+pub async fn http1<B>(
+    server: &str,
+    fingerprint: &str,
+) -> Result<hyper::client::conn::http1::SendRequest<B>, String>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let tcp = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::net::TcpStream::connect(server),
+    )
+    .await
+    .map_err(|_| format!("connecting to {server} timed out"))?
+    .map_err(|e| format!("connecting to {server}: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let connector = connector(fingerprint).map_err(|e| e.to_string())?;
+    let name = ServerName::try_from("canopy").map_err(|e| e.to_string())?;
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS: {e}"))?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 pub fn connector(fingerprint: &str) -> Result<tokio_rustls::TlsConnector, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(Pinned {

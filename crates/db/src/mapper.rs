@@ -31,29 +31,18 @@ pub(crate) trait Column: Sized {
     fn column(row: &AnyRow, table: &'static str, col: &'static str) -> Result<Self>;
 }
 
-impl Column for i64 {
-    fn column(row: &AnyRow, _: &'static str, col: &'static str) -> Result<Self> {
-        Ok(row.try_get(col)?)
-    }
+/// Types sqlx's `Any` driver decodes itself, alone or nullable.
+macro_rules! plain_columns {
+    ($($t:ty),* $(,)?) => {$(
+        impl Column for $t {
+            fn column(row: &AnyRow, _: &'static str, col: &'static str) -> Result<Self> {
+                Ok(row.try_get(col)?)
+            }
+        }
+    )*};
 }
 
-impl Column for Option<i64> {
-    fn column(row: &AnyRow, _: &'static str, col: &'static str) -> Result<Self> {
-        Ok(row.try_get(col)?)
-    }
-}
-
-impl Column for String {
-    fn column(row: &AnyRow, _: &'static str, col: &'static str) -> Result<Self> {
-        Ok(row.try_get(col)?)
-    }
-}
-
-impl Column for Option<String> {
-    fn column(row: &AnyRow, _: &'static str, col: &'static str) -> Result<Self> {
-        Ok(row.try_get(col)?)
-    }
-}
+plain_columns!(i64, Option<i64>, String, Option<String>);
 
 /// Booleans are BIGINT 0/1.
 impl Column for bool {

@@ -198,23 +198,24 @@ pub struct NetGeneration {
     pub acked: i64,
 }
 
+fn netgen_row(r: &AnyRow) -> Result<NetGeneration> {
+    map_row!(
+        r,
+        "net_generations",
+        NetGeneration {
+            host_id: "host_id",
+            generation: "generation",
+            digest: "digest",
+            acked: "acked",
+        }
+    )
+}
+
 pub async fn netgen_get(conn: &mut AnyConnection, host: HostId) -> Result<Option<NetGeneration>> {
     let mut q =
         Sql::new("SELECT host_id, generation, digest, acked FROM net_generations WHERE host_id = ");
     q.bind(host);
-    q.one(conn, |r| {
-        map_row!(
-            r,
-            "net_generations",
-            NetGeneration {
-                host_id: "host_id",
-                generation: "generation",
-                digest: "digest",
-                acked: "acked",
-            }
-        )
-    })
-    .await
+    q.one(conn, netgen_row).await
 }
 
 /// The generations of these hosts (hosts never pushed to are absent).
@@ -224,21 +225,7 @@ pub async fn netgen_list(conn: &mut AnyConnection, hosts: &[HostId]) -> Result<V
         let mut q =
             Sql::new("SELECT host_id, generation, digest, acked FROM net_generations WHERE 1 = 1");
         in_list(&mut q, "host_id", chunk);
-        out.extend(
-            q.all(conn, |r| {
-                map_row!(
-                    r,
-                    "net_generations",
-                    NetGeneration {
-                        host_id: "host_id",
-                        generation: "generation",
-                        digest: "digest",
-                        acked: "acked",
-                    }
-                )
-            })
-            .await?,
-        );
+        out.extend(q.all(conn, netgen_row).await?);
     }
     Ok(out)
 }

@@ -217,21 +217,7 @@ pub async fn post(
     auth: Option<&str>,
     body: Vec<u8>,
 ) -> Result<(u16, Vec<u8>), String> {
-    let tcp = tokio::net::TcpStream::connect(peer)
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
-    let _ = tcp.set_nodelay(true);
-    let connector = agent::tls::connector(fingerprint).map_err(|e| e.to_string())?;
-    let name = rustls::pki_types::ServerName::try_from("canopy").map_err(|e| e.to_string())?;
-    let tls = connector
-        .connect(name, tcp)
-        .await
-        .map_err(|e| format!("TLS: {e}"))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-            .await
-            .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
+    let mut sender = agent::tls::http1(peer, fingerprint).await?;
     let mut request = hyper::Request::post(PATH)
         .header(hyper::header::HOST, peer)
         .header(hyper::header::CONTENT_TYPE, "application/json");

@@ -14,6 +14,63 @@ fn by_name<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
         .unwrap_or_else(|| panic!("{name} not in {list}"))
 }
 
+/// Simulated hosts whose agents joined through one server (its join token), running until
+/// `stop`.
+struct Agents {
+    sims: Vec<std::sync::Arc<agent::HostAgent>>,
+    prefix: String,
+    /// The server the token named.
+    server: String,
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<Result<(), agent::runtime::AgentError>>>,
+}
+
+impl Agents {
+    async fn join(via: &TestServer, cluster: &str, tag: &str, count: usize) -> Self {
+        let t = via
+            .admin
+            .ok(&[
+                ("command", "createHostJoinToken"),
+                ("clusterid", cluster),
+                ("uses", &count.to_string()),
+            ])
+            .await["jointoken"]["token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        let tok = proto::JoinToken::decode(&t).expect("token");
+        let prefix = format!("{tag}-{}", uuid::Uuid::new_v4().simple());
+        let opts = agent::simulator::SimOptions {
+            count,
+            prefix: prefix.clone(),
+            ..Default::default()
+        };
+        let sims = agent::simulator::hosts(&tok.server, &tok.fingerprint, &tok.secret, &opts, None);
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let tasks = sims
+            .iter()
+            .map(|h| {
+                let (h, stop) = (h.clone(), stop.clone());
+                tokio::spawn(async move { h.run(stop).await })
+            })
+            .collect();
+        Self {
+            sims,
+            prefix,
+            server: tok.server,
+            stop_tx,
+            tasks,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop_tx.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn servers_know_each_other_and_a_server_judged_dead_fences_itself() {
     let Some(pg) = testkit::Postgres::start_for_test() else {
@@ -81,6 +138,50 @@ async fn servers_know_each_other_and_a_server_judged_dead_fences_itself() {
     tenant
         .err(&[("command", "listManagementServersMetrics")], 401)
         .await;
+    // A domain admin of another domain may not take a server out either; hostile ids are
+    // parameter errors.
+    let dom = create_domain(&a.admin, "elsewhere", None).await;
+    let (_, _, dadmin) = account_with_keys(&a, &a.admin, "dadmin", Some(&dom), "2").await;
+    for c in [&tenant, &dadmin] {
+        c.err(
+            &[
+                ("command", "prepareForMaintenance"),
+                ("managementserverid", &id),
+            ],
+            401,
+        )
+        .await;
+        c.err(
+            &[
+                ("command", "cancelMaintenance"),
+                ("managementserverid", &id),
+            ],
+            401,
+        )
+        .await;
+    }
+    let huge = "9".repeat(5000);
+    for bad in ["ü\u{7}", huge.as_str(), "1 OR 1=1"] {
+        a.admin
+            .err(
+                &[
+                    ("command", "prepareForMaintenance"),
+                    ("managementserverid", bad),
+                ],
+                431,
+            )
+            .await;
+        // A name filter: refused (control characters, length) or matching nothing.
+        let r = a
+            .admin
+            .call(&[("command", "listManagementServers"), ("name", bad)])
+            .await;
+        match r.status {
+            200 => assert_eq!(r.inner()["count"].as_u64().unwrap_or(0), 0, "{}", r.text),
+            431 => {}
+            other => panic!("{other}: {}", r.text),
+        }
+    }
 
     // B goes silent (its heartbeat is made old): A judges it Down at A's next heartbeat, and
     // B, finding itself Down at its own next heartbeat, fences itself — stops serving.
@@ -192,32 +293,9 @@ async fn agents_move_to_another_server_when_theirs_goes_away() {
         a.server.as_ref().expect("a").state.agent_endpoint.clone(),
         sb.agent_endpoint.clone(),
     );
-    let t = a
-        .admin
-        .ok(&[
-            ("command", "createHostJoinToken"),
-            ("clusterid", &z.cluster),
-            ("uses", "3"),
-        ])
-        .await["jointoken"]["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    let tok = proto::JoinToken::decode(&t).expect("token");
-    assert_eq!(tok.server, na, "the token names the server that made it");
-    let prefix = format!("fo-{}", uuid::Uuid::new_v4().simple());
-    let opts = agent::simulator::SimOptions {
-        count: 3,
-        prefix: prefix.clone(),
-        ..Default::default()
-    };
-    let sims = agent::simulator::hosts(&tok.server, &tok.fingerprint, &tok.secret, &opts, None);
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
-    for h in &sims {
-        let (h, stop) = (h.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move { h.run(stop).await }));
-    }
+    let agents = Agents::join(&a, &z.cluster, "fo", 3).await;
+    let (sims, prefix) = (&agents.sims, agents.prefix.clone());
+    assert_eq!(agents.server, na, "the token names the server that made it");
     // Every agent learns both servers.
     let mut know = false;
     for _ in 0..150 {
@@ -331,10 +409,7 @@ async fn agents_move_to_another_server_when_theirs_goes_away() {
         .await;
     assert_eq!(j["jobresult"]["virtualmachine"]["state"], "Stopped", "{j}");
     assert_eq!(running_on(&instance), 0);
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    agents.stop().await;
     b.stop().await;
     a.stop().await;
 }
@@ -355,32 +430,9 @@ async fn a_server_drives_hosts_connected_to_another() {
         b.server.as_ref().expect("b").state.clone(),
     );
     // The agents join through B (B made their token).
-    let t = b
-        .admin
-        .ok(&[
-            ("command", "createHostJoinToken"),
-            ("clusterid", &z.cluster),
-            ("uses", "2"),
-        ])
-        .await["jointoken"]["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    let tok = proto::JoinToken::decode(&t).expect("token");
-    assert_eq!(tok.server, sb.agent_endpoint);
-    let prefix = format!("fw-{}", uuid::Uuid::new_v4().simple());
-    let opts = agent::simulator::SimOptions {
-        count: 2,
-        prefix: prefix.clone(),
-        ..Default::default()
-    };
-    let sims = agent::simulator::hosts(&tok.server, &tok.fingerprint, &tok.secret, &opts, None);
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
-    for h in &sims {
-        let (h, stop) = (h.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move { h.run(stop).await }));
-    }
+    let agents = Agents::join(&b, &z.cluster, "fw", 2).await;
+    let (sims, prefix) = (&agents.sims, agents.prefix.clone());
+    assert_eq!(agents.server, sb.agent_endpoint);
     let mut hosts = serde_json::Value::Null;
     for _ in 0..100 {
         hosts = a
@@ -461,10 +513,7 @@ async fn a_server_drives_hosts_connected_to_another() {
     .expect("post");
     assert_eq!(status, 401);
 
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    agents.stop().await;
     b.stop().await;
     a.stop().await;
 }
@@ -631,31 +680,8 @@ async fn a_server_in_maintenance_hands_its_agents_to_the_others() {
     let b = a.join().await;
     let sb = b.server.as_ref().expect("b").state.clone();
     // Agents on B.
-    let t = b
-        .admin
-        .ok(&[
-            ("command", "createHostJoinToken"),
-            ("clusterid", &z.cluster),
-            ("uses", "2"),
-        ])
-        .await["jointoken"]["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    let tok = proto::JoinToken::decode(&t).expect("token");
-    let prefix = format!("mt-{}", uuid::Uuid::new_v4().simple());
-    let opts = agent::simulator::SimOptions {
-        count: 2,
-        prefix: prefix.clone(),
-        ..Default::default()
-    };
-    let sims = agent::simulator::hosts(&tok.server, &tok.fingerprint, &tok.secret, &opts, None);
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
-    for h in &sims {
-        let (h, stop) = (h.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move { h.run(stop).await }));
-    }
+    let agents = Agents::join(&b, &z.cluster, "mt", 2).await;
+    let (sims, prefix) = (&agents.sims, agents.prefix.clone());
     let mut ids: Vec<model::HostId> = Vec::new();
     for _ in 0..100 {
         let l = a
@@ -780,10 +806,7 @@ async fn a_server_in_maintenance_hands_its_agents_to_the_others() {
             431,
         )
         .await;
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    agents.stop().await;
     b.stop().await;
     a.stop().await;
 }
