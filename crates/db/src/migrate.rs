@@ -30,9 +30,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (16, "where a job was when it was last resumed", V16),
     (17, "guest statistics", V17),
     (18, "management servers know each other", V18),
+    (19, "job ownership generations", V19),
 ];
 
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 19;
 
 /// Several management servers: each registers its name (its agent endpoint, unique per
 /// server), version and the endpoint agents dial; `state` is Up, PreparingForMaintenance,
@@ -40,6 +41,12 @@ pub const SCHEMA_VERSION: i64 = 18;
 /// `metrics` what it last measured of itself (`listManagementServersMetrics`).
 /// `cluster_secrets` holds what every server must share — the agent endpoint's TLS identity,
 /// so an agent that pinned one server's certificate trusts all of them.
+/// Every take-over of a job starts a new generation; a job body (and its saga) writes only
+/// while the job is still at the generation it started with (see `job_hold`).
+const V19: &str = r#"
+ALTER TABLE jobs ADD COLUMN generation BIGINT NOT NULL DEFAULT 1
+"#;
+
 const V18: &str = r#"
 ALTER TABLE servers ADD COLUMN name TEXT NOT NULL DEFAULT '';
 ALTER TABLE servers ADD COLUMN agent_endpoint TEXT NOT NULL DEFAULT '';

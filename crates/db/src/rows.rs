@@ -165,6 +165,9 @@ pub struct JobRow {
     pub owner: Option<ServerId>,
     pub lease_until: Option<i64>,
     pub attempts: i64,
+    /// Incremented at every take-over: a body that started at an older generation has been
+    /// superseded and may no longer write (see `job_hold`).
+    pub generation: i64,
     pub event_id: Option<EventId>,
     /// How far the job is, 0–100 (`jobprocstatus`).
     pub progress: i64,

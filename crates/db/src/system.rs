@@ -231,6 +231,7 @@ fn job_row(r: &AnyRow) -> Result<JobRow> {
             owner: "owner",
             lease_until: "lease_until",
             attempts: "attempts",
+            generation: "generation",
             event_id: "event_id",
             progress: "progress",
             resume_mark: "resume_mark",
@@ -326,12 +327,33 @@ pub async fn job_list(conn: &mut AnyConnection, f: &JobFilter) -> Result<Listed<
     ))
 }
 
-/// Records a job's end. Only a job still in progress and owned by `owner` is changed, so a
-/// server that lost its lease cannot overwrite the new owner's result.
+/// Confirms, inside the caller's transaction, that `owner` still holds the job at
+/// `generation` (it is in progress and nobody took it over since), extending its lease. A
+/// saga writes its progress only in a transaction where this returned true, so a server that
+/// was paused past its lease and superseded cannot move the saga on.
+pub async fn job_hold(
+    conn: &mut AnyConnection,
+    id: JobId,
+    owner: ServerId,
+    generation: i64,
+    until: i64,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE jobs SET lease_until = ");
+    q.bind(until)
+        .and(" WHERE status = 0 AND id = ", id)
+        .and(" AND owner = ", owner)
+        .and(" AND generation = ", generation);
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
+}
+
+/// Records a job's end. Only a job still in progress, owned by `owner` at `generation`, is
+/// changed, so a server that lost its lease (or a superseded run on the same server) cannot
+/// overwrite the new owner's result.
 pub async fn job_complete(
     conn: &mut AnyConnection,
     id: JobId,
     owner: ServerId,
+    generation: i64,
     status: i64,
     result_code: i64,
     result: &str,
@@ -343,7 +365,8 @@ pub async fn job_complete(
         .and(", completed = ", now_ms());
     q.push(", lease_until = NULL")
         .and(" WHERE status = 0 AND id = ", id)
-        .and(" AND owner = ", owner);
+        .and(" AND owner = ", owner)
+        .and(" AND generation = ", generation);
     Ok(q.query().execute(conn).await?.rows_affected() > 0)
 }
 
@@ -354,8 +377,19 @@ pub async fn job_renew_leases(
     until: i64,
 ) -> Result<u64> {
     let mut q = Sql::new("UPDATE jobs SET lease_until = ");
-    q.bind(until).and(" WHERE status = 0 AND owner = ", owner);
+    q.bind(until)
+        .and(" WHERE status = 0 AND owner = ", owner)
+        .push(" AND (lease_until IS NULL OR lease_until <> 0)");
     Ok(q.query().execute(conn).await?.rows_affected())
+}
+
+/// Gives up this server's hold on a job whose run failed (its database went away, say):
+/// its lease ends now and is no longer renewed, so recovery — here or on another server —
+/// takes it over and resumes it.
+pub async fn job_release(conn: &mut AnyConnection, id: JobId, owner: ServerId) -> Result<bool> {
+    let mut q = Sql::new("UPDATE jobs SET lease_until = 0 WHERE status = 0 AND id = ");
+    q.bind(id).and(" AND owner = ", owner);
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
 }
 
 /// In-progress jobs another server owned whose lease has run out (or every job another server
@@ -377,8 +411,8 @@ pub async fn job_orphans(
     q.all(conn, job_row).await
 }
 
-/// Takes over a job if it is still as seen (same owner and attempt count). Returns whether
-/// this server now owns it. `mark` says where the job stands now (its saga's position and
+/// Takes over a job if it is still as seen (same owner and generation), starting its next
+/// generation. Returns whether this server now owns it (at `job.generation + 1`). `mark` says where the job stands now (its saga's position and
 /// progress): the attempt count is incremented when the mark is the one recorded at the last
 /// take-over (no progress since), and starts again at 1 when the job moved on — so a job
 /// interrupted many times while making progress is never failed for it.
@@ -398,9 +432,10 @@ pub async fn job_take_over(
     q.bind(me)
         .and(", lease_until = ", until)
         .and(", attempts = ", attempts)
-        .and(", resume_mark = ", mark.to_string());
+        .and(", resume_mark = ", mark.to_string())
+        .and(", generation = ", job.generation + 1);
     q.and(" WHERE status = 0 AND id = ", job.id)
-        .and(" AND attempts = ", job.attempts);
+        .and(" AND generation = ", job.generation);
     match job.owner {
         Some(o) => q.and(" AND owner = ", o),
         None => q.push(" AND owner IS NULL"),

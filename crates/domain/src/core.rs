@@ -115,6 +115,10 @@ impl crate::saga::SagaEnv for Core {
         self.metrics.saga_unwound(saga);
     }
 
+    fn unavailable(e: &crate::DomainError) -> bool {
+        e.is_unavailable()
+    }
+
     fn keep_error(e: crate::DomainError) -> crate::saga::StoredError {
         let (kind, text) = e.phrased();
         crate::saga::StoredError {

@@ -78,6 +78,11 @@ impl DomainError {
         }
     }
 
+    /// The database could not be reached (see `db::DbError::is_unavailable`).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, DomainError::Db(e) if e.is_unavailable())
+    }
+
     /// A wrong parameter (CloudStack's 431).
     pub fn param(text: impl Into<String>) -> Self {
         Self::refused(ErrorKind::Param, text)

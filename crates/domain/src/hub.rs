@@ -28,7 +28,10 @@ struct Conn {
 /// An agent's answer to a command: ok, body, error text.
 type ReplyTo = oneshot::Sender<(bool, serde_json::Value, Option<String>)>;
 
-/// How long a command waits for its host's agent to (re)connect.
+/// How long a command waits for its host's agent to (re)connect, by default (one server: its
+/// agents reconnect within seconds of a restart). Several servers wait longer
+/// ([`AgentHub::set_reconnect_wait`]): a dead server's agents move within seconds, but its
+/// server-run simulated hosts only once it is judged dead.
 pub const RECONNECT_WAIT: Duration = Duration::from_secs(15);
 
 /// Reaches hosts whose agents are connected to another management server (the server
@@ -42,6 +45,9 @@ pub trait PeerHosts: Send + Sync {
         command: Command,
         timeout: Duration,
     ) -> BoxFuture<'_, Option<DomainResult<serde_json::Value>>>;
+    /// Whether the host's agent is connected to another Up server (as far as the database
+    /// says).
+    fn has(&self, host: HostId) -> BoxFuture<'_, bool>;
 }
 
 #[derive(Default)]
@@ -55,6 +61,8 @@ pub struct AgentHub {
     next_id: AtomicU64,
     /// Hosts being investigated right now (one investigation per host at a time).
     pub investigating: Mutex<HashSet<HostId>>,
+    /// [`RECONNECT_WAIT`] unless set, in milliseconds.
+    reconnect_wait_ms: AtomicU64,
 }
 
 impl AgentHub {
@@ -102,6 +110,50 @@ impl AgentHub {
     /// Lets commands reach hosts connected to other servers.
     pub fn set_peers(&self, peers: Arc<dyn PeerHosts>) {
         let _ = self.peers.set(peers);
+    }
+
+    /// How long commands wait for a host's agent to (re)connect (see [`RECONNECT_WAIT`]).
+    pub fn set_reconnect_wait(&self, wait: Duration) {
+        self.reconnect_wait_ms.store(
+            wait.as_millis().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    pub fn reconnect_wait(&self) -> Duration {
+        match self.reconnect_wait_ms.load(Ordering::Relaxed) {
+            0 => RECONNECT_WAIT,
+            ms => Duration::from_millis(ms),
+        }
+    }
+
+    /// Whether a command can reach the host now: its agent is connected here, or to another
+    /// Up server.
+    pub async fn reachable(&self, host: HostId) -> bool {
+        if self.is_connected(host) {
+            return true;
+        }
+        match self.peers.get() {
+            Some(p) => p.has(host).await,
+            None => false,
+        }
+    }
+
+    /// The first of `hosts` a command can reach, waiting (up to the reconnect wait) for one
+    /// whose agent is moving between servers or reconnecting.
+    pub async fn first_reachable(&self, hosts: &[HostId]) -> Option<HostId> {
+        let end = tokio::time::Instant::now() + self.reconnect_wait();
+        loop {
+            for h in hosts {
+                if self.reachable(*h).await {
+                    return Some(*h);
+                }
+            }
+            if hosts.is_empty() || tokio::time::Instant::now() >= end {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Sends a command and waits for its reply: to the host's agent when it is connected
@@ -190,7 +242,7 @@ impl AgentHub {
         }
     }
 
-    /// Like [`AgentHub::command`], but first waits (up to [`RECONNECT_WAIT`]) for a host that
+    /// Like [`AgentHub::command`], but first waits (up to the reconnect wait) for a host that
     /// is not connected right now: after a server restart its agent reconnects within seconds,
     /// and a resumed saga should not fail for that.
     pub async fn command_ready(
@@ -199,7 +251,7 @@ impl AgentHub {
         command: Command,
         timeout: Duration,
     ) -> DomainResult<serde_json::Value> {
-        let end = tokio::time::Instant::now() + RECONNECT_WAIT;
+        let end = tokio::time::Instant::now() + self.reconnect_wait();
         while !self.is_connected(host) {
             if let Some(p) = self.peers.get() {
                 if let Some(r) = p.command(host, command.clone(), timeout).await {

@@ -29,6 +29,48 @@ pub const MAX_ATTEMPTS: i64 = 3;
 /// Lease length; renewed every third of it.
 pub const LEASE_MS: i64 = 30_000;
 
+/// The hold a job body runs under: the job, the server that owns it, and the generation it
+/// owns it at. Set for the body's task by the job runner ([`current_claim`]); a saga run
+/// inside it writes its progress only while the job is still held at that generation
+/// (`db::job_hold`), so when another server (or this one, after its lease ran out) took the
+/// job over, the superseded run stops at its next step instead of acting twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub job: JobId,
+    pub owner: ServerId,
+    pub generation: i64,
+}
+
+tokio::task_local! {
+    static CLAIM: Claim;
+}
+
+/// The claim of the job whose body runs in this task, if any.
+pub fn current_claim() -> Option<Claim> {
+    CLAIM.try_with(|c| *c).ok()
+}
+
+/// Confirms in `tx` that `claim` still holds its job (extending the lease), or fails: the job
+/// was taken over and this run is superseded.
+pub async fn hold(tx: &mut db::Tx, claim: &Claim) -> DomainResult<()> {
+    if db::job_hold(
+        tx,
+        claim.job,
+        claim.owner,
+        claim.generation,
+        now_ms() + LEASE_MS,
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    tracing::warn!(job = %claim.job, generation = claim.generation, "job was taken over; this superseded run stops");
+    Err(DomainError::Internal(format!(
+        "job {} was taken over by another run (generation {} superseded)",
+        claim.job, claim.generation
+    )))
+}
+
 /// The worker pool.
 pub struct JobEngine {
     permits: Arc<Semaphore>,
@@ -78,6 +120,9 @@ impl JobRef {
 pub struct JobFailure {
     pub code: u16,
     pub text: String,
+    /// The body stopped because the database could not be reached: the job is not failed
+    /// but released, and recovery resumes it (see [`release`]).
+    pub retry: bool,
 }
 
 /// What the engine needs from the server it runs in.
@@ -109,9 +154,34 @@ pub trait JobHost: Send + Sync + 'static {
 pub fn spawn<H: JobHost>(st: Arc<H>, id: JobId) {
     tokio::spawn(async move {
         if let Err(e) = run(&st, id).await {
-            tracing::error!(job = %id, error = %e, "job runner failed; recovery will retry");
+            tracing::error!(job = %id, error = %e, "job runner failed; its lease is released so recovery resumes it");
+            release(&*st, id).await;
         }
     });
+}
+
+/// Releases a job whose run failed, so recovery resumes it (a lease this server keeps
+/// renewing would keep it pending forever). The database may be what failed: this tries for
+/// a minute; if it never answers, the server's heartbeat cannot be written either and the
+/// server fences itself, which ends its leases too.
+async fn release<H: JobHost>(st: &H, id: JobId) {
+    for _ in 0..60 {
+        let r = tokio::time::timeout(DB_WAIT, async {
+            let mut tx = st.store().begin().await?;
+            let released = db::job_release(&mut tx, id, st.server_id()).await?;
+            tx.commit().await?;
+            Ok::<bool, DomainError>(released)
+        })
+        .await
+        .unwrap_or_else(|_| Err(DomainError::Internal("the database did not answer".into())));
+        match r {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(job = %id, error = %e, "could not release the job yet");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// Runs one job this server owns.
@@ -136,14 +206,35 @@ async fn run<H: JobHost>(st: &Arc<H>, id: JobId) -> DomainResult<()> {
     }
     let started = std::time::Instant::now();
     st.job_started((now_ms() - job.created).max(0) as f64 / 1000.0);
-    let (ctx, outcome) = H::execute(st, &job).await;
+    let claim = Claim {
+        job: job.id,
+        owner: st.server_id(),
+        generation: job.generation,
+    };
+    let (ctx, outcome) = CLAIM.scope(claim, H::execute(st, &job)).await;
     // Waiting for what follows the job is not work: the job gives its worker slot back first.
     drop(permit);
+    if matches!(&outcome, Err(f) if f.retry) {
+        tracing::warn!(job = %id, command = %job.command, "the database was unavailable; the job is released and resumed by recovery");
+        release(&**st, id).await;
+        return Ok(());
+    }
     st.job_finished(&job.command, outcome.is_ok());
     H::settle(st, &job).await;
     tracing::info!(job = %id, command = %job.command, ok = outcome.is_ok(), ms = started.elapsed().as_millis() as u64, "job finished");
-    finish::<H>(st, &job, ctx.as_ref(), outcome).await
+    // Bounded: a database that went away mid-write must not leave the job pending under a
+    // lease this server keeps renewing (the caller releases it on an error).
+    match tokio::time::timeout(DB_WAIT, finish::<H>(st, &job, ctx.as_ref(), outcome)).await {
+        Ok(r) => r,
+        Err(_) => Err(DomainError::Internal(format!(
+            "recording the outcome of job {id} took longer than {DB_WAIT:?}"
+        ))),
+    }
 }
+
+/// The longest a job's bookkeeping (recording its outcome, releasing it) waits on the
+/// database before giving up that attempt.
+const DB_WAIT: Duration = Duration::from_secs(30);
 
 /// Records the outcome and the `Completed` event, if this server still owns the job.
 async fn finish<H: JobHost>(
@@ -170,6 +261,7 @@ async fn finish<H: JobHost>(
         &mut tx,
         job.id,
         st.server_id(),
+        job.generation,
         status.as_i64(),
         code,
         &result.to_string(),
@@ -270,6 +362,7 @@ pub async fn recover<H: JobHost>(st: &Arc<H>, startup: bool) -> DomainResult<usi
                 let taken = JobRow {
                     owner: Some(st.server_id()),
                     attempts: attempt,
+                    generation: job.generation + 1,
                     ..job
                 };
                 let ctx = match st.store().read().await {
@@ -283,6 +376,7 @@ pub async fn recover<H: JobHost>(st: &Arc<H>, startup: bool) -> DomainResult<usi
                 let failure = JobFailure {
                     code: ErrorKind::Internal.number(),
                     text,
+                    retry: false,
                 };
                 finish::<H>(st, &taken, ctx.as_ref(), Err(failure)).await?;
             }

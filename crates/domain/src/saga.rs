@@ -40,6 +40,11 @@ pub trait SagaEnv: Send + Sync + 'static {
     fn step_ran(&self, _saga: &'static str, _ok: bool) {}
     /// A saga was unwound to its start (for metrics).
     fn unwound(&self, _saga: &'static str) {}
+    /// The error says the database could not be reached: the step is not unwound (nothing
+    /// could record it anyway); the saga stays where it is and its job is resumed.
+    fn unavailable(_e: &Self::Error) -> bool {
+        false
+    }
     /// A failing step's error as it is kept with the saga: as its caller will see it
     /// (internal details logged here, under a reference).
     fn keep_error(e: Self::Error) -> StoredError;
@@ -187,6 +192,9 @@ pub enum FaultKind {
     CrashBefore,
     /// The server "dies" after the step's action, before its progress is recorded.
     CrashAfter,
+    /// The saga stops before the step's action until [`Faults::release`] (a server paused
+    /// past its lease, then running on).
+    Hold,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,6 +211,8 @@ pub struct Faults {
     rules: Mutex<Vec<Fault>>,
     crashes: AtomicU64,
     failures: AtomicU64,
+    held: AtomicU64,
+    release: tokio::sync::Notify,
 }
 
 impl Faults {
@@ -244,6 +254,14 @@ impl Faults {
             r.clear();
         }
     }
+    /// Lets every saga stopped by a `Hold` fault go on.
+    pub fn release(&self) {
+        self.release.notify_waiters();
+    }
+    /// How many sagas a `Hold` fault has stopped so far.
+    pub fn held(&self) -> u64 {
+        self.held.load(Ordering::SeqCst)
+    }
     /// How many injected crashes have struck.
     pub fn crashes(&self) -> u64 {
         self.crashes.load(Ordering::SeqCst)
@@ -271,6 +289,13 @@ impl Faults {
         if !self.take(saga, step, kind) {
             return Ok(());
         }
+        if kind == FaultKind::Hold {
+            let released = self.release.notified();
+            self.held.fetch_add(1, Ordering::SeqCst);
+            tracing::warn!(saga, step, "injected hold: this saga waits to be released");
+            released.await;
+            return Ok(());
+        }
         if kind == FaultKind::Fail {
             self.failures.fetch_add(1, Ordering::SeqCst);
             return Err(DomainError::Internal(format!(
@@ -295,6 +320,10 @@ async fn save<E: SagaEnv>(
     let data = serde_json::to_value(&cx.data)
         .map_err(|e| DomainError::Internal(format!("saga data: {e}")))?;
     let mut tx = cx.st.store().begin().await?;
+    // Fenced: only the run that holds the job at its generation moves the saga on.
+    if let Some(claim) = crate::jobs::current_claim() {
+        crate::jobs::hold(&mut tx, &claim).await?;
+    }
     db::saga_put(
         &mut tx,
         &db::SagaRow {
@@ -399,6 +428,7 @@ pub async fn run<E: SagaEnv>(
             attempt += 1;
             let r = tracing::Instrument::instrument(
                 async {
+                    faults.check(def.kind, i, FaultKind::Hold).await?;
                     faults.check(def.kind, i, FaultKind::CrashBefore).await?;
                     faults.check(def.kind, i, FaultKind::Fail).await?;
                     (s.run)(&mut cx).await?;
@@ -430,6 +460,10 @@ pub async fn run<E: SagaEnv>(
                     SagaPhase::Forward
                 };
                 save(&cx, def, step, phase).await?;
+            }
+            Err(e) if E::unavailable(&e) => {
+                tracing::warn!(%job, saga = def.kind, step = s.name, error = %e, "the database is unavailable; the saga stays at this step and its job is resumed");
+                return Err(e);
             }
             Err(e) => {
                 tracing::warn!(%job, saga = def.kind, step = s.name, error = %e, "saga step failed; unwinding");

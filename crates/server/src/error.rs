@@ -59,6 +59,11 @@ pub fn code_of(kind: domain::ErrorKind) -> ErrorCode {
 }
 
 impl AppError {
+    /// The database could not be reached (see `db::DbError::is_unavailable`).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AppError::Db(e) if e.is_unavailable())
+    }
+
     /// The error for the domain layer (a client-phrased error keeps its code's kind).
     pub fn into_domain(self) -> domain::DomainError {
         use domain::DomainError as D;

@@ -174,6 +174,7 @@ impl JobHost for AppState {
     ) -> BoxFuture<'a, (Option<OpContext>, Result<Value, JobFailure>)> {
         async move {
             let span = tracing::info_span!("job", job = %job.id, command = %job.command);
+            let mut retry = false;
             let (ctx, outcome) = match prepare(st, job).await {
                 Ok((ctx, args)) => {
                     let jr = JobRef {
@@ -188,7 +189,14 @@ impl JobHost for AppState {
                         &job.command,
                     )
                     .await
-                    .and_then(|r| r.map_err(AppError::into_api));
+                    .and_then(|r| {
+                        r.map_err(|e| {
+                            if e.is_unavailable() {
+                                retry = true;
+                            }
+                            e.into_api()
+                        })
+                    });
                     (Some(ctx), r)
                 }
                 Err(e) => (None, Err(e)),
@@ -196,6 +204,7 @@ impl JobHost for AppState {
             let outcome = outcome.map_err(|e| JobFailure {
                 code: e.code as u16,
                 text: e.text,
+                retry,
             });
             (ctx, outcome)
         }
@@ -236,6 +245,7 @@ impl JobHost for AppState {
         JobFailure {
             code: e.code as u16,
             text: e.text,
+            retry: failure.retry,
         }
     }
 

@@ -181,6 +181,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         Arc::downgrade(&core),
         agent_tls.fingerprint.clone(),
     )));
+    if core.store.backend() == db::Backend::Postgres {
+        // Several servers: a command waits out a dead server's hosts moving to a survivor
+        // (its server-run hosts move once it is judged dead, after the threshold).
+        let threshold = core.settings.int("cluster.heartbeat.threshold").max(0) as u64;
+        core.hub
+            .set_reconnect_wait(Duration::from_millis(threshold + 10_000).max(hub::RECONNECT_WAIT));
+    }
     let st: State = Arc::new(AppState {
         core,
         registry: api::commands::registry(),

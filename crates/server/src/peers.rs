@@ -187,6 +187,15 @@ impl PeerHosts for Link {
             }
         })
     }
+
+    fn has(&self, host: HostId) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let Some(core) = self.core.upgrade() else {
+                return false;
+            };
+            matches!(owner(&core, core.server_id, host).await, Ok(Some(_)))
+        })
+    }
 }
 
 /// One authenticated request to a peer's agent endpoint.

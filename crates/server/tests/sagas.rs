@@ -519,3 +519,96 @@ async fn a_crash_at_every_step_is_recovered_after_restart() {
     assert_eq!(runs, 2 * (4 + CASES.iter().map(|c| c.steps).sum::<usize>()));
     ts.stop().await;
 }
+
+/// A run that outlived its hold on the job (its server paused past the lease, the job taken
+/// over meanwhile) cannot move the saga on when it wakes: the saga stays where it was, the job
+/// is not completed by it, and the run that took over finishes the deploy once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_superseded_run_cannot_move_its_saga_on() {
+    let ts = TestServer::start().await;
+    let z = VmZone::new(&ts, 2).await;
+    let c = ts.admin.clone();
+    let st = ts.server.as_ref().expect("running").state.clone();
+    st.faults.add(Fault {
+        saga: "start".into(),
+        step: 1,
+        kind: FaultKind::Hold,
+    });
+    let r = c.ok(&z.deploy(&[])).await;
+    let (job, vm) = (s(&r["jobid"]), s(&r["id"]));
+    let job_id: model::JobId = job.parse().expect("job id");
+    for _ in 0..200 {
+        if st.faults.held() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(st.faults.held(), 1, "the deploy's saga reached the hold");
+    // The job is taken over meanwhile (here by its own server: its recovery after the lease
+    // ran out); nobody runs the new generation yet.
+    let seen = {
+        let mut c = st.store.read().await.expect("read");
+        db::job_get(&mut c, job_id).await.expect("q").expect("job")
+    };
+    assert_eq!(seen.generation, 1);
+    let mut tx = st.store.begin().await.expect("begin");
+    assert!(
+        db::job_take_over(&mut tx, &seen, st.server_id, 0, "superseded")
+            .await
+            .expect("take")
+    );
+    tx.commit().await.expect("commit");
+    st.faults.release();
+    // The superseded run wakes, runs its step, and is refused at its save.
+    let mut saga = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut c = st.store.read().await.expect("read");
+        saga = db::saga_get(&mut c, job_id).await.expect("q");
+    }
+    let saga = saga.expect("saga row");
+    assert_eq!(
+        (saga.step, saga.phase),
+        (1, model::SagaPhase::Forward),
+        "the saga did not move on"
+    );
+    let j = c
+        .ok(&[("command", "queryAsyncJobResult"), ("jobid", &job)])
+        .await;
+    assert_eq!(
+        j["jobstatus"], 0,
+        "not completed by the superseded run: {j}"
+    );
+    assert_eq!(vm_state(&c, &vm).await.as_deref(), Some("Starting"));
+    // Its lease has run out (0): the next recovery resumes it as generation 3, which completes.
+    let mut resumed = 0;
+    for _ in 0..20 {
+        // (The lease-renewal task may have renewed it since: run it out again.)
+        let mut c = st.store.begin().await.expect("begin");
+        sqlx::query(&format!(
+            "UPDATE jobs SET lease_until = 0 WHERE id = '{job_id}'"
+        ))
+        .execute(&mut *c)
+        .await
+        .expect("expire");
+        c.commit().await.expect("commit");
+        resumed = server::jobs::recover(&st, false).await.expect("recover");
+        if resumed > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(resumed, 1);
+    let j = c.wait_job(&job).await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    assert_eq!(vm_state(&c, &vm).await.as_deref(), Some("Running"));
+    let mut conn = st.store.read().await.expect("read");
+    let done = db::job_get(&mut conn, job_id)
+        .await
+        .expect("q")
+        .expect("job");
+    assert_eq!(done.generation, 3);
+    drop(conn);
+    consistent(&ts, &z, "after a superseded run").await;
+    ts.stop().await;
+}

@@ -221,22 +221,41 @@ pub(crate) async fn jobs(store: &DataStore) {
         .expect("take"));
     let moved = job_get(&mut tx, j.id).await.expect("get").expect("job");
     assert_eq!(moved.attempts, 1);
+    // Three take-overs: the fourth generation. Earlier generations are superseded, even on
+    // the same server (a run that outlived its lease and was taken over by its own server).
+    assert_eq!(moved.generation, 4);
+    assert!(job_hold(&mut tx, j.id, s2, 4, 99_500).await.expect("hold"));
+    assert!(!job_hold(&mut tx, j.id, s2, 3, 99_500).await.expect("hold"));
+    assert!(!job_hold(&mut tx, j.id, s1, 4, 99_500).await.expect("hold"));
     // The old owner can no longer complete it.
-    assert!(!job_complete(&mut tx, j.id, s1, 1, 0, "{}")
+    assert!(!job_complete(&mut tx, j.id, s1, 1, 1, 0, "{}")
         .await
         .expect("complete"));
+    assert!(!job_complete(&mut tx, j.id, s2, 3, 1, 0, "{}")
+        .await
+        .expect("superseded generation"));
     assert_eq!(
         job_renew_leases(&mut tx, s2, 123_000).await.expect("renew"),
         1
     );
+    // A released job (its run failed) is no longer renewed: recovery takes it over.
+    assert!(!job_release(&mut tx, j.id, s1).await.expect("not the owner"));
+    assert!(job_release(&mut tx, j.id, s2).await.expect("release"));
+    assert_eq!(
+        job_renew_leases(&mut tx, s2, 124_000).await.expect("renew"),
+        0
+    );
+    let orphans = job_orphans(&mut tx, s1, 1, false).await.expect("orphans");
+    assert_eq!(orphans.iter().map(|o| o.id).collect::<Vec<_>>(), vec![j.id]);
     assert!(
-        job_complete(&mut tx, j.id, s2, 2, 530, r#"{"errorcode":530}"#)
+        job_complete(&mut tx, j.id, s2, 4, 2, 530, r#"{"errorcode":530}"#)
             .await
             .expect("complete")
     );
-    assert!(!job_complete(&mut tx, j.id, s2, 1, 0, "{}")
+    assert!(!job_complete(&mut tx, j.id, s2, 4, 1, 0, "{}")
         .await
         .expect("only once"));
+    assert!(!job_hold(&mut tx, j.id, s2, 4, 99_500).await.expect("hold"));
     tx.commit().await.expect("commit");
     let mut c = store.read().await.expect("read");
     let row = job_get(&mut c, j.id).await.expect("q").expect("job");

@@ -138,13 +138,11 @@ pub fn to_expunging(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 
 /// A connected host that can reach a volume: the one that created it, else any Up host of the
 /// VM's last cluster.
+/// A host whose agent is moving between servers (or reconnecting) is waited for, up to the
+/// hub's reconnect wait.
 pub async fn host_for_volume(st: &Core, v: &VolumeRow, vm: &VmRow) -> DomainResult<Option<HostId>> {
-    for h in v.host_id.into_iter().chain(vm.last_host_id) {
-        if st.hub.is_connected(h) {
-            return Ok(Some(h));
-        }
-    }
-    Ok(None)
+    let candidates: Vec<HostId> = v.host_id.into_iter().chain(vm.last_host_id).collect();
+    Ok(st.hub.first_reachable(&candidates).await)
 }
 
 /// Deletes the VM's ROOT volume (and the DATA volumes named in `volumeids`) on their host and

@@ -146,7 +146,17 @@ async fn measure(
         .await?
         .0
     };
-    let Some(h) = hosts.iter().find(|h| st.hub.is_connected(h.id)) else {
+    // A host connected here, else one connected to another server.
+    let mut pick = hosts.iter().find(|h| st.hub.is_connected(h.id));
+    for h in &hosts {
+        if pick.is_some() {
+            break;
+        }
+        if st.hub.reachable(h.id).await {
+            pick = Some(h);
+        }
+    }
+    let Some(h) = pick else {
         return Err(ApiError::internal("No host is up in the storage pool's scope to reach the pool's path; add and connect a host first").into());
     };
     let r = st

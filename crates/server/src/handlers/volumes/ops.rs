@@ -313,7 +313,7 @@ pub async fn resize_run(
             Some(h) => Some(h),
             None => match &vm {
                 Some(vm) => host_for_volume(st, &v, vm).await?,
-                None => v.host_id.filter(|h| st.hub.is_connected(*h)),
+                None => st.hub.first_reachable(&Vec::from_iter(v.host_id)).await,
             },
         };
         let host = host.ok_or_else(|| {
@@ -353,9 +353,10 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         return param_err(format!("Volume {} is in state {}", v.name, v.state));
     }
     if let Some(pool) = v.pool_id {
-        let host = v
-            .host_id
-            .filter(|h| st.hub.is_connected(*h))
+        let host = st
+            .hub
+            .first_reachable(&Vec::from_iter(v.host_id))
+            .await
             .ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::ResourceUnavailable,
