@@ -163,12 +163,22 @@ def main():
     ap.add_argument("--ui", help="the web console's directory (ui/, built): its noVNC page is checked in Chromium")
     ap.add_argument("--shots", help="where the browser check saves its screenshot")
     ap.add_argument("--debian", help="the Debian cloud image (scripts/build-debian-image.sh)")
+    ap.add_argument("--servers", help="the management servers as AGENT_ENDPOINT=PID,… (the API URL is their "
+                                      "balancer): one is killed under the hosts")
     a = ap.parse_args()
     creds = json.load(open(a.admin_json))
     api = CloudStack(endpoint=a.url, key=creds["apikey"], secret=creds["secretkey"], poll_interval=0.1,
                      job_timeout=300, fetch_result=True)
     hosts_ns = a.hosts.split(",")
     st = {"agents": {}}
+
+    def on_term(*_):
+        # Stopped from outside (a timeout): the agents this test started go too.
+        for p in st["agents"].values():
+            if p.poll() is None:
+                p.kill()
+        sys.exit(143)
+    signal.signal(signal.SIGTERM, on_term)
 
     def start_agent(i, token=None):
         d = os.path.join(a.work, "h%d" % i)
@@ -593,7 +603,12 @@ def main():
         root = [x for x in args if x.startswith("file=")][0].split(",")[0][5:]
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", os.path.abspath(a.debian), "-F", "qcow2",
                         os.path.join(tmp, "root.qcow2")], check=True)
-        sshport = 20000 + os.getpid() % 20000
+        # A free port (the management namespace also holds the servers' connections to
+        # PostgreSQL and to each other, on ephemeral ports).
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        sshport = probe.getsockname()[1]
+        probe.close()
         out = []
         for x in args:
             x = x.replace(d, tmp).replace(root, os.path.join(tmp, "root.qcow2"))
@@ -992,6 +1007,54 @@ def main():
         check(rc == 0, "VMs on the restarted host still reach each other")
         return "%d VMs kept running and were adopted: %s" % (len(pids), sorted(pids))
     step("killing and restarting an agent leaves its VMs running and adopted", agent_restart)
+
+    def server_failover():
+        pids = dict(kv.split("=") for kv in a.servers.split(","))
+        ms = {s["id"]: s for s in api.listManagementServers()["managementserver"]}
+        check(len([s for s in ms.values() if s["state"] == "Up"]) == 2, "two servers Up: %r" % list(ms.values()))
+        on = {}
+        for i in (1, 2):
+            on.setdefault(api.listHosts(id=st["h%d" % i])["host"][0].get("managementserverid"), []).append(i)
+        victim = max(on, key=lambda k: len(on[k]))
+        check(victim in ms, "the hosts' server is known: %r" % on)
+        survivor = [s for s in ms.values() if s["id"] != victim and s["state"] == "Up"][0]
+        moved = on[victim]
+        running = [v for i in moved for v in api.listVirtualMachines(hostid=st["h%d" % i]).get("virtualmachine", [])
+                   if v["state"] == "Running"]
+        check(running, "VMs run on the hosts of the server to be killed")
+        qemu = {}
+        for v in running:
+            qemu[v["id"]] = int(open(os.path.join(vm_dir(host_no(v["hostid"]), v["instancename"]), "qemu.pid")).read())
+        t0 = time.monotonic()
+        os.kill(int(pids[ms[victim]["name"]]), signal.SIGKILL)
+        wait_for("the agents connected to the other server", lambda: all(
+            (lambda h: h["state"] == "Up" and h.get("managementserverid") == survivor["id"])(
+                api.listHosts(id=st["h%d" % i])["host"][0]) for i in moved), 60, 0.2)
+        TIMES["server killed -> its agents on the other server"] = time.monotonic() - t0
+        for v in running:
+            os.kill(qemu[v["id"]], 0)  # the same QEMU process still runs
+            check(api.listVirtualMachines(id=v["id"])["virtualmachine"][0]["state"] == "Running", v["name"])
+        # A console through the balancer (only the survivor answers now).
+        v = [x for x in running if x["id"] == st["vm1"]["id"]] or running
+        v = v[0]
+        r = api.createConsoleEndpoint(virtualmachineid=v["id"])["consoleendpoint"]
+        w = r["websocket"]
+        op, payload = ws_console("ws://%s:%s%s?token=%s" % (w["host"], w["port"], w["path"], w["token"]))
+        check(op == 2 and payload.startswith(b"RFB 003.0"), "RFB through the survivor: %r" % payload)
+        # A stop (and the start back) through the survivor.
+        s = api.stopVirtualMachine(id=v["id"])["virtualmachine"]
+        check(s["state"] == "Stopped", s)
+        check(not os.path.exists(os.path.join(vm_dir(host_no(v["hostid"]), v["instancename"]), "spec.json")),
+              "QEMU gone on the host")
+        s = api.startVirtualMachine(id=v["id"], hostid=v["hostid"])["virtualmachine"]
+        check(s["state"] == "Running", s)
+        return "killed %s under h%s: agents on %s after %.1f s; %d VMs kept running (same QEMU pids); console (RFB) " \
+            "and stop/start of %s through the survivor" % (
+                ms[victim]["name"], ",h".join(str(i) for i in moved), survivor["name"],
+                TIMES["server killed -> its agents on the other server"], len(running), v["name"])
+    if a.servers:
+        step("the management server the agents use is SIGKILLed: they reconnect to the other, the VMs keep "
+             "running, a console and a stop work through the survivor", server_failover)
 
     def qemu_dies():
         # Without HA: reported and Stopped. With HA: restarted.

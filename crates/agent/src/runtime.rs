@@ -55,6 +55,22 @@ enum End {
     Forget,
 }
 
+/// Counts a command while it runs (the preferred-server check waits for none).
+struct Running(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Running {
+    fn start(n: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(n.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 
@@ -170,6 +186,7 @@ impl HostAgent {
             .await
             .map_err(|_| t("no welcome within 15 s".into()))?;
         let mut stats_every = None;
+        let mut lb_every = None;
         let interval = match first
             .and_then(|m| m.ok())
             .and_then(|m| m.into_text().ok())
@@ -182,8 +199,12 @@ impl HostAgent {
                 fenced,
                 vm_stats_interval_ms,
                 servers,
+                lb_check_interval_s,
             }) => {
                 self.server.set(servers);
+                if lb_check_interval_s > 0 {
+                    lb_every = Some(Duration::from_secs(lb_check_interval_s));
+                }
                 if vm_stats_interval_ms > 0 {
                     stats_every = Some(Duration::from_millis(vm_stats_interval_ms.max(1000)));
                 }
@@ -239,8 +260,20 @@ impl HostAgent {
         let mut stats_tick = tokio::time::interval(stats_every.unwrap_or(interval));
         stats_tick.tick().await;
         let collecting = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // The preferred-server check: commands running now (it waits for none).
+        let mut lb_tick = tokio::time::interval(lb_every.unwrap_or(interval));
+        lb_tick.tick().await;
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         loop {
             tokio::select! {
+                _ = lb_tick.tick(), if lb_every.is_some() => {
+                    if self.server.off_preferred() && running.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                        self.server.prefer_first();
+                        tracing::info!(address = %self.inventory.address, server = %self.server.current(), "moving back to the preferred management server");
+                        let _ = ws.close(None).await;
+                        return Ok(End::Reconnect);
+                    }
+                }
                 Some(reply) = replies.recv() => {
                     if ws.send(Message::text(json(&reply))).await.is_err() {
                         return Ok(End::Lost { welcomed: true });
@@ -321,7 +354,9 @@ impl HostAgent {
                             let driver = self.driver.clone();
                             let tx = reply_tx.clone();
                             let stats = stats.clone();
+                            let running = Running::start(&running);
                             tokio::spawn(async move {
+                                let _running = running;
                                 let started = std::time::Instant::now();
                                 let r = driver.handle(&other).await;
                                 let took = started.elapsed().as_secs_f64();

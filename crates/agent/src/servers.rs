@@ -49,6 +49,21 @@ impl ServerList {
             .unwrap_or_default()
     }
 
+    /// Whether the server in use is not the first (preferred) one.
+    pub fn off_preferred(&self) -> bool {
+        self.0
+            .lock()
+            .map(|i| i.at != 0 && !i.list.is_empty())
+            .unwrap_or(false)
+    }
+
+    /// Moves the cursor back to the first (preferred) server.
+    pub fn prefer_first(&self) {
+        if let Ok(mut i) = self.0.lock() {
+            i.at = 0;
+        }
+    }
+
     /// Every endpoint, in order.
     pub fn all(&self) -> Vec<String> {
         self.0.lock().map(|i| i.list.clone()).unwrap_or_default()

@@ -47,6 +47,15 @@ pub async fn setting_all(conn: &mut AnyConnection) -> Result<Vec<(String, String
         .collect()
 }
 
+/// A fingerprint of the stored settings (how many, the latest change): it changes whenever a
+/// setting is set or reset, so a server can tell that a peer changed one.
+pub async fn setting_version(conn: &mut AnyConnection) -> Result<(i64, i64)> {
+    let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated), 0) AS latest FROM settings")
+        .fetch_one(conn)
+        .await?;
+    Ok((r.try_get("n")?, r.try_get("latest")?))
+}
+
 pub async fn setting_set(conn: &mut AnyConnection, name: &str, value: &str) -> Result<()> {
     let mut q = Sql::new("DELETE FROM settings WHERE name = ");
     q.bind(name);

@@ -1,6 +1,9 @@
 //! Global settings: the catalogue's defaults overlaid with what operators changed (stored in
-//! the database). Cached in memory and re-read every few seconds, so a change made through
-//! another management server on the same database is seen shortly after.
+//! the database). Cached in memory. With one server (SQLite) the cache is re-read every few
+//! seconds; with several (PostgreSQL) every API call first compares the stored settings'
+//! fingerprint (`db::setting_version`, one small query) and re-reads them when a peer changed
+//! one — an `updateConfiguration` through one server is in force at once on the others
+//! (behind a balancer the next call may reach any of them).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -14,12 +17,15 @@ const REFRESH: Duration = Duration::from_secs(5);
 
 pub struct Settings {
     overrides: RwLock<(HashMap<String, String>, Instant)>,
+    /// The fingerprint the overrides were read at.
+    version: RwLock<Option<(i64, i64)>>,
 }
 
 impl Settings {
     pub async fn load(store: &db::DataStore) -> DomainResult<Self> {
         let s = Self {
             overrides: RwLock::new((HashMap::new(), Instant::now())),
+            version: RwLock::new(None),
         };
         s.reload(store).await?;
         Ok(s)
@@ -27,11 +33,36 @@ impl Settings {
 
     pub async fn reload(&self, store: &db::DataStore) -> DomainResult<()> {
         let mut c = store.read().await?;
+        let version = db::setting_version(&mut c).await?;
         let all: HashMap<String, String> = db::setting_all(&mut c).await?.into_iter().collect();
         if let Ok(mut g) = self.overrides.write() {
             *g = (all, Instant::now());
         }
+        if let Ok(mut v) = self.version.write() {
+            *v = Some(version);
+        }
         Ok(())
+    }
+
+    /// Before serving a call: on a database several servers share, re-reads the overrides when
+    /// another server changed one since; otherwise as [`Settings::refresh_if_stale`].
+    pub async fn refresh(&self, store: &db::DataStore) {
+        if store.backend() == db::Backend::Sqlite {
+            return self.refresh_if_stale(store).await;
+        }
+        let current = match store.read().await {
+            Ok(mut c) => db::setting_version(&mut c).await,
+            Err(e) => Err(e),
+        };
+        match current {
+            Ok(v) if self.version.read().map(|g| *g == Some(v)).unwrap_or(false) => {}
+            Ok(_) => {
+                if let Err(e) = self.reload(store).await {
+                    tracing::warn!(error = %e, "could not refresh settings");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check the settings' version"),
+        }
     }
 
     /// Re-reads the overrides if the cache is older than a few seconds.

@@ -119,6 +119,8 @@ pub const SETTINGS: &[SettingDef] = &[
     ),
     s!("indirect.agent.lb.algorithm", "Advanced", String, "static",
        "The order in which host agents are given the management servers to fail over to: static (by name), roundrobin (rotated by the host), shuffle"),
+    s!("indirect.agent.lb.check.interval", "Advanced", Integer, "0",
+       "Every this many seconds a host agent not connected to its preferred management server (the first of its list) moves back to it, between commands; 0: never (not with the shuffle algorithm)", Some(0.0), None),
     s!("instance.name", "Advanced", String, "VM",
        "Name of the deployment instance: the last part of every VM's instance name (i-<account>-<vm>-<instance.name>)"),
     s!("job.cancel.threshold.minutes", "Advanced", Integer, "60",

@@ -129,6 +129,11 @@ pub enum ServerMsg {
         /// `indirect.agent.lb.algorithm` applied). Empty from older servers: keep the list.
         #[serde(default)]
         servers: Vec<String>,
+        /// Every this many seconds an agent not connected to the first of `servers` (its
+        /// preferred server) moves back to it, when no command is running
+        /// (`indirect.agent.lb.check.interval`); 0: never.
+        #[serde(default)]
+        lb_check_interval_s: u64,
     },
     Refused {
         reason: String,

@@ -301,6 +301,15 @@ pub fn agent_servers(st: &AppState, host: HostId) -> Vec<String> {
     )
 }
 
+/// How often agents check they use their preferred server (`indirect.agent.lb.check.interval`;
+/// as CloudStack, never with `shuffle`, whose order means nothing).
+pub fn lb_check_interval_s(st: &AppState) -> u64 {
+    if st.settings.text("indirect.agent.lb.algorithm") == "shuffle" {
+        return 0;
+    }
+    st.settings.int("indirect.agent.lb.check.interval").max(0) as u64
+}
+
 /// CloudStack's orderings (`IndirectAgentLB*Algorithm`): `static` keeps the list,
 /// `roundrobin` rotates it by the host (here by its id, so hosts spread evenly),
 /// `shuffle` shuffles it with `seed`. Anything else is static.

@@ -232,7 +232,7 @@ async fn run(
     spec: &'static api::CommandSpec,
     raw: &RawParams,
 ) -> Result<Value, ApiError> {
-    st.settings.refresh_if_stale(&st.store).await;
+    st.settings.refresh(&st.store).await;
     let args = spec.bind(raw, st.settings.page_size())?;
     if !spec.isasync {
         return dispatch::run_sync(st, ctx, &args)

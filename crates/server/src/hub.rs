@@ -269,6 +269,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
             fenced: fenced.clone(),
             vm_stats_interval_ms: st.settings.int("vm.stats.interval").max(0) as u64,
             servers: crate::cluster::agent_servers(&st, host),
+            lb_check_interval_s: crate::cluster::lb_check_interval_s(&st),
         },
     )
     .await?;

@@ -462,6 +462,23 @@ async fn a_server_drives_hosts_connected_to_another() {
             })
             .count()
     };
+    // A setting changed through A is in force on B at once (behind a balancer the next call
+    // may reach either): B read its settings just before.
+    let value_on_b = |v: serde_json::Value| v["configuration"][0]["value"].clone();
+    let read = [
+        ("command", "listConfigurations"),
+        ("name", "vm.stats.interval"),
+    ];
+    assert_eq!(value_on_b(b.admin.ok(&read).await), "60000");
+    a.admin
+        .ok(&[
+            ("command", "updateConfiguration"),
+            ("name", "vm.stats.interval"),
+            ("value", "45000"),
+        ])
+        .await;
+    assert_eq!(value_on_b(b.admin.ok(&read).await), "45000");
+    assert_eq!(sb.settings.int("vm.stats.interval"), 45000);
     // Deploy, reboot and stop through A.
     let vm = a.admin.job(&z.deploy(&[("name", "through-a")])).await;
     assert_eq!(
@@ -806,6 +823,60 @@ async fn a_server_in_maintenance_hands_its_agents_to_the_others() {
             431,
         )
         .await;
+    agents.stop().await;
+    b.stop().await;
+    a.stop().await;
+}
+
+/// `indirect.agent.lb.check.interval`: agents that joined through another server move to
+/// their preferred one (the first of their list) between commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn agents_move_back_to_their_preferred_server() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    let a = TestServer::start_with(Some(pg.fresh_database().expect("db"))).await;
+    let z = VmZone::new(&a, 0).await;
+    let b = a.join().await;
+    let (sa, sb) = (
+        a.server.as_ref().expect("a").state.clone(),
+        b.server.as_ref().expect("b").state.clone(),
+    );
+    a.admin
+        .ok(&[
+            ("command", "updateConfiguration"),
+            ("name", "indirect.agent.lb.check.interval"),
+            ("value", "1"),
+        ])
+        .await;
+    for _ in 0..100 {
+        if sa.cluster.peers().len() == 2 && sb.cluster.peers().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // static: every agent prefers the first server by name.
+    let preferred = sa.cluster.peers()[0].clone();
+    let (via, pref_state) = if preferred == sa.agent_endpoint {
+        (&b, sa.clone())
+    } else {
+        (&a, sb.clone())
+    };
+    let before = pref_state.hub.connected_count();
+    let agents = Agents::join(via, &z.cluster, "lb", 3).await;
+    assert_ne!(
+        agents.server, preferred,
+        "they join through the other server"
+    );
+    let mut on_preferred = 0;
+    for _ in 0..150 {
+        on_preferred = pref_state.hub.connected_count().saturating_sub(before);
+        if on_preferred == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(on_preferred, 3, "the agents moved to {preferred}");
     agents.stop().await;
     b.stop().await;
     a.stop().await;

@@ -175,7 +175,9 @@ async fn sync_hosts(
     let results = futures_util::future::join_all(pushes.into_iter().map(|(h, g, d)| {
         let st = st.clone();
         async move {
-            if !st.hub.is_connected(h) {
+            // Connected here or to another server (the push is forwarded there): whichever
+            // server made the change configures every host it affects.
+            if !st.hub.reachable(h).await {
                 return (h, g, Err("not connected".to_string()));
             }
             let r = st

@@ -143,7 +143,7 @@ fn configuration(st: &State, d: &SettingDef) -> Value {
 }
 
 pub async fn list_configurations(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    st.settings.refresh_if_stale(&st.store).await;
+    st.settings.refresh(&st.store).await;
     let name = args.text("name").map(str::to_lowercase);
     let category = args.text("category");
     let keyword = args.text("keyword").map(str::to_lowercase);
