@@ -56,13 +56,13 @@ echo "== crash audit (the real binary killed 10 times under a mixed workload)"
 cargo build -q -p canopy
 "$CANOPY_CACHE/venv/bin/python" tests/e2e/crash_cs.py --bin "$CARGO_TARGET_DIR/debug/canopy" --kills 10
 
-echo "== several management servers (two on PostgreSQL behind haproxy, each SIGKILLed under load)"
+echo "== several management servers (three on PostgreSQL behind haproxy: two SIGKILLs, a PostgreSQL restart and a maintenance under load)"
 "$CANOPY_CACHE/venv/bin/python" tests/e2e/failover_cs.py --bin "$CARGO_TARGET_DIR/debug/canopy"
 
 echo "== web console (Chromium, as each role)"
 CANOPY_REQUIRE_TOOLS=1 scripts/ui-test.sh
 
-echo "== real hosts (QEMU VMs, Linux data plane, two hosts and a public network in namespaces)"
+echo "== real hosts (QEMU VMs, Linux data plane, two hosts and a public network in namespaces; two servers behind haproxy)"
 CANOPY_REQUIRE_TOOLS=1 scripts/real-hosts.sh
 
 echo "== all tests passed in $(( $(date +%s) - start ))s"
