@@ -267,7 +267,10 @@ impl HostAgent {
         loop {
             tokio::select! {
                 _ = lb_tick.tick(), if lb_every.is_some() => {
-                    if self.server.off_preferred() && running.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    // No command running and no answer waiting to be sent (either would be
+                    // lost with the connection).
+                    let idle = running.load(std::sync::atomic::Ordering::SeqCst) == 0 && replies.is_empty();
+                    if self.server.off_preferred() && idle {
                         self.server.prefer_first();
                         tracing::info!(address = %self.inventory.address, server = %self.server.current(), "moving back to the preferred management server");
                         let _ = ws.close(None).await;
@@ -338,7 +341,9 @@ impl HostAgent {
                                 dialer.server = s;
                             }
                             let tx = reply_tx.clone();
+                            let running = Running::start(&running);
                             tokio::spawn(async move {
+                                let _running = running;
                                 let r = match vnc {
                                     Some(path) => dialer.open_console(&path, session).await,
                                     None => Err(crate::HostError::Refused(format!("VM {name} has no console on this host"))),

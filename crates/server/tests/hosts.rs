@@ -243,6 +243,14 @@ async fn agents_join_heartbeat_reconnect_and_leave() {
     assert!(
         up["cpunumber"].as_u64().unwrap_or(0) >= 1 && up["memorytotal"].as_u64().unwrap_or(0) > 0
     );
+    // The server marks the host Up once it sent the welcome; the agent saves the credential
+    // the welcome carries a moment later.
+    for _ in 0..50 {
+        if saved.lock().expect("lock").is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(
         saved.lock().expect("lock").is_some(),
         "the agent received its host credential"
