@@ -12,6 +12,7 @@
 //! output (the golden tests hold it to that), so the server can tell by a digest whether a
 //! host's configuration changed and push a new generation only to the hosts it changed for.
 
+pub mod acl;
 pub mod compile;
 pub mod ipam;
 pub mod nftdelta;
@@ -24,6 +25,15 @@ pub use compile::{
 };
 pub use nftdelta::nft_delta;
 pub use state::*;
+
+/// MD5 of `bytes` in lower-case hex (CloudStack's ACL consistency hash).
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// FNV-1a, 64 bits: a digest that is stable across builds and toolchains (the server stores
 /// it to decide whether a host's compiled configuration changed).

@@ -27,7 +27,7 @@ fn any(v: Option<i32>) -> Option<i32> {
 
 /// The layer-4 part of a match. `dport_expr` is what the destination port is read from
 /// (`tcp dport` in place, `ct original proto-dst` after DNAT).
-fn l4(
+pub(crate) fn l4(
     protocol: Protocol,
     start: Option<u16>,
     end: Option<u16>,
@@ -58,7 +58,7 @@ fn l4(
     }
 }
 
-fn set_of(cidrs: &[Cidr]) -> Option<String> {
+pub(crate) fn set_of(cidrs: &[Cidr]) -> Option<String> {
     let mut v: Vec<Cidr> = cidrs.to_vec();
     v.sort_unstable();
     v.dedup();

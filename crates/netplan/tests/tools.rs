@@ -139,3 +139,98 @@ fn security_group_deltas_apply_and_equal_the_full_ruleset() {
         .args(["-n", "sh", "-c", script])
         .current_dir(dir.path()));
 }
+
+/// A tier's ACL chains (every kind of match: ports, ICMP type and code, a protocol number,
+/// all, source and destination sets) are accepted by nft.
+#[test]
+fn acl_chains_are_accepted_by_nft() {
+    const T: &str = "acl_chains_are_accepted_by_nft";
+    if !have(T, "nft") || !have(T, "unshare") || !root(T) {
+        return;
+    }
+    use netplan::acl::{Action, Item, Traffic};
+    let cidr = |s: &str| s.parse::<netplan::Cidr>().expect("cidr");
+    let item = |n: u32,
+                action,
+                traffic,
+                protocol,
+                ports: Option<(u16, u16)>,
+                cidrs: Vec<netplan::Cidr>| Item {
+        id: uuid::Uuid::from_u128(n as u128),
+        number: n,
+        action,
+        traffic,
+        protocol,
+        start_port: ports.map(|p| p.0),
+        end_port: ports.map(|p| p.1),
+        icmp_type: None,
+        icmp_code: None,
+        cidrs,
+    };
+    let mut icmp = item(
+        5,
+        Action::Allow,
+        Traffic::Ingress,
+        netplan::Protocol::Icmp,
+        None,
+        vec![],
+    );
+    icmp.icmp_type = Some(8);
+    icmp.icmp_code = Some(0);
+    let items = vec![
+        item(
+            1,
+            Action::Allow,
+            Traffic::Ingress,
+            netplan::Protocol::Tcp,
+            Some((80, 80)),
+            vec![cidr("10.0.0.0/8")],
+        ),
+        item(
+            2,
+            Action::Deny,
+            Traffic::Ingress,
+            netplan::Protocol::Udp,
+            Some((1000, 2000)),
+            vec![cidr("10.1.0.0/16"), cidr("192.168.0.0/24")],
+        ),
+        item(
+            3,
+            Action::Allow,
+            Traffic::Egress,
+            netplan::Protocol::Tcp,
+            Some((443, 443)),
+            vec![cidr("203.0.113.7/32")],
+        ),
+        item(
+            4000,
+            Action::Deny,
+            Traffic::Egress,
+            netplan::Protocol::All,
+            None,
+            vec![cidr("0.0.0.0/0")],
+        ),
+        item(
+            6,
+            Action::Deny,
+            Traffic::Ingress,
+            netplan::Protocol::Number(47),
+            None,
+            vec![],
+        ),
+        icmp,
+    ];
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("acl.nft");
+    std::fs::write(
+        &f,
+        format!(
+            "table inet canopy_acl {{\n{}}}\n",
+            netplan::acl::render("00007000", &items)
+        ),
+    )
+    .expect("write");
+    run(Command::new("unshare")
+        .args(["-n", "nft", "-c", "-f"])
+        .arg(&f));
+}
