@@ -234,3 +234,87 @@ fn acl_chains_are_accepted_by_nft() {
         .args(["-n", "nft", "-c", "-f"])
         .arg(&f));
 }
+
+/// ACL order proven by traffic, in a fresh network namespace: the tier's ingress chain guards
+/// two listeners; an allow at 100 beats a deny at 200 (port 8080 open), a deny at 50 beats an
+/// allow at 100 (port 8022 closed); moving the deny below the allow (moveNetworkAclItem's
+/// renumbering) opens 8022.
+#[test]
+fn acl_order_is_what_traffic_sees() {
+    const T: &str = "acl_order_is_what_traffic_sees";
+    if !have(T, "nft") || !have(T, "unshare") || !have(T, "python3") || !root(T) {
+        return;
+    }
+    use netplan::acl::{Action, Item, Traffic};
+    let item = |n: u128, number: u32, action, port: u16| Item {
+        id: uuid::Uuid::from_u128(n),
+        number,
+        action,
+        traffic: Traffic::Ingress,
+        protocol: netplan::Protocol::Tcp,
+        start_port: Some(port),
+        end_port: Some(port),
+        icmp_type: None,
+        icmp_code: None,
+        cidrs: vec![],
+    };
+    let mut items = vec![
+        item(1, 200, Action::Deny, 8080),
+        item(2, 100, Action::Allow, 8080),
+        item(3, 100, Action::Allow, 8022),
+        item(4, 50, Action::Deny, 8022),
+    ];
+    let probe = |items: &[Item]| -> String {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rules = dir.path().join("acl.nft");
+        std::fs::write(
+            &rules,
+            format!(
+                "table inet t {{\n{}    chain input {{\n        type filter hook input priority 0; policy accept;\n        iifname \"lo\" tcp dport {{ 8080, 8022 }} jump acl_in_t\n    }}\n}}\n",
+                netplan::acl::render("t", items)
+            ),
+        )
+        .expect("write");
+        // Listeners on both ports, the ruleset, then a bounded connect to each (1 s).
+        let script = format!(
+            "ip link set lo up && nft -f {rules} || exit 3
+python3 -c 'import socket,time
+ss=[socket.create_server((\"127.0.0.1\",p)) for p in (8080,8022)]
+time.sleep(6)' & L=$!
+sleep 0.5
+for p in 8080 8022; do
+  python3 -c 'import socket,sys
+try:
+  socket.create_connection((\"127.0.0.1\",int(sys.argv[1])),timeout=1).close(); print(sys.argv[1],\"open\")
+except OSError: print(sys.argv[1],\"closed\")' $p
+done
+kill $L",
+            rules = rules.display()
+        );
+        let out = Command::new("unshare")
+            .args(["-n", "sh", "-c", &script])
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(probe(&items), "8080 open\n8022 closed");
+    // Move the deny at 50 to below the allow for 8022 (between it and the deny at 200).
+    let changes = netplan::acl::move_item(
+        &items,
+        uuid::Uuid::from_u128(4),
+        Some(uuid::Uuid::from_u128(3)),
+        Some(uuid::Uuid::from_u128(1)),
+    )
+    .expect("move");
+    for (id, n) in changes {
+        if let Some(i) = items.iter_mut().find(|i| i.id == id) {
+            i.number = n;
+        }
+    }
+    assert_eq!(probe(&items), "8080 open\n8022 open");
+}
