@@ -379,16 +379,23 @@ pub async fn job_complete(
     Ok(q.query().execute(conn).await?.rows_affected() > 0)
 }
 
-/// Extends the leases of every in-progress job this server owns.
+/// Extends the leases of the in-progress jobs this server owns and still runs (`running`: a
+/// job whose run ended without recording an outcome — its outcome write lost, say — is not
+/// renewed, so recovery takes it over once its lease runs out).
 pub async fn job_renew_leases(
     conn: &mut AnyConnection,
     owner: ServerId,
+    running: &[JobId],
     until: i64,
 ) -> Result<u64> {
+    if running.is_empty() {
+        return Ok(0);
+    }
     let mut q = Sql::new("UPDATE jobs SET lease_until = ");
     q.bind(until)
         .and(" WHERE status = 0 AND owner = ", owner)
         .push(" AND (lease_until IS NULL OR lease_until <> 0)");
+    crate::sql::in_list(&mut q, "id", running);
     Ok(q.query().execute(conn).await?.rows_affected())
 }
 

@@ -74,6 +74,8 @@ pub async fn hold(tx: &mut db::Tx, claim: &Claim) -> DomainResult<()> {
 /// The worker pool.
 pub struct JobEngine {
     permits: Arc<Semaphore>,
+    /// The jobs this process runs now (only their leases are renewed).
+    running: std::sync::Mutex<std::collections::HashSet<JobId>>,
     /// Fault injection for crash tests: every job body waits this long first
     /// (`CANOPY_FAULT_JOB_DELAY_MS`).
     delay: Duration,
@@ -91,7 +93,36 @@ impl JobEngine {
         }
         Self {
             permits: Arc::new(Semaphore::new(workers.max(1))),
+            running: Default::default(),
             delay,
+        }
+    }
+
+    /// The jobs this process runs now.
+    pub fn running(&self) -> Vec<JobId> {
+        self.running
+            .lock()
+            .map(|r| r.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Marks a job as run by this process while it lives.
+struct Runs<'a>(&'a JobEngine, JobId);
+
+impl<'a> Runs<'a> {
+    fn new(engine: &'a JobEngine, id: JobId) -> Self {
+        if let Ok(mut r) = engine.running.lock() {
+            r.insert(id);
+        }
+        Self(engine, id)
+    }
+}
+
+impl Drop for Runs<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.0.running.lock() {
+            r.remove(&self.1);
         }
     }
 }
@@ -153,6 +184,7 @@ pub trait JobHost: Send + Sync + 'static {
 /// Starts a job this server owns.
 pub fn spawn<H: JobHost>(st: Arc<H>, id: JobId) {
     tokio::spawn(async move {
+        let _runs = Runs::new(st.engine(), id);
         if let Err(e) = run(&st, id).await {
             tracing::error!(job = %id, error = %e, "job runner failed; its lease is released so recovery resumes it");
             release(&*st, id).await;
@@ -432,11 +464,12 @@ fn fate(known: bool, job: &JobRow, saga: Option<db::SagaRow>, attempt: i64) -> D
     }))
 }
 
-/// Renews this server's job leases; run periodically (its heartbeat is the
+/// Renews the leases of the jobs this server runs now; run periodically (its heartbeat is the
 /// `server-heartbeat` task's).
-pub async fn renew(store: &DataStore, server: ServerId) -> DomainResult<()> {
+pub async fn renew(store: &DataStore, server: ServerId, engine: &JobEngine) -> DomainResult<()> {
+    let running = engine.running();
     let mut tx = store.begin().await?;
-    db::job_renew_leases(&mut tx, server, now_ms() + LEASE_MS).await?;
+    db::job_renew_leases(&mut tx, server, &running, now_ms() + LEASE_MS).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -273,5 +273,5 @@ pub async fn recover(st: &State, startup: bool) -> AppResult<usize> {
 
 /// Renews this server's leases; run periodically.
 pub async fn renew(st: &AppState) -> AppResult<()> {
-    Ok(domain::jobs::renew(&st.store, st.server_id).await?)
+    Ok(domain::jobs::renew(&st.store, st.server_id, &st.jobs).await?)
 }

@@ -235,14 +235,31 @@ pub(crate) async fn jobs(store: &DataStore) {
         .await
         .expect("superseded generation"));
     assert_eq!(
-        job_renew_leases(&mut tx, s2, 123_000).await.expect("renew"),
+        job_renew_leases(&mut tx, s2, &[j.id], 123_000)
+            .await
+            .expect("renew"),
         1
+    );
+    // Only jobs the server still runs are renewed.
+    assert_eq!(
+        job_renew_leases(&mut tx, s2, &[JobId::new()], 123_000)
+            .await
+            .expect("renew"),
+        0
+    );
+    assert_eq!(
+        job_renew_leases(&mut tx, s2, &[], 123_000)
+            .await
+            .expect("renew"),
+        0
     );
     // A released job (its run failed) is no longer renewed: recovery takes it over.
     assert!(!job_release(&mut tx, j.id, s1).await.expect("not the owner"));
     assert!(job_release(&mut tx, j.id, s2).await.expect("release"));
     assert_eq!(
-        job_renew_leases(&mut tx, s2, 124_000).await.expect("renew"),
+        job_renew_leases(&mut tx, s2, &[j.id], 124_000)
+            .await
+            .expect("renew"),
         0
     );
     let orphans = job_orphans(&mut tx, s1, 1, false).await.expect("orphans");
