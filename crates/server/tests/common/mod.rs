@@ -2,6 +2,8 @@
 //! data directory (SQLite, or a PostgreSQL database), and a signing client.
 #![allow(dead_code)]
 
+pub mod agents;
+
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
