@@ -32,6 +32,7 @@ mod system;
 mod tags;
 mod vms;
 mod volumes;
+mod vpcs;
 
 pub use addresses::*;
 pub use attrs::Attrs;
@@ -53,6 +54,7 @@ pub use system::*;
 pub use tags::*;
 pub use vms::*;
 pub use volumes::*;
+pub use vpcs::*;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -154,6 +154,8 @@ text_columns!(
     model::HostId,
     model::VolumeId,
     model::NetworkId,
+    model::VpcId,
+    model::VpcState,
     model::VmState,
     model::VolumeState,
     model::HostStatus,

@@ -31,9 +31,33 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (17, "guest statistics", V17),
     (18, "management servers know each other", V18),
     (19, "job ownership generations", V19),
+    (20, "VPC offerings, VPCs, tiers, VPC routers", V20),
 ];
 
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 20;
+
+/// VPCs. `vpc_offerings` use the inventory layout (services in `attrs`); a VPC's tiers are
+/// networks with its `vpc_id`, guarded by the network ACL list `acl_id`; its router is a `routers` row with the VPC's id in both
+/// `network_id` (one live router per VPC, by the same unique index) and `vpc_id`. Network
+/// ACL lists and their items are `net_rules` (kinds `acllist`, `aclitem`).
+const V20: &str = r#"
+CREATE TABLE vpc_offerings (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, domain_id TEXT, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE TABLE vpcs (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, display_text TEXT NOT NULL, zone_id TEXT NOT NULL,
+    account_id TEXT, domain_id TEXT, vpc_offering_id TEXT NOT NULL, cidr TEXT NOT NULL,
+    network_domain TEXT, state TEXT NOT NULL, attrs TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE INDEX vpcs_account ON vpcs (account_id, zone_id);
+CREATE UNIQUE INDEX vpcs_name_live ON vpcs (zone_id, account_id, name) WHERE removed IS NULL;
+ALTER TABLE networks ADD COLUMN vpc_id TEXT;
+ALTER TABLE networks ADD COLUMN acl_id TEXT;
+CREATE INDEX networks_vpc ON networks (vpc_id);
+CREATE INDEX networks_acl ON networks (acl_id);
+ALTER TABLE routers ADD COLUMN vpc_id TEXT
+"#;
 
 /// Several management servers: each registers its name (its agent endpoint, unique per
 /// server), version and the endpoint agents dial; `state` is Up, PreparingForMaintenance,

@@ -33,6 +33,10 @@ pub struct NetworkRow {
     pub network_domain: Option<String>,
     pub vni: Option<i64>,
     pub network_offering_id: Option<Uuid>,
+    /// The VPC this network is a tier of.
+    pub vpc_id: Option<model::VpcId>,
+    /// A tier's network ACL list (a `net_rules` row of kind `acllist`).
+    pub acl_id: Option<Uuid>,
     pub attrs: serde_json::Value,
     pub created: i64,
 }
@@ -44,6 +48,12 @@ pub struct NetworkFilter {
     pub zone_id: Option<Uuid>,
     pub guest_type: Option<String>,
     pub keyword: Option<String>,
+    /// Tiers of these VPCs only.
+    pub vpc_ids: Vec<model::VpcId>,
+    /// Tiers guarded by these ACL lists only.
+    pub acl_ids: Vec<Uuid>,
+    /// `Some(false)`: networks outside any VPC; `Some(true)`: tiers only.
+    pub in_vpc: Option<bool>,
     pub offset: u64,
     pub limit: Option<u64>,
 }
@@ -53,7 +63,7 @@ const COLS: &str =
      n.account_id AS n_acct, a.name AS a_name, n.domain_id AS n_dom, d.name AS d_name, \
      d.path AS d_path, n.guest_type AS n_gt, n.traffic_type AS n_tt, n.state AS n_state, \
      n.cidr AS n_cidr, n.gateway AS n_gw, n.netmask AS n_mask, n.network_domain AS n_nd, \
-     n.vni AS n_vni, n.network_offering_id AS n_no, n.attrs AS n_attrs, n.created AS n_created";
+     n.vni AS n_vni, n.network_offering_id AS n_no, n.vpc_id AS n_vpc, n.acl_id AS n_acl, n.attrs AS n_attrs, n.created AS n_created";
 const FROM: &str = " FROM networks n LEFT JOIN accounts a ON a.id = n.account_id \
      LEFT JOIN domains d ON d.id = n.domain_id WHERE n.removed IS NULL";
 
@@ -81,6 +91,8 @@ fn row(r: &AnyRow) -> Result<NetworkRow> {
             network_domain: "n_nd",
             vni: "n_vni",
             network_offering_id: "n_no",
+            vpc_id: "n_vpc",
+            acl_id: "n_acl",
             attrs: "n_attrs",
             created: "n_created",
         }
@@ -91,7 +103,7 @@ pub async fn network_insert(conn: &mut AnyConnection, n: &NetworkRow) -> Result<
     let mut q = Sql::new(
         "INSERT INTO networks (id, name, display_text, zone_id, account_id, domain_id, guest_type, \
          traffic_type, state, cidr, gateway, netmask, network_domain, vni, network_offering_id, \
-         attrs, created) VALUES (",
+         vpc_id, acl_id, attrs, created) VALUES (",
     );
     q.bind(n.id.to_string())
         .push(", ")
@@ -122,6 +134,10 @@ pub async fn network_insert(conn: &mut AnyConnection, n: &NetworkRow) -> Result<
         .bind(n.vni)
         .push(", ")
         .bind(n.network_offering_id.map(|u| u.to_string()))
+        .push(", ")
+        .bind(n.vpc_id)
+        .push(", ")
+        .bind(n.acl_id)
         .push(", ")
         .bind(n.attrs.to_string())
         .push(", ")
@@ -158,6 +174,21 @@ fn net_where(q: &mut Sql, f: &NetworkFilter) {
             " AND lower(n.name) LIKE ",
             format!("%{}%", k.to_lowercase()),
         );
+    }
+    if !f.vpc_ids.is_empty() {
+        in_list(q, "n.vpc_id", &f.vpc_ids);
+    }
+    if !f.acl_ids.is_empty() {
+        in_list(q, "n.acl_id", &f.acl_ids);
+    }
+    match f.in_vpc {
+        Some(true) => {
+            q.push(" AND n.vpc_id IS NOT NULL");
+        }
+        Some(false) => {
+            q.push(" AND n.vpc_id IS NULL");
+        }
+        None => {}
     }
 }
 
@@ -363,6 +394,13 @@ pub async fn network_update(conn: &mut AnyConnection, n: &crate::NetworkRow) -> 
         .await
         .map_err(DbError::classify)?
         .rows_affected())
+}
+
+/// Guards a tier with another network ACL list (`replaceNetworkACLList`).
+pub async fn network_set_acl(conn: &mut AnyConnection, id: NetworkId, acl: Uuid) -> Result<u64> {
+    let mut q = Sql::new("UPDATE networks SET acl_id = ");
+    q.bind(acl).and(" WHERE removed IS NULL AND id = ", id);
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
 }
 
 pub async fn network_remove(conn: &mut AnyConnection, id: NetworkId) -> Result<u64> {

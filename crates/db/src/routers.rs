@@ -19,7 +19,11 @@ use crate::{DbError, Result};
 pub struct RouterRow {
     pub id: Uuid,
     pub name: String,
+    /// The network it serves; for a VPC's router the VPC's id (so the one-live-router index
+    /// also holds for VPCs) — read [`RouterRow::vpc_id`] first.
     pub network_id: NetworkId,
+    /// Set on a VPC's router: it serves every tier of this VPC.
+    pub vpc_id: Option<model::VpcId>,
     pub zone_id: Uuid,
     pub account_id: Option<AccountId>,
     pub account_name: Option<String>,
@@ -41,6 +45,9 @@ pub struct RouterFilter {
     pub scope: Option<OwnerScope>,
     pub ids: Vec<Uuid>,
     pub network_ids: Vec<NetworkId>,
+    pub vpc_ids: Vec<model::VpcId>,
+    /// `Some(true)`: VPC routers only; `Some(false)`: network routers only.
+    pub for_vpc: Option<bool>,
     pub host_ids: Vec<HostId>,
     pub zone_id: Option<Uuid>,
     pub state: Option<String>,
@@ -50,7 +57,7 @@ pub struct RouterFilter {
 }
 
 const ROUTER_COLS: &str =
-    "v.id AS v_id, v.name AS v_name, v.network_id AS v_net, v.zone_id AS v_zone, \
+    "v.id AS v_id, v.name AS v_name, v.network_id AS v_net, v.vpc_id AS v_vpc, v.zone_id AS v_zone, \
     v.account_id AS v_acct, a.name AS a_name, v.domain_id AS v_dom, d.name AS d_name, \
     d.path AS d_path, v.host_id AS v_host, v.state AS v_state, v.guest_ip AS v_gip, \
     v.guest_mac AS v_gmac, v.public_ip_id AS v_pip, v.public_mac AS v_pmac, \
@@ -67,6 +74,7 @@ fn router_row(r: &AnyRow) -> Result<RouterRow> {
             id: "v_id",
             name: "v_name",
             network_id: "v_net",
+            vpc_id: "v_vpc",
             zone_id: "v_zone",
             account_id: "v_acct",
             account_name: "a_name",
@@ -90,7 +98,8 @@ fn router_row(r: &AnyRow) -> Result<RouterRow> {
 pub async fn router_insert(conn: &mut AnyConnection, v: &RouterRow) -> Result<()> {
     let mut q = Sql::new(
         "INSERT INTO routers (id, name, network_id, zone_id, account_id, domain_id, host_id, state, \
-         guest_ip, guest_mac, public_ip_id, public_mac, link_local_ip, created, updated) VALUES (",
+         guest_ip, guest_mac, public_ip_id, public_mac, link_local_ip, vpc_id, created, updated) \
+         VALUES (",
     );
     let now = now_ms();
     q.bind(v.id)
@@ -119,6 +128,8 @@ pub async fn router_insert(conn: &mut AnyConnection, v: &RouterRow) -> Result<()
         .push(", ")
         .bind(v.link_local_ip.clone())
         .push(", ")
+        .bind(v.vpc_id)
+        .push(", ")
         .bind(now)
         .push(", ")
         .bind(now)
@@ -139,6 +150,18 @@ fn router_where(q: &mut Sql, f: &RouterFilter) {
     }
     if !f.network_ids.is_empty() {
         in_list(q, "v.network_id", &f.network_ids);
+    }
+    if !f.vpc_ids.is_empty() {
+        in_list(q, "v.vpc_id", &f.vpc_ids);
+    }
+    match f.for_vpc {
+        Some(true) => {
+            q.push(" AND v.vpc_id IS NOT NULL");
+        }
+        Some(false) => {
+            q.push(" AND v.vpc_id IS NULL");
+        }
+        None => {}
     }
     if !f.host_ids.is_empty() {
         in_list(q, "v.host_id", &f.host_ids);

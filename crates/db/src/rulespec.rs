@@ -220,6 +220,41 @@ pub struct VpnUserSpec {
     pub password: String,
 }
 
+/// A network ACL list (`createNetworkACLList`): its name is the rule's name, its parent the VPC
+/// (none: a global list, such as the built-in `default_allow` and `default_deny`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclListSpec {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "yes")]
+    pub fordisplay: bool,
+    /// A built-in list nobody may change or remove.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub builtin: bool,
+}
+
+/// An item of a network ACL list (`createNetworkACL`); its parent is the list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclItemSpec {
+    #[serde(flatten)]
+    pub l4: L4,
+    /// Evaluation order, lowest first; unique in its list.
+    pub number: i64,
+    /// `Allow` or `Deny`.
+    pub action: String,
+    /// `Ingress` or `Egress`.
+    pub traffictype: String,
+    /// Sources of ingress traffic, destinations of egress traffic.
+    #[serde(default)]
+    pub cidrlist: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    #[serde(default = "yes")]
+    pub fordisplay: bool,
+}
+
 /// One rule of the networking model, by kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuleSpec {
@@ -236,6 +271,8 @@ pub enum RuleSpec {
     Route(RouteSpec),
     Vpn(VpnSpec),
     VpnUser(VpnUserSpec),
+    AclList(AclListSpec),
+    AclItem(AclItemSpec),
 }
 
 /// The kinds as stored in `net_rules.kind`.
@@ -253,6 +290,8 @@ pub mod kind {
     pub const ROUTE: &str = "route";
     pub const VPN: &str = "vpn";
     pub const VPN_USER: &str = "vpnuser";
+    pub const ACL_LIST: &str = "acllist";
+    pub const ACL_ITEM: &str = "aclitem";
 }
 
 impl RuleSpec {
@@ -273,6 +312,8 @@ impl RuleSpec {
             Route(_) => kind::ROUTE,
             Vpn(_) => kind::VPN,
             VpnUser(_) => kind::VPN_USER,
+            AclList(_) => kind::ACL_LIST,
+            AclItem(_) => kind::ACL_ITEM,
         }
     }
 
@@ -291,6 +332,8 @@ impl RuleSpec {
             Route(s) => serde_json::to_string(s),
             Vpn(s) => serde_json::to_string(s),
             VpnUser(s) => serde_json::to_string(s),
+            AclList(s) => serde_json::to_string(s),
+            AclItem(s) => serde_json::to_string(s),
         };
         // Serializing these plain structs (strings, numbers, lists, string maps) cannot fail.
         v.unwrap_or_else(|_| "{}".into())
@@ -316,6 +359,8 @@ impl RuleSpec {
             kind::ROUTE => de(doc).map(Route),
             kind::VPN => de(doc).map(Vpn),
             kind::VPN_USER => de(doc).map(VpnUser),
+            kind::ACL_LIST => de(doc).map(AclList),
+            kind::ACL_ITEM => de(doc).map(AclItem),
             other => Err(format!("unknown rule kind {other:?}")),
         };
         r.map_err(|e| DbError::Corrupt {
@@ -332,6 +377,7 @@ impl RuleSpec {
             Ingress(s) | Egress(s) => Some(&s.l4),
             Firewall(s) | EgressFirewall(s) => Some(&s.l4),
             IpForward(s) => Some(&s.l4),
+            AclItem(s) => Some(&s.l4),
             _ => None,
         }
     }

@@ -65,6 +65,8 @@ macro_rules! id_val {
     )*};
 }
 id_val!(
+    model::VpcState,
+    model::VpcId,
     model::VmState,
     model::VolumeState,
     model::HostStatus,

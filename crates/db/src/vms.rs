@@ -680,6 +680,8 @@ pub struct AccountUsage {
     pub storage_bytes: i64,
     /// Public addresses held (not Free), source-NAT ones included.
     pub public_ips: i64,
+    /// Live VPCs.
+    pub vpcs: i64,
 }
 
 /// What the VMs and volumes of an account, or of a domain's accounts, count against limits.
@@ -702,6 +704,11 @@ pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result
     );
     scope.push(&mut q, "p.account_id", "d");
     let p = q.query().fetch_one(&mut *conn).await?;
+    let mut q = Sql::new(
+        "SELECT COUNT(*) FROM vpcs x JOIN domains d ON d.id = x.domain_id WHERE x.removed IS NULL",
+    );
+    scope.push(&mut q, "x.account_id", "d");
+    let x = q.query().fetch_one(&mut *conn).await?;
     Ok(AccountUsage {
         cpus: r.try_get(0)?,
         memory_mib: r.try_get(1)?,
@@ -709,6 +716,7 @@ pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result
         volumes: v.try_get(0)?,
         storage_bytes: v.try_get(1)?,
         public_ips: p.try_get(0)?,
+        vpcs: x.try_get(0)?,
     })
 }
 

@@ -91,4 +91,6 @@ typed_id!(
     HostId,
     VolumeId,
     NetworkId,
+    /// A virtual private cloud (its tiers are networks with this id).
+    VpcId,
 );

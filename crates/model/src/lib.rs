@@ -17,5 +17,5 @@ pub mod stats;
 pub use ids::*;
 pub use state::{
     AllocationState, HostStatus, IpState, NetworkState, PoolState, ResourceState, RuleState,
-    SagaPhase, State, VmState, VolumeState,
+    SagaPhase, State, VmState, VolumeState, VpcState,
 };

@@ -235,6 +235,17 @@ state_enum! {
 }
 
 state_enum! {
+    /// A VPC's state (`Vpc.State`): Inactive while it has no router to serve it.
+    VpcState, "VPC state" {
+        Enabled, Inactive,
+    }
+    moves: |from, to| matches!(
+        (from, to),
+        (Enabled, Inactive | Enabled) | (Inactive, Enabled | Inactive)
+    )
+}
+
+state_enum! {
     /// A public IP address's state (`IpAddress.State`).
     IpState, "IP address state" {
         Allocating, Allocated, Releasing, Reserved, Free,
@@ -319,6 +330,7 @@ mod tests {
         round_trip::<ResourceState>();
         round_trip::<NetworkState>();
         round_trip::<IpState>();
+        round_trip::<VpcState>();
         round_trip::<RuleState>();
         round_trip::<AllocationState>();
         round_trip::<PoolState>();

@@ -117,6 +117,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         .with_context(|| format!("opening the database {}", redact_url(&url)))?;
     let admin = bootstrap::run(&store, &key, &cfg.data_dir).await?;
     handlers::offerings::seed_defaults(&store).await?;
+    handlers::vpcs::acls::seed_defaults(&store).await?;
     let settings = settings::Settings::load(&store).await?;
     let workers = settings.int("workers").clamp(1, 256) as usize;
     let listener = tokio::net::TcpListener::bind(cfg.listen)

@@ -11,12 +11,14 @@ mod objects;
 mod objects_infra;
 mod objects_net;
 mod objects_vm;
+mod objects_vpc;
 mod offerings;
 mod storage;
 mod system;
 mod tags;
 mod templates;
 mod vms;
+mod vpc;
 
 use crate::registry::{CommandSpec, Registry};
 
@@ -35,6 +37,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(tags::specs());
     v.extend(vms::specs());
     v.extend(network::specs());
+    v.extend(vpc::specs());
     v
 }
 

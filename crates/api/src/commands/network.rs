@@ -68,7 +68,11 @@ fn networks() -> Vec<CommandSpec> {
                 .opt("networkdomain", String, "network domain")
                 .opt("dns1", String, "the first IPv4 DNS for the network")
                 .opt("dns2", String, "the second IPv4 DNS for the network")
-                .opt("displaynetwork", Boolean, "an optional field, whether to the display the network to the end user or not"),
+                .opt("displaynetwork", Boolean, "an optional field, whether to the display the network to the end user or not")
+                .opt("vpcid", Uuid, "the VPC network belongs to (a tier: gateway and netmask required, inside the VPC's cidr)")
+                .rel("listVPCs")
+                .opt("aclid", Uuid, "Network ACL Id associated for the network (a VPC tier's; default: default_deny)")
+                .rel("listNetworkACLLists"),
             "account that will own the network",
         ),
         CommandSpec::new("updateNetwork", "Updates a network")

@@ -207,6 +207,10 @@ pub const NETWORK: &[Field] = &[
     f("networkofferingconservemode", "boolean", "true if network offering is ip conserve mode enabled"),
     f("networkofferingdisplaytext", "string", "display text of the network offering the network is created from"),
     f("redundantrouter", "boolean", "If the network has redundant routers enabled"),
+    f("vpcid", "string", "VPC the network belongs to"),
+    f("vpcname", "string", "Name of the VPC to which this network belongs"),
+    f("aclid", "string", "ACL Id associated with the VPC network"),
+    f("aclname", "string", "ACL name associated with the VPC network"),
     f("restartrequired", "boolean", "true network requires restart"),
     f("specifyipranges", "boolean", "true if network supports specifying ip ranges, false otherwise"),
 ];

@@ -295,7 +295,10 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("guestiptype", String, "the guest IP type of the network (Isolated, Shared, L2)")
             .opt("traffictype", String, "type of the traffic")
             .opt("issystem", Boolean, "true if network is system, false otherwise")
-            .opt("canusefordeploy", Boolean, "list networks available for VM deployment"),
+            .opt("canusefordeploy", Boolean, "list networks available for VM deployment")
+            .opt("vpcid", Uuid, "List networks by VPC (its tiers)")
+            .rel("listVPCs")
+            .opt("forvpc", Boolean, "the network belongs to a VPC (true) or not (false)"),
         volume_filters(
             CommandSpec::new("listVolumes", "Lists all volumes.").returns("volume", VOLUME),
         ),

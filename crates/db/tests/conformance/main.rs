@@ -11,6 +11,7 @@ mod jobs;
 mod networks;
 mod owned;
 mod vms;
+mod vpcs;
 
 use identity::*;
 use inventory::*;
@@ -18,6 +19,7 @@ use jobs::*;
 use networks::*;
 use owned::*;
 use vms::*;
+use vpcs::*;
 
 pub(crate) async fn seed_roles(store: &DataStore) -> RoleRow {
     let mut tx = store.begin().await.expect("begin");
@@ -181,5 +183,6 @@ families!(
     vms,
     guest_stats,
     networking,
+    vpcs,
     servers,
 );

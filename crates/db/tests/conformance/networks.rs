@@ -28,6 +28,8 @@ fn network(zone: Uuid, acct: AccountId, dom: DomainId, name: &str, vni: Option<i
         network_domain: None,
         vni,
         network_offering_id: None,
+        vpc_id: None,
+        acl_id: None,
         attrs: serde_json::json!({}),
         created: 0,
     }
@@ -353,6 +355,7 @@ pub(crate) async fn networking(store: &DataStore) {
         id,
         name: "r-1-VM".into(),
         network_id: na.id,
+        vpc_id: None,
         zone_id: zone,
         account_id: Some(alice),
         account_name: None,

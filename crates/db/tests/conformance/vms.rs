@@ -422,6 +422,8 @@ pub(crate) async fn vms(store: &DataStore) {
         network_domain: None,
         vni: None,
         network_offering_id: None,
+        vpc_id: None,
+        acl_id: None,
         attrs: serde_json::json!({}),
         created: 0,
     };

@@ -127,6 +127,7 @@ fn usage_of(u: &db::AccountUsage, t: ResourceType) -> i64 {
         // Primary storage limits are in GiB; usage is in bytes.
         ResourceType::PrimaryStorage => u.storage_bytes,
         ResourceType::PublicIp => u.public_ips,
+        ResourceType::Vpc => u.vpcs,
         _ => 0,
     }
 }

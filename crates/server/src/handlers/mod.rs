@@ -26,5 +26,6 @@ pub mod templates;
 pub mod users;
 pub mod vms;
 pub mod volumes;
+pub mod vpcs;
 pub mod vpn;
 pub mod zones;

@@ -151,6 +151,8 @@ async fn basic_guest_network(
         network_domain: zones::attr_str(zone, "domain"),
         vni: Some(vni),
         network_offering_id: Some(offering.id),
+        vpc_id: None,
+        acl_id: None,
         attrs: json!({
             "acltype": "Domain",
             "services": networks::services_of(&offering),

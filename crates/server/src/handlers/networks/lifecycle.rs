@@ -180,6 +180,8 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
                 network_domain: super::super::zones::attr_str(&zone, "domain"),
                 vni,
                 network_offering_id: Some(offering.id),
+                vpc_id: None,
+                acl_id: None,
                 attrs: attrs.clone(),
                 created: 0,
             }
@@ -194,6 +196,30 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     }
     if let Some(d) = args.text("networkdomain") {
         row.network_domain = Some(d.trim().to_string());
+    }
+    let forvpc = offering.attrs["forvpc"].as_bool().unwrap_or(false);
+    match (args.uuid("vpcid"), forvpc) {
+        (Some(v), true) => {
+            let vpc = crate::handlers::vpcs::owned_vpc(st, ctx, "vpcid", v).await?;
+            tier_checks(st, ctx, args, &vpc, &acct, &mut row).await?;
+        }
+        (Some(_), false) => {
+            return param_err(format!(
+                "Network offering {} is not for VPC tiers: use one with forvpc=true",
+                offering.name
+            ))
+        }
+        (None, true) => {
+            return param_err(format!(
+                "Network offering {} can be used for VPC networks only: give vpcid",
+                offering.name
+            ))
+        }
+        (None, false) => {
+            if args.has("aclid") {
+                return param_err("aclid is for VPC tiers only: give vpcid");
+            }
+        }
     }
     // A shared network's addresses: its IP range.
     let range = if guest == "Shared" {
@@ -273,6 +299,101 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     tx.commit().await?;
     let n = network_get(st, "id", row.id).await?;
     Ok(json!({ "network": views(st, ctx, &[n]).await?.remove(0) }))
+}
+
+/// A VPC tier: the VPC's owner, zone and network domain, a CIDR inside the VPC's that no other
+/// tier overlaps (given with gateway and netmask), and an ACL list of the VPC or a global one
+/// (`default_deny` unless `aclid` says otherwise).
+async fn tier_checks(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    vpc: &db::VpcRow,
+    acct: &db::AccountRow,
+    row: &mut NetworkRow,
+) -> AppResult<()> {
+    if vpc.state != model::VpcState::Enabled {
+        return param_err(format!(
+            "VPC {} is not Enabled: it can't get new tiers",
+            vpc.name
+        ));
+    }
+    if vpc.zone_id != row.zone_id {
+        return param_err(format!("VPC {} is in another zone", vpc.name));
+    }
+    if vpc.account_id != Some(acct.id) {
+        return param_err(format!(
+            "VPC {} belongs to another account than the network's owner {}",
+            vpc.name, acct.name
+        ));
+    }
+    if !(args.has("gateway") && args.has("netmask")) {
+        return param_err("Gateway and netmask are required when creating a network in a VPC");
+    }
+    let super_cidr: netplan::Cidr = vpc
+        .cidr
+        .parse()
+        .map_err(|_| AppError::Internal(format!("VPC {} has a bad cidr", vpc.id)))?;
+    let tier: netplan::Cidr = row
+        .cidr
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| ApiError::param("Invalid gateway/netmask"))?;
+    if !(super_cidr.contains(tier.addr) && tier.len >= super_cidr.len) {
+        return param_err(format!(
+            "Network cidr {tier} is not within the VPC's cidr {super_cidr}"
+        ));
+    }
+    for other in crate::handlers::vpcs::tiers_of(st, vpc.id).await? {
+        let Some(o) = other
+            .cidr
+            .as_deref()
+            .and_then(|c| c.parse::<netplan::Cidr>().ok())
+        else {
+            continue;
+        };
+        if o.contains(tier.addr) || tier.contains(o.addr) {
+            return param_err(format!(
+                "Network cidr {tier} overlaps with the cidr {o} of network {} in VPC {}",
+                other.name, vpc.name
+            ));
+        }
+    }
+    if let Some(d) = args.text("networkdomain") {
+        if Some(d.trim()) != vpc.network_domain.as_deref() {
+            return param_err(format!(
+                "A VPC tier has its VPC's network domain ({}): networkdomain can't differ",
+                vpc.network_domain.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    let acl = match args.uuid("aclid") {
+        Some(a) => {
+            let l = crate::handlers::vpcs::acls::visible_list(st, ctx, "aclid", a).await?;
+            if l.parent_id.is_some_and(|p| p != vpc.id.0) {
+                return param_err(format!(
+                    "Network ACL list {} belongs to another VPC",
+                    l.name.as_deref().unwrap_or_default()
+                ));
+            }
+            l
+        }
+        None => {
+            crate::handlers::vpcs::acls::builtin_list(st, crate::handlers::vpcs::acls::DEFAULT_DENY)
+                .await?
+        }
+    };
+    row.vpc_id = Some(vpc.id);
+    row.acl_id = Some(acl.id);
+    row.network_domain = vpc.network_domain.clone();
+    for k in ["dns1", "dns2"] {
+        if row.attrs[k].is_null() {
+            if let Some(d) = vpc.attrs[k].as_str() {
+                row.attrs[k] = json!(d);
+            }
+        }
+    }
+    Ok(())
 }
 
 pub async fn update_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {

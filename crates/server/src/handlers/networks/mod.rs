@@ -99,6 +99,18 @@ pub(crate) async fn check_use(
 }
 
 /// The network the caller may change (its owner's admins, or root for shared networks).
+/// VMs do not join VPC tiers yet: the VPC router that serves them is issue 17's next step
+/// (without it a tier would get a plain isolated router, which is not what a VPC promises).
+pub(crate) fn no_tier_yet(n: &NetworkRow) -> AppResult<()> {
+    if n.vpc_id.is_some() {
+        return param_err(format!(
+            "Network {} is a VPC tier: VMs cannot join VPC tiers yet (the VPC router is not built)",
+            n.name
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) async fn owned_network(
     st: &State,
     ctx: &OpContext,
@@ -159,6 +171,7 @@ pub async fn deploy_networks(
                 return param_err(format!("Network {} is not in zone {}", n.name, zone.name));
             }
             check_use(st, ctx, acct, &n).await?;
+            no_tier_yet(&n)?;
             if out.iter().any(|o: &NetworkRow| o.id == n.id) {
                 return param_err(format!("Network {} is given twice in networkids", n.name));
             }
@@ -189,6 +202,8 @@ pub async fn deploy_networks(
         scope: Some(db::OwnerScope::Account(acct.id)),
         zone_id: Some(zone.id),
         guest_type: Some("Isolated".into()),
+        // A VPC's tiers are Isolated too, but never an account's default network.
+        in_vpc: Some(false),
         ..Default::default()
     };
     {
@@ -285,6 +300,8 @@ pub(crate) fn isolated_row(
             .or_else(|| Some("cs.cloud.internal".into())),
         vni: None,
         network_offering_id: Some(offering.id),
+        vpc_id: None,
+        acl_id: None,
         attrs: json!({
             "acltype": "Account",
             "services": services_of(offering),
@@ -594,6 +611,12 @@ pub(crate) fn view(
     if let Some(z) = zone_name {
         v["zonename"] = json!(z);
     }
+    if let Some(p) = n.vpc_id {
+        v["vpcid"] = json!(p);
+    }
+    if let Some(l) = n.acl_id {
+        v["aclid"] = json!(l);
+    }
     for (k, x) in [
         ("cidr", &n.cidr),
         ("gateway", &n.gateway),
@@ -664,6 +687,28 @@ pub(crate) async fn views(
     }
     let tags =
         super::tags::for_resources(st, &rows.iter().map(|n| n.id.0).collect::<Vec<_>>()).await?;
+    // Tiers: their VPC's and ACL list's names.
+    let mut vpc_names: HashMap<model::VpcId, String> = HashMap::new();
+    let mut acl_names: HashMap<Uuid, String> = HashMap::new();
+    {
+        let mut c = st.store.read().await?;
+        for n in rows {
+            if let Some(p) = n.vpc_id {
+                if let std::collections::hash_map::Entry::Vacant(e) = vpc_names.entry(p) {
+                    if let Some(v) = db::vpc_get(&mut c, p).await? {
+                        e.insert(v.name);
+                    }
+                }
+            }
+            if let Some(l) = n.acl_id {
+                if let std::collections::hash_map::Entry::Vacant(e) = acl_names.entry(l) {
+                    if let Some(name) = db::rule_get(&mut c, l).await?.and_then(|r| r.name) {
+                        e.insert(name);
+                    }
+                }
+            }
+        }
+    }
     Ok(rows
         .iter()
         .map(|n| {
@@ -674,6 +719,12 @@ pub(crate) async fn views(
                 ctx.is_root_admin(),
             );
             v["tags"] = super::tags::embedded(&tags, n.id.into());
+            if let Some(name) = n.vpc_id.and_then(|p| vpc_names.get(&p)) {
+                v["vpcname"] = json!(name);
+            }
+            if let Some(name) = n.acl_id.and_then(|l| acl_names.get(&l)) {
+                v["aclname"] = json!(name);
+            }
             v
         })
         .collect())
@@ -696,6 +747,10 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     if let Some(id) = args.uuid("id") {
         f.ids.push(model::NetworkId(id));
     }
+    if let Some(v) = args.uuid("vpcid") {
+        f.vpc_ids.push(model::VpcId(v));
+    }
+    f.in_vpc = args.bool("forvpc");
     if let Some(t) = args.text("traffictype") {
         if !t.eq_ignore_ascii_case("guest") {
             return Ok(list_body("network", 0, Vec::new()));

@@ -17,9 +17,15 @@ use crate::state::State;
 
 mod network;
 mod seed;
+mod vpc;
 
 pub use network::{create_network, delete_network, list_network, update_network};
 pub use seed::seed_defaults;
+pub use vpc::{
+    create_vpc_prepare, create_vpc_run, delete_vpc_prepare, delete_vpc_run, list_vpc,
+    update_vpc_prepare, update_vpc_run,
+};
+pub(crate) use vpc::{has_service as vpc_offering_has, services_view as vpc_services_view};
 
 pub(super) fn s(r: &InfraRow, k: &str) -> Option<String> {
     r.attrs.get(k).and_then(|v| v.as_str()).map(str::to_string)

@@ -209,8 +209,42 @@ const NETWORK_DEFAULTS: &[NetworkDefault] = &[
     ),
 ];
 
-/// Inserts the offerings CloudStack ships with, once per database (marker in `meta`).
+/// Inserts the offerings CloudStack ships with, once per database (markers in `meta`: the
+/// VPC offering came later, so it has its own).
 pub async fn seed_defaults(store: &db::DataStore) -> AppResult<()> {
+    seed_first(store).await?;
+    seed_vpc(store).await
+}
+
+/// CloudStack's "Default VPC offering": every VPC service from the VPC virtual router.
+async fn seed_vpc(store: &db::DataStore) -> AppResult<()> {
+    const MARK: &str = "seed:offerings:vpc:1";
+    {
+        let mut c = store.read().await?;
+        if db::meta_get(&mut c, MARK).await?.is_some() {
+            return Ok(());
+        }
+    }
+    let services: Vec<String> = super::vpc::VPC_SERVICES
+        .iter()
+        .map(|(s, _)| s.to_string())
+        .collect();
+    let mut a = super::vpc::vpc_attrs(&services, &HashMap::new())?;
+    a["displaytext"] = json!("Default VPC offering");
+    a["isdefault"] = json!(true);
+    a["domainids"] = json!([]);
+    a["zoneids"] = json!([]);
+    let row = new_row("Default VPC offering", "vpc", "Enabled", a);
+    let mut tx = store.begin().await?;
+    if !db::meta_insert(&mut tx, MARK, "1").await? {
+        return Ok(());
+    }
+    db::infra_insert(&mut tx, Infra::VpcOffering, &row).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn seed_first(store: &db::DataStore) -> AppResult<()> {
     {
         let mut c = store.read().await?;
         if db::meta_get(&mut c, "seed:offerings:1").await?.is_some() {

@@ -193,6 +193,7 @@ pub async fn ensure_router(st: &Core, n: &NetworkRow) -> AppResult<()> {
         id,
         name: format!("r-{}-VM", &id.simple().to_string()[..8]),
         network_id: n.id,
+        vpc_id: None,
         zone_id: n.zone_id,
         account_id: n.account_id,
         account_name: None,

@@ -1,0 +1,133 @@
+//! VPC response objects' fields, as `listApis` describes them.
+
+use crate::registry::{f, Field};
+
+pub const VPC_OFFERING: &[Field] = &[
+    f("id", "string", "the id of the vpc offering"),
+    f("name", "string", "the name of the vpc offering"),
+    f("displaytext", "string", "an alternate display text of the vpc offering."),
+    f("isdefault", "boolean", "true if vpc offering is default, false otherwise"),
+    f("state", "string", "state of the vpc offering. Can be Disabled/Enabled"),
+    f("service", "list", "the list of supported services"),
+    f("distributedvpcrouter", "boolean", "indicates if the vpc offering supports distributed router for one-hop forwarding"),
+    f("supportsregionLevelvpc", "boolean", "indicated if the offering can support region level vpc"),
+    f("fordisplay", "boolean", "is the vpc offering shown to the end user"),
+    f("internetprotocol", "string", "the internet protocol of the vpc offering"),
+    f("domainid", "string", "the domain ID(s) this vpc offering belongs to. Ignore this information as it is not currently applicable."),
+    f("domain", "string", "the domain name(s) this vpc offering belongs to. Ignore this information as it is not currently applicable."),
+    f("zoneid", "string", "the zone ID(s) this vpc offering belongs to. Ignore this information as it is not currently applicable."),
+    f("zone", "string", "the zone name(s) this vpc offering belongs to. Ignore this information as it is not currently applicable."),
+    f("created", "date", "the date this vpc offering was created"),
+];
+
+pub const VPC: &[Field] = &[
+    f("id", "string", "the id of the VPC"),
+    f("name", "string", "the name of the VPC"),
+    f(
+        "displaytext",
+        "string",
+        "an alternate display text of the VPC.",
+    ),
+    f(
+        "state",
+        "string",
+        "state of the VPC. Can be Inactive/Enabled",
+    ),
+    f("zoneid", "string", "zone id of the vpc"),
+    f(
+        "zonename",
+        "string",
+        "the name of the zone the VPC belongs to",
+    ),
+    f("cidr", "string", "the cidr the VPC"),
+    f(
+        "vpcofferingid",
+        "string",
+        "vpc offering id the VPC is created from",
+    ),
+    f(
+        "vpcofferingname",
+        "string",
+        "vpc offering name the VPC is created from",
+    ),
+    f("account", "string", "the owner of the VPC"),
+    f("domainid", "string", "the domain id of the VPC owner"),
+    f("domain", "string", "the domain name of the owner"),
+    f(
+        "domainpath",
+        "string",
+        "path of the domain to which the VPC belongs",
+    ),
+    f(
+        "network",
+        "list",
+        "the list of networks belongign to the VPC",
+    ),
+    f("service", "list", "the list of supported services"),
+    f("networkdomain", "string", "the network domain of the VPC"),
+    f("restartrequired", "boolean", "true VPC requires restart"),
+    f(
+        "redundantvpcrouter",
+        "boolean",
+        "if this VPC has redundant router",
+    ),
+    f("regionlevelvpc", "boolean", "true if VPC is region level"),
+    f(
+        "distributedvpcrouter",
+        "boolean",
+        "is VPC uses distributed router for one hop forwarding and host based network ACL's",
+    ),
+    f(
+        "fordisplay",
+        "boolean",
+        "is vpc for display to the regular user",
+    ),
+    f("dns1", "string", "the first IPv4 DNS for the VPC"),
+    f("dns2", "string", "the second IPv4 DNS for the VPC"),
+    f("created", "date", "the date this VPC was created"),
+    f(
+        "tags",
+        "list",
+        "the list of resource tags associated with the project",
+    ),
+];
+
+pub const ACL_LIST: &[Field] = &[
+    f("id", "string", "the ID of the ACL"),
+    f("name", "string", "the Name of the ACL"),
+    f("description", "string", "Description of the ACL"),
+    f(
+        "vpcid",
+        "string",
+        "Id of the VPC this ACL is associated with",
+    ),
+    f(
+        "vpcname",
+        "string",
+        "Name of the VPC this ACL is associated with",
+    ),
+    f(
+        "fordisplay",
+        "boolean",
+        "is ACL for display to the regular user",
+    ),
+];
+
+pub const ACL_ITEM: &[Field] = &[
+    f("id", "string", "the ID of the ACL Item"),
+    f("protocol", "string", "the protocol of the ACL"),
+    f("startport", "string", "the starting port of ACL's port range"),
+    f("endport", "string", "the ending port of ACL's port range"),
+    f("traffictype", "string", "the traffic type for the ACL"),
+    f("state", "string", "the state of the rule"),
+    f("cidrlist", "string", "the cidr list to forward traffic from. Multiple entries are separated by a single comma character (,)."),
+    f("icmptype", "integer", "type of the icmp message being sent"),
+    f("icmpcode", "integer", "error code for this icmp message"),
+    f("tags", "list", "the list of resource tags associated with the network ACLs"),
+    f("aclid", "string", "the ID of the ACL this item belongs to"),
+    f("aclname", "string", "the name of the ACL this item belongs to"),
+    f("number", "integer", "Number of the ACL Item"),
+    f("action", "string", "Action of ACL Item. Allow/Deny"),
+    f("fordisplay", "boolean", "is rule for display to the regular user"),
+    f("reason", "string", "an explanation on why this ACL rule is being applied"),
+];
