@@ -10,6 +10,7 @@ restarted adopts its VMs. Prints measured times. Last line: "N passed, N failed"
 """
 import argparse
 import base64
+import hashlib
 import json
 import os
 import re
@@ -1055,6 +1056,78 @@ def main():
     if a.servers:
         step("the management server the agents use is SIGKILLed: they reconnect to the other, the VMs keep "
              "running, a console and a stop work through the survivor", server_failover)
+
+    def vpc_tiers():
+        # A VPC with two tiers on the two hosts: one VPC router (a namespace with an interface
+        # on each tier) routes between them, resolves every VM name, and enforces the tiers'
+        # network ACLs in number order.
+        off = api.listVPCOfferings(isdefault="true")["vpcoffering"][0]["id"]
+        vpc = api.createVPC(name="rhvpc", displaytext="rhvpc", cidr="10.70.0.0/16", vpcofferingid=off,
+                            zoneid=st["zone"], networkdomain="rh.vpc")["vpc"]
+        toff = api.listNetworkOfferings(name="DefaultIsolatedNetworkOfferingForVpcNetworks")["networkoffering"][0]
+        web_acl = api.createNetworkACLList(name="web-acl", vpcid=vpc["id"])["networkacllist"]["id"]
+        app_acl = api.createNetworkACLList(name="app-acl", vpcid=vpc["id"])["networkacllist"]["id"]
+        # web-acl: ICMP in (so app1 can ping back); egress allowed (a list's default).
+        api.createNetworkACL(aclid=web_acl, protocol="icmp", number=10, cidrlist="10.70.0.0/16")
+        # app-acl, in the seed's shape: an allow at 100 beats a deny at 200 for 8080; a deny at
+        # 50 beats an allow at 100 for 8022; ICMP and HTTP from the VPC.
+        item = lambda **kw: api.createNetworkACL(aclid=app_acl, traffictype="ingress", **kw)["networkacl"]
+        item(protocol="icmp", number=10, cidrlist="10.70.0.0/16")
+        item(protocol="tcp", startport=80, endport=80, number=20, cidrlist="10.70.0.0/16")
+        item(protocol="tcp", startport=8080, endport=8080, number=200, action="deny")
+        item(protocol="tcp", startport=8080, endport=8080, number=100, action="allow")
+        deny22 = item(protocol="tcp", startport=8022, endport=8022, number=50, action="deny")
+        allow22 = item(protocol="tcp", startport=8022, endport=8022, number=100, action="allow")
+        tier = lambda name, gw, acl: api.createNetwork(zoneid=st["zone"], networkofferingid=toff["id"], name=name,
+                                                       displaytext=name, vpcid=vpc["id"], gateway=gw,
+                                                       netmask="255.255.255.0", aclid=acl)["network"]
+        web = tier("web", "10.70.1.1", web_acl)
+        app = tier("app", "10.70.2.1", app_acl)
+        t0 = time.monotonic()
+        w, _, _ = deploy("web1", 1, networkids=web["id"])
+        TIMES["deploy into a VPC tier (places the VPC router) -> guest init"] = time.monotonic() - t0
+        p, _, _ = deploy("app1", 2, networkids=app["id"])
+        st["vpc"] = (vpc, web, app, w, p)
+        routers = api.listRouters(vpcid=vpc["id"])["router"]
+        check(len(routers) == 1, "one router for the VPC: %s" % routers)
+        guest = sorted(n["ipaddress"] for n in routers[0]["nic"] if n["traffictype"] == "Guest")
+        check(guest == ["10.70.1.1", "10.70.2.1"], "the router is on both tiers: %s" % guest)
+        app_ip = p["nic"][0]["ipaddress"]
+        cp = console(p["id"])
+        try:
+            rc, out = cp.run("httpd -p 8080 -h /www && httpd -p 8022 -h /www && echo LISTEN-$((1+1))")
+            check(rc == 0 and "LISTEN-2" in out, "listeners in app1: %r" % out)
+        finally:
+            cp.close()
+        c = console(w["id"])
+        get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 %s %d"
+        try:
+            rc, out = c.run("nslookup app1")
+            check(rc == 0 and app_ip in out, "web1 resolves app1 (another tier) by name: %r" % out)
+            rc, out = c.run("ping -c 2 -W 2 app1")
+            check(rc == 0, "web1 pings app1 across tiers and hosts: %r" % out)
+            rc, out = c.run(get % (app_ip, 80))
+            check(rc == 0 and "app1" in out, "HTTP allowed at 20: %r" % out)
+            rc, out = c.run(get % (app_ip, 8080))
+            check(rc == 0 and "app1" in out, "8080: the allow at 100 beats the deny at 200: %r" % out)
+            rc, out = c.run(get % (app_ip, 8022))
+            check(rc != 0 or "app1" not in out, "8022: the deny at 50 beats the allow at 100: %r" % out)
+            rc, out = c.run(get % (app_ip, 81))
+            check(rc != 0 or "app1" not in out, "81: nothing allows it, ingress is denied: %r" % out)
+            # Move the allow for 8022 to the top: the same rules, another order, another outcome.
+            items = sorted(api.listNetworkACLs(aclid=app_acl)["networkacl"], key=lambda i: int(i["number"]))
+            seen = hashlib.md5("".join(i["id"] for i in items).encode()).hexdigest()
+            t1 = time.monotonic()
+            api.moveNetworkAclItem(id=allow22["id"], nextaclruleid=items[0]["id"], aclconsistencyhash=seen)
+            TIMES["moveNetworkAclItem -> applied on the VPC router (API job)"] = time.monotonic() - t1
+            rc, out = c.run(get % (app_ip, 8022))
+            check(rc == 0 and "app1" in out, "8022 open once its allow comes first: %r" % out)
+        finally:
+            c.close()
+        return "web1 -> app1 (%s) by name across tiers; 80/8080 open, 8022/81 closed; a move opens 8022 " \
+            "(deny %s stays at 50)" % (app_ip, deny22["number"])
+    step("a VPC: two tiers on two hosts behind one router; names across tiers; ACL order decides, a move "
+         "changes the outcome", vpc_tiers)
 
     def qemu_dies():
         # Without HA: reported and Stopped. With HA: restarted.

@@ -11,8 +11,8 @@
 //! egress with an explicit item. The rendered chains depend only on the items, never on the
 //! order they were created or moved in.
 //!
-//! This is the planning half of issue 17's ACLs: the API, storage and the VPC router that
-//! runs these chains come next.
+//! The API stores lists and items (`server::handlers::vpcs::acls`); a VPC's router runs
+//! these chains ([`crate::vpc`]).
 
 use std::fmt::Write as _;
 
@@ -158,13 +158,17 @@ pub fn chains(tag: &str) -> (String, String) {
 
 /// The tier's two chains, in nftables syntax: `acl_in_<tag>` for traffic to the tier and
 /// `acl_out_<tag>` for traffic from it. Established and related packets pass first (the rules
-/// are stateful); then the items in order; then the implicit verdicts.
+/// are stateful); then the items in order; then the implicit verdicts. The router's forward
+/// chain jumps to the source tier's `acl_out` first and then to the destination tier's
+/// `acl_in`, so traffic between tiers needs both: an egress allow therefore `return`s (the
+/// packet goes on to the next check) where an ingress allow accepts; what no egress item
+/// matches returns too (egress is allowed by default), what no ingress item matches is dropped.
 pub fn render(tag: &str, items: &[Item]) -> String {
     let (inc, out) = chains(tag);
     let mut s = String::new();
     for (name, traffic, addr, tail) in [
         (inc, Traffic::Ingress, "saddr", "drop"),
-        (out, Traffic::Egress, "daddr", "accept"),
+        (out, Traffic::Egress, "daddr", "return"),
     ] {
         let _ = writeln!(s, "    chain {name} {{");
         s.push_str("        ct state established,related accept\n");
@@ -185,9 +189,10 @@ pub fn render(tag: &str, items: &[Item]) -> String {
                 m.push(l4);
             }
             m.push(
-                match i.action {
-                    Action::Allow => "accept",
-                    Action::Deny => "drop",
+                match (i.action, traffic) {
+                    (Action::Allow, Traffic::Ingress) => "accept",
+                    (Action::Allow, Traffic::Egress) => "return",
+                    (Action::Deny, _) => "drop",
                 }
                 .to_string(),
             );
@@ -263,7 +268,7 @@ mod tests {
             "chain acl_in_t {\n        ct state established,related accept\n        drop\n"
         ));
         assert!(empty.contains(
-            "chain acl_out_t {\n        ct state established,related accept\n        accept\n"
+            "chain acl_out_t {\n        ct state established,related accept\n        return\n"
         ));
     }
 

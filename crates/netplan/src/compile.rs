@@ -176,7 +176,7 @@ pub struct Index<'a> {
     /// Host → the NICs of the VMs running there.
     nics_on: BTreeMap<Uuid, Vec<&'a Nic>>,
     /// Network → its NICs (any VM state).
-    nics_of: BTreeMap<Uuid, Vec<&'a Nic>>,
+    pub(crate) nics_of: BTreeMap<Uuid, Vec<&'a Nic>>,
     /// Group → its members' addresses, sorted.
     pub(crate) members: BTreeMap<Uuid, Vec<Ipv4Addr>>,
 }
@@ -202,6 +202,12 @@ impl<'a> Index<'a> {
         for r in st.routers.iter().filter(|r| r.running) {
             if let Some(h) = r.host_id {
                 network_hosts.entry(r.network_id).or_default().insert(h);
+                // A VPC's router is on every tier of the VPC.
+                if let Some(v) = r.vpc_id {
+                    for n in st.networks.iter().filter(|n| n.vpc_id == Some(v)) {
+                        network_hosts.entry(n.id).or_default().insert(h);
+                    }
+                }
             }
         }
         for m in members.values_mut() {
@@ -265,6 +271,9 @@ fn compile_indexed(ix: &Index, host: Uuid) -> HostDesired {
 
     let mut nets: BTreeSet<Uuid> = nics.iter().map(|n| n.network_id).collect();
     nets.extend(routers.iter().map(|r| r.network_id));
+    for v in routers.iter().filter_map(|r| r.vpc_id) {
+        nets.extend(crate::vpc::tiers(ix, v).iter().map(|t| t.id));
+    }
     let mut bridges = Vec::new();
     for id in &nets {
         let Some(n) = ix.networks.get(id) else {
@@ -356,6 +365,9 @@ fn compile_indexed(ix: &Index, host: Uuid) -> HostDesired {
 }
 
 fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
+    if let Some(v) = r.vpc_id {
+        return crate::vpc::compile_vpc_router(ix, r, v);
+    }
     let st = ix.st;
     let net = *ix.networks.get(&r.network_id)?;
     let prefix = net.cidr.map(|c| c.len).unwrap_or(24);

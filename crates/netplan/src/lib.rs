@@ -7,6 +7,8 @@
 //!   links and their peer lists, taps, the security-group ruleset — and of every virtual router
 //!   it runs — interfaces, routes, dnsmasq, nftables, haproxy, VPN. The Linux network driver
 //!   applies it; the simulator records it.
+//! * [`acl`] and [`vpc`]: network ACL lists (order, moves, chains) and a VPC's router (a
+//!   namespace on every tier, the tiers' ACLs in its forward path).
 //!
 //! Everything here is a function of its input: the same state compiles to byte-identical
 //! output (the golden tests hold it to that), so the server can tell by a digest whether a
@@ -18,6 +20,7 @@ pub mod ipam;
 pub mod nftdelta;
 mod render;
 pub mod state;
+pub mod vpc;
 
 pub use compile::{
     compile_host, compile_hosts, involved_hosts, tap_name, Bridge, HostDesired, Index, Link,

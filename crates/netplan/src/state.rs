@@ -133,6 +133,12 @@ pub struct Network {
     /// with the SecurityGroup service).
     pub security_groups: bool,
     pub mtu: u32,
+    /// The VPC this network is a tier of (its router is the VPC's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<Uuid>,
+    /// A tier's network ACL list ([`NetState::acls`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Uuid>,
 }
 
 /// A VM's NIC and where the VM runs now (`host_id` is `None` for a stopped VM).
@@ -174,6 +180,30 @@ pub struct Router {
     pub guest_mac: String,
     pub link_local_ip: Ipv4Addr,
     pub public: Option<RouterPublic>,
+    /// Set on a VPC's router: `network_id` is then the VPC's id and the router serves every
+    /// implemented tier of the VPC (`guest_ip`/`guest_mac` are unused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<Uuid>,
+}
+
+/// A virtual private cloud: its tiers are the networks with its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vpc {
+    pub id: Uuid,
+    pub name: String,
+    /// The super CIDR (source NAT covers it).
+    pub cidr: Cidr,
+    /// The DNS domain VM names of every tier resolve in.
+    pub domain: Option<String>,
+    /// Upstream resolvers.
+    pub dns: Vec<Ipv4Addr>,
+}
+
+/// A network ACL list and its items (any order: the compiler orders them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclList {
+    pub id: Uuid,
+    pub items: Vec<crate::acl::Item>,
 }
 
 /// What a router's data and password servers tell one guest (CloudStack's VM data: the
@@ -369,6 +399,10 @@ pub struct NetState {
     pub load_balancers: Vec<LoadBalancer>,
     pub routes: Vec<StaticRoute>,
     pub vpns: Vec<RemoteAccessVpn>,
+    #[serde(default)]
+    pub vpcs: Vec<Vpc>,
+    #[serde(default)]
+    pub acls: Vec<AclList>,
 }
 
 #[cfg(test)]

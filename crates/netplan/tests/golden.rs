@@ -96,6 +96,8 @@ pub fn fixture() -> NetState {
         egress_default_allow: false,
         security_groups: sg,
         mtu: 1450,
+        vpc_id: None,
+        acl: None,
     };
     NetState {
         // web1's data, and one for an address the network does not have (not served).
@@ -189,6 +191,7 @@ pub fn fixture() -> NetState {
                 mac: "02:00:00:00:01:02".into(),
                 vlan: None,
             }),
+            vpc_id: None,
         }],
         security_groups: vec![
             SecurityGroup {
@@ -344,6 +347,8 @@ pub fn fixture() -> NetState {
                 },
             ],
         }],
+        vpcs: vec![],
+        acls: vec![],
     }
 }
 

@@ -711,8 +711,8 @@ fn routes_and_routers() -> Vec<CommandSpec> {
             .rel("listHosts")
             .opt("networkid", Uuid, "list by network id")
             .rel("listNetworks")
-            .opt("vpcid", Uuid, "List networks by VPC")
-            .opt("forvpc", Boolean, "if true is passed for this parameter, list only VPC routers")
+            .opt("vpcid", Uuid, "List the VPC's router")
+            .opt("forvpc", Boolean, "if true is passed for this parameter, list only VPC routers (false: only networks' routers)")
             .opt("version", String, "list virtual router elements by version")
             .opt("healthchecksfailed", Boolean, "if this parameter is passed, list only routers by health check results")
             .opt("fetchhealthcheckresults", Boolean, "if true is passed for this parameter, also fetch last executed health check results for the router. Default is false"),

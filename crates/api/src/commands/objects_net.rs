@@ -339,6 +339,8 @@ pub const STATIC_ROUTE: &[Field] = &[
 
 pub const ROUTER: &[Field] = &[
     f("id", "string", "the id of the router"),
+    f("vpcid", "string", "VPC the router belongs to"),
+    f("vpcname", "string", "the name of VPC the router belongs to"),
     f("name", "string", "the name of the router"),
     f("state", "string", "the state of the router"),
     f("zoneid", "string", "the Zone ID for the router"),

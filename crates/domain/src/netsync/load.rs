@@ -64,6 +64,10 @@ pub(super) struct Rows {
     pub(super) vlan_zones: BTreeSet<Uuid>,
     /// The VMs on the networks of the routers here, with what their data servers tell them.
     pub(super) guests: Vec<Guest>,
+    /// The VPCs of the tiers concerned.
+    pub(super) vpcs: Vec<db::VpcRow>,
+    /// The items of the tiers' network ACL lists (parent = the list).
+    pub(super) acl_items: Vec<db::RuleRow>,
 }
 
 /// Security groups: the groups of the VMs here and those their rules name, the groups'
@@ -103,6 +107,7 @@ pub(super) async fn load_state(st: &Core, hosts: &[HostId]) -> DomainResult<NetS
     add_networks(&mut s, &rows)?;
     add_nics(&mut s, &rows);
     add_routers(&mut s, &rows);
+    add_vpcs(&mut s, &rows);
     add_security_groups(&mut s, &rows.security);
     add_public_ips(&mut s, &rows.router_side.ips);
     add_router_rules(st, &mut s, &rows);
@@ -130,8 +135,7 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
     let mut net_ids: BTreeSet<NetworkId> = local.iter().map(|n| n.network_id).collect();
     net_ids.extend(routers_here.iter().map(|r| r.network_id));
     let net_list: Vec<NetworkId> = net_ids.iter().copied().collect();
-    let mut nics = db::net_nics(&mut c, &net_list).await?;
-    let networks = if net_list.is_empty() {
+    let mut networks = if net_list.is_empty() {
         Vec::new()
     } else {
         db::network_list(
@@ -144,18 +148,77 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
         .await?
         .0
     };
+    // VPCs: a tier here brings its VPC's router; a VPC router here brings every tier.
+    let vpc_ids: BTreeSet<model::VpcId> = networks
+        .iter()
+        .filter_map(|n| n.vpc_id)
+        .chain(routers_here.iter().filter_map(|r| r.vpc_id))
+        .collect();
+    let vpc_list: Vec<model::VpcId> = vpc_ids.iter().copied().collect();
+    let (vpcs, tiers) = if vpc_list.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let vpcs = db::vpc_list(
+            &mut c,
+            &db::VpcFilter {
+                ids: vpc_list.clone(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        let tiers = db::network_list(
+            &mut c,
+            &db::NetworkFilter {
+                vpc_ids: vpc_list.clone(),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        (vpcs, tiers)
+    };
+    for t in &tiers {
+        if net_ids.insert(t.id) {
+            networks.push(t.clone());
+        }
+    }
+    let net_list: Vec<NetworkId> = net_ids.iter().copied().collect();
+    let mut nics = db::net_nics(&mut c, &net_list).await?;
+    // A VPC's router is stored under the VPC's id.
+    let mut router_keys = net_list.clone();
+    router_keys.extend(vpc_list.iter().map(|v| NetworkId(v.0)));
     let routers = db::router_list(
         &mut c,
         &db::RouterFilter {
-            network_ids: net_list.clone(),
+            network_ids: router_keys,
             ..Default::default()
         },
     )
     .await?
     .0;
+    let acl_ids: Vec<Uuid> = tiers.iter().filter_map(|t| t.acl_id).collect();
+    let acl_items = if acl_ids.is_empty() {
+        Vec::new()
+    } else {
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                parent_ids: acl_ids,
+                ..db::RuleFilter::kind("aclitem")
+            },
+        )
+        .await?
+        .0
+    };
     let local_vms: Vec<VmId> = local.iter().map(|n| n.vm_id).collect();
     let security = read_security(&mut c, &local_vms, &mut nics).await?;
-    let router_networks: Vec<NetworkId> = routers_here.iter().map(|r| r.network_id).collect();
+    // What the routers here serve: their networks; a VPC router every tier of its VPC (and
+    // the VPC's own addresses, stored under its id).
+    let mut router_networks: Vec<NetworkId> = routers_here.iter().map(|r| r.network_id).collect();
+    for v in routers_here.iter().filter_map(|r| r.vpc_id) {
+        router_networks.extend(tiers.iter().filter(|t| t.vpc_id == Some(v)).map(|t| t.id));
+    }
     let router_side = read_router_side(&mut c, &router_networks).await?;
     // Hosts' underlay addresses.
     let mut host_ids: BTreeSet<HostId> = hosts.iter().copied().collect();
@@ -184,6 +247,8 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
         zones,
         vlan_zones,
         guests,
+        vpcs,
+        acl_items,
     })
 }
 
@@ -421,6 +486,8 @@ fn add_networks(s: &mut NetState, rows: &Rows) -> DomainResult<()> {
             egress_default_allow: offering.egressdefaultpolicy.unwrap_or(true),
             security_groups: crate::inventory::has_service(n, off, "SecurityGroup")?,
             mtu: 1450,
+            vpc_id: n.vpc_id.map(|v| v.0),
+            acl: n.vpc_id.and(n.acl_id),
         });
     }
     Ok(())
@@ -467,8 +534,11 @@ fn add_routers(s: &mut NetState, rows: &Rows) {
                 vlan: vlan_of(&p.vlan),
             })
         });
-        let Some(guest_ip) = r.guest_ip.as_deref().and_then(|g| g.parse().ok()) else {
-            continue;
+        let guest_ip = match (r.guest_ip.as_deref().and_then(|g| g.parse().ok()), r.vpc_id) {
+            (Some(g), _) => g,
+            // A VPC's router is on its tiers' gateways.
+            (None, Some(_)) => Ipv4Addr::UNSPECIFIED,
+            (None, None) => continue,
         };
         s.routers.push(netplan::Router {
             id: r.id,
@@ -483,8 +553,74 @@ fn add_routers(s: &mut NetState, rows: &Rows) {
                 .parse()
                 .unwrap_or(Ipv4Addr::new(169, 254, 0, 1)),
             public,
+            vpc_id: r.vpc_id.map(|v| v.0),
         });
     }
+}
+
+/// The VPCs and the items of their tiers' ACL lists.
+fn add_vpcs(s: &mut NetState, rows: &Rows) {
+    for v in &rows.vpcs {
+        let Ok(cidr) = v.cidr.parse() else {
+            tracing::error!(vpc = %v.id, cidr = %v.cidr, "a VPC with a bad CIDR is left out of the data plane");
+            continue;
+        };
+        s.vpcs.push(netplan::Vpc {
+            id: v.id.0,
+            name: v.name.clone(),
+            cidr,
+            domain: v.network_domain.clone(),
+            dns: ["dns1", "dns2"]
+                .iter()
+                .filter_map(|k| v.attrs[*k].as_str())
+                .filter_map(|d| d.parse().ok())
+                .collect(),
+        });
+    }
+    let mut lists: BTreeMap<Uuid, Vec<netplan::acl::Item>> = BTreeMap::new();
+    for n in &rows.networks {
+        if let Some(a) = n.acl_id {
+            lists.entry(a).or_default();
+        }
+    }
+    for r in &rows.acl_items {
+        let (Some(list), db::RuleSpec::AclItem(spec)) = (r.parent_id, &r.spec) else {
+            continue;
+        };
+        let Some(item) = acl_item(r.id, spec) else {
+            tracing::error!(item = %r.id, "a network ACL item that does not compile is left out (its list's other items apply)");
+            continue;
+        };
+        lists.entry(list).or_default().push(item);
+    }
+    s.acls = lists
+        .into_iter()
+        .map(|(id, items)| netplan::AclList { id, items })
+        .collect();
+}
+
+/// An ACL item as the planner takes it.
+pub fn acl_item(id: Uuid, s: &db::rulespec::AclItemSpec) -> Option<netplan::acl::Item> {
+    Some(netplan::acl::Item {
+        id,
+        number: u32::try_from(s.number).ok()?,
+        action: if s.action.eq_ignore_ascii_case("deny") {
+            netplan::acl::Action::Deny
+        } else {
+            netplan::acl::Action::Allow
+        },
+        traffic: if s.traffictype.eq_ignore_ascii_case("egress") {
+            netplan::acl::Traffic::Egress
+        } else {
+            netplan::acl::Traffic::Ingress
+        },
+        protocol: super::rules::protocol(&s.l4.protocol)?,
+        start_port: super::rules::port(s.l4.startport),
+        end_port: super::rules::port(s.l4.endport),
+        icmp_type: super::rules::int(s.l4.icmptype),
+        icmp_code: super::rules::int(s.l4.icmpcode),
+        cidrs: super::rules::cidrs(&s.cidrlist),
+    })
 }
 
 fn add_security_groups(s: &mut NetState, sec: &Security) {

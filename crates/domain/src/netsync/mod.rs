@@ -11,6 +11,7 @@ mod guests;
 mod load;
 mod rules;
 
+pub use load::acl_item;
 use load::load_state;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -251,10 +252,30 @@ pub async fn hosts_of_networks(st: &Core, nets: &[NetworkId]) -> DomainResult<BT
         .into_iter()
         .map(|(_, h)| h)
         .collect();
+    // A tier's router is its VPC's (stored under the VPC's id).
+    let mut keys = nets.to_vec();
+    if !nets.is_empty() {
+        let tiers = db::network_list(
+            &mut c,
+            &db::NetworkFilter {
+                ids: nets.to_vec(),
+                in_vpc: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        keys.extend(
+            tiers
+                .iter()
+                .filter_map(|t| t.vpc_id)
+                .map(|v| NetworkId(v.0)),
+        );
+    }
     let routers = db::router_list(
         &mut c,
         &db::RouterFilter {
-            network_ids: nets.to_vec(),
+            network_ids: keys,
             ..Default::default()
         },
     )

@@ -34,6 +34,8 @@ pub fn state(vms: u32, rules: u32, hosts: u32) -> NetState {
         egress_default_allow: true,
         security_groups: sg,
         mtu: 1450,
+        vpc_id: None,
+        acl: None,
     };
     st.networks
         .push(net(shared, "shared", 6000, "10.64.0.0/16", true));
@@ -109,6 +111,7 @@ pub fn state(vms: u32, rules: u32, hosts: u32) -> NetState {
             mac: "02:00:00:02:00:02".into(),
             vlan: None,
         }),
+        vpc_id: None,
     });
     for p in 0..20u32 {
         st.public_ips.push(PublicIp {

@@ -104,7 +104,18 @@ pub async fn implement(st: &Core, network: model::NetworkId) -> AppResult<()> {
             .await?;
             tx.commit().await?;
         }
-        super::super::routers::ensure_router(st, &n).await?;
+        match n.vpc_id {
+            // A tier is served by its VPC's router.
+            Some(v) => {
+                let vpc = {
+                    let mut c = st.store.read().await?;
+                    db::vpc_get(&mut c, v).await?
+                }
+                .ok_or_else(|| AppError::Internal(format!("tier {} has no VPC {v}", n.id)))?;
+                super::super::routers::ensure_vpc_router(st, &vpc).await?;
+            }
+            None => super::super::routers::ensure_router(st, &n).await?,
+        }
     } else if n.guest_type == "Shared" && n.cidr.is_some() {
         // DHCP and DNS for the shared network's VMs (no public side, no source NAT).
         super::super::routers::ensure_router(st, &n).await?;

@@ -99,18 +99,6 @@ pub(crate) async fn check_use(
 }
 
 /// The network the caller may change (its owner's admins, or root for shared networks).
-/// VMs do not join VPC tiers yet: the VPC router that serves them is issue 17's next step
-/// (without it a tier would get a plain isolated router, which is not what a VPC promises).
-pub(crate) fn no_tier_yet(n: &NetworkRow) -> AppResult<()> {
-    if n.vpc_id.is_some() {
-        return param_err(format!(
-            "Network {} is a VPC tier: VMs cannot join VPC tiers yet (the VPC router is not built)",
-            n.name
-        ));
-    }
-    Ok(())
-}
-
 pub(crate) async fn owned_network(
     st: &State,
     ctx: &OpContext,
@@ -171,7 +159,6 @@ pub async fn deploy_networks(
                 return param_err(format!("Network {} is not in zone {}", n.name, zone.name));
             }
             check_use(st, ctx, acct, &n).await?;
-            no_tier_yet(&n)?;
             if out.iter().any(|o: &NetworkRow| o.id == n.id) {
                 return param_err(format!("Network {} is given twice in networkids", n.name));
             }

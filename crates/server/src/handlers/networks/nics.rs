@@ -45,7 +45,6 @@ pub async fn add_nic_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
     }
     let acct = crate::access::account(st, "account", vm.account_id).await?;
     check_use(st, ctx, &acct, &n).await?;
-    super::no_tier_yet(&n)?;
     if !matches!(vm.state, model::VmState::Running | model::VmState::Stopped) {
         return Err(super::super::vms::state_err(&vm, "add a NIC to"));
     }

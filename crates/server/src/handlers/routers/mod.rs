@@ -24,7 +24,7 @@ mod routes;
 
 use placement::choose_host;
 pub(crate) use placement::of_network;
-pub use placement::{ensure_router, host_failed};
+pub use placement::{ensure_router, ensure_vpc_router, host_failed};
 pub use routes::{
     create_route_prepare, create_route_run, delete_route_prepare, delete_route_run, list_routes,
 };
@@ -57,7 +57,6 @@ async fn view(st: &State, routers: &[RouterRow]) -> AppResult<Vec<Value>> {
             "hypervisor": host.as_ref().map(|h| h.hypervisor.clone()).unwrap_or_else(|| "Simulator".into()),
             "linklocalip": r.link_local_ip,
             "linklocalnetmask": "255.255.0.0",
-            "guestnetworkid": r.network_id,
             "created": api::time::format_ms(r.created),
             "healthcheckresults": [],
         });
@@ -77,6 +76,42 @@ async fn view(st: &State, routers: &[RouterRow]) -> AppResult<Vec<Value>> {
             "isdefault": false,
             "type": "Control",
         })];
+        if r.vpc_id.is_none() {
+            v["guestnetworkid"] = json!(r.network_id);
+        }
+        if let Some(vpc) = r.vpc_id {
+            // A VPC's router: a guest NIC on each implemented tier (its gateway).
+            v["vpcid"] = json!(vpc);
+            if let Some(p) = db::vpc_get(&mut c, vpc).await? {
+                v["vpcname"] = json!(p.name);
+                if let Some(d) = &p.network_domain {
+                    v["networkdomain"] = json!(d);
+                }
+            }
+            let tiers = db::network_list(
+                &mut c,
+                &db::NetworkFilter {
+                    vpc_ids: vec![vpc],
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0;
+            for t in tiers.iter().filter(|t| t.vni.is_some()) {
+                nics.push(json!({
+                    "id": Uuid::new_v5(&r.id, t.id.0.as_bytes()),
+                    "networkid": t.id,
+                    "networkname": t.name,
+                    "traffictype": "Guest",
+                    "type": t.guest_type,
+                    "ipaddress": t.gateway,
+                    "macaddress": netplan::vpc::tier_mac(r.id, t.id.0),
+                    "netmask": t.netmask,
+                    "isdefault": false,
+                    "broadcasturi": t.vni.map(|x| format!("vxlan://{x}")),
+                }));
+            }
+        }
         if let Some(n) = &net {
             v["guestnetworkname"] = json!(n.name);
             if let Some(d) = &n.network_domain {
@@ -142,10 +177,9 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         } else {
             scope
         };
-    if args.flag("forvpc") || args.uuid("vpcid").is_some() {
-        return Ok(list_body("router", 0, Vec::new()));
-    }
     let mut f = db::RouterFilter {
+        vpc_ids: args.id::<model::VpcId>("vpcid").into_iter().collect(),
+        for_vpc: args.bool("forvpc"),
         scope: Some(scope),
         zone_id: args.uuid("zoneid"),
         state: args.text("state").map(str::to_string),

@@ -111,17 +111,31 @@ pub(crate) async fn source_nat_ip(st: &Core, n: &NetworkRow) -> AppResult<Option
             return Ok(Some(ip.id));
         }
     }
+    claim_source_nat(st, n.zone_id, acct, dom, n.id.into(), &n.name)
+        .await
+        .map(Some)
+}
+
+/// Claims a free public address of the zone (ranges dedicated to the account first) as the
+/// source NAT of `key` (a network, or a VPC by its id).
+async fn claim_source_nat(
+    st: &Core,
+    zone: Uuid,
+    acct: model::AccountId,
+    dom: model::DomainId,
+    key: Uuid,
+    name: &str,
+) -> AppResult<Uuid> {
     for _ in 0..8 {
         let free = {
             let mut c = st.store.read().await?;
-            db::public_ip_free(&mut c, n.zone_id, acct, 8).await?
+            db::public_ip_free(&mut c, zone, acct, 8).await?
         };
         if free.is_empty() {
             return Err(ApiError::new(
                 ErrorCode::InsufficientCapacity,
                 format!(
-                    "Insufficient address capacity: no free public IP address in the zone for the source NAT of network {} (add one with createVlanIpRange)",
-                    n.name
+                    "Insufficient address capacity: no free public IP address in the zone for the source NAT of {name} (add one with createVlanIpRange)"
                 ),
             )
             .into());
@@ -133,21 +147,114 @@ pub(crate) async fn source_nat_ip(st: &Core, n: &NetworkRow) -> AppResult<Option
             id,
             acct,
             dom,
-            Some(n.id.into()),
+            Some(key),
             true,
             model::IpState::Allocated,
         )
         .await?
         {
             tx.commit().await?;
-            tracing::info!(network = %n.id, ip = %addr, "source NAT address acquired");
-            return Ok(Some(id));
+            tracing::info!(%key, ip = %addr, "source NAT address acquired");
+            return Ok(id);
         }
     }
     Err(AppError::Internal(format!(
-        "could not claim a source NAT address for network {} after 8 attempts",
-        n.id
+        "could not claim a source NAT address for {name} after 8 attempts"
     )))
+}
+
+/// A VPC's source NAT address (its router's public side): the one it has, else a new one.
+async fn vpc_source_nat_ip(st: &Core, vpc: &db::VpcRow) -> AppResult<Option<Uuid>> {
+    let off = {
+        let mut c = st.store.read().await?;
+        db::infra_get(&mut c, db::Infra::VpcOffering, vpc.vpc_offering_id).await?
+    };
+    if !off
+        .as_ref()
+        .is_some_and(|o| crate::handlers::offerings::vpc_offering_has(o, "SourceNat"))
+    {
+        return Ok(None);
+    }
+    let (Some(acct), Some(dom)) = (vpc.account_id, vpc.domain_id) else {
+        return Ok(None);
+    };
+    let key = model::NetworkId(vpc.id.0);
+    {
+        let mut c = st.store.read().await?;
+        let have = db::public_ip_list(
+            &mut c,
+            &db::PublicIpFilter {
+                network_id: Some(key),
+                source_nat: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        if let Some(ip) = have.first() {
+            return Ok(Some(ip.id));
+        }
+    }
+    claim_source_nat(
+        st,
+        vpc.zone_id,
+        acct,
+        dom,
+        vpc.id.0,
+        &format!("VPC {}", vpc.name),
+    )
+    .await
+    .map(Some)
+}
+
+/// Makes sure a VPC has a running router (idempotent): one namespace for all its tiers,
+/// stored under the VPC's id, with the VPC's source NAT address.
+pub async fn ensure_vpc_router(st: &Core, vpc: &db::VpcRow) -> AppResult<()> {
+    let key = model::NetworkId(vpc.id.0);
+    if let Some(r) = of_network(st, key).await?.into_iter().next() {
+        if r.state == model::VmState::Running && r.host_id.is_some() {
+            return Ok(());
+        }
+        let host = choose_host(st, vpc.zone_id, vpc.id.0, &[]).await?;
+        let mut tx = st.store.begin().await?;
+        db::router_set(&mut tx, r.id, model::VmState::Running, Some(host)).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let public = vpc_source_nat_ip(st, vpc).await?;
+    let host = choose_host(st, vpc.zone_id, vpc.id.0, &[]).await?;
+    let id = Uuid::new_v4();
+    let b = id.as_bytes();
+    let row = RouterRow {
+        id,
+        name: format!("r-{}-VM", &id.simple().to_string()[..8]),
+        network_id: key,
+        vpc_id: Some(vpc.id),
+        zone_id: vpc.zone_id,
+        account_id: vpc.account_id,
+        account_name: None,
+        domain_id: vpc.domain_id,
+        domain_name: None,
+        domain_path: None,
+        host_id: Some(host),
+        state: model::VmState::Running,
+        guest_ip: None,
+        guest_mac: random_mac(),
+        public_ip_id: public,
+        public_mac: random_mac(),
+        link_local_ip: Ipv4Addr::new(169, 254, b[14].max(1), b[15].max(2)).to_string(),
+        created: 0,
+    };
+    let mut tx = st.store.begin().await?;
+    match db::router_insert(&mut tx, &row).await {
+        Ok(()) => {
+            tx.commit().await?;
+            tracing::info!(vpc = %vpc.id, router = %row.name, %host, "VPC router placed");
+            Ok(())
+        }
+        Err(DbError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The routers of a network.

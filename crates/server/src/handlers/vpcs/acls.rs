@@ -195,34 +195,7 @@ async fn items_of(st: &State, list: Uuid) -> AppResult<Vec<RuleRow>> {
 
 /// An item as the planner sees it (for ordering, moving and hashing).
 pub(crate) fn plan_item(r: &RuleRow) -> Option<netplan::acl::Item> {
-    let s = item_spec(r)?;
-    let protocol = match s.l4.protocol.as_str() {
-        "tcp" => netplan::Protocol::Tcp,
-        "udp" => netplan::Protocol::Udp,
-        "icmp" => netplan::Protocol::Icmp,
-        "all" => netplan::Protocol::All,
-        n => netplan::Protocol::Number(n.parse().ok()?),
-    };
-    Some(netplan::acl::Item {
-        id: r.id,
-        number: u32::try_from(s.number).ok()?,
-        action: if s.action == "Deny" {
-            netplan::acl::Action::Deny
-        } else {
-            netplan::acl::Action::Allow
-        },
-        traffic: if s.traffictype == "Egress" {
-            netplan::acl::Traffic::Egress
-        } else {
-            netplan::acl::Traffic::Ingress
-        },
-        protocol,
-        start_port: s.l4.startport.and_then(|p| u16::try_from(p).ok()),
-        end_port: s.l4.endport.and_then(|p| u16::try_from(p).ok()),
-        icmp_type: s.l4.icmptype.and_then(|p| i32::try_from(p).ok()),
-        icmp_code: s.l4.icmpcode.and_then(|p| i32::try_from(p).ok()),
-        cidrs: s.cidrlist.iter().filter_map(|c| c.parse().ok()).collect(),
-    })
+    domain::netsync::acl_item(r.id, item_spec(r)?)
 }
 
 /// The tiers a list guards.

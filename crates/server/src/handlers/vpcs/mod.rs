@@ -474,7 +474,34 @@ pub async fn delete_run(
         // Already gone (a resumed job).
         Err(_) => return Ok(success_body()),
     };
+    // Its router goes (its host is told), its addresses are released.
+    let key = model::NetworkId(v.id.0);
+    let hosts = crate::netsync::hosts_of_networks(st, &[key]).await?;
     let mut tx = st.store.begin().await?;
+    let routers = db::router_list(
+        &mut tx,
+        &db::RouterFilter {
+            network_ids: vec![key],
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    for r in routers {
+        db::router_remove(&mut tx, r.id).await?;
+    }
+    let ips = db::public_ip_list(
+        &mut tx,
+        &db::PublicIpFilter {
+            network_id: Some(key),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    for ip in ips {
+        db::public_ip_release(&mut tx, ip.id).await?;
+    }
     // Its own ACL lists and their items go with it.
     let lists = db::rule_list(
         &mut tx,
@@ -496,5 +523,6 @@ pub async fn delete_run(
         .record(&mut tx)
         .await?;
     tx.commit().await?;
+    crate::netsync::request(st, hosts, false).await;
     Ok(success_body())
 }

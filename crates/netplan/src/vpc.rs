@@ -1,0 +1,294 @@
+//! A VPC's router: one namespace with an interface on every implemented tier (the tier's
+//! gateway address, named `t<VNI>`), the VPC's public side and source NAT for its super CIDR,
+//! DHCP and DNS for every tier (VM names of all tiers resolve in the VPC's domain), and the
+//! tiers' network ACLs: the forward chain sends traffic leaving a tier through its
+//! `acl_out_<VNI>` chain, then traffic entering a tier through its `acl_in_<VNI>` chain
+//! ([`crate::acl::render`]).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+use crate::compile::{
+    bridge_name, namespace, public_bridge, Index, Interface, Lease, Route, RouterDesired,
+};
+use crate::state::*;
+
+/// A tier's interface on its VPC router.
+pub fn tier_interface(n: &Network) -> Option<String> {
+    match n.isolation {
+        Isolation::Vxlan(v) => Some(format!("t{v}")),
+        Isolation::Vlan(v) => Some(format!("t{v}")),
+        Isolation::None => None,
+    }
+}
+
+/// The MAC of the router's interface on a tier: derived from both ids, so it is stable
+/// without being stored.
+pub fn tier_mac(router: uuid::Uuid, network: uuid::Uuid) -> String {
+    let mut b = router.as_bytes().to_vec();
+    b.extend_from_slice(network.as_bytes());
+    let d = crate::digest(&b);
+    let bits = u32::from_str_radix(&d[8..], 16).unwrap_or(0);
+    crate::ipam::mac_from(bits)
+}
+
+/// The implemented tiers of a VPC (with an interface name, a CIDR and a gateway), by VNI.
+pub(crate) fn tiers<'a>(ix: &Index<'a>, vpc: uuid::Uuid) -> Vec<&'a Network> {
+    let mut v: Vec<&Network> = ix
+        .networks
+        .values()
+        .copied()
+        .filter(|n| n.vpc_id == Some(vpc))
+        .filter(|n| tier_interface(n).is_some() && n.cidr.is_some() && n.gateway.is_some())
+        .collect();
+    v.sort_by_key(|n| (tier_interface(n), n.id));
+    v
+}
+
+pub(crate) fn compile_vpc_router(
+    ix: &Index,
+    r: &Router,
+    vpc_id: uuid::Uuid,
+) -> Option<RouterDesired> {
+    let st = ix.st;
+    let vpc = st.vpcs.iter().find(|v| v.id == vpc_id)?;
+    let tiers = tiers(ix, vpc_id);
+    let tier_ids: BTreeSet<uuid::Uuid> = tiers.iter().map(|t| t.id).collect();
+    let mut ips: Vec<&PublicIp> = st
+        .public_ips
+        .iter()
+        .filter(|p| p.network_id == vpc_id || tier_ids.contains(&p.network_id))
+        .collect();
+    ips.sort_by_key(|p| (!p.source_nat, p.address));
+
+    let mut interfaces = Vec::new();
+    for t in &tiers {
+        let (Some(name), Some(c), Some(gw)) = (tier_interface(t), t.cidr, t.gateway) else {
+            continue;
+        };
+        interfaces.push(Interface {
+            name,
+            bridge: Some(bridge_name(t)),
+            mac: Some(tier_mac(r.id, t.id)),
+            addresses: vec![format!("{gw}/{}", c.len)],
+        });
+    }
+    let mut routes = Vec::new();
+    if let Some(p) = &r.public {
+        let mut addrs = vec![format!("{}/{}", p.ip, p.prefix)];
+        addrs.extend(
+            ips.iter()
+                .filter(|i| i.address != p.ip)
+                .map(|i| format!("{}/{}", i.address, p.prefix)),
+        );
+        interfaces.push(Interface {
+            name: "public".into(),
+            bridge: Some(public_bridge(p.vlan)),
+            mac: Some(p.mac.to_lowercase()),
+            addresses: addrs,
+        });
+        routes.push(Route {
+            destination: Cidr::any(),
+            via: Some(p.gateway),
+            dev: Some("public".into()),
+            metric: 0,
+        });
+    }
+    interfaces.push(Interface {
+        name: "control".into(),
+        bridge: None,
+        mac: None,
+        addresses: vec![format!("{}/16", r.link_local_ip)],
+    });
+
+    // Every tier's VMs: leases per tier, names across the VPC.
+    let domain = vpc.domain.clone().unwrap_or_else(|| "cs.internal".into());
+    let mut per_tier: Vec<(&Network, Vec<Lease>)> = Vec::new();
+    for t in &tiers {
+        let mut nics: Vec<&Nic> = ix
+            .nics_of
+            .get(&t.id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|n| n.ip.is_some())
+            .collect();
+        nics.sort_by_key(|n| (n.ip, n.id));
+        nics.dedup_by_key(|n| n.ip);
+        let leases = nics
+            .iter()
+            .filter_map(|n| {
+                Some(Lease {
+                    mac: n.mac.to_lowercase(),
+                    ip: n.ip?,
+                    hostname: n.vm_name.clone(),
+                })
+            })
+            .collect();
+        per_tier.push((t, leases));
+    }
+    let leases: Vec<Lease> = per_tier.iter().flat_map(|(_, l)| l.clone()).collect();
+    let mut dns: Vec<(String, Ipv4Addr)> = leases
+        .iter()
+        .map(|l| (format!("{}.{domain}", l.hostname), l.ip))
+        .collect();
+    for t in &tiers {
+        if let Some(gw) = t.gateway {
+            dns.push((format!("data-server.{domain}"), gw));
+        }
+    }
+    let dnsmasq_conf = dnsmasq(vpc, r, &per_tier, &domain);
+    let on_vpc: BTreeSet<(uuid::Uuid, Ipv4Addr)> = per_tier
+        .iter()
+        .flat_map(|(t, l)| l.iter().map(|l| (t.id, l.ip)))
+        .collect();
+    let mut guests: Vec<GuestData> = st
+        .guests
+        .iter()
+        .filter(|(n, g)| on_vpc.contains(&(*n, g.ip)))
+        .map(|(_, g)| g.clone())
+        .collect();
+    guests.sort_by_key(|g| (g.ip, g.vm_id));
+    guests.dedup_by_key(|g| g.ip);
+    let nftables = ruleset(ix, vpc, &tiers, &ips);
+    Some(RouterDesired {
+        router_id: r.id,
+        network_id: vpc_id,
+        namespace: namespace(r.id),
+        interfaces,
+        routes,
+        leases,
+        dns,
+        dnsmasq_conf,
+        nftables,
+        haproxy_cfg: None,
+        vpn: None,
+        // The data and password servers answer on every tier's gateway (the public side is
+        // closed by the ruleset's input chain).
+        data_address: Ipv4Addr::UNSPECIFIED,
+        guests,
+    })
+}
+
+/// dnsmasq for every tier: DHCP with static leases per tier interface, DNS for the VM names
+/// of all tiers; `data-server` answers with the gateway of the tier asking.
+fn dnsmasq(vpc: &Vpc, r: &Router, tiers: &[(&Network, Vec<Lease>)], domain: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Canopy VPC router {} for VPC {}", r.name, vpc.name);
+    for (t, _) in tiers {
+        if let Some(i) = tier_interface(t) {
+            let _ = writeln!(out, "interface={i}");
+        }
+    }
+    out.push_str("bind-dynamic\nexcept-interface=lo\nexcept-interface=public\n");
+    out.push_str("no-resolv\nno-hosts\ndhcp-authoritative\nlog-dhcp\nlocalise-queries\n");
+    for d in &vpc.dns {
+        let _ = writeln!(out, "server={d}");
+    }
+    let _ = writeln!(out, "domain={domain}");
+    let _ = writeln!(out, "local=/{domain}/");
+    for (t, _) in tiers {
+        let (Some(i), Some(c), Some(gw)) = (tier_interface(t), t.cidr, t.gateway) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "dhcp-range=set:{i},{},static,{},1h",
+            c.addr,
+            c.netmask()
+        );
+        let _ = writeln!(out, "dhcp-option=tag:{i},option:router,{gw}");
+        let _ = writeln!(out, "dhcp-option=tag:{i},option:dns-server,{gw}");
+        let _ = writeln!(out, "dhcp-option=tag:{i},option:domain-name,{domain}");
+        let _ = writeln!(out, "dhcp-option=tag:{i},option:mtu,{}", t.mtu);
+        let _ = writeln!(out, "interface-name=data-server.{domain},{i}");
+    }
+    for (_, leases) in tiers {
+        for l in leases {
+            let _ = writeln!(out, "dhcp-host={},{},{},infinite", l.mac, l.ip, l.hostname);
+        }
+    }
+    for (_, leases) in tiers {
+        for l in leases {
+            let _ = writeln!(
+                out,
+                "host-record={}.{domain},{},{}",
+                l.hostname, l.hostname, l.ip
+            );
+        }
+    }
+    out
+}
+
+/// The VPC router's ruleset: static NAT, source NAT of the super CIDR, the public side closed
+/// to the router itself, and every tier's ACL chains in the forward path.
+fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> String {
+    let st = ix.st;
+    let mut out = String::new();
+    out.push_str("# Canopy VPC router (generated; applied as one transaction)\n");
+    out.push_str("table ip canopy {}\ndelete table ip canopy\n");
+    out.push_str("table ip canopy {\n");
+    out.push_str("    chain prerouting {\n        type nat hook prerouting priority dstnat; policy accept;\n");
+    for i in ips.iter() {
+        if let Some(vm) = i.static_nat {
+            let _ = writeln!(
+                out,
+                "        iifname \"public\" ip daddr {} dnat to {vm}",
+                i.address
+            );
+        }
+    }
+    out.push_str("    }\n");
+    out.push_str("    chain postrouting {\n        type nat hook postrouting priority srcnat; policy accept;\n");
+    for i in ips.iter() {
+        if let Some(vm) = i.static_nat {
+            let _ = writeln!(
+                out,
+                "        oifname \"public\" ip saddr {vm} snat to {}",
+                i.address
+            );
+        }
+    }
+    if let Some(snat) = ips.iter().find(|i| i.source_nat) {
+        let _ = writeln!(
+            out,
+            "        oifname \"public\" ip saddr {} snat to {}",
+            vpc.cidr, snat.address
+        );
+    }
+    out.push_str("    }\n");
+    out.push_str(
+        "    chain input {\n        type filter hook input priority filter; policy accept;\n",
+    );
+    out.push_str("        iifname \"public\" ct state established,related accept\n");
+    out.push_str("        iifname \"public\" drop\n    }\n");
+    out.push_str(
+        "    chain forward {\n        type filter hook forward priority filter; policy accept;\n",
+    );
+    out.push_str("        ct state invalid drop\n");
+    // Leaving a tier: its egress items (an allow returns here, a deny drops).
+    for i in tiers.iter().filter_map(|t| tier_interface(t)) {
+        let _ = writeln!(out, "        iifname \"{i}\" jump acl_out_{i}");
+    }
+    // From outside, only what a static NAT (or forwarding) rule sent in reaches a tier.
+    out.push_str("        iifname \"public\" ct state new ct status != dnat drop\n");
+    // Entering a tier: its ingress items (from another tier or, DNAT'd, from outside).
+    for i in tiers.iter().filter_map(|t| tier_interface(t)) {
+        let _ = writeln!(out, "        oifname \"{i}\" jump acl_in_{i}");
+    }
+    out.push_str("    }\n");
+    for t in tiers {
+        let Some(tag) = tier_interface(t) else {
+            continue;
+        };
+        let items: &[crate::acl::Item] = t
+            .acl
+            .and_then(|a| st.acls.iter().find(|l| l.id == a))
+            .map(|l| l.items.as_slice())
+            .unwrap_or(&[]);
+        out.push_str(&crate::acl::render(&tag, items));
+    }
+    out.push_str("}\n");
+    out
+}
