@@ -1070,14 +1070,15 @@ def main():
         # web-acl: ICMP in (so app1 can ping back); egress allowed (a list's default).
         api.createNetworkACL(aclid=web_acl, protocol="icmp", number=10, cidrlist="10.70.0.0/16")
         # app-acl, in the seed's shape: an allow at 100 beats a deny at 200 for 8080; a deny at
-        # 50 beats an allow at 100 for 8022; ICMP and HTTP from the VPC.
+        # 50 beats an allow at 150 for 8022 (numbers are unique in a list); ICMP and HTTP from
+        # the VPC.
         item = lambda **kw: api.createNetworkACL(aclid=app_acl, traffictype="ingress", **kw)["networkacl"]
         item(protocol="icmp", number=10, cidrlist="10.70.0.0/16")
         item(protocol="tcp", startport=80, endport=80, number=20, cidrlist="10.70.0.0/16")
         item(protocol="tcp", startport=8080, endport=8080, number=200, action="deny")
         item(protocol="tcp", startport=8080, endport=8080, number=100, action="allow")
         deny22 = item(protocol="tcp", startport=8022, endport=8022, number=50, action="deny")
-        allow22 = item(protocol="tcp", startport=8022, endport=8022, number=100, action="allow")
+        allow22 = item(protocol="tcp", startport=8022, endport=8022, number=150, action="allow")
         tier = lambda name, gw, acl: api.createNetwork(zoneid=st["zone"], networkofferingid=toff["id"], name=name,
                                                        displaytext=name, vpcid=vpc["id"], gateway=gw,
                                                        netmask="255.255.255.0", aclid=acl)["network"]
@@ -1124,10 +1125,62 @@ def main():
             check(rc == 0 and "app1" in out, "8022 open once its allow comes first: %r" % out)
         finally:
             c.close()
+        st["web_acl"] = web_acl
         return "web1 -> app1 (%s) by name across tiers; 80/8080 open, 8022/81 closed; a move opens 8022 " \
             "(deny %s stays at 50)" % (app_ip, deny22["number"])
     step("a VPC: two tiers on two hosts behind one router; names across tiers; ACL order decides, a move "
          "changes the outcome", vpc_tiers)
+
+    def egress_by_service_tag():
+        # The locked-down seed's egress policy on the web tier: 443 to the service tag
+        # "Storage" at 100, nothing else out at 4000 (the VPC's own tiers stay reachable at 10).
+        # "Storage" is the public client's 203.0.113.1; it moves to 203.0.113.250 — the rules
+        # are not touched, the router's set changes.
+        vpc, web, app, w, p = st["vpc"]
+        subprocess.run(["ip", "-n", a.inet, "addr", "add", "203.0.113.250/24", "dev", "eth0"], check=True)
+        srv = [subprocess.Popen(["ip", "netns", "exec", a.inet, sys.executable, "-m", "http.server", str(port),
+                                 "--bind", "0.0.0.0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for port in (443, 8443)]
+        try:
+            for port in (443, 8443):
+                wait_for("the client's listener on %d" % port,
+                         lambda: ns_fetch(a.inet, "http://203.0.113.1:%d/" % port) is not None, 15, 0.2)
+            tag = api.createServiceTag(name="Storage", cidrlist="203.0.113.1/32")["servicetag"]
+            acl = st["web_acl"]
+            api.createNetworkACL(aclid=acl, traffictype="egress", protocol="all", number=10, cidrlist="10.70.0.0/16")
+            api.createNetworkACL(aclid=acl, traffictype="egress", protocol="tcp", startport=443, endport=443,
+                                 number=100, cidrlist="Storage")
+            api.createNetworkACL(aclid=acl, traffictype="egress", protocol="all", number=4000, action="deny",
+                                 cidrlist="0.0.0.0/0")
+            c = console(w["id"])
+            get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 %s %d"
+            ok = lambda out: "HTTP/1.0 200" in out
+            try:
+                rc, out = c.run(get % ("203.0.113.1", 443))
+                check(rc == 0 and ok(out), "443 to Storage allowed: %r" % out)
+                rc, out = c.run(get % ("203.0.113.1", 8443))
+                check(not ok(out), "8443 to the same address denied (4000): %r" % out)
+                rc, out = c.run(get % ("203.0.113.250", 443))
+                check(not ok(out), "443 elsewhere denied: %r" % out)
+                t0 = time.monotonic()
+                api.updateServiceTag(id=tag["id"], cidrlist="203.0.113.250/32")
+                TIMES["updateServiceTag -> applied on the VPC router (API job)"] = time.monotonic() - t0
+                rc, out = c.run(get % ("203.0.113.250", 443))
+                check(rc == 0 and ok(out), "443 to Storage's new address allowed: %r" % out)
+                rc, out = c.run(get % ("203.0.113.1", 443))
+                check(not ok(out), "443 to the old address denied now: %r" % out)
+                rc, out = c.run(get % (p["nic"][0]["ipaddress"], 80))
+                check(rc == 0 and "app1" in out, "the other tier stays reachable: %r" % out)
+            finally:
+                c.close()
+        finally:
+            for x in srv:
+                x.terminate()
+                x.wait(10)
+        return "443 to Storage (203.0.113.1) only; Storage moved to 203.0.113.250: reachable, the old one " \
+            "not, no rule changed"
+    step("the locked-down seed's egress: 443 to a service tag and nothing else out; the tag's members change "
+         "and the new address is reachable without touching the rules", egress_by_service_tag)
 
     def qemu_dies():
         # Without HA: reported and Stopped. With HA: restarted.

@@ -32,9 +32,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "management servers know each other", V18),
     (19, "job ownership generations", V19),
     (20, "VPC offerings, VPCs, tiers, VPC routers", V20),
+    (21, "service tags", V21),
 ];
 
-pub const SCHEMA_VERSION: i64 = 20;
+pub const SCHEMA_VERSION: i64 = 21;
+
+/// Service tags (a Canopy addition): named address groups, `net_rules` of kind `servicetag`,
+/// global and unique by name.
+const V21: &str = r#"
+CREATE UNIQUE INDEX net_rules_tag_name ON net_rules (kind, name) WHERE removed IS NULL AND kind = 'servicetag'
+"#;
 
 /// VPCs. `vpc_offerings` use the inventory layout (services in `attrs`); a VPC's tiers are
 /// networks with its `vpc_id`, guarded by the network ACL list `acl_id`; its router is a `routers` row with the VPC's id in both

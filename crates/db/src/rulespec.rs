@@ -255,6 +255,17 @@ pub struct AclItemSpec {
     pub fordisplay: bool,
 }
 
+/// A service tag (a Canopy addition): a named group of addresses ACL items name in place of a
+/// CIDR; its name is the rule's name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTagSpec {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub cidrlist: Vec<String>,
+}
+
 /// One rule of the networking model, by kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuleSpec {
@@ -273,6 +284,7 @@ pub enum RuleSpec {
     VpnUser(VpnUserSpec),
     AclList(AclListSpec),
     AclItem(AclItemSpec),
+    ServiceTag(ServiceTagSpec),
 }
 
 /// The kinds as stored in `net_rules.kind`.
@@ -292,6 +304,7 @@ pub mod kind {
     pub const VPN_USER: &str = "vpnuser";
     pub const ACL_LIST: &str = "acllist";
     pub const ACL_ITEM: &str = "aclitem";
+    pub const SERVICE_TAG: &str = "servicetag";
 }
 
 impl RuleSpec {
@@ -314,6 +327,7 @@ impl RuleSpec {
             VpnUser(_) => kind::VPN_USER,
             AclList(_) => kind::ACL_LIST,
             AclItem(_) => kind::ACL_ITEM,
+            ServiceTag(_) => kind::SERVICE_TAG,
         }
     }
 
@@ -334,6 +348,7 @@ impl RuleSpec {
             VpnUser(s) => serde_json::to_string(s),
             AclList(s) => serde_json::to_string(s),
             AclItem(s) => serde_json::to_string(s),
+            ServiceTag(s) => serde_json::to_string(s),
         };
         // Serializing these plain structs (strings, numbers, lists, string maps) cannot fail.
         v.unwrap_or_else(|_| "{}".into())
@@ -361,6 +376,7 @@ impl RuleSpec {
             kind::VPN_USER => de(doc).map(VpnUser),
             kind::ACL_LIST => de(doc).map(AclList),
             kind::ACL_ITEM => de(doc).map(AclItem),
+            kind::SERVICE_TAG => de(doc).map(ServiceTag),
             other => Err(format!("unknown rule kind {other:?}")),
         };
         r.map_err(|e| DbError::Corrupt {

@@ -87,10 +87,11 @@ pub async fn password_saved(st: &Core, host: HostId, vm: VmId) -> DomainResult<b
     }
     let routers = {
         let mut c = st.store.read().await?;
+        let (keys, _) = crate::netsync::router_keys(&mut c, &nets).await?;
         db::router_list(
             &mut c,
             &db::RouterFilter {
-                network_ids: nets.clone(),
+                network_ids: keys,
                 host_ids: vec![host],
                 ..Default::default()
             },

@@ -50,6 +50,9 @@ pub struct Item {
     pub icmp_type: Option<i32>,
     pub icmp_code: Option<i32>,
     pub cidrs: Vec<Cidr>,
+    /// Service tags (named address sets, [`crate::ServiceTag`]) matched besides `cidrs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// The items of one direction in evaluation order.
@@ -173,30 +176,37 @@ pub fn render(tag: &str, items: &[Item]) -> String {
         let _ = writeln!(s, "    chain {name} {{");
         s.push_str("        ct state established,related accept\n");
         for i in ordered(items, traffic) {
-            let mut m: Vec<String> = Vec::new();
-            if let Some(set) = crate::render::set_of(&i.cidrs) {
-                m.push(format!("ip {addr} {set}"));
+            // One line per address source: the CIDRs (none = any), each service tag's set.
+            let mut sources: Vec<Option<String>> = Vec::new();
+            if !i.cidrs.is_empty() || i.tags.is_empty() {
+                sources.push(crate::render::set_of(&i.cidrs).map(|set| format!("ip {addr} {set}")));
             }
-            let l4 = crate::render::l4(
-                i.protocol,
-                i.start_port,
-                i.end_port,
-                i.icmp_type,
-                i.icmp_code,
-                false,
-            );
-            if !l4.is_empty() {
-                m.push(l4);
+            for t in &i.tags {
+                sources.push(Some(format!("ip {addr} @{}", crate::tags::set_name(t))));
             }
-            m.push(
-                match (i.action, traffic) {
-                    (Action::Allow, Traffic::Ingress) => "accept",
-                    (Action::Allow, Traffic::Egress) => "return",
-                    (Action::Deny, _) => "drop",
+            for src in sources {
+                let mut m: Vec<String> = src.into_iter().collect();
+                let l4 = crate::render::l4(
+                    i.protocol,
+                    i.start_port,
+                    i.end_port,
+                    i.icmp_type,
+                    i.icmp_code,
+                    false,
+                );
+                if !l4.is_empty() {
+                    m.push(l4);
                 }
-                .to_string(),
-            );
-            let _ = writeln!(s, "        {} comment \"acl {}\"", m.join(" "), i.number);
+                m.push(
+                    match (i.action, traffic) {
+                        (Action::Allow, Traffic::Ingress) => "accept",
+                        (Action::Allow, Traffic::Egress) => "return",
+                        (Action::Deny, _) => "drop",
+                    }
+                    .to_string(),
+                );
+                let _ = writeln!(s, "        {} comment \"acl {}\"", m.join(" "), i.number);
+            }
         }
         let _ = writeln!(s, "        {tail}");
         s.push_str("    }\n");
@@ -224,6 +234,7 @@ mod tests {
             icmp_type: None,
             icmp_code: None,
             cidrs: vec![],
+            tags: vec![],
         }
     }
 

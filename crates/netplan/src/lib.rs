@@ -20,6 +20,7 @@ pub mod ipam;
 pub mod nftdelta;
 mod render;
 pub mod state;
+pub mod tags;
 pub mod vpc;
 
 pub use compile::{
@@ -28,6 +29,7 @@ pub use compile::{
 };
 pub use nftdelta::nft_delta;
 pub use state::*;
+pub use tags::ServiceTag;
 
 /// MD5 of `bytes` in lower-case hex (CloudStack's ACL consistency hash).
 pub fn md5_hex(bytes: &[u8]) -> String {

@@ -403,6 +403,9 @@ pub struct NetState {
     pub vpcs: Vec<Vpc>,
     #[serde(default)]
     pub acls: Vec<AclList>,
+    /// The service tags the ACL items name (with their members).
+    #[serde(default)]
+    pub service_tags: Vec<crate::tags::ServiceTag>,
 }
 
 #[cfg(test)]

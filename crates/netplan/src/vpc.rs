@@ -1,9 +1,9 @@
 //! A VPC's router: one namespace with an interface on every implemented tier (the tier's
 //! gateway address, named `t<VNI>`), the VPC's public side and source NAT for its super CIDR,
 //! DHCP and DNS for every tier (VM names of all tiers resolve in the VPC's domain), and the
-//! tiers' network ACLs: the forward chain sends traffic leaving a tier through its
-//! `acl_out_<VNI>` chain, then traffic entering a tier through its `acl_in_<VNI>` chain
-//! ([`crate::acl::render`]).
+//! tiers' network ACLs: the forward chain sends traffic leaving a tier through its list's
+//! `acl_out_<list>` chain, then traffic entering a tier through its list's `acl_in_<list>`
+//! chain ([`crate::acl::render`]); a list's chains exist once however many tiers it guards.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -13,6 +13,11 @@ use crate::compile::{
     bridge_name, namespace, public_bridge, Index, Interface, Lease, Route, RouterDesired,
 };
 use crate::state::*;
+
+/// The chain tag of a network ACL list: `l` and its id's 32 hex digits.
+pub fn list_tag(list: uuid::Uuid) -> String {
+    format!("l{}", list.simple())
+}
 
 /// A tier's interface on its VPC router.
 pub fn tier_interface(n: &Network) -> Option<String> {
@@ -229,6 +234,34 @@ fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> Stri
     out.push_str("# Canopy VPC router (generated; applied as one transaction)\n");
     out.push_str("table ip canopy {}\ndelete table ip canopy\n");
     out.push_str("table ip canopy {\n");
+    // The service tags the tiers' items name, as sets (a tag missing from the state is an
+    // empty set: its items match nothing).
+    let used: BTreeSet<&str> = tiers
+        .iter()
+        .filter_map(|t| t.acl)
+        .filter_map(|a| st.acls.iter().find(|l| l.id == a))
+        .flat_map(|l| {
+            l.items
+                .iter()
+                .flat_map(|i| i.tags.iter().map(String::as_str))
+        })
+        .collect();
+    for name in used {
+        let empty = crate::tags::ServiceTag {
+            name: name.to_string(),
+            ranges: vec![],
+        };
+        let t = st
+            .service_tags
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+            .map(|t| crate::tags::ServiceTag {
+                name: name.to_string(),
+                ranges: t.ranges.clone(),
+            })
+            .unwrap_or(empty);
+        out.push_str(&crate::tags::render_set(&t));
+    }
     out.push_str("    chain prerouting {\n        type nat hook prerouting priority dstnat; policy accept;\n");
     for i in ips.iter() {
         if let Some(vm) = i.static_nat {
@@ -267,26 +300,33 @@ fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> Stri
         "    chain forward {\n        type filter hook forward priority filter; policy accept;\n",
     );
     out.push_str("        ct state invalid drop\n");
-    // Leaving a tier: its egress items (an allow returns here, a deny drops).
-    for i in tiers.iter().filter_map(|t| tier_interface(t)) {
-        let _ = writeln!(out, "        iifname \"{i}\" jump acl_out_{i}");
+    // Each list's chains once, whichever tiers it guards (a change of one item rewrites one
+    // chain); a tier whose list is not in the state gets the empty list's (ingress denied).
+    let list_of = |t: &Network| -> (String, &[crate::acl::Item]) {
+        match t.acl.and_then(|a| st.acls.iter().find(|l| l.id == a)) {
+            Some(l) => (list_tag(l.id), l.items.as_slice()),
+            None => ("none".to_string(), &[]),
+        }
+    };
+    // Leaving a tier: its list's egress items (an allow returns here, a deny drops).
+    for t in tiers {
+        if let Some(i) = tier_interface(t) {
+            let _ = writeln!(out, "        iifname \"{i}\" jump acl_out_{}", list_of(t).0);
+        }
     }
     // From outside, only what a static NAT (or forwarding) rule sent in reaches a tier.
     out.push_str("        iifname \"public\" ct state new ct status != dnat drop\n");
-    // Entering a tier: its ingress items (from another tier or, DNAT'd, from outside).
-    for i in tiers.iter().filter_map(|t| tier_interface(t)) {
-        let _ = writeln!(out, "        oifname \"{i}\" jump acl_in_{i}");
+    // Entering a tier: its list's ingress items (from another tier or, DNAT'd, from outside).
+    for t in tiers {
+        if let Some(i) = tier_interface(t) {
+            let _ = writeln!(out, "        oifname \"{i}\" jump acl_in_{}", list_of(t).0);
+        }
     }
     out.push_str("    }\n");
-    for t in tiers {
-        let Some(tag) = tier_interface(t) else {
-            continue;
-        };
-        let items: &[crate::acl::Item] = t
-            .acl
-            .and_then(|a| st.acls.iter().find(|l| l.id == a))
-            .map(|l| l.items.as_slice())
-            .unwrap_or(&[]);
+    let mut lists: Vec<(String, &[crate::acl::Item])> = tiers.iter().map(|t| list_of(t)).collect();
+    lists.sort_by(|a, b| a.0.cmp(&b.0));
+    lists.dedup_by(|a, b| a.0 == b.0);
+    for (tag, items) in lists {
         out.push_str(&crate::acl::render(&tag, items));
     }
     out.push_str("}\n");

@@ -349,6 +349,7 @@ pub fn fixture() -> NetState {
         }],
         vpcs: vec![],
         acls: vec![],
+        service_tags: vec![],
     }
 }
 

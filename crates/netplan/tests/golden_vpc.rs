@@ -87,7 +87,13 @@ fn item(
         icmp_type: None,
         icmp_code: None,
         cidrs: cidrs.iter().map(|c| cidr(c)).collect(),
+        tags: vec![],
     }
+}
+
+fn tagged(mut i: Item, tag: &str) -> Item {
+    i.tags.push(tag.into());
+    i
 }
 
 pub fn fixture() -> NetState {
@@ -177,21 +183,25 @@ pub fn fixture() -> NetState {
                         &["10.50.0.0/16"],
                     ),
                     item(4, 50, Action::Deny, Traffic::Ingress, Some(22), &[]),
-                    item(
-                        5,
-                        100,
-                        Action::Allow,
-                        Traffic::Egress,
-                        Some(443),
-                        &["198.51.100.7/32"],
+                    // The locked-down seed: 443 to Storage at 100, nothing else to the Internet.
+                    tagged(
+                        item(5, 100, Action::Allow, Traffic::Egress, Some(443), &[]),
+                        "Storage",
                     ),
-                    item(6, 4000, Action::Deny, Traffic::Egress, None, &["0.0.0.0/0"]),
+                    tagged(
+                        item(6, 4000, Action::Deny, Traffic::Egress, None, &[]),
+                        "Internet",
+                    ),
                 ],
             },
             AclList {
                 id: id(APP_ACL),
                 items: vec![],
             },
+        ],
+        service_tags: vec![
+            ServiceTag::of_cidrs("Storage", &[cidr("198.51.100.7/32")]),
+            tags::internet(&[(ip("203.0.113.0"), ip("203.0.113.255"))]),
         ],
         ..Default::default()
     }
@@ -290,12 +300,16 @@ fn the_vpc_router_is_on_every_tier_and_every_tier_reaches_it() {
     assert_eq!(r.leases.len(), 2);
     // Each tier's traffic goes through its chains; source NAT covers the super CIDR.
     for needle in [
-        "iifname \"t300\" jump acl_out_t300",
-        "oifname \"t301\" jump acl_in_t301",
-        "chain acl_in_t300 {",
-        "chain acl_out_t301 {",
+        "iifname \"t300\" jump acl_out_l0000000000000000000000000000ac01",
+        "oifname \"t301\" jump acl_in_l0000000000000000000000000000ac02",
+        "chain acl_in_l0000000000000000000000000000ac01 {",
+        "chain acl_out_l0000000000000000000000000000ac02 {",
         "oifname \"public\" ip saddr 10.50.0.0/16 snat to 203.0.113.20",
         "iifname \"public\" ip daddr 203.0.113.21 dnat to 10.50.1.11",
+        "set tag_storage {",
+        "elements = { 198.51.100.7 }",
+        "ip daddr @tag_storage tcp dport 443 return comment \"acl 100\"",
+        "ip daddr @tag_internet drop comment \"acl 4000\"",
     ] {
         assert!(
             r.nftables.contains(needle),
@@ -305,7 +319,10 @@ fn the_vpc_router_is_on_every_tier_and_every_tier_reaches_it() {
     }
     // Leaving checks come before entering checks (an inter-tier packet needs both).
     let pos = |s: &str| r.nftables.find(s).unwrap_or(usize::MAX);
-    assert!(pos("jump acl_out_t301") < pos("jump acl_in_t300"));
+    assert!(
+        pos("jump acl_out_l0000000000000000000000000000ac02")
+            < pos("jump acl_in_l0000000000000000000000000000ac01")
+    );
 }
 
 #[test]
@@ -316,8 +333,26 @@ fn a_tier_without_its_list_in_the_state_denies_ingress() {
     let text = &vr.routers[0].nftables;
     let inbound: Vec<&str> = text
         .lines()
-        .skip_while(|l| !l.contains("chain acl_in_t300"))
+        .skip_while(|l| !l.contains("chain acl_in_none"))
         .take(4)
         .collect();
     assert_eq!(inbound.get(2).map(|l| l.trim()), Some("drop"), "{text}");
+}
+
+#[test]
+fn a_tag_whose_members_change_changes_only_its_set() {
+    let st = fixture();
+    let mut moved = fixture();
+    moved.service_tags[0] = ServiceTag::of_cidrs("Storage", &[cidr("198.51.100.99/32")]);
+    let a = compile_host(&st, id(VR)).routers[0].nftables.clone();
+    let b = compile_host(&moved, id(VR)).routers[0].nftables.clone();
+    let differ: Vec<(&str, &str)> = a.lines().zip(b.lines()).filter(|(x, y)| x != y).collect();
+    assert_eq!(
+        differ,
+        vec![(
+            "        elements = { 198.51.100.7 }",
+            "        elements = { 198.51.100.99 }"
+        )],
+        "only the set's elements change"
+    );
 }

@@ -166,6 +166,7 @@ fn acl_chains_are_accepted_by_nft() {
         icmp_type: None,
         icmp_code: None,
         cidrs,
+        tags: vec![],
     };
     let mut icmp = item(
         5,
@@ -257,6 +258,7 @@ fn acl_order_is_what_traffic_sees() {
         icmp_type: None,
         icmp_code: None,
         cidrs: vec![],
+        tags: vec![],
     };
     let mut items = vec![
         item(1, 200, Action::Deny, 8080),

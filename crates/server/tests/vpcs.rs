@@ -649,19 +649,52 @@ async fn one_router_serves_every_tier() {
         }
         tiers.push(s(&carol.ok(&p).await["network"]["id"]));
     }
-    let (h1, h2) = (z.hosts[0].0.clone(), z.hosts[1].0.clone());
-    for (vm, tier, host) in [("web1", &tiers[0], &h1), ("app1", &tiers[1], &h2)] {
-        let j = admin
-            .job(&z.deploy(&[
-                ("name", vm),
-                ("networkids", tier.as_str()),
-                ("account", "vcarol"),
-                ("domainid", &carol_domain(admin).await),
-                ("hostid", host.as_str()),
-            ]))
-            .await;
-        assert_eq!(j["jobstatus"], 1, "{j}");
-    }
+    // web1 first (it places the VPC's router), then app1 on a host without the router: the
+    // router's host must still learn of app1 (its lease, its name).
+    let dom = carol_domain(admin).await;
+    let deploy = |vm: &'static str, tier: String, host: String| {
+        let (z, dom) = (&z, &dom);
+        async move {
+            let j = admin
+                .job(&z.deploy(&[
+                    ("name", vm),
+                    ("networkids", tier.as_str()),
+                    ("account", "vcarol"),
+                    ("domainid", dom.as_str()),
+                    ("hostid", host.as_str()),
+                ]))
+                .await;
+            assert_eq!(j["jobstatus"], 1, "{j}");
+        }
+    };
+    deploy("web1", tiers[0].clone(), z.hosts[0].0.clone()).await;
+    let router_host = s(&admin
+        .ok(&[
+            ("command", "listRouters"),
+            ("vpcid", &vpc),
+            ("listall", "true"),
+        ])
+        .await["router"][0]["hostid"]);
+    let other = z
+        .hosts
+        .iter()
+        .map(|h| h.0.clone())
+        .find(|h| *h != router_host)
+        .expect("another host");
+    deploy("app1", tiers[1].clone(), other).await;
+    // What the router's host was given (not what would compile now): app1's name and lease.
+    let pushed = z.net_of(&router_host).desired.expect("pushed");
+    let vr = pushed
+        .routers
+        .iter()
+        .find(|r| r.network_id.to_string() == vpc)
+        .expect("the VPC router on its host");
+    assert!(
+        vr.dns.iter().any(|(name, _)| name == "app1.shop.vpc"),
+        "the router's host learnt of app1: {:?}",
+        vr.dns
+    );
+    assert_eq!(vr.leases.len(), 2, "{:?}", vr.leases);
     let routers = admin
         .ok(&[
             ("command", "listRouters"),
@@ -701,7 +734,7 @@ async fn one_router_serves_every_tier() {
     assert!(names.contains(&"web1.shop.vpc".to_string()), "{names:?}");
     assert!(names.contains(&"app1.shop.vpc".to_string()), "{names:?}");
     let nft = s(&c["nftables"]);
-    assert!(nft.contains("chain acl_in_t"), "{nft}");
+    assert!(nft.contains("chain acl_in_l"), "{nft}");
     assert!(!nft.contains("dport 8080"), "{nft}");
     // An ACL item reaches the router.
     let j = carol

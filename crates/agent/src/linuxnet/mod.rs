@@ -58,10 +58,21 @@ fn owned(name: &str) -> bool {
     OWNED.iter().any(|p| name.starts_with(p))
 }
 
-/// Host-side end of a router's interface: `rg`/`rp`/`rc` + the namespace's id.
+/// Host-side end of a router's interface: `rg`/`rp`/`rc` + the namespace's id; a VPC router's tier
+/// interfaces `r` + a digest of both names.
 pub fn host_end(namespace: &str, iface: &str) -> String {
     let id = namespace.trim_start_matches("r-");
-    format!("r{}{id}", iface.chars().next().unwrap_or('x'))
+    match iface {
+        // `rg|rp|rc` + the router's 8 hex digits.
+        "guest" | "public" | "control" => format!("r{}{id}", iface.chars().next().unwrap_or('x')),
+        // A VPC router's tier interfaces (`t<VNI>`, several per router): `r` + 13 hex digits
+        // of a digest of both names — unique where a first letter is not, and within the
+        // kernel's 15 characters.
+        _ => {
+            let d = netplan::digest(format!("{namespace}/{iface}").as_bytes());
+            format!("r{}", &d[..13])
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

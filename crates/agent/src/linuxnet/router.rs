@@ -97,9 +97,38 @@ impl LinuxNet {
             }
         }
         self.routes(ns, r)?;
+        // The ruleset: only the chains and sets that changed (an ACL item, a service tag's
+        // members) when it kept its shape — one transaction either way —, the whole of it in
+        // a fresh namespace, when the shape changed, or if the delta is refused.
+        let f = dir.join("ruleset.nft");
+        let before = if fresh {
+            None
+        } else {
+            std::fs::read_to_string(&f).ok()
+        };
         if Self::write_file(&dir, "ruleset.nft", &r.nftables)? || fresh {
-            let f = dir.join("ruleset.nft");
-            self.ip(&["netns", "exec", ns, "nft", "-f", &path(&f)])?;
+            let delta = before
+                .as_deref()
+                .and_then(|old| netplan::nft_delta(old, &r.nftables));
+            let done = match delta {
+                Some(d) if d.is_empty() => true,
+                Some(d) => {
+                    match self
+                        .sys
+                        .run("ip", &["netns", "exec", ns, "nft", "-f", "-"], Some(&d))
+                    {
+                        Ok(_) => true,
+                        Err(e) => {
+                            tracing::warn!(namespace = ns, error = %e, "router ruleset delta refused; applying the whole ruleset");
+                            false
+                        }
+                    }
+                }
+                None => false,
+            };
+            if !done {
+                self.ip(&["netns", "exec", ns, "nft", "-f", &path(&f)])?;
+            }
         }
         self.dnsmasq(ns, &dir, r)?;
         self.haproxy(ns, &dir, r.haproxy_cfg.as_deref())?;

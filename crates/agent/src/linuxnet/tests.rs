@@ -250,3 +250,71 @@ fn a_lease_whose_address_moved_to_another_vm_is_dropped() {
         Some("0 02:00:00:00:00:01 10.1.0.2 vm1 *\n".into())
     );
 }
+
+/// A router's ruleset change that keeps its shape (an ACL item, a service tag's members) is
+/// sent as the changed chains and sets only, in the router's namespace.
+#[test]
+fn a_router_ruleset_change_sends_only_what_changed() {
+    let golden = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../netplan/tests/golden/vpc-vr.json");
+    let mut host: HostDesired =
+        serde_json::from_slice(&std::fs::read(golden).expect("golden")).expect("json");
+    let sys = Arc::new(FakeSys::default());
+    let dir = std::env::temp_dir().join(format!("canopy-ln-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let net = LinuxNet::new(sys.clone(), dir.clone(), None);
+    net.apply(1, &host).expect("apply");
+    let ns = host.routers[0].namespace.clone();
+    // The namespace exists now.
+    sys.answer("ip -j netns list", &format!("[{{\"name\": \"{ns}\"}}]"));
+    let before = host.routers[0].nftables.clone();
+    host.routers[0].nftables = before.replace(
+        "elements = { 198.51.100.7 }",
+        "elements = { 198.51.100.99 }",
+    );
+    assert_ne!(before, host.routers[0].nftables);
+    net.apply(2, &host).expect("apply");
+    let nft: Vec<String> = sys
+        .commands()
+        .into_iter()
+        .filter(|c| c.contains(&format!("netns exec {ns} nft -f")))
+        .collect();
+    assert_eq!(nft.len(), 2, "{nft:?}");
+    assert!(
+        nft[0].contains("ruleset.nft"),
+        "the first load is the whole file: {nft:?}"
+    );
+    assert!(
+        nft[1].contains("nft -f -"),
+        "the change is a delta: {nft:?}"
+    );
+    let size = nft[1]
+        .rsplit("<<")
+        .next()
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(usize::MAX);
+    assert!(
+        size < 200,
+        "only the tag's set is sent ({size} bytes): {nft:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Every interface of a router gets its own host end (a VPC router has one per tier), within
+/// the kernel's 15 characters.
+#[test]
+fn host_ends_are_unique_per_interface() {
+    let ns = "r-1234abcd";
+    let names: Vec<String> = ["guest", "public", "control", "t3002", "t3003", "t16777215"]
+        .iter()
+        .map(|i| host_end(ns, i))
+        .collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    assert!(names.iter().all(|n| n.len() <= 15), "{names:?}");
+    assert_eq!(names[0], "rg1234abcd");
+}

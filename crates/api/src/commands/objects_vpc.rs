@@ -131,3 +131,27 @@ pub const ACL_ITEM: &[Field] = &[
     f("fordisplay", "boolean", "is rule for display to the regular user"),
     f("reason", "string", "an explanation on why this ACL rule is being applied"),
 ];
+
+pub const SERVICE_TAG: &[Field] = &[
+    f(
+        "id",
+        "string",
+        "the ID of the service tag (none for a built-in one)",
+    ),
+    f(
+        "name",
+        "string",
+        "the name of the service tag, usable in network ACL items' cidrlist",
+    ),
+    f("description", "string", "what the addresses are"),
+    f(
+        "cidrlist",
+        "string",
+        "the tag's addresses, comma separated (a built-in tag's are computed per zone)",
+    ),
+    f(
+        "builtin",
+        "boolean",
+        "true for a tag Canopy defines (Internet)",
+    ),
+];

@@ -139,7 +139,7 @@ fn vpcs() -> Vec<CommandSpec> {
 fn acl_item_fields(spec: CommandSpec) -> CommandSpec {
     spec.opt("startport", Integer, "the starting port of ACL")
         .opt("endport", Integer, "the ending port of ACL")
-        .opt("cidrlist", List, "the CIDR list to allow traffic from/to. Multiple entries must be separated by a single comma character (,).")
+        .opt("cidrlist", List, "the CIDR list to allow traffic from/to, comma separated; an entry may name a service tag (Canopy: listServiceTags, e.g. Internet)")
         .of(String)
         .opt("icmptype", Integer, "type of the ICMP message being sent")
         .opt("icmpcode", Integer, "error code for this ICMP message")
@@ -249,9 +249,46 @@ fn acls() -> Vec<CommandSpec> {
     ]
 }
 
+/// Service tags: a Canopy addition (named address groups for network ACL items).
+fn service_tags() -> Vec<CommandSpec> {
+    vec![
+        CommandSpec::new("createServiceTag", "Creates a service tag: a named group of addresses network ACL items can name in their cidrlist (Canopy)")
+            .roles(ADMIN)
+            .returns("servicetag", SERVICE_TAG)
+            .related("listServiceTags")
+            .req("name", String, "the tag's name: letters, digits, '-' and '_', at most 40 characters")
+            .req("cidrlist", List, "the tag's addresses as CIDRs")
+            .of(String)
+            .opt("description", String, "what the addresses are")
+            .len(1024),
+        CommandSpec::new("listServiceTags", "Lists service tags, the built-in Internet included (Canopy)")
+            .returns("servicetag", SERVICE_TAG)
+            .list()
+            .opt("id", Uuid, "the tag's ID")
+            .opt("name", String, "the tag's name"),
+        CommandSpec::new("updateServiceTag", "Changes a service tag's addresses: every router whose network ACLs name it is updated, no rule is rewritten (Canopy)")
+            .roles(ADMIN)
+            .asynchronous()
+            .returns("servicetag", SERVICE_TAG)
+            .related("listServiceTags")
+            .req("id", Uuid, "the tag's ID")
+            .rel("listServiceTags")
+            .opt("cidrlist", List, "the tag's new addresses as CIDRs")
+            .of(String)
+            .opt("description", String, "what the addresses are")
+            .len(1024),
+        CommandSpec::new("deleteServiceTag", "Deletes a service tag no network ACL item names (Canopy)")
+            .roles(ADMIN)
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the tag's ID")
+            .rel("listServiceTags"),
+    ]
+}
+
 pub fn specs() -> Vec<CommandSpec> {
     let mut v = offerings();
     v.extend(vpcs());
     v.extend(acls());
+    v.extend(service_tags());
     v
 }

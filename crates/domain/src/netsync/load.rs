@@ -68,6 +68,8 @@ pub(super) struct Rows {
     pub(super) vpcs: Vec<db::VpcRow>,
     /// The items of the tiers' network ACL lists (parent = the list).
     pub(super) acl_items: Vec<db::RuleRow>,
+    /// The service tags those items name.
+    pub(super) service_tags: Vec<netplan::ServiceTag>,
 }
 
 /// Security groups: the groups of the VMs here and those their rules name, the groups'
@@ -211,6 +213,7 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
         .await?
         .0
     };
+    let service_tags = read_service_tags(&mut c, &acl_items, &networks).await?;
     let local_vms: Vec<VmId> = local.iter().map(|n| n.vm_id).collect();
     let security = read_security(&mut c, &local_vms, &mut nics).await?;
     // What the routers here serve: their networks; a VPC router every tier of its VPC (and
@@ -249,7 +252,82 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
         guests,
         vpcs,
         acl_items,
+        service_tags,
     })
+}
+
+/// The service tags ACL items name: root admins' (by name, any case) and the built-in
+/// `Internet` (outside the private ranges and the public ranges of these networks' zones).
+async fn read_service_tags(
+    c: &mut db::Conn,
+    items: &[db::RuleRow],
+    networks: &[db::NetworkRow],
+) -> DomainResult<Vec<netplan::ServiceTag>> {
+    let named: BTreeSet<String> = items
+        .iter()
+        .filter_map(|r| match &r.spec {
+            db::RuleSpec::AclItem(s) => Some(split_sources(&s.cidrlist).1),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    if named
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(netplan::tags::INTERNET))
+    {
+        let zones: BTreeSet<Uuid> = networks.iter().map(|n| n.zone_id).collect();
+        let mut public = Vec::new();
+        for z in zones {
+            let ranges = db::vlan_range_list(
+                c,
+                &db::VlanRangeFilter {
+                    zone_id: Some(z),
+                    public: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0;
+            for r in ranges {
+                if let (Ok(a), Ok(b)) = (r.start_ip.parse(), r.end_ip.parse()) {
+                    public.push((a, b));
+                }
+            }
+        }
+        out.push(netplan::tags::internet(&public));
+    }
+    let tags = db::rule_list(c, &db::RuleFilter::kind("servicetag"))
+        .await?
+        .0;
+    for t in tags {
+        let (Some(name), db::RuleSpec::ServiceTag(spec)) = (&t.name, &t.spec) else {
+            continue;
+        };
+        if named.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            out.push(netplan::ServiceTag::of_cidrs(
+                name,
+                &super::rules::cidrs(&spec.cidrlist),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// An ACL item's `cidrlist`: the CIDRs, and the names of service tags (what is not a CIDR).
+pub fn split_sources(list: &[String]) -> (Vec<netplan::Cidr>, Vec<String>) {
+    let mut cidrs = Vec::new();
+    let mut tags = Vec::new();
+    for e in list {
+        match e.parse::<netplan::Cidr>() {
+            Ok(c) => cidrs.push(c),
+            Err(_) => tags.push(e.clone()),
+        }
+    }
+    (cidrs, tags)
 }
 
 /// Security groups of the VMs here, their rules, and the members of the groups the rules
@@ -597,6 +675,7 @@ fn add_vpcs(s: &mut NetState, rows: &Rows) {
         .into_iter()
         .map(|(id, items)| netplan::AclList { id, items })
         .collect();
+    s.service_tags = rows.service_tags.clone();
 }
 
 /// An ACL item as the planner takes it.
@@ -619,7 +698,8 @@ pub fn acl_item(id: Uuid, s: &db::rulespec::AclItemSpec) -> Option<netplan::acl:
         end_port: super::rules::port(s.l4.endport),
         icmp_type: super::rules::int(s.l4.icmptype),
         icmp_code: super::rules::int(s.l4.icmpcode),
-        cidrs: super::rules::cidrs(&s.cidrlist),
+        cidrs: split_sources(&s.cidrlist).0,
+        tags: split_sources(&s.cidrlist).1,
     })
 }
 

@@ -11,8 +11,8 @@ mod guests;
 mod load;
 mod rules;
 
-pub use load::acl_item;
 use load::load_state;
+pub use load::{acl_item, split_sources};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -245,18 +245,17 @@ async fn sync_hosts(
 
 /// The hosts where these networks are present: hosts of their VMs that are on a host, and
 /// of their routers.
-pub async fn hosts_of_networks(st: &Core, nets: &[NetworkId]) -> DomainResult<BTreeSet<HostId>> {
-    let mut c = st.store.read().await?;
-    let mut out: BTreeSet<HostId> = db::network_vm_hosts(&mut c, nets, ON_HOST, None)
-        .await?
-        .into_iter()
-        .map(|(_, h)| h)
-        .collect();
-    // A tier's router is its VPC's (stored under the VPC's id).
+/// The keys routers of these networks are stored under: the networks themselves and, for
+/// VPC tiers, their VPC's id (a VPC's router serves all its tiers). With each tier's VPC key.
+pub async fn router_keys(
+    c: &mut db::Conn,
+    nets: &[NetworkId],
+) -> DomainResult<(Vec<NetworkId>, BTreeMap<NetworkId, NetworkId>)> {
     let mut keys = nets.to_vec();
+    let mut vpc_of = BTreeMap::new();
     if !nets.is_empty() {
         let tiers = db::network_list(
-            &mut c,
+            c,
             &db::NetworkFilter {
                 ids: nets.to_vec(),
                 in_vpc: Some(true),
@@ -265,13 +264,28 @@ pub async fn hosts_of_networks(st: &Core, nets: &[NetworkId]) -> DomainResult<BT
         )
         .await?
         .0;
-        keys.extend(
-            tiers
-                .iter()
-                .filter_map(|t| t.vpc_id)
-                .map(|v| NetworkId(v.0)),
-        );
+        for t in tiers {
+            if let Some(v) = t.vpc_id {
+                let k = NetworkId(v.0);
+                vpc_of.insert(t.id, k);
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
     }
+    Ok((keys, vpc_of))
+}
+
+pub async fn hosts_of_networks(st: &Core, nets: &[NetworkId]) -> DomainResult<BTreeSet<HostId>> {
+    let mut c = st.store.read().await?;
+    let mut out: BTreeSet<HostId> = db::network_vm_hosts(&mut c, nets, ON_HOST, None)
+        .await?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    // A tier's router is its VPC's (stored under the VPC's id).
+    let (keys, _) = router_keys(&mut c, nets).await?;
     let routers = db::router_list(
         &mut c,
         &db::RouterFilter {
@@ -330,7 +344,7 @@ pub async fn hosts_of_groups(st: &Core, groups: &[Uuid]) -> DomainResult<BTreeSe
 /// a VM whatever its state, so starting or stopping one does not touch them.)
 pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
     let r: DomainResult<BTreeSet<HostId>> = async {
-        let (row, nets, others_all, routers, groups) = {
+        let (row, nets, others_all, routers, groups, vpc_of) = {
             let mut c = st.store.read().await?;
             let row = db::vm_get_any(&mut c, vm).await?;
             let mut nets: Vec<NetworkId> = db::net_nics_of_vms(&mut c, &[vm])
@@ -341,10 +355,11 @@ pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
             nets.sort_unstable();
             nets.dedup();
             let others = db::network_vm_hosts(&mut c, &nets, ON_HOST, Some(vm)).await?;
+            let (keys, vpc_of) = router_keys(&mut c, &nets).await?;
             let routers = db::router_list(
                 &mut c,
                 &db::RouterFilter {
-                    network_ids: nets.clone(),
+                    network_ids: keys,
                     ..Default::default()
                 },
             )
@@ -355,7 +370,7 @@ pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
                 .into_iter()
                 .map(|m| m.owner_id)
                 .collect();
-            (row, nets, others, routers, groups)
+            (row, nets, others, routers, groups, vpc_of)
         };
         let mut vm_hosts = BTreeSet::new();
         if let Some(v) = &row {
@@ -367,7 +382,7 @@ pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
         for n in &nets {
             let router_hosts: BTreeSet<HostId> = routers
                 .iter()
-                .filter(|r| r.network_id == *n)
+                .filter(|r| r.network_id == *n || Some(&r.network_id) == vpc_of.get(n))
                 .filter_map(|r| r.host_id)
                 .collect();
             let mut others: BTreeSet<HostId> = others_all

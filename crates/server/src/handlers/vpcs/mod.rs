@@ -3,6 +3,7 @@
 //! ([`acls`]).
 
 pub mod acls;
+pub mod service_tags;
 
 use std::collections::HashMap;
 

@@ -1,588 +1,20 @@
-//! Network ACL lists and their items (CloudStack's VPC network ACLs). A list belongs to a VPC
-//! (or is global: the built-in `default_allow` and `default_deny`, or one a root admin made);
-//! each tier of a VPC is guarded by exactly one list (`networks.acl_id`). Items are evaluated
-//! lowest `number` first; a change to a list is pushed to the routers of every tier it guards.
-//!
-//! Storage: lists are `net_rules` of kind `acllist` (parent = the VPC), items of kind
-//! `aclitem` (parent = the list). The order and the consistency hash are `netplan::acl`'s.
+//! Network ACL items: create, update, move, delete, list.
 
 use std::collections::HashMap;
 
 use api::{list_body, success_body, ApiError, Args};
 use db::rulespec::{AclItemSpec, AclListSpec, L4};
 use db::{RuleRow, RuleSpec};
-use model::VpcId;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::*;
 use crate::context::OpContext;
 use crate::error::{param_err, AppResult};
 use crate::events::Event;
 use crate::handlers::netrules::owner_fields;
 use crate::jobs::{JobPlan, JobRef};
 use crate::state::State;
-
-pub const DEFAULT_ALLOW: &str = "default_allow";
-pub const DEFAULT_DENY: &str = "default_deny";
-
-/// Inserts the built-in lists once per database: `default_allow` (allow all ingress and
-/// egress) and `default_deny` (rule 1 denies all ingress, rule 2 all egress).
-pub async fn seed_defaults(store: &db::DataStore) -> AppResult<()> {
-    const MARK: &str = "seed:acl:1";
-    {
-        let mut c = store.read().await?;
-        if db::meta_get(&mut c, MARK).await?.is_some() {
-            return Ok(());
-        }
-    }
-    let mut tx = store.begin().await?;
-    if !db::meta_insert(&mut tx, MARK, "1").await? {
-        return Ok(());
-    }
-    for (name, action, text) in [
-        (DEFAULT_ALLOW, "Allow", "Default Network ACL Allow All"),
-        (DEFAULT_DENY, "Deny", "Default Network ACL Deny All"),
-    ] {
-        let list = Uuid::new_v4();
-        db::rule_insert(
-            &mut tx,
-            &db::NewRule {
-                id: list,
-                name: Some(name.into()),
-                state: model::RuleState::Active,
-                account_id: None,
-                domain_id: None,
-                network_id: None,
-                ip_id: None,
-                parent_id: None,
-                spec: RuleSpec::AclList(AclListSpec {
-                    description: text.into(),
-                    fordisplay: true,
-                    builtin: true,
-                }),
-            },
-        )
-        .await?;
-        for (number, traffic) in [(1, "Ingress"), (2, "Egress")] {
-            db::rule_insert(
-                &mut tx,
-                &db::NewRule {
-                    id: Uuid::new_v4(),
-                    name: None,
-                    state: model::RuleState::Active,
-                    account_id: None,
-                    domain_id: None,
-                    network_id: None,
-                    ip_id: None,
-                    parent_id: Some(list),
-                    spec: RuleSpec::AclItem(AclItemSpec {
-                        l4: L4::protocol("all"),
-                        number,
-                        action: action.into(),
-                        traffictype: traffic.into(),
-                        cidrlist: vec!["0.0.0.0/0".into()],
-                        reason: String::new(),
-                        fordisplay: true,
-                    }),
-                },
-            )
-            .await?;
-        }
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-fn list_spec(r: &RuleRow) -> Option<&AclListSpec> {
-    match &r.spec {
-        RuleSpec::AclList(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn item_spec(r: &RuleRow) -> Option<&AclItemSpec> {
-    match &r.spec {
-        RuleSpec::AclItem(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// A built-in list, which nobody may change.
-pub(crate) fn builtin(r: &RuleRow) -> bool {
-    list_spec(r).is_some_and(|s| s.builtin)
-}
-
-/// The built-in list of this name.
-pub(crate) async fn builtin_list(st: &State, name: &str) -> AppResult<RuleRow> {
-    let mut c = st.store.read().await?;
-    db::rule_list(
-        &mut c,
-        &db::RuleFilter {
-            name: Some(name.into()),
-            ..db::RuleFilter::kind("acllist")
-        },
-    )
-    .await?
-    .0
-    .into_iter()
-    .find(|r| r.account_id.is_none() && builtin(r))
-    .ok_or_else(|| crate::error::AppError::Internal(format!("the built-in ACL {name} is missing")))
-}
-
-/// The list `id` names, if the caller may see it: global lists are everyone's; a VPC's list
-/// its owner's (and admins reaching the owner).
-pub(crate) async fn visible_list(
-    st: &State,
-    ctx: &OpContext,
-    param: &str,
-    id: Uuid,
-) -> AppResult<RuleRow> {
-    let r = {
-        let mut c = st.store.read().await?;
-        db::rule_get(&mut c, id).await?
-    };
-    let Some(r) = r.filter(|r| r.kind() == "acllist") else {
-        return Err(ApiError::invalid_id(param, &id.to_string()).into());
-    };
-    if let Some(a) = r.account_id {
-        if a != ctx.account_id() {
-            let acct = crate::access::account(st, "account", a).await?;
-            if crate::access::check_account(ctx, &acct).is_err() {
-                return Err(ApiError::invalid_id(param, &id.to_string()).into());
-            }
-        }
-    }
-    Ok(r)
-}
-
-/// The list `id` names, if the caller may change it: not a built-in one; a global one only
-/// for root admins.
-pub(crate) async fn changeable_list(
-    st: &State,
-    ctx: &OpContext,
-    param: &str,
-    id: Uuid,
-) -> AppResult<RuleRow> {
-    let r = visible_list(st, ctx, param, id).await?;
-    if builtin(&r) {
-        return param_err("Default ACL cannot be modified");
-    }
-    if r.account_id.is_none() && !ctx.is_root_admin() {
-        return Err(ApiError::permission(format!(
-            "Only a root admin can change the global ACL list {}",
-            r.name.as_deref().unwrap_or_default()
-        ))
-        .into());
-    }
-    Ok(r)
-}
-
-/// The items of a list.
-async fn items_of(st: &State, list: Uuid) -> AppResult<Vec<RuleRow>> {
-    let mut c = st.store.read().await?;
-    let mut v = db::rule_list(
-        &mut c,
-        &db::RuleFilter {
-            parent_ids: vec![list],
-            ..db::RuleFilter::kind("aclitem")
-        },
-    )
-    .await?
-    .0;
-    v.sort_by_key(|r| (item_spec(r).map(|s| s.number).unwrap_or(0), r.id));
-    Ok(v)
-}
-
-/// An item as the planner sees it (for ordering, moving and hashing).
-pub(crate) fn plan_item(r: &RuleRow) -> Option<netplan::acl::Item> {
-    domain::netsync::acl_item(r.id, item_spec(r)?)
-}
-
-/// The tiers a list guards.
-async fn tiers_using(st: &State, list: Uuid) -> AppResult<Vec<db::NetworkRow>> {
-    let mut c = st.store.read().await?;
-    Ok(db::network_list(
-        &mut c,
-        &db::NetworkFilter {
-            acl_ids: vec![list],
-            ..Default::default()
-        },
-    )
-    .await?
-    .0)
-}
-
-/// Pushes the configuration of every tier a list guards.
-async fn apply_list(st: &State, list: Uuid) -> AppResult<()> {
-    let nets: Vec<model::NetworkId> = tiers_using(st, list).await?.iter().map(|n| n.id).collect();
-    if !nets.is_empty() {
-        crate::netsync::networks_changed(st, &nets).await?;
-    }
-    Ok(())
-}
-
-// --- lists ----------------------------------------------------------------------------------
-
-fn list_view(r: &RuleRow, vpc_names: &HashMap<Uuid, String>) -> Value {
-    let s = list_spec(r).cloned().unwrap_or_default();
-    let mut v = json!({
-        "id": r.id,
-        "name": r.name,
-        "description": s.description,
-        "fordisplay": s.fordisplay,
-    });
-    if let Some(p) = r.parent_id {
-        v["vpcid"] = json!(p);
-        if let Some(n) = vpc_names.get(&p) {
-            v["vpcname"] = json!(n);
-        }
-    }
-    v
-}
-
-async fn vpc_names(st: &State, rows: &[RuleRow]) -> AppResult<HashMap<Uuid, String>> {
-    let ids: Vec<VpcId> = rows.iter().filter_map(|r| r.parent_id).map(VpcId).collect();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut c = st.store.read().await?;
-    Ok(db::vpc_list(
-        &mut c,
-        &db::VpcFilter {
-            ids,
-            ..Default::default()
-        },
-    )
-    .await?
-    .0
-    .into_iter()
-    .map(|v| (v.id.0, v.name))
-    .collect())
-}
-
-fn list_plan(id: Uuid, what: &str, returns_id: bool) -> JobPlan {
-    JobPlan {
-        instance_type: Some("NetworkAcl"),
-        instance_id: Some(id.to_string()),
-        returns_id,
-        description: format!("{what} network ACL list {id}"),
-    }
-}
-
-pub async fn create_list_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let name = args.required_str("name")?.trim().to_string();
-    if name.is_empty() {
-        return param_err("Network ACL list name cannot be empty");
-    }
-    if [DEFAULT_ALLOW, DEFAULT_DENY].contains(&name.as_str()) {
-        return param_err(format!("{name} is the name of a default ACL list"));
-    }
-    let vpc = match args.uuid("vpcid") {
-        Some(v) => Some(super::owned_vpc(st, ctx, "vpcid", v).await?),
-        None if ctx.is_root_admin() => None,
-        None => {
-            return Err(ApiError::permission(
-                "Only a root admin can create a global ACL list: give vpcid",
-            )
-            .into())
-        }
-    };
-    if args.has("fordisplay") && !ctx.is_admin() {
-        return param_err("Only admins can set fordisplay");
-    }
-    let id = Uuid::new_v4();
-    let mut tx = st.store.begin().await?;
-    db::rule_insert(
-        &mut tx,
-        &db::NewRule {
-            id,
-            name: Some(name.clone()),
-            state: model::RuleState::Active,
-            account_id: vpc.as_ref().and_then(|v| v.account_id),
-            domain_id: vpc.as_ref().and_then(|v| v.domain_id),
-            network_id: None,
-            ip_id: None,
-            parent_id: vpc.as_ref().map(|v| v.id.0),
-            spec: RuleSpec::AclList(AclListSpec {
-                description: args.text("description").unwrap_or(&name).to_string(),
-                fordisplay: args.bool("fordisplay").unwrap_or(true),
-                builtin: false,
-            }),
-        },
-    )
-    .await?;
-    Event::new(
-        ctx,
-        "NETWORK.ACL.CREATE",
-        format!("Network ACL list {name} created"),
-    )
-    .resource(id, "NetworkAcl", Some(&name))
-    .record(&mut tx)
-    .await?;
-    tx.commit().await?;
-    Ok(list_plan(id, "Creating", true))
-}
-
-pub async fn create_list_run(
-    st: &State,
-    ctx: &OpContext,
-    _args: &Args,
-    job: &JobRef,
-) -> AppResult<Value> {
-    let r = visible_list(st, ctx, "id", job.instance()?).await?;
-    let names = vpc_names(st, std::slice::from_ref(&r)).await?;
-    Ok(json!({ "networkacllist": list_view(&r, &names) }))
-}
-
-/// The lists the caller may see: its VPCs' (or, for admins, those in reach) and the global
-/// ones.
-async fn visible_lists(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    id: Option<Uuid>,
-) -> AppResult<Vec<RuleRow>> {
-    let scope = crate::access::owner_scope(st, ctx, args).await?;
-    let mut c = st.store.read().await?;
-    let mut f = db::RuleFilter {
-        scope: Some(scope),
-        ..db::RuleFilter::kind("acllist")
-    };
-    f.ids.extend(id);
-    let mut rows = db::rule_list(&mut c, &f).await?.0;
-    // Global lists have no owner: every caller sees them (unless an account is named).
-    if args.text("account").is_none() {
-        let mut g = db::rule_list(
-            &mut c,
-            &db::RuleFilter {
-                ids: f.ids.clone(),
-                ..db::RuleFilter::kind("acllist")
-            },
-        )
-        .await?
-        .0;
-        g.retain(|r| r.account_id.is_none() && !rows.iter().any(|x| x.id == r.id));
-        rows.extend(g);
-    }
-    Ok(rows)
-}
-
-pub async fn list_lists(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
-    let mut rows = visible_lists(st, ctx, args, args.uuid("id")).await?;
-    if let Some(v) = args.uuid("vpcid") {
-        let vpc = super::owned_vpc(st, ctx, "vpcid", v).await?;
-        rows.retain(|r| r.parent_id == Some(vpc.id.0) || r.parent_id.is_none());
-    }
-    if let Some(n) = args.uuid("networkid") {
-        let net = crate::handlers::networks::owned_network(st, ctx, "networkid", n).await?;
-        rows.retain(|r| Some(r.id) == net.acl_id);
-    }
-    if let Some(n) = args.text("name") {
-        rows.retain(|r| r.name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(n)));
-    }
-    if let Some(k) = args.text("keyword") {
-        let k = k.to_lowercase();
-        rows.retain(|r| {
-            r.name
-                .as_deref()
-                .is_some_and(|x| x.to_lowercase().contains(&k))
-        });
-    }
-    if let Some(fd) = args.bool("fordisplay") {
-        rows.retain(|r| list_spec(r).is_some_and(|s| s.fordisplay == fd));
-    }
-    rows.sort_by_key(|r| (r.parent_id.is_some(), r.created, r.id));
-    let total = rows.len() as u64;
-    let page = args.page.slice(rows);
-    let names = vpc_names(st, &page).await?;
-    Ok(list_body(
-        "networkacllist",
-        total,
-        page.iter()
-            .map(|r| {
-                let mut v = list_view(r, &names);
-                owner_fields(&mut v, r);
-                v
-            })
-            .collect(),
-    ))
-}
-
-pub async fn update_list_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let r = changeable_list(st, ctx, "id", args.required_id("id")?).await?;
-    if args.has("customid") {
-        return param_err("customid is not supported");
-    }
-    if let Some(n) = args.text("name") {
-        if n.trim().is_empty() {
-            return param_err("Network ACL list name cannot be empty");
-        }
-    }
-    Ok(list_plan(r.id, "Updating", false))
-}
-
-pub async fn update_list_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    let r = changeable_list(st, ctx, "id", args.required_id("id")?).await?;
-    let mut s = list_spec(&r).cloned().unwrap_or_default();
-    if let Some(d) = args.text("description") {
-        s.description = d.to_string();
-    }
-    if let Some(fd) = args.bool("fordisplay") {
-        s.fordisplay = fd;
-    }
-    let name = args
-        .text("name")
-        .map(|n| n.trim().to_string())
-        .or(r.name.clone());
-    let mut tx = st.store.begin().await?;
-    db::rule_update(
-        &mut tx,
-        r.id,
-        r.state,
-        name.as_deref(),
-        &RuleSpec::AclList(s),
-    )
-    .await?;
-    Event::new(
-        ctx,
-        "NETWORK.ACL.UPDATE",
-        format!("Network ACL list {} updated", r.id),
-    )
-    .resource(r.id, "NetworkAcl", name.as_deref())
-    .record(&mut tx)
-    .await?;
-    tx.commit().await?;
-    Ok(success_body())
-}
-
-pub async fn delete_list_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let id = args.required_id("id")?;
-    let r = visible_list(st, ctx, "id", id).await?;
-    if builtin(&r) {
-        return param_err("Default Network ACL lists cannot be removed");
-    }
-    let r = changeable_list(st, ctx, "id", id).await?;
-    let used = tiers_using(st, r.id).await?;
-    if !used.is_empty() {
-        return param_err(format!(
-            "Network ACL list {} is still in use by {} network(s) ({}): replace it on them first",
-            r.name.as_deref().unwrap_or_default(),
-            used.len(),
-            used.iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    Ok(list_plan(r.id, "Deleting", false))
-}
-
-pub async fn delete_list_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    let Ok(r) = changeable_list(st, ctx, "id", args.required_id("id")?).await else {
-        return Ok(success_body());
-    };
-    let mut tx = st.store.begin().await?;
-    db::rule_remove(&mut tx, db::RuleOwner::Parent, r.id).await?;
-    db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
-    Event::new(
-        ctx,
-        "NETWORK.ACL.DELETE",
-        format!("Network ACL list {} deleted", r.id),
-    )
-    .resource(r.id, "NetworkAcl", r.name.as_deref())
-    .record(&mut tx)
-    .await?;
-    tx.commit().await?;
-    Ok(success_body())
-}
-
-/// The tier and list of a `replaceNetworkACLList`, checked: the tier belongs to a VPC the
-/// caller may change, the list is that VPC's or a global one.
-async fn replace_target(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-) -> AppResult<(db::NetworkRow, RuleRow)> {
-    let net = match (args.uuid("networkid"), args.uuid("gatewayid")) {
-        (Some(_), Some(_)) | (None, None) => {
-            return param_err("Give either networkid or gatewayid (and not both)")
-        }
-        (None, Some(_)) => return param_err("Private gateways are not supported yet"),
-        (Some(n), None) => {
-            crate::handlers::networks::owned_network(st, ctx, "networkid", n).await?
-        }
-    };
-    let Some(vpc) = net.vpc_id else {
-        return param_err(format!(
-            "Network {} is not a VPC tier: network ACLs guard VPC tiers only",
-            net.name
-        ));
-    };
-    let list = visible_list(st, ctx, "aclid", args.required_id("aclid")?).await?;
-    if let Some(p) = list.parent_id {
-        if p != vpc.0 {
-            return param_err(format!(
-                "Network ACL list {} belongs to another VPC than network {}",
-                list.name.as_deref().unwrap_or_default(),
-                net.name
-            ));
-        }
-    }
-    Ok((net, list))
-}
-
-pub async fn replace_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let (net, _) = replace_target(st, ctx, args).await?;
-    Ok(JobPlan {
-        instance_type: Some("Network"),
-        instance_id: Some(net.id.to_string()),
-        returns_id: false,
-        description: format!("Replacing the network ACL list of network {}", net.name),
-    })
-}
-
-pub async fn replace_run(
-    st: &State,
-    ctx: &OpContext,
-    args: &Args,
-    _job: &JobRef,
-) -> AppResult<Value> {
-    let (net, list) = replace_target(st, ctx, args).await?;
-    if net.acl_id != Some(list.id) {
-        let mut tx = st.store.begin().await?;
-        db::network_set_acl(&mut tx, net.id, list.id).await?;
-        Event::new(
-            ctx,
-            "NETWORK.ACL.REPLACE",
-            format!(
-                "Network {} is guarded by ACL list {}",
-                net.name,
-                list.name.as_deref().unwrap_or_default()
-            ),
-        )
-        .resource(net.id.0, "Network", Some(&net.name))
-        .record(&mut tx)
-        .await?;
-        tx.commit().await?;
-    }
-    crate::netsync::networks_changed(st, &[net.id]).await?;
-    Ok(success_body())
-}
-
-// --- items ----------------------------------------------------------------------------------
 
 fn item_view(r: &RuleRow, list_names: &HashMap<Uuid, String>) -> Value {
     let s = item_spec(r).cloned().unwrap_or_default();
@@ -681,6 +113,45 @@ fn acl_l4(
         return param_err("Can't specify icmpType/icmpCode for a protocol other than ICMP");
     }
     Ok(l4)
+}
+
+/// `cidrlist` of an item: CIDRs (given as their network address) and service tag names
+/// (stored in the tag's own spelling); `None` when not given.
+async fn sources(st: &State, args: &Args) -> AppResult<Option<Vec<String>>> {
+    let Some(given) = args.list("cidrlist") else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for e in given
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let looks_like_address = e.chars().next().is_some_and(|c| c.is_ascii_digit());
+        if looks_like_address {
+            let p: netplan::Cidr = e
+                .parse()
+                .map_err(|_| ApiError::param(format!("Invalid CIDR {e} in cidrlist")))?;
+            if !e.contains('/') || p.to_string() != e {
+                return param_err(format!("Invalid CIDR {e} in cidrlist: give it as {p}"));
+            }
+            out.push(e.to_string());
+        } else {
+            match crate::handlers::vpcs::service_tags::resolve(st, e).await? {
+                Some(name) => out.push(name),
+                None => {
+                    return param_err(format!(
+                        "{e} in cidrlist is neither a CIDR nor a service tag (listServiceTags)"
+                    ))
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push("0.0.0.0/0".into());
+    }
+    Ok(Some(out))
 }
 
 fn action_arg(v: Option<&str>, default: &str) -> AppResult<String> {
@@ -785,7 +256,9 @@ pub async fn create_item_prepare(st: &State, ctx: &OpContext, args: &Args) -> Ap
     )?;
     let action = action_arg(args.text("action"), "Allow")?;
     let traffic = traffic_arg(args.text("traffictype"), "Ingress")?;
-    let cidrs = crate::handlers::netrules::parse_cidrs(args, "cidrlist", true)?;
+    let cidrs = sources(st, args)
+        .await?
+        .unwrap_or_else(|| vec!["0.0.0.0/0".into()]);
     let number = number_arg(args)?;
     if args.has("fordisplay") && !ctx.is_admin() {
         return param_err("Only admins can set fordisplay");
@@ -918,6 +391,7 @@ fn item_plan(r: &RuleRow, what: &str) -> JobPlan {
 /// (`partialupgrade`, the default), or the given fields over the defaults.
 fn updated_spec(
     args: &Args,
+    given_sources: Option<Vec<String>>,
     cur: &AclItemSpec,
     items: &[RuleRow],
     r: &RuleRow,
@@ -953,11 +427,7 @@ fn updated_spec(
     )?;
     let number = number_arg(args)?.unwrap_or(base.number);
     check_number_free(items, number, Some(r.id), list)?;
-    let cidrlist = if args.has("cidrlist") {
-        crate::handlers::netrules::parse_cidrs(args, "cidrlist", true)?
-    } else {
-        base.cidrlist.clone()
-    };
+    let cidrlist = given_sources.unwrap_or_else(|| base.cidrlist.clone());
     Ok(AclItemSpec {
         l4,
         number,
@@ -979,7 +449,7 @@ pub async fn update_item_prepare(st: &State, ctx: &OpContext, args: &Args) -> Ap
     let (r, list) = changeable_item(st, ctx, "id", args.required_id("id")?).await?;
     let items = items_of(st, list.id).await?;
     let cur = item_spec(&r).cloned().unwrap_or_default();
-    updated_spec(args, &cur, &items, &r, &list)?;
+    updated_spec(args, sources(st, args).await?, &cur, &items, &r, &list)?;
     Ok(item_plan(&r, "Updating"))
 }
 
@@ -992,7 +462,7 @@ pub async fn update_item_run(
     let (r, list) = changeable_item(st, ctx, "id", args.required_id("id")?).await?;
     let items = items_of(st, list.id).await?;
     let cur = item_spec(&r).cloned().unwrap_or_default();
-    let spec = updated_spec(args, &cur, &items, &r, &list)?;
+    let spec = updated_spec(args, sources(st, args).await?, &cur, &items, &r, &list)?;
     if spec != cur {
         let mut tx = st.store.begin().await?;
         db::rule_update(
