@@ -18,6 +18,7 @@ status=0
 "$PY" tests/e2e/marvin_zone_cs.py --url "http://127.0.0.1:$PORT/client/api" --admin-json "$DATA/admin.json" || status=$?
 "$PY" tests/e2e/network_cs.py --url "http://127.0.0.1:$PORT/client/api" --admin-json "$DATA/admin.json" \
   --cs-bin "$CACHE/venv/bin/cs" || status=$?
+"$PY" tests/e2e/vpc_cs.py --url "http://127.0.0.1:$PORT/client/api" --admin-json "$DATA/admin.json" || status=$?
 # The shared acceptance flow (the real `cs` client: discovery, deploy, job polling, list,
 # CLI, stop, destroy, error envelopes), with the admin's keys.
 ACCEPT=${CANOPY_ACCEPTANCE:-../shared/acceptance}

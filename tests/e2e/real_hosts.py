@@ -1147,7 +1147,7 @@ def main():
                          lambda: ns_fetch(a.inet, "http://203.0.113.1:%d/" % port) is not None, 15, 0.2)
             tag = api.createServiceTag(name="Storage", cidrlist="203.0.113.1/32")["servicetag"]
             acl = st["web_acl"]
-            api.createNetworkACL(aclid=acl, traffictype="egress", protocol="all", number=10, cidrlist="10.70.0.0/16")
+            api.createNetworkACL(aclid=acl, traffictype="egress", protocol="all", number=11, cidrlist="10.70.0.0/16")
             api.createNetworkACL(aclid=acl, traffictype="egress", protocol="tcp", startport=443, endport=443,
                                  number=100, cidrlist="Storage")
             api.createNetworkACL(aclid=acl, traffictype="egress", protocol="all", number=4000, action="deny",

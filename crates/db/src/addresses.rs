@@ -418,6 +418,21 @@ pub async fn public_ip_set_state(
 }
 
 /// Back to Free, with nothing attached.
+/// Moves an allocated address to another network (a VPC's address to the tier its first rule
+/// is for). Only from `from`: true when it moved.
+pub async fn public_ip_move(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    from: NetworkId,
+    to: NetworkId,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE public_ips SET network_id = ");
+    q.bind(to)
+        .and(" WHERE id = ", id)
+        .and(" AND network_id = ", from);
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() == 1)
+}
+
 pub async fn public_ip_release(conn: &mut AnyConnection, id: Uuid) -> Result<u64> {
     let mut q = Sql::new(
         "UPDATE public_ips SET state = 'Free', account_id = NULL, domain_id = NULL, network_id = NULL, \

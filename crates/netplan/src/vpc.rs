@@ -157,6 +157,13 @@ pub(crate) fn compile_vpc_router(
     guests.sort_by_key(|g| (g.ip, g.vm_id));
     guests.dedup_by_key(|g| g.ip);
     let nftables = ruleset(ix, vpc, &tiers, &ips);
+    let mut lbs: Vec<&LoadBalancer> = st
+        .load_balancers
+        .iter()
+        .filter(|l| ips.iter().any(|i| i.id == l.ip_id))
+        .collect();
+    lbs.sort_by_key(|l| (l.public_port, l.id));
+    let haproxy_cfg = (!lbs.is_empty()).then(|| crate::render::haproxy(&lbs, &ips));
     Some(RouterDesired {
         router_id: r.id,
         network_id: vpc_id,
@@ -167,7 +174,7 @@ pub(crate) fn compile_vpc_router(
         dns,
         dnsmasq_conf,
         nftables,
-        haproxy_cfg: None,
+        haproxy_cfg,
         vpn: None,
         // The data and password servers answer on every tier's gateway (the public side is
         // closed by the ruleset's input chain).
@@ -262,6 +269,13 @@ fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> Stri
             .unwrap_or(empty);
         out.push_str(&crate::tags::render_set(&t));
     }
+    let ip_of = |id: uuid::Uuid| ips.iter().find(|i| i.id == id).map(|i| i.address);
+    let mut pfs: Vec<&PortForward> = st
+        .port_forwards
+        .iter()
+        .filter(|p| ip_of(p.ip_id).is_some())
+        .collect();
+    pfs.sort_by_key(|p| (ip_of(p.ip_id), p.public_start, p.protocol, p.id));
     out.push_str("    chain prerouting {\n        type nat hook prerouting priority dstnat; policy accept;\n");
     for i in ips.iter() {
         if let Some(vm) = i.static_nat {
@@ -271,6 +285,28 @@ fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> Stri
                 i.address
             );
         }
+    }
+    for p in &pfs {
+        let Some(addr) = ip_of(p.ip_id) else { continue };
+        let proto = if p.protocol == Protocol::Udp {
+            "udp"
+        } else {
+            "tcp"
+        };
+        let range = |a: u16, b: u16| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "        iifname \"public\" ip daddr {addr} {proto} dport {} dnat to {}:{}",
+            range(p.public_start, p.public_end),
+            p.dest,
+            range(p.private_start, p.private_end)
+        );
     }
     out.push_str("    }\n");
     out.push_str("    chain postrouting {\n        type nat hook postrouting priority srcnat; policy accept;\n");
@@ -295,6 +331,25 @@ fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> Stri
         "    chain input {\n        type filter hook input priority filter; policy accept;\n",
     );
     out.push_str("        iifname \"public\" ct state established,related accept\n");
+    // The load balancers' ports on their addresses (haproxy runs in the router).
+    let mut lbs: Vec<&LoadBalancer> = st
+        .load_balancers
+        .iter()
+        .filter(|l| ip_of(l.ip_id).is_some())
+        .collect();
+    lbs.sort_by_key(|l| (ip_of(l.ip_id), l.public_port, l.id));
+    for l in lbs {
+        let Some(addr) = ip_of(l.ip_id) else { continue };
+        let proto = if l.protocol == "udp" { "udp" } else { "tcp" };
+        let who = crate::render::set_of(&l.cidrs)
+            .map(|s| format!(" ip saddr {s}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "        iifname \"public\" ip daddr {addr}{who} {proto} dport {} accept",
+            l.public_port
+        );
+    }
     out.push_str("        iifname \"public\" drop\n    }\n");
     out.push_str(
         "    chain forward {\n        type filter hook forward priority filter; policy accept;\n",

@@ -153,7 +153,45 @@ pub fn fixture() -> NetState {
                 source_nat: false,
                 static_nat: Some(ip("10.50.1.11")),
             },
+            PublicIp {
+                id: id(0x9102),
+                address: ip("203.0.113.22"),
+                network_id: id(WEB),
+                source_nat: false,
+                static_nat: None,
+            },
+            PublicIp {
+                id: id(0x9103),
+                address: ip("203.0.113.23"),
+                network_id: id(APP),
+                source_nat: false,
+                static_nat: None,
+            },
         ],
+        port_forwards: vec![PortForward {
+            id: id(0xf101),
+            ip_id: id(0x9102),
+            protocol: Protocol::Tcp,
+            public_start: 8080,
+            public_end: 8080,
+            private_start: 80,
+            private_end: 80,
+            dest: ip("10.50.1.11"),
+            cidrs: vec![],
+        }],
+        load_balancers: vec![LoadBalancer {
+            id: id(0xf201),
+            name: "app-lb".into(),
+            ip_id: id(0x9103),
+            protocol: "tcp".into(),
+            public_port: 80,
+            private_port: 80,
+            algorithm: Algorithm::Roundrobin,
+            members: vec![ip("10.50.2.21")],
+            cidrs: vec![],
+            stickiness: None,
+            health_check: None,
+        }],
         vpcs: vec![Vpc {
             id: id(VPC),
             name: "prod".into(),
@@ -247,6 +285,9 @@ fn a_vpc_compiles_to_its_golden_files() {
                 &format!("{name}.{}.dnsmasq.conf", r.namespace),
                 &r.dnsmasq_conf,
             );
+            if let Some(h) = &r.haproxy_cfg {
+                check(&format!("{name}.{}.haproxy.cfg", r.namespace), h);
+            }
         }
     }
 }
@@ -289,7 +330,10 @@ fn the_vpc_router_is_on_every_tier_and_every_tier_reaches_it() {
             ("t301", vec!["10.50.2.1/24".to_string()]),
             (
                 "public",
-                vec!["203.0.113.20/24".to_string(), "203.0.113.21/24".to_string()]
+                ["20", "21", "22", "23"]
+                    .iter()
+                    .map(|n| format!("203.0.113.{n}/24"))
+                    .collect()
             ),
             ("control", vec!["169.254.7.7/16".to_string()]),
         ]
@@ -308,6 +352,8 @@ fn the_vpc_router_is_on_every_tier_and_every_tier_reaches_it() {
         "iifname \"public\" ip daddr 203.0.113.21 dnat to 10.50.1.11",
         "set tag_storage {",
         "elements = { 198.51.100.7 }",
+        "iifname \"public\" ip daddr 203.0.113.22 tcp dport 8080 dnat to 10.50.1.11:80",
+        "iifname \"public\" ip daddr 203.0.113.23 tcp dport 80 accept",
         "ip daddr @tag_storage tcp dport 443 return comment \"acl 100\"",
         "ip daddr @tag_internet drop comment \"acl 4000\"",
     ] {

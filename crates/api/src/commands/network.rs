@@ -193,7 +193,7 @@ fn addresses() -> Vec<CommandSpec> {
                 .rel("listNetworks")
                 .opt("zoneid", Uuid, "the ID of the availability zone you want to acquire an public IP address from")
                 .rel("listZones")
-                .opt("vpcid", Uuid, "the VPC you want the IP address to be associated with (VPCs are not supported)")
+                .opt("vpcid", Uuid, "the VPC you want the IP address to be associated with (it moves to a tier with its first forwarding or load balancing rule)")
                 .opt("ipaddress", String, "IP Address to be associated")
                 .opt("isportable", Boolean, "should be set to true if public IP is required to be transferable across zones (not supported)")
                 .opt("fordisplay", Boolean, "an optional field, whether to the display the IP to the end user or not"),

@@ -26,6 +26,7 @@ pub const PUBLIC_IP: &[Field] = &[
     f("associatednetworkid", "string", "the ID of the Network associated with the IP address"),
     f("associatednetworkname", "string", "the name of the Network associated with the IP address"),
     f("networkid", "string", "the ID of the Network where ip belongs to"),
+    f("vpcid", "string", "VPC id the ip belongs to (its own, or its tier's)"),
     f("state", "string", "State of the ip address. Can be: Allocating, Allocated, Releasing, Reserved and Free"),
     f("physicalnetworkid", "string", "the physical network this belongs to"),
     f("purpose", "string", "purpose of the IP address. In Acton this value is not null for Ips with isSystem=true, and can have either StaticNat or LB value"),

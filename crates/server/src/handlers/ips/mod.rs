@@ -65,13 +65,22 @@ async fn ip_views(st: &State, ctx: &OpContext, rows: &[PublicIpRow]) -> AppResul
     let mut nets: HashMap<model::NetworkId, String> = HashMap::new();
     let mut vms: HashMap<Uuid, db::VmRow> = HashMap::new();
     let mut with_rules: std::collections::HashSet<Uuid> = Default::default();
+    // Addresses of a VPC (its own, under its id) and of its tiers.
+    let mut vpcs: HashMap<model::NetworkId, model::VpcId> = HashMap::new();
+    let mut vpc_own: std::collections::HashSet<model::NetworkId> = Default::default();
     {
         let mut c = st.store.read().await?;
         for r in rows {
             if let Some(n) = r.network_id {
                 if let std::collections::hash_map::Entry::Vacant(e) = nets.entry(n) {
                     if let Some(x) = db::network_get(&mut c, n).await? {
+                        if let Some(v) = x.vpc_id {
+                            vpcs.insert(n, v);
+                        }
                         e.insert(x.name);
+                    } else if let Some(v) = db::vpc_get(&mut c, model::VpcId(n.0)).await? {
+                        vpc_own.insert(n);
+                        vpcs.insert(n, v.id);
                     }
                 }
             }
@@ -128,9 +137,14 @@ async fn ip_views(st: &State, ctx: &OpContext, rows: &[PublicIpRow]) -> AppResul
                 v["physicalnetworkid"] = json!(p);
             }
             if let Some(n) = r.network_id {
-                v["associatednetworkid"] = json!(n);
-                if let Some(name) = nets.get(&n) {
-                    v["associatednetworkname"] = json!(name);
+                if !vpc_own.contains(&n) {
+                    v["associatednetworkid"] = json!(n);
+                    if let Some(name) = nets.get(&n) {
+                        v["associatednetworkname"] = json!(name);
+                    }
+                }
+                if let Some(vpc) = vpcs.get(&n) {
+                    v["vpcid"] = json!(vpc);
                 }
             }
             if let Some(vm) = r.static_nat_vm {
@@ -166,9 +180,21 @@ async fn ip_views(st: &State, ctx: &OpContext, rows: &[PublicIpRow]) -> AppResul
 
 pub async fn list_ips(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let allocated_only = args.bool("allocatedonly").unwrap_or(true);
-    if args.uuid("vpcid").is_some() {
-        return Ok(list_body("publicipaddress", 0, Vec::new()));
-    }
+    let vpc_rows = match args.uuid("vpcid") {
+        // A VPC's addresses: its own and its tiers'.
+        Some(v) => {
+            let vpc = super::vpcs::owned_vpc(st, ctx, "vpcid", v).await?;
+            let mut keys = vec![model::NetworkId(vpc.id.0)];
+            keys.extend(
+                super::vpcs::tiers_of(st, vpc.id)
+                    .await?
+                    .iter()
+                    .map(|t| t.id),
+            );
+            Some(keys)
+        }
+        None => None,
+    };
     let scope = crate::access::owner_scope(st, ctx, args).await?;
     let free_view = !allocated_only && ctx.is_root_admin() && args.text("account").is_none();
     let mut f = db::PublicIpFilter {
@@ -189,9 +215,25 @@ pub async fn list_ips(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
     if args.bool("forvirtualnetwork") == Some(false) {
         return Ok(list_body("publicipaddress", 0, Vec::new()));
     }
-    let (mut rows, mut total) = {
-        let mut c = st.store.read().await?;
-        db::public_ip_list(&mut c, &f).await?
+    let (mut rows, mut total) = match vpc_rows {
+        Some(keys) => {
+            let mut c = st.store.read().await?;
+            let mut rows = Vec::new();
+            for k in keys {
+                let mut g = f.clone();
+                g.network_id = Some(k);
+                g.offset = 0;
+                g.limit = None;
+                rows.extend(db::public_ip_list(&mut c, &g).await?.0);
+            }
+            rows.sort_by(|a, b| a.address.cmp(&b.address));
+            let total = rows.len() as u64;
+            (args.page.slice(rows), total)
+        }
+        None => {
+            let mut c = st.store.read().await?;
+            db::public_ip_list(&mut c, &f).await?
+        }
     };
     if args.bool("forloadbalancing") == Some(true) {
         let mut c = st.store.read().await?;
@@ -220,51 +262,76 @@ async fn result(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<Value> {
     Ok(json!({ "ipaddress": ip_views(st, ctx, &[ip]).await?.remove(0) }))
 }
 
+/// Where an associated address goes: a network, or a VPC (stored under the VPC's id, as its
+/// router is; the address moves to a tier with its first forwarding or load-balancing rule).
+struct Target {
+    key: model::NetworkId,
+    zone_id: Uuid,
+    name: String,
+}
+
 pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    if args.uuid("vpcid").is_some() {
-        return param_err("VPCs are not supported");
-    }
     if args.bool("isportable") == Some(true) {
         return param_err("Portable IP addresses are not supported");
     }
     let acct = super::vms::owner_account(st, ctx, args).await?;
-    let network = match (args.uuid("networkid"), args.uuid("zoneid")) {
-        (Some(n), _) => super::networks::network_get(st, "networkid", model::NetworkId(n)).await?,
-        (None, Some(z)) => {
-            let zone = super::zones::get(st, Infra::Zone, "zoneid", z).await?;
-            let mut c = st.store.read().await?;
-            let (nets, n) = db::network_list(
-                &mut c,
-                &db::NetworkFilter {
-                    scope: Some(db::OwnerScope::Account(acct.id)),
-                    zone_id: Some(zone.id),
-                    guest_type: Some("Isolated".into()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            if n != 1 {
-                return param_err(format!(
-                    "Please specify networkid: account {} has {n} isolated networks in zone {}",
-                    acct.name, zone.name
-                ));
-            }
-            nets.into_iter()
-                .next()
-                .ok_or_else(|| ApiError::param("no network"))?
+    let network = if let Some(v) = args.uuid("vpcid") {
+        let vpc = super::vpcs::owned_vpc(st, ctx, "vpcid", v).await?;
+        if vpc.account_id != Some(acct.id) {
+            return param_err("The IP address and the VPC must belong to the same account");
         }
-        (None, None) => return param_err("Please specify networkid or zoneid"),
+        Target {
+            key: model::NetworkId(vpc.id.0),
+            zone_id: vpc.zone_id,
+            name: format!("VPC {}", vpc.name),
+        }
+    } else {
+        let network = match (args.uuid("networkid"), args.uuid("zoneid")) {
+            (Some(n), _) => {
+                super::networks::network_get(st, "networkid", model::NetworkId(n)).await?
+            }
+            (None, Some(z)) => {
+                let zone = super::zones::get(st, Infra::Zone, "zoneid", z).await?;
+                let mut c = st.store.read().await?;
+                let (nets, n) = db::network_list(
+                    &mut c,
+                    &db::NetworkFilter {
+                        scope: Some(db::OwnerScope::Account(acct.id)),
+                        zone_id: Some(zone.id),
+                        guest_type: Some("Isolated".into()),
+                        in_vpc: Some(false),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                if n != 1 {
+                    return param_err(format!(
+                        "Please specify networkid: account {} has {n} isolated networks in zone {}",
+                        acct.name, zone.name
+                    ));
+                }
+                nets.into_iter()
+                    .next()
+                    .ok_or_else(|| ApiError::param("no network"))?
+            }
+            (None, None) => return param_err("Please specify networkid, vpcid or zoneid"),
+        };
+        super::networks::check_use(st, ctx, &acct, &network).await?;
+        if network.guest_type != "Isolated" {
+            return param_err(format!(
+                "Public IP addresses are associated with isolated networks; {} is {}",
+                network.name, network.guest_type
+            ));
+        }
+        if network.account_id != Some(acct.id) {
+            return param_err("The IP address and the network must belong to the same account");
+        }
+        Target {
+            key: network.id,
+            zone_id: network.zone_id,
+            name: network.name.clone(),
+        }
     };
-    super::networks::check_use(st, ctx, &acct, &network).await?;
-    if network.guest_type != "Isolated" {
-        return param_err(format!(
-            "Public IP addresses are associated with isolated networks; {} is {}",
-            network.name, network.guest_type
-        ));
-    }
-    if network.account_id != Some(acct.id) {
-        return param_err("The IP address and the network must belong to the same account");
-    }
     crate::handlers::limits::enforce(st, &acct, &[(model::limits::ResourceType::PublicIp, 1)])
         .await?;
     let wanted: Option<(Uuid, String)> = match args.text("ipaddress") {
@@ -308,7 +375,10 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
         if candidates.is_empty() {
             return Err(ApiError::new(
                 ErrorCode::InsufficientCapacity,
-                format!("Insufficient address capacity: no free public IP address in the zone for network {}", network.name),
+                format!(
+                    "Insufficient address capacity: no free public IP address in the zone for {}",
+                    network.name
+                ),
             )
             .into());
         }
@@ -325,7 +395,7 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
                 id,
                 acct.id,
                 acct.domain_id,
-                Some(network.id.into()),
+                Some(network.key.into()),
                 false,
                 model::IpState::Allocating,
             )
@@ -334,7 +404,7 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
                 Event::new(
                     ctx,
                     "NET.IPASSIGN",
-                    format!("IP {addr} associated with network {}", network.name),
+                    format!("IP {addr} associated with {}", network.name),
                 )
                 .resource(id, "IpAddress", Some(&addr))
                 .record(&mut tx)

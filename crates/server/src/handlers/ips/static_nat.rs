@@ -13,11 +13,13 @@ use crate::state::State;
 // --- static NAT ----------------------------------------------------------------------------
 
 pub async fn enable_static_nat(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    let ip = crate::handlers::netrules::rule_ip(
+    let ip = crate::handlers::netrules::rule_ip_on_tier(
         st,
         ctx,
         "ipaddressid",
         args.required_id("ipaddressid")?,
+        args.uuid("networkid"),
+        args.uuid("virtualmachineid"),
     )
     .await?;
     let net = ip.network_id.unwrap_or_default();

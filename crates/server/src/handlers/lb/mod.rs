@@ -109,14 +109,25 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let Some(ip_id) = args.uuid("publicipid") else {
         return param_err("Please specify publicipid (elastic load balancing is not supported)");
     };
-    let ip = super::netrules::rule_ip(st, ctx, "publicipid", ip_id).await?;
+    let ip = super::netrules::rule_ip_on_tier(
+        st,
+        ctx,
+        "publicipid",
+        ip_id,
+        args.uuid("networkid"),
+        None,
+    )
+    .await?;
     let net = ip.network_id.unwrap_or_default();
     if let Some(n) = args.uuid("networkid") {
         if n != net {
             return param_err("networkid must be the network of the public IP address");
         }
     }
-    super::netrules::require_service(st, net, "Lb").await?;
+    let tier = super::netrules::require_service(st, net, "Lb")
+        .await?
+        .vpc_id
+        .is_some();
     if ip.static_nat_vm.is_some() {
         return param_err(format!(
             "Can't create a load balancer rule on IP {}: static NAT is enabled on it",
@@ -165,7 +176,9 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         "LB.CREATE",
     )
     .await?;
-    if args.bool("openfirewall").unwrap_or(true) {
+    // VPC tiers have no firewall: their network ACLs guard them (and the router opens the
+    // load balancer's port on its address).
+    if args.bool("openfirewall").unwrap_or(true) && !tier {
         let cidrs = if cidrs.is_empty() {
             vec!["0.0.0.0/0".to_string()]
         } else {

@@ -8,9 +8,20 @@ use super::*;
 // --- port forwarding -----------------------------------------------------------------------
 
 pub async fn create_pf_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let ip = rule_ip(st, ctx, "ipaddressid", args.required_id("ipaddressid")?).await?;
+    let ip = rule_ip_on_tier(
+        st,
+        ctx,
+        "ipaddressid",
+        args.required_id("ipaddressid")?,
+        args.uuid("networkid"),
+        args.uuid("virtualmachineid"),
+    )
+    .await?;
     let net = ip.network_id.unwrap_or_default();
-    require_service(st, net, "PortForwarding").await?;
+    let tier = require_service(st, net, "PortForwarding")
+        .await?
+        .vpc_id
+        .is_some();
     if ip.static_nat_vm.is_some() {
         return param_err(format!(
             "Can't create a port forwarding rule on IP {}: static NAT is enabled on it",
@@ -76,7 +87,8 @@ pub async fn create_pf_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
     )
     .await?;
     // openfirewall (default true): the matching ingress firewall rule, created with it.
-    if args.bool("openfirewall").unwrap_or(true) {
+    // (VPC tiers have no firewall: their network ACLs guard them.)
+    if args.bool("openfirewall").unwrap_or(true) && !tier {
         insert_rule(
             st,
             ctx,

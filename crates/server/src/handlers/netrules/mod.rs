@@ -146,6 +146,60 @@ pub(crate) async fn rule_ip(
     Ok(ip)
 }
 
+/// The address of a rule, as [`rule_ip`]; a VPC's own address (associated with the VPC, no
+/// tier yet) first moves to the tier the rule is for — `networkid`, else the tier of `vm`'s
+/// NIC in that VPC — as CloudStack ties a VPC address to a tier with its first rule.
+pub(crate) async fn rule_ip_on_tier(
+    st: &State,
+    ctx: &OpContext,
+    param: &str,
+    id: Uuid,
+    tier: Option<Uuid>,
+    vm: Option<Uuid>,
+) -> AppResult<PublicIpRow> {
+    let ip = rule_ip(st, ctx, param, id).await?;
+    let Some(key) = ip.network_id else {
+        return Ok(ip);
+    };
+    let vpc = {
+        let mut c = st.store.read().await?;
+        db::vpc_get(&mut c, model::VpcId(key.0)).await?
+    };
+    let Some(vpc) = vpc else {
+        return Ok(ip);
+    };
+    let tier = match (tier, vm) {
+        (Some(t), _) => Some(t),
+        (None, Some(v)) => {
+            let mut c = st.store.read().await?;
+            let nics = db::net_nics_of_vms(&mut c, &[model::VmId(v)]).await?;
+            let tiers = super::vpcs::tiers_of(st, vpc.id).await?;
+            nics.iter()
+                .map(|n| n.network_id)
+                .find(|n| tiers.iter().any(|t| t.id == *n))
+                .map(|n| n.0)
+        }
+        (None, None) => None,
+    };
+    let Some(t) = tier else {
+        return param_err(format!(
+            "IP address {} belongs to VPC {}: give networkid, the tier the rule is for",
+            ip.address, vpc.name
+        ));
+    };
+    let net = super::networks::owned_network(st, ctx, "networkid", t).await?;
+    if net.vpc_id != Some(vpc.id) {
+        return param_err(format!(
+            "Network {} is not a tier of VPC {}, which IP address {} belongs to",
+            net.name, vpc.name, ip.address
+        ));
+    }
+    let mut tx = st.store.begin().await?;
+    db::public_ip_move(&mut tx, ip.id, key, net.id).await?;
+    tx.commit().await?;
+    rule_ip(st, ctx, param, id).await
+}
+
 pub(crate) fn parse_cidrs(args: &Args, key: &str, default_any: bool) -> AppResult<Vec<String>> {
     let given: Vec<String> = args
         .list(key)
