@@ -264,6 +264,26 @@ pub(crate) fn router_ruleset(ix: &Index, net: &Network, r: &Router, ips: &[&Publ
     out.push_str("table ip canopy {}\ndelete table ip canopy\n");
     out.push_str("table ip canopy {\n");
     let ip_of = |id: uuid::Uuid| ips.iter().find(|i| i.id == id).map(|i| i.address);
+    // The service tags this network's egress rules name, as sets (one missing from the state
+    // is an empty set: its rules match nothing).
+    let tags: std::collections::BTreeSet<&str> = st
+        .egress_rules
+        .iter()
+        .filter(|e| e.network_id == net.id)
+        .flat_map(|e| e.dest_tags.iter().map(String::as_str))
+        .collect();
+    for name in tags {
+        let ranges = st
+            .service_tags
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+            .map(|t| t.ranges.clone())
+            .unwrap_or_default();
+        out.push_str(&crate::tags::render_set(&crate::tags::ServiceTag {
+            name: name.to_string(),
+            ranges,
+        }));
+    }
 
     let mut pfs: Vec<&PortForward> = st
         .port_forwards
@@ -413,9 +433,18 @@ pub(crate) fn router_ruleset(ix: &Index, net: &Network, r: &Router, ips: &[&Publ
         let src = set_of(&e.cidrs)
             .map(|s| format!("ip saddr {s}"))
             .unwrap_or_default();
-        let dst = set_of(&e.dest_cidrs)
-            .map(|s| format!("ip daddr {s}"))
-            .unwrap_or_default();
+        // One line per destination source: the CIDRs (none = anywhere), each tag's set.
+        let mut dsts: Vec<String> = Vec::new();
+        if !e.dest_cidrs.is_empty() || e.dest_tags.is_empty() {
+            dsts.push(
+                set_of(&e.dest_cidrs)
+                    .map(|s| format!("ip daddr {s}"))
+                    .unwrap_or_default(),
+            );
+        }
+        for t in &e.dest_tags {
+            dsts.push(format!("ip daddr @{}", crate::tags::set_name(t)));
+        }
         let m = l4(
             e.protocol,
             e.start_port,
@@ -424,17 +453,19 @@ pub(crate) fn router_ruleset(ix: &Index, net: &Network, r: &Router, ips: &[&Publ
             e.icmp_code,
             false,
         );
-        line(
-            &mut out,
-            8,
-            &[
-                "iifname \"guest\" oifname \"public\"",
-                &src,
-                &dst,
-                &m,
-                verdict,
-            ],
-        );
+        for dst in &dsts {
+            line(
+                &mut out,
+                8,
+                &[
+                    "iifname \"guest\" oifname \"public\"",
+                    &src,
+                    dst,
+                    &m,
+                    verdict,
+                ],
+            );
+        }
     }
     let _ = writeln!(
         out,

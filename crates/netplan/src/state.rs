@@ -295,6 +295,9 @@ pub struct EgressRule {
     pub cidrs: Vec<Cidr>,
     /// Destinations (empty = anywhere).
     pub dest_cidrs: Vec<Cidr>,
+    /// Destinations named by service tags ([`NetState::service_tags`]), besides `dest_cidrs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dest_tags: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -243,6 +243,8 @@ pub fn fixture() -> NetState {
                 icmp_code: None,
                 cidrs: vec![],
                 dest_cidrs: vec![],
+                // The locked-down seed's egress on an isolated network: a service tag.
+                dest_tags: vec!["Storage".into()],
             },
             EgressRule {
                 id: id(0xf101),
@@ -254,6 +256,7 @@ pub fn fixture() -> NetState {
                 icmp_code: None,
                 cidrs: vec![cidr("10.1.1.0/28")],
                 dest_cidrs: vec![cidr("10.9.0.0/16")],
+                dest_tags: vec![],
             },
         ],
         port_forwards: vec![
@@ -349,7 +352,7 @@ pub fn fixture() -> NetState {
         }],
         vpcs: vec![],
         acls: vec![],
-        service_tags: vec![],
+        service_tags: vec![ServiceTag::of_cidrs("Storage", &[cidr("198.51.100.7/32")])],
     }
 }
 
@@ -609,6 +612,7 @@ fn variants_match_golden_files() {
         icmp_code: None,
         cidrs: vec![],
         dest_cidrs: vec![cidr("8.8.8.8/32")],
+        dest_tags: vec![],
     });
     for (host, name) in [(H1, "v-h1"), (H3, "v-h3")] {
         let d = compile_host(&st, id(host));

@@ -164,6 +164,55 @@ async fn tags_named_by_acl_items_reach_the_router() {
     ] {
         assert!(before.contains(needle), "{needle}:\n{before}");
     }
+    // An isolated network's egress rule names the tag too.
+    let j = dave.job(&z.deploy(&[("name", "iso1")])).await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let iso = s(&j["jobresult"]["virtualmachine"]["nic"][0]["networkid"]);
+    let e = dave
+        .err(
+            &[
+                ("command", "createEgressFirewallRule"),
+                ("networkid", &iso),
+                ("protocol", "tcp"),
+                ("destcidrlist", "Nowhere"),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("neither a CIDR nor a service tag"), "{e}");
+    let j = dave
+        .job(&[
+            ("command", "createEgressFirewallRule"),
+            ("networkid", &iso),
+            ("protocol", "tcp"),
+            ("startport", "443"),
+            ("endport", "443"),
+            ("destcidrlist", "Storage"),
+        ])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let egress = s(&j["jobresult"]["firewallrule"]["id"]);
+    let iso_router = s(&admin
+        .ok(&[
+            ("command", "listRouters"),
+            ("networkid", &iso),
+            ("listall", "true"),
+        ])
+        .await["router"][0]["id"]);
+    let iso_nft = || async {
+        s(&admin
+            .ok(&[
+                ("command", "getHostNetworkConfiguration"),
+                ("routerid", &iso_router),
+            ])
+            .await["hostnetworkconfiguration"]["routers"][0]["nftables"])
+    };
+    let iso_before = iso_nft().await;
+    assert!(
+        iso_before.contains("ip daddr @tag_storage tcp dport 443 accept")
+            && iso_before.contains("elements = { 198.51.100.7 }"),
+        "{iso_before}"
+    );
     // The members change: the set does, the rules do not.
     let j = admin
         .job(&[
@@ -190,13 +239,24 @@ async fn tags_named_by_acl_items_reach_the_router() {
         )],
         "only the tag's elements change"
     );
+    assert!(iso_nft().await.contains("elements = { 198.51.100.99 }"));
     // A tag in use stays.
     let e = admin
         .err(&[("command", "deleteServiceTag"), ("id", &tag)], 431)
         .await;
-    assert!(e.contains("named by 1"), "{e}");
+    assert!(
+        e.contains("named by 2"),
+        "an ACL item and an egress rule: {e}"
+    );
     let j = dave
         .job(&[("command", "deleteNetworkACL"), ("id", &item)])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    admin
+        .err(&[("command", "deleteServiceTag"), ("id", &tag)], 431)
+        .await;
+    let j = dave
+        .job(&[("command", "deleteEgressFirewallRule"), ("id", &egress)])
         .await;
     assert_eq!(j["jobstatus"], 1, "{j}");
     admin

@@ -213,7 +213,6 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
         .await?
         .0
     };
-    let service_tags = read_service_tags(&mut c, &acl_items, &networks).await?;
     let local_vms: Vec<VmId> = local.iter().map(|n| n.vm_id).collect();
     let security = read_security(&mut c, &local_vms, &mut nics).await?;
     // What the routers here serve: their networks; a VPC router every tier of its VPC (and
@@ -223,6 +222,15 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
         router_networks.extend(tiers.iter().filter(|t| t.vpc_id == Some(v)).map(|t| t.id));
     }
     let router_side = read_router_side(&mut c, &router_networks).await?;
+    let mut named_by = acl_items.clone();
+    named_by.extend(
+        router_side
+            .rules
+            .iter()
+            .filter(|r| matches!(r.spec, db::RuleSpec::EgressFirewall(_)))
+            .cloned(),
+    );
+    let service_tags = read_service_tags(&mut c, &named_by, &networks).await?;
     // Hosts' underlay addresses.
     let mut host_ids: BTreeSet<HostId> = hosts.iter().copied().collect();
     host_ids.extend(nics.iter().filter_map(|n| n.host_id));
@@ -267,6 +275,7 @@ async fn read_service_tags(
         .iter()
         .filter_map(|r| match &r.spec {
             db::RuleSpec::AclItem(s) => Some(split_sources(&s.cidrlist).1),
+            db::RuleSpec::EgressFirewall(s) => Some(split_sources(&s.destcidrlist).1),
             _ => None,
         })
         .flatten()

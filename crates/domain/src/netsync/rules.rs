@@ -98,7 +98,8 @@ fn egress_rule(r: &db::RuleRow, x: &db::rulespec::FirewallSpec) -> Option<netpla
         icmp_type: int(x.l4.icmptype),
         icmp_code: int(x.l4.icmpcode),
         cidrs: cidrs(&x.cidrlist),
-        dest_cidrs: cidrs(&x.destcidrlist),
+        dest_cidrs: super::load::split_sources(&x.destcidrlist).0,
+        dest_tags: super::load::split_sources(&x.destcidrlist).1,
     })
 }
 

@@ -142,7 +142,15 @@ pub async fn create_egress_prepare(st: &State, ctx: &OpContext, args: &Args) -> 
     let spec = db::rulespec::FirewallSpec {
         l4,
         cidrlist: src,
-        destcidrlist: parse_cidrs(args, "destcidrlist", false)?,
+        // Destinations may name service tags (Canopy).
+        destcidrlist: crate::handlers::vpcs::service_tags::cidrs_or_tags(
+            st,
+            args,
+            "destcidrlist",
+            false,
+        )
+        .await?
+        .unwrap_or_default(),
         rule_type: args.text("type").unwrap_or("user").to_string(),
         fordisplay: args.bool("fordisplay").unwrap_or(true),
         opened_for: None,

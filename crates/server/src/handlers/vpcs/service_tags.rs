@@ -80,6 +80,51 @@ pub(crate) async fn resolve(st: &State, given: &str) -> AppResult<Option<String>
         .find(|n| n.eq_ignore_ascii_case(given)))
 }
 
+/// A list of CIDRs (given as their network address) and service tag names (stored in the
+/// tag's own spelling), as ACL items' `cidrlist` and egress rules' `destcidrlist` take it;
+/// `None` when not given, `0.0.0.0/0` when given empty and `default_any`.
+pub(crate) async fn cidrs_or_tags(
+    st: &State,
+    args: &Args,
+    key: &str,
+    default_any: bool,
+) -> AppResult<Option<Vec<String>>> {
+    let Some(given) = args.list(key) else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for e in given
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let looks_like_address = e.chars().next().is_some_and(|c| c.is_ascii_digit());
+        if looks_like_address {
+            let p: netplan::Cidr = e
+                .parse()
+                .map_err(|_| ApiError::param(format!("Invalid CIDR {e} in {key}")))?;
+            if !e.contains('/') || p.to_string() != e {
+                return param_err(format!("Invalid CIDR {e} in {key}: give it as {p}"));
+            }
+            out.push(e.to_string());
+        } else {
+            match resolve(st, e).await? {
+                Some(name) => out.push(name),
+                None => {
+                    return param_err(format!(
+                        "{e} in {key} is neither a CIDR nor a service tag (listServiceTags)"
+                    ))
+                }
+            }
+        }
+    }
+    if out.is_empty() && default_any {
+        out.push("0.0.0.0/0".into());
+    }
+    Ok(Some(out))
+}
+
 /// A tag by id (root admins only change them).
 async fn get(st: &State, id: Uuid) -> AppResult<RuleRow> {
     let mut c = st.store.read().await?;
@@ -89,16 +134,24 @@ async fn get(st: &State, id: Uuid) -> AppResult<RuleRow> {
         .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()).into())
 }
 
-/// The ACL items naming a tag.
+/// The ACL items and egress firewall rules naming a tag.
 async fn items_naming(st: &State, name: &str) -> AppResult<Vec<RuleRow>> {
     let mut c = st.store.read().await?;
-    let items = db::rule_list(&mut c, &db::RuleFilter::kind("aclitem"))
-        .await?
-        .0;
+    let items = db::rule_list(
+        &mut c,
+        &db::RuleFilter {
+            kinds: vec!["aclitem", "egressfw"],
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    let names = |l: &[String]| l.iter().any(|e| e.eq_ignore_ascii_case(name));
     Ok(items
         .into_iter()
         .filter(|r| match &r.spec {
-            RuleSpec::AclItem(s) => s.cidrlist.iter().any(|e| e.eq_ignore_ascii_case(name)),
+            RuleSpec::AclItem(s) => names(&s.cidrlist),
+            RuleSpec::EgressFirewall(s) => names(&s.destcidrlist),
             _ => false,
         })
         .collect())
@@ -228,10 +281,20 @@ pub async fn update_run(
     .record(&mut tx)
     .await?;
     tx.commit().await?;
-    // Every tier whose list has an item naming the tag: its router's set changes.
-    let lists: Vec<Uuid> = items_naming(st, &name)
-        .await?
+    // Every tier whose list has an item naming the tag, every network whose egress rules
+    // name it: its router's set changes.
+    let naming = items_naming(st, &name).await?;
+    let egress_nets: Vec<model::NetworkId> = naming
         .iter()
+        .filter(|r| r.kind() == "egressfw")
+        .filter_map(|r| r.network_id)
+        .collect();
+    if !egress_nets.is_empty() {
+        crate::netsync::networks_changed(st, &egress_nets).await?;
+    }
+    let lists: Vec<Uuid> = naming
+        .iter()
+        .filter(|r| r.kind() == "aclitem")
         .filter_map(|i| i.parent_id)
         .collect();
     if !lists.is_empty() {
@@ -263,7 +326,7 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     let used = items_naming(st, &name).await?;
     if !used.is_empty() {
         return param_err(format!(
-            "Service tag {name} is named by {} network ACL item(s): change or delete them first",
+            "Service tag {name} is named by {} network ACL item(s) or egress firewall rule(s): change or delete them first",
             used.len()
         ));
     }

@@ -115,43 +115,9 @@ fn acl_l4(
     Ok(l4)
 }
 
-/// `cidrlist` of an item: CIDRs (given as their network address) and service tag names
-/// (stored in the tag's own spelling); `None` when not given.
+/// `cidrlist` of an item: CIDRs and service tag names; `None` when not given.
 async fn sources(st: &State, args: &Args) -> AppResult<Option<Vec<String>>> {
-    let Some(given) = args.list("cidrlist") else {
-        return Ok(None);
-    };
-    let mut out = Vec::new();
-    for e in given
-        .iter()
-        .flat_map(|s| s.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let looks_like_address = e.chars().next().is_some_and(|c| c.is_ascii_digit());
-        if looks_like_address {
-            let p: netplan::Cidr = e
-                .parse()
-                .map_err(|_| ApiError::param(format!("Invalid CIDR {e} in cidrlist")))?;
-            if !e.contains('/') || p.to_string() != e {
-                return param_err(format!("Invalid CIDR {e} in cidrlist: give it as {p}"));
-            }
-            out.push(e.to_string());
-        } else {
-            match crate::handlers::vpcs::service_tags::resolve(st, e).await? {
-                Some(name) => out.push(name),
-                None => {
-                    return param_err(format!(
-                        "{e} in cidrlist is neither a CIDR nor a service tag (listServiceTags)"
-                    ))
-                }
-            }
-        }
-    }
-    if out.is_empty() {
-        out.push("0.0.0.0/0".into());
-    }
-    Ok(Some(out))
+    crate::handlers::vpcs::service_tags::cidrs_or_tags(st, args, "cidrlist", true).await
 }
 
 fn action_arg(v: Option<&str>, default: &str) -> AppResult<String> {
