@@ -312,6 +312,17 @@ async fn vpc_api(ts: TestServer) {
     assert_eq!(j["jobstatus"], 1, "{j}");
     let acl = s(&j["jobresult"]["networkacllist"]["id"]);
     assert_eq!(j["jobresult"]["networkacllist"]["vpcname"], "v1");
+    let e = alice
+        .err(
+            &[
+                ("command", "createNetworkACLList"),
+                ("name", "WEB-ACL"),
+                ("vpcid", &vpc_id),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("already exists in VPC v1"), "{e}");
     assert_eq!(
         n(&alice
             .ok(&[("command", "listNetworkACLLists"), ("vpcid", &vpc_id)])

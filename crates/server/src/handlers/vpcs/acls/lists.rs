@@ -84,6 +84,29 @@ pub async fn create_list_prepare(st: &State, ctx: &OpContext, args: &Args) -> Ap
     if args.has("fordisplay") && !ctx.is_admin() {
         return param_err("Only admins can set fordisplay");
     }
+    // Names are unique among the VPC's lists (or among the global ones).
+    let taken = {
+        let mut c = st.store.read().await?;
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                name: Some(name.clone()),
+                ..db::RuleFilter::kind("acllist")
+            },
+        )
+        .await?
+        .0
+        .into_iter()
+        .any(|l| l.parent_id == vpc.as_ref().map(|v| v.id.0))
+    };
+    if taken {
+        return param_err(format!(
+            "A network ACL list named {name} already exists in {}",
+            vpc.as_ref()
+                .map(|v| format!("VPC {}", v.name))
+                .unwrap_or_else(|| "the global lists".into())
+        ));
+    }
     let id = Uuid::new_v4();
     let mut tx = st.store.begin().await?;
     db::rule_insert(
