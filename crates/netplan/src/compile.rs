@@ -364,27 +364,15 @@ fn compile_indexed(ix: &Index, host: Uuid) -> HostDesired {
     }
 }
 
-fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
-    if let Some(v) = r.vpc_id {
-        return crate::vpc::compile_vpc_router(ix, r, v);
-    }
-    let st = ix.st;
-    let net = *ix.networks.get(&r.network_id)?;
-    let prefix = net.cidr.map(|c| c.len).unwrap_or(24);
-    let mut ips: Vec<&PublicIp> = st
-        .public_ips
-        .iter()
-        .filter(|p| p.network_id == net.id)
-        .collect();
-    ips.sort_by_key(|p| (!p.source_nat, p.address));
-
-    let mut interfaces = vec![Interface {
-        name: "guest".into(),
-        bridge: Some(bridge_name(net)),
-        mac: Some(r.guest_mac.to_lowercase()),
-        addresses: vec![format!("{}/{prefix}", r.guest_ip)],
-    }];
-    let mut routes = Vec::new();
+/// A router's public interface (its address and every other public IP it answers for) with
+/// the default route through the public gateway, and its control interface — the same for a
+/// network's router and a VPC's.
+pub(crate) fn outer_side(
+    r: &Router,
+    ips: &[&PublicIp],
+    interfaces: &mut Vec<Interface>,
+    routes: &mut Vec<Route>,
+) {
     if let Some(p) = &r.public {
         let mut addrs = vec![format!("{}/{}", p.ip, p.prefix)];
         addrs.extend(
@@ -411,6 +399,30 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
         mac: None,
         addresses: vec![format!("{}/16", r.link_local_ip)],
     });
+}
+
+fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
+    if let Some(v) = r.vpc_id {
+        return crate::vpc::compile_vpc_router(ix, r, v);
+    }
+    let st = ix.st;
+    let net = *ix.networks.get(&r.network_id)?;
+    let prefix = net.cidr.map(|c| c.len).unwrap_or(24);
+    let mut ips: Vec<&PublicIp> = st
+        .public_ips
+        .iter()
+        .filter(|p| p.network_id == net.id)
+        .collect();
+    ips.sort_by_key(|p| (!p.source_nat, p.address));
+
+    let mut interfaces = vec![Interface {
+        name: "guest".into(),
+        bridge: Some(bridge_name(net)),
+        mac: Some(r.guest_mac.to_lowercase()),
+        addresses: vec![format!("{}/{prefix}", r.guest_ip)],
+    }];
+    let mut routes = Vec::new();
+    outer_side(r, &ips, &mut interfaces, &mut routes);
 
     routes.extend(
         st.routes

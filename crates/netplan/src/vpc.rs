@@ -9,9 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use crate::compile::{
-    bridge_name, namespace, public_bridge, Index, Interface, Lease, Route, RouterDesired,
-};
+use crate::compile::{bridge_name, namespace, Index, Interface, Lease, RouterDesired};
 use crate::state::*;
 
 /// The chain tag of a network ACL list: `l` and its id's 32 hex digits.
@@ -80,32 +78,7 @@ pub(crate) fn compile_vpc_router(
         });
     }
     let mut routes = Vec::new();
-    if let Some(p) = &r.public {
-        let mut addrs = vec![format!("{}/{}", p.ip, p.prefix)];
-        addrs.extend(
-            ips.iter()
-                .filter(|i| i.address != p.ip)
-                .map(|i| format!("{}/{}", i.address, p.prefix)),
-        );
-        interfaces.push(Interface {
-            name: "public".into(),
-            bridge: Some(public_bridge(p.vlan)),
-            mac: Some(p.mac.to_lowercase()),
-            addresses: addrs,
-        });
-        routes.push(Route {
-            destination: Cidr::any(),
-            via: Some(p.gateway),
-            dev: Some("public".into()),
-            metric: 0,
-        });
-    }
-    interfaces.push(Interface {
-        name: "control".into(),
-        bridge: None,
-        mac: None,
-        addresses: vec![format!("{}/16", r.link_local_ip)],
-    });
+    crate::compile::outer_side(r, &ips, &mut interfaces, &mut routes);
 
     // Every tier's VMs: leases per tier, names across the VPC.
     let domain = vpc.domain.clone().unwrap_or_else(|| "cs.internal".into());
