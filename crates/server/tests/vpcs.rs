@@ -176,6 +176,50 @@ async fn vpc_api(ts: TestServer) {
     assert!(r.status >= 400, "bob renamed alice's VPC: {}", r.text);
     let r = bob.call(&[("command", "deleteVPC"), ("id", &vpc_id)]).await;
     assert!(r.status >= 400, "bob deleted alice's VPC: {}", r.text);
+    // A domain admin of another domain neither sees nor changes it.
+    let (_, _, d2admin) = account_with_keys(&ts, admin, "vd2admin", Some(&d2), "2").await;
+    assert_eq!(
+        n(&d2admin
+            .ok(&[("command", "listVPCs"), ("listall", "true")])
+            .await),
+        0
+    );
+    let r = d2admin
+        .call(&[("command", "deleteVPC"), ("id", &vpc_id)])
+        .await;
+    assert!(
+        r.status >= 400,
+        "another domain's admin deleted it: {}",
+        r.text
+    );
+    // Hostile input: a name past the parameter's length, control characters in a tag's
+    // name: clear 431s.
+    let long = "x".repeat(300);
+    let mut p = create("v9", "10.30.0.0/16");
+    p[1] = ("name", long.as_str());
+    alice.err(&p, 431).await;
+    let e = admin
+        .err(
+            &[
+                ("command", "createServiceTag"),
+                ("name", "Stor\u{7}age\n"),
+                ("cidrlist", "10.0.0.0/8"),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("non-printable"), "{e}");
+    let e = admin
+        .err(
+            &[
+                ("command", "createServiceTag"),
+                ("name", "Stör-ägé"),
+                ("cidrlist", "10.0.0.0/8"),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("Invalid service tag name"), "{e}");
     let j = alice
         .job(&[
             ("command", "updateVPC"),
