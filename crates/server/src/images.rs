@@ -105,6 +105,25 @@ async fn progress(st: &State, id: Uuid, done: u64, total: Option<u64>, last: &mu
     }
 }
 
+/// Feeds `buf[..n]` to both digests on a blocking thread: hashing a large image is CPU work
+/// that would otherwise hold an async worker (and every request queued behind it) for
+/// seconds on a small machine.
+async fn hash(
+    mut md5: Md5,
+    mut sha: Sha256,
+    buf: Vec<u8>,
+    n: usize,
+) -> Result<(Md5, Sha256, Vec<u8>), String> {
+    tokio::task::spawn_blocking(move || {
+        let part = buf.get(..n).unwrap_or(&buf);
+        md5.update(part);
+        sha.update(part);
+        (md5, sha, buf)
+    })
+    .await
+    .map_err(|e| format!("hashing the image: {e}"))
+}
+
 async fn fetch(
     st: &State,
     id: Uuid,
@@ -141,8 +160,7 @@ async fn fetch(
             if n == 0 {
                 break;
             }
-            md5.update(&buf[..n]);
-            sha.update(&buf[..n]);
+            (md5, sha, buf) = hash(md5, sha, buf, n).await?;
             out.write_all(&buf[..n])
                 .await
                 .map_err(|e| format!("writing the image: {e}"))?;
@@ -206,8 +224,8 @@ async fn fetch(
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| format!("reading {url}: {}", chain(&e)))?;
             if let Ok(data) = frame.into_data() {
-                md5.update(&data);
-                sha.update(&data);
+                let n = data.len();
+                (md5, sha, _) = hash(md5, sha, data.to_vec(), n).await?;
                 out.write_all(&data)
                     .await
                     .map_err(|e| format!("writing the image: {e}"))?;
@@ -287,7 +305,7 @@ pub async fn download(st: State, id: Uuid) {
         r.attrs["downloadserver"] = json!(me);
     })
     .await;
-    let outcome = async {
+    let work = async {
         let got = fetch(&st, id, &url, &dest, restricted).await?;
         if let Some((algo, want)) = row.attrs["checksum"].as_str().and_then(parse_checksum) {
             let have = if algo == "md5" { &got.md5 } else { &got.sha256 };
@@ -312,8 +330,17 @@ pub async fn download(st: State, id: Uuid) {
             }
         }
         Ok(got)
-    }
-    .await;
+    };
+    // A download stops with its server: the next server to start (or a survivor) resumes it;
+    // one left running would write the same files as the one that resumed it.
+    let mut stopping = st.stopping.clone();
+    let outcome = tokio::select! {
+        r = work => r,
+        _ = stopping.wait_for(|s| *s) => {
+            tracing::info!(template = %id, "the server stops: the download is left to be resumed");
+            return;
+        }
+    };
     let res = match outcome {
         Ok(got) => {
             tracing::info!(template = %id, size = got.size, "image downloaded");

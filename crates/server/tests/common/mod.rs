@@ -49,13 +49,13 @@ impl TestServer {
         database: Option<String>,
         agent_listen: std::net::SocketAddr,
     ) -> Self {
-        // `CANOPY_TEST_LOG=warn` (or any filter) shows the server's log in a failing test.
-        if let Ok(filter) = std::env::var("CANOPY_TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_test_writer()
-                .try_init();
-        }
+        // The server's warnings are captured with the test's output (shown when it fails);
+        // `CANOPY_TEST_LOG=info` (or any filter) shows more.
+        let filter = std::env::var("CANOPY_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
         let cfg = server::Config {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("addr"),
@@ -268,17 +268,22 @@ impl Client {
         self.wait_job(&id).await
     }
 
+    /// Waits (30 s by the clock, however slow each query is) for a job to end.
     pub async fn wait_job(&self, id: &str) -> Value {
-        for _ in 0..600 {
-            let j = self
+        let start = std::time::Instant::now();
+        let mut queries = 0;
+        let mut last = Value::Null;
+        while start.elapsed() < Duration::from_secs(30) {
+            last = self
                 .ok(&[("command", "queryAsyncJobResult"), ("jobid", id)])
                 .await;
-            if j["jobstatus"] != 0 {
-                return j;
+            queries += 1;
+            if last["jobstatus"] != 0 {
+                return last;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("job {id} did not finish in 30 s");
+        panic!("job {id} did not finish in 30 s ({queries} queries; the last answered {last})");
     }
 }
 
