@@ -10,6 +10,8 @@
 #   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
 #     groups, routers with DHCP/DNS and load balancers) and the real-hosts test;
 #   - genisoimage: hosts build config drives with it (as CloudStack does);
+#   - tinyproxy: the HTTP proxy a locked-down site downloads images through (secstorage.proxy),
+#     started on loopback by the real-hosts test;
 #   - debootstrap, syslinux, syslinux-common, mtools, dosfstools, fdisk:
 #     scripts/build-debian-image.sh builds the
 #     Debian cloud image the real-hosts test boots (from Debian's packages only);
@@ -41,6 +43,8 @@ command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 # The Debian cloud image the real-hosts test boots.
 # Config drives (genisoimage, as CloudStack's ConfigDriveBuilder; isoinfo for the tests).
 command -v genisoimage >/dev/null 2>&1 || need+=(genisoimage)
+# The outbound proxy of a locked-down site (the real-hosts test downloads a template through it).
+[ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
 [ -f /usr/lib/syslinux/mbr/mbr.bin ] || need+=(syslinux-common)

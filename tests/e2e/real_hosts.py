@@ -263,6 +263,83 @@ def main():
         st["offering"] = so["id"]
     step("template (kernel + initrd + root disk) registered and ready; a 256 MiB offering", template)
 
+    def download_through_proxy():
+        # A locked-down site: the management server may reach its image server only through the
+        # site's HTTP proxy. tinyproxy (as nobody) on loopback; the image server on loopback
+        # too, and an nftables rule (this test's own table, loopback only) refuses every
+        # connection to it that is not the proxy's. With secstorage.proxy set the download
+        # completes (the proxy's log shows it); without, it fails.
+        work = os.path.join(a.work, "proxy")
+        os.makedirs(os.path.join(work, "www"), exist_ok=True)
+        with open(os.path.join(a.template, "root.qcow2"), "rb") as f, \
+                open(os.path.join(work, "www", "root.qcow2"), "wb") as g:
+            g.write(f.read())
+        free = lambda: socket.create_server(("127.0.0.1", 0))  # noqa: E731
+        s1, s2 = free(), free()
+        img_port, proxy_port = s1.getsockname()[1], s2.getsockname()[1]
+        s1.close()
+        s2.close()
+        log = os.path.join(work, "tinyproxy.log")
+        open(log, "w").close()
+        os.chmod(log, 0o666)
+        os.chmod(work, 0o755)
+        with open(os.path.join(work, "tinyproxy.conf"), "w") as f:
+            f.write("User nobody\nGroup nogroup\nPort %d\nListen 127.0.0.1\nTimeout 60\nAllow 127.0.0.1\n"
+                    "LogFile \"%s\"\nLogLevel Info\nMaxClients 20\n" % (proxy_port, log))
+        img = subprocess.Popen([sys.executable, "-m", "http.server", str(img_port), "--bind", "127.0.0.1",
+                                "--directory", os.path.join(work, "www")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proxy = subprocess.Popen(["tinyproxy", "-d", "-c", os.path.join(work, "tinyproxy.conf")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        nft = lambda *args: subprocess.run(["nft", *args], check=True)  # noqa: E731
+        try:
+            def listening(port):
+                try:
+                    socket.create_connection(("127.0.0.1", port), 1).close()
+                    return True
+                except OSError:
+                    return False
+            wait_for("the image server", lambda: listening(img_port), 15, 0.2)
+            wait_for("tinyproxy", lambda: listening(proxy_port), 15, 0.2)
+            nft("add", "table", "inet", "rh_proxy")
+            nft("add", "chain", "inet", "rh_proxy", "out", "{ type filter hook output priority 0 ; }")
+            nft("add", "rule", "inet", "rh_proxy", "out", "oif", "lo", "tcp", "dport", str(img_port),
+                "meta", "skuid", "!=", "nobody", "reject", "with", "tcp", "reset")
+            url = "http://127.0.0.1:%d/root.qcow2" % img_port
+
+            def register(name):
+                return api.registerTemplate(name=name, displaytext=name, url=url, format="QCOW2",
+                                            hypervisor="KVM", ostypeid=st["ostype"], zoneid=st["zone"])["template"][0]
+
+            def state(t):
+                return api.listTemplates(templatefilter="all", id=t["id"])["template"][0]
+
+            api.updateConfiguration(name="secstorage.proxy", value="http://127.0.0.1:%d" % proxy_port)
+            t0 = time.monotonic()
+            t = register("via-proxy")
+            ended = lambda t: state(t)["isready"] or state(t).get("status", "").startswith("fetching")  # noqa: E731
+            wait_for("the download through the proxy", lambda: ended(t), 60, 0.5)
+            check(state(t)["isready"], "downloaded through the proxy: %s" % state(t).get("status"))
+            TIMES["template download through the proxy (3 MB)"] = time.monotonic() - t0
+            with open(log) as f:
+                seen = f.read()
+            check("root.qcow2" in seen, "the proxy carried it: %r" % seen[-500:])
+            api.updateConfiguration(name="secstorage.proxy", value="")
+            t = register("direct")
+            wait_for("the direct download to end", lambda: ended(t), 60, 0.5)
+            why = state(t)["status"]
+            check(not state(t)["isready"], "direct access is refused: %s" % why)
+            api.deleteTemplate(id=t["id"])
+        finally:
+            subprocess.run(["nft", "delete", "table", "inet", "rh_proxy"], check=False)
+            api.updateConfiguration(name="secstorage.proxy", value="")
+            for p in (img, proxy):
+                p.terminate()
+                p.wait(10)
+        return "ready through tinyproxy on loopback; direct: %s" % why[:120]
+    step("a locked-down site: a template downloads through the HTTP proxy (secstorage.proxy) while direct "
+         "access is refused", download_through_proxy)
+
     def key_pair():
         key = os.path.join(a.work, "id_rh")
         if not os.path.exists(key):
@@ -831,6 +908,36 @@ def main():
     step("a load balancer spreads connections over two VMs; source stickiness keeps a client on one",
          load_balancer)
 
+    def pool_load_balancer():
+        # A service IP pool (a public range marked for load balancers): a rule created without
+        # an address takes the pool's next one, the router answers on it from the public side,
+        # and its name resolves inside the network; the address goes back with the rule.
+        api.createVlanIpRange(zoneid=st["zone"], forvirtualnetwork="true", forloadbalancers="true",
+                              vlan="untagged", gateway="203.0.113.1", netmask="255.255.255.0",
+                              startip="203.0.113.200", endip="203.0.113.209")
+        lb = api.createLoadBalancerRule(networkid=st["network"], name="pool-web", algorithm="roundrobin",
+                                        publicport=8088, privateport=80)["loadbalancer"]
+        addr = lb["publicip"]
+        check(addr.startswith("203.0.113.20") and lb.get("servicepool") is True, "a pool address: %s" % lb)
+        api.assignToLoadBalancerRule(id=lb["id"], virtualmachineids="%s,%s" % (st["vm1"]["id"], st["vm2"]["id"]))
+        url = "http://%s:8088/" % addr
+        wait_for("the pool LB answers", lambda: ns_fetch(a.inet, url), 30, 0.5)
+        seen = [ns_fetch(a.inet, url) for _ in range(8)]
+        check(set(seen) == {"vm1", "vm2"}, "from the public namespace, over both VMs: %s" % seen)
+        c = console(st["vm1"]["id"])
+        try:
+            rc, out = c.run("nslookup pool-web")
+            check(rc == 0 and addr in out, "its name resolves in the network: %r" % out)
+        finally:
+            c.close()
+        api.deleteLoadBalancerRule(id=lb["id"])
+        back = api.listPublicIpAddresses(ipaddress=addr, allocatedonly="false", listall="true")["publicipaddress"]
+        check(back and back[0]["state"] == "Free", "the address went back to the pool: %s" % back)
+        check(ns_fetch(a.inet, url, timeout=2) is None, "nothing answers on it any more")
+        return "%s from the pool: vm1+vm2 from outside, pool-web resolves; back to Free with the rule" % addr
+    step("a service IP pool lends a load balancer its address: reached from the public namespace, by name "
+         "inside, returned with the rule", pool_load_balancer)
+
     def reboot_router():
         import glob
         r = st["router"]
@@ -1083,6 +1190,9 @@ def main():
                                                        displaytext=name, vpcid=vpc["id"], gateway=gw,
                                                        netmask="255.255.255.0", aclid=acl)["network"]
         web = tier("web", "10.70.1.1", web_acl)
+        # app balances internally (the internal load balancer step uses it).
+        toff = api.listNetworkOfferings(
+            name="DefaultIsolatedNetworkOfferingForVpcNetworksWithInternalLB")["networkoffering"][0]
         app = tier("app", "10.70.2.1", app_acl)
         t0 = time.monotonic()
         w, _, _ = deploy("web1", 1, networkids=web["id"])
@@ -1181,6 +1291,97 @@ def main():
             "not, no rule changed"
     step("the locked-down seed's egress: 443 to a service tag and nothing else out; the tag's members change "
          "and the new address is reachable without touching the rules", egress_by_service_tag)
+
+    def internal_lb_by_name():
+        # An internal load balancer on the app tier (10.70.2.0/24): the VPC router takes the
+        # next free address, haproxy there spreads connections over app1 and app2 (on the two
+        # hosts), and web1 (the other tier) reaches it by its name in the VPC's domain, through
+        # web's egress and app's ingress items (80 from the VPC is allowed at 20).
+        vpc, web, app, w, p = st["vpc"]
+        q, _, _ = deploy("app2", 1, networkids=app["id"])
+        cq = console(q["id"])
+        try:
+            rc, out = cq.run("httpd -p 8080 -h /www && echo LISTEN-$((1+1))")
+            check(rc == 0 and "LISTEN-2" in out, "listener in app2: %r" % out)
+        finally:
+            cq.close()
+        t0 = time.monotonic()
+        lb = api.createLoadBalancer(name="api", scheme="Internal", algorithm="roundrobin", sourceport=80,
+                                    instanceport=8080, networkid=app["id"],
+                                    sourceipaddressnetworkid=app["id"])["loadbalancer"]
+        api.assignToLoadBalancerRule(id=lb["id"], virtualmachineids="%s,%s" % (p["id"], q["id"]))
+        TIMES["createLoadBalancer + assignToLoadBalancerRule -> applied (API jobs)"] = time.monotonic() - t0
+        check(lb["dnsname"] == "api.rh.vpc", "its name: %s" % lb)
+        c = console(w["id"])
+        # The guest's static busybox resolves only with its own nslookup (its libc resolver
+        # crashes without NSS modules): the name is looked up, then the address is used.
+        get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 %s %d"
+        try:
+            rc, out = c.run("nslookup api.rh.vpc")
+            check(rc == 0 and lb["sourceipaddress"] in out, "web1 resolves the balancer: %r" % out)
+            seen = []
+            for _ in range(6):
+                rc, out = c.run(get % (lb["sourceipaddress"], 80))
+                seen.append(next((n for n in ("app1", "app2") if n in out), out.strip()[-60:]))
+            check(set(seen) == {"app1", "app2"}, "connections spread over app1 and app2: %s" % seen)
+            rc, out = c.run(get % (lb["sourceipaddress"], 8080))
+            check("app" not in out, "only the balancer's port answers: %r" % out)
+        finally:
+            c.close()
+        # Not from outside: the public namespace has no route into the VPC's tiers and the
+        # router's public side drops what no rule sent in.
+        out = ns_fetch(a.inet, "http://%s/" % lb["sourceipaddress"], timeout=2)
+        check(out is None, "not reachable from outside: %r" % out)
+        return "api.rh.vpc = %s: web1's requests went to %s" % (lb["sourceipaddress"], sorted(set(seen)))
+    step("an internal load balancer on a VPC tier spreads connections over two VMs on two hosts, reached by "
+         "its DNS name from the other tier", internal_lb_by_name)
+
+    def private_gateway():
+        # A private gateway (VXLAN 5001) of the VPC: the router joins the segment as
+        # 172.16.50.2; a namespace this test makes stands on the other side as the next hop
+        # 172.16.50.1 with 192.168.100.1 behind it. A static route through the gateway makes
+        # app1 reach it (source-NATed to the router's address); without the route it does not.
+        vpc, web, app, w, p = st["vpc"]
+        allow = api.listNetworkACLLists(name="default_allow")["networkacllist"][0]["id"]
+        gw = api.createPrivateGateway(vpcid=vpc["id"], ipaddress="172.16.50.2", gateway="172.16.50.1",
+                                      netmask="255.255.255.0", vlan="5001", sourcenatsupported="true",
+                                      aclid=allow)["privategateway"]
+        router = api.listRouters(vpcid=vpc["id"])["router"][0]
+        host_ns = hosts_ns[host_no(router["hostid"]) - 1]
+        wait_for("the gateway's bridge on the router's host", lambda: subprocess.run(
+            ["ip", "-n", host_ns, "link", "show", "cbr5001"], capture_output=True).returncode == 0, 30, 0.5)
+        run = lambda *c: subprocess.run(list(c), check=True)  # noqa: E731
+        run("ip", "netns", "add", "rhpgw")
+        try:
+            run("ip", "link", "add", "rhpgwa", "type", "veth", "peer", "name", "rhpgwb", "netns", "rhpgw")
+            run("ip", "link", "set", "rhpgwa", "netns", host_ns)
+            run("ip", "-n", host_ns, "link", "set", "rhpgwa", "master", "cbr5001", "up")
+            run("ip", "-n", "rhpgw", "addr", "add", "172.16.50.1/24", "dev", "rhpgwb")
+            run("ip", "-n", "rhpgw", "addr", "add", "192.168.100.1/32", "dev", "lo")
+            run("ip", "-n", "rhpgw", "link", "set", "rhpgwb", "up")
+            run("ip", "-n", "rhpgw", "link", "set", "lo", "up")
+            c = console(p["id"])
+            try:
+                rc, out = c.run("ping -c 1 -W 2 192.168.100.1")
+                check(rc != 0, "no route yet: %r" % out)
+                t0 = time.monotonic()
+                route = api.createStaticRoute(gatewayid=gw["id"], cidr="192.168.100.0/24")["staticroute"]
+                TIMES["createStaticRoute through a private gateway -> applied (API job)"] = time.monotonic() - t0
+                rc, out = c.run("ping -c 2 -W 2 192.168.100.1")
+                check(rc == 0, "app1 reaches 192.168.100.1 through the private gateway: %r" % out)
+                api.deleteStaticRoute(id=route["id"])
+                rc, out = c.run("ping -c 1 -W 2 192.168.100.1")
+                check(rc != 0, "the route gone, so is the way: %r" % out)
+            finally:
+                c.close()
+        finally:
+            subprocess.run(["ip", "-n", host_ns, "link", "del", "rhpgwa"], check=False)
+            subprocess.run(["ip", "netns", "del", "rhpgw"], check=False)
+            api.deletePrivateGateway(id=gw["id"])
+        return "app1 -> 192.168.100.1 via the private gateway 172.16.50.2 (vxlan 5001, source NAT) with the route, " \
+            "not without"
+    step("a VPC's private gateway: a static route through it reaches a network behind the next hop",
+         private_gateway)
 
     def qemu_dies():
         # Without HA: reported and Stopped. With HA: restarted.

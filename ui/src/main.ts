@@ -8,6 +8,7 @@ import { dashboard } from "./views/dashboard";
 import { instanceDetail, instances, deployWizard } from "./views/instances";
 import { isos, keypairs, templates, volumes } from "./views/storage";
 import { networkDetail, networks, publicIpDetail, publicIps, securityGroupDetail, securityGroups, vpnUsers } from "./views/network";
+import { serviceTags, vpcDetail, vpcs } from "./views/vpc";
 import { clusters, hostDetail, hosts, imageStores, offerings, physicalNetworks, pods, primaryStorage, routers, settings, zones } from "./views/infra";
 import { accounts, domains, events, jobsPage, limits, users } from "./views/accounts";
 
@@ -34,6 +35,8 @@ const NAV: NavItem[] = [
   { section: "Network", path: "publicips", label: "Public IP addresses", view: publicIps },
   { section: "Network", path: "securitygroups", label: "Security groups", view: securityGroups },
   { section: "Network", path: "vpnusers", label: "VPN users", view: vpnUsers },
+  { section: "Network", path: "vpcs", label: "VPCs", view: vpcs },
+  { section: "Network", path: "servicetags", label: "Service tags", view: serviceTags },
   { section: "Infrastructure", path: "zones", label: "Zones", view: zones, roles: ADMIN },
   { section: "Infrastructure", path: "pods", label: "Pods", view: pods, roles: ADMIN },
   { section: "Infrastructure", path: "clusters", label: "Clusters", view: clusters, roles: ADMIN },
@@ -58,6 +61,7 @@ const DETAIL: Record<string, { view: View; roles?: NavItem["roles"] }> = {
   deploy: { view: deployWizard },
   network: { view: networkDetail },
   publicip: { view: publicIpDetail },
+  vpc: { view: vpcDetail },
   securitygroup: { view: securityGroupDetail },
   host: { view: hostDetail, roles: ADMIN },
 };

@@ -222,6 +222,70 @@ const dialogSubmit = async (page) => {
     return `rule: ${t.trim()}; bad port refused: ${err}`;
   });
 
+  await steps.step("a VPC: an ACL list whose rules are reordered, a tier guarded by it, an internal load balancer", async () => {
+    await page.goto(`${base}/client/#/vpcs`);
+    await page.click("text=+ Create VPC");
+    await page.fill(".modal input[name=name]", "shop");
+    await page.waitForSelector(".modal select[name=zoneid] option[value]:not([value=''])", { state: "attached" });
+    await page.waitForSelector(".modal select[name=vpcofferingid] option[value]:not([value=''])", { state: "attached" });
+    await page.fill(".modal input[name=cidr]", "10.60.0.0/16");
+    await page.fill(".modal input[name=networkdomain]", "shop.vpc");
+    await dialogSubmit(page);
+    await rowByName(page, "shop").waitFor();
+    await rowByName(page, "shop").locator("a").click();
+    await page.waitForSelector(".tabs button:has-text('Network ACL lists')");
+    await page.click(".tabs button:has-text('Network ACL lists')");
+    await page.click("text=+ Create ACL list");
+    await page.fill(".modal input[name=name]", "web-acl");
+    await dialogSubmit(page);
+    await rowByName(page, "web-acl").waitFor();
+    await rowByName(page, "web-acl").locator("button:has-text('Rules')").click();
+    for (const [port, action] of [["80", "Allow"], ["22", "Deny"]]) {
+      await page.click("text=+ Add rule");
+      await page.selectOption(".modal select[name=traffictype]", "Ingress");
+      await page.selectOption(".modal select[name=action]", action);
+      await page.selectOption(".modal select[name=protocol]", "tcp");
+      await page.fill(".modal input[name=startport]", port);
+      await page.fill(".modal input[name=endport]", port);
+      await page.fill(".modal input[name=cidrlist]", "0.0.0.0/0");
+      await dialogSubmit(page);
+      await page.waitForSelector(`.acl-rules tbody tr[data-id] td[data-label=Ports]:text-is('${port}')`);
+    }
+    const order = async () => (await page.locator(".acl-rules tbody tr[data-id] td[data-label=Ports]").allTextContents()).join(",");
+    check((await order()) === "80,22", `created in order: ${await order()}`);
+    // The deny moves above the allow (moveNetworkAclItem): the list is shown in its new order.
+    await page.locator(".acl-rules tbody tr[data-id]").nth(1).locator("button:has-text('↑')").click();
+    await page.waitForFunction(() => [...document.querySelectorAll(".acl-rules tbody tr[data-id] td[data-label=Ports]")].map((t) => t.textContent).join(",") === "22,80");
+    await steps.shot(page, "09b-vpc-acl-rules");
+    await page.click(".tabs button:has-text('Tiers')");
+    await page.click("text=+ Add tier");
+    await page.fill(".modal input[name=name]", "web");
+    await page.waitForSelector(".modal select[name=networkofferingid] option[value]:not([value=''])", { state: "attached" });
+    const ilbOffering = await page.$eval(".modal select[name=networkofferingid]", (el) => [...el.options].find((o) => o.text.includes("WithInternalLB"))?.value);
+    check(ilbOffering, "the internal LB tier offering is offered");
+    await page.selectOption(".modal select[name=networkofferingid]", ilbOffering);
+    await page.fill(".modal input[name=gateway]", "10.60.1.1");
+    await page.waitForSelector(".modal select[name=aclid] option[value]:not([value=''])", { state: "attached" });
+    const acl = await page.$eval(".modal select[name=aclid]", (el) => [...el.options].find((o) => o.text === "web-acl")?.value);
+    check(acl, "the list is offered");
+    await page.selectOption(".modal select[name=aclid]", acl);
+    await dialogSubmit(page);
+    await page.waitForSelector("tbody tr[data-name=web] td:has-text('web-acl')");
+    await page.click(".tabs button:has-text('Internal load balancers')");
+    await page.click("text=+ Create internal load balancer");
+    await page.fill(".modal input[name=name]", "api");
+    await page.waitForSelector(".modal select[name=networkid] option[value]:not([value=''])", { state: "attached" });
+    await page.fill(".modal input[name=sourceport]", "80");
+    await page.fill(".modal input[name=instanceport]", "8080");
+    await dialogSubmit(page);
+    const row = rowByName(page, "api");
+    await row.waitFor();
+    const cells = (await row.locator("td").allTextContents()).join(" | ");
+    check(cells.includes("api.shop.vpc") && cells.includes("10.60.1.254") && cells.includes("80 → 8080"), cells);
+    await steps.shot(page, "09c-vpc-internal-lb");
+    return `rules 80,22 → 22,80 after a move; tier web on web-acl; ${cells}`;
+  });
+
   await steps.step("acquire a public IP and add a port-forwarding rule", async () => {
     await page.goto(`${base}/client/#/publicips`);
     await page.locator("tbody tr[data-id]").first().waitFor();

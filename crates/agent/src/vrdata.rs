@@ -54,7 +54,7 @@ impl Table {
 }
 
 struct Running {
-    address: Ipv4Addr,
+    addresses: Vec<Ipv4Addr>,
     /// The namespace's identity (its nsfs inode): a namespace made again needs new sockets.
     namespace_id: u64,
     table: Arc<RwLock<Table>>,
@@ -83,9 +83,14 @@ impl Default for DataServers {
 }
 
 impl DataServers {
-    /// Serves `guests` on `address` in namespace `ns` (started, restarted on a new address or
-    /// namespace, or just given the new data).
-    pub fn apply(&self, ns: &str, address: Ipv4Addr, guests: &[GuestData]) -> Result<(), String> {
+    /// Serves `guests` on `addresses` in namespace `ns` (started, restarted on new addresses
+    /// or a new namespace, or just given the new data).
+    pub fn apply(
+        &self,
+        ns: &str,
+        addresses: &[Ipv4Addr],
+        guests: &[GuestData],
+    ) -> Result<(), String> {
         let namespace_id = std::fs::metadata(self.netns_dir.join(ns))
             .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
             .map_err(|e| format!("router namespace {ns}: {e}"))?;
@@ -103,7 +108,7 @@ impl DataServers {
             t.delivered.retain(|d| sent.contains(d));
         };
         if let Some(r) = running.get(ns) {
-            if r.address == address && r.namespace_id == namespace_id {
+            if r.addresses == addresses && r.namespace_id == namespace_id {
                 if let Ok(mut t) = r.table.write() {
                     fresh(&mut t);
                 }
@@ -116,7 +121,7 @@ impl DataServers {
         let Some(rt) = self.runtime.clone() else {
             return Err("no async runtime to serve the router's data on".into());
         };
-        let listeners = bind_in_namespace(&self.netns_dir.join(ns), address)?;
+        let listeners = bind_in_namespace(&self.netns_dir.join(ns), addresses)?;
         let mut table = Table::default();
         fresh(&mut table);
         let table = Arc::new(RwLock::new(table));
@@ -137,11 +142,15 @@ impl DataServers {
                 serve(l, port, table, acked, stopped).await;
             });
         }
-        tracing::info!(namespace = ns, %address, "router data and password servers up");
+        tracing::info!(
+            namespace = ns,
+            ?addresses,
+            "router data and password servers up"
+        );
         running.insert(
             ns.to_string(),
             Running {
-                address,
+                addresses: addresses.to_vec(),
                 namespace_id,
                 table,
                 stop,
@@ -172,11 +181,13 @@ impl DataServers {
     }
 }
 
-/// Opens the data and password listeners on `address` inside the namespace at `ns_path`.
+/// Opens the data and password listeners on each of `addresses` inside the namespace at
+/// `ns_path`.
 fn bind_in_namespace(
     ns_path: &std::path::Path,
-    address: Ipv4Addr,
+    addresses: &[Ipv4Addr],
 ) -> Result<Vec<(u16, std::net::TcpListener)>, String> {
+    let addresses = addresses.to_vec();
     let ns =
         std::fs::File::open(ns_path).map_err(|e| format!("opening {}: {e}", ns_path.display()))?;
     // setns changes only the calling thread: a thread of its own enters the namespace, makes
@@ -189,13 +200,16 @@ fn bind_in_namespace(
             )
             .map_err(|e| format!("entering the router namespace: {e}"))?;
             let mut out = Vec::new();
-            for port in [DATA_PORT, PASSWORD_PORT] {
-                let l = std::net::TcpListener::bind(SocketAddr::from((address, port))).map_err(
-                    |e| format!("binding {address}:{port} in the router namespace: {e}"),
-                )?;
-                l.set_nonblocking(true)
-                    .map_err(|e| format!("listener of {address}:{port}: {e}"))?;
-                out.push((port, l));
+            for address in &addresses {
+                for port in [DATA_PORT, PASSWORD_PORT] {
+                    let l = std::net::TcpListener::bind(SocketAddr::from((*address, port)))
+                        .map_err(|e| {
+                            format!("binding {address}:{port} in the router namespace: {e}")
+                        })?;
+                    l.set_nonblocking(true)
+                        .map_err(|e| format!("listener of {address}:{port}: {e}"))?;
+                    out.push((port, l));
+                }
             }
             Ok(out)
         },

@@ -31,6 +31,8 @@ pub struct VlanRangeRow {
     pub end_ip: String,
     pub for_virtual: bool,
     pub for_system: bool,
+    /// A service IP pool: its addresses go to load balancer rules only (Canopy).
+    pub for_lb: bool,
     pub account_id: Option<AccountId>,
     pub account_name: Option<String>,
     pub domain_id: Option<DomainId>,
@@ -55,7 +57,7 @@ const RANGE_COLS: &str =
     "r.id AS r_id, r.zone_id AS r_zone, r.physnet_id AS r_pn, r.pod_id AS r_pod, \
     r.network_id AS r_net, r.vlan AS r_vlan, r.gateway AS r_gw, r.netmask AS r_mask, \
     r.start_ip AS r_start, r.end_ip AS r_end, r.for_virtual AS r_fv, r.for_system AS r_fs, \
-    r.account_id AS r_acct, a.name AS a_name, r.domain_id AS r_dom, d.name AS d_name, \
+    r.for_lb AS r_flb, r.account_id AS r_acct, a.name AS a_name, r.domain_id AS r_dom, d.name AS d_name, \
     d.path AS d_path, r.created AS r_created";
 const RANGE_FROM: &str = " FROM vlan_ranges r LEFT JOIN accounts a ON a.id = r.account_id \
     LEFT JOIN domains d ON d.id = r.domain_id WHERE r.removed IS NULL";
@@ -78,6 +80,7 @@ fn range_row(r: &AnyRow) -> Result<VlanRangeRow> {
             end_ip: "r_end",
             for_virtual: "r_fv",
             for_system: "r_fs",
+            for_lb: "r_flb",
             account_id: "r_acct",
             account_name: "a_name",
             domain_id: "r_dom",
@@ -91,7 +94,7 @@ fn range_row(r: &AnyRow) -> Result<VlanRangeRow> {
 pub async fn vlan_range_insert(conn: &mut AnyConnection, v: &VlanRangeRow) -> Result<()> {
     let mut q = Sql::new(
         "INSERT INTO vlan_ranges (id, zone_id, physnet_id, pod_id, network_id, vlan, gateway, \
-         netmask, start_ip, end_ip, for_virtual, for_system, account_id, domain_id, created) VALUES (",
+         netmask, start_ip, end_ip, for_virtual, for_system, for_lb, account_id, domain_id, created) VALUES (",
     );
     q.bind(v.id)
         .push(", ")
@@ -116,6 +119,8 @@ pub async fn vlan_range_insert(conn: &mut AnyConnection, v: &VlanRangeRow) -> Re
         .bind(v.for_virtual)
         .push(", ")
         .bind(v.for_system)
+        .push(", ")
+        .bind(v.for_lb)
         .push(", ")
         .bind(v.account_id)
         .push(", ")
@@ -358,18 +363,41 @@ pub async fn public_ip_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<
 }
 
 /// Up to `n` Free addresses of public ranges in a zone an account may take: ranges dedicated
-/// to it first, then undedicated ones; lowest address first.
+/// to it first, then undedicated ones; lowest address first. Service IP pools excluded.
 pub async fn public_ip_free(
     conn: &mut AnyConnection,
     zone: Uuid,
     account: AccountId,
     n: i64,
 ) -> Result<Vec<(Uuid, String)>> {
+    free_in(conn, zone, account, n, false).await
+}
+
+/// Up to `n` Free addresses of the service IP pools (ranges marked for load balancers) in a
+/// zone an account may take: its own pools first, then shared ones; lowest address first.
+pub async fn public_ip_free_pool(
+    conn: &mut AnyConnection,
+    zone: Uuid,
+    account: AccountId,
+    n: i64,
+) -> Result<Vec<(Uuid, String)>> {
+    free_in(conn, zone, account, n, true).await
+}
+
+async fn free_in(
+    conn: &mut AnyConnection,
+    zone: Uuid,
+    account: AccountId,
+    n: i64,
+    pool: bool,
+) -> Result<Vec<(Uuid, String)>> {
     let mut q = Sql::new(
         "SELECT p.id, p.address FROM public_ips p JOIN vlan_ranges r ON r.id = p.range_id \
-         WHERE r.removed IS NULL AND r.network_id IS NULL AND r.for_system = 0 AND p.state = 'Free' AND p.zone_id = ",
+         WHERE r.removed IS NULL AND r.network_id IS NULL AND r.for_system = 0 AND p.state = 'Free' AND r.for_lb = ",
     );
-    q.bind(zone)
+    q.bind(pool)
+        .push(" AND p.zone_id = ")
+        .bind(zone)
         .push(" AND (r.account_id IS NULL OR r.account_id = ")
         .bind(account)
         .push(") ORDER BY CASE WHEN r.account_id IS NULL THEN 1 ELSE 0 END, p.addr_num LIMIT ")

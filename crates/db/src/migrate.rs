@@ -33,9 +33,17 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, "job ownership generations", V19),
     (20, "VPC offerings, VPCs, tiers, VPC routers", V20),
     (21, "service tags", V21),
+    (22, "service IP pools", V22),
 ];
 
-pub const SCHEMA_VERSION: i64 = 21;
+pub const SCHEMA_VERSION: i64 = 22;
+
+/// Service IP pools (a Canopy addition, after MetalLB's address pools): a public range marked
+/// `for_lb` gives its addresses only to load balancer rules created without an address;
+/// associateIpAddress and source NAT never take them.
+const V22: &str = r#"
+ALTER TABLE vlan_ranges ADD COLUMN for_lb BIGINT NOT NULL DEFAULT 0
+"#;
 
 /// Service tags (a Canopy addition): named address groups, `net_rules` of kind `servicetag`,
 /// global and unique by name.

@@ -312,6 +312,51 @@ pub async fn nics_for_vms(conn: &mut AnyConnection, vms: &[VmId]) -> Result<Vec<
         .collect()
 }
 
+/// Reserves an address of a network for something other than a VM (an internal load
+/// balancer's source address): a NIC row owned by `owner`, device -1, never joined to a VM,
+/// so the unique live (network, address) index keeps VMs and reservations apart even across
+/// servers. An address already taken is a [`DbError::Conflict`]. Released by
+/// [`nic_release_for_vm`] with the owner's id.
+pub async fn nic_reserve(
+    conn: &mut AnyConnection,
+    network: NetworkId,
+    ip: &str,
+    owner: Uuid,
+    mac: &str,
+) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO nics (id, vm_id, network_id, ip4, mac, device_id, is_default, created) VALUES (",
+    );
+    q.bind(Uuid::new_v4().to_string())
+        .push(", ")
+        .bind(owner.to_string())
+        .push(", ")
+        .bind(network.to_string())
+        .push(", ")
+        .bind(ip.to_string())
+        .push(", ")
+        .bind(mac.to_string())
+        .push(", -1, 0, ")
+        .bind(now_ms())
+        .push(")");
+    q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// Hands the address reservations of `from` to `to` (an internal load balancer going while
+/// another still listens on its address).
+pub async fn nic_transfer(conn: &mut AnyConnection, from: Uuid, to: Uuid) -> Result<u64> {
+    let mut q = Sql::new("UPDATE nics SET vm_id = ");
+    q.bind(to.to_string()).and(
+        " WHERE removed IS NULL AND device_id = -1 AND vm_id = ",
+        from.to_string(),
+    );
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}
+
 /// Releases the NICs of an expunged VM (their addresses become free).
 pub async fn nic_release_for_vm(conn: &mut AnyConnection, vm: VmId) -> Result<u64> {
     let mut q = Sql::new("UPDATE nics SET removed = ");

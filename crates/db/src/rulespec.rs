@@ -157,6 +157,9 @@ pub struct LbSpec {
     pub cidrlist: Vec<String>,
     #[serde(default = "yes")]
     pub fordisplay: bool,
+    /// The address came from a service IP pool for this rule and goes back with it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pooled: bool,
 }
 
 /// A stickiness policy of a load balancer rule.
@@ -198,6 +201,9 @@ pub struct RouteSpec {
     pub nexthop: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// A VPC's route through this private gateway (a network of guest type Private).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gatewayid: Option<Uuid>,
 }
 
 /// A remote-access VPN on a public IP.
@@ -266,6 +272,24 @@ pub struct ServiceTagSpec {
     pub cidrlist: Vec<String>,
 }
 
+/// An internal load balancer (`createLoadBalancer scheme=Internal`): the rule's network is the
+/// tier whose VMs receive the traffic; the source address is reserved on its own tier as a
+/// NIC row owned by the load balancer (`db::nic_reserve`), so no VM can take it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternalLbSpec {
+    /// `roundrobin`, `leastconn` or `source`.
+    pub algorithm: String,
+    pub sourceport: i64,
+    pub instanceport: i64,
+    pub sourceipaddress: String,
+    pub sourceipaddressnetworkid: Uuid,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "yes")]
+    pub fordisplay: bool,
+}
+
 /// One rule of the networking model, by kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuleSpec {
@@ -277,6 +301,7 @@ pub enum RuleSpec {
     PortForward(PortForwardSpec),
     IpForward(IpForwardSpec),
     LoadBalancer(LbSpec),
+    InternalLb(InternalLbSpec),
     Stickiness(StickinessSpec),
     HealthCheck(HealthCheckSpec),
     Route(RouteSpec),
@@ -297,6 +322,7 @@ pub mod kind {
     pub const PORT_FORWARD: &str = "portforward";
     pub const IP_FORWARD: &str = "ipforward";
     pub const LOAD_BALANCER: &str = "lb";
+    pub const INTERNAL_LB: &str = "ilb";
     pub const STICKINESS: &str = "stickiness";
     pub const HEALTH_CHECK: &str = "healthcheck";
     pub const ROUTE: &str = "route";
@@ -320,6 +346,7 @@ impl RuleSpec {
             PortForward(_) => kind::PORT_FORWARD,
             IpForward(_) => kind::IP_FORWARD,
             LoadBalancer(_) => kind::LOAD_BALANCER,
+            InternalLb(_) => kind::INTERNAL_LB,
             Stickiness(_) => kind::STICKINESS,
             HealthCheck(_) => kind::HEALTH_CHECK,
             Route(_) => kind::ROUTE,
@@ -341,6 +368,7 @@ impl RuleSpec {
             PortForward(s) => serde_json::to_string(s),
             IpForward(s) => serde_json::to_string(s),
             LoadBalancer(s) => serde_json::to_string(s),
+            InternalLb(s) => serde_json::to_string(s),
             Stickiness(s) => serde_json::to_string(s),
             HealthCheck(s) => serde_json::to_string(s),
             Route(s) => serde_json::to_string(s),
@@ -369,6 +397,7 @@ impl RuleSpec {
             kind::PORT_FORWARD => de(doc).map(PortForward),
             kind::IP_FORWARD => de(doc).map(IpForward),
             kind::LOAD_BALANCER => de(doc).map(LoadBalancer),
+            kind::INTERNAL_LB => de(doc).map(InternalLb),
             kind::STICKINESS => de(doc).map(Stickiness),
             kind::HEALTH_CHECK => de(doc).map(HealthCheck),
             kind::ROUTE => de(doc).map(Route),
@@ -434,6 +463,7 @@ impl RuleSpec {
             Firewall(s) | EgressFirewall(s) => s.fordisplay,
             PortForward(s) => s.fordisplay,
             LoadBalancer(s) => s.fordisplay,
+            InternalLb(s) => s.fordisplay,
             Stickiness(s) => s.fordisplay,
             HealthCheck(s) => s.fordisplay,
             Vpn(s) => s.fordisplay,
@@ -448,6 +478,7 @@ impl RuleSpec {
             Firewall(s) | EgressFirewall(s) => s.fordisplay = d,
             PortForward(s) => s.fordisplay = d,
             LoadBalancer(s) => s.fordisplay = d,
+            InternalLb(s) => s.fordisplay = d,
             Stickiness(s) => s.fordisplay = d,
             HealthCheck(s) => s.fordisplay = d,
             Vpn(s) => s.fordisplay = d,
@@ -527,6 +558,14 @@ mod tests {
                 privateport: 80,
                 ..Default::default()
             }),
+            RuleSpec::InternalLb(InternalLbSpec {
+                algorithm: "leastconn".into(),
+                sourceport: 80,
+                instanceport: 8080,
+                sourceipaddress: "10.1.1.200".into(),
+                sourceipaddressnetworkid: id,
+                ..Default::default()
+            }),
             RuleSpec::Stickiness(StickinessSpec {
                 methodname: "LbCookie".into(),
                 params: [("holdtime".to_string(), "3600".to_string())].into(),
@@ -545,6 +584,7 @@ mod tests {
                 metric: 100,
                 nexthop: Some("10.1.1.1".into()),
                 interface: None,
+                gatewayid: None,
             }),
             RuleSpec::Vpn(VpnSpec {
                 iprange: "10.1.2.1-10.1.2.8".into(),

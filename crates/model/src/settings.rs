@@ -202,6 +202,13 @@ pub const SETTINGS: &[SettingDef] = &[
         "",
         "Comma-separated CIDRs of internal addresses (loopback, link-local, the management server's own networks) that users other than root admins may download templates and ISOs from"
     ),
+    s!(
+        "secstorage.proxy",
+        "Storage",
+        String,
+        "",
+        "HTTP proxy for template and ISO downloads from http(s) URLs, in http://[username:password@]proxyserver:port format; empty: direct"
+    ),
     s!("session.timeout", "Advanced", Integer, "1800",
        "Seconds of inactivity after which a login session expires", Some(60.0), None),
     s!("storage.overprovisioning.factor", "Storage", Float, "2",

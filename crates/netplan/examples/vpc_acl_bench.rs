@@ -49,6 +49,7 @@ fn state(rules: u32, vms: u32, tiers: u32, hosts: u32) -> NetState {
             mtu: 1450,
             vpc_id: Some(vpc),
             acl: Some(acl),
+            private_gateway: None,
         });
     }
     for v in 0..vms {

@@ -168,11 +168,35 @@ pub fn chains(tag: &str) -> (String, String) {
 /// matches returns too (egress is allowed by default), what no ingress item matches is dropped.
 pub fn render(tag: &str, items: &[Item]) -> String {
     let (inc, out) = chains(tag);
+    render_chains(
+        items,
+        &[
+            (inc, Traffic::Ingress, "saddr", "drop", "accept"),
+            (out, Traffic::Egress, "daddr", "return", "return"),
+        ],
+    )
+}
+
+/// A private gateway's list for traffic entering the VPC through it: `acl_gwin_<tag>`, its
+/// ingress items in order, an allow returning (the destination tier's list decides next), a
+/// deny — or no match — dropping.
+pub fn render_gateway_in(tag: &str, items: &[Item]) -> String {
+    render_chains(
+        items,
+        &[(
+            format!("acl_gwin_{tag}"),
+            Traffic::Ingress,
+            "saddr",
+            "drop",
+            "return",
+        )],
+    )
+}
+
+fn render_chains(items: &[Item], chains: &[(String, Traffic, &str, &str, &str)]) -> String {
     let mut s = String::new();
-    for (name, traffic, addr, tail) in [
-        (inc, Traffic::Ingress, "saddr", "drop"),
-        (out, Traffic::Egress, "daddr", "return"),
-    ] {
+    for (name, traffic, addr, tail, allow) in chains {
+        let (name, traffic, addr, tail, allow) = (name.as_str(), *traffic, *addr, *tail, *allow);
         let _ = writeln!(s, "    chain {name} {{");
         s.push_str("        ct state established,related accept\n");
         for i in ordered(items, traffic) {
@@ -198,10 +222,9 @@ pub fn render(tag: &str, items: &[Item]) -> String {
                     m.push(l4);
                 }
                 m.push(
-                    match (i.action, traffic) {
-                        (Action::Allow, Traffic::Ingress) => "accept",
-                        (Action::Allow, Traffic::Egress) => "return",
-                        (Action::Deny, _) => "drop",
+                    match i.action {
+                        Action::Allow => allow,
+                        Action::Deny => "drop",
                     }
                     .to_string(),
                 );

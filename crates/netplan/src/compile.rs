@@ -101,6 +101,11 @@ pub struct RouterDesired {
     pub vpn: Option<VpnDesired>,
     /// The router's guest address: its data server (port 80) and password server (8080).
     pub data_address: Ipv4Addr,
+    /// A VPC router's: every tier's gateway (then `data_address` is unused). One listener per
+    /// gateway, not one on 0.0.0.0, so an internal load balancer may listen on port 80 of
+    /// another address of the router.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_addresses: Vec<Ipv4Addr>,
     /// What the data and password servers tell each guest, by address.
     #[serde(default)]
     pub guests: Vec<crate::GuestData>,
@@ -489,7 +494,16 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
         .filter(|l| ips.iter().any(|i| i.id == l.ip_id))
         .collect();
     lbs.sort_by_key(|l| (l.public_port, l.id));
-    let haproxy_cfg = (!lbs.is_empty()).then(|| render::haproxy(&lbs, &ips));
+    let lbs: Vec<(Ipv4Addr, &LoadBalancer)> = lbs
+        .into_iter()
+        .filter_map(|l| Some((ips.iter().find(|i| i.id == l.ip_id)?.address, l)))
+        .collect();
+    let haproxy_cfg = (!lbs.is_empty()).then(|| render::haproxy(&lbs));
+    // Every load balancer answers to its name in the network's domain.
+    let records = render::lb_records(&lbs, &leases, &domain);
+    let mut dnsmasq_conf = dnsmasq_conf;
+    dnsmasq_conf.push_str(&render::host_records(&records));
+    dns.extend(records);
     let vpn = st
         .vpns
         .iter()
@@ -512,6 +526,7 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
         haproxy_cfg,
         vpn,
         data_address: r.guest_ip,
+        data_addresses: Vec::new(),
         guests,
     })
 }

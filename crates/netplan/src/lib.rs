@@ -28,6 +28,7 @@ pub use compile::{
     RouterDesired,
 };
 pub use nftdelta::nft_delta;
+pub use render::dns_label;
 pub use state::*;
 pub use tags::ServiceTag;
 

@@ -527,16 +527,70 @@ fn haproxy_name(lb: &LoadBalancer) -> String {
     format!("lb_{}", hex8(lb.id))
 }
 
-/// haproxy for the load balancer rules on a router's public IPs.
-pub(crate) fn haproxy(lbs: &[&LoadBalancer], ips: &[&PublicIp]) -> String {
+/// A DNS label for a load balancer's name: lower case, letters, digits and `-` (anything
+/// else becomes `-`), at most 63 characters; none when nothing usable is left.
+pub fn dns_label(name: &str) -> Option<String> {
+    let mut l: String = name
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    l = l.trim_matches('-').to_string();
+    l.truncate(63);
+    let l = l.trim_end_matches('-').to_string();
+    (!l.is_empty()).then_some(l)
+}
+
+/// The DNS records of a router's load balancers, `<name>.<domain>` → the address it answers
+/// on — unless a VM already has that name (the VM keeps it); one record per name (the lowest
+/// address when two balancers share one).
+pub(crate) fn lb_records(
+    lbs: &[(Ipv4Addr, &LoadBalancer)],
+    leases: &[Lease],
+    domain: &str,
+) -> Vec<(String, Ipv4Addr)> {
+    let mut out: std::collections::BTreeMap<String, Ipv4Addr> = Default::default();
+    for (addr, lb) in lbs {
+        let Some(label) = dns_label(&lb.name) else {
+            continue;
+        };
+        if leases
+            .iter()
+            .any(|l| l.hostname.eq_ignore_ascii_case(&label))
+        {
+            continue;
+        }
+        let e = out.entry(label).or_insert(*addr);
+        *e = (*e).min(*addr);
+    }
+    out.into_iter()
+        .map(|(l, a)| (format!("{l}.{domain}"), a))
+        .collect()
+}
+
+/// dnsmasq lines for [`lb_records`].
+pub(crate) fn host_records(records: &[(String, Ipv4Addr)]) -> String {
+    let mut out = String::new();
+    for (name, addr) in records {
+        let _ = writeln!(out, "host-record={name},{addr}");
+    }
+    out
+}
+
+/// haproxy for load balancers, each with the address it listens on (a router's public IP, or
+/// an internal load balancer's tier address).
+pub(crate) fn haproxy(lbs: &[(Ipv4Addr, &LoadBalancer)]) -> String {
     let mut out = String::new();
     out.push_str("# Canopy load balancers (generated)\n");
     out.push_str("global\n    maxconn 4096\n    log stdout format raw local0\n\n");
     out.push_str("defaults\n    mode tcp\n    log global\n    timeout connect 5s\n    timeout client 50s\n    timeout server 50s\n    timeout check 5s\n");
-    for lb in lbs {
-        let Some(ip) = ips.iter().find(|i| i.id == lb.ip_id).map(|i| i.address) else {
-            continue;
-        };
+    for (ip, lb) in lbs {
         let name = haproxy_name(lb);
         let http = matches!(
             lb.stickiness.as_ref().map(|s| s.method.as_str()),

@@ -139,6 +139,18 @@ pub struct Network {
     /// A tier's network ACL list ([`NetState::acls`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Uuid>,
+    /// Set when this network is a VPC's private gateway: the segment (VNI) the VPC router
+    /// joins with its own address there; `gateway` is the next hop on the other side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_gateway: Option<PrivateGateway>,
+}
+
+/// A VPC's private gateway (`createPrivateGateway`): the router's address on the segment and
+/// whether traffic from the VPC leaving through it is source-NATed to that address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateGateway {
+    pub address: Ipv4Addr,
+    pub source_nat: bool,
 }
 
 /// A VM's NIC and where the VM runs now (`host_id` is `None` for a stopped VM).
@@ -355,6 +367,17 @@ pub struct LoadBalancer {
     pub health_check: Option<HealthCheck>,
 }
 
+/// An internal load balancer (CloudStack's `createLoadBalancer scheme=Internal`): haproxy on
+/// the VPC router answers on `address`, an address of the tier `network_id` the router takes
+/// as its own, reachable only from inside the VPC. `lb.ip_id` is unused (nil); `public_port`
+/// is the source port, `private_port` the instance port; always TCP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InternalLb {
+    pub lb: LoadBalancer,
+    pub network_id: Uuid,
+    pub address: Ipv4Addr,
+}
+
 /// A static route on a network's router: the longest prefix wins, then the lowest metric.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaticRoute {
@@ -400,6 +423,8 @@ pub struct NetState {
     pub egress_rules: Vec<EgressRule>,
     pub port_forwards: Vec<PortForward>,
     pub load_balancers: Vec<LoadBalancer>,
+    #[serde(default)]
+    pub internal_lbs: Vec<InternalLb>,
     pub routes: Vec<StaticRoute>,
     pub vpns: Vec<RemoteAccessVpn>,
     #[serde(default)]

@@ -13,6 +13,20 @@ use crate::state::Cidr;
 
 /// The built-in tag of everything outside.
 pub const INTERNET: &str = "Internet";
+/// The built-in tag of the management servers' addresses (what agents and guests' data reach).
+pub const MANAGEMENT_SERVERS: &str = "ManagementServers";
+/// The built-in tag of the zone's image stores' addresses.
+pub const IMAGE_STORES: &str = "ImageStores";
+/// Every built-in tag's name.
+pub const BUILTIN: &[&str] = &[INTERNET, MANAGEMENT_SERVERS, IMAGE_STORES];
+
+/// The built-in tag `name` spelled as given in any case, if it is one.
+pub fn builtin(name: &str) -> Option<&'static str> {
+    BUILTIN
+        .iter()
+        .copied()
+        .find(|b| b.eq_ignore_ascii_case(name))
+}
 
 /// A tag and its members as address ranges (first, last), merged and sorted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +36,12 @@ pub struct ServiceTag {
 }
 
 impl ServiceTag {
+    /// A tag of these single addresses.
+    pub fn of_addresses(name: &str, addrs: &[Ipv4Addr]) -> ServiceTag {
+        let cidrs: Vec<Cidr> = addrs.iter().filter_map(|a| Cidr::new(*a, 32)).collect();
+        ServiceTag::of_cidrs(name, &cidrs)
+    }
+
     /// A tag of these CIDRs.
     pub fn of_cidrs(name: &str, cidrs: &[Cidr]) -> ServiceTag {
         ServiceTag {

@@ -17,11 +17,16 @@ pub fn list_tag(list: uuid::Uuid) -> String {
     format!("l{}", list.simple())
 }
 
-/// A tier's interface on its VPC router.
+/// A tier's interface on its VPC router (`t<VNI>`; a private gateway's `g<VNI>`).
 pub fn tier_interface(n: &Network) -> Option<String> {
+    let p = if n.private_gateway.is_some() {
+        "g"
+    } else {
+        "t"
+    };
     match n.isolation {
-        Isolation::Vxlan(v) => Some(format!("t{v}")),
-        Isolation::Vlan(v) => Some(format!("t{v}")),
+        Isolation::Vxlan(v) => Some(format!("{p}{v}")),
+        Isolation::Vlan(v) => Some(format!("{p}{v}")),
         Isolation::None => None,
     }
 }
@@ -64,26 +69,64 @@ pub(crate) fn compile_vpc_router(
         .filter(|p| p.network_id == vpc_id || tier_ids.contains(&p.network_id))
         .collect();
     ips.sort_by_key(|p| (!p.source_nat, p.address));
+    let ilbs = internal_lbs(st, &tier_ids);
 
     let mut interfaces = Vec::new();
     for t in &tiers {
         let (Some(name), Some(c), Some(gw)) = (tier_interface(t), t.cidr, t.gateway) else {
             continue;
         };
+        // A private gateway: the router's own address there (the gateway is the next hop).
+        if let Some(pg) = t.private_gateway {
+            interfaces.push(Interface {
+                name,
+                bridge: Some(bridge_name(t)),
+                mac: Some(tier_mac(r.id, t.id)),
+                addresses: vec![format!("{}/{}", pg.address, c.len)],
+            });
+            continue;
+        }
+        // The gateway, then the addresses of the tier's internal load balancers.
+        let mut addresses = vec![gw];
+        for l in ilbs.iter().filter(|l| l.network_id == t.id) {
+            if c.contains(l.address) && !addresses.contains(&l.address) {
+                addresses.push(l.address);
+            }
+        }
         interfaces.push(Interface {
             name,
             bridge: Some(bridge_name(t)),
             mac: Some(tier_mac(r.id, t.id)),
-            addresses: vec![format!("{gw}/{}", c.len)],
+            addresses: addresses.iter().map(|a| format!("{a}/{}", c.len)).collect(),
         });
     }
     let mut routes = Vec::new();
     crate::compile::outer_side(r, &ips, &mut interfaces, &mut routes);
+    // Static routes of the VPC (through its private gateways): longest prefix, then metric.
+    routes.extend(
+        st.routes
+            .iter()
+            .filter(|s| s.network_id == vpc_id)
+            .map(|s| crate::compile::Route {
+                destination: s.destination,
+                via: s.next_hop,
+                dev: s.interface.clone(),
+                metric: s.metric,
+            }),
+    );
+    routes.sort_by(|a, b| {
+        b.destination
+            .len
+            .cmp(&a.destination.len)
+            .then(a.metric.cmp(&b.metric))
+            .then(a.destination.addr.cmp(&b.destination.addr))
+            .then(a.via.cmp(&b.via))
+    });
 
     // Every tier's VMs: leases per tier, names across the VPC.
     let domain = vpc.domain.clone().unwrap_or_else(|| "cs.internal".into());
     let mut per_tier: Vec<(&Network, Vec<Lease>)> = Vec::new();
-    for t in &tiers {
+    for t in tiers.iter().filter(|t| t.private_gateway.is_none()) {
         let mut nics: Vec<&Nic> = ix
             .nics_of
             .get(&t.id)
@@ -111,12 +154,12 @@ pub(crate) fn compile_vpc_router(
         .iter()
         .map(|l| (format!("{}.{domain}", l.hostname), l.ip))
         .collect();
-    for t in &tiers {
+    for (t, _) in &per_tier {
         if let Some(gw) = t.gateway {
             dns.push((format!("data-server.{domain}"), gw));
         }
     }
-    let dnsmasq_conf = dnsmasq(vpc, r, &per_tier, &domain);
+    let mut dnsmasq_conf = dnsmasq(vpc, r, &per_tier, &domain);
     let on_vpc: BTreeSet<(uuid::Uuid, Ipv4Addr)> = per_tier
         .iter()
         .flat_map(|(t, l)| l.iter().map(|l| (t.id, l.ip)))
@@ -129,14 +172,39 @@ pub(crate) fn compile_vpc_router(
         .collect();
     guests.sort_by_key(|g| (g.ip, g.vm_id));
     guests.dedup_by_key(|g| g.ip);
-    let nftables = ruleset(ix, vpc, &tiers, &ips);
-    let mut lbs: Vec<&LoadBalancer> = st
+    let nftables = ruleset(ix, vpc, &tiers, &ips, &ilbs);
+    let mut public: Vec<&LoadBalancer> = st
         .load_balancers
         .iter()
         .filter(|l| ips.iter().any(|i| i.id == l.ip_id))
         .collect();
-    lbs.sort_by_key(|l| (l.public_port, l.id));
-    let haproxy_cfg = (!lbs.is_empty()).then(|| crate::render::haproxy(&lbs, &ips));
+    public.sort_by_key(|l| (l.public_port, l.id));
+    // Public load balancers on the VPC's addresses, then the internal ones on tier addresses.
+    let mut lbs: Vec<(Ipv4Addr, &LoadBalancer)> = public
+        .into_iter()
+        .filter_map(|l| Some((ips.iter().find(|i| i.id == l.ip_id)?.address, l)))
+        .collect();
+    lbs.extend(ilbs.iter().map(|l| (l.address, &l.lb)));
+    let haproxy_cfg = (!lbs.is_empty()).then(|| crate::render::haproxy(&lbs));
+    // Every load balancer answers to its name in the VPC's domain, from every tier.
+    let records = crate::render::lb_records(&lbs, &leases, &domain);
+    dnsmasq_conf.push_str(&crate::render::host_records(&records));
+    dns.extend(records);
+    // A remote-access VPN on one of the VPC's addresses: clients get addresses of its range
+    // and reach the tiers through the tiers' ingress items.
+    let vpn = st
+        .vpns
+        .iter()
+        .filter(|v| v.network_id == vpc_id || tier_ids.contains(&v.network_id))
+        .min_by_key(|v| v.id)
+        .and_then(|v| {
+            let ip = ips.iter().find(|i| i.id == v.ip_id)?;
+            let local = per_tier
+                .iter()
+                .find_map(|(t, _)| t.gateway)
+                .unwrap_or(vpc.cidr.addr);
+            Some(crate::render::vpn(v, ip.address, local))
+        });
     Some(RouterDesired {
         router_id: r.id,
         network_id: vpc_id,
@@ -148,12 +216,23 @@ pub(crate) fn compile_vpc_router(
         dnsmasq_conf,
         nftables,
         haproxy_cfg,
-        vpn: None,
-        // The data and password servers answer on every tier's gateway (the public side is
-        // closed by the ruleset's input chain).
+        vpn,
+        // The data and password servers answer on every tier's gateway.
         data_address: Ipv4Addr::UNSPECIFIED,
+        data_addresses: per_tier.iter().filter_map(|(t, _)| t.gateway).collect(),
         guests,
     })
+}
+
+/// The internal load balancers on these tiers, by address, port and id.
+fn internal_lbs<'a>(st: &'a NetState, tiers: &BTreeSet<uuid::Uuid>) -> Vec<&'a InternalLb> {
+    let mut v: Vec<&InternalLb> = st
+        .internal_lbs
+        .iter()
+        .filter(|l| tiers.contains(&l.network_id))
+        .collect();
+    v.sort_by_key(|l| (l.address, l.lb.public_port, l.lb.id));
+    v
 }
 
 /// dnsmasq for every tier: DHCP with static leases per tier interface, DNS for the VM names
@@ -208,7 +287,13 @@ fn dnsmasq(vpc: &Vpc, r: &Router, tiers: &[(&Network, Vec<Lease>)], domain: &str
 
 /// The VPC router's ruleset: static NAT, source NAT of the super CIDR, the public side closed
 /// to the router itself, and every tier's ACL chains in the forward path.
-fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> String {
+fn ruleset(
+    ix: &Index,
+    vpc: &Vpc,
+    tiers: &[&Network],
+    ips: &[&PublicIp],
+    ilbs: &[&InternalLb],
+) -> String {
     let st = ix.st;
     let mut out = String::new();
     out.push_str("# Canopy VPC router (generated; applied as one transaction)\n");
@@ -242,6 +327,14 @@ fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> Stri
             .unwrap_or(empty);
         out.push_str(&crate::tags::render_set(&t));
     }
+    // Each list's chains once, whichever tiers it guards (a change of one item rewrites one
+    // chain); a tier whose list is not in the state gets the empty list's (ingress denied).
+    let list_of = |t: &Network| -> (String, &[crate::acl::Item]) {
+        match t.acl.and_then(|a| st.acls.iter().find(|l| l.id == a)) {
+            Some(l) => (list_tag(l.id), l.items.as_slice()),
+            None => ("none".to_string(), &[]),
+        }
+    };
     let ip_of = |id: uuid::Uuid| ips.iter().find(|i| i.id == id).map(|i| i.address);
     let mut pfs: Vec<&PortForward> = st
         .port_forwards
@@ -299,6 +392,18 @@ fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> Stri
             vpc.cidr, snat.address
         );
     }
+    // A private gateway with source NAT: the VPC leaves through it as the router's address.
+    for t in tiers {
+        if let (Some(pg), Some(i)) = (t.private_gateway, tier_interface(t)) {
+            if pg.source_nat {
+                let _ = writeln!(
+                    out,
+                    "        oifname \"{i}\" ip saddr {} snat to {}",
+                    vpc.cidr, pg.address
+                );
+            }
+        }
+    }
     out.push_str("    }\n");
     out.push_str(
         "    chain input {\n        type filter hook input priority filter; policy accept;\n",
@@ -323,31 +428,87 @@ fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> Stri
             l.public_port
         );
     }
-    out.push_str("        iifname \"public\" drop\n    }\n");
+    // A remote-access VPN's IKE, NAT-T and L2TP, and ESP, on its address.
+    let tier_ids: BTreeSet<uuid::Uuid> = tiers.iter().map(|t| t.id).collect();
+    for v in st
+        .vpns
+        .iter()
+        .filter(|v| v.network_id == vpc.id || tier_ids.contains(&v.network_id))
+    {
+        if let Some(ip) = ip_of(v.ip_id) {
+            let _ = writeln!(
+                out,
+                "        iifname \"public\" ip daddr {ip} udp dport {{ 500, 1701, 4500 }} accept"
+            );
+            let _ = writeln!(
+                out,
+                "        iifname \"public\" ip daddr {ip} meta l4proto esp accept"
+            );
+        }
+    }
+    out.push_str("        iifname \"public\" drop\n");
+    // An internal load balancer is reached from its own tier directly; from another tier
+    // through that tier's egress items and its own tier's ingress items, as if it were a
+    // VM of its tier (CloudStack's internal LB VM sits on the tier).
+    for l in ilbs {
+        let Some(own) = tiers.iter().find(|t| t.id == l.network_id) else {
+            continue;
+        };
+        let Some(own_if) = tier_interface(own) else {
+            continue;
+        };
+        let dest = format!("ip daddr {} tcp dport {}", l.address, l.lb.public_port);
+        let _ = writeln!(out, "        iifname \"{own_if}\" {dest} accept");
+        for t in tiers.iter().filter(|t| t.id != own.id) {
+            let Some(i) = tier_interface(t) else { continue };
+            // From a private gateway: its list's way in.
+            let leaving = if t.private_gateway.is_some() {
+                "acl_gwin_"
+            } else {
+                "acl_out_"
+            };
+            let _ = writeln!(
+                out,
+                "        iifname \"{i}\" {dest} jump {leaving}{}",
+                list_of(t).0
+            );
+            let _ = writeln!(
+                out,
+                "        iifname \"{i}\" {dest} jump acl_in_{}",
+                list_of(own).0
+            );
+        }
+    }
+    out.push_str("    }\n");
     out.push_str(
         "    chain forward {\n        type filter hook forward priority filter; policy accept;\n",
     );
     out.push_str("        ct state invalid drop\n");
-    // Each list's chains once, whichever tiers it guards (a change of one item rewrites one
-    // chain); a tier whose list is not in the state gets the empty list's (ingress denied).
-    let list_of = |t: &Network| -> (String, &[crate::acl::Item]) {
-        match t.acl.and_then(|a| st.acls.iter().find(|l| l.id == a)) {
-            Some(l) => (list_tag(l.id), l.items.as_slice()),
-            None => ("none".to_string(), &[]),
-        }
-    };
-    // Leaving a tier: its list's egress items (an allow returns here, a deny drops).
+    // Leaving a tier: its list's egress items (an allow returns here, a deny drops). Entering
+    // the VPC through a private gateway: its list's ingress items (an allow returns here too,
+    // so the destination tier's ingress items still decide).
     for t in tiers {
         if let Some(i) = tier_interface(t) {
-            let _ = writeln!(out, "        iifname \"{i}\" jump acl_out_{}", list_of(t).0);
+            let chain = if t.private_gateway.is_some() {
+                "acl_gwin_"
+            } else {
+                "acl_out_"
+            };
+            let _ = writeln!(out, "        iifname \"{i}\" jump {chain}{}", list_of(t).0);
         }
     }
     // From outside, only what a static NAT (or forwarding) rule sent in reaches a tier.
     out.push_str("        iifname \"public\" ct state new ct status != dnat drop\n");
     // Entering a tier: its list's ingress items (from another tier or, DNAT'd, from outside).
+    // Leaving the VPC through a private gateway: its list's egress items.
     for t in tiers {
         if let Some(i) = tier_interface(t) {
-            let _ = writeln!(out, "        oifname \"{i}\" jump acl_in_{}", list_of(t).0);
+            let chain = if t.private_gateway.is_some() {
+                "acl_out_"
+            } else {
+                "acl_in_"
+            };
+            let _ = writeln!(out, "        oifname \"{i}\" jump {chain}{}", list_of(t).0);
         }
     }
     out.push_str("    }\n");
@@ -356,6 +517,17 @@ fn ruleset(ix: &Index, vpc: &Vpc, tiers: &[&Network], ips: &[&PublicIp]) -> Stri
     lists.dedup_by(|a, b| a.0 == b.0);
     for (tag, items) in lists {
         out.push_str(&crate::acl::render(&tag, items));
+    }
+    // The private gateways' lists, entering: ingress items that return on allow.
+    let mut gw_lists: Vec<(String, &[crate::acl::Item])> = tiers
+        .iter()
+        .filter(|t| t.private_gateway.is_some())
+        .map(|t| list_of(t))
+        .collect();
+    gw_lists.sort_by(|a, b| a.0.cmp(&b.0));
+    gw_lists.dedup_by(|a, b| a.0 == b.0);
+    for (tag, items) in gw_lists {
+        out.push_str(&crate::acl::render_gateway_in(&tag, items));
     }
     out.push_str("}\n");
     out

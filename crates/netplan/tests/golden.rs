@@ -98,6 +98,7 @@ pub fn fixture() -> NetState {
         mtu: 1450,
         vpc_id: None,
         acl: None,
+        private_gateway: None,
     };
     NetState {
         // web1's data, and one for an address the network does not have (not served).
@@ -283,6 +284,7 @@ pub fn fixture() -> NetState {
                 cidrs: vec![],
             },
         ],
+        internal_lbs: vec![],
         load_balancers: vec![LoadBalancer {
             id: id(0xf300),
             name: "web-lb".into(),

@@ -31,6 +31,7 @@ const APP: u128 = 0xa200;
 const WEB_ACL: u128 = 0xac01;
 const APP_ACL: u128 = 0xac02;
 const ROUTER: u128 = 0x7701;
+const PGW: u128 = 0xa900;
 
 fn tier(n: u128, name: &str, vni: u32, c: &str, gw: &str, acl: u128) -> Network {
     Network {
@@ -47,6 +48,7 @@ fn tier(n: u128, name: &str, vni: u32, c: &str, gw: &str, acl: u128) -> Network 
         mtu: 1450,
         vpc_id: Some(id(VPC)),
         acl: Some(id(acl)),
+        private_gateway: None,
     }
 }
 
@@ -115,7 +117,31 @@ pub fn fixture() -> NetState {
         networks: vec![
             tier(WEB, "web", 300, "10.50.1.0/24", "10.50.1.1", WEB_ACL),
             tier(APP, "app", 301, "10.50.2.0/24", "10.50.2.1", APP_ACL),
+            // A private gateway: the router is 172.16.50.2 on VXLAN 5001, the next hop .1;
+            // the VPC leaves through it source-NATed.
+            Network {
+                private_gateway: Some(PrivateGateway {
+                    address: ip("172.16.50.2"),
+                    source_nat: true,
+                }),
+                ..tier(
+                    PGW,
+                    "private-gateway-5001",
+                    5001,
+                    "172.16.50.0/24",
+                    "172.16.50.1",
+                    APP_ACL,
+                )
+            },
         ],
+        routes: vec![StaticRoute {
+            id: id(0xb001),
+            network_id: id(VPC),
+            destination: cidr("192.168.100.0/24"),
+            next_hop: Some(ip("172.16.50.1")),
+            interface: Some("g5001".into()),
+            metric: 0,
+        }],
         nics: vec![
             vm(1, "web1", WEB, V1, "10.50.1.11"),
             vm(2, "app1", APP, V2, "10.50.2.21"),
@@ -191,6 +217,24 @@ pub fn fixture() -> NetState {
             cidrs: vec![],
             stickiness: None,
             health_check: None,
+        }],
+        // An internal load balancer on the web tier: the router answers on 10.50.1.250.
+        internal_lbs: vec![InternalLb {
+            lb: LoadBalancer {
+                id: id(0xf301),
+                name: "Cache Pool".into(),
+                ip_id: Uuid::nil(),
+                protocol: "tcp".into(),
+                public_port: 6379,
+                private_port: 6379,
+                algorithm: Algorithm::Leastconn,
+                members: vec![ip("10.50.1.11")],
+                cidrs: vec![],
+                stickiness: None,
+                health_check: None,
+            },
+            network_id: id(WEB),
+            address: ip("10.50.1.250"),
         }],
         vpcs: vec![Vpc {
             id: id(VPC),
@@ -326,7 +370,13 @@ fn the_vpc_router_is_on_every_tier_and_every_tier_reaches_it() {
     assert_eq!(
         ifs,
         vec![
-            ("t300", vec!["10.50.1.1/24".to_string()]),
+            // The private gateway (its segment sorts first), the router's own address there.
+            ("g5001", vec!["172.16.50.2/24".to_string()]),
+            // The gateway, then the internal load balancer's address.
+            (
+                "t300",
+                vec!["10.50.1.1/24".to_string(), "10.50.1.250/24".to_string()]
+            ),
             ("t301", vec!["10.50.2.1/24".to_string()]),
             (
                 "public",
@@ -363,8 +413,14 @@ fn the_vpc_router_is_on_every_tier_and_every_tier_reaches_it() {
             r.nftables
         );
     }
-    // Leaving checks come before entering checks (an inter-tier packet needs both).
-    let pos = |s: &str| r.nftables.find(s).unwrap_or(usize::MAX);
+    // In the forward chain, leaving checks come before entering checks (an inter-tier packet
+    // needs both).
+    let forward = r
+        .nftables
+        .split_once("chain forward {")
+        .map(|(_, f)| f)
+        .unwrap_or_default();
+    let pos = |s: &str| forward.find(s).unwrap_or(usize::MAX);
     assert!(
         pos("jump acl_out_l0000000000000000000000000000ac02")
             < pos("jump acl_in_l0000000000000000000000000000ac01")
@@ -401,4 +457,104 @@ fn a_tag_whose_members_change_changes_only_its_set() {
         )],
         "only the set's elements change"
     );
+}
+
+#[test]
+fn an_internal_load_balancer_answers_on_its_tier_and_by_name() {
+    let st = fixture();
+    let vr = compile_host(&st, id(VR));
+    let r = &vr.routers[0];
+    let h = r.haproxy_cfg.as_deref().unwrap_or_default();
+    assert!(h.contains("bind 10.50.1.250:6379"), "{h}");
+    assert!(h.contains("balance leastconn"), "{h}");
+    // The name is a DNS label of the balancer's name, in the VPC's domain.
+    assert!(r
+        .dns
+        .contains(&("cache-pool.prod.vpc".to_string(), ip("10.50.1.250"))));
+    // From its own tier directly; from the app tier through app's egress and web's ingress.
+    let n = &r.nftables;
+    let own = n
+        .find("iifname \"t300\" ip daddr 10.50.1.250 tcp dport 6379 accept")
+        .expect("own tier");
+    let out = n
+        .find("iifname \"t301\" ip daddr 10.50.1.250 tcp dport 6379 jump acl_out_")
+        .expect("other tier's egress");
+    let inn = n
+        .find("iifname \"t301\" ip daddr 10.50.1.250 tcp dport 6379 jump acl_in_")
+        .expect("own tier's ingress");
+    assert!(own < out && out < inn);
+    // Never from the public side: that is dropped before.
+    assert!(n.find("iifname \"public\" drop").expect("public drop") < own);
+    // A VM named like the balancer keeps its name.
+    let mut st = fixture();
+    st.internal_lbs[0].lb.name = "web1".into();
+    let r = &compile_host(&st, id(VR)).routers[0];
+    assert!(r.dns.iter().filter(|(n, _)| n == "web1.prod.vpc").count() == 1);
+    assert!(r
+        .dns
+        .contains(&("web1.prod.vpc".to_string(), ip("10.50.1.11"))));
+}
+
+#[test]
+fn dns_labels_of_load_balancer_names() {
+    assert_eq!(
+        netplan::dns_label("Cache Pool").as_deref(),
+        Some("cache-pool")
+    );
+    assert_eq!(
+        netplan::dns_label("a1b2-tcp-80").as_deref(),
+        Some("a1b2-tcp-80")
+    );
+    assert_eq!(netplan::dns_label("--x_y.z--").as_deref(), Some("x-y-z"));
+    assert_eq!(netplan::dns_label("日本"), None);
+    assert_eq!(netplan::dns_label(""), None);
+    assert_eq!(
+        netplan::dns_label(&"a".repeat(100)).map(|l| l.len()),
+        Some(63)
+    );
+}
+
+#[test]
+fn a_private_gateway_is_an_interface_a_route_and_its_list_on_the_vpc_router() {
+    let st = fixture();
+    let vr = compile_host(&st, id(VR));
+    let r = &vr.routers[0];
+    let g = r
+        .interfaces
+        .iter()
+        .find(|i| i.name == "g5001")
+        .expect("the gateway's interface");
+    assert_eq!(g.addresses, vec!["172.16.50.2/24".to_string()]);
+    assert!(
+        vr.bridges.iter().any(|b| b.name.contains("5001")),
+        "{:?}",
+        vr.bridges
+    );
+    let route = r
+        .routes
+        .iter()
+        .find(|x| x.destination == cidr("192.168.100.0/24"))
+        .expect("the static route");
+    assert_eq!(route.via, Some(ip("172.16.50.1")));
+    assert_eq!(route.dev.as_deref(), Some("g5001"));
+    // No DHCP, DNS or data server on it.
+    assert!(!r.dnsmasq_conf.contains("g5001"), "{}", r.dnsmasq_conf);
+    assert!(!r.data_addresses.contains(&ip("172.16.50.2")));
+    let n = &r.nftables;
+    assert!(
+        n.contains("oifname \"g5001\" ip saddr 10.50.0.0/16 snat to 172.16.50.2"),
+        "{n}"
+    );
+    let list = format!("l{:032x}", APP_ACL);
+    // Entering the VPC through it: its list's ingress items, an allow returning so the
+    // destination tier's list decides too; leaving through it: its list's egress items.
+    assert!(
+        n.contains(&format!("iifname \"g5001\" jump acl_gwin_{list}")),
+        "{n}"
+    );
+    assert!(
+        n.contains(&format!("oifname \"g5001\" jump acl_out_{list}")),
+        "{n}"
+    );
+    assert!(n.contains(&format!("chain acl_gwin_{list} {{")), "{n}");
 }

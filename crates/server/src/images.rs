@@ -1,7 +1,10 @@
 //! Template and ISO downloads into the zone's image store: `file://` (a file on the
-//! management server — for networks with no way out) and `http://`, streamed to disk while
+//! management server — for networks with no way out) and `http(s)://` (directly, or through
+//! the HTTP proxy `secstorage.proxy` names: [`http`]), streamed to disk while
 //! md5 and sha256 are computed, with progress recorded, then the checksum and the format
 //! checked. A download interrupted by a restart starts again.
+
+mod http;
 
 use std::path::{Path, PathBuf};
 
@@ -169,49 +172,13 @@ async fn fetch(
         }
     } else if lower.starts_with("http://") || lower.starts_with("https://") {
         use http_body_util::BodyExt;
-        // https: Mozilla's root set (webpki-roots), ring as the crypto provider.
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        })
-        .with_no_client_auth();
         let policy = if restricted {
             crate::sources::Policy::of(st)
         } else {
             crate::sources::Policy::open()
         };
-        let uri: hyper::Uri = url.parse().map_err(|e| format!("invalid URL {url}: {e}"))?;
-        // The connector skips the resolver for address literals: check those here.
-        let literal = uri
-            .host()
-            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-            .and_then(|h| h.parse::<std::net::IpAddr>().ok());
-        if literal.is_some_and(|ip| !policy.allows(ip)) {
-            return Err(format!(
-                "fetching {url}: the address is internal to the cloud"
-            ));
-        }
-        let mut http = hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(
-            crate::sources::GuardedResolver(policy),
-        );
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(std::time::Duration::from_secs(30)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build::<_, http_body_util::Empty<axum::body::Bytes>>(connector);
-        let resp = client
-            .get(uri)
-            .await
-            .map_err(|e| format!("fetching {url}: {}", chain(&e)))?;
+        let proxy = http::Proxy::parse(&st.settings.text("secstorage.proxy"))?;
+        let resp = http::get(url, policy, proxy).await?;
         if !resp.status().is_success() {
             return Err(format!("fetching {url}: HTTP {}", resp.status()));
         }

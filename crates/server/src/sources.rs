@@ -115,7 +115,7 @@ pub async fn check(st: &AppState, root_admin: bool, url: &str, what: &str) -> Ap
     })
 }
 
-async fn resolve(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+pub(crate) async fn resolve(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
     // `url` keeps IPv6 literals bracketed.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {

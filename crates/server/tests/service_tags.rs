@@ -58,7 +58,25 @@ async fn tags_named_by_acl_items_reach_the_router() {
     let listed = dave.ok(&[("command", "listServiceTags")]).await;
     let mut got = names(&listed, "servicetag", "name");
     got.sort();
-    assert_eq!(got, vec!["Internet", "Storage"], "{listed}");
+    assert_eq!(
+        got,
+        vec!["ImageStores", "Internet", "ManagementServers", "Storage"],
+        "{listed}"
+    );
+    // The built-ins' addresses are the cloud's own: a tenant sees their names, not them.
+    let ms = listed["servicetag"]
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["name"] == "ManagementServers"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ms["cidrlist"], "", "{ms}");
+    let all = admin
+        .ok(&[
+            ("command", "listServiceTags"),
+            ("name", "ManagementServers"),
+        ])
+        .await;
+    assert_eq!(all["servicetag"][0]["cidrlist"], "127.0.0.1/32", "{all}");
 
     // A VPC whose tier's egress is the locked-down seed's: 443 to Storage, nothing else out.
     let off = s(&admin
@@ -117,6 +135,23 @@ async fn tags_named_by_acl_items_reach_the_router() {
         ])
         .await;
     assert_eq!(j["jobstatus"], 1, "{j}");
+    // The built-in tags of the cloud's own servers: the management servers (and the image
+    // store on their disks) on 8080.
+    let j = dave
+        .job(&[
+            ("command", "createNetworkACL"),
+            ("aclid", &acl),
+            ("protocol", "tcp"),
+            ("startport", "8080"),
+            ("traffictype", "egress"),
+            ("number", "90"),
+            ("cidrlist", "managementservers,ImageStores"),
+        ])
+        .await;
+    assert_eq!(
+        j["jobresult"]["networkacl"]["cidrlist"], "ManagementServers,ImageStores",
+        "{j}"
+    );
     let tier_off = s(&admin
         .ok(&[
             ("command", "listNetworkOfferings"),
@@ -161,6 +196,10 @@ async fn tags_named_by_acl_items_reach_the_router() {
         "set tag_internet {",
         "ip daddr @tag_storage tcp dport 443 return comment \"acl 100\"",
         "ip daddr @tag_internet drop comment \"acl 4000\"",
+        "set tag_managementservers {",
+        "set tag_imagestores {",
+        "elements = { 127.0.0.1 }",
+        "ip daddr @tag_managementservers tcp dport 8080 return comment \"acl 90\"",
     ] {
         assert!(before.contains(needle), "{needle}:\n{before}");
     }
@@ -268,7 +307,7 @@ async fn tags_named_by_acl_items_reach_the_router() {
             "servicetag",
             "name"
         ),
-        vec!["Internet"]
+        vec!["ImageStores", "Internet", "ManagementServers"]
     );
     ts.stop().await;
 }

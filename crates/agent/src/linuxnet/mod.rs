@@ -394,7 +394,12 @@ impl LinuxNet {
             self.router(&links, &present, r)
                 .map_err(|e| format!("router {}: {e}", r.namespace))?;
             // The guests' data: a router whose data server cannot start still routes.
-            if let Err(e) = self.data.apply(&r.namespace, r.data_address, &r.guests) {
+            let addresses = if r.data_addresses.is_empty() {
+                vec![r.data_address]
+            } else {
+                r.data_addresses.clone()
+            };
+            if let Err(e) = self.data.apply(&r.namespace, &addresses, &r.guests) {
                 tracing::warn!(namespace = %r.namespace, error = %e, "router data server");
             }
         }

@@ -160,6 +160,7 @@ fn addresses() -> Vec<CommandSpec> {
             .opt("endip", String, "the ending IP address in the VLAN IP range")
             .opt("forvirtualnetwork", Boolean, "true if VLAN is of Virtual type, false if Direct")
             .opt("forsystemvms", Boolean, "true if IP range is set to system vms, false if not")
+            .opt("forloadbalancers", Boolean, "true for a service IP pool: the range's addresses go only to load balancer rules created without publicipid (dedicated with account: that account's pool) (Canopy)")
             .opt("account", String, "account who will own the VLAN. If VLAN is Zone wide, this parameter should be omitted")
             .opt("domainid", Uuid, "domain ID of the account owning a VLAN")
             .rel("listDomains")
@@ -679,8 +680,9 @@ fn routes_and_routers() -> Vec<CommandSpec> {
             .opt("nexthop", String, "IP address of the next hop")
             .opt("metric", Integer, "the route's metric, 0 or more (Canopy; default 0)")
             .opt("interface", String, "the router interface: guest or public (Canopy; default: where the next hop is)")
-            .opt("gatewayid", Uuid, "the gateway id we are creating static route for (VPC private gateways are not supported)")
-            .opt("vpcid", Uuid, "the VPC id we are creating static route for (VPCs are not supported)"),
+            .opt("gatewayid", Uuid, "the gateway id we are creating static route for: a VPC's private gateway (the route leaves the VPC router through it, to the gateway's next hop unless nexthop is given)")
+            .rel("listPrivateGateways")
+            .opt("vpcid", Uuid, "the VPC id we are creating static route for (with gatewayid: must be its VPC)"),
         CommandSpec::new("deleteStaticRoute", "Deletes a static route")
             .asynchronous()
             .returns("success", SUCCESS)

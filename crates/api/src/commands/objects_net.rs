@@ -39,6 +39,11 @@ pub const PUBLIC_IP: &[Field] = &[
 pub const VLAN_RANGE: &[Field] = &[
     f("id", "string", "the ID of the VLAN IP range"),
     f(
+        "forloadbalancers",
+        "boolean",
+        "true for a service IP pool: addresses for load balancer rules only (Canopy)",
+    ),
+    f(
         "forvirtualnetwork",
         "boolean",
         "the virtual network for the VLAN IP range",
@@ -175,6 +180,11 @@ pub const LB_RULE: &[Field] = &[
     f("domainpath", "string", "path of the domain to which the load balancer rule belongs"),
     f("fordisplay", "boolean", "is rule for display to the regular user"),
     f("tags", "list", "the list of resource tags associated with load balancer"),
+    f(
+        "servicepool",
+        "boolean",
+        "true when the address came from a service IP pool and goes back with the rule (Canopy)",
+    ),
 ];
 
 pub const STICKINESS: &[Field] = &[

@@ -155,3 +155,70 @@ pub const SERVICE_TAG: &[Field] = &[
         "true for a tag Canopy defines (Internet)",
     ),
 ];
+
+pub const APPLICATION_LB: &[Field] = &[
+    f("id", "string", "the Load Balancer ID"),
+    f("name", "string", "the name of the Load Balancer"),
+    f("description", "string", "the description of the Load Balancer"),
+    f("algorithm", "string", "the load balancer algorithm (source, roundrobin, leastconn)"),
+    f("networkid", "string", "Load Balancer network id"),
+    f("sourceipaddress", "string", "Load Balancer source ip"),
+    f("sourceipaddressnetworkid", "string", "Load Balancer source ip network id"),
+    f("account", "string", "the account of the Load Balancer"),
+    f("domainid", "string", "the domain ID of the Load Balancer"),
+    f("domain", "string", "the domain of the Load Balancer"),
+    f("domainpath", "string", "path of the domain to which the Load Balancer belongs"),
+    f("loadbalancerrule", "list", "the list of rules associated with the Load Balancer (sourceport, instanceport, state)"),
+    f("loadbalancerinstance", "list", "the list of instances associated with the Load Balancer (id, name, ipaddress, state)"),
+    f("fordisplay", "boolean", "is rule for display to the regular user"),
+    f("tags", "list", "the list of resource tags associated with the Load Balancer"),
+    f("dnsname", "string", "the name the VPC router's DNS answers for the load balancer: <name>.<network domain> (Canopy)"),
+];
+
+pub const PRIVATE_GATEWAY: &[Field] = &[
+    f("id", "string", "the id of the private gateway"),
+    f("vpcid", "string", "VPC id the private gateway belongs to"),
+    f(
+        "vpcname",
+        "string",
+        "VPC name the private gateway belongs to",
+    ),
+    f("ipaddress", "string", "the private gateway's ip address"),
+    f("gateway", "string", "the gateway"),
+    f("netmask", "string", "the private gateway's netmask"),
+    f(
+        "vlan",
+        "string",
+        "the network implementation uri for the private gateway",
+    ),
+    f("zoneid", "string", "zone id of the private gateway"),
+    f(
+        "zonename",
+        "string",
+        "the name of the zone the private gateway belongs to",
+    ),
+    f("physicalnetworkid", "string", "the physical network id"),
+    f(
+        "state",
+        "string",
+        "State of the gateway, can be Creating, Ready, Deleting",
+    ),
+    f("sourcenatsupported", "boolean", "Source Nat enable status"),
+    f("aclid", "string", "ACL Id set for private gateway"),
+    f("aclname", "string", "ACL name set for private gateway"),
+    f(
+        "account",
+        "string",
+        "the account associated with the private gateway",
+    ),
+    f(
+        "domainid",
+        "string",
+        "the ID of the domain associated with the private gateway",
+    ),
+    f(
+        "domain",
+        "string",
+        "the domain associated with the private gateway",
+    ),
+];

@@ -285,10 +285,98 @@ fn service_tags() -> Vec<CommandSpec> {
     ]
 }
 
+/// Internal load balancers (CloudStack's application load balancers, scheme Internal).
+fn internal_lbs() -> Vec<CommandSpec> {
+    vec![
+        CommandSpec::new("createLoadBalancer", "Creates an internal load balancer")
+            .asynchronous()
+            .creates()
+            .returns("loadbalancer", APPLICATION_LB)
+            .related("listLoadBalancers")
+            .req("name", String, "name of the load balancer")
+            .opt("description", String, "the description of the load balancer")
+            .len(4096)
+            .req("networkid", Uuid, "the network id of the source ip address")
+            .rel("listNetworks")
+            .req("sourceport", Integer, "the source port the network traffic will be load balanced from")
+            .req("instanceport", Integer, "the TCP port of the virtual machine where the network traffic will be load balanced to")
+            .req("algorithm", String, "load balancer algorithm (source, roundrobin, leastconn)")
+            .opt("sourceipaddress", String, "the source IP address the network traffic will be load balanced from")
+            .req("sourceipaddressnetworkid", Uuid, "the network id of the source ip address")
+            .rel("listNetworks")
+            .req("scheme", String, "the load balancer scheme. Supported value in this release is Internal")
+            .opt("fordisplay", Boolean, "an optional field, whether to the display the rule to the end user or not"),
+        CommandSpec::new("listLoadBalancers", "Lists internal load balancers")
+            .returns("loadbalancer", APPLICATION_LB)
+            .owned_list()
+            .opt("id", Uuid, "the ID of the load balancer")
+            .opt("name", String, "the name of the load balancer")
+            .opt("sourceipaddress", String, "the source IP address of the load balancer")
+            .opt("sourceipaddressnetworkid", Uuid, "the network ID of the source IP address")
+            .rel("listNetworks")
+            .opt("scheme", String, "the scheme of the load balancer. Supported value is Internal in the current release")
+            .opt("networkid", Uuid, "the network ID of the load balancer")
+            .rel("listNetworks")
+            .opt("vpcid", Uuid, "the balancers on the tiers of this VPC (Canopy)")
+            .rel("listVPCs")
+            .opt("fordisplay", Boolean, "list resources by display flag")
+            .opt("tags", Map, "List resources by tags (key/value pairs)")
+            .opt("projectid", Uuid, "list objects by project (projects are not supported: refused when given)"),
+        CommandSpec::new("deleteLoadBalancer", "Deletes an internal load balancer")
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the ID of the Load Balancer")
+            .rel("listLoadBalancers"),
+    ]
+}
+
+/// Private gateways of VPCs (root admins, as in CloudStack).
+fn private_gateways() -> Vec<CommandSpec> {
+    vec![
+        CommandSpec::new("createPrivateGateway", "Creates a private gateway")
+            .roles(ADMIN)
+            .asynchronous()
+            .creates()
+            .returns("privategateway", PRIVATE_GATEWAY)
+            .related("listPrivateGateways")
+            .req("vpcid", Uuid, "the VPC network belongs to")
+            .rel("listVPCs")
+            .req("ipaddress", String, "the IP address of the Private gateaway")
+            .req("gateway", String, "the gateway of the Private gateway")
+            .req("netmask", String, "the netmask of the Private gateway")
+            .req("vlan", String, "the network implementation uri for the private gateway: a VXLAN (vxlan://N or N) or VLAN id, unique in the zone")
+            .opt("physicalnetworkid", Uuid, "the Physical Network ID the network belongs to")
+            .rel("listPhysicalNetworks")
+            .opt("sourcenatsupported", Boolean, "source NAT supported value. Default value false. If 'true' source NAT is enabled on the private gateway 'false': sourcenat is not supported")
+            .opt("aclid", Uuid, "the ID of the network ACL (default: default_deny)")
+            .rel("listNetworkACLLists")
+            .opt("networkofferingid", Uuid, "the uuid of the network offering to use for the private gateways network connection (ignored)")
+            .opt("associatednetworkid", Uuid, "The isolated network this private gateway is associated to (not supported: refused)")
+            .opt("bypassvlanoverlapcheck", Boolean, "when true bypasses VLAN id/range overlap check during private gateway creation (ignored: a VNI is unique per zone)"),
+        CommandSpec::new("listPrivateGateways", "List private gateways")
+            .returns("privategateway", PRIVATE_GATEWAY)
+            .owned_list()
+            .opt("id", Uuid, "list private gateway by id")
+            .opt("ipaddress", String, "list gateways by ip address")
+            .opt("vlan", String, "list gateways by vlan")
+            .opt("vpcid", Uuid, "list gateways by vpc")
+            .rel("listVPCs")
+            .opt("state", String, "list gateways by state"),
+        CommandSpec::new("deletePrivateGateway", "Deletes a Private gateway")
+            .roles(ADMIN)
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the ID of the private gateway")
+            .rel("listPrivateGateways"),
+    ]
+}
+
 pub fn specs() -> Vec<CommandSpec> {
     let mut v = offerings();
     v.extend(vpcs());
     v.extend(acls());
     v.extend(service_tags());
+    v.extend(internal_lbs());
+    v.extend(private_gateways());
     v
 }

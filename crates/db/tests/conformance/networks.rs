@@ -56,6 +56,7 @@ pub(crate) async fn networking(store: &DataStore) {
         end_ip: "203.0.113.13".into(),
         for_virtual: true,
         for_system: false,
+        for_lb: false,
         account_id: None,
         account_name: None,
         domain_id: None,

@@ -264,6 +264,47 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
     })
 }
 
+/// The addresses of the management servers not known to be down (API and agent endpoints).
+pub async fn management_addresses(c: &mut db::Conn) -> DomainResult<Vec<std::net::Ipv4Addr>> {
+    let mut out = BTreeSet::new();
+    for s in db::server_list(c).await? {
+        if s.state == "Down" {
+            continue;
+        }
+        for a in [&s.address, &s.agent_endpoint] {
+            if let Ok(sa) = a.parse::<std::net::SocketAddr>() {
+                if let std::net::IpAddr::V4(v4) = sa.ip() {
+                    if !v4.is_unspecified() {
+                        out.insert(v4);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// An image store's address: the host of its URL when that is an address; a store on the
+/// management servers' disks (a path, `file://`) is theirs.
+pub fn image_store_addresses(
+    s: &db::InfraRow,
+    servers: &[std::net::Ipv4Addr],
+) -> Vec<std::net::Ipv4Addr> {
+    let url = s.attrs["url"].as_str().unwrap_or_default();
+    let host = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|h| !h.is_empty());
+    match host.and_then(|h| h.parse::<std::net::Ipv4Addr>().ok()) {
+        Some(ip) => vec![ip],
+        None if url.starts_with("file:") || url.starts_with('/') || host.is_none() => {
+            servers.to_vec()
+        }
+        None => Vec::new(),
+    }
+}
+
 /// The service tags ACL items name: root admins' (by name, any case) and the built-in
 /// `Internet` (outside the private ranges and the public ranges of these networks' zones).
 async fn read_service_tags(
@@ -308,6 +349,30 @@ async fn read_service_tags(
             }
         }
         out.push(netplan::tags::internet(&public));
+    }
+    let wants = |b: &str| named.iter().any(|n| n.eq_ignore_ascii_case(b));
+    if wants(netplan::tags::MANAGEMENT_SERVERS) || wants(netplan::tags::IMAGE_STORES) {
+        let servers = management_addresses(c).await?;
+        if wants(netplan::tags::MANAGEMENT_SERVERS) {
+            out.push(netplan::ServiceTag::of_addresses(
+                netplan::tags::MANAGEMENT_SERVERS,
+                &servers,
+            ));
+        }
+        if wants(netplan::tags::IMAGE_STORES) {
+            let zones: BTreeSet<Uuid> = networks.iter().map(|n| n.zone_id).collect();
+            let stores = db::infra_list(c, db::Infra::ImageStore, &db::InfraFilter::default())
+                .await?
+                .0;
+            let mut addrs = Vec::new();
+            for s in stores.iter().filter(|s| zones.contains(&s.zone_id)) {
+                addrs.extend(image_store_addresses(s, &servers));
+            }
+            out.push(netplan::ServiceTag::of_addresses(
+                netplan::tags::IMAGE_STORES,
+                &addrs,
+            ));
+        }
     }
     let tags = db::rule_list(c, &db::RuleFilter::kind("servicetag"))
         .await?
@@ -430,6 +495,7 @@ async fn read_router_side(c: &mut db::Conn, rnets: &[NetworkId]) -> DomainResult
                 "portforward",
                 "ipforward",
                 "lb",
+                "ilb",
                 "route",
                 "vpn",
             ],
@@ -441,7 +507,13 @@ async fn read_router_side(c: &mut db::Conn, rnets: &[NetworkId]) -> DomainResult
     .0;
     let lb_ids: Vec<Uuid> = rules
         .iter()
-        .filter(|r| r.kind() == db::rulespec::kind::LOAD_BALANCER)
+        .filter(|r| {
+            [
+                db::rulespec::kind::LOAD_BALANCER,
+                db::rulespec::kind::INTERNAL_LB,
+            ]
+            .contains(&r.kind())
+        })
         .map(|r| r.id)
         .collect();
     let lb_members = db::members_of(c, &lb_ids).await?;
@@ -536,6 +608,19 @@ async fn read_inventory(c: &mut db::Conn, networks: &[db::NetworkRow]) -> Domain
     Ok((offerings, zones, vlan_zones))
 }
 
+/// A VPC's private gateway network (guest type `Private`): the router's address on it and
+/// source NAT, from its attributes (`privategateway`).
+fn private_gateway(n: &db::NetworkRow) -> Option<netplan::PrivateGateway> {
+    if n.guest_type != "Private" || n.vpc_id.is_none() {
+        return None;
+    }
+    let g = &n.attrs["privategateway"];
+    Some(netplan::PrivateGateway {
+        address: g["ipaddress"].as_str()?.parse().ok()?,
+        source_nat: g["sourcenatsupported"].as_bool().unwrap_or(false),
+    })
+}
+
 fn add_networks(s: &mut NetState, rows: &Rows) -> DomainResult<()> {
     for n in &rows.networks {
         let off = n.network_offering_id.and_then(|o| rows.offerings.get(&o));
@@ -575,6 +660,7 @@ fn add_networks(s: &mut NetState, rows: &Rows) -> DomainResult<()> {
             mtu: 1450,
             vpc_id: n.vpc_id.map(|v| v.0),
             acl: n.vpc_id.and(n.acl_id),
+            private_gateway: private_gateway(n),
         });
     }
     Ok(())

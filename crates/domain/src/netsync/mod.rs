@@ -12,7 +12,7 @@ mod load;
 mod rules;
 
 use load::load_state;
-pub use load::{acl_item, split_sources};
+pub use load::{acl_item, image_store_addresses, management_addresses, split_sources};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -59,6 +59,7 @@ pub(super) fn add_router_rules(st: &Core, s: &mut NetState, rows: &Rows) {
             K::LoadBalancer(x) => s
                 .load_balancers
                 .extend(load_balancer(r, x, side, &guest_ip_of)),
+            K::InternalLb(x) => s.internal_lbs.extend(internal_lb(r, x, side, &guest_ip_of)),
             K::Route(x) => s.routes.extend(static_route(r, x)),
             K::Vpn(x) => s.vpns.extend(remote_access_vpn(st, r, x, side)),
             _ => {}
@@ -181,16 +182,63 @@ fn load_balancer(
         protocol: x.protocol.clone(),
         public_port: pp,
         private_port: qp,
-        algorithm: match x.algorithm.as_str() {
-            "leastconn" => netplan::Algorithm::Leastconn,
-            "source" => netplan::Algorithm::Source,
-            _ => netplan::Algorithm::Roundrobin,
-        },
+        algorithm: algorithm(&x.algorithm),
         members,
         cidrs: cidrs(&x.cidrlist),
         stickiness,
         health_check,
     })
+}
+
+/// An internal load balancer: haproxy on the VPC router, on the source address of its tier.
+fn internal_lb(
+    r: &db::RuleRow,
+    x: &db::rulespec::InternalLbSpec,
+    side: &RouterSide,
+    guest_ip_of: &dyn Fn(VmId) -> Option<Ipv4Addr>,
+) -> Option<netplan::InternalLb> {
+    let (Some(sp), Some(ip), Ok(address)) = (
+        port(Some(x.sourceport)),
+        port(Some(x.instanceport)),
+        x.sourceipaddress.parse(),
+    ) else {
+        return None;
+    };
+    let members = side
+        .lb_members
+        .iter()
+        .filter(|m| m.owner_id == r.id)
+        .filter_map(|m| {
+            m.ip.as_deref()
+                .and_then(|i| i.parse().ok())
+                .or_else(|| guest_ip_of(m.member_id))
+        })
+        .collect();
+    Some(netplan::InternalLb {
+        lb: netplan::LoadBalancer {
+            id: r.id,
+            name: r.name.clone().unwrap_or_default(),
+            ip_id: uuid::Uuid::nil(),
+            protocol: "tcp".into(),
+            public_port: sp,
+            private_port: ip,
+            algorithm: algorithm(&x.algorithm),
+            members,
+            cidrs: Vec::new(),
+            stickiness: None,
+            health_check: None,
+        },
+        network_id: x.sourceipaddressnetworkid,
+        address,
+    })
+}
+
+fn algorithm(a: &str) -> netplan::Algorithm {
+    match a {
+        "leastconn" => netplan::Algorithm::Leastconn,
+        "source" => netplan::Algorithm::Source,
+        _ => netplan::Algorithm::Roundrobin,
+    }
 }
 
 fn static_route(r: &db::RuleRow, x: &db::rulespec::RouteSpec) -> Option<netplan::StaticRoute> {

@@ -36,6 +36,7 @@ pub fn state(vms: u32, rules: u32, hosts: u32) -> NetState {
         mtu: 1450,
         vpc_id: None,
         acl: None,
+        private_gateway: None,
     };
     st.networks
         .push(net(shared, "shared", 6000, "10.64.0.0/16", true));

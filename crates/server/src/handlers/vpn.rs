@@ -95,7 +95,30 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let ip =
         super::netrules::rule_ip(st, ctx, "publicipid", args.required_id("publicipid")?).await?;
     let net = ip.network_id.unwrap_or_default();
-    let n = super::netrules::require_service(st, net, "Vpn").await?;
+    // A VPC's address (the VPC router serves the VPN) or an isolated network's.
+    let vpc = {
+        let mut c = st.store.read().await?;
+        db::vpc_get(&mut c, model::VpcId(net.0)).await?
+    };
+    let (name, guest_cidr) = match vpc {
+        Some(v) => {
+            let offering = {
+                let mut c = st.store.read().await?;
+                db::infra_get(&mut c, db::Infra::VpcOffering, v.vpc_offering_id).await?
+            };
+            if !offering.is_some_and(|o| super::offerings::vpc::has_service(&o, "Vpn")) {
+                return param_err(format!(
+                    "VPC {} does not support the Vpn service (its offering does not provide it)",
+                    v.name
+                ));
+            }
+            (format!("VPC {}", v.name), Some(v.cidr.clone()))
+        }
+        None => {
+            let n = super::netrules::require_service(st, net, "Vpn").await?;
+            (format!("Network {}", n.name), n.cidr.clone())
+        }
+    };
     if vpn_on(st, ip.id).await?.is_some() {
         return param_err(format!(
             "A remote access VPN already exists on IP {}",
@@ -115,10 +138,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         .await?
         .1;
         if others > 0 {
-            return param_err(format!(
-                "Network {} already has a remote access VPN",
-                n.name
-            ));
+            return param_err(format!("{name} already has a remote access VPN"));
         }
     }
     let range = args
@@ -126,8 +146,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         .map(str::to_string)
         .unwrap_or_else(|| st.settings.text("remote.access.vpn.client.iprange"));
     let (a, b) = parse_range(&range)?;
-    if let Some(g) = n
-        .cidr
+    if let Some(g) = guest_cidr
         .as_deref()
         .and_then(|c| c.parse::<netplan::Cidr>().ok())
     {

@@ -358,6 +358,22 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
                     r.state
                 ));
             }
+            let pool = db::vlan_range_list(
+                &mut c,
+                &db::VlanRangeFilter {
+                    ids: vec![r.range_id],
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0
+            .first()
+            .is_some_and(|g| g.for_lb);
+            if pool {
+                return param_err(format!(
+                    "IP address {want} belongs to a service IP pool: it goes to load balancer rules created without publicipid"
+                ));
+            }
             Some((r.id, r.address))
         }
         None => None,
@@ -521,6 +537,13 @@ pub async fn disassociate_run(
     if ip.state == model::IpState::Free {
         return Ok(success_body());
     }
+    release(st, ctx, &ip).await?;
+    Ok(success_body())
+}
+
+/// Releases an address: its rules and static NAT go, the router stops answering on it, and it
+/// is Free again.
+pub(crate) async fn release(st: &State, ctx: &OpContext, ip: &PublicIpRow) -> AppResult<()> {
     let mut tx = st.store.begin().await?;
     db::public_ip_set_state(&mut tx, ip.id, model::IpState::Releasing).await?;
     db::rule_remove(&mut tx, db::RuleOwner::Ip, ip.id).await?;
@@ -536,5 +559,5 @@ pub async fn disassociate_run(
         .record(&mut tx)
         .await?;
     tx.commit().await?;
-    Ok(success_body())
+    Ok(())
 }

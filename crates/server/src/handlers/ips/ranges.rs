@@ -39,6 +39,7 @@ fn range_view(r: &VlanRangeRow, zone: Option<&String>, pod: Option<&String>) -> 
         "id": r.id,
         "forvirtualnetwork": r.for_virtual,
         "forsystemvms": r.for_system,
+        "forloadbalancers": r.for_lb,
         "zoneid": r.zone_id,
         "vlan": r.vlan.clone().unwrap_or_else(|| "vlan://untagged".into()),
         "gateway": r.gateway,
@@ -226,6 +227,13 @@ pub async fn create_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult
         Some(v) if v.eq_ignore_ascii_case("untagged") || v == "vlan://untagged" => None,
         Some(v) => Some(format!("vlan://{}", networks::parse_vni(v)?)),
     };
+    // A service IP pool is a public range, not one for the system VMs.
+    let for_lb = args.bool("forloadbalancers").unwrap_or(false);
+    if for_lb && (network.is_some() || !for_virtual || args.bool("forsystemvms") == Some(true)) {
+        return param_err(
+            "forloadbalancers marks a public range (forvirtualnetwork=true, no network, not for system VMs)",
+        );
+    }
     // Dedication to an account.
     let owner = match args.text("account") {
         Some(a) => Some(crate::access::account_by_name(st, ctx, a, args.id("domainid")).await?),
@@ -301,6 +309,7 @@ pub async fn create_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult
         end_ip: end.to_string(),
         for_virtual,
         for_system: args.bool("forsystemvms").unwrap_or(false),
+        for_lb,
         account_id: owner.as_ref().map(|a| a.id),
         account_name: None,
         domain_id: owner.as_ref().map(|a| a.domain_id).or(args.id("domainid")),

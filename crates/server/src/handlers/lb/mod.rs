@@ -2,7 +2,9 @@
 //! leastconn, source), assign/remove VMs, list/update/delete, listLoadBalancerRuleInstances,
 //! stickiness policies (LbCookie, AppCookie, SourceBased) and health-check policies.
 
+pub mod internal;
 mod policies;
+mod pool;
 
 pub use policies::*;
 
@@ -17,6 +19,9 @@ use crate::error::{param_err, AppResult};
 use crate::events::Event;
 use crate::jobs::{JobPlan, JobRef};
 use crate::state::State;
+
+/// Public load balancer rules and internal load balancers share the member commands.
+const LB_KINDS: &[&str] = &["lb", internal::KIND];
 
 const ALGORITHMS: &[&str] = &["roundrobin", "leastconn", "source"];
 
@@ -60,6 +65,9 @@ fn lb_view(r: &RuleRow, ip: Option<&db::PublicIpRow>, zone: Option<&String>) -> 
         "fordisplay": s.fordisplay,
         "tags": [],
     });
+    if s.pooled {
+        v["servicepool"] = json!(true);
+    }
     if let Some(n) = r.network_id {
         v["networkid"] = json!(n);
     }
@@ -106,9 +114,44 @@ async fn views(st: &State, rows: &[RuleRow]) -> AppResult<Vec<Value>> {
 }
 
 pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let Some(ip_id) = args.uuid("publicipid") else {
-        return param_err("Please specify publicipid (elastic load balancing is not supported)");
+    // The plain parameters first: a bad one is refused before any address is taken.
+    algorithm(args.required_str("algorithm")?)?;
+    protocol(args.text("protocol"))?;
+    for k in ["publicport", "privateport"] {
+        if let Some(p) = args.int(k).filter(|p| !(1..=65535).contains(p)) {
+            return param_err(format!("Invalid {k} {p}: ports are between 1 and 65535"));
+        }
+    }
+    let ip_id = match args.uuid("publicipid") {
+        Some(id) => id,
+        // No address: the next one of a service IP pool (a Canopy addition).
+        None => match args.uuid("networkid") {
+            Some(n) => pool::take(st, ctx, args, n).await?,
+            None => {
+                return param_err(
+                    "Please specify publicipid, or networkid to take an address of a service IP pool (elastic load balancing is not supported)",
+                )
+            }
+        },
     };
+    let pooled = args.uuid("publicipid").is_none();
+    let created = create_on(st, ctx, args, ip_id, pooled).await;
+    if created.is_err() && pooled {
+        // The address was taken for this rule alone: give it back.
+        if let Err(e) = pool::give_back(st, ctx, ip_id).await {
+            tracing::warn!(ip = %ip_id, error = %e, "could not give a service IP pool's address back after a refused rule");
+        }
+    }
+    created
+}
+
+async fn create_on(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    ip_id: Uuid,
+    pooled: bool,
+) -> AppResult<JobPlan> {
     let ip = super::netrules::rule_ip_on_tier(
         st,
         ctx,
@@ -124,10 +167,19 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             return param_err("networkid must be the network of the public IP address");
         }
     }
-    let tier = super::netrules::require_service(st, net, "Lb")
-        .await?
-        .vpc_id
-        .is_some();
+    let net_row = super::netrules::require_service(st, net, "Lb").await?;
+    let tier = net_row.vpc_id.is_some();
+    if tier && internal::balances_internally(st, &net_row).await? {
+        return param_err(format!(
+            "Network {}'s offering balances internally (its Lb provider is InternalLbVm): public load balancer rules go on a tier whose offering's Lb provider is VpcVirtualRouter; internal load balancers use createLoadBalancer",
+            net_row.name
+        ));
+    }
+    if tier && !internal::on_network(st, net).await?.is_empty() {
+        return param_err(
+            "The tier has internal load balancers: a tier is load balanced publicly or internally, not both",
+        );
+    }
     if ip.static_nat_vm.is_some() {
         return param_err(format!(
             "Can't create a load balancer rule on IP {}: static NAT is enabled on it",
@@ -165,6 +217,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         description: args.text("description").unwrap_or("").to_string(),
         cidrlist: cidrs.clone(),
         fordisplay: args.bool("fordisplay").unwrap_or(true),
+        pooled,
     };
     let id = super::netrules::insert_rule(
         st,
@@ -282,10 +335,19 @@ pub async fn delete_run(
     args: &Args,
     _job: &JobRef,
 ) -> AppResult<Value> {
-    if let Ok(r) = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await {
-        super::netrules::remove_companions(st, &r).await?;
+    let rule = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await;
+    if let Ok(r) = &rule {
+        super::netrules::remove_companions(st, r).await?;
     }
     revoke(st, ctx, args.required_id("id")?, &["lb"]).await?;
+    // An address a service IP pool lent this rule goes back to the pool with it.
+    if let Ok(r) = &rule {
+        if let (RuleSpec::LoadBalancer(s), Some(ip)) = (&r.spec, r.ip_id) {
+            if s.pooled {
+                pool::give_back(st, ctx, ip).await?;
+            }
+        }
+    }
     Ok(success_body())
 }
 
@@ -368,7 +430,7 @@ async fn members_arg(
 }
 
 pub async fn assign_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, LB_KINDS).await?;
     let m = members_arg(st, ctx, &r, args).await?;
     for (vm, _) in &m {
         let v = super::vms::owned(st, ctx, (*vm).into()).await?;
@@ -388,7 +450,7 @@ pub async fn assign_run(
     args: &Args,
     _job: &JobRef,
 ) -> AppResult<Value> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, LB_KINDS).await?;
     let m = members_arg(st, ctx, &r, args).await?;
     let mut tx = st.store.begin().await?;
     for (vm, ip) in &m {
@@ -416,7 +478,7 @@ pub async fn assign_run(
 }
 
 pub async fn remove_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, LB_KINDS).await?;
     Ok(plan(&r, "Removing VMs from"))
 }
 
@@ -426,7 +488,7 @@ pub async fn remove_run(
     args: &Args,
     _job: &JobRef,
 ) -> AppResult<Value> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, LB_KINDS).await?;
     let mut ids: Vec<Uuid> = Vec::new();
     for v in args.list("virtualmachineids").unwrap_or_default() {
         ids.push(
@@ -461,7 +523,7 @@ pub async fn remove_run(
 }
 
 pub async fn list_instances(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &["lb"]).await?;
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, LB_KINDS).await?;
     let members = {
         let mut c = st.store.read().await?;
         db::members_of(&mut c, &[r.id]).await?

@@ -282,6 +282,7 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
                 end_ip: e.to_string(),
                 for_virtual: false,
                 for_system: false,
+                for_lb: false,
                 account_id: row.account_id,
                 account_name: None,
                 domain_id: row.domain_id,
@@ -468,6 +469,18 @@ pub async fn update_run(
 
 pub async fn delete_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let n = owned_network(st, ctx, "id", args.required_id("id")?).await?;
+    let ilbs = crate::handlers::lb::internal::on_network(st, n.id).await?;
+    if let Some(l) = ilbs.first() {
+        return Err(ApiError::new(
+            ErrorCode::ResourceInUse,
+            format!(
+                "Can't delete the network {}: internal load balancer {} uses it (deleteLoadBalancer first)",
+                n.name,
+                l.name.as_deref().unwrap_or("")
+            ),
+        )
+        .into());
+    }
     Ok(plan(&n, "Deleting"))
 }
 

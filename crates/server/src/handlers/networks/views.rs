@@ -313,6 +313,13 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         }
         rows = keep;
     }
+    // A VPC's private gateways are listed by listPrivateGateways, not here (unless asked for
+    // by their type).
+    if !f.guest_type.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case(crate::handlers::vpcs::private_gateways::GUEST_TYPE)
+    }) {
+        rows.retain(|n| n.guest_type != crate::handlers::vpcs::private_gateways::GUEST_TYPE);
+    }
     if let Some(o) = args.uuid("networkofferingid") {
         rows.retain(|n| n.network_offering_id == Some(o));
     }

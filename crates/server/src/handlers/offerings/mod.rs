@@ -17,7 +17,7 @@ use crate::state::State;
 
 mod network;
 mod seed;
-mod vpc;
+pub(crate) mod vpc;
 
 pub use network::{create_network, delete_network, list_network, update_network};
 pub use seed::seed_defaults;

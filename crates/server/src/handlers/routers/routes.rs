@@ -31,13 +31,24 @@ pub(crate) fn route_view(r: &db::RuleRow) -> Value {
             v[k] = json!(x);
         }
     }
+    if let Some(g) = s.gatewayid {
+        // A VPC's route: stored under the VPC's id.
+        v["gatewayid"] = json!(g);
+        v["vpcid"] = json!(r.network_id);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("networkid");
+        }
+    }
     crate::handlers::netrules::owner_fields(&mut v, r);
     v
 }
 
 pub async fn create_route_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
-    if args.uuid("vpcid").is_some() || args.uuid("gatewayid").is_some() {
-        return param_err("VPCs and private gateways are not supported: give networkid (a guest network with a virtual router)");
+    if let Some(g) = args.uuid("gatewayid") {
+        return vpc_route(st, ctx, args, g).await;
+    }
+    if args.uuid("vpcid").is_some() {
+        return param_err("A VPC's static routes go through a private gateway: give gatewayid");
     }
     let Some(net) = args.uuid("networkid") else {
         return param_err(
@@ -117,6 +128,7 @@ pub async fn create_route_prepare(st: &State, ctx: &OpContext, args: &Args) -> A
         metric,
         nexthop: nexthop.map(|h| h.to_string()),
         interface: iface.map(|i| i.to_string()),
+        gatewayid: None,
     });
     let mut tx = st.store.begin().await?;
     db::rule_insert(
@@ -151,6 +163,112 @@ pub async fn create_route_prepare(st: &State, ctx: &OpContext, args: &Args) -> A
     })
 }
 
+/// A VPC's static route through its private gateway `gateway`: the gateway's next hop, out of
+/// the router's interface on it; stored under the VPC's id.
+async fn vpc_route(st: &State, ctx: &OpContext, args: &Args, gateway: Uuid) -> AppResult<JobPlan> {
+    use crate::handlers::vpcs::private_gateways as pg;
+    let g = pg::owned_gateway(st, ctx, "gatewayid", gateway).await?;
+    let Some(vpc) = g.vpc_id else {
+        return Err(ApiError::invalid_id("gatewayid", &gateway.to_string()).into());
+    };
+    if args.uuid("vpcid").is_some_and(|v| v != vpc.0) {
+        return param_err("The private gateway belongs to another VPC");
+    }
+    let dest: netplan::Cidr = args.required_str("cidr")?.parse().map_err(|_| {
+        ApiError::param(format!("Invalid cidr {}", args.text("cidr").unwrap_or("")))
+    })?;
+    let v = crate::handlers::vpcs::owned_vpc(st, ctx, "gatewayid", vpc.0).await?;
+    if let Ok(c) = v.cidr.parse::<netplan::Cidr>() {
+        if c.contains(dest.addr) || dest.contains(c.addr) {
+            return param_err(format!(
+                "The route's cidr {dest} overlaps the VPC's CIDR {c}: routes lead out of the VPC"
+            ));
+        }
+    }
+    let hop: Option<Ipv4Addr> =
+        match args.text("nexthop") {
+            Some(h) => Some(h.trim().parse().map_err(|_| {
+                ApiError::param(format!("Invalid nexthop {h}: not an IPv4 address"))
+            })?),
+            None => g.gateway.as_deref().and_then(|h| h.parse().ok()),
+        };
+    let seg: Option<netplan::Cidr> = g.cidr.as_deref().and_then(|c| c.parse().ok());
+    if let (Some(h), Some(seg)) = (hop, seg) {
+        if !seg.contains(h) {
+            return param_err(format!(
+                "The next hop {h} is not on the private gateway's subnet {seg}"
+            ));
+        }
+    }
+    let metric = args.int("metric").unwrap_or(0);
+    if !(0..=i64::from(u32::MAX)).contains(&metric) {
+        return param_err("metric must be between 0 and 4294967295");
+    }
+    let key = model::NetworkId(vpc.0);
+    let existing = {
+        let mut c = st.store.read().await?;
+        db::rule_list(
+            &mut c,
+            &db::RuleFilter {
+                kinds: vec!["route"],
+                network_ids: vec![key],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    if existing.iter().any(|r| {
+        matches!(&r.spec, db::RuleSpec::Route(s) if s.cidr == dest.to_string() && s.gatewayid == Some(g.id.0) && s.metric == metric)
+    }) {
+        return param_err(format!(
+            "A static route to {dest} through this private gateway with metric {metric} already exists"
+        ));
+    }
+    let id = Uuid::new_v4();
+    let spec = db::RuleSpec::Route(db::rulespec::RouteSpec {
+        cidr: dest.to_string(),
+        metric,
+        nexthop: hop.map(|h| h.to_string()),
+        interface: pg::interface(&g),
+        gatewayid: Some(g.id.0),
+    });
+    let mut tx = st.store.begin().await?;
+    db::rule_insert(
+        &mut tx,
+        &db::NewRule {
+            id,
+            name: None,
+            state: model::RuleState::Staged,
+            account_id: v.account_id,
+            domain_id: v.domain_id,
+            network_id: Some(key),
+            ip_id: None,
+            parent_id: None,
+            spec,
+        },
+    )
+    .await?;
+    Event::new(
+        ctx,
+        "STATIC.ROUTE.CREATE",
+        format!(
+            "Static route to {dest} through a private gateway of VPC {}",
+            v.name
+        ),
+    )
+    .resource(id, "StaticRoute", None)
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(JobPlan {
+        instance_type: Some("StaticRoute"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: format!("Adding a static route to {dest}"),
+    })
+}
+
 pub async fn create_route_run(
     st: &State,
     _ctx: &OpContext,
@@ -163,26 +281,38 @@ pub async fn create_route_run(
 }
 
 pub async fn list_routes(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    if args.uuid("vpcid").is_some() || args.uuid("gatewayid").is_some() {
-        return Ok(list_body("staticroute", 0, Vec::new()));
-    }
     let mut f = db::RuleFilter::kind("route");
     f.scope = Some(crate::access::owner_scope(st, ctx, args).await?);
     f.ids.extend(args.uuid("id"));
     f.network_ids
         .extend(args.id::<model::NetworkId>("networkid"));
-    f.offset = args.page.offset;
-    f.limit = args.page.limit;
+    // A VPC's routes are stored under its id.
+    f.network_ids
+        .extend(args.uuid("vpcid").map(model::NetworkId));
+    let gateway = args.uuid("gatewayid");
+    if gateway.is_none() {
+        f.offset = args.page.offset;
+        f.limit = args.page.limit;
+    }
     let (rows, total) = {
         let mut c = st.store.read().await?;
         db::rule_list(&mut c, &f).await?
     };
-    let rows: Vec<_> = match args.text("state") {
+    let mut rows: Vec<_> = match args.text("state") {
         Some(s) => rows
             .into_iter()
             .filter(|r| r.state.as_str().eq_ignore_ascii_case(s))
             .collect(),
         None => rows,
+    };
+    let total = match gateway {
+        Some(g) => {
+            rows.retain(|r| matches!(&r.spec, db::RuleSpec::Route(s) if s.gatewayid == Some(g)));
+            let n = rows.len() as u64;
+            rows = args.page.slice(rows);
+            n
+        }
+        None => total,
     };
     Ok(list_body(
         "staticroute",

@@ -3,6 +3,7 @@
 //! ([`acls`]).
 
 pub mod acls;
+pub mod private_gateways;
 pub mod service_tags;
 
 use std::collections::HashMap;
@@ -106,6 +107,9 @@ pub(crate) async fn views(st: &State, ctx: &OpContext, rows: &[VpcRow]) -> AppRe
             )
             .await?
             .0
+            .into_iter()
+            .filter(|n| n.guest_type != private_gateways::GUEST_TYPE)
+            .collect()
         }
     };
     let tier_views = crate::handlers::networks::views(st, ctx, &tiers).await?;
@@ -404,7 +408,7 @@ pub async fn update_run(
     Ok(json!({ "vpc": views(st, ctx, &[v]).await?.remove(0) }))
 }
 
-/// The VPC's tiers.
+/// The VPC's tiers (its private gateways are networks of the VPC too, but not tiers).
 pub(crate) async fn tiers_of(st: &State, vpc: VpcId) -> AppResult<Vec<db::NetworkRow>> {
     let mut c = st.store.read().await?;
     Ok(db::network_list(
@@ -415,7 +419,10 @@ pub(crate) async fn tiers_of(st: &State, vpc: VpcId) -> AppResult<Vec<db::Networ
         },
     )
     .await?
-    .0)
+    .0
+    .into_iter()
+    .filter(|n| n.guest_type != private_gateways::GUEST_TYPE)
+    .collect())
 }
 
 pub async fn restart_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
@@ -503,7 +510,8 @@ pub async fn delete_run(
     for ip in ips {
         db::public_ip_release(&mut tx, ip.id).await?;
     }
-    // Its own ACL lists and their items go with it.
+    // Its private gateways and static routes, then its own ACL lists and their items.
+    private_gateways::remove_all(&mut tx, v.id).await?;
     let lists = db::rule_list(
         &mut tx,
         &db::RuleFilter {

@@ -43,6 +43,41 @@ fn internet_view() -> Value {
     })
 }
 
+/// The built-in `ManagementServers` and `ImageStores`, with their addresses now.
+async fn computed_views(st: &State) -> AppResult<Vec<Value>> {
+    let mut c = st.store.read().await?;
+    let servers = domain::netsync::management_addresses(&mut c).await?;
+    let stores = db::infra_list(&mut c, db::Infra::ImageStore, &db::InfraFilter::default())
+        .await?
+        .0;
+    let mut images: Vec<std::net::Ipv4Addr> = stores
+        .iter()
+        .flat_map(|s| domain::netsync::image_store_addresses(s, &servers))
+        .collect();
+    images.sort();
+    images.dedup();
+    let cidrs = |a: &[std::net::Ipv4Addr]| {
+        a.iter()
+            .map(|x| format!("{x}/32"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    Ok(vec![
+        json!({
+            "name": netplan::tags::MANAGEMENT_SERVERS,
+            "description": "the management servers' addresses (those not down)",
+            "cidrlist": cidrs(&servers),
+            "builtin": true,
+        }),
+        json!({
+            "name": netplan::tags::IMAGE_STORES,
+            "description": "the image stores' addresses (a store on the management servers' disks is theirs)",
+            "cidrlist": cidrs(&images),
+            "builtin": true,
+        }),
+    ])
+}
+
 fn check_name(name: &str) -> AppResult<()> {
     let ok = !name.is_empty()
         && name.chars().count() <= 40
@@ -54,7 +89,7 @@ fn check_name(name: &str) -> AppResult<()> {
             "Invalid service tag name {name:?}: letters, digits, '-' and '_', at most 40 characters"
         ));
     }
-    if name.eq_ignore_ascii_case(netplan::tags::INTERNET) {
+    if netplan::tags::builtin(name).is_some() {
         return param_err(format!("{name} is a built-in service tag"));
     }
     Ok(())
@@ -70,8 +105,8 @@ pub(crate) async fn all(st: &State) -> AppResult<Vec<RuleRow>> {
 
 /// The canonical name of the tag `given` names (any case), if there is one.
 pub(crate) async fn resolve(st: &State, given: &str) -> AppResult<Option<String>> {
-    if given.eq_ignore_ascii_case(netplan::tags::INTERNET) {
-        return Ok(Some(netplan::tags::INTERNET.into()));
+    if let Some(b) = netplan::tags::builtin(given) {
+        return Ok(Some(b.into()));
     }
     Ok(all(st)
         .await?
@@ -206,10 +241,18 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     Ok(json!({ "servicetag": view(&get(st, id).await?) }))
 }
 
-pub async fn list(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let mut rows: Vec<Value> = Vec::new();
     if args.uuid("id").is_none() {
         rows.push(internet_view());
+        let mut computed = computed_views(st).await?;
+        // The cloud's own addresses are for root admins to see; tenants may name the tags.
+        if !ctx.is_root_admin() {
+            for v in &mut computed {
+                v["cidrlist"] = json!("");
+            }
+        }
+        rows.extend(computed);
     }
     rows.extend(all(st).await?.iter().map(view));
     rows.retain(|v| {

@@ -337,7 +337,9 @@ async fn replace_target(
         (Some(_), Some(_)) | (None, None) => {
             return param_err("Give either networkid or gatewayid (and not both)")
         }
-        (None, Some(_)) => return param_err("Private gateways are not supported yet"),
+        (None, Some(g)) => {
+            super::super::private_gateways::owned_gateway(st, ctx, "gatewayid", g).await?
+        }
         (Some(n), None) => {
             crate::handlers::networks::owned_network(st, ctx, "networkid", n).await?
         }
