@@ -12,6 +12,8 @@
 #   - genisoimage: hosts build config drives with it (as CloudStack does);
 #   - tinyproxy: the HTTP proxy a locked-down site downloads images through (secstorage.proxy),
 #     started on loopback by the real-hosts test;
+#   - openssh-server: the return proxy's sshd in the return-proxy tests (the server's tunnel
+#     is the OpenSSH client);
 #   - debootstrap, syslinux, syslinux-common, mtools, dosfstools, fdisk:
 #     scripts/build-debian-image.sh builds the
 #     Debian cloud image the real-hosts test boots (from Debian's packages only);
@@ -45,6 +47,9 @@ command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 command -v genisoimage >/dev/null 2>&1 || need+=(genisoimage)
 # The outbound proxy of a locked-down site (the real-hosts test downloads a template through it).
 [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
+# A return proxy's sshd (the tests start one); the server's side is the OpenSSH client.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
 [ -f /usr/lib/syslinux/mbr/mbr.bin ] || need+=(syslinux-common)

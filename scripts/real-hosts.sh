@@ -7,7 +7,8 @@
 #   cnpX-m     the management servers (APIs on its loopback :8080 and :8081, haproxy in front
 #              of both on :8090 — the address the test and the browser use —, agent endpoints
 #              on the underlay bridge 192.168.251.1:9443 and :9444), their PostgreSQL
-#              (loopback :5432) and the test itself
+#              (loopback :5432) and the test itself; nftables there lets nothing out but to
+#              loopback and the hosts' underlay (no outbound access)
 #   cnpX-h1/h2 the hosts (underlay 192.168.251.11/.12; their VXLAN tunnels run over it);
 #              each has an uplink `pubup` to the public bridge
 #   cnpX-pub   the public network's bridge (the outside world)
@@ -100,6 +101,19 @@ ip link set "${X}i" netns $PUB
 ip -n $PUB link set "${X}i" master pub up
 ip -n $INET addr add 203.0.113.1/24 dev eth0
 ip -n $INET link set eth0 up
+
+# The management namespace has no outbound access (a locked-down site): it may reach its own
+# loopback and the hosts' underlay, nothing else; what hosts and clients send it is answered.
+ip netns exec $M nft -f - <<'NFT'
+table inet canopy_lockdown {
+  chain output {
+    type filter hook output priority 0; policy drop;
+    oif "lo" accept
+    ct state established,related accept
+    ip daddr 192.168.251.0/24 accept
+  }
+}
+NFT
 
 mkdir -p "$WORK/server" "$WORK/primary" "$WORK/secondary" "$WORK/h1" "$WORK/h2"
 # The web console, when built and a browser is here: its noVNC page is checked on a real VM.

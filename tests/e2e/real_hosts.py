@@ -244,6 +244,25 @@ def main():
     if "h2" not in st or not all(RESULTS):
         return finish(st)
 
+    def locked_down():
+        # The management namespace (where the servers and this test run) has no way out: a
+        # connection to an address outside the hosts' underlay is refused by its nftables,
+        # yet the zone works (everything after this runs there).
+        sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sk.settimeout(2)
+        try:
+            sk.connect(("198.51.100.99", 443))
+            refused = None
+        except OSError as e:
+            refused = e.errno
+        finally:
+            sk.close()
+        check(refused in (1, 101, 113), "no outbound access from the management namespace: errno %r" % refused)
+        rules = subprocess.run(["nft", "list", "table", "inet", "canopy_lockdown"], capture_output=True, text=True)
+        check(rules.returncode == 0 and "policy drop" in rules.stdout, "the lockdown ruleset: %r" % rules.stdout)
+        return "connect to 198.51.100.99:443 -> errno %s; the servers reach only loopback and the hosts" % refused
+    step("the management namespace has no outbound access (only loopback and the hosts)", locked_down)
+
     def template():
         os_id = [o["id"] for o in api.listOsTypes()["ostype"] if o["description"] == "Other Linux (64-bit)"][0]
         st["ostype"] = os_id

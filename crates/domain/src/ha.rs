@@ -68,6 +68,34 @@ pub fn investigate_in_background(st: &Arc<Core>, h: HostRow) {
     });
 }
 
+/// Whether the host's cluster is reached through a return proxy.
+async fn behind_return_proxy(st: &Core, h: &HostRow) -> AppResult<bool> {
+    let mut c = st.store.read().await?;
+    Ok(db::infra_get(&mut c, db::Infra::Cluster, h.cluster_id)
+        .await?
+        .is_some_and(|cl| cl.attrs["returnproxy"].is_object()))
+}
+
+/// Whether another host of the host's cluster is connected now.
+async fn any_peer_connected(st: &Core, h: &HostRow) -> AppResult<bool> {
+    let peers = {
+        let mut c = st.store.read().await?;
+        db::host_list(
+            &mut c,
+            &db::HostFilter {
+                cluster_id: Some(h.cluster_id),
+                limit: Some(PEERS_LISTED),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    Ok(peers
+        .iter()
+        .any(|p| p.id != h.id && st.hub.is_connected(p.id)))
+}
+
 /// Asks the host's peers whether they reach it.
 pub async fn verdict(st: &Core, h: &HostRow) -> AppResult<Verdict> {
     let peers = {
@@ -116,6 +144,23 @@ pub async fn verdict(st: &Core, h: &HostRow) -> AppResult<Verdict> {
 async fn investigate(st: &Arc<Core>, h: HostRow) -> AppResult<()> {
     // It may have come back while this waited for its turn.
     if st.hub.is_connected(h.id) {
+        return Ok(());
+    }
+    // A cluster reached through a return proxy: with none of its hosts connected, what is gone
+    // is the proxy (or its tunnel) — the hosts are unreachable, not dead; nothing is fenced.
+    if behind_return_proxy(st, &h).await? && !any_peer_connected(st, &h).await? {
+        if h.status != model::HostStatus::Alert {
+            let mut tx = st.store.begin().await?;
+            db::host_set_status(
+                &mut tx,
+                h.id,
+                model::HostStatus::Alert,
+                Some(h.disconnected.unwrap_or_else(crate::now_ms)),
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(host = %h.id, name = %h.name, "host Alert: its cluster's return proxy is unreachable (not declared Down)");
+        }
         return Ok(());
     }
     let v = verdict(st, &h).await?;

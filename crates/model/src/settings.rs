@@ -195,6 +195,8 @@ pub const SETTINGS: &[SettingDef] = &[
        "The range of ips to be allocated to remote access vpn clients. The first ip in the range is used by the VPN server"),
     s!("remote.access.vpn.psk.length", "Network", Integer, "24",
        "The length of the ipsec preshared key (minimum 8, maximum 256)", Some(8.0), Some(256.0)),
+    s!("returnproxy.port", "Network", Integer, "37140",
+       "The return proxy's port of the first management server's SSH tunnel (the i-th server's is this + i); the cluster's agents dial it on the proxy (Canopy)", Some(1.0), Some(65000.0)),
     s!(
         "secstorage.allowed.internal.download.sites",
         "Storage",

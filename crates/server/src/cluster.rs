@@ -148,10 +148,16 @@ async fn drain(st: &State) -> AppResult<()> {
         tx.commit().await?;
         return Ok(());
     }
+    let own_port = format!(
+        ":{}",
+        crate::returnproxy::port_of(st, crate::returnproxy::place(st).0)
+    );
     for host in agents {
-        let servers: Vec<String> = agent_servers(st, host)
+        let behind_proxy = matches!(crate::returnproxy::of_host(st, host).await, Ok(Some(_)));
+        let servers: Vec<String> = agent_servers_of(st, host)
+            .await
             .into_iter()
-            .filter(|s| *s != st.agent_endpoint)
+            .filter(|s| *s != st.agent_endpoint && !(behind_proxy && s.ends_with(&own_port)))
             .collect();
         if servers.is_empty() {
             continue;
@@ -277,7 +283,7 @@ async fn refresh_peers(st: &State, now: i64, threshold: i64) -> AppResult<()> {
             );
         }
         for host in st.hub.connected_hosts() {
-            let servers = agent_servers(st, host);
+            let servers = agent_servers_of(st, host).await;
             st.hub
                 .notify(host, proto::Command::SetServers { servers })
                 .await;
@@ -299,6 +305,15 @@ pub fn agent_servers(st: &AppState, host: HostId) -> Vec<String> {
         host.0.as_u128(),
         api::time::now_ms() as u64,
     )
+}
+
+/// [`agent_servers`], or — for a host of a cluster reached through a return proxy — the
+/// proxy's ports of the servers' tunnels.
+pub async fn agent_servers_of(st: &State, host: HostId) -> Vec<String> {
+    match crate::returnproxy::of_host(st, host).await {
+        Ok(Some(d)) => d.endpoints(st, crate::returnproxy::place(st).1),
+        _ => agent_servers(st, host),
+    }
 }
 
 /// How often agents check they use their preferred server (`indirect.agent.lb.check.interval`;

@@ -268,7 +268,7 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
             ping_interval_s: interval,
             fenced: fenced.clone(),
             vm_stats_interval_ms: st.settings.int("vm.stats.interval").max(0) as u64,
-            servers: crate::cluster::agent_servers(&st, host),
+            servers: crate::cluster::agent_servers_of(&st, host).await,
             lb_check_interval_s: crate::cluster::lb_check_interval_s(&st),
         },
     )

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod panics;
 pub mod peers;
 pub mod powersync;
+pub mod returnproxy;
 pub mod saga;
 pub mod sources;
 pub mod sshkeys;
@@ -80,6 +81,7 @@ impl Server {
     /// Stops serving and the background loops (unfinished jobs are resumed at next start).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        self.state.tunnels.stop_all();
         let _ = self.serve.await;
         if !self.state.cluster.fenced() {
             cluster::leave(&self.state).await;
@@ -197,6 +199,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         agent_fingerprint: agent_tls.fingerprint.clone(),
         ui_dir: cfg.ui_dir.clone(),
         cluster: cluster::Membership::new(stop.clone()),
+        tunnels: Default::default(),
     });
     let _ = own_jobs.state.set(Arc::downgrade(&st));
     let resumed = jobs::recover(&st, true).await?;
@@ -273,6 +276,13 @@ fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
             period: |st| Duration::from_millis(st.settings.int("cluster.heartbeat.interval").max(100) as u64),
             timeout: secs(10),
             run: |st| async move { text(cluster::heartbeat(&st).await) }.boxed(),
+        },
+        TaskDef {
+            name: "return-proxy",
+            description: "Keeps this server's SSH tunnels to the clusters' return proxies (restarted with backoff when they end)",
+            period: |_| secs(1),
+            timeout: secs(60),
+            run: |st| async move { text(returnproxy::supervise(&st).await) }.boxed(),
         },
         TaskDef {
             name: "job-lease-renewal",

@@ -21,6 +21,8 @@ pub struct AppState {
     pub ui_dir: Option<std::path::PathBuf>,
     /// This server's standing among the servers of its database.
     pub cluster: crate::cluster::Membership,
+    /// This server's SSH tunnels to return proxies.
+    pub tunnels: crate::returnproxy::Tunnels,
 }
 
 impl std::ops::Deref for AppState {

@@ -245,7 +245,7 @@ pub async fn ensure_zone(
 }
 
 /// The root admin, as whom the zone is built.
-async fn admin_context(st: &State) -> AppResult<OpContext> {
+pub(crate) async fn admin_context(st: &State) -> AppResult<OpContext> {
     let admin = {
         let mut c = st.store.read().await?;
         let root = db::domain_get_by_path(&mut c, "/")

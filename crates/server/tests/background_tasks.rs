@@ -25,6 +25,7 @@ async fn tasks_run_independently_are_listed_and_run_on_demand() {
         "job-recovery",
         "network-gc",
         "purge",
+        "return-proxy",
         "server-heartbeat",
         "storage-pool-refresh",
     ];

@@ -138,7 +138,12 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("allocationstate", String, "Allocation state of this cluster for allocation of new resources")
             .opt("managedstate", String, "whether this cluster is managed by cloudstack")
             .opt("clustertype", String, "hypervisor type of the cluster")
-            .opt("hypervisor", String, "hypervisor type of the cluster"),
+            .opt("hypervisor", String, "hypervisor type of the cluster")
+            .opt("returnproxyaddress", String, "the private address of the cluster's return proxy: the management server keeps an SSH tunnel to it and the cluster's hosts reach the server through it; empty clears it (Canopy)")
+            .opt("returnproxypublicaddress", String, "the return proxy's public address (Canopy)")
+            .opt("returnproxyuse", String, "which address of the return proxy the hosts dial: private (default) or public (Canopy)")
+            .opt("returnproxyuser", String, "the SSH user on the return proxy (default canopy) (Canopy)")
+            .opt("returnproxysshport", Integer, "the return proxy's SSH port (default 22) (Canopy)"),
         CommandSpec::new("deleteCluster", "Deletes a cluster.")
             .roles(ADMIN)
             .returns("success", SUCCESS)

@@ -93,6 +93,61 @@ pub const POD: &[Field] = &[
 
 pub const CLUSTER: &[Field] = &[
     f("id", "string", "the cluster ID"),
+    f(
+        "returnproxyaddress",
+        "string",
+        "the private address of the cluster's return proxy (Canopy)",
+    ),
+    f(
+        "returnproxypublicaddress",
+        "string",
+        "the return proxy's public address (Canopy)",
+    ),
+    f(
+        "returnproxyuse",
+        "string",
+        "which address of the return proxy the hosts dial: private or public (Canopy)",
+    ),
+    f(
+        "returnproxyuser",
+        "string",
+        "the SSH user on the return proxy (Canopy)",
+    ),
+    f(
+        "returnproxysshport",
+        "integer",
+        "the return proxy's SSH port (Canopy)",
+    ),
+    f(
+        "returnproxyhostkey",
+        "string",
+        "the return proxy's SSH host key, recorded at designation (Canopy)",
+    ),
+    f(
+        "returnproxyhostid",
+        "string",
+        "the host that is the return proxy, once its agent joined (Canopy)",
+    ),
+    f(
+        "returnproxystate",
+        "string",
+        "this server's tunnel to the return proxy: Connecting, Up or Down (Canopy)",
+    ),
+    f(
+        "returnproxyport",
+        "integer",
+        "the proxy's port of this server's tunnel (37140 for the first server) (Canopy)",
+    ),
+    f(
+        "returnproxylasterror",
+        "string",
+        "why the tunnel last ended (Canopy)",
+    ),
+    f(
+        "returnproxypublickey",
+        "string",
+        "the management servers' SSH public key, for the proxy's authorized_keys (Canopy)",
+    ),
     f("name", "string", "the cluster name"),
     f("podid", "string", "the Pod ID of the cluster"),
     f("podname", "string", "the Pod name of the cluster"),

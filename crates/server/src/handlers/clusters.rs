@@ -61,7 +61,30 @@ fn cluster_view(
 async fn cluster_views(st: &State, rows: &[InfraRow]) -> AppResult<Vec<Value>> {
     let zn = names(st, Infra::Zone, rows.iter().map(|r| r.zone_id)).await?;
     let pn = names(st, Infra::Pod, rows.iter().filter_map(|r| r.parent_id)).await?;
-    Ok(rows.iter().map(|c| cluster_view(c, &zn, &pn)).collect())
+    // Clusters behind a return proxy show it, the tunnel's state and the servers' public key
+    // (for the proxy's authorized_keys).
+    let key = if rows
+        .iter()
+        .any(|r| crate::returnproxy::Designation::of(r).is_some())
+    {
+        crate::returnproxy::key_pair(st).await.ok().map(|(_, k)| k)
+    } else {
+        None
+    };
+    Ok(rows
+        .iter()
+        .map(|c| {
+            let mut v = cluster_view(c, &zn, &pn);
+            if let Some(Value::Object(extra)) =
+                crate::returnproxy::view_fields(st, c, key.as_deref())
+            {
+                if let Some(m) = v.as_object_mut() {
+                    m.extend(extra);
+                }
+            }
+            v
+        })
+        .collect())
 }
 
 pub async fn add_cluster(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
@@ -191,6 +214,9 @@ pub async fn update_cluster(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         c.attrs["managedstate"] = json!(v);
     }
     c.state = allocation_state(args, &c.state)?;
+    if args.has("returnproxyaddress") {
+        designate(st, &mut c, args).await?;
+    }
     let mut tx = st.store.begin().await?;
     match db::infra_update(&mut tx, Infra::Cluster, &c).await {
         Err(DbError::Conflict(_)) => return conflict("cluster in this zone", &c.name),
@@ -203,6 +229,106 @@ pub async fn update_cluster(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     tx.commit().await?;
     let v = cluster_views(st, std::slice::from_ref(&c)).await?;
     Ok(json!({ "cluster": v.into_iter().next() }))
+}
+
+/// Designates (or, with an empty address, clears) the cluster's return proxy (Canopy):
+/// `returnproxyaddress` (its private address, where this server's SSH goes),
+/// `returnproxypublicaddress`, `returnproxyuse` (private/public: which one hosts dial),
+/// `returnproxyuser` (default `canopy`), `returnproxysshport` (22). The proxy's SSH host key is
+/// read now and recorded. A cluster has one proxy: designating another while one is set is
+/// refused.
+pub(crate) async fn designate(st: &State, c: &mut InfraRow, args: &Args) -> AppResult<()> {
+    use crate::returnproxy::{scan_host_key, Designation, DEFAULT_USER};
+    let given = args.text("returnproxyaddress").unwrap_or("").trim();
+    let current = Designation::of(c);
+    if given.is_empty() {
+        if let Some(o) = c.attrs.as_object_mut() {
+            o.remove("returnproxy");
+        }
+        return Ok(());
+    }
+    let address: std::net::Ipv4Addr = given.parse().map_err(|_| {
+        api::ApiError::param(format!(
+            "Invalid returnproxyaddress {given}: an IPv4 address"
+        ))
+    })?;
+    if let Some(cur) = &current {
+        if cur.address != address {
+            return param_err(format!(
+                "Cluster {} already has a return proxy ({}): a cluster has exactly one; clear it first (returnproxyaddress=)",
+                c.name, cur.address
+            ));
+        }
+    }
+    let public =
+        match args.text("returnproxypublicaddress").map(str::trim) {
+            None | Some("") => current.as_ref().and_then(|d| d.public),
+            Some(p) => Some(p.parse().map_err(|_| {
+                api::ApiError::param(format!("Invalid returnproxypublicaddress {p}"))
+            })?),
+        };
+    let use_public = match args.text("returnproxyuse").map(str::trim) {
+        None => current.as_ref().is_some_and(|d| d.use_public),
+        Some(u) if u.eq_ignore_ascii_case("public") => true,
+        Some(u) if u.eq_ignore_ascii_case("private") => false,
+        Some(u) => return param_err(format!("Invalid returnproxyuse {u}: private or public")),
+    };
+    if use_public && public.is_none() {
+        return param_err("returnproxyuse=public needs returnproxypublicaddress");
+    }
+    let user = args
+        .text("returnproxyuser")
+        .map(|u| u.trim().to_string())
+        .or_else(|| current.as_ref().map(|d| d.user.clone()))
+        .unwrap_or_else(|| DEFAULT_USER.to_string());
+    if user.is_empty()
+        || user.len() > 32
+        || !user
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '.')
+        || user.starts_with('-')
+    {
+        return param_err(format!("Invalid returnproxyuser {user:?}"));
+    }
+    let ssh_port = match args.int("returnproxysshport") {
+        Some(p) => u16::try_from(p)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| api::ApiError::param(format!("Invalid returnproxysshport {p}")))?,
+        None => current.as_ref().map(|d| d.ssh_port).unwrap_or(22),
+    };
+    let host_key = scan_host_key(address, ssh_port).await.map_err(|e| {
+        api::ApiError::param(format!(
+            "Could not read the SSH host key of the return proxy {address}:{ssh_port}: {e}"
+        ))
+    })?;
+    // The host that is the proxy, when its agent already joined.
+    let host_id = {
+        let mut conn = st.store.read().await?;
+        db::host_list(
+            &mut conn,
+            &db::HostFilter {
+                cluster_id: Some(c.id),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+        .into_iter()
+        .find(|h| h.address == address.to_string())
+        .map(|h| h.id.0)
+    };
+    let d = Designation {
+        address,
+        public,
+        use_public,
+        user,
+        ssh_port,
+        host_key,
+        host_id,
+    };
+    c.attrs["returnproxy"] = d.to_json();
+    Ok(())
 }
 
 pub async fn delete_cluster(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {

@@ -211,8 +211,17 @@ pub(crate) async fn mint_token(
     let mut tx = st.store.begin().await?;
     db::token_insert(&mut tx, &row, &sha256_hex(secret.as_bytes())).await?;
     tx.commit().await?;
+    // A cluster reached through a return proxy: its hosts join through this server's tunnel.
+    let server = match crate::returnproxy::of_cluster(st, cluster).await? {
+        Some(d) => format!(
+            "{}:{}",
+            d.reach(),
+            crate::returnproxy::port_of(st, crate::returnproxy::place(st).0)
+        ),
+        None => st.agent_endpoint.clone(),
+    };
     let token = JoinToken {
-        server: st.agent_endpoint.clone(),
+        server,
         fingerprint: st.agent_fingerprint.clone(),
         secret,
     };
