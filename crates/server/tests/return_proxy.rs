@@ -224,6 +224,61 @@ async fn hosts_join_and_stay_through_the_return_proxy() {
         .map(model::HostId)
         .collect();
 
+    // An agent command's round trip through the tunnel, and to a directly connected agent (a
+    // second cluster without a proxy), 50 pings each: the medians.
+    let pod = s(&admin
+        .ok(&[("command", "listPods"), ("zoneid", &z.zone)])
+        .await["pod"][0]["id"]);
+    let direct_cluster = s(&admin
+        .ok(&[
+            ("command", "addCluster"),
+            ("clustername", "direct"),
+            ("clustertype", "CloudManaged"),
+            ("hypervisor", "Simulator"),
+            ("podid", &pod),
+            ("zoneid", &z.zone),
+        ])
+        .await["cluster"][0]["id"]);
+    let direct = Agents::join(&ts, &direct_cluster, "direct", 1).await;
+    assert_eq!(direct.server, st.agent_endpoint, "a direct token");
+    let end = Instant::now() + Duration::from_secs(30);
+    let direct_id = loop {
+        let h = hosts_named(admin, &direct.prefix).await;
+        if let Some(id) = h
+            .first()
+            .filter(|x| x["state"] == "Up")
+            .and_then(|x| x["id"].as_str()?.parse().ok())
+        {
+            break model::HostId(id);
+        }
+        assert!(Instant::now() < end, "the direct agent never Up: {h:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let median = |host: model::HostId| {
+        let st = st.clone();
+        async move {
+            let mut t = Vec::new();
+            for _ in 0..50 {
+                let t0 = Instant::now();
+                st.hub
+                    .command(host, proto::Command::Ping, Duration::from_secs(5))
+                    .await
+                    .expect("ping");
+                t.push(t0.elapsed());
+            }
+            t.sort();
+            t[t.len() / 2]
+        }
+    };
+    let through = median(ids[0]).await;
+    let straight = median(direct_id).await;
+    println!(
+        "return proxy: agent command round trip (median of 50) through the tunnel {:.2} ms, direct {:.2} ms",
+        through.as_secs_f64() * 1000.0,
+        straight.as_secs_f64() * 1000.0
+    );
+    direct.stop().await;
+
     // The tunnel's ssh is killed: re-established, agents back, nobody Down.
     let cid: uuid::Uuid = cluster.parse().expect("uuid");
     let pid = st.tunnels.pid(cid).expect("the tunnel's ssh");
