@@ -197,6 +197,27 @@ async fn hosts_join_and_stay_through_the_return_proxy() {
         .await;
     assert!(e.contains("already has a return proxy"), "{e}");
 
+    // Designating a host of the cluster as another proxy is refused too (updateHost).
+    let other = s(&admin
+        .ok(&[("command", "listHosts"), ("clusterid", &cluster)])
+        .await["host"][0]["id"]);
+    if !other.is_empty() {
+        let e = admin
+            .err(
+                &[
+                    ("command", "updateHost"),
+                    ("id", &other),
+                    ("returnproxy", "true"),
+                ],
+                431,
+            )
+            .await;
+        assert!(
+            e.contains("return proxy") || e.contains("returnproxy"),
+            "{e}"
+        );
+    }
+
     // Agents join through the proxy's port.
     let t1 = Instant::now();
     let agents = Agents::join(&ts, &cluster, "rp", 2).await;

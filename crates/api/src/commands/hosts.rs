@@ -46,7 +46,10 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("hosttags", List, "list of tags to be added to the host; an empty value clears them")
             .opt("allocationstate", String, "Change resource state of host, valid values are [Enable, Disable]. Operation may failed if host in states not allowing Enable/Disable")
             .opt("name", String, "the new name of the host")
-            .opt("annotation", String, "Add an annotation to this host"),
+            .opt("annotation", String, "Add an annotation to this host")
+            .opt("returnproxy", Boolean, "true: make the host (its address) its cluster's return proxy, with updateCluster's returnproxyuser/returnproxysshport/returnproxypublicaddress/returnproxyuse when given; refused when the cluster has another; false: undesignate it (Canopy)")
+            .opt("returnproxyuser", String, "the SSH user on the return proxy (Canopy)")
+            .opt("returnproxysshport", Integer, "the return proxy's SSH port (Canopy)"),
         CommandSpec::new("deleteHost", "Deletes a host.")
             .roles(ADMIN)
             .returns("success", SUCCESS)

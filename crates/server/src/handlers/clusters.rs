@@ -238,8 +238,24 @@ pub async fn update_cluster(st: &State, ctx: &OpContext, args: &Args) -> AppResu
 /// read now and recorded. A cluster has one proxy: designating another while one is set is
 /// refused.
 pub(crate) async fn designate(st: &State, c: &mut InfraRow, args: &Args) -> AppResult<()> {
+    let given = args
+        .text("returnproxyaddress")
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    designate_address(st, c, &given, args).await
+}
+
+/// [`designate`] with the proxy's private address given (`updateHost returnproxy=true` gives
+/// the host's own).
+pub(crate) async fn designate_address(
+    st: &State,
+    c: &mut InfraRow,
+    given: &str,
+    args: &Args,
+) -> AppResult<()> {
     use crate::returnproxy::{scan_host_key, Designation, DEFAULT_USER};
-    let given = args.text("returnproxyaddress").unwrap_or("").trim();
+    let given = given.trim();
     let current = Designation::of(c);
     if given.is_empty() {
         if let Some(o) = c.attrs.as_object_mut() {

@@ -460,6 +460,26 @@ pub async fn update_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
         }
         h.resource_state = target;
     }
+    // Designating the host as its cluster's return proxy (Canopy), or undesignating it.
+    if let Some(want) = args.bool("returnproxy") {
+        let mut c = {
+            let mut conn = st.store.read().await?;
+            db::infra_get(&mut conn, db::Infra::Cluster, h.cluster_id).await?
+        }
+        .ok_or_else(|| api::ApiError::invalid_id("id", &h.id.to_string()))?;
+        let current = crate::returnproxy::Designation::of(&c);
+        let is_it = current
+            .as_ref()
+            .is_some_and(|d| d.address.to_string() == h.address);
+        if want && !is_it {
+            super::clusters::designate_address(st, &mut c, &h.address, args).await?;
+        } else if !want && is_it {
+            super::clusters::designate_address(st, &mut c, "", args).await?;
+        }
+        let mut tx = st.store.begin().await?;
+        db::infra_update(&mut tx, db::Infra::Cluster, &c).await?;
+        tx.commit().await?;
+    }
     let mut tx = st.store.begin().await?;
     db::host_update(&mut tx, &h).await?;
     Event::new(ctx, "HOST.UPDATE", format!("Host {} updated", h.name))
