@@ -83,6 +83,30 @@ pub struct VpnDesired {
     pub chap_secrets: String,
 }
 
+/// Adds the static routes kept under `key` (a network, or a VPC) and orders the router's
+/// routes: the longest prefix first, then the lowest metric.
+pub(crate) fn static_routes(st: &NetState, key: Uuid, routes: &mut Vec<Route>) {
+    routes.extend(
+        st.routes
+            .iter()
+            .filter(|s| s.network_id == key)
+            .map(|s| Route {
+                destination: s.destination,
+                via: s.next_hop,
+                dev: s.interface.clone(),
+                metric: s.metric,
+            }),
+    );
+    routes.sort_by(|a, b| {
+        b.destination
+            .len
+            .cmp(&a.destination.len)
+            .then(a.metric.cmp(&b.metric))
+            .then(a.destination.addr.cmp(&b.destination.addr))
+            .then(a.via.cmp(&b.via))
+    });
+}
+
 /// One virtual router: everything its namespace runs, as files and lists.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouterDesired {
@@ -429,25 +453,7 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
     let mut routes = Vec::new();
     outer_side(r, &ips, &mut interfaces, &mut routes);
 
-    routes.extend(
-        st.routes
-            .iter()
-            .filter(|s| s.network_id == net.id)
-            .map(|s| Route {
-                destination: s.destination,
-                via: s.next_hop,
-                dev: s.interface.clone(),
-                metric: s.metric,
-            }),
-    );
-    routes.sort_by(|a, b| {
-        b.destination
-            .len
-            .cmp(&a.destination.len)
-            .then(a.metric.cmp(&b.metric))
-            .then(a.destination.addr.cmp(&b.destination.addr))
-            .then(a.via.cmp(&b.via))
-    });
+    static_routes(st, net.id, &mut routes);
 
     let mut nics: Vec<&Nic> = ix
         .nics_of

@@ -102,26 +102,8 @@ pub(crate) fn compile_vpc_router(
     }
     let mut routes = Vec::new();
     crate::compile::outer_side(r, &ips, &mut interfaces, &mut routes);
-    // Static routes of the VPC (through its private gateways): longest prefix, then metric.
-    routes.extend(
-        st.routes
-            .iter()
-            .filter(|s| s.network_id == vpc_id)
-            .map(|s| crate::compile::Route {
-                destination: s.destination,
-                via: s.next_hop,
-                dev: s.interface.clone(),
-                metric: s.metric,
-            }),
-    );
-    routes.sort_by(|a, b| {
-        b.destination
-            .len
-            .cmp(&a.destination.len)
-            .then(a.metric.cmp(&b.metric))
-            .then(a.destination.addr.cmp(&b.destination.addr))
-            .then(a.via.cmp(&b.via))
-    });
+    // Static routes of the VPC (through its private gateways).
+    crate::compile::static_routes(st, vpc_id, &mut routes);
 
     // Every tier's VMs: leases per tier, names across the VPC.
     let domain = vpc.domain.clone().unwrap_or_else(|| "cs.internal".into());

@@ -10,9 +10,11 @@
 mod guests;
 mod load;
 mod rules;
+mod tags;
 
+pub use load::acl_item;
 use load::load_state;
-pub use load::{acl_item, image_store_addresses, management_addresses, split_sources};
+pub use tags::{image_store_addresses, management_addresses, split_sources};
 
 use std::collections::{BTreeMap, BTreeSet};
 

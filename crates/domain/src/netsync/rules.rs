@@ -99,8 +99,8 @@ fn egress_rule(r: &db::RuleRow, x: &db::rulespec::FirewallSpec) -> Option<netpla
         icmp_type: int(x.l4.icmptype),
         icmp_code: int(x.l4.icmpcode),
         cidrs: cidrs(&x.cidrlist),
-        dest_cidrs: super::load::split_sources(&x.destcidrlist).0,
-        dest_tags: super::load::split_sources(&x.destcidrlist).1,
+        dest_cidrs: super::tags::split_sources(&x.destcidrlist).0,
+        dest_tags: super::tags::split_sources(&x.destcidrlist).1,
     })
 }
 
