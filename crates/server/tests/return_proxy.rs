@@ -142,6 +142,36 @@ async fn hosts_join_and_stay_through_the_return_proxy() {
         ])
         .await;
 
+    // Hostile values are refused before anything is dialled.
+    for (k, v) in [
+        ("returnproxyaddress", "not-an-address"),
+        ("returnproxyaddress", "10.0.0.1\u{0}"),
+        ("returnproxyuser", "r\u{7}oot"),
+        ("returnproxyuser", "rööt"),
+        ("returnproxyuser", "-oProxyCommand=x"),
+        ("returnproxysshport", "70000"),
+        ("returnproxysshport", "twenty-two"),
+        ("returnproxyuse", "public"),
+    ] {
+        let mut p = vec![("command", "updateCluster"), ("id", cluster.as_str())];
+        if k != "returnproxyaddress" {
+            p.push(("returnproxyaddress", "127.0.0.1"));
+        }
+        p.push((k, v));
+        let r = admin.call(&p).await;
+        assert_eq!(r.status, 431, "{k}={v:?} -> {}", r.text);
+    }
+    let huge = "u".repeat(5000);
+    let r = admin
+        .call(&[
+            ("command", "updateCluster"),
+            ("id", &cluster),
+            ("returnproxyaddress", "127.0.0.1"),
+            ("returnproxyuser", &huge),
+        ])
+        .await;
+    assert_eq!(r.status, 431, "{}", r.text);
+
     // Designation: the proxy's host key is read and kept; the servers' public key shown.
     let e = admin
         .err(
