@@ -3,7 +3,8 @@
 # Rust test (the DataStore suite on SQLite and a throwaway PostgreSQL), then the end-to-end
 # tests with the real `cs` client against `canopy up`, and the real-hosts test (servers, agents,
 # QEMU VMs and the data plane in network namespaces), and the web console's browser tests
-# (Chromium). Builds the built-in template and the web console first.
+# (Chromium), and the return-proxy test (a cluster reached only through SSH to one host).
+# Builds the built-in template and the web console first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CANOPY_CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}
@@ -64,5 +65,8 @@ CANOPY_REQUIRE_TOOLS=1 scripts/ui-test.sh
 
 echo "== real hosts (QEMU VMs, Linux data plane, two hosts and a public network in namespaces; two servers behind haproxy)"
 CANOPY_REQUIRE_TOOLS=1 scripts/real-hosts.sh
+
+echo "== return proxy (hosts that reach the servers only through one proxy host's sshd, in namespaces)"
+CANOPY_REQUIRE_TOOLS=1 scripts/return-proxy.sh
 
 echo "== all tests passed in $(( $(date +%s) - start ))s"

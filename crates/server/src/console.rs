@@ -202,6 +202,16 @@ async fn relay(
     name: String,
 ) -> Result<(), String> {
     let session = Uuid::new_v4();
+    // The session waits here, whichever server the agent is connected to: the agent dials this
+    // server's agent endpoint — or, behind a return proxy, this server's port on the proxy.
+    let server = match crate::returnproxy::of_host(&st, host).await {
+        Ok(Some(d)) => format!(
+            "{}:{}",
+            d.reach(),
+            crate::returnproxy::port_of(&st, crate::returnproxy::place(&st).0)
+        ),
+        _ => st.agent_endpoint.clone(),
+    };
     let rx = st.consoles.wait(session);
     let asked = st
         .hub
@@ -210,8 +220,7 @@ async fn relay(
             proto::Command::OpenConsole {
                 name: name.clone(),
                 session,
-                // The session waits here, whichever server the agent is connected to.
-                server: Some(st.agent_endpoint.clone()),
+                server: Some(server),
             },
             Duration::from_secs(20),
         )

@@ -393,6 +393,9 @@ pub const HOST: &[Field] = &[
     ),
     f("hypervisor", "string", "the host hypervisor"),
     f("hypervisorversion", "string", "the hypervisor version"),
+    f("returnproxy", "boolean", "true if this host is its cluster's return proxy (Canopy; only for hosts of a cluster with one)"),
+    f("returnproxyaddress", "string", "the address the hosts of this cluster dial for the servers: the return proxy's (Canopy)"),
+    f("returnproxystate", "string", "the answering server's SSH tunnel to the cluster's return proxy: Connecting, Up or Down (Canopy)"),
     f("suitableformigration", "boolean", "true if the host can take the VM (findHostsForMigration)"),
     f("requiresStorageMotion", "boolean", "true if migrating the VM there needs its storage moved (findHostsForMigration; always false: Canopy migrates within a cluster)"),
     f(

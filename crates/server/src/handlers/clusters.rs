@@ -71,13 +71,36 @@ async fn cluster_views(st: &State, rows: &[InfraRow]) -> AppResult<Vec<Value>> {
     } else {
         None
     };
+    // The proxy's host, when its agent joined after the designation: the cluster's host at
+    // the proxy's address.
+    let mut proxy_hosts: HashMap<Uuid, Uuid> = HashMap::new();
+    for r in rows {
+        if let Some(d) = crate::returnproxy::Designation::of(r).filter(|d| d.host_id.is_none()) {
+            let mut conn = st.store.read().await?;
+            let f = db::HostFilter {
+                cluster_id: Some(r.id),
+                ..Default::default()
+            };
+            if let Some(h) = db::host_list(&mut conn, &f)
+                .await?
+                .0
+                .into_iter()
+                .find(|h| h.address == d.address.to_string())
+            {
+                proxy_hosts.insert(r.id, h.id.0);
+            }
+        }
+    }
     Ok(rows
         .iter()
         .map(|c| {
             let mut v = cluster_view(c, &zn, &pn);
-            if let Some(Value::Object(extra)) =
+            if let Some(Value::Object(mut extra)) =
                 crate::returnproxy::view_fields(st, c, key.as_deref())
             {
+                if let Some(h) = proxy_hosts.get(&c.id) {
+                    extra.insert("returnproxyhostid".into(), json!(h));
+                }
                 if let Some(m) = v.as_object_mut() {
                     m.extend(extra);
                 }

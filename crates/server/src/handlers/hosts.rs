@@ -131,6 +131,15 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
                 if let Some(t) = attr_str(c, "clustertype") {
                     m.insert("clustertype".into(), json!(t));
                 }
+                // Behind a return proxy (Canopy): whether this host is it, and the tunnel.
+                if let Some(d) = crate::returnproxy::Designation::of(c) {
+                    let is_proxy = d.host_id == Some(h.id.0) || h.address == d.address.to_string();
+                    m.insert("returnproxy".into(), json!(is_proxy));
+                    m.insert("returnproxyaddress".into(), json!(d.reach().to_string()));
+                    let t = st.tunnels.view(c.id).unwrap_or_default();
+                    let state = if t.state.is_empty() { "Connecting".to_string() } else { t.state };
+                    m.insert("returnproxystate".into(), json!(state));
+                }
             }
             m.insert("hypervisor".into(), json!(h.hypervisor));
             if let Some(v) = inv_str(h, "hypervisor_version") {
