@@ -150,6 +150,8 @@ pub struct PoolAttrs {
 pub struct ClusterAttrs {
     pub cpuovercommitratio: Ratio,
     pub memoryovercommitratio: Ratio,
+    /// VM slots per host (Canopy): overrides the hypervisor's guest limit; a host's own wins.
+    pub vmslots: Option<i64>,
 }
 
 /// A zone's attributes.

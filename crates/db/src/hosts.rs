@@ -35,6 +35,8 @@ pub struct HostRow {
     pub disconnected: Option<i64>,
     pub simulated: bool,
     pub created: i64,
+    /// VM slots (Canopy): overrides the cluster's and the hypervisor's guest limit.
+    pub vm_slots: Option<i64>,
 }
 
 fn host_row(r: &AnyRow) -> Result<HostRow> {
@@ -56,6 +58,7 @@ fn host_row(r: &AnyRow) -> Result<HostRow> {
         disconnected: "disconnected",
         simulated: "simulated",
         created: "created",
+        vm_slots: "vm_slots",
     })
 }
 
@@ -282,12 +285,13 @@ pub async fn host_touch_many(conn: &mut AnyConnection, ids: &[HostId], now: i64)
     Ok(())
 }
 
-/// Name, tags and resource state (the operator-controlled parts).
+/// Name, tags, resource state and VM slots (the operator-controlled parts).
 pub async fn host_update(conn: &mut AnyConnection, h: &HostRow) -> Result<()> {
     let mut q = Sql::new("UPDATE hosts SET name = ");
     q.bind(h.name.clone())
         .and(", host_tags = ", h.host_tags.join(","))
-        .and(", resource_state = ", h.resource_state);
+        .and(", resource_state = ", h.resource_state)
+        .and(", vm_slots = ", h.vm_slots);
     q.and(" WHERE removed IS NULL AND id = ", h.id.to_string());
     q.query().execute(conn).await?;
     Ok(())

@@ -12,6 +12,7 @@
 //! This crate must never contain business rules: it stores and fetches.
 
 mod addresses;
+mod admission;
 pub mod attrs;
 mod guest_stats;
 mod hosts;
@@ -35,6 +36,7 @@ mod volumes;
 mod vpcs;
 
 pub use addresses::*;
+pub use admission::*;
 pub use attrs::Attrs;
 pub use guest_stats::*;
 pub use hosts::*;

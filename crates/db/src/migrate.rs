@@ -34,9 +34,25 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (20, "VPC offerings, VPCs, tiers, VPC routers", V20),
     (21, "service tags", V21),
     (22, "service IP pools", V22),
+    (23, "VM slots, unreserved VMs, admission policies", V23),
 ];
 
-pub const SCHEMA_VERSION: i64 = 22;
+pub const SCHEMA_VERSION: i64 = 23;
+
+/// VM slots and admission policies (Canopy additions). A host's `vm_slots` overrides its
+/// cluster's and the hypervisor's guest limit; a VM admitted with its CPU or memory
+/// reservation dropped has `reserve_cpu` / `reserve_memory` 0 (host usage sums skip it, the
+/// VM still holds its slot). `admission_policies` keep their rule in `attrs`; one per runtime
+/// class.
+const V23: &str = r#"
+ALTER TABLE hosts ADD COLUMN vm_slots BIGINT;
+ALTER TABLE vms ADD COLUMN reserve_cpu BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE vms ADD COLUMN reserve_memory BIGINT NOT NULL DEFAULT 1;
+CREATE TABLE admission_policies (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, runtime_class TEXT NOT NULL UNIQUE,
+    attrs TEXT NOT NULL, created BIGINT NOT NULL
+)
+"#;
 
 /// Service IP pools (a Canopy addition, after MetalLB's address pools): a public range marked
 /// `for_lb` gives its addresses only to load balancer rules created without an address;

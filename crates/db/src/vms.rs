@@ -55,6 +55,10 @@ pub struct VmRow {
     pub attrs: serde_json::Value,
     pub created: i64,
     pub updated: i64,
+    /// Whether its host's CPU and memory accounting counts it (an admission policy may drop
+    /// either; the VM still holds its slot).
+    pub reserve_cpu: bool,
+    pub reserve_memory: bool,
 }
 
 /// A VM to create (state `Stopped`, no host).
@@ -81,6 +85,9 @@ pub struct NewVm {
     pub attrs: serde_json::Value,
     /// The `instance.name` suffix.
     pub suffix: String,
+    /// See [`VmRow::reserve_cpu`].
+    pub reserve_cpu: bool,
+    pub reserve_memory: bool,
 }
 
 /// What `listVirtualMachines` filters on.
@@ -121,7 +128,8 @@ const VM_COLS: &str =
      v.last_host_id AS v_last, v.dest_host_id AS v_dest, v.template_id AS v_tmpl, v.iso_id AS v_iso, \
      v.service_offering_id AS v_so, v.cpus AS v_cpus, v.cpu_mhz AS v_mhz, v.memory_mib AS v_mem, \
      v.ha_enable AS v_ha, v.vm_group AS v_group, v.userdata AS v_ud, v.keypairs AS v_kp, \
-     v.attrs AS v_attrs, v.created AS v_created, v.updated AS v_updated";
+     v.attrs AS v_attrs, v.created AS v_created, v.updated AS v_updated, \
+     v.reserve_cpu AS v_rcpu, v.reserve_memory AS v_rmem";
 const VM_FROM: &str = " FROM vms v JOIN accounts a ON a.id = v.account_id \
      JOIN domains d ON d.id = v.domain_id WHERE v.removed IS NULL";
 
@@ -159,6 +167,8 @@ fn vm_row(r: &AnyRow) -> Result<VmRow> {
         attrs: "v_attrs",
         created: "v_created",
         updated: "v_updated",
+        reserve_cpu: "v_rcpu",
+        reserve_memory: "v_rmem",
     })
 }
 
@@ -203,7 +213,7 @@ pub async fn vm_insert(conn: &mut AnyConnection, v: &NewVm) -> Result<String> {
     let mut q = Sql::new(
         "INSERT INTO vms (id, seq, instance_name, name, display_name, state, account_id, domain_id, \
          user_id, zone_id, template_id, iso_id, service_offering_id, cpus, cpu_mhz, memory_mib, \
-         ha_enable, vm_group, userdata, keypairs, attrs, created, updated) VALUES (",
+         ha_enable, vm_group, userdata, keypairs, attrs, created, updated, reserve_cpu, reserve_memory) VALUES (",
     );
     q.bind(v.id.to_string())
         .push(", ")
@@ -250,6 +260,10 @@ pub async fn vm_insert(conn: &mut AnyConnection, v: &NewVm) -> Result<String> {
         .bind(now)
         .push(", ")
         .bind(now)
+        .push(", ")
+        .bind(v.reserve_cpu)
+        .push(", ")
+        .bind(v.reserve_memory)
         .push(")");
     q.query()
         .execute(&mut *conn)
@@ -596,7 +610,7 @@ pub async fn host_lock(conn: &mut AnyConnection, host: HostId) -> Result<()> {
 /// What a host's active VMs hold (call after [`host_lock`] when reserving).
 pub async fn host_usage(conn: &mut AnyConnection, host: HostId) -> Result<Usage> {
     let mut q = Sql::new(
-        "SELECT CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*) \
+        "SELECT CAST(COALESCE(SUM(cpus * cpu_mhz * reserve_cpu), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mib * reserve_memory), 0) AS BIGINT), COUNT(*) \
          FROM vms WHERE removed IS NULL AND (host_id = ",
     );
     q.bind(host.to_string())
@@ -622,8 +636,8 @@ pub async fn hosts_usage(
     for chunk in hosts.chunks(500) {
         for col in ["host_id", "dest_host_id"] {
             let mut q = Sql::new(&format!(
-                "SELECT {col} AS h, CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*) FROM vms WHERE removed IS NULL"
+                "SELECT {col} AS h, CAST(COALESCE(SUM(cpus * cpu_mhz * reserve_cpu), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(memory_mib * reserve_memory), 0) AS BIGINT), COUNT(*) FROM vms WHERE removed IS NULL"
             ));
             crate::sql::in_list(&mut q, col, chunk);
             usage_sql(&mut q);
@@ -649,8 +663,8 @@ pub async fn zone_usage(
     let mut out: std::collections::BTreeMap<HostId, (Usage, i64)> = Default::default();
     for col in ["host_id", "dest_host_id"] {
         let mut q = Sql::new(&format!(
-            "SELECT {col} AS h, CAST(COALESCE(SUM(cpus * cpu_mhz), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(memory_mib), 0) AS BIGINT), COUNT(*), CAST(SUM(CASE WHEN account_id = "
+            "SELECT {col} AS h, CAST(COALESCE(SUM(cpus * cpu_mhz * reserve_cpu), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(memory_mib * reserve_memory), 0) AS BIGINT), COUNT(*), CAST(SUM(CASE WHEN account_id = "
         ));
         q.bind(owner.map(|a| a.to_string()).unwrap_or_default())
             .push(&format!(

@@ -16,6 +16,7 @@
 //! The resource services and the power-state sync still live in the server crate and
 //! move here next (see docs/ARCHITECTURE.md).
 
+pub mod admission;
 pub mod context;
 pub mod core;
 pub mod crypto;

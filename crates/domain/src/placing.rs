@@ -99,6 +99,22 @@ pub async fn host_takes(
         && (!new_guest || used.vms < h.max_guests as i64))
 }
 
+/// A host's VM slots (every VM it runs holds one): its own `vm_slots`, else its cluster's
+/// `vmslots`, else its hypervisor's `maxguestslimit` (the `default` version row), else 50.
+pub fn vm_slots(h: &db::HostRow, cluster: Option<i64>, caps: &[db::HvCapsRow]) -> u32 {
+    h.vm_slots
+        .or(cluster)
+        .or_else(|| {
+            caps.iter()
+                .find(|r| {
+                    r.hypervisor.eq_ignore_ascii_case(&h.hypervisor) && r.version == "default"
+                })
+                .map(|r| r.max_guests)
+        })
+        .unwrap_or(50)
+        .clamp(0, u32::MAX as i64) as u32
+}
+
 /// Everything placement needs to know about one zone.
 pub async fn snapshot(st: &Core, zone: Uuid) -> DomainResult<Snapshot> {
     snapshot_for(st, zone, None).await
@@ -140,9 +156,11 @@ pub async fn snapshot_for(
         })
         .collect();
     let mut clusters: Vec<Cluster> = Vec::new();
+    let mut cluster_slots: HashMap<Uuid, Option<i64>> = HashMap::new();
     for cl in db::infra_list(&mut c, Infra::Cluster, &f).await?.0 {
         let Some(pod) = cl.parent_id else { continue };
         let a: ClusterAttrs = cl.decode()?;
+        cluster_slots.insert(cl.id, a.vmslots);
         clusters.push(Cluster {
             id: cl.id,
             pod,
@@ -154,12 +172,7 @@ pub async fn snapshot_for(
         });
     }
     let caps = db::hvcaps_list(&mut c, None, None).await?;
-    let max_guests = |hv: &str| {
-        caps.iter()
-            .find(|r| r.hypervisor.eq_ignore_ascii_case(hv) && r.version == "default")
-            .map(|r| r.max_guests.clamp(0, u32::MAX as i64) as u32)
-            .unwrap_or(50)
-    };
+
     let hosts: Vec<Host> = db::host_list(
         &mut c,
         &HostFilter {
@@ -190,7 +203,11 @@ pub async fn snapshot_for(
             used_memory: (u.memory_mib.max(0) as u64) << 20,
             vms: u.vms.clamp(0, u32::MAX as i64) as u32,
             owner_vms: owned.clamp(0, u32::MAX as i64) as u32,
-            max_guests: max_guests(&h.hypervisor),
+            max_guests: vm_slots(
+                h,
+                cluster_slots.get(&h.cluster_id).copied().flatten(),
+                &caps,
+            ),
             tags: h.host_tags.iter().map(|t| t.trim().to_string()).collect(),
         }
     })

@@ -130,6 +130,10 @@ pub struct Request {
     pub seed: u64,
     /// Root admins may place into disabled clusters (as CloudStack).
     pub admin: bool,
+    /// The VM holds no CPU on its host (an admission policy dropped its reservation): the
+    /// host must still have `cpus` cores of `cpu_mhz`, but no free CPU is needed. (A dropped
+    /// memory reservation is `memory` 0.)
+    pub unreserved_cpu: bool,
 }
 
 /// Global knobs.
@@ -173,7 +177,11 @@ pub struct NoFit {
 }
 
 fn cpu_need(r: &Request) -> u64 {
-    r.cpus as u64 * r.cpu_mhz
+    if r.unreserved_cpu {
+        0
+    } else {
+        r.cpus as u64 * r.cpu_mhz
+    }
 }
 
 /// Free CPU (MHz) and memory (bytes) of a host under its cluster's over-commit ratios.
@@ -356,7 +364,7 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
         why.push(format!("{over} cluster(s) over the allocation thresholds"));
     }
     if host_reasons.0 > 0 {
-        why.push(format!("{} host(s) without enough free CPU or memory, the host tags, a free guest slot, or not Up and Enabled", host_reasons.0));
+        why.push(format!("{} host(s) without enough free CPU or memory, the host tags, a free VM slot, or not Up and Enabled", host_reasons.0));
     }
     if host_reasons.1 > 0 {
         why.push(format!(

@@ -304,6 +304,7 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
         0u64..(16u64 << 30),
         0u32..4,
         any::<bool>(),
+        0u32..5,
     );
     (
         prop::collection::vec((any::<bool>(), 1.0f64..3.0, 1.0f64..2.0), 1..4),
@@ -330,7 +331,7 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
                 .iter()
                 .enumerate()
                 .map(
-                    |(i, (c, usable, cpus, used_cpu, used_mem, vms, tagged))| Host {
+                    |(i, (c, usable, cpus, used_cpu, used_mem, vms, tagged, slots))| Host {
                         id: id(1 + i as u128),
                         cluster: id(100 + c % n),
                         usable: *usable,
@@ -341,7 +342,7 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
                         used_memory: *used_mem,
                         vms: *vms,
                         owner_vms: *vms / 2,
-                        max_guests: 3,
+                        max_guests: *slots,
                         tags: if *tagged {
                             tags(&["ssd"])
                         } else {
@@ -391,9 +392,10 @@ fn arb_request() -> impl Strategy<Value = Request> {
         any::<bool>(),
         any::<u64>(),
         prop::option::of(1u128..6),
+        any::<bool>(),
     )
         .prop_map(
-            |(cpus, mhz, mem, disk, ssd, fast, local, admin, seed, avoid)| Request {
+            |(cpus, mhz, mem, disk, ssd, fast, local, admin, seed, avoid, unreserved)| Request {
                 cpus,
                 cpu_mhz: mhz,
                 memory: mem,
@@ -408,6 +410,7 @@ fn arb_request() -> impl Strategy<Value = Request> {
                 admin,
                 seed,
                 avoid_hosts: avoid.map(|a| [id(a)].into()).unwrap_or_default(),
+                unreserved_cpu: unreserved,
                 ..Default::default()
             },
         )
@@ -448,6 +451,11 @@ proptest! {
                 prop_assert_eq!(h.cluster, c.id);
                 prop_assert!(c.enabled || r.admin);
                 prop_assert!(host_fits(h, c, &r));
+                // Stated again without the crate's predicates: a free VM slot, the cores, and
+                // the free CPU unless the request holds none.
+                prop_assert!(h.vms < h.max_guests);
+                prop_assert!(h.cpus >= r.cpus && h.cpu_mhz >= r.cpu_mhz);
+                prop_assert!(r.unreserved_cpu || free(h, c).0 >= r.cpus as u64 * r.cpu_mhz);
                 prop_assert!(pool_fits(pool, h, &r, &policy));
                 prop_assert!(cluster_under_threshold(c, &hosts, &r, &policy));
             }

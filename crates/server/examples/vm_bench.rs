@@ -187,6 +187,8 @@ async fn run(data: PathBuf) -> Res<()> {
                 keypairs: Vec::new(),
                 attrs: serde_json::json!({"hypervisor": "Simulator"}),
                 suffix: "VM".into(),
+                reserve_cpu: true,
+                reserve_memory: true,
             };
             db::vm_insert(&mut tx, &v).await?;
             let h = &host_rows[i % host_rows.len().max(1)];

@@ -507,6 +507,7 @@ async fn authenticate(
                         disconnected: None,
                         simulated: inv.hypervisor == "Simulator",
                         created: 0,
+                        vm_slots: None,
                     };
                     db::host_insert(&mut tx, &h)
                         .await

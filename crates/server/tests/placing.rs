@@ -113,7 +113,7 @@ async fn snapshot_of_a_zone_drives_placement() {
         .await
         .expect("snapshot");
     let e = placement::plan(&snap, &req, &policy).expect_err("guest limit");
-    assert!(e.reason.contains("guest slot"), "{e}");
+    assert!(e.reason.contains("VM slot"), "{e}");
     c.ok(&[
         ("command", "updateHypervisorCapabilities"),
         ("id", &caps_id),

@@ -49,7 +49,8 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("annotation", String, "Add an annotation to this host")
             .opt("returnproxy", Boolean, "true: make the host (its address) its cluster's return proxy, with updateCluster's returnproxyuser/returnproxysshport/returnproxypublicaddress/returnproxyuse when given; refused when the cluster has another; false: undesignate it (Canopy)")
             .opt("returnproxyuser", String, "the SSH user on the return proxy (Canopy)")
-            .opt("returnproxysshport", Integer, "the return proxy's SSH port (Canopy)"),
+            .opt("returnproxysshport", Integer, "the return proxy's SSH port (Canopy)")
+            .opt("vmslots", Integer, "how many VMs the host may run (Canopy): overrides its cluster's vmslots and the hypervisor's maxguestslimit; empty clears it"),
         CommandSpec::new("deleteHost", "Deletes a host.")
             .roles(ADMIN)
             .returns("success", SUCCESS)

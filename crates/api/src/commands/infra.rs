@@ -143,7 +143,8 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("returnproxypublicaddress", String, "the return proxy's public address (Canopy)")
             .opt("returnproxyuse", String, "which address of the return proxy the hosts dial: private (default) or public (Canopy)")
             .opt("returnproxyuser", String, "the SSH user on the return proxy (default canopy) (Canopy)")
-            .opt("returnproxysshport", Integer, "the return proxy's SSH port (default 22) (Canopy)"),
+            .opt("returnproxysshport", Integer, "the return proxy's SSH port (default 22) (Canopy)")
+            .opt("vmslots", Integer, "how many VMs each host of the cluster may run (Canopy): overrides the hypervisor's maxguestslimit, a host's own vmslots wins; empty clears it"),
         CommandSpec::new("deleteCluster", "Deletes a cluster.")
             .roles(ADMIN)
             .returns("success", SUCCESS)

@@ -10,9 +10,11 @@ mod network;
 mod objects;
 mod objects_infra;
 mod objects_net;
+mod objects_sched;
 mod objects_vm;
 mod objects_vpc;
 mod offerings;
+mod scheduling;
 mod storage;
 mod system;
 mod tags;
@@ -38,6 +40,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(vms::specs());
     v.extend(network::specs());
     v.extend(vpc::specs());
+    v.extend(scheduling::specs());
     v
 }
 

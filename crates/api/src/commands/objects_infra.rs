@@ -94,6 +94,11 @@ pub const POD: &[Field] = &[
 pub const CLUSTER: &[Field] = &[
     f("id", "string", "the cluster ID"),
     f(
+        "vmslots",
+        "integer",
+        "VM slots per host of the cluster, when set (Canopy)",
+    ),
+    f(
         "returnproxyaddress",
         "string",
         "the private address of the cluster's return proxy (Canopy)",
@@ -393,6 +398,8 @@ pub const HOST: &[Field] = &[
     ),
     f("hypervisor", "string", "the host hypervisor"),
     f("hypervisorversion", "string", "the hypervisor version"),
+    f("vmslots", "integer", "how many VMs the host may run: its own vmslots, its cluster's, or the hypervisor's maxguestslimit (Canopy)"),
+    f("vmslotsused", "integer", "VMs holding a slot of the host: those Starting, Running, Stopping or Migrating to or from it (Canopy)"),
     f("returnproxy", "boolean", "true if this host is its cluster's return proxy (Canopy; only for hosts of a cluster with one)"),
     f("returnproxyaddress", "string", "the address the hosts of this cluster dial for the servers: the return proxy's (Canopy)"),
     f("returnproxystate", "string", "the answering server's SSH tunnel to the cluster's return proxy: Connecting, Up or Down (Canopy)"),

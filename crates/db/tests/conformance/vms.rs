@@ -27,6 +27,8 @@ fn new_vm(acct: AccountId, dom: DomainId, user: UserId, zone: Uuid, name: &str) 
         keypairs: vec!["k1".into()],
         attrs: serde_json::json!({"hypervisor": "Simulator"}),
         suffix: "VM".into(),
+        reserve_cpu: true,
+        reserve_memory: true,
     }
 }
 

@@ -70,8 +70,9 @@ pub fn request(vm: &VmRow) -> placement::Request {
     placement::Request {
         cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
         cpu_mhz: vm.cpu_mhz.max(0) as u64,
-        memory: (vm.memory_mib.max(0) as u64) << 20,
+        memory: (super::held(vm).1.max(0) as u64) << 20,
         disk: 0,
+        unreserved_cpu: !vm.reserve_cpu,
         ..Default::default()
     }
 }
@@ -186,15 +187,8 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 ));
             };
             let mut tx = st.store.begin().await?;
-            let fits = crate::placing::host_takes(
-                &mut tx,
-                h,
-                c,
-                vm.cpus * vm.cpu_mhz,
-                vm.memory_mib,
-                true,
-            )
-            .await?;
+            let (cpu, mem) = super::held(&vm);
+            let fits = crate::placing::host_takes(&mut tx, h, c, cpu, mem, true).await?;
             if !fits {
                 drop(tx);
                 if cx.data.hostid.is_some() {

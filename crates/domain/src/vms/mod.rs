@@ -62,3 +62,16 @@ pub async fn volumes_of(st: &Core, vm: VmId) -> DomainResult<Vec<VolumeRow>> {
     v.sort_by_key(|x| (x.vol_type != "ROOT", x.device_id.unwrap_or(0)));
     Ok(v)
 }
+
+/// What a VM holds on its host: CPU (MHz, cores × speed) and memory (MiB) — none of either
+/// when an admission policy dropped that reservation.
+pub fn held(vm: &VmRow) -> (i64, i64) {
+    (
+        if vm.reserve_cpu {
+            vm.cpus * vm.cpu_mhz
+        } else {
+            0
+        },
+        if vm.reserve_memory { vm.memory_mib } else { 0 },
+    )
+}

@@ -85,7 +85,8 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut req = placement::Request {
             cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
             cpu_mhz: vm.cpu_mhz.max(0) as u64,
-            memory: (vm.memory_mib.max(0) as u64) << 20,
+            memory: (held(&vm).1.max(0) as u64) << 20,
+            unreserved_cpu: !vm.reserve_cpu,
             disk: to_create.iter().map(|v| v.size.max(0) as u64).sum(),
             host_tags: attrs.hosttags.0,
             storage_tags: attrs.storagetags.0,
@@ -138,15 +139,8 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             // The database has the last word: under the host's lock, what its active VMs
             // hold now plus this VM must fit its over-committed capacity and guest limit.
             let mut tx = st.store.begin().await?;
-            let fits = crate::placing::host_takes(
-                &mut tx,
-                host,
-                cluster,
-                vm.cpus * vm.cpu_mhz,
-                vm.memory_mib,
-                true,
-            )
-            .await?;
+            let (cpu, mem) = held(&vm);
+            let fits = crate::placing::host_takes(&mut tx, host, cluster, cpu, mem, true).await?;
             if !fits {
                 drop(tx);
                 st.snapshots.invalidate(vm.zone_id);

@@ -27,6 +27,7 @@ const TYPES: &[(i64, &str)] = &[
     (6, "SECONDARY_STORAGE"),
     (9, "LOCAL_STORAGE"),
     (90, "CPU_CORE"),
+    (1000, "VM_SLOTS"),
 ];
 
 /// Where a figure belongs: (zone, pod, cluster) — the finer levels only when grouping by them.
@@ -139,6 +140,10 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
         )
     };
     let usage = zones_usage(st, &hosts).await?;
+    let caps = {
+        let mut c = st.store.read().await?;
+        db::hvcaps_list(&mut c, None, None).await?
+    };
     let cluster_of = |id: Uuid| clusters.iter().find(|c| c.id == id);
     let key = |zone: Uuid, pod: Option<Uuid>, cluster: Option<Uuid>| -> Key {
         (
@@ -166,6 +171,15 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
         add(k, 0, mem_total, u.memory_mib.max(0) as u64 * 1024 * 1024);
         add(k, 1, cpu_total, u.cpu_mhz.max(0) as u64);
         add(k, 90, inv("cpus"), 0);
+        let cluster_slots = c
+            .and_then(|c| c.attrs.get("vmslots"))
+            .and_then(|v| v.as_i64());
+        add(
+            k,
+            1000,
+            domain::placing::vm_slots(h, cluster_slots, &caps) as u64,
+            u.vms.max(0) as u64,
+        );
         if inv("local_storage_bytes") > 0 {
             add(k, 9, inv("local_storage_bytes"), 0);
         }

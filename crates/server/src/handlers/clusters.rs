@@ -54,6 +54,9 @@ fn cluster_view(
             m.insert(k.into(), json!(v));
         }
     }
+    if let Some(n) = c.attrs.get("vmslots").and_then(|v| v.as_i64()) {
+        m.insert("vmslots".into(), json!(n));
+    }
     m.insert("allocationstate".into(), json!(c.state));
     Value::Object(m)
 }
@@ -237,6 +240,17 @@ pub async fn update_cluster(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         c.attrs["managedstate"] = json!(v);
     }
     c.state = allocation_state(args, &c.state)?;
+    // VM slots per host (Canopy); empty: the hypervisor's guest limit again.
+    if let Some(n) = args.int("vmslots") {
+        if !(0..=100_000).contains(&n) {
+            return param_err(format!("Invalid vmslots {n}: 0 to 100000"));
+        }
+        c.attrs["vmslots"] = json!(n);
+    } else if args.given_empty("vmslots") {
+        if let Some(o) = c.attrs.as_object_mut() {
+            o.remove("vmslots");
+        }
+    }
     if args.has("returnproxyaddress") {
         designate(st, &mut c, args).await?;
     }
@@ -250,6 +264,7 @@ pub async fn update_cluster(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         .record(&mut tx)
         .await?;
     tx.commit().await?;
+    st.snapshots.invalidate(c.zone_id);
     let v = cluster_views(st, std::slice::from_ref(&c)).await?;
     Ok(json!({ "cluster": v.into_iter().next() }))
 }

@@ -107,6 +107,10 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
             .collect()
     };
     let usage = super::capacity::host_usage(st, hosts).await?;
+    let caps = {
+        let mut c = st.store.read().await?;
+        db::hvcaps_list(&mut c, None, None).await?
+    };
     Ok(hosts
         .iter()
         .map(|h| {
@@ -174,6 +178,12 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
             m.insert("memoryallocated".into(), json!(mem_used));
             m.insert("memoryallocatedbytes".into(), json!(mem_used));
             m.insert("memoryallocatedpercentage".into(), json!(pct(mem_used as f64, mem_total)));
+            let cluster_slots = clusters
+                .get(&h.cluster_id)
+                .and_then(|c| c.attrs.get("vmslots"))
+                .and_then(|v| v.as_i64());
+            m.insert("vmslots".into(), json!(domain::placing::vm_slots(h, cluster_slots, &caps)));
+            m.insert("vmslotsused".into(), json!(u.vms.max(0)));
             m.insert("hosttags".into(), json!(h.host_tags.join(",")));
             if let Some(caps) = h.inventory.get("capabilities").and_then(|c| c.as_array()) {
                 m.insert("capabilities".into(), json!(caps.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(",")));
@@ -372,6 +382,7 @@ pub async fn add_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
         disconnected: None,
         simulated: sim.is_some(),
         created: 0,
+        vm_slots: None,
     };
     let mut tx = st.store.begin().await?;
     match db::host_insert(&mut tx, &row).await {
@@ -469,6 +480,15 @@ pub async fn update_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
         }
         h.resource_state = target;
     }
+    // VM slots (Canopy): this host's own count, or (empty) its cluster's again.
+    if let Some(n) = args.int("vmslots") {
+        if !(0..=100_000).contains(&n) {
+            return param_err(format!("Invalid vmslots {n}: 0 to 100000"));
+        }
+        h.vm_slots = Some(n);
+    } else if args.given_empty("vmslots") {
+        h.vm_slots = None;
+    }
     // Designating the host as its cluster's return proxy (Canopy), or undesignating it.
     if let Some(want) = args.bool("returnproxy") {
         let mut c = {
@@ -496,6 +516,8 @@ pub async fn update_host(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
         .record(&mut tx)
         .await?;
     tx.commit().await?;
+    // Tags, state and slots are placement's input: the next deploy plans on them.
+    st.snapshots.invalidate(h.zone_id);
     let fresh = host(st, "id", h.id).await?;
     Ok(json!({ "host": views(st, std::slice::from_ref(&fresh)).await?.pop() }))
 }

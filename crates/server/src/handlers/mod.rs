@@ -2,6 +2,7 @@
 //! bound arguments, and returns the value inside the response envelope.
 
 pub mod accounts;
+pub mod admission;
 pub mod capacity;
 pub mod clusters;
 pub mod domains;

@@ -118,6 +118,8 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let acct = owner_account(st, ctx, args).await?;
     let (zone, so, compute) = zone_and_offering(st, ctx, &acct, args).await?;
     check_placement_hints(st, ctx, &zone, args).await?;
+    // The admission policy of the request's runtime class (Canopy), before placement.
+    let admitted = crate::handlers::admission::admit(st, &acct, &so, compute, args).await?;
     let image = image_for(st, ctx, &acct, &zone, args).await?;
     let disks = disks_for(st, &acct, &so, &image, args).await?;
     let name = unique_name(st, &acct, &zone, args).await?;
@@ -170,6 +172,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         name,
         keypairs,
         userdata,
+        admitted,
     };
     let (id, instance) = record_vm(st, ctx, vm, args).await?;
     plug_networks(st, id, &networks, groups.as_ref(), args).await?;
@@ -454,6 +457,7 @@ struct NewDeploy<'a> {
     name: Option<String>,
     keypairs: Vec<String>,
     userdata: Option<String>,
+    admitted: crate::handlers::admission::Admitted,
 }
 
 /// Writes the VM (Stopped), its volumes (Allocated) and the `VM.CREATE` event in one
@@ -474,14 +478,25 @@ async fn record_vm(
         name,
         keypairs,
         userdata,
+        admitted,
     } = vm;
     let (template, iso, disk_offering) = (&image.template, &image.iso, &disks.offering);
-    let details: Map<String, Value> = args
+    let mut details: Map<String, Value> = args
         .map("details")
         .unwrap_or_default()
         .iter()
         .flat_map(|m| m.iter().map(|(k, v)| (k.clone(), json!(v))))
         .collect();
+    details.extend(admitted.details.clone());
+    let hosttags = {
+        let mut t: Vec<String> = attr_s(so, "hosttags")
+            .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
+            .unwrap_or_default();
+        t.extend(admitted.host_tags.iter().cloned());
+        t.retain(|x| !x.is_empty());
+        t.dedup();
+        (!t.is_empty()).then(|| t.join(","))
+    };
     let strs = |k: &str| -> Vec<String> { args.list(k).map(|l| l.to_vec()).unwrap_or_default() };
     let mut attrs = json!({
         "hypervisor": args.text("hypervisor").unwrap_or("Simulator"),
@@ -491,7 +506,7 @@ async fn record_vm(
         "securitygroupnames": strs("securitygroupnames"),
         "diskofferingid": if iso.is_none() { disk_offering.as_ref().map(|d| d.id) } else { None },
         "displayvm": args.bool("displayvm").unwrap_or(true),
-        "hosttags": attr_s(so, "hosttags"),
+        "hosttags": hosttags,
         "storagetags": attr_s(so, "storagetags"),
         "localstorage": attr_s(so, "storagetype").as_deref() == Some("local"),
         "ipaddress": args.text("ipaddress"),
@@ -527,6 +542,8 @@ async fn record_vm(
         keypairs,
         attrs,
         suffix: st.settings.text("instance.name"),
+        reserve_cpu: admitted.reserve_cpu,
+        reserve_memory: admitted.reserve_memory,
     };
     let mut tx = st.store.begin().await?;
     let instance = db::vm_insert(&mut tx, &new).await?;
@@ -572,6 +589,12 @@ async fn record_vm(
         .resource(id, "VirtualMachine", name.as_deref())
         .record(&mut tx)
         .await?;
+    if let Some(text) = &admitted.event {
+        Event::new(ctx, "VM.ADMISSION", format!("VM {instance}: {text}"))
+            .resource(id, "VirtualMachine", name.as_deref())
+            .record(&mut tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok((id, instance))
 }

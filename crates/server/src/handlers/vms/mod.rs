@@ -31,7 +31,7 @@ use crate::jobs::{JobPlan, JobRef};
 use crate::saga;
 use crate::state::State;
 
-mod deploy;
+pub(crate) mod deploy;
 mod destroy;
 mod guest;
 mod resize;

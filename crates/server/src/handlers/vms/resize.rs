@@ -179,8 +179,17 @@ pub async fn scale_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -
                 &mut tx,
                 h,
                 c,
-                cpus * mhz - vm.cpus * vm.cpu_mhz,
-                mem - vm.memory_mib,
+                // What it holds more (a reservation an admission policy dropped stays dropped).
+                if vm.reserve_cpu {
+                    cpus * mhz - vm.cpus * vm.cpu_mhz
+                } else {
+                    0
+                },
+                if vm.reserve_memory {
+                    mem - vm.memory_mib
+                } else {
+                    0
+                },
                 false,
             )
             .await?;
