@@ -1092,6 +1092,38 @@ def main():
         return "counter %d before, %d after, %d two seconds later" % (before, after, later)
     step("live migration moves a running VM to the other host; the guest's counter keeps counting", migrate)
 
+    def anti_affinity():
+        # Two VMs of one strict anti-affinity group land on the two hosts; moving one onto the
+        # other's host is refused with the group's name.
+        g = api.createAffinityGroup(name="spread", type="host anti-affinity")["affinitygroup"]
+        vms = []
+        try:
+            for name in ("aa1", "aa2"):
+                vms.append(api.deployVirtualMachine(zoneid=st["zone"], serviceofferingid=st["offering"],
+                                                    templateid=st["template"], name=name,
+                                                    affinitygroupids=g["id"])["virtualmachine"])
+            hosts = [api.listVirtualMachines(id=v["id"])["virtualmachine"][0]["hostid"] for v in vms]
+            check(vms[0]["state"] == vms[1]["state"] == "Running" and hosts[0] != hosts[1],
+                  "two hosts for the group: %s" % hosts)
+            found = api.findHostsForMigration(virtualmachineid=vms[0]["id"]).get("host", [])
+            check(found and not any(h["suitableformigration"] for h in found if h["id"] == hosts[1]),
+                  "the other member's host is not suitable: %s" % found)
+            try:
+                api.migrateVirtualMachine(virtualmachineid=vms[0]["id"], hostid=hosts[1])
+                refused = None
+            except Exception as e:  # noqa: BLE001 (the cs client's error carries the envelope)
+                refused = str(e)
+            check(refused and "anti-affinity group spread" in refused and "533" in refused,
+                  "migration onto the other member's host refused: %r" % refused)
+            return "aa1 on h%d, aa2 on h%d; migration refused: %s" % (host_no(hosts[0]), host_no(hosts[1]),
+                                                                     refused[:140])
+        finally:
+            for v in vms:
+                api.destroyVirtualMachine(id=v["id"], expunge="true")
+            api.deleteAffinityGroup(id=g["id"])
+    step("strict anti-affinity puts two VMs on the two hosts; a migration that would break it is refused",
+         anti_affinity)
+
     def hotplug():
         do = api.createDiskOffering(name="small", displaytext="small", disksize=1)["diskoffering"]
         vol = api.createVolume(name="data1", zoneid=st["zone"], diskofferingid=do["id"])["volume"]

@@ -11,6 +11,7 @@ import { networkDetail, networks, publicIpDetail, publicIps, securityGroupDetail
 import { serviceTags, vpcDetail, vpcs } from "./views/vpc";
 import { clusters, hostDetail, hosts, imageStores, offerings, physicalNetworks, pods, primaryStorage, routers, settings, zones } from "./views/infra";
 import { accounts, domains, events, jobsPage, limits, users } from "./views/accounts";
+import { admissionPolicies, affinityGroups } from "./views/scheduling";
 
 type View = (arg: string) => HTMLElement;
 interface NavItem {
@@ -29,6 +30,7 @@ const NAV: NavItem[] = [
   { section: "Compute", path: "instances", label: "Instances", view: instances },
   { section: "Compute", path: "volumes", label: "Volumes", view: volumes },
   { section: "Compute", path: "keypairs", label: "SSH key pairs", view: keypairs },
+  { section: "Compute", path: "affinitygroups", label: "Affinity groups", view: affinityGroups },
   { section: "Images", path: "templates", label: "Templates", view: templates },
   { section: "Images", path: "isos", label: "ISOs", view: isos },
   { section: "Network", path: "networks", label: "Guest networks", view: networks },
@@ -46,6 +48,7 @@ const NAV: NavItem[] = [
   { section: "Infrastructure", path: "physicalnetworks", label: "Physical networks", view: physicalNetworks, roles: ADMIN },
   { section: "Infrastructure", path: "routers", label: "Virtual routers", view: routers, roles: ADMIN },
   { section: "Service offerings", path: "offerings", label: "Offerings", view: offerings, roles: ADMIN },
+  { section: "Service offerings", path: "admissionpolicies", label: "Admission policies", view: admissionPolicies, roles: ADMIN },
   { section: "Administration", path: "settings", label: "Global settings", view: settings, roles: ADMIN },
   { section: "Administration", path: "domains", label: "Domains", view: domains, roles: ADMINS },
   { section: "Administration", path: "accounts", label: "Accounts", view: accounts, roles: ADMINS },

@@ -107,6 +107,19 @@ const dialogSubmit = async (page) => {
     return s.join(", ");
   });
 
+  await steps.step("create an affinity group on its page", async () => {
+    await page.goto(`${base}/client/#/affinitygroups`);
+    await page.click("text=+ Create affinity group");
+    await page.fill(".modal input[name=name]", `spread-${run}`);
+    await page.selectOption(".modal select[name=type]", "host anti-affinity");
+    await dialogSubmit(page);
+    const row = rowByName(page, `spread-${run}`);
+    await row.waitFor();
+    const cells = await row.locator("td").allTextContents();
+    check(cells[1] === "host anti-affinity", cells.join(","));
+    return cells.slice(0, 3).join(" | ");
+  });
+
   await steps.step("deploy a VM through the wizard and see it Running", async () => {
     await page.goto(`${base}/client/#/instances`);
     await page.click("text=+ Add instance");
@@ -135,18 +148,23 @@ const dialogSubmit = async (page) => {
     // key pair
     await page.waitForSelector('input[name="keypair"]');
     await page.click("text=Next ›");
+    // affinity groups: the one just made
+    await page.check(`.choice[data-name="spread-${run}"] input[name="affinitygroup"]`);
+    await page.click("text=Next ›");
     // name
     await page.fill('input[name="vmname"]', vmName);
     await page.click("text=Next ›");
     await page.waitForSelector(".review");
     await steps.shot(page, "04-wizard-review");
     check((await page.textContent(".review")).includes(vmName), "review shows the name");
+    check((await page.textContent(".review")).includes(`spread-${run}`), "review shows the affinity group");
     await page.click("text=Launch instance");
     await page.waitForURL(/#\/instance\//, { timeout: 30000 });
     vmId = page.url().split("/").pop();
     const t0 = Date.now();
     await waitText(page.locator(".detail-head h1 .badge"), /^Running$/, 60000);
     await steps.shot(page, "05-instance-detail");
+    await waitText(page.locator('dd[data-key="affinitygroups"]'), new RegExp(`spread-${run} \\(host anti-affinity\\)`));
     return `Running ${((Date.now() - t0) / 1000).toFixed(1)} s after the wizard's launch`;
   });
 
@@ -560,6 +578,38 @@ await steps.step("domain admin: accounts of the domain, its VMs, no infrastructu
     await page.waitForSelector('dd[data-key="accelerator"], dd[data-key="hypervisor"]');
     await steps.shot(page, "19-host-detail");
     return `${hostRow.name} ${rs} (its VM live-migrated to ${moved.hostname}), then Enabled`;
+  });
+
+  await steps.step("VM slots: a cluster's count set from its page shows on the hosts; an admission policy created on its page", async () => {
+    await page.goto(`${base}/client/#/clusters`);
+    const crow = page.locator("tbody tr[data-id]").first();
+    await crow.waitFor();
+    await crow.locator("button:has-text('VM slots')").click();
+    await page.fill(".modal input[name=vmslots]", "7");
+    await dialogSubmit(page);
+    await page.goto(`${base}/client/#/hosts`);
+    await page.waitForSelector("tbody tr[data-id]");
+    await page.waitForFunction(() => [...document.querySelectorAll("tbody tr[data-id] td")].some((td) => / \/ 7$/.test(td.textContent)));
+    const slots = await page.$$eval("tbody tr[data-id] td", (tds) => tds.map((td) => td.textContent).find((t) => / \/ 7$/.test(t)));
+    // Back to the hypervisor's limit (an emptied field clears it).
+    await page.goto(`${base}/client/#/clusters`);
+    await crow.locator("button:has-text('VM slots')").click();
+    await page.fill(".modal input[name=vmslots]", "");
+    await dialogSubmit(page);
+    await page.goto(`${base}/client/#/admissionpolicies`);
+    await page.click("text=+ Create admission policy");
+    await page.fill(".modal input[name=name]", `peer-pods-${run}`);
+    await page.fill(".modal input[name=runtimeclass]", `kata-${run}`);
+    await dialogSubmit(page);
+    const prow = rowByName(page, `peer-pods-${run}`);
+    await prow.waitFor();
+    const cells = await prow.locator("td").allTextContents();
+    check(cells[2] === "mutate" && cells[3] === "yes", cells.join(","));
+    await steps.shot(page, "19b-admission-policies");
+    await prow.locator("button:has-text('Delete')").click();
+    await dialogSubmit(page);
+    await prow.waitFor({ state: "detached" });
+    return `host slots shown as "${slots}"; policy ${cells.slice(0, 4).join(" | ")}`;
   });
 
   await steps.step("create and delete a compute offering", async () => {

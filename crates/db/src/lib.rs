@@ -13,6 +13,7 @@
 
 mod addresses;
 mod admission;
+mod affinity;
 pub mod attrs;
 mod guest_stats;
 mod hosts;
@@ -37,6 +38,7 @@ mod vpcs;
 
 pub use addresses::*;
 pub use admission::*;
+pub use affinity::*;
 pub use attrs::Attrs;
 pub use guest_stats::*;
 pub use hosts::*;

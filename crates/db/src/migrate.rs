@@ -35,9 +35,23 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (21, "service tags", V21),
     (22, "service IP pools", V22),
     (23, "VM slots, unreserved VMs, admission policies", V23),
+    (24, "affinity groups", V24),
 ];
 
-pub const SCHEMA_VERSION: i64 = 23;
+pub const SCHEMA_VERSION: i64 = 24;
+
+/// Affinity groups: an account's named groups (one name per account) and their VMs.
+const V24: &str = r#"
+CREATE TABLE affinity_groups (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, group_type TEXT NOT NULL, description TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts(id), domain_id TEXT NOT NULL, created BIGINT NOT NULL,
+    UNIQUE (account_id, name)
+);
+CREATE TABLE vm_affinity (
+    vm_id TEXT NOT NULL, group_id TEXT NOT NULL, PRIMARY KEY (vm_id, group_id)
+);
+CREATE INDEX vm_affinity_group ON vm_affinity (group_id)
+"#;
 
 /// VM slots and admission policies (Canopy additions). A host's `vm_slots` overrides its
 /// cluster's and the hypervisor's guest limit; a VM admitted with its CPU or memory

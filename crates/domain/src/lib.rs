@@ -17,6 +17,7 @@
 //! move here next (see docs/ARCHITECTURE.md).
 
 pub mod admission;
+pub mod affinity;
 pub mod context;
 pub mod core;
 pub mod crypto;

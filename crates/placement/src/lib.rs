@@ -12,7 +12,7 @@
 //! storage pool of the right kind (local to that host, or shared in its cluster or zone) with
 //! the storage tags and free space must exist. Avoid sets exclude what a previous try rejected.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
@@ -134,6 +134,14 @@ pub struct Request {
     /// host must still have `cpus` cores of `cpu_mhz`, but no free CPU is needed. (A dropped
     /// memory reservation is `memory` 0.)
     pub unreserved_cpu: bool,
+    /// Strict host anti-affinity: hosts running a VM of one of the VM's groups (never chosen).
+    pub anti_affinity_hosts: BTreeSet<Uuid>,
+    /// Strict host affinity: when set, only these hosts (where its groups' VMs run).
+    pub affinity_hosts: Option<BTreeSet<Uuid>>,
+    /// Non-strict groups: a host's preference (+1 per VM of a non-strict affinity group
+    /// there, −1 per VM of a non-strict anti-affinity group); higher first, after the
+    /// planner's and allocator's order.
+    pub host_preference: BTreeMap<Uuid, i32>,
 }
 
 /// Global knobs.
@@ -194,10 +202,17 @@ pub fn free(h: &Host, c: &Cluster) -> (u64, u64) {
     )
 }
 
+/// Whether the request's strict affinity groups allow the host.
+pub fn affinity_allows(h: &Host, r: &Request) -> bool {
+    !r.anti_affinity_hosts.contains(&h.id)
+        && r.affinity_hosts.as_ref().is_none_or(|a| a.contains(&h.id))
+}
+
 /// Whether a host can take the request by itself (ignoring storage and cluster rules).
 pub fn host_fits(h: &Host, c: &Cluster, r: &Request) -> bool {
     let (cpu, mem) = free(h, c);
-    h.usable
+    affinity_allows(h, r)
+        && h.usable
         && h.vms < h.max_guests
         && h.cpus >= r.cpus
         && h.cpu_mhz >= r.cpu_mhz
@@ -314,9 +329,19 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
             });
         }
     }
+    // Non-strict affinity: clusters holding the most preferred host first (stable: the
+    // planner's order otherwise).
+    let pref = |h: &Host| r.host_preference.get(&h.id).copied().unwrap_or(0);
+    if !r.host_preference.is_empty() {
+        clusters.sort_by_cached_key(|(_, hs)| {
+            std::cmp::Reverse(hs.iter().map(|h| pref(h)).max().unwrap_or(0))
+        });
+    }
     let mut rng = splitmix(r.seed);
     let mut host_reasons = (0usize, 0usize);
+    let mut by_affinity = 0usize;
     for (c, hosts) in &clusters {
+        by_affinity += hosts.iter().filter(|h| !affinity_allows(h, r)).count();
         let mut fit: Vec<&Host> = hosts
             .iter()
             .copied()
@@ -335,6 +360,9 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
                     fit.swap(i, j);
                 }
             }
+        }
+        if !r.host_preference.is_empty() {
+            fit.sort_by_key(|h| std::cmp::Reverse(pref(h)));
         }
         for h in fit {
             let pool = s
@@ -363,8 +391,13 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
     if over > 0 {
         why.push(format!("{over} cluster(s) over the allocation thresholds"));
     }
-    if host_reasons.0 > 0 {
-        why.push(format!("{} host(s) without enough free CPU or memory, the host tags, a free VM slot, or not Up and Enabled", host_reasons.0));
+    if by_affinity > 0 {
+        why.push(format!(
+            "{by_affinity} host(s) ruled out by the VM's strict affinity groups (host anti-affinity: already running a VM of the group; host affinity: not the group's host)"
+        ));
+    }
+    if host_reasons.0 > by_affinity {
+        why.push(format!("{} host(s) without enough free CPU or memory, the host tags, a free VM slot, or not Up and Enabled", host_reasons.0 - by_affinity));
     }
     if host_reasons.1 > 0 {
         why.push(format!(

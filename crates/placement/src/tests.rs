@@ -131,6 +131,35 @@ fn guest_limit_tags_and_usability_exclude_hosts() {
 }
 
 #[test]
+fn affinity_groups_rule_out_confine_and_prefer_hosts() {
+    let s = snapshot();
+    let p = Policy {
+        allocator: Allocator::FirstFit,
+        ..Policy::default()
+    };
+    let first = plan(&s, &small(), &p).expect("fits").host;
+    // Strict anti-affinity: not the host running a member.
+    let mut r = small();
+    r.anti_affinity_hosts = [first].into();
+    let got = plan(&s, &r, &p).expect("another host").host;
+    assert_ne!(got, first);
+    // All hosts taken by members: refused, and the reason names the groups.
+    r.anti_affinity_hosts = (1..=4).map(id).collect();
+    let e = plan(&s, &r, &p).expect_err("none left");
+    assert!(e.reason.contains("strict affinity groups"), "{}", e.reason);
+    // Strict affinity: only the group's host, in whichever cluster.
+    let mut r = small();
+    r.affinity_hosts = Some([id(4)].into());
+    assert_eq!(plan(&s, &r, &p).expect("fits").host, id(4));
+    // Non-strict: the preferred host first, a disliked one last — never a refusal.
+    let mut r = small();
+    r.host_preference = [(id(3), 1), (first, -1)].into();
+    assert_eq!(plan(&s, &r, &p).expect("fits").host, id(3));
+    r.host_preference = (1..=4).map(|h| (id(h), -1)).collect();
+    assert!(plan(&s, &r, &p).is_ok());
+}
+
+#[test]
 fn local_storage_needs_a_pool_of_that_host() {
     let mut s = snapshot();
     let r = Request {
@@ -393,9 +422,27 @@ fn arb_request() -> impl Strategy<Value = Request> {
         any::<u64>(),
         prop::option::of(1u128..6),
         any::<bool>(),
+        (
+            prop::collection::btree_set(1u128..10, 0..4),
+            prop::option::of(prop::collection::btree_set(1u128..10, 0..4)),
+            prop::collection::btree_map(1u128..10, -2i32..3, 0..4),
+        ),
     )
         .prop_map(
-            |(cpus, mhz, mem, disk, ssd, fast, local, admin, seed, avoid, unreserved)| Request {
+            |(
+                cpus,
+                mhz,
+                mem,
+                disk,
+                ssd,
+                fast,
+                local,
+                admin,
+                seed,
+                avoid,
+                unreserved,
+                (anti, aff, pref),
+            )| Request {
                 cpus,
                 cpu_mhz: mhz,
                 memory: mem,
@@ -411,6 +458,9 @@ fn arb_request() -> impl Strategy<Value = Request> {
                 seed,
                 avoid_hosts: avoid.map(|a| [id(a)].into()).unwrap_or_default(),
                 unreserved_cpu: unreserved,
+                anti_affinity_hosts: anti.into_iter().map(id).collect(),
+                affinity_hosts: aff.map(|a| a.into_iter().map(id).collect()),
+                host_preference: pref.into_iter().map(|(h, p)| (id(h), p)).collect(),
                 ..Default::default()
             },
         )
@@ -456,6 +506,10 @@ proptest! {
                 prop_assert!(h.vms < h.max_guests);
                 prop_assert!(h.cpus >= r.cpus && h.cpu_mhz >= r.cpu_mhz);
                 prop_assert!(r.unreserved_cpu || free(h, c).0 >= r.cpus as u64 * r.cpu_mhz);
+                // Strict affinity groups: never a host running a member of an anti-affinity
+                // group, only the affinity group's hosts.
+                prop_assert!(!r.anti_affinity_hosts.contains(&h.id));
+                prop_assert!(r.affinity_hosts.as_ref().is_none_or(|a| a.contains(&h.id)));
                 prop_assert!(pool_fits(pool, h, &r, &policy));
                 prop_assert!(cluster_under_threshold(c, &hosts, &r, &policy));
             }

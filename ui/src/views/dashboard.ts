@@ -12,6 +12,7 @@ const CAPACITY: Record<number, { label: string; fmt: (n: number) => string }> = 
   4: { label: "Public IPs", fmt: (n) => String(n) },
   6: { label: "Secondary storage", fmt: (n) => bytes(n) },
   9: { label: "Local storage", fmt: (n) => bytes(n) },
+  1000: { label: "VM slots", fmt: (n) => String(n) },
 };
 
 function bar(label: string, used: number, total: number, fmt: (n: number) => string): HTMLElement {

@@ -108,6 +108,7 @@ export function clusters(): HTMLElement {
         { key: "allocationstate", label: "Allocation", render: (c) => badge(c.allocationstate) },
         { key: "hypervisortype", label: "Hypervisor" },
         { key: "podname", label: "Pod" },
+        { key: "vmslots", label: "VM slots per host", minor: true, render: (c) => (c.vmslots === undefined ? "hypervisor's limit" : String(c.vmslots)) },
         { key: "zonename", label: "Zone", minor: true },
       ],
       tools: [
@@ -131,6 +132,11 @@ export function clusters(): HTMLElement {
       actions: [
         { label: "Disable", show: (c) => c.allocationstate === "Enabled", run: (c, r) => confirmAct(`Disable cluster ${c.name}`, `Disable ${c.name}?`, "updateCluster", { id: c.id, allocationstate: "Disabled" }, r) },
         { label: "Enable", show: (c) => c.allocationstate === "Disabled", run: (c, r) => void act(`Enable cluster ${c.name}`, "updateCluster", { id: c.id, allocationstate: "Enabled" }, r) },
+        {
+          label: "VM slots",
+          run: (c, r) =>
+            formAct(`VM slots per host in ${c.name}`, [{ name: "vmslots", label: "VMs each host may run (empty: the hypervisor's limit)", type: "number", value: String(c.vmslots ?? "") }], "updateCluster", { id: c.id }, r, (v) => ({ vmslots: v.vmslots === "" ? " " : String(v.vmslots) })),
+        },
         {
           label: "Join token",
           run: (c) =>
@@ -159,6 +165,11 @@ function hostActions(): Action[] {
     },
     { label: "Cancel maintenance", show: (x) => ["Maintenance", "PrepareForMaintenance", "ErrorInMaintenance"].includes(x.resourcestate), run: (x, r) => void act(`Cancel maintenance of ${x.name}`, "cancelHostMaintenance", { id: x.id }, r) },
     { label: "Reconnect", show: (x) => x.state !== "Up", run: (x, r) => void act(`Reconnect ${x.name}`, "reconnectHost", { id: x.id }, r) },
+    {
+      label: "VM slots",
+      run: (x, r) =>
+        formAct(`VM slots of ${x.name}`, [{ name: "vmslots", label: "VMs the host may run (empty: its cluster's)", type: "number", value: String(x.vmslots ?? "") }], "updateHost", { id: x.id }, r, (v) => ({ vmslots: v.vmslots === "" ? " " : String(v.vmslots) })),
+    },
     { label: "Delete", danger: true, show: (x) => x.resourcestate === "Maintenance" || x.state !== "Up", run: (x, r) => confirmAct(`Delete host ${x.name}`, `Remove ${x.name} from the cloud?`, "deleteHost", { id: x.id }, r) },
   ];
 }
@@ -178,6 +189,7 @@ export function hosts(): HTMLElement {
         { key: "accelerator", label: "Accelerator", render: accel },
         { key: "ipaddress", label: "Address" },
         { key: "clustername", label: "Cluster", minor: true },
+        { key: "vmslots", label: "VM slots", render: (x) => `${x.vmslotsused ?? 0} / ${x.vmslots ?? "?"}` },
         { key: "cpuallocated", label: "CPU allocated", minor: true },
         { key: "memoryallocated", label: "Memory allocated", minor: true, render: (x) => bytes(x.memoryallocated) },
         { key: "hypervisorversion", label: "Hypervisor", minor: true, render: (x) => `${x.hypervisor} ${x.hypervisorversion ?? ""}` },
@@ -241,6 +253,8 @@ export function hostDetail(id: string): HTMLElement {
                   ["cpuallocated", "CPU allocated"],
                   ["memorytotal", "Memory (bytes)"],
                   ["memoryallocated", "Memory allocated (bytes)"],
+                  ["vmslots", "VM slots"],
+                  ["vmslotsused", "VM slots used"],
                   ["zonename", "Zone"],
                   ["podname", "Pod"],
                   ["clustername", "Cluster"],

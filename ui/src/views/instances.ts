@@ -162,7 +162,7 @@ export function instanceDetail(id: string): HTMLElement {
           [
             "Details",
             () =>
-              details(v, [
+              details({ ...v, affinitygroups: (v.affinitygroup ?? []).map((g: Row) => `${g.name} (${g.type})`).join(", ") }, [
                 ["id", "ID"],
                 ["name", "Name"],
                 ["displayname", "Display name"],
@@ -178,6 +178,7 @@ export function instanceDetail(id: string): HTMLElement {
                 ["cpunumber", "CPUs"],
                 ["memory", "Memory (MiB)"],
                 ["keypair", "SSH key pair"],
+                ["affinitygroups", "Affinity groups"],
                 ["haenable", "HA"],
                 ["created", "Created"],
               ]),
@@ -263,6 +264,7 @@ interface Choice {
   networks: Row[];
   groups: Row[];
   keypair: string;
+  affinity: Row[];
   name: string;
 }
 
@@ -280,8 +282,8 @@ function cards(rows: Row[], selected: (r: Row) => boolean, pick: (r: Row) => voi
 }
 
 export function deployWizard(): HTMLElement {
-  const steps = ["Zone", "Image", "Compute offering", "Data disk", "Networks", "Security groups", "SSH key pair", "Name", "Review"];
-  const c: Choice = { imageKind: "template", diskSize: "", networks: [], groups: [], keypair: "", name: "" };
+  const steps = ["Zone", "Image", "Compute offering", "Data disk", "Networks", "Security groups", "SSH key pair", "Affinity groups", "Name", "Review"];
+  const c: Choice = { imageKind: "template", diskSize: "", networks: [], groups: [], keypair: "", affinity: [], name: "" };
   let step = 0;
   const stepBar = h("ol", { class: "steps" });
   const body = h("div", { class: "step-body" });
@@ -402,6 +404,23 @@ export function deployWizard(): HTMLElement {
         return h("div", {}, h("h2", {}, "SSH key pair"), cards([none, ...rows], (k) => k.name === c.keypair, (k) => (c.keypair = k.name), (k) => (k.name ? h("span", {}, h("b", {}, k.name), ` ${k.fingerprint}`) : "No key pair"), false, "keypair"));
       }
       case 7: {
+        const rows = await listAll("listAffinityGroups", {});
+        return h(
+          "div",
+          {},
+          h("h2", {}, "Affinity groups"),
+          h("p", { class: "hint" }, "Optional: strict anti-affinity keeps the group's instances on different hosts, strict affinity on one."),
+          cards(
+            rows,
+            (g) => c.affinity.some((x) => x.id === g.id),
+            (g) => (c.affinity = c.affinity.some((x) => x.id === g.id) ? c.affinity.filter((x) => x.id !== g.id) : [...c.affinity, g]),
+            (g) => h("span", {}, h("b", {}, g.name), ` ${g.type}`),
+            true,
+            "affinitygroup",
+          ),
+        );
+      }
+      case 8: {
         const name = h("input", { name: "vmname", value: c.name, placeholder: "e.g. web-1 (letters, digits, hyphens)", maxlength: 63 }) as HTMLInputElement;
         name.addEventListener("input", () => (c.name = name.value.trim()));
         setTimeout(() => name.focus());
@@ -423,6 +442,7 @@ export function deployWizard(): HTMLElement {
               ["Networks", c.networks.map((n) => n.name).join(", ") || "the account's default network"],
               ["Security groups", c.groups.map((g) => g.name).join(", ") || "default"],
               ["SSH key pair", c.keypair || "none"],
+              ["Affinity groups", c.affinity.map((g) => g.name).join(", ") || "none"],
               ["Name", c.name || "generated"],
             ].map(([k, v]) => [h("dt", {}, k ?? ""), h("dd", {}, v ?? "")]),
           ),
@@ -436,7 +456,7 @@ export function deployWizard(): HTMLElement {
     if (step === 2 && !c.offering) return "Choose a compute offering.";
     if (step === 3 && c.imageKind === "iso" && !c.diskOffering) return "An ISO needs a disk offering for its root disk.";
     if (step === 3 && c.diskOffering?.iscustomized && !c.diskSize) return "Give the size of the custom disk.";
-    if (step === 7 && c.name && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(c.name)) return "A name is letters, digits and hyphens, and does not start or end with a hyphen.";
+    if (step === 8 && c.name && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(c.name)) return "A name is letters, digits and hyphens, and does not start or end with a hyphen.";
     return null;
   }
 
@@ -462,6 +482,7 @@ export function deployWizard(): HTMLElement {
       networkids: c.networks.map((n) => n.id).join(",") || undefined,
       securitygroupids: c.groups.map((g) => g.id).join(",") || undefined,
       keypair: c.keypair || undefined,
+      affinitygroupids: c.affinity.map((g) => g.id).join(",") || undefined,
       name: c.name || undefined,
     };
     next.disabled = true;

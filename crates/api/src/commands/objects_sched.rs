@@ -37,3 +37,32 @@ pub const ADMISSION_POLICY: &[Field] = &[
     ),
     f("created", "date", "when the policy was created"),
 ];
+
+pub const AFFINITY_GROUP_TYPE: &[Field] = &[
+    f("type", "string", "the type of the affinity group"),
+    f("description", "string", "what the type means (Canopy)"),
+];
+
+pub const AFFINITY_GROUP: &[Field] = &[
+    f("id", "string", "the ID of the affinity group"),
+    f("name", "string", "the name of the affinity group"),
+    f("type", "string", "the type of the affinity group"),
+    f(
+        "description",
+        "string",
+        "the description of the affinity group",
+    ),
+    f("account", "string", "the account owning the affinity group"),
+    f("domainid", "string", "the domain ID of the affinity group"),
+    f("domain", "string", "the domain name of the affinity group"),
+    f(
+        "domainpath",
+        "string",
+        "path of the Domain the affinity group belongs to",
+    ),
+    f(
+        "virtualmachineIds",
+        "list",
+        "virtual machine IDs associated with this affinity group",
+    ),
+];

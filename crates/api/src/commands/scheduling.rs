@@ -1,11 +1,66 @@
-//! Scheduling: admission policies (a Canopy addition, after OpenShift peer pods' mutating
-//! webhook).
+//! Scheduling: affinity groups, and admission policies (a Canopy addition, after OpenShift
+//! peer pods' mutating webhook).
 
 use super::objects_sched::*;
 use crate::registry::{roles::*, CommandSpec, ParamType::*};
 
 pub fn specs() -> Vec<CommandSpec> {
-    admission()
+    let mut v = affinity();
+    v.extend(admission());
+    v
+}
+
+fn affinity() -> Vec<CommandSpec> {
+    vec![
+        CommandSpec::new("listAffinityGroupTypes", "Lists affinity group types available")
+            .returns("affinityGroupType", AFFINITY_GROUP_TYPE)
+            .list(),
+        CommandSpec::new("createAffinityGroup", "Creates an affinity/anti-affinity group")
+            .asynchronous()
+            .creates()
+            .returns("affinitygroup", AFFINITY_GROUP)
+            .related("listAffinityGroups")
+            .req("name", String, "name of the affinity group")
+            .len(255)
+            .req("type", String, "Type of the affinity group from the available affinity/anti-affinity group types: host affinity, host anti-affinity, non-strict host affinity, non-strict host anti-affinity")
+            .opt("description", String, "optional description of the affinity group")
+            .len(4096)
+            .opt("account", String, "an account for the affinity group. Must be used with domainId.")
+            .opt("domainid", Uuid, "domainId of the account owning the affinity group")
+            .rel("listDomains")
+            .opt("projectid", Uuid, "create affinity group for project (projects are not supported: refused when given)"),
+        CommandSpec::new("deleteAffinityGroup", "Deletes affinity group")
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .opt("id", Uuid, "The ID of the affinity group. Mutually exclusive with name parameter")
+            .rel("listAffinityGroups")
+            .opt("name", String, "The name of the affinity group. Mutually exclusive with ID parameter")
+            .opt("account", String, "the account of the affinity group. Must be specified with domain ID")
+            .opt("domainid", Uuid, "the domain ID of account owning the affinity group")
+            .rel("listDomains")
+            .opt("projectid", Uuid, "the ID of the project (projects are not supported: refused when given)"),
+        CommandSpec::new("listAffinityGroups", "Lists affinity groups")
+            .returns("affinitygroup", AFFINITY_GROUP)
+            .owned_list()
+            .opt("id", Uuid, "list the affinity group by the ID provided")
+            .rel("listAffinityGroups")
+            .opt("name", String, "lists affinity groups by name")
+            .opt("type", String, "lists affinity groups by type")
+            .opt("virtualmachineid", Uuid, "lists affinity groups by virtual machine ID")
+            .rel("listVirtualMachines")
+            .opt("projectid", Uuid, "list objects by project (projects are not supported: refused when given)"),
+        CommandSpec::new("updateVMAffinityGroup", "Updates the affinity/anti-affinity group associations of a virtual machine. The VM has to be stopped and restarted for the new properties to take effect.")
+            .asynchronous()
+            .returns("virtualmachine", super::objects_vm::VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .req("id", Uuid, "The ID of the virtual machine")
+            .rel("listVirtualMachines")
+            .opt("affinitygroupids", List, "comma separated list of affinity groups id that are going to be applied to the virtual machine. Should be passed only when vm is created from a zone with Basic Network support. Mutually exclusive with securitygroupnames parameter")
+            .of(Uuid)
+            .rel("listAffinityGroups")
+            .opt("affinitygroupnames", List, "comma separated list of affinity groups names that are going to be applied to the virtual machine. Mutually exclusive with affinitygroupids parameter")
+            .of(String),
+    ]
 }
 
 fn admission() -> Vec<CommandSpec> {

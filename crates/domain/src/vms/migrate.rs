@@ -152,12 +152,13 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 None => {
                     let snap =
                         crate::placing::snapshot_for(&st, vm.zone_id, Some(vm.account_id)).await?;
-                    let req = placement::Request {
+                    let mut req = placement::Request {
                         cluster: Some(cluster),
                         avoid_hosts: avoid.iter().map(|h| h.0).collect(),
                         seed: vm.seq as u64,
                         ..request(&vm)
                     };
+                    crate::affinity::of_vm(&st, vm.id).await?.apply(&mut req);
                     let policy = crate::placing::policy(&st.settings);
                     placement::plan(&snap, &req, &policy)
                         .map_err(|e| {
@@ -187,6 +188,22 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 ));
             };
             let mut tx = st.store.begin().await?;
+            // A strict affinity group the destination would break refuses it outright.
+            if let Some(why) = crate::affinity::check_in_tx(&mut tx, vm.id, dest).await? {
+                drop(tx);
+                if cx.data.hostid.is_none() {
+                    // Chosen by placement, taken by a group member since: another one.
+                    avoid.insert(dest);
+                    continue;
+                }
+                return Err(DomainError::refused(
+                    ErrorKind::Capacity,
+                    format!(
+                        "Cannot migrate VM {} to host {}: {why}",
+                        vm.instance_name, dest_row.name
+                    ),
+                ));
+            }
             let (cpu, mem) = super::held(&vm);
             let fits = crate::placing::host_takes(&mut tx, h, c, cpu, mem, true).await?;
             if !fits {

@@ -109,10 +109,22 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             }
         }
         let policy = crate::placing::policy(&st.settings);
-        for _ in 0..RESERVE_ATTEMPTS {
+        // Each refusal rules a host out, so trying every host of the zone once ends too (many
+        // VMs of one anti-affinity group racing for the last hosts need more than a few tries).
+        let mut attempts = RESERVE_ATTEMPTS;
+        let mut attempt = 0;
+        while attempt < attempts {
+            attempt += 1;
             let snap =
                 crate::placing::planning_snapshot(&st, vm.zone_id, vm.account_id, &policy).await?;
-            let mut plan = placement::plan(&snap, &req, &policy).map_err(|e| {
+            // The VM's affinity groups, where their members are now.
+            let groups = crate::affinity::of_vm(&st, vm.id).await?;
+            if !groups.groups.is_empty() {
+                attempts = attempts.max(snap.hosts.len() + 1);
+            }
+            let mut grouped_req = req.clone();
+            groups.apply(&mut grouped_req);
+            let mut plan = placement::plan(&snap, &grouped_req, &policy).map_err(|e| {
                 DomainError::refused(
                     ErrorKind::Capacity,
                     format!(
@@ -139,12 +151,16 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             // The database has the last word: under the host's lock, what its active VMs
             // hold now plus this VM must fit its over-committed capacity and guest limit.
             let mut tx = st.store.begin().await?;
+            // Strict affinity groups first (their rows, then the host, are locked), then the
+            // host's capacity under its lock.
+            let grouped = crate::affinity::check_in_tx(&mut tx, vm.id, HostId(host.id)).await?;
             let (cpu, mem) = held(&vm);
-            let fits = crate::placing::host_takes(&mut tx, host, cluster, cpu, mem, true).await?;
+            let fits = grouped.is_none()
+                && crate::placing::host_takes(&mut tx, host, cluster, cpu, mem, true).await?;
             if !fits {
                 drop(tx);
                 st.snapshots.invalidate(vm.zone_id);
-                tracing::debug!(vm = %vm.id, host = %host.id, "reservation refused by the database; re-planning");
+                tracing::debug!(vm = %vm.id, host = %host.id, why = ?grouped, "reservation refused by the database; re-planning");
                 req.avoid_hosts.insert(host.id);
                 continue;
             }

@@ -46,7 +46,9 @@ pub async fn find_hosts(st: &State, ctx: &OpContext, args: &Args) -> AppResult<V
         .filter(|h| Some(h.id) != vm.host_id)
         .collect();
     let snap = crate::placing::snapshot(st, vm.zone_id).await?;
-    let req = request(&vm);
+    let mut req = request(&vm);
+    // Hosts the VM's strict affinity groups rule out are not suitable.
+    domain::affinity::of_vm(st, vm.id).await?.apply(&mut req);
     let c = snap.clusters.iter().find(|c| c.id == cluster);
     let mut views = super::hosts::views(st, &rows).await?;
     for (v, h) in views.iter_mut().zip(&rows) {
@@ -70,6 +72,16 @@ pub async fn migrate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
         let dest = super::hosts::host(st, "hostid", model::HostId(h)).await?;
         if let Some(why) = unsuitable(&vm, &dest) {
             return param_err(why);
+        }
+        if let Some(why) = domain::affinity::of_vm(st, vm.id).await?.breaks(dest.id) {
+            return Err(api::ApiError::new(
+                api::ErrorCode::InsufficientCapacity,
+                format!(
+                    "Cannot migrate VM {} to host {}: {why}",
+                    vm.instance_name, dest.name
+                ),
+            )
+            .into());
         }
     }
     Ok(JobPlan {

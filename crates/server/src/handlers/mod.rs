@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admission;
+pub mod affinity;
 pub mod capacity;
 pub mod clusters;
 pub mod domains;

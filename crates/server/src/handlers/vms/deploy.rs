@@ -120,6 +120,8 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     check_placement_hints(st, ctx, &zone, args).await?;
     // The admission policy of the request's runtime class (Canopy), before placement.
     let admitted = crate::handlers::admission::admit(st, &acct, &so, compute, args).await?;
+    // Affinity groups: the owner's, by id or name.
+    let affinity = crate::handlers::affinity::named_groups(st, &acct, args).await?;
     let image = image_for(st, ctx, &acct, &zone, args).await?;
     let disks = disks_for(st, &acct, &so, &image, args).await?;
     let name = unique_name(st, &acct, &zone, args).await?;
@@ -173,6 +175,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         keypairs,
         userdata,
         admitted,
+        affinity,
     };
     let (id, instance) = record_vm(st, ctx, vm, args).await?;
     plug_networks(st, id, &networks, groups.as_ref(), args).await?;
@@ -458,6 +461,7 @@ struct NewDeploy<'a> {
     keypairs: Vec<String>,
     userdata: Option<String>,
     admitted: crate::handlers::admission::Admitted,
+    affinity: Vec<db::AffinityRow>,
 }
 
 /// Writes the VM (Stopped), its volumes (Allocated) and the `VM.CREATE` event in one
@@ -479,6 +483,7 @@ async fn record_vm(
         keypairs,
         userdata,
         admitted,
+        affinity,
     } = vm;
     let (template, iso, disk_offering) = (&image.template, &image.iso, &disks.offering);
     let mut details: Map<String, Value> = args
@@ -547,6 +552,10 @@ async fn record_vm(
     };
     let mut tx = st.store.begin().await?;
     let instance = db::vm_insert(&mut tx, &new).await?;
+    if !affinity.is_empty() {
+        let groups: Vec<Uuid> = affinity.iter().map(|g| g.id).collect();
+        db::vm_affinity_set(&mut tx, model::VmId(id), &groups).await?;
+    }
     db::volume_insert(
         &mut tx,
         &db::NewVolume {

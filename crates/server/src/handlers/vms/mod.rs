@@ -89,6 +89,8 @@ pub(crate) struct Names {
     templates: HashMap<Uuid, InfraRow>,
     hosts: HashMap<model::HostId, String>,
     groups: HashMap<model::VmId, Vec<Value>>,
+    /// Affinity groups per VM.
+    affinity: HashMap<model::VmId, Vec<Value>>,
     /// Running VMs' latest guest statistics.
     stats: std::collections::BTreeMap<model::VmId, model::stats::GuestStats>,
 }
@@ -166,7 +168,41 @@ pub(crate) async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
         out
     };
     let stats = domain::guestdata::stats_of(st, &vms.iter().collect::<Vec<_>>()).await?;
+    let affinity = {
+        let ids: Vec<model::VmId> = vms.iter().map(|v| v.id).collect();
+        let mut c = st.store.read().await?;
+        let of = db::vm_affinity_of(&mut c, &ids).await?;
+        let mut gids: Vec<Uuid> = of.values().flatten().copied().collect();
+        gids.sort_unstable();
+        gids.dedup();
+        let rows: HashMap<Uuid, db::AffinityRow> = if gids.is_empty() {
+            HashMap::new()
+        } else {
+            db::affinity_list(
+                &mut c,
+                &db::AffinityFilter {
+                    ids: gids,
+                    ..Default::default()
+                },
+            )
+            .await?
+            .into_iter()
+            .map(|g| (g.id, g))
+            .collect()
+        };
+        of.into_iter()
+            .map(|(vm, gs)| {
+                let views = gs
+                    .iter()
+                    .filter_map(|g| rows.get(g))
+                    .map(|g| super::affinity::view(g, &[vm]))
+                    .collect();
+                (vm, views)
+            })
+            .collect()
+    };
     Ok(Names {
+        affinity,
         nics,
         zones,
         offerings,
@@ -295,7 +331,10 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
         "securitygroup",
         json!(n.groups.get(&vm.id).cloned().unwrap_or_default()),
     );
-    put("affinitygroup", json!([]));
+    put(
+        "affinitygroup",
+        json!(n.affinity.get(&vm.id).cloned().unwrap_or_default()),
+    );
     put("tags", super::tags::embedded(tags, vm.id.into()));
     Value::Object(m)
 }
