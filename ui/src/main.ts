@@ -11,7 +11,7 @@ import { networkDetail, networks, publicIpDetail, publicIps, securityGroupDetail
 import { serviceTags, vpcDetail, vpcs } from "./views/vpc";
 import { clusters, hostDetail, hosts, imageStores, offerings, physicalNetworks, pods, primaryStorage, routers, settings, zones } from "./views/infra";
 import { accounts, domains, events, jobsPage, limits, users } from "./views/accounts";
-import { admissionPolicies, affinityGroups } from "./views/scheduling";
+import { admissionPolicies, affinityGroups, dedicatedResources } from "./views/scheduling";
 
 type View = (arg: string) => HTMLElement;
 interface NavItem {
@@ -47,6 +47,7 @@ const NAV: NavItem[] = [
   { section: "Infrastructure", path: "imagestores", label: "Secondary storage", view: imageStores, roles: ADMIN },
   { section: "Infrastructure", path: "physicalnetworks", label: "Physical networks", view: physicalNetworks, roles: ADMIN },
   { section: "Infrastructure", path: "routers", label: "Virtual routers", view: routers, roles: ADMIN },
+  { section: "Infrastructure", path: "dedicated", label: "Dedicated resources", view: dedicatedResources, roles: ADMIN },
   { section: "Service offerings", path: "offerings", label: "Offerings", view: offerings, roles: ADMIN },
   { section: "Service offerings", path: "admissionpolicies", label: "Admission policies", view: admissionPolicies, roles: ADMIN },
   { section: "Administration", path: "settings", label: "Global settings", view: settings, roles: ADMIN },

@@ -612,6 +612,29 @@ await steps.step("domain admin: accounts of the domain, its VMs, no infrastructu
     return `host slots shown as "${slots}"; policy ${cells.slice(0, 4).join(" | ")}`;
   });
 
+  await steps.step("dedicate a host from its page; the Dedicated resources page lists and releases it", async () => {
+    await page.goto(`${base}/client/#/hosts`);
+    const hrow = page.locator("tbody tr[data-id]").first();
+    await hrow.waitFor();
+    const hname = await hrow.getAttribute("data-name");
+    await hrow.locator("button:has-text('Dedicate')").click();
+    await page.waitForFunction(() => [...(document.querySelector(".modal select[name=domainid]")?.options ?? [])].some((o) => o.textContent === "ROOT"));
+    await page.selectOption(".modal select[name=domainid]", { label: "ROOT" });
+    await dialogSubmit(page);
+    const listed = (await admin("listDedicatedHosts", {})).dedicatedhost ?? [];
+    check(listed.some((d) => d.hostname === hname), `dedicated: ${JSON.stringify(listed)}`);
+    await page.goto(`${base}/client/#/dedicated`);
+    await page.click(".tabs button:has-text('Hosts')");
+    await page.waitForSelector(`tbody tr td:has-text("${hname}")`);
+    await steps.shot(page, "19c-dedicated-hosts");
+    await page.locator(`tbody tr:has(td:has-text("${hname}")) button:has-text('Release')`).click();
+    await dialogSubmit(page);
+    await page.waitForSelector(`tbody tr td:has-text("${hname}")`, { state: "detached" });
+    const after = (await admin("listDedicatedHosts", {})).dedicatedhost ?? [];
+    check(!after.length, "released");
+    return `${hname} dedicated to ROOT, listed, released`;
+  });
+
   await steps.step("create and delete a compute offering", async () => {
     const name = `ui-offering-${run}`;
     await page.goto(`${base}/client/#/offerings`);

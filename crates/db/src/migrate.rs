@@ -36,9 +36,19 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (22, "service IP pools", V22),
     (23, "VM slots, unreserved VMs, admission policies", V23),
     (24, "affinity groups", V24),
+    (25, "dedicated resources", V25),
 ];
 
-pub const SCHEMA_VERSION: i64 = 24;
+pub const SCHEMA_VERSION: i64 = 25;
+
+/// Dedicated resources: a zone, pod, cluster or host kept for a domain or an account (a
+/// zone's dedication is also its `domain_id`, which hides it from other domains' users).
+const V25: &str = r#"
+CREATE TABLE dedications (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, resource_id TEXT NOT NULL UNIQUE,
+    domain_id TEXT NOT NULL, account_id TEXT, created BIGINT NOT NULL
+)
+"#;
 
 /// Affinity groups: an account's named groups (one name per account) and their VMs.
 const V24: &str = r#"

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use db::attrs::{ClusterAttrs, PoolAttrs};
 use db::{Attrs, HostFilter, Infra, InfraFilter};
-use placement::{Allocator, Cluster, Host, Planner, Policy, Pool, PoolScope, Snapshot};
+use placement::{Allocator, Cluster, Dedicated, Host, Planner, Policy, Pool, PoolScope, Snapshot};
 use uuid::Uuid;
 
 use crate::core::Core;
@@ -99,6 +99,24 @@ pub async fn host_takes(
         && (!new_guest || used.vms < h.max_guests as i64))
 }
 
+/// A VM's owner as placement sees it (for dedicated resources): its account, and its domain
+/// with the domain's ancestors.
+pub async fn owner_of(
+    st: &Core,
+    vm: &db::VmRow,
+) -> DomainResult<(Uuid, std::collections::BTreeSet<Uuid>)> {
+    let mut c = st.store.read().await?;
+    let mut domains = std::collections::BTreeSet::new();
+    let mut next = Some(vm.domain_id);
+    while let Some(d) = next.take() {
+        if domains.len() > 64 || !domains.insert(d.0) {
+            break;
+        }
+        next = db::domain_get(&mut c, d).await?.and_then(|r| r.parent_id);
+    }
+    Ok((vm.account_id.0, domains))
+}
+
 /// A host's VM slots (every VM it runs holds one): its own `vm_slots`, else its cluster's
 /// `vmslots`, else its hypervisor's `maxguestslimit` (the `default` version row), else 50.
 pub fn vm_slots(h: &db::HostRow, cluster: Option<i64>, caps: &[db::HvCapsRow]) -> u32 {
@@ -172,6 +190,37 @@ pub async fn snapshot_for(
         });
     }
     let caps = db::hvcaps_list(&mut c, None, None).await?;
+    // Dedications: a host's own, else its cluster's, pod's or zone's (a zone's `domain_id`
+    // is its dedication to a domain too).
+    let dedications: HashMap<Uuid, Dedicated> = db::dedication_list(&mut c, None, None)
+        .await?
+        .into_iter()
+        .map(|d| {
+            (
+                d.resource_id,
+                Dedicated {
+                    domain: d.domain_id.0,
+                    account: d.account_id.map(|a| a.0),
+                },
+            )
+        })
+        .collect();
+    let zone_dedication = db::infra_get(&mut c, Infra::Zone, zone)
+        .await?
+        .and_then(|z| z.domain_id)
+        .map(|d| Dedicated {
+            domain: d,
+            account: None,
+        });
+    let dedicated_of = |h: &db::HostRow| {
+        dedications
+            .get(&h.id.0)
+            .or_else(|| dedications.get(&h.cluster_id))
+            .or_else(|| dedications.get(&h.pod_id))
+            .or_else(|| dedications.get(&h.zone_id))
+            .copied()
+            .or(zone_dedication)
+    };
 
     let hosts: Vec<Host> = db::host_list(
         &mut c,
@@ -209,6 +258,7 @@ pub async fn snapshot_for(
                 &caps,
             ),
             tags: h.host_tags.iter().map(|t| t.trim().to_string()).collect(),
+            dedicated: dedicated_of(h),
         }
     })
     .collect();

@@ -57,6 +57,7 @@ fn main() {
             owner_vms: (h % 3) as u32,
             max_guests: 100,
             tags: BTreeSet::new(),
+            dedicated: None,
         });
     }
     for (name, allocator) in [

@@ -43,9 +43,19 @@ pub struct Host {
     pub vms: u32,
     /// VMs of the requesting account on this host (for user dispersing).
     pub owner_vms: u32,
-    /// `maxguestslimit` of the host's hypervisor.
+    /// VM slots: `maxguestslimit` of the host's hypervisor, or its cluster's or its own count.
     pub max_guests: u32,
     pub tags: BTreeSet<String>,
+    /// Dedicated (the host, its cluster, pod or zone) to a domain or an account.
+    pub dedicated: Option<Dedicated>,
+}
+
+/// Whom a dedicated resource is kept for: a domain's accounts (and its subdomains'), or one
+/// account of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dedicated {
+    pub domain: Uuid,
+    pub account: Option<Uuid>,
 }
 
 /// Where a storage pool serves.
@@ -142,6 +152,10 @@ pub struct Request {
     /// there, −1 per VM of a non-strict anti-affinity group); higher first, after the
     /// planner's and allocator's order.
     pub host_preference: BTreeMap<Uuid, i32>,
+    /// The VM's owner, for dedicated resources: its account and its domain with the domain's
+    /// ancestors. Others' dedicated hosts are never chosen; its own come first.
+    pub owner_account: Option<Uuid>,
+    pub owner_domains: BTreeSet<Uuid>,
 }
 
 /// Global knobs.
@@ -202,6 +216,17 @@ pub fn free(h: &Host, c: &Cluster) -> (u64, u64) {
     )
 }
 
+/// Whether a dedicated host is kept for someone else.
+pub fn dedicated_to_others(h: &Host, r: &Request) -> bool {
+    match h.dedicated {
+        None => false,
+        Some(Dedicated {
+            account: Some(a), ..
+        }) => r.owner_account != Some(a),
+        Some(Dedicated { domain, .. }) => !r.owner_domains.contains(&domain),
+    }
+}
+
 /// Whether the request's strict affinity groups allow the host.
 pub fn affinity_allows(h: &Host, r: &Request) -> bool {
     !r.anti_affinity_hosts.contains(&h.id)
@@ -212,6 +237,7 @@ pub fn affinity_allows(h: &Host, r: &Request) -> bool {
 pub fn host_fits(h: &Host, c: &Cluster, r: &Request) -> bool {
     let (cpu, mem) = free(h, c);
     affinity_allows(h, r)
+        && !dedicated_to_others(h, r)
         && h.usable
         && h.vms < h.max_guests
         && h.cpus >= r.cpus
@@ -329,19 +355,32 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
             });
         }
     }
-    // Non-strict affinity: clusters holding the most preferred host first (stable: the
-    // planner's order otherwise).
-    let pref = |h: &Host| r.host_preference.get(&h.id).copied().unwrap_or(0);
-    if !r.host_preference.is_empty() {
+    // The owner's dedicated hosts first, then non-strict affinity: clusters holding the best
+    // ranked host first (stable: the planner's order otherwise).
+    let any_dedicated = s.hosts.iter().any(|h| h.dedicated.is_some());
+    let reorder = any_dedicated || !r.host_preference.is_empty();
+    let rank = |h: &Host| {
+        (
+            h.dedicated.is_some() && !dedicated_to_others(h, r),
+            r.host_preference.get(&h.id).copied().unwrap_or(0),
+        )
+    };
+    if reorder {
         clusters.sort_by_cached_key(|(_, hs)| {
-            std::cmp::Reverse(hs.iter().map(|h| pref(h)).max().unwrap_or(0))
+            std::cmp::Reverse(hs.iter().map(|h| rank(h)).max().unwrap_or((false, 0)))
         });
     }
     let mut rng = splitmix(r.seed);
     let mut host_reasons = (0usize, 0usize);
-    let mut by_affinity = 0usize;
+    let (mut by_affinity, mut by_dedication) = (0usize, 0usize);
     for (c, hosts) in &clusters {
         by_affinity += hosts.iter().filter(|h| !affinity_allows(h, r)).count();
+        if any_dedicated {
+            by_dedication += hosts
+                .iter()
+                .filter(|h| affinity_allows(h, r) && dedicated_to_others(h, r))
+                .count();
+        }
         let mut fit: Vec<&Host> = hosts
             .iter()
             .copied()
@@ -361,8 +400,8 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
                 }
             }
         }
-        if !r.host_preference.is_empty() {
-            fit.sort_by_key(|h| std::cmp::Reverse(pref(h)));
+        if reorder {
+            fit.sort_by_key(|h| std::cmp::Reverse(rank(h)));
         }
         for h in fit {
             let pool = s
@@ -396,8 +435,13 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
             "{by_affinity} host(s) ruled out by the VM's strict affinity groups (host anti-affinity: already running a VM of the group; host affinity: not the group's host)"
         ));
     }
-    if host_reasons.0 > by_affinity {
-        why.push(format!("{} host(s) without enough free CPU or memory, the host tags, a free VM slot, or not Up and Enabled", host_reasons.0 - by_affinity));
+    if by_dedication > 0 {
+        why.push(format!(
+            "{by_dedication} host(s) dedicated to another domain or account"
+        ));
+    }
+    if host_reasons.0 > by_affinity + by_dedication {
+        why.push(format!("{} host(s) without enough free CPU or memory, the host tags, a free VM slot, or not Up and Enabled", host_reasons.0 - by_affinity - by_dedication));
     }
     if host_reasons.1 > 0 {
         why.push(format!(

@@ -29,6 +29,7 @@ fn host(n: u128, cluster: u128) -> Host {
         owner_vms: 0,
         max_guests: 50,
         tags: BTreeSet::new(),
+        dedicated: None,
     }
 }
 
@@ -157,6 +158,47 @@ fn affinity_groups_rule_out_confine_and_prefer_hosts() {
     assert_eq!(plan(&s, &r, &p).expect("fits").host, id(3));
     r.host_preference = (1..=4).map(|h| (id(h), -1)).collect();
     assert!(plan(&s, &r, &p).is_ok());
+}
+
+#[test]
+fn dedicated_hosts_are_their_owners_and_come_first_for_them() {
+    let mut s = snapshot();
+    let p = Policy {
+        allocator: Allocator::FirstFit,
+        ..Policy::default()
+    };
+    // Host 4 (the last one tried) is dedicated to domain 70; host 1 to account 80 of domain 71.
+    s.hosts[3].dedicated = Some(Dedicated {
+        domain: id(70),
+        account: None,
+    });
+    s.hosts[0].dedicated = Some(Dedicated {
+        domain: id(71),
+        account: Some(id(80)),
+    });
+    let mut owner = small();
+    owner.owner_domains = [id(70), id(1)].into();
+    assert_eq!(
+        plan(&s, &owner, &p).expect("fits").host,
+        id(4),
+        "the owner's own first"
+    );
+    let other = small();
+    let got = plan(&s, &other, &p).expect("fits").host;
+    assert!(got != id(4) && got != id(1), "others stay off: {got}");
+    let mut acct = small();
+    acct.owner_account = Some(id(80));
+    acct.owner_domains = [id(71)].into();
+    assert_eq!(plan(&s, &acct, &p).expect("fits").host, id(1));
+    // Only dedicated hosts left: others are refused, saying why.
+    s.hosts[1].usable = false;
+    s.hosts[2].usable = false;
+    let e = plan(&s, &other, &p).expect_err("none of theirs");
+    assert!(
+        e.reason.contains("dedicated to another domain or account"),
+        "{}",
+        e.reason
+    );
 }
 
 #[test]
@@ -377,6 +419,22 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
                         } else {
                             BTreeSet::new()
                         },
+                        // Hosts 1–3: dedicated to domain 70, account 80 of it, domain 71.
+                        dedicated: match i {
+                            0 => Some(Dedicated {
+                                domain: id(70),
+                                account: None,
+                            }),
+                            1 => Some(Dedicated {
+                                domain: id(70),
+                                account: Some(id(80)),
+                            }),
+                            2 => Some(Dedicated {
+                                domain: id(71),
+                                account: None,
+                            }),
+                            _ => None,
+                        },
                     },
                 )
                 .collect();
@@ -461,6 +519,12 @@ fn arb_request() -> impl Strategy<Value = Request> {
                 anti_affinity_hosts: anti.into_iter().map(id).collect(),
                 affinity_hosts: aff.map(|a| a.into_iter().map(id).collect()),
                 host_preference: pref.into_iter().map(|(h, p)| (id(h), p)).collect(),
+                owner_account: if seed % 3 == 0 { Some(id(80)) } else { None },
+                owner_domains: if seed % 2 == 0 {
+                    [id(70)].into()
+                } else {
+                    BTreeSet::new()
+                },
                 ..Default::default()
             },
         )
@@ -510,6 +574,12 @@ proptest! {
                 // group, only the affinity group's hosts.
                 prop_assert!(!r.anti_affinity_hosts.contains(&h.id));
                 prop_assert!(r.affinity_hosts.as_ref().is_none_or(|a| a.contains(&h.id)));
+                // Dedication: another owner's host never.
+                match h.dedicated {
+                    Some(Dedicated { account: Some(a), .. }) => prop_assert_eq!(r.owner_account, Some(a)),
+                    Some(Dedicated { domain, .. }) => prop_assert!(r.owner_domains.contains(&domain)),
+                    None => {}
+                }
                 prop_assert!(pool_fits(pool, h, &r, &policy));
                 prop_assert!(cluster_under_threshold(c, &hosts, &r, &policy));
             }

@@ -5,6 +5,7 @@ import { api, list, Row } from "../api";
 import { act, confirmAct, formAct, from } from "../actions";
 import { badge, bytes, clear, errorText, formDialog, h, modal, toast } from "../dom";
 import { Action, details, listView, tabs } from "../table";
+import { dedicateAction } from "./scheduling";
 
 /** Enable/disable for resources with an allocation state (zones, pods, clusters). */
 function allocation(command: string, kind: string): Action[] {
@@ -51,7 +52,7 @@ export function zones(): HTMLElement {
             ),
         },
       ],
-      actions: [...allocation("updateZone", "zone"), { label: "Delete", danger: true, run: (z, r) => confirmAct(`Delete zone ${z.name}`, `Delete the zone ${z.name}?`, "deleteZone", { id: z.id }, r) }],
+      actions: [...allocation("updateZone", "zone"), dedicateAction("Zone"), { label: "Delete", danger: true, run: (z, r) => confirmAct(`Delete zone ${z.name}`, `Delete the zone ${z.name}?`, "deleteZone", { id: z.id }, r) }],
     }),
   );
 }
@@ -91,7 +92,7 @@ export function pods(): HTMLElement {
             ),
         },
       ],
-      actions: [...allocation("updatePod", "pod"), { label: "Delete", danger: true, run: (p, r) => confirmAct(`Delete pod ${p.name}`, `Delete the pod ${p.name}?`, "deletePod", { id: p.id }, r) }],
+      actions: [...allocation("updatePod", "pod"), dedicateAction("Pod"), { label: "Delete", danger: true, run: (p, r) => confirmAct(`Delete pod ${p.name}`, `Delete the pod ${p.name}?`, "deletePod", { id: p.id }, r) }],
     }),
   );
 }
@@ -132,6 +133,7 @@ export function clusters(): HTMLElement {
       actions: [
         { label: "Disable", show: (c) => c.allocationstate === "Enabled", run: (c, r) => confirmAct(`Disable cluster ${c.name}`, `Disable ${c.name}?`, "updateCluster", { id: c.id, allocationstate: "Disabled" }, r) },
         { label: "Enable", show: (c) => c.allocationstate === "Disabled", run: (c, r) => void act(`Enable cluster ${c.name}`, "updateCluster", { id: c.id, allocationstate: "Enabled" }, r) },
+        dedicateAction("Cluster"),
         {
           label: "VM slots",
           run: (c, r) =>
@@ -165,6 +167,7 @@ function hostActions(): Action[] {
     },
     { label: "Cancel maintenance", show: (x) => ["Maintenance", "PrepareForMaintenance", "ErrorInMaintenance"].includes(x.resourcestate), run: (x, r) => void act(`Cancel maintenance of ${x.name}`, "cancelHostMaintenance", { id: x.id }, r) },
     { label: "Reconnect", show: (x) => x.state !== "Up", run: (x, r) => void act(`Reconnect ${x.name}`, "reconnectHost", { id: x.id }, r) },
+    dedicateAction("Host"),
     {
       label: "VM slots",
       run: (x, r) =>

@@ -4,7 +4,7 @@
 import { role } from "../api";
 import { confirmAct, formAct, from } from "../actions";
 import { h } from "../dom";
-import { listView } from "../table";
+import { Action, listView, tabs } from "../table";
 
 const TYPES = ["host anti-affinity", "host affinity", "non-strict host anti-affinity", "non-strict host affinity"];
 
@@ -96,5 +96,52 @@ export function admissionPolicies(): HTMLElement {
         : [],
       actions: admin ? [{ label: "Delete", danger: true, run: (p, r) => confirmAct(`Delete ${p.name}`, `Delete the admission policy ${p.name}? Instances it admitted keep what it did.`, "deleteAdmissionPolicy", { id: p.id }, r) }] : [],
     }),
+  );
+}
+
+type DedKind = "Zone" | "Pod" | "Cluster" | "Host";
+const DED: Record<DedKind, { param: string; key: string; name: string }> = {
+  Zone: { param: "zoneid", key: "dedicatedzone", name: "zonename" },
+  Pod: { param: "podid", key: "dedicatedpod", name: "podname" },
+  Cluster: { param: "clusterid", key: "dedicatedcluster", name: "clustername" },
+  Host: { param: "hostid", key: "dedicatedhost", name: "hostname" },
+};
+
+/** The "Dedicate" action of an infrastructure page's rows. */
+export function dedicateAction(kind: DedKind): Action {
+  return {
+    label: "Dedicate",
+    run: (x, r) =>
+      formAct(
+        `Dedicate ${kind.toLowerCase()} ${x.name}`,
+        [
+          { name: "domainid", label: "Domain", type: "select", required: true, options: from("listDomains", { listall: "true" }, (d) => d.path ?? d.name) },
+          { name: "account", label: "Account (empty: the whole domain)" },
+        ],
+        `dedicate${kind}`,
+        { [DED[kind].param]: x.id },
+        r,
+      ),
+  };
+}
+
+/** Everything dedicated, by kind, with its release. */
+export function dedicatedResources(): HTMLElement {
+  const pane = (kind: DedKind) => () =>
+    listView({
+      command: `listDedicated${kind}s`,
+      columns: [
+        { key: DED[kind].name, label: kind },
+        { key: "domainid", label: "Domain ID", minor: true },
+        { key: "account", label: "Account", render: (d) => d.account ?? "(whole domain)" },
+      ],
+      actions: [{ label: "Release", danger: true, run: (d, r) => confirmAct(`Release ${d[DED[kind].name]}`, `Release the dedicated ${kind.toLowerCase()} ${d[DED[kind].name]}?`, `releaseDedicated${kind}`, { [DED[kind].param]: d[DED[kind].param] }, r) }],
+    });
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Dedicated resources"),
+    h("p", { class: "hint" }, "A dedicated zone, pod, cluster or host runs only its domain's (or account's) instances, which go there first. Dedicate from the Zones, Pods, Clusters and Hosts pages."),
+    tabs((["Zone", "Pod", "Cluster", "Host"] as DedKind[]).map((k) => [`${k}s`, pane(k)] as [string, () => HTMLElement])),
   );
 }

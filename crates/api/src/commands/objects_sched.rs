@@ -66,3 +66,34 @@ pub const AFFINITY_GROUP: &[Field] = &[
         "virtual machine IDs associated with this affinity group",
     ),
 ];
+
+macro_rules! dedicated {
+    ($name:ident, $id:literal, $label:literal, $n:literal) => {
+        pub const $name: &[Field] = &[
+            f("id", "string", "the ID of the dedicated resource"),
+            f($id, "string", concat!("the ID of the ", $label)),
+            f($n, "string", concat!("the name of the ", $label)),
+            f(
+                "domainid",
+                "string",
+                concat!("the domain ID to which the ", $label, " is dedicated"),
+            ),
+            f(
+                "accountid",
+                "string",
+                concat!("the Account Id to which the ", $label, " is dedicated"),
+            ),
+            f("account", "string", "the name of that account (Canopy)"),
+            f(
+                "affinitygroupid",
+                "string",
+                "the Dedication Affinity Group ID (Canopy creates none: null)",
+            ),
+        ];
+    };
+}
+
+dedicated!(DEDICATED_ZONE, "zoneid", "Zone", "zonename");
+dedicated!(DEDICATED_POD, "podid", "Pod", "podname");
+dedicated!(DEDICATED_CLUSTER, "clusterid", "cluster", "clustername");
+dedicated!(DEDICATED_HOST, "hostid", "host", "hostname");

@@ -6,7 +6,87 @@ use crate::registry::{roles::*, CommandSpec, ParamType::*};
 
 pub fn specs() -> Vec<CommandSpec> {
     let mut v = affinity();
+    v.extend(dedication());
     v.extend(admission());
+    v
+}
+
+/// dedicateZone/Pod/Cluster/Host, their list and release commands.
+fn dedication() -> Vec<CommandSpec> {
+    let mut v = Vec::new();
+    for (kind, param, key, fields, list_name, related) in [
+        (
+            "Zone",
+            "zoneid",
+            "dedicatedzone",
+            DEDICATED_ZONE,
+            "listDedicatedZones",
+            "listZones",
+        ),
+        (
+            "Pod",
+            "podid",
+            "dedicatedpod",
+            DEDICATED_POD,
+            "listDedicatedPods",
+            "listPods",
+        ),
+        (
+            "Cluster",
+            "clusterid",
+            "dedicatedcluster",
+            DEDICATED_CLUSTER,
+            "listDedicatedClusters",
+            "listClusters",
+        ),
+        (
+            "Host",
+            "hostid",
+            "dedicatedhost",
+            DEDICATED_HOST,
+            "listDedicatedHosts",
+            "listHosts",
+        ),
+    ] {
+        let (dedicate, release): (&'static str, &'static str) = match kind {
+            "Zone" => ("dedicateZone", "releaseDedicatedZone"),
+            "Pod" => ("dedicatePod", "releaseDedicatedPod"),
+            "Cluster" => ("dedicateCluster", "releaseDedicatedCluster"),
+            _ => ("dedicateHost", "releaseDedicatedHost"),
+        };
+        v.push(
+            CommandSpec::new(dedicate, "Dedicates a resource to a domain or an account: placement keeps everyone else off it and tries it first for its owner")
+                .roles(ADMIN | DOMAIN_ADMIN)
+                .asynchronous()
+                .returns(key, fields)
+                .related(list_name)
+                .req(param, Uuid, "the ID of the resource to dedicate")
+                .rel(related)
+                .req("domainid", Uuid, "the ID of the containing domain")
+                .rel("listDomains")
+                .opt("account", String, "the name of the account which needs dedication. Must be used with domainId."),
+        );
+        v.push(
+            CommandSpec::new(list_name, "Lists dedicated resources of this kind")
+                .roles(ADMIN | DOMAIN_ADMIN)
+                .returns(key, fields)
+                .list()
+                .opt(param, Uuid, "the ID of the resource")
+                .rel(related)
+                .opt("domainid", Uuid, "the ID of the domain it is dedicated to")
+                .rel("listDomains")
+                .opt("account", String, "the name of the account it is dedicated to. Must be used with domainId.")
+                .opt("affinitygroupid", Uuid, "list dedicated resources by affinity group (Canopy creates no dedication groups: matches nothing)"),
+        );
+        v.push(
+            CommandSpec::new(release, "Releases a dedicated resource")
+                .roles(ADMIN | DOMAIN_ADMIN)
+                .asynchronous()
+                .returns("success", SUCCESS)
+                .req(param, Uuid, "the ID of the dedicated resource")
+                .rel(related),
+        );
+    }
     v
 }
 

@@ -159,6 +159,9 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                         ..request(&vm)
                     };
                     crate::affinity::of_vm(&st, vm.id).await?.apply(&mut req);
+                    let (account, domains) = crate::placing::owner_of(&st, &vm).await?;
+                    req.owner_account = Some(account);
+                    req.owner_domains = domains;
                     let policy = crate::placing::policy(&st.settings);
                     placement::plan(&snap, &req, &policy)
                         .map_err(|e| {
@@ -187,6 +190,22 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                     "destination not in the zone's snapshot".into(),
                 ));
             };
+            // A host dedicated to another domain or account is not this VM's to use.
+            let (account, domains) = crate::placing::owner_of(&st, &vm).await?;
+            let owner = placement::Request {
+                owner_account: Some(account),
+                owner_domains: domains,
+                ..Default::default()
+            };
+            if placement::dedicated_to_others(h, &owner) {
+                return Err(DomainError::refused(
+                    ErrorKind::Capacity,
+                    format!(
+                        "Cannot migrate VM {} to host {}: it is dedicated to another domain or account",
+                        vm.instance_name, dest_row.name
+                    ),
+                ));
+            }
             let mut tx = st.store.begin().await?;
             // A strict affinity group the destination would break refuses it outright.
             if let Some(why) = crate::affinity::check_in_tx(&mut tx, vm.id, dest).await? {

@@ -108,6 +108,10 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 _ => {}
             }
         }
+        // Dedicated resources: others' are never used, the owner's first.
+        let (account, domains) = crate::placing::owner_of(&st, &vm).await?;
+        req.owner_account = Some(account);
+        req.owner_domains = domains;
         let policy = crate::placing::policy(&st.settings);
         // Each refusal rules a host out, so trying every host of the zone once ends too (many
         // VMs of one anti-affinity group racing for the last hosts need more than a few tries).

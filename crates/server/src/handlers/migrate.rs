@@ -49,6 +49,10 @@ pub async fn find_hosts(st: &State, ctx: &OpContext, args: &Args) -> AppResult<V
     let mut req = request(&vm);
     // Hosts the VM's strict affinity groups rule out are not suitable.
     domain::affinity::of_vm(st, vm.id).await?.apply(&mut req);
+    // Hosts dedicated to another domain or account are not suitable either.
+    let (account, domains) = domain::placing::owner_of(st, &vm).await?;
+    req.owner_account = Some(account);
+    req.owner_domains = domains;
     let c = snap.clusters.iter().find(|c| c.id == cluster);
     let mut views = super::hosts::views(st, &rows).await?;
     for (v, h) in views.iter_mut().zip(&rows) {
@@ -72,6 +76,28 @@ pub async fn migrate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
         let dest = super::hosts::host(st, "hostid", model::HostId(h)).await?;
         if let Some(why) = unsuitable(&vm, &dest) {
             return param_err(why);
+        }
+        // A host dedicated to another domain or account.
+        let snap = crate::placing::snapshot(st, vm.zone_id).await?;
+        let (account, domains) = domain::placing::owner_of(st, &vm).await?;
+        let owner = placement::Request {
+            owner_account: Some(account),
+            owner_domains: domains,
+            ..Default::default()
+        };
+        if snap
+            .hosts
+            .iter()
+            .any(|x| x.id == dest.id.0 && placement::dedicated_to_others(x, &owner))
+        {
+            return Err(api::ApiError::new(
+                api::ErrorCode::InsufficientCapacity,
+                format!(
+                    "Cannot migrate VM {} to host {}: it is dedicated to another domain or account",
+                    vm.instance_name, dest.name
+                ),
+            )
+            .into());
         }
         if let Some(why) = domain::affinity::of_vm(st, vm.id).await?.breaks(dest.id) {
             return Err(api::ApiError::new(

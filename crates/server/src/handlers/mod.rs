@@ -6,6 +6,7 @@ pub mod admission;
 pub mod affinity;
 pub mod capacity;
 pub mod clusters;
+pub mod dedication;
 pub mod domains;
 pub mod hosts;
 pub mod ips;
