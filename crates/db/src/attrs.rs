@@ -209,6 +209,10 @@ pub struct VmAttrs {
     pub hypervisor: Option<String>,
     /// The pending password, encrypted with the server key.
     pub pendingpassword: Option<String>,
+    /// The deployment planner asked for at deploy (root admins), over the offering's.
+    pub deploymentplanner: Option<String>,
+    /// `Strict` or `Preferred` when the VM was deployed by the ImplicitDedicationPlanner.
+    pub implicitdedication: Option<String>,
 }
 
 #[cfg(test)]

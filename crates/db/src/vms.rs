@@ -780,3 +780,40 @@ pub async fn vm_count_by_state(conn: &mut AnyConnection) -> Result<Vec<(String, 
         .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
         .collect()
 }
+
+/// The active VMs deployed by the ImplicitDedicationPlanner in a zone (or on one host): each
+/// host they hold (a migrating one: both), their account, and whether they are Strict.
+pub async fn implicit_dedicated(
+    conn: &mut AnyConnection,
+    zone: Option<Uuid>,
+    host: Option<HostId>,
+) -> Result<Vec<(HostId, AccountId, bool)>> {
+    let mut q = Sql::new(
+        "SELECT host_id, dest_host_id, account_id, attrs FROM vms WHERE removed IS NULL \
+         AND attrs LIKE '%\"implicitdedication\"%'",
+    );
+    if let Some(z) = zone {
+        q.and(" AND zone_id = ", z.to_string());
+    }
+    if let Some(h) = host {
+        q.and(" AND (host_id = ", h.to_string())
+            .and(" OR dest_host_id = ", h.to_string())
+            .push(")");
+    }
+    usage_sql(&mut q);
+    let mut out = Vec::new();
+    for r in q.query().fetch_all(&mut *conn).await? {
+        let attrs: String = r.try_get("attrs")?;
+        let strict = serde_json::from_str::<serde_json::Value>(&attrs)
+            .ok()
+            .and_then(|a| a["implicitdedication"].as_str().map(|m| m != "Preferred"));
+        let Some(strict) = strict else { continue };
+        let account: AccountId = parsed(&r, "vms", "account_id")?;
+        for col in ["host_id", "dest_host_id"] {
+            if let Some(h) = crate::mapper::parsed_opt::<HostId>(&r, "vms", col)? {
+                out.push((h, account, strict));
+            }
+        }
+    }
+    Ok(out)
+}

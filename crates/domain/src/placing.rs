@@ -99,6 +99,80 @@ pub async fn host_takes(
         && (!new_guest || used.vms < h.max_guests as i64))
 }
 
+/// A deployment planner by CloudStack's name.
+pub fn planner_named(name: &str) -> Option<Planner> {
+    Some(match name.trim() {
+        "FirstFitPlanner" => Planner::FirstFit,
+        "UserDispersingPlanner" => Planner::UserDispersing,
+        "UserConcentratedPodPlanner" => Planner::UserConcentratedPod,
+        "ImplicitDedicationPlanner" => Planner::ImplicitDedication,
+        _ => return None,
+    })
+}
+
+/// The planners a deploy or an offering may name.
+pub const PLANNERS: &[&str] = &[
+    "FirstFitPlanner",
+    "UserDispersingPlanner",
+    "UserConcentratedPodPlanner",
+    "ImplicitDedicationPlanner",
+];
+
+/// The planner for a VM: the one its deploy named (root admins), else its offering's, else
+/// the global one; and its implicit dedication mode when that planner is
+/// ImplicitDedicationPlanner (recorded on the VM at deploy).
+pub async fn planner_for(
+    st: &Core,
+    vm: &db::VmRow,
+    global: Planner,
+) -> DomainResult<(Planner, Option<placement::ImplicitMode>)> {
+    let a: db::attrs::VmAttrs = vm.decode()?;
+    let named = match a.deploymentplanner.as_deref() {
+        Some(p) => planner_named(p),
+        None => {
+            let mut c = st.store.read().await?;
+            db::infra_get(&mut c, Infra::ServiceOffering, vm.service_offering_id)
+                .await?
+                .and_then(|o| {
+                    o.attrs["deploymentplanner"]
+                        .as_str()
+                        .and_then(planner_named)
+                })
+        }
+    };
+    let implicit = a.implicitdedication.as_deref().map(|m| {
+        if m == "Preferred" {
+            placement::ImplicitMode::Preferred
+        } else {
+            placement::ImplicitMode::Strict
+        }
+    });
+    Ok((named.unwrap_or(global), implicit))
+}
+
+/// The database's word on implicit dedication, in the reserving transaction (after the host's
+/// lock): the host holds no other account's Strict implicitly dedicated VM, and — for a Strict
+/// one — nothing but the account's own implicitly dedicated VMs.
+pub async fn implicit_ok(
+    tx: &mut db::Conn,
+    host: model::HostId,
+    account: model::AccountId,
+    mode: Option<placement::ImplicitMode>,
+) -> DomainResult<bool> {
+    let here = db::implicit_dedicated(tx, None, Some(host)).await?;
+    if here.iter().any(|(_, a, strict)| *strict && *a != account) {
+        return Ok(false);
+    }
+    if mode == Some(placement::ImplicitMode::Strict) {
+        let mine = here.iter().filter(|(_, a, _)| *a == account).count() as i64;
+        let all = db::host_usage(tx, host).await?.vms;
+        if all > mine || here.iter().any(|(_, a, _)| *a != account) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// A VM's owner as placement sees it (for dedicated resources): its account, and its domain
 /// with the domain's ancestors.
 pub async fn owner_of(
@@ -212,6 +286,14 @@ pub async fn snapshot_for(
             domain: d,
             account: None,
         });
+    // Implicitly dedicated VMs per host.
+    let mut implicit: HashMap<Uuid, (std::collections::BTreeMap<Uuid, bool>, u32)> = HashMap::new();
+    for (h, a, strict) in db::implicit_dedicated(&mut c, Some(zone), None).await? {
+        let e = implicit.entry(h.0).or_default();
+        let s = e.0.entry(a.0).or_default();
+        *s = *s || strict;
+        e.1 += 1;
+    }
     let dedicated_of = |h: &db::HostRow| {
         dedications
             .get(&h.id.0)
@@ -259,6 +341,11 @@ pub async fn snapshot_for(
             ),
             tags: h.host_tags.iter().map(|t| t.trim().to_string()).collect(),
             dedicated: dedicated_of(h),
+            implicit: implicit
+                .get(&h.id.0)
+                .map(|i| i.0.clone())
+                .unwrap_or_default(),
+            implicit_vms: implicit.get(&h.id.0).map(|i| i.1).unwrap_or(0),
         }
     })
     .collect();
@@ -299,11 +386,7 @@ pub fn policy(s: &Settings) -> Policy {
             .map(|d| s.value(d))
             .unwrap_or_default()
     };
-    let planner = match text("vm.deployment.planner").as_str() {
-        "UserDispersingPlanner" => Planner::UserDispersing,
-        "UserConcentratedPodPlanner" => Planner::UserConcentratedPod,
-        _ => Planner::FirstFit,
-    };
+    let planner = planner_named(&text("vm.deployment.planner")).unwrap_or(Planner::FirstFit);
     let algo = text("vm.allocation.algorithm");
     let planner = if algo.starts_with("userconcentratedpod") {
         Planner::UserConcentratedPod

@@ -218,7 +218,7 @@ pub const SETTINGS: &[SettingDef] = &[
     s!("vm.allocation.algorithm", "Advanced", String, "random",
        "Order in which hosts within a cluster will be considered for VM/volume allocation: random, firstfit, userdispersing, userconcentratedpod_random, userconcentratedpod_firstfit, firstfitleastconsumed"),
     s!("vm.deployment.planner", "Advanced", String, "FirstFitPlanner",
-       "Deployment planner used: FirstFitPlanner, UserDispersingPlanner, UserConcentratedPodPlanner"),
+       "Deployment planner used: FirstFitPlanner, UserDispersingPlanner, UserConcentratedPodPlanner, ImplicitDedicationPlanner (an offering's deploymentplanner, or a root admin's deploy parameter, wins)"),
     s!("vm.password.length", "Advanced", Integer, "6",
        "Specifies the length of a randomly generated password", Some(6.0), Some(64.0)),
     s!("vm.power.sync.interval", "Advanced", Integer, "60",

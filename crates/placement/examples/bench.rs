@@ -7,7 +7,7 @@
 //! same zone with 10 VM slots per host (a tenth of the hosts full) and the request in a strict
 //! anti-affinity group of 1,000 VMs (1,000 hosts ruled out), and in a non-strict one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use placement::*;
@@ -58,6 +58,8 @@ fn main() {
             max_guests: 100,
             tags: BTreeSet::new(),
             dedicated: None,
+            implicit: BTreeMap::new(),
+            implicit_vms: 0,
         });
     }
     for (name, allocator) in [

@@ -48,6 +48,19 @@ pub struct Host {
     pub tags: BTreeSet<String>,
     /// Dedicated (the host, its cluster, pod or zone) to a domain or an account.
     pub dedicated: Option<Dedicated>,
+    /// Accounts whose implicitly dedicated VMs (ImplicitDedicationPlanner) run here, each with
+    /// whether one of them is Strict; and how many such VMs run here (of `vms`).
+    pub implicit: BTreeMap<Uuid, bool>,
+    pub implicit_vms: u32,
+}
+
+/// ImplicitDedicationPlanner's mode (the offering's `ImplicitDedicationMode` detail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImplicitMode {
+    /// Only hosts running nothing but the account's implicitly dedicated VMs, or empty ones.
+    Strict,
+    /// Those first, then any host not holding another account's strict ones.
+    Preferred,
 }
 
 /// Whom a dedicated resource is kept for: a domain's accounts (and its subdomains'), or one
@@ -90,6 +103,8 @@ pub struct Snapshot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Planner {
     FirstFit,
+    /// FirstFit's cluster order; hosts by implicit dedication (the request's `implicit`).
+    ImplicitDedication,
     UserDispersing,
     UserConcentratedPod,
 }
@@ -156,6 +171,8 @@ pub struct Request {
     /// ancestors. Others' dedicated hosts are never chosen; its own come first.
     pub owner_account: Option<Uuid>,
     pub owner_domains: BTreeSet<Uuid>,
+    /// Implicit dedication (ImplicitDedicationPlanner) for `owner_account`.
+    pub implicit: Option<ImplicitMode>,
 }
 
 /// Global knobs.
@@ -227,6 +244,40 @@ pub fn dedicated_to_others(h: &Host, r: &Request) -> bool {
     }
 }
 
+/// Whether implicit dedication keeps the request off the host: another account's Strict
+/// implicitly dedicated VMs run there (for every request); and for an implicitly dedicated
+/// request in Strict mode, anything but the account's own implicitly dedicated VMs.
+pub fn implicit_excludes(h: &Host, r: &Request) -> bool {
+    let others_strict = h
+        .implicit
+        .iter()
+        .any(|(a, strict)| *strict && Some(*a) != r.owner_account);
+    if others_strict {
+        return true;
+    }
+    match r.implicit {
+        Some(ImplicitMode::Strict) => {
+            h.vms > h.implicit_vms || h.implicit.keys().any(|a| Some(*a) != r.owner_account)
+        }
+        _ => false,
+    }
+}
+
+/// An implicitly dedicated request's preference: 2 for a host running only the account's
+/// implicitly dedicated VMs, 1 for an empty host, 0 otherwise.
+fn implicit_rank(h: &Host, r: &Request) -> u8 {
+    if r.implicit.is_none() {
+        return 0;
+    }
+    if h.vms == 0 {
+        1
+    } else if h.vms == h.implicit_vms && h.implicit.keys().all(|a| Some(*a) == r.owner_account) {
+        2
+    } else {
+        0
+    }
+}
+
 /// Whether the request's strict affinity groups allow the host.
 pub fn affinity_allows(h: &Host, r: &Request) -> bool {
     !r.anti_affinity_hosts.contains(&h.id)
@@ -238,6 +289,7 @@ pub fn host_fits(h: &Host, c: &Cluster, r: &Request) -> bool {
     let (cpu, mem) = free(h, c);
     affinity_allows(h, r)
         && !dedicated_to_others(h, r)
+        && !implicit_excludes(h, r)
         && h.usable
         && h.vms < h.max_guests
         && h.cpus >= r.cpus
@@ -337,7 +389,9 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
     let owner_vms =
         |(_, hs): &(&Cluster, Vec<&Host>)| hs.iter().map(|h| h.owner_vms as u64).sum::<u64>();
     match policy.planner {
-        Planner::FirstFit => clusters.sort_by_cached_key(|x| std::cmp::Reverse(free_cpu(x))),
+        Planner::FirstFit | Planner::ImplicitDedication => {
+            clusters.sort_by_cached_key(|x| std::cmp::Reverse(free_cpu(x)))
+        }
         Planner::UserDispersing => {
             clusters.sort_by_cached_key(|x| (owner_vms(x), std::cmp::Reverse(free_cpu(x))))
         }
@@ -358,16 +412,17 @@ pub fn plan(s: &Snapshot, r: &Request, policy: &Policy) -> Result<Placement, NoF
     // The owner's dedicated hosts first, then non-strict affinity: clusters holding the best
     // ranked host first (stable: the planner's order otherwise).
     let any_dedicated = s.hosts.iter().any(|h| h.dedicated.is_some());
-    let reorder = any_dedicated || !r.host_preference.is_empty();
+    let reorder = any_dedicated || !r.host_preference.is_empty() || r.implicit.is_some();
     let rank = |h: &Host| {
         (
             h.dedicated.is_some() && !dedicated_to_others(h, r),
+            implicit_rank(h, r),
             r.host_preference.get(&h.id).copied().unwrap_or(0),
         )
     };
     if reorder {
         clusters.sort_by_cached_key(|(_, hs)| {
-            std::cmp::Reverse(hs.iter().map(|h| rank(h)).max().unwrap_or((false, 0)))
+            std::cmp::Reverse(hs.iter().map(|h| rank(h)).max().unwrap_or((false, 0, 0)))
         });
     }
     let mut rng = splitmix(r.seed);

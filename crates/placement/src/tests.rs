@@ -1,6 +1,6 @@
 //! Unit cases for each rule, and a property test against a brute-force oracle.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -30,6 +30,8 @@ fn host(n: u128, cluster: u128) -> Host {
         max_guests: 50,
         tags: BTreeSet::new(),
         dedicated: None,
+        implicit: BTreeMap::new(),
+        implicit_vms: 0,
     }
 }
 
@@ -199,6 +201,43 @@ fn dedicated_hosts_are_their_owners_and_come_first_for_them() {
         "{}",
         e.reason
     );
+}
+
+#[test]
+fn implicit_dedication_keeps_hosts_per_account() {
+    let mut s = snapshot();
+    let p = Policy {
+        planner: Planner::ImplicitDedication,
+        allocator: Allocator::FirstFit,
+        ..Policy::default()
+    };
+    // Host 1: account 80's strict implicit VM; host 2: an ordinary VM; hosts 3, 4 empty.
+    s.hosts[0].vms = 1;
+    s.hosts[0].implicit_vms = 1;
+    s.hosts[0].implicit = [(id(80), true)].into();
+    s.hosts[1].vms = 1;
+    let mut mine = small();
+    mine.owner_account = Some(id(80));
+    mine.implicit = Some(ImplicitMode::Strict);
+    assert_eq!(
+        plan(&s, &mine, &p).expect("fits").host,
+        id(1),
+        "its own host first"
+    );
+    let mut other = small();
+    other.owner_account = Some(id(81));
+    other.implicit = Some(ImplicitMode::Strict);
+    let got = plan(&s, &other, &p).expect("an empty host").host;
+    assert!(got == id(3) || got == id(4), "{got}");
+    // Ordinary requests stay off account 80's strict host.
+    let plain = small();
+    assert_ne!(plan(&s, &plain, &p).expect("fits").host, id(1));
+    // Strict with no empty or own host left: nothing; Preferred takes the shared host.
+    s.hosts[2].vms = 1;
+    s.hosts[3].vms = 1;
+    assert!(plan(&s, &other, &p).is_err());
+    other.implicit = Some(ImplicitMode::Preferred);
+    assert!(plan(&s, &other, &p).is_ok());
 }
 
 #[test]
@@ -435,6 +474,18 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
                             }),
                             _ => None,
                         },
+                        // Host 5 runs account 80's strict implicitly dedicated VMs (all of
+                        // them), host 6 account 81's preferred ones among others.
+                        implicit: match i {
+                            4 => [(id(80), true)].into(),
+                            5 => [(id(81), false)].into(),
+                            _ => BTreeMap::new(),
+                        },
+                        implicit_vms: match i {
+                            4 => *vms,
+                            5 => (*vms).min(1),
+                            _ => 0,
+                        },
                     },
                 )
                 .collect();
@@ -525,6 +576,11 @@ fn arb_request() -> impl Strategy<Value = Request> {
                 } else {
                     BTreeSet::new()
                 },
+                implicit: match seed % 5 {
+                    0 => Some(ImplicitMode::Strict),
+                    1 => Some(ImplicitMode::Preferred),
+                    _ => None,
+                },
                 ..Default::default()
             },
         )
@@ -574,6 +630,12 @@ proptest! {
                 // group, only the affinity group's hosts.
                 prop_assert!(!r.anti_affinity_hosts.contains(&h.id));
                 prop_assert!(r.affinity_hosts.as_ref().is_none_or(|a| a.contains(&h.id)));
+                // Implicit dedication: never a host with another account's strict implicit
+                // VMs; in Strict mode only hosts holding nothing but the account's own.
+                prop_assert!(!h.implicit.iter().any(|(a, strict)| *strict && Some(*a) != r.owner_account));
+                if r.implicit == Some(ImplicitMode::Strict) {
+                    prop_assert!(h.vms == h.implicit_vms && h.implicit.keys().all(|a| Some(*a) == r.owner_account));
+                }
                 // Dedication: another owner's host never.
                 match h.dedicated {
                     Some(Dedicated { account: Some(a), .. }) => prop_assert_eq!(r.owner_account, Some(a)),

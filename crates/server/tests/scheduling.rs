@@ -882,3 +882,104 @@ async fn dedicated_resources_are_kept_for_their_owner() {
     .await;
     ts.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn implicit_dedication_planner_keeps_hosts_per_account() {
+    let ts = TestServer::start().await;
+    let z = VmZone::new(&ts, 3).await;
+    let c = &ts.admin;
+    no_thresholds(c).await;
+    let (_, _, erin) = account_with_keys(&ts, c, "erin", None, "0").await;
+    let (_, _, fred) = account_with_keys(&ts, c, "fred", None, "0").await;
+    let strict = s(&c
+        .ok(&[
+            ("command", "createServiceOffering"),
+            ("name", "dedicated"),
+            ("displaytext", "dedicated"),
+            ("cpunumber", "1"),
+            ("cpuspeed", "100"),
+            ("memory", "64"),
+            ("deploymentplanner", "ImplicitDedicationPlanner"),
+        ])
+        .await["serviceoffering"]["id"]);
+    let plain = tiny_offering(c, "plain-implicit").await;
+    c.err(
+        &[
+            ("command", "createServiceOffering"),
+            ("name", "bad"),
+            ("displaytext", "bad"),
+            ("deploymentplanner", "NoSuchPlanner"),
+        ],
+        431,
+    )
+    .await;
+    let deploy = |who: &Client, so: &str, name: &str| {
+        let (who, so, name) = (who.clone(), so.to_string(), name.to_string());
+        let (zone, tmpl) = (z.zone.clone(), z.template.clone());
+        async move {
+            who.job(&[
+                ("command", "deployVirtualMachine"),
+                ("zoneid", &zone),
+                ("templateid", &tmpl),
+                ("serviceofferingid", &so),
+                ("name", &name),
+            ])
+            .await
+        }
+    };
+    let host_of = |id: String| async move { s(&vm_view(c, &id).await["hostid"]) };
+    // Erin's two strict VMs share one host; Fred's strict VM gets another empty host.
+    let mut erin_hosts = Vec::new();
+    for i in 0..2 {
+        let j = deploy(&erin, &strict, &format!("e{i}")).await;
+        assert_eq!(j["jobstatus"], 1, "{j}");
+        erin_hosts.push(host_of(s(&j["jobresult"]["virtualmachine"]["id"])).await);
+    }
+    assert_eq!(
+        erin_hosts[0], erin_hosts[1],
+        "one host for the account's dedicated VMs"
+    );
+    let j = deploy(&fred, &strict, "f0").await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let fred_host = host_of(s(&j["jobresult"]["virtualmachine"]["id"])).await;
+    assert_ne!(fred_host, erin_hosts[0]);
+    // Ordinary VMs stay off both; with one host left they all go there.
+    for i in 0..3 {
+        let j = deploy(&fred, &plain, &format!("p{i}")).await;
+        assert_eq!(j["jobstatus"], 1, "{j}");
+        let h = host_of(s(&j["jobresult"]["virtualmachine"]["id"])).await;
+        assert!(
+            h != erin_hosts[0] && h != fred_host,
+            "an ordinary VM on a dedicated host"
+        );
+    }
+    // No empty or own host left for a third account: 533.
+    let (_, _, gina) = account_with_keys(&ts, c, "gina", None, "0").await;
+    let j = deploy(&gina, &strict, "g0").await;
+    assert_eq!(j["jobresultcode"], 533, "{j}");
+    // A root admin may name the planner on the deploy; a user may not.
+    let text = erin
+        .err(
+            &[
+                ("command", "deployVirtualMachine"),
+                ("zoneid", &z.zone),
+                ("templateid", &z.template),
+                ("serviceofferingid", &plain),
+                ("deploymentplanner", "UserDispersingPlanner"),
+            ],
+            531,
+        )
+        .await;
+    assert!(text.contains("root admin"), "{text}");
+    let j = c
+        .job(&[
+            ("command", "deployVirtualMachine"),
+            ("zoneid", &z.zone),
+            ("templateid", &z.template),
+            ("serviceofferingid", &plain),
+            ("deploymentplanner", "UserDispersingPlanner"),
+        ])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    ts.stop().await;
+}

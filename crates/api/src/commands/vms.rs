@@ -71,6 +71,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listAffinityGroups")
             .opt("affinitygroupnames", List, "comma separated list of affinity groups names that are going to be applied to the virtual machine. Mutually exclusive with affinitygroupids parameter")
             .of(String)
+            .opt("deploymentplanner", String, "Deployment planner to use for vm allocation. Available to ROOT admin only: FirstFitPlanner, UserDispersingPlanner, UserConcentratedPodPlanner, ImplicitDedicationPlanner")
             .opt("userdata", String, "an optional binary data that can be sent to the virtual machine upon a successful deployment, base64 encoded (up to vm.userdata.max.length bytes decoded; use POST for more than 4 KB)")
             .len(1_048_576)
             .opt("startvm", Boolean, "true if start vm after creating; defaulted to true if not specified")

@@ -162,6 +162,10 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                     let (account, domains) = crate::placing::owner_of(&st, &vm).await?;
                     req.owner_account = Some(account);
                     req.owner_domains = domains;
+                    req.implicit =
+                        crate::placing::planner_for(&st, &vm, placement::Planner::FirstFit)
+                            .await?
+                            .1;
                     let policy = crate::placing::policy(&st.settings);
                     placement::plan(&snap, &req, &policy)
                         .map_err(|e| {
@@ -224,7 +228,11 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 ));
             }
             let (cpu, mem) = super::held(&vm);
-            let fits = crate::placing::host_takes(&mut tx, h, c, cpu, mem, true).await?;
+            let implicit = crate::placing::planner_for(&st, &vm, placement::Planner::FirstFit)
+                .await?
+                .1;
+            let fits = crate::placing::host_takes(&mut tx, h, c, cpu, mem, true).await?
+                && crate::placing::implicit_ok(&mut tx, dest, vm.account_id, implicit).await?;
             if !fits {
                 drop(tx);
                 if cx.data.hostid.is_some() {

@@ -112,7 +112,10 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let (account, domains) = crate::placing::owner_of(&st, &vm).await?;
         req.owner_account = Some(account);
         req.owner_domains = domains;
-        let policy = crate::placing::policy(&st.settings);
+        let mut policy = crate::placing::policy(&st.settings);
+        let (planner, implicit) = crate::placing::planner_for(&st, &vm, policy.planner).await?;
+        policy.planner = planner;
+        req.implicit = implicit;
         // Each refusal rules a host out, so trying every host of the zone once ends too (many
         // VMs of one anti-affinity group racing for the last hosts need more than a few tries).
         let mut attempts = RESERVE_ATTEMPTS;
@@ -160,7 +163,9 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             let grouped = crate::affinity::check_in_tx(&mut tx, vm.id, HostId(host.id)).await?;
             let (cpu, mem) = held(&vm);
             let fits = grouped.is_none()
-                && crate::placing::host_takes(&mut tx, host, cluster, cpu, mem, true).await?;
+                && crate::placing::host_takes(&mut tx, host, cluster, cpu, mem, true).await?
+                && crate::placing::implicit_ok(&mut tx, HostId(host.id), vm.account_id, implicit)
+                    .await?;
             if !fits {
                 drop(tx);
                 st.snapshots.invalidate(vm.zone_id);

@@ -305,14 +305,11 @@ pub async fn create_service(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         (false, None) => None,
     };
     if let Some(p) = args.text("deploymentplanner") {
-        if ![
-            "FirstFitPlanner",
-            "UserDispersingPlanner",
-            "UserConcentratedPodPlanner",
-        ]
-        .contains(&p)
-        {
-            return param_err(format!("Invalid deployment planner {p}: use FirstFitPlanner, UserDispersingPlanner or UserConcentratedPodPlanner"));
+        if !domain::placing::PLANNERS.contains(&p) {
+            return param_err(format!(
+                "Invalid deployment planner {p}: use one of {}",
+                domain::placing::PLANNERS.join(", ")
+            ));
         }
     }
     let (domains, zones) = scope(st, ctx, args).await?;

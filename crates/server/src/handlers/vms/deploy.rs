@@ -120,6 +120,21 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     check_placement_hints(st, ctx, &zone, args).await?;
     // The admission policy of the request's runtime class (Canopy), before placement.
     let admitted = crate::handlers::admission::admit(st, &acct, &so, compute, args).await?;
+    // A deployment planner for this VM (root admins, as CloudStack), over the offering's.
+    if let Some(p) = args.text("deploymentplanner") {
+        if !ctx.is_root_admin() {
+            return Err(api::ApiError::permission(
+                "Only a root admin can choose the deployment planner",
+            )
+            .into());
+        }
+        if !domain::placing::PLANNERS.contains(&p) {
+            return param_err(format!(
+                "Invalid deployment planner {p}: use one of {}",
+                domain::placing::PLANNERS.join(", ")
+            ));
+        }
+    }
     // Affinity groups: the owner's, by id or name.
     let affinity = crate::handlers::affinity::named_groups(st, &acct, args).await?;
     let image = image_for(st, ctx, &acct, &zone, args).await?;
@@ -517,6 +532,28 @@ async fn record_vm(
         "ipaddress": args.text("ipaddress"),
         "macaddress": args.text("macaddress"),
     });
+    // The planner asked for (checked in deploy_prepare); under the ImplicitDedicationPlanner
+    // the VM is implicitly dedicated, in the offering's ImplicitDedicationMode (Strict unless
+    // it says Preferred), which placement reads back for every later VM.
+    if let Some(p) = args.text("deploymentplanner") {
+        attrs["deploymentplanner"] = json!(p);
+    }
+    let planner = args
+        .text("deploymentplanner")
+        .map(str::to_string)
+        .or_else(|| attr_s(so, "deploymentplanner"));
+    if planner.as_deref() == Some("ImplicitDedicationPlanner") {
+        let preferred = match &so.attrs["details"] {
+            Value::Array(a) => a.iter().any(|m| {
+                m.get("ImplicitDedicationMode").and_then(|v| v.as_str()) == Some("Preferred")
+            }),
+            Value::Object(m) => {
+                m.get("ImplicitDedicationMode").and_then(|v| v.as_str()) == Some("Preferred")
+            }
+            _ => false,
+        };
+        attrs["implicitdedication"] = json!(if preferred { "Preferred" } else { "Strict" });
+    }
     // A password-enabled template's guest gets a generated password from its router at its
     // first boot; the deploy answers it.
     if template
