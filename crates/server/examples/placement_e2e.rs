@@ -205,7 +205,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         reserve_cpu: true,
         reserve_memory: true,
     };
-    for (i, h) in all_hosts.iter().take(group_size).enumerate() {
+    // The members spread over every cluster (every tenth host), so each cluster keeps hosts
+    // the newcomer may take (only the first cluster has a storage pool).
+    let step = (all_hosts.len() / group_size.max(1)).max(1);
+    for (i, h) in all_hosts.iter().step_by(step).take(group_size).enumerate() {
         let v = new_vm(i);
         db::vm_insert(&mut tx, &v).await?;
         db::vm_transition(
