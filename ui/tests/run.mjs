@@ -173,9 +173,15 @@ const dialogSubmit = async (page) => {
     await page.waitForSelector(".modal input[name=forced]");
     await dialogSubmit(page);
     await waitText(page.locator(".detail-head h1 .badge"), /^Stopped$/, 60000);
+    // While stopped, its affinity groups can change: emptied, it is in none.
+    await page.click(".detail-head .actions button:has-text('Affinity groups')");
+    check((await page.inputValue(".modal input[name=affinitygroupnames]")) === `spread-${run}`, "the current group is shown");
+    await page.fill(".modal input[name=affinitygroupnames]", "");
+    await dialogSubmit(page);
+    await page.waitForSelector('dd[data-key="affinitygroups"]', { state: "detached" });
     await page.click(".detail-head .actions button:has-text('Start')");
     await waitText(page.locator(".detail-head h1 .badge"), /^Running$/, 60000);
-    return "Stopped, then Running";
+    return "Stopped, its affinity group removed, then Running";
   });
 
   await steps.step("the instances list: search, state badge, sorting, paging text", async () => {

@@ -116,6 +116,8 @@ pub struct VmFilter {
     pub storage_id: Option<Uuid>,
     pub tags: Vec<(String, String)>,
     pub keyword: Option<String>,
+    /// VMs in this affinity group.
+    pub affinity_group: Option<Uuid>,
     pub offset: u64,
     pub limit: Option<u64>,
 }
@@ -387,6 +389,13 @@ fn vm_where(q: &mut Sql, f: &VmFilter) {
             k.clone(),
         )
         .and(" AND tag_value = ", v.clone())
+        .push(")");
+    }
+    if let Some(g) = f.affinity_group {
+        q.and(
+            " AND v.id IN (SELECT vm_id FROM vm_affinity WHERE group_id = ",
+            g.to_string(),
+        )
         .push(")");
     }
     if let Some(k) = &f.keyword {

@@ -691,6 +691,13 @@ async fn affinity_groups_steer_placement_migration_and_their_owners() {
         .ok(&[("command", "listAffinityGroups"), ("virtualmachineid", &w0)])
         .await;
     assert_eq!(names(&l, "affinitygroup", "name"), ["db"]);
+    let l = alice
+        .ok(&[("command", "listVirtualMachines"), ("affinitygroupid", &db)])
+        .await;
+    assert_eq!(
+        names(&l, "virtualmachine", "name"),
+        ["d0", "d1", "d2", "w0"]
+    );
 
     // A group with VMs cannot be deleted; an empty one can.
     let j = alice

@@ -33,6 +33,26 @@ export function vmActions(): Action[] {
         ),
     },
     { label: "Attach volume", show: (v) => v.state === "Running" || v.state === "Stopped", run: (v, r) => attachVolume(v, r) },
+    {
+      label: "Affinity groups",
+      show: (v) => v.state === "Stopped",
+      run: (v, r) =>
+        formAct(
+          `Affinity groups of ${v.name}`,
+          [
+            {
+              name: "affinitygroupnames",
+              label: "Group names, comma separated (empty: none); they count at the next start",
+              value: (v.affinitygroup ?? []).map((g: Row) => g.name).join(","),
+            },
+          ],
+          "updateVMAffinityGroup",
+          { id: v.id },
+          r,
+          // An emptied field is sent as a blank, which the server reads as "no group".
+          (x) => ({ affinitygroupnames: String(x.affinitygroupnames ?? "").trim() || " " }),
+        ),
+    },
     { label: "Recover", show: (v) => v.state === "Destroyed", run: (v, r) => void act(`Recover ${v.name}`, "recoverVirtualMachine", { id: v.id }, r) },
     {
       label: "Destroy",

@@ -106,6 +106,8 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("groupid", String, "the group of the virtual machine")
             .opt("haenable", Boolean, "list by the High Availability offering; true if filtering VMs with HA enabled; false for VMs with HA disabled")
             .opt("keypair", String, "list vms by ssh keypair name")
+            .opt("affinitygroupid", Uuid, "list vms by affinity group")
+            .rel("listAffinityGroups")
             .opt("userid", Uuid, "the user ID that created the VM")
             .opt("hypervisor", String, "the target hypervisor for the template")
             .opt("details", List, "comma separated list of vm details requested (all, group, nics, stats, secgrp, tmpl, servoff, diskoff, iso, volume, min, affgrp); Canopy always returns every detail it has")

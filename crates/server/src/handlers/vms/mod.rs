@@ -493,6 +493,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     f.keypair = args.text("keypair").map(str::to_string);
     f.user_id = args.id("userid");
     f.keyword = args.text("keyword").map(str::to_string);
+    f.affinity_group = args.uuid("affinitygroupid");
     if ctx.is_admin() {
         f.pod_id = args.uuid("podid");
         f.cluster_id = args.uuid("clusterid");
