@@ -598,3 +598,43 @@ pub async fn wait_crash(ts: &TestServer, before: u64) {
     }
     panic!("the injected crash never struck");
 }
+
+// --- scheduling tests (scheduling.rs, affinity.rs, dedication.rs) ----------------------------
+
+/// A string field of a JSON answer ("" when missing).
+pub fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// A 1 × 100 MHz / 64 MiB offering: hundreds fit on a simulated host.
+pub async fn tiny_offering(c: &Client, name: &str) -> String {
+    s(&c.ok(&[
+        ("command", "createServiceOffering"),
+        ("name", name),
+        ("displaytext", name),
+        ("cpunumber", "1"),
+        ("cpuspeed", "100"),
+        ("memory", "64"),
+    ])
+    .await["serviceoffering"]["id"])
+}
+
+/// Cluster disable thresholds at 100 %: only slots, groups and dedication limit placement.
+pub async fn no_thresholds(c: &Client) {
+    for k in [
+        "cluster.cpu.allocated.capacity.disablethreshold",
+        "cluster.memory.allocated.capacity.disablethreshold",
+    ] {
+        c.ok(&[
+            ("command", "updateConfiguration"),
+            ("name", k),
+            ("value", "1"),
+        ])
+        .await;
+    }
+}
+
+/// A host as listHosts answers it.
+pub async fn host_view(c: &Client, id: &str) -> Value {
+    c.ok(&[("command", "listHosts"), ("id", id)]).await["host"][0].clone()
+}
