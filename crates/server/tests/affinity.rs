@@ -135,6 +135,23 @@ async fn affinity_groups_steer_placement_migration_and_their_owners() {
             431,
         )
         .await;
+    let long = "w".repeat(300);
+    for (name, kind) in [
+        ("a\u{1}b", "host affinity"),
+        (long.as_str(), "host affinity"),
+        ("x", "höst affinity"),
+    ] {
+        alice
+            .err(
+                &[
+                    ("command", "createAffinityGroup"),
+                    ("name", name),
+                    ("type", kind),
+                ],
+                431,
+            )
+            .await;
+    }
     let web = group(&alice, "web", "host anti-affinity").await;
     // Names are unique per account, without case.
     alice

@@ -138,6 +138,24 @@ async fn dedicated_resources_are_kept_for_their_owner() {
         )
         .await;
     assert!(text.contains("other accounts"), "{text}");
+    // A domain admin can list what is dedicated to its domain, but cannot take or give
+    // back infrastructure; users cannot either.
+    let (_, _, tenant_admin) = account_with_keys(&ts, c, "tadmin", Some(&tenant), "2").await;
+    let l = tenant_admin.ok(&[("command", "listDedicatedHosts")]).await;
+    assert_eq!(l["count"], 1, "{l}");
+    tenant_admin
+        .err(
+            &[
+                ("command", "dedicateHost"),
+                ("hostid", &dave_host),
+                ("domainid", &tenant),
+            ],
+            401,
+        )
+        .await;
+    tenant_admin
+        .err(&[("command", "releaseDedicatedHost"), ("hostid", &h0)], 401)
+        .await;
     // Users cannot dedicate.
     dave.err(
         &[

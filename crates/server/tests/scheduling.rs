@@ -171,14 +171,39 @@ async fn admission_policies_rewrite_deploys_of_their_runtime_class() {
         431,
     )
     .await;
-    c.err(
-        &[
+    let huge = "k".repeat(5000);
+    for (name, class) in [
+        ("bad name", "x"),
+        ("ok", "kätä"),
+        ("ok", "a\u{7}b"),
+        ("ok", huge.as_str()),
+        ("ok", "-x;rm"),
+    ] {
+        c.err(
+            &[
+                ("command", "createAdmissionPolicy"),
+                ("name", name),
+                ("runtimeclass", class),
+            ],
+            431,
+        )
+        .await;
+    }
+    // A boolean that is not "true" is false, as CloudStack's Boolean.parseBoolean reads it.
+    let y = c
+        .ok(&[
             ("command", "createAdmissionPolicy"),
-            ("name", "bad name"),
-            ("runtimeclass", "x"),
-        ],
-        431,
-    )
+            ("name", "y"),
+            ("runtimeclass", "y"),
+            ("dropcpu", "maybe"),
+        ])
+        .await["admissionpolicy"]
+        .clone();
+    assert_eq!(y["dropcpu"], false, "{y}");
+    c.ok(&[
+        ("command", "deleteAdmissionPolicy"),
+        ("id", y["id"].as_str().unwrap_or_default()),
+    ])
     .await;
     c.err(
         &[

@@ -55,8 +55,10 @@ fn dedication() -> Vec<CommandSpec> {
             _ => ("dedicateHost", "releaseDedicatedHost"),
         };
         v.push(
+            // Root admins only, as CloudStack: a domain admin could otherwise take the
+            // infrastructure other tenants run on for their own domain.
             CommandSpec::new(dedicate, "Dedicates a resource to a domain or an account: placement keeps everyone else off it and tries it first for its owner")
-                .roles(ADMIN | DOMAIN_ADMIN)
+                .roles(ADMIN)
                 .asynchronous()
                 .returns(key, fields)
                 .related(list_name)
@@ -80,7 +82,7 @@ fn dedication() -> Vec<CommandSpec> {
         );
         v.push(
             CommandSpec::new(release, "Releases a dedicated resource")
-                .roles(ADMIN | DOMAIN_ADMIN)
+                .roles(ADMIN)
                 .asynchronous()
                 .returns("success", SUCCESS)
                 .req(param, Uuid, "the ID of the dedicated resource")
