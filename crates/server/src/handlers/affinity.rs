@@ -30,6 +30,25 @@ pub(crate) fn view(g: &AffinityRow, members: &[model::VmId]) -> Value {
     })
 }
 
+/// The account's group of this name (compared without case).
+async fn named(c: &mut db::Conn, acct: &AccountRow, name: &str) -> AppResult<Option<AffinityRow>> {
+    let f = AffinityFilter {
+        scope: Some(db::OwnerScope::Account(acct.id)),
+        name: Some(name.trim().to_string()),
+        ..Default::default()
+    };
+    Ok(db::affinity_list(c, &f).await?.into_iter().next())
+}
+
+/// The group with this id, whoever owns it.
+async fn by_id(c: &mut db::Conn, id: Uuid) -> AppResult<Option<AffinityRow>> {
+    let f = AffinityFilter {
+        ids: vec![id],
+        ..Default::default()
+    };
+    Ok(db::affinity_list(c, &f).await?.into_iter().next())
+}
+
 async fn owner(st: &State, ctx: &OpContext, args: &Args) -> AppResult<AccountRow> {
     if args.has("projectid") {
         return param_err("Projects are not supported");
@@ -80,16 +99,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let mut tx = st.store.begin().await?;
     // Names are unique per account without case (CloudStack compares them in MySQL's
     // case-insensitive collation); the unique index catches the exact-case race.
-    let taken = !db::affinity_list(
-        &mut tx,
-        &AffinityFilter {
-            scope: Some(db::OwnerScope::Account(acct.id)),
-            name: Some(name.clone()),
-            ..Default::default()
-        },
-    )
-    .await?
-    .is_empty();
+    let taken = named(&mut tx, &acct, &name).await?.is_some();
     let inserted = if taken {
         Err(db::DbError::Conflict(name.clone()))
     } else {
@@ -135,16 +145,7 @@ pub async fn create_run(
 async fn visible(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<AffinityRow> {
     let g = {
         let mut c = st.store.read().await?;
-        db::affinity_list(
-            &mut c,
-            &AffinityFilter {
-                ids: vec![id],
-                ..Default::default()
-            },
-        )
-        .await?
-        .into_iter()
-        .next()
+        by_id(&mut c, id).await?
     }
     .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
     let acct = access::account(st, "id", g.account_id).await?;
@@ -162,18 +163,7 @@ async fn by_id_or_name(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Af
     };
     let acct = owner(st, ctx, args).await?;
     let mut c = st.store.read().await?;
-    db::affinity_list(
-        &mut c,
-        &AffinityFilter {
-            scope: Some(db::OwnerScope::Account(acct.id)),
-            name: Some(name.trim().to_string()),
-            ..Default::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .next()
-    .ok_or_else(|| {
+    named(&mut c, &acct, name).await?.ok_or_else(|| {
         ApiError::param(format!(
             "Unable to find affinity group by name {name} for account {}",
             acct.name
@@ -285,17 +275,9 @@ pub(crate) async fn named_groups(
     let mut c = st.store.read().await?;
     let mut out: Vec<AffinityRow> = Vec::new();
     for id in ids {
-        let g = db::affinity_list(
-            &mut c,
-            &AffinityFilter {
-                ids: vec![id],
-                ..Default::default()
-            },
-        )
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::invalid_id("affinitygroupids", &id.to_string()))?;
+        let g = by_id(&mut c, id)
+            .await?
+            .ok_or_else(|| ApiError::invalid_id("affinitygroupids", &id.to_string()))?;
         // Another account's group is as unknown as a missing one (its name stays private).
         if g.account_id != acct.id {
             return Err(ApiError::invalid_id("affinitygroupids", &id.to_string()).into());
@@ -303,18 +285,7 @@ pub(crate) async fn named_groups(
         out.push(g);
     }
     for n in names {
-        let g = db::affinity_list(
-            &mut c,
-            &AffinityFilter {
-                scope: Some(db::OwnerScope::Account(acct.id)),
-                name: Some(n.trim().to_string()),
-                ..Default::default()
-            },
-        )
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
+        let g = named(&mut c, acct, &n).await?.ok_or_else(|| {
             ApiError::param(format!(
                 "Affinity group {} does not exist for account {}",
                 n.trim(),

@@ -175,6 +175,15 @@ async fn names_of(
     Ok((name, acct))
 }
 
+/// A resource's dedication, if it has one.
+async fn dedication_of(st: &State, resource: Uuid) -> AppResult<Option<DedicationRow>> {
+    let mut c = st.store.read().await?;
+    Ok(db::dedication_list(&mut c, None, Some(resource))
+        .await?
+        .into_iter()
+        .next())
+}
+
 async fn dedicate_prepare(
     st: &State,
     ctx: &OpContext,
@@ -344,13 +353,9 @@ async fn dedicate_prepare(
 
 async fn dedicate_run(st: &State, _ctx: &OpContext, job: &JobRef, kind: Kind) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
-    let d = {
-        let mut c = st.store.read().await?;
-        db::dedication_list(&mut c, None, Some(id)).await?
-    }
-    .into_iter()
-    .next()
-    .ok_or_else(|| ApiError::invalid_id(kind.param(), &id.to_string()))?;
+    let d = dedication_of(st, id)
+        .await?
+        .ok_or_else(|| ApiError::invalid_id(kind.param(), &id.to_string()))?;
     let n = names_of(st, kind, &d).await?;
     Ok(json!({ kind.key(): view(&n, kind, &d) }))
 }
@@ -363,13 +368,7 @@ async fn release_prepare(
 ) -> AppResult<JobPlan> {
     let id: Uuid = args.required_id(kind.param())?;
     let p = place(st, kind, id).await?;
-    let d = {
-        let mut c = st.store.read().await?;
-        db::dedication_list(&mut c, None, Some(id)).await?
-    }
-    .into_iter()
-    .next();
-    let Some(d) = d else {
+    let Some(d) = dedication_of(st, id).await? else {
         return param_err(format!("{} {} is not dedicated", kind.name(), p.name));
     };
     let domain = access::domain(st, "domainid", d.domain_id).await?;
