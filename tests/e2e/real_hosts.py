@@ -1142,6 +1142,12 @@ def main():
         return "1 GiB data disk hot-plugged into the running guest and unplugged"
     step("a data disk attached to a running VM appears in the guest; detached, it goes", hotplug)
 
+    # Snapshots, volumes and templates from them (tests/e2e/rh_storage.py).
+    import types
+    import rh_storage
+    rh_storage.steps(types.SimpleNamespace(api=api, st=st, step=step, console=console, deploy=deploy,
+                                           wait_for=wait_for, check=check, times=TIMES))
+
     def agent_restart():
         p = st["agents"][2]
         p.send_signal(signal.SIGKILL)

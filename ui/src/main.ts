@@ -6,7 +6,7 @@ import { ApiError, currentSession, login, logout, onJob, onSessionExpired, role,
 import { clear, errorText, h } from "./dom";
 import { dashboard } from "./views/dashboard";
 import { instanceDetail, instances, deployWizard } from "./views/instances";
-import { isos, keypairs, templates, volumes } from "./views/storage";
+import { isos, keypairs, snapshots, templates, volumes } from "./views/storage";
 import { networkDetail, networks, publicIpDetail, publicIps, securityGroupDetail, securityGroups, vpnUsers } from "./views/network";
 import { serviceTags, vpcDetail, vpcs } from "./views/vpc";
 import { clusters, hostDetail, hosts, imageStores, offerings, physicalNetworks, pods, primaryStorage, routers, settings, zones } from "./views/infra";
@@ -29,6 +29,7 @@ const NAV: NavItem[] = [
   { section: "", path: "dashboard", label: "Dashboard", view: dashboard },
   { section: "Compute", path: "instances", label: "Instances", view: instances },
   { section: "Compute", path: "volumes", label: "Volumes", view: volumes },
+  { section: "Compute", path: "snapshots", label: "Snapshots", view: snapshots },
   { section: "Compute", path: "keypairs", label: "SSH key pairs", view: keypairs },
   { section: "Compute", path: "affinitygroups", label: "Affinity groups", view: affinityGroups },
   { section: "Images", path: "templates", label: "Templates", view: templates },

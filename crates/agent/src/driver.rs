@@ -60,6 +60,8 @@ pub struct SimHost {
     pub vms: std::sync::Mutex<std::collections::BTreeMap<String, proto::VmSpec>>,
     /// Volume id → size in bytes.
     pub volumes: std::sync::Mutex<std::collections::BTreeMap<uuid::Uuid, u64>>,
+    /// Snapshot copies on primary storage not yet backed up: snapshot id → size in bytes.
+    pub snapshots: std::sync::Mutex<std::collections::BTreeMap<uuid::Uuid, u64>>,
     /// True: the agent cannot talk to the server (host down or partitioned).
     pub offline: tokio::sync::watch::Sender<bool>,
     /// Whether other hosts can reach this one (`CheckHost`).
@@ -75,6 +77,7 @@ impl Default for SimHost {
         Self {
             vms: Default::default(),
             volumes: Default::default(),
+            snapshots: Default::default(),
             offline: tokio::sync::watch::Sender::new(false),
             reachable: std::sync::atomic::AtomicBool::new(true),
             net: Default::default(),
@@ -271,6 +274,72 @@ impl SimDriver {
                     // A volume on shared storage another host created.
                     None => Ok(serde_json::json!({"size": size_bytes})),
                 }
+            }
+            // A volume on shared storage another host created is taken as 1 GiB.
+            Command::SnapshotVolume {
+                volume_id,
+                snapshot_id,
+                ..
+            } => {
+                let size = self
+                    .host
+                    .volumes
+                    .lock()
+                    .map_err(poisoned)?
+                    .get(volume_id)
+                    .copied()
+                    .unwrap_or(1 << 30);
+                self.host
+                    .snapshots
+                    .lock()
+                    .map_err(poisoned)?
+                    .insert(*snapshot_id, size);
+                Ok(serde_json::json!({"size": size, "physical": size}))
+            }
+            Command::BackupSnapshot { snapshot_id, .. } => {
+                match self
+                    .host
+                    .snapshots
+                    .lock()
+                    .map_err(poisoned)?
+                    .remove(snapshot_id)
+                {
+                    Some(size) => Ok(serde_json::json!({"stored": size, "simulated": true})),
+                    None => Err(crate::HostError::Refused(format!(
+                        "snapshot {snapshot_id} has no copy on this host"
+                    ))),
+                }
+            }
+            Command::DeleteSnapshotCopy { snapshot_id, .. } => {
+                self.host
+                    .snapshots
+                    .lock()
+                    .map_err(poisoned)?
+                    .remove(snapshot_id);
+                Ok(serde_json::json!({}))
+            }
+            Command::RevertVolume { volume_id, .. } | Command::UploadVolume { volume_id, .. } => {
+                let in_use = self
+                    .host
+                    .vms
+                    .lock()
+                    .map_err(poisoned)?
+                    .values()
+                    .any(|vm| vm.disks.iter().any(|d| d.volume_id == *volume_id));
+                if in_use {
+                    return Err(crate::HostError::Refused(format!(
+                        "volume {volume_id} is in use by a running VM"
+                    )));
+                }
+                let size = self
+                    .host
+                    .volumes
+                    .lock()
+                    .map_err(poisoned)?
+                    .get(volume_id)
+                    .copied()
+                    .unwrap_or(1 << 30);
+                Ok(serde_json::json!({"size": size, "stored": size, "simulated": true}))
             }
             Command::ListVms => to_reply(&proto::VmList::running(
                 self.host.vm_names(),

@@ -63,20 +63,97 @@ impl ImageSource {
     /// Downloads `file` of `template` to `dest`; an error starting `HTTP 404` means the
     /// template has no such file.
     pub async fn fetch(&self, template: Uuid, file: &str, dest: &Path) -> crate::HostResult<u64> {
-        let cred = self.credential.lock().ok().and_then(|c| c.clone());
-        let Some((host, secret)) = cred else {
-            return Err("this host has not joined yet".into());
-        };
+        self.fetch_path(&format!("/images/{template}/{file}"), dest)
+            .await
+    }
+
+    /// Downloads a snapshot's copy from the image store to `dest`; returns its size.
+    pub async fn fetch_snapshot(&self, snapshot: Uuid, dest: &Path) -> crate::HostResult<u64> {
+        self.fetch_path(&format!("{}/snapshot/{snapshot}", proto::STORE_PATH), dest)
+            .await
+    }
+
+    fn joined_as(&self) -> crate::HostResult<(Uuid, String)> {
+        self.credential
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .ok_or_else(|| "this host has not joined yet".into())
+    }
+
+    async fn fetch_path(&self, path: &str, dest: &Path) -> crate::HostResult<u64> {
+        let (host, secret) = self.joined_as()?;
         fetch(
             &self.server.current(),
             &self.fingerprint,
             host,
             &secret,
-            template,
-            file,
+            path,
             dest,
         )
         .await
+    }
+
+    /// Sends the file `src` to the image store as `kind`/`id` (`snapshot`, `template`,
+    /// `extract`); returns the size the server stored.
+    pub async fn upload(&self, kind: &str, id: Uuid, src: &Path) -> crate::HostResult<u64> {
+        let (host, secret) = self.joined_as()?;
+        let f = tokio::fs::File::open(src)
+            .await
+            .map_err(|e| format!("opening {}: {e}", src.display()))?;
+        let len = f.metadata().await.map_err(|e| e.to_string())?.len();
+        let mut sender = crate::tls::http1(&self.server.current(), &self.fingerprint).await?;
+        let body = http_body_util::StreamBody::new(futures_util::StreamExt::map(
+            tokio_util_like::chunks(f),
+            |r| r.map(hyper::body::Frame::data),
+        ));
+        let req = hyper::Request::put(format!("{}/{kind}/{id}", proto::STORE_PATH))
+            .header(hyper::header::HOST, "canopy")
+            .header(hyper::header::CONTENT_LENGTH, len)
+            .header(
+                hyper::header::AUTHORIZATION,
+                format!("Host {host}:{secret}"),
+            )
+            .body(body)
+            .map_err(|e| e.to_string())?;
+        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).to_string())
+            .unwrap_or_default();
+        if !status.is_success() {
+            return Err(format!("storing {kind} {id}: HTTP {status}: {body}").into());
+        }
+        Ok(body.trim().parse().unwrap_or(len))
+    }
+}
+
+/// A file read as a stream of 256 KiB chunks (what tokio-util's `ReaderStream` does; one
+/// function is not worth the dependency).
+mod tokio_util_like {
+    pub fn chunks(
+        mut f: tokio::fs::File,
+    ) -> impl futures_util::Stream<Item = std::io::Result<hyper::body::Bytes>> {
+        futures_util::stream::poll_fn(move |cx| {
+            use tokio::io::AsyncRead;
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut rb = tokio::io::ReadBuf::new(&mut buf);
+            match std::pin::Pin::new(&mut f).poll_read(cx, &mut rb) {
+                std::task::Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                    std::task::Poll::Ready(None)
+                }
+                std::task::Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    buf.truncate(n);
+                    std::task::Poll::Ready(Some(Ok(hyper::body::Bytes::from(buf))))
+                }
+                std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Some(Err(e))),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            }
+        })
     }
 }
 
@@ -85,13 +162,12 @@ async fn fetch(
     fingerprint: &str,
     host: Uuid,
     secret: &str,
-    template: Uuid,
-    file: &str,
+    path: &str,
     dest: &Path,
 ) -> crate::HostResult<u64> {
     {
         let mut sender = crate::tls::http1(server, fingerprint).await?;
-        let req = hyper::Request::get(format!("/images/{template}/{file}"))
+        let req = hyper::Request::get(path)
             .header(hyper::header::HOST, "canopy")
             .header(
                 hyper::header::AUTHORIZATION,

@@ -48,6 +48,24 @@ impl Attrs for crate::InfraRow {
     }
 }
 
+impl Attrs for crate::VolumeRow {
+    fn origin(&self) -> (&'static str, String) {
+        ("volumes", self.id.to_string())
+    }
+    fn bag(&self) -> &serde_json::Value {
+        &self.attrs
+    }
+}
+
+impl Attrs for crate::SnapshotRow {
+    fn origin(&self) -> (&'static str, String) {
+        ("snapshots", self.id.to_string())
+    }
+    fn bag(&self) -> &serde_json::Value {
+        &self.attrs
+    }
+}
+
 impl Attrs for crate::VmRow {
     fn origin(&self) -> (&'static str, String) {
         ("vms", self.id.to_string())
@@ -197,6 +215,26 @@ pub struct ServiceOfferingAttrs {
 #[serde(default)]
 pub struct NetworkAttrs {
     pub services: Option<Vec<String>>,
+}
+
+/// A volume's attributes.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct VolumeAttrs {
+    /// The snapshot a volume was made from (createVolume snapshotid): its content.
+    pub snapshot_id: Option<uuid::Uuid>,
+}
+
+/// A snapshot's attributes.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SnapshotAttrs {
+    /// The host whose pool holds the point-in-time copy until it is backed up.
+    pub host_id: Option<uuid::Uuid>,
+    /// The volume's pool then.
+    pub pool_id: Option<uuid::Uuid>,
+    /// The job that took the snapshot (a policy's, or the caller's).
+    pub job_id: Option<uuid::Uuid>,
 }
 
 /// A VM's attributes.

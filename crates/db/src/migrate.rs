@@ -37,9 +37,33 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (23, "VM slots, unreserved VMs, admission policies", V23),
     (24, "affinity groups", V24),
     (25, "dedicated resources", V25),
+    (26, "volume snapshots and snapshot policies", V26),
 ];
 
-pub const SCHEMA_VERSION: i64 = 25;
+pub const SCHEMA_VERSION: i64 = 26;
+
+/// Volume snapshots (kept on the zone's image store: `store_id`, `path` relative to it) and
+/// the policies that take them on schedule (`next_run`: when one is due next, epoch ms; the
+/// server that moves it on by a conditional update takes the snapshot, so with several
+/// servers it is taken once).
+const V26: &str = r#"
+CREATE TABLE snapshots (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, account_id TEXT NOT NULL REFERENCES accounts(id),
+    domain_id TEXT NOT NULL, zone_id TEXT NOT NULL, volume_id TEXT NOT NULL, vol_type TEXT NOT NULL,
+    interval_type TEXT NOT NULL, policy_id TEXT, state TEXT NOT NULL, size BIGINT NOT NULL,
+    physical_size BIGINT NOT NULL, store_id TEXT, path TEXT, attrs TEXT NOT NULL,
+    created BIGINT NOT NULL, removed BIGINT
+);
+CREATE INDEX snapshots_volume ON snapshots (volume_id, removed);
+CREATE INDEX snapshots_account ON snapshots (account_id, removed);
+CREATE TABLE snapshot_policies (
+    id TEXT PRIMARY KEY, volume_id TEXT NOT NULL, account_id TEXT NOT NULL REFERENCES accounts(id),
+    domain_id TEXT NOT NULL, interval_type TEXT NOT NULL, schedule TEXT NOT NULL, timezone TEXT NOT NULL,
+    max_snaps BIGINT NOT NULL, next_run BIGINT NOT NULL, display BIGINT NOT NULL, created BIGINT NOT NULL,
+    UNIQUE (volume_id, interval_type)
+);
+CREATE INDEX snapshot_policies_due ON snapshot_policies (next_run)
+"#;
 
 /// Dedicated resources: a zone, pod, cluster or host kept for a domain or an account (a
 /// zone's dedication is also its `domain_id`, which hides it from other domains' users).

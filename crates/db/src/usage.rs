@@ -132,6 +132,9 @@ pub struct AccountUsage {
     pub public_ips: i64,
     /// Live VPCs.
     pub vpcs: i64,
+    /// Live snapshots (not Destroyed or Error), and what they keep on image stores (bytes).
+    pub snapshots: i64,
+    pub secondary_bytes: i64,
 }
 
 /// What the VMs and volumes of an account, or of a domain's accounts, count against limits.
@@ -159,7 +162,15 @@ pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result
     );
     scope.push(&mut q, "x.account_id", "d");
     let x = q.query().fetch_one(&mut *conn).await?;
+    let mut q = Sql::new(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(s.physical_size), 0) AS BIGINT) FROM snapshots s \
+         JOIN domains d ON d.id = s.domain_id WHERE s.removed IS NULL AND s.state <> 'Error'",
+    );
+    scope.push(&mut q, "s.account_id", "d");
+    let sn = q.query().fetch_one(&mut *conn).await?;
     Ok(AccountUsage {
+        snapshots: sn.try_get(0)?,
+        secondary_bytes: sn.try_get(1)?,
         cpus: r.try_get(0)?,
         memory_mib: r.try_get(1)?,
         vms: r.try_get(2)?,

@@ -33,6 +33,7 @@ pub mod netsync;
 pub mod placing;
 pub mod saga;
 pub mod settings;
+pub mod snapshots;
 pub mod tasks;
 pub mod vms;
 pub mod volumes;

@@ -249,6 +249,7 @@ pub fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                         pool_path: path.clone(),
                         size_bytes: v.size.max(0) as u64,
                         template_id: None,
+                        snapshot_id: v.decode::<db::attrs::VolumeAttrs>()?.snapshot_id,
                     },
                 },
                 HOST_TIMEOUT,

@@ -90,6 +90,10 @@ typed_id!(
     /// A hypervisor host.
     HostId,
     VolumeId,
+    /// A volume snapshot (kept on secondary storage).
+    SnapshotId,
+    /// A schedule of recurring volume snapshots.
+    SnapshotPolicyId,
     NetworkId,
     /// A virtual private cloud (its tiers are networks with this id).
     VpcId,

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod limits;
 pub mod net;
 pub mod os;
+pub mod schedule;
 pub mod settings;
 pub mod state;
 pub mod stats;
@@ -17,5 +18,5 @@ pub mod stats;
 pub use ids::*;
 pub use state::{
     AllocationState, HostStatus, IpState, NetworkState, PoolState, ResourceState, RuleState,
-    SagaPhase, State, VmState, VolumeState, VpcState,
+    SagaPhase, SnapshotState, State, VmState, VolumeState, VpcState,
 };

@@ -213,6 +213,8 @@ pub const SETTINGS: &[SettingDef] = &[
     ),
     s!("session.timeout", "Advanced", Integer, "1800",
        "Seconds of inactivity after which a login session expires", Some(60.0), None),
+    s!("snapshot.poll.interval", "Snapshots", Integer, "300",
+       "Seconds between the checks for snapshot policies that are due (each due policy's snapshot is taken once, by one server)", Some(1.0), None),
     s!("storage.overprovisioning.factor", "Storage", Float, "2",
        "Used for storage overprovisioning calculation", Some(1.0), None),
     s!("vm.allocation.algorithm", "Advanced", String, "random",

@@ -161,6 +161,27 @@ state_enum! {
 }
 
 state_enum! {
+    /// A volume snapshot (CloudStack's `Snapshot.State`): Allocated → Creating (the point-in-time
+    /// copy on primary storage) → BackingUp (its copy to secondary storage) → BackedUp; a
+    /// failure ends Error, a delete Destroyed.
+    SnapshotState, "snapshot state" {
+        Allocated, Creating, CreatedOnPrimary, BackingUp, BackedUp, Copying, Destroying, Destroyed,
+        Error,
+    }
+    moves: |from, to| matches!(
+        (from, to),
+        (Allocated, Creating | Error | Destroyed)
+            | (Creating, CreatedOnPrimary | BackingUp | Error | Destroyed)
+            | (CreatedOnPrimary, BackingUp | Error | Destroyed)
+            | (BackingUp, BackedUp | Error | Destroyed)
+            | (BackedUp, Copying | Destroying | Destroyed)
+            | (Copying, BackedUp)
+            | (Destroying, Destroyed | BackedUp)
+            | (Error, Destroyed)
+    )
+}
+
+state_enum! {
     /// A host's connection status (`Status`).
     HostStatus, "host status" {
         Creating, Connecting, Up, Down, Disconnected, Alert, Removed, Error, Rebalancing, Unknown,
@@ -326,6 +347,7 @@ mod tests {
     fn names_round_trip() {
         round_trip::<VmState>();
         round_trip::<VolumeState>();
+        round_trip::<SnapshotState>();
         round_trip::<HostStatus>();
         round_trip::<ResourceState>();
         round_trip::<NetworkState>();

@@ -28,6 +28,10 @@ pub const AGENT_PATH: &str = "/agent";
 /// Where an agent connects a console session (`/agent/console/<session id>`).
 pub const CONSOLE_PATH: &str = "/agent/console";
 
+/// Where an agent sends (PUT) and fetches (GET) files kept on the image store:
+/// `/store/<kind>/<id>`, kind `snapshot`, `template` or `extract`.
+pub const STORE_PATH: &str = "/store";
+
 /// What an agent sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -205,6 +209,46 @@ pub enum Command {
         volume_id: Uuid,
         size_bytes: u64,
     },
+    /// Takes a point-in-time copy of a volume on its pool (`POOL/snapshots/<snapshot>.qcow2`,
+    /// a standalone image; a running VM's disk is copied by a block job, its file systems
+    /// frozen by the guest agent while the job starts when the guest has one). Idempotent.
+    /// Reply: `{"size": virtual bytes, "physical": bytes}`.
+    SnapshotVolume {
+        pool_path: String,
+        volume_id: Uuid,
+        snapshot_id: Uuid,
+        /// The running VM using the volume (its instance name), if any.
+        #[serde(default)]
+        vm: Option<String>,
+    },
+    /// Sends a snapshot's copy on primary storage to the image store (PUT
+    /// `/store/snapshot/<id>`), then removes it from primary storage. Reply: `{"stored":
+    /// bytes}` (a simulated host stores nothing: `{"stored": 0, "simulated": true}`).
+    BackupSnapshot {
+        pool_path: String,
+        snapshot_id: Uuid,
+    },
+    /// Removes a snapshot's copy from primary storage (idempotent).
+    DeleteSnapshotCopy {
+        pool_path: String,
+        snapshot_id: Uuid,
+    },
+    /// Replaces a volume's content with a snapshot's (fetched from the image store); the
+    /// volume must not be in use by a running VM.
+    RevertVolume {
+        pool_path: String,
+        volume_id: Uuid,
+        snapshot_id: Uuid,
+    },
+    /// Sends a volume (flattened to a standalone qcow2) to the image store as `kind`/`id`
+    /// (`template`: a template's disk; `extract`: a download); the volume must not be in use
+    /// by a running VM. Reply: `{"stored": bytes}`.
+    UploadVolume {
+        pool_path: String,
+        volume_id: Uuid,
+        kind: String,
+        id: Uuid,
+    },
     /// Reply: a [`VmList`], what this host runs and stores (reconciliation and tests).
     ListVms,
     /// Console: connect the VM's VNC socket to the server. The agent dials
@@ -251,6 +295,11 @@ impl Command {
             Self::AttachDisk { .. } => "attach_disk",
             Self::DetachDisk { .. } => "detach_disk",
             Self::ResizeVolume { .. } => "resize_volume",
+            Self::SnapshotVolume { .. } => "snapshot_volume",
+            Self::BackupSnapshot { .. } => "backup_snapshot",
+            Self::DeleteSnapshotCopy { .. } => "delete_snapshot_copy",
+            Self::RevertVolume { .. } => "revert_volume",
+            Self::UploadVolume { .. } => "upload_volume",
             Self::ListVms => "list_vms",
             Self::OpenConsole { .. } => "open_console",
             Self::ApplyNetwork { .. } => "apply_network",
@@ -343,6 +392,10 @@ pub struct VolumeSpec {
     /// For a root volume: the template whose image it is built on.
     #[serde(default)]
     pub template_id: Option<Uuid>,
+    /// A volume made from a snapshot: its content is the snapshot's (fetched from the image
+    /// store), grown to `size_bytes` when that is larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<Uuid>,
 }
 
 /// A VM as a host runs it.

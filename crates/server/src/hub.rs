@@ -59,6 +59,10 @@ pub fn router(st: State) -> Router {
     Router::new()
         .route(proto::AGENT_PATH, get(upgrade))
         .route("/images/{template}/{file}", get(image))
+        .route(
+            &format!("{}/{{kind}}/{{id}}", proto::STORE_PATH),
+            get(crate::store::get).put(crate::store::put),
+        )
         .route(crate::peers::PATH, axum::routing::post(crate::peers::serve))
         .route(
             &format!("{}/{{session}}", proto::CONSOLE_PATH),
@@ -129,8 +133,18 @@ async fn image(
         "kernel" | "initrd" => disk.with_extension(&file),
         _ => return deny(StatusCode::NOT_FOUND, "files are disk, kernel and initrd"),
     };
-    let Ok(f) = tokio::fs::File::open(&path).await else {
-        return deny(StatusCode::NOT_FOUND, "the file is not in the image store");
+    send_file(&path).await
+}
+
+/// A file of the image store as a response (404 when it is not there).
+pub(crate) async fn send_file(path: &std::path::Path) -> axum::response::Response {
+    use axum::http::StatusCode;
+    let Ok(f) = tokio::fs::File::open(path).await else {
+        return (
+            StatusCode::NOT_FOUND,
+            "the file is not in the image store".to_string(),
+        )
+            .into_response();
     };
     let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
     let mut resp = (

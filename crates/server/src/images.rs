@@ -78,7 +78,7 @@ pub fn parse_checksum(s: &str) -> Option<(&'static str, String)> {
         .then(|| (algo, hexs.to_ascii_lowercase()))
 }
 
-async fn set(st: &State, id: Uuid, f: impl FnOnce(&mut InfraRow)) -> Result<(), String> {
+pub(crate) async fn set(st: &State, id: Uuid, f: impl FnOnce(&mut InfraRow)) -> Result<(), String> {
     let mut tx = st.store.begin().await.map_err(|e| e.to_string())?;
     let Some(mut row) = db::infra_get(&mut tx, Infra::Template, id)
         .await

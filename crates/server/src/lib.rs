@@ -30,6 +30,7 @@ pub mod saga;
 pub mod sources;
 pub mod sshkeys;
 pub mod state;
+pub mod store;
 pub mod up;
 pub mod validate;
 pub mod views;
@@ -318,6 +319,13 @@ fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
             period: |_| secs(60),
             timeout: secs(120),
             run: |st| async move { text(purge(&st).await) }.boxed(),
+        },
+        TaskDef {
+            name: "snapshot-policies",
+            description: "Takes the snapshots of the snapshot policies that are due (snapshot.poll.interval), each once across servers",
+            period: |st| secs(st.settings.int("snapshot.poll.interval").max(1) as u64),
+            timeout: secs(120),
+            run: |st| async move { text(handlers::snapshots::run_due(&st).await) }.boxed(),
         },
         TaskDef {
             name: "storage-pool-refresh",

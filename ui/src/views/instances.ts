@@ -4,6 +4,7 @@ import { api, follow, list, listAll, Params, role, Row } from "../api";
 import { act, clean, confirmAct, formAct, from } from "../actions";
 import { badge, bytes, clear, errorText, h, options, toast, when } from "../dom";
 import { Action, details, listView, tabs } from "../table";
+import { createTemplate, takeSnapshot } from "./storage";
 
 const isAdmin = () => role() === "admin";
 
@@ -226,7 +227,11 @@ export function instanceDetail(id: string): HTMLElement {
                   { key: "size", label: "Size", render: (x) => bytes(x.size) },
                   { key: "state", label: "State", render: (x) => badge(x.state) },
                 ],
-                actions: [{ label: "Detach", show: (x) => x.type === "DATADISK", run: (x, r) => confirmAct(`Detach ${x.name}`, `Detach ${x.name} from ${v.name}?`, "detachVolume", { id: x.id }, r) }],
+                actions: [
+                  { label: "Detach", show: (x) => x.type === "DATADISK", run: (x, r) => confirmAct(`Detach ${x.name}`, `Detach ${x.name} from ${v.name}?`, "detachVolume", { id: x.id }, r) },
+                  { label: "Take snapshot", show: (x) => x.state === "Ready", run: (x, r) => takeSnapshot(x, r) },
+                  { label: "Create template", show: (x) => x.state === "Ready" && v.state === "Stopped", run: (x, r) => createTemplate("volumeid", x, r) },
+                ],
               }),
           ],
           [

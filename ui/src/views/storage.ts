@@ -56,8 +56,89 @@ export function volumes(): HTMLElement {
         },
         { label: "Detach", show: (v) => v.type === "DATADISK" && !!v.virtualmachineid, run: (v, r) => confirmAct(`Detach ${v.name}`, `Detach ${v.name} from ${v.vmname}?`, "detachVolume", { id: v.id }, r) },
         { label: "Resize", run: (v, r) => formAct(`Resize ${v.name}`, [{ name: "size", label: "New size (GB)", type: "number", required: true }, { name: "shrinkok", label: "Allow shrinking", type: "checkbox" }], "resizeVolume", { id: v.id }, r) },
+        { label: "Take snapshot", show: (v) => v.state === "Ready", run: (v, r) => takeSnapshot(v, r) },
+        { label: "Snapshot policy", show: (v) => v.state === "Ready", run: (v, r) => snapshotPolicy(v, r) },
+        { label: "Create template", show: (v) => v.state === "Ready" && (!v.virtualmachineid || v.vmstate === "Stopped"), run: (v, r) => createTemplate("volumeid", v, r) },
         { label: "Delete", danger: true, show: (v) => v.type === "DATADISK" && !v.virtualmachineid, run: (v, r) => confirmAct(`Delete ${v.name}`, `Delete ${v.name} and its data?`, "deleteVolume", { id: v.id }, r) },
       ],
+    }),
+  );
+}
+
+/** A snapshot of a volume now (the job's progress shows in the notifications). */
+export function takeSnapshot(v: Row, reload: () => void) {
+  formAct(`Snapshot of ${v.name}`, [{ name: "name", label: "Name (default: VM_volume_time)" }], "createSnapshot", { volumeid: v.id }, reload);
+}
+
+const INTERVALS = ["HOURLY", "DAILY", "WEEKLY", "MONTHLY"].map((t) => ({ value: t, label: t.toLowerCase() }));
+
+function snapshotPolicy(v: Row, reload: () => void) {
+  formAct(
+    `Snapshot policy for ${v.name}`,
+    [
+      { name: "intervaltype", label: "Interval", type: "select", required: true, options: INTERVALS },
+      { name: "schedule", label: "Schedule (MM hourly, MM:HH daily, MM:HH:DD weekly 1=Sunday or monthly)", required: true },
+      { name: "timezone", label: "Time zone (UTC, Etc/GMT+N or +HH:MM)", required: true, value: "UTC" },
+      { name: "maxsnaps", label: "Snapshots kept (1-8)", type: "number", required: true, value: "3" },
+    ],
+    "createSnapshotPolicy",
+    { volumeid: v.id },
+    reload,
+  );
+}
+
+/** A template from a volume (its VM stopped) or a snapshot. */
+export function createTemplate(param: "volumeid" | "snapshotid", x: Row, reload: () => void) {
+  formAct(
+    `Template from ${x.name}`,
+    [
+      { name: "name", label: "Name", required: true },
+      { name: "displaytext", label: "Description" },
+      { name: "ostypeid", label: "OS type", type: "select", required: true, options: from("listOsTypes", {}, (o) => o.description) },
+      { name: "ispublic", label: "Public", type: "checkbox" },
+    ],
+    "createTemplate",
+    { [param]: x.id },
+    reload,
+  );
+}
+
+export function snapshots(): HTMLElement {
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Snapshots"),
+    listView({
+      command: "listSnapshots",
+      columns: [
+        { key: "name", label: "Name" },
+        { key: "state", label: "State", render: (x) => badge(x.state) },
+        { key: "volumename", label: "Volume" },
+        { key: "intervaltype", label: "Interval" },
+        { key: "physicalsize", label: "Stored", render: (x) => bytes(x.physicalsize) },
+        { key: "virtualsize", label: "Size", minor: true, render: (x) => bytes(x.virtualsize) },
+        { key: "created", label: "Created", minor: true },
+        { key: "account", label: "Account", minor: true },
+      ],
+      actions: [
+        { label: "Revert volume", show: (x) => x.state === "BackedUp", run: (x, r) => confirmAct(`Revert ${x.volumename}`, `Replace the content of ${x.volumename} with snapshot ${x.name}? Its VM must be stopped.`, "revertSnapshot", { id: x.id }, r) },
+        { label: "Create volume", show: (x) => x.state === "BackedUp", run: (x, r) => formAct(`Volume from ${x.name}`, [{ name: "name", label: "Name" }], "createVolume", { snapshotid: x.id }, r) },
+        { label: "Create template", show: (x) => x.state === "BackedUp", run: (x, r) => createTemplate("snapshotid", x, r) },
+        { label: "Delete", danger: true, run: (x, r) => confirmAct(`Delete ${x.name}`, `Delete snapshot ${x.name}?`, "deleteSnapshot", { id: x.id }, r) },
+      ],
+    }),
+    h("h2", {}, "Snapshot policies"),
+    listView({
+      command: "listSnapshotPolicies",
+      columns: [
+        { key: "volumeid", label: "Volume" },
+        { key: "intervaltype", label: "Interval", render: (x) => ["hourly", "daily", "weekly", "monthly"][Number(x.intervaltype)] ?? String(x.intervaltype) },
+        { key: "schedule", label: "Schedule" },
+        { key: "timezone", label: "Time zone" },
+        { key: "maxsnaps", label: "Kept" },
+        { key: "nextrun", label: "Next run", minor: true },
+      ],
+      actions: [{ label: "Delete", danger: true, run: (x, r) => confirmAct("Delete policy", "Delete this snapshot policy? Its snapshots stay.", "deleteSnapshotPolicies", { id: x.id }, r) }],
     }),
   );
 }

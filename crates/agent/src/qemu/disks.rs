@@ -36,7 +36,11 @@ impl QemuDriver {
     }
 
     /// Runs a tool that may take a while (qemu-img on a large image) off the async workers.
-    async fn tool(&self, program: &'static str, args: &[&str]) -> crate::HostResult<String> {
+    pub(super) async fn tool(
+        &self,
+        program: &'static str,
+        args: &[&str],
+    ) -> crate::HostResult<String> {
         let sys = self.sys.clone();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         tokio::task::spawn_blocking(move || {
@@ -56,8 +60,16 @@ impl QemuDriver {
             let tmp = pool.join(format!("{}.qcow2.part", v.volume_id));
             let t = tmp.display().to_string();
             let size = v.size_bytes.to_string();
-            match v.template_id {
-                Some(tid) => {
+            match (v.snapshot_id, v.template_id) {
+                (Some(sid), _) => {
+                    // The snapshot's standalone image is the volume's content.
+                    self.images.fetch_snapshot(sid, &tmp).await?;
+                    let virtual_size = self.virtual_size(&t).await?;
+                    if v.size_bytes > virtual_size {
+                        self.tool("qemu-img", &["resize", "-q", &t, &size]).await?;
+                    }
+                }
+                (None, Some(tid)) => {
                     let base = self.template_files(&pool, tid).await?;
                     let b = base.display().to_string();
                     let info = self
@@ -73,27 +85,43 @@ impl QemuDriver {
                     }
                     self.tool("qemu-img", &args).await?;
                 }
-                None => {
+                (None, None) => {
                     self.tool("qemu-img", &["create", "-q", "-f", "qcow2", &t, &size])
                         .await?;
                 }
             }
-            // QEMU running as its own user opens hot-plugged disks (and grows resized
-            // ones) after dropping root: the volume is that user's.
-            if let Some(u) = &self.run_as {
-                rustix::fs::chown(
-                    &tmp,
-                    Some(rustix::process::Uid::from_raw(u.uid)),
-                    Some(rustix::process::Gid::from_raw(u.gid)),
-                )
-                .map_err(|e| format!("giving {} to {}: {e}", tmp.display(), u.name))?;
-            }
+            self.give_to_qemu(&tmp)?;
             std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
         }
         Ok(json!({"path": p, "size": v.size_bytes}))
     }
 
-    fn in_use(&self, volume: Uuid) -> Option<String> {
+    /// QEMU running as its own user opens hot-plugged disks (and grows resized ones) after
+    /// dropping root: a volume file is that user's.
+    pub(super) fn give_to_qemu(&self, file: &Path) -> crate::HostResult<()> {
+        if let Some(u) = &self.run_as {
+            rustix::fs::chown(
+                file,
+                Some(rustix::process::Uid::from_raw(u.uid)),
+                Some(rustix::process::Gid::from_raw(u.gid)),
+            )
+            .map_err(|e| format!("giving {} to {}: {e}", file.display(), u.name))?;
+        }
+        Ok(())
+    }
+
+    /// An image's virtual size (bytes), as `qemu-img info` reports it.
+    pub(super) async fn virtual_size(&self, file: &str) -> crate::HostResult<u64> {
+        let info = self
+            .tool("qemu-img", &["info", "--output=json", "-U", file])
+            .await?;
+        serde_json::from_str::<Value>(&info)
+            .ok()
+            .and_then(|i| i["virtual-size"].as_u64())
+            .ok_or_else(|| format!("qemu-img info {file}: no virtual size").into())
+    }
+
+    pub(super) fn in_use(&self, volume: Uuid) -> Option<String> {
         self.running().into_iter().find(|n| {
             self.spec_of(n)
                 .map(|s| s.disks.iter().any(|d| d.volume_id == volume))

@@ -49,6 +49,7 @@ mod cmdline;
 mod configdrive;
 mod disks;
 mod guest;
+mod snapshots;
 
 pub struct QemuDriver {
     pub sys: Arc<dyn Sys>,
@@ -441,6 +442,37 @@ impl QemuDriver {
                 volume_id,
                 size_bytes,
             } => self.resize_volume(pool_path, *volume_id, *size_bytes).await,
+            Command::SnapshotVolume {
+                pool_path,
+                volume_id,
+                snapshot_id,
+                vm,
+            } => {
+                self.snapshot_volume(pool_path, *volume_id, *snapshot_id, vm.as_deref())
+                    .await
+            }
+            Command::BackupSnapshot {
+                pool_path,
+                snapshot_id,
+            } => self.backup_snapshot(pool_path, *snapshot_id).await,
+            Command::DeleteSnapshotCopy {
+                pool_path,
+                snapshot_id,
+            } => self.delete_snapshot_copy(pool_path, *snapshot_id),
+            Command::RevertVolume {
+                pool_path,
+                volume_id,
+                snapshot_id,
+            } => {
+                self.revert_volume(pool_path, *volume_id, *snapshot_id)
+                    .await
+            }
+            Command::UploadVolume {
+                pool_path,
+                volume_id,
+                kind,
+                id,
+            } => self.upload_volume(pool_path, *volume_id, kind, *id).await,
             Command::StartVm { vm } => self.start(vm, None).await,
             Command::PrepareMigration { vm } => {
                 self.start(vm, Some(proto::migration_port(&vm.name))).await?;

@@ -311,3 +311,94 @@ fn genisoimage_builds_a_config_2_volume_with_the_files() {
     );
     assert_eq!(read("/cloudstack/metadata/vm-id.txt"), "u1");
 }
+
+/// A real QEMU: a running VM's disk is copied by a backup job while the VM runs (the copy is
+/// a standalone image equal to the disk), a stopped VM's by `qemu-img convert`, and a copy
+/// that exists is not taken again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_copy_a_running_and_a_stopped_disk() {
+    let found = [
+        "/usr/bin/qemu-system-x86_64",
+        "/usr/bin/qemu-img",
+        "/usr/bin/qemu-io",
+    ]
+    .iter()
+    .all(|t| Path::new(t).exists());
+    if !found {
+        testkit::skip(
+            "snapshots_copy_a_running_and_a_stopped_disk",
+            "QEMU is not installed (scripts/install-deps.sh installs it)",
+            "CANOPY_REQUIRE_TOOLS",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let pool = dir.path().join("pool");
+    std::fs::create_dir_all(&pool).expect("pool");
+    let vol = Uuid::new_v4();
+    let disk = pool.join(format!("{vol}.qcow2"));
+    let d = disk.display().to_string();
+    let run = |p: &str, args: &[&str]| {
+        let o = std::process::Command::new(p).args(args).output().expect(p);
+        assert!(
+            o.status.success(),
+            "{p} {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    run("qemu-img", &["create", "-q", "-f", "qcow2", &d, "32M"]);
+    run(
+        "qemu-io",
+        &["-c", "write -P 0x5a 0 4M", "-c", "write -P 0xa5 16M 1M", &d],
+    );
+    let sys: Arc<dyn Sys> = Arc::new(crate::sys::RealSys);
+    let net = Arc::new(LinuxNet::new(sys.clone(), dir.path().join("net"), None));
+    let drv = QemuDriver::new(
+        sys,
+        dir.path().join("vms"),
+        "tcg",
+        net,
+        ImageSource::default(),
+        "127.0.0.1",
+    );
+    let mut vm = spec(&pool, None);
+    vm.name = format!("i-snap-{}", &vol.simple().to_string()[..8]);
+    vm.nics.clear();
+    vm.memory_mib = 64;
+    vm.disks = vec![proto::DiskSpec {
+        volume_id: vol,
+        path: d.clone(),
+        device_id: 0,
+    }];
+    drv.start(&vm, None).await.expect("start");
+    let p = pool.display().to_string();
+    let live = Uuid::new_v4();
+    let r = drv
+        .snapshot_volume(&p, vol, live, Some(&vm.name))
+        .await
+        .expect("live snapshot");
+    assert_eq!(r["size"], 32 << 20, "{r}");
+    let copy = pool.join("snapshots").join(format!("{live}.qcow2"));
+    let c = copy.display().to_string();
+    run("qemu-img", &["compare", "-q", "-U", &d, &c]);
+    let info = run("qemu-img", &["info", "--output=json", &c]);
+    assert!(!info.contains("backing-filename"), "standalone: {info}");
+    // Taken again (a resumed saga): the copy is kept as it is.
+    drv.snapshot_volume(&p, vol, live, Some(&vm.name))
+        .await
+        .expect("again");
+    drv.stop(&vm.name, true).await.expect("stop");
+    let cold = Uuid::new_v4();
+    drv.snapshot_volume(&p, vol, cold, None)
+        .await
+        .expect("stopped snapshot");
+    let c2 = pool.join("snapshots").join(format!("{cold}.qcow2"));
+    run(
+        "qemu-img",
+        &["compare", "-q", &d, &c2.display().to_string()],
+    );
+    drv.delete_snapshot_copy(&p, live).expect("delete");
+    drv.delete_snapshot_copy(&p, live).expect("delete twice");
+    assert!(!copy.exists());
+}

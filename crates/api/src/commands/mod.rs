@@ -11,10 +11,12 @@ mod objects;
 mod objects_infra;
 mod objects_net;
 mod objects_sched;
+mod objects_storage;
 mod objects_vm;
 mod objects_vpc;
 mod offerings;
 mod scheduling;
+mod snapshots;
 mod storage;
 mod system;
 mod tags;
@@ -41,6 +43,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(network::specs());
     v.extend(vpc::specs());
     v.extend(scheduling::specs());
+    v.extend(snapshots::specs());
     v
 }
 

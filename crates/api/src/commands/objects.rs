@@ -693,3 +693,4 @@ pub const SUCCESS: &[Field] = &[
 ];
 
 pub use super::objects_infra::*;
+pub use super::objects_storage::*;

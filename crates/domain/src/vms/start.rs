@@ -295,6 +295,7 @@ pub fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                             pool_path: path.clone(),
                             size_bytes: v.size.max(0) as u64,
                             template_id: v.template_id,
+                            snapshot_id: v.decode::<db::attrs::VolumeAttrs>()?.snapshot_id,
                         },
                     },
                     HOST_TIMEOUT,

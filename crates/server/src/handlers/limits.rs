@@ -128,6 +128,9 @@ fn usage_of(u: &db::AccountUsage, t: ResourceType) -> i64 {
         ResourceType::PrimaryStorage => u.storage_bytes,
         ResourceType::PublicIp => u.public_ips,
         ResourceType::Vpc => u.vpcs,
+        ResourceType::Snapshot => u.snapshots,
+        // Secondary storage limits are in GiB too.
+        ResourceType::SecondaryStorage => u.secondary_bytes,
         _ => 0,
     }
 }
@@ -157,7 +160,10 @@ pub async fn enforce(st: &State, acct: &AccountRow, want: &[(ResourceType, i64)]
             if max == UNLIMITED {
                 return false;
             }
-            let max = if *t == ResourceType::PrimaryStorage {
+            let max = if matches!(
+                t,
+                ResourceType::PrimaryStorage | ResourceType::SecondaryStorage
+            ) {
                 max.saturating_mul(1 << 30)
             } else {
                 max

@@ -22,6 +22,7 @@ pub mod roles;
 pub mod routers;
 pub mod secgroups;
 pub mod servers;
+pub mod snapshots;
 pub mod storage;
 pub mod system;
 pub mod tags;

@@ -239,7 +239,7 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
 }
 
 /// One object per template per zone (cross-zone templates appear in every zone).
-async fn views(
+pub(crate) async fn views(
     st: &State,
     ctx: &OpContext,
     rows: &[InfraRow],

@@ -53,18 +53,51 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         }
         None => None,
     };
-    let offering = match args.uuid("diskofferingid") {
-        Some(d) => {
-            crate::handlers::offerings::usable(st, &acct, Infra::DiskOffering, "diskofferingid", d)
-                .await?
+    // From a snapshot: its content and size, in its zone; the volume is created with it
+    // when it is first attached (or its VM starts).
+    let snapshot = match args.uuid("snapshotid") {
+        Some(sid) => {
+            let snap = crate::handlers::snapshots::owned(st, ctx, "snapshotid", sid).await?;
+            if snap.state != model::SnapshotState::BackedUp {
+                return param_err(format!(
+                    "Snapshot {} is {}: a volume is made from a BackedUp snapshot",
+                    snap.name, snap.state
+                ));
+            }
+            if snap.account_id != acct.id {
+                return param_err("The snapshot and the volume must belong to the same account");
+            }
+            Some(snap)
         }
-        None => {
+        None => None,
+    };
+    let offering = match (args.uuid("diskofferingid"), &snapshot) {
+        (Some(d), _) => Some(
+            crate::handlers::offerings::usable(st, &acct, Infra::DiskOffering, "diskofferingid", d)
+                .await?,
+        ),
+        (None, Some(_)) => None,
+        (None, None) => {
             return param_err(
-                "Either disk offering or snapshot id must be passed whilst creating volume (snapshots are not supported yet: give diskofferingid)",
+                "Either disk offering or snapshot id must be passed whilst creating volume",
             )
         }
     };
-    let size = if crate::handlers::offerings::b(&offering, "iscustomized") {
+    let size = if let Some(snap) = &snapshot {
+        match args.int("size") {
+            Some(g) if g > 0 && g.saturating_mul(GIB) >= snap.size => g.saturating_mul(GIB),
+            Some(g) => {
+                return param_err(format!(
+                    "size {g} GB is smaller than the snapshot ({} bytes)",
+                    snap.size
+                ))
+            }
+            None => snap.size,
+        }
+    } else if offering
+        .as_ref()
+        .is_some_and(|o| crate::handlers::offerings::b(o, "iscustomized"))
+    {
         match args.int("size") {
             Some(g) if g > 0 => g * GIB,
             _ => return param_err("This disk offering requires a custom size: give size (GB)"),
@@ -75,12 +108,20 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
                 "This disk offering has a fixed size; size can only be given with a customized offering",
             );
         }
-        crate::handlers::offerings::n(&offering, "disksize").unwrap_or(0) * GIB
+        offering
+            .as_ref()
+            .and_then(|o| crate::handlers::offerings::n(o, "disksize"))
+            .unwrap_or(0)
+            * GIB
     };
-    let zone = match (args.uuid("zoneid"), &vm) {
-        (Some(z), _) => infra_get(st, Infra::Zone, "zoneid", z).await?.id,
-        (None, Some(vm)) => vm.zone_id,
-        (None, None) => return param_err("Please specify zoneid with diskofferingid"),
+    let zone = match (args.uuid("zoneid"), &vm, &snapshot) {
+        (Some(z), _, Some(snap)) if z != snap.zone_id => {
+            return param_err("The volume is made in its snapshot's zone: zoneid must be it")
+        }
+        (_, _, Some(snap)) => snap.zone_id,
+        (Some(z), _, None) => infra_get(st, Infra::Zone, "zoneid", z).await?.id,
+        (None, Some(vm), None) => vm.zone_id,
+        (None, None, None) => return param_err("Please specify zoneid with diskofferingid"),
     };
     if let Some(vm) = &vm {
         if vm.zone_id != zone {
@@ -114,9 +155,12 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
             vm_id: None,
             device_id: None,
             size,
-            disk_offering_id: Some(offering.id),
+            disk_offering_id: offering.as_ref().map(|o| o.id),
             template_id: None,
-            attrs: json!({}),
+            attrs: match &snapshot {
+                Some(snap) => json!({ "snapshot_id": snap.id }),
+                None => json!({}),
+            },
         },
     )
     .await?;

@@ -1,0 +1,59 @@
+//! Response objects of the storage lifecycle commands (snapshots and their policies).
+
+use crate::registry::{f, Field};
+
+pub const SNAPSHOT: &[Field] = &[
+    f("id", "string", "ID of the snapshot"),
+    f("name", "string", "name of the snapshot"),
+    f("account", "string", "the account associated with the snapshot"),
+    f("domainid", "string", "the domain ID of the snapshot's account"),
+    f("domain", "string", "the domain name of the snapshot's account"),
+    f("domainpath", "string", "the domain path of the snapshot's account"),
+    f("snapshottype", "string", "the type of the snapshot: MANUAL or RECURRING"),
+    f("volumeid", "string", "ID of the disk volume"),
+    f("volumename", "string", "name of the disk volume"),
+    f("volumetype", "string", "type of the disk volume"),
+    f("volumestate", "string", "state of the disk volume"),
+    f("created", "date", "the date the snapshot was created"),
+    f(
+        "intervaltype",
+        "string",
+        "valid types are hourly, daily, weekly, monthy, template, and none.",
+    ),
+    f("state", "state", "the state of the snapshot. BackedUp means that snapshot is ready to be used; Creating - the snapshot is being allocated on the primary storage; BackingUp - the snapshot is being backed up on secondary storage"),
+    f("physicalsize", "long", "physical size of backedup snapshot on image store"),
+    f("virtualsize", "long", "virtual size of backedup snapshot on image store"),
+    f("zoneid", "string", "id of the availability zone"),
+    f("zonename", "string", "name of the availability zone"),
+    f("revertable", "boolean", "indicates whether the underlying storage supports reverting the volume to this snapshot"),
+    f("locationtype", "string", "valid location types are primary and secondary."),
+    f("tags", "list", "the list of resource tags associated with snapshot"),
+];
+
+pub const SNAPSHOT_POLICY: &[Field] = &[
+    f("id", "string", "the ID of the snapshot policy"),
+    f("volumeid", "string", "the ID of the disk volume"),
+    f(
+        "schedule",
+        "string",
+        "time the snapshot is scheduled to be taken.",
+    ),
+    f(
+        "intervaltype",
+        "short",
+        "the interval type of the snapshot policy",
+    ),
+    f("maxsnaps", "int", "maximum number of snapshots retained"),
+    f("timezone", "string", "the time zone of the snapshot policy"),
+    f(
+        "fordisplay",
+        "boolean",
+        "is this policy for display to the regular user",
+    ),
+    f(
+        "nextrun",
+        "date",
+        "when the policy takes its next snapshot (Canopy)",
+    ),
+    f("tags", "list", "the list of resource tags associated"),
+];

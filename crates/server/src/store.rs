@@ -1,0 +1,204 @@
+//! Files agents send to and fetch from the image store over the agent endpoint
+//! (`/store/<kind>/<id>`, the host's credential in `Authorization: Host id:secret`, the same
+//! pinned TLS as template downloads — a host needs nothing but port 9443):
+//!
+//! - `PUT /store/snapshot/<id>`: a snapshot being backed up (state BackingUp) — kept at
+//!   `STORE/snapshots/<volume>/<id>.qcow2` and recorded on the snapshot row;
+//! - `PUT /store/template/<id>`: the disk of a template being created from a volume (it waits
+//!   for the upload: `awaitingupload`) — kept where registered templates are;
+//! - `GET /store/snapshot/<id>`: a BackedUp snapshot (a volume made from it, a revert).
+//!
+//! A received file is written to a `.part` next to its place, must be a qcow2 image, is
+//! synced, and only then renamed into place.
+
+use axum::extract::{Path as AxPath, State as AxState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use crate::state::State;
+
+fn deny(code: StatusCode, why: impl Into<String>) -> Response {
+    (code, why.into()).into_response()
+}
+
+/// Where a PUT of `kind`/`id` goes, or why it may not be sent.
+async fn destination(st: &State, kind: &str, id: Uuid) -> Result<std::path::PathBuf, Response> {
+    fn unavailable<E>(_: E) -> Response {
+        deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    }
+    match kind {
+        "snapshot" => {
+            let s = domain::snapshots::load(st, model::SnapshotId(id))
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| deny(StatusCode::NOT_FOUND, "no such snapshot"))?;
+            if s.state != model::SnapshotState::BackingUp {
+                return Err(deny(
+                    StatusCode::CONFLICT,
+                    format!("snapshot {id} is {}, not being backed up", s.state),
+                ));
+            }
+            let (_, path) = domain::snapshots::zone_store(st, s.zone_id)
+                .await
+                .map_err(|e| deny(StatusCode::CONFLICT, e.phrased().1))?;
+            Ok(path.join(domain::snapshots::rel_path(s.volume_id, s.id)))
+        }
+        "template" => {
+            let t = {
+                let mut c = st.store.read().await.map_err(unavailable)?;
+                db::infra_get(&mut c, db::Infra::Template, id)
+                    .await
+                    .map_err(|_| deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"))?
+            }
+            .ok_or_else(|| deny(StatusCode::NOT_FOUND, "no such template"))?;
+            if t.attrs["awaitingupload"] != true || t.attrs["isready"] == true {
+                return Err(deny(
+                    StatusCode::CONFLICT,
+                    format!("template {id} is not waiting for its disk"),
+                ));
+            }
+            let store = t.attrs["storepath"]
+                .as_str()
+                .ok_or_else(|| deny(StatusCode::CONFLICT, "the template has no image store"))?;
+            Ok(crate::images::image_path(
+                std::path::Path::new(store),
+                id,
+                "QCOW2",
+            ))
+        }
+        _ => Err(deny(
+            StatusCode::NOT_FOUND,
+            "kinds are snapshot and template",
+        )),
+    }
+}
+
+/// Receives a file from a host.
+pub async fn put(
+    AxState(st): AxState<State>,
+    AxPath((kind, id)): AxPath<(String, Uuid)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let host = match crate::hub::authenticate_host(&st, &headers).await {
+        Ok(h) => h,
+        Err((code, why)) => return deny(code, why),
+    };
+    let dest = match destination(&st, &kind, id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let size = match receive(body, &dest).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(%host, %kind, %id, error = %e, "a file sent to the image store was refused");
+            return deny(StatusCode::UNPROCESSABLE_ENTITY, e);
+        }
+    };
+    if kind == "snapshot" {
+        let snap = model::SnapshotId(id);
+        let recorded = async {
+            let s = domain::snapshots::load(&st, snap)
+                .await?
+                .ok_or_else(|| domain::DomainError::param("the snapshot is gone"))?;
+            let (store, _) = domain::snapshots::zone_store(&st, s.zone_id).await?;
+            let rel = domain::snapshots::rel_path(s.volume_id, s.id);
+            let mut tx = st.store.begin().await?;
+            db::snapshot_stored(&mut tx, snap, store, Some(&rel), size as i64).await?;
+            tx.commit().await?;
+            Ok::<(), domain::DomainError>(())
+        }
+        .await;
+        if let Err(e) = recorded {
+            let _ = std::fs::remove_file(&dest);
+            return deny(StatusCode::SERVICE_UNAVAILABLE, e.phrased().1);
+        }
+    }
+    tracing::info!(%host, %kind, %id, size, "stored a file on the image store");
+    (StatusCode::OK, size.to_string()).into_response()
+}
+
+/// Writes the body to `dest` (through `dest.part`); its size. It must be a qcow2 image.
+async fn receive(body: axum::body::Body, dest: &std::path::Path) -> Result<u64, String> {
+    let dir = dest
+        .parent()
+        .ok_or_else(|| "no directory for the file".to_string())?;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let part = dest.with_extension("part");
+    let mut out = tokio::fs::File::create(&part)
+        .await
+        .map_err(|e| format!("creating {}: {e}", part.display()))?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0u64;
+    let mut head: Vec<u8> = Vec::with_capacity(4);
+    let written = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| format!("receiving: {e}"))?;
+            if head.len() < 4 {
+                head.extend(chunk.iter().take(4 - head.len()));
+            }
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| format!("writing: {e}"))?;
+            size += chunk.len() as u64;
+        }
+        if head.as_slice() != b"QFI\xfb" {
+            return Err("the file is not a qcow2 image".to_string());
+        }
+        out.sync_all().await.map_err(|e| format!("syncing: {e}"))?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Err(e);
+    }
+    tokio::fs::rename(&part, dest)
+        .await
+        .map_err(|e| format!("renaming: {e}"))?;
+    Ok(size)
+}
+
+/// Sends a BackedUp snapshot's file to a host.
+pub async fn get(
+    AxState(st): AxState<State>,
+    AxPath((kind, id)): AxPath<(String, Uuid)>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if let Err((code, why)) = crate::hub::authenticate_host(&st, &headers).await {
+        return deny(code, why);
+    }
+    if kind != "snapshot" {
+        return deny(StatusCode::NOT_FOUND, "only snapshots are fetched here");
+    }
+    let s = match domain::snapshots::load(&st, model::SnapshotId(id)).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return deny(StatusCode::NOT_FOUND, "no such snapshot"),
+        Err(_) => return deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    };
+    if !matches!(
+        s.state,
+        model::SnapshotState::BackedUp | model::SnapshotState::Copying
+    ) {
+        return deny(
+            StatusCode::CONFLICT,
+            format!("snapshot {id} is {}", s.state),
+        );
+    }
+    let file = match domain::snapshots::file_of(&st, &s).await {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return deny(
+                StatusCode::NOT_FOUND,
+                "the snapshot has no file (simulated)",
+            )
+        }
+        Err(_) => return deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    };
+    crate::hub::send_file(&file).await
+}
