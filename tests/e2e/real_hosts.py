@@ -1146,7 +1146,8 @@ def main():
     import types
     import rh_storage
     rh_storage.steps(types.SimpleNamespace(api=api, st=st, step=step, console=console, deploy=deploy,
-                                           wait_for=wait_for, check=check, times=TIMES))
+                                           wait_for=wait_for, check=check, times=TIMES, tick=tick,
+                                           serial_log=serial_log, read=read, work=a.work))
 
     def agent_restart():
         p = st["agents"][2]

@@ -4,6 +4,7 @@ the snapshot, attached to another VM, holds the marker; a template made from the
 boots a new VM that has it; and the benchmark — a snapshot of a 1 GiB volume with 256 MiB
 written, its time and stored size."""
 
+import os
 import time
 
 MARK = "SNAPMARK-42"
@@ -23,7 +24,7 @@ def steps(x):
             check(rc == 0, "the guest wrote its marker")
             rc, _ = c.run("rm -f /tmp/stopw; (i=0; while [ ! -e /tmp/stopw ]; do "
                           "dd if=/dev/urandom of=/mnt/root/churn bs=64k count=16 2>/dev/null; sync; "
-                          "i=$((i+1)); echo $i > /tmp/writes; done) &")
+                          "i=$((i+1)); echo $i > /tmp/writes; done) & sleep 0")
             check(rc == 0, "the writer started")
             time.sleep(1)
             _, out = c.run("echo W=$(cat /tmp/writes)=")
@@ -75,9 +76,128 @@ def steps(x):
             c.close()
         api.destroyVirtualMachine(id=v["id"], expunge="true")
         check(rc == 0 and MARK in out, "the new VM boots the snapshot's disk: %r" % out[-300:])
+        st["snap_template"] = t["id"]
         return "template %s from the snapshot; a VM deployed from it booted in %.1f s and has %s" % (
             t["id"], ready, MARK)
     x.step("a template made from the snapshot boots a new VM that has the marker", template_from_snapshot)
+
+    def booted(vm, old_log, old_boots):
+        # The serial log is appended to; a VM restarted on the other host has a new one.
+        log = x.serial_log(vm)
+        want = old_boots + 1 if log == old_log else 1
+        wait_for("the VM boots again", lambda: x.read(log).count("CANOPY-GUEST-READY") >= want, 120, 0.2)
+
+    def restore():
+        # A VM writes to its root disk; restoreVirtualMachine gives it a fresh root from its
+        # template (the file is gone), then from the snapshot's template (the marker is there).
+        v, _, _ = x.deploy("rst", 1)
+        c = x.console(v["id"])
+        try:
+            rc, _ = c.run("echo RST-$((6*7)) > /mnt/root/rst && sync")
+            check(rc == 0, "written")
+        finally:
+            c.close()
+        old = api.listVolumes(virtualmachineid=v["id"], type="ROOT")["volume"][0]["id"]
+        log = x.serial_log(v["id"])
+        boots = x.read(log).count("CANOPY-GUEST-READY")
+        t0 = time.monotonic()
+        r = api.restoreVirtualMachine(virtualmachineid=v["id"])["virtualmachine"]
+        took = time.monotonic() - t0
+        check(r["state"] == "Running", r)
+        new = api.listVolumes(virtualmachineid=v["id"], type="ROOT")["volume"][0]["id"]
+        check(new != old, "a new root volume")
+        booted(v["id"], log, boots)
+        c = x.console(v["id"])
+        try:
+            _, out = c.run("cat /mnt/root/rst 2>&1 || echo NOFILE-$((1+1))")
+            check("NOFILE-2" in out and "RST-42" not in out, "the fresh root lacks the file: %r" % out[-200:])
+        finally:
+            c.close()
+        log = x.serial_log(v["id"])
+        boots = x.read(log).count("CANOPY-GUEST-READY")
+        api.restoreVirtualMachine(virtualmachineid=v["id"], templateid=st["snap_template"])
+        booted(v["id"], log, boots)
+        c = x.console(v["id"])
+        try:
+            _, out = c.run("cat /mnt/root/marker")
+        finally:
+            c.close()
+        api.destroyVirtualMachine(id=v["id"], expunge="true")
+        check(MARK in out, "restored from the snapshot's template: %r" % out[-200:])
+        x.times["restoreVirtualMachine of a running tiny guest"] = took
+        return "restored in %.1f s: a fresh root without the written file; then from the snapshot's template " \
+            "with %s" % (took, MARK)
+    if "snap_template" in st:
+        x.step("restoreVirtualMachine: a fresh root from the template, or from another one", restore)
+
+    def vm_snapshot_with_memory():
+        # The guest counts seconds in memory (/tmp is its RAM): a VM snapshot with memory, the
+        # counter moves on, revert -> the counter is back near the snapshot's value and counts on.
+        v = st["vm1"]
+        c = x.console(v["id"])
+        try:
+            before = x.tick(c)
+            t0 = time.monotonic()
+            vs = api.createVMSnapshot(virtualmachineid=v["id"], snapshotmemory="true", name="rh-mem")["vmsnapshot"]
+            took = time.monotonic() - t0
+            check(vs["state"] == "Ready" and vs["type"] == "DiskAndMemory", vs)
+            wait_for("the counter moves on", lambda: x.tick(c) >= before + 8, 60, 1)
+            moved = x.tick(c)
+            t1 = time.monotonic()
+            api.revertToVMSnapshot(vmsnapshotid=vs["id"])
+            reverted_in = time.monotonic() - t1
+            back = x.tick(c)
+            check(back < moved - 3, "the counter is back: %d before, %d after moving on, %d after the revert"
+                  % (before, moved, back))
+            wait_for("the counter continues", lambda: x.tick(c) > back, 30, 1)
+        finally:
+            c.close()
+        api.deleteVMSnapshot(vmsnapshotid=vs["id"])
+        x.times["VM snapshot with memory of the running tiny guest (256 MiB)"] = took
+        x.times["revert to it"] = reverted_in
+        return "snapshot at counter %d (%.1f s); moved on to %d; reverted (%.1f s) -> %d, counting on" % (
+            before, took, moved, reverted_in, back)
+    x.step("a VM snapshot with memory: after a revert the guest continues from the snapshot's moment",
+           vm_snapshot_with_memory)
+
+    def live_volume_migration():
+        # A second shared pool; vm1's root moves there while the guest writes, without an
+        # I/O error in the guest, and the data is all there after.
+        cl = api.listClusters(zoneid=st["zone"])["cluster"][0]
+        path = os.path.join(x.work, "primary2")
+        os.makedirs(path, exist_ok=True)
+        pool = api.createStoragePool(name="shared2", zoneid=st["zone"], podid=cl["podid"], clusterid=cl["id"],
+                                     url="filesystem://" + path)["storagepool"]
+        v = st["vm1"]
+        root = api.listVolumes(virtualmachineid=v["id"], type="ROOT")["volume"][0]
+        c = x.console(v["id"])
+        try:
+            rc, _ = c.run("rm -f /tmp/stopw /tmp/writes; (i=0; while [ ! -e /tmp/stopw ]; do "
+                          "dd if=/dev/urandom of=/mnt/root/churn bs=64k count=16 2>/dev/null; sync; "
+                          "i=$((i+1)); echo $i > /tmp/writes; done) & sleep 1")
+            check(rc == 0, "the writer started")
+            _, out = c.run("echo W=$(cat /tmp/writes)=")
+            before = int(out.split("W=")[-1].split("=")[0] or 0)
+            t0 = time.monotonic()
+            moved = api.migrateVolume(volumeid=root["id"], storageid=pool["id"], livemigrate="true")["volume"]
+            took = time.monotonic() - t0
+            time.sleep(1)
+            _, out = c.run("echo W=$(cat /tmp/writes)=")
+            after = int(out.split("W=")[-1].split("=")[0] or 0)
+            c.run("touch /tmp/stopw")
+            _, errs = c.run("echo E=$(dmesg | grep -ci 'i/o error')=")
+            _, mark = c.run("cat /mnt/root/marker")
+        finally:
+            c.close()
+        check(moved["storageid"] == pool["id"] and moved["state"] == "Ready", moved)
+        check(after > before, "the guest kept writing (%d -> %d)" % (before, after))
+        check("E=0=" in errs, "no I/O errors in the guest: %r" % errs[-200:])
+        check(MARK in mark, "the data is there: %r" % mark[-200:])
+        check(os.path.exists(os.path.join(path, "%s.qcow2" % root["id"])), "the volume's file is on the new pool")
+        x.times["live migration of the running tiny guest's root volume to another pool"] = took
+        return "root of vm1 moved to shared2 in %.1f s while the guest wrote (%d -> %d writes), no I/O error" % (
+            took, before, after)
+    x.step("a running VM's volume moves live to another pool while the guest writes", live_volume_migration)
 
     def snapshot_benchmark():
         do = api.createDiskOffering(name="bench-1g", displaytext="1 GiB", disksize=1)["diskoffering"]

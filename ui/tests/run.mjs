@@ -424,6 +424,42 @@ const dialogSubmit = async (page) => {
     return "egress tcp/443, route 172.31.0.0/16 via 10.1.0.254 metric 20, data1 attached then detached";
   });
 
+  await steps.step("snapshots: a VM snapshot with memory taken, reverted and deleted; a volume snapshot from the instance page; a volume made from it", async () => {
+    await page.goto(`${base}/client/#/instance/${vmId}`);
+    await page.click(".tabs button:has-text('VM snapshots')");
+    await page.click("text=+ Take VM snapshot");
+    await page.fill(".modal input[name=name]", "before-upgrade");
+    await page.check(".modal input[name=snapshotmemory]");
+    await dialogSubmit(page);
+    const vs = page.locator("tbody tr[data-id]:has-text('before-upgrade')");
+    await vs.waitFor();
+    await waitText(vs.locator(".badge").first(), /^Ready$/, 60000);
+    check((await vs.textContent()).includes("DiskAndMemory"), await vs.textContent());
+    await vs.locator("button:has-text('Revert')").click();
+    await dialogSubmit(page);
+    await page.waitForSelector(".toast-ok:has-text('Revert')");
+    await vs.locator("button:has-text('Delete')").click();
+    await dialogSubmit(page);
+    await vs.waitFor({ state: "detached" });
+    await page.click(".tabs button:has-text('Volumes')");
+    const root = page.locator("tbody tr[data-id]:has-text('ROOT')");
+    await root.waitFor();
+    await root.locator("button:has-text('Take snapshot')").click();
+    await page.fill(".modal input[name=name]", "root-snap");
+    await dialogSubmit(page);
+    await page.goto(`${base}/client/#/snapshots`);
+    const snap = rowByName(page, "root-snap");
+    await snap.waitFor();
+    await waitText(snap.locator(".badge").first(), /^BackedUp$/, 60000);
+    await steps.shot(page, "10e-snapshots");
+    await snap.locator("button:has-text('Create volume')").click();
+    await page.fill(".modal input[name=name]", "from-snap");
+    await dialogSubmit(page);
+    await page.goto(`${base}/client/#/volumes`);
+    await rowByName(page, "from-snap").waitFor();
+    return "VM snapshot before-upgrade (DiskAndMemory) reverted and deleted; root-snap BackedUp; volume from-snap made from it";
+  });
+
   await steps.step("the jobs page lists this browser's jobs with their outcome", async () => {
     await page.goto(`${base}/client/#/jobs`);
     await page.waitForSelector("tr[data-job]");

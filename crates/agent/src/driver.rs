@@ -62,6 +62,8 @@ pub struct SimHost {
     pub volumes: std::sync::Mutex<std::collections::BTreeMap<uuid::Uuid, u64>>,
     /// Snapshot copies on primary storage not yet backed up: snapshot id → size in bytes.
     pub snapshots: std::sync::Mutex<std::collections::BTreeMap<uuid::Uuid, u64>>,
+    /// VM snapshots: (instance name, tag) → taken with memory.
+    pub vm_snapshots: std::sync::Mutex<std::collections::BTreeMap<(String, String), bool>>,
     /// True: the agent cannot talk to the server (host down or partitioned).
     pub offline: tokio::sync::watch::Sender<bool>,
     /// Whether other hosts can reach this one (`CheckHost`).
@@ -78,6 +80,7 @@ impl Default for SimHost {
             vms: Default::default(),
             volumes: Default::default(),
             snapshots: Default::default(),
+            vm_snapshots: Default::default(),
             offline: tokio::sync::watch::Sender::new(false),
             reachable: std::sync::atomic::AtomicBool::new(true),
             net: Default::default(),
@@ -340,6 +343,59 @@ impl SimDriver {
                     .copied()
                     .unwrap_or(1 << 30);
                 Ok(serde_json::json!({"size": size, "stored": size, "simulated": true}))
+            }
+            // Shared storage is not modelled per pool: the volume stays where it is.
+            Command::MigrateVolume {
+                volume_id, to_pool, ..
+            } => Ok(serde_json::json!({
+                "path": format!("{to_pool}/{volume_id}.qcow2"),
+            })),
+            Command::CreateVmSnapshot {
+                vm, tag, memory, ..
+            } => {
+                let running = self.host.vms.lock().map_err(poisoned)?.contains_key(vm);
+                if *memory && !running {
+                    return Err(crate::HostError::Refused(format!(
+                        "VM {vm} is not running: its memory cannot be snapshotted"
+                    )));
+                }
+                self.host
+                    .vm_snapshots
+                    .lock()
+                    .map_err(poisoned)?
+                    .insert((vm.clone(), tag.clone()), *memory);
+                Ok(serde_json::json!({"taken": true, "memory": memory}))
+            }
+            Command::RevertVmSnapshot {
+                vm, tag, memory, ..
+            } => {
+                let running = self.host.vms.lock().map_err(poisoned)?.contains_key(vm);
+                if *memory != running {
+                    return Err(crate::HostError::Refused(format!(
+                        "VM {vm} must be {} to revert to this snapshot",
+                        if *memory { "running" } else { "stopped" }
+                    )));
+                }
+                if !self
+                    .host
+                    .vm_snapshots
+                    .lock()
+                    .map_err(poisoned)?
+                    .contains_key(&(vm.clone(), tag.clone()))
+                {
+                    return Err(crate::HostError::Refused(format!(
+                        "VM {vm} has no snapshot {tag}"
+                    )));
+                }
+                Ok(serde_json::json!({"reverted": true}))
+            }
+            Command::DeleteVmSnapshot { vm, tag, .. } => {
+                self.host
+                    .vm_snapshots
+                    .lock()
+                    .map_err(poisoned)?
+                    .remove(&(vm.clone(), tag.clone()));
+                Ok(serde_json::json!({}))
             }
             Command::ListVms => to_reply(&proto::VmList::running(
                 self.host.vm_names(),

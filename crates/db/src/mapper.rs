@@ -156,6 +156,8 @@ text_columns!(
     model::SnapshotId,
     model::SnapshotPolicyId,
     model::SnapshotState,
+    model::VmSnapshotId,
+    model::VmSnapshotState,
     model::NetworkId,
     model::VpcId,
     model::VpcState,

@@ -38,9 +38,35 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (24, "affinity groups", V24),
     (25, "dedicated resources", V25),
     (26, "volume snapshots and snapshot policies", V26),
+    (27, "VM snapshots", V27),
+    (28, "download links of extracted volumes and templates", V28),
 ];
 
-pub const SCHEMA_VERSION: i64 = 26;
+pub const SCHEMA_VERSION: i64 = 28;
+
+/// extractVolume / extractTemplate: a download link (`id`, random) to a file on the image
+/// store (`file`), valid until `expires` (epoch ms); `state` Uploading while a host sends a
+/// volume, then Ready.
+const V28: &str = r#"
+CREATE TABLE extracts (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, object_id TEXT NOT NULL, account_id TEXT NOT NULL,
+    zone_id TEXT NOT NULL, file TEXT NOT NULL, url TEXT NOT NULL, state TEXT NOT NULL,
+    expires BIGINT NOT NULL, created BIGINT NOT NULL
+);
+CREATE INDEX extracts_expires ON extracts (expires)
+"#;
+
+/// VM snapshots: internal snapshots (`tag`) of every disk of a VM, with its memory when
+/// `memory` is 1; `current` marks the one the VM was last taken or reverted at.
+const V27: &str = r#"
+CREATE TABLE vm_snapshots (
+    id TEXT PRIMARY KEY, vm_id TEXT NOT NULL, account_id TEXT NOT NULL REFERENCES accounts(id),
+    domain_id TEXT NOT NULL, zone_id TEXT NOT NULL, name TEXT NOT NULL, display_name TEXT NOT NULL,
+    description TEXT NOT NULL, memory BIGINT NOT NULL, state TEXT NOT NULL, tag TEXT NOT NULL,
+    parent_id TEXT, current BIGINT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE INDEX vm_snapshots_vm ON vm_snapshots (vm_id, removed)
+"#;
 
 /// Volume snapshots (kept on the zone's image store: `store_id`, `path` relative to it) and
 /// the policies that take them on schedule (`next_run`: when one is due next, epoch ms; the

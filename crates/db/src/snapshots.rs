@@ -422,3 +422,299 @@ pub async fn snapshot_policy_delete(
     }
     Ok(q.query().execute(conn).await?.rows_affected())
 }
+
+// --- VM snapshots ----------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VmSnapshotRow {
+    pub id: model::VmSnapshotId,
+    pub vm_id: model::VmId,
+    pub account_id: AccountId,
+    pub account_name: String,
+    pub domain_id: DomainId,
+    pub domain_name: String,
+    pub zone_id: Uuid,
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    /// Taken with the guest's memory (reverting resumes the guest where it was).
+    pub memory: bool,
+    pub state: model::VmSnapshotState,
+    /// The internal snapshots' name in the VM's disks.
+    pub tag: String,
+    pub parent_id: Option<model::VmSnapshotId>,
+    pub current: bool,
+    pub created: i64,
+}
+
+fn vm_snapshot_row(r: &AnyRow) -> Result<VmSnapshotRow> {
+    map_row!(
+        r,
+        "vm_snapshots",
+        VmSnapshotRow {
+            id: "v_id",
+            vm_id: "v_vm",
+            account_id: "v_acct",
+            account_name: "a_name",
+            domain_id: "v_dom",
+            domain_name: "d_name",
+            zone_id: "v_zone",
+            name: "v_name",
+            display_name: "v_display",
+            description: "v_desc",
+            memory: "v_memory",
+            state: "v_state",
+            tag: "v_tag",
+            parent_id: "v_parent",
+            current: "v_current",
+            created: "v_created",
+        }
+    )
+}
+
+const VM_SNAP_SELECT: &str = "SELECT v.id AS v_id, v.vm_id AS v_vm, v.account_id AS v_acct, \
+     a.name AS a_name, v.domain_id AS v_dom, d.name AS d_name, v.zone_id AS v_zone, \
+     v.name AS v_name, v.display_name AS v_display, v.description AS v_desc, v.memory AS v_memory, \
+     v.state AS v_state, v.tag AS v_tag, v.parent_id AS v_parent, v.current AS v_current, \
+     v.created AS v_created FROM vm_snapshots v JOIN accounts a ON a.id = v.account_id \
+     JOIN domains d ON d.id = v.domain_id WHERE v.removed IS NULL";
+
+/// What `listVMSnapshot` filters on.
+#[derive(Clone, Debug, Default)]
+pub struct VmSnapshotFilter {
+    pub scope: Option<OwnerScope>,
+    pub ids: Vec<model::VmSnapshotId>,
+    pub vm_id: Option<model::VmId>,
+    pub name: Option<String>,
+    pub state: Option<model::VmSnapshotState>,
+    pub keyword: Option<String>,
+}
+
+/// A VM's snapshots (or those the filter names), oldest first.
+pub async fn vm_snapshot_list(
+    conn: &mut AnyConnection,
+    f: &VmSnapshotFilter,
+) -> Result<Vec<VmSnapshotRow>> {
+    let mut q = Sql::new(VM_SNAP_SELECT);
+    if let Some(s) = &f.scope {
+        s.push(&mut q, "v.account_id", "d");
+    }
+    if !f.ids.is_empty() {
+        in_list(&mut q, "v.id", &f.ids);
+    }
+    if let Some(vm) = f.vm_id {
+        q.and(" AND v.vm_id = ", vm);
+    }
+    if let Some(n) = &f.name {
+        q.and(" AND v.name = ", n.clone());
+    }
+    if let Some(s) = f.state {
+        q.and(" AND v.state = ", s);
+    }
+    if let Some(k) = &f.keyword {
+        q.and(
+            " AND lower(v.display_name) LIKE ",
+            format!("%{}%", k.to_lowercase()),
+        );
+    }
+    q.push(" ORDER BY v.created, v.id");
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(vm_snapshot_row).collect()
+}
+
+pub async fn vm_snapshot_insert(conn: &mut AnyConnection, v: &VmSnapshotRow) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO vm_snapshots (id, vm_id, account_id, domain_id, zone_id, name, display_name, \
+         description, memory, state, tag, parent_id, current, created) VALUES (",
+    );
+    q.bind(v.id)
+        .push(", ")
+        .bind(v.vm_id)
+        .push(", ")
+        .bind(v.account_id)
+        .push(", ")
+        .bind(v.domain_id)
+        .push(", ")
+        .bind(v.zone_id)
+        .push(", ")
+        .bind(v.name.clone())
+        .push(", ")
+        .bind(v.display_name.clone())
+        .push(", ")
+        .bind(v.description.clone())
+        .push(", ")
+        .bind(v.memory)
+        .push(", ")
+        .bind(v.state)
+        .push(", ")
+        .bind(v.tag.clone())
+        .push(", ")
+        .bind(v.parent_id)
+        .push(", ")
+        .bind(v.current)
+        .push(", ")
+        .bind(v.created)
+        .push(")");
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+/// Moves a VM snapshot to `to` if it is in one of `from` (Removed also sets `removed`).
+pub async fn vm_snapshot_transition(
+    conn: &mut AnyConnection,
+    id: model::VmSnapshotId,
+    from: &[model::VmSnapshotState],
+    to: model::VmSnapshotState,
+) -> Result<bool> {
+    crate::check_moves(from, to)?;
+    let mut q = Sql::new("UPDATE vm_snapshots SET state = ");
+    q.bind(to);
+    if to == model::VmSnapshotState::Removed {
+        q.and(", current = 0, removed = ", now_ms());
+    }
+    q.and(" WHERE removed IS NULL AND id = ", id);
+    in_list(&mut q, "state", from);
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
+}
+
+/// Makes `id` the VM's current snapshot (the parent of the next one).
+pub async fn vm_snapshot_set_current(
+    conn: &mut AnyConnection,
+    vm: model::VmId,
+    id: model::VmSnapshotId,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE vm_snapshots SET current = 0 WHERE vm_id = ");
+    q.bind(vm);
+    q.query().execute(&mut *conn).await?;
+    let mut q = Sql::new("UPDATE vm_snapshots SET current = 1 WHERE id = ");
+    q.bind(id);
+    q.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// How many live snapshots a VM has (volume changes are refused while it has any).
+pub async fn vm_snapshot_count(conn: &mut AnyConnection, vm: model::VmId) -> Result<u64> {
+    let mut q = Sql::new("SELECT COUNT(*) FROM vm_snapshots WHERE removed IS NULL AND vm_id = ");
+    q.bind(vm);
+    count(conn, &q).await
+}
+
+/// Marks every snapshot of an expunged VM removed.
+pub async fn vm_snapshots_remove_for_vm(conn: &mut AnyConnection, vm: model::VmId) -> Result<()> {
+    let mut q = Sql::new("UPDATE vm_snapshots SET state = 'Removed', current = 0, removed = ");
+    q.bind(now_ms())
+        .and(" WHERE removed IS NULL AND vm_id = ", vm);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+// --- download links (extractVolume, extractTemplate) -----------------------------------------
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExtractRow {
+    pub id: Uuid,
+    /// `volume` (a copy made for the link) or `template` (the template's own file).
+    pub kind: String,
+    pub object_id: Uuid,
+    pub account_id: AccountId,
+    pub zone_id: Uuid,
+    pub file: String,
+    pub url: String,
+    /// `Uploading` or `Ready`.
+    pub state: String,
+    pub expires: i64,
+    pub created: i64,
+}
+
+fn extract_row(r: &AnyRow) -> Result<ExtractRow> {
+    map_row!(
+        r,
+        "extracts",
+        ExtractRow {
+            id: "id",
+            kind: "kind",
+            object_id: "object_id",
+            account_id: "account_id",
+            zone_id: "zone_id",
+            file: "file",
+            url: "url",
+            state: "state",
+            expires: "expires",
+            created: "created",
+        }
+    )
+}
+
+const EXTRACT_COLS: &str = "SELECT id, kind, object_id, account_id, zone_id, file, url, state, \
+     expires, created FROM extracts WHERE 1 = 1";
+
+pub async fn extract_insert(conn: &mut AnyConnection, e: &ExtractRow) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO extracts (id, kind, object_id, account_id, zone_id, file, url, state, expires, \
+         created) VALUES (",
+    );
+    q.bind(e.id)
+        .push(", ")
+        .bind(e.kind.clone())
+        .push(", ")
+        .bind(e.object_id)
+        .push(", ")
+        .bind(e.account_id)
+        .push(", ")
+        .bind(e.zone_id)
+        .push(", ")
+        .bind(e.file.clone())
+        .push(", ")
+        .bind(e.url.clone())
+        .push(", ")
+        .bind(e.state.clone())
+        .push(", ")
+        .bind(e.expires)
+        .push(", ")
+        .bind(e.created)
+        .push(")");
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
+pub async fn extract_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<ExtractRow>> {
+    let mut q = Sql::new(EXTRACT_COLS);
+    q.and(" AND id = ", id);
+    q.one(conn, extract_row).await
+}
+
+pub async fn extract_set_state(conn: &mut AnyConnection, id: Uuid, state: &str) -> Result<bool> {
+    let mut q = Sql::new("UPDATE extracts SET state = ");
+    q.bind(state.to_string()).and(" WHERE id = ", id);
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
+}
+
+/// Links expired at `now`, removed from the table (their files are the caller's to delete).
+pub async fn extract_take_expired(conn: &mut AnyConnection, now: i64) -> Result<Vec<ExtractRow>> {
+    let mut q = Sql::new(EXTRACT_COLS);
+    q.and(" AND expires <= ", now);
+    let rows: Vec<ExtractRow> = q
+        .query()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(extract_row)
+        .collect::<Result<_>>()?;
+    let mut q = Sql::new("DELETE FROM extracts WHERE expires <= ");
+    q.bind(now);
+    q.query().execute(conn).await?;
+    Ok(rows)
+}
+
+/// The newest link to an object (the one its extract job made).
+pub async fn extract_latest(
+    conn: &mut AnyConnection,
+    kind: &str,
+    object: Uuid,
+) -> Result<Option<ExtractRow>> {
+    let mut q = Sql::new(EXTRACT_COLS);
+    q.and(" AND kind = ", kind.to_string())
+        .and(" AND object_id = ", object)
+        .push(" ORDER BY created DESC, id LIMIT 1");
+    q.one(conn, extract_row).await
+}

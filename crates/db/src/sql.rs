@@ -84,6 +84,8 @@ id_val!(
     model::SnapshotId,
     model::SnapshotPolicyId,
     model::SnapshotState,
+    model::VmSnapshotId,
+    model::VmSnapshotState,
     model::NetworkId,
     model::AccountId,
     model::UserId,

@@ -628,3 +628,12 @@ pub async fn vm_count_by_state(conn: &mut AnyConnection) -> Result<Vec<(String, 
         .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
         .collect()
 }
+
+/// Sets the template a VM's root volume is made from (restoreVirtualMachine).
+pub async fn vm_set_template(conn: &mut AnyConnection, id: VmId, template: Uuid) -> Result<bool> {
+    let mut q = Sql::new("UPDATE vms SET template_id = ");
+    q.bind(template.to_string())
+        .and(", updated = ", now_ms())
+        .and(" WHERE removed IS NULL AND id = ", id.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}

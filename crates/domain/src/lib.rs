@@ -36,6 +36,8 @@ pub mod settings;
 pub mod snapshots;
 pub mod tasks;
 pub mod vms;
+pub mod vmsnapshots;
+pub mod volmigrate;
 pub mod volumes;
 
 pub use error::{now_ms, DomainError, DomainResult, ErrorKind};

@@ -78,6 +78,16 @@ pub struct SagaData {
     pub vm: Option<VmId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deviceid: Option<i64>,
+    /// restore: the template of the new root volume, and the new volume's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_volume: Option<model::VolumeId>,
+    /// volmigrate: the pool the volume leaves (`pool` is where it goes) and its new path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_pool: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 
     // Step outputs.
     /// start: the reserved host, its cluster and pod, the root volume's pool; stop: the host

@@ -67,6 +67,7 @@ pub async fn check_attach(
     if !matches!(vm.state, model::VmState::Running | model::VmState::Stopped) {
         return Err(crate::vms::state_err(vm, "attach a volume to"));
     }
+    crate::vmsnapshots::refuse_volume_change(st, vm.id).await?;
     if let Some(pool) = v.pool_id {
         if !reachable(st, root_pool(st, vm.id).await?, pool).await? {
             return crate::error::refuse(format!(

@@ -94,6 +94,8 @@ typed_id!(
     SnapshotId,
     /// A schedule of recurring volume snapshots.
     SnapshotPolicyId,
+    /// A snapshot of a whole VM (its disks, and its memory when taken with it).
+    VmSnapshotId,
     NetworkId,
     /// A virtual private cloud (its tiers are networks with this id).
     VpcId,

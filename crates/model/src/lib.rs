@@ -18,5 +18,5 @@ pub mod stats;
 pub use ids::*;
 pub use state::{
     AllocationState, HostStatus, IpState, NetworkState, PoolState, ResourceState, RuleState,
-    SagaPhase, SnapshotState, State, VmState, VolumeState, VpcState,
+    SagaPhase, SnapshotState, State, VmSnapshotState, VmState, VolumeState, VpcState,
 };

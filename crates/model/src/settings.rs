@@ -108,6 +108,8 @@ pub const SETTINGS: &[SettingDef] = &[
        "Determines how long (in seconds) to wait before actually expunging destroyed vm", Some(0.0), None),
     s!("expunge.interval", "Advanced", Integer, "86400",
        "The interval (in seconds) to wait before running the expunge thread", Some(1.0), None),
+    s!("extract.url.expiration.interval", "Advanced", Integer, "14400",
+       "The life of an extract URL (extractVolume, extractTemplate) in seconds, after which it and its copy are deleted", Some(60.0), None),
     s!("host.capacityType.to.order.clusters", "Advanced", String, "CPU",
        "The host capacity type (CPU or RAM) used to order clusters for VM placement"),
     s!(

@@ -182,6 +182,22 @@ state_enum! {
 }
 
 state_enum! {
+    /// A VM snapshot (CloudStack's `VMSnapshot.State`).
+    VmSnapshotState, "VM snapshot state" {
+        Allocated, Creating, Ready, Reverting, Expunging, Removed, Error,
+    }
+    moves: |from, to| matches!(
+        (from, to),
+        (Allocated, Creating | Error | Removed)
+            | (Creating, Ready | Error)
+            | (Ready, Reverting | Expunging)
+            | (Reverting, Ready)
+            | (Expunging, Removed | Ready)
+            | (Error, Removed | Expunging)
+    )
+}
+
+state_enum! {
     /// A host's connection status (`Status`).
     HostStatus, "host status" {
         Creating, Connecting, Up, Down, Disconnected, Alert, Removed, Error, Rebalancing, Unknown,
@@ -348,6 +364,7 @@ mod tests {
         round_trip::<VmState>();
         round_trip::<VolumeState>();
         round_trip::<SnapshotState>();
+        round_trip::<VmSnapshotState>();
         round_trip::<HostStatus>();
         round_trip::<ResourceState>();
         round_trip::<NetworkState>();

@@ -249,6 +249,42 @@ pub enum Command {
         kind: String,
         id: Uuid,
     },
+    /// Takes a VM snapshot `tag` of every disk of the VM (internal qcow2 snapshots): with its
+    /// memory (`memory`: QMP `snapshot-save`, the VM must run), or disks only (a running VM:
+    /// `blockdev-snapshot-internal-sync` in one transaction; a stopped one: `qemu-img snapshot
+    /// -c`). Idempotent (a tag the disks have is not taken again).
+    CreateVmSnapshot {
+        vm: String,
+        tag: String,
+        memory: bool,
+        disks: Vec<DiskSpec>,
+    },
+    /// Reverts the VM's disks (and memory, when the snapshot has it: the VM must run, QMP
+    /// `snapshot-load`; disks only: the VM must be stopped, `qemu-img snapshot -a`).
+    RevertVmSnapshot {
+        vm: String,
+        tag: String,
+        memory: bool,
+        disks: Vec<DiskSpec>,
+    },
+    /// Deletes the VM snapshot `tag` from the disks (idempotent).
+    DeleteVmSnapshot {
+        vm: String,
+        tag: String,
+        disks: Vec<DiskSpec>,
+    },
+    /// Moves a volume to another pool: a running VM's disk by a mirror block job (the guest
+    /// keeps running and writing; at the end it writes to the new file), a stopped one's by
+    /// `qemu-img convert`; the copy is standalone and the old file is deleted. Idempotent (a
+    /// volume already in `to_pool` and gone from `from_pool` is done). Reply: `{"path": …}`.
+    MigrateVolume {
+        volume_id: Uuid,
+        from_pool: String,
+        to_pool: String,
+        /// The running VM using it, if any.
+        #[serde(default)]
+        vm: Option<String>,
+    },
     /// Reply: a [`VmList`], what this host runs and stores (reconciliation and tests).
     ListVms,
     /// Console: connect the VM's VNC socket to the server. The agent dials
@@ -300,6 +336,10 @@ impl Command {
             Self::DeleteSnapshotCopy { .. } => "delete_snapshot_copy",
             Self::RevertVolume { .. } => "revert_volume",
             Self::UploadVolume { .. } => "upload_volume",
+            Self::MigrateVolume { .. } => "migrate_volume",
+            Self::CreateVmSnapshot { .. } => "create_vm_snapshot",
+            Self::RevertVmSnapshot { .. } => "revert_vm_snapshot",
+            Self::DeleteVmSnapshot { .. } => "delete_vm_snapshot",
             Self::ListVms => "list_vms",
             Self::OpenConsole { .. } => "open_console",
             Self::ApplyNetwork { .. } => "apply_network",

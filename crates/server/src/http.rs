@@ -24,6 +24,7 @@ pub fn router(st: State) -> Router {
         .route("/client/api", get(api_entry).post(api_entry))
         .route("/metrics", get(crate::metrics::endpoint))
         .route("/client/console", get(crate::console::browser))
+        .route("/client/extract/{id}", get(crate::store::download))
         .route("/client", get(crate::webui::root))
         .route("/client/", get(crate::webui::index))
         .route("/client/{*rel}", get(crate::webui::file))

@@ -315,7 +315,7 @@ fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
         },
         TaskDef {
             name: "purge",
-            description: "Removes expired sessions, old finished jobs and old events",
+            description: "Removes expired sessions, old finished jobs, old events and expired download links",
             period: |_| secs(60),
             timeout: secs(120),
             run: |st| async move { text(purge(&st).await) }.boxed(),
@@ -354,6 +354,7 @@ async fn purge(st: &AppState) -> error::AppResult<()> {
         db::event_purge(&mut tx, now - days * 86_400_000).await?;
     }
     tx.commit().await?;
+    handlers::snapshots::extract::purge(st).await?;
     Ok(())
 }
 

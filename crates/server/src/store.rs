@@ -6,6 +6,8 @@
 //!   `STORE/snapshots/<volume>/<id>.qcow2` and recorded on the snapshot row;
 //! - `PUT /store/template/<id>`: the disk of a template being created from a volume (it waits
 //!   for the upload: `awaitingupload`) — kept where registered templates are;
+//! - `PUT /store/extract/<id>`: a volume being extracted (extractVolume) — kept at the
+//!   download link's file until the link expires;
 //! - `GET /store/snapshot/<id>`: a BackedUp snapshot (a volume made from it, a revert).
 //!
 //! A received file is written to a `.part` next to its place, must be a qcow2 image, is
@@ -69,9 +71,23 @@ async fn destination(st: &State, kind: &str, id: Uuid) -> Result<std::path::Path
                 "QCOW2",
             ))
         }
+        "extract" => {
+            let e = {
+                let mut c = st.store.read().await.map_err(unavailable)?;
+                db::extract_get(&mut c, id).await.map_err(unavailable)?
+            }
+            .ok_or_else(|| deny(StatusCode::NOT_FOUND, "no such download link"))?;
+            if e.kind != "volume" || e.state != "Uploading" {
+                return Err(deny(
+                    StatusCode::CONFLICT,
+                    format!("download link {id} is not waiting for a volume"),
+                ));
+            }
+            Ok(std::path::PathBuf::from(e.file))
+        }
         _ => Err(deny(
             StatusCode::NOT_FOUND,
-            "kinds are snapshot and template",
+            "kinds are snapshot, template and extract",
         )),
     }
 }
@@ -201,4 +217,34 @@ pub async fn get(
         Err(_) => return deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     };
     crate::hub::send_file(&file).await
+}
+
+/// `GET /client/extract/<id>` on the API port: the file of a Ready download link that has not
+/// expired (extractVolume, extractTemplate). The id is the link's secret (a random UUID).
+pub async fn download(AxState(st): AxState<State>, AxPath(id): AxPath<String>) -> Response {
+    let Ok(id) = id.trim_end_matches(".qcow2").parse::<Uuid>() else {
+        return deny(StatusCode::NOT_FOUND, "no such download link");
+    };
+    let e = match st.store.read().await {
+        Ok(mut c) => db::extract_get(&mut c, id).await.ok().flatten(),
+        Err(_) => return deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    };
+    let Some(e) = e else {
+        return deny(StatusCode::NOT_FOUND, "no such download link");
+    };
+    if e.expires <= api::time::now_ms() {
+        return deny(StatusCode::GONE, "the download link has expired");
+    }
+    if e.state != "Ready" {
+        return deny(StatusCode::CONFLICT, "the file is not ready yet");
+    }
+    let mut resp = crate::hub::send_file(std::path::Path::new(&e.file)).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}.qcow2\"",
+        e.object_id
+    )) {
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    resp
 }

@@ -124,6 +124,57 @@ async fn snapshots_volumes_and_templates_from_them() {
     let j = c.job(&[("command", "revertSnapshot"), ("id", &sid)]).await;
     assert_eq!(j["jobstatus"], 1, "{j}");
     assert_eq!(j["jobresult"]["snapshot"]["id"], sid.as_str());
+    // Download links: the stopped VM's root volume, the template.
+    let j = c
+        .job(&[
+            ("command", "extractVolume"),
+            ("id", &root),
+            ("mode", "HTTP_DOWNLOAD"),
+        ])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let e = &j["jobresult"]["volume"];
+    assert_eq!(e["state"], "DOWNLOAD_URL_CREATED", "{j}");
+    assert_eq!(e["id"], root.as_str());
+    let url = s(&e["url"]);
+    assert!(url.contains("/client/extract/"), "{url}");
+    let got = reqwest::get(&url).await.expect("download");
+    assert_eq!(got.status(), 200);
+    assert!(got.bytes().await.expect("body").starts_with(b"QFI\xfb"));
+    let j = c
+        .job(&[("command", "extractTemplate"), ("id", &z.template)])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let turl = s(&j["jobresult"]["template"]["url"]);
+    let got = reqwest::get(&turl).await.expect("download");
+    assert_eq!(got.status(), 200);
+    assert_eq!(
+        got.bytes().await.expect("body").len(),
+        64 * 1024,
+        "the template's file"
+    );
+    c.err(
+        &[
+            ("command", "extractVolume"),
+            ("id", &root),
+            ("mode", "FTP_UPLOAD"),
+        ],
+        431,
+    )
+    .await;
+    let wrong = url.replace("/client/extract/", "/client/extract/0");
+    assert_eq!(reqwest::get(&wrong).await.expect("get").status(), 404);
+    // Expired links go with the purge.
+    {
+        let st = ts.server.as_ref().expect("running").state.clone();
+        let mut tx = st.store.begin().await.expect("db");
+        let gone = db::extract_take_expired(&mut tx, i64::MAX)
+            .await
+            .expect("purge");
+        tx.commit().await.expect("commit");
+        assert_eq!(gone.len(), 2);
+    }
+    assert_eq!(reqwest::get(&url).await.expect("get").status(), 404);
     // Templates: from the snapshot, and from the stopped VM's root volume.
     let os = s(&c.ok(&[("command", "listOsTypes")]).await["ostype"][0]["id"]);
     let j = c
@@ -203,6 +254,7 @@ async fn snapshots_volumes_and_templates_from_them() {
             ("ostypeid", os.as_str()),
         ],
         vec![("command", "createSnapshot"), ("volumeid", root.as_str())],
+        vec![("command", "extractVolume"), ("id", root.as_str())],
         vec![
             ("command", "createSnapshotPolicy"),
             ("volumeid", root.as_str()),

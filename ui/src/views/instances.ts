@@ -54,6 +54,21 @@ export function vmActions(): Action[] {
           (x) => ({ affinitygroupnames: String(x.affinitygroupnames ?? "").trim() || " " }),
         ),
     },
+    {
+      label: "Restore",
+      show: (v) => v.state === "Running" || v.state === "Stopped",
+      run: (v, r) =>
+        formAct(
+          `Restore ${v.name}`,
+          [
+            { name: "_info", label: "A fresh root disk from the template replaces the current one (its data is lost); a running instance is restarted.", type: "info" },
+            { name: "templateid", label: "Template (default: the instance's own)", type: "select", options: from("listTemplates", { templatefilter: "executable" }) },
+          ],
+          "restoreVirtualMachine",
+          { virtualmachineid: v.id },
+          r,
+        ),
+    },
     { label: "Recover", show: (v) => v.state === "Destroyed", run: (v, r) => void act(`Recover ${v.name}`, "recoverVirtualMachine", { id: v.id }, r) },
     {
       label: "Destroy",
@@ -231,6 +246,55 @@ export function instanceDetail(id: string): HTMLElement {
                   { label: "Detach", show: (x) => x.type === "DATADISK", run: (x, r) => confirmAct(`Detach ${x.name}`, `Detach ${x.name} from ${v.name}?`, "detachVolume", { id: x.id }, r) },
                   { label: "Take snapshot", show: (x) => x.state === "Ready", run: (x, r) => takeSnapshot(x, r) },
                   { label: "Create template", show: (x) => x.state === "Ready" && v.state === "Stopped", run: (x, r) => createTemplate("volumeid", x, r) },
+                ],
+              }),
+          ],
+          [
+            "VM snapshots",
+            () =>
+              listView({
+                command: "listVMSnapshot",
+                params: () => ({ virtualmachineid: v.id }),
+                search: false,
+                columns: [
+                  { key: "displayname", label: "Name" },
+                  { key: "state", label: "State", render: (x) => badge(x.state) },
+                  { key: "type", label: "Type" },
+                  { key: "current", label: "Current", render: (x) => (x.current ? "yes" : "") },
+                  { key: "created", label: "Created", minor: true },
+                ],
+                tools: [
+                  {
+                    label: "+ Take VM snapshot",
+                    primary: true,
+                    run: (r) =>
+                      formAct(
+                        `VM snapshot of ${v.name}`,
+                        [
+                          { name: "name", label: "Name" },
+                          { name: "description", label: "Description" },
+                          { name: "snapshotmemory", label: "With memory (the instance must be running; a revert resumes it where it was)", type: "checkbox" },
+                        ],
+                        "createVMSnapshot",
+                        { virtualmachineid: v.id },
+                        r,
+                      ),
+                  },
+                ],
+                actions: [
+                  {
+                    label: "Revert",
+                    show: (x) => x.state === "Ready",
+                    run: (x, r) =>
+                      confirmAct(
+                        `Revert ${v.name}`,
+                        x.type === "DiskAndMemory" ? `Return ${v.name} to ${x.displayname}, memory included? It must be running.` : `Return the disks of ${v.name} to ${x.displayname}? It must be stopped.`,
+                        "revertToVMSnapshot",
+                        { vmsnapshotid: x.id },
+                        r,
+                      ),
+                  },
+                  { label: "Delete", danger: true, run: (x, r) => confirmAct(`Delete ${x.displayname}`, `Delete VM snapshot ${x.displayname}?`, "deleteVMSnapshot", { vmsnapshotid: x.id }, r) },
                 ],
               }),
           ],

@@ -56,6 +56,21 @@ export function volumes(): HTMLElement {
         },
         { label: "Detach", show: (v) => v.type === "DATADISK" && !!v.virtualmachineid, run: (v, r) => confirmAct(`Detach ${v.name}`, `Detach ${v.name} from ${v.vmname}?`, "detachVolume", { id: v.id }, r) },
         { label: "Resize", run: (v, r) => formAct(`Resize ${v.name}`, [{ name: "size", label: "New size (GB)", type: "number", required: true }, { name: "shrinkok", label: "Allow shrinking", type: "checkbox" }], "resizeVolume", { id: v.id }, r) },
+        {
+          label: "Migrate",
+          show: (v) => role() === "admin" && v.state === "Ready",
+          run: (v, r) =>
+            formAct(
+              `Migrate ${v.name}`,
+              [
+                { name: "storageid", label: "Destination storage pool", type: "select", required: true, options: async () => (await from("listStoragePools", { zoneid: v.zoneid })()).filter((o) => o.value !== v.storageid) },
+                { name: "livemigrate", label: "Live (the instance keeps running)", type: "checkbox", value: v.vmstate === "Running" },
+              ],
+              "migrateVolume",
+              { volumeid: v.id },
+              r,
+            ),
+        },
         { label: "Take snapshot", show: (v) => v.state === "Ready", run: (v, r) => takeSnapshot(v, r) },
         { label: "Snapshot policy", show: (v) => v.state === "Ready", run: (v, r) => snapshotPolicy(v, r) },
         { label: "Create template", show: (v) => v.state === "Ready" && (!v.virtualmachineid || v.vmstate === "Stopped"), run: (v, r) => createTemplate("volumeid", v, r) },

@@ -50,6 +50,8 @@ mod configdrive;
 mod disks;
 mod guest;
 mod snapshots;
+mod storagemotion;
+mod vmsnapshots;
 
 pub struct QemuDriver {
     pub sys: Arc<dyn Sys>,
@@ -473,6 +475,30 @@ impl QemuDriver {
                 kind,
                 id,
             } => self.upload_volume(pool_path, *volume_id, kind, *id).await,
+            Command::MigrateVolume {
+                volume_id,
+                from_pool,
+                to_pool,
+                vm,
+            } => {
+                self.migrate_volume(*volume_id, from_pool, to_pool, vm.as_deref())
+                    .await
+            }
+            Command::CreateVmSnapshot {
+                vm,
+                tag,
+                memory,
+                disks,
+            } => self.create_vm_snapshot(vm, tag, *memory, disks).await,
+            Command::RevertVmSnapshot {
+                vm,
+                tag,
+                memory,
+                disks,
+            } => self.revert_vm_snapshot(vm, tag, *memory, disks).await,
+            Command::DeleteVmSnapshot { vm, tag, disks } => {
+                self.delete_vm_snapshot(vm, tag, disks).await
+            }
             Command::StartVm { vm } => self.start(vm, None).await,
             Command::PrepareMigration { vm } => {
                 self.start(vm, Some(proto::migration_port(&vm.name))).await?;

@@ -402,3 +402,207 @@ async fn snapshots_copy_a_running_and_a_stopped_disk() {
     drv.delete_snapshot_copy(&p, live).expect("delete twice");
     assert!(!copy.exists());
 }
+
+/// A real QEMU: a VM snapshot with memory taken while the VM runs, the disk changed, the
+/// snapshot loaded — the VM runs on and its disk is as it was; a disk-only one of the stopped
+/// VM reverted by qemu-img; both deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_snapshots_revert_memory_and_disks() {
+    let found = [
+        "/usr/bin/qemu-system-x86_64",
+        "/usr/bin/qemu-img",
+        "/usr/bin/qemu-io",
+    ]
+    .iter()
+    .all(|t| Path::new(t).exists());
+    if !found {
+        testkit::skip(
+            "vm_snapshots_revert_memory_and_disks",
+            "QEMU is not installed (scripts/install-deps.sh installs it)",
+            "CANOPY_REQUIRE_TOOLS",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let pool = dir.path().join("pool");
+    std::fs::create_dir_all(&pool).expect("pool");
+    let vol = Uuid::new_v4();
+    let d = pool.join(format!("{vol}.qcow2")).display().to_string();
+    let run = |p: &str, args: &[&str]| {
+        let o = std::process::Command::new(p).args(args).output().expect(p);
+        assert!(
+            o.status.success(),
+            "{p} {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    run("qemu-img", &["create", "-q", "-f", "qcow2", &d, "16M"]);
+    run("qemu-io", &["-c", "write -P 0x5a 0 1M", &d]);
+    let sys: Arc<dyn Sys> = Arc::new(crate::sys::RealSys);
+    let net = Arc::new(LinuxNet::new(sys.clone(), dir.path().join("net"), None));
+    let drv = QemuDriver::new(
+        sys,
+        dir.path().join("vms"),
+        "tcg",
+        net,
+        ImageSource::default(),
+        "127.0.0.1",
+    );
+    let mut vm = spec(&pool, None);
+    vm.name = format!("i-vms-{}", &vol.simple().to_string()[..8]);
+    vm.nics.clear();
+    vm.memory_mib = 64;
+    let disks = vec![proto::DiskSpec {
+        volume_id: vol,
+        path: d.clone(),
+        device_id: 0,
+    }];
+    vm.disks = disks.clone();
+    drv.start(&vm, None).await.expect("start");
+    drv.create_vm_snapshot(&vm.name, "s1", true, &disks)
+        .await
+        .expect("snapshot with memory");
+    let again = drv
+        .create_vm_snapshot(&vm.name, "s1", true, &disks)
+        .await
+        .expect("again");
+    assert_eq!(again["taken"], false, "an existing tag is not taken twice");
+    let mut q = drv.qmp(&vm.name).await.expect("qmp");
+    q.execute(
+        "human-monitor-command",
+        json!({"command-line": format!("qemu-io drive-{vol} \"write -P 0x11 0 1M\"")}),
+    )
+    .await
+    .expect("write in the running VM");
+    drop(q); // QMP takes one client at a time
+    drv.revert_vm_snapshot(&vm.name, "s1", true, &disks)
+        .await
+        .expect("load");
+    let mut q = drv.qmp(&vm.name).await.expect("qmp");
+    let status = q
+        .execute("query-status", Value::Null)
+        .await
+        .expect("status");
+    assert_eq!(status["status"], "running", "{status}");
+    drop(q);
+    drv.stop(&vm.name, true).await.expect("stop");
+    let read = run("qemu-io", &["-c", "read -P 0x5a 0 1M", &d]);
+    assert!(!read.contains("Pattern verification failed"), "{read}");
+    // Disks only, stopped.
+    drv.create_vm_snapshot(&vm.name, "s2", false, &disks)
+        .await
+        .expect("disk snapshot");
+    assert!(
+        drv.create_vm_snapshot(&vm.name, "s3", true, &disks)
+            .await
+            .is_err(),
+        "memory of a stopped VM"
+    );
+    run("qemu-io", &["-c", "write -P 0x22 0 1M", &d]);
+    drv.revert_vm_snapshot(&vm.name, "s2", false, &disks)
+        .await
+        .expect("revert disks");
+    let read = run("qemu-io", &["-c", "read -P 0x5a 0 1M", &d]);
+    assert!(!read.contains("Pattern verification failed"), "{read}");
+    for t in ["s1", "s2", "s2"] {
+        drv.delete_vm_snapshot(&vm.name, t, &disks)
+            .await
+            .expect("delete");
+    }
+    let tags = run("qemu-img", &["snapshot", "-l", &d]);
+    assert!(!tags.contains("s1") && !tags.contains("s2"), "{tags}");
+}
+
+/// A real QEMU: a running VM's disk mirrored to another pool (the VM writes to the new file
+/// after; its spec says so), then moved back while stopped by a copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_move_between_pools_live_and_stopped() {
+    let found = [
+        "/usr/bin/qemu-system-x86_64",
+        "/usr/bin/qemu-img",
+        "/usr/bin/qemu-io",
+    ]
+    .iter()
+    .all(|t| Path::new(t).exists());
+    if !found {
+        testkit::skip(
+            "volumes_move_between_pools_live_and_stopped",
+            "QEMU is not installed (scripts/install-deps.sh installs it)",
+            "CANOPY_REQUIRE_TOOLS",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).expect("a");
+    let vol = Uuid::new_v4();
+    let src = a.join(format!("{vol}.qcow2")).display().to_string();
+    let run = |p: &str, args: &[&str]| {
+        let o = std::process::Command::new(p).args(args).output().expect(p);
+        assert!(
+            o.status.success(),
+            "{p} {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    run("qemu-img", &["create", "-q", "-f", "qcow2", &src, "16M"]);
+    run("qemu-io", &["-c", "write -P 0x5a 0 2M", &src]);
+    let sys: Arc<dyn Sys> = Arc::new(crate::sys::RealSys);
+    let net = Arc::new(LinuxNet::new(sys.clone(), dir.path().join("net"), None));
+    let drv = QemuDriver::new(
+        sys,
+        dir.path().join("vms"),
+        "tcg",
+        net,
+        ImageSource::default(),
+        "127.0.0.1",
+    );
+    let mut vm = spec(&a, None);
+    vm.name = format!("i-mv-{}", &vol.simple().to_string()[..8]);
+    vm.nics.clear();
+    vm.memory_mib = 64;
+    vm.disks = vec![proto::DiskSpec {
+        volume_id: vol,
+        path: src.clone(),
+        device_id: 0,
+    }];
+    drv.start(&vm, None).await.expect("start");
+    let (pa, pb) = (a.display().to_string(), b.display().to_string());
+    let r = drv
+        .migrate_volume(vol, &pa, &pb, Some(&vm.name))
+        .await
+        .expect("live move");
+    let dest = b.join(format!("{vol}.qcow2")).display().to_string();
+    assert_eq!(r["path"], dest.as_str());
+    assert!(!Path::new(&src).exists(), "the old file is gone");
+    assert_eq!(drv.spec_of(&vm.name).expect("spec").disks[0].path, dest);
+    // The running VM writes to the new file.
+    let mut q = drv.qmp(&vm.name).await.expect("qmp");
+    q.execute(
+        "human-monitor-command",
+        json!({"command-line": format!("qemu-io drive-{vol} \"write -P 0x33 4M 1M\"")}),
+    )
+    .await
+    .expect("write");
+    drop(q);
+    drv.stop(&vm.name, true).await.expect("stop");
+    let out = run(
+        "qemu-io",
+        &["-c", "read -P 0x5a 0 2M", "-c", "read -P 0x33 4M 1M", &dest],
+    );
+    assert!(!out.contains("Pattern verification failed"), "{out}");
+    let info = run("qemu-img", &["info", "--output=json", &dest]);
+    assert!(!info.contains("backing-filename"), "standalone: {info}");
+    // Stopped: copied back; again is a no-op.
+    drv.migrate_volume(vol, &pb, &pa, None)
+        .await
+        .expect("cold move");
+    drv.migrate_volume(vol, &pb, &pa, None)
+        .await
+        .expect("again");
+    let out = run("qemu-io", &["-c", "read -P 0x33 4M 1M", &src]);
+    assert!(!out.contains("Pattern verification failed"), "{out}");
+    assert!(!Path::new(&dest).exists());
+}

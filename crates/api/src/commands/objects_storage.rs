@@ -57,3 +57,99 @@ pub const SNAPSHOT_POLICY: &[Field] = &[
     ),
     f("tags", "list", "the list of resource tags associated"),
 ];
+
+pub const VM_SNAPSHOT: &[Field] = &[
+    f("id", "string", "the ID of the vm snapshot"),
+    f("name", "string", "the name of the vm snapshot"),
+    f(
+        "displayname",
+        "string",
+        "the display name of the vm snapshot",
+    ),
+    f(
+        "description",
+        "string",
+        "the description of the vm snapshot",
+    ),
+    f("state", "state", "the state of the vm snapshot"),
+    f("type", "string", "VM Snapshot type: Disk or DiskAndMemory"),
+    f("current", "boolean", "indiates if this is current snapshot"),
+    f("parent", "string", "the parent ID of the vm snapshot"),
+    f(
+        "parentName",
+        "string",
+        "the parent displayName of the vm snapshot",
+    ),
+    f("virtualmachineid", "string", "the vm ID of the vm snapshot"),
+    f(
+        "virtualmachinename",
+        "string",
+        "the vm name of the vm snapshot",
+    ),
+    f("zoneid", "string", "the Zone ID of the vm snapshot"),
+    f("created", "date", "the create date of the vm snapshot"),
+    f(
+        "account",
+        "string",
+        "the account associated with the disk volume",
+    ),
+    f(
+        "domainid",
+        "string",
+        "the ID of the domain associated with the disk volume",
+    ),
+    f(
+        "domain",
+        "string",
+        "the domain associated with the disk volume",
+    ),
+    f(
+        "hypervisor",
+        "string",
+        "the type of hypervisor on which snapshot is stored",
+    ),
+];
+
+pub const EXTRACT: &[Field] = &[
+    f("id", "string", "the id of extracted object"),
+    f("name", "string", "the name of the extracted object"),
+    f("extractId", "string", "the upload id of extracted object"),
+    f(
+        "accountid",
+        "string",
+        "the account id to which the extracted object belongs",
+    ),
+    f("state", "string", "the state of the extracted object"),
+    f("status", "string", "the status of the extraction"),
+    f(
+        "uploadpercentage",
+        "integer",
+        "the percentage of the entity uploaded to the specified location",
+    ),
+    f(
+        "extractMode",
+        "string",
+        "the mode of extraction - upload or download",
+    ),
+    f(
+        "created",
+        "date",
+        "the time and date the object was created",
+    ),
+    f(
+        "expires",
+        "date",
+        "when the download link stops working (Canopy)",
+    ),
+    f("zoneid", "string", "zone ID the object was extracted from"),
+    f(
+        "zonename",
+        "string",
+        "zone name the object was extracted from",
+    ),
+    f(
+        "url",
+        "string",
+        "if mode = download the url from which the entity can be downloaded",
+    ),
+];

@@ -1,6 +1,7 @@
 //! Volume snapshots, snapshot policies, and templates made from volumes and snapshots.
 
 use super::objects::*;
+use super::objects_vm::VIRTUAL_MACHINE;
 use crate::registry::{CommandSpec, ParamType::*};
 
 pub fn specs() -> Vec<CommandSpec> {
@@ -85,6 +86,72 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listSnapshotPolicies")
             .opt("ids", List, "list of snapshots policy IDs separated by comma")
             .of(Uuid),
+        CommandSpec::new("restoreVirtualMachine", "Restore a VM to original template/ISO or new template: a fresh root volume from it replaces the old one (a running VM is stopped and started again).")
+            .asynchronous()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .req("virtualmachineid", Uuid, "Virtual Machine ID")
+            .rel("listVirtualMachines")
+            .opt("templateid", Uuid, "an optional template Id to restore vm from the new template.")
+            .rel("listTemplates")
+            .opt("rootdisksize", Long, "Override root volume's size (accepted; the old root's size is kept)")
+            .opt("expunge", Boolean, "Optional field to expunge old root volume after restore (it always is)")
+            .opt("details", Map, "used to specify the custom parameters (accepted)"),
+        CommandSpec::new("extractVolume", "Extracts volume: a time-limited download link (extract.url.expiration.interval) to a flattened copy on the image store. The volume's VM must be stopped.")
+            .asynchronous()
+            .returns("volume", EXTRACT)
+            .req("id", Uuid, "the ID of the volume")
+            .rel("listVolumes")
+            .opt("zoneid", Uuid, "the ID of the zone where the volume is located")
+            .rel("listZones")
+            .opt("mode", String, "the mode of extraction - HTTP_DOWNLOAD (FTP_UPLOAD is not supported)")
+            .opt("url", String, "the url to which the volume would be extracted (FTP_UPLOAD only: not supported)")
+            .len(2048),
+        CommandSpec::new("extractTemplate", "Extracts a template: a time-limited download link to its file on the image store.")
+            .asynchronous()
+            .returns("template", EXTRACT)
+            .req("id", Uuid, "the ID of the template")
+            .rel("listTemplates")
+            .opt("zoneid", Uuid, "the ID of the zone where the template is located (a cross-zone template needs it)")
+            .rel("listZones")
+            .opt("mode", String, "the mode of extraction - HTTP_DOWNLOAD (FTP_UPLOAD is not supported)")
+            .opt("url", String, "the url to which the template would be extracted (FTP_UPLOAD only: not supported)")
+            .len(2048),
+        CommandSpec::new("createVMSnapshot", "Creates snapshot for a vm: an internal snapshot of each of its disks, with its memory when snapshotmemory is true (the VM must be Running then).")
+            .asynchronous()
+            .creates()
+            .returns("vmsnapshot", VM_SNAPSHOT)
+            .related("listVMSnapshot")
+            .req("virtualmachineid", Uuid, "The ID of the vm")
+            .rel("listVirtualMachines")
+            .opt("name", String, "The display name of the snapshot")
+            .len(255)
+            .opt("description", String, "The description of the snapshot")
+            .len(1024)
+            .opt("snapshotmemory", Boolean, "snapshot memory if true")
+            .opt("quiescevm", Boolean, "quiesce vm if true (not supported with snapshotmemory; accepted)"),
+        CommandSpec::new("listVMSnapshot", "List virtual machine snapshot by conditions")
+            .returns("vmSnapshot", VM_SNAPSHOT)
+            .owned_list()
+            .opt("vmsnapshotid", Uuid, "The ID of the VM snapshot")
+            .opt("vmsnapshotids", List, "the IDs of the vm snapshots, mutually exclusive with vmsnapshotid")
+            .of(Uuid)
+            .opt("virtualmachineid", Uuid, "the ID of the vm")
+            .rel("listVirtualMachines")
+            .opt("name", String, "lists snapshot by snapshot name or display name")
+            .opt("state", String, "state of the virtual machine snapshot")
+            .opt("tags", Map, "List resources by tags (key/value pairs)"),
+        CommandSpec::new("revertToVMSnapshot", "Revert VM from a vmsnapshot: a snapshot with memory with the VM Running (the guest continues from the snapshot's moment), one of the disks with the VM Stopped.")
+            .asynchronous()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .req("vmsnapshotid", Uuid, "The ID of the vm snapshot")
+            .rel("listVMSnapshot"),
+        CommandSpec::new("deleteVMSnapshot", "Deletes a vmsnapshot.")
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("vmsnapshotid", Uuid, "The ID of the VM snapshot")
+            .rel("listVMSnapshot"),
         CommandSpec::new("createTemplate", "Creates a template of a virtual machine. The virtual machine must be in a STOPPED state. A template created from a snapshot or a root volume boots what was on the disk (a template booted by a kernel and initramfs passes them on).")
             .asynchronous()
             .creates()

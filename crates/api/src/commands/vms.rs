@@ -291,6 +291,17 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("diskofferingid", Uuid, "new disk offering id")
             .rel("listDiskOfferings")
             .opt("shrinkok", Boolean, "Verify OK to Shrink"),
+        CommandSpec::new("migrateVolume", "Migrate volume to another shared primary storage pool of its zone; a running VM's disk with livemigrate=true (mirrored while the guest runs).")
+            .asynchronous()
+            .roles(crate::registry::roles::ADMIN)
+            .returns("volume", VOLUME)
+            .related("listVolumes")
+            .req("volumeid", Uuid, "the ID of the volume")
+            .rel("listVolumes")
+            .req("storageid", Uuid, "destination storage pool ID to migrate the volume to")
+            .rel("listStoragePools")
+            .opt("livemigrate", Boolean, "if the volume should be live migrated when it is attached to a running vm")
+            .opt("newdiskofferingid", Uuid, "The new disk offering ID (not supported)"),
         CommandSpec::new("deleteVolume", "Deletes a detached disk volume.")
             .returns("success", SUCCESS)
             .req("id", Uuid, "The ID of the disk volume")

@@ -213,6 +213,8 @@ pub fn mark_removed(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let mut tx = cx.st.store.begin().await?;
         db::vm_mark_removed(&mut tx, vm).await?;
         db::vm_stats_clear(&mut tx, vm).await?;
+        // Its VM snapshots lived in its disks, which are gone.
+        db::vm_snapshots_remove_for_vm(&mut tx, vm).await?;
         db::nic_release_for_vm(&mut tx, vm).await?;
         db::tag_delete_for_resource(&mut tx, vm.0).await?;
         // Its groups and load balancers forget it; rules pointing at it go.

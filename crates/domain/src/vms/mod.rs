@@ -5,6 +5,7 @@
 
 pub mod destroy;
 pub mod migrate;
+pub mod restore;
 pub mod start;
 
 pub use destroy::*;

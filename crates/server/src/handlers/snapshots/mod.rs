@@ -16,8 +16,10 @@ use crate::events::Event;
 use crate::jobs::{JobPlan, JobRef};
 use crate::state::State;
 
+pub mod extract;
 pub mod policies;
 pub mod templates;
+pub mod vm;
 
 pub use policies::*;
 

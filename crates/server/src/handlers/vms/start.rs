@@ -99,3 +99,52 @@ pub async fn reboot_run(
         .await?;
     result(st, ctx, id).await
 }
+
+// --- restore ---------------------------------------------------------------------------------
+
+/// restoreVirtualMachine: a fresh root volume from the VM's template or `templateid` (a
+/// running VM is stopped and started again around it).
+pub async fn restore_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let vm = owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    match vm.state {
+        model::VmState::Stopped | model::VmState::Running => {}
+        _ => return Err(state_err(&vm, "restore")),
+    }
+    domain::vmsnapshots::refuse_volume_change(st, vm.id).await?;
+    restore_template(st, ctx, &vm, args).await?;
+    Ok(job_plan(&vm, "Restoring"))
+}
+
+async fn restore_template(st: &State, ctx: &OpContext, vm: &VmRow, args: &Args) -> AppResult<Uuid> {
+    let id = match args.uuid("templateid").or(vm.template_id) {
+        Some(t) => t,
+        None => return param_err("The VM was deployed from an ISO: give templateid"),
+    };
+    let t = super::super::templates::usable(st, &ctx.user.account, "templateid", id).await?;
+    if t.kind != "TEMPLATE" {
+        return param_err(format!("{} is an ISO, not a template", t.name));
+    }
+    if t.attrs["isready"] != true {
+        return param_err(format!("Template {} is not ready to be used", t.name));
+    }
+    if !t.zone_id.is_nil() && t.zone_id != vm.zone_id {
+        return param_err(format!(
+            "Template {} is not available in the VM's zone",
+            t.name
+        ));
+    }
+    Ok(t.id)
+}
+
+pub async fn restore_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: model::VmId = job.instance()?;
+    let vm = owned(st, ctx, id.0).await?;
+    let template = restore_template(st, ctx, &vm, args).await?;
+    domain::vms::restore::run(&st.core, job.id, id, template).await?;
+    result(st, ctx, id.0).await
+}

@@ -268,6 +268,7 @@ pub async fn detach_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         ) {
             return Err(state_err(&vm, "detach a volume from"));
         }
+        domain::vmsnapshots::refuse_volume_change(st, vm.id).await?;
     }
     Ok(JobPlan {
         instance_type: Some("Volume"),
@@ -290,6 +291,9 @@ pub async fn detach_run(
 
 pub async fn resize_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let v = owned(st, ctx, "id", args.required_id("id")?).await?;
+    if let Some(vm) = v.vm_id {
+        domain::vmsnapshots::refuse_volume_change(st, vm).await?;
+    }
     let new = new_size(st, &v, args).await?;
     if new < v.size && !args.flag("shrinkok") {
         return param_err(format!(
@@ -428,4 +432,42 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         .await?;
     tx.commit().await?;
     Ok(success_body())
+}
+
+// --- migrate ---------------------------------------------------------------------------------
+
+/// migrateVolume (root admins): the volume moves to another shared pool of its zone — live
+/// (`livemigrate=true`) for a running VM's disk.
+pub async fn migrate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let v = owned(st, ctx, "volumeid", args.required_id("volumeid")?).await?;
+    let pool: Uuid = args.required_id("storageid")?;
+    if args.has("newdiskofferingid") {
+        return param_err(
+            "newdiskofferingid is not supported: change the offering with resizeVolume",
+        );
+    }
+    domain::volmigrate::check(st, &v, pool, args.flag("livemigrate")).await?;
+    Ok(JobPlan {
+        instance_type: Some("Volume"),
+        instance_id: Some(v.id.to_string()),
+        returns_id: false,
+        description: format!("Migrating volume {}", v.name),
+    })
+}
+
+pub async fn migrate_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    domain::volmigrate::run(
+        &st.core,
+        job.id,
+        model::VolumeId(id),
+        args.required_id("storageid")?,
+    )
+    .await?;
+    result(st, ctx, model::VolumeId(id)).await
 }
