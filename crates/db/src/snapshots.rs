@@ -253,11 +253,12 @@ pub async fn snapshot_bytes(conn: &mut AnyConnection, account: AccountId) -> Res
     count(conn, &q).await.map(|n| n as i64)
 }
 
-/// Bytes of live snapshots in a zone (listCapacity's secondary storage).
-pub async fn snapshot_zone_bytes(conn: &mut AnyConnection, zone: Uuid) -> Result<i64> {
+/// Bytes of a zone's live snapshots that have no file on the image store (taken on simulated
+/// hosts): listCapacity adds them to what the store's file system says is used.
+pub async fn snapshot_zone_unfiled_bytes(conn: &mut AnyConnection, zone: Uuid) -> Result<i64> {
     let mut q = Sql::new(
         "SELECT CAST(COALESCE(SUM(physical_size), 0) AS BIGINT) FROM snapshots WHERE removed IS NULL \
-         AND zone_id = ",
+         AND path IS NULL AND zone_id = ",
     );
     q.bind(zone);
     count(conn, &q).await.map(|n| n as i64)

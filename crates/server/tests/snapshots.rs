@@ -386,6 +386,48 @@ async fn snapshot_limits_and_hostile_input() {
         .await;
     assert_eq!(l["count"].as_u64().unwrap_or(0), 0, "{l}");
     c.err(&[("command", "deleteSnapshotPolicies")], 431).await;
+    // listCapacity counts snapshots as secondary storage used: a 50 GB data volume's (its
+    // store's file system is shared with the machine, so with some slack).
+    let disk = s(&c
+        .ok(&[
+            ("command", "createDiskOffering"),
+            ("name", "big"),
+            ("displaytext", "big"),
+            ("customized", "true"),
+        ])
+        .await["diskoffering"]["id"]);
+    let big = s(&c
+        .job(&[
+            ("command", "createVolume"),
+            ("zoneid", &z.zone),
+            ("diskofferingid", &disk),
+            ("size", "50"),
+            ("virtualmachineid", &vm),
+        ])
+        .await["jobresult"]["volume"]["id"]);
+    let secondary = || async {
+        c.ok(&[
+            ("command", "listCapacity"),
+            ("zoneid", &z.zone),
+            ("type", "6"),
+        ])
+        .await["capacity"][0]["capacityused"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = secondary().await;
+    let j = c
+        .job(&[("command", "createSnapshot"), ("volumeid", &big)])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let size = j["jobresult"]["snapshot"]["physicalsize"]
+        .as_u64()
+        .unwrap_or(0);
+    let after = secondary().await;
+    assert!(
+        size == 50 << 30 && after + (2 << 30) >= before + size,
+        "{before} + {size} -> {after}"
+    );
     ts.stop().await;
 }
 

@@ -215,9 +215,20 @@ pub async fn list_capacity(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
         );
     }
     if pod_f.is_none() && cluster_f.is_none() {
+        // Snapshots on the store are in its file system's use; simulated ones have no file
+        // and are added (once per zone).
+        let mut counted = std::collections::BTreeSet::new();
         for s in &stores {
             if let Some((total, used)) = attr_str(s, "path").and_then(|p| df(&p)) {
-                add(key(s.zone_id, None, None), 6, total, used);
+                let unfiled = if counted.insert(s.zone_id) {
+                    let mut c = st.store.read().await?;
+                    db::snapshot_zone_unfiled_bytes(&mut c, s.zone_id)
+                        .await?
+                        .max(0) as u64
+                } else {
+                    0
+                };
+                add(key(s.zone_id, None, None), 6, total, used + unfiled);
             }
         }
     }
