@@ -719,3 +719,15 @@ pub async fn extract_latest(
         .push(" ORDER BY created DESC, id LIMIT 1");
     q.one(conn, extract_row).await
 }
+
+/// Replaces a snapshot's attributes.
+pub async fn snapshot_set_attrs(
+    conn: &mut AnyConnection,
+    id: SnapshotId,
+    attrs: &serde_json::Value,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE snapshots SET attrs = ");
+    q.bind(attrs.to_string())
+        .and(" WHERE removed IS NULL AND id = ", id);
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
+}

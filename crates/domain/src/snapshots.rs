@@ -184,7 +184,18 @@ fn snap_record(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         })?;
         cx.data.host = Some(host);
         cx.data.pool = Some(pool);
-        transition(&cx.st, s.id, &[S::Allocated], S::Creating).await?;
+        // The image store takes the copy from this host only.
+        let mut attrs = s.attrs.clone();
+        if !attrs.is_object() {
+            attrs = serde_json::json!({});
+        }
+        attrs["host_id"] = serde_json::json!(host);
+        attrs["pool_id"] = serde_json::json!(pool);
+        attrs["job_id"] = serde_json::json!(cx.job);
+        let mut tx = cx.st.store.begin().await?;
+        db::snapshot_set_attrs(&mut tx, s.id, &attrs).await?;
+        db::snapshot_transition(&mut tx, s.id, &[S::Allocated], S::Creating).await?;
+        tx.commit().await?;
         Ok(())
     })
 }

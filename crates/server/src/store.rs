@@ -27,7 +27,12 @@ fn deny(code: StatusCode, why: impl Into<String>) -> Response {
 }
 
 /// Where a PUT of `kind`/`id` goes, or why it may not be sent.
-async fn destination(st: &State, kind: &str, id: Uuid) -> Result<std::path::PathBuf, Response> {
+async fn destination(
+    st: &State,
+    host: model::HostId,
+    kind: &str,
+    id: Uuid,
+) -> Result<std::path::PathBuf, Response> {
     fn unavailable<E>(_: E) -> Response {
         deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
     }
@@ -41,6 +46,16 @@ async fn destination(st: &State, kind: &str, id: Uuid) -> Result<std::path::Path
                 return Err(deny(
                     StatusCode::CONFLICT,
                     format!("snapshot {id} is {}, not being backed up", s.state),
+                ));
+            }
+            // Only the host that took the copy sends it.
+            let taker = domain::snapshots::attrs(&s)
+                .map_err(|e| deny(StatusCode::CONFLICT, e.phrased().1))?
+                .host_id;
+            if taker.is_some_and(|t| t != host.0) {
+                return Err(deny(
+                    StatusCode::FORBIDDEN,
+                    format!("snapshot {id} is taken by another host"),
                 ));
             }
             let (_, path) = domain::snapshots::zone_store(st, s.zone_id)
@@ -103,7 +118,7 @@ pub async fn put(
         Ok(h) => h,
         Err((code, why)) => return deny(code, why),
     };
-    let dest = match destination(&st, &kind, id).await {
+    let dest = match destination(&st, host, &kind, id).await {
         Ok(d) => d,
         Err(r) => return r,
     };

@@ -28,7 +28,7 @@ async fn owned(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<VmSnapshotRow
     Ok(s)
 }
 
-fn view(s: &VmSnapshotRow, all: &[VmSnapshotRow], vm_name: Option<&str>) -> Value {
+fn view(s: &VmSnapshotRow, all: &[VmSnapshotRow], vm: Option<&db::VmRow>) -> Value {
     let mut o = json!({
         "id": s.id,
         "name": s.name,
@@ -43,7 +43,9 @@ fn view(s: &VmSnapshotRow, all: &[VmSnapshotRow], vm_name: Option<&str>) -> Valu
         "account": s.account_name,
         "domainid": s.domain_id,
         "domain": s.domain_name,
-        "hypervisor": "KVM",
+        "hypervisor": vm
+            .and_then(|v| v.attrs["hypervisor"].as_str())
+            .unwrap_or("KVM"),
     });
     if let Some(p) = s.parent_id {
         o["parent"] = json!(p);
@@ -51,8 +53,8 @@ fn view(s: &VmSnapshotRow, all: &[VmSnapshotRow], vm_name: Option<&str>) -> Valu
             o["parentName"] = json!(ps.display_name);
         }
     }
-    if let Some(n) = vm_name {
-        o["virtualmachinename"] = json!(n);
+    if let Some(v) = vm {
+        o["virtualmachinename"] = json!(v.display_name);
     }
     o
 }
@@ -140,7 +142,7 @@ async fn result(st: &State, id: VmSnapshotId) -> AppResult<Value> {
         .await?
         .ok_or_else(|| ApiError::invalid_id("vmsnapshotid", &id.to_string()))?;
     let vm = crate::handlers::vms::load(st, s.vm_id).await?;
-    Ok(json!({ "vmsnapshot": view(&s, &[], vm.as_ref().map(|v| v.display_name.as_str())) }))
+    Ok(json!({ "vmsnapshot": view(&s, &[], vm.as_ref()) }))
 }
 
 pub async fn create_run(
@@ -192,11 +194,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     let mut names = std::collections::HashMap::new();
     for s in &rows {
         if let std::collections::hash_map::Entry::Vacant(e) = names.entry(s.vm_id) {
-            e.insert(
-                crate::handlers::vms::load(st, s.vm_id)
-                    .await?
-                    .map(|v| v.display_name),
-            );
+            e.insert(crate::handlers::vms::load(st, s.vm_id).await?);
         }
     }
     let total = rows.len() as u64;
@@ -204,7 +202,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         .iter()
         .skip(args.page.offset as usize)
         .take(args.page.limit.unwrap_or(u64::MAX) as usize)
-        .map(|s| view(s, &rows, names.get(&s.vm_id).and_then(|n| n.as_deref())))
+        .map(|s| view(s, &rows, names.get(&s.vm_id).and_then(Option::as_ref)))
         .collect();
     Ok(list_body("vmSnapshot", total, page))
 }
