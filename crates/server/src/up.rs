@@ -66,6 +66,7 @@ async fn ensure_template(
     .await
     .map_err(|e| e.into_api().text)?;
     if let Some(id) = existing["template"][0]["id"].as_str() {
+        wait_ready(st, id).await;
         return Ok(id.to_string());
     }
     let dir = template_dir();
@@ -134,10 +135,37 @@ async fn ensure_template(
     )
     .await
     .map_err(|e| e.into_api().text)?;
-    r["template"][0]["id"]
+    let id = r["template"][0]["id"]
         .as_str()
         .map(str::to_string)
-        .ok_or_else(|| "registration answered no id".to_string())
+        .ok_or_else(|| "registration answered no id".to_string())?;
+    wait_ready(st, &id).await;
+    Ok(id)
+}
+
+/// Waits (at most two minutes) until the built-in template's copy into the image store has
+/// ended, so the cloud `canopy up` announces can deploy it at once (the copy of a local file
+/// takes a second or two; a user's first deployVirtualMachine right after the banner was
+/// refused as "not ready").
+async fn wait_ready(st: &State, id: &str) {
+    let Ok(id) = id.parse::<uuid::Uuid>() else {
+        return;
+    };
+    for _ in 0..1200 {
+        let row = match st.store.read().await {
+            Ok(mut c) => db::infra_get(&mut c, db::Infra::Template, id)
+                .await
+                .ok()
+                .flatten(),
+            Err(_) => None,
+        };
+        match row {
+            Some(t) if t.attrs["isready"] == true || t.attrs["failed"] == true => return,
+            None => return,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    tracing::warn!(template = %id, "the built-in template is not ready after two minutes");
 }
 
 /// Runs one command as `ctx`, exactly as the API would (binding, checks, handler); async
