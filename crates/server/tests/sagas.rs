@@ -551,9 +551,13 @@ async fn a_superseded_run_cannot_move_its_saga_on() {
         db::job_get(&mut c, job_id).await.expect("q").expect("job")
     };
     assert_eq!(seen.generation, 1);
+    // The new generation's lease lasts past this test's wait, so the background recovery
+    // (every 6 s) does not resume it meanwhile; it is run out below before the recovery that
+    // should resume it.
     let mut tx = st.store.begin().await.expect("begin");
+    let until = api::time::now_ms() + 120_000;
     assert!(
-        db::job_take_over(&mut tx, &seen, st.server_id, 0, "superseded")
+        db::job_take_over(&mut tx, &seen, st.server_id, until, "superseded")
             .await
             .expect("take")
     );
@@ -580,7 +584,7 @@ async fn a_superseded_run_cannot_move_its_saga_on() {
         "not completed by the superseded run: {j}"
     );
     assert_eq!(vm_state(&c, &vm).await.as_deref(), Some("Starting"));
-    // Its lease has run out (0): the next recovery resumes it as generation 3, which completes.
+    // Its lease is run out: the next recovery resumes it as generation 3, which completes.
     let mut resumed = 0;
     for _ in 0..20 {
         // (The lease-renewal task may have renewed it since: run it out again.)
