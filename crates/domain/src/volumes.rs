@@ -418,3 +418,26 @@ pub fn detach_record(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         Ok(())
     })
 }
+
+/// A connected host that reaches a volume no running VM uses: the host that created it, else
+/// the one its VM last ran on (a refusal, 534, when neither is connected).
+pub async fn stored_host(
+    st: &Core,
+    v: &VolumeRow,
+    vm: Option<&db::VmRow>,
+) -> DomainResult<model::HostId> {
+    let candidates: Vec<model::HostId> = v
+        .host_id
+        .into_iter()
+        .chain(vm.and_then(|vm| vm.last_host_id))
+        .collect();
+    st.hub.first_reachable(&candidates).await.ok_or_else(|| {
+        DomainError::refused(
+            crate::error::ErrorKind::Unavailable,
+            format!(
+                "No host that can reach volume {}'s storage is connected",
+                v.name
+            ),
+        )
+    })
+}

@@ -140,20 +140,7 @@ pub async fn volume_run(
             Some(vm) => crate::handlers::vms::load(st, vm).await?,
             None => None,
         };
-        let candidates: Vec<model::HostId> = v
-            .host_id
-            .into_iter()
-            .chain(vm.and_then(|vm| vm.last_host_id))
-            .collect();
-        let host = st.hub.first_reachable(&candidates).await.ok_or_else(|| {
-            ApiError::new(
-                api::ErrorCode::ResourceUnavailable,
-                format!(
-                    "No host that can reach volume {}'s storage is connected",
-                    v.name
-                ),
-            )
-        })?;
+        let host = domain::volumes::stored_host(st, &v, vm.as_ref()).await?;
         let reply = st
             .hub
             .command_ready(
