@@ -223,6 +223,22 @@ pub async fn infra_update(conn: &mut AnyConnection, t: Infra, row: &InfraRow) ->
     Ok(())
 }
 
+/// Moves an object to another zone and parent (a template whose origin zone passed to a copy).
+pub async fn infra_move(
+    conn: &mut AnyConnection,
+    t: Infra,
+    id: Uuid,
+    zone_id: Uuid,
+    parent_id: Option<Uuid>,
+) -> Result<()> {
+    let mut q = Sql::new(&format!("UPDATE {} SET zone_id = ", t.table()));
+    q.bind(zone_id.to_string())
+        .and(", parent_id = ", parent_id.map(|p| p.to_string()));
+    q.and(" WHERE removed IS NULL AND id = ", id.to_string());
+    q.query().execute(conn).await.map_err(DbError::classify)?;
+    Ok(())
+}
+
 pub async fn infra_mark_removed(conn: &mut AnyConnection, t: Infra, id: Uuid) -> Result<bool> {
     let mut q = Sql::new(&format!("UPDATE {} SET removed = ", t.table()));
     q.bind(now_ms())

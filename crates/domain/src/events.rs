@@ -116,6 +116,8 @@ pub fn event_type(command: &str) -> Option<&'static str> {
         "revertSnapshot" => "SNAPSHOT.REVERT",
         "updateSnapshotPolicy" => "SNAPSHOTPOLICY.UPDATE",
         "createTemplate" => "TEMPLATE.CREATE",
+        "copyTemplate" => "TEMPLATE.COPY",
+        "copyIso" => "ISO.COPY",
         "restoreVirtualMachine" => "VM.RESTORE",
         "extractVolume" => "VOLUME.EXTRACT",
         "extractTemplate" => "TEMPLATE.EXTRACT",

@@ -211,6 +211,8 @@ table! {
         "reconnectHost" => (hosts::reconnect_prepare, hosts::reconnect_run),
         "enableStorageMaintenance" => (storage::maintenance_prepare, storage::maintenance_run),
         "deleteTemplate" => (templates::delete_prepare, templates::delete_run),
+        "copyTemplate" => (template_copy::copy_prepare, template_copy::copy_run),
+        "copyIso" => (template_copy::copy_prepare, template_copy::copy_run),
         "createTags" => (tags::create_prepare, tags::create_run),
         "deleteTags" => (tags::delete_prepare, tags::delete_run),
         "deleteIso" => (templates::delete_prepare, templates::delete_run),

@@ -109,14 +109,22 @@ async fn image(
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     let deny = |code: StatusCode, why: &str| (code, why.to_string()).into_response();
-    if let Err((code, why)) = authenticate_host(&st, &headers).await {
-        return deny(code, why);
-    }
-    let t = match st.store.read().await {
-        Ok(mut c) => db::infra_get(&mut c, db::Infra::Template, template)
-            .await
-            .ok()
-            .flatten(),
+    let host = match authenticate_host(&st, &headers).await {
+        Ok(h) => h,
+        Err((code, why)) => return deny(code, why),
+    };
+    let (t, zone) = match st.store.read().await {
+        Ok(mut c) => (
+            db::infra_get(&mut c, db::Infra::Template, template)
+                .await
+                .ok()
+                .flatten(),
+            db::host_get(&mut c, host)
+                .await
+                .ok()
+                .flatten()
+                .map(|h| h.zone_id),
+        ),
         Err(_) => return deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     };
     let Some(t) = t else {
@@ -125,7 +133,12 @@ async fn image(
     if t.attrs["isready"] != true {
         return deny(StatusCode::CONFLICT, "the template is not ready");
     }
-    let Some(disk) = t.attrs["path"].as_str().map(std::path::PathBuf::from) else {
+    // A host fetches its own zone's copy when the template was copied there.
+    let disk = match zone {
+        Some(z) => crate::handlers::template_copy::path_in(&t, z),
+        None => t.attrs["path"].as_str().map(std::path::PathBuf::from),
+    };
+    let Some(disk) = disk else {
         return deny(StatusCode::NOT_FOUND, "the template has no file");
     };
     let path = match file.as_str() {

@@ -5,110 +5,14 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn snapshots_go_to_the_store_only_from_their_host() {
     let ts = TestServer::start().await;
     let c = ts.admin.clone();
-    let zone = s(&c
-        .ok(&[
-            ("command", "createZone"),
-            ("name", "z"),
-            ("networktype", "Advanced"),
-            ("dns1", "8.8.8.8"),
-            ("internaldns1", "10.0.0.1"),
-        ])
-        .await["zone"]["id"]);
-    let pod = s(&c
-        .ok(&[
-            ("command", "createPod"),
-            ("name", "p"),
-            ("zoneid", &zone),
-            ("gateway", "172.16.15.1"),
-            ("netmask", "255.255.255.0"),
-            ("startip", "172.16.15.2"),
-        ])
-        .await["pod"]["id"]);
-    let cluster = s(&c
-        .ok(&[
-            ("command", "addCluster"),
-            ("clustername", "kvms"),
-            ("clustertype", "CloudManaged"),
-            ("hypervisor", "KVM"),
-            ("podid", &pod),
-            ("zoneid", &zone),
-        ])
-        .await["cluster"][0]["id"]);
-    let store = ts.dir.path().join("secondary");
-    std::fs::create_dir_all(&store).expect("store");
-    c.ok(&[
-        ("command", "addImageStore"),
-        ("provider", "NFS"),
-        ("name", "sec"),
-        ("url", &format!("file://{}", store.display())),
-        ("zoneid", &zone),
-    ])
-    .await;
-    let r = c
-        .ok(&[
-            ("command", "addHost"),
-            ("zoneid", &zone),
-            ("podid", &pod),
-            ("clusterid", &cluster),
-            ("hypervisor", "KVM"),
-            ("url", "http://10.9.9.9"),
-        ])
-        .await;
-    let host: uuid::Uuid = s(&r["host"][0]["id"]).parse().expect("host");
-    let token = s(&r["host"][0]["jointoken"]);
-    let t = proto::JoinToken::decode(&token).expect("token");
-    let saved: Arc<Mutex<Option<(uuid::Uuid, String)>>> = Arc::new(Mutex::new(None));
-    let keep = saved.clone();
-    let mut inv = agent::inventory::local("10.9.9.9");
-    inv.hostname = "kvm-store".into();
-    let a = Arc::new(agent::HostAgent {
-        server: t.server.clone().into(),
-        fingerprint: t.fingerprint.clone(),
-        credential: Mutex::new(agent::Credential::Token { secret: t.secret }),
-        inventory: inv,
-        driver: Arc::new(agent::driver::LocalDriver),
-        offline: None,
-        on_credential: Some(Arc::new(move |id, secret: &str| {
-            if let Ok(mut s) = keep.lock() {
-                *s = Some((id, secret.to_string()));
-            }
-        })),
-    });
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn({
-        let a = a.clone();
-        async move {
-            let _ = a.run(stop).await;
-        }
-    });
-    let mut cred = None;
-    for _ in 0..100 {
-        cred = saved.lock().ok().and_then(|g| g.clone());
-        if cred.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (hid, secret) = cred.expect("the agent joined");
-    assert_eq!(hid, host);
-    let servers: agent::ServerList = t.server.clone().into();
-    let source = agent::images::ImageSource::new(
-        &servers,
-        &t.fingerprint,
-        &agent::Credential::Host {
-            host_id: hid,
-            secret: secret.clone(),
-        },
-    );
+    let kz = kvm_zone::KvmZone::new(&ts, "z", "10.9.9.9").await;
+    let (zone, host, store, source) = (kz.zone.clone(), kz.host, kz.store.clone(), &kz.source);
     // A snapshot row being backed up, as the saga leaves it.
     let st = ts.server.as_ref().expect("running").state.clone();
     let acct = c
@@ -216,10 +120,10 @@ async fn snapshots_go_to_the_store_only_from_their_host() {
         .expect_err("done");
     assert!(e.to_string().contains("409"), "{e}");
     let wrong = agent::images::ImageSource::new(
-        &servers,
-        &t.fingerprint,
+        &kz.servers,
+        &kz.fingerprint,
         &agent::Credential::Host {
-            host_id: hid,
+            host_id: host,
             secret: "nope".into(),
         },
     );
@@ -228,7 +132,6 @@ async fn snapshots_go_to_the_store_only_from_their_host() {
         .await
         .expect_err("wrong secret");
     assert!(e.to_string().contains("401"), "{e}");
-    let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), run).await;
+    kz.stop().await;
     ts.stop().await;
 }

@@ -26,6 +26,7 @@ pub mod snapshots;
 pub mod storage;
 pub mod system;
 pub mod tags;
+pub mod template_copy;
 pub mod templates;
 pub mod users;
 pub mod vms;

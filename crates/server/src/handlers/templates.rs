@@ -272,7 +272,9 @@ pub(crate) async fn views(
         let zones: Vec<Uuid> = if r.zone_id.is_nil() {
             all_zones.iter().map(|z| z.id).collect()
         } else {
-            vec![r.zone_id]
+            std::iter::once(r.zone_id)
+                .chain(super::template_copy::copy_zones(r))
+                .collect()
         };
         for z in zones
             .into_iter()
@@ -285,10 +287,14 @@ pub(crate) async fn views(
                 "displaytext".into(),
                 json!(attr_str(r, "displaytext").unwrap_or_else(|| r.name.clone())),
             );
+            let copy = super::template_copy::zone_status(r, z);
+            m.insert(
+                "isready".into(),
+                json!(super::template_copy::ready_in(r, z)),
+            );
             for k in [
                 "ispublic",
                 "isfeatured",
-                "isready",
                 "passwordenabled",
                 "sshkeyenabled",
                 "isextractable",
@@ -296,7 +302,10 @@ pub(crate) async fn views(
             ] {
                 m.insert(k.into(), json!(b(r, k)));
             }
-            m.insert("status".into(), json!(r.state));
+            m.insert(
+                "status".into(),
+                json!(copy.as_ref().map(|c| c.0.as_str()).unwrap_or(&r.state)),
+            );
             m.insert("format".into(), json!(attr_str(r, "format")));
             m.insert("hypervisor".into(), json!(attr_str(r, "hypervisor")));
             if let Some(o) = attr_str(r, "ostypeid").and_then(|o| os_type(&o)) {
@@ -308,10 +317,8 @@ pub(crate) async fn views(
             m.insert("zoneid".into(), json!(z));
             m.insert("zonename".into(), json!(znames.get(&z)));
             for k in ["size", "physicalsize"] {
-                m.insert(
-                    k.into(),
-                    json!(r.attrs.get(k).and_then(|v| v.as_u64()).unwrap_or(0)),
-                );
+                let own = r.attrs.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+                m.insert(k.into(), json!(copy.as_ref().map(|c| c.1).unwrap_or(own)));
             }
             m.insert("crossZones".into(), json!(r.zone_id.is_nil()));
             m.insert("templatetype".into(), json!(attr_str(r, "templatetype")));
@@ -426,7 +433,11 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         .filter(|r| {
             let public = b(r, "ispublic");
             let mine = owner(r) == Some(me);
-            let ready = b(r, "isready");
+            // Ready in the zone asked about (a copy may still be on its way there).
+            let ready = match args.uuid("zoneid") {
+                Some(z) => super::template_copy::ready_in(r, z),
+                None => b(r, "isready"),
+            };
             match filter.as_str() {
                 "featured" => public && b(r, "isfeatured"),
                 "self" => mine,
@@ -457,7 +468,10 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         })
         .filter(|r| {
             args.bool("isready")
-                .map(|v| b(r, "isready") == v)
+                .map(|v| match args.uuid("zoneid") {
+                    Some(z) => super::template_copy::ready_in(r, z) == v,
+                    None => b(r, "isready") == v,
+                })
                 .unwrap_or(true)
         })
         .filter(|r| {
@@ -472,7 +486,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         })
         .filter(|r| {
             args.uuid("zoneid")
-                .map(|z| r.zone_id.is_nil() || r.zone_id == z)
+                .map(|z| super::template_copy::in_zone(r, z))
                 .unwrap_or(true)
         })
         .collect();
@@ -500,7 +514,7 @@ pub(crate) async fn owner_account(
 }
 
 /// The template the caller may change: its owner, or an admin over the owner.
-async fn owned(st: &State, ctx: &OpContext, id: Uuid, iso: bool) -> AppResult<InfraRow> {
+pub(crate) async fn owned(st: &State, ctx: &OpContext, id: Uuid, iso: bool) -> AppResult<InfraRow> {
     let r = get(st, Infra::Template, "id", id).await?;
     if (r.kind == "ISO") != iso {
         return Err(ApiError::invalid_id("id", &id.to_string()).into());
@@ -578,6 +592,20 @@ pub async fn delete_run(
     let Some(r) = r else {
         return Ok(success_body());
     };
+    // With copies in other zones, `zoneid` removes one zone's file only (CloudStack's
+    // per-store delete); the origin's zone passes to a ready copy.
+    if let Some(z) = args.uuid("zoneid") {
+        use super::template_copy as copies;
+        if !copies::copy_zones(&r).is_empty() && !r.zone_id.is_nil() {
+            if copies::remove_copy(st, &r, z).await? {
+                return Ok(success_body());
+            }
+            if r.zone_id == z && copies::pass_origin(st, &r).await? {
+                return Ok(success_body());
+            }
+        }
+    }
+    super::template_copy::remove_all_copies(&r).await;
     if let Some(store) = attr_str(&r, "storepath") {
         let dir = std::path::Path::new(&store)
             .join("template")

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod kvm_zone;
 
 use std::time::Duration;
 

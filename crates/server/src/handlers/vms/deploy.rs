@@ -333,9 +333,15 @@ async fn image_for(
             image.name
         ));
     }
-    if !image.zone_id.is_nil() && image.zone_id != zone.id {
+    if !crate::handlers::template_copy::in_zone(image, zone.id) {
         return param_err(format!(
             "Template {} is not available in zone {}",
+            image.name, zone.name
+        ));
+    }
+    if !crate::handlers::template_copy::ready_in(image, zone.id) {
+        return param_err(format!(
+            "Template {} is still being copied to zone {}",
             image.name, zone.name
         ));
     }

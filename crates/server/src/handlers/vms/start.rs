@@ -127,7 +127,7 @@ async fn restore_template(st: &State, ctx: &OpContext, vm: &VmRow, args: &Args) 
     if t.attrs["isready"] != true {
         return param_err(format!("Template {} is not ready to be used", t.name));
     }
-    if !t.zone_id.is_nil() && t.zone_id != vm.zone_id {
+    if !crate::handlers::template_copy::ready_in(&t, vm.zone_id) {
         return param_err(format!(
             "Template {} is not available in the VM's zone",
             t.name
