@@ -2,11 +2,12 @@
 """Crash audit of the real binary: `canopy up --host simulator` plus server-run simulated
 hosts and a separate `canopy agent --simulate 2` process (its hosts keep their VMs while the
 server is dead, and reconnect to the restarted server), a concurrent mixed workload of several accounts through the `cs` client library
-(deploy, stop, start, reboot, volume create/attach/detach, IP acquire/release, destroy with
-expunge), SIGKILL of the server at random moments (--kills, at least 10), restart on the same
+(deploy, stop, start, reboot, volume create/attach/detach, IP acquire/release, volume
+snapshots taken and deleted, VM snapshots taken and deleted, destroy with expunge), SIGKILL of the server at random moments (--kills, at least 10), restart on the same
 data directory each time, then an audit:
 
 - no job pending, no VM in a transitional state, every saga row final (read from SQLite);
+- no volume snapshot or VM snapshot left half taken (BackedUp/Ready or Error);
 - no phantom VM: once settled, power-state sync rounds on every host find nothing to correct
   (no new VM.POWER.SYNC event over two sync intervals);
 - per-host allocation equals its VMs; no guest IP or public IP assigned twice; no volume of
@@ -127,9 +128,10 @@ def run_job(c, fn, **kw):
 
 
 def worker(name, c, env, stop, stats, rnd):
-    vms, vols, ips = [], [], []
+    vms, vols, ips, snaps = [], [], [], []
     while not stop.is_set():
-        op = rnd.choice(["deploy", "deploy", "stop", "start", "reboot", "volume", "ip", "destroy"])
+        op = rnd.choice(["deploy", "deploy", "stop", "start", "reboot", "volume", "ip", "destroy",
+                         "snapshot", "vmsnapshot"])
         try:
             if op == "deploy" or not vms:
                 r = run_job(c, "deployVirtualMachine", zoneid=env["zone"], templateid=env["template"],
@@ -159,6 +161,16 @@ def worker(name, c, env, stop, stats, rnd):
                     if nets:
                         ip = run_job(c, "associateIpAddress", networkid=nets[0]["id"])
                         ips.append(ip["ipaddress"]["id"])
+            elif op == "snapshot":
+                if snaps and rnd.random() < 0.4:
+                    run_job(c, "deleteSnapshot", id=snaps.pop())
+                else:
+                    roots = c.listVolumes(virtualmachineid=rnd.choice(vms), type="ROOT").get("volume", [])
+                    if roots:
+                        snaps.append(run_job(c, "createSnapshot", volumeid=roots[0]["id"])["snapshot"]["id"])
+            elif op == "vmsnapshot":
+                s = run_job(c, "createVMSnapshot", virtualmachineid=rnd.choice(vms))["vmsnapshot"]["id"]
+                run_job(c, "deleteVMSnapshot", vmsnapshotid=s)
             elif op == "destroy" and len(vms) > 1:
                 v = vms.pop(rnd.randrange(len(vms)))
                 run_job(c, "destroyVirtualMachine", id=v, expunge="true")
@@ -292,6 +304,13 @@ def main():
         addrs = [p["ipaddress"] for p in pubs]
         if len(addrs) != len(set(addrs)):
             violations.append("a public IP is allocated twice: %s" % sorted(addrs))
+        # Snapshots end BackedUp or Error, VM snapshots Ready or Error: none stays half taken.
+        for sn in admin.listSnapshots(listall="true").get("snapshot", []):
+            if sn["state"] not in ("BackedUp", "Error"):
+                violations.append("snapshot %s stays %s" % (sn["id"], sn["state"]))
+        for sn in admin.listVMSnapshot(listall="true").get("vmSnapshot", []):
+            if sn["state"] not in ("Ready", "Error"):
+                violations.append("VM snapshot %s stays %s" % (sn["id"], sn["state"]))
         live = {v["id"] for v in vms}
         for vol in admin.listVolumes(listall="true").get("volume", []):
             if vol.get("virtualmachineid") and vol["virtualmachineid"] not in live:

@@ -2,7 +2,8 @@
 writes a marker to its disk and keeps writing while a snapshot is taken; a volume made from
 the snapshot, attached to another VM, holds the marker; a template made from the snapshot
 boots a new VM that has it; and the benchmark — a snapshot of a 1 GiB volume with 256 MiB
-written, its time and stored size."""
+written, its time and stored size; a volume moved live between pools, and a VM moved live
+to the other host with its volume."""
 
 import os
 import time
@@ -170,6 +171,8 @@ def steps(x):
                                      url="filesystem://" + path)["storagepool"]
         v = st["vm1"]
         root = api.listVolumes(virtualmachineid=v["id"], type="ROOT")["volume"][0]
+        st["pool1"] = root["storageid"]
+        st["pool2_path"] = path
         c = x.console(v["id"])
         try:
             rc, _ = c.run("rm -f /tmp/stopw /tmp/writes; (i=0; while [ ! -e /tmp/stopw ]; do "
@@ -198,6 +201,53 @@ def steps(x):
         return "root of vm1 moved to shared2 in %.1f s while the guest wrote (%d -> %d writes), no I/O error" % (
             took, before, after)
     x.step("a running VM's volume moves live to another pool while the guest writes", live_volume_migration)
+
+    def migrate_with_volume():
+        # vm1 (its root on shared2 since the last step) moves to the other host and its root
+        # back to the first pool in one live migration, while the guest writes: the source
+        # mirrors the disk into the destination's new file over NBD, then the memory follows.
+        v = api.listVirtualMachines(id=st["vm1"]["id"])["virtualmachine"][0]
+        root = api.listVolumes(virtualmachineid=v["id"], type="ROOT")["volume"][0]
+        dest = st["h1"] if v["hostid"] == st["h2"] else st["h2"]
+        c = x.console(v["id"])
+        try:
+            rc, _ = c.run("rm -f /tmp/stopw /tmp/writes; (i=0; while [ ! -e /tmp/stopw ]; do "
+                          "dd if=/dev/urandom of=/mnt/root/churn bs=64k count=16 2>/dev/null; sync; "
+                          "i=$((i+1)); echo $i > /tmp/writes; done) & sleep 1")
+            check(rc == 0, "the writer started")
+            _, out = c.run("echo W=$(cat /tmp/writes)=")
+            before = int(out.split("W=")[-1].split("=")[0] or 0)
+        finally:
+            c.close()
+        t0 = time.monotonic()
+        m = api.migrateVirtualMachineWithVolume(virtualmachineid=v["id"], hostid=dest,
+                                                **{"migrateto[0].volume": root["id"],
+                                                   "migrateto[0].pool": st["pool1"]})["virtualmachine"]
+        took = time.monotonic() - t0
+        check(m["hostid"] == dest and m["state"] == "Running", m)
+        c = x.console(v["id"])
+        try:
+            time.sleep(1)
+            _, out = c.run("echo W=$(cat /tmp/writes)=")
+            after = int(out.split("W=")[-1].split("=")[0] or 0)
+            c.run("touch /tmp/stopw")
+            _, errs = c.run("echo E=$(dmesg | grep -ci 'i/o error')=")
+            _, mark = c.run("cat /mnt/root/marker")
+        finally:
+            c.close()
+        moved = api.listVolumes(id=root["id"])["volume"][0]
+        check(moved["storageid"] == st["pool1"] and moved["state"] == "Ready", moved)
+        check(after > before, "the guest kept writing across the migration (%d -> %d)" % (before, after))
+        check("E=0=" in errs, "no I/O errors in the guest: %r" % errs[-200:])
+        check(MARK in mark, "the data came along: %r" % mark[-200:])
+        check(not os.path.exists(os.path.join(st["pool2_path"], "%s.qcow2" % root["id"])),
+              "the old file on shared2 is deleted")
+        x.times["live migration with storage of the running tiny guest (root volume to another pool)"] = took
+        return "vm1 moved to host %s with its root to the first pool in %.1f s; the guest wrote on (%d -> %d)" % (
+            dest, took, before, after)
+    if "pool1" in st:
+        x.step("migrateVirtualMachineWithVolume: a running VM and its disk move live while the guest writes",
+               migrate_with_volume)
 
     def snapshot_benchmark():
         do = api.createDiskOffering(name="bench-1g", displaytext="1 GiB", disksize=1)["diskoffering"]

@@ -234,7 +234,24 @@ impl SimDriver {
                     "cannot tell whether {address} is alive"
                 ))),
             },
-            Command::PrepareMigration { vm } => {
+            Command::PrepareMigration { vm, storage } => {
+                // Disks that move with the VM are created here (the mirror fills them); the
+                // VM must have each (a real host exports its disk over NBD).
+                if let Some(m) = storage.iter().find(|m| {
+                    !vm.disks
+                        .iter()
+                        .any(|d| d.volume_id == m.volume_id && d.path == m.path)
+                }) {
+                    return Err(
+                        format!("VM {} has no disk for volume {}", vm.name, m.volume_id).into(),
+                    );
+                }
+                {
+                    let mut v = self.host.volumes.lock().map_err(poisoned)?;
+                    for m in storage {
+                        v.entry(m.volume_id).or_insert(m.size_bytes);
+                    }
+                }
                 self.host
                     .vms
                     .lock()
@@ -247,6 +264,24 @@ impl SimDriver {
             Command::MigrateVm { name, .. } => {
                 self.host.vms.lock().map_err(poisoned)?.remove(name);
                 Ok(serde_json::json!({"state": "Migrated"}))
+            }
+            Command::EndDiskExport { .. } => Ok(serde_json::json!({})),
+            // A volume another host created (shared storage) is taken as 1 GiB, as snapshots do.
+            Command::DiskSizes { vm, volumes } => {
+                if !self.host.vms.lock().map_err(poisoned)?.contains_key(vm) {
+                    return Err(crate::HostError::VmNotHere(vm.to_string()));
+                }
+                let have = self.host.volumes.lock().map_err(poisoned)?;
+                let sizes: serde_json::Map<String, serde_json::Value> = volumes
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.to_string(),
+                            serde_json::json!(have.get(v).copied().unwrap_or(1 << 30)),
+                        )
+                    })
+                    .collect();
+                Ok(serde_json::json!({ "sizes": sizes }))
             }
             Command::AttachDisk { vm, disk } => {
                 let mut vms = self.host.vms.lock().map_err(poisoned)?;

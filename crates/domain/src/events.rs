@@ -104,6 +104,7 @@ pub fn event_type(command: &str) -> Option<&'static str> {
         "changeServiceForVirtualMachine" | "scaleVirtualMachine" => "VM.UPGRADE",
         "resetSSHKeyForVirtualMachine" => "VM.RESETSSHKEY",
         "migrateVirtualMachine" => "VM.MIGRATE",
+        "migrateVirtualMachineWithVolume" => "VM.MIGRATE",
         "prepareHostForMaintenance" => "MAINT.PREPARE",
         "cancelHostMaintenance" => "MAINT.CANCEL",
         "attachVolume" => "VOLUME.ATTACH",

@@ -119,6 +119,10 @@ pub struct SagaData {
     pub attached: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugged_on: Option<HostId>,
+    /// migrate with storage: each volume that moves (seeded with the pools asked for; the
+    /// reserve step completes the plan).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<VolumeMove>,
 
     // Outcome.
     /// The failing step's error (what the job answers after unwinding).
@@ -129,6 +133,21 @@ pub struct SagaData {
     /// Recovery gave the saga up (no progress across several restarts).
     #[serde(skip_serializing_if = "is_false")]
     pub give_up: bool,
+}
+
+/// A volume moving with a migrating VM: from its pool and file to `to_pool` at `path`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VolumeMove {
+    pub volume: model::VolumeId,
+    pub to_pool: uuid::Uuid,
+    #[serde(default)]
+    pub from_pool: Option<uuid::Uuid>,
+    #[serde(default)]
+    pub from_path: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub size: u64,
 }
 
 fn is_false(b: &bool) -> bool {

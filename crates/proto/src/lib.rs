@@ -186,12 +186,32 @@ pub enum Command {
     /// Host investigation: can this host reach the host at `address` (its agent address)?
     /// Reply `{"alive": true|false}`; an error means "cannot tell".
     CheckHost { address: String },
-    /// Live migration, destination side: get ready to receive the VM (idempotent).
-    PrepareMigration { vm: VmSpec },
+    /// Live migration, destination side: get ready to receive the VM (idempotent). With
+    /// `storage` (migration with its volumes), the listed disks are created here empty and
+    /// exported over NBD (port [`nbd_port`]) for the source to mirror into; `vm` names them at
+    /// their new paths.
+    PrepareMigration {
+        vm: VmSpec,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        storage: Vec<StorageMove>,
+    },
     /// Live migration, source side: send the running VM to the host at `dest` (its agent
-    /// address); when this answers, the VM runs there and no longer here. Idempotent: a VM
-    /// that is not here any more is success.
-    MigrateVm { name: String, dest: String },
+    /// address); when this answers, the VM runs there and no longer here. With `storage`, the
+    /// listed volumes' disks are mirrored to the destination's NBD exports first and the
+    /// switch-over waits for the mirrors to settle. Idempotent: a VM that is not here any more
+    /// is success.
+    MigrateVm {
+        name: String,
+        dest: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        storage: Vec<Uuid>,
+    },
+    /// Live migration with storage, destination side, after the transfer: stops the NBD
+    /// exports of the VM's disks (idempotent).
+    EndDiskExport { name: String },
+    /// The virtual sizes of a running VM's disks, `{"sizes": {"<volume id>": bytes}}` (a
+    /// migration with storage sizes the destination's new files by them).
+    DiskSizes { vm: String, volumes: Vec<Uuid> },
     /// Changes a running VM's CPUs and memory (hot-plug; scale up only).
     ScaleVm {
         name: String,
@@ -327,6 +347,8 @@ impl Command {
             Self::CheckHost { .. } => "check_host",
             Self::PrepareMigration { .. } => "prepare_migration",
             Self::MigrateVm { .. } => "migrate_vm",
+            Self::EndDiskExport { .. } => "end_disk_export",
+            Self::DiskSizes { .. } => "disk_sizes",
             Self::ScaleVm { .. } => "scale_vm",
             Self::AttachDisk { .. } => "attach_disk",
             Self::DetachDisk { .. } => "detach_disk",
@@ -555,6 +577,21 @@ pub fn migration_port(vm: &str) -> u16 {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     });
     49152 + (h % 8192) as u16
+}
+
+/// The port a migration destination exports a VM's disks on over NBD (migration with
+/// storage): stable per VM, above the migration ports' range.
+pub fn nbd_port(vm: &str) -> u16 {
+    migration_port(vm) + 8192
+}
+
+/// A disk that moves with a migrating VM: created empty at `path` (`size_bytes` virtual) on
+/// the destination and filled by the source's mirror.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StorageMove {
+    pub volume_id: Uuid,
+    pub path: String,
+    pub size_bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -243,6 +243,7 @@ table! {
         "revertToVMSnapshot" => (snapshots::vm::revert_prepare, snapshots::vm::revert_run),
         "deleteVMSnapshot" => (snapshots::vm::delete_prepare, snapshots::vm::delete_run),
         "migrateVirtualMachine" => (migrate::migrate_prepare, migrate::migrate_run),
+        "migrateVirtualMachineWithVolume" => (migrate::with_volume_prepare, migrate::with_volume_run),
         "prepareHostForMaintenance" => (migrate::maintenance_prepare, migrate::maintenance_run),
         "cancelHostMaintenance" => (migrate::cancel_prepare, migrate::cancel_run),
         "updateNetwork" => (networks::update_prepare, networks::update_run),

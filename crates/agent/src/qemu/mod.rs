@@ -49,6 +49,7 @@ mod cmdline;
 mod configdrive;
 mod disks;
 mod guest;
+mod migration;
 mod snapshots;
 mod storagemotion;
 mod vmsnapshots;
@@ -378,46 +379,6 @@ impl QemuDriver {
         Ok(json!({"state": "Stopped"}))
     }
 
-    async fn migrate(&self, name: &str, dest: &str) -> crate::HostResult<Value> {
-        if self.pid(name).is_none() {
-            return Ok(json!({"state": "Migrated"}));
-        }
-        let _busy = self.busy(name);
-        let port = proto::migration_port(name);
-        let mut q = self.qmp(name).await?;
-        q.execute("migrate", json!({"uri": format!("tcp:{dest}:{port}")}))
-            .await?;
-        // Bounded: a migration that does not finish in 10 minutes is cancelled.
-        for _ in 0..6000 {
-            let st = q.execute("query-migrate", Value::Null).await?;
-            match st["status"].as_str().unwrap_or_default() {
-                "completed" => {
-                    let _ = q.execute("quit", Value::Null).await;
-                    let pid = self.pid(name);
-                    if !self.wait_gone(name, Duration::from_secs(5)).await {
-                        if let Some(p) = pid {
-                            stop_pid_async(p).await;
-                        }
-                    }
-                    if let Some(s) = self.spec_of(name) {
-                        self.remove_taps(&s);
-                    }
-                    let _ = std::fs::remove_file(self.vm_dir(name).join("spec.json"));
-                    return Ok(json!({"state": "Migrated"}));
-                }
-                "failed" | "cancelled" => {
-                    return Err(crate::HostError::Failed(format!(
-                        "the migration failed: {}",
-                        st["error-desc"].as_str().unwrap_or("no reason given")
-                    )))
-                }
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-        let _ = q.execute("migrate_cancel", Value::Null).await;
-        Err("the migration did not finish within 10 minutes; cancelled".into())
-    }
-
     fn update_spec(&self, vm: &str, f: impl FnOnce(&mut VmSpec)) {
         if let Some(mut s) = self.spec_of(vm) {
             f(&mut s);
@@ -500,10 +461,18 @@ impl QemuDriver {
                 self.delete_vm_snapshot(vm, tag, disks).await
             }
             Command::StartVm { vm } => self.start(vm, None).await,
-            Command::PrepareMigration { vm } => {
+            Command::PrepareMigration { vm, storage } => {
+                if !storage.is_empty() {
+                    self.create_targets(storage).await?;
+                }
                 self.start(vm, Some(proto::migration_port(&vm.name))).await?;
+                if !storage.is_empty() {
+                    self.export_disks(&vm.name, storage).await?;
+                }
                 Ok(json!({}))
             }
+            Command::EndDiskExport { name } => self.end_disk_export(name).await,
+            Command::DiskSizes { vm, volumes } => self.disk_sizes(vm, volumes).await,
             Command::StopVm { name, force } => self.stop(name, *force).await,
             Command::RebootVm { name } => {
                 if self.pid(name).is_none() {
@@ -515,7 +484,11 @@ impl QemuDriver {
                     .await?;
                 Ok(json!({"state": "Running"}))
             }
-            Command::MigrateVm { name, dest } => self.migrate(name, dest).await,
+            Command::MigrateVm {
+                name,
+                dest,
+                storage,
+            } => self.migrate(name, dest, storage).await,
             Command::UpdateConfigDrive { name, drive } => {
                 self.update_config_drive(name, drive).await
             }

@@ -66,18 +66,7 @@ impl QemuDriver {
             .await?;
         self.give_to_qemu(dest)?;
         let mut q = self.qmp(vm).await?;
-        let blocks = q.execute("query-block", Value::Null).await?;
-        let drive = format!("drive-{volume}");
-        let hp = super::disks::hotplug_node(volume);
-        let node = blocks
-            .as_array()
-            .and_then(|a| {
-                a.iter().find_map(|b| {
-                    let n = b["inserted"]["node-name"].as_str()?;
-                    (b["device"].as_str() == Some(drive.as_str()) || n == hp).then(|| n.to_string())
-                })
-            })
-            .ok_or_else(|| format!("VM {vm} has no disk for volume {volume}"))?;
+        let node = disk_node(&mut q, vm, volume).await?;
         let target = format!("mv{}", &volume.simple().to_string()[..20]);
         let job = format!("mirror-{volume}");
         let _ = q.execute("job-cancel", json!({"id": job})).await;
@@ -144,4 +133,24 @@ impl QemuDriver {
         let _ = q.execute("job-cancel", json!({"id": job})).await;
         Err("the mirror did not finish within an hour".into())
     }
+}
+
+/// The block node of a VM's disk for `volume` (a boot-time `-drive` or a hot-plugged one).
+pub(super) async fn disk_node(
+    q: &mut crate::qmp::Qmp,
+    vm: &str,
+    volume: Uuid,
+) -> crate::HostResult<String> {
+    let blocks = q.execute("query-block", Value::Null).await?;
+    let drive = format!("drive-{volume}");
+    let hp = super::disks::hotplug_node(volume);
+    blocks
+        .as_array()
+        .and_then(|a| {
+            a.iter().find_map(|b| {
+                let n = b["inserted"]["node-name"].as_str()?;
+                (b["device"].as_str() == Some(drive.as_str()) || n == hp).then(|| n.to_string())
+            })
+        })
+        .ok_or_else(|| format!("VM {vm} has no disk for volume {volume}").into())
 }

@@ -223,6 +223,17 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listHosts")
             .opt("storageid", Uuid, "Destination storage pool ID to migrate VM volumes to (not supported yet)")
             .opt("autoselect", Boolean, "Automatically select a destination host (the default when hostid is not given)"),
+        CommandSpec::new("migrateVirtualMachineWithVolume", "Attempts Migration of a VM with its volumes to a different host")
+            .asynchronous()
+            .roles(crate::registry::roles::ADMIN)
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .req("virtualmachineid", Uuid, "the ID of the virtual machine")
+            .rel("listVirtualMachines")
+            .opt("hostid", Uuid, "Destination Host ID to migrate VM to (any cluster of the VM's zone)")
+            .rel("listHosts")
+            .opt("migrateto", Map, "Storage to pool mapping: migrateto[0].volume=<uuid>&migrateto[0].pool=<uuid>; volumes not named stay where the destination reaches them, else go to a pool it reaches")
+            .opt("autoselect", Boolean, "Accepted; the destination host must be given"),
         CommandSpec::new("findHostsForMigration", "Find hosts suitable for migrating a virtual machine.")
             .roles(crate::registry::roles::ADMIN)
             .returns("host", HOST)

@@ -120,6 +120,60 @@ pub static MIGRATE: SagaDef = SagaDef {
     ],
 };
 
+/// Whether `dest` can take `vm` now, checked in `tx` (under the host's lock): None when it
+/// can, else why not (a strict affinity group it would break, or its capacity — CPU and
+/// memory with its cluster's over-commit, implicit dedication). A host dedicated to another
+/// domain or account is refused outright.
+pub async fn admit(
+    st: &Core,
+    tx: &mut db::Conn,
+    vm: &VmRow,
+    dest_row: &HostRow,
+) -> DomainResult<Option<String>> {
+    let snap = crate::placing::snapshot(st, vm.zone_id).await?;
+    let (Some(h), Some(c)) = (
+        snap.hosts.iter().find(|h| h.id == dest_row.id.0),
+        snap.clusters.iter().find(|c| c.id == dest_row.cluster_id),
+    ) else {
+        return Err(DomainError::Internal(
+            "destination not in the zone's snapshot".into(),
+        ));
+    };
+    let (account, domains) = crate::placing::owner_of(st, vm).await?;
+    let owner = placement::Request {
+        owner_account: Some(account),
+        owner_domains: domains,
+        ..Default::default()
+    };
+    if placement::dedicated_to_others(h, &owner) {
+        return Err(DomainError::refused(
+            ErrorKind::Capacity,
+            format!(
+                "Cannot migrate VM {} to host {}: it is dedicated to another domain or account",
+                vm.instance_name, dest_row.name
+            ),
+        ));
+    }
+    if let Some(why) = crate::affinity::check_in_tx(tx, vm.id, dest_row.id).await? {
+        return Ok(Some(format!(
+            "Cannot migrate VM {} to host {}: {why}",
+            vm.instance_name, dest_row.name
+        )));
+    }
+    let (cpu, mem) = super::held(vm);
+    let implicit = crate::placing::planner_for(st, vm, placement::Planner::FirstFit)
+        .await?
+        .1;
+    let fits = crate::placing::host_takes(tx, h, c, cpu, mem, true).await?
+        && crate::placing::implicit_ok(tx, dest_row.id, vm.account_id, implicit).await?;
+    Ok((!fits).then(|| {
+        format!(
+            "Host {} does not have enough capacity for VM {}",
+            dest_row.name, vm.instance_name
+        )
+    }))
+}
+
 pub async fn saga_vm(cx: &SagaCx) -> DomainResult<VmRow> {
     load(&cx.st, cx.vm()).await?.ok_or_else(|| vm_gone(cx.vm()))
 }
@@ -184,68 +238,15 @@ pub fn reserve_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             if let Some(why) = unsuitable(&vm, &dest_row) {
                 return crate::error::refuse(why);
             }
-            // Capacity on the destination, under its lock.
-            let snap = crate::placing::snapshot(&st, vm.zone_id).await?;
-            let (Some(h), Some(c)) = (
-                snap.hosts.iter().find(|h| h.id == dest),
-                snap.clusters.iter().find(|c| c.id == cluster),
-            ) else {
-                return Err(DomainError::Internal(
-                    "destination not in the zone's snapshot".into(),
-                ));
-            };
-            // A host dedicated to another domain or account is not this VM's to use.
-            let (account, domains) = crate::placing::owner_of(&st, &vm).await?;
-            let owner = placement::Request {
-                owner_account: Some(account),
-                owner_domains: domains,
-                ..Default::default()
-            };
-            if placement::dedicated_to_others(h, &owner) {
-                return Err(DomainError::refused(
-                    ErrorKind::Capacity,
-                    format!(
-                        "Cannot migrate VM {} to host {}: it is dedicated to another domain or account",
-                        vm.instance_name, dest_row.name
-                    ),
-                ));
-            }
             let mut tx = st.store.begin().await?;
-            // A strict affinity group the destination would break refuses it outright.
-            if let Some(why) = crate::affinity::check_in_tx(&mut tx, vm.id, dest).await? {
+            if let Some(why) = admit(&st, &mut tx, &vm, &dest_row).await? {
                 drop(tx);
                 if cx.data.hostid.is_none() {
-                    // Chosen by placement, taken by a group member since: another one.
+                    // Chosen by placement, taken since (capacity, a group member): another one.
                     avoid.insert(dest);
                     continue;
                 }
-                return Err(DomainError::refused(
-                    ErrorKind::Capacity,
-                    format!(
-                        "Cannot migrate VM {} to host {}: {why}",
-                        vm.instance_name, dest_row.name
-                    ),
-                ));
-            }
-            let (cpu, mem) = super::held(&vm);
-            let implicit = crate::placing::planner_for(&st, &vm, placement::Planner::FirstFit)
-                .await?
-                .1;
-            let fits = crate::placing::host_takes(&mut tx, h, c, cpu, mem, true).await?
-                && crate::placing::implicit_ok(&mut tx, dest, vm.account_id, implicit).await?;
-            if !fits {
-                drop(tx);
-                if cx.data.hostid.is_some() {
-                    return Err(DomainError::refused(
-                        ErrorKind::Capacity,
-                        format!(
-                            "Host {} does not have enough capacity for VM {}",
-                            dest_row.name, vm.instance_name
-                        ),
-                    ));
-                }
-                avoid.insert(dest);
-                continue;
+                return Err(DomainError::refused(ErrorKind::Capacity, why));
             }
             if !db::vm_transition(
                 &mut tx,
@@ -297,7 +298,10 @@ pub fn prepare_dest(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             .hub
             .command_ready(
                 dest,
-                proto::Command::PrepareMigration { vm: spec },
+                proto::Command::PrepareMigration {
+                    vm: spec,
+                    storage: Vec::new(),
+                },
                 HOST_TIMEOUT,
             )
             .await?;
@@ -342,6 +346,7 @@ pub fn transfer(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 proto::Command::MigrateVm {
                     name: vm.instance_name,
                     dest: address,
+                    storage: Vec::new(),
                 },
                 HOST_TIMEOUT,
             )

@@ -5,6 +5,7 @@
 
 pub mod destroy;
 pub mod migrate;
+pub mod migrate_storage;
 pub mod restore;
 pub mod start;
 

@@ -389,7 +389,13 @@ pub async fn spec(st: &Core, vm: &VmRow) -> DomainResult<proto::VmSpec> {
         memory_mib: vm.memory_mib.max(0) as u64,
         disks: vols
             .iter()
-            .filter(|v| v.state == model::VolumeState::Ready)
+            // A disk being moved (migrateVolume, migration with storage) is still the VM's.
+            .filter(|v| {
+                matches!(
+                    v.state,
+                    model::VolumeState::Ready | model::VolumeState::Migrating
+                )
+            })
             .map(|v| proto::DiskSpec {
                 volume_id: v.id.into(),
                 path: v.path.clone().unwrap_or_default(),

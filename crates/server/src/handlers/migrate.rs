@@ -138,6 +138,68 @@ pub async fn migrate_run(
     super::vms::result_of(st, ctx, &vm).await
 }
 
+// --- with volumes --------------------------------------------------------------------------
+
+/// `migrateto[i].volume` / `migrateto[i].pool` pairs.
+fn volume_pools(args: &Args) -> AppResult<Vec<(model::VolumeId, Uuid)>> {
+    let mut out = Vec::new();
+    for m in args.map("migrateto").unwrap_or_default() {
+        let (Some(v), Some(p)) = (m.get("volume"), m.get("pool")) else {
+            return param_err("Each migrateto entry needs volume and pool");
+        };
+        let v = v
+            .trim()
+            .parse::<Uuid>()
+            .map_err(|_| api::ApiError::invalid_id("migrateto.volume", v))?;
+        let p = p
+            .trim()
+            .parse::<Uuid>()
+            .map_err(|_| api::ApiError::invalid_id("migrateto.pool", p))?;
+        out.push((model::VolumeId(v), p));
+    }
+    Ok(out)
+}
+
+pub async fn with_volume_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let vm = super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
+    let pools = volume_pools(args)?;
+    let Some(h) = args.uuid("hostid") else {
+        return param_err("hostid is required: the host the VM migrates to");
+    };
+    let dest = super::hosts::host(st, "hostid", model::HostId(h)).await?;
+    domain::vms::migrate_storage::plan(st, &vm, &dest, &pools, false).await?;
+    Ok(JobPlan {
+        instance_type: Some("VirtualMachine"),
+        instance_id: Some(vm.id.to_string()),
+        returns_id: false,
+        description: format!("Migrating VM {} with its volumes", vm.instance_name),
+    })
+}
+
+pub async fn with_volume_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    let dest = args
+        .uuid("hostid")
+        .ok_or_else(|| AppError::Internal("storage migration job without hostid".into()))?;
+    domain::vms::migrate_storage::run(
+        &st.core,
+        job.id,
+        model::VmId(id),
+        model::HostId(dest),
+        &volume_pools(args)?,
+    )
+    .await?;
+    let vm = load(st, model::VmId(id))
+        .await?
+        .ok_or_else(|| vm_gone(id))?;
+    super::vms::result_of(st, ctx, &vm).await
+}
+
 // --- maintenance -----------------------------------------------------------------------------
 
 pub async fn maintenance_prepare(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
