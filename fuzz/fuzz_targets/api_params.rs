@@ -1,5 +1,6 @@
 //! A request's query string and form body, merged and bound against every command of the
-//! registry (the first byte picks the command, so the fuzzer explores each one's binding).
+//! registry (the first byte picks the command, so the fuzzer explores each one's binding);
+//! role permission rules parsed and matched against every command name.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -45,4 +46,13 @@ fuzz_target!(|data: &[u8]| {
     if let Some(spec) = raw.command().and_then(|c| registry().get(c)) {
         let _ = spec.bind(&raw, 500);
     }
+    // Role permission rules (createRolePermission, importRole) and the check against every
+    // command name: a pattern parses or not, and matching never panics.
+    if let Some(rule) = raw.get("rule").and_then(model::rules::Rule::parse) {
+        for s in specs.iter() {
+            let _ = rule.matches(s.name);
+        }
+        let _ = rule.matches(&q);
+    }
+    let _ = raw.get("permission").map(model::rules::Permission::parse);
 });

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use model::identity::{AccountState, AccountType, RoleType};
+use model::identity::{AccountState, AccountType};
 use model::{AccountId, DomainId, RoleId, SessionId, UserId};
 
 use crate::mapper::{map_row, parsed};
@@ -190,79 +190,6 @@ pub async fn domain_mark_removed(conn: &mut AnyConnection, id: DomainId) -> Resu
         .push(", state = 'Inactive'")
         .and(" WHERE removed IS NULL AND id = ", id);
     Ok(q.query().execute(conn).await?.rows_affected() > 0)
-}
-
-// --- roles ---------------------------------------------------------------------------------
-
-fn role_row(r: &AnyRow) -> Result<RoleRow> {
-    map_row!(
-        r,
-        "roles",
-        RoleRow {
-            id: "id",
-            name: "name",
-            role_type: "role_type",
-            description: "description",
-            is_default: "is_default",
-            read_only: "read_only",
-        }
-    )
-}
-
-pub async fn role_insert(conn: &mut AnyConnection, role: &RoleRow) -> Result<()> {
-    let mut q = Sql::new("INSERT INTO roles (id, name, role_type, description, is_default, read_only, created) VALUES (");
-    q.bind(role.id)
-        .push(", ")
-        .bind(role.name.clone())
-        .push(", ")
-        .bind(role.role_type.as_str())
-        .push(", ");
-    q.bind(role.description.clone())
-        .push(", ")
-        .bind(role.is_default)
-        .push(", ")
-        .bind(role.read_only);
-    q.push(", ").bind(now_ms()).push(")");
-    q.query().execute(conn).await.map_err(DbError::classify)?;
-    Ok(())
-}
-
-pub async fn role_get(conn: &mut AnyConnection, id: RoleId) -> Result<Option<RoleRow>> {
-    let mut q = Sql::new("SELECT * FROM roles WHERE id = ");
-    q.bind(id);
-    q.one(conn, role_row).await
-}
-
-/// The default (non read-only) role of a type.
-pub async fn role_default_for(conn: &mut AnyConnection, t: RoleType) -> Result<Option<RoleRow>> {
-    let mut q =
-        Sql::new("SELECT * FROM roles WHERE is_default = 1 AND read_only = 0 AND role_type = ");
-    q.bind(t.as_str()).push(" ORDER BY created LIMIT 1");
-    q.one(conn, role_row).await
-}
-
-pub async fn role_list(
-    conn: &mut AnyConnection,
-    id: Option<RoleId>,
-    name: Option<&str>,
-    role_type: Option<RoleType>,
-    keyword: Option<&str>,
-) -> Result<Vec<RoleRow>> {
-    let mut q = Sql::new("SELECT * FROM roles WHERE 1 = 1");
-    if let Some(id) = id {
-        q.and(" AND id = ", id);
-    }
-    if let Some(n) = name {
-        q.and(" AND lower(name) = lower(", n).push(")");
-    }
-    if let Some(t) = role_type {
-        q.and(" AND role_type = ", t.as_str());
-    }
-    if let Some(k) = keyword {
-        q.and(" AND lower(name) LIKE ", format!("%{}%", k.to_lowercase()));
-    }
-    q.push(" ORDER BY created, name");
-    q.all(conn, role_row).await
 }
 
 // --- accounts ------------------------------------------------------------------------------

@@ -40,9 +40,22 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (26, "volume snapshots and snapshot policies", V26),
     (27, "VM snapshots", V27),
     (28, "download links of extracted volumes and templates", V28),
+    (29, "role permissions", V29),
 ];
 
-pub const SCHEMA_VERSION: i64 = 28;
+pub const SCHEMA_VERSION: i64 = 29;
+
+/// Dynamic roles: a role's rules (API name patterns with allow/deny) in `sort_order`; roles
+/// gain `is_public` (domain admins see only public roles) and `state` (Enabled/Disabled).
+const V29: &str = r#"
+ALTER TABLE roles ADD COLUMN is_public BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE roles ADD COLUMN state TEXT NOT NULL DEFAULT 'Enabled';
+CREATE TABLE role_permissions (
+    id TEXT PRIMARY KEY, role_id TEXT NOT NULL REFERENCES roles(id), rule TEXT NOT NULL,
+    permission TEXT NOT NULL, description TEXT NOT NULL, sort_order BIGINT NOT NULL
+);
+CREATE INDEX role_permissions_role ON role_permissions (role_id, sort_order)
+"#;
 
 /// extractVolume / extractTemplate: a download link (`id`, random) to a file on the image
 /// store (`file`), valid until `expires` (epoch ms); `state` Uploading while a host sends a

@@ -26,6 +26,10 @@ pub struct RoleRow {
     pub description: String,
     pub is_default: bool,
     pub read_only: bool,
+    /// Domain admins see (and may give) only public roles.
+    pub is_public: bool,
+    /// `Enabled` or `Disabled` (a disabled role's accounts cannot call the API).
+    pub state: String,
 }
 
 /// An account joined with its role and domain.

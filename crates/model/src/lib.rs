@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod limits;
 pub mod net;
 pub mod os;
+pub mod rules;
 pub mod schedule;
 pub mod settings;
 pub mod state;

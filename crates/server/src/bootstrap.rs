@@ -84,6 +84,8 @@ pub async fn run(
             description: r.description.into(),
             is_default: true,
             read_only: r.read_only,
+            is_public: true,
+            state: "Enabled".into(),
         };
         db::role_insert(&mut tx, &row).await?;
         if r.role_type == RoleType::Admin {

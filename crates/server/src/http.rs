@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 
 use crate::auth;
 use crate::dispatch;
-use crate::handlers::system::allowed;
 use crate::jobs;
+use crate::rolecheck::allowed;
 use crate::state::State;
 
 pub fn router(st: State) -> Router {
@@ -200,8 +200,10 @@ async fn handle(
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if !allowed(&ctx, spec) {
-        return Reply::err(wrapper, ApiError::not_permitted(command));
+    match allowed(st, &ctx, spec).await {
+        Ok(true) => {}
+        Ok(false) => return Reply::err(wrapper, ApiError::not_permitted(command)),
+        Err(e) => return Reply::err(wrapper, crate::error::for_user(e.into_api())),
     }
     if spec.mutates()
         && *method != Method::POST

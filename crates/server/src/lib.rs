@@ -26,6 +26,7 @@ pub mod panics;
 pub mod peers;
 pub mod powersync;
 pub mod returnproxy;
+pub mod rolecheck;
 pub mod saga;
 pub mod sources;
 pub mod sshkeys;
@@ -201,6 +202,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         ui_dir: cfg.ui_dir.clone(),
         cluster: cluster::Membership::new(stop.clone()),
         tunnels: Default::default(),
+        role_rules: Default::default(),
     });
     let _ = own_jobs.state.set(Arc::downgrade(&st));
     let resumed = jobs::recover(&st, true).await?;

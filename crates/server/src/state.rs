@@ -23,6 +23,8 @@ pub struct AppState {
     pub cluster: crate::cluster::Membership,
     /// This server's SSH tunnels to return proxies.
     pub tunnels: crate::returnproxy::Tunnels,
+    /// The roles' permission rules, cached briefly.
+    pub role_rules: crate::rolecheck::RoleRules,
 }
 
 impl std::ops::Deref for AppState {

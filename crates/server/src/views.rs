@@ -84,8 +84,8 @@ pub fn role(r: &RoleRow) -> Value {
         "type": r.role_type.as_str(),
         "description": r.description,
         "isdefault": r.is_default,
-        "ispublic": true,
-        "state": "ENABLED",
+        "ispublic": r.is_public,
+        "state": r.state.to_uppercase(),
     })
 }
 

@@ -127,6 +127,31 @@ pub const ROLE: &[Field] = &[
     f("state", "string", "the state of the role"),
 ];
 
+pub const ROLE_PERMISSION: &[Field] = &[
+    f("id", "string", "the ID of the role permission"),
+    f(
+        "roleid",
+        "string",
+        "the ID of the role to which the role permission belongs",
+    ),
+    f(
+        "rolename",
+        "string",
+        "the name of the role to which the role permission belongs",
+    ),
+    f("rule", "string", "the api name or wildcard rule"),
+    f(
+        "permission",
+        "string",
+        "the permission type of the api name or wildcard rule, allow/deny",
+    ),
+    f(
+        "description",
+        "string",
+        "the description of the role permission",
+    ),
+];
+
 pub const KEYPAIR: &[Field] = &[
     f("id", "string", "ID of the ssh keypair"),
     f("name", "string", "Name of the keypair"),

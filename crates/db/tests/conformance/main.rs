@@ -36,6 +36,8 @@ pub(crate) async fn seed_roles(store: &DataStore) -> RoleRow {
             description: "d".into(),
             is_default: true,
             read_only: false,
+            is_public: true,
+            state: "Enabled".into(),
         };
         role_insert(&mut tx, &r).await.expect("role");
         if t == RoleType::User {
