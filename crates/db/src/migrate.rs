@@ -41,9 +41,22 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (27, "VM snapshots", V27),
     (28, "download links of extracted volumes and templates", V28),
     (29, "role permissions", V29),
+    (30, "instance groups", V30),
 ];
 
-pub const SCHEMA_VERSION: i64 = 29;
+pub const SCHEMA_VERSION: i64 = 30;
+
+/// Instance groups: a name unique per account among live groups; VMs name theirs in
+/// `vms.vm_group` (a name set before this version gets its group when the VM is next given
+/// a group; until then it has no `groupid`).
+const V30: &str = r#"
+CREATE TABLE instance_groups (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id),
+    domain_id TEXT NOT NULL REFERENCES domains(id), name TEXT NOT NULL,
+    created BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX instance_groups_name_live ON instance_groups (account_id, name) WHERE removed IS NULL
+"#;
 
 /// Dynamic roles: a role's rules (API name patterns with allow/deny) in `sort_order`; roles
 /// gain `is_public` (domain admins see only public roles) and `state` (Enabled/Disabled).

@@ -57,6 +57,9 @@ async fn lifecycle(ts: TestServer) {
     assert_eq!(vm["name"], "web-1");
     assert_eq!(vm["displayname"], "Web one");
     assert_eq!(vm["group"], "web");
+    // The group was created for the account; its id filters the list.
+    let web_group = s(&vm["groupid"]);
+    assert!(!web_group.is_empty(), "{vm}");
     assert_eq!(vm["keypairs"], "k1");
     assert_eq!(vm["templateid"], z.template.as_str());
     assert_eq!(vm["serviceofferingid"], z.offering.as_str());
@@ -137,7 +140,7 @@ async fn lifecycle(ts: TestServer) {
         ("state", "Running", 1),
         ("state", "running", 1),
         ("state", "Stopped", 0),
-        ("groupid", "web", 1),
+        ("groupid", web_group.as_str(), 1),
         ("keypair", "k1", 1),
         ("keyword", "Web", 1),
         ("templateid", z.template.as_str(), 1),

@@ -246,5 +246,35 @@ pub fn specs() -> Vec<CommandSpec> {
             .roles(ADMIN)
             .returns("success", SUCCESS)
             .req("id", Uuid, "ID of the role permission"),
+        // --- instance groups -----------------------------------------------------
+        CommandSpec::new("createInstanceGroup", "Creates a vm group")
+            .returns("instancegroup", INSTANCE_GROUP)
+            .related("listInstanceGroups")
+            .req("name", String, "the name of the instance group")
+            .len(255)
+            .opt("account", String, "the account of the instance group. The account parameter must be used with the domainId parameter.")
+            .opt("domainid", Uuid, "the domain ID of account owning the instance group")
+            .rel("listDomains")
+            .opt("projectid", Uuid, "The project of the instance group (projects are not supported yet: refused)"),
+        CommandSpec::new("listInstanceGroups", "Lists vm groups")
+            .returns("instancegroup", INSTANCE_GROUP)
+            .list()
+            .opt("id", Uuid, "list instance groups by ID")
+            .opt("name", String, "list instance groups by name")
+            .opt("account", String, "list resources by account. Must be used with the domainId parameter.")
+            .opt("domainid", Uuid, "list only resources belonging to the domain specified")
+            .rel("listDomains")
+            .opt("isrecursive", Boolean, "defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.")
+            .opt("listall", Boolean, "If set to false, list only resources belonging to the command's caller; if set to true - list resources that the caller is authorized to see. Default value is false"),
+        CommandSpec::new("updateInstanceGroup", "Updates a vm group")
+            .returns("instancegroup", INSTANCE_GROUP)
+            .req("id", Uuid, "Instance group ID")
+            .rel("listInstanceGroups")
+            .opt("name", String, "new instance group name")
+            .len(255),
+        CommandSpec::new("deleteInstanceGroup", "Deletes a vm group")
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the ID of the instance group")
+            .rel("listInstanceGroups"),
     ]
 }

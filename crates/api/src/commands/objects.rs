@@ -127,6 +127,29 @@ pub const ROLE: &[Field] = &[
     f("state", "string", "the state of the role"),
 ];
 
+pub const INSTANCE_GROUP: &[Field] = &[
+    f("id", "string", "the ID of the instance group"),
+    f("name", "string", "the name of the instance group"),
+    f("account", "string", "the account owning the instance group"),
+    f("domainid", "string", "the domain ID of the instance group"),
+    f("domain", "string", "the domain name of the instance group"),
+    f(
+        "domainpath",
+        "string",
+        "path of the Domain the instance group belongs to",
+    ),
+    f(
+        "created",
+        "date",
+        "time and date the instance group was created",
+    ),
+    f(
+        "hasannotations",
+        "boolean",
+        "whether the instance group has annotations",
+    ),
+];
+
 pub const ROLE_PERMISSION: &[Field] = &[
     f("id", "string", "the ID of the role permission"),
     f(

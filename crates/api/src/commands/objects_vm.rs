@@ -50,6 +50,7 @@ pub const VIRTUAL_MACHINE: &[Field] = &[
     f("rootdevicetype", "string", "device type of the root volume"),
     f("haenable", "boolean", "true if high-availability is enabled, false otherwise"),
     f("group", "string", "the group name of the virtual machine"),
+    f("groupid", "string", "the group ID of the virtual machine"),
     f("keypairs", "string", "ssh key-pairs"),
     f("details", "map", "Vm details in key/value pairs."),
     f("displayvm", "boolean", "an optional field whether to the display the vm to the end user or not."),

@@ -9,6 +9,7 @@ pub mod clusters;
 pub mod dedication;
 pub mod domains;
 pub mod hosts;
+pub mod instancegroups;
 pub mod ips;
 pub mod keypairs;
 pub mod lb;

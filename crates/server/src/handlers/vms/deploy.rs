@@ -569,6 +569,13 @@ async fn record_vm(
         let p = domain::guestdata::generate_password(st);
         attrs[domain::guestdata::PENDING_PASSWORD] = json!(st.key.encrypt(&p)?);
     }
+    let group = match args.text("group").map(str::trim).filter(|g| !g.is_empty()) {
+        Some(g) => {
+            crate::handlers::instancegroups::ensure(st, acct.id, acct.domain_id, g).await?;
+            Some(g.to_string())
+        }
+        None => None,
+    };
     let id = Uuid::new_v4();
     let new = db::NewVm {
         id: model::VmId(id),
@@ -585,7 +592,7 @@ async fn record_vm(
         cpu_mhz,
         memory_mib: memory,
         ha_enable: attr_b(so, "offerha"),
-        group: args.text("group").map(str::to_string),
+        group,
         userdata,
         keypairs,
         attrs,

@@ -91,6 +91,8 @@ pub(crate) struct Names {
     groups: HashMap<model::VmId, Vec<Value>>,
     /// Affinity groups per VM.
     affinity: HashMap<model::VmId, Vec<Value>>,
+    /// Instance groups by (account, name).
+    instance_groups: HashMap<(model::AccountId, String), Uuid>,
     /// Running VMs' latest guest statistics.
     stats: std::collections::BTreeMap<model::VmId, model::stats::GuestStats>,
 }
@@ -201,8 +203,23 @@ pub(crate) async fn names(st: &State, vms: &[VmRow]) -> AppResult<Names> {
             })
             .collect()
     };
+    let mut instance_groups = HashMap::new();
+    {
+        let mut c = st.store.read().await?;
+        for vm in vms {
+            if let Some(g) = &vm.group {
+                let key = (vm.account_id, g.clone());
+                if let std::collections::hash_map::Entry::Vacant(e) = instance_groups.entry(key) {
+                    if let Some(row) = db::group_get_by_name(&mut c, vm.account_id, g).await? {
+                        e.insert(row.id);
+                    }
+                }
+            }
+        }
+    }
     Ok(Names {
         affinity,
+        instance_groups,
         nics,
         zones,
         offerings,
@@ -281,6 +298,9 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
     put("haenable", json!(vm.ha_enable));
     if let Some(g) = &vm.group {
         put("group", json!(g));
+        if let Some(id) = n.instance_groups.get(&(vm.account_id, g.clone())) {
+            put("groupid", json!(id));
+        }
     }
     if let Some(first) = vm.keypairs.first() {
         // Both: `keypair` (the first key's name) is what libcloud and Ansible's cs_instance
@@ -398,7 +418,11 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         ch.ha_enable = Some(h);
     }
     if let Some(g) = args.str("group") {
-        ch.group = Some(Some(g.trim().to_string()).filter(|g| !g.is_empty()));
+        let g = g.trim();
+        if !g.is_empty() {
+            super::instancegroups::ensure(st, vm.account_id, vm.domain_id, g).await?;
+        }
+        ch.group = Some(Some(g.to_string()).filter(|g| !g.is_empty()));
     }
     if let Some(u) = args.text("userdata") {
         check_userdata(u, st.settings.int("vm.userdata.max.length"))?;
@@ -485,10 +509,17 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     f.template_id = args.uuid("templateid");
     f.iso_id = args.uuid("isoid");
     f.service_offering_id = args.uuid("serviceofferingid");
-    f.group = args
-        .text("groupid")
-        .or(args.text("group"))
-        .map(str::to_string);
+    f.group = args.text("group").map(str::to_string);
+    // A group by id: its name within its account (a group the caller cannot see: nothing).
+    if let Some(gid) = args.uuid("groupid") {
+        match super::instancegroups::filter_of(st, ctx, gid).await? {
+            Some((account, name)) => {
+                f.group = Some(name);
+                f.scope = Some(db::OwnerScope::Account(account));
+            }
+            None => f.none = true,
+        }
+    }
     f.ha_enable = args.bool("haenable");
     f.keypair = args.text("keypair").map(str::to_string);
     f.user_id = args.id("userid");
