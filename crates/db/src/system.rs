@@ -150,6 +150,10 @@ pub struct EventFilter {
     pub resource_id: Option<String>,
     pub resource_type: Option<String>,
     pub start_id: Option<EventId>,
+    /// Any of these (archiveEvents/deleteEvents `ids`); empty = no condition.
+    pub ids: Vec<EventId>,
+    /// Archived ones only, or unarchived ones only (listEvents shows the unarchived).
+    pub archived: Option<bool>,
     pub offset: u64,
     pub limit: Option<u64>,
 }
@@ -158,6 +162,19 @@ fn event_where(q: &mut Sql, f: &EventFilter) {
     f.scope.push(q, "e.account_id", "d");
     if let Some(id) = f.id {
         q.and(" AND e.id = ", id);
+    }
+    if !f.ids.is_empty() {
+        q.push(" AND e.id IN (");
+        for (i, id) in f.ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(*id);
+        }
+        q.push(")");
+    }
+    if let Some(a) = f.archived {
+        q.and(" AND e.archived = ", a);
     }
     if let Some(t) = &f.event_type {
         q.and(" AND e.event_type = ", t.clone());
@@ -203,6 +220,26 @@ pub async fn event_list(conn: &mut AnyConnection, f: &EventFilter) -> Result<Lis
         rows.iter().map(event_row).collect::<Result<_>>()?,
         total.max(0) as u64,
     ))
+}
+
+/// Marks the events the filter matches archived (hidden from listEvents); how many.
+pub async fn event_archive(conn: &mut AnyConnection, f: &EventFilter) -> Result<u64> {
+    let mut q = Sql::new(&format!(
+        "UPDATE events SET archived = 1 WHERE id IN (SELECT e.id{EVENT_FROM}"
+    ));
+    event_where(&mut q, f);
+    q.push(")");
+    Ok(q.query().execute(conn).await?.rows_affected())
+}
+
+/// Deletes the events the filter matches; how many.
+pub async fn event_delete(conn: &mut AnyConnection, f: &EventFilter) -> Result<u64> {
+    let mut q = Sql::new(&format!(
+        "DELETE FROM events WHERE id IN (SELECT e.id{EVENT_FROM}"
+    ));
+    event_where(&mut q, f);
+    q.push(")");
+    Ok(q.query().execute(conn).await?.rows_affected())
 }
 
 /// Deletes events older than `before`; returns how many.

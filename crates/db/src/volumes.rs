@@ -283,6 +283,20 @@ pub async fn volume_set_host(
     Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
 }
 
+/// Renames a volume and replaces its attributes (updateVolume).
+pub async fn volume_update(
+    conn: &mut AnyConnection,
+    id: VolumeId,
+    name: &str,
+    attrs: &serde_json::Value,
+) -> Result<bool> {
+    let mut q = Sql::new("UPDATE volumes SET name = ");
+    q.bind(name)
+        .and(", attrs = ", attrs.to_string())
+        .and(" WHERE removed IS NULL AND id = ", id.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
 /// Changes a volume's size (bytes).
 pub async fn volume_resize(conn: &mut AnyConnection, id: VolumeId, size: i64) -> Result<bool> {
     let mut q = Sql::new("UPDATE volumes SET size = ");

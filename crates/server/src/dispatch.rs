@@ -49,6 +49,8 @@ table! {
         "queryAsyncJobResult" => system::query_async_job_result,
         "listAsyncJobs" => system::list_async_jobs,
         "listEvents" => system::list_events,
+        "archiveEvents" => system::archive_or_delete_events,
+        "deleteEvents" => system::archive_or_delete_events,
         "listConfigurations" => system::list_configurations,
         "updateConfiguration" => system::update_configuration,
         "listBackgroundTasks" => system::list_background_tasks,
@@ -78,6 +80,8 @@ table! {
         "listInstanceGroups" => instancegroups::list,
         "updateInstanceGroup" => instancegroups::update,
         "deleteInstanceGroup" => instancegroups::delete,
+        "listHypervisors" => catalog::list_hypervisors,
+        "listGuestOsMapping" => catalog::list_guest_os_mapping,
         "listRoles" => roles::list,
         "createRole" => roles::create,
         "importRole" => roles::import,
@@ -205,6 +209,7 @@ table! {
         "getVirtualMachineUserData" => vms::get_userdata,
         "listVirtualMachinesMetrics" => vms::list_metrics,
         "deleteVolume" => volumes::delete,
+        "updateVolume" => volumes::update,
         "deleteImageStore" => storage::delete_image_store,
     }
     async {

@@ -128,11 +128,23 @@ pub fn job(j: &JobRow) -> Value {
     m.insert("jobprocstatus".into(), json!(j.progress));
     m.insert("jobresultcode".into(), json!(j.result_code));
     if j.status != 0 {
-        if let Some(r) = j
+        if let Some(mut r) = j
             .result
             .as_deref()
             .and_then(|r| serde_json::from_str::<Value>(r).ok())
         {
+            // The entity carries its job, as CloudStack's response objects do (jobid and
+            // jobstatus 0 — the entity's own, not the job's).
+            if j.status == 1 {
+                if let Some(obj) = r.as_object_mut() {
+                    for v in obj.values_mut() {
+                        if let Some(e) = v.as_object_mut() {
+                            e.entry("jobid").or_insert(json!(j.id));
+                            e.entry("jobstatus").or_insert(json!(0));
+                        }
+                    }
+                }
+            }
             m.insert("jobresulttype".into(), json!("object"));
             m.insert("jobresult".into(), r);
         }

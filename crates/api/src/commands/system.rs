@@ -39,7 +39,24 @@ pub fn specs() -> Vec<CommandSpec> {
             .with_time()
             .opt("resourceid", String, "the ID of the resource associated with the event")
             .opt("resourcetype", String, "the type of the resource associated with the event")
-            .opt("startid", Uuid, "the parent/start ID of the event, when provided this will list all the events with the start/parent ID including the parent event"),
+            .opt("startid", Uuid, "the parent/start ID of the event, when provided this will list all the events with the start/parent ID including the parent event")
+            .opt("archived", Boolean, "true to list archived events, otherwise false (the default)"),
+        CommandSpec::new("archiveEvents", "Archive one or more events.")
+            .returns("success", SUCCESS)
+            .opt("ids", List, "the IDs of the events")
+            .opt("type", String, "archive by event type")
+            .opt("startdate", Date, "the start date range of the events to archive (use format \"yyyy-MM-dd\" or \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time()
+            .opt("enddate", Date, "the end date range of the events to archive (use format \"yyyy-MM-dd\" or \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time(),
+        CommandSpec::new("deleteEvents", "Delete one or more events.")
+            .returns("success", SUCCESS)
+            .opt("ids", List, "the IDs of the events")
+            .opt("type", String, "delete by event type")
+            .opt("startdate", Date, "the start date range of the events to delete (use format \"yyyy-MM-dd\" or \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time()
+            .opt("enddate", Date, "the end date range of the events to delete (use format \"yyyy-MM-dd\" or \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time(),
         CommandSpec::new("listConfigurations", "Lists all configurations.")
             .roles(ADMIN)
             .returns("configuration", CONFIGURATION)

@@ -1,7 +1,7 @@
 //! Templates, ISOs and OS types.
 
 use super::objects::*;
-use crate::registry::{CommandSpec, ParamType::*};
+use crate::registry::{f, CommandSpec, Field, ParamType::*};
 
 fn register(name: &'static str, desc: &'static str, key: &'static str) -> CommandSpec {
     CommandSpec::new(name, desc)
@@ -128,5 +128,45 @@ pub fn specs() -> Vec<CommandSpec> {
             .list()
             .opt("id", Uuid, "list Os category by id")
             .opt("name", String, "list os category by name"),
+        CommandSpec::new("listGuestOsMapping", "Lists all available OS mappings for given hypervisor")
+            .roles(crate::registry::roles::ADMIN)
+            .returns("guestosmapping", GUEST_OS_MAPPING)
+            .list()
+            .opt("id", Uuid, "list mapping by its UUID")
+            .opt("ostypeid", Uuid, "list mapping by Guest OS Type UUID")
+            .rel("listOsTypes")
+            .opt("hypervisor", String, "list Guest OS mapping by hypervisor")
+            .opt("hypervisorversion", String, "list Guest OS mapping by hypervisor version. Must be used with hypervisor parameter")
+            .opt("osdisplayname", String, "list Guest OS mapping by OS display name")
+            .opt("osnameforhypervisor", String, "list Guest OS mapping by OS mapping name with hypervisor"),
+        CommandSpec::new("listHypervisors", "List hypervisors")
+            .returns("hypervisor", HYPERVISOR)
+            .list()
+            .opt("zoneid", Uuid, "the zone id for listing hypervisors.")
+            .rel("listZones"),
     ]
 }
+
+pub const GUEST_OS_MAPPING: &[Field] = &[
+    f("id", "string", "the ID of the Guest OS mapping"),
+    f("hypervisor", "string", "the hypervisor"),
+    f(
+        "hypervisorversion",
+        "string",
+        "version of the hypervisor for mapping",
+    ),
+    f("ostypeid", "string", "the ID of the Guest OS type"),
+    f(
+        "osdisplayname",
+        "string",
+        "standard display name for the Guest OS",
+    ),
+    f(
+        "osnameforhypervisor",
+        "string",
+        "hypervisor specific name for the Guest OS",
+    ),
+    f("isuserdefined", "string", "is the mapping user defined"),
+];
+
+pub const HYPERVISOR: &[Field] = &[f("name", "string", "Hypervisor name")];

@@ -162,6 +162,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("userdata", String, "an optional binary data that can be sent to the virtual machine upon a successful deployment, base64 encoded")
             .len(1_048_576)
             .opt("displayvm", Boolean, "an optional field, whether to the display the vm to the end user or not.")
+            .opt("deleteprotection", Boolean, "Set delete protection for the virtual machine. If true, the instance will be protected from deletion.")
             .opt("details", Map, "Details in key/value pairs.")
             .opt("cleanupdetails", Boolean, "optional boolean field, which indicates if details should be cleaned up or not"),
         vm_id(CommandSpec::new("changeServiceForVirtualMachine", "Changes the service offering for a virtual machine. The virtual machine must be in a \"Stopped\" state for this command to take effect."))
@@ -315,6 +316,14 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listStoragePools")
             .opt("livemigrate", Boolean, "if the volume should be live migrated when it is attached to a running vm")
             .opt("newdiskofferingid", Uuid, "The new disk offering ID (not supported)"),
+        CommandSpec::new("updateVolume", "Updates the volume.")
+            .returns("volume", VOLUME)
+            .req("id", Uuid, "the ID of the disk volume")
+            .rel("listVolumes")
+            .opt("name", String, "new name of the volume")
+            .len(255)
+            .opt("displayvolume", Boolean, "an optional field, whether to the display the volume to the end user or not.")
+            .opt("deleteprotection", Boolean, "Set delete protection for the volume. If true, the volume will be protected from deletion."),
         CommandSpec::new("deleteVolume", "Deletes a detached disk volume.")
             .returns("success", SUCCESS)
             .req("id", Uuid, "The ID of the disk volume")

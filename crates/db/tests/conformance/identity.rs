@@ -342,6 +342,8 @@ pub(crate) async fn sessions_settings_events(store: &DataStore) {
         resource_id: None,
         resource_type: None,
         start_id: None,
+        ids: Vec::new(),
+        archived: None,
         offset: 0,
         limit: Some(2),
     };

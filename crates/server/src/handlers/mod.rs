@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admission;
 pub mod affinity;
 pub mod capacity;
+pub mod catalog;
 pub mod clusters;
 pub mod dedication;
 pub mod domains;

@@ -115,6 +115,8 @@ pub async fn list_events(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
         resource_id: args.text("resourceid").map(str::to_string),
         resource_type: args.text("resourcetype").map(str::to_string),
         start_id: args.id("startid"),
+        ids: Vec::new(),
+        archived: Some(args.flag("archived")),
         offset: args.page.offset,
         limit: args.page.limit,
     };
@@ -125,6 +127,72 @@ pub async fn list_events(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
         total,
         rows.iter().map(views::event).collect(),
     ))
+}
+
+/// archiveEvents / deleteEvents: the caller's events (users), or those of the accounts an
+/// admin is over, chosen by `ids` and/or `type`, `startdate`, `enddate` (one of them needed).
+pub async fn archive_or_delete_events(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<Value> {
+    let mut ids = Vec::new();
+    for i in args.list("ids").unwrap_or_default() {
+        ids.push(
+            i.trim()
+                .parse::<model::EventId>()
+                .map_err(|_| ApiError::invalid_id("ids", i))?,
+        );
+    }
+    let (t, start, end) = (
+        args.text("type"),
+        args.date("startdate"),
+        args.date("enddate"),
+    );
+    if ids.is_empty() && t.is_none() && start.is_none() && end.is_none() {
+        return param_err("Please specify ids, type, startdate or enddate of the events");
+    }
+    let scope = if ctx.is_root_admin() {
+        db::OwnerScope::All
+    } else if ctx.is_domain_admin() {
+        db::OwnerScope::Domain {
+            id: ctx.user.account.domain_id,
+            path: ctx.user.account.domain_path.clone(),
+            recursive: true,
+        }
+    } else {
+        db::OwnerScope::Account(ctx.account_id())
+    };
+    let f = db::EventFilter {
+        scope,
+        id: None,
+        event_type: t.map(str::to_string),
+        level: None,
+        start,
+        end: end.map(|d| {
+            if d % 86_400_000 == 0 {
+                d + 86_399_999
+            } else {
+                d
+            }
+        }),
+        keyword: None,
+        resource_id: None,
+        resource_type: None,
+        start_id: None,
+        ids,
+        archived: None,
+        offset: 0,
+        limit: None,
+    };
+    let mut tx = st.store.begin().await?;
+    if args.command == "deleteEvents" {
+        db::event_delete(&mut tx, &f).await?;
+    } else {
+        db::event_archive(&mut tx, &f).await?;
+    }
+    tx.commit().await?;
+    Ok(api::success_body())
 }
 
 fn configuration(st: &State, d: &SettingDef) -> Value {

@@ -17,6 +17,12 @@ pub(crate) fn may_expunge(st: &State, ctx: &OpContext) -> AppResult<()> {
 
 pub async fn destroy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let vm = owned(st, ctx, args.required_id("id")?).await?;
+    if vm.attrs["deleteprotection"] == true {
+        return crate::error::param_err(format!(
+            "Instance {} has delete protection enabled and cannot be deleted",
+            vm.name
+        ));
+    }
     if args.flag("expunge") {
         may_expunge(st, ctx)?;
     }

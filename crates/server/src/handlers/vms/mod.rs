@@ -296,6 +296,10 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
     put("rootdeviceid", json!(0));
     put("rootdevicetype", json!("ROOT"));
     put("haenable", json!(vm.ha_enable));
+    put(
+        "deleteprotection",
+        json!(vm.attrs["deleteprotection"] == true),
+    );
     if let Some(g) = &vm.group {
         put("group", json!(g));
         if let Some(id) = n.instance_groups.get(&(vm.account_id, g.clone())) {
@@ -432,6 +436,10 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     let mut attrs_changed = false;
     if let Some(d) = args.bool("displayvm") {
         attrs["displayvm"] = json!(d);
+        attrs_changed = true;
+    }
+    if let Some(p) = args.bool("deleteprotection") {
+        attrs["deleteprotection"] = json!(p);
         attrs_changed = true;
     }
     if let Some(maps) = args.map("details") {

@@ -119,6 +119,7 @@ pub(crate) struct VolumeView<'a> {
     created: String,
     destroyed: bool,
     displayvolume: bool,
+    deleteprotection: bool,
     tags: Value,
 }
 
@@ -158,7 +159,8 @@ impl<'a> VolumeView<'a> {
             domainpath: display_domain_path(&v.domain_path),
             created: api::time::format_ms(v.created),
             destroyed: v.state == model::VolumeState::Destroy,
-            displayvolume: true,
+            displayvolume: v.attrs["displayvolume"].as_bool().unwrap_or(true),
+            deleteprotection: v.attrs["deleteprotection"] == true,
             tags: super::tags::embedded(tags, v.id.into()),
         }
     }

@@ -389,8 +389,55 @@ pub async fn resize_run(
     result(st, ctx, model::VolumeId(id)).await
 }
 
+/// updateVolume: the owner renames a volume, hides it from lists (`displayvolume`) or
+/// protects it from deletion (`deleteprotection`).
+pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let v = owned(st, ctx, "id", args.required_id("id")?).await?;
+    let mut name = v.name.clone();
+    if let Some(n) = args.text("name") {
+        let n = n.trim();
+        if n.is_empty() {
+            return param_err("Volume name can't be empty");
+        }
+        name = n.to_string();
+    }
+    let mut attrs = v.attrs.clone();
+    if !attrs.is_object() {
+        attrs = serde_json::json!({});
+    }
+    if let Some(d) = args.bool("displayvolume") {
+        attrs["displayvolume"] = serde_json::json!(d);
+    }
+    if let Some(p) = args.bool("deleteprotection") {
+        attrs["deleteprotection"] = serde_json::json!(p);
+    }
+    let mut tx = st.store.begin().await?;
+    db::volume_update(&mut tx, v.id, &name, &attrs).await?;
+    crate::events::Event::new(ctx, "VOLUME.UPDATE", format!("Volume {name} updated"))
+        .resource(v.id.0, "Volume", Some(&name))
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    let v = owned(st, ctx, "id", v.id.0).await?;
+    let n = super::names(st, std::slice::from_ref(&v)).await?;
+    let tags = super::super::tags::for_resources(st, &[v.id.0]).await?;
+    Ok(serde_json::json!({ "volume": super::view(ctx, &v, &n, &tags) }))
+}
+
+/// The refusal for a volume whose owner protected it.
+pub(crate) fn check_delete_protection(v: &db::VolumeRow) -> AppResult<()> {
+    if v.attrs["deleteprotection"] == true {
+        return param_err(format!(
+            "Volume {} has delete protection enabled and cannot be deleted",
+            v.name
+        ));
+    }
+    Ok(())
+}
+
 pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let v = owned(st, ctx, "id", args.required_id("id")?).await?;
+    check_delete_protection(&v)?;
     if v.vm_id.is_some() {
         return param_err("Please specify a volume that is not attached to any VM.");
     }

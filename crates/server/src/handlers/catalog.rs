@@ -1,0 +1,88 @@
+//! Fixed catalogues: listHypervisors (the hypervisors Canopy runs — KVM through QEMU, and the
+//! simulator) and listGuestOsMapping (each OS type's name for each of them; ids are stable,
+//! derived from the pair).
+
+use api::{list_body, Args};
+use model::os::OS_TYPES;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::context::OpContext;
+use crate::error::{param_err, AppResult};
+use crate::state::State;
+
+/// The hypervisors and the version their OS mappings are for.
+const HYPERVISORS: &[(&str, &str)] = &[("KVM", "default"), ("Simulator", "default")];
+
+fn hypervisor_named(h: &str) -> AppResult<&'static str> {
+    HYPERVISORS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(h))
+        .map(|(n, _)| *n)
+        .ok_or_else(|| {
+            api::ApiError::param(format!("Invalid hypervisor {h}: KVM or Simulator")).into()
+        })
+}
+
+pub async fn list_hypervisors(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    if let Some(z) = args.uuid("zoneid") {
+        crate::handlers::zones::get(st, db::Infra::Zone, "zoneid", z).await?;
+    }
+    let items: Vec<Value> = HYPERVISORS
+        .iter()
+        .map(|(n, _)| json!({ "name": n }))
+        .collect();
+    Ok(list_body("hypervisor", items.len() as u64, items))
+}
+
+/// A mapping's id: stable for (hypervisor, OS type).
+fn mapping_id(hypervisor: &str, os: &str) -> Uuid {
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("canopy-guestos/{hypervisor}/{os}").as_bytes(),
+    )
+}
+
+pub async fn list_guest_os_mapping(_st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let hv = args.text("hypervisor").map(hypervisor_named).transpose()?;
+    if let Some(v) = args.text("hypervisorversion") {
+        if v != "default" {
+            return param_err(format!(
+                "Invalid hypervisor version {v}: the mappings are for version default"
+            ));
+        }
+    }
+    let os = args.uuid("ostypeid").map(|u| u.to_string());
+    let id = args.uuid("id");
+    let name = args.text("osdisplayname").map(str::to_lowercase);
+    let for_hv = args.text("osnameforhypervisor").map(str::to_lowercase);
+    let kw = args.text("keyword").map(str::to_lowercase);
+    let mut items = Vec::new();
+    for (h, version) in HYPERVISORS
+        .iter()
+        .filter(|(h, _)| hv.map(|x| x == *h).unwrap_or(true))
+    {
+        for o in OS_TYPES {
+            let mid = mapping_id(h, o.id);
+            let d = o.description.to_lowercase();
+            let keep = id.map(|i| i == mid).unwrap_or(true)
+                && os.as_deref().map(|x| x == o.id).unwrap_or(true)
+                && name.as_deref().map(|n| n == d).unwrap_or(true)
+                && for_hv.as_deref().map(|n| n == d).unwrap_or(true)
+                && kw.as_deref().map(|k| d.contains(k)).unwrap_or(true);
+            if keep {
+                items.push(json!({
+                    "id": mid,
+                    "hypervisor": h,
+                    "hypervisorversion": version,
+                    "ostypeid": o.id,
+                    "osdisplayname": o.description,
+                    "osnameforhypervisor": o.description,
+                    "isuserdefined": "false",
+                }));
+            }
+        }
+    }
+    let total = items.len() as u64;
+    Ok(list_body("guestosmapping", total, args.page.slice(items)))
+}

@@ -1,0 +1,162 @@
+//! The smaller command families the CloudStack tools call: listHypervisors,
+//! listGuestOsMapping, archiveEvents/deleteEvents (a tenant's own events only),
+//! updateVolume, delete protection of VMs and volumes, and the async job result's entity
+//! carrying its job id.
+
+mod common;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_smaller_families_answer_as_cloudstack() {
+    let ts = TestServer::start().await;
+    let c = ts.admin.clone();
+    let z = VmZone::new(&ts, 1).await;
+    let (_, _, a) = account_with_keys(&ts, &c, "fa", None, "0").await;
+    let (_, _, b) = account_with_keys(&ts, &c, "fb", None, "0").await;
+
+    // Hypervisors and guest OS mappings.
+    let h = a.ok(&[("command", "listHypervisors")]).await;
+    assert_eq!(names(&h, "hypervisor", "name"), ["KVM", "Simulator"]);
+    a.err(
+        &[
+            ("command", "listHypervisors"),
+            ("zoneid", &uuid::Uuid::new_v4().to_string()),
+        ],
+        431,
+    )
+    .await;
+    let m = c
+        .ok(&[("command", "listGuestOsMapping"), ("hypervisor", "kvm")])
+        .await;
+    let first = m["guestosmapping"][0].clone();
+    assert_eq!(first["hypervisor"], "KVM", "{m}");
+    let again = c
+        .ok(&[("command", "listGuestOsMapping"), ("id", &s(&first["id"]))])
+        .await;
+    assert_eq!(again["count"], 1, "{again}");
+    assert_eq!(again["guestosmapping"][0]["ostypeid"], first["ostypeid"]);
+    c.err(
+        &[("command", "listGuestOsMapping"), ("hypervisor", "xen")],
+        431,
+    )
+    .await;
+    a.err(&[("command", "listGuestOsMapping")], 401).await;
+
+    // The job's result entity carries the job id.
+    let r = a.ok(&z.deploy(&[("name", "p1")])).await;
+    let job = s(&r["jobid"]);
+    let j = a.wait_job(&job).await;
+    assert_eq!(
+        j["jobresult"]["virtualmachine"]["jobid"],
+        job.as_str(),
+        "{j}"
+    );
+    let vm = s(&j["jobresult"]["virtualmachine"]["id"]);
+
+    // Delete protection: a protected VM is not destroyed until it is lifted.
+    let u = a
+        .ok(&[
+            ("command", "updateVirtualMachine"),
+            ("id", &vm),
+            ("deleteprotection", "true"),
+        ])
+        .await;
+    assert_eq!(u["virtualmachine"]["deleteprotection"], true, "{u}");
+    let e = a
+        .err(&[("command", "destroyVirtualMachine"), ("id", &vm)], 431)
+        .await;
+    assert!(e.contains("delete protection"), "{e}");
+    a.ok(&[
+        ("command", "updateVirtualMachine"),
+        ("id", &vm),
+        ("deleteprotection", "false"),
+    ])
+    .await;
+    let d = a
+        .job(&[("command", "destroyVirtualMachine"), ("id", &vm)])
+        .await;
+    assert_eq!(d["jobstatus"], 1, "{d}");
+
+    // updateVolume: renamed, protected, refused to delete until unprotected; others' no.
+    let offering = s(&c.ok(&[("command", "listDiskOfferings")]).await["diskoffering"][0]["id"]);
+    let v = a
+        .job(&[
+            ("command", "createVolume"),
+            ("name", "data"),
+            ("zoneid", &z.zone),
+            ("diskofferingid", &offering),
+        ])
+        .await;
+    let vol = s(&v["jobresult"]["volume"]["id"]);
+    let u = a
+        .ok(&[
+            ("command", "updateVolume"),
+            ("id", &vol),
+            ("name", "data2"),
+            ("deleteprotection", "true"),
+        ])
+        .await;
+    assert_eq!(u["volume"]["name"], "data2", "{u}");
+    assert_eq!(u["volume"]["deleteprotection"], true, "{u}");
+    let e = a
+        .err(&[("command", "deleteVolume"), ("id", &vol)], 431)
+        .await;
+    assert!(e.contains("delete protection"), "{e}");
+    let r = b
+        .call(&[("command", "updateVolume"), ("id", &vol), ("name", "x")])
+        .await;
+    assert!([431, 531].contains(&r.status), "{}", r.text);
+    a.ok(&[
+        ("command", "updateVolume"),
+        ("id", &vol),
+        ("deleteprotection", "false"),
+    ])
+    .await;
+    a.ok(&[("command", "deleteVolume"), ("id", &vol)]).await;
+
+    // Events: archived ones leave listEvents (archived=true shows them); deleted ones go;
+    // another tenant's stay.
+    let mine = a.ok(&[("command", "listEvents")]).await;
+    let n = mine["count"].as_u64().unwrap_or(0);
+    assert!(n >= 3, "{mine}");
+    let theirs_before = b.ok(&[("command", "listEvents")]).await["count"].clone();
+    a.err(&[("command", "archiveEvents")], 431).await;
+    a.ok(&[("command", "archiveEvents"), ("type", "VOLUME.UPDATE")])
+        .await;
+    let after = a.ok(&[("command", "listEvents")]).await;
+    let types: Vec<String> = names(&after, "event", "type");
+    assert!(!types.contains(&"VOLUME.UPDATE".to_string()), "{types:?}");
+    let archived = a
+        .ok(&[("command", "listEvents"), ("archived", "true")])
+        .await;
+    assert!(
+        names(&archived, "event", "type").contains(&"VOLUME.UPDATE".to_string()),
+        "{archived}"
+    );
+    let ids: Vec<String> = after["event"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .take(2)
+        .map(|e| s(&e["id"]))
+        .collect();
+    a.ok(&[("command", "deleteEvents"), ("ids", &ids.join(","))])
+        .await;
+    let left = a.ok(&[("command", "listEvents")]).await;
+    for id in &ids {
+        assert!(!names(&left, "event", "id").contains(id), "{left}");
+    }
+    // b's events: untouched by a's archive of every type and date.
+    a.ok(&[("command", "archiveEvents"), ("enddate", "2999-01-01")])
+        .await;
+    assert_eq!(
+        b.ok(&[("command", "listEvents")]).await["count"],
+        theirs_before
+    );
+    assert!(a.ok(&[("command", "listEvents")]).await["event"]
+        .as_array()
+        .map(|e| e.is_empty())
+        .unwrap_or(true));
+    ts.stop().await;
+}
