@@ -12,6 +12,7 @@ import { serviceTags, vpcDetail, vpcs } from "./views/vpc";
 import { clusters, hostDetail, hosts, imageStores, offerings, physicalNetworks, pods, primaryStorage, routers, settings, zones } from "./views/infra";
 import { accounts, domains, events, jobsPage, limits, users } from "./views/accounts";
 import { admissionPolicies, affinityGroups, dedicatedResources } from "./views/scheduling";
+import { instanceGroups, roleDetail, roles } from "./views/roles";
 
 type View = (arg: string) => HTMLElement;
 interface NavItem {
@@ -32,6 +33,7 @@ const NAV: NavItem[] = [
   { section: "Compute", path: "snapshots", label: "Snapshots", view: snapshots },
   { section: "Compute", path: "keypairs", label: "SSH key pairs", view: keypairs },
   { section: "Compute", path: "affinitygroups", label: "Affinity groups", view: affinityGroups },
+  { section: "Compute", path: "instancegroups", label: "Instance groups", view: instanceGroups },
   { section: "Images", path: "templates", label: "Templates", view: templates },
   { section: "Images", path: "isos", label: "ISOs", view: isos },
   { section: "Network", path: "networks", label: "Guest networks", view: networks },
@@ -54,6 +56,7 @@ const NAV: NavItem[] = [
   { section: "Administration", path: "settings", label: "Global settings", view: settings, roles: ADMIN },
   { section: "Administration", path: "domains", label: "Domains", view: domains, roles: ADMINS },
   { section: "Administration", path: "accounts", label: "Accounts", view: accounts, roles: ADMINS },
+  { section: "Administration", path: "roles", label: "Roles", view: roles, roles: ADMINS },
   { section: "Administration", path: "users", label: "Users", view: users },
   { section: "Administration", path: "limits", label: "Resource limits", view: limits },
   { section: "Administration", path: "events", label: "Events", view: events },
@@ -69,6 +72,7 @@ const DETAIL: Record<string, { view: View; roles?: NavItem["roles"] }> = {
   vpc: { view: vpcDetail },
   securitygroup: { view: securityGroupDetail },
   host: { view: hostDetail, roles: ADMIN },
+  role: { view: roleDetail, roles: ADMIN },
 };
 
 const app = document.getElementById("app") as HTMLElement;

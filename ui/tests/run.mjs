@@ -120,6 +120,20 @@ const dialogSubmit = async (page) => {
     return cells.slice(0, 3).join(" | ");
   });
 
+  await steps.step("create an instance group on its page and rename it", async () => {
+    await page.goto(`${base}/client/#/instancegroups`);
+    await page.click("text=+ Create instance group");
+    await page.fill(".modal input[name=name]", `web-${run}`);
+    await dialogSubmit(page);
+    const row = rowByName(page, `web-${run}`);
+    await row.waitFor();
+    await row.locator("button:has-text('Rename')").click();
+    await page.fill(".modal input[name=name]", `front-${run}`);
+    await dialogSubmit(page);
+    await rowByName(page, `front-${run}`).waitFor();
+    return `web-${run} created, renamed front-${run}`;
+  });
+
   await steps.step("deploy a VM through the wizard and see it Running", async () => {
     await page.goto(`${base}/client/#/instances`);
     await page.click("text=+ Add instance");
@@ -693,6 +707,36 @@ await steps.step("domain admin: accounts of the domain, its VMs, no infrastructu
     await dialogSubmit(page);
     await row.waitFor({ state: "detached" });
     return "2 CPU / 1024 MiB, then deleted";
+  });
+
+  await steps.step("a role from the Roles page: rules added, reordered and flipped, as the API then lists them", async () => {
+    const name = `reader-${run}`;
+    await page.goto(`${base}/client/#/roles`);
+    await page.click("text=+ Create role");
+    await page.fill(".modal input[name=name]", name);
+    await page.selectOption(".modal select[name=type]", "User");
+    await dialogSubmit(page);
+    const row = rowByName(page, name);
+    await row.waitFor();
+    await row.locator("a").first().click();
+    await page.waitForSelector("text=+ Add rule");
+    for (const [rule, perm] of [["*", "deny"], ["list*", "allow"]]) {
+      await page.click("text=+ Add rule");
+      await page.fill(".modal input[name=rule]", rule);
+      await page.selectOption(".modal select[name=permission]", perm);
+      await dialogSubmit(page);
+      await page.waitForSelector(`tr[data-rule="${rule}"]`);
+    }
+    // list* was added last: moved up, it decides before the closing deny.
+    await page.locator('tr[data-rule="list*"] button:has-text("↑")').click();
+    await waitText(page.locator("table.rules tbody tr").first(), /list\*/);
+    await page.locator('tr[data-rule="*"] button:has-text("Allow")').click();
+    await waitText(page.locator('tr[data-rule="*"]'), /allow/);
+    const id = (await admin("listRoles", { name })).role[0].id;
+    const rules = (await admin("listRolePermissions", { roleid: id })).rolepermission;
+    const seen = rules.map((r) => `${r.permission} ${r.rule}`).join(", ");
+    check(seen === "allow list*, allow *", seen);
+    return `role ${name}: ${seen}`;
   });
 
   await steps.step("register a template from a staging path on the server; its download completes", async () => {

@@ -139,6 +139,34 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("hypervisorversion", String, "list Guest OS mapping by hypervisor version. Must be used with hypervisor parameter")
             .opt("osdisplayname", String, "list Guest OS mapping by OS display name")
             .opt("osnameforhypervisor", String, "list Guest OS mapping by OS mapping name with hypervisor"),
+        CommandSpec::new("updateTemplatePermissions", "Updates template visibility permissions. A public template is visible to all accounts; a private one only to its owner and the accounts it is shared with.")
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the template ID")
+            .rel("listTemplates")
+            .opt("accounts", List, "a comma delimited list of accounts within caller's domain. If specified, \"op\" parameter has to be passed in.")
+            .opt("op", String, "permission operator (add, remove, reset)")
+            .opt("ispublic", Boolean, "true for public template, false for private template")
+            .opt("isfeatured", Boolean, "true for featured template, false otherwise")
+            .opt("isextractable", Boolean, "true if the template is extractable, false other wise. Can be set only by root admin")
+            .opt("projectids", List, "a comma delimited list of projects (projects are not supported yet: refused)"),
+        CommandSpec::new("listTemplatePermissions", "List template visibility and all accounts that have permissions to view this template.")
+            .returns("templatepermission", TEMPLATE_PERMISSION)
+            .req("id", Uuid, "the template ID")
+            .rel("listTemplates"),
+        CommandSpec::new("updateIsoPermissions", "Updates iso visibility permissions. A public iso is visible to all accounts; a private one only to its owner and the accounts it is shared with.")
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the iso ID")
+            .rel("listIsos")
+            .opt("accounts", List, "a comma delimited list of accounts within caller's domain. If specified, \"op\" parameter has to be passed in.")
+            .opt("op", String, "permission operator (add, remove, reset)")
+            .opt("ispublic", Boolean, "true for public iso, false for private iso")
+            .opt("isfeatured", Boolean, "true for featured iso, false otherwise")
+            .opt("isextractable", Boolean, "true if the iso is extractable, false other wise. Can be set only by root admin")
+            .opt("projectids", List, "a comma delimited list of projects (projects are not supported yet: refused)"),
+        CommandSpec::new("listIsoPermissions", "List iso visibility and all accounts that have permissions to view this iso.")
+            .returns("isopermission", TEMPLATE_PERMISSION)
+            .req("id", Uuid, "the iso ID")
+            .rel("listIsos"),
         CommandSpec::new("listHypervisors", "List hypervisors")
             .returns("hypervisor", HYPERVISOR)
             .list()
@@ -170,3 +198,22 @@ pub const GUEST_OS_MAPPING: &[Field] = &[
 ];
 
 pub const HYPERVISOR: &[Field] = &[f("name", "string", "Hypervisor name")];
+
+pub const TEMPLATE_PERMISSION: &[Field] = &[
+    f("id", "string", "the template ID"),
+    f(
+        "ispublic",
+        "boolean",
+        "true if this template is a public template, false otherwise",
+    ),
+    f(
+        "domainid",
+        "string",
+        "the ID of the domain to which the template belongs",
+    ),
+    f(
+        "account",
+        "list",
+        "the list of accounts the template is available for",
+    ),
+];

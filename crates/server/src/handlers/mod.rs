@@ -29,6 +29,7 @@ pub mod storage;
 pub mod system;
 pub mod tags;
 pub mod template_copy;
+pub mod template_perms;
 pub mod templates;
 pub mod users;
 pub mod vms;

@@ -33,6 +33,7 @@ pub(crate) fn visible_to(who: &db::AccountRow, r: &InfraRow, owner_domain_path: 
     use model::identity::RoleType;
     b(r, "ispublic")
         || owner(r) == Some(who.id.0)
+        || super::template_perms::shared_with(r, who.id.0)
         || who.role_type == RoleType::Admin
         || (who.role_type == RoleType::DomainAdmin
             && owner_domain_path.starts_with(&who.domain_path))
@@ -433,6 +434,7 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         .filter(|r| {
             let public = b(r, "ispublic");
             let mine = owner(r) == Some(me);
+            let shared = super::template_perms::shared_with(r, me);
             // Ready in the zone asked about (a copy may still be on its way there).
             let ready = match args.uuid("zoneid") {
                 Some(z) => super::template_copy::ready_in(r, z),
@@ -442,10 +444,11 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
                 "featured" => public && b(r, "isfeatured"),
                 "self" => mine,
                 "selfexecutable" => mine && ready,
-                "shared" | "sharedexecutable" => false,
-                "executable" => (mine || public) && ready,
+                "shared" => shared,
+                "sharedexecutable" => shared && ready,
+                "executable" => (mine || public || shared) && ready,
                 "community" => public && !b(r, "isfeatured"),
-                _ => public || mine || (ctx.is_admin() && visible_admin(r)),
+                _ => public || mine || shared || (ctx.is_admin() && visible_admin(r)),
             }
         })
         .filter(|r| match &scope {
