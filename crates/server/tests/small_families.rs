@@ -1,7 +1,7 @@
 //! The smaller command families the CloudStack tools call: listHypervisors,
 //! listGuestOsMapping, archiveEvents/deleteEvents (a tenant's own events only),
-//! updateVolume, delete protection of VMs and volumes, and the async job result's entity
-//! carrying its job id.
+//! updateVolume, delete protection of VMs and volumes, listRouters' resolvers, and the async
+//! job result's entity carrying its job id.
 
 mod common;
 
@@ -53,6 +53,14 @@ async fn the_smaller_families_answer_as_cloudstack() {
         "{j}"
     );
     let vm = s(&j["jobresult"]["virtualmachine"]["id"]);
+    // The VM's network router answers the zone's resolvers it forwards to.
+    let zone = c.ok(&[("command", "listZones"), ("id", &z.zone)]).await["zone"][0].clone();
+    let routers = c
+        .ok(&[("command", "listRouters"), ("listall", "true")])
+        .await;
+    let router = routers["router"][0].clone();
+    assert!(router.is_object(), "the deploy made a router: {routers}");
+    assert_eq!(router["dns1"], zone["dns1"], "{router}");
 
     // Delete protection: a protected VM is not destroyed until it is lifted.
     let u = a

@@ -32,6 +32,19 @@ pub use routes::{
 async fn view(st: &State, routers: &[RouterRow]) -> AppResult<Vec<Value>> {
     let zones = super::zones::names(st, Infra::Zone, routers.iter().map(|r| r.zone_id)).await?;
     let mut c = st.store.read().await?;
+    // The upstream resolvers the routers forward to: their zone's dns1/dns2.
+    let mut dns: std::collections::HashMap<Uuid, (Option<String>, Option<String>)> =
+        std::collections::HashMap::new();
+    for z in routers.iter().map(|r| r.zone_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = dns.entry(z) {
+            if let Some(row) = db::infra_get(&mut c, Infra::Zone, z).await? {
+                e.insert((
+                    super::zones::attr_str(&row, "dns1"),
+                    super::zones::attr_str(&row, "dns2"),
+                ));
+            }
+        }
+    }
     let mut out = Vec::new();
     for r in routers {
         let net = db::network_get(&mut c, r.network_id).await?;
@@ -62,6 +75,14 @@ async fn view(st: &State, routers: &[RouterRow]) -> AppResult<Vec<Value>> {
         });
         if let Some(z) = zones.get(&r.zone_id) {
             v["zonename"] = json!(z);
+        }
+        if let Some((d1, d2)) = dns.get(&r.zone_id) {
+            if let Some(d) = d1.as_ref().filter(|d| !d.is_empty()) {
+                v["dns1"] = json!(d);
+            }
+            if let Some(d) = d2.as_ref().filter(|d| !d.is_empty()) {
+                v["dns2"] = json!(d);
+            }
         }
         if let Some(h) = &host {
             v["hostid"] = json!(h.id);
