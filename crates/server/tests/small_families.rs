@@ -62,6 +62,35 @@ async fn the_smaller_families_answer_as_cloudstack() {
     assert!(router.is_object(), "the deploy made a router: {routers}");
     assert_eq!(router["dns1"], zone["dns1"], "{router}");
 
+    // The account reports its counts and limits (listAccounts, listDomains).
+    let dom =
+        s(&c.ok(&[("command", "listAccounts"), ("name", "fa")]).await["account"][0]["domainid"]);
+    c.ok(&[
+        ("command", "updateResourceLimit"),
+        ("account", "fa"),
+        ("domainid", &dom),
+        ("resourcetype", "0"),
+        ("max", "5"),
+    ])
+    .await;
+    let me = a.ok(&[("command", "listAccounts")]).await["account"][0].clone();
+    assert_eq!(me["vmtotal"], 1, "{me}");
+    assert_eq!(me["vmlimit"], "5", "{me}");
+    assert_eq!(me["vmavailable"], "4", "{me}");
+    assert_eq!(me["cputotal"], 1, "{me}");
+    assert!(me["memorytotal"].as_i64().unwrap_or(0) > 0, "{me}");
+    let min = a
+        .ok(&[("command", "listAccounts"), ("details", "min")])
+        .await["account"][0]
+        .clone();
+    assert!(min.get("vmtotal").is_none(), "{min}");
+    let root = c.ok(&[("command", "listDomains"), ("id", &dom)]).await["domain"][0].clone();
+    assert_eq!(
+        root["vmtotal"], 1,
+        "the domain counts its subtree (fa's VM): {root}"
+    );
+    assert_eq!(root["vmlimit"], "Unlimited", "{root}");
+
     // Delete protection: a protected VM is not destroyed until it is lifted.
     let u = a
         .ok(&[

@@ -25,6 +25,141 @@ pub const DOMAIN: &[Field] = &[
     f("state", "string", "the state of the domain"),
     f("networkdomain", "string", "the network domain"),
     f("created", "date", "the date when this domain was created"),
+    f(
+        "vmlimit",
+        "string",
+        "the total number of virtual machines that can be used by this domain",
+    ),
+    f(
+        "vmtotal",
+        "long",
+        "the total number of virtual machines used by this domain",
+    ),
+    f(
+        "vmavailable",
+        "string",
+        "the total number of virtual machines available to this domain",
+    ),
+    f(
+        "iplimit",
+        "string",
+        "the total number of public IP addresses that can be used by this domain",
+    ),
+    f(
+        "iptotal",
+        "long",
+        "the total number of public IP addresses used by this domain",
+    ),
+    f(
+        "ipavailable",
+        "string",
+        "the total number of public IP addresses available to this domain",
+    ),
+    f(
+        "volumelimit",
+        "string",
+        "the total number of volumes that can be used by this domain",
+    ),
+    f(
+        "volumetotal",
+        "long",
+        "the total number of volumes used by this domain",
+    ),
+    f(
+        "volumeavailable",
+        "string",
+        "the total number of volumes available to this domain",
+    ),
+    f(
+        "snapshotlimit",
+        "string",
+        "the total number of snapshots that can be used by this domain",
+    ),
+    f(
+        "snapshottotal",
+        "long",
+        "the total number of snapshots used by this domain",
+    ),
+    f(
+        "snapshotavailable",
+        "string",
+        "the total number of snapshots available to this domain",
+    ),
+    f(
+        "vpclimit",
+        "string",
+        "the total number of VPCs that can be used by this domain",
+    ),
+    f(
+        "vpctotal",
+        "long",
+        "the total number of VPCs used by this domain",
+    ),
+    f(
+        "vpcavailable",
+        "string",
+        "the total number of VPCs available to this domain",
+    ),
+    f(
+        "cpulimit",
+        "string",
+        "the total number of CPU cores that can be used by this domain",
+    ),
+    f(
+        "cputotal",
+        "long",
+        "the total number of CPU cores used by this domain",
+    ),
+    f(
+        "cpuavailable",
+        "string",
+        "the total number of CPU cores available to this domain",
+    ),
+    f(
+        "memorylimit",
+        "string",
+        "the total number of memory (MiB) that can be used by this domain",
+    ),
+    f(
+        "memorytotal",
+        "long",
+        "the total number of memory (MiB) used by this domain",
+    ),
+    f(
+        "memoryavailable",
+        "string",
+        "the total number of memory (MiB) available to this domain",
+    ),
+    f(
+        "primarystoragelimit",
+        "string",
+        "the total number of primary storage (GiB) that can be used by this domain",
+    ),
+    f(
+        "primarystoragetotal",
+        "long",
+        "the total number of primary storage (GiB) used by this domain",
+    ),
+    f(
+        "primarystorageavailable",
+        "string",
+        "the total number of primary storage (GiB) available to this domain",
+    ),
+    f(
+        "secondarystoragelimit",
+        "string",
+        "the total number of secondary storage (GiB) that can be used by this domain",
+    ),
+    f(
+        "secondarystoragetotal",
+        "float",
+        "the total number of secondary storage (GiB) used by this domain",
+    ),
+    f(
+        "secondarystorageavailable",
+        "string",
+        "the total number of secondary storage (GiB) available to this domain",
+    ),
 ];
 
 pub const USER_OBJ: &[Field] = &[
@@ -114,6 +249,131 @@ pub const ACCOUNT: &[Field] = &[
         "vmtotal",
         "long",
         "the total number of virtual machines deployed by this account",
+    ),
+    f(
+        "vmavailable",
+        "string",
+        "the total number of virtual machines available to this account",
+    ),
+    f(
+        "iplimit",
+        "string",
+        "the total number of public IP addresses that can be used by this account",
+    ),
+    f(
+        "iptotal",
+        "long",
+        "the total number of public IP addresses used by this account",
+    ),
+    f(
+        "ipavailable",
+        "string",
+        "the total number of public IP addresses available to this account",
+    ),
+    f(
+        "volumelimit",
+        "string",
+        "the total number of volumes that can be used by this account",
+    ),
+    f(
+        "volumetotal",
+        "long",
+        "the total number of volumes used by this account",
+    ),
+    f(
+        "volumeavailable",
+        "string",
+        "the total number of volumes available to this account",
+    ),
+    f(
+        "snapshotlimit",
+        "string",
+        "the total number of snapshots that can be used by this account",
+    ),
+    f(
+        "snapshottotal",
+        "long",
+        "the total number of snapshots used by this account",
+    ),
+    f(
+        "snapshotavailable",
+        "string",
+        "the total number of snapshots available to this account",
+    ),
+    f(
+        "vpclimit",
+        "string",
+        "the total number of VPCs that can be used by this account",
+    ),
+    f(
+        "vpctotal",
+        "long",
+        "the total number of VPCs used by this account",
+    ),
+    f(
+        "vpcavailable",
+        "string",
+        "the total number of VPCs available to this account",
+    ),
+    f(
+        "cpulimit",
+        "string",
+        "the total number of CPU cores that can be used by this account",
+    ),
+    f(
+        "cputotal",
+        "long",
+        "the total number of CPU cores used by this account",
+    ),
+    f(
+        "cpuavailable",
+        "string",
+        "the total number of CPU cores available to this account",
+    ),
+    f(
+        "memorylimit",
+        "string",
+        "the total number of memory (MiB) that can be used by this account",
+    ),
+    f(
+        "memorytotal",
+        "long",
+        "the total number of memory (MiB) used by this account",
+    ),
+    f(
+        "memoryavailable",
+        "string",
+        "the total number of memory (MiB) available to this account",
+    ),
+    f(
+        "primarystoragelimit",
+        "string",
+        "the total number of primary storage (GiB) that can be used by this account",
+    ),
+    f(
+        "primarystoragetotal",
+        "long",
+        "the total number of primary storage (GiB) used by this account",
+    ),
+    f(
+        "primarystorageavailable",
+        "string",
+        "the total number of primary storage (GiB) available to this account",
+    ),
+    f(
+        "secondarystoragelimit",
+        "string",
+        "the total number of secondary storage (GiB) that can be used by this account",
+    ),
+    f(
+        "secondarystoragetotal",
+        "float",
+        "the total number of secondary storage (GiB) used by this account",
+    ),
+    f(
+        "secondarystorageavailable",
+        "string",
+        "the total number of secondary storage (GiB) available to this account",
     ),
 ];
 

@@ -154,17 +154,27 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     let (rows, total) = db::account_list(&mut c, &f).await?;
     let ids: Vec<AccountId> = rows.iter().map(|a| a.id).collect();
     let users = db::user_list_for_accounts(&mut c, &ids).await?;
-    let items = rows
-        .iter()
-        .map(|a| {
-            let mine: Vec<_> = users
-                .iter()
-                .filter(|u| u.account.id == a.id)
-                .cloned()
-                .collect();
-            views::account(a, &mine)
-        })
-        .collect();
+    drop(c);
+    // Resource counts and limits unless only `details=min` is asked for.
+    let min = args
+        .list("details")
+        .map(|d| d.iter().all(|x| x.trim().eq_ignore_ascii_case("min")) && !d.is_empty())
+        .unwrap_or(false);
+    let mut items = Vec::new();
+    for a in &rows {
+        let mine: Vec<_> = users
+            .iter()
+            .filter(|u| u.account.id == a.id)
+            .cloned()
+            .collect();
+        let mut v = views::account(a, &mine);
+        if !min {
+            if let Some(m) = v.as_object_mut() {
+                m.extend(super::limits::account_resources(st, a).await?);
+            }
+        }
+        items.push(v);
+    }
     Ok(list_body("account", total, items))
 }
 

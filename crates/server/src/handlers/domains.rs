@@ -94,13 +94,19 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     } else if !ctx.is_root_admin() {
         f.under = Some((ctx.domain_path().to_string(), args.flag("listall")));
     }
-    let mut c = st.store.read().await?;
-    let (rows, total) = db::domain_list(&mut c, &f).await?;
-    Ok(list_body(
-        "domain",
-        total,
-        rows.iter().map(views::domain).collect(),
-    ))
+    let (rows, total) = {
+        let mut c = st.store.read().await?;
+        db::domain_list(&mut c, &f).await?
+    };
+    let mut items = Vec::new();
+    for d in &rows {
+        let mut v = views::domain(d);
+        if let Some(m) = v.as_object_mut() {
+            m.extend(super::limits::domain_resources(st, d).await?);
+        }
+        items.push(v);
+    }
+    Ok(list_body("domain", total, items))
 }
 
 pub async fn list_children(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {

@@ -135,6 +135,85 @@ fn usage_of(u: &db::AccountUsage, t: ResourceType) -> i64 {
     }
 }
 
+/// The `<x>limit`/`<x>total`/`<x>available` fields of listAccounts and listDomains for the
+/// resource types Canopy counts (CloudStack's names; memory in MiB, storage in GiB; a limit of
+/// -1 is "Unlimited"). Templates, networks and projects are not counted yet: not answered.
+fn resource_fields(
+    limits: &[(ResourceType, i64)],
+    used: &db::AccountUsage,
+) -> serde_json::Map<String, Value> {
+    const GIB: f64 = (1u64 << 30) as f64;
+    let mut m = serde_json::Map::new();
+    for (prefix, t) in [
+        ("vm", ResourceType::UserVm),
+        ("ip", ResourceType::PublicIp),
+        ("volume", ResourceType::Volume),
+        ("snapshot", ResourceType::Snapshot),
+        ("vpc", ResourceType::Vpc),
+        ("cpu", ResourceType::Cpu),
+        ("memory", ResourceType::Memory),
+        ("primarystorage", ResourceType::PrimaryStorage),
+        ("secondarystorage", ResourceType::SecondaryStorage),
+    ] {
+        let total: f64 = match t {
+            ResourceType::PrimaryStorage | ResourceType::SecondaryStorage => {
+                (usage_of(used, t) as f64 / GIB * 100.0).round() / 100.0
+            }
+            _ => usage_of(used, t) as f64,
+        };
+        let limit = limit_of(limits, t);
+        let total_v = if matches!(t, ResourceType::SecondaryStorage) {
+            json!(total)
+        } else {
+            json!(total.ceil() as i64)
+        };
+        m.insert(format!("{prefix}total"), total_v);
+        if limit == UNLIMITED {
+            m.insert(format!("{prefix}limit"), json!("Unlimited"));
+            m.insert(format!("{prefix}available"), json!("Unlimited"));
+        } else {
+            m.insert(format!("{prefix}limit"), json!(limit.to_string()));
+            let left = (limit as f64 - total).max(0.0);
+            m.insert(
+                format!("{prefix}available"),
+                json!((left.floor() as i64).to_string()),
+            );
+        }
+    }
+    m
+}
+
+/// An account's resource counts and limits, for listAccounts.
+pub(crate) async fn account_resources(
+    st: &State,
+    a: &AccountRow,
+) -> AppResult<serde_json::Map<String, Value>> {
+    let limits = account_limits(st, a).await?;
+    let used = {
+        let mut c = st.store.read().await?;
+        db::owner_usage(&mut c, &db::OwnerScope::Account(a.id)).await?
+    };
+    Ok(resource_fields(&limits, &used))
+}
+
+/// A domain's (its whole subtree's) resource counts and limits, for listDomains.
+pub(crate) async fn domain_resources(
+    st: &State,
+    d: &DomainRow,
+) -> AppResult<serde_json::Map<String, Value>> {
+    let limits = domain_limits(st, d).await?;
+    let used = {
+        let mut c = st.store.read().await?;
+        let scope = db::OwnerScope::Domain {
+            id: d.id,
+            path: d.path.clone(),
+            recursive: true,
+        };
+        db::owner_usage(&mut c, &scope).await?
+    };
+    Ok(resource_fields(&limits, &used))
+}
+
 fn exceeded(t: ResourceType, owner: String) -> crate::error::AppError {
     ApiError::new(
         api::ErrorCode::ResourceAllocation,
