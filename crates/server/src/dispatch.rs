@@ -81,6 +81,7 @@ table! {
         "updateInstanceGroup" => instancegroups::update,
         "deleteInstanceGroup" => instancegroups::delete,
         "listHypervisors" => catalog::list_hypervisors,
+        "listInfrastructure" => catalog::list_infrastructure,
         "listGuestOsMapping" => catalog::list_guest_os_mapping,
         "updateTemplatePermissions" => template_perms::update,
         "updateIsoPermissions" => template_perms::update,

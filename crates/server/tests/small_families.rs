@@ -43,6 +43,16 @@ async fn the_smaller_families_answer_as_cloudstack() {
     .await;
     a.err(&[("command", "listGuestOsMapping")], 401).await;
 
+    // listInfrastructure counts what there is (root admins).
+    let inf = c.ok(&[("command", "listInfrastructure")]).await["infrastructure"].clone();
+    assert_eq!(inf["zones"], 1, "{inf}");
+    assert!(
+        inf["hosts"].as_u64().unwrap_or(0) >= 2,
+        "the zone's host and the simulated one: {inf}"
+    );
+    assert_eq!(inf["managementservers"], 1, "{inf}");
+    a.err(&[("command", "listInfrastructure")], 401).await;
+
     // The job's result entity carries the job id.
     let r = a.ok(&z.deploy(&[("name", "p1")])).await;
     let job = s(&r["jobid"]);

@@ -167,6 +167,9 @@ pub fn specs() -> Vec<CommandSpec> {
             .returns("isopermission", TEMPLATE_PERMISSION)
             .req("id", Uuid, "the iso ID")
             .rel("listIsos"),
+        CommandSpec::new("listInfrastructure", "Lists infrastructure")
+            .roles(crate::registry::roles::ADMIN)
+            .returns("infrastructure", INFRASTRUCTURE),
         CommandSpec::new("listHypervisors", "List hypervisors")
             .returns("hypervisor", HYPERVISOR)
             .list()
@@ -215,5 +218,23 @@ pub const TEMPLATE_PERMISSION: &[Field] = &[
         "account",
         "list",
         "the list of accounts the template is available for",
+    ),
+];
+
+pub const INFRASTRUCTURE: &[Field] = &[
+    f("zones", "integer", "Number of zones"),
+    f("pods", "integer", "Number of pods"),
+    f("clusters", "integer", "Number of clusters"),
+    f("hosts", "integer", "Number of hypervisor hosts"),
+    f("storagepools", "integer", "Number of storage pools"),
+    f("imagestores", "integer", "Number of images stores"),
+    f("objectstores", "integer", "Number of object stores"),
+    f("systemvms", "integer", "Number of systemvms"),
+    f("routers", "integer", "Number of routers"),
+    f("ilbvms", "integer", "Number of internal LBs"),
+    f(
+        "managementservers",
+        "integer",
+        "Number of management servers",
     ),
 ];

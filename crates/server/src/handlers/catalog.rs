@@ -1,6 +1,6 @@
-//! Fixed catalogues: listHypervisors (the hypervisors Canopy runs — KVM through QEMU, and the
-//! simulator) and listGuestOsMapping (each OS type's name for each of them; ids are stable,
-//! derived from the pair).
+//! Catalogues: listHypervisors (the hypervisors Canopy runs — KVM through QEMU, and the
+//! simulator), listGuestOsMapping (each OS type's name for each of them; ids are stable,
+//! derived from the pair) and listInfrastructure (how many of each part the cloud has).
 
 use api::{list_body, Args};
 use model::os::OS_TYPES;
@@ -85,4 +85,54 @@ pub async fn list_guest_os_mapping(_st: &State, _ctx: &OpContext, args: &Args) -
     }
     let total = items.len() as u64;
     Ok(list_body("guestosmapping", total, args.page.slice(items)))
+}
+
+/// listInfrastructure: how many of each part the cloud has (root admins).
+pub async fn list_infrastructure(st: &State, _ctx: &OpContext, _args: &Args) -> AppResult<Value> {
+    use db::{Infra, InfraFilter};
+    let mut c = st.store.read().await?;
+    let f = InfraFilter {
+        limit: Some(0),
+        ..Default::default()
+    };
+    let mut counts = serde_json::Map::new();
+    for (key, t) in [
+        ("zones", Infra::Zone),
+        ("pods", Infra::Pod),
+        ("clusters", Infra::Cluster),
+        ("storagepools", Infra::StoragePool),
+        ("imagestores", Infra::ImageStore),
+    ] {
+        counts.insert(key.into(), json!(db::infra_list(&mut c, t, &f).await?.1));
+    }
+    let hosts = db::host_list(
+        &mut c,
+        &db::HostFilter {
+            limit: Some(0),
+            ..Default::default()
+        },
+    )
+    .await?
+    .1;
+    counts.insert("hosts".into(), json!(hosts));
+    let routers = db::router_list(
+        &mut c,
+        &db::RouterFilter {
+            limit: Some(0),
+            ..Default::default()
+        },
+    )
+    .await?
+    .1;
+    counts.insert("routers".into(), json!(routers));
+    counts.insert(
+        "managementservers".into(),
+        json!(db::server_list(&mut c).await?.len()),
+    );
+    // Canopy runs no system VMs (no secondary storage or console proxy VMs) and no object
+    // stores; internal load balancers are haproxy in the VPC router, not VMs.
+    counts.insert("systemvms".into(), json!(0));
+    counts.insert("ilbvms".into(), json!(0));
+    counts.insert("objectstores".into(), json!(0));
+    Ok(json!({ "infrastructure": counts }))
 }
