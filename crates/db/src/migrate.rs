@@ -42,9 +42,19 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (28, "download links of extracted volumes and templates", V28),
     (29, "role permissions", V29),
     (30, "instance groups", V30),
+    (31, "resource details", V31),
 ];
 
-pub const SCHEMA_VERSION: i64 = 30;
+pub const SCHEMA_VERSION: i64 = 31;
+
+/// Resource details (addResourceDetail) of every type but VMs, whose details are their own.
+const V31: &str = r#"
+CREATE TABLE resource_details (
+    resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, name TEXT NOT NULL,
+    value TEXT NOT NULL, for_display BIGINT NOT NULL,
+    PRIMARY KEY (resource_type, resource_id, name)
+)
+"#;
 
 /// Instance groups: a name unique per account among live groups; VMs name theirs in
 /// `vms.vm_group` (a name set before this version gets its group when the VM is next given

@@ -119,6 +119,8 @@ pub fn event_type(command: &str) -> Option<&'static str> {
         "createTemplate" => "TEMPLATE.CREATE",
         "copyTemplate" => "TEMPLATE.COPY",
         "copyIso" => "ISO.COPY",
+        "addResourceDetail" => "CREATE_RESOURCE_DETAILS",
+        "removeResourceDetail" => "DELETE_RESOURCE_DETAILS",
         "restoreVirtualMachine" => "VM.RESTORE",
         "extractVolume" => "VOLUME.EXTRACT",
         "extractTemplate" => "TEMPLATE.EXTRACT",

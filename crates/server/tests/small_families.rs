@@ -1,5 +1,6 @@
 //! The smaller command families the CloudStack tools call: listHypervisors,
-//! listGuestOsMapping, archiveEvents/deleteEvents (a tenant's own events only),
+//! listGuestOsMapping, listInfrastructure, resource details, account and domain resource
+//! counts, archiveEvents/deleteEvents (a tenant's own events only),
 //! updateVolume, delete protection of VMs and volumes, listRouters' resolvers, and the async
 //! job result's entity carrying its job id.
 
@@ -100,6 +101,94 @@ async fn the_smaller_families_answer_as_cloudstack() {
         "the domain counts its subtree (fa's VM): {root}"
     );
     assert_eq!(root["vmlimit"], "Unlimited", "{root}");
+
+    // Resource details: on the VM (its own details) and on a template; another tenant
+    // neither reads nor adds them.
+    let j = a
+        .job(&[
+            ("command", "addResourceDetail"),
+            ("resourcetype", "UserVm"),
+            ("resourceid", &vm),
+            ("details[0].key", "tier"),
+            ("details[0].value", "web"),
+            ("details[1].key", "owner"),
+            ("details[1].value", "ops"),
+        ])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let d = a
+        .ok(&[
+            ("command", "listResourceDetails"),
+            ("resourcetype", "UserVm"),
+            ("resourceid", &vm),
+        ])
+        .await;
+    assert_eq!(names(&d, "resourcedetail", "key"), ["owner", "tier"], "{d}");
+    assert_eq!(vm_view(&a, &vm).await["details"]["tier"], "web");
+    let e = b
+        .call(&[
+            ("command", "listResourceDetails"),
+            ("resourcetype", "UserVm"),
+            ("resourceid", &vm),
+        ])
+        .await;
+    assert!([431, 531].contains(&e.status), "{}", e.text);
+    let e = b
+        .call(&[
+            ("command", "addResourceDetail"),
+            ("resourcetype", "UserVm"),
+            ("resourceid", &vm),
+            ("details[0].key", "x"),
+            ("details[0].value", "y"),
+        ])
+        .await;
+    assert!([431, 531].contains(&e.status), "{}", e.text);
+    a.err(
+        &[
+            ("command", "addResourceDetail"),
+            ("resourcetype", "Spaceship"),
+            ("resourceid", &vm),
+            ("details[0].key", "x"),
+            ("details[0].value", "y"),
+        ],
+        431,
+    )
+    .await;
+    a.job(&[
+        ("command", "removeResourceDetail"),
+        ("resourcetype", "UserVm"),
+        ("resourceid", &vm),
+        ("key", "owner"),
+    ])
+    .await;
+    let d = a
+        .ok(&[
+            ("command", "listResourceDetails"),
+            ("resourcetype", "UserVm"),
+            ("resourceid", &vm),
+        ])
+        .await;
+    assert_eq!(names(&d, "resourcedetail", "key"), ["tier"], "{d}");
+    // On a template (admins own the zone's), kept in resource_details; a user reads a public one.
+    let j = c
+        .job(&[
+            ("command", "addResourceDetail"),
+            ("resourcetype", "Template"),
+            ("resourceid", &z.template),
+            ("details[0].key", "arch"),
+            ("details[0].value", "x86_64"),
+        ])
+        .await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let d = a
+        .ok(&[
+            ("command", "listResourceDetails"),
+            ("resourcetype", "Template"),
+            ("resourceid", &z.template),
+            ("key", "arch"),
+        ])
+        .await;
+    assert_eq!(d["resourcedetail"][0]["value"], "x86_64", "{d}");
 
     // Delete protection: a protected VM is not destroyed until it is lifted.
     let u = a

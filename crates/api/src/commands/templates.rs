@@ -170,6 +170,27 @@ pub fn specs() -> Vec<CommandSpec> {
         CommandSpec::new("listInfrastructure", "Lists infrastructure")
             .roles(crate::registry::roles::ADMIN)
             .returns("infrastructure", INFRASTRUCTURE),
+        CommandSpec::new("addResourceDetail", "Adds detail for the Resource.")
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("resourcetype", String, "type of the resource: UserVm, Volume, Template, ISO, Network, Snapshot or Vpc")
+            .req("resourceid", Uuid, "resource id to create the details for")
+            .req("details", Map, "Map of (key/value pairs)")
+            .opt("fordisplay", Boolean, "pass false if you want this detail to be disabled for the regular user. True by default"),
+        CommandSpec::new("removeResourceDetail", "Removes detail for the Resource.")
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("resourcetype", String, "Delete details for resource type")
+            .req("resourceid", Uuid, "Delete details for resource id")
+            .opt("key", String, "Delete details matching key/value pairs"),
+        CommandSpec::new("listResourceDetails", "List resource detail(s)")
+            .returns("resourcedetail", RESOURCE_DETAIL)
+            .list()
+            .req("resourcetype", String, "list by resource type")
+            .opt("resourceid", Uuid, "list by resource id (required by Canopy)")
+            .opt("key", String, "list by key")
+            .opt("value", String, "list by key, value. Needs to be passed only along with key")
+            .opt("fordisplay", Boolean, "if set to true, only details marked with display=true, are returned. False by default"),
         CommandSpec::new("listHypervisors", "List hypervisors")
             .returns("hypervisor", HYPERVISOR)
             .list()
@@ -237,4 +258,23 @@ pub const INFRASTRUCTURE: &[Field] = &[
         "integer",
         "Number of management servers",
     ),
+];
+
+pub const RESOURCE_DETAIL: &[Field] = &[
+    f("resourceid", "string", "ID of the resource"),
+    f("resourcetype", "string", "ID of the resource"),
+    f("key", "string", "key of the resource detail"),
+    f("value", "string", "value of the resource detail"),
+    f(
+        "fordisplay",
+        "boolean",
+        "if detail is returned to the regular user",
+    ),
+    f("account", "string", "the account associated with the tag"),
+    f(
+        "domainid",
+        "string",
+        "the ID of the domain associated with the tag",
+    ),
+    f("domain", "string", "the domain associated with the tag"),
 ];

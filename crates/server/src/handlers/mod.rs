@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod catalog;
 pub mod clusters;
 pub mod dedication;
+pub mod details;
 pub mod domains;
 pub mod hosts;
 pub mod instancegroups;
