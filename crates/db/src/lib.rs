@@ -14,6 +14,7 @@
 mod addresses;
 mod admission;
 mod affinity;
+mod alerts;
 pub mod attrs;
 mod dedication;
 mod details;
@@ -45,6 +46,7 @@ mod vpcs;
 pub use addresses::*;
 pub use admission::*;
 pub use affinity::*;
+pub use alerts::*;
 pub use attrs::Attrs;
 pub use dedication::*;
 pub use details::*;

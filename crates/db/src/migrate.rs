@@ -43,9 +43,19 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (29, "role permissions", V29),
     (30, "instance groups", V30),
     (31, "resource details", V31),
+    (32, "alerts", V32),
 ];
 
-pub const SCHEMA_VERSION: i64 = 31;
+pub const SCHEMA_VERSION: i64 = 32;
+
+/// Alerts for the administrators (listAlerts), with CloudStack's type ordinals and names.
+const V32: &str = r#"
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY, alert_type BIGINT NOT NULL, name TEXT NOT NULL, subject TEXT NOT NULL,
+    zone_id TEXT, pod_id TEXT, cluster_id TEXT, created BIGINT NOT NULL, archived BIGINT NOT NULL
+);
+CREATE INDEX alerts_created ON alerts (created)
+"#;
 
 /// Resource details (addResourceDetail) of every type but VMs, whose details are their own.
 const V31: &str = r#"

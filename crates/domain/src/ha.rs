@@ -160,6 +160,13 @@ async fn investigate(st: &Arc<Core>, h: HostRow) -> AppResult<()> {
             .await?;
             tx.commit().await?;
             tracing::warn!(host = %h.id, name = %h.name, "host Alert: its cluster's return proxy is unreachable (not declared Down)");
+            crate::alerts::raise(
+                st,
+                crate::alerts::AlertKind::Host,
+                &format!("Host {} is unreachable: its cluster's return proxy cannot be reached (not declared Down)", h.name),
+                (Some(h.zone_id), Some(h.pod_id), Some(h.cluster_id)),
+            )
+            .await;
         }
         return Ok(());
     }
@@ -182,6 +189,16 @@ async fn investigate(st: &Arc<Core>, h: HostRow) -> AppResult<()> {
                 .await?;
                 tx.commit().await?;
                 tracing::warn!(host = %h.id, name = %h.name, "host Alert: alive but unreachable from the management server");
+                crate::alerts::raise(
+                    st,
+                    crate::alerts::AlertKind::Host,
+                    &format!(
+                        "Host {} is alive but unreachable from the management server",
+                        h.name
+                    ),
+                    (Some(h.zone_id), Some(h.pod_id), Some(h.cluster_id)),
+                )
+                .await;
             }
             Ok(())
         }
@@ -229,6 +246,17 @@ pub async fn host_down(st: &Arc<Core>, h: &HostRow) -> AppResult<()> {
     }
     tx.commit().await?;
     tracing::warn!(host = %h.id, name = %h.name, vms = stopped.len(), "host Down: its VMs are fenced and stopped");
+    crate::alerts::raise(
+        st,
+        crate::alerts::AlertKind::Host,
+        &format!(
+            "Host {} is Down: {} VM(s) fenced and stopped (HA-enabled ones restart elsewhere)",
+            h.name,
+            stopped.len()
+        ),
+        (Some(h.zone_id), Some(h.pod_id), Some(h.cluster_id)),
+    )
+    .await;
     // The other hosts of the stopped VMs' networks drop the dead host from their peers.
     {
         let st = st.clone();

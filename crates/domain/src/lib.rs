@@ -18,6 +18,7 @@
 
 pub mod admission;
 pub mod affinity;
+pub mod alerts;
 pub mod context;
 pub mod core;
 pub mod crypto;

@@ -86,6 +86,13 @@ pub async fn heartbeat(st: &State) -> AppResult<()> {
             st.cluster.last_ok.store(now, Ordering::SeqCst);
             for d in dead {
                 tracing::warn!(server = %d, "a management server stopped heartbeating; marked it Down");
+                domain::alerts::raise(
+                    st,
+                    domain::alerts::AlertKind::ManagementServer,
+                    &format!("Management server {d} stopped heartbeating; marked Down (its work is taken over)"),
+                    (None, None, None),
+                )
+                .await;
             }
             let draining = state != "Up";
             if st.cluster.draining.swap(draining, Ordering::SeqCst) != draining {

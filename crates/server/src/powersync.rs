@@ -145,6 +145,13 @@ pub async fn sync_host(st: &State, host: HostId) -> AppResult<Report> {
                 )
                 .await;
             }
+            domain::alerts::raise(
+                st,
+                domain::alerts::AlertKind::UserVm,
+                &format!("Host {host} runs VM {name}, which the database does not place there"),
+                (None, None, None),
+            )
+            .await;
         }
     }
     Ok(report)

@@ -106,9 +106,43 @@ async fn dead_host_partitioned_host_and_fencing() {
     assert_eq!(p["state"], "Stopped", "{p}");
     assert!(p.get("hostid").is_none());
     println!("host Down {:?} after power-off", down_after);
+    // An alert says so (root admins), in the host's zone; archived, it leaves the list.
+    let host_name = s(&c.ok(&[("command", "listHosts"), ("id", &h0)]).await["host"][0]["name"]);
+    let alerts = c.ok(&[("command", "listAlerts"), ("type", "7")]).await;
+    let down: Vec<&Value> = alerts["alert"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|x| {
+                    x["description"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains(&format!("Host {host_name} is Down"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(down.len(), 1, "{alerts}");
+    assert_eq!(down[0]["name"], "ALERT.COMPUTE.HOST");
+    assert_eq!(down[0]["zoneid"], z.zone.as_str());
+    let alert_id = s(&down[0]["id"]);
     // It comes back empty; its fences are lifted; nothing runs twice.
     agent::simulator::sim_host(&a0).restore();
     wait_host(c, &h0, "Up", 20).await;
+
+    c.ok(&[("command", "archiveAlerts"), ("ids", &alert_id)])
+        .await;
+    let left = c.ok(&[("command", "listAlerts"), ("id", &alert_id)]).await;
+    assert!(
+        left["alert"]
+            .as_array()
+            .map(|a| a.is_empty())
+            .unwrap_or(true),
+        "{left}"
+    );
+    c.err(&[("command", "deleteAlerts")], 431).await;
+    c.ok(&[("command", "deleteAlerts"), ("ids", &alert_id)])
+        .await;
 
     // 2. Host 1 loses only the server: peers still reach it → Alert, VMs untouched.
     let (h1, a1) = z.hosts[1].clone();

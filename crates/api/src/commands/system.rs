@@ -1,7 +1,7 @@
 //! Discovery, sessions, jobs, events and configuration.
 
 use super::objects::*;
-use crate::registry::{roles::*, CommandSpec, ParamType::*};
+use crate::registry::{f, roles::*, CommandSpec, Field, ParamType::*};
 
 pub fn specs() -> Vec<CommandSpec> {
     vec![
@@ -41,6 +41,31 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("resourcetype", String, "the type of the resource associated with the event")
             .opt("startid", Uuid, "the parent/start ID of the event, when provided this will list all the events with the start/parent ID including the parent event")
             .opt("archived", Boolean, "true to list archived events, otherwise false (the default)"),
+        CommandSpec::new("listAlerts", "Lists all alerts.")
+            .roles(ADMIN)
+            .returns("alert", ALERT)
+            .list()
+            .opt("id", Uuid, "the ID of the alert")
+            .opt("type", Integer, "list by alert type")
+            .opt("name", String, "list by alert name"),
+        CommandSpec::new("archiveAlerts", "Archive one or more alerts.")
+            .roles(ADMIN)
+            .returns("success", SUCCESS)
+            .opt("ids", List, "the IDs of the alerts")
+            .opt("type", String, "archive by alert type")
+            .opt("startdate", Date, "the start date range of the alerts to archive (use format \"yyyy-MM-dd\" or \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time()
+            .opt("enddate", Date, "the end date range of the alerts to archive (use format \"yyyy-MM-dd\" or \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time(),
+        CommandSpec::new("deleteAlerts", "Delete one or more alerts.")
+            .roles(ADMIN)
+            .returns("success", SUCCESS)
+            .opt("ids", List, "the IDs of the alerts")
+            .opt("type", String, "delete by alert type")
+            .opt("startdate", Date, "the start date range of the alerts to delete (use format \"yyyy-MM-dd\" or \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time()
+            .opt("enddate", Date, "the end date range of the alerts to delete (use format \"yyyy-MM-dd\" or \"yyyy-MM-dd HH:mm:ss\")")
+            .with_time(),
         CommandSpec::new("archiveEvents", "Archive one or more events.")
             .returns("success", SUCCESS)
             .opt("ids", List, "the IDs of the events")
@@ -107,3 +132,14 @@ pub fn specs() -> Vec<CommandSpec> {
             .len(4096),
     ]
 }
+
+pub const ALERT: &[Field] = &[
+    f("id", "string", "the id of the alert"),
+    f("type", "short", "One of the following alert types: MEMORY = 0, CPU = 1, STORAGE = 2, STORAGE_ALLOCATED = 3, PUBLIC_IP = 4, PRIVATE_IP = 5, SECONDARY_STORAGE = 6, HOST = 7, USERVM = 8, DOMAIN_ROUTER = 9, CONSOLE_PROXY = 10, ROUTING = 11, STORAGE_MISC = 12, USAGE_SERVER = 13, MANAGMENT_NODE = 14, ..."),
+    f("name", "string", "the name of the alert"),
+    f("description", "string", "description of the alert"),
+    f("sent", "date", "the date and time the alert was sent"),
+    f("zoneid", "string", "the zone of the alert (Canopy)"),
+    f("podid", "string", "the pod of the alert (Canopy)"),
+    f("clusterid", "string", "the cluster of the alert (Canopy)"),
+];

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admission;
 pub mod affinity;
+pub mod alerts;
 pub mod capacity;
 pub mod catalog;
 pub mod clusters;
