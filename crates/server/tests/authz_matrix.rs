@@ -1,7 +1,7 @@
 //! The authorization matrix: two domains and a subdomain, each with a user account and a
 //! domain-admin account, each owning one of every resource kind (VM, its network, volume,
-//! public IP, port-forwarding rule, security group, private template and ISO, the account
-//! itself). Every list command of `listApis` is called as each caller with the
+//! public IP, port-forwarding rule, security group, private template and ISO, instance group,
+//! the account itself). Every list command of `listApis` is called as each caller with the
 //! listall / isrecursive / domainid / account / id variants, and every answer is searched for
 //! ids the caller may not see; then mutating commands are aimed at the objects the caller may
 //! not touch. Zero cross-tenant reads or writes.
@@ -182,7 +182,11 @@ async fn no_tenant_reads_or_changes_another_tenants_objects() {
             ("tags[0].value", &t.name),
         ])
         .await;
+        let group = s(&c
+            .ok(&[("command", "createInstanceGroup"), ("name", "g")])
+            .await["instancegroup"]["id"]);
         t.owns.extend([
+            ("group", group),
             ("vm", vm_id),
             ("network", net),
             ("volume", vol),
@@ -338,7 +342,42 @@ async fn no_tenant_reads_or_changes_another_tenants_objects() {
                 their("iso"),
                 their("account"),
             );
+            let group = their("group");
+            let me = c.name.clone();
             let attempts: Vec<Vec<(&str, &str)>> = vec![
+                vec![
+                    ("command", "updateInstanceGroup"),
+                    ("id", &group),
+                    ("name", "pwned"),
+                ],
+                vec![("command", "deleteInstanceGroup"), ("id", &group)],
+                vec![("command", "updateVolume"), ("id", &vol), ("name", "pwned")],
+                vec![
+                    ("command", "updateVirtualMachine"),
+                    ("id", &vm),
+                    ("deleteprotection", "true"),
+                ],
+                vec![
+                    ("command", "addResourceDetail"),
+                    ("resourcetype", "UserVm"),
+                    ("resourceid", &vm),
+                    ("details[0].key", "x"),
+                    ("details[0].value", "y"),
+                ],
+                vec![
+                    ("command", "addResourceDetail"),
+                    ("resourcetype", "Volume"),
+                    ("resourceid", &vol),
+                    ("details[0].key", "x"),
+                    ("details[0].value", "y"),
+                ],
+                vec![
+                    ("command", "updateTemplatePermissions"),
+                    ("id", &tpl),
+                    ("accounts", &me),
+                    ("op", "add"),
+                ],
+                vec![("command", "listTemplatePermissions"), ("id", &tpl)],
                 vec![("command", "stopVirtualMachine"), ("id", &vm)],
                 vec![("command", "rebootVirtualMachine"), ("id", &vm)],
                 vec![
