@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     // before anything is written.
     if let Ok(c) = serde_json::from_slice::<proto::Command>(data) {
         let drive = match &c {
-            proto::Command::StartVm { vm } | proto::Command::PrepareMigration { vm } => {
+            proto::Command::StartVm { vm } | proto::Command::PrepareMigration { vm, .. } => {
                 vm.config_drive.clone()
             }
             proto::Command::UpdateConfigDrive { drive, .. } => Some(drive.clone()),
