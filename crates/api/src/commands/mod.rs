@@ -8,6 +8,7 @@ mod keypairs;
 mod limits;
 mod network;
 mod objects;
+mod objects_identity;
 mod objects_infra;
 mod objects_net;
 mod objects_sched;
