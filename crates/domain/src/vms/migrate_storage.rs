@@ -403,18 +403,8 @@ fn prepare(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 fn unprepare(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
     Box::pin(async move {
         let dest = dest_of(cx)?;
-        let vm = saga_vm(cx).await?;
-        cx.st
-            .hub
-            .command_ready(
-                dest,
-                proto::Command::StopVm {
-                    name: vm.instance_name,
-                    force: true,
-                },
-                HOST_TIMEOUT,
-            )
-            .await?;
+        // The incoming VM stopped (as plain migration's undo), then its new files deleted.
+        super::migrate::unprepare_dest(cx).await?;
         for m in &cx.data.moves {
             let to = pool_path(&cx.st, m.to_pool).await?;
             if let Some(from) = m.from_pool {

@@ -98,20 +98,18 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
     Ok(list_body("role", total, page))
 }
 
-async fn created(
-    st: &State,
-    ctx: &OpContext,
-    r: &RoleRow,
+/// A role's rules in the order given (created, cloned or imported).
+async fn insert_rules(
+    tx: &mut db::Conn,
+    role: RoleId,
     rules: &[(Rule, Permission, String)],
 ) -> AppResult<()> {
-    let mut tx = st.store.begin().await?;
-    db::role_insert(&mut tx, r).await?;
     for (i, (rule, perm, d)) in rules.iter().enumerate() {
         db::permission_insert(
-            &mut tx,
+            tx,
             &RolePermissionRow {
                 id: Uuid::new_v4(),
-                role_id: r.id,
+                role_id: role,
                 rule: rule.clone(),
                 permission: *perm,
                 description: d.clone(),
@@ -120,6 +118,18 @@ async fn created(
         )
         .await?;
     }
+    Ok(())
+}
+
+async fn created(
+    st: &State,
+    ctx: &OpContext,
+    r: &RoleRow,
+    rules: &[(Rule, Permission, String)],
+) -> AppResult<()> {
+    let mut tx = st.store.begin().await?;
+    db::role_insert(&mut tx, r).await?;
+    insert_rules(&mut tx, r.id, rules).await?;
     Event::new(ctx, "ROLE.CREATE", format!("Role {} created", r.name))
         .resource(r.id.0, "Role", Some(&r.name))
         .record(&mut tx)
@@ -215,20 +225,7 @@ pub async fn import(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
             for p in db::permission_list(&mut tx, r.id).await? {
                 db::permission_delete(&mut tx, p.id).await?;
             }
-            for (i, (rule, perm, d)) in rules.iter().enumerate() {
-                db::permission_insert(
-                    &mut tx,
-                    &RolePermissionRow {
-                        id: Uuid::new_v4(),
-                        role_id: r.id,
-                        rule: rule.clone(),
-                        permission: *perm,
-                        description: d.clone(),
-                        sort_order: i as i64,
-                    },
-                )
-                .await?;
-            }
+            insert_rules(&mut tx, r.id, &rules).await?;
             Event::new(
                 ctx,
                 "ROLE.IMPORT",
