@@ -358,3 +358,61 @@ async fn custom_roles_decide_what_their_accounts_may_call_postgres() {
     };
     roles(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
 }
+
+/// Two servers on one PostgreSQL database: a rule added through one is enforced by the other
+/// within its cache time (2 s), and taken back the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rule_made_on_one_server_holds_on_the_other() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    let a = TestServer::start_with(Some(pg.fresh_database().expect("db"))).await;
+    let b = a.join().await;
+    let c = a.admin.clone();
+    let role = s(&c
+        .ok(&[
+            ("command", "createRole"),
+            ("name", "no-zones"),
+            ("type", "User"),
+        ])
+        .await["role"]["id"]);
+    let user = member(&a, &c, "nz", &role).await;
+    // The same keys against the second server.
+    let uid = s(&c
+        .ok(&[
+            ("command", "listUsers"),
+            ("username", "nz"),
+            ("listall", "true"),
+        ])
+        .await["user"][0]["id"]);
+    let keys = c.ok(&[("command", "getUserKeys"), ("id", &uid)]).await["userkeys"].clone();
+    let on_b = b.client(&s(&keys["apikey"]), &s(&keys["secretkey"]));
+    on_b.ok(&[("command", "listZones")]).await;
+    let rule_id = rule(&c, &role, "listZones", "deny").await;
+    user.err(&[("command", "listZones")], 401).await;
+    let mut denied = false;
+    for _ in 0..40 {
+        if on_b.call(&[("command", "listZones")]).await.status == 401 {
+            denied = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        denied,
+        "the second server enforces the rule within its cache time"
+    );
+    c.ok(&[("command", "deleteRolePermission"), ("id", &rule_id)])
+        .await;
+    let mut allowed = false;
+    for _ in 0..40 {
+        if on_b.call(&[("command", "listZones")]).await.status == 200 {
+            allowed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(allowed, "and lets go of it the same way");
+    b.stop().await;
+    a.stop().await;
+}
