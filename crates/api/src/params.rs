@@ -42,6 +42,23 @@ impl RawParams {
         p
     }
 
+    /// These parameters without `name` (matched case-insensitively).
+    pub fn without(&self, name: &str) -> Self {
+        Self::from_pairs(
+            self.entries
+                .iter()
+                .filter(|(n, _)| !n.eq_ignore_ascii_case(name))
+                .cloned(),
+        )
+    }
+
+    /// These parameters with `name` set to `value` (replacing any value it had).
+    pub fn with(&self, name: &str, value: &str) -> Self {
+        let mut p = self.without(name);
+        p.push(name.to_string(), value.to_string());
+        p
+    }
+
     fn push(&mut self, name: String, value: String) {
         if name.is_empty() || self.entries.iter().any(|(n, _)| *n == name) {
             return;

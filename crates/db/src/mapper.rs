@@ -160,6 +160,7 @@ text_columns!(
     model::VmSnapshotState,
     model::NetworkId,
     model::VpcId,
+    model::ProjectId,
     model::VpcState,
     model::VmState,
     model::VolumeState,
@@ -195,6 +196,28 @@ impl Column for model::identity::AccountState {
         })
     }
 }
+
+/// Project enums keep CloudStack's spellings and their own parsers.
+macro_rules! parse_columns {
+    ($($t:ty),* $(,)?) => {$(
+        impl Column for $t {
+            fn column(row: &AnyRow, table: &'static str, col: &'static str) -> Result<Self> {
+                let s: String = row.try_get(col)?;
+                Self::parse(&s).ok_or(DbError::Corrupt {
+                    table,
+                    column: col,
+                    value: s,
+                })
+            }
+        }
+    )*};
+}
+
+parse_columns!(
+    model::identity::ProjectState,
+    model::identity::ProjectRole,
+    model::identity::InvitationState,
+);
 
 /// Account types are stored as CloudStack's numbers.
 impl Column for model::identity::AccountType {

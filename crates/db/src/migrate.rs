@@ -44,9 +44,36 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (30, "instance groups", V30),
     (31, "resource details", V31),
     (32, "alerts", V32),
+    (33, "projects, their members and invitations", V33),
 ];
 
-pub const SCHEMA_VERSION: i64 = 32;
+pub const SCHEMA_VERSION: i64 = 33;
+
+/// Projects (CloudStack's `projects`, `project_account`, `project_invitations`): a project's
+/// resources are owned by its own account (`accounts.account_type` 5); members are accounts,
+/// or single users of an account (`user_id`), each Admin or Regular.
+const V33: &str = r#"
+CREATE TABLE projects (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, display_text TEXT NOT NULL,
+    domain_id TEXT NOT NULL REFERENCES domains(id), account_id TEXT NOT NULL REFERENCES accounts(id),
+    state TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX projects_name_live ON projects (domain_id, name) WHERE removed IS NULL;
+CREATE INDEX projects_account ON projects (account_id);
+CREATE TABLE project_members (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id),
+    account_id TEXT NOT NULL REFERENCES accounts(id), user_id TEXT, role TEXT NOT NULL,
+    created BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX project_members_one ON project_members (project_id, account_id, COALESCE(user_id, ''));
+CREATE INDEX project_members_account ON project_members (account_id);
+CREATE TABLE project_invitations (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id),
+    account_id TEXT, user_id TEXT, email TEXT, token TEXT, role TEXT NOT NULL,
+    state TEXT NOT NULL, created BIGINT NOT NULL
+);
+CREATE INDEX project_invitations_project ON project_invitations (project_id)
+"#;
 
 /// Alerts for the administrators (listAlerts), with CloudStack's type ordinals and names.
 const V32: &str = r#"

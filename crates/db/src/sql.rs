@@ -67,6 +67,7 @@ macro_rules! id_val {
 id_val!(
     model::VpcState,
     model::VpcId,
+    model::ProjectId,
     model::VmState,
     model::VolumeState,
     model::HostStatus,
@@ -210,9 +211,28 @@ pub enum OwnerScope {
     },
     /// One account's resources.
     Account(AccountId),
+    /// Several accounts' resources (a user's projects, `projectid=-1`); none when empty.
+    Accounts(Vec<AccountId>),
+    /// The inner scope without projects' resources (lists without `projectid`, as
+    /// CloudStack's `SkipProjectResources`).
+    NoProjects(Box<OwnerScope>),
+    /// The inner scope, projects' resources only (an admin's `projectid=-1`).
+    OnlyProjects(Box<OwnerScope>),
 }
 
+/// The accounts that own projects' resources.
+const PROJECT_ACCOUNTS: &str = "SELECT pa.id FROM accounts pa WHERE pa.account_type = 5";
+
 impl OwnerScope {
+    /// Whether the condition reads the domain row (the caller must join it).
+    pub fn uses_domain(&self) -> bool {
+        match self {
+            OwnerScope::Domain { .. } => true,
+            OwnerScope::NoProjects(s) | OwnerScope::OnlyProjects(s) => s.uses_domain(),
+            _ => false,
+        }
+    }
+
     /// Adds the condition for rows whose owning account is `acct_col` and whose domain row is
     /// aliased `dom` (joined by the caller).
     pub(crate) fn push(&self, q: &mut Sql, acct_col: &str, dom: &str) {
@@ -220,6 +240,18 @@ impl OwnerScope {
             OwnerScope::All => {}
             OwnerScope::Account(a) => {
                 q.and(&format!(" AND {acct_col} = "), *a);
+            }
+            OwnerScope::Accounts(v) if v.is_empty() => {
+                q.push(" AND 1 = 0");
+            }
+            OwnerScope::Accounts(v) => in_list(q, acct_col, v),
+            OwnerScope::NoProjects(s) => {
+                s.push(q, acct_col, dom);
+                q.push(&format!(" AND {acct_col} NOT IN ({PROJECT_ACCOUNTS})"));
+            }
+            OwnerScope::OnlyProjects(s) => {
+                s.push(q, acct_col, dom);
+                q.push(&format!(" AND {acct_col} IN ({PROJECT_ACCOUNTS})"));
             }
             OwnerScope::Domain {
                 id,

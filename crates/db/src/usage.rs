@@ -135,6 +135,10 @@ pub struct AccountUsage {
     /// Live snapshots (not Destroyed or Error), and what they keep on image stores (bytes).
     pub snapshots: i64,
     pub secondary_bytes: i64,
+    /// Guest networks owned (Isolated ones and VPC tiers; shared networks have no account).
+    pub networks: i64,
+    /// Projects the account is an Admin member of.
+    pub projects: i64,
 }
 
 /// What the VMs and volumes of an account, or of a domain's accounts, count against limits.
@@ -168,7 +172,22 @@ pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result
     );
     scope.push(&mut q, "s.account_id", "d");
     let sn = q.query().fetch_one(&mut *conn).await?;
+    let mut q = Sql::new(
+        "SELECT COUNT(*) FROM networks n JOIN domains d ON d.id = n.domain_id \
+         WHERE n.removed IS NULL AND n.account_id IS NOT NULL AND n.traffic_type = 'Guest'",
+    );
+    scope.push(&mut q, "n.account_id", "d");
+    let nw = q.query().fetch_one(&mut *conn).await?;
+    let mut q = Sql::new(
+        "SELECT COUNT(*) FROM project_members m JOIN projects pr ON pr.id = m.project_id \
+         JOIN accounts ma ON ma.id = m.account_id JOIN domains d ON d.id = ma.domain_id \
+         WHERE pr.removed IS NULL AND m.role = 'Admin' AND m.user_id IS NULL",
+    );
+    scope.push(&mut q, "m.account_id", "d");
+    let pj = q.query().fetch_one(&mut *conn).await?;
     Ok(AccountUsage {
+        networks: nw.try_get(0)?,
+        projects: pj.try_get(0)?,
         snapshots: sn.try_get(0)?,
         secondary_bytes: sn.try_get(1)?,
         cpus: r.try_get(0)?,

@@ -409,8 +409,8 @@ fn vm_where(q: &mut Sql, f: &VmFilter) {
 
 /// The FROM clause for counting and paging: the domains join only when the scope needs it.
 fn vm_from_lean(f: &VmFilter) -> &'static str {
-    match f.scope {
-        Some(OwnerScope::Domain { .. }) => {
+    match &f.scope {
+        Some(s) if s.uses_domain() => {
             " FROM vms v JOIN domains d ON d.id = v.domain_id WHERE v.removed IS NULL"
         }
         _ => " FROM vms v WHERE v.removed IS NULL",

@@ -13,6 +13,13 @@ pub struct OpContext {
     pub request_id: uuid::Uuid,
     /// The `Host` the request was sent to (for URLs handed back, such as the console's).
     pub origin: Option<String>,
+    /// The projects the caller is a member of (loaded for each request of a user).
+    pub projects: Vec<db::Membership>,
+    /// The project a request acts in (`projectid`): its account owns what the request
+    /// creates and the request's events.
+    pub project: Option<db::ProjectRow>,
+    /// `projectid=-1`: lists cover every project the caller may see, and nothing else.
+    pub all_projects: bool,
 }
 
 impl OpContext {
@@ -22,7 +29,18 @@ impl OpContext {
             via_session,
             request_id: uuid::Uuid::new_v4(),
             origin: None,
+            projects: Vec::new(),
+            project: None,
+            all_projects: false,
         }
+    }
+    /// The caller's role in the project whose resources this account owns, if a member.
+    pub fn project_role(&self, project_account: AccountId) -> Option<model::identity::ProjectRole> {
+        self.projects
+            .iter()
+            .filter(|m| m.project_account == project_account)
+            .map(|m| m.role)
+            .max_by_key(|r| *r == model::identity::ProjectRole::Admin)
     }
     pub fn user_id(&self) -> UserId {
         self.user.id

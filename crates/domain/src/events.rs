@@ -22,8 +22,16 @@ impl Event {
                 level: EventLevel::Info.as_str(),
                 description: description.into(),
                 state: EventState::Completed.as_str(),
-                account_id: ctx.account_id(),
-                domain_id: ctx.domain_id(),
+                // As CloudStack: a request acting in a project records its events as the
+                // project's (listEvents projectid=…).
+                account_id: ctx
+                    .project
+                    .as_ref()
+                    .map_or(ctx.account_id(), |p| p.account_id),
+                domain_id: ctx
+                    .project
+                    .as_ref()
+                    .map_or(ctx.domain_id(), |p| p.domain_id),
                 user_id: Some(ctx.user_id()),
                 resource_id: None,
                 resource_type: None,

@@ -10,6 +10,8 @@ pub enum AccountType {
     DomainAdmin = 2,
     ResourceDomainAdmin = 3,
     ReadOnlyAdmin = 4,
+    /// The account that owns a project's resources (never logged into; no users).
+    Project = 5,
 }
 
 impl AccountType {
@@ -20,6 +22,7 @@ impl AccountType {
             2 => Self::DomainAdmin,
             3 => Self::ResourceDomainAdmin,
             4 => Self::ReadOnlyAdmin,
+            5 => Self::Project,
             _ => return None,
         })
     }
@@ -29,7 +32,7 @@ impl AccountType {
     /// The role type a new account of this type gets when no role is given.
     pub fn default_role_type(self) -> RoleType {
         match self {
-            Self::User => RoleType::User,
+            Self::User | Self::Project => RoleType::User,
             Self::RootAdmin | Self::ReadOnlyAdmin => RoleType::Admin,
             Self::DomainAdmin => RoleType::DomainAdmin,
             Self::ResourceDomainAdmin => RoleType::ResourceAdmin,
@@ -218,5 +221,84 @@ mod tests {
             assert_eq!(r.account_type().default_role_type(), r);
             assert_eq!(RoleType::parse(r.as_str()), Some(r));
         }
+    }
+}
+
+/// A project's state (CloudStack's `Project.State`): resources are added only while Active;
+/// Disabled while it is being deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum ProjectState {
+    Active,
+    Suspended,
+    Disabled,
+}
+
+impl ProjectState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Suspended => "Suspended",
+            Self::Disabled => "Disabled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "active" => Self::Active,
+            "suspended" => Self::Suspended,
+            "disabled" => Self::Disabled,
+            _ => return None,
+        })
+    }
+}
+
+/// A member's role in a project: Admins manage the project, Regular members use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum ProjectRole {
+    Admin,
+    Regular,
+}
+
+impl ProjectRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "Admin",
+            Self::Regular => "Regular",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "admin" => Self::Admin,
+            "regular" => Self::Regular,
+            _ => return None,
+        })
+    }
+}
+
+/// A project invitation's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum InvitationState {
+    Pending,
+    Completed,
+    Declined,
+    Expired,
+}
+
+impl InvitationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Completed => "Completed",
+            Self::Declined => "Declined",
+            Self::Expired => "Expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "pending" => Self::Pending,
+            "completed" => Self::Completed,
+            "declined" => Self::Declined,
+            "expired" => Self::Expired,
+            _ => return None,
+        })
     }
 }

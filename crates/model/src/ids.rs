@@ -99,4 +99,6 @@ typed_id!(
     NetworkId,
     /// A virtual private cloud (its tiers are networks with this id).
     VpcId,
+    /// A project (its resources are owned by its own account).
+    ProjectId,
 );

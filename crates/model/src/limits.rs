@@ -93,6 +93,15 @@ impl ResourceType {
         format!("max.account.{}", self.setting_suffix())
     }
 
+    /// The setting with a project's default limit for this type (a project owns no
+    /// projects: that type falls back to the account's).
+    pub fn project_setting(self) -> String {
+        match self {
+            Self::Project => self.account_setting(),
+            _ => format!("max.project.{}", self.setting_suffix()),
+        }
+    }
+
     /// The setting with a domain's default limit for this type.
     pub fn domain_setting(self) -> String {
         format!("max.domain.{}", self.setting_suffix())

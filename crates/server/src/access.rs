@@ -38,11 +38,13 @@ pub fn check_domain_visible(ctx: &OpContext, domain: &DomainRow) -> AppResult<()
     check_domain_admin(ctx, domain)
 }
 
-/// May the caller act on this account? Its own, or any in an administered subtree.
+/// May the caller act on this account? Its own, any in an administered subtree, or the
+/// account of a project the caller is a member of.
 pub fn check_account(ctx: &OpContext, a: &AccountRow) -> AppResult<()> {
     if a.id == ctx.account_id()
         || ctx.is_root_admin()
         || (ctx.is_domain_admin() && in_subtree(ctx, &a.domain_path))
+        || ctx.project_role(a.id).is_some()
     {
         return Ok(());
     }
@@ -69,6 +71,16 @@ pub fn check_account_admin(ctx: &OpContext, a: &AccountRow) -> AppResult<()> {
         ))
         .into())
     }
+}
+
+/// May the caller make this account the owner of a new resource, or change one it owns on
+/// its behalf? An administrator of the account, or a member of the project that owns it
+/// (CloudStack lets Regular members use a project; only its Admins manage the project).
+pub fn check_owner(ctx: &OpContext, a: &AccountRow) -> AppResult<()> {
+    if a.account_type == model::identity::AccountType::Project && ctx.project_role(a.id).is_some() {
+        return Ok(());
+    }
+    check_account_admin(ctx, a)
 }
 
 pub async fn domain(st: &AppState, param: &str, id: DomainId) -> AppResult<DomainRow> {
@@ -120,6 +132,9 @@ pub async fn account_by_name(
 /// `isrecursive`); nothing → the caller's own account, or everything the caller may see with
 /// `listall=true`. Users are always limited to their own account.
 pub async fn owner_scope(st: &AppState, ctx: &OpContext, args: &Args) -> AppResult<OwnerScope> {
+    if ctx.all_projects {
+        return projects_scope(st, ctx, args).await;
+    }
     let account = args.text("account");
     let domain_id: Option<DomainId> = args.id("domainid");
     if let Some(name) = account {
@@ -133,19 +148,67 @@ pub async fn owner_scope(st: &AppState, ctx: &OpContext, args: &Args) -> AppResu
             return Ok(OwnerScope::Account(ctx.account_id()));
         }
         check_domain_admin(ctx, &d)?;
-        return Ok(OwnerScope::Domain {
+        let scope = OwnerScope::Domain {
             id: d.id,
             path: d.path,
             recursive: args.flag("isrecursive"),
-        });
+        };
+        return Ok(without_projects(scope, args));
     }
     // As CloudStack's buildACLSearchParameters: an admin naming the object by `id` gets it
     // whoever in its reach owns it (root admins: anyone; domain admins: their subtree).
     let by_id = args.has("id") || args.has("ids");
     if ctx.is_admin() && (args.flag("listall") || by_id) {
-        return Ok(reach(ctx));
+        return Ok(without_projects(reach(ctx), args));
     }
     Ok(OwnerScope::Account(ctx.account_id()))
+}
+
+/// Without `projectid` (and without naming an object by id) a list skips projects'
+/// resources, as CloudStack's `SkipProjectResources`.
+fn without_projects(scope: OwnerScope, args: &Args) -> OwnerScope {
+    if args.has("id") || args.has("ids") {
+        scope
+    } else {
+        OwnerScope::NoProjects(Box::new(scope))
+    }
+}
+
+/// `projectid=-1`: a user's lists cover the projects it is a member of; an admin's, every
+/// project in its reach (in `domainid`'s when given).
+async fn projects_scope(st: &AppState, ctx: &OpContext, args: &Args) -> AppResult<OwnerScope> {
+    if !ctx.is_admin() {
+        let mut accounts: Vec<AccountId> = ctx.projects.iter().map(|m| m.project_account).collect();
+        accounts.sort();
+        accounts.dedup();
+        return Ok(OwnerScope::Accounts(accounts));
+    }
+    let inner = match args.id::<DomainId>("domainid") {
+        Some(did) => {
+            let d = domain(st, "domainid", did).await?;
+            check_domain_admin(ctx, &d)?;
+            OwnerScope::Domain {
+                id: d.id,
+                path: d.path,
+                recursive: args.flag("isrecursive") || args.flag("listall"),
+            }
+        }
+        None => reach(ctx),
+    };
+    Ok(OwnerScope::OnlyProjects(Box::new(inner)))
+}
+
+/// Refuses a project's own account where an account is managed (its users, its state): a
+/// project is changed through the project commands.
+pub fn not_project_account(param: &str, a: &AccountRow) -> AppResult<()> {
+    if a.account_type == model::identity::AccountType::Project {
+        return Err(ApiError::param(format!(
+            "Account {} belongs to a project (parameter {param}); manage it with the project commands",
+            a.name
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Everything an admin may see: all for a root admin, its subtree for a domain admin.
@@ -165,6 +228,19 @@ fn reach(ctx: &OpContext) -> OwnerScope {
 /// (its subtree with `isrecursive` or `listall`), with `listall` alone its own subtree (root
 /// admins: everything), and with neither only its own account.
 pub async fn account_list_scope(
+    st: &AppState,
+    ctx: &OpContext,
+    args: &Args,
+) -> AppResult<OwnerScope> {
+    // Projects' own accounts are never listed (CloudStack's `typeNEQ PROJECT`).
+    let scope = account_list_scope_inner(st, ctx, args).await?;
+    Ok(match scope {
+        s @ OwnerScope::NoProjects(_) => s,
+        s => OwnerScope::NoProjects(Box::new(s)),
+    })
+}
+
+async fn account_list_scope_inner(
     st: &AppState,
     ctx: &OpContext,
     args: &Args,

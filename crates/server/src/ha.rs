@@ -52,6 +52,17 @@ pub async fn submit_for_owner(
     command: &str,
     what: &str,
 ) -> AppResult<Option<model::JobId>> {
+    submit_for_owner_with(st, vm, command, what, &[]).await
+}
+
+/// [`submit_for_owner`] with more parameters (`expunge=true`…).
+pub async fn submit_for_owner_with(
+    st: &State,
+    vm: &db::VmRow,
+    command: &str,
+    what: &str,
+    extra: &[(&str, &str)],
+) -> AppResult<Option<model::JobId>> {
     let user = {
         let mut c = st.store.read().await?;
         db::user_get(&mut c, vm.user_id).await?
@@ -62,7 +73,11 @@ pub async fn submit_for_owner(
     };
     let ctx = OpContext::new(user, false);
     let id = vm.id.to_string();
-    let raw = RawParams::from_pairs([("command", command), ("id", id.as_str())]);
+    let raw = RawParams::from_pairs(
+        [("command", command), ("id", id.as_str())]
+            .into_iter()
+            .chain(extra.iter().copied()),
+    );
     let spec = st
         .registry
         .get(command)

@@ -218,10 +218,13 @@ async fn handle(
         );
     }
     let admin = ctx.is_admin();
-    let result =
-        run(st, &ctx, spec, raw)
-            .await
-            .map_err(|e| if admin { e } else { crate::error::for_user(e) });
+    let result = run(st, &mut ctx, spec, raw).await.map_err(|e| {
+        if admin {
+            e
+        } else {
+            crate::error::for_user(e)
+        }
+    });
     Reply {
         wrapper,
         result,
@@ -231,16 +234,26 @@ async fn handle(
 
 async fn run(
     st: &State,
-    ctx: &crate::context::OpContext,
+    ctx: &mut crate::context::OpContext,
     spec: &'static api::CommandSpec,
     raw: &RawParams,
 ) -> Result<Value, ApiError> {
     st.settings.refresh(&st.store).await;
+    crate::projectscope::load_memberships(st, ctx)
+        .await
+        .map_err(|e| e.into_api())?;
+    let resolved = crate::projectscope::resolve(st, ctx, spec, raw).await?;
+    let raw = resolved.as_ref().unwrap_or(raw);
+    let ctx = &*ctx;
     let args = spec.bind(raw, st.settings.page_size())?;
     if !spec.isasync {
-        return dispatch::run_sync(st, ctx, &args)
+        let mut v = dispatch::run_sync(st, ctx, &args)
             .await
-            .map_err(|e| e.into_api());
+            .map_err(|e| e.into_api())?;
+        crate::projectscope::show_owners(st, &mut v)
+            .await
+            .map_err(|e| e.into_api())?;
+        return Ok(v);
     }
     if st.cluster.draining() {
         // CloudStack 4.21: a server preparing for maintenance answers 503 to new jobs (a

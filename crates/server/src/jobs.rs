@@ -115,7 +115,11 @@ async fn prepare(st: &State, job: &JobRow) -> Result<(OpContext, Args), ApiError
             .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())),
     );
     let args = spec.bind(&raw, u64::MAX)?;
-    Ok((OpContext::new(user, false), args))
+    let mut ctx = OpContext::new(user, false);
+    crate::projectscope::restore(st, &mut ctx, &raw)
+        .await
+        .map_err(|e| e.into_api())?;
+    Ok((ctx, args))
 }
 
 /// Waits (at most [`crate::hub::RECONNECT_WAIT`]) until every host that is not Down is
@@ -197,6 +201,13 @@ impl JobHost for AppState {
                             e.into_api()
                         })
                     });
+                    let r = match r {
+                        Ok(mut v) => crate::projectscope::show_owners(st, &mut v)
+                            .await
+                            .map(|()| v)
+                            .map_err(|e| e.into_api()),
+                        e => e,
+                    };
                     (Some(ctx), r)
                 }
                 Err(e) => (None, Err(e)),

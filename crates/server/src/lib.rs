@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod panics;
 pub mod peers;
 pub mod powersync;
+pub mod projectscope;
 pub mod returnproxy;
 pub mod rolecheck;
 pub mod saga;

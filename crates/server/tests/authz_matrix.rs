@@ -4,7 +4,10 @@
 //! the account itself). Every list command of `listApis` is called as each caller with the
 //! listall / isrecursive / domainid / account / id variants, and every answer is searched for
 //! ids the caller may not see; then mutating commands are aimed at the objects the caller may
-//! not touch. Zero cross-tenant reads or writes.
+//! not touch. Each tenant also has a project with a VM in it: lists are also called with
+//! `projectid` (every hidden project, and -1), and the project commands and resource creation
+//! in a project are aimed at the projects the caller may not touch. Zero cross-tenant reads
+//! or writes.
 //!
 //! Who may see whom: an account itself; a domain admin everything owned in its subtree.
 
@@ -185,7 +188,24 @@ async fn no_tenant_reads_or_changes_another_tenants_objects() {
         let group = s(&c
             .ok(&[("command", "createInstanceGroup"), ("name", "g")])
             .await["instancegroup"]["id"]);
+        let project = s(&job_ok(
+            &c,
+            &[
+                ("command", "createProject"),
+                ("name", &format!("prj-{}", t.name)),
+            ],
+        )
+        .await["project"]["id"]);
+        let pvm = s(&deploy_vm(
+            &c,
+            &z,
+            &format!("pvm-{}", t.name),
+            &[("projectid", &project), ("startvm", "false")],
+        )
+        .await["id"]);
         t.owns.extend([
+            ("project", project),
+            ("projectvm", pvm),
             ("group", group),
             ("vm", vm_id),
             ("network", net),
@@ -266,6 +286,18 @@ async fn no_tenant_reads_or_changes_another_tenants_objects() {
                     ]);
                 }
             }
+            if params.iter().any(|p| p == "projectid") {
+                variants.push(vec![("projectid".into(), "-1".into())]);
+                variants.push(vec![
+                    ("projectid".into(), "-1".into()),
+                    ("listall".into(), "true".into()),
+                ]);
+                for (_, kind, id) in &hidden {
+                    if *kind == "project" {
+                        variants.push(vec![("projectid".into(), id.to_string())]);
+                    }
+                }
+            }
             for key in ["resourceid", "virtualmachineid", "networkid", "ipaddressid"] {
                 if params.iter().any(|p| p == key) {
                     for (_, _, id) in &hidden {
@@ -343,6 +375,7 @@ async fn no_tenant_reads_or_changes_another_tenants_objects() {
                 their("account"),
             );
             let group = their("group");
+            let (project, pvm) = (their("project"), their("projectvm"));
             let me = c.name.clone();
             let attempts: Vec<Vec<(&str, &str)>> = vec![
                 vec![
@@ -492,6 +525,46 @@ async fn no_tenant_reads_or_changes_another_tenants_objects() {
                     ("newname", "pwned"),
                 ],
                 vec![("command", "deleteAccount"), ("id", &acct)],
+                vec![
+                    ("command", "updateProject"),
+                    ("id", &project),
+                    ("displaytext", "pwned"),
+                ],
+                vec![("command", "suspendProject"), ("id", &project)],
+                vec![
+                    ("command", "deleteProject"),
+                    ("id", &project),
+                    ("cleanup", "true"),
+                ],
+                vec![
+                    ("command", "addAccountToProject"),
+                    ("projectid", &project),
+                    ("account", &me),
+                ],
+                vec![
+                    ("command", "updateProjectInvitation"),
+                    ("projectid", &project),
+                ],
+                vec![
+                    ("command", "deployVirtualMachine"),
+                    ("zoneid", &z.zone),
+                    ("serviceofferingid", &z.offering),
+                    ("templateid", &z.template),
+                    ("projectid", &project),
+                ],
+                vec![
+                    ("command", "createVolume"),
+                    ("zoneid", &z.zone),
+                    ("diskofferingid", &disk),
+                    ("projectid", &project),
+                ],
+                vec![
+                    ("command", "createSSHKeyPair"),
+                    ("name", "pwned"),
+                    ("projectid", &project),
+                ],
+                vec![("command", "startVirtualMachine"), ("id", &pvm)],
+                vec![("command", "destroyVirtualMachine"), ("id", &pvm)],
             ];
             for p in attempts {
                 writes += 1;

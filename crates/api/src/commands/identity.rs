@@ -255,7 +255,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("account", String, "the account of the instance group. The account parameter must be used with the domainId parameter.")
             .opt("domainid", Uuid, "the domain ID of account owning the instance group")
             .rel("listDomains")
-            .opt("projectid", Uuid, "The project of the instance group (projects are not supported yet: refused)"),
+            .opt("projectid", Uuid, "The project of the instance group"),
         CommandSpec::new("listInstanceGroups", "Lists vm groups")
             .returns("instancegroup", INSTANCE_GROUP)
             .list()

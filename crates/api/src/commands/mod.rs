@@ -16,6 +16,7 @@ mod objects_storage;
 mod objects_vm;
 mod objects_vpc;
 mod offerings;
+mod projects;
 mod scheduling;
 mod snapshots;
 mod storage;
@@ -45,7 +46,79 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(vpc::specs());
     v.extend(scheduling::specs());
     v.extend(snapshots::specs());
-    v
+    v.extend(projects::specs());
+    with_projects(v)
+}
+
+/// Commands with an `account` owner parameter where CloudStack has no `projectid`: the
+/// account and user commands (a project's account is managed through the project) and the
+/// dedication family.
+const NO_PROJECTID: &[&str] = &[
+    "createAccount",
+    "updateAccount",
+    "enableAccount",
+    "disableAccount",
+    "lockAccount",
+    "createUser",
+    "listUsers",
+    "listAsyncJobs",
+    "dedicateZone",
+    "dedicatePod",
+    "dedicateCluster",
+    "dedicateHost",
+    "listDedicatedZones",
+    "listDedicatedPods",
+    "listDedicatedClusters",
+    "listDedicatedHosts",
+    "addAccountToProject",
+    "deleteAccountFromProject",
+    "listProjectAccounts",
+    "updateProjectInvitation",
+    "listProjectInvitations",
+    "createProject",
+    "listProjects",
+    "updateProject",
+];
+
+/// Every command that names an owner `account` also takes `projectid` (the server's edge
+/// resolves it to the project's account), and objects that name their owner account may name
+/// a project instead (CloudStack's `populateOwner`).
+fn with_projects(specs: Vec<CommandSpec>) -> Vec<CommandSpec> {
+    use crate::registry::{f, ParamType};
+    const DESC: &str = "the project: its account owns what the command creates, and lists show its resources (-1: every project the caller may see)";
+    specs
+        .into_iter()
+        .map(|mut s| {
+            let has = |s: &CommandSpec, n: &str| s.params.iter().any(|p| p.name == n);
+            if !NO_PROJECTID.contains(&s.name) && has(&s, "account") {
+                if let Some(p) = s.params.iter_mut().find(|p| p.name == "projectid") {
+                    p.description = DESC;
+                } else {
+                    s = s
+                        .opt("projectid", ParamType::Uuid, DESC)
+                        .rel("listProjects");
+                }
+            }
+            let owned = s.response.iter().any(|x| x.name == "account")
+                && !s.response.iter().any(|x| x.name == "projectid");
+            if owned && s.response_key != "account" && s.response_key != "user" {
+                let mut fields = s.response.to_vec();
+                fields.push(f(
+                    "project",
+                    "string",
+                    "the project name of the owner, when a project owns it",
+                ));
+                fields.push(f(
+                    "projectid",
+                    "string",
+                    "the project id of the owner, when a project owns it",
+                ));
+                // Built once per registry (at start): the fields live as long as the process.
+                s.response = Box::leak(fields.into_boxed_slice());
+            }
+            s
+        })
+        .collect()
 }
 
 /// The registry of every implemented command.

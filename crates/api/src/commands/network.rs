@@ -10,11 +10,7 @@ fn owner(spec: CommandSpec, what: &'static str) -> CommandSpec {
     spec.opt("account", String, what)
         .opt("domainid", Uuid, "the domain of the account (with account)")
         .rel("listDomains")
-        .opt(
-            "projectid",
-            Uuid,
-            "the project (projects are not supported: ignored when absent, refused when given)",
-        )
+        .opt("projectid", Uuid, "the project")
 }
 
 fn rule_ports(spec: CommandSpec) -> CommandSpec {
@@ -164,7 +160,7 @@ fn addresses() -> Vec<CommandSpec> {
             .opt("account", String, "account who will own the VLAN. If VLAN is Zone wide, this parameter should be omitted")
             .opt("domainid", Uuid, "domain ID of the account owning a VLAN")
             .rel("listDomains")
-            .opt("projectid", Uuid, "project who will own the VLAN (projects are not supported)"),
+            .opt("projectid", Uuid, "project who will own the VLAN"),
         CommandSpec::new("listVlanIpRanges", "Lists all VLAN IP ranges.")
             .roles(ADMIN)
             .returns("vlaniprange", VLAN_RANGE)

@@ -102,6 +102,36 @@ pub const DOMAIN: &[Field] = &[
         "the total number of VPCs available to this domain",
     ),
     f(
+        "networklimit",
+        "string",
+        "the total number of networks that can be owned by this domain",
+    ),
+    f(
+        "networktotal",
+        "long",
+        "the total number of networks owned by this domain",
+    ),
+    f(
+        "networkavailable",
+        "string",
+        "the total number of networks available to this domain",
+    ),
+    f(
+        "projectlimit",
+        "string",
+        "the total number of projects that can be owned by this domain",
+    ),
+    f(
+        "projecttotal",
+        "long",
+        "the total number of projects owned by this domain",
+    ),
+    f(
+        "projectavailable",
+        "string",
+        "the total number of projects available to this domain",
+    ),
+    f(
         "cpulimit",
         "string",
         "the total number of CPU cores that can be used by this domain",
@@ -315,6 +345,36 @@ pub const ACCOUNT: &[Field] = &[
         "vpcavailable",
         "string",
         "the total number of VPCs available to this account",
+    ),
+    f(
+        "networklimit",
+        "string",
+        "the total number of networks that can be owned by this account",
+    ),
+    f(
+        "networktotal",
+        "long",
+        "the total number of networks owned by this account",
+    ),
+    f(
+        "networkavailable",
+        "string",
+        "the total number of networks available to this account",
+    ),
+    f(
+        "projectlimit",
+        "string",
+        "the total number of projects that can be owned by this account",
+    ),
+    f(
+        "projecttotal",
+        "long",
+        "the total number of projects owned by this account",
+    ),
+    f(
+        "projectavailable",
+        "string",
+        "the total number of projects available to this account",
     ),
     f(
         "cpulimit",

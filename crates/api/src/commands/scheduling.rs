@@ -110,7 +110,7 @@ fn affinity() -> Vec<CommandSpec> {
             .opt("account", String, "an account for the affinity group. Must be used with domainId.")
             .opt("domainid", Uuid, "domainId of the account owning the affinity group")
             .rel("listDomains")
-            .opt("projectid", Uuid, "create affinity group for project (projects are not supported: refused when given)"),
+            .opt("projectid", Uuid, "create affinity group for project"),
         CommandSpec::new("deleteAffinityGroup", "Deletes affinity group")
             .asynchronous()
             .returns("success", SUCCESS)
@@ -120,7 +120,7 @@ fn affinity() -> Vec<CommandSpec> {
             .opt("account", String, "the account of the affinity group. Must be specified with domain ID")
             .opt("domainid", Uuid, "the domain ID of account owning the affinity group")
             .rel("listDomains")
-            .opt("projectid", Uuid, "the ID of the project (projects are not supported: refused when given)"),
+            .opt("projectid", Uuid, "the ID of the project"),
         CommandSpec::new("listAffinityGroups", "Lists affinity groups")
             .returns("affinitygroup", AFFINITY_GROUP)
             .owned_list()
@@ -130,7 +130,7 @@ fn affinity() -> Vec<CommandSpec> {
             .opt("type", String, "lists affinity groups by type")
             .opt("virtualmachineid", Uuid, "lists affinity groups by virtual machine ID")
             .rel("listVirtualMachines")
-            .opt("projectid", Uuid, "list objects by project (projects are not supported: refused when given)"),
+            .opt("projectid", Uuid, "list objects by project"),
         CommandSpec::new("updateVMAffinityGroup", "Updates the affinity/anti-affinity group associations of a virtual machine. The VM has to be stopped and restarted for the new properties to take effect.")
             .asynchronous()
             .returns("virtualmachine", super::objects_vm::VIRTUAL_MACHINE)

@@ -148,7 +148,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("ispublic", Boolean, "true for public template, false for private template")
             .opt("isfeatured", Boolean, "true for featured template, false otherwise")
             .opt("isextractable", Boolean, "true if the template is extractable, false other wise. Can be set only by root admin")
-            .opt("projectids", List, "a comma delimited list of projects (projects are not supported yet: refused)"),
+            .opt("projectids", List, "a comma delimited list of projects (of the owner's domain) to share with"),
         CommandSpec::new("listTemplatePermissions", "List template visibility and all accounts that have permissions to view this template.")
             .returns("templatepermission", TEMPLATE_PERMISSION)
             .req("id", Uuid, "the template ID")
@@ -162,7 +162,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("ispublic", Boolean, "true for public iso, false for private iso")
             .opt("isfeatured", Boolean, "true for featured iso, false otherwise")
             .opt("isextractable", Boolean, "true if the iso is extractable, false other wise. Can be set only by root admin")
-            .opt("projectids", List, "a comma delimited list of projects (projects are not supported yet: refused)"),
+            .opt("projectids", List, "a comma delimited list of projects (of the owner's domain) to share with"),
         CommandSpec::new("listIsoPermissions", "List iso visibility and all accounts that have permissions to view this iso.")
             .returns("isopermission", TEMPLATE_PERMISSION)
             .req("id", Uuid, "the iso ID")

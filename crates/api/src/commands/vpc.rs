@@ -8,11 +8,7 @@ fn owner(spec: CommandSpec, what: &'static str) -> CommandSpec {
     spec.opt("account", String, what)
         .opt("domainid", Uuid, "the domain of the account (with account)")
         .rel("listDomains")
-        .opt(
-            "projectid",
-            Uuid,
-            "the project (projects are not supported: ignored when absent, refused when given)",
-        )
+        .opt("projectid", Uuid, "the project")
 }
 
 fn offerings() -> Vec<CommandSpec> {
@@ -109,7 +105,7 @@ fn vpcs() -> Vec<CommandSpec> {
             .of(String)
             .opt("restartrequired", Boolean, "list VPCs by restartRequired option")
             .opt("fordisplay", Boolean, "list resources by display flag; only ROOT admin is eligible to pass this parameter")
-            .opt("projectid", Uuid, "list objects by project (projects are not supported: refused when given)"),
+            .opt("projectid", Uuid, "list objects by project"),
         CommandSpec::new("updateVPC", "Updates a VPC")
             .asynchronous()
             .returns("vpc", VPC)
@@ -172,7 +168,7 @@ fn acls() -> Vec<CommandSpec> {
             .opt("vpcid", Uuid, "list network ACLs by VPC ID")
             .rel("listVPCs")
             .opt("fordisplay", Boolean, "list resources by display flag; only ROOT admin is eligible to pass this parameter")
-            .opt("projectid", Uuid, "list objects by project (projects are not supported: refused when given)"),
+            .opt("projectid", Uuid, "list objects by project"),
         CommandSpec::new("updateNetworkACLList", "Updates network ACL list")
             .asynchronous()
             .returns("success", SUCCESS)
@@ -245,7 +241,7 @@ fn acls() -> Vec<CommandSpec> {
             .opt("action", String, "list network ACL items by action")
             .opt("protocol", String, "list network ACL items by protocol")
             .opt("fordisplay", Boolean, "list resources by display flag; only ROOT admin is eligible to pass this parameter")
-            .opt("projectid", Uuid, "list objects by project (projects are not supported: refused when given)"),
+            .opt("projectid", Uuid, "list objects by project"),
     ]
 }
 
@@ -321,7 +317,7 @@ fn internal_lbs() -> Vec<CommandSpec> {
             .rel("listVPCs")
             .opt("fordisplay", Boolean, "list resources by display flag")
             .opt("tags", Map, "List resources by tags (key/value pairs)")
-            .opt("projectid", Uuid, "list objects by project (projects are not supported: refused when given)"),
+            .opt("projectid", Uuid, "list objects by project"),
         CommandSpec::new("deleteLoadBalancer", "Deletes an internal load balancer")
             .asynchronous()
             .returns("success", SUCCESS)

@@ -43,11 +43,13 @@ async fn choose_role(st: &State, args: &Args) -> AppResult<db::RoleRow> {
             .ok_or_else(|| ApiError::invalid_id("roleid", &rid.to_string()).into());
     }
     let t = match args.int("accounttype") {
-        Some(t) => AccountType::from_i64(t).ok_or_else(|| {
-            ApiError::param(format!(
-                "Invalid account type {t}: use 0 (user), 1 (root admin) or 2 (domain admin)"
-            ))
-        })?,
+        Some(t) => AccountType::from_i64(t)
+            .filter(|t| *t != AccountType::Project)
+            .ok_or_else(|| {
+                ApiError::param(format!(
+                    "Invalid account type {t}: use 0 (user), 1 (root admin) or 2 (domain admin)"
+                ))
+            })?,
         None => AccountType::User,
     };
     db::role_default_for(&mut c, t.default_role_type())
@@ -187,6 +189,7 @@ async fn target(st: &State, ctx: &OpContext, args: &Args) -> AppResult<AccountRo
     } else {
         return param_err("Either id or account (with domainid) must be specified");
     };
+    access::not_project_account("id", &a)?;
     access::check_account_admin(ctx, &a)?;
     Ok(a)
 }

@@ -50,13 +50,10 @@ async fn by_id(c: &mut db::Conn, id: Uuid) -> AppResult<Option<AffinityRow>> {
 }
 
 async fn owner(st: &State, ctx: &OpContext, args: &Args) -> AppResult<AccountRow> {
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     match args.text("account") {
         Some(a) => {
             let acct = access::account_by_name(st, ctx, a, args.id("domainid")).await?;
-            access::check_account_admin(ctx, &acct)?;
+            access::check_owner(ctx, &acct)?;
             Ok(acct)
         }
         None => Ok(ctx.user.account.clone()),
@@ -216,9 +213,6 @@ pub async fn delete_run(
 }
 
 pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     let vm = match args.uuid("virtualmachineid") {
         Some(v) => {
             // The VM must be the caller's to see.

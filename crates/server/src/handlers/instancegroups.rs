@@ -45,13 +45,10 @@ fn check_name(name: &str) -> AppResult<String> {
 }
 
 async fn owner(st: &State, ctx: &OpContext, args: &Args) -> AppResult<AccountRow> {
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     match args.text("account") {
         Some(a) => {
             let acct = access::account_by_name(st, ctx, a, args.id("domainid")).await?;
-            access::check_account_admin(ctx, &acct)?;
+            access::check_owner(ctx, &acct)?;
             Ok(acct)
         }
         None => Ok(ctx.user.account.clone()),
@@ -67,7 +64,7 @@ async fn owned(st: &State, ctx: &OpContext, id: Uuid) -> AppResult<GroupRow> {
     .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
     if g.account_id != ctx.account_id() {
         let a = access::account(st, "id", g.account_id).await?;
-        access::check_account_admin(ctx, &a)?;
+        access::check_owner(ctx, &a)?;
     }
     Ok(g)
 }

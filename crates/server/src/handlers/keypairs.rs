@@ -33,7 +33,7 @@ async fn owner(st: &State, ctx: &OpContext, args: &Args) -> AppResult<AccountRow
     match args.text("account") {
         Some(a) => {
             let acct = access::account_by_name(st, ctx, a, args.id("domainid")).await?;
-            access::check_account_admin(ctx, &acct)?;
+            access::check_owner(ctx, &acct)?;
             Ok(acct)
         }
         None => Ok(ctx.user.account.clone()),

@@ -36,7 +36,12 @@ async fn account_limits(st: &State, a: &AccountRow) -> AppResult<Vec<(ResourceTy
     };
     Ok(ResourceType::ALL
         .map(|t| {
-            let max = explicit(&rows, t).unwrap_or_else(|| st.settings.int(&t.account_setting()));
+            let setting = if a.account_type == model::identity::AccountType::Project {
+                t.project_setting()
+            } else {
+                t.account_setting()
+            };
+            let max = explicit(&rows, t).unwrap_or_else(|| st.settings.int(&setting));
             (t, max)
         })
         .to_vec())
@@ -131,13 +136,15 @@ fn usage_of(u: &db::AccountUsage, t: ResourceType) -> i64 {
         ResourceType::Snapshot => u.snapshots,
         // Secondary storage limits are in GiB too.
         ResourceType::SecondaryStorage => u.secondary_bytes,
-        _ => 0,
+        ResourceType::Network => u.networks,
+        ResourceType::Project => u.projects,
+        ResourceType::Template => 0,
     }
 }
 
 /// The `<x>limit`/`<x>total`/`<x>available` fields of listAccounts and listDomains for the
 /// resource types Canopy counts (CloudStack's names; memory in MiB, storage in GiB; a limit of
-/// -1 is "Unlimited"). Templates, networks and projects are not counted yet: not answered.
+/// -1 is "Unlimited"). Templates are not counted yet: not answered.
 fn resource_fields(
     limits: &[(ResourceType, i64)],
     used: &db::AccountUsage,
@@ -150,6 +157,8 @@ fn resource_fields(
         ("volume", ResourceType::Volume),
         ("snapshot", ResourceType::Snapshot),
         ("vpc", ResourceType::Vpc),
+        ("network", ResourceType::Network),
+        ("project", ResourceType::Project),
         ("cpu", ResourceType::Cpu),
         ("memory", ResourceType::Memory),
         ("primarystorage", ResourceType::PrimaryStorage),

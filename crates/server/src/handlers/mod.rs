@@ -22,6 +22,7 @@ pub mod netrules;
 pub mod networks;
 pub mod offerings;
 pub mod physnets;
+pub mod projects;
 pub mod roles;
 pub mod routers;
 pub mod secgroups;

@@ -330,9 +330,6 @@ pub(crate) async fn of_vms(
 
 pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let acct = super::vms::owner_account(st, ctx, args).await?;
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     let name = args.required_str("name")?.trim().to_string();
     if name.is_empty() {
         return param_err("Security group name cannot be empty");

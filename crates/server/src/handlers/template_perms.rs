@@ -44,20 +44,40 @@ pub async fn update(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         .map(|a| a.trim().to_string())
         .filter(|a| !a.is_empty())
         .collect();
-    if args.has("projectids") {
-        return param_err("Projects are not supported");
+    // Projects share through their own accounts (CloudStack's `projectids`).
+    let mut project_accounts = Vec::new();
+    for p in args.list("projectids").unwrap_or_default() {
+        let id: model::ProjectId = p
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::invalid_id("projectids", p))?;
+        let p = super::projects::get(st, "projectids", id).await?;
+        if Some(p.domain_id.0) != r.domain_id {
+            return param_err(format!(
+                "Project {} is not in the domain of the {kind}'s owner",
+                p.name
+            ));
+        }
+        project_accounts.push(p.account_id.0);
     }
     let op = args.text("op").map(str::to_ascii_lowercase);
-    if !names.is_empty() && op.is_none() {
-        return param_err("op is required with accounts: add, remove or reset");
+    if (!names.is_empty() || !project_accounts.is_empty()) && op.is_none() {
+        return param_err("op is required with accounts or projectids: add, remove or reset");
     }
     let mut list = permitted(&r);
     match op.as_deref() {
         None => {}
         Some("reset") => list.clear(),
         Some(o @ ("add" | "remove")) => {
-            if names.is_empty() {
-                return param_err(format!("accounts is required with op={o}"));
+            if names.is_empty() && project_accounts.is_empty() {
+                return param_err(format!("accounts or projectids is required with op={o}"));
+            }
+            for a in &project_accounts {
+                if o == "remove" {
+                    list.retain(|x| x != a);
+                } else if !list.contains(a) {
+                    list.push(*a);
+                }
             }
             // Accounts of the owner's domain, by name.
             let domain = r

@@ -128,7 +128,7 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
     let owner = match args.text("account") {
         Some(a) => {
             let acct = access::account_by_name(st, ctx, a, args.id("domainid")).await?;
-            access::check_account_admin(ctx, &acct)?;
+            access::check_owner(ctx, &acct)?;
             acct
         }
         None => ctx.user.account.clone(),
@@ -525,7 +525,7 @@ pub(crate) async fn owned(st: &State, ctx: &OpContext, id: Uuid, iso: bool) -> A
     if owner(&r) != Some(ctx.account_id().0) {
         let acct = owner(&r).ok_or_else(|| AppError::Internal("template without owner".into()))?;
         let a = access::account(st, "id", model::AccountId(acct)).await?;
-        access::check_account_admin(ctx, &a)?;
+        access::check_owner(ctx, &a)?;
     }
     Ok(r)
 }

@@ -79,6 +79,7 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         args.id::<DomainId>("domainid"),
     )
     .await?;
+    access::not_project_account("account", &account)?;
     access::check_account_admin(ctx, &account)?;
     let id = match args.text("userid") {
         Some(s) => s

@@ -169,9 +169,6 @@ async fn basic_guest_network(
 }
 
 pub async fn create_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     let network = match args.uuid("networkid") {
         Some(n) => Some(networks::network_get(st, "networkid", model::NetworkId(n)).await?),
         None => None,

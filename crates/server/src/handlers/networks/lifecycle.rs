@@ -86,9 +86,6 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         );
     }
     let acct = super::super::vms::owner_account(st, ctx, args).await?;
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     let services = services_of(&offering);
     let mut attrs = json!({
         "acltype": acltype,

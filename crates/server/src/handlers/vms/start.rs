@@ -27,6 +27,15 @@ pub async fn start_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResul
         model::VmState::Stopped | model::VmState::Running => {}
         _ => return Err(state_err(&vm, "start")),
     }
+    // As CloudStack: a disabled owner's VMs (a suspended project's) do not start.
+    let owner = crate::access::account(st, "id", vm.account_id).await?;
+    if owner.state == model::identity::AccountState::Disabled {
+        return Err(ApiError::permission(format!(
+            "The owner of VM {} is disabled: it can't be started",
+            vm.display_name
+        ))
+        .into());
+    }
     Ok(job_plan(&vm, "Starting"))
 }
 

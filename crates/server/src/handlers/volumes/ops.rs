@@ -481,6 +481,32 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     Ok(success_body())
 }
 
+/// Deletes every detached volume of an account (a project's, when it is deleted with
+/// `cleanup=true`), as deleteVolume does one by one.
+pub(crate) async fn remove_detached_for_account(
+    st: &State,
+    ctx: &OpContext,
+    account: model::AccountId,
+) -> AppResult<()> {
+    let vols = {
+        let mut c = st.store.read().await?;
+        db::volume_list(
+            &mut c,
+            &db::VolumeFilter {
+                scope: Some(db::OwnerScope::Account(account)),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    for v in vols.iter().filter(|v| v.vm_id.is_none()) {
+        let args = Args::from_values("deleteVolume", vec![("id", api::Arg::Uuid(v.id.into()))]);
+        delete(st, ctx, &args).await?;
+    }
+    Ok(())
+}
+
 // --- migrate ---------------------------------------------------------------------------------
 
 /// migrateVolume (root admins): the volume moves to another shared pool of its zone — live

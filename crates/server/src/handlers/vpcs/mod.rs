@@ -207,9 +207,6 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     if name.is_empty() {
         return param_err("VPC name cannot be empty");
     }
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     let cidr = vpc_cidr(args.required_str("cidr")?)?;
     let acct = crate::handlers::vms::owner_account(st, ctx, args).await?;
     let mut attrs = json!({ "fordisplay": args.bool("fordisplay").unwrap_or(true) });
@@ -277,9 +274,6 @@ pub async fn create_run(
 }
 
 pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     let scope = access::owner_scope(st, ctx, args).await?;
     let state =
         match args.text("state") {

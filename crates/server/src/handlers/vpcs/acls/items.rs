@@ -573,9 +573,6 @@ pub async fn delete_item_run(
 }
 
 pub async fn list_items(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     // The lists in view: one named by aclid or networkid, else every visible one.
     let lists: Vec<RuleRow> = if let Some(a) = args.uuid("aclid") {
         vec![visible_list(st, ctx, "aclid", a).await?]

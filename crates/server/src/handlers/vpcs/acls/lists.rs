@@ -185,9 +185,6 @@ pub(super) async fn visible_lists(
 }
 
 pub async fn list_lists(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
-    if args.has("projectid") {
-        return param_err("Projects are not supported");
-    }
     let mut rows = visible_lists(st, ctx, args, args.uuid("id")).await?;
     if let Some(v) = args.uuid("vpcid") {
         let vpc = crate::handlers::vpcs::owned_vpc(st, ctx, "vpcid", v).await?;
