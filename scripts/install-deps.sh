@@ -10,6 +10,7 @@
 #   - nftables, haproxy, dnsmasq-base, iproute2, busybox-static: the hosts' data plane (security
 #     groups, routers with DHCP/DNS and load balancers) and the real-hosts test;
 #   - genisoimage: hosts build config drives with it (as CloudStack does);
+#   - openssl: the real-hosts test makes the certificate its HTTPS load balancer uploads;
 #   - tinyproxy: the HTTP proxy a locked-down site downloads images through (secstorage.proxy),
 #     started on loopback by the real-hosts test;
 #   - openssh-server: the return proxy's sshd in the return-proxy tests (the server's tunnel
@@ -45,6 +46,7 @@ command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 # The Debian cloud image the real-hosts test boots.
 # Config drives (genisoimage, as CloudStack's ConfigDriveBuilder; isoinfo for the tests).
 command -v genisoimage >/dev/null 2>&1 || need+=(genisoimage)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The outbound proxy of a locked-down site (the real-hosts test downloads a template through it).
 [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
 # A return proxy's sshd (the tests start one); the server's side is the OpenSSH client.

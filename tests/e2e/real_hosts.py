@@ -927,6 +927,53 @@ def main():
     step("a load balancer spreads connections over two VMs; source stickiness keeps a client on one",
          load_balancer)
 
+    def https_load_balancer():
+        # An uploaded certificate: the router's haproxy terminates TLS with it in front of the
+        # two VMs (plain HTTP behind it); a client in the public namespace verifies it.
+        d = os.path.join(a.work, "tls")
+        os.makedirs(d, exist_ok=True)
+        crt, key = os.path.join(d, "shop.crt"), os.path.join(d, "shop.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=shop.example", "-addext", "subjectAltName=DNS:shop.example",
+                        "-keyout", key, "-out", crt], check=True, capture_output=True, timeout=60)
+        cert = api.uploadSslCert(name="shop", certificate=read(crt), privatekey=read(key))["sslcert"]
+        ipid, addr = public_ip()
+        lb = api.createLoadBalancerRule(publicipid=ipid, name="shop", algorithm="roundrobin", publicport=443,
+                                        privateport=80, protocol="ssl", openfirewall="true")["loadbalancer"]
+        api.assignToLoadBalancerRule(id=lb["id"], virtualmachineids="%s,%s" % (st["vm1"]["id"], st["vm2"]["id"]))
+        api.assignCertToLoadBalancer(lbruleid=lb["id"], certid=cert["id"])
+        code = ("import socket,ssl,sys,hashlib\n"
+                "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+                "try:\n"
+                " t = ctx.wrap_socket(socket.create_connection((sys.argv[1], 443), timeout=3),\n"
+                "                     server_hostname='shop.example')\n"
+                " t.sendall(b'GET / HTTP/1.0\\r\\nHost: shop.example\\r\\n\\r\\n')\n"
+                " data = b''\n"
+                " while True:\n"
+                "  c = t.recv(4096)\n"
+                "  if not c: break\n"
+                "  data += c\n"
+                " body = data.split(b'\\r\\n\\r\\n', 1)[1].decode().strip()\n"
+                " print(body, hashlib.sha1(t.getpeercert(True)).hexdigest())\n"
+                "except Exception as e:\n print('ERR', e); sys.exit(1)\n")
+
+        def fetch():
+            # Connected by address, the certificate checked for the name shop.example.
+            r = subprocess.run(["ip", "netns", "exec", a.inet, "python3", "-c", code, addr, crt],
+                               capture_output=True, text=True, timeout=20)
+            return r.stdout.strip() if r.returncode == 0 else None
+        wait_for("the HTTPS LB answers", fetch, 30, 0.5)
+        seen = [fetch() for _ in range(8)]
+        bodies = {x.split()[0] for x in seen if x}
+        fps = {x.split()[1] for x in seen if x}
+        want = cert["fingerprint"].replace(":", "").lower()
+        check(bodies == {"vm1", "vm2"}, "TLS ends on the router, round robin over both VMs: %s" % seen)
+        check(fps == {want}, "the certificate served is the uploaded one: %s vs %s" % (fps, want))
+        check(ns_fetch(a.inet, "http://%s:443/" % addr, 2) is None, "no plain HTTP on the TLS port")
+        return "https://%s (shop.example, verified): vm1+vm2, certificate %s" % (addr, cert["fingerprint"])
+    step("an HTTPS load balancer with an uploaded certificate answers TLS from the public namespace, "
+         "backed by two VMs", https_load_balancer)
+
     def pool_load_balancer():
         # A service IP pool (a public range marked for load balancers): a rule created without
         # an address takes the pool's next one, the router answers on it from the public side,

@@ -45,9 +45,21 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (31, "resource details", V31),
     (32, "alerts", V32),
     (33, "projects, their members and invitations", V33),
+    (34, "the user data registry", V34),
 ];
 
-pub const SCHEMA_VERSION: i64 = 33;
+pub const SCHEMA_VERSION: i64 = 34;
+
+/// Registered user data (CloudStack's `user_data`): an account's named, base64 user data with
+/// the names of its parameters; VMs and templates refer to it by id.
+const V34: &str = r#"
+CREATE TABLE user_data (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id),
+    domain_id TEXT NOT NULL REFERENCES domains(id), name TEXT NOT NULL, userdata TEXT NOT NULL,
+    params TEXT NOT NULL, created BIGINT NOT NULL, removed BIGINT
+);
+CREATE UNIQUE INDEX user_data_name_live ON user_data (account_id, name) WHERE removed IS NULL
+"#;
 
 /// Projects (CloudStack's `projects`, `project_account`, `project_invitations`): a project's
 /// resources are owned by its own account (`accounts.account_type` 5); members are accounts,

@@ -242,6 +242,19 @@ pub async fn rule_remove(conn: &mut AnyConnection, col: RuleOwner, id: Uuid) -> 
     Ok(q.query().execute(&mut *conn).await?.rows_affected())
 }
 
+/// Removes a rule's children of one kind (a load balancer's certificate assignment).
+pub async fn rule_remove_children(
+    conn: &mut AnyConnection,
+    parent: Uuid,
+    kind: &str,
+) -> Result<u64> {
+    let mut q = Sql::new("UPDATE net_rules SET removed = ");
+    q.bind(now_ms())
+        .and(" WHERE removed IS NULL AND parent_id = ", parent)
+        .and(" AND kind = ", kind);
+    Ok(q.query().execute(conn).await?.rows_affected())
+}
+
 #[derive(Clone, Copy, Debug)]
 pub enum RuleOwner {
     Id,

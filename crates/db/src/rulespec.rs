@@ -190,6 +190,26 @@ pub struct HealthCheckSpec {
     pub fordisplay: bool,
 }
 
+/// An SSL certificate of an account (uploadSslCert): PEM certificate and chain, the private
+/// key encrypted with the server key, the certificate's SHA-1 fingerprint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SslCertSpec {
+    pub certificate: String,
+    #[serde(default)]
+    pub certchain: String,
+    /// `ServerKey::encrypt` of the PEM private key.
+    pub privatekey: String,
+    pub fingerprint: String,
+}
+
+/// A certificate assigned to a load balancer rule (the rule is its parent).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbCertSpec {
+    pub certid: Uuid,
+}
+
 /// A static route of a network's router.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -310,6 +330,8 @@ pub enum RuleSpec {
     AclList(AclListSpec),
     AclItem(AclItemSpec),
     ServiceTag(ServiceTagSpec),
+    SslCert(SslCertSpec),
+    LbCert(LbCertSpec),
 }
 
 /// The kinds as stored in `net_rules.kind`.
@@ -331,6 +353,8 @@ pub mod kind {
     pub const ACL_LIST: &str = "acllist";
     pub const ACL_ITEM: &str = "aclitem";
     pub const SERVICE_TAG: &str = "servicetag";
+    pub const SSL_CERT: &str = "sslcert";
+    pub const LB_CERT: &str = "lbcert";
 }
 
 impl RuleSpec {
@@ -355,6 +379,8 @@ impl RuleSpec {
             AclList(_) => kind::ACL_LIST,
             AclItem(_) => kind::ACL_ITEM,
             ServiceTag(_) => kind::SERVICE_TAG,
+            SslCert(_) => kind::SSL_CERT,
+            LbCert(_) => kind::LB_CERT,
         }
     }
 
@@ -377,6 +403,8 @@ impl RuleSpec {
             AclList(s) => serde_json::to_string(s),
             AclItem(s) => serde_json::to_string(s),
             ServiceTag(s) => serde_json::to_string(s),
+            SslCert(s) => serde_json::to_string(s),
+            LbCert(s) => serde_json::to_string(s),
         };
         // Serializing these plain structs (strings, numbers, lists, string maps) cannot fail.
         v.unwrap_or_else(|_| "{}".into())
@@ -406,6 +434,8 @@ impl RuleSpec {
             kind::ACL_LIST => de(doc).map(AclList),
             kind::ACL_ITEM => de(doc).map(AclItem),
             kind::SERVICE_TAG => de(doc).map(ServiceTag),
+            kind::SSL_CERT => de(doc).map(SslCert),
+            kind::LB_CERT => de(doc).map(LbCert),
             other => Err(format!("unknown rule kind {other:?}")),
         };
         r.map_err(|e| DbError::Corrupt {

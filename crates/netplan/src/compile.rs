@@ -122,6 +122,10 @@ pub struct RouterDesired {
     pub dnsmasq_conf: String,
     pub nftables: String,
     pub haproxy_cfg: Option<String>,
+    /// Files haproxy reads next to its configuration (the PEM of each TLS-terminating load
+    /// balancer: `<lb>.pem`, private key included — the agent writes them mode 0600).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub haproxy_files: BTreeMap<String, String>,
     pub vpn: Option<VpnDesired>,
     /// The router's guest address: its data server (port 80) and password server (8080).
     pub data_address: Ipv4Addr,
@@ -505,6 +509,7 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
         .filter_map(|l| Some((ips.iter().find(|i| i.id == l.ip_id)?.address, l)))
         .collect();
     let haproxy_cfg = (!lbs.is_empty()).then(|| render::haproxy(&lbs));
+    let haproxy_files = render::haproxy_files(&lbs);
     // Every load balancer answers to its name in the network's domain.
     let records = render::lb_records(&lbs, &leases, &domain);
     let mut dnsmasq_conf = dnsmasq_conf;
@@ -530,6 +535,7 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
         dnsmasq_conf,
         nftables,
         haproxy_cfg,
+        haproxy_files,
         vpn,
         data_address: r.guest_ip,
         data_addresses: Vec::new(),

@@ -1,7 +1,7 @@
 //! Text renderers: nftables rulesets, dnsmasq, haproxy and L2TP/IPsec configuration.
 //! Deterministic: inputs arrive sorted or are sorted here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -527,6 +527,20 @@ fn haproxy_name(lb: &LoadBalancer) -> String {
     format!("lb_{}", hex8(lb.id))
 }
 
+/// Whether haproxy terminates TLS for this load balancer: an `ssl` rule with a certificate.
+fn terminates_tls(lb: &LoadBalancer) -> bool {
+    lb.protocol == "ssl" && lb.tls_pem.is_some()
+}
+
+/// The PEM files of the load balancers that terminate TLS, by file name (relative to the
+/// directory haproxy runs in).
+pub(crate) fn haproxy_files(lbs: &[(Ipv4Addr, &LoadBalancer)]) -> BTreeMap<String, String> {
+    lbs.iter()
+        .filter(|(_, lb)| terminates_tls(lb))
+        .filter_map(|(_, lb)| Some((format!("{}.pem", haproxy_name(lb)), lb.tls_pem.clone()?)))
+        .collect()
+}
+
 /// A DNS label for a load balancer's name: lower case, letters, digits and `-` (anything
 /// else becomes `-`), at most 63 characters; none when nothing usable is left.
 pub fn dns_label(name: &str) -> Option<String> {
@@ -592,16 +606,30 @@ pub(crate) fn haproxy(lbs: &[(Ipv4Addr, &LoadBalancer)]) -> String {
     out.push_str("defaults\n    mode tcp\n    log global\n    timeout connect 5s\n    timeout client 50s\n    timeout server 50s\n    timeout check 5s\n");
     for (ip, lb) in lbs {
         let name = haproxy_name(lb);
-        let http = matches!(
-            lb.stickiness.as_ref().map(|s| s.method.as_str()),
-            Some("LbCookie") | Some("AppCookie")
-        );
+        let tls = terminates_tls(lb);
+        let http = tls
+            || matches!(
+                lb.stickiness.as_ref().map(|s| s.method.as_str()),
+                Some("LbCookie") | Some("AppCookie")
+            );
         let mode = if http { "http" } else { "tcp" };
+        // TLS ends here (CloudStack's `ssl` protocol): the members get plain HTTP, told the
+        // client's scheme and address.
+        let bind_tls = if tls {
+            format!(" ssl crt {name}.pem")
+        } else {
+            String::new()
+        };
         let _ = write!(
             out,
-            "\n# {} ({})\nfrontend {name}\n    mode {mode}\n    bind {ip}:{}\n",
+            "\n# {} ({})\nfrontend {name}\n    mode {mode}\n    bind {ip}:{}{bind_tls}\n",
             lb.name, lb.id, lb.public_port
         );
+        if tls {
+            out.push_str(
+                "    option forwardfor\n    http-request set-header X-Forwarded-Proto https\n",
+            );
+        }
         if let Some(s) = set_of(&lb.cidrs) {
             let list = s
                 .trim_start_matches("{ ")
@@ -714,5 +742,52 @@ pub(crate) fn vpn(v: &RemoteAccessVpn, public: Ipv4Addr, local: Ipv4Addr) -> Vpn
         ipsec_secrets,
         xl2tpd_conf,
         chap_secrets,
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    fn lb(protocol: &str, tls: Option<&str>) -> LoadBalancer {
+        LoadBalancer {
+            id: uuid::Uuid::from_u128(0xabcd_1234),
+            name: "shop".into(),
+            ip_id: uuid::Uuid::nil(),
+            protocol: protocol.into(),
+            public_port: 443,
+            private_port: 80,
+            algorithm: Algorithm::Roundrobin,
+            members: vec![Ipv4Addr::new(10, 1, 0, 5)],
+            cidrs: Vec::new(),
+            stickiness: None,
+            health_check: None,
+            tls_pem: tls.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn an_ssl_rule_with_a_certificate_terminates_tls_in_http_mode() {
+        let ip = Ipv4Addr::new(198, 51, 100, 7);
+        let with = lb("ssl", Some("PEM"));
+        let cfg = haproxy(&[(ip, &with)]);
+        assert!(
+            cfg.contains("bind 198.51.100.7:443 ssl crt lb_abcd1234.pem\n"),
+            "{cfg}"
+        );
+        assert!(cfg.contains("    mode http\n"), "{cfg}");
+        assert!(cfg.contains("X-Forwarded-Proto https"), "{cfg}");
+        let files = haproxy_files(&[(ip, &with)]);
+        assert_eq!(
+            files.get("lb_abcd1234.pem").map(String::as_str),
+            Some("PEM")
+        );
+        // Without a certificate (or not ssl): plain TCP, no file.
+        for l in [lb("ssl", None), lb("tcp", Some("PEM"))] {
+            let cfg = haproxy(&[(ip, &l)]);
+            assert!(cfg.contains("bind 198.51.100.7:443\n"), "{cfg}");
+            assert!(!cfg.contains("ssl crt"), "{cfg}");
+            assert!(haproxy_files(&[(ip, &l)]).is_empty());
+        }
     }
 }

@@ -365,6 +365,10 @@ pub struct LoadBalancer {
     pub cidrs: Vec<Cidr>,
     pub stickiness: Option<Stickiness>,
     pub health_check: Option<HealthCheck>,
+    /// `ssl` rules with a certificate (assignCertToLoadBalancer): the PEM certificate, its
+    /// chain and its private key, in the file haproxy terminates TLS with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_pem: Option<String>,
 }
 
 /// An internal load balancer (CloudStack's `createLoadBalancer scheme=Internal`): haproxy on

@@ -168,6 +168,7 @@ pub(crate) fn compile_vpc_router(
         .collect();
     lbs.extend(ilbs.iter().map(|l| (l.address, &l.lb)));
     let haproxy_cfg = (!lbs.is_empty()).then(|| crate::render::haproxy(&lbs));
+    let haproxy_files = crate::render::haproxy_files(&lbs);
     // Every load balancer answers to its name in the VPC's domain, from every tier.
     let records = crate::render::lb_records(&lbs, &leases, &domain);
     dnsmasq_conf.push_str(&crate::render::host_records(&records));
@@ -198,6 +199,7 @@ pub(crate) fn compile_vpc_router(
         dnsmasq_conf,
         nftables,
         haproxy_cfg,
+        haproxy_files,
         vpn,
         // The data and password servers answer on every tier's gateway.
         data_address: Ipv4Addr::UNSPECIFIED,

@@ -307,6 +307,7 @@ pub fn fixture() -> NetState {
                 healthy: 2,
                 unhealthy: 3,
             }),
+            tls_pem: None,
         }],
         routes: vec![
             StaticRoute {
@@ -572,6 +573,7 @@ fn variants_match_golden_files() {
             params: BTreeMap::from([("expire".to_string(), "10m".to_string())]),
         }),
         health_check: None,
+        tls_pem: None,
     });
     let web = &mut st.security_groups[1];
     web.ingress.push(SgRule {

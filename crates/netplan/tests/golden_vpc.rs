@@ -217,6 +217,7 @@ pub fn fixture() -> NetState {
             cidrs: vec![],
             stickiness: None,
             health_check: None,
+            tls_pem: None,
         }],
         // An internal load balancer on the web tier: the router answers on 10.50.1.250.
         internal_lbs: vec![InternalLb {
@@ -232,6 +233,7 @@ pub fn fixture() -> NetState {
                 cidrs: vec![],
                 stickiness: None,
                 health_check: None,
+                tls_pem: None,
             },
             network_id: id(WEB),
             address: ip("10.50.1.250"),

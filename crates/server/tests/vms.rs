@@ -585,6 +585,24 @@ async fn scale_keys_metrics_tags_and_the_expunge_thread() {
         )
         .await;
     assert!(e.contains("stop it first"), "{e}");
+    // Dynamic scaling is off by default, as CloudStack's enable.dynamic.scale.vm.
+    let e = alice
+        .err(
+            &[
+                ("command", "scaleVirtualMachine"),
+                ("id", &id),
+                ("serviceofferingid", &big),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("enable.dynamic.scale.vm"), "{e}");
+    c.ok(&[
+        ("command", "updateConfiguration"),
+        ("name", "enable.dynamic.scale.vm"),
+        ("value", "true"),
+    ])
+    .await;
     let j = alice
         .job(&[
             ("command", "scaleVirtualMachine"),

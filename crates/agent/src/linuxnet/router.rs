@@ -131,7 +131,7 @@ impl LinuxNet {
             }
         }
         self.dnsmasq(ns, &dir, r)?;
-        self.haproxy(ns, &dir, r.haproxy_cfg.as_deref())?;
+        self.haproxy(ns, &dir, r.haproxy_cfg.as_deref(), &r.haproxy_files)?;
         if let Some(v) = &r.vpn {
             // The VPN daemons (strongSwan, xl2tpd) are not part of this build: the files are
             // written for an operator-provided endpoint to pick up.
@@ -323,9 +323,16 @@ impl LinuxNet {
         )
     }
 
-    fn haproxy(&self, ns: &str, dir: &Path, cfg: Option<&str>) -> crate::HostResult<()> {
+    fn haproxy(
+        &self,
+        ns: &str,
+        dir: &Path,
+        cfg: Option<&str>,
+        files: &BTreeMap<String, String>,
+    ) -> crate::HostResult<()> {
         let pidfile = dir.join("haproxy.pid");
         let running = alive(&pidfile, "haproxy");
+        let certs = Self::haproxy_files(dir, files)?;
         let Some(cfg) = cfg else {
             if let Some(pid) = running {
                 stop_pid(pid);
@@ -333,19 +340,66 @@ impl LinuxNet {
             let _ = std::fs::remove_file(dir.join("haproxy.cfg"));
             return Ok(());
         };
-        let changed = Self::write_file(dir, "haproxy.cfg", cfg)?;
+        let changed = Self::write_file(dir, "haproxy.cfg", cfg)? || certs;
         if running.is_some() && !changed {
             return Ok(());
         }
         let f = path(&dir.join("haproxy.cfg"));
         let p = path(&pidfile);
+        let d = path(dir);
         let old = running.map(|p| p.to_string());
-        let mut args = vec!["netns", "exec", ns, "haproxy", "-D", "-f", &f, "-p", &p];
+        // `-C`: the certificates are named relative to the router's directory.
+        let mut args = vec![
+            "netns", "exec", ns, "haproxy", "-D", "-C", &d, "-f", &f, "-p", &p,
+        ];
         if let Some(o) = &old {
             // Graceful reload: the old process finishes its connections and exits.
             args.extend(["-sf", o.as_str()]);
         }
         self.sys.run_daemon("ip", &args, &dir.join("haproxy.err"))
+    }
+
+    /// Writes the PEM files haproxy terminates TLS with (mode 0600: they hold private keys)
+    /// and removes those no longer wanted. Whether any changed.
+    fn haproxy_files(dir: &Path, files: &BTreeMap<String, String>) -> crate::HostResult<bool> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut changed = false;
+        for (name, content) in files {
+            // Names come from the compiler (`lb_<hex>.pem`); anything else is not written.
+            if name.contains('/') || !name.ends_with(".pem") {
+                continue;
+            }
+            let p = dir.join(name);
+            if std::fs::read_to_string(&p).ok().as_deref() == Some(content.as_str()) {
+                continue;
+            }
+            let tmp = dir.join(format!("{name}.tmp"));
+            {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+                std::io::Write::write_all(&mut f, content.as_bytes())
+                    .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+            }
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("restricting {}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, &p).map_err(|e| format!("writing {}: {e}", p.display()))?;
+            changed = true;
+        }
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().to_string();
+                if n.starts_with("lb_") && n.ends_with(".pem") && !files.contains_key(&n) {
+                    let _ = std::fs::remove_file(e.path());
+                    changed = true;
+                }
+            }
+        }
+        Ok(changed)
     }
 
     pub(super) fn teardown(&self, ns: &str) -> crate::HostResult<()> {

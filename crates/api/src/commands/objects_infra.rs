@@ -582,6 +582,21 @@ pub const CAPACITY: &[Field] = &[
 
 pub const TEMPLATE: &[Field] = &[
     f("id", "string", "the template ID"),
+    f(
+        "userdataid",
+        "string",
+        "the id of the user data linked to this template",
+    ),
+    f(
+        "userdataname",
+        "string",
+        "the name of the user data linked to this template",
+    ),
+    f(
+        "userdatapolicy",
+        "string",
+        "the user data override policy with the user data provided while deploying VM",
+    ),
     f("name", "string", "the template name"),
     f("displaytext", "string", "the template display text"),
     f(

@@ -187,6 +187,35 @@ pub const LB_RULE: &[Field] = &[
     ),
 ];
 
+pub const SSL_CERT: &[Field] = &[
+    f("id", "string", "SSL certificate ID"),
+    f("name", "string", "name"),
+    f("certificate", "string", "certificate"),
+    f("certchain", "string", "certificate chain"),
+    f("fingerprint", "string", "certificate fingerprint (SHA-1)"),
+    f("account", "string", "account for the certificate"),
+    f(
+        "domainid",
+        "string",
+        "the domain id of the certificate owner",
+    ),
+    f(
+        "domain",
+        "string",
+        "the domain name of the certificate owner",
+    ),
+    f(
+        "domainpath",
+        "string",
+        "the domain path of the certificate owner",
+    ),
+    f(
+        "loadbalancerrulelist",
+        "list",
+        "List of loabalancers this certificate is bound to",
+    ),
+];
+
 pub const STICKINESS: &[Field] = &[
     f("lbruleid", "string", "the LB rule ID"),
     f("name", "string", "the name of the Stickiness policy"),

@@ -14,6 +14,9 @@ pub const VM_USER_DATA: &[Field] = &[
 
 pub const VIRTUAL_MACHINE: &[Field] = &[
     f("id", "string", "the ID of the virtual machine"),
+    f("userdataid", "string", "the id of the registered user data the VM got"),
+    f("userdataname", "string", "the name of the registered user data the VM got"),
+    f("userdatapolicy", "string", "the user data policy of its template that applied"),
     f("name", "string", "the name (host name) of the virtual machine"),
     f("displayname", "string", "user generated name. The name of the virtual machine is returned if no displayname exists."),
     f("instancename", "string", "instance name of the user vm; this parameter is returned to the ROOT admin only"),

@@ -28,6 +28,19 @@ fn register(name: &'static str, desc: &'static str, key: &'static str) -> Comman
         .opt("directdownload", Boolean, "Indicates if the template/ISO should bypass Secondary Storage; not supported")
 }
 
+pub const USER_DATA: &[crate::registry::Field] = &[
+    crate::registry::f("id", "string", "ID of the userdata"),
+    crate::registry::f("name", "string", "Name of the userdata"),
+    crate::registry::f("userdata", "string", "base64 encoded userdata content"),
+    crate::registry::f("params", "string", "list of parameters which contains the list of keys or string parameters that are needed to be passed for any variables declared in userdata"),
+    crate::registry::f("account", "string", "the owner of the userdata"),
+    crate::registry::f("accountid", "string", "the owner id of the userdata"),
+    crate::registry::f("domainid", "string", "the domain id of the userdata owner"),
+    crate::registry::f("domain", "string", "the domain name of the userdata owner"),
+    crate::registry::f("domainpath", "string", "path of the domain the userdata owner belongs to"),
+    crate::registry::f("hasannotations", "boolean", "whether the userdata has annotations"),
+];
+
 pub fn specs() -> Vec<CommandSpec> {
     vec![
         register("registerTemplate", "Registers an existing template into the CloudStack cloud.", "template")
@@ -149,6 +162,43 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("isfeatured", Boolean, "true for featured template, false otherwise")
             .opt("isextractable", Boolean, "true if the template is extractable, false other wise. Can be set only by root admin")
             .opt("projectids", List, "a comma delimited list of projects (of the owner's domain) to share with"),
+        CommandSpec::new("registerUserData", "Register a new userdata.")
+            .returns("userdata", USER_DATA)
+            .related("listUserData")
+            .req("name", String, "Name of the userdata")
+            .req("userdata", String, "Base64 encoded userdata content (up to vm.userdata.max.length bytes decoded)")
+            .len(1_048_576)
+            .opt("params", List, "comma separated list of variables declared in userdata content")
+            .of(String)
+            .opt("account", String, "an optional account for the userdata. Must be used with domainId.")
+            .opt("domainid", Uuid, "an optional domainId for the userdata. If the account parameter is used, domainId must also be used.")
+            .rel("listDomains"),
+        CommandSpec::new("listUserData", "List registered userdatas")
+            .returns("userdata", USER_DATA)
+            .list()
+            .opt("id", Uuid, "the ID of the Userdata")
+            .opt("name", String, "Userdata name to look for")
+            .opt("account", String, "list resources by account. Must be used with the domainId parameter.")
+            .opt("domainid", Uuid, "list only resources belonging to the domain specified")
+            .rel("listDomains")
+            .opt("isrecursive", Boolean, "defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.")
+            .opt("listall", Boolean, "If set to false, list only resources belonging to the command's caller; if set to true - list resources that the caller is authorized to see. Default value is false"),
+        CommandSpec::new("deleteUserData", "Deletes a userdata")
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the ID of the Userdata")
+            .rel("listUserData")
+            .opt("account", String, "an optional account for the userdata. Must be used with domainId.")
+            .opt("domainid", Uuid, "an optional domainId for the userdata. If the account parameter is used, domainId must also be used.")
+            .rel("listDomains"),
+        CommandSpec::new("linkUserDataToTemplate", "Link or unlink a userdata to a template.")
+            .returns("template", TEMPLATE)
+            .opt("templateid", Uuid, "the ID of the template for the virtual machine")
+            .rel("listTemplates")
+            .opt("isoid", Uuid, "the ID of the ISO for the virtual machine")
+            .rel("listIsos")
+            .opt("userdataid", Uuid, "the ID of the userdata that has to be linked to template/ISO. If not provided existing userdata will be unlinked from the template/ISO")
+            .rel("listUserData")
+            .opt("userdatapolicy", String, "an optional override policy of the userdata. Possible values are - ALLOWOVERRIDE, APPEND, DENYOVERRIDE. Default policy is allowoverride"),
         CommandSpec::new("listTemplatePermissions", "List template visibility and all accounts that have permissions to view this template.")
             .returns("templatepermission", TEMPLATE_PERMISSION)
             .req("id", Uuid, "the template ID")

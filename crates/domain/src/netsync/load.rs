@@ -91,6 +91,8 @@ pub(super) struct RouterSide {
     pub(super) lb_members: Vec<db::MemberRow>,
     pub(super) lb_policies: Vec<db::RuleRow>,
     pub(super) vpn_users: Vec<db::RuleRow>,
+    /// Certificate id → the PEM haproxy terminates TLS with (certificate, chain, private key).
+    pub(super) tls: BTreeMap<Uuid, String>,
 }
 
 /// The network state the hosts' configurations are compiled from.
@@ -222,7 +224,8 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
     for v in routers_here.iter().filter_map(|r| r.vpc_id) {
         router_networks.extend(tiers.iter().filter(|t| t.vpc_id == Some(v)).map(|t| t.id));
     }
-    let router_side = read_router_side(&mut c, &router_networks).await?;
+    let mut router_side = read_router_side(&mut c, &router_networks).await?;
+    router_side.tls = read_certificates(st, &mut c, &router_side.lb_policies).await?;
     let mut named_by = acl_items.clone();
     named_by.extend(
         router_side
@@ -384,7 +387,7 @@ async fn read_router_side(c: &mut db::Conn, rnets: &[NetworkId]) -> DomainResult
         db::rule_list(
             c,
             &db::RuleFilter {
-                kinds: vec!["stickiness", "healthcheck"],
+                kinds: vec!["stickiness", "healthcheck", "lbcert"],
                 parent_ids: lb_ids.clone(),
                 ..Default::default()
             },
@@ -418,7 +421,61 @@ async fn read_router_side(c: &mut db::Conn, rnets: &[NetworkId]) -> DomainResult
         lb_members,
         lb_policies,
         vpn_users,
+        tls: BTreeMap::new(),
     })
+}
+
+/// The certificates load balancers were assigned, as haproxy reads them: certificate, chain,
+/// then the private key (decrypted with the server key; a key that does not decrypt leaves its
+/// balancer without TLS, logged).
+async fn read_certificates(
+    st: &Core,
+    c: &mut db::Conn,
+    policies: &[db::RuleRow],
+) -> DomainResult<BTreeMap<Uuid, String>> {
+    let ids: Vec<Uuid> = policies
+        .iter()
+        .filter_map(|p| match &p.spec {
+            db::RuleSpec::LbCert(x) => Some(x.certid),
+            _ => None,
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let certs = db::rule_list(
+        c,
+        &db::RuleFilter {
+            kinds: vec![db::rulespec::kind::SSL_CERT],
+            ids,
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    let mut out = BTreeMap::new();
+    for r in certs {
+        let db::RuleSpec::SslCert(x) = &r.spec else {
+            continue;
+        };
+        match st.key.decrypt(&x.privatekey) {
+            Ok(key) => {
+                let mut pem = x.certificate.trim_end().to_string();
+                pem.push('\n');
+                if !x.certchain.trim().is_empty() {
+                    pem.push_str(x.certchain.trim_end());
+                    pem.push('\n');
+                }
+                pem.push_str(key.trim_end());
+                pem.push('\n');
+                out.insert(r.id, pem);
+            }
+            Err(e) => {
+                tracing::error!(cert = %r.id, error = %e, "a certificate's key does not decrypt")
+            }
+        }
+    }
+    Ok(out)
 }
 
 type Inventory = (

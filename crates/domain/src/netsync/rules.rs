@@ -175,6 +175,10 @@ fn load_balancer(
         }),
         _ => None,
     });
+    let tls_pem = policies.clone().find_map(|p| match &p.spec {
+        db::RuleSpec::LbCert(c) => side.tls.get(&c.certid).cloned(),
+        _ => None,
+    });
     Some(netplan::LoadBalancer {
         id: r.id,
         name: r.name.clone().unwrap_or_default(),
@@ -187,6 +191,7 @@ fn load_balancer(
         cidrs: cidrs(&x.cidrlist),
         stickiness,
         health_check,
+        tls_pem,
     })
 }
 
@@ -227,6 +232,7 @@ fn internal_lb(
             cidrs: Vec::new(),
             stickiness: None,
             health_check: None,
+            tls_pem: None,
         },
         network_id: x.sourceipaddressnetworkid,
         address,

@@ -136,6 +136,7 @@ pub fn state(vms: u32, rules: u32, hosts: u32) -> NetState {
             cidrs: vec![],
             stickiness: None,
             health_check: None,
+            tls_pem: None,
         });
     }
     for k in 0..200u32 {

@@ -34,6 +34,7 @@ pub mod tags;
 pub mod template_copy;
 pub mod template_perms;
 pub mod templates;
+pub mod userdata;
 pub mod users;
 pub mod vms;
 pub mod volumes;

@@ -323,6 +323,11 @@ pub(crate) async fn views(
             }
             m.insert("crossZones".into(), json!(r.zone_id.is_nil()));
             m.insert("templatetype".into(), json!(attr_str(r, "templatetype")));
+            for k in ["userdataid", "userdataname", "userdatapolicy"] {
+                if let Some(v) = attr_str(r, k) {
+                    m.insert(k.into(), json!(v));
+                }
+            }
             if let Some((acct, dom, did)) = owner(r).and_then(|a| accounts.get(&a)) {
                 m.insert("account".into(), json!(acct));
                 m.insert("domain".into(), json!(dom));

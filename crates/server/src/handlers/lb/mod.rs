@@ -2,6 +2,7 @@
 //! leastconn, source), assign/remove VMs, list/update/delete, listLoadBalancerRuleInstances,
 //! stickiness policies (LbCookie, AppCookie, SourceBased) and health-check policies.
 
+pub mod certs;
 pub mod internal;
 mod policies;
 mod pool;

@@ -410,6 +410,16 @@ pub async fn host_config(st: &State, _ctx: &OpContext, args: &Args) -> AppResult
             list.retain(|x| x["router_id"] == json!(r));
         }
     }
+    // The TLS files hold private keys: named, never shown.
+    if let Some(list) = body["routers"].as_array_mut() {
+        for r in list {
+            if let Some(files) = r.get_mut("haproxy_files").and_then(Value::as_object_mut) {
+                for v in files.values_mut() {
+                    *v = json!("(a certificate with its private key: not shown)");
+                }
+            }
+        }
+    }
     body["digest"] = json!(digest);
     if let Some(g) = generation {
         body["generation"] = json!(g.generation);

@@ -141,10 +141,9 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let disks = disks_for(st, &acct, &so, &image, args).await?;
     let name = unique_name(st, &acct, &zone, args).await?;
     let keypairs = keypairs_for(st, &acct, args).await?;
-    let userdata = args.text("userdata").map(str::to_string);
-    if let Some(u) = &userdata {
-        check_userdata(u, st.settings.int("vm.userdata.max.length"))?;
-    }
+    // Its own user data, registered user data (`userdataid`), or its template's.
+    let ud = crate::handlers::userdata::for_deploy(st, ctx, image.template.as_ref(), args).await?;
+    let userdata = ud.userdata;
     // Limits: the VM, its CPUs and memory, its volumes and their storage.
     let (cpus, _, memory) = compute;
     crate::handlers::limits::enforce(
@@ -189,6 +188,7 @@ pub async fn deploy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         name,
         keypairs,
         userdata,
+        userdata_from: ud.from,
         admitted,
         affinity,
     };
@@ -481,6 +481,8 @@ struct NewDeploy<'a> {
     name: Option<String>,
     keypairs: Vec<String>,
     userdata: Option<String>,
+    /// The registry entry the user data came from: (id, name, policy).
+    userdata_from: Option<(Uuid, String, String)>,
     admitted: crate::handlers::admission::Admitted,
     affinity: Vec<db::AffinityRow>,
 }
@@ -503,6 +505,7 @@ async fn record_vm(
         name,
         keypairs,
         userdata,
+        userdata_from,
         admitted,
         affinity,
     } = vm;
@@ -543,6 +546,11 @@ async fn record_vm(
     // it says Preferred), which placement reads back for every later VM.
     if let Some(p) = args.text("deploymentplanner") {
         attrs["deploymentplanner"] = json!(p);
+    }
+    if let Some((id, name, policy)) = userdata_from {
+        attrs["userdataid"] = json!(id);
+        attrs["userdataname"] = json!(name);
+        attrs["userdatapolicy"] = json!(policy);
     }
     let planner = args
         .text("deploymentplanner")

@@ -300,6 +300,11 @@ pub(crate) fn view(ctx: &OpContext, vm: &VmRow, n: &Names, tags: &[db::TagRow]) 
         "deleteprotection",
         json!(vm.attrs["deleteprotection"] == true),
     );
+    for k in ["userdataid", "userdataname", "userdatapolicy"] {
+        if let Some(v) = vm.attrs.get(k).filter(|v| v.is_string()) {
+            put(k, v.clone());
+        }
+    }
     if let Some(g) = &vm.group {
         put("group", json!(g));
         if let Some(id) = n.instance_groups.get(&(vm.account_id, g.clone())) {

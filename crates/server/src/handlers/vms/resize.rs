@@ -122,6 +122,11 @@ pub async fn scale_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResul
         return Err(state_err(&vm, "scale"));
     }
     let (_, cpus, mhz, mem) = new_offering(st, &vm, args).await?;
+    if vm.state == model::VmState::Running && !st.settings.bool("enable.dynamic.scale.vm") {
+        return param_err(
+            "Dynamic scaling of running VMs is disabled (enable.dynamic.scale.vm): stop the VM to scale it",
+        );
+    }
     if vm.state == model::VmState::Running
         && (cpus < vm.cpus || mhz < vm.cpu_mhz || mem < vm.memory_mib)
     {
