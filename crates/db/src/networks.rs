@@ -221,6 +221,8 @@ pub struct NicRow {
     pub mac: String,
     pub device_id: i64,
     pub is_default: bool,
+    /// Its secondary addresses (addIpToNic): (id, address).
+    pub secondary: Vec<(Uuid, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -288,7 +290,8 @@ pub async fn nics_for_vms(conn: &mut AnyConnection, vms: &[VmId]) -> Result<Vec<
     in_list(&mut q, "c.vm_id", vms);
     q.push(" ORDER BY c.vm_id, c.device_id");
     let rows = q.query().fetch_all(&mut *conn).await?;
-    rows.iter()
+    let mut nics = rows
+        .iter()
         .map(|r| {
             map_row!(
                 r,
@@ -306,10 +309,18 @@ pub async fn nics_for_vms(conn: &mut AnyConnection, vms: &[VmId]) -> Result<Vec<
                     mac: "c_mac",
                     device_id: "c_dev",
                     is_default: "c_def",
+                    secondary: { Vec::new() },
                 }
             )
         })
-        .collect()
+        .collect::<Result<Vec<NicRow>>>()?;
+    let ids: Vec<Uuid> = nics.iter().map(|n| n.id).collect();
+    for (id, nic, _, ip) in nic_secondaries(conn, &ids).await? {
+        if let Some(n) = nics.iter_mut().find(|n| n.id == nic) {
+            n.secondary.push((id, ip));
+        }
+    }
+    Ok(nics)
 }
 
 /// Reserves an address of a network for something other than a VM (an internal load
@@ -324,10 +335,28 @@ pub async fn nic_reserve(
     owner: Uuid,
     mac: &str,
 ) -> Result<()> {
+    nic_reserve_as(conn, Uuid::new_v4(), RESERVED, network, ip, owner, mac).await
+}
+
+/// `device_id` of an address reserved by an internal load balancer.
+pub const RESERVED: i64 = -1;
+/// `device_id` of a NIC's secondary address (addIpToNic): the row's `vm_id` is the NIC's id.
+pub const SECONDARY: i64 = -2;
+
+/// [`nic_reserve`] with the row's id and kind (`RESERVED` or `SECONDARY`).
+pub async fn nic_reserve_as(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    device: i64,
+    network: NetworkId,
+    ip: &str,
+    owner: Uuid,
+    mac: &str,
+) -> Result<()> {
     let mut q = Sql::new(
         "INSERT INTO nics (id, vm_id, network_id, ip4, mac, device_id, is_default, created) VALUES (",
     );
-    q.bind(Uuid::new_v4().to_string())
+    q.bind(id.to_string())
         .push(", ")
         .bind(owner.to_string())
         .push(", ")
@@ -336,7 +365,9 @@ pub async fn nic_reserve(
         .bind(ip.to_string())
         .push(", ")
         .bind(mac.to_string())
-        .push(", -1, 0, ")
+        .push(", ")
+        .bind(device)
+        .push(", 0, ")
         .bind(now_ms())
         .push(")");
     q.query()
@@ -357,12 +388,76 @@ pub async fn nic_transfer(conn: &mut AnyConnection, from: Uuid, to: Uuid) -> Res
     Ok(q.query().execute(&mut *conn).await?.rows_affected())
 }
 
-/// Releases the NICs of an expunged VM (their addresses become free).
+/// Releases the NICs of an expunged VM and their secondary addresses (the addresses become
+/// free).
 pub async fn nic_release_for_vm(conn: &mut AnyConnection, vm: VmId) -> Result<u64> {
+    let mut q = Sql::new("UPDATE nics SET removed = ");
+    q.bind(now_ms())
+        .and(" WHERE removed IS NULL AND device_id = ", SECONDARY)
+        .and(
+            " AND vm_id IN (SELECT p.id FROM nics p WHERE p.vm_id = ",
+            vm.to_string(),
+        )
+        .push(")");
+    q.query().execute(&mut *conn).await?;
     let mut q = Sql::new("UPDATE nics SET removed = ");
     q.bind(now_ms())
         .and(" WHERE removed IS NULL AND vm_id = ", vm.to_string());
     Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}
+
+/// The VM a live NIC belongs to (secondary addresses and reservations have none).
+pub async fn nic_vm(conn: &mut AnyConnection, nic: Uuid) -> Result<Option<VmId>> {
+    let mut q = Sql::new(
+        "SELECT vm_id AS c_vm FROM nics WHERE removed IS NULL AND device_id >= 0 AND id = ",
+    );
+    q.bind(nic);
+    q.one(conn, |r| crate::mapper::Column::column(r, "nics", "c_vm"))
+        .await
+}
+
+/// A NIC's secondary address: (its id, the NIC's id, the network's id, the address).
+pub type SecondaryIp = (Uuid, Uuid, NetworkId, String);
+
+/// The live secondary addresses of these NICs, by NIC then address.
+pub async fn nic_secondaries(conn: &mut AnyConnection, nics: &[Uuid]) -> Result<Vec<SecondaryIp>> {
+    if nics.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(
+        "SELECT id AS s_id, vm_id AS s_nic, network_id AS s_net, ip4 AS s_ip FROM nics \
+         WHERE removed IS NULL AND device_id = ",
+    );
+    q.bind(SECONDARY);
+    in_list(&mut q, "vm_id", nics);
+    q.push(" ORDER BY vm_id, ip4");
+    q.all(conn, |r| {
+        Ok((
+            crate::mapper::Column::column(r, "nics", "s_id")?,
+            crate::mapper::Column::column(r, "nics", "s_nic")?,
+            crate::mapper::Column::column(r, "nics", "s_net")?,
+            crate::mapper::Column::column(r, "nics", "s_ip")?,
+        ))
+    })
+    .await
+}
+
+/// One secondary address by its id.
+pub async fn nic_secondary_get(conn: &mut AnyConnection, id: Uuid) -> Result<Option<SecondaryIp>> {
+    let mut q = Sql::new(
+        "SELECT id AS s_id, vm_id AS s_nic, network_id AS s_net, ip4 AS s_ip FROM nics \
+         WHERE removed IS NULL AND device_id = ",
+    );
+    q.bind(SECONDARY).and(" AND id = ", id);
+    q.one(conn, |r| {
+        Ok((
+            crate::mapper::Column::column(r, "nics", "s_id")?,
+            crate::mapper::Column::column(r, "nics", "s_nic")?,
+            crate::mapper::Column::column(r, "nics", "s_net")?,
+            crate::mapper::Column::column(r, "nics", "s_ip")?,
+        ))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -556,8 +651,14 @@ pub async fn network_vm_hosts(
     .await
 }
 
-/// Removes one NIC (removeNicFromVirtualMachine).
+/// Removes one NIC (removeNicFromVirtualMachine) with its secondary addresses, or one
+/// secondary address (removeIpFromNic).
 pub async fn nic_remove(conn: &mut AnyConnection, nic: Uuid) -> Result<u64> {
+    let mut q = Sql::new("UPDATE nics SET removed = ");
+    q.bind(now_ms())
+        .and(" WHERE removed IS NULL AND device_id = ", SECONDARY)
+        .and(" AND vm_id = ", nic);
+    q.query().execute(&mut *conn).await?;
     let mut q = Sql::new("UPDATE nics SET removed = ");
     q.bind(now_ms())
         .and(" WHERE removed IS NULL AND id = ", nic);

@@ -65,6 +65,7 @@ fn state(rules: u32, vms: u32, tiers: u32, hosts: u32) -> NetState {
             mac: ipam::mac_from(v),
             is_default: true,
             security_groups: vec![],
+            secondary_ips: Vec::new(),
         });
     }
     st.routers.push(Router {

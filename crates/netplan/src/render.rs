@@ -114,11 +114,22 @@ pub(crate) fn security_ruleset(ix: &Index, nics: &[&Nic]) -> String {
         let _ = writeln!(out, "        ether type arp arp saddr ether != {mac} drop");
         match n.ip {
             Some(ip) => {
-                let _ = writeln!(out, "        ether type arp arp saddr ip != {ip} drop");
+                // Its address, and its secondary addresses (addIpToNic).
+                let own = if n.secondary_ips.is_empty() {
+                    ip.to_string()
+                } else {
+                    let mut all = vec![ip];
+                    all.extend(n.secondary_ips.iter().copied());
+                    all.sort_unstable();
+                    all.dedup();
+                    let l: Vec<String> = all.iter().map(Ipv4Addr::to_string).collect();
+                    format!("{{ {} }}", l.join(", "))
+                };
+                let _ = writeln!(out, "        ether type arp arp saddr ip != {own} drop");
                 out.push_str(
                     "        ether type ip ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept\n",
                 );
-                let _ = writeln!(out, "        ether type ip ip saddr != {ip} drop");
+                let _ = writeln!(out, "        ether type ip ip saddr != {own} drop");
             }
             None => out.push_str("        ether type ip drop\n"),
         }

@@ -167,6 +167,9 @@ pub struct Nic {
     pub is_default: bool,
     /// The VM's security groups (applied when the network enforces them).
     pub security_groups: Vec<Uuid>,
+    /// Its secondary addresses (addIpToNic): the VM may send from them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_ips: Vec<Ipv4Addr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

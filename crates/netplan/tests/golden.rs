@@ -38,6 +38,7 @@ fn nic(n: u128, vm: &str, net: u128, host: Option<u128>, addr: &str, sgs: &[u128
         mac: format!("02:00:00:00:00:{n:02X}"),
         is_default: true,
         security_groups: sgs.iter().map(|g| id(*g)).collect(),
+        secondary_ips: Vec::new(),
     }
 }
 

@@ -63,6 +63,7 @@ fn vm(n: u128, name: &str, net: u128, host: u128, addr: &str) -> Nic {
         mac: format!("02:00:00:00:10:{n:02X}"),
         is_default: true,
         security_groups: vec![],
+        secondary_ips: Vec::new(),
     }
 }
 

@@ -288,6 +288,8 @@ table! {
         "deleteNetwork" => (networks::delete_prepare, networks::delete_run),
         "restartNetwork" => (networks::restart_prepare, networks::restart_run),
         "addNicToVirtualMachine" => (networks::add_nic_prepare, networks::add_nic_run),
+        "addIpToNic" => (networks::add_ip_prepare, networks::add_ip_run),
+        "removeIpFromNic" => (networks::remove_ip_prepare, networks::remove_ip_run),
         "removeNicFromVirtualMachine" => (networks::remove_nic_prepare, networks::remove_nic_run),
         "updateDefaultNicForVirtualMachine" => (networks::default_nic_prepare, networks::default_nic_run),
         "associateIpAddress" => (ips::associate_prepare, ips::associate_run),

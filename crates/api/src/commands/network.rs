@@ -106,6 +106,17 @@ fn networks() -> Vec<CommandSpec> {
             .opt("nicid", Uuid, "the ID of the nic to list IPs")
             .opt("networkid", Uuid, "list nic of the specific vm's network")
             .rel("listNetworks"),
+        CommandSpec::new("addIpToNic", "Assigns secondary IP to NIC")
+            .creates()
+            .returns("nicsecondaryip", NIC_SECONDARY_IP)
+            .req("nicid", Uuid, "the ID of the nic to which you want to assign private IP")
+            .rel("listNics")
+            .opt("ipaddress", String, "Secondary IP Address"),
+        CommandSpec::new("removeIpFromNic", "Removes secondary IP from the NIC.")
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the ID of the secondary ip address to nic")
+            .rel("listNics"),
         CommandSpec::new("addNicToVirtualMachine", "Adds VM to specified network by creating a NIC")
             .asynchronous()
             .returns("virtualmachine", VIRTUAL_MACHINE)

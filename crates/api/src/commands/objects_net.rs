@@ -187,6 +187,14 @@ pub const LB_RULE: &[Field] = &[
     ),
 ];
 
+pub const NIC_SECONDARY_IP: &[Field] = &[
+    f("id", "string", "the ID of the secondary private IP addr"),
+    f("ipaddress", "string", "Secondary IP address"),
+    f("nicid", "string", "the ID of the nic"),
+    f("networkid", "string", "the ID of the network"),
+    f("virtualmachineid", "string", "the ID of the vm"),
+];
+
 pub const SSL_CERT: &[Field] = &[
     f("id", "string", "SSL certificate ID"),
     f("name", "string", "name"),

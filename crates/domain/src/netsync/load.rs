@@ -65,6 +65,8 @@ pub(super) struct Rows {
     pub(super) vlan_zones: BTreeSet<Uuid>,
     /// The VMs on the networks of the routers here, with what their data servers tell them.
     pub(super) guests: Vec<Guest>,
+    /// NIC id → its secondary addresses (addIpToNic).
+    pub(super) secondary: BTreeMap<Uuid, Vec<Ipv4Addr>>,
     /// The VPCs of the tiers concerned.
     pub(super) vpcs: Vec<db::VpcRow>,
     /// The items of the tiers' network ACL lists (parent = the list).
@@ -250,7 +252,15 @@ async fn read_rows(st: &Core, hosts: &[HostId]) -> DomainResult<Rows> {
     .0;
     let (offerings, zones, vlan_zones) = read_inventory(&mut c, &networks).await?;
     let guests = read_guests(&mut c, &nics, &router_networks).await?;
+    let nic_ids: Vec<Uuid> = nics.iter().map(|n| n.nic_id).collect();
+    let mut secondary: BTreeMap<Uuid, Vec<Ipv4Addr>> = BTreeMap::new();
+    for (_, nic, _, ip) in db::nic_secondaries(&mut c, &nic_ids).await? {
+        if let Ok(ip) = ip.parse() {
+            secondary.entry(nic).or_default().push(ip);
+        }
+    }
     Ok(Rows {
+        secondary,
         nics,
         networks,
         routers,
@@ -608,6 +618,7 @@ fn add_nics(s: &mut NetState, rows: &Rows) {
                 .get(&n.vm_id)
                 .cloned()
                 .unwrap_or_default(),
+            secondary_ips: rows.secondary.get(&n.nic_id).cloned().unwrap_or_default(),
         });
     }
 }

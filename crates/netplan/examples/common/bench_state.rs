@@ -81,6 +81,7 @@ pub fn state(vms: u32, rules: u32, hosts: u32) -> NetState {
             mac: format!("02:00:00:00:{:02x}:{:02x}", v >> 8, v & 0xff),
             is_default: true,
             security_groups: vec![id(5, (v % groups).into())],
+            secondary_ips: Vec::new(),
         });
         if v < 200 {
             st.nics.push(Nic {
@@ -93,6 +94,7 @@ pub fn state(vms: u32, rules: u32, hosts: u32) -> NetState {
                 mac: format!("02:00:00:01:{:02x}:{:02x}", v >> 8, v & 0xff),
                 is_default: true,
                 security_groups: vec![],
+                secondary_ips: Vec::new(),
             });
         }
     }

@@ -53,12 +53,18 @@ async fn candidates(st: &State, n: &db::NetworkRow) -> AppResult<Vec<Ipv4Addr>> 
             .collect()
     };
     let gateway: Option<Ipv4Addr> = n.gateway.as_deref().and_then(|g| g.parse().ok());
+    // A shared network's DHCP router holds one of its addresses too.
+    let routers: BTreeSet<Ipv4Addr> = crate::handlers::routers::of_network(st, n.id)
+        .await?
+        .iter()
+        .filter_map(|r| r.guest_ip.as_deref()?.parse().ok())
+        .collect();
     let mut out = Vec::new();
     for (f, l) in ranges.iter().rev() {
         let mut a = *l;
         while a >= *f && out.len() < 16 {
             let ip = Ipv4Addr::from(a);
-            if Some(ip) != gateway && !used.contains(&ip) {
+            if Some(ip) != gateway && !used.contains(&ip) && !routers.contains(&ip) {
                 out.push(ip);
             }
             if a == 0 {
@@ -76,6 +82,19 @@ async fn reserve(
     n: &db::NetworkRow,
     want: Option<Ipv4Addr>,
     owner: Uuid,
+) -> AppResult<Ipv4Addr> {
+    reserve_as(st, n, want, owner, (Uuid::new_v4(), db::RESERVED)).await
+}
+
+/// Reserves `want` (or the highest free address) of network `n` for `owner` as a NIC row of
+/// this (id, kind): an internal load balancer's address, or a NIC's secondary address. The
+/// unique live (network, address) index keeps it from any VM's NIC, across servers.
+pub(crate) async fn reserve_as(
+    st: &State,
+    n: &db::NetworkRow,
+    want: Option<Ipv4Addr>,
+    owner: Uuid,
+    row: (Uuid, i64),
 ) -> AppResult<Ipv4Addr> {
     let tries: Vec<Ipv4Addr> = match want {
         Some(ip) => {
@@ -106,7 +125,7 @@ async fn reserve(
     for ip in &tries {
         let mac = netplan::ipam::mac_from(rand::thread_rng().gen());
         let mut tx = st.store.begin().await?;
-        match db::nic_reserve(&mut tx, n.id, &ip.to_string(), owner, &mac).await {
+        match db::nic_reserve_as(&mut tx, row.0, row.1, n.id, &ip.to_string(), owner, &mac).await {
             Ok(()) => {
                 tx.commit().await?;
                 return Ok(*ip);

@@ -207,3 +207,148 @@ pub async fn default_nic_run(
     tx.commit().await?;
     super::super::vms::result(st, ctx, vm.id.into()).await
 }
+
+// --- secondary addresses (addIpToNic, removeIpFromNic) ---------------------------------------
+
+/// The VM (the caller's to change) and the NIC `nicid` names.
+async fn owned_nic(st: &State, ctx: &OpContext, nic: Uuid) -> AppResult<(db::VmRow, db::NicRow)> {
+    let vm = {
+        let mut c = st.store.read().await?;
+        db::nic_vm(&mut c, nic).await?
+    }
+    .ok_or_else(|| ApiError::invalid_id("nicid", &nic.to_string()))?;
+    let vm = super::super::vms::owned(st, ctx, vm.into()).await?;
+    let n = nics_of(st, vm.id.into())
+        .await?
+        .into_iter()
+        .find(|x| x.id == nic)
+        .ok_or_else(|| ApiError::invalid_id("nicid", &nic.to_string()))?;
+    Ok((vm, n))
+}
+
+fn secondary_view(id: Uuid, ip: &str, nic: &db::NicRow) -> Value {
+    serde_json::json!({
+        "id": id,
+        "ipaddress": ip,
+        "nicid": nic.id,
+        "networkid": nic.network_id,
+        "virtualmachineid": nic.vm_id,
+    })
+}
+
+/// addIpToNic: a secondary address of the NIC's network (the one asked for, or a free one),
+/// reserved at once so no VM takes it; the data plane lets the VM send from it.
+pub async fn add_ip_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let (vm, nic) = owned_nic(st, ctx, args.required_id("nicid")?).await?;
+    if !matches!(vm.state, model::VmState::Running | model::VmState::Stopped) {
+        return Err(super::super::vms::state_err(&vm, "add an address to"));
+    }
+    let n = network_get(st, "nicid", nic.network_id).await?;
+    if n.guest_type == "L2" || n.cidr.is_none() {
+        return param_err(format!(
+            "Network {} has no addresses to give (L2): configure the guest itself",
+            n.name
+        ));
+    }
+    let want = match args.text("ipaddress") {
+        Some(a) => Some(
+            a.trim()
+                .parse::<std::net::Ipv4Addr>()
+                .map_err(|_| ApiError::param(format!("Invalid IP address {a}")))?,
+        ),
+        None => None,
+    };
+    let id = Uuid::new_v4();
+    let ip = crate::handlers::lb::internal::reserve_as(st, &n, want, nic.id, (id, db::SECONDARY))
+        .await?;
+    let mut tx = st.store.begin().await?;
+    Event::new(
+        ctx,
+        "NIC.SECONDARY.IP.ASSIGN",
+        format!("{ip} added to NIC {} of VM {}", nic.id, vm.instance_name),
+    )
+    .resource(vm.id, "VirtualMachine", Some(&vm.name))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(JobPlan {
+        instance_type: Some("NicSecondaryIp"),
+        instance_id: Some(id.to_string()),
+        returns_id: true,
+        description: format!("Adding {ip} to a NIC of VM {}", vm.instance_name),
+    })
+}
+
+pub async fn add_ip_run(
+    st: &State,
+    ctx: &OpContext,
+    _args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    let s = {
+        let mut c = st.store.read().await?;
+        db::nic_secondary_get(&mut c, id).await?
+    }
+    .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
+    let (vm, nic) = owned_nic(st, ctx, s.1).await?;
+    crate::netsync::vm_changed(st, vm.id, true).await;
+    Ok(serde_json::json!({ "nicsecondaryip": secondary_view(s.0, &s.3, &nic) }))
+}
+
+async fn owned_secondary(
+    st: &State,
+    ctx: &OpContext,
+    id: Uuid,
+) -> AppResult<(db::VmRow, db::SecondaryIp)> {
+    let s = {
+        let mut c = st.store.read().await?;
+        db::nic_secondary_get(&mut c, id).await?
+    }
+    .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
+    let (vm, _) = owned_nic(st, ctx, s.1).await?;
+    Ok((vm, s))
+}
+
+pub async fn remove_ip_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let (vm, s) = owned_secondary(st, ctx, args.required_id("id")?).await?;
+    Ok(JobPlan {
+        instance_type: Some("NicSecondaryIp"),
+        instance_id: Some(s.0.to_string()),
+        returns_id: false,
+        description: format!("Removing {} from a NIC of VM {}", s.3, vm.instance_name),
+    })
+}
+
+pub async fn remove_ip_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    _job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = args.required_id("id")?;
+    let found = {
+        let mut c = st.store.read().await?;
+        db::nic_secondary_get(&mut c, id).await?
+    };
+    // A resumed job whose address is already gone: done.
+    if let Some(s) = found {
+        let (vm, _) = owned_nic(st, ctx, s.1).await?;
+        let mut tx = st.store.begin().await?;
+        db::nic_remove(&mut tx, s.0).await?;
+        Event::new(
+            ctx,
+            "NIC.SECONDARY.IP.UNASSIGN",
+            format!(
+                "{} removed from NIC {} of VM {}",
+                s.3, s.1, vm.instance_name
+            ),
+        )
+        .resource(vm.id, "VirtualMachine", Some(&vm.name))
+        .record(&mut tx)
+        .await?;
+        tx.commit().await?;
+        crate::netsync::vm_changed(st, vm.id, true).await;
+    }
+    Ok(api::success_body())
+}

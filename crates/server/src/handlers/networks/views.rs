@@ -32,7 +32,11 @@ pub fn nic_view(n: &db::NicRow) -> Value {
         "traffictype": "Guest",
         "type": n.guest_type,
         "virtualmachineid": n.vm_id,
-        "secondaryip": [],
+        "secondaryip": n
+            .secondary
+            .iter()
+            .map(|(id, ip)| json!({ "id": id, "ipaddress": ip }))
+            .collect::<Vec<_>>(),
         "extradhcpoption": [],
     });
     for (k, x) in [
