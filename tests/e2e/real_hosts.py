@@ -773,6 +773,47 @@ def main():
             x["cpuused"], x["diskkbsread"], x["diskkbswrite"], x["diskioread"], x["diskiowrite"],
             x["networkkbsread"], x["networkkbswrite"], x["memoryintfreekbs"])
 
+    def debian_iso():
+        # attachIso on the running Debian guest: its host fetches the ISO from the image
+        # store and swaps it into the VM's CD-ROM; the guest mounts it and reads the file;
+        # detachIso empties the drive.
+        src = os.path.join(a.work, "iso-src")
+        os.makedirs(src, exist_ok=True)
+        open(os.path.join(src, "marker.txt"), "w").write("ISOMARK-7\n")
+        staging = os.path.join(a.work, "iso-staging")
+        os.makedirs(staging, exist_ok=True)
+        iso = os.path.join(staging, "tools.iso")
+        subprocess.run(["genisoimage", "-quiet", "-V", "CANOPYTOOLS", "-J", "-r", "-o", iso, src], check=True,
+                       timeout=60)
+        dirs = api.listConfigurations(name="image.staging.dirs")["configuration"][0]["value"]
+        api.updateConfiguration(name="image.staging.dirs", value="%s,%s" % (dirs, staging))
+        i = api.registerIso(name="tools", displaytext="tools", url="file://" + iso, zoneid=st["zone"],
+                            bootable="false", ispublic="true")["iso"][0]
+        wait_for("the ISO ready", lambda: api.listIsos(isofilter="all", id=i["id"])["iso"][0]["isready"] or None,
+                 60, 0.5)
+        vm = st["deb1"]["id"]
+        key = os.path.join(a.work, "id_rh")
+        api.attachIso(id=i["id"], virtualmachineid=vm)
+
+        def mounted():
+            r = deb_ssh(key, "sudo mkdir -p /mnt/iso && (mountpoint -q /mnt/iso || "
+                             "sudo mount -o ro /dev/disk/by-label/CANOPYTOOLS /mnt/iso) && "
+                             "readlink -f /dev/disk/by-label/CANOPYTOOLS && cat /mnt/iso/marker.txt", 30)
+            return r.stdout.split() if r.returncode == 0 else None
+        dev, got = wait_for("the guest reads the attached ISO", mounted, 60, 2)[:2]
+        check(got == "ISOMARK-7", "the ISO's file inside the guest: %r" % got)
+        deb_ssh(key, "sudo umount /mnt/iso", 30)
+        api.detachIso(virtualmachineid=vm)
+
+        def ejected():
+            # Reading the drive asks the device itself (udev's links may lag): no medium.
+            r = deb_ssh(key, "sudo dd if=%s of=/dev/null bs=2048 count=1 2>&1 && echo readable || echo empty" % dev,
+                        30)
+            return r.stdout.strip().endswith("empty") or None
+        wait_for("the medium leaves the guest's drive", ejected, 60, 2)
+        return "attached to the running deb1: the guest mounted %s (label CANOPYTOOLS) and read %r; detached: %s has no medium" % (
+            dev, got, dev)
+
     def debian_agent_and_key():
         # Stop: the agent asks the guest's qemu-guest-agent to power off (ACPI only when no
         # agent answers). Then a second key pair replaces the first while it is stopped, and
@@ -877,6 +918,8 @@ def main():
         step("measure: a bare QEMU boot of the Debian image with a NoCloud seed -> SSH login", debian_bare)
         step("guest statistics: the Debian guest's disk and network IO in listVirtualMachines, "
              "listVirtualMachinesMetrics and listVolumesMetrics; its own memory figures", debian_stats)
+        step("attachIso on a running Debian guest: the guest mounts the ISO and reads it; detachIso ejects it",
+             debian_iso)
         step("stop goes through the guest agent; resetSSHKeyForVirtualMachine's second key logs in after the start",
              debian_agent_and_key)
         if a.ui:

@@ -54,6 +54,7 @@ export function onSessionExpired(f: (why: string) => void) {
 function dropSession() {
   session = null;
   localStorage.removeItem(KEY);
+  setProject(null);
 }
 
 function body(command: string, params: Params): URLSearchParams {
@@ -98,14 +99,50 @@ async function post(command: string, params: Params): Promise<Row> {
   return inner;
 }
 
+export interface Project {
+  id: string;
+  name: string;
+}
+
+const PROJECT_KEY = "canopy.project";
+let project: Project | null = readProject();
+
+function readProject(): Project | null {
+  try {
+    const s = localStorage.getItem(PROJECT_KEY);
+    return s ? (JSON.parse(s) as Project) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The project the console works in (null: the account's own resources). */
+export function currentProject(): Project | null {
+  return project;
+}
+
+/** Switches the console into a project (as CloudStack's UI does: every call then carries
+ * `projectid`, so lists show the project's resources and what is created belongs to it). */
+export function setProject(p: Project | null) {
+  project = p;
+  if (p) localStorage.setItem(PROJECT_KEY, JSON.stringify(p));
+  else localStorage.removeItem(PROJECT_KEY);
+}
+
+/** Commands that never take the current project (the project family reads its own). */
+function takesProject(command: string): boolean {
+  return !/Project/.test(command) && !["login", "logout", "listApis", "listCapabilities", "queryAsyncJobResult"].includes(command);
+}
+
 /** One API call with the session; returns the command's response object. */
 export async function api(command: string, params: Params = {}): Promise<Row> {
   if (!session) {
     expiredHandler?.("Please log in.");
     throw new ApiError(401, "not logged in");
   }
+  const inProject = project && takesProject(command) && params.projectid === undefined && params.account === undefined ? { projectid: project.id } : {};
   try {
-    return await post(command, { ...params, sessionkey: session.sessionkey });
+    return await post(command, { ...params, ...inProject, sessionkey: session.sessionkey });
   } catch (e) {
     if (e instanceof ApiError && e.code === 401) {
       dropSession();

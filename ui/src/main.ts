@@ -2,7 +2,7 @@
 // router, and the jobs indicator.
 
 import "./style.css";
-import { ApiError, currentSession, login, logout, onJob, onSessionExpired, role, trackedJobs } from "./api";
+import { ApiError, currentProject, currentSession, list, login, logout, onJob, onSessionExpired, role, setProject, trackedJobs } from "./api";
 import { clear, errorText, h } from "./dom";
 import { dashboard } from "./views/dashboard";
 import { instanceDetail, instances, deployWizard } from "./views/instances";
@@ -13,6 +13,7 @@ import { clusters, hostDetail, hosts, imageStores, offerings, physicalNetworks, 
 import { accounts, domains, events, jobsPage, limits, users } from "./views/accounts";
 import { admissionPolicies, affinityGroups, dedicatedResources } from "./views/scheduling";
 import { instanceGroups, roleDetail, roles } from "./views/roles";
+import { projectDetail, projects } from "./views/projects";
 
 type View = (arg: string) => HTMLElement;
 interface NavItem {
@@ -28,6 +29,7 @@ const ADMINS: NavItem["roles"] = ["admin", "domainadmin"];
 
 const NAV: NavItem[] = [
   { section: "", path: "dashboard", label: "Dashboard", view: dashboard },
+  { section: "", path: "projects", label: "Projects", view: projects },
   { section: "Compute", path: "instances", label: "Instances", view: instances },
   { section: "Compute", path: "volumes", label: "Volumes", view: volumes },
   { section: "Compute", path: "snapshots", label: "Snapshots", view: snapshots },
@@ -73,6 +75,7 @@ const DETAIL: Record<string, { view: View; roles?: NavItem["roles"] }> = {
   securitygroup: { view: securityGroupDetail },
   host: { view: hostDetail, roles: ADMIN },
   role: { view: roleDetail, roles: ADMIN },
+  project: { view: projectDetail },
 };
 
 const app = document.getElementById("app") as HTMLElement;
@@ -134,6 +137,39 @@ function jobsIndicator(): HTMLElement {
   return el;
 }
 
+/** The project switcher: the account's own resources, or one project's (every call then
+ * carries its `projectid`). */
+function projectSwitcher(): HTMLElement {
+  const cur = currentProject();
+  const sel = h("select", { class: "project-switch", "aria-label": "project" }) as HTMLSelectElement;
+  const fill = () =>
+    list("listProjects", { listall: role() !== "user", details: "min", page: 1, pagesize: 200 })
+      .then(({ items }) => {
+        clear(sel, h("option", { value: "" }, "Default view (no project)"));
+        for (const p of items) {
+          sel.append(h("option", { value: p.id, selected: p.id === cur?.id }, `Project: ${p.name}`));
+        }
+        // A project that is gone (deleted elsewhere): back to the default view.
+        if (cur && !items.some((p) => p.id === cur.id)) {
+          setProject(null);
+          location.reload();
+        }
+      })
+      .catch(() => undefined);
+  clear(sel, h("option", { value: "" }, "Default view (no project)"));
+  if (cur) sel.append(h("option", { value: cur.id, selected: true }, `Project: ${cur.name}`));
+  fill();
+  // Projects made or deleted meanwhile show up at the next page.
+  const refill = () => (sel.isConnected ? fill() : window.removeEventListener("hashchange", refill));
+  window.addEventListener("hashchange", refill);
+  sel.addEventListener("change", () => {
+    const opt = sel.selectedOptions[0];
+    setProject(sel.value ? { id: sel.value, name: (opt?.textContent ?? "").replace(/^Project: /, "") } : null);
+    location.reload();
+  });
+  return sel;
+}
+
 function shell() {
   const s = currentSession();
   if (!s) return loginPage();
@@ -160,6 +196,7 @@ function shell() {
       menuBtn,
       h("a", { href: "#/dashboard", class: "brand" }, h("span", { class: "logo" }, "▲"), " Canopy"),
       h("span", { class: "spacer" }),
+      projectSwitcher(),
       jobsIndicator(),
       h("span", { class: "who", "data-role": role() }, `${s.username} · ${s.account} (${roleName})`),
       h(

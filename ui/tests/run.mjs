@@ -134,6 +134,35 @@ const dialogSubmit = async (page) => {
     return `web-${run} created, renamed front-${run}`;
   });
 
+  await steps.step("a project: created on its page, chosen in the header's switcher; what is made in it stays in it", async () => {
+    await page.goto(`${base}/client/#/projects`);
+    await page.click("text=+ Create project");
+    await page.fill(".modal input[name=name]", `team-${run}`);
+    await dialogSubmit(page);
+    const row = rowByName(page, `team-${run}`);
+    await row.waitFor();
+    const state = (await row.locator("td").allTextContents()).join(" ");
+    check(state.includes("Active"), state);
+    // Into the project: the switcher names it, and its instance groups are its own.
+    await page.goto(`${base}/client/#/instancegroups`);
+    await page.waitForSelector(`.project-switch option:has-text("team-${run}")`, { state: "attached" });
+    const value = await page.$eval(".project-switch", (el, n) => [...el.options].find((o) => o.textContent.includes(n)).value, `team-${run}`);
+    await Promise.all([page.waitForEvent("load"), page.selectOption(".project-switch", value)]);
+    await page.waitForSelector("text=+ Create instance group");
+    await page.click("text=+ Create instance group");
+    await page.fill(".modal input[name=name]", `pg-${run}`);
+    await dialogSubmit(page);
+    await rowByName(page, `pg-${run}`).waitFor();
+    check(!(await rowByName(page, `front-${run}`).count()), "the account's own group is not the project's");
+    await steps.shot(page, "02b-project");
+    // Back to the default view: the project's group is not listed there.
+    await Promise.all([page.waitForEvent("load"), page.selectOption(".project-switch", "")]);
+    await page.waitForSelector("text=+ Create instance group");
+    await rowByName(page, `front-${run}`).waitFor();
+    check(!(await rowByName(page, `pg-${run}`).count()), "the project's group stays in the project");
+    return `team-${run}: pg-${run} made in it, not listed outside it`;
+  });
+
   await steps.step("deploy a VM through the wizard and see it Running", async () => {
     await page.goto(`${base}/client/#/instances`);
     await page.click("text=+ Add instance");

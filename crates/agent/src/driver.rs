@@ -206,6 +206,12 @@ impl SimDriver {
                 v.config_drive = Some(drive.clone());
                 Ok(serde_json::json!({"updated": true}))
             }
+            Command::ChangeIso { name, iso, .. } => {
+                let mut vms = self.host.vms.lock().map_err(poisoned)?;
+                let v = vms.get_mut(name).ok_or_else(|| proto::vm_not_here(name))?;
+                v.iso = *iso;
+                Ok(serde_json::json!({"iso": iso}))
+            }
             Command::RebootVm { name } => {
                 if self.host.vms.lock().map_err(poisoned)?.contains_key(name) {
                     Ok(serde_json::json!({"state": "Running"}))

@@ -71,6 +71,14 @@ pub async fn setting_set(conn: &mut AnyConnection, name: &str, value: &str) -> R
     Ok(())
 }
 
+/// Removes a stored value (resetConfiguration): the setting is back to its default, or a
+/// scoped value back to what it inherits.
+pub async fn setting_reset(conn: &mut AnyConnection, name: &str) -> Result<bool> {
+    let mut q = Sql::new("DELETE FROM settings WHERE name = ");
+    q.bind(name);
+    Ok(q.query().execute(conn).await?.rows_affected() > 0)
+}
+
 // --- events --------------------------------------------------------------------------------
 
 pub async fn event_insert(conn: &mut AnyConnection, e: &NewEvent) -> Result<()> {

@@ -629,6 +629,15 @@ pub async fn vm_count_by_state(conn: &mut AnyConnection) -> Result<Vec<(String, 
         .collect()
 }
 
+/// Sets (or clears) the ISO in a VM's CD-ROM (attachIso, detachIso).
+pub async fn vm_set_iso(conn: &mut AnyConnection, id: VmId, iso: Option<Uuid>) -> Result<bool> {
+    let mut q = Sql::new("UPDATE vms SET iso_id = ");
+    q.bind(iso.map(|i| i.to_string()))
+        .and(", updated = ", now_ms())
+        .and(" WHERE removed IS NULL AND id = ", id.to_string());
+    Ok(q.query().execute(&mut *conn).await?.rows_affected() > 0)
+}
+
 /// Sets the template a VM's root volume is made from (restoreVirtualMachine).
 pub async fn vm_set_template(conn: &mut AnyConnection, id: VmId, template: Uuid) -> Result<bool> {
     let mut q = Sql::new("UPDATE vms SET template_id = ");

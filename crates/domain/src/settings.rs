@@ -131,6 +131,37 @@ impl Settings {
         self.raw(name).eq_ignore_ascii_case("true")
     }
 
+    /// The value `name` has for the first object of `chain` that sets it (most specific first:
+    /// a storage pool, then its zone; an account, then its domains), else the global value.
+    pub fn scoped_text(&self, name: &str, chain: &[(model::settings::Scope, String)]) -> String {
+        let found = self.overrides.read().ok().and_then(|g| {
+            chain
+                .iter()
+                .find_map(|(s, id)| g.0.get(&model::settings::scoped_key(name, *s, id)).cloned())
+        });
+        found.unwrap_or_else(|| self.raw(name))
+    }
+
+    pub fn scoped_bool(&self, name: &str, chain: &[(model::settings::Scope, String)]) -> bool {
+        self.scoped_text(name, chain).eq_ignore_ascii_case("true")
+    }
+
+    /// The value stored for exactly this object, if any (listConfigurations shows whether a
+    /// scope overrides).
+    pub fn stored(&self, key: &str) -> Option<String> {
+        self.overrides
+            .read()
+            .ok()
+            .and_then(|g| g.0.get(key).cloned())
+    }
+
+    /// Forgets a stored value locally (the caller has removed it).
+    pub fn reset_local(&self, key: &str) {
+        if let Ok(mut g) = self.overrides.write() {
+            g.0.remove(key);
+        }
+    }
+
     /// `default.page.size`, never below 1.
     pub fn page_size(&self) -> u64 {
         self.int("default.page.size").max(1) as u64

@@ -304,6 +304,101 @@ pub fn validate(def: &SettingDef, value: &str) -> Result<String, String> {
     Ok(v)
 }
 
+/// The scopes a setting may also be set at (CloudStack's `ConfigKey.Scope`), beyond the
+/// global value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Zone,
+    Cluster,
+    StoragePool,
+    ImageStore,
+    Domain,
+    Account,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 6] = [
+        Scope::Zone,
+        Scope::Cluster,
+        Scope::StoragePool,
+        Scope::ImageStore,
+        Scope::Domain,
+        Scope::Account,
+    ];
+    /// CloudStack's name of the scope (`scope` in listConfigurations).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Zone => "zone",
+            Scope::Cluster => "cluster",
+            Scope::StoragePool => "storagepool",
+            Scope::ImageStore => "imagestore",
+            Scope::Domain => "domain",
+            Scope::Account => "account",
+        }
+    }
+    /// The parameter of listConfigurations, updateConfiguration and resetConfiguration that
+    /// names an object of this scope.
+    pub fn param(self) -> &'static str {
+        match self {
+            Scope::Zone => "zoneid",
+            Scope::Cluster => "clusterid",
+            Scope::StoragePool => "storageid",
+            Scope::ImageStore => "imagestoreid",
+            Scope::Domain => "domainid",
+            Scope::Account => "accountid",
+        }
+    }
+}
+
+/// Settings that may also be set per zone, cluster, storage pool, image store, domain or
+/// account, with CloudStack's scopes for them.
+pub const SCOPED: &[(&str, &[Scope])] = &[
+    (
+        "allow.user.expunge.recover.vm",
+        &[Scope::Account, Scope::Domain],
+    ),
+    (
+        "allow.user.view.destroyed.vm",
+        &[Scope::Account, Scope::Domain],
+    ),
+    ("cpu.overprovisioning.factor", &[Scope::Cluster]),
+    ("enable.dynamic.scale.vm", &[Scope::Zone]),
+    ("mem.overprovisioning.factor", &[Scope::Cluster]),
+    (
+        "pool.storage.allocated.capacity.disablethreshold",
+        &[Scope::Zone, Scope::StoragePool],
+    ),
+    (
+        "pool.storage.capacity.disablethreshold",
+        &[Scope::Zone, Scope::StoragePool],
+    ),
+    (
+        "remote.access.vpn.client.iprange",
+        &[Scope::Account, Scope::Domain],
+    ),
+    (
+        "storage.overprovisioning.factor",
+        &[Scope::Zone, Scope::StoragePool],
+    ),
+    ("use.external.dns", &[Scope::Zone]),
+    ("vm.password.length", &[Scope::Zone]),
+];
+
+/// The scopes `name` may be set at (empty: global only).
+pub fn scopes_of(name: &str) -> &'static [Scope] {
+    SCOPED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+        .unwrap_or(&[])
+}
+
+/// How a scoped value is stored among the settings: `<name>@<scope>:<id>` (one table, one
+/// fingerprint: a change on one server is seen by the others as any setting's).
+pub fn scoped_key(name: &str, scope: Scope, id: &str) -> String {
+    format!("{name}@{}:{id}", scope.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +416,19 @@ mod tests {
                 s.name
             );
         }
+    }
+
+    #[test]
+    fn scoped_settings_exist_and_are_sorted() {
+        for w in SCOPED.windows(2) {
+            assert!(w[0].0 < w[1].0, "{} !< {}", w[0].0, w[1].0);
+        }
+        for (n, scopes) in SCOPED {
+            assert!(setting(n).is_some(), "{n}");
+            assert!(!scopes.is_empty(), "{n}");
+        }
+        assert_eq!(scopes_of("use.external.dns"), &[Scope::Zone]);
+        assert!(scopes_of("default.page.size").is_empty());
     }
 
     #[test]

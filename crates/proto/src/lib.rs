@@ -183,6 +183,14 @@ pub enum Command {
     /// Rebuilds a running VM's config drive (its user data, keys or password changed) and
     /// swaps the medium in its CD-ROM; the guest reads it at its next boot.
     UpdateConfigDrive { name: String, drive: ConfigDrive },
+    /// attachIso / detachIso on a running VM: the ISO (fetched from the image store into the
+    /// image cache of the pool at `pool_path`, like a template) goes into the VM's CD-ROM,
+    /// or (`iso: None`) the CD-ROM is emptied. Reply `{"iso": id or null}`.
+    ChangeIso {
+        name: String,
+        iso: Option<Uuid>,
+        pool_path: String,
+    },
     /// Host investigation: can this host reach the host at `address` (its agent address)?
     /// Reply `{"alive": true|false}`; an error means "cannot tell".
     CheckHost { address: String },
@@ -344,6 +352,7 @@ impl Command {
             Self::StopVm { .. } => "stop_vm",
             Self::RebootVm { .. } => "reboot_vm",
             Self::UpdateConfigDrive { .. } => "update_config_drive",
+            Self::ChangeIso { .. } => "change_iso",
             Self::CheckHost { .. } => "check_host",
             Self::PrepareMigration { .. } => "prepare_migration",
             Self::MigrateVm { .. } => "migrate_vm",
@@ -492,6 +501,13 @@ pub struct VmSpec {
     /// router's data server serves them (L2 networks, the ConfigDrive provider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_drive: Option<ConfigDrive>,
+    /// The ISO in the VM's CD-ROM (attachIso, or the ISO it was deployed from), cached in
+    /// its root disk's pool next to the templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iso: Option<Uuid>,
+    /// Boot from the CD-ROM first (a VM deployed from an ISO).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub boot_iso: bool,
 }
 
 /// A config drive, as CloudStack's ConfigDrive provider builds it (OpenStack's layout,

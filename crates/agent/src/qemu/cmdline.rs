@@ -110,12 +110,35 @@ impl QemuDriver {
                 if i == 0 { ",bootindex=1" } else { "" }
             ));
         }
+        // Every VM has a SCSI CD-ROM for ISOs (attachIso swaps its medium while it runs; empty
+        // until then); a VM deployed from an ISO boots from it first.
+        a.extend([
+            "-device".into(),
+            "virtio-scsi-pci,id=scsi0".into(),
+            "-drive".into(),
+        ]);
+        match vm.iso.and_then(|i| iso_path(vm, i)) {
+            Some(p) => a.push(format!(
+                "file={},if=none,id=drive-iso,media=cdrom,readonly=on,format=raw",
+                p.display()
+            )),
+            None => a.push("if=none,id=drive-iso,media=cdrom,readonly=on".into()),
+        }
+        a.extend([
+            "-device".into(),
+            format!(
+                "scsi-cd,bus=scsi0.0,drive=drive-iso,id={ISO_DEVICE}{}",
+                if vm.boot_iso && vm.iso.is_some() {
+                    ",bootindex=0"
+                } else {
+                    ""
+                }
+            ),
+        ]);
         if vm.config_drive.is_some() {
             // The config drive: a read-only SCSI CD-ROM (its medium is swapped when the data
             // changes).
             a.extend([
-                "-device".into(),
-                "virtio-scsi-pci,id=scsi0".into(),
                 "-drive".into(),
                 format!(
                     "file={},if=none,id=drive-config,media=cdrom,readonly=on,format=raw",
@@ -158,4 +181,18 @@ impl QemuDriver {
         }
         a
     }
+}
+
+/// The device id of every VM's ISO CD-ROM.
+pub(super) const ISO_DEVICE: &str = "cd-iso";
+
+/// Where an ISO is cached on a host: next to the templates of the VM's root disk's pool.
+pub(super) fn iso_path(vm: &VmSpec, iso: uuid::Uuid) -> Option<std::path::PathBuf> {
+    let root = vm.disks.first()?;
+    Some(iso_cache(Path::new(&root.path).parent()?, iso))
+}
+
+/// The cached copy of an ISO in a pool directory.
+pub(super) fn iso_cache(pool: &Path, iso: uuid::Uuid) -> std::path::PathBuf {
+    pool.join("templates").join(format!("{iso}.iso"))
 }

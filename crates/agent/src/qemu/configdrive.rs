@@ -142,4 +142,41 @@ impl QemuDriver {
         self.update_spec(name, |s| s.config_drive = Some(drive.clone()));
         Ok(json!({"updated": true}))
     }
+
+    /// attachIso / detachIso on a running VM: the ISO (cached from the image store) goes into
+    /// its CD-ROM, or the CD-ROM is emptied (forced: the guest may hold the tray locked).
+    pub(super) async fn change_iso(
+        &self,
+        name: &str,
+        iso: Option<uuid::Uuid>,
+        pool_path: &str,
+    ) -> crate::HostResult<serde_json::Value> {
+        if self.pid(name).is_none() {
+            return Err(HostError::VmNotHere(name.to_string()));
+        }
+        let dev = super::cmdline::ISO_DEVICE;
+        let mut qmp = self.qmp(name).await?;
+        match iso {
+            Some(id) => {
+                let file = self.iso_file(Path::new(pool_path), id).await?;
+                qmp.execute(
+                    "blockdev-change-medium",
+                    json!({"id": dev, "filename": file.display().to_string(), "format": "raw",
+                           "read-only-mode": "read-only", "force": true}),
+                )
+                .await
+                .map_err(|e| {
+                    HostError::Refused(format!(
+                        "VM {name} has no CD-ROM for ISOs (started by an older agent?): {e}; it gets one at its next start"
+                    ))
+                })?;
+            }
+            None => {
+                qmp.execute("eject", json!({"id": dev, "force": true}))
+                    .await?;
+            }
+        }
+        self.update_spec(name, |s| s.iso = iso);
+        Ok(json!({"iso": iso}))
+    }
 }

@@ -35,6 +35,24 @@ impl QemuDriver {
         Ok(base)
     }
 
+    /// The ISO cached in the pool's image cache, fetched from the image store on first use.
+    pub(super) async fn iso_file(&self, pool: &Path, iso: Uuid) -> crate::HostResult<PathBuf> {
+        let dest = super::cmdline::iso_cache(pool, iso);
+        let _one = self.fetching.lock().await;
+        if dest.exists() {
+            return Ok(dest);
+        }
+        let dir = pool.join("templates");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let tmp = dir.join(format!("{iso}.iso.part"));
+        self.images
+            .fetch(iso, "disk", &tmp)
+            .await
+            .map_err(|e| format!("fetching ISO {iso}: {e}"))?;
+        std::fs::rename(&tmp, &dest).map_err(|e| format!("caching ISO {iso}: {e}"))?;
+        Ok(dest)
+    }
+
     /// Runs a tool that may take a while (qemu-img on a large image) off the async workers.
     pub(super) async fn tool(
         &self,

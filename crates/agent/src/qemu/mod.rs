@@ -309,6 +309,11 @@ impl QemuDriver {
                 let _ = std::fs::remove_file(dir.join(configdrive::ISO));
             }
         }
+        if let (Some(iso), Some(root)) = (vm.iso, vm.disks.first()) {
+            if let Some(pool) = Path::new(&root.path).parent() {
+                self.iso_file(pool, iso).await?;
+            }
+        }
         self.taps(vm)?;
         let mut args = self.command_line(vm, &dir);
         if let Some(port) = incoming {
@@ -492,6 +497,11 @@ impl QemuDriver {
             Command::UpdateConfigDrive { name, drive } => {
                 self.update_config_drive(name, drive).await
             }
+            Command::ChangeIso {
+                name,
+                iso,
+                pool_path,
+            } => self.change_iso(name, *iso, pool_path).await,
             Command::AttachDisk { vm, disk } => self.attach(vm, disk).await,
             Command::DetachDisk { vm, volume_id } => self.detach(vm, *volume_id).await,
             Command::ScaleVm { name, .. } => Err(crate::HostError::Refused(format!(

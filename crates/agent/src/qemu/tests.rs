@@ -46,6 +46,8 @@ fn spec(pool: &Path, template: Option<Uuid>) -> VmSpec {
         }],
         template_id: template,
         config_drive: None,
+        iso: None,
+        boot_iso: false,
     }
 }
 
@@ -225,7 +227,12 @@ fn a_config_drive_is_a_read_only_scsi_cdrom_built_from_the_staged_files() {
     let vm_dir = dir.path().join("vms/i-2-7-VM");
     let mut vm = spec(dir.path(), None);
     let plain = d.command_line(&vm, &vm_dir).join(" ");
-    assert!(!plain.contains("cdrom"), "{plain}");
+    assert!(!plain.contains("drive-config"), "{plain}");
+    // Every VM has an empty CD-ROM for ISOs.
+    assert!(
+        plain.contains("if=none,id=drive-iso,media=cdrom,readonly=on -device scsi-cd,bus=scsi0.0,drive=drive-iso,id=cd-iso "),
+        "{plain}"
+    );
     vm.config_drive = Some(drive());
     let a = d.command_line(&vm, &vm_dir).join(" ");
     for want in [
@@ -751,4 +758,27 @@ async fn vms_migrate_live_with_their_disks() {
     })
     .await
     .expect("again");
+}
+
+#[test]
+fn an_attached_iso_is_in_the_cdrom_and_an_iso_deployed_vm_boots_from_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = driver(dir.path());
+    let vm_dir = dir.path().join("vms/i-2-7-VM");
+    let mut vm = spec(dir.path(), None);
+    let iso = Uuid::from_u128(9);
+    vm.iso = Some(iso);
+    let a = d.command_line(&vm, &vm_dir).join(" ");
+    let file = dir.path().join("templates").join(format!("{iso}.iso"));
+    assert!(
+        a.contains(&format!(
+            "file={},if=none,id=drive-iso,media=cdrom,readonly=on,format=raw",
+            file.display()
+        )),
+        "{a}"
+    );
+    assert!(!a.contains("id=cd-iso,bootindex=0"), "{a}");
+    vm.boot_iso = true;
+    let a = d.command_line(&vm, &vm_dir).join(" ");
+    assert!(a.contains("id=cd-iso,bootindex=0"), "{a}");
 }

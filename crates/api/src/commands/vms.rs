@@ -187,6 +187,22 @@ pub fn specs() -> Vec<CommandSpec> {
             .related("listVirtualMachines")
             .opt("password", String, "The new password of the virtual machine. If null, a random password will be generated for the VM.")
             .len(255),
+        CommandSpec::new("attachIso", "Attaches an ISO to a virtual machine.")
+            .asynchronous()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .req("id", Uuid, "the ID of the ISO file")
+            .rel("listIsos")
+            .req("virtualmachineid", Uuid, "the ID of the virtual machine")
+            .rel("listVirtualMachines")
+            .opt("forced", Boolean, "If true, ejects existing ISO before attaching on VMware. Default: false"),
+        CommandSpec::new("detachIso", "Detaches any ISO file (if any) currently attached to a virtual machine.")
+            .asynchronous()
+            .returns("virtualmachine", VIRTUAL_MACHINE)
+            .related("listVirtualMachines")
+            .req("virtualmachineid", Uuid, "The ID of the virtual machine")
+            .rel("listVirtualMachines")
+            .opt("forced", Boolean, "If true, ejects the ISO forcefully on VMware. Default: false"),
         vm_id(CommandSpec::new("getVirtualMachineUserData", "Returns user data associated with the VM"))
             .returns("virtualmachineuserdata", VM_USER_DATA)
             .related("listVirtualMachines"),

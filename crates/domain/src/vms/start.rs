@@ -414,6 +414,9 @@ pub async fn spec(st: &Core, vm: &VmRow) -> DomainResult<proto::VmSpec> {
             .collect(),
         template_id: vm.template_id,
         config_drive,
+        iso: vm.iso_id,
+        // Deployed from an ISO (a blank root disk): boot the CD-ROM first.
+        boot_iso: vm.iso_id.is_some() && vm.template_id.is_none(),
     })
 }
 

@@ -25,6 +25,7 @@ pub mod physnets;
 pub mod projects;
 pub mod roles;
 pub mod routers;
+pub mod scoped_config;
 pub mod secgroups;
 pub mod servers;
 pub mod snapshots;

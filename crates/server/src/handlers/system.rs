@@ -204,11 +204,31 @@ fn configuration(st: &State, d: &SettingDef) -> Value {
         "description": d.description,
         "type": d.kind.as_str(),
         "isdynamic": d.dynamic,
+        "scope": "global",
     })
+}
+
+/// A setting as it applies at a scope: its value there (set there, or inherited).
+fn scoped_configuration(
+    st: &State,
+    d: &SettingDef,
+    scope: (model::settings::Scope, uuid::Uuid),
+    chain: &[(model::settings::Scope, String)],
+) -> Value {
+    let mut v = configuration(st, d);
+    v["value"] = json!(st.settings.scoped_text(d.name, chain));
+    v["scope"] = json!(scope.0.as_str());
+    v["id"] = json!(scope.1);
+    v
 }
 
 pub async fn list_configurations(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
     st.settings.refresh(&st.store).await;
+    let scope = super::scoped_config::scope_arg(args)?;
+    let chain = match scope {
+        Some((s, id)) => super::scoped_config::chain(st, s, id).await?,
+        None => Vec::new(),
+    };
     let name = args.text("name").map(str::to_lowercase);
     let category = args.text("category");
     let keyword = args.text("keyword").map(str::to_lowercase);
@@ -232,13 +252,22 @@ pub async fn list_configurations(st: &State, _ctx: &OpContext, args: &Args) -> A
                 })
                 .unwrap_or(true)
         })
+        // At a scope: only what may be set there.
+        .filter(|d| {
+            scope
+                .map(|(s, _)| settings::scopes_of(d.name).contains(&s))
+                .unwrap_or(true)
+        })
         .collect();
     let total = matching.len() as u64;
     let page = args
         .page
         .slice(matching)
         .into_iter()
-        .map(|d| configuration(st, d))
+        .map(|d| match scope {
+            Some(sc) => scoped_configuration(st, d, sc, &chain),
+            None => configuration(st, d),
+        })
         .collect();
     Ok(list_body("configuration", total, page))
 }
@@ -252,6 +281,28 @@ pub async fn update_configuration(st: &State, ctx: &OpContext, args: &Args) -> A
         Some(v) => settings::validate(def, v).map_err(ApiError::param)?,
         None => def.default.to_string(),
     };
+    if let Some((scope, id)) = super::scoped_config::scope_arg(args)? {
+        super::scoped_config::check_scopable(def.name, scope)?;
+        let chain = super::scoped_config::chain(st, scope, id).await?;
+        let key = settings::scoped_key(def.name, scope, &id.to_string());
+        let mut tx = st.store.begin().await?;
+        db::setting_set(&mut tx, &key, &value).await?;
+        Event::new(
+            ctx,
+            "CONFIGURATION.VALUE.EDIT",
+            format!(
+                "Value of configuration {} for {} {id} changed to {value}",
+                def.name,
+                scope.as_str()
+            ),
+        )
+        .resource(def.name, "Configuration", Some(def.name))
+        .record(&mut tx)
+        .await?;
+        tx.commit().await?;
+        st.settings.set_local(&key, &value);
+        return Ok(json!({ "configuration": scoped_configuration(st, def, (scope, id), &chain) }));
+    }
     let mut tx = st.store.begin().await?;
     db::setting_set(&mut tx, def.name, &value).await?;
     Event::new(
@@ -265,6 +316,43 @@ pub async fn update_configuration(st: &State, ctx: &OpContext, args: &Args) -> A
     tx.commit().await?;
     st.settings.set_local(def.name, &value);
     Ok(json!({ "configuration": configuration(st, def) }))
+}
+
+/// resetConfiguration: the global value back to the default, or a scope's value removed (the
+/// scope inherits again).
+pub async fn reset_configuration(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let name = args.required_str("name")?.trim();
+    let Some(def) = settings::setting(name) else {
+        return param_err(format!("Config parameter with name {name} doesn't exist"));
+    };
+    let scope = super::scoped_config::scope_arg(args)?;
+    let (key, chain) = match scope {
+        Some((s, id)) => {
+            super::scoped_config::check_scopable(def.name, s)?;
+            (
+                settings::scoped_key(def.name, s, &id.to_string()),
+                super::scoped_config::chain(st, s, id).await?,
+            )
+        }
+        None => (def.name.to_string(), Vec::new()),
+    };
+    let mut tx = st.store.begin().await?;
+    db::setting_reset(&mut tx, &key).await?;
+    Event::new(
+        ctx,
+        "CONFIGURATION.VALUE.EDIT",
+        format!("Value of configuration {} reset", def.name),
+    )
+    .resource(def.name, "Configuration", Some(def.name))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    st.settings.reset_local(&key);
+    let view = match scope {
+        Some(sc) => scoped_configuration(st, def, sc, &chain),
+        None => configuration(st, def),
+    };
+    Ok(json!({ "configuration": view }))
 }
 
 fn task_view(st: &State, t: &crate::tasks::TaskStatus) -> Value {

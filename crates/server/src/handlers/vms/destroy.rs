@@ -4,8 +4,17 @@ use super::*;
 
 // --- destroy / recover / expunge -------------------------------------------------------------
 
-pub(crate) fn may_expunge(st: &State, ctx: &OpContext) -> AppResult<()> {
-    if ctx.is_admin() || st.settings.bool("allow.user.expunge.recover.vm") {
+/// `allow.user.expunge.recover.vm` as it applies to the caller's account (set for it, its
+/// domain or an ancestor, else globally).
+async fn user_may_expunge(st: &State, ctx: &OpContext) -> AppResult<bool> {
+    let chain = crate::handlers::scoped_config::account_chain(st, &ctx.user.account).await?;
+    Ok(st
+        .settings
+        .scoped_bool("allow.user.expunge.recover.vm", &chain))
+}
+
+pub(crate) async fn may_expunge(st: &State, ctx: &OpContext) -> AppResult<()> {
+    if ctx.is_admin() || user_may_expunge(st, ctx).await? {
         Ok(())
     } else {
         Err(ApiError::permission(
@@ -24,7 +33,7 @@ pub async fn destroy_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
         ));
     }
     if args.flag("expunge") {
-        may_expunge(st, ctx)?;
+        may_expunge(st, ctx).await?;
     }
     match vm.state {
         model::VmState::Running
@@ -110,7 +119,7 @@ pub async fn destroy_run(
 
 pub async fn expunge_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let vm = owned(st, ctx, args.required_id("id")?).await?;
-    may_expunge(st, ctx)?;
+    may_expunge(st, ctx).await?;
     if !matches!(
         vm.state,
         model::VmState::Destroyed | model::VmState::Error | model::VmState::Expunging
@@ -136,7 +145,7 @@ pub async fn expunge_run(
 
 pub async fn recover(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let vm = owned(st, ctx, args.required_id("id")?).await?;
-    if !ctx.is_admin() && !st.settings.bool("allow.user.expunge.recover.vm") {
+    if !ctx.is_admin() && !user_may_expunge(st, ctx).await? {
         return Err(ApiError::permission(
             "Recovering a VM is for admins only (or when allow.user.expunge.recover.vm is true)",
         )

@@ -34,12 +34,14 @@ use crate::state::State;
 pub(crate) mod deploy;
 mod destroy;
 mod guest;
+mod iso;
 mod resize;
 mod start;
 
 pub use deploy::*;
 pub use destroy::*;
 pub use guest::*;
+pub use iso::*;
 pub use resize::*;
 pub use start::*;
 

@@ -122,7 +122,10 @@ pub async fn scale_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResul
         return Err(state_err(&vm, "scale"));
     }
     let (_, cpus, mhz, mem) = new_offering(st, &vm, args).await?;
-    if vm.state == model::VmState::Running && !st.settings.bool("enable.dynamic.scale.vm") {
+    let zone = [(model::settings::Scope::Zone, vm.zone_id.to_string())];
+    if vm.state == model::VmState::Running
+        && !st.settings.scoped_bool("enable.dynamic.scale.vm", &zone)
+    {
         return param_err(
             "Dynamic scaling of running VMs is disabled (enable.dynamic.scale.vm): stop the VM to scale it",
         );
