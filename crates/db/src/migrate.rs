@@ -46,9 +46,20 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (32, "alerts", V32),
     (33, "projects, their members and invitations", V33),
     (34, "the user data registry", V34),
+    (35, "regions", V35),
 ];
 
-pub const SCHEMA_VERSION: i64 = 34;
+pub const SCHEMA_VERSION: i64 = 35;
+
+/// Regions (CloudStack's `region`): this cloud is region 1 until an operator says otherwise;
+/// other regions are other clouds' API endpoints (listRegions).
+const V35: &str = r#"
+CREATE TABLE regions (
+    id BIGINT PRIMARY KEY, name TEXT NOT NULL, endpoint TEXT NOT NULL
+);
+CREATE UNIQUE INDEX regions_name ON regions (name);
+INSERT INTO regions (id, name, endpoint) VALUES (1, 'Local', 'http://localhost:8080/client/')
+"#;
 
 /// Registered user data (CloudStack's `user_data`): an account's named, base64 user data with
 /// the names of its parameters; VMs and templates refer to it by id.

@@ -667,3 +667,94 @@ async fn accounts_users_keys_and_roles() {
     assert_eq!(names(&accts, "account", "name"), vec!["admin", "system"]);
     ts.stop().await;
 }
+
+/// getUser (root admins): the user an API key belongs to; an unknown key, or a user out of a
+/// domain admin's reach, is 431 alike; users may not call it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn get_user_finds_the_owner_of_an_api_key() {
+    let ts = TestServer::start().await;
+    let admin = ts.admin.clone();
+    let (_, uid, u) = account_with_keys(&ts, &admin, "keyowner", None, "0").await;
+    let r = admin
+        .ok(&[("command", "getUser"), ("userapikey", &u.key)])
+        .await;
+    assert_eq!(r["user"]["id"], uid.as_str(), "{r}");
+    assert_eq!(r["user"]["account"], "keyowner", "{r}");
+    admin
+        .err(
+            &[("command", "getUser"), ("userapikey", "no-such-key")],
+            431,
+        )
+        .await;
+    u.err(&[("command", "getUser"), ("userapikey", &u.key)], 401)
+        .await;
+    ts.stop().await;
+}
+
+/// Regions: this cloud is region 1; root admins add, rename and remove others; users list
+/// them; bad endpoints, taken ids and region 1's removal are refused.
+async fn regions(ts: TestServer) {
+    let admin = ts.admin.clone();
+    let (_, _, u) = account_with_keys(&ts, &admin, "regionuser", None, "0").await;
+    let l = u.ok(&[("command", "listRegions")]).await;
+    assert_eq!(l["region"][0]["id"], 1, "{l}");
+    let r = admin
+        .ok(&[
+            ("command", "addRegion"),
+            ("id", "2"),
+            ("name", "west"),
+            ("endpoint", "https://west.example/client/"),
+        ])
+        .await;
+    assert_eq!(r["region"]["name"], "west", "{r}");
+    for (id, name, ep) in [
+        ("2", "other", "https://x.example/client/"),
+        ("3", "west", "https://x.example/client/"),
+        ("4", "bad", "not a url"),
+    ] {
+        admin
+            .err(
+                &[
+                    ("command", "addRegion"),
+                    ("id", id),
+                    ("name", name),
+                    ("endpoint", ep),
+                ],
+                431,
+            )
+            .await;
+    }
+    u.err(
+        &[
+            ("command", "addRegion"),
+            ("id", "5"),
+            ("name", "mine"),
+            ("endpoint", "https://m.example/"),
+        ],
+        401,
+    )
+    .await;
+    let r = admin
+        .ok(&[("command", "updateRegion"), ("id", "2"), ("name", "west-2")])
+        .await;
+    assert_eq!(r["region"]["name"], "west-2", "{r}");
+    admin
+        .err(&[("command", "removeRegion"), ("id", "1")], 431)
+        .await;
+    admin.ok(&[("command", "removeRegion"), ("id", "2")]).await;
+    assert_eq!(u.ok(&[("command", "listRegions")]).await["count"], 1);
+    ts.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn regions_are_listed_and_kept() {
+    regions(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn regions_are_listed_and_kept_postgres() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    regions(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
+}

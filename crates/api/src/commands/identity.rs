@@ -168,6 +168,10 @@ pub fn specs() -> Vec<CommandSpec> {
         CommandSpec::new("registerUserKeys", "This command allows a user to register for the developer API, returning a secret key and an API key. This request is made through the integration API port, so it is a privileged command and must be made on behalf of a user. It is up to the implementer just how the username and password are entered, and then how that translates to an integration API request. Both secret key and API key should be returned to the user")
             .returns("userkeys", USER_KEYS)
             .req("id", Uuid, "User id"),
+        CommandSpec::new("getUser", "Find user account by API key")
+            .roles(ADMIN)
+            .returns("user", USER_OBJ)
+            .req("userapikey", String, "API key of the user"),
         CommandSpec::new("getUserKeys", "This command allows the user to query the seceret and API keys for the account")
             .returns("userkeys", USER_KEYS)
             .req("id", Uuid, "ID of the user whose keys are required"),

@@ -100,6 +100,27 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listDomains")
             .opt("accountid", Uuid, "the ID of the Account to list the parameter value for corresponding account")
             .rel("listAccounts"),
+        CommandSpec::new("listRegions", "Lists Regions")
+            .returns("region", REGION)
+            .list()
+            .opt("id", Integer, "List Region by region ID.")
+            .opt("name", String, "List Region by region name."),
+        CommandSpec::new("addRegion", "Adds a Region")
+            .roles(ADMIN)
+            .returns("region", REGION)
+            .req("id", Integer, "Id of the Region")
+            .req("name", String, "Name of the region")
+            .req("endpoint", String, "Region service endpoint"),
+        CommandSpec::new("updateRegion", "Updates a region")
+            .roles(ADMIN)
+            .returns("region", REGION)
+            .req("id", Integer, "Id of region to update")
+            .opt("name", String, "updates region with this name")
+            .opt("endpoint", String, "updates region with this end point"),
+        CommandSpec::new("removeRegion", "Removes specified region")
+            .roles(ADMIN)
+            .returns("success", SUCCESS)
+            .req("id", Integer, "ID of the region to delete"),
         CommandSpec::new("listManagementServers", "Lists management servers.")
             .roles(ADMIN)
             .returns("managementserver", MANAGEMENT_SERVER)
@@ -172,6 +193,22 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listAccounts"),
     ]
 }
+
+pub const REGION: &[Field] = &[
+    f("id", "integer", "the ID of the region"),
+    f("name", "string", "the name of the region"),
+    f("endpoint", "string", "the end point of the region"),
+    f(
+        "gslbserviceenabled",
+        "boolean",
+        "true if GSLB service is enabled in the region, false otherwise",
+    ),
+    f(
+        "portableipserviceenabled",
+        "boolean",
+        "true if security groups support is enabled, false otherwise",
+    ),
+];
 
 pub const ALERT: &[Field] = &[
     f("id", "string", "the id of the alert"),

@@ -23,6 +23,7 @@ pub mod networks;
 pub mod offerings;
 pub mod physnets;
 pub mod projects;
+pub mod regions;
 pub mod roles;
 pub mod routers;
 pub mod scoped_config;

@@ -336,6 +336,21 @@ pub async fn register_keys(st: &State, ctx: &OpContext, args: &Args) -> AppResul
     Ok(json!({ "userkeys": { "apikey": key, "secretkey": secret } }))
 }
 
+/// getUser (root admins, as CloudStack): the user an API key belongs to (Ansible's
+/// collection asks it for its caller).
+pub async fn get_by_api_key(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let key = args.required_str("userapikey")?.trim();
+    let u = {
+        let mut c = st.store.read().await?;
+        db::user_get_by_api_key(&mut c, key).await?
+    };
+    // An unknown key and one of a user out of the caller's reach answer alike.
+    let u = u
+        .filter(|u| access::check_account_admin(ctx, &u.account).is_ok())
+        .ok_or_else(|| ApiError::param("Unable to find user by the given API key"))?;
+    Ok(json!({ "user": views::user(&u) }))
+}
+
 pub async fn get_keys(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let u = target(st, ctx, args, true).await?;
     let mut keys = serde_json::Map::new();
