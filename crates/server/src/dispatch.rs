@@ -283,6 +283,7 @@ table! {
         "restoreVirtualMachine" => (vms::restore_prepare, vms::restore_run),
         "extractVolume" => (snapshots::extract::volume_prepare, snapshots::extract::volume_run),
         "extractTemplate" => (snapshots::extract::template_prepare, snapshots::extract::template_run),
+        "extractIso" => (snapshots::extract::template_prepare, snapshots::extract::template_run),
         "createVMSnapshot" => (snapshots::vm::create_prepare, snapshots::vm::create_run),
         "revertToVMSnapshot" => (snapshots::vm::revert_prepare, snapshots::vm::revert_run),
         "deleteVMSnapshot" => (snapshots::vm::delete_prepare, snapshots::vm::delete_run),

@@ -122,6 +122,20 @@ async fn iso(ts: TestServer) {
     )
     .await;
 
+    // extractIso: a download link to the ISO's own file (extractTemplate refuses an ISO).
+    let j = u.job(&[("command", "extractIso"), ("id", &iso)]).await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let url = s(&j["jobresult"]["iso"]["url"]);
+    let got = reqwest::get(&url).await.expect("download");
+    assert_eq!(got.status(), 200);
+    let body = got.bytes().await.expect("body");
+    assert_eq!(
+        (body.len(), &body[32769..32774]),
+        (40 * 1024, &b"CD001"[..])
+    );
+    u.err(&[("command", "extractTemplate"), ("id", &iso)], 431)
+        .await;
+
     // Stopped: it starts with the ISO in its CD-ROM.
     assert_eq!(
         u.job(&[("command", "stopVirtualMachine"), ("id", &vm_id)])

@@ -117,6 +117,16 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("mode", String, "the mode of extraction - HTTP_DOWNLOAD (FTP_UPLOAD is not supported)")
             .opt("url", String, "the url to which the template would be extracted (FTP_UPLOAD only: not supported)")
             .len(2048),
+        CommandSpec::new("extractIso", "Extracts an ISO: a time-limited download link to its file on the image store.")
+            .asynchronous()
+            .returns("iso", EXTRACT)
+            .req("id", Uuid, "the ID of the ISO file")
+            .rel("listIsos")
+            .opt("zoneid", Uuid, "the ID of the zone where the ISO is originally located (a cross-zone ISO needs it)")
+            .rel("listZones")
+            .opt("mode", String, "the mode of extraction - HTTP_DOWNLOAD (FTP_UPLOAD is not supported)")
+            .opt("url", String, "the url to which the ISO would be extracted (FTP_UPLOAD only: not supported)")
+            .len(2048),
         CommandSpec::new("createVMSnapshot", "Creates snapshot for a vm: an internal snapshot of each of its disks, with its memory when snapshotmemory is true (the VM must be Running then).")
             .asynchronous()
             .creates()

@@ -180,6 +180,10 @@ pub async fn template_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRe
     mode(args)?;
     let id = args.required_id::<Uuid>("id")?;
     let t = crate::handlers::templates::usable(st, &ctx.user.account, "id", id).await?;
+    // extractIso takes ISOs, extractTemplate templates (one table holds both).
+    if (t.kind == "ISO") != (args.command == "extractIso") {
+        return Err(ApiError::invalid_id("id", &id.to_string()).into());
+    }
     let owner = t.attrs["account_id"]
         .as_str()
         .and_then(|a| a.parse::<Uuid>().ok());
@@ -231,13 +235,18 @@ pub async fn template_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRe
 pub async fn template_run(
     st: &State,
     _ctx: &OpContext,
-    _args: &Args,
+    args: &Args,
     job: &JobRef,
 ) -> AppResult<Value> {
     let (tid, e) = link_of(st, job, "template").await?;
     let t = crate::handlers::zones::get(st, Infra::Template, "id", tid).await?;
     let zone = crate::handlers::zones::names(st, Infra::Zone, std::iter::once(e.zone_id)).await?;
-    Ok(json!({ "template": view(&e, &t.name, zone.get(&e.zone_id).map(String::as_str)) }))
+    let key = if args.command == "extractIso" {
+        "iso"
+    } else {
+        "template"
+    };
+    Ok(json!({ key: view(&e, &t.name, zone.get(&e.zone_id).map(String::as_str)) }))
 }
 
 /// The purge: expired links go, with the volume copies made for them.
