@@ -172,6 +172,19 @@ pub async fn vlan_range_list(
     Ok((q.all(conn, range_row).await?, total))
 }
 
+/// Dedicates a public range to an account (`Some`) or releases it to the zone (`None`).
+pub async fn vlan_range_set_owner(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    owner: Option<(AccountId, DomainId)>,
+) -> Result<u64> {
+    let mut q = Sql::new("UPDATE vlan_ranges SET account_id = ");
+    q.bind(owner.map(|o| o.0))
+        .and(", domain_id = ", owner.map(|o| o.1))
+        .and(" WHERE id = ", id.to_string());
+    Ok(q.query().execute(conn).await?.rows_affected())
+}
+
 pub async fn vlan_range_remove(conn: &mut AnyConnection, id: Uuid) -> Result<u64> {
     let mut q = Sql::new("UPDATE vlan_ranges SET removed = ");
     q.bind(now_ms()).and(" WHERE removed IS NULL AND id = ", id);
@@ -391,21 +404,29 @@ async fn free_in(
     n: i64,
     pool: bool,
 ) -> Result<Vec<(Uuid, String)>> {
-    let mut q = Sql::new(
-        "SELECT p.id, p.address FROM public_ips p JOIN vlan_ranges r ON r.id = p.range_id \
-         WHERE r.removed IS NULL AND r.network_id IS NULL AND r.for_system = 0 AND p.state = 'Free' AND r.for_lb = ",
-    );
-    q.bind(pool)
-        .push(" AND p.zone_id = ")
-        .bind(zone)
-        .push(" AND (r.account_id IS NULL OR r.account_id = ")
-        .bind(account)
-        .push(") ORDER BY CASE WHEN r.account_id IS NULL THEN 1 ELSE 0 END, p.addr_num LIMIT ")
-        .bind(n);
-    let rows = q.query().fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|r| Ok((parsed(r, "public_ips", "id")?, r.try_get("address")?)))
-        .collect()
+    // The account's dedicated ranges while they have a free address (callers pick among the
+    // candidates at random), then the zone's shared ones.
+    for dedicated in [true, false] {
+        let mut q = Sql::new(
+            "SELECT p.id, p.address FROM public_ips p JOIN vlan_ranges r ON r.id = p.range_id \
+             WHERE r.removed IS NULL AND r.network_id IS NULL AND r.for_system = 0 AND p.state = 'Free' AND r.for_lb = ",
+        );
+        q.bind(pool).push(" AND p.zone_id = ").bind(zone);
+        if dedicated {
+            q.and(" AND r.account_id = ", account);
+        } else {
+            q.push(" AND r.account_id IS NULL");
+        }
+        q.push(" ORDER BY p.addr_num LIMIT ").bind(n);
+        let rows = q.query().fetch_all(&mut *conn).await?;
+        if !rows.is_empty() || !dedicated {
+            return rows
+                .iter()
+                .map(|r| Ok((parsed(r, "public_ips", "id")?, r.try_get("address")?)))
+                .collect();
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// Free → `state` (Allocating or Allocated) for an account and network, if still Free. True

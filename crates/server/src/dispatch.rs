@@ -205,6 +205,8 @@ table! {
         "createVlanIpRange" => ips::create_range,
         "listVlanIpRanges" => ips::list_ranges,
         "deleteVlanIpRange" => ips::delete_range,
+        "dedicatePublicIpRange" => ips::dedicate_range,
+        "releasePublicIpRange" => ips::release_range,
         "listPublicIpAddresses" => ips::list_ips,
         "enableStaticNat" => ips::enable_static_nat,
         "listPortForwardingRules" => netrules::list_pf,

@@ -186,6 +186,18 @@ fn addresses() -> Vec<CommandSpec> {
             .opt("vlan", String, "the ID or VID of the VLAN. Default is an \"untagged\" VLAN.")
             .opt("account", String, "the account with which the VLAN IP range is associated. Must be used with the domainId parameter.")
             .opt("domainid", Uuid, "the domain ID with which the VLAN IP range is associated."),
+        CommandSpec::new("dedicatePublicIpRange", "Dedicates a Public IP range to an account")
+            .roles(ADMIN)
+            .returns("vlan", VLAN_RANGE)
+            .req("id", Uuid, "the id of the VLAN IP range")
+            .rel("listVlanIpRanges")
+            .req("account", String, "account who will own the VLAN")
+            .opt("domainid", Uuid, "domain ID of the account owning a VLAN")
+            .rel("listDomains"),
+        CommandSpec::new("releasePublicIpRange", "Releases a Public IP range back to the system pool")
+            .roles(ADMIN)
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the id of the Public IP range"),
         CommandSpec::new("deleteVlanIpRange", "Deletes a VLAN IP range.")
             .roles(ADMIN)
             .returns("success", SUCCESS)

@@ -358,7 +358,7 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
                     r.state
                 ));
             }
-            let pool = db::vlan_range_list(
+            let range = db::vlan_range_list(
                 &mut c,
                 &db::VlanRangeFilter {
                     ids: vec![r.range_id],
@@ -367,8 +367,18 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
             )
             .await?
             .0
-            .first()
-            .is_some_and(|g| g.for_lb);
+            .into_iter()
+            .next();
+            // A range dedicated to another account (dedicatePublicIpRange) is its only.
+            if range
+                .as_ref()
+                .is_some_and(|g| g.account_id.is_some_and(|a| a != acct.id))
+            {
+                return param_err(format!(
+                    "IP address {want} belongs to a range dedicated to another account"
+                ));
+            }
+            let pool = range.is_some_and(|g| g.for_lb);
             if pool {
                 return param_err(format!(
                     "IP address {want} belongs to a service IP pool: it goes to load balancer rules created without publicipid"

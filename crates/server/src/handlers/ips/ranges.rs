@@ -458,3 +458,95 @@ pub async fn delete_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult
     tx.commit().await?;
     Ok(success_body())
 }
+
+/// The public range `id` (not a shared network's).
+async fn public_range(st: &State, id: Uuid) -> AppResult<VlanRangeRow> {
+    let mut c = st.store.read().await?;
+    db::vlan_range_list(
+        &mut c,
+        &db::VlanRangeFilter {
+            ids: vec![id],
+            ..Default::default()
+        },
+    )
+    .await?
+    .0
+    .into_iter()
+    .next()
+    .filter(|r| r.network_id.is_none())
+    .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()).into())
+}
+
+/// dedicatePublicIpRange: a public range becomes one account's (or, with `projectid`, a
+/// project's): its addresses go to that account only. Refused while another account holds
+/// one of them.
+pub async fn dedicate_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let r = public_range(st, args.required_id("id")?).await?;
+    let name = args.required_str("account")?;
+    let acct = crate::access::account_by_name(st, ctx, name, args.id("domainid")).await?;
+    if let Some(owner) = r.account_id.filter(|o| *o != acct.id) {
+        return param_err(format!(
+            "The IP range is already dedicated to account {}",
+            r.account_name.clone().unwrap_or_else(|| owner.to_string())
+        ));
+    }
+    let held = {
+        let mut c = st.store.read().await?;
+        db::public_ip_list(
+            &mut c,
+            &db::PublicIpFilter {
+                range_id: Some(r.id),
+                allocated_only: true,
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    if let Some(ip) = held
+        .iter()
+        .find(|ip| ip.account_id.is_some_and(|a| a != acct.id))
+    {
+        return param_err(format!(
+            "Public IP address {} of the range is allocated to another account: release it first",
+            ip.address
+        ));
+    }
+    let mut tx = st.store.begin().await?;
+    db::vlan_range_set_owner(&mut tx, r.id, Some((acct.id, acct.domain_id))).await?;
+    Event::new(
+        ctx,
+        "VLAN.IP.RANGE.DEDICATE",
+        format!(
+            "IP range {}-{} dedicated to {}",
+            r.start_ip, r.end_ip, acct.name
+        ),
+    )
+    .resource(r.id, "Vlan", None)
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    let r = public_range(st, r.id).await?;
+    let v = range_views(st, std::slice::from_ref(&r)).await?;
+    Ok(json!({ "vlan": v.into_iter().next().unwrap_or(Value::Null) }))
+}
+
+/// releasePublicIpRange: a dedicated public range goes back to the zone.
+pub async fn release_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let r = public_range(st, args.required_id("id")?).await?;
+    if r.account_id.is_none() {
+        return param_err("The IP range is not dedicated to an account");
+    }
+    let mut tx = st.store.begin().await?;
+    db::vlan_range_set_owner(&mut tx, r.id, None).await?;
+    Event::new(
+        ctx,
+        "VLAN.IP.RANGE.RELEASE",
+        format!("IP range {}-{} released", r.start_ip, r.end_ip),
+    )
+    .resource(r.id, "Vlan", None)
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(success_body())
+}

@@ -1,0 +1,126 @@
+//! dedicatePublicIpRange / releasePublicIpRange (SQLite and PostgreSQL): a dedicated public
+//! range's addresses go to its account first and to no other; a range another account holds
+//! an address of is not dedicated; released, it serves everyone again.
+
+mod common;
+
+use common::*;
+
+async fn ranges(ts: TestServer) {
+    let admin = ts.admin.clone();
+    let z = VmZone::new(&ts, 1).await;
+    let (_, _, a) = account_with_keys(&ts, &admin, "ranger", None, "0").await;
+    let (_, _, b) = account_with_keys(&ts, &admin, "other", None, "0").await;
+    let na = s(&deploy_vm(&a, &z, "ra", &[]).await["nic"][0]["networkid"]);
+    let nb = s(&deploy_vm(&b, &z, "rb", &[]).await["nic"][0]["networkid"]);
+    let range = s(&admin
+        .ok(&[
+            ("command", "createVlanIpRange"),
+            ("zoneid", &z.zone),
+            ("forvirtualnetwork", "true"),
+            ("vlan", "untagged"),
+            ("gateway", "198.18.7.1"),
+            ("netmask", "255.255.255.0"),
+            ("startip", "198.18.7.10"),
+            ("endip", "198.18.7.12"),
+        ])
+        .await["vlan"]["id"]);
+    let dom = s(&admin
+        .ok(&[("command", "listAccounts"), ("name", "ranger")])
+        .await["account"][0]["domainid"]);
+    let r = admin
+        .ok(&[
+            ("command", "dedicatePublicIpRange"),
+            ("id", &range),
+            ("account", "ranger"),
+            ("domainid", &dom),
+        ])
+        .await;
+    assert_eq!(r["vlan"]["account"], "ranger", "{r}");
+    // The account's addresses come from its range first; the other account never gets one.
+    let ip = |c: &Client, net: &str| {
+        let c = Client::new(&c.base, &c.key, &c.secret);
+        let net = net.to_string();
+        async move {
+            let j = c
+                .job(&[("command", "associateIpAddress"), ("networkid", &net)])
+                .await;
+            assert_eq!(j["jobstatus"], 1, "{j}");
+            s(&j["jobresult"]["ipaddress"]["ipaddress"])
+        }
+    };
+    assert!(ip(&a, &na).await.starts_with("198.18.7."));
+    for _ in 0..3 {
+        assert!(!ip(&b, &nb).await.starts_with("198.18.7."));
+    }
+    // Users may not dedicate.
+    a.err(
+        &[
+            ("command", "dedicatePublicIpRange"),
+            ("id", &range),
+            ("account", "ranger"),
+        ],
+        401,
+    )
+    .await;
+    // Released: everyone's again — the other account may take one of its addresses — and
+    // then the range can't be dedicated back while that account holds it.
+    let want = |c: &Client, net: &str, addr: &str| {
+        let c = Client::new(&c.base, &c.key, &c.secret);
+        let (net, addr) = (net.to_string(), addr.to_string());
+        async move {
+            c.call(&[
+                ("command", "associateIpAddress"),
+                ("networkid", &net),
+                ("ipaddress", &addr),
+            ])
+            .await
+        }
+    };
+    let r = want(&b, &nb, "198.18.7.12").await;
+    assert_ne!(
+        r.status, 200,
+        "a dedicated address went to another account: {}",
+        r.text
+    );
+    admin
+        .ok(&[("command", "releasePublicIpRange"), ("id", &range)])
+        .await;
+    let l = admin
+        .ok(&[("command", "listVlanIpRanges"), ("id", &range)])
+        .await;
+    assert!(l["vlaniprange"][0].get("account").is_none(), "{l}");
+    let r = want(&b, &nb, "198.18.7.12").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let j = b.wait_job(&s(&r.inner()["jobid"])).await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
+    let e = admin
+        .err(
+            &[
+                ("command", "dedicatePublicIpRange"),
+                ("id", &range),
+                ("account", "ranger"),
+                ("domainid", &dom),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("another account"), "{e}");
+    admin
+        .err(&[("command", "releasePublicIpRange"), ("id", &range)], 431)
+        .await;
+    ts.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dedicated_public_range_serves_its_account_only() {
+    ranges(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dedicated_public_range_serves_its_account_only_postgres() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    ranges(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
+}
