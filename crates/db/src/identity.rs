@@ -547,6 +547,18 @@ pub async fn user_set_password(conn: &mut AnyConnection, id: UserId, hash: &str)
     Ok(())
 }
 
+/// Moves a user to another account (of the same domain: the caller checks).
+pub async fn user_set_account(
+    conn: &mut AnyConnection,
+    id: UserId,
+    account: AccountId,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE users SET account_id = ");
+    q.bind(account).and(" WHERE removed IS NULL AND id = ", id);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
 pub async fn user_set_state(
     conn: &mut AnyConnection,
     id: UserId,

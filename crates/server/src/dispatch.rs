@@ -78,6 +78,7 @@ table! {
         "enableUser" => users::enable,
         "lockUser" => users::lock,
         "deleteUser" => users::delete,
+        "moveUser" => users::move_user,
         "registerUserKeys" => users::register_keys,
         "getUserKeys" => users::get_keys,
         "getUser" => users::get_by_api_key,

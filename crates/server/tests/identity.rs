@@ -758,3 +758,71 @@ async fn regions_are_listed_and_kept_postgres() {
     };
     regions(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
 }
+
+/// moveUser: a user goes to another account of its domain, and then acts as that account;
+/// an account's last user, another domain's account and users themselves are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn move_user_changes_the_users_account() {
+    let ts = TestServer::start().await;
+    let admin = ts.admin.clone();
+    let (_, first, _) = account_with_keys(&ts, &admin, "mover", None, "0").await;
+    let (_, _, _) = account_with_keys(&ts, &admin, "dest", None, "0").await;
+    let second = s(&admin
+        .ok(&[
+            ("command", "createUser"),
+            ("account", "mover"),
+            ("username", "mover2"),
+            ("password", "pw-123"),
+            ("email", "m@example.org"),
+            ("firstname", "M"),
+            ("lastname", "V"),
+        ])
+        .await["user"]["id"]);
+    let keys = admin
+        .ok(&[("command", "registerUserKeys"), ("id", &second)])
+        .await;
+    let c = ts.client(
+        keys["userkeys"]["apikey"].as_str().expect("k"),
+        keys["userkeys"]["secretkey"].as_str().expect("s"),
+    );
+    c.err(
+        &[
+            ("command", "moveUser"),
+            ("id", &second),
+            ("account", "dest"),
+        ],
+        401,
+    )
+    .await;
+    admin
+        .ok(&[
+            ("command", "moveUser"),
+            ("id", &second),
+            ("account", "dest"),
+        ])
+        .await;
+    let me = c.ok(&[("command", "listAccounts")]).await;
+    assert_eq!(me["account"][0]["name"], "dest", "{me}");
+    // The last user of an account stays.
+    let e = admin
+        .err(
+            &[("command", "moveUser"), ("id", &first), ("account", "dest")],
+            431,
+        )
+        .await;
+    assert!(e.contains("last user"), "{e}");
+    let d = create_domain(&admin, "elsewhere", None).await;
+    let (far, _, _) = account_with_keys(&ts, &admin, "far", Some(&d), "0").await;
+    let e = admin
+        .err(
+            &[
+                ("command", "moveUser"),
+                ("id", &second),
+                ("accountid", &far),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("another domain"), "{e}");
+    ts.stop().await;
+}

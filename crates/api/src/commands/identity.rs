@@ -161,6 +161,14 @@ pub fn specs() -> Vec<CommandSpec> {
             .roles(ADMIN_DOMAIN)
             .returns("user", USER_OBJ)
             .req("id", Uuid, "Locks user by user ID."),
+        CommandSpec::new("moveUser", "Moves a user to another account in the same domain.")
+            .roles(ADMIN_DOMAIN)
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "id of the user to be moved.")
+            .rel("listUsers")
+            .opt("account", String, "Moves the user under the specified account. If no account name is specified, it is necessary to provide an account id.")
+            .opt("accountid", Uuid, "Moves the user under the specified account. If no account id is specified, it is necessary to provide an account name.")
+            .rel("listAccounts"),
         CommandSpec::new("deleteUser", "Deletes a user for an account")
             .roles(ADMIN_DOMAIN)
             .returns("success", SUCCESS)

@@ -61,6 +61,7 @@ const NO_PROJECTID: &[&str] = &[
     "lockAccount",
     "createUser",
     "listUsers",
+    "moveUser",
     "listAsyncJobs",
     "dedicateZone",
     "dedicatePod",

@@ -299,6 +299,72 @@ pub async fn disable_run(
     set_state(st, ctx, &u, AccountState::Disabled, None).await
 }
 
+/// moveUser: a user goes to another account of its domain (`account` by name or
+/// `accountid`). Not the caller itself, a default user, an account's last user (it would be
+/// left without one), nor into a project's account.
+pub async fn move_user(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let u = target(st, ctx, args, false).await?;
+    not_self(ctx, &u, "move")?;
+    if u.is_default {
+        return param_err(format!(
+            "The user {} is a default user and can't be moved",
+            u.username
+        ));
+    }
+    let to = match (
+        args.text("account"),
+        args.id::<model::AccountId>("accountid"),
+    ) {
+        (Some(name), None) => {
+            let mut c = st.store.read().await?;
+            db::account_get_by_name(&mut c, u.account.domain_id, name.trim())
+                .await?
+                .ok_or_else(|| {
+                    ApiError::param(format!(
+                        "Unable to find account {name} in the user's domain"
+                    ))
+                })?
+        }
+        (None, Some(id)) => access::account(st, "accountid", id).await?,
+        _ => return param_err("Specify either account or accountid"),
+    };
+    access::not_project_account("account", &to)?;
+    access::check_account_admin(ctx, &to)?;
+    if to.domain_id != u.account.domain_id {
+        return param_err("Cannot move a user to an account of another domain");
+    }
+    if to.id == u.account.id {
+        return param_err(format!(
+            "The user {} is already in account {}",
+            u.username, to.name
+        ));
+    }
+    let mut tx = st.store.begin().await?;
+    let left = db::user_list_for_accounts(&mut tx, &[u.account.id])
+        .await?
+        .len();
+    if left <= 1 {
+        return param_err(format!(
+            "The user {} is the last user of account {}: it can't be moved",
+            u.username, u.account.name
+        ));
+    }
+    db::user_set_account(&mut tx, u.id, to.id).await?;
+    Event::new(
+        ctx,
+        "USER.MOVE",
+        format!(
+            "User {} moved from account {} to {}",
+            u.username, u.account.name, to.name
+        ),
+    )
+    .resource(u.id, "User", Some(&u.username))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(success_body())
+}
+
 pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let u = target(st, ctx, args, false).await?;
     not_self(ctx, &u, "delete")?;
