@@ -49,7 +49,13 @@ async fn ranges(ts: TestServer) {
             s(&j["jobresult"]["ipaddress"]["ipaddress"])
         }
     };
-    assert!(ip(&a, &na).await.starts_with("198.18.7."));
+    let mine = ip(&a, &na).await;
+    assert!(mine.starts_with("198.18.7."), "{mine}");
+    // An address of the range the account did not take.
+    let spare = ["198.18.7.10", "198.18.7.11", "198.18.7.12"]
+        .into_iter()
+        .find(|x| *x != mine)
+        .expect("a spare address");
     for _ in 0..3 {
         assert!(!ip(&b, &nb).await.starts_with("198.18.7."));
     }
@@ -77,10 +83,15 @@ async fn ranges(ts: TestServer) {
             .await
         }
     };
-    let r = want(&b, &nb, "198.18.7.12").await;
-    assert_ne!(
-        r.status, 200,
+    let r = want(&b, &nb, spare).await;
+    assert_eq!(
+        r.status, 431,
         "a dedicated address went to another account: {}",
+        r.text
+    );
+    assert!(
+        r.text.contains("dedicated to another account"),
+        "{}",
         r.text
     );
     admin
@@ -90,7 +101,7 @@ async fn ranges(ts: TestServer) {
         .ok(&[("command", "listVlanIpRanges"), ("id", &range)])
         .await;
     assert!(l["vlaniprange"][0].get("account").is_none(), "{l}");
-    let r = want(&b, &nb, "198.18.7.12").await;
+    let r = want(&b, &nb, spare).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let j = b.wait_job(&s(&r.inner()["jobid"])).await;
     assert_eq!(j["jobstatus"], 1, "{j}");
