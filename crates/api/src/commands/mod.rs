@@ -1,6 +1,7 @@
 //! Specs of every implemented command, one file per family. The server registers one handler
 //! per spec; a startup check fails if either side has one the other lacks.
 
+mod certs;
 mod hosts;
 mod identity;
 mod infra;
@@ -43,6 +44,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(tags::specs());
     v.extend(vms::specs());
     v.extend(network::specs());
+    v.extend(certs::specs());
     v.extend(vpc::specs());
     v.extend(scheduling::specs());
     v.extend(snapshots::specs());
