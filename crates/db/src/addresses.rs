@@ -185,6 +185,18 @@ pub async fn vlan_range_set_owner(
     Ok(q.query().execute(conn).await?.rows_affected())
 }
 
+/// New bounds of a range (updateVlanIpRange); the addresses follow separately.
+pub async fn vlan_range_set_bounds(conn: &mut AnyConnection, v: &VlanRangeRow) -> Result<u64> {
+    let mut q = Sql::new("UPDATE vlan_ranges SET gateway = ");
+    q.bind(v.gateway.clone())
+        .and(", netmask = ", v.netmask.clone())
+        .and(", start_ip = ", v.start_ip.clone())
+        .and(", end_ip = ", v.end_ip.clone())
+        .and(", for_system = ", v.for_system)
+        .and(" WHERE removed IS NULL AND id = ", v.id);
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}
+
 pub async fn vlan_range_remove(conn: &mut AnyConnection, id: Uuid) -> Result<u64> {
     let mut q = Sql::new("UPDATE vlan_ranges SET removed = ");
     q.bind(now_ms()).and(" WHERE removed IS NULL AND id = ", id);
@@ -534,4 +546,34 @@ pub async fn public_ip_capacity(conn: &mut AnyConnection, zone: Uuid) -> Result<
     let mut u = Sql::new("SELECT COUNT(*) FROM public_ips WHERE state <> 'Free' AND zone_id = ");
     u.bind(zone);
     Ok((total, count(conn, &u).await?))
+}
+
+/// How many addresses of a range outside `lo..=hi` are not Free (updateVlanIpRange keeps them).
+pub async fn public_ips_in_use_outside(
+    conn: &mut AnyConnection,
+    range: Uuid,
+    lo: std::net::Ipv4Addr,
+    hi: std::net::Ipv4Addr,
+) -> Result<u64> {
+    let mut q = Sql::new("SELECT COUNT(*) FROM public_ips WHERE state <> 'Free' AND range_id = ");
+    q.bind(range)
+        .and(" AND (addr_num < ", i64::from(u32::from(lo)))
+        .and(" OR addr_num > ", i64::from(u32::from(hi)))
+        .push(")");
+    count(conn, &q).await
+}
+
+/// Drops the Free addresses of a range outside `lo..=hi` (a range shrunk by updateVlanIpRange).
+pub async fn public_ips_trim_range(
+    conn: &mut AnyConnection,
+    range: Uuid,
+    lo: std::net::Ipv4Addr,
+    hi: std::net::Ipv4Addr,
+) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM public_ips WHERE state = 'Free' AND range_id = ");
+    q.bind(range)
+        .and(" AND (addr_num < ", i64::from(u32::from(lo)))
+        .and(" OR addr_num > ", i64::from(u32::from(hi)))
+        .push(")");
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
 }

@@ -206,6 +206,7 @@ table! {
         "createVlanIpRange" => ips::create_range,
         "listVlanIpRanges" => ips::list_ranges,
         "deleteVlanIpRange" => ips::delete_range,
+        "updateVlanIpRange" => ips::update_range,
         "dedicatePublicIpRange" => ips::dedicate_range,
         "releasePublicIpRange" => ips::release_range,
         "listPublicIpAddresses" => ips::list_ips,

@@ -135,3 +135,139 @@ async fn a_dedicated_public_range_serves_its_account_only_postgres() {
     };
     ranges(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
 }
+
+/// updateVlanIpRange grows and shrinks a public range: its new addresses can be taken, the
+/// ones it dropped can't; an allocated address pins it; overlaps and a gateway inside it are
+/// refused.
+async fn update(ts: TestServer) {
+    let admin = ts.admin.clone();
+    let z = VmZone::new(&ts, 1).await;
+    let (_, _, a) = account_with_keys(&ts, &admin, "grower", None, "0").await;
+    let net = s(&deploy_vm(&a, &z, "ga", &[]).await["nic"][0]["networkid"]);
+    let mk = |start: &str, end: &str| {
+        let admin = admin.clone();
+        let (zone, start, end) = (z.zone.clone(), start.to_string(), end.to_string());
+        async move {
+            s(&admin
+                .ok(&[
+                    ("command", "createVlanIpRange"),
+                    ("zoneid", &zone),
+                    ("forvirtualnetwork", "true"),
+                    ("vlan", "untagged"),
+                    ("gateway", "198.18.8.1"),
+                    ("netmask", "255.255.255.0"),
+                    ("startip", &start),
+                    ("endip", &end),
+                ])
+                .await["vlan"]["id"])
+        }
+    };
+    let range = mk("198.18.8.20", "198.18.8.22").await;
+    let other = mk("198.18.8.30", "198.18.8.31").await;
+    let take = |addr: &str| {
+        let c = Client::new(&a.base, &a.key, &a.secret);
+        let (net, addr) = (net.clone(), addr.to_string());
+        async move {
+            c.call(&[
+                ("command", "associateIpAddress"),
+                ("networkid", &net),
+                ("ipaddress", &addr),
+            ])
+            .await
+        }
+    };
+    let r = take("198.18.8.21").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(a.wait_job(&s(&r.inner()["jobid"])).await["jobstatus"], 1);
+    // Grown at the end, shrunk at the start.
+    let v = admin
+        .ok(&[
+            ("command", "updateVlanIpRange"),
+            ("id", &range),
+            ("startip", "198.18.8.21"),
+            ("endip", "198.18.8.25"),
+        ])
+        .await;
+    assert_eq!(v["vlan"]["startip"], "198.18.8.21", "{v}");
+    assert_eq!(v["vlan"]["endip"], "198.18.8.25", "{v}");
+    let count = |addr: &str| {
+        let admin = admin.clone();
+        let addr = addr.to_string();
+        async move {
+            admin
+                .ok(&[
+                    ("command", "listPublicIpAddresses"),
+                    ("allocatedonly", "false"),
+                    ("ipaddress", &addr),
+                ])
+                .await["count"]
+                .as_u64()
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(count("198.18.8.25").await, 1);
+    assert_eq!(count("198.18.8.20").await, 0);
+    let r = take("198.18.8.24").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(a.wait_job(&s(&r.inner()["jobid"])).await["jobstatus"], 1);
+    assert_ne!(take("198.18.8.20").await.status, 200);
+    // .21 is allocated: the range can't leave it out.
+    let e = admin
+        .err(
+            &[
+                ("command", "updateVlanIpRange"),
+                ("id", &range),
+                ("startip", "198.18.8.22"),
+            ],
+            536,
+        )
+        .await;
+    assert!(e.contains("outside"), "{e}");
+    let e = admin
+        .err(
+            &[
+                ("command", "updateVlanIpRange"),
+                ("id", &range),
+                ("endip", "198.18.8.30"),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("overlaps"), "{e}");
+    admin
+        .err(
+            &[
+                ("command", "updateVlanIpRange"),
+                ("id", &range),
+                ("gateway", "198.18.8.23"),
+            ],
+            431,
+        )
+        .await;
+    admin
+        .err(
+            &[
+                ("command", "updateVlanIpRange"),
+                ("id", &other),
+                ("endip", "198.18.8.29"),
+            ],
+            431,
+        )
+        .await;
+    a.err(&[("command", "updateVlanIpRange"), ("id", &range)], 401)
+        .await;
+    ts.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn update_vlan_ip_range_grows_and_shrinks() {
+    update(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn update_vlan_ip_range_grows_and_shrinks_postgres() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    update(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
+}

@@ -198,6 +198,16 @@ fn addresses() -> Vec<CommandSpec> {
             .roles(ADMIN)
             .returns("success", SUCCESS)
             .req("id", Uuid, "the id of the Public IP range"),
+        CommandSpec::new("updateVlanIpRange", "Updates a VLAN IP range.")
+            .roles(ADMIN)
+            .returns("vlan", VLAN_RANGE)
+            .req("id", Uuid, "the UUID of the VLAN IP range")
+            .rel("listVlanIpRanges")
+            .opt("startip", String, "the beginning IP address in the VLAN IP range")
+            .opt("endip", String, "the ending IP address in the VLAN IP range")
+            .opt("gateway", String, "the gateway of the VLAN IP range")
+            .opt("netmask", String, "the netmask of the VLAN IP range")
+            .opt("forsystemvms", Boolean, "true if IP range is set to system vms, false if not"),
         CommandSpec::new("deleteVlanIpRange", "Deletes a VLAN IP range.")
             .roles(ADMIN)
             .returns("success", SUCCESS)

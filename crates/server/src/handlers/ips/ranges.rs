@@ -550,3 +550,178 @@ pub async fn release_range(st: &State, ctx: &OpContext, args: &Args) -> AppResul
     tx.commit().await?;
     Ok(success_body())
 }
+
+/// updateVlanIpRange: new start/end (grow or shrink), gateway/netmask, forsystemvms. As
+/// CloudStack's `updateVlanAndPublicIpRange`: every allocated address must stay inside the
+/// new range, the new range must not overlap another of the zone (or of the network), and
+/// the subnet of a shared network's range stays the network's.
+pub async fn update_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let id: Uuid = args.required_id("id")?;
+    let old = {
+        let mut c = st.store.read().await?;
+        db::vlan_range_list(
+            &mut c,
+            &db::VlanRangeFilter {
+                ids: vec![id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+        .into_iter()
+        .next()
+    }
+    .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
+    let old_start = ip("startip", Some(&old.start_ip))?;
+    let old_end = ip("endip", Some(&old.end_ip))?;
+    let start = match args.text("startip") {
+        Some(v) => ip("startip", Some(v))?,
+        None => old_start,
+    };
+    let end = match args.text("endip") {
+        Some(v) => ip("endip", Some(v))?,
+        None => old_end,
+    };
+    let gateway = match args.text("gateway") {
+        Some(v) => ip("gateway", Some(v))?,
+        None => ip("gateway", Some(&old.gateway))?,
+    };
+    let netmask = match args.text("netmask") {
+        Some(v) => ip("netmask", Some(v))?,
+        None => ip("netmask", Some(&old.netmask))?,
+    };
+    if u32::from(end) < u32::from(start) {
+        return param_err(format!(
+            "Invalid range {start}-{end}: the end is before the start"
+        ));
+    }
+    if u32::from(end) - u32::from(start) >= MAX_RANGE {
+        return param_err(format!("A range holds at most {MAX_RANGE} addresses"));
+    }
+    let prefix = model::net::prefix_len(netmask)
+        .ok_or_else(|| ApiError::param(format!("Invalid netmask {netmask}")))?;
+    let cidr =
+        netplan::Cidr::new(gateway, prefix).ok_or_else(|| ApiError::param("Invalid netmask"))?;
+    if !cidr.contains(start) || !cidr.contains(end) {
+        return param_err(format!(
+            "The range {start}-{end} is not inside {cidr} (gateway {gateway}, netmask {netmask})"
+        ));
+    }
+    if (u32::from(start)..=u32::from(end)).contains(&u32::from(gateway)) {
+        return param_err("The gateway cannot be inside the IP range");
+    }
+    if let Some(n) = old.network_id {
+        let net = networks::network_get(st, "networkid", n).await?;
+        if net.cidr.as_deref() != Some(&cidr.to_string()) {
+            return param_err(format!(
+                "The range's subnet {cidr} is not the network's ({})",
+                net.cidr.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    let others = {
+        let mut c = st.store.read().await?;
+        db::vlan_range_list(
+            &mut c,
+            &db::VlanRangeFilter {
+                zone_id: Some(old.zone_id),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    for r in others.iter().filter(|r| r.id != old.id) {
+        let (Ok(a), Ok(b)) = (r.start_ip.parse::<Ipv4Addr>(), r.end_ip.parse::<Ipv4Addr>()) else {
+            continue;
+        };
+        if r.network_id == old.network_id && netplan::ipam::ranges_overlap((a, b), (start, end)) {
+            return param_err(format!(
+                "The IP range {start}-{end} overlaps the existing range {a}-{b} (id {})",
+                r.id
+            ));
+        }
+    }
+    let inside = |x: Ipv4Addr| (u32::from(start)..=u32::from(end)).contains(&u32::from(x));
+    let mut tx = st.store.begin().await?;
+    match old.network_id {
+        None => {
+            let held = db::public_ips_in_use_outside(&mut tx, old.id, start, end).await?;
+            if held > 0 {
+                return Err(ApiError::new(
+                    ErrorCode::ResourceInUse,
+                    format!("The IP range can't be changed to {start}-{end}: {held} allocated public IP addresses would fall outside it"),
+                )
+                .into());
+            }
+            db::public_ips_trim_range(&mut tx, old.id, start, end).await?;
+            let was = |x: u32| (u32::from(old_start)..=u32::from(old_end)).contains(&x);
+            let added: Vec<Ipv4Addr> = (u32::from(start)..=u32::from(end))
+                .filter(|x| !was(*x))
+                .map(Ipv4Addr::from)
+                .collect();
+            match db::public_ips_insert(&mut tx, old.zone_id, old.id, &added).await {
+                Ok(()) => {}
+                Err(db::DbError::Conflict(_)) => {
+                    return param_err(
+                        "Some addresses of the new range are already public addresses of the zone",
+                    )
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Some(n) => {
+            let outside = db::nic_ips(&mut tx, n)
+                .await?
+                .into_iter()
+                .filter_map(|x| x.parse::<Ipv4Addr>().ok())
+                .filter(|x| {
+                    (u32::from(old_start)..=u32::from(old_end)).contains(&u32::from(*x))
+                        && !inside(*x)
+                })
+                .count();
+            if outside > 0 {
+                return Err(ApiError::new(
+                    ErrorCode::ResourceInUse,
+                    format!("The IP range can't be changed to {start}-{end}: {outside} addresses held by VMs would fall outside it"),
+                )
+                .into());
+            }
+        }
+    }
+    let new = VlanRangeRow {
+        gateway: gateway.to_string(),
+        netmask: netmask.to_string(),
+        start_ip: start.to_string(),
+        end_ip: end.to_string(),
+        for_system: args.bool("forsystemvms").unwrap_or(old.for_system),
+        ..old.clone()
+    };
+    db::vlan_range_set_bounds(&mut tx, &new).await?;
+    Event::new(
+        ctx,
+        "VLAN.IP.RANGE.UPDATE",
+        format!(
+            "IP range {}-{} updated to {start}-{end}",
+            old.start_ip, old.end_ip
+        ),
+    )
+    .resource(old.id, "Vlan", None)
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    let rows = {
+        let mut c = st.store.read().await?;
+        db::vlan_range_list(
+            &mut c,
+            &db::VlanRangeFilter {
+                ids: vec![old.id],
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    let v = range_views(st, &rows).await?;
+    Ok(json!({ "vlan": v.into_iter().next().unwrap_or(Value::Null) }))
+}
