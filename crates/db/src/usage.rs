@@ -152,7 +152,8 @@ pub async fn owner_usage(conn: &mut AnyConnection, scope: &OwnerScope) -> Result
     let r = q.query().fetch_one(&mut *conn).await?;
     let mut q = Sql::new(
         "SELECT COUNT(*), CAST(COALESCE(SUM(o.size), 0) AS BIGINT) FROM volumes o \
-         JOIN domains d ON d.id = o.domain_id WHERE o.removed IS NULL",
+         JOIN domains d ON d.id = o.domain_id WHERE o.removed IS NULL \
+         AND o.state <> 'Destroy' AND o.state <> 'Expunging'",
     );
     scope.push(&mut q, "o.account_id", "d");
     let v = q.query().fetch_one(&mut *conn).await?;

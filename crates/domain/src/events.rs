@@ -120,6 +120,8 @@ pub fn event_type(command: &str) -> Option<&'static str> {
         "resizeVolume" => "VOLUME.RESIZE",
         "migrateVolume" => "VOLUME.MIGRATE",
         "deleteVolume" => "VOLUME.DELETE",
+        "destroyVolume" => "VOLUME.DESTROY",
+        "recoverVolume" => "VOLUME.RECOVER",
         "createSnapshot" => "SNAPSHOT.CREATE",
         "deleteSnapshot" => "SNAPSHOT.DELETE",
         "revertSnapshot" => "SNAPSHOT.REVERT",

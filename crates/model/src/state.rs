@@ -154,7 +154,7 @@ state_enum! {
             | (Creating, Ready | Allocated | Creating)
             | (Ready, Migrating | Snapshotting | Resizing | Attaching | Destroy | Allocated | Ready)
             | (Migrating | Snapshotting | Resizing | Attaching, Ready)
-            | (Destroy, Expunging | Ready | Expunged)
+            | (Destroy, Expunging | Ready | Allocated | Expunged)
             | (Expunging, Expunged | Expunging)
             | (Uploaded, Ready | Destroy)
     )

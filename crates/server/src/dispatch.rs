@@ -239,6 +239,7 @@ table! {
         "listVirtualMachinesMetrics" => vms::list_metrics,
         "deleteVolume" => volumes::delete,
         "updateVolume" => volumes::update,
+        "recoverVolume" => volumes::recover,
         "deleteImageStore" => storage::delete_image_store,
     }
     async {
@@ -278,6 +279,7 @@ table! {
         "attachVolume" => (volumes::attach_prepare, volumes::attach_run),
         "detachVolume" => (volumes::detach_prepare, volumes::detach_run),
         "resizeVolume" => (volumes::resize_prepare, volumes::resize_run),
+        "destroyVolume" => (volumes::destroy_prepare, volumes::destroy_run),
         "migrateVolume" => (volumes::migrate_prepare, volumes::migrate_run),
         "createSnapshot" => (snapshots::create_prepare, snapshots::create_run),
         "deleteSnapshot" => (snapshots::delete_prepare, snapshots::delete_run),

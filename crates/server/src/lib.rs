@@ -254,7 +254,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
 
 /// The background tasks (`tasks`), each on its own: the host monitor every 2 s (heartbeat
 /// flush, status, HA), job lease renewal every 5 s (database only: it never waits behind
-/// IO), job recovery every 6 s, the expunge thread every `expunge.interval`, the network
+/// IO), job recovery every 6 s, the expunge thread every `expunge.interval`, the storage
+/// cleanup every `storage.cleanup.interval`, the network
 /// garbage collector every `network.gc.interval`, and every minute the purge of expired
 /// sessions, old jobs and old events and the storage-pool refresh through their hosts.
 fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
@@ -308,6 +309,13 @@ fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
             period: |st| secs(st.settings.int("expunge.interval").max(1) as u64),
             timeout: secs(600),
             run: |st| async move { text(domain::ha::expunge_due(&st.core).await) }.boxed(),
+        },
+        TaskDef {
+            name: "storage-cleanup",
+            description: "Expunges volumes destroyed for storage.cleanup.delay seconds (storage.cleanup.enabled)",
+            period: |st| secs(st.settings.int("storage.cleanup.interval").max(1) as u64),
+            timeout: secs(600),
+            run: |st| async move { text(handlers::volumes::cleanup(&st).await) }.boxed(),
         },
         TaskDef {
             name: "network-gc",

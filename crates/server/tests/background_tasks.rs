@@ -28,6 +28,7 @@ async fn tasks_run_independently_are_listed_and_run_on_demand() {
         "return-proxy",
         "server-heartbeat",
         "snapshot-policies",
+        "storage-cleanup",
         "storage-pool-refresh",
     ];
     // Each task runs once at start, then on its own period.

@@ -28,7 +28,11 @@ async fn iso(ts: TestServer) {
     b[32769..32774].copy_from_slice(b"CD001");
     std::fs::write(&file, b).expect("iso");
     let dom = s(&admin
-        .ok(&[("command", "listAccounts"), ("name", "isou")])
+        .ok(&[
+            ("command", "listAccounts"),
+            ("listall", "true"),
+            ("name", "isou"),
+        ])
         .await["account"][0]["domainid"]);
     let iso = s(&admin
         .ok(&[

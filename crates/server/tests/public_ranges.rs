@@ -26,7 +26,11 @@ async fn ranges(ts: TestServer) {
         ])
         .await["vlan"]["id"]);
     let dom = s(&admin
-        .ok(&[("command", "listAccounts"), ("name", "ranger")])
+        .ok(&[
+            ("command", "listAccounts"),
+            ("listall", "true"),
+            ("name", "ranger"),
+        ])
         .await["account"][0]["domainid"]);
     let r = admin
         .ok(&[

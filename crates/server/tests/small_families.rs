@@ -74,8 +74,13 @@ async fn the_smaller_families_answer_as_cloudstack() {
     assert_eq!(router["dns1"], zone["dns1"], "{router}");
 
     // The account reports its counts and limits (listAccounts, listDomains).
-    let dom =
-        s(&c.ok(&[("command", "listAccounts"), ("name", "fa")]).await["account"][0]["domainid"]);
+    let dom = s(&c
+        .ok(&[
+            ("command", "listAccounts"),
+            ("listall", "true"),
+            ("name", "fa"),
+        ])
+        .await["account"][0]["domainid"]);
     c.ok(&[
         ("command", "updateResourceLimit"),
         ("account", "fa"),

@@ -46,7 +46,11 @@ async fn a_private_template_is_shared_with_named_accounts() {
             (
                 "domainid",
                 &s(&c
-                    .ok(&[("command", "listAccounts"), ("name", "towner")])
+                    .ok(&[
+                        ("command", "listAccounts"),
+                        ("listall", "true"),
+                        ("name", "towner"),
+                    ])
                     .await["account"][0]["domainid"]),
             ),
             ("ostypeid", "4e3f2c1a-7b6d-4e5f-8a9b-000000000001"),

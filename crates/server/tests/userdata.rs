@@ -122,7 +122,11 @@ async fn userdata(ts: TestServer) {
     b.resize(64 * 1024, 7);
     std::fs::write(&img, b).expect("image");
     let dom = s(&admin
-        .ok(&[("command", "listAccounts"), ("name", "ud")])
+        .ok(&[
+            ("command", "listAccounts"),
+            ("listall", "true"),
+            ("name", "ud"),
+        ])
         .await["account"][0]["domainid"]);
     let mine = s(&admin
         .ok(&[

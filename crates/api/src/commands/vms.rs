@@ -347,6 +347,16 @@ pub fn specs() -> Vec<CommandSpec> {
             .returns("success", SUCCESS)
             .req("id", Uuid, "The ID of the disk volume")
             .rel("listVolumes"),
+        CommandSpec::new("destroyVolume", "Destroys a Volume.")
+            .asynchronous()
+            .returns("volume", VOLUME)
+            .req("id", Uuid, "The ID of the volume")
+            .rel("listVolumes")
+            .opt("expunge", Boolean, "If true is passed, the volume is expunged immediately. False by default."),
+        CommandSpec::new("recoverVolume", "Recovers a Destroy volume.")
+            .returns("volume", VOLUME)
+            .req("id", Uuid, "The ID of the volume")
+            .rel("listVolumes"),
         CommandSpec::new("listNetworks", "Lists all available networks.")
             .returns("network", NETWORK)
             .owned_list()

@@ -15,8 +15,10 @@ use crate::context::OpContext;
 use crate::error::AppResult;
 use crate::state::State;
 
+mod destroy;
 mod ops;
 
+pub use destroy::{cleanup, destroy_prepare, destroy_run, recover};
 pub use ops::*;
 
 pub(crate) struct Names {

@@ -447,6 +447,18 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     ) {
         return param_err(format!("Volume {} is in state {}", v.name, v.state));
     }
+    purge(st, ctx, &v, "VOLUME.DELETE").await?;
+    Ok(success_body())
+}
+
+/// Deletes a volume's data on its pool (through a host that reaches it) and marks it
+/// expunged, recording `event` (deleteVolume, destroyVolume expunge=true, the cleanup task).
+pub(crate) async fn purge(
+    st: &State,
+    ctx: &OpContext,
+    v: &VolumeRow,
+    event: &str,
+) -> AppResult<()> {
     if let Some(pool) = v.pool_id {
         let host = st
             .hub
@@ -473,12 +485,12 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     let mut tx = st.store.begin().await?;
     db::volume_mark_removed(&mut tx, v.id).await?;
     db::tag_delete_for_resource(&mut tx, v.id.into()).await?;
-    Event::new(ctx, "VOLUME.DELETE", format!("Volume {} deleted", v.name))
+    Event::new(ctx, event, format!("Volume {} deleted", v.name))
         .resource(v.id, "Volume", Some(&v.name))
         .record(&mut tx)
         .await?;
     tx.commit().await?;
-    Ok(success_body())
+    Ok(())
 }
 
 /// Deletes every detached volume of an account (a project's, when it is deleted with
