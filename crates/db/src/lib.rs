@@ -16,6 +16,7 @@ mod admission;
 mod affinity;
 mod alerts;
 pub mod attrs;
+mod dbinfo;
 mod dedication;
 mod details;
 mod groups;
@@ -51,6 +52,7 @@ pub use admission::*;
 pub use affinity::*;
 pub use alerts::*;
 pub use attrs::Attrs;
+pub use dbinfo::*;
 pub use dedication::*;
 pub use details::*;
 pub use groups::*;
@@ -195,6 +197,8 @@ pub struct DataStore {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// When this server opened the store (epoch ms).
+    opened: i64,
 }
 
 impl DataStore {
@@ -225,6 +229,7 @@ impl DataStore {
                 read,
                 write,
                 backend: Backend::Sqlite,
+                opened: migrate::now_ms(),
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // sqlx retries a failed connect with a backoff of up to a fifth of the acquire
@@ -240,6 +245,7 @@ impl DataStore {
                 read: pool.clone(),
                 write: pool,
                 backend: Backend::Postgres,
+                opened: migrate::now_ms(),
             }
         } else {
             return Err(DbError::BadUrl(url.to_string()));
@@ -250,6 +256,19 @@ impl DataStore {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// When this server opened the store (epoch ms).
+    pub fn opened(&self) -> i64 {
+        self.opened
+    }
+
+    /// This server's open connections to the database (both pools on SQLite).
+    pub fn open_connections(&self) -> u32 {
+        match self.backend {
+            Backend::Sqlite => self.read.size() + self.write.size(),
+            Backend::Postgres => self.read.size(),
+        }
     }
 
     /// A connection for reads.

@@ -7,6 +7,7 @@ mod identity;
 mod infra;
 mod keypairs;
 mod limits;
+mod metrics;
 mod network;
 mod objects;
 mod objects_identity;
@@ -49,6 +50,8 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(scheduling::specs());
     v.extend(snapshots::specs());
     v.extend(projects::specs());
+    let derived = metrics::derived(&v);
+    v.extend(derived);
     with_projects(v)
 }
 
