@@ -320,6 +320,88 @@ async fn zone_pod_cluster_physical_network_lifecycle() {
         1
     );
 
+    // InternalLbVm, as deployDataCenter configures it: its element first, then the provider
+    // (enabling it before its element is refused, as CloudStack's isReady).
+    let ilb = c
+        .ok(&[
+            ("command", "listNetworkServiceProviders"),
+            ("physicalnetworkid", &pnid),
+            ("name", "InternalLbVm"),
+        ])
+        .await;
+    let ilb_nsp = ilb["networkserviceprovider"][0]["id"]
+        .as_str()
+        .expect("nsp")
+        .to_string();
+    let el = c
+        .ok(&[
+            ("command", "listInternalLoadBalancerElements"),
+            ("nspid", &ilb_nsp),
+        ])
+        .await;
+    assert_eq!(count(&el), 1, "{el}");
+    assert_eq!(
+        el["internalloadbalancerelement"][0]["enabled"], false,
+        "{el}"
+    );
+    let ilb_el = el["internalloadbalancerelement"][0]["id"]
+        .as_str()
+        .expect("element")
+        .to_string();
+    let j = c
+        .job(&[
+            ("command", "updateNetworkServiceProvider"),
+            ("id", &ilb_nsp),
+            ("state", "Enabled"),
+        ])
+        .await;
+    assert_eq!(j["jobstatus"], 2, "{j}");
+    assert!(
+        j["jobresult"]["errortext"]
+            .as_str()
+            .is_some_and(|t| t.contains("not ready")),
+        "{j}"
+    );
+    let r = job_ok(
+        c,
+        &[
+            ("command", "configureInternalLoadBalancerElement"),
+            ("id", &ilb_el),
+            ("enabled", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(r["internalloadbalancerelement"]["enabled"], true, "{r}");
+    let r = job_ok(
+        c,
+        &[
+            ("command", "updateNetworkServiceProvider"),
+            ("id", &ilb_nsp),
+            ("state", "Enabled"),
+        ],
+    )
+    .await;
+    assert_eq!(r["networkserviceprovider"]["state"], "Enabled");
+    // Not listed among the virtual router elements; one element per provider.
+    let vre = c.ok(&[("command", "listVirtualRouterElements")]).await;
+    assert!(!vre.to_string().contains(&ilb_el), "{vre}");
+    c.err(
+        &[
+            ("command", "createInternalLoadBalancerElement"),
+            ("nspid", &ilb_nsp),
+        ],
+        431,
+    )
+    .await;
+    c.err(
+        &[
+            ("command", "createInternalLoadBalancerElement"),
+            ("nspid", &nsp),
+        ],
+        431,
+    )
+    .await;
+
     // Pods: range inside the gateway's subnet, no overlap with other pods or the guest CIDR.
     c.err(
         &[

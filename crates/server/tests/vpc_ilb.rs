@@ -333,6 +333,62 @@ async fn ilb_api(ts: TestServer) {
         .await;
     assert!(e.contains("internal load balancer"), "{e}");
 
+    // The "internal LB VM" is the VPC's router: listed, stopped and started as one.
+    let vms = admin
+        .ok(&[
+            ("command", "listInternalLoadBalancerVMs"),
+            ("listall", "true"),
+        ])
+        .await;
+    assert_eq!(vms["count"], 1, "{vms}");
+    let ilbvm = s(&vms["internalloadbalancervm"][0]["id"]);
+    let inf = admin.ok(&[("command", "listInfrastructure")]).await;
+    assert_eq!(inf["infrastructure"]["ilbvms"], 1, "{inf}");
+    let sys = admin.ok(&[("command", "listSystemVms")]).await;
+    assert_eq!(sys["count"].as_u64().unwrap_or(0), 0, "{sys}");
+    admin
+        .err(
+            &[("command", "listSystemVms"), ("systemvmtype", "router")],
+            431,
+        )
+        .await;
+    assert_eq!(ilbvm, s(&router["id"]), "{vms}");
+    let j = admin
+        .job(&[("command", "stopInternalLoadBalancerVM"), ("id", &ilbvm)])
+        .await;
+    assert_eq!(
+        j["jobresult"]["internalloadbalancervm"]["state"], "Stopped",
+        "{j}"
+    );
+    let j = admin
+        .job(&[("command", "startInternalLoadBalancerVM"), ("id", &ilbvm)])
+        .await;
+    assert_eq!(
+        j["jobresult"]["internalloadbalancervm"]["state"], "Running",
+        "{j}"
+    );
+    alice
+        .err(&[("command", "listInternalLoadBalancerVMs")], 401)
+        .await;
+    // A router without internal load balancers is not one.
+    let other = admin
+        .ok(&[("command", "listRouters"), ("listall", "true")])
+        .await["router"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| s(&r["id"]))
+        .find(|id| *id != ilbvm);
+    if let Some(other) = other {
+        admin
+            .err(
+                &[("command", "stopInternalLoadBalancerVM"), ("id", &other)],
+                431,
+            )
+            .await;
+    }
+
     // Deleting one keeps the shared address for the other; deleting both frees it.
     let j = alice
         .job(&[("command", "deleteLoadBalancer"), ("id", &lbid)])

@@ -2,6 +2,7 @@
 //! (root admin only; `listZones` for everyone).
 
 use super::objects::*;
+use super::objects_net::ROUTER;
 use crate::registry::{roles::*, CommandSpec, ParamType::*};
 
 pub fn specs() -> Vec<CommandSpec> {
@@ -263,5 +264,58 @@ pub fn specs() -> Vec<CommandSpec> {
             .returns("virtualrouterelement", VR_ELEMENT)
             .req("id", Uuid, "the ID of the virtual router provider")
             .req("enabled", Boolean, "Enabled/Disabled the service provider"),
+        CommandSpec::new("listInternalLoadBalancerElements", "Lists all available Internal Load Balancer elements.")
+            .roles(ADMIN)
+            .returns("internalloadbalancerelement", VR_ELEMENT)
+            .list()
+            .opt("id", Uuid, "list internal load balancer elements by id")
+            .opt("nspid", Uuid, "list internal load balancer elements by network service provider id")
+            .opt("enabled", Boolean, "list internal load balancer elements by enabled state"),
+        CommandSpec::new("configureInternalLoadBalancerElement", "Configures an Internal Load Balancer element.")
+            .roles(ADMIN)
+            .asynchronous()
+            .returns("internalloadbalancerelement", VR_ELEMENT)
+            .req("id", Uuid, "the ID of the internal lb provider")
+            .rel("listInternalLoadBalancerElements")
+            .req("enabled", Boolean, "Enables/Disables the Internal Load Balancer element"),
+        CommandSpec::new("createInternalLoadBalancerElement", "Create an Internal Load Balancer element.")
+            .roles(ADMIN)
+            .asynchronous()
+            .returns("internalloadbalancerelement", VR_ELEMENT)
+            .req("nspid", Uuid, "the network service provider ID of the internal load balancer element")
+            .rel("listNetworkServiceProviders"),
+        CommandSpec::new("listInternalLoadBalancerVMs", "List internal LB VMs (Canopy: the VPC routers whose haproxy serves internal load balancers).")
+            .roles(ADMIN)
+            .returns("internalloadbalancervm", ROUTER)
+            .list()
+            .opt("id", Uuid, "the ID of the Internal LB VM")
+            .opt("name", String, "the name of the Internal LB VM")
+            .opt("state", String, "the state of the Internal LB VM")
+            .opt("zoneid", Uuid, "the Zone ID of the Internal LB VM")
+            .rel("listZones")
+            .opt("podid", Uuid, "the Pod ID of the Internal LB VM")
+            .opt("hostid", Uuid, "the host ID of the Internal LB VM")
+            .rel("listHosts")
+            .opt("networkid", Uuid, "list by network id")
+            .rel("listNetworks")
+            .opt("vpcid", Uuid, "List Internal LB VMs by VPC")
+            .rel("listVPCs")
+            .opt("forvpc", Boolean, "if true is passed for this parameter, list only VPC Internal LB VMs")
+            .opt("account", String, "list resources by account. Must be used with the domainId parameter.")
+            .opt("domainid", Uuid, "list only resources belonging to the domain specified")
+            .opt("listall", Boolean, "If set to false, list only resources belonging to the command's caller"),
+        CommandSpec::new("startInternalLoadBalancerVM", "Starts an existing internal lb vm.")
+            .roles(ADMIN)
+            .asynchronous()
+            .returns("internalloadbalancervm", ROUTER)
+            .req("id", Uuid, "the ID of the internal lb vm")
+            .rel("listInternalLoadBalancerVMs"),
+        CommandSpec::new("stopInternalLoadBalancerVM", "Stops an Internal LB vm.")
+            .roles(ADMIN)
+            .asynchronous()
+            .returns("internalloadbalancervm", ROUTER)
+            .req("id", Uuid, "the ID of the internal lb vm")
+            .rel("listInternalLoadBalancerVMs")
+            .opt("forced", Boolean, "Force stop the VM. The caller knows the VM is stopped."),
     ]
 }

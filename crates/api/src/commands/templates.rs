@@ -220,6 +220,18 @@ pub fn specs() -> Vec<CommandSpec> {
         CommandSpec::new("listInfrastructure", "Lists infrastructure")
             .roles(crate::registry::roles::ADMIN)
             .returns("infrastructure", INFRASTRUCTURE),
+        CommandSpec::new("listSystemVms", "List system virtual machines (Canopy runs none: the list is empty).")
+            .roles(crate::registry::roles::ADMIN)
+            .returns("systemvm", SYSTEM_VM)
+            .list()
+            .opt("id", Uuid, "the ID of the system VM")
+            .opt("name", String, "the name of the system VM")
+            .opt("state", String, "the state of the system VM")
+            .opt("systemvmtype", String, "the system VM type. Possible types are \"consoleproxy\" and \"secondarystoragevm\".")
+            .opt("zoneid", Uuid, "the Zone ID of the system VM")
+            .opt("podid", Uuid, "the Pod ID of the system VM")
+            .opt("hostid", Uuid, "the host ID of the system VM")
+            .opt("storageid", Uuid, "the storage ID where vm's volumes belong to"),
         CommandSpec::new("addResourceDetail", "Adds detail for the Resource.")
             .asynchronous()
             .returns("success", SUCCESS)
@@ -327,4 +339,14 @@ pub const RESOURCE_DETAIL: &[Field] = &[
         "the ID of the domain associated with the tag",
     ),
     f("domain", "string", "the domain associated with the tag"),
+];
+
+/// A system VM (listSystemVms answers none; the fields are CloudStack's).
+const SYSTEM_VM: &[Field] = &[
+    f("id", "string", "the ID of the system VM"),
+    f("name", "string", "the name of the system VM"),
+    f("systemvmtype", "string", "the system VM type"),
+    f("state", "string", "the state of the system VM"),
+    f("zoneid", "string", "the Zone ID for the system VM"),
+    f("hostid", "string", "the host ID for the system VM"),
 ];

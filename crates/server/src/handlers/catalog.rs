@@ -129,10 +129,28 @@ pub async fn list_infrastructure(st: &State, _ctx: &OpContext, _args: &Args) -> 
         "managementservers".into(),
         json!(db::server_list(&mut c).await?.len()),
     );
+    drop(c);
     // Canopy runs no system VMs (no secondary storage or console proxy VMs) and no object
-    // stores; internal load balancers are haproxy in the VPC router, not VMs.
+    // stores; internal load balancers are haproxy in the VPC router: the routers that serve
+    // them are its "internal LB VMs".
     counts.insert("systemvms".into(), json!(0));
-    counts.insert("ilbvms".into(), json!(0));
+    counts.insert("ilbvms".into(), json!(super::ilb::count_vms(st).await?));
     counts.insert("objectstores".into(), json!(0));
     Ok(json!({ "infrastructure": counts }))
+}
+
+/// listSystemVms: Canopy runs no system VMs — the management server serves the console and
+/// the image store itself, and routers are network namespaces (listRouters) — so the list is
+/// empty; `systemvmtype` is checked as CloudStack checks it.
+pub async fn list_system_vms(_st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    if let Some(t) = args.text("systemvmtype") {
+        if !["consoleproxy", "secondarystoragevm"].contains(&t.trim().to_ascii_lowercase().as_str())
+        {
+            return Err(api::ApiError::param(format!(
+                "Invalid systemvmtype {t}: use consoleproxy or secondarystoragevm"
+            ))
+            .into());
+        }
+    }
+    Ok(api::list_body("systemvm", 0, Vec::new()))
 }

@@ -12,6 +12,7 @@ pub mod dedication;
 pub mod details;
 pub mod domains;
 pub mod hosts;
+pub mod ilb;
 pub mod infra_metrics;
 pub mod instancegroups;
 pub mod ips;

@@ -202,7 +202,7 @@ pub async fn create_physnet_prepare(
     }
     for (p, services) in DEFAULT_PROVIDERS {
         let mut attrs = json!({ "servicelist": services, "canenableindividualservice": true });
-        if p.ends_with("VirtualRouter") {
+        if p.ends_with("VirtualRouter") || *p == "InternalLbVm" {
             attrs["element"] = json!({ "id": Uuid::new_v4(), "enabled": false });
         }
         let prov = InfraRow {
@@ -259,7 +259,7 @@ pub async fn list_physnets(st: &State, _ctx: &OpContext, args: &Args) -> AppResu
     ))
 }
 
-fn plan_for(kind: &'static str, id: Uuid, what: String) -> JobPlan {
+pub(crate) fn plan_for(kind: &'static str, id: Uuid, what: String) -> JobPlan {
     JobPlan {
         instance_type: Some(kind),
         instance_id: Some(id.to_string()),
@@ -629,6 +629,17 @@ pub async fn update_provider_run(
     _job: &JobRef,
 ) -> AppResult<Value> {
     let mut p = get(st, Infra::Provider, "id", args.required_id("id")?).await?;
+    // CloudStack's `isReady`: a provider with an element is enabled once its element is.
+    if args
+        .text("state")
+        .is_some_and(|s| s.eq_ignore_ascii_case("enabled"))
+        && p.attrs.get("element").is_some_and(|e| e["enabled"] != true)
+    {
+        return param_err(format!(
+            "Provider {} is not ready, cannot Enable the provider, please configure the provider first (its element is disabled)",
+            p.name
+        ));
+    }
     if let Some(s) = args.text("state") {
         p.state = match s.to_ascii_lowercase().as_str() {
             "enabled" => "Enabled",
@@ -646,14 +657,19 @@ pub async fn update_provider_run(
     Ok(json!({ "networkserviceprovider": provider_view(&p) }))
 }
 
-fn element_view(p: &InfraRow) -> Option<Value> {
+pub(crate) fn element_view(p: &InfraRow) -> Option<Value> {
     let e = p.attrs.get("element")?;
     Some(
         json!({ "id": e["id"], "nspid": p.id, "enabled": e["enabled"].as_bool().unwrap_or(false) }),
     )
 }
 
-async fn providers_with_elements(st: &State) -> AppResult<Vec<InfraRow>> {
+/// The providers that have an element: the virtual routers' (`VirtualRouter`,
+/// `VpcVirtualRouter`) or, with `internal_lb`, `InternalLbVm`'s.
+pub(crate) async fn providers_with_elements(
+    st: &State,
+    internal_lb: bool,
+) -> AppResult<Vec<InfraRow>> {
     let mut c = st.store.read().await?;
     let rows = db::infra_list(&mut c, Infra::Provider, &InfraFilter::default())
         .await?
@@ -661,12 +677,13 @@ async fn providers_with_elements(st: &State) -> AppResult<Vec<InfraRow>> {
     Ok(rows
         .into_iter()
         .filter(|p| p.attrs.get("element").is_some())
+        .filter(|p| (p.name == "InternalLbVm") == internal_lb)
         .collect())
 }
 
 pub async fn list_vr_elements(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let id = args.uuid("id").map(|u| u.to_string());
-    let mut items: Vec<Value> = providers_with_elements(st)
+    let mut items: Vec<Value> = providers_with_elements(st, false)
         .await?
         .iter()
         .filter(|p| args.uuid("nspid").map(|n| n == p.id).unwrap_or(true))
@@ -684,7 +701,7 @@ pub async fn list_vr_elements(st: &State, _ctx: &OpContext, args: &Args) -> AppR
 }
 
 async fn provider_of_element(st: &State, id: Uuid) -> AppResult<InfraRow> {
-    providers_with_elements(st)
+    providers_with_elements(st, false)
         .await?
         .into_iter()
         .find(|p| p.attrs["element"]["id"] == id.to_string())

@@ -190,6 +190,17 @@ async fn view(st: &State, routers: &[RouterRow]) -> AppResult<Vec<Value>> {
 }
 
 pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    list_for_vpcs(st, ctx, args, Vec::new()).await
+}
+
+/// listRouters, narrowed to the routers of `vpcs` when it is not empty (which replaces
+/// `vpcid`: the caller has applied it).
+pub(crate) async fn list_for_vpcs(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    vpcs: Vec<model::VpcId>,
+) -> AppResult<Value> {
     let scope = crate::access::owner_scope(st, ctx, args).await?;
     let scope =
         if args.text("account").is_none() && args.uuid("domainid").is_none() && ctx.is_root_admin()
@@ -199,7 +210,11 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
             scope
         };
     let mut f = db::RouterFilter {
-        vpc_ids: args.id::<model::VpcId>("vpcid").into_iter().collect(),
+        vpc_ids: if vpcs.is_empty() {
+            args.id::<model::VpcId>("vpcid").into_iter().collect()
+        } else {
+            vpcs
+        },
         for_vpc: args.bool("forvpc"),
         scope: Some(scope),
         zone_id: args.uuid("zoneid"),
@@ -218,6 +233,10 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         db::router_list(&mut c, &f).await?
     };
     Ok(list_body("router", total, view(st, &rows).await?))
+}
+
+pub(crate) async fn get(st: &State, id: Uuid) -> AppResult<RouterRow> {
+    router_get(st, id).await
 }
 
 async fn router_get(st: &State, id: Uuid) -> AppResult<RouterRow> {
