@@ -73,6 +73,12 @@ impl ImageSource {
             .await
     }
 
+    /// An uploaded volume's file in the image store.
+    pub async fn fetch_volume_image(&self, volume: Uuid, dest: &Path) -> crate::HostResult<u64> {
+        self.fetch_path(&format!("{}/volume/{volume}", proto::STORE_PATH), dest)
+            .await
+    }
+
     fn joined_as(&self) -> crate::HostResult<(Uuid, String)> {
         self.credential
             .lock()

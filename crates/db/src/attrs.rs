@@ -223,6 +223,14 @@ pub struct NetworkAttrs {
 pub struct VolumeAttrs {
     /// The snapshot a volume was made from (createVolume snapshotid): its content.
     pub snapshot_id: Option<uuid::Uuid>,
+    /// An uploaded volume (getUploadParamsForVolume, uploadVolume): its file in the image
+    /// store, and that file's format (QCOW2 or RAW) — its content.
+    pub image_file: Option<String>,
+    pub image_format: Option<String>,
+    /// Until when a browser upload is accepted (epoch ms); past it the volume is abandoned.
+    pub upload_expires: Option<i64>,
+    /// Why an upload or download failed.
+    pub upload_error: Option<String>,
 }
 
 /// A snapshot's attributes.

@@ -114,6 +114,15 @@ fn row(r: &AnyRow) -> Result<VolumeRow> {
 
 /// Creates a volume in state `Allocated` (no pool yet).
 pub async fn volume_insert(conn: &mut AnyConnection, v: &NewVolume) -> Result<()> {
+    volume_insert_in(conn, v, model::VolumeState::Allocated).await
+}
+
+/// Records a new volume in `state` (Allocated, or NotUploaded for one to be uploaded).
+pub async fn volume_insert_in(
+    conn: &mut AnyConnection,
+    v: &NewVolume,
+    state: model::VolumeState,
+) -> Result<()> {
     let now = now_ms();
     let mut q = Sql::new(
         "INSERT INTO volumes (id, name, vol_type, state, account_id, domain_id, zone_id, vm_id, \
@@ -124,7 +133,9 @@ pub async fn volume_insert(conn: &mut AnyConnection, v: &NewVolume) -> Result<()
         .bind(v.name.clone())
         .push(", ")
         .bind(v.vol_type.clone())
-        .push(", 'Allocated', ")
+        .push(", ")
+        .bind(state)
+        .push(", ")
         .bind(v.account_id)
         .push(", ")
         .bind(v.domain_id)

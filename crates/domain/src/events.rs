@@ -121,6 +121,7 @@ pub fn event_type(command: &str) -> Option<&'static str> {
         "migrateVolume" => "VOLUME.MIGRATE",
         "deleteVolume" => "VOLUME.DELETE",
         "destroyVolume" => "VOLUME.DESTROY",
+        "uploadVolume" => "VOLUME.UPLOAD",
         "recoverVolume" => "VOLUME.RECOVER",
         "createSnapshot" => "SNAPSHOT.CREATE",
         "deleteSnapshot" => "SNAPSHOT.DELETE",

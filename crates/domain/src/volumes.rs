@@ -54,7 +54,7 @@ pub async fn check_attach(
     }
     if !matches!(
         v.state,
-        model::VolumeState::Allocated | model::VolumeState::Ready
+        model::VolumeState::Allocated | model::VolumeState::Ready | model::VolumeState::Uploaded
     ) {
         return crate::error::refuse(format!("Volume {} is in state {}", v.name, v.state));
     }
@@ -233,12 +233,17 @@ pub fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         db::volume_transition(
             &mut tx,
             v.id,
-            &[model::VolumeState::Allocated, model::VolumeState::Creating],
+            &[
+                model::VolumeState::Allocated,
+                model::VolumeState::Uploaded,
+                model::VolumeState::Creating,
+            ],
             model::VolumeState::Creating,
             Some(Some((pool, String::new()))),
         )
         .await?;
         tx.commit().await?;
+        let attrs = v.decode::<db::attrs::VolumeAttrs>()?;
         let reply = cx
             .st
             .hub
@@ -250,7 +255,8 @@ pub fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                         pool_path: path.clone(),
                         size_bytes: v.size.max(0) as u64,
                         template_id: None,
-                        snapshot_id: v.decode::<db::attrs::VolumeAttrs>()?.snapshot_id,
+                        snapshot_id: attrs.snapshot_id,
+                        image_format: attrs.image_file.as_ref().and(attrs.image_format.clone()),
                     },
                 },
                 HOST_TIMEOUT,

@@ -146,7 +146,8 @@ state_enum! {
     /// A volume's state (`Volume.State`).
     VolumeState, "volume state" {
         Allocated, Creating, Ready, Migrating, Snapshotting, Resizing, Attaching, Destroy,
-        Expunging, Expunged, Uploaded,
+        Expunging, Expunged, Uploaded, NotUploaded, UploadInProgress, UploadError,
+        UploadAbandoned,
     }
     moves: |from, to| matches!(
         (from, to),
@@ -154,9 +155,12 @@ state_enum! {
             | (Creating, Ready | Allocated | Creating)
             | (Ready, Migrating | Snapshotting | Resizing | Attaching | Destroy | Allocated | Ready)
             | (Migrating | Snapshotting | Resizing | Attaching, Ready)
-            | (Destroy, Expunging | Ready | Allocated | Expunged)
+            | (Destroy, Expunging | Ready | Allocated | Uploaded | Expunged)
             | (Expunging, Expunged | Expunging)
-            | (Uploaded, Ready | Destroy)
+            | (Uploaded, Ready | Creating | Destroy)
+            | (NotUploaded, UploadInProgress | Uploaded | UploadError | UploadAbandoned | Destroy)
+            | (UploadInProgress, Uploaded | UploadError | UploadAbandoned)
+            | (UploadError | UploadAbandoned, Destroy)
     )
 }
 

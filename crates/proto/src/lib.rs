@@ -467,6 +467,11 @@ pub struct VolumeSpec {
     /// store), grown to `size_bytes` when that is larger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_id: Option<Uuid>,
+    /// An uploaded volume: its content is the image store's file for this volume (fetched
+    /// from `/store/volume/<volume_id>`), of `image_format` (QCOW2 or RAW, made qcow2 here),
+    /// grown to `size_bytes` when that is larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_format: Option<String>,
 }
 
 /// A VM as a host runs it.

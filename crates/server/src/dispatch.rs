@@ -249,6 +249,9 @@ table! {
         "deleteVolume" => volumes::delete,
         "updateVolume" => volumes::update,
         "recoverVolume" => volumes::recover,
+        "getUploadParamsForVolume" => volumes::upload_params,
+        "getUploadParamsForTemplate" => templates::upload_params,
+        "getUploadParamsForIso" => templates::upload_params,
         "deleteImageStore" => storage::delete_image_store,
     }
     async {
@@ -293,6 +296,7 @@ table! {
         "detachVolume" => (volumes::detach_prepare, volumes::detach_run),
         "resizeVolume" => (volumes::resize_prepare, volumes::resize_run),
         "destroyVolume" => (volumes::destroy_prepare, volumes::destroy_run),
+        "uploadVolume" => (volumes::upload_prepare, volumes::upload_run),
         "migrateVolume" => (volumes::migrate_prepare, volumes::migrate_run),
         "createSnapshot" => (snapshots::create_prepare, snapshots::create_run),
         "deleteSnapshot" => (snapshots::delete_prepare, snapshots::delete_run),

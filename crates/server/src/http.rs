@@ -25,6 +25,12 @@ pub fn router(st: State) -> Router {
         .route("/metrics", get(crate::metrics::endpoint))
         .route("/client/console", get(crate::console::browser))
         .route("/client/extract/{id}", get(crate::store::download))
+        // Browser uploads: the ticket's size limit applies, not the API's 2 MiB.
+        .route(
+            "/client/upload/{id}",
+            axum::routing::post(crate::upload::post)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/client", get(crate::webui::root))
         .route("/client/", get(crate::webui::index))
         .route("/client/{*rel}", get(crate::webui::file))

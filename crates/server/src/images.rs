@@ -17,10 +17,10 @@ use uuid::Uuid;
 
 use crate::state::State;
 
-struct Fetched {
-    size: u64,
-    md5: String,
-    sha256: String,
+pub(crate) struct Fetched {
+    pub(crate) size: u64,
+    pub(crate) md5: String,
+    pub(crate) sha256: String,
 }
 
 /// An error with its causes ("client error (Connect): invalid peer certificate: UnknownIssuer").
@@ -134,6 +134,33 @@ async fn fetch(
     dest: &Path,
     restricted: bool,
 ) -> Result<Fetched, String> {
+    let max = st.settings.int("max.template.iso.size").max(1) as u64 * (1 << 30);
+    fetch_with(st, Some(id), url, dest, restricted, max).await
+}
+
+/// Downloads `url` to `dest` (uploadVolume): at most `max` bytes.
+pub(crate) async fn fetch_to(
+    st: &State,
+    url: &str,
+    dest: &Path,
+    restricted: bool,
+    max: u64,
+) -> Result<Fetched, String> {
+    fetch_with(st, None, url, dest, restricted, max).await
+}
+
+/// A download; its progress recorded on the template `progress_of`.
+async fn fetch_with(
+    st: &State,
+    progress_of: Option<Uuid>,
+    url: &str,
+    dest: &Path,
+    restricted: bool,
+    max: u64,
+) -> Result<Fetched, String> {
+    let too_big = |size: u64| {
+        (size > max).then(|| format!("the file is larger than the {max} bytes allowed"))
+    };
     if let Some(parent) = dest.parent() {
         tokio::fs::create_dir_all(parent)
             .await
@@ -168,7 +195,12 @@ async fn fetch(
                 .await
                 .map_err(|e| format!("writing the image: {e}"))?;
             size += n as u64;
-            progress(st, id, size, total, &mut last).await;
+            if let Some(e) = too_big(size) {
+                return Err(e);
+            }
+            if let Some(id) = progress_of {
+                progress(st, id, size, total, &mut last).await;
+            }
         }
     } else if lower.starts_with("http://") || lower.starts_with("https://") {
         use http_body_util::BodyExt;
@@ -197,7 +229,12 @@ async fn fetch(
                     .await
                     .map_err(|e| format!("writing the image: {e}"))?;
                 size += data.len() as u64;
-                progress(st, id, size, total, &mut last).await;
+                if let Some(e) = too_big(size) {
+                    return Err(e);
+                }
+                if let Some(id) = progress_of {
+                    progress(st, id, size, total, &mut last).await;
+                }
             }
         }
     } else {
@@ -219,7 +256,7 @@ async fn fetch(
 }
 
 /// Checks the file really is of the declared format.
-async fn check_format(path: &Path, format: &str) -> Result<(), String> {
+pub(crate) async fn check_format(path: &Path, format: &str) -> Result<(), String> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let mut f = tokio::fs::File::open(path)
         .await

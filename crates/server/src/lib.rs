@@ -34,6 +34,7 @@ pub mod sshkeys;
 pub mod state;
 pub mod store;
 pub mod up;
+pub mod upload;
 pub mod validate;
 pub mod views;
 pub mod webui;

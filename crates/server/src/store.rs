@@ -8,7 +8,8 @@
 //!   for the upload: `awaitingupload`) — kept where registered templates are;
 //! - `PUT /store/extract/<id>`: a volume being extracted (extractVolume) — kept at the
 //!   download link's file until the link expires;
-//! - `GET /store/snapshot/<id>`: a BackedUp snapshot (a volume made from it, a revert).
+//! - `GET /store/snapshot/<id>`: a BackedUp snapshot (a volume made from it, a revert);
+//! - `GET /store/volume/<id>`: an uploaded volume's file (the host creates the volume from it).
 //!
 //! A received file is written to a `.part` next to its place, must be a qcow2 image, is
 //! synced, and only then renamed into place.
@@ -204,8 +205,14 @@ pub async fn get(
     if let Err((code, why)) = crate::hub::authenticate_host(&st, &headers).await {
         return deny(code, why);
     }
+    if kind == "volume" {
+        return volume_image(&st, id).await;
+    }
     if kind != "snapshot" {
-        return deny(StatusCode::NOT_FOUND, "only snapshots are fetched here");
+        return deny(
+            StatusCode::NOT_FOUND,
+            "only snapshots and uploaded volumes are fetched here",
+        );
     }
     let s = match domain::snapshots::load(&st, model::SnapshotId(id)).await {
         Ok(Some(s)) => s,
@@ -232,6 +239,24 @@ pub async fn get(
         Err(_) => return deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     };
     crate::hub::send_file(&file).await
+}
+
+/// An uploaded volume's file (a host creates the volume from it).
+async fn volume_image(st: &State, id: Uuid) -> Response {
+    use db::attrs::Attrs as _;
+    let v = match domain::volumes::load(st, model::VolumeId(id)).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return deny(StatusCode::NOT_FOUND, "no such volume"),
+        Err(_) => return deny(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    };
+    let file = v
+        .decode::<db::attrs::VolumeAttrs>()
+        .ok()
+        .and_then(|a| a.image_file);
+    match file {
+        Some(f) => crate::hub::send_file(std::path::Path::new(&f)).await,
+        None => deny(StatusCode::NOT_FOUND, "the volume was not uploaded"),
+    }
 }
 
 /// `GET /client/extract/<id>` on the API port: the file of a Ready download link that has not

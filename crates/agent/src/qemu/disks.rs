@@ -79,6 +79,30 @@ impl QemuDriver {
             let t = tmp.display().to_string();
             let size = v.size_bytes.to_string();
             match (v.snapshot_id, v.template_id) {
+                (None, _) if v.image_format.is_some() => {
+                    // An uploaded volume: the image store's file is its content (made qcow2).
+                    let fetched = pool.join(format!("{}.upload", v.volume_id));
+                    let f = fetched.display().to_string();
+                    self.images
+                        .fetch_volume_image(v.volume_id, &fetched)
+                        .await?;
+                    let fmt = match v.image_format.as_deref() {
+                        Some(x) if x.eq_ignore_ascii_case("RAW") => "raw",
+                        _ => "qcow2",
+                    };
+                    let converted = self
+                        .tool(
+                            "qemu-img",
+                            &["convert", "-q", "-f", fmt, "-O", "qcow2", &f, &t],
+                        )
+                        .await;
+                    let _ = std::fs::remove_file(&fetched);
+                    converted?;
+                    let virtual_size = self.virtual_size(&t).await?;
+                    if v.size_bytes > virtual_size {
+                        self.tool("qemu-img", &["resize", "-q", &t, &size]).await?;
+                    }
+                }
                 (Some(sid), _) => {
                     // The snapshot's standalone image is the volume's content.
                     self.images.fetch_snapshot(sid, &tmp).await?;

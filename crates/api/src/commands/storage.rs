@@ -100,3 +100,24 @@ pub fn specs() -> Vec<CommandSpec> {
             .req("id", Uuid, "The image store ID or Secondary Storage ID."),
     ]
 }
+
+/// The ticket of a browser upload (getUploadParamsFor…).
+pub const UPLOAD_PARAMS: &[crate::registry::Field] = &[
+    crate::registry::f("id", "string", "the template/volume ID"),
+    crate::registry::f("postURL", "string", "POST url to upload the file to"),
+    crate::registry::f(
+        "metadata",
+        "string",
+        "encrypted data to be sent in the POST request.",
+    ),
+    crate::registry::f(
+        "expires",
+        "string",
+        "the timestamp after which the signature expires",
+    ),
+    crate::registry::f(
+        "signature",
+        "string",
+        "signature to be sent in the POST request.",
+    ),
+];

@@ -28,6 +28,21 @@ fn register(name: &'static str, desc: &'static str, key: &'static str) -> Comman
         .opt("directdownload", Boolean, "Indicates if the template/ISO should bypass Secondary Storage; not supported")
 }
 
+/// getUploadParamsForTemplate/Iso: registerTemplate/registerIso's parameters but `url`, and
+/// `zoneid` required.
+fn upload(name: &'static str, desc: &'static str) -> CommandSpec {
+    let mut s = register(name, desc, "getuploadparams");
+    s.params
+        .retain(|p| p.name != "url" && p.name != "zoneid" && p.name != "zoneids");
+    s.response = super::storage::UPLOAD_PARAMS;
+    s.req(
+        "zoneid",
+        Uuid,
+        "the ID of the zone the template/ISO is to be hosted on",
+    )
+    .rel("listZones")
+}
+
 pub const USER_DATA: &[crate::registry::Field] = &[
     crate::registry::f("id", "string", "ID of the userdata"),
     crate::registry::f("name", "string", "Name of the userdata"),
@@ -52,6 +67,14 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("templatetag", String, "the tag for this template."),
         register("registerIso", "Registers an existing ISO into the CloudStack Cloud.", "iso")
             .related("listIsos")
+            .opt("bootable", Boolean, "true if this ISO is bootable. If not passed explicitly its assumed to be true"),
+        upload("getUploadParamsForTemplate", "upload an existing template into the CloudStack cloud.")
+            .req("format", String, "the format for the template: QCOW2 or RAW")
+            .req("hypervisor", String, "the target hypervisor for the template: KVM or Simulator")
+            .opt("requireshvm", Boolean, "true if this template requires HVM")
+            .opt("bits", Integer, "32 or 64 bits support. 64 by default")
+            .opt("templatetag", String, "the tag for this template."),
+        upload("getUploadParamsForIso", "upload an existing ISO into the CloudStack Cloud.")
             .opt("bootable", Boolean, "true if this ISO is bootable. If not passed explicitly its assumed to be true"),
         CommandSpec::new("listTemplates", "List all public, private, and privileged templates.")
             .returns("template", TEMPLATE)

@@ -60,7 +60,12 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let vols = volumes_of(&cx.st, vm.id).await?;
         let to_create: Vec<&VolumeRow> = vols
             .iter()
-            .filter(|v| v.state == model::VolumeState::Allocated)
+            .filter(|v| {
+                matches!(
+                    v.state,
+                    model::VolumeState::Allocated | model::VolumeState::Uploaded
+                )
+            })
             .collect();
         cx.data.to_create = to_create.iter().map(|v| v.id).collect();
         if vm.state == model::VmState::Starting {
@@ -278,12 +283,17 @@ pub fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             db::volume_transition(
                 &mut tx,
                 id,
-                &[model::VolumeState::Allocated, model::VolumeState::Creating],
+                &[
+                    model::VolumeState::Allocated,
+                    model::VolumeState::Uploaded,
+                    model::VolumeState::Creating,
+                ],
                 model::VolumeState::Creating,
                 Some(Some((pool, String::new()))),
             )
             .await?;
             tx.commit().await?;
+            let attrs = v.decode::<db::attrs::VolumeAttrs>()?;
             let reply = cx
                 .st
                 .hub
@@ -295,7 +305,8 @@ pub fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                             pool_path: path.clone(),
                             size_bytes: v.size.max(0) as u64,
                             template_id: v.template_id,
-                            snapshot_id: v.decode::<db::attrs::VolumeAttrs>()?.snapshot_id,
+                            snapshot_id: attrs.snapshot_id,
+                            image_format: attrs.image_file.as_ref().and(attrs.image_format.clone()),
                         },
                     },
                     HOST_TIMEOUT,

@@ -70,19 +70,53 @@ pub(crate) async fn usable(
 fn is_iso(args: &Args) -> bool {
     matches!(
         args.command,
-        "registerIso" | "listIsos" | "updateIso" | "deleteIso"
+        "registerIso" | "listIsos" | "updateIso" | "deleteIso" | "getUploadParamsForIso"
     )
 }
 
 pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let iso = is_iso(args);
+    let url = args.required_str("url")?.trim().to_string();
+    crate::sources::check(st, ctx.is_root_admin(), &url, "url").await?;
+    let row = new_row(st, ctx, args, Some(url)).await?;
+    let id = row.id;
+    tokio::spawn(crate::images::download(st.clone(), id));
+    let row = get(st, Infra::Template, "id", id).await?;
+    let items = views(st, ctx, std::slice::from_ref(&row), None).await?;
+    Ok(list_body(
+        if iso { "iso" } else { "template" },
+        items.len() as u64,
+        items,
+    ))
+}
+
+/// getUploadParamsForTemplate / getUploadParamsForIso: the template is recorded (state
+/// NotUploaded) and the caller gets a signed ticket to POST its file to the image store.
+pub async fn upload_params(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let row = new_row(st, ctx, args, None).await?;
+    let format = row.attrs["format"].as_str().unwrap_or("RAW").to_string();
+    let max = st.settings.int("max.template.iso.size").max(1) as u64 * (1 << 30);
+    Ok(crate::upload::params(
+        st,
+        ctx,
+        crate::upload::Ticket::new(st, "template", row.id, &format, max, args.text("checksum")),
+    ))
+}
+
+/// Checks a registration and records its template or ISO row: to download from `url`, or
+/// (`None`) to be uploaded by the caller.
+async fn new_row(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    url: Option<String>,
+) -> AppResult<InfraRow> {
+    let iso = is_iso(args);
     let name = args.required_str("name")?.trim().to_string();
     if name.is_empty() {
         return param_err("Name can't be empty");
     }
-    let url = args.required_str("url")?.trim().to_string();
     let root_admin = ctx.is_root_admin();
-    crate::sources::check(st, root_admin, &url, "url").await?;
     let format = if iso {
         "ISO".to_string()
     } else {
@@ -159,9 +193,10 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
     let Some(store) = store else {
         return param_err("No image store to hold the image: add one with addImageStore");
     };
+    let upload = url.is_none();
     let attrs = json!({
         "displaytext": args.text("displaytext").unwrap_or(&name),
-        "url": url,
+        "url": url.clone().unwrap_or_default(),
         // The downloader keeps a non-root-admin's download off internal addresses.
         "restricted": !root_admin,
         "format": format,
@@ -178,7 +213,7 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
         "account_id": owner.id,
         "crosszones": zone.is_none(),
         "isready": false,
-        "downloading": true,
+        "downloading": !upload,
         "downloadprogress": 0,
         "storepath": attr_str(&store, "path"),
         "size": 0,
@@ -205,7 +240,12 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
         parent_id: Some(store.id),
         name: name.clone(),
         kind: if iso { "ISO" } else { "TEMPLATE" }.into(),
-        state: "Download pending".into(),
+        state: if upload {
+            "NotUploaded"
+        } else {
+            "Download pending"
+        }
+        .into(),
         domain_id: Some(owner.domain_id.0),
         attrs,
         created: 0,
@@ -220,23 +260,16 @@ pub async fn register(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Val
     Event::new(
         ctx,
         ev,
-        format!(
-            "{kind} {name} registered from {}",
-            row.attrs["url"].as_str().unwrap_or("")
-        ),
+        match &url {
+            Some(u) => format!("{kind} {name} registered from {u}"),
+            None => format!("{kind} {name} registered, to be uploaded"),
+        },
     )
     .resource(id, kind, Some(&name))
     .record(&mut tx)
     .await?;
     tx.commit().await?;
-    tokio::spawn(crate::images::download(st.clone(), id));
-    let row = get(st, Infra::Template, "id", id).await?;
-    let items = views(st, ctx, std::slice::from_ref(&row), None).await?;
-    Ok(list_body(
-        if iso { "iso" } else { "template" },
-        items.len() as u64,
-        items,
-    ))
+    Ok(row)
 }
 
 /// One object per template per zone (cross-zone templates appear in every zone).

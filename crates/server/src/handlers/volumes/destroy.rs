@@ -28,6 +28,16 @@ fn refused(what: &str) -> crate::error::AppError {
     .into()
 }
 
+/// The states a detached volume is destroyed (or deleted) from.
+pub(crate) const DESTROYABLE: &[model::VolumeState] = &[
+    model::VolumeState::Allocated,
+    model::VolumeState::Ready,
+    model::VolumeState::Uploaded,
+    model::VolumeState::NotUploaded,
+    model::VolumeState::UploadError,
+    model::VolumeState::UploadAbandoned,
+];
+
 async fn destroyable(st: &State, ctx: &OpContext, args: &Args) -> AppResult<VolumeRow> {
     let v = owned(st, ctx, "id", args.required_id("id")?).await?;
     if args.flag("expunge") && !user_may(st, ctx).await? {
@@ -98,11 +108,7 @@ pub async fn destroy_run(
     let moved = db::volume_transition(
         &mut tx,
         v.id,
-        &[
-            model::VolumeState::Allocated,
-            model::VolumeState::Ready,
-            model::VolumeState::Uploaded,
-        ],
+        DESTROYABLE,
         model::VolumeState::Destroy,
         None,
     )
@@ -148,6 +154,13 @@ pub async fn recover(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Valu
     .await?;
     let to = if v.pool_id.is_some() {
         model::VolumeState::Ready
+    } else if v.attrs["image_file"].is_string() {
+        model::VolumeState::Uploaded
+    } else if v.attrs["image_format"].is_string() {
+        return param_err(format!(
+            "Volume {} was never uploaded: there is nothing to recover",
+            v.name
+        ));
     } else {
         model::VolumeState::Allocated
     };
@@ -182,6 +195,13 @@ pub async fn recover(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Valu
 pub async fn cleanup(st: &State) -> AppResult<usize> {
     if !st.settings.bool("storage.cleanup.enabled") {
         return Ok(0);
+    }
+    let abandoned = super::upload::abandon_expired(st).await?;
+    if abandoned > 0 {
+        tracing::info!(
+            volumes = abandoned,
+            "storage cleanup: uploads never made, abandoned"
+        );
     }
     let now = api::time::now_ms();
     let delay = st.settings.int("storage.cleanup.delay").max(0) * 1000;

@@ -17,9 +17,11 @@ use crate::state::State;
 
 mod destroy;
 mod ops;
+mod upload;
 
 pub use destroy::{cleanup, destroy_prepare, destroy_run, recover};
 pub use ops::*;
+pub use upload::{upload_params, upload_prepare, upload_run};
 
 pub(crate) struct Names {
     zones: HashMap<Uuid, String>,

@@ -441,10 +441,7 @@ pub async fn delete(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
     if v.vm_id.is_some() {
         return param_err("Please specify a volume that is not attached to any VM.");
     }
-    if !matches!(
-        v.state,
-        model::VolumeState::Allocated | model::VolumeState::Ready
-    ) {
+    if !super::destroy::DESTROYABLE.contains(&v.state) {
         return param_err(format!("Volume {} is in state {}", v.name, v.state));
     }
     purge(st, ctx, &v, "VOLUME.DELETE").await?;
@@ -481,6 +478,14 @@ pub(crate) async fn purge(
                 HOST_TIMEOUT,
             )
             .await?;
+    }
+    // An uploaded volume's file in the image store goes with it.
+    if let Some(f) = v.attrs["image_file"].as_str() {
+        if let Err(e) = tokio::fs::remove_file(f).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(volume = %v.id, file = f, error = %e, "an uploaded volume's file was not removed");
+            }
+        }
     }
     let mut tx = st.store.begin().await?;
     db::volume_mark_removed(&mut tx, v.id).await?;
