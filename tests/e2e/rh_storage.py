@@ -118,6 +118,32 @@ def steps(x):
             "the guest mounts it and reads the marker" % took
     x.step("a volume uploaded as a browser does, attached to a VM, holds what was uploaded", uploaded_volume)
 
+    def throttled_disk():
+        # A disk offering's bytesreadrate is QEMU's throttle on the disk: the guest reads a
+        # hot-plugged 1 MiB/s disk at about that rate (an unthrottled one is read at once).
+        off = api.createDiskOffering(name="slow", displaytext="slow", disksize=1,
+                                     bytesreadrate=1 << 20, cachemode="none")["diskoffering"]
+        check(off.get("diskBytesReadRate") == 1 << 20 and off.get("cacheMode") == "none", off)
+        vol = api.createVolume(diskofferingid=off["id"], zoneid=st["zone"], name="slowdisk")["volume"]
+        v2 = st["vm2"]
+        api.attachVolume(id=vol["id"], virtualmachineid=v2["id"])
+        c = x.console(v2["id"])
+        try:
+            wait_for("the disk in the guest", lambda: c.run("ls /dev/vdb")[0] == 0, 30, 0.5)
+            # /proc/uptime in centiseconds (busybox has no date +%N); a fresh disk's blocks are
+            # not in the guest's page cache, so every one is read through the throttle.
+            rc, out = c.run("a=$(sed 's/ .*//;s/[.]//' /proc/uptime); "
+                            "dd if=/dev/vdb of=/dev/null bs=64k count=64 2>/dev/null; "
+                            "b=$(sed 's/ .*//;s/[.]//' /proc/uptime); echo T=$(( (b-a)*10 ))=", timeout=60)
+        finally:
+            c.close()
+        ms = int(out.split("T=")[-1].split("=")[0] or 0) if "T=" in out else 0
+        api.detachVolume(id=vol["id"])
+        api.deleteVolume(id=vol["id"])
+        check(rc == 0 and ms >= 2500, "4 MiB read from a 1 MiB/s disk took %d ms: %r" % (ms, out[-200:]))
+        return "4 MiB read in %.1f s from a hot-plugged disk whose offering allows 1 MiB/s (cache none)" % (ms / 1000)
+    x.step("an offering's bytesreadrate throttles its disk as the guest reads it", throttled_disk)
+
     def template_from_snapshot():
         t = api.createTemplate(snapshotid=st["snap"]["id"], name="from-snapshot", ostypeid=st["ostype"])["template"]
         check(t["isready"], t)

@@ -325,7 +325,54 @@ pub fn disk_of(v: &VolumeRow) -> proto::DiskSpec {
         volume_id: v.id.into(),
         path: v.path.clone().unwrap_or_default(),
         device_id: v.device_id.unwrap_or(1).clamp(0, u32::MAX as i64) as u32,
+        ..Default::default()
     }
+}
+
+/// A volume's disk as its VM's host runs it: its offering's I/O limits and cache mode (a
+/// root volume's are its VM's service offering's, a data volume's its disk offering's).
+pub async fn disk_with_io(
+    st: &Core,
+    v: &VolumeRow,
+    service_offering: Uuid,
+) -> DomainResult<proto::DiskSpec> {
+    let (kind, id) = if v.vol_type == "ROOT" {
+        (db::Infra::ServiceOffering, Some(service_offering))
+    } else {
+        (db::Infra::DiskOffering, v.disk_offering_id)
+    };
+    let mut d = disk_of(v);
+    let Some(id) = id else {
+        return Ok(d);
+    };
+    let row = {
+        let mut c = st.store.read().await?;
+        db::infra_get(&mut c, kind, id).await?
+    };
+    if let Some(r) = row {
+        let n = |k: &str| r.attrs.get(k).and_then(serde_json::Value::as_u64);
+        let l = proto::DiskLimits {
+            bytes_read: n("bytesreadrate"),
+            bytes_read_max: n("bytesreadratemax"),
+            bytes_read_max_length: n("bytesreadratemaxlength"),
+            bytes_write: n("byteswriterate"),
+            bytes_write_max: n("byteswriteratemax"),
+            bytes_write_max_length: n("byteswriteratemaxlength"),
+            iops_read: n("iopsreadrate"),
+            iops_read_max: n("iopsreadratemax"),
+            iops_read_max_length: n("iopsreadratemaxlength"),
+            iops_write: n("iopswriterate"),
+            iops_write_max: n("iopswriteratemax"),
+            iops_write_max_length: n("iopswriteratemaxlength"),
+        };
+        d.limits = (l != proto::DiskLimits::default()).then_some(l);
+        d.cache = r
+            .attrs
+            .get("cachemode")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+    }
+    Ok(d)
 }
 
 pub fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
@@ -342,7 +389,7 @@ pub fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 host,
                 proto::Command::AttachDisk {
                     vm: vm.instance_name.clone(),
-                    disk: disk_of(&v),
+                    disk: disk_with_io(&cx.st, &v, vm.service_offering_id).await?,
                 },
                 HOST_TIMEOUT,
             )

@@ -230,6 +230,7 @@ table! {
         "listSecurityGroups" => secgroups::list,
         "listLoadBalancerRules" => lb::list,
         "listLoadBalancers" => lb::internal::list,
+        "listAutoScaleVmGroups" => lb::list_autoscale_groups,
         "listPrivateGateways" => vpcs::private_gateways::list,
         "listLoadBalancerRuleInstances" => lb::list_instances,
         "listLBStickinessPolicies" => lb::list_stickiness,

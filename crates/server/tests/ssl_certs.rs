@@ -54,6 +54,17 @@ async fn certs(ts: TestServer) {
     };
     let https = lb("ssl", "443").await;
     let plain = lb("tcp", "80").await;
+    // Terraform asks for a rule's autoscale groups before deleting it: none (no autoscaling).
+    let g = u
+        .ok(&[("command", "listAutoScaleVmGroups"), ("lbruleid", &https)])
+        .await;
+    assert_eq!(g["count"].as_u64().unwrap_or(0), 0, "{g}");
+    let (_, _, eve) = account_with_keys(&ts, &ts.admin, "eve-asg", None, "0").await;
+    eve.err(
+        &[("command", "listAutoScaleVmGroups"), ("lbruleid", &https)],
+        531,
+    )
+    .await;
     let members = format!("{},{}", s(&vm1["id"]), s(&vm2["id"]));
     let j = u
         .job(&[

@@ -98,10 +98,17 @@ impl QemuDriver {
         }
         for (i, disk) in vm.disks.iter().enumerate() {
             a.push("-drive".into());
-            a.push(format!(
-                "file={},if=none,id=drive-{},format=qcow2,cache=writeback",
-                disk.path, disk.volume_id
-            ));
+            let mut drive = format!(
+                "file={},if=none,id=drive-{},format=qcow2,cache={}",
+                disk.path,
+                disk.volume_id,
+                cache_mode(disk)
+            );
+            // The offering's I/O limits: QEMU's block throttling on the drive.
+            for (k, v) in disk.limits.iter().flat_map(|l| l.qemu()) {
+                drive.push_str(&format!(",throttling.{k}={v}"));
+            }
+            a.push(drive);
             a.push("-device".into());
             a.push(format!(
                 "virtio-blk-pci,drive=drive-{},id=disk-{}{}",
@@ -195,4 +202,19 @@ pub(super) fn iso_path(vm: &VmSpec, iso: uuid::Uuid) -> Option<std::path::PathBu
 /// The cached copy of an ISO in a pool directory.
 pub(super) fn iso_cache(pool: &Path, iso: uuid::Uuid) -> std::path::PathBuf {
     pool.join("templates").join(format!("{iso}.iso"))
+}
+
+/// A disk's cache mode as QEMU takes it (`none`, `writeback`, `writethrough`; anything else —
+/// the server refuses it — is writeback).
+pub(super) fn cache_mode(disk: &proto::DiskSpec) -> &'static str {
+    match disk
+        .cache
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("none") => "none",
+        Some("writethrough") => "writethrough",
+        _ => "writeback",
+    }
 }

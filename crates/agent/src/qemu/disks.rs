@@ -183,18 +183,40 @@ impl QemuDriver {
             return Ok(json!({}));
         }
         let node = hotplug_node(disk.volume_id);
-        q.execute(
-            "blockdev-add",
-            json!({"driver": "qcow2", "node-name": node,
-                   "file": {"driver": "file", "filename": disk.path}}),
-        )
-        .await?;
+        let mode = super::cmdline::cache_mode(disk);
+        let mut file = json!({"driver": "file", "filename": disk.path});
+        if mode == "none" {
+            file["cache"] = json!({"direct": true});
+        }
+        let image = json!({"driver": "qcow2", "file": file});
+        // The offering's I/O limits: a throttle group and a throttle node over the image.
+        let limits = disk.limits.as_ref().map(|l| l.qemu()).unwrap_or_default();
+        let node_def = if limits.is_empty() {
+            let mut n = image;
+            n["node-name"] = json!(node);
+            n
+        } else {
+            let group = format!("tg-{}", disk.volume_id.simple());
+            let _ = q.execute("object-del", json!({"id": group})).await;
+            let l: serde_json::Map<String, Value> = limits
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            q.execute(
+                "object-add",
+                json!({"qom-type": "throttle-group", "id": group, "limits": l}),
+            )
+            .await?;
+            json!({"driver": "throttle", "node-name": node, "throttle-group": group, "file": image})
+        };
+        q.execute("blockdev-add", node_def).await?;
         let mut last = String::new();
         for port in 1..=HOTPLUG_PORTS {
             match q
                 .execute(
                     "device_add",
-                    json!({"driver": "virtio-blk-pci", "drive": node, "id": id, "bus": format!("hp{port}")}),
+                    json!({"driver": "virtio-blk-pci", "drive": node, "id": id, "bus": format!("hp{port}"),
+                           "write-cache": if mode == "writethrough" { "off" } else { "on" }}),
                 )
                 .await
             {
@@ -210,6 +232,12 @@ impl QemuDriver {
             }
         }
         let _ = q.execute("blockdev-del", json!({"node-name": node})).await;
+        let _ = q
+            .execute(
+                "object-del",
+                json!({"id": format!("tg-{}", disk.volume_id.simple())}),
+            )
+            .await;
         Err(crate::HostError::Refused(format!(
             "no free hot-plug slot: {last}"
         )))
@@ -233,6 +261,13 @@ impl QemuDriver {
         // A disk the VM started with goes with its device; a hot-plugged node is deleted.
         let _ = q
             .execute("blockdev-del", json!({"node-name": hotplug_node(volume)}))
+            .await;
+        // And its throttle group, when it had limits.
+        let _ = q
+            .execute(
+                "object-del",
+                json!({"id": format!("tg-{}", volume.simple())}),
+            )
             .await;
         self.update_spec(vm, |s| s.disks.retain(|d| d.volume_id != volume));
         Ok(json!({}))

@@ -30,11 +30,13 @@ fn spec(pool: &Path, template: Option<Uuid>) -> VmSpec {
                 volume_id: Uuid::from_u128(1),
                 path: pool.join("root.qcow2").display().to_string(),
                 device_id: 0,
+                ..Default::default()
             },
             proto::DiskSpec {
                 volume_id: Uuid::from_u128(2),
                 path: pool.join("data.qcow2").display().to_string(),
                 device_id: 1,
+                ..Default::default()
             },
         ],
         userdata: None,
@@ -377,6 +379,7 @@ async fn snapshots_copy_a_running_and_a_stopped_disk() {
         volume_id: vol,
         path: d.clone(),
         device_id: 0,
+        ..Default::default()
     }];
     drv.start(&vm, None).await.expect("start");
     let p = pool.display().to_string();
@@ -464,6 +467,7 @@ async fn vm_snapshots_revert_memory_and_disks() {
         volume_id: vol,
         path: d.clone(),
         device_id: 0,
+        ..Default::default()
     }];
     vm.disks = disks.clone();
     drv.start(&vm, None).await.expect("start");
@@ -574,6 +578,7 @@ async fn volumes_move_between_pools_live_and_stopped() {
         volume_id: vol,
         path: src.clone(),
         device_id: 0,
+        ..Default::default()
     }];
     drv.start(&vm, None).await.expect("start");
     let (pa, pb) = (a.display().to_string(), b.display().to_string());
@@ -677,6 +682,7 @@ async fn vms_migrate_live_with_their_disks() {
         volume_id: vol,
         path: src.clone(),
         device_id: 0,
+        ..Default::default()
     }];
     from.start(&vm, None).await.expect("start");
     async fn hmp(drv: &QemuDriver, name: &str, line: String) {
@@ -781,4 +787,44 @@ fn an_attached_iso_is_in_the_cdrom_and_an_iso_deployed_vm_boots_from_it() {
     vm.boot_iso = true;
     let a = d.command_line(&vm, &vm_dir).join(" ");
     assert!(a.contains("id=cd-iso,bootindex=0"), "{a}");
+}
+
+#[test]
+fn command_line_throttles_disks_and_sets_their_cache_mode() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pool = dir.path().join("pool");
+    let d = driver(dir.path());
+    let mut vm = spec(&pool, None);
+    vm.disks[1].limits = Some(proto::DiskLimits {
+        bytes_read: Some(1 << 20),
+        bytes_read_max: Some(4 << 20),
+        bytes_read_max_length: Some(2),
+        iops_write: Some(50),
+        ..Default::default()
+    });
+    vm.disks[1].cache = Some("none".into());
+    vm.disks[0].cache = Some("bogus".into());
+    let a = d.command_line(&vm, &dir.path().join("vms/x")).join(" ");
+    let data = a
+        .split(' ')
+        .find(|x| x.contains("id=drive-00000000-0000-0000-0000-000000000002"))
+        .expect("the data disk's drive");
+    assert!(data.contains(",cache=none"), "{data}");
+    for want in [
+        "throttling.bps-read=1048576",
+        "throttling.bps-read-max=4194304",
+        "throttling.bps-read-max-length=2",
+        "throttling.iops-write=50",
+    ] {
+        assert!(data.contains(want), "{want} missing: {data}");
+    }
+    assert!(!data.contains("bps-write"), "{data}");
+    let root = a
+        .split(' ')
+        .find(|x| x.contains("id=drive-00000000-0000-0000-0000-000000000001"))
+        .expect("the root disk's drive");
+    assert!(
+        root.contains(",cache=writeback") && !root.contains("throttling"),
+        "{root}"
+    );
 }

@@ -172,6 +172,18 @@ fn addresses() -> Vec<CommandSpec> {
             .opt("domainid", Uuid, "domain ID of the account owning a VLAN")
             .rel("listDomains")
             .opt("projectid", Uuid, "project who will own the VLAN"),
+        CommandSpec::new("listAutoScaleVmGroups", "Lists autoscale vm groups (Canopy has no autoscaling: always empty).")
+            .returns("autoscalevmgroup", AUTOSCALE_VM_GROUP)
+            .owned_list()
+            .opt("id", Uuid, "the ID of the autoscale vm group")
+            .opt("name", String, "the name of the autoscale vmgroup")
+            .opt("lbruleid", Uuid, "the ID of the loadbalancer")
+            .rel("listLoadBalancerRules")
+            .opt("vmprofileid", Uuid, "the ID of the profile")
+            .opt("policyid", Uuid, "the ID of the policy")
+            .opt("zoneid", Uuid, "the availability zone ID")
+            .rel("listZones")
+            .opt("fordisplay", Boolean, "list resources by display flag"),
         CommandSpec::new("listVlanIpRanges", "Lists all VLAN IP ranges.")
             .roles(ADMIN)
             .returns("vlaniprange", VLAN_RANGE)
@@ -797,3 +809,15 @@ pub fn specs() -> Vec<CommandSpec> {
     v.extend(routes_and_routers());
     v
 }
+
+/// An autoscale VM group (listAutoScaleVmGroups answers none; CloudStack's fields).
+const AUTOSCALE_VM_GROUP: &[crate::registry::Field] = &[
+    crate::registry::f("id", "string", "the autoscale vm group ID"),
+    crate::registry::f("name", "string", "the name of the autoscale vm group"),
+    crate::registry::f("lbruleid", "string", "the load balancer rule ID"),
+    crate::registry::f(
+        "state",
+        "string",
+        "the current state of the AutoScale Vm Group",
+    ),
+];

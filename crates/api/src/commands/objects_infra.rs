@@ -301,7 +301,19 @@ pub const SERVICE_OFFERING: &[Field] = &[
     f("state", "string", "state of the service offering"),
     f("provisioningtype", "string", "provisioning type used to create volumes. Valid values are thin, sparse, fat."),
     f("rootdisksize", "long", "Root disk size in GB"),
-    f("dynamicscalingenabled", "boolean", "true if virtual machine needs to be dynamically scalable of cpu or memory"),
+    f("dynamicscalingenabled", "boolean", "true if virtual machine needs to be dynamically scalable of cpu or memory"),    f("diskBytesReadRate", "long", "bytes read rate of the disk offering"),
+    f("diskBytesReadRateMax", "long", "burst bytes read rate of the disk offering"),
+    f("diskBytesReadRateMaxLength", "long", "length (in seconds) of the burst"),
+    f("diskBytesWriteRate", "long", "bytes write rate of the disk offering"),
+    f("diskBytesWriteRateMax", "long", "burst bytes write rate of the disk offering"),
+    f("diskBytesWriteRateMaxLength", "long", "length (in seconds) of the burst"),
+    f("diskIopsReadRate", "long", "io requests read rate of the disk offering"),
+    f("diskIopsReadRateMax", "long", "burst io requests read rate of the disk offering"),
+    f("diskIopsReadRateMaxLength", "long", "length (in seconds) of the burst"),
+    f("diskIopsWriteRate", "long", "io requests write rate of the disk offering"),
+    f("diskIopsWriteRateMax", "long", "burst io requests write rate of the disk offering"),
+    f("diskIopsWriteRateMaxLength", "long", "length (in seconds) of the burst"),
+    f("cacheMode", "string", "the cache mode to use for this disk offering. none, writeback or writethrough"),
 ];
 
 pub const DISK_OFFERING: &[Field] = &[
@@ -353,6 +365,71 @@ pub const DISK_OFFERING: &[Field] = &[
     ),
     f("created", "date", "the date this disk offering was created"),
     f("state", "string", "state of the disk offering"),
+    f(
+        "diskBytesReadRate",
+        "long",
+        "bytes read rate of the disk offering",
+    ),
+    f(
+        "diskBytesReadRateMax",
+        "long",
+        "burst bytes read rate of the disk offering",
+    ),
+    f(
+        "diskBytesReadRateMaxLength",
+        "long",
+        "length (in seconds) of the burst",
+    ),
+    f(
+        "diskBytesWriteRate",
+        "long",
+        "bytes write rate of the disk offering",
+    ),
+    f(
+        "diskBytesWriteRateMax",
+        "long",
+        "burst bytes write rate of the disk offering",
+    ),
+    f(
+        "diskBytesWriteRateMaxLength",
+        "long",
+        "length (in seconds) of the burst",
+    ),
+    f(
+        "diskIopsReadRate",
+        "long",
+        "io requests read rate of the disk offering",
+    ),
+    f(
+        "diskIopsReadRateMax",
+        "long",
+        "burst io requests read rate of the disk offering",
+    ),
+    f(
+        "diskIopsReadRateMaxLength",
+        "long",
+        "length (in seconds) of the burst",
+    ),
+    f(
+        "diskIopsWriteRate",
+        "long",
+        "io requests write rate of the disk offering",
+    ),
+    f(
+        "diskIopsWriteRateMax",
+        "long",
+        "burst io requests write rate of the disk offering",
+    ),
+    f(
+        "diskIopsWriteRateMaxLength",
+        "long",
+        "length (in seconds) of the burst",
+    ),
+    f(
+        "cacheMode",
+        "string",
+        "the cache mode to use for this disk offering. none, writeback or writethrough",
+    ),
 ];
 
 pub const NETWORK_OFFERING: &[Field] = &[

@@ -6,10 +6,80 @@ use crate::registry::{roles::*, CommandSpec, ParamType::*};
 
 const ADMIN_DOMAIN: u8 = ADMIN | DOMAIN_ADMIN;
 
+/// The I/O parameters of disk and service offerings (CloudStack's; applied as QEMU block
+/// throttling and cache mode on the hosts).
+fn io(spec: CommandSpec) -> CommandSpec {
+    spec.opt(
+        "bytesreadrate",
+        Long,
+        "bytes read rate of the disk offering",
+    )
+    .opt(
+        "bytesreadratemax",
+        Long,
+        "burst bytes read rate of the disk offering",
+    )
+    .opt(
+        "bytesreadratemaxlength",
+        Long,
+        "length (in seconds) of the burst",
+    )
+    .opt(
+        "byteswriterate",
+        Long,
+        "bytes write rate of the disk offering",
+    )
+    .opt(
+        "byteswriteratemax",
+        Long,
+        "burst bytes write rate of the disk offering",
+    )
+    .opt(
+        "byteswriteratemaxlength",
+        Long,
+        "length (in seconds) of the burst",
+    )
+    .opt(
+        "iopsreadrate",
+        Long,
+        "io requests read rate of the disk offering",
+    )
+    .opt(
+        "iopsreadratemax",
+        Long,
+        "burst requests read rate of the disk offering",
+    )
+    .opt(
+        "iopsreadratemaxlength",
+        Long,
+        "length (in seconds) of the burst",
+    )
+    .opt(
+        "iopswriterate",
+        Long,
+        "io requests write rate of the disk offering",
+    )
+    .opt(
+        "iopswriteratemax",
+        Long,
+        "burst io requests write rate of the disk offering",
+    )
+    .opt(
+        "iopswriteratemaxlength",
+        Long,
+        "length (in seconds) of the burst",
+    )
+    .opt(
+        "cachemode",
+        String,
+        "the cache mode to use for this disk offering: none, writeback or writethrough",
+    )
+}
+
 pub fn specs() -> Vec<CommandSpec> {
     vec![
         // --- service offerings ------------------------------------------------------------
-        CommandSpec::new("createServiceOffering", "Creates a service offering.")
+        io(CommandSpec::new("createServiceOffering", "Creates a service offering."))
             .roles(ADMIN_DOMAIN)
             .returns("serviceoffering", SERVICE_OFFERING)
             .related("listServiceOfferings")
@@ -71,7 +141,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .returns("success", SUCCESS)
             .req("id", Uuid, "the ID of the service offering"),
         // --- disk offerings ----------------------------------------------------------------
-        CommandSpec::new("createDiskOffering", "Creates a disk offering.")
+        io(CommandSpec::new("createDiskOffering", "Creates a disk offering."))
             .roles(ADMIN_DOMAIN)
             .returns("diskoffering", DISK_OFFERING)
             .related("listDiskOfferings")

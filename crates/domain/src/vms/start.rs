@@ -378,6 +378,18 @@ pub fn delete_created_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>
 
 pub async fn spec(st: &Core, vm: &VmRow) -> DomainResult<proto::VmSpec> {
     let vols = volumes_of(st, vm.id).await?;
+    let mut disks = Vec::new();
+    // A disk being moved (migrateVolume, migration with storage) is still the VM's.
+    for v in vols.iter().filter(|v| {
+        matches!(
+            v.state,
+            model::VolumeState::Ready | model::VolumeState::Migrating
+        )
+    }) {
+        let mut d = crate::volumes::disk_with_io(st, v, vm.service_offering_id).await?;
+        d.device_id = v.device_id.unwrap_or(0).clamp(0, u32::MAX as i64) as u32;
+        disks.push(d);
+    }
     let mut keys = Vec::new();
     let (nics, config_drive) = {
         let mut c = st.store.read().await?;
@@ -398,21 +410,7 @@ pub async fn spec(st: &Core, vm: &VmRow) -> DomainResult<proto::VmSpec> {
         cpus: vm.cpus.clamp(0, u32::MAX as i64) as u32,
         cpu_mhz: vm.cpu_mhz.max(0) as u64,
         memory_mib: vm.memory_mib.max(0) as u64,
-        disks: vols
-            .iter()
-            // A disk being moved (migrateVolume, migration with storage) is still the VM's.
-            .filter(|v| {
-                matches!(
-                    v.state,
-                    model::VolumeState::Ready | model::VolumeState::Migrating
-                )
-            })
-            .map(|v| proto::DiskSpec {
-                volume_id: v.id.into(),
-                path: v.path.clone().unwrap_or_default(),
-                device_id: v.device_id.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
-            })
-            .collect(),
+        disks,
         userdata: vm.userdata.clone(),
         ssh_keys: keys,
         nics: nics

@@ -546,3 +546,24 @@ pub async fn list_instances(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         args.page.slice(out),
     ))
 }
+
+/// listAutoScaleVmGroups: Canopy has no autoscaling (createAutoScaleVmGroup is not
+/// implemented), so no load balancer rule has a group and the list is empty; an `id` names
+/// nothing (431), and `lbruleid` must name a rule the caller may see. Terraform's
+/// load balancer rule resource asks before it deletes a rule.
+pub async fn list_autoscale_groups(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    if let Some(id) = args.uuid("id") {
+        return Err(ApiError::invalid_id("id", &id.to_string()).into());
+    }
+    if let Some(rule) = args.uuid("lbruleid") {
+        owned_rule(
+            st,
+            ctx,
+            "lbruleid",
+            rule,
+            &[db::rulespec::kind::LOAD_BALANCER],
+        )
+        .await?;
+    }
+    Ok(list_body("autoscalevmgroup", 0, Vec::new()))
+}

@@ -15,6 +15,7 @@ use crate::events::Event;
 use crate::handlers::zones::{domain_lineage, get, names};
 use crate::state::State;
 
+pub(crate) mod io;
 mod network;
 mod seed;
 pub(crate) mod vpc;
@@ -269,6 +270,7 @@ async fn service_view(st: &State, r: &InfraRow) -> AppResult<Value> {
         }
     }
     m.insert("state".into(), json!(r.state));
+    io::view(&r.attrs, &mut m);
     scope_fields(st, &mut m, r).await?;
     Ok(Value::Object(m))
 }
@@ -358,6 +360,7 @@ pub async fn create_service(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     if let Some(d) = args.map("serviceofferingdetails") {
         a["details"] = json!(d);
     }
+    io::read(args, &mut a)?;
     let row = new_row(name, if issystem { "system" } else { "user" }, "Active", a);
     insert(
         st,
@@ -589,6 +592,7 @@ async fn disk_view(st: &State, r: &InfraRow) -> AppResult<Value> {
             .unwrap_or(true)),
     );
     m.insert("encrypt".into(), json!(b(r, "encrypt")));
+    io::view(&r.attrs, &mut m);
     m.insert("created".into(), json!(api::time::format_ms(r.created)));
     m.insert("state".into(), json!(r.state));
     scope_fields(st, &mut m, r).await?;
@@ -641,6 +645,7 @@ pub async fn create_disk(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
     if let Some(t) = args.text("tags") {
         a["tags"] = json!(t);
     }
+    io::read(args, &mut a)?;
     let row = new_row(name, storage_type(args)?, "Active", a);
     insert(st, ctx, Infra::DiskOffering, &row, "DISK.OFFERING.CREATE").await?;
     let row = get(st, Infra::DiskOffering, "id", row.id).await?;
