@@ -97,7 +97,7 @@ export interface Option {
 export interface Field {
   name: string;
   label: string;
-  type?: "text" | "password" | "number" | "select" | "checkbox" | "textarea" | "info";
+  type?: "text" | "password" | "number" | "select" | "checkbox" | "textarea" | "info" | "file";
   required?: boolean;
   value?: string | boolean;
   placeholder?: string;
@@ -119,7 +119,8 @@ export function fieldset(fields: Field[]): { el: HTMLElement; values: () => Valu
     const v: Values = {};
     for (const [name, input] of inputs) {
       if (!all && rows.get(name)?.hidden) continue;
-      v[name] = input instanceof HTMLInputElement && input.type === "checkbox" ? input.checked : input.value.trim();
+      if (input instanceof HTMLInputElement && input.type === "file") v[name] = input.files?.[0] ?? "";
+      else v[name] = input instanceof HTMLInputElement && input.type === "checkbox" ? input.checked : input.value.trim();
     }
     return v;
   };

@@ -577,3 +577,10 @@ pub async fn public_ips_trim_range(
         .push(")");
     Ok(q.query().execute(&mut *conn).await?.rows_affected())
 }
+
+/// Whether an address is shown to its owner's users (`fordisplay`).
+pub async fn public_ip_set_display(conn: &mut AnyConnection, id: Uuid, show: bool) -> Result<u64> {
+    let mut q = Sql::new("UPDATE public_ips SET for_display = ");
+    q.bind(show).and(" WHERE id = ", id);
+    Ok(q.query().execute(&mut *conn).await?.rows_affected())
+}

@@ -47,9 +47,23 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (33, "projects, their members and invitations", V33),
     (34, "the user data registry", V34),
     (35, "regions", V35),
+    (36, "guest VNI ranges dedicated to accounts", V36),
 ];
 
-pub const SCHEMA_VERSION: i64 = 35;
+pub const SCHEMA_VERSION: i64 = 36;
+
+/// Guest VLAN (VNI) ranges dedicated to an account (CloudStack's `account_vnet_map`, one row
+/// per range here): the account's networks take their VNIs from them first, no other account's
+/// network takes one.
+const V36: &str = r#"
+CREATE TABLE guest_vlan_dedications (
+    id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, physnet_id TEXT NOT NULL,
+    first_vni BIGINT NOT NULL, last_vni BIGINT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts(id), domain_id TEXT NOT NULL REFERENCES domains(id),
+    created BIGINT NOT NULL
+);
+CREATE INDEX guest_vlan_dedications_zone ON guest_vlan_dedications (zone_id)
+"#;
 
 /// Regions (CloudStack's `region`): this cloud is region 1 until an operator says otherwise;
 /// other regions are other clouds' API endpoints (listRegions).

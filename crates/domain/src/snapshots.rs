@@ -20,7 +20,7 @@ const BACKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600)
 
 // --- where snapshots are kept ----------------------------------------------------------------
 
-/// The zone's image store (the first one): its id and path on the management server.
+/// The zone's image store (the first writable one): its id and path on the management server.
 pub async fn zone_store(st: &Core, zone: Uuid) -> DomainResult<(Uuid, PathBuf)> {
     let mut c = st.store.read().await?;
     let f = db::InfraFilter {
@@ -31,10 +31,11 @@ pub async fn zone_store(st: &Core, zone: Uuid) -> DomainResult<(Uuid, PathBuf)> 
         .await?
         .0
         .into_iter()
-        .next()
+        // A read-only store (updateImageStore readonly=true) takes no new files.
+        .find(|s| s.attrs["readonly"] != true)
         .ok_or_else(|| {
             DomainError::param(
-                "The zone has no image store to keep snapshots on: add one with addImageStore",
+                "The zone has no writable image store to keep snapshots on: add one with addImageStore",
             )
         })?;
     let path = s.attrs["path"]

@@ -12,6 +12,7 @@ pub mod net;
 pub mod os;
 pub mod rules;
 pub mod schedule;
+pub mod setting_groups;
 pub mod settings;
 pub mod state;
 pub mod stats;

@@ -106,3 +106,55 @@ mod tests {
         assert_eq!(mac_from(0x0a0b0c0d), "02:00:0a:0b:0c:0d");
     }
 }
+
+/// `ranges` less every id of `cut` (inclusive ranges in, inclusive ranges out; dedicated VNI
+/// ranges taken out of a zone's).
+pub fn subtract_ranges(ranges: &[(u32, u32)], cut: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = ranges.to_vec();
+    for &(c0, c1) in cut {
+        out = out
+            .into_iter()
+            .flat_map(|(a, b)| {
+                let mut parts = Vec::new();
+                if c1 < a || c0 > b {
+                    parts.push((a, b));
+                } else {
+                    if c0 > a {
+                        parts.push((a, c0 - 1));
+                    }
+                    if c1 < b {
+                        parts.push((c1 + 1, b));
+                    }
+                }
+                parts
+            })
+            .collect();
+    }
+    out
+}
+
+#[cfg(test)]
+mod subtract_tests {
+    use super::subtract_ranges;
+
+    #[test]
+    fn dedicated_ranges_come_out_of_the_zones() {
+        assert_eq!(
+            subtract_ranges(&[(100, 200)], &[(120, 130)]),
+            vec![(100, 119), (131, 200)]
+        );
+        assert_eq!(
+            subtract_ranges(&[(100, 200)], &[(50, 150)]),
+            vec![(151, 200)]
+        );
+        assert_eq!(subtract_ranges(&[(100, 200)], &[(100, 200)]), vec![]);
+        assert_eq!(
+            subtract_ranges(&[(100, 200), (300, 310)], &[(305, 400), (0, 99)]),
+            vec![(100, 200), (300, 304)]
+        );
+        assert_eq!(
+            subtract_ranges(&[(0, u32::MAX)], &[(0, 0), (u32::MAX, u32::MAX)]),
+            vec![(1, u32::MAX - 1)]
+        );
+    }
+}

@@ -55,6 +55,7 @@ table! {
         "archiveEvents" => system::archive_or_delete_events,
         "deleteEvents" => system::archive_or_delete_events,
         "listConfigurations" => system::list_configurations,
+        "listConfigurationGroups" => system::list_configuration_groups,
         "updateConfiguration" => system::update_configuration,
         "resetConfiguration" => system::reset_configuration,
         "listBackgroundTasks" => system::list_background_tasks,
@@ -218,6 +219,8 @@ table! {
         "updateVlanIpRange" => ips::update_range,
         "dedicatePublicIpRange" => ips::dedicate_range,
         "releasePublicIpRange" => ips::release_range,
+        "dedicateGuestVlanRange" => guestvlans::dedicate,
+        "listDedicatedGuestVlanRanges" => guestvlans::list,
         "listPublicIpAddresses" => ips::list_ips,
         "enableStaticNat" => ips::enable_static_nat,
         "listPortForwardingRules" => netrules::list_pf,
@@ -254,6 +257,7 @@ table! {
         "getUploadParamsForTemplate" => templates::upload_params,
         "getUploadParamsForIso" => templates::upload_params,
         "deleteImageStore" => storage::delete_image_store,
+        "updateImageStore" => storage::update_image_store,
     }
     async {
         "deleteDomain" => (domains::delete_prepare, domains::delete_run),
@@ -327,6 +331,8 @@ table! {
         "updateDefaultNicForVirtualMachine" => (networks::default_nic_prepare, networks::default_nic_run),
         "associateIpAddress" => (ips::associate_prepare, ips::associate_run),
         "disassociateIpAddress" => (ips::disassociate_prepare, ips::disassociate_run),
+        "updateIpAddress" => (ips::update_prepare, ips::update_run),
+        "releaseDedicatedGuestVlanRange" => (guestvlans::release_prepare, guestvlans::release_run),
         "disableStaticNat" => (ips::disable_static_nat_prepare, ips::disable_static_nat_run),
         "createPortForwardingRule" => (netrules::create_pf_prepare, netrules::create_pf_run),
         "deletePortForwardingRule" => (netrules::delete_pf_prepare, netrules::delete_pf_run),

@@ -217,8 +217,9 @@ async fn zone_store(st: &State, zone: Uuid) -> Result<PathBuf, String> {
     .0;
     stores
         .iter()
+        .filter(|s| s.attrs["readonly"] != true)
         .find_map(|s| s.attrs["path"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "the zone has no image store".to_string())
+        .ok_or_else(|| "the zone has no writable image store".to_string())
 }
 
 /// Where an uploaded (or downloaded) volume's file goes.

@@ -103,6 +103,22 @@ async fn metrics(ts: TestServer, postgres: bool) {
         "{p}"
     );
     assert!(p["storageallocatedthreshold"].is_boolean(), "{p}");
+    // listStoragePools' filters, as CloudStack checks them (the metrics command shares them).
+    let n = |v: Value| v["count"].as_u64().unwrap_or(0);
+    let all = n(c.ok(&[("command", "listStoragePools")]).await);
+    assert!(all >= 1);
+    for (k, v, want) in [
+        ("status", "up", all),
+        ("ipaddress", "localhost", all),
+        ("ipaddress", "192.0.2.77", 0),
+    ] {
+        let got = n(c.ok(&[("command", "listStoragePools"), (k, v)]).await);
+        assert_eq!(got, want, "{k}={v}");
+    }
+    for (k, v) in [("scope", "galaxy"), ("status", "Melting")] {
+        c.err(&[("command", "listStoragePoolsMetrics"), (k, v)], 431)
+            .await;
+    }
     // The database, as it reports itself.
     let d = c.ok(&[("command", "listDbMetrics")]).await;
     let d = &d["dbMetrics"];

@@ -215,6 +215,25 @@ async fn update(ts: TestServer) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(a.wait_job(&s(&r.inner()["jobid"])).await["jobstatus"], 1);
     assert_ne!(take("198.18.8.20").await.status, 200);
+    // updateIpAddress: hidden from display, by its owner only.
+    let ipid = s(&a
+        .ok(&[
+            ("command", "listPublicIpAddresses"),
+            ("ipaddress", "198.18.8.24"),
+        ])
+        .await["publicipaddress"][0]["id"]);
+    let j = a
+        .job(&[
+            ("command", "updateIpAddress"),
+            ("id", &ipid),
+            ("fordisplay", "false"),
+        ])
+        .await;
+    assert_eq!(j["jobresult"]["ipaddress"]["fordisplay"], false, "{j}");
+    let (_, _, stranger) = account_with_keys(&ts, &admin, "notmine", None, "0").await;
+    stranger
+        .err(&[("command", "updateIpAddress"), ("id", &ipid)], 531)
+        .await;
     // .21 is allocated: the range can't leave it out.
     let e = admin
         .err(

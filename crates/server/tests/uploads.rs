@@ -271,6 +271,59 @@ async fn uploads(ts: TestServer) {
         )
         .await;
     assert!(!e.is_empty());
+
+    // A read-only image store takes nothing new; writable again, it does.
+    let store = s(&admin
+        .ok(&[("command", "listImageStores"), ("zoneid", &z.zone)])
+        .await["imagestore"][0]["id"]);
+    let pending = vol_params("before-ro", md5_hex(&vimg)).await;
+    let r = admin
+        .ok(&[
+            ("command", "updateImageStore"),
+            ("id", &store),
+            ("readonly", "true"),
+            ("name", "sec-ro"),
+            ("capacitybytes", "1099511627776"),
+        ])
+        .await;
+    assert_eq!(r["imagestore"]["readonly"], true, "{r}");
+    assert_eq!(r["imagestore"]["name"], "sec-ro", "{r}");
+    assert_eq!(r["imagestore"]["disksizetotal"], 1u64 << 40, "{r}");
+    let e = u
+        .err(
+            &[
+                ("command", "getUploadParamsForTemplate"),
+                ("name", "ro"),
+                ("format", "QCOW2"),
+                ("hypervisor", "Simulator"),
+                ("zoneid", &z.zone),
+                ("ostypeid", "4e3f2c1a-7b6d-4e5f-8a9b-000000000001"),
+            ],
+            431,
+        )
+        .await;
+    assert!(e.contains("writable"), "{e}");
+    let (code, _) = post(&http, &pending, vimg.clone(), false, None).await;
+    assert_eq!(code, 409, "a read-only store took an upload");
+    u.err(
+        &[
+            ("command", "updateImageStore"),
+            ("id", &store),
+            ("readonly", "false"),
+        ],
+        401,
+    )
+    .await;
+    admin
+        .ok(&[
+            ("command", "updateImageStore"),
+            ("id", &store),
+            ("readonly", "false"),
+        ])
+        .await;
+    let p = vol_params("after-ro", md5_hex(&vimg)).await;
+    let (code, text) = post(&http, &p, vimg.clone(), false, None).await;
+    assert_eq!(code, 200, "{text}");
     ts.stop().await;
 }
 

@@ -1,6 +1,6 @@
 // Volumes, templates, ISOs and SSH key pairs.
 
-import { api, role, Row } from "../api";
+import { api, Params, role, Row } from "../api";
 import { clean, confirmAct, formAct, from } from "../actions";
 import { badge, bytes, formDialog, h, modal, toast, when } from "../dom";
 import { listView } from "../table";
@@ -23,6 +23,27 @@ export function volumes(): HTMLElement {
         { key: "account", label: "Account", minor: true },
       ],
       tools: [
+        {
+          label: "Upload volume",
+          run: (r) =>
+            formDialog(
+              "Upload volume",
+              [
+                { name: "name", label: "Name", required: true },
+                { name: "zoneid", label: "Zone", type: "select", required: true, options: from("listZones") },
+                { name: "format", label: "Format", type: "select", required: true, options: [{ value: "QCOW2", label: "QCOW2" }, { value: "RAW", label: "RAW" }] },
+                { name: "file", label: "Disk image", type: "file", required: true },
+                { name: "checksum", label: "MD5 or SHA-256 (optional)" },
+              ],
+              async (v) => {
+                const { file, ...rest } = v;
+                await uploadFile("getUploadParamsForVolume", clean(rest), file as File);
+                toast(`Volume ${v.name} uploaded`, "ok");
+                r();
+              },
+              "Upload",
+            ),
+        },
         {
           label: "+ Create volume",
           primary: true,
@@ -78,6 +99,24 @@ export function volumes(): HTMLElement {
       ],
     }),
   );
+}
+
+/**
+ * A file sent from the browser to the image store: getUploadParamsFor… records the volume or
+ * template and answers a signed ticket; the file is POSTed as a form, as CloudStack's UI sends
+ * it, to the ticket's path on this origin (the page may be served over https).
+ */
+export async function uploadFile(command: string, params: Params, file: File): Promise<void> {
+  const p = (await api(command, params)).getuploadparams as Row;
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const path = new URL(String(p.postURL), location.href).pathname;
+  const resp = await fetch(path, {
+    method: "POST",
+    headers: { "X-signature": String(p.signature), "X-metadata": String(p.metadata), "X-expires": String(p.expires) },
+    body: form,
+  });
+  if (!resp.ok) throw new Error(`The upload was refused (${resp.status}): ${await resp.text()}`);
 }
 
 /** A snapshot of a volume now (the job's progress shows in the notifications). */

@@ -220,6 +220,31 @@ fn addresses() -> Vec<CommandSpec> {
             .opt("gateway", String, "the gateway of the VLAN IP range")
             .opt("netmask", String, "the netmask of the VLAN IP range")
             .opt("forsystemvms", Boolean, "true if IP range is set to system vms, false if not"),
+        CommandSpec::new("dedicateGuestVlanRange", "Dedicates a guest vlan range to an account")
+            .roles(ADMIN)
+            .returns("dedicatedguestvlanrange", GUEST_VLAN_RANGE)
+            .req("vlanrange", String, "guest vlan range to be dedicated")
+            .req("physicalnetworkid", Uuid, "physical network ID of the vlan")
+            .rel("listPhysicalNetworks")
+            .req("account", String, "account who will own the VLAN")
+            .opt("domainid", Uuid, "domain ID of the account owning a VLAN")
+            .rel("listDomains"),
+        CommandSpec::new("listDedicatedGuestVlanRanges", "Lists dedicated guest vlan ranges")
+            .roles(ADMIN)
+            .returns("dedicatedguestvlanrange", GUEST_VLAN_RANGE)
+            .list()
+            .opt("id", Uuid, "list dedicated guest vlan ranges by id")
+            .opt("account", String, "the account with which the guest VLAN range is associated. Must be used with the domainId parameter.")
+            .opt("domainid", Uuid, "the domain ID with which the guest VLAN range is associated.  If used with the account parameter, returns all guest VLAN ranges for that account in the specified domain.")
+            .opt("guestvlanrange", String, "the dedicated guest vlan range")
+            .opt("physicalnetworkid", Uuid, "physical network id of the guest VLAN range")
+            .opt("zoneid", Uuid, "zone of the guest VLAN range"),
+        CommandSpec::new("releaseDedicatedGuestVlanRange", "Releases a dedicated guest vlan range to the system")
+            .roles(ADMIN)
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the ID of the dedicated guest vlan range")
+            .rel("listDedicatedGuestVlanRanges"),
         CommandSpec::new("deleteVlanIpRange", "Deletes a VLAN IP range.")
             .roles(ADMIN)
             .returns("success", SUCCESS)
@@ -247,6 +272,13 @@ fn addresses() -> Vec<CommandSpec> {
             .opt("id", Uuid, "the ID of the public IP address to disassociate. Mutually exclusive with the ipaddress parameter")
             .rel("listPublicIpAddresses")
             .opt("ipaddress", String, "IP Address to be disassociated. Mutually exclusive with the id parameter"),
+        CommandSpec::new("updateIpAddress", "Updates an IP address")
+            .asynchronous()
+            .returns("ipaddress", PUBLIC_IP)
+            .req("id", Uuid, "the ID of the public IP address to update")
+            .rel("listPublicIpAddresses")
+            .opt("customid", String, "an optional field, in case you want to set a custom id to the resource. Allowed to Root Admins only (accepted; Canopy keeps its UUIDs)")
+            .opt("fordisplay", Boolean, "an optional field, whether to the display the IP to the end user or not"),
         CommandSpec::new("listPublicIpAddresses", "Lists all public IP addresses")
             .returns("publicipaddress", PUBLIC_IP)
             .owned_list()
@@ -820,4 +852,37 @@ const AUTOSCALE_VM_GROUP: &[crate::registry::Field] = &[
         "string",
         "the current state of the AutoScale Vm Group",
     ),
+];
+
+/// A guest VLAN (VNI) range dedicated to an account.
+const GUEST_VLAN_RANGE: &[crate::registry::Field] = &[
+    crate::registry::f("id", "string", "the ID of the guest VLAN range"),
+    crate::registry::f("guestvlanrange", "string", "the guest VLAN range"),
+    crate::registry::f("account", "string", "the account of the guest VLAN range"),
+    crate::registry::f(
+        "accountid",
+        "string",
+        "the account ID of the guest VLAN range (Canopy)",
+    ),
+    crate::registry::f(
+        "domainid",
+        "string",
+        "the domain ID of the guest VLAN range",
+    ),
+    crate::registry::f(
+        "domain",
+        "string",
+        "the domain name of the guest VLAN range",
+    ),
+    crate::registry::f(
+        "domainpath",
+        "string",
+        "path of the domain to which the guest VLAN range belongs",
+    ),
+    crate::registry::f(
+        "physicalnetworkid",
+        "string",
+        "the physical network of the guest vlan range",
+    ),
+    crate::registry::f("zoneid", "string", "the zone of the guest vlan range"),
 ];

@@ -417,6 +417,8 @@ pub const BACKGROUND_TASK: &[Field] = &[
 
 pub const CONFIGURATION: &[Field] = &[
     f("name", "string", "the name of the configuration"),
+    f("group", "string", "the group of the configuration (listConfigurationGroups)"),
+    f("subgroup", "string", "the subgroup of the configuration"),
     f("scope", "string", "scope(zone/cluster/storagepool/imagestore/domain/account) of the parameter that needs to be updated"),
     f("id", "string", "the ID of the object of the scope (zone, cluster, …) the value is for"),
     f("value", "string", "the value of the configuration"),

@@ -632,6 +632,11 @@ pub const IMAGE_STORE: &[Field] = &[
     f("zoneid", "string", "the Zone ID of the image store"),
     f("zonename", "string", "the Zone name of the image store"),
     f("readonly", "boolean", "defines if store is read-only"),
+    f(
+        "disksizetotal",
+        "long",
+        "the total disk size of the host (set with updateImageStore capacitybytes)",
+    ),
 ];
 
 pub const CAPACITY: &[Field] = &[

@@ -98,6 +98,14 @@ pub fn specs() -> Vec<CommandSpec> {
             .roles(ADMIN)
             .returns("success", SUCCESS)
             .req("id", Uuid, "The image store ID or Secondary Storage ID."),
+        CommandSpec::new("updateImageStore", "Updates image store read-only status")
+            .roles(ADMIN)
+            .returns("imagestore", IMAGE_STORE)
+            .req("id", Uuid, "Image Store UUID")
+            .rel("listImageStores")
+            .opt("name", String, "The new name for the Image Store.")
+            .opt("readonly", Boolean, "If set to true, it designates the corresponding image store to read-only, hence not considering them during storage migration")
+            .opt("capacitybytes", Long, "The number of bytes CloudStack can use on this image storage"),
     ]
 }
 

@@ -99,7 +99,14 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("domainid", Uuid, "the ID of the Domain to list the parameter value for corresponding domain")
             .rel("listDomains")
             .opt("accountid", Uuid, "the ID of the Account to list the parameter value for corresponding account")
-            .rel("listAccounts"),
+            .rel("listAccounts")
+            .opt("group", String, "lists configuration by group name (listConfigurationGroups)")
+            .opt("subgroup", String, "lists configuration by subgroup name"),
+        CommandSpec::new("listConfigurationGroups", "Lists all configuration groups (primarily used for UI).")
+            .roles(ADMIN)
+            .returns("configurationgroup", CONFIGURATION_GROUP)
+            .list()
+            .opt("name", String, "lists configuration group by group name"),
         CommandSpec::new("listRegions", "Lists Regions")
             .returns("region", REGION)
             .list()
@@ -219,4 +226,24 @@ pub const ALERT: &[Field] = &[
     f("zoneid", "string", "the zone of the alert (Canopy)"),
     f("podid", "string", "the pod of the alert (Canopy)"),
     f("clusterid", "string", "the cluster of the alert (Canopy)"),
+];
+
+/// A group of settings (listConfigurationGroups).
+const CONFIGURATION_GROUP: &[Field] = &[
+    f("name", "string", "the name of the configuration group"),
+    f(
+        "description",
+        "string",
+        "the description of the configuration group",
+    ),
+    f(
+        "precedence",
+        "long",
+        "the precedence of the configuration group",
+    ),
+    f(
+        "subgroup",
+        "list",
+        "the subgroups of the configuration group",
+    ),
 ];

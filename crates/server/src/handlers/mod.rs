@@ -11,6 +11,7 @@ pub mod clusters;
 pub mod dedication;
 pub mod details;
 pub mod domains;
+pub mod guestvlans;
 pub mod hosts;
 pub mod ilb;
 pub mod infra_metrics;

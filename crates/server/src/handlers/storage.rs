@@ -286,14 +286,54 @@ pub async fn create_pool(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
     Ok(json!({ "storagepool": pool_views(st, std::slice::from_ref(&row)).await?.pop() }))
 }
 
+/// CloudStack's `StoragePoolStatus` values (listStoragePools `status`).
+const POOL_STATUSES: &[&str] = &[
+    "Initial",
+    "Initialized",
+    "Creating",
+    "Attaching",
+    "Up",
+    "PrepareForMaintenance",
+    "ErrorInPrepareForMaintenance",
+    "CancelMaintenance",
+    "Maintenance",
+    "ErrorInMaintenance",
+    "Disabled",
+    "Removed",
+];
+
 pub async fn list_pools(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    // As CloudStack: an unknown scope or status is an invalid parameter, not an empty list.
+    let scope = match args.text("scope").map(str::trim) {
+        Some(sc) if ["ZONE", "CLUSTER", "HOST"].contains(&sc.to_ascii_uppercase().as_str()) => {
+            Some(sc.to_ascii_uppercase())
+        }
+        Some(sc) => {
+            return param_err(format!(
+                "Invalid scope type {sc}: use ZONE, CLUSTER or HOST"
+            ))
+        }
+        None => None,
+    };
+    let status = match args.text("status").map(str::trim) {
+        Some(x) => match POOL_STATUSES.iter().find(|s| s.eq_ignore_ascii_case(x)) {
+            Some(s) => Some(s.to_string()),
+            None => {
+                return param_err(format!(
+                    "Invalid status {x}: use one of {}",
+                    POOL_STATUSES.join(", ")
+                ))
+            }
+        },
+        None => None,
+    };
     let f = InfraFilter {
         ids: args.uuid("id").map(|i| vec![i]),
         zone_id: args.uuid("zoneid"),
         parent_id: args.uuid("clusterid"),
         name: args.text("name").map(str::to_string),
-        kind: args.text("scope").map(str::to_string),
-        state: args.text("status").map(str::to_string),
+        kind: scope,
+        state: status,
         keyword: args.text("keyword").map(str::to_string),
         ..Default::default()
     };
@@ -311,6 +351,12 @@ pub async fn list_pools(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<
         .filter(|r| {
             args.text("path")
                 .map(|p| attr_str(r, "path").as_deref() == Some(p))
+                .unwrap_or(true)
+        })
+        // Canopy's pools are directories on their hosts: their address is the host's own.
+        .filter(|_| {
+            args.text("ipaddress")
+                .map(|a| matches!(a.trim(), "localhost" | "127.0.0.1"))
                 .unwrap_or(true)
         })
         .collect();
@@ -454,7 +500,8 @@ async fn store_views(st: &State, rows: &[InfraRow]) -> AppResult<Vec<Value>> {
             json!({
                 "id": r.id, "name": r.name, "url": attr_str(r, "url"), "protocol": r.kind,
                 "providername": attr_str(r, "provider"), "scope": "ZONE", "zoneid": r.zone_id,
-                "zonename": zn.get(&r.zone_id), "readonly": false,
+                "zonename": zn.get(&r.zone_id), "readonly": r.attrs["readonly"] == true,
+                "disksizetotal": r.attrs.get("capacity_bytes"),
             })
         })
         .collect())
@@ -583,6 +630,43 @@ pub async fn list_image_stores(st: &State, _ctx: &OpContext, args: &Args) -> App
         total,
         store_views(st, &rows).await?,
     ))
+}
+
+/// updateImageStore: its name, whether it is read-only (it keeps serving what it has and takes
+/// nothing new: templates, ISOs, uploads and snapshots go to another store of the zone), and
+/// the capacity it reports.
+pub async fn update_image_store(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
+    let mut s = get(st, Infra::ImageStore, "id", args.required_id("id")?).await?;
+    if let Some(n) = args.text("name") {
+        let n = n.trim();
+        if n.is_empty() {
+            return param_err("Name can't be empty");
+        }
+        s.name = n.to_string();
+    }
+    if let Some(r) = args.bool("readonly") {
+        s.attrs["readonly"] = json!(r);
+    }
+    if let Some(c) = args.int("capacitybytes") {
+        if c <= 0 {
+            return param_err("capacitybytes must be positive");
+        }
+        s.attrs["capacity_bytes"] = json!(c);
+    }
+    let mut tx = st.store.begin().await?;
+    db::infra_update(&mut tx, Infra::ImageStore, &s).await?;
+    Event::new(
+        ctx,
+        "IMAGE.STORE.UPDATE",
+        format!("Image store {} updated", s.name),
+    )
+    .resource(s.id, "ImageStore", Some(&s.name))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    let s = get(st, Infra::ImageStore, "id", s.id).await?;
+    let v = store_views(st, std::slice::from_ref(&s)).await?;
+    Ok(json!({ "imagestore": v.into_iter().next().unwrap_or(Value::Null) }))
 }
 
 pub async fn delete_image_store(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {

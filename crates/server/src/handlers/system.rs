@@ -196,7 +196,10 @@ pub async fn archive_or_delete_events(
 }
 
 fn configuration(st: &State, d: &SettingDef) -> Value {
+    let (group, subgroup) = model::setting_groups::group_of(d.name);
     json!({
+        "group": group,
+        "subgroup": subgroup,
         "category": d.category,
         "name": d.name,
         "value": st.settings.value(d),
@@ -232,8 +235,15 @@ pub async fn list_configurations(st: &State, _ctx: &OpContext, args: &Args) -> A
     let name = args.text("name").map(str::to_lowercase);
     let category = args.text("category");
     let keyword = args.text("keyword").map(str::to_lowercase);
+    let group = args.text("group").map(str::trim);
+    let subgroup = args.text("subgroup").map(str::trim);
     let matching: Vec<&SettingDef> = SETTINGS
         .iter()
+        .filter(|d| {
+            let (g, sg) = model::setting_groups::group_of(d.name);
+            group.is_none_or(|x| g.eq_ignore_ascii_case(x))
+                && subgroup.is_none_or(|x| sg.eq_ignore_ascii_case(x))
+        })
         .filter(|d| {
             name.as_deref()
                 .map(|n| d.name.to_lowercase().contains(n))
@@ -409,4 +419,35 @@ pub async fn run_background_task(st: &State, _ctx: &OpContext, args: &Args) -> A
         .find(|t| t.name == name)
         .ok_or_else(|| crate::error::AppError::Internal("task vanished".into()))?;
     Ok(json!({ "backgroundtask": task_view(st, &t) }))
+}
+
+/// listConfigurationGroups: CloudStack's groups of settings with their subgroups
+/// (`model::setting_groups`), by precedence; `name` picks one.
+pub async fn list_configuration_groups(
+    _st: &State,
+    _ctx: &OpContext,
+    args: &Args,
+) -> AppResult<Value> {
+    let name = args.text("name").map(str::trim);
+    let items: Vec<Value> = model::setting_groups::GROUPS
+        .iter()
+        .filter(|(g, ..)| name.is_none_or(|n| g.eq_ignore_ascii_case(n)))
+        .map(|(g, desc, prec, subs)| {
+            json!({
+                "name": g,
+                "description": desc,
+                "precedence": prec,
+                "subgroup": subs
+                    .iter()
+                    .map(|(n, _, p)| json!({ "name": n, "precedence": p }))
+                    .collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let total = items.len() as u64;
+    Ok(list_body(
+        "configurationgroup",
+        total,
+        args.page.slice(items),
+    ))
 }

@@ -185,13 +185,16 @@ async fn new_row(
             .await?
             .0
             .into_iter()
-            .next()
+            // A read-only store (updateImageStore readonly=true) takes nothing new.
+            .find(|s| s.attrs["readonly"] != true)
     };
     if let Some(z) = zone {
         get(st, Infra::Zone, "zoneid", z).await?;
     }
     let Some(store) = store else {
-        return param_err("No image store to hold the image: add one with addImageStore");
+        return param_err(
+            "No writable image store to hold the image: add one with addImageStore (read-only stores take nothing new)",
+        );
     };
     let upload = url.is_none();
     let attrs = json!({

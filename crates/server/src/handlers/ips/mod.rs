@@ -459,7 +459,7 @@ pub async fn associate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppR
 pub async fn associate_run(
     st: &State,
     ctx: &OpContext,
-    _args: &Args,
+    args: &Args,
     job: &JobRef,
 ) -> AppResult<Value> {
     let id: Uuid = job.instance()?;
@@ -469,7 +469,47 @@ pub async fn associate_run(
     }
     let mut tx = st.store.begin().await?;
     db::public_ip_set_state(&mut tx, id, model::IpState::Allocated).await?;
+    db::public_ip_set_display(&mut tx, id, args.bool("fordisplay").unwrap_or(true)).await?;
     tx.commit().await?;
+    result(st, ctx, id).await
+}
+
+/// updateIpAddress: whether the address is shown to end users (`fordisplay`); `customid` is
+/// accepted (Canopy's ids are the UUIDs it made).
+pub async fn update_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
+    let ip = owned_ip(st, ctx, "id", args.required_id("id")?).await?;
+    if ip.state == model::IpState::Free {
+        return param_err(format!("IP address {} is not allocated", ip.address));
+    }
+    Ok(JobPlan {
+        instance_type: Some("IpAddress"),
+        instance_id: Some(ip.id.to_string()),
+        returns_id: false,
+        description: format!("Updating IP address {}", ip.address),
+    })
+}
+
+pub async fn update_run(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    job: &JobRef,
+) -> AppResult<Value> {
+    let id: Uuid = job.instance()?;
+    let ip = owned_ip(st, ctx, "id", id).await?;
+    if let Some(show) = args.bool("fordisplay") {
+        let mut tx = st.store.begin().await?;
+        db::public_ip_set_display(&mut tx, id, show).await?;
+        Event::new(
+            ctx,
+            "NET.IPUPDATE",
+            format!("IP address {} updated", ip.address),
+        )
+        .resource(id, "IpAddress", None)
+        .record(&mut tx)
+        .await?;
+        tx.commit().await?;
+    }
     result(st, ctx, id).await
 }
 

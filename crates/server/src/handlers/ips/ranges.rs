@@ -132,7 +132,7 @@ async fn basic_guest_network(
         return param_err("The DefaultSharedNetworkOfferingWithSGService offering is missing");
     };
     let net = model::net::network(gateway, prefix);
-    let vni = networks::allocate_vni(st, zone).await?;
+    let vni = networks::allocate_vni(st, zone, None).await?;
     let row = db::NetworkRow {
         id: model::NetworkId::new(),
         name: "defaultGuestNetwork".into(),

@@ -33,17 +33,40 @@ async fn vni_ranges(st: &Core, zone: Uuid) -> AppResult<Vec<(u32, u32)>> {
     Ok(out)
 }
 
-/// The lowest free VNI of the zone's ranges (the database refuses a duplicate; callers retry).
-pub(crate) async fn allocate_vni(st: &Core, zone: &db::InfraRow) -> AppResult<i64> {
+/// The lowest free VNI for a network of `owner`: from the owner's dedicated ranges
+/// (dedicateGuestVlanRange) first, else from the zone's ranges less every dedicated one (the
+/// database refuses a duplicate; callers retry).
+pub(crate) async fn allocate_vni(
+    st: &Core,
+    zone: &db::InfraRow,
+    owner: Option<model::AccountId>,
+) -> AppResult<i64> {
     let ranges = vni_ranges(st, zone.id).await?;
-    let used: std::collections::BTreeSet<u32> = {
+    let (used, dedicated): (std::collections::BTreeSet<u32>, Vec<db::VlanDedicationRow>) = {
         let mut c = st.store.read().await?;
-        db::network_vnis(&mut c, zone.id)
+        let used = db::network_vnis(&mut c, zone.id)
             .await?
             .into_iter()
             .filter_map(|v| u32::try_from(v).ok())
-            .collect()
+            .collect();
+        (used, db::vlan_dedication_list(&mut c, Some(zone.id)).await?)
     };
+    let span = |d: &db::VlanDedicationRow| {
+        (
+            u32::try_from(d.first_vni).unwrap_or(0),
+            u32::try_from(d.last_vni).unwrap_or(0),
+        )
+    };
+    let mine: Vec<(u32, u32)> = dedicated
+        .iter()
+        .filter(|d| Some(d.account_id) == owner)
+        .map(span)
+        .collect();
+    if let Some(v) = netplan::ipam::pick_vni(&mine, &used) {
+        return Ok(i64::from(v));
+    }
+    let all: Vec<(u32, u32)> = dedicated.iter().map(span).collect();
+    let ranges = netplan::ipam::subtract_ranges(&ranges, &all);
     match netplan::ipam::pick_vni(&ranges, &used) {
         Some(v) => Ok(i64::from(v)),
         None if ranges.is_empty() => Err(ApiError::new(
@@ -72,7 +95,7 @@ pub async fn implement(st: &Core, network: model::NetworkId) -> AppResult<()> {
     if n.vni.is_none() {
         let mut done = false;
         for _ in 0..8 {
-            let vni = allocate_vni(st, &zone).await?;
+            let vni = allocate_vni(st, &zone, n.account_id).await?;
             let mut tx = st.store.begin().await?;
             match db::network_set_vni(&mut tx, n.id, vni).await {
                 Ok(_) => {

@@ -243,7 +243,7 @@ pub async fn create(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value
         None
     };
     if guest == "Shared" && row.vni.is_none() {
-        row.vni = Some(allocate_vni(st, &zone).await?);
+        row.vni = Some(allocate_vni(st, &zone, row.account_id).await?);
     }
     let mut tx = st.store.begin().await?;
     match db::network_insert(&mut tx, &row).await {
