@@ -482,7 +482,7 @@ const dialogSubmit = async (page) => {
     await dialogSubmit(page);
     const row = rowByName(page, "uploaded1");
     await row.waitFor();
-    await row.locator("td:has-text('Uploaded')").waitFor();
+    await row.locator(".badge", { hasText: /^Uploaded$/ }).waitFor();
     await steps.shot(page, "10e-volume-uploaded");
     return "uploaded1: getUploadParamsForVolume, then the file POSTed as a form from the page; listed Uploaded (2 GiB)";
   });
