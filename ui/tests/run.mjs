@@ -467,6 +467,23 @@ const dialogSubmit = async (page) => {
     return "egress tcp/443, route 172.31.0.0/16 via 10.1.0.254 metric 20, data1 attached then detached";
   });
 
+  await steps.step("a secondary IP added to the instance's NIC from its page, then removed", async () => {
+    await page.goto(`${base}/client/#/instance/${vmId}`);
+    await page.click(".tabs button:has-text('NICs')");
+    const nic = page.locator("tbody tr[data-id]").first();
+    await nic.waitFor();
+    await nic.locator("button:has-text('Add IP')").click();
+    await dialogSubmit(page);
+    const cell = nic.locator("td").nth(2);
+    await page.waitForFunction((el) => /\d+\.\d+\.\d+\.\d+/.test(el.textContent), await cell.elementHandle());
+    const added = (await cell.textContent()).trim();
+    await steps.shot(page, "10f-secondary-ip");
+    await nic.locator("button:has-text('Remove IP')").click();
+    await dialogSubmit(page);
+    await page.waitForFunction((el) => el.textContent.trim() === "", await cell.elementHandle());
+    return `secondary IP ${added} added to the NIC (next free address) and removed`;
+  });
+
   await steps.step("a disk image uploaded from the browser becomes an Uploaded volume", async () => {
     // A qcow2 header claiming 2 GiB, as the file the user picks.
     const img = Buffer.alloc(64 * 1024);

@@ -35,6 +35,19 @@ export function vmActions(): Action[] {
     },
     { label: "Attach volume", show: (v) => v.state === "Running" || v.state === "Stopped", run: (v, r) => attachVolume(v, r) },
     {
+      label: "Attach ISO",
+      show: (v) => (v.state === "Running" || v.state === "Stopped") && !v.isoid,
+      run: (v, r) =>
+        formAct(
+          `Attach an ISO to ${v.name}`,
+          [{ name: "id", label: "ISO", type: "select", required: true, options: from("listIsos", { isofilter: "executable", zoneid: v.zoneid, isready: true }) }],
+          "attachIso",
+          { virtualmachineid: v.id },
+          r,
+        ),
+    },
+    { label: "Detach ISO", show: (v) => !!v.isoid, run: (v, r) => confirmAct(`Detach ISO from ${v.name}`, `Eject ${v.isoname ?? "the ISO"} from ${v.name}?`, "detachIso", { virtualmachineid: v.id }, r) },
+    {
       label: "Affinity groups",
       show: (v) => v.state === "Stopped",
       run: (v, r) =>
@@ -222,12 +235,37 @@ export function instanceDetail(id: string): HTMLElement {
           [
             "NICs",
             () =>
-              h(
-                "table",
-                { class: "plain" },
-                h("tr", {}, ["Network", "IP", "MAC", "Gateway", "Default"].map((x) => h("th", {}, x))),
-                (v.nic ?? []).map((n: Row) => h("tr", {}, h("td", {}, n.networkname), h("td", {}, n.ipaddress), h("td", {}, n.macaddress), h("td", {}, n.gateway), h("td", {}, String(n.isdefault)))),
-              ),
+              listView({
+                command: "listNics",
+                params: () => ({ virtualmachineid: v.id }),
+                search: false,
+                columns: [
+                  { key: "networkname", label: "Network", render: (n) => n.networkname ?? n.networkid },
+                  { key: "ipaddress", label: "IP" },
+                  { key: "secondaryip", label: "Secondary IPs", render: (n) => (n.secondaryip ?? []).map((x: Row) => x.ipaddress).join(", ") },
+                  { key: "macaddress", label: "MAC" },
+                  { key: "isdefault", label: "Default", render: (n) => (n.isdefault ? "yes" : "") },
+                ],
+                actions: [
+                  {
+                    label: "Add IP",
+                    run: (n, r) =>
+                      formAct(`Secondary IP on ${n.networkname ?? "the NIC"}`, [{ name: "ipaddress", label: "Address (empty: the next free one)" }], "addIpToNic", { nicid: n.id }, r),
+                  },
+                  {
+                    label: "Remove IP",
+                    show: (n) => (n.secondaryip ?? []).length > 0,
+                    run: (n, r) =>
+                      formAct(
+                        "Remove a secondary IP",
+                        [{ name: "id", label: "Address", type: "select", required: true, options: (n.secondaryip ?? []).map((x: Row) => ({ value: String(x.id), label: String(x.ipaddress) })) }],
+                        "removeIpFromNic",
+                        {},
+                        r,
+                      ),
+                  },
+                ],
+              }),
           ],
           [
             "Volumes",
