@@ -45,6 +45,7 @@ mod usage;
 mod userdata;
 mod vlandedication;
 mod vms;
+mod vmschedules;
 mod volumes;
 mod vpcs;
 
@@ -81,6 +82,7 @@ pub use usage::*;
 pub use userdata::*;
 pub use vlandedication::*;
 pub use vms::*;
+pub use vmschedules::*;
 pub use volumes::*;
 pub use vpcs::*;
 

@@ -48,9 +48,23 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (34, "the user data registry", V34),
     (35, "regions", V35),
     (36, "guest VNI ranges dedicated to accounts", V36),
+    (37, "VM schedules", V37),
 ];
 
-pub const SCHEMA_VERSION: i64 = 36;
+pub const SCHEMA_VERSION: i64 = 37;
+
+/// VM schedules (CloudStack's `vm_schedule`): a cron expression, its time zone, an action,
+/// the dates it applies between, and its next run (epoch ms; claimed by the server that runs
+/// it with a conditional update).
+const V37: &str = r#"
+CREATE TABLE vm_schedules (
+    id TEXT PRIMARY KEY, vm_id TEXT NOT NULL, description TEXT NOT NULL, schedule TEXT NOT NULL,
+    timezone TEXT NOT NULL, action TEXT NOT NULL, enabled BIGINT NOT NULL,
+    start_date BIGINT NOT NULL, end_date BIGINT, next_run BIGINT, created BIGINT NOT NULL
+);
+CREATE INDEX vm_schedules_vm ON vm_schedules (vm_id);
+CREATE INDEX vm_schedules_due ON vm_schedules (next_run)
+"#;
 
 /// Guest VLAN (VNI) ranges dedicated to an account (CloudStack's `account_vnet_map`, one row
 /// per range here): the account's networks take their VNIs from them first, no other account's

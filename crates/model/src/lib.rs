@@ -16,6 +16,7 @@ pub mod setting_groups;
 pub mod settings;
 pub mod state;
 pub mod stats;
+pub mod vmschedule;
 
 pub use ids::*;
 pub use state::{

@@ -340,6 +340,13 @@ fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
             run: |st| async move { text(handlers::snapshots::run_due(&st).await) }.boxed(),
         },
         TaskDef {
+            name: "vm-schedules",
+            description: "Runs the VM schedules that are due (createVMSchedule), each once across servers",
+            period: |_| secs(10),
+            timeout: secs(120),
+            run: |st| async move { text(handlers::vmschedules::run_due(&st).await) }.boxed(),
+        },
+        TaskDef {
             name: "storage-pool-refresh",
             description: "Measures shared storage pools through their hosts",
             period: |_| secs(60),

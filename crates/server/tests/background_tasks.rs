@@ -30,6 +30,7 @@ async fn tasks_run_independently_are_listed_and_run_on_demand() {
         "snapshot-policies",
         "storage-cleanup",
         "storage-pool-refresh",
+        "vm-schedules",
     ];
     // Each task runs once at start, then on its own period.
     let mut all = serde_json::Value::Null;

@@ -296,6 +296,41 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("domainid", Uuid, "the domain ID associated with the disk offering. If used with the account parameter returns the disk volume associated with the account for the specified domain.")
             .rel("listDomains")
             .opt("displayvolume", Boolean, "an optional field, whether to display the volume to the end user or not."),
+        CommandSpec::new("createVMSchedule", "Create VM Schedule")
+            .returns("vmschedule", VM_SCHEDULE)
+            .req("virtualmachineid", Uuid, "ID of the VM for which schedule is to be defined")
+            .rel("listVirtualMachines")
+            .req("schedule", String, "Schedule for action on VM in cron format. e.g. '0 15 10 * *' for 'at 15:00 on 10th day of every month'")
+            .req("timezone", String, "Specifies a timezone for this command (UTC, Etc/GMT+N or an offset such as +05:30)")
+            .req("action", String, "Action to take on the VM (START/STOP/REBOOT/FORCE_STOP/FORCE_REBOOT).")
+            .opt("description", String, "Name of the schedule")
+            .opt("startdate", String, "start date from which the schedule becomes active. Defaults to current date plus 1 minute. Use format \"yyyy-MM-dd hh:mm:ss\"")
+            .opt("enddate", String, "end date after which the schedule becomes inactive. Use format \"yyyy-MM-dd hh:mm:ss\"")
+            .opt("enabled", Boolean, "Enable VM schedule. Defaults to true"),
+        CommandSpec::new("listVMSchedule", "List VM Schedules.")
+            .returns("vmschedule", VM_SCHEDULE)
+            .list()
+            .req("virtualmachineid", Uuid, "ID of the VM for which schedule is to be defined")
+            .rel("listVirtualMachines")
+            .opt("id", Uuid, "ID of VM schedule")
+            .opt("action", String, "Action taken by schedule")
+            .opt("enabled", Boolean, "ID of VM schedule"),
+        CommandSpec::new("updateVMSchedule", "Update VM Schedule.")
+            .returns("vmschedule", VM_SCHEDULE)
+            .req("id", Uuid, "ID of VM schedule")
+            .opt("description", String, "Name of the schedule")
+            .opt("schedule", String, "Schedule for action on VM in cron format")
+            .opt("timezone", String, "Specifies a timezone for this command")
+            .opt("startdate", String, "start date from which the schedule becomes active. Use format \"yyyy-MM-dd hh:mm:ss\"")
+            .opt("enddate", String, "end date after which the schedule becomes inactive. Use format \"yyyy-MM-dd hh:mm:ss\"")
+            .opt("enabled", Boolean, "Enable VM schedule"),
+        CommandSpec::new("deleteVMSchedule", "Delete VM Schedule.")
+            .returns("success", SUCCESS)
+            .req("virtualmachineid", Uuid, "ID of VM")
+            .rel("listVirtualMachines")
+            .opt("id", Uuid, "ID of VM schedule")
+            .opt("ids", List, "IDs of VM schedule")
+            .of(Uuid),
         CommandSpec::new("getUploadParamsForVolume", "Upload a data disk to the cloudstack cloud.")
             .returns("getuploadparams", crate::commands::storage::UPLOAD_PARAMS)
             .req("name", String, "the name of the volume/template/iso")
@@ -434,3 +469,25 @@ fn volume_filters(spec: CommandSpec) -> CommandSpec {
         .opt("storageid", Uuid, "the ID of the storage pool (admins)")
         .opt("diskofferingid", Uuid, "List volumes by disk offering")
 }
+
+/// A VM schedule (createVMSchedule).
+const VM_SCHEDULE: &[crate::registry::Field] = &[
+    crate::registry::f("id", "string", "the ID of VM schedule"),
+    crate::registry::f("virtualmachineid", "string", "ID of virtual machine"),
+    crate::registry::f("description", "string", "Description of VM schedule"),
+    crate::registry::f("schedule", "string", "Cron formatted VM schedule"),
+    crate::registry::f("timezone", "string", "Timezone of the schedule"),
+    crate::registry::f("action", "string", "Action"),
+    crate::registry::f("enabled", "boolean", "VM schedule is enabled"),
+    crate::registry::f(
+        "startdate",
+        "date",
+        "Date from which the schedule is active",
+    ),
+    crate::registry::f(
+        "enddate",
+        "date",
+        "Date after which the schedule becomes inactive",
+    ),
+    crate::registry::f("created", "date", "Date when the schedule was created"),
+];

@@ -42,6 +42,7 @@ pub mod templates;
 pub mod userdata;
 pub mod users;
 pub mod vms;
+pub mod vmschedules;
 pub mod volumes;
 pub mod vpcs;
 pub mod vpn;
