@@ -419,10 +419,26 @@ async fn deleting_an_account_releases_its_networking() {
         ])
         .await;
     assert_eq!(j["jobstatus"], 1, "{j}");
+    // A VM still running when its account is deleted: expunged with it (its host stops it).
+    let kept = deploy_vm(&frank, &z, "f2", &[]).await;
+    let kept_name = s(&vm_view(admin, &s(&kept["id"])).await["instancename"]);
+    assert!(z.running().contains(&kept_name));
     let j = admin
         .job(&[("command", "deleteAccount"), ("id", &acct)])
         .await;
     assert_eq!(j["jobstatus"], 1, "{j}");
+    assert!(
+        !z.running().contains(&kept_name),
+        "a deleted account's VM still runs on its host"
+    );
+    let l = admin
+        .ok(&[
+            ("command", "listVirtualMachines"),
+            ("id", &s(&kept["id"])),
+            ("listall", "true"),
+        ])
+        .await;
+    assert_eq!(l["count"].as_u64().unwrap_or(0), 0, "{l}");
     let ip = &admin
         .ok(&[
             ("command", "listPublicIpAddresses"),

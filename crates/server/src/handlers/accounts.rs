@@ -330,6 +330,30 @@ pub async fn delete_run(
     _job: &crate::jobs::JobRef,
 ) -> AppResult<Value> {
     let id: AccountId = args.required_id("id")?;
+    // As CloudStack's account clean-up: the account's VMs are expunged (their hosts stop
+    // them and delete their disks) and its detached volumes deleted before the account goes,
+    // so nothing runs or stays on a host for an owner that no longer exists.
+    let vms = {
+        let mut c = st.store.read().await?;
+        db::vm_list(
+            &mut c,
+            &db::VmFilter {
+                scope: Some(db::OwnerScope::Account(id)),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    };
+    super::projects::vm_jobs(
+        st,
+        &vms,
+        "destroyVirtualMachine",
+        &[("expunge", "true")],
+        "Account deletion: expunge",
+    )
+    .await?;
+    super::volumes::remove_detached_for_account(st, ctx, id).await?;
     remove_account(st, ctx, id, false).await?;
     Ok(success_body())
 }

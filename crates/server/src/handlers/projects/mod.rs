@@ -563,7 +563,7 @@ pub async fn suspend_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppRes
 }
 
 /// Submits `command` for each of these VMs (as the VM's owner) and waits for the jobs.
-async fn vm_jobs(
+pub(crate) async fn vm_jobs(
     st: &State,
     vms: &[db::VmRow],
     command: &str,
