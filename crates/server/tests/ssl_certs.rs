@@ -106,6 +106,14 @@ async fn certs(ts: TestServer) {
     )
     .await;
     assert!(s(&e).contains("public-private key pair"), "{e}");
+    // Expired: refused, as CloudStack's checkValidity refuses it.
+    let mut old = rcgen::CertificateParams::new(vec!["old.example".into()]).expect("params");
+    old.not_before = rcgen::date_time_ymd(2001, 1, 1);
+    old.not_after = rcgen::date_time_ymd(2002, 1, 1);
+    let old_key = rcgen::KeyPair::generate().expect("key");
+    let old_cert = old.self_signed(&old_key).expect("cert");
+    let e = upload(&u, "old", &old_cert.pem(), &old_key.serialize_pem(), 431).await;
+    assert!(s(&e).contains("expired"), "{e}");
     let c = upload(&u, "shop", &cert, &key, 200).await;
     let cert_id = s(&c["id"]);
     assert_eq!(c["name"], "shop");

@@ -40,7 +40,8 @@ fn certificates(param: &str, text: &str) -> AppResult<Vec<CertificateDer<'static
 }
 
 /// Checks the upload as CloudStack's CertService does: the certificate and the chain parse,
-/// the key parses (unencrypted PKCS#8, PKCS#1 or SEC1) and belongs to the certificate.
+/// the certificate is within its validity period, the key parses (unencrypted PKCS#8, PKCS#1
+/// or SEC1) and belongs to the certificate.
 /// Returns the certificate's SHA-1 fingerprint (`AA:BB:…`).
 pub(crate) fn validate(certificate: &str, chain: Option<&str>, key: &str) -> AppResult<String> {
     for (n, t) in [("certificate", certificate), ("privatekey", key)]
@@ -56,6 +57,27 @@ pub(crate) fn validate(certificate: &str, chain: Option<&str>, key: &str) -> App
         return param_err(
             "Invalid certificate: upload the server certificate alone, its issuers in certchain",
         );
+    }
+    // As CloudStack's `checkValidity`: a certificate outside its validity period is refused
+    // (x509-parser reads the dates; rustls does not expose them).
+    match x509_parser::parse_x509_certificate(certs[0].as_ref()) {
+        Ok((_, c)) => {
+            let now = api::time::now_ms() / 1000;
+            let v = c.validity();
+            if v.not_after.timestamp() < now {
+                return param_err(format!(
+                    "Certificate expired or not valid: it expired on {}",
+                    v.not_after
+                ));
+            }
+            if v.not_before.timestamp() > now {
+                return param_err(format!(
+                    "Certificate expired or not valid: it is valid only from {}",
+                    v.not_before
+                ));
+            }
+        }
+        Err(e) => return param_err(format!("Invalid certificate: {e}")),
     }
     if let Some(c) = chain.filter(|c| !c.trim().is_empty()) {
         certs.extend(certificates("certchain", c)?);
