@@ -132,6 +132,21 @@ async fn register_download_check_list_and_delete() {
     c.err(&call(&base("x", "ftp://host/x", "QCOW2", "")), 431)
         .await;
     c.err(&call(&base("x", &file_url, "VHD", "")), 431).await;
+    // For the simulator, VHD is taken (as CloudStack's simulator takes it).
+    let mut vhd = base("vhd-sim", &file_url, "VHD", "");
+    for (k, v) in vhd.iter_mut() {
+        if k == "hypervisor" {
+            *v = "Simulator".into();
+        }
+    }
+    let r = c.ok(&call(&vhd)).await;
+    assert_eq!(r["template"][0]["format"], "VHD", "{r}");
+    let id = r["template"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let j = c.job(&[("command", "deleteTemplate"), ("id", &id)]).await;
+    assert_eq!(j["jobstatus"], 1, "{j}");
     c.err(&call(&base("x", &file_url, "QCOW2", "nothex")), 431)
         .await;
 

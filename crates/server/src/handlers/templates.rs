@@ -121,9 +121,15 @@ async fn new_row(
         "ISO".to_string()
     } else {
         let f = args.required_str("format")?.to_ascii_uppercase();
-        if f != "QCOW2" && f != "RAW" {
+        // The simulator takes what CloudStack's simulator takes (its VMs read no disk).
+        let simulator = args
+            .text("hypervisor")
+            .is_some_and(|h| h.eq_ignore_ascii_case("simulator"));
+        let ok = matches!(f.as_str(), "QCOW2" | "RAW")
+            || (simulator && matches!(f.as_str(), "VHD" | "VHDX" | "OVA" | "VMDK"));
+        if !ok {
             return param_err(format!(
-                "Invalid format {f}: Canopy templates are QCOW2 or RAW"
+                "Invalid format {f}: KVM templates are QCOW2 or RAW (Simulator ones also VHD, VHDX, OVA or VMDK)"
             ));
         }
         f
