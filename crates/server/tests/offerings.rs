@@ -490,3 +490,45 @@ async fn defaults_rules_scoping_and_deletion() {
     );
     ts.stop().await;
 }
+
+/// `domainid` lists the offerings scoped to that domain; with `isrecursive=true` also those
+/// of its subdomains.
+#[tokio::test]
+async fn offerings_of_a_domain_and_its_subdomains() {
+    let ts = TestServer::start().await;
+    let c = &ts.admin;
+    let parent = create_domain(c, "osp", None).await;
+    let child = create_domain(c, "osc", Some(&parent)).await;
+    c.ok(&[
+        ("command", "createServiceOffering"),
+        ("name", "child-only"),
+        ("cpunumber", "1"),
+        ("cpuspeed", "500"),
+        ("memory", "128"),
+        ("domainid", &child),
+    ])
+    .await;
+    c.ok(&[
+        ("command", "createDiskOffering"),
+        ("name", "child-disk"),
+        ("disksize", "1"),
+        ("domainid", &child),
+    ])
+    .await;
+    for (cmd, key, want) in [
+        ("listServiceOfferings", "serviceoffering", "child-only"),
+        ("listDiskOfferings", "diskoffering", "child-disk"),
+    ] {
+        let direct = c.ok(&[("command", cmd), ("domainid", &parent)]).await;
+        assert!(names(&direct, key).is_empty(), "{direct}");
+        let deep = c
+            .ok(&[
+                ("command", cmd),
+                ("domainid", &parent),
+                ("isrecursive", "true"),
+            ])
+            .await;
+        assert_eq!(names(&deep, key), vec![want], "{deep}");
+    }
+    ts.stop().await;
+}

@@ -120,6 +120,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("systemvmtype", String, "the system VM type. Possible types are \"consoleproxy\", \"secondarystoragevm\" or \"domainrouter\".")
             .opt("zoneid", Uuid, "id of zone disk offering is associated with")
             .opt("domainid", Uuid, "the ID of the domain associated with the service offering")
+            .opt("isrecursive", Boolean, "with domainid: also the offerings of its subdomains")
             .opt("cpunumber", Integer, "the CPU number that listed offerings must support")
             .opt("cpuspeed", Integer, "the CPU speed that listed offerings must support")
             .opt("memory", Integer, "the RAM memory that listed offering must support")
@@ -171,6 +172,7 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("name", String, "name of the disk offering")
             .opt("zoneid", Uuid, "id of zone disk offering is associated with")
             .opt("domainid", Uuid, "the ID of the domain of the disk offering.")
+            .opt("isrecursive", Boolean, "with domainid: also the offerings of its subdomains")
             .opt("storagetype", String, "the storage type of the service offering. Values are local and shared.")
             .opt("state", String, "Filter by state of the disk offering. Defaults to 'Active'. If set to 'all' shows both Active & Inactive offerings."),
         CommandSpec::new("updateDiskOffering", "Updates a disk offering.")

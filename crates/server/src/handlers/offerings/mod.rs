@@ -143,6 +143,29 @@ pub(crate) async fn usable(
     }
 }
 
+/// The domains `domainid` names for a list of offerings: that domain, and with
+/// `isrecursive=true` its whole subtree (CloudStack 4.19's `isrecursive`).
+pub(super) async fn domain_filter(st: &State, args: &Args) -> AppResult<Option<Vec<Uuid>>> {
+    let Some(d) = args.id::<model::DomainId>("domainid") else {
+        return Ok(None);
+    };
+    let dom = crate::access::domain(st, "domainid", d).await?;
+    if !args.flag("isrecursive") {
+        return Ok(Some(vec![dom.id.0]));
+    }
+    let mut c = st.store.read().await?;
+    let all = db::domain_list(
+        &mut c,
+        &db::DomainFilter {
+            under: Some((dom.path.clone(), true)),
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    Ok(Some(all.into_iter().map(|x| x.id.0).collect()))
+}
+
 pub(super) fn visible(r: &InfraRow, lineage: &Option<Vec<Uuid>>, zone: Option<Uuid>) -> bool {
     let ds = uuids(r, "domainids");
     let zs = uuids(r, "zoneids");
@@ -392,13 +415,14 @@ pub async fn list_service(st: &State, ctx: &OpContext, args: &Args) -> AppResult
         db::infra_list(&mut c, Infra::ServiceOffering, &f).await?.0
     };
     let lineage = visible_filter(st, ctx).await?;
+    let domains = domain_filter(st, args).await?;
     let mut matching: Vec<InfraRow> = rows
         .into_iter()
         .filter(|r| visible(r, &lineage, args.uuid("zoneid")))
         .filter(|r| {
-            args.uuid("domainid")
-                .map(|d| uuids(r, "domainids").contains(&d))
-                .unwrap_or(true)
+            domains
+                .as_ref()
+                .is_none_or(|ds| uuids(r, "domainids").iter().any(|d| ds.contains(d)))
         })
         .filter(|r| {
             args.text("systemvmtype")
@@ -666,13 +690,14 @@ pub async fn list_disk(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Va
         db::infra_list(&mut c, Infra::DiskOffering, &f).await?.0
     };
     let lineage = visible_filter(st, ctx).await?;
+    let domains = domain_filter(st, args).await?;
     let mut matching: Vec<InfraRow> = rows
         .into_iter()
         .filter(|r| visible(r, &lineage, args.uuid("zoneid")))
         .filter(|r| {
-            args.uuid("domainid")
-                .map(|d| uuids(r, "domainids").contains(&d))
-                .unwrap_or(true)
+            domains
+                .as_ref()
+                .is_none_or(|ds| uuids(r, "domainids").iter().any(|d| ds.contains(d)))
         })
         .filter(|r| {
             ctx.is_admin()
