@@ -275,6 +275,8 @@ table! {
         "updateTrafficType" => (physnets::update_traffic_prepare, physnets::update_traffic_run),
         "deleteTrafficType" => (physnets::delete_traffic_prepare, physnets::delete_traffic_run),
         "updateNetworkServiceProvider" => (physnets::update_provider_prepare, physnets::update_provider_run),
+        "addNetworkServiceProvider" => (providers::add_prepare, providers::add_run),
+        "deleteNetworkServiceProvider" => (providers::delete_prepare, providers::delete_run),
         "configureVirtualRouterElement" => (physnets::configure_vr_prepare, physnets::configure_vr_run),
         "configureInternalLoadBalancerElement" => (ilb::configure_prepare, ilb::configure_run),
         "createInternalLoadBalancerElement" => (ilb::create_prepare, ilb::create_run),

@@ -402,6 +402,67 @@ async fn zone_pod_cluster_physical_network_lifecycle() {
     )
     .await;
 
+    // A provider deleted and added back (the Enabled one is refused first).
+    c.err(
+        &[
+            ("command", "deleteNetworkServiceProvider"),
+            ("id", &ilb_nsp),
+        ],
+        431,
+    )
+    .await;
+    let cd = c
+        .ok(&[
+            ("command", "listNetworkServiceProviders"),
+            ("physicalnetworkid", &pnid),
+            ("name", "ConfigDrive"),
+        ])
+        .await["networkserviceprovider"][0]["id"]
+        .as_str()
+        .expect("ConfigDrive")
+        .to_string();
+    job_ok(
+        c,
+        &[("command", "deleteNetworkServiceProvider"), ("id", &cd)],
+    )
+    .await;
+    let listed = |c: &Client| {
+        let c = Client::new(&c.base, &c.key, &c.secret);
+        let pnid = pnid.clone();
+        async move {
+            count(
+                &c.ok(&[
+                    ("command", "listNetworkServiceProviders"),
+                    ("physicalnetworkid", &pnid),
+                ])
+                .await,
+            )
+        }
+    };
+    assert_eq!(listed(c).await, 4);
+    let r = job_ok(
+        c,
+        &[
+            ("command", "addNetworkServiceProvider"),
+            ("name", "ConfigDrive"),
+            ("physicalnetworkid", &pnid),
+        ],
+    )
+    .await;
+    assert_eq!(r["networkserviceprovider"]["state"], "Disabled", "{r}");
+    assert_eq!(listed(c).await, 5);
+    for name in ["ConfigDrive", "Netscaler"] {
+        c.err(
+            &[
+                ("command", "addNetworkServiceProvider"),
+                ("name", name),
+                ("physicalnetworkid", &pnid),
+            ],
+            431,
+        )
+        .await;
+    }
+
     // Pods: range inside the gateway's subnet, no overlap with other pods or the guest CIDR.
     c.err(
         &[

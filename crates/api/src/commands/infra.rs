@@ -251,6 +251,21 @@ pub fn specs() -> Vec<CommandSpec> {
             .req("id", Uuid, "network service provider id")
             .opt("state", String, "Enabled/Disabled/Shutdown the physical network service provider")
             .opt("servicelist", List, "the list of services to be enabled for this physical network service provider"),
+        CommandSpec::new("addNetworkServiceProvider", "Adds a network serviceProvider to a physical network")
+            .roles(ADMIN)
+            .asynchronous()
+            .returns("networkserviceprovider", PROVIDER)
+            .req("name", String, "the name for the physical network service provider")
+            .req("physicalnetworkid", Uuid, "the Physical Network ID to add the provider to")
+            .rel("listPhysicalNetworks")
+            .opt("servicelist", List, "the list of services to be enabled for this physical network service provider")
+            .opt("destinationphysicalnetworkid", Uuid, "the destination Physical Network ID to bridge to (not supported)"),
+        CommandSpec::new("deleteNetworkServiceProvider", "Deletes a Network Service Provider.")
+            .roles(ADMIN)
+            .asynchronous()
+            .returns("success", SUCCESS)
+            .req("id", Uuid, "the ID of the network service provider")
+            .rel("listNetworkServiceProviders"),
         CommandSpec::new("listVirtualRouterElements", "Lists all available virtual router elements.")
             .roles(ADMIN)
             .returns("virtualrouterelement", VR_ELEMENT)

@@ -26,6 +26,7 @@ pub mod networks;
 pub mod offerings;
 pub mod physnets;
 pub mod projects;
+pub mod providers;
 pub mod regions;
 pub mod roles;
 pub mod routers;

@@ -16,7 +16,7 @@ use crate::jobs::{JobPlan, JobRef};
 use crate::state::State;
 
 /// The providers every physical network starts with, and their services.
-const DEFAULT_PROVIDERS: &[(&str, &[&str])] = &[
+pub(crate) const DEFAULT_PROVIDERS: &[(&str, &[&str])] = &[
     (
         "VirtualRouter",
         &[
@@ -571,7 +571,7 @@ pub async fn delete_traffic_run(
 
 // --- providers and virtual router elements ----------------------------------------------------
 
-fn provider_view(p: &InfraRow) -> Value {
+pub(crate) fn provider_view(p: &InfraRow) -> Value {
     json!({
         "id": p.id,
         "name": p.name,
