@@ -7,6 +7,7 @@ import { clear, errorText, h } from "./dom";
 import { dashboard } from "./views/dashboard";
 import { instanceDetail, instances, deployWizard } from "./views/instances";
 import { isos, keypairs, snapshots, templates, volumes } from "./views/storage";
+import { certificates } from "./views/certs";
 import { networkDetail, networks, publicIpDetail, publicIps, securityGroupDetail, securityGroups, vpnUsers } from "./views/network";
 import { serviceTags, vpcDetail, vpcs } from "./views/vpc";
 import { clusters, hostDetail, hosts, imageStores, offerings, physicalNetworks, pods, primaryStorage, routers, settings, zones } from "./views/infra";
@@ -42,6 +43,7 @@ const NAV: NavItem[] = [
   { section: "Network", path: "publicips", label: "Public IP addresses", view: publicIps },
   { section: "Network", path: "securitygroups", label: "Security groups", view: securityGroups },
   { section: "Network", path: "vpnusers", label: "VPN users", view: vpnUsers },
+  { section: "Network", path: "sslcerts", label: "SSL certificates", view: certificates },
   { section: "Network", path: "vpcs", label: "VPCs", view: vpcs },
   { section: "Network", path: "servicetags", label: "Service tags", view: serviceTags },
   { section: "Infrastructure", path: "zones", label: "Zones", view: zones, roles: ADMIN },

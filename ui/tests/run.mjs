@@ -9,7 +9,10 @@
 // maintenance (root admin); a user sees no infrastructure menu and no other account's VMs.
 // Screenshots of the main pages go to --shots.
 
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer } from "node:http";
 import { apiSession, args, check, launch, sleep, Steps, uiLogin, watchErrors } from "./lib.mjs";
 
@@ -465,6 +468,29 @@ const dialogSubmit = async (page) => {
     await dialogSubmit(page);
     await vrow.waitFor({ state: "detached" });
     return "egress tcp/443, route 172.31.0.0/16 via 10.1.0.254 metric 20, data1 attached then detached";
+  });
+
+  await steps.step("an SSL certificate uploaded on its page (PEM pasted), listed with its fingerprint, deleted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "canopy-ui-cert-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k.pem"), "-out", join(dir, "c.pem"), "-days", "2", "-subj", "/CN=shop.example"], { stdio: "ignore" });
+    const cert = readFileSync(join(dir, "c.pem"), "utf8");
+    const key = readFileSync(join(dir, "k.pem"), "utf8");
+    rmSync(dir, { recursive: true, force: true });
+    await page.goto(`${base}/client/#/sslcerts`);
+    await page.click("text=+ Upload certificate");
+    await page.fill(".modal input[name=name]", "shop-cert");
+    await page.fill(".modal textarea[name=certificate]", cert);
+    await page.fill(".modal textarea[name=privatekey]", key);
+    await dialogSubmit(page);
+    const row = rowByName(page, "shop-cert");
+    await row.waitFor();
+    const fp = (await row.locator("td").nth(1).textContent()).trim();
+    if (fp.split(":").length !== 20) throw new Error(`no SHA-1 fingerprint: ${fp}`);
+    await steps.shot(page, "10g-ssl-certificate");
+    await row.locator("button:has-text('Delete')").click();
+    await dialogSubmit(page);
+    await row.waitFor({ state: "detached" });
+    return `shop-cert uploaded (fingerprint ${fp.slice(0, 11)}…) and deleted`;
   });
 
   await steps.step("a secondary IP added to the instance's NIC from its page, then removed", async () => {

@@ -6,6 +6,7 @@ import { list, listAll, role, Row } from "../api";
 import { act, clean, confirmAct, formAct, from } from "../actions";
 import { badge, clear, errorText, Field, h, options } from "../dom";
 import { details, listView, tabs } from "../table";
+import { lbCertActions } from "./certs";
 
 const PROTOCOLS = [
   { value: "tcp", label: "TCP" },
@@ -438,7 +439,7 @@ function loadBalancers(ip: Row): HTMLElement {
               { name: "algorithm", label: "Algorithm", type: "select", required: true, options: ["roundrobin", "leastconn", "source"].map((a) => ({ value: a, label: a })) },
               { name: "publicport", label: "Public port", type: "number", required: true },
               { name: "privateport", label: "Private port", type: "number", required: true },
-              { name: "protocol", label: "Protocol", type: "select", options: ["tcp", "udp"].map((a) => ({ value: a, label: a })) },
+              { name: "protocol", label: "Protocol", type: "select", options: ["tcp", "udp", "ssl"].map((a) => ({ value: a, label: a === "ssl" ? "ssl (TLS ends at the router)" : a })) },
             ],
             "createLoadBalancerRule",
             { publicipid: ip.id, networkid: ip.associatednetworkid },
@@ -448,6 +449,7 @@ function loadBalancers(ip: Row): HTMLElement {
     ],
     actions: [
       { label: "Members", run: (lb) => void clear(holder, members(lb)) },
+      ...lbCertActions(),
       { label: "Delete", danger: true, run: (x, r) => confirmAct(`Delete ${x.name}`, `Delete the load balancer ${x.name}?`, "deleteLoadBalancerRule", { id: x.id }, r) },
     ],
   });
