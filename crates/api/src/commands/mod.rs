@@ -19,6 +19,7 @@ mod objects_vm;
 mod objects_vpc;
 mod offerings;
 mod projects;
+mod ranges;
 mod scheduling;
 mod snapshots;
 mod storage;
@@ -45,6 +46,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(tags::specs());
     v.extend(vms::specs());
     v.extend(network::specs());
+    v.extend(ranges::specs());
     v.extend(certs::specs());
     v.extend(vpc::specs());
     v.extend(scheduling::specs());

@@ -1,4 +1,4 @@
-//! Response objects of the storage lifecycle commands (snapshots and their policies).
+//! Response objects of storage: snapshots and their policies, storage pools and image stores.
 
 use crate::registry::{f, Field};
 
@@ -151,5 +151,82 @@ pub const EXTRACT: &[Field] = &[
         "url",
         "string",
         "if mode = download the url from which the entity can be downloaded",
+    ),
+];
+
+pub const STORAGE_POOL: &[Field] = &[
+    f("id", "string", "the ID of the storage pool"),
+    f("name", "string", "the name of the storage pool"),
+    f("zoneid", "string", "the Zone ID of the storage pool"),
+    f("zonename", "string", "the Zone name of the storage pool"),
+    f("podid", "string", "the Pod ID of the storage pool"),
+    f("podname", "string", "the Pod name of the storage pool"),
+    f(
+        "clusterid",
+        "string",
+        "the ID of the cluster for the storage pool",
+    ),
+    f(
+        "clustername",
+        "string",
+        "the name of the cluster for the storage pool",
+    ),
+    f("state", "string", "the state of the storage pool"),
+    f("scope", "string", "the scope of the storage pool"),
+    f("type", "string", "the storage pool type"),
+    f("path", "string", "the storage pool path"),
+    f("ipaddress", "string", "the IP address of the storage pool"),
+    f(
+        "disksizetotal",
+        "long",
+        "the total disk size of the storage pool",
+    ),
+    f(
+        "disksizeused",
+        "long",
+        "the host's currently used disk size",
+    ),
+    f(
+        "disksizeallocated",
+        "long",
+        "the host's currently allocated disk size",
+    ),
+    f("tags", "string", "the tags for the storage pool"),
+    f(
+        "hypervisor",
+        "string",
+        "the hypervisor type of the storage pool",
+    ),
+    f("provider", "string", "Storage provider for this pool"),
+    f(
+        "overprovisionfactor",
+        "string",
+        "the overprovisionfactor for the storage pool",
+    ),
+    f(
+        "created",
+        "date",
+        "the date and time the storage pool was created",
+    ),
+];
+
+pub const IMAGE_STORE: &[Field] = &[
+    f("id", "string", "the ID of the image store"),
+    f("name", "string", "the name of the image store"),
+    f("url", "string", "the url of the image store"),
+    f("protocol", "string", "the protocol of the image store"),
+    f(
+        "providername",
+        "string",
+        "the provider name of the image store",
+    ),
+    f("scope", "string", "the scope of the image store"),
+    f("zoneid", "string", "the Zone ID of the image store"),
+    f("zonename", "string", "the Zone name of the image store"),
+    f("readonly", "boolean", "defines if store is read-only"),
+    f(
+        "disksizetotal",
+        "long",
+        "the total disk size of the host (set with updateImageStore capacitybytes)",
     ),
 ];
