@@ -339,19 +339,7 @@ pub async fn create_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult
     .record(&mut tx)
     .await?;
     tx.commit().await?;
-    let r = {
-        let mut c = st.store.read().await?;
-        db::vlan_range_list(
-            &mut c,
-            &db::VlanRangeFilter {
-                ids: vec![row.id],
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-    };
-    Ok(json!({ "vlan": range_views(st, &r).await?.into_iter().next().unwrap_or_default() }))
+    range_answer(st, row.id).await
 }
 
 pub async fn list_ranges(st: &State, _ctx: &OpContext, args: &Args) -> AppResult<Value> {
@@ -399,21 +387,7 @@ pub async fn list_ranges(st: &State, _ctx: &OpContext, args: &Args) -> AppResult
 
 pub async fn delete_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let id: Uuid = args.required_id("id")?;
-    let r = {
-        let mut c = st.store.read().await?;
-        db::vlan_range_list(
-            &mut c,
-            &db::VlanRangeFilter {
-                ids: vec![id],
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-        .into_iter()
-        .next()
-    }
-    .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
+    let r = range_by_id(st, id).await?;
     let mut tx = st.store.begin().await?;
     match r.network_id {
         None => {
@@ -461,6 +435,13 @@ pub async fn delete_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult
 
 /// The public range `id` (not a shared network's).
 async fn public_range(st: &State, id: Uuid) -> AppResult<VlanRangeRow> {
+    Some(range_by_id(st, id).await?)
+        .filter(|r| r.network_id.is_none())
+        .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()).into())
+}
+
+/// The range `id` (public or a shared network's).
+async fn range_by_id(st: &State, id: Uuid) -> AppResult<VlanRangeRow> {
     let mut c = st.store.read().await?;
     db::vlan_range_list(
         &mut c,
@@ -473,8 +454,14 @@ async fn public_range(st: &State, id: Uuid) -> AppResult<VlanRangeRow> {
     .0
     .into_iter()
     .next()
-    .filter(|r| r.network_id.is_none())
     .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()).into())
+}
+
+/// The `vlan` answer of a range, as it is now.
+async fn range_answer(st: &State, id: Uuid) -> AppResult<Value> {
+    let r = range_by_id(st, id).await?;
+    let v = range_views(st, std::slice::from_ref(&r)).await?;
+    Ok(json!({ "vlan": v.into_iter().next().unwrap_or(Value::Null) }))
 }
 
 /// dedicatePublicIpRange: a public range becomes one account's (or, with `projectid`, a
@@ -526,9 +513,7 @@ pub async fn dedicate_range(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     .record(&mut tx)
     .await?;
     tx.commit().await?;
-    let r = public_range(st, r.id).await?;
-    let v = range_views(st, std::slice::from_ref(&r)).await?;
-    Ok(json!({ "vlan": v.into_iter().next().unwrap_or(Value::Null) }))
+    range_answer(st, r.id).await
 }
 
 /// releasePublicIpRange: a dedicated public range goes back to the zone.
@@ -557,21 +542,7 @@ pub async fn release_range(st: &State, ctx: &OpContext, args: &Args) -> AppResul
 /// the subnet of a shared network's range stays the network's.
 pub async fn update_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> {
     let id: Uuid = args.required_id("id")?;
-    let old = {
-        let mut c = st.store.read().await?;
-        db::vlan_range_list(
-            &mut c,
-            &db::VlanRangeFilter {
-                ids: vec![id],
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-        .into_iter()
-        .next()
-    }
-    .ok_or_else(|| ApiError::invalid_id("id", &id.to_string()))?;
+    let old = range_by_id(st, id).await?;
     let old_start = ip("startip", Some(&old.start_ip))?;
     let old_end = ip("endip", Some(&old.end_ip))?;
     let start = match args.text("startip") {
@@ -710,18 +681,5 @@ pub async fn update_range(st: &State, ctx: &OpContext, args: &Args) -> AppResult
     .record(&mut tx)
     .await?;
     tx.commit().await?;
-    let rows = {
-        let mut c = st.store.read().await?;
-        db::vlan_range_list(
-            &mut c,
-            &db::VlanRangeFilter {
-                ids: vec![old.id],
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-    };
-    let v = range_views(st, &rows).await?;
-    Ok(json!({ "vlan": v.into_iter().next().unwrap_or(Value::Null) }))
+    range_answer(st, old.id).await
 }
