@@ -58,6 +58,13 @@ command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
 command -v mcopy >/dev/null 2>&1 || need+=(mtools)
 command -v mkfs.vfat >/dev/null 2>&1 || need+=(dosfstools)
 command -v sfdisk >/dev/null 2>&1 || need+=(fdisk)
+# Site-to-site VPN on VPC routers: strongSwan's charon with userspace ESP (kernel-libipsec, in
+# libcharon-extra-plugins: no kernel ESP needed), swanctl and its VICI plugin, and the openssl/
+# gcm plugins (libstrongswan-standard-plugins).
+[ -x /usr/lib/ipsec/charon ] || need+=(strongswan-charon)
+command -v swanctl >/dev/null 2>&1 || need+=(strongswan-swanctl)
+[ -f /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] || need+=(libcharon-extra-plugins)
+[ -f /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] || need+=(libstrongswan-standard-plugins)
 # The web console: built with npm, tested in Debian's chromium.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)

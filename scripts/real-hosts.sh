@@ -26,7 +26,7 @@ TEMPLATE=${CANOPY_TEMPLATE_DIR:-$CACHE/template}
 PY="$CACHE/venv/bin/python"
 
 missing=()
-for t in qemu-system-x86_64 qemu-img nft dnsmasq haproxy ip bridge; do
+for t in qemu-system-x86_64 qemu-img nft dnsmasq haproxy ip bridge swanctl; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
 PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)")

@@ -55,4 +55,14 @@ fuzz_target!(|data: &[u8]| {
         let _ = rule.matches(&q);
     }
     let _ = raw.get("permission").map(model::rules::Permission::parse);
+    // Site-to-site VPN policies (createVpnCustomerGateway ikepolicy/esppolicy): what is
+    // accepted becomes strongSwan proposals of known words only — nothing that could break
+    // out of swanctl.conf.
+    for (k, ike) in [("ikepolicy", true), ("esppolicy", false)] {
+        if let Some(Ok(p)) = raw.get(k).map(|v| netplan::s2s::proposals(v, ike)) {
+            assert!(p
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == ','));
+        }
+    }
 });

@@ -1531,6 +1531,11 @@ def main():
     step("a VPC's private gateway: a static route through it reaches a network behind the next hop",
          private_gateway)
 
+    # Site-to-site VPN between this VPC and a second one (tests/e2e/rh_s2s.py).
+    import rh_s2s
+    rh_s2s.steps(types.SimpleNamespace(api=api, st=st, step=step, console=console, deploy=deploy,
+                                       wait_for=wait_for, check=check, times=TIMES))
+
     def qemu_dies():
         # Without HA: reported and Stopped. With HA: restarted.
         cli = st["sg"][1]

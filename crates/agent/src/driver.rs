@@ -450,6 +450,36 @@ impl SimDriver {
                 let now = self.host.net.apply(*generation, desired)?;
                 Ok(serde_json::json!({"generation": now, "stale": now != *generation}))
             }
+            // A simulated router's connections are up once it holds them.
+            Command::S2sStatus {
+                namespace,
+                connections,
+            } => {
+                let held: Vec<uuid::Uuid> = self
+                    .host
+                    .net
+                    .snapshot()
+                    .desired
+                    .into_iter()
+                    .flat_map(|d| d.routers)
+                    .filter(|r| &r.namespace == namespace)
+                    .filter_map(|r| r.s2s)
+                    .flat_map(|s| s.connections)
+                    .collect();
+                let states: std::collections::BTreeMap<uuid::Uuid, &str> = connections
+                    .iter()
+                    .map(|c| {
+                        let up = if held.contains(c) {
+                            "Connected"
+                        } else {
+                            "Disconnected"
+                        };
+                        (*c, up)
+                    })
+                    .collect();
+                Ok(serde_json::json!({ "connections": states }))
+            }
+            Command::S2sReset { .. } => Ok(serde_json::json!({})),
             other => Err(format!("unsupported command {other:?}").into()),
         }
     }

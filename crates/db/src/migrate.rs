@@ -49,9 +49,21 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (35, "regions", V35),
     (36, "guest VNI ranges dedicated to accounts", V36),
     (37, "VM schedules", V37),
+    (
+        38,
+        "site-to-site VPN gateways, customer gateways and connections",
+        V38,
+    ),
 ];
 
-pub const SCHEMA_VERSION: i64 = 37;
+pub const SCHEMA_VERSION: i64 = 38;
+
+/// Site-to-site VPN: `net_rules` of kinds `s2sgateway` (one per VPC: its `parent_id`),
+/// `s2scustomer` (named uniquely per account) and `s2sconnection` (under its gateway).
+const V38: &str = r#"
+CREATE UNIQUE INDEX net_rules_s2s_gateway ON net_rules (parent_id) WHERE removed IS NULL AND kind = 's2sgateway';
+CREATE UNIQUE INDEX net_rules_s2s_customer ON net_rules (account_id, name) WHERE removed IS NULL AND kind = 's2scustomer'
+"#;
 
 /// VM schedules (CloudStack's `vm_schedule`): a cron expression, its time zone, an action,
 /// the dates it applies between, and its next run (epoch ms; claimed by the server that runs

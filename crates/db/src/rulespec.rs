@@ -238,6 +238,51 @@ pub struct VpnSpec {
     pub fordisplay: bool,
 }
 
+/// A VPC's site-to-site VPN gateway (the VPC is its parent, its source-NAT address its IP).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S2sGatewaySpec {
+    #[serde(default = "yes")]
+    pub fordisplay: bool,
+}
+
+/// A site-to-site VPN customer gateway: the remote peer (its name is the rule's name).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S2sCustomerSpec {
+    /// The peer's address (or DNS name).
+    pub gateway: String,
+    /// The peer's subnets, comma-separated as given.
+    pub cidrlist: String,
+    /// Encrypted with the server's key.
+    pub ipsecpsk: String,
+    pub ikepolicy: String,
+    pub esppolicy: String,
+    pub ikelifetime: i64,
+    pub esplifetime: i64,
+    #[serde(default)]
+    pub dpd: bool,
+    #[serde(default)]
+    pub forceencap: bool,
+    #[serde(default)]
+    pub splitconnections: bool,
+    /// `ike`, `ikev1` or `ikev2`.
+    pub ikeversion: String,
+}
+
+/// A site-to-site VPN connection (its gateway is its parent).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S2sConnectionSpec {
+    pub customergatewayid: Uuid,
+    #[serde(default)]
+    pub passive: bool,
+    #[serde(default = "yes")]
+    pub fordisplay: bool,
+    /// CloudStack's connection state: Pending, Connected, Disconnected or Error.
+    pub status: String,
+}
+
 /// A VPN user of an account.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -332,6 +377,9 @@ pub enum RuleSpec {
     ServiceTag(ServiceTagSpec),
     SslCert(SslCertSpec),
     LbCert(LbCertSpec),
+    S2sGateway(S2sGatewaySpec),
+    S2sCustomer(S2sCustomerSpec),
+    S2sConnection(S2sConnectionSpec),
 }
 
 /// The kinds as stored in `net_rules.kind`.
@@ -355,6 +403,9 @@ pub mod kind {
     pub const SERVICE_TAG: &str = "servicetag";
     pub const SSL_CERT: &str = "sslcert";
     pub const LB_CERT: &str = "lbcert";
+    pub const S2S_GATEWAY: &str = "s2sgateway";
+    pub const S2S_CUSTOMER: &str = "s2scustomer";
+    pub const S2S_CONNECTION: &str = "s2sconnection";
 }
 
 impl RuleSpec {
@@ -381,6 +432,9 @@ impl RuleSpec {
             ServiceTag(_) => kind::SERVICE_TAG,
             SslCert(_) => kind::SSL_CERT,
             LbCert(_) => kind::LB_CERT,
+            S2sGateway(_) => kind::S2S_GATEWAY,
+            S2sCustomer(_) => kind::S2S_CUSTOMER,
+            S2sConnection(_) => kind::S2S_CONNECTION,
         }
     }
 
@@ -405,6 +459,9 @@ impl RuleSpec {
             ServiceTag(s) => serde_json::to_string(s),
             SslCert(s) => serde_json::to_string(s),
             LbCert(s) => serde_json::to_string(s),
+            S2sGateway(s) => serde_json::to_string(s),
+            S2sCustomer(s) => serde_json::to_string(s),
+            S2sConnection(s) => serde_json::to_string(s),
         };
         // Serializing these plain structs (strings, numbers, lists, string maps) cannot fail.
         v.unwrap_or_else(|_| "{}".into())
@@ -436,6 +493,9 @@ impl RuleSpec {
             kind::SERVICE_TAG => de(doc).map(ServiceTag),
             kind::SSL_CERT => de(doc).map(SslCert),
             kind::LB_CERT => de(doc).map(LbCert),
+            kind::S2S_GATEWAY => de(doc).map(S2sGateway),
+            kind::S2S_CUSTOMER => de(doc).map(S2sCustomer),
+            kind::S2S_CONNECTION => de(doc).map(S2sConnection),
             other => Err(format!("unknown rule kind {other:?}")),
         };
         r.map_err(|e| DbError::Corrupt {
@@ -497,6 +557,8 @@ impl RuleSpec {
             Stickiness(s) => s.fordisplay,
             HealthCheck(s) => s.fordisplay,
             Vpn(s) => s.fordisplay,
+            S2sGateway(s) => s.fordisplay,
+            S2sConnection(s) => s.fordisplay,
             _ => true,
         }
     }
@@ -512,6 +574,8 @@ impl RuleSpec {
             Stickiness(s) => s.fordisplay = d,
             HealthCheck(s) => s.fordisplay = d,
             Vpn(s) => s.fordisplay = d,
+            S2sGateway(s) => s.fordisplay = d,
+            S2sConnection(s) => s.fordisplay = d,
             _ => {}
         }
     }

@@ -127,6 +127,9 @@ pub struct RouterDesired {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub haproxy_files: BTreeMap<String, String>,
     pub vpn: Option<VpnDesired>,
+    /// A VPC router's site-to-site VPN connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s2s: Option<crate::s2s::S2sDesired>,
     /// The router's guest address: its data server (port 80) and password server (8080).
     pub data_address: Ipv4Addr,
     /// A VPC router's: every tier's gateway (then `data_address` is unused). One listener per
@@ -537,6 +540,7 @@ fn compile_router(ix: &Index, r: &Router) -> Option<RouterDesired> {
         haproxy_cfg,
         haproxy_files,
         vpn,
+        s2s: None,
         data_address: r.guest_ip,
         data_addresses: Vec::new(),
         guests,

@@ -8,7 +8,8 @@
 //!   it runs — interfaces, routes, dnsmasq, nftables, haproxy, VPN. The Linux network driver
 //!   applies it; the simulator records it.
 //! * [`acl`] and [`vpc`]: network ACL lists (order, moves, chains) and a VPC's router (a
-//!   namespace on every tier, the tiers' ACLs in its forward path).
+//!   namespace on every tier, the tiers' ACLs in its forward path); [`s2s`] its site-to-site
+//!   VPN connections (strongSwan).
 //!
 //! Everything here is a function of its input: the same state compiles to byte-identical
 //! output (the golden tests hold it to that), so the server can tell by a digest whether a
@@ -19,6 +20,7 @@ pub mod compile;
 pub mod ipam;
 pub mod nftdelta;
 mod render;
+pub mod s2s;
 pub mod state;
 pub mod tags;
 pub mod vpc;

@@ -29,6 +29,11 @@ impl Cidr {
     pub fn netmask(&self) -> Ipv4Addr {
         Ipv4Addr::from(Self::mask_bits(self.len))
     }
+    /// Whether the two prefixes share an address (one contains the other's network).
+    pub fn overlaps(&self, other: &Cidr) -> bool {
+        self.contains(other.addr) || other.contains(self.addr)
+    }
+
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         u32::from(ip) & Self::mask_bits(self.len) == u32::from(self.addr)
     }
@@ -415,6 +420,30 @@ pub struct RemoteAccessVpn {
     pub users: Vec<VpnUser>,
 }
 
+/// A site-to-site VPN connection of a VPC (its router runs it, from the VPC's address `ip_id`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteToSite {
+    pub id: Uuid,
+    pub vpc_id: Uuid,
+    pub ip_id: Uuid,
+    /// The customer gateway: an address or a DNS name.
+    pub peer: String,
+    pub peer_cidrs: Vec<Cidr>,
+    pub psk: String,
+    /// CloudStack's policy strings (`aes128-sha1;modp1536`).
+    pub ike_policy: String,
+    pub esp_policy: String,
+    pub ike_lifetime: u32,
+    pub esp_lifetime: u32,
+    pub dpd: bool,
+    /// `ike`, `ikev1` or `ikev2`.
+    pub ike_version: String,
+    /// Waits for the peer to initiate.
+    pub passive: bool,
+    /// One child SA per peer subnet.
+    pub split: bool,
+}
+
 /// Everything the compiler reads. Lists need not be sorted: the compiler orders its output.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetState {
@@ -438,6 +467,9 @@ pub struct NetState {
     pub vpcs: Vec<Vpc>,
     #[serde(default)]
     pub acls: Vec<AclList>,
+    /// Site-to-site VPN connections of the VPCs.
+    #[serde(default)]
+    pub s2s: Vec<SiteToSite>,
     /// The service tags the ACL items name (with their members).
     #[serde(default)]
     pub service_tags: Vec<crate::tags::ServiceTag>,

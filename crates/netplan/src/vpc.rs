@@ -188,6 +188,9 @@ pub(crate) fn compile_vpc_router(
                 .unwrap_or(vpc.cidr.addr);
             Some(crate::render::vpn(v, ip.address, local))
         });
+    // Site-to-site VPN connections, from the VPC's address each was made on.
+    let s2s = s2s_of(st, vpc_id, &ips)
+        .and_then(|(local, conns)| crate::s2s::render(&conns, local, vpc.cidr));
     Some(RouterDesired {
         router_id: r.id,
         network_id: vpc_id,
@@ -201,11 +204,28 @@ pub(crate) fn compile_vpc_router(
         haproxy_cfg,
         haproxy_files,
         vpn,
+        s2s,
         // The data and password servers answer on every tier's gateway.
         data_address: Ipv4Addr::UNSPECIFIED,
         data_addresses: per_tier.iter().filter_map(|(t, _)| t.gateway).collect(),
         guests,
     })
+}
+
+/// A VPC's site-to-site connections on one of its addresses (the gateway's: a VPC has one),
+/// with that address.
+fn s2s_of<'a>(
+    st: &'a NetState,
+    vpc: uuid::Uuid,
+    ips: &[&PublicIp],
+) -> Option<(Ipv4Addr, Vec<&'a SiteToSite>)> {
+    let conns: Vec<&SiteToSite> = st.s2s.iter().filter(|c| c.vpc_id == vpc).collect();
+    let first = conns.iter().map(|c| c.ip_id).min()?;
+    let local = ips.iter().find(|i| i.id == first)?.address;
+    Some((
+        local,
+        conns.into_iter().filter(|c| c.ip_id == first).collect(),
+    ))
 }
 
 /// The internal load balancers on these tiers, by address, port and id.
@@ -429,6 +449,13 @@ fn ruleset(
                 "        iifname \"public\" ip daddr {ip} meta l4proto esp accept"
             );
         }
+    }
+    // Site-to-site VPN: IKE and NAT-T (ESP travels in UDP 4500) on the gateway's address.
+    if let Some((local, _)) = s2s_of(st, vpc.id, ips) {
+        let _ = writeln!(
+            out,
+            "        iifname \"public\" ip daddr {local} udp dport {{ 500, 4500 }} accept"
+        );
     }
     out.push_str("        iifname \"public\" drop\n");
     // An internal load balancer is reached from its own tier directly; from another tier

@@ -356,6 +356,7 @@ pub fn fixture() -> NetState {
         }],
         vpcs: vec![],
         acls: vec![],
+        s2s: vec![],
         service_tags: vec![ServiceTag::of_cidrs("Storage", &[cidr("198.51.100.7/32")])],
     }
 }

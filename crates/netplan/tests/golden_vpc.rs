@@ -288,6 +288,23 @@ pub fn fixture() -> NetState {
             ServiceTag::of_cidrs("Storage", &[cidr("198.51.100.7/32")]),
             tags::internet(&[(ip("203.0.113.0"), ip("203.0.113.255"))]),
         ],
+        // A site-to-site VPN to a branch office from the VPC's source-NAT address.
+        s2s: vec![SiteToSite {
+            id: id(0x5250),
+            vpc_id: id(VPC),
+            ip_id: id(0x9100),
+            peer: "198.51.100.40".into(),
+            peer_cidrs: vec![cidr("172.16.0.0/16")],
+            psk: "branch-office-key".into(),
+            ike_policy: "aes256-sha256;modp2048".into(),
+            esp_policy: "aes256-sha256".into(),
+            ike_lifetime: 86400,
+            esp_lifetime: 3600,
+            dpd: true,
+            ike_version: "ikev2".into(),
+            passive: false,
+            split: false,
+        }],
         ..Default::default()
     }
 }
@@ -335,8 +352,33 @@ fn a_vpc_compiles_to_its_golden_files() {
             if let Some(h) = &r.haproxy_cfg {
                 check(&format!("{name}.{}.haproxy.cfg", r.namespace), h);
             }
+            if let Some(v) = &r.s2s {
+                check(
+                    &format!("{name}.{}.swanctl.conf", r.namespace),
+                    &v.swanctl_conf,
+                );
+            }
         }
     }
+}
+
+#[test]
+fn a_site_to_site_connection_opens_ike_on_the_gateway_address_only() {
+    let st = fixture();
+    let vr = compile_host(&st, id(VR));
+    let r = &vr.routers[0];
+    let s2s = r.s2s.as_ref().expect("the VPC router runs the connection");
+    assert_eq!(s2s.connections, vec![id(0x5250)]);
+    assert!(r
+        .nftables
+        .contains("iifname \"public\" ip daddr 203.0.113.20 udp dport { 500, 4500 } accept"));
+    assert!(!r.nftables.contains("203.0.113.21 udp dport { 500, 4500 }"));
+    // Without connections nothing runs and IKE is closed.
+    let mut none = fixture();
+    none.s2s.clear();
+    let vr = compile_host(&none, id(VR));
+    assert!(vr.routers[0].s2s.is_none());
+    assert!(!vr.routers[0].nftables.contains("dport { 500, 4500 }"));
 }
 
 #[test]

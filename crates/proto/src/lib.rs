@@ -338,6 +338,18 @@ pub enum Command {
         generation: u64,
         desired: Box<netplan::HostDesired>,
     },
+    /// Whether a router's site-to-site VPN connections are up. Reply:
+    /// `{"connections": {"<id>": "Connected" | "Disconnected"}}`.
+    S2sStatus {
+        namespace: String,
+        connections: Vec<Uuid>,
+    },
+    /// Closes a site-to-site connection's SAs; with `initiate`, connects it again.
+    S2sReset {
+        namespace: String,
+        connection: Uuid,
+        initiate: bool,
+    },
 }
 
 impl Command {
@@ -377,6 +389,8 @@ impl Command {
             Self::ListVms => "list_vms",
             Self::OpenConsole { .. } => "open_console",
             Self::ApplyNetwork { .. } => "apply_network",
+            Self::S2sStatus { .. } => "s2s_status",
+            Self::S2sReset { .. } => "s2s_reset",
         }
     }
 }

@@ -347,6 +347,13 @@ fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
             run: |st| async move { text(handlers::vmschedules::run_due(&st).await) }.boxed(),
         },
         TaskDef {
+            name: "s2s-vpn-check",
+            description: "Reads the site-to-site VPN connections' states from their VPC routers (router.check.interval)",
+            period: |st| secs(st.settings.int("router.check.interval").max(1) as u64),
+            timeout: secs(120),
+            run: |st| async move { text(handlers::s2svpn::check_all(&st).await) }.boxed(),
+        },
+        TaskDef {
             name: "storage-pool-refresh",
             description: "Measures shared storage pools through their hosts",
             period: |_| secs(60),

@@ -26,6 +26,7 @@ async fn tasks_run_independently_are_listed_and_run_on_demand() {
         "network-gc",
         "purge",
         "return-proxy",
+        "s2s-vpn-check",
         "server-heartbeat",
         "snapshot-policies",
         "storage-cleanup",

@@ -10,7 +10,8 @@
 //! - one namespace per virtual router (`r-<id>`), with veth links `guest`/`public`/`control`
 //!   (host ends `rg…`/`rp…`/`rc…`), addresses, routes (`proto static`, with metrics), its
 //!   nftables ruleset, dnsmasq (restarted when its configuration changed) and haproxy
-//!   (reloaded with `-sf`). Namespaces of routers no longer desired are torn down.
+//!   (reloaded with `-sf`), and a VPC router's strongSwan charon for its site-to-site VPN
+//!   connections (`ipsec`). Namespaces of routers no longer desired are torn down.
 //!
 //! Router files live in `STATE/routers/<namespace>/`; the daemons outlive the agent (an agent
 //! restart changes nothing on the data plane).
@@ -25,7 +26,10 @@ use serde_json::Value;
 use crate::netdriver::NetDriver;
 use crate::sys::Sys;
 
+mod ipsec;
 mod router;
+
+pub use ipsec::charon_path;
 
 pub struct LinuxNet {
     pub sys: Arc<dyn Sys>,

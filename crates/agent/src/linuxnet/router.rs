@@ -132,6 +132,7 @@ impl LinuxNet {
         }
         self.dnsmasq(ns, &dir, r)?;
         self.haproxy(ns, &dir, r.haproxy_cfg.as_deref(), &r.haproxy_files)?;
+        self.ipsec(ns, &dir, r.s2s.as_ref())?;
         if let Some(v) = &r.vpn {
             // The VPN daemons (strongSwan, xl2tpd) are not part of this build: the files are
             // written for an operator-provided endpoint to pick up.
@@ -409,6 +410,7 @@ impl LinuxNet {
                 stop_pid(pid);
             }
         }
+        self.ipsec(ns, &dir, None)?;
         // Deleting the namespace deletes the veth pairs with it.
         self.ip(&["netns", "del", ns])?;
         let _ = std::fs::remove_dir_all(&dir);

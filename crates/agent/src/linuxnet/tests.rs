@@ -318,3 +318,50 @@ fn host_ends_are_unique_per_interface() {
     assert!(names.iter().all(|n| n.len() <= 15), "{names:?}");
     assert_eq!(names[0], "rg1234abcd");
 }
+
+#[test]
+fn a_vpc_router_with_site_to_site_connections_runs_charon_in_its_own_mount_namespace() {
+    use std::os::unix::fs::PermissionsExt;
+    let golden = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../netplan/tests/golden/vpc-vr.json");
+    let mut host: HostDesired =
+        serde_json::from_slice(&std::fs::read(golden).expect("golden")).expect("json");
+    assert!(
+        host.routers[0].s2s.is_some(),
+        "the golden VPC router has a connection"
+    );
+    let sys = Arc::new(FakeSys::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let net = LinuxNet::new(sys.clone(), dir.path().to_path_buf(), None);
+    net.apply(1, &host).expect("apply");
+    let ns = host.routers[0].namespace.clone();
+    let cmds = sys.commands();
+    let start = cmds
+        .iter()
+        .find(|c| c.contains("unshare -m --propagation private sh -c mount --bind"))
+        .unwrap_or_else(|| panic!("charon started: {cmds:#?}"));
+    assert!(
+        start.starts_with(&format!("ip netns exec {ns} ")),
+        "{start}"
+    );
+    assert!(start.contains("STRONGSWAN_CONF="), "{start}");
+    let conf = dir
+        .path()
+        .join("routers")
+        .join(&ns)
+        .join("ipsec")
+        .join("swanctl.conf");
+    assert!(
+        cmds.iter()
+            .any(|c| c.starts_with("swanctl --load-all --file") && c.contains(&path(&conf))),
+        "{cmds:#?}"
+    );
+    let mode = std::fs::metadata(&conf).expect("conf").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the keys are the owner's only");
+    // The connections gone, so is strongSwan's directory.
+    host.routers[0].s2s = None;
+    net.apply(2, &host).expect("apply");
+    assert!(!conf.exists());
+}

@@ -545,6 +545,29 @@ impl QemuDriver {
                     .map_err(|e| e.to_string())??;
                 Ok(json!({"generation": now, "stale": now != *generation}))
             }
+            Command::S2sStatus {
+                namespace,
+                connections,
+            } => {
+                let net = self.net.clone();
+                let (ns, conns) = (namespace.clone(), connections.clone());
+                let states = tokio::task::spawn_blocking(move || net.s2s_status(&ns, &conns))
+                    .await
+                    .map_err(|e| e.to_string())??;
+                Ok(json!({ "connections": states }))
+            }
+            Command::S2sReset {
+                namespace,
+                connection,
+                initiate,
+            } => {
+                let net = self.net.clone();
+                let (ns, c, i) = (namespace.clone(), *connection, *initiate);
+                tokio::task::spawn_blocking(move || net.s2s_reset(&ns, c, i))
+                    .await
+                    .map_err(|e| e.to_string())??;
+                Ok(json!({}))
+            }
             other => Err(crate::HostError::Refused(format!("unsupported command {other:?}"))),
         }
     }

@@ -20,6 +20,7 @@ mod objects_vpc;
 mod offerings;
 mod projects;
 mod ranges;
+mod s2svpn;
 mod scheduling;
 mod snapshots;
 mod storage;
@@ -49,6 +50,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(ranges::specs());
     v.extend(certs::specs());
     v.extend(vpc::specs());
+    v.extend(s2svpn::specs());
     v.extend(scheduling::specs());
     v.extend(snapshots::specs());
     v.extend(projects::specs());

@@ -93,6 +93,8 @@ pub(super) struct RouterSide {
     pub(super) lb_members: Vec<db::MemberRow>,
     pub(super) lb_policies: Vec<db::RuleRow>,
     pub(super) vpn_users: Vec<db::RuleRow>,
+    /// Site-to-site VPN connections of the VPC routers here.
+    pub(super) s2s: Vec<super::s2s::Row>,
     /// Certificate id → the PEM haproxy terminates TLS with (certificate, chain, private key).
     pub(super) tls: BTreeMap<Uuid, String>,
 }
@@ -118,6 +120,7 @@ pub(super) async fn load_state(st: &Core, hosts: &[HostId]) -> DomainResult<NetS
     add_security_groups(&mut s, &rows.security);
     add_public_ips(&mut s, &rows.router_side.ips);
     add_router_rules(st, &mut s, &rows);
+    super::s2s::add(st, &mut s, &rows.router_side.s2s);
     add_guest_data(st, &mut s, &rows)?;
     Ok(s)
 }
@@ -431,6 +434,7 @@ async fn read_router_side(c: &mut db::Conn, rnets: &[NetworkId]) -> DomainResult
         lb_members,
         lb_policies,
         vpn_users,
+        s2s: super::s2s::read(c, rnets).await?,
         tls: BTreeMap::new(),
     })
 }

@@ -10,6 +10,7 @@
 mod guests;
 mod load;
 mod rules;
+mod s2s;
 mod tags;
 
 pub use load::acl_item;

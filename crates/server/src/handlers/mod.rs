@@ -30,6 +30,7 @@ pub mod providers;
 pub mod regions;
 pub mod roles;
 pub mod routers;
+pub mod s2svpn;
 pub mod scoped_config;
 pub mod secgroups;
 pub mod servers;

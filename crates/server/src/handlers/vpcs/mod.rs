@@ -506,6 +506,7 @@ pub async fn delete_run(
     }
     // Its private gateways and static routes, then its own ACL lists and their items.
     private_gateways::remove_all(&mut tx, v.id).await?;
+    super::s2svpn::remove_for_vpc(&mut tx, v.id).await?;
     let lists = db::rule_list(
         &mut tx,
         &db::RuleFilter {
