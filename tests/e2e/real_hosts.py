@@ -1238,6 +1238,11 @@ def main():
     rh_storage.steps(types.SimpleNamespace(api=api, st=st, step=step, console=console, deploy=deploy,
                                            wait_for=wait_for, check=check, times=TIMES, tick=tick,
                                            serial_log=serial_log, read=read, work=a.work))
+    # Encrypted root and data volumes (tests/e2e/rh_encrypt.py).
+    import rh_encrypt
+    rh_encrypt.steps(types.SimpleNamespace(api=api, st=st, step=step, console=console, deploy=deploy,
+                                           wait_for=wait_for, check=check, times=TIMES,
+                                           serial_log=serial_log, read=read, work=a.work))
 
     def agent_restart():
         p = st["agents"][2]

@@ -293,7 +293,7 @@ impl SimDriver {
                 let mut vms = self.host.vms.lock().map_err(poisoned)?;
                 let v = vms.get_mut(vm).ok_or_else(|| proto::vm_not_here(vm))?;
                 if !v.disks.iter().any(|d| d.volume_id == disk.volume_id) {
-                    v.disks.push(disk.clone());
+                    v.disks.push((**disk).clone());
                 }
                 Ok(serde_json::json!({}))
             }

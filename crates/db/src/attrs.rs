@@ -231,6 +231,10 @@ pub struct VolumeAttrs {
     pub upload_expires: Option<i64>,
     /// Why an upload or download failed.
     pub upload_error: Option<String>,
+    /// An encrypted volume's passphrase (`ServerKey::encrypt`ed), set when its file is made:
+    /// the offering asked for encryption (`encrypt` on a disk offering, `encryptroot` on a
+    /// service offering for a root volume).
+    pub passphrase: Option<String>,
 }
 
 /// A snapshot's attributes.

@@ -244,20 +244,22 @@ pub fn attach_create(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         .await?;
         tx.commit().await?;
         let attrs = v.decode::<db::attrs::VolumeAttrs>()?;
+        let secret = passphrase(&cx.st, &v, None, true).await?;
         let reply = cx
             .st
             .hub
             .command_ready(
                 host,
                 proto::Command::CreateVolume {
-                    volume: proto::VolumeSpec {
+                    volume: Box::new(proto::VolumeSpec {
                         volume_id: v.id.into(),
                         pool_path: path.clone(),
                         size_bytes: v.size.max(0) as u64,
                         template_id: None,
                         snapshot_id: attrs.snapshot_id,
                         image_format: attrs.image_file.as_ref().and(attrs.image_format.clone()),
-                    },
+                        secret,
+                    }),
                 },
                 HOST_TIMEOUT,
             )
@@ -320,6 +322,70 @@ pub fn attach_uncreate(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
     })
 }
 
+/// Whether a volume's offering asks for encryption: a root volume's service offering
+/// (`encryptroot`), a data volume's disk offering (`encrypt`).
+pub async fn offering_encrypts(
+    st: &Core,
+    v: &VolumeRow,
+    service_offering: Option<Uuid>,
+) -> DomainResult<bool> {
+    let (kind, id, key) = if v.vol_type == "ROOT" {
+        (db::Infra::ServiceOffering, service_offering, "encryptroot")
+    } else {
+        (db::Infra::DiskOffering, v.disk_offering_id, "encrypt")
+    };
+    let Some(id) = id else { return Ok(false) };
+    let mut c = st.store.read().await?;
+    Ok(db::infra_get(&mut c, kind, id)
+        .await?
+        .is_some_and(|o| o.attrs.get(key).and_then(serde_json::Value::as_bool) == Some(true)))
+}
+
+/// Whether a volume is encrypted (its file was made with a passphrase).
+pub fn is_encrypted(v: &VolumeRow) -> bool {
+    v.decode::<db::attrs::VolumeAttrs>()
+        .map(|a| a.passphrase.is_some())
+        .unwrap_or(false)
+}
+
+/// A volume's passphrase, decrypted. With `create` (its file is about to be made) and an
+/// offering that asks for encryption, a new random one is stored first — so a file is
+/// never made encrypted under a key the database does not hold.
+pub async fn passphrase(
+    st: &Core,
+    v: &VolumeRow,
+    service_offering: Option<Uuid>,
+    create: bool,
+) -> DomainResult<Option<proto::Secret>> {
+    let attrs = v.decode::<db::attrs::VolumeAttrs>()?;
+    if let Some(p) = attrs.passphrase {
+        return Ok(Some(proto::Secret(st.key.decrypt(&p)?)));
+    }
+    if !create || !offering_encrypts(st, v, service_offering).await? {
+        return Ok(None);
+    }
+    if attrs.snapshot_id.is_some() || attrs.image_file.is_some() {
+        return Err(DomainError::refused(
+            crate::error::ErrorKind::Param,
+            "An encrypted volume cannot be made from a snapshot or an upload",
+        ));
+    }
+    let key: String = {
+        use rand::Rng;
+        let b: [u8; 32] = rand::thread_rng().gen();
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    };
+    let mut doc = v.attrs.clone();
+    if !doc.is_object() {
+        doc = serde_json::json!({});
+    }
+    doc["passphrase"] = serde_json::json!(st.key.encrypt(&key)?);
+    let mut tx = st.store.begin().await?;
+    db::volume_update(&mut tx, v.id, &v.name, &doc).await?;
+    tx.commit().await?;
+    Ok(Some(proto::Secret(key)))
+}
+
 pub fn disk_of(v: &VolumeRow) -> proto::DiskSpec {
     proto::DiskSpec {
         volume_id: v.id.into(),
@@ -342,6 +408,7 @@ pub async fn disk_with_io(
         (db::Infra::DiskOffering, v.disk_offering_id)
     };
     let mut d = disk_of(v);
+    d.secret = passphrase(st, v, Some(service_offering), false).await?;
     let Some(id) = id else {
         return Ok(d);
     };
@@ -389,7 +456,7 @@ pub fn attach_plug(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                 host,
                 proto::Command::AttachDisk {
                     vm: vm.instance_name.clone(),
-                    disk: disk_with_io(&cx.st, &v, vm.service_offering_id).await?,
+                    disk: Box::new(disk_with_io(&cx.st, &v, vm.service_offering_id).await?),
                 },
                 HOST_TIMEOUT,
             )

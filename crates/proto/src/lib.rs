@@ -12,6 +12,7 @@
 
 pub mod disk_limits;
 pub mod peer;
+mod secret;
 
 pub use disk_limits::DiskLimits;
 
@@ -21,6 +22,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use secret::Secret;
 
 /// Protocol version spoken by this build.
 pub const VERSION: u32 = 1;
@@ -172,7 +175,7 @@ pub enum Command {
     StorageStat { path: String },
     /// Creates a volume on primary storage (idempotent: an existing volume of that id is
     /// kept). Reply `{"path": "…", "size": n}`.
-    CreateVolume { volume: VolumeSpec },
+    CreateVolume { volume: Box<VolumeSpec> },
     /// Deletes a volume (idempotent: a missing volume is success).
     DeleteVolume { pool_path: String, volume_id: Uuid },
     /// Starts a VM (idempotent: a running VM of that name is success). Reply `{"state":
@@ -231,7 +234,7 @@ pub enum Command {
         memory_mib: u64,
     },
     /// Hot-plugs a disk into a running VM (idempotent).
-    AttachDisk { vm: String, disk: DiskSpec },
+    AttachDisk { vm: String, disk: Box<DiskSpec> },
     /// Unplugs a disk from a running VM (idempotent).
     DetachDisk { vm: String, volume_id: Uuid },
     /// Grows (or, when allowed, shrinks) a volume.
@@ -489,6 +492,9 @@ pub struct VolumeSpec {
     /// grown to `size_bytes` when that is larger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_format: Option<String>,
+    /// An encrypted volume's passphrase: the file is qcow2 with LUKS encryption under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
 }
 
 /// A VM as a host runs it.
@@ -643,6 +649,9 @@ pub struct DiskSpec {
     /// The offering's cache mode: `none`, `writeback` or `writethrough` (default writeback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
+    /// An encrypted volume's passphrase (LUKS in qcow2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
 }
 
 /// A join token, as printed for an operator: `cnp1.` + base64url(JSON).

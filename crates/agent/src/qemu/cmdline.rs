@@ -6,6 +6,16 @@ use proto::VmSpec;
 
 use super::QemuDriver;
 
+/// The QEMU secret object holding an encrypted volume's key.
+pub(super) fn secret_id(volume: uuid::Uuid) -> String {
+    format!("sec-{}", volume.simple())
+}
+
+/// The file (in the VM's directory) QEMU reads that key from at start.
+pub(super) fn secret_file(volume: uuid::Uuid) -> String {
+    format!("{}.key", secret_id(volume))
+}
+
 /// How many hot-plug slots (PCIe root ports) a VM gets for data disks.
 pub(super) const HOTPLUG_PORTS: u32 = 6;
 
@@ -97,7 +107,6 @@ impl QemuDriver {
             a.push(format!("pcie-root-port,id=hp{i},chassis={i},slot={i}"));
         }
         for (i, disk) in vm.disks.iter().enumerate() {
-            a.push("-drive".into());
             let mut drive = format!(
                 "file={},if=none,id=drive-{},format=qcow2,cache={}",
                 disk.path,
@@ -108,6 +117,18 @@ impl QemuDriver {
             for (k, v) in disk.limits.iter().flat_map(|l| l.qemu()) {
                 drive.push_str(&format!(",throttling.{k}={v}"));
             }
+            // An encrypted volume: LUKS inside qcow2, its key a secret object read (as root,
+            // before QEMU drops to its user) from a file that is deleted once QEMU runs.
+            if disk.secret.is_some() {
+                let id = secret_id(disk.volume_id);
+                a.push("-object".into());
+                a.push(format!(
+                    "secret,id={id},file={}",
+                    d(&secret_file(disk.volume_id))
+                ));
+                drive.push_str(&format!(",encrypt.format=luks,encrypt.key-secret={id}"));
+            }
+            a.push("-drive".into());
             a.push(drive);
             a.push("-device".into());
             a.push(format!(

@@ -74,6 +74,9 @@ impl QemuDriver {
         std::fs::create_dir_all(&pool).map_err(|e| format!("creating {}: {e}", pool.display()))?;
         let path = pool.join(format!("{}.qcow2", v.volume_id));
         let p = path.display().to_string();
+        if !path.exists() && v.secret.is_some() {
+            self.create_encrypted(v, &pool, &path).await?;
+        }
         if !path.exists() {
             let tmp = pool.join(format!("{}.qcow2.part", v.volume_id));
             let t = tmp.display().to_string();
@@ -138,6 +141,58 @@ impl QemuDriver {
         Ok(json!({"path": p, "size": v.size_bytes}))
     }
 
+    /// An encrypted volume: qcow2 with LUKS under the volume's passphrase (a root volume on
+    /// its template's image — the template's blocks stay as they are, everything the guest
+    /// writes is encrypted — a data volume empty). Made from a snapshot or an upload it is
+    /// not (the server refuses those).
+    async fn create_encrypted(
+        &self,
+        v: &proto::VolumeSpec,
+        pool: &Path,
+        path: &Path,
+    ) -> crate::HostResult<()> {
+        let Some(secret) = &v.secret else {
+            return Ok(());
+        };
+        if v.snapshot_id.is_some() || v.image_format.is_some() {
+            return Err(crate::HostError::Refused(
+                "an encrypted volume cannot be made from a snapshot or an upload".into(),
+            ));
+        }
+        let tmp = pool.join(format!("{}.qcow2.part", v.volume_id));
+        let key = pool.join(format!("{}.key", v.volume_id));
+        write_key(&key, secret)?;
+        let t = tmp.display().to_string();
+        let size = v.size_bytes.to_string();
+        let object = format!("secret,id=sec0,file={}", key.display());
+        let mut args: Vec<String> = vec![
+            "create".into(),
+            "-q".into(),
+            "-f".into(),
+            "qcow2".into(),
+            "--object".into(),
+            object,
+            "-o".into(),
+            "encrypt.format=luks,encrypt.key-secret=sec0".into(),
+        ];
+        if let Some(tid) = v.template_id {
+            let base = self.template_files(pool, tid).await?;
+            let b = base.display().to_string();
+            let virtual_size = self.virtual_size(&b).await?;
+            args.extend(["-b".into(), b, "-F".into(), "qcow2".into(), t.clone()]);
+            args.push(v.size_bytes.max(virtual_size).to_string());
+        } else {
+            args.extend([t.clone(), size]);
+        }
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let made = self.tool("qemu-img", &a).await;
+        let _ = std::fs::remove_file(&key);
+        made?;
+        self.give_to_qemu(&tmp)?;
+        std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     /// QEMU running as its own user opens hot-plugged disks (and grows resized ones) after
     /// dropping root: a volume file is that user's.
     pub(super) fn give_to_qemu(&self, file: &Path) -> crate::HostResult<()> {
@@ -188,7 +243,19 @@ impl QemuDriver {
         if mode == "none" {
             file["cache"] = json!({"direct": true});
         }
-        let image = json!({"driver": "qcow2", "file": file});
+        let mut image = json!({"driver": "qcow2", "file": file});
+        // An encrypted volume: its key as a secret object (over the root-only QMP socket; it
+        // is never written to a file QEMU's user could read), named by the image.
+        if let Some(k) = &disk.secret {
+            let id = super::cmdline::secret_id(disk.volume_id);
+            let _ = q.execute("object-del", json!({"id": id})).await;
+            q.execute(
+                "object-add",
+                json!({"qom-type": "secret", "id": id, "data": k.0, "format": "raw"}),
+            )
+            .await?;
+            image["encrypt"] = json!({"format": "luks", "key-secret": id});
+        }
         // The offering's I/O limits: a throttle group and a throttle node over the image.
         let limits = disk.limits.as_ref().map(|l| l.qemu()).unwrap_or_default();
         let node_def = if limits.is_empty() {
@@ -269,6 +336,13 @@ impl QemuDriver {
                 json!({"id": format!("tg-{}", volume.simple())}),
             )
             .await;
+        // And its key, when it was encrypted.
+        let _ = q
+            .execute(
+                "object-del",
+                json!({"id": super::cmdline::secret_id(volume)}),
+            )
+            .await;
         self.update_spec(vm, |s| s.disks.retain(|d| d.volume_id != volume));
         Ok(json!({}))
     }
@@ -347,4 +421,20 @@ pub(super) fn unreachable_for(dir: &std::path::Path, u: &super::QemuUser) -> Opt
             !ok
         })
         .map(|(d, _)| d.to_path_buf())
+}
+
+/// Writes a volume's key for qemu-img or QEMU to read: root's alone (0600), created so.
+pub(super) fn write_key(f: &Path, secret: &proto::Secret) -> crate::HostResult<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(f);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(f)
+        .map_err(|e| format!("writing {}: {e}", f.display()))?;
+    file.write_all(secret.0.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", f.display()))?;
+    Ok(())
 }

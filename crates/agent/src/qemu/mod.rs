@@ -299,8 +299,10 @@ impl QemuDriver {
         ] {
             let _ = std::fs::remove_file(dir.join(f));
         }
-        let spec = serde_json::to_vec_pretty(vm).map_err(|e| e.to_string())?;
+        let spec = serde_json::to_vec_pretty(&without_secrets(vm)).map_err(|e| e.to_string())?;
         crate::procs::write_atomic(&dir.join("spec.json"), &spec).map_err(|e| e.to_string())?;
+        // Encrypted volumes' keys, for QEMU to read at start (removed once it runs, or fails).
+        let key_files = write_keys(&dir, vm)?;
         match &vm.config_drive {
             Some(drive) => {
                 self.config_drive_iso(&dir, drive).await?;
@@ -322,12 +324,17 @@ impl QemuDriver {
         }
         let sys = self.sys.clone();
         let log = dir.join("qemu.log");
-        tokio::task::spawn_blocking(move || {
+        let started = tokio::task::spawn_blocking(move || {
             let a: Vec<&str> = args.iter().map(String::as_str).collect();
             sys.run_daemon("qemu-system-x86_64", &a, &log)
         })
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| e.to_string());
+        // `-daemonize` returns once QEMU has initialised: it has read its keys.
+        for f in key_files {
+            let _ = std::fs::remove_file(f);
+        }
+        started??;
         let mut q = self.qmp(&vm.name).await?;
         let st = q.execute("query-status", Value::Null).await?;
         tracing::info!(vm = %vm.name, status = %st["status"], "QEMU started");
@@ -387,7 +394,7 @@ impl QemuDriver {
     fn update_spec(&self, vm: &str, f: impl FnOnce(&mut VmSpec)) {
         if let Some(mut s) = self.spec_of(vm) {
             f(&mut s);
-            if let Ok(b) = serde_json::to_vec_pretty(&s) {
+            if let Ok(b) = serde_json::to_vec_pretty(&without_secrets(&s)) {
                 let _ = crate::procs::write_atomic(&self.vm_dir(vm).join("spec.json"), &b);
             }
         }
@@ -673,3 +680,27 @@ pub fn for_this_machine(
 
 #[cfg(test)]
 mod tests;
+
+/// A VM's spec as it is kept on the host: without its volumes' keys (a running QEMU has
+/// them; a restart comes with them from the server).
+fn without_secrets(vm: &VmSpec) -> VmSpec {
+    let mut s = vm.clone();
+    for d in &mut s.disks {
+        d.secret = None;
+    }
+    s
+}
+
+/// Writes the keys of a VM's encrypted volumes into its directory (mode 0600, root's) for
+/// QEMU to read at start; the files written.
+fn write_keys(dir: &Path, vm: &VmSpec) -> crate::HostResult<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for d in &vm.disks {
+        if let Some(k) = &d.secret {
+            let f = dir.join(cmdline::secret_file(d.volume_id));
+            disks::write_key(&f, k)?;
+            out.push(f);
+        }
+    }
+    Ok(out)
+}

@@ -100,6 +100,7 @@ pub const VIRTUAL_MACHINE_METRICS: &[Field] = &[
 
 pub const VOLUME: &[Field] = &[
     f("id", "string", "ID of the disk volume"),
+    f("encryptformat", "string", "the format of the disk encryption if applicable"),
     f("name", "string", "name of the disk volume"),
     f("type", "string", "type of the disk volume (ROOT or DATADISK)"),
     f("state", "string", "the state of the disk volume"),

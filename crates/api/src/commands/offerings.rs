@@ -110,7 +110,8 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("rootdisksize", Long, "the Root disk size in GB.")
             .opt("networkrate", Integer, "data transfer rate in megabits per second allowed. Supported only for non-System offering and system offerings having \"domainrouter\" systemvmtype")
             .opt("serviceofferingdetails", Map, "details for planner, used to store specific parameters")
-            .opt("dynamicscalingenabled", Boolean, "true if virtual machine needs to be dynamically scalable of cpu or memory"),
+            .opt("dynamicscalingenabled", Boolean, "true if virtual machine needs to be dynamically scalable of cpu or memory")
+            .opt("encryptroot", Boolean, "VMs using this offering require root volume encryption (Canopy: LUKS in qcow2 under a per-volume key)"),
         CommandSpec::new("listServiceOfferings", "Lists all available service offerings.")
             .returns("serviceoffering", SERVICE_OFFERING)
             .list()
@@ -124,7 +125,8 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("cpunumber", Integer, "the CPU number that listed offerings must support")
             .opt("cpuspeed", Integer, "the CPU speed that listed offerings must support")
             .opt("memory", Integer, "the RAM memory that listed offering must support")
-            .opt("state", String, "Filter by state of the service offering. Defaults to 'Active'. If set to 'all' shows both Active & Inactive offerings."),
+            .opt("state", String, "Filter by state of the service offering. Defaults to 'Active'. If set to 'all' shows both Active & Inactive offerings.")
+            .opt("encryptroot", Boolean, "listed offerings support root disk encryption"),
         CommandSpec::new("updateServiceOffering", "Updates a service offering.")
             .roles(ADMIN_DOMAIN)
             .returns("serviceoffering", SERVICE_OFFERING)
@@ -174,7 +176,8 @@ pub fn specs() -> Vec<CommandSpec> {
             .opt("domainid", Uuid, "the ID of the domain of the disk offering.")
             .opt("isrecursive", Boolean, "with domainid: also the offerings of its subdomains")
             .opt("storagetype", String, "the storage type of the service offering. Values are local and shared.")
-            .opt("state", String, "Filter by state of the disk offering. Defaults to 'Active'. If set to 'all' shows both Active & Inactive offerings."),
+            .opt("state", String, "Filter by state of the disk offering. Defaults to 'Active'. If set to 'all' shows both Active & Inactive offerings.")
+            .opt("encrypt", Boolean, "listed disk offerings support disk encryption"),
         CommandSpec::new("updateDiskOffering", "Updates a disk offering.")
             .roles(ADMIN_DOMAIN)
             .returns("diskoffering", DISK_OFFERING)

@@ -270,6 +270,8 @@ pub fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             return Ok(());
         };
         let path = pool_path(&cx.st, pool).await?;
+        // A root volume is encrypted when its VM's offering says `encryptroot`.
+        let offering = crate::vms::migrate::saga_vm(cx).await?.service_offering_id;
         for id in cx.data.to_create.clone() {
             let v = {
                 let mut c = cx.st.store.read().await?;
@@ -294,20 +296,22 @@ pub fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             .await?;
             tx.commit().await?;
             let attrs = v.decode::<db::attrs::VolumeAttrs>()?;
+            let secret = crate::volumes::passphrase(&cx.st, &v, Some(offering), true).await?;
             let reply = cx
                 .st
                 .hub
                 .command_ready(
                     host,
                     proto::Command::CreateVolume {
-                        volume: proto::VolumeSpec {
+                        volume: Box::new(proto::VolumeSpec {
                             volume_id: id.into(),
                             pool_path: path.clone(),
                             size_bytes: v.size.max(0) as u64,
                             template_id: v.template_id,
                             snapshot_id: attrs.snapshot_id,
                             image_format: attrs.image_file.as_ref().and(attrs.image_format.clone()),
-                        },
+                            secret,
+                        }),
                     },
                     HOST_TIMEOUT,
                 )

@@ -163,6 +163,7 @@ fn volume_pools(args: &Args) -> AppResult<Vec<(model::VolumeId, Uuid)>> {
 pub async fn with_volume_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let vm = super::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
     let pools = volume_pools(args)?;
+    super::volumes::refuse_encrypted_vm(st, vm.id, "Migration with volumes").await?;
     let Some(h) = args.uuid("hostid") else {
         return param_err("hostid is required: the host the VM migrates to");
     };

@@ -64,3 +64,36 @@ fn command_line_throttles_disks_and_sets_their_cache_mode() {
         "{root}"
     );
 }
+
+#[test]
+fn an_encrypted_disk_opens_with_its_secret_object_and_the_key_is_not_on_the_command_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pool = dir.path().join("pool");
+    let d = driver(dir.path());
+    let mut vm = spec(&pool, None);
+    vm.disks[0].secret = Some(proto::Secret("k3y-material".into()));
+    let vm_dir = dir.path().join("vms/x");
+    let args = d.command_line(&vm, &vm_dir);
+    let a = args.join(" ");
+    assert!(!a.contains("k3y-material"), "{a}");
+    let id = format!("sec-{}", vm.disks[0].volume_id.simple());
+    // The secret object comes before the drive that names it, each after its own flag.
+    let obj = args
+        .iter()
+        .position(|x| x.starts_with(&format!("secret,id={id},file=")))
+        .expect("the secret object");
+    assert_eq!(args[obj - 1], "-object");
+    let drive = args
+        .iter()
+        .position(|x| x.contains(&format!("encrypt.format=luks,encrypt.key-secret={id}")))
+        .expect("the drive opens with it");
+    assert_eq!(args[drive - 1], "-drive");
+    assert!(obj < drive);
+    assert!(args[obj].ends_with(&format!("{id}.key")), "{}", args[obj]);
+    // The plain data disk has neither.
+    let data = args
+        .iter()
+        .find(|x| x.contains("id=drive-00000000-0000-0000-0000-000000000002"))
+        .expect("data drive");
+    assert!(!data.contains("encrypt"), "{data}");
+}

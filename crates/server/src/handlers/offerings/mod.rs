@@ -278,6 +278,7 @@ async fn service_view(st: &State, r: &InfraRow) -> AppResult<Value> {
         "defaultuse",
         "iscustomized",
         "dynamicscalingenabled",
+        "encryptroot",
     ] {
         m.insert(k.into(), json!(b(r, k)));
     }
@@ -348,6 +349,7 @@ pub async fn create_service(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         "defaultuse": false,
         "provisioningtype": provisioning(args)?,
         "dynamicscalingenabled": args.bool("dynamicscalingenabled").unwrap_or(true),
+        "encryptroot": args.flag("encryptroot"),
         "domainids": domains,
         "zoneids": zones,
     });
@@ -428,6 +430,10 @@ pub async fn list_service(st: &State, ctx: &OpContext, args: &Args) -> AppResult
             args.text("systemvmtype")
                 .map(|t| s(r, "systemvmtype").as_deref() == Some(t))
                 .unwrap_or(true)
+        })
+        .filter(|r| {
+            args.bool("encryptroot")
+                .is_none_or(|want| b(r, "encryptroot") == want)
         })
         .filter(|r| {
             // Offerings that can hold at least the requested size (custom ones can).
@@ -705,6 +711,10 @@ pub async fn list_disk(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Va
                     .get("displayoffering")
                     .and_then(|v| v.as_bool())
                     .unwrap_or(true)
+        })
+        .filter(|r| {
+            args.bool("encrypt")
+                .is_none_or(|want| b(r, "encrypt") == want)
         })
         .collect();
     matching.sort_by_key(|r| {

@@ -60,6 +60,7 @@ async fn expires(st: &State) -> i64 {
 pub async fn volume_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     mode(args)?;
     let v = crate::handlers::volumes::owned(st, ctx, "id", args.required_id("id")?).await?;
+    crate::handlers::volumes::refuse_encrypted(&v, "Extraction")?;
     if v.state != model::VolumeState::Ready || v.pool_id.is_none() {
         return param_err(format!(
             "Volume {} is {}: only a volume created on primary storage can be extracted",

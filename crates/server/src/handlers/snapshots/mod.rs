@@ -193,6 +193,7 @@ pub(crate) async fn record(
 pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let v =
         crate::handlers::volumes::owned(st, ctx, "volumeid", args.required_id("volumeid")?).await?;
+    crate::handlers::volumes::refuse_encrypted(&v, "A snapshot")?;
     let policy = match args.uuid("policyid") {
         Some(p) => {
             let p = policies::owned(st, ctx, "policyid", p).await?;

@@ -93,6 +93,9 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         Source::Snapshot(s) => (s.zone_id, s.volume_id, s.size, s.account_id),
         Source::Volume(v) => (v.zone_id, v.id, v.size, v.account_id),
     };
+    if let Source::Volume(v) = &src {
+        crate::handlers::volumes::refuse_encrypted(v, "A template")?;
+    }
     if let Some(z) = args.uuid("zoneid") {
         if z != zone {
             return param_err("The template is created in its source's zone: zoneid must be it");

@@ -63,6 +63,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
     let vm = crate::handlers::vms::owned(st, ctx, args.required_id("virtualmachineid")?).await?;
     let memory = args.flag("snapshotmemory");
     domain::vmsnapshots::check_vm(&vm, memory)?;
+    crate::handlers::volumes::refuse_encrypted_vm(st, vm.id, "A VM snapshot").await?;
     let existing = {
         let mut c = st.store.read().await?;
         db::vm_snapshot_list(

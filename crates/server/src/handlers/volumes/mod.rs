@@ -124,6 +124,9 @@ pub(crate) struct VolumeView<'a> {
     destroyed: bool,
     displayvolume: bool,
     deleteprotection: bool,
+    /// `LUKS` for an encrypted volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryptformat: Option<&'static str>,
     tags: Value,
 }
 
@@ -165,6 +168,7 @@ impl<'a> VolumeView<'a> {
             destroyed: v.state == model::VolumeState::Destroy,
             displayvolume: v.attrs["displayvolume"].as_bool().unwrap_or(true),
             deleteprotection: v.attrs["deleteprotection"] == true,
+            encryptformat: v.attrs["passphrase"].is_string().then_some("LUKS"),
             tags: super::tags::embedded(tags, v.id.into()),
         }
     }
@@ -271,4 +275,24 @@ pub async fn list_metrics(st: &State, ctx: &OpContext, args: &Args) -> AppResult
         v["sizegb"] = json!(format!("{:.2} GB", size as f64 / (1u64 << 30) as f64));
     }
     Ok(body)
+}
+
+/// Operations Canopy does not carry out on encrypted volumes (their files open only with
+/// the volume's key: snapshots, extraction, templates, resizing and moving them).
+pub(crate) fn refuse_encrypted(v: &VolumeRow, what: &str) -> AppResult<()> {
+    if domain::volumes::is_encrypted(v) {
+        return crate::error::param_err(format!(
+            "{what} is not supported for encrypted volumes: volume {} is encrypted",
+            v.name
+        ));
+    }
+    Ok(())
+}
+
+/// As [`refuse_encrypted`], for every volume of a VM.
+pub(crate) async fn refuse_encrypted_vm(st: &State, vm: model::VmId, what: &str) -> AppResult<()> {
+    for v in domain::vms::volumes_of(st, vm).await? {
+        refuse_encrypted(&v, what)?;
+    }
+    Ok(())
 }

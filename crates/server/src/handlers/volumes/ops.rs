@@ -291,6 +291,7 @@ pub async fn detach_run(
 
 pub async fn resize_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let v = owned(st, ctx, "id", args.required_id("id")?).await?;
+    super::refuse_encrypted(&v, "Resizing")?;
     if let Some(vm) = v.vm_id {
         domain::vmsnapshots::refuse_volume_change(st, vm).await?;
     }
@@ -530,6 +531,7 @@ pub(crate) async fn remove_detached_for_account(
 /// (`livemigrate=true`) for a running VM's disk.
 pub async fn migrate_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<JobPlan> {
     let v = owned(st, ctx, "volumeid", args.required_id("volumeid")?).await?;
+    super::refuse_encrypted(&v, "Volume migration")?;
     let pool: Uuid = args.required_id("storageid")?;
     if args.has("newdiskofferingid") {
         return param_err(

@@ -43,6 +43,14 @@ async fn record(
         Some(o) => Some(infra_get(st, Infra::DiskOffering, "diskofferingid", o).await?),
         None => None,
     };
+    if offering
+        .as_ref()
+        .is_some_and(|o| o.attrs.get("encrypt").and_then(Value::as_bool) == Some(true))
+    {
+        return param_err(
+            "An uploaded volume cannot be encrypted: choose a disk offering without encrypt",
+        );
+    }
     crate::handlers::limits::enforce(st, &acct, &[(model::limits::ResourceType::Volume, 1)])
         .await?;
     let id = Uuid::new_v4();
