@@ -54,9 +54,32 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "site-to-site VPN gateways, customer gateways and connections",
         V38,
     ),
+    (
+        39,
+        "project roles and their rules; members' and invitations' project role",
+        V39,
+    ),
 ];
 
-pub const SCHEMA_VERSION: i64 = 38;
+pub const SCHEMA_VERSION: i64 = 39;
+
+/// Project roles (CloudStack's `project_role`, `project_role_permissions`): per project, each
+/// an ordered list of allow/deny rules; a member's or an invitation's role.
+const V39: &str = r#"
+CREATE TABLE project_roles (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id), name TEXT NOT NULL,
+    description TEXT NOT NULL, created BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX project_roles_name ON project_roles (project_id, name);
+CREATE TABLE project_role_permissions (
+    id TEXT PRIMARY KEY, project_role_id TEXT NOT NULL REFERENCES project_roles(id),
+    project_id TEXT NOT NULL, rule TEXT NOT NULL, permission TEXT NOT NULL,
+    description TEXT NOT NULL, sort_order BIGINT NOT NULL
+);
+CREATE INDEX project_role_permissions_role ON project_role_permissions (project_role_id, sort_order);
+ALTER TABLE project_members ADD COLUMN project_role_id TEXT;
+ALTER TABLE project_invitations ADD COLUMN project_role_id TEXT
+"#;
 
 /// Site-to-site VPN: `net_rules` of kinds `s2sgateway` (one per VPC: its `parent_id`),
 /// `s2scustomer` (named uniquely per account) and `s2sconnection` (under its gateway).

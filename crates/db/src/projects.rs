@@ -232,6 +232,8 @@ pub struct ProjectMemberRow {
     pub role: ProjectRole,
     pub domain_id: DomainId,
     pub domain_name: String,
+    /// The member's project role (what it may call in the project), if it has one.
+    pub project_role_id: Option<Uuid>,
 }
 
 /// A caller's membership: what its requests may reach.
@@ -241,10 +243,14 @@ pub struct Membership {
     /// The project's own account.
     pub project_account: AccountId,
     pub role: ProjectRole,
+    /// A membership of this user alone (not of its whole account).
+    pub user_level: bool,
+    pub project_role: Option<Uuid>,
 }
 
 const M_COLS: &str = "m.project_id AS m_proj, m.account_id AS m_acct, a.name AS a_name, \
-     m.user_id AS m_user, u.username AS u_name, m.role AS m_role, a.domain_id AS a_dom, d.name AS d_name";
+     m.user_id AS m_user, u.username AS u_name, m.role AS m_role, a.domain_id AS a_dom, d.name AS d_name, \
+     m.project_role_id AS m_prole";
 const M_FROM: &str = " FROM project_members m JOIN accounts a ON a.id = m.account_id \
      JOIN domains d ON d.id = a.domain_id LEFT JOIN users u ON u.id = m.user_id WHERE 1 = 1";
 
@@ -261,6 +267,7 @@ fn m_row(r: &AnyRow) -> Result<ProjectMemberRow> {
             role: "m_role",
             domain_id: "a_dom",
             domain_name: "d_name",
+            project_role_id: "m_prole",
         }
     )
 }
@@ -272,9 +279,10 @@ pub async fn project_member_add(
     account: AccountId,
     user: Option<UserId>,
     role: ProjectRole,
+    project_role: Option<Uuid>,
 ) -> Result<()> {
     let mut q = Sql::new(
-        "INSERT INTO project_members (id, project_id, account_id, user_id, role, created) VALUES (",
+        "INSERT INTO project_members (id, project_id, account_id, user_id, role, project_role_id, created) VALUES (",
     );
     q.bind(Uuid::new_v4().to_string())
         .push(", ")
@@ -285,6 +293,8 @@ pub async fn project_member_add(
         .bind(user)
         .push(", ")
         .bind(role.as_str())
+        .push(", ")
+        .bind(project_role.map(|r| r.to_string()))
         .push(", ")
         .bind(now_ms())
         .push(")");
@@ -375,7 +385,8 @@ pub async fn memberships_of(
     user: UserId,
 ) -> Result<Vec<Membership>> {
     let mut q = Sql::new(
-        "SELECT m.project_id AS m_proj, p.account_id AS p_acct, m.role AS m_role \
+        "SELECT m.project_id AS m_proj, p.account_id AS p_acct, m.role AS m_role, \
+         CAST(CASE WHEN m.user_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS m_userlevel, m.project_role_id AS m_prole \
          FROM project_members m JOIN projects p ON p.id = m.project_id \
          WHERE p.removed IS NULL AND m.account_id = ",
     );
@@ -390,6 +401,8 @@ pub async fn memberships_of(
                 project_id: "m_proj",
                 project_account: "p_acct",
                 role: "m_role",
+                user_level: "m_userlevel",
+                project_role: "m_prole",
             }
         )
     })
@@ -413,6 +426,7 @@ pub struct InvitationRow {
     pub role: ProjectRole,
     pub state: InvitationState,
     pub created: i64,
+    pub project_role_id: Option<Uuid>,
 }
 
 pub struct NewInvitation<'a> {
@@ -422,11 +436,13 @@ pub struct NewInvitation<'a> {
     pub email: Option<&'a str>,
     pub token: Option<&'a str>,
     pub role: ProjectRole,
+    pub project_role: Option<Uuid>,
 }
 
 const I_COLS: &str = "i.id AS i_id, i.project_id AS i_proj, p.name AS p_name, p.domain_id AS p_dom, \
      d.name AS d_name, i.account_id AS i_acct, a.name AS a_name, i.user_id AS i_user, \
-     i.email AS i_email, i.token AS i_token, i.role AS i_role, i.state AS i_state, i.created AS i_created";
+     i.email AS i_email, i.token AS i_token, i.role AS i_role, i.state AS i_state, i.created AS i_created, \
+     i.project_role_id AS i_prole";
 const I_FROM: &str = " FROM project_invitations i JOIN projects p ON p.id = i.project_id \
      JOIN domains d ON d.id = p.domain_id LEFT JOIN accounts a ON a.id = i.account_id \
      WHERE p.removed IS NULL";
@@ -449,13 +465,14 @@ fn i_row(r: &AnyRow) -> Result<InvitationRow> {
             role: "i_role",
             state: "i_state",
             created: "i_created",
+            project_role_id: "i_prole",
         }
     )
 }
 
 pub async fn invitation_insert(conn: &mut AnyConnection, i: &NewInvitation<'_>) -> Result<Uuid> {
     let id = Uuid::new_v4();
-    let mut q = Sql::new("INSERT INTO project_invitations (id, project_id, account_id, user_id, email, token, role, state, created) VALUES (");
+    let mut q = Sql::new("INSERT INTO project_invitations (id, project_id, account_id, user_id, email, token, role, project_role_id, state, created) VALUES (");
     q.bind(id.to_string())
         .push(", ")
         .bind(i.project)
@@ -469,6 +486,8 @@ pub async fn invitation_insert(conn: &mut AnyConnection, i: &NewInvitation<'_>) 
         .bind(i.token)
         .push(", ")
         .bind(i.role.as_str())
+        .push(", ")
+        .bind(i.project_role.map(|r| r.to_string()))
         .push(", ")
         .bind(InvitationState::Pending.as_str())
         .push(", ")

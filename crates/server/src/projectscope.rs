@@ -111,6 +111,7 @@ pub async fn resolve(
             ctx.user.account.name
         )));
     }
+    check_project_role(st, ctx, spec.name, &p).await?;
     let adding = !spec.list && ADDING.iter().any(|a| spec.name.starts_with(a));
     if adding && p.state != ProjectState::Active {
         return Err(ApiError::permission(format!(
@@ -123,6 +124,51 @@ pub async fn resolve(
         .with("domainid", &p.domain_id.to_string());
     ctx.project = Some(p);
     Ok(Some(raw))
+}
+
+/// CloudStack's ProjectRoleBasedApiAccessChecker: in a project, a caller that is neither a
+/// root nor a domain admin is held to its membership's project role — its user's own
+/// membership first, else its account's. An Admin member, or one without a role, may call
+/// anything; otherwise the role's first rule matching the command decides (none: allowed).
+pub async fn check_project_role(
+    st: &State,
+    ctx: &OpContext,
+    command: &str,
+    p: &db::ProjectRow,
+) -> Result<(), ApiError> {
+    if ctx.is_root_admin() || ctx.is_domain_admin() {
+        return Ok(());
+    }
+    let Some(m) = ctx
+        .projects
+        .iter()
+        .filter(|m| m.project_id == p.id)
+        .max_by_key(|m| m.user_level)
+    else {
+        return Ok(());
+    };
+    if m.role == model::identity::ProjectRole::Admin {
+        return Ok(());
+    }
+    let Some(role) = m.project_role else {
+        return Ok(());
+    };
+    let rules = {
+        let mut c = st
+            .store
+            .read()
+            .await
+            .map_err(|e| crate::error::AppError::from(e).into_api())?;
+        db::project_permission_list(&mut c, role)
+            .await
+            .map_err(|e| crate::error::AppError::from(e).into_api())?
+    };
+    match rules.iter().find(|r| r.rule.matches(command)) {
+        Some(r) if r.permission == model::rules::Permission::Deny => Err(ApiError::permission(
+            format!("The API {command} is denied for the user's/account's project role"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// For a resumed job: the project its request acted in (its events stay the project's).

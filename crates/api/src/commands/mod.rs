@@ -18,6 +18,7 @@ mod objects_storage;
 mod objects_vm;
 mod objects_vpc;
 mod offerings;
+mod projectroles;
 mod projects;
 mod ranges;
 mod s2svpn;
@@ -54,6 +55,7 @@ pub fn all() -> Vec<CommandSpec> {
     v.extend(scheduling::specs());
     v.extend(snapshots::specs());
     v.extend(projects::specs());
+    v.extend(projectroles::specs());
     let derived = metrics::derived(&v);
     v.extend(derived);
     with_projects(v)

@@ -223,6 +223,11 @@ pub const PROJECT_ACCOUNT: &[Field] = &[
     f("userid", "string", "Id of the user"),
     f("username", "string", "Name of the user"),
     f(
+        "projectroleid",
+        "string",
+        "Id of the project role associated with the account/user",
+    ),
+    f(
         "role",
         "string",
         "account role in the project (regular, owner)",
@@ -333,7 +338,9 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listProjects")
             .opt("account", String, "name of the account to be added to the project")
             .opt("email", String, "email to which invitation to the project is going to be sent")
-            .opt("roletype", String, ROLETYPE),
+            .opt("roletype", String, ROLETYPE)
+            .opt("projectroleid", Uuid, "ID of the project role (what the account may call in the project)")
+            .rel("listProjectRoles"),
         CommandSpec::new("addUserToProject", "Adds user to a project")
             .asynchronous()
             .returns("success", SUCCESS)
@@ -341,7 +348,9 @@ pub fn specs() -> Vec<CommandSpec> {
             .rel("listProjects")
             .req("username", String, "Name of the user to be added to the project")
             .opt("email", String, "email ID of user to which invitation to the project is going to be sent")
-            .opt("roletype", String, ROLETYPE),
+            .opt("roletype", String, ROLETYPE)
+            .opt("projectroleid", Uuid, "ID of the project role (what the user may call in the project)")
+            .rel("listProjectRoles"),
         CommandSpec::new("deleteAccountFromProject", "Deletes account from the project")
             .asynchronous()
             .returns("success", SUCCESS)

@@ -176,7 +176,16 @@ pub async fn update_invitation_run(
     db::invitation_set_state(&mut tx, inv.id, state).await?;
     if accept {
         let member = inv.account_id.unwrap_or(acct.id);
-        match db::project_member_add(&mut tx, p.id, member, inv.user_id, inv.role).await {
+        match db::project_member_add(
+            &mut tx,
+            p.id,
+            member,
+            inv.user_id,
+            inv.role,
+            inv.project_role_id,
+        )
+        .await
+        {
             Err(DbError::Conflict(_)) => {}
             r => r?,
         }

@@ -16,6 +16,7 @@ pub async fn add_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResult<
         ));
     }
     role_arg(args)?;
+    roles::member_role(st, &p, args).await?;
     let (acct, user) = new_member(st, &p, args).await?;
     if acct.is_none() && args.text("email").is_none() {
         return param_err("Account information is required for assigning account to the project");
@@ -70,6 +71,7 @@ async fn new_member(
 pub async fn add_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -> AppResult<Value> {
     let p = get(st, "projectid", job_project(job)?).await?;
     let role = role_arg(args)?.unwrap_or(ProjectRole::Regular);
+    let project_role = roles::member_role(st, &p, args).await?;
     let (acct, user) = new_member(st, &p, args).await?;
     let user_id = user.as_ref().map(|u| u.id);
     let mut tx = st.store.begin().await?;
@@ -107,6 +109,7 @@ pub async fn add_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -> 
                 email,
                 token: token.as_deref(),
                 role,
+                project_role,
             },
         )
         .await?;
@@ -127,7 +130,7 @@ pub async fn add_run(st: &State, ctx: &OpContext, args: &Args, job: &JobRef) -> 
     if role == ProjectRole::Admin {
         crate::handlers::limits::enforce(st, &a, &[(ResourceType::Project, 1)]).await?;
     }
-    match db::project_member_add(&mut tx, p.id, a.id, user_id, role).await {
+    match db::project_member_add(&mut tx, p.id, a.id, user_id, role, project_role).await {
         // Already a member (a resumed job, or added twice): done, as CloudStack.
         Err(DbError::Conflict(_)) => return Ok(success_body()),
         r => r?,
@@ -272,6 +275,9 @@ pub async fn list_accounts(st: &State, ctx: &OpContext, args: &Args) -> AppResul
         if let (Some(u), Some(n)) = (m.user_id, m.user_name) {
             v["userid"] = json!(u);
             v["username"] = json!(n);
+        }
+        if let Some(r) = m.project_role_id {
+            v["projectroleid"] = json!(r);
         }
         items.push(v);
     }

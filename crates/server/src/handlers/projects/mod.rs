@@ -254,7 +254,7 @@ pub async fn create_prepare(st: &State, ctx: &OpContext, args: &Args) -> AppResu
         Err(DbError::Conflict(_)) => return Err(taken().into()),
         r => r?,
     }
-    db::project_member_add(&mut tx, id, owner.id, user, ProjectRole::Admin).await?;
+    db::project_member_add(&mut tx, id, owner.id, user, ProjectRole::Admin, None).await?;
     Event::new(ctx, "PROJECT.CREATE", format!("Project {name} created"))
         .resource(id, "Project", Some(&name))
         .record(&mut tx)
@@ -747,6 +747,8 @@ pub async fn delete_run(
 
 mod invitations;
 mod members;
+mod roles;
 
 pub use invitations::*;
 pub use members::*;
+pub use roles::*;
