@@ -116,7 +116,21 @@ async fn site_to_site(ts: TestServer) {
         .await;
 
     // Customer gateways, checked as CloudStack checks them.
+    // Hostile input: a non-ASCII name for the peer, a list past the subnet limit, a huge one.
+    let list = |n: usize| -> &'static str {
+        Box::leak(
+            (0..n)
+                .map(|i| format!("10.{}.{}.0/24", 100 + i / 256, i % 256))
+                .collect::<Vec<_>>()
+                .join(",")
+                .into_boxed_str(),
+        )
+    };
     for (k, v, why) in [
+        ("gateway", "ホスト.example", "invalid"),
+        ("cidrlist", list(12), "Too many"),
+        ("cidrlist", list(2000), "max allowed length"),
+        ("ikepolicy", "aes256-sha256\u{0}", "non-printable"),
         ("ikepolicy", "aes256-sha256", "group"),
         ("ikepolicy", "blowfish-sha1;modp1024", "cipher"),
         ("esppolicy", "aes128-crc32", "hash"),

@@ -147,13 +147,9 @@ pub async fn delete_connection_prepare(
     ctx: &OpContext,
     args: &Args,
 ) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &[CONN]).await?;
-    Ok(plan(
-        "VpnConnection",
-        r.id,
-        false,
-        format!("Deleting VPN connection {}", r.id),
-    ))
+    Ok(owned_plan(st, ctx, args, CONN, "VpnConnection", "Deleting")
+        .await?
+        .1)
 }
 
 pub async fn delete_connection_run(
@@ -165,17 +161,7 @@ pub async fn delete_connection_run(
     let Ok(r) = owned_rule(st, ctx, "id", job.instance()?, &[CONN]).await else {
         return Ok(success_body());
     };
-    let mut tx = st.store.begin().await?;
-    db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
-    Event::new(
-        ctx,
-        "VPN.S2S.CONNECTION.DELETE",
-        format!("VPN connection {} deleted", r.id),
-    )
-    .resource(r.id, "VpnConnection", None)
-    .record(&mut tx)
-    .await?;
-    tx.commit().await?;
+    remove(st, ctx, &r, "VPN.S2S.CONNECTION.DELETE", "VpnConnection").await?;
     vpcs_changed(st, &[r]).await?;
     Ok(success_body())
 }
@@ -185,13 +171,11 @@ pub async fn reset_connection_prepare(
     ctx: &OpContext,
     args: &Args,
 ) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &[CONN]).await?;
-    Ok(plan(
-        "VpnConnection",
-        r.id,
-        false,
-        format!("Resetting VPN connection {}", r.id),
-    ))
+    Ok(
+        owned_plan(st, ctx, args, CONN, "VpnConnection", "Resetting")
+            .await?
+            .1,
+    )
 }
 
 pub async fn reset_connection_run(
@@ -223,13 +207,9 @@ pub async fn update_connection_prepare(
     if args.has("customid") {
         return param_err("customid is not supported");
     }
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &[CONN]).await?;
-    Ok(plan(
-        "VpnConnection",
-        r.id,
-        false,
-        format!("Updating VPN connection {}", r.id),
-    ))
+    Ok(owned_plan(st, ctx, args, CONN, "VpnConnection", "Updating")
+        .await?
+        .1)
 }
 
 pub async fn update_connection_run(

@@ -205,14 +205,9 @@ pub async fn update_customer_prepare(
     ctx: &OpContext,
     args: &Args,
 ) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &[CUST]).await?;
+    let (_, plan) = owned_plan(st, ctx, args, CUST, "VpnCustomerGateway", "Updating").await?;
     customer(st, args)?;
-    Ok(plan(
-        "VpnCustomerGateway",
-        r.id,
-        false,
-        format!("Updating VPN customer gateway {}", r.id),
-    ))
+    Ok(plan)
 }
 
 pub async fn update_customer_run(
@@ -264,19 +259,14 @@ pub async fn delete_customer_prepare(
     ctx: &OpContext,
     args: &Args,
 ) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &[CUST]).await?;
+    let (r, plan) = owned_plan(st, ctx, args, CUST, "VpnCustomerGateway", "Deleting").await?;
     if !connections_with(st, &r).await?.is_empty() {
         return param_err(format!(
             "Unable to delete VPN customer gateway {} because there are still VPN connections with it",
             r.id
         ));
     }
-    Ok(plan(
-        "VpnCustomerGateway",
-        r.id,
-        false,
-        format!("Deleting VPN customer gateway {}", r.id),
-    ))
+    Ok(plan)
 }
 
 pub async fn delete_customer_run(
@@ -294,17 +284,14 @@ pub async fn delete_customer_run(
             r.id
         ));
     }
-    let mut tx = st.store.begin().await?;
-    db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
-    Event::new(
+    remove(
+        st,
         ctx,
+        &r,
         "VPN.S2S.CUSTOMER.GATEWAY.DELETE",
-        format!("VPN customer gateway {} deleted", r.id),
+        "VpnCustomerGateway",
     )
-    .resource(r.id, "VpnCustomerGateway", r.name.as_deref())
-    .record(&mut tx)
     .await?;
-    tx.commit().await?;
     Ok(success_body())
 }
 

@@ -99,19 +99,14 @@ pub async fn delete_gateway_prepare(
     ctx: &OpContext,
     args: &Args,
 ) -> AppResult<JobPlan> {
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &[GW]).await?;
+    let (r, plan) = owned_plan(st, ctx, args, GW, "VpnGateway", "Deleting").await?;
     if !connections_of(st, vec![r.id]).await?.is_empty() {
         return param_err(format!(
             "Unable to delete VPN gateway {} because there are still VPN connections on it",
             r.id
         ));
     }
-    Ok(plan(
-        "VpnGateway",
-        r.id,
-        false,
-        format!("Deleting VPN gateway {}", r.id),
-    ))
+    Ok(plan)
 }
 
 pub async fn delete_gateway_run(
@@ -129,17 +124,7 @@ pub async fn delete_gateway_run(
             r.id
         ));
     }
-    let mut tx = st.store.begin().await?;
-    db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
-    Event::new(
-        ctx,
-        "VPN.S2S.VPN.GATEWAY.DELETE",
-        format!("VPN gateway {} deleted", r.id),
-    )
-    .resource(r.id, "VpnGateway", None)
-    .record(&mut tx)
-    .await?;
-    tx.commit().await?;
+    remove(st, ctx, &r, "VPN.S2S.VPN.GATEWAY.DELETE", "VpnGateway").await?;
     Ok(success_body())
 }
 
@@ -151,13 +136,9 @@ pub async fn update_gateway_prepare(
     if args.has("customid") {
         return param_err("customid is not supported");
     }
-    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &[GW]).await?;
-    Ok(plan(
-        "VpnGateway",
-        r.id,
-        false,
-        format!("Updating VPN gateway {}", r.id),
-    ))
+    Ok(owned_plan(st, ctx, args, GW, "VpnGateway", "Updating")
+        .await?
+        .1)
 }
 
 pub async fn update_gateway_run(

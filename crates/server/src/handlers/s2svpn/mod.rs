@@ -65,6 +65,38 @@ fn plan(kind: &'static str, id: Uuid, returns_id: bool, what: String) -> JobPlan
     }
 }
 
+/// The caller's `id` of `kind`, and the job plan of `verb`ing it (`instance` its job type).
+async fn owned_plan(
+    st: &State,
+    ctx: &OpContext,
+    args: &Args,
+    kind: &str,
+    instance: &'static str,
+    verb: &str,
+) -> AppResult<(RuleRow, JobPlan)> {
+    let r = owned_rule(st, ctx, "id", args.required_id("id")?, &[kind]).await?;
+    let p = plan(instance, r.id, false, format!("{verb} {instance} {}", r.id));
+    Ok((r, p))
+}
+
+/// Removes a gateway, customer gateway or connection and records its event.
+async fn remove(
+    st: &State,
+    ctx: &OpContext,
+    r: &RuleRow,
+    event: &str,
+    instance: &str,
+) -> AppResult<()> {
+    let mut tx = st.store.begin().await?;
+    db::rule_remove(&mut tx, db::RuleOwner::Id, r.id).await?;
+    Event::new(ctx, event, format!("{instance} {} deleted", r.id))
+        .resource(r.id, instance, r.name.as_deref())
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn rule(st: &State, id: Uuid) -> AppResult<RuleRow> {
     let mut c = st.store.read().await?;
     db::rule_get(&mut c, id)
