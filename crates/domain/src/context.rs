@@ -20,6 +20,11 @@ pub struct OpContext {
     pub project: Option<db::ProjectRow>,
     /// `projectid=-1`: lists cover every project the caller may see, and nothing else.
     pub all_projects: bool,
+    /// The command being run, and the projects (by their accounts) whose project role for
+    /// this caller denies it: membership alone does not admit the caller to their objects.
+    /// Set by `projectscope::load_memberships` for API requests (a resumed job was admitted).
+    pub command: Option<&'static str>,
+    pub denied_projects: Vec<AccountId>,
 }
 
 impl OpContext {
@@ -32,6 +37,8 @@ impl OpContext {
             projects: Vec::new(),
             project: None,
             all_projects: false,
+            command: None,
+            denied_projects: Vec::new(),
         }
     }
     /// The caller's role in the project whose resources this account owns, if a member.
@@ -41,6 +48,16 @@ impl OpContext {
             .filter(|m| m.project_account == project_account)
             .map(|m| m.role)
             .max_by_key(|r| *r == model::identity::ProjectRole::Admin)
+    }
+    /// Why membership of the project owning this account does not admit the caller to the
+    /// command being run (its project role denies it), if it does not.
+    pub fn project_denial(&self, project_account: AccountId) -> Option<String> {
+        self.denied_projects.contains(&project_account).then(|| {
+            format!(
+                "The API {} is denied for the user's/account's project role",
+                self.command.unwrap_or("call")
+            )
+        })
     }
     pub fn user_id(&self) -> UserId {
         self.user.id

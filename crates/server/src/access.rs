@@ -44,9 +44,16 @@ pub fn check_account(ctx: &OpContext, a: &AccountRow) -> AppResult<()> {
     if a.id == ctx.account_id()
         || ctx.is_root_admin()
         || (ctx.is_domain_admin() && in_subtree(ctx, &a.domain_path))
-        || ctx.project_role(a.id).is_some()
     {
         return Ok(());
+    }
+    if ctx.project_role(a.id).is_some() {
+        // A member naming a project's object by id (without projectid) is held to its
+        // project role as one that sends projectid is.
+        return match ctx.project_denial(a.id) {
+            Some(why) => Err(ApiError::permission(why).into()),
+            None => Ok(()),
+        };
     }
     Err(ApiError::permission(format!(
         "Account {} does not have permission to access account {}",
@@ -78,7 +85,10 @@ pub fn check_account_admin(ctx: &OpContext, a: &AccountRow) -> AppResult<()> {
 /// (CloudStack lets Regular members use a project; only its Admins manage the project).
 pub fn check_owner(ctx: &OpContext, a: &AccountRow) -> AppResult<()> {
     if a.account_type == model::identity::AccountType::Project && ctx.project_role(a.id).is_some() {
-        return Ok(());
+        return match ctx.project_denial(a.id) {
+            Some(why) => Err(ApiError::permission(why).into()),
+            None => Ok(()),
+        };
     }
     check_account_admin(ctx, a)
 }

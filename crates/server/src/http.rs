@@ -245,7 +245,7 @@ async fn run(
     raw: &RawParams,
 ) -> Result<Value, ApiError> {
     st.settings.refresh(&st.store).await;
-    crate::projectscope::load_memberships(st, ctx)
+    crate::projectscope::load_memberships(st, ctx, Some(spec.name))
         .await
         .map_err(|e| e.into_api())?;
     let resolved = crate::projectscope::resolve(st, ctx, spec, raw).await?;

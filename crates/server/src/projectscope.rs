@@ -37,14 +37,69 @@ const ADDING: &[&str] = &[
     "assign",
 ];
 
-/// Loads the caller's project memberships (root admins reach every project without them).
-pub async fn load_memberships(st: &State, ctx: &mut OpContext) -> AppResult<()> {
+/// Loads the caller's project memberships (root admins reach every project without them)
+/// and, for the command being run, the projects whose role for the caller denies it.
+pub async fn load_memberships(
+    st: &State,
+    ctx: &mut OpContext,
+    command: Option<&'static str>,
+) -> AppResult<()> {
+    ctx.command = command;
     if ctx.is_root_admin() {
         return Ok(());
     }
     let mut c = st.store.read().await?;
     ctx.projects = db::memberships_of(&mut c, ctx.account_id(), ctx.user_id()).await?;
+    let Some(command) = command else {
+        return Ok(());
+    };
+    if ctx.is_domain_admin() {
+        return Ok(());
+    }
+    let mut denied = Vec::new();
+    let mut seen = Vec::new();
+    for m in &ctx.projects {
+        if seen.contains(&m.project_id) {
+            continue;
+        }
+        seen.push(m.project_id);
+        if role_denies(&mut c, ctx, m.project_id, command).await? {
+            denied.push(m.project_account);
+        }
+    }
+    ctx.denied_projects = denied;
     Ok(())
+}
+
+/// CloudStack's ProjectRoleBasedApiAccessChecker for one project: the caller's membership —
+/// its user's own first, else its account's. An Admin member, or one without a project role,
+/// may call anything; otherwise the role's first rule matching the command decides (none:
+/// allowed).
+async fn role_denies(
+    c: &mut db::Conn,
+    ctx: &OpContext,
+    project: ProjectId,
+    command: &str,
+) -> AppResult<bool> {
+    let Some(m) = ctx
+        .projects
+        .iter()
+        .filter(|m| m.project_id == project)
+        .max_by_key(|m| m.user_level)
+    else {
+        return Ok(false);
+    };
+    if m.role == model::identity::ProjectRole::Admin {
+        return Ok(false);
+    }
+    let Some(role) = m.project_role else {
+        return Ok(false);
+    };
+    let rules = db::project_permission_list(c, role).await?;
+    Ok(rules
+        .iter()
+        .find(|r| r.rule.matches(command))
+        .is_some_and(|r| r.permission == model::rules::Permission::Deny))
 }
 
 /// May the caller use this project (see its resources, add to it)?
@@ -111,7 +166,7 @@ pub async fn resolve(
             ctx.user.account.name
         )));
     }
-    check_project_role(st, ctx, spec.name, &p).await?;
+    check_project_role(ctx, &p)?;
     let adding = !spec.list && ADDING.iter().any(|a| spec.name.starts_with(a));
     if adding && p.state != ProjectState::Active {
         return Err(ApiError::permission(format!(
@@ -126,54 +181,20 @@ pub async fn resolve(
     Ok(Some(raw))
 }
 
-/// CloudStack's ProjectRoleBasedApiAccessChecker: in a project, a caller that is neither a
-/// root nor a domain admin is held to its membership's project role — its user's own
-/// membership first, else its account's. An Admin member, or one without a role, may call
-/// anything; otherwise the role's first rule matching the command decides (none: allowed).
-pub async fn check_project_role(
-    st: &State,
-    ctx: &OpContext,
-    command: &str,
-    p: &db::ProjectRow,
-) -> Result<(), ApiError> {
-    if ctx.is_root_admin() || ctx.is_domain_admin() {
-        return Ok(());
-    }
-    let Some(m) = ctx
-        .projects
-        .iter()
-        .filter(|m| m.project_id == p.id)
-        .max_by_key(|m| m.user_level)
-    else {
-        return Ok(());
-    };
-    if m.role == model::identity::ProjectRole::Admin {
-        return Ok(());
-    }
-    let Some(role) = m.project_role else {
-        return Ok(());
-    };
-    let rules = {
-        let mut c = st
-            .store
-            .read()
-            .await
-            .map_err(|e| crate::error::AppError::from(e).into_api())?;
-        db::project_permission_list(&mut c, role)
-            .await
-            .map_err(|e| crate::error::AppError::from(e).into_api())?
-    };
-    match rules.iter().find(|r| r.rule.matches(command)) {
-        Some(r) if r.permission == model::rules::Permission::Deny => Err(ApiError::permission(
-            format!("The API {command} is denied for the user's/account's project role"),
-        )),
-        _ => Ok(()),
+/// A call sent with projectid: refused when the caller's project role denies the command
+/// (worked out once per request by [`load_memberships`]; root and domain admins and the
+/// project's Admins are never held).
+pub fn check_project_role(ctx: &OpContext, p: &db::ProjectRow) -> Result<(), ApiError> {
+    match ctx.project_denial(p.account_id) {
+        Some(why) => Err(ApiError::permission(why)),
+        None => Ok(()),
     }
 }
 
 /// For a resumed job: the project its request acted in (its events stay the project's).
 pub async fn restore(st: &State, ctx: &mut OpContext, raw: &RawParams) -> AppResult<()> {
-    load_memberships(st, ctx).await?;
+    // The job was admitted when it was submitted: its role is not judged again.
+    load_memberships(st, ctx, None).await?;
     if let Some(id) = raw
         .get("projectid")
         .and_then(|v| v.trim().parse::<ProjectId>().ok())

@@ -145,6 +145,22 @@ async fn project_roles(ts: TestServer) {
         )
         .await;
     assert!(e.contains("project role"), "{e}");
+    // Naming a project's object by id, without projectid, is held to the role too.
+    let group = s(&owner
+        .ok(&[
+            ("command", "createInstanceGroup"),
+            ("name", "web"),
+            ("projectid", &pid),
+        ])
+        .await["instancegroup"]["id"]);
+    for cmd in ["deleteInstanceGroup", "updateInstanceGroup"] {
+        let e = member.err(&[("command", cmd), ("id", &group)], 531).await;
+        assert!(e.contains(&format!("The API {cmd} is denied")), "{e}");
+    }
+    let l = member
+        .ok(&[("command", "listInstanceGroups"), ("projectid", &pid)])
+        .await;
+    assert_eq!(ids(&l, "instancegroup"), vec![group.clone()], "{l}");
     // Outside the project the member's own role decides.
     member
         .ok(&[("command", "createSSHKeyPair"), ("name", "mine")])
