@@ -36,6 +36,31 @@ pub struct HostAgent {
     /// While this reads true the agent stays (or goes) offline: simulated hosts use it for
     /// power-off and network partitions.
     pub offline: Option<watch::Receiver<bool>>,
+    /// A server in this process that the agent reaches without a socket (hosts the server
+    /// simulates itself): used whenever that server is the one in use.
+    pub local: Option<LocalLink>,
+}
+
+/// The bytes between an agent and the server it runs in, carried in memory.
+pub trait AgentIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> AgentIo for T {}
+
+/// An in-process server: its agent endpoint (as the server list names it) and how to open a
+/// connection to it — one end of an in-memory pipe whose other end the server serves as it
+/// serves an upgraded websocket. No file handle, no TLS (the pipe does not leave the
+/// process), the same protocol frames.
+#[derive(Clone)]
+pub struct LocalLink {
+    pub endpoint: String,
+    pub connect: Arc<dyn Fn() -> Option<tokio::io::DuplexStream> + Send + Sync>,
+}
+
+/// The agent channel's websocket settings (shared with the server's in-memory end).
+pub fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    // Small buffers: thousands of simulated hosts share one process.
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +159,35 @@ impl HostAgent {
         }
     }
 
+    /// Dials a server over TCP and TLS (its certificate pinned) and opens the websocket.
+    async fn dial(
+        &self,
+        server: &str,
+    ) -> Result<tokio_tungstenite::WebSocketStream<Box<dyn AgentIo>>, AgentError> {
+        let t = |e: String| AgentError::Transient(e);
+        let tcp = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::TcpStream::connect(server),
+        )
+        .await
+        .map_err(|_| t(format!("connecting to {server} timed out")))?
+        .map_err(|e| t(format!("connecting to {server}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        let connector = crate::tls::connector(&self.fingerprint).map_err(|e| t(e.to_string()))?;
+        let name =
+            rustls::pki_types::ServerName::try_from("canopy").map_err(|e| t(e.to_string()))?;
+        let tls = tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp))
+            .await
+            .map_err(|_| t("TLS handshake timed out".into()))?
+            .map_err(|e| t(format!("TLS: {e}")))?;
+        let url = format!("wss://{server}{}", proto::AGENT_PATH);
+        let io: Box<dyn AgentIo> = Box::new(tls);
+        let (ws, _) = tokio_tungstenite::client_async_with_config(url, io, Some(ws_config()))
+            .await
+            .map_err(|e| t(format!("websocket: {e}")))?;
+        Ok(ws)
+    }
+
     fn auth(&self) -> Auth {
         match self.credential.lock().map(|c| c.clone()) {
             Ok(Credential::Host { host_id, secret }) => Auth::Host { host_id, secret },
@@ -151,29 +205,24 @@ impl HostAgent {
     async fn session(&self) -> Result<End, AgentError> {
         let t = |e: String| AgentError::Transient(e);
         let server = self.server.current();
-        let tcp = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio::net::TcpStream::connect(&server),
-        )
-        .await
-        .map_err(|_| t(format!("connecting to {server} timed out")))?
-        .map_err(|e| t(format!("connecting to {server}: {e}")))?;
-        let _ = tcp.set_nodelay(true);
-        let connector = crate::tls::connector(&self.fingerprint).map_err(|e| t(e.to_string()))?;
-        let name =
-            rustls::pki_types::ServerName::try_from("canopy").map_err(|e| t(e.to_string()))?;
-        let tls = tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp))
-            .await
-            .map_err(|_| t("TLS handshake timed out".into()))?
-            .map_err(|e| t(format!("TLS: {e}")))?;
-        let url = format!("wss://{server}{}", proto::AGENT_PATH);
-        // Small buffers: thousands of simulated hosts share one process.
-        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .read_buffer_size(4096)
-            .write_buffer_size(0);
-        let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tls, Some(config))
-            .await
-            .map_err(|e| t(format!("websocket: {e}")))?;
+        let local = self
+            .local
+            .as_ref()
+            .filter(|l| l.endpoint == server)
+            .map(|l| (l.connect)());
+        let mut ws = match local {
+            Some(Some(pipe)) => {
+                let io: Box<dyn AgentIo> = Box::new(pipe);
+                tokio_tungstenite::WebSocketStream::from_raw_socket(
+                    io,
+                    tokio_tungstenite::tungstenite::protocol::Role::Client,
+                    Some(ws_config()),
+                )
+                .await
+            }
+            Some(None) => return Err(t(format!("the in-process server {server} is stopping"))),
+            None => self.dial(&server).await?,
+        };
         let hello = AgentMsg::Hello {
             version: proto::VERSION,
             auth: self.auth(),

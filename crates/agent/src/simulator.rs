@@ -124,6 +124,7 @@ pub fn hosts(
                 driver,
                 on_credential,
                 offline,
+                local: None,
             })
         })
         .collect()

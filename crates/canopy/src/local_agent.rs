@@ -70,6 +70,7 @@ fn start(st: &State, data_dir: &Path, credential: agent::Credential) -> AppResul
         inventory,
         driver,
         offline: None,
+        local: None,
         on_credential: Some(Arc::new(move |host_id, secret: &str| {
             joined.joined(host_id, secret);
             let v = serde_json::json!({"host_id": host_id, "secret": secret});

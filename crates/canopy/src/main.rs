@@ -436,6 +436,7 @@ async fn run_agent(a: AgentArgs) -> anyhow::Result<()> {
         inventory,
         driver,
         offline: None,
+        local: None,
         on_credential: Some(std::sync::Arc::new(move |host_id, secret: &str| {
             joined.joined(host_id, secret);
             let c = SavedCredential {

@@ -118,6 +118,7 @@ async fn up_builds_an_enabled_zone_with_a_local_kvm_host() {
         inventory: agent::inventory::local("127.0.0.1"),
         driver: std::sync::Arc::new(agent::driver::LocalDriver),
         offline: None,
+        local: None,
         on_credential: None,
     };
     let fetcher = make(saved["secret"].as_str().expect("secret"));

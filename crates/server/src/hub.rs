@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State as AxState};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -206,27 +206,97 @@ async fn upgrade(
         .read_buffer_size(4096)
         .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
-            if let Err(e) = session(st, socket, peer).await {
+            // The connection's file, counted against the agents' share while it lives.
+            let file = st.files.take_agent_file();
+            let (out, inc) = socket.split();
+            let out = out
+                .with(|t: String| std::future::ready(Ok::<_, axum::Error>(Message::Text(t.into()))))
+                .sink_map_err(|e| AppError::Internal(e.to_string()));
+            let inc = inc.map(|m| match m {
+                Ok(Message::Text(t)) => Frame::Text(t.to_string()),
+                Ok(Message::Ping(_) | Message::Pong(_)) => Frame::Skip,
+                _ => Frame::End,
+            });
+            let link = Link {
+                peer: peer.to_string(),
+                file,
+            };
+            if let Err(e) = session(st, Box::pin(inc), Box::pin(out), link).await {
                 tracing::debug!(%peer, error = %e, "agent session ended");
             }
         })
 }
 
-async fn send(
-    ws: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    m: &ServerMsg,
-) -> AppResult<()> {
-    let text = serde_json::to_string(m).map_err(|e| AppError::Internal(e.to_string()))?;
-    ws.send(Message::Text(text.into()))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+/// A frame from an agent, whatever carries it.
+enum Frame {
+    Text(String),
+    /// A control frame: nothing to do.
+    Skip,
+    /// Closed, failed, or not text.
+    End,
 }
 
-async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()> {
-    let (mut out, mut inc) = socket.split();
+/// Where an agent session comes from: a socket (counted against the agents' share of open
+/// files — `Err` past it, with the reason) or this process.
+struct Link {
+    peer: String,
+    file: Result<crate::openfiles::AgentFile, String>,
+}
+
+/// Opens an in-process agent's connection: one end of an in-memory pipe, the other served
+/// here as an upgraded websocket is (the same frames; no socket, no TLS). `None` once the
+/// server is stopping.
+pub fn connect_local(st: &State) -> Option<tokio::io::DuplexStream> {
+    if *st.stopping.borrow() {
+        return None;
+    }
+    let (agent_end, server_end) = tokio::io::duplex(64 * 1024);
+    let st = st.clone();
+    tokio::spawn(async move {
+        let mut config = agent::runtime::ws_config();
+        config.max_message_size = Some(1 << 20);
+        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            server_end,
+            tokio_tungstenite::tungstenite::protocol::Role::Server,
+            Some(config),
+        )
+        .await;
+        let (out, inc) = ws.split();
+        use tokio_tungstenite::tungstenite::Message as T;
+        let out = out
+            .with(|t: String| {
+                std::future::ready(Ok::<_, tokio_tungstenite::tungstenite::Error>(T::text(t)))
+            })
+            .sink_map_err(|e| AppError::Internal(e.to_string()));
+        let inc = inc.map(|m| match m {
+            Ok(T::Text(t)) => Frame::Text(t.to_string()),
+            Ok(T::Ping(_) | T::Pong(_)) => Frame::Skip,
+            _ => Frame::End,
+        });
+        let link = Link {
+            peer: "in-process".into(),
+            file: Ok(crate::openfiles::AgentFile::none()),
+        };
+        if let Err(e) = session(st, Box::pin(inc), Box::pin(out), link).await {
+            tracing::debug!(error = %e, "in-process agent session ended");
+        }
+    });
+    Some(agent_end)
+}
+
+type Inbound = std::pin::Pin<Box<dyn futures_util::Stream<Item = Frame> + Send>>;
+type Outbound = std::pin::Pin<Box<dyn futures_util::Sink<String, Error = AppError> + Send>>;
+
+async fn send(ws: &mut Outbound, m: &ServerMsg) -> AppResult<()> {
+    let text = serde_json::to_string(m).map_err(|e| AppError::Internal(e.to_string()))?;
+    ws.send(text).await
+}
+
+async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> AppResult<()> {
+    let peer = link.peer;
     let first = tokio::time::timeout(Duration::from_secs(10), inc.next()).await;
     let hello = match first {
-        Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<AgentMsg>(&t).ok(),
+        Ok(Some(Frame::Text(t))) => serde_json::from_str::<AgentMsg>(&t).ok(),
         _ => None,
     };
     let Some(AgentMsg::Hello {
@@ -249,6 +319,29 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
         tracing::warn!(%peer, version, "agent refused: protocol version");
         return send(&mut out, &m).await;
     }
+    // Past the agents' share of open files, or while other hosts join: come back later.
+    let admitted = link.file.and_then(|f| {
+        st.files.try_join().map(|turn| (f, turn)).ok_or_else(|| {
+            format!(
+                "the management server is admitting {} other hosts; come back later",
+                crate::openfiles::JOINS_AT_ONCE
+            )
+        })
+    });
+    let (_file, turn) = match admitted {
+        Ok(v) => v,
+        Err(reason) => {
+            tracing::info!(%peer, address = %inventory.address, %reason, "agent told to come back later");
+            return send(
+                &mut out,
+                &ServerMsg::Refused {
+                    reason,
+                    retry: true,
+                },
+            )
+            .await;
+        }
+    };
     let (host, secret) = match authenticate(&st, &auth, &inventory).await {
         Ok(v) => v,
         Err(r) => {
@@ -309,6 +402,8 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
     if let Err(e) = crate::handlers::storage::ensure_local_pool(&st, host).await {
         tracing::warn!(%host, error = %e, "could not create the host's local storage pool");
     }
+    // Joined: the next host's turn.
+    drop(turn);
     // What it runs is compared with the database now and then periodically.
     crate::powersync::spawn_for_connection(st.clone(), host, conn_id);
     // A (re)connected agent is told its whole data plane again: it may have restarted.
@@ -329,8 +424,8 @@ async fn session(st: State, socket: WebSocket, peer: SocketAddr) -> AppResult<()
             }
             m = inc.next() => {
                 let text = match m {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Frame::Text(t)) => t,
+                    Some(Frame::Skip) => continue,
                     _ => break,
                 };
                 match serde_json::from_str::<AgentMsg>(&text) {
@@ -660,7 +755,10 @@ pub async fn serve(
         listener,
         Some(tls),
         app,
-        crate::conn::from_env(crate::conn::Limits::AGENT),
+        crate::conn::from_env(crate::conn::Limits {
+            max_connections: st.files.agent_handshakes,
+            ..crate::conn::Limits::AGENT
+        }),
         stop,
     )
     .await;

@@ -22,6 +22,7 @@ pub mod hub;
 pub mod images;
 pub mod jobs;
 pub mod metrics;
+pub mod openfiles;
 pub mod panics;
 pub mod peers;
 pub mod powersync;
@@ -113,6 +114,20 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("restricting {}", cfg.data_dir.display()))?;
     }
+    let files = openfiles::Budget::new(
+        openfiles::raise_limit(),
+        conn::Limits::API.max_connections,
+        conn::Limits::AGENT.max_connections,
+    )
+    .agents_from_env();
+    tracing::info!(
+        open_files = files.limit,
+        agents = files.agents,
+        api_connections = files.api,
+        agent_handshakes = files.agent_handshakes,
+        reserve = files.reserve,
+        "open files shared out: this server holds this many agent connections (hosts it simulates itself cost none)"
+    );
     let key = crypto::ServerKey::load_or_create(&cfg.data_dir)?;
     let url = cfg
         .database
@@ -205,6 +220,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         cluster: cluster::Membership::new(stop.clone()),
         tunnels: Default::default(),
         role_rules: Default::default(),
+        files,
     });
     let _ = own_jobs.state.set(Arc::downgrade(&st));
     let resumed = jobs::recover(&st, true).await?;
@@ -239,7 +255,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         listener,
         None,
         app,
-        conn::from_env(conn::Limits::API),
+        conn::from_env(conn::Limits {
+            max_connections: st.files.api,
+            ..conn::Limits::API
+        }),
         stopped,
     ));
     tracing::info!(%addr, %agent_addr, %server_id, "canopy server listening");

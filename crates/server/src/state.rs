@@ -25,6 +25,8 @@ pub struct AppState {
     pub tunnels: crate::returnproxy::Tunnels,
     /// The roles' permission rules, cached briefly.
     pub role_rules: crate::rolecheck::RoleRules,
+    /// The process's open files, shared out (agents' share, joins a few at a time).
+    pub files: crate::openfiles::Budget,
 }
 
 impl std::ops::Deref for AppState {

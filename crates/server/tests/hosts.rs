@@ -97,6 +97,7 @@ fn kvm_agent(
         inventory: inv,
         driver: Arc::new(agent::driver::LocalDriver),
         offline: None,
+        local: None,
         on_credential: Some(Arc::new(move |id, secret: &str| {
             if let Ok(mut s) = saved.lock() {
                 *s = Some((id, secret.to_string()));

@@ -399,6 +399,7 @@ async fn a_console_through_one_server_for_a_host_on_another() {
             sock,
         }),
         offline: None,
+        local: None,
         on_credential: None,
     });
     let (stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -176,6 +176,7 @@ async fn pools_and_image_stores() {
         inventory: agent::inventory::local("10.7.7.7"),
         driver: Arc::new(agent::driver::LocalDriver),
         offline: None,
+        local: None,
         on_credential: None,
     });
     let task = tokio::spawn({

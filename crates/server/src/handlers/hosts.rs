@@ -262,6 +262,25 @@ pub(crate) fn spawn_simulated(
         opts,
         Some(vec![address.to_string()]),
     );
+    // They reach this server through in-memory pipes (no file handle each); another server
+    // named in their list (after SetServers) is dialled over TCP as a real agent does.
+    let weak = std::sync::Arc::downgrade(st);
+    let local = agent::LocalLink {
+        endpoint: st.agent_endpoint.clone(),
+        connect: std::sync::Arc::new(move || {
+            weak.upgrade().and_then(|st| crate::hub::connect_local(&st))
+        }),
+    };
+    let hosts: Vec<_> = hosts
+        .into_iter()
+        .map(|h| match std::sync::Arc::try_unwrap(h) {
+            Ok(mut a) => {
+                a.local = Some(local.clone());
+                std::sync::Arc::new(a)
+            }
+            Err(h) => h,
+        })
+        .collect();
     for h in &hosts {
         if let Some((id, secret)) = &credential {
             if let Ok(mut c) = h.credential.lock() {

@@ -89,6 +89,7 @@ impl KvmZone {
             inventory: inv,
             driver: Arc::new(agent::driver::LocalDriver),
             offline: None,
+            local: None,
             on_credential: Some(Arc::new(move |id, secret: &str| {
                 if let Ok(mut s) = keep.lock() {
                     *s = Some((id, secret.to_string()));
