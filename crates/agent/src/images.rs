@@ -103,12 +103,32 @@ impl ImageSource {
     /// Sends the file `src` to the image store as `kind`/`id` (`snapshot`, `template`,
     /// `extract`); returns the size the server stored.
     pub async fn upload(&self, kind: &str, id: Uuid, src: &Path) -> crate::HostResult<u64> {
-        let (host, secret) = self.joined_as()?;
+        // A connection that breaks while the body is being written (the server may answer a
+        // refusal and close before the client has written its last frame) hides the answer:
+        // send once more on a new connection (the store writes a `.part` file and renames it,
+        // so a second send is harmless).
+        match self.upload_once(kind, id, src).await {
+            Err(Sent::Broken(e)) => {
+                tracing::debug!(%kind, %id, error = %e, "upload connection broke; sending again");
+                self.upload_once(kind, id, src).await.map_err(Sent::into_error)
+            }
+            r => r.map_err(Sent::into_error),
+        }
+    }
+
+    async fn upload_once(&self, kind: &str, id: Uuid, src: &Path) -> Result<u64, Sent> {
+        let (host, secret) = self.joined_as().map_err(Sent::Failed)?;
         let f = tokio::fs::File::open(src)
             .await
-            .map_err(|e| format!("opening {}: {e}", src.display()))?;
-        let len = f.metadata().await.map_err(|e| e.to_string())?.len();
-        let mut sender = crate::tls::http1(&self.server.current(), &self.fingerprint).await?;
+            .map_err(|e| Sent::Failed(format!("opening {}: {e}", src.display()).into()))?;
+        let len = f
+            .metadata()
+            .await
+            .map_err(|e| Sent::Failed(e.to_string().into()))?
+            .len();
+        let mut sender = crate::tls::http1(&self.server.current(), &self.fingerprint)
+            .await
+            .map_err(|e| Sent::Failed(e.into()))?;
         let body = http_body_util::StreamBody::new(futures_util::StreamExt::map(
             tokio_util_like::chunks(f),
             |r| r.map(hyper::body::Frame::data),
@@ -121,8 +141,11 @@ impl ImageSource {
                 format!("Host {host}:{secret}"),
             )
             .body(body)
-            .map_err(|e| e.to_string())?;
-        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+            .map_err(|e| Sent::Failed(e.to_string().into()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| Sent::Broken(e.to_string()))?;
         let status = resp.status();
         let body = resp
             .into_body()
@@ -131,9 +154,27 @@ impl ImageSource {
             .map(|b| String::from_utf8_lossy(&b.to_bytes()).to_string())
             .unwrap_or_default();
         if !status.is_success() {
-            return Err(format!("storing {kind} {id}: HTTP {status}: {body}").into());
+            return Err(Sent::Failed(
+                format!("storing {kind} {id}: HTTP {status}: {body}").into(),
+            ));
         }
         Ok(body.trim().parse().unwrap_or(len))
+    }
+}
+
+/// How one upload attempt failed: the connection broke before an answer (worth one more
+/// try), or anything else.
+enum Sent {
+    Broken(String),
+    Failed(crate::HostError),
+}
+
+impl Sent {
+    fn into_error(self) -> crate::HostError {
+        match self {
+            Sent::Broken(e) => e.into(),
+            Sent::Failed(e) => e,
+        }
     }
 }
 

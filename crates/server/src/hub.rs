@@ -490,6 +490,7 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
         }
     }
     // Only the connection that is still current marks the host Disconnected.
+    let stopping = *st.stopping.borrow();
     if st.hub.detach(host, conn_id) {
         st.metrics.agents.remove(host);
         let mut tx = st.store.begin().await?;
@@ -506,8 +507,42 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
         }
         tx.commit().await?;
         tracing::info!(%host, "agent disconnected");
+        if !stopping {
+            investigate_after_drop(st.clone(), host);
+        }
     }
     Ok(())
+}
+
+/// How long an agent whose connection dropped has to dial again before its host is
+/// investigated (a live agent dials at once: its first backoff is at most 0.5 s).
+pub const DROP_GRACE: Duration = Duration::from_secs(3);
+
+/// A connection that dropped (not closed by this server stopping) is investigated after
+/// [`DROP_GRACE`] — by its peers, as the monitor does once heartbeats are late — rather than
+/// after the heartbeat timeout: a dead host is Down and its HA VMs restarting within seconds.
+/// Skipped when the agent is back (here or, by the host's row, on another server) or an
+/// operator took the host out (Maintenance, Disabled), as the monitor skips them.
+fn investigate_after_drop(st: State, host: HostId) {
+    tokio::spawn(async move {
+        tokio::time::sleep(DROP_GRACE).await;
+        if st.hub.is_connected(host) || *st.stopping.borrow() {
+            return;
+        }
+        let row = match st.store.read().await {
+            Ok(mut c) => db::host_get(&mut c, host).await.ok().flatten(),
+            Err(_) => None,
+        };
+        let Some(h) = row else { return };
+        use model::{HostStatus as H, ResourceState as R};
+        let ours = h.server_id.is_none_or(|s| s == st.server_id.0);
+        let judged = matches!(h.status, H::Disconnected | H::Connecting)
+            && !matches!(h.resource_state, R::Maintenance | R::Disabled);
+        if ours && judged {
+            tracing::info!(%host, "the agent's connection dropped and it has not dialled again; investigating the host now");
+            domain::ha::investigate_in_background(&st.core, h);
+        }
+    });
 }
 
 /// Checks the agent's credentials; binds a host to a join token on first contact. Returns

@@ -217,3 +217,50 @@ async fn dead_host_partitioned_host_and_fencing() {
     assert_eq!(before, 2);
     ts.stop().await;
 }
+
+/// A host whose agent connection drops is investigated after a short grace, not after the
+/// heartbeat timeout (here 30 s × 2.5 = 75 s): a dead host is Down and its HA VM Running
+/// elsewhere long before; a host whose agent is back within the grace is never suspected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dropped_connection_is_investigated_at_once() {
+    let ts = TestServer::start().await;
+    let c = &ts.admin;
+    for (k, v) in [("ping.interval", "30"), ("ping.timeout", "2.5")] {
+        c.ok(&[
+            ("command", "updateConfiguration"),
+            ("name", k),
+            ("value", v),
+        ])
+        .await;
+    }
+    let z = VmZone::new(&ts, 3).await;
+    let (h0, a0) = z.hosts[0].clone();
+    let (h1, a1) = z.hosts[1].clone();
+    let j = c.job(&z.deploy(&[("hostid", &h0)])).await;
+    let id = s(&j["jobresult"]["virtualmachine"]["id"]);
+
+    // Host 1's agent drops and is back within the grace: Up again, never Alert or Down.
+    agent::simulator::sim_host(&a1).partition(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    agent::simulator::sim_host(&a1).restore();
+    wait_host(c, &h1, "Up", 10).await;
+    tokio::time::sleep(hub_grace() + Duration::from_secs(1)).await;
+    assert_eq!(
+        host_state(c, &h1).await,
+        "Up",
+        "a brief drop is not investigated"
+    );
+
+    // Host 0 dies: Down and its HA VM Running elsewhere well inside the 75 s timeout.
+    agent::simulator::sim_host(&a0).power_off();
+    let down = wait_host(c, &h0, "Down", 20).await;
+    let v = wait_vm(c, &id, "Running", &h0, 20).await;
+    println!(
+        "host Down {down:?} after power-off (heartbeat timeout 75 s); VM on {}",
+        v["hostid"]
+    );
+}
+
+fn hub_grace() -> Duration {
+    server::hub::DROP_GRACE
+}

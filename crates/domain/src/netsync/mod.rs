@@ -6,6 +6,12 @@
 //! host's configuration, and pushes it — as a new generation — only to the hosts whose
 //! compiled digest changed (or that reconnected and must be told again). The generation and
 //! digest are kept per host in `net_generations`, with the generation the agent acknowledged.
+//!
+//! A VM change waits only for the hosts it cannot do without — its own host(s) and its
+//! networks' routers; the other hosts of its networks (their VXLAN peer lists) and of its
+//! security groups (their member sets) follow in background rounds ([`request_later`]),
+//! taken a chunk at a time whenever no caller is waiting, so a deploy's time does not grow
+//! with its network.
 
 mod guests;
 mod load;
@@ -39,6 +45,8 @@ pub const ON_HOST: &[model::VmState] = model::VmState::ACTIVE;
 struct Pending {
     hosts: BTreeSet<HostId>,
     force: BTreeSet<HostId>,
+    /// Hosts nobody waits for: compiled in background rounds.
+    later: BTreeSet<HostId>,
     /// Rounds taken by the worker so far.
     started: u64,
 }
@@ -85,6 +93,22 @@ pub async fn request(st: &Core, hosts: impl IntoIterator<Item = HostId>, force: 
     let _ = tokio::time::timeout(WAIT, rx.wait_for(|d| *d >= ticket)).await;
 }
 
+/// Hosts in a background round at most (a caller's round waits for at most one of them).
+const LATER_CHUNK: usize = 128;
+
+/// Asks for these hosts' configurations in a background round; returns at once.
+pub fn request_later(st: &Core, hosts: impl IntoIterator<Item = HostId>) {
+    let Ok(mut p) = st.net.pending.lock() else {
+        return;
+    };
+    let before = p.later.len();
+    p.later.extend(hosts);
+    if p.later.len() > before {
+        drop(p);
+        st.net.wake.notify_one();
+    }
+}
+
 /// The worker: one round per wake-up, until the server stops.
 pub fn spawn_worker(st: std::sync::Arc<Core>) {
     tokio::spawn(async move {
@@ -99,15 +123,21 @@ pub fn spawn_worker(st: std::sync::Arc<Core>) {
                     let Ok(mut p) = st.net.pending.lock() else {
                         return;
                     };
-                    if p.hosts.is_empty() {
+                    if p.hosts.is_empty() && p.later.is_empty() {
                         break;
                     }
                     p.started += 1;
-                    (
-                        std::mem::take(&mut p.hosts),
-                        std::mem::take(&mut p.force),
-                        p.started,
-                    )
+                    if p.hosts.is_empty() {
+                        // Nobody waits: a chunk of the background hosts.
+                        let chunk: BTreeSet<HostId> =
+                            p.later.iter().take(LATER_CHUNK).copied().collect();
+                        p.later.retain(|h| !chunk.contains(h));
+                        (chunk, BTreeSet::new(), p.started)
+                    } else {
+                        let hosts = std::mem::take(&mut p.hosts);
+                        p.later.retain(|h| !hosts.contains(h));
+                        (hosts, std::mem::take(&mut p.force), p.started)
+                    }
                 };
                 let started = std::time::Instant::now();
                 let r = sync_hosts(&st, &hosts, &force).await;
@@ -341,12 +371,13 @@ pub async fn hosts_of_groups(st: &Core, groups: &[Uuid]) -> DomainResult<BTreeSe
 
 /// After a VM changed (started, stopped, moved; `structural`: it got or lost a NIC or a group,
 /// i.e. deployed or NICs added/removed). Only the hosts whose inputs can have changed: the
-/// VM's current, last and destination hosts; its networks' routers (leases, DNS); every host
-/// of a network when the VM's host gains or loses the network (VXLAN peers change); and, for
-/// structural changes, the hosts whose group member sets hold it. (Member sets and leases list
-/// a VM whatever its state, so starting or stopping one does not touch them.)
+/// VM's current, last and destination hosts and its networks' routers (leases, DNS) — waited
+/// for —; every host of a network when the VM's host gains or loses the network (VXLAN peers
+/// change) and, for structural changes, the hosts whose group member sets hold it — in the
+/// background. (Member sets and leases list a VM whatever its state, so starting or stopping
+/// one does not touch them.)
 pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
-    let r: DomainResult<BTreeSet<HostId>> = async {
+    let r: DomainResult<(BTreeSet<HostId>, BTreeSet<HostId>)> = async {
         let (row, nets, others_all, routers, groups, vpc_of) = {
             let mut c = st.store.read().await?;
             let row = db::vm_get_any(&mut c, vm).await?;
@@ -382,6 +413,7 @@ pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
             vm_hosts.extend(v.dest_host_id);
         }
         let mut hosts = vm_hosts.clone();
+        let mut later = BTreeSet::new();
         for n in &nets {
             let router_hosts: BTreeSet<HostId> = routers
                 .iter()
@@ -396,18 +428,21 @@ pub async fn vm_changed(st: &Core, vm: VmId, structural: bool) {
             others.extend(router_hosts.iter().copied());
             hosts.extend(router_hosts);
             if vm_hosts.iter().any(|h| !others.contains(h)) {
-                hosts.extend(others);
+                later.extend(others);
             }
         }
         if structural && !groups.is_empty() {
-            hosts.extend(hosts_of_groups(st, &groups).await?);
+            later.extend(hosts_of_groups(st, &groups).await?);
         }
-        Ok(hosts)
+        later.retain(|h| !hosts.contains(h));
+        Ok((hosts, later))
     }
     .await;
     match r {
-        Ok(h) if !h.is_empty() => request(st, h, false).await,
-        Ok(_) => {}
+        Ok((now, later)) => {
+            request_later(st, later);
+            request(st, now, false).await;
+        }
         Err(e) => {
             tracing::warn!(%vm, error = %e, "could not work out the hosts a VM change affects")
         }
