@@ -110,7 +110,9 @@ impl ImageSource {
         match self.upload_once(kind, id, src).await {
             Err(Sent::Broken(e)) => {
                 tracing::debug!(%kind, %id, error = %e, "upload connection broke; sending again");
-                self.upload_once(kind, id, src).await.map_err(Sent::into_error)
+                self.upload_once(kind, id, src)
+                    .await
+                    .map_err(Sent::into_error)
             }
             r => r.map_err(Sent::into_error),
         }

@@ -106,6 +106,48 @@ async fn the_smaller_families_answer_as_cloudstack() {
         "the domain counts its subtree (fa's VM): {root}"
     );
     assert_eq!(root["vmlimit"], "Unlimited", "{root}");
+    // Subtrees by path: a volume in /sub/child/ counts for child, sub and ROOT, not for
+    // /su/ (whose path is a prefix of /sub/'s text but not its ancestor) — in one page.
+    let sub = create_domain(&c, "sub", None).await;
+    create_domain(&c, "su", None).await;
+    let child = create_domain(&c, "child", Some(&sub)).await;
+    let (_, _, fc) = account_with_keys(&ts, &c, "fc", Some(&child), "0").await;
+    let disk = s(&c.ok(&[("command", "listDiskOfferings")]).await["diskoffering"][0]["id"]);
+    fc.ok(&[
+        ("command", "createVolume"),
+        ("name", "counted"),
+        ("zoneid", &z.zone),
+        ("diskofferingid", &disk),
+    ])
+    .await;
+    let all = c
+        .ok(&[("command", "listDomains"), ("listall", "true")])
+        .await;
+    let total = |name: &str| {
+        all["domain"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["name"] == name)
+            .map(|d| d["volumetotal"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(total("child"), 1, "{all}");
+    assert_eq!(total("sub"), 1, "{all}");
+    assert_eq!(total("su"), 0, "{all}");
+    assert!(total("ROOT").as_i64().unwrap_or(0) >= 1, "{all}");
+    let accts = c
+        .ok(&[("command", "listAccounts"), ("listall", "true")])
+        .await;
+    let fc_row = accts["account"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["name"] == "fc")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(fc_row["volumetotal"], 1, "{accts}");
+    assert_eq!(fc_row["vmtotal"], 0, "{accts}");
 
     // Resource details: on the VM (its own details) and on a template; another tenant
     // neither reads nor adds them.

@@ -162,6 +162,12 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         .list("details")
         .map(|d| d.iter().all(|x| x.trim().eq_ignore_ascii_case("min")) && !d.is_empty())
         .unwrap_or(false);
+    let mut counts = if min {
+        Vec::new()
+    } else {
+        super::limits::accounts_resources(st, &rows).await?
+    }
+    .into_iter();
     let mut items = Vec::new();
     for a in &rows {
         let mine: Vec<_> = users
@@ -170,10 +176,8 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
             .cloned()
             .collect();
         let mut v = views::account(a, &mine);
-        if !min {
-            if let Some(m) = v.as_object_mut() {
-                m.extend(super::limits::account_resources(st, a).await?);
-            }
+        if let (Some(m), Some(fields)) = (v.as_object_mut(), counts.next()) {
+            m.extend(fields);
         }
         items.push(v);
     }

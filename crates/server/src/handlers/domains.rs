@@ -98,11 +98,12 @@ pub async fn list(st: &State, ctx: &OpContext, args: &Args) -> AppResult<Value> 
         let mut c = st.store.read().await?;
         db::domain_list(&mut c, &f).await?
     };
+    let counts = super::limits::domains_resources(st, &rows).await?;
     let mut items = Vec::new();
-    for d in &rows {
+    for (d, fields) in rows.iter().zip(counts) {
         let mut v = views::domain(d);
         if let Some(m) = v.as_object_mut() {
-            m.extend(super::limits::domain_resources(st, d).await?);
+            m.extend(fields);
         }
         items.push(v);
     }

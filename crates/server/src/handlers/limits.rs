@@ -205,22 +205,72 @@ pub(crate) async fn account_resources(
     Ok(resource_fields(&limits, &used))
 }
 
-/// A domain's (its whole subtree's) resource counts and limits, for listDomains.
-pub(crate) async fn domain_resources(
+/// [`account_resources`] for a page of accounts: their usage counted by one grouped query per
+/// table for the whole page (seven queries per account cost 145 ms for a page of 500).
+pub(crate) async fn accounts_resources(
     st: &State,
-    d: &DomainRow,
-) -> AppResult<serde_json::Map<String, Value>> {
-    let limits = domain_limits(st, d).await?;
-    let used = {
+    accounts: &[AccountRow],
+) -> AppResult<Vec<serde_json::Map<String, Value>>> {
+    let ids: Vec<model::AccountId> = accounts.iter().map(|a| a.id).collect();
+    let mut used: std::collections::HashMap<model::AccountId, db::AccountUsage> =
+        std::collections::HashMap::new();
+    {
         let mut c = st.store.read().await?;
-        let scope = db::OwnerScope::Domain {
-            id: d.id,
-            path: d.path.clone(),
-            recursive: true,
-        };
-        db::owner_usage(&mut c, &scope).await?
+        for (a, _, u) in db::owner_usage_grouped(&mut c, Some(&ids)).await? {
+            *used.entry(a).or_default() += u;
+        }
+    }
+    let mut out = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        let limits = account_limits(st, a).await?;
+        let u = used.get(&a.id).copied().unwrap_or_default();
+        out.push(resource_fields(&limits, &u));
+    }
+    Ok(out)
+}
+
+/// A domain's resource counts (over its subtree) and limits, for a page of domains: every owner's usage counted once (one grouped
+/// query per table), summed by domain, then over each listed domain's subtree — the domains
+/// whose path starts with its path, one contiguous range of the sorted paths. (Per domain, a
+/// recursive count walked every VM: 10 s for a page of 500 of 2,000 domains.)
+pub(crate) async fn domains_resources(
+    st: &State,
+    domains: &[DomainRow],
+) -> AppResult<Vec<serde_json::Map<String, Value>>> {
+    if domains.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (grouped, all) = {
+        let mut c = st.store.read().await?;
+        (
+            db::owner_usage_grouped(&mut c, None).await?,
+            db::domain_list(&mut c, &db::DomainFilter::default())
+                .await?
+                .0,
+        )
     };
-    Ok(resource_fields(&limits, &used))
+    let path_of: std::collections::HashMap<model::DomainId, &str> =
+        all.iter().map(|d| (d.id, d.path.as_str())).collect();
+    let mut by_path: std::collections::BTreeMap<&str, db::AccountUsage> =
+        std::collections::BTreeMap::new();
+    for (_, d, u) in grouped {
+        if let Some(p) = path_of.get(&d) {
+            *by_path.entry(p).or_default() += u;
+        }
+    }
+    let mut out = Vec::with_capacity(domains.len());
+    for d in domains {
+        let mut u = db::AccountUsage::default();
+        for (_, x) in by_path
+            .range(d.path.as_str()..)
+            .take_while(|(p, _)| p.starts_with(d.path.as_str()))
+        {
+            u += *x;
+        }
+        let limits = domain_limits(st, d).await?;
+        out.push(resource_fields(&limits, &u));
+    }
+    Ok(out)
 }
 
 fn exceeded(t: ResourceType, owner: String) -> crate::error::AppError {
