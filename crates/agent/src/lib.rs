@@ -24,5 +24,5 @@ pub mod tls;
 pub mod vrdata;
 
 pub use error::{HostError, HostResult};
-pub use runtime::{Credential, HostAgent, LocalLink};
+pub use runtime::{Credential, HostAgent, LocalLink, LocalPipe};
 pub use servers::ServerList;

@@ -41,18 +41,110 @@ pub struct HostAgent {
     pub local: Option<LocalLink>,
 }
 
-/// The bytes between an agent and the server it runs in, carried in memory.
+/// The socket under an agent's websocket.
 pub trait AgentIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> AgentIo for T {}
 
+type WsError = tokio_tungstenite::tungstenite::Error;
+
+/// An agent's channel to its server: protocol frames both ways — a websocket over TLS, or a
+/// pair of in-memory queues to a server in this process.
+trait Channel:
+    futures_util::Sink<Message, Error = WsError>
+    + futures_util::Stream<Item = Result<Message, WsError>>
+    + Send
+    + Unpin
+{
+}
+impl<T> Channel for T where
+    T: futures_util::Sink<Message, Error = WsError>
+        + futures_util::Stream<Item = Result<Message, WsError>>
+        + Send
+        + Unpin
+{
+}
+
+/// The two queues between an agent and a server in its process: the agent's frames to the
+/// server, the server's to the agent (each a protocol message's JSON text).
+pub struct LocalPipe {
+    pub to_server: tokio::sync::mpsc::Sender<String>,
+    pub from_server: tokio::sync::mpsc::Receiver<String>,
+}
+
 /// An in-process server: its agent endpoint (as the server list names it) and how to open a
-/// connection to it — one end of an in-memory pipe whose other end the server serves as it
-/// serves an upgraded websocket. No file handle, no TLS (the pipe does not leave the
-/// process), the same protocol frames.
+/// connection to it — queues whose other ends the server serves as it serves an upgraded
+/// websocket. No socket, no TLS, no framing, no buffers beyond the messages themselves (a
+/// simulated host costs what its state and two sessions cost); the same protocol messages.
 #[derive(Clone)]
 pub struct LocalLink {
     pub endpoint: String,
-    pub connect: Arc<dyn Fn() -> Option<tokio::io::DuplexStream> + Send + Sync>,
+    pub connect: Arc<dyn Fn() -> Option<LocalPipe> + Send + Sync>,
+}
+
+/// A [`LocalPipe`] as a [`Channel`].
+struct Queues<S, R> {
+    sink: std::pin::Pin<Box<S>>,
+    stream: std::pin::Pin<Box<R>>,
+}
+
+impl<S: futures_util::Sink<Message, Error = WsError>, R> futures_util::Sink<Message>
+    for Queues<S, R>
+{
+    type Error = WsError;
+    fn poll_ready(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        self.sink.as_mut().poll_ready(cx)
+    }
+    fn start_send(mut self: std::pin::Pin<&mut Self>, m: Message) -> Result<(), WsError> {
+        self.sink.as_mut().start_send(m)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        self.sink.as_mut().poll_flush(cx)
+    }
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        self.sink.as_mut().poll_close(cx)
+    }
+}
+
+impl<S, R: futures_util::Stream<Item = Result<Message, WsError>>> futures_util::Stream
+    for Queues<S, R>
+{
+    type Item = Result<Message, WsError>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.stream.as_mut().poll_next(cx)
+    }
+}
+
+fn queues(pipe: LocalPipe) -> Box<dyn Channel> {
+    let sink = futures_util::sink::unfold(pipe.to_server, |tx, m: Message| async move {
+        // Only text frames carry the protocol; a close frame has nothing to carry.
+        if let Ok(t) = m.into_text() {
+            if !t.is_empty() {
+                tx.send(t.to_string())
+                    .await
+                    .map_err(|_| WsError::ConnectionClosed)?;
+            }
+        }
+        Ok::<_, WsError>(tx)
+    });
+    let stream = futures_util::stream::unfold(pipe.from_server, |mut rx| async move {
+        rx.recv().await.map(|t| (Ok(Message::text(t)), rx))
+    });
+    Box::new(Queues {
+        sink: Box::pin(sink),
+        stream: Box::pin(stream),
+    })
 }
 
 /// The agent channel's websocket settings (shared with the server's in-memory end).
@@ -210,18 +302,10 @@ impl HostAgent {
             .as_ref()
             .filter(|l| l.endpoint == server)
             .map(|l| (l.connect)());
-        let mut ws = match local {
-            Some(Some(pipe)) => {
-                let io: Box<dyn AgentIo> = Box::new(pipe);
-                tokio_tungstenite::WebSocketStream::from_raw_socket(
-                    io,
-                    tokio_tungstenite::tungstenite::protocol::Role::Client,
-                    Some(ws_config()),
-                )
-                .await
-            }
+        let mut ws: Box<dyn Channel> = match local {
+            Some(Some(pipe)) => queues(pipe),
             Some(None) => return Err(t(format!("the in-process server {server} is stopping"))),
-            None => self.dial(&server).await?,
+            None => Box::new(self.dial(&server).await?),
         };
         let hello = AgentMsg::Hello {
             version: proto::VERSION,
@@ -298,8 +382,9 @@ impl HostAgent {
         tick.tick().await;
         let mut seq = 0u64;
         // Commands run concurrently (a VM's graceful stop may take many seconds; heartbeats
-        // and other commands must not wait for it); their replies come back here.
-        let (reply_tx, mut replies) = tokio::sync::mpsc::channel::<AgentMsg>(256);
+        // and other commands must not wait for it); their replies come back here (boxed: a
+        // queue's block holds 32 slots, ~8 KiB of unboxed messages per host).
+        let (reply_tx, mut replies) = tokio::sync::mpsc::channel::<Box<AgentMsg>>(256);
         let stats = Arc::new(crate::stats::Stats::default());
         // VMs that stopped on their own are reported at once (not at the next heartbeat).
         let reaping = self.driver.gone_every().is_some();
@@ -322,7 +407,7 @@ impl HostAgent {
                     if self.server.off_preferred() && idle {
                         self.server.prefer_first();
                         tracing::info!(address = %self.inventory.address, server = %self.server.current(), "moving back to the preferred management server");
-                        let _ = ws.close(None).await;
+                        let _ = ws.close().await;
                         return Ok(End::Reconnect);
                     }
                 }
@@ -345,7 +430,7 @@ impl HostAgent {
                         tokio::spawn(async move {
                             let vms = driver.guest_stats().await;
                             if !vms.is_empty() {
-                                let _ = tx.send(AgentMsg::VmStats { vms }).await;
+                                let _ = tx.send(Box::new(AgentMsg::VmStats { vms })).await;
                             }
                             busy.store(false, std::sync::atomic::Ordering::SeqCst);
                         });
@@ -380,7 +465,7 @@ impl HostAgent {
                         }
                         Command::Reconnect => {
                             let _ = ws.send(Message::text(json(&AgentMsg::Reply { id, ok: true, body: serde_json::Value::Null, error: None }))).await;
-                            let _ = ws.close(None).await;
+                            let _ = ws.close().await;
                             return Ok(End::Reconnect);
                         }
                         Command::OpenConsole { name, session, server } => {
@@ -401,7 +486,7 @@ impl HostAgent {
                                     Ok(()) => AgentMsg::Reply { id, ok: true, body: serde_json::json!({}), error: None },
                                     Err(e) => AgentMsg::Reply { id, ok: false, body: serde_json::Value::Null, error: Some(e.to_string()) },
                                 };
-                                let _ = tx.send(reply).await;
+                                let _ = tx.send(Box::new(reply)).await;
                             });
                         }
                         other => {
@@ -423,7 +508,7 @@ impl HostAgent {
                                     }
                                 };
                                 // The session may have ended meanwhile: the server re-asks.
-                                let _ = tx.send(reply).await;
+                                let _ = tx.send(Box::new(reply)).await;
                             });
                         }
                     }

@@ -19,7 +19,7 @@ use crate::error::{now_ms, DomainError, DomainResult, ErrorKind};
 
 struct Conn {
     conn_id: u64,
-    tx: mpsc::Sender<ServerMsg>,
+    tx: mpsc::Sender<Box<ServerMsg>>,
     last_heartbeat: i64,
     /// The heartbeat interval this agent was told at welcome.
     interval_ms: i64,
@@ -199,11 +199,11 @@ impl AgentHub {
             r.insert(id, tx);
         }
         let out = match sender
-            .send(ServerMsg::Command {
+            .send(Box::new(ServerMsg::Command {
                 id,
                 generation: 0,
                 command,
-            })
+            }))
             .await
         {
             Ok(()) => Some(tokio::time::timeout(timeout, rx).await),
@@ -275,11 +275,11 @@ impl AgentHub {
             .and_then(|c| c.get(&host).map(|c| c.tx.clone()));
         match sender {
             Some(s) => s
-                .send(ServerMsg::Command {
+                .send(Box::new(ServerMsg::Command {
                     id: 0,
                     generation: 0,
                     command,
-                })
+                }))
                 .await
                 .is_ok(),
             None => false,
@@ -291,7 +291,7 @@ impl AgentHub {
     pub fn attach(
         &self,
         host: HostId,
-        tx: mpsc::Sender<ServerMsg>,
+        tx: mpsc::Sender<Box<ServerMsg>>,
         interval_ms: i64,
     ) -> (u64, bool) {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;

@@ -243,36 +243,26 @@ struct Link {
     file: Result<crate::openfiles::AgentFile, String>,
 }
 
-/// Opens an in-process agent's connection: one end of an in-memory pipe, the other served
-/// here as an upgraded websocket is (the same frames; no socket, no TLS). `None` once the
+/// Opens an in-process agent's connection: a pair of queues, served here as an upgraded
+/// websocket is (the same protocol messages; no socket, no TLS, no framing). `None` once the
 /// server is stopping.
-pub fn connect_local(st: &State) -> Option<tokio::io::DuplexStream> {
+pub fn connect_local(st: &State) -> Option<agent::LocalPipe> {
     if *st.stopping.borrow() {
         return None;
     }
-    let (agent_end, server_end) = tokio::io::duplex(64 * 1024);
+    let (to_server, from_agent) = mpsc::channel::<String>(64);
+    let (to_agent, from_server) = mpsc::channel::<String>(64);
+    let inc = futures_util::stream::unfold(from_agent, |mut rx| async move {
+        rx.recv().await.map(|t| (Frame::Text(t), rx))
+    });
+    let out = futures_util::sink::unfold(to_agent, |tx, t: String| async move {
+        tx.send(t)
+            .await
+            .map_err(|_| AppError::Internal("the in-process agent is gone".into()))?;
+        Ok::<_, AppError>(tx)
+    });
     let st = st.clone();
     tokio::spawn(async move {
-        let mut config = agent::runtime::ws_config();
-        config.max_message_size = Some(1 << 20);
-        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
-            server_end,
-            tokio_tungstenite::tungstenite::protocol::Role::Server,
-            Some(config),
-        )
-        .await;
-        let (out, inc) = ws.split();
-        use tokio_tungstenite::tungstenite::Message as T;
-        let out = out
-            .with(|t: String| {
-                std::future::ready(Ok::<_, tokio_tungstenite::tungstenite::Error>(T::text(t)))
-            })
-            .sink_map_err(|e| AppError::Internal(e.to_string()));
-        let inc = inc.map(|m| match m {
-            Ok(T::Text(t)) => Frame::Text(t.to_string()),
-            Ok(T::Ping(_) | T::Pong(_)) => Frame::Skip,
-            _ => Frame::End,
-        });
         let link = Link {
             peer: "in-process".into(),
             file: Ok(crate::openfiles::AgentFile::none()),
@@ -281,7 +271,10 @@ pub fn connect_local(st: &State) -> Option<tokio::io::DuplexStream> {
             tracing::debug!(error = %e, "in-process agent session ended");
         }
     });
-    Some(agent_end)
+    Some(agent::LocalPipe {
+        to_server,
+        from_server,
+    })
 }
 
 type Inbound = std::pin::Pin<Box<dyn futures_util::Stream<Item = Frame> + Send>>;
@@ -393,7 +386,8 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
         },
     )
     .await?;
-    let (tx, mut rx) = mpsc::channel::<ServerMsg>(64);
+    // Boxed: a queue's block holds 32 slots (~9 KiB of unboxed messages per host).
+    let (tx, mut rx) = mpsc::channel::<Box<ServerMsg>>(64);
     let (conn_id, replaced) = st.hub.attach(host, tx, interval as i64 * 1000);
     if replaced {
         tracing::info!(%host, "agent reconnected; the previous connection is replaced");

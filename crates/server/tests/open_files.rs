@@ -11,11 +11,26 @@ use std::time::Duration;
 
 use common::*;
 
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn open_files() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count())
         .unwrap_or(0)
 }
+
+/// Hosts the server simulates in this test.
+const HOSTS: usize = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn server_run_hosts_cost_no_files_and_agents_past_the_share_wait() {
@@ -61,10 +76,11 @@ async fn server_run_hosts_cost_no_files_and_agents_past_the_share_wait() {
             .connected_count()
     };
 
-    // 200 hosts the server simulates itself (CloudStack's simulator URLs), all Up, and the
+    // Hosts the server simulates itself (CloudStack's simulator URLs), all Up, and the
     // process holds about as many files as before: no socket per host.
     let before = open_files();
-    for i in 0..200 {
+    let rss_before = rss_kib();
+    for i in 0..HOSTS {
         let url = format!("http://sim/c0/h{i}");
         c.ok(&[
             ("command", "addHost"),
@@ -79,18 +95,25 @@ async fn server_run_hosts_cost_no_files_and_agents_past_the_share_wait() {
         .await;
     }
     let mut up = 0;
-    for _ in 0..400 {
+    for _ in 0..1200 {
         up = hub();
-        if up == 200 {
+        if up == HOSTS {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(up, 200, "every server-run host joined");
+    assert_eq!(up, HOSTS, "every server-run host joined");
     let after = open_files();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    println!(
+        "{HOSTS} server-run hosts: {} files, RSS +{} KiB ({} KiB each, debug build)",
+        after.saturating_sub(before),
+        rss_kib().saturating_sub(rss_before),
+        rss_kib().saturating_sub(rss_before) / HOSTS as u64
+    );
     assert!(
         after < before + 40,
-        "200 server-run hosts took {} files ({before} → {after})",
+        "{HOSTS} server-run hosts took {} files ({before} → {after})",
         after.saturating_sub(before)
     );
 
@@ -115,14 +138,18 @@ async fn server_run_hosts_cost_no_files_and_agents_past_the_share_wait() {
         stop,
     );
     for _ in 0..200 {
-        if hub() >= 203 {
+        if hub() >= HOSTS + 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Let the other three retry a while: still refused.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(hub(), 203, "three socket agents within the share, no more");
+    assert_eq!(
+        hub(),
+        HOSTS + 3,
+        "three socket agents within the share, no more"
+    );
     let tcp_hosts = c
         .ok(&[
             ("command", "listHosts"),
