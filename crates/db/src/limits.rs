@@ -34,6 +34,26 @@ pub async fn limit_list(conn: &mut AnyConnection, owner: LimitOwner) -> Result<V
         .collect()
 }
 
+/// Every explicitly set limit of accounts (`domains` false) or of domains, by owner id: one
+/// query for a whole page of owners (only limits an operator set are rows; the rest are the
+/// settings' defaults).
+pub async fn limit_list_all(
+    conn: &mut AnyConnection,
+    domains: bool,
+) -> Result<std::collections::HashMap<String, Vec<(i64, i64)>>> {
+    let mut q =
+        Sql::new("SELECT owner_id, resource_type, max FROM resource_limits WHERE owner_kind = ");
+    q.bind(if domains { "domain" } else { "account" })
+        .push(" ORDER BY owner_id, resource_type");
+    let mut out: std::collections::HashMap<String, Vec<(i64, i64)>> = Default::default();
+    for r in q.query().fetch_all(conn).await? {
+        out.entry(r.try_get("owner_id")?)
+            .or_default()
+            .push((r.try_get("resource_type")?, r.try_get("max")?));
+    }
+    Ok(out)
+}
+
 /// Sets (inserts or replaces) an owner's limit for one type.
 pub async fn limit_set(
     conn: &mut AnyConnection,

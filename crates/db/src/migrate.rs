@@ -63,9 +63,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "project roles and their rules; members' and invitations' project role",
         V39,
     ),
+    (40, "live volumes in list order", V40),
 ];
 
-pub const SCHEMA_VERSION: i64 = 39;
+pub const SCHEMA_VERSION: i64 = 40;
+
+/// listVolumes pages in (created, id) order: without this index every page sorted every live
+/// volume joined with its owner (400 ms at 100,000 volumes).
+const V40: &str = r#"
+CREATE INDEX volumes_live ON volumes (removed, created, id)
+"#;
 
 /// Project roles (CloudStack's `project_role`, `project_role_permissions`): per project, each
 /// an ordered list of allow/deny rules; a member's or an invitation's role.

@@ -310,7 +310,7 @@ pub async fn vm_get(conn: &mut AnyConnection, id: VmId) -> Result<Option<VmRow>>
     q.one(conn, vm_row).await
 }
 
-fn in_list(q: &mut Sql, col: &str, vals: &[String]) {
+pub(crate) fn in_list(q: &mut Sql, col: &str, vals: &[String]) {
     q.push(&format!(" AND {col} IN ("));
     for (i, v) in vals.iter().enumerate() {
         if i > 0 {

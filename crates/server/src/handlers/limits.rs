@@ -34,17 +34,29 @@ async fn account_limits(st: &State, a: &AccountRow) -> AppResult<Vec<(ResourceTy
         let mut c = st.store.read().await?;
         db::limit_list(&mut c, LimitOwner::Account(a.id)).await?
     };
-    Ok(ResourceType::ALL
+    Ok(account_limits_from(st, a, &rows))
+}
+
+/// Every type's effective limit for an account whose explicit limits are `rows`.
+fn account_limits_from(
+    st: &State,
+    a: &AccountRow,
+    rows: &[(i64, i64)],
+) -> Vec<(ResourceType, i64)> {
+    if a.role_type == RoleType::Admin {
+        return ResourceType::ALL.map(|t| (t, UNLIMITED)).to_vec();
+    }
+    ResourceType::ALL
         .map(|t| {
             let setting = if a.account_type == model::identity::AccountType::Project {
                 t.project_setting()
             } else {
                 t.account_setting()
             };
-            let max = explicit(&rows, t).unwrap_or_else(|| st.settings.int(&setting));
+            let max = explicit(rows, t).unwrap_or_else(|| st.settings.int(&setting));
             (t, max)
         })
-        .to_vec())
+        .to_vec()
 }
 
 /// Every type's effective limit for a domain.
@@ -220,9 +232,14 @@ pub(crate) async fn accounts_resources(
             *used.entry(a).or_default() += u;
         }
     }
+    let set = {
+        let mut c = st.store.read().await?;
+        db::limit_list_all(&mut c, false).await?
+    };
     let mut out = Vec::with_capacity(accounts.len());
     for a in accounts {
-        let limits = account_limits(st, a).await?;
+        let rows = set.get(&a.id.to_string()).map(Vec::as_slice).unwrap_or(&[]);
+        let limits = account_limits_from(st, a, rows);
         let u = used.get(&a.id).copied().unwrap_or_default();
         out.push(resource_fields(&limits, &u));
     }
@@ -258,8 +275,37 @@ pub(crate) async fn domains_resources(
             *by_path.entry(p).or_default() += u;
         }
     }
+    let set = {
+        let mut c = st.store.read().await?;
+        db::limit_list_all(&mut c, true).await?
+    };
+    let by_id: std::collections::HashMap<model::DomainId, &DomainRow> =
+        all.iter().map(|d| (d.id, d)).collect();
     let mut out = Vec::with_capacity(domains.len());
     for d in domains {
+        // The domain's own limits, then its ancestors' below ROOT, nearest first (as
+        // domain_limits reads them one query at a time).
+        let mut chain: Vec<&[(i64, i64)]> = Vec::new();
+        let mut cur = Some(d);
+        for _ in 0..64 {
+            let Some(x) = cur.take() else { break };
+            let Some(parent) = x.parent_id else { break };
+            chain.push(set.get(&x.id.to_string()).map(Vec::as_slice).unwrap_or(&[]));
+            cur = by_id.get(&parent).copied();
+        }
+        let limits: Vec<(ResourceType, i64)> = if d.parent_id.is_none() {
+            ResourceType::ALL.map(|t| (t, UNLIMITED)).to_vec()
+        } else {
+            ResourceType::ALL
+                .map(|t| {
+                    let max = chain
+                        .iter()
+                        .find_map(|rows| explicit(rows, t))
+                        .unwrap_or_else(|| st.settings.int(&t.domain_setting()));
+                    (t, max)
+                })
+                .to_vec()
+        };
         let mut u = db::AccountUsage::default();
         for (_, x) in by_path
             .range(d.path.as_str()..)
@@ -267,7 +313,6 @@ pub(crate) async fn domains_resources(
         {
             u += *x;
         }
-        let limits = domain_limits(st, d).await?;
         out.push(resource_fields(&limits, &u));
     }
     Ok(out)
