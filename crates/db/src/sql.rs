@@ -270,3 +270,36 @@ impl OwnerScope {
         }
     }
 }
+
+/// Two-step paging, first step: the ids `q` selects (its first column; the page found on the
+/// table alone, an index walk in list order).
+pub(crate) async fn page_ids(conn: &mut sqlx::AnyConnection, q: Sql) -> crate::Result<Vec<String>> {
+    use sqlx::Row;
+    Ok(q.query()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<std::result::Result<_, _>>()?)
+}
+
+/// Two-step paging, second step: the rows of `ids`, read by primary key `col` with `select`
+/// (columns and a FROM … WHERE clause that `AND col IN (…)` can follow), 500 at a time. The
+/// caller puts them back in list order.
+pub(crate) async fn rows_by_ids<T>(
+    conn: &mut sqlx::AnyConnection,
+    select: &str,
+    col: &str,
+    ids: &[String],
+    map: impl Fn(&sqlx::any::AnyRow) -> crate::Result<T>,
+) -> crate::Result<Vec<T>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut q = Sql::new(select);
+        crate::vms::in_list(&mut q, col, chunk);
+        for r in q.query().fetch_all(&mut *conn).await? {
+            rows.push(map(&r)?);
+        }
+    }
+    Ok(rows)
+}

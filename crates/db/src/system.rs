@@ -234,21 +234,9 @@ pub async fn event_list(conn: &mut AnyConnection, f: &EventFilter) -> Result<Lis
     event_where(&mut q, f);
     q.push(" ORDER BY e.created DESC, e.id DESC")
         .page(f.offset, f.limit);
-    let ids: Vec<String> = q
-        .query()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<std::result::Result<_, _>>()?;
-    let mut rows = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let mut q = Sql::new(&format!("SELECT {EVENT_COLS}{EVENT_FROM}"));
-        crate::vms::in_list(&mut q, "e.id", chunk);
-        for r in q.query().fetch_all(&mut *conn).await? {
-            rows.push(event_row(&r)?);
-        }
-    }
+    let ids = crate::sql::page_ids(conn, q).await?;
+    let select = format!("SELECT {EVENT_COLS}{EVENT_FROM}");
+    let mut rows = crate::sql::rows_by_ids(conn, &select, "e.id", &ids, event_row).await?;
     rows.sort_by_key(|e: &EventRow| std::cmp::Reverse((e.created, e.id)));
     Ok((rows, total.max(0) as u64))
 }

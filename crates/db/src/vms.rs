@@ -432,23 +432,11 @@ pub async fn vm_list(conn: &mut AnyConnection, f: &VmFilter) -> Result<Listed<Vm
     let mut q = Sql::new(&format!("SELECT v.id{lean}"));
     vm_where(&mut q, f);
     q.push(" ORDER BY v.seq").page(f.offset, f.limit);
-    let ids: Vec<String> = q
-        .query()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<std::result::Result<_, _>>()?;
-    let mut rows = Vec::with_capacity(ids.len());
+    let ids = crate::sql::page_ids(conn, q).await?;
     // By primary key only: with `removed IS NULL` here SQLite would walk that index instead.
     let by_id = VM_FROM.replace("v.removed IS NULL", "1 = 1");
-    for chunk in ids.chunks(500) {
-        let mut q = Sql::new(&format!("SELECT {VM_COLS}{by_id}"));
-        in_list(&mut q, "v.id", chunk);
-        for r in q.query().fetch_all(&mut *conn).await? {
-            rows.push(vm_row(&r)?);
-        }
-    }
+    let select = format!("SELECT {VM_COLS}{by_id}");
+    let mut rows = crate::sql::rows_by_ids(conn, &select, "v.id", &ids, vm_row).await?;
     rows.sort_by_key(|v| v.seq);
     Ok((rows, total))
 }

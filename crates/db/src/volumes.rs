@@ -236,23 +236,11 @@ pub async fn volume_list(conn: &mut AnyConnection, f: &VolumeFilter) -> Result<L
     let mut q = Sql::new(&format!("SELECT o.id{lean}"));
     vol_where(&mut q, f);
     q.push(" ORDER BY o.created, o.id").page(f.offset, f.limit);
-    let ids: Vec<String> = q
-        .query()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<std::result::Result<_, _>>()?;
-    let mut rows = Vec::with_capacity(ids.len());
+    let ids = crate::sql::page_ids(conn, q).await?;
     // By primary key only: with `removed IS NULL` here SQLite would walk that index instead.
     let by_id = FROM.replace("o.removed IS NULL", "1 = 1");
-    for chunk in ids.chunks(500) {
-        let mut q = Sql::new(&format!("SELECT {COLS}{by_id}"));
-        crate::vms::in_list(&mut q, "o.id", chunk);
-        for r in q.query().fetch_all(&mut *conn).await? {
-            rows.push(row(&r)?);
-        }
-    }
+    let select = format!("SELECT {COLS}{by_id}");
+    let mut rows = crate::sql::rows_by_ids(conn, &select, "o.id", &ids, row).await?;
     rows.sort_by_key(|a| (a.created, a.id));
     Ok((rows, total))
 }

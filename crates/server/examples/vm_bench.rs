@@ -20,7 +20,6 @@
 #[path = "bench_common/mod.rs"]
 mod bench_common;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -254,77 +253,7 @@ async fn run(data: PathBuf) -> Res<()> {
     }
 
     // 4. HA: 8 HA VMs on the 4 victim hosts; their agent process dies.
-    let victims: Vec<String> = {
-        let r = api
-            .call(&[
-                ("command", "listHosts"),
-                ("clusterid", &cluster),
-                ("keyword", "victim"),
-            ])
-            .await?;
-        r["host"]
-            .as_array()
-            .map(|a| a.iter().map(|h| s(&h["id"])).collect())
-            .unwrap_or_default()
-    };
-    let mut ha = Vec::new();
-    for i in 0..8 {
-        let j = api
-            .job(&[
-                ("command", "deployVirtualMachine"),
-                ("zoneid", &zone),
-                ("templateid", &template),
-                ("serviceofferingid", &offering),
-                ("hostid", &victims[i % victims.len().max(1)]),
-            ])
-            .await?;
-        ha.push(s(&j["jobresult"]["virtualmachine"]["id"]));
-    }
-    let victim_proc = procs.0.remove(2);
-    let mut victim_proc = victim_proc;
-    let died = Instant::now();
-    victim_proc.kill()?;
-    let _ = victim_proc.wait();
-    let mut first_down = None;
-    loop {
-        if died.elapsed() > Duration::from_secs(180) {
-            println!("HA: the VMs were not all Running elsewhere within 180 s");
-            break;
-        }
-        if first_down.is_none() {
-            let r = api
-                .call(&[("command", "listHosts"), ("id", &victims[0])])
-                .await?;
-            if r["host"][0]["state"] == "Down" {
-                first_down = Some(died.elapsed());
-            }
-        }
-        let mut states: BTreeMap<String, usize> = BTreeMap::new();
-        let mut moved = 0;
-        for id in &ha {
-            let v = &api
-                .call(&[
-                    ("command", "listVirtualMachines"),
-                    ("id", id),
-                    ("listall", "true"),
-                ])
-                .await?["virtualmachine"][0];
-            *states.entry(s(&v["state"])).or_default() += 1;
-            if v["state"] == "Running" && !victims.contains(&s(&v["hostid"])) {
-                moved += 1;
-            }
-        }
-        if moved == ha.len() {
-            println!(
-                "HA: host death → Down in {:.1} s, all {} HA VMs Running on other hosts {:.1} s after the death (ping.interval 10 s × ping.timeout 2.5)",
-                first_down.unwrap_or_default().as_secs_f64(),
-                ha.len(),
-                died.elapsed().as_secs_f64()
-            );
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    ha_after_death(&api, &zone, &cluster, &template, &offering, &mut procs).await?;
     drop(procs);
     if let Some(p) = pg.as_mut() {
         p.stop();

@@ -394,3 +394,83 @@ where
     }
     r
 }
+
+/// Kills the victims' agent process with 8 HA VMs on its 4 hosts; the time until all 8 run
+/// on other hosts.
+pub async fn ha_after_death(
+    api: &Api,
+    zone: &str,
+    cluster: &str,
+    template: &str,
+    offering: &str,
+    procs: &mut Procs,
+) -> Res<String> {
+    let victims: Vec<String> = api
+        .call(&[
+            ("command", "listHosts"),
+            ("clusterid", cluster),
+            ("keyword", "victim"),
+        ])
+        .await?["host"]
+        .as_array()
+        .map(|a| a.iter().map(|h| s(&h["id"])).collect())
+        .unwrap_or_default();
+    let mut ha = Vec::new();
+    for i in 0..8 {
+        let j = api
+            .job(&[
+                ("command", "deployVirtualMachine"),
+                ("zoneid", zone),
+                ("templateid", template),
+                ("serviceofferingid", offering),
+                ("hostid", &victims[i % victims.len().max(1)]),
+            ])
+            .await?;
+        ha.push(s(&j["jobresult"]["virtualmachine"]["id"]));
+    }
+    let mut victim = procs.0.remove(2);
+    let died = Instant::now();
+    let killed = victim.kill();
+    let _ = victim.wait();
+    killed?;
+    let mut down = None;
+    while died.elapsed() < Duration::from_secs(300) {
+        if down.is_none() {
+            let r = api
+                .call(&[("command", "listHosts"), ("id", &victims[0])])
+                .await?;
+            if r["host"][0]["state"] == "Down" {
+                down = Some(died.elapsed());
+            }
+        }
+        let mut states: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut moved = 0;
+        for id in &ha {
+            let v = &api
+                .call(&[
+                    ("command", "listVirtualMachines"),
+                    ("id", id),
+                    ("listall", "true"),
+                ])
+                .await?["virtualmachine"][0];
+            *states.entry(s(&v["state"])).or_default() += 1;
+            if v["state"] == "Running" && !victims.contains(&s(&v["hostid"])) {
+                moved += 1;
+            }
+        }
+        if moved == ha.len() {
+            let text = format!(
+                "Down {:.1} s, HA {:.1} s",
+                down.unwrap_or_default().as_secs_f64(),
+                died.elapsed().as_secs_f64()
+            );
+            println!(
+                "HA: host death → {text} (all {} HA VMs Running on other hosts)",
+                ha.len()
+            );
+            return Ok(text);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok("not within 300 s".into())
+}
