@@ -441,6 +441,22 @@ async fn free_in(
     Ok(Vec::new())
 }
 
+/// Locks the network or VPC `key` (a network's or a VPC's id) for the rest of the
+/// transaction (PostgreSQL; SQLite has one writer), so concurrent claims of its source NAT
+/// address are decided one after the other: the second sees the first's.
+pub async fn source_nat_lock(conn: &mut AnyConnection, key: Uuid) -> Result<()> {
+    if !conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        return Ok(());
+    }
+    for table in ["networks", "vpcs"] {
+        let mut q = Sql::new(&format!("SELECT id FROM {table} WHERE id = "));
+        q.bind(key.to_string());
+        q.push(" FOR UPDATE");
+        q.query().fetch_optional(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Free → `state` (Allocating or Allocated) for an account and network, if still Free. True
 /// when this call took it.
 pub async fn public_ip_claim(

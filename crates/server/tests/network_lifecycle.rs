@@ -28,6 +28,55 @@ async fn ipam_under_concurrency_postgres() {
     ipam(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn first_deploys_race_for_the_source_nat() {
+    source_nat_race(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn first_deploys_race_for_the_source_nat_postgres() {
+    let Some(pg) = testkit::Postgres::start_for_test() else {
+        return;
+    };
+    source_nat_race(TestServer::start_with(Some(pg.fresh_database().expect("db"))).await).await;
+}
+
+/// 24 deploys at once into an account's new network: all implement it together, and it gets
+/// one source NAT address (they used to claim one each, and past the free candidates failed
+/// with "could not claim a source NAT address").
+async fn source_nat_race(ts: TestServer) {
+    let z = VmZone::new(&ts, 4).await;
+    let (_a, _u, erin) = account_with_keys(&ts, &ts.admin, "erin", None, "0").await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let c = Client::new(&erin.base, &erin.key, &erin.secret);
+        let p: Vec<(String, String)> = z
+            .deploy(&[])
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([("name".to_string(), format!("race{i}"))])
+            .collect();
+        tasks.push(tokio::spawn(async move {
+            let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let r = c.ok(&p).await;
+            c.wait_job(&s(&r["jobid"])).await
+        }));
+    }
+    for t in tasks {
+        let j = t.await.expect("deploy task");
+        assert_eq!(j["jobstatus"], 1, "{j}");
+    }
+    let ips = erin
+        .ok(&[
+            ("command", "listPublicIpAddresses"),
+            ("issourcenat", "true"),
+        ])
+        .await;
+    assert_eq!(ips["count"], 1, "source NAT addresses of one network");
+    let nets = erin.ok(&[("command", "listNetworks")]).await;
+    assert_eq!(nets["count"], 1, "{nets}");
+}
+
 /// 1,000 concurrent deploys on one network (allocation happens when the deploy is accepted;
 /// the VMs stay Stopped), and 40 concurrent public IP associations: no duplicate address or
 /// MAC.
@@ -207,7 +256,7 @@ async fn network_implemented_on_first_vm_and_garbage_collected() {
     assert_eq!(routers(admin).await, 0);
     // The source-NAT IP stays with the network.
     let ips = dave.ok(&[("command", "listPublicIpAddresses")]).await;
-    assert_eq!(ips["count"], 1, "{ips}");
+    assert_eq!(ips["count"], 1, "source NAT addresses of one network");
     // Starting again implements it again.
     let j = dave
         .job(&[("command", "startVirtualMachine"), ("id", &s(&vm["id"]))])

@@ -142,6 +142,23 @@ async fn claim_source_nat(
         }
         let (id, addr) = free[rand::thread_rng().gen_range(0..free.len())].clone();
         let mut tx = st.store.begin().await?;
+        // Concurrent first deploys into one network all find it without a source NAT: under
+        // the network's lock, the first claim wins and the others take its address (else each
+        // claimed one of its own, and past the free candidates they failed).
+        db::source_nat_lock(&mut tx, key).await?;
+        let have = db::public_ip_list(
+            &mut tx,
+            &db::PublicIpFilter {
+                network_id: Some(model::NetworkId(key)),
+                source_nat: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        if let Some(ip) = have.first() {
+            return Ok(ip.id);
+        }
         if db::public_ip_claim(
             &mut tx,
             id,
