@@ -3,9 +3,9 @@
 # agents and by the server, VMs through the API and straight into the database, accounts,
 # domains and events, the lists at that size, memory and HA — beside CloudStack's figures.
 # Usage: scripts/bench-scale.sh [--agent-hosts N] [--server-hosts N] [--vms N] [--deploys N]
-#                               [--accounts N] [--events N] [--sqlite-only]
-# Defaults: 10,000 agent hosts, no server-run hosts, 100,000 VMs (1,000 deployed), 25,000
-# accounts, 100,000 events. The issue's largest: --server-hosts 90000 --vms 1000000.
+#                               [--clients N] [--accounts N] [--events N] [--sqlite-only]
+# Defaults: 10,000 agent hosts, no server-run hosts, 100,000 VMs (1,000 deployed by 256
+# clients), 25,000 accounts, 100,000 events. The issue's largest: --server-hosts 90000 --vms 1000000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CANOPY_CACHE:-$HOME/.cache/canopy}

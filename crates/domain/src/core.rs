@@ -107,8 +107,12 @@ impl crate::saga::SagaEnv for Core {
         &self.faults
     }
 
-    fn step_ran(&self, saga: &'static str, ok: bool) {
-        self.metrics.saga_step(saga, ok);
+    fn step_ran(&self, saga: &'static str, step: &'static str, ok: bool, seconds: f64) {
+        self.metrics.saga_step(saga, step, ok, seconds);
+    }
+
+    fn position_saved(&self, seconds: f64) {
+        self.metrics.saga_save_seconds.observe(seconds);
     }
 
     fn unwound(&self, saga: &'static str) {

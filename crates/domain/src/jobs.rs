@@ -179,6 +179,9 @@ pub trait JobHost: Send + Sync + 'static {
     fn job_started(&self, _queued_s: f64) {}
     /// A job's body finished (for metrics).
     fn job_finished(&self, _command: &str, _ok: bool) {}
+    /// A phase of a job's run took `seconds` (for metrics): `run` (its body), `settle` (what
+    /// follows it before it answers), `record` (writing its outcome).
+    fn job_phase(&self, _phase: &'static str, _seconds: f64) {}
 }
 
 /// Starts a job this server owns.
@@ -252,12 +255,19 @@ async fn run<H: JobHost>(st: &Arc<H>, id: JobId) -> DomainResult<()> {
         return Ok(());
     }
     st.job_finished(&job.command, outcome.is_ok());
+    st.job_phase("run", started.elapsed().as_secs_f64());
+    let settling = std::time::Instant::now();
     H::settle(st, &job).await;
+    st.job_phase("settle", settling.elapsed().as_secs_f64());
+    let recording = std::time::Instant::now();
     tracing::info!(job = %id, command = %job.command, ok = outcome.is_ok(), ms = started.elapsed().as_millis() as u64, "job finished");
     // Bounded: a database that went away mid-write must not leave the job pending under a
     // lease this server keeps renewing (the caller releases it on an error).
     match tokio::time::timeout(DB_WAIT, finish::<H>(st, &job, ctx.as_ref(), outcome)).await {
-        Ok(r) => r,
+        Ok(r) => {
+            st.job_phase("record", recording.elapsed().as_secs_f64());
+            r
+        }
         Err(_) => Err(DomainError::Internal(format!(
             "recording the outcome of job {id} took longer than {DB_WAIT:?}"
         ))),

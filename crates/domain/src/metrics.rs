@@ -40,6 +40,17 @@ pub struct SagaStep {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobPhase {
+    pub phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SagaStepName {
+    pub saga: String,
+    pub step: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Saga {
     pub saga: String,
 }
@@ -77,7 +88,13 @@ pub struct Metrics {
     pub jobs_finished: Family<JobOutcome, Counter>,
     pub jobs_running: Gauge,
     pub job_queue_wait: Histogram,
+    /// A job's run by phase: run (its body), settle (the data plane following it), record.
+    pub job_phase_seconds: Family<JobPhase, Histogram, fn() -> Histogram>,
     pub saga_steps: Family<SagaStep, Counter>,
+    /// How long each step's work took (its position write not included).
+    pub saga_step_seconds: Family<SagaStepName, Histogram, fn() -> Histogram>,
+    /// How long writing a saga's position took (one write transaction each step).
+    pub saga_save_seconds: Histogram,
     pub saga_unwinds: Family<Saga, Counter>,
     pub dataplane_rounds: Counter,
     pub dataplane_round_failures: Counter,
@@ -273,7 +290,10 @@ impl Default for Metrics {
             jobs_finished: Family::default(),
             jobs_running: Gauge::default(),
             job_queue_wait: latency(),
+            job_phase_seconds: Family::new_with_constructor(latency),
             saga_steps: Family::default(),
+            saga_step_seconds: Family::new_with_constructor(latency),
+            saga_save_seconds: latency(),
             saga_unwinds: Family::default(),
             dataplane_rounds: Counter::default(),
             dataplane_round_failures: Counter::default(),
@@ -318,9 +338,24 @@ impl Default for Metrics {
                 m.job_queue_wait.clone(),
             );
             r.register(
+                "job_phase_duration_seconds",
+                "Duration of a job's phases: run (its body), settle (the data plane that follows it before it answers), record (writing its outcome)",
+                m.job_phase_seconds.clone(),
+            );
+            r.register(
                 "saga_steps",
                 "Saga steps run, by saga and outcome (done, failed)",
                 m.saga_steps.clone(),
+            );
+            r.register(
+                "saga_step_duration_seconds",
+                "Duration of saga steps' work, by saga and step",
+                m.saga_step_seconds.clone(),
+            );
+            r.register(
+                "saga_position_write_seconds",
+                "Duration of the write that records a saga's position after each step",
+                m.saga_save_seconds.clone(),
             );
             r.register("saga_unwinds", "Sagas that unwound", m.saga_unwinds.clone());
             r.register(
@@ -400,7 +435,13 @@ impl Metrics {
             .observe(seconds);
     }
 
-    pub fn saga_step(&self, saga: &str, ok: bool) {
+    pub fn saga_step(&self, saga: &str, step: &str, ok: bool, seconds: f64) {
+        self.saga_step_seconds
+            .get_or_create(&SagaStepName {
+                saga: saga.to_string(),
+                step: step.to_string(),
+            })
+            .observe(seconds);
         self.saga_steps
             .get_or_create(&SagaStep {
                 saga: saga.to_string(),

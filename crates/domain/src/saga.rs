@@ -37,7 +37,9 @@ pub trait SagaEnv: Send + Sync + 'static {
     fn store(&self) -> &db::DataStore;
     fn faults(&self) -> &Faults;
     /// A step ran (for metrics).
-    fn step_ran(&self, _saga: &'static str, _ok: bool) {}
+    fn step_ran(&self, _saga: &'static str, _step: &'static str, _ok: bool, _seconds: f64) {}
+    /// A saga's position was written, taking `seconds` (for metrics).
+    fn position_saved(&self, _seconds: f64) {}
     /// A saga was unwound to its start (for metrics).
     fn unwound(&self, _saga: &'static str) {}
     /// The error says the database could not be reached: the step is not unwound (nothing
@@ -181,12 +183,36 @@ pub struct SagaCx<E: SagaEnv> {
     pub resource: Uuid,
     /// Shared, persisted between steps.
     pub data: SagaData,
+    /// Which saga, the step running and how many steps it has (set by the runner).
+    kind: &'static str,
+    step: i64,
+    steps: usize,
+    /// The running step recorded its own completion ([`SagaCx::record_step_done`]).
+    recorded: bool,
 }
 
 impl<E: SagaEnv> SagaCx<E> {
     /// The resource as a VM (the VM sagas' resource).
     pub fn vm(&self) -> VmId {
         VmId(self.resource)
+    }
+
+    /// Records, in the step's own transaction, that the running step is done: the saga's
+    /// next position (fenced, as every position write) with `data` as it is now. The step's
+    /// writes and the saga's progress then commit together, and the step costs one write
+    /// transaction instead of two (the runner does not write the position again). Call it
+    /// last before committing `tx`, with `data` final; if the commit fails, nothing was
+    /// recorded and the step must fail.
+    pub async fn record_step_done(&mut self, tx: &mut db::Tx) -> DomainResult<()> {
+        let next = self.step + 1;
+        let phase = if next as usize >= self.steps {
+            SagaPhase::Done
+        } else {
+            SagaPhase::Forward
+        };
+        write_position(tx, self, next, phase).await?;
+        self.recorded = true;
+        Ok(())
     }
 }
 
@@ -201,6 +227,10 @@ pub struct Step<E: SagaEnv> {
 
 pub struct SagaDef<E: SagaEnv> {
     pub kind: &'static str,
+    /// The first step records its own completion in its transaction, fenced
+    /// ([`SagaCx::record_step_done`]), so the saga's opening position write is skipped: a
+    /// crash before that transaction leaves no saga, and the job's resumption starts it again.
+    pub first_step_records: bool,
     pub steps: &'static [Step<E>],
     /// The point of no return: a step after it that fails is retried instead of unwound (a
     /// VM the host has stopped must end Stopped, not be marked Running again). `None`: every
@@ -346,18 +376,33 @@ async fn save<E: SagaEnv>(
     step: i64,
     phase: SagaPhase,
 ) -> DomainResult<()> {
+    debug_assert_eq!(def.kind, cx.kind);
+    let started = std::time::Instant::now();
+    let mut tx = cx.st.store().begin().await?;
+    write_position(&mut tx, cx, step, phase).await?;
+    tx.commit().await?;
+    cx.st.position_saved(started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Writes the saga's position in `tx`: fenced (only the run that holds the job at its
+/// generation moves the saga on), with the job's progress going forward.
+async fn write_position<E: SagaEnv>(
+    tx: &mut db::Tx,
+    cx: &SagaCx<E>,
+    step: i64,
+    phase: SagaPhase,
+) -> DomainResult<()> {
     let data = serde_json::to_value(&cx.data)
         .map_err(|e| DomainError::Internal(format!("saga data: {e}")))?;
-    let mut tx = cx.st.store().begin().await?;
-    // Fenced: only the run that holds the job at its generation moves the saga on.
     if let Some(claim) = crate::jobs::current_claim() {
-        crate::jobs::hold(&mut tx, &claim).await?;
+        crate::jobs::hold(tx, &claim).await?;
     }
     db::saga_put(
-        &mut tx,
+        tx,
         &db::SagaRow {
             job_id: cx.job,
-            kind: def.kind.to_string(),
+            kind: cx.kind.to_string(),
             resource_id: Some(cx.resource),
             step,
             phase,
@@ -366,9 +411,8 @@ async fn save<E: SagaEnv>(
     )
     .await?;
     if phase == SagaPhase::Forward || phase == SagaPhase::Done {
-        db::job_set_progress(&mut tx, cx.job, progress(step, def.steps.len())).await?;
+        db::job_set_progress(tx, cx.job, progress(step, cx.steps)).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -421,6 +465,10 @@ pub async fn run<E: SagaEnv>(
         job,
         resource,
         data,
+        kind: def.kind,
+        step,
+        steps: def.steps.len(),
+        recorded: false,
     };
     match phase {
         SagaPhase::Done => return Ok(cx.data),
@@ -444,7 +492,7 @@ pub async fn run<E: SagaEnv>(
     }
     if step > 0 {
         tracing::info!(%job, saga = def.kind, step, "resuming a saga");
-    } else {
+    } else if !def.first_step_records {
         save(&cx, def, 0, SagaPhase::Forward).await?;
     }
     while (step as usize) < def.steps.len() {
@@ -453,6 +501,7 @@ pub async fn run<E: SagaEnv>(
         let faults = st.faults();
         let past_pivot = def.pivot.map(|p| i > p).unwrap_or(false);
         let mut attempt = 0;
+        let step_started = std::time::Instant::now();
         let outcome = loop {
             attempt += 1;
             let r = tracing::Instrument::instrument(
@@ -460,6 +509,8 @@ pub async fn run<E: SagaEnv>(
                     faults.check(def.kind, i, FaultKind::Hold).await?;
                     faults.check(def.kind, i, FaultKind::CrashBefore).await?;
                     faults.check(def.kind, i, FaultKind::Fail).await?;
+                    cx.step = step;
+                    cx.recorded = false;
                     (s.run)(&mut cx).await?;
                     faults.check(def.kind, i, FaultKind::CrashAfter).await?;
                     Ok::<(), E::Error>(())
@@ -479,7 +530,12 @@ pub async fn run<E: SagaEnv>(
                 r => break r,
             }
         };
-        st.step_ran(def.kind, outcome.is_ok());
+        st.step_ran(
+            def.kind,
+            s.name,
+            outcome.is_ok(),
+            step_started.elapsed().as_secs_f64(),
+        );
         match outcome {
             Ok(()) => {
                 step += 1;
@@ -488,7 +544,9 @@ pub async fn run<E: SagaEnv>(
                 } else {
                     SagaPhase::Forward
                 };
-                save(&cx, def, step, phase).await?;
+                if !cx.recorded {
+                    save(&cx, def, step, phase).await?;
+                }
             }
             Err(e) if E::unavailable(&e) => {
                 tracing::warn!(%job, saga = def.kind, step = s.name, error = %e, "the database is unavailable; the saga stays at this step and its job is resumed");

@@ -85,6 +85,7 @@ async fn transition(st: &Core, id: SnapshotId, from: &[S], to: S) -> DomainResul
 /// back it up to the image store (BackingUp) → done (BackedUp; a policy's oldest beyond its
 /// `maxsnaps` go). Past the backup it completes.
 pub static SNAPSHOT: SagaDef = SagaDef {
+    first_step_records: false,
     kind: "snapshot",
     pivot: Some(2),
     steps: &[

@@ -104,6 +104,7 @@ pub fn check_vm(vm: &db::VmRow, memory: bool) -> DomainResult<()> {
 /// vmsnapshot: record (Creating; undo: Error) → take on the host (undo: delete the tag) →
 /// done (Ready, the VM's current snapshot). Past the take it completes.
 pub static VMSNAPSHOT: SagaDef = SagaDef {
+    first_step_records: false,
     kind: "vmsnapshot",
     pivot: Some(1),
     steps: &[

@@ -16,6 +16,7 @@ use crate::vms::{pool_path, SagaCx, SagaDef, Step};
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub static VOLMIGRATE: SagaDef = SagaDef {
+    first_step_records: false,
     kind: "volmigrate",
     pivot: Some(1),
     steps: &[

@@ -143,6 +143,7 @@ pub async fn attach_saga(
 /// attach: record the attachment → create the volume where the running VM's root is →
 /// plug it into the running VM. A stopped VM gets the volume created at its next start.
 pub static ATTACH: SagaDef = SagaDef {
+    first_step_records: false,
     kind: "attach",
     pivot: None,
     steps: &[
@@ -488,6 +489,7 @@ pub fn attach_unplug(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 
 /// detach: unplug from the running VM → record. Past the unplug it completes.
 pub static DETACH: SagaDef = SagaDef {
+    first_step_records: false,
     kind: "detach",
     pivot: Some(0),
     steps: &[

@@ -299,7 +299,7 @@ pub const SETTINGS: &[SettingDef] = &[
        "The interval (in milliseconds) when vm stats are retrieved from agents", Some(0.0), None),
     s!("vm.userdata.max.length", "Advanced", Integer, "32768",
        "Max length of vm userdata after base64 decoding", Some(1.0), Some(1048576.0)),
-    s!("workers", "Advanced", Integer, "10",
+    s!("workers", "Advanced", Integer, "64",
        "Number of worker tasks that run async jobs", Some(1.0), Some(256.0)),
 ];
 

@@ -5,9 +5,10 @@
 //!   process) and by the server (`addHost url=http://sim/...`, SERVER_HOSTS of them, 64 calls at
 //!   a time; in-memory, no file each), with listHosts timed all through the join storm — the
 //!   API must keep answering;
-//! - VMs through the API (DEPLOYS deployVirtualMachine, 32 at a time, all in the admin's one
-//!   default network — throughput printed per quarter, so a fall with the network's size
-//!   shows) and the rest up to VMS straight into the database (each with its root volume);
+//! - VMs through the API (DEPLOYS deployVirtualMachine, CLIENTS at a time (default 256), each
+//!   polling its job every 100 ms, all in the admin's one default network — throughput printed
+//!   per quarter, so a fall with the network's size shows, and where a deploy's time goes, from
+//!   the server's metrics) and the rest up to VMS straight into the database (each with its root volume);
 //! - ACCOUNTS domains with an account each, and EVENTS events, straight into the database;
 //! - the lists at that size (pagesize 500, random pages, 100 calls each: p50/p99);
 //! - the server's resident memory; the time from a host's death to its HA VMs Running
@@ -16,7 +17,7 @@
 //! Run:
 //!
 //!     scripts/bench-scale.sh [--agent-hosts N] [--server-hosts N] [--vms N] [--deploys N]
-//!                            [--accounts N] [--events N]        # SQLite, then PostgreSQL
+//!                            [--clients N] [--accounts N] [--events N]  # SQLite, then PostgreSQL
 //!     cargo run --release -p server --example scale_bench -- [--pg] [same options]
 
 #[path = "bench_common/mod.rs"]
@@ -41,6 +42,7 @@ async fn run(data: PathBuf) -> Res<()> {
     let server_hosts = arg("--server-hosts", 0);
     let vms = arg("--vms", 100_000);
     let deploys = arg("--deploys", 1_000).min(vms);
+    let clients = arg("--clients", 256).max(1);
     let accounts = arg("--accounts", 25_000);
     let events = arg("--events", 100_000);
     let mut figures: Vec<Figure> = Vec::new();
@@ -215,8 +217,9 @@ async fn run(data: PathBuf) -> Res<()> {
     }
     let total_hosts = agent_hosts + 4 + server_hosts;
 
-    // 2. Deploys through the API, 32 at a time, in quarters.
-    let sem = Arc::new(tokio::sync::Semaphore::new(32));
+    // 2. Deploys through the API, CLIENTS at a time, in quarters.
+    let sem = Arc::new(tokio::sync::Semaphore::new(clients));
+    let before = api.metrics().await?;
     let mut all = Vec::new();
     let mut rates = Vec::new();
     let quarter = (deploys / 4).max(1);
@@ -240,7 +243,9 @@ async fn run(data: PathBuf) -> Res<()> {
                         ("serviceofferingid", &offering),
                     ])
                     .await?;
-                let j = api.wait(&s(&r["jobid"]), Duration::from_millis(5)).await?;
+                let j = api
+                    .wait(&s(&r["jobid"]), Duration::from_millis(100))
+                    .await?;
                 if j["jobstatus"] != 1 {
                     return Err(format!("deploy failed: {}", j["jobresult"]).into());
                 }
@@ -264,13 +269,55 @@ async fn run(data: PathBuf) -> Res<()> {
     let deployed = all.len();
     let rate_text: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
     println!(
-        "deployVirtualMachine: {deployed}/{deploys} Running into one network, deploys/s by quarter {}; API-to-Running p50 {:.1} ms, p99 {:.1} ms (32 concurrent clients)",
+        "deployVirtualMachine: {deployed}/{deploys} Running into one network, deploys/s by quarter {}; API-to-Running p50 {:.1} ms, p99 {:.1} ms ({clients} concurrent clients, polling every 100 ms)",
         rate_text.join(" → "),
         pct(&mut all, 0.5),
         pct(&mut all, 0.99)
     );
+    let after = api.metrics().await?;
+    let mean = |name: &str, labels: &str| histogram_mean_ms(&before, &after, name, labels);
+    let mut parts = vec![
+        format!(
+            "the deployVirtualMachine call {:.1}",
+            mean(
+                "canopy_api_request_duration_seconds",
+                "{command=\"deployVirtualMachine\"}"
+            )
+            .0
+        ),
+        format!("queued {:.1}", mean("canopy_job_queue_wait_seconds", "").0),
+    ];
+    for step in ["reserve", "network", "volumes", "boot", "running"] {
+        parts.push(format!(
+            "{step} {:.1}",
+            mean(
+                "canopy_saga_step_duration_seconds",
+                &format!("{{saga=\"start\",step=\"{step}\"}}")
+            )
+            .0
+        ));
+    }
+    parts.push(format!(
+        "position writes {:.1} each",
+        mean("canopy_saga_position_write_seconds", "").0
+    ));
+    for phase in ["settle", "record"] {
+        parts.push(format!(
+            "{phase} {:.1}",
+            mean(
+                "canopy_job_phase_duration_seconds",
+                &format!("{{phase=\"{phase}\"}}")
+            )
+            .0
+        ));
+    }
+    let (round, rounds) = mean("canopy_dataplane_round_duration_seconds", "");
+    println!(
+        "a deploy's time on the server, mean ms: {}; {rounds} data-plane rounds of {round:.1} ms",
+        parts.join(", ")
+    );
     figures.push(Figure(
-        "deploys/s, 32 clients, one network (first → last quarter)".into(),
+        format!("deploys/s, {clients} clients, one network (first → last quarter)"),
         format!(
             "{} → {}",
             rate_text.first().cloned().unwrap_or_default(),

@@ -265,6 +265,15 @@ impl JobHost for AppState {
         self.metrics.jobs_running.inc();
     }
 
+    fn job_phase(&self, phase: &'static str, seconds: f64) {
+        self.metrics
+            .job_phase_seconds
+            .get_or_create(&domain::metrics::JobPhase {
+                phase: phase.to_string(),
+            })
+            .observe(seconds);
+    }
+
     fn job_finished(&self, command: &str, ok: bool) {
         self.metrics.jobs_running.dec();
         self.metrics.job_finished(

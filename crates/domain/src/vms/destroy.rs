@@ -11,6 +11,7 @@ use crate::error::{DomainError, DomainResult, ErrorKind};
 use super::start::*;
 
 pub static DESTROY: SagaDef = SagaDef {
+    first_step_records: false,
     pivot: Some(1),
     kind: "destroy",
     steps: &[
@@ -33,6 +34,7 @@ pub static DESTROY: SagaDef = SagaDef {
 };
 
 pub static DESTROY_EXPUNGE: SagaDef = SagaDef {
+    first_step_records: false,
     pivot: Some(1),
     kind: "destroy-expunge",
     steps: &[
@@ -65,6 +67,7 @@ pub static DESTROY_EXPUNGE: SagaDef = SagaDef {
 };
 
 pub static EXPUNGE: SagaDef = SagaDef {
+    first_step_records: false,
     pivot: Some(0),
     kind: "expunge",
     steps: &[

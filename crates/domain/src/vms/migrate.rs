@@ -94,6 +94,7 @@ pub async fn migrate(
 }
 
 pub static MIGRATE: SagaDef = SagaDef {
+    first_step_records: false,
     kind: "migrate",
     pivot: Some(2),
     steps: &[

@@ -24,6 +24,7 @@ use crate::saga::{SagaData, VolumeMove};
 const TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub static MIGRATE_STORAGE: SagaDef = SagaDef {
+    first_step_records: false,
     kind: "migratestorage",
     pivot: Some(2),
     steps: &[

@@ -16,6 +16,7 @@ use crate::vms::{
 /// restore: decide (was it running, the new volume's id) → stop (undo: start it again) →
 /// swap the root volume (the pivot) → start.
 pub static RESTORE: SagaDef = SagaDef {
+    first_step_records: false,
     kind: "restore",
     pivot: Some(2),
     steps: &[

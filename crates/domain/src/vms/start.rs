@@ -13,6 +13,7 @@ use db::Attrs;
 // --- the start saga --------------------------------------------------------------------------
 
 pub static START: SagaDef = SagaDef {
+    first_step_records: true,
     pivot: None,
     kind: "start",
     steps: &[
@@ -193,11 +194,23 @@ pub fn reserve(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
                     None => vm_gone(vm.id),
                 });
             }
-            tx.commit().await?;
+            // The reservation and the saga's position commit together (the saga's first
+            // write: START records its first step itself).
+            let before = (cx.data.host, cx.data.cluster, cx.data.pod, cx.data.pool);
             cx.data.host = Some(HostId(host.id));
             cx.data.cluster = Some(cluster.id);
             cx.data.pod = Some(cluster.pod);
             cx.data.pool = Some(plan.pool);
+            let committed: DomainResult<()> = async {
+                cx.record_step_done(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await;
+            if let Err(e) = committed {
+                (cx.data.host, cx.data.cluster, cx.data.pod, cx.data.pool) = before;
+                return Err(e);
+            }
             return Ok(());
         }
         Err(DomainError::refused(
@@ -272,6 +285,7 @@ pub fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
         let path = pool_path(&cx.st, pool).await?;
         // A root volume is encrypted when its VM's offering says `encryptroot`.
         let offering = crate::vms::migrate::saga_vm(cx).await?.service_offering_id;
+        let last = cx.data.to_create.last().copied();
         for id in cx.data.to_create.clone() {
             let v = {
                 let mut c = cx.st.store.read().await?;
@@ -330,6 +344,10 @@ pub fn create_volumes(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             )
             .await?;
             db::volume_set_host(&mut tx, id, Some(host)).await?;
+            if Some(id) == last {
+                // The last volume Ready and the step done, in one write.
+                cx.record_step_done(&mut tx).await?;
+            }
             tx.commit().await?;
         }
         Ok(())
@@ -477,6 +495,10 @@ pub fn mark_running(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
             &VmPlace::keep(),
         )
         .await?;
+        if moved {
+            // Running and the saga done, in one write.
+            cx.record_step_done(&mut tx).await?;
+        }
         tx.commit().await?;
         if !moved {
             let vm = vm_of(cx).await?;
@@ -491,6 +513,7 @@ pub fn mark_running(cx: &mut SagaCx) -> BoxFuture<'_, DomainResult<()>> {
 // --- the stop saga ----------------------------------------------------------------------------
 
 pub static STOP: SagaDef = SagaDef {
+    first_step_records: false,
     pivot: Some(1),
     kind: "stop",
     steps: &[

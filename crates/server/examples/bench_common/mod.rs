@@ -65,6 +65,43 @@ impl Api {
     }
 }
 
+impl Api {
+    /// The server's Prometheus figures (`GET /metrics`, allowed from loopback): each sample
+    /// line's name with its labels → value.
+    pub async fn metrics(&self) -> Res<std::collections::BTreeMap<String, f64>> {
+        let url = self.base.replace("/client/api", "/metrics");
+        let text = self.http.get(url).send().await?.text().await?;
+        Ok(text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (k, v) = l.rsplit_once(' ')?;
+                Some((k.to_string(), v.parse().ok()?))
+            })
+            .collect())
+    }
+}
+
+/// From two scrapes, the mean of a histogram (`name` with its label text, e.g.
+/// `canopy_saga_step_duration_seconds{saga="start",step="boot"}`) between them, in ms, and how
+/// many observations it had.
+pub fn histogram_mean_ms(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+    name: &str,
+    labels: &str,
+) -> (f64, f64) {
+    let key = |suffix: &str| format!("{name}_{suffix}{labels}");
+    let d =
+        |k: String| after.get(&k).copied().unwrap_or(0.0) - before.get(&k).copied().unwrap_or(0.0);
+    let (sum, count) = (d(key("sum")), d(key("count")));
+    if count > 0.0 {
+        (sum * 1000.0 / count, count)
+    } else {
+        (0.0, 0.0)
+    }
+}
+
 pub fn arg(name: &str, default: usize) -> usize {
     let a: Vec<String> = std::env::args().collect();
     a.iter()
