@@ -688,17 +688,27 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
     // agent is judged by the interval it was given (a changed ping.interval reaches it at its
     // next connection).
     let silent = st.hub.drop_silent(now, factor);
+    let several = st.store.backend() != db::Backend::Sqlite;
+    // A peer whose heartbeat is this late is probably gone: its hosts take no new VMs.
+    let silent_ms = (3 * st.settings.int("cluster.heartbeat.interval")).max(3000);
     let (hosts, servers) = {
         let mut c = st.store.read().await?;
-        let hosts = db::host_list(&mut c, &db::HostFilter::default()).await?.0;
         let servers: std::collections::HashMap<Uuid, db::ServerRow> = db::server_list(&mut c)
             .await?
             .into_iter()
             .map(|s| (s.id.0, s))
             .collect();
+        // Only the hosts a decision can concern (the rest are beating, to servers alive).
+        let live: Vec<Uuid> = servers
+            .values()
+            .filter(|s| s.state != "Down" && now - s.heartbeat <= silent_ms)
+            .map(|s| s.id.0)
+            .collect();
+        let hosts =
+            db::host_monitor_candidates(&mut c, now - timeout_ms, several.then_some(&live[..]))
+                .await?;
         (hosts, servers)
     };
-    let several = st.store.backend() != db::Backend::Sqlite;
     let threshold = st.settings.int("cluster.heartbeat.threshold");
     let mut tx = st.store.begin().await?;
     db::host_touch_many(&mut tx, &pings, now).await?;
@@ -706,8 +716,6 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
     for id in &silent {
         tracing::warn!(host = %id, "no heartbeat within the timeout; the connection is dropped");
     }
-    // A peer whose heartbeat is this late is probably gone: its hosts take no new VMs.
-    let silent_ms = (3 * st.settings.int("cluster.heartbeat.interval")).max(3000);
     let mut suspects = Vec::new();
     for h in hosts {
         if st.hub.is_connected(h.id) {

@@ -195,3 +195,102 @@ pub(crate) async fn hypervisor_capabilities(store: &DataStore) {
         (3, false, 24)
     );
 }
+
+/// The host monitor's candidates: Disconnected hosts, hosts silent since the cutoff and,
+/// with several servers, hosts held by a server not alive — never the beating rest.
+pub(crate) async fn host_monitor(store: &DataStore) {
+    let infra = |kind: &str, zone: Option<uuid::Uuid>, parent: Option<uuid::Uuid>| {
+        let id = uuid::Uuid::new_v4();
+        InfraRow {
+            id,
+            zone_id: zone.unwrap_or(id),
+            parent_id: parent,
+            name: format!("{kind}-{id}"),
+            kind: kind.into(),
+            state: "Enabled".into(),
+            domain_id: None,
+            attrs: serde_json::json!({}),
+            created: 0,
+        }
+    };
+    let zone = infra("Advanced", None, None);
+    let pod = infra("pod", Some(zone.id), Some(zone.id));
+    let cluster = infra("KVM", Some(zone.id), Some(pod.id));
+    let (alive, dead) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let host =
+        |name: &str, status: HostStatus, pinged: Option<i64>, server: Option<uuid::Uuid>| HostRow {
+            id: HostId::new(),
+            zone_id: zone.id,
+            pod_id: pod.id,
+            cluster_id: cluster.id,
+            name: name.into(),
+            address: format!("{name}.example"),
+            hypervisor: "KVM".into(),
+            status,
+            resource_state: ResourceState::Enabled,
+            host_tags: vec![],
+            inventory: serde_json::json!({}),
+            secret_hash: None,
+            server_id: server,
+            last_pinged: pinged,
+            disconnected: None,
+            simulated: false,
+            created: 0,
+            vm_slots: None,
+        };
+    let hosts = [
+        host("beating", HostStatus::Up, Some(10_000), Some(alive)),
+        host("silent", HostStatus::Up, Some(1_000), Some(alive)),
+        host(
+            "disconnected",
+            HostStatus::Disconnected,
+            Some(10_000),
+            Some(alive),
+        ),
+        host("orphaned", HostStatus::Up, Some(10_000), Some(dead)),
+        host("never-joined", HostStatus::Connecting, None, None),
+    ];
+    let mut tx = store.begin().await.expect("begin");
+    infra_insert(&mut tx, Infra::Zone, &zone)
+        .await
+        .expect("zone");
+    infra_insert(&mut tx, Infra::Pod, &pod).await.expect("pod");
+    infra_insert(&mut tx, Infra::Cluster, &cluster)
+        .await
+        .expect("cluster");
+    for h in &hosts {
+        host_insert(&mut tx, h).await.expect("host");
+        // host_insert may not keep what a connection writes: set it as the agent would.
+        if let (Some(s), Some(p)) = (h.server_id, h.last_pinged) {
+            host_connected(&mut tx, h.id, &h.inventory, s, None)
+                .await
+                .expect("connected");
+            host_touch_many(&mut tx, &[h.id], p).await.expect("ping");
+        }
+        host_set_status(&mut tx, h.id, h.status, None)
+            .await
+            .expect("status");
+    }
+    tx.commit().await.expect("commit");
+    let mut c = store.read().await.expect("read");
+    let names = |rows: Vec<HostRow>| -> Vec<String> {
+        let mut n: Vec<String> = rows.into_iter().map(|h| h.name).collect();
+        n.sort();
+        n
+    };
+    let one = host_monitor_candidates(&mut c, 5_000, None)
+        .await
+        .expect("candidates");
+    assert_eq!(names(one), vec!["disconnected", "silent"]);
+    let several = host_monitor_candidates(&mut c, 5_000, Some(&[alive]))
+        .await
+        .expect("candidates");
+    assert_eq!(names(several), vec!["disconnected", "orphaned", "silent"]);
+    let none_alive = host_monitor_candidates(&mut c, 5_000, Some(&[]))
+        .await
+        .expect("candidates");
+    assert_eq!(
+        names(none_alive),
+        vec!["beating", "disconnected", "orphaned", "silent"]
+    );
+}

@@ -178,6 +178,7 @@ families!(
     jobs,
     concurrency,
     inventory,
+    host_monitor,
     keypairs,
     limits,
     hypervisor_capabilities,

@@ -89,6 +89,35 @@ pub(crate) async fn allocate_vni(
 /// network its router (placed on a host, with the source-NAT address). Allocated →
 /// Implementing → Implemented.
 pub async fn implement(st: &Core, network: model::NetworkId) -> AppResult<()> {
+    // One implementation of a network at a time in this process: the deploys racing into a
+    // new network wait for the first and then find it implemented, instead of each placing
+    // a router (reading every Up host of the zone: 256 reads of 100,000 rows at once starved
+    // the read pool and failed deploys with "pool timed out").
+    let lock = {
+        let mut m = IMPLEMENTING.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, l| l.strong_count() > 0);
+        match m.get(&network).and_then(std::sync::Weak::upgrade) {
+            Some(l) => l,
+            None => {
+                let l = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+                m.insert(network, std::sync::Arc::downgrade(&l));
+                l
+            }
+        }
+    };
+    let _one = lock.lock().await;
+    implement_now(st, network).await
+}
+
+/// The networks being implemented in this process, each with its lock (dropped with its last
+/// waiter).
+static IMPLEMENTING: std::sync::LazyLock<
+    std::sync::Mutex<
+        std::collections::HashMap<model::NetworkId, std::sync::Weak<tokio::sync::Mutex<()>>>,
+    >,
+> = std::sync::LazyLock::new(Default::default);
+
+async fn implement_now(st: &Core, network: model::NetworkId) -> AppResult<()> {
     let n = network_get(st, "networkid", network).await?;
     let zone = super::super::zones::get(st, Infra::Zone, "zoneid", n.zone_id).await?;
     // The VNI (a racing implement of another network may take the same one: retry).
