@@ -25,6 +25,8 @@ pub(crate) async fn count(conn: &mut AnyConnection, q: &Sql) -> Result<u64> {
 
 const DOMAIN_COLS: &str = "d.id, d.name, d.path, d.parent_id, p.name AS parent_name, d.level, d.network_domain, d.state, d.created, \
      (SELECT COUNT(*) FROM domains c WHERE c.parent_id = d.id AND c.removed IS NULL) AS children";
+/// A page's columns without the children count (added per page by `domain_list`).
+const DOMAIN_PAGE_COLS: &str = "d.id, d.name, d.path, d.parent_id, p.name AS parent_name, d.level, d.network_domain, d.state, d.created";
 const DOMAIN_FROM: &str =
     " FROM domains d LEFT JOIN domains p ON p.id = d.parent_id WHERE d.removed IS NULL";
 
@@ -141,9 +143,19 @@ pub async fn domain_list(conn: &mut AnyConnection, f: &DomainFilter) -> Result<L
     let mut c = Sql::new(&format!("SELECT COUNT(*){DOMAIN_FROM}"));
     domain_where(&mut c, f);
     let total = count(conn, &c).await?;
-    let mut q = Sql::new(&format!("SELECT {DOMAIN_COLS}{DOMAIN_FROM}"));
+    // The children are counted for the page's rows only, by one grouped join: a per-row
+    // count ran for every row up to the page's end (PostgreSQL projects before OFFSET), and
+    // PostgreSQL scanned the whole table for each (most domains share one parent, so it
+    // judged the parent index useless): 12 s a page at 25,000 domains.
+    let mut q = Sql::new(&format!(
+        "SELECT pg.*, COALESCE(k.n, 0) AS children FROM (SELECT {DOMAIN_PAGE_COLS}{DOMAIN_FROM}"
+    ));
     domain_where(&mut q, f);
     q.push(" ORDER BY d.path, d.id").page(f.offset, f.limit);
+    q.push(
+        ") pg LEFT JOIN (SELECT parent_id, COUNT(*) AS n FROM domains WHERE removed IS NULL GROUP BY parent_id) k \
+         ON k.parent_id = pg.id ORDER BY pg.path, pg.id",
+    );
     let rows = q.query().fetch_all(conn).await?;
     Ok((rows.iter().map(domain_row).collect::<Result<_>>()?, total))
 }

@@ -89,6 +89,12 @@ pub(crate) async fn allocate_vni(
 /// network its router (placed on a host, with the source-NAT address). Allocated →
 /// Implementing → Implemented.
 pub async fn implement(st: &Core, network: model::NetworkId) -> AppResult<()> {
+    // An implemented network (its router placed before it became so) needs no turn: every
+    // deploy into it passes here.
+    let n = network_get(st, "networkid", network).await?;
+    if n.state == model::NetworkState::Implemented && n.vni.is_some() {
+        return implement_now(st, network).await;
+    }
     // One implementation of a network at a time in this process: the deploys racing into a
     // new network wait for the first and then find it implemented, instead of each placing
     // a router (reading every Up host of the zone: 256 reads of 100,000 rows at once starved
