@@ -181,7 +181,7 @@ pub async fn host_list(conn: &mut AnyConnection, f: &HostFilter) -> Result<Liste
     Ok((q.all(conn, host_row).await?, total.max(0) as u64))
 }
 
-/// The hosts the host monitor must look at (`server::hub::monitor_once`): Disconnected ones,
+/// The hosts the host monitor must look at (`server::hostmonitor::monitor_once`): Disconnected ones,
 /// those whose last heartbeat is older than `silent_before` (epoch ms) and, with several
 /// servers (`live` given), those held by a server not in `live`. The others are connected
 /// and beating, and need no decision: at 100,000 hosts, reading every row each round (every

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod error;
 pub mod ha;
 pub mod handlers;
+pub mod hostmonitor;
 pub mod http;
 pub mod hub;
 pub mod images;
@@ -293,7 +294,7 @@ fn spawn_background(st: State, stopped: watch::Receiver<bool>) {
             description: "Flushes heartbeats, marks silent hosts, investigates them and starts HA",
             period: |_| secs(2),
             timeout: secs(120),
-            run: |st| async move { text(hub::monitor_once(&st).await) }.boxed(),
+            run: |st| async move { text(hostmonitor::monitor_once(&st).await) }.boxed(),
         },
         TaskDef {
             name: "server-heartbeat",
