@@ -93,7 +93,7 @@ pub async fn implement(st: &Core, network: model::NetworkId) -> AppResult<()> {
     // deploy into it passes here.
     let n = network_get(st, "networkid", network).await?;
     if n.state == model::NetworkState::Implemented && n.vni.is_some() {
-        return implement_now(st, network).await;
+        return implement_now(st, n).await;
     }
     // One implementation of a network at a time in this process: the deploys racing into a
     // new network wait for the first and then find it implemented, instead of each placing
@@ -112,7 +112,9 @@ pub async fn implement(st: &Core, network: model::NetworkId) -> AppResult<()> {
         }
     };
     let _one = lock.lock().await;
-    implement_now(st, network).await
+    // Read again under the turn: the one before may have implemented it.
+    let n = network_get(st, "networkid", network).await?;
+    implement_now(st, n).await
 }
 
 /// The networks being implemented in this process, each with its lock (dropped with its last
@@ -123,8 +125,7 @@ static IMPLEMENTING: std::sync::LazyLock<
     >,
 > = std::sync::LazyLock::new(Default::default);
 
-async fn implement_now(st: &Core, network: model::NetworkId) -> AppResult<()> {
-    let n = network_get(st, "networkid", network).await?;
+async fn implement_now(st: &Core, n: NetworkRow) -> AppResult<()> {
     let zone = super::super::zones::get(st, Infra::Zone, "zoneid", n.zone_id).await?;
     // The VNI (a racing implement of another network may take the same one: retry).
     if n.vni.is_none() {
