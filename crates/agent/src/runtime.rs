@@ -163,6 +163,14 @@ pub enum AgentError {
     Transient(String),
 }
 
+/// A joined connection and what the welcome said.
+struct Joined {
+    ws: Box<dyn Channel>,
+    interval: Duration,
+    stats_every: Option<Duration>,
+    lb_every: Option<Duration>,
+}
+
 enum End {
     /// Connection lost or closed: reconnect.
     Lost { welcomed: bool },
@@ -294,7 +302,8 @@ impl HostAgent {
         }
     }
 
-    async fn session(&self) -> Result<End, AgentError> {
+    /// Dials (or opens the in-process queues), says hello, and handles the welcome.
+    async fn join(&self) -> Result<Joined, AgentError> {
         let t = |e: String| AgentError::Transient(e);
         let server = self.server.current();
         let local = self
@@ -378,6 +387,24 @@ impl HostAgent {
             }) => return Err(t(reason)),
             _ => return Err(t("unexpected first message".into())),
         };
+        Ok(Joined {
+            ws,
+            interval,
+            stats_every,
+            lb_every,
+        })
+    }
+
+    /// One connection, from dial to end. Thousands of simulated hosts run in one process, so
+    /// the task that waits on the connection is kept small: joining (dial, TLS, welcome,
+    /// fenced VMs) runs as a boxed future, gone once joined.
+    async fn session(&self) -> Result<End, AgentError> {
+        let Joined {
+            mut ws,
+            interval,
+            stats_every,
+            lb_every,
+        } = Box::pin(self.join()).await?;
         let mut tick = tokio::time::interval(interval);
         tick.tick().await;
         let mut seq = 0u64;

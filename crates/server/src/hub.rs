@@ -285,7 +285,66 @@ async fn send(ws: &mut Outbound, m: &ServerMsg) -> AppResult<()> {
     ws.send(text).await
 }
 
+/// What a session keeps once its agent has joined (the handshake's large futures are gone).
+struct Joined {
+    host: HostId,
+    conn_id: u64,
+    rx: mpsc::Receiver<Box<ServerMsg>>,
+    fenced: Vec<String>,
+    /// The agent's share of open files, held while connected.
+    _file: crate::openfiles::AgentFile,
+}
+
+/// One agent connection. Thousands live at once (one per host; 100,000 server-run simulated
+/// hosts in one process), so the task that waits on it is kept small: the handshake and the
+/// rare database writes run as boxed futures, not inline in the task's state.
 async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> AppResult<()> {
+    let Some(Joined {
+        host,
+        conn_id,
+        mut rx,
+        mut fenced,
+        _file,
+    }) = Box::pin(handshake(&st, &mut inc, &mut out, link)).await?
+    else {
+        return Ok(());
+    };
+    let mut stopping = st.stopping.clone();
+    let end = loop {
+        tokio::select! {
+            // A stopping server closes its agent connections; the agents dial again.
+            _ = stopping.changed() => break Ok(()),
+            m = rx.recv() => {
+                let Some(m) = m else { break Ok(()) };
+                if send(&mut out, &m).await.is_err() {
+                    break Ok(());
+                }
+            }
+            m = inc.next() => {
+                let text = match m {
+                    Some(Frame::Text(t)) => t,
+                    Some(Frame::Skip) => continue,
+                    _ => break Ok(()),
+                };
+                if let Err(e) = Box::pin(received(&st, host, &mut fenced, &text)).await {
+                    break Err(e);
+                }
+            }
+        }
+    };
+    drop(_file);
+    Box::pin(ended(&st, host, conn_id)).await?;
+    end.map(|_: ()| ())
+}
+
+/// Reads the agent's hello, admits and authenticates it, records it connected and welcomes
+/// it. `None`: refused (and told why).
+async fn handshake(
+    st: &State,
+    inc: &mut Inbound,
+    out: &mut Outbound,
+    link: Link,
+) -> AppResult<Option<Joined>> {
     let peer = link.peer;
     let first = tokio::time::timeout(Duration::from_secs(10), inc.next()).await;
     let hello = match first {
@@ -299,7 +358,7 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
     }) = hello
     else {
         tracing::warn!(%peer, "agent refused: no hello within 10 s");
-        return Ok(());
+        return Ok(None);
     };
     if version != proto::VERSION {
         let m = ServerMsg::Refused {
@@ -310,7 +369,7 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
             retry: false,
         };
         tracing::warn!(%peer, version, "agent refused: protocol version");
-        return send(&mut out, &m).await;
+        return send(out, &m).await.map(|_| None);
     }
     // Past the agents' share of open files, or while other hosts join: come back later.
     let admitted = link.file.and_then(|f| {
@@ -326,27 +385,29 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
         Err(reason) => {
             tracing::info!(%peer, address = %inventory.address, %reason, "agent told to come back later");
             return send(
-                &mut out,
+                out,
                 &ServerMsg::Refused {
                     reason,
                     retry: true,
                 },
             )
-            .await;
+            .await
+            .map(|_| None);
         }
     };
-    let (host, secret) = match authenticate(&st, &auth, &inventory).await {
+    let (host, secret) = match authenticate(st, &auth, &inventory).await {
         Ok(v) => v,
         Err(r) => {
             tracing::warn!(%peer, address = %inventory.address, reason = %r.reason, "agent refused");
             return send(
-                &mut out,
+                out,
                 &ServerMsg::Refused {
                     reason: r.reason,
                     retry: r.retry,
                 },
             )
-            .await;
+            .await
+            .map(|_| None);
         }
     };
     let inv = serde_json::to_value(&inventory).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -365,8 +426,9 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
         .await?;
         tx.commit().await?;
     }
+    drop(inv);
     let interval = st.settings.int("ping.interval").max(1) as u64;
-    let mut fenced: Vec<String> = {
+    let fenced: Vec<String> = {
         let mut c = st.store.read().await?;
         db::fence_list(&mut c, host).await?
     };
@@ -374,26 +436,26 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
         tracing::warn!(%host, vms = ?fenced, "the host comes back: it must stop the VMs fenced off it first");
     }
     send(
-        &mut out,
+        out,
         &ServerMsg::Welcome {
             host_id: host.0,
             host_secret: secret,
             ping_interval_s: interval,
             fenced: fenced.clone(),
             vm_stats_interval_ms: st.settings.int("vm.stats.interval").max(0) as u64,
-            servers: crate::cluster::agent_servers_of(&st, host).await,
-            lb_check_interval_s: crate::cluster::lb_check_interval_s(&st),
+            servers: crate::cluster::agent_servers_of(st, host).await,
+            lb_check_interval_s: crate::cluster::lb_check_interval_s(st),
         },
     )
     .await?;
     // Boxed: a queue's block holds 32 slots (~9 KiB of unboxed messages per host).
-    let (tx, mut rx) = mpsc::channel::<Box<ServerMsg>>(64);
+    let (tx, rx) = mpsc::channel::<Box<ServerMsg>>(64);
     let (conn_id, replaced) = st.hub.attach(host, tx, interval as i64 * 1000);
     if replaced {
         tracing::info!(%host, "agent reconnected; the previous connection is replaced");
     }
     tracing::info!(%host, %peer, hypervisor = %inventory.hypervisor, "agent connected");
-    if let Err(e) = crate::handlers::storage::ensure_local_pool(&st, host).await {
+    if let Err(e) = crate::handlers::storage::ensure_local_pool(st, host).await {
         tracing::warn!(%host, error = %e, "could not create the host's local storage pool");
     }
     // Joined: the next host's turn.
@@ -405,85 +467,90 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
         let st = st.clone();
         tokio::spawn(async move { crate::netsync::request(&st, [host], true).await });
     }
-    let mut stopping = st.stopping.clone();
-    loop {
-        tokio::select! {
-            // A stopping server closes its agent connections; the agents dial again.
-            _ = stopping.changed() => break,
-            m = rx.recv() => {
-                let Some(m) = m else { break };
-                if send(&mut out, &m).await.is_err() {
-                    break;
-                }
+    Ok(Some(Joined {
+        host,
+        conn_id,
+        rx,
+        fenced,
+        _file,
+    }))
+}
+
+/// One message from a joined agent.
+async fn received(st: &State, host: HostId, fenced: &mut Vec<String>, text: &str) -> AppResult<()> {
+    match serde_json::from_str::<AgentMsg>(text) {
+        Ok(AgentMsg::Heartbeat { stats, .. }) => {
+            let now = now_ms();
+            if let Some(s) = stats {
+                st.metrics.agents.set(host, s);
             }
-            m = inc.next() => {
-                let text = match m {
-                    Some(Frame::Text(t)) => t,
-                    Some(Frame::Skip) => continue,
-                    _ => break,
-                };
-                match serde_json::from_str::<AgentMsg>(&text) {
-                    Ok(AgentMsg::Heartbeat { stats, .. }) => {
-                        let now = now_ms();
-                        if let Some(s) = stats {
-                            st.metrics.agents.set(host, s);
-                        }
-                        // The agent heartbeats only after stopping the fenced VMs.
-                        if !fenced.is_empty() {
-                            let mut tx = st.store.begin().await?;
-                            db::fence_clear(&mut tx, host, &fenced).await?;
-                            tx.commit().await?;
-                            tracing::info!(%host, "fenced VMs stopped; the fence is lifted");
-                            fenced.clear();
-                        }
-                        st.hub.heartbeat(host, now);
-                    }
-                    Ok(AgentMsg::Reply { id, ok, body, error }) => {
-                        // A command named a VM this host does not run: reconcile it now
-                        // (Running there in the database → Stopped, HA restarts it).
-                        if let Some(vm) = error.as_deref().and_then(proto::vm_not_here_name) {
-                            let (st, vm) = (st.clone(), vm.to_string());
-                            tokio::spawn(async move {
-                                if let Err(e) = domain::ha::vm_gone(&st.core, host, &vm).await {
-                                    tracing::warn!(%host, %vm, error = %e, "could not reconcile a VM its host does not run");
-                                }
-                            });
-                        }
-                        st.hub.deliver(id, ok, body, error);
-                    }
-                    Ok(AgentMsg::PasswordSaved { vm_id }) => {
-                        let st = st.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = domain::guestdata::password_saved(&st.core, host, model::VmId(vm_id)).await {
-                                tracing::warn!(%host, vm = %vm_id, error = %e, "could not record a password acknowledgement");
-                            }
-                        });
-                    }
-                    Ok(AgentMsg::VmStats { vms }) => {
-                        let st = st.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = domain::guestdata::stats_reported(&st.core, host, vms).await {
-                                tracing::warn!(%host, error = %e, "could not record guest statistics");
-                            }
-                        });
-                    }
-                    Ok(AgentMsg::VmGone { name }) => {
-                        let st = st.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = domain::ha::vm_gone(&st.core, host, &name).await {
-                                tracing::error!(%host, vm = %name, error = %e, "could not handle a VM that stopped on its own");
-                            }
-                        });
-                    }
-                    Ok(AgentMsg::Hello { .. }) | Err(_) => {
-                        tracing::warn!(%host, "agent sent an unexpected message; closing");
-                        break;
-                    }
-                }
+            // The agent heartbeats only after stopping the fenced VMs.
+            if !fenced.is_empty() {
+                let mut tx = st.store.begin().await?;
+                db::fence_clear(&mut tx, host, fenced).await?;
+                tx.commit().await?;
+                tracing::info!(%host, "fenced VMs stopped; the fence is lifted");
+                fenced.clear();
             }
+            st.hub.heartbeat(host, now);
+        }
+        Ok(AgentMsg::Reply {
+            id,
+            ok,
+            body,
+            error,
+        }) => {
+            // A command named a VM this host does not run: reconcile it now (Running there
+            // in the database → Stopped, HA restarts it).
+            if let Some(vm) = error.as_deref().and_then(proto::vm_not_here_name) {
+                let (st, vm) = (st.clone(), vm.to_string());
+                tokio::spawn(async move {
+                    if let Err(e) = domain::ha::vm_gone(&st.core, host, &vm).await {
+                        tracing::warn!(%host, %vm, error = %e, "could not reconcile a VM its host does not run");
+                    }
+                });
+            }
+            st.hub.deliver(id, ok, body, error);
+        }
+        Ok(AgentMsg::PasswordSaved { vm_id }) => {
+            let st = st.clone();
+            tokio::spawn(async move {
+                if let Err(e) =
+                    domain::guestdata::password_saved(&st.core, host, model::VmId(vm_id)).await
+                {
+                    tracing::warn!(%host, vm = %vm_id, error = %e, "could not record a password acknowledgement");
+                }
+            });
+        }
+        Ok(AgentMsg::VmStats { vms }) => {
+            let st = st.clone();
+            tokio::spawn(async move {
+                if let Err(e) = domain::guestdata::stats_reported(&st.core, host, vms).await {
+                    tracing::warn!(%host, error = %e, "could not record guest statistics");
+                }
+            });
+        }
+        Ok(AgentMsg::VmGone { name }) => {
+            let st = st.clone();
+            tokio::spawn(async move {
+                if let Err(e) = domain::ha::vm_gone(&st.core, host, &name).await {
+                    tracing::error!(%host, vm = %name, error = %e, "could not handle a VM that stopped on its own");
+                }
+            });
+        }
+        Ok(AgentMsg::Hello { .. }) | Err(_) => {
+            tracing::warn!(%host, "agent sent an unexpected message; closing");
+            return Err(AppError::Internal(
+                "the agent sent an unexpected message".into(),
+            ));
         }
     }
-    // Only the connection that is still current marks the host Disconnected.
+    Ok(())
+}
+
+/// The connection ended: only the connection that is still current marks the host
+/// Disconnected (and has it investigated unless this server is stopping).
+async fn ended(st: &State, host: HostId, conn_id: u64) -> AppResult<()> {
     let stopping = *st.stopping.borrow();
     if st.hub.detach(host, conn_id) {
         st.metrics.agents.remove(host);

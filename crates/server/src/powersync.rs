@@ -215,7 +215,9 @@ pub fn spawn_for_connection(st: State, host: HostId, conn_id: u64) {
             if st.hub.connection_id(host) != Some(conn_id) || *st.stopping.borrow() {
                 return;
             }
-            match sync_host(&st, host).await {
+            // Boxed: the sync's future lives only while it runs, not in the task that sleeps
+            // between rounds (one such task per connected host).
+            match Box::pin(sync_host(&st, host)).await {
                 Ok(r) if r != Report::default() => {
                     tracing::info!(%host, missing = r.missing.len(), stopped = r.stopped.len(), strays = r.strays.len(), "power-state sync reconciled the host")
                 }
