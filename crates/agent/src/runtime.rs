@@ -65,10 +65,12 @@ impl<T> Channel for T where
 }
 
 /// The two queues between an agent and a server in its process: the agent's frames to the
-/// server, the server's to the agent (each a protocol message's JSON text).
+/// server, the server's to the agent (each a protocol message's JSON text). `futures`'
+/// queues, not tokio's: an idle one costs ~0.2 KiB where tokio's allocates its first block of
+/// 32 slots and cache-padded ends (~1.2 KiB), on each of 100,000 simulated hosts.
 pub struct LocalPipe {
-    pub to_server: tokio::sync::mpsc::Sender<String>,
-    pub from_server: tokio::sync::mpsc::Receiver<String>,
+    pub to_server: futures_channel::mpsc::Sender<String>,
+    pub from_server: futures_channel::mpsc::Receiver<String>,
 }
 
 /// An in-process server: its agent endpoint (as the server list names it) and how to open a
@@ -127,7 +129,7 @@ impl<S, R: futures_util::Stream<Item = Result<Message, WsError>>> futures_util::
 }
 
 fn queues(pipe: LocalPipe) -> Box<dyn Channel> {
-    let sink = futures_util::sink::unfold(pipe.to_server, |tx, m: Message| async move {
+    let sink = futures_util::sink::unfold(pipe.to_server, |mut tx, m: Message| async move {
         // Only text frames carry the protocol; a close frame has nothing to carry.
         if let Ok(t) = m.into_text() {
             if !t.is_empty() {
@@ -138,9 +140,7 @@ fn queues(pipe: LocalPipe) -> Box<dyn Channel> {
         }
         Ok::<_, WsError>(tx)
     });
-    let stream = futures_util::stream::unfold(pipe.from_server, |mut rx| async move {
-        rx.recv().await.map(|t| (Ok(Message::text(t)), rx))
-    });
+    let stream = pipe.from_server.map(|t| Ok(Message::text(t)));
     Box::new(Queues {
         sink: Box::pin(sink),
         stream: Box::pin(stream),

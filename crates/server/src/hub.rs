@@ -18,11 +18,12 @@ use axum::extract::{ConnectInfo, State as AxState};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use futures_channel::mpsc;
 use futures_util::{SinkExt, StreamExt};
 use model::HostId;
 use proto::{AgentMsg, Auth, Inventory, ServerMsg};
 use rand::RngCore;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::agent_tls::sha256_hex;
@@ -250,17 +251,11 @@ pub fn connect_local(st: &State) -> Option<agent::LocalPipe> {
     if *st.stopping.borrow() {
         return None;
     }
+    // futures' queues (see `agent::LocalPipe`: ~0.2 KiB each when idle).
     let (to_server, from_agent) = mpsc::channel::<String>(64);
     let (to_agent, from_server) = mpsc::channel::<String>(64);
-    let inc = futures_util::stream::unfold(from_agent, |mut rx| async move {
-        rx.recv().await.map(|t| (Frame::Text(t), rx))
-    });
-    let out = futures_util::sink::unfold(to_agent, |tx, t: String| async move {
-        tx.send(t)
-            .await
-            .map_err(|_| AppError::Internal("the in-process agent is gone".into()))?;
-        Ok::<_, AppError>(tx)
-    });
+    let inc = from_agent.map(Frame::Text);
+    let out = to_agent.sink_map_err(|_| AppError::Internal("the in-process agent is gone".into()));
     let st = st.clone();
     tokio::spawn(async move {
         let link = Link {
@@ -314,7 +309,7 @@ async fn session(st: State, mut inc: Inbound, mut out: Outbound, link: Link) -> 
         tokio::select! {
             // A stopping server closes its agent connections; the agents dial again.
             _ = stopping.changed() => break Ok(()),
-            m = rx.recv() => {
+            m = rx.next() => {
                 let Some(m) = m else { break Ok(()) };
                 if send(&mut out, &m).await.is_err() {
                     break Ok(());
