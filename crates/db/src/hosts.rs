@@ -181,31 +181,55 @@ pub async fn host_list(conn: &mut AnyConnection, f: &HostFilter) -> Result<Liste
     Ok((q.all(conn, host_row).await?, total.max(0) as u64))
 }
 
-/// The hosts the host monitor must look at (`server::hostmonitor::monitor_once`): Disconnected ones,
-/// those whose last heartbeat is older than `silent_before` (epoch ms) and, with several
-/// servers (`live` given), those held by a server not in `live`. The others are connected
-/// and beating, and need no decision: at 100,000 hosts, reading every row each round (every
-/// 2 s) held a read connection 1.5–2 s and starved the API's reads.
+/// What the host monitor asks [`host_monitor_candidates`] for (epoch milliseconds).
+#[derive(Clone, Copy, Debug)]
+pub struct MonitorQuery<'a> {
+    /// Hosts no live server holds are looked at once silent since before this.
+    pub silent_before: i64,
+    /// A live server writes its hosts' heartbeats only now and then (their liveness is judged
+    /// in its memory): those silent since before this are looked at too (a connection that
+    /// ended without its status written).
+    pub stale_before: i64,
+    /// The servers alive (the asking one included).
+    pub live: &'a [Uuid],
+    /// Several servers share the database: hosts held by a server not alive are looked at.
+    pub several: bool,
+}
+
+/// The hosts the host monitor must look at (`server::hostmonitor::monitor_once`): Disconnected
+/// ones, those no live server holds whose last heartbeat is older than `silent_before`, those
+/// of a live server older than `stale_before` and, with several servers, those held by a
+/// server not alive. The others are connected and beating, and need no decision: at 100,000
+/// hosts, reading every row each round (every 2 s) held a read connection 1.5–2 s and starved
+/// the API's reads.
 pub async fn host_monitor_candidates(
     conn: &mut AnyConnection,
-    silent_before: i64,
-    live: Option<&[Uuid]>,
+    m: &MonitorQuery<'_>,
 ) -> Result<Vec<HostRow>> {
+    let not_live = |q: &mut Sql| {
+        if m.live.is_empty() {
+            q.push("1 = 1");
+            return;
+        }
+        q.push("server_id NOT IN (");
+        for (i, id) in m.live.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id.to_string());
+        }
+        q.push(")");
+    };
     let mut q = Sql::new("SELECT * FROM hosts WHERE removed IS NULL AND (status = ");
     q.bind(HostStatus::Disconnected)
-        .and(" OR last_pinged < ", silent_before);
-    if let Some(live) = live {
-        q.push(" OR (server_id IS NOT NULL");
-        if !live.is_empty() {
-            q.push(" AND server_id NOT IN (");
-            for (i, id) in live.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.bind(id.to_string());
-            }
-            q.push(")");
-        }
+        .and(" OR last_pinged < ", m.stale_before)
+        .and(" OR (last_pinged < ", m.silent_before)
+        .push(" AND (server_id IS NULL OR ");
+    not_live(&mut q);
+    q.push("))");
+    if m.several {
+        q.push(" OR (server_id IS NOT NULL AND ");
+        not_live(&mut q);
         q.push(")");
     }
     q.push(") ORDER BY created, id");

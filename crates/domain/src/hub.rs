@@ -24,6 +24,8 @@ struct Conn {
     /// `futures`' queue: idle it costs ~0.2 KiB, tokio's ~1 KiB (one per connected host).
     tx: mpsc::Sender<Box<ServerMsg>>,
     last_heartbeat: i64,
+    /// When this connection's heartbeat was last handed to the database writer (0: never).
+    persisted: i64,
     /// The heartbeat interval this agent was told at welcome.
     interval_ms: i64,
 }
@@ -60,6 +62,10 @@ pub struct AgentHub {
     conns: Mutex<HashMap<HostId, Conn>>,
     /// Heartbeats not yet written to the database.
     pending_pings: Mutex<HashMap<HostId, i64>>,
+    /// A connected host's heartbeat is written at most this often (milliseconds; 0: every
+    /// one). Its liveness is judged here, in memory; the row's `last_pinged` only serves the
+    /// hosts no live server holds (see `server::hostmonitor`).
+    persist_every_ms: std::sync::atomic::AtomicI64,
     replies: Mutex<HashMap<u64, ReplyTo>>,
     next_id: AtomicU64,
     /// Hosts being investigated right now (one investigation per host at a time).
@@ -305,6 +311,7 @@ impl AgentHub {
                     conn_id,
                     tx,
                     last_heartbeat: now_ms(),
+                    persisted: 0,
                     interval_ms,
                 },
             )
@@ -327,16 +334,42 @@ impl AgentHub {
             .unwrap_or(false)
     }
 
-    /// The agent of `host` sent a heartbeat at `now` (written to the database in batches).
+    /// The agent of `host` sent a heartbeat at `now` (written to the database in batches, at
+    /// most once per [`AgentHub::set_persist_every`] for a connection).
     pub fn heartbeat(&self, host: HostId, now: i64) {
-        if let Ok(mut c) = self.conns.lock() {
-            if let Some(conn) = c.get_mut(&host) {
-                conn.last_heartbeat = now;
+        let every = self.persist_every_ms.load(Ordering::Relaxed);
+        let due = match self.conns.lock() {
+            Ok(mut c) => match c.get_mut(&host) {
+                Some(conn) => {
+                    conn.last_heartbeat = now;
+                    let due = conn.persisted == 0 || now - conn.persisted >= every;
+                    if due {
+                        conn.persisted = now;
+                    }
+                    due
+                }
+                None => true,
+            },
+            Err(_) => true,
+        };
+        if due {
+            if let Ok(mut p) = self.pending_pings.lock() {
+                p.insert(host, now);
             }
         }
-        if let Ok(mut p) = self.pending_pings.lock() {
-            p.insert(host, now);
-        }
+    }
+
+    /// How often a connected host's heartbeat is written to the database (milliseconds).
+    pub fn set_persist_every(&self, ms: i64) {
+        self.persist_every_ms.store(ms.max(0), Ordering::Relaxed);
+    }
+
+    /// The last heartbeat of `host`'s agent if it is connected here (epoch milliseconds).
+    pub fn last_heartbeat(&self, host: HostId) -> Option<i64> {
+        self.conns
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&host).map(|x| x.last_heartbeat))
     }
 
     /// A reply to command `id` arrived: the waiting caller gets it.

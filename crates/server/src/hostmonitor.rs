@@ -9,11 +9,23 @@ use uuid::Uuid;
 use crate::error::AppResult;
 use crate::state::State;
 
+/// How often a connected host's heartbeat is written to its row: twice the timeout, at least
+/// a minute. Nothing judges a host held by a live server by that row (see
+/// `db::host_monitor_candidates`); it is what peers and `listHosts` see.
+pub fn persist_every_ms(timeout_ms: i64) -> i64 {
+    (2 * timeout_ms).max(60_000)
+}
+
 /// Writes pending heartbeats and moves host status on; runs every few seconds.
 pub async fn monitor_once(st: &State) -> AppResult<()> {
     let now = now_ms();
     let factor = st.settings.float("ping.timeout").max(1.0);
     let timeout_ms = (st.settings.int("ping.interval").max(1) as f64 * factor * 1000.0) as i64;
+    // A connected host's liveness is judged here, in memory; its row's heartbeat is written
+    // only now and then (at 100,000 hosts beating every 10 s, writing each heartbeat was
+    // 10,000 row updates a second on the database's one writer).
+    let persist_every = persist_every_ms(timeout_ms);
+    st.hub.set_persist_every(persist_every);
     let pings: Vec<HostId> = st.hub.take_heartbeats();
     // Connected but silent: drop the connection; the host is then investigated below. Each
     // agent is judged by the interval it was given (a changed ping.interval reaches it at its
@@ -29,15 +41,26 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
             .into_iter()
             .map(|s| (s.id.0, s))
             .collect();
-        // Only the hosts a decision can concern (the rest are beating, to servers alive).
-        let live: Vec<Uuid> = servers
+        // Only the hosts a decision can concern (the rest are beating, to servers alive;
+        // this one is, whatever its row says).
+        let mut live: Vec<Uuid> = servers
             .values()
             .filter(|s| s.state != "Down" && now - s.heartbeat <= silent_ms)
             .map(|s| s.id.0)
             .collect();
-        let hosts =
-            db::host_monitor_candidates(&mut c, now - timeout_ms, several.then_some(&live[..]))
-                .await?;
+        if !live.contains(&st.server_id.0) {
+            live.push(st.server_id.0);
+        }
+        let hosts = db::host_monitor_candidates(
+            &mut c,
+            &db::MonitorQuery {
+                silent_before: now - timeout_ms,
+                stale_before: now - 3 * persist_every,
+                live: &live,
+                several,
+            },
+        )
+        .await?;
         (hosts, servers)
     };
     let threshold = st.settings.int("cluster.heartbeat.threshold");
@@ -57,8 +80,13 @@ pub async fn monitor_once(st: &State) -> AppResult<()> {
             }
             continue;
         }
+        // This server's own hosts write their heartbeat only now and then: for them the
+        // moment the connection ended (or this server started) counts as a heartbeat too.
+        let own = h.server_id.is_none_or(|s| s == st.server_id.0);
         let last = if pings.contains(&h.id) {
             Some(now)
+        } else if own {
+            h.last_pinged.map(|p| p.max(h.disconnected.unwrap_or(0)))
         } else {
             h.last_pinged
         };

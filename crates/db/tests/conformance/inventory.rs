@@ -278,15 +278,35 @@ pub(crate) async fn host_monitor(store: &DataStore) {
         n.sort();
         n
     };
-    let one = host_monitor_candidates(&mut c, 5_000, None)
+    fn ask(stale_before: i64, live: &[uuid::Uuid], several: bool) -> MonitorQuery<'_> {
+        MonitorQuery {
+            silent_before: 5_000,
+            stale_before,
+            live,
+            several,
+        }
+    }
+    let live = &[alive][..];
+    // One server: its own connected hosts are judged in its memory; only Disconnected ones,
+    // and those whose (rarely written) heartbeat is stale, are looked at.
+    let one = host_monitor_candidates(&mut c, &ask(0, live, false))
         .await
         .expect("candidates");
-    assert_eq!(names(one), vec!["disconnected", "silent"]);
-    let several = host_monitor_candidates(&mut c, 5_000, Some(&[alive]))
+    assert_eq!(names(one), vec!["disconnected"]);
+    let stale = host_monitor_candidates(&mut c, &ask(2_000, live, false))
         .await
         .expect("candidates");
-    assert_eq!(names(several), vec!["disconnected", "orphaned", "silent"]);
-    let none_alive = host_monitor_candidates(&mut c, 5_000, Some(&[]))
+    assert_eq!(names(stale), vec!["disconnected", "silent"]);
+    // A host held by a server that is not alive is judged by its heartbeat.
+    let held_by_none = host_monitor_candidates(&mut c, &ask(0, &[], false))
+        .await
+        .expect("candidates");
+    assert_eq!(names(held_by_none), vec!["disconnected", "silent"]);
+    let several = host_monitor_candidates(&mut c, &ask(0, live, true))
+        .await
+        .expect("candidates");
+    assert_eq!(names(several), vec!["disconnected", "orphaned"]);
+    let none_alive = host_monitor_candidates(&mut c, &ask(0, &[], true))
         .await
         .expect("candidates");
     assert_eq!(

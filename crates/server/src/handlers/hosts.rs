@@ -191,7 +191,8 @@ pub(crate) async fn views(st: &State, hosts: &[HostRow]) -> AppResult<Vec<Value>
             if let Some(v) = inv_str(h, "agent_version") {
                 m.insert("version".into(), json!(v));
             }
-            if let Some(t) = h.last_pinged {
+            // A host connected here: its last heartbeat (its row's is written only now and then).
+            if let Some(t) = st.hub.last_heartbeat(h.id).or(h.last_pinged) {
                 m.insert("lastpinged".into(), json!(api::time::format_ms(t)));
             }
             if let Some(t) = h.disconnected {
