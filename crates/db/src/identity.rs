@@ -321,6 +321,22 @@ pub async fn account_list(
     Ok((rows.iter().map(account_row).collect::<Result<_>>()?, total))
 }
 
+/// Every account (removed ones too: their leftovers still count) of the given domains.
+pub async fn account_ids_in_domains(
+    conn: &mut AnyConnection,
+    domains: &[DomainId],
+) -> Result<Vec<AccountId>> {
+    let mut out = Vec::new();
+    for chunk in domains.chunks(500) {
+        let mut q = Sql::new("SELECT a.id AS a_id FROM accounts a WHERE 1 = 1");
+        crate::sql::in_list(&mut q, "a.domain_id", chunk);
+        for r in q.query().fetch_all(&mut *conn).await? {
+            out.push(parsed(&r, "accounts", "a_id")?);
+        }
+    }
+    Ok(out)
+}
+
 /// Live accounts in a domain's subtree (for deleteDomain).
 pub async fn account_ids_under(conn: &mut AnyConnection, path: &str) -> Result<Vec<AccountId>> {
     let mut q = Sql::new("SELECT a.id AS a_id FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE a.removed IS NULL");

@@ -136,6 +136,20 @@ async fn the_smaller_families_answer_as_cloudstack() {
     assert_eq!(total("sub"), 1, "{all}");
     assert_eq!(total("su"), 0, "{all}");
     assert!(total("ROOT").as_i64().unwrap_or(0) >= 1, "{all}");
+    // A page without ROOT counts only the accounts under its domains (by index): the same
+    // totals, one domain at a time.
+    for (name, want) in [("sub", 1), ("su", 0), ("child", 1)] {
+        let one = c
+            .ok(&[
+                ("command", "listDomains"),
+                ("name", name),
+                ("listall", "true"),
+            ])
+            .await;
+        let d = &one["domain"][0];
+        assert_eq!(d["name"], name, "{one}");
+        assert_eq!(d["volumetotal"], want, "{name}: {one}");
+    }
     let accts = c
         .ok(&[("command", "listAccounts"), ("listall", "true")])
         .await;

@@ -259,11 +259,22 @@ pub(crate) async fn domains_resources(
     }
     let (grouped, all) = {
         let mut c = st.store.read().await?;
+        let all = db::domain_list(&mut c, &db::DomainFilter::default())
+            .await?
+            .0;
+        // Only the owners under the listed domains: a page without ROOT or a large parent
+        // reads their accounts' rows by index instead of grouping every VM and volume (1–3.6 s
+        // at 1,000,000 VMs, on every page).
+        let owners = match page_subtrees(domains, &all) {
+            Some(ds) => {
+                let ids = db::account_ids_in_domains(&mut c, &ds).await?;
+                (ids.len() <= SUBTREE_ACCOUNTS_MAX).then_some(ids)
+            }
+            None => None,
+        };
         (
-            db::owner_usage_grouped(&mut c, None).await?,
-            db::domain_list(&mut c, &db::DomainFilter::default())
-                .await?
-                .0,
+            db::owner_usage_grouped(&mut c, owners.as_deref()).await?,
+            all,
         )
     };
     let path_of: std::collections::HashMap<model::DomainId, &str> =
@@ -316,6 +327,36 @@ pub(crate) async fn domains_resources(
         out.push(resource_fields(&limits, &u));
     }
     Ok(out)
+}
+
+/// Past this many accounts under a page's domains, their usage is counted for every owner at
+/// once (one grouped scan) rather than by account.
+const SUBTREE_ACCOUNTS_MAX: usize = 2_000;
+
+/// The domains under the listed ones (themselves included), or `None` when ROOT is listed or
+/// the subtrees hold more than [`SUBTREE_ACCOUNTS_MAX`] domains.
+fn page_subtrees(listed: &[DomainRow], all: &[DomainRow]) -> Option<Vec<model::DomainId>> {
+    if listed.iter().any(|d| d.parent_id.is_none()) {
+        return None;
+    }
+    let roots: std::collections::HashSet<&str> = listed.iter().map(|d| d.path.as_str()).collect();
+    let mut out = Vec::new();
+    for d in all {
+        // A domain is under a listed one when one of its path's prefixes ending at a '/' (or
+        // the whole path) is that domain's path.
+        let p = d.path.as_str();
+        let under = roots.contains(p)
+            || p.char_indices()
+                .filter(|(_, c)| *c == '/')
+                .any(|(i, _)| p.get(..=i).is_some_and(|pre| roots.contains(pre)));
+        if under {
+            out.push(d.id);
+            if out.len() > SUBTREE_ACCOUNTS_MAX {
+                return None;
+            }
+        }
+    }
+    Some(out)
 }
 
 fn exceeded(t: ResourceType, owner: String) -> crate::error::AppError {
