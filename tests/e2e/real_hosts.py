@@ -862,8 +862,10 @@ def main():
         log = serial_log(v["id"])
         iso = os.path.join(os.path.dirname(log), "config-2.iso")
         check(os.path.exists(iso), "the host made %s" % iso)
+        # The getty's prompt may share the console line ("debl2 login: CANOPY-L2 ...").
         line = wait_for("cloud-init reports from the config drive", lambda: next(
-            (x for x in read(log).splitlines() if x.startswith("CANOPY-L2 ")), None), 420, 2)
+            (x[x.index("CANOPY-L2 "):] for x in read(log).splitlines() if "CANOPY-L2 " in x),
+            None), 420, 2)
         took = time.monotonic() - t0
         api.destroyVirtualMachine(id=v["id"], expunge="true")
         # cloud-init 22.4 names the ConfigDrive datasource's platform "configdrive" (later

@@ -76,16 +76,18 @@ async fn run(data: PathBuf) -> Res<()> {
         format!("{:.1} s", started.elapsed().as_secs_f64()),
         "—",
     ));
-    // The VMs written straight into the database go onto the agent hosts' cluster (100 a host
-    // at 1,000 hosts and 100,000 VMs): past the simulator's 50-guest limit, HA would find no
-    // host for the dead host's VMs. The limit follows the scale.
+    // The VMs written straight into the database go onto the agent hosts and the server-run
+    // ones (100 a host at 1,000 agent hosts and 100,000 VMs): past the simulator's 50-guest
+    // limit, HA would find no host for the dead host's VMs. The limit follows the scale.
     let caps = api
         .call(&[
             ("command", "listHypervisorCapabilities"),
             ("hypervisor", "Simulator"),
         ])
         .await?;
-    let per_host = (vms / agent_hosts.max(1) + 20).max(50).to_string();
+    let per_host = (vms / (agent_hosts + server_hosts).max(1) + 20)
+        .max(50)
+        .to_string();
     for c in caps["hypervisorCapabilities"]
         .as_array()
         .into_iter()
@@ -102,6 +104,8 @@ async fn run(data: PathBuf) -> Res<()> {
 
     // 1. Hosts the server simulates itself, added through the API while listHosts is timed.
     let rss_before = rss_mib(server_pid);
+    // The clusters the VMs written straight into the database spread over.
+    let mut fill_clusters = vec![cluster.clone()];
     if server_hosts > 0 {
         let srv = s(&api
             .call(&[
@@ -113,6 +117,7 @@ async fn run(data: PathBuf) -> Res<()> {
                 ("zoneid", &zone),
             ])
             .await?["cluster"][0]["id"]);
+        fill_clusters.push(srv.clone());
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let poller = {
             let (api, done) = (api.clone(), done.clone());
@@ -335,8 +340,7 @@ async fn run(data: PathBuf) -> Res<()> {
     let filled = fill_vms(
         &api,
         &store,
-        &cluster,
-        &pod,
+        &fill_clusters,
         &zone,
         &template,
         &offering,
@@ -449,35 +453,41 @@ async fn admin_ids(api: &Api) -> Res<(model::AccountId, model::UserId, model::Do
 async fn fill_vms(
     api: &Api,
     store: &db::DataStore,
-    cluster: &str,
-    pod: &str,
+    clusters: &[String],
     zone: &str,
     template: &str,
     offering: &str,
     fill: usize,
 ) -> Res<usize> {
     let (acct, user, domain) = admin_ids(api).await?;
-    let hosts: Vec<db::HostRow> = {
+    // Every host but the victims (whose cluster must keep the capacity to take their HA
+    // VMs' deploys): 10 VMs a host at 100,000 hosts and 1,000,000 VMs, as the shape;
+    // piled onto the agent hosts alone (1,000 each) they put the cluster past its allocation
+    // threshold, and the HA measurement's deploys failed.
+    let mut hosts: Vec<db::HostRow> = Vec::new();
+    {
         let mut c = store.read().await?;
-        db::host_list(
-            &mut c,
-            &db::HostFilter {
-                cluster_id: Some(cluster.parse()?),
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-        .into_iter()
-        .filter(|h| !h.address.starts_with("victim"))
-        .collect()
-    };
+        for cluster in clusters {
+            hosts.extend(
+                db::host_list(
+                    &mut c,
+                    &db::HostFilter {
+                        cluster_id: Some(cluster.parse()?),
+                        ..Default::default()
+                    },
+                )
+                .await?
+                .0
+                .into_iter()
+                .filter(|h| !h.address.starts_with("victim")),
+            );
+        }
+    }
     let (zone_id, tmpl_id, so_id) = (
         zone.parse::<uuid::Uuid>()?,
         template.parse::<uuid::Uuid>()?,
         offering.parse::<uuid::Uuid>()?,
     );
-    let (cluster_id, pod_id): (uuid::Uuid, uuid::Uuid) = (cluster.parse()?, pod.parse()?);
     let mut done = 0;
     while done < fill {
         let mut tx = store.begin().await?;
@@ -534,7 +544,7 @@ async fn fill_vms(
                 id,
                 &[model::VmState::Stopped],
                 model::VmState::Running,
-                &db::VmPlace::on(h.id, cluster_id, pod_id),
+                &db::VmPlace::on(h.id, h.cluster_id, h.pod_id),
             )
             .await?;
         }

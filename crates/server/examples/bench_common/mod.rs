@@ -452,18 +452,29 @@ pub async fn ha_after_death(
         .as_array()
         .map(|a| a.iter().map(|h| s(&h["id"])).collect())
         .unwrap_or_default();
+    if victims.is_empty() {
+        return Err("no victim host to kill".into());
+    }
     let mut ha = Vec::new();
     for i in 0..8 {
+        let victim = &victims[i % victims.len()];
         let j = api
             .job(&[
                 ("command", "deployVirtualMachine"),
                 ("zoneid", zone),
                 ("templateid", template),
                 ("serviceofferingid", offering),
-                ("hostid", &victims[i % victims.len().max(1)]),
+                ("hostid", victim),
             ])
             .await?;
-        ha.push(s(&j["jobresult"]["virtualmachine"]["id"]));
+        // A failed deploy has no VM to watch (and an empty id would list every VM).
+        let vm = &j["jobresult"]["virtualmachine"];
+        if j["jobstatus"] != 1 || s(&vm["hostid"]) != *victim {
+            return Err(
+                format!("an HA VM was not deployed onto its victim host {victim}: {j}").into(),
+            );
+        }
+        ha.push(s(&vm["id"]));
     }
     let mut victim = procs.0.remove(2);
     let died = Instant::now();
