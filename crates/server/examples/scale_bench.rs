@@ -464,25 +464,7 @@ async fn fill_vms(
     // VMs' deploys): 10 VMs a host at 100,000 hosts and 1,000,000 VMs, as the shape;
     // piled onto the agent hosts alone (1,000 each) they put the cluster past its allocation
     // threshold, and the HA measurement's deploys failed.
-    let mut hosts: Vec<db::HostRow> = Vec::new();
-    {
-        let mut c = store.read().await?;
-        for cluster in clusters {
-            hosts.extend(
-                db::host_list(
-                    &mut c,
-                    &db::HostFilter {
-                        cluster_id: Some(cluster.parse()?),
-                        ..Default::default()
-                    },
-                )
-                .await?
-                .0
-                .into_iter()
-                .filter(|h| !h.address.starts_with("victim")),
-            );
-        }
-    }
+    let hosts = fill_hosts(store, clusters).await?;
     let (zone_id, tmpl_id, so_id) = (
         zone.parse::<uuid::Uuid>()?,
         template.parse::<uuid::Uuid>()?,

@@ -134,21 +134,7 @@ async fn run(data: PathBuf) -> Res<()> {
             s(&a["account"][0]["domainid"]).parse::<model::DomainId>()?,
         )
     };
-    let host_rows: Vec<db::HostRow> = {
-        let mut c = store.read().await?;
-        db::host_list(
-            &mut c,
-            &db::HostFilter {
-                cluster_id: Some(cluster.parse()?),
-                ..Default::default()
-            },
-        )
-        .await?
-        .0
-        .into_iter()
-        .filter(|h| !h.address.starts_with("victim"))
-        .collect()
-    };
+    let host_rows = fill_hosts(&store, std::slice::from_ref(&cluster)).await?;
     let fill = vms.saturating_sub(ok + solo.len());
     let t1 = Instant::now();
     let (zone_id, tmpl_id, so_id) = (

@@ -522,3 +522,26 @@ pub async fn ha_after_death(
     }
     Ok("not within 300 s".into())
 }
+
+/// The hosts of `clusters` that VMs written straight into the database may go onto: all but
+/// the victims (their cluster must keep the capacity for the HA measurement's deploys).
+pub async fn fill_hosts(store: &db::DataStore, clusters: &[String]) -> Res<Vec<db::HostRow>> {
+    let mut hosts = Vec::new();
+    let mut c = store.read().await?;
+    for cluster in clusters {
+        hosts.extend(
+            db::host_list(
+                &mut c,
+                &db::HostFilter {
+                    cluster_id: Some(cluster.parse()?),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .0
+            .into_iter()
+            .filter(|h| !h.address.starts_with("victim")),
+        );
+    }
+    Ok(hosts)
+}
